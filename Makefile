@@ -1,0 +1,59 @@
+# Sluice — every entry point a developer or CI uses. `make help` lists them.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: help deps configure build test unit-test run lint format bench testenv-up testenv-down clean
+
+help:
+	@echo "make run           build, then run the main job (the local demo)"
+	@echo "make test          install, build, start the real test environment, run every test, stop it"
+	@echo "make unit-test     build and run the unit tests only (no servers)"
+	@echo "make deps          install Debian packages (idempotent)"
+	@echo "make build         configure and build into $(BUILD_DIR)/"
+	@echo "make lint          clang-format and clang-tidy checks"
+	@echo "make bench         run the benchmarks in bench/"
+	@echo "make testenv-up    start Kubernetes, Kafka, RabbitMQ, MinIO, Prometheus on 127.0.0.1"
+	@echo "make testenv-down  stop what testenv-up started"
+	@echo "make clean         remove $(BUILD_DIR)/"
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# All tests: unit tests and integration tests against the real components.
+test: build
+	@bash tests/run-tests.sh $(CTEST_ARGS)
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+run: build
+	$(BUILD_DIR)/sluice-operator --help
+
+lint: configure
+	@bash scripts/lint.sh $(BUILD_DIR)
+
+format: deps
+	@bash scripts/lint.sh --fix $(BUILD_DIR)
+
+bench: build
+	@bash bench/run.sh
+
+testenv-up: deps
+	@bash tests/env/up.sh
+
+testenv-down:
+	@bash tests/env/down.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,19 @@
+#include "common/clock.h"
+
+namespace sluice {
+
+bool RealClock::sleepUntil(TimePoint deadline, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  // wait_until with a stop_token wakes on stop requests without polling.
+  cv.wait_until(lock, stop, deadline, [] { return false; });
+  return !stop.stop_requested();
+}
+
+Clock& realClock() {
+  static RealClock clock;
+  return clock;
+}
+
+}  // namespace sluice

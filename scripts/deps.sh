@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs every Debian package Sluice builds, tests and lints with. Idempotent:
+# when all packages are present it only checks and exits. Runs unattended
+# (CI=true, no stdin); needs root or passwordless sudo.
+set -euo pipefail
+
+PACKAGES=(
+  # build toolchain
+  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3
+  # the design card's libraries
+  libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev
+  # the rest of what operator/ and the runtime use
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev librabbitmq-dev pybind11-dev python3-dev
+  libs3-dev libarchive-dev libre2-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+  # lint
+  clang-format clang-tidy
+  # real components for tests/env (Kubernetes, etcd, KWOK, helm and MinIO are built from Go modules)
+  rabbitmq-server prometheus golang-go default-jdk-headless maven
+  # inspection and load tools
+  kcat amqp-tools
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# The image may already ship Go/JDK/Maven outside dpkg; only install those when absent.
+for tool in go:golang-go java:default-jdk-headless mvn:maven; do
+  if command -v "${tool%%:*}" >/dev/null; then
+    missing=("${missing[@]/${tool#*:}/}")
+  fi
+done
+read -ra missing <<<"${missing[*]}"
+if ((${#missing[@]} == 0)); then
+  echo "deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo -n"
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Package post-install scripts must not start system-wide RabbitMQ/Prometheus
+# services: tests/env starts its own instances on free ports.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && added_policy=1
+fi
+trap '[[ $added_policy == 1 ]] && $SUDO rm -f "$policy"' EXIT
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
