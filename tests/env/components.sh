@@ -3,8 +3,10 @@
 # (e.g. Prometheus is configured after the others are up).
 ALL_COMPONENTS=(kube helm kafka rabbitmq minio prometheus)
 for c in "${ALL_COMPONENTS[@]}"; do
-  # shellcheck disable=SC1090
-  source "$ENV_SCRIPTS_DIR/components/$c.sh"
+  if [[ -f "$ENV_SCRIPTS_DIR/components/$c.sh" ]]; then
+    # shellcheck disable=SC1090
+    source "$ENV_SCRIPTS_DIR/components/$c.sh"
+  fi
 done
 
 ENV_FILE="$PROJECT_ROOT/build/testenv.env"
