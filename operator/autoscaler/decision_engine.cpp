@@ -1,0 +1,317 @@
+#include "autoscaler/decision_engine.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+namespace sluice::autoscaler {
+
+namespace {
+
+// HPA's tolerance: utilization within 10% of the target keeps the current count.
+constexpr double kUtilizationTolerance = 0.1;
+// Caps absurd metric values (a broken exporter) before they become an int.
+constexpr double kReplicaCeiling = 1'000'000;
+
+int replicasFor(double value) {
+  if (!(value > 0)) return 0;  // also catches NaN
+  return static_cast<int>(std::min(std::ceil(value), kReplicaCeiling));
+}
+
+int desiredForMetric(const MetricObservation& metric, int current) {
+  double value = *metric.value;
+  if (metric.targetType == MetricTargetType::kUtilization) {
+    // Utilization says nothing at zero replicas; CPU alone never activates.
+    if (current == 0) return 0;
+    double ratio = value / metric.target;
+    // The epsilon keeps exactly 10% (55% of a 50% target) inside the band despite 1.1 - 1.0 > 0.1 in doubles.
+    if (std::abs(ratio - 1.0) <= kUtilizationTolerance + 1e-9) return current;
+    return replicasFor(current * ratio);
+  }
+  // Floating error must not turn 30/10 into 4: round away tiny excesses first.
+  double ratio = value / metric.target;
+  double rounded = std::round(ratio);
+  if (std::abs(ratio - rounded) < 1e-9) ratio = rounded;
+  return replicasFor(ratio);
+}
+
+}  // namespace
+
+const char* scaleDirectionName(ScaleDirection direction) {
+  switch (direction) {
+    case ScaleDirection::kUp: return "up";
+    case ScaleDirection::kDown: return "down";
+    case ScaleDirection::kNone: return "none";
+  }
+  return "none";
+}
+
+DecisionEngine::DecisionEngine(ScalingPolicy policy, const Clock& clock)
+    : policy_(std::move(policy)), clock_(clock), lastActive_(clock.now()) {}
+
+ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObservation>& metrics) {
+  const Clock::TimePoint now = clock_.now();
+  prune(now);
+
+  ScaleDecision decision;
+  decision.currentReplicas = current;
+  decision.warmPoolReplicas = policy_.warmPool;
+
+  int recommended = 0;
+  bool active = false;
+  bool holdForErrors = false;  // an erroring scaler below its fallback threshold
+  bool fallbackActive = false;
+  std::string driver;  // the metric that asked for the most replicas
+  for (const MetricObservation& metric : metrics) {
+    MetricResult result;
+    result.name = metric.name;
+    result.value = metric.value;
+    result.error = metric.error;
+    if (!metric.value) {
+      int& failures = failures_[metric.name];
+      ++failures;
+      result.consecutiveFailures = failures;
+      if (policy_.fallback && failures >= policy_.fallback->failureThreshold) {
+        result.desiredReplicas = policy_.fallback->replicas;
+        fallbackActive = true;
+      } else {
+        // Missing data never scales down (as HPA counts a missing metric as 100% on scale-down).
+        result.desiredReplicas = current;
+        holdForErrors = true;
+      }
+    } else {
+      failures_.erase(metric.name);
+      result.desiredReplicas = std::max(desiredForMetric(metric, current), metric.minReplicas);
+      bool utilization = metric.targetType == MetricTargetType::kUtilization;
+      result.active = (!utilization || current > 0) && *metric.value > metric.activationThreshold;
+      // A floor (a cron window) is work by definition.
+      if (metric.minReplicas > 0) result.active = true;
+    }
+    if (driver.empty() || result.desiredReplicas > recommended) driver = metric.name;
+    recommended = std::max(recommended, result.desiredReplicas);
+    active = active || result.active;
+    decision.metrics.push_back(std::move(result));
+  }
+  if (active) lastActive_ = now;
+
+  decision.active = active;
+  decision.fallback = fallbackActive;
+  decision.recommendedReplicas = recommended;
+  decision.lastActiveTime = lastActive_;
+
+  auto finish = [&](int desired, std::string reason, std::string message) {
+    decision.desiredReplicas = desired;
+    decision.reason = std::move(reason);
+    decision.message = std::move(message);
+    decision.direction = desired > current   ? ScaleDirection::kUp
+                         : desired < current ? ScaleDirection::kDown
+                                             : ScaleDirection::kNone;
+    if (desired != current) changes_.push_back({now, desired - current});
+    decision.burst = burstUntil_ && now < *burstUntil_;
+    decision.nextCheckAfter = nextCheckAfter(desired);
+    return decision;
+  };
+  auto transition = [&](int desired) { return std::to_string(current) + " -> " + std::to_string(desired); };
+
+  // Pause overrides everything the metrics say.
+  if (policy_.pause.pinnedReplicas) {
+    int pinned = *policy_.pause.pinnedReplicas;
+    return finish(pinned, "Pinned", "replicas pinned at " + std::to_string(pinned));
+  }
+  if (policy_.pause.paused) return finish(current, "Paused", "autoscaling paused at " + std::to_string(current));
+
+  const std::string why =
+      driver.empty() ? std::string("no metrics") : driver + " asks for " + std::to_string(recommended);
+
+  if (current == 0) {
+    int want = (active || fallbackActive) ? std::max(recommended, 1) : 0;
+    want = std::min(std::max(want, policy_.minReplicas), policy_.maxReplicas);
+    if (want == 0) {
+      if (holdForErrors) return finish(0, "ScalerError", "a scaler failed; staying at 0 until it answers");
+      return finish(0, "Idle", "no work");
+    }
+    if (policy_.pause.pausedScaleOut) return finish(0, "PausedScaleOut", "scale-out paused; " + why);
+    recommendations_.push_back({now, want});
+    bool spike = policy_.burst.enabled && static_cast<long long>(want) * 100 >= policy_.burst.thresholdPercent;
+    int desired = want;
+    std::string reason;
+    if (spike && active) {
+      burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
+      reason = "Burst";
+    } else {
+      // The scale-up rules count from zero; activation itself is never blocked.
+      desired = std::min(want, std::max(scaleUpLimit(0, now), 1));
+      reason = active ? "Activation" : fallbackActive ? "Fallback" : "MinReplicas";
+    }
+    return finish(desired, reason, transition(desired) + ": " + why);
+  }
+
+  // Above zero: never below one here; 1 -> 0 is the cooldown's job alone.
+  const int floor = std::max(policy_.minReplicas, 1);
+  int target = recommended;
+  if (holdForErrors) target = std::max(target, current);
+  target = std::clamp(target, floor, std::max(floor, policy_.maxReplicas));
+
+  if (policy_.burst.enabled &&
+      static_cast<long long>(target) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
+    burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
+  }
+  const bool inBurst = burstUntil_ && now < *burstUntil_;
+  const int stabilized = stabilize(current, target, now);
+
+  int desired = current;
+  std::string reason;
+  std::string message;
+  if (inBurst) {
+    // Panic: jump straight to what the spike needs, and hold; never scale down.
+    desired = std::max(current, target);
+    reason = desired > current ? "Burst" : target < current ? "BurstHold" : "Stable";
+    message = transition(desired) + ": " + why + (desired > current ? "" : "; burst mode holds the count");
+  } else if (stabilized > current) {
+    int limit = scaleUpLimit(current, now);
+    desired = std::min(stabilized, limit);
+    if (desired == current) {
+      reason = "RateLimited";
+      message = why + "; scale-up rules allow no more replicas now";
+    } else {
+      reason = fallbackActive && recommended == policy_.fallback->replicas ? "Fallback" : "Metrics";
+      message = transition(desired) + ": " + why + (desired < stabilized ? " (limited by scale-up rules)" : "");
+    }
+  } else if (stabilized < current) {
+    int limit = scaleDownLimit(current, now);
+    desired = std::max(stabilized, limit);
+    if (desired == current) {
+      reason = "RateLimited";
+      message = why + "; scale-down rules allow no fewer replicas now";
+    } else {
+      reason = fallbackActive && recommended == policy_.fallback->replicas ? "Fallback" : "Metrics";
+      message = transition(desired) + ": " + why + (desired > stabilized ? " (limited by scale-down rules)" : "");
+    }
+  } else if (target < current) {
+    reason = "Stabilizing";
+    message = why + "; held at " + std::to_string(current) + " by the scale-down stabilization window";
+  } else if (target > current) {
+    reason = "Stabilizing";
+    message = why + "; held at " + std::to_string(current) + " by the scale-up stabilization window";
+  } else if (holdForErrors) {
+    reason = "ScalerError";
+    message = "a scaler failed; holding " + std::to_string(current);
+  } else {
+    reason = "Stable";
+    message = why;
+  }
+
+  // 1 -> 0 only from one replica, after cooldownSeconds without any activity,
+  // and never while a scaler is failing (its silence is not idleness).
+  if (desired == 1 && current == 1 && policy_.minReplicas == 0 && !active && !holdForErrors && !fallbackActive &&
+      !inBurst && now - lastActive_ >= std::chrono::seconds(policy_.cooldownSeconds)) {
+    desired = 0;
+    reason = "CooldownElapsed";
+    message = "no activity for " + std::to_string(policy_.cooldownSeconds) + "s";
+  }
+
+  if (desired > policy_.maxReplicas) {
+    desired = policy_.maxReplicas;
+    reason = "MaxReplicas";
+    message = transition(desired) + ": maxReplicas is " + std::to_string(policy_.maxReplicas);
+  } else if (desired != 0 && desired < floor) {
+    desired = floor;
+    reason = "MinReplicas";
+    message = transition(desired) + ": minReplicas is " + std::to_string(policy_.minReplicas);
+  }
+  if (desired < current && policy_.pause.pausedScaleIn) {
+    return finish(current, "PausedScaleIn", "scale-in paused; " + why);
+  }
+  if (desired > current && policy_.pause.pausedScaleOut) {
+    return finish(current, "PausedScaleOut", "scale-out paused; " + why);
+  }
+  return finish(desired, reason, message);
+}
+
+int DecisionEngine::stabilize(int current, int recommended, Clock::TimePoint now) {
+  // As HPA: scaling up goes to the lowest recommendation of the up window,
+  // scaling down to the highest of the down window.
+  const Clock::TimePoint upCutoff = now - std::chrono::seconds(policy_.scaleUp.stabilizationWindowSeconds);
+  const Clock::TimePoint downCutoff = now - std::chrono::seconds(policy_.scaleDown.stabilizationWindowSeconds);
+  int up = recommended;
+  int down = recommended;
+  for (const Recommendation& r : recommendations_) {
+    if (r.at > upCutoff) up = std::min(up, r.replicas);
+    if (r.at > downCutoff) down = std::max(down, r.replicas);
+  }
+  recommendations_.push_back({now, recommended});
+  int result = current;
+  if (result < up) result = up;
+  if (result > down) result = down;
+  return result;
+}
+
+int DecisionEngine::scaleUpLimit(int current, Clock::TimePoint now) const {
+  const ScalingDirectionBehavior& behavior = policy_.scaleUp;
+  if (behavior.selectPolicy == SelectPolicy::kDisabled) return current;
+  bool pickMax = behavior.selectPolicy == SelectPolicy::kMax;
+  long long best = pickMax ? LLONG_MIN : LLONG_MAX;
+  for (const ScalingRule& rule : behavior.policies) {
+    const Clock::TimePoint cutoff = now - std::chrono::seconds(rule.periodSeconds);
+    long long added = 0;
+    long long removed = 0;
+    for (const ScaleChange& change : changes_) {
+      if (change.at <= cutoff) continue;
+      if (change.delta > 0) added += change.delta;
+      if (change.delta < 0) removed -= change.delta;
+    }
+    long long periodStart = current - added + removed;
+    long long proposed = rule.type == ScalingRule::Type::kPods
+                             ? periodStart + rule.value
+                             : static_cast<long long>(std::ceil(periodStart * (1.0 + rule.value / 100.0)));
+    best = pickMax ? std::max(best, proposed) : std::min(best, proposed);
+  }
+  if (best < current) best = current;
+  return static_cast<int>(std::min<long long>(best, INT_MAX));
+}
+
+int DecisionEngine::scaleDownLimit(int current, Clock::TimePoint now) const {
+  const ScalingDirectionBehavior& behavior = policy_.scaleDown;
+  if (behavior.selectPolicy == SelectPolicy::kDisabled) return current;
+  bool pickMax = behavior.selectPolicy == SelectPolicy::kMax;
+  long long best = pickMax ? LLONG_MAX : LLONG_MIN;
+  for (const ScalingRule& rule : behavior.policies) {
+    const Clock::TimePoint cutoff = now - std::chrono::seconds(rule.periodSeconds);
+    long long added = 0;
+    long long removed = 0;
+    for (const ScaleChange& change : changes_) {
+      if (change.at <= cutoff) continue;
+      if (change.delta > 0) added += change.delta;
+      if (change.delta < 0) removed -= change.delta;
+    }
+    long long periodStart = current - added + removed;
+    long long proposed = rule.type == ScalingRule::Type::kPods
+                             ? periodStart - rule.value
+                             : static_cast<long long>(periodStart * (1.0 - rule.value / 100.0));
+    // "Max" means the rule allowing the biggest change, i.e. the lowest count.
+    best = pickMax ? std::min(best, proposed) : std::max(best, proposed);
+  }
+  if (best > current) best = current;
+  return static_cast<int>(std::max<long long>(best, 0));
+}
+
+void DecisionEngine::prune(Clock::TimePoint now) {
+  int window = std::max(policy_.scaleUp.stabilizationWindowSeconds, policy_.scaleDown.stabilizationWindowSeconds);
+  while (!recommendations_.empty() && recommendations_.front().at <= now - std::chrono::seconds(window)) {
+    recommendations_.pop_front();
+  }
+  int period = 0;
+  for (const auto* behavior : {&policy_.scaleUp, &policy_.scaleDown}) {
+    for (const ScalingRule& rule : behavior->policies) period = std::max(period, rule.periodSeconds);
+  }
+  while (!changes_.empty() && changes_.front().at <= now - std::chrono::seconds(period)) changes_.pop_front();
+}
+
+Clock::Duration DecisionEngine::nextCheckAfter(int replicas) const {
+  if (replicas == 0) return std::chrono::milliseconds(policy_.activationIntervalMilliseconds);
+  int seconds = policy_.pollingIntervalSeconds;
+  if (policy_.burst.enabled) seconds = std::min(seconds, policy_.burst.windowSeconds);
+  return std::chrono::seconds(seconds);
+}
+
+}  // namespace sluice::autoscaler

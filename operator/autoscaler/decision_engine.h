@@ -1,0 +1,121 @@
+// DecisionEngine: turns one Function's metric readings into a desired replica count.
+//
+// Pure and deterministic: the only inputs are the readings passed to decide(),
+// the ScalingPolicy and the Clock (tests and the simulator pass a fake one). It
+// keeps the little history HPA keeps (recent recommendations for the
+// stabilization windows, recent scale changes for the rate rules) plus the last
+// time any metric showed work (for cooldown), consecutive scaler failures (for
+// fallback) and the end of the current burst.
+//
+// Rules, in order (see ARCHITECTURE.md "Scaling semantics"):
+//   pause (pinned / paused) > per-metric desired (ceil(value/target), CPU by
+//   utilization with 10% tolerance) > max over metrics > activation at zero >
+//   burst (skip the up rules, never scale down while it lasts) > stabilization
+//   windows > rate rules > [min, max] > 1→0 only after cooldownSeconds idle >
+//   pausedScaleIn / pausedScaleOut.
+// Thread-compatible: one engine per Function, called from one loop at a time.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autoscaler/scaling_policy.h"
+#include "common/clock.h"
+
+namespace sluice::autoscaler {
+
+enum class MetricTargetType {
+  kAverageValue,  // desired = ceil(value / target): backlog, queue depth, object count, PromQL
+  kUtilization,   // desired = ceil(current * value / target) unless within 10%: CPU percent
+};
+
+// One scaler's reading for this round. `value` is empty when the scaler failed.
+struct MetricObservation {
+  std::string name;  // e.g. "kafka/orders", shown in reasons and status
+  MetricTargetType targetType = MetricTargetType::kAverageValue;
+  double target = 1;
+  // The metric shows work (activates from zero, resets cooldown) when value > this.
+  double activationThreshold = 0;
+  // A floor of replicas while it holds, regardless of value (cron windows).
+  int minReplicas = 0;
+  std::optional<double> value;
+  std::string error;
+};
+
+enum class ScaleDirection { kNone, kUp, kDown };
+const char* scaleDirectionName(ScaleDirection direction);  // "none", "up", "down"
+
+// Per-metric outcome, for status.metrics and the scaler gauges.
+struct MetricResult {
+  std::string name;
+  std::optional<double> value;
+  int desiredReplicas = 0;
+  bool active = false;
+  int consecutiveFailures = 0;
+  std::string error;
+};
+
+struct ScaleDecision {
+  int currentReplicas = 0;
+  int desiredReplicas = 0;
+  // The max over metrics before windows, rate rules and clamps.
+  int recommendedReplicas = 0;
+  // Generic pods to keep ready besides the replicas (warmPool).
+  int warmPoolReplicas = 0;
+  ScaleDirection direction = ScaleDirection::kNone;
+  // One CamelCase word for Events and the decisions metric, e.g. "Activation",
+  // "Metrics", "Burst", "Stabilizing", "CooldownElapsed", "Fallback", "Pinned".
+  std::string reason;
+  std::string message;
+  bool active = false;
+  bool burst = false;
+  bool fallback = false;
+  std::optional<Clock::TimePoint> lastActiveTime;
+  // When the loop should call decide() again: the activation interval at zero,
+  // otherwise pollingIntervalSeconds (or the burst window when shorter).
+  Clock::Duration nextCheckAfter{};
+  std::vector<MetricResult> metrics;
+};
+
+class DecisionEngine {
+ public:
+  // `policy` must have passed validateScalingPolicy(). The clock must outlive the engine.
+  DecisionEngine(ScalingPolicy policy, const Clock& clock);
+
+  // Replaces the policy (the Function was edited); history is kept.
+  void setPolicy(ScalingPolicy policy) { policy_ = std::move(policy); }
+  const ScalingPolicy& policy() const { return policy_; }
+
+  // One round: `currentReplicas` is what the platform runs now.
+  ScaleDecision decide(int currentReplicas, const std::vector<MetricObservation>& metrics);
+
+ private:
+  struct Recommendation {
+    Clock::TimePoint at;
+    int replicas;
+  };
+  struct ScaleChange {
+    Clock::TimePoint at;
+    int delta;
+  };
+
+  int stabilize(int current, int recommended, Clock::TimePoint now);
+  int scaleUpLimit(int current, Clock::TimePoint now) const;
+  int scaleDownLimit(int current, Clock::TimePoint now) const;
+  void prune(Clock::TimePoint now);
+  Clock::Duration nextCheckAfter(int replicas) const;
+
+  ScalingPolicy policy_;
+  const Clock& clock_;
+  std::deque<Recommendation> recommendations_;
+  std::deque<ScaleChange> changes_;
+  std::map<std::string, int> failures_;
+  // Starts at construction: an engine that just started has not seen idleness yet.
+  Clock::TimePoint lastActive_;
+  std::optional<Clock::TimePoint> burstUntil_;
+};
+
+}  // namespace sluice::autoscaler
