@@ -1,0 +1,212 @@
+# Apache Kafka in KRaft mode, from Maven Central jars (no tarball download).
+# Two independent single-node clusters (combined broker+controller each):
+#   kafka    -> KAFKA_BOOTSTRAP      (every Kafka test)
+#   kafka-b  -> KAFKA_BOOTSTRAP_B    (a second cluster for mirror/disaster-recovery tests)
+# Both run from the same install, each with its own data dir and ports. Topics
+# are NOT auto-created: tests create the topics they use (KAFKA_TOPICS is a
+# wrapper around Kafka's own TopicCommand; librdkafka's admin API works too).
+# Sourced by up.sh/down.sh after lib.sh.
+
+KAFKA_INSTANCES=(kafka kafka-b)
+
+_kafka_home() { cache_dir kafka "$KAFKA_VERSION"; }
+
+kafka_install() {
+  local dir
+  dir=$(_kafka_home)
+  cache_ready kafka "$KAFKA_VERSION" && return 0
+  log "installing Kafka $KAFKA_VERSION (Scala $SCALA_VERSION) from Maven Central"
+  rm -rf "$dir" && mkdir -p "$dir"
+  # slf4j-reload4j: the broker logs through slf4j and also calls log4j 1 APIs
+  # (its JMX log4j controller), exactly as the official distribution ships.
+  # kafka-tools gives TopicCommand/ConsumerGroupCommand; its Kafka Connect
+  # runtime dependency is not needed for those and is left out.
+  cat >"$dir/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.sluice.testenv</groupId>
+  <artifactId>kafka-server</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_$SCALA_VERSION</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+      <exclusions>
+        <exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>1.7.36</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.8.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+  # Maven's own repository lives in the cache too, so a cold CI machine needs
+  # nothing from ~/.m2 and a warm one downloads nothing.
+  mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$SLUICE_CACHE/maven-repo" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib" \
+    </dev/null >"$dir/maven.log" 2>&1 || {
+    tail -n 40 "$dir/maven.log" >&2
+    die "Maven could not fetch Kafka $KAFKA_VERSION"
+  }
+  ls "$dir/lib"/kafka_"$SCALA_VERSION"-"$KAFKA_VERSION".jar >/dev/null || die "kafka jar missing after Maven"
+  cat >"$dir/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.controller=INFO
+log4j.logger.org.apache.kafka.raft=INFO
+EOF
+  # Command-line tools only report problems.
+  sed 's/^log4j.rootLogger=INFO/log4j.rootLogger=WARN/' "$dir/log4j.properties" >"$dir/log4j-tools.properties"
+  mkdir -p "$dir/bin"
+  # kafka-topics-like CLI: $KAFKA_TOPICS --bootstrap-server X --create --topic T ...
+  cat >"$dir/bin/kafka-topics" <<EOF
+#!/bin/sh
+exec java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j.configuration=file:$dir/log4j-tools.properties \\
+  -cp "$dir/lib/*" org.apache.kafka.tools.TopicCommand "\$@"
+EOF
+  cat >"$dir/bin/kafka-consumer-groups" <<EOF
+#!/bin/sh
+exec java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j.configuration=file:$dir/log4j-tools.properties \\
+  -cp "$dir/lib/*" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "\$@"
+EOF
+  chmod +x "$dir/bin/"*
+  mark_ready kafka "$KAFKA_VERSION"
+}
+
+# Writes a fresh config + data dir for one instance and formats its KRaft
+# storage. Prints nothing; the port goes to $SLUICE_ENV_DIR/<name>/port.
+_kafka_prepare_instance() {
+  local name=$1
+  local dir="$SLUICE_ENV_DIR/$name"
+  local port cport
+  port=$(free_port)
+  cport=$(free_port)
+  while [[ $cport == "$port" ]]; do cport=$(free_port); done
+  rm -rf "$dir" && mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+# One node: every replication factor is 1.
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+# Tests create their topics explicitly; a typo must fail, not invent a topic.
+auto.create.topics.enable=false
+delete.topic.enable=true
+# Consumer groups start consuming at once instead of waiting 3 s for members.
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=24
+log.segment.bytes=67108864
+EOF
+  # A cluster id is 16 random bytes in unpadded base64url (what
+  # `StorageTool random-uuid` prints), made here to save a JVM start.
+  local cluster_id
+  cluster_id=$(python3 -c 'import base64,uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s); break')
+  java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j.configuration="file:$(_kafka_home)/log4j-tools.properties" -cp "$(_kafka_home)/lib/*" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+    >"$dir/format.log" 2>&1 || {
+    tail -n 20 "$dir/format.log" >&2
+    log "$name: formatting the KRaft storage failed"
+    return 1
+  }
+  echo "$port" >"$dir/port"
+}
+
+_kafka_ready() {
+  local name=$1 port
+  port=$(cat "$SLUICE_ENV_DIR/$name/port")
+  grep -q 'Kafka Server started' "$SLUICE_ENV_DIR/$name.log" &&
+    kcat -b "127.0.0.1:$port" -L -m 3 >/dev/null 2>&1
+}
+
+kafka_start() {
+  # Instances not yet running get fresh data (tests use unique topic names, so
+  # nothing is lost) and are prepared and booted in parallel: JVM start-up
+  # dominates. Running ones are kept.
+  local name pids=() to_start=()
+  for name in "${KAFKA_INSTANCES[@]}"; do
+    if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]]; then
+      log "$name already running (pid $(cat "$SLUICE_ENV_DIR/$name.pid"))"
+      continue
+    fi
+    stop_bg "$name" # a process whose state dir is gone is of no use
+    to_start+=("$name")
+    _kafka_prepare_instance "$name" &
+    pids+=($!)
+  done
+  local pid
+  for pid in "${pids[@]}"; do
+    wait "$pid" || die "preparing Kafka storage failed"
+  done
+  local home
+  home=$(_kafka_home)
+  for name in "${to_start[@]}"; do
+    local heap=512m
+    [[ $name == kafka ]] || heap=384m
+    start_bg "$name" java "-Xmx$heap" -Xms128m -XX:+UseSerialGC -Djava.awt.headless=true \
+      -Dlog4j.configuration="file:$home/log4j.properties" -cp "$home/lib/*" \
+      kafka.Kafka "$SLUICE_ENV_DIR/$name/server.properties"
+  done
+  for name in "${KAFKA_INSTANCES[@]}"; do
+    wait_for "$name" 120 "$SLUICE_ENV_DIR/$name.log" _kafka_ready "$name"
+  done
+  {
+    echo "export KAFKA_BOOTSTRAP=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka/port")"
+    echo "# A second, independent Kafka cluster (mirror / disaster-recovery tests)."
+    echo "export KAFKA_BOOTSTRAP_B=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka-b/port")"
+    echo "# auto.create.topics.enable=false: create topics first, e.g."
+    echo "#   \$KAFKA_TOPICS --bootstrap-server \$KAFKA_BOOTSTRAP --create --topic T --partitions 3"
+    echo "export KAFKA_TOPICS=$home/bin/kafka-topics"
+    echo "export KAFKA_CONSUMER_GROUPS=$home/bin/kafka-consumer-groups"
+  } >"$SLUICE_ENV_DIR/kafka.env"
+}
+
+kafka_stop() {
+  local i
+  for ((i = ${#KAFKA_INSTANCES[@]} - 1; i >= 0; i--)); do
+    stop_bg "${KAFKA_INSTANCES[i]}"
+  done
+}
