@@ -11,8 +11,14 @@ source "$ENV_SCRIPTS_DIR/versions.sh"
 
 SLUICE_CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 SLUICE_ENV_DIR=${SLUICE_ENV_DIR:-$PROJECT_ROOT/build/testenv}
-export GOPATH=${GOPATH:-$HOME/go}
-export GOFLAGS=${GOFLAGS:--buildvcs=false}
+# Go's module and build caches live in the Sluice cache too, so one directory
+# holds everything a run downloads or builds (and an empty SLUICE_CACHE is a
+# truly cold start).
+export GOMODCACHE=${SLUICE_GOMODCACHE:-$SLUICE_CACHE/go/mod}
+export GOCACHE=${SLUICE_GOCACHE:-$SLUICE_CACHE/go/build}
+export GOPATH=$SLUICE_CACHE/go/path
+export GOFLAGS=-buildvcs=false
+export GOTOOLCHAIN=local
 mkdir -p "$SLUICE_CACHE" "$SLUICE_ENV_DIR"
 
 log() { printf '[testenv %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
