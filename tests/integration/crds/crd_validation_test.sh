@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The CRDs are accepted by the real apiserver, teach through `kubectl explain`,
+# refuse bad specs at apply time with messages naming the field, and expose
+# printer columns and the scale subresource.
+source "$(dirname "$0")/../lib.sh"
+require_env KUBECONFIG KUBECTL SLUICE_SOURCE_DIR
+
+k() { "$KUBECTL" "$@"; }
+k apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
+k wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io --timeout=60s >/dev/null
+
+ns=$(unique_name crd-test)
+trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
+k create namespace "$ns" >/dev/null
+
+failures=0
+# refused NAME EXPECTED_MESSAGE <<YAML: server-side dry run must fail with exactly that message line.
+refused() {
+  local name=$1 expected=$2 out
+  if out=$(k -n "$ns" apply --dry-run=server -f - 2>&1); then
+    echo "FAIL [$name]: accepted, expected refusal: $expected"; failures=$((failures + 1)); return
+  fi
+  if [[ $out != *"$expected"* ]]; then
+    echo "FAIL [$name]: expected message containing: $expected"; echo "  got: $out"; failures=$((failures + 1)); return
+  fi
+  echo "ok   [$name] $expected"
+}
+
+FN='apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: f}'
+TRG='apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}'
+CODE='code: {inline: "def main_handler(event, context): return event"}'
+
+refused min-above-max 'spec.scaling.minReplicas: Invalid value: "object": minReplicas must not exceed maxReplicas' <<<"$FN
+spec: {$CODE, scaling: {minReplicas: 5, maxReplicas: 2}}"
+refused negative-min 'spec.scaling.minReplicas: Invalid value: -1: spec.scaling.minReplicas in body should be greater than or equal to 0' <<<"$FN
+spec: {$CODE, scaling: {minReplicas: -1}}"
+refused unknown-runtime 'spec.runtime: Unsupported value: "node18": supported values: "python3.11", "builtin"' <<<"$FN
+spec: {runtime: node18, $CODE}"
+refused builtin-without-pipeline 'spec.pipeline: Invalid value: "object": runtime builtin needs a non-empty pipeline' <<<"$FN
+spec: {runtime: builtin}"
+refused python-without-code 'spec.code: Invalid value: "object": runtime python3.11 needs code (inline, configMapRef or image)' <<<"$FN
+spec: {runtime: python3.11}"
+refused two-code-sources 'spec.code: Invalid value: "object": code must set exactly one of inline, configMapRef or image' <<<"$FN
+spec: {code: {inline: x, image: 'repo/code:1'}}"
+refused bad-handler 'spec.handler: Invalid value: "main": spec.handler in body should match' <<<"$FN
+spec: {$CODE, handler: main}"
+refused bad-duration 'spec.retry.initialBackoff: Invalid value: "soon": spec.retry.initialBackoff in body should match' <<<"$FN
+spec: {$CODE, retry: {initialBackoff: soon}}"
+refused step-with-two-kinds 'spec.pipeline[0]: Invalid value: "object": a pipeline step must set exactly one of filter, map, mask, parse, decompress, route or mirror' <<<"$FN
+spec: {runtime: builtin, pipeline: [{filter: {expression: 'a == 1'}, mirror: {}}]}"
+refused regex-parse-without-pattern 'spec.pipeline[0].parse: Invalid value: "object": parse.format regex needs pattern' <<<"$FN
+spec: {runtime: builtin, pipeline: [{parse: {format: regex}}]}"
+refused output-with-two-sinks 'spec.outputs[0]: Invalid value: "object": an output must set exactly one of kafka, rabbitmq, http, s3 or dir' <<<"$FN
+spec: {runtime: builtin, pipeline: [{mirror: {}}], outputs: [{name: a, dir: {path: /o}, http: {url: 'http://127.0.0.1:1'}}]}"
+refused duplicate-output-names 'spec.outputs: Invalid value: "array": output names must be unique' <<<"$FN
+spec: {runtime: builtin, pipeline: [{mirror: {}}], outputs: [{name: a, dir: {path: /o}}, {name: a, dir: {path: /p}}]}"
+refused trigger-two-sources 'spec: Invalid value: "object": spec must set exactly one source: kafka, rabbitmq, cron, http, objectStore or prometheus' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x}, cron: {schedule: '* * * * *'}}"
+refused trigger-no-source 'spec: Invalid value: "object": spec must set exactly one source: kafka, rabbitmq, cron, http, objectStore or prometheus' <<<"$TRG
+spec: {functionRef: {name: f}}"
+refused trigger-no-function 'spec.functionRef: Required value' <<<"$TRG
+spec: {http: {path: /x}}"
+refused bad-cron 'spec.cron.schedule: Invalid value: "string": must be five cron fields (minute hour day-of-month month day-of-week) or one of @yearly, @monthly, @weekly, @daily, @hourly' <<<"$TRG
+spec: {functionRef: {name: f}, cron: {schedule: 'every minute'}}"
+refused zero-lag-threshold 'spec.kafka.lagThreshold: Invalid value: 0: spec.kafka.lagThreshold in body should be greater than or equal to 1' <<<"$TRG
+spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g, lagThreshold: 0}}"
+refused kafka-no-topics 'spec.kafka.topics: Invalid value: 0: spec.kafka.topics in body should have at least 1 items' <<<"$TRG
+spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [], consumerGroup: g}}"
+refused s3-without-bucket 'spec.objectStore: Invalid value: "object": objectStore of type s3 needs endpoint and bucket' <<<"$TRG
+spec: {functionRef: {name: f}, objectStore: {type: s3, endpoint: 'http://127.0.0.1:9000'}}"
+refused move-without-destination 'spec.objectStore.afterProcessing: Invalid value: "object": afterProcessing.action move needs destinationPrefix' <<<"$TRG
+spec: {functionRef: {name: f}, objectStore: {type: dir, path: /in, afterProcessing: {action: move}}}"
+refused prometheus-zero-threshold 'spec.prometheus.threshold: Invalid value: "number": must be greater than 0' <<<"$TRG
+spec: {functionRef: {name: f}, prometheus: {serverAddress: 'http://127.0.0.1:9090', query: up, threshold: 0}}"
+
+# Good specs are stored with their defaults filled in.
+k -n "$ns" apply -f - >/dev/null <<YAML
+$FN
+spec: {$CODE}
+---
+$TRG
+spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [logs], consumerGroup: g}}
+YAML
+check() {
+  local what=$1 expected=$2 got
+  got=$(k -n "$ns" get "${@:3}")
+  if [[ $got == "$expected" ]]; then echo "ok   [$what] $got"; else echo "FAIL [$what]: expected '$expected', got '$got'"; failures=$((failures + 1)); fi
+}
+check default-handler index.main_handler function f -o jsonpath='{.spec.handler}'
+check default-scaling '0 100 300 300 3' function f -o jsonpath='{.spec.scaling.minReplicas} {.spec.scaling.maxReplicas} {.spec.scaling.cooldownSeconds} {.spec.scaling.scaleDown.stabilizationWindowSeconds} {.spec.retry.maxAttempts}'
+
+check default-lag '10 0 latest' trigger t -o jsonpath='{.spec.kafka.lagThreshold} {.spec.kafka.activationLagThreshold} {.spec.kafka.initialOffset}'
+
+# Short names, the category and printer columns.
+header=$(k -n "$ns" get fn | awk 'NR==1' | tr -s ' ')
+[[ $header == "NAME RUNTIME DESIRED READY WARM TRIGGERS STATUS AGE" ]] || { echo "FAIL [fn-columns]: $header"; failures=$((failures + 1)); }
+header=$(k -n "$ns" get trg | awk 'NR==1' | tr -s ' ')
+[[ $header == "NAME TYPE FUNCTION METRIC ACTIVE AGE" ]] || { echo "FAIL [trg-columns]: $header"; failures=$((failures + 1)); }
+[[ $(k -n "$ns" get sluice -o name | sort | tr '\n' ' ') == "function.sluice.io/f trigger.sluice.io/t " ]] ||
+  { echo "FAIL [category]: $(k -n "$ns" get sluice -o name)"; failures=$((failures + 1)); }
+
+# kubectl explain teaches every field.
+explain=$(k explain function.spec.scaling.cooldownSeconds)
+[[ $explain == *"Idle time at one replica before scaling to zero."* ]] || { echo "FAIL [explain]: $explain"; failures=$((failures + 1)); }
+
+# The scale subresource pins spec.replicas.
+k -n "$ns" scale function f --replicas=3 >/dev/null
+check scale-subresource 3 function f -o jsonpath='{.spec.replicas}'
+
+((failures == 0)) || fail "$failures CRD checks failed"
+echo "PASS: CRD validation, defaults, columns, explain and scale"
