@@ -84,6 +84,12 @@ build_kwok() { go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
 build_helm() { go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm; }
 build_minio() { go_install minio "$MINIO_VERSION" github.com/minio/minio; }
 
+# Kubernetes 1.33 needs Go >= 1.24; Debian 12's golang-go (1.19) is too old.
+go_version=$(go env GOVERSION 2>/dev/null || echo none)
+if [[ ! $go_version =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 24)); then
+  die "Go >= 1.24 is needed to build the test environment, found '$go_version' ($(command -v go || echo 'no go on PATH'))"
+fi
+
 components=("$@")
 ((${#components[@]})) || components=(etcd kube kwok helm minio)
 for c in "${components[@]}"; do
