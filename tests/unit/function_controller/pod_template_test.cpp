@@ -1,0 +1,128 @@
+#include "controllers/function/pod_template.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::controllers {
+namespace {
+
+using nlohmann::json;
+
+json function(json spec) {
+  return {{"apiVersion", "sluice.io/v1alpha1"},
+          {"kind", "Function"},
+          {"metadata", {{"name", "clean-logs"}, {"namespace", "etl"}, {"uid", "uid-1"}}},
+          {"spec", std::move(spec)}};
+}
+
+const PodTemplateOptions kOptions{.runtimeImage = "sluice/runtime-python:0.1.0", .configMapName = "clean-logs-sluice"};
+
+json envNamed(const json& pod, const std::string& name) {
+  for (const json& e : pod["spec"]["containers"][0]["env"]) {
+    if (e["name"] == name) return e;
+  }
+  return nullptr;
+}
+
+TEST(PodTemplateTest, OwnedLabelledAndHardened) {
+  auto pod = buildReplicaPod(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}), {}, kOptions);
+  ASSERT_TRUE(pod.isOk()) << pod.status().toString();
+  const json& meta = (*pod)["metadata"];
+  EXPECT_EQ(meta["generateName"], "clean-logs-");
+  EXPECT_EQ(meta["namespace"], "etl");
+  EXPECT_EQ(meta["labels"][kFunctionLabel], "clean-logs");
+  EXPECT_EQ(meta["labels"][kRoleLabel], "replica");
+  ASSERT_EQ(meta["ownerReferences"].size(), 1u);
+  EXPECT_EQ(meta["ownerReferences"][0]["uid"], "uid-1");
+  EXPECT_EQ(meta["ownerReferences"][0]["controller"], true);
+
+  const json& spec = (*pod)["spec"];
+  EXPECT_EQ(spec["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  const json& c = spec["containers"][0];
+  EXPECT_EQ(c["image"], "sluice/runtime-python:0.1.0");
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(spec["terminationGracePeriodSeconds"], 45);
+}
+
+TEST(PodTemplateTest, InlineCodeIsMountedAsTheHandlersModule) {
+  auto pod = buildReplicaPod(function({{"handler", "clean.handle"}, {"code", {{"inline", "x"}}}}), {}, kOptions);
+  ASSERT_TRUE(pod.isOk());
+  json codeVolume;
+  for (const json& v : (*pod)["spec"]["volumes"]) {
+    if (v["name"] == "code") codeVolume = v;
+  }
+  EXPECT_EQ(codeVolume["configMap"]["name"], "clean-logs-sluice");
+  EXPECT_EQ(codeVolume["configMap"]["items"][0]["path"], "clean.py");
+}
+
+TEST(PodTemplateTest, CodeImageIsCopiedByAnInitContainer) {
+  auto pod = buildReplicaPod(function({{"code", {{"image", "registry.local/handlers:7"}}}}), {}, kOptions);
+  ASSERT_TRUE(pod.isOk());
+  ASSERT_EQ((*pod)["spec"]["initContainers"].size(), 1u);
+  EXPECT_EQ((*pod)["spec"]["initContainers"][0]["image"], "registry.local/handlers:7");
+}
+
+TEST(PodTemplateTest, BuiltinPipelineNeedsNoCode) {
+  auto pod = buildReplicaPod(
+      function({{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}), {}, kOptions);
+  ASSERT_TRUE(pod.isOk());
+  for (const json& v : (*pod)["spec"]["volumes"]) EXPECT_NE(v["name"], "code");
+}
+
+TEST(PodTemplateTest, ErrorsNameTheField) {
+  auto noCode = buildReplicaPod(function({{"runtime", "python3.11"}}), {}, kOptions);
+  EXPECT_EQ(noCode.status().message(), "spec.code: runtime python3.11 needs code (inline, configMapRef or image)");
+  auto noImage = buildReplicaPod(function({{"runtime", "builtin"}}), {}, {.runtimeImage = "", .configMapName = "c"});
+  EXPECT_EQ(noImage.status().message(),
+            "spec.image: no runtime image (set spec.image or the operator's runtime image)");
+  json nameless = function({{"code", {{"inline", "x"}}}});
+  nameless["metadata"].erase("uid");
+  EXPECT_EQ(buildReplicaPod(nameless, {}, kOptions).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
+  json trigger = {{"metadata", {{"name", "orders"}}},
+                  {"spec",
+                   {{"functionRef", {{"name", "clean-logs"}}},
+                    {"kafka",
+                     {{"bootstrapServers", {"k:9092"}},
+                      {"topics", {"t"}},
+                      {"consumerGroup", "g"},
+                      {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}}}}}}};
+  json fn = function({{"runtime", "builtin"},
+                      {"pipeline", json::array({{{"mirror", json::object()}}})},
+                      {"outputs", json::array({{{"name", "lake"},
+                                                {"s3",
+                                                 {{"endpoint", "http://s3:9000"},
+                                                  {"bucket", "lake"},
+                                                  {"credentialsSecretRef", {{"name", "s3-creds"}}}}}}})}});
+  auto pod = buildReplicaPod(fn, {trigger}, kOptions);
+  ASSERT_TRUE(pod.isOk());
+  json user = envNamed(*pod, "SLUICE_SECRET_TRIGGER_ORDERS_USERNAME");
+  EXPECT_EQ(user["valueFrom"]["secretKeyRef"], (json{{"name", "kafka-creds"}, {"key", "username"}}));
+  json key = envNamed(*pod, "SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY");
+  EXPECT_EQ(key["valueFrom"]["secretKeyRef"], (json{{"name", "s3-creds"}, {"key", "accessKey"}}));
+  for (const json& e : (*pod)["spec"]["containers"][0]["env"]) {
+    if (e["name"].get<std::string>().rfind("SLUICE_SECRET_", 0) == 0) {
+      EXPECT_FALSE(e.contains("value")) << e.dump();
+    }
+  }
+}
+
+TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
+  auto a = buildReplicaPod(function({{"code", {{"inline", "x"}}}}), {}, kOptions);
+  auto same = buildReplicaPod(function({{"code", {{"inline", "x"}}}}), {}, kOptions);
+  auto changed = buildReplicaPod(function({{"code", {{"inline", "x"}}}, {"timeoutSeconds", 60}}), {}, kOptions);
+  ASSERT_TRUE(a.isOk() && same.isOk() && changed.isOk());
+  EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel], (*same)["metadata"]["labels"][kTemplateHashLabel]);
+  EXPECT_NE((*a)["metadata"]["labels"][kTemplateHashLabel], (*changed)["metadata"]["labels"][kTemplateHashLabel]);
+  EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel].get<std::string>().size(), 10u);
+}
+
+}  // namespace
+}  // namespace sluice::controllers
