@@ -1,0 +1,143 @@
+// DeliveryLoop: handler call -> sinks -> acknowledgement, for every event a
+// source dispatches. This is where at-least-once is kept.
+//
+// - Order: events of one lane (a Kafka partition) run one after another;
+//   different lanes run in parallel on `workers` threads.
+// - Retries: a failed handler attempt is retried on the same lane after an
+//   exponential backoff with jitter, up to maxAttempts; a failed sink write is
+//   retried (without re-running the handler) on a separate retry thread.
+// - Give up: after maxAttempts, or at once for kInvalidArgument, the original
+//   payload goes to the dead-letter sink with error headers, and the source is
+//   told kAcked only once that copy is durable. Without a dead-letter sink the
+//   source is told kRejected. So a poison message holds its lane for at most
+//   maxAttempts attempts plus backoff.
+// - Timeout: the handler gets a deadline in its context; an attempt that
+//   returns after it counts as failed with kDeadlineExceeded. (Preempting a
+//   handler that never returns is the handler host's job.)
+// - In-flight limit: waitForCapacity() lets sources hold back while
+//   maxInFlight events are unacknowledged.
+// Thread-safe. The handler is called from one thread at a time unless
+// handlerThreadSafe is set. Sinks, handler, metrics and clock outlive the loop.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "runtime/core/handler.h"
+#include "runtime/delivery/backoff.h"
+#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/sinks/sink.h"
+#include "runtime/sources/source.h"
+
+namespace sluice::runtime {
+
+struct DeliveryOptions {
+  std::string functionName;
+  int workers = 4;
+  int maxInFlight = 1024;
+  int maxAttempts = 5;
+  BackoffPolicy backoff;
+  std::chrono::milliseconds handlerTimeout{30000};
+  bool handlerThreadSafe = false;
+};
+
+// Header names carried by dead-letter records.
+inline constexpr const char* kDeadLetterErrorHeader = "x-sluice-error";
+inline constexpr const char* kDeadLetterAttemptsHeader = "x-sluice-attempts";
+inline constexpr const char* kDeadLetterEventIdHeader = "x-sluice-event-id";
+inline constexpr const char* kDeadLetterSourceHeader = "x-sluice-source";  // "<source>:<subject>[/partition[/offset]]"
+inline constexpr const char* kDeadLetterTriggerHeader = "x-sluice-trigger";
+
+// The record written to the dead-letter sink for `event`: its payload, key
+// and headers unchanged, plus the error headers above.
+Record deadLetterRecord(const Event& event, const std::string& trigger, const Status& error, int attempts);
+
+class DeliveryLoop final : public EventDispatcher {
+ public:
+  // `sinks` maps output names to sinks; the entry "" is the default output.
+  // `deadLetter` may be null.
+  DeliveryLoop(DeliveryOptions options, Handler& handler, std::map<std::string, Sink*> sinks, Sink* deadLetter,
+               RuntimeMetrics& metrics, Clock& clock);
+  ~DeliveryLoop() override;
+
+  DeliveryLoop(const DeliveryLoop&) = delete;
+  DeliveryLoop& operator=(const DeliveryLoop&) = delete;
+
+  void start();
+
+  // Hard stop: workers exit after their current attempt; events not yet
+  // completed are never completed (their sources redeliver them).
+  void stop();
+
+  bool waitForCapacity(std::chrono::milliseconds timeout) override;
+  void dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) override;
+
+  // Blocks until no event is in flight (true) or `deadline` passes (false).
+  bool waitIdle(Clock::TimePoint deadline);
+
+  int inFlight() const { return inFlight_.load(); }
+
+  // One synchronous handler call for HTTP push: no retries, no sinks; the
+  // caller gets the outputs or the error.
+  Result<std::vector<Record>> invoke(const Event& event, const std::string& trigger);
+
+ private:
+  struct Item {
+    Event event;
+    std::string trigger;
+    CompletionCallback done;
+  };
+  struct Lane {
+    std::deque<Item> items;
+  };
+  struct PendingWrite;
+
+  void workerLoop(std::stop_token stop);
+  void retryLoop(std::stop_token stop);
+  void process(Item item, Backoff& backoff, std::stop_token stop);
+  Result<std::vector<Record>> callHandler(const Event& event, const std::string& trigger, int attempt);
+  Status checkOutputs(const std::vector<Record>& records) const;
+  void writeOutputs(Item item, std::vector<Record> records);
+  void startWrites(const std::shared_ptr<PendingWrite>& pending, const std::vector<size_t>& indexes);
+  void onWritten(const std::shared_ptr<PendingWrite>& pending, size_t index, const Status& status);
+  void giveUp(Item item, const Status& error, int attempts);
+  void complete(Item& item, Outcome outcome);
+
+  DeliveryOptions options_;
+  Handler& handler_;
+  std::map<std::string, Sink*> sinks_;
+  Sink* deadLetter_;
+  RuntimeMetrics& metrics_;
+  Clock& clock_;
+
+  std::mutex handlerMu_;  // serialises handler calls unless handlerThreadSafe
+
+  std::mutex mu_;
+  std::condition_variable workCv_;
+  std::condition_variable capacityCv_;
+  std::unordered_map<std::string, Lane> lanes_;  // guarded by mu_: lanes with queued or running events
+  std::deque<std::string> ready_;                // guarded by mu_: lanes with events and no worker
+  uint64_t unorderedSequence_ = 0;               // guarded by mu_
+  bool stopping_ = false;                        // guarded by mu_
+  std::atomic<int> inFlight_{0};
+
+  std::mutex retryMu_;
+  std::condition_variable_any retryCv_;
+  std::deque<std::shared_ptr<PendingWrite>> retries_;  // guarded by retryMu_
+
+  std::vector<std::jthread> workers_;
+  std::jthread retryThread_;
+};
+
+}  // namespace sluice::runtime

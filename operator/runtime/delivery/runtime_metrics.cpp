@@ -1,0 +1,93 @@
+#include "runtime/delivery/runtime_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace sluice::runtime {
+
+namespace {
+
+prometheus::Family<prometheus::Counter>& counterFamily(prometheus::Registry& registry, const std::string& name,
+                                                       const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+RuntimeMetrics::RuntimeMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      received_(counterFamily(*registry_, "sluice_runtime_events_received_total", "Events taken from a source")),
+      processed_(counterFamily(*registry_, "sluice_runtime_events_processed_total",
+                               "Events whose outputs were durably written and which were acknowledged")),
+      failed_(counterFamily(*registry_, "sluice_runtime_events_failed_total",
+                            "Failed handler or sink attempts (each attempt counts)")),
+      retried_(counterFamily(*registry_, "sluice_runtime_events_retried_total", "Retries after a failed attempt")),
+      deadLettered_(counterFamily(*registry_, "sluice_runtime_events_dead_lettered_total",
+                                  "Events given up on after maxAttempts or as invalid input")),
+      handlerDuration_(prometheus::BuildHistogram()
+                           .Name("sluice_runtime_handler_duration_seconds")
+                           .Help("Time spent in the handler per attempt")
+                           .Register(*registry_)),
+      outputs_(prometheus::BuildHistogram()
+                   .Name("sluice_runtime_outputs_per_event")
+                   .Help("Output records produced by the handler for one event")
+                   .Register(*registry_)),
+      lag_(prometheus::BuildGauge()
+               .Name("sluice_runtime_consumer_lag")
+               .Help("Messages between the consumer position and the high watermark, per partition")
+               .Register(*registry_)),
+      inFlight_(&prometheus::BuildGauge()
+                     .Name("sluice_runtime_in_flight")
+                     .Help("Events taken from sources and not yet acknowledged")
+                     .Register(*registry_)
+                     .Add({})),
+      specialization_(&prometheus::BuildHistogram()
+                           .Name("sluice_runtime_specialization_duration_seconds")
+                           .Help("Time from /specialize to sources running")
+                           .Register(*registry_)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25,
+                                                                            0.5, 1, 2.5, 5, 10})) {}
+
+RuntimeMetrics::TriggerMetrics& RuntimeMetrics::forTrigger(const std::string& trigger) {
+  std::lock_guard lock(mu_);
+  auto it = triggers_.find(trigger);
+  if (it != triggers_.end()) return it->second;
+  prometheus::Labels labels{{"trigger", trigger}};
+  TriggerMetrics metrics{
+      &received_.Add(labels),
+      &processed_.Add(labels),
+      &failed_.Add(labels),
+      &retried_.Add(labels),
+      &deadLettered_.Add(labels),
+      &handlerDuration_.Add(
+          labels, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                          0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
+      &outputs_.Add(labels, prometheus::Histogram::BucketBoundaries{0, 1, 2, 5, 10, 100, 1000}),
+  };
+  return triggers_.emplace(trigger, metrics).first->second;
+}
+
+void RuntimeMetrics::setConsumerLag(const std::string& topic, int32_t partition, double lag) {
+  lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(lag);
+}
+
+void RuntimeMetrics::removeConsumerLag(const std::string& topic, int32_t partition) {
+  auto& gauge = lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}});
+  lag_.Remove(&gauge);
+}
+
+double RuntimeMetrics::counterValue(const std::string& name, const std::string& trigger) {
+  TriggerMetrics& m = forTrigger(trigger);
+  if (name == "received") return m.received->Value();
+  if (name == "processed") return m.processed->Value();
+  if (name == "failed") return m.failed->Value();
+  if (name == "retried") return m.retried->Value();
+  if (name == "dead_lettered") return m.deadLettered->Value();
+  return -1;
+}
+
+std::string RuntimeMetrics::scrape() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace sluice::runtime

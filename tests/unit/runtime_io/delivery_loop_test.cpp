@@ -1,0 +1,432 @@
+// DeliveryLoop with fake handler and sinks: per-lane order, parallel lanes,
+// retries with backoff, dead letter, sink retries, timeouts, in-flight limit.
+#include "runtime/delivery/delivery_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fakes/fake_clock.h"
+#include "fakes/fake_handler.h"
+#include "fakes/fake_sink.h"
+
+namespace sluice::runtime {
+namespace {
+
+using sluice::testing::FakeClock;
+using sluice::testing::FakeHandler;
+using sluice::testing::FakeSink;
+using namespace std::chrono_literals;
+
+// Collects completions; tests wait on it (the real-time bound only guards against hangs).
+class Completions {
+ public:
+  CompletionCallback callbackFor(const std::string& id) {
+    return [this, id](Outcome outcome) {
+      std::lock_guard lock(mu_);
+      outcomes_[id] = outcome;
+      order_.push_back(id);
+      cv_.notify_all();
+    };
+  }
+  bool waitFor(size_t count) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 20s, [&] { return order_.size() >= count; });
+  }
+  std::map<std::string, Outcome> outcomes() {
+    std::lock_guard lock(mu_);
+    return outcomes_;
+  }
+  size_t count() {
+    std::lock_guard lock(mu_);
+    return order_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Outcome> outcomes_;
+  std::vector<std::string> order_;
+};
+
+// Polls until `done` holds (bounded, to turn a hang into a failure).
+template <typename Predicate>
+bool waitUntil(Predicate done) {
+  for (int i = 0; i < 20000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+Event makeEvent(const std::string& id, int32_t partition = 0, int64_t offset = 0) {
+  Event event;
+  event.id = id;
+  event.source = "kafka";
+  event.subject = "orders";
+  event.key = "key-" + id;
+  event.partition = partition;
+  event.offset = offset;
+  event.headers = {{"h", "v"}};
+  event.data = "payload-" + id;
+  return event;
+}
+
+DeliveryOptions fastOptions() {
+  DeliveryOptions options;
+  options.functionName = "fn";
+  options.workers = 4;
+  options.maxAttempts = 3;
+  options.backoff.initial = 100ms;
+  options.backoff.maxDelay = 1000ms;
+  options.backoff.jitter = 0;
+  options.handlerTimeout = 5s;
+  return options;
+}
+
+struct Fixture {
+  explicit Fixture(FakeHandler::Behaviour behaviour = FakeHandler::echo, DeliveryOptions options = fastOptions(),
+                   bool withDeadLetter = true)
+      : handler(std::move(behaviour)),
+        loop(options, handler, {{"", &out}, {"audit", &audit}}, withDeadLetter ? &deadLetter : nullptr, metrics,
+             clock) {
+    loop.start();
+  }
+  FakeClock clock;
+  FakeHandler handler;
+  FakeSink out;
+  FakeSink audit;
+  FakeSink deadLetter;
+  RuntimeMetrics metrics;
+  Completions completions;
+  DeliveryLoop loop;
+};
+
+TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
+  std::mutex mu;
+  std::map<std::string, std::vector<int64_t>> seen;
+  Fixture f([&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+    {
+      std::lock_guard lock(mu);
+      seen[event.subject + "/" + std::to_string(*event.partition)].push_back(*event.offset);
+    }
+    Record record;
+    record.value = event.id;
+    return std::vector<Record>{record};
+  });
+  constexpr int kLanes = 3;
+  constexpr int kPerLane = 200;
+  for (int offset = 0; offset < kPerLane; ++offset) {
+    for (int lane = 0; lane < kLanes; ++lane) {
+      std::string id = std::to_string(lane) + "/" + std::to_string(offset);
+      f.loop.dispatch(makeEvent(id, lane, offset), "orders/" + std::to_string(lane), "t",
+                      f.completions.callbackFor(id));
+    }
+  }
+  ASSERT_TRUE(f.completions.waitFor(kLanes * kPerLane));
+  for (auto& [id, outcome] : f.completions.outcomes()) EXPECT_EQ(outcome, Outcome::kAcked) << id;
+  ASSERT_EQ(seen.size(), 3u);
+  for (auto& [lane, offsets] : seen) {
+    ASSERT_EQ(offsets.size(), static_cast<size_t>(kPerLane)) << lane;
+    for (int i = 0; i < kPerLane; ++i) EXPECT_EQ(offsets[i], i) << lane;
+  }
+  // Outputs of one lane reach the sink in lane order too.
+  std::map<int, int> nextOffset;
+  for (const Record& record : f.out.acknowledged()) {
+    int lane = std::stoi(record.value.substr(0, record.value.find('/')));
+    int offset = std::stoi(record.value.substr(record.value.find('/') + 1));
+    EXPECT_EQ(offset, nextOffset[lane]++) << record.value;
+  }
+  EXPECT_EQ(f.out.acknowledged().size(), static_cast<size_t>(kLanes * kPerLane));
+  EXPECT_EQ(f.metrics.counterValue("received", "t"), kLanes * kPerLane);
+  EXPECT_EQ(f.metrics.counterValue("processed", "t"), kLanes * kPerLane);
+  EXPECT_EQ(f.loop.inFlight(), 0);
+}
+
+TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool otherLaneHandled = false;
+  bool slowSawOther = false;
+  DeliveryOptions options = fastOptions();
+  options.handlerThreadSafe = true;  // let both lanes be inside the handler at once
+  Fixture f(
+      [&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+        std::unique_lock lock(mu);
+        if (event.id == "slow") {
+          slowSawOther = cv.wait_for(lock, 20s, [&] { return otherLaneHandled; });
+        } else {
+          otherLaneHandled = true;
+          cv.notify_all();
+        }
+        return std::vector<Record>{};
+      },
+      options);
+  f.loop.dispatch(makeEvent("slow", 0), "p0", "t", f.completions.callbackFor("slow"));
+  f.loop.dispatch(makeEvent("fast", 1), "p1", "t", f.completions.callbackFor("fast"));
+  ASSERT_TRUE(f.completions.waitFor(2));
+  EXPECT_TRUE(slowSawOther);
+}
+
+TEST(DeliveryLoopTest, RetriesWithExponentialBackoffThenSucceeds) {
+  std::vector<Clock::TimePoint> attemptTimes;
+  FakeClock* clock = nullptr;
+  Fixture f([&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+    attemptTimes.push_back(clock->now());
+    if (context.attempt < 3) return unavailable("broker away");
+    return FakeHandler::echo(event, context);
+  });
+  clock = &f.clock;
+  f.loop.dispatch(makeEvent("e1"), "p0", "t", f.completions.callbackFor("e1"));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(100ms);  // first retry after `initial`
+  ASSERT_TRUE(waitUntil([&] { return f.handler.calls().size() == 2; }));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(200ms);  // second after initial * 2
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.completions.outcomes().at("e1"), Outcome::kAcked);
+  auto calls = f.handler.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].attempt, 1);
+  EXPECT_EQ(calls[2].attempt, 3);
+  EXPECT_EQ(attemptTimes[1] - attemptTimes[0], 100ms);
+  EXPECT_EQ(attemptTimes[2] - attemptTimes[1], 200ms);
+  EXPECT_EQ(f.metrics.counterValue("retried", "t"), 2);
+  EXPECT_EQ(f.metrics.counterValue("failed", "t"), 2);
+  EXPECT_EQ(f.metrics.counterValue("processed", "t"), 1);
+  EXPECT_TRUE(f.deadLetter.acknowledged().empty());
+  ASSERT_EQ(f.out.acknowledged().size(), 1u);
+}
+
+TEST(DeliveryLoopTest, PoisonEventGoesToDeadLetterWithErrorHeadersAndDoesNotBlockItsLane) {
+  Fixture f([&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+    if (event.id == "poison") return internalError("cannot digest " + event.id);
+    return FakeHandler::echo(event, context);
+  });
+  f.loop.dispatch(makeEvent("poison", 2, 17), "orders/2", "t", f.completions.callbackFor("poison"));
+  f.loop.dispatch(makeEvent("after", 2, 18), "orders/2", "t", f.completions.callbackFor("after"));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(100ms);
+  ASSERT_TRUE(waitUntil([&] { return f.handler.calls().size() == 2; }));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(200ms);
+  ASSERT_TRUE(f.completions.waitFor(2));
+  EXPECT_EQ(f.completions.outcomes().at("poison"), Outcome::kAcked);
+  EXPECT_EQ(f.completions.outcomes().at("after"), Outcome::kAcked);
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, "payload-poison");
+  EXPECT_EQ(dead[0].key, "key-poison");
+  Headers expected = {{"h", "v"},
+                      {"x-sluice-error", "Internal: cannot digest poison"},
+                      {"x-sluice-attempts", "3"},
+                      {"x-sluice-event-id", "poison"},
+                      {"x-sluice-source", "kafka:orders/2/17"},
+                      {"x-sluice-trigger", "t"}};
+  EXPECT_EQ(dead[0].headers, expected);
+  ASSERT_EQ(f.out.acknowledged().size(), 1u);
+  EXPECT_EQ(f.out.acknowledged()[0].value, "payload-after");
+  EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 1);
+  EXPECT_EQ(f.handler.calls().size(), 4u);
+}
+
+TEST(DeliveryLoopTest, InvalidInputIsDeadLetteredAtOnce) {
+  Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
+    return invalidArgument("field \"amount\": \"abc\" is not a number");
+  });
+  f.loop.dispatch(makeEvent("bad"), "p0", "t", f.completions.callbackFor("bad"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.handler.calls().size(), 1u);
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second, "InvalidArgument: field \"amount\": \"abc\" is not a number");
+  EXPECT_EQ(dead[0].headers[2].second, "1");
+}
+
+TEST(DeliveryLoopTest, WithoutDeadLetterSinkTheSourceIsToldRejected) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 1;
+  Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> { return internalError("no"); },
+            options, /*withDeadLetter=*/false);
+  f.loop.dispatch(makeEvent("e"), "", "t", f.completions.callbackFor("e"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.completions.outcomes().at("e"), Outcome::kRejected);
+}
+
+TEST(DeliveryLoopTest, FailingDeadLetterSinkAsksForRedelivery) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 1;
+  Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> { return internalError("no"); },
+            options);
+  f.deadLetter.setFailRule([](const Record&, int) { return unavailable("dead-letter topic unreachable"); });
+  f.loop.dispatch(makeEvent("e"), "", "t", f.completions.callbackFor("e"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.completions.outcomes().at("e"), Outcome::kRequeue);
+}
+
+TEST(DeliveryLoopTest, FailedSinkWriteIsRetriedWithoutCallingTheHandlerAgain) {
+  Fixture f;
+  f.out.setFailRule([](const Record&, int writeNumber) {
+    return writeNumber == 1 ? unavailable("not enough replicas") : Status::ok();
+  });
+  f.loop.dispatch(makeEvent("e"), "p0", "t", f.completions.callbackFor("e"));
+  f.clock.waitForSleepers(1);
+  EXPECT_EQ(f.completions.count(), 0u);  // not acknowledged while the output is not durable
+  f.clock.advance(100ms);
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.completions.outcomes().at("e"), Outcome::kAcked);
+  EXPECT_EQ(f.handler.calls().size(), 1u);
+  EXPECT_EQ(f.out.writes(), 2);
+  ASSERT_EQ(f.out.acknowledged().size(), 1u);
+}
+
+TEST(DeliveryLoopTest, SinkThatKeepsFailingEndsInDeadLetter) {
+  Fixture f;
+  f.out.setFailRule([](const Record&, int) { return unavailable("disk full"); });
+  f.loop.dispatch(makeEvent("e"), "p0", "t", f.completions.callbackFor("e"));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(100ms);
+  ASSERT_TRUE(waitUntil([&] { return f.out.writes() == 2; }));
+  f.clock.waitForSleepers(1);
+  f.clock.advance(200ms);
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_EQ(f.out.writes(), 3);
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second, "Unavailable: writing output to sink \"\": disk full");
+}
+
+TEST(DeliveryLoopTest, HandlerOverrunningItsTimeoutCountsAsFailed) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 1;
+  options.handlerTimeout = 2s;
+  FakeClock* clock = nullptr;
+  Fixture f(
+      [&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+        EXPECT_EQ(context.deadline, clock->now() + 2s);
+        clock->advance(3s);  // the handler "runs" three seconds
+        return FakeHandler::echo(event, context);
+      },
+      options);
+  clock = &f.clock;
+  f.loop.dispatch(makeEvent("slow"), "", "t", f.completions.callbackFor("slow"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_TRUE(f.out.acknowledged().empty());
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second, "DeadlineExceeded: handler took 3000 ms, over the timeout of 2000 ms");
+}
+
+TEST(DeliveryLoopTest, OutputNamingAnUnknownSinkIsDeadLetteredWithTheName) {
+  Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
+    Record record;
+    record.value = "x";
+    record.sink = "nowhere";
+    return std::vector<Record>{record};
+  });
+  f.loop.dispatch(makeEvent("e"), "", "t", f.completions.callbackFor("e"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second,
+            "InvalidArgument: output record names sink \"nowhere\", which is not configured");
+}
+
+TEST(DeliveryLoopTest, RoutesRecordsToNamedSinks) {
+  Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
+    Record a;
+    a.value = "to-default";
+    Record b;
+    b.value = "to-audit";
+    b.sink = "audit";
+    return std::vector<Record>{a, b};
+  });
+  f.loop.dispatch(makeEvent("e"), "", "t", f.completions.callbackFor("e"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  ASSERT_EQ(f.out.acknowledged().size(), 1u);
+  EXPECT_EQ(f.out.acknowledged()[0].value, "to-default");
+  ASSERT_EQ(f.audit.acknowledged().size(), 1u);
+  EXPECT_EQ(f.audit.acknowledged()[0].value, "to-audit");
+}
+
+TEST(DeliveryLoopTest, AcknowledgesOnlyAfterTheSinkConfirmsAndLimitsInFlight) {
+  DeliveryOptions options = fastOptions();
+  options.maxInFlight = 2;
+  Fixture f(FakeHandler::echo, options);
+  f.out.holdCallbacks(true);
+  EXPECT_TRUE(f.loop.waitForCapacity(1ms));
+  f.loop.dispatch(makeEvent("a"), "p0", "t", f.completions.callbackFor("a"));
+  f.loop.dispatch(makeEvent("b"), "p1", "t", f.completions.callbackFor("b"));
+  // Both handled, both outputs unconfirmed: nothing acked, no capacity left.
+  while (f.out.heldCount() < 2) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(f.completions.count(), 0u);
+  EXPECT_FALSE(f.loop.waitForCapacity(10ms));
+  EXPECT_EQ(f.loop.inFlight(), 2);
+  EXPECT_EQ(f.out.releaseAll(), 2u);
+  ASSERT_TRUE(f.completions.waitFor(2));
+  EXPECT_TRUE(f.loop.waitForCapacity(1ms));
+  EXPECT_TRUE(f.loop.waitIdle(f.clock.now()));
+}
+
+TEST(DeliveryLoopTest, HandlerExceptionIsAFailedAttempt) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 1;
+  Fixture f(
+      [](const Event&, const InvocationContext&) -> Result<std::vector<Record>> { throw std::runtime_error("kaboom"); },
+      options);
+  f.loop.dispatch(makeEvent("e"), "", "t", f.completions.callbackFor("e"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second, "Internal: handler threw: kaboom");
+}
+
+TEST(DeliveryLoopTest, InvokeReturnsTheHandlersOutputsOrError) {
+  Fixture f([](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+    if (event.data == "fail") return invalidArgument("bad body");
+    return FakeHandler::echo(event, context);
+  });
+  Event event = makeEvent("h1");
+  event.data = "hello";
+  auto ok = f.loop.invoke(event, "http");
+  ASSERT_TRUE(ok.isOk());
+  ASSERT_EQ(ok->size(), 1u);
+  EXPECT_EQ((*ok)[0].value, "hello");
+  event.data = "fail";
+  auto bad = f.loop.invoke(event, "http");
+  EXPECT_EQ(bad.status().toString(), "InvalidArgument: bad body");
+  EXPECT_TRUE(f.out.acknowledged().empty());
+}
+
+TEST(BackoffTest, GrowsExponentiallyUpToTheCap) {
+  Backoff backoff({.initial = 100ms, .maxDelay = 1000ms, .multiplier = 2.0, .jitter = 0});
+  EXPECT_EQ(backoff.delay(1), 100ms);
+  EXPECT_EQ(backoff.delay(2), 200ms);
+  EXPECT_EQ(backoff.delay(3), 400ms);
+  EXPECT_EQ(backoff.delay(4), 800ms);
+  EXPECT_EQ(backoff.delay(5), 1000ms);
+  EXPECT_EQ(backoff.delay(30), 1000ms);
+}
+
+TEST(BackoffTest, JitterStaysWithinItsFractionAndVaries) {
+  Backoff backoff({.initial = 1000ms, .maxDelay = 1000ms, .multiplier = 2.0, .jitter = 0.5}, 42);
+  std::set<int64_t> distinct;
+  for (int i = 0; i < 100; ++i) {
+    auto d = backoff.delay(1);
+    EXPECT_GE(d, 500ms);
+    EXPECT_LE(d, 1000ms);
+    distinct.insert(d.count());
+  }
+  EXPECT_GT(distinct.size(), 10u);
+}
+
+}  // namespace
+}  // namespace sluice::runtime
