@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: help deps configure build test unit-test run lint format bench testenv-up testenv-down clean
+.PHONY: help deps configure build test unit-test run lint format bench images testenv-up testenv-down clean
 
 help:
 	@echo "make run           build, then run the main job (the local demo)"
@@ -15,6 +15,7 @@ help:
 	@echo "make build         configure and build into $(BUILD_DIR)/"
 	@echo "make lint          clang-format and clang-tidy checks"
 	@echo "make bench         run the benchmarks in bench/"
+	@echo "make images        build the operator and runtime images with buildah"
 	@echo "make testenv-up    start Kubernetes, Kafka, RabbitMQ, MinIO, Prometheus on 127.0.0.1"
 	@echo "make testenv-down  stop what testenv-up started"
 	@echo "make clean         remove $(BUILD_DIR)/"
@@ -48,6 +49,9 @@ format: deps
 
 bench: build
 	@bash bench/run.sh
+
+images:
+	@bash images/build.sh
 
 testenv-up: deps
 	@bash tests/env/up.sh

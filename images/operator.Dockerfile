@@ -1,0 +1,34 @@
+# sluice-operator image: multi-stage; the final stage has no compiler and runs as non-root.
+# Build from the repository root: buildah bud -f images/operator.Dockerfile -t sluice-operator .
+ARG DEBIAN=debian:bookworm-slim
+
+FROM ${DEBIAN} AS build
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake ninja-build pkg-config git ca-certificates python3 \
+      libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev \
+      libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev librabbitmq-dev pybind11-dev python3-dev \
+      libs3-dev libarchive-dev libre2-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libcurl4-openssl-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY operator operator
+COPY tests tests
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    && cmake --build /build --target sluice-operator sluice-runtime \
+    && strip /build/sluice-operator /build/sluice-runtime
+
+FROM ${DEBIAN}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="sluice-operator" \
+      org.opencontainers.image.description="Sluice controller manager: Functions, Triggers, warm pools and autoscaling" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 librdkafka++1 \
+      libyaml-cpp0.7 libspdlog1.10 librabbitmq4 libarchive13 libre2-9 libpython3.11 libssl3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 65532 sluice && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin sluice
+COPY --from=build /build/sluice-operator /usr/local/bin/sluice-operator
+USER 65532:65532
+EXPOSE 8080 8081
+ENTRYPOINT ["/usr/local/bin/sluice-operator"]

@@ -1,0 +1,38 @@
+# sluice-runtime image for Python handlers and built-in pipelines: multi-stage;
+# the final stage carries the Python 3.11 standard library, no compiler, and runs as non-root
+# with a read-only root filesystem (handlers get /tmp as an emptyDir).
+# Build from the repository root: buildah bud -f images/runtime-python.Dockerfile -t sluice-runtime-python .
+ARG DEBIAN=debian:bookworm-slim
+
+FROM ${DEBIAN} AS build
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake ninja-build pkg-config git ca-certificates python3 \
+      libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev \
+      libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev librabbitmq-dev pybind11-dev python3-dev \
+      libs3-dev libarchive-dev libre2-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libcurl4-openssl-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY operator operator
+COPY tests tests
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    && cmake --build /build --target sluice-runtime \
+    && strip /build/sluice-runtime
+
+FROM ${DEBIAN}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="sluice-runtime-python" \
+      org.opencontainers.image.description="Sluice function replica: embedded Python 3.11 handlers, built-in operators, sources and sinks" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 librdkafka++1 \
+      libyaml-cpp0.7 libspdlog1.10 librabbitmq4 libarchive13 libre2-9 libpython3.11 libssl3 python3.11-minimal libpython3.11-stdlib \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 65532 sluice && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin sluice \
+    && mkdir -p /code /etc/sluice && chown 65532:65532 /code
+COPY --from=build /build/sluice-runtime /usr/local/bin/sluice-runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+USER 65532:65532
+EXPOSE 8090
+ENTRYPOINT ["/usr/local/bin/sluice-runtime"]
