@@ -30,8 +30,9 @@ _rabbitmq_env() (
   echo "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1"
   echo "RABBITMQ_NODE_PORT=$RMQ_AMQP_PORT"
   echo "RABBITMQ_DIST_PORT=$RMQ_DIST_PORT"
-  # Erlang distribution listens on every interface unless told otherwise.
-  echo "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}"
+  # Erlang distribution listens on every interface unless told otherwise; no
+  # scheduler busy-waiting, which costs CPU on a small shared machine.
+  echo "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
   echo "RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf"
   echo "RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf"
   echo "RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config"
