@@ -1,0 +1,254 @@
+// FunctionConfig: what one replica runs, parsed from the JSON or YAML file the
+// operator renders from a Function and its Triggers (docs/runtime-config.md).
+//
+// Plain values, built once by parseFunctionConfig() (config_parser.h) and then
+// only read; safe to share between threads after construction. Secrets never
+// appear here: every credential is given as the NAME of an environment variable
+// (fields ending in "Env"), which the operator fills from a Kubernetes Secret.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::runtime::config {
+
+// ---------------------------------------------------------------- shared parts
+
+// Kafka TLS/SASL settings. Files are paths inside the pod (mounted secrets).
+struct KafkaSecurityConfig {
+  std::string protocol = "PLAINTEXT";  // PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+  std::string saslMechanism;           // PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512; required for SASL_*
+  std::string usernameEnv;             // env var holding the SASL user name
+  std::string passwordEnv;             // env var holding the SASL password
+  std::string caFile;                  // PEM CA bundle for SSL / SASL_SSL
+  std::string certFile;                // client certificate (mutual TLS)
+  std::string keyFile;                 // client key (mutual TLS)
+  std::string keyPasswordEnv;          // env var holding the client key's password
+};
+
+// An AMQP 0-9-1 connection. Either `url` (credentials not allowed inline; use
+// usernameEnv/passwordEnv) or `urlEnv` (an env var holding the whole URL,
+// credentials included).
+struct AmqpConnectionConfig {
+  std::string url;  // amqp://host:5672/vhost
+  std::string urlEnv;
+  std::string usernameEnv;
+  std::string passwordEnv;
+};
+
+// S3-compatible endpoint and credentials.
+struct S3EndpointConfig {
+  std::string endpoint;  // http://127.0.0.1:9000 ; the scheme picks TLS or not
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string prefix;
+  std::string accessKeyEnv;
+  std::string secretKeyEnv;
+  bool pathStyle = true;  // MinIO and most self-hosted stores want path-style addressing
+};
+
+// ---------------------------------------------------------------- sources
+
+struct KafkaSourceConfig {
+  std::string bootstrapServers;  // "host:port[,host:port...]"
+  std::vector<std::string> topics;
+  std::string consumerGroup;
+  std::string initialOffset = "latest";  // earliest | latest: where a group with no committed offset starts
+  int batchSize = 1;                     // events handed to the handler together (1 = one at a time)
+  int maxInFlight = 100;                 // events fetched but not yet committed, per replica
+  KafkaSecurityConfig security;
+  std::map<std::string, std::string> properties;  // extra librdkafka properties (never secrets)
+};
+
+struct RabbitMqSourceConfig {
+  AmqpConnectionConfig connection;  // flattened in the file: url, urlEnv, usernameEnv, passwordEnv
+  std::string queue;
+  int prefetch = 10;
+  std::optional<int> maxAttempts;  // unset: the function's retry.maxAttempts
+  std::string deadLetterQueue;     // empty: nack without requeue (the queue's own DLX, if any, applies)
+};
+
+struct HttpSourceConfig {
+  std::string path = "/invoke";  // served by the control server
+};
+
+struct CronSourceConfig {
+  std::string schedule;  // five-field cron expression, or "@every 30s"
+  std::string timezone = "UTC";
+  std::string payload;  // becomes Event::data
+};
+
+enum class ObjectStoreKind { kS3, kDir, kWebHdfs };
+enum class AfterProcessing { kDelete, kMove, kTag };
+
+struct ObjectStoreSourceConfig {
+  ObjectStoreKind kind = ObjectStoreKind::kS3;
+  std::string endpoint;  // s3: http(s)://host:port ; webhdfs: http(s)://namenode:port
+  std::string region = "us-east-1";
+  std::string bucket;        // s3 only
+  std::string prefix;        // s3: key prefix ; dir/webhdfs: the directory to watch
+  std::string accessKeyEnv;  // s3
+  std::string secretKeyEnv;  // s3
+  std::string user;          // webhdfs user.name (not a secret)
+  bool pathStyle = true;
+  AfterProcessing afterProcessing = AfterProcessing::kDelete;
+  std::string moveToPrefix;                 // kMove: destination prefix (s3) or directory (dir/webhdfs)
+  std::string tagKey = "sluice-processed";  // kTag
+  std::string tagValue = "true";            // kTag
+  std::chrono::milliseconds pollInterval{10'000};
+  std::chrono::milliseconds claimTtl{300'000};  // a claim older than this is considered abandoned
+};
+
+using SourceConfig =
+    std::variant<KafkaSourceConfig, RabbitMqSourceConfig, HttpSourceConfig, CronSourceConfig, ObjectStoreSourceConfig>;
+
+// One Trigger bound to this function; exactly one source.
+struct TriggerConfig {
+  std::string name;
+  SourceConfig source;
+};
+
+// ---------------------------------------------------------------- sinks
+
+struct KafkaSinkConfig {
+  std::string bootstrapServers;
+  std::string topic;
+  KafkaSecurityConfig security;
+  std::map<std::string, std::string> properties;  // extra librdkafka properties (never secrets)
+};
+
+struct RabbitMqSinkConfig {
+  AmqpConnectionConfig connection;
+  std::string exchange;    // "" = the default exchange
+  std::string routingKey;  // with the default exchange: the queue name
+};
+
+struct HttpSinkConfig {
+  std::string url;
+  std::string method = "POST";
+  std::map<std::string, std::string> headers;  // non-secret headers
+  std::string bearerTokenEnv;                  // env var holding a bearer token, optional
+  std::chrono::milliseconds timeout{10'000};
+};
+
+struct S3SinkConfig {
+  S3EndpointConfig endpoint;  // flattened in the file
+};
+
+struct DirSinkConfig {
+  std::string path;
+};
+
+using SinkKindConfig = std::variant<KafkaSinkConfig, RabbitMqSinkConfig, HttpSinkConfig, S3SinkConfig, DirSinkConfig>;
+
+struct SinkConfig {
+  std::string name;  // Record::sink refers to this; the first output is the default (Record::sink empty)
+  SinkKindConfig sink;
+};
+
+// ---------------------------------------------------------------- pipeline
+
+// Field paths below are dotted ("user.address.city") into a JSON record.
+struct FilterOperatorConfig {
+  std::string expression;  // keep the record when true (docs/pipeline.md)
+};
+struct MapOperatorConfig {
+  std::vector<std::pair<std::string, std::string>> fields;  // target field -> expression, in file order
+};
+struct ProjectOperatorConfig {
+  std::vector<std::string> fields;  // keep only these
+};
+struct RenameOperatorConfig {
+  std::vector<std::pair<std::string, std::string>> fields;  // from -> to
+};
+struct SetOperatorConfig {
+  std::vector<std::pair<std::string, nlohmann::json>> fields;  // field -> literal value
+};
+struct MaskOperatorConfig {
+  std::string field;  // empty: the raw record value
+  std::string pattern;
+  std::string replacement = "***";  // may use \1..\9
+};
+enum class ParseFormat { kJson, kRegex, kKeyValue };
+struct ParseOperatorConfig {
+  ParseFormat format = ParseFormat::kJson;
+  std::string field;                // empty: the raw record value; else a string field of a JSON record
+  std::string pattern;              // kRegex: RE2 with named groups
+  std::string target;               // empty: the parsed fields become the record (merged into it when `field` is set)
+  std::string pairSeparator = " ";  // kKeyValue
+  std::string keyValueSeparator = "=";  // kKeyValue
+};
+enum class DecompressFormat { kAuto, kGzip, kZip, kTar };
+struct DecompressOperatorConfig {
+  DecompressFormat format = DecompressFormat::kAuto;
+  bool splitLines = true;        // one record per line; false: one record per archive entry
+  int64_t maxBytes = 1LL << 30;  // refuse archives that expand beyond this (zip bombs)
+};
+struct RouteOperatorConfig {
+  std::string field;                                        // the field whose value picks the output
+  std::vector<std::pair<std::string, std::string>> routes;  // value -> output name
+  std::string defaultOutput;                                // unmatched values; empty = drop them
+};
+struct MirrorOperatorConfig {};
+
+using OperatorKindConfig =
+    std::variant<FilterOperatorConfig, MapOperatorConfig, ProjectOperatorConfig, RenameOperatorConfig,
+                 SetOperatorConfig, MaskOperatorConfig, ParseOperatorConfig, DecompressOperatorConfig,
+                 RouteOperatorConfig, MirrorOperatorConfig>;
+
+struct OperatorConfig {
+  OperatorKindConfig op;
+};
+
+// ---------------------------------------------------------------- function
+
+enum class RuntimeKind { kPython311, kBuiltin };
+enum class EventShape { kCanonical, kScf, kLambda };
+
+struct BackoffConfig {
+  std::chrono::milliseconds initialDelay{200};
+  std::chrono::milliseconds maxDelay{30'000};
+  double multiplier = 2.0;
+  double jitter = 0.2;  // +/- this fraction of each delay, at random
+};
+
+struct RetryConfig {
+  int maxAttempts = 3;  // including the first try
+  BackoffConfig backoff;
+};
+
+struct FunctionConfig {
+  std::string name;
+  std::string namespaceName;
+  RuntimeKind runtime = RuntimeKind::kPython311;
+  std::string handler = "index.main_handler";  // module.function (python3.11)
+  std::string codeDir;                         // holds the handler module (python3.11)
+  std::vector<std::string> dependencyDirs;     // added to sys.path; default: <codeDir>/vendor when present
+  std::vector<OperatorConfig> pipeline;        // builtin
+  std::chrono::seconds timeout{30};
+  RetryConfig retry;
+  std::optional<SinkConfig> deadLetter;
+  std::vector<SinkConfig> outputs;
+  int concurrency = 1;  // events handled at once per replica
+  std::vector<TriggerConfig> triggers;
+  EventShape eventShape = EventShape::kCanonical;
+  std::map<std::string, std::string> environment;  // plain settings passed to the handler's os.environ
+};
+
+// The sink a record with this name goes to; nullptr if none. Empty name = the first output.
+const SinkConfig* findOutput(const FunctionConfig& config, const std::string& name);
+
+const char* toString(ObjectStoreKind kind);
+const char* toString(AfterProcessing after);
+const char* toString(EventShape shape);
+const char* toString(RuntimeKind kind);
+
+}  // namespace sluice::runtime::config
