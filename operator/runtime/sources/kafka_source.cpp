@@ -1,0 +1,303 @@
+#include "runtime/sources/kafka_source.h"
+
+#include <utility>
+
+#include "common/logging.h"
+#include "runtime/sources/kafka_client.h"
+
+namespace sluice::runtime {
+
+namespace {
+
+constexpr std::chrono::milliseconds kCapacityWait{20};
+constexpr int kConsumeTimeoutMs = 100;
+
+void destroyPartitions(std::vector<RdKafka::TopicPartition*>& partitions) {
+  RdKafka::TopicPartition::destroy(partitions);
+  partitions.clear();
+}
+
+}  // namespace
+
+KafkaSource::KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock)
+    : options_(std::move(options)), metrics_(metrics), clock_(clock) {}
+
+KafkaSource::~KafkaSource() {
+  if (thread_.joinable()) {
+    finishDeadline_ = clock_.now();
+    finishing_ = true;
+    thread_.join();
+  }
+}
+
+std::string KafkaSource::laneOf(const std::string& topic, int32_t partition) {
+  return topic + "/" + std::to_string(partition);
+}
+
+Status KafkaSource::start(EventDispatcher& dispatcher) {
+  if (options_.topics.empty()) return invalidArgument("kafka trigger \"" + options_.triggerName + "\": no topics");
+  if (options_.consumerGroup.empty()) {
+    return invalidArgument("kafka trigger \"" + options_.triggerName + "\": consumerGroup is empty");
+  }
+  std::map<std::string, std::string> properties = {
+      {"bootstrap.servers", options_.bootstrapServers},
+      {"group.id", options_.consumerGroup},
+      {"client.id", "sluice-runtime"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      {"auto.offset.reset", options_.initialOffset},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+  };
+  for (const auto& [key, value] : options_.properties) properties[key] = value;
+  auto conf = makeKafkaConf(properties);
+  if (!conf.isOk()) return conf.status().withContext("kafka trigger \"" + options_.triggerName + "\"");
+  std::string error;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {
+    return internalError("kafka rebalance callback: " + error);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer_) return invalidArgument("kafka trigger \"" + options_.triggerName + "\": " + error);
+  if (auto err = consumer_->subscribe(options_.topics); err != RdKafka::ERR_NO_ERROR) {
+    return unavailable("kafka trigger \"" + options_.triggerName + "\": subscribe: " + RdKafka::err2str(err));
+  }
+  dispatcher_ = &dispatcher;
+  thread_ = std::thread([this] { run(); });
+  SLUICE_LOG_INFO("kafka trigger {}: consuming {} topic(s) as group {}", options_.triggerName, options_.topics.size(),
+                  options_.consumerGroup);
+  return Status::ok();
+}
+
+void KafkaSource::stopFetching() { fetching_ = false; }
+
+Status KafkaSource::finish(Clock::TimePoint deadline) {
+  if (!thread_.joinable()) return Status::ok();
+  finishDeadline_ = deadline;
+  finishing_ = true;
+  thread_.join();
+  return Status::ok();
+}
+
+void KafkaSource::run() {
+  while (!finishing_) {
+    processCompletions();
+    Clock::TimePoint now = clock_.now();
+    if (now >= nextCommit_) {
+      commit(false);
+      nextCommit_ = now + options_.commitInterval;
+    }
+    if (now >= nextLag_) {
+      reportLag();
+      nextLag_ = now + options_.lagInterval;
+    }
+    bool fetching = fetching_.load();
+    if (!fetching && !paused_) pauseAll();
+    if (fetching && !dispatcher_->waitForCapacity(kCapacityWait)) continue;
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeTimeoutMs));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        // A record fetched after draining began is not dispatched; the commit
+        // never covers it, so the next owner reads it.
+        if (fetching_) dispatchMessage(*message);
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF: break;
+      default: SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr()); break;
+    }
+  }
+  // Drain: everything finished is committed, then close() leaves the group
+  // (running the revoke callback, which commits again for the record).
+  processCompletions();
+  commit(true);
+  consumer_->close();
+  SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
+                  commitsWritten_.load());
+}
+
+void KafkaSource::dispatchMessage(RdKafka::Message& message) {
+  auto it = partitions_.find(laneOf(message.topic_name(), message.partition()));
+  if (it == partitions_.end()) {
+    SLUICE_LOG_WARN("kafka trigger {}: record from unassigned partition {}/{} skipped", options_.triggerName,
+                    message.topic_name(), message.partition());
+    return;
+  }
+  const std::shared_ptr<PartitionState>& state = it->second;
+  auto event = std::make_shared<Event>();
+  event->source = "kafka";
+  event->type = "kafka.record";
+  event->subject = message.topic_name();
+  event->partition = message.partition();
+  event->offset = message.offset();
+  event->id = event->subject + "/" + std::to_string(message.partition()) + "/" + std::to_string(message.offset());
+  RdKafka::MessageTimestamp timestamp = message.timestamp();
+  if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+    event->time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp.timestamp));
+  } else {
+    event->time = clock_.wallNow();
+  }
+  if (const std::string* key = message.key()) event->key = *key;
+  if (RdKafka::Headers* headers = message.headers()) {
+    for (const RdKafka::Headers::Header& header : headers->get_all()) {
+      event->headers.emplace_back(
+          header.key(),
+          header.value() ? std::string(static_cast<const char*>(header.value()), header.value_size()) : std::string());
+    }
+  }
+  if (message.payload() != nullptr) event->data.assign(static_cast<const char*>(message.payload()), message.len());
+  state->nextFetch = message.offset() + 1;
+  state->tracker.dispatched(message.offset());
+  dispatchEvent(state, std::move(event));
+}
+
+void KafkaSource::dispatchEvent(const std::shared_ptr<PartitionState>& state, std::shared_ptr<Event> event) {
+  int64_t offset = *event->offset;
+  std::string lane = laneOf(state->topic, state->partition);
+  Event copy = *event;
+  dispatcher_->dispatch(std::move(copy), std::move(lane), options_.triggerName,
+                        [this, state, offset, event = std::move(event)](Outcome outcome) {
+                          std::lock_guard lock(mu_);
+                          completions_.push_back(Completion{state, offset, outcome, event});
+                        });
+}
+
+void KafkaSource::processCompletions() {
+  std::deque<Completion> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(completions_);
+  }
+  for (Completion& completion : batch) {
+    if (completion.state->revoked) continue;  // the partition moved on; its new owner decides
+    switch (completion.outcome) {
+      case Outcome::kRequeue: dispatchEvent(completion.state, std::move(completion.event)); continue;
+      case Outcome::kRejected:
+        SLUICE_LOG_ERROR("kafka trigger {}: record {} skipped after its attempts (no dead-letter output)",
+                         options_.triggerName, completion.event->id);
+        break;
+      case Outcome::kAcked: break;
+    }
+    completion.state->tracker.finished(completion.offset);
+  }
+}
+
+void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only) {
+  std::vector<RdKafka::TopicPartition*> offsets;
+  auto add = [&](PartitionState& state) {
+    auto position = state.tracker.commitPosition();
+    // A synchronous commit repeats the last position too: an earlier async commit may have failed.
+    if (!position || (*position <= state.lastCommitted && !synchronous)) return;
+    offsets.push_back(RdKafka::TopicPartition::create(state.topic, state.partition, *position));
+    state.lastCommitted = *position;
+  };
+  if (only.empty()) {
+    for (auto& [lane, state] : partitions_) add(*state);
+  } else {
+    for (const auto& state : only) add(*state);
+  }
+  if (offsets.empty()) return;
+  RdKafka::ErrorCode err = synchronous ? consumer_->commitSync(offsets) : consumer_->commitAsync(offsets);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    SLUICE_LOG_WARN("kafka trigger {}: commit of {} partition(s) failed: {}", options_.triggerName, offsets.size(),
+                    RdKafka::err2str(err));
+  } else {
+    commitsWritten_ += static_cast<int64_t>(offsets.size());
+  }
+  destroyPartitions(offsets);
+}
+
+void KafkaSource::reportLag() {
+  for (auto& [lane, state] : partitions_) {
+    int64_t low = 0;
+    int64_t high = 0;
+    if (consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    int64_t position = state->tracker.commitPosition().value_or(state->nextFetch);
+    if (position < 0) continue;
+    metrics_.setConsumerLag(state->topic, state->partition, static_cast<double>(std::max<int64_t>(high - position, 0)));
+  }
+}
+
+void KafkaSource::pauseAll() {
+  std::vector<RdKafka::TopicPartition*> assignment;
+  if (consumer_->assignment(assignment) == RdKafka::ERR_NO_ERROR && !assignment.empty()) {
+    consumer_->pause(assignment);
+  }
+  destroyPartitions(assignment);
+  paused_ = true;
+}
+
+void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                               std::vector<RdKafka::TopicPartition*>& partitions) {
+  bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    for (RdKafka::TopicPartition* tp : partitions) {
+      auto state = std::make_shared<PartitionState>();
+      state->topic = tp->topic();
+      state->partition = tp->partition();
+      partitions_[laneOf(tp->topic(), tp->partition())] = state;
+    }
+    RdKafka::Error* error = nullptr;
+    if (cooperative) {
+      error = consumer->incremental_assign(partitions);
+    } else {
+      consumer->assign(partitions);
+    }
+    if (error != nullptr) {
+      SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error->str());
+      delete error;
+    }
+    if (paused_ || !fetching_) consumer->pause(partitions);
+    SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s)", options_.triggerName, partitions.size());
+    return;
+  }
+  if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+    onRevoke(partitions, consumer->assignment_lost());
+  } else {
+    SLUICE_LOG_ERROR("kafka trigger {}: rebalance error: {}", options_.triggerName, RdKafka::err2str(err));
+    onRevoke(partitions, /*lost=*/true);
+  }
+  if (cooperative) {
+    if (RdKafka::Error* error = consumer->incremental_unassign(partitions)) {
+      SLUICE_LOG_ERROR("kafka trigger {}: unassign: {}", options_.triggerName, error->str());
+      delete error;
+    }
+  } else {
+    consumer->unassign();
+  }
+}
+
+void KafkaSource::onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost) {
+  std::vector<std::shared_ptr<PartitionState>> revoked;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
+    if (it != partitions_.end()) revoked.push_back(it->second);
+  }
+  if (!lost) {
+    // Finish what was fetched from these partitions before letting them go,
+    // so the next owner does not replay records that completed here.
+    Clock::TimePoint deadline = finishing_ ? finishDeadline_ : clock_.now() + options_.revokeTimeout;
+    auto outstanding = [&] {
+      for (const auto& state : revoked) {
+        if (state->tracker.outstanding() > 0) return true;
+      }
+      return false;
+    };
+    processCompletions();
+    while (outstanding() && clock_.now() < deadline) {
+      clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
+      processCompletions();
+    }
+    commit(true, revoked);
+  }
+  for (const auto& state : revoked) {
+    state->revoked = true;
+    partitions_.erase(laneOf(state->topic, state->partition));
+    metrics_.removeConsumerLag(state->topic, state->partition);
+  }
+  SLUICE_LOG_INFO("kafka trigger {}: revoked {} partition(s){}", options_.triggerName, partitions.size(),
+                  lost ? " (assignment lost)" : "");
+}
+
+}  // namespace sluice::runtime

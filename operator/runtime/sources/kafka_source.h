@@ -1,0 +1,115 @@
+// KafkaSource: a consumer-group member that feeds Kafka records to the
+// delivery loop and commits only what is done.
+//
+// - enable.auto.commit=false; per partition a PartitionTracker computes the
+//   highest offset below which every dispatched record is acknowledged, and
+//   only that is committed (asynchronously every commitInterval, synchronously
+//   on revoke and on finish).
+// - Each partition is one delivery lane: order per partition, parallelism
+//   across partitions.
+// - cooperative-sticky assignment; on revoke the consumer waits (up to
+//   revokeTimeout) for the revoked partitions' in-flight records, commits
+//   them, then gives the partitions up, so a rebalance does not replay work
+//   that finished here.
+// - Backpressure: no record is fetched while the dispatcher is at its
+//   in-flight limit.
+// All librdkafka calls happen on the source's own consumer thread; completion
+// callbacks from other threads are queued to it. Public methods are called
+// from the control thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "common/clock.h"
+#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/sources/partition_tracker.h"
+#include "runtime/sources/source.h"
+
+namespace sluice::runtime {
+
+struct KafkaSourceOptions {
+  std::string triggerName;
+  std::string bootstrapServers;
+  std::vector<std::string> topics;
+  std::string consumerGroup;
+  std::string initialOffset = "latest";           // earliest | latest
+  std::map<std::string, std::string> properties;  // extra librdkafka properties (security, timeouts)
+  std::chrono::milliseconds commitInterval{250};
+  std::chrono::milliseconds revokeTimeout{30000};
+  std::chrono::milliseconds lagInterval{2000};
+};
+
+class KafkaSource final : public Source, private RdKafka::RebalanceCb {
+ public:
+  KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock);
+  ~KafkaSource() override;
+
+  const std::string& name() const override { return options_.triggerName; }
+  Status start(EventDispatcher& dispatcher) override;
+  void stopFetching() override;
+  Status finish(Clock::TimePoint deadline) override;
+
+  // Committed offsets written so far (for logs and tests).
+  int64_t commitsWritten() const { return commitsWritten_.load(); }
+
+ private:
+  struct PartitionState {
+    std::string topic;
+    int32_t partition = 0;
+    PartitionTracker tracker;
+    int64_t lastCommitted = -1;
+    int64_t nextFetch = -1;
+    bool revoked = false;
+  };
+  struct Completion {
+    std::shared_ptr<PartitionState> state;
+    int64_t offset;
+    Outcome outcome;
+    std::shared_ptr<Event> event;  // kept for redelivery on kRequeue
+  };
+
+  void run();
+  void dispatchMessage(RdKafka::Message& message);
+  void dispatchEvent(const std::shared_ptr<PartitionState>& state, std::shared_ptr<Event> event);
+  void processCompletions();
+  void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
+  void reportLag();
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+  void onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
+  void pauseAll();
+  static std::string laneOf(const std::string& topic, int32_t partition);
+
+  KafkaSourceOptions options_;
+  RuntimeMetrics& metrics_;
+  Clock& clock_;
+  EventDispatcher* dispatcher_ = nullptr;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+
+  // Owned by the consumer thread.
+  std::map<std::string, std::shared_ptr<PartitionState>> partitions_;
+  Clock::TimePoint nextCommit_{};
+  Clock::TimePoint nextLag_{};
+  bool paused_ = false;
+
+  std::mutex mu_;
+  std::deque<Completion> completions_;  // guarded by mu_
+
+  std::atomic<bool> fetching_{true};
+  std::atomic<bool> finishing_{false};
+  std::atomic<int64_t> commitsWritten_{0};
+  Clock::TimePoint finishDeadline_{};  // written before finishing_ is set
+  std::thread thread_;
+};
+
+}  // namespace sluice::runtime

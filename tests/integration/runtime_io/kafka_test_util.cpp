@@ -1,0 +1,128 @@
+#include "kafka_test_util.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+namespace sluice::testing {
+
+std::string requiredEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr || *value == '\0') {
+    std::cerr << "FATAL: environment variable " << name
+              << " is not set; source build/testenv.env (make testenv-up) before running integration tests\n";
+    std::abort();
+  }
+  return value;
+}
+
+std::string uniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(
+             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count()) +
+         "-" + std::to_string(counter++);
+}
+
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (client == nullptr) throw std::runtime_error(std::string("rd_kafka_new: ") + error);
+  rd_kafka_NewTopic_t* newTopic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  rd_kafka_CreateTopics(client, &newTopic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  std::string failure;
+  if (event == nullptr) {
+    failure = "timed out";
+  } else if (rd_kafka_event_error(event)) {
+    failure = rd_kafka_event_error_string(event);
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    for (size_t i = 0; i < count; ++i) {
+      if (rd_kafka_topic_result_error(results[i])) failure = rd_kafka_topic_result_error_string(results[i]);
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_NewTopic_destroy(newTopic);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(client);
+  if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
+}
+
+void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, error);
+  conf->set("enable.idempotence", "true", error);
+  conf->set("linger.ms", "20", error);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) throw std::runtime_error("producer: " + error);
+  for (const TestMessage& m : messages) {
+    RdKafka::Headers* headers = nullptr;
+    if (!m.headers.empty()) {
+      headers = RdKafka::Headers::create();
+      for (const auto& [k, v] : m.headers) headers->add(k, v.data(), v.size());
+    }
+    while (true) {
+      auto err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                   const_cast<char*>(m.value.data()), m.value.size(), m.key.data(), m.key.size(), 0,
+                                   headers, nullptr);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (err != RdKafka::ERR__QUEUE_FULL) throw std::runtime_error("produce: " + RdKafka::err2str(err));
+      producer->poll(10);
+    }
+    producer->poll(0);
+  }
+  if (producer->flush(60000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
+}
+
+std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,
+                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, error);
+  conf->set("group.id", uniqueName("reader"), error);
+  conf->set("auto.offset.reset", "earliest", error);
+  conf->set("enable.auto.commit", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) throw std::runtime_error("consumer: " + error);
+  consumer->subscribe({topic});
+  std::vector<ConsumedRecord> records;
+  auto start = std::chrono::steady_clock::now();
+  auto lastRecord = start;
+  while (std::chrono::steady_clock::now() - start < timeout) {
+    if (records.size() >= expected && std::chrono::steady_clock::now() - lastRecord >= settle) break;
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(200));
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    ConsumedRecord record;
+    if (message->key()) record.key = *message->key();
+    record.value.assign(static_cast<const char*>(message->payload()), message->len());
+    if (auto* headers = message->headers()) {
+      for (const auto& h : headers->get_all()) {
+        record.headers.emplace_back(h.key(), std::string(static_cast<const char*>(h.value()), h.value_size()));
+      }
+    }
+    record.partition = message->partition();
+    record.offset = message->offset();
+    records.push_back(std::move(record));
+    lastRecord = std::chrono::steady_clock::now();
+  }
+  consumer->close();
+  return records;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,43 @@
+// Helpers for runtime integration tests against the real Kafka from
+// build/testenv.env: required env vars, topic creation (librdkafka admin
+// API), producing test messages and reading a topic back.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/core/event.h"
+
+namespace sluice::testing {
+
+// The value of env var `name`; aborts the test binary with a clear message if unset.
+std::string requiredEnv(const std::string& name);
+
+// A name unique to this run: prefix-<pid>-<time>-<counter>.
+std::string uniqueName(const std::string& prefix);
+
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions);
+
+struct TestMessage {
+  std::string key;
+  std::string value;
+  runtime::Headers headers;
+};
+// Produces and waits for every delivery report (acks=all).
+void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages);
+
+struct ConsumedRecord {
+  std::string key;
+  std::string value;
+  runtime::Headers headers;
+  int32_t partition;
+  int64_t offset;
+};
+// Reads `topic` from the beginning until `expected` records arrived and then
+// `settle` passes without new ones, or `timeout` passes.
+std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,
+                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+
+}  // namespace sluice::testing
