@@ -83,7 +83,8 @@ ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObserv
       failures_.erase(metric.name);
       result.desiredReplicas = std::max(desiredForMetric(metric, current), metric.minReplicas);
       bool utilization = metric.targetType == MetricTargetType::kUtilization;
-      result.active = (!utilization || current > 0) && *metric.value > metric.activationThreshold;
+      result.active =
+          (!utilization || current > 0) && metric.active.value_or(*metric.value > metric.activationThreshold);
       // A floor (a cron window) is work by definition.
       if (metric.minReplicas > 0) result.active = true;
     }

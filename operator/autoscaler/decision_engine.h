@@ -42,6 +42,9 @@ struct MetricObservation {
   // A floor of replicas while it holds, regardless of value (cron windows).
   int minReplicas = 0;
   std::optional<double> value;
+  // The scaler's own verdict on activity when it has one (Kafka's
+  // excludePersistentLag counts lag the value leaves out); else value > threshold.
+  std::optional<bool> active;
   std::string error;
 };
 

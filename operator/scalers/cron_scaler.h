@@ -1,0 +1,72 @@
+// Cron windows: a floor of replicas while a schedule window is open.
+//
+// CronSchedule parses the five standard fields (minute hour day-of-month month
+// day-of-week; `*`, lists, ranges, steps; day-of-week 0 or 7 is Sunday; when
+// both day fields are restricted either may match, as cron does).
+// CronWindowScaler is open from the latest `start` firing until the next `end`
+// firing, evaluated in `timezone` (IANA name) on the Clock's wall time; while
+// open it asks for `desiredReplicas` as a floor and counts as activity.
+// Thread-compatible.
+#pragma once
+
+#include <bitset>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <date/date.h>
+
+#include "common/clock.h"
+#include "scalers/scaler.h"
+
+namespace sluice::scalers {
+
+class CronSchedule {
+ public:
+  // Errors name the field: "cron schedule \"61 * * * *\": minute: 61 is outside 0..59".
+  static Result<CronSchedule> parse(const std::string& expression);
+
+  bool matches(date::local_seconds minute) const;
+  // The latest matching minute at or before `at`, looking back at most 366 days.
+  std::optional<date::local_seconds> previous(date::local_seconds at) const;
+
+ private:
+  std::bitset<60> minutes_;
+  std::bitset<24> hours_;
+  std::bitset<32> daysOfMonth_;
+  std::bitset<13> months_;
+  std::bitset<7> daysOfWeek_;
+  bool dayOfMonthRestricted_ = false;
+  bool dayOfWeekRestricted_ = false;
+  bool dayMatches(date::year_month_day day) const;
+};
+
+struct CronWindowOptions {
+  std::string start;  // "0 8 * * 1-5"
+  std::string end;    // "0 18 * * 1-5"
+  std::string timezone = "UTC";
+  int desiredReplicas = 1;
+};
+
+class CronWindowScaler final : public Scaler {
+ public:
+  // Validates both schedules and the time zone.
+  static Result<std::unique_ptr<CronWindowScaler>> create(CronWindowOptions options, const Clock& clock);
+  std::string name() const override { return "cron/" + options_.start + ".." + options_.end; }
+  ScalerTarget target() const override { return {autoscaler::MetricTargetType::kAverageValue, 1, 0}; }
+  Result<ScalerReading> read() override;
+  bool isOpen() const;
+
+ private:
+  CronWindowScaler(CronWindowOptions options, CronSchedule start, CronSchedule end, const void* zone,
+                   const Clock& clock)
+      : options_(std::move(options)), start_(start), end_(end), zone_(zone), clock_(clock) {}
+  CronWindowOptions options_;
+  CronSchedule start_;
+  CronSchedule end_;
+  const void* zone_;  // const date::time_zone*, kept opaque so tz.h stays out of this header
+  const Clock& clock_;
+};
+
+}  // namespace sluice::scalers

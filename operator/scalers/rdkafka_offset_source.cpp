@@ -1,0 +1,161 @@
+#include "scalers/rdkafka_offset_source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <set>
+
+namespace sluice::scalers {
+
+struct RdKafkaOffsetSource::Handle {
+  rd_kafka_t* rk = nullptr;
+  ~Handle() {
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+};
+
+namespace {
+
+Status kafkaError(rd_kafka_resp_err_t err, const std::string& what) {
+  StatusCode code = err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                            err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                            err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                            err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                            err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS
+                        ? StatusCode::kUnavailable
+                        : StatusCode::kInternal;
+  return {code, what + ": " + rd_kafka_err2str(err)};
+}
+
+struct PartitionList {
+  rd_kafka_topic_partition_list_t* list;
+  explicit PartitionList(int size) : list(rd_kafka_topic_partition_list_new(size)) {}
+  ~PartitionList() { rd_kafka_topic_partition_list_destroy(list); }
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<RdKafkaOffsetSource>> RdKafkaOffsetSource::create(
+    const std::string& bootstrapServers, const std::map<std::string, std::string>& config, int timeoutMilliseconds) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  std::map<std::string, std::string> all = config;
+  all["bootstrap.servers"] = bootstrapServers;
+  all.emplace("client.id", "sluice-autoscaler");
+  for (const auto& [key, value] : all) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return invalidArgument("kafka client property " + key + ": " + err);
+    }
+  }
+  // A producer handle: it can run admin requests and never joins the consumer group it inspects.
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return internalError(std::string("creating kafka client: ") + err);
+  }
+  auto handle = std::make_unique<Handle>();
+  handle->rk = rk;
+  return std::shared_ptr<RdKafkaOffsetSource>(new RdKafkaOffsetSource(std::move(handle), timeoutMilliseconds));
+}
+
+RdKafkaOffsetSource::RdKafkaOffsetSource(std::unique_ptr<Handle> handle, int timeoutMilliseconds)
+    : handle_(std::move(handle)), timeoutMilliseconds_(timeoutMilliseconds) {}
+
+RdKafkaOffsetSource::~RdKafkaOffsetSource() = default;
+
+Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::string& group,
+                                                                 const std::vector<std::string>& topics) {
+  rd_kafka_t* rk = handle_->rk;
+  // 1. Partitions of every topic.
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, timeoutMilliseconds_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading metadata");
+  PartitionList partitions(16);
+  std::set<std::string> wanted(topics.begin(), topics.end());
+  std::set<std::string> found;
+  for (int t = 0; t < metadata->topic_cnt; ++t) {
+    const rd_kafka_metadata_topic_t& topic = metadata->topics[t];
+    if (!wanted.count(topic.topic) || topic.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    found.insert(topic.topic);
+    for (int p = 0; p < topic.partition_cnt; ++p) {
+      rd_kafka_topic_partition_list_add(partitions.list, topic.topic, topic.partitions[p].id);
+    }
+  }
+  rd_kafka_metadata_destroy(metadata);
+  for (const std::string& topic : topics) {
+    if (!found.count(topic)) return notFound("topic " + topic + " does not exist");
+  }
+
+  // 2. Committed offsets of the group, all partitions in one request.
+  std::vector<PartitionOffsets> result;
+  {
+    rd_kafka_ListConsumerGroupOffsets_t* request =
+        rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions.list);
+    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    char errText[256];
+    rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds_, errText, sizeof(errText));
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+    rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue);
+    rd_kafka_ListConsumerGroupOffsets_destroy(request);
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeoutMilliseconds_ + 1000);
+    rd_kafka_queue_destroy(queue);
+    if (event == nullptr) return Status(StatusCode::kDeadlineExceeded, "listing committed offsets: timed out");
+    Status status;
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = Status(StatusCode::kUnavailable,
+                      std::string("listing committed offsets: ") + rd_kafka_event_error_string(event));
+    } else {
+      const rd_kafka_ListConsumerGroupOffsets_result_t* listed = rd_kafka_event_ListConsumerGroupOffsets_result(event);
+      size_t groupCount = 0;
+      const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(listed, &groupCount);
+      if (groupCount != 1) {
+        status = internalError("listing committed offsets: expected one group in the answer");
+      } else if (const rd_kafka_error_t* groupError = rd_kafka_group_result_error(groups[0])) {
+        status = Status(StatusCode::kUnavailable,
+                        std::string("listing committed offsets: ") + rd_kafka_error_string(groupError));
+      } else {
+        const rd_kafka_topic_partition_list_t* committed = rd_kafka_group_result_partitions(groups[0]);
+        for (int i = 0; i < committed->cnt; ++i) {
+          const rd_kafka_topic_partition_t& tp = committed->elems[i];
+          PartitionOffsets offsets;
+          offsets.topic = tp.topic;
+          offsets.partition = tp.partition;
+          offsets.committed = tp.offset >= 0 ? tp.offset : kNoCommittedOffset;
+          result.push_back(offsets);
+        }
+      }
+    }
+    rd_kafka_event_destroy(event);
+    if (!status.isOk()) return status;
+  }
+
+  // 3. High watermarks: offsets-for-times with "latest" asks every leader once.
+  PartitionList latest(partitions.list->cnt);
+  for (const PartitionOffsets& p : result) {
+    rd_kafka_topic_partition_list_add(latest.list, p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
+  }
+  err = rd_kafka_offsets_for_times(rk, latest.list, timeoutMilliseconds_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading high watermarks");
+  for (PartitionOffsets& p : result) {
+    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_find(latest.list, p.topic.c_str(), p.partition);
+    if (tp == nullptr || tp->err != RD_KAFKA_RESP_ERR_NO_ERROR || tp->offset < 0) {
+      // One partition's leader did not answer: ask it directly rather than guess.
+      int64_t low = 0;
+      int64_t high = 0;
+      rd_kafka_resp_err_t werr =
+          rd_kafka_query_watermark_offsets(rk, p.topic.c_str(), p.partition, &low, &high, timeoutMilliseconds_);
+      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return kafkaError(werr, "reading the high watermark of " + p.topic + "/" + std::to_string(p.partition));
+      }
+      p.highWatermark = high;
+    } else {
+      p.highWatermark = tp->offset;
+    }
+  }
+  return result;
+}
+
+}  // namespace sluice::scalers

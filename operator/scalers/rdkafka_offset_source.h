@@ -1,0 +1,36 @@
+// RdKafkaOffsetSource: KafkaOffsetSource over librdkafka 2.0.2.
+//
+// One round per consumer group: metadata for the topics' partitions, one
+// ListConsumerGroupOffsets admin request for the group's committed offsets of
+// all partitions, and one offsets-for-times request (timestamp "latest") for all
+// high watermarks (librdkafka 2.0.2 has no rd_kafka_ListOffsets). Holds one
+// client handle for its lifetime. Thread-safe (librdkafka handles are).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "scalers/kafka_lag.h"
+
+namespace sluice::scalers {
+
+class RdKafkaOffsetSource final : public KafkaOffsetSource {
+ public:
+  // `config` adds librdkafka properties (security.protocol, sasl.*, ...).
+  static Result<std::shared_ptr<RdKafkaOffsetSource>> create(const std::string& bootstrapServers,
+                                                             const std::map<std::string, std::string>& config = {},
+                                                             int timeoutMilliseconds = 5000);
+  ~RdKafkaOffsetSource() override;
+
+  Result<std::vector<PartitionOffsets>> fetch(const std::string& group,
+                                              const std::vector<std::string>& topics) override;
+
+ private:
+  struct Handle;
+  RdKafkaOffsetSource(std::unique_ptr<Handle> handle, int timeoutMilliseconds);
+  std::unique_ptr<Handle> handle_;
+  int timeoutMilliseconds_;
+};
+
+}  // namespace sluice::scalers

@@ -1,0 +1,119 @@
+// RabbitMQ depth, Prometheus query, WebHDFS count and runtime CPU, answered by a
+// fake HttpGetter with the bodies those servers send.
+#include <gtest/gtest.h>
+
+#include "fakes/fake_clock.h"
+#include "fakes/fake_http_getter.h"
+#include "scalers/cpu_scaler.h"
+#include "scalers/object_count_scaler.h"
+#include "scalers/prometheus_scaler.h"
+#include "scalers/rabbitmq_scaler.h"
+
+namespace sluice::scalers {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kQueueUrl = "http://u:p@127.0.0.1:15672/api/queues/%2F/jobs";
+
+TEST(RabbitMQQueueScalerTest, MessagesModeCountsReadyPlusUnacked) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  http->answer(kQueueUrl, 200, R"({"name":"jobs","messages":42,"messages_ready":30,"messages_unacknowledged":12})");
+  RabbitMQQueueOptions options{"http://u:p@127.0.0.1:15672/", "/", "jobs"};
+  RabbitMQQueueScaler scaler(options, http);
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 42);
+  EXPECT_TRUE(reading->active);
+  EXPECT_EQ(scaler.target().target, 20);
+  EXPECT_EQ(http->asked, std::vector<std::string>{kQueueUrl});
+
+  options.mode = RabbitMQQueueOptions::Mode::kMessagesReady;
+  RabbitMQQueueScaler ready(options, http);
+  EXPECT_EQ(ready.read()->value, 30);
+}
+
+TEST(RabbitMQQueueScalerTest, NewQueueWithoutCountersIsEmptyAndMissingQueueIsNotFound) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  http->answer(kQueueUrl, 200, R"({"name":"jobs"})");
+  RabbitMQQueueScaler scaler({"http://u:p@127.0.0.1:15672", "/", "jobs"}, http);
+  EXPECT_EQ(scaler.read()->value, 0);
+  EXPECT_FALSE(scaler.read()->active);
+
+  http->answer(kQueueUrl, 404, R"({"error":"Object Not Found","reason":"Not Found"})");
+  Result<ScalerReading> missing = scaler.read();
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message().rfind("rabbitmq depth of queue jobs: HTTP 404", 0), 0u);
+}
+
+const std::string kPromUrl = "http://127.0.0.1:9090/api/v1/query?query=sum%28rate%28x%5B1m%5D%29%29";
+
+TEST(PrometheusScalerTest, ReadsOneSampleAndTreatsEmptyAsZero) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  PrometheusScaler scaler({"http://127.0.0.1:9090", "sum(rate(x[1m]))", 50}, http);
+  http->answer(
+      kPromUrl, 200,
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000.1,"123.5"]}]}})");
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 123.5);
+  EXPECT_TRUE(reading->active);
+
+  http->answer(kPromUrl, 200, R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  EXPECT_EQ(scaler.read()->value, 0);
+
+  http->answer(kPromUrl, 200, R"({"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}})");
+  EXPECT_EQ(scaler.read()->value, 7);
+
+  http->answer(kPromUrl, 200,
+               R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]},{"value":[1,"2"]}]}})");
+  Result<ScalerReading> two = scaler.read();
+  ASSERT_FALSE(two.isOk());
+  EXPECT_EQ(two.status().message(), "prometheus query sum(rate(x[1m])): returned 2 series; expected one");
+
+  http->answer(kPromUrl, 400, R"({"status":"error","errorType":"bad_data","error":"parse error"})");
+  EXPECT_EQ(scaler.read().status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WebHdfsObjectCounterTest, CountsFilesNotDirectoriesUpToTheCap) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  http->answer("http://127.0.0.1:9870/webhdfs/v1/logs/in?op=LISTSTATUS&user.name=etl", 200,
+               R"({"FileStatuses":{"FileStatus":[
+      {"pathSuffix":"a.gz","type":"FILE","length":10},
+      {"pathSuffix":"sub","type":"DIRECTORY","length":0},
+      {"pathSuffix":"b.gz","type":"FILE","length":12},
+      {"pathSuffix":"c.gz","type":"FILE","length":12}]}})");
+  auto counter = std::make_shared<WebHdfsObjectCounter>("http://127.0.0.1:9870", "/logs/in", "etl", http);
+  EXPECT_EQ(*counter->count(1000), 3);
+  EXPECT_EQ(*counter->count(2), 2);
+  ObjectCountScaler scaler({5, 0, 1000}, counter);
+  EXPECT_EQ(scaler.read()->value, 3);
+  EXPECT_EQ(scaler.name(), "objects/webhdfs:/logs/in");
+}
+
+TEST(RuntimeCpuScalerTest, UtilizationFromTwoSamplesOfProcessCpuSeconds) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  testing::FakeClock clock;
+  RuntimeCpuOptions options;
+  options.targetUtilizationPercent = 50;
+  options.requestedCores = 0.5;
+  options.metricsUrls = [] { return std::vector<std::string>{"http://r1/metrics", "http://r2/metrics"}; };
+  RuntimeCpuScaler scaler(options, http, clock);
+  http->answer("http://r1/metrics", 200, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 10\n");
+  http->answer("http://r2/metrics", 200, "process_cpu_seconds_total_other 1\nprocess_cpu_seconds_total 4\n");
+  Result<ScalerReading> first = scaler.read();
+  ASSERT_FALSE(first.isOk());
+  EXPECT_EQ(first.status().message(), "cpu: no replica has two samples yet");
+
+  clock.advance(10s);
+  http->answer("http://r1/metrics", 200, "process_cpu_seconds_total 14\n");  // 0.4 cores of 0.5 = 80%
+  http->answer("http://r2/metrics", 200, "process_cpu_seconds_total 5\n");   // 0.1 cores of 0.5 = 20%
+  Result<ScalerReading> second = scaler.read();
+  ASSERT_TRUE(second.isOk()) << second.status().toString();
+  EXPECT_DOUBLE_EQ(second->value, 50);
+  EXPECT_EQ(scaler.target().type, autoscaler::MetricTargetType::kUtilization);
+}
+
+}  // namespace
+}  // namespace sluice::scalers
