@@ -1,7 +1,8 @@
 # Sluice — every entry point a developer or CI uses. `make help` lists them.
 SHELL := /bin/bash
 BUILD_DIR ?= build
-BUILD_TYPE ?= RelWithDebInfo
+BUILD_TYPE ?= Quick
+BENCH_BUILD_DIR ?= build/release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
@@ -47,8 +48,11 @@ lint: configure
 format: deps
 	@bash scripts/lint.sh --fix $(BUILD_DIR)
 
-bench: build
-	@bash bench/run.sh
+# Benchmarks run optimized binaries from their own build directory.
+bench: deps
+	cmake -S . -B $(BENCH_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS)
+	@SLUICE_BENCH_BUILD_DIR=$(abspath $(BENCH_BUILD_DIR)) bash bench/run.sh
 
 images:
 	@bash images/build.sh
