@@ -50,7 +50,7 @@ refused bad-handler 'spec.handler: Invalid value: "main": spec.handler in body s
 spec: {$CODE, handler: main}"
 refused bad-duration 'spec.retry.initialBackoff: Invalid value: "soon": spec.retry.initialBackoff in body should match' <<<"$FN
 spec: {$CODE, retry: {initialBackoff: soon}}"
-refused step-with-two-kinds 'spec.pipeline[0]: Invalid value: "object": a pipeline step must set exactly one of filter, map, mask, parse, decompress, route or mirror' <<<"$FN
+refused step-with-two-kinds 'spec.pipeline[0]: Invalid value: "object": a pipeline step must set exactly one of filter, map, project, rename, set, mask, parse, decompress, route or mirror' <<<"$FN
 spec: {runtime: builtin, pipeline: [{filter: {expression: 'a == 1'}, mirror: {}}]}"
 refused regex-parse-without-pattern 'spec.pipeline[0].parse: Invalid value: "object": parse.format regex needs pattern' <<<"$FN
 spec: {runtime: builtin, pipeline: [{parse: {format: regex}}]}"
