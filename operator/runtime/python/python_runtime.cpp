@@ -1,0 +1,580 @@
+#include "runtime/python/python_runtime.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+
+#include "common/logging.h"
+
+namespace py = pybind11;
+
+namespace sluice::runtime::python {
+namespace {
+
+using nlohmann::json;
+
+// Set by the waiting thread before it signals; read by the Python-level
+// SIGUSR2 handler through _sluice_host.timeout_pending().
+std::atomic<uint64_t> gCurrentCall{0};
+std::atomic<uint64_t> gTimeoutCall{0};
+std::atomic<bool> gStarted{false};
+std::atomic<bool> gHealthy{true};
+
+// The bootstrap module: context object, logging, timeout signal handler,
+// loading and JSON encoding. Runs once on the Python thread.
+const char* kBootstrap = R"PY(
+import importlib, json, logging, os, signal, sys, time, traceback
+import _sluice_host
+
+_request_id = "-"
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = _request_id
+        return True
+
+_log_handler = logging.StreamHandler(sys.stderr)
+_log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(request_id)s %(name)s: %(message)s"))
+_log_handler.addFilter(_RequestIdFilter())
+logging.getLogger().addHandler(_log_handler)
+logging.getLogger().setLevel(logging.INFO)
+
+
+class Context:
+    """What a handler learns about its invocation (SCF and Lambda names both work)."""
+
+    def __init__(self, request_id, function_name, namespace, trigger, attempt, remaining_ms, timeout_ms):
+        self.request_id = request_id
+        self.aws_request_id = request_id
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.namespace = namespace
+        self.trigger = trigger
+        self.attempt = attempt
+        self.time_limit_in_ms = timeout_ms
+        self.memory_limit_in_mb = 0
+        self.invoked_function_arn = "arn:sluice:function:%s:%s" % (namespace, function_name)
+        self._deadline = time.monotonic() + remaining_ms / 1000.0
+        self.deadline_ms = int(time.time() * 1000 + remaining_ms)
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    @property
+    def remaining_time_ms(self):
+        return self.get_remaining_time_in_millis()
+
+    @property
+    def logger(self):
+        return logging.getLogger(self.function_name or "handler")
+
+    def __repr__(self):
+        return "Context(request_id=%r, function_name=%r, trigger=%r, attempt=%r)" % (
+            self.request_id, self.function_name, self.trigger, self.attempt)
+
+
+def _on_timeout(signum, frame):
+    if _sluice_host.timeout_pending():
+        raise TimeoutError("handler exceeded its timeout")
+
+signal.signal(signal.SIGUSR2, _on_timeout)
+
+
+class LoadError(Exception):
+    pass
+
+
+def load(code_dir, dep_dirs, handler, env):
+    module_name, _, function_name = handler.rpartition(".")
+    os.environ.update(env)
+    for path in reversed([code_dir] + list(dep_dirs)):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+    importlib.invalidate_caches()
+    for name in list(sys.modules):
+        if name == module_name or name.startswith(module_name + "."):
+            del sys.modules[name]
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as e:
+        raise LoadError('cannot import module "%s" from %s: %s: %s' % (module_name, code_dir, type(e).__name__, e))
+    fn = getattr(module, function_name, None)
+    if fn is None:
+        raise LoadError('module "%s" has no function "%s"' % (module_name, function_name))
+    if not callable(fn):
+        raise LoadError('"%s" is not callable (it is a %s)' % (handler, type(fn).__name__))
+    return fn
+
+
+def encode(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def describe(exc, tb):
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
+def flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+)PY";
+
+PYBIND11_EMBEDDED_MODULE(_sluice_host, m) {
+  m.def("timeout_pending", [] {
+    uint64_t target = gTimeoutCall.load();
+    return target != 0 && target == gCurrentCall.load();
+  });
+}
+
+struct Task {
+  uint64_t id = 0;
+  std::function<void()> body;  // runs on the Python thread with the GIL held
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool started = false;
+  bool done = false;
+  bool cancelled = false;
+};
+
+// ------------------------------------------------------------------ conversions (GIL held)
+
+py::object textOrBytes(const std::string& s) {
+  PyObject* text = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "strict");
+  if (text == nullptr) {
+    PyErr_Clear();
+    return py::bytes(s);
+  }
+  return py::reinterpret_steal<py::object>(text);
+}
+
+py::object toPython(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null: return py::none();
+    case json::value_t::boolean: return py::bool_(value.get<bool>());
+    case json::value_t::number_integer: return py::int_(value.get<int64_t>());
+    case json::value_t::number_unsigned: return py::int_(value.get<uint64_t>());
+    case json::value_t::number_float: return py::float_(value.get<double>());
+    case json::value_t::string: return textOrBytes(value.get_ref<const std::string&>());
+    case json::value_t::array: {
+      py::list out(value.size());
+      size_t i = 0;
+      for (const auto& item : value) out[i++] = toPython(item);
+      return out;
+    }
+    case json::value_t::object: {
+      py::dict out;
+      for (const auto& [key, item] : value.items()) out[textOrBytes(key)] = toPython(item);
+      return out;
+    }
+    default: return py::none();
+  }
+}
+
+// str (UTF-8; lone surrogates from surrogateescape map back to their bytes),
+// bytes, bytearray or memoryview -> bytes. False for anything else.
+bool bytesOf(py::handle value, std::string& out) {
+  if (PyUnicode_Check(value.ptr())) {
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(value.ptr(), &size);
+    if (data != nullptr) {
+      out.assign(data, static_cast<size_t>(size));
+      return true;
+    }
+    PyErr_Clear();
+    PyObject* encoded = PyUnicode_AsEncodedString(value.ptr(), "utf-8", "surrogateescape");
+    if (encoded == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    out.assign(PyBytes_AS_STRING(encoded), static_cast<size_t>(PyBytes_GET_SIZE(encoded)));
+    Py_DECREF(encoded);
+    return true;
+  }
+  if (PyBytes_Check(value.ptr())) {
+    out.assign(PyBytes_AS_STRING(value.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(value.ptr())));
+    return true;
+  }
+  if (PyByteArray_Check(value.ptr())) {
+    out.assign(PyByteArray_AS_STRING(value.ptr()), static_cast<size_t>(PyByteArray_GET_SIZE(value.ptr())));
+    return true;
+  }
+  if (PyMemoryView_Check(value.ptr())) {
+    py::bytes copy = py::reinterpret_steal<py::bytes>(PyBytes_FromObject(value.ptr()));
+    return bytesOf(copy, out);
+  }
+  return false;
+}
+
+std::string typeName(py::handle value) { return Py_TYPE(value.ptr())->tp_name; }
+
+std::string pythonError(py::error_already_set& error) {
+  std::string type = error.type() ? py::str(error.type().attr("__name__")).cast<std::string>() : "Exception";
+  std::string message = error.value() ? py::str(error.value()).cast<std::string>() : "";
+  return message.empty() ? type : type + ": " + message;
+}
+
+class RecordBuilder {
+ public:
+  explicit RecordBuilder(py::module_& bootstrap) : bootstrap_(bootstrap) {}
+
+  // The mapping of a handler's return value (docs/python-handlers.md).
+  Status add(py::handle value, bool topLevel, std::vector<Record>& out) {
+    if (value.is_none()) return Status::ok();
+    Record record;
+    if (bytesOf(value, record.value)) {
+      out.push_back(std::move(record));
+      return Status::ok();
+    }
+    if (PyUnicode_Check(value.ptr())) return invalidArgument("handler returned a str that is not valid text");
+    if (topLevel && (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr()))) {
+      for (py::handle item : value) {
+        if (Status s = add(item, false, out); !s.isOk()) return s;
+      }
+      return Status::ok();
+    }
+    if (PyDict_Check(value.ptr()) && isExplicitRecord(value)) return addExplicit(value, out);
+    return addEncoded(value, out);
+  }
+
+ private:
+  static bool isExplicitRecord(py::handle value) {
+    py::dict dict = py::reinterpret_borrow<py::dict>(value);
+    if (!dict.contains("value")) return false;
+    for (auto item : dict) {
+      if (!PyUnicode_Check(item.first.ptr())) return false;
+      std::string key = item.first.cast<std::string>();
+      if (key != "value" && key != "key" && key != "headers" && key != "sink" && key != "partition") return false;
+    }
+    return true;
+  }
+
+  Status addEncoded(py::handle value, std::vector<Record>& out) {
+    Record record;
+    if (Status s = encode(value, record.value); !s.isOk()) return s;
+    out.push_back(std::move(record));
+    return Status::ok();
+  }
+
+  Status encode(py::handle value, std::string& out) {
+    try {
+      out = bootstrap_.attr("encode")(value).cast<std::string>();
+      return Status::ok();
+    } catch (py::error_already_set& e) {
+      return invalidArgument("handler returned a " + typeName(value) +
+                             " that cannot be encoded as JSON: " + pythonError(e));
+    }
+  }
+
+  Status addExplicit(py::handle value, std::vector<Record>& out) {
+    py::dict dict = py::reinterpret_borrow<py::dict>(value);
+    Record record;
+    py::handle body = dict["value"];
+    if (!body.is_none() && !bytesOf(body, record.value)) {
+      if (Status s = encode(body, record.value); !s.isOk()) return s;
+    }
+    if (dict.contains("key") && !dict["key"].is_none()) {
+      std::string key;
+      if (!bytesOf(dict["key"], key)) {
+        return invalidArgument("record key must be str, bytes or None, got " + typeName(dict["key"]));
+      }
+      record.key = std::move(key);
+    }
+    if (dict.contains("sink") && !dict["sink"].is_none()) {
+      if (!PyUnicode_Check(dict["sink"].ptr())) {
+        return invalidArgument("record sink must be str, got " + typeName(dict["sink"]));
+      }
+      record.sink = dict["sink"].cast<std::string>();
+    }
+    if (dict.contains("partition") && !dict["partition"].is_none()) {
+      py::handle partition = dict["partition"];
+      if (!PyLong_Check(partition.ptr()) || PyBool_Check(partition.ptr())) {
+        return invalidArgument("record partition must be int, got " + typeName(partition));
+      }
+      long long p = PyLong_AsLongLong(partition.ptr());
+      if (p < 0 || p > INT32_MAX) return invalidArgument("record partition out of range: " + std::to_string(p));
+      record.partition = static_cast<int32_t>(p);
+    }
+    if (dict.contains("headers") && !dict["headers"].is_none()) {
+      py::handle headers = dict["headers"];
+      auto addHeader = [&](py::handle name, py::handle headerValue) -> Status {
+        std::string n, v;
+        if (!bytesOf(name, n) || !bytesOf(headerValue, v)) {
+          return invalidArgument("record header names and values must be str or bytes, got " + typeName(name) + ": " +
+                                 typeName(headerValue));
+        }
+        record.headers.emplace_back(std::move(n), std::move(v));
+        return Status::ok();
+      };
+      if (PyDict_Check(headers.ptr())) {
+        for (auto item : py::reinterpret_borrow<py::dict>(headers)) {
+          if (Status s = addHeader(item.first, item.second); !s.isOk()) return s;
+        }
+      } else if (PyList_Check(headers.ptr()) || PyTuple_Check(headers.ptr())) {
+        for (py::handle pair : headers) {
+          if (!(PyTuple_Check(pair.ptr()) || PyList_Check(pair.ptr())) || py::len(pair) != 2) {
+            return invalidArgument("record headers list must hold (name, value) pairs, got " + typeName(pair));
+          }
+          if (Status s = addHeader(pair[py::int_(0)], pair[py::int_(1)]); !s.isOk()) return s;
+        }
+      } else {
+        return invalidArgument("record headers must be a dict or a list of pairs, got " + typeName(headers));
+      }
+    }
+    out.push_back(std::move(record));
+    return Status::ok();
+  }
+
+  py::module_& bootstrap_;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------ runtime
+
+// Hidden like pybind11's own types, which it holds.
+struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
+  std::thread thread;
+  pthread_t threadHandle{};
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Task>> queue;
+  std::atomic<uint64_t> nextCall{1};
+
+  // Python thread only.
+  py::module_* bootstrap = nullptr;
+  std::map<int64_t, py::object> functions;
+  int64_t nextFunction = 1;
+
+  void threadMain(std::promise<Status>& ready) {
+    // No SIGINT handler: signals belong to the replica process, not to Python.
+    py::scoped_interpreter interpreter(false);
+    try {
+      py::module_ module = py::module_::import("types").attr("ModuleType")("_sluice_runtime");
+      py::exec(kBootstrap, module.attr("__dict__"));
+      py::module_::import("sys").attr("modules")["_sluice_runtime"] = module;
+      bootstrap = new py::module_(module);  // lives as long as the interpreter
+    } catch (py::error_already_set& e) {
+      ready.set_value(internalError("starting Python: " + pythonError(e)));
+      return;
+    }
+    ready.set_value(Status::ok());
+    while (true) {
+      std::shared_ptr<Task> task;
+      {
+        py::gil_scoped_release release;
+        std::unique_lock lock(mutex);
+        cv.wait(lock, [&] { return !queue.empty(); });
+        task = std::move(queue.front());
+        queue.pop_front();
+      }
+      {
+        std::lock_guard lock(task->mutex);
+        if (task->cancelled) continue;
+        task->started = true;
+      }
+      gCurrentCall = task->id;
+      try {
+        task->body();
+      } catch (const std::exception& e) {
+        SLUICE_LOG_ERROR("python task {} failed outside the handler: {}", task->id, e.what());
+      }
+      gCurrentCall = 0;
+      {
+        std::lock_guard lock(task->mutex);
+        task->done = true;
+      }
+      task->cv.notify_all();
+    }
+  }
+
+  // Runs `body` on the Python thread; DeadlineExceeded when it does not
+  // finish by `deadline` (then interrupted; stuck after `grace`).
+  Status run(std::function<void()> body, std::chrono::steady_clock::time_point deadline,
+             std::chrono::milliseconds grace, std::chrono::milliseconds timeout) {
+    if (!gHealthy) return unavailable("the Python interpreter is stuck; this replica is restarting");
+    auto task = std::make_shared<Task>();
+    task->id = nextCall++;
+    task->body = std::move(body);
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(task);
+    }
+    cv.notify_one();
+    std::unique_lock lock(task->mutex);
+    if (task->cv.wait_until(lock, deadline, [&] { return task->done; })) return Status::ok();
+    if (!task->started) {
+      task->cancelled = true;
+      return {StatusCode::kDeadlineExceeded, "timed out after " + std::to_string(timeout.count()) +
+                                                 "ms waiting for the Python thread (busy with other calls)"};
+    }
+    gTimeoutCall = task->id;
+    pthread_kill(threadHandle, SIGUSR2);
+    if (task->cv.wait_for(lock, grace, [&] { return task->done; })) {
+      return {StatusCode::kDeadlineExceeded,
+              "handler exceeded its timeout of " + std::to_string(timeout.count()) + "ms"};
+    }
+    gHealthy = false;
+    SLUICE_LOG_ERROR(
+        "python call {} ignored its timeout for {}ms more (stuck in C code or swallowed TimeoutError); the "
+        "interpreter is stuck and the replica reports unhealthy so it is restarted",
+        task->id, grace.count());
+    return {StatusCode::kDeadlineExceeded, "handler exceeded its timeout of " + std::to_string(timeout.count()) +
+                                               "ms and did not stop; the interpreter is stuck"};
+  }
+};
+
+PythonRuntime::PythonRuntime() : impl_(new Impl) {
+  std::promise<Status> ready;
+  auto started = ready.get_future();
+  impl_->thread = std::thread([this, &ready] { impl_->threadMain(ready); });
+  impl_->threadHandle = impl_->thread.native_handle();
+  impl_->thread.detach();  // lives until the process exits
+  Status status = started.get();
+  if (!status.isOk()) {
+    SLUICE_LOG_ERROR("{}", status.message());
+    gHealthy = false;
+  }
+  gStarted = true;
+}
+
+PythonRuntime& PythonRuntime::instance() {
+  static PythonRuntime* runtime = new PythonRuntime();  // never destroyed, see header
+  return *runtime;
+}
+
+bool PythonRuntime::healthy() const { return gHealthy; }
+
+bool pythonHealthy() { return !gStarted || gHealthy; }
+
+void PythonRuntime::flush() {
+  Status ignored = impl_->run(
+      [this] {
+        try {
+          impl_->bootstrap->attr("flush")();
+        } catch (py::error_already_set&) {
+        }
+      },
+      std::chrono::steady_clock::now() + std::chrono::seconds(5), std::chrono::seconds(1), std::chrono::seconds(5));
+  (void)ignored;
+}
+
+Result<std::unique_ptr<PythonHandler>> PythonRuntime::load(const LoadOptions& load, HandlerOptions options) {
+  std::vector<std::string> dependencyDirs = load.dependencyDirs;
+  if (dependencyDirs.empty() && std::filesystem::is_directory(load.codeDir + "/vendor")) {
+    dependencyDirs.push_back(load.codeDir + "/vendor");
+  }
+  struct Outcome {
+    Status status;
+    int64_t id = 0;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  Impl* impl = impl_;
+  Status ran = impl_->run(
+      [impl, outcome, load, dependencyDirs] {
+        try {
+          py::object fn = impl->bootstrap->attr("load")(load.codeDir, dependencyDirs, load.handler, load.environment);
+          outcome->id = impl->nextFunction++;
+          impl->functions[outcome->id] = fn;
+        } catch (py::error_already_set& e) {
+          bool loadError = e.matches(impl->bootstrap->attr("LoadError"));
+          std::string message = loadError ? py::str(e.value()).cast<std::string>() : pythonError(e);
+          outcome->status = invalidArgument(message);
+        }
+      },
+      std::chrono::steady_clock::now() + load.importTimeout, options.stuckGrace, load.importTimeout);
+  if (!ran.isOk()) return ran.withContext("loading " + load.handler);
+  if (!outcome->status.isOk()) return outcome->status;
+  return std::unique_ptr<PythonHandler>(new PythonHandler(*this, outcome->id, std::move(options)));
+}
+
+// ------------------------------------------------------------------ handler
+
+PythonHandler::~PythonHandler() {
+  // The function object may only be released with the GIL: hand it back to the Python thread.
+  PythonRuntime::Impl* impl = runtime_.impl_;
+  int64_t id = functionId_;
+  auto task = std::make_shared<Task>();
+  task->id = impl->nextCall++;
+  task->body = [impl, id] { impl->functions.erase(id); };
+  {
+    std::lock_guard lock(impl->mutex);
+    impl->queue.push_back(task);
+  }
+  impl->cv.notify_one();
+}
+
+Result<std::vector<Record>> PythonHandler::handle(const Event& event, const InvocationContext& context) {
+  return handleBatch({event}, context);
+}
+
+Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>& events,
+                                                       const InvocationContext& context) {
+  if (events.empty()) return std::vector<Record>{};
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + options_->timeout;
+  if (context.deadline.time_since_epoch().count() != 0 && context.deadline < deadline) deadline = context.deadline;
+
+  struct Call {
+    json shaped;
+    Status status;
+    std::vector<Record> records;
+  };
+  auto call = std::make_shared<Call>();
+  call->shaped = events.size() == 1 ? shapes::shapeEvent(options_->eventShape, events.front(), options_->shapeOptions)
+                                    : shapes::shapeBatch(options_->eventShape, events, options_->shapeOptions);
+  PythonRuntime::Impl* impl = runtime_.impl_;
+  int64_t functionId = functionId_;
+  std::shared_ptr<const HandlerOptions> options = options_;
+  InvocationContext ctx = context;
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+
+  Status ran = impl->run(
+      [impl, functionId, options, ctx, remaining, call] {
+        py::module_& bootstrap = *impl->bootstrap;
+        try {
+          py::object event = toPython(call->shaped);
+          bootstrap.attr("_request_id") = ctx.requestId;
+          py::object contextObject =
+              bootstrap.attr("Context")(ctx.requestId, options->functionName, options->namespaceName, ctx.triggerName,
+                                        ctx.attempt, remaining.count(), options->timeout.count());
+          py::object result = impl->functions.at(functionId)(event, contextObject);
+          RecordBuilder builder(bootstrap);
+          call->status = builder.add(result, true, call->records);
+        } catch (py::error_already_set& e) {
+          call->status = internalError(pythonError(e));
+          if (e.matches(PyExc_TimeoutError) && gTimeoutCall == gCurrentCall) {
+            call->status = Status(StatusCode::kDeadlineExceeded, pythonError(e));
+          }
+          try {
+            std::string trace = bootstrap.attr("describe")(e.value(), e.trace()).cast<std::string>();
+            SLUICE_LOG_WARN("handler {} failed on {} (attempt {}): {}", options->functionName, ctx.requestId,
+                            ctx.attempt, trace);
+          } catch (py::error_already_set&) {
+          }
+        } catch (const std::exception& e) {
+          call->status = internalError(std::string("calling the handler: ") + e.what());
+        }
+        bootstrap.attr("_request_id") = "-";
+      },
+      deadline, options_->stuckGrace, options_->timeout);
+  if (!ran.isOk()) return ran;
+  if (!call->status.isOk()) return call->status;
+  return std::move(call->records);
+}
+
+}  // namespace sluice::runtime::python

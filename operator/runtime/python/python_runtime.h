@@ -1,0 +1,110 @@
+// PythonRuntime: the embedded CPython 3.11 interpreter of a replica, and
+// PythonHandler, the Handler that calls a user's `module.function` in it.
+//
+// Threading: one long-lived "Python thread" initialises the interpreter and
+// is the only thread that ever holds the GIL for our calls. Any C++ thread may
+// call PythonHandler::handle(); the call is queued, run on the Python thread,
+// and the caller waits for it (calls run one at a time: one GIL per process,
+// so scale with replicas). The GIL is released only while the queue is empty.
+//
+// Timeouts: when a call overruns its deadline the waiting thread sends
+// SIGUSR2 to the Python thread; the runtime's Python-level signal handler
+// raises TimeoutError inside the handler (this also interrupts time.sleep and
+// other blocking system calls). If the call still has not returned after a
+// grace period (it swallowed the exception, or is stuck in C code that never
+// checks signals) the interpreter is declared stuck: healthy() turns false for
+// good, further calls fail fast with kUnavailable, and the replica's /healthz
+// fails so that it exits and is restarted. A stuck interpreter cannot be
+// recycled in-process safely (another thread may not take the GIL from a
+// running C function), so a new process is the only safe recycle.
+//
+// The runtime reserves SIGUSR2 and does not install Python's SIGINT handler.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/config/function_config.h"
+#include "runtime/core/handler.h"
+#include "runtime/shapes/event_shapes.h"
+
+namespace sluice::runtime::python {
+
+struct LoadOptions {
+  std::string codeDir;
+  std::vector<std::string> dependencyDirs;  // empty: <codeDir>/vendor if it exists
+  std::string handler = "index.main_handler";
+  std::map<std::string, std::string> environment;  // set in os.environ before the import
+  std::chrono::milliseconds importTimeout{60'000};
+};
+
+struct HandlerOptions {
+  std::string functionName;
+  std::string namespaceName;
+  config::EventShape eventShape = config::EventShape::kCanonical;
+  shapes::ShapeOptions shapeOptions;
+  std::chrono::milliseconds timeout{30'000};    // timeoutSeconds
+  std::chrono::milliseconds stuckGrace{2'000};  // after a timeout, how long to wait for the call to unwind
+};
+
+class PythonRuntime;
+
+// Calls one loaded Python function. Thread-safe (calls are serialised on the
+// Python thread).
+class PythonHandler final : public Handler {
+ public:
+  ~PythonHandler() override;
+
+  Result<std::vector<Record>> handle(const Event& event, const InvocationContext& context) override;
+  // Several events in one call: SCF/Lambda "Records" batches (canonical: a list).
+  Result<std::vector<Record>> handleBatch(const std::vector<Event>& events, const InvocationContext& context);
+
+ private:
+  friend class PythonRuntime;
+  PythonHandler(PythonRuntime& runtime, int64_t functionId, HandlerOptions options)
+      : runtime_(runtime),
+        functionId_(functionId),
+        options_(std::make_shared<const HandlerOptions>(std::move(options))) {}
+
+  PythonRuntime& runtime_;
+  int64_t functionId_;
+  std::shared_ptr<const HandlerOptions> options_;  // shared with a call that may outlive a timed-out wait
+};
+
+class PythonRuntime {
+ public:
+  // The process-wide interpreter, started on first use (warm mode calls this at
+  // startup so specialisation does not pay for Py_Initialize). Never destroyed:
+  // at exit the process ends without finalising Python (a stuck call could
+  // otherwise hang the exit); call shutdown() first for a clean drain.
+  static PythonRuntime& instance();
+
+  // Imports the handler's module and finds the function. Errors name the
+  // module/function and carry the Python exception ("cannot import module
+  // \"index\" from /code: SyntaxError: ...").
+  Result<std::unique_ptr<PythonHandler>> load(const LoadOptions& load, HandlerOptions options);
+
+  // False once a call stayed stuck past its grace period; never true again.
+  bool healthy() const;
+
+  // Flushes Python's stdout/stderr (print output) so drains lose no logs.
+  void flush();
+
+  struct Impl;
+
+ private:
+  friend class PythonHandler;
+  PythonRuntime();
+  Impl* impl_;  // owned; intentionally leaked with the singleton
+};
+
+// True while the process's interpreter (if any was started) is not stuck.
+// For /healthz.
+bool pythonHealthy();
+
+}  // namespace sluice::runtime::python

@@ -1,0 +1,519 @@
+#include "runtime/python/python_runtime.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace sluice::runtime::python {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh code directory per test, holding index.py (and any other files).
+class CodeDir {
+ public:
+  explicit CodeDir(const std::string& name) {
+    path_ = fs::path(::testing::TempDir()) / ("sluice-py-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~CodeDir() { fs::remove_all(path_); }
+  CodeDir& file(const std::string& name, const std::string& text) {
+    fs::create_directories((path_ / name).parent_path());
+    std::ofstream(path_ / name) << text;
+    return *this;
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+HandlerOptions options(std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                       config::EventShape shape = config::EventShape::kCanonical) {
+  HandlerOptions o;
+  o.functionName = "fn";
+  o.namespaceName = "ns";
+  o.timeout = timeout;
+  o.eventShape = shape;
+  o.shapeOptions.triggerName = "trig";
+  o.shapeOptions.bootstrapServers = "127.0.0.1:9092";
+  return o;
+}
+
+std::unique_ptr<PythonHandler> load(const CodeDir& dir, HandlerOptions o = options(),
+                                    const std::string& handler = "index.main_handler") {
+  LoadOptions l;
+  l.codeDir = dir.path();
+  l.handler = handler;
+  auto loaded = PythonRuntime::instance().load(l, std::move(o));
+  EXPECT_TRUE(loaded.isOk()) << loaded.status().toString();
+  return loaded ? std::move(*loaded) : nullptr;
+}
+
+Event kafkaEvent(std::string data) {
+  Event e;
+  e.id = "orders/2/41";
+  e.source = "kafka";
+  e.type = "kafka.record";
+  e.subject = "orders";
+  e.key = "k1";
+  e.headers = {{"trace", "t-1"}, {"trace", "t-2"}, {"bin", std::string("\xff\x00", 2)}};
+  e.partition = 2;
+  e.offset = 41;
+  e.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
+  e.data = std::move(data);
+  return e;
+}
+
+InvocationContext ctx(int attempt = 1) {
+  InvocationContext c;
+  c.requestId = "req-1";
+  c.functionName = "fn";
+  c.triggerName = "trig";
+  c.attempt = attempt;
+  return c;
+}
+
+// The seed lesson's sample, byte for byte.
+const char* kSeedSample = R"PY(import logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+def main_handler(event, context):
+    logger.info('got event{}'.format(event))
+    print("got event{}".format(event))
+    return 'Hello World!'
+)PY";
+
+TEST(PythonHandlerTest, SeedSampleRunsUnchanged) {
+  CodeDir dir("seed");
+  dir.file("index.py", kSeedSample);
+  auto handler = load(dir);
+  ASSERT_NE(handler, nullptr);
+  auto out = handler->handle(kafkaEvent("hello"), ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].value, "Hello World!");
+  EXPECT_FALSE((*out)[0].key.has_value());
+  EXPECT_TRUE(PythonRuntime::instance().healthy());
+}
+
+const char* kReturnTable = R"PY(
+RESULTS = {
+    "none": None,
+    "str": "h\u00e9llo",
+    "bytes": b"\x00\xff",
+    "bytearray": bytearray(b"ab"),
+    "dict": {"b": "x", "a": 1},
+    "explicit": {"value": "v", "key": "k", "headers": {"h": "1", "b": b"\x01"}, "sink": "alerts", "partition": 3},
+    "explicit_json": {"value": {"n": 1}, "key": b"\xfe"},
+    "explicit_pairs": {"value": b"v", "headers": [("x", "1"), ("x", "2")]},
+    "not_explicit": {"value": 1, "other": 2},
+    "list": ["a", b"b", {"c": 1}, None],
+    "tuple": ("x", "y"),
+    "nested": [[1, 2]],
+    "int": 42,
+    "float": 1.5,
+    "bool": True,
+    "empty_list": [],
+    "set": {1, 2},
+    "bad_key": {"value": "v", "key": 5},
+    "bad_sink": {"value": "v", "sink": 1},
+    "bad_partition": {"value": "v", "partition": "3"},
+    "bad_headers": {"value": "v", "headers": 7},
+    "surrogate": "a\udcff",
+}
+
+def main_handler(event, context):
+    return RESULTS[event["data"]]
+)PY";
+
+struct ReturnCase {
+  const char* input;
+  std::vector<std::string> values;  // expected record values
+  std::string error;                // or this error message
+};
+
+class ReturnMappingTest : public ::testing::TestWithParam<ReturnCase> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new CodeDir("returns");
+    dir_->file("index.py", kReturnTable);
+    handler_ = load(*dir_).release();
+  }
+  static void TearDownTestSuite() {
+    delete handler_;
+    delete dir_;
+  }
+  static CodeDir* dir_;
+  static PythonHandler* handler_;
+};
+CodeDir* ReturnMappingTest::dir_ = nullptr;
+PythonHandler* ReturnMappingTest::handler_ = nullptr;
+
+TEST_P(ReturnMappingTest, MapsToRecords) {
+  ASSERT_NE(handler_, nullptr);
+  auto out = handler_->handle(kafkaEvent(GetParam().input), ctx());
+  if (!GetParam().error.empty()) {
+    ASSERT_FALSE(out.isOk());
+    EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(out.status().message(), GetParam().error);
+    return;
+  }
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  std::vector<std::string> values;
+  for (const auto& r : *out) values.push_back(r.value);
+  EXPECT_EQ(values, GetParam().values);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ReturnMappingTest,
+    ::testing::Values(
+        ReturnCase{"none", {}, ""}, ReturnCase{"str", {"h\xc3\xa9llo"}, ""},
+        ReturnCase{"bytes", {std::string("\x00\xff", 2)}, ""}, ReturnCase{"bytearray", {"ab"}, ""},
+        ReturnCase{"dict", {R"({"b":"x","a":1})"}, ""}, ReturnCase{"explicit", {"v"}, ""},
+        ReturnCase{"explicit_json", {R"({"n":1})"}, ""}, ReturnCase{"explicit_pairs", {"v"}, ""},
+        ReturnCase{"not_explicit", {R"({"value":1,"other":2})"}, ""}, ReturnCase{"list", {"a", "b", R"({"c":1})"}, ""},
+        ReturnCase{"tuple", {"x", "y"}, ""}, ReturnCase{"nested", {"[1,2]"}, ""}, ReturnCase{"int", {"42"}, ""},
+        ReturnCase{"float", {"1.5"}, ""}, ReturnCase{"bool", {"true"}, ""}, ReturnCase{"empty_list", {}, ""},
+        ReturnCase{"surrogate", {std::string("a\xff")}, ""},
+        ReturnCase{"set",
+                   {},
+                   "handler returned a set that cannot be encoded as JSON: TypeError: Object of type set is not JSON "
+                   "serializable"},
+        ReturnCase{"bad_key", {}, "record key must be str, bytes or None, got int"},
+        ReturnCase{"bad_sink", {}, "record sink must be str, got int"},
+        ReturnCase{"bad_partition", {}, "record partition must be int, got str"},
+        ReturnCase{"bad_headers", {}, "record headers must be a dict or a list of pairs, got int"}));
+
+TEST_F(ReturnMappingTest, ExplicitRecordKeepsKeyHeadersSinkPartition) {
+  auto out = handler_->handle(kafkaEvent("explicit"), ctx());
+  ASSERT_TRUE(out.isOk());
+  const Record& r = (*out)[0];
+  EXPECT_EQ(r.key, "k");
+  EXPECT_EQ(r.sink, "alerts");
+  EXPECT_EQ(r.partition, 3);
+  Headers expected = {{"h", "1"}, {"b", "\x01"}};
+  EXPECT_EQ(r.headers, expected);
+
+  auto pairs = handler_->handle(kafkaEvent("explicit_pairs"), ctx());
+  Headers expectedPairs = {{"x", "1"}, {"x", "2"}};
+  EXPECT_EQ((*pairs)[0].headers, expectedPairs);
+  auto binaryKey = handler_->handle(kafkaEvent("explicit_json"), ctx());
+  EXPECT_EQ((*binaryKey)[0].key, std::string("\xfe"));
+}
+
+TEST(PythonHandlerTest, ExceptionBecomesErrorWithTypeAndMessage) {
+  CodeDir dir("raise");
+  dir.file("index.py", "def main_handler(event, context):\n    raise ValueError('bad input %d' % 42)\n");
+  auto handler = load(dir);
+  auto out = handler->handle(kafkaEvent("x"), ctx());
+  ASSERT_FALSE(out.isOk());
+  EXPECT_EQ(out.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(out.status().message(), "ValueError: bad input 42");
+  // The interpreter is fine afterwards.
+  dir.file("ok.py", "def h(event, context):\n    return 'fine'\n");
+  auto ok = load(dir, options(), "ok.h");
+  EXPECT_EQ((*ok->handle(kafkaEvent("x"), ctx()))[0].value, "fine");
+}
+
+TEST(PythonHandlerTest, CustomExceptionClassName) {
+  CodeDir dir("custom");
+  dir.file("index.py",
+           "class PoisonMessage(Exception):\n    pass\n"
+           "def main_handler(event, context):\n    raise PoisonMessage()\n");
+  auto out = load(dir)->handle(kafkaEvent("x"), ctx());
+  EXPECT_EQ(out.status().message(), "PoisonMessage");
+}
+
+TEST(PythonHandlerTest, TimeoutInterruptsSleepAndBusyLoops) {
+  CodeDir dir("timeout");
+  dir.file("index.py",
+           "import time\n"
+           "def main_handler(event, context):\n"
+           "    if event['data'] == 'sleep':\n        time.sleep(30)\n"
+           "    elif event['data'] == 'spin':\n        while True:\n            pass\n"
+           "    return 'done'\n");
+  auto handler = load(dir, options(std::chrono::milliseconds(300)));
+  for (const char* mode : {"sleep", "spin"}) {
+    auto out = handler->handle(kafkaEvent(mode), ctx());
+    ASSERT_FALSE(out.isOk()) << mode;
+    EXPECT_EQ(out.status().code(), StatusCode::kDeadlineExceeded) << mode;
+    EXPECT_EQ(out.status().message(), "handler exceeded its timeout of 300ms") << mode;
+  }
+  EXPECT_TRUE(PythonRuntime::instance().healthy());
+  auto after = handler->handle(kafkaEvent("quick"), ctx());
+  ASSERT_TRUE(after.isOk()) << after.status().toString();
+  EXPECT_EQ((*after)[0].value, "done");
+}
+
+TEST(PythonHandlerTest, ContextCarriesInvocationFacts) {
+  CodeDir dir("context");
+  dir.file("index.py",
+           "def main_handler(event, context):\n"
+           "    context.logger.info('hello from %s', context.request_id)\n"
+           "    left = context.get_remaining_time_in_millis()\n"
+           "    return {'request_id': context.request_id, 'aws': context.aws_request_id,\n"
+           "            'function': context.function_name, 'namespace': context.namespace,\n"
+           "            'trigger': context.trigger, 'attempt': context.attempt,\n"
+           "            'limit': context.time_limit_in_ms, 'left_ok': 0 < left <= 5000,\n"
+           "            'deadline_ok': context.deadline_ms > 1700000000000}\n");
+  auto handler = load(dir, options(std::chrono::seconds(5)));
+  auto out = handler->handle(kafkaEvent("x"), ctx(3));
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ((*out)[0].value,
+            R"({"request_id":"req-1","aws":"req-1","function":"fn","namespace":"ns","trigger":"trig","attempt":3,)"
+            R"("limit":5000,"left_ok":true,"deadline_ok":true})");
+}
+
+TEST(PythonHandlerTest, CanonicalEventAndBinarySafety) {
+  CodeDir dir("canonical");
+  dir.file(
+      "index.py",
+      "def main_handler(event, context):\n"
+      "    d = event['data']\n"
+      "    return {'keys': sorted(event), 'id': event['id'], 'key': event['key'], 'partition': event['partition'],\n"
+      "            'offset': event['offset'], 'time': event['time'], 'trace': event['headers']['trace'],\n"
+      "            'bin_header': type(event['headers']['bin']).__name__, 'data_type': type(d).__name__,\n"
+      "            'size': len(d)}\n");
+  auto handler = load(dir);
+  auto out = handler->handle(kafkaEvent("plain"), ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ((*out)[0].value,
+            R"({"keys":["data","headers","id","key","offset","partition","source","subject","time","type"],)"
+            R"("id":"orders/2/41","key":"k1","partition":2,"offset":41,"time":"2023-11-14T22:13:20.123Z",)"
+            R"("trace":["t-1","t-2"],"bin_header":"bytes","data_type":"str","size":5})");
+
+  // Invalid UTF-8 and binary payloads arrive as bytes; a 10 MB payload works.
+  for (const auto& [payload, type] : std::vector<std::pair<std::string, std::string>>{
+           {std::string("\xc3\x28 bad utf8"), "bytes"},
+           {std::string("\x00\x01\x02\xff", 4), "bytes"},
+           {std::string("\xed\xa0\x80", 3), "bytes"},  // an encoded surrogate is not UTF-8
+           {std::string(10 * 1024 * 1024, 'x'), "str"}}) {
+    auto result = handler->handle(kafkaEvent(payload), ctx());
+    ASSERT_TRUE(result.isOk()) << result.status().toString();
+    EXPECT_NE((*result)[0].value.find("\"data_type\":\"" + type + "\""), std::string::npos) << (*result)[0].value;
+    EXPECT_NE((*result)[0].value.find("\"size\":" + std::to_string(payload.size())), std::string::npos);
+  }
+}
+
+TEST(PythonHandlerTest, InvalidJsonPayloadGivesAClearPerMessageError) {
+  CodeDir dir("json");
+  dir.file("index.py",
+           "import json\n"
+           "def main_handler(event, context):\n"
+           "    return json.loads(event['data'])['n'] * 2\n");
+  auto handler = load(dir);
+  auto good = handler->handle(kafkaEvent(R"({"n": 21})"), ctx());
+  EXPECT_EQ((*good)[0].value, "42");
+  auto bad = handler->handle(kafkaEvent("{not json"), ctx());
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_EQ(bad.status().message(),
+            "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)");
+  auto binary = handler->handle(kafkaEvent("\x80"
+                                           "abc"),
+                                ctx());
+  ASSERT_FALSE(binary.isOk());
+  EXPECT_EQ(binary.status().message(),
+            "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x80 in position 0: invalid start byte");
+}
+
+TEST(PythonHandlerTest, LoadErrorsNameModuleAndFunction) {
+  CodeDir dir("loaderr");
+  dir.file("broken.py", "def main_handler(event, context)\n    return 1\n");
+  dir.file("index.py", "main_handler = 5\n");
+  LoadOptions l;
+  l.codeDir = dir.path();
+  auto& runtime = PythonRuntime::instance();
+
+  l.handler = "missing.main_handler";
+  auto missing = runtime.load(l, options());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.status().message(),
+            "cannot import module \"missing\" from " + dir.path() + ": ModuleNotFoundError: No module named 'missing'");
+  l.handler = "broken.main_handler";
+  auto broken = runtime.load(l, options());
+  EXPECT_EQ(broken.status().message(),
+            "cannot import module \"broken\" from " + dir.path() + ": SyntaxError: expected ':' (broken.py, line 1)");
+  l.handler = "index.other";
+  EXPECT_EQ(runtime.load(l, options()).status().message(), "module \"index\" has no function \"other\"");
+  l.handler = "index.main_handler";
+  EXPECT_EQ(runtime.load(l, options()).status().message(), "\"index.main_handler\" is not callable (it is a int)");
+}
+
+TEST(PythonHandlerTest, VendoredDependenciesAndEnvironment) {
+  CodeDir dir("vendor");
+  dir.file("vendor/textlib/__init__.py", "def shout(s):\n    return s.upper() + '!'\n");
+  dir.file("index.py",
+           "import os, textlib\n"
+           "def main_handler(event, context):\n"
+           "    return textlib.shout(event['data']) + os.environ['GREETING_MODE']\n");
+  LoadOptions l;
+  l.codeDir = dir.path();
+  l.environment = {{"GREETING_MODE", "loud"}};
+  auto handler = PythonRuntime::instance().load(l, options());
+  ASSERT_TRUE(handler.isOk()) << handler.status().toString();
+  EXPECT_EQ((*(*handler)->handle(kafkaEvent("hi"), ctx()))[0].value, "HI!loud");
+}
+
+TEST(PythonHandlerTest, ConcurrentCallersAreSerialisedSafely) {
+  CodeDir dir("concurrent");
+  dir.file("index.py",
+           "count = 0\ndef main_handler(event, context):\n    global count\n    count += 1\n    return str(count)\n");
+  auto handler = load(dir);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 250; ++i) {
+        if (handler->handle(kafkaEvent("x"), ctx()).isOk()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1000);
+  EXPECT_EQ((*handler->handle(kafkaEvent("x"), ctx()))[0].value, "1001");
+}
+
+// ---- SCF and Lambda handlers written for those platforms, unchanged.
+
+TEST(PythonHandlerTest, ScfCkafkaHandlerRunsUnchanged) {
+  CodeDir dir("scf-kafka");
+  dir.file("index.py",
+           "def main_handler(event, context):\n"
+           "    out = []\n"
+           "    for record in event['Records']:\n"
+           "        msg = record['Ckafka']\n"
+           "        out.append('%s:%d:%d:%s:%s' % (msg['topic'], msg['partition'], msg['offset'], msg['msgKey'],\n"
+           "                                       msg['msgBody']))\n"
+           "    return out\n");
+  auto handler = load(dir, options(std::chrono::seconds(10), config::EventShape::kScf));
+  auto out = handler->handleBatch({kafkaEvent("a"), kafkaEvent("b")}, ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].value, "orders:2:41:k1:a");
+  EXPECT_EQ((*out)[1].value, "orders:2:41:k1:b");
+}
+
+Event objectEvent() {
+  Event e;
+  e.id = "logs/in/app 1.log.gz@etag1";
+  e.source = "s3";
+  e.type = "object.created";
+  e.subject = "logs/in/app 1.log.gz";
+  e.headers = {{"sluice.object.bucket", "logs"},
+               {"sluice.object.key", "in/app 1.log.gz"},
+               {"sluice.object.size", "2048"},
+               {"sluice.object.etag", "etag1"}};
+  e.time = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  e.data = "line";
+  return e;
+}
+
+TEST(PythonHandlerTest, ScfCosAndTimerHandlersRunUnchanged) {
+  CodeDir dir("scf-cos");
+  dir.file("index.py",
+           "def main_handler(event, context):\n"
+           "    if 'Type' in event and event['Type'] == 'Timer':\n"
+           "        return 'timer %s at %s says %s' % (event['TriggerName'], event['Time'], event['Message'])\n"
+           "    rec = event['Records'][0]\n"
+           "    return '%s %s %s %d' % (rec['event']['eventName'], rec['cos']['cosBucket']['name'],\n"
+           "                            rec['cos']['cosObject']['key'], rec['cos']['cosObject']['size'])\n");
+  auto handler = load(dir, options(std::chrono::seconds(10), config::EventShape::kScf));
+  auto cos = handler->handle(objectEvent(), ctx());
+  ASSERT_TRUE(cos.isOk()) << cos.status().toString();
+  EXPECT_EQ((*cos)[0].value, "cos:ObjectCreated:* logs /logs/in/app 1.log.gz 2048");
+
+  Event tick;
+  tick.id = "nightly-1";
+  tick.source = "cron";
+  tick.type = "cron.tick";
+  tick.subject = "nightly";
+  tick.time = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  tick.data = "user payload";
+  auto timer = handler->handle(tick, ctx());
+  ASSERT_TRUE(timer.isOk()) << timer.status().toString();
+  EXPECT_EQ((*timer)[0].value, "timer trig at 2023-11-14T22:13:20Z says user payload");
+}
+
+TEST(PythonHandlerTest, LambdaKafkaS3AndScheduleHandlersRunUnchanged) {
+  CodeDir dir("lambda");
+  dir.file("lambda_function.py",
+           "import base64, urllib.parse\n"
+           "def lambda_handler(event, context):\n"
+           "    if event.get('source') == 'aws.events':\n"
+           "        return '%s %s %s' % (event['detail-type'], event['time'], event['resources'][0])\n"
+           "    if event.get('eventSource') == 'SelfManagedKafka':\n"
+           "        out = []\n"
+           "        for tp, records in event['records'].items():\n"
+           "            for r in records:\n"
+           "                hdr = bytes(r['headers'][0]['trace']).decode()\n"
+           "                out.append('%s %s %s %s %s' % (tp, base64.b64decode(r['key']).decode(),\n"
+           "                           base64.b64decode(r['value']).decode(), r['offset'], hdr))\n"
+           "        return out\n"
+           "    r = event['Records'][0]\n"
+           "    key = urllib.parse.unquote_plus(r['s3']['object']['key'], encoding='utf-8')\n"
+           "    return '%s %s %s %s' % (r['eventName'], r['s3']['bucket']['name'], key, r['s3']['object']['size'])\n");
+  auto handler =
+      load(dir, options(std::chrono::seconds(10), config::EventShape::kLambda), "lambda_function.lambda_handler");
+  ASSERT_NE(handler, nullptr);
+  auto kafka = handler->handle(kafkaEvent("v1"), ctx());
+  ASSERT_TRUE(kafka.isOk()) << kafka.status().toString();
+  EXPECT_EQ((*kafka)[0].value, "orders-2 k1 v1 41 t-1");
+
+  auto s3 = handler->handle(objectEvent(), ctx());
+  ASSERT_TRUE(s3.isOk()) << s3.status().toString();
+  EXPECT_EQ((*s3)[0].value, "ObjectCreated:Put logs in/app 1.log.gz 2048");
+
+  Event tick;
+  tick.id = "t1";
+  tick.source = "cron";
+  tick.subject = "nightly";
+  tick.time = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  auto schedule = handler->handle(tick, ctx());
+  ASSERT_TRUE(schedule.isOk()) << schedule.status().toString();
+  EXPECT_EQ((*schedule)[0].value,
+            "Scheduled Event 2023-11-14T22:13:20Z arn:aws:events:us-east-1:000000000000:rule/trig");
+}
+
+// A handler that swallows TimeoutError forever: the interpreter is stuck, so
+// the replica must report unhealthy. Runs in its own process (death-test
+// style) because the condition is permanent by design.
+TEST(PythonHandlerDeathTest, StuckInterpreterMarksReplicaUnhealthy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        CodeDir dir("stuck");
+        dir.file("index.py",
+                 "import time\n"
+                 "def main_handler(event, context):\n"
+                 "    while True:\n"
+                 "        try:\n"
+                 "            time.sleep(10)\n"
+                 "        except TimeoutError:\n"
+                 "            pass\n");
+        HandlerOptions o = options(std::chrono::milliseconds(200));
+        o.stuckGrace = std::chrono::milliseconds(300);
+        LoadOptions l;
+        l.codeDir = dir.path();
+        auto handler = PythonRuntime::instance().load(l, o);
+        if (!handler.isOk() || !pythonHealthy()) std::_Exit(10);
+        auto out = (*handler)->handle(kafkaEvent("x"), ctx());
+        if (out.status().message() !=
+            "handler exceeded its timeout of 200ms and did not stop; the interpreter is stuck") {
+          std::_Exit(11);
+        }
+        if (pythonHealthy() || PythonRuntime::instance().healthy()) std::_Exit(12);
+        auto next = (*handler)->handle(kafkaEvent("x"), ctx());
+        if (next.status().code() != StatusCode::kUnavailable) std::_Exit(13);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+}  // namespace sluice::runtime::python
