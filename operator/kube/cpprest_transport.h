@@ -1,0 +1,30 @@
+// CpprestTransport: Transport over cpprestsdk's HTTP client.
+//
+// TLS with the config's CA and client certificate (validated when the
+// transport is made, so a bad PEM is reported at startup), bearer tokens
+// (re-read from a token file, see BearerToken), a client-side QPS/burst limit,
+// and retries with backoff for throttling and server errors that honour
+// Retry-After. Thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "kube/config.h"
+#include "kube/transport.h"
+
+namespace sluice::kube {
+
+struct TransportOptions {
+  double qps = 50;  // client-side limit on requests started per second (<= 0: none)
+  int burst = 100;
+  int maxRetries = 5;  // for 429, 5xx with Retry-After, and idempotent requests on 5xx / network errors
+  std::chrono::milliseconds retryBaseDelay{200};
+  std::chrono::seconds maxRetryDelay{30};
+};
+
+Result<std::unique_ptr<Transport>> makeCpprestTransport(const ClientConfig& config, Clock& clock,
+                                                        TransportOptions options = {});
+
+}  // namespace sluice::kube

@@ -1,0 +1,221 @@
+#include "kube/informer.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/logging.h"
+
+namespace sluice::kube {
+namespace {
+
+std::string resourceVersionOf(const Json& object) {
+  if (!object.contains("metadata")) return "";
+  return object["metadata"].value("resourceVersion", "");
+}
+
+}  // namespace
+
+Informer::Informer(ResourceClient& client, ResourceType type, InformerOptions options, Clock& clock)
+    : client_(client), type_(std::move(type)), options_(std::move(options)), clock_(clock) {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::addHandler(EventHandler handler) {
+  std::lock_guard lock(handlersMu_);
+  if (synced_.load() && handler.onAdd) {
+    for (auto& object : cache_.list()) handler.onAdd(*object);
+  }
+  handlers_.push_back(std::move(handler));
+}
+
+void Informer::start() {
+  if (reflector_.joinable()) return;
+  reflector_ = std::jthread([this](std::stop_token stop) { reflectorLoop(stop); });
+  if (options_.resyncPeriod > Clock::Duration::zero()) {
+    resync_ = std::jthread([this](std::stop_token stop) { resyncLoop(stop); });
+  }
+}
+
+void Informer::stop() {
+  reflector_.request_stop();
+  resync_.request_stop();
+  if (reflector_.joinable()) reflector_.join();
+  if (resync_.joinable()) resync_.join();
+}
+
+bool Informer::waitForSync(std::stop_token stop) {
+  std::unique_lock lock(stateMu_);
+  return syncedCv_.wait(lock, stop, [&] { return synced_.load(); });
+}
+
+std::string Informer::lastResourceVersion() const {
+  std::lock_guard lock(stateMu_);
+  return resourceVersion_;
+}
+
+Status Informer::listAndReplace(std::stop_token stop) {
+  std::vector<Json> items;
+  std::string listVersion;
+  ListOptions listOptions;
+  listOptions.labelSelector = options_.labelSelector;
+  listOptions.fieldSelector = options_.fieldSelector;
+  listOptions.limit = options_.pageSize;
+  while (true) {
+    if (stop.stop_requested()) return Status(StatusCode::kCancelled, "informer stopped");
+    auto page = client_.list(type_, options_.ns, listOptions);
+    if (!page) {
+      if (page.status().code() == StatusCode::kGone && !listOptions.continueToken.empty()) {
+        // The continue token expired mid-list: start the list over from the beginning.
+        SLUICE_LOG_INFO("informer {}: continue token expired, restarting the list", type_.resource);
+        items.clear();
+        listOptions.continueToken.clear();
+        continue;
+      }
+      return page.status();
+    }
+    Json& list = *page;
+    if (list.contains("items") && list["items"].is_array()) {
+      for (auto& item : list["items"]) items.push_back(std::move(item));
+    }
+    const Json& meta = list.contains("metadata") ? list["metadata"] : Json::object();
+    // The first page's resourceVersion is the snapshot every page belongs to.
+    if (listOptions.continueToken.empty()) listVersion = meta.value("resourceVersion", "");
+    std::string next = meta.value("continue", "");
+    if (next.empty()) break;
+    listOptions.continueToken = next;
+  }
+
+  // List items carry no kind/apiVersion; fill them so handlers see whole objects.
+  std::lock_guard handlersLock(handlersMu_);
+  std::set<std::string> listed;
+  for (auto& item : items) {
+    if (!item.contains("kind")) item["kind"] = type_.kind;
+    if (!item.contains("apiVersion")) item["apiVersion"] = type_.apiVersion();
+    std::string key = objectKey(item);
+    listed.insert(key);
+    auto object = std::make_shared<const Json>(std::move(item));
+    auto previous = cache_.upsert(object);
+    for (auto& h : handlers_) {
+      if (!previous) {
+        if (h.onAdd) h.onAdd(*object);
+      } else if (resourceVersionOf(*previous) != resourceVersionOf(*object)) {
+        if (h.onUpdate) h.onUpdate(*previous, *object);
+      }
+    }
+  }
+  // Whatever the cache holds that the list did not is gone: deleted while we were not watching.
+  for (auto& key : cache_.keys()) {
+    if (listed.count(key)) continue;
+    auto removed = cache_.erase(key);
+    if (!removed) continue;
+    for (auto& h : handlers_) {
+      if (h.onDelete) h.onDelete(*removed);
+    }
+  }
+  {
+    std::lock_guard lock(stateMu_);
+    resourceVersion_ = listVersion;
+    synced_ = true;
+  }
+  syncedCv_.notify_all();
+  return Status::ok();
+}
+
+void Informer::apply(WatchEvent&& event) {
+  std::string version = resourceVersionOf(event.object);
+  if (event.type != WatchEventType::kBookmark) {
+    if (!event.object.contains("kind")) event.object["kind"] = type_.kind;
+    if (!event.object.contains("apiVersion")) event.object["apiVersion"] = type_.apiVersion();
+    std::lock_guard handlersLock(handlersMu_);
+    if (event.type == WatchEventType::kDeleted) {
+      cache_.erase(objectKey(event.object));
+      auto last = std::make_shared<const Json>(std::move(event.object));
+      for (auto& h : handlers_) {
+        if (h.onDelete) h.onDelete(*last);
+      }
+    } else {
+      auto object = std::make_shared<const Json>(std::move(event.object));
+      auto previous = cache_.upsert(object);
+      for (auto& h : handlers_) {
+        if (!previous) {
+          if (h.onAdd) h.onAdd(*object);
+        } else if (h.onUpdate) {
+          h.onUpdate(*previous, *object);
+        }
+      }
+    }
+    ++eventsApplied_;
+  }
+  if (!version.empty()) {
+    std::lock_guard lock(stateMu_);
+    resourceVersion_ = version;
+  }
+}
+
+void Informer::reflectorLoop(std::stop_token stop) {
+  bool needList = true;
+  Clock::Duration backoff = std::chrono::milliseconds(500);
+  auto failed = [&](const Status& status, const char* what) {
+    SLUICE_LOG_WARN("informer {}: {} failed, retrying in {} ms: {}", type_.resource, what,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count(), status.toString());
+    clock_.sleepFor(backoff, stop);
+    backoff = std::min(backoff * 2, options_.maxBackoff);
+  };
+  while (!stop.stop_requested()) {
+    if (needList) {
+      auto status = listAndReplace(stop);
+      if (status.code() == StatusCode::kCancelled) return;
+      if (!status.isOk()) {
+        failed(status, "list");
+        continue;
+      }
+      if (relists_.load() > 0 || watches_.load() > 0) {
+        SLUICE_LOG_INFO("informer {}: relisted at resourceVersion {}", type_.resource, lastResourceVersion());
+      }
+      ++relists_;
+      needList = false;
+    }
+    WatchOptions watchOptions;
+    watchOptions.resourceVersion = lastResourceVersion();
+    watchOptions.labelSelector = options_.labelSelector;
+    watchOptions.fieldSelector = options_.fieldSelector;
+    watchOptions.allowBookmarks = true;
+    watchOptions.timeoutSeconds = options_.watchTimeoutSeconds;
+    ++watches_;
+    bool sawEvent = false;
+    auto status = client_.watch(
+        type_, options_.ns, watchOptions,
+        [&](WatchEvent&& event) {
+          sawEvent = true;
+          apply(std::move(event));
+        },
+        stop);
+    if (stop.stop_requested() || status.code() == StatusCode::kCancelled) return;
+    if (status.code() == StatusCode::kGone) {
+      SLUICE_LOG_INFO("informer {}: resourceVersion {} is too old, relisting", type_.resource,
+                      watchOptions.resourceVersion);
+      needList = true;
+      continue;
+    }
+    if (!status.isOk()) {
+      // Connection lost or server trouble: resume from the last resourceVersion after a pause.
+      failed(status, "watch");
+      continue;
+    }
+    if (sawEvent) backoff = std::chrono::milliseconds(500);
+  }
+}
+
+void Informer::resyncLoop(std::stop_token stop) {
+  while (clock_.sleepFor(options_.resyncPeriod, stop)) {
+    if (!synced_.load()) continue;
+    std::lock_guard handlersLock(handlersMu_);
+    for (auto& object : cache_.list()) {
+      for (auto& h : handlers_) {
+        if (h.onUpdate) h.onUpdate(*object, *object);
+      }
+    }
+  }
+}
+
+}  // namespace sluice::kube
