@@ -1,15 +1,36 @@
 // sluice-operator: the controller manager.
 //
-// Parses its flags and prints --help / --version. The controllers, autoscaler
-// and local platform arrive with their own issues; until then the binary says
-// so plainly and exits non-zero instead of pretending to run.
+// Connects to the apiserver (kubeconfig or in-cluster), optionally elects a
+// leader over a Lease, and runs the controller manager until SIGTERM/SIGINT,
+// releasing the Lease on the way out. The controllers, autoscaler and local
+// platform arrive with their own issues; --local says so plainly and exits
+// non-zero instead of pretending to run.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <iostream>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/logging.h"
+#include "controller/manager.h"
+#include "kube/kube_client.h"
 #include "sluice/version.h"
+
+namespace {
+
+std::string defaultIdentity() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + "_" + std::to_string(::getpid());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice-operator: runs Sluice Functions and Triggers on Kubernetes or, with --local, on this machine"};
@@ -21,6 +42,9 @@ int main(int argc, char** argv) {
   std::string healthAddress = "0.0.0.0:8081";
   std::string logLevel = "info";
   bool leaderElect = false;
+  std::string leaseNamespace;
+  std::string leaseName = "sluice-operator-leader";
+  std::string identity = defaultIdentity();
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
   app.add_option("--local", localDir,
@@ -30,6 +54,10 @@ int main(int argc, char** argv) {
   app.add_option("--health-probe-bind-address", healthAddress, "Address of /healthz and /readyz")
       ->capture_default_str();
   app.add_flag("--leader-elect", leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
+  app.add_option("--leader-election-namespace", leaseNamespace,
+                 "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
+  app.add_option("--leader-election-id", leaseName, "Name of the leader-election Lease")->capture_default_str();
+  app.add_option("--leader-election-identity", identity, "This replica's identity in the Lease (default: host_pid)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -40,7 +68,49 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-operator: --log-level: " << status.message() << "\n";
     return 2;
   }
-  std::cerr << "sluice-operator " << sluice::kVersion
-            << ": the controller manager is not implemented in this build yet; see --help\n";
-  return 3;
+  if (!localDir.empty()) {
+    std::cerr << "sluice-operator " << sluice::kVersion
+              << ": --local (the embedded platform) is not implemented in this build yet; see --help\n";
+    return 3;
+  }
+
+  // SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
+  // thread (cpprestsdk's included) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::stop_source stop;
+  std::jthread signalThread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    SLUICE_LOG_INFO("sluice-operator: received signal {}, shutting down", received);
+    stop.request_stop();
+  });
+
+  auto& clock = sluice::realClock();
+  auto connected = sluice::kube::connect(kubeconfig, clock);
+  int exitCode = 0;
+  if (!connected) {
+    std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
+    exitCode = 1;
+  } else {
+    SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
+                    connected->config.server);
+    sluice::controller::ManagerOptions options;
+    if (leaderElect) {
+      sluice::controller::LeaderElectionConfig election;
+      election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
+      election.name = leaseName;
+      election.identity = identity;
+      options.leaderElection = election;
+    }
+    sluice::controller::Manager manager(*connected->client, clock, options);
+    exitCode = manager.run(stop.get_token());
+  }
+  // Wake the signal thread if we are leaving on our own.
+  if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
+  signalThread.join();
+  return exitCode;
 }

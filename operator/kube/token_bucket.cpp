@@ -20,4 +20,16 @@ Clock::Duration TokenBucket::reserve() {
   return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(-tokens_ / qps_));
 }
 
+bool TokenBucket::tryTake() {
+  if (qps_ <= 0) return true;
+  std::lock_guard lock(mu_);
+  auto now = clock_.now();
+  double elapsed = std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+  tokens_ = std::min(burst_, tokens_ + elapsed * qps_);
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
 }  // namespace sluice::kube

@@ -19,6 +19,8 @@ class TokenBucket {
 
   // Takes a token (possibly one not yet earned) and returns the wait before it is earned.
   Clock::Duration reserve();
+  // Takes a token only if one is available now.
+  bool tryTake();
 
  private:
   Clock& clock_;

@@ -1,0 +1,65 @@
+// Controller: N workers pulling keys from a WorkQueue and calling a
+// Reconciler, started only after every watched informer has synced (so the
+// first reconcile sees a full cache). Wiring, as controller-runtime's builder:
+//   watchFor(informer, predicate)      enqueue the object's own key;
+//   watchOwned(informer, ownerKind)    enqueue the controlling owner's key
+//                                      (and lower its Expectations, if given).
+// Thread-safety: wire before run(); enqueue() from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "controller/expectations.h"
+#include "controller/reconciler.h"
+#include "controller/work_queue.h"
+#include "kube/informer.h"
+
+namespace sluice::controller {
+
+// Decides whether an update is worth a reconcile.
+using UpdatePredicate = std::function<bool(const kube::Json& previous, const kube::Json& current)>;
+
+// metadata.generation changed (spec edits, not status writes or resyncs).
+bool generationChanged(const kube::Json& previous, const kube::Json& current);
+
+// "namespace/name" of the object's controlling owner of `ownerKind`, or "".
+std::string controllerOwnerKey(const kube::Json& object, const std::string& ownerKind);
+
+struct ControllerOptions {
+  std::string name;
+  int workers = 2;
+};
+
+class Controller {
+ public:
+  Controller(ControllerOptions options, Reconciler& reconciler, Clock& clock,
+             std::unique_ptr<RateLimiter> rateLimiter = nullptr);
+
+  void watchFor(kube::Informer& informer, UpdatePredicate predicate = nullptr);
+  void watchOwned(kube::Informer& informer, const std::string& ownerKind, Expectations* expectations = nullptr);
+
+  void enqueue(const std::string& key) { queue_.add(key); }
+
+  // Waits for the watched informers to sync, runs the workers until `stop`,
+  // then lets in-flight reconciles finish.
+  void run(std::stop_token stop);
+
+  const std::string& name() const { return options_.name; }
+  WorkQueue& queue() { return queue_; }
+
+ private:
+  void worker();
+
+  ControllerOptions options_;
+  Reconciler& reconciler_;
+  Clock& clock_;
+  WorkQueue queue_;
+  std::vector<kube::Informer*> informers_;
+};
+
+}  // namespace sluice::controller
