@@ -1,0 +1,40 @@
+#include "runtime/handlers/make_handler.h"
+
+#include "runtime/pipeline/pipeline.h"
+#include "runtime/python/python_runtime.h"
+
+namespace sluice::runtime {
+
+Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& config) {
+  if (config.runtime == config::RuntimeKind::kBuiltin) {
+    auto pipeline = pipeline::Pipeline::build(config.pipeline);
+    if (!pipeline) return pipeline.status();
+    return std::unique_ptr<Handler>(std::move(*pipeline));
+  }
+  python::LoadOptions load;
+  load.codeDir = config.codeDir;
+  load.dependencyDirs = config.dependencyDirs;
+  load.handler = config.handler;
+  load.environment = config.environment;
+  python::HandlerOptions options;
+  options.functionName = config.name;
+  options.namespaceName = config.namespaceName;
+  options.eventShape = config.eventShape;
+  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
+  if (!config.triggers.empty()) {
+    options.shapeOptions.triggerName = config.triggers.front().name;
+    if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&config.triggers.front().source)) {
+      options.shapeOptions.bootstrapServers = kafka->bootstrapServers;
+    }
+    if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&config.triggers.front().source)) {
+      options.shapeOptions.region = store->region;
+    }
+  }
+  auto handler = python::PythonRuntime::instance().load(load, std::move(options));
+  if (!handler) return handler.status();
+  return std::unique_ptr<Handler>(std::move(*handler));
+}
+
+bool handlersHealthy() { return python::pythonHealthy(); }
+
+}  // namespace sluice::runtime

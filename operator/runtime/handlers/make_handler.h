@@ -1,0 +1,22 @@
+// makeHandler: the Handler a FunctionConfig asks for — the embedded Python
+// host for `runtime: python3.11`, the built-in operator pipeline for
+// `runtime: builtin`. Called once per (re)specialisation; thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "common/status.h"
+#include "runtime/config/function_config.h"
+#include "runtime/core/handler.h"
+
+namespace sluice::runtime {
+
+// Errors are kInvalidArgument naming the problem (import error, bad pipeline).
+// `triggerName`/`bootstrapServers` feed the SCF/Lambda event shapes; they come
+// from the function's first trigger when empty.
+Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& config);
+
+// For /healthz: false once an embedded interpreter is stuck (docs/python-handlers.md).
+bool handlersHealthy();
+
+}  // namespace sluice::runtime
