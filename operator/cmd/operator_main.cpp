@@ -5,11 +5,14 @@
 // releasing the Lease on the way out. The controllers, autoscaler and local
 // platform arrive with their own issues; --local says so plainly and exits
 // non-zero instead of pretending to run.
+// `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -20,6 +23,7 @@
 #include "common/logging.h"
 #include "controller/manager.h"
 #include "kube/kube_client.h"
+#include "simulator/simulator.h"
 #include "sluice/version.h"
 
 namespace {
@@ -28,6 +32,55 @@ std::string defaultIdentity() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   return std::string(host) + "_" + std::to_string(::getpid());
+}
+
+bool readFile(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
+// Exit codes: 0 done, 2 bad input (the message names the file and field).
+int runSimulate(const std::string& tracePath, const std::string& functionPath, const std::string& policyName,
+                bool json) {
+  std::string traceText;
+  std::string functionText;
+  if (!readFile(tracePath, traceText)) {
+    std::cerr << "sluice-operator simulate: --trace: cannot read " << tracePath << "\n";
+    return 2;
+  }
+  if (!readFile(functionPath, functionText)) {
+    std::cerr << "sluice-operator simulate: --function: cannot read " << functionPath << "\n";
+    return 2;
+  }
+  auto trace = sluice::simulator::parseTrace(traceText);
+  if (!trace.isOk()) {
+    std::cerr << "sluice-operator simulate: " << tracePath << ": " << trace.status().message() << "\n";
+    return 2;
+  }
+  auto function = sluice::simulator::parseFunction(functionText);
+  if (!function.isOk()) {
+    std::cerr << "sluice-operator simulate: " << functionPath << ": " << function.status().message() << "\n";
+    return 2;
+  }
+  auto policy = sluice::simulator::parsePolicy(policyName);
+  if (!policy.isOk()) {
+    std::cerr << "sluice-operator simulate: " << policy.status().message() << "\n";
+    return 2;
+  }
+  sluice::simulator::SimulationResult result = sluice::simulator::simulate(*trace, *function, *policy);
+  if (json) {
+    std::cout << sluice::simulator::toJson(result) << "\n";
+  } else {
+    std::cout << "policy " << result.policy << ": replica-seconds " << result.replicaSeconds << " (+ warm pool "
+              << result.warmPoolReplicaSeconds << "), latency p50 " << result.latencyP50Seconds << " s, p99 "
+              << result.latencyP99Seconds << " s, backlog max " << result.backlogMax << ", scale events "
+              << result.scaleEvents << "\n";
+  }
+  return 0;
 }
 
 }  // namespace
@@ -62,7 +115,22 @@ int main(int argc, char** argv) {
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
 
+  std::string tracePath;
+  std::string functionPath;
+  std::string policyName = "sluice";
+  bool simulateJson = false;
+  CLI::App* simulate = app.add_subcommand(
+      "simulate", "Run the autoscaler on an arrival trace with a simulated clock and report cost and latency");
+  simulate->add_option("--trace", tracePath, "TRACE.json: service rate, start times, warm pool, partitions, arrivals")
+      ->required();
+  simulate->add_option("--function", functionPath, "FUNCTION.yaml: a sluice.io/v1alpha1 Function (+ its Trigger)")
+      ->required();
+  simulate->add_option("--policy", policyName, "sluice, keda-default or static-peak")->capture_default_str();
+  simulate->add_flag("--json", simulateJson, "Print the result as JSON, with the replica count per second");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (simulate->parsed()) return runSimulate(tracePath, functionPath, policyName, simulateJson);
 
   if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
     std::cerr << "sluice-operator: --log-level: " << status.message() << "\n";

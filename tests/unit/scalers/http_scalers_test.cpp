@@ -8,6 +8,7 @@
 #include "scalers/object_count_scaler.h"
 #include "scalers/prometheus_scaler.h"
 #include "scalers/rabbitmq_scaler.h"
+#include "scalers/s3_object_counter.h"
 
 namespace sluice::scalers {
 namespace {
@@ -113,6 +114,53 @@ TEST(RuntimeCpuScalerTest, UtilizationFromTwoSamplesOfProcessCpuSeconds) {
   ASSERT_TRUE(second.isOk()) << second.status().toString();
   EXPECT_DOUBLE_EQ(second->value, 50);
   EXPECT_EQ(scaler.target().type, autoscaler::MetricTargetType::kUtilization);
+}
+
+}  // namespace
+}  // namespace sluice::scalers
+
+namespace sluice::scalers {
+namespace {
+
+// AWS's published SigV4 example (GET /test.txt with a Range header on examplebucket).
+TEST(SigV4Test, MatchesAwsPublishedExample) {
+  objectstore::SigV4Request request;
+  request.canonicalPath = "/test.txt";
+  request.headers["host"] = "examplebucket.s3.amazonaws.com";
+  request.headers["range"] = "bytes=0-9";
+  objectstore::SigV4Credentials credentials{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                            "us-east-1", "s3"};
+  std::chrono::system_clock::time_point at =
+      std::chrono::system_clock::from_time_t(1369353600);  // 2013-05-24T00:00:00Z
+  objectstore::sign(request, credentials, at);
+  EXPECT_EQ(request.headers["x-amz-date"], "20130524T000000Z");
+  EXPECT_EQ(request.headers["authorization"],
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+TEST(S3ObjectCounterTest, CountsPagesUpToTheCapAndSkipsFolderMarkers) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  testing::FakeClock clock;
+  S3Location location{"http://127.0.0.1:9000", "logs", "in/", {"ak", "sk"}};
+  auto counter = std::make_shared<S3ObjectCounter>(location, http, clock);
+  http->answer("http://127.0.0.1:9000/logs?list-type=2&max-keys=1000&prefix=in%2F", 200,
+               "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>in/</Key></Contents>"
+               "<Contents><Key>in/a</Key></Contents><Contents><Key>in/b</Key></Contents>"
+               "<NextContinuationToken>tok+1</NextContinuationToken></ListBucketResult>");
+  http->answer("http://127.0.0.1:9000/logs?continuation-token=tok%2B1&list-type=2&max-keys=998&prefix=in%2F", 200,
+               "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>in/c</Key></Contents>"
+               "</ListBucketResult>");
+  Result<int64_t> n = counter->count(1000);
+  ASSERT_TRUE(n.isOk()) << n.status().toString();
+  EXPECT_EQ(*n, 3);
+  EXPECT_EQ(http->asked.size(), 2u);
+  EXPECT_EQ(counter->describe(), "s3://logs/in/");
+
+  http->answer("http://127.0.0.1:9000/logs?list-type=2&max-keys=1000&prefix=in%2F", 403,
+               "<Error><Code>SignatureDoesNotMatch</Code></Error>");
+  EXPECT_EQ(counter->count(1000).status().code(), StatusCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -1,0 +1,61 @@
+#include "scalers/s3_object_counter.h"
+
+#include <algorithm>
+
+namespace sluice::scalers {
+
+namespace {
+
+// The text of every <tag>...</tag> in an S3 XML answer (keys are XML-escaped, which is fine for counting).
+std::vector<std::string> elements(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag + ">";
+  const std::string close = "</" + tag + ">";
+  for (size_t at = xml.find(open); at != std::string::npos; at = xml.find(open, at)) {
+    size_t start = at + open.size();
+    size_t end = xml.find(close, start);
+    if (end == std::string::npos) break;
+    out.push_back(xml.substr(start, end - start));
+    at = end + close.size();
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
+  std::string base = location_.endpoint;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  size_t schemeEnd = base.find("://");
+  std::string host = schemeEnd == std::string::npos ? base : base.substr(schemeEnd + 3);
+  const std::string what = "object count of " + describe();
+
+  int64_t found = 0;
+  std::string continuation;
+  while (found < scanCap) {
+    objectstore::SigV4Request request;
+    request.canonicalPath = "/" + objectstore::uriEncode(location_.bucket, false);
+    request.query["list-type"] = "2";
+    request.query["max-keys"] = std::to_string(std::min<int64_t>(1000, scanCap - found));
+    if (!location_.prefix.empty()) request.query["prefix"] = location_.prefix;
+    if (!continuation.empty()) request.query["continuation-token"] = continuation;
+    request.headers["host"] = host;
+    objectstore::sign(request, location_.credentials, clock_.wallNow());
+    HttpHeaders headers;
+    for (const auto& [name, value] : request.headers) headers.emplace_back(name, value);
+    Result<HttpResponse> response =
+        http_->get(base + request.canonicalPath + "?" + objectstore::canonicalQuery(request.query), headers);
+    if (!response.isOk()) return response.status().withContext(what);
+    if (response->status != 200) return httpStatusError(*response, what);
+    for (const std::string& key : elements(response->body, "Key")) {
+      if (!key.empty() && key.back() != '/') ++found;
+    }
+    std::vector<std::string> truncated = elements(response->body, "IsTruncated");
+    std::vector<std::string> next = elements(response->body, "NextContinuationToken");
+    if (truncated.empty() || truncated[0] != "true" || next.empty()) break;
+    continuation = next[0];
+  }
+  return std::min(found, scanCap);
+}
+
+}  // namespace sluice::scalers

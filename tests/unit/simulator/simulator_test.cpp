@@ -1,0 +1,198 @@
+// The simulator on small traces whose outcomes are worked out by hand (100 ms
+// steps; events arrive mid-step and are served at the end of a step).
+#include "simulator/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::simulator {
+namespace {
+
+Trace trace(std::vector<double> arrivals, double rate = 10, double cold = 1, int partitions = 0) {
+  Trace t;
+  t.serviceRatePerReplica = rate;
+  t.coldStartSeconds = cold;
+  t.warmStartSeconds = cold;
+  t.partitions = partitions;
+  t.arrivals = std::move(arrivals);
+  return t;
+}
+
+SimulatedFunction function(int cooldown = 300) {
+  SimulatedFunction f;
+  f.policy.cooldownSeconds = cooldown;
+  f.targetPerReplica = 10;
+  return f;
+}
+
+std::vector<double> withIdleTail(std::vector<double> head, size_t length) {
+  head.resize(length, 0);
+  return head;
+}
+
+TEST(SimulatorTest, StaticPeakRunsThePeakReplicasAllTheTime) {
+  SimulationResult r = simulate(trace({20, 0, 0}), function(), Policy::kStaticPeak);
+  EXPECT_DOUBLE_EQ(r.replicaSeconds, 6.0);
+  EXPECT_NEAR(r.latencyP50Seconds, 0.05, 1e-9);
+  EXPECT_NEAR(r.latencyP99Seconds, 0.05, 1e-9);
+  EXPECT_EQ(r.backlogMax, 0);
+  EXPECT_EQ(r.scaleEvents, 0);
+  EXPECT_EQ(r.replicasPerSecond, (std::vector<int>{2, 2, 2}));
+}
+
+TEST(SimulatorTest, StaticPeakIsCappedAtThePartitionCount) {
+  SimulationResult r = simulate(trace({100}, 10, 1, 2), function(), Policy::kStaticPeak);
+  EXPECT_EQ(r.replicasPerSecond.front(), 2);
+}
+
+TEST(SimulatorTest, SluiceActivatesOnTheFirstEventAndPaysOneColdStart) {
+  SimulationResult r = simulate(trace({10, 0, 0, 0, 0}), function(), Policy::kSluice);
+  EXPECT_NEAR(r.replicaSeconds, 5.0, 1e-9);
+  EXPECT_NEAR(r.latencyP50Seconds, 1.05, 1e-9);
+  EXPECT_NEAR(r.latencyP99Seconds, 1.05, 1e-9);
+  EXPECT_NEAR(r.backlogMax, 10, 1e-9);
+  EXPECT_EQ(r.scaleEvents, 1);
+  EXPECT_EQ(r.replicasPerSecond, (std::vector<int>{1, 1, 1, 1, 1}));
+  EXPECT_NEAR(r.eventsTotal, 10, 1e-9);
+}
+
+TEST(SimulatorTest, AWarmPoolPodStartsInItsWarmTime) {
+  Trace t = trace({10, 0, 0, 0, 0});
+  t.warmPool = 1;
+  t.warmStartSeconds = 0.2;
+  SimulationResult r = simulate(t, function(), Policy::kSluice);
+  EXPECT_NEAR(r.latencyP99Seconds, 0.25, 1e-9);
+  EXPECT_NEAR(r.warmPoolReplicaSeconds, 5.0, 1e-9);
+  EXPECT_NEAR(r.replicaSeconds, 5.0, 1e-9);
+}
+
+TEST(SimulatorTest, KedaDefaultNoticesWorkAtZeroOnlyAtItsThirtySecondPoll) {
+  Trace t = trace(withIdleTail({0, 10}, 40));
+  SimulationResult keda = simulate(t, function(), Policy::kKedaDefault);
+  EXPECT_NEAR(keda.latencyP50Seconds, 30.05, 1e-9);
+  EXPECT_NEAR(keda.latencyP99Seconds, 30.05, 1e-9);
+  EXPECT_NEAR(keda.replicaSeconds, 10.0, 1e-9);  // from 30 s to 40 s
+
+  SimulationResult sluice = simulate(t, function(), Policy::kSluice);
+  EXPECT_NEAR(sluice.latencyP99Seconds, 1.05, 1e-9);  // the 0.5 s check at t=1.0 s, then a 1 s cold start
+  EXPECT_NEAR(sluice.replicaSeconds, 39.0, 1e-9);     // cooldown 300 s keeps the replica
+}
+
+TEST(SimulatorTest, SluiceScalesToZeroAfterCooldownAtItsNextCheck) {
+  SimulatedFunction f = function(5);
+  SimulationResult r = simulate(trace(withIdleTail({10}, 20)), f, Policy::kSluice);
+  // Checks every 6 s (the burst window) above zero: at 6 s the last activity (0 s) is 6 s old.
+  std::vector<int> expected(20, 0);
+  std::fill(expected.begin(), expected.begin() + 6, 1);
+  EXPECT_EQ(r.replicasPerSecond, expected);
+  EXPECT_NEAR(r.replicaSeconds, 6.0, 1e-9);
+  EXPECT_EQ(r.scaleEvents, 2);
+}
+
+TEST(SimulatorTest, KedaDropsAllReplicasAtOnceAfterCooldown) {
+  // 40 events/s for 20 s at 10/s per replica and 0 s starts; then idle.
+  std::vector<double> arrivals(20, 40);
+  arrivals.resize(400, 0);
+  SimulationResult r = simulate(trace(arrivals, 10, 0), function(), Policy::kKedaDefault);
+  int maxReplicas = *std::max_element(r.replicasPerSecond.begin(), r.replicasPerSecond.end());
+  EXPECT_GE(maxReplicas, 2);
+  // Find the step to zero: the second before it still ran more than one replica.
+  auto zero = std::find(r.replicasPerSecond.begin() + 1, r.replicasPerSecond.end(), 0);
+  ASSERT_NE(zero, r.replicasPerSecond.end());
+  EXPECT_GT(*(zero - 1), 1);
+}
+
+TEST(SimulatorTest, SameInputsGiveTheSameJson) {
+  std::vector<double> arrivals;
+  for (int i = 0; i < 600; ++i) arrivals.push_back((i / 60) % 2 == 0 ? 55.0 + i % 7 : 0);
+  Trace t = trace(arrivals, 10, 2, 6);
+  std::string a = toJson(simulate(t, function(60), Policy::kSluice));
+  std::string b = toJson(simulate(t, function(60), Policy::kSluice));
+  EXPECT_EQ(a, b);
+  nlohmann::json j = nlohmann::json::parse(a);
+  for (const char* key :
+       {"replica_seconds", "latency_p50_s", "latency_p99_s", "backlog_max", "scale_events", "replicas"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["policy"], "sluice");
+  EXPECT_EQ(j["replicas"].size(), 600u);
+}
+
+TEST(TraceParseTest, ReadsFieldsAndNamesBadOnes) {
+  Result<Trace> ok = parseTrace(
+      R"({"service_rate_per_replica": 50, "cold_start_seconds": 3, "warm_start_seconds": 0.1, "warm_pool": 2, "partitions": 6, "arrivals": [1, 2.5, 0]})");
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_EQ(ok->serviceRatePerReplica, 50);
+  EXPECT_EQ(ok->warmPool, 2);
+  EXPECT_EQ(ok->partitions, 6);
+  EXPECT_EQ(ok->arrivals, (std::vector<double>{1, 2.5, 0}));
+
+  EXPECT_EQ(parseTrace(R"({"cold_start_seconds": 1, "arrivals": [1]})").status().message(),
+            "trace.service_rate_per_replica: missing");
+  EXPECT_EQ(
+      parseTrace(R"({"service_rate_per_replica": 5, "cold_start_seconds": 1, "arrivals": [1, -2]})").status().message(),
+      "trace.arrivals[1]: -2 is negative");
+  EXPECT_EQ(
+      parseTrace(R"({"service_rate_per_replica": "x", "cold_start_seconds": 1, "arrivals": [1]})").status().message(),
+      "trace.service_rate_per_replica: \"x\" is not a number");
+  EXPECT_EQ(parseTrace("[").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(FunctionParseTest, ReadsScalingAndTheTriggerTarget) {
+  Result<SimulatedFunction> f = parseFunction(R"(apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: etl}
+spec:
+  scaling:
+    minReplicas: 0
+    maxReplicas: 12
+    cooldownSeconds: 60
+    pollingIntervalSeconds: 5
+    warmPool: {size: 2}
+    behavior:
+      scaleDown:
+        stabilizationWindowSeconds: 60
+        policies: [{type: Percent, value: 50, periodSeconds: 30}]
+    fallback: {failureThreshold: 4, replicas: 2}
+    burst: {enabled: false}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+spec:
+  kafka: {lagThreshold: 100, activationLagThreshold: 3}
+)");
+  ASSERT_TRUE(f.isOk()) << f.status().toString();
+  EXPECT_EQ(f->policy.maxReplicas, 12);
+  EXPECT_EQ(f->policy.cooldownSeconds, 60);
+  EXPECT_EQ(f->policy.pollingIntervalSeconds, 5);
+  EXPECT_EQ(f->policy.warmPool, 2);
+  EXPECT_EQ(f->policy.scaleDown.stabilizationWindowSeconds, 60);
+  ASSERT_EQ(f->policy.scaleDown.policies.size(), 1u);
+  EXPECT_EQ(f->policy.scaleDown.policies[0].value, 50);
+  EXPECT_EQ(f->policy.scaleUp.stabilizationWindowSeconds, 0);  // HPA default kept
+  EXPECT_EQ(f->policy.fallback->failureThreshold, 4);
+  EXPECT_FALSE(f->policy.burst.enabled);
+  EXPECT_EQ(f->targetPerReplica, 100);
+  EXPECT_EQ(f->activationThreshold, 3);
+}
+
+TEST(FunctionParseTest, ErrorsNameTheField) {
+  const std::string head = "apiVersion: sluice.io/v1alpha1\nkind: Function\nspec:\n  scaling:\n";
+  EXPECT_EQ(parseFunction(head + "    maxReplicas: many\n").status().message(),
+            "spec.scaling.maxReplicas: \"many\" is not an integer");
+  EXPECT_EQ(parseFunction(head + "    minReplicas: 5\n    maxReplicas: 2\n").status().message(),
+            "spec.scaling.maxReplicas: 2 is below minReplicas 5");
+  EXPECT_EQ(parseFunction(head + "    behavior:\n      scaleUp:\n        policies: [{type: Pod, value: 1}]\n")
+                .status()
+                .message(),
+            "spec.scaling.behavior.scaleUp.policies[0].type: \"Pod\" is not Pods or Percent");
+  EXPECT_EQ(parseFunction("apiVersion: v1\nkind: Function\n").status().message(),
+            "apiVersion: \"v1\" is not sluice.io/v1alpha1");
+  EXPECT_EQ(parseFunction("kind: ConfigMap\n").status().message(),
+            "kind: no Function document (sluice.io/v1alpha1) in the file");
+  EXPECT_EQ(parsePolicy("hpa").status().message(), "--policy: \"hpa\" is not sluice, keda-default or static-peak");
+}
+
+}  // namespace
+}  // namespace sluice::simulator
