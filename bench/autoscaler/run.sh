@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Autoscaler benchmark: replica-seconds and latency of sluice, keda-default and
 # static-peak on the seed-like traces, with the simulator in sluice-operator.
-# Usage: bench/autoscaler/run.sh [BUILD_DIR]   (default: build)
+# Usage: bench/autoscaler/run.sh [BUILD_DIR]   (default: $SLUICE_BENCH_BUILD_DIR, else build)
 # Writes bench/results/autoscaler.json and prints a Markdown table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${1:-$ROOT/build}"
+BUILD="${1:-${SLUICE_BENCH_BUILD_DIR:-$ROOT/build}}"
 OPERATOR="$BUILD/sluice-operator"
 [[ -x "$OPERATOR" ]] || { echo "run.sh: $OPERATOR not built (cmake --build build --target sluice-operator)" >&2; exit 1; }
 python3 "$ROOT/bench/traces/generate.py" >/dev/null
 OUT="$ROOT/bench/results/autoscaler.json"
 mkdir -p "$(dirname "$OUT")"
 FUNCTION="$ROOT/bench/autoscaler/function.yaml"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
 {
   echo "{"
   first_trace=1
@@ -20,12 +22,18 @@ FUNCTION="$ROOT/bench/autoscaler/function.yaml"
     first_trace=0
     echo "\"$trace\": {"
     first=1
-    for policy in sluice keda-default static-peak; do
+    # The same trace without a warm pool, to show what the pool costs and buys.
+    python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); t["warm_pool"]=0; json.dump(t, open(sys.argv[2],"w"))' \
+      "$ROOT/bench/traces/$trace.json" "$TMP/$trace-no-warm-pool.json"
+    for run in sluice sluice-no-warm-pool keda-default static-peak; do
       [[ $first == 1 ]] || echo ","
       first=0
+      policy="${run%-no-warm-pool}"
+      file="$ROOT/bench/traces/$trace.json"
+      [[ $run == *-no-warm-pool ]] && file="$TMP/$trace-no-warm-pool.json"
       # The per-second replica series is left out of the summary file to keep it small.
-      "$OPERATOR" simulate --trace "$ROOT/bench/traces/$trace.json" --function "$FUNCTION" --policy "$policy" --json |
-        python3 -c 'import json,sys; r=json.load(sys.stdin); r.pop("replicas"); print(json.dumps({r["policy"]: r}, sort_keys=True)[1:-1])'
+      "$OPERATOR" simulate --trace "$file" --function "$FUNCTION" --policy "$policy" --json |
+        RUN="$run" python3 -c 'import json,os,sys; r=json.load(sys.stdin); r.pop("replicas"); print(json.dumps({os.environ["RUN"]: r}, sort_keys=True)[1:-1])'
     done
     echo "}"
   done
@@ -40,7 +48,7 @@ print("| trace | policy | replica-s | warm-pool replica-s | total vs static-peak
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for trace, runs in data.items():
     peak = runs["static-peak"]["replica_seconds"]
-    for policy in ("sluice", "keda-default", "static-peak"):
+    for policy in ("sluice", "sluice-no-warm-pool", "keda-default", "static-peak"):
         r = runs[policy]
         total = r["replica_seconds"] + r["warm_pool_replica_seconds"]
         print(f"| {trace} | {policy} | {r['replica_seconds']:.0f} | {r['warm_pool_replica_seconds']:.0f} | "

@@ -71,7 +71,9 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
   autoscaler::ScalingPolicy enginePolicy = function.policy;
   int warmPool = 0;
   if (policy == Policy::kSluice) {
-    warmPool = trace.warmPool > 0 ? trace.warmPool : function.policy.warmPool;
+    // The trace describes the platform, warm pool included (the pool is shared by every Function
+    // of a runtime image, so its size is the platform's, not one Function's).
+    warmPool = trace.warmPool;
   } else if (policy == Policy::kKedaDefault) {
     // The HPA KEDA generates: min 1 (KEDA itself handles 0 <-> 1), HPA defaults, no burst.
     enginePolicy = autoscaler::ScalingPolicy{};

@@ -13,7 +13,7 @@
 // hour), so every event's latency is counted.
 //
 // Policies: kSluice (the engine with the Function's policy, warm pool from the
-// trace), kKedaDefault (KEDA's defaults: activation checked every 30 s and
+// trace's warm_pool), kKedaDefault (KEDA's defaults: activation checked every 30 s and
 // 0 -> 1, HPA every 15 s with its default behaviour and no burst, all replicas
 // dropped to 0 after 300 s inactive) and kStaticPeak (always the replicas the
 // peak second needs, ready from the start). Pure: no I/O, deterministic.
