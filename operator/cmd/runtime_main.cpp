@@ -1,15 +1,55 @@
 // sluice-runtime: the process inside every function replica.
 //
-// Parses its flags and prints --help / --version. Sources, handlers and sinks
-// arrive with the runtime issue; until then the binary says so plainly and
-// exits non-zero instead of pretending to process events.
+// Cold mode (--config FILE): loads the function at start and starts its
+// triggers. Warm mode (--warm): starts with no function, reports ready, and
+// waits for an authenticated POST /specialize carrying the configuration.
+// Either way SIGTERM, SIGINT or POST /drain drains gracefully (stop fetching,
+// finish in-flight work within --drain-grace, commit/ack, leave the consumer
+// group) and exits 0.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/logging.h"
+#include "runtime/config/config_parser.h"
+#include "runtime/control/control_server.h"
+#include "runtime/control/runtime_controller.h"
+#include "runtime/delivery/runtime_metrics.h"
 #include "sluice/version.h"
+
+namespace {
+
+// The token may come from a file (a mounted Secret) or the environment.
+sluice::Result<std::string> readToken(const std::string& file) {
+  if (file.empty()) {
+    const char* env = std::getenv("SLUICE_SPECIALIZE_TOKEN");
+    return std::string(env ? env : "");
+  }
+  std::ifstream in(file);
+  if (!in) return sluice::invalidArgument("--specialize-token-file: cannot read \"" + file + "\"");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+sluice::Result<std::shared_ptr<sluice::runtime::Handler>> makeHandler(
+    const sluice::runtime::config::FunctionConfig& function) {
+  return sluice::Status(sluice::StatusCode::kFailedPrecondition,
+                        std::string("runtime ") + sluice::runtime::config::toString(function.runtime) +
+                            ": the handler host is not part of this build yet");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
@@ -18,6 +58,8 @@ int main(int argc, char** argv) {
   std::string configPath;
   std::string controlAddress = "0.0.0.0:8090";
   std::string logLevel = "info";
+  std::string tokenFile;
+  int drainGraceSeconds = 30;
   bool warm = false;
   app.add_option("--config", configPath, "Function configuration file (JSON or YAML) rendered by the operator")
       ->envname("SLUICE_CONFIG");
@@ -25,6 +67,12 @@ int main(int argc, char** argv) {
                  "Address of /healthz, /readyz, /metrics, /specialize, /drain, /invoke")
       ->capture_default_str();
   app.add_flag("--warm", warm, "Start without a function and wait for /specialize");
+  app.add_option("--specialize-token-file", tokenFile,
+                 "File holding the bearer token /specialize requires (else env SLUICE_SPECIALIZE_TOKEN)")
+      ->envname("SLUICE_SPECIALIZE_TOKEN_FILE");
+  app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -35,7 +83,56 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-runtime: --log-level: " << status.message() << "\n";
     return 2;
   }
-  std::cerr << "sluice-runtime " << sluice::kVersion
-            << ": the replica runtime is not implemented in this build yet; see --help\n";
-  return 3;
+  if (!warm && configPath.empty()) {
+    std::cerr << "sluice-runtime: --config is required unless --warm is given\n";
+    return 2;
+  }
+  auto token = readToken(tokenFile);
+  if (!token.isOk()) {
+    std::cerr << "sluice-runtime: " << token.status().message() << "\n";
+    return 2;
+  }
+
+  // Signals are taken by a dedicated thread with sigwait, so block them
+  // before any other thread starts (threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  sluice::runtime::RuntimeMetrics metrics;
+  sluice::runtime::RuntimeController controller(makeHandler, metrics, sluice::realClock());
+  std::thread signalThread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    SLUICE_LOG_INFO("signal {}: draining", signal);
+    controller.requestDrain();
+  });
+  signalThread.detach();
+
+  if (!warm) {
+    auto function = sluice::runtime::config::loadFunctionConfig(configPath);
+    if (!function.isOk()) {
+      std::cerr << "sluice-runtime: " << function.status().message() << "\n";
+      return 2;
+    }
+    if (auto status = controller.specialize(*function); !status.isOk()) {
+      std::cerr << "sluice-runtime: " << status.toString() << "\n";
+      return 1;
+    }
+  }
+  sluice::runtime::ControlServer server({controlAddress, *token}, controller);
+  if (auto status = server.start(); !status.isOk()) {
+    std::cerr << "sluice-runtime: " << status.toString() << "\n";
+    return 1;
+  }
+  SLUICE_LOG_INFO("sluice-runtime {} {} on {}", sluice::kVersion, warm ? "warm, waiting for /specialize" : "running",
+                  controlAddress);
+  controller.waitForDrainRequest();
+  // Unfinished events were not acknowledged and will be redelivered, so the
+  // drain succeeds either way; drain() logs what was left.
+  (void)controller.drain(std::chrono::seconds(drainGraceSeconds));
+  server.stop();
+  return 0;
 }

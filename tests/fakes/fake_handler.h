@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "runtime/core/handler.h"
 
 namespace sluice::testing {

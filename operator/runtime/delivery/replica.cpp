@@ -8,24 +8,25 @@ namespace sluice::runtime {
 
 namespace {
 
-std::map<std::string, Sink*> rawSinks(const std::map<std::string, std::unique_ptr<Sink>>& sinks) {
+std::map<std::string, Sink*> rawSinks(const Replica::Outputs& outputs) {
   std::map<std::string, Sink*> raw;
-  for (const auto& [name, sink] : sinks) raw[name] = sink.get();
+  for (const auto& [name, sink] : outputs) raw[name] = sink.get();
+  if (!outputs.empty()) raw[""] = outputs.front().second.get();
   return raw;
 }
 
 }  // namespace
 
-Replica::Replica(DeliveryOptions options, std::shared_ptr<Handler> handler,
-                 std::map<std::string, std::unique_ptr<Sink>> sinks, std::unique_ptr<Sink> deadLetter,
-                 std::vector<std::unique_ptr<Source>> sources, RuntimeMetrics& metrics, Clock& clock)
+Replica::Replica(DeliveryOptions options, std::shared_ptr<Handler> handler, Outputs outputs,
+                 std::unique_ptr<Sink> deadLetter, std::vector<std::unique_ptr<Source>> sources,
+                 RuntimeMetrics& metrics, Clock& clock)
     : handler_(std::move(handler)),
-      sinks_(std::move(sinks)),
+      outputs_(std::move(outputs)),
       deadLetter_(std::move(deadLetter)),
       sources_(std::move(sources)),
       clock_(clock),
-      loop_(std::make_unique<DeliveryLoop>(std::move(options), *handler_, rawSinks(sinks_), deadLetter_.get(), metrics,
-                                           clock)) {}
+      loop_(std::make_unique<DeliveryLoop>(std::move(options), *handler_, rawSinks(outputs_), deadLetter_.get(),
+                                           metrics, clock)) {}
 
 Replica::~Replica() {
   if (started_ && !drained_) (void)drain(std::chrono::seconds(0));
@@ -55,7 +56,7 @@ Status Replica::drain(Clock::Duration grace) {
     }
   }
   loop_->stop();
-  for (auto& [name, sink] : sinks_) (void)sink->flush(deadline);
+  for (auto& [name, sink] : outputs_) (void)sink->flush(deadline);
   if (deadLetter_) (void)deadLetter_->flush(deadline);
   if (!idle) {
     return Status(StatusCode::kDeadlineExceeded, std::to_string(unfinished) +

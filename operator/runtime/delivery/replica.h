@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -26,10 +27,10 @@ namespace sluice::runtime {
 
 class Replica {
  public:
-  // `sinks` maps output names to sinks; "" is the default output.
-  Replica(DeliveryOptions options, std::shared_ptr<Handler> handler, std::map<std::string, std::unique_ptr<Sink>> sinks,
-          std::unique_ptr<Sink> deadLetter, std::vector<std::unique_ptr<Source>> sources, RuntimeMetrics& metrics,
-          Clock& clock);
+  // `outputs` are named sinks; the first is also the default output (Record::sink empty).
+  using Outputs = std::vector<std::pair<std::string, std::unique_ptr<Sink>>>;
+  Replica(DeliveryOptions options, std::shared_ptr<Handler> handler, Outputs outputs, std::unique_ptr<Sink> deadLetter,
+          std::vector<std::unique_ptr<Source>> sources, RuntimeMetrics& metrics, Clock& clock);
   ~Replica();
 
   Status start();
@@ -41,7 +42,7 @@ class Replica {
 
  private:
   std::shared_ptr<Handler> handler_;
-  std::map<std::string, std::unique_ptr<Sink>> sinks_;
+  Outputs outputs_;
   std::unique_ptr<Sink> deadLetter_;
   std::vector<std::unique_ptr<Source>> sources_;
   Clock& clock_;

@@ -63,8 +63,8 @@ std::unique_ptr<runtime::Replica> makeTestReplica(const TestReplicaConfig& confi
     std::cerr << "sink: " << out.status().toString() << " " << dead.status().toString() << "\n";
     std::abort();
   }
-  std::map<std::string, std::unique_ptr<runtime::Sink>> sinks;
-  sinks[""] = std::move(out).value();
+  runtime::Replica::Outputs sinks;
+  sinks.emplace_back("out", std::move(out).value());
 
   runtime::DeliveryOptions options;
   options.functionName = "echo";

@@ -1,0 +1,42 @@
+// ControlHooks: what the control server asks of the replica. Implemented by
+// RuntimeController; tests use a fake. Methods are called from the HTTP
+// server's threads concurrently: implementations are thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/core/event.h"
+
+namespace sluice::runtime {
+
+struct InvokeRequest {
+  std::string body;
+  Headers headers;        // HTTP request headers, lower-case names
+  std::string trigger;    // X-Sluice-Trigger header, or "http"
+  std::string eventType;  // "http.request", or "cron.tick" when X-Sluice-Event-Type says so
+};
+
+class ControlHooks {
+ public:
+  virtual ~ControlHooks() = default;
+
+  // Empty when ready to take work, else why not.
+  virtual std::string notReadyReason() = 0;
+
+  // Prometheus text exposition.
+  virtual std::string metricsText() = 0;
+
+  // Loads the function described by `body` (the function configuration,
+  // JSON or YAML) and starts its triggers. Called only after the token check.
+  virtual Status specialize(const std::string& body) = 0;
+
+  // Starts a graceful drain; returns at once.
+  virtual void requestDrain() = 0;
+
+  // Runs the handler once on an HTTP-pushed event and returns its outputs.
+  virtual Result<std::vector<Record>> invoke(const InvokeRequest& request) = 0;
+};
+
+}  // namespace sluice::runtime

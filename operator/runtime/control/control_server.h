@@ -1,0 +1,52 @@
+// ControlServer: the replica's HTTP endpoint (cpprestsdk http_listener).
+//
+//   GET  /healthz     200 while the process lives
+//   GET  /readyz      200 when ready for work, else 503 with the reason
+//   GET  /metrics     Prometheus text format
+//   POST /specialize  Authorization: Bearer <token>; 401 when missing or wrong
+//                     (and always 401 when no token is configured); body = the
+//                     function configuration
+//   POST /drain       202; starts a graceful drain
+//   POST /invoke      runs the handler on the body; 200 with the output (one
+//                     record: its bytes; several: a JSON array of strings),
+//                     204 with none, 4xx/5xx with the error text
+// Thread-safe; requests are served on cpprestsdk's thread pool.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "runtime/control/control_hooks.h"
+
+namespace web::http::experimental::listener {
+class http_listener;
+}
+
+namespace sluice::runtime {
+
+struct ControlServerOptions {
+  std::string bindAddress = "0.0.0.0:8090";  // host:port
+  std::string specializeToken;               // empty: /specialize always refuses
+};
+
+class ControlServer {
+ public:
+  ControlServer(ControlServerOptions options, ControlHooks& hooks);
+  ~ControlServer();
+
+  // Binds and starts serving; the error names the address.
+  Status start();
+  void stop();
+
+ private:
+  ControlServerOptions options_;
+  ControlHooks& hooks_;
+  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+};
+
+// Compares a request's Authorization header with the expected token in
+// constant time. Returns OK, or kUnauthenticated with the reason.
+Status checkBearerToken(const std::string& authorizationHeader, const std::string& expectedToken);
+
+}  // namespace sluice::runtime

@@ -1,0 +1,30 @@
+// Wiring: turns the parsed function configuration (runtime/config) into the
+// runtime's Sources and Sinks. Credentials named by *Env fields are read from
+// the environment here; errors name the trigger/output and the field.
+// Stateless; thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "runtime/config/function_config.h"
+#include "runtime/delivery/delivery_loop.h"
+#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/sinks/sink.h"
+#include "runtime/sources/source.h"
+
+namespace sluice::runtime {
+
+// A Source for a pulled trigger (kafka, rabbitmq, objectStore), or nullptr for
+// pushed ones (http, cron), which arrive through /invoke.
+Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger,
+                                            const config::FunctionConfig& function, RuntimeMetrics& metrics,
+                                            Clock& clock);
+
+Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink);
+
+// Delivery options (retries, backoff, timeout, in-flight limit) for `function`.
+DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function);
+
+}  // namespace sluice::runtime

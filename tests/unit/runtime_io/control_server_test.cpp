@@ -1,0 +1,238 @@
+// ControlServer over real HTTP on 127.0.0.1 with fake hooks, and
+// RuntimeController's warm -> specialized -> draining lifecycle.
+#include "runtime/control/control_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <string>
+
+// cpprestsdk's U() macro breaks fmt: bring spdlog in first.
+#include "common/logging.h"
+
+#include <cpprest/http_client.h>
+
+#include "fakes/fake_handler.h"
+#include "runtime/control/runtime_controller.h"
+
+namespace sluice::runtime {
+namespace {
+
+namespace http = web::http;
+
+// http_listener cannot report a port it picked itself, so ask the kernel for a free one.
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+class FakeHooks final : public ControlHooks {
+ public:
+  std::string notReadyReason() override { return notReady; }
+  std::string metricsText() override { return "sluice_test_metric 1\n"; }
+  Status specialize(const std::string& body) override {
+    std::lock_guard lock(mu);
+    specializedWith.push_back(body);
+    return specializeResult;
+  }
+  void requestDrain() override { drainRequested = true; }
+  Result<std::vector<Record>> invoke(const InvokeRequest& request) override {
+    std::lock_guard lock(mu);
+    lastInvoke = request;
+    if (request.body == "fail") return invalidArgument("field \"x\" is missing");
+    std::vector<Record> records;
+    if (request.body == "none") return records;
+    Record record;
+    record.value = "echo:" + request.body;
+    records.push_back(record);
+    if (request.body == "two") records.push_back(record);
+    return records;
+  }
+
+  std::mutex mu;
+  std::string notReady;
+  Status specializeResult;
+  std::vector<std::string> specializedWith;
+  std::atomic<bool> drainRequested{false};
+  InvokeRequest lastInvoke;
+};
+
+struct Reply {
+  int code;
+  std::string body;
+};
+
+class ControlServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int tries = 0; tries < 5; ++tries) {
+      port_ = freePort();
+      server_ = std::make_unique<ControlServer>(
+          ControlServerOptions{"127.0.0.1:" + std::to_string(port_), "s3cret-token"}, hooks_);
+      if (server_->start().isOk()) return;
+    }
+    FAIL() << "could not start the control server";
+  }
+
+  Reply call(const http::method& method, const std::string& path, const std::string& body = "",
+             const std::string& authorization = "", const std::map<std::string, std::string>& headers = {}) {
+    http::client::http_client client("http://127.0.0.1:" + std::to_string(port_));
+    http::http_request request(method);
+    request.set_request_uri(path);
+    if (!authorization.empty()) request.headers().add("Authorization", authorization);
+    for (const auto& [k, v] : headers) request.headers().add(k, v);
+    if (!body.empty()) request.set_body(body);
+    auto response = client.request(request).get();
+    return {response.status_code(), response.extract_string(true).get()};
+  }
+
+  int port_ = 0;
+  FakeHooks hooks_;
+  std::unique_ptr<ControlServer> server_;
+};
+
+TEST_F(ControlServerTest, HealthReadinessAndMetrics) {
+  EXPECT_EQ(call(http::methods::GET, "/healthz").code, 200);
+  Reply ready = call(http::methods::GET, "/readyz");
+  EXPECT_EQ(ready.code, 200);
+  hooks_.notReady = "draining";
+  ready = call(http::methods::GET, "/readyz");
+  EXPECT_EQ(ready.code, 503);
+  EXPECT_EQ(ready.body, "draining\n");
+  Reply metrics = call(http::methods::GET, "/metrics");
+  EXPECT_EQ(metrics.code, 200);
+  EXPECT_EQ(metrics.body, "sluice_test_metric 1\n");
+  Reply missing = call(http::methods::GET, "/nope");
+  EXPECT_EQ(missing.code, 404);
+  EXPECT_EQ(missing.body, "no such endpoint: GET /nope\n");
+}
+
+TEST_F(ControlServerTest, SpecializeRefusesMissingOrWrongTokens) {
+  Reply none = call(http::methods::POST, "/specialize", "{}");
+  EXPECT_EQ(none.code, 401);
+  EXPECT_EQ(none.body, "missing bearer token\n");
+  Reply wrong = call(http::methods::POST, "/specialize", "{}", "Bearer s3cret-tokeN");
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_EQ(wrong.body, "wrong bearer token\n");
+  Reply prefix = call(http::methods::POST, "/specialize", "{}", "Bearer s3cret");
+  EXPECT_EQ(prefix.code, 401);
+  Reply basic = call(http::methods::POST, "/specialize", "{}", "Basic czNjcmV0LXRva2Vu");
+  EXPECT_EQ(basic.code, 401);
+  EXPECT_EQ(basic.body, "Authorization header is not a bearer token\n");
+  EXPECT_TRUE(hooks_.specializedWith.empty()) << "refused calls must not reach the runtime";
+
+  Reply ok = call(http::methods::POST, "/specialize", "{\"name\":\"f\"}", "Bearer s3cret-token");
+  EXPECT_EQ(ok.code, 200);
+  ASSERT_EQ(hooks_.specializedWith.size(), 1u);
+  EXPECT_EQ(hooks_.specializedWith[0], "{\"name\":\"f\"}");
+
+  hooks_.specializeResult = invalidArgument("function configuration: timeoutSeconds: must be at least 1, got 0");
+  Reply bad = call(http::methods::POST, "/specialize", "{}", "Bearer s3cret-token");
+  EXPECT_EQ(bad.code, 400);
+  EXPECT_EQ(bad.body, "InvalidArgument: function configuration: timeoutSeconds: must be at least 1, got 0\n");
+}
+
+TEST(BearerTokenTest, NoConfiguredTokenRefusesEverything) {
+  EXPECT_EQ(checkBearerToken("Bearer ", "").message(), "specialization is disabled: no token is configured");
+  EXPECT_EQ(checkBearerToken("Bearer x", "").code(), StatusCode::kUnauthenticated);
+  EXPECT_TRUE(checkBearerToken("Bearer x", "x").isOk());
+  EXPECT_TRUE(checkBearerToken("bearer x", "x").isOk());
+}
+
+TEST_F(ControlServerTest, DrainIsAccepted) {
+  Reply drain = call(http::methods::POST, "/drain");
+  EXPECT_EQ(drain.code, 202);
+  EXPECT_TRUE(hooks_.drainRequested);
+}
+
+TEST_F(ControlServerTest, InvokeRepliesWithTheHandlersOutput) {
+  Reply one = call(http::methods::POST, "/invoke", "hi", "", {{"X-Sluice-Trigger", "web"}});
+  EXPECT_EQ(one.code, 200);
+  EXPECT_EQ(one.body, "echo:hi");
+  EXPECT_EQ(hooks_.lastInvoke.trigger, "web");
+  EXPECT_EQ(hooks_.lastInvoke.eventType, "http.request");
+  Reply two = call(http::methods::POST, "/invoke", "two");
+  EXPECT_EQ(two.code, 200);
+  EXPECT_EQ(two.body, "[\"echo:two\",\"echo:two\"]");
+  EXPECT_EQ(hooks_.lastInvoke.trigger, "http");
+  EXPECT_EQ(call(http::methods::POST, "/invoke", "none").code, 204);
+  Reply fail = call(http::methods::POST, "/invoke", "fail");
+  EXPECT_EQ(fail.code, 400);
+  EXPECT_EQ(fail.body, "InvalidArgument: field \"x\" is missing\n");
+  call(http::methods::POST, "/invoke", "tick", "", {{"X-Sluice-Event-Type", "cron.tick"}});
+  EXPECT_EQ(hooks_.lastInvoke.eventType, "cron.tick");
+}
+
+const char* kHttpFunction = R"({
+  "name": "greeter",
+  "runtime": "python3.11",
+  "codeDir": "/code",
+  "triggers": [{"name": "web", "http": {}}]
+})";
+
+TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
+  RuntimeMetrics metrics;
+  int factoryCalls = 0;
+  RuntimeController controller(
+      [&](const config::FunctionConfig& function) -> Result<std::shared_ptr<Handler>> {
+        ++factoryCalls;
+        EXPECT_EQ(function.name, "greeter");
+        return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
+      },
+      metrics, realClock());
+  EXPECT_EQ(controller.notReadyReason(), "") << "a warm replica is ready to be specialized";
+  InvokeRequest request{"hello", {}, "web", "http.request"};
+  EXPECT_EQ(controller.invoke(request).status().toString(),
+            "Unavailable: no function is loaded yet (warm replica waiting for /specialize)");
+
+  Status bad = controller.specialize(std::string(R"({"name": "x", "timeoutSeconds": 0})"));
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("timeoutSeconds"), std::string::npos) << bad.message();
+
+  ASSERT_TRUE(controller.specialize(std::string(kHttpFunction)).isOk());
+  EXPECT_EQ(factoryCalls, 1);
+  EXPECT_GT(controller.lastSpecializationSeconds(), 0.0);
+  EXPECT_NE(metrics.scrape().find("sluice_runtime_specialization_duration_seconds_count 1"), std::string::npos);
+  EXPECT_EQ(controller.specialize(std::string(kHttpFunction)).toString(),
+            "FailedPrecondition: already specialized as function \"greeter\"");
+
+  auto outputs = controller.invoke(request);
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().toString();
+  ASSERT_EQ(outputs->size(), 1u);
+  EXPECT_EQ((*outputs)[0].value, "hello");
+
+  controller.requestDrain();
+  EXPECT_EQ(controller.notReadyReason(), "draining");
+  EXPECT_TRUE(controller.drain(std::chrono::seconds(5)).isOk());
+  EXPECT_EQ(controller.invoke(request).status().toString(), "Unavailable: the replica is draining");
+}
+
+TEST(RuntimeControllerTest, HandlerLoadFailureLeavesTheReplicaWarm) {
+  RuntimeMetrics metrics;
+  bool fail = true;
+  RuntimeController controller(
+      [&](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
+        if (fail) return invalidArgument("index.py: SyntaxError at line 3");
+        return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
+      },
+      metrics, realClock());
+  EXPECT_EQ(controller.specialize(std::string(kHttpFunction)).toString(),
+            "InvalidArgument: loading the handler: index.py: SyntaxError at line 3");
+  fail = false;
+  EXPECT_TRUE(controller.specialize(std::string(kHttpFunction)).isOk());
+}
+
+}  // namespace
+}  // namespace sluice::runtime
