@@ -9,7 +9,8 @@ for c in "${ALL_COMPONENTS[@]}"; do
   fi
 done
 
-ENV_FILE="$PROJECT_ROOT/build/testenv.env"
+# build/testenv -> build/testenv.env; a custom SLUICE_ENV_DIR gets its own file beside it.
+ENV_FILE="${SLUICE_ENV_DIR%/}.env"
 
 # build/testenv.env = the fragments of every running component.
 write_env_file() {
