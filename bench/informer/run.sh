@@ -12,7 +12,7 @@ if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
 fi
 [[ -n ${KUBECONFIG:-} ]] || { echo "informer bench: KUBECONFIG is not set (start the test environment: make testenv-up)" >&2; exit 1; }
 build=${SLUICE_BENCH_BUILD_DIR:-$root/build}
-driver=$build/sluice-bench-informer
-[[ -x $driver ]] || { echo "informer bench: $driver not built (cmake --build $build --target sluice-bench-informer)" >&2; exit 1; }
+driver=$build/sluice_bench_informer
+[[ -x $driver ]] || { echo "informer bench: $driver not built (cmake --build $build --target sluice_bench_informer)" >&2; exit 1; }
 mkdir -p "$root/bench/results"
 "$driver" --kubeconfig "$KUBECONFIG" --out "$root/bench/results/informer.json" "$@"
