@@ -238,12 +238,13 @@ TEST(PythonHandlerTest, TimeoutInterruptsSleepAndBusyLoops) {
            "    if event['data'] == 'sleep':\n        time.sleep(30)\n"
            "    elif event['data'] == 'spin':\n        while True:\n            pass\n"
            "    return 'done'\n");
-  auto handler = load(dir, options(std::chrono::milliseconds(300)));
+  // Generous: the assertion is on the outcome, and a loaded machine may be slow to start the call.
+  auto handler = load(dir, options(std::chrono::milliseconds(1000)));
   for (const char* mode : {"sleep", "spin"}) {
     auto out = handler->handle(kafkaEvent(mode), ctx());
     ASSERT_FALSE(out.isOk()) << mode;
     EXPECT_EQ(out.status().code(), StatusCode::kDeadlineExceeded) << mode;
-    EXPECT_EQ(out.status().message(), "handler exceeded its timeout of 300ms") << mode;
+    EXPECT_EQ(out.status().message(), "handler exceeded its timeout of 1000ms") << mode;
   }
   EXPECT_TRUE(PythonRuntime::instance().healthy());
   auto after = handler->handle(kafkaEvent("quick"), ctx());
@@ -496,15 +497,15 @@ TEST(PythonHandlerDeathTest, StuckInterpreterMarksReplicaUnhealthy) {
                  "            time.sleep(10)\n"
                  "        except TimeoutError:\n"
                  "            pass\n");
-        HandlerOptions o = options(std::chrono::milliseconds(200));
-        o.stuckGrace = std::chrono::milliseconds(300);
+        HandlerOptions o = options(std::chrono::milliseconds(1000));
+        o.stuckGrace = std::chrono::milliseconds(1000);
         LoadOptions l;
         l.codeDir = dir.path();
         auto handler = PythonRuntime::instance().load(l, o);
         if (!handler.isOk() || !pythonHealthy()) std::_Exit(10);
         auto out = (*handler)->handle(kafkaEvent("x"), ctx());
         if (out.status().message() !=
-            "handler exceeded its timeout of 200ms and did not stop; the interpreter is stuck") {
+            "handler exceeded its timeout of 1000ms and did not stop; the interpreter is stuck") {
           std::_Exit(11);
         }
         if (pythonHealthy() || PythonRuntime::instance().healthy()) std::_Exit(12);
