@@ -1,6 +1,5 @@
 #include "controllers/function/pod_template.h"
 
-#include <cctype>
 #include <cstdint>
 #include <cstdio>
 
@@ -8,39 +7,6 @@ namespace sluice::controllers {
 namespace {
 
 using nlohmann::json;
-
-std::string envToken(const std::string& text) {
-  std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
-  return out;
-}
-
-void addSecretKeys(std::vector<SecretEnv>& out, const std::string& owner, const json& ref,
-                   const std::vector<std::pair<std::string, bool>>& keys) {
-  if (!ref.is_object() || !ref.contains("name")) return;
-  const std::string secret = ref["name"].get<std::string>();
-  for (const auto& [key, optional] : keys) {
-    out.push_back({"SLUICE_SECRET_" + envToken(owner) + "_" + envToken(key), secret, key, optional});
-  }
-}
-
-void addSinkSecrets(std::vector<SecretEnv>& out, const std::string& owner, const json& sink) {
-  if (sink.contains("kafka")) {
-    addSecretKeys(out, owner, sink["kafka"].value("secretRef", json()),
-                  {{"username", true}, {"password", true}, {"ca.crt", true}, {"tls.crt", true}, {"tls.key", true}});
-  }
-  if (sink.contains("rabbitmq")) {
-    const json& ref = sink["rabbitmq"]["connectionSecretRef"];
-    addSecretKeys(out, owner, ref, {{ref.value("key", "url"), false}});
-  }
-  if (sink.contains("http")) {
-    // Header secrets are mounted whole (keys are not known here): see buildReplicaPod's envFrom.
-  }
-  if (sink.contains("s3")) {
-    addSecretKeys(out, owner, sink["s3"].value("credentialsSecretRef", json()),
-                  {{"accessKey", false}, {"secretKey", false}});
-  }
-}
 
 uint64_t fnv1a(const std::string& text) {
   uint64_t hash = 1469598103934665603ULL;
@@ -60,43 +26,13 @@ json hardenedContainerSecurityContext() {
 
 }  // namespace
 
-std::vector<SecretEnv> secretEnvsFor(const json& function, const std::vector<json>& triggers) {
-  std::vector<SecretEnv> out;
-  const json& spec = function.value("spec", json::object());
-  for (const json& output : spec.value("outputs", json::array())) {
-    addSinkSecrets(out, "output_" + output.value("name", "default"), output);
-  }
-  if (spec.contains("deadLetter")) addSinkSecrets(out, "deadletter", spec["deadLetter"]);
-  for (const json& trigger : triggers) {
-    const std::string owner = "trigger_" + trigger["metadata"].value("name", "");
-    const json& tspec = trigger.value("spec", json::object());
-    if (tspec.contains("kafka")) {
-      const json& kafka = tspec["kafka"];
-      addSecretKeys(out, owner, kafka.contains("sasl") ? kafka["sasl"].value("secretRef", json()) : json(),
-                    {{"username", false}, {"password", false}});
-      addSecretKeys(out, owner, kafka.contains("tls") ? kafka["tls"].value("secretRef", json()) : json(),
-                    {{"ca.crt", true}, {"tls.crt", true}, {"tls.key", true}});
-    }
-    if (tspec.contains("rabbitmq")) {
-      const json& ref = tspec["rabbitmq"]["connectionSecretRef"];
-      addSecretKeys(out, owner, ref,
-                    {{ref.value("key", "url"), false}, {ref.value("managementKey", "managementUrl"), true}});
-    }
-    if (tspec.contains("objectStore")) {
-      addSecretKeys(out, owner, tspec["objectStore"].value("credentialsSecretRef", json()),
-                    {{"accessKey", true}, {"secretKey", true}, {"user", true}});
-    }
-  }
-  return out;
-}
-
 std::string templateHash(const json& podSpec) {
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(fnv1a(podSpec.dump())));
   return std::string(buffer, 10);
 }
 
-Result<json> buildReplicaPod(const json& function, const std::vector<json>& triggers,
+Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& rendered,
                              const PodTemplateOptions& options) {
   if (!function.contains("metadata") || !function["metadata"].contains("name") ||
       !function["metadata"].contains("uid")) {
@@ -120,6 +56,10 @@ Result<json> buildReplicaPod(const json& function, const std::vector<json>& trig
       {{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
       {{"name", "tmp"}, {"mountPath", "/tmp"}},
   });
+  for (const spec::SecretVolume& v : rendered.secretVolumes) {
+    volumes.push_back({{"name", v.volumeName}, {"secret", {{"secretName", v.secretName}}}});
+    mounts.push_back({{"name", v.volumeName}, {"mountPath", v.mountPath}, {"readOnly", true}});
+  }
   json initContainers = json::array();
   if (runtime != "builtin") {
     const json& code = spec.value("code", json::object());
@@ -154,7 +94,7 @@ Result<json> buildReplicaPod(const json& function, const std::vector<json>& trig
       {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
       {{"name", "SLUICE_CONFIG"}, {"value", std::string(kConfigMountPath) + "/function.json"}},
   });
-  for (const SecretEnv& s : secretEnvsFor(function, triggers)) {
+  for (const spec::SecretEnv& s : rendered.secretEnvs) {
     json ref = {{"name", s.secretName}, {"key", s.secretKey}};
     if (s.optional) ref["optional"] = true;
     env.push_back({{"name", s.envName}, {"valueFrom", {{"secretKeyRef", ref}}}});
@@ -205,7 +145,8 @@ Result<json> buildReplicaPod(const json& function, const std::vector<json>& trig
 
   json labels = {{kFunctionLabel, name}, {kRoleLabel, "replica"}, {"app.kubernetes.io/managed-by", "sluice"}};
   for (const auto& [k, v] : pod.value("labels", json::object()).items()) labels[k] = v;
-  labels[kTemplateHashLabel] = templateHash(podSpec);
+  // The configuration is read once at start, so a change to it (a trigger's topic, say) must roll the pods too.
+  labels[kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
 
   json podMeta = {
       {"generateName", name + "-"},

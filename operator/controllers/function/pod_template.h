@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "spec/runtime_config_render.h"
 
 namespace sluice::controllers {
 
@@ -28,23 +29,10 @@ struct PodTemplateOptions {
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
 };
 
-// A Secret key a replica needs, and the env var that carries it.
-struct SecretEnv {
-  std::string envName;
-  std::string secretName;
-  std::string secretKey;
-  bool optional = false;
-  friend bool operator==(const SecretEnv&, const SecretEnv&) = default;
-};
-
-// Every Secret key referenced by the Function's outputs/deadLetter and by its
-// Triggers, with a stable env var name (SLUICE_SECRET_<OWNER>_<KEY>) that the
-// runtime configuration refers to.
-std::vector<SecretEnv> secretEnvsFor(const nlohmann::json& function, const std::vector<nlohmann::json>& triggers);
-
-// The Pod (without metadata.name: callers set generateName) for one replica.
-// Errors name the field at fault (e.g. "spec.code: ...").
-Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const std::vector<nlohmann::json>& triggers,
+// The Pod (without metadata.name: callers set generateName) for one replica,
+// carrying the Secret env vars and volumes that `rendered` (renderRuntimeConfig
+// of the same Function and Triggers) refers to. Errors name the field at fault.
+Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
                                        const PodTemplateOptions& options);
 
 // A short stable hash of a pod spec; pods whose label differs are outdated.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "spec/runtime_config_render.h"
+
 namespace sluice::controllers {
 namespace {
 
@@ -16,6 +18,14 @@ json function(json spec) {
 
 const PodTemplateOptions kOptions{.runtimeImage = "sluice/runtime-python:0.1.0", .configMapName = "clean-logs-sluice"};
 
+// The pod for a Function and its Triggers, as the controller builds it.
+Result<json> podFor(const json& fn, const std::vector<json>& triggers = {},
+                    const PodTemplateOptions& options = kOptions) {
+  auto rendered = spec::renderRuntimeConfig(fn, triggers);
+  if (!rendered.isOk()) return rendered.status();
+  return buildReplicaPod(fn, *rendered, options);
+}
+
 json envNamed(const json& pod, const std::string& name) {
   for (const json& e : pod["spec"]["containers"][0]["env"]) {
     if (e["name"] == name) return e;
@@ -24,7 +34,7 @@ json envNamed(const json& pod, const std::string& name) {
 }
 
 TEST(PodTemplateTest, OwnedLabelledAndHardened) {
-  auto pod = buildReplicaPod(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}), {}, kOptions);
+  auto pod = podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}));
   ASSERT_TRUE(pod.isOk()) << pod.status().toString();
   const json& meta = (*pod)["metadata"];
   EXPECT_EQ(meta["generateName"], "clean-logs-");
@@ -50,7 +60,7 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
 }
 
 TEST(PodTemplateTest, InlineCodeIsMountedAsTheHandlersModule) {
-  auto pod = buildReplicaPod(function({{"handler", "clean.handle"}, {"code", {{"inline", "x"}}}}), {}, kOptions);
+  auto pod = podFor(function({{"handler", "clean.handle"}, {"code", {{"inline", "x"}}}}));
   ASSERT_TRUE(pod.isOk());
   json codeVolume;
   for (const json& v : (*pod)["spec"]["volumes"]) {
@@ -61,28 +71,27 @@ TEST(PodTemplateTest, InlineCodeIsMountedAsTheHandlersModule) {
 }
 
 TEST(PodTemplateTest, CodeImageIsCopiedByAnInitContainer) {
-  auto pod = buildReplicaPod(function({{"code", {{"image", "registry.local/handlers:7"}}}}), {}, kOptions);
+  auto pod = podFor(function({{"code", {{"image", "registry.local/handlers:7"}}}}));
   ASSERT_TRUE(pod.isOk());
   ASSERT_EQ((*pod)["spec"]["initContainers"].size(), 1u);
   EXPECT_EQ((*pod)["spec"]["initContainers"][0]["image"], "registry.local/handlers:7");
 }
 
 TEST(PodTemplateTest, BuiltinPipelineNeedsNoCode) {
-  auto pod = buildReplicaPod(
-      function({{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}), {}, kOptions);
+  auto pod = podFor(function({{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}));
   ASSERT_TRUE(pod.isOk());
   for (const json& v : (*pod)["spec"]["volumes"]) EXPECT_NE(v["name"], "code");
 }
 
 TEST(PodTemplateTest, ErrorsNameTheField) {
-  auto noCode = buildReplicaPod(function({{"runtime", "python3.11"}}), {}, kOptions);
+  auto noCode = podFor(function({{"runtime", "python3.11"}}));
   EXPECT_EQ(noCode.status().message(), "spec.code: runtime python3.11 needs code (inline, configMapRef or image)");
-  auto noImage = buildReplicaPod(function({{"runtime", "builtin"}}), {}, {.runtimeImage = "", .configMapName = "c"});
+  auto noImage = podFor(function({{"runtime", "builtin"}}), {}, {.runtimeImage = "", .configMapName = "c"});
   EXPECT_EQ(noImage.status().message(),
             "spec.image: no runtime image (set spec.image or the operator's runtime image)");
   json nameless = function({{"code", {{"inline", "x"}}}});
   nameless["metadata"].erase("uid");
-  EXPECT_EQ(buildReplicaPod(nameless, {}, kOptions).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(podFor(nameless).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
@@ -93,7 +102,8 @@ TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
                      {{"bootstrapServers", {"k:9092"}},
                       {"topics", {"t"}},
                       {"consumerGroup", "g"},
-                      {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}}}}}}};
+                      {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}},
+                      {"tls", {{"secretRef", {{"name", "kafka-ca"}}}}}}}}}};
   json fn = function({{"runtime", "builtin"},
                       {"pipeline", json::array({{{"mirror", json::object()}}})},
                       {"outputs", json::array({{{"name", "lake"},
@@ -101,12 +111,17 @@ TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
                                                  {{"endpoint", "http://s3:9000"},
                                                   {"bucket", "lake"},
                                                   {"credentialsSecretRef", {{"name", "s3-creds"}}}}}}})}});
-  auto pod = buildReplicaPod(fn, {trigger}, kOptions);
+  auto pod = podFor(fn, {trigger});
   ASSERT_TRUE(pod.isOk());
   json user = envNamed(*pod, "SLUICE_SECRET_TRIGGER_ORDERS_USERNAME");
   EXPECT_EQ(user["valueFrom"]["secretKeyRef"], (json{{"name", "kafka-creds"}, {"key", "username"}}));
   json key = envNamed(*pod, "SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY");
   EXPECT_EQ(key["valueFrom"]["secretKeyRef"], (json{{"name", "s3-creds"}, {"key", "accessKey"}}));
+  bool tlsMounted = false;
+  for (const json& v : (*pod)["spec"]["volumes"]) {
+    if (v.contains("secret") && v["secret"]["secretName"] == "kafka-ca") tlsMounted = true;
+  }
+  EXPECT_TRUE(tlsMounted);
   for (const json& e : (*pod)["spec"]["containers"][0]["env"]) {
     if (e["name"].get<std::string>().rfind("SLUICE_SECRET_", 0) == 0) {
       EXPECT_FALSE(e.contains("value")) << e.dump();
@@ -115,9 +130,9 @@ TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
 }
 
 TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
-  auto a = buildReplicaPod(function({{"code", {{"inline", "x"}}}}), {}, kOptions);
-  auto same = buildReplicaPod(function({{"code", {{"inline", "x"}}}}), {}, kOptions);
-  auto changed = buildReplicaPod(function({{"code", {{"inline", "x"}}}, {"timeoutSeconds", 60}}), {}, kOptions);
+  auto a = podFor(function({{"code", {{"inline", "x"}}}}));
+  auto same = podFor(function({{"code", {{"inline", "x"}}}}));
+  auto changed = podFor(function({{"code", {{"inline", "x"}}}, {"timeoutSeconds", 60}}));
   ASSERT_TRUE(a.isOk() && same.isOk() && changed.isOk());
   EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel], (*same)["metadata"]["labels"][kTemplateHashLabel]);
   EXPECT_NE((*a)["metadata"]["labels"][kTemplateHashLabel], (*changed)["metadata"]["labels"][kTemplateHashLabel]);

@@ -1,0 +1,247 @@
+#include "spec/runtime_config_render.h"
+
+#include <cctype>
+
+namespace sluice::spec {
+namespace {
+
+using nlohmann::json;
+
+std::string token(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+  return out;
+}
+
+std::string joinServers(const json& servers) {
+  std::string out;
+  for (const json& s : servers) out += (out.empty() ? "" : ",") + s.get<std::string>();
+  return out;
+}
+
+// Collects the Secret references of one owner (an output, the dead letter or a trigger).
+class SecretCollector {
+ public:
+  SecretCollector(RenderedConfig& out, const RenderOptions& options, std::string owner)
+      : out_(out), options_(options), owner_(std::move(owner)) {}
+
+  std::string env(const json& secretRef, const std::string& key, bool optional = false) {
+    std::string name = secretEnvName(owner_, key);
+    out_.secretEnvs.push_back({name, secretRef.at("name").get<std::string>(), key, optional});
+    return name;
+  }
+
+  std::string volume(const json& secretRef) {
+    std::string lowered;
+    for (char c : owner_)
+      lowered += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
+    SecretVolume v{"tls-" + lowered, secretRef.at("name").get<std::string>(), options_.tlsDir + "/" + lowered};
+    out_.secretVolumes.push_back(v);
+    return v.mountPath;
+  }
+
+ private:
+  RenderedConfig& out_;
+  const RenderOptions& options_;
+  std::string owner_;
+};
+
+json kafkaSecurity(const json& kafka, SecretCollector& secrets) {
+  const bool sasl = kafka.contains("sasl");
+  const bool tls = kafka.contains("tls");
+  json security = {{"protocol", std::string(sasl ? "SASL_" : "") + (tls ? "SSL" : "PLAINTEXT")}};
+  if (sasl) {
+    security["saslMechanism"] = kafka["sasl"].at("mechanism");
+    security["usernameEnv"] = secrets.env(kafka["sasl"].at("secretRef"), "username");
+    security["passwordEnv"] = secrets.env(kafka["sasl"].at("secretRef"), "password");
+  }
+  if (tls && kafka["tls"].contains("secretRef")) {
+    const std::string dir = secrets.volume(kafka["tls"]["secretRef"]);
+    security["caFile"] = dir + "/ca.crt";
+    if (kafka["tls"].value("mutual", false)) {
+      security["certFile"] = dir + "/tls.crt";
+      security["keyFile"] = dir + "/tls.key";
+    }
+  }
+  return security;
+}
+
+Result<json> renderSink(const json& sink, const std::string& where, SecretCollector& secrets) {
+  json out;
+  if (sink.contains("name")) out["name"] = sink["name"];
+  if (sink.contains("kafka")) {
+    const json& k = sink["kafka"];
+    out["kafka"] = {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+                    {"topic", k.at("topic")},
+                    {"security", kafkaSecurity(k, secrets)}};
+  } else if (sink.contains("rabbitmq")) {
+    const json& r = sink["rabbitmq"];
+    const json& ref = r.at("connectionSecretRef");
+    out["rabbitmq"] = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))}, {"exchange", r.value("exchange", "")}};
+    if (r.contains("routingKey")) out["rabbitmq"]["routingKey"] = r["routingKey"];
+  } else if (sink.contains("http")) {
+    const json& h = sink["http"];
+    out["http"] = {{"url", h.at("url")}};
+    if (h.contains("bearerTokenSecretRef")) {
+      const json& ref = h["bearerTokenSecretRef"];
+      out["http"]["bearerTokenEnv"] = secrets.env(ref, ref.value("key", "token"));
+    }
+  } else if (sink.contains("s3")) {
+    const json& s = sink["s3"];
+    out["s3"] = {{"endpoint", s.at("endpoint")},
+                 {"region", s.value("region", "us-east-1")},
+                 {"bucket", s.at("bucket")},
+                 {"prefix", s.value("prefix", "")}};
+    if (s.contains("credentialsSecretRef")) {
+      out["s3"]["accessKeyEnv"] = secrets.env(s["credentialsSecretRef"], "accessKey");
+      out["s3"]["secretKeyEnv"] = secrets.env(s["credentialsSecretRef"], "secretKey");
+    }
+  } else if (sink.contains("dir")) {
+    out["dir"] = {{"path", sink["dir"].at("path")}};
+  } else {
+    return invalidArgument(where + ": an output must set one of kafka, rabbitmq, http, s3 or dir");
+  }
+  return out;
+}
+
+Result<json> renderSource(const json& spec, const std::string& where, SecretCollector& secrets) {
+  const json& delivery = spec.value("delivery", json::object());
+  if (spec.contains("kafka")) {
+    const json& k = spec["kafka"];
+    return json{{"kafka",
+                 {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+                  {"topics", k.at("topics")},
+                  {"consumerGroup", k.at("consumerGroup")},
+                  {"initialOffset", k.value("initialOffset", "latest")},
+                  {"batchSize", delivery.value("batchSize", 1)},
+                  {"maxInFlight", delivery.value("maxInFlight", 100)},
+                  {"security", kafkaSecurity(k, secrets)}}}};
+  }
+  if (spec.contains("rabbitmq")) {
+    const json& r = spec["rabbitmq"];
+    const json& ref = r.at("connectionSecretRef");
+    return json{{"rabbitmq",
+                 {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
+                  {"queue", r.at("queue")},
+                  {"prefetch", r.value("prefetch", 10)}}}};
+  }
+  if (spec.contains("cron")) {
+    const json& c = spec["cron"];
+    return json{{"cron",
+                 {{"schedule", c.at("schedule")},
+                  {"timezone", c.value("timezone", "UTC")},
+                  {"payload", c.value("payload", "")}}}};
+  }
+  if (spec.contains("http")) return json{{"http", {{"path", spec["http"].at("path")}}}};
+  if (spec.contains("objectStore")) {
+    const json& o = spec["objectStore"];
+    const std::string type = o.at("type").get<std::string>();
+    json store = {{"kind", type}};
+    if (type == "s3") {
+      store["endpoint"] = o.at("endpoint");
+      store["region"] = o.value("region", "us-east-1");
+      store["bucket"] = o.at("bucket");
+      store["prefix"] = o.value("prefix", "");
+      if (o.contains("credentialsSecretRef")) {
+        store["accessKeyEnv"] = secrets.env(o["credentialsSecretRef"], "accessKey");
+        store["secretKeyEnv"] = secrets.env(o["credentialsSecretRef"], "secretKey");
+      }
+    } else {
+      if (type == "webhdfs") store["endpoint"] = o.at("endpoint");
+      if (o.contains("user")) store["user"] = o["user"];
+      store["prefix"] = o.at("path");
+    }
+    const json& after = o.value("afterProcessing", json::object());
+    const std::string action = after.value("action", "delete");
+    store["afterProcessing"] = action;
+    if (action == "move") store["moveToPrefix"] = after.at("destinationPrefix");
+    if (action == "tag") {
+      const std::string tag = after.value("tag", "sluice-processed=true");
+      const size_t eq = tag.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return invalidArgument(where + ".objectStore.afterProcessing.tag: must be key=value, got \"" + tag + "\"");
+      }
+      store["tagKey"] = tag.substr(0, eq);
+      store["tagValue"] = tag.substr(eq + 1);
+    }
+    return json{{"objectStore", store}};
+  }
+  return json(nullptr);  // prometheus: scaling only
+}
+
+}  // namespace
+
+std::string secretEnvName(const std::string& owner, const std::string& key) {
+  return "SLUICE_SECRET_" + token(owner) + "_" + token(key);
+}
+
+Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vector<json>& triggers,
+                                           const RenderOptions& options) {
+  try {
+    const json& meta = function.at("metadata");
+    const std::string name = meta.at("name").get<std::string>();
+    const std::string where = "Function " + meta.value("namespace", "default") + "/" + name;
+    const json& spec = function.value("spec", json::object());
+    RenderedConfig out;
+    json& c = out.config;
+    c["name"] = name;
+    c["namespace"] = meta.value("namespace", "default");
+    const std::string runtime = spec.value("runtime", "python3.11");
+    c["runtime"] = runtime;
+    if (runtime == "python3.11") {
+      c["handler"] = spec.value("handler", "index.main_handler");
+      c["codeDir"] = options.codeDir;
+    }
+    c["timeoutSeconds"] = spec.value("timeoutSeconds", 30);
+    c["concurrency"] = spec.value("concurrency", 1);
+    c["eventShape"] = spec.value("eventShape", "canonical");
+    const json& retry = spec.value("retry", json::object());
+    c["retry"] = {{"maxAttempts", retry.value("maxAttempts", 3)},
+                  {"backoff",
+                   {{"initialDelay", retry.value("initialBackoff", "200ms")},
+                    {"maxDelay", retry.value("maxBackoff", "30s")},
+                    {"multiplier", retry.value("multiplier", 2.0)}}}};
+    if (spec.contains("pipeline")) {
+      c["pipeline"] = json::array();
+      for (json step : spec["pipeline"]) {
+        step.erase("name");  // a label for people; the runtime does not need it
+        c["pipeline"].push_back(step);
+      }
+    }
+    c["outputs"] = json::array();
+    const json& outputs = spec.value("outputs", json::array());
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      SecretCollector secrets(out, options, "output_" + outputs[i].value("name", "output" + std::to_string(i)));
+      auto sink = renderSink(outputs[i], where + ": spec.outputs[" + std::to_string(i) + "]", secrets);
+      if (!sink.isOk()) return sink.status();
+      c["outputs"].push_back(*sink);
+    }
+    if (spec.contains("deadLetter")) {
+      SecretCollector secrets(out, options, "deadletter");
+      auto sink = renderSink(spec["deadLetter"], where + ": spec.deadLetter", secrets);
+      if (!sink.isOk()) return sink.status();
+      sink->erase("name");
+      c["deadLetter"] = *sink;
+    }
+    c["triggers"] = json::array();
+    for (const json& trigger : triggers) {
+      const json& tspec = trigger.value("spec", json::object());
+      if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
+      const std::string tname = trigger.at("metadata").at("name").get<std::string>();
+      SecretCollector secrets(out, options, "trigger_" + tname);
+      auto source =
+          renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
+      if (!source.isOk()) return source.status();
+      if (source->is_null()) continue;
+      json entry = {{"name", tname}};
+      entry.update(*source);
+      c["triggers"].push_back(entry);
+    }
+    return out;
+  } catch (const json::exception& e) {
+    // A required field is missing or has the wrong type: the CRD schema should have refused it.
+    return invalidArgument(std::string("rendering the runtime configuration: ") + e.what());
+  }
+}
+
+}  // namespace sluice::spec

@@ -1,0 +1,180 @@
+// The renderer's output is what the runtime parses: every test round-trips
+// through runtime/config's parser, so the two formats cannot drift apart.
+#include "spec/runtime_config_render.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/config/config_parser.h"
+
+namespace sluice::spec {
+namespace {
+
+using nlohmann::json;
+namespace rc = runtime::config;
+
+json fromYaml(const std::string& yamlText) {
+  // The tests write objects as JSON literals; this keeps them close to the CRD examples.
+  return json::parse(yamlText);
+}
+
+const json kFunction = fromYaml(R"J({
+  "apiVersion": "sluice.io/v1alpha1", "kind": "Function",
+  "metadata": {"name": "clean-logs", "namespace": "etl", "uid": "u1"},
+  "spec": {
+    "runtime": "builtin",
+    "timeoutSeconds": 12,
+    "retry": {"maxAttempts": 4, "initialBackoff": "100ms", "maxBackoff": "5s", "multiplier": 3},
+    "pipeline": [
+      {"name": "unzip", "decompress": {"format": "gzip", "split": "lines"}},
+      {"parse": {"format": "regex", "pattern": "(?P<level>[A-Z]+) (?P<msg>.*)"
+}
+},
+      {"filter": {"expression": "level == \"ERROR\""}},
+      {"mask": {"field": "msg", "pattern": "[0-9]{11}", "replacement": "***"}},
+      {"route": {"field": "level", "routes": {"ERROR": "errors"}, "default": "lake"}}
+    ],
+    "outputs": [
+      {"name": "lake", "s3": {"endpoint": "http://127.0.0.1:9000", "bucket": "lake", "prefix": "clean/",
+                              "credentialsSecretRef": {"name": "s3-creds"}}},
+      {"name": "errors", "kafka": {"bootstrapServers": ["127.0.0.1:9092", "127.0.0.1:9093"], "topic": "errors",
+                                   "sasl": {"mechanism": "SCRAM-SHA-512", "secretRef": {"name": "kafka-creds"}},
+                                   "tls": {"secretRef": {"name": "kafka-ca"}}}}
+    ],
+    "deadLetter": {
+  "rabbitmq" : { "connectionSecretRef" : {"name" : "amqp"}, "routingKey" : "dead" }
+}
+}
+})J");
+
+json trigger(const std::string& name, const std::string& function, json spec) {
+  spec["functionRef"] = {{"name", function}};
+  return {{"apiVersion", "sluice.io/v1alpha1"},
+          {"kind", "Trigger"},
+          {"metadata", {{"name", name}, {"namespace", "etl"}}},
+          {"spec", spec}};
+}
+
+TEST(RuntimeConfigRenderTest, FullFunctionRoundTripsThroughTheRuntimeParser) {
+  std::vector<json> triggers = {
+      trigger("uploads", "clean-logs",
+              {{"objectStore",
+                {{"type", "s3"},
+                 {"endpoint", "http://127.0.0.1:9000"},
+                 {"bucket", "incoming"},
+                 {"prefix", "logs/"},
+                 {"credentialsSecretRef", {{"name", "s3-creds"}}},
+                 {"afterProcessing", {{"action", "move"}, {"destinationPrefix", "done/"}}}}}}),
+      trigger("raw", "clean-logs",
+              {{"kafka",
+                {{"bootstrapServers", {"127.0.0.1:9092"}},
+                 {"topics", {"raw"}},
+                 {"consumerGroup", "cleaner"},
+                 {"initialOffset", "earliest"}}},
+               {"delivery", {{"batchSize", 20}, {"maxInFlight", 400}}}}),
+      trigger("posts", "clean-logs",
+              {{"rabbitmq",
+                {{"connectionSecretRef", {{"name", "amqp"}, {"key", "uri"}}}, {"queue", "posts"}, {"prefetch", 30}}}}),
+      trigger("nightly", "clean-logs",
+              {{"cron", {{"schedule", "0 0 * * *"}, {"timezone", "Asia/Shanghai"}, {"payload", "go"}}}}),
+      trigger("load", "clean-logs",
+              {{"prometheus", {{"serverAddress", "http://127.0.0.1:9090"}, {"query", "up"}, {"threshold", 1}}}}),
+      trigger("someone-else", "other-function", {{"http", {{"path", "/x"}}}}),
+  };
+  auto rendered = renderRuntimeConfig(kFunction, triggers);
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString() << "\n" << rendered->config.dump(2);
+
+  const rc::FunctionConfig& c = *parsed;
+  EXPECT_EQ(c.name, "clean-logs");
+  EXPECT_EQ(c.namespaceName, "etl");
+  EXPECT_EQ(c.runtime, rc::RuntimeKind::kBuiltin);
+  EXPECT_EQ(c.timeout, std::chrono::seconds(12));
+  EXPECT_EQ(c.retry.maxAttempts, 4);
+  EXPECT_EQ(c.retry.backoff.initialDelay, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.retry.backoff.maxDelay, std::chrono::milliseconds(5000));
+  EXPECT_DOUBLE_EQ(c.retry.backoff.multiplier, 3.0);
+  ASSERT_EQ(c.pipeline.size(), 5u);
+  EXPECT_TRUE(std::holds_alternative<rc::DecompressOperatorConfig>(c.pipeline[0].op));
+  EXPECT_EQ(std::get<rc::RouteOperatorConfig>(c.pipeline[4].op).defaultOutput, "lake");
+
+  ASSERT_EQ(c.outputs.size(), 2u);
+  const auto& lake = std::get<rc::S3SinkConfig>(c.outputs[0].sink);
+  EXPECT_EQ(lake.endpoint.bucket, "lake");
+  EXPECT_EQ(lake.endpoint.accessKeyEnv, "SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY");
+  const auto& errors = std::get<rc::KafkaSinkConfig>(c.outputs[1].sink);
+  EXPECT_EQ(errors.bootstrapServers, "127.0.0.1:9092,127.0.0.1:9093");
+  EXPECT_EQ(errors.security.protocol, "SASL_SSL");
+  EXPECT_EQ(errors.security.saslMechanism, "SCRAM-SHA-512");
+  EXPECT_EQ(errors.security.passwordEnv, "SLUICE_SECRET_OUTPUT_ERRORS_PASSWORD");
+  EXPECT_EQ(errors.security.caFile, "/etc/sluice/tls/output-errors/ca.crt");
+  ASSERT_TRUE(c.deadLetter.has_value());
+  EXPECT_EQ(std::get<rc::RabbitMqSinkConfig>(c.deadLetter->sink).connection.urlEnv, "SLUICE_SECRET_DEADLETTER_URL");
+
+  // Triggers of other functions and scaling-only triggers are not event sources.
+  ASSERT_EQ(c.triggers.size(), 4u);
+  const auto& store = std::get<rc::ObjectStoreSourceConfig>(c.triggers[0].source);
+  EXPECT_EQ(store.bucket, "incoming");
+  EXPECT_EQ(store.prefix, "logs/");
+  EXPECT_EQ(store.afterProcessing, rc::AfterProcessing::kMove);
+  EXPECT_EQ(store.moveToPrefix, "done/");
+  const auto& kafka = std::get<rc::KafkaSourceConfig>(c.triggers[1].source);
+  EXPECT_EQ(kafka.consumerGroup, "cleaner");
+  EXPECT_EQ(kafka.initialOffset, "earliest");
+  EXPECT_EQ(kafka.batchSize, 20);
+  EXPECT_EQ(kafka.maxInFlight, 400);
+  EXPECT_EQ(kafka.security.protocol, "PLAINTEXT");
+  const auto& rabbit = std::get<rc::RabbitMqSourceConfig>(c.triggers[2].source);
+  EXPECT_EQ(rabbit.connection.urlEnv, "SLUICE_SECRET_TRIGGER_POSTS_URI");
+  EXPECT_EQ(rabbit.prefetch, 30);
+  const auto& cron = std::get<rc::CronSourceConfig>(c.triggers[3].source);
+  EXPECT_EQ(cron.timezone, "Asia/Shanghai");
+  EXPECT_EQ(cron.payload, "go");
+}
+
+TEST(RuntimeConfigRenderTest, EverySecretKeyBecomesAnEnvVarOrVolumeAndNoValueIsInlined) {
+  auto rendered = renderRuntimeConfig(kFunction, {});
+  ASSERT_TRUE(rendered.isOk());
+  std::vector<SecretEnv> expected = {
+      {"SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY", "s3-creds", "accessKey", false},
+      {"SLUICE_SECRET_OUTPUT_LAKE_SECRETKEY", "s3-creds", "secretKey", false},
+      {"SLUICE_SECRET_OUTPUT_ERRORS_USERNAME", "kafka-creds", "username", false},
+      {"SLUICE_SECRET_OUTPUT_ERRORS_PASSWORD", "kafka-creds", "password", false},
+      {"SLUICE_SECRET_DEADLETTER_URL", "amqp", "url", false},
+  };
+  EXPECT_EQ(rendered->secretEnvs, expected);
+  ASSERT_EQ(rendered->secretVolumes.size(), 1u);
+  EXPECT_EQ(rendered->secretVolumes[0],
+            (SecretVolume{"tls-output-errors", "kafka-ca", "/etc/sluice/tls/output-errors"}));
+  EXPECT_EQ(rendered->config.dump().find("s3-creds"), std::string::npos) << "Secret names stay out of the file";
+}
+
+TEST(RuntimeConfigRenderTest, PythonFunctionGetsHandlerAndCodeDir) {
+  json fn = {{"metadata", {{"name", "moderate"}, {"namespace", "social"}}},
+             {"spec",
+              {{"handler", "mod.check"},
+               {"code", {{"inline", "def check(e, c): return e"}}},
+               {"eventShape", "scf"},
+               {"outputs", json::array({{{"name", "ok"}, {"dir", {{"path", "/tmp/ok"}}}}})}}}};
+  auto rendered = renderRuntimeConfig(fn, {}, {.codeDir = "/srv/code"});
+  ASSERT_TRUE(rendered.isOk());
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_EQ(parsed->runtime, rc::RuntimeKind::kPython311);
+  EXPECT_EQ(parsed->handler, "mod.check");
+  EXPECT_EQ(parsed->codeDir, "/srv/code");
+  EXPECT_EQ(parsed->eventShape, rc::EventShape::kScf);
+}
+
+TEST(RuntimeConfigRenderTest, BadTagIsRefusedNamingTheTriggerAndField) {
+  json t = trigger(
+      "uploads", "clean-logs",
+      {{"objectStore", {{"type", "dir"}, {"path", "/in"}, {"afterProcessing", {{"action", "tag"}, {"tag", "done"}}}}}});
+  auto rendered = renderRuntimeConfig(kFunction, {t});
+  ASSERT_FALSE(rendered.isOk());
+  EXPECT_EQ(rendered.status().message(),
+            "Trigger etl/uploads: spec.objectStore.afterProcessing.tag: must be key=value, got \"done\"");
+}
+
+}  // namespace
+}  // namespace sluice::spec
