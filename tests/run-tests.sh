@@ -4,10 +4,12 @@
 # (unless KEEP_TESTENV=1). Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build}
 
 if [[ ${KEEP_TESTENV:-0} != 1 ]]; then
-  trap 'bash tests/env/down.sh || true' EXIT
+  # Absolute path: the working directory is the build directory by the time this runs.
+  trap 'bash "$ROOT/tests/env/down.sh" || echo "make test: stopping the test environment failed" >&2' EXIT
 fi
 bash tests/env/up.sh
 set -a
