@@ -47,7 +47,7 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},
       {"auto.offset.reset", options_.initialOffset},
-      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"partition.assignment.strategy", "roundrobin"},  // eager: see the header for why
   };
   for (const auto& [key, value] : options_.properties) properties[key] = value;
   auto conf = makeKafkaConf(properties);
@@ -55,6 +55,9 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {
     return internalError("kafka rebalance callback: " + error);
+  }
+  if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(this), error) != RdKafka::Conf::CONF_OK) {
+    return internalError("kafka offset commit callback: " + error);
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return invalidArgument("kafka trigger \"" + options_.triggerName + "\": " + error);
@@ -203,6 +206,23 @@ void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<Par
     commitsWritten_ += static_cast<int64_t>(offsets.size());
   }
   destroyPartitions(offsets);
+}
+
+void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
+  if (err == RdKafka::ERR_NO_ERROR) {
+    bool anyFailed = false;
+    for (RdKafka::TopicPartition* tp : offsets) anyFailed = anyFailed || tp->err() != RdKafka::ERR_NO_ERROR;
+    if (!anyFailed) return;
+  }
+  for (RdKafka::TopicPartition* tp : offsets) {
+    if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) continue;
+    auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
+    // Forget the position only if nothing newer was sent since: the next round then repeats it.
+    if (it != partitions_.end() && it->second->lastCommitted == tp->offset()) it->second->lastCommitted = -1;
+    SLUICE_LOG_WARN("kafka trigger {}: commit of {}/{}@{} failed ({}); retrying", options_.triggerName, tp->topic(),
+                    tp->partition(), tp->offset(),
+                    RdKafka::err2str(tp->err() != RdKafka::ERR_NO_ERROR ? tp->err() : err));
+  }
 }
 
 void KafkaSource::reportLag() {

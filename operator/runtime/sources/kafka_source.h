@@ -7,10 +7,16 @@
 //   on revoke and on finish).
 // - Each partition is one delivery lane: order per partition, parallelism
 //   across partitions.
-// - cooperative-sticky assignment; on revoke the consumer waits (up to
+// - Eager round-robin assignment; on revoke the consumer waits (up to
 //   revokeTimeout) for the revoked partitions' in-flight records, commits
-//   them, then gives the partitions up, so a rebalance does not replay work
-//   that finished here.
+//   them synchronously, then gives the partitions up, so a rebalance does not
+//   replay work that finished here. Not cooperative-sticky: with Debian's
+//   librdkafka 2.0.2 it aborts in rd_kafka_destroy when a member closes before
+//   its first assignment (librdkafka #4312, fixed in 2.3.0), and commits made
+//   while a cooperative rebalance is in progress fail with "generation id is
+//   not valid", which replayed ~1,000 of 30,000 records in our drain test.
+// - A failed asynchronous commit is retried: the offset-commit callback marks
+//   the partition so the next commit round sends its position again.
 // - Backpressure: no record is fetched while the dispatcher is at its
 //   in-flight limit.
 // All librdkafka calls happen on the source's own consumer thread; completion
@@ -49,7 +55,7 @@ struct KafkaSourceOptions {
   std::chrono::milliseconds lagInterval{2000};
 };
 
-class KafkaSource final : public Source, private RdKafka::RebalanceCb {
+class KafkaSource final : public Source, private RdKafka::RebalanceCb, private RdKafka::OffsetCommitCb {
  public:
   KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock);
   ~KafkaSource() override;
@@ -87,6 +93,8 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
+  // Runs on the consumer thread (from consume() or a synchronous commit).
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
   void pauseAll();
   static std::string laneOf(const std::string& topic, int32_t partition);
 
