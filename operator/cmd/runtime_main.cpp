@@ -8,6 +8,7 @@
 // group) and exits 0.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -23,6 +24,7 @@
 #include "runtime/control/control_server.h"
 #include "runtime/control/runtime_controller.h"
 #include "runtime/delivery/runtime_metrics.h"
+#include "runtime/handlers/make_handler.h"
 #include "sluice/version.h"
 
 namespace {
@@ -42,11 +44,12 @@ sluice::Result<std::string> readToken(const std::string& file) {
   return token;
 }
 
-sluice::Result<std::shared_ptr<sluice::runtime::Handler>> makeHandler(
+// The controller keeps handlers as shared_ptr (the replica and /invoke share one).
+sluice::Result<std::shared_ptr<sluice::runtime::Handler>> buildHandler(
     const sluice::runtime::config::FunctionConfig& function) {
-  return sluice::Status(sluice::StatusCode::kFailedPrecondition,
-                        std::string("runtime ") + sluice::runtime::config::toString(function.runtime) +
-                            ": the handler host is not part of this build yet");
+  auto handler = sluice::runtime::makeHandler(function);
+  if (!handler.isOk()) return handler.status();
+  return std::shared_ptr<sluice::runtime::Handler>(std::move(handler).value());
 }
 
 }  // namespace
@@ -102,7 +105,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   sluice::runtime::RuntimeMetrics metrics;
-  sluice::runtime::RuntimeController controller(makeHandler, metrics, sluice::realClock());
+  sluice::runtime::RuntimeController controller(buildHandler, metrics, sluice::realClock());
   std::thread signalThread([&] {
     int signal = 0;
     sigwait(&signals, &signal);
@@ -122,17 +125,38 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  sluice::runtime::ControlServer server({controlAddress, *token}, controller);
+  sluice::runtime::ControlServerOptions serverOptions{controlAddress, *token};
+  serverOptions.unhealthyReason = []() -> std::string {
+    return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
+  };
+  sluice::runtime::ControlServer server(serverOptions, controller);
   if (auto status = server.start(); !status.isOk()) {
     std::cerr << "sluice-runtime: " << status.toString() << "\n";
     return 1;
   }
   SLUICE_LOG_INFO("sluice-runtime {} {} on {}", sluice::kVersion, warm ? "warm, waiting for /specialize" : "running",
                   controlAddress);
+  // A stuck interpreter cannot be recovered inside the process: drain what
+  // can still finish and exit non-zero so Kubernetes (or the local
+  // supervisor) starts a fresh replica. Unacknowledged input is redelivered.
+  std::atomic<int> exitCode{0};
+  std::jthread watchdog([&](std::stop_token stop) {
+    sluice::Clock& clock = sluice::realClock();
+    while (clock.sleepUntil(clock.now() + std::chrono::seconds(1), stop)) {
+      if (!sluice::runtime::handlersHealthy()) {
+        SLUICE_LOG_ERROR("the Python interpreter is stuck: draining and exiting with code 3 to be restarted");
+        exitCode = 3;
+        controller.requestDrain();
+        return;
+      }
+    }
+  });
   controller.waitForDrainRequest();
   // Unfinished events were not acknowledged and will be redelivered, so the
   // drain succeeds either way; drain() logs what was left.
   (void)controller.drain(std::chrono::seconds(drainGraceSeconds));
+  watchdog.request_stop();
+  watchdog.join();
   server.stop();
-  return 0;
+  return exitCode.load();
 }

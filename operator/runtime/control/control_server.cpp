@@ -82,7 +82,8 @@ Status ControlServer::start() {
       const auto& method = request.method();
       try {
         if (path == "/healthz" && method == http::methods::GET) {
-          replyText(request, 200, "ok\n");
+          std::string reason = options_.unhealthyReason ? options_.unhealthyReason() : "";
+          replyText(request, reason.empty() ? 200 : 503, reason.empty() ? "ok\n" : reason + "\n");
         } else if (path == "/readyz" && method == http::methods::GET) {
           std::string reason = hooks_.notReadyReason();
           replyText(request, reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n");

@@ -1,6 +1,7 @@
 // ControlServer: the replica's HTTP endpoint (cpprestsdk http_listener).
 //
-//   GET  /healthz     200 while the process lives
+//   GET  /healthz     200 while the process lives and unhealthyReason (if
+//                     set) returns ""; else 503 with that reason
 //   GET  /readyz      200 when ready for work, else 503 with the reason
 //   GET  /metrics     Prometheus text format
 //   POST /specialize  Authorization: Bearer <token>; 401 when missing or wrong
@@ -13,6 +14,7 @@
 // Thread-safe; requests are served on cpprestsdk's thread pool.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +30,9 @@ namespace sluice::runtime {
 struct ControlServerOptions {
   std::string bindAddress = "0.0.0.0:8090";  // host:port
   std::string specializeToken;               // empty: /specialize always refuses
+  // Why the process should be restarted (e.g. a stuck Python interpreter), or
+  // "" when healthy. Unset: always healthy. Called from server threads.
+  std::function<std::string()> unhealthyReason = nullptr;
 };
 
 class ControlServer {

@@ -119,6 +119,22 @@ TEST_F(ControlServerTest, HealthReadinessAndMetrics) {
   EXPECT_EQ(missing.body, "no such endpoint: GET /nope\n");
 }
 
+TEST_F(ControlServerTest, HealthzReportsWhyTheProcessShouldBeRestarted) {
+  server_.reset();
+  std::atomic<bool> stuck{false};
+  ControlServerOptions options{"127.0.0.1:" + std::to_string(port_), "s3cret-token"};
+  options.unhealthyReason = [&]() -> std::string { return stuck ? "the Python interpreter is stuck" : ""; };
+  server_ = std::make_unique<ControlServer>(options, hooks_);
+  ASSERT_TRUE(server_->start().isOk());
+  Reply healthy = call(http::methods::GET, "/healthz");
+  EXPECT_EQ(healthy.code, 200);
+  EXPECT_EQ(healthy.body, "ok\n");
+  stuck = true;
+  Reply unhealthy = call(http::methods::GET, "/healthz");
+  EXPECT_EQ(unhealthy.code, 503);
+  EXPECT_EQ(unhealthy.body, "the Python interpreter is stuck\n");
+}
+
 TEST_F(ControlServerTest, SpecializeRefusesMissingOrWrongTokens) {
   Reply none = call(http::methods::POST, "/specialize", "{}");
   EXPECT_EQ(none.code, 401);

@@ -1,0 +1,181 @@
+#include "runtime_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <cpprest/http_client.h>
+
+namespace sluice::testing {
+
+int freeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    throw std::runtime_error("bind 127.0.0.1:0 failed");
+  }
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string makeTempDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
+  return pattern;
+}
+
+void writeFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+HttpReply httpGet(int port, const std::string& path) {
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(10));
+    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
+    auto response = client.request(web::http::methods::GET, path).get();
+    return {response.status_code(), response.extract_string(true).get()};
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& logPath) {
+  std::string binary = std::string(SLUICE_BUILD_DIR) + "/sluice-runtime";
+  std::vector<std::string> all = {binary};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int fd = open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    // The test binary may have signals blocked in some threads; give the child a clean mask.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int exitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+RuntimeProcess::~RuntimeProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    (void)wait();
+  }
+}
+
+void RuntimeProcess::start(int port, const std::vector<std::string>& args, const std::string& logPath) {
+  port_ = port;
+  logPath_ = logPath;
+  std::vector<std::string> all = {"--control-bind-address", "127.0.0.1:" + std::to_string(port)};
+  all.insert(all.end(), args.begin(), args.end());
+  pid_ = spawn(all, logPath);
+}
+
+bool RuntimeProcess::waitReady(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    if (httpGet(port_, "/readyz").code == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+void RuntimeProcess::signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+int RuntimeProcess::wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return exitCodeOf(status);
+}
+
+int RuntimeProcess::waitFor(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return exitCodeOf(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+int runRuntimeToExit(const std::vector<std::string>& args, const std::string& logPath,
+                     std::chrono::milliseconds timeout) {
+  RuntimeProcess process;
+  process.start(freeLoopbackPort(), args, logPath);
+  int code = process.waitFor(timeout);
+  return code;  // the destructor kills a child that did not exit
+}
+
+double metricSum(const std::string& metricsText, const std::string& name, const std::string& labelMatch) {
+  double sum = 0;
+  std::istringstream lines(metricsText);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with(name + "{") && !line.starts_with(name + " ")) continue;
+    if (!labelMatch.empty() && line.find(labelMatch) == std::string::npos) continue;
+    auto space = line.rfind(' ');
+    sum += std::stod(line.substr(space + 1));
+  }
+  return sum;
+}
+
+}  // namespace sluice::testing
