@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # build toolchain
   build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3
+  # test scripts read kubectl and API output as JSON
+  jq
   # the design card's libraries
   libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev
   # the rest of what operator/ and the runtime use

@@ -2,9 +2,10 @@
 //
 // Connects to the apiserver (kubeconfig or in-cluster), optionally elects a
 // leader over a Lease, and runs the controller manager until SIGTERM/SIGINT,
-// releasing the Lease on the way out. The controllers, autoscaler and local
-// platform arrive with their own issues; --local says so plainly and exits
-// non-zero instead of pretending to run.
+// releasing the Lease on the way out. It runs the FunctionController
+// (operator/controllers); the autoscaler loop and the local platform arrive
+// with their own issues; --local says so plainly and exits non-zero instead
+// of pretending to run.
 // `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "controller/manager.h"
+#include "controllers/setup.h"
 #include "kube/kube_client.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
@@ -98,6 +100,9 @@ int main(int argc, char** argv) {
   std::string leaseNamespace;
   std::string leaseName = "sluice-operator-leader";
   std::string identity = defaultIdentity();
+  std::string runtimeImage = std::string("sluice/runtime-python:") + sluice::kVersion;
+  int workers = 4;
+  std::string watchNamespace;
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
   app.add_option("--local", localDir,
@@ -111,6 +116,14 @@ int main(int argc, char** argv) {
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
   app.add_option("--leader-election-id", leaseName, "Name of the leader-election Lease")->capture_default_str();
   app.add_option("--leader-election-identity", identity, "This replica's identity in the Lease (default: host_pid)");
+  app.add_option("--runtime-image", runtimeImage, "Image of replica pods whose Function sets no spec.image")
+      ->envname("SLUICE_RUNTIME_IMAGE")
+      ->capture_default_str();
+  app.add_option("--watch-namespace", watchNamespace,
+                 "Manage Functions and Triggers of this namespace only (default: all namespaces)");
+  app.add_option("--workers", workers, "Concurrent reconciles per controller")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -175,6 +188,7 @@ int main(int argc, char** argv) {
       options.leaderElection = election;
     }
     sluice::controller::Manager manager(*connected->client, clock, options);
+    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, nullptr}, clock);
     exitCode = manager.run(stop.get_token());
   }
   // Wake the signal thread if we are leaving on our own.

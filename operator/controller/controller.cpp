@@ -50,12 +50,16 @@ void Controller::watchOwned(kube::Informer& informer, const std::string& ownerKi
                                            if (expectations) expectations->creationObserved(owner);
                                            queue_.add(owner);
                                          },
-                                         [this, ownerKind](const Json& previous, const Json& current) {
-                                           // An owner change (adoption/orphaning) concerns both owners.
+                                         [this, ownerKind, expectations](const Json& previous, const Json& current) {
+                                           // An owner change (adoption/orphaning) concerns both owners;
+                                           // for the new owner an adoption counts as the creation it expected.
                                            auto before = controllerOwnerKey(previous, ownerKind);
                                            auto after = controllerOwnerKey(current, ownerKind);
                                            if (!before.empty()) queue_.add(before);
-                                           if (!after.empty() && after != before) queue_.add(after);
+                                           if (!after.empty() && after != before) {
+                                             if (expectations) expectations->creationObserved(after);
+                                             queue_.add(after);
+                                           }
                                          },
                                          [this, ownerKind, expectations](const Json& o) {
                                            auto owner = controllerOwnerKey(o, ownerKind);
@@ -63,6 +67,20 @@ void Controller::watchOwned(kube::Informer& informer, const std::string& ownerKi
                                            if (expectations) expectations->deletionObserved(owner);
                                            queue_.add(owner);
                                          }});
+}
+
+void Controller::watchMapped(kube::Informer& informer, KeyMapper map) {
+  informers_.push_back(&informer);
+  auto enqueue = [this, map](const Json& o) {
+    for (const std::string& key : map(o)) queue_.add(key);
+  };
+  informer.addHandler(kube::EventHandler{enqueue,
+                                         [enqueue](const Json& previous, const Json& current) {
+                                           // Both: a changed reference concerns the old target too.
+                                           enqueue(previous);
+                                           enqueue(current);
+                                         },
+                                         enqueue});
 }
 
 void Controller::run(std::stop_token stop) {

@@ -3,7 +3,9 @@
 // first reconcile sees a full cache). Wiring, as controller-runtime's builder:
 //   watchFor(informer, predicate)      enqueue the object's own key;
 //   watchOwned(informer, ownerKind)    enqueue the controlling owner's key
-//                                      (and lower its Expectations, if given).
+//                                      (and lower its Expectations, if given);
+//   watchMapped(informer, map)         enqueue the keys map() names (a Trigger
+//                                      enqueues the Function it refers to).
 // Thread-safety: wire before run(); enqueue() from any thread.
 #pragma once
 
@@ -27,6 +29,9 @@ using UpdatePredicate = std::function<bool(const kube::Json& previous, const kub
 // metadata.generation changed (spec edits, not status writes or resyncs).
 bool generationChanged(const kube::Json& previous, const kube::Json& current);
 
+// Keys ("namespace/name") an object's change concerns.
+using KeyMapper = std::function<std::vector<std::string>(const kube::Json& object)>;
+
 // "namespace/name" of the object's controlling owner of `ownerKind`, or "".
 std::string controllerOwnerKey(const kube::Json& object, const std::string& ownerKind);
 
@@ -42,6 +47,7 @@ class Controller {
 
   void watchFor(kube::Informer& informer, UpdatePredicate predicate = nullptr);
   void watchOwned(kube::Informer& informer, const std::string& ownerKind, Expectations* expectations = nullptr);
+  void watchMapped(kube::Informer& informer, KeyMapper map);
 
   void enqueue(const std::string& key) { queue_.add(key); }
 

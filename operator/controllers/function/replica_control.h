@@ -1,0 +1,25 @@
+// ReplicaControl: how the operator talks to a replica's control endpoint
+// (the runtime's ControlServer on the pod's port 8090): ask it to drain before
+// it is deleted, hand a warm pod its function. An interface so controllers are
+// unit-tested without pods; HttpReplicaControl is the real one.
+// Implementations are thread-safe.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace sluice::controllers {
+
+class ReplicaControl {
+ public:
+  virtual ~ReplicaControl() = default;
+  // POST /drain: the replica stops taking work and finishes what it has.
+  virtual Status drain(const nlohmann::json& pod) = 0;
+  // POST /specialize with the runtime configuration: a warm pod becomes the function's replica.
+  virtual Status specialize(const nlohmann::json& pod, const std::string& configuration) = 0;
+};
+
+}  // namespace sluice::controllers

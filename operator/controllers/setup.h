@@ -1,0 +1,41 @@
+// Wires Sluice's controllers into a Manager: the shared informers they read,
+// the Expectations and EventRecorder they share, and the predicates that
+// decide which changes are worth a reconcile. Used by sluice-operator and by
+// the integration tests, so both run the same wiring.
+// Not thread-safe: call before Manager::run(); keep the result alive as long as the Manager runs.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "controller/event_recorder.h"
+#include "controller/expectations.h"
+#include "controller/manager.h"
+#include "controllers/function/function_controller.h"
+#include "controllers/function/replica_control.h"
+
+namespace sluice::controllers {
+
+struct ControllersOptions {
+  std::string runtimeImage;
+  int workers = 4;
+  std::string ns;                            // watch and manage only this namespace; empty: all
+  ReplicaControl* replicaControl = nullptr;  // none: replicas are drained by their deletion's SIGTERM only
+};
+
+class Controllers {
+ public:
+  Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock);
+
+ private:
+  controller::Expectations expectations_;
+  controller::EventRecorder events_;
+  std::unique_ptr<FunctionController> functions_;
+};
+
+// A Function update needs a reconcile when its spec (generation), the autoscaler's
+// desiredReplicas or its deletion changed; our own status writes do not.
+bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current);
+
+}  // namespace sluice::controllers
