@@ -62,6 +62,12 @@ Status RuntimeController::specialize(const config::FunctionConfig& function) {
     if (!sink.isOk()) return fail(sink.status().withContext("deadLetter"));
     deadLetter = std::move(sink).value();
   }
+  std::vector<std::pair<std::string, std::unique_ptr<Sink>>> triggerDeadLetters;
+  for (const auto& trigger : function.triggers) {
+    auto sink = buildTriggerDeadLetter(trigger);
+    if (!sink.isOk()) return fail(sink.status());
+    if (*sink) triggerDeadLetters.emplace_back(trigger.name, std::move(sink).value());
+  }
   std::vector<std::unique_ptr<Source>> sources;
   for (const auto& trigger : function.triggers) {
     auto source = buildSource(trigger, function, metrics_, clock_);
@@ -70,6 +76,7 @@ Status RuntimeController::specialize(const config::FunctionConfig& function) {
   }
   auto replica = std::make_shared<Replica>(deliveryOptionsFor(function), std::move(handler).value(), std::move(sinks),
                                            std::move(deadLetter), std::move(sources), metrics_, clock_);
+  for (auto& [trigger, sink] : triggerDeadLetters) replica->addTriggerDeadLetter(trigger, std::move(sink));
   if (Status status = replica->start(); !status.isOk()) {
     (void)replica->drain(std::chrono::seconds(0));
     return fail(status);

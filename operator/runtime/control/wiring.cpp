@@ -1,11 +1,14 @@
 #include "runtime/control/wiring.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <type_traits>
 
 #include "runtime/sinks/kafka_sink.h"
+#include "runtime/sinks/rabbitmq_sink.h"
 #include "runtime/sources/kafka_source.h"
+#include "runtime/sources/rabbitmq_source.h"
 
 namespace sluice::runtime {
 
@@ -43,7 +46,51 @@ Result<std::map<std::string, std::string>> kafkaProperties(const config::KafkaSe
   return properties;
 }
 
+// RFC 3986 userinfo escaping: amqp_parse_url percent-decodes user and password.
+std::string percentEncode(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, const std::string& where) {
+  std::string url = connection.url;
+  if (!connection.urlEnv.empty()) {
+    auto value = fromEnv(connection.urlEnv, where + ".urlEnv");
+    if (!value.isOk()) return value.status();
+    url = *value;
+  }
+  if (connection.usernameEnv.empty() && connection.passwordEnv.empty()) return url;
+  std::string user;
+  std::string password;
+  if (!connection.usernameEnv.empty()) {
+    auto value = fromEnv(connection.usernameEnv, where + ".usernameEnv");
+    if (!value.isOk()) return value.status();
+    user = *value;
+  }
+  if (!connection.passwordEnv.empty()) {
+    auto value = fromEnv(connection.passwordEnv, where + ".passwordEnv");
+    if (!value.isOk()) return value.status();
+    password = *value;
+  }
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return invalidArgument(where + ".url: not an amqp:// URL");
+  size_t hostStart = scheme + 3;
+  size_t authorityEnd = url.find('/', hostStart);
+  if (auto at = url.rfind('@', authorityEnd); at != std::string::npos && at >= hostStart) hostStart = at + 1;
+  return url.substr(0, scheme + 3) + percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
+}
 
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   DeliveryOptions options;
@@ -63,6 +110,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
     if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) maxInFlight += kafka->maxInFlight;
     if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
       maxInFlight += rabbit->prefetch;
+      if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
     }
   }
   options.maxInFlight = maxInFlight > 0 ? maxInFlight : 100;
@@ -84,6 +132,16 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.properties = std::move(properties).value();
     return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
   }
+  if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
+    auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
+    if (!url.isOk()) return url.status();
+    RabbitMqSourceOptions options;
+    options.triggerName = trigger.name;
+    options.url = *url;
+    options.queue = rabbit->queue;
+    options.prefetch = rabbit->prefetch;
+    return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
+  }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {
     return std::unique_ptr<Source>();  // pushed through /invoke
@@ -100,7 +158,26 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
   }
+  if (const auto* rabbit = std::get_if<config::RabbitMqSinkConfig>(&sink.sink)) {
+    auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
+    if (!url.isOk()) return url.status();
+    auto created = RabbitMqSink::create({*url, rabbit->exchange, rabbit->routingKey});
+    if (!created.isOk()) return created.status().withContext(where);
+    return std::unique_ptr<Sink>(std::move(created).value());
+  }
   return Status(StatusCode::kFailedPrecondition, where + ": this sink kind is not supported by this build yet");
+}
+
+Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig& trigger) {
+  const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source);
+  if (rabbit == nullptr || rabbit->deadLetterQueue.empty()) return std::unique_ptr<Sink>();
+  std::string where = "trigger \"" + trigger.name + "\"";
+  auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
+  if (!url.isOk()) return url.status();
+  // The default exchange routes by queue name.
+  auto created = RabbitMqSink::create({*url, "", rabbit->deadLetterQueue});
+  if (!created.isOk()) return created.status().withContext(where + ".rabbitmq.deadLetterQueue");
+  return std::unique_ptr<Sink>(std::move(created).value());
 }
 
 }  // namespace sluice::runtime

@@ -24,6 +24,16 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
 
 Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink);
 
+// The trigger's own dead-letter sink (a RabbitMQ trigger's deadLetterQueue),
+// or nullptr when it has none; events it gives up on go there instead of the
+// function's deadLetter output (DeliveryLoop::setTriggerDeadLetter).
+Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig& trigger);
+
+// The amqp:// URL to connect with: `url` or the value of `urlEnv`, with the
+// user and password from usernameEnv/passwordEnv (percent-encoded) when given.
+// `where` prefixes errors (e.g. `trigger "posts".rabbitmq`).
+Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, const std::string& where);
+
 // Delivery options (retries, backoff, timeout, in-flight limit) for `function`.
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function);
 

@@ -1,5 +1,6 @@
 #include "runtime/delivery/delivery_loop.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -57,6 +58,14 @@ DeliveryLoop::DeliveryLoop(DeliveryOptions options, Handler& handler, std::map<s
   if (options_.workers < 1) options_.workers = 1;
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
   if (options_.maxAttempts < 1) options_.maxAttempts = 1;
+  for (auto& [trigger, attempts] : options_.maxAttemptsByTrigger) attempts = std::max(1, attempts);
+}
+
+void DeliveryLoop::setTriggerDeadLetter(const std::string& trigger, Sink* sink) { triggerDeadLetters_[trigger] = sink; }
+
+int DeliveryLoop::maxAttemptsFor(const std::string& trigger) const {
+  auto it = options_.maxAttemptsByTrigger.find(trigger);
+  return it == options_.maxAttemptsByTrigger.end() ? options_.maxAttempts : it->second;
 }
 
 DeliveryLoop::~DeliveryLoop() { stop(); }
@@ -191,6 +200,7 @@ Status DeliveryLoop::checkOutputs(const std::vector<Record>& records) const {
 void DeliveryLoop::process(Item item, Backoff& backoff, std::stop_token stop) {
   Status lastError;
   int attempt = 1;
+  const int maxAttempts = maxAttemptsFor(item.trigger);
   for (;; ++attempt) {
     auto result = callHandler(item.event, item.trigger, attempt);
     if (result.isOk()) {
@@ -205,9 +215,9 @@ void DeliveryLoop::process(Item item, Backoff& backoff, std::stop_token stop) {
       lastError = result.status();
     }
     metrics_.failed(item.trigger);
-    SLUICE_LOG_WARN("event {} (trigger {}) attempt {}/{} failed: {}", item.event.id, item.trigger, attempt,
-                    options_.maxAttempts, lastError.toString());
-    if (lastError.code() == StatusCode::kInvalidArgument || attempt >= options_.maxAttempts) break;
+    SLUICE_LOG_WARN("event {} (trigger {}) attempt {}/{} failed: {}", item.event.id, item.trigger, attempt, maxAttempts,
+                    lastError.toString());
+    if (lastError.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) break;
     metrics_.retried(item.trigger);
     if (!clock_.sleepFor(backoff.delay(attempt), stop)) return;  // hard stop: left for redelivery
   }
@@ -283,9 +293,10 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
       error = pending->lastError;
     }
     metrics_.failed(pending->item.trigger);
-    SLUICE_LOG_WARN("event {}: write attempt {}/{} failed: {}", pending->item.event.id, pending->attempt,
-                    options_.maxAttempts, error.toString());
-    if (pending->attempt >= options_.maxAttempts) {
+    const int maxAttempts = maxAttemptsFor(pending->item.trigger);
+    SLUICE_LOG_WARN("event {}: write attempt {}/{} failed: {}", pending->item.event.id, pending->attempt, maxAttempts,
+                    error.toString());
+    if (pending->attempt >= maxAttempts) {
       giveUp(std::move(pending->item), error, pending->attempt);
       continue;
     }
@@ -298,7 +309,9 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
 
 void DeliveryLoop::giveUp(Item item, const Status& error, int attempts) {
   metrics_.deadLettered(item.trigger);
-  if (deadLetter_ == nullptr) {
+  Sink* deadLetter = deadLetter_;
+  if (auto it = triggerDeadLetters_.find(item.trigger); it != triggerDeadLetters_.end()) deadLetter = it->second;
+  if (deadLetter == nullptr) {
     SLUICE_LOG_ERROR("event {} (trigger {}) rejected after {} attempt(s), no dead-letter output: {}", item.event.id,
                      item.trigger, attempts, error.toString());
     complete(item, Outcome::kRejected);
@@ -306,7 +319,7 @@ void DeliveryLoop::giveUp(Item item, const Status& error, int attempts) {
   }
   Record record = deadLetterRecord(item.event, item.trigger, error, attempts);
   auto shared = std::make_shared<Item>(std::move(item));
-  deadLetter_->write(std::move(record), [this, shared](Status status) {
+  deadLetter->write(std::move(record), [this, shared](Status status) {
     if (status.isOk()) {
       complete(*shared, Outcome::kAcked);
     } else {

@@ -50,6 +50,8 @@ struct DeliveryOptions {
   BackoffPolicy backoff;
   std::chrono::milliseconds handlerTimeout{30000};
   bool handlerThreadSafe = false;
+  // Per-trigger overrides of maxAttempts (e.g. a RabbitMQ trigger's own maxAttempts).
+  std::map<std::string, int> maxAttemptsByTrigger;
 };
 
 // Header names carried by dead-letter records.
@@ -73,6 +75,11 @@ class DeliveryLoop final : public EventDispatcher {
 
   DeliveryLoop(const DeliveryLoop&) = delete;
   DeliveryLoop& operator=(const DeliveryLoop&) = delete;
+
+  // Events of `trigger` that are given up on go to `sink` instead of the
+  // loop's dead-letter sink (e.g. a RabbitMQ trigger's deadLetterQueue).
+  // Call before start(); `sink` outlives the loop.
+  void setTriggerDeadLetter(const std::string& trigger, Sink* sink);
 
   void start();
 
@@ -112,12 +119,14 @@ class DeliveryLoop final : public EventDispatcher {
   void startWrites(const std::shared_ptr<PendingWrite>& pending, const std::vector<size_t>& indexes);
   void onWritten(const std::shared_ptr<PendingWrite>& pending, size_t index, const Status& status);
   void giveUp(Item item, const Status& error, int attempts);
+  int maxAttemptsFor(const std::string& trigger) const;
   void complete(Item& item, Outcome outcome);
 
   DeliveryOptions options_;
   Handler& handler_;
   std::map<std::string, Sink*> sinks_;
   Sink* deadLetter_;
+  std::map<std::string, Sink*> triggerDeadLetters_;  // set before start(), then read-only
   RuntimeMetrics& metrics_;
   Clock& clock_;
 

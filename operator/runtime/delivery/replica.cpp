@@ -32,6 +32,11 @@ Replica::~Replica() {
   if (started_ && !drained_) (void)drain(std::chrono::seconds(0));
 }
 
+void Replica::addTriggerDeadLetter(const std::string& trigger, std::unique_ptr<Sink> sink) {
+  loop_->setTriggerDeadLetter(trigger, sink.get());
+  triggerDeadLetters_.push_back(std::move(sink));
+}
+
 Status Replica::start() {
   loop_->start();
   started_ = true;
@@ -58,6 +63,7 @@ Status Replica::drain(Clock::Duration grace) {
   loop_->stop();
   for (auto& [name, sink] : outputs_) (void)sink->flush(deadline);
   if (deadLetter_) (void)deadLetter_->flush(deadline);
+  for (auto& sink : triggerDeadLetters_) (void)sink->flush(deadline);
   if (!idle) {
     return Status(StatusCode::kDeadlineExceeded, std::to_string(unfinished) +
                                                      " event(s) still in flight at the end of the grace period; "

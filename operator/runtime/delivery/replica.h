@@ -33,6 +33,10 @@ class Replica {
           std::vector<std::unique_ptr<Source>> sources, RuntimeMetrics& metrics, Clock& clock);
   ~Replica();
 
+  // A dead-letter sink for one trigger only (DeliveryLoop::setTriggerDeadLetter),
+  // owned by the replica. Call before start().
+  void addTriggerDeadLetter(const std::string& trigger, std::unique_ptr<Sink> sink);
+
   Status start();
 
   // Graceful drain within `grace`. OK when every in-flight event finished.
@@ -44,6 +48,7 @@ class Replica {
   std::shared_ptr<Handler> handler_;
   Outputs outputs_;
   std::unique_ptr<Sink> deadLetter_;
+  std::vector<std::unique_ptr<Sink>> triggerDeadLetters_;
   std::vector<std::unique_ptr<Source>> sources_;
   Clock& clock_;
   std::unique_ptr<DeliveryLoop> loop_;

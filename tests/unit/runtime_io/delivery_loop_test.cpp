@@ -265,6 +265,38 @@ TEST(DeliveryLoopTest, WithoutDeadLetterSinkTheSourceIsToldRejected) {
   EXPECT_EQ(f.completions.outcomes().at("e"), Outcome::kRejected);
 }
 
+TEST(DeliveryLoopTest, TriggerOverridesMaxAttemptsAndHasItsOwnDeadLetterSink) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 3;
+  options.maxAttemptsByTrigger = {{"posts", 1}, {"orders", 1}};
+  FakeClock clock;
+  FakeHandler handler([](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+    return internalError("cannot handle " + event.id);
+  });
+  FakeSink out;
+  FakeSink functionDeadLetter;
+  FakeSink postsDeadLetter;
+  RuntimeMetrics metrics;
+  Completions completions;
+  DeliveryLoop loop(options, handler, {{"", &out}}, &functionDeadLetter, metrics, clock);
+  loop.setTriggerDeadLetter("posts", &postsDeadLetter);
+  loop.start();
+  loop.dispatch(makeEvent("p"), "", "posts", completions.callbackFor("p"));
+  loop.dispatch(makeEvent("o"), "", "orders", completions.callbackFor("o"));
+  ASSERT_TRUE(completions.waitFor(2));
+  EXPECT_EQ(completions.outcomes().at("p"), Outcome::kAcked);
+  EXPECT_EQ(completions.outcomes().at("o"), Outcome::kAcked);
+  EXPECT_EQ(handler.calls().size(), 2u) << "maxAttempts 1 for both triggers: no retries";
+  auto posts = postsDeadLetter.acknowledged();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].value, "payload-p");
+  EXPECT_EQ(posts[0].headers[1], (std::pair<std::string, std::string>{"x-sluice-error", "Internal: cannot handle p"}));
+  EXPECT_EQ(posts[0].headers[2], (std::pair<std::string, std::string>{"x-sluice-attempts", "1"}));
+  auto others = functionDeadLetter.acknowledged();
+  ASSERT_EQ(others.size(), 1u) << "triggers without their own dead letter use the function's";
+  EXPECT_EQ(others[0].value, "payload-o");
+}
+
 TEST(DeliveryLoopTest, FailingDeadLetterSinkAsksForRedelivery) {
   DeliveryOptions options = fastOptions();
   options.maxAttempts = 1;

@@ -1,0 +1,223 @@
+#include "runtime/sinks/rabbitmq_sink.h"
+
+#include <amqp_framing.h>
+
+#include <vector>
+
+#include "common/logging.h"
+
+namespace sluice::runtime {
+
+Result<std::unique_ptr<RabbitMqSink>> RabbitMqSink::create(RabbitMqSinkOptions options) {
+  if (options.exchange.empty() && options.routingKey.empty()) {
+    return invalidArgument("rabbitmq output: routingKey is required with the default exchange (it names the queue)");
+  }
+  std::unique_ptr<RabbitMqSink> sink(new RabbitMqSink(std::move(options)));
+  if (Status status = sink->ensureConnected(); !status.isOk()) return status;
+  sink->thread_ = std::thread([raw = sink.get()] { raw->run(); });
+  return sink;
+}
+
+RabbitMqSink::~RabbitMqSink() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status RabbitMqSink::ensureConnected() {
+  if (connection_.isOpen()) return Status::ok();
+  std::string where =
+      "rabbitmq output \"" + (options_.exchange.empty() ? options_.routingKey : options_.exchange) + "\"";
+  if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
+  amqp_confirm_select(connection_.state(), AmqpConnection::kChannel);
+  if (Status status = connection_.checkReply("confirm.select"); !status.isOk()) {
+    connection_.close();
+    return status.withContext(where);
+  }
+  nextTag_ = 1;
+  returned_ = 0;
+  return Status::ok();
+}
+
+void RabbitMqSink::write(Record record, WriteCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back({std::move(record), std::move(done)});
+    ++outstanding_;
+  }
+  cv_.notify_all();
+}
+
+Status RabbitMqSink::flush(Clock::TimePoint deadline) {
+  std::unique_lock lock(mu_);
+  while (outstanding_ > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status(StatusCode::kDeadlineExceeded,
+                    "rabbitmq output: " + std::to_string(outstanding_) + " message(s) unconfirmed");
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  return Status::ok();
+}
+
+void RabbitMqSink::run() {
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(unconfirmed_.empty() ? 50 : 0),
+                   [&] { return stop_ || !queue_.empty(); });
+      if (stop_ && queue_.empty() && unconfirmed_.empty()) break;
+    }
+    publishQueued();
+    // Read even when nothing awaits a confirm: rabbitmq-c answers heartbeats
+    // and notices a dead broker only while it reads.
+    if (connection_.isOpen()) readFrames(unconfirmed_.empty() ? 0 : 20);
+  }
+  connection_.close();
+}
+
+void RabbitMqSink::publishQueued() {
+  std::deque<Pending> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+  }
+  if (batch.empty()) return;
+  if (Status status = ensureConnected(); !status.isOk()) {
+    for (auto& p : batch) {
+      p.done(status);
+      std::lock_guard lock(mu_);
+      --outstanding_;
+    }
+    cv_.notify_all();
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending& p = batch[i];
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+    props.delivery_mode = 2;  // persistent
+    props.content_type = amqp_cstring_bytes("application/octet-stream");
+    std::vector<amqp_table_entry_t> entries;
+    for (const auto& [key, value] : p.record.headers) {
+      amqp_table_entry_t entry{};
+      entry.key = amqp_bytes_t{key.size(), const_cast<char*>(key.data())};
+      entry.value.kind = AMQP_FIELD_KIND_UTF8;
+      entry.value.value.bytes = amqp_bytes_t{value.size(), const_cast<char*>(value.data())};
+      entries.push_back(entry);
+    }
+    if (!entries.empty()) {
+      props._flags |= AMQP_BASIC_HEADERS_FLAG;
+      props.headers.num_entries = static_cast<int>(entries.size());
+      props.headers.entries = entries.data();
+    }
+    const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");
+    int rc = amqp_basic_publish(connection_.state(), AmqpConnection::kChannel,
+                                amqp_cstring_bytes(options_.exchange.c_str()), amqp_cstring_bytes(routingKey.c_str()),
+                                /*mandatory=*/1, 0, &props, amqp_bytes_t{p.record.value.size(), p.record.value.data()});
+    if (rc != AMQP_STATUS_OK) {
+      // The socket is gone: this record, the unconfirmed ones and the rest of
+      // the batch all fail (the delivery loop retries them on a new connection).
+      Status error = unavailable(std::string("rabbitmq output: publish: ") + amqp_error_string2(rc));
+      failAll(error);
+      connection_.close(/*graceful=*/false);
+      for (size_t j = i; j < batch.size(); ++j) batch[j].done(error);
+      {
+        std::lock_guard lock(mu_);
+        outstanding_ -= batch.size() - i;
+      }
+      break;
+    }
+    unconfirmed_[nextTag_++] = std::move(p.done);
+  }
+  cv_.notify_all();
+}
+
+void RabbitMqSink::complete(uint64_t tag, bool multiple, const Status& status) {
+  std::vector<WriteCallback> done;
+  if (multiple) {
+    for (auto it = unconfirmed_.begin(); it != unconfirmed_.end() && it->first <= tag;) {
+      done.push_back(std::move(it->second));
+      it = unconfirmed_.erase(it);
+    }
+  } else if (auto it = unconfirmed_.find(tag); it != unconfirmed_.end()) {
+    done.push_back(std::move(it->second));
+    unconfirmed_.erase(it);
+  }
+  // The broker sends basic.return just before the ack of the returned
+  // message. That ack may be a `multiple` one covering others too, and the
+  // return does not say which tag it was, so every message that ack covers
+  // fails: a spurious retry (a duplicate) is acceptable, a lost record is not.
+  Status result = status;
+  if (returned_ > 0 && status.isOk()) {
+    returned_ = 0;
+    result = unavailable("rabbitmq output: message unroutable (no queue bound to routing key \"" + options_.routingKey +
+                         "\" on exchange \"" + options_.exchange + "\")");
+  }
+  for (auto& callback : done) callback(result);
+  {
+    std::lock_guard lock(mu_);
+    outstanding_ -= done.size();
+  }
+  cv_.notify_all();
+}
+
+void RabbitMqSink::failAll(const Status& status) {
+  std::map<uint64_t, WriteCallback> pending;
+  pending.swap(unconfirmed_);
+  for (auto& [tag, done] : pending) done(status);
+  {
+    std::lock_guard lock(mu_);
+    outstanding_ -= pending.size();
+  }
+  cv_.notify_all();
+}
+
+void RabbitMqSink::readFrames(int timeoutMillis) {
+  // Stop once every publish is confirmed, so queued records go out without
+  // waiting for the read timeout.
+  while (connection_.isOpen() && !(timeoutMillis > 0 && unconfirmed_.empty())) {
+    amqp_maybe_release_buffers(connection_.state());
+    amqp_frame_t frame;
+    timeval timeout{0, timeoutMillis * 1000};
+    int rc = amqp_simple_wait_frame_noblock(connection_.state(), &frame, &timeout);
+    if (rc == AMQP_STATUS_TIMEOUT) return;
+    if (rc != AMQP_STATUS_OK) {
+      failAll(unavailable(std::string("rabbitmq output: waiting for confirms: ") + amqp_error_string2(rc)));
+      connection_.close(/*graceful=*/false);
+      return;
+    }
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_ACK_METHOD: {
+        auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+        complete(ack->delivery_tag, ack->multiple, Status::ok());
+        break;
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+        complete(nack->delivery_tag, nack->multiple, unavailable("rabbitmq output: the broker nacked the message"));
+        break;
+      }
+      case AMQP_BASIC_RETURN_METHOD: {
+        amqp_message_t message;
+        if (amqp_read_message(connection_.state(), frame.channel, &message, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+          amqp_destroy_message(&message);
+        }
+        ++returned_;
+        break;
+      }
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        failAll(unavailable("rabbitmq output: the broker closed the channel"));
+        connection_.close(/*graceful=*/false);
+        return;
+      default: break;
+    }
+  }
+}
+
+}  // namespace sluice::runtime

@@ -1,0 +1,67 @@
+// RabbitMqSink: publishes Records with publisher confirms.
+//
+// The channel is in confirm mode and messages are persistent (delivery mode
+// 2) and mandatory: a write succeeds only on the broker's basic.ack; a
+// basic.nack, an unroutable message (basic.return) or a lost connection fails
+// it. The record's key becomes the routing key when no fixed routingKey is set.
+// write() is thread-safe; the connection is owned by the sink's own thread,
+// which publishes queued records and collects their confirms.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "runtime/sinks/sink.h"
+#include "runtime/sources/amqp_connection.h"
+
+namespace sluice::runtime {
+
+struct RabbitMqSinkOptions {
+  std::string url;
+  std::string exchange;    // "" = the default exchange
+  std::string routingKey;  // "" = each record's key
+};
+
+class RabbitMqSink final : public Sink {
+ public:
+  // Connects once synchronously so a wrong URL or password fails here.
+  static Result<std::unique_ptr<RabbitMqSink>> create(RabbitMqSinkOptions options);
+  ~RabbitMqSink() override;
+
+  void write(Record record, WriteCallback done) override;
+  Status flush(Clock::TimePoint deadline) override;
+
+ private:
+  explicit RabbitMqSink(RabbitMqSinkOptions options) : options_(std::move(options)) {}
+  struct Pending {
+    Record record;
+    WriteCallback done;
+  };
+  void run();
+  Status ensureConnected();
+  void publishQueued();
+  // Handles confirms, returns and closes until nothing arrives within `timeoutMillis`.
+  void readFrames(int timeoutMillis);
+  void failAll(const Status& status);
+  void complete(uint64_t tag, bool multiple, const Status& status);
+
+  RabbitMqSinkOptions options_;
+  AmqpConnection connection_;                      // owned by thread_
+  uint64_t nextTag_ = 1;                           // thread_ only
+  std::map<uint64_t, WriteCallback> unconfirmed_;  // thread_ only
+  int returned_ = 0;                               // thread_ only: basic.return seen, the next confirm fails
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;  // guarded by mu_
+  size_t outstanding_ = 0;     // guarded by mu_: queued + unconfirmed
+  bool stop_ = false;          // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace sluice::runtime

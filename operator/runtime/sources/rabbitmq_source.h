@@ -1,0 +1,84 @@
+// RabbitMqSource: consumes one queue with manual acknowledgements.
+//
+// basic.qos(prefetch) bounds unacknowledged deliveries; each delivery is
+// acked only after its outputs are durable (kAcked), nacked with requeue when
+// it must be delivered again (kRequeue), and nacked without requeue when its
+// attempts are exhausted and no dead-letter output took it (kRejected), so the
+// queue's own dead-letter exchange receives it. A lost connection is
+// reopened; deliveries not yet acked are redelivered by the broker.
+// The connection is owned by the source's thread: completions from other
+// threads are queued to it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "runtime/sources/amqp_connection.h"
+#include "runtime/sources/source.h"
+
+namespace sluice::runtime {
+
+struct RabbitMqSourceOptions {
+  std::string triggerName;
+  std::string url;  // amqp://user:password@host:port/vhost
+  std::string queue;
+  int prefetch = 10;
+  std::chrono::milliseconds reconnectDelay{1000};
+};
+
+class RabbitMqSource final : public Source {
+ public:
+  RabbitMqSource(RabbitMqSourceOptions options, Clock& clock);
+  ~RabbitMqSource() override;
+
+  const std::string& name() const override { return options_.triggerName; }
+  // Connects once synchronously so a wrong URL, password or queue fails here.
+  Status start(EventDispatcher& dispatcher) override;
+  void stopFetching() override;
+  Status finish(Clock::TimePoint deadline) override;
+
+  int64_t acked() const { return acked_.load(); }
+  int64_t nacked() const { return nacked_.load(); }
+
+ private:
+  struct Completion {
+    uint64_t connectionGeneration;
+    uint64_t deliveryTag;
+    Outcome outcome;
+  };
+
+  Status connect();
+  void run();
+  void processCompletions();
+  void consumeOne();
+  void handleUnexpectedFrame();
+  void markDispatchStopped();
+
+  RabbitMqSourceOptions options_;
+  Clock& clock_;
+  EventDispatcher* dispatcher_ = nullptr;
+  AmqpConnection connection_;  // owned by the source thread after start()
+  uint64_t generation_ = 0;    // bumped on every reconnect: tags of older connections are void
+  std::string consumerTag_;
+
+  std::mutex mu_;
+  std::deque<Completion> completions_;  // guarded by mu_
+  bool dispatchStopped_ = false;        // guarded by mu_: the thread will dispatch nothing more
+  std::condition_variable stoppedCv_;
+  std::condition_variable completionCv_;  // signalled when a completion is queued
+  std::atomic<int> outstanding_{0};       // dispatched, completion not yet processed
+
+  std::atomic<bool> fetching_{true};
+  std::atomic<bool> finishing_{false};
+  std::atomic<int64_t> acked_{0};
+  std::atomic<int64_t> nacked_{0};
+  std::thread thread_;
+};
+
+}  // namespace sluice::runtime

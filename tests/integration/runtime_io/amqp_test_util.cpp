@@ -1,0 +1,182 @@
+#include "amqp_test_util.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+
+#include <stdexcept>
+
+namespace sluice::testing {
+
+namespace {
+
+constexpr amqp_channel_t kChannel = 1;
+
+std::string str(amqp_bytes_t bytes) {
+  return bytes.bytes ? std::string(static_cast<const char*>(bytes.bytes), bytes.len) : std::string();
+}
+
+void check(amqp_rpc_reply_t reply, const std::string& what) {
+  if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+    throw std::runtime_error(what + ": " + amqp_error_string2(reply.library_error));
+  }
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    auto* close = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
+    throw std::runtime_error(what + ": " + str(close->reply_text));
+  }
+  throw std::runtime_error(what + ": AMQP error");
+}
+
+// One connection with channel 1 open, closed on destruction.
+class Connection {
+ public:
+  explicit Connection(const std::string& url) {
+    std::vector<char> buffer(url.begin(), url.end());
+    buffer.push_back('\0');
+    amqp_connection_info info;
+    if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) throw std::runtime_error("bad AMQP URL");
+    state_ = amqp_new_connection();
+    amqp_socket_t* socket = amqp_tcp_socket_new(state_);
+    if (amqp_socket_open(socket, info.host, info.port) != AMQP_STATUS_OK) {
+      amqp_destroy_connection(state_);
+      throw std::runtime_error(std::string("cannot connect to RabbitMQ at ") + info.host);
+    }
+    check(amqp_login(state_, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password), "login");
+    amqp_channel_open(state_, kChannel);
+    check(amqp_get_rpc_reply(state_), "channel.open");
+  }
+  ~Connection() {
+    amqp_channel_close(state_, kChannel, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(state_, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(state_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  amqp_connection_state_t state() const { return state_; }
+
+ private:
+  amqp_connection_state_t state_;
+};
+
+}  // namespace
+
+void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue) {
+  Connection c(url);
+  amqp_table_entry_t entries[2];
+  amqp_table_t arguments = amqp_empty_table;
+  if (!deadLetterQueue.empty()) {
+    entries[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[0].value.value.bytes = amqp_cstring_bytes("");
+    entries[1].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+    entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[1].value.value.bytes = amqp_cstring_bytes(deadLetterQueue.c_str());
+    arguments.num_entries = 2;
+    arguments.entries = entries;
+  }
+  amqp_queue_declare(c.state(), kChannel, amqp_cstring_bytes(queue.c_str()), 0, /*durable=*/1, 0,
+                     /*auto_delete=*/0, arguments);
+  check(amqp_get_rpc_reply(c.state()), "queue.declare " + queue);
+}
+
+void deleteQueue(const std::string& url, const std::string& queue) {
+  Connection c(url);
+  amqp_queue_delete(c.state(), kChannel, amqp_cstring_bytes(queue.c_str()), 0, 0);
+  check(amqp_get_rpc_reply(c.state()), "queue.delete " + queue);
+}
+
+void publishAll(const std::string& url, const std::string& queue, const std::vector<AmqpMessage>& messages) {
+  Connection c(url);
+  amqp_confirm_select(c.state(), kChannel);
+  check(amqp_get_rpc_reply(c.state()), "confirm.select");
+  uint64_t published = 0;
+  uint64_t confirmed = 0;
+  auto readConfirm = [&] {
+    amqp_frame_t frame;
+    timeval timeout{30, 0};
+    int rc = amqp_simple_wait_frame_noblock(c.state(), &frame, &timeout);
+    if (rc != AMQP_STATUS_OK) throw std::runtime_error(std::string("waiting for confirms: ") + amqp_error_string2(rc));
+    if (frame.frame_type != AMQP_FRAME_METHOD) return;
+    if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) throw std::runtime_error("the broker nacked a publish");
+    if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+      confirmed = ack->delivery_tag;  // single or multiple: everything up to it
+    }
+  };
+  for (const AmqpMessage& m : messages) {
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+    props.delivery_mode = 2;
+    props.message_id = amqp_cstring_bytes(m.messageId.c_str());
+    std::vector<amqp_table_entry_t> entries;
+    for (const auto& [k, v] : m.headers) {
+      amqp_table_entry_t entry{};
+      entry.key = amqp_cstring_bytes(k.c_str());
+      entry.value.kind = AMQP_FIELD_KIND_UTF8;
+      entry.value.value.bytes = amqp_cstring_bytes(v.c_str());
+      entries.push_back(entry);
+    }
+    if (!entries.empty()) {
+      props._flags |= AMQP_BASIC_HEADERS_FLAG;
+      props.headers.num_entries = static_cast<int>(entries.size());
+      props.headers.entries = entries.data();
+    }
+    int rc = amqp_basic_publish(c.state(), kChannel, amqp_empty_bytes, amqp_cstring_bytes(queue.c_str()), 1, 0, &props,
+                                amqp_bytes_t{m.body.size(), const_cast<char*>(m.body.data())});
+    if (rc != AMQP_STATUS_OK) throw std::runtime_error(std::string("publish: ") + amqp_error_string2(rc));
+    ++published;
+    // Keep at most 500 unconfirmed so the socket never backs up.
+    while (published - confirmed > 500) readConfirm();
+  }
+  while (confirmed < published) readConfirm();
+}
+
+std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string& queue, size_t expected,
+                                      std::chrono::milliseconds settle, std::chrono::milliseconds timeout) {
+  Connection c(url);
+  amqp_basic_qos(c.state(), kChannel, 0, 500, 0);
+  check(amqp_get_rpc_reply(c.state()), "basic.qos");
+  amqp_basic_consume(c.state(), kChannel, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0,
+                     amqp_empty_table);
+  check(amqp_get_rpc_reply(c.state()), "basic.consume " + queue);
+  std::vector<AmqpMessage> out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto lastArrival = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (out.size() >= expected && std::chrono::steady_clock::now() - lastArrival >= settle) break;
+    amqp_maybe_release_buffers(c.state());
+    amqp_envelope_t envelope;
+    timeval wait{0, 200 * 1000};
+    amqp_rpc_reply_t reply = amqp_consume_message(c.state(), &envelope, &wait, 0);
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
+    check(reply, "consuming " + queue);
+    AmqpMessage m;
+    const amqp_basic_properties_t& props = envelope.message.properties;
+    if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.messageId = str(props.message_id);
+    if (props._flags & AMQP_BASIC_HEADERS_FLAG) {
+      for (int i = 0; i < props.headers.num_entries; ++i) {
+        const amqp_table_entry_t& e = props.headers.entries[i];
+        if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES) {
+          m.headers[str(e.key)] = str(e.value.value.bytes);
+        }
+      }
+    }
+    m.body = str(envelope.message.body);
+    m.redelivered = envelope.redelivered != 0;
+    amqp_basic_ack(c.state(), kChannel, envelope.delivery_tag, 0);
+    amqp_destroy_envelope(&envelope);
+    out.push_back(std::move(m));
+    lastArrival = std::chrono::steady_clock::now();
+  }
+  return out;
+}
+
+uint32_t readyCount(const std::string& url, const std::string& queue) {
+  Connection c(url);
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(c.state(), kChannel, amqp_cstring_bytes(queue.c_str()),
+                                                   /*passive=*/1, 0, 0, 0, amqp_empty_table);
+  check(amqp_get_rpc_reply(c.state()), "queue.declare (passive) " + queue);
+  return ok->message_count;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,39 @@
+// Helpers for runtime integration tests against the real RabbitMQ
+// (RABBITMQ_AMQP_URL from build/testenv.env), written directly on rabbitmq-c
+// so they do not depend on the runtime code under test: declaring and
+// deleting queues, publishing with confirms, and reading a queue back.
+// Each call opens its own connection; not thread-safe per object.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sluice::testing {
+
+struct AmqpMessage {
+  std::string messageId;
+  std::string body;
+  std::map<std::string, std::string> headers;  // string-valued headers only
+  bool redelivered = false;
+};
+
+// Declares a durable queue; `deadLetterQueue` non-empty sets its DLX to the
+// default exchange with that routing key (so a nack without requeue lands there).
+void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue = "");
+void deleteQueue(const std::string& url, const std::string& queue);
+
+// Publishes persistent messages to the default exchange and waits for every confirm.
+void publishAll(const std::string& url, const std::string& queue, const std::vector<AmqpMessage>& messages);
+
+// Consumes (and acks) from `queue` until `expected` messages arrived and then
+// `settle` passes without new ones, or `timeout` passes.
+std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string& queue, size_t expected,
+                                      std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+
+// Messages ready in `queue` (not counting unacknowledged ones).
+uint32_t readyCount(const std::string& url, const std::string& queue);
+
+}  // namespace sluice::testing

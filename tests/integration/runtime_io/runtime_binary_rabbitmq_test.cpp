@@ -1,0 +1,326 @@
+// sluice-runtime BINARY processes with RabbitMQ triggers and outputs against
+// the real RabbitMQ (RABBITMQ_AMQP_URL): a Python moderation handler moves
+// every message by id to an approved or rejected queue (seed scenario 2);
+// always-failing messages go to the trigger's deadLetterQueue with error
+// headers, or, without one, are nacked into the queue's own dead-letter
+// exchange; SIGKILL of replicas mid-stream loses nothing (the duplicate count
+// is printed) and graceful SIGTERM drains cause no duplicates.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "amqp_test_util.h"
+#include "kafka_test_util.h"
+#include "runtime_process.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// Posts containing a banned word go to the "rejected" output, others to the
+// default ("approved"); a post marked "explode" always raises.
+constexpr const char* kModerationHandler = R"PY(
+import json
+import time
+
+BANNED = ("spam", "scam")
+
+def main_handler(event, context):
+    post = json.loads(event["data"])
+    if post.get("explode"):
+        raise ValueError("cannot moderate " + event["id"])
+    delay = float(post.get("delay", 0))
+    if delay:
+        time.sleep(delay)
+    verdict = {"id": event["id"], "user": post["user"], "attempt": context.attempt}
+    if any(word in post["text"].lower() for word in BANNED):
+        verdict["reason"] = "banned word"
+        return {"value": json.dumps(verdict), "sink": "rejected"}
+    return json.dumps(verdict)
+)PY";
+
+struct Queues {
+  std::string url = requiredEnv("RABBITMQ_AMQP_URL");
+  std::string in = uniqueName("rt-posts");
+  std::string approved = uniqueName("rt-approved");
+  std::string rejected = uniqueName("rt-rejected");
+  std::string dead = uniqueName("rt-posts-dlq");
+  std::string dir = makeTempDir("rtrmq");
+
+  // `queueDlx`: the input queue dead-letters into `dead` by itself (x-dead-letter-*).
+  explicit Queues(bool queueDlx = false) {
+    declareQueue(url, dead);
+    declareQueue(url, in, queueDlx ? dead : "");
+    declareQueue(url, approved);
+    declareQueue(url, rejected);
+    std::filesystem::create_directories(dir + "/code");
+    writeFile(dir + "/code/index.py", kModerationHandler);
+  }
+  ~Queues() {
+    for (const auto& q : {in, approved, rejected, dead}) {
+      try {
+        deleteQueue(url, q);
+      } catch (const std::exception&) {
+      }
+    }
+    std::filesystem::remove_all(dir);
+  }
+
+  // Writes the function config and returns its path. The URL (with its
+  // credentials) reaches the runtime through the environment, as from a Secret.
+  std::string config(bool triggerDeadLetterQueue, int maxAttempts = 2, int prefetch = 20) const {
+    json rabbit = {{"urlEnv", "RABBITMQ_AMQP_URL"}};
+    json trigger = rabbit;
+    trigger["queue"] = in;
+    trigger["prefetch"] = prefetch;
+    trigger["maxAttempts"] = maxAttempts;
+    if (triggerDeadLetterQueue) trigger["deadLetterQueue"] = dead;
+    json approvedOut = rabbit;
+    approvedOut["routingKey"] = approved;
+    json rejectedOut = rabbit;
+    rejectedOut["routingKey"] = rejected;
+    json config = {{"name", "moderation"},
+                   {"runtime", "python3.11"},
+                   {"codeDir", dir + "/code"},
+                   {"retry", {{"maxAttempts", 5}, {"backoff", {{"initialDelay", "10ms"}, {"maxDelay", "50ms"}}}}},
+                   {"outputs", json::array({{{"name", "approved"}, {"rabbitmq", approvedOut}},
+                                            {{"name", "rejected"}, {"rabbitmq", rejectedOut}}})},
+                   {"triggers", json::array({{{"name", "posts"}, {"rabbitmq", trigger}}})}};
+    std::string path = dir + "/function-" + std::to_string(triggerDeadLetterQueue) + ".json";
+    writeFile(path, config.dump(2));
+    return path;
+  }
+};
+
+// Post i: id "p-<i>"; every 7th has a banned word; every `explodeEvery`th always fails.
+std::vector<AmqpMessage> posts(int from, int to, int explodeEvery, double delaySeconds = 0) {
+  std::vector<AmqpMessage> messages;
+  for (int i = from; i < to; ++i) {
+    json post = {{"user", "u" + std::to_string(i % 13)},
+                 {"text", i % 7 == 0 ? "buy cheap SPAM now " + std::to_string(i) : "hello " + std::to_string(i)}};
+    if (explodeEvery > 0 && i % explodeEvery == 0) post["explode"] = true;
+    if (delaySeconds > 0) post["delay"] = delaySeconds;
+    messages.push_back({"p-" + std::to_string(i), post.dump(), {{"origin", "test"}}, false});
+  }
+  return messages;
+}
+
+bool isBanned(int i) { return i % 7 == 0; }
+
+struct Split {
+  size_t approved = 0;
+  size_t rejected = 0;
+  size_t dead = 0;
+};
+Split expectedSplit(int from, int to, int explodeEvery) {
+  Split split;
+  for (int i = from; i < to; ++i) {
+    if (explodeEvery > 0 && i % explodeEvery == 0) {
+      ++split.dead;
+    } else {
+      (isBanned(i) ? split.rejected : split.approved) += 1;
+    }
+  }
+  return split;
+}
+
+struct Verdicts {
+  std::vector<AmqpMessage> approvedMessages;
+  std::vector<AmqpMessage> rejectedMessages;
+  std::map<std::string, int> approved;  // id -> copies
+  std::map<std::string, int> rejected;
+  size_t total() const { return approvedMessages.size() + rejectedMessages.size(); }
+};
+
+std::map<std::string, int> countIds(const std::vector<AmqpMessage>& messages) {
+  std::map<std::string, int> ids;
+  for (const auto& m : messages) ++ids[json::parse(m.body)["id"].get<std::string>()];
+  return ids;
+}
+
+// Reads both output queues at once (waiting for one to settle first would let
+// the other pile up) until the expected counts arrived and `settle` passed.
+Verdicts readVerdicts(const Queues& q, const Split& split, std::chrono::milliseconds settle) {
+  Verdicts v;
+  std::thread reader([&] { v.rejectedMessages = consumeQueue(q.url, q.rejected, split.rejected, settle, 300s); });
+  v.approvedMessages = consumeQueue(q.url, q.approved, split.approved, settle, 300s);
+  reader.join();
+  v.approved = countIds(v.approvedMessages);
+  v.rejected = countIds(v.rejectedMessages);
+  return v;
+}
+
+// Every id of [0, posts) that should reach an output is in the right one at
+// least once; returns how many are missing.
+int missingIds(const Verdicts& v, int posts, int explodeEvery) {
+  int missing = 0;
+  for (int i = 0; i < posts; ++i) {
+    if (explodeEvery > 0 && i % explodeEvery == 0) continue;
+    std::string id = "p-" + std::to_string(i);
+    const auto& right = isBanned(i) ? v.rejected : v.approved;
+    const auto& wrong = isBanned(i) ? v.approved : v.rejected;
+    if (!right.contains(id)) ++missing;
+    EXPECT_FALSE(wrong.contains(id)) << id << " reached the wrong output";
+  }
+  return missing;
+}
+
+TEST(RuntimeBinaryRabbitMqTest, ModerationMovesEveryPostByIdAndDeadLettersAlwaysFailingOnes) {
+  constexpr int kPosts = 2000;
+  constexpr int kExplodeEvery = 100;  // 20 always-failing posts (p-0, p-100, ...)
+  Queues q;
+  publishAll(q.url, q.in, posts(0, kPosts, kExplodeEvery));
+
+  RuntimeProcess runtime;
+  auto started = std::chrono::steady_clock::now();
+  runtime.start(freeLoopbackPort(), {"--config", q.config(/*triggerDeadLetterQueue=*/true)}, q.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  Split split = expectedSplit(0, kPosts, kExplodeEvery);
+  Verdicts v = readVerdicts(q, split, 3s);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto dead = consumeQueue(q.url, q.dead, split.dead, 2s, 120s);
+
+  EXPECT_EQ(missingIds(v, kPosts, kExplodeEvery), 0);
+  EXPECT_EQ(v.approvedMessages.size(), split.approved) << "duplicates or losses in the approved queue";
+  EXPECT_EQ(v.rejectedMessages.size(), split.rejected) << "duplicates or losses in the rejected queue";
+  for (const auto& m : v.rejectedMessages) EXPECT_EQ(json::parse(m.body)["reason"], "banned word");
+
+  std::set<std::string> deadIds;
+  for (const auto& m : dead) {
+    json post = json::parse(m.body);
+    EXPECT_TRUE(post.value("explode", false)) << m.body << ": the dead letter carries the original payload";
+    std::string id = m.headers.count("x-sluice-event-id") ? m.headers.at("x-sluice-event-id") : "<none>";
+    deadIds.insert(id);
+    EXPECT_EQ(m.headers.count("x-sluice-error") ? m.headers.at("x-sluice-error") : "<none>",
+              "Internal: ValueError: cannot moderate " + id);
+    EXPECT_EQ(m.headers.count("x-sluice-attempts") ? m.headers.at("x-sluice-attempts") : "<none>", "2")
+        << "the trigger's maxAttempts overrides retry.maxAttempts";
+    EXPECT_EQ(m.headers.count("x-sluice-trigger") ? m.headers.at("x-sluice-trigger") : "<none>", "posts");
+    EXPECT_EQ(m.headers.count("origin") ? m.headers.at("origin") : "<none>", "test") << "original headers are kept";
+  }
+  std::set<std::string> expectedDead;
+  for (int i = 0; i < kPosts; i += kExplodeEvery) expectedDead.insert("p-" + std::to_string(i));
+  EXPECT_EQ(dead.size(), expectedDead.size());
+  EXPECT_EQ(deadIds, expectedDead);
+
+  HttpReply metrics = httpGet(runtime.port(), "/metrics");
+  ASSERT_EQ(metrics.code, 200);
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"posts\""),
+            kPosts - kPosts / kExplodeEvery);
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_dead_lettered_total", "trigger=\"posts\""),
+            kPosts / kExplodeEvery);
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(readyCount(q.url, q.in), 0u) << "every input message was acknowledged";
+  std::cout << "[figure] sluice-runtime, RabbitMQ->Python->RabbitMQ with publisher confirms: " << kPosts << " posts in "
+            << seconds << " s from process start (" << kPosts / seconds << " msg/s incl. start-up)\n";
+}
+
+TEST(RuntimeBinaryRabbitMqTest, WithoutDeadLetterQueueFailingMessagesAreRejectedIntoTheQueuesOwnDlx) {
+  constexpr int kPosts = 300;
+  constexpr int kExplodeEvery = 30;  // 10 always failing
+  Queues q(/*queueDlx=*/true);
+  publishAll(q.url, q.in, posts(0, kPosts, kExplodeEvery));
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", q.config(/*triggerDeadLetterQueue=*/false)}, q.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  Split split = expectedSplit(0, kPosts, kExplodeEvery);
+  Verdicts v = readVerdicts(q, split, 2s);
+  auto dead = consumeQueue(q.url, q.dead, split.dead, 2s, 120s);
+  EXPECT_EQ(missingIds(v, kPosts, kExplodeEvery), 0);
+  EXPECT_EQ(v.total(), split.approved + split.rejected);
+
+  std::set<std::string> deadIds;
+  for (const auto& m : dead) {
+    deadIds.insert(m.messageId);
+    EXPECT_TRUE(json::parse(m.body).value("explode", false));
+    EXPECT_EQ(m.headers.count("x-sluice-error"), 0u) << "a broker dead letter is the original message";
+  }
+  std::set<std::string> expectedDead;
+  for (int i = 0; i < kPosts; i += kExplodeEvery) expectedDead.insert("p-" + std::to_string(i));
+  EXPECT_EQ(dead.size(), expectedDead.size());
+  EXPECT_EQ(deadIds, expectedDead);
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(readyCount(q.url, q.in), 0u);
+}
+
+// Two replicas share the queue; every `interval` one of them is stopped with
+// `signal` and replaced. Returns the verdicts once everything arrived.
+Verdicts runWithRestarts(const Queues& q, int posts, int restarts, int signal, std::vector<int>& exitCodes) {
+  std::string config = q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/20);
+  std::vector<std::unique_ptr<RuntimeProcess>> replicas;
+  int spawned = 0;
+  auto spawn = [&] {
+    auto replica = std::make_unique<RuntimeProcess>();
+    replica->start(freeLoopbackPort(), {"--config", config}, q.dir + "/replica-" + std::to_string(spawned++) + ".log");
+    EXPECT_TRUE(replica->waitReady(60s)) << replica->log();
+    return replica;
+  };
+  replicas.push_back(spawn());
+  replicas.push_back(spawn());
+  for (int r = 0; r < restarts; ++r) {
+    std::this_thread::sleep_for(1500ms);
+    auto& victim = replicas[r % 2];
+    // Shows the stop really was mid-stream (not asserted: it depends on speed).
+    std::cout << "[figure] restart " << r + 1 << ": " << readyCount(q.url, q.in) << " posts still queued\n";
+    victim->signal(signal);
+    int code = victim->waitFor(120s);
+    exitCodes.push_back(code);
+    if (signal == SIGTERM && code != 0) std::cout << victim->log();
+    victim = spawn();
+  }
+  Verdicts v = readVerdicts(q, expectedSplit(0, posts, 0), 5s);
+  for (auto& replica : replicas) {
+    replica->signal(SIGTERM);
+    exitCodes.push_back(replica->waitFor(120s));
+  }
+  return v;
+}
+
+TEST(RuntimeBinaryRabbitMqTest, SigkillOfReplicasMidStreamLosesNothing) {
+  constexpr int kPosts = 4000;
+  Queues q;
+  // 4 ms per post keeps the stream going through every kill.
+  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  std::vector<int> exitCodes;
+  Verdicts v = runWithRestarts(q, kPosts, 4, SIGKILL, exitCodes);
+  for (size_t i = 0; i < exitCodes.size(); ++i) EXPECT_EQ(exitCodes[i], i < 4 ? 128 + SIGKILL : 0) << "replica " << i;
+  size_t unique = v.approved.size() + v.rejected.size();
+  EXPECT_EQ(missingIds(v, kPosts, 0), 0) << "ids lost after SIGKILL";
+  EXPECT_EQ(unique, static_cast<size_t>(kPosts));
+  EXPECT_EQ(readyCount(q.url, q.in), 0u);
+  std::cout << "[figure] RabbitMQ, SIGKILL x4 of 2 replicas: " << kPosts << " ids, " << v.total() << " records, "
+            << (v.total() - unique) << " duplicates (" << 100.0 * static_cast<double>(v.total() - unique) / kPosts
+            << "%)\n";
+}
+
+TEST(RuntimeBinaryRabbitMqTest, GracefulSigtermDrainsMidStreamCauseNoDuplicates) {
+  constexpr int kPosts = 4000;
+  Queues q;
+  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  std::vector<int> exitCodes;
+  Verdicts v = runWithRestarts(q, kPosts, 3, SIGTERM, exitCodes);
+  for (size_t i = 0; i < exitCodes.size(); ++i) EXPECT_EQ(exitCodes[i], 0) << "replica " << i << " drains and exits 0";
+  size_t unique = v.approved.size() + v.rejected.size();
+  EXPECT_EQ(missingIds(v, kPosts, 0), 0);
+  EXPECT_EQ(unique, static_cast<size_t>(kPosts));
+  EXPECT_EQ(v.total(), static_cast<size_t>(kPosts)) << (v.total() - unique) << " duplicates after graceful drains";
+  EXPECT_EQ(readyCount(q.url, q.in), 0u);
+  std::cout << "[figure] RabbitMQ, SIGTERM drain x3 of 2 replicas: " << kPosts << " ids, " << v.total() << " records, "
+            << (v.total() - unique) << " duplicates\n";
+}
+
+}  // namespace
+}  // namespace sluice::testing
