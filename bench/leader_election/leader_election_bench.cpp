@@ -43,7 +43,8 @@ class OperatorProcess {
       ::dup2(fd, 2);
       ::execl(binary.c_str(), binary.c_str(), "--kubeconfig", kubeconfig.c_str(), "--leader-elect",
               "--leader-election-namespace", ns.c_str(), "--leader-election-id", kLease.c_str(),
-              "--leader-election-identity", identity.c_str(), static_cast<char*>(nullptr));
+              "--leader-election-identity", identity.c_str(), "--watch-namespace", ns.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }

@@ -31,6 +31,8 @@ using testing::ScopedNamespace;
 
 class OperatorProcess {
  public:
+  // The operator manages only its own namespace (--watch-namespace): it must never reconcile the
+  // Functions of other tests running at the same time.
   OperatorProcess(const std::string& kubeconfig, const std::string& ns, const std::string& identity,
                   const std::string& logPath)
       : identity_(identity), logPath_(logPath) {
@@ -42,7 +44,8 @@ class OperatorProcess {
       ::dup2(fd, 2);
       ::execl(binary.c_str(), binary.c_str(), "--kubeconfig", kubeconfig.c_str(), "--leader-elect",
               "--leader-election-namespace", ns.c_str(), "--leader-election-id", "sluice-test-lease",
-              "--leader-election-identity", identity.c_str(), static_cast<char*>(nullptr));
+              "--leader-election-identity", identity.c_str(), "--watch-namespace", ns.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }
