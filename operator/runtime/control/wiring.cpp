@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "runtime/sinks/dir_sink.h"
 #include "runtime/sinks/kafka_sink.h"
 #include "runtime/sinks/rabbitmq_sink.h"
+#include "runtime/sources/dir_source.h"
 #include "runtime/sources/kafka_source.h"
 #include "runtime/sources/rabbitmq_source.h"
 
@@ -112,6 +114,9 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
     }
+    if (std::holds_alternative<config::ObjectStoreSourceConfig>(trigger.source)) {
+      maxInFlight += DirSourceOptions{}.maxInFlight;
+    }
   }
   options.maxInFlight = maxInFlight > 0 ? maxInFlight : 100;
   return options;
@@ -142,6 +147,22 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.prefetch = rabbit->prefetch;
     return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
   }
+  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
+      store != nullptr && store->kind == config::ObjectStoreKind::kDir) {
+    DirSourceOptions options;
+    options.triggerName = trigger.name;
+    options.directory = store->prefix;
+    if (store->afterProcessing == config::AfterProcessing::kMove) {
+      if (store->moveToPrefix.empty()) {
+        return invalidArgument(where + ".objectStore.moveToPrefix: is required with afterProcessing move");
+      }
+      options.afterProcessing = DirAfterProcessing::kMove;
+      options.moveTo = store->moveToPrefix;
+    }
+    options.pollInterval = store->pollInterval;
+    options.claimTtl = store->claimTtl;
+    return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options), clock));
+  }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {
     return std::unique_ptr<Source>();  // pushed through /invoke
@@ -162,6 +183,12 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
     auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
     if (!url.isOk()) return url.status();
     auto created = RabbitMqSink::create({*url, rabbit->exchange, rabbit->routingKey});
+    if (!created.isOk()) return created.status().withContext(where);
+    return std::unique_ptr<Sink>(std::move(created).value());
+  }
+  if (const auto* dir = std::get_if<config::DirSinkConfig>(&sink.sink)) {
+    // The real clock only names files (their creation time), no timers.
+    auto created = DirSink::create({dir->path, ""}, realClock());
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
   }

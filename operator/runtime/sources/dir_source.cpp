@@ -1,0 +1,309 @@
+#include "runtime/sources/dir_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "common/logging.h"
+#include "runtime/shapes/event_shapes.h"
+
+namespace sluice::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kClaimDir = ".sluice-claims";
+constexpr const char* kFailedDir = ".sluice-failed";
+
+std::string errnoText() { return std::strerror(errno); }
+
+timespec toTimespec(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+std::chrono::system_clock::time_point mtimeOf(const struct stat& st) {
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+}
+
+// Sets a file's mtime (and atime) to `t`, so claim ages follow the Clock.
+void touch(const std::string& path, std::chrono::system_clock::time_point t) {
+  timespec times[2] = {toTimespec(t), toTimespec(t)};
+  utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+std::string defaultOwner() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+// rename(), or copy + fsync + unlink across file systems.
+Status moveFile(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0) return Status::ok();
+  if (errno != EXDEV) return unavailable("rename " + from + " -> " + to + ": " + errnoText());
+  std::error_code ec;
+  std::string temp = (fs::path(to).parent_path() / ("." + fs::path(to).filename().string() + ".moving")).string();
+  fs::copy_file(from, temp, fs::copy_options::overwrite_existing, ec);
+  if (ec) return unavailable("copy " + from + " -> " + temp + ": " + ec.message());
+  int fd = ::open(temp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  if (::rename(temp.c_str(), to.c_str()) != 0) return unavailable("rename " + temp + " -> " + to + ": " + errnoText());
+  if (::unlink(from.c_str()) != 0) return unavailable("unlink " + from + ": " + errnoText());
+  return Status::ok();
+}
+
+}  // namespace
+
+struct DirSource::State {
+  DirSourceOptions options;
+  Clock& clock;
+  std::mutex mu;
+  std::map<std::string, std::string> inFlight;  // guarded by mu: file name -> event id
+  bool closed = false;                          // guarded by mu: finish() ran; completions do nothing
+
+  State(DirSourceOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+
+  std::string filePath(const std::string& name) const { return (fs::path(options.directory) / name).string(); }
+  std::string claimPath(const std::string& name) const {
+    return (fs::path(options.directory) / kClaimDir / name).string();
+  }
+
+  // Takes the claim of `name`; false when another replica holds a live one.
+  bool claim(const std::string& name) {
+    std::string path = claimPath(name);
+    for (int tries = 0; tries < 2; ++tries) {
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+      if (fd >= 0) {
+        std::string owner = options.owner + "\n";
+        (void)!::write(fd, owner.data(), owner.size());
+        ::close(fd);
+        touch(path, clock.wallNow());
+        return true;
+      }
+      if (errno != EEXIST) {
+        SLUICE_LOG_WARN("dir trigger {}: cannot claim {}: {}", options.triggerName, path, errnoText());
+        return false;
+      }
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) continue;  // released meanwhile: try again
+      if (clock.wallNow() - mtimeOf(st) <= options.claimTtl) return false;
+      // Abandoned. Rename it away first: of several replicas seeing it stale,
+      // only one rename succeeds, and the O_EXCL create decides the new owner.
+      std::string stale = path + ".stale." + options.owner;
+      if (::rename(path.c_str(), stale.c_str()) != 0) return false;
+      ::unlink(stale.c_str());
+      SLUICE_LOG_WARN("dir trigger {}: took over the abandoned claim of {}", options.triggerName, name);
+    }
+    return false;
+  }
+
+  void release(const std::string& name) { ::unlink(claimPath(name).c_str()); }
+
+  void finishFile(const std::string& name, Outcome outcome) {
+    {
+      std::lock_guard lock(mu);
+      if (closed) return;  // the claim was released; whoever owns the file now decides
+      inFlight.erase(name);
+    }
+    std::string path = filePath(name);
+    Status status;
+    switch (outcome) {
+      case Outcome::kAcked:
+        if (options.afterProcessing == DirAfterProcessing::kDelete) {
+          if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            status = unavailable("unlink " + path + ": " + errnoText());
+        } else {
+          status = moveFile(path, (fs::path(options.moveTo) / name).string());
+        }
+        break;
+      case Outcome::kRejected:
+        status = moveFile(path, (fs::path(options.directory) / kFailedDir / name).string());
+        if (status.isOk())
+          SLUICE_LOG_ERROR("dir trigger {}: {} rejected, moved to {}/", options.triggerName, name, kFailedDir);
+        break;
+      case Outcome::kRequeue: break;  // left in place: the next scan takes it again
+    }
+    if (!status.isOk()) {
+      // Keep the claim: it goes stale after claimTtl and the file is tried
+      // again then, instead of at every scan.
+      SLUICE_LOG_ERROR("dir trigger {}: after processing {}: {}", options.triggerName, name, status.toString());
+      return;
+    }
+    release(name);
+  }
+};
+
+DirSource::DirSource(DirSourceOptions options, Clock& clock) : options_(std::move(options)), clock_(clock) {
+  if (options_.owner.empty()) options_.owner = defaultOwner();
+  while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
+  if (options_.maxInFlight < 1) options_.maxInFlight = 1;
+  state_ = std::make_shared<State>(options_, clock_);
+}
+
+DirSource::~DirSource() { (void)finish(clock_.now()); }
+
+Status DirSource::start(EventDispatcher& dispatcher) {
+  std::string where = "dir trigger \"" + options_.triggerName + "\"";
+  std::error_code ec;
+  if (!fs::is_directory(options_.directory, ec)) {
+    return invalidArgument(where + ": " + options_.directory + " is not a directory");
+  }
+  for (const char* sub : {kClaimDir, kFailedDir}) {
+    fs::create_directories(fs::path(options_.directory) / sub, ec);
+    if (ec)
+      return unavailable(where + ": cannot create " + (fs::path(options_.directory) / sub).string() + ": " +
+                         ec.message());
+  }
+  if (options_.afterProcessing == DirAfterProcessing::kMove) {
+    if (options_.moveTo.empty()) return invalidArgument(where + ": afterProcessing move needs moveToPrefix");
+    fs::create_directories(options_.moveTo, ec);
+    if (ec) return unavailable(where + ": cannot create " + options_.moveTo + ": " + ec.message());
+  }
+  dispatcher_ = &dispatcher;
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  SLUICE_LOG_INFO("{}: watching {} every {} ms", where, options_.directory, options_.pollInterval.count());
+  return Status::ok();
+}
+
+void DirSource::stopFetching() {
+  fetching_ = false;
+  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
+}
+
+Status DirSource::finish(Clock::TimePoint) {
+  fetching_ = false;
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  std::map<std::string, std::string> unfinished;
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closed) return Status::ok();
+    state_->closed = true;
+    unfinished.swap(state_->inFlight);
+  }
+  for (const auto& [name, id] : unfinished) state_->release(name);
+  if (!unfinished.empty()) {
+    SLUICE_LOG_INFO("dir trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
+                    unfinished.size());
+  }
+  return Status::ok();
+}
+
+void DirSource::run(std::stop_token stop) {
+  Clock::TimePoint nextRefresh = clock_.now();
+  while (!stop.stop_requested()) {
+    if (fetching_) scan();
+    ++scans_;
+    if (clock_.now() >= nextRefresh) {
+      refreshClaims();
+      nextRefresh = clock_.now() + options_.claimTtl / 3;
+    }
+    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
+    if (!clock_.sleepUntil(wake, stop)) return;
+  }
+}
+
+void DirSource::refreshClaims() {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(state_->mu);
+    for (const auto& [name, id] : state_->inFlight) names.push_back(name);
+  }
+  auto now = clock_.wallNow();
+  for (const auto& name : names) touch(state_->claimPath(name), now);
+}
+
+void DirSource::scan() {
+  std::lock_guard scanLock(scanMu_);
+  struct Candidate {
+    std::string name;
+    std::chrono::system_clock::time_point mtime;
+    int64_t size;
+  };
+  std::vector<Candidate> candidates;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(options_.directory, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    candidates.push_back({name, mtimeOf(st), static_cast<int64_t>(st.st_size)});
+  }
+  if (ec) {
+    SLUICE_LOG_WARN("dir trigger {}: listing {}: {}", options_.triggerName, options_.directory, ec.message());
+    return;
+  }
+  // Oldest first, so a backlog drains in arrival order.
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
+  });
+  for (const Candidate& c : candidates) {
+    if (!fetching_) return;
+    {
+      std::lock_guard lock(state_->mu);
+      if (state_->inFlight.size() >= static_cast<size_t>(options_.maxInFlight)) return;
+      if (state_->inFlight.contains(c.name)) continue;
+    }
+    if (!state_->claim(c.name)) continue;
+    std::string path = state_->filePath(c.name);
+    if (c.size > options_.maxFileBytes) {
+      Status moved = moveFile(path, (fs::path(options_.directory) / kFailedDir / c.name).string());
+      SLUICE_LOG_ERROR("dir trigger {}: {} is {} bytes, over the {} byte limit: moved to {}/ ({})",
+                       options_.triggerName, c.name, c.size, options_.maxFileBytes, kFailedDir, moved.toString());
+      state_->release(c.name);
+      continue;
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      state_->release(c.name);  // finished and removed by another replica meanwhile
+      continue;
+    }
+    std::ostringstream content;
+    content << in.rdbuf();
+    Event event;
+    std::string etag =
+        std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(c.mtime.time_since_epoch()).count()) + "-" +
+        std::to_string(c.size);
+    event.id = options_.directory + "/" + c.name + "@" + etag;
+    event.source = "dir";
+    event.type = "object.created";
+    event.subject = path;
+    event.time = c.mtime;
+    event.key = c.name;
+    event.data = std::move(content).str();
+    event.headers = {{shapes::kObjectBucketHeader, fs::path(options_.directory).filename().string()},
+                     {shapes::kObjectKeyHeader, c.name},
+                     {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
+                     {shapes::kObjectEtagHeader, etag}};
+    {
+      std::lock_guard lock(state_->mu);
+      state_->inFlight[c.name] = event.id;
+    }
+    std::weak_ptr<State> weak = state_;
+    std::string name = c.name;
+    // No lane: files are independent and run in parallel.
+    dispatcher_->dispatch(std::move(event), "", options_.triggerName, [weak, name](Outcome outcome) {
+      if (auto state = weak.lock()) state->finishFile(name, outcome);
+    });
+  }
+}
+
+}  // namespace sluice::runtime
