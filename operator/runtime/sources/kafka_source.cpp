@@ -71,7 +71,14 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
   return Status::ok();
 }
 
-void KafkaSource::stopFetching() { fetching_ = false; }
+void KafkaSource::stopFetching() {
+  fetching_ = false;
+  // Wait out a dispatch under way: after this returns nothing more is
+  // dispatched, so the drain's wait for an idle delivery loop cannot miss an
+  // event dispatched a moment later (it would finish after the final commit
+  // and be replayed by the next owner: a duplicate).
+  std::lock_guard lock(dispatchMu_);
+}
 
 Status KafkaSource::finish(Clock::TimePoint deadline) {
   if (!thread_.joinable()) return Status::ok();
@@ -101,7 +108,10 @@ void KafkaSource::run() {
       case RdKafka::ERR_NO_ERROR:
         // A record fetched after draining began is not dispatched; the commit
         // never covers it, so the next owner reads it.
-        if (fetching_) dispatchMessage(*message);
+        {
+          std::lock_guard lock(dispatchMu_);
+          if (fetching_) dispatchMessage(*message);
+        }
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF: break;

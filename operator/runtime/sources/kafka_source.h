@@ -114,6 +114,7 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   std::deque<Completion> completions_;  // guarded by mu_
 
   std::atomic<bool> fetching_{true};
+  std::mutex dispatchMu_;  // held while checking fetching_ and dispatching one record
   std::atomic<bool> finishing_{false};
   std::atomic<int64_t> commitsWritten_{0};
   Clock::TimePoint finishDeadline_{};  // written before finishing_ is set

@@ -2,8 +2,16 @@
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <dirent.h>
+#include <unistd.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
+
+#include <cpprest/http_client.h>
 
 namespace sluice::testing {
 
@@ -177,6 +185,84 @@ uint32_t readyCount(const std::string& url, const std::string& queue) {
                                                    /*passive=*/1, 0, 0, 0, amqp_empty_table);
   check(amqp_get_rpc_reply(c.state()), "queue.declare (passive) " + queue);
   return ok->message_count;
+}
+
+namespace {
+
+// Local TCP ports of `pid`'s sockets connected to remote port `remotePort`.
+std::set<int> localPortsTo(pid_t pid, int remotePort) {
+  std::set<std::string> inodes;
+  std::string fdDir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* dir = opendir(fdDir.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      char target[256] = {0};
+      std::string link = fdDir + "/" + entry->d_name;
+      ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+      if (n <= 0) continue;
+      std::string text(target, static_cast<size_t>(n));
+      if (text.starts_with("socket:[")) inodes.insert(text.substr(8, text.size() - 9));
+    }
+    closedir(dir);
+  }
+  std::set<int> ports;
+  std::ifstream tcp("/proc/" + std::to_string(pid) + "/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // header
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+    if (!inodes.contains(inode)) continue;
+    int rport = std::stoi(remote.substr(remote.find(':') + 1), nullptr, 16);
+    if (rport == remotePort) ports.insert(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
+  }
+  return ports;
+}
+
+}  // namespace
+
+int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl) {
+  std::vector<char> buffer(amqpUrl.begin(), amqpUrl.end());
+  buffer.push_back('\0');
+  amqp_connection_info info;
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) throw std::runtime_error("bad AMQP URL");
+  std::set<int> ports = localPortsTo(pid, info.port);
+  if (ports.empty()) return 0;
+
+  // http://user:pass@host:port -> base URL and basic-auth credentials.
+  auto scheme = httpUrl.find("://");
+  auto at = httpUrl.find('@', scheme + 3);
+  if (scheme == std::string::npos || at == std::string::npos)
+    throw std::runtime_error("RABBITMQ_HTTP_URL lacks user:pass@");
+  std::string userinfo = httpUrl.substr(scheme + 3, at - scheme - 3);
+  std::string base = httpUrl.substr(0, scheme + 3) + httpUrl.substr(at + 1);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  web::http::client::http_client_config config;
+  config.set_credentials(
+      web::credentials(userinfo.substr(0, userinfo.find(':')), userinfo.substr(userinfo.find(':') + 1)));
+  config.set_timeout(std::chrono::seconds(30));
+  web::http::client::http_client client(base, config);
+  // The management API lists a new connection only after its next stats
+  // emission, so ask again for a while until the process's connections show.
+  web::json::value connections;
+  for (int tries = 0; tries < 30; ++tries) {
+    connections = client.request(web::http::methods::GET, "/api/connections").get().extract_json().get();
+    bool seen = false;
+    for (const auto& c : connections.as_array()) {
+      if (c.has_field("peer_port") && ports.contains(c.at("peer_port").as_integer())) seen = true;
+    }
+    if (seen) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  int closed = 0;
+  for (const auto& connection : connections.as_array()) {
+    if (!connection.has_field("peer_port") || !ports.contains(connection.at("peer_port").as_integer())) continue;
+    std::string name = connection.at("name").as_string();
+    auto response =
+        client.request(web::http::methods::DEL, "/api/connections/" + web::uri::encode_data_string(name)).get();
+    if (response.status_code() == 204) ++closed;
+  }
+  return closed;
 }
 
 }  // namespace sluice::testing

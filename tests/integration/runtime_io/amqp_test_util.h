@@ -5,6 +5,8 @@
 // Each call opens its own connection; not thread-safe per object.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -35,5 +37,11 @@ std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string&
 
 // Messages ready in `queue` (not counting unacknowledged ones).
 uint32_t readyCount(const std::string& url, const std::string& queue);
+
+// Closes, through the management API (`httpUrl`, RABBITMQ_HTTP_URL), every
+// AMQP connection that process `pid` has open to the broker of `amqpUrl`, as
+// a broker restart or network cut would. Other clients of the shared broker
+// are untouched. Returns how many were closed.
+int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl);
 
 }  // namespace sluice::testing

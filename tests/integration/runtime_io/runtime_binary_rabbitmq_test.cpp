@@ -322,5 +322,31 @@ TEST(RuntimeBinaryRabbitMqTest, GracefulSigtermDrainsMidStreamCauseNoDuplicates)
             << (v.total() - unique) << " duplicates\n";
 }
 
+TEST(RuntimeBinaryRabbitMqTest, ConnectionsClosedByTheBrokerMidStreamAreReopenedAndLoseNothing) {
+  constexpr int kPosts = 3000;
+  Queues q;
+  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", q.config(/*triggerDeadLetterQueue=*/true)}, q.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  std::this_thread::sleep_for(2s);
+  uint32_t queued = readyCount(q.url, q.in);
+  // The trigger's, both outputs' and the dead-letter queue's connections.
+  int closed = closeConnectionsOf(runtime.pid(), q.url, requiredEnv("RABBITMQ_HTTP_URL"));
+  EXPECT_EQ(closed, 4) << "the replica holds four AMQP connections";
+  Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 5s);
+  size_t unique = v.approved.size() + v.rejected.size();
+  EXPECT_EQ(missingIds(v, kPosts, 0), 0) << "ids lost across the reconnect";
+  EXPECT_EQ(unique, static_cast<size_t>(kPosts));
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(readyCount(q.url, q.in), 0u);
+  std::string log = runtime.log();
+  EXPECT_NE(log.find("reconnecting"), std::string::npos) << log;
+  std::cout << "[figure] RabbitMQ, " << closed << " connections closed by the broker with " << queued
+            << " posts queued: " << kPosts << " ids, " << v.total() << " records, " << (v.total() - unique)
+            << " duplicates\n";
+}
+
 }  // namespace
 }  // namespace sluice::testing
