@@ -134,6 +134,46 @@ TEST(RuntimeBinaryKafkaTest, PythonHandlerTransformsEveryRecordAndSigtermDrainsA
             << " s from process start (" << kFirst / seconds << " events/s incl. start-up and read-back)\n";
 }
 
+TEST(RuntimeBinaryKafkaTest, WarmReplicaRefusesBadTokensThenSpecializesAndProcesses) {
+  constexpr int kMessages = 500;
+  BinaryFixture f;
+  writeFile(f.dir + "/token", "warm-s3cret\n");
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--warm", "--specialize-token-file", f.dir + "/token"}, f.dir + "/warm.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << "a warm replica is ready before it has a function\n" << runtime.log();
+  std::string config = readFile(f.configPath);
+
+  HttpReply none = httpPost(runtime.port(), "/specialize", config);
+  EXPECT_EQ(none.code, 401);
+  EXPECT_EQ(none.body, "missing bearer token\n");
+  HttpReply wrong = httpPost(runtime.port(), "/specialize", config, "Bearer warm-s3creT");
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_EQ(wrong.body, "wrong bearer token\n");
+  HttpReply bad =
+      httpPost(runtime.port(), "/specialize", "{\"name\": \"x\", \"runtime\": \"cobol\"}", "Bearer warm-s3cret");
+  EXPECT_EQ(bad.code, 400) << bad.body;
+  EXPECT_NE(bad.body.find("runtime"), std::string::npos) << bad.body;
+
+  produceAll(f.bootstrap, f.in, messages(0, kMessages));
+  HttpReply ok = httpPost(runtime.port(), "/specialize", config, "Bearer warm-s3cret");
+  ASSERT_EQ(ok.code, 200) << ok.body << runtime.log();
+  auto out = consumeAll(f.bootstrap, f.out, kMessages, 2s, 120s);
+  auto ids = outputIds(out, f.in);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(out.size(), static_cast<size_t>(kMessages));
+  HttpReply again = httpPost(runtime.port(), "/specialize", config, "Bearer warm-s3cret");
+  EXPECT_EQ(again.code, 409) << again.body;
+
+  HttpReply metrics = httpGet(runtime.port(), "/metrics");
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_specialization_duration_seconds_count", ""), 1);
+  double seconds = metricSum(metrics.body, "sluice_runtime_specialization_duration_seconds_sum", "");
+  EXPECT_GT(seconds, 0);
+  EXPECT_EQ(httpPost(runtime.port(), "/drain", "").code, 202);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  std::cout << "[figure] warm replica /specialize (Python handler + Kafka source and sink): " << seconds * 1000
+            << " ms\n";
+}
+
 TEST(RuntimeBinaryKafkaTest, BadConfigFieldExitsNonZeroNamingTheField) {
   BinaryFixture f;
   json config = json::parse(readFile(f.configPath));

@@ -66,6 +66,22 @@ HttpReply httpGet(int port, const std::string& path) {
   }
 }
 
+HttpReply httpPost(int port, const std::string& path, const std::string& body, const std::string& authorization) {
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(60));
+    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
+    web::http::http_request request(web::http::methods::POST);
+    request.set_request_uri(path);
+    if (!authorization.empty()) request.headers().add("Authorization", authorization);
+    request.set_body(body);
+    auto response = client.request(request).get();
+    return {response.status_code(), response.extract_string(true).get()};
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 namespace {
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& logPath) {

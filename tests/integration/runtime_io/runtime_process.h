@@ -24,6 +24,8 @@ struct HttpReply {
   std::string body;
 };
 HttpReply httpGet(int port, const std::string& path);
+// POST with an optional Authorization header value.
+HttpReply httpPost(int port, const std::string& path, const std::string& body, const std::string& authorization = "");
 
 // One sluice-runtime child: stdout and stderr go to `logPath`.
 class RuntimeProcess {
