@@ -2,6 +2,7 @@
 
 #include <date/tz.h>
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
@@ -151,6 +152,56 @@ Result<ScalerReading> CronWindowScaler::read() {
   if (isOpen()) {
     reading.value = options_.desiredReplicas;
     reading.minReplicas = options_.desiredReplicas;
+    reading.active = true;
+  }
+  return reading;
+}
+
+std::string expandCronMacro(const std::string& expression) {
+  static const std::pair<const char*, const char*> kMacros[] = {
+      {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+      {"@daily", "0 0 * * *"},  {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"}};
+  for (const auto& [macro, fields] : kMacros) {
+    if (expression == macro) return fields;
+  }
+  return expression;
+}
+
+Result<std::unique_ptr<CronTickScaler>> CronTickScaler::create(CronTickOptions options, const Clock& clock) {
+  Result<CronSchedule> schedule = CronSchedule::parse(expandCronMacro(options.schedule));
+  if (!schedule.isOk()) return schedule.status().withContext("cron schedule");
+  if (options.replicas < 0) {
+    return invalidArgument("cron replicas: " + std::to_string(options.replicas) + " is negative");
+  }
+  if (options.windowSeconds < 0) {
+    return invalidArgument("cron windowSeconds: " + std::to_string(options.windowSeconds) + " is negative");
+  }
+  const date::time_zone* zone = nullptr;
+  try {
+    zone = date::locate_zone(options.timezone);
+  } catch (const std::exception&) {
+    return invalidArgument("cron timezone: unknown time zone \"" + options.timezone + "\"");
+  }
+  return std::unique_ptr<CronTickScaler>(new CronTickScaler(std::move(options), *schedule, zone, clock));
+}
+
+bool CronTickScaler::isOpen() const {
+  auto zone = static_cast<const date::time_zone*>(zone_);
+  auto wall = date::floor<std::chrono::seconds>(clock_.wallNow());
+  date::local_seconds local = zone->to_local(wall);
+  std::optional<date::local_seconds> fired = schedule_.previous(local);
+  if (!fired) return false;
+  // A tick is a whole minute in cron: the window never ends inside its own minute.
+  const auto window = std::chrono::seconds(std::max(options_.windowSeconds, 60));
+  return local - *fired < window;
+}
+
+Result<ScalerReading> CronTickScaler::read() {
+  ScalerReading reading;
+  if (isOpen()) {
+    const int floor = std::max(options_.replicas, 1);
+    reading.value = floor;
+    reading.minReplicas = floor;
     reading.active = true;
   }
   return reading;

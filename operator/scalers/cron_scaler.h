@@ -69,4 +69,36 @@ class CronWindowScaler final : public Scaler {
   const Clock& clock_;
 };
 
+// A cron Trigger's tick (crds: spec.cron): from each firing of `schedule`
+// for `windowSeconds` (at least the firing's minute) it asks for a floor of
+// max(replicas, 1): the tick is delivered by a replica, so one must run even
+// when the Function idles at zero. Also accepts @yearly, @annually, @monthly,
+// @weekly, @daily, @midnight and @hourly.
+struct CronTickOptions {
+  std::string schedule;
+  std::string timezone = "UTC";
+  int replicas = 0;
+  int windowSeconds = 0;
+};
+
+class CronTickScaler final : public Scaler {
+ public:
+  static Result<std::unique_ptr<CronTickScaler>> create(CronTickOptions options, const Clock& clock);
+  std::string name() const override { return "cron/" + options_.schedule; }
+  ScalerTarget target() const override { return {autoscaler::MetricTargetType::kAverageValue, 1, 0}; }
+  Result<ScalerReading> read() override;
+  bool isOpen() const;
+
+ private:
+  CronTickScaler(CronTickOptions options, CronSchedule schedule, const void* zone, const Clock& clock)
+      : options_(std::move(options)), schedule_(schedule), zone_(zone), clock_(clock) {}
+  CronTickOptions options_;
+  CronSchedule schedule_;
+  const void* zone_;  // const date::time_zone*
+  const Clock& clock_;
+};
+
+// "@daily" -> "0 0 * * *"; other text is returned unchanged.
+std::string expandCronMacro(const std::string& expression);
+
 }  // namespace sluice::scalers

@@ -1,0 +1,303 @@
+#include "controllers/autoscaler/autoscale_reconciler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/logging.h"
+#include "controllers/autoscaler/scaling_from_spec.h"
+#include "runtime/shapes/event_shapes.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+
+using nlohmann::json;
+
+namespace {
+
+// How often a Trigger whose scaler could not be built is tried again: each try
+// reads Secrets from the apiserver, which a 500 ms activation check should not.
+constexpr auto kRebuildInterval = std::chrono::seconds(5);
+// A scaler that keeps failing is built afresh (re-reading its Secrets) at most
+// this often: a new Kafka client per 1.5 s of a broker outage would only add load.
+constexpr auto kRebuildFailingInterval = std::chrono::seconds(30);
+
+double secondsBetween(Clock::TimePoint from, Clock::TimePoint to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+std::string nameOf(const json& object) { return object.value("/metadata/name"_json_pointer, std::string()); }
+
+long long generationOf(const json& object) { return object.value("/metadata/generation"_json_pointer, 0LL); }
+
+}  // namespace
+
+std::string formatMetricValue(double value) {
+  if (!std::isfinite(value)) return "NaN";
+  if (value == std::floor(value) && std::abs(value) < 1e15) return std::to_string(static_cast<long long>(value));
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+AutoscaleReconciler::AutoscaleReconciler(AutoscaleReconcilerOptions options, kube::ResourceClient& client,
+                                         AutoscaleCaches caches, ScalerFactory& factory,
+                                         controller::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
+                                         Clock& clock)
+    : options_(std::move(options)),
+      client_(client),
+      caches_(caches),
+      factory_(factory),
+      events_(events),
+      metrics_(metrics),
+      clock_(clock) {}
+
+std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateFor(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto& slot = states_[key];
+  if (!slot) slot = std::make_shared<FunctionState>();
+  return slot;
+}
+
+std::optional<autoscaler::ScaleDecision> AutoscaleReconciler::lastDecision(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = states_.find(key);
+  if (it == states_.end()) return std::nullopt;
+  return it->second->lastDecision;
+}
+
+void AutoscaleReconciler::syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers) {
+  const Clock::TimePoint now = clock_.now();
+  std::map<std::string, TriggerState> next;
+  for (const kube::ObjectPtr& trigger : triggers) {
+    const std::string name = nameOf(*trigger);
+    const std::string uid = trigger->value("/metadata/uid"_json_pointer, std::string());
+    const long long generation = generationOf(*trigger);
+    TriggerState current;
+    if (auto it = state.triggers.find(name); it != state.triggers.end()) current = std::move(it->second);
+    const bool changed = current.uid != uid || current.generation != generation;
+    const bool broken = !current.scaler && !current.buildError.empty() && now - current.builtAt >= kRebuildInterval;
+    const bool failing = current.scaler && current.consecutiveErrors >= options_.rebuildAfterErrors &&
+                         now - current.builtAt >= kRebuildFailingInterval;
+    if (changed || broken || failing || current.uid.empty()) {
+      json written = changed ? json() : std::move(current.writtenStatus);
+      current = TriggerState{};
+      current.uid = uid;
+      current.generation = generation;
+      current.writtenStatus = std::move(written);
+      current.builtAt = now;
+      Result<std::unique_ptr<scalers::Scaler>> built = factory_.create(*trigger);
+      if (built.isOk()) {
+        current.scaler = std::move(*built);
+      } else {
+        current.buildError = "Trigger " + name + ": " + built.status().toString();
+        SLUICE_LOG_WARN("autoscaler: {}", current.buildError);
+      }
+    }
+    next.emplace(name, std::move(current));
+  }
+  state.triggers = std::move(next);
+}
+
+controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
+  const Clock::TimePoint start = clock_.now();
+  kube::ObjectPtr fn = caches_.functions.get(key);
+  if (!fn || fn->contains(json::json_pointer("/metadata/deletionTimestamp"))) {
+    std::lock_guard lock(mu_);
+    states_.erase(key);  // closes its scalers' connections
+    return controller::ReconcileResult::done();
+  }
+  const json& function = *fn;
+  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string());
+  const std::string name = nameOf(function);
+  std::shared_ptr<FunctionState> state = stateFor(key);
+  const std::string uid = function.value("/metadata/uid"_json_pointer, std::string());
+  if (state->uid != uid) {
+    // A new Function under an old name starts from nothing.
+    std::lock_guard lock(mu_);
+    *state = FunctionState{};
+    state->uid = uid;
+  }
+
+  std::vector<kube::ObjectPtr> triggers;
+  for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
+    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(t);
+  }
+  std::sort(triggers.begin(), triggers.end(),
+            [](const kube::ObjectPtr& a, const kube::ObjectPtr& b) { return nameOf(*a) < nameOf(*b); });
+  std::string fingerprint = std::to_string(generationOf(function));
+  for (const kube::ObjectPtr& t : triggers) {
+    fingerprint += "|" + nameOf(*t) + ":" + t->value("/metadata/uid"_json_pointer, std::string()) + ":" +
+                   std::to_string(generationOf(*t));
+  }
+  if (fingerprint == state->fingerprint) {
+    // A watch event between rounds: nothing this loop reads has changed.
+    if (!state->nextDue) return controller::ReconcileResult::done();
+    if (start < *state->nextDue) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
+  }
+  state->fingerprint = fingerprint;
+  state->nextDue.reset();
+
+  Result<autoscaler::ScalingPolicy> policy = scalingPolicyFromFunction(function);
+  if (!policy.isOk()) {
+    events_.record(function, "Warning", "InvalidScaling", policy.status().message());
+    return controller::ReconcileResult::terminalError(policy.status().withContext("Function " + key));
+  }
+
+  syncTriggers(*state, triggers);
+  bool measurable = false;
+  for (const auto& [triggerName, t] : state->triggers) {
+    if (t.scaler || !t.buildError.empty()) measurable = true;
+  }
+  if (!measurable) {
+    // Nothing to measure: leave desiredReplicas to whoever sets it (or an http activator).
+    if (state->engine) SLUICE_LOG_INFO("autoscaler: {}: no measurable Trigger left; not scaling it", key);
+    state->engine.reset();
+    state->desired.reset();
+    return controller::ReconcileResult::done();
+  }
+  if (!state->engine) {
+    state->engine = std::make_unique<autoscaler::DecisionEngine>(*policy, clock_);
+  } else {
+    state->engine->setPolicy(*policy);
+  }
+
+  // Measure every Trigger. Each read is bounded by its client's timeout.
+  std::vector<autoscaler::MetricObservation> observations;
+  std::map<std::string, autoscaler::MetricObservation> byTrigger;
+  for (auto& [triggerName, t] : state->triggers) {
+    if (!t.scaler && t.buildError.empty()) continue;  // http: nothing to measure
+    autoscaler::MetricObservation observation;
+    if (t.scaler) {
+      const Clock::TimePoint before = clock_.now();
+      observation = scalers::observe(*t.scaler);
+      if (metrics_) metrics_->recordScalerRead(key, triggerName, secondsBetween(before, clock_.now()));
+      if (observation.value) {
+        t.consecutiveErrors = 0;
+      } else {
+        ++t.consecutiveErrors;
+        observation.error = "Trigger " + triggerName + ": " + observation.error;
+      }
+    } else {
+      observation.error = t.buildError;
+    }
+    // The Trigger's name is what users know; it is also stable across rebuilds.
+    observation.name = triggerName;
+    byTrigger[triggerName] = observation;
+    observations.push_back(std::move(observation));
+  }
+
+  int current = 0;
+  if (state->desired) {
+    current = *state->desired;
+  } else if (function.contains(json::json_pointer("/status/desiredReplicas"))) {
+    current = function.value("/status/desiredReplicas"_json_pointer, 0);
+  } else {
+    current = function.value("/status/replicas"_json_pointer, 0);
+  }
+  autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
+
+  Status written = writeFunctionStatus(function, *state, decision, byTrigger);
+  if (written.isOk()) {
+    state->desired = decision.desiredReplicas;
+    if (decision.desiredReplicas != current) {
+      const std::string transition = std::to_string(current) + " -> " + std::to_string(decision.desiredReplicas);
+      std::string message =
+          decision.message.rfind(transition, 0) == 0 ? decision.message : transition + ": " + decision.message;
+      SLUICE_LOG_INFO("autoscaler: {}: desired replicas {} ({})", key, message, decision.reason);
+      events_.record(function, decision.fallback ? "Warning" : "Normal", decision.reason,
+                     "desired replicas " + message);
+    }
+  } else {
+    SLUICE_LOG_WARN("autoscaler: {}: writing status: {}", key, written.toString());
+  }
+
+  for (const kube::ObjectPtr& trigger : triggers) {
+    auto it = state->triggers.find(nameOf(*trigger));
+    if (it == state->triggers.end()) continue;
+    auto observed = byTrigger.find(it->first);
+    const autoscaler::MetricObservation* observation = observed == byTrigger.end() ? nullptr : &observed->second;
+    bool active = false;
+    for (const autoscaler::MetricResult& m : decision.metrics) {
+      if (m.name == it->first) active = m.active;
+    }
+    writeTriggerStatus(*trigger, it->second, observation, active);
+  }
+
+  if (metrics_) {
+    metrics_->recordDecision(key, decision);
+    metrics_->recordLoop(secondsBetween(start, clock_.now()));
+  }
+  {
+    std::lock_guard lock(mu_);
+    state->lastDecision = decision;
+  }
+  if (!written.isOk()) {
+    // The engine already counted this change; re-measure soon instead of trusting it.
+    return controller::ReconcileResult::error(written);
+  }
+  state->nextDue = start + decision.nextCheckAfter;
+  return controller::ReconcileResult::requeueAfter(decision.nextCheckAfter);
+}
+
+Status AutoscaleReconciler::writeFunctionStatus(
+    const json& function, FunctionState& state, const autoscaler::ScaleDecision& decision,
+    const std::map<std::string, autoscaler::MetricObservation>& observations) {
+  json metrics = json::array();
+  for (const autoscaler::MetricResult& m : decision.metrics) {
+    json entry = {{"trigger", m.name}, {"desiredReplicas", m.desiredReplicas}};
+    entry["value"] = m.value ? formatMetricValue(*m.value) : std::string("unknown");
+    if (auto it = observations.find(m.name); it != observations.end()) {
+      entry["target"] = formatMetricValue(it->second.target);
+    }
+    metrics.push_back(std::move(entry));
+  }
+  json status = {{"desiredReplicas", decision.desiredReplicas}, {"metrics", std::move(metrics)}};
+  if (decision.active) status["lastActiveTime"] = runtime::shapes::rfc3339(clock_.wallNow(), false);
+  const json& live = function.contains("status") ? function["status"] : json::object();
+  bool same = status == state.writtenStatus || (state.writtenStatus.is_null() && [&] {
+                // After a restart: the object already says this.
+                for (const auto& [field, value] : status.items()) {
+                  if (!live.contains(field) || live[field] != value) return false;
+                }
+                return true;
+              }());
+  if (same) return Status::ok();
+  Result<json> patched = client_.patch(
+      spec::kFunctions, function.value("/metadata/namespace"_json_pointer, std::string()), nameOf(function),
+      kube::PatchType::kMerge, json{{"status", status}}, kube::PatchOptions{options_.fieldManager, false, "status"});
+  if (!patched.isOk()) return patched.status();
+  state.writtenStatus = std::move(status);
+  return Status::ok();
+}
+
+void AutoscaleReconciler::writeTriggerStatus(const json& trigger, TriggerState& state,
+                                             const autoscaler::MetricObservation* observation, bool active) {
+  // Only the metric fields: sourceType, observedGeneration and the conditions
+  // (Ready, SourceReachable) belong to the TriggerController. A failed read
+  // leaves the last measurement in place; the failure shows in the Function's
+  // status.metrics, the log and the scaler error counter.
+  if (!observation || !observation->value) return;
+  json status = {{"metricValue", formatMetricValue(*observation->value)}, {"active", active}};
+  if (status == state.writtenStatus) return;
+  if (state.writtenStatus.is_null()) {
+    // After a restart: the object may already say this.
+    const json live = trigger.value("status", json::object());
+    if (live.value("metricValue", json()) == status["metricValue"] &&
+        live.value("active", json()) == status["active"]) {
+      state.writtenStatus = std::move(status);
+      return;
+    }
+  }
+  Result<json> patched = client_.patch(
+      spec::kTriggers, trigger.value("/metadata/namespace"_json_pointer, std::string()), nameOf(trigger),
+      kube::PatchType::kMerge, json{{"status", status}}, kube::PatchOptions{options_.fieldManager, false, "status"});
+  if (!patched.isOk()) {
+    SLUICE_LOG_WARN("autoscaler: Trigger {}: writing status: {}", kube::objectKey(trigger),
+                    patched.status().toString());
+    return;
+  }
+  state.writtenStatus = std::move(status);
+}
+
+}  // namespace sluice::controllers

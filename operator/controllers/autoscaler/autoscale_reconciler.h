@@ -1,0 +1,116 @@
+// AutoscaleReconciler: the autoscaler loop, one round per Function per
+// reconcile, run by a Controller (so it runs only while this operator leads,
+// each Function on its own schedule through the work queue's Clock-driven
+// addAfter, and a slow source holds only the worker measuring it).
+//
+// One round of "namespace/name":
+//   1. reads the Function and its Triggers from the informer caches; the
+//      ScalingPolicy comes from spec.scaling (spec.replicas pins it);
+//   2. keeps one Scaler per Trigger, built by the ScalerFactory and rebuilt
+//      when the Trigger's generation changes or after repeated read errors (a
+//      rotated Secret); a Trigger whose scaler cannot be built counts as a
+//      failing scaler (never idleness);
+//   3. reads every scaler (timed) and runs the Function's DecisionEngine with
+//      the last desired count it wrote as the current count;
+//   4. writes, with a merge patch on the status subresource and only when
+//      something changed, the Function's status.desiredReplicas, metrics[] and
+//      lastActiveTime, and each Trigger's metricValue and active (the rest of
+//      a Trigger's status is the TriggerController's);
+//   5. records an Event per change of desiredReplicas and the autoscaler's
+//      Prometheus series;
+//   6. asks to be called again after decision.nextCheckAfter (≤ 1 s at zero,
+//      pollingIntervalSeconds otherwise). An earlier call (a watch event) only
+//      re-measures when the Function's spec or its Triggers changed.
+// A Function without any measurable Trigger (none, or only http) is left alone:
+// its desiredReplicas belongs to whoever sets it.
+// Thread-safety: reconcile() may run on several workers at once, never twice
+// at once for one key; per-Function state sits behind a mutex-guarded map.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "autoscaler/autoscaler_metrics.h"
+#include "autoscaler/decision_engine.h"
+#include "common/clock.h"
+#include "controller/event_recorder.h"
+#include "controller/reconciler.h"
+#include "controllers/autoscaler/scaler_factory.h"
+#include "kube/object_cache.h"
+#include "kube/resource_client.h"
+
+namespace sluice::controllers {
+
+struct AutoscaleReconcilerOptions {
+  std::string fieldManager = "sluice-autoscaler";
+  // Consecutive read errors after which a Trigger's scaler is built afresh
+  // (re-reading its Secrets).
+  int rebuildAfterErrors = 3;
+};
+
+struct AutoscaleCaches {
+  const kube::ObjectCache& functions;
+  const kube::ObjectCache& triggers;
+};
+
+class AutoscaleReconciler final : public controller::Reconciler {
+ public:
+  // `metrics` may be null (no Prometheus series).
+  AutoscaleReconciler(AutoscaleReconcilerOptions options, kube::ResourceClient& client, AutoscaleCaches caches,
+                      ScalerFactory& factory, controller::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
+                      Clock& clock);
+
+  controller::ReconcileResult reconcile(const std::string& key) override;
+
+  // The last decision made for a Function (tests, debugging).
+  std::optional<autoscaler::ScaleDecision> lastDecision(const std::string& key) const;
+
+ private:
+  struct TriggerState {
+    std::string uid;
+    long long generation = 0;
+    std::unique_ptr<scalers::Scaler> scaler;  // null: nothing to measure, or buildError
+    std::string buildError;
+    int consecutiveErrors = 0;
+    Clock::TimePoint builtAt{};
+    nlohmann::json writtenStatus;  // what we last wrote, to skip identical writes
+  };
+  struct FunctionState {
+    std::string uid;
+    std::string fingerprint;  // spec generation + Triggers' uids and generations
+    std::unique_ptr<autoscaler::DecisionEngine> engine;
+    std::map<std::string, TriggerState> triggers;  // by Trigger name
+    std::optional<int> desired;                    // last desiredReplicas written
+    std::optional<Clock::TimePoint> nextDue;       // none: not scaled by this loop
+    nlohmann::json writtenStatus;
+    std::optional<autoscaler::ScaleDecision> lastDecision;
+  };
+
+  std::shared_ptr<FunctionState> stateFor(const std::string& key);
+  void syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers);
+  Status writeFunctionStatus(const nlohmann::json& function, FunctionState& state,
+                             const autoscaler::ScaleDecision& decision,
+                             const std::map<std::string, autoscaler::MetricObservation>& observations);
+  void writeTriggerStatus(const nlohmann::json& trigger, TriggerState& state,
+                          const autoscaler::MetricObservation* observation, bool active);
+
+  AutoscaleReconcilerOptions options_;
+  kube::ResourceClient& client_;
+  AutoscaleCaches caches_;
+  ScalerFactory& factory_;
+  controller::EventRecorder& events_;
+  autoscaler::AutoscalerMetrics* metrics_;
+  Clock& clock_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<FunctionState>> states_;
+};
+
+// The value as status shows it: integers without a fraction ("120"), others
+// with up to 6 significant digits ("0.25").
+std::string formatMetricValue(double value);
+
+}  // namespace sluice::controllers

@@ -1,0 +1,44 @@
+// AutoscalerLoop: wires the AutoscaleReconciler into a Manager as the
+// "autoscaler" controller: watches Functions (spec changes, deletions) and
+// Triggers (mapped to their Function), measures through the real
+// TriggerScalerFactory, and exports AutoscalerMetrics when given a registry.
+// The Manager runs it only while this process leads.
+// Not thread-safe: construct before Manager::run(); keep alive while it runs.
+#pragma once
+
+#include <memory>
+
+#include "autoscaler/autoscaler_metrics.h"
+#include "common/clock.h"
+#include "controller/event_recorder.h"
+#include "controller/manager.h"
+#include "controllers/autoscaler/autoscale_reconciler.h"
+#include "controllers/autoscaler/scaler_factory.h"
+#include "kube/informer.h"
+
+namespace sluice::controllers {
+
+// Functions measured at once: a source slow to answer (up to its client
+// timeout) holds one worker, not the others' schedules.
+constexpr int kAutoscalerWorkers = 8;
+
+class AutoscalerLoop {
+ public:
+  // `factory` null: the real TriggerScalerFactory. `registry` null: no metrics.
+  AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
+                 controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
+                 std::unique_ptr<ScalerFactory> factory = nullptr);
+  ~AutoscalerLoop();
+
+ private:
+  std::unique_ptr<ScalerFactory> factory_;
+  std::unique_ptr<autoscaler::AutoscalerMetrics> metrics_;
+  std::unique_ptr<AutoscaleReconciler> reconciler_;
+};
+
+// Enqueue a Function when its spec changes or it goes away; our own and the
+// FunctionController's status writes are not worth a round (the loop keeps its
+// own schedule).
+bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current);
+
+}  // namespace sluice::controllers

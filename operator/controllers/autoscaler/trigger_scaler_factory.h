@@ -1,0 +1,52 @@
+// TriggerScalerFactory: the real ScalerFactory. Reads a Trigger's spec and
+// the Secrets it refers to (through the ResourceClient, so the operator needs
+// `get` on Secrets of the namespaces it watches) and builds:
+//   kafka       -> KafkaLagScaler over an RdKafkaOffsetSource (SASL/TLS from the Secrets)
+//   rabbitmq    -> RabbitMQQueueScaler on the management URL of connectionSecretRef
+//                  (key managementKey; the vhost comes from the AMQP URL under key)
+//   cron        -> CronTickScaler (a floor while a tick's window lasts)
+//   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
+//   prometheus  -> PrometheusScaler
+//   http        -> none (no backlog to measure)
+// Thread-safe: create() keeps no state besides the shared HttpGetter.
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "controllers/autoscaler/scaler_factory.h"
+#include "kube/resource_client.h"
+#include "scalers/http_getter.h"
+
+namespace sluice::controllers {
+
+struct TriggerScalerFactoryOptions {
+  // Per request to the brokers or HTTP endpoints: bounds how long one slow
+  // source can hold its Function's round.
+  int kafkaTimeoutMilliseconds = 3000;
+};
+
+class TriggerScalerFactory final : public ScalerFactory {
+ public:
+  TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<scalers::HttpGetter> http, const Clock& clock,
+                       TriggerScalerFactoryOptions options = {});
+  Result<std::unique_ptr<scalers::Scaler>> create(const nlohmann::json& trigger) override;
+
+ private:
+  // The decoded value of data[key] of Secret `name`; `field` names the reference in errors.
+  Result<std::string> secretValue(const std::string& ns, const std::string& name, const std::string& key,
+                                  const std::string& field);
+  Result<std::unique_ptr<scalers::Scaler>> kafka(const nlohmann::json& spec, const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> rabbitmq(const nlohmann::json& spec, const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> objectStore(const nlohmann::json& spec, const std::string& ns);
+
+  kube::ResourceClient& client_;
+  std::shared_ptr<scalers::HttpGetter> http_;
+  const Clock& clock_;
+  TriggerScalerFactoryOptions options_;
+};
+
+// The vhost of an AMQP URL ("amqp://u:p@h:5672/%2f" -> "/", no path -> "/").
+Result<std::string> amqpVhost(const std::string& url);
+
+}  // namespace sluice::controllers
