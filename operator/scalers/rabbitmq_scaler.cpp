@@ -1,10 +1,38 @@
 #include "scalers/rabbitmq_scaler.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace sluice::scalers {
 
 Result<ScalerReading> RabbitMQQueueScaler::read() {
+  std::optional<double> depth;
+  if (!options_.managementUrl.empty()) {
+    Result<double> management = managementDepth();
+    // The management API also counts unacknowledged messages: without it the
+    // count could drop below the work in flight, so its failure is the read's.
+    if (!management.isOk()) return management.status();
+    depth = *management;
+  }
+  if (probe_) {
+    Result<int64_t> ready = probe_->readyMessages();
+    if (ready.isOk()) {
+      depth = std::max(depth.value_or(0), static_cast<double>(*ready));
+    } else if (!depth) {
+      return ready.status();
+    }
+  }
+  if (!depth)
+    return invalidArgument("rabbitmq depth of queue " + options_.queue + ": no management URL and no AMQP URL");
+  ScalerReading reading;
+  reading.value = *depth;
+  reading.active = *depth > options_.activationQueueLength;
+  return reading;
+}
+
+Result<double> RabbitMQQueueScaler::managementDepth() {
   std::string base = options_.managementUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string what = "rabbitmq depth of queue " + options_.queue;
@@ -16,11 +44,7 @@ Result<ScalerReading> RabbitMQQueueScaler::read() {
   try {
     nlohmann::json body = nlohmann::json::parse(response->body);
     // A queue declared moments ago has no counters yet: that is an empty queue.
-    double depth = body.contains(field) && body[field].is_number() ? body[field].get<double>() : 0;
-    ScalerReading reading;
-    reading.value = depth;
-    reading.active = depth > options_.activationQueueLength;
-    return reading;
+    return body.contains(field) && body[field].is_number() ? body[field].get<double>() : 0.0;
   } catch (const nlohmann::json::exception& e) {
     return internalError(what + ": bad management API answer: " + e.what());
   }

@@ -3,13 +3,16 @@
 // Mode kMessages counts ready + unacknowledged (`messages`, as KEDA's http
 // protocol), kMessagesReady only ready ones (`messages_ready`). The management
 // API refreshes its counters every few seconds, so a depth may trail the queue
-// briefly. Thread-compatible.
+// briefly. With a QueueDepthProbe (AMQP passive declare) as well, the value is
+// the larger of the two, so messages show at once; with only the probe (no
+// management URL), the value is the ready count. Thread-compatible.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "scalers/http_getter.h"
+#include "scalers/rabbitmq_amqp_depth.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -26,8 +29,9 @@ struct RabbitMQQueueOptions {
 
 class RabbitMQQueueScaler final : public Scaler {
  public:
-  RabbitMQQueueScaler(RabbitMQQueueOptions options, std::shared_ptr<HttpGetter> http)
-      : options_(std::move(options)), http_(std::move(http)) {}
+  RabbitMQQueueScaler(RabbitMQQueueOptions options, std::shared_ptr<HttpGetter> http,
+                      std::unique_ptr<QueueDepthProbe> probe = nullptr)
+      : options_(std::move(options)), http_(std::move(http)), probe_(std::move(probe)) {}
   std::string name() const override { return "rabbitmq/" + options_.queue; }
   ScalerTarget target() const override {
     return {autoscaler::MetricTargetType::kAverageValue, options_.queueLength, options_.activationQueueLength};
@@ -35,8 +39,10 @@ class RabbitMQQueueScaler final : public Scaler {
   Result<ScalerReading> read() override;
 
  private:
+  Result<double> managementDepth();
   RabbitMQQueueOptions options_;
   std::shared_ptr<HttpGetter> http_;
+  std::unique_ptr<QueueDepthProbe> probe_;
 };
 
 }  // namespace sluice::scalers

@@ -172,20 +172,32 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const js
   const json& ref = r.at("connectionSecretRef");
   const std::string secret = ref.at("name").get<std::string>();
   const std::string field = "spec.rabbitmq.connectionSecretRef";
-  auto management = secretValue(ns, secret, ref.value("managementKey", std::string("managementUrl")), field);
-  if (!management.isOk()) {
-    return management.status().withContext("queue depth is read over the management API");
-  }
+  const std::string managementKey = ref.value("managementKey", std::string("managementUrl"));
+  const std::string urlKey = ref.value("key", std::string("url"));
   scalers::RabbitMQQueueOptions options;
-  options.managementUrl = *management;
-  // The vhost is the AMQP URL's; without that key the default vhost is meant.
-  auto amqp = secretValue(ns, secret, ref.value("key", std::string("url")), field);
+  auto management = secretValue(ns, secret, managementKey, field);
+  if (management.isOk()) {
+    options.managementUrl = *management;
+  } else if (management.status().code() != StatusCode::kNotFound ||
+             management.status().message().find("has no key") == std::string::npos) {
+    return management.status();
+  }
+  // The AMQP URL gives the vhost and a passive queue.declare, current at once
+  // where the management API's counters lag by seconds.
+  std::unique_ptr<scalers::QueueDepthProbe> probe;
+  auto amqp = secretValue(ns, secret, urlKey, field);
   if (amqp.isOk()) {
     auto vhost = amqpVhost(*amqp);
     if (!vhost.isOk()) return vhost.status().withContext(field);
     options.vhost = *vhost;
-  } else if (amqp.status().code() != StatusCode::kNotFound) {
+    probe = std::make_unique<scalers::AmqpQueueDepth>(*amqp, r.at("queue").get<std::string>());
+  } else if (amqp.status().code() != StatusCode::kNotFound ||
+             amqp.status().message().find("has no key") == std::string::npos) {
     return amqp.status();
+  }
+  if (options.managementUrl.empty() && !probe) {
+    return Status(StatusCode::kNotFound, field + ": Secret " + ns + "/" + secret + " has neither key " + urlKey +
+                                             " (AMQP URL) nor " + managementKey + " (management API URL)");
   }
   options.queue = r.at("queue").get<std::string>();
   std::string depth = r.value("depthMetric", std::string("messages"));
@@ -199,7 +211,8 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const js
   if (options.queueLength < 1) {
     return invalidArgument("spec.rabbitmq.queueLength: " + r["queueLength"].dump() + " must be at least 1");
   }
-  return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::RabbitMQQueueScaler>(std::move(options), http_));
+  return std::unique_ptr<scalers::Scaler>(
+      std::make_unique<scalers::RabbitMQQueueScaler>(std::move(options), http_, std::move(probe)));
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::objectStore(const json& o, const std::string& ns) {

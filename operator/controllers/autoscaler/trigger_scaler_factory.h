@@ -3,7 +3,8 @@
 // `get` on Secrets of the namespaces it watches) and builds:
 //   kafka       -> KafkaLagScaler over an RdKafkaOffsetSource (SASL/TLS from the Secrets)
 //   rabbitmq    -> RabbitMQQueueScaler on the management URL of connectionSecretRef
-//                  (key managementKey; the vhost comes from the AMQP URL under key)
+//                  (key managementKey) and an AMQP passive declare on its AMQP URL
+//                  (key; also gives the vhost); either alone is enough
 //   cron        -> CronTickScaler (a floor while a tick's window lasts)
 //   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
 //   prometheus  -> PrometheusScaler

@@ -58,14 +58,28 @@ TEST_F(TriggerScalerFactoryTest, RabbitMQReadsTheManagementUrlAndVhostFromTheSec
   EXPECT_TRUE(reading->active);
 }
 
-TEST_F(TriggerScalerFactoryTest, RabbitMQWithoutManagementKeyNamesTheSecretAndKey) {
-  secret("rabbit", {{"url", "amqp://u:p@127.0.0.1:5672/%2f"}});
+TEST_F(TriggerScalerFactoryTest, RabbitMQNeedsTheAmqpOrTheManagementUrl) {
+  secret("rabbit", {{"password", "p"}});
   auto scaler =
       factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
   ASSERT_FALSE(scaler.isOk());
   EXPECT_EQ(scaler.status().message(),
-            "queue depth is read over the management API: spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has no "
-            "key managementUrl");
+            "spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has neither key url (AMQP URL) nor managementUrl "
+            "(management API URL)");
+}
+
+TEST_F(TriggerScalerFactoryTest, RabbitMQWithOnlyTheAmqpUrlUsesPassiveDeclare) {
+  // Nothing listens on port 1: the read fails on the AMQP connect, never over HTTP.
+  secret("rabbit", {{"url", "amqp://u:p@127.0.0.1:1/%2f"}});
+  auto scaler =
+      factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  auto reading = (*scaler)->read();
+  ASSERT_FALSE(reading.isOk());
+  EXPECT_EQ(reading.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(reading.status().message().find("rabbitmq amqp://127.0.0.1:1/%2f: connect: "), std::string::npos)
+      << reading.status().message();
+  EXPECT_TRUE(http->asked.empty());
 }
 
 TEST_F(TriggerScalerFactoryTest, MissingSecretIsAnError) {

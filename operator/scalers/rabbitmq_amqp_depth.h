@@ -1,0 +1,40 @@
+// AmqpQueueDepth: a queue's ready-message count from an AMQP passive
+// queue.declare (rabbitmq-c), the alternative to the management API: it is
+// current at once (the management API's counters refresh every few seconds),
+// but it counts only ready messages, not unacknowledged ones.
+// Keeps one connection and reconnects after a failure (a passive declare of a
+// missing queue closes the channel). Thread-compatible: one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::runtime {
+class AmqpConnection;
+}
+
+namespace sluice::scalers {
+
+class QueueDepthProbe {
+ public:
+  virtual ~QueueDepthProbe() = default;
+  virtual Result<int64_t> readyMessages() = 0;
+};
+
+class AmqpQueueDepth final : public QueueDepthProbe {
+ public:
+  AmqpQueueDepth(std::string url, std::string queue);
+  ~AmqpQueueDepth() override;
+  Result<int64_t> readyMessages() override;
+
+ private:
+  Result<int64_t> declarePassive();
+  std::string url_;
+  std::string queue_;
+  std::unique_ptr<runtime::AmqpConnection> connection_;
+};
+
+}  // namespace sluice::scalers
