@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
       options.leaderElection = election;
     }
     sluice::controller::Manager manager(*connected->client, clock, options);
-    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, nullptr}, clock);
+    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace}, clock);
     exitCode = manager.run(stop.get_token());
   }
   // Wake the signal thread if we are leaving on our own.

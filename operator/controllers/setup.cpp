@@ -17,23 +17,68 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
 }
 
 Controllers::Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock)
-    : expectations_(clock), events_(manager.client(), "sluice-operator", clock) {
+    : expectations_(clock),
+      events_(manager.client(), "sluice-operator", clock),
+      tokens_(manager.client()),
+      replicaControl_(tokens_) {
   kube::Informer& functions = manager.informer(spec::kFunctions, options.ns);
   kube::Informer& triggers = manager.informer(spec::kTriggers, options.ns);
   kube::InformerOptions podOptions;
-  podOptions.labelSelector = kFunctionLabel;  // only pods that carry the label at all
+  podOptions.labelSelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
   kube::Informer& pods = manager.informer(kube::resources::kPods, options.ns, podOptions);
 
   functions_ =
       std::make_unique<FunctionController>(FunctionControllerOptions{options.runtimeImage}, manager.client(),
                                            FunctionControllerCaches{functions.cache(), triggers.cache(), pods.cache()},
-                                           expectations_, events_, options.replicaControl, clock);
+                                           expectations_, events_, tokens_, &replicaControl_, clock);
   auto controller = std::make_unique<controller::Controller>(controller::ControllerOptions{"function", options.workers},
                                                              *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
   controller->watchOwned(pods, "Function", &expectations_);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
+  // A warm pod becoming Ready may let a waiting Function adopt it.
+  controller->watchMapped(pods, [&functions](const kube::Json& pod) {
+    std::vector<std::string> keys;
+    if (!WarmPoolController::isWarmPod(pod)) return keys;
+    const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
+    for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) {
+      if (f->value("/spec/scaling/warmPool/size"_json_pointer, 0) > 0) keys.push_back(kube::objectKey(*f));
+    }
+    return keys;
+  });
   manager.add(std::move(controller));
+
+  warmPools_ = std::make_unique<WarmPoolController>(WarmPoolControllerOptions{options.runtimeImage}, manager.client(),
+                                                    functions.cache(), pods.cache(), expectations_, tokens_);
+  auto pools =
+      std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1}, *warmPools_, clock);
+  pools->watchMapped(functions, &WarmPoolController::namespaceOf);
+  pools->watchMapped(pods, &WarmPoolController::namespaceOf);
+  // Warm pods have no owner, so their expectations are lowered here.
+  pods.addHandler(kube::EventHandler{
+      [this](const kube::Json& pod) {
+        if (WarmPoolController::isWarmPod(pod))
+          expectations_.creationObserved(
+              WarmPoolController::expectationsKey(pod.value("/metadata/namespace"_json_pointer, std::string())));
+      },
+      nullptr,
+      [this](const kube::Json& pod) {
+        if (pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) == "warm") {
+          expectations_.deletionObserved(
+              WarmPoolController::expectationsKey(pod.value("/metadata/namespace"_json_pointer, std::string())));
+        }
+      }});
+  manager.add(std::move(pools));
+
+  triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock);
+  auto triggerController = std::make_unique<controller::Controller>(
+      controller::ControllerOptions{"trigger", options.workers}, *triggers_, clock);
+  triggerController->watchFor(triggers, controller::generationChanged);
+  // A Function appearing or going changes its Triggers' Ready condition.
+  triggerController->watchMapped(functions, [&triggers](const kube::Json& function) {
+    return TriggerController::triggersOfFunction(triggers.cache(), function);
+  });
+  manager.add(std::move(triggerController));
 }
 
 }  // namespace sluice::controllers

@@ -12,16 +12,18 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/manager.h"
+#include "controllers/function/control_token.h"
 #include "controllers/function/function_controller.h"
-#include "controllers/function/replica_control.h"
+#include "controllers/function/http_replica_control.h"
+#include "controllers/trigger/trigger_controller.h"
+#include "controllers/warmpool/warm_pool_controller.h"
 
 namespace sluice::controllers {
 
 struct ControllersOptions {
   std::string runtimeImage;
   int workers = 4;
-  std::string ns;                            // watch and manage only this namespace; empty: all
-  ReplicaControl* replicaControl = nullptr;  // none: replicas are drained by their deletion's SIGTERM only
+  std::string ns;  // watch and manage only this namespace; empty: all
 };
 
 class Controllers {
@@ -31,7 +33,11 @@ class Controllers {
  private:
   controller::Expectations expectations_;
   controller::EventRecorder events_;
+  ControlTokens tokens_;
+  HttpReplicaControl replicaControl_;
   std::unique_ptr<FunctionController> functions_;
+  std::unique_ptr<WarmPoolController> warmPools_;
+  std::unique_ptr<TriggerController> triggers_;
 };
 
 // A Function update needs a reconcile when its spec (generation), the autoscaler's

@@ -1,9 +1,9 @@
 #include "controllers/function/function_controller.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include "common/logging.h"
+#include "controllers/conditions.h"
 #include "controllers/function/pod_template.h"
 #include "spec/resources.h"
 #include "spec/runtime_config_render.h"
@@ -20,35 +20,13 @@ constexpr const char* kInFlightAnnotation = "sluice.io/in-flight";  // written b
 // are normally met by the watch, which enqueues the Function itself).
 constexpr auto kExpectationRecheck = std::chrono::seconds(5);
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
-std::chrono::system_clock::time_point parseRfc3339(const std::string& text) {
-  std::tm tm{};
-  if (strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return {};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-bool hasReadyCondition(const json& pod) {
-  for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  }
-  return false;
-}
-
 ReplicaPod toReplicaPod(const json& pod) {
   ReplicaPod r;
   const json& meta = pod["metadata"];
   r.name = meta.value("name", "");
   r.templateHash = meta.value("/labels"_json_pointer / kTemplateHashLabel, std::string());
   r.scheduled = !pod.value("/spec/nodeName"_json_pointer, std::string()).empty();
-  r.ready = hasReadyCondition(pod);
+  r.ready = podReady(pod);
   r.terminating = meta.contains("deletionTimestamp");
   const std::string phase = pod.value("/status/phase"_json_pointer, std::string());
   r.failed = phase == "Failed" || phase == "Succeeded";  // restartPolicy Always: a finished pod is gone for good
@@ -67,29 +45,16 @@ bool controlledBy(const json& object, const std::string& uid) {
 
 }  // namespace
 
-json condition(const json& previousConditions, const std::string& type, bool status, const std::string& reason,
-               const std::string& message, long long observedGeneration, const std::string& now) {
-  const std::string value = status ? "True" : "False";
-  std::string since = now;
-  for (const json& c : previousConditions) {
-    if (c.value("type", "") == type && c.value("status", "") == value) since = c.value("lastTransitionTime", now);
-  }
-  return {{"type", type},
-          {"status", value},
-          {"reason", reason},
-          {"message", message},
-          {"lastTransitionTime", since},
-          {"observedGeneration", observedGeneration}};
-}
-
 FunctionController::FunctionController(FunctionControllerOptions options, kube::ResourceClient& client,
                                        FunctionControllerCaches caches, controller::Expectations& expectations,
-                                       controller::EventRecorder& events, ReplicaControl* replicas, Clock& clock)
+                                       controller::EventRecorder& events, ControlTokens& tokens,
+                                       ReplicaControl* replicas, Clock& clock)
     : options_(std::move(options)),
       client_(client),
       caches_(caches),
       expectations_(expectations),
       events_(events),
+      tokens_(tokens),
       replicas_(replicas),
       clock_(clock) {}
 
@@ -176,6 +141,13 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     return controller::ReconcileResult::error(s.withContext("ConfigMap " + ns + "/" + configMapName));
   }
 
+  // Replica pods read the control token from the namespace's Secret at start.
+  if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
+
+  WarmCandidates warm = warmCandidates(function, *rendered);
+  if (function.value("/spec/scaling/warmPool/size"_json_pointer, 0) > 0) {
+    status["warmReplicas"] = static_cast<int>(warm.pods.size());
+  }
   Outcome outcome;
   ReplicaPlan plan;
   const bool trusted = expectations_.satisfied(key);
@@ -184,8 +156,9 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     input.desired = desired;
     input.currentTemplateHash = (*podTemplate)["metadata"]["labels"][kTemplateHashLabel].get<std::string>();
     input.pods = pods;
+    input.warmAvailable = static_cast<int>(warm.pods.size());
     plan = planReplicas(input);
-    outcome = carryOut(key, function, *podTemplate, plan, podsByName);
+    outcome = carryOut(key, function, *podTemplate, plan, podsByName, warm);
     recordSteps(function, outcome, desired);
   }
 
@@ -250,20 +223,76 @@ Status FunctionController::ensureConfigMap(const json& function, const std::stri
   return Status::ok();
 }
 
+WarmCandidates FunctionController::warmCandidates(const json& function, const spec::RenderedConfig& rendered) const {
+  WarmCandidates out;
+  if (replicas_ == nullptr) return out;
+  const json& spec = function.value("spec", json::object());
+  // A warm pod has no Secrets, env, code volume or pod settings of the Function.
+  if (!rendered.secretEnvs.empty() || !rendered.secretVolumes.empty()) return out;
+  for (const char* field : {"env", "envFrom", "resources", "pod"}) {
+    if (spec.contains(field)) return out;
+  }
+  json configuration = rendered.config;
+  if (spec.value("runtime", "python3.11") != "builtin") {
+    if (!spec.contains("/code/inline"_json_pointer)) return out;
+    const std::string handler = spec.value("handler", "index.main_handler");
+    configuration.erase("codeDir");
+    configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", spec["code"]["inline"]}};
+  }
+  const std::string pool = warmPoolName(spec.value("image", options_.runtimeImage));
+  const std::string ns = function["metadata"].value("namespace", "default");
+  for (const kube::ObjectPtr& p : caches_.pods.byNamespace(ns)) {
+    const json& pod = *p;
+    if (pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) != "warm") continue;
+    if (pod.value("/metadata/labels"_json_pointer / kPoolLabel, std::string()) != pool) continue;
+    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(pod)) continue;
+    if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    out.pods.push_back(pod);
+  }
+  std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
+    return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) <
+           b.value("/metadata/creationTimestamp"_json_pointer, std::string());
+  });
+  out.configuration = configuration.dump();
+  return out;
+}
+
+Status FunctionController::adopt(const std::string& key, const json& podTemplate, const json& warmPod,
+                                 const std::string& configuration) {
+  const json& meta = warmPod["metadata"];
+  const std::string name = meta.value("name", "");
+  json labels = podTemplate["metadata"]["labels"];
+  labels[kPoolLabel] = nullptr;  // leaves the pool
+  json patch = {{"metadata",
+                 {{"resourceVersion", meta.value("resourceVersion", "")},  // fails if another owner got there first
+                  {"labels", labels},
+                  {"ownerReferences", podTemplate["metadata"]["ownerReferences"]}}}};
+  auto adopted =
+      client_.patch(kube::resources::kPods, meta.value("namespace", "default"), name, kube::PatchType::kMerge, patch);
+  if (!adopted.isOk()) return adopted.status().withContext("adopting warm pod " + name);
+  if (Status s = replicas_->specialize(*adopted, configuration); !s.isOk()) {
+    return s.withContext("specializing adopted pod " + name);
+  }
+  SLUICE_LOG_INFO("function {}: adopted warm pod {}", key, name);
+  return Status::ok();
+}
+
 FunctionController::Outcome FunctionController::carryOut(const std::string& key, const json& function,
                                                          const json& podTemplate, const ReplicaPlan& plan,
-                                                         const std::map<std::string, json>& podsByName) {
+                                                         const std::map<std::string, json>& podsByName,
+                                                         const WarmCandidates& warm) {
   Outcome outcome;
   const std::string ns = function["metadata"].value("namespace", "default");
   auto fail = [&](const std::string& what, const Status& s) {
     SLUICE_LOG_WARN("function {}: {}: {}", key, what, s.toString());
     if (outcome.failure.empty()) outcome.failure = what + ": " + s.message();
   };
-  // Adoption of warm pods is the warm pool's; without one, the plan asks only for creations.
-  const int creations = plan.create + plan.adopt;
+  int creations = plan.create;
+  const int adoptions = std::min(plan.adopt, static_cast<int>(warm.pods.size()));
+  creations += plan.adopt - adoptions;
   // Replaces the (satisfied) record: only then does a reconcile act.
-  if (creations > 0 || !plan.remove.empty()) {
-    expectations_.expect(key, creations, static_cast<int>(plan.remove.size()));
+  if (creations + adoptions > 0 || !plan.remove.empty()) {
+    expectations_.expect(key, creations + adoptions, static_cast<int>(plan.remove.size()));
   }
   for (const PodRemoval& removal : plan.remove) {
     auto pod = podsByName.find(removal.name);
@@ -283,6 +312,26 @@ FunctionController::Outcome FunctionController::carryOut(const std::string& key,
       expectations_.deletionObserved(key);  // no deletion is coming
       if (s.code() != StatusCode::kNotFound) fail("delete pod " + removal.name, s);
     }
+  }
+  for (int i = 0; i < adoptions; ++i) {
+    const json& pod = warm.pods[static_cast<size_t>(i)];
+    Status s = adopt(key, podTemplate, pod, warm.configuration);
+    if (s.isOk()) {
+      ++outcome.adopted;
+      continue;
+    }
+    SLUICE_LOG_WARN("function {}: {}; creating a fresh pod instead", key, s.toString());
+    events_.record(function, "Warning", "AdoptionFailed", s.message() + "; creating a fresh pod instead");
+    // Not adopted (conflict, gone): the adoption's expected creation now stands for the fresh pod.
+    // Adopted but not specialized: the adoption will be observed, so expect one more creation, and
+    // the useless pod's deletion.
+    if (s.code() != StatusCode::kConflict && s.code() != StatusCode::kNotFound) {
+      expectations_.raise(key, 1, 1);
+      Status removed = client_.remove(kube::resources::kPods, pod["metadata"].value("namespace", "default"),
+                                      pod["metadata"].value("name", ""));
+      if (!removed.isOk()) expectations_.deletionObserved(key);
+    }
+    ++creations;
   }
   for (int i = 0; i < creations; ++i) {
     auto created = client_.create(res::kPods, ns, podTemplate);
@@ -325,6 +374,10 @@ Status FunctionController::writeStatus(const json& function, const json& status)
 
 void FunctionController::recordSteps(const json& function, const Outcome& outcome, int desired) {
   const std::string target = " (desired " + std::to_string(desired) + ")";
+  if (outcome.adopted > 0) {
+    events_.record(function, "Normal", "AdoptedWarmPods",
+                   "adopted " + std::to_string(outcome.adopted) + " warm pod(s)" + target);
+  }
   if (outcome.created > 0 && outcome.replaced == 0) {
     events_.record(function, "Normal", "ScaledUp",
                    "created " + std::to_string(outcome.created) + " replica pod(s)" + target);

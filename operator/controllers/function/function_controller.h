@@ -11,7 +11,11 @@
 //   4. unless the Expectations of earlier creates/deletes are still unmet
 //      (the cache lags), plans with planReplicas and carries the plan out:
 //      asks removed replicas to drain, deletes them with their grace period,
-//      creates new pods;
+//      adopts ready warm pods of the Function's pool (relabel + owner
+//      reference, then an authenticated /specialize carrying the code; a
+//      failed specialization is replaced by a fresh pod), creates the rest;
+//      only Functions whose code travels in the configuration (inline or
+//      builtin) and that need no Secrets, env or pod overrides are adoptable;
 //   5. writes status (replicas, readyReplicas, selector, triggerCount,
 //      observedGeneration, conditions Ready/Active/Degraded) with a merge
 //      patch that leaves the autoscaler's fields alone, and an Event per step.
@@ -27,10 +31,12 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/reconciler.h"
+#include "controllers/function/control_token.h"
 #include "controllers/function/replica_control.h"
 #include "controllers/function/replica_plan.h"
 #include "kube/informer.h"
 #include "kube/resource_client.h"
+#include "spec/runtime_config_render.h"
 
 namespace sluice::controllers {
 
@@ -39,17 +45,23 @@ struct FunctionControllerOptions {
   std::string fieldManager = "sluice-operator";
 };
 
+// Warm pods a Function may adopt, and what /specialize must carry for it.
+struct WarmCandidates {
+  std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
+  std::string configuration;         // the runtime configuration with the code inside
+};
+
 // The caches the controller reads (each an informer's).
 struct FunctionControllerCaches {
   const kube::ObjectCache& functions;
   const kube::ObjectCache& triggers;
-  const kube::ObjectCache& pods;  // pods carrying the sluice.io/function label
+  const kube::ObjectCache& pods;  // Sluice's pods: replicas and warm pods
 };
 
 class FunctionController final : public controller::Reconciler {
  public:
   FunctionController(FunctionControllerOptions options, kube::ResourceClient& client, FunctionControllerCaches caches,
-                     controller::Expectations& expectations, controller::EventRecorder& events,
+                     controller::Expectations& expectations, controller::EventRecorder& events, ControlTokens& tokens,
                      ReplicaControl* replicas, Clock& clock);
 
   controller::ReconcileResult reconcile(const std::string& key) override;
@@ -61,6 +73,7 @@ class FunctionController final : public controller::Reconciler {
 
  private:
   struct Outcome {
+    int adopted = 0;
     int created = 0;
     int removed = 0;
     int replaced = 0;
@@ -69,7 +82,12 @@ class FunctionController final : public controller::Reconciler {
 
   Status ensureConfigMap(const nlohmann::json& function, const std::string& name, const nlohmann::json& config);
   Outcome carryOut(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
-                   const ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName);
+                   const ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
+                   const WarmCandidates& warm);
+  // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
+  Status adopt(const std::string& key, const nlohmann::json& podTemplate, const nlohmann::json& warmPod,
+               const std::string& configuration);
+  WarmCandidates warmCandidates(const nlohmann::json& function, const spec::RenderedConfig& rendered) const;
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
   void recordSteps(const nlohmann::json& function, const Outcome& outcome, int desired);
 
@@ -78,16 +96,12 @@ class FunctionController final : public controller::Reconciler {
   FunctionControllerCaches caches_;
   controller::Expectations& expectations_;
   controller::EventRecorder& events_;
+  ControlTokens& tokens_;
   ReplicaControl* replicas_;
   Clock& clock_;
 
   std::mutex mu_;
   std::map<std::string, std::string> appliedConfig_;  // key -> ConfigMap content last written
 };
-
-// A Kubernetes condition list entry, keeping lastTransitionTime when the status did not change.
-nlohmann::json condition(const nlohmann::json& previousConditions, const std::string& type, bool status,
-                         const std::string& reason, const std::string& message, long long observedGeneration,
-                         const std::string& now);
 
 }  // namespace sluice::controllers

@@ -24,7 +24,63 @@ json hardenedContainerSecurityContext() {
           {"capabilities", {{"drop", json::array({"ALL"})}}}};
 }
 
+json podSecurityContext() {
+  return {{"runAsNonRoot", true},
+          {"runAsUser", 65532},
+          {"runAsGroup", 65532},
+          {"fsGroup", 65532},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
+json httpProbe(const char* path, int periodSeconds) {
+  return {
+      {"httpGet", {{"path", path}, {"port", "control"}}}, {"periodSeconds", periodSeconds}, {"failureThreshold", 3}};
+}
+
+// The namespace's control token, which /specialize (and the operator's calls) require.
+json controlTokenEnv() {
+  return {{"name", kControlTokenEnv},
+          {"valueFrom", {{"secretKeyRef", {{"name", kControlTokenSecret}, {"key", kControlTokenKey}}}}}};
+}
+
 }  // namespace
+
+std::string warmPoolName(const std::string& image) { return "pool-" + templateHash(json(image)); }
+
+json buildWarmPod(const std::string& ns, const std::string& image) {
+  json container = {
+      {"name", "runtime"},
+      {"image", image},
+      {"args", json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(kControlPort)})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", kControlPort}}})},
+      {"env", json::array(
+                  {controlTokenEnv(),
+                   {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
+                   {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}}})},
+      // Code delivered by /specialize is written under /tmp, the one writable place.
+      {"volumeMounts", json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}})},
+      {"readinessProbe", httpProbe("/readyz", 2)},
+      {"livenessProbe", httpProbe("/healthz", 10)},
+      {"securityContext", hardenedContainerSecurityContext()},
+  };
+  json podSpec = {
+      {"containers", json::array({container})},
+      {"volumes", json::array({{{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}}})},
+      {"securityContext", podSecurityContext()},
+      {"automountServiceAccountToken", false},
+      {"enableServiceLinks", false},
+      {"terminationGracePeriodSeconds", 45},
+      {"restartPolicy", "Always"},
+  };
+  const std::string pool = warmPoolName(image);
+  return json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"generateName", "sluice-warm-"},
+                {"namespace", ns},
+                {"labels", {{kRoleLabel, "warm"}, {kPoolLabel, pool}, {"app.kubernetes.io/managed-by", "sluice"}}}}},
+              {"spec", podSpec}};
+}
 
 std::string templateHash(const json& podSpec) {
   char buffer[17];
@@ -89,6 +145,7 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   }
 
   json env = json::array({
+      controlTokenEnv(),
       {{"name", "SLUICE_FUNCTION"}, {"value", name}},
       {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
       {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
@@ -101,9 +158,6 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   }
   for (const json& e : spec.value("env", json::array())) env.push_back(e);
 
-  json probe = [](const char* path, int period) {
-    return json{{"httpGet", {{"path", path}, {"port", "control"}}}, {"periodSeconds", period}, {"failureThreshold", 3}};
-  }("/readyz", 2);
   json container = {
       {"name", "runtime"},
       {"image", image},
@@ -112,20 +166,15 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
       {"ports", json::array({{{"name", "control"}, {"containerPort", kControlPort}}})},
       {"env", env},
       {"volumeMounts", mounts},
-      {"readinessProbe", probe},
-      {"livenessProbe",
-       {{"httpGet", {{"path", "/healthz"}, {"port", "control"}}}, {"periodSeconds", 10}, {"failureThreshold", 3}}},
+      {"readinessProbe", httpProbe("/readyz", 2)},
+      {"livenessProbe", httpProbe("/healthz", 10)},
       {"securityContext", hardenedContainerSecurityContext()},
   };
   if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
   if (spec.contains("resources")) container["resources"] = spec["resources"];
 
   const json& pod = spec.value("pod", json::object());
-  json podSecurity = {{"runAsNonRoot", true},
-                      {"runAsUser", 65532},
-                      {"runAsGroup", 65532},
-                      {"fsGroup", 65532},
-                      {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  json podSecurity = podSecurityContext();
   if (pod.contains("securityContext")) podSecurity.update(pod["securityContext"]);
   // Drain gets the handler timeout plus time to commit before SIGKILL.
   const int grace = spec.value("timeoutSeconds", 30) + 15;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "controllers/function/control_token.h"
 #include "spec/runtime_config_render.h"
 
 namespace sluice::controllers {
@@ -20,6 +21,7 @@ namespace sluice::controllers {
 inline constexpr const char* kFunctionLabel = "sluice.io/function";
 inline constexpr const char* kRoleLabel = "sluice.io/role";
 inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
+inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which image's pool
 inline constexpr int kControlPort = 8090;
 inline constexpr const char* kConfigMountPath = "/etc/sluice";
 inline constexpr const char* kCodeMountPath = "/code";
@@ -34,6 +36,12 @@ struct PodTemplateOptions {
 // of the same Function and Triggers) refers to. Errors name the field at fault.
 Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
                                        const PodTemplateOptions& options);
+
+// A generic, unspecialized runtime pod of the warm pool for `image` in `ns`
+// (role "warm", label sluice.io/pool = warmPoolName(image)); it starts with
+// --warm and waits for an authenticated /specialize.
+nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
+std::string warmPoolName(const std::string& image);
 
 // A short stable hash of a pod spec; pods whose label differs are outdated.
 std::string templateHash(const nlohmann::json& podSpec);

@@ -639,6 +639,13 @@ FunctionConfig parseFunction(const json& root) {
   out.runtime = static_cast<RuntimeKind>(f.choice("runtime", {"python3.11", "builtin"}, 0));
   f.string("handler", out.handler, false, false);
   f.string("codeDir", out.codeDir);
+  out.codeFiles = f.stringMap("codeFiles");
+  for (const auto& [file, source] : out.codeFiles) {
+    static const std::regex kFileName("[A-Za-z0-9_][A-Za-z0-9_.-]*");
+    if (!std::regex_match(file, kFileName) || file.find("..") != std::string::npos) {
+      fail("codeFiles", "file names must be plain names such as \"index.py\", got \"" + file + "\"");
+    }
+  }
   f.stringList("dependencyDirs", out.dependencyDirs, false);
   int timeoutSeconds = 30;
   f.integer("timeoutSeconds", timeoutSeconds, 1, 86'400);
@@ -708,7 +715,7 @@ FunctionConfig parseFunction(const json& root) {
     if (!std::regex_match(out.handler, kHandler)) {
       fail("handler", "must be module.function such as \"index.main_handler\", got \"" + out.handler + "\"");
     }
-    if (out.codeDir.empty()) fail("codeDir", "is required for runtime python3.11");
+    if (out.codeDir.empty() && out.codeFiles.empty()) fail("codeDir", "is required for runtime python3.11");
     if (!out.pipeline.empty()) fail("pipeline", "is only used with runtime builtin");
   } else {
     if (out.pipeline.empty()) fail("pipeline", "must not be empty for runtime builtin");

@@ -231,8 +231,12 @@ struct FunctionConfig {
   RuntimeKind runtime = RuntimeKind::kPython311;
   std::string handler = "index.main_handler";  // module.function (python3.11)
   std::string codeDir;                         // holds the handler module (python3.11)
-  std::vector<std::string> dependencyDirs;     // added to sys.path; default: <codeDir>/vendor when present
-  std::vector<OperatorConfig> pipeline;        // builtin
+  // Module files carried in the configuration itself (file name -> source), for
+  // a warm pod specialized over /specialize, which has no code volume: they are
+  // written to a private directory that then serves as codeDir.
+  std::map<std::string, std::string> codeFiles;
+  std::vector<std::string> dependencyDirs;  // added to sys.path; default: <codeDir>/vendor when present
+  std::vector<OperatorConfig> pipeline;     // builtin
   std::chrono::seconds timeout{30};
   RetryConfig retry;
   std::optional<SinkConfig> deadLetter;

@@ -1,9 +1,30 @@
 #include "runtime/handlers/make_handler.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include "runtime/pipeline/pipeline.h"
 #include "runtime/python/python_runtime.h"
 
 namespace sluice::runtime {
+
+namespace {
+
+// Writes configuration-carried module files into a fresh private directory under $TMPDIR (or /tmp).
+Result<std::string> writeCodeFiles(const std::map<std::string, std::string>& files) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sluice-code-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return unavailable("codeFiles: cannot create a directory from " + pattern);
+  for (const auto& [name, source] : files) {
+    std::ofstream out(std::filesystem::path(pattern) / name, std::ios::binary);
+    out << source;
+    if (!out.flush()) return unavailable("codeFiles: cannot write " + pattern + "/" + name);
+  }
+  return pattern;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& config) {
   if (config.runtime == config::RuntimeKind::kBuiltin) {
@@ -13,6 +34,11 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
   }
   python::LoadOptions load;
   load.codeDir = config.codeDir;
+  if (!config.codeFiles.empty()) {
+    auto dir = writeCodeFiles(config.codeFiles);
+    if (!dir.isOk()) return dir.status();
+    load.codeDir = *dir;
+  }
   load.dependencyDirs = config.dependencyDirs;
   load.handler = config.handler;
   load.environment = config.environment;

@@ -137,10 +137,13 @@ kube_start() {
     --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$sched_port" --leader-elect=false \
     --cert-dir="$KUBE_DIR/scheduler-certs"
+  # Pod IPs come from a loopback range: the operator calls its pods (/drain,
+  # /specialize), and those calls must never leave this machine; a test can
+  # also stand a real sluice-runtime in for a pod by binding to its IP.
   start_bg kwok "$(kwok_bin)" \
     --kubeconfig="$kubeconfig" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --node-ip=127.0.0.1 --cidr=10.0.1.0/24 --server-address="127.0.0.1:$kwok_port"
+    --node-ip=127.0.0.1 --cidr=127.1.0.0/16 --server-address="127.0.0.1:$kwok_port"
   wait_for kube-controller-manager 60 "$SLUICE_ENV_DIR/kube-controller-manager.log" \
     curl -skf "https://127.0.0.1:$kcm_port/healthz"
   wait_for kube-scheduler 60 "$SLUICE_ENV_DIR/kube-scheduler.log" \

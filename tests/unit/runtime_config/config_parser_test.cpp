@@ -171,6 +171,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadHandler", python(R"(,"handler":"main_handler")"),
                 "handler: must be module.function such as \"index.main_handler\", got \"main_handler\""},
         BadCase{"NoCodeDir", R"({"name":"f"})", "codeDir: is required for runtime python3.11"},
+        BadCase{"CodeFileOutsideItsDirectory", R"({"name":"f","codeFiles":{"../x.py":"pass"}})",
+                "codeFiles: file names must be plain names such as \"index.py\", got \"../x.py\""},
         BadCase{"BadShape", python(R"(,"eventShape":"azure")"),
                 "eventShape: must be one of canonical, scf, lambda, got \"azure\""},
         BadCase{"RetryAttempts", python(R"(,"retry":{"maxAttempts":0})"),

@@ -52,5 +52,21 @@ TEST(MakeHandlerTest, PythonConfigLoadsTheHandlerWithItsShape) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(MakeHandlerTest, CodeCarriedInTheConfigurationIsWrittenAndLoaded) {
+  // How a warm pod gets inline code: no code volume, the module arrives with /specialize.
+  auto config = config::parseFunctionConfig(
+      R"({"name":"inline-fn","handler":"carried.main_handler",)"
+      R"("codeFiles":{"carried.py":"def main_handler(event, context):\n    return 'got ' + event['data']\n"}})");
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_TRUE(config->codeDir.empty());
+  auto handler = makeHandler(*config);
+  ASSERT_TRUE(handler.isOk()) << handler.status().toString();
+  Event e;
+  e.data = "x";
+  auto out = (*handler)->handle(e, {});
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ((*out)[0].value, "got x");
+}
+
 }  // namespace
 }  // namespace sluice::runtime

@@ -1,0 +1,36 @@
+// HttpReplicaControl: ReplicaControl over HTTP to http://<status.podIP>:8090,
+// authenticated with the namespace's control token (ControlTokens). Drains get
+// a short timeout (the deletion's SIGTERM drains anyway); specialization waits
+// for the runtime to load the handler. Thread-safe.
+#pragma once
+
+#include <chrono>
+
+#include "controllers/function/control_token.h"
+#include "controllers/function/replica_control.h"
+
+namespace sluice::controllers {
+
+struct HttpReplicaControlOptions {
+  int port = 8090;
+  std::chrono::milliseconds drainTimeout{2000};
+  std::chrono::milliseconds specializeTimeout{30000};
+};
+
+class HttpReplicaControl final : public ReplicaControl {
+ public:
+  HttpReplicaControl(ControlTokens& tokens, HttpReplicaControlOptions options = {})
+      : tokens_(tokens), options_(options) {}
+
+  Status drain(const nlohmann::json& pod) override;
+  Status specialize(const nlohmann::json& pod, const std::string& configuration) override;
+
+ private:
+  Status post(const nlohmann::json& pod, const std::string& path, const std::string& body,
+              std::chrono::milliseconds timeout);
+
+  ControlTokens& tokens_;
+  HttpReplicaControlOptions options_;
+};
+
+}  // namespace sluice::controllers

@@ -1,0 +1,219 @@
+#include "controllers/trigger/trigger_controller.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <cerrno>
+#include <cstring>
+
+#include "controllers/conditions.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kRecheck = std::chrono::minutes(1);
+constexpr int kConnectTimeoutMs = 2000;
+
+void collectSecrets(const json& node, std::vector<std::string>& out) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      bool isRef = key == "secretRef" || (key.size() > 9 && key.ends_with("SecretRef"));
+      if (isRef && value.is_object() && value.contains("name") && value["name"].is_string()) {
+        std::string name = value["name"];
+        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+      } else {
+        collectSecrets(value, out);
+      }
+    }
+  } else if (node.is_array()) {
+    for (const json& item : node) collectSecrets(item, out);
+  }
+}
+
+// host and port of "http(s)://host[:port]/..." or "host:port".
+bool splitEndpoint(std::string text, std::string& host, int& port) {
+  port = 0;
+  if (auto scheme = text.find("://"); scheme != std::string::npos) {
+    port = text.starts_with("https") ? 443 : 80;
+    text = text.substr(scheme + 3);
+  }
+  text = text.substr(0, text.find('/'));
+  if (auto at = text.rfind('@'); at != std::string::npos) text = text.substr(at + 1);
+  if (!text.empty() && text.front() == '[') {  // [v6]:port
+    auto close = text.find(']');
+    if (close == std::string::npos) return false;
+    if (close + 1 < text.size() && text[close + 1] == ':') port = std::atoi(text.c_str() + close + 2);
+    text = text.substr(1, close - 1);
+  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    port = std::atoi(text.c_str() + colon + 1);
+    text = text.substr(0, colon);
+  }
+  host = text;
+  return !host.empty() && port > 0 && port < 65536;
+}
+
+}  // namespace
+
+Status tcpProbe(const std::string& host, int port) {
+  const std::string where = host + ":" + std::to_string(port);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
+    return unavailable(where + ": " + gai_strerror(rc));
+  }
+  std::string lastError = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, kConnectTimeoutMs);
+      if (rc == 0) {
+        lastError = "connection timed out";
+        rc = -1;
+      } else if (rc > 0) {
+        int error = 0;
+        socklen_t len = sizeof error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+        if (error != 0) lastError = std::strerror(error);
+        rc = error == 0 ? 0 : -1;
+      }
+    } else if (rc != 0) {
+      lastError = std::strerror(errno);
+    }
+    ::close(fd);
+    if (rc == 0) {
+      freeaddrinfo(found);
+      return Status::ok();
+    }
+  }
+  freeaddrinfo(found);
+  return unavailable(where + ": " + lastError);
+}
+
+TriggerController::TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers,
+                                     const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe)
+    : client_(client), triggers_(triggers), functions_(functions), clock_(clock), probe_(std::move(probe)) {}
+
+std::string TriggerController::sourceType(const json& spec) {
+  for (const char* type : {"kafka", "rabbitmq", "cron", "http", "objectStore", "prometheus"}) {
+    if (spec.contains(type)) return type;
+  }
+  return "";
+}
+
+std::vector<std::string> TriggerController::secretNames(const json& spec) {
+  std::vector<std::string> out;
+  collectSecrets(spec, out);
+  return out;
+}
+
+std::vector<std::string> TriggerController::triggersOfFunction(const kube::ObjectCache& triggers,
+                                                               const json& function) {
+  std::vector<std::string> keys;
+  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string("default"));
+  const std::string name = function.value("/metadata/name"_json_pointer, std::string());
+  for (const kube::ObjectPtr& t : triggers.byNamespace(ns)) {
+    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) keys.push_back(kube::objectKey(*t));
+  }
+  return keys;
+}
+
+std::optional<std::string> TriggerController::reachability(const json& spec) const {
+  std::vector<std::string> endpoints;
+  const std::string type = sourceType(spec);
+  if (type == "kafka") {
+    for (const json& server : spec["kafka"].value("bootstrapServers", json::array())) endpoints.push_back(server);
+  } else if (type == "objectStore" && spec["objectStore"].contains("endpoint")) {
+    endpoints.push_back(spec["objectStore"]["endpoint"]);
+  } else if (type == "prometheus" && spec["prometheus"].contains("serverAddress")) {
+    endpoints.push_back(spec["prometheus"]["serverAddress"]);
+  } else if (type == "cron" || type == "http") {
+    return std::string();  // nothing outside the operator to reach
+  }
+  if (endpoints.empty()) return std::nullopt;
+  std::string errors;
+  for (const std::string& endpoint : endpoints) {
+    std::string host;
+    int port = 0;
+    if (!splitEndpoint(endpoint, host, port)) return "cannot tell host and port from \"" + endpoint + "\"";
+    Status s = probe_(host, port);
+    if (s.isOk()) return std::string();  // one reachable broker is enough to bootstrap
+    errors += (errors.empty() ? "" : "; ") + s.message();
+  }
+  return errors;
+}
+
+controller::ReconcileResult TriggerController::reconcile(const std::string& key) {
+  kube::ObjectPtr cached = triggers_.get(key);
+  if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer))
+    return controller::ReconcileResult::done();
+  const json& trigger = *cached;
+  const json& spec = trigger.value("spec", json::object());
+  const std::string ns = trigger["metadata"].value("namespace", "default");
+  const std::string name = trigger["metadata"].value("name", "");
+  const long long generation = trigger["metadata"].value("generation", 0LL);
+  const json previous = trigger.value("/status/conditions"_json_pointer, json::array());
+  const std::string now = rfc3339(clock_.wallNow());
+
+  // Ready: the Function and every referenced Secret exist.
+  const std::string function = spec.value("/functionRef/name"_json_pointer, std::string());
+  std::string notReadyReason;
+  std::string message = "function \"" + function + "\" and all referenced Secrets exist";
+  if (!functions_.get(kube::objectKey(ns, function))) {
+    notReadyReason = "FunctionNotFound";
+    message = "function \"" + function + "\" does not exist in namespace " + ns;
+  } else {
+    std::vector<std::string> missing;
+    for (const std::string& secret : secretNames(spec)) {
+      auto got = client_.get(kube::resources::kSecrets, ns, secret);
+      if (got.isOk()) continue;
+      if (got.status().code() != StatusCode::kNotFound) return controller::ReconcileResult::error(got.status());
+      missing.push_back(secret);
+    }
+    if (!missing.empty()) {
+      notReadyReason = "SecretNotFound";
+      message = "Secret" + std::string(missing.size() > 1 ? "s" : "") + " not found in namespace " + ns + ":";
+      for (const std::string& s : missing) message += " " + s;
+    }
+  }
+  json conditions =
+      json::array({condition(previous, "Ready", notReadyReason.empty(),
+                             notReadyReason.empty() ? "Ready" : notReadyReason, message, generation, now)});
+  std::optional<std::string> reach = reachability(spec);
+  if (!reach) {
+    json unknown = condition(previous, "SourceReachable", false, "NotChecked",
+                             "the operator cannot reach this source's endpoint itself", generation, now);
+    unknown["status"] = "Unknown";
+    conditions.push_back(unknown);
+  } else {
+    conditions.push_back(
+        condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
+                  reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now));
+  }
+  json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
+  json current = trigger.value("status", json::object());
+  bool changed = false;
+  for (const auto& [field, value] : status.items())
+    changed = changed || !current.contains(field) || current[field] != value;
+  if (changed) {
+    kube::PatchOptions options;
+    options.subresource = "status";
+    auto patched = client_.patch(spec::kTriggers, ns, name, kube::PatchType::kMerge, json{{"status", status}}, options);
+    if (!patched.isOk() && patched.status().code() != StatusCode::kNotFound) {
+      return controller::ReconcileResult::error(patched.status());
+    }
+  }
+  return controller::ReconcileResult::requeueAfter(kRecheck);
+}
+
+}  // namespace sluice::controllers

@@ -1,0 +1,58 @@
+// TriggerController: tells users whether a Trigger can work. It checks that
+// the Function it refers to exists and that every Secret its spec references
+// (any "...secretRef"/"...SecretRef" {name}) exists in the namespace, and
+// whether the source's endpoint accepts a TCP connection (Kafka bootstrap
+// servers, the object store's endpoint, RabbitMQ's host from a plain url).
+// It writes status.sourceType, observedGeneration and the conditions
+//   Ready           True when the Function and Secrets exist (reasons
+//                   FunctionNotFound, SecretNotFound, with the names);
+//   SourceReachable True / False with the connection error / Unknown when the
+//                   endpoint is not known to the operator (a local dir, a
+//                   RabbitMQ url kept in a Secret), rechecked every minute.
+// The autoscaler writes the metric fields (metricValue, active); this
+// controller's merge patch leaves them alone.
+// Thread-safety: as any Reconciler.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "controller/reconciler.h"
+#include "kube/object_cache.h"
+#include "kube/resource_client.h"
+
+namespace sluice::controllers {
+
+// Tries a TCP connection to host:port; the error names the address.
+using EndpointProbe = std::function<Status(const std::string& host, int port)>;
+Status tcpProbe(const std::string& host, int port);
+
+class TriggerController final : public controller::Reconciler {
+ public:
+  TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& functions,
+                    Clock& clock, EndpointProbe probe = tcpProbe);
+
+  controller::ReconcileResult reconcile(const std::string& key) override;
+
+  // The source kind of a Trigger spec: kafka, rabbitmq, cron, http, objectStore or prometheus ("" if none).
+  static std::string sourceType(const kube::Json& spec);
+  // Names of the Secrets a Trigger spec references, in spec order, without repeats.
+  static std::vector<std::string> secretNames(const kube::Json& spec);
+  // Keys of the Triggers that refer to a Function (for watchMapped on Functions).
+  static std::vector<std::string> triggersOfFunction(const kube::ObjectCache& triggers, const kube::Json& function);
+
+ private:
+  // "" when reachable; the error text otherwise; nullopt when the operator cannot tell.
+  std::optional<std::string> reachability(const kube::Json& spec) const;
+
+  kube::ResourceClient& client_;
+  const kube::ObjectCache& triggers_;
+  const kube::ObjectCache& functions_;
+  Clock& clock_;
+  EndpointProbe probe_;
+};
+
+}  // namespace sluice::controllers

@@ -1,0 +1,115 @@
+#include "controllers/warmpool/warm_pool_controller.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/logging.h"
+#include "controllers/conditions.h"
+#include "controllers/function/pod_template.h"
+
+namespace sluice::controllers {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kExpectationRecheck = std::chrono::seconds(5);
+
+}  // namespace
+
+WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
+                                       const kube::ObjectCache& functions, const kube::ObjectCache& pods,
+                                       controller::Expectations& expectations, ControlTokens& tokens)
+    : options_(std::move(options)),
+      client_(client),
+      functions_(functions),
+      pods_(pods),
+      expectations_(expectations),
+      tokens_(tokens) {}
+
+bool WarmPoolController::isWarmPod(const json& pod) {
+  return pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) == "warm" &&
+         !pod.contains("/metadata/deletionTimestamp"_json_pointer);
+}
+
+std::vector<std::string> WarmPoolController::namespaceOf(const json& object) {
+  if (object.value("kind", "") == "Pod" &&
+      object.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) != "warm") {
+    return {};
+  }
+  return {object.value("/metadata/namespace"_json_pointer, std::string("default"))};
+}
+
+controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
+  const std::string key = expectationsKey(ns);
+  if (!expectations_.satisfied(key)) return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
+
+  struct Pool {
+    std::string image;
+    int size = 0;
+    std::vector<json> pods;
+  };
+  std::map<std::string, Pool> pools;  // pool name -> wanted size and current pods
+  for (const kube::ObjectPtr& f : functions_.byNamespace(ns)) {
+    if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
+    int size = f->value("/spec/scaling/warmPool/size"_json_pointer, 0);
+    if (size <= 0) continue;
+    std::string image = f->value("/spec/image"_json_pointer, options_.runtimeImage);
+    Pool& pool = pools[warmPoolName(image)];
+    pool.image = image;
+    pool.size = std::max(pool.size, size);
+  }
+  for (const kube::ObjectPtr& p : pods_.byNamespace(ns)) {
+    if (!isWarmPod(*p)) continue;
+    pools[p->value("/metadata/labels"_json_pointer / kPoolLabel, std::string())].pods.push_back(*p);
+  }
+  if (pools.empty()) return controller::ReconcileResult::done();
+
+  std::vector<json> creates;
+  std::vector<json> deletes;
+  for (auto& [name, pool] : pools) {
+    const int have = static_cast<int>(pool.pods.size());
+    for (int i = have; i < pool.size; ++i) creates.push_back(buildWarmPod(ns, pool.image));
+    if (have > pool.size) {
+      // Not ready first, then newest: keep the pods most likely to be adopted soon.
+      std::sort(pool.pods.begin(), pool.pods.end(), [](const json& a, const json& b) {
+        if (podReady(a) != podReady(b)) return !podReady(a);
+        return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) >
+               b.value("/metadata/creationTimestamp"_json_pointer, std::string());
+      });
+      deletes.insert(deletes.end(), pool.pods.begin(), pool.pods.begin() + (have - pool.size));
+    }
+  }
+  if (creates.empty() && deletes.empty()) return controller::ReconcileResult::done();
+  if (!creates.empty()) {
+    // The pods read the token from this Secret at start.
+    if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
+  }
+  expectations_.expect(key, static_cast<int>(creates.size()), static_cast<int>(deletes.size()));
+  Status first = Status::ok();
+  for (const json& pod : deletes) {
+    const std::string name = pod["metadata"].value("name", "");
+    kube::DeleteOptions options;
+    options.preconditionUid = pod["metadata"].value("uid", "");
+    Status s = client_.remove(kube::resources::kPods, ns, name, options);
+    if (s.isOk()) {
+      SLUICE_LOG_INFO("warm pool {}: deleted surplus pod {}", ns, name);
+    } else {
+      expectations_.deletionObserved(key);
+      if (s.code() != StatusCode::kNotFound && first.isOk()) first = s.withContext("delete warm pod " + name);
+    }
+  }
+  for (const json& pod : creates) {
+    auto created = client_.create(kube::resources::kPods, ns, pod);
+    if (created.isOk()) {
+      SLUICE_LOG_INFO("warm pool {}: created pod {}", ns, created->value("/metadata/name"_json_pointer, std::string()));
+    } else {
+      expectations_.creationObserved(key);
+      if (first.isOk()) first = created.status().withContext("create warm pod");
+    }
+  }
+  if (!first.isOk()) return controller::ReconcileResult::error(first);
+  return controller::ReconcileResult::done();
+}
+
+}  // namespace sluice::controllers

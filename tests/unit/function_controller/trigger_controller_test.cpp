@@ -1,0 +1,129 @@
+// TriggerController on the fake client: Ready names the missing Function or
+// Secrets, SourceReachable carries the probe's error, and the metric fields the
+// autoscaler owns are left alone.
+#include "controllers/trigger/trigger_controller.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_clock.h"
+#include "fakes/fake_resource_client.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+namespace {
+
+using nlohmann::json;
+
+class TriggerControllerTest : public ::testing::Test {
+ protected:
+  TriggerControllerTest()
+      : client(clock), controller(client, triggers, functions, clock, [this](const std::string& host, int port) {
+          probed.push_back(host + ":" + std::to_string(port));
+          return reachable ? Status::ok() : unavailable(host + ":" + std::to_string(port) + ": Connection refused");
+        }) {}
+
+  void addTrigger(json spec) {
+    json t = {{"apiVersion", "sluice.io/v1alpha1"},
+              {"kind", "Trigger"},
+              {"metadata", {{"name", "orders"}, {"namespace", "ns"}}},
+              {"spec", std::move(spec)}};
+    json created = *client.create(spec::kTriggers, "ns", t);
+    created["status"] = {{"metricValue", "17"}, {"active", true}};
+    created = *client.updateStatus(spec::kTriggers, created);
+    triggers.upsert(std::make_shared<const json>(created));
+  }
+  void addFunction() {
+    functions.upsert(std::make_shared<const json>(
+        json{{"metadata", {{"name", "fn"}, {"namespace", "ns"}, {"uid", "u"}}}, {"spec", json::object()}}));
+  }
+  json conditionOf(const std::string& type) {
+    const json trigger = *client.object(spec::kTriggers, "ns", "orders");
+    for (const json& c : trigger["status"]["conditions"]) {
+      if (c["type"] == type) return c;
+    }
+    return nullptr;
+  }
+
+  testing::FakeClock clock;
+  testing::FakeResourceClient client;
+  kube::ObjectCache triggers;
+  kube::ObjectCache functions;
+  bool reachable = true;
+  std::vector<std::string> probed;
+  TriggerController controller;
+};
+
+json kafkaSpec() {
+  return {{"functionRef", {{"name", "fn"}}},
+          {"kafka",
+           {{"bootstrapServers", json::array({"127.0.0.1:9092", "[::1]:9093"})},
+            {"topics", json::array({"orders"})},
+            {"consumerGroup", "g"},
+            {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-user"}}}}},
+            {"tls", {{"secretRef", {{"name", "kafka-ca"}}}}}}}};
+}
+
+TEST_F(TriggerControllerTest, MissingFunctionIsNamed) {
+  addTrigger(kafkaSpec());
+  controller.reconcile("ns/orders");
+  json ready = conditionOf("Ready");
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "FunctionNotFound");
+  EXPECT_EQ(ready["message"], "function \"fn\" does not exist in namespace ns");
+  json status = client.object(spec::kTriggers, "ns", "orders")->at("status");
+  EXPECT_EQ(status["sourceType"], "kafka");
+  EXPECT_EQ(status["metricValue"], "17") << "the autoscaler's fields are left alone";
+  EXPECT_EQ(status["active"], true);
+}
+
+TEST_F(TriggerControllerTest, MissingSecretsAreNamedThenReadyWhenTheyExist) {
+  addFunction();
+  addTrigger(kafkaSpec());
+  EXPECT_EQ(TriggerController::secretNames(kafkaSpec()), (std::vector<std::string>{"kafka-user", "kafka-ca"}));
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["reason"], "SecretNotFound");
+  EXPECT_EQ(conditionOf("Ready")["message"], "Secrets not found in namespace ns: kafka-user kafka-ca");
+  for (const char* name : {"kafka-ca", "kafka-user"}) {
+    ASSERT_TRUE(
+        client.create(kube::resources::kSecrets, "ns", {{"metadata", {{"name", name}, {"namespace", "ns"}}}}).isOk());
+  }
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["status"], "True");
+  EXPECT_EQ(conditionOf("SourceReachable")["status"], "True");
+  EXPECT_EQ(probed.front(), "127.0.0.1:9092");
+}
+
+TEST_F(TriggerControllerTest, UnreachableSourceCarriesEveryError) {
+  addFunction();
+  json spec = kafkaSpec();
+  spec["kafka"].erase("sasl");
+  spec["kafka"].erase("tls");
+  addTrigger(spec);
+  reachable = false;
+  controller.reconcile("ns/orders");
+  json reach = conditionOf("SourceReachable");
+  EXPECT_EQ(reach["status"], "False");
+  EXPECT_EQ(reach["reason"], "Unreachable");
+  EXPECT_EQ(reach["message"], "127.0.0.1:9092: Connection refused; ::1:9093: Connection refused");
+  EXPECT_EQ(conditionOf("Ready")["status"], "True");
+}
+
+TEST_F(TriggerControllerTest, ARealProbeReportsARefusedPort) {
+  // Port 1 on loopback: nothing listens there.
+  Status s = tcpProbe("127.0.0.1", 1);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "127.0.0.1:1: Connection refused");
+}
+
+TEST_F(TriggerControllerTest, RabbitMQUrlsInSecretsAreNotProbed) {
+  addFunction();
+  addTrigger(
+      {{"functionRef", {{"name", "fn"}}}, {"rabbitmq", {{"connectionSecretRef", {{"name", "amqp"}}}, {"queue", "q"}}}});
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("SourceReachable")["status"], "Unknown");
+  EXPECT_EQ(conditionOf("Ready")["message"], "Secret not found in namespace ns: amqp");
+  EXPECT_TRUE(probed.empty());
+}
+
+}  // namespace
+}  // namespace sluice::controllers
