@@ -2,10 +2,11 @@
 //
 // Connects to the apiserver (kubeconfig or in-cluster), optionally elects a
 // leader over a Lease, and runs the controller manager until SIGTERM/SIGINT,
-// releasing the Lease on the way out. It runs the FunctionController
-// (operator/controllers); the autoscaler loop and the local platform arrive
-// with their own issues; --local says so plainly and exits non-zero instead
-// of pretending to run.
+// releasing the Lease on the way out. It runs the controllers of
+// operator/controllers, the autoscaler loop among them, with the autoscaler's
+// metrics on /metrics when --metrics-bind-address is given; the local platform
+// arrives with its own issue; --local says so plainly and exits non-zero
+// instead of pretending to run.
 // `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
@@ -107,8 +110,10 @@ int main(int argc, char** argv) {
       ->envname("KUBECONFIG");
   app.add_option("--local", localDir,
                  "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
-  app.add_option("--metrics-bind-address", metricsAddress, "Address of the Prometheus /metrics endpoint")
-      ->capture_default_str();
+  CLI::Option* metricsOption =
+      app.add_option("--metrics-bind-address", metricsAddress,
+                     "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
+          ->capture_default_str();
   app.add_option("--health-probe-bind-address", healthAddress, "Address of /healthz and /readyz")
       ->capture_default_str();
   app.add_flag("--leader-elect", leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
@@ -162,6 +167,23 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // /metrics only when asked for: concurrent operators in tests would fight over one default port.
+  // Started after the signal mask is set, so its threads inherit it.
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (metricsOption->count() > 0) {
+    std::string address =
+        !metricsAddress.empty() && metricsAddress[0] == ':' ? "0.0.0.0" + metricsAddress : metricsAddress;
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(address);
+    } catch (const std::exception& e) {
+      std::cerr << "sluice-operator: --metrics-bind-address " << address << ": " << e.what() << "\n";
+      return 2;
+    }
+    exposer->RegisterCollectable(registry);
+    SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
+  }
+
   std::stop_source stop;
   std::jthread signalThread([&] {
     int received = 0;
@@ -188,7 +210,7 @@ int main(int argc, char** argv) {
       options.leaderElection = election;
     }
     sluice::controller::Manager manager(*connected->client, clock, options);
-    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace}, clock);
+    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
     exitCode = manager.run(stop.get_token());
   }
   // Wake the signal thread if we are leaving on our own.

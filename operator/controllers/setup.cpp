@@ -1,5 +1,6 @@
 #include "controllers/setup.h"
 
+#include "controllers/autoscaler/autoscaler_loop.h"
 #include "controllers/function/pod_template.h"
 #include "spec/resources.h"
 
@@ -79,6 +80,13 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
     return TriggerController::triggersOfFunction(triggers.cache(), function);
   });
   manager.add(std::move(triggerController));
+
+  // Autoscaler loop (issue 6): its own controller on the same informers; it
+  // writes status.desiredReplicas, which the predicate above hands to the
+  // FunctionController, and the Triggers' metricValue/active.
+  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, events_, options.metricsRegistry, clock);
 }
+
+Controllers::~Controllers() = default;
 
 }  // namespace sluice::controllers

@@ -18,17 +18,26 @@
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace sluice::controllers {
 
 struct ControllersOptions {
   std::string runtimeImage;
   int workers = 4;
   std::string ns;  // watch and manage only this namespace; empty: all
+  // Autoscaler loop: its Prometheus series go here (none: not exported).
+  std::shared_ptr<prometheus::Registry> metricsRegistry;
 };
+
+class AutoscalerLoop;
 
 class Controllers {
  public:
   Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock);
+  ~Controllers();
 
  private:
   controller::Expectations expectations_;
@@ -38,6 +47,7 @@ class Controllers {
   std::unique_ptr<FunctionController> functions_;
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
+  std::unique_ptr<AutoscalerLoop> autoscaler_;
 };
 
 // A Function update needs a reconcile when its spec (generation), the autoscaler's

@@ -1,0 +1,56 @@
+# Shared by the autoscaler integration tests: a namespace of our own, a
+# sluice-operator watching only it (FunctionController + autoscaler loop),
+# and readers of the Function's status, pods and Events.
+# Sourced after ../lib.sh; expects $ns to be set.
+log_dir=$(mktemp -d)
+operator_pid=""
+extra_cleanup() { :; }
+cleanup() {
+  extra_cleanup || true
+  [[ -n $operator_pid ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  if [[ ${keep_logs:-} == 1 ]]; then echo "operator log kept in $log_dir" >&2; else rm -rf "$log_dir"; fi
+}
+trap cleanup EXIT
+k() { "$KUBECTL" -n "$ns" "$@"; }
+
+# A free 127.0.0.1 port for the operator's /metrics.
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_operator() {
+  "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+    --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$metrics_port" \
+    >>"$log_dir/operator.log" 2>&1 &
+  operator_pid=$!
+}
+# The value of the first /metrics sample whose line starts with PREFIX (name{labels...).
+metric_sample() { curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -F -- "$1" | head -1 | awk '{print $NF}'; }
+fail_with_log() {
+  keep_logs=1
+  echo "--- operator log (last 40 lines) ---" >&2
+  tail -40 "$log_dir/operator.log" >&2 || true
+  fail "$@"
+}
+
+desired() { k get fn "$1" -o jsonpath='{.status.desiredReplicas}'; }
+desired_is() { [[ $(desired "$1") == "$2" ]]; }
+desired_above_zero() { local d; d=$(desired "$1"); [[ -n $d && $d -gt 0 ]]; }
+live_count() {
+  k get pods -l "sluice.io/function=$1" -o json |
+    jq '[.items[] | select(.metadata.deletionTimestamp == null)] | length'
+}
+ready_count() {
+  k get pods -l "sluice.io/function=$1" -o json |
+    jq '[.items[] | select(.metadata.deletionTimestamp == null) | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length'
+}
+pods_are() { [[ $(live_count "$1") -eq $2 ]]; }
+ready_are() { [[ $(ready_count "$1") -eq $2 ]]; }
+metric_value_is() { [[ $(k get fn "$1" -o jsonpath='{.status.metrics[0].value}') == "$2" ]]; }
+# Milliseconds since the epoch of the operator's first log line matching PATTERN (spdlog's local time).
+log_time_ms() {
+  local line
+  line=$(grep -m1 -- "$1" "$log_dir/operator.log") || return 1
+  date -d "$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}' <<<"$line" | head -1 | tr T ' ')" +%s%3N
+}
+event_reasons() {
+  k get events --field-selector "involvedObject.kind=Function,involvedObject.name=$1" -o jsonpath='{.items[*].reason}'
+}
