@@ -59,19 +59,19 @@ spec:
 YAML
 
 # The rendered configuration is stored in a ConfigMap the Function owns.
-poll 30 k get configmap echo-sluice-config -o name
+poll 120 k get configmap echo-sluice-config -o name
 [[ $(k get configmap echo-sluice-config -o jsonpath='{.data.code\.py}') == *"def main_handler"* ]] ||
   fail "inline code not in the ConfigMap"
 k get configmap echo-sluice-config -o jsonpath='{.data.function\.json}' | jq -e '.handler == "index.main_handler"' >/dev/null ||
   fail "function.json is not the runtime configuration: $(k get configmap echo-sluice-config -o jsonpath='{.data.function\.json}' | head -c 300)"
-poll 30 count_is 0
+poll 120 count_is 0
 
 # 0 -> 5: exactly five, never more, all Ready.
 set_desired 5
 max=$(max_pods_during 8)
-poll 30 count_is 5
+poll 120 count_is 5
 [[ $max -le 5 ]] || fail "scale-up to 5 created extra pods: $max pods seen at once"
-poll 30 ready_is 5
+poll 120 ready_is 5
 echo "[step] 0->5: 5 pods (max seen $max)"
 
 # Pod shape: owner reference, labels, hardened security context, probes.
@@ -86,26 +86,26 @@ pod_json=$(k get pod "$pod" -o json)
 
 # 5 -> 2 -> 0.
 set_desired 2
-poll 30 count_is 2
+poll 120 count_is 2
 echo "[step] 5->2: 2 pods"
 set_desired 0
-poll 30 count_is 0
+poll 120 count_is 0
 echo "[step] 2->0: 0 pods"
 
 # A deleted replica is replaced.
 set_desired 3
-poll 30 count_is 3
+poll 120 count_is 3
 victim=$(live_pods | head -1)
 k delete pod "$victim" --wait=false >/dev/null
-poll 30 bash -c "! $KUBECTL -n $ns get pod $victim -o name 2>/dev/null | grep -q ."
-poll 30 count_is 3
+poll 120 bash -c "! $KUBECTL -n $ns get pod $victim -o name 2>/dev/null | grep -q ."
+poll 120 count_is 3
 live_pods | grep -qx "$victim" && fail "deleted pod $victim still counted"
 echo "[step] deleted pod replaced: 3 pods"
 
 # Status columns and Events.
 columns=$(k get fn echo)
 [[ $columns == *DESIRED*READY*WARM*TRIGGERS*STATUS* ]] || fail "columns missing: $columns"
-poll 30 bash -c "$KUBECTL -n $ns get fn echo | grep -q AllReplicasReady"
+poll 120 bash -c "$KUBECTL -n $ns get fn echo | grep -q AllReplicasReady"
 [[ $(k get fn echo -o jsonpath='{.status.selector}') == sluice.io/function=echo ]] || fail "status.selector not set"
 [[ $(k get fn echo -o jsonpath='{.status.conditions[?(@.type=="Active")].status}') == True ]] || fail "Active not True"
 reasons=$(k get events --field-selector involvedObject.kind=Function,involvedObject.name=echo -o jsonpath='{.items[*].reason}')
@@ -113,25 +113,29 @@ reasons=$(k get events --field-selector involvedObject.kind=Function,involvedObj
 
 # kubectl scale pins the count; the autoscaler's number is ignored while pinned.
 k scale fn/echo --replicas=4 >/dev/null
-poll 30 count_is 4
+poll 120 count_is 4
 set_desired 1
 sleep 3
 count_is 4 || fail "spec.replicas=4 did not pin the count: $(live_count) pods"
 k patch fn echo --type=json -p '[{"op":"remove","path":"/spec/replicas"}]' >/dev/null
-poll 30 count_is 1
+poll 120 count_is 1
 echo "[step] scale --replicas=4 pinned 4; unpinned -> 1"
 
 # Operator killed mid-scale converges with no extras: every pod name ever seen is counted.
 set_desired 0
-poll 30 count_is 0
+poll 120 count_is 0
 set_desired 20
-until (($(all_count) > 0)); do sleep 0.05; done
+deadline=$((SECONDS + 120))
+until (($(all_count) > 0)); do
+  ((SECONDS < deadline)) || fail "no pod created within 120 s of desiredReplicas 20"
+  sleep 0.05
+done
 kill -9 "$operator_pid"
 wait "$operator_pid" 2>/dev/null || true
 operator_pid=""
 before=$(all_count)
 start_operator operator-2.log
-poll 60 count_is 20
+poll 120 count_is 20
 max=$(max_pods_during 3)
 [[ $max -le 20 ]] || fail "operator restart created extra pods: $max seen"
 count_is 20 || fail "not 20 pods after restart"
@@ -143,7 +147,7 @@ echo "[step] SIGKILL of the operator with $before of 20 pods created: converged 
 
 # Deleting the Function garbage-collects its pods and ConfigMap.
 k delete fn echo --wait=false >/dev/null
-poll 90 count_is 0
-poll 60 bash -c "! $KUBECTL -n $ns get configmap echo-sluice-config -o name 2>/dev/null | grep -q ."
+poll 120 count_is 0
+poll 120 bash -c "! $KUBECTL -n $ns get configmap echo-sluice-config -o name 2>/dev/null | grep -q ."
 echo "[step] Function deleted: pods and ConfigMap collected"
 echo "PASS"

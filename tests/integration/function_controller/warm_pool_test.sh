@@ -50,9 +50,9 @@ spec:
     warmPool: {size: 2}
 YAML
 
-poll 60 warm_is 2
+poll 120 warm_is 2
 replicas_is 0 || fail "replicas exist at desired 0"
-poll 30 k get secret sluice-control-token -o name >/dev/null
+poll 120 k get secret sluice-control-token -o name >/dev/null
 token=$(k get secret sluice-control-token -o jsonpath='{.data.token}' | base64 -d)
 [[ ${#token} -eq 64 ]] || fail "control token is not 32 random bytes in hex: ${#token} characters"
 warm_before=$(pods_with sluice.io/role=warm)
@@ -63,7 +63,7 @@ for pod in $warm_before; do
   SLUICE_SPECIALIZE_TOKEN=$token "$SLUICE_BUILD_DIR/sluice-runtime" --warm --control-bind-address "$ip:8090" \
     >"$work/runtime-$pod.log" 2>&1 &
   pids+=($!)
-  poll 30 curl -sf "http://$ip:8090/readyz" -o /dev/null
+  poll 120 curl -sf "http://$ip:8090/readyz" -o /dev/null
 done
 
 # An unauthenticated /specialize is refused by the real runtime.
@@ -73,7 +73,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$first_ip:8090/spe
 
 started=$(date +%s%N)
 set_desired 1
-poll 30 replicas_is 1
+poll 120 replicas_is 1
 adopted_ms=$((($(date +%s%N) - started) / 1000000))
 replica=$(pods_with sluice.io/function=echo)
 grep -qx "$replica" <<<"$warm_before" || fail "replica $replica is a new pod, not one of the warm pods: $warm_before"
@@ -86,7 +86,7 @@ out=$(curl -sf -X POST "http://$ip:8090/invoke" -d 'x')
 echo "[figure] warm adoption 0->1: replica $replica adopted and specialized ${adopted_ms} ms after desiredReplicas was set"
 
 # The pool refills with new pods.
-poll 60 warm_is 2
+poll 120 warm_is 2
 refilled=$(pods_with sluice.io/role=warm)
 grep -qx "$replica" <<<"$refilled" && fail "adopted pod still counted in the pool"
 reasons=$(k get events --field-selector involvedObject.kind=Function,involvedObject.name=echo -o jsonpath='{.items[*].reason}')
@@ -96,10 +96,10 @@ reasons=$(k get events --field-selector involvedObject.kind=Function,involvedObj
 # stand-in so the next adoption must fail, and check the fallback to a fresh pod.
 for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
 set_desired 2
-poll 60 replicas_is 2
+poll 120 replicas_is 2
 second=$(pods_with sluice.io/function=echo | grep -vx "$replica")
 grep -qx "$second" <<<"$warm_before$refilled" && fail "second replica $second is an adopted pod whose specialization cannot have succeeded"
-poll 30 bash -c "$KUBECTL -n $ns get events --field-selector involvedObject.kind=Function,involvedObject.name=echo -o jsonpath='{.items[*].reason}' | grep -q AdoptionFailed"
-poll 60 warm_is 2
+poll 120 bash -c "$KUBECTL -n $ns get events --field-selector involvedObject.kind=Function,involvedObject.name=echo -o jsonpath='{.items[*].reason}' | grep -q AdoptionFailed"
+poll 120 warm_is 2
 echo "[step] failed specialization fell back to fresh pod $second; pool back at 2"
 echo "PASS"
