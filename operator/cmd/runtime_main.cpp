@@ -8,6 +8,7 @@
 // group) and exits 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -154,7 +155,10 @@ int main(int argc, char** argv) {
   controller.waitForDrainRequest();
   // Unfinished events were not acknowledged and will be redelivered, so the
   // drain succeeds either way; drain() logs what was left.
-  (void)controller.drain(std::chrono::seconds(drainGraceSeconds));
+  // A stuck interpreter finishes nothing more: its unfinished events stay
+  // unacknowledged (redelivered), so there is no point waiting the full grace.
+  auto grace = std::chrono::seconds(exitCode != 0 ? std::min(drainGraceSeconds, 5) : drainGraceSeconds);
+  (void)controller.drain(grace);
   watchdog.request_stop();
   watchdog.join();
   server.stop();

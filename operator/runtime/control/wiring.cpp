@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "runtime/handlers/make_handler.h"
 #include "runtime/sinks/dir_sink.h"
 #include "runtime/sinks/kafka_sink.h"
 #include "runtime/sinks/rabbitmq_sink.h"
@@ -107,6 +108,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   options.backoff.multiplier = function.retry.backoff.multiplier;
   options.backoff.jitter = function.retry.backoff.jitter;
   options.handlerTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout);
+  options.handlerHealthy = handlersHealthy;
   int maxInFlight = 0;
   for (const auto& trigger : function.triggers) {
     if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) maxInFlight += kafka->maxInFlight;

@@ -217,6 +217,11 @@ void DeliveryLoop::process(Item item, Backoff& backoff, std::stop_token stop) {
     metrics_.failed(item.trigger);
     SLUICE_LOG_WARN("event {} (trigger {}) attempt {}/{} failed: {}", item.event.id, item.trigger, attempt, maxAttempts,
                     lastError.toString());
+    if (options_.handlerHealthy && !options_.handlerHealthy()) {
+      SLUICE_LOG_ERROR("event {} (trigger {}) left unacknowledged for redelivery: the handler host is unhealthy",
+                       item.event.id, item.trigger);
+      return;
+    }
     if (lastError.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) break;
     metrics_.retried(item.trigger);
     if (!clock_.sleepFor(backoff.delay(attempt), stop)) return;  // hard stop: left for redelivery

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +53,10 @@ struct DeliveryOptions {
   bool handlerThreadSafe = false;
   // Per-trigger overrides of maxAttempts (e.g. a RabbitMQ trigger's own maxAttempts).
   std::map<std::string, int> maxAttemptsByTrigger;
+  // When set and false (a stuck interpreter), a failed handler attempt is not
+  // the event's fault: it is neither retried nor given up on, but left
+  // unacknowledged (never completed) so it is redelivered after the restart.
+  std::function<bool()> handlerHealthy = nullptr;
 };
 
 // Header names carried by dead-letter records.

@@ -174,6 +174,56 @@ TEST(RuntimeBinaryKafkaTest, WarmReplicaRefusesBadTokensThenSpecializesAndProces
             << " ms\n";
 }
 
+TEST(RuntimeBinaryKafkaTest, StuckInterpreterMakesTheReplicaUnhealthyAndExit3WithoutLosingTheEvent) {
+  BinaryFixture f;
+  // Swallows the TimeoutError the runtime raises at the deadline: the call never ends.
+  writeFile(f.dir + "/code/index.py", R"PY(
+import json
+import time
+
+def main_handler(event, context):
+    body = json.loads(event["data"])
+    if body["id"] == "id-3":
+        while True:
+            try:
+                time.sleep(5)
+            except TimeoutError:
+                pass
+    return {"value": json.dumps({"id": body["id"], "text": body["text"].upper(), "event": event["id"],
+                                 "trigger": context.trigger}), "key": event["key"]}
+)PY");
+  json config = json::parse(readFile(f.configPath));
+  config["timeoutSeconds"] = 1;
+  writeFile(f.configPath, config.dump());
+  // One partition keeps id-3 behind ids 0-2 and ahead of 4-9.
+  std::string in1 = uniqueName("rtbin-in1");
+  createTopic(f.bootstrap, in1, 1);
+  config["triggers"][0]["kafka"]["topics"] = json::array({in1});
+  writeFile(f.configPath, config.dump());
+  produceAll(f.bootstrap, in1, messages(0, 10));
+
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/stuck.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  int code = runtime.waitFor(120s);
+  EXPECT_EQ(code, 3) << runtime.log();
+  std::string log = runtime.log();
+  EXPECT_NE(log.find("the interpreter is stuck"), std::string::npos) << log;
+  EXPECT_NE(log.find("left unacknowledged for redelivery"), std::string::npos) << log;
+
+  // A fresh replica with a fixed handler gets id-3 (and everything after it) again.
+  writeFile(f.dir + "/code/index.py", kHandler);
+  RuntimeProcess fresh;
+  fresh.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/fresh.log");
+  ASSERT_TRUE(fresh.waitReady(60s)) << fresh.log();
+  auto out = consumeAll(f.bootstrap, f.out, 10, 3s, 120s);
+  fresh.signal(SIGTERM);
+  EXPECT_EQ(fresh.waitFor(120s), 0) << fresh.log();
+  auto ids = outputIds(out, in1);
+  for (int i = 0; i < 10; ++i) EXPECT_GE(ids["id-" + std::to_string(i)], 1) << "id-" << i << " was lost";
+  EXPECT_EQ(ids["id-3"], 1);
+}
+
 TEST(RuntimeBinaryKafkaTest, BadConfigFieldExitsNonZeroNamingTheField) {
   BinaryFixture f;
   json config = json::parse(readFile(f.configPath));

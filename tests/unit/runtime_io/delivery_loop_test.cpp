@@ -297,6 +297,29 @@ TEST(DeliveryLoopTest, TriggerOverridesMaxAttemptsAndHasItsOwnDeadLetterSink) {
   EXPECT_EQ(others[0].value, "payload-o");
 }
 
+TEST(DeliveryLoopTest, FailuresWhileTheHandlerHostIsUnhealthyLeaveTheEventUnacknowledged) {
+  DeliveryOptions options = fastOptions();
+  std::atomic<bool> healthy{true};
+  options.handlerHealthy = [&] { return healthy.load(); };
+  Fixture f(
+      [&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+        if (event.id == "stuck") {
+          healthy = false;
+          return Status(StatusCode::kDeadlineExceeded, "the interpreter is stuck");
+        }
+        return FakeHandler::echo(event, context);
+      },
+      options);
+  f.loop.dispatch(makeEvent("stuck"), "p0", "t", f.completions.callbackFor("stuck"));
+  ASSERT_TRUE(waitUntil([&] { return f.handler.calls().size() == 1; }));
+  ASSERT_TRUE(waitUntil([&] { return f.metrics.counterValue("failed", "t") == 1; }));
+  EXPECT_EQ(f.completions.count(), 0u) << "not acked, not rejected: redelivered after the restart";
+  EXPECT_EQ(f.loop.inFlight(), 1);
+  EXPECT_TRUE(f.deadLetter.acknowledged().empty());
+  EXPECT_EQ(f.metrics.counterValue("retried", "t"), 0);
+  EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 0);
+}
+
 TEST(DeliveryLoopTest, FailingDeadLetterSinkAsksForRedelivery) {
   DeliveryOptions options = fastOptions();
   options.maxAttempts = 1;
