@@ -102,6 +102,13 @@ Status ControlServer::start() {
           replyText(request, status.isOk() ? 200 : httpStatusFor(status),
                     status.isOk() ? "specialized\n" : status.toString() + "\n");
         } else if (path == "/drain" && method == http::methods::POST) {
+          // A drain takes the replica out of service: the same token as /specialize guards it.
+          Status auth = checkBearerToken(headerOr(request.headers(), "Authorization", ""), options_.specializeToken);
+          if (!auth.isOk()) {
+            SLUICE_LOG_WARN("refused /drain: {}", auth.message());
+            replyText(request, 401, auth.message() + "\n");
+            return;
+          }
           hooks_.requestDrain();
           replyText(request, 202, "draining\n");
         } else if (path == "/invoke" && method == http::methods::POST) {

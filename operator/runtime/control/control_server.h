@@ -7,7 +7,8 @@
 //   POST /specialize  Authorization: Bearer <token>; 401 when missing or wrong
 //                     (and always 401 when no token is configured); body = the
 //                     function configuration
-//   POST /drain       202; starts a graceful drain
+//   POST /drain       Authorization: Bearer <token> as /specialize (401 otherwise);
+//                     202; starts a graceful drain (SIGTERM needs no token)
 //   POST /invoke      runs the handler on the body; 200 with the output (one
 //                     record: its bytes; several: a JSON array of strings),
 //                     204 with none, 4xx/5xx with the error text

@@ -168,7 +168,8 @@ TEST(RuntimeBinaryKafkaTest, WarmReplicaRefusesBadTokensThenSpecializesAndProces
   EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_specialization_duration_seconds_count", ""), 1);
   double seconds = metricSum(metrics.body, "sluice_runtime_specialization_duration_seconds_sum", "");
   EXPECT_GT(seconds, 0);
-  EXPECT_EQ(httpPost(runtime.port(), "/drain", "").code, 202);
+  EXPECT_EQ(httpPost(runtime.port(), "/drain", "").code, 401) << "a drain needs the control token";
+  EXPECT_EQ(httpPost(runtime.port(), "/drain", "", "Bearer warm-s3cret").code, 202);
   EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
   std::cout << "[figure] warm replica /specialize (Python handler + Kafka source and sink): " << seconds * 1000
             << " ms\n";

@@ -167,8 +167,12 @@ TEST(BearerTokenTest, NoConfiguredTokenRefusesEverything) {
   EXPECT_TRUE(checkBearerToken("bearer x", "x").isOk());
 }
 
-TEST_F(ControlServerTest, DrainIsAccepted) {
-  Reply drain = call(http::methods::POST, "/drain");
+TEST_F(ControlServerTest, DrainNeedsTheTokenThenIsAccepted) {
+  Reply refused = call(http::methods::POST, "/drain");
+  EXPECT_EQ(refused.code, 401);
+  EXPECT_EQ(refused.body, "missing bearer token\n");
+  EXPECT_FALSE(hooks_.drainRequested);
+  Reply drain = call(http::methods::POST, "/drain", "", "Bearer s3cret-token");
   EXPECT_EQ(drain.code, 202);
   EXPECT_TRUE(hooks_.drainRequested);
 }
