@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Scale benchmark on the real kube-apiserver + KWOK of tests/env: N Functions
+# (spec.replicas: 1, inline Python code) and N Triggers (half cron, half kafka)
+# in one multi-document YAML, applied by one `kubectl apply`. Measures the time
+# from the start of the apply until N pods carry the sluice.io/function label,
+# the operator's peak resident memory (VmHWM) and its CPU use over the following
+# 60 s of idleness (utime+stime from /proc/<pid>/stat).
+# Usage: bench/scale/run.sh [N ...]   (default: 200).
+# The KWOK nodes of tests/env hold 220 pods in all, and other tests share them: N = 1000 leaves most
+# pods Pending and starves every other test's pods, so run it only on a test environment of your own.
+# Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$root/build/testenv.env"
+  set +a
+fi
+for v in KUBECONFIG KUBECTL KAFKA_BOOTSTRAP; do
+  [[ -n ${!v:-} ]] || { echo "scale bench: $v is not set (make testenv-up)" >&2; exit 1; }
+done
+build=${SLUICE_BENCH_BUILD_DIR:-$root/build}
+operator=$build/sluice-operator
+[[ -x $operator ]] || { echo "scale bench: $operator not built" >&2; exit 1; }
+idle_s=${SLUICE_BENCH_IDLE_SECONDS:-60}
+work=$(mktemp -d)
+opid=""
+ns=""
+cleanup() {
+  [[ -n $opid ]] && kill "$opid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [[ -n $ns ]] && "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+functions_with_pods() {
+  "$KUBECTL" -n "$ns" get pods -l sluice.io/function -o json |
+    jq '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.labels["sluice.io/function"]] | unique | length'
+}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run_one() { # run_one N: prints one JSON object
+  local n=$1
+  ns="bench-scale-$n-$(date +%s)-$$"
+  "$KUBECTL" create namespace "$ns" >/dev/null
+  python3 - "$n" "$KAFKA_BOOTSTRAP" >"$work/objects.yaml" <<'PY'
+import sys
+n, kafka = int(sys.argv[1]), sys.argv[2]
+docs = []
+for i in range(n):
+    docs.append(f"""apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {{name: fn-{i:04d}}}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  replicas: 1
+  code:
+    inline: |
+      def main_handler(event, context):
+          return event
+""")
+    source = ("cron: {schedule: '0 0 1 1 *'}" if i % 2 == 0 else
+              f"kafka: {{bootstrapServers: ['{kafka}'], topics: [bench-scale-{i:04d}], consumerGroup: fn-{i:04d}}}")
+    docs.append(f"""apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {{name: trg-{i:04d}}}
+spec:
+  functionRef: {{name: fn-{i:04d}}}
+  {source}
+""")
+print("---\n".join(docs))
+PY
+  "$operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" --runtime-image sluice/runtime-python:bench \
+    >"$work/operator-$n.log" 2>&1 &
+  opid=$!
+  sleep 3 # caches synced
+  local rss_before t0 t_applied t_pods count
+  rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$opid/status")
+  t0=$(now_ms)
+  "$KUBECTL" -n "$ns" apply -f "$work/objects.yaml" >/dev/null
+  t_applied=$(now_ms)
+  while :; do
+    # Distinct Functions with a pod: a Trigger created after its Function changes the pod template,
+    # and the replacement (surge 1) briefly adds a second pod for that Function.
+    count=$(functions_with_pods)
+    [[ $count -ge $n ]] && break
+    (($(now_ms) - t0 < 1800000)) || { echo "scale bench: only $count of $n pods after 30 min" >&2; exit 1; }
+    sleep 1
+  done
+  t_pods=$(now_ms)
+  sleep 5 # let status writes after the last create settle
+  local c0 c1 hz
+  hz=$(getconf CLK_TCK)
+  c0=$(ticks "$opid")
+  sleep "$idle_s"
+  c1=$(ticks "$opid")
+  local hwm rss final_pods final_fns
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$opid/status")
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$opid/status")
+  final_pods=$("$KUBECTL" -n "$ns" get pods -l sluice.io/function -o name | grep -c . || true)
+  final_fns=$(functions_with_pods)
+  kill "$opid"
+  wait "$opid" 2>/dev/null || true
+  opid=""
+  "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null
+  ns=""
+  python3 -c 'import json,sys; a=sys.argv[1:]; print(json.dumps({
+    "functions": int(a[0]), "triggers": int(a[0]),
+    "apply_seconds": (int(a[2]) - int(a[1])) / 1000,
+    "every_function_has_a_pod_seconds": (int(a[3]) - int(a[1])) / 1000,
+    "pods_after_idle": int(a[9]), "functions_with_a_pod_after_idle": int(a[11]),
+    "operator_rss_before_apply_mb": round(int(a[4]) / 1024, 1),
+    "operator_peak_rss_mb": round(int(a[5]) / 1024, 1),
+    "operator_rss_after_idle_mb": round(int(a[6]) / 1024, 1),
+    "idle_seconds": int(a[8]),
+    "operator_idle_cpu_percent_of_one_core": round(100 * int(a[7]) / int(a[10]) / int(a[8]), 2),
+    "load_average_1m": float(open("/proc/loadavg").read().split()[0])}))' \
+    "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns"
+}
+
+sizes=("$@")
+((${#sizes[@]})) || sizes=(200)
+results=()
+for n in "${sizes[@]}"; do
+  results+=("$(run_one "$n")")
+  echo "${results[-1]}"
+done
+mkdir -p "$root/bench/results"
+printf '%s\n' "${results[@]}" | python3 -c 'import json,sys; json.dump({"runs": [json.loads(l) for l in sys.stdin]}, open(sys.argv[1], "w"), indent=2, sort_keys=True)' \
+  "$root/bench/results/scale.json"
