@@ -11,7 +11,7 @@
 #  3. On this machine, no Kubernetes: real cold start of `sluice-runtime
 #     --config` with a Python handler (exec until /readyz answers 200) versus
 #     POST /specialize on an already running `--warm` process.
-# Usage: bench/warm_pool/run.sh [ROUNDS]   (default 20). Writes bench/results/warm_pool.json.
+# Usage: bench/warm_pool/run.sh [ROUNDS [FRESH_ROUNDS]]   (default 20 each). Writes bench/results/warm_pool.json.
 # Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +30,7 @@ for binary in "$operator" "$runtime"; do
   [[ -x $binary ]] || { echo "warm pool bench: $binary not built" >&2; exit 1; }
 done
 rounds=${1:-20}
+fresh_rounds=${2:-$rounds}
 ns="bench-warm-$(date +%s)-$$"
 work=$(mktemp -d)
 declare -A standin=()
@@ -54,6 +55,14 @@ wait_for() { # wait_for TIMEOUT CMD...
       tail -15 "$work/operator.log" >&2
       exit 1
     }
+    sleep 0.2
+  done
+}
+wait_until() { # wait_until TIMEOUT CMD...: like wait_for but returns 1 on timeout
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
     sleep 0.2
   done
 }
@@ -122,7 +131,7 @@ function_yaml cold 0 | k apply -f - >/dev/null
 sleep 2
 fresh=()
 fresh_log=()
-for ((i = 0; i < rounds; i++)); do
+for ((i = 0; i < fresh_rounds; i++)); do
   wait_for 120 no_pods cold
   rm -f "$work/cold-watch"
   watch_pods sluice.io/function=cold "$work/cold-watch"
@@ -161,9 +170,16 @@ stand_in() { # start a runtime for every ready warm pod that has none
 }
 adopt=()
 adopt_log=()
+stopped=""
 for ((i = 0; i < rounds; i++)); do
   wait_for 120 no_pods echo
-  wait_for 120 warm_is 2
+  # On the shared machine the KWOK nodes' heartbeats can lag; the node controller then marks every
+  # pod on them NotReady and the pool cannot become Ready again. Keep the rounds measured so far.
+  if ! wait_until 120 warm_is 2; then
+    stopped="after $i rounds: the warm pool was not Ready again within 120 s (its pods Running but not Ready, as when the node lifecycle controller marks KWOK pods NotReady)"
+    echo "warm pool bench: stopped $stopped" >&2
+    break
+  fi
   stand_in
   rm -f "$work/warm-watch"
   watch_pods sluice.io/function=echo "$work/warm-watch"
@@ -215,13 +231,14 @@ for ((i = 0; i < 10; i++)); do
 done
 
 python3 - "$root/bench/results/warm_pool.json" "$(cut -d' ' -f1 /proc/loadavg)" \
-  "${fresh[*]}" "${fresh_log[*]}" "${adopt[*]}" "${adopt_log[*]}" "${cold_proc[*]}" "${spec_post[*]}" <<'PY'
+  "${fresh[*]}" "${fresh_log[*]}" "${adopt[*]}" "${adopt_log[*]}" "${cold_proc[*]}" "${spec_post[*]}" "$stopped" "$rounds" <<'PY'
 import json, sys, statistics
 out, load = sys.argv[1], float(sys.argv[2])
 def nums(s): return [int(x) for x in s.split()]
 def pct(v, p):
     v = sorted(v); return v[min(len(v) - 1, max(0, round(p / 100 * len(v) + 0.5) - 1))]
 def summary(v, unit):
+    if not v: return {"n": 0}
     return {"n": len(v), f"p50_{unit}": pct(v, 50), f"p99_{unit}": pct(v, 99), f"min_{unit}": min(v),
             f"max_{unit}": max(v), f"samples_{unit}": v}
 fresh, fresh_log, adopt, adopt_log = (nums(a) for a in sys.argv[3:7])
@@ -233,11 +250,14 @@ r = {"load_average_1m_at_end": load,
      "warm_adoption_operator_log_line": summary(adopt_log, "ms"),
      "runtime_cold_start_exec_to_readyz": summary(cold, "us"),
      "runtime_specialize_post": summary(spec, "us")}
+r["adoption_rounds_requested"] = int(sys.argv[10])
+if sys.argv[9]: r["adoption_rounds_stopped"] = sys.argv[9]
 r["cold_start_over_specialize_p50"] = round(pct(cold, 50) / pct(spec, 50), 1)
 json.dump(r, open(out, "w"), indent=2, sort_keys=True)
 print(f"fresh pod (KWOK, no container): p50 {pct(fresh,50)} ms p99 {pct(fresh,99)} ms")
 print(f"fresh pod (operator log):       p50 {pct(fresh_log,50)} ms p99 {pct(fresh_log,99)} ms")
-print(f"warm adoption (watch):          p50 {pct(adopt,50)} ms p99 {pct(adopt,99)} ms")
-print(f"warm adoption (operator log):   p50 {pct(adopt_log,50)} ms p99 {pct(adopt_log,99)} ms")
+if adopt:
+    print(f"warm adoption (watch):          p50 {pct(adopt,50)} ms p99 {pct(adopt,99)} ms")
+    print(f"warm adoption (operator log):   p50 {pct(adopt_log,50)} ms p99 {pct(adopt_log,99)} ms")
 print(f"runtime cold start exec->readyz p50 {pct(cold,50)/1000:.1f} ms; /specialize p50 {pct(spec,50)/1000:.1f} ms; ratio {r['cold_start_over_specialize_p50']}")
 PY
