@@ -8,7 +8,7 @@ namespace sluice::controllers {
 
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current) {
   if (controller::generationChanged(previous, current)) return true;
-  for (const char* field : {"/status/desiredReplicas", "/metadata/deletionTimestamp"}) {
+  for (const char* field : {"/status", "/metadata/deletionTimestamp"}) {
     kube::Json::json_pointer pointer(field);
     bool had = previous.contains(pointer);
     bool has = current.contains(pointer);

@@ -50,8 +50,11 @@ class Controllers {
   std::unique_ptr<AutoscalerLoop> autoscaler_;
 };
 
-// A Function update needs a reconcile when its spec (generation), the autoscaler's
-// desiredReplicas or its deletion changed; our own status writes do not.
+// A Function update needs a reconcile when its spec (generation), its status or its
+// deletion changed. Status counts too: the controller skips a status write that
+// equals the cached status, and a cache still holding an older status could
+// otherwise leave a newer, wrong one on the server for good. Our own write costs
+// one more reconcile, which finds nothing to change.
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current);
 
 }  // namespace sluice::controllers

@@ -28,3 +28,11 @@ poll() {
 
 # A name unique to this run, usable as a Kubernetes name, topic, queue or bucket.
 unique_name() { echo "$1-$(date +%s)-$$-$RANDOM"; }
+
+# apply_crds: installs Sluice's CRDs. Tests run in parallel and the first
+# `kubectl apply` of two at once can lose the create race (AlreadyExists), so
+# it is retried; a real error still fails after 60 s.
+apply_crds() {
+  poll 60 bash -c "\"$KUBECTL\" apply -f \"$SLUICE_SOURCE_DIR/crds/\" >/dev/null"
+  "$KUBECTL" wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io --timeout=60s >/dev/null
+}

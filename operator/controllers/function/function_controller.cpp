@@ -19,6 +19,7 @@ constexpr const char* kInFlightAnnotation = "sluice.io/in-flight";  // written b
 // How long a reconcile waits for unmet expectations before looking again (they
 // are normally met by the watch, which enqueues the Function itself).
 constexpr auto kExpectationRecheck = std::chrono::seconds(5);
+constexpr auto kResyncPeriod = std::chrono::seconds(30);
 
 ReplicaPod toReplicaPod(const json& pod) {
   ReplicaPod r;
@@ -186,7 +187,9 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   if (Status s = writeStatus(function, status); !s.isOk()) return controller::ReconcileResult::error(s);
   if (!outcome.failure.empty()) return controller::ReconcileResult::error(internalError(outcome.failure));
   if (!trusted || plan.rolloutWaiting) return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
-  return controller::ReconcileResult::done();
+  // Looked at again periodically (controller-runtime's sync period), so a status computed from a
+  // moment when the caches disagreed is corrected even if no further event arrives.
+  return controller::ReconcileResult::requeueAfter(kResyncPeriod);
 }
 
 Status FunctionController::ensureConfigMap(const json& function, const std::string& name, const json& config) {

@@ -17,7 +17,7 @@ extra_cleanup() { "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --delete
 
 "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$topic" --partitions 6 \
   --replication-factor 1 >"$log_dir/topic.log" 2>&1 || fail "creating topic $topic: $(cat "$log_dir/topic.log")"
-"$KUBECTL" apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
+apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 start_operator
 k apply -f - >/dev/null <<YAML

@@ -15,7 +15,7 @@ extra_cleanup() { curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" 
 queue_depth() { curl -sf "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" | jq -r '.messages // "none"'; }
 
 amqp-declare-queue --url "$RABBITMQ_AMQP_URL" --durable -q "$queue" >/dev/null || fail "declaring queue $queue"
-"$KUBECTL" apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
+apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 k create secret generic rabbit --from-literal=url="$RABBITMQ_AMQP_URL" \
   --from-literal=managementUrl="$RABBITMQ_HTTP_URL" >/dev/null

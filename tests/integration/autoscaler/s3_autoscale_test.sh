@@ -27,7 +27,7 @@ extra_cleanup() {
 
 s3 -X PUT "$S3_ENDPOINT/$bucket" >/dev/null || fail "creating bucket $bucket"
 put_object other/x.csv # outside the Trigger's prefix
-"$KUBECTL" apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
+apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 k create secret generic s3-creds --from-literal=accessKey="$S3_ACCESS_KEY" \
   --from-literal=secretKey="$S3_SECRET_KEY" >/dev/null

@@ -6,8 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 require_env KUBECONFIG KUBECTL SLUICE_SOURCE_DIR
 
 k() { "$KUBECTL" "$@"; }
-k apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
-k wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io --timeout=60s >/dev/null
+apply_crds
 
 ns=$(unique_name crd-test)
 trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT

@@ -30,7 +30,7 @@ ready_warm_count() {
 warm_is() { [[ $(ready_warm_count) -eq $1 ]]; }
 replicas_is() { [[ $(pods_with sluice.io/function=echo | grep -c .) -eq $1 ]]; }
 
-"$KUBECTL" apply -f "$SLUICE_SOURCE_DIR/crds/" >/dev/null
+apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
   --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
