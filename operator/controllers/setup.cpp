@@ -81,6 +81,17 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   });
   manager.add(std::move(triggerController));
 
+  // Cron ticks go through the operator so they fire at zero replicas. Its own
+  // controller: a delivery waits on a handler and must not hold the status checks up.
+  cronFirer_ =
+      std::make_unique<CronFirer>(manager.client(), triggers.cache(), pods.cache(), replicaControl_, events_, clock);
+  auto cron = std::make_unique<controller::Controller>(controller::ControllerOptions{"cron", options.workers},
+                                                       *cronFirer_, clock);
+  cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {
+    return current.contains("/spec/cron"_json_pointer) && controller::generationChanged(previous, current);
+  });
+  manager.add(std::move(cron));
+
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.

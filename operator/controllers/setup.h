@@ -15,6 +15,7 @@
 #include "controllers/function/control_token.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/function/http_replica_control.h"
+#include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
 
@@ -47,6 +48,7 @@ class Controllers {
   std::unique_ptr<FunctionController> functions_;
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
+  std::unique_ptr<CronFirer> cronFirer_;
   std::unique_ptr<AutoscalerLoop> autoscaler_;
 };
 

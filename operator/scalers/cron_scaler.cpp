@@ -207,4 +207,20 @@ Result<ScalerReading> CronTickScaler::read() {
   return reading;
 }
 
+Result<std::optional<std::chrono::system_clock::time_point>> latestCronFiring(
+    const std::string& schedule, const std::string& timezone, std::chrono::system_clock::time_point at) {
+  Result<CronSchedule> parsed = CronSchedule::parse(expandCronMacro(schedule));
+  if (!parsed.isOk()) return parsed.status().withContext("cron schedule");
+  const date::time_zone* zone = nullptr;
+  try {
+    zone = date::locate_zone(timezone);
+  } catch (const std::exception&) {
+    return invalidArgument("cron timezone: unknown time zone \"" + timezone + "\"");
+  }
+  std::optional<date::local_seconds> fired = parsed->previous(zone->to_local(date::floor<std::chrono::seconds>(at)));
+  if (!fired) return std::optional<std::chrono::system_clock::time_point>();
+  // A firing inside a daylight-saving gap or overlap: the earlier instant, as cron daemons do.
+  return std::optional<std::chrono::system_clock::time_point>(zone->to_sys(*fired, date::choose::earliest));
+}
+
 }  // namespace sluice::scalers

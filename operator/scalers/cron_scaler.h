@@ -101,4 +101,11 @@ class CronTickScaler final : public Scaler {
 // "@daily" -> "0 0 * * *"; other text is returned unchanged.
 std::string expandCronMacro(const std::string& expression);
 
+// The latest firing of a cron Trigger's `schedule` (macros allowed) at or before
+// `at`, evaluated in `timezone`; nullopt when none within a year. Errors name
+// the field as CronTickScaler::create does.
+Result<std::optional<std::chrono::system_clock::time_point>> latestCronFiring(const std::string& schedule,
+                                                                              const std::string& timezone,
+                                                                              std::chrono::system_clock::time_point at);
+
 }  // namespace sluice::scalers

@@ -10,8 +10,14 @@ Status HttpReplicaControl::specialize(const nlohmann::json& pod, const std::stri
   return post(pod, "/specialize", configuration, options_.specializeTimeout);
 }
 
+Status HttpReplicaControl::invoke(const nlohmann::json& pod, const std::string& trigger, const std::string& eventType,
+                                  const std::string& body) {
+  return post(pod, "/invoke", body, options_.invokeTimeout,
+              {{"X-Sluice-Trigger", trigger}, {"X-Sluice-Event-Type", eventType}});
+}
+
 Status HttpReplicaControl::post(const nlohmann::json& pod, const std::string& path, const std::string& body,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout, const Headers& headers) {
   const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
   const std::string name = pod.value("/metadata/name"_json_pointer, std::string());
   const std::string ip = pod.value("/status/podIP"_json_pointer, std::string());
@@ -27,14 +33,20 @@ Status HttpReplicaControl::post(const nlohmann::json& pod, const std::string& pa
     web::http::http_request request(web::http::methods::POST);
     request.set_request_uri(path);
     request.headers().add("Authorization", "Bearer " + *token);
+    for (const auto& [header, value] : headers) request.headers().add(header, value);
     if (!body.empty()) request.set_body(body, "application/json");
     web::http::http_response response = client.request(request).get();
     if (response.status_code() >= 300) {
       std::string text = response.extract_utf8string(true).get();
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-      return Status(response.status_code() == 401 ? StatusCode::kPermissionDenied : StatusCode::kUnavailable,
-                    "POST " + url + path + " (pod " + ns + "/" + name + "): " + std::to_string(response.status_code()) +
-                        " " + text);
+      // Unavailable: worth another try (draining, not specialized, overloaded); any other
+      // answer is the replica's verdict on the request itself.
+      const int code = response.status_code();
+      const StatusCode kind = code == 401                                   ? StatusCode::kPermissionDenied
+                              : (code == 429 || code == 503 || code == 504) ? StatusCode::kUnavailable
+                                                                            : StatusCode::kInternal;
+      return Status(kind, "POST " + url + path + " (pod " + ns + "/" + name +
+                              "): " + std::to_string(response.status_code()) + " " + text);
     }
     return Status::ok();
   } catch (const std::exception& e) {

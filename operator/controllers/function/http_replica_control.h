@@ -5,6 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "controllers/function/control_token.h"
 #include "controllers/function/replica_control.h"
@@ -15,6 +18,8 @@ struct HttpReplicaControlOptions {
   int port = 8090;
   std::chrono::milliseconds drainTimeout{2000};
   std::chrono::milliseconds specializeTimeout{30000};
+  // An invocation runs the handler, retries included.
+  std::chrono::milliseconds invokeTimeout{120000};
 };
 
 class HttpReplicaControl final : public ReplicaControl {
@@ -24,10 +29,13 @@ class HttpReplicaControl final : public ReplicaControl {
 
   Status drain(const nlohmann::json& pod) override;
   Status specialize(const nlohmann::json& pod, const std::string& configuration) override;
+  Status invoke(const nlohmann::json& pod, const std::string& trigger, const std::string& eventType,
+                const std::string& body) override;
 
  private:
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   Status post(const nlohmann::json& pod, const std::string& path, const std::string& body,
-              std::chrono::milliseconds timeout);
+              std::chrono::milliseconds timeout, const Headers& headers = {});
 
   ControlTokens& tokens_;
   HttpReplicaControlOptions options_;

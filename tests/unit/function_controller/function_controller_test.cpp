@@ -28,8 +28,13 @@ class RecordingReplicaControl final : public ReplicaControl {
     configurations.push_back(json::parse(configuration));
     return specializeResult;
   }
+  Status invoke(const json& pod, const std::string&, const std::string&, const std::string&) override {
+    invoked.push_back(pod["metadata"]["name"]);
+    return Status::ok();
+  }
   std::vector<std::string> drained;
   std::vector<std::string> specialized;
+  std::vector<std::string> invoked;
   std::vector<json> configurations;
   Status specializeResult = Status::ok();
 };

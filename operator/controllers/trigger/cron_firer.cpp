@@ -1,0 +1,107 @@
+#include "controllers/trigger/cron_firer.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+#include "controllers/conditions.h"
+#include "controllers/function/pod_template.h"
+#include "scalers/cron_scaler.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+
+using nlohmann::json;
+using std::chrono::system_clock;
+
+namespace {
+
+// Cron is minute-grained: look again just after the next minute starts.
+Clock::Duration untilNextMinute(system_clock::time_point now) {
+  auto next = std::chrono::floor<std::chrono::minutes>(now) + std::chrono::minutes(1);
+  return std::chrono::duration_cast<Clock::Duration>(next - now) + std::chrono::milliseconds(50);
+}
+
+}  // namespace
+
+CronFirer::CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& pods,
+                     ReplicaControl& replicas, controller::EventRecorder& events, Clock& clock)
+    : client_(client), triggers_(triggers), pods_(pods), replicas_(replicas), events_(events), clock_(clock) {}
+
+kube::ObjectPtr CronFirer::readyReplica(const std::string& ns, const std::string& function) const {
+  for (const kube::ObjectPtr& pod : pods_.byNamespace(ns)) {
+    const json& labels = pod->value("/metadata/labels"_json_pointer, json::object());
+    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
+      continue;
+    if (pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod)) continue;
+    if (pod->value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    return pod;
+  }
+  return nullptr;
+}
+
+controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
+  kube::ObjectPtr cached = triggers_.get(key);
+  if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer) ||
+      !cached->contains("/spec/cron"_json_pointer)) {
+    return controller::ReconcileResult::done();
+  }
+  const json& trigger = *cached;
+  const json& cron = trigger["spec"]["cron"];
+  const std::string ns = trigger["metadata"].value("namespace", "default");
+  const std::string name = trigger["metadata"].value("name", "");
+  const system_clock::time_point now = clock_.wallNow();
+
+  auto latest =
+      scalers::latestCronFiring(cron.value("schedule", std::string()), cron.value("timezone", std::string("UTC")), now);
+  // The apiserver's CEL rules refuse most bad schedules; what they let through waits for a spec change.
+  if (!latest.isOk()) return controller::ReconcileResult::terminalError(latest.status().withContext("spec"));
+  if (!*latest) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+  const system_clock::time_point firing = **latest;
+
+  // Fired already, or a minute that began before the Trigger existed.
+  const std::string last = trigger.value("/status/lastFireTime"_json_pointer, std::string());
+  const system_clock::time_point since =
+      last.empty() ? parseRfc3339(trigger.value("/metadata/creationTimestamp"_json_pointer, std::string()))
+                   : parseRfc3339(last) + std::chrono::seconds(1);
+  if (firing < since) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+
+  const auto window = std::chrono::seconds(std::max(cron.value("windowSeconds", 0), 60));
+  auto recordFiring = [&]() -> controller::ReconcileResult {
+    kube::PatchOptions options;
+    options.subresource = "status";
+    auto patched = client_.patch(spec::kTriggers, ns, name, kube::PatchType::kMerge,
+                                 json{{"status", {{"lastFireTime", rfc3339(firing)}}}}, options);
+    if (!patched.isOk() && patched.status().code() != StatusCode::kNotFound) {
+      return controller::ReconcileResult::error(patched.status());
+    }
+    return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+  };
+  if (now - firing >= window) {
+    events_.record(trigger, "Warning", "MissedSchedule",
+                   "the firing of " + rfc3339(firing) + " was not delivered within " + std::to_string(window.count()) +
+                       " s (no Ready replica took it)");
+    return recordFiring();
+  }
+
+  const std::string function = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
+  kube::ObjectPtr pod = readyReplica(ns, function);
+  // The autoscaler's cron floor is waking a replica; look again shortly.
+  if (!pod) return controller::ReconcileResult::requeueAfter(kRetry);
+  Status delivered = replicas_.invoke(*pod, name, "cron.tick", cron.value("payload", std::string()));
+  if (delivered.code() == StatusCode::kUnavailable) {
+    SLUICE_LOG_WARN("cron trigger {}: firing of {} not delivered: {}", key, rfc3339(firing), delivered.toString());
+    return controller::ReconcileResult::requeueAfter(kRetry);
+  }
+  if (!delivered.isOk()) {
+    // The replica ran the tick and its handler failed every attempt (its dead letter has it):
+    // firing again would run a second tick for the same minute.
+    events_.record(trigger, "Warning", "FireFailed", "the firing of " + rfc3339(firing) + ": " + delivered.message());
+    return recordFiring();
+  }
+  events_.record(trigger, "Normal", "Fired",
+                 "delivered the firing of " + rfc3339(firing) + " to pod " +
+                     pod->value("/metadata/name"_json_pointer, std::string()));
+  return recordFiring();
+}
+
+}  // namespace sluice::controllers

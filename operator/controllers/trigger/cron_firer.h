@@ -1,0 +1,60 @@
+// CronFirer: delivers the ticks of cron Triggers through the operator, so a
+// schedule fires even while its Function idles at zero replicas (KEDA's cron
+// scaler only holds replicas up; it never delivers an event).
+//
+// The two halves of a tick:
+//   - the autoscaler's CronTickScaler keeps a floor of one replica from each
+//     firing for max(windowSeconds, 60) s, which wakes a Function at zero;
+//   - this reconciler waits for a Ready replica of the Function and POSTs the
+//     tick to its /invoke (X-Sluice-Event-Type: cron.tick, body: spec.cron.payload),
+//     then records the firing in the Trigger's status.lastFireTime.
+// A firing is retried every second while no replica is Ready or the replica
+// answers "unavailable" (draining, not yet specialized), until it is older than
+// that same window, so the replica the floor woke is the one that receives it
+// (past the window a Warning Event "MissedSchedule" names the firing). Delivery
+// is at-least-once: lastFireTime is written after the replica answered, so an
+// operator that dies in between delivers the tick again. A replica that
+// answered with an error ran the tick and failed every attempt (its dead letter
+// has it): a Warning Event "FireFailed", and no second tick for that minute.
+// A Trigger never fires for a minute that began before it was created, and an
+// operator that was down for several firings delivers only the latest one
+// (as a CronJob with startingDeadlineSeconds does).
+// Thread-safety: as any Reconciler.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "controller/event_recorder.h"
+#include "controller/reconciler.h"
+#include "controllers/function/replica_control.h"
+#include "kube/object_cache.h"
+#include "kube/resource_client.h"
+
+namespace sluice::controllers {
+
+class CronFirer final : public controller::Reconciler {
+ public:
+  CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& pods,
+            ReplicaControl& replicas, controller::EventRecorder& events, Clock& clock);
+
+  controller::ReconcileResult reconcile(const std::string& key) override;
+
+  // While a firing waits for a replica (or a replica failed to take it).
+  static constexpr std::chrono::seconds kRetry{1};
+
+ private:
+  // A Ready, not-terminating replica pod of the Function with an IP, if any.
+  kube::ObjectPtr readyReplica(const std::string& ns, const std::string& function) const;
+
+  kube::ResourceClient& client_;
+  const kube::ObjectCache& triggers_;
+  const kube::ObjectCache& pods_;
+  ReplicaControl& replicas_;
+  controller::EventRecorder& events_;
+  Clock& clock_;
+};
+
+}  // namespace sluice::controllers
