@@ -95,7 +95,8 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
-  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, events_, options.metricsRegistry, clock);
+  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, events_, options.metricsRegistry, clock,
+                                                 nullptr, &pods);
 }
 
 Controllers::~Controllers() = default;

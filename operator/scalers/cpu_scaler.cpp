@@ -23,7 +23,13 @@ Result<ScalerReading> RuntimeCpuScaler::read() {
   std::map<std::string, Sample> current;
   double sum = 0;
   int compared = 0;
-  for (const std::string& url : options_.metricsUrls ? options_.metricsUrls() : std::vector<std::string>{}) {
+  const std::vector<std::string> urls = options_.metricsUrls ? options_.metricsUrls() : std::vector<std::string>{};
+  // No replica, no CPU in use: a reading of 0, not an error (which would count towards fallback).
+  if (urls.empty()) {
+    previous_.clear();
+    return ScalerReading{};
+  }
+  for (const std::string& url : urls) {
     Result<HttpResponse> response = http_->get(url);
     if (!response.isOk() || response->status != 200) continue;  // a replica starting or leaving
     std::optional<double> cpu = findPrometheusSample(response->body, "process_cpu_seconds_total");

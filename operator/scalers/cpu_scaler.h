@@ -5,7 +5,9 @@
 // URL; utilization = CPU seconds used since the previous round / wall seconds /
 // requested cores, averaged over the replicas seen twice, in percent. The first
 // round (or a replica's first) has nothing to compare with and is skipped; a
-// round with no comparable replica is an error (the engine holds the count).
+// round with no comparable replica is an error (the engine holds the count),
+// but with no replica at all the reading is 0 (the engine ignores utilization
+// at zero replicas: CPU alone never activates a Function).
 // Thread-compatible.
 #pragma once
 

@@ -21,6 +21,9 @@ constexpr auto kRebuildInterval = std::chrono::seconds(5);
 // A scaler that keeps failing is built afresh (re-reading its Secrets) at most
 // this often: a new Kafka client per 1.5 s of a broker outage would only add load.
 constexpr auto kRebuildFailingInterval = std::chrono::seconds(30);
+// The CPU metric's name in status.metrics and the scaler series: upper case,
+// so it can never be a Trigger's name (those are DNS-1123 lower case).
+constexpr const char* kCpuMetric = "CPU";
 
 double secondsBetween(Clock::TimePoint from, Clock::TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
@@ -99,6 +102,51 @@ void AutoscaleReconciler::syncTriggers(FunctionState& state, const std::vector<k
   state.triggers = std::move(next);
 }
 
+void AutoscaleReconciler::syncCpu(FunctionState& state, const json& function) {
+  const bool wanted = function.contains("/spec/scaling/cpuTargetUtilization"_json_pointer);
+  const long long generation = generationOf(function);
+  TriggerState& cpu = state.cpu;
+  if (!wanted) {
+    cpu = TriggerState{};
+    return;
+  }
+  const Clock::TimePoint now = clock_.now();
+  const bool broken = !cpu.scaler && !cpu.buildError.empty() && now - cpu.builtAt >= kRebuildInterval;
+  if (cpu.generation == generation && !cpu.uid.empty() && !broken) return;
+  cpu = TriggerState{};
+  cpu.uid = kCpuMetric;
+  cpu.generation = generation;
+  cpu.builtAt = now;
+  Result<std::unique_ptr<scalers::Scaler>> built = factory_.createCpu(function);
+  if (built.isOk()) {
+    cpu.scaler = std::move(*built);
+  } else {
+    cpu.buildError = std::string(kCpuMetric) + ": " + built.status().toString();
+    SLUICE_LOG_WARN("autoscaler: {}: {}", kube::objectKey(function), cpu.buildError);
+  }
+}
+
+autoscaler::MetricObservation AutoscaleReconciler::observe(const std::string& key, const std::string& name,
+                                                           TriggerState& t) {
+  autoscaler::MetricObservation observation;
+  if (t.scaler) {
+    const Clock::TimePoint before = clock_.now();
+    observation = scalers::observe(*t.scaler);
+    if (metrics_) metrics_->recordScalerRead(key, name, secondsBetween(before, clock_.now()));
+    if (observation.value) {
+      t.consecutiveErrors = 0;
+    } else {
+      ++t.consecutiveErrors;
+      observation.error = (name == kCpuMetric ? "" : "Trigger ") + name + ": " + observation.error;
+    }
+  } else {
+    observation.error = t.buildError;
+  }
+  // The Trigger's name is what users know; it is also stable across rebuilds.
+  observation.name = name;
+  return observation;
+}
+
 controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
   const Clock::TimePoint start = clock_.now();
   kube::ObjectPtr fn = caches_.functions.get(key);
@@ -145,7 +193,8 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
   }
 
   syncTriggers(*state, triggers);
-  bool measurable = false;
+  syncCpu(*state, function);
+  bool measurable = state->cpu.scaler || !state->cpu.buildError.empty();
   for (const auto& [triggerName, t] : state->triggers) {
     if (t.scaler || !t.buildError.empty()) measurable = true;
   }
@@ -167,23 +216,13 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
   std::map<std::string, autoscaler::MetricObservation> byTrigger;
   for (auto& [triggerName, t] : state->triggers) {
     if (!t.scaler && t.buildError.empty()) continue;  // http: nothing to measure
-    autoscaler::MetricObservation observation;
-    if (t.scaler) {
-      const Clock::TimePoint before = clock_.now();
-      observation = scalers::observe(*t.scaler);
-      if (metrics_) metrics_->recordScalerRead(key, triggerName, secondsBetween(before, clock_.now()));
-      if (observation.value) {
-        t.consecutiveErrors = 0;
-      } else {
-        ++t.consecutiveErrors;
-        observation.error = "Trigger " + triggerName + ": " + observation.error;
-      }
-    } else {
-      observation.error = t.buildError;
-    }
-    // The Trigger's name is what users know; it is also stable across rebuilds.
-    observation.name = triggerName;
+    autoscaler::MetricObservation observation = observe(key, triggerName, t);
     byTrigger[triggerName] = observation;
+    observations.push_back(std::move(observation));
+  }
+  if (state->cpu.scaler || !state->cpu.buildError.empty()) {
+    autoscaler::MetricObservation observation = observe(key, kCpuMetric, state->cpu);
+    byTrigger[kCpuMetric] = observation;
     observations.push_back(std::move(observation));
   }
 

@@ -10,6 +10,8 @@
 //      when the Trigger's generation changes or after repeated read errors (a
 //      rotated Secret); a Trigger whose scaler cannot be built counts as a
 //      failing scaler (never idleness);
+//      with spec.scaling.cpuTargetUtilization, one more scaler measures the
+//      replicas' CPU (metric "CPU", rebuilt when the Function's spec changes);
 //   3. reads every scaler (timed) and runs the Function's DecisionEngine with
 //      the last desired count it wrote as the current count;
 //   4. writes, with a merge patch on the status subresource and only when
@@ -83,14 +85,20 @@ class AutoscaleReconciler final : public controller::Reconciler {
     std::string fingerprint;  // spec generation + Triggers' uids and generations
     std::unique_ptr<autoscaler::DecisionEngine> engine;
     std::map<std::string, TriggerState> triggers;  // by Trigger name
-    std::optional<int> desired;                    // last desiredReplicas written
-    std::optional<Clock::TimePoint> nextDue;       // none: not scaled by this loop
+    // spec.scaling.cpuTargetUtilization's scaler, observed as metric "CPU";
+    // its generation is the Function's.
+    TriggerState cpu;
+    std::optional<int> desired;               // last desiredReplicas written
+    std::optional<Clock::TimePoint> nextDue;  // none: not scaled by this loop
     nlohmann::json writtenStatus;
     std::optional<autoscaler::ScaleDecision> lastDecision;
   };
 
   std::shared_ptr<FunctionState> stateFor(const std::string& key);
   void syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers);
+  void syncCpu(FunctionState& state, const nlohmann::json& function);
+  // One timed read of a scaler (or its build error), named `name` in the decision.
+  autoscaler::MetricObservation observe(const std::string& key, const std::string& name, TriggerState& t);
   Status writeFunctionStatus(const nlohmann::json& function, FunctionState& state,
                              const autoscaler::ScaleDecision& decision,
                              const std::map<std::string, autoscaler::MetricObservation>& observations);

@@ -1,7 +1,9 @@
 #include "controllers/autoscaler/autoscaler_loop.h"
 
 #include "controllers/autoscaler/trigger_scaler_factory.h"
+#include "controllers/conditions.h"
 #include "controllers/function/function_controller.h"
+#include "controllers/function/pod_template.h"
 #include "scalers/cpprest_http_getter.h"
 
 namespace sluice::controllers {
@@ -12,13 +14,34 @@ bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current)
   return previous.contains(deletion) != current.contains(deletion);
 }
 
+std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
+                                            const std::string& function) {
+  std::vector<std::string> urls;
+  for (const kube::ObjectPtr& pod : pods.byNamespace(ns)) {
+    const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
+    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
+      continue;
+    const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
+    if (ip.empty() || pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod)) continue;
+    const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    urls.push_back("http://" + host + ":" + std::to_string(kControlPort) + "/metrics");
+  }
+  return urls;
+}
+
 AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                                controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
-                               Clock& clock, std::unique_ptr<ScalerFactory> factory)
+                               Clock& clock, std::unique_ptr<ScalerFactory> factory, kube::Informer* pods)
     : factory_(std::move(factory)) {
   if (!factory_) {
-    factory_ =
-        std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(), clock);
+    TriggerScalerFactoryOptions options;
+    if (pods) {
+      options.replicaMetricsUrls = [&cache = pods->cache()](const std::string& ns, const std::string& function) {
+        return replicaMetricsUrls(cache, ns, function);
+      };
+    }
+    factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(),
+                                                      clock, options);
   }
   if (registry) metrics_ = std::make_unique<autoscaler::AutoscalerMetrics>(std::move(registry));
   reconciler_ = std::make_unique<AutoscaleReconciler>(AutoscaleReconcilerOptions{}, manager.client(),

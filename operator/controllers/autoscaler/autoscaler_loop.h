@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "autoscaler/autoscaler_metrics.h"
 #include "common/clock.h"
@@ -24,10 +26,11 @@ constexpr int kAutoscalerWorkers = 8;
 
 class AutoscalerLoop {
  public:
-  // `factory` null: the real TriggerScalerFactory. `registry` null: no metrics.
+  // `factory` null: the real TriggerScalerFactory, which measures CPU on the
+  // replica pods of `pods` (null: CPU is not measured). `registry` null: no metrics.
   AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                  controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
-                 std::unique_ptr<ScalerFactory> factory = nullptr);
+                 std::unique_ptr<ScalerFactory> factory = nullptr, kube::Informer* pods = nullptr);
   ~AutoscalerLoop();
 
  private:
@@ -40,5 +43,9 @@ class AutoscalerLoop {
 // FunctionController's status writes are not worth a round (the loop keeps its
 // own schedule).
 bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current);
+
+// The /metrics URLs of a Function's Ready replica pods (http://<podIP>:8090/metrics).
+std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
+                                            const std::string& function);
 
 }  // namespace sluice::controllers

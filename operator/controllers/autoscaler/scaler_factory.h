@@ -20,10 +20,20 @@ class ScalerFactory {
   // The scaler for `trigger`, or null (and OK) when its source has no backlog
   // to measure (http). Errors name the field or the Secret that is wrong.
   virtual Result<std::unique_ptr<scalers::Scaler>> create(const nlohmann::json& trigger) = 0;
+  // The scaler for a Function's spec.scaling.cpuTargetUtilization (the caller
+  // asks only when it is set), or null when this factory cannot measure CPU.
+  virtual Result<std::unique_ptr<scalers::Scaler>> createCpu(const nlohmann::json& function) {
+    (void)function;
+    return std::unique_ptr<scalers::Scaler>();
+  }
 };
 
 // Which source a Trigger names: "kafka", "rabbitmq", "cron", "http",
 // "objectStore", "prometheus", or "" when none.
 std::string triggerSourceType(const nlohmann::json& trigger);
+
+// Cores of a Kubernetes CPU quantity: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5.
+// Errors name the text.
+Result<double> parseCpuQuantity(const std::string& text);
 
 }  // namespace sluice::controllers

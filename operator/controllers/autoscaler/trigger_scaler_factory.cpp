@@ -4,6 +4,7 @@
 
 #include "kube/config.h"
 #include "kube/resource.h"
+#include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
 #include "scalers/kafka_lag.h"
 #include "scalers/object_count_scaler.h"
@@ -114,6 +115,45 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
   } catch (const json::exception& e) {
     return invalidArgument("spec." + type + ": " + e.what());
   }
+}
+
+Result<double> parseCpuQuantity(const std::string& text) {
+  const bool milli = !text.empty() && text.back() == 'm';
+  const std::string number = milli ? text.substr(0, text.size() - 1) : text;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (number.empty() || used != number.size() || !(value > 0)) {
+    return invalidArgument("\"" + text + "\" is not a positive CPU quantity such as 500m or 2");
+  }
+  return milli ? value / 1000 : value;
+}
+
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const json& function) {
+  if (!options_.replicaMetricsUrls) return std::unique_ptr<scalers::Scaler>();
+  const json& target = function.value("/spec/scaling/cpuTargetUtilization"_json_pointer, json());
+  if (!target.is_number() || !(target.get<double>() > 0)) {
+    return invalidArgument("spec.scaling.cpuTargetUtilization: " + target.dump() + " must be a positive percentage");
+  }
+  // Utilization is usage over the request, as the HPA has it: no request, no utilization.
+  const json& request = function.value("/spec/resources/requests/cpu"_json_pointer, json());
+  if (request.is_null()) {
+    return invalidArgument("spec.resources.requests.cpu: is required with spec.scaling.cpuTargetUtilization");
+  }
+  Result<double> cores = parseCpuQuantity(request.is_string() ? request.get<std::string>() : request.dump());
+  if (!cores.isOk()) return cores.status().withContext("spec.resources.requests.cpu");
+  scalers::RuntimeCpuOptions options;
+  options.targetUtilizationPercent = target.get<double>();
+  options.requestedCores = *cores;
+  options.metricsUrls =
+      [urls = options_.replicaMetricsUrls, ns = function.value("/metadata/namespace"_json_pointer, std::string()),
+       name = function.value("/metadata/name"_json_pointer, std::string())] { return urls(ns, name); };
+  return std::unique_ptr<scalers::Scaler>(
+      std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), http_, clock_));
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const json& k, const std::string& ns) {

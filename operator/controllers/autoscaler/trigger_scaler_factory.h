@@ -9,10 +9,17 @@
 //   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
 //   prometheus  -> PrometheusScaler
 //   http        -> none (no backlog to measure)
+// and, for a Function's spec.scaling.cpuTargetUtilization, a RuntimeCpuScaler
+// over its replicas' /metrics (process_cpu_seconds_total against
+// spec.resources.requests.cpu): the runtime's own figures, so CPU scaling
+// works where metrics.k8s.io is not installed.
 // Thread-safe: create() keeps no state besides the shared HttpGetter.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
@@ -25,6 +32,8 @@ struct TriggerScalerFactoryOptions {
   // Per request to the brokers or HTTP endpoints: bounds how long one slow
   // source can hold its Function's round.
   int kafkaTimeoutMilliseconds = 3000;
+  // The /metrics URLs of a Function's replicas (namespace, name); none: CPU is not measured.
+  std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaMetricsUrls;
 };
 
 class TriggerScalerFactory final : public ScalerFactory {
@@ -32,6 +41,7 @@ class TriggerScalerFactory final : public ScalerFactory {
   TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<scalers::HttpGetter> http, const Clock& clock,
                        TriggerScalerFactoryOptions options = {});
   Result<std::unique_ptr<scalers::Scaler>> create(const nlohmann::json& trigger) override;
+  Result<std::unique_ptr<scalers::Scaler>> createCpu(const nlohmann::json& function) override;
 
  private:
   // The decoded value of data[key] of Secret `name`; `field` names the reference in errors.

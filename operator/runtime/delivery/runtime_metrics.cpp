@@ -1,5 +1,9 @@
 #include "runtime/delivery/runtime_metrics.h"
 
+#include <sys/resource.h>
+
+#include <cstdio>
+
 #include <prometheus/text_serializer.h>
 
 namespace sluice::runtime {
@@ -87,7 +91,20 @@ double RuntimeMetrics::counterValue(const std::string& name, const std::string& 
 
 std::string RuntimeMetrics::scrape() const {
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  std::string text = serializer.Serialize(registry_->Collect());
+  // The process's CPU time, as Prometheus' client libraries name it: the
+  // autoscaler's CPU scaler reads it where metrics.k8s.io is not installed.
+  // Read at scrape time (prometheus-cpp has no process collector).
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    char sample[64];
+    std::snprintf(sample, sizeof sample, "%.6f", seconds(usage.ru_utime) + seconds(usage.ru_stime));
+    text += "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n";
+    text += "# TYPE process_cpu_seconds_total counter\n";
+    text += std::string("process_cpu_seconds_total ") + sample + "\n";
+  }
+  return text;
 }
 
 }  // namespace sluice::runtime

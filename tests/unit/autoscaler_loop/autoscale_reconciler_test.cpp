@@ -344,5 +344,47 @@ TEST(FormatMetricValueTest, IntegersPlainOthersShort) {
   EXPECT_EQ(formatMetricValue(1.0 / 3), "0.333333");
 }
 
+TEST_F(AutoscaleReconcilerTest, CpuUtilizationScalesReplicasAndNeverActivatesFromZero) {
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 10}, {"cpuTargetUtilization", 50}},
+              {{"resources", {{"requests", {{"cpu", "500m"}}}}}});
+  addTrigger("orders-kafka");
+  auto cpu = factory.script("CPU");
+  cpu->set(100);  // busy, but there is no replica to be busy: utilization says nothing at zero
+  reconciler.reconcile(kKey);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 0);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 0);
+
+  // Two replicas at 100% of a 50% target: four (HPA: ceil(2 * 100 / 50)).
+  store(spec::kFunctions, functions,
+        {{"metadata", {{"name", "orders"}}},
+         {"spec",
+          {{"runtime", "python3.11"},
+           {"scaling", {{"minReplicas", 0}, {"maxReplicas", 10}, {"cpuTargetUtilization", 50}}},
+           {"resources", {{"requests", {{"cpu", "500m"}}}}}}},
+         {"status", {{"desiredReplicas", 2}}}});
+  AutoscaleReconciler fresh{{}, client, {functions, triggers}, factory, events, &metrics, clock};
+  fresh.reconcile(kKey);
+  EXPECT_EQ(fresh.lastDecision(kKey)->desiredReplicas, 4);
+  json metricsStatus = functionStatus()["metrics"];
+  json cpuEntry;
+  for (const json& m : metricsStatus) {
+    if (m["trigger"] == "CPU") cpuEntry = m;
+  }
+  ASSERT_FALSE(cpuEntry.is_null()) << metricsStatus.dump();
+  EXPECT_EQ(cpuEntry["value"], "100");
+  EXPECT_EQ(cpuEntry["target"], "50");
+  EXPECT_EQ(cpuEntry["desiredReplicas"], 4);
+  EXPECT_EQ(factory.creates("CPU"), 2) << "one CPU scaler per reconciler and Function generation";
+}
+
+TEST_F(AutoscaleReconcilerTest, CpuAloneMakesAFunctionMeasurable) {
+  addFunction({{"minReplicas", 1}, {"maxReplicas", 10}, {"cpuTargetUtilization", 80}},
+              {{"resources", {{"requests", {{"cpu", "1"}}}}}});
+  factory.script("CPU")->set(20);
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  EXPECT_GT(r.requeueAfterDelay, Clock::Duration::zero()) << "scaled by this loop, so it comes back";
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 1);
+}
+
 }  // namespace
 }  // namespace sluice::controllers

@@ -21,6 +21,7 @@ struct ScalerScript {
   double value = 0;
   std::string error;  // non-empty: reads fail with this
   double target = 10;
+  bool utilization = false;  // a CPU-style percentage target instead of a per-replica average
   bool blocked = false;
   std::atomic<int> reads{0};
 
@@ -47,7 +48,9 @@ class ScriptedScaler final : public scalers::Scaler {
   explicit ScriptedScaler(std::shared_ptr<ScalerScript> script) : script_(std::move(script)) {}
   std::string name() const override { return "scripted"; }
   scalers::ScalerTarget target() const override {
-    return {autoscaler::MetricTargetType::kAverageValue, script_->target, 0};
+    return {
+        script_->utilization ? autoscaler::MetricTargetType::kUtilization : autoscaler::MetricTargetType::kAverageValue,
+        script_->target, 0};
   }
   Result<scalers::ScalerReading> read() override {
     std::unique_lock lock(script_->mu);
@@ -92,6 +95,17 @@ class FakeScalerFactory final : public controllers::ScalerFactory {
     }
     if (controllers::triggerSourceType(trigger) == "http") return std::unique_ptr<scalers::Scaler>();
     return std::unique_ptr<scalers::Scaler>(std::make_unique<ScriptedScaler>(script(name)));
+  }
+  // The CPU scaler runs script "CPU" (a utilization target of cpuTargetUtilization).
+  Result<std::unique_ptr<scalers::Scaler>> createCpu(const nlohmann::json& function) override {
+    auto cpu = script("CPU");
+    cpu->utilization = true;
+    cpu->target = function.value("/spec/scaling/cpuTargetUtilization"_json_pointer, 80.0);
+    {
+      std::lock_guard lock(mu_);
+      ++creates_["CPU"];
+    }
+    return std::unique_ptr<scalers::Scaler>(std::make_unique<ScriptedScaler>(cpu));
   }
 
  private:

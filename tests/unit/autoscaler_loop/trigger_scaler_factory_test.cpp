@@ -208,5 +208,48 @@ TEST(CronMacroTest, Expands) {
   EXPECT_EQ(scalers::expandCronMacro("*/5 * * * *"), "*/5 * * * *");
 }
 
+TEST(CpuQuantityTest, MillicoresAndCores) {
+  EXPECT_DOUBLE_EQ(*parseCpuQuantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*parseCpuQuantity("2"), 2);
+  EXPECT_DOUBLE_EQ(*parseCpuQuantity("1.5"), 1.5);
+  EXPECT_EQ(parseCpuQuantity("lots").status().message(), "\"lots\" is not a positive CPU quantity such as 500m or 2");
+  EXPECT_FALSE(parseCpuQuantity("0").isOk());
+  EXPECT_FALSE(parseCpuQuantity("m").isOk());
+}
+
+TEST_F(TriggerScalerFactoryTest, CpuScalerScrapesTheReplicasAgainstTheirRequest) {
+  TriggerScalerFactoryOptions options;
+  std::vector<std::string> asked;
+  options.replicaMetricsUrls = [&](const std::string& ns, const std::string& name) {
+    asked.push_back(ns + "/" + name);
+    return std::vector<std::string>{"http://127.0.0.9:8090/metrics"};
+  };
+  TriggerScalerFactory withPods{client, http, clock, options};
+  json function = {
+      {"metadata", {{"name", "orders"}, {"namespace", "etl"}}},
+      {"spec", {{"scaling", {{"cpuTargetUtilization", 50}}}, {"resources", {{"requests", {{"cpu", "250m"}}}}}}}};
+  auto scaler = withPods.createCpu(function);
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  ASSERT_NE(*scaler, nullptr);
+  EXPECT_EQ((*scaler)->target().type, autoscaler::MetricTargetType::kUtilization);
+  EXPECT_EQ((*scaler)->target().target, 50);
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 1\n");
+  EXPECT_FALSE((*scaler)->read().isOk()) << "one sample is not a rate yet";
+  clock.advance(std::chrono::seconds(4));
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 1.5\n");  // 0.125 of 0.25 cores
+  auto reading = (*scaler)->read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_DOUBLE_EQ(reading->value, 50);
+  EXPECT_EQ(asked, (std::vector<std::string>{"etl/orders", "etl/orders"}));
+
+  function["spec"].erase("resources");
+  EXPECT_EQ(withPods.createCpu(function).status().message(),
+            "spec.resources.requests.cpu: is required with spec.scaling.cpuTargetUtilization");
+  function["spec"]["resources"] = {{"requests", {{"cpu", "a lot"}}}};
+  EXPECT_EQ(withPods.createCpu(function).status().message(),
+            "spec.resources.requests.cpu: \"a lot\" is not a positive CPU quantity such as 500m or 2");
+  EXPECT_EQ(*factory.createCpu(function), nullptr) << "a factory without replica URLs does not measure CPU";
+}
+
 }  // namespace
 }  // namespace sluice::controllers

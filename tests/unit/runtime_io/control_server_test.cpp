@@ -225,6 +225,9 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_EQ(factoryCalls, 1);
   EXPECT_GT(controller.lastSpecializationSeconds(), 0.0);
   EXPECT_NE(metrics.scrape().find("sluice_runtime_specialization_duration_seconds_count 1"), std::string::npos);
+  // The process's CPU time, which the autoscaler's CPU scaler reads.
+  EXPECT_NE(metrics.scrape().find("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "),
+            std::string::npos);
   EXPECT_EQ(controller.specialize(std::string(kHttpFunction)).toString(),
             "FailedPrecondition: already specialized as function \"greeter\"");
 

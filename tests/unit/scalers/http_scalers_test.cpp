@@ -116,6 +116,18 @@ TEST(RuntimeCpuScalerTest, UtilizationFromTwoSamplesOfProcessCpuSeconds) {
   EXPECT_EQ(scaler.target().type, autoscaler::MetricTargetType::kUtilization);
 }
 
+TEST(RuntimeCpuScalerTest, NoReplicaReadsZeroNotAnError) {
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  testing::FakeClock clock;
+  RuntimeCpuOptions options;
+  options.metricsUrls = [] { return std::vector<std::string>{}; };
+  RuntimeCpuScaler scaler(options, http, clock);
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 0);
+  EXPECT_FALSE(reading->active);
+}
+
 }  // namespace
 }  // namespace sluice::scalers
 
