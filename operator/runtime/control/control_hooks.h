@@ -35,7 +35,10 @@ class ControlHooks {
   // Starts a graceful drain; returns at once.
   virtual void requestDrain() = 0;
 
-  // Runs the handler once on an HTTP-pushed event and returns its outputs.
+  // Runs the handler once on an HTTP-pushed event and returns its outputs. A
+  // cron tick (event type cron.tick, sent by the operator) is instead delivered
+  // like a queued event, to the Function's outputs, and answered (no records)
+  // once it is settled.
   virtual Result<std::vector<Record>> invoke(const InvokeRequest& request) = 0;
 };
 

@@ -1,10 +1,17 @@
 #include "runtime/control/runtime_controller.h"
 
+#include <future>
+
 #include "common/logging.h"
 #include "runtime/config/config_parser.h"
 #include "runtime/control/wiring.h"
 
 namespace sluice::runtime {
+
+namespace {
+// Bounds a cron tick's handler attempts, backoff and output writes (the operator gives up sooner).
+constexpr std::chrono::seconds kTickSettleTimeout{600};
+}  // namespace
 
 RuntimeController::RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock)
     : handlerFactory_(std::move(handlerFactory)), metrics_(metrics), clock_(clock) {}
@@ -150,7 +157,28 @@ Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& reque
   event.subject = request.trigger;
   event.headers = request.headers;
   event.data = request.body;
-  return replica->loop().invoke(event, request.trigger);
+  if (!cron) return replica->loop().invoke(event, request.trigger);
+
+  // A cron tick is work like a queued message: retries, outputs, dead letter.
+  // The operator's POST is answered once the tick is settled, so it knows
+  // whether to deliver it again: acknowledged (outputs or dead letter written),
+  // rejected (every attempt failed, no dead letter: firing again would repeat
+  // a failing tick), or to be delivered again (a sink was down).
+  auto settled = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> outcome = settled->get_future();
+  replica->loop().dispatch(std::move(event), request.trigger, request.trigger,
+                           [settled](Outcome o) { settled->set_value(o); });
+  if (outcome.wait_for(kTickSettleTimeout) != std::future_status::ready) {
+    return Status(StatusCode::kDeadlineExceeded,
+                  "the cron tick was not settled within " + std::to_string(kTickSettleTimeout.count()) + " s");
+  }
+  switch (outcome.get()) {
+    case Outcome::kAcked: return std::vector<Record>{};
+    case Outcome::kRejected:
+      return Status(StatusCode::kInternal, "the cron tick failed every attempt and no dead-letter output took it");
+    case Outcome::kRequeue: break;
+  }
+  return unavailable("the cron tick could not be finished (an output is unavailable); deliver it again");
 }
 
 }  // namespace sluice::runtime

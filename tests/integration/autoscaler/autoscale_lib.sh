@@ -44,6 +44,8 @@ ready_count() {
 }
 pods_are() { [[ $(live_count "$1") -eq $2 ]]; }
 ready_are() { [[ $(ready_count "$1") -eq $2 ]]; }
+# trigger_status_is TRIGGER VALUE/ACTIVE: the Trigger's status.metricValue and status.active.
+trigger_status_is() { [[ $(k get trigger "$1" -o jsonpath='{.status.metricValue}/{.status.active}') == "$2" ]]; }
 metric_value_is() { [[ $(k get fn "$1" -o jsonpath='{.status.metrics[0].value}') == "$2" ]]; }
 # Milliseconds since the epoch of the operator's first log line matching PATTERN (spdlog's local time).
 log_time_ms() {

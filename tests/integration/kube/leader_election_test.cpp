@@ -134,7 +134,8 @@ TEST(LeaderElectionTest, OneLeaderThenFailoverAfterKillAndAfterGracefulStop) {
             << " s (lease 15 s, retry 2 s)" << std::endl;
   ASSERT_GT(afterKill, 0) << "the standby did not take over within " << kTakeoverBound.count() << " s\n"
                           << standby.log();
-  EXPECT_TRUE(standby.loggedLeadership());
+  // The Lease names the new holder a moment before its log says so (it logs after the write).
+  EXPECT_TRUE(testing::eventually([&] { return standby.loggedLeadership(); }, 10s)) << standby.log();
   EXPECT_EQ(killed, -SIGKILL);
 
   // A new standby, then a graceful stop of the leader: the Lease is released at once.
@@ -150,7 +151,7 @@ TEST(LeaderElectionTest, OneLeaderThenFailoverAfterKillAndAfterGracefulStop) {
             << " s, of which after the old leader exited " << afterStop << " s" << std::endl;
   ASSERT_GE(afterStop, 0.0) << "the new standby did not take over within " << kTakeoverBound.count() << " s\n"
                             << c->log();
-  EXPECT_TRUE(c->loggedLeadership()) << c->log();
+  EXPECT_TRUE(testing::eventually([&] { return c->loggedLeadership(); }, 10s)) << c->log();
   c->signal(SIGTERM);
   std::filesystem::remove_all(dir);
 }
