@@ -67,7 +67,7 @@ Result<std::string> amqpVhost(const std::string& url) {
 
 TriggerScalerFactory::TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<scalers::HttpGetter> http,
                                            const Clock& clock, TriggerScalerFactoryOptions options)
-    : client_(client), http_(std::move(http)), clock_(clock), options_(options) {}
+    : client_(client), http_(std::move(http)), clock_(clock), options_(std::move(options)) {}
 
 Result<std::string> TriggerScalerFactory::secretValue(const std::string& ns, const std::string& name,
                                                       const std::string& key, const std::string& field) {

@@ -29,7 +29,7 @@ class TriggerScalerFactoryTest : public ::testing::Test {
     ASSERT_TRUE(
         client.create(kube::resources::kSecrets, "etl", {{"metadata", {{"name", name}}}, {"data", encoded}}).isOk());
   }
-  static json trigger(json source) {
+  static json trigger(const json& source) {
     json spec = {{"functionRef", {{"name", "orders"}}}};
     spec.update(source);
     return {{"metadata", {{"name", "t"}, {"namespace", "etl"}}}, {"spec", spec}};
