@@ -7,7 +7,9 @@
 # 60 s of idleness (utime+stime from /proc/<pid>/stat).
 # Usage: bench/scale/run.sh [N ...]   (default: 200).
 # The KWOK nodes of tests/env hold 220 pods in all, and other tests share them: N = 1000 leaves most
-# pods Pending and starves every other test's pods, so run it only on a test environment of your own.
+# pods Pending and starves every other test's pods, so run it only on a test environment of your own,
+# with room on its nodes: kubectl patch node NODE --subresource=status --type=merge \
+#   -p '{"status":{"capacity":{"pods":"600"},"allocatable":{"pods":"600"}}}'  (KWOK keeps it).
 # Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
