@@ -14,7 +14,8 @@ bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current)
 
 AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                                controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
-                               Clock& clock, std::unique_ptr<ScalerFactory> factory)
+                               Clock& clock, std::unique_ptr<ScalerFactory> factory,
+                               controller::ControllerMetrics* controllerMetrics)
     : factory_(std::move(factory)) {
   if (!factory_) {
     factory_ =
@@ -25,7 +26,7 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
                                                       AutoscaleCaches{functions.cache(), triggers.cache()}, *factory_,
                                                       events, metrics_.get(), clock);
   auto controller = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"autoscaler", kAutoscalerWorkers}, *reconciler_, clock);
+      controller::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
   controller->watchFor(functions, autoscalerNeedsRound);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   manager.add(std::move(controller));

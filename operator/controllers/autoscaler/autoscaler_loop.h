@@ -27,7 +27,8 @@ class AutoscalerLoop {
   // `factory` null: the real TriggerScalerFactory. `registry` null: no metrics.
   AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                  controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
-                 std::unique_ptr<ScalerFactory> factory = nullptr);
+                 std::unique_ptr<ScalerFactory> factory = nullptr,
+                 controller::ControllerMetrics* controllerMetrics = nullptr);
   ~AutoscalerLoop();
 
  private:
