@@ -4,7 +4,10 @@
 # tests/unit/chart/chart_crds_test.sh fails whenever the two differ.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rm -f "$root"/charts/sluice/crds/*.yaml
-mkdir -p "$root/charts/sluice/crds"
-cp "$root"/crds/*.yaml "$root/charts/sluice/crds/"
+target=$root/charts/sluice/crds
+# Real files, not a symlink: `helm package` and some checkouts do not keep links.
+[[ -L $target ]] && rm "$target"
+mkdir -p "$target"
+find "$target" -maxdepth 1 -name '*.yaml' -delete
+cp "$root"/crds/*.yaml "$target/"
 echo "charts/sluice/crds/ now holds: $(cd "$root/charts/sluice/crds" && ls | tr '\n' ' ')"

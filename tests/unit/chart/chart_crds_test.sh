@@ -3,6 +3,7 @@
 # (`make chart-crds` syncs them). A stale or extra file fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
+[[ -L $root/charts/sluice/crds ]] && { echo "FAIL: charts/sluice/crds is a symlink; run 'make chart-crds'" >&2; exit 1; }
 if ! diff -r "$root/crds" "$root/charts/sluice/crds"; then
   echo "FAIL: charts/sluice/crds differs from crds/; run 'make chart-crds'" >&2
   exit 1
