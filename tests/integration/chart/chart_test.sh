@@ -125,7 +125,7 @@ kind: Trigger
 metadata: {name: echo-http}
 spec:
   functionRef: {name: echo}
-  http: {}
+  http: {path: /echo}
 YAML
 ready_one() { [[ $("$KUBECTL" -n "$fn_ns" get fn echo -o jsonpath='{.status.readyReplicas}') == 1 ]]; }
 (poll 120 ready_one) || fail "under the chart's RBAC the operator never made Function echo ready: $(cat "$work/operator.log" | tail -5)"
