@@ -19,7 +19,7 @@ HealthServer::~HealthServer() { stop(); }
 Status HealthServer::start() {
   try {
     listener_ = std::make_unique<http_listener>("http://" + bindAddress_);
-    listener_->support([this](http::http_request request) {
+    listener_->support([this](const http::http_request& request) {
       const std::string path = request.relative_uri().path();
       try {
         if (request.method() != http::methods::GET) {
