@@ -241,6 +241,8 @@ int main(int argc, char** argv) {
     sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
     if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
     exitCode = manager.run(stop.get_token());
+    // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
+    if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
   }
   // Wake the signal thread if we are leaving on our own.
   if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
