@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build toolchain
-  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3
+  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 python3-yaml
   # test scripts read kubectl and API output as JSON
   jq
   # the design card's libraries

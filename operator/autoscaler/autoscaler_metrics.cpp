@@ -50,6 +50,7 @@ void AutoscalerMetrics::recordDecision(const std::string& function, const ScaleD
     prometheus::Labels labels{{"function", function}, {"scaler", metric.name}};
     if (metric.value) {
       scalerValue_.Add(labels).Set(*metric.value);
+      scalerErrors_.Add(labels);  // from 0, so rate() sees the scaler before its first error
     } else {
       scalerErrors_.Add(labels).Increment();
     }

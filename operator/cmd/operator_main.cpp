@@ -25,9 +25,11 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/setup.h"
 #include "kube/kube_client.h"
+#include "metrics/check_metrics.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
 
@@ -88,6 +90,16 @@ int runSimulate(const std::string& tracePath, const std::string& functionPath, c
   return 0;
 }
 
+// `check-metrics`: the chart's `helm test` probe.
+int runCheckMetrics(const std::string& url) {
+  if (auto status = sluice::metrics::checkMetricsEndpoint(url); !status.isOk()) {
+    std::cerr << "sluice-operator check-metrics: " << status.message() << "\n";
+    return 1;
+  }
+  std::cout << "sluice-operator check-metrics: " << url << " serves the operator's metrics\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,8 +126,9 @@ int main(int argc, char** argv) {
       app.add_option("--metrics-bind-address", metricsAddress,
                      "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
           ->capture_default_str();
-  app.add_option("--health-probe-bind-address", healthAddress, "Address of /healthz and /readyz")
-      ->capture_default_str();
+  CLI::Option* healthOption = app.add_option("--health-probe-bind-address", healthAddress,
+                                             "Address of /healthz and /readyz (served only when this flag is given)")
+                                  ->capture_default_str();
   app.add_flag("--leader-elect", leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
   app.add_option("--leader-election-namespace", leaseNamespace,
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
@@ -146,9 +159,15 @@ int main(int argc, char** argv) {
   simulate->add_option("--policy", policyName, "sluice, keda-default or static-peak")->capture_default_str();
   simulate->add_flag("--json", simulateJson, "Print the result as JSON, with the replica count per second");
 
+  std::string checkUrl;
+  CLI::App* checkMetrics =
+      app.add_subcommand("check-metrics", "Exit 0 when URL serves the operator's Prometheus metrics (helm test)");
+  checkMetrics->add_option("--url", checkUrl, "The /metrics URL, e.g. http://sluice-metrics:8080/metrics")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (simulate->parsed()) return runSimulate(tracePath, functionPath, policyName, simulateJson);
+  if (checkMetrics->parsed()) return runCheckMetrics(checkUrl);
 
   if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
     std::cerr << "sluice-operator: --log-level: " << status.message() << "\n";
@@ -184,6 +203,15 @@ int main(int argc, char** argv) {
     SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
   }
 
+  std::unique_ptr<sluice::controller::HealthServer> health;
+  if (healthOption->count() > 0) {
+    health = std::make_unique<sluice::controller::HealthServer>(healthAddress);
+    if (auto status = health->start(); !status.isOk()) {
+      std::cerr << "sluice-operator: --health-probe-bind-address: " << status.toString() << "\n";
+      return 2;
+    }
+  }
+
   std::stop_source stop;
   std::jthread signalThread([&] {
     int received = 0;
@@ -211,7 +239,10 @@ int main(int argc, char** argv) {
     }
     sluice::controller::Manager manager(*connected->client, clock, options);
     sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
+    if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
     exitCode = manager.run(stop.get_token());
+    // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
+    if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
   }
   // Wake the signal thread if we are leaving on our own.
   if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);

@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include <chrono>
 #include <thread>
 
 #include "common/logging.h"
@@ -30,7 +31,9 @@ std::string controllerOwnerKey(const Json& object, const std::string& ownerKind)
 
 Controller::Controller(ControllerOptions options, Reconciler& reconciler, Clock& clock,
                        std::unique_ptr<RateLimiter> rateLimiter)
-    : options_(std::move(options)), reconciler_(reconciler), clock_(clock), queue_(clock, std::move(rateLimiter)) {}
+    : options_(std::move(options)), reconciler_(reconciler), clock_(clock), queue_(clock, std::move(rateLimiter)) {
+  if (options_.metrics) queue_.setMetrics(options_.metrics, options_.name);
+}
 
 void Controller::watchFor(kube::Informer& informer, UpdatePredicate predicate) {
   informers_.push_back(&informer);
@@ -98,9 +101,21 @@ void Controller::run(std::stop_token stop) {
   SLUICE_LOG_INFO("controller {}: stopped", options_.name);
 }
 
+const char* reconcileResultLabel(const ReconcileResult& result) {
+  if (!result.status.isOk()) return result.terminal ? kReconcileTerminalError : kReconcileError;
+  if (result.requeueAfterDelay > Clock::Duration::zero()) return kReconcileRequeueAfter;
+  if (result.requeueNow) return kReconcileRequeue;
+  return kReconcileSuccess;
+}
+
 void Controller::worker() {
   while (auto key = queue_.get()) {
+    const Clock::TimePoint started = clock_.now();
     ReconcileResult result = reconciler_.reconcile(*key);
+    if (options_.metrics) {
+      const double seconds = std::chrono::duration<double>(clock_.now() - started).count();
+      options_.metrics->reconciled(options_.name, reconcileResultLabel(result), seconds);
+    }
     if (!result.status.isOk()) {
       if (result.terminal) {
         SLUICE_LOG_ERROR("controller {}: {}: {} (not retried)", options_.name, *key, result.status.toString());

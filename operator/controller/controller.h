@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "controller/controller_metrics.h"
 #include "controller/expectations.h"
 #include "controller/reconciler.h"
 #include "controller/work_queue.h"
@@ -35,9 +36,13 @@ using KeyMapper = std::function<std::vector<std::string>(const kube::Json& objec
 // "namespace/name" of the object's controlling owner of `ownerKind`, or "".
 std::string controllerOwnerKey(const kube::Json& object, const std::string& ownerKind);
 
+// The `result` label of a reconcile (controller_metrics.h names them).
+const char* reconcileResultLabel(const ReconcileResult& result);
+
 struct ControllerOptions {
   std::string name;
   int workers = 2;
+  ControllerMetrics* metrics = nullptr;  // none: not reported; must outlive the Controller
 };
 
 class Controller {

@@ -26,9 +26,19 @@ void WorkQueue::addLocked(const std::string& key) {
   if (!dirty_.insert(key).second) return;  // already waiting
   // A key being processed is queued again by done(); queuing it now would let
   // a second worker take it concurrently.
+  if (metrics_) metrics_->queueAdded(metricsName_);
   if (processing_.count(key)) return;
   queue_.push_back(key);
+  if (metrics_) metrics_->queueDepth(metricsName_, queue_.size());
   cv_.notify_one();
+}
+
+void WorkQueue::setMetrics(ControllerMetrics* metrics, std::string name) {
+  std::lock_guard lock(mu_);
+  metrics_ = metrics;
+  metricsName_ = std::move(name);
+  if (metrics_) metrics_->registerController(metricsName_);
+  if (metrics_) metrics_->queueDepth(metricsName_, queue_.size());
 }
 
 void WorkQueue::add(const std::string& key) {
@@ -54,7 +64,10 @@ void WorkQueue::addAfter(const std::string& key, Clock::Duration delay) {
   delayedCv_.notify_all();
 }
 
-void WorkQueue::addRateLimited(const std::string& key) { addAfter(key, rateLimiter_->when(key)); }
+void WorkQueue::addRateLimited(const std::string& key) {
+  if (metrics_) metrics_->queueRetried(metricsName_);
+  addAfter(key, rateLimiter_->when(key));
+}
 
 void WorkQueue::forget(const std::string& key) { rateLimiter_->forget(key); }
 
@@ -68,6 +81,7 @@ std::optional<std::string> WorkQueue::get() {
   queue_.pop_front();
   processing_.insert(key);
   dirty_.erase(key);
+  if (metrics_) metrics_->queueDepth(metricsName_, queue_.size());
   return key;
 }
 
@@ -76,6 +90,7 @@ void WorkQueue::done(const std::string& key) {
   processing_.erase(key);
   if (dirty_.count(key)) {
     queue_.push_back(key);
+    if (metrics_) metrics_->queueDepth(metricsName_, queue_.size());
     cv_.notify_one();
   }
   // shutDownWithDrain() waits on the same variable for processing_ to empty.

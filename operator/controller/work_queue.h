@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "controller/controller_metrics.h"
 #include "controller/rate_limiter.h"
 
 namespace sluice::controller {
@@ -54,6 +55,10 @@ class WorkQueue {
   void shutDownWithDrain();
   bool shuttingDown() const;
 
+  // Reports adds, depth and retries under `name` from now on; call before the
+  // queue is used. `metrics` must outlive the queue.
+  void setMetrics(ControllerMetrics* metrics, std::string name);
+
   // Keys ready to hand out now (not counting delayed or processing keys).
   size_t length() const;
   // Keys waiting for their delay.
@@ -75,6 +80,8 @@ class WorkQueue {
   std::map<std::string, Clock::TimePoint> delayed_;  // key -> earliest ready time
   std::stop_source sleepInterrupt_;                  // wakes the delay thread's clock sleep
   bool shuttingDown_ = false;
+  ControllerMetrics* metrics_ = nullptr;  // set before use, then read-only
+  std::string metricsName_;
   std::jthread delayThread_;
 };
 

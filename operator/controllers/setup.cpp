@@ -2,6 +2,9 @@
 
 #include "controllers/autoscaler/autoscaler_loop.h"
 #include "controllers/function/pod_template.h"
+#include "metrics/operator_metrics.h"
+#include "metrics/state_collector.h"
+#include "sluice/version.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -27,13 +30,27 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   kube::InformerOptions podOptions;
   podOptions.labelSelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
   kube::Informer& pods = manager.informer(kube::resources::kPods, options.ns, podOptions);
+  if (options.metricsRegistry) {
+    operatorMetrics_ = std::make_unique<metrics::OperatorMetrics>(options.metricsRegistry, kVersion, clock);
+    stateMetrics_ = std::make_shared<metrics::StateCollector>(functions.cache(), pods.cache(),
+                                                              [&manager] { return manager.isLeader(); });
+    // Cold starts: every replica follows each Function's desired/ready counts; the leader observes.
+    auto follow = [this, &manager](const kube::Json& function) {
+      operatorMetrics_->functionReplicas(kube::objectKey(function), FunctionController::desiredReplicas(function),
+                                         function.value("/status/readyReplicas"_json_pointer, 0), manager.isLeader());
+    };
+    functions.addHandler(kube::EventHandler{
+        follow, [follow](const kube::Json&, const kube::Json& current) { follow(current); },
+        [this](const kube::Json& function) { operatorMetrics_->functionDeleted(kube::objectKey(function)); }});
+  }
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
 
   functions_ =
       std::make_unique<FunctionController>(FunctionControllerOptions{options.runtimeImage}, manager.client(),
                                            FunctionControllerCaches{functions.cache(), triggers.cache(), pods.cache()},
                                            expectations_, events_, tokens_, &replicaControl_, clock);
-  auto controller = std::make_unique<controller::Controller>(controller::ControllerOptions{"function", options.workers},
-                                                             *functions_, clock);
+  auto controller = std::make_unique<controller::Controller>(
+      controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
   controller->watchOwned(pods, "Function", &expectations_);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
@@ -51,8 +68,8 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
 
   warmPools_ = std::make_unique<WarmPoolController>(WarmPoolControllerOptions{options.runtimeImage}, manager.client(),
                                                     functions.cache(), pods.cache(), expectations_, tokens_);
-  auto pools =
-      std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1}, *warmPools_, clock);
+  auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
+                                                        *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
   // Warm pods have no owner, so their expectations are lowered here.
@@ -73,7 +90,7 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
 
   triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock);
   auto triggerController = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"trigger", options.workers}, *triggers_, clock);
+      controller::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
   triggerController->watchFor(triggers, controller::generationChanged);
   // A Function appearing or going changes its Triggers' Ready condition.
   triggerController->watchMapped(functions, [&triggers](const kube::Json& function) {
@@ -85,8 +102,8 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   // controller: a delivery waits on a handler and must not hold the status checks up.
   cronFirer_ =
       std::make_unique<CronFirer>(manager.client(), triggers.cache(), pods.cache(), replicaControl_, events_, clock);
-  auto cron = std::make_unique<controller::Controller>(controller::ControllerOptions{"cron", options.workers},
-                                                       *cronFirer_, clock);
+  auto cron = std::make_unique<controller::Controller>(
+      controller::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
   cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {
     return current.contains("/spec/cron"_json_pointer) && controller::generationChanged(previous, current);
   });
@@ -96,9 +113,11 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, events_, options.metricsRegistry, clock,
-                                                 nullptr, &pods);
+                                                 nullptr, controllerMetrics, &pods);
 }
 
 Controllers::~Controllers() = default;
+
+std::shared_ptr<prometheus::Collectable> Controllers::stateMetrics() const { return stateMetrics_; }
 
 }  // namespace sluice::controllers

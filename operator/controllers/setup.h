@@ -20,8 +20,14 @@
 #include "controllers/warmpool/warm_pool_controller.h"
 
 namespace prometheus {
+class Collectable;
 class Registry;
-}
+}  // namespace prometheus
+
+namespace sluice::metrics {
+class OperatorMetrics;
+class StateCollector;
+}  // namespace sluice::metrics
 
 namespace sluice::controllers {
 
@@ -29,7 +35,7 @@ struct ControllersOptions {
   std::string runtimeImage;
   int workers = 4;
   std::string ns;  // watch and manage only this namespace; empty: all
-  // Autoscaler loop: its Prometheus series go here (none: not exported).
+  // The operator's and autoscaler's Prometheus series go here (none: not exported).
   std::shared_ptr<prometheus::Registry> metricsRegistry;
 };
 
@@ -40,7 +46,13 @@ class Controllers {
   Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock);
   ~Controllers();
 
+  // Series computed from the caches at scrape time (metrics/state_collector.h);
+  // null without a metricsRegistry. Register it with the exposer next to the registry.
+  std::shared_ptr<prometheus::Collectable> stateMetrics() const;
+
  private:
+  std::unique_ptr<metrics::OperatorMetrics> operatorMetrics_;
+  std::shared_ptr<metrics::StateCollector> stateMetrics_;
   controller::Expectations expectations_;
   controller::EventRecorder events_;
   ControlTokens tokens_;

@@ -31,7 +31,8 @@ std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const
 
 AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                                controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
-                               Clock& clock, std::unique_ptr<ScalerFactory> factory, kube::Informer* pods)
+                               Clock& clock, std::unique_ptr<ScalerFactory> factory,
+                               controller::ControllerMetrics* controllerMetrics, kube::Informer* pods)
     : factory_(std::move(factory)) {
   if (!factory_) {
     TriggerScalerFactoryOptions options;
@@ -48,7 +49,7 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
                                                       AutoscaleCaches{functions.cache(), triggers.cache()}, *factory_,
                                                       events, metrics_.get(), clock);
   auto controller = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"autoscaler", kAutoscalerWorkers}, *reconciler_, clock);
+      controller::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
   controller->watchFor(functions, autoscalerNeedsRound);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   manager.add(std::move(controller));

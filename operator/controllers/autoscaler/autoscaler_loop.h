@@ -30,7 +30,8 @@ class AutoscalerLoop {
   // replica pods of `pods` (null: CPU is not measured). `registry` null: no metrics.
   AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                  controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
-                 std::unique_ptr<ScalerFactory> factory = nullptr, kube::Informer* pods = nullptr);
+                 std::unique_ptr<ScalerFactory> factory = nullptr,
+                 controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr);
   ~AutoscalerLoop();
 
  private:

@@ -1,0 +1,69 @@
+#include "metrics/state_collector.h"
+
+#include <map>
+#include <tuple>
+
+#include "controllers/conditions.h"
+#include "controllers/function/function_controller.h"
+#include "controllers/function/pod_template.h"
+#include "controllers/warmpool/warm_pool_controller.h"
+
+namespace sluice::metrics {
+
+namespace {
+
+prometheus::MetricFamily gaugeFamily(const char* name, const char* help) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = prometheus::MetricType::Gauge;
+  return family;
+}
+
+void addSample(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels, double value) {
+  prometheus::ClientMetric sample;
+  sample.label = std::move(labels);
+  sample.gauge.value = value;
+  family.metric.push_back(std::move(sample));
+}
+
+}  // namespace
+
+StateCollector::StateCollector(const kube::ObjectCache& functions, const kube::ObjectCache& pods,
+                               std::function<bool()> isLeader)
+    : functions_(functions), pods_(pods), isLeader_(std::move(isLeader)) {}
+
+std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
+  auto desired = gaugeFamily("sluice_function_desired_replicas",
+                             "Replicas the FunctionController aims for (spec.replicas when pinned, else the "
+                             "autoscaler's status.desiredReplicas clamped to min/max)");
+  auto ready =
+      gaugeFamily("sluice_function_ready_replicas", "Ready replica pods of the Function (status.readyReplicas)");
+  auto maxReplicas = gaugeFamily("sluice_function_max_replicas", "The Function's spec.scaling.maxReplicas");
+  for (const kube::ObjectPtr& function : functions_.list()) {
+    std::vector<prometheus::ClientMetric::Label> labels{{"function", kube::objectKey(*function)}};
+    addSample(desired, labels, controllers::FunctionController::desiredReplicas(*function));
+    addSample(ready, labels, function->value("/status/readyReplicas"_json_pointer, 0));
+    addSample(maxReplicas, labels, function->value("/spec/scaling/maxReplicas"_json_pointer, 100));
+  }
+
+  auto warm = gaugeFamily("sluice_warmpool_pods", "Generic, not yet specialized runtime pods of a warm pool");
+  std::map<std::tuple<std::string, std::string, bool>, int> pools;  // (namespace, pool, ready) -> pods
+  for (const kube::ObjectPtr& pod : pods_.list()) {
+    if (!controllers::WarmPoolController::isWarmPod(*pod)) continue;
+    ++pools[{pod->value("/metadata/namespace"_json_pointer, std::string()),
+             pod->value("/metadata/labels"_json_pointer / controllers::kPoolLabel, std::string()),
+             controllers::podReady(*pod)}];
+  }
+  for (const auto& [key, count] : pools) {
+    const auto& [ns, pool, isReady] = key;
+    addSample(warm, {{"namespace", ns}, {"pool", pool}, {"ready", isReady ? "true" : "false"}}, count);
+  }
+
+  auto leader = gaugeFamily("sluice_operator_is_leader",
+                            "1 while this operator replica holds the leader Lease (or runs without election)");
+  addSample(leader, {}, isLeader_() ? 1 : 0);
+  return {desired, ready, maxReplicas, warm, leader};
+}
+
+}  // namespace sluice::metrics

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The Helm chart on the real apiserver of tests/env (KWOK nodes):
+#  1. `helm lint --strict` is clean, and the rendered manifests are what the
+#     issue asks (2 replicas + leader election, probes, hardened securityContext,
+#     Prometheus Operator objects only when asked or their CRDs exist, the
+#     dashboard ConfigMap with grafana_dashboard: "1", the alerts = files/alerts.yaml);
+#  2. `helm install --wait` on a cluster without the Prometheus Operator CRDs;
+#  3. the real sluice-operator binary, run with a token of the chart's
+#     ServiceAccount (so under exactly the chart's RBAC), reconciles a Function
+#     and a Trigger and elects itself leader, with no request refused;
+#  4. `helm test` (a Job, completed by KWOK's Job stage), `helm upgrade` to 3 replicas;
+#  5. `helm uninstall` leaves nothing of the release but the CRDs.
+source "$(dirname "$0")/../lib.sh"
+require_env HELM KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
+
+chart=$SLUICE_SOURCE_DIR/charts/sluice
+ns=$(unique_name chart)
+fn_ns=$(unique_name chart-fn)
+rel=sluice-$RANDOM
+work=$(mktemp -d)
+operator_pid=""
+export HELM_CONFIG_HOME=${HELM_CONFIG_HOME:-$work/config} HELM_CACHE_HOME=${HELM_CACHE_HOME:-$work/cache}
+export HELM_DATA_HOME=${HELM_DATA_HOME:-$work/data}
+cleanup() {
+  local rc=$?
+  if ((rc != 0)); then
+    tail -n 30 "$work/operator.log" >&2 2>/dev/null || true
+    "$KUBECTL" -n "$ns" get all,jobs >&2 2>/dev/null || true
+  fi
+  [[ -n $operator_pid ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  "$HELM" uninstall "$rel" -n "$ns" >/dev/null 2>&1 || true
+  "$KUBECTL" delete namespace "$ns" "$fn_ns" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+k() { "$KUBECTL" -n "$ns" "$@"; }
+
+# 1. lint and render (for the test apiserver's version: the chart needs >= 1.30).
+kube_version=${KUBE_VERSION:-v1.33.0}
+tpl() { "$HELM" template "$rel" "$chart" -n "$ns" --kube-version "${kube_version#v}" "$@"; }
+"$HELM" lint --strict "$chart" >"$work/lint" 2>&1 || fail "helm lint --strict: $(cat "$work/lint")"
+grep -q '1 chart(s) linted, 0 chart(s) failed' "$work/lint" || fail "helm lint: $(cat "$work/lint")"
+tpl >"$work/plain.yaml"
+tpl --set metrics.serviceMonitor.force=true --set metrics.podMonitor.force=true \
+  --set metrics.prometheusRule.force=true >"$work/forced.yaml"
+tpl --api-versions monitoring.coreos.com/v1/ServiceMonitor --api-versions monitoring.coreos.com/v1/PodMonitor \
+  --api-versions monitoring.coreos.com/v1/PrometheusRule >"$work/with-crds.yaml"
+for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1; do
+  if tpl --set "$bad" >"$work/bad" 2>&1; then fail "values.schema.json accepted $bad"; fi
+done
+python3 - "$work" "$chart" <<'PY' || fail "rendered manifests are not as expected"
+import json, sys, yaml
+work, chart = sys.argv[1:]
+def docs(name):
+    return [d for d in yaml.safe_load_all(open(f"{work}/{name}")) if d]
+def kinds(ds):
+    return sorted(d["kind"] for d in ds)
+plain = docs("plain.yaml")
+monitoring = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+assert not monitoring & set(kinds(plain)), kinds(plain)
+for name in ("forced.yaml", "with-crds.yaml"):
+    assert monitoring <= set(kinds(docs(name))), (name, kinds(docs(name)))
+assert kinds(plain) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role",
+                               "RoleBinding", "Service", "ServiceAccount", "Job"]), kinds(plain)
+deploy = next(d for d in plain if d["kind"] == "Deployment")
+spec = deploy["spec"]["template"]["spec"]
+c = spec["containers"][0]
+assert deploy["spec"]["replicas"] == 2
+for arg in ("--leader-elect", "--leader-election-namespace=$(POD_NAMESPACE)", "--leader-election-identity=$(POD_NAME)"):
+    assert arg in c["args"], c["args"]
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+assert c["resources"]["requests"] and c["resources"]["limits"]
+assert spec["securityContext"]["runAsNonRoot"] is True
+assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]}}, c["securityContext"]
+dash = next(d for d in plain if d["kind"] == "ConfigMap")
+assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
+assert json.loads(dash["data"]["sluice.json"]) == json.load(open(f"{chart}/files/dashboards/sluice.json"))
+rule = next(d for d in docs("forced.yaml") if d["kind"] == "PrometheusRule")
+assert rule["spec"]["groups"] == yaml.safe_load(open(f"{chart}/files/alerts.yaml"))["groups"]
+role = next(d for d in plain if d["kind"] == "ClusterRole")
+for r in role["rules"]:
+    assert "*" not in r["verbs"] and "*" not in r["resources"], r
+PY
+echo "[step] helm lint --strict clean; manifests as specified"
+
+# 2. install where the Prometheus Operator CRDs are absent.
+"$KUBECTL" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1 &&
+  fail "this cluster has the Prometheus Operator CRDs; the test needs a cluster without them"
+"$HELM" install "$rel" "$chart" -n "$ns" --create-namespace --wait --timeout 180s \
+  --set operator.watchNamespace="$fn_ns" >"$work/install" 2>&1 || fail "helm install: $(cat "$work/install")"
+grep -q "Prometheus Operator's CRDs are absent" "$work/install" || fail "NOTES do not say the monitoring CRDs are absent"
+[[ $(k get deploy -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].status.readyReplicas}') == 2 ]] ||
+  fail "the operator Deployment does not have 2 ready replicas"
+"$KUBECTL" get crd functions.sluice.io triggers.sluice.io >/dev/null || fail "the chart did not install the CRDs"
+echo "[step] helm install: 2 ready operator replicas (KWOK), CRDs installed, no monitoring objects"
+
+# 3. the real operator under the chart's ServiceAccount and RBAC.
+sa=$(k get sa -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].metadata.name}')
+token=$(k create token "$sa" --duration=10m)
+"$KUBECTL" config view --minify --raw --flatten >"$work/sa.kubeconfig"
+KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-credentials chart-sa --token="$token" >/dev/null
+KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-context --current --user=chart-sa >/dev/null
+"$KUBECTL" create namespace "$fn_ns" >/dev/null
+"$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$work/sa.kubeconfig" --watch-namespace "$fn_ns" \
+  --leader-elect --leader-election-namespace "$ns" --leader-election-id sluice-operator-leader \
+  --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
+operator_pid=$!
+"$KUBECTL" -n "$fn_ns" apply -f - >/dev/null <<'YAML'
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: echo}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  code:
+    inline: |
+      def main_handler(event, context):
+          return event
+  scaling: {minReplicas: 1, maxReplicas: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: echo-http}
+spec:
+  functionRef: {name: echo}
+  http: {path: /echo}
+YAML
+ready_one() { [[ $("$KUBECTL" -n "$fn_ns" get fn echo -o jsonpath='{.status.readyReplicas}') == 1 ]]; }
+(poll 120 ready_one) || fail "under the chart's RBAC the operator never made Function echo ready: $(cat "$work/operator.log" | tail -5)"
+trigger_ready() { [[ $("$KUBECTL" -n "$fn_ns" get trigger echo-http -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+(poll 60 trigger_ready) || fail "the Trigger's Ready condition was never written"
+[[ $(k get lease sluice-operator-leader -o jsonpath='{.spec.holderIdentity}') != "" ]] || fail "no leader in the Lease"
+"$KUBECTL" -n "$fn_ns" get events --field-selector involvedObject.kind=Function -o name | grep -q . ||
+  fail "the operator recorded no Event"
+if grep -Eqi 'forbidden|\b403\b' "$work/operator.log"; then
+  fail "the chart's RBAC refused a request: $(grep -Ei 'forbidden|\b403\b' "$work/operator.log" | head -3)"
+fi
+kill "$operator_pid" && wait "$operator_pid" 2>/dev/null || true
+operator_pid=""
+echo "[step] the operator under the chart's ServiceAccount: replica pod, status, Trigger, Event, Lease, nothing refused"
+
+# 4. helm test and helm upgrade.
+"$HELM" test "$rel" -n "$ns" --timeout 120s >"$work/test" 2>&1 || fail "helm test: $(cat "$work/test")"
+grep -q "Phase:.*Succeeded" "$work/test" || fail "helm test did not report success: $(cat "$work/test")"
+"$HELM" upgrade "$rel" "$chart" -n "$ns" --wait --timeout 180s --reuse-values --set operator.replicas=3 \
+  >"$work/upgrade" 2>&1 || fail "helm upgrade: $(cat "$work/upgrade")"
+[[ $(k get deploy -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].status.readyReplicas}') == 3 ]] ||
+  fail "after the upgrade the Deployment does not have 3 ready replicas"
+[[ $("$HELM" status "$rel" -n "$ns" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') == 2 ]] ||
+  fail "the release is not at revision 2 after the upgrade"
+echo "[step] helm test passed; helm upgrade to 3 replicas (revision 2)"
+
+# 5. uninstall leaves nothing of the release but the CRDs.
+"$HELM" uninstall "$rel" -n "$ns" --wait --timeout 120s >/dev/null || fail "helm uninstall failed"
+leftovers() {
+  {
+    k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,jobs -l app.kubernetes.io/instance="$rel" -o name
+    "$KUBECTL" get clusterroles,clusterrolebindings -l app.kubernetes.io/instance="$rel" -o name
+  } 2>/dev/null
+}
+nothing_left() { [[ -z $(leftovers) ]]; }
+(poll 60 nothing_left) || fail "helm uninstall left: $(leftovers | tr '\n' ' ')"
+# Everything else in the release namespace is Kubernetes' own or the operator's Lease (not the chart's).
+others=$(k get configmaps,secrets,serviceaccounts,deployments,services,jobs,pods -o name |
+  grep -v -e '^configmap/kube-root-ca.crt$' -e '^serviceaccount/default$' || true)
+[[ -z $others ]] || fail "left in the release namespace after uninstall: $others"
+"$KUBECTL" get crd functions.sluice.io triggers.sluice.io >/dev/null || fail "uninstall removed the CRDs"
+"$KUBECTL" -n "$fn_ns" get fn echo >/dev/null || fail "uninstall removed a user's Function"
+echo "PASS: helm lint/install/test/upgrade/uninstall on the real apiserver; only the CRDs (and users' objects) remain"
