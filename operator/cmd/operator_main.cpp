@@ -134,6 +134,12 @@ int main(int argc, char** argv) {
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
   app.add_option("--leader-election-id", leaseName, "Name of the leader-election Lease")->capture_default_str();
   app.add_option("--leader-election-identity", identity, "This replica's identity in the Lease (default: host_pid)");
+  int defaultWarmPoolSize = 0;
+  app.add_option("--default-warm-pool-size", defaultWarmPoolSize,
+                 "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
+      ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
   app.add_option("--runtime-image", runtimeImage, "Image of replica pods whose Function sets no spec.image")
       ->envname("SLUICE_RUNTIME_IMAGE")
       ->capture_default_str();
@@ -238,7 +244,8 @@ int main(int argc, char** argv) {
       options.leaderElection = election;
     }
     sluice::controller::Manager manager(*connected->client, clock, options);
-    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
+    sluice::controllers::Controllers controllers(
+        manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize}, clock);
     if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
     exitCode = manager.run(stop.get_token());
     // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.

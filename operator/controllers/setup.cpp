@@ -20,7 +20,7 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
   return false;
 }
 
-Controllers::Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock)
+Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, Clock& clock)
     : expectations_(clock),
       events_(manager.client(), "sluice-operator", clock),
       tokens_(manager.client()),
@@ -45,29 +45,30 @@ Controllers::Controllers(controller::Manager& manager, ControllersOptions option
   }
   controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
 
-  functions_ =
-      std::make_unique<FunctionController>(FunctionControllerOptions{options.runtimeImage}, manager.client(),
-                                           FunctionControllerCaches{functions.cache(), triggers.cache(), pods.cache()},
-                                           expectations_, events_, tokens_, &replicaControl_, clock);
+  functions_ = std::make_unique<FunctionController>(
+      FunctionControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(),
+      FunctionControllerCaches{functions.cache(), triggers.cache(), pods.cache()}, expectations_, events_, tokens_,
+      &replicaControl_, clock);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
   controller->watchOwned(pods, "Function", &expectations_);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   // A warm pod becoming Ready may let a waiting Function adopt it.
-  controller->watchMapped(pods, [&functions](const kube::Json& pod) {
+  controller->watchMapped(pods, [&functions, defaultSize = options.defaultWarmPoolSize](const kube::Json& pod) {
     std::vector<std::string> keys;
     if (!WarmPoolController::isWarmPod(pod)) return keys;
     const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
     for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) {
-      if (f->value("/spec/scaling/warmPool/size"_json_pointer, 0) > 0) keys.push_back(kube::objectKey(*f));
+      if (warmPoolSize(*f, defaultSize) > 0) keys.push_back(kube::objectKey(*f));
     }
     return keys;
   });
   manager.add(std::move(controller));
 
-  warmPools_ = std::make_unique<WarmPoolController>(WarmPoolControllerOptions{options.runtimeImage}, manager.client(),
-                                                    functions.cache(), pods.cache(), expectations_, tokens_);
+  warmPools_ =
+      std::make_unique<WarmPoolController>(WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize},
+                                           manager.client(), functions.cache(), pods.cache(), expectations_, tokens_);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf);

@@ -37,13 +37,15 @@ struct ControllersOptions {
   std::string ns;  // watch and manage only this namespace; empty: all
   // The operator's and autoscaler's Prometheus series go here (none: not exported).
   std::shared_ptr<prometheus::Registry> metricsRegistry;
+  // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
+  int defaultWarmPoolSize = 0;
 };
 
 class AutoscalerLoop;
 
 class Controllers {
  public:
-  Controllers(controller::Manager& manager, ControllersOptions options, Clock& clock);
+  Controllers(controller::Manager& manager, const ControllersOptions& options, Clock& clock);
   ~Controllers();
 
   // Series computed from the caches at scrape time (metrics/state_collector.h);

@@ -146,7 +146,7 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
 
   WarmCandidates warm = warmCandidates(function, *rendered);
-  if (function.value("/spec/scaling/warmPool/size"_json_pointer, 0) > 0) {
+  if (warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
     status["warmReplicas"] = static_cast<int>(warm.pods.size());
   }
   Outcome outcome;

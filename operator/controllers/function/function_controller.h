@@ -41,7 +41,8 @@
 namespace sluice::controllers {
 
 struct FunctionControllerOptions {
-  std::string runtimeImage;  // replicas' image when a Function sets no spec.image
+  std::string runtimeImage;     // replicas' image when a Function sets no spec.image
+  int defaultWarmPoolSize = 0;  // when a Function sets no spec.scaling.warmPool.size
   std::string fieldManager = "sluice-operator";
 };
 

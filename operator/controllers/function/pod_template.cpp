@@ -47,6 +47,10 @@ json controlTokenEnv() {
 
 std::string warmPoolName(const std::string& image) { return "pool-" + templateHash(json(image)); }
 
+int warmPoolSize(const json& function, int defaultSize) {
+  return function.value("/spec/scaling/warmPool/size"_json_pointer, defaultSize);
+}
+
 json buildWarmPod(const std::string& ns, const std::string& image) {
   json container = {
       {"name", "runtime"},

@@ -42,6 +42,9 @@ Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spe
 // --warm and waits for an authenticated /specialize.
 nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
 std::string warmPoolName(const std::string& image);
+// spec.scaling.warmPool.size, or `defaultSize` (the operator's
+// --default-warm-pool-size, Helm's runtime.warmPool.defaultSize) when unset.
+int warmPoolSize(const nlohmann::json& function, int defaultSize);
 
 // A short stable hash of a pod spec; pods whose label differs are outdated.
 std::string templateHash(const nlohmann::json& podSpec);

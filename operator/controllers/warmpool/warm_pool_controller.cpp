@@ -52,7 +52,7 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
   std::map<std::string, Pool> pools;  // pool name -> wanted size and current pods
   for (const kube::ObjectPtr& f : functions_.byNamespace(ns)) {
     if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
-    int size = f->value("/spec/scaling/warmPool/size"_json_pointer, 0);
+    int size = warmPoolSize(*f, options_.defaultWarmPoolSize);
     if (size <= 0) continue;
     std::string image = f->value("/spec/image"_json_pointer, options_.runtimeImage);
     Pool& pool = pools[warmPoolName(image)];

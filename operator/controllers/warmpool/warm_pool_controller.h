@@ -24,7 +24,8 @@
 namespace sluice::controllers {
 
 struct WarmPoolControllerOptions {
-  std::string runtimeImage;  // image of Functions that set no spec.image
+  std::string runtimeImage;     // image of Functions that set no spec.image
+  int defaultWarmPoolSize = 0;  // of Functions that set no spec.scaling.warmPool.size
 };
 
 class WarmPoolController final : public controller::Reconciler {

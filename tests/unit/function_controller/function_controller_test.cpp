@@ -231,6 +231,22 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
   EXPECT_EQ(liveReplicas(), 1);
 }
 
+TEST_F(FunctionControllerTest, OperatorDefaultWarmPoolAppliesOnlyWhereTheFunctionSetsNoSize) {
+  WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, pods, expectations, tokens);
+  addFunction(inlineCode());
+  EXPECT_EQ(warmPoolSize(*functions.get("ns/echo"), 3), 3);
+  withDefault.reconcile("ns");
+  EXPECT_EQ(client.callCount("create", "pods"), 3) << "no spec.scaling.warmPool.size: the operator's default";
+
+  json zero = *functions.get("ns/echo");
+  zero["spec"]["scaling"] = {{"warmPool", {{"size", 0}}}};
+  functions.upsert(std::make_shared<const json>(zero));
+  EXPECT_EQ(warmPoolSize(*functions.get("ns/echo"), 3), 0) << "an explicit 0 wins over the default";
+  syncPods();
+  withDefault.reconcile("ns");
+  EXPECT_EQ(client.callCount("delete", "pods"), 3) << "the pool shrinks to the Function's own size";
+}
+
 TEST_F(FunctionControllerTest, AFailedSpecializationFallsBackToAFreshPod) {
   json spec = inlineCode();
   spec["scaling"] = {{"warmPool", {{"size", 1}}}};
