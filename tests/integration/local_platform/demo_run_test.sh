@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run RUN_SECONDS=…` run non-interactively: every generated record
-# arrives cleaned exactly once (ids in == ids out), the replica history shows
-# 0 -> N -> 0 with N >= 2, and Ctrl-C (SIGINT) leaves no process behind.
+# arrives cleaned (ids in == ids out; exactly once unless a drain overran its
+# grace and its file was redone, which at-least-once allows), the replica
+# history shows 0 -> N -> 0 with N >= 2, and SIGINT leaves no process behind.
 # Needs no test environment: the local platform runs on this machine only.
 source "$(dirname "$0")/../lib.sh"
 require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
@@ -16,7 +17,11 @@ j() { jq -r "$1" "$summary"; }
 generated=$(j .records_generated)
 ((generated > 0)) || fail "no records generated"
 [[ $(j .records_out_unique) == "$generated" ]] || fail "records: $generated generated, $(j .records_out_unique) arrived"
-[[ $(j .records_out) == "$generated" ]] || fail "records: $generated generated, $(j .records_out) written (duplicates?)"
+if [[ $(j .records_out) != "$generated" ]]; then
+  grep -qE "still draining after the grace|took over the abandoned claim" "$work/demo/operator.log" ||
+    fail "records: $generated generated, $(j .records_out) written, and no drain overran nor claim expired: duplicates without cause"
+  echo "note: $(j .records_duplicated) records redone after an overrun drain or expired claim (at-least-once)"
+fi
 [[ $(j .records_missing) == 0 && $(j .records_not_cleaned) == 0 ]] || fail "missing or uncleaned records: $(j .)"
 [[ $(j .scaled_0_to_n_to_0) == true ]] || fail "no 0 -> N -> 0 in the replica history: $(j .history)"
 (($(j .peak_replicas) >= 2)) || fail "peak replicas $(j .peak_replicas), expected at least 2"
