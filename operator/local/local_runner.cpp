@@ -139,7 +139,7 @@ void LocalRunner::round() {
   platform_.tick();
 }
 
-void LocalRunner::run(std::stop_token stop) {
+void LocalRunner::run(const std::stop_token& stop) {
   Clock::TimePoint nextReload = clock_.now();
   while (!stop.stop_requested()) {
     if (clock_.now() >= nextReload) {

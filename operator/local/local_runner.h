@@ -58,7 +58,7 @@ class LocalRunner {
   // One autoscaler + platform round over every Function.
   void round();
   // Until stop is requested; then drains and stops every replica.
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
 
  private:
   struct FileState {

@@ -17,6 +17,7 @@ namespace sluice::platform {
 Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv) {
   if (argv.empty()) return invalidArgument("spawn: no program");
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();
