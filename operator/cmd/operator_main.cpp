@@ -160,7 +160,12 @@ int runLocal(const LocalFlags& flags, std::shared_ptr<prometheus::Registry> regi
   auto& clock = sluice::realClock();
   sluice::platform::LocalPlatformOptions platformOptions;
   platformOptions.runtimeBinary = runtime;
-  platformOptions.stateDir = flags.stateDir.empty() ? flags.dir + "/.sluice" : flags.stateDir;
+  // Configurations of cold-started replicas; by default a private directory
+  // removed on the way out, so DIR (often a source tree) stays untouched.
+  const bool privateState = flags.stateDir.empty();
+  platformOptions.stateDir =
+      privateState ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
+                   : flags.stateDir;
   platformOptions.token = randomToken();
   platformOptions.warmPoolSize = flags.warmPool;
   platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
@@ -186,6 +191,7 @@ int runLocal(const LocalFlags& flags, std::shared_ptr<prometheus::Registry> regi
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
   runner.run(stop.get_token());
+  if (privateState) std::filesystem::remove_all(platformOptions.stateDir, ec);
   return 0;
 }
 
@@ -225,7 +231,7 @@ int main(int argc, char** argv) {
   app.add_flag("--check", localCheck,
                "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
   app.add_option("--state-dir", local.stateDir,
-                 "--local: where replica configurations are written (default DIR/.sluice)");
+                 "--local: where replica configurations are written (default: a private temporary directory)");
   CLI::Option* metricsOption =
       app.add_option("--metrics-bind-address", metricsAddress,
                      "Address of the Prometheus /metrics endpoint (served only when this flag is given)")

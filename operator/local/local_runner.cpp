@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/logging.h"
 #include "controllers/function/function_controller.h"
@@ -96,6 +97,13 @@ std::vector<std::string> LocalRunner::reload() {
   return errors;
 }
 
+void LocalRunner::ensureDirectory(const std::string& path) {
+  if (path.empty() || !ensuredDirectories_.insert(path).second) return;
+  std::error_code ec;
+  if (std::filesystem::create_directories(path, ec)) SLUICE_LOG_INFO("local: created directory {}", path);
+  if (ec) SLUICE_LOG_WARN("local: cannot create directory {}: {}", path, ec.message());
+}
+
 void LocalRunner::round() {
   std::set<std::string> live;
   for (const kube::ObjectPtr& fn : store_.functions().list()) {
@@ -119,6 +127,16 @@ void LocalRunner::round() {
       platform_.forget(key);
       applied_.erase(key);
       continue;
+    }
+    // A local directory trigger or output may not exist yet on a fresh machine
+    // (examples/ name paths under /tmp); the runtime refuses missing ones.
+    for (const json& trigger : (*configuration)["triggers"]) {
+      if (trigger.contains("objectStore") && trigger["objectStore"].value("kind", "") == "dir") {
+        ensureDirectory(trigger["objectStore"].value("prefix", ""));
+      }
+    }
+    for (const json& output : (*configuration)["outputs"]) {
+      if (output.contains("dir")) ensureDirectory(output["dir"].value("path", ""));
     }
     platform::ReplicaSpec spec;
     spec.key = key;

@@ -74,7 +74,10 @@ class LocalRunner {
   controllers::AutoscaleReconciler autoscaler_;
   std::map<std::string, FileState> files_;
   std::set<std::string> reportedRenderErrors_;
-  std::set<std::string> applied_;  // Function keys handed to the platform
+  void ensureDirectory(const std::string& path);
+
+  std::set<std::string> applied_;             // Function keys handed to the platform
+  std::set<std::string> ensuredDirectories_;  // created (or found) once; not checked again
 };
 
 }  // namespace sluice::local
