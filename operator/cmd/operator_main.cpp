@@ -146,7 +146,7 @@ int checkManifests(const std::string& dir) {
 }
 
 // --local: exit codes 0 stopped by a signal, 1 could not start.
-int runLocal(const LocalFlags& flags, std::shared_ptr<prometheus::Registry> registry, std::stop_source& stop) {
+int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry, std::stop_source& stop) {
   std::error_code ec;
   if (!std::filesystem::is_directory(flags.dir, ec)) {
     std::cerr << "sluice-operator: --local: " << flags.dir << " is not a directory\n";
@@ -312,35 +312,32 @@ int main(int argc, char** argv) {
     stop.request_stop();
   });
 
+  int exitCode = 0;
   if (!localDir.empty()) {
     local.dir = localDir;
     local.logLevel = logLevel;
-    int code = runLocal(local, registry, stop);
-    if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
-    signalThread.join();
-    return code;
-  }
-
-  auto& clock = sluice::realClock();
-  auto connected = sluice::kube::connect(kubeconfig, clock);
-  int exitCode = 0;
-  if (!connected) {
-    std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
-    exitCode = 1;
+    exitCode = runLocal(local, registry, stop);
   } else {
-    SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
-                    connected->config.server);
-    sluice::controller::ManagerOptions options;
-    if (leaderElect) {
-      sluice::controller::LeaderElectionConfig election;
-      election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
-      election.name = leaseName;
-      election.identity = identity;
-      options.leaderElection = election;
+    auto& clock = sluice::realClock();
+    auto connected = sluice::kube::connect(kubeconfig, clock);
+    if (!connected) {
+      std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
+      exitCode = 1;
+    } else {
+      SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
+                      connected->config.server);
+      sluice::controller::ManagerOptions options;
+      if (leaderElect) {
+        sluice::controller::LeaderElectionConfig election;
+        election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
+        election.name = leaseName;
+        election.identity = identity;
+        options.leaderElection = election;
+      }
+      sluice::controller::Manager manager(*connected->client, clock, options);
+      sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
+      exitCode = manager.run(stop.get_token());
     }
-    sluice::controller::Manager manager(*connected->client, clock, options);
-    sluice::controllers::Controllers controllers(manager, {runtimeImage, workers, watchNamespace, registry}, clock);
-    exitCode = manager.run(stop.get_token());
   }
   // Wake the signal thread if we are leaving on our own.
   if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
