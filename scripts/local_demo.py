@@ -111,6 +111,9 @@ def main():
     parser.add_argument("--kill-replica-at", type=float, default=None,
                         help="SIGKILL one replica this many seconds in (fault injection for tests)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--settle-seconds", type=float, default=0,
+                        help="after --seconds, wait up to this long for the backlog to drain and replicas to reach "
+                             "zero (tests on a busy machine); 0: stop at --seconds")
     args = parser.parse_args()
 
     source_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -224,7 +227,7 @@ def main():
             print("demo: the operator exited (%d); see %s" % (proc.returncode, log_path), file=sys.stderr)
             return 2
         done = not schedule and backlog == 0 and alive == 0 and desired == 0 and processed >= len(generated_ids)
-        if now >= args.seconds or (done and now > plan[-1][0] + 10):
+        if (done and now > plan[-1][0] + 10) or now >= args.seconds + (0 if done else args.settle_seconds):
             break
         time.sleep(0.5)
     elapsed = time.monotonic() - start

@@ -9,7 +9,7 @@ require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-out=$(python3 "$SLUICE_SOURCE_DIR/scripts/local_demo.py" --seconds 60 --build-dir "$SLUICE_BUILD_DIR" \
+out=$(python3 "$SLUICE_SOURCE_DIR/scripts/local_demo.py" --seconds 60 --settle-seconds 90 --build-dir "$SLUICE_BUILD_DIR" \
   --work-dir "$work/demo" 2>&1) || fail "the demo failed: $out"$'\n'"$(tail -30 "$work/demo/operator.log")"
 summary=$work/demo/summary.json
 echo "$out" | tail -6

@@ -8,7 +8,7 @@ require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Default exit code 1 also covers lost records; keep going to report them.
-python3 "$SLUICE_SOURCE_DIR/scripts/local_demo.py" --seconds 50 --build-dir "$SLUICE_BUILD_DIR" \
+python3 "$SLUICE_SOURCE_DIR/scripts/local_demo.py" --seconds 50 --settle-seconds 90 --build-dir "$SLUICE_BUILD_DIR" \
   --work-dir "$work/demo" --kill-replica-at 4 --seed 11 >"$work/out" 2>&1 || true
 summary=$work/demo/summary.json
 [[ -f $summary ]] || fail "no summary: $(cat "$work/out")"
