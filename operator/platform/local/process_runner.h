@@ -16,6 +16,8 @@ class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
   // Starts argv[0] with the arguments; the child dies with this process.
+  // Call it from a thread that outlives the children: the kernel's
+  // parent-death signal follows the thread that forked, not the process.
   virtual Result<int> spawn(const std::vector<std::string>& argv) = 0;
   virtual void signal(int pid, int signalNumber) = 0;
   // Children that exited since the last call: (pid, exit code, or 128 + signal).
