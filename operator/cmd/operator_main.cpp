@@ -339,8 +339,11 @@ int main(int argc, char** argv) {
       exitCode = manager.run(stop.get_token());
     }
   }
-  // Wake the signal thread if we are leaving on our own.
-  if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
+  // Wake the signal thread if we are leaving on our own. SIGTERM is blocked in
+  // every thread, so sigwait() takes it; nothing is terminated.
+  if (!stop.stop_requested()) {
+    pthread_kill(signalThread.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
+  }
   signalThread.join();
   return exitCode;
 }
