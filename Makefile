@@ -5,11 +5,13 @@ BUILD_TYPE ?= Quick
 BENCH_BUILD_DIR ?= build/release
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# `make run`: how long the local demo runs (seconds); it ends earlier once all work is done.
+RUN_SECONDS ?= 120
 
 .PHONY: help deps configure build test unit-test run lint format bench images chart-crds testenv-up testenv-down clean
 
 help:
-	@echo "make run           build, then run the main job (the local demo)"
+	@echo "make run           build, then run the local demo (log cleansing, 0->N->0); RUN_SECONDS=N bounds it"
 	@echo "make test          install, build, start the real test environment, run every test, stop it"
 	@echo "make unit-test     build and run the unit tests only (no servers)"
 	@echo "make deps          install Debian packages (idempotent)"
@@ -40,8 +42,9 @@ test: build
 unit-test: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The main job: seed scenario 1 on this machine with `sluice-operator --local` (scripts/local_demo.py).
 run: build
-	$(BUILD_DIR)/sluice-operator --help
+	python3 scripts/local_demo.py --seconds $(RUN_SECONDS) --build-dir $(BUILD_DIR) --work-dir $(BUILD_DIR)/demo
 
 lint: configure
 	@bash scripts/lint.sh $(BUILD_DIR)

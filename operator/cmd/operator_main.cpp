@@ -4,14 +4,16 @@
 // leader over a Lease, and runs the controller manager until SIGTERM/SIGINT,
 // releasing the Lease on the way out. It runs the controllers of
 // operator/controllers, the autoscaler loop among them, with the autoscaler's
-// metrics on /metrics when --metrics-bind-address is given; the local platform
-// arrives with its own issue; --local says so plainly and exits non-zero
-// instead of pretending to run.
+// metrics on /metrics when --metrics-bind-address is given.
+// `sluice-operator --local DIR` runs the same autoscaler without Kubernetes:
+// Functions and Triggers come from DIR's YAML and replicas are child
+// sluice-runtime processes (operator/local, operator/platform/local).
 // `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,9 +29,15 @@
 #include "common/logging.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "kube/kube_client.h"
 #include "metrics/check_metrics.h"
+#include "local/local_runner.h"
+#include "local/local_store.h"
+#include "local/manifests.h"
+#include "platform/local/local_platform.h"
+#include "scalers/cpprest_http_getter.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
 
@@ -100,6 +108,105 @@ int runCheckMetrics(const std::string& url) {
   return 0;
 }
 
+// sluice-runtime next to this binary (build/ and an installed bin/ alike).
+std::string siblingRuntime() {
+  char self[4096] = {};
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "sluice-runtime" : path.substr(0, slash + 1) + "sluice-runtime";
+}
+
+std::string randomToken() {
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  unsigned char bytes[24] = {};
+  urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+struct LocalFlags {
+  std::string dir;
+  std::string stateDir;
+  std::string runtimeBinary;
+  int warmPool = 1;
+  int drainGraceSeconds = 10;
+  std::string logLevel;
+};
+
+// --local DIR --check: exit codes 0 valid, 2 errors (each with file, line and field).
+int checkManifests(const std::string& dir) {
+  int objects = 0;
+  int errors = 0;
+  for (const std::string& path : sluice::local::manifestPaths(dir)) {
+    sluice::local::ManifestFile file = sluice::local::loadManifestFile(path, sluice::local::CrdValidator::builtin());
+    for (const std::string& error : file.errors) std::cout << error << "\n";
+    objects += static_cast<int>(file.objects.size());
+    errors += static_cast<int>(file.errors.size());
+  }
+  if (errors > 0) {
+    std::cout << dir << ": " << errors << " error(s)\n";
+    return 2;
+  }
+  std::cout << dir << ": " << objects << " object(s), no errors\n";
+  return 0;
+}
+
+// --local: exit codes 0 stopped by a signal, 1 could not start.
+int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry, std::stop_source& stop) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(flags.dir, ec)) {
+    std::cerr << "sluice-operator: --local: " << flags.dir << " is not a directory\n";
+    return 1;
+  }
+  const std::string runtime = flags.runtimeBinary.empty() ? siblingRuntime() : flags.runtimeBinary;
+  if (::access(runtime.c_str(), X_OK) != 0) {
+    std::cerr << "sluice-operator: --runtime-binary: " << runtime << " is not an executable\n";
+    return 1;
+  }
+  auto& clock = sluice::realClock();
+  sluice::platform::LocalPlatformOptions platformOptions;
+  platformOptions.runtimeBinary = runtime;
+  // Configurations of cold-started replicas; by default a private directory
+  // removed on the way out, so DIR (often a source tree) stays untouched.
+  const bool privateState = flags.stateDir.empty();
+  platformOptions.stateDir =
+      privateState ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
+                   : flags.stateDir;
+  platformOptions.token = randomToken();
+  platformOptions.warmPoolSize = flags.warmPool;
+  platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
+  platformOptions.logLevel = flags.logLevel;
+  // Warm children read the /specialize token from their environment.
+  ::setenv("SLUICE_SPECIALIZE_TOKEN", platformOptions.token.c_str(), 1);
+  sluice::platform::PosixProcessRunner processes;
+  sluice::platform::HttpRuntimeEndpoint endpoint;
+  sluice::platform::LocalPlatform platform(platformOptions, processes, endpoint, clock, registry);
+  sluice::local::LocalStore store([](const nlohmann::json& event) {
+    SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
+                    event.value("/involvedObject/namespace"_json_pointer, std::string()),
+                    event.value("/involvedObject/name"_json_pointer, std::string()), event.value("reason", ""),
+                    event.value("message", ""));
+  });
+  sluice::controller::EventRecorder events(store, "sluice-operator", clock);
+  sluice::controllers::TriggerScalerFactory scalers(store, std::make_shared<sluice::scalers::CppRestHttpGetter>(),
+                                                    clock);
+  sluice::autoscaler::AutoscalerMetrics metrics(registry);
+  sluice::local::LocalRunnerOptions runnerOptions;
+  runnerOptions.dir = flags.dir;
+  sluice::local::LocalRunner runner(runnerOptions, store, platform, scalers, events, &metrics, clock);
+  SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
+                  runtime, flags.warmPool);
+  runner.run(stop.get_token());
+  if (privateState) std::filesystem::remove_all(platformOptions.stateDir, ec);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,10 +225,25 @@ int main(int argc, char** argv) {
   std::string runtimeImage = std::string("sluice/runtime-python:") + sluice::kVersion;
   int workers = 4;
   std::string watchNamespace;
+  LocalFlags local;
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
   app.add_option("--local", localDir,
                  "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
+  app.add_option("--runtime-binary", local.runtimeBinary,
+                 "--local: the sluice-runtime to start (default: the one next to this binary)");
+  app.add_option("--warm-pool", local.warmPool, "--local: unspecialized runtime processes kept ready")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--drain-grace", local.drainGraceSeconds,
+                 "--local: seconds a replica has to finish its work when scaled down or stopped")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  bool localCheck = false;
+  app.add_flag("--check", localCheck,
+               "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
+  app.add_option("--state-dir", local.stateDir,
+                 "--local: where replica configurations are written (default: a private temporary directory)");
   CLI::Option* metricsOption =
       app.add_option("--metrics-bind-address", metricsAddress,
                      "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
@@ -179,11 +301,7 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-operator: --log-level: " << status.message() << "\n";
     return 2;
   }
-  if (!localDir.empty()) {
-    std::cerr << "sluice-operator " << sluice::kVersion
-              << ": --local (the embedded platform) is not implemented in this build yet; see --help\n";
-    return 3;
-  }
+  if (!localDir.empty() && localCheck) return checkManifests(localDir);
 
   // SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
   // thread (cpprestsdk's included) inherits the blocked mask.
@@ -196,7 +314,9 @@ int main(int argc, char** argv) {
   // Started after the signal mask is set, so its threads inherit it.
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (metricsOption->count() > 0) {
+  // --local always serves /metrics (on loopback unless told otherwise): it is how you watch it.
+  if (!localDir.empty() && metricsOption->count() == 0) metricsAddress = "127.0.0.1:8080";
+  if (metricsOption->count() > 0 || !localDir.empty()) {
     std::string address =
         !metricsAddress.empty() && metricsAddress[0] == ':' ? "0.0.0.0" + metricsAddress : metricsAddress;
     try {
@@ -226,33 +346,42 @@ int main(int argc, char** argv) {
     stop.request_stop();
   });
 
-  auto& clock = sluice::realClock();
-  auto connected = sluice::kube::connect(kubeconfig, clock);
   int exitCode = 0;
-  if (!connected) {
-    std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
-    exitCode = 1;
+  if (!localDir.empty()) {
+    local.dir = localDir;
+    local.logLevel = logLevel;
+    exitCode = runLocal(local, registry, stop);
   } else {
-    SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
-                    connected->config.server);
-    sluice::controller::ManagerOptions options;
-    if (leaderElect) {
-      sluice::controller::LeaderElectionConfig election;
-      election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
-      election.name = leaseName;
-      election.identity = identity;
-      options.leaderElection = election;
+    auto& clock = sluice::realClock();
+    auto connected = sluice::kube::connect(kubeconfig, clock);
+    if (!connected) {
+      std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
+      exitCode = 1;
+    } else {
+      SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
+                      connected->config.server);
+      sluice::controller::ManagerOptions options;
+      if (leaderElect) {
+        sluice::controller::LeaderElectionConfig election;
+        election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
+        election.name = leaseName;
+        election.identity = identity;
+        options.leaderElection = election;
+      }
+      sluice::controller::Manager manager(*connected->client, clock, options);
+      sluice::controllers::Controllers controllers(
+          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize}, clock);
+      if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
+      exitCode = manager.run(stop.get_token());
+      // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
+      if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
     }
-    sluice::controller::Manager manager(*connected->client, clock, options);
-    sluice::controllers::Controllers controllers(
-        manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize}, clock);
-    if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
-    exitCode = manager.run(stop.get_token());
-    // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
-    if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
   }
-  // Wake the signal thread if we are leaving on our own.
-  if (!stop.stop_requested()) pthread_kill(signalThread.native_handle(), SIGTERM);
+  // Wake the signal thread if we are leaving on our own. SIGTERM is blocked in
+  // every thread, so sigwait() takes it; nothing is terminated.
+  if (!stop.stop_requested()) {
+    pthread_kill(signalThread.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
+  }
   signalThread.join();
   return exitCode;
 }

@@ -214,6 +214,8 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
       SecretCollector secrets(out, options, "output_" + outputs[i].value("name", "output" + std::to_string(i)));
       auto sink = renderSink(outputs[i], where + ": spec.outputs[" + std::to_string(i) + "]", secrets);
       if (!sink.isOk()) return sink.status();
+      // The CRD lets a lone output go unnamed; the runtime names every output.
+      if (!sink->contains("name")) (*sink)["name"] = "output" + std::to_string(i);
       c["outputs"].push_back(*sink);
     }
     if (spec.contains("deadLetter")) {

@@ -3,7 +3,7 @@
 # refuse bad specs at apply time with messages naming the field, and expose
 # printer columns and the scale subresource.
 source "$(dirname "$0")/../lib.sh"
-require_env KUBECONFIG KUBECTL SLUICE_SOURCE_DIR
+require_env KUBECONFIG KUBECTL SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
 
 k() { "$KUBECTL" "$@"; }
 apply_crds
@@ -13,10 +13,18 @@ trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true' EXIT
 k create namespace "$ns" >/dev/null
 
 failures=0
-# refused NAME EXPECTED_MESSAGE <<YAML: server-side dry run must fail with exactly that message line.
+# refused NAME EXPECTED_MESSAGE <<YAML: server-side dry run must fail with exactly that message line,
+# and `sluice-operator --local --check` (the same rules, compiled in) must say the same.
+localdir=$(mktemp -d)
+trap 'k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; rm -rf "$localdir"' EXIT
 refused() {
-  local name=$1 expected=$2 out
-  if out=$(k -n "$ns" apply --dry-run=server -f - 2>&1); then
+  local name=$1 expected=$2 out manifest
+  manifest=$(cat)
+  printf '%s\n' "$manifest" >"$localdir/m.yaml"
+  if out=$("$SLUICE_BUILD_DIR/sluice-operator" --local "$localdir" --check 2>&1) || [[ $out != *"$expected"* ]]; then
+    echo "FAIL [$name --local]: expected message containing: $expected"; echo "  got: $out"; failures=$((failures + 1))
+  fi
+  if out=$(k -n "$ns" apply --dry-run=server -f - 2>&1 <<<"$manifest"); then
     echo "FAIL [$name]: accepted, expected refusal: $expected"; failures=$((failures + 1)); return
   fi
   if [[ $out != *"$expected"* ]]; then

@@ -166,6 +166,22 @@ TEST(RuntimeConfigRenderTest, PythonFunctionGetsHandlerAndCodeDir) {
   EXPECT_EQ(parsed->eventShape, rc::EventShape::kScf);
 }
 
+TEST(RuntimeConfigRenderTest, UnnamedOutputsGetTheirIndexAsNameAndParse) {
+  // The CRD makes output names optional; the runtime's parser requires them.
+  json fn = {{"metadata", {{"name", "clean"}}},
+             {"spec",
+              {{"runtime", "builtin"},
+               {"pipeline", json::array({{{"mirror", json::object()}}})},
+               {"outputs", json::array({{{"dir", {{"path", "/tmp/a"}}}}, {{"dir", {{"path", "/tmp/b"}}}}})}}}};
+  auto rendered = renderRuntimeConfig(fn, {});
+  ASSERT_TRUE(rendered.isOk());
+  EXPECT_EQ(rendered->config["outputs"][0]["name"], "output0");
+  EXPECT_EQ(rendered->config["outputs"][1]["name"], "output1");
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_EQ(parsed->outputs.size(), 2u);
+}
+
 TEST(RuntimeConfigRenderTest, BadTagIsRefusedNamingTheTriggerAndField) {
   json t = trigger(
       "uploads", "clean-logs",

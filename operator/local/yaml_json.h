@@ -1,0 +1,30 @@
+// YAML documents as nlohmann::json, remembering where each value came from,
+// so that errors about a field can name the file's line. Scalars are typed by
+// YAML 1.2's core schema as kubectl does (quoted -> string; true/false, null,
+// integers and floats otherwise). Pure functions; thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace sluice::local {
+
+// One YAML document of a file.
+struct YamlDocument {
+  nlohmann::json value;
+  int line = 1;                      // 1-based line where the document starts
+  std::map<std::string, int> lines;  // JSON pointer ("/spec/runtime") -> 1-based line
+  // The line of `pointer`, or of its nearest ancestor that exists.
+  int lineOf(const std::string& pointer) const;
+};
+
+// Every document of `text` (empty documents are skipped). A syntax error
+// becomes an invalid-argument status "line N, column M: <yaml-cpp's reason>".
+Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text);
+
+}  // namespace sluice::local

@@ -1,0 +1,364 @@
+#include "platform/local/local_platform.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "common/logging.h"
+
+namespace sluice::platform {
+
+namespace {
+
+bool isReplica(int state) { return state >= 2; }  // kStarting, kReady, kDraining
+
+std::string fileNameFor(const std::string& key) {
+  std::string out;
+  for (char c : key) out += c == '/' ? '_' : c;
+  return out + ".json";
+}
+
+}  // namespace
+
+LocalPlatform::LocalPlatform(LocalPlatformOptions options, ProcessRunner& processes, RuntimeEndpoint& endpoint,
+                             Clock& clock, std::shared_ptr<prometheus::Registry> registry)
+    : options_(std::move(options)),
+      processes_(processes),
+      endpoint_(endpoint),
+      clock_(clock),
+      registry_(std::move(registry)) {
+  lastTick_ = clock_.now();
+  if (registry_) {
+    replicasGauge_ = &prometheus::BuildGauge()
+                          .Name("sluice_local_replicas")
+                          .Help("Replica processes of a Function by state (starting, ready, draining)")
+                          .Register(*registry_);
+    desiredGauge_ = &prometheus::BuildGauge()
+                         .Name("sluice_local_desired_replicas")
+                         .Help("Replicas a Function asks for (the autoscaler's decision or spec.replicas)")
+                         .Register(*registry_);
+    restartsCounter_ = &prometheus::BuildCounter()
+                            .Name("sluice_local_replica_restarts_total")
+                            .Help("Replica processes that exited on their own and were replaced")
+                            .Register(*registry_);
+    replicaSecondsCounter_ = &prometheus::BuildCounter()
+                                  .Name("sluice_local_replica_seconds_total")
+                                  .Help("Replica processes alive times seconds: what the replicas cost")
+                                  .Register(*registry_);
+    warmGauge_ = &prometheus::BuildGauge()
+                      .Name("sluice_local_warm_processes")
+                      .Help("Unspecialized runtime processes ready to be adopted")
+                      .Register(*registry_)
+                      .Add({});
+  }
+}
+
+Status LocalPlatform::apply(const ReplicaSpec& spec) {
+  std::lock_guard lock(mu_);
+  FunctionState& function = functions_[spec.key];
+  function.spec = spec;
+  function.forgotten = false;
+  function.configurationHash = std::to_string(std::hash<std::string>{}(spec.configuration.dump()));
+  return Status::ok();
+}
+
+void LocalPlatform::forget(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = functions_.find(key);
+  if (it == functions_.end()) return;
+  it->second.forgotten = true;
+  it->second.spec.desired = 0;
+}
+
+ReplicaCounts LocalPlatform::counts(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  ReplicaCounts out;
+  auto it = functions_.find(key);
+  if (it != functions_.end()) {
+    out.desired = it->second.spec.desired;
+    out.restarts = it->second.restarts;
+  }
+  for (const auto& [pid, p] : children_) {
+    if (p.function != key) continue;
+    if (p.state == State::kStarting) ++out.starting;
+    if (p.state == State::kReady) ++out.ready;
+    if (p.state == State::kDraining) ++out.draining;
+  }
+  return out;
+}
+
+int LocalPlatform::warmReady() const {
+  std::lock_guard lock(mu_);
+  int n = 0;
+  for (const auto& [pid, p] : children_) n += p.state == State::kWarm ? 1 : 0;
+  return n;
+}
+
+std::vector<int> LocalPlatform::replicaPids(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  std::vector<int> out;
+  for (const auto& [pid, p] : children_) {
+    if (p.function == key && (p.state == State::kStarting || p.state == State::kReady)) out.push_back(pid);
+  }
+  return out;
+}
+
+double LocalPlatform::replicaSeconds() const {
+  std::lock_guard lock(mu_);
+  return replicaSeconds_;
+}
+
+std::string LocalPlatform::configPathFor(const std::string& key) const {
+  return (std::filesystem::path(options_.stateDir) / fileNameFor(key)).string();
+}
+
+void LocalPlatform::tick() {
+  std::lock_guard lock(mu_);
+  const Clock::TimePoint now = clock_.now();
+  const double elapsed = std::chrono::duration<double>(now - lastTick_).count();
+  for (const auto& [pid, p] : children_) {
+    if (isReplica(static_cast<int>(p.state))) {
+      replicaSeconds_ += elapsed;
+      if (replicaSecondsCounter_) replicaSecondsCounter_->Add({{"function", p.function}}).Increment(elapsed);
+    }
+  }
+  lastTick_ = now;
+
+  reapLocked(now);
+  // Readiness of what is starting; drains that overran their grace.
+  for (auto& [pid, p] : children_) {
+    if (p.state == State::kWarmStarting || p.state == State::kStarting) {
+      if (endpoint_.ready(p.port)) {
+        p.state = p.state == State::kWarmStarting ? State::kWarm : State::kReady;
+      } else if (p.state == State::kWarmStarting && now - p.startedAt > options_.warmReadyTimeout) {
+        SLUICE_LOG_WARN("local: warm runtime {} not ready after {} ms; killing it", pid,
+                        options_.warmReadyTimeout.count());
+        processes_.signal(pid, SIGKILL);
+      }
+    }
+    if (p.state == State::kDraining && now >= p.drainDeadline) {
+      SLUICE_LOG_WARN("local: replica {} of {} still draining after the grace; killing it", pid, p.function);
+      processes_.signal(pid, SIGKILL);
+      p.drainDeadline = now + std::chrono::hours(24);  // once
+    }
+  }
+  for (auto it = functions_.begin(); it != functions_.end();) {
+    scaleLocked(it->first, it->second, now);
+    bool empty = std::none_of(children_.begin(), children_.end(),
+                              [&](const auto& entry) { return entry.second.function == it->first; });
+    if (it->second.forgotten && empty) {
+      std::error_code ec;
+      std::filesystem::remove(configPathFor(it->first), ec);
+      it = functions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  startWarmLocked(now);
+  publishLocked(now);
+}
+
+void LocalPlatform::reapLocked(Clock::TimePoint now) {
+  for (const auto& [pid, code] : processes_.reapExited()) {
+    auto it = children_.find(pid);
+    if (it == children_.end()) continue;
+    Process p = it->second;
+    children_.erase(it);
+    if (p.state == State::kDraining) {
+      SLUICE_LOG_INFO("local: replica {} of {} drained and exited ({})", pid, p.function, code);
+      continue;
+    }
+    if (p.state == State::kWarmStarting || p.state == State::kWarm) {
+      SLUICE_LOG_WARN("local: warm runtime {} exited ({})", pid, code);
+      continue;
+    }
+    auto f = functions_.find(p.function);
+    if (f == functions_.end()) continue;
+    FunctionState& function = f->second;
+    ++function.restarts;
+    if (restartsCounter_) restartsCounter_->Add({{"function", p.function}}).Increment();
+    function.backoff = function.backoff == Clock::Duration{}
+                           ? Clock::Duration(options_.initialBackoff)
+                           : std::min<Clock::Duration>(function.backoff * 2, options_.maxBackoff);
+    function.nextStartAllowed = now + function.backoff;
+    SLUICE_LOG_WARN("local: replica {} of {} exited on its own ({}); replacing it in {} ms", pid, p.function, code,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(function.backoff).count());
+  }
+}
+
+void LocalPlatform::drainLocked(Process& process, Clock::TimePoint now) {
+  processes_.signal(process.pid, SIGTERM);
+  process.state = State::kDraining;
+  process.drainDeadline = now + options_.drainGrace + std::chrono::seconds(5);
+}
+
+void LocalPlatform::scaleLocked(const std::string& key, FunctionState& function, Clock::TimePoint now) {
+  std::vector<Process*> current;
+  for (auto& [pid, p] : children_) {
+    if (p.function != key || (p.state != State::kStarting && p.state != State::kReady)) continue;
+    if (p.configurationHash != function.configurationHash) {
+      // The Function changed: its replicas are replaced (drained, started afresh below).
+      SLUICE_LOG_INFO("local: {}: configuration changed; draining replica {}", key, pid);
+      drainLocked(p, now);
+      continue;
+    }
+    current.push_back(&p);
+    // A replica that stays up resets its Function's crash backoff.
+    if (p.state == State::kReady && now - p.startedAt >= options_.healthyAfter) function.backoff = {};
+  }
+  const int desired = function.spec.desired;
+  if (static_cast<int>(current.size()) > desired) {
+    // The least useful go first: not ready yet, then the youngest.
+    std::sort(current.begin(), current.end(), [](const Process* a, const Process* b) {
+      if ((a->state == State::kReady) != (b->state == State::kReady)) return a->state != State::kReady;
+      if (a->startedAt != b->startedAt) return a->startedAt > b->startedAt;
+      return a->pid > b->pid;
+    });
+    for (size_t i = 0; i < current.size() - static_cast<size_t>(desired); ++i) {
+      SLUICE_LOG_INFO("local: {}: scaling down, draining replica {}", key, current[i]->pid);
+      drainLocked(*current[i], now);
+    }
+    return;
+  }
+  for (int missing = desired - static_cast<int>(current.size()); missing > 0; --missing) {
+    if (now < function.nextStartAllowed) return;  // crash backoff
+    if (!startReplicaLocked(key, function, now)) return;
+  }
+}
+
+bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& function, Clock::TimePoint now) {
+  const std::string configuration = function.spec.configuration.dump();
+  if (function.spec.adoptable) {
+    // The oldest ready warm process, as the FunctionController adopts warm pods.
+    Process* warm = nullptr;
+    for (auto& [pid, p] : children_) {
+      if (p.state == State::kWarm && (!warm || p.startedAt < warm->startedAt)) warm = &p;
+    }
+    if (warm) {
+      Status specialized = endpoint_.specialize(warm->port, options_.token, configuration);
+      if (specialized.isOk()) {
+        warm->state = State::kStarting;
+        warm->function = key;
+        warm->configurationHash = function.configurationHash;
+        warm->startedAt = now;
+        SLUICE_LOG_INFO("local: {}: adopted warm runtime {} (port {})", key, warm->pid, warm->port);
+        return true;
+      }
+      SLUICE_LOG_WARN("local: {}: specializing warm runtime {}: {}; killing it", key, warm->pid,
+                      specialized.toString());
+      processes_.signal(warm->pid, SIGKILL);
+      warm->state = State::kDraining;  // reaped as a drained process
+      warm->drainDeadline = now + std::chrono::hours(24);
+    }
+  }
+  const std::string path = configPathFor(key);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.stateDir, ec);
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << configuration;
+    out.close();
+    std::filesystem::rename(path + ".tmp", path, ec);
+    if (!out || ec) {
+      SLUICE_LOG_ERROR("local: {}: cannot write {}", key, path);
+      return false;
+    }
+  }
+  const int port = processes_.freePort();
+  auto pid = processes_.spawn({options_.runtimeBinary, "--config", path, "--control-bind-address",
+                               "127.0.0.1:" + std::to_string(port), "--drain-grace",
+                               std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel});
+  if (!pid.isOk()) {
+    SLUICE_LOG_ERROR("local: {}: starting {}: {}", key, options_.runtimeBinary, pid.status().toString());
+    function.nextStartAllowed = now + options_.initialBackoff;
+    return false;
+  }
+  Process p;
+  p.pid = *pid;
+  p.port = port;
+  p.state = State::kStarting;
+  p.function = key;
+  p.configurationHash = function.configurationHash;
+  p.startedAt = now;
+  children_[p.pid] = p;
+  SLUICE_LOG_INFO("local: {}: started replica {} (port {})", key, p.pid, port);
+  return true;
+}
+
+void LocalPlatform::startWarmLocked(Clock::TimePoint now) {
+  int warm = 0;
+  for (const auto& [pid, p] : children_) {
+    warm += p.state == State::kWarm || p.state == State::kWarmStarting ? 1 : 0;
+  }
+  for (; warm < options_.warmPoolSize; ++warm) {
+    const int port = processes_.freePort();
+    auto pid = processes_.spawn({options_.runtimeBinary, "--warm", "--control-bind-address",
+                                 "127.0.0.1:" + std::to_string(port), "--drain-grace",
+                                 std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel});
+    if (!pid.isOk()) {
+      SLUICE_LOG_ERROR("local: starting a warm runtime: {}", pid.status().toString());
+      return;
+    }
+    Process p;
+    p.pid = *pid;
+    p.port = port;
+    p.state = State::kWarmStarting;
+    p.startedAt = now;
+    children_[p.pid] = p;
+  }
+}
+
+void LocalPlatform::publishLocked(Clock::TimePoint) {
+  if (!registry_) return;
+  std::map<std::string, std::array<int, 3>> byFunction;
+  int warm = 0;
+  for (const auto& [key, f] : functions_) {
+    byFunction[key] = {0, 0, 0};
+    desiredGauge_->Add({{"function", key}}).Set(f.spec.desired);
+  }
+  for (const auto& [pid, p] : children_) {
+    if (p.state == State::kWarm) ++warm;
+    if (p.state == State::kStarting) ++byFunction[p.function][0];
+    if (p.state == State::kReady) ++byFunction[p.function][1];
+    if (p.state == State::kDraining && !p.function.empty()) ++byFunction[p.function][2];
+  }
+  for (const auto& [key, n] : byFunction) {
+    replicasGauge_->Add({{"function", key}, {"state", "starting"}}).Set(n[0]);
+    replicasGauge_->Add({{"function", key}, {"state", "ready"}}).Set(n[1]);
+    replicasGauge_->Add({{"function", key}, {"state", "draining"}}).Set(n[2]);
+  }
+  warmGauge_->Set(warm);
+}
+
+void LocalPlatform::shutdown() {
+  std::unique_lock lock(mu_);
+  for (auto& [pid, p] : children_) processes_.signal(pid, SIGTERM);
+  // Real time, not the Clock: shutdown waits for real processes.
+  const auto deadline = std::chrono::steady_clock::now() + options_.drainGrace + std::chrono::seconds(2);
+  while (!children_.empty()) {
+    for (const auto& [pid, code] : processes_.reapExited()) children_.erase(pid);
+    if (children_.empty()) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      for (auto& [pid, p] : children_) processes_.signal(pid, SIGKILL);
+      // After SIGKILL they go at once; reap what went.
+      for (int i = 0; i < 50 && !children_.empty(); ++i) {
+        for (const auto& [pid, code] : processes_.reapExited()) children_.erase(pid);
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        lock.lock();
+      }
+      break;
+    }
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    lock.lock();
+  }
+  SLUICE_LOG_INFO("local: every replica process stopped ({} left)", children_.size());
+}
+
+}  // namespace sluice::platform

@@ -1,0 +1,114 @@
+#include "platform/local/process_runner.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <cpprest/http_client.h>
+
+namespace sluice::platform {
+
+Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv) {
+  if (argv.empty()) return invalidArgument("spawn: no program");
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return unavailable(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // A child must not outlive the operator, even when the operator is killed -9.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    // The operator blocks SIGTERM/SIGINT for its sigwait thread; the runtime needs them.
+    sigset_t none;
+    sigemptyset(&none);
+    ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    // Ctrl-C in a terminal reaches the whole process group: the operator drains
+    // its children in order instead.
+    ::setpgid(0, 0);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return static_cast<int>(pid);
+}
+
+void PosixProcessRunner::signal(int pid, int signalNumber) {
+  if (pid > 0) ::kill(pid, signalNumber);
+}
+
+std::vector<std::pair<int, int>> PosixProcessRunner::reapExited() {
+  std::vector<std::pair<int, int>> out;
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    out.emplace_back(pid, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+  return out;
+}
+
+int PosixProcessRunner::freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+namespace {
+
+web::http::client::http_client clientFor(int port, std::chrono::milliseconds timeout) {
+  web::http::client::http_client_config config;
+  config.set_timeout(timeout);
+  return web::http::client::http_client("http://127.0.0.1:" + std::to_string(port), config);
+}
+
+}  // namespace
+
+bool HttpRuntimeEndpoint::ready(int port) {
+  try {
+    auto client = clientFor(port, std::chrono::milliseconds(500));
+    return client.request(web::http::methods::GET, "/readyz").get().status_code() == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+Status HttpRuntimeEndpoint::specialize(int port, const std::string& token, const std::string& configuration) {
+  try {
+    auto client = clientFor(port, std::chrono::seconds(10));
+    web::http::http_request request(web::http::methods::POST);
+    request.set_request_uri("/specialize");
+    request.headers().add("Authorization", "Bearer " + token);
+    request.set_body(configuration, "application/json");
+    web::http::http_response response = client.request(request).get();
+    if (response.status_code() >= 300) {
+      std::string text = response.extract_utf8string(true).get();
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      return unavailable("POST /specialize on port " + std::to_string(port) + ": " +
+                         std::to_string(response.status_code()) + " " + text);
+    }
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return unavailable("POST /specialize on port " + std::to_string(port) + ": " + e.what());
+  }
+}
+
+}  // namespace sluice::platform

@@ -1,0 +1,169 @@
+// The --local manifest checks: the apiserver's wording and the CRDs' own
+// messages, with the field path; every CEL rule of crds/ has a twin.
+#include "local/crd_validator.h"
+
+#include <gtest/gtest.h>
+
+#include "local/yaml_json.h"
+
+namespace sluice::local {
+namespace {
+
+using nlohmann::json;
+
+json yaml(const std::string& text) {
+  auto documents = parseYamlDocuments(text);
+  EXPECT_TRUE(documents.isOk()) << documents.status().toString();
+  return documents->at(0).value;
+}
+
+std::vector<std::string> messages(json object) {
+  std::vector<std::string> out;
+  for (const FieldError& e : CrdValidator::builtin().validate(object)) out.push_back(e.message);
+  return out;
+}
+
+const char* kFunction = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: fn}
+spec:
+  runtime: builtin
+  pipeline:
+    - decompress: {format: gzip}
+  outputs:
+    - dir: {path: /tmp/out}
+)";
+
+TEST(CrdValidatorTest, BuiltinCrdsLoadWithEveryCelRuleImplemented) {
+  EXPECT_TRUE(CrdValidator::builtin().knows("Function"));
+  EXPECT_TRUE(CrdValidator::builtin().knows("Trigger"));
+}
+
+TEST(CrdValidatorTest, RefusesACrdRuleWithoutATwinNamingIt) {
+  const std::string crd = R"(
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+spec:
+  group: sluice.io
+  names: {kind: Thing}
+  versions:
+    - name: v1
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-validations:
+            - rule: self.size() < 3
+              message: too big
+)";
+  auto validator = CrdValidator::fromCrds({crd});
+  ASSERT_FALSE(validator.isOk());
+  EXPECT_EQ(validator.status().message(), "CRD Thing: CEL rule without a --local implementation: self.size() < 3");
+}
+
+TEST(CrdValidatorTest, ValidFunctionPassesAndGetsTheCrdDefaults) {
+  json fn = yaml(kFunction);
+  EXPECT_TRUE(CrdValidator::builtin().validate(fn).empty());
+  EXPECT_EQ(fn["spec"]["scaling"]["maxReplicas"], 100);
+  EXPECT_EQ(fn["spec"]["scaling"]["cooldownSeconds"], 300);
+  EXPECT_EQ(fn["spec"]["concurrency"], 1);
+}
+
+TEST(CrdValidatorTest, OpenApiViolationsUseTheApiserverWording) {
+  json fn = yaml(kFunction);
+  fn["spec"]["scaling"] = {{"maxReplicas", 0}};
+  fn["spec"]["runtime"] = "ruby";
+  fn["spec"]["concurrency"] = "two";
+  fn["spec"]["colour"] = "blue";
+  auto got = messages(fn);
+  std::vector<std::string> want = {
+      "spec.concurrency: Invalid value: \"string\": spec.concurrency in body must be of type integer: \"string\"",
+      "spec.runtime: Unsupported value: \"ruby\": supported values: \"python3.11\", \"builtin\"",
+      "spec.scaling.maxReplicas: Invalid value: 0: spec.scaling.maxReplicas in body should be greater than or equal "
+      "to 1",
+      "unknown field \"spec.colour\"",
+  };
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(CrdValidatorTest, CelRulesReportTheCrdMessageAtTheirFieldPath) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] = json::array({{{"parse", {{"format", "regex"}}}}});
+  fn["spec"]["scaling"] = {{"minReplicas", 5}, {"maxReplicas", 2}};
+  fn["spec"]["outputs"] =
+      json::array({{{"dir", {{"path", "/a"}}}, {"name", "x"}}, {{"dir", {{"path", "/b"}}}, {"name", "x"}}});
+  auto got = messages(fn);
+  std::vector<std::string> want = {
+      "spec.pipeline[0].parse: Invalid value: \"object\": parse.format regex needs pattern",
+      "spec.scaling.minReplicas: Invalid value: \"object\": minReplicas must not exceed maxReplicas",
+      "spec.outputs: Invalid value: \"array\": output names must be unique",
+  };
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(CrdValidatorTest, BuiltinWithoutPipelineAndTriggerWithTwoSources) {
+  json fn = yaml(kFunction);
+  fn["spec"].erase("pipeline");
+  EXPECT_EQ(messages(fn), std::vector<std::string>{
+                              "spec.pipeline: Invalid value: \"object\": runtime builtin needs a non-empty pipeline"});
+
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  http: {path: /x}
+  cron: {schedule: "every day"}
+)");
+  auto got = messages(trigger);
+  std::vector<std::string> want = {
+      "spec: Invalid value: \"object\": spec must set exactly one source: kafka, rabbitmq, cron, http, objectStore or "
+      "prometheus",
+      "spec.cron.schedule: Invalid value: \"string\": must be five cron fields (minute hour day-of-month month "
+      "day-of-week) or one of @yearly, @monthly, @weekly, @daily, @hourly",
+  };
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(CrdValidatorTest, RequiredFieldsAndObjectStoreRules) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  objectStore: {type: dir}
+)");
+  auto got = messages(trigger);
+  std::vector<std::string> want = {"spec.functionRef: Required value",
+                                   "spec.objectStore: Invalid value: \"object\": objectStore of type dir needs path"};
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(CrdValidatorTest, KindApiVersionAndName) {
+  EXPECT_EQ(messages(yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")),
+            std::vector<std::string>{"kind: Unsupported value: \"Pod\": supported values: Function, Trigger"});
+  EXPECT_EQ(messages(yaml("apiVersion: sluice.io/v1\nkind: Function\nmetadata: {name: p}\n")),
+            std::vector<std::string>{"apiVersion: Unsupported value: \"sluice.io/v1\": supported values: "
+                                     "\"sluice.io/v1alpha1\""});
+  json fn = yaml(kFunction);
+  fn["metadata"]["name"] = "Bad_Name";
+  ASSERT_EQ(messages(fn).size(), 1u);
+  EXPECT_EQ(messages(fn)[0].rfind("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain", 0), 0u);
+}
+
+TEST(FieldPathTest, IndexesInBrackets) {
+  EXPECT_EQ(fieldPath("/spec/pipeline/1/parse"), "spec.pipeline[1].parse");
+  EXPECT_EQ(fieldPath("/spec"), "spec");
+}
+
+}  // namespace
+}  // namespace sluice::local

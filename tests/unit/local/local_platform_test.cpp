@@ -1,0 +1,191 @@
+// LocalPlatform's process logic against fakes of its OS seams and a FakeClock:
+// warm pool, adoption, cold starts, drains, crash backoff, shutdown.
+#include "platform/local/local_platform.h"
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "fakes/fake_clock.h"
+
+namespace sluice::platform {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeProcesses final : public ProcessRunner {
+ public:
+  Result<int> spawn(const std::vector<std::string>& argv) override {
+    int pid = nextPid++;
+    started[pid] = argv;
+    return pid;
+  }
+  void signal(int pid, int signalNumber) override {
+    signals.emplace_back(pid, signalNumber);
+    // A runtime exits when signalled (drained at once here).
+    if (started.contains(pid) && !exited.contains(pid)) pending.emplace_back(pid, 128 + signalNumber);
+  }
+  std::vector<std::pair<int, int>> reapExited() override {
+    auto out = std::move(pending);
+    pending.clear();
+    for (const auto& [pid, code] : out) exited.insert(pid);
+    return out;
+  }
+  int freePort() override { return nextPort++; }
+
+  void crash(int pid) { pending.emplace_back(pid, 137); }
+  bool warm(int pid) const { return started.at(pid).at(1) == "--warm"; }
+  int alive() const { return static_cast<int>(started.size() - exited.size() - pending.size()); }
+
+  int nextPid = 100;
+  int nextPort = 20000;
+  std::map<int, std::vector<std::string>> started;
+  std::vector<std::pair<int, int>> signals;
+  std::vector<std::pair<int, int>> pending;
+  std::set<int> exited;
+};
+
+class FakeEndpoint final : public RuntimeEndpoint {
+ public:
+  bool ready(int) override { return readyAnswer; }
+  Status specialize(int port, const std::string& token, const std::string& configuration) override {
+    specialized.push_back({port, token + " " + configuration});
+    return specializeAnswer;
+  }
+  bool readyAnswer = true;
+  Status specializeAnswer;
+  std::vector<std::pair<int, std::string>> specialized;
+};
+
+class LocalPlatformTest : public ::testing::Test {
+ protected:
+  LocalPlatformTest() {
+    options.runtimeBinary = "/bin/sluice-runtime";
+    options.stateDir = ::testing::TempDir() + "/local-platform-test";
+    options.token = "tok";
+    options.warmPoolSize = 1;
+  }
+  ReplicaSpec spec(int desired, const std::string& name = "fn") {
+    ReplicaSpec s;
+    s.key = "default/" + name;
+    s.configuration = {{"name", name}};
+    s.desired = desired;
+    return s;
+  }
+  LocalPlatformOptions options;
+  testing::FakeClock clock;
+  FakeProcesses processes;
+  FakeEndpoint endpoint;
+};
+
+TEST_F(LocalPlatformTest, KeepsAWarmPoolAndAdoptsItFirstThenStartsColdReplicas) {
+  LocalPlatform platform(options, processes, endpoint, clock);
+  platform.tick();
+  ASSERT_EQ(processes.started.size(), 1u);
+  EXPECT_TRUE(processes.warm(100));
+  platform.tick();  // the warm one answers /readyz
+  EXPECT_EQ(platform.warmReady(), 1);
+
+  ASSERT_TRUE(platform.apply(spec(3)).isOk());
+  platform.tick();
+  // The warm process was specialized with the token and configuration; two cold
+  // starts with --config; a new warm process refills the pool.
+  ASSERT_EQ(endpoint.specialized.size(), 1u);
+  EXPECT_EQ(endpoint.specialized[0], (std::pair<int, std::string>{20000, "tok {\"name\":\"fn\"}"}));
+  EXPECT_EQ(processes.started.size(), 4u);
+  EXPECT_EQ(processes.started[101].at(1), "--config");
+  EXPECT_EQ(processes.started[102].at(1), "--config");
+  EXPECT_TRUE(processes.warm(103));
+  platform.tick();
+  EXPECT_EQ(platform.counts("default/fn"), (ReplicaCounts{3, 3, 0, 0, 0}));
+}
+
+TEST_F(LocalPlatformTest, ScaleDownDrainsTheYoungestWithSigterm) {
+  options.warmPoolSize = 0;
+  LocalPlatform platform(options, processes, endpoint, clock);
+  ASSERT_TRUE(platform.apply(spec(2)).isOk());
+  platform.tick();
+  clock.advance(1s);
+  platform.tick();
+  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.tick();
+  EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{101, SIGTERM}}));
+  platform.tick();  // its exit is reaped as a drain, not a crash
+  EXPECT_EQ(platform.counts("default/fn"), (ReplicaCounts{1, 1, 0, 0, 0}));
+  EXPECT_EQ(processes.started.size(), 2u);
+}
+
+TEST_F(LocalPlatformTest, ACrashedReplicaIsReplacedAfterADoublingBackoff) {
+  options.warmPoolSize = 0;
+  LocalPlatform platform(options, processes, endpoint, clock);
+  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.tick();
+  ASSERT_EQ(platform.replicaPids("default/fn"), std::vector<int>{100});
+
+  processes.crash(100);
+  platform.tick();
+  EXPECT_EQ(platform.counts("default/fn").restarts, 1);
+  EXPECT_TRUE(platform.replicaPids("default/fn").empty());  // backing off 1 s
+  clock.advance(999ms);
+  platform.tick();
+  EXPECT_TRUE(platform.replicaPids("default/fn").empty());
+  clock.advance(1ms);
+  platform.tick();
+  ASSERT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
+
+  processes.crash(101);
+  platform.tick();
+  clock.advance(1999ms);
+  platform.tick();
+  EXPECT_TRUE(platform.replicaPids("default/fn").empty());  // second crash: 2 s
+  clock.advance(1ms);
+  platform.tick();
+  EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{102});
+  EXPECT_EQ(platform.counts("default/fn").restarts, 2);
+}
+
+TEST_F(LocalPlatformTest, AChangedConfigurationReplacesReplicas) {
+  options.warmPoolSize = 0;
+  LocalPlatform platform(options, processes, endpoint, clock);
+  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.tick();
+  ReplicaSpec changed = spec(1);
+  changed.configuration["concurrency"] = 4;
+  ASSERT_TRUE(platform.apply(changed).isOk());
+  platform.tick();
+  EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{100, SIGTERM}}));
+  EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
+}
+
+TEST_F(LocalPlatformTest, AFailedSpecializationFallsBackToAColdStart) {
+  endpoint.specializeAnswer = unavailable("boom");
+  LocalPlatform platform(options, processes, endpoint, clock);
+  platform.tick();
+  platform.tick();
+  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.tick();
+  EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{100, SIGKILL}}));
+  EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
+  EXPECT_EQ(processes.started[101].at(1), "--config");
+}
+
+TEST_F(LocalPlatformTest, ForgetDrainsAndShutdownStopsEveryChild) {
+  LocalPlatform platform(options, processes, endpoint, clock);
+  ASSERT_TRUE(platform.apply(spec(2, "a")).isOk());
+  ASSERT_TRUE(platform.apply(spec(1, "b")).isOk());
+  platform.tick();
+  EXPECT_EQ(processes.alive(), 4);  // 3 replicas + 1 warm
+  platform.forget("default/a");
+  platform.tick();
+  platform.tick();
+  EXPECT_EQ(platform.counts("default/a"), ReplicaCounts{});
+  EXPECT_EQ(processes.alive(), 2);
+  platform.shutdown();
+  EXPECT_EQ(processes.alive(), 0);
+}
+
+}  // namespace
+}  // namespace sluice::platform

@@ -1,0 +1,140 @@
+// LocalRunner: manifests in a directory become Functions the platform runs,
+// scaled by the same autoscaler; a broken file is reported with file, line and
+// field and leaves every other Function running.
+#include "local/local_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "controllers/autoscaler/trigger_scaler_factory.h"
+#include "fakes/fake_clock.h"
+#include "scalers/cpprest_http_getter.h"
+
+namespace sluice::local {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class NoProcesses final : public platform::ProcessRunner {
+ public:
+  Result<int> spawn(const std::vector<std::string>& argv) override {
+    argvs.push_back(argv);
+    return next++;
+  }
+  void signal(int pid, int) override { exits.emplace_back(pid, 0); }
+  std::vector<std::pair<int, int>> reapExited() override { return std::exchange(exits, {}); }
+  int freePort() override { return 1; }
+  int next = 10;
+  std::vector<std::vector<std::string>> argvs;
+  std::vector<std::pair<int, int>> exits;
+};
+
+class AlwaysReady final : public platform::RuntimeEndpoint {
+ public:
+  bool ready(int) override { return true; }
+  Status specialize(int, const std::string&, const std::string&) override { return Status::ok(); }
+};
+
+std::string functionYaml(const std::string& name, const std::string& input, int maxReplicas) {
+  return "apiVersion: sluice.io/v1alpha1\nkind: Function\nmetadata:\n  name: " + name +
+         "\nspec:\n  runtime: builtin\n  pipeline:\n    - decompress: {format: gzip}\n  outputs:\n    - dir: {path: " +
+         input + "-out}\n  scaling:\n    maxReplicas: " + std::to_string(maxReplicas) +
+         "\n    pollingIntervalSeconds: 1\n---\napiVersion: sluice.io/v1alpha1\nkind: Trigger\nmetadata:\n  name: " +
+         name + "-files\nspec:\n  functionRef: {name: " + name +
+         "}\n  objectStore:\n    type: dir\n    path: " + input + "\n    targetObjectCount: 2\n";
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream(path + ".tmp") << text;
+  fs::rename(path + ".tmp", path);
+}
+
+class LocalRunnerTest : public ::testing::Test {
+ protected:
+  LocalRunnerTest() : root(::testing::TempDir() + "/local-runner-test") {
+    fs::remove_all(root);
+    fs::create_directories(root + "/manifests");
+    fs::create_directories(root + "/in-a");
+    fs::create_directories(root + "/in-b");
+    options.runtimeBinary = "/bin/sluice-runtime";
+    options.stateDir = root + "/state";
+    options.warmPoolSize = 0;
+    runnerOptions.dir = root + "/manifests";
+  }
+  std::string root;
+  platform::LocalPlatformOptions options;
+  LocalRunnerOptions runnerOptions;
+  testing::FakeClock clock;
+  NoProcesses processes;
+  AlwaysReady endpoint;
+};
+
+TEST_F(LocalRunnerTest, ScalesByObjectCountAndABrokenFileLeavesTheOthersRunning) {
+  write(root + "/manifests/a.yaml", functionYaml("a", root + "/in-a", 3));
+  write(root + "/manifests/b.yaml", functionYaml("b", root + "/in-b", 3));
+  for (int i = 0; i < 4; ++i) write(root + "/in-a/f" + std::to_string(i), "x");
+  for (int i = 0; i < 2; ++i) write(root + "/in-b/f" + std::to_string(i), "x");
+
+  platform::LocalPlatform platform(options, processes, endpoint, clock);
+  LocalStore store;
+  controller::EventRecorder events(store, "test", clock);
+  controllers::TriggerScalerFactory scalers(store, std::make_shared<scalers::CppRestHttpGetter>(), clock);
+  LocalRunner runner(runnerOptions, store, platform, scalers, events, nullptr, clock);
+
+  auto settle = [&] {
+    for (int i = 0; i < 3; ++i) {
+      runner.round();
+      clock.advance(1100ms);
+    }
+  };
+  EXPECT_TRUE(runner.reload().empty());
+  settle();
+  // 4 files / 2 per replica and 2 / 2: the same decision engine as on Kubernetes.
+  EXPECT_EQ(platform.counts("default/a").ready, 2);
+  EXPECT_EQ(platform.counts("default/b").ready, 1);
+
+  // b.yaml breaks: the error names file, line and field; b keeps its last good
+  // objects and a keeps running.
+  std::string broken = functionYaml("b", root + "/in-b", 0);
+  write(root + "/manifests/b.yaml", broken);
+  auto errors = runner.reload();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], root +
+                           "/manifests/b.yaml:12: Function default/b: spec.scaling.maxReplicas: Invalid value: 0: "
+                           "spec.scaling.maxReplicas in body should be greater than or equal to 1");
+  EXPECT_TRUE(runner.reload().empty());  // reported once per change
+  for (int i = 4; i < 6; ++i) write(root + "/in-a/f" + std::to_string(i), "x");
+  settle();
+  EXPECT_EQ(platform.counts("default/a").ready, 3);
+  EXPECT_EQ(platform.counts("default/b").ready, 1);
+
+  // Removing a file removes its Functions and drains their replicas.
+  fs::remove(root + "/manifests/a.yaml");
+  EXPECT_TRUE(runner.reload().empty());
+  settle();
+  EXPECT_EQ(platform.counts("default/a").ready, 0);
+  EXPECT_EQ(platform.counts("default/b").ready, 1);
+}
+
+TEST(LocalConfigurationTest, InlineCodeTravelsAsCodeFilesAndDirTriggersPollFast) {
+  nlohmann::json function = {
+      {"spec",
+       {{"runtime", "python3.11"}, {"handler", "main.handle"}, {"code", {{"inline", "def handle(e, c): return e"}}}}}};
+  nlohmann::json config = {{"codeDir", "/code"},
+                           {"triggers", {{{"name", "t"}, {"objectStore", {{"kind", "dir"}, {"prefix", "/in"}}}}}}};
+  auto out = localConfiguration(function, config, LocalRunnerOptions{});
+  ASSERT_TRUE(out.isOk());
+  EXPECT_EQ((*out)["codeFiles"], (nlohmann::json{{"main.py", "def handle(e, c): return e"}}));
+  EXPECT_FALSE(out->contains("codeDir"));
+  EXPECT_EQ((*out)["triggers"][0]["objectStore"]["claimTtl"], "6s");
+
+  function["spec"]["code"] = {{"configMapRef", {{"name", "x"}}}};
+  EXPECT_EQ(localConfiguration(function, config, LocalRunnerOptions{}).status().message(),
+            "spec.code.configMapRef: --local runs inline code only (spec.code.inline)");
+}
+
+}  // namespace
+}  // namespace sluice::local
