@@ -46,7 +46,9 @@ struct LogCleansingFixture {
   std::string configPath = dir + "/function.json";
   std::shared_ptr<objectstore::S3Client> s3 = testBucket(bucket);
 
-  LogCleansingFixture() {
+  // claimTtl: long when no replica dies, so a replica slowed down by a loaded
+  // machine never has its claim taken over (which would duplicate an object).
+  explicit LogCleansingFixture(const std::string& claimTtl) {
     createTopic(bootstrap, topic, 3);
     json config = {
         {"name", "log-cleaner"},
@@ -69,7 +71,7 @@ struct LogCleansingFixture {
                                      {"afterProcessing", "move"},
                                      {"moveToPrefix", "done/"},
                                      {"pollInterval", "200ms"},
-                                     {"claimTtl", "3s"}}}}})}};
+                                     {"claimTtl", claimTtl}}}}})}};
     writeFile(configPath, config.dump(2));
   }
   ~LogCleansingFixture() { std::filesystem::remove_all(dir); }
@@ -112,7 +114,7 @@ int keptLines(int files, int lines) { return files * (lines - lines / 10); }
 TEST(RuntimeBinaryS3Test, TwoReplicasCleanEveryGzipLogIntoKafkaOnceAndMoveEachObjectOnce) {
   constexpr int kFiles = 20;
   constexpr int kLines = 100;
-  LogCleansingFixture f;
+  LogCleansingFixture f("60s");
   RuntimeProcess one;
   RuntimeProcess two;
   one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
@@ -154,7 +156,7 @@ TEST(RuntimeBinaryS3Test, TwoReplicasCleanEveryGzipLogIntoKafkaOnceAndMoveEachOb
 TEST(RuntimeBinaryS3Test, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
   constexpr int kFiles = 60;
   constexpr int kLines = 2000;
-  LogCleansingFixture f;
+  LogCleansingFixture f("3s");
   RuntimeProcess one;
   RuntimeProcess two;
   one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
