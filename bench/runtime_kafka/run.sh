@@ -16,7 +16,11 @@ RUNTIME="$BUILD/sluice-runtime"
 N="${N:-1000000}"
 NP="${NP:-100000}"
 PY="${SLUICE_BENCH_PYTHON:-/usr/bin/python3}"
-: "${KAFKA_BOOTSTRAP:?source build/testenv.env first}" "${KAFKA_TOPICS:?}"
+if [[ -z ${KAFKA_BOOTSTRAP:-} && -f $ROOT/build/testenv.env ]]; then
+  # shellcheck disable=SC1091
+  source "$ROOT/build/testenv.env"
+fi
+: "${KAFKA_BOOTSTRAP:?not set (make testenv-up)}" "${KAFKA_TOPICS:?not set (make testenv-up)}"
 for f in "$BIN" "$RUNTIME"; do [[ -x "$f" ]] || { echo "run.sh: $f not built" >&2; exit 1; }; done
 SCRATCH="$(mktemp -d)"
 PIDS=()
