@@ -58,9 +58,8 @@ int produce(const std::string& bootstrap, const std::string& topic, long n, int 
     std::string key = "k" + std::to_string(i % 1000);
     std::string payload = std::to_string(i) + ":" + value;
     payload.resize(static_cast<size_t>(bytes));
-    while (producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                             payload.data(), payload.size(), key.data(), key.size(), 0, nullptr) ==
-           RdKafka::ERR__QUEUE_FULL) {
+    while (producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
+                             payload.size(), key.data(), key.size(), 0, nullptr) == RdKafka::ERR__QUEUE_FULL) {
       producer->poll(10);
     }
     producer->poll(0);
@@ -165,9 +164,10 @@ int measure(const std::string& bootstrap, const std::string& out, long n, int pi
       double cpu = cpuSeconds(pid) - cpuFirst;
       double seconds = std::chrono::duration<double>(tLast - tFirst).count();
       double rate = static_cast<double>(n - first) / seconds;
-      std::printf("{\"records\": %ld, \"window_s\": %.3f, \"events_per_s\": %.0f, \"cpu_s\": %.3f, "
-                  "\"events_per_cpu_s\": %.0f}\n",
-                  n - first, seconds, rate, cpu, cpu > 0 ? static_cast<double>(n - first) / cpu : 0.0);
+      std::printf(
+          "{\"records\": %ld, \"window_s\": %.3f, \"events_per_s\": %.0f, \"cpu_s\": %.3f, "
+          "\"events_per_cpu_s\": %.0f}\n",
+          n - first, seconds, rate, cpu, cpu > 0 ? static_cast<double>(n - first) / cpu : 0.0);
       return 0;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

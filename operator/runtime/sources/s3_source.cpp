@@ -164,7 +164,7 @@ Status S3Source::start(EventDispatcher& dispatcher) {
   auto probe = state_->client->list(options_.prefix, "", 1);
   if (!probe.isOk()) return probe.status().withContext(where);
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.prefix),
                   options_.pollInterval.count());
   return Status::ok();
@@ -196,7 +196,7 @@ Status S3Source::finish(Clock::TimePoint) {
   return Status::ok();
 }
 
-void S3Source::run(std::stop_token stop) {
+void S3Source::run(const std::stop_token& stop) {
   Clock::TimePoint nextRefresh = clock_.now() + options_.claimTtl / 3;
   while (!stop.stop_requested()) {
     if (fetching_) scan();

@@ -73,7 +73,7 @@ class S3Source final : public Source {
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   void scan();
   void refreshClaims();
   void sweepAbandonedClaims();

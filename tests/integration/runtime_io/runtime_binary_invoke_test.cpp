@@ -96,7 +96,7 @@ TEST(RuntimeBinaryInvokeTest, BadInputGetsAClearErrorPerRequestAndTheReplicaStay
             "Internal: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3 in position 8: invalid continuation "
             "byte\n");
 
-  const std::string pad(10 * 1024 * 1024, 'x');
+  const std::string pad(size_t{10} * 1024 * 1024, 'x');
   HttpReply big = invoke(port, R"({"id": "big", "pad": ")" + pad + "\"}");
   EXPECT_EQ(big.code, 200);
   EXPECT_EQ(big.body, R"({"id": "big", "size": 10485760, "type": "http.request"})");

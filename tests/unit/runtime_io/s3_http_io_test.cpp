@@ -114,7 +114,7 @@ TEST(HttpSinkTest, OnlyA2xxAnswerCountsAsWritten) {
     Record record;
     record.key = "k" + std::to_string(i);
     record.value = "v" + std::to_string(i);
-    sink.write(record, [&](Status status) { results.push_back(status); });
+    sink.write(record, [&](const Status& status) { results.push_back(status); });
   }
   ASSERT_EQ(results.size(), 3u);
   EXPECT_TRUE(results[0].isOk());
@@ -135,8 +135,8 @@ TEST(S3SinkTest, WritesEachRecordAsAUniqueObjectUnderThePrefix) {
   http->answer(http::Response{200, {}, ""});
   http->answer(http::Response{403, {}, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"});
   std::vector<Status> results;
-  sink.write(Record{std::nullopt, "one", {}, std::nullopt, ""}, [&](Status s) { results.push_back(s); });
-  sink.write(Record{std::nullopt, "two", {}, std::nullopt, ""}, [&](Status s) { results.push_back(s); });
+  sink.write(Record{std::nullopt, "one", {}, std::nullopt, ""}, [&](const Status& s) { results.push_back(s); });
+  sink.write(Record{std::nullopt, "two", {}, std::nullopt, ""}, [&](const Status& s) { results.push_back(s); });
   ASSERT_EQ(results.size(), 2u);
   EXPECT_TRUE(results[0].isOk());
   EXPECT_EQ(results[1].code(), StatusCode::kPermissionDenied);
