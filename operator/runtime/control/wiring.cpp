@@ -5,13 +5,18 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "http/http_client.h"
+#include "objectstore/s3_client.h"
 #include "runtime/handlers/make_handler.h"
 #include "runtime/sinks/dir_sink.h"
+#include "runtime/sinks/http_sink.h"
 #include "runtime/sinks/kafka_sink.h"
 #include "runtime/sinks/rabbitmq_sink.h"
+#include "runtime/sinks/s3_sink.h"
 #include "runtime/sources/dir_source.h"
 #include "runtime/sources/kafka_source.h"
 #include "runtime/sources/rabbitmq_source.h"
+#include "runtime/sources/s3_source.h"
 
 namespace sluice::runtime {
 
@@ -63,6 +68,26 @@ std::string percentEncode(const std::string& text) {
     }
   }
   return out;
+}
+
+// An S3 client with credentials read from the environment.
+Result<std::shared_ptr<objectstore::S3Client>> s3Client(const std::string& endpoint, const std::string& region,
+                                                        const std::string& bucket, bool pathStyle,
+                                                        const std::string& accessKeyEnv,
+                                                        const std::string& secretKeyEnv, const std::string& where) {
+  auto accessKey = fromEnv(accessKeyEnv, where + ".accessKeyEnv");
+  if (!accessKey.isOk()) return accessKey.status();
+  auto secretKey = fromEnv(secretKeyEnv, where + ".secretKeyEnv");
+  if (!secretKey.isOk()) return secretKey.status();
+  objectstore::S3Options options;
+  options.endpoint = endpoint;
+  options.bucket = bucket;
+  options.pathStyle = pathStyle;
+  options.credentials.accessKey = *accessKey;
+  options.credentials.secretKey = *secretKey;
+  options.credentials.region = region;
+  // The real clock only dates signatures, no timers.
+  return std::make_shared<objectstore::S3Client>(std::move(options), http::makeCppRestHttpClient(), realClock());
 }
 
 }  // namespace
@@ -165,6 +190,26 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.claimTtl = store->claimTtl;
     return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options), clock));
   }
+  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
+      store != nullptr && store->kind == config::ObjectStoreKind::kS3) {
+    auto client = s3Client(store->endpoint, store->region, store->bucket, store->pathStyle, store->accessKeyEnv,
+                           store->secretKeyEnv, where + ".objectStore");
+    if (!client.isOk()) return client.status();
+    S3SourceOptions options;
+    options.triggerName = trigger.name;
+    options.prefix = store->prefix;
+    switch (store->afterProcessing) {
+      case config::AfterProcessing::kDelete: options.afterProcessing = S3AfterProcessing::kDelete; break;
+      case config::AfterProcessing::kMove: options.afterProcessing = S3AfterProcessing::kMove; break;
+      case config::AfterProcessing::kTag: options.afterProcessing = S3AfterProcessing::kTag; break;
+    }
+    options.moveToPrefix = store->moveToPrefix;
+    options.tagKey = store->tagKey;
+    options.tagValue = store->tagValue;
+    options.pollInterval = store->pollInterval;
+    options.claimTtl = store->claimTtl;
+    return std::unique_ptr<Source>(std::make_unique<S3Source>(std::move(options), std::move(client).value(), clock));
+  }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {
     return std::unique_ptr<Source>();  // pushed through /invoke
@@ -193,6 +238,28 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
     auto created = DirSink::create({dir->path, ""}, realClock());
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
+  }
+  if (const auto* s3 = std::get_if<config::S3SinkConfig>(&sink.sink)) {
+    const auto& at = s3->endpoint;
+    auto client =
+        s3Client(at.endpoint, at.region, at.bucket, at.pathStyle, at.accessKeyEnv, at.secretKeyEnv, where + ".s3");
+    if (!client.isOk()) return client.status();
+    // The real clock only names objects (their creation time), no timers.
+    return std::unique_ptr<Sink>(
+        std::make_unique<S3Sink>(S3SinkOptions{at.prefix, ""}, std::move(client).value(), realClock()));
+  }
+  if (const auto* web = std::get_if<config::HttpSinkConfig>(&sink.sink)) {
+    HttpSinkOptions options;
+    options.url = web->url;
+    options.method = web->method;
+    options.timeout = web->timeout;
+    for (const auto& [name, value] : web->headers) options.headers.emplace_back(name, value);
+    if (!web->bearerTokenEnv.empty()) {
+      auto token = fromEnv(web->bearerTokenEnv, where + ".http.bearerTokenEnv");
+      if (!token.isOk()) return token.status();
+      options.headers.emplace_back("Authorization", "Bearer " + *token);
+    }
+    return std::unique_ptr<Sink>(std::make_unique<HttpSink>(std::move(options), http::makeCppRestHttpClient()));
   }
   return Status(StatusCode::kFailedPrecondition, where + ": this sink kind is not supported by this build yet");
 }

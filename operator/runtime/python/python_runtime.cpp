@@ -549,8 +549,12 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
     std::vector<Record> records;
   };
   auto call = std::make_shared<Call>();
-  call->shaped = events.size() == 1 ? shapes::shapeEvent(options_->eventShape, events.front(), options_->shapeOptions)
-                                    : shapes::shapeBatch(options_->eventShape, events, options_->shapeOptions);
+  // Name the trigger the events came through, not the first configured one: a
+  // function with a cron and an HTTP trigger must be able to tell them apart.
+  shapes::ShapeOptions shapeOptions = options_->shapeOptions;
+  if (!context.triggerName.empty()) shapeOptions.triggerName = context.triggerName;
+  call->shaped = events.size() == 1 ? shapes::shapeEvent(options_->eventShape, events.front(), shapeOptions)
+                                    : shapes::shapeBatch(options_->eventShape, events, shapeOptions);
   PythonRuntime::Impl* impl = runtime_.impl_;
   int64_t functionId = functionId_;
   std::shared_ptr<const HandlerOptions> options = options_;

@@ -134,6 +134,62 @@ TEST(RuntimeBinaryKafkaTest, PythonHandlerTransformsEveryRecordAndSigtermDrainsA
             << " s from process start (" << kFirst / seconds << " events/s incl. start-up and read-back)\n";
 }
 
+// The issue's scale test with a Python handler: 100,000 records in, every one
+// out matched by id, except a known always-failing subset (every 1,000th),
+// which is retried and then lands in the dead-letter topic, exactly those ids,
+// with the handler's exception in the error header.
+TEST(RuntimeBinaryKafkaTest, PythonHandler100kRecordsMatchedByIdAndTheFailingSubsetIsDeadLettered) {
+  constexpr int kMessages = 100000;
+  constexpr int kFailEvery = 1000;
+  BinaryFixture f;
+  writeFile(f.dir + "/code/index.py", R"PY(
+import json
+
+def main_handler(event, context):
+    body = json.loads(event["data"])
+    n = int(body["id"][3:])
+    if n % 1000 == 0:
+        raise ValueError("refusing " + body["id"])
+    out = {"id": body["id"], "text": body["text"].upper(), "event": event["id"], "trigger": context.trigger}
+    return {"value": json.dumps(out), "key": event["key"]}
+)PY");
+  const std::string dead = uniqueName("rtbin-dlq");
+  createTopic(f.bootstrap, dead, 1);
+  json config = json::parse(readFile(f.configPath));
+  config["retry"] = {{"maxAttempts", 2}, {"backoff", {{"initialDelay", "10ms"}, {"maxDelay", "20ms"}}}};
+  config["deadLetter"] = {{"kafka", {{"bootstrapServers", f.bootstrap}, {"topic", dead}}}};
+  writeFile(f.configPath, config.dump());
+  produceAll(f.bootstrap, f.in, messages(0, kMessages));
+
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  const int failing = kMessages / kFailEvery;
+  auto out = consumeAll(f.bootstrap, f.out, kMessages - failing, 3s, 400s);
+  auto dlq = consumeAll(f.bootstrap, dead, failing, 2s, 60s);
+  auto ids = outputIds(out, f.in);
+  EXPECT_EQ(out.size(), static_cast<size_t>(kMessages - failing)) << "duplicates or losses";
+  int wrong = 0;
+  for (int i = 0; i < kMessages; ++i) wrong += ids["id-" + std::to_string(i)] != (i % kFailEvery == 0 ? 0 : 1);
+  EXPECT_EQ(wrong, 0) << "ids missing, duplicated, or failing ones in the output";
+  std::map<std::string, std::string> deadIds;
+  for (const auto& r : dlq) {
+    std::string id = json::parse(r.value)["id"];
+    for (const auto& [name, value] : r.headers) {
+      if (name == "x-sluice-error") deadIds[id] = value;
+    }
+  }
+  EXPECT_EQ(dlq.size(), static_cast<size_t>(failing));
+  for (int i = 0; i < kMessages; i += kFailEvery) {
+    std::string id = "id-" + std::to_string(i);
+    EXPECT_EQ(deadIds[id], "Internal: ValueError: refusing " + id) << id;
+  }
+  HttpReply metrics = httpGet(runtime.port(), "/metrics");
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_dead_lettered_total", "trigger=\"orders\""), failing);
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+}
+
 TEST(RuntimeBinaryKafkaTest, WarmReplicaRefusesBadTokensThenSpecializesAndProcesses) {
   constexpr int kMessages = 500;
   BinaryFixture f;

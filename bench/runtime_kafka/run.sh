@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Kafka -> Kafka benchmarks of one sluice-runtime replica on the real broker of
+# tests/env (source build/testenv.env first), each against a baseline run in
+# the same invocation on the same topics' twins:
+#   1. built-in mirror pipeline vs a raw librdkafka consume->produce loop (N small records)
+#   2. trivial Python handler (`return event["data"]`) vs a confluent-kafka Python loop calling
+#      the same handler and producing to the same kind of topic (NP records)
+# Writes bench/results/runtime_kafka.json. The confluent-kafka baseline needs the
+# package: set SLUICE_BENCH_PYTHON to a Python that has it (e.g. a venv with
+# `pip install confluent-kafka`); without it that baseline is reported as missing.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BUILD="${SLUICE_BENCH_BUILD_DIR:-${1:-$ROOT/build}}"
+BIN="$BUILD/sluice_bench_runtime_kafka"
+RUNTIME="$BUILD/sluice-runtime"
+N="${N:-1000000}"
+NP="${NP:-100000}"
+PY="${SLUICE_BENCH_PYTHON:-/usr/bin/python3}"
+if [[ -z ${KAFKA_BOOTSTRAP:-} && -f $ROOT/build/testenv.env ]]; then
+  # shellcheck disable=SC1091
+  source "$ROOT/build/testenv.env"
+fi
+: "${KAFKA_BOOTSTRAP:?not set (make testenv-up)}" "${KAFKA_TOPICS:?not set (make testenv-up)}"
+for f in "$BIN" "$RUNTIME"; do [[ -x "$f" ]] || { echo "run.sh: $f not built" >&2; exit 1; }; done
+SCRATCH="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$SCRATCH"; }
+trap cleanup EXIT
+RUN="bench-$$-$(date +%s)"
+topic() { "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$1" --partitions 3 >/dev/null; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_runtime CONFIG -> pid in $RT_PID, waits for /readyz
+start_runtime() {
+  local port; port="$(free_port)"
+  "$RUNTIME" --control-bind-address "127.0.0.1:$port" --config "$1" >"$SCRATCH/rt-$port.log" 2>&1 &
+  RT_PID=$!; PIDS+=("$RT_PID")
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0; sleep 0.1; done
+  echo "run.sh: runtime not ready" >&2; cat "$SCRATCH/rt-$port.log" >&2; exit 1
+}
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+config() {  # NAME RUNTIME-JSON IN OUT GROUP
+  cat >"$SCRATCH/$1.json" <<JSON
+{"name": "$1", $2,
+ "outputs": [{"name": "out", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topic": "$4", "properties": {"linger.ms": "5"}}}],
+ "triggers": [{"name": "in", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topics": ["$3"], "consumerGroup": "$5",
+               "initialOffset": "earliest", "maxInFlight": 1000}}]}
+JSON
+}
+
+echo "== mirror: $N records" >&2
+for t in m-in m-sluice m-raw; do topic "$RUN-$t"; done
+"$BIN" produce "$KAFKA_BOOTSTRAP" "$RUN-m-in" "$N" 100
+config mirror '"runtime": "builtin", "pipeline": [{"mirror": {}}]' "$RUN-m-in" "$RUN-m-sluice" "$RUN-g-mirror"
+start_runtime "$SCRATCH/mirror.json"
+MIRROR="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-m-sluice" "$N" "$RT_PID")"; stop "$RT_PID"
+"$BIN" raw-loop "$KAFKA_BOOTSTRAP" "$RUN-m-in" "$RUN-m-raw" "$RUN-g-raw" "$N" & RAW_PID=$!; PIDS+=("$RAW_PID")
+RAW="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-m-raw" "$N" "$RAW_PID")"; wait "$RAW_PID"
+echo "mirror $MIRROR / raw $RAW" >&2
+
+echo "== python: $NP records" >&2
+for t in p-in p-sluice p-base; do topic "$RUN-$t"; done
+"$BIN" produce "$KAFKA_BOOTSTRAP" "$RUN-p-in" "$NP" 100
+mkdir -p "$SCRATCH/code"
+cat >"$SCRATCH/code/index.py" <<'PY'
+def main_handler(event, context):
+    return event["data"]
+PY
+config python "\"runtime\": \"python3.11\", \"codeDir\": \"$SCRATCH/code\"" "$RUN-p-in" "$RUN-p-sluice" "$RUN-g-py"
+start_runtime "$SCRATCH/python.json"
+PYSLUICE="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-sluice" "$NP" "$RT_PID")"; stop "$RT_PID"
+echo "python sluice $PYSLUICE" >&2
+PYBASE='null'
+if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
+  # The loop a user would write by hand around the same handler: canonical-like
+  # event dict, produce with key/headers, async commits every 10,000.
+  "$PY" - "$KAFKA_BOOTSTRAP" "$RUN-p-in" "$RUN-p-base" "$RUN-g-pybase" "$NP" "$SCRATCH/code" <<'PY' & BASE_PID=$!
+import sys
+from confluent_kafka import Consumer, Producer
+bootstrap, src, dst, group, n, code = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+sys.path.insert(0, code)
+from index import main_handler
+consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                     "enable.auto.commit": False})
+producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+consumer.subscribe([src])
+class Context:
+    def __init__(self, request_id):
+        self.request_id = request_id
+done = 0
+while done < n:
+    m = consumer.poll(0.1)
+    if m is None or m.error():
+        continue
+    event = {"id": "%s/%d/%d" % (m.topic(), m.partition(), m.offset()), "source": "kafka", "type": "kafka.record",
+             "key": m.key(), "headers": m.headers(), "partition": m.partition(), "offset": m.offset(),
+             "data": m.value().decode("utf-8", "surrogateescape")}
+    out = main_handler(event, Context(event["id"]))
+    while True:
+        try:
+            producer.produce(dst, value=out, key=m.key(), headers=m.headers())
+            break
+        except BufferError:
+            producer.poll(0.01)
+    producer.poll(0)
+    done += 1
+    if done % 10000 == 0:
+        consumer.commit(asynchronous=True)
+producer.flush(120)
+try:
+    consumer.commit(asynchronous=False)
+except Exception:
+    pass  # nothing new since the last asynchronous commit
+consumer.close()
+PY
+  PIDS+=("$BASE_PID")
+  PYBASE="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-base" "$NP" "$BASE_PID")"; wait "$BASE_PID"
+fi
+echo "confluent-kafka loop $PYBASE" >&2
+
+mkdir -p "$ROOT/bench/results"
+/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
+import json, sys
+mirror, raw, pys, pyb = (json.loads(a) for a in sys.argv[1:5])
+out = {"mirror": {"records": int(sys.argv[5]), "sluice": mirror, "raw_librdkafka_loop": raw,
+                  "ratio_events_per_s": mirror["events_per_s"] / raw["events_per_s"],
+                  "ratio_events_per_cpu_s": mirror["events_per_cpu_s"] / raw["events_per_cpu_s"]},
+       "python": {"records": int(sys.argv[6]), "sluice": pys, "confluent_kafka_loop": pyb,
+                  "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None}}
+print(json.dumps(out, indent=2, sort_keys=True))
+PY
+cat "$ROOT/bench/results/runtime_kafka.json"

@@ -1,0 +1,63 @@
+// HttpClient over cpprestsdk 2.10. A client object per request keeps it
+// thread-safe without locks; cpprestsdk pools connections per host anyway.
+#include <cpprest/http_client.h>
+
+#include <cctype>
+
+#include "http/http_client.h"
+
+namespace sluice::http {
+
+namespace {
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+class CppRestHttpClient final : public HttpClient {
+ public:
+  Result<Response> send(const Request& request) override {
+    const std::string what = request.method + " " + request.url;
+    try {
+      web::uri parsed(utility::conversions::to_string_t(request.url));
+      web::uri_builder base;
+      base.set_scheme(parsed.scheme()).set_host(parsed.host()).set_port(parsed.port());
+      web::http::client::http_client_config config;
+      config.set_timeout(request.timeout);
+      web::http::client::http_client client(base.to_uri(), config);
+      web::http::http_request out(utility::conversions::to_string_t(request.method));
+      web::uri_builder rest;
+      rest.set_path(parsed.path(), false).set_query(parsed.query(), false);
+      out.set_request_uri(rest.to_uri());
+      std::string contentType = "application/octet-stream";
+      for (const auto& [name, value] : request.headers) {
+        if (lower(name) == "content-type") {
+          contentType = value;
+          continue;
+        }
+        out.headers().add(name, value);
+      }
+      // Always set a body (possibly empty) so PUTs carry Content-Length: 0.
+      out.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
+      out.headers().set_content_type(contentType);
+      web::http::http_response response = client.request(out).get();
+      Response result;
+      result.status = response.status_code();
+      for (const auto& [name, value] : response.headers()) result.headers[lower(name)] = value;
+      std::vector<unsigned char> body = response.extract_vector().get();
+      result.body.assign(body.begin(), body.end());
+      return result;
+    } catch (const web::uri_exception& e) {
+      return invalidArgument("bad URL " + request.url + ": " + e.what());
+    } catch (const std::exception& e) {
+      return unavailable(what + ": " + e.what());
+    }
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<HttpClient> makeCppRestHttpClient() { return std::make_shared<CppRestHttpClient>(); }
+
+}  // namespace sluice::http

@@ -1,0 +1,46 @@
+// HttpClient: one HTTP request/response seam for clients that send bodies and
+// read response headers (the S3 client, the runtime's HTTP sink). Bodies are
+// bytes, never re-encoded. The real one is CppRestHttpClient; unit tests use a
+// fake. Implementations are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::http {
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // absolute: http(s)://host:port/path?query (already encoded)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // bytes; sent as application/octet-stream unless a content-type header is given
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;                            // bytes
+
+  const std::string* header(const std::string& lowerName) const {
+    auto it = headers.find(lowerName);
+    return it == headers.end() ? nullptr : &it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // A network failure or timeout is kUnavailable; any HTTP status is a Response.
+  virtual Result<Response> send(const Request& request) = 0;
+};
+
+std::shared_ptr<HttpClient> makeCppRestHttpClient();
+
+}  // namespace sluice::http

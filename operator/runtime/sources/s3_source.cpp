@@ -1,0 +1,324 @@
+#include "runtime/sources/s3_source.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <date/date.h>
+
+#include "common/logging.h"
+#include "runtime/shapes/event_shapes.h"
+
+namespace sluice::runtime {
+
+namespace {
+
+std::string defaultOwner() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+int64_t epochMs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// "2026-11-30T22:40:00.123Z" (ListObjectsV2's LastModified); epoch when unparsable.
+std::chrono::system_clock::time_point parseIsoTime(const std::string& text) {
+  std::istringstream in(text);
+  date::sys_time<std::chrono::milliseconds> at;
+  in >> date::parse("%FT%TZ", at);
+  if (in.fail()) return {};
+  return at;
+}
+
+bool startsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
+struct S3Source::State {
+  S3SourceOptions options;
+  std::shared_ptr<objectstore::S3Client> client;
+  Clock& clock;
+  std::mutex mu;
+  std::map<std::string, std::string> inFlight;  // guarded by mu: object key -> ETag
+  bool closed = false;                          // guarded by mu: finish() ran; completions do nothing
+
+  State(S3SourceOptions o, std::shared_ptr<objectstore::S3Client> c, Clock& k)
+      : options(std::move(o)), client(std::move(c)), clock(k) {}
+
+  static std::string claimKey(const std::string& key) { return kS3ClaimPrefix + key; }
+
+  // A claim's body: "<owner>\n<heartbeat epoch ms>\n", or "done <etag>\n"
+  // once a tagged object is finished.
+  std::string claimBody() const { return options.owner + "\n" + std::to_string(epochMs(clock.wallNow())) + "\n"; }
+
+  // Takes the claim of `key`; false when another replica holds a live one,
+  // finished it (tag mode, same ETag), or the store is unreachable.
+  bool claim(const std::string& key, const std::string& etag) {
+    const std::string claimName = claimKey(key);
+    for (int tries = 0; tries < 2; ++tries) {
+      objectstore::S3PutConditions create;
+      create.ifNoneMatchAny = true;
+      Status created = client->put(claimName, claimBody(), create);
+      if (created.isOk()) return true;
+      // MinIO answers a concurrent conditional create with 409 instead of 412.
+      if (created.code() != StatusCode::kFailedPrecondition && created.code() != StatusCode::kConflict) {
+        SLUICE_LOG_WARN("s3 trigger {}: cannot claim {}: {}", options.triggerName, key, created.toString());
+        return false;
+      }
+      std::string claimEtag;
+      auto existing = client->get(claimName, &claimEtag);
+      if (existing.status().code() == StatusCode::kNotFound) continue;  // released meanwhile: try again
+      if (!existing.isOk()) return false;
+      if (startsWith(*existing, "done ")) {
+        if (existing->substr(5, existing->find('\n') - 5) == etag) return false;
+      } else {
+        size_t line = existing->find('\n');
+        int64_t heartbeat = line == std::string::npos ? 0 : std::strtoll(existing->c_str() + line + 1, nullptr, 10);
+        if (epochMs(clock.wallNow()) - heartbeat <= options.claimTtl.count()) return false;
+      }
+      // Abandoned (or done for an older version of the object): replace it
+      // only if nobody else replaced it first.
+      objectstore::S3PutConditions takeOver;
+      takeOver.ifMatchEtag = claimEtag;
+      if (!client->put(claimName, claimBody(), takeOver).isOk()) return false;
+      SLUICE_LOG_WARN("s3 trigger {}: took over the abandoned claim of {}", options.triggerName, key);
+      return true;
+    }
+    return false;
+  }
+
+  void release(const std::string& key) {
+    Status removed = client->remove(claimKey(key));
+    if (!removed.isOk()) {
+      SLUICE_LOG_WARN("s3 trigger {}: releasing the claim of {}: {} (it expires after the claim TTL)",
+                      options.triggerName, key, removed.toString());
+    }
+  }
+
+  Status moveObject(const std::string& key, const std::string& to) {
+    Status copied = client->copy(key, to);
+    if (!copied.isOk()) return copied;
+    return client->remove(key);
+  }
+
+  void finishObject(const std::string& key, const std::string& etag, Outcome outcome) {
+    {
+      std::lock_guard lock(mu);
+      if (closed) return;  // the claim was released; whoever owns the object now decides
+      inFlight.erase(key);
+    }
+    Status status;
+    bool keepClaim = false;
+    switch (outcome) {
+      case Outcome::kAcked:
+        if (options.afterProcessing == S3AfterProcessing::kDelete) {
+          status = client->remove(key);
+        } else if (options.afterProcessing == S3AfterProcessing::kMove) {
+          status = moveObject(key, options.moveToPrefix + key.substr(options.prefix.size()));
+        } else {
+          status = client->tag(key, options.tagKey, options.tagValue);
+          // The claim becomes the "done" marker that keeps the object from being taken again.
+          if (status.isOk()) status = client->put(claimKey(key), "done " + etag + "\n");
+          keepClaim = true;
+        }
+        break;
+      case Outcome::kRejected:
+        status = moveObject(key, kS3FailedPrefix + key);
+        if (status.isOk())
+          SLUICE_LOG_ERROR("s3 trigger {}: {} rejected, moved to {}", options.triggerName, key, kS3FailedPrefix);
+        break;
+      case Outcome::kRequeue: break;  // left in place: the next scan takes it again
+    }
+    if (!status.isOk()) {
+      // Keep the claim: it goes stale after claimTtl and the object is tried
+      // again then, instead of at every scan.
+      SLUICE_LOG_ERROR("s3 trigger {}: after processing {}: {}", options.triggerName, key, status.toString());
+      return;
+    }
+    if (!keepClaim) release(key);
+  }
+};
+
+S3Source::S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Client> client, Clock& clock)
+    : options_(std::move(options)), clock_(clock) {
+  if (options_.owner.empty()) options_.owner = defaultOwner();
+  if (options_.maxInFlight < 1) options_.maxInFlight = 1;
+  state_ = std::make_shared<State>(options_, std::move(client), clock_);
+}
+
+S3Source::~S3Source() { (void)finish(clock_.now()); }
+
+Status S3Source::start(EventDispatcher& dispatcher) {
+  std::string where = "s3 trigger \"" + options_.triggerName + "\"";
+  if (options_.afterProcessing == S3AfterProcessing::kMove) {
+    if (options_.moveToPrefix.empty()) return invalidArgument(where + ": afterProcessing move needs moveToPrefix");
+    // Moved objects would be listed again under the watched prefix (a moveToPrefix
+    // nested inside it is fine: scan() skips it).
+    if (options_.moveToPrefix == options_.prefix)
+      return invalidArgument(where + ": moveToPrefix must differ from prefix");
+  }
+  auto probe = state_->client->list(options_.prefix, "", 1);
+  if (!probe.isOk()) return probe.status().withContext(where);
+  dispatcher_ = &dispatcher;
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.prefix),
+                  options_.pollInterval.count());
+  return Status::ok();
+}
+
+void S3Source::stopFetching() {
+  fetching_ = false;
+  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
+}
+
+Status S3Source::finish(Clock::TimePoint) {
+  fetching_ = false;
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  std::map<std::string, std::string> unfinished;
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->closed) return Status::ok();
+    state_->closed = true;
+    unfinished.swap(state_->inFlight);
+  }
+  for (const auto& [key, etag] : unfinished) state_->release(key);
+  if (!unfinished.empty()) {
+    SLUICE_LOG_INFO("s3 trigger {}: released {} unfinished object(s) for other replicas", options_.triggerName,
+                    unfinished.size());
+  }
+  return Status::ok();
+}
+
+void S3Source::run(const std::stop_token& stop) {
+  Clock::TimePoint nextRefresh = clock_.now() + options_.claimTtl / 3;
+  while (!stop.stop_requested()) {
+    if (fetching_) scan();
+    ++scans_;
+    if (clock_.now() >= nextRefresh) {
+      refreshClaims();
+      if (fetching_) sweepAbandonedClaims();
+      nextRefresh = clock_.now() + options_.claimTtl / 3;
+    }
+    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
+    if (!clock_.sleepUntil(wake, stop)) return;
+  }
+}
+
+void S3Source::refreshClaims() {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(state_->mu);
+    for (const auto& [key, etag] : state_->inFlight) keys.push_back(key);
+  }
+  for (const auto& key : keys) {
+    Status refreshed = state_->client->put(State::claimKey(key), state_->claimBody());
+    if (!refreshed.isOk()) {
+      SLUICE_LOG_WARN("s3 trigger {}: refreshing the claim of {}: {}", options_.triggerName, key, refreshed.toString());
+    }
+  }
+}
+
+void S3Source::sweepAbandonedClaims() {
+  // A replica killed after moving an object but before removing its claim
+  // leaves a claim that no listing of the object will ever reach again.
+  std::string continuation;
+  do {
+    auto page = state_->client->list(std::string(kS3ClaimPrefix) + options_.prefix, continuation);
+    if (!page.isOk()) return;
+    for (const objectstore::S3Object& claim : page->objects) {
+      std::string key = claim.key.substr(std::string(kS3ClaimPrefix).size());
+      {
+        std::lock_guard lock(state_->mu);
+        if (state_->inFlight.contains(key)) continue;
+      }
+      auto body = state_->client->get(claim.key);
+      if (!body.isOk()) continue;
+      if (!startsWith(*body, "done ")) {
+        size_t line = body->find('\n');
+        int64_t heartbeat = line == std::string::npos ? 0 : std::strtoll(body->c_str() + line + 1, nullptr, 10);
+        if (epochMs(clock_.wallNow()) - heartbeat <= options_.claimTtl.count()) continue;
+      }
+      if (state_->client->head(key).status().code() != StatusCode::kNotFound) continue;
+      if (state_->client->remove(claim.key).isOk()) {
+        SLUICE_LOG_INFO("s3 trigger {}: removed the abandoned claim of {}, whose object is gone", options_.triggerName,
+                        key);
+      }
+    }
+    continuation = page->nextContinuationToken;
+  } while (!continuation.empty());
+}
+
+void S3Source::scan() {
+  std::lock_guard scanLock(scanMu_);
+  std::string continuation;
+  do {
+    auto page = state_->client->list(options_.prefix, continuation);
+    if (!page.isOk()) {
+      SLUICE_LOG_WARN("s3 trigger {}: {}", options_.triggerName, page.status().toString());
+      return;
+    }
+    for (const objectstore::S3Object& object : page->objects) {
+      if (!fetching_) return;
+      const std::string& key = object.key;
+      if (key.empty() || key.back() == '/' || startsWith(key, ".sluice/")) continue;
+      if (options_.afterProcessing == S3AfterProcessing::kMove && startsWith(key, options_.moveToPrefix)) continue;
+      {
+        std::lock_guard lock(state_->mu);
+        if (state_->inFlight.size() >= static_cast<size_t>(options_.maxInFlight)) return;
+        if (state_->inFlight.contains(key)) continue;
+      }
+      if (!state_->claim(key, object.etag)) continue;
+      if (object.size > options_.maxObjectBytes) {
+        Status moved = state_->moveObject(key, kS3FailedPrefix + key);
+        SLUICE_LOG_ERROR("s3 trigger {}: {} is {} bytes, over the {} byte limit: moved to {} ({})",
+                         options_.triggerName, key, object.size, options_.maxObjectBytes, kS3FailedPrefix,
+                         moved.toString());
+        state_->release(key);
+        continue;
+      }
+      std::string etag;
+      auto content = state_->client->get(key, &etag);
+      if (!content.isOk()) {
+        // Gone: finished and removed by another replica between our listing and our claim.
+        if (content.status().code() != StatusCode::kNotFound) {
+          SLUICE_LOG_WARN("s3 trigger {}: {}", options_.triggerName, content.status().toString());
+        }
+        state_->release(key);
+        continue;
+      }
+      if (etag.empty()) etag = object.etag;
+      Event event;
+      event.id = state_->client->describe(key) + "@" + etag;
+      event.source = "s3";
+      event.type = "object.created";
+      event.subject = state_->client->describe(key);
+      event.time = parseIsoTime(object.lastModified);
+      event.key = key;
+      event.data = std::move(content).value();
+      std::string bucket = event.subject.substr(5, event.subject.size() - 5 - key.size() - 1);
+      event.headers = {{shapes::kObjectBucketHeader, bucket},
+                       {shapes::kObjectKeyHeader, key},
+                       {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
+                       {shapes::kObjectEtagHeader, etag}};
+      {
+        std::lock_guard lock(state_->mu);
+        state_->inFlight[key] = etag;
+      }
+      std::weak_ptr<State> weak = state_;
+      // No lane: objects are independent and run in parallel.
+      dispatcher_->dispatch(std::move(event), "", options_.triggerName, [weak, key, etag](Outcome outcome) {
+        if (auto state = weak.lock()) state->finishObject(key, etag, outcome);
+      });
+    }
+    continuation = page->nextContinuationToken;
+  } while (!continuation.empty() && fetching_);
+}
+
+}  // namespace sluice::runtime
