@@ -1,7 +1,9 @@
 // HTTP push and cron events through /invoke on the sluice-runtime BINARY with
 // a Python handler (no broker needed): bad input — invalid JSON, binary,
 // invalid UTF-8 — gets a clear error per request while the replica stays
-// healthy, a 10 MB payload is handled, cron ticks arrive as cron events; and
+// healthy, a 10 MB payload is handled, cron ticks arrive as cron events and
+// their records go to the Function's outputs (the answer, 204, says the tick
+// is settled); and
 // with eventShape scf the seed's main_handler sample and an SCF timer/API
 // gateway handler run unchanged.
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 
 #include <cpprest/http_client.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -43,18 +46,32 @@ HttpReply invoke(int port, const std::string& body,
   }
 }
 
+// The records the dir output holds (one file each), in the order written.
+std::vector<std::string> outputs(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name[0] != '.') names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> records;
+  for (const std::string& name : names) records.push_back(readFile(dir + "/" + name));
+  return records;
+}
+
 struct InvokeFixture {
   std::string dir = makeTempDir("rtinvoke");
   RuntimeProcess runtime;
 
   InvokeFixture(const std::string& handler, const std::string& shape) {
     std::filesystem::create_directories(dir + "/code");
+    std::filesystem::create_directories(dir + "/out");
     writeFile(dir + "/code/index.py", handler);
     json config = {{"name", "web"},
                    {"runtime", "python3.11"},
                    {"codeDir", dir + "/code"},
                    {"eventShape", shape},
-                   {"outputs", json::array({{{"name", "out"}, {"dir", {{"path", dir}}}}})},
+                   {"outputs", json::array({{{"name", "out"}, {"dir", {{"path", dir + "/out"}}}}})},
                    {"triggers", json::array({{{"name", "web"}, {"http", json::object()}},
                                              {{"name", "nightly"}, {"cron", {{"schedule", "0 0 * * *"}}}}})}};
     writeFile(dir + "/function.json", config.dump(2));
@@ -103,8 +120,8 @@ TEST(RuntimeBinaryInvokeTest, BadInputGetsAClearErrorPerRequestAndTheReplicaStay
 
   HttpReply tick =
       invoke(port, R"({"id": "tick-1"})", {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
-  EXPECT_EQ(tick.code, 200);
-  EXPECT_EQ(tick.body, R"({"id": "tick-1", "size": 0, "type": "cron.tick"})");
+  EXPECT_EQ(tick.code, 204) << tick.body;
+  EXPECT_EQ(outputs(f.dir + "/out"), std::vector<std::string>{R"({"id": "tick-1", "size": 0, "type": "cron.tick"})"});
 
   EXPECT_EQ(httpGet(port, "/healthz").code, 200) << "bad input must not make the replica unhealthy";
   // Pushes without X-Sluice-Trigger are labelled "http" (the control server's default).
@@ -150,8 +167,8 @@ TEST(RuntimeBinaryInvokeTest, ScfHandlersRunUnchanged) {
   ASSERT_TRUE(scf.runtime.waitReady(60s)) << scf.runtime.log();
   HttpReply timer = invoke(scf.runtime.port(), "nightly-report",
                            {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
-  EXPECT_EQ(timer.code, 200);
-  EXPECT_EQ(timer.body, "timer nightly fired with nightly-report");
+  EXPECT_EQ(timer.code, 204) << timer.body;
+  EXPECT_EQ(outputs(scf.dir + "/out"), std::vector<std::string>{"timer nightly fired with nightly-report"});
   HttpReply api = invoke(scf.runtime.port(), "{\"q\": 1}");
   EXPECT_EQ(api.code, 200);
   EXPECT_EQ(api.body, "POST POST {\"q\": 1}");
