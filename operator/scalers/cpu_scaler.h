@@ -11,13 +11,16 @@
 // Thread-compatible.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "kube/resource_client.h"
 #include "scalers/http_getter.h"
 #include "scalers/scaler.h"
 
@@ -29,6 +32,11 @@ struct RuntimeCpuOptions {
   // The replicas' metrics URLs, asked again every round (replicas come and go).
   std::function<std::vector<std::string>()> metricsUrls;
 };
+
+// Cores of a Kubernetes CPU quantity: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5,
+// "250000000n" -> 0.25, "1500u" -> 0.0015 (metrics.k8s.io reports usage in n).
+// Requests must be positive; usage may be 0 (`allowZero`). Errors name the text.
+Result<double> parseCpuQuantity(const std::string& text, bool allowZero = false);
 
 // The value of an unlabelled sample `name` in Prometheus text format, if present.
 std::optional<double> findPrometheusSample(const std::string& text, const std::string& name);
@@ -53,5 +61,45 @@ class RuntimeCpuScaler final : public Scaler {
   const Clock& clock_;
   std::map<std::string, Sample> previous_;
 };
+
+// MetricsApiCpuScaler: CPU utilization from metrics.k8s.io (metrics-server),
+// as the HPA reads it: each Ready replica's PodMetrics (usage summed over its
+// containers) against the request, averaged over the replicas metrics-server
+// has measured. Where the API is absent (404: no metrics-server), it reads
+// through `fallback` (the runtime's own figures) and asks the API again after
+// `absentRecheck`. No Ready replica reads 0, as RuntimeCpuScaler does; Ready
+// replicas without PodMetrics yet are an error (the engine holds the count).
+// Thread-compatible.
+struct MetricsApiCpuOptions {
+  std::string ns;
+  std::string labelSelector;  // the Function's replicas, e.g. "sluice.io/function=orders"
+  double targetUtilizationPercent = 80;
+  double requestedCores = 1;
+  // The names of the Function's Ready replica pods, asked every round.
+  std::function<std::vector<std::string>()> readyPods;
+  std::chrono::seconds absentRecheck{300};
+};
+
+class MetricsApiCpuScaler final : public Scaler {
+ public:
+  MetricsApiCpuScaler(MetricsApiCpuOptions options, kube::ResourceClient& client, std::unique_ptr<Scaler> fallback,
+                      const Clock& clock)
+      : options_(std::move(options)), client_(client), fallback_(std::move(fallback)), clock_(clock) {}
+  std::string name() const override { return "cpu"; }
+  ScalerTarget target() const override {
+    return {autoscaler::MetricTargetType::kUtilization, options_.targetUtilizationPercent, 0};
+  }
+  Result<ScalerReading> read() override;
+
+ private:
+  MetricsApiCpuOptions options_;
+  kube::ResourceClient& client_;
+  std::unique_ptr<Scaler> fallback_;
+  const Clock& clock_;
+  std::optional<Clock::TimePoint> absentSince_;
+};
+
+// metrics.k8s.io/v1beta1 PodMetrics.
+inline const kube::ResourceType kPodMetrics{"metrics.k8s.io", "v1beta1", "pods", "PodMetrics", true};
 
 }  // namespace sluice::scalers

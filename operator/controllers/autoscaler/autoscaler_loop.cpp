@@ -14,19 +14,44 @@ bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current)
   return previous.contains(deletion) != current.contains(deletion);
 }
 
-std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
-                                            const std::string& function) {
-  std::vector<std::string> urls;
+namespace {
+
+// The Function's Ready, not-terminating replica pods that have an IP.
+std::vector<kube::ObjectPtr> readyReplicas(const kube::ObjectCache& pods, const std::string& ns,
+                                           const std::string& function) {
+  std::vector<kube::ObjectPtr> ready;
   for (const kube::ObjectPtr& pod : pods.byNamespace(ns)) {
     const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
     if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
       continue;
+    if (pod->value("/status/podIP"_json_pointer, std::string()).empty() ||
+        pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod))
+      continue;
+    ready.push_back(pod);
+  }
+  return ready;
+}
+
+}  // namespace
+
+std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
+                                            const std::string& function) {
+  std::vector<std::string> urls;
+  for (const kube::ObjectPtr& pod : readyReplicas(pods, ns, function)) {
     const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
-    if (ip.empty() || pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod)) continue;
     const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
     urls.push_back("http://" + host + ":" + std::to_string(kControlPort) + "/metrics");
   }
   return urls;
+}
+
+std::vector<std::string> replicaPodNames(const kube::ObjectCache& pods, const std::string& ns,
+                                         const std::string& function) {
+  std::vector<std::string> names;
+  for (const kube::ObjectPtr& pod : readyReplicas(pods, ns, function)) {
+    names.push_back(pod->value("/metadata/name"_json_pointer, std::string()));
+  }
+  return names;
 }
 
 AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
@@ -39,6 +64,9 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
     if (pods) {
       options.replicaMetricsUrls = [&cache = pods->cache()](const std::string& ns, const std::string& function) {
         return replicaMetricsUrls(cache, ns, function);
+      };
+      options.replicaPodNames = [&cache = pods->cache()](const std::string& ns, const std::string& function) {
+        return replicaPodNames(cache, ns, function);
       };
     }
     factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(),

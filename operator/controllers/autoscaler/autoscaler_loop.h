@@ -48,5 +48,8 @@ bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current)
 // The /metrics URLs of a Function's Ready replica pods (http://<podIP>:8090/metrics).
 std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
                                             const std::string& function);
+// The names of the same pods (their PodMetrics in metrics.k8s.io).
+std::vector<std::string> replicaPodNames(const kube::ObjectCache& pods, const std::string& ns,
+                                         const std::string& function);
 
 }  // namespace sluice::controllers

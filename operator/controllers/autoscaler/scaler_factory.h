@@ -32,8 +32,4 @@ class ScalerFactory {
 // "objectStore", "prometheus", or "" when none.
 std::string triggerSourceType(const nlohmann::json& trigger);
 
-// Cores of a Kubernetes CPU quantity: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5.
-// Errors name the text.
-Result<double> parseCpuQuantity(const std::string& text);
-
 }  // namespace sluice::controllers

@@ -117,22 +117,6 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
   }
 }
 
-Result<double> parseCpuQuantity(const std::string& text) {
-  const bool milli = !text.empty() && text.back() == 'm';
-  const std::string number = milli ? text.substr(0, text.size() - 1) : text;
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(number, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (number.empty() || used != number.size() || !(value > 0)) {
-    return invalidArgument("\"" + text + "\" is not a positive CPU quantity such as 500m or 2");
-  }
-  return milli ? value / 1000 : value;
-}
-
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const json& function) {
   if (!options_.replicaMetricsUrls) return std::unique_ptr<scalers::Scaler>();
   const json& target = function.value("/spec/scaling/cpuTargetUtilization"_json_pointer, json());
@@ -144,16 +128,24 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const j
   if (request.is_null()) {
     return invalidArgument("spec.resources.requests.cpu: is required with spec.scaling.cpuTargetUtilization");
   }
-  Result<double> cores = parseCpuQuantity(request.is_string() ? request.get<std::string>() : request.dump());
+  Result<double> cores = scalers::parseCpuQuantity(request.is_string() ? request.get<std::string>() : request.dump());
   if (!cores.isOk()) return cores.status().withContext("spec.resources.requests.cpu");
+  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string());
+  const std::string name = function.value("/metadata/name"_json_pointer, std::string());
   scalers::RuntimeCpuOptions options;
   options.targetUtilizationPercent = target.get<double>();
   options.requestedCores = *cores;
-  options.metricsUrls =
-      [urls = options_.replicaMetricsUrls, ns = function.value("/metadata/namespace"_json_pointer, std::string()),
-       name = function.value("/metadata/name"_json_pointer, std::string())] { return urls(ns, name); };
+  options.metricsUrls = [urls = options_.replicaMetricsUrls, ns, name] { return urls(ns, name); };
+  auto own = std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), http_, clock_);
+  if (!options_.replicaPodNames) return std::unique_ptr<scalers::Scaler>(std::move(own));
+  scalers::MetricsApiCpuOptions api;
+  api.ns = ns;
+  api.labelSelector = "sluice.io/function=" + name;
+  api.targetUtilizationPercent = target.get<double>();
+  api.requestedCores = *cores;
+  api.readyPods = [pods = options_.replicaPodNames, ns, name] { return pods(ns, name); };
   return std::unique_ptr<scalers::Scaler>(
-      std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), http_, clock_));
+      std::make_unique<scalers::MetricsApiCpuScaler>(std::move(api), client_, std::move(own), clock_));
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const json& k, const std::string& ns) {

@@ -9,10 +9,10 @@
 //   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
 //   prometheus  -> PrometheusScaler
 //   http        -> none (no backlog to measure)
-// and, for a Function's spec.scaling.cpuTargetUtilization, a RuntimeCpuScaler
-// over its replicas' /metrics (process_cpu_seconds_total against
-// spec.resources.requests.cpu): the runtime's own figures, so CPU scaling
-// works where metrics.k8s.io is not installed.
+// and, for a Function's spec.scaling.cpuTargetUtilization, a MetricsApiCpuScaler
+// (metrics.k8s.io, as the HPA) that falls back to a RuntimeCpuScaler over the
+// replicas' /metrics (process_cpu_seconds_total) where metrics.k8s.io is not
+// installed, both against spec.resources.requests.cpu.
 // Thread-safe: create() keeps no state besides the shared HttpGetter.
 #pragma once
 
@@ -32,8 +32,11 @@ struct TriggerScalerFactoryOptions {
   // Per request to the brokers or HTTP endpoints: bounds how long one slow
   // source can hold its Function's round.
   int kafkaTimeoutMilliseconds = 3000;
-  // The /metrics URLs of a Function's replicas (namespace, name); none: CPU is not measured.
+  // The /metrics URLs of a Function's Ready replicas (namespace, name); none: CPU is not measured.
   std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaMetricsUrls;
+  // The names of those replica pods; given, CPU is read from metrics.k8s.io where the
+  // apiserver serves it, and from the URLs above where it does not.
+  std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaPodNames;
 };
 
 class TriggerScalerFactory final : public ScalerFactory {

@@ -9,6 +9,7 @@
 #include "fakes/fake_resource_client.h"
 #include "kube/resource.h"
 #include "runtime/shapes/event_shapes.h"
+#include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
 
 namespace sluice::controllers {
@@ -209,12 +210,18 @@ TEST(CronMacroTest, Expands) {
 }
 
 TEST(CpuQuantityTest, MillicoresAndCores) {
-  EXPECT_DOUBLE_EQ(*parseCpuQuantity("500m"), 0.5);
-  EXPECT_DOUBLE_EQ(*parseCpuQuantity("2"), 2);
-  EXPECT_DOUBLE_EQ(*parseCpuQuantity("1.5"), 1.5);
-  EXPECT_EQ(parseCpuQuantity("lots").status().message(), "\"lots\" is not a positive CPU quantity such as 500m or 2");
-  EXPECT_FALSE(parseCpuQuantity("0").isOk());
-  EXPECT_FALSE(parseCpuQuantity("m").isOk());
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("2"), 2);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("1.5"), 1.5);
+  EXPECT_EQ(scalers::parseCpuQuantity("lots").status().message(),
+            "\"lots\" is not a positive CPU quantity such as 500m or 2");
+  EXPECT_FALSE(scalers::parseCpuQuantity("0").isOk());
+  EXPECT_FALSE(scalers::parseCpuQuantity("m").isOk());
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("250000000n", true), 0.25);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("1500u", true), 0.0015);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("0", true), 0);
+  EXPECT_EQ(scalers::parseCpuQuantity("-1n", true).status().message(),
+            "\"-1n\" is not a CPU quantity such as 500m or 2");
 }
 
 TEST_F(TriggerScalerFactoryTest, CpuScalerScrapesTheReplicasAgainstTheirRequest) {

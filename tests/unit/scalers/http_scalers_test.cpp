@@ -4,6 +4,7 @@
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_getter.h"
+#include "fakes/fake_resource_client.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/object_count_scaler.h"
 #include "scalers/prometheus_scaler.h"
@@ -114,6 +115,75 @@ TEST(RuntimeCpuScalerTest, UtilizationFromTwoSamplesOfProcessCpuSeconds) {
   ASSERT_TRUE(second.isOk()) << second.status().toString();
   EXPECT_DOUBLE_EQ(second->value, 50);
   EXPECT_EQ(scaler.target().type, autoscaler::MetricTargetType::kUtilization);
+}
+
+// metrics.k8s.io: PodMetrics as metrics-server serves them (usage in nanocores).
+kube::Json podMetrics(const std::string& pod, const std::vector<std::string>& containerUsage) {
+  kube::Json containers = kube::Json::array();
+  for (const std::string& cpu : containerUsage) containers.push_back({{"name", "c"}, {"usage", {{"cpu", cpu}}}});
+  return {{"metadata", {{"name", pod}, {"namespace", "etl"}, {"labels", {{"sluice.io/function", "orders"}}}}},
+          {"containers", containers}};
+}
+
+TEST(MetricsApiCpuScalerTest, UtilizationOfTheReadyReplicasAgainstTheirRequest) {
+  testing::FakeClock clock;
+  testing::FakeResourceClient client(clock);
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  std::vector<std::string> ready = {"orders-a", "orders-b"};
+  MetricsApiCpuOptions options;
+  options.ns = "etl";
+  options.labelSelector = "sluice.io/function=orders";
+  options.targetUtilizationPercent = 50;
+  options.requestedCores = 0.5;
+  options.readyPods = [&] { return ready; };
+  RuntimeCpuOptions own;
+  own.metricsUrls = [] { return std::vector<std::string>{}; };
+  MetricsApiCpuScaler scaler(options, client, std::make_unique<RuntimeCpuScaler>(own, http, clock), clock);
+
+  client.put(kPodMetrics, podMetrics("orders-a", {"300000000n", "100m"}));  // 0.4 of 0.5 cores: 80%
+  client.put(kPodMetrics, podMetrics("orders-b", {"50000u"}));              // 0.05 of 0.5: 10%
+  client.put(kPodMetrics, podMetrics("orders-old", {"2"}));                 // no longer a Ready replica
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_DOUBLE_EQ(reading->value, 45);
+  EXPECT_EQ(scaler.target().type, autoscaler::MetricTargetType::kUtilization);
+
+  ready = {"orders-new"};  // not scraped by metrics-server yet
+  EXPECT_EQ(scaler.read().status().message(), "cpu: metrics.k8s.io has no PodMetrics for the Ready replicas yet");
+  ready.clear();
+  EXPECT_EQ(scaler.read()->value, 0) << "no replica reads 0, not an error";
+}
+
+TEST(MetricsApiCpuScalerTest, AbsentApiFallsBackToTheRuntimesOwnMetricsAndAsksAgainLater) {
+  testing::FakeClock clock;
+  testing::FakeResourceClient client(clock);
+  auto http = std::make_shared<testing::FakeHttpGetter>();
+  MetricsApiCpuOptions options;
+  options.ns = "etl";
+  options.requestedCores = 1;
+  options.readyPods = [] { return std::vector<std::string>{"orders-a"}; };
+  RuntimeCpuOptions own;
+  own.requestedCores = 1;
+  own.metricsUrls = [] { return std::vector<std::string>{"http://127.0.0.9:8090/metrics"}; };
+  MetricsApiCpuScaler scaler(options, client, std::make_unique<RuntimeCpuScaler>(own, http, clock), clock);
+
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 10\n");
+  client.failNext("list", testing::FakeResourceClient::apiStatus(404, "NotFound",
+                                                                 "the server could not find the requested resource"));
+  EXPECT_FALSE(scaler.read().isOk()) << "the runtime scaler's first sample is not a rate yet";
+  clock.advance(10s);
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 13\n");  // 0.3 cores
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_DOUBLE_EQ(reading->value, 30);
+  EXPECT_EQ(client.callCount("list"), 1) << "an absent API is not asked every round";
+
+  clock.advance(options.absentRecheck);
+  client.put(kPodMetrics, podMetrics("orders-a", {"700m"}));  // metrics-server installed since
+  reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_DOUBLE_EQ(reading->value, 70);
+  EXPECT_EQ(client.callCount("list"), 2);
 }
 
 TEST(RuntimeCpuScalerTest, NoReplicaReadsZeroNotAnError) {
