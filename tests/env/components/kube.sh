@@ -132,11 +132,17 @@ kube_start() {
     --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$kcm_port" --leader-elect=false \
     --service-account-private-key-file="$d/sa.key" --root-ca-file="$d/ca.crt" \
-    --cert-dir="$KUBE_DIR/kcm-certs"
+    --cert-dir="$KUBE_DIR/kcm-certs" \
+    --node-monitor-grace-period=1h
   start_bg kube-scheduler "$(kube_bin kube-scheduler)" \
     --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$sched_port" --leader-elect=false \
     --cert-dir="$KUBE_DIR/scheduler-certs"
+  # --node-monitor-grace-period above: KWOK's fake nodes missed the default 50 s
+  # heartbeat window about once a minute, so the node lifecycle controller kept
+  # flipping them NotReady and marking their pods not Ready (a test waiting for
+  # Ready pods then failed). The nodes are fake and never die; only tests that
+  # delete pods themselves need pods to go away.
   # Pod IPs come from a loopback range: the operator calls its pods (/drain,
   # /specialize), and those calls must never leave this machine; a test can
   # also stand a real sluice-runtime in for a pod by binding to its IP.
