@@ -4,11 +4,7 @@
 
 namespace sluice::objectstore {
 
-namespace {
-
-// The text of every <tag>...</tag>, in order. S3 answers are flat enough
-// that this is all the XML reading needed.
-std::vector<std::string> elements(const std::string& xml, const std::string& tag) {
+std::vector<std::string> xmlElements(const std::string& xml, const std::string& tag) {
   std::vector<std::string> out;
   const std::string open = "<" + tag + ">";
   const std::string close = "</" + tag + ">";
@@ -22,8 +18,10 @@ std::vector<std::string> elements(const std::string& xml, const std::string& tag
   return out;
 }
 
+namespace {
+
 std::string firstElement(const std::string& xml, const std::string& tag) {
-  auto all = elements(xml, tag);
+  auto all = xmlElements(xml, tag);
   return all.empty() ? std::string() : all.front();
 }
 
@@ -90,7 +88,7 @@ Result<S3ListPage> parseListObjectsV2(const std::string& xml) {
     return unavailable("not a ListObjectsV2 answer: " + xml.substr(0, 200));
   }
   S3ListPage page;
-  for (const std::string& block : elements(xml, "Contents")) {
+  for (const std::string& block : xmlElements(xml, "Contents")) {
     S3Object object;
     object.key = xmlUnescape(firstElement(block, "Key"));
     object.etag = unquote(firstElement(block, "ETag"));

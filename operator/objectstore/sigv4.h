@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sluice::objectstore {
 
@@ -33,6 +34,10 @@ std::string sha256Hex(const std::string& data);
 std::string amzDate(std::chrono::system_clock::time_point at);
 // S3's URI encoding (unreserved kept; '/' encoded unless `keepSlash`).
 std::string uriEncode(const std::string& text, bool keepSlash);
+// The text of every <tag>...</tag> of an S3 XML answer, in order (not unescaped).
+// S3's answers are flat enough that this is all the XML reading needed; the
+// object client and the object-count scaler share it.
+std::vector<std::string> xmlElements(const std::string& xml, const std::string& tag);
 // The canonical query string: sorted by name, both sides encoded.
 std::string canonicalQuery(const std::map<std::string, std::string>& query);
 

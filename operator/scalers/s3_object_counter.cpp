@@ -4,25 +4,6 @@
 
 namespace sluice::scalers {
 
-namespace {
-
-// The text of every <tag>...</tag> in an S3 XML answer (keys are XML-escaped, which is fine for counting).
-std::vector<std::string> elements(const std::string& xml, const std::string& tag) {
-  std::vector<std::string> out;
-  const std::string open = "<" + tag + ">";
-  const std::string close = "</" + tag + ">";
-  for (size_t at = xml.find(open); at != std::string::npos; at = xml.find(open, at)) {
-    size_t start = at + open.size();
-    size_t end = xml.find(close, start);
-    if (end == std::string::npos) break;
-    out.push_back(xml.substr(start, end - start));
-    at = end + close.size();
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
   std::string base = location_.endpoint;
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -47,11 +28,11 @@ Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
         http_->get(base + request.canonicalPath + "?" + objectstore::canonicalQuery(request.query), headers);
     if (!response.isOk()) return response.status().withContext(what);
     if (response->status != 200) return httpStatusError(*response, what);
-    for (const std::string& key : elements(response->body, "Key")) {
+    for (const std::string& key : objectstore::xmlElements(response->body, "Key")) {
       if (!key.empty() && key.back() != '/') ++found;
     }
-    std::vector<std::string> truncated = elements(response->body, "IsTruncated");
-    std::vector<std::string> next = elements(response->body, "NextContinuationToken");
+    std::vector<std::string> truncated = objectstore::xmlElements(response->body, "IsTruncated");
+    std::vector<std::string> next = objectstore::xmlElements(response->body, "NextContinuationToken");
     if (truncated.empty() || truncated[0] != "true" || next.empty()) break;
     continuation = next[0];
   }
