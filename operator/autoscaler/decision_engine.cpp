@@ -247,21 +247,27 @@ int DecisionEngine::stabilize(int current, int recommended, Clock::TimePoint now
   return result;
 }
 
+// The replica count at the start of a rule's period: a rule limits the change
+// over its whole period, not per decision, as the HPA's behavior does.
+long long DecisionEngine::replicasAtPeriodStart(int current, const ScalingRule& rule, Clock::TimePoint now) const {
+  const Clock::TimePoint cutoff = now - std::chrono::seconds(rule.periodSeconds);
+  long long added = 0;
+  long long removed = 0;
+  for (const ScaleChange& change : changes_) {
+    if (change.at <= cutoff) continue;
+    if (change.delta > 0) added += change.delta;
+    if (change.delta < 0) removed -= change.delta;
+  }
+  return current - added + removed;
+}
+
 int DecisionEngine::scaleUpLimit(int current, Clock::TimePoint now) const {
   const ScalingDirectionBehavior& behavior = policy_.scaleUp;
   if (behavior.selectPolicy == SelectPolicy::kDisabled) return current;
   bool pickMax = behavior.selectPolicy == SelectPolicy::kMax;
   long long best = pickMax ? LLONG_MIN : LLONG_MAX;
   for (const ScalingRule& rule : behavior.policies) {
-    const Clock::TimePoint cutoff = now - std::chrono::seconds(rule.periodSeconds);
-    long long added = 0;
-    long long removed = 0;
-    for (const ScaleChange& change : changes_) {
-      if (change.at <= cutoff) continue;
-      if (change.delta > 0) added += change.delta;
-      if (change.delta < 0) removed -= change.delta;
-    }
-    long long periodStart = current - added + removed;
+    const long long periodStart = replicasAtPeriodStart(current, rule, now);
     long long proposed = rule.type == ScalingRule::Type::kPods
                              ? periodStart + rule.value
                              : static_cast<long long>(std::ceil(periodStart * (1.0 + rule.value / 100.0)));
@@ -277,15 +283,7 @@ int DecisionEngine::scaleDownLimit(int current, Clock::TimePoint now) const {
   bool pickMax = behavior.selectPolicy == SelectPolicy::kMax;
   long long best = pickMax ? LLONG_MAX : LLONG_MIN;
   for (const ScalingRule& rule : behavior.policies) {
-    const Clock::TimePoint cutoff = now - std::chrono::seconds(rule.periodSeconds);
-    long long added = 0;
-    long long removed = 0;
-    for (const ScaleChange& change : changes_) {
-      if (change.at <= cutoff) continue;
-      if (change.delta > 0) added += change.delta;
-      if (change.delta < 0) removed -= change.delta;
-    }
-    long long periodStart = current - added + removed;
+    const long long periodStart = replicasAtPeriodStart(current, rule, now);
     long long proposed = rule.type == ScalingRule::Type::kPods
                              ? periodStart - rule.value
                              : static_cast<long long>(periodStart * (1.0 - rule.value / 100.0));

@@ -106,6 +106,7 @@ class DecisionEngine {
   };
 
   int stabilize(int current, int recommended, Clock::TimePoint now);
+  long long replicasAtPeriodStart(int current, const ScalingRule& rule, Clock::TimePoint now) const;
   int scaleUpLimit(int current, Clock::TimePoint now) const;
   int scaleDownLimit(int current, Clock::TimePoint now) const;
   void prune(Clock::TimePoint now);

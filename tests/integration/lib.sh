@@ -36,3 +36,21 @@ apply_crds() {
   poll 60 bash -c "\"$KUBECTL\" apply -f \"$SLUICE_SOURCE_DIR/crds/\" >/dev/null"
   "$KUBECTL" wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io --timeout=60s >/dev/null
 }
+
+# own_namespace PREFIX: a namespace of the test's own ($ns, reached with `k`),
+# a scratch directory ($work) and a list of background processes ($pids); all
+# go when the test exits.
+own_namespace() {
+  ns=$(unique_name "$1")
+  work=$(mktemp -d)
+  pids=()
+  trap _own_namespace_cleanup EXIT
+}
+_own_namespace_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+k() { "$KUBECTL" -n "$ns" "$@"; }

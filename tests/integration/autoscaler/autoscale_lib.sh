@@ -31,6 +31,29 @@ fail_with_log() {
   fail "$@"
 }
 
+# The Function the autoscale tests drive (0..6 replicas, 5 s cooldown, a 2 s
+# polling interval, no scale-down window), as YAML for a manifest of its own.
+scaled_function_yaml() {
+  cat <<YAML
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: $1}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  code:
+    inline: |
+      def main_handler(event, context):
+          return event
+  scaling:
+    minReplicas: 0
+    maxReplicas: 6
+    cooldownSeconds: 5
+    pollingIntervalSeconds: 2
+    scaleDown: {stabilizationWindowSeconds: 0}
+YAML
+}
+
 desired() { k get fn "$1" -o jsonpath='{.status.desiredReplicas}'; }
 desired_is() { [[ $(desired "$1") == "$2" ]]; }
 desired_above_zero() { local d; d=$(desired "$1"); [[ -n $d && $d -gt 0 ]]; }

@@ -9,17 +9,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
-ns=$(unique_name warmpool)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-k() { "$KUBECTL" -n "$ns" "$@"; }
+own_namespace warmpool
 set_desired() { k patch fn echo --subresource=status --type=merge -p "{\"status\":{\"desiredReplicas\":$1}}" >/dev/null; }
 pods_with() { k get pods -l "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name' | sort; }
 ready_warm_count() {

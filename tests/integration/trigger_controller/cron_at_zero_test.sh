@@ -10,17 +10,7 @@
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
-ns=$(unique_name cron)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-k() { "$KUBECTL" -n "$ns" "$@"; }
+own_namespace cron
 replica_pods() {
   k get pods -l sluice.io/function=report -o json |
     jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name'
