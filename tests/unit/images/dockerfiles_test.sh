@@ -60,15 +60,20 @@ def library_needs(path):
     return re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", path], capture_output=True, text=True,
                                                         check=True).stdout)
 missing = []
-for lib in list(needed):
-    path = resolved.get(lib, lib)
-    built = re.search(r"/(librdkafka-[0-9.]+/lib)/[^/]+$", path)
-    if built:
-        if not any(c.endswith(built.group(1)) for c in copied):
-            missing.append(f"{lib} (built into .../{built.group(1)}, which the final stage does not copy)")
-        needed += [n for n in library_needs(path) if n not in needed]
-        needed.remove(lib)
-for lib in needed:
+from_packages = []
+pending = list(needed)
+while pending:
+    lib = pending.pop(0)
+    lib_path = resolved.get(lib, lib)
+    built = re.search(r"/(librdkafka-[0-9.]+/lib)/[^/]+$", lib_path)
+    if not built:
+        if lib not in from_packages:
+            from_packages.append(lib)
+        continue
+    if not any(c.endswith(built.group(1)) for c in copied):
+        missing.append(f"{lib} (built into .../{built.group(1)}, which the final stage does not copy)")
+    pending += [n for n in library_needs(lib_path) if n not in pending and n not in from_packages]
+for lib in from_packages:
     owner = subprocess.run(["dpkg", "-S", resolved.get(lib, lib)], capture_output=True, text=True)
     if owner.returncode != 0:
         owner = subprocess.run(["dpkg", "-S", "*/" + lib], capture_output=True, text=True)
