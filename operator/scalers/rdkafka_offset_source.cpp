@@ -9,10 +9,10 @@ namespace sluice::scalers {
 
 struct RdKafkaOffsetSource::Handle {
   rd_kafka_t* rk = nullptr;
-  // The latest client-level error (authentication, TLS, connection). A request
-  // that fails because of one only says "timed out"; this says why.
-  // An authentication or TLS failure is kept over later connection errors
-  // ("brokers are down"), which are only its consequence.
+  // The latest client-level errors: a request failing because of one only
+  // says "timed out" or "transport failure"; these say why. An authentication
+  // or TLS failure is kept apart from connection errors ("brokers are down"),
+  // which it causes, so the report names the cause.
   std::mutex mu;
   std::string lastError;
   std::string securityError;

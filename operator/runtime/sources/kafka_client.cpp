@@ -38,22 +38,23 @@ void KafkaEventLog::event_cb(RdKafka::Event& event) {
       }
       break;
     }
-    case RdKafka::Event::EVENT_LOG:
+    case RdKafka::Event::EVENT_LOG: {
       // syslog levels: 0-3 error, 4 warning, 5-6 notice/info, 7 debug. A
       // broker connection failure ("FAIL") also arrives as an error event,
       // logged above; its log line would only repeat it.
-      if (event.fac() == "FAIL") {
-        SLUICE_LOG_DEBUG("{}: librdkafka {}: {}", owner_, event.fac(), event.str());
-      } else if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR) {
+      RdKafka::Event::Severity severity =
+          event.fac() == "FAIL" ? RdKafka::Event::EVENT_SEVERITY_DEBUG : event.severity();
+      if (severity <= RdKafka::Event::EVENT_SEVERITY_ERROR) {
         SLUICE_LOG_ERROR("{}: librdkafka {}: {}", owner_, event.fac(), event.str());
-      } else if (event.severity() == RdKafka::Event::EVENT_SEVERITY_WARNING) {
+      } else if (severity == RdKafka::Event::EVENT_SEVERITY_WARNING) {
         SLUICE_LOG_WARN("{}: librdkafka {}: {}", owner_, event.fac(), event.str());
-      } else if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_INFO) {
+      } else if (severity <= RdKafka::Event::EVENT_SEVERITY_INFO) {
         SLUICE_LOG_INFO("{}: librdkafka {}: {}", owner_, event.fac(), event.str());
       } else {
         SLUICE_LOG_DEBUG("{}: librdkafka {}: {}", owner_, event.fac(), event.str());
       }
       break;
+    }
     default: break;  // statistics and throttling are not enabled
   }
 }

@@ -78,6 +78,7 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
                                    {"initialOffset", "earliest"}}}}})}};
   writeFile(dir + "/function.json", config.dump(2));
   std::vector<TestMessage> messages;
+  messages.reserve(kMessages);
   for (int i = 0; i < kMessages; ++i)
     messages.push_back({"k" + std::to_string(i % 101), "id-" + std::to_string(i), {}});
   produceAll(bootstrap, in, messages);

@@ -89,6 +89,7 @@ def main_handler(event, context):
 
 std::vector<TestMessage> messages(int count) {
   std::vector<TestMessage> result;
+  result.reserve(count);
   for (int i = 0; i < count; ++i) result.push_back({"k" + std::to_string(i % 7), "id-" + std::to_string(i), {}});
   return result;
 }

@@ -61,10 +61,11 @@ TEST(WiringTest, AmqpUrlNamesTheMissingVariable) {
 // the password key's variable is missing, building the source fails naming
 // the field and the variable, before any connection is tried.
 TEST(WiringTest, KafkaTriggerWithoutItsSecretPasswordNamesTheMissingVariable) {
-  nlohmann::json function = {{"apiVersion", "sluice.io/v1alpha1"},
-                             {"kind", "Function"},
-                             {"metadata", {{"name", "f"}, {"namespace", "etl"}}},
-                             {"spec", {{"runtime", "builtin"}, {"pipeline", {{{"mirror", nlohmann::json::object()}}}}}}};
+  nlohmann::json function = {
+      {"apiVersion", "sluice.io/v1alpha1"},
+      {"kind", "Function"},
+      {"metadata", {{"name", "f"}, {"namespace", "etl"}}},
+      {"spec", {{"runtime", "builtin"}, {"pipeline", {{{"mirror", nlohmann::json::object()}}}}}}};
   nlohmann::json trigger = {{"apiVersion", "sluice.io/v1alpha1"},
                             {"kind", "Trigger"},
                             {"metadata", {{"name", "orders"}, {"namespace", "etl"}}},
