@@ -230,7 +230,9 @@ kafka_start() {
   # dominates. Running ones are kept.
   local name pids=() to_start=()
   for name in "${KAFKA_INSTANCES[@]}"; do
-    if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]]; then
+    # (An instance started before the SASL_SSL listener existed is restarted.)
+    if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]] &&
+      [[ $name != kafka || -f $SLUICE_ENV_DIR/$name/sasl-ssl-port ]]; then
       log "$name already running (pid $(cat "$SLUICE_ENV_DIR/$name.pid"))"
       continue
     fi
