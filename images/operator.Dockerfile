@@ -4,13 +4,18 @@ ARG DEBIAN=debian:bookworm-slim
 
 FROM ${DEBIAN} AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential cmake ninja-build pkg-config git ca-certificates python3 \
-      libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev \
+      build-essential cmake ninja-build pkg-config git ca-certificates curl python3 \
+      libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev libzstd-dev libgtest-dev libgmock-dev \
       libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev librabbitmq-dev pybind11-dev python3-dev \
       libs3-dev libarchive-dev libre2-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+# librdkafka 2.12.1 is built from source at configure time (scripts/librdkafka.sh)
+# into $SLUICE_CACHE/librdkafka-<version>; the binaries find it by RPATH, so the
+# final stage copies its lib/ to the same path.
+ENV SLUICE_CACHE=/opt/sluice
+COPY scripts/librdkafka.sh scripts/librdkafka.sh
 COPY operator operator
 COPY tests tests
 COPY bench bench
@@ -25,10 +30,11 @@ LABEL org.opencontainers.image.title="sluice-operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 librdkafka1 librdkafka++1 \
+      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libzstd1 \
       libyaml-cpp0.7 libspdlog1.10 libfmt9 libdate-tz3 librabbitmq4 libarchive13 libre2-9 libpython3.11 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 65532 sluice && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin sluice
+COPY --from=build /opt/sluice/librdkafka-2.12.1/lib /opt/sluice/librdkafka-2.12.1/lib
 COPY --from=build /build/sluice-operator /usr/local/bin/sluice-operator
 USER 65532:65532
 EXPOSE 8080 8081

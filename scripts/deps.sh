@@ -14,6 +14,9 @@ PACKAGES=(
   # the rest of what operator/ and the runtime use
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev librabbitmq-dev pybind11-dev python3-dev
   libs3-dev libarchive-dev libre2-dev libhowardhinnant-date-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+  # librdkafka 2.12.1 is built from source by scripts/librdkafka.sh (below); it
+  # compresses with zstd (lz4 is bundled) and authenticates with OpenSSL
+  libzstd-dev
   # lint
   clang-format clang-tidy
   # real components for tests/env (Kubernetes, etcd, KWOK, helm and MinIO are built from Go modules)
@@ -33,8 +36,12 @@ for tool in go:golang-go java:default-jdk-headless mvn:maven; do
   fi
 done
 read -ra missing <<<"${missing[*]}"
+# librdkafka from source, once per version (cached under ~/.cache/sluice);
+# CMake's configure runs the same script, so a bare `cmake -S . -B build` works too.
+build_librdkafka() { bash "$(dirname "$0")/librdkafka.sh" >/dev/null; }
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#PACKAGES[@]} packages present"
+  build_librdkafka
   exit 0
 fi
 
@@ -52,3 +59,4 @@ fi
 trap '[[ $added_policy == 1 ]] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+build_librdkafka

@@ -2,12 +2,20 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <mutex>
 #include <set>
 
 namespace sluice::scalers {
 
 struct RdKafkaOffsetSource::Handle {
   rd_kafka_t* rk = nullptr;
+  // The latest client-level errors: a request failing because of one only
+  // says "timed out" or "transport failure"; these say why. An authentication
+  // or TLS failure is kept apart from connection errors ("brokers are down"),
+  // which it causes, so the report names the cause.
+  std::mutex mu;
+  std::string lastError;
+  std::string securityError;
   ~Handle() {
     if (rk != nullptr) rd_kafka_destroy(rk);
   }
@@ -34,6 +42,18 @@ struct PartitionList {
   PartitionList& operator=(const PartitionList&) = delete;
 };
 
+// librdkafka's error callback (served by rd_kafka_poll in fetch): keeps the reason.
+void rememberError(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
+  auto* handle = static_cast<RdKafkaOffsetSource::Handle*>(opaque);
+  std::lock_guard lock(handle->mu);
+  if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+      err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
+    handle->securityError = reason;
+  } else {
+    handle->lastError = reason;
+  }
+}
+
 }  // namespace
 
 Result<std::shared_ptr<RdKafkaOffsetSource>> RdKafkaOffsetSource::create(
@@ -49,13 +69,15 @@ Result<std::shared_ptr<RdKafkaOffsetSource>> RdKafkaOffsetSource::create(
       return invalidArgument("kafka client property " + key + ": " + err);
     }
   }
+  auto handle = std::make_unique<Handle>();
+  rd_kafka_conf_set_opaque(conf, handle.get());
+  rd_kafka_conf_set_error_cb(conf, rememberError);
   // A producer handle: it can run admin requests and never joins the consumer group it inspects.
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);
     return internalError(std::string("creating kafka client: ") + err);
   }
-  auto handle = std::make_unique<Handle>();
   handle->rk = rk;
   return std::shared_ptr<RdKafkaOffsetSource>(new RdKafkaOffsetSource(std::move(handle), timeoutMilliseconds));
 }
@@ -67,6 +89,22 @@ RdKafkaOffsetSource::~RdKafkaOffsetSource() = default;
 
 Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::string& group,
                                                                  const std::vector<std::string>& topics) {
+  Result<std::vector<PartitionOffsets>> result = fetchOnce(group, topics);
+  // Error callbacks are queued until the application polls: serve them now.
+  rd_kafka_poll(handle_->rk, 0);
+  std::lock_guard lock(handle_->mu);
+  if (result.isOk()) {
+    handle_->lastError.clear();
+    handle_->securityError.clear();
+    return result;
+  }
+  const std::string& cause = handle_->securityError.empty() ? handle_->lastError : handle_->securityError;
+  if (cause.empty()) return result;
+  return Status(result.status().code(), result.status().message() + " (client error: " + cause + ")");
+}
+
+Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::string& group,
+                                                                     const std::vector<std::string>& topics) {
   rd_kafka_t* rk = handle_->rk;
   // 1. Partitions of every topic.
   const rd_kafka_metadata_t* metadata = nullptr;

@@ -1,9 +1,9 @@
-// RdKafkaOffsetSource: KafkaOffsetSource over librdkafka 2.0.2.
+// RdKafkaOffsetSource: KafkaOffsetSource over librdkafka.
 //
 // One round per consumer group: metadata for the topics' partitions, one
 // ListConsumerGroupOffsets admin request for the group's committed offsets of
 // all partitions, and one offsets-for-times request (timestamp "latest") for all
-// high watermarks (librdkafka 2.0.2 has no rd_kafka_ListOffsets). Holds one
+// high watermarks (written for Debian's 2.0.2, which has no rd_kafka_ListOffsets). Holds one
 // client handle for its lifetime. Thread-safe (librdkafka handles are).
 #pragma once
 
@@ -23,11 +23,15 @@ class RdKafkaOffsetSource final : public KafkaOffsetSource {
                                                              int timeoutMilliseconds = 5000);
   ~RdKafkaOffsetSource() override;
 
+  // A failure caused by a client-level error (wrong credentials, TLS, an
+  // unreachable broker) names that error, not only the request that timed out.
   Result<std::vector<PartitionOffsets>> fetch(const std::string& group,
                                               const std::vector<std::string>& topics) override;
 
- private:
   struct Handle;
+
+ private:
+  Result<std::vector<PartitionOffsets>> fetchOnce(const std::string& group, const std::vector<std::string>& topics);
   RdKafkaOffsetSource(std::unique_ptr<Handle> handle, int timeoutMilliseconds);
   std::unique_ptr<Handle> handle_;
   int timeoutMilliseconds_;

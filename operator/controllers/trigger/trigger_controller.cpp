@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "controllers/conditions.h"
 #include "spec/resources.h"
@@ -117,6 +118,25 @@ std::vector<std::string> TriggerController::secretNames(const json& spec) {
   return out;
 }
 
+std::vector<TriggerController::SecretKey> TriggerController::requiredSecretKeys(const json& spec) {
+  std::vector<SecretKey> out;
+  const json kafka = spec.value("kafka", json::object());
+  if (const json* sasl = kafka.contains("sasl") ? &kafka["sasl"] : nullptr;
+      sasl != nullptr && sasl->contains("/secretRef/name"_json_pointer)) {
+    const std::string secret = (*sasl)["secretRef"]["name"];
+    for (const char* key : {"username", "password"}) out.push_back({secret, key, "spec.kafka.sasl.secretRef"});
+  }
+  if (const json* tls = kafka.contains("tls") ? &kafka["tls"] : nullptr;
+      tls != nullptr && tls->contains("/secretRef/name"_json_pointer)) {
+    const std::string secret = (*tls)["secretRef"]["name"];
+    out.push_back({secret, "ca.crt", "spec.kafka.tls.secretRef"});
+    if (tls->value("mutual", false)) {
+      for (const char* key : {"tls.crt", "tls.key"}) out.push_back({secret, key, "spec.kafka.tls.secretRef"});
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> TriggerController::triggersOfFunction(const kube::ObjectCache& triggers,
                                                                const json& function) {
   std::vector<std::string> keys;
@@ -174,9 +194,13 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
     message = "function \"" + function + "\" does not exist in namespace " + ns;
   } else {
     std::vector<std::string> missing;
+    std::map<std::string, json> found;
     for (const std::string& secret : secretNames(spec)) {
       auto got = client_.get(kube::resources::kSecrets, ns, secret);
-      if (got.isOk()) continue;
+      if (got.isOk()) {
+        found[secret] = std::move(got).value();
+        continue;
+      }
       if (got.status().code() != StatusCode::kNotFound) return controller::ReconcileResult::error(got.status());
       missing.push_back(secret);
     }
@@ -184,6 +208,22 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
       notReadyReason = "SecretNotFound";
       message = "Secret" + std::string(missing.size() > 1 ? "s" : "") + " not found in namespace " + ns + ":";
       for (const std::string& s : missing) message += " " + s;
+    } else {
+      // A replica would not start (a secretKeyRef to a missing key) or not
+      // authenticate: name each key that is absent.
+      std::vector<std::string> absent;
+      for (const SecretKey& need : requiredSecretKeys(spec)) {
+        const json& secret = found[need.secret];
+        bool has = (secret.contains("data") && secret["data"].is_object() && secret["data"].contains(need.key)) ||
+                   (secret.contains("stringData") && secret["stringData"].is_object() &&
+                    secret["stringData"].contains(need.key));
+        if (!has) absent.push_back(need.field + ": Secret " + ns + "/" + need.secret + " has no key " + need.key);
+      }
+      if (!absent.empty()) {
+        notReadyReason = "SecretKeyMissing";
+        message = absent.front();
+        for (size_t i = 1; i < absent.size(); ++i) message += "; " + absent[i];
+      }
     }
   }
   json conditions =

@@ -1,11 +1,13 @@
 // TriggerController: tells users whether a Trigger can work. It checks that
 // the Function it refers to exists and that every Secret its spec references
-// (any "...secretRef"/"...SecretRef" {name}) exists in the namespace, and
-// whether the source's endpoint accepts a TCP connection (Kafka bootstrap
-// servers, the object store's endpoint, RabbitMQ's host from a plain url).
-// It writes status.sourceType, observedGeneration and the conditions
+// (any "...secretRef"/"...SecretRef" {name}) exists in the namespace and
+// holds the keys the replicas read from it (Kafka sasl: username, password;
+// Kafka tls: ca.crt, and tls.crt + tls.key when mutual), and whether the source's endpoint accepts a TCP connection
+// (Kafka bootstrap servers, the object store's endpoint, RabbitMQ's host from a plain url). It writes
+// status.sourceType, observedGeneration and the conditions
 //   Ready           True when the Function and Secrets exist (reasons
-//                   FunctionNotFound, SecretNotFound, with the names);
+//                   FunctionNotFound, SecretNotFound, SecretKeyMissing, with
+//                   the names);
 //   SourceReachable True / False with the connection error / Unknown when the
 //                   endpoint is not known to the operator (a local dir, a
 //                   RabbitMQ url kept in a Secret), rechecked every minute.
@@ -41,6 +43,14 @@ class TriggerController final : public controller::Reconciler {
   static std::string sourceType(const kube::Json& spec);
   // Names of the Secrets a Trigger spec references, in spec order, without repeats.
   static std::vector<std::string> secretNames(const kube::Json& spec);
+  // The Secret keys a Trigger spec needs: {secret name, key, spec field}.
+  struct SecretKey {
+    std::string secret;
+    std::string key;
+    std::string field;
+    friend bool operator==(const SecretKey&, const SecretKey&) = default;
+  };
+  static std::vector<SecretKey> requiredSecretKeys(const kube::Json& spec);
   // Keys of the Triggers that refer to a Function (for watchMapped on Functions).
   static std::vector<std::string> triggersOfFunction(const kube::ObjectCache& triggers, const kube::Json& function);
 

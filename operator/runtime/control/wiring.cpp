@@ -153,7 +153,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
                                             RuntimeMetrics& metrics, Clock& clock) {
   std::string where = "trigger \"" + trigger.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {
-    auto properties = kafkaProperties(kafka->security, kafka->properties, where);
+    auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
     if (!properties.isOk()) return properties.status();
     KafkaSourceOptions options;
     options.triggerName = trigger.name;
@@ -220,7 +220,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
 Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
   std::string where = "output \"" + sink.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSinkConfig>(&sink.sink)) {
-    auto properties = kafkaProperties(kafka->security, kafka->properties, where);
+    auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
     if (!properties.isOk()) return properties.status();
     auto created = KafkaSink::create({kafka->bootstrapServers, kafka->topic, std::move(properties).value()});
     if (!created.isOk()) return created.status().withContext(where);

@@ -30,6 +30,7 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
   if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(sink.get()), error) != RdKafka::Conf::CONF_OK) {
     return internalError("kafka delivery callback: " + error);
   }
+  if (Status attached = sink->events_.attachTo(**conf); !attached.isOk()) return attached;
   sink->producer_.reset(RdKafka::Producer::create(conf->get(), error));
   if (!sink->producer_) return invalidArgument("kafka output \"" + sink->options_.topic + "\": " + error);
   std::unique_ptr<RdKafka::Conf> topicConf(RdKafka::Conf::create(RdKafka::Conf::CONF_TOPIC));

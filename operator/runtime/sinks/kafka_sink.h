@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "runtime/sinks/sink.h"
+#include "runtime/sources/kafka_client.h"
 
 namespace sluice::runtime {
 
@@ -36,10 +37,12 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   Status flush(Clock::TimePoint deadline) override;
 
  private:
-  explicit KafkaSink(KafkaSinkOptions options) : options_(std::move(options)) {}
+  explicit KafkaSink(KafkaSinkOptions options)
+      : options_(std::move(options)), events_("kafka output \"" + options_.topic + "\"") {}
   void dr_cb(RdKafka::Message& message) override;
 
   KafkaSinkOptions options_;
+  KafkaEventLog events_;  // declared before producer_, which must not outlive it
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Topic> topic_;
   std::atomic<bool> stop_{false};

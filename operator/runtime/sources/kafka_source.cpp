@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "runtime/sources/kafka_client.h"
 
 namespace sluice::runtime {
 
@@ -20,7 +19,10 @@ void destroyPartitions(std::vector<RdKafka::TopicPartition*>& partitions) {
 }  // namespace
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock)
-    : options_(std::move(options)), metrics_(metrics), clock_(clock) {}
+    : options_(std::move(options)),
+      events_("kafka trigger " + options_.triggerName),
+      metrics_(metrics),
+      clock_(clock) {}
 
 KafkaSource::~KafkaSource() {
   if (thread_.joinable()) {
@@ -47,7 +49,9 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},
       {"auto.offset.reset", options_.initialOffset},
-      {"partition.assignment.strategy", "roundrobin"},  // eager: see the header for why
+      // Incremental rebalances: a member joining or leaving moves only the
+      // partitions that must move; the others keep flowing.
+      {"partition.assignment.strategy", "cooperative-sticky"},
   };
   for (const auto& [key, value] : options_.properties) properties[key] = value;
   auto conf = makeKafkaConf(properties);
@@ -59,6 +63,7 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
   if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(this), error) != RdKafka::Conf::CONF_OK) {
     return internalError("kafka offset commit callback: " + error);
   }
+  if (Status attached = events_.attachTo(**conf); !attached.isOk()) return attached;
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return invalidArgument("kafka trigger \"" + options_.triggerName + "\": " + error);
   if (auto err = consumer_->subscribe(options_.topics); err != RdKafka::ERR_NO_ERROR) {
@@ -260,7 +265,12 @@ void KafkaSource::pauseAll() {
 
 void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                std::vector<RdKafka::TopicPartition*>& partitions) {
-  bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  // COOPERATIVE (cooperative-sticky): `partitions` is only what is added or
+  // taken away, and the rest of the assignment keeps being consumed. EAGER
+  // (when a user sets another partition.assignment.strategy in properties):
+  // everything is revoked, then everything assigned afresh.
+  const std::string protocol = consumer->rebalance_protocol();
+  const bool cooperative = protocol == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     for (RdKafka::TopicPartition* tp : partitions) {
       auto state = std::make_shared<PartitionState>();
@@ -268,18 +278,19 @@ void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorC
       state->partition = tp->partition();
       partitions_[laneOf(tp->topic(), tp->partition())] = state;
     }
-    RdKafka::Error* error = nullptr;
+    std::string error;
     if (cooperative) {
-      error = consumer->incremental_assign(partitions);
-    } else {
-      consumer->assign(partitions);
+      if (RdKafka::Error* failure = consumer->incremental_assign(partitions)) {
+        error = failure->str();
+        delete failure;
+      }
+    } else if (RdKafka::ErrorCode code = consumer->assign(partitions); code != RdKafka::ERR_NO_ERROR) {
+      error = RdKafka::err2str(code);
     }
-    if (error != nullptr) {
-      SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error->str());
-      delete error;
-    }
+    if (!error.empty()) SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error);
     if (paused_ || !fetching_) consumer->pause(partitions);
-    SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s)", options_.triggerName, partitions.size());
+    SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned", options_.triggerName,
+                    partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size());
     return;
   }
   if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
@@ -326,8 +337,8 @@ void KafkaSource::onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bo
     partitions_.erase(laneOf(state->topic, state->partition));
     metrics_.removeConsumerLag(state->topic, state->partition);
   }
-  SLUICE_LOG_INFO("kafka trigger {}: revoked {} partition(s){}", options_.triggerName, partitions.size(),
-                  lost ? " (assignment lost)" : "");
+  SLUICE_LOG_INFO("kafka trigger {}: revoked {} partition(s){}, {} still owned", options_.triggerName,
+                  partitions.size(), lost ? " (assignment lost)" : "", partitions_.size());
 }
 
 }  // namespace sluice::runtime

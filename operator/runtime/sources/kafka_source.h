@@ -7,14 +7,16 @@
 //   on revoke and on finish).
 // - Each partition is one delivery lane: order per partition, parallelism
 //   across partitions.
-// - Eager round-robin assignment; on revoke the consumer waits (up to
-//   revokeTimeout) for the revoked partitions' in-flight records, commits
-//   them synchronously, then gives the partitions up, so a rebalance does not
-//   replay work that finished here. Not cooperative-sticky: with Debian's
-//   librdkafka 2.0.2 it aborts in rd_kafka_destroy when a member closes before
-//   its first assignment (librdkafka #4312, fixed in 2.3.0), and commits made
-//   while a cooperative rebalance is in progress fail with "generation id is
-//   not valid", which replayed ~1,000 of 30,000 records in our drain test.
+// - cooperative-sticky assignment (incremental rebalances: a member joining
+//   or leaving moves only the partitions that must move, the rest keep
+//   flowing). On revoke the consumer waits (up to revokeTimeout) for the
+//   revoked partitions' in-flight records, commits them synchronously, then
+//   gives the partitions up, so a graceful move does not replay work that
+//   finished here; a lost assignment (session timeout) commits nothing, since
+//   another member may already own the partitions. Needs librdkafka >= 2.3
+//   (scripts/librdkafka.sh builds 2.12.1): Debian's 2.0.2 aborted in
+//   rd_kafka_destroy when a member closed before its first assignment
+//   (librdkafka #4312) and failed commits during cooperative rebalances.
 // - A failed asynchronous commit is retried: the offset-commit callback marks
 //   the partition so the next commit round sends its position again.
 // - Backpressure: no record is fetched while the dispatcher is at its
@@ -38,6 +40,7 @@
 
 #include "common/clock.h"
 #include "runtime/delivery/runtime_metrics.h"
+#include "runtime/sources/kafka_client.h"
 #include "runtime/sources/partition_tracker.h"
 #include "runtime/sources/source.h"
 
@@ -99,6 +102,7 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
+  KafkaEventLog events_;  // declared before consumer_, which must not outlive it
   RuntimeMetrics& metrics_;
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;

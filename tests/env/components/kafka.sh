@@ -1,6 +1,10 @@
 # Apache Kafka in KRaft mode, from Maven Central jars (no tarball download).
 # Two independent single-node clusters (combined broker+controller each):
 #   kafka    -> KAFKA_BOOTSTRAP      (every Kafka test)
+#               KAFKA_SASL_SSL_BOOTSTRAP: the same cluster behind SASL_SSL
+#               (SCRAM-SHA-512 user KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD, a
+#               broker certificate for 127.0.0.1 signed by the throwaway CA in
+#               KAFKA_SSL_CA_FILE; all generated at start)
 #   kafka-b  -> KAFKA_BOOTSTRAP_B    (a second cluster for mirror/disaster-recovery tests)
 # Both run from the same install, each with its own data dir and ports. Topics
 # are NOT auto-created: tests create the topics they use (KAFKA_TOPICS is a
@@ -102,20 +106,50 @@ EOF
 _kafka_prepare_instance() {
   local name=$1
   local dir="$SLUICE_ENV_DIR/$name"
-  local port cport
+  local port cport sport=""
   port=$(free_port)
   cport=$(free_port)
   while [[ $cport == "$port" ]]; do cport=$(free_port); done
   rm -rf "$dir" && mkdir -p "$dir/data"
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+  local advertised="PLAINTEXT://127.0.0.1:$port"
+  local scram=()
+  if [[ $name == kafka ]]; then
+    sport=$(free_port)
+    while [[ $sport == "$port" || $sport == "$cport" ]]; do sport=$(free_port); done
+    _kafka_make_tls "$dir/tls" || return 1
+    listeners+=",SASL_SSL://127.0.0.1:$sport"
+    advertised+=",SASL_SSL://127.0.0.1:$sport"
+    # The SCRAM user is written into the cluster metadata when the storage is
+    # formatted (KIP-900), so no admin call is needed after the start.
+    local password
+    password=$(openssl rand -hex 16)
+    echo "$password" >"$dir/tls/sasl-password"
+    scram=(--add-scram "SCRAM-SHA-512=[name=sluice-test,password=$password]")
+  fi
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+EOF
+  if [[ -n $sport ]]; then
+    cat >>"$dir/server.properties" <<EOF
+# SASL_SSL for the security tests: SCRAM-SHA-512 over TLS; no authorizer, so
+# an authenticated user may do anything.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$dir/tls/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$(cat "$dir/tls/keystore-password")
+listener.name.sasl_ssl.ssl.key.password=$(cat "$dir/tls/keystore-password")
+EOF
+  fi
+  cat >>"$dir/server.properties" <<EOF
 log.dirs=$dir/data
 # One node: every replication factor is 1.
 num.partitions=1
@@ -146,20 +180,48 @@ while True:
         print(s); break')
   java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dlog4j.configuration="file:$(_kafka_home)/log4j-tools.properties" -cp "$(_kafka_home)/lib/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" \
     >"$dir/format.log" 2>&1 || {
     tail -n 20 "$dir/format.log" >&2
     log "$name: formatting the KRaft storage failed"
     return 1
   }
   echo "$port" >"$dir/port"
+  [[ -z $sport ]] || echo "$sport" >"$dir/sasl-ssl-port"
+}
+
+# _kafka_make_tls DIR: a throwaway CA (ca.crt) and a broker certificate for
+# 127.0.0.1 signed by it, packed into a PKCS#12 keystore (broker.p12).
+_kafka_make_tls() {
+  local tls=$1
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl rand -hex 16 >keystore-password
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=sluice-test-ca" \
+      -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 \
+      -extfile broker.ext -out broker.crt
+    openssl pkcs12 -export -in broker.crt -inkey broker.key -certfile ca.crt -name broker \
+      -passout "file:keystore-password" -out broker.p12
+  ) >"$tls/openssl.log" 2>&1 || {
+    tail -n 20 "$tls/openssl.log" >&2
+    log "generating the Kafka TLS material failed"
+    return 1
+  }
 }
 
 _kafka_ready() {
-  local name=$1 port
-  port=$(cat "$SLUICE_ENV_DIR/$name/port")
+  local name=$1 port dir="$SLUICE_ENV_DIR/$1"
+  port=$(cat "$dir/port")
   grep -q 'Kafka Server started' "$SLUICE_ENV_DIR/$name.log" &&
-    kcat -b "127.0.0.1:$port" -L -m 3 >/dev/null 2>&1
+    kcat -b "127.0.0.1:$port" -L -m 3 >/dev/null 2>&1 || return 1
+  [[ -f $dir/sasl-ssl-port ]] || return 0
+  kcat -b "127.0.0.1:$(cat "$dir/sasl-ssl-port")" -L -m 3 -X security.protocol=SASL_SSL \
+    -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=sluice-test -X "sasl.password=$(cat "$dir/tls/sasl-password")" \
+    -X "ssl.ca.location=$dir/tls/ca.crt" >/dev/null 2>&1
 }
 
 kafka_start() {
@@ -168,7 +230,9 @@ kafka_start() {
   # dominates. Running ones are kept.
   local name pids=() to_start=()
   for name in "${KAFKA_INSTANCES[@]}"; do
-    if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]]; then
+    # (An instance started before the SASL_SSL listener existed is restarted.)
+    if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]] &&
+      [[ $name != kafka || -f $SLUICE_ENV_DIR/$name/sasl-ssl-port ]]; then
       log "$name already running (pid $(cat "$SLUICE_ENV_DIR/$name.pid"))"
       continue
     fi
@@ -195,6 +259,12 @@ kafka_start() {
   done
   {
     echo "export KAFKA_BOOTSTRAP=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka/port")"
+    echo "# The same cluster behind SASL_SSL (SCRAM-SHA-512; the broker certificate is for 127.0.0.1)."
+    echo "export KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka/sasl-ssl-port")"
+    echo "export KAFKA_SSL_CA_FILE=$SLUICE_ENV_DIR/kafka/tls/ca.crt"
+    echo "export KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+    echo "export KAFKA_SASL_USERNAME=sluice-test"
+    echo "export KAFKA_SASL_PASSWORD=$(cat "$SLUICE_ENV_DIR/kafka/tls/sasl-password")"
     echo "# A second, independent Kafka cluster (mirror / disaster-recovery tests)."
     echo "export KAFKA_BOOTSTRAP_B=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka-b/port")"
     echo "# auto.create.topics.enable=false: create topics first, e.g."

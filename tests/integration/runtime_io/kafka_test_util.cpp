@@ -63,10 +63,31 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
-void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages) {
+KafkaProperties saslSslProperties() {
+  return {{"security.protocol", "SASL_SSL"},
+          {"sasl.mechanisms", requiredEnv("KAFKA_SASL_MECHANISM")},
+          {"sasl.username", requiredEnv("KAFKA_SASL_USERNAME")},
+          {"sasl.password", requiredEnv("KAFKA_SASL_PASSWORD")},
+          {"ssl.ca.location", requiredEnv("KAFKA_SSL_CA_FILE")}};
+}
+
+namespace {
+
+void setAll(RdKafka::Conf& conf, const KafkaProperties& properties) {
+  std::string error;
+  for (const auto& [key, value] : properties) {
+    if (conf.set(key, value, error) != RdKafka::Conf::CONF_OK) throw std::runtime_error(key + ": " + error);
+  }
+}
+
+}  // namespace
+
+void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages,
+                const KafkaProperties& properties) {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", bootstrap, error);
+  setAll(*conf, properties);
   conf->set("enable.idempotence", "true", error);
   conf->set("linger.ms", "20", error);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
@@ -91,10 +112,12 @@ void produceAll(const std::string& bootstrap, const std::string& topic, const st
 }
 
 std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,
-                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout) {
+                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout,
+                                       const KafkaProperties& properties) {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", bootstrap, error);
+  setAll(*conf, properties);
   conf->set("group.id", uniqueName("reader"), error);
   conf->set("auto.offset.reset", "earliest", error);
   conf->set("enable.auto.commit", "false", error);

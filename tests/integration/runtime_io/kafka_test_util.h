@@ -25,8 +25,16 @@ struct TestMessage {
   std::string value;
   runtime::Headers headers;
 };
+// Extra librdkafka properties of a test client (security settings).
+using KafkaProperties = std::map<std::string, std::string>;
+
+// Properties for the test cluster's SASL_SSL listener (KAFKA_SASL_SSL_BOOTSTRAP):
+// SCRAM user and CA from build/testenv.env.
+KafkaProperties saslSslProperties();
+
 // Produces and waits for every delivery report (acks=all).
-void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages);
+void produceAll(const std::string& bootstrap, const std::string& topic, const std::vector<TestMessage>& messages,
+                const KafkaProperties& properties = {});
 
 struct ConsumedRecord {
   std::string key;
@@ -38,6 +46,7 @@ struct ConsumedRecord {
 // Reads `topic` from the beginning until `expected` records arrived and then
 // `settle` passes without new ones, or `timeout` passes.
 std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,
-                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+                                       std::chrono::milliseconds settle, std::chrono::milliseconds timeout,
+                                       const KafkaProperties& properties = {});
 
 }  // namespace sluice::testing

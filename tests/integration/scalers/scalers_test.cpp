@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
-#include <chrono>
 #include <cpprest/http_client.h>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -83,7 +86,8 @@ void produce(rd_kafka_t* producer, const std::string& topic, int32_t partition, 
 void commit(rd_kafka_t* rk, const std::string& group, const std::string& topic,
             const std::vector<std::pair<int32_t, int64_t>>& offsets) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (auto [partition, offset] : offsets) rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+  for (auto [partition, offset] : offsets)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
   rd_kafka_AlterConsumerGroupOffsets_t* alter = rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list);
   rd_kafka_topic_partition_list_destroy(list);
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
@@ -152,6 +156,52 @@ TEST(KafkaLagScalerIntegrationTest, LagFollowsProducedMinusCommittedByKedaRules)
   ASSERT_FALSE(error.isOk());
   EXPECT_EQ(error.status().message(), "kafka lag of group " + group + ": topic " + topic + "-missing does not exist");
   rd_kafka_destroy(admin);
+}
+
+// The same lag read through the SASL_SSL listener (SCRAM-SHA-512, the test
+// CA), with the librdkafka properties the operator builds from a Trigger's
+// sasl/tls Secrets; a wrong password fails with an error that says so.
+TEST(KafkaLagScalerIntegrationTest, ReadsLagOverSaslSslAndAWrongPasswordIsNamed) {
+  const std::string bootstrap = requireEnv("KAFKA_BOOTSTRAP");
+  const std::string secure = requireEnv("KAFKA_SASL_SSL_BOOTSTRAP");
+  ASSERT_FALSE(bootstrap.empty() || secure.empty());
+  const std::string topic = uniqueName("sluice-lag-sasl");
+  const std::string group = uniqueName("sluice-lag-sasl-group");
+  rd_kafka_t* admin = kafkaClient(bootstrap, RD_KAFKA_PRODUCER);
+  createTopic(admin, topic, 3);
+  for (int32_t p = 0; p < 3; ++p) produce(admin, topic, p, 5 + p);
+  commit(admin, group, topic, {{0, 5}, {1, 1}, {2, 0}});
+  rd_kafka_destroy(admin);
+
+  std::string ca;
+  {
+    std::ifstream in(requireEnv("KAFKA_SSL_CA_FILE"));
+    ca.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_NE(ca.find("BEGIN CERTIFICATE"), std::string::npos);
+  std::map<std::string, std::string> config = {{"security.protocol", "SASL_SSL"},
+                                               {"sasl.mechanisms", requireEnv("KAFKA_SASL_MECHANISM")},
+                                               {"sasl.username", requireEnv("KAFKA_SASL_USERNAME")},
+                                               {"sasl.password", requireEnv("KAFKA_SASL_PASSWORD")},
+                                               {"ssl.ca.pem", ca}};
+  auto source = RdKafkaOffsetSource::create(secure, config);
+  ASSERT_TRUE(source.isOk()) << source.status().toString();
+  KafkaLagOptions options;
+  options.consumerGroup = group;
+  options.topics = {topic};
+  options.lagThreshold = 10;
+  Result<ScalerReading> reading = KafkaLagScaler(options, *source).read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 0 + 5 + 7) << "produced 5+6+7, committed 5+1+0";
+
+  config["sasl.password"] = "not-the-password";
+  auto wrong = RdKafkaOffsetSource::create(secure, config, 3000);
+  ASSERT_TRUE(wrong.isOk()) << wrong.status().toString();
+  Result<ScalerReading> refused = KafkaLagScaler(options, *wrong).read();
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("SASL authentication error"), std::string::npos)
+      << refused.status().toString();
+  EXPECT_NE(refused.status().message().find("invalid credentials"), std::string::npos) << refused.status().toString();
 }
 
 // ---- RabbitMQ ----
@@ -234,8 +284,10 @@ TEST(S3ObjectCounterIntegrationTest, CountsObjectsUnderAPrefix) {
   ASSERT_FALSE(endpoint.empty());
   const std::string bucket = uniqueName("sluice-count");
   ASSERT_EQ(s3Put(endpoint, "/" + bucket, "", credentials), 200);
-  for (int i = 0; i < 7; ++i) ASSERT_EQ(s3Put(endpoint, "/" + bucket + "/in/log-" + std::to_string(i), "x", credentials), 200);
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(s3Put(endpoint, "/" + bucket + "/done/log-" + std::to_string(i), "x", credentials), 200);
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(s3Put(endpoint, "/" + bucket + "/in/log-" + std::to_string(i), "x", credentials), 200);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(s3Put(endpoint, "/" + bucket + "/done/log-" + std::to_string(i), "x", credentials), 200);
 
   auto http = std::make_shared<CppRestHttpGetter>();
   auto counter = std::make_shared<S3ObjectCounter>(S3Location{endpoint, bucket, "in/", credentials}, http, realClock());

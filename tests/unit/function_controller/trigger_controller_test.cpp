@@ -83,14 +83,51 @@ TEST_F(TriggerControllerTest, MissingSecretsAreNamedThenReadyWhenTheyExist) {
   controller.reconcile("ns/orders");
   EXPECT_EQ(conditionOf("Ready")["reason"], "SecretNotFound");
   EXPECT_EQ(conditionOf("Ready")["message"], "Secrets not found in namespace ns: kafka-user kafka-ca");
-  for (const char* name : {"kafka-ca", "kafka-user"}) {
-    ASSERT_TRUE(
-        client.create(kube::resources::kSecrets, "ns", {{"metadata", {{"name", name}, {"namespace", "ns"}}}}).isOk());
-  }
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "kafka-ca"}, {"namespace", "ns"}}}, {"data", {{"ca.crt", "LS0t"}}}})
+                  .isOk());
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "kafka-user"}, {"namespace", "ns"}}},
+                           {"data", {{"username", "dQ=="}, {"password", "cA=="}}}})
+                  .isOk());
   controller.reconcile("ns/orders");
   EXPECT_EQ(conditionOf("Ready")["status"], "True");
   EXPECT_EQ(conditionOf("SourceReachable")["status"], "True");
   EXPECT_EQ(probed.front(), "127.0.0.1:9092");
+}
+
+// A Secret that exists but lacks a key the replicas read is named with the
+// key and the spec field that references it.
+TEST_F(TriggerControllerTest, MissingSecretKeysAreNamed) {
+  addFunction();
+  json spec = kafkaSpec();
+  spec["kafka"]["tls"]["mutual"] = true;
+  addTrigger(spec);
+  EXPECT_EQ(TriggerController::requiredSecretKeys(spec),
+            (std::vector<TriggerController::SecretKey>{{"kafka-user", "username", "spec.kafka.sasl.secretRef"},
+                                                       {"kafka-user", "password", "spec.kafka.sasl.secretRef"},
+                                                       {"kafka-ca", "ca.crt", "spec.kafka.tls.secretRef"},
+                                                       {"kafka-ca", "tls.crt", "spec.kafka.tls.secretRef"},
+                                                       {"kafka-ca", "tls.key", "spec.kafka.tls.secretRef"}}));
+  ASSERT_TRUE(
+      client
+          .create(kube::resources::kSecrets, "ns",
+                  {{"metadata", {{"name", "kafka-user"}, {"namespace", "ns"}}}, {"data", {{"username", "dQ=="}}}})
+          .isOk());
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "kafka-ca"}, {"namespace", "ns"}}},
+                           {"data", {{"ca.crt", "LS0t"}, {"tls.crt", "LS0t"}}}})
+                  .isOk());
+  controller.reconcile("ns/orders");
+  json ready = conditionOf("Ready");
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "SecretKeyMissing");
+  EXPECT_EQ(ready["message"],
+            "spec.kafka.sasl.secretRef: Secret ns/kafka-user has no key password; "
+            "spec.kafka.tls.secretRef: Secret ns/kafka-ca has no key tls.key");
 }
 
 TEST_F(TriggerControllerTest, UnreachableSourceCarriesEveryError) {

@@ -3,7 +3,9 @@
 # no image builder): multi-stage, the final stage FROM debian:bookworm-slim,
 # non-root USER, OCI labels, no compiler or -dev package in the final stage, and
 # every shared library the binary built here links directly is provided by a
-# package the final stage names (or the C/C++ runtime every Debian image has).
+# package the final stage names (or the C/C++ runtime every Debian image has),
+# or, for librdkafka built from source, copied from the build stage along with
+# packages for what it links.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${SLUICE_BUILD_DIR:-$root/build}
@@ -50,8 +52,28 @@ resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(["ldd", binary]
                                                                   check=True).stdout, re.M))
 # In every debian:bookworm-slim image (the C and C++ runtime).
 BASE = {"libc6", "libstdc++6", "libgcc-s1", "zlib1g"}
+# Libraries built here (librdkafka from scripts/librdkafka.sh) must be copied
+# from the build stage to a directory of the same name (the binary's RPATH);
+# what they link in turn must come from packages.
+copied = [l.split()[2].rstrip("/") for l in final if l.startswith("COPY --from=build") and len(l.split()) >= 4]
+def library_needs(path):
+    return re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", path], capture_output=True, text=True,
+                                                        check=True).stdout)
 missing = []
-for lib in needed:
+from_packages = []
+pending = list(needed)
+while pending:
+    lib = pending.pop(0)
+    lib_path = resolved.get(lib, lib)
+    built = re.search(r"/(librdkafka-[0-9.]+/lib)/[^/]+$", lib_path)
+    if not built:
+        if lib not in from_packages:
+            from_packages.append(lib)
+        continue
+    if not any(c.endswith(built.group(1)) for c in copied):
+        missing.append(f"{lib} (built into .../{built.group(1)}, which the final stage does not copy)")
+    pending += [n for n in library_needs(lib_path) if n not in pending and n not in from_packages]
+for lib in from_packages:
     owner = subprocess.run(["dpkg", "-S", resolved.get(lib, lib)], capture_output=True, text=True)
     if owner.returncode != 0:
         owner = subprocess.run(["dpkg", "-S", "*/" + lib], capture_output=True, text=True)

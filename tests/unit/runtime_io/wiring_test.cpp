@@ -1,11 +1,17 @@
-// Wiring of RabbitMQ connection settings: the URL the runtime connects with
-// (credentials from the environment, percent-encoded) and the per-trigger
+// Wiring of connection settings: the RabbitMQ URL the runtime connects with
+// (credentials from the environment, percent-encoded), Kafka credentials from
+// the variables a Trigger's Secret references become, and the per-trigger
 // delivery options.
 #include "runtime/control/wiring.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+
+#include "common/clock.h"
+#include "runtime/config/config_parser.h"
+#include "runtime/delivery/runtime_metrics.h"
+#include "spec/runtime_config_render.h"
 
 namespace sluice::runtime {
 namespace {
@@ -48,6 +54,52 @@ TEST(WiringTest, AmqpUrlNamesTheMissingVariable) {
   ASSERT_FALSE(url.isOk());
   EXPECT_EQ(url.status().message(),
             "output \"approved\".rabbitmq.passwordEnv: environment variable SLUICE_TEST_AMQP_MISSING is not set");
+}
+
+// A Kafka Trigger's sasl.secretRef becomes SLUICE_SECRET_TRIGGER_<NAME>_<KEY>
+// variables (secretKeyRefs in a pod, the environment of a local replica); when
+// the password key's variable is missing, building the source fails naming
+// the field and the variable, before any connection is tried.
+TEST(WiringTest, KafkaTriggerWithoutItsSecretPasswordNamesTheMissingVariable) {
+  nlohmann::json function = {
+      {"apiVersion", "sluice.io/v1alpha1"},
+      {"kind", "Function"},
+      {"metadata", {{"name", "f"}, {"namespace", "etl"}}},
+      {"spec", {{"runtime", "builtin"}, {"pipeline", {{{"mirror", nlohmann::json::object()}}}}}}};
+  nlohmann::json trigger = {{"apiVersion", "sluice.io/v1alpha1"},
+                            {"kind", "Trigger"},
+                            {"metadata", {{"name", "orders"}, {"namespace", "etl"}}},
+                            {"spec",
+                             {{"functionRef", {{"name", "f"}}},
+                              {"kafka",
+                               {{"bootstrapServers", {"127.0.0.1:9093"}},
+                                {"topics", {"orders"}},
+                                {"consumerGroup", "g"},
+                                {"sasl", {{"mechanism", "SCRAM-SHA-512"}, {"secretRef", {{"name", "kafka-creds"}}}}},
+                                {"tls", {{"secretRef", {{"name", "kafka-ca"}}}}}}}}}};
+  auto rendered = spec::renderRuntimeConfig(function, {trigger});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  EXPECT_EQ(rendered->secretEnvs, (std::vector<spec::SecretEnv>{
+                                      {"SLUICE_SECRET_TRIGGER_ORDERS_USERNAME", "kafka-creds", "username", false},
+                                      {"SLUICE_SECRET_TRIGGER_ORDERS_PASSWORD", "kafka-creds", "password", false}}));
+  auto parsed = config::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  ASSERT_EQ(parsed->triggers.size(), 1u);
+
+  setenv("SLUICE_SECRET_TRIGGER_ORDERS_USERNAME", "svc", 1);
+  unsetenv("SLUICE_SECRET_TRIGGER_ORDERS_PASSWORD");
+  RuntimeMetrics metrics;
+  RealClock clock;
+  auto source = buildSource(parsed->triggers[0], *parsed, metrics, clock);
+  ASSERT_FALSE(source.isOk());
+  EXPECT_EQ(source.status().message(),
+            "trigger \"orders\".kafka.security.passwordEnv: environment variable SLUICE_SECRET_TRIGGER_ORDERS_PASSWORD "
+            "is not set");
+
+  setenv("SLUICE_SECRET_TRIGGER_ORDERS_PASSWORD", "pw", 1);
+  EXPECT_TRUE(buildSource(parsed->triggers[0], *parsed, metrics, clock).isOk());
+  unsetenv("SLUICE_SECRET_TRIGGER_ORDERS_USERNAME");
+  unsetenv("SLUICE_SECRET_TRIGGER_ORDERS_PASSWORD");
 }
 
 TEST(WiringTest, RabbitMqTriggerMaxAttemptsAndPrefetchShapeDeliveryOptions) {
