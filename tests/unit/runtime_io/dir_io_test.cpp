@@ -2,8 +2,8 @@
 // or move after the ack, requeue and reject paths, claims shared by two
 // sources (each file once), abandoned claims taken over after claimTtl,
 // drain releasing unfinished claims; atomic, uniquely named output files.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
