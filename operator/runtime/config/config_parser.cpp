@@ -398,10 +398,16 @@ ObjectStoreSourceConfig parseObjectStoreSource(Fields& f) {
     case ObjectStoreKind::kWebHdfs:
       if (out.endpoint.empty()) fail(f.at("endpoint"), "is required for kind webhdfs");
       requireUrlScheme(f.at("endpoint"), out.endpoint, {"http", "https"});
-      if (out.prefix.empty()) fail(f.at("prefix"), "is required for kind webhdfs (the directory to watch)");
-      if (out.afterProcessing == AfterProcessing::kTag) {
-        fail(f.at("afterProcessing"), "tag is not possible for kind webhdfs");
+      // Only simple auth (user.name) is supported: a delegation token or other
+      // parameters smuggled into the URL would be sent on every request.
+      if (out.endpoint.find_first_of("?#@", out.endpoint.find("://") + 3) != std::string::npos) {
+        fail(f.at("endpoint"),
+             "must be the NameNode's base URL http(s)://host:port with no query or credentials (WebHDFS delegation "
+             "tokens and Kerberos are not supported; set user for simple auth), got \"" +
+                 out.endpoint + "\"");
       }
+      if (out.prefix.empty()) fail(f.at("prefix"), "is required for kind webhdfs (the directory to watch)");
+      if (out.prefix[0] != '/') fail(f.at("prefix"), "must be an absolute HDFS path, got \"" + out.prefix + "\"");
       break;
   }
   if (out.afterProcessing == AfterProcessing::kMove && out.moveToPrefix.empty()) {

@@ -72,11 +72,9 @@ Status moveFile(const std::string& from, const std::string& to) {
 struct DirSource::State {
   DirSourceOptions options;
   Clock& clock;
-  std::mutex mu;
-  std::map<std::string, std::string> inFlight;  // guarded by mu: file name -> event id
-  bool closed = false;                          // guarded by mu: finish() ran; completions do nothing
+  ClaimedObjects claimed;  // file name -> event id
 
-  State(DirSourceOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+  State(DirSourceOptions o, Clock& c) : options(std::move(o)), clock(c), claimed(options.maxInFlight) {}
 
   std::string filePath(const std::string& name) const { return (fs::path(options.directory) / name).string(); }
   std::string claimPath(const std::string& name) const {
@@ -115,11 +113,7 @@ struct DirSource::State {
   void release(const std::string& name) { ::unlink(claimPath(name).c_str()); }
 
   void finishFile(const std::string& name, Outcome outcome) {
-    {
-      std::lock_guard lock(mu);
-      if (closed) return;  // the claim was released; whoever owns the file now decides
-      inFlight.erase(name);
-    }
+    if (!claimed.complete(name)) return;  // the claim was released; whoever owns the file now decides
     std::string path = filePath(name);
     Status status;
     switch (outcome) {
@@ -191,17 +185,10 @@ Status DirSource::finish(Clock::TimePoint) {
     thread_.request_stop();
     thread_.join();
   }
-  std::map<std::string, std::string> unfinished;
-  {
-    std::lock_guard lock(state_->mu);
-    if (state_->closed) return Status::ok();
-    state_->closed = true;
-    unfinished.swap(state_->inFlight);
-  }
-  for (const auto& [name, id] : unfinished) state_->release(name);
-  if (!unfinished.empty()) {
+  size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
+  if (released > 0) {
     SLUICE_LOG_INFO("dir trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
-                    unfinished.size());
+                    released);
   }
   return Status::ok();
 }
@@ -221,13 +208,8 @@ void DirSource::run(std::stop_token stop) {
 }
 
 void DirSource::refreshClaims() {
-  std::vector<std::string> names;
-  {
-    std::lock_guard lock(state_->mu);
-    for (const auto& [name, id] : state_->inFlight) names.push_back(name);
-  }
   auto now = clock_.wallNow();
-  for (const auto& name : names) touch(state_->claimPath(name), now);
+  for (const auto& name : state_->claimed.keys()) touch(state_->claimPath(name), now);
 }
 
 void DirSource::scan() {
@@ -257,11 +239,9 @@ void DirSource::scan() {
   });
   for (const Candidate& c : candidates) {
     if (!fetching_) return;
-    {
-      std::lock_guard lock(state_->mu);
-      if (state_->inFlight.size() >= static_cast<size_t>(options_.maxInFlight)) return;
-      if (state_->inFlight.contains(c.name)) continue;
-    }
+    ClaimedObjects::Admission admission = state_->claimed.admit(c.name);
+    if (admission == ClaimedObjects::Admission::kFull) return;
+    if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;
     if (!state_->claim(c.name)) continue;
     std::string path = state_->filePath(c.name);
     if (c.size > options_.maxFileBytes) {
@@ -293,10 +273,7 @@ void DirSource::scan() {
                      {shapes::kObjectKeyHeader, c.name},
                      {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
                      {shapes::kObjectEtagHeader, etag}};
-    {
-      std::lock_guard lock(state_->mu);
-      state_->inFlight[c.name] = event.id;
-    }
+    state_->claimed.add(c.name, event.id);
     std::weak_ptr<State> weak = state_;
     std::string name = c.name;
     // No lane: files are independent and run in parallel.

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "runtime/sources/claimed_objects.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {

@@ -31,6 +31,7 @@
 
 #include "common/clock.h"
 #include "objectstore/s3_client.h"
+#include "runtime/sources/claimed_objects.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
