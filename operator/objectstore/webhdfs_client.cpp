@@ -43,18 +43,25 @@ bool isWaitingFile(const WebHdfsFileStatus& entry) {
   return !entry.directory && !entry.name.empty() && entry.name[0] != '.' && entry.name[0] != '_';
 }
 
+namespace {
+
+// One FileStatus object of a LISTSTATUS or GETFILESTATUS answer.
+WebHdfsFileStatus fileStatusFrom(const json& status) {
+  WebHdfsFileStatus entry;
+  entry.name = status.at("pathSuffix").get<std::string>();
+  entry.directory = status.at("type").get<std::string>() == "DIRECTORY";
+  entry.length = status.value("length", int64_t{0});
+  entry.modificationTimeMs = status.value("modificationTime", int64_t{0});
+  return entry;
+}
+
+}  // namespace
+
 Result<std::vector<WebHdfsFileStatus>> parseListStatus(const std::string& text) {
   try {
     json body = json::parse(text);
     std::vector<WebHdfsFileStatus> entries;
-    for (const json& status : body.at("FileStatuses").at("FileStatus")) {
-      WebHdfsFileStatus entry;
-      entry.name = status.at("pathSuffix").get<std::string>();
-      entry.directory = status.at("type").get<std::string>() == "DIRECTORY";
-      entry.length = status.value("length", int64_t{0});
-      entry.modificationTimeMs = status.value("modificationTime", int64_t{0});
-      entries.push_back(std::move(entry));
-    }
+    for (const json& status : body.at("FileStatuses").at("FileStatus")) entries.push_back(fileStatusFrom(status));
     return entries;
   } catch (const json::exception& e) {
     return internalError(std::string("not a WebHDFS LISTSTATUS answer: ") + e.what());
@@ -124,6 +131,26 @@ Result<std::vector<WebHdfsFileStatus>> WebHdfsClient::list(const std::string& di
   auto entries = parseListStatus(answer->body);
   if (!entries.isOk()) return entries.status().withContext(what);
   return entries;
+}
+
+Result<WebHdfsFileStatus> WebHdfsClient::status(const std::string& path) {
+  const std::string what = "GETFILESTATUS " + describe(path);
+  auto answer = send("GET", url(path, "GETFILESTATUS"));
+  if (!answer.isOk()) return answer.status().withContext(what);
+  if (answer->status != 200) return webHdfsError(*answer, what);
+  try {
+    return fileStatusFrom(json::parse(answer->body).at("FileStatus"));
+  } catch (const json::exception& e) {
+    return internalError(what + ": not a WebHDFS GETFILESTATUS answer: " + e.what());
+  }
+}
+
+Status WebHdfsClient::setModificationTime(const std::string& path, int64_t epochMs) {
+  const std::string what = "SETTIMES " + describe(path);
+  auto answer = send("PUT", url(path, "SETTIMES", "modificationtime=" + std::to_string(epochMs)));
+  if (!answer.isOk()) return answer.status().withContext(what);
+  if (answer->status != 200) return webHdfsError(*answer, what);
+  return Status::ok();
 }
 
 Result<std::string> WebHdfsClient::read(const std::string& path) {

@@ -41,6 +41,10 @@ class WebHdfsClient {
 
   // The entries directly in `directory`; kNotFound when it does not exist.
   Result<std::vector<WebHdfsFileStatus>> list(const std::string& directory);
+  // One entry's status (GETFILESTATUS; its name is empty); kNotFound when absent.
+  Result<WebHdfsFileStatus> status(const std::string& path);
+  // Sets the modification time (SETTIMES), e.g. a claim's heartbeat; kNotFound when absent.
+  Status setModificationTime(const std::string& path, int64_t epochMs);
   // The file's bytes; kNotFound when absent.
   Result<std::string> read(const std::string& path);
   // Creates `path` (and missing parents) with `body`. Without overwrite, an

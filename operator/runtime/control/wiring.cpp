@@ -229,7 +229,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.tagValue = store->tagValue;
     options.pollInterval = store->pollInterval;
     options.claimTtl = store->claimTtl;
-    auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeCppRestHttpClient());
+    auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeBeastHttpClient());
     return std::unique_ptr<Source>(std::make_unique<WebHdfsSource>(std::move(options), std::move(webhdfs), clock));
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "common/logging.h"
@@ -47,39 +48,40 @@ struct WebHdfsSource::State {
   std::string claimPath(const std::string& name) const { return options.directory + "/" + kClaimDir + "/" + name; }
   std::string failedPath(const std::string& name) const { return options.directory + "/" + kFailedDir + "/" + name; }
 
-  // A claim's body: "<owner>\n<heartbeat epoch ms>\n", or "done <version>\n"
-  // once a tagged file is finished.
-  std::string claimBody() const { return options.owner + "\n" + std::to_string(epochMs(clock.wallNow())) + "\n"; }
-
-  // Whether an existing claim still stands for a file at `version`.
-  bool claimHolds(const std::string& body, const std::string& version) const {
-    if (startsWith(body, "done ")) return body.substr(5, body.find('\n') - 5) == version;
-    size_t line = body.find('\n');
-    int64_t heartbeat = line == std::string::npos ? 0 : std::strtoll(body.c_str() + line + 1, nullptr, 10);
-    return epochMs(clock.wallNow()) - heartbeat <= options.claimTtl.count();
-  }
+  // A claim's heartbeat is its modification time, which the owner sets
+  // (SETTIMES, a NameNode-only call that fails once the claim is gone, so a
+  // late refresh never resurrects a released claim) every claimTtl/3.
+  bool fresh(int64_t heartbeatMs) const { return epochMs(clock.wallNow()) - heartbeatMs <= options.claimTtl.count(); }
 
   // Takes the claim of `name`; false when another replica holds a live one,
-  // finished it (tag mode, same version), or HDFS is unreachable.
+  // finished it (tag mode: a "done <version>" marker for this version), or
+  // HDFS is unreachable.
   bool claim(const std::string& name, const std::string& version) {
     const std::string path = claimPath(name);
     for (int tries = 0; tries < 2; ++tries) {
-      Status created = client->create(path, claimBody(), false);
-      if (created.isOk()) return true;
+      Status created = client->create(path, options.owner + "\n", false);
+      if (created.isOk()) {
+        (void)client->setModificationTime(path, epochMs(clock.wallNow()));
+        return true;
+      }
       if (created.code() != StatusCode::kAlreadyExists) {
         SLUICE_LOG_WARN("webhdfs trigger {}: cannot claim {}: {}", options.triggerName, name, created.toString());
         return false;
       }
-      auto existing = client->read(path);
+      auto existing = client->status(path);
       if (existing.status().code() == StatusCode::kNotFound) continue;  // released meanwhile: try again
-      if (!existing.isOk() || claimHolds(*existing, version)) return false;
+      if (!existing.isOk() || fresh(existing->modificationTimeMs)) return false;
+      if (options.afterProcessing == WebHdfsAfterProcessing::kTag) {
+        auto body = client->read(path);
+        if (!body.isOk() || *body == "done " + version + "\n") return false;
+      }
       // Abandoned. Rename it away first: of several replicas seeing it stale,
       // only one rename succeeds, and the exclusive create decides the new owner.
       const std::string stale = path + ".stale." + options.owner;
       if (!client->rename(path, stale).isOk()) return false;
-      auto renamed = client->read(stale);
-      if (renamed.isOk() && *renamed != *existing) {
-        // Another replica took it over between our read and our rename: its
+      auto renamed = client->status(stale);
+      if (renamed.isOk() && renamed->modificationTimeMs != existing->modificationTimeMs) {
+        // Another replica took it over between our look and our rename: its
         // fresh claim is what we moved, so put it back.
         (void)client->rename(stale, path);
         return false;
@@ -122,6 +124,8 @@ struct WebHdfsSource::State {
           status = client->setXAttr(path, options.tagKey, options.tagValue);
           // The claim becomes the "done" marker that keeps the file from being taken again.
           if (status.isOk()) status = client->create(claimPath(name), "done " + version + "\n", true);
+          // Backdated, so the marker reads as no live claim: only its content matters.
+          if (status.isOk()) (void)client->setModificationTime(claimPath(name), 0);
           keepClaim = true;
         }
         break;
@@ -203,6 +207,7 @@ void WebHdfsSource::run(const std::stop_token& stop) {
     ++scans_;
     if (clock_.now() >= nextRefresh) {
       refreshClaims();
+      if (fetching_) sweepAbandonedClaims();
       nextRefresh = clock_.now() + options_.claimTtl / 3;
     }
     Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
@@ -211,11 +216,34 @@ void WebHdfsSource::run(const std::stop_token& stop) {
 }
 
 void WebHdfsSource::refreshClaims() {
+  const int64_t now = epochMs(clock_.wallNow());
   for (const auto& name : state_->claimed.keys()) {
-    Status refreshed = state_->client->create(state_->claimPath(name), state_->claimBody(), true);
-    if (!refreshed.isOk()) {
+    Status refreshed = state_->client->setModificationTime(state_->claimPath(name), now);
+    // NotFound: finished and released between listing our keys and now.
+    if (!refreshed.isOk() && refreshed.code() != StatusCode::kNotFound) {
       SLUICE_LOG_WARN("webhdfs trigger {}: refreshing the claim of {}: {}", options_.triggerName, name,
                       refreshed.toString());
+    }
+  }
+}
+
+void WebHdfsSource::sweepAbandonedClaims() {
+  // A replica killed after deleting or moving a file but before removing its
+  // claim leaves a claim that no listing of the file will ever reach again.
+  auto files = state_->client->list(options_.directory);
+  if (!files.isOk()) return;
+  std::set<std::string> present;
+  for (const auto& entry : *files) present.insert(entry.name);
+  auto claims = state_->client->list(options_.directory + "/" + kClaimDir);
+  if (!claims.isOk()) return;
+  for (const auto& claim : *claims) {
+    const size_t staleSuffix = claim.name.find(".stale.");
+    const std::string name = staleSuffix == std::string::npos ? claim.name : claim.name.substr(0, staleSuffix);
+    if (present.contains(name) || state_->fresh(claim.modificationTimeMs)) continue;
+    if (state_->claimed.admit(name) == ClaimedObjects::Admission::kAlreadyOurs) continue;
+    if (state_->client->remove(options_.directory + "/" + kClaimDir + "/" + claim.name).isOk()) {
+      SLUICE_LOG_INFO("webhdfs trigger {}: removed the abandoned claim {}, whose file is gone", options_.triggerName,
+                      claim.name);
     }
   }
 }

@@ -7,14 +7,16 @@
 // Several replicas may watch one directory. A file is processed by the
 // replica that creates its claim, <dir>/.sluice-claims/<name>, with
 // CREATE overwrite=false: HDFS creates a path atomically, so exactly one
-// create wins. The claim holds the owner and a heartbeat time that the owner
-// rewrites every claimTtl/3; a claim whose heartbeat is older than claimTtl is
+// create wins. The claim's modification time is its heartbeat, which the
+// owner sets (SETTIMES) every claimTtl/3; a claim older than claimTtl is
 // abandoned (its replica died) and is renamed away before a new create, so of
 // several replicas seeing it stale only one rename succeeds. The file is
 // deleted or moved before its claim is removed, so a file is processed twice
 // only when a replica dies mid-way (at-least-once). With afterProcessing tag
-// the claim stays, marked "done <mtime>-<length>", so a tagged file is not
-// processed again unless it is rewritten.
+// the claim stays, holding "done <mtime>-<length>", so a tagged file is not
+// processed again unless it is rewritten. Claims whose file is gone (a
+// replica died between finishing a file and removing its claim) are swept
+// every claimTtl/3.
 // Names starting with '.' or '_' are ignored (in-progress uploads, by
 // Hadoop's convention). Rejected or oversized files go to <dir>/.sluice-failed/.
 //
@@ -74,6 +76,7 @@ class WebHdfsSource final : public Source {
   void run(const std::stop_token& stop);
   void scan();
   void refreshClaims();
+  void sweepAbandonedClaims();
 
   WebHdfsSourceOptions options_;
   Clock& clock_;

@@ -1,5 +1,5 @@
 // WebHdfsSource's claim protocol, driven by scripted WebHDFS answers: an
-// abandoned claim (stale heartbeat) is renamed away and created anew by
+// abandoned claim (modification time older than claimTtl) is renamed away and created anew by
 // exactly one replica; a claim refreshed by its owner between our read and
 // our rename is put back and left alone; drain releases our claims; in-progress uploads ('_' names) and
 // directories are never taken; a tagged file gets its xattr and its claim
@@ -63,6 +63,12 @@ http::Response listing() {
             {"pathSuffix":"_COPYING_b.gz","type":"FILE","length":7,"modificationTime":2},
             {"pathSuffix":"a.gz","type":"FILE","length":5,"modificationTime":1796089374940}]}})"};
 }
+http::Response fileStatus(int64_t modificationTimeMs) {
+  return {200,
+          {},
+          R"({"FileStatus":{"pathSuffix":"","type":"FILE","length":8,"modificationTime":)" +
+              std::to_string(modificationTimeMs) + "}}"};
+}
 http::Response ok() { return {200, {}, R"({"boolean":true})"}; }
 http::Response location() { return {200, {}, R"({"Location":"http://127.0.0.1:9864/dn"})"}; }
 http::Response exists() {
@@ -110,9 +116,8 @@ struct SourceFixture {
         options, std::make_shared<objectstore::WebHdfsClient>(objectstore::WebHdfsOptions{kNameNode, "etl"}, http),
         clock);
   }
-  std::string claim(const std::string& owner, std::chrono::seconds ago) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>((clock.wallNow() - ago).time_since_epoch());
-    return owner + "\n" + std::to_string(ms.count()) + "\n";
+  int64_t heartbeat(std::chrono::seconds ago) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>((clock.wallNow() - ago).time_since_epoch()).count();
   }
   void started() {
     http->answer(listing());  // probe
@@ -127,15 +132,16 @@ TEST(WebHdfsSourceTest, AbandonedClaimIsRenamedAwayAndTakenOverThenTheFileIsTagg
   f.http->answer(listing());
   f.http->answer(location());
   f.http->answer(exists());  // our create: someone's claim is there
+  const int64_t stale = f.heartbeat(31s);
+  f.http->answer(fileStatus(stale));
   f.http->answer(location());
-  const std::string stale = f.claim("other-7", 31s);
-  f.http->answer(http::Response{200, {}, stale});
-  f.http->answer(ok());  // RENAME it away: we won
-  f.http->answer(location());
-  f.http->answer(http::Response{200, {}, stale});  // what we renamed is that stale claim
-  f.http->answer(ok());                            // DELETE it
+  f.http->answer(http::Response{200, {}, "other-7\n"});  // not a done marker
+  f.http->answer(ok());                                  // RENAME it away: we won
+  f.http->answer(fileStatus(stale));                     // what we renamed is that stale claim
+  f.http->answer(ok());                                  // DELETE it
   f.http->answer(location());
   f.http->answer(http::Response{201, {}, ""});  // our claim
+  f.http->answer(http::Response{200, {}, ""});  // its heartbeat
   f.http->answer(location());
   f.http->answer(http::Response{200, {}, "hello"});  // the file
   ASSERT_TRUE(f.source->start(f.dispatcher).isOk());
@@ -157,29 +163,34 @@ TEST(WebHdfsSourceTest, AbandonedClaimIsRenamedAwayAndTakenOverThenTheFileIsTagg
       "GET /logs/in?op=LISTSTATUS",
       "PUT /logs/in/.sluice-claims/a.gz?op=CREATE",
       "PUT datanode",
+      "GET /logs/in/.sluice-claims/a.gz?op=GETFILESTATUS",
       "GET /logs/in/.sluice-claims/a.gz?op=OPEN",
       "GET datanode",
       "PUT /logs/in/.sluice-claims/a.gz?op=RENAME",
-      "GET /logs/in/.sluice-claims/a.gz.stale.me-1?op=OPEN",
-      "GET datanode",
+      "GET /logs/in/.sluice-claims/a.gz.stale.me-1?op=GETFILESTATUS",
       "DELETE /logs/in/.sluice-claims/a.gz.stale.me-1?op=DELETE",
       "PUT /logs/in/.sluice-claims/a.gz?op=CREATE",
       "PUT datanode",
+      "PUT /logs/in/.sluice-claims/a.gz?op=SETTIMES",
       "GET /logs/in/a.gz?op=OPEN",
       "GET datanode",
       "PUT /logs/in/a.gz?op=SETXATTR",
       "PUT /logs/in/.sluice-claims/a.gz?op=CREATE",
       "PUT datanode",
+      "PUT /logs/in/.sluice-claims/a.gz?op=SETTIMES",
   };
   auto requests = f.http->requests();
   EXPECT_EQ(describeAll(requests), expected);
   ASSERT_EQ(requests.size(), expected.size());
   EXPECT_NE(requests[4].url.find("overwrite=false"), std::string::npos) << "claims are exclusive creates";
-  EXPECT_EQ(requests[13].body.substr(0, 5), "me-1\n") << "the claim names its new owner";
-  EXPECT_NE(requests[16].url.find("xattr.name=user.sluice-processed&xattr.value=%22true%22"), std::string::npos)
-      << requests[16].url;
-  EXPECT_NE(requests[17].url.find("overwrite=true"), std::string::npos);
-  EXPECT_EQ(requests[18].body, "done 1796089374940-5\n");
+  EXPECT_EQ(requests[13].body, "me-1\n") << "the claim names its new owner";
+  EXPECT_NE(requests[14].url.find("modificationtime=" + std::to_string(f.heartbeat(0s))), std::string::npos)
+      << requests[14].url;
+  EXPECT_NE(requests[17].url.find("xattr.name=user.sluice-processed&xattr.value=%22true%22"), std::string::npos)
+      << requests[17].url;
+  EXPECT_NE(requests[18].url.find("overwrite=true"), std::string::npos);
+  EXPECT_EQ(requests[19].body, "done 1796089374940-5\n");
+  EXPECT_NE(requests[20].url.find("modificationtime=0"), std::string::npos) << "a done marker is no live claim";
   (void)f.source->finish(f.clock.now());
 }
 
@@ -189,18 +200,16 @@ TEST(WebHdfsSourceTest, AClaimRefreshedBeforeOurRenameIsPutBackAndTheFileLeftAlo
   f.http->answer(listing());
   f.http->answer(location());
   f.http->answer(exists());
-  f.http->answer(location());
-  f.http->answer(http::Response{200, {}, f.claim("other-7", 31s)});  // looks abandoned...
-  f.http->answer(ok());                                              // RENAME
-  f.http->answer(location());
-  f.http->answer(http::Response{200, {}, f.claim("other-8", 0s)});  // ...but was just taken over
-  f.http->answer(ok());                                             // RENAME back
+  f.http->answer(fileStatus(f.heartbeat(31s)));  // looks abandoned...
+  f.http->answer(ok());                          // RENAME
+  f.http->answer(fileStatus(f.heartbeat(0s)));   // ...but was just taken over
+  f.http->answer(ok());                          // RENAME back
   ASSERT_TRUE(f.source->start(f.dispatcher).isOk());
   f.clock.waitForSleepers(1);  // the scan ended
   auto requests = describeAll(f.http->requests());
-  ASSERT_EQ(requests.size(), 12u);
-  EXPECT_EQ(requests[11], "PUT /logs/in/.sluice-claims/a.gz.stale.me-1?op=RENAME");
-  EXPECT_NE(f.http->requests()[11].url.find("destination=/logs/in/.sluice-claims/a.gz"), std::string::npos);
+  ASSERT_EQ(requests.size(), 10u);
+  EXPECT_EQ(requests[9], "PUT /logs/in/.sluice-claims/a.gz.stale.me-1?op=RENAME");
+  EXPECT_NE(f.http->requests()[9].url.find("destination=/logs/in/.sluice-claims/a.gz"), std::string::npos);
   EXPECT_EQ(f.dispatcher.count(), 0u);
   (void)f.source->finish(f.clock.now());
 }
@@ -211,6 +220,7 @@ TEST(WebHdfsSourceTest, DrainReleasesOwnClaimsAndALateCompletionLeavesTheFileAlo
   f.http->answer(listing());
   f.http->answer(location());
   f.http->answer(http::Response{201, {}, ""});  // our claim
+  f.http->answer(ok());                         // its heartbeat
   f.http->answer(location());
   f.http->answer(http::Response{200, {}, "hello"});
   ASSERT_TRUE(f.source->start(f.dispatcher).isOk());
@@ -222,8 +232,8 @@ TEST(WebHdfsSourceTest, DrainReleasesOwnClaimsAndALateCompletionLeavesTheFileAlo
   ASSERT_TRUE(f.source->finish(f.clock.now()).isOk());
   f.dispatcher.complete(0, Outcome::kAcked);
   auto requests = describeAll(f.http->requests());
-  ASSERT_EQ(requests.size(), 9u);
-  EXPECT_EQ(requests[8], "DELETE /logs/in/.sluice-claims/a.gz?op=DELETE");
+  ASSERT_EQ(requests.size(), 10u);
+  EXPECT_EQ(requests[9], "DELETE /logs/in/.sluice-claims/a.gz?op=DELETE");
 }
 
 TEST(WebHdfsSourceTest, StartRefusesARelativeDirectoryAndReportsAMissingOne) {
