@@ -142,7 +142,8 @@ struct DirSource::State {
   }
 };
 
-DirSource::DirSource(DirSourceOptions options, Clock& clock) : options_(std::move(options)), clock_(clock) {
+DirSource::DirSource(DirSourceOptions options, Clock& clock)
+    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
@@ -169,22 +170,15 @@ Status DirSource::start(EventDispatcher& dispatcher) {
     if (ec) return unavailable(where + ": cannot create " + options_.moveTo + ": " + ec.message());
   }
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  loop_.start([this] { scan(); }, [this] { refreshClaims(); });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, options_.directory, options_.pollInterval.count());
   return Status::ok();
 }
 
-void DirSource::stopFetching() {
-  fetching_ = false;
-  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
-}
+void DirSource::stopFetching() { loop_.stopFetching(); }
 
 Status DirSource::finish(Clock::TimePoint) {
-  fetching_ = false;
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  loop_.stop();
   size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
   if (released > 0) {
     SLUICE_LOG_INFO("dir trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
@@ -193,27 +187,12 @@ Status DirSource::finish(Clock::TimePoint) {
   return Status::ok();
 }
 
-void DirSource::run(std::stop_token stop) {
-  Clock::TimePoint nextRefresh = clock_.now();
-  while (!stop.stop_requested()) {
-    if (fetching_) scan();
-    ++scans_;
-    if (clock_.now() >= nextRefresh) {
-      refreshClaims();
-      nextRefresh = clock_.now() + options_.claimTtl / 3;
-    }
-    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
-    if (!clock_.sleepUntil(wake, stop)) return;
-  }
-}
-
 void DirSource::refreshClaims() {
   auto now = clock_.wallNow();
   for (const auto& name : state_->claimed.keys()) touch(state_->claimPath(name), now);
 }
 
 void DirSource::scan() {
-  std::lock_guard scanLock(scanMu_);
   struct Candidate {
     std::string name;
     std::chrono::system_clock::time_point mtime;
@@ -238,7 +217,7 @@ void DirSource::scan() {
     return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
   });
   for (const Candidate& c : candidates) {
-    if (!fetching_) return;
+    if (!loop_.fetching()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(c.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;

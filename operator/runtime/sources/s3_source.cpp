@@ -138,7 +138,7 @@ struct S3Source::State {
 };
 
 S3Source::S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Client> client, Clock& clock)
-    : options_(std::move(options)), clock_(clock) {
+    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
   state_ = std::make_shared<State>(options_, std::move(client), clock_);
@@ -158,44 +158,26 @@ Status S3Source::start(EventDispatcher& dispatcher) {
   auto probe = state_->client->list(options_.prefix, "", 1);
   if (!probe.isOk()) return probe.status().withContext(where);
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  loop_.start([this] { scan(); },
+              [this] {
+                refreshClaims();
+                if (loop_.fetching()) sweepAbandonedClaims();
+              });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.prefix),
                   options_.pollInterval.count());
   return Status::ok();
 }
 
-void S3Source::stopFetching() {
-  fetching_ = false;
-  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
-}
+void S3Source::stopFetching() { loop_.stopFetching(); }
 
 Status S3Source::finish(Clock::TimePoint) {
-  fetching_ = false;
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  loop_.stop();
   size_t released = state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
   if (released > 0) {
     SLUICE_LOG_INFO("s3 trigger {}: released {} unfinished object(s) for other replicas", options_.triggerName,
                     released);
   }
   return Status::ok();
-}
-
-void S3Source::run(const std::stop_token& stop) {
-  Clock::TimePoint nextRefresh = clock_.now() + options_.claimTtl / 3;
-  while (!stop.stop_requested()) {
-    if (fetching_) scan();
-    ++scans_;
-    if (clock_.now() >= nextRefresh) {
-      refreshClaims();
-      if (fetching_) sweepAbandonedClaims();
-      nextRefresh = clock_.now() + options_.claimTtl / 3;
-    }
-    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
-    if (!clock_.sleepUntil(wake, stop)) return;
-  }
 }
 
 void S3Source::refreshClaims() {
@@ -235,7 +217,6 @@ void S3Source::sweepAbandonedClaims() {
 }
 
 void S3Source::scan() {
-  std::lock_guard scanLock(scanMu_);
   std::string continuation;
   do {
     auto page = state_->client->list(options_.prefix, continuation);
@@ -244,7 +225,7 @@ void S3Source::scan() {
       return;
     }
     for (const objectstore::S3Object& object : page->objects) {
-      if (!fetching_) return;
+      if (!loop_.fetching()) return;
       const std::string& key = object.key;
       if (key.empty() || key.back() == '/' || startsWith(key, ".sluice/")) continue;
       if (options_.afterProcessing == S3AfterProcessing::kMove && startsWith(key, options_.moveToPrefix)) continue;
@@ -292,7 +273,7 @@ void S3Source::scan() {
       });
     }
     continuation = page->nextContinuationToken;
-  } while (!continuation.empty() && fetching_);
+  } while (!continuation.empty() && loop_.fetching());
 }
 
 }  // namespace sluice::runtime

@@ -148,7 +148,7 @@ struct WebHdfsSource::State {
 
 WebHdfsSource::WebHdfsSource(WebHdfsSourceOptions options, std::shared_ptr<objectstore::WebHdfsClient> client,
                              Clock& clock)
-    : options_(std::move(options)), clock_(clock) {
+    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
   while (options_.moveTo.size() > 1 && options_.moveTo.back() == '/') options_.moveTo.pop_back();
@@ -175,44 +175,26 @@ Status WebHdfsSource::start(EventDispatcher& dispatcher) {
     if (Status made = state_->client->mkdirs(options_.moveTo); !made.isOk()) return made.withContext(where);
   }
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  loop_.start([this] { scan(); },
+              [this] {
+                refreshClaims();
+                if (loop_.fetching()) sweepAbandonedClaims();
+              });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.directory),
                   options_.pollInterval.count());
   return Status::ok();
 }
 
-void WebHdfsSource::stopFetching() {
-  fetching_ = false;
-  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
-}
+void WebHdfsSource::stopFetching() { loop_.stopFetching(); }
 
 Status WebHdfsSource::finish(Clock::TimePoint) {
-  fetching_ = false;
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  loop_.stop();
   size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
   if (released > 0) {
     SLUICE_LOG_INFO("webhdfs trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
                     released);
   }
   return Status::ok();
-}
-
-void WebHdfsSource::run(const std::stop_token& stop) {
-  Clock::TimePoint nextRefresh = clock_.now() + options_.claimTtl / 3;
-  while (!stop.stop_requested()) {
-    if (fetching_) scan();
-    ++scans_;
-    if (clock_.now() >= nextRefresh) {
-      refreshClaims();
-      if (fetching_) sweepAbandonedClaims();
-      nextRefresh = clock_.now() + options_.claimTtl / 3;
-    }
-    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
-    if (!clock_.sleepUntil(wake, stop)) return;
-  }
 }
 
 void WebHdfsSource::refreshClaims() {
@@ -249,7 +231,6 @@ void WebHdfsSource::sweepAbandonedClaims() {
 }
 
 void WebHdfsSource::scan() {
-  std::lock_guard scanLock(scanMu_);
   auto listed = state_->client->list(options_.directory);
   if (!listed.isOk()) {
     SLUICE_LOG_WARN("webhdfs trigger {}: {}", options_.triggerName, listed.status().toString());
@@ -265,7 +246,7 @@ void WebHdfsSource::scan() {
     return a.modificationTimeMs != b.modificationTimeMs ? a.modificationTimeMs < b.modificationTimeMs : a.name < b.name;
   });
   for (const objectstore::WebHdfsFileStatus& file : files) {
-    if (!fetching_) return;
+    if (!loop_.fetching()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(file.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;
