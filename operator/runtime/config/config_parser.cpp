@@ -218,6 +218,7 @@ void requireUrlScheme(const std::string& path, const std::string& url, const std
     if (url.rfind(scheme + "://", 0) == 0 && url.size() > scheme.size() + 3) return;
   }
   std::vector<std::string> shownSchemes;
+  shownSchemes.reserve(schemes.size());
   for (const auto& s : schemes) shownSchemes.push_back(s + "://");
   fail(path, "must start with " + join(shownSchemes) + ", got \"" + url + "\"");
 }
@@ -339,7 +340,7 @@ CronSourceConfig parseCronSource(Fields& f) {
   f.string("schedule", out.schedule, true);
   static const std::regex kEvery("@every [0-9]+(ms|s|m|h)");
   static const std::regex kField("[0-9A-Za-z*/,?LW#-]+");
-  if (out.schedule.rfind("@", 0) == 0) {
+  if (out.schedule.rfind('@', 0) == 0) {
     static const std::set<std::string> kMacros = {"@yearly", "@annually", "@monthly", "@weekly",
                                                   "@daily",  "@midnight", "@hourly"};
     if (!kMacros.contains(out.schedule) && !std::regex_match(out.schedule, kEvery)) {

@@ -85,6 +85,7 @@ std::string describe(const http::Request& r) {
 
 std::vector<std::string> describeAll(const std::vector<http::Request>& requests) {
   std::vector<std::string> out;
+  out.reserve(requests.size());
   for (const auto& r : requests) out.push_back(describe(r));
   return out;
 }
