@@ -194,16 +194,18 @@ TEST(RuntimeBinaryWebHdfsTest, TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOn
 }
 
 TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
-  constexpr int kFiles = 40;
+  constexpr int kFiles = 60;
   constexpr int kLines = 2000;
   HdfsLogFixture f("delete", "3s");
+  // A backlog first: uploaded one by one while the replicas run, each file
+  // would be done before the next arrived, leaving nothing in flight to kill.
+  f.upload(kFiles, kLines);
   RuntimeProcess one;
   RuntimeProcess two;
   one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
   two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
   ASSERT_TRUE(one.waitReady(60s)) << one.log();
   ASSERT_TRUE(two.waitReady(60s)) << two.log();
-  f.upload(kFiles, kLines);
 
   // Kill replica one while it holds claims: those files are mid-way.
   const std::string owner = "-" + std::to_string(one.pid()) + "\n";  // a claim holds "<host>-<pid>\n"
@@ -216,11 +218,21 @@ TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTak
     }
     return owned;
   };
+  // Kill it while it has files in flight (taken, not yet finished): their
+  // claims are still in HDFS, since a claim goes only after its file is done.
+  auto inFlightAtOne = [&] {
+    HttpReply metrics = httpGet(one.port(), "/metrics");
+    return metricSum(metrics.body, "sluice_runtime_events_received_total", "trigger=\"uploads\"") -
+           metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
+  };
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline && ownedByOne() == 0) std::this_thread::sleep_for(20ms);
+  while (std::chrono::steady_clock::now() < deadline && inFlightAtOne() < 2) std::this_thread::sleep_for(5ms);
+  const double inFlightAtKill = inFlightAtOne();
   one.signal(SIGKILL);
   EXPECT_EQ(one.wait(), 128 + SIGKILL);
   int orphaned = ownedByOne();
+  std::cout << "[figure] webhdfs kill -9: files in flight at the killed replica just before the signal "
+            << inFlightAtKill << "\n";
   std::cout << "[figure] webhdfs kill -9: claims orphaned by the killed replica " << orphaned << "\n";
   ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
 
