@@ -1,5 +1,5 @@
 // HttpClient: one HTTP request/response seam for clients that send bodies and
-// read response headers (the S3 client, the runtime's HTTP sink). Bodies are
+// read response headers (the S3 and WebHDFS clients, the runtime's HTTP sink). Bodies are
 // bytes, never re-encoded. The real one is CppRestHttpClient; unit tests use a
 // fake. Implementations are thread-safe.
 #pragma once
@@ -42,5 +42,10 @@ class HttpClient {
 };
 
 std::shared_ptr<HttpClient> makeCppRestHttpClient();
+
+// Plain http:// only, for servers that send an unsolicited "100 Continue"
+// before their answer (Hadoop's DataNode on WebHDFS CREATE), which cpprestsdk
+// mistakes for the answer. See beast_http_client.cpp.
+std::shared_ptr<HttpClient> makeBeastHttpClient();
 
 }  // namespace sluice::http

@@ -103,6 +103,10 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
         [](const json& s) { return stringField(s, "type") != "dir" || has(s, "path"); });
     add("self.type != 'webhdfs' || (has(self.endpoint) && has(self.path))",
         [](const json& s) { return stringField(s, "type") != "webhdfs" || (has(s, "endpoint") && has(s, "path")); });
+    add("self.type != 'webhdfs' || !has(self.endpoint) || self.endpoint.startsWith('http://')", [](const json& s) {
+      return stringField(s, "type") != "webhdfs" || !has(s, "endpoint") ||
+             stringField(s, "endpoint").rfind("http://", 0) == 0;
+    });
     add("self.action != 'move' || has(self.destinationPrefix)",
         [](const json& s) { return stringField(s, "action") != "move" || has(s, "destinationPrefix"); });
     add("self > 0", [](const json& s) { return s.is_number() && s.get<double>() > 0; });

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include <nlohmann/json.hpp>
+#include "objectstore/webhdfs_client.h"
 
 namespace sluice::scalers {
 
@@ -42,18 +42,17 @@ Result<int64_t> WebHdfsObjectCounter::count(int64_t scanCap) {
   const std::string what = "object count of " + describe();
   Result<HttpResponse> response = http_->get(url);
   if (!response.isOk()) return response.status().withContext(what);
-  if (response->status != 200) return httpStatusError(*response, what);
-  try {
-    nlohmann::json body = nlohmann::json::parse(response->body);
-    int64_t files = 0;
-    for (const nlohmann::json& status : body.at("FileStatuses").at("FileStatus")) {
-      if (status.value("type", "") == "FILE") ++files;
-      if (files >= scanCap) break;
-    }
-    return files;
-  } catch (const nlohmann::json::exception& e) {
-    return internalError(what + ": bad LISTSTATUS answer: " + e.what());
+  if (response->status != 200) {
+    return objectstore::webHdfsError(http::Response{response->status, {}, response->body}, what);
   }
+  auto entries = objectstore::parseListStatus(response->body);
+  if (!entries.isOk()) return entries.status().withContext(what);
+  int64_t files = 0;
+  for (const objectstore::WebHdfsFileStatus& entry : *entries) {
+    if (!objectstore::isWaitingFile(entry)) continue;
+    if (++files >= scanCap) break;
+  }
+  return files;
 }
 
 Result<ScalerReading> ObjectCountScaler::read() {

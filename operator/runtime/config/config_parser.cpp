@@ -218,6 +218,7 @@ void requireUrlScheme(const std::string& path, const std::string& url, const std
     if (url.rfind(scheme + "://", 0) == 0 && url.size() > scheme.size() + 3) return;
   }
   std::vector<std::string> shownSchemes;
+  shownSchemes.reserve(schemes.size());
   for (const auto& s : schemes) shownSchemes.push_back(s + "://");
   fail(path, "must start with " + join(shownSchemes) + ", got \"" + url + "\"");
 }
@@ -339,7 +340,7 @@ CronSourceConfig parseCronSource(Fields& f) {
   f.string("schedule", out.schedule, true);
   static const std::regex kEvery("@every [0-9]+(ms|s|m|h)");
   static const std::regex kField("[0-9A-Za-z*/,?LW#-]+");
-  if (out.schedule.rfind("@", 0) == 0) {
+  if (out.schedule.rfind('@', 0) == 0) {
     static const std::set<std::string> kMacros = {"@yearly", "@annually", "@monthly", "@weekly",
                                                   "@daily",  "@midnight", "@hourly"};
     if (!kMacros.contains(out.schedule) && !std::regex_match(out.schedule, kEvery)) {
@@ -397,11 +398,18 @@ ObjectStoreSourceConfig parseObjectStoreSource(Fields& f) {
       break;
     case ObjectStoreKind::kWebHdfs:
       if (out.endpoint.empty()) fail(f.at("endpoint"), "is required for kind webhdfs");
-      requireUrlScheme(f.at("endpoint"), out.endpoint, {"http", "https"});
-      if (out.prefix.empty()) fail(f.at("prefix"), "is required for kind webhdfs (the directory to watch)");
-      if (out.afterProcessing == AfterProcessing::kTag) {
-        fail(f.at("afterProcessing"), "tag is not possible for kind webhdfs");
+      // swebhdfs (https) is not supported by this build's WebHDFS transport.
+      requireUrlScheme(f.at("endpoint"), out.endpoint, {"http"});
+      // Only simple auth (user.name) is supported: a delegation token or other
+      // parameters smuggled into the URL would be sent on every request.
+      if (out.endpoint.find_first_of("?#@", out.endpoint.find("://") + 3) != std::string::npos) {
+        fail(f.at("endpoint"),
+             "must be the NameNode's base URL http(s)://host:port with no query or credentials (WebHDFS delegation "
+             "tokens and Kerberos are not supported; set user for simple auth), got \"" +
+                 out.endpoint + "\"");
       }
+      if (out.prefix.empty()) fail(f.at("prefix"), "is required for kind webhdfs (the directory to watch)");
+      if (out.prefix[0] != '/') fail(f.at("prefix"), "must be an absolute HDFS path, got \"" + out.prefix + "\"");
       break;
   }
   if (out.afterProcessing == AfterProcessing::kMove && out.moveToPrefix.empty()) {

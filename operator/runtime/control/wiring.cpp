@@ -17,6 +17,7 @@
 #include "runtime/sources/kafka_source.h"
 #include "runtime/sources/rabbitmq_source.h"
 #include "runtime/sources/s3_source.h"
+#include "runtime/sources/webhdfs_source.h"
 
 namespace sluice::runtime {
 
@@ -209,6 +210,27 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.pollInterval = store->pollInterval;
     options.claimTtl = store->claimTtl;
     return std::unique_ptr<Source>(std::make_unique<S3Source>(std::move(options), std::move(client).value(), clock));
+  }
+  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
+      store != nullptr && store->kind == config::ObjectStoreKind::kWebHdfs) {
+    objectstore::WebHdfsOptions client;
+    client.endpoint = store->endpoint;
+    client.user = store->user;
+    WebHdfsSourceOptions options;
+    options.triggerName = trigger.name;
+    options.directory = store->prefix;
+    switch (store->afterProcessing) {
+      case config::AfterProcessing::kDelete: options.afterProcessing = WebHdfsAfterProcessing::kDelete; break;
+      case config::AfterProcessing::kMove: options.afterProcessing = WebHdfsAfterProcessing::kMove; break;
+      case config::AfterProcessing::kTag: options.afterProcessing = WebHdfsAfterProcessing::kTag; break;
+    }
+    options.moveTo = store->moveToPrefix;
+    options.tagKey = store->tagKey;
+    options.tagValue = store->tagValue;
+    options.pollInterval = store->pollInterval;
+    options.claimTtl = store->claimTtl;
+    auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeBeastHttpClient());
+    return std::unique_ptr<Source>(std::make_unique<WebHdfsSource>(std::move(options), std::move(webhdfs), clock));
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {

@@ -72,11 +72,9 @@ Status moveFile(const std::string& from, const std::string& to) {
 struct DirSource::State {
   DirSourceOptions options;
   Clock& clock;
-  std::mutex mu;
-  std::map<std::string, std::string> inFlight;  // guarded by mu: file name -> event id
-  bool closed = false;                          // guarded by mu: finish() ran; completions do nothing
+  ClaimedObjects claimed;  // file name -> event id
 
-  State(DirSourceOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+  State(DirSourceOptions o, Clock& c) : options(std::move(o)), clock(c), claimed(options.maxInFlight) {}
 
   std::string filePath(const std::string& name) const { return (fs::path(options.directory) / name).string(); }
   std::string claimPath(const std::string& name) const {
@@ -115,11 +113,7 @@ struct DirSource::State {
   void release(const std::string& name) { ::unlink(claimPath(name).c_str()); }
 
   void finishFile(const std::string& name, Outcome outcome) {
-    {
-      std::lock_guard lock(mu);
-      if (closed) return;  // the claim was released; whoever owns the file now decides
-      inFlight.erase(name);
-    }
+    if (!claimed.complete(name)) return;  // the claim was released; whoever owns the file now decides
     std::string path = filePath(name);
     Status status;
     switch (outcome) {
@@ -148,7 +142,8 @@ struct DirSource::State {
   }
 };
 
-DirSource::DirSource(DirSourceOptions options, Clock& clock) : options_(std::move(options)), clock_(clock) {
+DirSource::DirSource(DirSourceOptions options, Clock& clock)
+    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
@@ -175,63 +170,29 @@ Status DirSource::start(EventDispatcher& dispatcher) {
     if (ec) return unavailable(where + ": cannot create " + options_.moveTo + ": " + ec.message());
   }
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  loop_.start([this] { scan(); }, [this] { refreshClaims(); });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, options_.directory, options_.pollInterval.count());
   return Status::ok();
 }
 
-void DirSource::stopFetching() {
-  fetching_ = false;
-  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
-}
+void DirSource::stopFetching() { loop_.stopFetching(); }
 
 Status DirSource::finish(Clock::TimePoint) {
-  fetching_ = false;
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
-  std::map<std::string, std::string> unfinished;
-  {
-    std::lock_guard lock(state_->mu);
-    if (state_->closed) return Status::ok();
-    state_->closed = true;
-    unfinished.swap(state_->inFlight);
-  }
-  for (const auto& [name, id] : unfinished) state_->release(name);
-  if (!unfinished.empty()) {
+  loop_.stop();
+  size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
+  if (released > 0) {
     SLUICE_LOG_INFO("dir trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
-                    unfinished.size());
+                    released);
   }
   return Status::ok();
 }
 
-void DirSource::run(std::stop_token stop) {
-  Clock::TimePoint nextRefresh = clock_.now();
-  while (!stop.stop_requested()) {
-    if (fetching_) scan();
-    ++scans_;
-    if (clock_.now() >= nextRefresh) {
-      refreshClaims();
-      nextRefresh = clock_.now() + options_.claimTtl / 3;
-    }
-    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
-    if (!clock_.sleepUntil(wake, stop)) return;
-  }
-}
-
 void DirSource::refreshClaims() {
-  std::vector<std::string> names;
-  {
-    std::lock_guard lock(state_->mu);
-    for (const auto& [name, id] : state_->inFlight) names.push_back(name);
-  }
   auto now = clock_.wallNow();
-  for (const auto& name : names) touch(state_->claimPath(name), now);
+  for (const auto& name : state_->claimed.keys()) touch(state_->claimPath(name), now);
 }
 
 void DirSource::scan() {
-  std::lock_guard scanLock(scanMu_);
   struct Candidate {
     std::string name;
     std::chrono::system_clock::time_point mtime;
@@ -256,12 +217,10 @@ void DirSource::scan() {
     return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
   });
   for (const Candidate& c : candidates) {
-    if (!fetching_) return;
-    {
-      std::lock_guard lock(state_->mu);
-      if (state_->inFlight.size() >= static_cast<size_t>(options_.maxInFlight)) return;
-      if (state_->inFlight.contains(c.name)) continue;
-    }
+    if (!loop_.fetching()) return;
+    ClaimedObjects::Admission admission = state_->claimed.admit(c.name);
+    if (admission == ClaimedObjects::Admission::kFull) return;
+    if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;
     if (!state_->claim(c.name)) continue;
     std::string path = state_->filePath(c.name);
     if (c.size > options_.maxFileBytes) {
@@ -293,10 +252,7 @@ void DirSource::scan() {
                      {shapes::kObjectKeyHeader, c.name},
                      {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
                      {shapes::kObjectEtagHeader, etag}};
-    {
-      std::lock_guard lock(state_->mu);
-      state_->inFlight[c.name] = event.id;
-    }
+    state_->claimed.add(c.name, event.id);
     std::weak_ptr<State> weak = state_;
     std::string name = c.name;
     // No lane: files are independent and run in parallel.

@@ -16,15 +16,14 @@
 // thread reports them (a file is owned by exactly one in-flight event).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
+#include "runtime/sources/claimed_objects.h"
+#include "runtime/sources/object_scan_loop.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
@@ -57,12 +56,11 @@ class DirSource final : public Source {
   Status finish(Clock::TimePoint deadline) override;
 
   // Directory scans completed so far (tests wait on it after advancing a clock).
-  int64_t scans() const { return scans_.load(); }
+  int64_t scans() const { return loop_.scans(); }
 
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void run(std::stop_token stop);
   void scan();
   void refreshClaims();
 
@@ -70,10 +68,7 @@ class DirSource final : public Source {
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
   std::shared_ptr<State> state_;
-  std::mutex scanMu_;  // held while scanning; stopFetching() waits for it
-  std::atomic<bool> fetching_{true};
-  std::atomic<int64_t> scans_{0};
-  std::jthread thread_;
+  ObjectScanLoop loop_;
 };
 
 }  // namespace sluice::runtime

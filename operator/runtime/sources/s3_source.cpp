@@ -42,12 +42,10 @@ struct S3Source::State {
   S3SourceOptions options;
   std::shared_ptr<objectstore::S3Client> client;
   Clock& clock;
-  std::mutex mu;
-  std::map<std::string, std::string> inFlight;  // guarded by mu: object key -> ETag
-  bool closed = false;                          // guarded by mu: finish() ran; completions do nothing
+  ClaimedObjects claimed;  // object key -> ETag
 
   State(S3SourceOptions o, std::shared_ptr<objectstore::S3Client> c, Clock& k)
-      : options(std::move(o)), client(std::move(c)), clock(k) {}
+      : options(std::move(o)), client(std::move(c)), clock(k), claimed(options.maxInFlight) {}
 
   static std::string claimKey(const std::string& key) { return kS3ClaimPrefix + key; }
 
@@ -106,11 +104,7 @@ struct S3Source::State {
   }
 
   void finishObject(const std::string& key, const std::string& etag, Outcome outcome) {
-    {
-      std::lock_guard lock(mu);
-      if (closed) return;  // the claim was released; whoever owns the object now decides
-      inFlight.erase(key);
-    }
+    if (!claimed.complete(key)) return;  // the claim was released; whoever owns the object now decides
     Status status;
     bool keepClaim = false;
     switch (outcome) {
@@ -144,7 +138,7 @@ struct S3Source::State {
 };
 
 S3Source::S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Client> client, Clock& clock)
-    : options_(std::move(options)), clock_(clock) {
+    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
   state_ = std::make_shared<State>(options_, std::move(client), clock_);
@@ -164,60 +158,30 @@ Status S3Source::start(EventDispatcher& dispatcher) {
   auto probe = state_->client->list(options_.prefix, "", 1);
   if (!probe.isOk()) return probe.status().withContext(where);
   dispatcher_ = &dispatcher;
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  loop_.start([this] { scan(); },
+              [this] {
+                refreshClaims();
+                if (loop_.fetching()) sweepAbandonedClaims();
+              });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.prefix),
                   options_.pollInterval.count());
   return Status::ok();
 }
 
-void S3Source::stopFetching() {
-  fetching_ = false;
-  std::lock_guard lock(scanMu_);  // a scan under way dispatches nothing more once it ends
-}
+void S3Source::stopFetching() { loop_.stopFetching(); }
 
 Status S3Source::finish(Clock::TimePoint) {
-  fetching_ = false;
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
-  std::map<std::string, std::string> unfinished;
-  {
-    std::lock_guard lock(state_->mu);
-    if (state_->closed) return Status::ok();
-    state_->closed = true;
-    unfinished.swap(state_->inFlight);
-  }
-  for (const auto& [key, etag] : unfinished) state_->release(key);
-  if (!unfinished.empty()) {
+  loop_.stop();
+  size_t released = state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
+  if (released > 0) {
     SLUICE_LOG_INFO("s3 trigger {}: released {} unfinished object(s) for other replicas", options_.triggerName,
-                    unfinished.size());
+                    released);
   }
   return Status::ok();
 }
 
-void S3Source::run(const std::stop_token& stop) {
-  Clock::TimePoint nextRefresh = clock_.now() + options_.claimTtl / 3;
-  while (!stop.stop_requested()) {
-    if (fetching_) scan();
-    ++scans_;
-    if (clock_.now() >= nextRefresh) {
-      refreshClaims();
-      if (fetching_) sweepAbandonedClaims();
-      nextRefresh = clock_.now() + options_.claimTtl / 3;
-    }
-    Clock::TimePoint wake = std::min(clock_.now() + options_.pollInterval, nextRefresh);
-    if (!clock_.sleepUntil(wake, stop)) return;
-  }
-}
-
 void S3Source::refreshClaims() {
-  std::vector<std::string> keys;
-  {
-    std::lock_guard lock(state_->mu);
-    for (const auto& [key, etag] : state_->inFlight) keys.push_back(key);
-  }
-  for (const auto& key : keys) {
+  for (const auto& key : state_->claimed.keys()) {
     Status refreshed = state_->client->put(State::claimKey(key), state_->claimBody());
     if (!refreshed.isOk()) {
       SLUICE_LOG_WARN("s3 trigger {}: refreshing the claim of {}: {}", options_.triggerName, key, refreshed.toString());
@@ -234,10 +198,7 @@ void S3Source::sweepAbandonedClaims() {
     if (!page.isOk()) return;
     for (const objectstore::S3Object& claim : page->objects) {
       std::string key = claim.key.substr(std::string(kS3ClaimPrefix).size());
-      {
-        std::lock_guard lock(state_->mu);
-        if (state_->inFlight.contains(key)) continue;
-      }
+      if (state_->claimed.admit(key) == ClaimedObjects::Admission::kAlreadyOurs) continue;
       auto body = state_->client->get(claim.key);
       if (!body.isOk()) continue;
       if (!startsWith(*body, "done ")) {
@@ -256,7 +217,6 @@ void S3Source::sweepAbandonedClaims() {
 }
 
 void S3Source::scan() {
-  std::lock_guard scanLock(scanMu_);
   std::string continuation;
   do {
     auto page = state_->client->list(options_.prefix, continuation);
@@ -265,15 +225,13 @@ void S3Source::scan() {
       return;
     }
     for (const objectstore::S3Object& object : page->objects) {
-      if (!fetching_) return;
+      if (!loop_.fetching()) return;
       const std::string& key = object.key;
       if (key.empty() || key.back() == '/' || startsWith(key, ".sluice/")) continue;
       if (options_.afterProcessing == S3AfterProcessing::kMove && startsWith(key, options_.moveToPrefix)) continue;
-      {
-        std::lock_guard lock(state_->mu);
-        if (state_->inFlight.size() >= static_cast<size_t>(options_.maxInFlight)) return;
-        if (state_->inFlight.contains(key)) continue;
-      }
+      ClaimedObjects::Admission admission = state_->claimed.admit(key);
+      if (admission == ClaimedObjects::Admission::kFull) return;
+      if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;
       if (!state_->claim(key, object.etag)) continue;
       if (object.size > options_.maxObjectBytes) {
         Status moved = state_->moveObject(key, kS3FailedPrefix + key);
@@ -307,10 +265,7 @@ void S3Source::scan() {
                        {shapes::kObjectKeyHeader, key},
                        {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
                        {shapes::kObjectEtagHeader, etag}};
-      {
-        std::lock_guard lock(state_->mu);
-        state_->inFlight[key] = etag;
-      }
+      state_->claimed.add(key, etag);
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.
       dispatcher_->dispatch(std::move(event), "", options_.triggerName, [weak, key, etag](Outcome outcome) {
@@ -318,7 +273,7 @@ void S3Source::scan() {
       });
     }
     continuation = page->nextContinuationToken;
-  } while (!continuation.empty() && fetching_);
+  } while (!continuation.empty() && loop_.fetching());
 }
 
 }  // namespace sluice::runtime

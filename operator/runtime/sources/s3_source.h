@@ -21,16 +21,15 @@
 // thread reports them (an object is owned by exactly one in-flight event).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "objectstore/s3_client.h"
+#include "runtime/sources/claimed_objects.h"
+#include "runtime/sources/object_scan_loop.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
@@ -68,12 +67,11 @@ class S3Source final : public Source {
   // Stops scanning and releases the claims of objects still in flight.
   Status finish(Clock::TimePoint deadline) override;
 
-  int64_t scans() const { return scans_.load(); }
+  int64_t scans() const { return loop_.scans(); }
 
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void run(const std::stop_token& stop);
   void scan();
   void refreshClaims();
   void sweepAbandonedClaims();
@@ -82,10 +80,7 @@ class S3Source final : public Source {
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
   std::shared_ptr<State> state_;
-  std::mutex scanMu_;  // held while scanning; stopFetching() waits for it
-  std::atomic<bool> fetching_{true};
-  std::atomic<int64_t> scans_{0};
-  std::jthread thread_;
+  ObjectScanLoop loop_;
 };
 
 }  // namespace sluice::runtime

@@ -79,6 +79,8 @@ refused kafka-no-topics 'spec.kafka.topics: Invalid value: 0: spec.kafka.topics 
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [], consumerGroup: g}}"
 refused s3-without-bucket 'spec.objectStore: Invalid value: "object": objectStore of type s3 needs endpoint and bucket' <<<"$TRG
 spec: {functionRef: {name: f}, objectStore: {type: s3, endpoint: 'http://127.0.0.1:9000'}}"
+refused webhdfs-https 'spec.objectStore: Invalid value: "object": objectStore of type webhdfs needs an http:// endpoint (https/swebhdfs is not supported)' <<<"$TRG
+spec: {functionRef: {name: f}, objectStore: {type: webhdfs, endpoint: 'https://127.0.0.1:9871', path: /in}}"
 refused move-without-destination 'spec.objectStore.afterProcessing: Invalid value: "object": afterProcessing.action move needs destinationPrefix' <<<"$TRG
 spec: {functionRef: {name: f}, objectStore: {type: dir, path: /in, afterProcessing: {action: move}}}"
 refused prometheus-zero-threshold 'spec.prometheus.threshold: Invalid value: "number": must be greater than 0' <<<"$TRG

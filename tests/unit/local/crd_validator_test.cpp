@@ -148,6 +148,22 @@ spec:
   EXPECT_EQ(got, want);
 }
 
+TEST(CrdValidatorTest, WebHdfsNeedsAnHttpEndpoint) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: f}
+  objectStore: {type: webhdfs, endpoint: 'https://namenode:9871', path: /logs/in}
+)");
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.objectStore: Invalid value: \"object\": objectStore of "
+                                                        "type webhdfs needs an http:// endpoint (https/swebhdfs is "
+                                                        "not supported)"});
+  trigger["spec"]["objectStore"]["endpoint"] = "http://127.0.0.1:9870";
+  EXPECT_TRUE(messages(trigger).empty());
+}
+
 TEST(CrdValidatorTest, KindApiVersionAndName) {
   EXPECT_EQ(messages(yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")),
             std::vector<std::string>{"kind: Unsupported value: \"Pod\": supported values: Function, Trigger"});

@@ -238,6 +238,16 @@ INSTANTIATE_TEST_SUITE_P(
             "ObjectStoreDirTag",
             python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"dir","prefix":"/in","afterProcessing":"tag"}}])"),
             "triggers[0].objectStore.afterProcessing: tag is not possible for kind dir"},
+        BadCase{"ObjectStoreWebHdfsToken",
+                python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"webhdfs",)"
+                       R"("endpoint":"http://127.0.0.1:9870?delegation=abc","prefix":"/in"}}])"),
+                "triggers[0].objectStore.endpoint: must be the NameNode's base URL http(s)://host:port with no query "
+                "or credentials (WebHDFS delegation tokens and Kerberos are not supported; set user for simple auth), "
+                "got \"http://127.0.0.1:9870?delegation=abc\""},
+        BadCase{"ObjectStoreWebHdfsRelative",
+                python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"webhdfs",)"
+                       R"("endpoint":"http://127.0.0.1:9870","prefix":"in"}}])"),
+                "triggers[0].objectStore.prefix: must be an absolute HDFS path, got \"in\""},
         BadCase{
             "ObjectStorePoll",
             python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"dir","prefix":"/in","pollInterval":"1ms"}}])"),

@@ -1,0 +1,296 @@
+// Log cleansing from HDFS with the sluice-runtime BINARY against a real HDFS
+// (WEBHDFS_ENDPOINT: a NameNode and a DataNode from tests/env/components/hdfs.sh)
+// and the real Kafka (KAFKA_BOOTSTRAP): gzip log files in an HDFS directory are
+// claimed by one of two replicas each (exclusive CREATE of a claim file),
+// decompressed and cleaned by a built-in pipeline, written to Kafka line by
+// line, then moved (RENAME) or deleted. Without faults every kept line arrives
+// exactly once and every file is processed once; with a replica killed by
+// SIGKILL mid-stream, its claims are taken over after claimTtl and every line
+// still arrives (at least once). The WebHDFS object-count scaler reads the
+// number of waiting files from the same HDFS.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "kafka_test_util.h"
+#include "objectstore/webhdfs_client.h"
+#include "runtime_process.h"
+#include "s3_test_util.h"
+#include "scalers/cpprest_http_getter.h"
+#include "scalers/object_count_scaler.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kUser = "etl";
+
+std::shared_ptr<objectstore::WebHdfsClient> hdfsClient() {
+  return std::make_shared<objectstore::WebHdfsClient>(
+      objectstore::WebHdfsOptions{requiredEnv("WEBHDFS_ENDPOINT"), kUser}, http::makeBeastHttpClient());
+}
+
+// Names of the waiting files (as the source and the scaler see them) in `directory`.
+std::vector<std::string> waitingFiles(objectstore::WebHdfsClient& hdfs, const std::string& directory) {
+  std::vector<std::string> names;
+  auto listed = hdfs.list(directory);
+  if (!listed.isOk()) return {"<" + listed.status().toString() + ">"};
+  for (const auto& entry : *listed) {
+    if (objectstore::isWaitingFile(entry)) names.push_back(entry.name);
+  }
+  return names;
+}
+
+// Every 10th line is DEBUG and must be dropped; card numbers must be masked.
+std::string logFile(int file, int lines) {
+  std::string text;
+  for (int l = 0; l < lines; ++l) {
+    std::string level = l % 10 == 9 ? "DEBUG" : (l % 7 == 0 ? "ERROR" : "INFO");
+    text += "ts=2026-11-30T10:00:00Z level=" + level + " id=f" + std::to_string(file) + "-l" + std::to_string(l) +
+            " card=4111222233334444 msg=\"checkout done\"\n";
+  }
+  return text;
+}
+
+int keptLines(int files, int lines) { return files * (lines - lines / 10); }
+
+struct HdfsLogFixture {
+  std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+  std::string root = "/" + uniqueName("logs");
+  std::string incoming = root + "/incoming";
+  std::string done = root + "/done";
+  std::string topic = uniqueName("hdfs-cleaned");
+  std::string dir = makeTempDir("rthdfs");
+  std::string configPath = dir + "/function.json";
+  std::shared_ptr<objectstore::WebHdfsClient> hdfs = hdfsClient();
+  std::map<std::string, std::string> uploaded;  // file name -> bytes
+
+  // afterProcessing: "move" (into done/) or "delete". claimTtl: long when no
+  // replica dies, so a replica slowed down by a loaded machine keeps its claims.
+  HdfsLogFixture(const std::string& afterProcessing, const std::string& claimTtl) {
+    Status made = hdfs->mkdirs(incoming);
+    EXPECT_TRUE(made.isOk()) << made.toString();
+    createTopic(bootstrap, topic, 3);
+    json store = {{"kind", "webhdfs"},   {"endpoint", requiredEnv("WEBHDFS_ENDPOINT")}, {"user", kUser},
+                  {"prefix", incoming},  {"afterProcessing", afterProcessing},          {"pollInterval", "200ms"},
+                  {"claimTtl", claimTtl}};
+    if (afterProcessing == "move") store["moveToPrefix"] = done;
+    json config = {
+        {"name", "hdfs-log-cleaner"},
+        {"runtime", "builtin"},
+        {"pipeline", json::array({{{"decompress", {{"format", "gzip"}}}},
+                                  {{"mask", {{"pattern", "card=\\d{12}(\\d{4})"}, {"replacement", "card=****\\1"}}}},
+                                  {{"parse", {{"format", "keyvalue"}}}},
+                                  {{"filter", {{"expression", "level != \"DEBUG\""}}}}})},
+        {"outputs",
+         json::array({{{"name", "cleaned"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", topic}}}}})},
+        {"triggers", json::array({{{"name", "uploads"}, {"objectStore", store}}})}};
+    writeFile(configPath, config.dump(2));
+  }
+  ~HdfsLogFixture() {
+    std::filesystem::remove_all(dir);
+    (void)hdfs->remove(root);  // non-recursive: leaves a non-empty tree for inspection
+  }
+
+  // Uploads as HDFS writers should: a '_'-prefixed name, then RENAME into place.
+  void upload(int files, int lines) {
+    for (int f = 0; f < files; ++f) {
+      const std::string name = "app-" + std::to_string(f) + ".log.gz";
+      uploaded[name] = gzipped(logFile(f, lines));
+      Status put = hdfs->create(incoming + "/_COPYING_" + name, uploaded[name], false);
+      ASSERT_TRUE(put.isOk()) << put.toString();
+      Status renamed = hdfs->rename(incoming + "/_COPYING_" + name, incoming + "/" + name);
+      ASSERT_TRUE(renamed.isOk()) << renamed.toString();
+    }
+  }
+
+  // Waits until nothing waits in incoming/ and `expectDone` files are in done/.
+  bool waitAllProcessed(size_t expectDone, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitingFiles(*hdfs, incoming).empty() && claims().empty() &&
+          (expectDone == 0 || waitingFiles(*hdfs, done).size() == expectDone)) {
+        return true;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return false;
+  }
+
+  std::vector<std::string> claims() {
+    std::vector<std::string> names;
+    auto listed = hdfs->list(incoming + "/.sluice-claims");
+    if (listed.isOk()) {
+      for (const auto& entry : *listed) names.push_back(entry.name);
+    }
+    return names;
+  }
+
+  // id -> count, checking every record is cleaned.
+  std::map<std::string, int> cleanedIds(const std::vector<ConsumedRecord>& records) {
+    std::map<std::string, int> ids;
+    for (const auto& r : records) {
+      json value = json::parse(r.value);
+      EXPECT_EQ(value["card"], "****4444") << r.value;
+      EXPECT_NE(value["level"], "DEBUG") << r.value;
+      ++ids[value["id"].get<std::string>()];
+    }
+    return ids;
+  }
+};
+
+TEST(RuntimeBinaryWebHdfsTest, TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOnce) {
+  constexpr int kFiles = 20;
+  constexpr int kLines = 100;
+  HdfsLogFixture f("move", "60s");
+  RuntimeProcess one;
+  RuntimeProcess two;
+  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
+  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
+  ASSERT_TRUE(one.waitReady(60s)) << one.log();
+  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  f.upload(kFiles, kLines);
+
+  ASSERT_TRUE(f.waitAllProcessed(kFiles, 120s)) << one.log() << two.log();
+  const int expected = keptLines(kFiles, kLines);
+  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 60s));
+  size_t total = 0;
+  for (const auto& [id, n] : records) total += n;
+  EXPECT_EQ(total, static_cast<size_t>(expected)) << "duplicates or losses";
+  for (int file = 0; file < kFiles; ++file) {
+    for (int l = 0; l < kLines; ++l) {
+      std::string id = "f" + std::to_string(file) + "-l" + std::to_string(l);
+      EXPECT_EQ(records[id], l % 10 == 9 ? 0 : 1) << id;
+    }
+  }
+  // The moved files are the uploaded bytes, untouched.
+  auto moved = f.hdfs->read(f.done + "/app-3.log.gz");
+  ASSERT_TRUE(moved.isOk()) << moved.status().toString();
+  EXPECT_TRUE(*moved == f.uploaded["app-3.log.gz"]) << "the moved file differs from the upload";
+
+  // Each file was processed by exactly one replica, and both took part.
+  double processed = 0;
+  for (RuntimeProcess* replica : {&one, &two}) {
+    HttpReply metrics = httpGet(replica->port(), "/metrics");
+    double mine = metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
+    std::cout << "[figure] webhdfs log cleansing, replica on port " << replica->port() << ": files processed " << mine
+              << "\n";
+    processed += mine;
+  }
+  EXPECT_EQ(processed, kFiles);
+  one.signal(SIGTERM);
+  two.signal(SIGTERM);
+  EXPECT_EQ(one.waitFor(60s), 0) << one.log();
+  EXPECT_EQ(two.waitFor(60s), 0) << two.log();
+}
+
+TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
+  constexpr int kFiles = 60;
+  constexpr int kLines = 2000;
+  HdfsLogFixture f("delete", "3s");
+  // A backlog first: uploaded one by one while the replicas run, each file
+  // would be done before the next arrived, leaving nothing in flight to kill.
+  f.upload(kFiles, kLines);
+  RuntimeProcess one;
+  RuntimeProcess two;
+  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
+  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
+  ASSERT_TRUE(one.waitReady(60s)) << one.log();
+  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+
+  // Kill replica one while it holds claims: those files are mid-way.
+  const std::string owner = "-" + std::to_string(one.pid()) + "\n";  // a claim holds "<host>-<pid>\n"
+  const std::string claimDir = f.incoming + "/.sluice-claims/";
+  auto ownedByOne = [&] {
+    int owned = 0;
+    for (const std::string& name : f.claims()) {
+      auto body = f.hdfs->read(claimDir + name);
+      if (body.isOk() && body->find(owner) != std::string::npos) ++owned;
+    }
+    return owned;
+  };
+  // Kill it while it has files in flight (taken, not yet finished): their
+  // claims are still in HDFS, since a claim goes only after its file is done.
+  auto inFlightAtOne = [&] {
+    HttpReply metrics = httpGet(one.port(), "/metrics");
+    return metricSum(metrics.body, "sluice_runtime_events_received_total", "trigger=\"uploads\"") -
+           metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
+  };
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline && inFlightAtOne() < 2) std::this_thread::sleep_for(5ms);
+  const double inFlightAtKill = inFlightAtOne();
+  one.signal(SIGKILL);
+  EXPECT_EQ(one.wait(), 128 + SIGKILL);
+  int orphaned = ownedByOne();
+  std::cout << "[figure] webhdfs kill -9: files in flight at the killed replica just before the signal "
+            << inFlightAtKill << "\n";
+  std::cout << "[figure] webhdfs kill -9: claims orphaned by the killed replica " << orphaned << "\n";
+  ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
+
+  ASSERT_TRUE(f.waitAllProcessed(0, 150s)) << two.log();
+  const int expected = keptLines(kFiles, kLines);
+  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 90s));
+  size_t total = 0;
+  for (const auto& [id, n] : records) total += n;
+  int missing = 0;
+  for (int file = 0; file < kFiles; ++file) {
+    for (int l = 0; l < kLines; ++l) {
+      if (l % 10 == 9) continue;
+      missing += records["f" + std::to_string(file) + "-l" + std::to_string(l)] == 0 ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(missing, 0) << "lines lost";
+  EXPECT_EQ(records.size(), static_cast<size_t>(expected));
+  std::cout << "[figure] webhdfs kill -9: " << total << " records for " << expected << " lines, duplicate rate "
+            << 100.0 * static_cast<double>(total - expected) / expected << "%\n";
+  EXPECT_NE(two.log().find("took over the abandoned claim"), std::string::npos) << two.log();
+  auto left = f.hdfs->list(f.incoming);
+  ASSERT_TRUE(left.isOk()) << left.status().toString();
+  for (const auto& entry : *left) EXPECT_TRUE(entry.directory) << entry.name << " not deleted";
+  two.signal(SIGTERM);
+  EXPECT_EQ(two.waitFor(60s), 0) << two.log();
+}
+
+// The autoscaler's WebHDFS object count against the same HDFS: waiting files
+// only (not directories, not '_'-prefixed uploads in progress), capped.
+TEST(RuntimeBinaryWebHdfsTest, ObjectCountScalerCountsTheWaitingFiles) {
+  auto hdfs = hdfsClient();
+  const std::string directory = "/" + uniqueName("count");
+  ASSERT_TRUE(hdfs->mkdirs(directory + "/.sluice-claims").isOk());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(hdfs->create(directory + "/f" + std::to_string(i), "x", false).isOk());
+  ASSERT_TRUE(hdfs->create(directory + "/_COPYING_f7", "x", false).isOk());
+
+  scalers::ObjectCountOptions options;
+  options.targetObjectCount = 2;
+  scalers::ObjectCountScaler scaler(
+      options, std::make_shared<scalers::WebHdfsObjectCounter>(requiredEnv("WEBHDFS_ENDPOINT"), directory, kUser,
+                                                               std::make_shared<scalers::CppRestHttpGetter>()));
+  auto reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 7);
+  EXPECT_TRUE(reading->active);
+
+  scalers::WebHdfsObjectCounter capped(requiredEnv("WEBHDFS_ENDPOINT"), directory, kUser,
+                                       std::make_shared<scalers::CppRestHttpGetter>());
+  auto three = capped.count(3);
+  ASSERT_TRUE(three.isOk());
+  EXPECT_EQ(*three, 3);
+
+  scalers::WebHdfsObjectCounter missing(requiredEnv("WEBHDFS_ENDPOINT"), directory + "/nope", kUser,
+                                        std::make_shared<scalers::CppRestHttpGetter>());
+  auto gone = missing.count(10);
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(gone.status().message().find("does not exist"), std::string::npos) << gone.status().toString();
+}
+
+}  // namespace
+}  // namespace sluice::testing
