@@ -79,9 +79,9 @@ Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohma
     configuration.erase("codeDir");
   }
   for (json& trigger : configuration["triggers"]) {
-    if (trigger.contains("objectStore") && trigger["objectStore"].value("kind", "") == "dir") {
-      trigger["objectStore"]["pollInterval"] = options.dirPollInterval;
-      trigger["objectStore"]["claimTtl"] = options.dirClaimTtl;
+    if (trigger.contains("objectStore")) {
+      trigger["objectStore"]["pollInterval"] = options.objectPollInterval;
+      trigger["objectStore"]["claimTtl"] = options.objectClaimTtl;
     }
   }
   return configuration;

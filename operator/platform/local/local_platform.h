@@ -52,11 +52,11 @@ struct LocalPlatformOptions {
   std::chrono::seconds maxBackoff{30};
   std::chrono::seconds healthyAfter{60};  // a replica up this long resets its Function's backoff
   std::string logLevel = "info";
-  // Directory triggers are scanned this often and a dead replica's claim is
-  // taken over after claimTtl (the runtime's defaults suit many replicas on a
-  // shared volume; one machine wants a fast loop).
-  std::string dirPollInterval = "250ms";
-  std::string dirClaimTtl = "6s";
+  // Object-store triggers (dir, s3) are scanned this often and a dead
+  // replica's claim is taken over after claimTtl (the runtime's defaults suit
+  // many replicas on a shared volume or bucket; one machine wants a fast loop).
+  std::string objectPollInterval = "250ms";
+  std::string objectClaimTtl = "6s";
 };
 
 // What a local replica runs: the configuration file a process gets.
@@ -69,7 +69,7 @@ struct LocalReplicaSpec {
 };
 
 // Adds what a local replica needs to a rendered configuration: the inline
-// code as codeFiles (there is no /code volume), and the local directory
+// code as codeFiles (there is no /code volume), and the local object-store
 // trigger timings. Errors (kInvalidArgument) name the field --local cannot run
 // (spec.code.configMapRef, spec.code.image).
 Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohmann::json configuration,

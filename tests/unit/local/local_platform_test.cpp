@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fakes/fake_clock.h"
+#include "local/local_store.h"
 
 namespace sluice::platform {
 namespace {
@@ -18,9 +19,10 @@ using namespace std::chrono_literals;
 
 class FakeProcesses final : public ProcessRunner {
  public:
-  Result<int> spawn(const std::vector<std::string>& argv, const Environment&) override {
+  Result<int> spawn(const std::vector<std::string>& argv, const Environment& env) override {
     int pid = nextPid++;
     started[pid] = argv;
+    environments[pid] = env;
     return pid;
   }
   void signal(int pid, int signalNumber) override {
@@ -43,6 +45,7 @@ class FakeProcesses final : public ProcessRunner {
   int nextPid = 100;
   int nextPort = 20000;
   std::map<int, std::vector<std::string>> started;
+  std::map<int, Environment> environments;
   std::vector<std::pair<int, int>> signals;
   std::vector<std::pair<int, int>> pending;
   std::set<int> exited;
@@ -235,6 +238,34 @@ TEST_F(LocalPlatformTest, ApplyRunsTheRenderedConfigurationWithInlineCodeAndRefu
   EXPECT_EQ(refused.status().message(), "spec.code.image: --local runs inline code only (spec.code.inline)");
   platform.tick();
   EXPECT_EQ(platform.counts("default/fn").ready, 1) << "a refused spec leaves the replicas as they are";
+}
+
+TEST_F(LocalPlatformTest, SecretsReachAColdStartedReplicasEnvironmentAndAreNeverAdopted) {
+  local::LocalStore store;  // as under --local: Secret manifests from DIR
+  store.put({{"apiVersion", "v1"},
+             {"kind", "Secret"},
+             {"metadata", {{"name", "s3-creds"}, {"namespace", "default"}}},
+             {"data", {{"accessKey", "bWluaW8="}}}});
+  LocalPlatform platform(options, processes, endpoint, clock, nullptr, &store);
+  platform.tick();
+  platform.tick();  // a warm process is ready
+  ReplicaSpec replicaSpec;
+  replicaSpec.key = "default/fn";
+  replicaSpec.function = {{"metadata", {{"namespace", "default"}}}, {"spec", {{"runtime", "builtin"}}}};
+  replicaSpec.rendered.config = {{"name", "fn"}, {"triggers", nlohmann::json::array()}};
+  replicaSpec.rendered.secretEnvs = {{"SLUICE_SECRET_TRIGGER_FILES_ACCESSKEY", "s3-creds", "accessKey", false}};
+  replicaSpec.desired = 1;
+  ASSERT_TRUE(platform.apply(replicaSpec).isOk());
+  platform.tick();
+  EXPECT_TRUE(endpoint.specialized.empty()) << "a warm process has no Secrets: not adopted";
+  ASSERT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
+  EXPECT_EQ(processes.environments[101],
+            (ProcessRunner::Environment{{"SLUICE_SECRET_TRIGGER_FILES_ACCESSKEY", "minio"}}));
+
+  replicaSpec.rendered.secretEnvs[0].secretName = "missing";
+  auto missing = platform.apply(replicaSpec);
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << "retried until the Secret appears";
+  EXPECT_EQ(missing.status().message(), "Secret default/missing: secrets \"missing\" not found");
 }
 
 }  // namespace
