@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The local demo where servers run: the generator drops the gzip'd log files
 # into a fresh bucket of the real MinIO (credentials handed to Sluice as a
-# Secret manifest) and every cleaned record goes to the output directory and to
-# a topic of the real Kafka. Every generated record arrives in both (read back
-# from the topic with kcat), and the replica history shows 0 -> N -> 0.
+# Secret manifest, not in the Trigger) and the cleaned records go to a topic of
+# the real Kafka. Every generated record arrives cleaned in the topic (read back
+# with kcat), and the replica history shows 0 -> N -> 0.
 source "$(dirname "$0")/../lib.sh"
 require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY KAFKA_BOOTSTRAP KAFKA_TOPICS
 
@@ -21,13 +21,16 @@ generated=$(j .records_generated)
 [[ $(j .input) == s3://sluice-demo-*/incoming/ ]] || fail "the input was $(j .input), not a bucket"
 grep -q "type: s3" "$work/demo/manifests/log-cleansing.yaml" || fail "the Trigger does not read S3"
 ! grep -q "$S3_SECRET_KEY" "$work/demo/manifests/log-cleansing.yaml" || fail "the S3 secret key is in the Function/Trigger manifest"
-[[ $(j .records_out_unique) == "$generated" ]] || fail "directory: $generated generated, $(j .records_out_unique) arrived"
+[[ $(j .output) == "kafka://$KAFKA_BOOTSTRAP/$topic" ]] || fail "the output was $(j .output), not the topic"
+[[ $(j .records_out_unique) == "$generated" ]] || fail "Kafka: $generated generated, $(j .records_out_unique) distinct in $topic"
 [[ $(j .records_missing) == 0 && $(j .records_not_cleaned) == 0 ]] || fail "missing or uncleaned records: $(j .)"
-[[ $(j .kafka.read) == true ]] || fail "the Kafka topic $topic could not be read back"
-[[ $(j .kafka.records_out_unique) == "$generated" && $(j .kafka.records_missing) == 0 ]] ||
-  fail "Kafka: $generated generated, $(j .kafka.records_out_unique) distinct in $topic, $(j .kafka.records_missing) missing"
+if [[ $(j .records_out) != "$generated" ]]; then
+  grep -qE "still draining after the grace|took over the abandoned claim" "$work/demo/operator.log" ||
+    fail "records: $generated generated, $(j .records_out) in $topic, and no drain overran nor claim expired: duplicates without cause"
+  echo "note: $(j .records_duplicated) records redone after an overrun drain or expired claim (at-least-once)"
+fi
 [[ $(j .scaled_0_to_n_to_0) == true ]] || fail "no 0 -> N -> 0 in the replica history: $(j .history)"
 (($(j .peak_replicas) >= 2)) || fail "peak replicas $(j .peak_replicas), expected at least 2"
 [[ $(j '.leftover_processes | length') == 0 ]] || fail "processes left behind: $(j .leftover_processes)"
-echo "PASS: $generated records in $(j .files) S3 objects arrived cleaned in the directory and in Kafka ($(j .kafka.records_out) written);" \
+echo "PASS: $generated records in $(j .files) S3 objects arrived cleaned in Kafka ($(j .records_out) written);" \
   "replicas 0 -> $(j .peak_replicas) -> 0"
