@@ -60,7 +60,10 @@ void write(const std::string& path, const std::string& text) {
 
 class LocalRunnerTest : public ::testing::Test {
  protected:
-  LocalRunnerTest() : root(::testing::TempDir() + "/local-runner-test") {
+  // Each test its own directory: ctest runs them as parallel processes.
+  LocalRunnerTest()
+      : root(::testing::TempDir() + "/local-runner-test-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()) {
     fs::remove_all(root);
     fs::create_directories(root + "/manifests");
     fs::create_directories(root + "/in-a");
