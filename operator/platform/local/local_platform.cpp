@@ -341,7 +341,7 @@ void LocalPlatform::scaleLocked(const std::string& key, FunctionState& function,
 bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& function, Clock::TimePoint now) {
   const std::string configuration = function.spec.configuration.dump();
   if (function.spec.adoptable) {
-    // The oldest ready warm process, as the FunctionController adopts warm pods.
+    // The oldest ready warm process, as the KubePlatform adopts warm pods.
     Process* warm = nullptr;
     for (auto& [pid, p] : children_) {
       if (p.state == State::kWarm && (!warm || p.startedAt < warm->startedAt)) warm = &p;

@@ -3,7 +3,7 @@
 //
 // - A warm pool of `warmPoolSize` unspecialized processes (`--warm`) is kept
 //   ready; scaling up hands one the configuration over the token-authenticated
-//   /specialize (what the FunctionController does with warm pods), and starts
+//   /specialize (what the KubePlatform does with warm pods), and starts
 //   a process with `--config FILE` only when none is ready (or the Function is
 //   not adoptable).
 // - Scaling down sends SIGTERM: the runtime drains (stops fetching, finishes

@@ -42,7 +42,7 @@ class FunctionControllerPlatformTest : public ::testing::Test {
         events(client, "sluice-operator", clock),
         controller(client, {functions, triggers}, platform, events, clock) {}
 
-  void addFunction(json spec, json status = json::object()) {
+  void addFunction(json spec, const json& status = json::object()) {
     json fn = {{"apiVersion", "sluice.io/v1alpha1"},
                {"kind", "Function"},
                {"metadata", {{"name", "echo"}, {"namespace", "ns"}}},

@@ -59,7 +59,7 @@ class FunctionControllerTest : public ::testing::Test {
         warmPools({"sluice/runtime-python:test"}, client, functions, pods, expectations, tokens) {}
 
   // Creates the Function on the "server" and mirrors it into the cache.
-  json addFunction(json spec, json status = json::object()) {
+  json addFunction(json spec, const json& status = json::object()) {
     json fn = {{"apiVersion", "sluice.io/v1alpha1"},
                {"kind", "Function"},
                {"metadata", {{"name", "echo"}, {"namespace", "ns"}}},
