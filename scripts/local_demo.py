@@ -289,8 +289,9 @@ def main():
                              "(credentials from S3_ACCESS_KEY and S3_SECRET_KEY, region from S3_REGION)")
     parser.add_argument("--kafka-bootstrap", default="",
                         help="also write every cleaned record to a Kafka topic on these brokers (host:port)")
-    parser.add_argument("--kafka-topic", default="sluice-demo-cleaned",
-                        help="the topic (created first when KAFKA_TOPICS names Kafka's kafka-topics tool)")
+    parser.add_argument("--kafka-topic", default="",
+                        help="the topic (default: sluice-demo-cleaned-<unix time>, a fresh one per run; created "
+                             "first when KAFKA_TOPICS names Kafka's kafka-topics tool)")
     args = parser.parse_args()
 
     source_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -334,6 +335,7 @@ def main():
     manifest = manifest.replace(directory_trigger, source.trigger())
     output = DirOutput(cleaned)
     if args.kafka_bootstrap:
+        args.kafka_topic = args.kafka_topic or "sluice-demo-cleaned-%d" % int(time.time())
         dir_output = "    - name: cleaned\n      dir: {path: %s}\n" % cleaned
         if dir_output not in manifest:
             print("demo: %s no longer has the output this script rewrites" % EXAMPLE, file=sys.stderr)
