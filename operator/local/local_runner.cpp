@@ -147,8 +147,10 @@ void LocalRunner::fireCron() {
     live.insert(key);
     Schedule& schedule = cronTimes_[key];
     const std::string generation = std::to_string((*trigger)["metadata"].value("generation", 0LL));
-    if (!schedule.refusedAt.empty() && schedule.refusedAt == generation) continue;
-    if (schedule.refusedAt.empty() && now < schedule.next) continue;
+    // As the Controller's watch would: a spec change is looked at at once.
+    const bool changed = schedule.generation != generation;
+    if (!changed && (!schedule.refusedAt.empty() || now < schedule.next)) continue;
+    schedule.generation = generation;
     controller::ReconcileResult result = cron_.reconcile(key);
     if (!result.status.isOk()) SLUICE_LOG_WARN("local: cron Trigger {}: {}", key, result.status.toString());
     reschedule(schedule, result, now, generation);

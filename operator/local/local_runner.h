@@ -65,7 +65,8 @@ class LocalRunner {
   // terminal error waits for the objects' generations to change.
   struct Schedule {
     Clock::TimePoint next{};
-    std::string refusedAt;  // the generations a terminal error was given for
+    std::string refusedAt;   // the generations a terminal error was given for
+    std::string generation;  // the generation last looked at (cron Triggers)
   };
   static void reschedule(Schedule& schedule, const controller::ReconcileResult& result, Clock::TimePoint now,
                          std::string generations);
