@@ -44,7 +44,8 @@ unit-test: build
 
 # The main job: seed scenario 1 on this machine with `sluice-operator --local` (scripts/local_demo.py).
 run: build
-	python3 scripts/local_demo.py --seconds $(RUN_SECONDS) --build-dir $(BUILD_DIR) --work-dir $(BUILD_DIR)/demo
+	python3 scripts/local_demo.py --seconds $(RUN_SECONDS) --build-dir $(BUILD_DIR) --work-dir $(BUILD_DIR)/demo \
+	  $(if $(S3_ENDPOINT),--s3-endpoint $(S3_ENDPOINT)) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP))
 
 lint: configure
 	@bash scripts/lint.sh $(BUILD_DIR)

@@ -10,11 +10,21 @@ replica-seconds against static peak provisioning), written as JSON too, and a
 check that every generated record arrived cleaned. Ctrl-C stops it early, and
 the operator stops every replica on the way out.
 
+Where servers run, the demo uses them: with --s3-endpoint the files go to a
+fresh bucket of that S3 store (credentials from S3_ACCESS_KEY/S3_SECRET_KEY,
+handed to Sluice as a Secret manifest, never in a spec) instead of the input
+directory; with --kafka-bootstrap the cleaned records go to a Kafka topic
+instead of the output directory (a Function's records go to one output; the
+check reads the topic back with kcat). Without them it runs on directories only.
+
 Exit codes: 0 every record arrived cleaned; 1 records missing or not cleaned,
 or the operator left processes behind; 2 could not start.
 """
 import argparse
+import datetime
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -24,7 +34,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ElementTree
 
 EXAMPLE = "examples/01-log-cleansing/log-cleansing.yaml"
 EXAMPLE_INPUT = "/tmp/sluice/log-cleansing/incoming"
@@ -51,9 +63,8 @@ def waves(total_seconds):
     ]
 
 
-def write_log_file(directory, name, lines, first_id, rng):
-    """Writes `lines` log lines as a gzip file, atomically (dot-file + rename), and
-    returns the ids it holds."""
+def make_log_file(lines, first_id, rng):
+    """`lines` log lines, gzip'd, and the ids they hold."""
     ids = []
     body = []
     for i in range(lines):
@@ -63,11 +74,170 @@ def write_log_file(directory, name, lines, first_id, rng):
         ip = "10.%d.%d.%d" % (rng.randrange(256), rng.randrange(256), rng.randrange(256))
         body.append("2026-11-30T22:%02d:%02dZ %s %s login by %s@example.com from %s took %dms" %
                     (rng.randrange(60), rng.randrange(60), rng.choice(LEVELS), rid, user, ip, rng.randrange(900)))
-    temp = os.path.join(directory, "." + name + ".tmp")
-    with gzip.open(temp, "wb") as f:
-        f.write(("\n".join(body) + "\n").encode())
-    os.rename(temp, os.path.join(directory, name))
-    return ids
+    return gzip.compress(("\n".join(body) + "\n").encode()), ids
+
+
+class DirInput:
+    """The input directory: files appear atomically (dot-file + rename)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+
+    def put(self, name, data):
+        temp = os.path.join(self.directory, "." + name + ".tmp")
+        with open(temp, "wb") as f:
+            f.write(data)
+        os.rename(temp, os.path.join(self.directory, name))
+
+    def backlog(self):
+        return count_files(self.directory)
+
+    def trigger(self):
+        return "  objectStore:\n    type: dir\n    path: %s\n" % self.directory
+
+    def close(self):
+        pass
+
+
+class S3Input:
+    """A fresh bucket of an S3 store, objects under incoming/; requests signed with AWS Signature V4."""
+
+    PREFIX = "incoming/"
+
+    def __init__(self, endpoint, region, access_key, secret_key, bucket):
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.bucket = bucket
+        self.request("PUT", "/" + bucket)
+
+    def request(self, method, path, query=None, body=b""):
+        host = urllib.parse.urlparse(self.endpoint).netloc
+        now = datetime.datetime.now(datetime.timezone.utc)
+        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        payload = hashlib.sha256(body).hexdigest()
+        uri = urllib.parse.quote(path, safe="/-_.~")
+        q = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+                     for k, v in sorted((query or {}).items()))
+        headers = {"host": host, "x-amz-content-sha256": payload, "x-amz-date": amz_date}
+        signed = ";".join(sorted(headers))
+        canonical = "\n".join([method, uri, q, "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers)), signed,
+                               payload])
+        scope = "%s/%s/s3/aws4_request" % (day, self.region)
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        key = ("AWS4" + self.secret_key).encode()
+        for part in (day, self.region, "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["Authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+            self.access_key, scope, signed, signature)
+        del headers["host"]
+        request = urllib.request.Request(self.endpoint + uri + ("?" + q if q else ""), method=method,
+                                         data=body if method == "PUT" else None, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.read()
+
+    def put(self, name, data):
+        self.request("PUT", "/%s/%s%s" % (self.bucket, self.PREFIX, name), body=data)
+
+    def keys(self, prefix=PREFIX):
+        keys = []
+        token = None
+        while True:
+            query = {"list-type": "2", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            root = ElementTree.fromstring(self.request("GET", "/" + self.bucket, query))
+            ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            keys += [e.text for e in root.iter(ns + "Key")]
+            token = next((e.text for e in root.iter(ns + "NextContinuationToken")), None)
+            if not token:
+                return keys
+
+    def backlog(self):
+        try:
+            return len(self.keys())
+        except Exception:
+            return -1
+
+    def trigger(self):
+        return ("  objectStore:\n    type: s3\n    endpoint: \"%s\"\n    region: %s\n    bucket: %s\n"
+                "    prefix: %s\n    credentialsSecretRef: {name: demo-s3}\n" %
+                (self.endpoint, self.region, self.bucket, self.PREFIX))
+
+    def secret(self):
+        return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-s3\nstringData:\n  accessKey: %s\n"
+                "  secretKey: %s\n" % (json.dumps(self.access_key), json.dumps(self.secret_key)))
+
+    def close(self):
+        try:
+            for key in self.keys(prefix=""):  # the runtime's claims (.sluice/) too
+                self.request("DELETE", "/%s/%s" % (self.bucket, key))
+            self.request("DELETE", "/" + self.bucket)
+        except Exception as e:
+            print("demo: could not remove bucket %s: %s" % (self.bucket, e), file=sys.stderr)
+
+
+class DirOutput:
+    """The output directory: one JSON file per cleaned record."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def describe(self):
+        return self.directory
+
+    def processed(self):
+        return count_files(self.directory)
+
+    def records(self):
+        out = []
+        for e in os.scandir(self.directory):
+            if not e.name.startswith("."):
+                with open(e.path) as f:
+                    out.append(json.load(f))
+        return out
+
+    def close(self):
+        pass
+
+
+class KafkaOutput:
+    """A Kafka topic, followed while the demo runs by a kcat consumer (the live count) and read back
+    in full at the end."""
+
+    def __init__(self, bootstrap, topic, work):
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.follow_path = os.path.join(work, "kafka-follow.jsonl")
+        self.follow_file = open(self.follow_path, "w")
+        self.follower = subprocess.Popen(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-u", "-q"],
+                                         stdout=self.follow_file, stderr=subprocess.DEVNULL)
+
+    def describe(self):
+        return "kafka://%s/%s" % (self.bootstrap, self.topic)
+
+    def processed(self):
+        try:
+            with open(self.follow_path, "rb") as f:
+                return f.read().count(b"\n")
+        except OSError:
+            return 0
+
+    def records(self):
+        out = subprocess.run(["kcat", "-b", self.bootstrap, "-C", "-t", self.topic, "-o", "beginning", "-e", "-q"],
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError("reading Kafka topic %s: %s" % (self.topic, out.stderr.strip()))
+        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+    def close(self):
+        self.follower.terminate()
+        self.follower.wait()
+        self.follow_file.close()
 
 
 def scrape(port):
@@ -114,6 +284,14 @@ def main():
     parser.add_argument("--settle-seconds", type=float, default=0,
                         help="after --seconds, wait up to this long for the backlog to drain and replicas to reach "
                              "zero (tests on a busy machine); 0: stop at --seconds")
+    parser.add_argument("--s3-endpoint", default="",
+                        help="drop the files into a fresh bucket of this S3 store instead of a directory "
+                             "(credentials from S3_ACCESS_KEY and S3_SECRET_KEY, region from S3_REGION)")
+    parser.add_argument("--kafka-bootstrap", default="",
+                        help="also write every cleaned record to a Kafka topic on these brokers (host:port)")
+    parser.add_argument("--kafka-topic", default="",
+                        help="the topic (default: sluice-demo-cleaned-<unix time>, a fresh one per run; created "
+                             "first when KAFKA_TOPICS names Kafka's kafka-topics tool)")
     args = parser.parse_args()
 
     source_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,10 +306,51 @@ def main():
     manifests = os.path.join(work, "manifests")
     incoming = os.path.join(work, "incoming")
     cleaned = os.path.join(work, "cleaned")
-    for d in (manifests, incoming, cleaned):
+    for d in (manifests, cleaned):
         os.makedirs(d)
     with open(os.path.join(source_dir, EXAMPLE)) as f:
         manifest = f.read().replace(EXAMPLE_INPUT, incoming).replace(EXAMPLE_OUTPUT, cleaned)
+    if args.s3_endpoint:
+        try:
+            source = S3Input(args.s3_endpoint, os.environ.get("S3_REGION") or "us-east-1",
+                             os.environ["S3_ACCESS_KEY"], os.environ["S3_SECRET_KEY"],
+                             "sluice-demo-%d-%d" % (os.getpid(), int(time.time())))
+        except KeyError as e:
+            print("demo: --s3-endpoint needs %s in the environment" % e, file=sys.stderr)
+            return 2
+        except Exception as e:
+            print("demo: --s3-endpoint %s: cannot create a bucket: %s" % (args.s3_endpoint, e), file=sys.stderr)
+            return 2
+        # The Secret goes into its own manifest (owner-only), the Trigger only names it.
+        secret_path = os.path.join(manifests, "demo-s3-secret.yaml")
+        with open(os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(source.secret())
+    else:
+        source = DirInput(incoming)
+    # The example's Trigger reads the directory; the same Trigger on the chosen input.
+    directory_trigger = "  objectStore:\n    type: dir\n    path: %s\n" % incoming
+    if directory_trigger not in manifest:
+        print("demo: %s no longer has the Trigger this script rewrites" % EXAMPLE, file=sys.stderr)
+        return 2
+    manifest = manifest.replace(directory_trigger, source.trigger())
+    output = DirOutput(cleaned)
+    if args.kafka_bootstrap:
+        args.kafka_topic = args.kafka_topic or "sluice-demo-cleaned-%d" % int(time.time())
+        dir_output = "    - name: cleaned\n      dir: {path: %s}\n" % cleaned
+        if dir_output not in manifest:
+            print("demo: %s no longer has the output this script rewrites" % EXAMPLE, file=sys.stderr)
+            return 2
+        manifest = manifest.replace(dir_output, "    - name: cleaned\n      kafka:\n        bootstrapServers: [\"%s\"]\n"
+                                    "        topic: %s\n" % (args.kafka_bootstrap, args.kafka_topic))
+        tool = os.environ.get("KAFKA_TOPICS")
+        if tool:
+            subprocess.run([tool, "--bootstrap-server", args.kafka_bootstrap, "--create", "--if-not-exists",
+                            "--topic", args.kafka_topic, "--partitions", "3"], capture_output=True, timeout=120)
+        try:
+            output = KafkaOutput(args.kafka_bootstrap, args.kafka_topic, work)
+        except OSError as e:
+            print("demo: --kafka-bootstrap needs kcat to read the topic back: %s" % e, file=sys.stderr)
+            return 2
     with open(os.path.join(manifests, "log-cleansing.yaml"), "w") as f:
         f.write(manifest)
 
@@ -173,14 +392,16 @@ def main():
         while schedule and schedule[0][0] <= now:
             _, lines = schedule.pop(0)
             name = "partner-%04d.log.gz" % files_written
-            generated_ids += write_log_file(incoming, name, lines, len(generated_ids), rng)
+            data, ids = make_log_file(lines, len(generated_ids), rng)
+            source.put(name, data)
+            generated_ids += ids
             files_written += 1
         metrics = scrape(port) or {}
         alive = int(sum(metrics.get(("sluice_local_replicas", key, s), 0) for s in ("starting", "ready")))
         desired = int(metrics.get(("sluice_local_desired_replicas", key, ""), 0))
         replica_seconds = metrics.get(("sluice_local_replica_seconds_total", key, ""), replica_seconds)
-        backlog = count_files(incoming)
-        processed = count_files(cleaned)
+        backlog = source.backlog()
+        processed = output.processed()
         peak = max(peak, alive)
         history.append((round(now, 2), alive, desired, backlog, processed))
         if desired != last_desired:
@@ -245,11 +466,14 @@ def main():
 
     out_ids = {}
     not_clean = 0
-    for e in os.scandir(cleaned):
-        if e.name.startswith("."):
-            continue
-        with open(e.path) as f:
-            record = json.load(f)
+    try:
+        records = output.records()
+    except Exception as e:
+        print("demo: %s" % e, file=sys.stderr)
+        records = []
+    output.close()
+    source.close()
+    for record in records:
         out_ids[record.get("id")] = out_ids.get(record.get("id"), 0) + 1
         msg = record.get("msg", "")
         if "@" in msg or re.search(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", msg):
@@ -274,6 +498,8 @@ def main():
         "static_peak_replica_seconds": round(static, 1),
         "saved_percent": round(100 * (1 - replica_seconds / static), 1) if static > 0 else 0,
         "scaled_0_to_n_to_0": bool(history and history[0][1] == 0 and went_up and back_to_zero),
+        "input": "s3://%s/%s" % (source.bucket, S3Input.PREFIX) if args.s3_endpoint else incoming,
+        "output": output.describe(),
         "killed_replica": killed,
         "leftover_processes": leftovers,
         "scale_events": [e.strip() for e in events],
@@ -283,8 +509,8 @@ def main():
         json.dump(summary, f, indent=1)
     print()
     print("Summary (%s)" % os.path.join(work, "summary.json"))
-    print("  files %d, records %d generated, %d arrived cleaned (%d missing, %d duplicates, %d not cleaned)" %
-          (files_written, len(generated_ids), len(out_ids), len(missing), duplicates, not_clean))
+    print("  files %d, records %d generated, %d arrived cleaned in %s (%d missing, %d duplicates, %d not cleaned)" %
+          (files_written, len(generated_ids), len(out_ids), output.describe(), len(missing), duplicates, not_clean))
     print("  replicas 0 -> %d -> %s, %d scale events" % (peak, history[-1][1] if history else 0, len(events)))
     print("  replica-seconds %.1f vs %.1f for static peak provisioning (%d replicas x %.0f s): %.0f%% saved" %
           (replica_seconds, static, peak, elapsed, summary["saved_percent"]))

@@ -186,13 +186,13 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   ::setenv("SLUICE_SPECIALIZE_TOKEN", platformOptions.token.c_str(), 1);
   sluice::platform::PosixProcessRunner processes;
   sluice::platform::HttpRuntimeEndpoint endpoint;
-  sluice::platform::LocalPlatform platform(platformOptions, processes, endpoint, clock, registry);
   sluice::local::LocalStore store([](const nlohmann::json& event) {
     SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
                     event.value("/involvedObject/namespace"_json_pointer, std::string()),
                     event.value("/involvedObject/name"_json_pointer, std::string()), event.value("reason", ""),
                     event.value("message", ""));
   });
+  sluice::platform::LocalPlatform platform(platformOptions, processes, endpoint, clock, registry, &store);
   sluice::controller::EventRecorder events(store, "sluice-operator", clock);
   sluice::controllers::TriggerScalerFactory scalers(store, std::make_shared<sluice::scalers::CppRestHttpGetter>(),
                                                     clock);

@@ -45,10 +45,11 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   }
   controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
 
+  platform_ = std::make_unique<platform::KubePlatform>(
+      platform::KubePlatformOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(),
+      platform::KubePlatformCaches{functions.cache(), pods.cache()}, expectations_, events_, tokens_, &replicaControl_);
   functions_ = std::make_unique<FunctionController>(
-      FunctionControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(),
-      FunctionControllerCaches{functions.cache(), triggers.cache(), pods.cache()}, expectations_, events_, tokens_,
-      &replicaControl_, clock);
+      manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, *platform_, events_, clock);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
@@ -101,8 +102,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   // Cron ticks go through the operator so they fire at zero replicas. Its own
   // controller: a delivery waits on a handler and must not hold the status checks up.
-  cronFirer_ =
-      std::make_unique<CronFirer>(manager.client(), triggers.cache(), pods.cache(), replicaControl_, events_, clock);
+  cronFirer_ = std::make_unique<CronFirer>(manager.client(), triggers.cache(), *platform_, events_, clock);
   auto cron = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
   cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {

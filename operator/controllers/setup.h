@@ -18,6 +18,7 @@
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
+#include "platform/kube/kube_platform.h"
 
 namespace prometheus {
 class Collectable;
@@ -59,6 +60,7 @@ class Controllers {
   controller::EventRecorder events_;
   ControlTokens tokens_;
   HttpReplicaControl replicaControl_;
+  std::unique_ptr<platform::KubePlatform> platform_;
   std::unique_ptr<FunctionController> functions_;
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;

@@ -4,38 +4,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "common/logging.h"
-#include "controllers/function/function_controller.h"
 #include "local/manifests.h"
-#include "spec/runtime_config_render.h"
 
 namespace sluice::local {
 
 using nlohmann::json;
-
-Result<json> localConfiguration(const json& function, json configuration, const LocalRunnerOptions& options) {
-  const json& spec = function.value("spec", json::object());
-  if (spec.value("runtime", "python3.11") != "builtin") {
-    const json& code = spec.value("code", json::object());
-    for (const char* field : {"configMapRef", "image"}) {
-      if (code.contains(field)) {
-        return invalidArgument(std::string("spec.code.") + field +
-                               ": --local runs inline code only (spec.code.inline)");
-      }
-    }
-    const std::string handler = spec.value("handler", "index.main_handler");
-    configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", code.value("inline", "")}};
-    configuration.erase("codeDir");
-  }
-  for (json& trigger : configuration["triggers"]) {
-    if (trigger.contains("objectStore") && trigger["objectStore"].value("kind", "") == "dir") {
-      trigger["objectStore"]["pollInterval"] = options.dirPollInterval;
-      trigger["objectStore"]["claimTtl"] = options.dirClaimTtl;
-    }
-  }
-  return configuration;
-}
 
 LocalRunner::LocalRunner(LocalRunnerOptions options, LocalStore& store, platform::LocalPlatform& platform,
                          controllers::ScalerFactory& scalers, controller::EventRecorder& events,
@@ -45,7 +21,10 @@ LocalRunner::LocalRunner(LocalRunnerOptions options, LocalStore& store, platform
       platform_(platform),
       clock_(clock),
       autoscaler_(controllers::AutoscaleReconcilerOptions{}, store,
-                  controllers::AutoscaleCaches{store.functions(), store.triggers()}, scalers, events, metrics, clock) {}
+                  controllers::AutoscaleCaches{store.functions(), store.triggers()}, scalers, events, metrics, clock),
+      functions_(store, controllers::FunctionControllerCaches{store.functions(), store.triggers()}, platform, events,
+                 clock),
+      cron_(store, store.triggers(), platform, events, clock) {}
 
 std::vector<std::string> LocalRunner::reload() {
   std::vector<std::string> errors;
@@ -85,8 +64,10 @@ std::vector<std::string> LocalRunner::reload() {
     }
   }
   for (const auto& [id, object] : wanted) store_.put(object);
-  for (const char* kind : {"Function", "Trigger"}) {
-    const kube::ObjectCache& cache = std::string(kind) == "Function" ? store_.functions() : store_.triggers();
+  for (const char* kind : {"Function", "Trigger", "Secret"}) {
+    const std::string k = kind;
+    const kube::ObjectCache& cache =
+        k == "Function" ? store_.functions() : (k == "Trigger" ? store_.triggers() : store_.secrets());
     for (const std::string& key : cache.keys()) {
       if (!wanted.contains({kind, key})) {
         SLUICE_LOG_INFO("local: {} {} removed", kind, key);
@@ -97,15 +78,31 @@ std::vector<std::string> LocalRunner::reload() {
   return errors;
 }
 
-void LocalRunner::ensureDirectory(const std::string& path) {
-  if (path.empty() || !ensuredDirectories_.insert(path).second) return;
-  std::error_code ec;
-  if (std::filesystem::create_directories(path, ec)) SLUICE_LOG_INFO("local: created directory {}", path);
-  if (ec) SLUICE_LOG_WARN("local: cannot create directory {}: {}", path, ec.message());
+namespace {
+
+// What a refused Function waits on: its own spec and its namespace's Triggers.
+std::string generationsOf(const LocalStore& store, const json& function) {
+  std::string out = std::to_string(function["metadata"].value("generation", 0LL));
+  for (const kube::ObjectPtr& t : store.triggers().byNamespace(function["metadata"].value("namespace", ""))) {
+    out += " " + kube::objectKey(*t) + "@" + std::to_string((*t)["metadata"].value("generation", 0LL));
+  }
+  return out;
+}
+
+}  // namespace
+
+void LocalRunner::reschedule(Schedule& schedule, const controller::ReconcileResult& result, Clock::TimePoint now,
+                             std::string generations) {
+  schedule.refusedAt = result.terminal ? std::move(generations) : std::string();
+  // Errors are retried after a second, as the Controller's backoff would start.
+  const Clock::Duration delay =
+      !result.status.isOk() ? Clock::Duration(std::chrono::seconds(1)) : result.requeueAfterDelay;
+  schedule.next = now + delay;
 }
 
 void LocalRunner::round() {
   std::set<std::string> live;
+  const Clock::TimePoint now = clock_.now();
   for (const kube::ObjectPtr& fn : store_.functions().list()) {
     const std::string key = kube::objectKey(*fn);
     live.insert(key);
@@ -114,35 +111,18 @@ void LocalRunner::round() {
     (void)autoscaler_.reconcile(key);
     kube::ObjectPtr function = store_.functions().get(key);
     if (!function) continue;
-    std::vector<json> triggers;
-    for (const kube::ObjectPtr& t : store_.triggers().byNamespace((*function)["metadata"].value("namespace", ""))) {
-      triggers.push_back(*t);
+    // A refused spec waits for an edit (as the Controller drops a terminal error);
+    // anything else is looked at every round: the platform's processes move on their own.
+    auto refused = refused_.find(key);
+    const std::string generations = generationsOf(store_, *function);
+    if (refused != refused_.end() && refused->second.refusedAt == generations) continue;
+    controller::ReconcileResult result = functions_.reconcile(key);
+    if (result.terminal) {
+      reschedule(refused_[key], result, now, generations);
+    } else {
+      refused_.erase(key);
+      if (!result.status.isOk()) SLUICE_LOG_WARN("local: Function {}: {}", key, result.status.toString());
     }
-    auto rendered = spec::renderRuntimeConfig(*function, triggers);
-    Result<json> configuration =
-        rendered.isOk() ? localConfiguration(*function, rendered->config, options_) : Result<json>(rendered.status());
-    if (!configuration.isOk()) {
-      const std::string message = "Function " + key + ": " + configuration.status().message();
-      if (reportedRenderErrors_.insert(message).second) SLUICE_LOG_ERROR("local: {}", message);
-      platform_.forget(key);
-      applied_.erase(key);
-      continue;
-    }
-    // A local directory trigger or output may not exist yet on a fresh machine
-    // (examples/ name paths under /tmp); the runtime refuses missing ones.
-    for (const json& trigger : (*configuration)["triggers"]) {
-      if (trigger.contains("objectStore") && trigger["objectStore"].value("kind", "") == "dir") {
-        ensureDirectory(trigger["objectStore"].value("prefix", ""));
-      }
-    }
-    for (const json& output : (*configuration)["outputs"]) {
-      if (output.contains("dir")) ensureDirectory(output["dir"].value("path", ""));
-    }
-    platform::ReplicaSpec spec;
-    spec.key = key;
-    spec.configuration = std::move(*configuration);
-    spec.desired = controllers::FunctionController::desiredReplicas(*function);
-    (void)platform_.apply(spec);
     applied_.insert(key);
   }
   for (auto it = applied_.begin(); it != applied_.end();) {
@@ -150,14 +130,41 @@ void LocalRunner::round() {
       ++it;
       continue;
     }
-    platform_.forget(*it);
+    (void)functions_.reconcile(*it);   // gone: the platform drains its replicas
     (void)autoscaler_.reconcile(*it);  // drops the autoscaler's state of it
+    refused_.erase(*it);
     it = applied_.erase(it);
   }
   platform_.tick();
 }
 
+void LocalRunner::fireCron() {
+  const Clock::TimePoint now = clock_.now();
+  std::set<std::string> live;
+  for (const kube::ObjectPtr& trigger : store_.triggers().list()) {
+    if (!trigger->contains("/spec/cron"_json_pointer)) continue;
+    const std::string key = kube::objectKey(*trigger);
+    live.insert(key);
+    Schedule& schedule = cronTimes_[key];
+    const std::string generation = std::to_string((*trigger)["metadata"].value("generation", 0LL));
+    // As the Controller's watch would: a spec change is looked at at once.
+    const bool changed = schedule.generation != generation;
+    if (!changed && (!schedule.refusedAt.empty() || now < schedule.next)) continue;
+    schedule.generation = generation;
+    controller::ReconcileResult result = cron_.reconcile(key);
+    if (!result.status.isOk()) SLUICE_LOG_WARN("local: cron Trigger {}: {}", key, result.status.toString());
+    reschedule(schedule, result, now, generation);
+  }
+  std::erase_if(cronTimes_, [&live](const auto& entry) { return !live.contains(entry.first); });
+}
+
 void LocalRunner::run(const std::stop_token& stop) {
+  std::jthread cron([this](const std::stop_token& cronStop) {
+    while (!cronStop.stop_requested()) {
+      fireCron();
+      if (!clock_.sleepFor(options_.tickInterval, cronStop)) break;
+    }
+  });
   Clock::TimePoint nextReload = clock_.now();
   while (!stop.stop_requested()) {
     if (clock_.now() >= nextReload) {
@@ -167,8 +174,10 @@ void LocalRunner::run(const std::stop_token& stop) {
     round();
     if (!clock_.sleepFor(options_.tickInterval, stop)) break;
   }
+  cron.request_stop();
   SLUICE_LOG_INFO("local: stopping: draining every replica");
   platform_.shutdown();
+  cron.join();  // after the drain: an invocation in flight has had its answer by then
 }
 
 }  // namespace sluice::local

@@ -1,12 +1,15 @@
 // LocalRunner: `sluice-operator --local DIR` — the whole of Sluice on one
-// machine. Every `reloadInterval` it re-reads DIR's changed manifests into the
-// LocalStore (a file with errors keeps its last good objects and reports each
-// error once, with file, line and field; other files are unaffected). Every
-// `tickInterval` it runs one round of the same AutoscaleReconciler the Kubernetes
-// operator runs (it honours each Function's own schedule), renders each
-// Function's runtime configuration with the same renderer the FunctionController
-// uses, hands the LocalPlatform the desired count (FunctionController's rule)
-// and lets it start, adopt, drain and replace processes.
+// machine, with the Kubernetes operator's own reconcilers over a LocalStore and
+// the LocalPlatform. Every `reloadInterval` it re-reads DIR's changed manifests
+// into the store (a file with errors keeps its last good objects and reports
+// each error once, with file, line and field; other files are unaffected).
+// Every `tickInterval` it runs one round: the AutoscaleReconciler (it honours
+// each Function's own schedule), then the FunctionController, which renders
+// each Function's configuration, hands it and the desired count to the
+// platform and writes the Function's status, exactly as on Kubernetes; then
+// the platform starts, adopts, drains and replaces processes. Cron Triggers
+// fire through the CronFirer on a thread of their own (a delivery waits on the
+// handler; the rounds must go on meanwhile).
 // Not thread-safe: run() on one thread; stop it through the stop_token.
 #pragma once
 
@@ -23,6 +26,8 @@
 #include "controller/event_recorder.h"
 #include "controllers/autoscaler/autoscale_reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
+#include "controllers/function/function_controller.h"
+#include "controllers/trigger/cron_firer.h"
 #include "local/crd_validator.h"
 #include "local/local_store.h"
 #include "platform/local/local_platform.h"
@@ -33,19 +38,7 @@ struct LocalRunnerOptions {
   std::string dir;
   std::chrono::milliseconds reloadInterval{1000};
   std::chrono::milliseconds tickInterval{200};
-  // Directory triggers are scanned this often and a dead replica's claim is
-  // taken over after claimTtl (the runtime's defaults suit many replicas on a
-  // shared volume; one machine wants a fast loop).
-  std::string dirPollInterval = "250ms";
-  std::string dirClaimTtl = "6s";
 };
-
-// Adds what a local replica needs to a rendered configuration: the inline
-// code as codeFiles (there is no /code volume), and the local directory
-// trigger timings. Errors name the field --local cannot run
-// (spec.code.configMapRef, spec.code.image).
-Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohmann::json configuration,
-                                          const LocalRunnerOptions& options);
 
 class LocalRunner {
  public:
@@ -55,8 +48,10 @@ class LocalRunner {
 
   // Reads DIR again; returns the errors of files that changed (each reported once).
   std::vector<std::string> reload();
-  // One autoscaler + platform round over every Function.
+  // One autoscaler + FunctionController + platform round over every Function.
   void round();
+  // Fires the cron Triggers that are due (run() calls it from its cron thread).
+  void fireCron();
   // Until stop is requested; then drains and stops every replica.
   void run(const std::stop_token& stop);
 
@@ -66,18 +61,27 @@ class LocalRunner {
     long long size = -1;
     std::vector<nlohmann::json> objects;  // the last good ones
   };
+  // When a reconciler wants a key looked at again (its ReconcileResult); a
+  // terminal error waits for the objects' generations to change.
+  struct Schedule {
+    Clock::TimePoint next{};
+    std::string refusedAt;   // the generations a terminal error was given for
+    std::string generation;  // the generation last looked at (cron Triggers)
+  };
+  static void reschedule(Schedule& schedule, const controller::ReconcileResult& result, Clock::TimePoint now,
+                         std::string generations);
 
   LocalRunnerOptions options_;
   LocalStore& store_;
   platform::LocalPlatform& platform_;
   Clock& clock_;
   controllers::AutoscaleReconciler autoscaler_;
+  controllers::FunctionController functions_;
+  controllers::CronFirer cron_;
   std::map<std::string, FileState> files_;
-  std::set<std::string> reportedRenderErrors_;
-  void ensureDirectory(const std::string& path);
-
-  std::set<std::string> applied_;             // Function keys handed to the platform
-  std::set<std::string> ensuredDirectories_;  // created (or found) once; not checked again
+  std::set<std::string> applied_;              // Function keys handed to the platform
+  std::map<std::string, Schedule> refused_;    // Functions whose spec was refused
+  std::map<std::string, Schedule> cronTimes_;  // cron thread only
 };
 
 }  // namespace sluice::local

@@ -1,16 +1,18 @@
 #include "local/local_store.h"
 
+#include "controllers/conditions.h"
 #include "spec/resources.h"
 
 namespace sluice::local {
 
 using kube::Json;
 
-LocalStore::LocalStore(EventObserver onEvent) : onEvent_(std::move(onEvent)) {}
+LocalStore::LocalStore(EventObserver onEvent, const Clock& clock) : onEvent_(std::move(onEvent)), clock_(clock) {}
 
 kube::ObjectCache* LocalStore::cacheFor(const std::string& kind) {
   if (kind == "Function") return &functions_;
   if (kind == "Trigger") return &triggers_;
+  if (kind == "Secret") return &secrets_;
   return nullptr;
 }
 
@@ -27,12 +29,14 @@ void LocalStore::put(const Json& object) {
   kube::ObjectPtr previous = cache->get(key);
   if (previous) {
     meta["uid"] = (*previous)["metadata"]["uid"];
+    meta["creationTimestamp"] = (*previous)["metadata"]["creationTimestamp"];
     long long generation = (*previous)["metadata"].value("generation", 1LL);
     meta["generation"] = previous->value("spec", Json()) == next.value("spec", Json()) ? generation : generation + 1;
     if (previous->contains("status")) next["status"] = (*previous)["status"];
     if (*previous == next) return;
   } else {
     meta["uid"] = "local-" + std::to_string(++uidSequence_);
+    meta["creationTimestamp"] = controllers::rfc3339(clock_.wallNow());
     meta["generation"] = 1;
   }
   meta["resourceVersion"] = std::to_string(++resourceVersion_);
@@ -47,9 +51,7 @@ void LocalStore::erase(const std::string& kind, const std::string& key) {
 Result<Json> LocalStore::get(const kube::ResourceType& type, const std::string& ns, const std::string& name) {
   kube::ObjectCache* cache = cacheFor(type);
   kube::ObjectPtr object = cache ? cache->get(kube::objectKey(ns, name)) : nullptr;
-  // Secrets never live here: a local replica reads them from its environment.
-  if (!object)
-    return notFound(type.resource + " \"" + name + "\" not found (--local keeps Functions and Triggers only)");
+  if (!object) return notFound(type.resource + " \"" + name + "\" not found");
   return *object;
 }
 

@@ -1,5 +1,5 @@
 // LocalStore: the in-memory stand-in for the apiserver that `sluice-operator
-// --local` keeps its Functions and Triggers in. It implements the part of
+// --local` keeps its Functions, Triggers and Secrets in. It implements the part of
 // ResourceClient the autoscaler and the EventRecorder use (get, list, merge
 // patches of status, Event creation) over ObjectCaches, so the very same
 // AutoscaleReconciler runs locally and on Kubernetes. Objects are put by the
@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/clock.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 
@@ -24,7 +25,9 @@ class LocalStore final : public kube::ResourceClient {
  public:
   using EventObserver = std::function<void(const kube::Json& event)>;
 
-  explicit LocalStore(EventObserver onEvent = nullptr);
+  // `clock` stamps metadata.creationTimestamp (a cron Trigger never fires for
+  // a minute that began before it existed).
+  explicit LocalStore(EventObserver onEvent = nullptr, const Clock& clock = realClock());
 
   // Inserts or replaces a Function or Trigger by namespace/name, keeping its
   // status and uid; generation moves only when spec changed.
@@ -33,6 +36,7 @@ class LocalStore final : public kube::ResourceClient {
 
   const kube::ObjectCache& functions() const { return functions_; }
   const kube::ObjectCache& triggers() const { return triggers_; }
+  const kube::ObjectCache& secrets() const { return secrets_; }
 
   Result<kube::Json> get(const kube::ResourceType& type, const std::string& ns, const std::string& name) override;
   Result<kube::Json> list(const kube::ResourceType& type, const std::string& ns,
@@ -53,9 +57,11 @@ class LocalStore final : public kube::ResourceClient {
   kube::ObjectCache* cacheFor(const std::string& kind);
 
   EventObserver onEvent_;
+  const Clock& clock_;
   std::mutex mu_;  // serializes read-modify-write of objects
   kube::ObjectCache functions_;
   kube::ObjectCache triggers_;
+  kube::ObjectCache secrets_;      // v1 Secrets from DIR (data base64, as the apiserver keeps them)
   long long resourceVersion_ = 0;  // guarded by mu_
   long long uidSequence_ = 0;      // guarded by mu_
 };

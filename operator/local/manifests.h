@@ -1,6 +1,7 @@
 // Reads Function and Trigger manifests (the YAML `kubectl apply -f` takes) for
-// --local: every document of a file is validated by the CrdValidator, and each
-// error names the file, the line and the field:
+// --local, and v1 Secrets (credentials stay out of the specs): every Function
+// and Trigger is validated by the CrdValidator, and each error names the file,
+// the line and the field:
 //   fn.yaml:12: Function default/clean: spec.scaling.maxReplicas: Invalid value: 0: ...
 // A file with any error contributes no objects (as one `kubectl apply` of a
 // file whose objects the server refused). Thread-safe (pure functions).

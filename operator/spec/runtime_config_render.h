@@ -1,7 +1,7 @@
 // Renders a replica's runtime configuration (the format runtime/config parses;
 // docs/runtime-config.md) from a Function and the Triggers bound to it, as
 // their Kubernetes objects (the CRDs' shape). The one translation between the
-// user-facing API and the runtime: the FunctionController stores its output in
+// user-facing API and the runtime: the KubePlatform stores its output in
 // a ConfigMap, and the local platform writes it to a file.
 //
 // Credentials never appear in the output: every Secret key the Function or a

@@ -1,4 +1,4 @@
-// ReplicaPlan: what the FunctionController must do to move a Function's
+// ReplicaPlan: what the KubePlatform must do to move a Function's
 // replica pods toward the desired count — pure and deterministic, so every
 // rule is table-tested without a server.
 //

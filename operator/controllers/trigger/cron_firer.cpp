@@ -4,7 +4,6 @@
 
 #include "common/logging.h"
 #include "controllers/conditions.h"
-#include "controllers/function/pod_template.h"
 #include "scalers/cron_scaler.h"
 #include "spec/resources.h"
 
@@ -23,21 +22,9 @@ Clock::Duration untilNextMinute(system_clock::time_point now) {
 
 }  // namespace
 
-CronFirer::CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& pods,
-                     ReplicaControl& replicas, controller::EventRecorder& events, Clock& clock)
-    : client_(client), triggers_(triggers), pods_(pods), replicas_(replicas), events_(events), clock_(clock) {}
-
-kube::ObjectPtr CronFirer::readyReplica(const std::string& ns, const std::string& function) const {
-  for (const kube::ObjectPtr& pod : pods_.byNamespace(ns)) {
-    const json& labels = pod->value("/metadata/labels"_json_pointer, json::object());
-    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
-      continue;
-    if (pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod)) continue;
-    if (pod->value("/status/podIP"_json_pointer, std::string()).empty()) continue;
-    return pod;
-  }
-  return nullptr;
-}
+CronFirer::CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, platform::Platform& platform,
+                     controller::EventRecorder& events, Clock& clock)
+    : client_(client), triggers_(triggers), platform_(platform), events_(events), clock_(clock) {}
 
 controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
   kube::ObjectPtr cached = triggers_.get(key);
@@ -84,23 +71,22 @@ controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
   }
 
   const std::string function = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
-  kube::ObjectPtr pod = readyReplica(ns, function);
-  // The autoscaler's cron floor is waking a replica; look again shortly.
-  if (!pod) return controller::ReconcileResult::requeueAfter(kRetry);
-  Status delivered = replicas_.invoke(*pod, name, "cron.tick", cron.value("payload", std::string()));
-  if (delivered.code() == StatusCode::kUnavailable) {
-    SLUICE_LOG_WARN("cron trigger {}: firing of {} not delivered: {}", key, rfc3339(firing), delivered.toString());
+  auto delivered =
+      platform_.invoke(kube::objectKey(ns, function), name, "cron.tick", cron.value("payload", std::string()));
+  if (!delivered.isOk() && delivered.status().code() == StatusCode::kUnavailable) {
+    // No Ready replica yet (the autoscaler's cron floor is waking one), or it asked for another try.
+    SLUICE_LOG_DEBUG("cron trigger {}: firing of {} not delivered yet: {}", key, rfc3339(firing),
+                     delivered.status().toString());
     return controller::ReconcileResult::requeueAfter(kRetry);
   }
   if (!delivered.isOk()) {
     // The replica ran the tick and its handler failed every attempt (its dead letter has it):
     // firing again would run a second tick for the same minute.
-    events_.record(trigger, "Warning", "FireFailed", "the firing of " + rfc3339(firing) + ": " + delivered.message());
+    events_.record(trigger, "Warning", "FireFailed",
+                   "the firing of " + rfc3339(firing) + ": " + delivered.status().message());
     return recordFiring();
   }
-  events_.record(trigger, "Normal", "Fired",
-                 "delivered the firing of " + rfc3339(firing) + " to pod " +
-                     pod->value("/metadata/name"_json_pointer, std::string()));
+  events_.record(trigger, "Normal", "Fired", "delivered the firing of " + rfc3339(firing) + " to " + *delivered);
   return recordFiring();
 }
 

@@ -29,16 +29,16 @@
 #include "common/clock.h"
 #include "controller/event_recorder.h"
 #include "controller/reconciler.h"
-#include "controllers/function/replica_control.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "platform/platform.h"
 
 namespace sluice::controllers {
 
 class CronFirer final : public controller::Reconciler {
  public:
-  CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& pods,
-            ReplicaControl& replicas, controller::EventRecorder& events, Clock& clock);
+  CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, platform::Platform& platform,
+            controller::EventRecorder& events, Clock& clock);
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
@@ -46,13 +46,9 @@ class CronFirer final : public controller::Reconciler {
   static constexpr std::chrono::seconds kRetry{1};
 
  private:
-  // A Ready, not-terminating replica pod of the Function with an IP, if any.
-  kube::ObjectPtr readyReplica(const std::string& ns, const std::string& function) const;
-
   kube::ResourceClient& client_;
   const kube::ObjectCache& triggers_;
-  const kube::ObjectCache& pods_;
-  ReplicaControl& replicas_;
+  platform::Platform& platform_;
   controller::EventRecorder& events_;
   Clock& clock_;
 };

@@ -1,6 +1,6 @@
 // WarmPoolController: keeps, per namespace and runtime image, a pool of
 // generic runtime pods that are Ready but run no function yet, so that waking
-// a Function from zero adopts one (FunctionController) instead of waiting for
+// a Function from zero adopts one (KubePlatform) instead of waiting for
 // a cold start. The pool size is the largest spec.scaling.warmPool.size among
 // the namespace's Functions using that image; adopted pods leave the pool and
 // are replaced, surplus pods go (not ready first, then newest), and pools no

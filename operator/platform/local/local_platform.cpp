@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "kube/config.h"
+#include "kube/resource.h"
 
 namespace sluice::platform {
 
@@ -26,11 +28,13 @@ std::string fileNameFor(const std::string& key) {
 }  // namespace
 
 LocalPlatform::LocalPlatform(LocalPlatformOptions options, ProcessRunner& processes, RuntimeEndpoint& endpoint,
-                             Clock& clock, std::shared_ptr<prometheus::Registry> registry)
+                             Clock& clock, std::shared_ptr<prometheus::Registry> registry,
+                             kube::ResourceClient* secrets)
     : options_(std::move(options)),
       processes_(processes),
       endpoint_(endpoint),
       clock_(clock),
+      secrets_(secrets),
       registry_(std::move(registry)) {
   lastTick_ = clock_.now();
   if (registry_) {
@@ -58,13 +62,116 @@ LocalPlatform::LocalPlatform(LocalPlatformOptions options, ProcessRunner& proces
   }
 }
 
-Status LocalPlatform::apply(const ReplicaSpec& spec) {
+Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohmann::json configuration,
+                                          const LocalPlatformOptions& options) {
+  using nlohmann::json;
+  const json& spec = function.value("spec", json::object());
+  if (spec.value("runtime", "python3.11") != "builtin") {
+    const json& code = spec.value("code", json::object());
+    for (const char* field : {"configMapRef", "image"}) {
+      if (code.contains(field)) {
+        return invalidArgument(std::string("spec.code.") + field +
+                               ": --local runs inline code only (spec.code.inline)");
+      }
+    }
+    const std::string handler = spec.value("handler", "index.main_handler");
+    configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", code.value("inline", "")}};
+    configuration.erase("codeDir");
+  }
+  for (json& trigger : configuration["triggers"]) {
+    if (trigger.contains("objectStore")) {
+      trigger["objectStore"]["pollInterval"] = options.objectPollInterval;
+      trigger["objectStore"]["claimTtl"] = options.objectClaimTtl;
+    }
+  }
+  return configuration;
+}
+
+Result<ApplyOutcome> LocalPlatform::apply(const ReplicaSpec& spec) {
+  auto configuration = localConfiguration(spec.function, spec.rendered.config, options_);
+  if (!configuration.isOk()) return configuration.status();
+  for (const nlohmann::json& trigger : (*configuration)["triggers"]) {
+    if (trigger.contains("objectStore") && trigger["objectStore"].value("kind", "") == "dir") {
+      ensureDirectory(trigger["objectStore"].value("prefix", ""));
+    }
+  }
+  for (const nlohmann::json& output : (*configuration)["outputs"]) {
+    if (output.contains("dir")) ensureDirectory(output["dir"].value("path", ""));
+  }
+  LocalReplicaSpec local;
+  local.key = spec.key;
+  local.configuration = std::move(*configuration);
+  local.desired = spec.desired;
+  const std::string ns = spec.function.value("/metadata/namespace"_json_pointer, std::string("default"));
+  for (const spec::SecretEnv& secret : spec.rendered.secretEnvs) {
+    auto value = secretValue(ns, secret.secretName, secret.secretKey);
+    if (value.isOk()) {
+      local.env.emplace_back(secret.envName, *value);
+    } else if (!secret.optional || value.status().code() != StatusCode::kNotFound) {
+      // As a pod that cannot start: retried until the Secret appears.
+      return Status(StatusCode::kUnavailable, value.status().message());
+    }
+  }
+  local.adoptable = local.env.empty();
+  ApplyOutcome outcome;
+  outcome.counts = counts(spec.key);
+  outcome.counts.desired = spec.desired;
+  if (options_.warmPoolSize > 0) outcome.counts.warm = warmReady();
+  applyConfiguration(local);
+  return outcome;
+}
+
+Result<std::string> LocalPlatform::secretValue(const std::string& ns, const std::string& name,
+                                               const std::string& key) const {
+  const std::string what = "Secret " + ns + "/" + name;
+  if (secrets_ == nullptr) return notFound(what + " not found (no Secrets here)");
+  auto secret = secrets_->get(kube::resources::kSecrets, ns, name);
+  if (!secret.isOk()) return secret.status().withContext(what);
+  const nlohmann::json& data = secret->value("data", nlohmann::json::object());
+  if (!data.contains(key) || !data[key].is_string()) return notFound(what + " has no key " + key);
+  auto decoded = kube::decodeBase64(data[key].get<std::string>());
+  if (!decoded.isOk()) return decoded.status().withContext(what + " key " + key);
+  return *decoded;
+}
+
+void LocalPlatform::ensureDirectory(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    if (path.empty() || !ensuredDirectories_.insert(path).second) return;
+  }
+  std::error_code ec;
+  if (std::filesystem::create_directories(path, ec)) SLUICE_LOG_INFO("local: created directory {}", path);
+  if (ec) SLUICE_LOG_WARN("local: cannot create directory {}: {}", path, ec.message());
+}
+
+void LocalPlatform::applyConfiguration(const LocalReplicaSpec& spec) {
   std::lock_guard lock(mu_);
   FunctionState& function = functions_[spec.key];
   function.spec = spec;
   function.forgotten = false;
-  function.configurationHash = std::to_string(std::hash<std::string>{}(spec.configuration.dump()));
-  return Status::ok();
+  std::string identity = spec.configuration.dump();
+  for (const auto& [name, value] : spec.env) identity += "\n" + name + "=" + value;
+  function.configurationHash = std::to_string(std::hash<std::string>{}(identity));
+}
+
+Result<std::string> LocalPlatform::invoke(const std::string& key, const std::string& trigger,
+                                          const std::string& eventType, const std::string& body) {
+  int pid = 0;
+  int port = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [childPid, p] : children_) {
+      if (p.function == key && p.state == State::kReady) {
+        pid = childPid;
+        port = p.port;
+        break;
+      }
+    }
+  }
+  if (port == 0) return unavailable("no ready replica process of Function " + key);
+  // Outside the lock: the handler may take a while, and tick() must go on.
+  if (Status s = endpoint_.invoke(port, trigger, eventType, body); !s.isOk()) return s;
+  return "process " + std::to_string(pid);
 }
 
 void LocalPlatform::forget(const std::string& key) {
@@ -234,7 +341,7 @@ void LocalPlatform::scaleLocked(const std::string& key, FunctionState& function,
 bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& function, Clock::TimePoint now) {
   const std::string configuration = function.spec.configuration.dump();
   if (function.spec.adoptable) {
-    // The oldest ready warm process, as the FunctionController adopts warm pods.
+    // The oldest ready warm process, as the KubePlatform adopts warm pods.
     Process* warm = nullptr;
     for (auto& [pid, p] : children_) {
       if (p.state == State::kWarm && (!warm || p.startedAt < warm->startedAt)) warm = &p;
@@ -270,9 +377,10 @@ bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& fu
     }
   }
   const int port = processes_.freePort();
-  auto pid = processes_.spawn({options_.runtimeBinary, "--config", path, "--control-bind-address",
-                               "127.0.0.1:" + std::to_string(port), "--drain-grace",
-                               std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel});
+  auto pid = processes_.spawn(
+      {options_.runtimeBinary, "--config", path, "--control-bind-address", "127.0.0.1:" + std::to_string(port),
+       "--drain-grace", std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
+      function.spec.env);
   if (!pid.isOk()) {
     SLUICE_LOG_ERROR("local: {}: starting {}: {}", key, options_.runtimeBinary, pid.status().toString());
     function.nextStartAllowed = now + options_.initialBackoff;
@@ -297,9 +405,10 @@ void LocalPlatform::startWarmLocked(Clock::TimePoint now) {
   }
   for (; warm < options_.warmPoolSize; ++warm) {
     const int port = processes_.freePort();
-    auto pid = processes_.spawn({options_.runtimeBinary, "--warm", "--control-bind-address",
-                                 "127.0.0.1:" + std::to_string(port), "--drain-grace",
-                                 std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel});
+    auto pid = processes_.spawn(
+        {options_.runtimeBinary, "--warm", "--control-bind-address", "127.0.0.1:" + std::to_string(port),
+         "--drain-grace", std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
+        {});
     if (!pid.isOk()) {
       SLUICE_LOG_ERROR("local: starting a warm runtime: {}", pid.status().toString());
       return;

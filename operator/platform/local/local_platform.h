@@ -3,7 +3,7 @@
 //
 // - A warm pool of `warmPoolSize` unspecialized processes (`--warm`) is kept
 //   ready; scaling up hands one the configuration over the token-authenticated
-//   /specialize (what the FunctionController does with warm pods), and starts
+//   /specialize (what the KubePlatform does with warm pods), and starts
 //   a process with `--config FILE` only when none is ready (or the Function is
 //   not adoptable).
 // - Scaling down sends SIGTERM: the runtime drains (stops fetching, finishes
@@ -15,6 +15,9 @@
 //   once), so a crash loses nothing.
 // - shutdown() drains every child and reaps it, so Ctrl-C leaves no process.
 //
+// - invoke() POSTs an operator-made event (a cron tick) to a ready replica's
+//   /invoke on its control port.
+//
 // apply()/forget()/counts() record and report; tick() does all process work
 // and is called by one thread (the LocalRunner's loop). Thread-safe.
 #pragma once
@@ -23,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,7 @@
 #include <prometheus/registry.h>
 
 #include "common/clock.h"
+#include "kube/resource_client.h"
 #include "platform/local/process_runner.h"
 #include "platform/platform.h"
 
@@ -47,17 +52,50 @@ struct LocalPlatformOptions {
   std::chrono::seconds maxBackoff{30};
   std::chrono::seconds healthyAfter{60};  // a replica up this long resets its Function's backoff
   std::string logLevel = "info";
+  // Object-store triggers (dir, s3) are scanned this often and a dead
+  // replica's claim is taken over after claimTtl (the runtime's defaults suit
+  // many replicas on a shared volume or bucket; one machine wants a fast loop).
+  std::string objectPollInterval = "250ms";
+  std::string objectClaimTtl = "6s";
 };
+
+// What a local replica runs: the configuration file a process gets.
+struct LocalReplicaSpec {
+  std::string key;               // "namespace/name"
+  nlohmann::json configuration;  // the runtime configuration, code inside (codeFiles)
+  int desired = 0;
+  bool adoptable = true;           // a warm (unspecialized) process may take this configuration
+  ProcessRunner::Environment env;  // the Secrets' values under the names the renderer gave them
+};
+
+// Adds what a local replica needs to a rendered configuration: the inline
+// code as codeFiles (there is no /code volume), and the local object-store
+// trigger timings. Errors (kInvalidArgument) name the field --local cannot run
+// (spec.code.configMapRef, spec.code.image).
+Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohmann::json configuration,
+                                          const LocalPlatformOptions& options);
 
 class LocalPlatform final : public Platform {
  public:
-  // `registry` may be null (no metrics).
+  // `registry` may be null (no metrics). `secrets` (may be null: none) is
+  // where the Secrets a Function refers to are read, as the kubelet would.
   LocalPlatform(LocalPlatformOptions options, ProcessRunner& processes, RuntimeEndpoint& endpoint, Clock& clock,
-                std::shared_ptr<prometheus::Registry> registry = nullptr);
+                std::shared_ptr<prometheus::Registry> registry = nullptr, kube::ResourceClient* secrets = nullptr);
 
-  Status apply(const ReplicaSpec& spec) override;
+  // localConfiguration() of the rendered configuration, with its local
+  // directory inputs and outputs created (a fresh machine may lack them; the
+  // runtime refuses missing ones) and its Secrets' values as the replicas'
+  // environment (such a Function is started cold, never adopted, as on
+  // Kubernetes), then applyConfiguration().
+  Result<ApplyOutcome> apply(const ReplicaSpec& spec) override;
   void forget(const std::string& key) override;
   ReplicaCounts counts(const std::string& key) const override;
+  // To a ready replica process; returns "process PID".
+  Result<std::string> invoke(const std::string& key, const std::string& trigger, const std::string& eventType,
+                             const std::string& body) override;
+
+  // Records what a Function's processes run and how many; tick() carries it out.
+  void applyConfiguration(const LocalReplicaSpec& spec);
 
   // One pass: reap exits, replace crashed replicas, fill the warm pool, scale.
   void tick();
@@ -83,7 +121,7 @@ class LocalPlatform final : public Platform {
     Clock::TimePoint drainDeadline{};
   };
   struct FunctionState {
-    ReplicaSpec spec;
+    LocalReplicaSpec spec;
     std::string configurationHash;
     bool forgotten = false;
     int restarts = 0;
@@ -97,18 +135,22 @@ class LocalPlatform final : public Platform {
   void startWarmLocked(Clock::TimePoint now);
   void drainLocked(Process& process, Clock::TimePoint now);
   std::string configPathFor(const std::string& key) const;
+  void ensureDirectory(const std::string& path);
+  Result<std::string> secretValue(const std::string& ns, const std::string& name, const std::string& key) const;
   void publishLocked(Clock::TimePoint now);
 
   LocalPlatformOptions options_;
   ProcessRunner& processes_;
   RuntimeEndpoint& endpoint_;
   Clock& clock_;
+  kube::ResourceClient* secrets_;
 
   mutable std::mutex mu_;
   std::map<int, Process> children_;                 // by pid
   std::map<std::string, FunctionState> functions_;  // by key
   Clock::TimePoint lastTick_{};
   double replicaSeconds_ = 0;
+  std::set<std::string> ensuredDirectories_;  // created (or found) once; not checked again
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>* replicasGauge_ = nullptr;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,12 +15,26 @@
 
 namespace sluice::platform {
 
-Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv) {
+Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv, const Environment& env) {
   if (argv.empty()) return invalidArgument("spawn: no program");
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment is built before fork: the child of a threaded process may
+  // only make async-signal-safe calls until exec.
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    const bool replaced = std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
+    if (!replaced) entries.push_back(entry);
+  }
+  for (const auto& [name, value] : env) entries.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  envp.reserve(entries.size() + 1);
+  for (std::string& entry : entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return unavailable(std::string("fork: ") + std::strerror(errno));
@@ -34,7 +49,7 @@ Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv) {
     // Ctrl-C in a terminal reaches the whole process group: the operator drains
     // its children in order instead.
     ::setpgid(0, 0);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   return static_cast<int>(pid);
@@ -108,6 +123,31 @@ Status HttpRuntimeEndpoint::specialize(int port, const std::string& token, const
     return Status::ok();
   } catch (const std::exception& e) {
     return unavailable("POST /specialize on port " + std::to_string(port) + ": " + e.what());
+  }
+}
+
+Status HttpRuntimeEndpoint::invoke(int port, const std::string& trigger, const std::string& eventType,
+                                   const std::string& body) {
+  const std::string where = "POST /invoke on port " + std::to_string(port);
+  try {
+    // An invocation runs the handler, retries included.
+    auto client = clientFor(port, std::chrono::seconds(120));
+    web::http::http_request request(web::http::methods::POST);
+    request.set_request_uri("/invoke");
+    request.headers().add("X-Sluice-Trigger", trigger);
+    request.headers().add("X-Sluice-Event-Type", eventType);
+    if (!body.empty()) request.set_body(body, "application/json");
+    web::http::http_response response = client.request(request).get();
+    const int code = response.status_code();
+    if (code < 300) return Status::ok();
+    std::string text = response.extract_utf8string(true).get();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    // Unavailable: worth another try (draining, overloaded); anything else is the replica's verdict.
+    const bool retry = code == 429 || code == 503 || code == 504;
+    return Status(retry ? StatusCode::kUnavailable : StatusCode::kInternal,
+                  where + ": " + std::to_string(code) + " " + text);
+  } catch (const std::exception& e) {
+    return unavailable(where + ": " + e.what());
   }
 }
 

@@ -15,10 +15,12 @@ namespace sluice::platform {
 class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
-  // Starts argv[0] with the arguments; the child dies with this process.
-  // Call it from a thread that outlives the children: the kernel's
-  // parent-death signal follows the thread that forked, not the process.
-  virtual Result<int> spawn(const std::vector<std::string>& argv) = 0;
+  using Environment = std::vector<std::pair<std::string, std::string>>;
+  // Starts argv[0] with the arguments, and this process's environment plus
+  // `env` (which wins); the child dies with this process. Call it from a
+  // thread that outlives the children: the kernel's parent-death signal
+  // follows the thread that forked, not the process.
+  virtual Result<int> spawn(const std::vector<std::string>& argv, const Environment& env) = 0;
   virtual void signal(int pid, int signalNumber) = 0;
   // Children that exited since the last call: (pid, exit code, or 128 + signal).
   virtual std::vector<std::pair<int, int>> reapExited() = 0;
@@ -33,12 +35,16 @@ class RuntimeEndpoint {
   virtual bool ready(int port) = 0;
   // POST /specialize with the bearer token and the configuration.
   virtual Status specialize(int port, const std::string& token, const std::string& configuration) = 0;
+  // POST /invoke with the event (a cron tick): OK once the replica settled it;
+  // kUnavailable when it asks for another try (429/503/504) or cannot be reached.
+  virtual Status invoke(int port, const std::string& trigger, const std::string& eventType,
+                        const std::string& body) = 0;
 };
 
 // The real ones: fork/exec/waitpid, and cpprestsdk over loopback.
 class PosixProcessRunner final : public ProcessRunner {
  public:
-  Result<int> spawn(const std::vector<std::string>& argv) override;
+  Result<int> spawn(const std::vector<std::string>& argv, const Environment& env) override;
   void signal(int pid, int signalNumber) override;
   std::vector<std::pair<int, int>> reapExited() override;
   int freePort() override;
@@ -48,6 +54,7 @@ class HttpRuntimeEndpoint final : public RuntimeEndpoint {
  public:
   bool ready(int port) override;
   Status specialize(int port, const std::string& token, const std::string& configuration) override;
+  Status invoke(int port, const std::string& trigger, const std::string& eventType, const std::string& body) override;
 };
 
 }  // namespace sluice::platform

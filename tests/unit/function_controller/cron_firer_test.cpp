@@ -1,4 +1,4 @@
-// CronFirer on the fake client with a fake clock: a tick is delivered once per
+// CronFirer, through the KubePlatform, on the fake client with a fake clock: a tick is delivered once per
 // firing to a Ready replica, waits (without firing) while none is Ready, is
 // retried while the replica is unavailable, is given up with MissedSchedule
 // after the window, never fires for a minute that began before the Trigger
@@ -10,6 +10,7 @@
 #include "controllers/conditions.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
+#include "platform/kube/kube_platform.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -40,7 +41,10 @@ class CronFirerTest : public ::testing::Test {
       : clock(testing::FakeClock::TimePoint{} + std::chrono::hours(1), wallStart()),
         client(clock),
         events(client, "sluice-operator", clock),
-        firer(client, triggers, pods, replicas, events, clock) {}
+        expectations(clock),
+        tokens(client),
+        platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
+        firer(client, triggers, platform, events, clock) {}
 
   void addTrigger(json cron) {
     json t = {{"apiVersion", "sluice.io/v1alpha1"},
@@ -76,9 +80,13 @@ class CronFirerTest : public ::testing::Test {
   testing::FakeClock clock;
   testing::FakeResourceClient client;
   controller::EventRecorder events;
+  kube::ObjectCache functions;
   kube::ObjectCache triggers;
   kube::ObjectCache pods;
   ScriptedReplicaControl replicas;
+  controller::Expectations expectations;
+  ControlTokens tokens;
+  platform::KubePlatform platform;  // the pods' side: which replica is Ready
   CronFirer firer;
 };
 

@@ -1,4 +1,4 @@
-// FunctionController and WarmPoolController on the in-memory fake client with
+// FunctionController on the KubePlatform, and WarmPoolController, on the in-memory fake client with
 // caches the test fills by hand, so the cache can lag behind the "server" on
 // purpose: the expectations must keep a lagging cache from creating extras.
 #include "controllers/function/function_controller.h"
@@ -9,6 +9,7 @@
 #include "controllers/warmpool/warm_pool_controller.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
+#include "platform/kube/kube_platform.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -53,12 +54,12 @@ class FunctionControllerTest : public ::testing::Test {
         expectations(clock),
         events(client, "sluice-operator", clock),
         tokens(client),
-        controller({"sluice/runtime-python:test"}, client, {functions, triggers, pods}, expectations, events, tokens,
-                   &replicas, clock),
+        platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
+        controller(client, {functions, triggers}, platform, events, clock),
         warmPools({"sluice/runtime-python:test"}, client, functions, pods, expectations, tokens) {}
 
   // Creates the Function on the "server" and mirrors it into the cache.
-  json addFunction(json spec, json status = json::object()) {
+  json addFunction(json spec, const json& status = json::object()) {
     json fn = {{"apiVersion", "sluice.io/v1alpha1"},
                {"kind", "Function"},
                {"metadata", {{"name", "echo"}, {"namespace", "ns"}}},
@@ -118,6 +119,7 @@ class FunctionControllerTest : public ::testing::Test {
   controller::EventRecorder events;
   ControlTokens tokens;
   RecordingReplicaControl replicas;
+  platform::KubePlatform platform;
   FunctionController controller;
   WarmPoolController warmPools;
 };

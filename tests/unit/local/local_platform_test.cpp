@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fakes/fake_clock.h"
+#include "local/local_store.h"
 
 namespace sluice::platform {
 namespace {
@@ -18,9 +19,10 @@ using namespace std::chrono_literals;
 
 class FakeProcesses final : public ProcessRunner {
  public:
-  Result<int> spawn(const std::vector<std::string>& argv) override {
+  Result<int> spawn(const std::vector<std::string>& argv, const Environment& env) override {
     int pid = nextPid++;
     started[pid] = argv;
+    environments[pid] = env;
     return pid;
   }
   void signal(int pid, int signalNumber) override {
@@ -43,6 +45,7 @@ class FakeProcesses final : public ProcessRunner {
   int nextPid = 100;
   int nextPort = 20000;
   std::map<int, std::vector<std::string>> started;
+  std::map<int, Environment> environments;
   std::vector<std::pair<int, int>> signals;
   std::vector<std::pair<int, int>> pending;
   std::set<int> exited;
@@ -55,7 +58,13 @@ class FakeEndpoint final : public RuntimeEndpoint {
     specialized.push_back({port, token + " " + configuration});
     return specializeAnswer;
   }
+  Status invoke(int port, const std::string& trigger, const std::string& eventType, const std::string& body) override {
+    invoked.push_back(std::to_string(port) + " " + trigger + " " + eventType + " " + body);
+    return invokeAnswer;
+  }
   bool readyAnswer = true;
+  Status invokeAnswer;
+  std::vector<std::string> invoked;
   Status specializeAnswer;
   std::vector<std::pair<int, std::string>> specialized;
 };
@@ -68,8 +77,8 @@ class LocalPlatformTest : public ::testing::Test {
     options.token = "tok";
     options.warmPoolSize = 1;
   }
-  ReplicaSpec spec(int desired, const std::string& name = "fn") {
-    ReplicaSpec s;
+  LocalReplicaSpec spec(int desired, const std::string& name = "fn") {
+    LocalReplicaSpec s;
     s.key = "default/" + name;
     s.configuration = {{"name", name}};
     s.desired = desired;
@@ -89,7 +98,7 @@ TEST_F(LocalPlatformTest, KeepsAWarmPoolAndAdoptsItFirstThenStartsColdReplicas) 
   platform.tick();  // the warm one answers /readyz
   EXPECT_EQ(platform.warmReady(), 1);
 
-  ASSERT_TRUE(platform.apply(spec(3)).isOk());
+  platform.applyConfiguration(spec(3));
   platform.tick();
   // The warm process was specialized with the token and configuration; two cold
   // starts with --config; a new warm process refills the pool.
@@ -106,11 +115,11 @@ TEST_F(LocalPlatformTest, KeepsAWarmPoolAndAdoptsItFirstThenStartsColdReplicas) 
 TEST_F(LocalPlatformTest, ScaleDownDrainsTheYoungestWithSigterm) {
   options.warmPoolSize = 0;
   LocalPlatform platform(options, processes, endpoint, clock);
-  ASSERT_TRUE(platform.apply(spec(2)).isOk());
+  platform.applyConfiguration(spec(2));
   platform.tick();
   clock.advance(1s);
   platform.tick();
-  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.applyConfiguration(spec(1));
   platform.tick();
   EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{101, SIGTERM}}));
   platform.tick();  // its exit is reaped as a drain, not a crash
@@ -121,7 +130,7 @@ TEST_F(LocalPlatformTest, ScaleDownDrainsTheYoungestWithSigterm) {
 TEST_F(LocalPlatformTest, ACrashedReplicaIsReplacedAfterADoublingBackoff) {
   options.warmPoolSize = 0;
   LocalPlatform platform(options, processes, endpoint, clock);
-  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.applyConfiguration(spec(1));
   platform.tick();
   ASSERT_EQ(platform.replicaPids("default/fn"), std::vector<int>{100});
 
@@ -150,11 +159,11 @@ TEST_F(LocalPlatformTest, ACrashedReplicaIsReplacedAfterADoublingBackoff) {
 TEST_F(LocalPlatformTest, AChangedConfigurationReplacesReplicas) {
   options.warmPoolSize = 0;
   LocalPlatform platform(options, processes, endpoint, clock);
-  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.applyConfiguration(spec(1));
   platform.tick();
-  ReplicaSpec changed = spec(1);
+  LocalReplicaSpec changed = spec(1);
   changed.configuration["concurrency"] = 4;
-  ASSERT_TRUE(platform.apply(changed).isOk());
+  platform.applyConfiguration(changed);
   platform.tick();
   EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{100, SIGTERM}}));
   EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
@@ -165,7 +174,7 @@ TEST_F(LocalPlatformTest, AFailedSpecializationFallsBackToAColdStart) {
   LocalPlatform platform(options, processes, endpoint, clock);
   platform.tick();
   platform.tick();
-  ASSERT_TRUE(platform.apply(spec(1)).isOk());
+  platform.applyConfiguration(spec(1));
   platform.tick();
   EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{100, SIGKILL}}));
   EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
@@ -174,8 +183,8 @@ TEST_F(LocalPlatformTest, AFailedSpecializationFallsBackToAColdStart) {
 
 TEST_F(LocalPlatformTest, ForgetDrainsAndShutdownStopsEveryChild) {
   LocalPlatform platform(options, processes, endpoint, clock);
-  ASSERT_TRUE(platform.apply(spec(2, "a")).isOk());
-  ASSERT_TRUE(platform.apply(spec(1, "b")).isOk());
+  platform.applyConfiguration(spec(2, "a"));
+  platform.applyConfiguration(spec(1, "b"));
   platform.tick();
   EXPECT_EQ(processes.alive(), 4);  // 3 replicas + 1 warm
   platform.forget("default/a");
@@ -185,6 +194,78 @@ TEST_F(LocalPlatformTest, ForgetDrainsAndShutdownStopsEveryChild) {
   EXPECT_EQ(processes.alive(), 2);
   platform.shutdown();
   EXPECT_EQ(processes.alive(), 0);
+}
+
+TEST_F(LocalPlatformTest, InvokeGoesToAReadyReplicaAndIsUnavailableWithoutOne) {
+  options.warmPoolSize = 0;
+  endpoint.readyAnswer = false;
+  LocalPlatform platform(options, processes, endpoint, clock);
+  platform.applyConfiguration(spec(1));
+  platform.tick();  // started, not ready yet
+  auto none = platform.invoke("default/fn", "nightly", "cron.tick", "{}");
+  EXPECT_EQ(none.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(none.status().message(), "no ready replica process of Function default/fn");
+  endpoint.readyAnswer = true;
+  platform.tick();
+  auto delivered = platform.invoke("default/fn", "nightly", "cron.tick", "{}");
+  ASSERT_TRUE(delivered.isOk()) << delivered.status().toString();
+  EXPECT_EQ(*delivered, "process 100");
+  EXPECT_EQ(endpoint.invoked, std::vector<std::string>{"20000 nightly cron.tick {}"});
+  // The replica's own verdict comes back unchanged.
+  endpoint.invokeAnswer = internalError("handler failed");
+  EXPECT_EQ(platform.invoke("default/fn", "nightly", "cron.tick", "{}").status().message(), "handler failed");
+}
+
+TEST_F(LocalPlatformTest, ApplyRunsTheRenderedConfigurationWithInlineCodeAndRefusesOtherCode) {
+  options.warmPoolSize = 0;
+  LocalPlatform platform(options, processes, endpoint, clock);
+  ReplicaSpec replicaSpec;
+  replicaSpec.key = "default/fn";
+  replicaSpec.function = {{"spec", {{"code", {{"inline", "def main_handler(e, c): return e"}}}}}};
+  replicaSpec.rendered.config = {{"name", "fn"}, {"codeDir", "/code"}, {"triggers", nlohmann::json::array()}};
+  replicaSpec.desired = 1;
+  auto outcome = platform.apply(replicaSpec);
+  ASSERT_TRUE(outcome.isOk()) << outcome.status().toString();
+  EXPECT_EQ(outcome->counts.desired, 1);
+  EXPECT_EQ(outcome->counts.live(), 0) << "as found: tick() starts the process";
+  platform.tick();
+  platform.tick();  // it answers /readyz
+  EXPECT_EQ(platform.counts("default/fn").ready, 1);
+
+  replicaSpec.function["spec"]["code"] = {{"image", "registry/code:1"}};
+  auto refused = platform.apply(replicaSpec);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "spec.code.image: --local runs inline code only (spec.code.inline)");
+  platform.tick();
+  EXPECT_EQ(platform.counts("default/fn").ready, 1) << "a refused spec leaves the replicas as they are";
+}
+
+TEST_F(LocalPlatformTest, SecretsReachAColdStartedReplicasEnvironmentAndAreNeverAdopted) {
+  local::LocalStore store;  // as under --local: Secret manifests from DIR
+  store.put({{"apiVersion", "v1"},
+             {"kind", "Secret"},
+             {"metadata", {{"name", "s3-creds"}, {"namespace", "default"}}},
+             {"data", {{"accessKey", "bWluaW8="}}}});
+  LocalPlatform platform(options, processes, endpoint, clock, nullptr, &store);
+  platform.tick();
+  platform.tick();  // a warm process is ready
+  ReplicaSpec replicaSpec;
+  replicaSpec.key = "default/fn";
+  replicaSpec.function = {{"metadata", {{"namespace", "default"}}}, {"spec", {{"runtime", "builtin"}}}};
+  replicaSpec.rendered.config = {{"name", "fn"}, {"triggers", nlohmann::json::array()}};
+  replicaSpec.rendered.secretEnvs = {{"SLUICE_SECRET_TRIGGER_FILES_ACCESSKEY", "s3-creds", "accessKey", false}};
+  replicaSpec.desired = 1;
+  ASSERT_TRUE(platform.apply(replicaSpec).isOk());
+  platform.tick();
+  EXPECT_TRUE(endpoint.specialized.empty()) << "a warm process has no Secrets: not adopted";
+  ASSERT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
+  EXPECT_EQ(processes.environments[101],
+            (ProcessRunner::Environment{{"SLUICE_SECRET_TRIGGER_FILES_ACCESSKEY", "minio"}}));
+
+  replicaSpec.rendered.secretEnvs[0].secretName = "missing";
+  auto missing = platform.apply(replicaSpec);
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << "retried until the Secret appears";
+  EXPECT_EQ(missing.status().message(), "Secret default/missing: secrets \"missing\" not found");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "controllers/autoscaler/trigger_scaler_factory.h"
+#include "controllers/conditions.h"
 #include "fakes/fake_clock.h"
 #include "scalers/cpprest_http_getter.h"
 
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 
 class NoProcesses final : public platform::ProcessRunner {
  public:
-  Result<int> spawn(const std::vector<std::string>& argv) override {
+  Result<int> spawn(const std::vector<std::string>& argv, const Environment&) override {
     argvs.push_back(argv);
     return next++;
   }
@@ -36,6 +37,11 @@ class AlwaysReady final : public platform::RuntimeEndpoint {
  public:
   bool ready(int) override { return true; }
   Status specialize(int, const std::string&, const std::string&) override { return Status::ok(); }
+  Status invoke(int port, const std::string& trigger, const std::string& eventType, const std::string&) override {
+    invoked.push_back(std::to_string(port) + " " + trigger + " " + eventType);
+    return Status::ok();
+  }
+  std::vector<std::string> invoked;
 };
 
 std::string functionYaml(const std::string& name, const std::string& input, int maxReplicas) {
@@ -54,7 +60,10 @@ void write(const std::string& path, const std::string& text) {
 
 class LocalRunnerTest : public ::testing::Test {
  protected:
-  LocalRunnerTest() : root(::testing::TempDir() + "/local-runner-test") {
+  // Each test its own directory: ctest runs them as parallel processes.
+  LocalRunnerTest()
+      : root(::testing::TempDir() + "/local-runner-test-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()) {
     fs::remove_all(root);
     fs::create_directories(root + "/manifests");
     fs::create_directories(root + "/in-a");
@@ -119,20 +128,58 @@ TEST_F(LocalRunnerTest, ScalesByObjectCountAndABrokenFileLeavesTheOthersRunning)
   EXPECT_EQ(platform.counts("default/b").ready, 1);
 }
 
+TEST_F(LocalRunnerTest, ACronTriggerWakesItsFunctionFiresOnceIntoAReadyProcessAndKeepsLastFireTime) {
+  // 12:00:30 UTC; the Trigger fires daily at 12:01.
+  testing::FakeClock wall(testing::FakeClock::TimePoint{} + std::chrono::hours(1),
+                          controllers::parseRfc3339("2026-11-30T12:00:30Z"));
+  write(root + "/manifests/report.yaml",
+        "apiVersion: sluice.io/v1alpha1\nkind: Function\nmetadata:\n  name: report\nspec:\n  runtime: python3.11\n"
+        "  code:\n    inline: \"def main_handler(event, context):\\n    return event\"\n  outputs:\n"
+        "    - dir: {path: " +
+            root +
+            "/out}\n  scaling:\n    cooldownSeconds: 1\n    pollingIntervalSeconds: 1\n"
+            "---\napiVersion: sluice.io/v1alpha1\nkind: Trigger\nmetadata:\n  name: nightly\nspec:\n"
+            "  functionRef: {name: report}\n  cron: {schedule: \"1 12 * * *\", payload: tick}\n");
+  platform::LocalPlatform platform(options, processes, endpoint, wall);
+  LocalStore store(nullptr, wall);
+  controller::EventRecorder events(store, "test", wall);
+  controllers::TriggerScalerFactory scalers(store, std::make_shared<scalers::CppRestHttpGetter>(), wall);
+  LocalRunner runner(runnerOptions, store, platform, scalers, events, nullptr, wall);
+  ASSERT_TRUE(runner.reload().empty());
+  auto step = [&](std::chrono::milliseconds by) {
+    runner.round();
+    runner.fireCron();
+    wall.advance(by);
+  };
+  for (int i = 0; i < 100; ++i) step(300ms);  // to 12:01:00
+  EXPECT_EQ(platform.counts("default/report").live(), 0) << "no replica before the firing";
+  EXPECT_TRUE(endpoint.invoked.empty());
+  for (int i = 0; i < 10; ++i) step(300ms);  // the cron floor wakes a replica, the tick is delivered
+  EXPECT_EQ(platform.counts("default/report").ready, 1);
+  EXPECT_EQ(endpoint.invoked, std::vector<std::string>{"1 nightly cron.tick"});
+  EXPECT_EQ(store.triggers().get("default/nightly")->value("/status/lastFireTime"_json_pointer, std::string()),
+            "2026-11-30T12:01:00Z");
+  for (int i = 0; i < 250; ++i) step(300ms);  // past the firing's minute and the cooldown
+  EXPECT_EQ(endpoint.invoked.size(), 1u) << "one tick per firing";
+  EXPECT_EQ(platform.counts("default/report").live(), 0) << "back to zero after the firing's minute";
+  // The Function's status is the FunctionController's, as on Kubernetes.
+  EXPECT_EQ(store.functions().get("default/report")->value("/status/replicas"_json_pointer, -1), 0);
+}
+
 TEST(LocalConfigurationTest, InlineCodeTravelsAsCodeFilesAndDirTriggersPollFast) {
   nlohmann::json function = {
       {"spec",
        {{"runtime", "python3.11"}, {"handler", "main.handle"}, {"code", {{"inline", "def handle(e, c): return e"}}}}}};
   nlohmann::json config = {{"codeDir", "/code"},
                            {"triggers", {{{"name", "t"}, {"objectStore", {{"kind", "dir"}, {"prefix", "/in"}}}}}}};
-  auto out = localConfiguration(function, config, LocalRunnerOptions{});
+  auto out = platform::localConfiguration(function, config, platform::LocalPlatformOptions{});
   ASSERT_TRUE(out.isOk());
   EXPECT_EQ((*out)["codeFiles"], (nlohmann::json{{"main.py", "def handle(e, c): return e"}}));
   EXPECT_FALSE(out->contains("codeDir"));
   EXPECT_EQ((*out)["triggers"][0]["objectStore"]["claimTtl"], "6s");
 
   function["spec"]["code"] = {{"configMapRef", {{"name", "x"}}}};
-  EXPECT_EQ(localConfiguration(function, config, LocalRunnerOptions{}).status().message(),
+  EXPECT_EQ(platform::localConfiguration(function, config, platform::LocalPlatformOptions{}).status().message(),
             "spec.code.configMapRef: --local runs inline code only (spec.code.inline)");
 }
 

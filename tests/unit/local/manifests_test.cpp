@@ -76,5 +76,22 @@ TEST(ManifestsTest, EveryExampleParsesWithoutErrors) {
   EXPECT_EQ(objects, 10);
 }
 
+TEST(ManifestsTest, SecretsAreKeptWithStringDataFoldedIntoBase64Data) {
+  auto file = parseManifests("s.yaml",
+                             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  accessKey: "
+                             "minio\ndata:\n  secretKey: c2VjcmV0\n",
+                             CrdValidator::builtin());
+  ASSERT_TRUE(file.errors.empty()) << file.errors[0];
+  ASSERT_EQ(file.objects.size(), 1u);
+  EXPECT_EQ(file.objects[0]["data"], (nlohmann::json{{"accessKey", "bWluaW8="}, {"secretKey", "c2VjcmV0"}}));
+  EXPECT_FALSE(file.objects[0].contains("stringData"));
+  EXPECT_EQ(file.objects[0]["metadata"]["namespace"], "default");
+
+  auto bad = parseManifests("s.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  key: '*'\n",
+                            CrdValidator::builtin());
+  EXPECT_EQ(bad.errors, std::vector<std::string>{"s.yaml:6: Secret default/creds: data[key]: Invalid value: not base64 "
+                                                 "(use stringData for plain text)"});
+}
+
 }  // namespace
 }  // namespace sluice::local

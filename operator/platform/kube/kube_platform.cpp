@@ -1,0 +1,315 @@
+#include "platform/kube/kube_platform.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+#include "controllers/conditions.h"
+#include "controllers/function/pod_template.h"
+#include "kube/resource.h"
+
+namespace sluice::platform {
+
+using nlohmann::json;
+namespace res = kube::resources;
+using controllers::kFunctionLabel;
+using controllers::kPoolLabel;
+using controllers::kRoleLabel;
+using controllers::kTemplateHashLabel;
+
+namespace {
+
+constexpr const char* kInFlightAnnotation = "sluice.io/in-flight";  // written by whoever scrapes the replicas
+
+controllers::ReplicaPod toReplicaPod(const json& pod) {
+  controllers::ReplicaPod r;
+  const json& meta = pod["metadata"];
+  r.name = meta.value("name", "");
+  r.templateHash = meta.value("/labels"_json_pointer / kTemplateHashLabel, std::string());
+  r.scheduled = !pod.value("/spec/nodeName"_json_pointer, std::string()).empty();
+  r.ready = controllers::podReady(pod);
+  r.terminating = meta.contains("deletionTimestamp");
+  const std::string phase = pod.value("/status/phase"_json_pointer, std::string());
+  r.failed = phase == "Failed" || phase == "Succeeded";  // restartPolicy Always: a finished pod is gone for good
+  std::string inFlight = meta.value("/annotations"_json_pointer / kInFlightAnnotation, std::string());
+  if (!inFlight.empty()) r.inFlight = std::atoi(inFlight.c_str());
+  r.created = controllers::parseRfc3339(meta.value("creationTimestamp", ""));
+  return r;
+}
+
+bool controlledBy(const json& object, const std::string& uid) {
+  for (const json& ref : object.value("/metadata/ownerReferences"_json_pointer, json::array())) {
+    if (ref.value("controller", false) && ref.value("uid", "") == uid) return true;
+  }
+  return false;
+}
+
+ReplicaCounts countPods(const std::vector<controllers::ReplicaPod>& pods) {
+  ReplicaCounts counts;
+  for (const controllers::ReplicaPod& p : pods) {
+    if (p.terminating) {
+      ++counts.draining;
+      continue;
+    }
+    ++(p.ready ? counts.ready : counts.starting);
+    if (p.failed) ++counts.failed;
+  }
+  return counts;
+}
+
+}  // namespace
+
+KubePlatform::KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
+                           controller::Expectations& expectations, controller::EventRecorder& events,
+                           controllers::ControlTokens& tokens, controllers::ReplicaControl* replicas)
+    : options_(std::move(options)),
+      client_(client),
+      caches_(caches),
+      expectations_(expectations),
+      events_(events),
+      tokens_(tokens),
+      replicas_(replicas) {}
+
+std::vector<json> KubePlatform::podsOf(const std::string& uid) const {
+  std::vector<json> out;
+  for (const kube::ObjectPtr& p : caches_.pods.byOwnerUid(uid)) {
+    if (controlledBy(*p, uid)) out.push_back(*p);
+  }
+  return out;
+}
+
+ReplicaCounts KubePlatform::counts(const std::string& key) const {
+  kube::ObjectPtr function = caches_.functions.get(key);
+  if (!function) return {};
+  std::vector<controllers::ReplicaPod> pods;
+  for (const json& pod : podsOf(function->value("/metadata/uid"_json_pointer, std::string()))) {
+    pods.push_back(toReplicaPod(pod));
+  }
+  return countPods(pods);
+}
+
+void KubePlatform::forget(const std::string& key) {
+  expectations_.forget(key);
+  std::lock_guard lock(mu_);
+  appliedConfig_.erase(key);
+}
+
+Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
+  const json& function = spec.function;
+  const std::string ns = function["metadata"].value("namespace", "default");
+  const std::string name = function["metadata"].value("name", "");
+  const std::string uid = function["metadata"].value("uid", "");
+
+  ApplyOutcome outcome;
+  std::vector<controllers::ReplicaPod> pods;
+  std::map<std::string, json> podsByName;
+  for (json& pod : podsOf(uid)) {
+    pods.push_back(toReplicaPod(pod));
+    podsByName[pods.back().name] = std::move(pod);
+  }
+  outcome.counts = countPods(pods);
+  outcome.counts.desired = spec.desired;
+
+  const std::string configMapName = name + "-sluice-config";
+  auto podTemplate = controllers::buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName});
+  if (!podTemplate.isOk()) return Status(StatusCode::kInvalidArgument, podTemplate.status().message());
+  if (Status s = ensureConfigMap(function, configMapName, spec.rendered.config); !s.isOk()) {
+    // The server refusing our own ConfigMap is not the spec's fault: retried.
+    return Status(s.code() == StatusCode::kInvalidArgument ? StatusCode::kInternal : s.code(), s.message())
+        .withContext("ConfigMap " + ns + "/" + configMapName);
+  }
+  // Replica pods read the control token from the namespace's Secret at start.
+  if (auto token = tokens_.ensure(ns); !token.isOk()) return token.status();
+
+  WarmCandidates warm = warmCandidates(function, spec.rendered);
+  if (controllers::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
+    outcome.counts.warm = static_cast<int>(warm.pods.size());
+  }
+  if (!expectations_.satisfied(spec.key)) {
+    outcome.settling = true;
+    return outcome;
+  }
+  controllers::ReplicaPlanInput input;
+  input.desired = spec.desired;
+  input.currentTemplateHash = (*podTemplate)["metadata"]["labels"][kTemplateHashLabel].get<std::string>();
+  input.pods = pods;
+  input.warmAvailable = static_cast<int>(warm.pods.size());
+  controllers::ReplicaPlan plan = controllers::planReplicas(input);
+  carryOut(spec.key, function, *podTemplate, plan, podsByName, warm, outcome);
+  outcome.settling = plan.rolloutWaiting;
+  return outcome;
+}
+
+Result<std::string> KubePlatform::invoke(const std::string& key, const std::string& trigger,
+                                         const std::string& eventType, const std::string& body) {
+  const auto slash = key.find('/');
+  const std::string ns = key.substr(0, slash);
+  const std::string function = key.substr(slash + 1);
+  if (replicas_ == nullptr) return unavailable("no replica control");
+  for (const kube::ObjectPtr& pod : caches_.pods.byNamespace(ns)) {
+    const json& labels = pod->value("/metadata/labels"_json_pointer, json::object());
+    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
+      continue;
+    if (pod->contains("/metadata/deletionTimestamp"_json_pointer) || !controllers::podReady(*pod)) continue;
+    if (pod->value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    if (Status s = replicas_->invoke(*pod, trigger, eventType, body); !s.isOk()) return s;
+    return "pod " + pod->value("/metadata/name"_json_pointer, std::string());
+  }
+  return unavailable("no Ready replica pod of Function " + key);
+}
+
+Status KubePlatform::ensureConfigMap(const json& function, const std::string& name, const json& config) {
+  const json& meta = function["metadata"];
+  json data = {{"function.json", config.dump(2)}};
+  const json& code = function.value("/spec/code"_json_pointer, json::object());
+  if (code.contains("inline")) data["code.py"] = code["inline"];
+  const std::string key = kube::objectKey(meta.value("namespace", "default"), meta.value("name", ""));
+  const std::string content = data.dump();
+  {
+    std::lock_guard lock(mu_);
+    auto it = appliedConfig_.find(key);
+    if (it != appliedConfig_.end() && it->second == content) return Status::ok();
+  }
+  json configMap = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", meta.value("namespace", "default")},
+        {"labels", {{kFunctionLabel, meta.value("name", "")}, {"app.kubernetes.io/managed-by", "sluice"}}},
+        {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
+                                          {"kind", "Function"},
+                                          {"name", meta.value("name", "")},
+                                          {"uid", meta.value("uid", "")},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}})}}},
+      {"data", data},
+  };
+  auto applied = client_.apply(res::kConfigMaps, configMap, options_.fieldManager, /*force=*/true);
+  if (!applied.isOk()) return applied.status();
+  std::lock_guard lock(mu_);
+  appliedConfig_[key] = content;
+  return Status::ok();
+}
+
+KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function,
+                                                          const spec::RenderedConfig& rendered) const {
+  WarmCandidates out;
+  if (replicas_ == nullptr) return out;
+  const json& spec = function.value("spec", json::object());
+  // A warm pod has no Secrets, env, code volume or pod settings of the Function.
+  if (!rendered.secretEnvs.empty() || !rendered.secretVolumes.empty()) return out;
+  for (const char* field : {"env", "envFrom", "resources", "pod"}) {
+    if (spec.contains(field)) return out;
+  }
+  json configuration = rendered.config;
+  if (spec.value("runtime", "python3.11") != "builtin") {
+    if (!spec.contains("/code/inline"_json_pointer)) return out;
+    const std::string handler = spec.value("handler", "index.main_handler");
+    configuration.erase("codeDir");
+    configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", spec["code"]["inline"]}};
+  }
+  const std::string pool = controllers::warmPoolName(spec.value("image", options_.runtimeImage));
+  const std::string ns = function["metadata"].value("namespace", "default");
+  for (const kube::ObjectPtr& p : caches_.pods.byNamespace(ns)) {
+    const json& pod = *p;
+    if (pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) != "warm") continue;
+    if (pod.value("/metadata/labels"_json_pointer / kPoolLabel, std::string()) != pool) continue;
+    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !controllers::podReady(pod)) continue;
+    if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    out.pods.push_back(pod);
+  }
+  std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
+    return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) <
+           b.value("/metadata/creationTimestamp"_json_pointer, std::string());
+  });
+  out.configuration = configuration.dump();
+  return out;
+}
+
+Status KubePlatform::adopt(const std::string& key, const json& podTemplate, const json& warmPod,
+                           const std::string& configuration) {
+  const json& meta = warmPod["metadata"];
+  const std::string name = meta.value("name", "");
+  json labels = podTemplate["metadata"]["labels"];
+  labels[kPoolLabel] = nullptr;  // leaves the pool
+  json patch = {{"metadata",
+                 {{"resourceVersion", meta.value("resourceVersion", "")},  // fails if another owner got there first
+                  {"labels", labels},
+                  {"ownerReferences", podTemplate["metadata"]["ownerReferences"]}}}};
+  auto adopted = client_.patch(res::kPods, meta.value("namespace", "default"), name, kube::PatchType::kMerge, patch);
+  if (!adopted.isOk()) return adopted.status().withContext("adopting warm pod " + name);
+  if (Status s = replicas_->specialize(*adopted, configuration); !s.isOk()) {
+    return s.withContext("specializing adopted pod " + name);
+  }
+  SLUICE_LOG_INFO("function {}: adopted warm pod {}", key, name);
+  return Status::ok();
+}
+
+void KubePlatform::carryOut(const std::string& key, const json& function, const json& podTemplate,
+                            const controllers::ReplicaPlan& plan, const std::map<std::string, json>& podsByName,
+                            const WarmCandidates& warm, ApplyOutcome& outcome) {
+  const std::string ns = function["metadata"].value("namespace", "default");
+  auto fail = [&](const std::string& what, const Status& s) {
+    SLUICE_LOG_WARN("function {}: {}: {}", key, what, s.toString());
+    if (outcome.failure.empty()) outcome.failure = what + ": " + s.message();
+  };
+  int creations = plan.create;
+  const int adoptions = std::min(plan.adopt, static_cast<int>(warm.pods.size()));
+  creations += plan.adopt - adoptions;
+  // Replaces the (satisfied) record: only then does a reconcile act.
+  if (creations + adoptions > 0 || !plan.remove.empty()) {
+    expectations_.expect(key, creations + adoptions, static_cast<int>(plan.remove.size()));
+  }
+  for (const controllers::PodRemoval& removal : plan.remove) {
+    auto pod = podsByName.find(removal.name);
+    if (replicas_ != nullptr && removal.reason != controllers::RemovalReason::kFailed && pod != podsByName.end()) {
+      // Best effort: the deletion's grace period drains the replica (SIGTERM) even if this fails.
+      if (Status s = replicas_->drain(pod->second); !s.isOk()) {
+        SLUICE_LOG_DEBUG("function {}: drain of pod {}: {}", key, removal.name, s.toString());
+      }
+    }
+    kube::DeleteOptions options;
+    if (pod != podsByName.end()) options.preconditionUid = pod->second["metadata"].value("uid", "");
+    Status s = client_.remove(res::kPods, ns, removal.name, options);
+    if (s.isOk()) {
+      SLUICE_LOG_INFO("function {}: deleted pod {} ({})", key, removal.name,
+                      controllers::removalReasonName(removal.reason));
+      (removal.reason == controllers::RemovalReason::kScaleDown ? outcome.removed : outcome.replaced) += 1;
+    } else {
+      expectations_.deletionObserved(key);  // no deletion is coming
+      if (s.code() != StatusCode::kNotFound) fail("delete pod " + removal.name, s);
+    }
+  }
+  for (int i = 0; i < adoptions; ++i) {
+    const json& pod = warm.pods[static_cast<size_t>(i)];
+    Status s = adopt(key, podTemplate, pod, warm.configuration);
+    if (s.isOk()) {
+      ++outcome.adopted;
+      continue;
+    }
+    SLUICE_LOG_WARN("function {}: {}; creating a fresh pod instead", key, s.toString());
+    events_.record(function, "Warning", "AdoptionFailed", s.message() + "; creating a fresh pod instead");
+    // Not adopted (conflict, gone): the adoption's expected creation now stands for the fresh pod.
+    // Adopted but not specialized: the adoption will be observed, so expect one more creation, and
+    // the useless pod's deletion.
+    if (s.code() != StatusCode::kConflict && s.code() != StatusCode::kNotFound) {
+      expectations_.raise(key, 1, 1);
+      Status removed =
+          client_.remove(res::kPods, pod["metadata"].value("namespace", "default"), pod["metadata"].value("name", ""));
+      if (!removed.isOk()) expectations_.deletionObserved(key);
+    }
+    ++creations;
+  }
+  for (int i = 0; i < creations; ++i) {
+    auto created = client_.create(res::kPods, ns, podTemplate);
+    if (created.isOk()) {
+      SLUICE_LOG_INFO("function {}: created pod {}", key, created->value("/metadata/name"_json_pointer, std::string()));
+      ++outcome.created;
+    } else {
+      expectations_.creationObserved(key);
+      fail("create pod", created.status());
+    }
+  }
+}
+
+}  // namespace sluice::platform

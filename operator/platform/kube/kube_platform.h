@@ -1,0 +1,97 @@
+// KubePlatform: a Function's replicas as pods through the apiserver (the `kube`
+// Platform; see platform/platform.h). Pods are managed directly, as the
+// ReplicaSet controller does, so warm pods can be adopted and scale-down can
+// choose which pods go.
+//
+// One apply() of "namespace/name":
+//   1. builds the replica pod (pod_template) and its template hash, and writes
+//      the rendered configuration into the ConfigMap "<name>-sluice-config"
+//      (owned by the Function);
+//   2. makes sure the namespace's control token exists (replicas read it at start);
+//   3. unless the Expectations of earlier creates/deletes are still unmet (the
+//      cache lags), plans with planReplicas and carries the plan out: asks
+//      removed replicas to drain, deletes them with their grace period, adopts
+//      ready warm pods of the Function's pool (relabel + owner reference, then
+//      an authenticated /specialize carrying the code; a failed specialization
+//      is replaced by a fresh pod), creates the rest; only Functions whose code
+//      travels in the configuration (inline or builtin) and that need no
+//      Secrets, env or pod overrides are adoptable.
+// The warm pods themselves are kept by the WarmPoolController.
+// Thread-safety: apply() runs on the FunctionController's workers, never twice
+// at once for one key; the caches and clients are thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "controller/event_recorder.h"
+#include "controller/expectations.h"
+#include "controllers/function/control_token.h"
+#include "controllers/function/replica_control.h"
+#include "controllers/function/replica_plan.h"
+#include "kube/object_cache.h"
+#include "kube/resource_client.h"
+#include "platform/platform.h"
+
+namespace sluice::platform {
+
+struct KubePlatformOptions {
+  std::string runtimeImage;     // replicas' image when a Function sets no spec.image
+  int defaultWarmPoolSize = 0;  // when a Function sets no spec.scaling.warmPool.size
+  std::string fieldManager = "sluice-operator";
+};
+
+// The caches the platform reads (each an informer's).
+struct KubePlatformCaches {
+  const kube::ObjectCache& functions;
+  const kube::ObjectCache& pods;  // Sluice's pods: replicas and warm pods
+};
+
+class KubePlatform final : public Platform {
+ public:
+  // `replicas` may be null: no drains, no adoption, no invocations.
+  KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
+               controller::Expectations& expectations, controller::EventRecorder& events,
+               controllers::ControlTokens& tokens, controllers::ReplicaControl* replicas);
+
+  Result<ApplyOutcome> apply(const ReplicaSpec& spec) override;
+  // Its pods and ConfigMap go with the Function (owner references, garbage collector).
+  void forget(const std::string& key) override;
+  ReplicaCounts counts(const std::string& key) const override;
+  // To a Ready, not-terminating replica pod with an IP; returns "pod NAME".
+  Result<std::string> invoke(const std::string& key, const std::string& trigger, const std::string& eventType,
+                             const std::string& body) override;
+
+ private:
+  // Warm pods a Function may adopt, and what /specialize must carry for it.
+  struct WarmCandidates {
+    std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
+    std::string configuration;         // the runtime configuration with the code inside
+  };
+
+  // The pods a Function (by uid) controls, from the cache.
+  std::vector<nlohmann::json> podsOf(const std::string& uid) const;
+  Status ensureConfigMap(const nlohmann::json& function, const std::string& name, const nlohmann::json& config);
+  void carryOut(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
+                const controllers::ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
+                const WarmCandidates& warm, ApplyOutcome& outcome);
+  // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
+  Status adopt(const std::string& key, const nlohmann::json& podTemplate, const nlohmann::json& warmPod,
+               const std::string& configuration);
+  WarmCandidates warmCandidates(const nlohmann::json& function, const spec::RenderedConfig& rendered) const;
+
+  KubePlatformOptions options_;
+  kube::ResourceClient& client_;
+  KubePlatformCaches caches_;
+  controller::Expectations& expectations_;
+  controller::EventRecorder& events_;
+  controllers::ControlTokens& tokens_;
+  controllers::ReplicaControl* replicas_;
+
+  std::mutex mu_;
+  std::map<std::string, std::string> appliedConfig_;  // key -> ConfigMap content last written
+};
+
+}  // namespace sluice::platform

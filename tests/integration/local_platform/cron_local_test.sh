@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Cron under `sluice-operator --local`: a Function idling at zero processes with
+# a daily cron Trigger for a minute soon to come. At that minute the
+# autoscaler's cron floor starts a replica process, the CronFirer POSTs the tick
+# to its /invoke on its control port, and the handler's record lands in a
+# directory output: exactly one record for the firing, carrying the payload,
+# and one Fired Event naming the firing's minute (status.lastFireTime in the
+# local store keeps it from firing twice). After the firing's minute and the
+# cooldown the Function is back at zero processes, still with one record.
+# Wall time: 4-64 s to the firing, then ~63 s (the cron floor holds the whole
+# minute of the firing, then the 1 s cooldown).
+source "$(dirname "$0")/../lib.sh"
+require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
+
+work=$(mktemp -d)
+op_pid=
+cleanup() {
+  local code=$?
+  [[ -n $op_pid ]] && kill -INT "$op_pid" 2>/dev/null && wait "$op_pid" 2>/dev/null
+  ((code == 0)) || { echo "--- operator log (last 40 lines)"; tail -40 "$work/operator.log"; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/manifests" "$work/out"
+
+# A daily schedule for the next minute at least 4 s away, so the Trigger is
+# loaded before that minute begins (a late replica still gets the tick: the
+# floor holds the whole minute): nothing fires before it and nothing after it.
+at=$(($(date -u +%s) / 60 * 60 + 60))
+(($(date -u +%s) + 4 <= at)) || at=$((at + 60))
+schedule="$(date -u -d "@$at" +%-M) $(date -u -d "@$at" +%-H) * * *"
+cat >"$work/manifests/report.yaml" <<YAML
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: report}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  code:
+    inline: |
+      def main_handler(event, context):
+          return {"trigger": context.trigger, "payload": event["data"]}
+  outputs:
+  - name: reports
+    dir: {path: "$work/out"}
+  scaling: {minReplicas: 0, cooldownSeconds: 1, pollingIntervalSeconds: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: nightly}
+spec:
+  functionRef: {name: report}
+  cron: {schedule: "$schedule", payload: "build the report"}
+YAML
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SLUICE_BUILD_DIR/sluice-operator" --local "$work/manifests" --metrics-bind-address "127.0.0.1:$port" \
+  --warm-pool 1 --drain-grace 5 >"$work/operator.log" 2>&1 &
+op_pid=$!
+
+replicas() {
+  curl -sf "http://127.0.0.1:$port/metrics" |
+    awk '/^sluice_local_replicas\{/ && /function="default\/report"/ && /state="(starting|ready)"/ {n += $2} END {print n + 0}'
+}
+records() { cat "$work/out"/* 2>/dev/null | grep -c . || true; }
+records_are() { [[ $(records) -eq $1 ]]; }
+fired_lines() { grep -c "Trigger default/nightly: Fired: " "$work/operator.log" || true; }
+metrics_up() { curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; }
+
+poll 20 metrics_up
+# Until the firing: zero replica processes.
+peak=0
+while (($(date -u +%s) < at)); do
+  n=$(replicas)
+  ((n == 0)) || fail "$n replica process(es) before the firing at $(date -u -d "@$at" +%H:%M:%S)"
+  sleep 1
+done
+echo "[step] 0 replica processes until the firing at $(date -u -d "@$at" +%H:%M:%S)"
+
+# The firing wakes one replica and its record arrives.
+woke_or_recorded() {
+  local n
+  n=$(replicas)
+  ((n > peak)) && peak=$n
+  records_are 1
+}
+poll 30 woke_or_recorded
+fired_ms=$(($(date +%s%3N) - at * 1000))
+line=$(cat "$work/out"/*)
+[[ $(jq -r .payload <<<"$line") == "build the report" ]] || fail "the tick's record is $line"
+[[ $(jq -r .trigger <<<"$line") == nightly ]] || fail "the tick's record names trigger $(jq -r .trigger <<<"$line")"
+fired=$(date -u -d "@$at" +%Y-%m-%dT%H:%M:00Z)
+fired_logged() { grep -q "Trigger default/nightly: Fired: delivered the firing of $fired to process " "$work/operator.log"; }
+poll 10 fired_logged
+echo "[figure] local cron: the record of the $fired firing arrived $fired_ms ms after the minute began"
+
+# After the firing's minute and the cooldown: back to zero, no second tick.
+at_zero() {
+  local n
+  n=$(replicas)
+  ((n > peak)) && peak=$n
+  ((n == 0))
+}
+poll 90 at_zero
+((peak == 1)) || fail "peak replica processes $peak, expected 1"
+records_are 1 || fail "$(records) records for one firing"
+[[ $(fired_lines) -eq 1 ]] || fail "$(fired_lines) Fired events for one firing"
+echo "PASS: replicas 0 -> 1 -> 0 around the $fired firing; exactly one record"
