@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
+#include "common/crash_report.h"
 #include "common/logging.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
@@ -210,6 +211,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
 }  // namespace
 
 int main(int argc, char** argv) {
+  sluice::installCrashReport();
   CLI::App app{"sluice-operator: runs Sluice Functions and Triggers on Kubernetes or, with --local, on this machine"};
   app.set_version_flag("--version", std::string("sluice-operator ") + sluice::kVersion);
 

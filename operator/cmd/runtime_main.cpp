@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
+#include "common/crash_report.h"
 #include "common/logging.h"
 #include "runtime/config/config_parser.h"
 #include "runtime/control/control_server.h"
@@ -56,6 +57,7 @@ sluice::Result<std::shared_ptr<sluice::runtime::Handler>> buildHandler(
 }  // namespace
 
 int main(int argc, char** argv) {
+  sluice::installCrashReport();
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
   app.set_version_flag("--version", std::string("sluice-runtime ") + sluice::kVersion);
 

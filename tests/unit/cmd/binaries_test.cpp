@@ -62,4 +62,15 @@ TEST(BinariesTest, BadLogLevelIsRefusedNamingFlagAndValue) {
             "sluice-runtime: --log-level: log level \"loud\" is not one of trace, debug, info, warn, error, off\n");
 }
 
+// A crash leaves its signal and a backtrace in the log, and the process still
+// dies of that signal (bash reports 128 + 11 for SIGSEGV).
+TEST(BinariesTest, AFatalSignalIsReportedWithABacktrace) {
+  Output out = run("bash -c '" + kBuild +
+                   "/sluice-runtime --warm --control-bind-address 127.0.0.1:0 --log-level warn & "
+                   "pid=$!; sleep 1; kill -SEGV $pid; wait $pid; echo exit=$?'");
+  EXPECT_NE(out.text.find("fatal signal: Segmentation fault; backtrace:\n"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("sluice-runtime("), std::string::npos) << "no frame of the binary: " << out.text;
+  EXPECT_NE(out.text.find("exit=139"), std::string::npos) << out.text;
+}
+
 }  // namespace
