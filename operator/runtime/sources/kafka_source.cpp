@@ -281,15 +281,42 @@ void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::
 }
 
 void KafkaSource::reportLag() {
+  // A partition nothing was fetched from yet (e.g. held back by the in-flight
+  // limit) starts at its committed offset, or where initialOffset points.
+  std::vector<RdKafka::TopicPartition*> unknown;
+  for (auto& [lane, state] : partitions_) {
+    if (!state->tracker.commitPosition() && state->nextFetch < 0) {
+      unknown.push_back(RdKafka::TopicPartition::create(state->topic, state->partition));
+    }
+  }
+  std::map<std::string, int64_t> committed;
+  if (!unknown.empty() && consumer_->committed(unknown, 1000) == RdKafka::ERR_NO_ERROR) {
+    for (RdKafka::TopicPartition* tp : unknown) committed[laneOf(tp->topic(), tp->partition())] = tp->offset();
+  }
+  destroyPartitions(unknown);
   for (auto& [lane, state] : partitions_) {
     int64_t low = 0;
     int64_t high = 0;
     if (consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
         high < 0) {
-      continue;
+      // Nothing fetched yet, so nothing cached: ask the broker.
+      if (consumer_->query_watermark_offsets(state->topic, state->partition, &low, &high, 1000) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
     }
     int64_t position = state->tracker.commitPosition().value_or(state->nextFetch);
-    if (position < 0) continue;
+    if (position < 0) {
+      auto it = committed.find(lane);
+      if (it != committed.end() && it->second >= 0) {
+        position = it->second;
+      } else if (it != committed.end()) {
+        position = options_.initialOffset == "earliest" ? low : high;
+      } else {
+        continue;
+      }
+    }
     metrics_.setConsumerLag(state->topic, state->partition, static_cast<double>(std::max<int64_t>(high - position, 0)));
   }
 }
