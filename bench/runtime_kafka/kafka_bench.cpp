@@ -236,10 +236,11 @@ int latency(const std::string& bootstrap, const std::string& out, long n, long s
     }
     std::string value(static_cast<const char*>(m->payload()), m->len());
     size_t first = value.find(':');
-    size_t second = value.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) die("value without a send time: " + value);
+    if (first == std::string::npos) die("value without a sequence number: " + value);
     ++read;
-    if (std::stol(value.substr(0, first)) < skip) continue;
+    if (std::stol(value.substr(0, first)) < skip) continue;  // warm-up (and the readiness probe)
+    size_t second = value.find(':', first + 1);
+    if (second == std::string::npos) die("value without a send time: " + value);
     int64_t sent = std::stoll(value.substr(first + 1, second - first - 1));
     ms.push_back(static_cast<double>(m->timestamp().timestamp) - static_cast<double>(sent) / 1000.0);
   }
