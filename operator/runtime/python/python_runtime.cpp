@@ -52,21 +52,34 @@ logging.getLogger().setLevel(logging.INFO)
 
 
 class Context:
-    """What a handler learns about its invocation (SCF and Lambda names both work)."""
+    """What a handler learns about its invocation (SCF and Lambda names both work).
+
+    One is built per event, so __init__ stores only what differs per call;
+    the rest is derived on access."""
+
+    function_version = "$LATEST"
+    memory_limit_in_mb = 0
 
     def __init__(self, request_id, function_name, namespace, trigger, attempt, remaining_ms, timeout_ms):
         self.request_id = request_id
-        self.aws_request_id = request_id
         self.function_name = function_name
-        self.function_version = "$LATEST"
         self.namespace = namespace
         self.trigger = trigger
         self.attempt = attempt
         self.time_limit_in_ms = timeout_ms
-        self.memory_limit_in_mb = 0
-        self.invoked_function_arn = "arn:sluice:function:%s:%s" % (namespace, function_name)
         self._deadline = time.monotonic() + remaining_ms / 1000.0
-        self.deadline_ms = int(time.time() * 1000 + remaining_ms)
+
+    @property
+    def aws_request_id(self):
+        return self.request_id
+
+    @property
+    def invoked_function_arn(self):
+        return "arn:sluice:function:%s:%s" % (self.namespace, self.function_name)
+
+    @property
+    def deadline_ms(self):
+        return int(time.time() * 1000 + (self._deadline - time.monotonic()) * 1000)
 
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
