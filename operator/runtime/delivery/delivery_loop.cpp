@@ -188,16 +188,16 @@ void DeliveryLoop::workerLoop(std::stop_token stop) {
 Result<std::vector<Record>> DeliveryLoop::callHandler(const Event& event, const std::string& trigger, int attempt) {
   std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
   if (!options_.handlerThreadSafe) lock.lock();
-  return runHandler(event, trigger, attempt);
+  return runHandler(event, trigger, attempt, clock_.now(), /*observe=*/true);
 }
 
-Result<std::vector<Record>> DeliveryLoop::runHandler(const Event& event, const std::string& trigger, int attempt) {
+Result<std::vector<Record>> DeliveryLoop::runHandler(const Event& event, const std::string& trigger, int attempt,
+                                                     Clock::TimePoint started, bool observe) {
   InvocationContext context;
   context.requestId = event.id;
   context.functionName = options_.functionName;
   context.triggerName = trigger;
   context.attempt = attempt;
-  Clock::TimePoint started = clock_.now();
   context.deadline = started + options_.handlerTimeout;
 
   Result<std::vector<Record>> result = internalError("handler not called");
@@ -209,7 +209,7 @@ Result<std::vector<Record>> DeliveryLoop::runHandler(const Event& event, const s
     result = internalError("handler threw a non-standard exception");
   }
   Clock::TimePoint finished = clock_.now();
-  metrics_.handlerSeconds(trigger, secondsBetween(started, finished));
+  if (observe) metrics_.handlerSeconds(trigger, secondsBetween(started, finished));
   if (result.isOk() && finished > context.deadline) {
     return Status(
         StatusCode::kDeadlineExceeded,
@@ -265,12 +265,20 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       } catch (const std::exception& e) {
         first.assign(events.size(), EachResult{internalError(std::string("handler threw: ") + e.what()), 0});
       }
-      for (const EachResult& each : first) metrics_.handlerSeconds(trigger, each.seconds);
     } else {
       first.resize(events.size());
-      for (size_t i = 0; i < events.size(); ++i) first[i].outputs = runHandler(events[i], trigger, 1);
+      for (size_t i = 0; i < events.size(); ++i) {
+        Clock::TimePoint started = clock_.now();
+        first[i].outputs = runHandler(events[i], trigger, 1, started, /*observe=*/false);
+        first[i].seconds = secondsBetween(started, clock_.now());
+      }
     }
   }
+  std::vector<double> seconds(first.size());
+  for (size_t i = 0; i < first.size(); ++i) seconds[i] = first[i].seconds;
+  metrics_.handlerSecondsEach(trigger, seconds);
+  std::vector<double> outputCounts;
+  outputCounts.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     Result<std::vector<Record>>& result = first[i].outputs;
     Status error = result.isOk() ? checkOutputs(result.value()) : result.status();
@@ -285,10 +293,11 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       error = result.isOk() ? checkOutputs(result.value()) : result.status();
     }
     if (error.isOk()) {
-      metrics_.outputsPerEvent(trigger, static_cast<double>(result.value().size()));
+      outputCounts.push_back(static_cast<double>(result.value().size()));
       outputs[i] = std::move(result).value();
     }
   }
+  metrics_.outputsPerEventEach(trigger, outputCounts);
   return true;
 }
 

@@ -142,7 +142,9 @@ class DeliveryLoop final : public EventDispatcher {
   bool handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
                     Backoff& backoff, std::stop_token stop);
   Result<std::vector<Record>> callHandler(const Event& event, const std::string& trigger, int attempt);
-  Result<std::vector<Record>> runHandler(const Event& event, const std::string& trigger, int attempt);
+  // One handler call (handlerMu_ held as needed); `observe`: record its duration.
+  Result<std::vector<Record>> runHandler(const Event& event, const std::string& trigger, int attempt,
+                                         Clock::TimePoint started, bool observe);
   Status checkOutputs(const std::vector<Record>& records) const;
   // After a failed attempt: retry (after the backoff), give up (dead letter), or
   // abandon: leave the batch unacknowledged (unhealthy handler host, hard stop).

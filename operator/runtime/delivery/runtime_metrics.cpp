@@ -75,6 +75,16 @@ RuntimeMetrics::TriggerMetrics& RuntimeMetrics::forTrigger(const std::string& tr
   return triggers_.emplace(trigger, metrics).first->second;
 }
 
+void RuntimeMetrics::handlerSecondsEach(const std::string& trigger, const std::vector<double>& seconds) {
+  prometheus::Histogram* histogram = forTrigger(trigger).handlerDuration;
+  for (double value : seconds) histogram->Observe(value);
+}
+
+void RuntimeMetrics::outputsPerEventEach(const std::string& trigger, const std::vector<double>& counts) {
+  prometheus::Histogram* histogram = forTrigger(trigger).outputs;
+  for (double value : counts) histogram->Observe(value);
+}
+
 void RuntimeMetrics::setConsumerLag(const std::string& topic, int32_t partition, double lag) {
   lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(lag);
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -37,6 +38,9 @@ class RuntimeMetrics {
   // Events taken by the delivery loop in one hand-off (a Kafka fetch's records of one partition).
   void batchSize(const std::string& trigger, double events) { forTrigger(trigger).batchSize->Observe(events); }
   void outputsPerEvent(const std::string& trigger, double count) { forTrigger(trigger).outputs->Observe(count); }
+  // One observation per element, for a whole batch with one trigger lookup.
+  void handlerSecondsEach(const std::string& trigger, const std::vector<double>& seconds);
+  void outputsPerEventEach(const std::string& trigger, const std::vector<double>& counts);
   void setInFlight(double value) { inFlight_->Set(value); }
   void setConsumerLag(const std::string& topic, int32_t partition, double lag);
   void removeConsumerLag(const std::string& topic, int32_t partition);
