@@ -18,6 +18,10 @@ BIN="$BUILD/sluice_bench_runtime_kafka"
 RUNTIME="$BUILD/sluice-runtime"
 N="${N:-1000000}"
 NP="${NP:-100000}"
+# Sluice's at-least-once window: records fetched but not yet acknowledged by the sink (a trigger's
+# maxInFlight). Throughput is at most this window per produce round trip; the hand-written loops have
+# no such window (they commit without waiting for delivery reports).
+MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-50000}"
 PY="${SLUICE_BENCH_PYTHON:-/usr/bin/python3}"
 if [[ -z ${KAFKA_BOOTSTRAP:-} && -f $ROOT/build/testenv.env ]]; then
   # shellcheck disable=SC1091
@@ -48,7 +52,7 @@ config() {  # NAME RUNTIME-JSON IN OUT GROUP
 {"name": "$1", $2,
  "outputs": [{"name": "out", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topic": "$4", "properties": {"linger.ms": "5"}}}],
  "triggers": [{"name": "in", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topics": ["$3"], "consumerGroup": "$5",
-               "initialOffset": "earliest", "maxInFlight": 1000}}]}
+               "initialOffset": "earliest", "maxInFlight": $MAX_IN_FLIGHT}}]}
 JSON
 }
 
@@ -149,7 +153,7 @@ fi
 echo "latency confluent-kafka loop $LATBASE" >&2
 
 mkdir -p "$ROOT/bench/results"
-/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" "$LATSLUICE" "$LATBASE" "$LR" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
+/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" "$LATSLUICE" "$LATBASE" "$LR" "$MAX_IN_FLIGHT" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
 import json, sys
 mirror, raw, pys, pyb = (json.loads(a) for a in sys.argv[1:5])
 lats, latb = json.loads(sys.argv[7]), json.loads(sys.argv[8])
@@ -158,7 +162,8 @@ out = {"mirror": {"records": int(sys.argv[5]), "sluice": mirror, "raw_librdkafka
                   "ratio_events_per_cpu_s": mirror["events_per_cpu_s"] / raw["events_per_cpu_s"]},
        "python": {"records": int(sys.argv[6]), "sluice": pys, "confluent_kafka_loop": pyb,
                   "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None},
-       "python_latency": {"rate_per_s": int(sys.argv[9]), "sluice": lats, "confluent_kafka_loop": latb}}
+       "python_latency": {"rate_per_s": int(sys.argv[9]), "sluice": lats, "confluent_kafka_loop": latb},
+       "sluice_max_in_flight": int(sys.argv[10])}
 print(json.dumps(out, indent=2, sort_keys=True))
 PY
 cat "$ROOT/bench/results/runtime_kafka.json"
