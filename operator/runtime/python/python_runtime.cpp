@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <pybind11/embed.h>
@@ -518,8 +519,53 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
 
 namespace {
 
+// The canonical event dict (docs/event-shapes.md) built directly from the
+// Event: the same keys, values and key order (sorted, as the JSON path gives)
+// without an nlohmann::json in between. Python thread only.
+py::object canonicalToPython(const Event& event) {
+  static const char* kNames[] = {"data",      "headers", "id",      "key",  "offset",
+                                 "partition", "source",  "subject", "time", "type"};
+  static std::vector<py::object>* keys = [] {
+    auto* interned = new std::vector<py::object>;  // lives as long as the interpreter
+    for (const char* name : kNames) {
+      interned->push_back(py::reinterpret_steal<py::object>(PyUnicode_InternFromString(name)));
+    }
+    return interned;
+  }();
+  auto optionalInt = [](const auto& value) -> py::object {
+    return value ? py::object(py::int_(static_cast<int64_t>(*value))) : py::object(py::none());
+  };
+  py::dict headers;
+  // A name that repeats maps to the list of its values, in order; names sorted like the JSON path.
+  std::map<std::string, std::vector<const std::string*>> byName;
+  for (const auto& [name, value] : event.headers) byName[name].push_back(&value);
+  for (const auto& [name, values] : byName) {
+    if (values.size() == 1) {
+      headers[textOrBytes(name)] = textOrBytes(*values.front());
+    } else {
+      py::list list;
+      for (const std::string* value : values) list.append(textOrBytes(*value));
+      headers[textOrBytes(name)] = list;
+    }
+  }
+  py::dict out;
+  const std::vector<py::object>& k = *keys;
+  out[k[0]] = textOrBytes(event.data);
+  out[k[1]] = headers;
+  out[k[2]] = textOrBytes(event.id);
+  out[k[3]] = event.key ? textOrBytes(*event.key) : py::object(py::none());
+  out[k[4]] = optionalInt(event.offset);
+  out[k[5]] = optionalInt(event.partition);
+  out[k[6]] = textOrBytes(event.source);
+  out[k[7]] = textOrBytes(event.subject);
+  out[k[8]] = textOrBytes(shapes::rfc3339(event.time, true));
+  out[k[9]] = textOrBytes(event.type);
+  return out;
+}
+
 struct CallInput {
-  const json* shaped;
+  const json* shaped;  // the shaped event, or
+  const Event* event;  // a canonical event built straight into a dict (no JSON in between)
   std::string requestId;
   std::string triggerName;
   int attempt;
@@ -528,9 +574,12 @@ struct CallInput {
 
 // Calls the handler on one shaped event; the status and records of the call.
 void callHandlerOnce(py::module_& bootstrap, py::object& function, const HandlerOptions& options,
-                     const CallInput& input, Status& status, std::vector<Record>& records) {
+                     const CallInput& input, Status& status, std::vector<Record>& records,
+                     py::object* prepared = nullptr) {
   try {
-    py::object event = toPython(*input.shaped);
+    py::object event = prepared != nullptr       ? *prepared
+                       : input.shaped != nullptr ? toPython(*input.shaped)
+                                                 : canonicalToPython(*input.event);
     bootstrap.attr("_request_id") = input.requestId;
     py::object contextObject =
         bootstrap.attr("Context")(input.requestId, options.functionName, options.namespaceName, input.triggerName,
@@ -669,7 +718,7 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
 
   Status ran = impl->run(
       [impl, functionId, options, ctx, remaining, call] {
-        CallInput input{&call->shaped, ctx.requestId, ctx.triggerName, ctx.attempt, remaining.count()};
+        CallInput input{&call->shaped, nullptr, ctx.requestId, ctx.triggerName, ctx.attempt, remaining.count()};
         callHandlerOnce(*impl->bootstrap, impl->functions.at(functionId), *options, input, call->status, call->records);
       },
       deadline, options_->stuckGrace, options_->timeout);
@@ -684,7 +733,10 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   if (events.empty()) return results;
   if (timeout > options_->timeout) timeout = options_->timeout;
   struct Call {
-    std::vector<json> shaped;
+    std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the Python thread
+    const std::vector<Event>* events = nullptr;
+    std::mutex access;       // held while the Python thread reads `events`
+    bool abandoned = false;  // guarded by access: the caller returned, `events` may be gone
     std::vector<Status> statuses;
     std::vector<std::vector<Record>> records;
     std::vector<double> seconds;
@@ -693,10 +745,12 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   auto call = std::make_shared<Call>();
   shapes::ShapeOptions shapeOptions = options_->shapeOptions;
   if (!context.triggerName.empty()) shapeOptions.triggerName = context.triggerName;
-  call->shaped.reserve(events.size());
+  const bool canonical = options_->eventShape == config::EventShape::kCanonical;
+  call->events = &events;
   call->ids.reserve(events.size());
+  if (!canonical) call->shaped.reserve(events.size());
   for (const Event& event : events) {
-    call->shaped.push_back(shapes::shapeEvent(options_->eventShape, event, shapeOptions));
+    if (!canonical) call->shaped.push_back(shapes::shapeEvent(options_->eventShape, event, shapeOptions));
     call->ids.push_back(event.id);
   }
   call->statuses.resize(events.size());
@@ -714,21 +768,46 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
       [impl, raw, functionId, options, call, trigger, attempt, timeout] {
         py::module_& bootstrap = *impl->bootstrap;
         py::object& function = impl->functions.at(functionId);
-        for (size_t i = 0; i < call->shaped.size(); ++i) {
+        for (size_t i = 0; i < call->ids.size(); ++i) {
           auto started = std::chrono::steady_clock::now();
           uint64_t id = impl->nextCall++;
           raw->runningDeadline =
               std::chrono::duration_cast<std::chrono::nanoseconds>((started + timeout).time_since_epoch()).count();
           raw->runningCall = id;
           gCurrentCall = id;
-          CallInput input{&call->shaped[i], call->ids[i], trigger, attempt, timeout.count()};
-          callHandlerOnce(bootstrap, function, *options, input, call->statuses[i], call->records[i]);
+          CallInput input{call->shaped.empty() ? nullptr : &call->shaped[i],
+                          nullptr,
+                          call->ids[i],
+                          trigger,
+                          attempt,
+                          timeout.count()};
+          std::optional<py::object> ready;  // the canonical event, converted while the caller's events exist
+          if (input.shaped == nullptr) {
+            std::lock_guard lock(call->access);
+            if (call->abandoned) return;
+            input.event = &(*call->events)[i];
+            try {
+              ready = canonicalToPython(*input.event);
+            } catch (py::error_already_set& e) {
+              call->statuses[i] = internalError("building the event: " + pythonError(e));
+            }
+            input.event = nullptr;
+          }
+          if (call->statuses[i].isOk()) {
+            callHandlerOnce(bootstrap, function, *options, input, call->statuses[i], call->records[i],
+                            ready ? &*ready : nullptr);
+          }
           gCurrentCall = raw->id;
           raw->runningCall = 0;
           call->seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         }
       },
       task, timeout, options_->stuckGrace);
+  {
+    // From here on the Python thread must not read `events` (they belong to our caller).
+    std::lock_guard lock(call->access);
+    call->abandoned = true;
+  }
   for (size_t i = 0; i < events.size(); ++i) {
     if (!ran.isOk()) {
       results[i].outputs = ran;

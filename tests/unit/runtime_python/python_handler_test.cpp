@@ -287,6 +287,28 @@ TEST(PythonHandlerTest, HandleEachKeepsPerEventContextErrorsAndTimeouts) {
   EXPECT_TRUE(PythonRuntime::instance().healthy());
 }
 
+// handleEach builds canonical events straight into dicts; they must equal the JSON path's
+// (handle()), key order, repeated and binary headers, None key and all.
+TEST(PythonHandlerTest, HandleEachBuildsTheSameCanonicalEventAsHandle) {
+  CodeDir dir("same");
+  dir.file("index.py",
+           "def main_handler(event, context):\n"
+           "    return repr(list(event.items()))\n");
+  auto handler = load(dir);
+  Event keyless = kafkaEvent("no key");
+  keyless.key.reset();
+  keyless.partition.reset();
+  std::vector<Event> events = {kafkaEvent("text"), kafkaEvent(std::string("\xff\xfe", 2)), keyless};
+  auto each = handler->handleEach(events, ctx(), std::chrono::seconds(10));
+  ASSERT_EQ(each.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto one = handler->handle(events[i], ctx());
+    ASSERT_TRUE(one.isOk()) << one.status().toString();
+    ASSERT_TRUE(each[i].outputs.isOk()) << each[i].outputs.status().toString();
+    EXPECT_EQ(each[i].outputs.value().at(0).value, one.value().at(0).value) << i;
+  }
+}
+
 // batchSize > 1: the handler receives the batch as one list of canonical events.
 TEST(PythonHandlerTest, HandleBatchPassesAListOfCanonicalEvents) {
   CodeDir dir("list");
