@@ -113,6 +113,7 @@ void KafkaSource::run() {
   // (running the revoke callback, which commits again for the record).
   processCompletions();
   commit(true);
+  carry_.reset();  // never dispatched, so never committed: the next owner reads it
   consumer_->close();
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
@@ -121,14 +122,26 @@ void KafkaSource::run() {
 void KafkaSource::fetchRound() {
   // The first record may wait for the broker; the rest of the round takes only
   // what librdkafka has already fetched.
+  // A rebalance inside consume() may revoke (and re-create) partition states:
+  // the round then ends, so all its records were fetched under the `before`
+  // assignment; those of partitions revoked meanwhile are not dispatched (they
+  // are fetched again from the commit, here or by the new owner). A record
+  // consumed after the change opens the next round.
+  const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   const size_t maxRecords = static_cast<size_t>(std::max(1, options_.maxBatch));
-  int timeoutMs = kConsumeTimeoutMs;
+  if (carry_) messages.push_back(std::move(carry_));
+  int timeoutMs = messages.empty() ? kConsumeTimeoutMs : 0;
   while (messages.size() < maxRecords) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeoutMs));
+    bool changed = partitions_ != before;
     if (message->err() == RdKafka::ERR__TIMED_OUT || message->err() == RdKafka::ERR__PARTITION_EOF) break;
     if (message->err() != RdKafka::ERR_NO_ERROR) {
       SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr());
+      break;
+    }
+    if (changed) {
+      carry_ = std::move(message);
       break;
     }
     messages.push_back(std::move(message));
@@ -154,8 +167,10 @@ void KafkaSource::fetchRound() {
   }
   for (auto& [head, group] : groups) {
     std::string topic = head->topic_name();
-    auto it = partitions_.find(laneOf(topic, head->partition()));
-    if (it == partitions_.end()) {
+    std::string lane = laneOf(topic, head->partition());
+    auto it = partitions_.find(lane);
+    auto was = before.find(lane);
+    if (it == partitions_.end() || (was != before.end() && was->second != it->second)) {
       SLUICE_LOG_WARN("kafka trigger {}: {} record(s) from unassigned partition {}/{} skipped", options_.triggerName,
                       group.size(), topic, head->partition());
       continue;

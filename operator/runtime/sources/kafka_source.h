@@ -116,6 +116,7 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
   bool paused_ = false;
+  std::unique_ptr<RdKafka::Message> carry_;  // consumed right after a rebalance: the next round's first
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_
