@@ -121,7 +121,7 @@ void DeliveryLoop::dispatch(Event event, std::string lane, std::string trigger, 
   std::vector<Event> events;
   events.push_back(std::move(event));
   dispatchBatch(std::move(events), std::move(lane), std::move(trigger),
-                [done = std::move(done)](std::vector<Event>, const std::vector<Outcome>& outcomes) {
+                [done = std::move(done)](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
                   if (done) done(outcomes.front());
                 });
 }
@@ -233,7 +233,7 @@ Status DeliveryLoop::checkOutputs(const std::vector<Record>& records) const {
 
 DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const std::string& trigger,
                                                  const Status& error, int attempt, Backoff& backoff,
-                                                 std::stop_token stop) {
+                                                 const std::stop_token& stop) {
   const int maxAttempts = maxAttemptsFor(trigger);
   metrics_.failed(trigger);
   SLUICE_LOG_WARN("{} (trigger {}) attempt {}/{} failed: {}", what, trigger, attempt, maxAttempts, error.toString());
@@ -249,7 +249,7 @@ DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const 
 }
 
 bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Record>>& outputs,
-                              std::vector<Failure>& failures, Backoff& backoff, std::stop_token stop) {
+                              std::vector<Failure>& failures, Backoff& backoff, const std::stop_token& stop) {
   const std::vector<Event>& events = pending.batch.events;
   const std::string& trigger = pending.batch.trigger;
   std::vector<EachResult> first;
@@ -302,7 +302,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
 }
 
 bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs,
-                                std::vector<Failure>& failures, Backoff& backoff, std::stop_token stop) {
+                                std::vector<Failure>& failures, Backoff& backoff, const std::stop_token& stop) {
   const std::vector<Event>& events = pending.batch.events;
   const std::string& trigger = pending.batch.trigger;
   std::string what = "batch of " + std::to_string(events.size()) + " from " + events.front().id;
@@ -474,7 +474,7 @@ void DeliveryLoop::giveUp(const std::shared_ptr<PendingBatch>& pending, const Fa
   pending->open.fetch_add(1, std::memory_order_relaxed);  // the caller still holds a share, so this cannot race zero
   uint32_t index = failure.index;
   deadLetter->write(deadLetterRecord(event, trigger, failure.error, failure.attempts),
-                    [this, pending, index](Status status) {
+                    [this, pending, index](const Status& status) {
                       if (!status.isOk()) {
                         SLUICE_LOG_ERROR("event {}: writing to the dead-letter output failed, will be redelivered: {}",
                                          pending->batch.events[index].id, status.toString());

@@ -138,9 +138,9 @@ class DeliveryLoop final : public EventDispatcher {
   void retryLoop(std::stop_token stop);
   void process(Batch batch, Backoff& backoff, std::stop_token stop);
   bool handleEach(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
-                  Backoff& backoff, std::stop_token stop);
+                  Backoff& backoff, const std::stop_token& stop);
   bool handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
-                    Backoff& backoff, std::stop_token stop);
+                    Backoff& backoff, const std::stop_token& stop);
   Result<std::vector<Record>> callHandler(const Event& event, const std::string& trigger, int attempt);
   // One handler call (handlerMu_ held as needed); `observe`: record its duration.
   Result<std::vector<Record>> runHandler(const Event& event, const std::string& trigger, int attempt,
@@ -150,7 +150,7 @@ class DeliveryLoop final : public EventDispatcher {
   // abandon: leave the batch unacknowledged (unhealthy handler host, hard stop).
   enum class Verdict { kRetry, kGiveUp, kAbandon };
   Verdict afterFailure(const std::string& what, const std::string& trigger, const Status& error, int attempt,
-                       Backoff& backoff, std::stop_token stop);
+                       Backoff& backoff, const std::stop_token& stop);
   void startWrites(const std::shared_ptr<PendingBatch>& pending, const std::vector<uint32_t>& indexes);
   void onWritesDone(const std::shared_ptr<PendingBatch>& pending);
   void giveUp(const std::shared_ptr<PendingBatch>& pending, const Failure& failure);

@@ -15,6 +15,7 @@ const char* outcomeName(Outcome outcome) {
   return "unknown";
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the interface takes ownership; this default copies
 void EventDispatcher::dispatchBatch(std::vector<Event> events, std::string lane, std::string trigger,
                                     BatchCompletionCallback done) {
   struct Gather {

@@ -387,7 +387,7 @@ TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsF
   std::vector<Outcome> doneOutcomes;
   int calls = 0;
   f.loop.dispatchBatch(std::move(events), "p0", "t",
-                       [&](std::vector<Event> back, const std::vector<Outcome>& outcomes) {
+                       [&](const std::vector<Event>& back, const std::vector<Outcome>& outcomes) {
                          std::lock_guard lock(mu);
                          ++calls;
                          for (const Event& event : back) doneIds.push_back(event.id);
@@ -431,7 +431,7 @@ TEST(DeliveryLoopTest, ListTriggerHandsTheWholeBatchToOneCallAndDeadLettersItAsA
   Completions good;
   std::vector<Event> ok = {makeEvent("x", 1, 1), makeEvent("y", 1, 2)};
   std::atomic<int> okDone{0};
-  f.loop.dispatchBatch(std::move(ok), "p1", "t", [&](std::vector<Event>, const std::vector<Outcome>& outcomes) {
+  f.loop.dispatchBatch(std::move(ok), "p1", "t", [&](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
     EXPECT_EQ(outcomes, std::vector<Outcome>(2, Outcome::kAcked));
     ++okDone;
   });
@@ -439,10 +439,11 @@ TEST(DeliveryLoopTest, ListTriggerHandsTheWholeBatchToOneCallAndDeadLettersItAsA
   EXPECT_EQ(f.out.acknowledged().size(), 2u);
   std::vector<Event> mixed = {makeEvent("m", 2, 1), makeEvent("bad", 2, 2), makeEvent("n", 2, 3)};
   std::atomic<int> mixedDone{0};
-  f.loop.dispatchBatch(std::move(mixed), "p2", "t", [&](std::vector<Event>, const std::vector<Outcome>& outcomes) {
-    EXPECT_EQ(outcomes, std::vector<Outcome>(3, Outcome::kAcked));
-    ++mixedDone;
-  });
+  f.loop.dispatchBatch(std::move(mixed), "p2", "t",
+                       [&](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
+                         EXPECT_EQ(outcomes, std::vector<Outcome>(3, Outcome::kAcked));
+                         ++mixedDone;
+                       });
   ASSERT_TRUE(waitUntil([&] { return mixedDone == 1; }));
   EXPECT_EQ(f.out.acknowledged().size(), 2u) << "nothing of the failed batch is written";
   auto dead = f.deadLetter.acknowledged();
