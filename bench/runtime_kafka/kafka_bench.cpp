@@ -9,10 +9,17 @@
 //   sluice_bench_runtime_kafka produce BOOTSTRAP TOPIC N BYTES
 //   sluice_bench_runtime_kafka raw-loop BOOTSTRAP IN OUT GROUP N   (a raw librdkafka consume->produce loop)
 //   sluice_bench_runtime_kafka measure BOOTSTRAP OUT N PID         (prints one JSON line)
+//   sluice_bench_runtime_kafka paced BOOTSTRAP TOPIC RATE SECONDS BYTES
+//       (RATE records/s, each value "<seq>:<wall-clock µs at send>:vvv...", linger.ms=0)
+//   sluice_bench_runtime_kafka latency BOOTSTRAP OUT N SKIP
+//       (reads N records of OUT, leaves out those with seq < SKIP (the warm-up: group join), a topic with
+//       message.timestamp.type=LogAppendTime, and prints the
+//        p50/p99/max of append time minus the send time carried in the value: producer -> sink record)
 // run.sh wires them together with the sluice-runtime binary and the Python baseline.
 #include <librdkafka/rdkafkacpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -175,6 +182,79 @@ int measure(const std::string& bootstrap, const std::string& out, long n, int pi
   die("timed out waiting for " + std::to_string(n) + " records in " + out);
 }
 
+int64_t wallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int paced(const std::string& bootstrap, const std::string& topic, long rate, long seconds, int bytes) {
+  auto c = conf(bootstrap);
+  set(*c, "linger.ms", "0");
+  std::string error;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(c.get(), error));
+  if (!producer) die(error);
+  const long n = rate * seconds;
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    auto due = start + std::chrono::microseconds(i * 1'000'000 / rate);
+    while (Clock::now() < due) {
+      producer->poll(0);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    std::string key = "k" + std::to_string(i % 1000);
+    std::string payload = std::to_string(i) + ":" + std::to_string(wallMicros()) + ":";
+    payload.resize(std::max(payload.size(), static_cast<size_t>(bytes)), 'v');
+    while (producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
+                             payload.size(), key.data(), key.size(), 0, nullptr) == RdKafka::ERR__QUEUE_FULL) {
+      producer->poll(1);
+    }
+    producer->poll(0);
+  }
+  if (producer->flush(120000) != RdKafka::ERR_NO_ERROR) die("flush timed out");
+  return 0;
+}
+
+int latency(const std::string& bootstrap, const std::string& out, long n, long skip) {
+  auto c = conf(bootstrap);
+  set(*c, "group.id", "latency-" + std::to_string(getpid()) + "-" + out);
+  set(*c, "auto.offset.reset", "earliest");
+  set(*c, "enable.auto.commit", "false");
+  std::string error;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), error));
+  if (!consumer) die(error);
+  consumer->subscribe({out});
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(n));
+  long read = 0;
+  auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (read < n && Clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
+    if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) die(m->errstr());
+    if (m->timestamp().type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_LOG_APPEND_TIME) {
+      die("topic " + out + " does not use LogAppendTime");
+    }
+    std::string value(static_cast<const char*>(m->payload()), m->len());
+    size_t first = value.find(':');
+    if (first == std::string::npos) die("value without a sequence number: " + value);
+    ++read;
+    if (std::stol(value.substr(0, first)) < skip) continue;  // warm-up (and the readiness probe)
+    size_t second = value.find(':', first + 1);
+    if (second == std::string::npos) die("value without a send time: " + value);
+    int64_t sent = std::stoll(value.substr(first + 1, second - first - 1));
+    ms.push_back(static_cast<double>(m->timestamp().timestamp) - static_cast<double>(sent) / 1000.0);
+  }
+  consumer->close();
+  if (read < n || ms.empty()) die("only " + std::to_string(read) + " records in " + out);
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+  };
+  std::printf("{\"records\": %zu, \"p50_ms\": %.1f, \"p99_ms\": %.1f, \"max_ms\": %.1f}\n", ms.size(), at(0.50),
+              at(0.99), ms.back());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,5 +262,10 @@ int main(int argc, char** argv) {
   if (a.size() == 5 && a[0] == "produce") return produce(a[1], a[2], std::stol(a[3]), std::stoi(a[4]));
   if (a.size() == 6 && a[0] == "raw-loop") return rawLoop(a[1], a[2], a[3], a[4], std::stol(a[5]));
   if (a.size() == 5 && a[0] == "measure") return measure(a[1], a[2], std::stol(a[3]), std::stoi(a[4]));
-  die("usage: produce BOOTSTRAP TOPIC N BYTES | raw-loop BOOTSTRAP IN OUT GROUP N | measure BOOTSTRAP OUT N PID");
+  if (a.size() == 6 && a[0] == "paced") {
+    return paced(a[1], a[2], std::stol(a[3]), std::stol(a[4]), std::stoi(a[5]));
+  }
+  if (a.size() == 5 && a[0] == "latency") return latency(a[1], a[2], std::stol(a[3]), std::stol(a[4]));
+  die("usage: produce BOOTSTRAP TOPIC N BYTES | raw-loop BOOTSTRAP IN OUT GROUP N | measure BOOTSTRAP OUT N PID | "
+      "paced BOOTSTRAP TOPIC RATE SECONDS BYTES | latency BOOTSTRAP OUT N SKIP");
 }

@@ -5,6 +5,9 @@
 #   1. built-in mirror pipeline vs a raw librdkafka consume->produce loop (N small records)
 #   2. trivial Python handler (`return event["data"]`) vs a confluent-kafka Python loop calling
 #      the same handler and producing to the same kind of topic (NP records)
+#   3. end-to-end latency of the same two Python contenders at a steady LAT_RATE records/s for
+#      LAT_SECONDS (the first LAT_WARMUP_SECONDS left out): producer send time (carried in the value)
+#      -> the output record's LogAppendTime on the broker; p50/p99/max
 # Writes bench/results/runtime_kafka.json. The confluent-kafka baseline needs the
 # package: set SLUICE_BENCH_PYTHON to a Python that has it (e.g. a venv with
 # `pip install confluent-kafka`); without it that baseline is reported as missing.
@@ -15,6 +18,10 @@ BIN="$BUILD/sluice_bench_runtime_kafka"
 RUNTIME="$BUILD/sluice-runtime"
 N="${N:-1000000}"
 NP="${NP:-100000}"
+# Sluice's at-least-once window: records fetched but not yet acknowledged by the sink (a trigger's
+# maxInFlight). Throughput is at most this window per produce round trip; the hand-written loops have
+# no such window (they commit without waiting for delivery reports).
+MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-50000}"
 PY="${SLUICE_BENCH_PYTHON:-/usr/bin/python3}"
 if [[ -z ${KAFKA_BOOTSTRAP:-} && -f $ROOT/build/testenv.env ]]; then
   # shellcheck disable=SC1091
@@ -27,7 +34,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$SCRATCH"; }
 trap cleanup EXIT
 RUN="bench-$$-$(date +%s)"
-topic() { "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$1" --partitions 3 >/dev/null; }
+topic() { "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$1" --partitions 3 "${@:2}" >/dev/null; }
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_runtime CONFIG -> pid in $RT_PID, waits for /readyz
@@ -45,7 +52,7 @@ config() {  # NAME RUNTIME-JSON IN OUT GROUP
 {"name": "$1", $2,
  "outputs": [{"name": "out", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topic": "$4", "properties": {"linger.ms": "5"}}}],
  "triggers": [{"name": "in", "kafka": {"bootstrapServers": "$KAFKA_BOOTSTRAP", "topics": ["$3"], "consumerGroup": "$5",
-               "initialOffset": "earliest", "maxInFlight": 1000}}]}
+               "initialOffset": "earliest", "maxInFlight": $MAX_IN_FLIGHT}}]}
 JSON
 }
 
@@ -72,10 +79,9 @@ start_runtime "$SCRATCH/python.json"
 PYSLUICE="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-sluice" "$NP" "$RT_PID")"; stop "$RT_PID"
 echo "python sluice $PYSLUICE" >&2
 PYBASE='null'
-if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
-  # The loop a user would write by hand around the same handler: canonical-like
-  # event dict, produce with key/headers, async commits every 10,000.
-  "$PY" - "$KAFKA_BOOTSTRAP" "$RUN-p-in" "$RUN-p-base" "$RUN-g-pybase" "$NP" "$SCRATCH/code" <<'PY' & BASE_PID=$!
+# The loop a user would write by hand around the same handler: canonical-like
+# event dict, produce with key/headers, async commits every 10,000.
+cat >"$SCRATCH/baseline.py" <<'PY'
 import sys
 from confluent_kafka import Consumer, Producer
 bootstrap, src, dst, group, n, code = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
@@ -114,20 +120,50 @@ except Exception:
     pass  # nothing new since the last asynchronous commit
 consumer.close()
 PY
+if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
+  "$PY" "$SCRATCH/baseline.py" "$KAFKA_BOOTSTRAP" "$RUN-p-in" "$RUN-p-base" "$RUN-g-pybase" "$NP" "$SCRATCH/code" &
+  BASE_PID=$!
   PIDS+=("$BASE_PID")
   PYBASE="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-base" "$NP" "$BASE_PID")"; wait "$BASE_PID"
 fi
 echo "confluent-kafka loop $PYBASE" >&2
 
+LR="${LAT_RATE:-2000}"; LSEC="${LAT_SECONDS:-20}"; LW="${LAT_WARMUP_SECONDS:-2}"
+NL=$((LR * LSEC)); SKIP=$((LR * LW))
+echo "== latency: $LR records/s for $LSEC s (first $LW s left out)" >&2
+for t in l-in-s l-in-b; do topic "$RUN-$t"; done
+for t in l-out-s l-out-b; do topic "$RUN-$t" --config message.timestamp.type=LogAppendTime; done
+config latency "\"runtime\": \"python3.11\", \"codeDir\": \"$SCRATCH/code\"" "$RUN-l-in-s" "$RUN-l-out-s" "$RUN-g-lat"
+# ready PID IN OUT: one probe record through the contender, so the paced run starts once it consumes.
+ready() { "$BIN" produce "$KAFKA_BOOTSTRAP" "$2" 1 100; "$BIN" measure "$KAFKA_BOOTSTRAP" "$3" 1 "$1" >/dev/null; }
+start_runtime "$SCRATCH/latency.json"
+ready "$RT_PID" "$RUN-l-in-s" "$RUN-l-out-s"
+"$BIN" paced "$KAFKA_BOOTSTRAP" "$RUN-l-in-s" "$LR" "$LSEC" 100
+LATSLUICE="$("$BIN" latency "$KAFKA_BOOTSTRAP" "$RUN-l-out-s" $((NL + 1)) "$SKIP")"; stop "$RT_PID"
+echo "latency sluice $LATSLUICE" >&2
+LATBASE='null'
+if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
+  "$PY" "$SCRATCH/baseline.py" "$KAFKA_BOOTSTRAP" "$RUN-l-in-b" "$RUN-l-out-b" "$RUN-g-latbase" $((NL + 1)) \
+    "$SCRATCH/code" &
+  BASE_PID=$!; PIDS+=("$BASE_PID")
+  ready "$BASE_PID" "$RUN-l-in-b" "$RUN-l-out-b"
+  "$BIN" paced "$KAFKA_BOOTSTRAP" "$RUN-l-in-b" "$LR" "$LSEC" 100
+  LATBASE="$("$BIN" latency "$KAFKA_BOOTSTRAP" "$RUN-l-out-b" $((NL + 1)) "$SKIP")"; wait "$BASE_PID"
+fi
+echo "latency confluent-kafka loop $LATBASE" >&2
+
 mkdir -p "$ROOT/bench/results"
-/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
+/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" "$LATSLUICE" "$LATBASE" "$LR" "$MAX_IN_FLIGHT" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
 import json, sys
 mirror, raw, pys, pyb = (json.loads(a) for a in sys.argv[1:5])
+lats, latb = json.loads(sys.argv[7]), json.loads(sys.argv[8])
 out = {"mirror": {"records": int(sys.argv[5]), "sluice": mirror, "raw_librdkafka_loop": raw,
                   "ratio_events_per_s": mirror["events_per_s"] / raw["events_per_s"],
                   "ratio_events_per_cpu_s": mirror["events_per_cpu_s"] / raw["events_per_cpu_s"]},
        "python": {"records": int(sys.argv[6]), "sluice": pys, "confluent_kafka_loop": pyb,
-                  "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None}}
+                  "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None},
+       "python_latency": {"rate_per_s": int(sys.argv[9]), "sluice": lats, "confluent_kafka_loop": latb},
+       "sluice_max_in_flight": int(sys.argv[10])}
 print(json.dumps(out, indent=2, sort_keys=True))
 PY
 cat "$ROOT/bench/results/runtime_kafka.json"

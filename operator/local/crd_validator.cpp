@@ -81,6 +81,11 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
       if (!s["minReplicas"].is_number() || !s["maxReplicas"].is_number()) return true;
       return s["minReplicas"].get<double>() <= s["maxReplicas"].get<double>();
     });
+    add("!has(self.batchSize) || !has(self.maxInFlight) || self.maxInFlight >= self.batchSize", [](const json& s) {
+      if (!has(s, "batchSize") || !has(s, "maxInFlight")) return true;
+      if (!s["batchSize"].is_number() || !s["maxInFlight"].is_number()) return true;
+      return s["maxInFlight"].get<double>() >= s["batchSize"].get<double>();
+    });
     add("self.runtime != 'builtin' || (has(self.pipeline) && size(self.pipeline) > 0)", [](const json& s) {
       return stringField(s, "runtime") != "builtin" ||
              (has(s, "pipeline") && s["pipeline"].is_array() && !s["pipeline"].empty());

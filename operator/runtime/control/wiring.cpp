@@ -137,7 +137,10 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   options.handlerHealthy = handlersHealthy;
   int maxInFlight = 0;
   for (const auto& trigger : function.triggers) {
-    if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) maxInFlight += kafka->maxInFlight;
+    if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {
+      maxInFlight += kafka->maxInFlight;
+      if (kafka->batchSize > 1) options.listTriggers.insert(trigger.name);
+    }
     if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
@@ -162,6 +165,8 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.topics = kafka->topics;
     options.consumerGroup = kafka->consumerGroup;
     options.initialOffset = kafka->initialOffset;
+    // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
+    if (kafka->batchSize > 1) options.maxBatch = kafka->batchSize;
     options.properties = std::move(properties).value();
     return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
   }

@@ -23,6 +23,12 @@ struct InvocationContext {
   std::chrono::steady_clock::time_point deadline;
 };
 
+// One event's result within handleEach().
+struct EachResult {
+  Result<std::vector<Record>> outputs = std::vector<Record>{};
+  double seconds = 0;  // how long the handler ran for this event
+};
+
 class Handler {
  public:
   virtual ~Handler() = default;
@@ -31,6 +37,22 @@ class Handler {
   // input the handler can never process (goes to dead letter at once),
   // kDeadlineExceeded for a timeout, anything else is retried.
   virtual Result<std::vector<Record>> handle(const Event& event, const InvocationContext& context) = 0;
+
+  // True when handleEach() is worth calling: the handler pays a fixed cost
+  // per call (a thread hand-off into the interpreter) that a batch shares.
+  virtual bool handlesEach() const { return false; }
+
+  // The first attempt for each event of a batch, in order, as if handle()
+  // were called once per event with `context` (requestId = the event's id)
+  // and a deadline of `timeout` from when that event's call starts; an
+  // overrun is kDeadlineExceeded. Returns one result per event.
+  virtual std::vector<EachResult> handleEach(const std::vector<Event>& events, const InvocationContext& context,
+                                             std::chrono::milliseconds timeout);
+
+  // The whole batch in ONE handler call (a trigger's batchSize > 1): the
+  // handler receives the events as one list and returns the outputs of all
+  // of them. The default calls handle() per event and concatenates.
+  virtual Result<std::vector<Record>> handleBatch(const std::vector<Event>& events, const InvocationContext& context);
 };
 
 }  // namespace sluice::runtime

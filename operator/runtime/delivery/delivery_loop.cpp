@@ -36,15 +36,32 @@ Record deadLetterRecord(const Event& event, const std::string& trigger, const St
   return record;
 }
 
-// The outputs of one event while their writes are outstanding.
-struct DeliveryLoop::PendingWrite {
-  Item item;
-  std::vector<Record> records;
+// A batch from the handler call until every event has its outcome. Its
+// output records are written together; `open` counts what is still to finish:
+// the output writes as a whole (1) plus each dead-letter write under way.
+struct DeliveryLoop::PendingBatch final : WriteListener, std::enable_shared_from_this<PendingBatch> {
+  DeliveryLoop* loop = nullptr;
+  Batch batch;
+  std::vector<Outcome> outcomes;   // one per event; each index written by one thread before `open` drops
+  std::vector<char> deadLettered;  // likewise
+  std::vector<Record> records;     // the outputs of all events, in event order
+  std::vector<uint32_t> owner;     // records[i] came from batch.events[owner[i]]
+  bool asList = false;             // one handler call for the whole batch: its outputs belong to all events
+  std::atomic<size_t> open{1};
+  std::atomic<size_t> writesLeft{0};
   std::mutex mu;
-  size_t remaining = 0;        // guarded by mu
-  std::vector<size_t> failed;  // guarded by mu: indexes of records whose last write failed
-  Status lastError;            // guarded by mu
-  int attempt = 1;             // touched only by the thread that starts writes
+  std::vector<uint32_t> failed;  // guarded by mu: records whose last write failed
+  Status lastError;              // guarded by mu
+  int writeAttempt = 1;          // touched only by the thread that starts writes
+
+  void written(uint32_t index, const Status& status) override {
+    if (!status.isOk()) {
+      std::lock_guard lock(mu);
+      failed.push_back(index);
+      lastError = status.withContext("writing output to sink \"" + records[index].sink + "\"");
+    }
+    if (writesLeft.fetch_sub(1, std::memory_order_acq_rel) == 1) loop->onWritesDone(shared_from_this());
+  }
 };
 
 DeliveryLoop::DeliveryLoop(DeliveryOptions options, Handler& handler, std::map<std::string, Sink*> sinks,
@@ -101,15 +118,30 @@ bool DeliveryLoop::waitForCapacity(std::chrono::milliseconds timeout) {
 }
 
 void DeliveryLoop::dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) {
-  metrics_.received(trigger);
-  metrics_.setInFlight(++inFlight_);
+  std::vector<Event> events;
+  events.push_back(std::move(event));
+  dispatchBatch(std::move(events), std::move(lane), std::move(trigger),
+                [done = std::move(done)](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
+                  if (done) done(outcomes.front());
+                });
+}
+
+void DeliveryLoop::dispatchBatch(std::vector<Event> events, std::string lane, std::string trigger,
+                                 BatchCompletionCallback done) {
+  if (events.empty()) {
+    if (done) done({}, {});
+    return;
+  }
+  int count = static_cast<int>(events.size());
+  metrics_.received(trigger, count);
+  metrics_.setInFlight(inFlight_ += count);
   {
     std::lock_guard lock(mu_);
     if (lane.empty()) lane = "\x01unordered/" + std::to_string(unorderedSequence_++);
     auto [it, inserted] = lanes_.try_emplace(lane);
-    it->second.items.push_back(Item{std::move(event), std::move(trigger), std::move(done)});
+    it->second.batches.push_back(Batch{std::move(events), std::move(trigger), std::move(done)});
     // A lane that already existed is either queued in ready_ or held by a worker,
-    // which re-queues it when it finishes the current event.
+    // which re-queues it when it finishes the current batch.
     if (inserted) ready_.push_back(lane);
   }
   workCv_.notify_one();
@@ -128,22 +160,22 @@ void DeliveryLoop::workerLoop(std::stop_token stop) {
   Backoff backoff(options_.backoff);
   while (true) {
     std::string lane;
-    Item item;
+    Batch batch;
     {
       std::unique_lock lock(mu_);
       workCv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
       if (stopping_) return;
       lane = std::move(ready_.front());
       ready_.pop_front();
-      auto& queue = lanes_[lane].items;
-      item = std::move(queue.front());
+      auto& queue = lanes_[lane].batches;
+      batch = std::move(queue.front());
       queue.pop_front();
     }
-    process(std::move(item), backoff, stop);
+    process(std::move(batch), backoff, stop);
     {
       std::lock_guard lock(mu_);
       auto it = lanes_.find(lane);
-      if (it->second.items.empty()) {
+      if (it->second.batches.empty()) {
         lanes_.erase(it);
       } else {
         ready_.push_back(lane);
@@ -154,28 +186,30 @@ void DeliveryLoop::workerLoop(std::stop_token stop) {
 }
 
 Result<std::vector<Record>> DeliveryLoop::callHandler(const Event& event, const std::string& trigger, int attempt) {
+  std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+  if (!options_.handlerThreadSafe) lock.lock();
+  return runHandler(event, trigger, attempt, clock_.now(), /*observe=*/true);
+}
+
+Result<std::vector<Record>> DeliveryLoop::runHandler(const Event& event, const std::string& trigger, int attempt,
+                                                     Clock::TimePoint started, bool observe) {
   InvocationContext context;
   context.requestId = event.id;
   context.functionName = options_.functionName;
   context.triggerName = trigger;
   context.attempt = attempt;
-  Clock::TimePoint started = clock_.now();
   context.deadline = started + options_.handlerTimeout;
 
   Result<std::vector<Record>> result = internalError("handler not called");
-  {
-    std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
-    if (!options_.handlerThreadSafe) lock.lock();
-    try {
-      result = handler_.handle(event, context);
-    } catch (const std::exception& e) {
-      result = internalError(std::string("handler threw: ") + e.what());
-    } catch (...) {
-      result = internalError("handler threw a non-standard exception");
-    }
+  try {
+    result = handler_.handle(event, context);
+  } catch (const std::exception& e) {
+    result = internalError(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    result = internalError("handler threw a non-standard exception");
   }
   Clock::TimePoint finished = clock_.now();
-  metrics_.handlerSeconds(trigger, secondsBetween(started, finished));
+  if (observe) metrics_.handlerSeconds(trigger, secondsBetween(started, finished));
   if (result.isOk() && finished > context.deadline) {
     return Status(
         StatusCode::kDeadlineExceeded,
@@ -197,80 +231,183 @@ Status DeliveryLoop::checkOutputs(const std::vector<Record>& records) const {
   return Status::ok();
 }
 
-void DeliveryLoop::process(Item item, Backoff& backoff, std::stop_token stop) {
-  Status lastError;
-  int attempt = 1;
-  const int maxAttempts = maxAttemptsFor(item.trigger);
-  for (;; ++attempt) {
-    auto result = callHandler(item.event, item.trigger, attempt);
-    if (result.isOk()) {
-      Status outputs = checkOutputs(result.value());
-      if (outputs.isOk()) {
-        metrics_.outputsPerEvent(item.trigger, static_cast<double>(result.value().size()));
-        writeOutputs(std::move(item), std::move(result).value());
-        return;
-      }
-      lastError = outputs;
-    } else {
-      lastError = result.status();
-    }
-    metrics_.failed(item.trigger);
-    SLUICE_LOG_WARN("event {} (trigger {}) attempt {}/{} failed: {}", item.event.id, item.trigger, attempt, maxAttempts,
-                    lastError.toString());
-    if (options_.handlerHealthy && !options_.handlerHealthy()) {
-      SLUICE_LOG_ERROR("event {} (trigger {}) left unacknowledged for redelivery: the handler host is unhealthy",
-                       item.event.id, item.trigger);
-      return;
-    }
-    if (lastError.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) break;
-    metrics_.retried(item.trigger);
-    if (!clock_.sleepFor(backoff.delay(attempt), stop)) return;  // hard stop: left for redelivery
+DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const std::string& trigger,
+                                                 const Status& error, int attempt, Backoff& backoff,
+                                                 const std::stop_token& stop) {
+  const int maxAttempts = maxAttemptsFor(trigger);
+  metrics_.failed(trigger);
+  SLUICE_LOG_WARN("{} (trigger {}) attempt {}/{} failed: {}", what, trigger, attempt, maxAttempts, error.toString());
+  if (options_.handlerHealthy && !options_.handlerHealthy()) {
+    SLUICE_LOG_ERROR("{} (trigger {}) left unacknowledged for redelivery: the handler host is unhealthy", what,
+                     trigger);
+    return Verdict::kAbandon;
   }
-  giveUp(std::move(item), lastError, attempt);
+  if (error.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) return Verdict::kGiveUp;
+  metrics_.retried(trigger);
+  if (!clock_.sleepFor(backoff.delay(attempt), stop)) return Verdict::kAbandon;  // hard stop: left for redelivery
+  return Verdict::kRetry;
 }
 
-void DeliveryLoop::writeOutputs(Item item, std::vector<Record> records) {
-  if (records.empty()) {
-    metrics_.processed(item.trigger);
-    complete(item, Outcome::kAcked);
+bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Record>>& outputs,
+                              std::vector<Failure>& failures, Backoff& backoff, const std::stop_token& stop) {
+  const std::vector<Event>& events = pending.batch.events;
+  const std::string& trigger = pending.batch.trigger;
+  std::vector<EachResult> first;
+  {
+    std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+    if (!options_.handlerThreadSafe) lock.lock();
+    if (handler_.handlesEach()) {
+      InvocationContext context;
+      context.functionName = options_.functionName;
+      context.triggerName = trigger;
+      try {
+        first = handler_.handleEach(events, context, options_.handlerTimeout);
+      } catch (const std::exception& e) {
+        first.assign(events.size(), EachResult{internalError(std::string("handler threw: ") + e.what()), 0});
+      }
+    } else {
+      first.resize(events.size());
+      for (size_t i = 0; i < events.size(); ++i) {
+        Clock::TimePoint started = clock_.now();
+        first[i].outputs = runHandler(events[i], trigger, 1, started, /*observe=*/false);
+        first[i].seconds = secondsBetween(started, clock_.now());
+      }
+    }
+  }
+  std::vector<double> seconds(first.size());
+  for (size_t i = 0; i < first.size(); ++i) seconds[i] = first[i].seconds;
+  metrics_.handlerSecondsEach(trigger, seconds);
+  std::vector<double> outputCounts;
+  outputCounts.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    Result<std::vector<Record>>& result = first[i].outputs;
+    Status error = result.isOk() ? checkOutputs(result.value()) : result.status();
+    for (int attempt = 1; !error.isOk(); ++attempt) {
+      Verdict verdict = afterFailure("event " + events[i].id, trigger, error, attempt, backoff, stop);
+      if (verdict == Verdict::kAbandon) return false;
+      if (verdict == Verdict::kGiveUp) {
+        failures.push_back(Failure{static_cast<uint32_t>(i), error, attempt});
+        break;
+      }
+      result = callHandler(events[i], trigger, attempt + 1);
+      error = result.isOk() ? checkOutputs(result.value()) : result.status();
+    }
+    if (error.isOk()) {
+      outputCounts.push_back(static_cast<double>(result.value().size()));
+      outputs[i] = std::move(result).value();
+    }
+  }
+  metrics_.outputsPerEventEach(trigger, outputCounts);
+  return true;
+}
+
+bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs,
+                                std::vector<Failure>& failures, Backoff& backoff, const std::stop_token& stop) {
+  const std::vector<Event>& events = pending.batch.events;
+  const std::string& trigger = pending.batch.trigger;
+  std::string what = "batch of " + std::to_string(events.size()) + " from " + events.front().id;
+  for (int attempt = 1;; ++attempt) {
+    InvocationContext context;
+    context.requestId = events.front().id;
+    context.functionName = options_.functionName;
+    context.triggerName = trigger;
+    context.attempt = attempt;
+    Clock::TimePoint started = clock_.now();
+    context.deadline = started + options_.handlerTimeout;
+    Result<std::vector<Record>> result = internalError("handler not called");
+    {
+      std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+      if (!options_.handlerThreadSafe) lock.lock();
+      try {
+        result = handler_.handleBatch(events, context);
+      } catch (const std::exception& e) {
+        result = internalError(std::string("handler threw: ") + e.what());
+      }
+    }
+    Clock::TimePoint finished = clock_.now();
+    metrics_.handlerSeconds(trigger, secondsBetween(started, finished));
+    Status error = result.isOk() ? checkOutputs(result.value()) : result.status();
+    if (error.isOk() && finished > context.deadline) {
+      error = Status(StatusCode::kDeadlineExceeded,
+                     "handler overran its timeout of " + std::to_string(options_.handlerTimeout.count()) + " ms");
+    }
+    if (error.isOk()) {
+      metrics_.outputsPerEvent(trigger, static_cast<double>(result.value().size()));
+      outputs.front() = std::move(result).value();
+      return true;
+    }
+    Verdict verdict = afterFailure(what, trigger, error, attempt, backoff, stop);
+    if (verdict == Verdict::kAbandon) return false;
+    if (verdict == Verdict::kGiveUp) {
+      for (size_t i = 0; i < events.size(); ++i) failures.push_back(Failure{static_cast<uint32_t>(i), error, attempt});
+      return true;
+    }
+  }
+}
+
+void DeliveryLoop::process(Batch batch, Backoff& backoff, std::stop_token stop) {
+  auto pending = std::make_shared<PendingBatch>();
+  pending->loop = this;
+  pending->batch = std::move(batch);
+  const size_t count = pending->batch.events.size();
+  pending->outcomes.assign(count, Outcome::kAcked);
+  pending->deadLettered.assign(count, 0);
+  pending->asList = options_.listTriggers.contains(pending->batch.trigger);
+  metrics_.batchSize(pending->batch.trigger, static_cast<double>(count));
+
+  std::vector<std::vector<Record>> outputs(count);
+  std::vector<Failure> failures;
+  bool finished = pending->asList ? handleAsList(*pending, outputs, failures, backoff, stop)
+                                  : handleEach(*pending, outputs, failures, backoff, stop);
+  if (!finished) return;  // left unacknowledged: the source redelivers the batch
+
+  size_t total = 0;
+  for (const auto& each : outputs) total += each.size();
+  pending->records.reserve(total);
+  pending->owner.reserve(total);
+  for (size_t i = 0; i < count; ++i) {
+    for (Record& record : outputs[i]) {
+      pending->records.push_back(std::move(record));
+      pending->owner.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  // Dead-letter writes start before the outputs' share of `open` can be released.
+  for (const Failure& failure : failures) giveUp(pending, failure);
+  if (pending->records.empty()) {
+    release(pending);
     return;
   }
-  auto pending = std::make_shared<PendingWrite>();
-  pending->item = std::move(item);
-  pending->records = std::move(records);
-  std::vector<size_t> all(pending->records.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::vector<uint32_t> all(pending->records.size());
+  for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
   startWrites(pending, all);
 }
 
-void DeliveryLoop::startWrites(const std::shared_ptr<PendingWrite>& pending, const std::vector<size_t>& indexes) {
+void DeliveryLoop::startWrites(const std::shared_ptr<PendingBatch>& pending, const std::vector<uint32_t>& indexes) {
   {
     std::lock_guard lock(pending->mu);
-    pending->remaining = indexes.size();
     pending->failed.clear();
   }
-  for (size_t index : indexes) {
-    const Record& record = pending->records[index];
-    sinks_.at(record.sink)->write(record, [this, pending, index](Status status) { onWritten(pending, index, status); });
+  pending->writesLeft = indexes.size();
+  const std::string& firstSink = pending->records[indexes.front()].sink;
+  bool oneSink =
+      std::all_of(indexes.begin(), indexes.end(), [&](uint32_t i) { return pending->records[i].sink == firstSink; });
+  if (oneSink) {
+    sinks_.at(firstSink)->writeBatch(pending->records, indexes, pending);
+    return;
   }
+  std::map<std::string, std::vector<uint32_t>> bySink;
+  for (uint32_t index : indexes) bySink[pending->records[index].sink].push_back(index);
+  for (const auto& [name, group] : bySink) sinks_.at(name)->writeBatch(pending->records, group, pending);
 }
 
-void DeliveryLoop::onWritten(const std::shared_ptr<PendingWrite>& pending, size_t index, const Status& status) {
-  bool allDone = false;
+void DeliveryLoop::onWritesDone(const std::shared_ptr<PendingBatch>& pending) {
   bool anyFailed = false;
   {
     std::lock_guard lock(pending->mu);
-    if (!status.isOk()) {
-      pending->failed.push_back(index);
-      pending->lastError = status.withContext("writing output to sink \"" + pending->records[index].sink + "\"");
-    }
-    allDone = --pending->remaining == 0;
     anyFailed = !pending->failed.empty();
   }
-  if (!allDone) return;
   if (!anyFailed) {
-    metrics_.processed(pending->item.trigger);
-    complete(pending->item, Outcome::kAcked);
+    release(pending);
     return;
   }
   {
@@ -283,61 +420,79 @@ void DeliveryLoop::onWritten(const std::shared_ptr<PendingWrite>& pending, size_
 void DeliveryLoop::retryLoop(std::stop_token stop) {
   Backoff backoff(options_.backoff);
   while (true) {
-    std::shared_ptr<PendingWrite> pending;
+    std::shared_ptr<PendingBatch> pending;
     {
       std::unique_lock lock(retryMu_);
       if (!retryCv_.wait(lock, stop, [&] { return !retries_.empty(); })) return;
       pending = std::move(retries_.front());
       retries_.pop_front();
     }
-    std::vector<size_t> failed;
+    std::vector<uint32_t> failed;
     Status error;
     {
       std::lock_guard lock(pending->mu);
       failed = pending->failed;
       error = pending->lastError;
     }
-    metrics_.failed(pending->item.trigger);
-    const int maxAttempts = maxAttemptsFor(pending->item.trigger);
-    SLUICE_LOG_WARN("event {}: write attempt {}/{} failed: {}", pending->item.event.id, pending->attempt, maxAttempts,
-                    error.toString());
-    if (pending->attempt >= maxAttempts) {
-      giveUp(std::move(pending->item), error, pending->attempt);
+    const std::string& trigger = pending->batch.trigger;
+    metrics_.failed(trigger);
+    const int maxAttempts = maxAttemptsFor(trigger);
+    SLUICE_LOG_WARN("event {}: write attempt {}/{} of {} record(s) failed: {}",
+                    pending->batch.events[pending->owner[failed.front()]].id, pending->writeAttempt, maxAttempts,
+                    failed.size(), error.toString());
+    if (pending->writeAttempt >= maxAttempts) {
+      // Give up on every event that owns a record that could not be written.
+      std::vector<char> owners(pending->batch.events.size(), 0);
+      for (uint32_t index : failed) owners[pending->asList ? 0 : pending->owner[index]] = 1;
+      if (pending->asList) std::fill(owners.begin(), owners.end(), 1);
+      for (uint32_t i = 0; i < owners.size(); ++i) {
+        if (owners[i]) giveUp(pending, Failure{i, error, pending->writeAttempt});
+      }
+      release(pending);
       continue;
     }
-    metrics_.retried(pending->item.trigger);
-    if (!clock_.sleepFor(backoff.delay(pending->attempt), stop)) return;
-    ++pending->attempt;
+    metrics_.retried(trigger);
+    if (!clock_.sleepFor(backoff.delay(pending->writeAttempt), stop)) return;
+    ++pending->writeAttempt;
     startWrites(pending, failed);
   }
 }
 
-void DeliveryLoop::giveUp(Item item, const Status& error, int attempts) {
-  metrics_.deadLettered(item.trigger);
+void DeliveryLoop::giveUp(const std::shared_ptr<PendingBatch>& pending, const Failure& failure) {
+  const Event& event = pending->batch.events[failure.index];
+  const std::string& trigger = pending->batch.trigger;
+  metrics_.deadLettered(trigger);
+  pending->deadLettered[failure.index] = 1;
   Sink* deadLetter = deadLetter_;
-  if (auto it = triggerDeadLetters_.find(item.trigger); it != triggerDeadLetters_.end()) deadLetter = it->second;
+  if (auto it = triggerDeadLetters_.find(trigger); it != triggerDeadLetters_.end()) deadLetter = it->second;
   if (deadLetter == nullptr) {
-    SLUICE_LOG_ERROR("event {} (trigger {}) rejected after {} attempt(s), no dead-letter output: {}", item.event.id,
-                     item.trigger, attempts, error.toString());
-    complete(item, Outcome::kRejected);
+    SLUICE_LOG_ERROR("event {} (trigger {}) rejected after {} attempt(s), no dead-letter output: {}", event.id, trigger,
+                     failure.attempts, failure.error.toString());
+    pending->outcomes[failure.index] = Outcome::kRejected;
     return;
   }
-  Record record = deadLetterRecord(item.event, item.trigger, error, attempts);
-  auto shared = std::make_shared<Item>(std::move(item));
-  deadLetter->write(std::move(record), [this, shared](Status status) {
-    if (status.isOk()) {
-      complete(*shared, Outcome::kAcked);
-    } else {
-      SLUICE_LOG_ERROR("event {}: writing to the dead-letter output failed, will be redelivered: {}", shared->event.id,
-                       status.toString());
-      complete(*shared, Outcome::kRequeue);
-    }
-  });
+  pending->open.fetch_add(1, std::memory_order_relaxed);  // the caller still holds a share, so this cannot race zero
+  uint32_t index = failure.index;
+  deadLetter->write(deadLetterRecord(event, trigger, failure.error, failure.attempts),
+                    [this, pending, index](const Status& status) {
+                      if (!status.isOk()) {
+                        SLUICE_LOG_ERROR("event {}: writing to the dead-letter output failed, will be redelivered: {}",
+                                         pending->batch.events[index].id, status.toString());
+                        pending->outcomes[index] = Outcome::kRequeue;
+                      }
+                      release(pending);
+                    });
 }
 
-void DeliveryLoop::complete(Item& item, Outcome outcome) {
-  if (item.done) item.done(outcome);
-  int remaining = --inFlight_;
+void DeliveryLoop::release(const std::shared_ptr<PendingBatch>& pending) {
+  if (pending->open.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  Batch& batch = pending->batch;
+  int count = static_cast<int>(batch.events.size());
+  int processed = 0;
+  for (char dead : pending->deadLettered) processed += dead ? 0 : 1;
+  if (processed > 0) metrics_.processed(batch.trigger, processed);
+  if (batch.done) batch.done(std::move(batch.events), pending->outcomes);
+  int remaining = inFlight_ -= count;
   metrics_.setInFlight(remaining);
   {
     // Taking the lock orders this notify after a waiter's predicate check.

@@ -1,6 +1,15 @@
 // DeliveryLoop: handler call -> sinks -> acknowledgement, for every event a
 // source dispatches. This is where at-least-once is kept.
 //
+// - Batches: a source may dispatch several events of one lane at once
+//   (dispatchBatch); a worker takes the whole batch in one hand-off, calls the
+//   handler for each event in order (Handler::handleEach: one trip into the
+//   interpreter per batch), writes all their outputs with one
+//   Sink::writeBatch per sink, and completes the batch once: every event's
+//   outputs (or dead-letter copy) are durable. Retries and dead letters stay
+//   per event. For triggers in listTriggers the handler instead receives the
+//   whole batch as one list (Handler::handleBatch); then retries and the
+//   dead letter apply to the batch as a whole.
 // - Order: events of one lane (a Kafka partition) run one after another;
 //   different lanes run in parallel on `workers` threads.
 // - Retries: a failed handler attempt is retried on the same lane after an
@@ -28,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -57,6 +67,8 @@ struct DeliveryOptions {
   // the event's fault: it is neither retried nor given up on, but left
   // unacknowledged (never completed) so it is redelivered after the restart.
   std::function<bool()> handlerHealthy = nullptr;
+  // Triggers whose batches go to the handler as one list (a trigger's batchSize > 1).
+  std::set<std::string> listTriggers;
 };
 
 // Header names carried by dead-letter records.
@@ -94,6 +106,8 @@ class DeliveryLoop final : public EventDispatcher {
 
   bool waitForCapacity(std::chrono::milliseconds timeout) override;
   void dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) override;
+  void dispatchBatch(std::vector<Event> events, std::string lane, std::string trigger,
+                     BatchCompletionCallback done) override;
 
   // Blocks until no event is in flight (true) or `deadline` passes (false).
   bool waitIdle(Clock::TimePoint deadline);
@@ -105,27 +119,43 @@ class DeliveryLoop final : public EventDispatcher {
   Result<std::vector<Record>> invoke(const Event& event, const std::string& trigger);
 
  private:
-  struct Item {
-    Event event;
+  struct Batch {
+    std::vector<Event> events;
     std::string trigger;
-    CompletionCallback done;
+    BatchCompletionCallback done;
   };
   struct Lane {
-    std::deque<Item> items;
+    std::deque<Batch> batches;
   };
-  struct PendingWrite;
+  struct PendingBatch;
+  struct Failure {
+    uint32_t index;  // into the batch's events
+    Status error;
+    int attempts;
+  };
 
   void workerLoop(std::stop_token stop);
   void retryLoop(std::stop_token stop);
-  void process(Item item, Backoff& backoff, std::stop_token stop);
+  void process(Batch batch, Backoff& backoff, std::stop_token stop);
+  bool handleEach(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
+                  Backoff& backoff, const std::stop_token& stop);
+  bool handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
+                    Backoff& backoff, const std::stop_token& stop);
   Result<std::vector<Record>> callHandler(const Event& event, const std::string& trigger, int attempt);
+  // One handler call (handlerMu_ held as needed); `observe`: record its duration.
+  Result<std::vector<Record>> runHandler(const Event& event, const std::string& trigger, int attempt,
+                                         Clock::TimePoint started, bool observe);
   Status checkOutputs(const std::vector<Record>& records) const;
-  void writeOutputs(Item item, std::vector<Record> records);
-  void startWrites(const std::shared_ptr<PendingWrite>& pending, const std::vector<size_t>& indexes);
-  void onWritten(const std::shared_ptr<PendingWrite>& pending, size_t index, const Status& status);
-  void giveUp(Item item, const Status& error, int attempts);
+  // After a failed attempt: retry (after the backoff), give up (dead letter), or
+  // abandon: leave the batch unacknowledged (unhealthy handler host, hard stop).
+  enum class Verdict { kRetry, kGiveUp, kAbandon };
+  Verdict afterFailure(const std::string& what, const std::string& trigger, const Status& error, int attempt,
+                       Backoff& backoff, const std::stop_token& stop);
+  void startWrites(const std::shared_ptr<PendingBatch>& pending, const std::vector<uint32_t>& indexes);
+  void onWritesDone(const std::shared_ptr<PendingBatch>& pending);
+  void giveUp(const std::shared_ptr<PendingBatch>& pending, const Failure& failure);
+  void release(const std::shared_ptr<PendingBatch>& pending);
   int maxAttemptsFor(const std::string& trigger) const;
-  void complete(Item& item, Outcome outcome);
 
   DeliveryOptions options_;
   Handler& handler_;
@@ -140,7 +170,7 @@ class DeliveryLoop final : public EventDispatcher {
   std::mutex mu_;
   std::condition_variable workCv_;
   std::condition_variable capacityCv_;
-  std::unordered_map<std::string, Lane> lanes_;  // guarded by mu_: lanes with queued or running events
+  std::unordered_map<std::string, Lane> lanes_;  // guarded by mu_: lanes with queued or running batches
   std::deque<std::string> ready_;                // guarded by mu_: lanes with events and no worker
   uint64_t unorderedSequence_ = 0;               // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
@@ -148,7 +178,7 @@ class DeliveryLoop final : public EventDispatcher {
 
   std::mutex retryMu_;
   std::condition_variable_any retryCv_;
-  std::deque<std::shared_ptr<PendingWrite>> retries_;  // guarded by retryMu_
+  std::deque<std::shared_ptr<PendingBatch>> retries_;  // guarded by retryMu_
 
   std::vector<std::jthread> workers_;
   std::jthread retryThread_;

@@ -35,6 +35,10 @@ RuntimeMetrics::RuntimeMetrics()
                    .Name("sluice_runtime_outputs_per_event")
                    .Help("Output records produced by the handler for one event")
                    .Register(*registry_)),
+      batchSize_(prometheus::BuildHistogram()
+                     .Name("sluice_runtime_batch_size")
+                     .Help("Events handed to the delivery loop together (one partition's records of one fetch)")
+                     .Register(*registry_)),
       lag_(prometheus::BuildGauge()
                .Name("sluice_runtime_consumer_lag")
                .Help("Messages between the consumer position and the high watermark, per partition")
@@ -66,8 +70,19 @@ RuntimeMetrics::TriggerMetrics& RuntimeMetrics::forTrigger(const std::string& tr
           labels, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                           0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
       &outputs_.Add(labels, prometheus::Histogram::BucketBoundaries{0, 1, 2, 5, 10, 100, 1000}),
+      &batchSize_.Add(labels, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}),
   };
   return triggers_.emplace(trigger, metrics).first->second;
+}
+
+void RuntimeMetrics::handlerSecondsEach(const std::string& trigger, const std::vector<double>& seconds) {
+  prometheus::Histogram* histogram = forTrigger(trigger).handlerDuration;
+  for (double value : seconds) histogram->Observe(value);
+}
+
+void RuntimeMetrics::outputsPerEventEach(const std::string& trigger, const std::vector<double>& counts) {
+  prometheus::Histogram* histogram = forTrigger(trigger).outputs;
+  for (double value : counts) histogram->Observe(value);
 }
 
 void RuntimeMetrics::setConsumerLag(const std::string& topic, int32_t partition, double lag) {

@@ -3,7 +3,7 @@
 // Counters by trigger: events received, processed (outputs acknowledged),
 // failed (handler or sink attempts that failed), retried, dead-lettered;
 // a handler-duration histogram, the in-flight gauge, the number of records
-// per event, consumer lag per topic partition, and specialization time.
+// per event, the events per delivery batch, consumer lag per topic partition, and specialization time.
 // Thread-safe. The registry outlives every exposer that serves it.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -26,15 +27,20 @@ class RuntimeMetrics {
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
-  void received(const std::string& trigger) { forTrigger(trigger).received->Increment(); }
-  void processed(const std::string& trigger) { forTrigger(trigger).processed->Increment(); }
+  void received(const std::string& trigger, double count = 1) { forTrigger(trigger).received->Increment(count); }
+  void processed(const std::string& trigger, double count = 1) { forTrigger(trigger).processed->Increment(count); }
   void failed(const std::string& trigger) { forTrigger(trigger).failed->Increment(); }
   void retried(const std::string& trigger) { forTrigger(trigger).retried->Increment(); }
   void deadLettered(const std::string& trigger) { forTrigger(trigger).deadLettered->Increment(); }
   void handlerSeconds(const std::string& trigger, double seconds) {
     forTrigger(trigger).handlerDuration->Observe(seconds);
   }
+  // Events taken by the delivery loop in one hand-off (a Kafka fetch's records of one partition).
+  void batchSize(const std::string& trigger, double events) { forTrigger(trigger).batchSize->Observe(events); }
   void outputsPerEvent(const std::string& trigger, double count) { forTrigger(trigger).outputs->Observe(count); }
+  // One observation per element, for a whole batch with one trigger lookup.
+  void handlerSecondsEach(const std::string& trigger, const std::vector<double>& seconds);
+  void outputsPerEventEach(const std::string& trigger, const std::vector<double>& counts);
   void setInFlight(double value) { inFlight_->Set(value); }
   void setConsumerLag(const std::string& topic, int32_t partition, double lag);
   void removeConsumerLag(const std::string& topic, int32_t partition);
@@ -55,6 +61,7 @@ class RuntimeMetrics {
     prometheus::Counter* deadLettered;
     prometheus::Histogram* handlerDuration;
     prometheus::Histogram* outputs;
+    prometheus::Histogram* batchSize;
   };
   TriggerMetrics& forTrigger(const std::string& trigger);
 
@@ -66,6 +73,7 @@ class RuntimeMetrics {
   prometheus::Family<prometheus::Counter>& deadLettered_;
   prometheus::Family<prometheus::Histogram>& handlerDuration_;
   prometheus::Family<prometheus::Histogram>& outputs_;
+  prometheus::Family<prometheus::Histogram>& batchSize_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Gauge* inFlight_;
   prometheus::Histogram* specialization_;

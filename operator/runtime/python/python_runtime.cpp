@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <pybind11/embed.h>
@@ -52,21 +53,34 @@ logging.getLogger().setLevel(logging.INFO)
 
 
 class Context:
-    """What a handler learns about its invocation (SCF and Lambda names both work)."""
+    """What a handler learns about its invocation (SCF and Lambda names both work).
+
+    One is built per event, so __init__ stores only what differs per call;
+    the rest is derived on access."""
+
+    function_version = "$LATEST"
+    memory_limit_in_mb = 0
 
     def __init__(self, request_id, function_name, namespace, trigger, attempt, remaining_ms, timeout_ms):
         self.request_id = request_id
-        self.aws_request_id = request_id
         self.function_name = function_name
-        self.function_version = "$LATEST"
         self.namespace = namespace
         self.trigger = trigger
         self.attempt = attempt
         self.time_limit_in_ms = timeout_ms
-        self.memory_limit_in_mb = 0
-        self.invoked_function_arn = "arn:sluice:function:%s:%s" % (namespace, function_name)
         self._deadline = time.monotonic() + remaining_ms / 1000.0
-        self.deadline_ms = int(time.time() * 1000 + remaining_ms)
+
+    @property
+    def aws_request_id(self):
+        return self.request_id
+
+    @property
+    def invoked_function_arn(self):
+        return "arn:sluice:function:%s:%s" % (self.namespace, self.function_name)
+
+    @property
+    def deadline_ms(self):
+        return int(time.time() * 1000 + (self._deadline - time.monotonic()) * 1000)
 
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -150,6 +164,10 @@ struct Task {
   bool done = false;
   bool cancelled = false;
   std::atomic<bool> finished{false};  // `done` readable without the mutex, for the short spin
+  // A batch task runs several calls; the one under way and its deadline
+  // (steady_clock nanoseconds), for the waiting thread's timeout checks.
+  std::atomic<uint64_t> runningCall{0};
+  std::atomic<int64_t> runningDeadline{0};
 };
 
 // Waking a sleeping thread costs tens of microseconds on a busy machine, more
@@ -396,6 +414,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
         if (task->cancelled) continue;
         task->started = true;
       }
+      task->cv.notify_all();
       gCurrentCall = task->id;
       try {
         task->body();
@@ -410,6 +429,51 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       }
       task->cv.notify_all();
     }
+  }
+
+  // Runs a batch task whose body publishes each call it starts in
+  // task->runningCall/runningDeadline. Sleeps until the running call's
+  // deadline or the end; a call past its deadline is interrupted like run()
+  // does, and the batch goes on with the next event. kUnavailable when the
+  // interpreter got stuck (the body's results are then not to be read).
+  Status runEach(std::function<void()> body, const std::shared_ptr<Task>& task, std::chrono::milliseconds timeout,
+                 std::chrono::milliseconds grace) {
+    if (!gHealthy) return unavailable("the Python interpreter is stuck; this replica is restarting");
+    task->id = nextCall++;
+    task->body = std::move(body);
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(task);
+      ++queued;
+    }
+    cv.notify_one();
+    auto spinUntil = std::chrono::steady_clock::now() + kSpin;
+    while (!task->finished.load() && std::chrono::steady_clock::now() < spinUntil) std::this_thread::yield();
+    std::unique_lock lock(task->mutex);
+    auto startBy = std::chrono::steady_clock::now() + timeout;
+    if (!task->cv.wait_until(lock, startBy, [&] { return task->started; })) {
+      task->cancelled = true;
+      return {StatusCode::kDeadlineExceeded, "timed out after " + std::to_string(timeout.count()) +
+                                                 "ms waiting for the Python thread (busy with other calls)"};
+    }
+    while (!task->done) {
+      uint64_t call = task->runningCall.load();
+      auto deadline = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(task->runningDeadline.load()));
+      if (call == 0) deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+      if (task->cv.wait_until(lock, deadline, [&] { return task->done; })) break;
+      if (call == 0 || task->runningCall.load() != call) continue;  // moved on to the next event meanwhile
+      gTimeoutCall = call;
+      pthread_kill(threadHandle, SIGUSR2);
+      if (task->cv.wait_for(lock, grace, [&] { return task->done || task->runningCall.load() != call; })) continue;
+      gHealthy = false;
+      SLUICE_LOG_ERROR(
+          "python call {} ignored its timeout for {}ms more (stuck in C code or swallowed TimeoutError); the "
+          "interpreter is stuck and the replica reports unhealthy so it is restarted",
+          call, grace.count());
+      return unavailable("handler exceeded its timeout of " + std::to_string(timeout.count()) +
+                         "ms and did not stop; the interpreter is stuck");
+    }
+    return Status::ok();
   }
 
   // Runs `body` on the Python thread; DeadlineExceeded when it does not
@@ -450,6 +514,97 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
                                                "ms and did not stop; the interpreter is stuck"};
   }
 };
+
+// ------------------------------------------------------------------ one call (GIL held)
+
+namespace {
+
+// The canonical event dict (docs/event-shapes.md) built directly from the
+// Event: the same keys, values and key order (sorted, as the JSON path gives)
+// without an nlohmann::json in between. Python thread only.
+py::object canonicalToPython(const Event& event) {
+  static const char* kNames[] = {"data",      "headers", "id",      "key",  "offset",
+                                 "partition", "source",  "subject", "time", "type"};
+  static std::vector<py::object>* keys = [] {
+    auto* interned = new std::vector<py::object>;  // lives as long as the interpreter
+    for (const char* name : kNames) {
+      interned->push_back(py::reinterpret_steal<py::object>(PyUnicode_InternFromString(name)));
+    }
+    return interned;
+  }();
+  auto optionalInt = [](const auto& value) -> py::object {
+    return value ? py::object(py::int_(static_cast<int64_t>(*value))) : py::object(py::none());
+  };
+  py::dict headers;
+  // A name that repeats maps to the list of its values, in order; names sorted like the JSON path.
+  std::map<std::string, std::vector<const std::string*>> byName;
+  for (const auto& [name, value] : event.headers) byName[name].push_back(&value);
+  for (const auto& [name, values] : byName) {
+    if (values.size() == 1) {
+      headers[textOrBytes(name)] = textOrBytes(*values.front());
+    } else {
+      py::list list;
+      for (const std::string* value : values) list.append(textOrBytes(*value));
+      headers[textOrBytes(name)] = list;
+    }
+  }
+  py::dict out;
+  const std::vector<py::object>& k = *keys;
+  out[k[0]] = textOrBytes(event.data);
+  out[k[1]] = headers;
+  out[k[2]] = textOrBytes(event.id);
+  out[k[3]] = event.key ? textOrBytes(*event.key) : py::object(py::none());
+  out[k[4]] = optionalInt(event.offset);
+  out[k[5]] = optionalInt(event.partition);
+  out[k[6]] = textOrBytes(event.source);
+  out[k[7]] = textOrBytes(event.subject);
+  out[k[8]] = textOrBytes(shapes::rfc3339(event.time, true));
+  out[k[9]] = textOrBytes(event.type);
+  return out;
+}
+
+struct CallInput {
+  const json* shaped;  // the shaped event, or
+  const Event* event;  // a canonical event built straight into a dict (no JSON in between)
+  std::string requestId;
+  std::string triggerName;
+  int attempt;
+  int64_t remainingMs;
+};
+
+// Calls the handler on one shaped event; the status and records of the call.
+void callHandlerOnce(py::module_& bootstrap, py::object& function, const HandlerOptions& options,
+                     const CallInput& input, Status& status, std::vector<Record>& records,
+                     py::object* prepared = nullptr) {
+  try {
+    py::object event = prepared != nullptr       ? *prepared
+                       : input.shaped != nullptr ? toPython(*input.shaped)
+                                                 : canonicalToPython(*input.event);
+    bootstrap.attr("_request_id") = input.requestId;
+    py::object contextObject =
+        bootstrap.attr("Context")(input.requestId, options.functionName, options.namespaceName, input.triggerName,
+                                  input.attempt, input.remainingMs, options.timeout.count());
+    py::object result = function(event, contextObject);
+    RecordBuilder builder(bootstrap);
+    status = builder.add(result, true, records);
+  } catch (py::error_already_set& e) {
+    status = internalError(pythonError(e));
+    if (e.matches(PyExc_TimeoutError) && gTimeoutCall == gCurrentCall) {
+      status = Status(StatusCode::kDeadlineExceeded, pythonError(e));
+    }
+    try {
+      std::string trace = bootstrap.attr("describe")(e.value(), e.trace()).cast<std::string>();
+      SLUICE_LOG_WARN("handler {} failed on {} (attempt {}): {}", options.functionName, input.requestId, input.attempt,
+                      trace);
+    } catch (py::error_already_set&) {
+    }
+  } catch (const std::exception& e) {
+    status = internalError(std::string("calling the handler: ") + e.what());
+  }
+  bootstrap.attr("_request_id") = "-";
+}
+
+}  // namespace
 
 PythonRuntime::PythonRuntime() : impl_(new Impl) {
   std::promise<Status> ready;
@@ -563,36 +718,112 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
 
   Status ran = impl->run(
       [impl, functionId, options, ctx, remaining, call] {
-        py::module_& bootstrap = *impl->bootstrap;
-        try {
-          py::object event = toPython(call->shaped);
-          bootstrap.attr("_request_id") = ctx.requestId;
-          py::object contextObject =
-              bootstrap.attr("Context")(ctx.requestId, options->functionName, options->namespaceName, ctx.triggerName,
-                                        ctx.attempt, remaining.count(), options->timeout.count());
-          py::object result = impl->functions.at(functionId)(event, contextObject);
-          RecordBuilder builder(bootstrap);
-          call->status = builder.add(result, true, call->records);
-        } catch (py::error_already_set& e) {
-          call->status = internalError(pythonError(e));
-          if (e.matches(PyExc_TimeoutError) && gTimeoutCall == gCurrentCall) {
-            call->status = Status(StatusCode::kDeadlineExceeded, pythonError(e));
-          }
-          try {
-            std::string trace = bootstrap.attr("describe")(e.value(), e.trace()).cast<std::string>();
-            SLUICE_LOG_WARN("handler {} failed on {} (attempt {}): {}", options->functionName, ctx.requestId,
-                            ctx.attempt, trace);
-          } catch (py::error_already_set&) {
-          }
-        } catch (const std::exception& e) {
-          call->status = internalError(std::string("calling the handler: ") + e.what());
-        }
-        bootstrap.attr("_request_id") = "-";
+        CallInput input{&call->shaped, nullptr, ctx.requestId, ctx.triggerName, ctx.attempt, remaining.count()};
+        callHandlerOnce(*impl->bootstrap, impl->functions.at(functionId), *options, input, call->status, call->records);
       },
       deadline, options_->stuckGrace, options_->timeout);
   if (!ran.isOk()) return ran;
   if (!call->status.isOk()) return call->status;
   return std::move(call->records);
+}
+
+std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& events, const InvocationContext& context,
+                                                  std::chrono::milliseconds timeout) {
+  std::vector<EachResult> results(events.size());
+  if (events.empty()) return results;
+  if (timeout > options_->timeout) timeout = options_->timeout;
+  struct Call {
+    std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the Python thread
+    const std::vector<Event>* events = nullptr;
+    std::mutex access;       // held while the Python thread reads `events`
+    bool abandoned = false;  // guarded by access: the caller returned, `events` may be gone
+    std::vector<Status> statuses;
+    std::vector<std::vector<Record>> records;
+    std::vector<double> seconds;
+    std::vector<std::string> ids;
+  };
+  auto call = std::make_shared<Call>();
+  shapes::ShapeOptions shapeOptions = options_->shapeOptions;
+  if (!context.triggerName.empty()) shapeOptions.triggerName = context.triggerName;
+  const bool canonical = options_->eventShape == config::EventShape::kCanonical;
+  call->events = &events;
+  call->ids.reserve(events.size());
+  if (!canonical) call->shaped.reserve(events.size());
+  for (const Event& event : events) {
+    if (!canonical) call->shaped.push_back(shapes::shapeEvent(options_->eventShape, event, shapeOptions));
+    call->ids.push_back(event.id);
+  }
+  call->statuses.resize(events.size());
+  call->records.resize(events.size());
+  call->seconds.assign(events.size(), 0.0);
+
+  PythonRuntime::Impl* impl = runtime_.impl_;
+  auto task = std::make_shared<Task>();
+  Task* raw = task.get();
+  int64_t functionId = functionId_;
+  std::shared_ptr<const HandlerOptions> options = options_;
+  std::string trigger = context.triggerName;
+  int attempt = context.attempt;
+  Status ran = impl->runEach(
+      [impl, raw, functionId, options, call, trigger, attempt, timeout] {
+        py::module_& bootstrap = *impl->bootstrap;
+        py::object& function = impl->functions.at(functionId);
+        for (size_t i = 0; i < call->ids.size(); ++i) {
+          auto started = std::chrono::steady_clock::now();
+          uint64_t id = impl->nextCall++;
+          raw->runningDeadline =
+              std::chrono::duration_cast<std::chrono::nanoseconds>((started + timeout).time_since_epoch()).count();
+          raw->runningCall = id;
+          gCurrentCall = id;
+          CallInput input{call->shaped.empty() ? nullptr : &call->shaped[i],
+                          nullptr,
+                          call->ids[i],
+                          trigger,
+                          attempt,
+                          timeout.count()};
+          std::optional<py::object> ready;  // the canonical event, converted while the caller's events exist
+          if (input.shaped == nullptr) {
+            std::lock_guard lock(call->access);
+            if (call->abandoned) return;
+            input.event = &(*call->events)[i];
+            try {
+              ready = canonicalToPython(*input.event);
+            } catch (py::error_already_set& e) {
+              call->statuses[i] = internalError("building the event: " + pythonError(e));
+            }
+            input.event = nullptr;
+          }
+          if (call->statuses[i].isOk()) {
+            callHandlerOnce(bootstrap, function, *options, input, call->statuses[i], call->records[i],
+                            ready ? &*ready : nullptr);
+          }
+          gCurrentCall = raw->id;
+          raw->runningCall = 0;
+          call->seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        }
+      },
+      task, timeout, options_->stuckGrace);
+  {
+    // From here on the Python thread must not read `events` (they belong to our caller).
+    std::lock_guard lock(call->access);
+    call->abandoned = true;
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!ran.isOk()) {
+      results[i].outputs = ran;
+      continue;
+    }
+    results[i].seconds = call->seconds[i];
+    if (call->statuses[i].isOk()) {
+      results[i].outputs = std::move(call->records[i]);
+    } else if (call->statuses[i].code() == StatusCode::kDeadlineExceeded) {
+      results[i].outputs = Status(StatusCode::kDeadlineExceeded,
+                                  "handler exceeded its timeout of " + std::to_string(timeout.count()) + "ms");
+    } else {
+      results[i].outputs = call->statuses[i];
+    }
+  }
+  return results;
 }
 
 }  // namespace sluice::runtime::python

@@ -7,6 +7,11 @@
 // and the caller waits for it (calls run one at a time: one GIL per process,
 // so scale with replicas). The GIL is released only while the queue is empty.
 //
+// Batches: handleEach() runs the handler once per event of a batch inside ONE
+// task on the Python thread (one hand-off and one GIL acquisition per batch),
+// each event with its own context, deadline and error; the waiting thread
+// wakes only at the running event's deadline or when the batch is done.
+//
 // Timeouts: when a call overruns its deadline the waiting thread sends
 // SIGUSR2 to the Python thread; the runtime's Python-level signal handler
 // raises TimeoutError inside the handler (this also interrupts time.sleep and
@@ -62,7 +67,11 @@ class PythonHandler final : public Handler {
 
   Result<std::vector<Record>> handle(const Event& event, const InvocationContext& context) override;
   // Several events in one call: SCF/Lambda "Records" batches (canonical: a list).
-  Result<std::vector<Record>> handleBatch(const std::vector<Event>& events, const InvocationContext& context);
+  Result<std::vector<Record>> handleBatch(const std::vector<Event>& events, const InvocationContext& context) override;
+
+  bool handlesEach() const override { return true; }
+  std::vector<EachResult> handleEach(const std::vector<Event>& events, const InvocationContext& context,
+                                     std::chrono::milliseconds timeout) override;
 
  private:
   friend class PythonRuntime;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <utility>
+#include <vector>
 
 #include "common/logging.h"
 #include "runtime/sources/kafka_client.h"
@@ -52,41 +53,89 @@ KafkaSink::~KafkaSink() {
   producer_.reset();
 }
 
+// One writeBatch() call in flight: a slot per record is the opaque of its
+// delivery report; the last report frees the whole thing.
+struct KafkaSink::BatchWrite {
+  struct Slot {
+    BatchWrite* batch;
+    uint32_t index;
+  };
+  std::shared_ptr<WriteListener> listener;
+  std::atomic<size_t> left{0};
+  std::vector<Slot> slots;
+
+  void release() {
+    if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+namespace {
+
+// write() of one record with its own callback, through writeBatch().
+struct CallbackListener final : WriteListener {
+  std::vector<Record> records;
+  WriteCallback done;
+  void written(uint32_t, const Status& status) override { done(status); }
+};
+
+}  // namespace
+
 void KafkaSink::write(Record record, WriteCallback done) {
-  auto* callback = new WriteCallback(std::move(done));
-  RdKafka::Headers* headers = nullptr;
-  if (!record.headers.empty()) {
-    headers = RdKafka::Headers::create();
-    for (const auto& [key, value] : record.headers) headers->add(key, value.data(), value.size());
-  }
-  int32_t partition = record.partition.value_or(RdKafka::Topic::PARTITION_UA);
-  const std::string* key = record.key ? &*record.key : nullptr;
-  while (true) {
-    RdKafka::ErrorCode err = producer_->produce(options_.topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                                                record.value.data(), record.value.size(), key ? key->data() : nullptr,
-                                                key ? key->size() : 0, 0, headers, callback);
-    if (err == RdKafka::ERR_NO_ERROR) return;  // librdkafka now owns the headers
-    if (err == RdKafka::ERR__QUEUE_FULL) {
-      // The local queue is full: wait for delivery reports to make room.
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      continue;
+  auto listener = std::make_shared<CallbackListener>();
+  listener->records.push_back(std::move(record));
+  listener->done = std::move(done);
+  const std::vector<Record>& records = listener->records;
+  writeBatch(records, {0}, std::move(listener));
+}
+
+void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector<uint32_t>& indexes,
+                           std::shared_ptr<WriteListener> listener) {
+  if (indexes.empty()) return;
+  auto* batch = new BatchWrite;
+  batch->listener = std::move(listener);
+  batch->left = indexes.size() + 1;  // +1 held by this loop, so a fast report cannot free it under us
+  batch->slots.reserve(indexes.size());
+  for (uint32_t index : indexes) batch->slots.push_back({batch, index});
+  for (BatchWrite::Slot& slot : batch->slots) {
+    const Record& record = records[slot.index];
+    RdKafka::Headers* headers = nullptr;
+    if (!record.headers.empty()) {
+      headers = RdKafka::Headers::create();
+      for (const auto& [key, value] : record.headers) headers->add(key, value.data(), value.size());
     }
-    delete headers;
-    std::unique_ptr<WriteCallback> owned(callback);
-    (*owned)(unavailable("kafka output \"" + options_.topic + "\": produce: " + RdKafka::err2str(err)));
-    return;
+    int32_t partition = record.partition.value_or(RdKafka::Topic::PARTITION_UA);
+    const std::string* key = record.key ? &*record.key : nullptr;
+    while (true) {
+      RdKafka::ErrorCode err = producer_->produce(
+          options_.topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()),
+          record.value.size(), key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, &slot);
+      if (err == RdKafka::ERR_NO_ERROR) break;  // librdkafka now owns the headers
+      if (err == RdKafka::ERR__QUEUE_FULL) {
+        // The local queue is full: wait for delivery reports to make room.
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        continue;
+      }
+      delete headers;
+      batch->listener->written(
+          slot.index, unavailable("kafka output \"" + options_.topic + "\": produce: " + RdKafka::err2str(err)));
+      batch->release();
+      break;
+    }
   }
+  batch->release();
 }
 
 void KafkaSink::dr_cb(RdKafka::Message& message) {
-  std::unique_ptr<WriteCallback> callback(static_cast<WriteCallback*>(message.msg_opaque()));
-  if (!callback) return;
+  auto* slot = static_cast<BatchWrite::Slot*>(message.msg_opaque());
+  if (slot == nullptr) return;
+  BatchWrite* batch = slot->batch;
   if (message.err() == RdKafka::ERR_NO_ERROR) {
-    (*callback)(Status::ok());
+    batch->listener->written(slot->index, Status::ok());
   } else {
-    (*callback)(unavailable("kafka output \"" + options_.topic + "\" partition " + std::to_string(message.partition()) +
-                            ": " + message.errstr()));
+    batch->listener->written(slot->index, unavailable("kafka output \"" + options_.topic + "\" partition " +
+                                                      std::to_string(message.partition()) + ": " + message.errstr()));
   }
+  batch->release();
 }
 
 Status KafkaSink::flush(Clock::TimePoint deadline) {

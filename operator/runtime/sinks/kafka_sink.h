@@ -5,7 +5,8 @@
 // its partition too when the Record names one (mirroring).
 //
 // Thread-safe: write() from any thread; callbacks run on the sink's own
-// delivery-report thread.
+// delivery-report thread. writeBatch() costs one allocation per batch, not
+// per record: every record's delivery report points into the batch's slots.
 #pragma once
 
 #include <atomic>
@@ -34,9 +35,12 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   ~KafkaSink() override;
 
   void write(Record record, WriteCallback done) override;
+  void writeBatch(const std::vector<Record>& records, const std::vector<uint32_t>& indexes,
+                  std::shared_ptr<WriteListener> listener) override;
   Status flush(Clock::TimePoint deadline) override;
 
  private:
+  struct BatchWrite;
   explicit KafkaSink(KafkaSinkOptions options)
       : options_(std::move(options)), events_("kafka output \"" + options_.topic + "\"") {}
   void dr_cb(RdKafka::Message& message) override;

@@ -6,7 +6,10 @@
 // Implementations are thread-safe: write() may be called from many threads.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -15,6 +18,14 @@
 namespace sluice::runtime {
 
 using WriteCallback = std::function<void(Status)>;
+
+// Receives the outcome of each record of a writeBatch() call.
+class WriteListener {
+ public:
+  virtual ~WriteListener() = default;
+  // Called exactly once per written index, on any thread (possibly inline).
+  virtual void written(uint32_t index, const Status& status) = 0;
+};
 
 class Sink {
  public:
@@ -25,6 +36,13 @@ class Sink {
   // Records written from one thread to one sink keep their order at the
   // destination unless a write fails.
   virtual void write(Record record, WriteCallback done) = 0;
+
+  // Starts writing records[i] for every i in `indexes`, in that order;
+  // `listener` hears about each. One call per batch saves the per-record
+  // callback allocations; `records` must stay untouched until every index
+  // has been reported. The default calls write() per record.
+  virtual void writeBatch(const std::vector<Record>& records, const std::vector<uint32_t>& indexes,
+                          std::shared_ptr<WriteListener> listener);
 
   // Waits until every started write has called back, or until `deadline`.
   virtual Status flush(Clock::TimePoint deadline) = 0;

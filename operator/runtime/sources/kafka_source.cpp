@@ -1,6 +1,10 @@
 #include "runtime/sources/kafka_source.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
+
+#include <librdkafka/rdkafka.h>
 
 #include "common/logging.h"
 
@@ -108,74 +112,125 @@ void KafkaSource::run() {
     bool fetching = fetching_.load();
     if (!fetching && !paused_) pauseAll();
     if (fetching && !dispatcher_->waitForCapacity(kCapacityWait)) continue;
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeTimeoutMs));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        // A record fetched after draining began is not dispatched; the commit
-        // never covers it, so the next owner reads it.
-        {
-          std::lock_guard lock(dispatchMu_);
-          if (fetching_) dispatchMessage(*message);
-        }
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF: break;
-      default: SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr()); break;
-    }
+    fetchRound();
   }
   // Drain: everything finished is committed, then close() leaves the group
   // (running the revoke callback, which commits again for the record).
   processCompletions();
   commit(true);
+  carry_.reset();  // never dispatched, so never committed: the next owner reads it
   consumer_->close();
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
 }
 
-void KafkaSource::dispatchMessage(RdKafka::Message& message) {
-  auto it = partitions_.find(laneOf(message.topic_name(), message.partition()));
-  if (it == partitions_.end()) {
-    SLUICE_LOG_WARN("kafka trigger {}: record from unassigned partition {}/{} skipped", options_.triggerName,
-                    message.topic_name(), message.partition());
-    return;
+void KafkaSource::fetchRound() {
+  // The first record may wait for the broker; the rest of the round takes only
+  // what librdkafka has already fetched.
+  // A rebalance inside consume() may revoke (and re-create) partition states:
+  // the round then ends, so all its records were fetched under the `before`
+  // assignment; those of partitions revoked meanwhile are not dispatched (they
+  // are fetched again from the commit, here or by the new owner). A record
+  // consumed after the change opens the next round.
+  const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
+  std::vector<std::unique_ptr<RdKafka::Message>> messages;
+  const size_t maxRecords = static_cast<size_t>(std::max(1, options_.maxBatch));
+  if (carry_) messages.push_back(std::move(carry_));
+  int timeoutMs = messages.empty() ? kConsumeTimeoutMs : 0;
+  while (messages.size() < maxRecords) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeoutMs));
+    bool changed = partitions_ != before;
+    if (message->err() == RdKafka::ERR__TIMED_OUT || message->err() == RdKafka::ERR__PARTITION_EOF) break;
+    if (message->err() != RdKafka::ERR_NO_ERROR) {
+      SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr());
+      break;
+    }
+    if (changed) {
+      carry_ = std::move(message);
+      break;
+    }
+    messages.push_back(std::move(message));
+    timeoutMs = 0;
   }
-  const std::shared_ptr<PartitionState>& state = it->second;
-  auto event = std::make_shared<Event>();
-  event->source = "kafka";
-  event->type = "kafka.record";
-  event->subject = message.topic_name();
-  event->partition = message.partition();
-  event->offset = message.offset();
-  event->id = event->subject + "/" + std::to_string(message.partition()) + "/" + std::to_string(message.offset());
+  if (messages.empty()) return;
+  // A record fetched after draining began is not dispatched; the commit never
+  // covers it, so the next owner reads it.
+  std::lock_guard lock(dispatchMu_);
+  if (!fetching_) return;
+  // Group by partition, keeping each partition's order.
+  std::vector<std::pair<RdKafka::Message*, std::vector<RdKafka::Message*>>> groups;
+  for (auto& message : messages) {
+    auto same = [&](const auto& group) {
+      return group.first->partition() == message->partition() && group.first->c_ptr()->rkt == message->c_ptr()->rkt;
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end()) {
+      groups.push_back({message.get(), {}});
+      it = std::prev(groups.end());
+    }
+    it->second.push_back(message.get());
+  }
+  for (auto& [head, group] : groups) {
+    std::string topic = head->topic_name();
+    std::string lane = laneOf(topic, head->partition());
+    auto it = partitions_.find(lane);
+    auto was = before.find(lane);
+    if (it == partitions_.end() || (was != before.end() && was->second != it->second)) {
+      SLUICE_LOG_WARN("kafka trigger {}: {} record(s) from unassigned partition {}/{} skipped", options_.triggerName,
+                      group.size(), topic, head->partition());
+      continue;
+    }
+    const std::shared_ptr<PartitionState>& state = it->second;
+    std::vector<Event> events;
+    events.reserve(group.size());
+    for (RdKafka::Message* message : group) {
+      events.push_back(eventOf(*message));
+      events.back().subject = topic;
+      events.back().id = topic;
+      events.back().id += '/';
+      events.back().id += std::to_string(message->partition());
+      events.back().id += '/';
+      events.back().id += std::to_string(message->offset());
+      state->tracker.dispatched(message->offset());
+    }
+    state->nextFetch = group.back()->offset() + 1;
+    dispatchEvents(state, std::move(events));
+  }
+}
+
+Event KafkaSource::eventOf(RdKafka::Message& message) {
+  Event event;
+  event.source = "kafka";
+  event.type = "kafka.record";
+  event.partition = message.partition();
+  event.offset = message.offset();
   RdKafka::MessageTimestamp timestamp = message.timestamp();
   if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
-    event->time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp.timestamp));
+    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp.timestamp));
   } else {
-    event->time = clock_.wallNow();
+    event.time = clock_.wallNow();
   }
-  if (const std::string* key = message.key()) event->key = *key;
+  if (message.key_pointer() != nullptr) {
+    event.key.emplace(static_cast<const char*>(message.key_pointer()), message.key_len());
+  }
   if (RdKafka::Headers* headers = message.headers()) {
     for (const RdKafka::Headers::Header& header : headers->get_all()) {
-      event->headers.emplace_back(
+      event.headers.emplace_back(
           header.key(),
           header.value() ? std::string(static_cast<const char*>(header.value()), header.value_size()) : std::string());
     }
   }
-  if (message.payload() != nullptr) event->data.assign(static_cast<const char*>(message.payload()), message.len());
-  state->nextFetch = message.offset() + 1;
-  state->tracker.dispatched(message.offset());
-  dispatchEvent(state, std::move(event));
+  if (message.payload() != nullptr) event.data.assign(static_cast<const char*>(message.payload()), message.len());
+  return event;
 }
 
-void KafkaSource::dispatchEvent(const std::shared_ptr<PartitionState>& state, std::shared_ptr<Event> event) {
-  int64_t offset = *event->offset;
-  std::string lane = laneOf(state->topic, state->partition);
-  Event copy = *event;
-  dispatcher_->dispatch(std::move(copy), std::move(lane), options_.triggerName,
-                        [this, state, offset, event = std::move(event)](Outcome outcome) {
-                          std::lock_guard lock(mu_);
-                          completions_.push_back(Completion{state, offset, outcome, event});
-                        });
+void KafkaSource::dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events) {
+  // The delivery loop takes a batch of at most batchSize when the handler gets lists.
+  dispatcher_->dispatchBatch(std::move(events), laneOf(state->topic, state->partition), options_.triggerName,
+                             [this, state](std::vector<Event> done, const std::vector<Outcome>& outcomes) {
+                               std::lock_guard lock(mu_);
+                               completions_.push_back(Completion{state, std::move(done), outcomes});
+                             });
 }
 
 void KafkaSource::processCompletions() {
@@ -186,15 +241,20 @@ void KafkaSource::processCompletions() {
   }
   for (Completion& completion : batch) {
     if (completion.state->revoked) continue;  // the partition moved on; its new owner decides
-    switch (completion.outcome) {
-      case Outcome::kRequeue: dispatchEvent(completion.state, std::move(completion.event)); continue;
-      case Outcome::kRejected:
-        SLUICE_LOG_ERROR("kafka trigger {}: record {} skipped after its attempts (no dead-letter output)",
-                         options_.triggerName, completion.event->id);
-        break;
-      case Outcome::kAcked: break;
+    std::vector<Event> requeue;
+    for (size_t i = 0; i < completion.events.size(); ++i) {
+      Event& event = completion.events[i];
+      switch (completion.outcomes[i]) {
+        case Outcome::kRequeue: requeue.push_back(std::move(event)); continue;
+        case Outcome::kRejected:
+          SLUICE_LOG_ERROR("kafka trigger {}: record {} skipped after its attempts (no dead-letter output)",
+                           options_.triggerName, event.id);
+          break;
+        case Outcome::kAcked: break;
+      }
+      completion.state->tracker.finished(*event.offset);
     }
-    completion.state->tracker.finished(completion.offset);
+    if (!requeue.empty()) dispatchEvents(completion.state, std::move(requeue));
   }
 }
 
@@ -241,15 +301,42 @@ void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::
 }
 
 void KafkaSource::reportLag() {
+  // A partition nothing was fetched from yet (e.g. held back by the in-flight
+  // limit) starts at its committed offset, or where initialOffset points.
+  std::vector<RdKafka::TopicPartition*> unknown;
+  for (auto& [lane, state] : partitions_) {
+    if (!state->tracker.commitPosition() && state->nextFetch < 0) {
+      unknown.push_back(RdKafka::TopicPartition::create(state->topic, state->partition));
+    }
+  }
+  std::map<std::string, int64_t> committed;
+  if (!unknown.empty() && consumer_->committed(unknown, 1000) == RdKafka::ERR_NO_ERROR) {
+    for (RdKafka::TopicPartition* tp : unknown) committed[laneOf(tp->topic(), tp->partition())] = tp->offset();
+  }
+  destroyPartitions(unknown);
   for (auto& [lane, state] : partitions_) {
     int64_t low = 0;
     int64_t high = 0;
     if (consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
         high < 0) {
-      continue;
+      // Nothing fetched yet, so nothing cached: ask the broker.
+      if (consumer_->query_watermark_offsets(state->topic, state->partition, &low, &high, 1000) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
     }
     int64_t position = state->tracker.commitPosition().value_or(state->nextFetch);
-    if (position < 0) continue;
+    if (position < 0) {
+      auto it = committed.find(lane);
+      if (it != committed.end() && it->second >= 0) {
+        position = it->second;
+      } else if (it != committed.end()) {
+        position = options_.initialOffset == "earliest" ? low : high;
+      } else {
+        continue;
+      }
+    }
     metrics_.setConsumerLag(state->topic, state->partition, static_cast<double>(std::max<int64_t>(high - position, 0)));
   }
 }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -34,6 +35,11 @@ const char* outcomeName(Outcome outcome);
 
 using CompletionCallback = std::function<void(Outcome)>;
 
+// What became of each event of a batch: outcomes[i] is events[i]'s. The
+// events are handed back (moved, not copied) so a source can redeliver the
+// ones it must.
+using BatchCompletionCallback = std::function<void(std::vector<Event> events, const std::vector<Outcome>& outcomes)>;
+
 class EventDispatcher {
  public:
   virtual ~EventDispatcher() = default;
@@ -47,6 +53,14 @@ class EventDispatcher {
   // different or empty lanes run in parallel. Never blocks. `done` is called
   // exactly once, from any thread.
   virtual void dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) = 0;
+
+  // Takes several events of one lane at once, in order (a Kafka partition's
+  // records of one fetch): one hand-off and one completion for all of them.
+  // `done` is called exactly once, when every event has its outcome. Events
+  // of a batch may share an output write, so they complete together. The
+  // default dispatches the events one by one and gathers their outcomes.
+  virtual void dispatchBatch(std::vector<Event> events, std::string lane, std::string trigger,
+                             BatchCompletionCallback done);
 };
 
 class Source {

@@ -75,6 +75,8 @@ refused bad-cron 'spec.cron.schedule: Invalid value: "string": must be five cron
 spec: {functionRef: {name: f}, cron: {schedule: 'every minute'}}"
 refused zero-lag-threshold 'spec.kafka.lagThreshold: Invalid value: 0: spec.kafka.lagThreshold in body should be greater than or equal to 1' <<<"$TRG
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g, lagThreshold: 0}}"
+refused batch-above-in-flight 'spec.delivery: Invalid value: "object": delivery.maxInFlight must be at least delivery.batchSize' <<<"$TRG
+spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g}, delivery: {batchSize: 500}}"
 refused kafka-no-topics 'spec.kafka.topics: Invalid value: 0: spec.kafka.topics in body should have at least 1 items' <<<"$TRG
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [], consumerGroup: g}}"
 refused s3-without-bucket 'spec.objectStore: Invalid value: "object": objectStore of type s3 needs endpoint and bucket' <<<"$TRG

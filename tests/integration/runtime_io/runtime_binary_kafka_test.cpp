@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -186,6 +188,127 @@ def main_handler(event, context):
   }
   HttpReply metrics = httpGet(runtime.port(), "/metrics");
   EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_dead_lettered_total", "trigger=\"orders\""), failing);
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+}
+
+// The delivery path's metrics on a backlog: while a gate holds the handler the
+// per-partition consumer lag is reported above zero; once the backlog is
+// consumed it returns to 0 on every partition, and the batch-size histogram
+// shows the records were handed over several at a time.
+TEST(RuntimeBinaryKafkaTest, BacklogIsTakenInBatchesAndConsumerLagReturnsToZero) {
+  constexpr int kMessages = 20000;
+  BinaryFixture f;
+  const std::string gate = f.dir + "/gate";
+  writeFile(f.dir + "/code/index.py", R"PY(
+import json
+import os
+import time
+
+GATE = os.environ["GATE"]
+
+def main_handler(event, context):
+    while not os.path.exists(GATE):
+        time.sleep(0.01)
+    body = json.loads(event["data"])
+    out = {"id": body["id"], "text": body["text"].upper(), "event": event["id"], "trigger": context.trigger}
+    return {"value": json.dumps(out), "key": event["key"]}
+)PY");
+  json config = json::parse(readFile(f.configPath));
+  config["environment"] = {{"GATE", gate}};
+  writeFile(f.configPath, config.dump());
+  produceAll(f.bootstrap, f.in, messages(0, kMessages));
+
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  const std::string onInput = "topic=\"" + f.in + "\"";
+  auto lagSamples = [&](const std::string& body) {
+    int samples = 0;
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+      samples += line.starts_with("sluice_runtime_consumer_lag{") && line.find(onInput) != std::string::npos;
+    }
+    return samples;
+  };
+  double heldLag = 0;
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    HttpReply metrics = httpGet(runtime.port(), "/metrics");
+    if (lagSamples(metrics.body) == 3) heldLag = metricSum(metrics.body, "sluice_runtime_consumer_lag", onInput);
+    if (heldLag > 0) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_GT(heldLag, kMessages - 2000) << "the lag of the held backlog, summed over the 3 partitions";
+  writeFile(gate, "open");
+
+  auto out = consumeAll(f.bootstrap, f.out, kMessages, 2s, 240s);
+  auto ids = outputIds(out, f.in);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  double lag = -1;
+  std::string body;
+  for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+    body = httpGet(runtime.port(), "/metrics").body;
+    lag = metricSum(body, "sluice_runtime_consumer_lag", onInput);
+    if (lagSamples(body) == 3 && lag == 0) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(lagSamples(body), 3) << body;
+  EXPECT_EQ(lag, 0) << body;
+  double batches = metricSum(body, "sluice_runtime_batch_size_count", "trigger=\"orders\"");
+  double events = metricSum(body, "sluice_runtime_batch_size_sum", "trigger=\"orders\"");
+  EXPECT_EQ(events, kMessages) << body;
+  ASSERT_GT(batches, 0) << body;
+  EXPECT_GT(events / batches, 1.0) << "batches of one under a backlog\n" << body;
+  EXPECT_LT(metricSum(body, "sluice_runtime_batch_size_bucket", "le=\"1\""), batches) << body;
+  std::cout << "[figure] backlog of " << kMessages << ": " << batches << " batches, " << events / batches
+            << " events per batch on average\n";
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+}
+
+// A trigger's batchSize > 1: main_handler(events, context) receives a list of
+// at most batchSize canonical events of one partition, in offset order, and
+// returns the outputs of all of them.
+TEST(RuntimeBinaryKafkaTest, BatchSizeHandsTheHandlerListsOfEventsInPartitionOrder) {
+  constexpr int kMessages = 3000;
+  constexpr int kBatchSize = 50;
+  BinaryFixture f;
+  writeFile(f.dir + "/code/index.py", R"PY(
+import json
+
+def main_handler(events, context):
+    assert isinstance(events, list), type(events)
+    offsets = [e["offset"] for e in events]
+    assert offsets == sorted(offsets), offsets
+    assert len({e["partition"] for e in events}) == 1
+    out = []
+    for e in events:
+        body = json.loads(e["data"])
+        value = {"id": body["id"], "text": body["text"].upper(), "event": e["id"], "trigger": context.trigger,
+                 "batch": len(events)}
+        out.append({"value": json.dumps(value), "key": e["key"]})
+    return out
+)PY");
+  json config = json::parse(readFile(f.configPath));
+  config["triggers"][0]["kafka"]["batchSize"] = kBatchSize;
+  config["triggers"][0]["kafka"]["maxInFlight"] = 4 * kBatchSize;
+  writeFile(f.configPath, config.dump());
+  produceAll(f.bootstrap, f.in, messages(0, kMessages));
+
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/run.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  auto out = consumeAll(f.bootstrap, f.out, kMessages, 2s, 240s);
+  auto ids = outputIds(out, f.in);
+  EXPECT_EQ(out.size(), static_cast<size_t>(kMessages)) << "duplicates or losses";
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  int largest = 0;
+  for (const auto& r : out) largest = std::max(largest, json::parse(r.value)["batch"].get<int>());
+  EXPECT_LE(largest, kBatchSize);
+  EXPECT_GT(largest, 1) << "the handler only ever saw lists of one";
+  HttpReply metrics = httpGet(runtime.port(), "/metrics");
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"orders\""), kMessages);
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_failed_total", "trigger=\"orders\""), 0);
   runtime.signal(SIGTERM);
   EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
 }

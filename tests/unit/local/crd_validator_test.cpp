@@ -106,6 +106,25 @@ TEST(CrdValidatorTest, CelRulesReportTheCrdMessageAtTheirFieldPath) {
   EXPECT_EQ(got, want);
 }
 
+// batchSize above the (defaulted) maxInFlight could never fill a batch.
+TEST(CrdValidatorTest, DeliveryBatchSizeMustNotExceedMaxInFlight) {
+  const char* kTrigger = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  kafka: {bootstrapServers: ["127.0.0.1:9092"], topics: [t], consumerGroup: g}
+  delivery: {batchSize: 500}
+)";
+  EXPECT_EQ(messages(yaml(kTrigger)),
+            std::vector<std::string>{
+                "spec.delivery: Invalid value: \"object\": delivery.maxInFlight must be at least delivery.batchSize"});
+  json ok = yaml(kTrigger);
+  ok["spec"]["delivery"]["maxInFlight"] = 500;
+  EXPECT_EQ(messages(ok), std::vector<std::string>{});
+}
+
 TEST(CrdValidatorTest, BuiltinWithoutPipelineAndTriggerWithTwoSources) {
   json fn = yaml(kFunction);
   fn["spec"].erase("pipeline");

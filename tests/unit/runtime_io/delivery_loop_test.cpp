@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -361,6 +362,96 @@ TEST(DeliveryLoopTest, SinkThatKeepsFailingEndsInDeadLetter) {
   auto dead = f.deadLetter.acknowledged();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].headers[1].second, "Unavailable: writing output to sink \"\": disk full");
+}
+
+// A batch: one completion with an outcome per event; a poison event is dead-lettered on its own,
+// and only the record whose write failed is written again.
+TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsFailedWrites) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 2;
+  Fixture f(
+      [](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+        if (event.id == "bad") return invalidArgument("cannot parse");
+        return FakeHandler::echo(event, context);
+      },
+      options);
+  f.out.setFailRule([](const Record& record, int) {
+    static std::atomic<int> flakyWrites{0};
+    if (record.value == "payload-flaky" && flakyWrites++ == 0) return unavailable("broker busy");
+    return Status::ok();
+  });
+  std::vector<Event> events = {makeEvent("a", 0, 1), makeEvent("bad", 0, 2), makeEvent("flaky", 0, 3),
+                               makeEvent("c", 0, 4)};
+  std::mutex mu;
+  std::vector<std::string> doneIds;
+  std::vector<Outcome> doneOutcomes;
+  int calls = 0;
+  f.loop.dispatchBatch(std::move(events), "p0", "t",
+                       [&](const std::vector<Event>& back, const std::vector<Outcome>& outcomes) {
+                         std::lock_guard lock(mu);
+                         ++calls;
+                         for (const Event& event : back) doneIds.push_back(event.id);
+                         doneOutcomes = outcomes;
+                       });
+  f.clock.waitForSleepers(1);  // the retry thread's backoff before writing "flaky" again
+  f.clock.advance(100ms);
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard lock(mu);
+    return calls == 1;
+  }));
+  EXPECT_EQ(doneIds, (std::vector<std::string>{"a", "bad", "flaky", "c"}));
+  EXPECT_EQ(doneOutcomes, std::vector<Outcome>(4, Outcome::kAcked));
+  EXPECT_EQ(f.out.writes(), 4) << "three records, then only the failed one again";
+  std::vector<std::string> written;
+  for (const Record& record : f.out.acknowledged()) written.push_back(record.value);
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written, (std::vector<std::string>{"payload-a", "payload-c", "payload-flaky"}));
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, "payload-bad");
+  EXPECT_EQ(f.loop.inFlight(), 0);
+  EXPECT_EQ(f.metrics.counterValue("processed", "t"), 3);
+  EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 1);
+}
+
+// listTriggers: the handler gets the batch in one handleBatch call; a failure fails the whole
+// batch, so after maxAttempts every event of it is dead-lettered.
+TEST(DeliveryLoopTest, ListTriggerHandsTheWholeBatchToOneCallAndDeadLettersItAsAWhole) {
+  DeliveryOptions options = fastOptions();
+  options.maxAttempts = 1;
+  options.listTriggers = {"t"};
+  std::atomic<int> calls{0};
+  Fixture f(
+      [&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+        ++calls;
+        if (event.id == "bad") return internalError("boom");
+        return FakeHandler::echo(event, context);
+      },
+      options);
+  Completions good;
+  std::vector<Event> ok = {makeEvent("x", 1, 1), makeEvent("y", 1, 2)};
+  std::atomic<int> okDone{0};
+  f.loop.dispatchBatch(std::move(ok), "p1", "t", [&](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
+    EXPECT_EQ(outcomes, std::vector<Outcome>(2, Outcome::kAcked));
+    ++okDone;
+  });
+  ASSERT_TRUE(waitUntil([&] { return okDone == 1; }));
+  EXPECT_EQ(f.out.acknowledged().size(), 2u);
+  std::vector<Event> mixed = {makeEvent("m", 2, 1), makeEvent("bad", 2, 2), makeEvent("n", 2, 3)};
+  std::atomic<int> mixedDone{0};
+  f.loop.dispatchBatch(std::move(mixed), "p2", "t",
+                       [&](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
+                         EXPECT_EQ(outcomes, std::vector<Outcome>(3, Outcome::kAcked));
+                         ++mixedDone;
+                       });
+  ASSERT_TRUE(waitUntil([&] { return mixedDone == 1; }));
+  EXPECT_EQ(f.out.acknowledged().size(), 2u) << "nothing of the failed batch is written";
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 3u);
+  for (const Record& record : dead) {
+    EXPECT_EQ(record.headers[1].first, kDeadLetterErrorHeader);
+    EXPECT_EQ(record.headers[1].second, "Internal: event bad: boom");
+  }
 }
 
 TEST(DeliveryLoopTest, HandlerOverrunningItsTimeoutCountsAsFailed) {

@@ -252,6 +252,80 @@ TEST(PythonHandlerTest, TimeoutInterruptsSleepAndBusyLoops) {
   EXPECT_EQ((*after)[0].value, "done");
 }
 
+// One trip to the Python thread for a whole batch, yet each event keeps its own
+// context, error and timeout, and the batch goes on after a failing event.
+TEST(PythonHandlerTest, HandleEachKeepsPerEventContextErrorsAndTimeouts) {
+  CodeDir dir("each");
+  dir.file("index.py",
+           "import time\n"
+           "def main_handler(event, context):\n"
+           "    if event['data'] == 'boom':\n        raise ValueError('boom')\n"
+           "    if event['data'] == 'sleep':\n        time.sleep(30)\n"
+           "    if event['data'] == 'spin':\n        while True:\n            pass\n"
+           "    return event['data'] + '@' + context.request_id + '#' + str(context.attempt)\n");
+  auto handler = load(dir, options(std::chrono::milliseconds(1000)));
+  std::vector<Event> events;
+  for (const char* data : {"a", "boom", "sleep", "spin", "z"}) {
+    events.push_back(kafkaEvent(data));
+    events.back().id = std::string("orders/2/") + data;
+  }
+  InvocationContext context = ctx(2);
+  auto results = handler->handleEach(events, context, std::chrono::milliseconds(1000));
+  ASSERT_EQ(results.size(), 5u);
+  ASSERT_TRUE(results[0].outputs.isOk()) << results[0].outputs.status().toString();
+  EXPECT_EQ(results[0].outputs.value().at(0).value, "a@orders/2/a#2");
+  ASSERT_FALSE(results[1].outputs.isOk());
+  EXPECT_EQ(results[1].outputs.status().message(), "ValueError: boom");
+  for (int i : {2, 3}) {
+    ASSERT_FALSE(results[i].outputs.isOk()) << i;
+    EXPECT_EQ(results[i].outputs.status().code(), StatusCode::kDeadlineExceeded) << i;
+    EXPECT_EQ(results[i].outputs.status().message(), "handler exceeded its timeout of 1000ms") << i;
+    EXPECT_GE(results[i].seconds, 1.0) << i;
+  }
+  ASSERT_TRUE(results[4].outputs.isOk()) << results[4].outputs.status().toString();
+  EXPECT_EQ(results[4].outputs.value().at(0).value, "z@orders/2/z#2");
+  EXPECT_TRUE(PythonRuntime::instance().healthy());
+}
+
+// handleEach builds canonical events straight into dicts; they must equal the JSON path's
+// (handle()), key order, repeated and binary headers, None key and all.
+TEST(PythonHandlerTest, HandleEachBuildsTheSameCanonicalEventAsHandle) {
+  CodeDir dir("same");
+  dir.file("index.py",
+           "def main_handler(event, context):\n"
+           "    return repr(list(event.items()))\n");
+  auto handler = load(dir);
+  Event keyless = kafkaEvent("no key");
+  keyless.key.reset();
+  keyless.partition.reset();
+  std::vector<Event> events = {kafkaEvent("text"), kafkaEvent(std::string("\xff\xfe", 2)), keyless};
+  auto each = handler->handleEach(events, ctx(), std::chrono::seconds(10));
+  ASSERT_EQ(each.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto one = handler->handle(events[i], ctx());
+    ASSERT_TRUE(one.isOk()) << one.status().toString();
+    ASSERT_TRUE(each[i].outputs.isOk()) << each[i].outputs.status().toString();
+    EXPECT_EQ(each[i].outputs.value().at(0).value, one.value().at(0).value) << i;
+  }
+}
+
+// batchSize > 1: the handler receives the batch as one list of canonical events.
+TEST(PythonHandlerTest, HandleBatchPassesAListOfCanonicalEvents) {
+  CodeDir dir("list");
+  dir.file("index.py",
+           "def main_handler(events, context):\n"
+           "    assert isinstance(events, list)\n"
+           "    return [e['data'] + ':' + str(e['offset']) for e in events]\n");
+  auto handler = load(dir);
+  std::vector<Event> events = {kafkaEvent("x"), kafkaEvent("y")};
+  events[1].offset = 42;
+  auto out = handler->handleBatch(events, ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].value, "x:41");
+  EXPECT_EQ((*out)[1].value, "y:42");
+}
+
 TEST(PythonHandlerTest, ContextCarriesInvocationFacts) {
   CodeDir dir("context");
   dir.file("index.py",
