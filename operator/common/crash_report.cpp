@@ -5,14 +5,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <initializer_list>
+
 namespace sluice {
 namespace {
 
-// Only async-signal-safe calls here: write(2), backtrace_symbols_fd (glibc's
+// Only async-signal-safe calls here (so no strsignal): write(2), backtrace_symbols_fd (glibc's
 // writes straight to the fd; backtrace() itself is primed in install below so
 // its first call does not load libgcc inside the handler).
+const char* signalName(int signo) {
+  switch (signo) {
+    case SIGSEGV: return "Segmentation fault";
+    case SIGBUS: return "Bus error";
+    case SIGFPE: return "Floating point exception";
+    case SIGILL: return "Illegal instruction";
+    case SIGABRT: return "Aborted";
+    default: return "unexpected signal";
+  }
+}
+
 void onFatalSignal(int signo) {
-  const char* name = strsignal(signo);
+  const char* name = signalName(signo);
   const char prefix[] = "\nfatal signal: ";
   (void)!write(STDERR_FILENO, prefix, sizeof(prefix) - 1);
   (void)!write(STDERR_FILENO, name, strlen(name));
