@@ -27,22 +27,7 @@ apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 start_operator
 k apply -f - >/dev/null <<YAML
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: files}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  code:
-    inline: |
-      def main_handler(event, context):
-          return event
-  scaling:
-    minReplicas: 0
-    maxReplicas: 6
-    cooldownSeconds: 5
-    pollingIntervalSeconds: 2
-    scaleDown: {stabilizationWindowSeconds: 0}
+$(scaled_function_yaml files)
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
