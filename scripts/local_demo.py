@@ -604,7 +604,7 @@ def main():
         print("  %s replicas %d -> %d -> %d" % (n, h[0][1] if h else 0, replicas[n]["peak"], h[-1][1] if h else 0))
     print("  %d scale events" % len(events))
     print("  replica-seconds %.1f vs %.1f for static peak provisioning (%d replicas x %.0f s): %.0f%% saved" %
-          (replica_seconds, static, peak, elapsed, summary["saved_percent"]))
+          (replica_seconds, static, sum(replicas[n]["peak"] for n in functions), elapsed, summary["saved_percent"]))
     if leftovers:
         print("  processes left behind: %s" % leftovers)
     ok = all(not c["records_missing"] and not c["records_not_cleaned"] for c in checks) and not leftovers
