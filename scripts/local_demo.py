@@ -13,12 +13,17 @@ the operator stops every replica on the way out.
 Where servers run, the demo uses them: with --s3-endpoint the files go to a
 fresh bucket of that S3 store (credentials from S3_ACCESS_KEY/S3_SECRET_KEY,
 handed to Sluice as a Secret manifest, never in a spec) instead of the input
-directory; with --kafka-bootstrap the cleaned records go to a Kafka topic
-instead of the output directory (a Function's records go to one output; the
-check reads the topic back with kcat). Without them it runs on directories only.
+directory; with --kafka-bootstrap the cleaned records go to a Kafka topic AND
+land in the output directory: a Function's records go to one output, so
+log-cleanse writes to the topic and a second Function, log-archive (built-in
+`mirror`, Kafka Trigger on that topic with its own consumer group), copies them
+into the directory, scaling 0 -> N -> 0 on the group's lag. The check then runs
+on both: the directory as without Kafka, and the topic read back with kcat.
+Without servers it runs on directories only.
 
-Exit codes: 0 every record arrived cleaned; 1 records missing or not cleaned,
-or the operator left processes behind; 2 could not start.
+Exit codes: 0 every record arrived cleaned (in the directory, and in the topic
+with Kafka); 1 records missing or not cleaned, or the operator left processes
+behind; 2 could not start.
 """
 import argparse
 import datetime
@@ -41,6 +46,8 @@ import xml.etree.ElementTree as ElementTree
 EXAMPLE = "examples/01-log-cleansing/log-cleansing.yaml"
 EXAMPLE_INPUT = "/tmp/sluice/log-cleansing/incoming"
 EXAMPLE_OUTPUT = "/tmp/sluice/log-cleansing/cleaned"
+CLEANSE = "log-cleanse"
+ARCHIVE = "log-archive"
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 LEVELS = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"]
 
@@ -240,6 +247,71 @@ class KafkaOutput:
         self.follow_file.close()
 
 
+def archive_manifest(bootstrap, topic, directory):
+    """With Kafka, log-cleanse writes to the topic; this Function copies the topic into the output
+    directory unchanged (built-in mirror), its replicas following the lag of its own consumer group
+    (a fresh one per topic, so it starts from the topic's first record)."""
+    return """apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata:
+  name: %(archive)s
+spec:
+  runtime: builtin
+  pipeline:
+    - mirror: {}
+  outputs:
+    - name: archive
+      dir: {path: %(directory)s}
+  scaling:
+    minReplicas: 0
+    maxReplicas: 3
+    cooldownSeconds: 4
+    pollingIntervalSeconds: 1
+    burst: {thresholdPercent: 1000}
+    scaleDown:
+      stabilizationWindowSeconds: 3
+      policies:
+        - {type: Percent, value: 100, periodSeconds: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata:
+  name: cleaned-records
+spec:
+  functionRef: {name: %(archive)s}
+  kafka:
+    bootstrapServers: ["%(bootstrap)s"]
+    topics: [%(topic)s]
+    consumerGroup: sluice-%(archive)s-%(topic)s
+    initialOffset: earliest
+    lagThreshold: 500
+""" % {"archive": ARCHIVE, "directory": directory, "bootstrap": bootstrap, "topic": topic}
+
+
+def check_records(records, generated_ids):
+    """Per output: how many records arrived, distinct, missing, duplicated, still holding an e-mail or IP."""
+    out_ids = {}
+    not_clean = 0
+    for record in records:
+        out_ids[record.get("id")] = out_ids.get(record.get("id"), 0) + 1
+        msg = record.get("msg", "")
+        if "@" in msg or re.search(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", msg):
+            not_clean += 1
+    return {
+        "records_out": sum(out_ids.values()),
+        "records_out_unique": len(out_ids),
+        "records_missing": sum(1 for i in generated_ids if i not in out_ids),
+        "records_duplicated": sum(n - 1 for n in out_ids.values()),
+        "records_not_cleaned": not_clean,
+    }
+
+
+def scaled_0_to_n_to_0(alive, floor):
+    """Starts at 0, reaches at least `floor` replicas, and is back at 0 afterwards."""
+    first_up = next((i for i, n in enumerate(alive) if n >= floor), None)
+    return bool(alive and alive[0] == 0 and first_up is not None and any(n == 0 for n in alive[first_up:]))
+
+
 def scrape(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=1) as r:
@@ -334,6 +406,8 @@ def main():
         return 2
     manifest = manifest.replace(directory_trigger, source.trigger())
     output = DirOutput(cleaned)
+    topic_output = None  # with Kafka: log-cleanse writes here, log-archive copies it into `output`
+    functions = [CLEANSE]
     if args.kafka_bootstrap:
         args.kafka_topic = args.kafka_topic or "sluice-demo-cleaned-%d" % int(time.time())
         dir_output = "    - name: cleaned\n      dir: {path: %s}\n" % cleaned
@@ -347,10 +421,13 @@ def main():
             subprocess.run([tool, "--bootstrap-server", args.kafka_bootstrap, "--create", "--if-not-exists",
                             "--topic", args.kafka_topic, "--partitions", "3"], capture_output=True, timeout=120)
         try:
-            output = KafkaOutput(args.kafka_bootstrap, args.kafka_topic, work)
+            topic_output = KafkaOutput(args.kafka_bootstrap, args.kafka_topic, work)
         except OSError as e:
             print("demo: --kafka-bootstrap needs kcat to read the topic back: %s" % e, file=sys.stderr)
             return 2
+        with open(os.path.join(manifests, "log-archive.yaml"), "w") as f:
+            f.write(archive_manifest(args.kafka_bootstrap, args.kafka_topic, cleaned))
+        functions.append(ARCHIVE)
     with open(os.path.join(manifests, "log-cleansing.yaml"), "w") as f:
         f.write(manifest)
 
@@ -370,11 +447,11 @@ def main():
     schedule.sort()
     generated_ids = []
     files_written = 0
-    history = []  # (seconds, replicas alive, desired, backlog, processed)
+    history = []  # (seconds, log-cleanse replicas alive, desired, backlog, processed)
+    # Per Function: [(seconds, replicas alive, desired)], peak, replica-seconds.
+    replicas = {name: {"history": [], "peak": 0, "replica_seconds": 0.0} for name in functions}
     events = []
-    last_desired = 0
-    peak = 0
-    replica_seconds = 0.0
+    last_desired = {name: 0 for name in functions}
     stop = {"now": False}
 
     def on_signal(signum, frame):
@@ -385,7 +462,6 @@ def main():
     start = time.monotonic()
     next_line = 0.0
     killed = None
-    key = "default/log-cleanse"
     drawn = 0
     while not stop["now"]:
         now = time.monotonic() - start
@@ -397,18 +473,28 @@ def main():
             generated_ids += ids
             files_written += 1
         metrics = scrape(port) or {}
-        alive = int(sum(metrics.get(("sluice_local_replicas", key, s), 0) for s in ("starting", "ready")))
-        desired = int(metrics.get(("sluice_local_desired_replicas", key, ""), 0))
-        replica_seconds = metrics.get(("sluice_local_replica_seconds_total", key, ""), replica_seconds)
         backlog = source.backlog()
         processed = output.processed()
-        peak = max(peak, alive)
+        in_topic = topic_output.processed() if topic_output else 0
+        for name in functions:
+            key = "default/" + name
+            r = replicas[name]
+            f_alive = int(sum(metrics.get(("sluice_local_replicas", key, s), 0) for s in ("starting", "ready")))
+            f_desired = int(metrics.get(("sluice_local_desired_replicas", key, ""), 0))
+            r["replica_seconds"] = metrics.get(("sluice_local_replica_seconds_total", key, ""), r["replica_seconds"])
+            r["peak"] = max(r["peak"], f_alive)
+            r["history"].append((round(now, 2), f_alive, f_desired))
+            if f_desired != last_desired[name]:
+                why = ("backlog %d files" % backlog if name == CLEANSE else
+                       "%d records in the topic, %d in the directory" % (in_topic, processed))
+                events.append("%6.1fs  %s scale %d -> %d  (%s)" % (now, name, last_desired[name], f_desired, why))
+                if not tty:
+                    print("demo: " + events[-1].strip(), flush=True)
+                last_desired[name] = f_desired
+        _, alive, desired = replicas[CLEANSE]["history"][-1]
+        all_idle = all(replicas[n]["history"][-1][1] == 0 and replicas[n]["history"][-1][2] == 0 for n in functions)
+        replica_seconds = sum(replicas[n]["replica_seconds"] for n in functions)
         history.append((round(now, 2), alive, desired, backlog, processed))
-        if desired != last_desired:
-            events.append("%6.1fs  scale %d -> %d  (backlog %d files)" % (now, last_desired, desired, backlog))
-            if not tty:
-                print("demo: " + events[-1].strip(), flush=True)
-            last_desired = desired
         if args.kill_replica_at is not None and killed is None and now >= args.kill_replica_at:
             pids = children_of(proc.pid)
             # A replica in the middle of a file holds its claim (the file names its owner host-pid).
@@ -426,17 +512,23 @@ def main():
                 events.append("%6.1fs  SIGKILL replica %d (mid-file)" % (now, killed))
                 if not tty:
                     print("demo: " + events[-1].strip(), flush=True)
-        status = ("%5.1fs  replicas %d (desired %d)  backlog %3d files  generated %5d records  "
-                  "processed %5d  replica-s %.1f" % (now, alive, desired, backlog, len(generated_ids), processed,
-                                                     replica_seconds))
+        status = ("%5.1fs  replicas %s  backlog %3d files  generated %5d records  %sprocessed %5d  replica-s %.1f" %
+                  (now, "  ".join("%s %d (desired %d)" % (n, replicas[n]["history"][-1][1],
+                                                          replicas[n]["history"][-1][2]) for n in functions),
+                   backlog, len(generated_ids), "in topic %5d  " % in_topic if topic_output else "", processed,
+                   replica_seconds))
         if tty:
-            bar = "#" * alive + "." * max(0, 4 - alive)
-            screen = ["Sluice local demo: log cleansing (Ctrl-C stops)",
-                      "  replicas [%s] %d of desired %d    backlog %d files" % (bar, alive, desired, backlog),
-                      "  records generated %d   processed %d   files %d" % (len(generated_ids), processed,
-                                                                             files_written),
-                      "  replica-seconds %.1f" % replica_seconds, "  scale events:"] + \
-                     ["    " + e for e in events[-6:]]
+            screen = ["Sluice local demo: log cleansing (Ctrl-C stops)"]
+            for n in functions:
+                _, f_alive, f_desired = replicas[n]["history"][-1]
+                bar = "#" * f_alive + "." * max(0, 4 - f_alive)
+                screen.append("  %-11s replicas [%s] %d of desired %d" % (n, bar, f_alive, f_desired))
+            screen += ["  backlog %d files   files %d   records generated %d" % (backlog, files_written,
+                                                                               len(generated_ids)),
+                       "  records %sin %s %d" % ("in the topic %d, " % in_topic if topic_output else "",
+                                                 output.describe(), processed),
+                       "  replica-seconds %.1f" % replica_seconds, "  scale events:"] + \
+                      ["    " + e for e in events[-6:]]
             sys.stdout.write("\x1b[%dA\x1b[J" % drawn if drawn else "")
             sys.stdout.write("\n".join(screen) + "\n")
             sys.stdout.flush()
@@ -447,7 +539,7 @@ def main():
         if proc.poll() is not None:
             print("demo: the operator exited (%d); see %s" % (proc.returncode, log_path), file=sys.stderr)
             return 2
-        done = not schedule and backlog == 0 and alive == 0 and desired == 0 and processed >= len(generated_ids)
+        done = not schedule and backlog == 0 and all_idle and processed >= len(generated_ids)
         if (done and now > plan[-1][0] + 10) or now >= args.seconds + (0 if done else args.settle_seconds):
             break
         time.sleep(0.5)
@@ -464,59 +556,58 @@ def main():
     leftovers = [p for p in pids_before if os.path.exists("/proc/%d" % p) and
                  open("/proc/%d/stat" % p).read().split()[2] != "Z"]
 
-    out_ids = {}
-    not_clean = 0
-    try:
-        records = output.records()
-    except Exception as e:
-        print("demo: %s" % e, file=sys.stderr)
-        records = []
-    output.close()
+    # The same checks on every place the records must land: the directory, and the topic with Kafka.
+    checks = []
+    for place in [output] + ([topic_output] if topic_output else []):
+        try:
+            records = place.records()
+        except Exception as e:
+            print("demo: %s" % e, file=sys.stderr)
+            records = []
+        place.close()
+        checks.append(dict(check_records(records, generated_ids), output=place.describe()))
     source.close()
-    for record in records:
-        out_ids[record.get("id")] = out_ids.get(record.get("id"), 0) + 1
-        msg = record.get("msg", "")
-        if "@" in msg or re.search(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", msg):
-            not_clean += 1
-    missing = [i for i in generated_ids if i not in out_ids]
-    duplicates = sum(n - 1 for n in out_ids.values())
-    went_up = any(h[1] >= 2 for h in history)
-    first_up = next((i for i, h in enumerate(history) if h[1] >= 2), None)
-    back_to_zero = first_up is not None and any(h[1] == 0 for h in history[first_up:])
-    static = peak * elapsed
-    summary = {
+    peak = replicas[CLEANSE]["peak"]
+    static = sum(replicas[n]["peak"] for n in functions) * elapsed
+    summary = dict(checks[0])  # the output directory, as without Kafka
+    summary.update({
         "seconds": round(elapsed, 1),
         "files": files_written,
         "records_generated": len(generated_ids),
-        "records_out": sum(out_ids.values()),
-        "records_out_unique": len(out_ids),
-        "records_missing": len(missing),
-        "records_duplicated": duplicates,
-        "records_not_cleaned": not_clean,
         "peak_replicas": peak,
         "replica_seconds": round(replica_seconds, 1),
         "static_peak_replica_seconds": round(static, 1),
         "saved_percent": round(100 * (1 - replica_seconds / static), 1) if static > 0 else 0,
-        "scaled_0_to_n_to_0": bool(history and history[0][1] == 0 and went_up and back_to_zero),
+        "scaled_0_to_n_to_0": scaled_0_to_n_to_0([h[1] for h in history], 2),
         "input": "s3://%s/%s" % (source.bucket, S3Input.PREFIX) if args.s3_endpoint else incoming,
-        "output": output.describe(),
+        "topic": checks[1] if topic_output else None,
+        "functions": {n: {"peak_replicas": replicas[n]["peak"],
+                          "replica_seconds": round(replicas[n]["replica_seconds"], 1),
+                          "scaled_0_to_n_to_0": scaled_0_to_n_to_0([h[1] for h in replicas[n]["history"]], 1),
+                          "history": replicas[n]["history"]} for n in functions},
         "killed_replica": killed,
         "leftover_processes": leftovers,
         "scale_events": [e.strip() for e in events],
         "history": history,
-    }
+    })
     with open(os.path.join(work, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print()
     print("Summary (%s)" % os.path.join(work, "summary.json"))
-    print("  files %d, records %d generated, %d arrived cleaned in %s (%d missing, %d duplicates, %d not cleaned)" %
-          (files_written, len(generated_ids), len(out_ids), output.describe(), len(missing), duplicates, not_clean))
-    print("  replicas 0 -> %d -> %s, %d scale events" % (peak, history[-1][1] if history else 0, len(events)))
+    print("  files %d, records %d generated" % (files_written, len(generated_ids)))
+    for c in checks:
+        print("  %d arrived cleaned in %s (%d missing, %d duplicates, %d not cleaned)" %
+              (c["records_out_unique"], c["output"], c["records_missing"], c["records_duplicated"],
+               c["records_not_cleaned"]))
+    for n in functions:
+        h = replicas[n]["history"]
+        print("  %s replicas %d -> %d -> %d" % (n, h[0][1] if h else 0, replicas[n]["peak"], h[-1][1] if h else 0))
+    print("  %d scale events" % len(events))
     print("  replica-seconds %.1f vs %.1f for static peak provisioning (%d replicas x %.0f s): %.0f%% saved" %
-          (replica_seconds, static, peak, elapsed, summary["saved_percent"]))
+          (replica_seconds, static, sum(replicas[n]["peak"] for n in functions), elapsed, summary["saved_percent"]))
     if leftovers:
         print("  processes left behind: %s" % leftovers)
-    ok = not missing and not not_clean and not leftovers
+    ok = all(not c["records_missing"] and not c["records_not_cleaned"] for c in checks) and not leftovers
     return 0 if ok else 1
 
 

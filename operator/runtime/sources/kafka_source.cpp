@@ -115,9 +115,14 @@ void KafkaSource::run() {
     fetchRound();
   }
   // Drain: everything finished is committed, then close() leaves the group
-  // (running the revoke callback, which commits again for the record).
+  // (running the revoke callback, which commits synchronously for the record).
+  // This commit is asynchronous: a synchronous one made while a rebalance is
+  // under way waits, without a timeout, for the rebalance to end, and the
+  // rebalance waits for this consumer to serve its callback, which only
+  // close() below does; the drain hung until the replica was killed (and the
+  // group stalled for a session timeout). close() waits for the commit.
   processCompletions();
-  commit(true);
+  commit(false);
   carry_.reset();  // never dispatched, so never committed: the next owner reads it
   consumer_->close();
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
