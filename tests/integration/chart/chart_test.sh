@@ -134,8 +134,11 @@ trigger_ready() { [[ $("$KUBECTL" -n "$fn_ns" get trigger echo-http -o jsonpath=
 [[ $(k get lease sluice-operator-leader -o jsonpath='{.spec.holderIdentity}') != "" ]] || fail "no leader in the Lease"
 "$KUBECTL" -n "$fn_ns" get events --field-selector involvedObject.kind=Function -o name | grep -q . ||
   fail "the operator recorded no Event"
-if grep -Eqi 'forbidden|\b403\b' "$work/operator.log"; then
-  fail "the chart's RBAC refused a request: $(grep -Ei 'forbidden|\b403\b' "$work/operator.log" | head -3)"
+# An API refusal is logged as "HTTP 403 Forbidden: ..." (kube/api_error.cpp); a bare \b403\b also
+# matched log timestamps such as 04:31:06.403 and failed CI once.
+refused='forbidden|HTTP 403|PermissionDenied'
+if grep -Eqi "$refused" "$work/operator.log"; then
+  fail "the chart's RBAC refused a request: $(grep -Ei "$refused" "$work/operator.log" | head -3)"
 fi
 kill "$operator_pid" && wait "$operator_pid" 2>/dev/null || true
 operator_pid=""
