@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "common/logging.h"
 
@@ -37,12 +38,12 @@ Controller::Controller(ControllerOptions options, Reconciler& reconciler, Clock&
 
 void Controller::watchFor(kube::Informer& informer, UpdatePredicate predicate) {
   informers_.push_back(&informer);
-  informer.addHandler(kube::EventHandler{[this](const Json& o) { queue_.add(kube::objectKey(o)); },
-                                         [this, predicate](const Json& previous, const Json& current) {
-                                           if (!predicate || predicate(previous, current))
-                                             queue_.add(kube::objectKey(current));
-                                         },
-                                         [this](const Json& o) { queue_.add(kube::objectKey(o)); }});
+  informer.addHandler(
+      kube::EventHandler{[this](const Json& o) { queue_.add(kube::objectKey(o)); },
+                         [this, predicate = std::move(predicate)](const Json& previous, const Json& current) {
+                           if (!predicate || predicate(previous, current)) queue_.add(kube::objectKey(current));
+                         },
+                         [this](const Json& o) { queue_.add(kube::objectKey(o)); }});
 }
 
 void Controller::watchOwned(kube::Informer& informer, const std::string& ownerKind, Expectations* expectations) {
@@ -74,7 +75,7 @@ void Controller::watchOwned(kube::Informer& informer, const std::string& ownerKi
 
 void Controller::watchMapped(kube::Informer& informer, KeyMapper map) {
   informers_.push_back(&informer);
-  auto enqueue = [this, map](const Json& o) {
+  auto enqueue = [this, map = std::move(map)](const Json& o) {
     for (const std::string& key : map(o)) queue_.add(key);
   };
   informer.addHandler(kube::EventHandler{enqueue,
@@ -96,6 +97,7 @@ void Controller::run(std::stop_token stop) {
     // join, and they return only once a stop has shut the queue down.
     std::stop_callback onStop(stop, [this] { queue_.shutDown(); });
     std::vector<std::jthread> workers;
+    workers.reserve(options_.workers);
     for (int i = 0; i < options_.workers; ++i) workers.emplace_back([this] { worker(); });
   }
   SLUICE_LOG_INFO("controller {}: stopped", options_.name);

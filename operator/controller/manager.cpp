@@ -1,6 +1,7 @@
 #include "controller/manager.h"
 
 #include <thread>
+#include <utility>
 
 #include "common/logging.h"
 
@@ -45,7 +46,7 @@ int Manager::run(std::stop_token stop) {
   int exitCode = 0;
   if (elector_) {
     std::stop_source lost;
-    bool led = elector_->run(stop, [&](std::stop_token leadership) { runControllers(leadership); });
+    bool led = elector_->run(stop, [&](std::stop_token leadership) { runControllers(std::move(leadership)); });
     if (led && !stop.stop_requested()) exitCode = 1;  // leadership lost, not asked to stop
   } else {
     runControllers(stop);

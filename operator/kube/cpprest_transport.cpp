@@ -5,7 +5,7 @@
 #include <mutex>
 
 // cpprestsdk defines a macro U() that breaks fmt (spdlog); we never use it.
-#define _TURN_OFF_PLATFORM_STRING
+#define _TURN_OFF_PLATFORM_STRING  // NOLINT(bugprone-reserved-identifier): the name cpprestsdk checks
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 #include <boost/asio/ssl.hpp>

@@ -14,7 +14,7 @@ namespace sluice::simulator {
 
 namespace {
 
-constexpr int kTicksPerSecond = 10;
+constexpr int64_t kTicksPerSecond = 10;
 constexpr double kTick = 1.0 / kTicksPerSecond;
 constexpr int64_t kMaxDrainTicks = 3600LL * kTicksPerSecond;
 

@@ -182,7 +182,7 @@ void RabbitMqSink::readFrames(int timeoutMillis) {
   while (connection_.isOpen() && !(timeoutMillis > 0 && unconfirmed_.empty())) {
     amqp_maybe_release_buffers(connection_.state());
     amqp_frame_t frame;
-    timeval timeout{0, timeoutMillis * 1000};
+    timeval timeout{0, static_cast<suseconds_t>(timeoutMillis) * 1000};
     int rc = amqp_simple_wait_frame_noblock(connection_.state(), &frame, &timeout);
     if (rc == AMQP_STATUS_TIMEOUT) return;
     if (rc != AMQP_STATUS_OK) {

@@ -117,7 +117,7 @@ void RabbitMqSource::consumeOne() {
   amqp_maybe_release_buffers(state);
   amqp_envelope_t envelope;
   // Short: completions are acked between reads, so this bounds ack latency.
-  timeval timeout{0, 10 * 1000};
+  timeval timeout{0, 10'000};
   amqp_rpc_reply_t reply = amqp_consume_message(state, &envelope, &timeout, 0);
   if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
     if (reply.library_error == AMQP_STATUS_TIMEOUT) return;

@@ -211,6 +211,7 @@ TEST(PagingTest, ThousandObjectsListedInPagesWithNothingMissingOrRepeated) {
   ScopedNamespace ns(*client, "paging");
   constexpr int kObjects = 1000;
   std::vector<std::jthread> writers;
+  writers.reserve(8);
   std::atomic<int> failures{0};
   for (int w = 0; w < 8; ++w) {
     writers.emplace_back([&, w] {

@@ -154,7 +154,7 @@ std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string&
     if (out.size() >= expected && std::chrono::steady_clock::now() - lastArrival >= settle) break;
     amqp_maybe_release_buffers(c.state());
     amqp_envelope_t envelope;
-    timeval wait{0, 200 * 1000};
+    timeval wait{0, 200'000};
     amqp_rpc_reply_t reply = amqp_consume_message(c.state(), &envelope, &wait, 0);
     if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
     check(reply, "consuming " + queue);

@@ -83,6 +83,7 @@ pid_t spawnReplica(const TestReplicaConfig& config) {
                                    config.inTopic,   config.outTopic,   config.deadLetterTopic,
                                    config.group,     config.failPrefix, std::to_string(config.handlerDelayMicros)};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = fork();

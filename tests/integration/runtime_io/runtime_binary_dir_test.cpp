@@ -65,7 +65,7 @@ TEST(RuntimeBinaryDirTest, TwoReplicasProcessEachFileOnceAndWriteEveryLineAsAFil
   };
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < deadline &&
-         (countFiles(root + "/done") < kFiles || countFiles(root + "/out") < kFiles * kLines)) {
+         (countFiles(root + "/done") < kFiles || countFiles(root + "/out") < size_t{kFiles} * kLines)) {
     std::this_thread::sleep_for(100ms);
   }
   std::this_thread::sleep_for(1s);  // anything duplicated would show up by now
