@@ -4,7 +4,8 @@
 # the same invocation on the same topics' twins:
 #   1. built-in mirror pipeline vs a raw librdkafka consume->produce loop (N small records)
 #   2. trivial Python handler (`return event["data"]`) vs a confluent-kafka Python loop calling
-#      the same handler and producing to the same kind of topic (NP records)
+#      the same handler and producing to the same kind of topic (NP records); the loop runs twice:
+#      with librdkafka's defaults (the goal's baseline) and with fetch.queue.backoff.ms=10 like Sluice
 #   3. end-to-end latency of the same two Python contenders at a steady LAT_RATE records/s for
 #      LAT_SECONDS (the first LAT_WARMUP_SECONDS left out): producer send time (carried in the value)
 #      -> the output record's LogAppendTime on the broker; p50/p99/max
@@ -87,8 +88,9 @@ from confluent_kafka import Consumer, Producer
 bootstrap, src, dst, group, n, code = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
 sys.path.insert(0, code)
 from index import main_handler
+extra = {"fetch.queue.backoff.ms": int(sys.argv[7])} if len(sys.argv) > 7 else {}
 consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                     "enable.auto.commit": False})
+                     "enable.auto.commit": False, **extra})
 producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
 consumer.subscribe([src])
 class Context:
@@ -127,6 +129,17 @@ if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
   PYBASE="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-base" "$NP" "$BASE_PID")"; wait "$BASE_PID"
 fi
 echo "confluent-kafka loop $PYBASE" >&2
+# The same loop with the one consumer setting Sluice changes from librdkafka's defaults
+# (fetch.queue.backoff.ms 10, see kafka_source.cpp): how much of the ratio that setting alone explains.
+PYTUNED='null'
+if "$PY" -c 'import confluent_kafka' 2>/dev/null; then
+  topic "$RUN-p-tuned"
+  "$PY" "$SCRATCH/baseline.py" "$KAFKA_BOOTSTRAP" "$RUN-p-in" "$RUN-p-tuned" "$RUN-g-pytuned" "$NP" "$SCRATCH/code" 10 &
+  BASE_PID=$!
+  PIDS+=("$BASE_PID")
+  PYTUNED="$("$BIN" measure "$KAFKA_BOOTSTRAP" "$RUN-p-tuned" "$NP" "$BASE_PID")"; wait "$BASE_PID"
+fi
+echo "confluent-kafka loop, fetch.queue.backoff.ms=10: $PYTUNED" >&2
 
 LR="${LAT_RATE:-2000}"; LSEC="${LAT_SECONDS:-20}"; LW="${LAT_WARMUP_SECONDS:-2}"
 NL=$((LR * LSEC)); SKIP=$((LR * LW))
@@ -153,15 +166,19 @@ fi
 echo "latency confluent-kafka loop $LATBASE" >&2
 
 mkdir -p "$ROOT/bench/results"
-/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" "$LATSLUICE" "$LATBASE" "$LR" "$MAX_IN_FLIGHT" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
+/usr/bin/python3 - "$MIRROR" "$RAW" "$PYSLUICE" "$PYBASE" "$N" "$NP" "$LATSLUICE" "$LATBASE" "$LR" "$MAX_IN_FLIGHT" \
+  "$PYTUNED" >"$ROOT/bench/results/runtime_kafka.json" <<'PY'
 import json, sys
 mirror, raw, pys, pyb = (json.loads(a) for a in sys.argv[1:5])
 lats, latb = json.loads(sys.argv[7]), json.loads(sys.argv[8])
+pyt = json.loads(sys.argv[11])
 out = {"mirror": {"records": int(sys.argv[5]), "sluice": mirror, "raw_librdkafka_loop": raw,
                   "ratio_events_per_s": mirror["events_per_s"] / raw["events_per_s"],
                   "ratio_events_per_cpu_s": mirror["events_per_cpu_s"] / raw["events_per_cpu_s"]},
        "python": {"records": int(sys.argv[6]), "sluice": pys, "confluent_kafka_loop": pyb,
-                  "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None},
+                  "ratio_events_per_s": pys["events_per_s"] / pyb["events_per_s"] if pyb else None,
+                  "confluent_kafka_loop_fetch_queue_backoff_10ms": pyt,
+                  "ratio_events_per_s_vs_that": pys["events_per_s"] / pyt["events_per_s"] if pyt else None},
        "python_latency": {"rate_per_s": int(sys.argv[9]), "sluice": lats, "confluent_kafka_loop": latb},
        "sluice_max_in_flight": int(sys.argv[10])}
 print(json.dumps(out, indent=2, sort_keys=True))

@@ -3,18 +3,21 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
+#include <structmember.h>
 
 #include "common/logging.h"
 
@@ -38,11 +41,9 @@ const char* kBootstrap = R"PY(
 import importlib, json, logging, os, signal, sys, time, traceback
 import _sluice_host
 
-_request_id = "-"
-
 class _RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = _request_id
+        record.request_id = _sluice_host.request_id()
         return True
 
 _log_handler = logging.StreamHandler(sys.stderr)
@@ -52,23 +53,16 @@ logging.getLogger().addHandler(_log_handler)
 logging.getLogger().setLevel(logging.INFO)
 
 
-class Context:
+class Context(_sluice_host.ContextBase):
     """What a handler learns about its invocation (SCF and Lambda names both work).
 
-    One is built per event, so __init__ stores only what differs per call;
+    One is built per event by the runtime, which fills the per-call fields of
+    ContextBase (request_id, function_name, namespace, trigger, attempt,
+    time_limit_in_ms, _deadline: time.monotonic() seconds) straight from C++;
     the rest is derived on access."""
 
     function_version = "$LATEST"
     memory_limit_in_mb = 0
-
-    def __init__(self, request_id, function_name, namespace, trigger, attempt, remaining_ms, timeout_ms):
-        self.request_id = request_id
-        self.function_name = function_name
-        self.namespace = namespace
-        self.trigger = trigger
-        self.attempt = attempt
-        self.time_limit_in_ms = timeout_ms
-        self._deadline = time.monotonic() + remaining_ms / 1000.0
 
     @property
     def aws_request_id(self):
@@ -148,11 +142,85 @@ def flush():
             pass
 )PY";
 
+// ------------------------------------------------------------------ ContextBase (GIL held)
+
+// The per-call fields of a handler's `context` as C slots. The bootstrap's
+// Python class Context derives from it (adding the derived properties, and a
+// __dict__ so handlers may still set their own attributes); the runtime
+// allocates a Context per event and fills the slots directly, which costs a
+// fraction of a Python __init__ with seven attribute stores.
+enum ContextSlot { kRequestId, kFunctionName, kNamespace, kTrigger, kAttempt, kTimeLimitMs, kDeadline, kSlotCount };
+
+struct ContextBaseObject {
+  PyObject_HEAD PyObject* slots[kSlotCount];
+};
+
+int contextTraverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));  // a heap type's instances keep it alive
+  for (PyObject* slot : reinterpret_cast<ContextBaseObject*>(self)->slots) Py_VISIT(slot);
+  return 0;
+}
+
+int contextClear(PyObject* self) {
+  for (PyObject*& slot : reinterpret_cast<ContextBaseObject*>(self)->slots) Py_CLEAR(slot);
+  return 0;
+}
+
+void contextDealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_GC_UnTrack(self);
+  contextClear(self);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+constexpr Py_ssize_t slotOffset(int slot) {
+  return static_cast<Py_ssize_t>(offsetof(ContextBaseObject, slots) + sizeof(PyObject*) * slot);
+}
+
+PyMemberDef kContextMembers[] = {
+    {"request_id", T_OBJECT_EX, slotOffset(kRequestId), 0, nullptr},
+    {"function_name", T_OBJECT_EX, slotOffset(kFunctionName), 0, nullptr},
+    {"namespace", T_OBJECT_EX, slotOffset(kNamespace), 0, nullptr},
+    {"trigger", T_OBJECT_EX, slotOffset(kTrigger), 0, nullptr},
+    {"attempt", T_OBJECT_EX, slotOffset(kAttempt), 0, nullptr},
+    {"time_limit_in_ms", T_OBJECT_EX, slotOffset(kTimeLimitMs), 0, nullptr},
+    {"_deadline", T_OBJECT_EX, slotOffset(kDeadline), 0, nullptr},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
+PyType_Slot kContextTypeSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(contextDealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(contextTraverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(contextClear)},
+    {Py_tp_members, kContextMembers},
+    {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
+    {0, nullptr},
+};
+
+PyType_Spec kContextTypeSpec = {"_sluice_host.ContextBase", sizeof(ContextBaseObject), 0,
+                                Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kContextTypeSlots};
+
+// The request id the running handler's log lines carry ("-" between calls):
+// a C-level slot the log filter reads through _sluice_host.request_id(), so
+// setting it per event is a pointer swap. Python thread only.
+PyObject* gRequestId = nullptr;
+
+void setLogRequestId(PyObject* id) {
+  Py_INCREF(id);
+  Py_XSETREF(gRequestId, id);
+}
+
 PYBIND11_EMBEDDED_MODULE(_sluice_host, m) {
   m.def("timeout_pending", [] {
     uint64_t target = gTimeoutCall.load();
     return target != 0 && target == gCurrentCall.load();
   });
+  gRequestId = PyUnicode_InternFromString("-");
+  m.def("request_id", [] { return py::reinterpret_borrow<py::object>(gRequestId); });
+  PyObject* contextBase = PyType_FromSpec(&kContextTypeSpec);
+  if (contextBase == nullptr) throw py::error_already_set();
+  m.add_object("ContextBase", py::reinterpret_steal<py::object>(contextBase));
 }
 
 struct Task {
@@ -381,6 +449,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
 
   // Python thread only.
   py::module_* bootstrap = nullptr;
+  PyTypeObject* contextType = nullptr;  // bootstrap.Context, kept alive by the bootstrap module
   std::map<int64_t, py::object> functions;
   int64_t nextFunction = 1;
 
@@ -392,6 +461,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       py::exec(kBootstrap, module.attr("__dict__"));
       py::module_::import("sys").attr("modules")["_sluice_runtime"] = module;
       bootstrap = new py::module_(module);  // lives as long as the interpreter
+      contextType = reinterpret_cast<PyTypeObject*>(module.attr("Context").ptr());
     } catch (py::error_already_set& e) {
       ready.set_value(internalError("starting Python: " + pythonError(e)));
       return;
@@ -519,72 +589,172 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
 
 namespace {
 
-// The canonical event dict (docs/event-shapes.md) built directly from the
-// Event: the same keys, values and key order (sorted, as the JSON path gives)
-// without an nlohmann::json in between. Python thread only.
-py::object canonicalToPython(const Event& event) {
-  static const char* kNames[] = {"data",      "headers", "id",      "key",  "offset",
-                                 "partition", "source",  "subject", "time", "type"};
-  static std::vector<py::object>* keys = [] {
-    auto* interned = new std::vector<py::object>;  // lives as long as the interpreter
-    for (const char* name : kNames) {
-      interned->push_back(py::reinterpret_steal<py::object>(PyUnicode_InternFromString(name)));
+// New reference to `data` as str, or bytes when it is not UTF-8; nullptr with
+// a Python error set when even that fails (out of memory).
+PyObject* newTextOrBytes(const std::string& data) {
+  PyObject* text = PyUnicode_DecodeUTF8(data.data(), static_cast<Py_ssize_t>(data.size()), "strict");
+  if (text != nullptr) return text;
+  PyErr_Clear();
+  return PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size()));
+}
+
+// A field that mostly repeats from one event to the next (source, type,
+// subject, time): converted once while it stays the same. Python thread only.
+template <typename Key>
+class RepeatedValue {
+ public:
+  // New reference; `make` (returning a new reference) runs when `key` changed.
+  template <typename Make>
+  PyObject* get(const Key& key, Make&& make) {
+    if (object_ == nullptr || !(key == key_)) {
+      PyObject* fresh = make();
+      if (fresh == nullptr) return nullptr;
+      Py_XSETREF(object_, fresh);
+      key_ = key;
     }
-    return interned;
-  }();
-  auto optionalInt = [](const auto& value) -> py::object {
-    return value ? py::object(py::int_(static_cast<int64_t>(*value))) : py::object(py::none());
-  };
-  py::dict headers;
-  // A name that repeats maps to the list of its values, in order; names sorted like the JSON path.
-  std::map<std::string, std::vector<const std::string*>> byName;
-  for (const auto& [name, value] : event.headers) byName[name].push_back(&value);
-  for (const auto& [name, values] : byName) {
-    if (values.size() == 1) {
-      headers[textOrBytes(name)] = textOrBytes(*values.front());
-    } else {
-      py::list list;
-      for (const std::string* value : values) list.append(textOrBytes(*value));
-      headers[textOrBytes(name)] = list;
-    }
+    Py_INCREF(object_);
+    return object_;
   }
-  py::dict out;
-  const std::vector<py::object>& k = *keys;
-  out[k[0]] = textOrBytes(event.data);
-  out[k[1]] = headers;
-  out[k[2]] = textOrBytes(event.id);
-  out[k[3]] = event.key ? textOrBytes(*event.key) : py::object(py::none());
-  out[k[4]] = optionalInt(event.offset);
-  out[k[5]] = optionalInt(event.partition);
-  out[k[6]] = textOrBytes(event.source);
-  out[k[7]] = textOrBytes(event.subject);
-  out[k[8]] = textOrBytes(shapes::rfc3339(event.time, true));
-  out[k[9]] = textOrBytes(event.type);
+
+ private:
+  Key key_{};
+  PyObject* object_ = nullptr;  // lives as long as the interpreter
+};
+
+// Puts `value` (a new reference, consumed) under `key`; false with a Python
+// error set when value is null or the insert failed.
+bool setStolen(PyObject* dict, PyObject* key, PyObject* value) {
+  if (value == nullptr) return false;
+  int rc = PyDict_SetItem(dict, key, value);
+  Py_DECREF(value);
+  return rc == 0;
+}
+
+// The headers dict: names sorted like the JSON path; a name that repeats maps
+// to the list of its values, in order. New reference or nullptr (error set).
+PyObject* headersToPython(const Headers& headers) {
+  PyObject* out = PyDict_New();
+  if (out == nullptr || headers.empty()) return out;
+  std::vector<const std::pair<std::string, std::string>*> sorted;
+  sorted.reserve(headers.size());
+  for (const auto& header : headers) sorted.push_back(&header);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (size_t i = 0; i < sorted.size();) {
+    size_t end = i + 1;
+    while (end < sorted.size() && sorted[end]->first == sorted[i]->first) ++end;
+    PyObject* value = nullptr;
+    if (end - i == 1) {
+      value = newTextOrBytes(sorted[i]->second);
+    } else {
+      value = PyList_New(static_cast<Py_ssize_t>(end - i));
+      for (size_t j = i; value != nullptr && j < end; ++j) {
+        PyObject* item = newTextOrBytes(sorted[j]->second);
+        if (item == nullptr)
+          Py_CLEAR(value);
+        else
+          PyList_SET_ITEM(value, static_cast<Py_ssize_t>(j - i), item);
+      }
+    }
+    PyObject* name = newTextOrBytes(sorted[i]->first);
+    bool ok = name != nullptr && setStolen(out, name, value);
+    if (name == nullptr) Py_XDECREF(value);
+    Py_XDECREF(name);
+    if (!ok) {
+      Py_DECREF(out);
+      return nullptr;
+    }
+    i = end;
+  }
   return out;
 }
 
-struct CallInput {
-  const json* shaped;  // the shaped event, or
-  const Event* event;  // a canonical event built straight into a dict (no JSON in between)
-  std::string requestId;
-  std::string triggerName;
-  int attempt;
-  int64_t remainingMs;
+// The canonical event dict (docs/event-shapes.md) built directly from the
+// Event with the C API: the same keys, values and key order (sorted, as the
+// JSON path gives) without an nlohmann::json in between. `id` receives a new
+// reference to the dict's "id" value. Python thread only.
+py::object canonicalToPython(const Event& event, py::object* id = nullptr) {
+  static const char* kNames[] = {"data",      "headers", "id",      "key",  "offset",
+                                 "partition", "source",  "subject", "time", "type"};
+  static PyObject** keys = [] {
+    auto* interned = new PyObject*[std::size(kNames)];  // lives as long as the interpreter
+    for (size_t i = 0; i < std::size(kNames); ++i) interned[i] = PyUnicode_InternFromString(kNames[i]);
+    return interned;
+  }();
+  static RepeatedValue<std::string> source, subject, type;
+  static RepeatedValue<std::chrono::system_clock::time_point> time;
+  auto optionalInt = [](const auto& value) -> PyObject* {
+    if (!value) Py_RETURN_NONE;
+    return PyLong_FromLongLong(static_cast<long long>(*value));
+  };
+  PyObject* out = _PyDict_NewPresized(static_cast<Py_ssize_t>(std::size(kNames)));
+  if (out == nullptr) throw py::error_already_set();
+  PyObject* idObject = newTextOrBytes(event.id);
+  Py_XINCREF(idObject);  // one for the dict, one for `id`
+  py::object idHolder = py::reinterpret_steal<py::object>(idObject);
+  bool ok =
+      setStolen(out, keys[0], newTextOrBytes(event.data)) &&  //
+      setStolen(out, keys[1], headersToPython(event.headers)) && setStolen(out, keys[2], idObject) &&
+      setStolen(out, keys[3], event.key ? newTextOrBytes(*event.key) : Py_NewRef(Py_None)) &&
+      setStolen(out, keys[4], optionalInt(event.offset)) && setStolen(out, keys[5], optionalInt(event.partition)) &&
+      setStolen(out, keys[6], source.get(event.source, [&] { return newTextOrBytes(event.source); })) &&
+      setStolen(out, keys[7], subject.get(event.subject, [&] { return newTextOrBytes(event.subject); })) &&
+      setStolen(out, keys[8], time.get(event.time, [&] { return newTextOrBytes(shapes::rfc3339(event.time)); })) &&
+      setStolen(out, keys[9], type.get(event.type, [&] { return newTextOrBytes(event.type); }));
+  if (!ok) {
+    Py_DECREF(out);
+    throw py::error_already_set();
+  }
+  if (id != nullptr) *id = std::move(idHolder);
+  return py::reinterpret_steal<py::object>(out);
+}
+
+// What the contexts of one call or batch share, converted once.
+struct ContextShared {
+  py::object functionName, namespaceName, trigger, attempt, timeLimitMs;
+
+  ContextShared(const HandlerOptions& options, const std::string& triggerName, int attemptNumber)
+      : functionName(py::str(options.functionName)),
+        namespaceName(py::str(options.namespaceName)),
+        trigger(py::str(triggerName)),
+        attempt(py::int_(attemptNumber)),
+        timeLimitMs(py::int_(static_cast<int64_t>(options.timeout.count()))) {}
 };
 
-// Calls the handler on one shaped event; the status and records of the call.
-void callHandlerOnce(py::module_& bootstrap, py::object& function, const HandlerOptions& options,
-                     const CallInput& input, Status& status, std::vector<Record>& records,
-                     py::object* prepared = nullptr) {
+// A bootstrap.Context for one call; `requestId` is a str.
+py::object makeContext(PyTypeObject* type, const ContextShared& shared, py::handle requestId,
+                       std::chrono::steady_clock::time_point deadline) {
+  // time.monotonic() reads CLOCK_MONOTONIC, as steady_clock does on Linux.
+  PyObject* deadlineObject = PyFloat_FromDouble(std::chrono::duration<double>(deadline.time_since_epoch()).count());
+  if (deadlineObject == nullptr) throw py::error_already_set();
+  PyObject* context = type->tp_alloc(type, 0);
+  if (context == nullptr) {
+    Py_DECREF(deadlineObject);
+    throw py::error_already_set();
+  }
+  PyObject** slots = reinterpret_cast<ContextBaseObject*>(context)->slots;
+  slots[kRequestId] = Py_NewRef(requestId.ptr());
+  slots[kFunctionName] = Py_NewRef(shared.functionName.ptr());
+  slots[kNamespace] = Py_NewRef(shared.namespaceName.ptr());
+  slots[kTrigger] = Py_NewRef(shared.trigger.ptr());
+  slots[kAttempt] = Py_NewRef(shared.attempt.ptr());
+  slots[kTimeLimitMs] = Py_NewRef(shared.timeLimitMs.ptr());
+  slots[kDeadline] = deadlineObject;
+  return py::reinterpret_steal<py::object>(context);
+}
+
+// Calls the handler on one event (already a Python object) whose request id
+// is `requestId` (a str; `requestIdText` for log lines); the status and
+// records of the call.
+void callHandlerOnce(py::module_& bootstrap, PyTypeObject* contextType, py::object& function,
+                     const HandlerOptions& options, const ContextShared& shared, py::handle event, py::handle requestId,
+                     const std::string& requestIdText, int attempt, std::chrono::steady_clock::time_point deadline,
+                     Status& status, std::vector<Record>& records) {
   try {
-    py::object event = prepared != nullptr       ? *prepared
-                       : input.shaped != nullptr ? toPython(*input.shaped)
-                                                 : canonicalToPython(*input.event);
-    bootstrap.attr("_request_id") = input.requestId;
-    py::object contextObject =
-        bootstrap.attr("Context")(input.requestId, options.functionName, options.namespaceName, input.triggerName,
-                                  input.attempt, input.remainingMs, options.timeout.count());
-    py::object result = function(event, contextObject);
+    setLogRequestId(requestId.ptr());
+    py::object contextObject = makeContext(contextType, shared, requestId, deadline);
+    PyObject* args[2] = {event.ptr(), contextObject.ptr()};
+    py::object result = py::reinterpret_steal<py::object>(PyObject_Vectorcall(function.ptr(), args, 2, nullptr));
+    if (!result) throw py::error_already_set();
     RecordBuilder builder(bootstrap);
     status = builder.add(result, true, records);
   } catch (py::error_already_set& e) {
@@ -594,14 +764,21 @@ void callHandlerOnce(py::module_& bootstrap, py::object& function, const Handler
     }
     try {
       std::string trace = bootstrap.attr("describe")(e.value(), e.trace()).cast<std::string>();
-      SLUICE_LOG_WARN("handler {} failed on {} (attempt {}): {}", options.functionName, input.requestId, input.attempt,
-                      trace);
+      SLUICE_LOG_WARN("handler {} failed on {} (attempt {}): {}", options.functionName, requestIdText, attempt, trace);
     } catch (py::error_already_set&) {
     }
   } catch (const std::exception& e) {
     status = internalError(std::string("calling the handler: ") + e.what());
   }
-  bootstrap.attr("_request_id") = "-";
+  static PyObject* noRequest = PyUnicode_InternFromString("-");
+  setLogRequestId(noRequest);
+}
+
+// The request id as a str: the event's id object when it is one, else
+// decoded strictly (an id that is not UTF-8 fails the call, as before).
+py::object requestIdObject(const std::string& text, py::object fromEvent = {}) {
+  if (fromEvent && PyUnicode_Check(fromEvent.ptr())) return fromEvent;
+  return py::str(text);
 }
 
 }  // namespace
@@ -714,12 +891,18 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
   int64_t functionId = functionId_;
   std::shared_ptr<const HandlerOptions> options = options_;
   InvocationContext ctx = context;
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
 
   Status ran = impl->run(
-      [impl, functionId, options, ctx, remaining, call] {
-        CallInput input{&call->shaped, nullptr, ctx.requestId, ctx.triggerName, ctx.attempt, remaining.count()};
-        callHandlerOnce(*impl->bootstrap, impl->functions.at(functionId), *options, input, call->status, call->records);
+      [impl, functionId, options, ctx, deadline, call] {
+        try {
+          ContextShared shared(*options, ctx.triggerName, ctx.attempt);
+          py::object event = toPython(call->shaped);
+          py::object requestId = requestIdObject(ctx.requestId);
+          callHandlerOnce(*impl->bootstrap, impl->contextType, impl->functions.at(functionId), *options, shared, event,
+                          requestId, ctx.requestId, ctx.attempt, deadline, call->status, call->records);
+        } catch (py::error_already_set& e) {
+          call->status = internalError(pythonError(e));
+        }
       },
       deadline, options_->stuckGrace, options_->timeout);
   if (!ran.isOk()) return ran;
@@ -768,6 +951,13 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
       [impl, raw, functionId, options, call, trigger, attempt, timeout] {
         py::module_& bootstrap = *impl->bootstrap;
         py::object& function = impl->functions.at(functionId);
+        std::optional<ContextShared> shared;
+        try {
+          shared.emplace(*options, trigger, attempt);
+        } catch (py::error_already_set& e) {
+          for (Status& status : call->statuses) status = internalError(pythonError(e));
+          return;
+        }
         for (size_t i = 0; i < call->ids.size(); ++i) {
           auto started = std::chrono::steady_clock::now();
           uint64_t id = impl->nextCall++;
@@ -775,27 +965,29 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
               std::chrono::duration_cast<std::chrono::nanoseconds>((started + timeout).time_since_epoch()).count();
           raw->runningCall = id;
           gCurrentCall = id;
-          CallInput input{call->shaped.empty() ? nullptr : &call->shaped[i],
-                          nullptr,
-                          call->ids[i],
-                          trigger,
-                          attempt,
-                          timeout.count()};
-          std::optional<py::object> ready;  // the canonical event, converted while the caller's events exist
-          if (input.shaped == nullptr) {
-            std::lock_guard lock(call->access);
-            if (call->abandoned) return;
-            input.event = &(*call->events)[i];
-            try {
-              ready = canonicalToPython(*input.event);
-            } catch (py::error_already_set& e) {
-              call->statuses[i] = internalError("building the event: " + pythonError(e));
+          py::object event, requestId;
+          try {
+            if (!call->shaped.empty()) {
+              event = toPython(call->shaped[i]);
+              requestId = requestIdObject(call->ids[i]);
+            } else {
+              // The canonical event, converted while the caller's events exist.
+              std::lock_guard lock(call->access);
+              if (call->abandoned) return;
+              py::object eventId;
+              try {
+                event = canonicalToPython((*call->events)[i], &eventId);
+              } catch (py::error_already_set& e) {
+                call->statuses[i] = internalError("building the event: " + pythonError(e));
+              }
+              if (event) requestId = requestIdObject(call->ids[i], eventId);
             }
-            input.event = nullptr;
+          } catch (py::error_already_set& e) {
+            call->statuses[i] = internalError(pythonError(e));
           }
           if (call->statuses[i].isOk()) {
-            callHandlerOnce(bootstrap, function, *options, input, call->statuses[i], call->records[i],
-                            ready ? &*ready : nullptr);
+            callHandlerOnce(bootstrap, impl->contextType, function, *options, *shared, event, requestId, call->ids[i],
+                            attempt, started + timeout, call->statuses[i], call->records[i]);
           }
           gCurrentCall = raw->id;
           raw->runningCall = 0;

@@ -347,17 +347,28 @@ std::string base64Encode(const std::string& bytes) {
 std::string rfc3339(std::chrono::system_clock::time_point time, bool milliseconds) {
   auto millis = epochMillis(time);
   std::time_t seconds = static_cast<std::time_t>(millis / 1000 - (millis % 1000 < 0 ? 1 : 0));
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string out = buffer;
-  if (milliseconds) {
-    char fraction[8];
-    std::snprintf(fraction, sizeof fraction, ".%03d", static_cast<int>(((millis % 1000) + 1000) % 1000));
-    out += fraction;
+  // Events of one fetch mostly share their second: gmtime_r + strftime cost more than the rest of a
+  // canonical event, so each thread keeps the last second it formatted.
+  thread_local bool cachedAny = false;
+  thread_local std::time_t cachedSeconds = 0;
+  thread_local char cached[40] = {0};
+  if (!cachedAny || seconds != cachedSeconds) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cachedSeconds = seconds;
+    cachedAny = true;
   }
-  return out + "Z";
+  std::string out = cached;
+  if (milliseconds) {
+    int fraction = static_cast<int>(((millis % 1000) + 1000) % 1000);
+    out += '.';
+    out += static_cast<char>('0' + fraction / 100);
+    out += static_cast<char>('0' + fraction / 10 % 10);
+    out += static_cast<char>('0' + fraction % 10);
+  }
+  out += 'Z';
+  return out;
 }
 
 bool isValidUtf8(const std::string& text) {

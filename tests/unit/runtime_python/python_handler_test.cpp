@@ -309,6 +309,63 @@ TEST(PythonHandlerTest, HandleEachBuildsTheSameCanonicalEventAsHandle) {
   }
 }
 
+// The context is filled from C++ (no Python __init__) and event fields that
+// repeat (source, subject, type, time) are converted once: each event must
+// still get its own values, handlers may set their own context attributes, and
+// log records carry the running event's id ("-" between calls).
+TEST(PythonHandlerTest, HandleEachGivesEachEventItsOwnContextFieldsAndLogRequestId) {
+  CodeDir dir("percall");
+  dir.file("index.py",
+           "import logging\n"
+           "seen = []\n"
+           "class Capture(logging.Handler):\n"
+           "    def emit(self, record):\n"
+           "        seen.append(record.request_id)\n"
+           "logging.getLogger().addHandler(Capture())\n"
+           "logging.getLogger('import').warning('importing')\n"
+           "def main_handler(event, context):\n"
+           "    context.mine = event['subject']\n"
+           "    context.logger.warning('working')\n"
+           "    logging.getLogger('outside').warning('between')\n"
+           "    return '|'.join([context.request_id, context.mine, event['time'], event['type'], seen[-1],\n"
+           "                     str(context.attempt), repr(context), str(len(seen))])\n"
+           "def first_and_last_seen(event, context):\n"
+           "    logging.getLogger().warning('called')\n"
+           "    return seen[0] + ',' + seen[-1]\n");
+  auto handler = load(dir);
+  std::vector<Event> events;
+  using std::chrono::milliseconds;
+  for (int64_t ms : {1'700'000'000'123, 1'700'000'000'123, 1'700'000'000'999, 1'700'000'001'005}) {
+    events.push_back(kafkaEvent("x"));
+    events.back().id = "orders/2/" + std::to_string(events.size());
+    events.back().subject = events.size() % 2 == 0 ? "orders" : "returns";
+    events.back().type = events.size() == 4 ? "kafka.other" : "kafka.record";
+    events.back().time = std::chrono::system_clock::time_point(milliseconds(ms));
+  }
+  auto results = handler->handleEach(events, ctx(2), std::chrono::seconds(10));
+  ASSERT_EQ(results.size(), 4u);
+  const char* expected[] = {
+      "orders/2/1|returns|2023-11-14T22:13:20.123Z|kafka.record|orders/2/1|2|"
+      "Context(request_id='orders/2/1', function_name='fn', trigger='trig', attempt=2)|3",
+      "orders/2/2|orders|2023-11-14T22:13:20.123Z|kafka.record|orders/2/2|2|"
+      "Context(request_id='orders/2/2', function_name='fn', trigger='trig', attempt=2)|5",
+      "orders/2/3|returns|2023-11-14T22:13:20.999Z|kafka.record|orders/2/3|2|"
+      "Context(request_id='orders/2/3', function_name='fn', trigger='trig', attempt=2)|7",
+      "orders/2/4|orders|2023-11-14T22:13:21.005Z|kafka.other|orders/2/4|2|"
+      "Context(request_id='orders/2/4', function_name='fn', trigger='trig', attempt=2)|9",
+  };
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(results[i].outputs.isOk()) << results[i].outputs.status().toString();
+    EXPECT_EQ(results[i].outputs.value().at(0).value, expected[i]) << i;
+  }
+  // Outside a call (the import that loading the module again runs, after the batch) log
+  // records carry "-".
+  auto again = load(dir, options(), "index.first_and_last_seen");
+  auto out = again->handle(kafkaEvent("x"), ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ(out->at(0).value, "-,req-1");
+}
+
 // batchSize > 1: the handler receives the batch as one list of canonical events.
 TEST(PythonHandlerTest, HandleBatchPassesAListOfCanonicalEvents) {
   CodeDir dir("list");
