@@ -148,4 +148,27 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
   return records;
 }
 
+int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                           int partitions) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, error);
+  // Only asks the coordinator for the group's offsets: never subscribes, so never joins the group.
+  conf->set("group.id", group, error);
+  conf->set("enable.auto.commit", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) throw std::runtime_error("consumer: " + error);
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (int p = 0; p < partitions; ++p) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
+  RdKafka::ErrorCode err = consumer->committed(offsets, 10000);
+  int64_t sum = 0;
+  for (RdKafka::TopicPartition* tp : offsets) {
+    if (err == RdKafka::ERR_NO_ERROR && tp->offset() >= 0) sum += tp->offset();
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+  consumer->close();
+  if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("committed offsets: " + RdKafka::err2str(err));
+  return sum;
+}
+
 }  // namespace sluice::testing

@@ -49,4 +49,9 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
                                        std::chrono::milliseconds settle, std::chrono::milliseconds timeout,
                                        const KafkaProperties& properties = {});
 
+// The sum of consumer group `group`'s committed offsets on partitions
+// 0..partitions-1 of `topic` (a partition with no commit counts 0).
+int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                           int partitions);
+
 }  // namespace sluice::testing
