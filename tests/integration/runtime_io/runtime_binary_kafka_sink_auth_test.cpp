@@ -5,7 +5,9 @@
 // failure; the Kafka source pauses (records produced afterwards are not
 // taken, though the replica sees them in its lag); nothing is committed,
 // written or dead-lettered. A replica of the same group with the right
-// password then delivers every id.
+// password then delivers every id. And an output whose SCRAM user does not
+// exist yet recovers in place once the user is created on the broker: the
+// replica turns ready, resumes fetching and delivers every id.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -62,10 +64,11 @@ def main_handler(event, context):
   // Input over the plain listener; output through SASL_SSL with the password in `passwordEnv`;
   // dead letter over the plain listener. One attempt and a short message timeout: were an
   // authentication failure counted against a record, it would be dead-lettered within seconds.
-  std::string writeConfig(const std::string& name, const std::string& passwordEnv) {
+  std::string writeConfig(const std::string& name, const std::string& passwordEnv,
+                          const std::string& userEnv = kUserEnv) {
     json security = {{"protocol", "SASL_SSL"},
                      {"saslMechanism", requiredEnv("KAFKA_SASL_MECHANISM")},
-                     {"usernameEnv", kUserEnv},
+                     {"usernameEnv", userEnv},
                      {"passwordEnv", passwordEnv},
                      {"caFile", requiredEnv("KAFKA_SSL_CA_FILE")}};
     json config = {
@@ -99,6 +102,26 @@ std::vector<TestMessage> messages(int from, int to) {
   return result;
 }
 
+// Polls /readyz until it answers 503 mentioning `word` (true) or `timeout` passes.
+bool waitUnready(RuntimeProcess& runtime, const std::string& word, std::chrono::milliseconds timeout,
+                 HttpReply& reply) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    reply = httpGet(runtime.port(), "/readyz");
+    if (reply.code == 503 && reply.body.find(word) != std::string::npos) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+int missingIds(const std::vector<ConsumedRecord>& written, int count) {
+  std::set<std::string> ids;
+  for (const auto& record : written) ids.insert(record.value);
+  int missing = 0;
+  for (int i = 0; i < count; ++i) missing += ids.contains("seen id-" + std::to_string(i)) ? 0 : 1;
+  return missing;
+}
+
 double metric(int port, const std::string& name, const std::string& labels) {
   return metricSum(httpGet(port, "/metrics").body, name, labels);
 }
@@ -116,12 +139,7 @@ TEST(RuntimeBinaryKafkaSinkAuthTest, WrongOutputPasswordMakesTheReplicaUnreadyPa
               f.dir + "/wrong.log");
   // /readyz turns 503 with a message naming the output, its topic, the listener and the cause.
   HttpReply ready;
-  auto deadline = started + 90s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    ready = httpGet(wrong.port(), "/readyz");
-    if (ready.code == 503 && ready.body.find("authentication") != std::string::npos) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  waitUnready(wrong, "authentication", 90s, ready);
   double secondsToUnready = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(ready.code, 503) << ready.body << "\n" << wrong.log();
   EXPECT_NE(ready.body.find("output \"out\""), std::string::npos) << ready.body;
@@ -137,7 +155,7 @@ TEST(RuntimeBinaryKafkaSinkAuthTest, WrongOutputPasswordMakesTheReplicaUnreadyPa
   produceAll(f.plain, f.in, messages(kBefore, kTotal));
   double received = 0;
   double lag = 0;
-  deadline = std::chrono::steady_clock::now() + 60s;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < deadline) {
     received = metric(wrong.port(), "sluice_runtime_events_received_total", "trigger=\"in\"");
     lag = metric(wrong.port(), "sluice_runtime_consumer_lag", "topic=\"" + f.in + "\"");
@@ -162,16 +180,46 @@ TEST(RuntimeBinaryKafkaSinkAuthTest, WrongOutputPasswordMakesTheReplicaUnreadyPa
   right.start(freeLoopbackPort(), {"--config", f.writeConfig("right", kPasswordEnv)}, f.dir + "/right.log");
   ASSERT_TRUE(right.waitReady(60s)) << right.log();
   auto written = consumeAll(f.plain, f.out, kTotal, 3s, 120s);
-  std::set<std::string> ids;
-  for (const auto& record : written) ids.insert(record.value);
-  int missing = 0;
-  for (int i = 0; i < kTotal; ++i) missing += ids.contains("seen id-" + std::to_string(i)) ? 0 : 1;
-  EXPECT_EQ(missing, 0) << "records lost; " << written.size() << " written";
+  EXPECT_EQ(missingIds(written, kTotal), 0) << "records lost; " << written.size() << " written";
   EXPECT_GE(written.size(), static_cast<size_t>(kTotal));
   right.signal(SIGTERM);
   EXPECT_EQ(right.waitFor(120s), 0) << right.log();
   EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), kTotal);
   EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
+}
+
+TEST(RuntimeBinaryKafkaSinkAuthTest, OutputRecoversInPlaceWhenItsUserIsCreatedOnTheBroker) {
+  constexpr int kRecords = 120;
+  constexpr const char* kNewUserEnv = "SLUICE_TEST_SINK_NEW_USER";
+  constexpr const char* kNewPasswordEnv = "SLUICE_TEST_SINK_NEW_PASSWORD";
+  SinkAuthFixture f;
+  std::string user = uniqueName("sinkauth-user");
+  std::string password = "pw-" + uniqueName("x");
+  setenv(kNewUserEnv, user.c_str(), 1);
+  setenv(kNewPasswordEnv, password.c_str(), 1);
+  produceAll(f.plain, f.in, messages(0, kRecords));
+
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--config", f.writeConfig("later", kNewPasswordEnv, kNewUserEnv)},
+                f.dir + "/later.log");
+  HttpReply ready;
+  ASSERT_TRUE(waitUnready(runtime, "authentication", 90s, ready)) << ready.body << "\n" << runtime.log();
+  EXPECT_EQ(metric(runtime.port(), "sluice_runtime_events_processed_total", "trigger=\"in\""), 0);
+
+  // The broker starts accepting the credentials: no restart needed.
+  setScramUser(f.plain, user, password);
+  auto fixed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(runtime.waitReady(90s)) << httpGet(runtime.port(), "/readyz").body << "\n" << runtime.log();
+  double secondsToReady = std::chrono::duration<double>(std::chrono::steady_clock::now() - fixed).count();
+  std::cout << "time from the user's creation to /readyz 200: " << secondsToReady << " s\n";
+  ::testing::Test::RecordProperty("seconds_to_ready_again", std::to_string(secondsToReady));
+  auto written = consumeAll(f.plain, f.out, kRecords, 3s, 120s);
+  EXPECT_EQ(missingIds(written, kRecords), 0) << "records lost; " << written.size() << " written";
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), kRecords);
+  EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
+  setScramUser(f.plain, user, "");
 }
 
 }  // namespace
