@@ -195,7 +195,7 @@ class DeliveryLoop final : public EventDispatcher {
   std::mutex retryMu_;
   std::condition_variable_any retryCv_;
   std::deque<std::shared_ptr<PendingBatch>> retries_;  // guarded by retryMu_
-  std::vector<Parked> parked_;  // owned by the retry thread: waiting for their sinks to recover
+  std::vector<Parked> parked_;                         // owned by the retry thread: waiting for their sinks to recover
 
   std::vector<std::jthread> workers_;
   std::jthread retryThread_;

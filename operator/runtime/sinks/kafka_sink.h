@@ -64,8 +64,8 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   KafkaSinkOptions options_;
   KafkaEventLog events_;  // declared before producer_, which must not outlive it
   mutable std::mutex healthMu_;
-  Status health_;              // guarded by healthMu_
-  bool fatal_ = false;         // guarded by healthMu_
+  Status health_;                       // guarded by healthMu_
+  bool fatal_ = false;                  // guarded by healthMu_
   std::atomic<bool> unhealthy_{false};  // health_ is not OK; read without the lock on the hot path
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Topic> topic_;

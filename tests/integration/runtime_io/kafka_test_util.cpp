@@ -72,12 +72,11 @@ void setScramUser(const std::string& bootstrap, const std::string& user, const s
   // A salt of our own: librdkafka generates one only when built with OpenSSL >= 1.1.1.
   std::string salt = "sluice-test-salt-" + user;
   rd_kafka_UserScramCredentialAlteration_t* alteration =
-      password.empty()
-          ? rd_kafka_UserScramCredentialDeletion_new(user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512)
-          : rd_kafka_UserScramCredentialUpsertion_new(
-                user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512, 4096,
-                reinterpret_cast<const unsigned char*>(password.data()), password.size(),
-                reinterpret_cast<const unsigned char*>(salt.data()), salt.size());
+      password.empty() ? rd_kafka_UserScramCredentialDeletion_new(user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512)
+                       : rd_kafka_UserScramCredentialUpsertion_new(
+                             user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512, 4096,
+                             reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                             reinterpret_cast<const unsigned char*>(salt.data()), salt.size());
   rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
   rd_kafka_AlterUserScramCredentials(client, &alteration, 1, nullptr, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);

@@ -71,25 +71,24 @@ def main_handler(event, context):
                      {"usernameEnv", userEnv},
                      {"passwordEnv", passwordEnv},
                      {"caFile", requiredEnv("KAFKA_SSL_CA_FILE")}};
-    json config = {
-        {"name", "sinkauth"},
-        {"runtime", "python3.11"},
-        {"codeDir", dir + "/code"},
-        {"handler", "index.main_handler"},
-        {"retry", {{"maxAttempts", 1}}},
-        {"outputs", json::array({{{"name", "out"},
-                                  {"kafka",
-                                   {{"bootstrapServers", secure},
-                                    {"topic", out},
-                                    {"security", security},
-                                    {"properties", {{"message.timeout.ms", "4000"}}}}}}})},
-        {"deadLetter", {{"kafka", {{"bootstrapServers", plain}, {"topic", dead}}}}},
-        {"triggers", json::array({{{"name", "in"},
-                                   {"kafka",
-                                    {{"bootstrapServers", plain},
-                                     {"topics", json::array({in})},
-                                     {"consumerGroup", group},
-                                     {"initialOffset", "earliest"}}}}})}};
+    json config = {{"name", "sinkauth"},
+                   {"runtime", "python3.11"},
+                   {"codeDir", dir + "/code"},
+                   {"handler", "index.main_handler"},
+                   {"retry", {{"maxAttempts", 1}}},
+                   {"outputs", json::array({{{"name", "out"},
+                                             {"kafka",
+                                              {{"bootstrapServers", secure},
+                                               {"topic", out},
+                                               {"security", security},
+                                               {"properties", {{"message.timeout.ms", "4000"}}}}}}})},
+                   {"deadLetter", {{"kafka", {{"bootstrapServers", plain}, {"topic", dead}}}}},
+                   {"triggers", json::array({{{"name", "in"},
+                                              {"kafka",
+                                               {{"bootstrapServers", plain},
+                                                {"topics", json::array({in})},
+                                                {"consumerGroup", group},
+                                                {"initialOffset", "earliest"}}}}})}};
     std::string path = dir + "/" + name + ".json";
     writeFile(path, config.dump(2));
     return path;

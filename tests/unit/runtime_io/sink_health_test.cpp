@@ -50,7 +50,9 @@ Event makeEvent(const std::string& id) {
   return event;
 }
 
-Status wrongPassword() { return Status(StatusCode::kUnauthenticated, "SASL authentication error: invalid credentials"); }
+Status wrongPassword() {
+  return Status(StatusCode::kUnauthenticated, "SASL authentication error: invalid credentials");
+}
 
 struct Outcomes {
   std::mutex mu;
@@ -113,7 +115,8 @@ TEST(SinkHealthTest, IntakeStatusNamesTheFirstUnhealthyOutput) {
 TEST(SinkHealthTest, WriteFailingWhileItsSinkIsUnhealthyWaitsWithoutUsingAttemptsThenIsWritten) {
   LoopFixture f;
   std::atomic<bool> broken{true};
-  f.out.setFailRule([&](const Record&, int) { return broken ? unavailable("Local: Message timed out") : Status::ok(); });
+  f.out.setFailRule(
+      [&](const Record&, int) { return broken ? unavailable("Local: Message timed out") : Status::ok(); });
   f.out.setHealth(wrongPassword());
   f.loop.dispatch(makeEvent("e"), "p0", "t", f.outcomes.callbackFor("e"));
   ASSERT_TRUE(waitUntil([&] { return f.metrics.counterValue("failed", "t") == 1; }));
@@ -185,8 +188,8 @@ TEST(SinkHealthTest, ReplicaHealthNamesTheOutputThenTheDeadLetter) {
 TEST(SinkHealthTest, KafkaErrorsThatMakeAClientUnusable) {
   for (RdKafka::ErrorCode code :
        {RdKafka::ERR__AUTHENTICATION, RdKafka::ERR_SASL_AUTHENTICATION_FAILED, RdKafka::ERR__SSL,
-        RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED,
-        RdKafka::ERR__UNKNOWN_TOPIC, RdKafka::ERR_UNKNOWN_TOPIC_OR_PART}) {
+        RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED, RdKafka::ERR__UNKNOWN_TOPIC,
+        RdKafka::ERR_UNKNOWN_TOPIC_OR_PART}) {
     EXPECT_TRUE(kafkaErrorIsUnusable(code)) << RdKafka::err2str(code);
   }
   // Transient trouble: librdkafka reconnects and retries by itself.
