@@ -7,7 +7,10 @@
 // written or dead-lettered. A replica of the same group with the right
 // password then delivers every id. And an output whose SCRAM user does not
 // exist yet recovers in place once the user is created on the broker: the
-// replica turns ready, resumes fetching and delivers every id.
+// replica turns ready, resumes fetching and delivers every id. Likewise an
+// output topic that does not exist (auto-create is off): records in flight
+// fail with "unknown topic", wait without being dead-lettered, and are
+// written once the topic is created.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -65,7 +68,7 @@ def main_handler(event, context):
   // dead letter over the plain listener. One attempt and a short message timeout: were an
   // authentication failure counted against a record, it would be dead-lettered within seconds.
   std::string writeConfig(const std::string& name, const std::string& passwordEnv,
-                          const std::string& userEnv = kUserEnv) {
+                          const std::string& userEnv = kUserEnv, const std::string& outTopic = "") {
     json security = {{"protocol", "SASL_SSL"},
                      {"saslMechanism", requiredEnv("KAFKA_SASL_MECHANISM")},
                      {"usernameEnv", userEnv},
@@ -79,7 +82,7 @@ def main_handler(event, context):
                    {"outputs", json::array({{{"name", "out"},
                                              {"kafka",
                                               {{"bootstrapServers", secure},
-                                               {"topic", out},
+                                               {"topic", outTopic.empty() ? out : outTopic},
                                                {"security", security},
                                                {"properties", {{"message.timeout.ms", "4000"}}}}}}})},
                    {"deadLetter", {{"kafka", {{"bootstrapServers", plain}, {"topic", dead}}}}},
@@ -219,6 +222,47 @@ TEST(RuntimeBinaryKafkaSinkAuthTest, OutputRecoversInPlaceWhenItsUserIsCreatedOn
   EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), kRecords);
   EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
   setScramUser(f.plain, user, "");
+}
+
+TEST(RuntimeBinaryKafkaSinkAuthTest, MissingOutputTopicHoldsRecordsInFlightUntilItIsCreated) {
+  constexpr int kRecords = 60;
+  SinkAuthFixture f;
+  std::string missing = uniqueName("sinkauth-missing");  // not created yet; the test cluster never auto-creates
+  produceAll(f.plain, f.in, messages(0, kRecords));
+
+  RuntimeProcess runtime;
+  auto started = std::chrono::steady_clock::now();
+  runtime.start(freeLoopbackPort(), {"--config", f.writeConfig("missing", kPasswordEnv, kUserEnv, missing)},
+                f.dir + "/missing.log");
+  // The records are taken and handled; librdkafka fails their writes with an unknown topic once
+  // topic.metadata.propagation.max.ms (30 s) has passed.
+  HttpReply ready;
+  ASSERT_TRUE(waitUnready(runtime, "nknown topic", 90s, ready)) << ready.body << "\n" << runtime.log();
+  std::cout << "time from process start to /readyz 503 (unknown topic): "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+  EXPECT_NE(ready.body.find("kafka output \"" + missing + "\""), std::string::npos) << ready.body;
+  double failed = 0;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (failed < 1 && std::chrono::steady_clock::now() < deadline) {
+    failed = metric(runtime.port(), "sluice_runtime_events_failed_total", "trigger=\"in\"");
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(failed, 1) << "no write failed, so nothing was in flight\n" << runtime.log();
+  // maxAttempts is 1: a failure counted as an attempt would have been dead-lettered by now.
+  EXPECT_EQ(metric(runtime.port(), "sluice_runtime_events_dead_lettered_total", "trigger=\"in\""), 0);
+  EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), 0);
+
+  createTopic(f.plain, missing, kPartitions);
+  auto created = std::chrono::steady_clock::now();
+  ASSERT_TRUE(runtime.waitReady(90s)) << httpGet(runtime.port(), "/readyz").body << "\n" << runtime.log();
+  std::cout << "time from the topic's creation to /readyz 200: "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - created).count() << " s\n";
+  auto written = consumeAll(f.plain, missing, kRecords, 3s, 120s);
+  EXPECT_EQ(missingIds(written, kRecords), 0) << "records lost; " << written.size() << " written";
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), kRecords);
+  EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
 }
 
 }  // namespace
