@@ -10,7 +10,8 @@
 // replica turns ready, resumes fetching and delivers every id. Likewise an
 // output topic that does not exist (auto-create is off): records in flight
 // fail with "unknown topic", wait without being dead-lettered, and are
-// written once the topic is created.
+// written once the topic is created. And a CA that did not sign the broker's
+// certificate: the TLS handshake failure is reported the same way.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,12 +71,13 @@ def main_handler(event, context):
   // seconds. (Measured: records waiting for a broker that refuses the credentials were not
   // failed by librdkafka even after 60 s; records for a missing topic are, see below.)
   std::string writeConfig(const std::string& name, const std::string& passwordEnv,
-                          const std::string& userEnv = kUserEnv, const std::string& outTopic = "") {
+                          const std::string& userEnv = kUserEnv, const std::string& outTopic = "",
+                          const std::string& caFile = requiredEnv("KAFKA_SSL_CA_FILE")) {
     json security = {{"protocol", "SASL_SSL"},
                      {"saslMechanism", requiredEnv("KAFKA_SASL_MECHANISM")},
                      {"usernameEnv", userEnv},
                      {"passwordEnv", passwordEnv},
-                     {"caFile", requiredEnv("KAFKA_SSL_CA_FILE")}};
+                     {"caFile", caFile}};
     json config = {{"name", "sinkauth"},
                    {"runtime", "python3.11"},
                    {"codeDir", dir + "/code"},
@@ -264,6 +266,29 @@ TEST(RuntimeBinaryKafkaSinkAuthTest, MissingOutputTopicHoldsRecordsInFlightUntil
   runtime.signal(SIGTERM);
   EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
   EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), kRecords);
+  EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
+}
+
+TEST(RuntimeBinaryKafkaSinkAuthTest, UntrustedBrokerCertificateMakesTheReplicaUnready) {
+  // The system's public CAs did not sign the test broker's throwaway certificate.
+  const std::string wrongCa = "/etc/ssl/certs/ca-certificates.crt";
+  if (!std::filesystem::exists(wrongCa)) GTEST_SKIP() << wrongCa << " is missing (package ca-certificates)";
+  SinkAuthFixture f;
+  produceAll(f.plain, f.in, messages(0, 20));
+  RuntimeProcess runtime;
+  auto started = std::chrono::steady_clock::now();
+  runtime.start(freeLoopbackPort(),
+                {"--config", f.writeConfig("wrongca", kPasswordEnv, kUserEnv, "", wrongCa), "--drain-grace", "2"},
+                f.dir + "/wrongca.log");
+  HttpReply ready;
+  ASSERT_TRUE(waitUnready(runtime, "SSL", 90s, ready)) << ready.body << "\n" << runtime.log();
+  std::cout << "time from process start to /readyz 503 (TLS handshake): "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+  EXPECT_NE(ready.body.find("output \"out\": kafka output \"" + f.out + "\""), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find("certificate verify failed"), std::string::npos) << ready.body;
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(committedOffsetSum(f.plain, f.group, f.in, kPartitions), 0);
   EXPECT_TRUE(consumeAll(f.plain, f.dead, 0, 1s, 5s).empty());
 }
 
