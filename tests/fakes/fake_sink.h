@@ -1,7 +1,8 @@
 // FakeSink: an in-memory Sink for delivery tests.
 //
 // Keeps every acknowledged record; can fail chosen writes and can hold
-// callbacks back (as a slow broker would) until the test releases them.
+// callbacks back (as a slow broker would) until the test releases them, and
+// can report itself unhealthy (as a sink with a wrong password would).
 // Thread-safe.
 #pragma once
 
@@ -45,6 +46,15 @@ class FakeSink final : public runtime::Sink {
 
   Status flush(Clock::TimePoint) override { return Status::ok(); }
 
+  void setHealth(Status health) {
+    std::lock_guard lock(mu_);
+    health_ = std::move(health);
+  }
+  Status health() const override {
+    std::lock_guard lock(mu_);
+    return health_;
+  }
+
   // Completes every held write; returns how many.
   size_t releaseAll() {
     std::vector<Held> held;
@@ -81,6 +91,7 @@ class FakeSink final : public runtime::Sink {
   mutable std::mutex mu_;
   FailRule failRule_;
   bool hold_ = false;
+  Status health_;
   int writes_ = 0;
   std::vector<Held> held_;
   std::vector<runtime::Record> acknowledged_;

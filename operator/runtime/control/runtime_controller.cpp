@@ -19,10 +19,16 @@ RuntimeController::RuntimeController(HandlerFactory handlerFactory, RuntimeMetri
 RuntimeController::~RuntimeController() { (void)drain(std::chrono::seconds(0)); }
 
 std::string RuntimeController::notReadyReason() {
-  std::lock_guard lock(mu_);
-  if (draining_ || drainRequested_) return "draining";
-  if (specializing_) return "specializing";
-  return "";
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(mu_);
+    if (draining_ || drainRequested_) return "draining";
+    if (specializing_) return "specializing";
+    replica = replica_;
+  }
+  if (!replica) return "";
+  Status health = replica->health();
+  return health.isOk() ? "" : health.toString();
 }
 
 Status RuntimeController::specialize(const std::string& body) {

@@ -10,6 +10,9 @@ namespace sluice::runtime {
 
 namespace {
 
+// How often parked writes check whether their sinks recovered.
+constexpr std::chrono::milliseconds kParkedPoll{100};
+
 double secondsBetween(Clock::TimePoint from, Clock::TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -115,6 +118,30 @@ bool DeliveryLoop::waitForCapacity(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   return capacityCv_.wait_for(lock, timeout, [&] { return stopping_ || inFlight_.load() < options_.maxInFlight; }) &&
          !stopping_;
+}
+
+Status DeliveryLoop::intakeStatus() {
+  for (const auto& [name, sink] : sinks_) {
+    // The default output "" is usually also listed under its own name: report that one.
+    if (name.empty() && std::any_of(sinks_.begin(), sinks_.end(), [&, sink = sink](const auto& entry) {
+          return !entry.first.empty() && entry.second == sink;
+        })) {
+      continue;
+    }
+    Status health = sink->health();
+    if (!health.isOk()) return health.withContext(name.empty() ? "default output" : "output \"" + name + "\"");
+  }
+  return Status::ok();
+}
+
+Status DeliveryLoop::sinkHealth(const PendingBatch& pending, const std::vector<uint32_t>& indexes) const {
+  std::set<std::string> names;
+  for (uint32_t index : indexes) names.insert(pending.records[index].sink);
+  for (const std::string& name : names) {
+    Status health = sinks_.at(name)->health();
+    if (!health.isOk()) return health.withContext(name.empty() ? "default output" : "output \"" + name + "\"");
+  }
+  return Status::ok();
 }
 
 void DeliveryLoop::dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) {
@@ -423,10 +450,21 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
     std::shared_ptr<PendingBatch> pending;
     {
       std::unique_lock lock(retryMu_);
-      if (!retryCv_.wait(lock, stop, [&] { return !retries_.empty(); })) return;
-      pending = std::move(retries_.front());
-      retries_.pop_front();
+      auto ready = [&] { return !retries_.empty(); };
+      if (parked_.empty()) {
+        if (!retryCv_.wait(lock, stop, ready)) return;
+      } else {
+        // A short real-time wait: this polls the parked batches' sinks, it is not a timed behaviour.
+        retryCv_.wait_for(lock, stop, kParkedPoll, ready);
+        if (stop.stop_requested()) return;  // parked batches stay unacknowledged: redelivered
+      }
+      if (!retries_.empty()) {
+        pending = std::move(retries_.front());
+        retries_.pop_front();
+      }
     }
+    resumeParked();
+    if (!pending) continue;
     std::vector<uint32_t> failed;
     Status error;
     {
@@ -436,6 +474,14 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
     }
     const std::string& trigger = pending->batch.trigger;
     metrics_.failed(trigger);
+    // An unusable sink (wrong password, refused topic) is not the records'
+    // fault: they wait, unacknowledged, without using up their attempts.
+    if (Status down = sinkHealth(*pending, failed); !down.isOk()) {
+      SLUICE_LOG_WARN("event {}: {} record(s) wait for their output to recover (not counted as an attempt): {}",
+                      pending->batch.events[pending->owner[failed.front()]].id, failed.size(), down.toString());
+      parked_.push_back(Parked{std::move(pending), std::move(failed)});
+      continue;
+    }
     const int maxAttempts = maxAttemptsFor(trigger);
     SLUICE_LOG_WARN("event {}: write attempt {}/{} of {} record(s) failed: {}",
                     pending->batch.events[pending->owner[failed.front()]].id, pending->writeAttempt, maxAttempts,
@@ -455,6 +501,20 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
     if (!clock_.sleepFor(backoff.delay(pending->writeAttempt), stop)) return;
     ++pending->writeAttempt;
     startWrites(pending, failed);
+  }
+}
+
+void DeliveryLoop::resumeParked() {
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (!sinkHealth(*it->pending, it->failed).isOk()) {
+      ++it;
+      continue;
+    }
+    Parked entry = std::move(*it);
+    it = parked_.erase(it);
+    SLUICE_LOG_INFO("event {}: output recovered, writing {} parked record(s) again",
+                    entry.pending->batch.events[entry.pending->owner[entry.failed.front()]].id, entry.failed.size());
+    startWrites(entry.pending, entry.failed);
   }
 }
 

@@ -15,6 +15,13 @@
 // - Retries: a failed handler attempt is retried on the same lane after an
 //   exponential backoff with jitter, up to maxAttempts; a failed sink write is
 //   retried (without re-running the handler) on a separate retry thread.
+// - Unhealthy outputs (Sink::health): intakeStatus() names the first output
+//   that cannot be written, so sources stop fetching and the replica reports
+//   not ready. A write that fails while its sink is unhealthy is not an
+//   attempt: the batch is parked, unacknowledged, and written again once the
+//   sink is healthy, so a wrong password neither uses up maxAttempts nor
+//   sends records to the dead letter. A replica stopped meanwhile leaves them
+//   unacknowledged, for redelivery.
 // - Give up: after maxAttempts, or at once for kInvalidArgument, the original
 //   payload goes to the dead-letter sink with error headers, and the source is
 //   told kAcked only once that copy is durable. Without a dead-letter sink the
@@ -105,6 +112,7 @@ class DeliveryLoop final : public EventDispatcher {
   void stop();
 
   bool waitForCapacity(std::chrono::milliseconds timeout) override;
+  Status intakeStatus() override;
   void dispatch(Event event, std::string lane, std::string trigger, CompletionCallback done) override;
   void dispatchBatch(std::vector<Event> events, std::string lane, std::string trigger,
                      BatchCompletionCallback done) override;
@@ -128,6 +136,10 @@ class DeliveryLoop final : public EventDispatcher {
     std::deque<Batch> batches;
   };
   struct PendingBatch;
+  struct Parked {
+    std::shared_ptr<PendingBatch> pending;
+    std::vector<uint32_t> failed;  // the records to write again
+  };
   struct Failure {
     uint32_t index;  // into the batch's events
     Status error;
@@ -156,6 +168,10 @@ class DeliveryLoop final : public EventDispatcher {
   void giveUp(const std::shared_ptr<PendingBatch>& pending, const Failure& failure);
   void release(const std::shared_ptr<PendingBatch>& pending);
   int maxAttemptsFor(const std::string& trigger) const;
+  // OK, or the first of `indexes`' sinks that is unhealthy, named.
+  Status sinkHealth(const PendingBatch& pending, const std::vector<uint32_t>& indexes) const;
+  // On the retry thread: writes again the parked batches whose sinks recovered.
+  void resumeParked();
 
   DeliveryOptions options_;
   Handler& handler_;
@@ -179,6 +195,7 @@ class DeliveryLoop final : public EventDispatcher {
   std::mutex retryMu_;
   std::condition_variable_any retryCv_;
   std::deque<std::shared_ptr<PendingBatch>> retries_;  // guarded by retryMu_
+  std::vector<Parked> parked_;                         // owned by the retry thread: waiting for their sinks to recover
 
   std::vector<std::jthread> workers_;
   std::jthread retryThread_;

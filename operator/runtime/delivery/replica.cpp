@@ -34,7 +34,20 @@ Replica::~Replica() {
 
 void Replica::addTriggerDeadLetter(const std::string& trigger, std::unique_ptr<Sink> sink) {
   loop_->setTriggerDeadLetter(trigger, sink.get());
-  triggerDeadLetters_.push_back(std::move(sink));
+  triggerDeadLetters_.emplace_back(trigger, std::move(sink));
+}
+
+Status Replica::health() const {
+  if (Status intake = loop_->intakeStatus(); !intake.isOk()) return intake;
+  if (deadLetter_) {
+    if (Status health = deadLetter_->health(); !health.isOk()) return health.withContext("dead-letter output");
+  }
+  for (const auto& [trigger, sink] : triggerDeadLetters_) {
+    if (Status health = sink->health(); !health.isOk()) {
+      return health.withContext("trigger \"" + trigger + "\" dead-letter queue");
+    }
+  }
+  return Status::ok();
 }
 
 Status Replica::start() {
@@ -63,7 +76,7 @@ Status Replica::drain(Clock::Duration grace) {
   loop_->stop();
   for (auto& [name, sink] : outputs_) (void)sink->flush(deadline);
   if (deadLetter_) (void)deadLetter_->flush(deadline);
-  for (auto& sink : triggerDeadLetters_) (void)sink->flush(deadline);
+  for (auto& [trigger, sink] : triggerDeadLetters_) (void)sink->flush(deadline);
   if (!idle) {
     return Status(StatusCode::kDeadlineExceeded, std::to_string(unfinished) +
                                                      " event(s) still in flight at the end of the grace period; "

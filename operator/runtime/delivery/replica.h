@@ -42,13 +42,18 @@ class Replica {
   // Graceful drain within `grace`. OK when every in-flight event finished.
   Status drain(Clock::Duration grace);
 
+  // OK, or why the replica cannot do its work: the first unhealthy output
+  // (its sources then fetch nothing new), else the first unhealthy
+  // dead-letter output. Shown by /readyz. Thread-safe.
+  Status health() const;
+
   DeliveryLoop& loop() { return *loop_; }
 
  private:
   std::shared_ptr<Handler> handler_;
   Outputs outputs_;
   std::unique_ptr<Sink> deadLetter_;
-  std::vector<std::unique_ptr<Sink>> triggerDeadLetters_;
+  std::vector<std::pair<std::string, std::unique_ptr<Sink>>> triggerDeadLetters_;  // by trigger
   std::vector<std::unique_ptr<Source>> sources_;
   Clock& clock_;
   std::unique_ptr<DeliveryLoop> loop_;

@@ -9,6 +9,19 @@
 
 namespace sluice::runtime {
 
+namespace {
+// While unhealthy, how often the poller asks the broker whether the topic is usable again.
+constexpr std::chrono::seconds kProbeInterval{3};
+constexpr int kProbeTimeoutMs = 2000;
+}  // namespace
+
+KafkaSink::KafkaSink(KafkaSinkOptions options)
+    : options_(std::move(options)),
+      events_("kafka output \"" + options_.topic + "\"",
+              [this](RdKafka::ErrorCode code, const std::string& text, bool fatal) {
+                if (fatal || kafkaErrorIsUnusable(code)) markUnusable(code, text, fatal);
+              }) {}
+
 Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
   if (options.topic.empty()) return invalidArgument("kafka output: topic is empty");
   std::unique_ptr<KafkaSink> sink(new KafkaSink(std::move(options)));
@@ -39,7 +52,14 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
   if (!sink->topic_) return invalidArgument("kafka output \"" + sink->options_.topic + "\": " + error);
   KafkaSink* raw = sink.get();
   sink->poller_ = std::thread([raw] {
-    while (!raw->stop_) raw->producer_->poll(50);
+    auto nextProbe = std::chrono::steady_clock::now();
+    while (!raw->stop_) {
+      raw->producer_->poll(50);
+      if (raw->unhealthy_.load() && std::chrono::steady_clock::now() >= nextProbe) {
+        raw->probe();
+        nextProbe = std::chrono::steady_clock::now() + kProbeInterval;
+      }
+    }
   });
   return sink;
 }
@@ -130,12 +150,63 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
   if (slot == nullptr) return;
   BatchWrite* batch = slot->batch;
   if (message.err() == RdKafka::ERR_NO_ERROR) {
+    if (unhealthy_.load()) markUsable();
     batch->listener->written(slot->index, Status::ok());
   } else {
+    // Mark first, so the delivery loop sees the sink unhealthy when it hears of the failure.
+    if (kafkaErrorIsUnusable(message.err())) markUnusable(message.err(), message.errstr(), false);
     batch->listener->written(slot->index, unavailable("kafka output \"" + options_.topic + "\" partition " +
                                                       std::to_string(message.partition()) + ": " + message.errstr()));
   }
   batch->release();
+}
+
+void KafkaSink::markUnusable(RdKafka::ErrorCode code, const std::string& detail, bool fatal) {
+  std::string cause = RdKafka::err2str(code);
+  std::string message = "kafka output \"" + options_.topic + "\" (bootstrap " + options_.bootstrapServers +
+                        ") cannot be written: " + cause + (detail.empty() || detail == cause ? "" : ": " + detail);
+  if (fatal) message += " (fatal: restart the replica)";
+  std::lock_guard lock(healthMu_);
+  if (fatal_) return;  // the first fatal cause stays
+  bool first = health_.isOk();
+  health_ = Status(code == RdKafka::ERR__AUTHENTICATION || code == RdKafka::ERR_SASL_AUTHENTICATION_FAILED
+                       ? StatusCode::kUnauthenticated
+                       : StatusCode::kFailedPrecondition,
+                   message);
+  fatal_ = fatal;
+  unhealthy_ = true;
+  if (first) SLUICE_LOG_ERROR("{}; reporting unhealthy until it works again", message);
+}
+
+void KafkaSink::markUsable() {
+  std::lock_guard lock(healthMu_);
+  if (fatal_ || health_.isOk()) return;
+  SLUICE_LOG_INFO("kafka output \"{}\" works again (was: {})", options_.topic, health_.message());
+  health_ = Status::ok();
+  unhealthy_ = false;
+}
+
+void KafkaSink::probe() {
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err = producer_->metadata(false, topic_.get(), &raw, kProbeTimeoutMs);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  // No answer (the broker is still refusing us, or unreachable): keep the cause we know.
+  if (err != RdKafka::ERR_NO_ERROR || !metadata) return;
+  for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
+    if (topic->topic() != options_.topic) continue;
+    if (topic->err() == RdKafka::ERR_NO_ERROR && !topic->partitions()->empty()) {
+      markUsable();
+    } else if (kafkaErrorIsUnusable(topic->err())) {
+      markUnusable(topic->err(), "", false);
+    }
+    return;
+  }
+}
+
+Status KafkaSink::health() const {
+  if (!unhealthy_.load()) return Status::ok();
+  std::lock_guard lock(healthMu_);
+  return health_;
 }
 
 Status KafkaSink::flush(Clock::TimePoint deadline) {

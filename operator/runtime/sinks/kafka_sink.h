@@ -4,6 +4,16 @@
 // duplicate nor reorder records. The record's key and headers are kept, and
 // its partition too when the Record names one (mirroring).
 //
+// Health: librdkafka retries a wrong password or a refused topic forever,
+// failing each record only after message.timeout.ms (5 minutes). So the sink
+// watches for such errors (kafkaErrorIsUnusable, or a fatal error) in the
+// client's error events and in delivery reports, and then reports itself
+// unhealthy, naming topic, bootstrap servers and cause. While unhealthy it
+// probes the topic's metadata every few seconds; a probe that finds the topic
+// usable, or any delivered record, makes it healthy again (the broker's ACLs
+// or users were fixed). A fatal error (the idempotent producer gave up) is
+// never cleared: the replica must be restarted.
+//
 // Thread-safe: write() from any thread; callbacks run on the sink's own
 // delivery-report thread. writeBatch() costs one allocation per batch, not
 // per record: every record's delivery report points into the batch's slots.
@@ -12,6 +22,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -38,15 +49,24 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   void writeBatch(const std::vector<Record>& records, const std::vector<uint32_t>& indexes,
                   std::shared_ptr<WriteListener> listener) override;
   Status flush(Clock::TimePoint deadline) override;
+  Status health() const override;
 
  private:
   struct BatchWrite;
-  explicit KafkaSink(KafkaSinkOptions options)
-      : options_(std::move(options)), events_("kafka output \"" + options_.topic + "\"") {}
+  explicit KafkaSink(KafkaSinkOptions options);
   void dr_cb(RdKafka::Message& message) override;
+  // The client cannot be used (see kafkaErrorIsUnusable): unhealthy until probed OK.
+  void markUnusable(RdKafka::ErrorCode code, const std::string& detail, bool fatal);
+  void markUsable();
+  // On the poller thread, while unhealthy: asks the broker about the topic.
+  void probe();
 
   KafkaSinkOptions options_;
   KafkaEventLog events_;  // declared before producer_, which must not outlive it
+  mutable std::mutex healthMu_;
+  Status health_;                       // guarded by healthMu_
+  bool fatal_ = false;                  // guarded by healthMu_
+  std::atomic<bool> unhealthy_{false};  // health_ is not OK; read without the lock on the hot path
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Topic> topic_;
   std::atomic<bool> stop_{false};

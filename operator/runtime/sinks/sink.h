@@ -46,6 +46,16 @@ class Sink {
 
   // Waits until every started write has called back, or until `deadline`.
   virtual Status flush(Clock::TimePoint deadline) = 0;
+
+  // OK while the sink can write; otherwise why it cannot, naming the
+  // destination and the cause: a condition that retrying single records does
+  // not fix (a wrong password, a topic the credentials may not write, an
+  // untrusted certificate, a missing topic). While an output is unhealthy the
+  // replica reports not ready, sources fetch nothing new, and writes that
+  // fail wait for the sink to recover instead of using up their attempts.
+  // Sinks that cannot tell stay OK (the default). Thread-safe and cheap: it is
+  // polled.
+  virtual Status health() const { return Status::ok(); }
 };
 
 }  // namespace sluice::runtime

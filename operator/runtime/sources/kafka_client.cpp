@@ -15,6 +15,21 @@ Result<std::unique_ptr<RdKafka::Conf>> makeKafkaConf(const std::map<std::string,
   return conf;
 }
 
+bool kafkaErrorIsUnusable(RdKafka::ErrorCode code) {
+  switch (code) {
+    case RdKafka::ERR__AUTHENTICATION:
+    case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
+    case RdKafka::ERR__SSL:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART: return true;
+    default: return false;
+  }
+}
+
 Status KafkaEventLog::attachTo(RdKafka::Conf& conf) {
   std::string error;
   if (conf.set("event_cb", static_cast<RdKafka::EventCb*>(this), error) != RdKafka::Conf::CONF_OK) {
@@ -29,13 +44,12 @@ void KafkaEventLog::event_cb(RdKafka::Event& event) {
       RdKafka::ErrorCode code = event.err();
       if (event.fatal()) {
         SLUICE_LOG_ERROR("{}: fatal kafka error: {}", owner_, event.str());
-      } else if (code == RdKafka::ERR__AUTHENTICATION || code == RdKafka::ERR__SSL ||
-                 code == RdKafka::ERR_SASL_AUTHENTICATION_FAILED || code == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED ||
-                 code == RdKafka::ERR_GROUP_AUTHORIZATION_FAILED || code == RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED) {
+      } else if (kafkaErrorIsUnusable(code)) {
         SLUICE_LOG_ERROR("{}: {}", owner_, event.str());
       } else {
         SLUICE_LOG_WARN("{}: {} ({})", owner_, event.str(), RdKafka::err2str(code));
       }
+      if (onError_) onError_(code, event.str(), event.fatal());
       break;
     }
     case RdKafka::Event::EVENT_LOG: {

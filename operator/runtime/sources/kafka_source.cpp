@@ -117,7 +117,22 @@ void KafkaSource::run() {
     }
     bool fetching = fetching_.load();
     if (!fetching && !paused_) pauseAll();
-    if (fetching && !dispatcher_->waitForCapacity(kCapacityWait)) continue;
+    if (fetching) {
+      if (Status intake = dispatcher_->intakeStatus(); !intake.isOk()) {
+        if (!paused_) {
+          SLUICE_LOG_WARN("kafka trigger {}: fetching paused, records in flight stay uncommitted: {}",
+                          options_.triggerName, intake.toString());
+          pauseAll();
+        }
+        holdRound();
+        continue;
+      }
+      if (paused_) {
+        SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
+        resumeAll();
+      }
+      if (!dispatcher_->waitForCapacity(kCapacityWait)) continue;
+    }
     fetchRound();
   }
   // Drain: everything finished is committed, then close() leaves the group
@@ -129,7 +144,7 @@ void KafkaSource::run() {
   // group stalled for a session timeout). close() waits for the commit.
   processCompletions();
   commit(false);
-  carry_.reset();  // never dispatched, so never committed: the next owner reads it
+  carried_.clear();  // never dispatched, so never committed: the next owner reads them
   consumer_->close();
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
@@ -146,7 +161,10 @@ void KafkaSource::fetchRound() {
   const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   const size_t maxRecords = static_cast<size_t>(std::max(1, options_.maxBatch));
-  if (carry_) messages.push_back(std::move(carry_));
+  while (!carried_.empty() && messages.size() < maxRecords) {
+    messages.push_back(std::move(carried_.front()));
+    carried_.pop_front();
+  }
   int timeoutMs = messages.empty() ? kConsumeTimeoutMs : 0;
   while (messages.size() < maxRecords) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeoutMs));
@@ -157,7 +175,7 @@ void KafkaSource::fetchRound() {
       break;
     }
     if (changed) {
-      carry_ = std::move(message);
+      carried_.push_back(std::move(message));
       break;
     }
     messages.push_back(std::move(message));
@@ -328,9 +346,10 @@ void KafkaSource::reportLag() {
   for (auto& [lane, state] : partitions_) {
     int64_t low = 0;
     int64_t high = 0;
-    if (consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
+    if (paused_ ||
+        consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
         high < 0) {
-      // Nothing fetched yet, so nothing cached: ask the broker.
+      // Nothing fetched yet, so nothing cached, or paused, so the cache is stale: ask the broker.
       if (consumer_->query_watermark_offsets(state->topic, state->partition, &low, &high, 1000) !=
               RdKafka::ERR_NO_ERROR ||
           high < 0) {
@@ -359,6 +378,26 @@ void KafkaSource::pauseAll() {
   }
   destroyPartitions(assignment);
   paused_ = true;
+}
+
+void KafkaSource::resumeAll() {
+  std::vector<RdKafka::TopicPartition*> assignment;
+  if (consumer_->assignment(assignment) == RdKafka::ERR_NO_ERROR && !assignment.empty()) {
+    consumer_->resume(assignment);
+  }
+  destroyPartitions(assignment);
+  paused_ = false;
+}
+
+void KafkaSource::holdRound() {
+  // Paused partitions return nothing; a record that still arrives (fetched
+  // just before the pause) is kept, not dropped: the position is past it.
+  std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeTimeoutMs));
+  if (message->err() == RdKafka::ERR_NO_ERROR) {
+    carried_.push_back(std::move(message));
+  } else if (message->err() != RdKafka::ERR__TIMED_OUT && message->err() != RdKafka::ERR__PARTITION_EOF) {
+    SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr());
+  }
 }
 
 void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,

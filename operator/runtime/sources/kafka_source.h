@@ -25,6 +25,13 @@
 //   and one completion per partition per round, not per record.
 // - Backpressure: no record is fetched while the dispatcher is at its
 //   in-flight limit (a round may overshoot it by at most maxBatch).
+// - An output that cannot be written (EventDispatcher::intakeStatus, e.g. a
+//   Kafka sink with a wrong password): every partition is paused, so nothing
+//   new is fetched, while consume() keeps being called so the member stays in
+//   its group, and completions and commits go on (records in flight are
+//   committed only once written). Fetching resumes where it stopped when the
+//   output works again. The lag metric then asks the broker for the high
+//   watermark, since a paused partition's cached one no longer moves.
 // All librdkafka calls happen on the source's own consumer thread; completion
 // callbacks from other threads are queued to it. Public methods are called
 // from the control thread.
@@ -106,6 +113,9 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   // Runs on the consumer thread (from consume() or a synchronous commit).
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
   void pauseAll();
+  void resumeAll();
+  // While the intake is closed: serves the group (rebalances, poll interval) without fetching.
+  void holdRound();
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
@@ -120,7 +130,8 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
   bool paused_ = false;
-  std::unique_ptr<RdKafka::Message> carry_;  // consumed right after a rebalance: the next round's first
+  // Consumed but not dispatched yet (right after a rebalance, or while held): the next round's first.
+  std::deque<std::unique_ptr<RdKafka::Message>> carried_;
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_

@@ -48,6 +48,13 @@ class EventDispatcher {
   // before fetching more so a slow handler slows fetching (backpressure).
   virtual bool waitForCapacity(std::chrono::milliseconds timeout) = 0;
 
+  // OK while the dispatcher takes new work; otherwise why not (an output
+  // cannot be written: see Sink::health). Sources then fetch nothing new but
+  // keep their place (a Kafka source pauses its partitions and stays in its
+  // group) and keep completing what is in flight, until it is OK again.
+  // Cheap; polled.
+  virtual Status intakeStatus() { return Status::ok(); }
+
   // Takes one event. Events with the same non-empty `lane` (e.g. a Kafka
   // partition) are handled one after another in dispatch order; events with
   // different or empty lanes run in parallel. Never blocks. `done` is called

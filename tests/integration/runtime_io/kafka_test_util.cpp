@@ -63,6 +63,47 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
+void setScramUser(const std::string& bootstrap, const std::string& user, const std::string& password) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (client == nullptr) throw std::runtime_error(std::string("rd_kafka_new: ") + error);
+  // A salt of our own: librdkafka generates one only when built with OpenSSL >= 1.1.1.
+  std::string salt = "sluice-test-salt-" + user;
+  rd_kafka_UserScramCredentialAlteration_t* alteration =
+      password.empty() ? rd_kafka_UserScramCredentialDeletion_new(user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512)
+                       : rd_kafka_UserScramCredentialUpsertion_new(
+                             user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512, 4096,
+                             reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                             reinterpret_cast<const unsigned char*>(salt.data()), salt.size());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  rd_kafka_AlterUserScramCredentials(client, &alteration, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  std::string failure;
+  if (event == nullptr) {
+    failure = "timed out";
+  } else if (rd_kafka_event_error(event)) {
+    failure = rd_kafka_event_error_string(event);
+  } else {
+    size_t count = 0;
+    const rd_kafka_AlterUserScramCredentials_result_response_t** responses =
+        rd_kafka_AlterUserScramCredentials_result_responses(rd_kafka_event_AlterUserScramCredentials_result(event),
+                                                            &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_error_t* err = rd_kafka_AlterUserScramCredentials_result_response_error(responses[i]);
+      if (err != nullptr && rd_kafka_error_code(err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        failure = rd_kafka_error_string(err);
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_UserScramCredentialAlteration_destroy(alteration);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(client);
+  if (!failure.empty()) throw std::runtime_error("SCRAM credentials of " + user + ": " + failure);
+}
+
 KafkaProperties saslSslProperties() {
   return {{"security.protocol", "SASL_SSL"},
           {"sasl.mechanisms", requiredEnv("KAFKA_SASL_MECHANISM")},
@@ -146,6 +187,29 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
   }
   consumer->close();
   return records;
+}
+
+int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                           int partitions) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, error);
+  // Only asks the coordinator for the group's offsets: never subscribes, so never joins the group.
+  conf->set("group.id", group, error);
+  conf->set("enable.auto.commit", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) throw std::runtime_error("consumer: " + error);
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (int p = 0; p < partitions; ++p) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
+  RdKafka::ErrorCode err = consumer->committed(offsets, 10000);
+  int64_t sum = 0;
+  for (RdKafka::TopicPartition* tp : offsets) {
+    if (err == RdKafka::ERR_NO_ERROR && tp->offset() >= 0) sum += tp->offset();
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+  consumer->close();
+  if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("committed offsets: " + RdKafka::err2str(err));
+  return sum;
 }
 
 }  // namespace sluice::testing

@@ -49,4 +49,13 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
                                        std::chrono::milliseconds settle, std::chrono::milliseconds timeout,
                                        const KafkaProperties& properties = {});
 
+// Creates or changes (password non-empty) or deletes (password empty) the
+// SCRAM-SHA-512 credentials of `user` (AlterUserScramCredentials); waits for the broker's answer.
+void setScramUser(const std::string& bootstrap, const std::string& user, const std::string& password);
+
+// The sum of consumer group `group`'s committed offsets on partitions
+// 0..partitions-1 of `topic` (a partition with no commit counts 0).
+int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                           int partitions);
+
 }  // namespace sluice::testing
