@@ -55,6 +55,7 @@ std::vector<std::string> outputs(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   std::vector<std::string> records;
+  records.reserve(names.size());
   for (const std::string& name : names) records.push_back(readFile(dir + "/" + name));
   return records;
 }

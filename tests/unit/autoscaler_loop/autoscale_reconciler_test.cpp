@@ -42,12 +42,12 @@ class AutoscaleReconcilerTest : public ::testing::Test {
     cache.upsert(std::make_shared<const json>(stored));
     return stored;
   }
-  json addFunction(json scaling, json extraSpec = json::object()) {
+  json addFunction(json scaling, const json& extraSpec = json::object()) {
     json spec = {{"runtime", "python3.11"}, {"scaling", std::move(scaling)}};
     spec.update(extraSpec);
     return store(spec::kFunctions, functions, {{"metadata", {{"name", "orders"}}}, {"spec", spec}});
   }
-  json addTrigger(const std::string& name, json source = {{"kafka", {{"topics", {"t"}}}}}) {
+  json addTrigger(const std::string& name, const json& source = {{"kafka", {{"topics", {"t"}}}}}) {
     json spec = {{"functionRef", {{"name", "orders"}}}};
     spec.update(source);
     return store(spec::kTriggers, triggers, {{"metadata", {{"name", name}}}, {"spec", spec}});

@@ -67,6 +67,7 @@ TEST(WorkQueueTest, ConcurrentWorkersNeverHoldTheSameKey) {
   std::atomic<int> maxInFlight{0};
   std::atomic<int> processed{0};
   std::vector<std::jthread> workers;
+  workers.reserve(4);
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
       while (auto key = queue.get()) {

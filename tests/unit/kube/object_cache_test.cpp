@@ -93,6 +93,7 @@ TEST(ObjectCacheTest, ConcurrentWritersAndReadersSeeConsistentIndexes) {
   });
   {
     std::vector<std::jthread> writers;
+    writers.reserve(kWriters);
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&cache, w] {
         for (int round = 0; round < 5; ++round) {
