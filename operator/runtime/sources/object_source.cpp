@@ -4,7 +4,7 @@
 
 namespace sluice::runtime {
 
-ObjectSource::ObjectSource(std::string kind, std::string unit, std::string triggerName, Clock& clock,
+ObjectSource::ObjectSource(const std::string& kind, std::string unit, std::string triggerName, Clock& clock,
                            std::chrono::milliseconds pollInterval, std::chrono::milliseconds claimTtl)
     : clock_(clock),
       unit_(std::move(unit)),

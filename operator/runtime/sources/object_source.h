@@ -34,7 +34,7 @@ class ObjectSource : public Source {
  protected:
   // `kind` ("dir", "s3", "webhdfs") and `unit` ("file", "object") name the
   // source and what it reads in its log lines.
-  ObjectSource(std::string kind, std::string unit, std::string triggerName, Clock& clock,
+  ObjectSource(const std::string& kind, std::string unit, std::string triggerName, Clock& clock,
                std::chrono::milliseconds pollInterval, std::chrono::milliseconds claimTtl);
 
   // "s3 trigger \"uploads\"": the context of start()'s errors and of the log lines.

@@ -135,7 +135,7 @@ std::string writeKafkaPythonFunction(const std::string& dir, const std::string& 
                                    {"topics", json::array({in})},
                                    {"consumerGroup", group},
                                    {"initialOffset", "earliest"}}}}})}};
-  const std::string path = dir + "/function.json";
+  std::string path = dir + "/function.json";
   writeFile(path, config.dump(2));
   return path;
 }

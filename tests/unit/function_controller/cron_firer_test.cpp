@@ -198,7 +198,7 @@ TEST_F(CronFirerTest, TimeZoneAndMacrosAreHonoured) {
 // The autoscaler's cron floor, reading this Trigger as the informer sees it.
 class CronFloorTest : public CronFirerTest {
  protected:
-  std::unique_ptr<scalers::CronTickScaler> floorScaler(json cron) {
+  std::unique_ptr<scalers::CronTickScaler> floorScaler(const json& cron) {
     scalers::CronTickOptions options{cron.value("schedule", ""), "UTC", cron.value("replicas", 0),
                                      cron.value("windowSeconds", 0), nullptr};
     options.settledBefore = [lookup = cronSettledBeforeIn(triggers)] { return lookup("ns", "nightly"); };
