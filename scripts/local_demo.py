@@ -60,13 +60,24 @@ def free_port():
 
 
 def waves(total_seconds):
-    """(start second, files, lines per file): two peaks and a valley, then quiet
-    for the last ~45% so the replicas visibly go back to zero."""
+    """(start second, files, lines per file, seconds the files are spread over): two
+    peaks and a valley, then quiet for the last ~45% so the replicas visibly go
+    back to zero.
+
+    A peak is one batch upload: all its files land at once (as fast as they can
+    be written), and there are 18 and 24 times the Trigger's targetObjectCount
+    (2) of them. The autoscaler asks for ceil(waiting / 2) replicas once a second,
+    so the round after a batch lands (or the next one, if a round caught only its
+    first files and woke one replica) sees far more than the 2 x 2 files that
+    two replicas need. Spread over seconds instead, a peak is a trickle that one
+    fast replica can keep below 3 waiting files (writing to Kafka it sometimes
+    did: the peak stayed at 1 replica).
+    """
     scale = total_seconds / 120.0
     return [
-        (round(3 * scale, 1), 36, 250),   # first peak
-        (round(24 * scale, 1), 6, 250),   # valley: a trickle
-        (round(40 * scale, 1), 48, 250),  # second, higher peak
+        (round(3 * scale, 1), 36, 250, 0.0),   # first peak: one batch
+        (round(24 * scale, 1), 6, 250, 4.0),   # valley: a trickle
+        (round(40 * scale, 1), 48, 250, 0.0),  # second, higher peak: one batch
     ]
 
 
@@ -439,11 +450,10 @@ def main():
     tty = sys.stdout.isatty()
     rng = random.Random(args.seed)
     plan = waves(args.seconds)
-    # Each wave's files are spread over ~4 s so the backlog visibly builds.
     schedule = []
-    for start, files, lines in plan:
+    for start, files, lines, spread in plan:
         for i in range(files):
-            schedule.append((start + 4.0 * i / files, lines))
+            schedule.append((start + spread * i / files, lines))
     schedule.sort()
     generated_ids = []
     files_written = 0

@@ -32,6 +32,7 @@
 #include "controller/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
+#include "controllers/trigger/cron_firer.h"
 #include "kube/kube_client.h"
 #include "local/local_runner.h"
 #include "local/local_store.h"
@@ -195,8 +196,10 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   });
   sluice::platform::LocalPlatform platform(platformOptions, processes, endpoint, clock, registry, &store);
   sluice::controller::EventRecorder events(store, "sluice-operator", clock);
+  sluice::controllers::TriggerScalerFactoryOptions scalerOptions;
+  scalerOptions.cronSettledBefore = sluice::controllers::cronSettledBeforeIn(store.triggers());
   sluice::controllers::TriggerScalerFactory scalers(store, std::make_shared<sluice::scalers::CppRestHttpGetter>(),
-                                                    clock);
+                                                    clock, scalerOptions);
   sluice::autoscaler::AutoscalerMetrics metrics(registry);
   sluice::local::LocalRunnerOptions runnerOptions;
   runnerOptions.dir = flags.dir;

@@ -191,9 +191,15 @@ bool CronTickScaler::isOpen() const {
   date::local_seconds local = zone->to_local(wall);
   std::optional<date::local_seconds> fired = schedule_.previous(local);
   if (!fired) return false;
-  // A tick is a whole minute in cron: the window never ends inside its own minute.
-  const auto window = std::chrono::seconds(std::max(options_.windowSeconds, 60));
-  return local - *fired < window;
+  const auto age = local - *fired;
+  // An explicit window is a floor the user asked for, delivered or not.
+  if (age < std::chrono::seconds(options_.windowSeconds)) return true;
+  // The CronFirer tries to deliver a firing for its whole minute (or a longer
+  // window); until it has settled the firing, a replica must be there to take it.
+  if (age >= std::chrono::seconds(std::max(options_.windowSeconds, 60))) return false;
+  if (!options_.settledBefore) return true;
+  std::optional<std::chrono::system_clock::time_point> settled = options_.settledBefore();
+  return !settled || zone->to_sys(*fired, date::choose::earliest) >= *settled;
 }
 
 Result<ScalerReading> CronTickScaler::read() {

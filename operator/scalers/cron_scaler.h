@@ -11,6 +11,7 @@
 
 #include <bitset>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,16 +70,23 @@ class CronWindowScaler final : public Scaler {
   const Clock& clock_;
 };
 
-// A cron Trigger's tick (crds: spec.cron): from each firing of `schedule`
-// for `windowSeconds` (at least the firing's minute) it asks for a floor of
-// max(replicas, 1): the tick is delivered by a replica, so one must run even
-// when the Function idles at zero. Also accepts @yearly, @annually, @monthly,
+// A cron Trigger's tick (crds: spec.cron): from each firing of `schedule` it
+// asks for a floor of max(replicas, 1), because the tick is delivered by a
+// replica, so one must run even when the Function idles at zero. The floor
+// holds until the firing is settled (delivered, failed terminally or missed:
+// the CronFirer's status.lastFireTime reached it), at most for the delivery
+// window max(windowSeconds, 60) s, and in any case for windowSeconds. Once it
+// ends, the Function's cooldown and scale-down rules apply as to any other
+// activity. Without `settledBefore` nothing is known settled and the floor
+// holds the whole delivery window. Also accepts @yearly, @annually, @monthly,
 // @weekly, @daily, @midnight and @hourly.
 struct CronTickOptions {
   std::string schedule;
   std::string timezone = "UTC";
   int replicas = 0;
   int windowSeconds = 0;
+  // Every firing before this instant is settled; nullopt when not known (yet).
+  std::function<std::optional<std::chrono::system_clock::time_point>()> settledBefore;
 };
 
 class CronTickScaler final : public Scaler {

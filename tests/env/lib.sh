@@ -101,3 +101,41 @@ stop_bg() {
 cache_dir() { echo "$SLUICE_CACHE/$1/$2"; }
 cache_ready() { [[ -f "$(cache_dir "$1" "$2")/.done" ]]; }
 mark_ready() { touch "$(cache_dir "$1" "$2")/.done"; }
+
+# maven_fetch DIR WHAT ARTIFACT DEPENDENCIES: copies the runtime jars of the
+# <dependency> elements in DEPENDENCIES, and all they need, from Maven Central
+# into DIR/lib, through a throwaway pom (DIR/pom.xml, project io.sluice.testenv:ARTIFACT).
+# Callers key DIR by version (cache_dir). Maven's own repository lives in the
+# cache too, so a cold CI machine needs nothing from ~/.m2 and a warm one
+# downloads nothing. WHAT names the download in the error ("Kafka 3.9.1").
+maven_fetch() {
+  local dir=$1 what=$2 artifact=$3 dependencies=$4
+  cat >"$dir/pom.xml" <<POM
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.sluice.testenv</groupId>
+  <artifactId>$artifact</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$dependencies
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.8.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+POM
+  mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$SLUICE_CACHE/maven-repo" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib" \
+    </dev/null >"$dir/maven.log" 2>&1 || {
+    tail -n 40 "$dir/maven.log" >&2
+    die "Maven could not fetch $what"
+  }
+}

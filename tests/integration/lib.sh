@@ -29,6 +29,19 @@ poll() {
 # A name unique to this run, usable as a Kubernetes name, topic, queue or bucket.
 unique_name() { echo "$1-$(date +%s)-$$-$RANDOM"; }
 
+# next_cron_minute LEAD_SECONDS: the epoch second of the next whole UTC minute
+# at least LEAD_SECONDS away (time to load a Trigger before it fires).
+next_cron_minute() {
+  local now at
+  now=$(date -u +%s)
+  at=$((now / 60 * 60 + 60))
+  ((now + $1 <= at)) || at=$((at + 60))
+  echo "$at"
+}
+
+# daily_cron_schedule EPOCH: a daily cron schedule ("M H * * *", UTC) firing at that minute.
+daily_cron_schedule() { echo "$(date -u -d "@$1" +%-M) $(date -u -d "@$1" +%-H) * * *"; }
+
 # apply_crds: installs Sluice's CRDs. Tests run in parallel and the first
 # `kubectl apply` of two at once can lose the create race (AlreadyExists), so
 # it is retried; a real error still fails after 60 s.

@@ -4,6 +4,7 @@
 #include "controllers/conditions.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/function/pod_template.h"
+#include "controllers/trigger/cron_firer.h"
 #include "scalers/cpprest_http_getter.h"
 
 namespace sluice::controllers {
@@ -69,6 +70,7 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
         return replicaPodNames(cache, ns, function);
       };
     }
+    options.cronSettledBefore = cronSettledBeforeIn(triggers.cache());
     factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(),
                                                       clock, options);
   }

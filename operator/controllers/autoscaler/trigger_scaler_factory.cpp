@@ -93,7 +93,11 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
     if (type == "cron") {
       const json& c = spec.at("cron");
       scalers::CronTickOptions options{c.at("schedule").get<std::string>(), c.value("timezone", std::string("UTC")),
-                                       c.value("replicas", 0), c.value("windowSeconds", 0)};
+                                       c.value("replicas", 0), c.value("windowSeconds", 0), nullptr};
+      if (options_.cronSettledBefore) {
+        const std::string name = trigger.value("/metadata/name"_json_pointer, std::string());
+        options.settledBefore = [lookup = options_.cronSettledBefore, ns, name] { return lookup(ns, name); };
+      }
       auto scaler = scalers::CronTickScaler::create(std::move(options), clock_);
       if (!scaler.isOk()) return scaler.status().withContext("spec.cron");
       return std::unique_ptr<scalers::Scaler>(std::move(*scaler));

@@ -5,7 +5,7 @@
 //   rabbitmq    -> RabbitMQQueueScaler on the management URL of connectionSecretRef
 //                  (key managementKey) and an AMQP passive declare on its AMQP URL
 //                  (key; also gives the vhost); either alone is enough
-//   cron        -> CronTickScaler (a floor while a tick's window lasts)
+//   cron        -> CronTickScaler (a floor from a tick until it is delivered)
 //   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
 //   prometheus  -> PrometheusScaler
 //   http        -> none (no backlog to measure)
@@ -16,8 +16,10 @@
 // Thread-safe: create() keeps no state besides the shared HttpGetter.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,11 @@ struct TriggerScalerFactoryOptions {
   // The names of those replica pods; given, CPU is read from metrics.k8s.io where the
   // apiserver serves it, and from the URLs above where it does not.
   std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaPodNames;
+  // For a cron Trigger (namespace, name): the instant before which its firings are
+  // settled (cronSettledBefore of its current object), nullopt when not known;
+  // none: the cron floor holds each firing's whole delivery window.
+  std::function<std::optional<std::chrono::system_clock::time_point>(const std::string&, const std::string&)>
+      cronSettledBefore;
 };
 
 class TriggerScalerFactory final : public ScalerFactory {

@@ -22,6 +22,21 @@ Clock::Duration untilNextMinute(system_clock::time_point now) {
 
 }  // namespace
 
+system_clock::time_point cronSettledBefore(const json& trigger) {
+  const std::string last = trigger.value("/status/lastFireTime"_json_pointer, std::string());
+  if (last.empty()) return parseRfc3339(trigger.value("/metadata/creationTimestamp"_json_pointer, std::string()));
+  return parseRfc3339(last) + std::chrono::seconds(1);
+}
+
+std::function<std::optional<system_clock::time_point>(const std::string&, const std::string&)> cronSettledBeforeIn(
+    const kube::ObjectCache& triggers) {
+  return [&triggers](const std::string& ns, const std::string& name) -> std::optional<system_clock::time_point> {
+    kube::ObjectPtr trigger = triggers.get(kube::objectKey(ns, name));
+    if (!trigger) return std::nullopt;
+    return cronSettledBefore(*trigger);
+  };
+}
+
 CronFirer::CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, platform::Platform& platform,
                      controller::EventRecorder& events, Clock& clock)
     : client_(client), triggers_(triggers), platform_(platform), events_(events), clock_(clock) {}
@@ -46,11 +61,7 @@ controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
   const system_clock::time_point firing = **latest;
 
   // Fired already, or a minute that began before the Trigger existed.
-  const std::string last = trigger.value("/status/lastFireTime"_json_pointer, std::string());
-  const system_clock::time_point since =
-      last.empty() ? parseRfc3339(trigger.value("/metadata/creationTimestamp"_json_pointer, std::string()))
-                   : parseRfc3339(last) + std::chrono::seconds(1);
-  if (firing < since) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+  if (firing < cronSettledBefore(trigger)) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
 
   const auto window = std::chrono::seconds(std::max(cron.value("windowSeconds", 0), 60));
   auto recordFiring = [&]() -> controller::ReconcileResult {

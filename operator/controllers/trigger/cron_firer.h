@@ -4,7 +4,8 @@
 //
 // The two halves of a tick:
 //   - the autoscaler's CronTickScaler keeps a floor of one replica from each
-//     firing for max(windowSeconds, 60) s, which wakes a Function at zero;
+//     firing until this reconciler has settled it (cronSettledBefore below),
+//     which wakes a Function at zero and keeps its replica for the tick;
 //   - this reconciler waits for a Ready replica of the Function and POSTs the
 //     tick to its /invoke (X-Sluice-Event-Type: cron.tick, body: spec.cron.payload),
 //     then records the firing in the Trigger's status.lastFireTime.
@@ -23,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -34,6 +36,16 @@
 #include "platform/platform.h"
 
 namespace sluice::controllers {
+
+// The instant before which every firing of cron Trigger `trigger` is settled
+// (delivered, failed terminally, missed, or before the Trigger existed): one
+// second past status.lastFireTime, or the creationTimestamp before the first.
+std::chrono::system_clock::time_point cronSettledBefore(const nlohmann::json& trigger);
+// The same for Trigger (namespace, name) as `triggers` holds it now, nullopt
+// when it holds none: what the autoscaler's cron floor asks
+// (TriggerScalerFactoryOptions::cronSettledBefore). `triggers` outlives the result.
+std::function<std::optional<std::chrono::system_clock::time_point>(const std::string&, const std::string&)>
+cronSettledBeforeIn(const kube::ObjectCache& triggers);
 
 class CronFirer final : public controller::Reconciler {
  public:

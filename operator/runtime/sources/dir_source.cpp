@@ -143,7 +143,8 @@ struct DirSource::State {
 };
 
 DirSource::DirSource(DirSourceOptions options, Clock& clock)
-    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
+    : ObjectSource("dir", "file", options.triggerName, clock, options.pollInterval, options.claimTtl),
+      options_(std::move(options)) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
@@ -153,7 +154,7 @@ DirSource::DirSource(DirSourceOptions options, Clock& clock)
 DirSource::~DirSource() { (void)finish(clock_.now()); }
 
 Status DirSource::start(EventDispatcher& dispatcher) {
-  std::string where = "dir trigger \"" + options_.triggerName + "\"";
+  const std::string& where = this->where();
   std::error_code ec;
   if (!fs::is_directory(options_.directory, ec)) {
     return invalidArgument(where + ": " + options_.directory + " is not a directory");
@@ -169,25 +170,15 @@ Status DirSource::start(EventDispatcher& dispatcher) {
     fs::create_directories(options_.moveTo, ec);
     if (ec) return unavailable(where + ": cannot create " + options_.moveTo + ": " + ec.message());
   }
-  dispatcher_ = &dispatcher;
-  loop_.start([this] { scan(); }, [this] { refreshClaims(); });
-  SLUICE_LOG_INFO("{}: watching {} every {} ms", where, options_.directory, options_.pollInterval.count());
+  startScanning(dispatcher, options_.directory);
   return Status::ok();
 }
 
-void DirSource::stopFetching() { loop_.stopFetching(); }
-
-Status DirSource::finish(Clock::TimePoint) {
-  loop_.stop();
-  size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
-  if (released > 0) {
-    SLUICE_LOG_INFO("dir trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
-                    released);
-  }
-  return Status::ok();
+size_t DirSource::releaseInFlight() {
+  return state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
 }
 
-void DirSource::refreshClaims() {
+void DirSource::maintainClaims() {
   auto now = clock_.wallNow();
   for (const auto& name : state_->claimed.keys()) touch(state_->claimPath(name), now);
 }
@@ -217,7 +208,7 @@ void DirSource::scan() {
     return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
   });
   for (const Candidate& c : candidates) {
-    if (!loop_.fetching()) return;
+    if (!fetching()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(c.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;

@@ -23,8 +23,7 @@
 
 #include "common/clock.h"
 #include "runtime/sources/claimed_objects.h"
-#include "runtime/sources/object_scan_loop.h"
-#include "runtime/sources/source.h"
+#include "runtime/sources/object_source.h"
 
 namespace sluice::runtime {
 
@@ -42,33 +41,23 @@ struct DirSourceOptions {
   std::string owner;                   // written into claims; default host-pid
 };
 
-class DirSource final : public Source {
+class DirSource final : public ObjectSource {
  public:
   DirSource(DirSourceOptions options, Clock& clock);
   ~DirSource() override;
 
-  const std::string& name() const override { return options_.triggerName; }
   // Checks the directory (and moveTo) and starts scanning at once.
   Status start(EventDispatcher& dispatcher) override;
-  void stopFetching() override;
-  // Stops scanning and releases the claims of files still in flight, so
-  // another replica picks them up.
-  Status finish(Clock::TimePoint deadline) override;
-
-  // Directory scans completed so far (tests wait on it after advancing a clock).
-  int64_t scans() const { return loop_.scans(); }
 
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void scan();
-  void refreshClaims();
+  void scan() override;
+  void maintainClaims() override;  // refreshes our claims
+  size_t releaseInFlight() override;
 
   DirSourceOptions options_;
-  Clock& clock_;
-  EventDispatcher* dispatcher_ = nullptr;
   std::shared_ptr<State> state_;
-  ObjectScanLoop loop_;
 };
 
 }  // namespace sluice::runtime

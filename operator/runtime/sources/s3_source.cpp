@@ -138,7 +138,8 @@ struct S3Source::State {
 };
 
 S3Source::S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Client> client, Clock& clock)
-    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
+    : ObjectSource("s3", "object", options.triggerName, clock, options.pollInterval, options.claimTtl),
+      options_(std::move(options)) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
   state_ = std::make_shared<State>(options_, std::move(client), clock_);
@@ -147,7 +148,7 @@ S3Source::S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Clien
 S3Source::~S3Source() { (void)finish(clock_.now()); }
 
 Status S3Source::start(EventDispatcher& dispatcher) {
-  std::string where = "s3 trigger \"" + options_.triggerName + "\"";
+  const std::string& where = this->where();
   if (options_.afterProcessing == S3AfterProcessing::kMove) {
     if (options_.moveToPrefix.empty()) return invalidArgument(where + ": afterProcessing move needs moveToPrefix");
     // Moved objects would be listed again under the watched prefix (a moveToPrefix
@@ -157,27 +158,17 @@ Status S3Source::start(EventDispatcher& dispatcher) {
   }
   auto probe = state_->client->list(options_.prefix, "", 1);
   if (!probe.isOk()) return probe.status().withContext(where);
-  dispatcher_ = &dispatcher;
-  loop_.start([this] { scan(); },
-              [this] {
-                refreshClaims();
-                if (loop_.fetching()) sweepAbandonedClaims();
-              });
-  SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.prefix),
-                  options_.pollInterval.count());
+  startScanning(dispatcher, state_->client->describe(options_.prefix));
   return Status::ok();
 }
 
-void S3Source::stopFetching() { loop_.stopFetching(); }
+void S3Source::maintainClaims() {
+  refreshClaims();
+  if (fetching()) sweepAbandonedClaims();
+}
 
-Status S3Source::finish(Clock::TimePoint) {
-  loop_.stop();
-  size_t released = state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
-  if (released > 0) {
-    SLUICE_LOG_INFO("s3 trigger {}: released {} unfinished object(s) for other replicas", options_.triggerName,
-                    released);
-  }
-  return Status::ok();
+size_t S3Source::releaseInFlight() {
+  return state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
 }
 
 void S3Source::refreshClaims() {
@@ -225,7 +216,7 @@ void S3Source::scan() {
       return;
     }
     for (const objectstore::S3Object& object : page->objects) {
-      if (!loop_.fetching()) return;
+      if (!fetching()) return;
       const std::string& key = object.key;
       if (key.empty() || key.back() == '/' || startsWith(key, ".sluice/")) continue;
       if (options_.afterProcessing == S3AfterProcessing::kMove && startsWith(key, options_.moveToPrefix)) continue;
@@ -273,7 +264,7 @@ void S3Source::scan() {
       });
     }
     continuation = page->nextContinuationToken;
-  } while (!continuation.empty() && loop_.fetching());
+  } while (!continuation.empty() && fetching());
 }
 
 }  // namespace sluice::runtime

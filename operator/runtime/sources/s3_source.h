@@ -29,8 +29,7 @@
 #include "common/clock.h"
 #include "objectstore/s3_client.h"
 #include "runtime/sources/claimed_objects.h"
-#include "runtime/sources/object_scan_loop.h"
-#include "runtime/sources/source.h"
+#include "runtime/sources/object_source.h"
 
 namespace sluice::runtime {
 
@@ -54,33 +53,26 @@ struct S3SourceOptions {
 inline constexpr const char* kS3ClaimPrefix = ".sluice/claims/";
 inline constexpr const char* kS3FailedPrefix = ".sluice/failed/";
 
-class S3Source final : public Source {
+class S3Source final : public ObjectSource {
  public:
   S3Source(S3SourceOptions options, std::shared_ptr<objectstore::S3Client> client, Clock& clock);
   ~S3Source() override;
 
-  const std::string& name() const override { return options_.triggerName; }
   // Lists the prefix once (so bad credentials or a missing bucket fail start),
   // then scans on its own thread.
   Status start(EventDispatcher& dispatcher) override;
-  void stopFetching() override;
-  // Stops scanning and releases the claims of objects still in flight.
-  Status finish(Clock::TimePoint deadline) override;
-
-  int64_t scans() const { return loop_.scans(); }
 
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void scan();
+  void scan() override;
+  void maintainClaims() override;
+  size_t releaseInFlight() override;
   void refreshClaims();
   void sweepAbandonedClaims();
 
   S3SourceOptions options_;
-  Clock& clock_;
-  EventDispatcher* dispatcher_ = nullptr;
   std::shared_ptr<State> state_;
-  ObjectScanLoop loop_;
 };
 
 }  // namespace sluice::runtime

@@ -148,7 +148,8 @@ struct WebHdfsSource::State {
 
 WebHdfsSource::WebHdfsSource(WebHdfsSourceOptions options, std::shared_ptr<objectstore::WebHdfsClient> client,
                              Clock& clock)
-    : options_(std::move(options)), clock_(clock), loop_(clock, options_.pollInterval, options_.claimTtl / 3) {
+    : ObjectSource("webhdfs", "file", options.triggerName, clock, options.pollInterval, options.claimTtl),
+      options_(std::move(options)) {
   if (options_.owner.empty()) options_.owner = defaultOwner();
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
   while (options_.moveTo.size() > 1 && options_.moveTo.back() == '/') options_.moveTo.pop_back();
@@ -159,7 +160,7 @@ WebHdfsSource::WebHdfsSource(WebHdfsSourceOptions options, std::shared_ptr<objec
 WebHdfsSource::~WebHdfsSource() { (void)finish(clock_.now()); }
 
 Status WebHdfsSource::start(EventDispatcher& dispatcher) {
-  const std::string where = "webhdfs trigger \"" + options_.triggerName + "\"";
+  const std::string& where = this->where();
   if (!startsWith(options_.directory, "/"))
     return invalidArgument(where + ": the directory must be an absolute HDFS path, got \"" + options_.directory + "\"");
   if (options_.afterProcessing == WebHdfsAfterProcessing::kMove) {
@@ -174,27 +175,17 @@ Status WebHdfsSource::start(EventDispatcher& dispatcher) {
   if (options_.afterProcessing == WebHdfsAfterProcessing::kMove) {
     if (Status made = state_->client->mkdirs(options_.moveTo); !made.isOk()) return made.withContext(where);
   }
-  dispatcher_ = &dispatcher;
-  loop_.start([this] { scan(); },
-              [this] {
-                refreshClaims();
-                if (loop_.fetching()) sweepAbandonedClaims();
-              });
-  SLUICE_LOG_INFO("{}: watching {} every {} ms", where, state_->client->describe(options_.directory),
-                  options_.pollInterval.count());
+  startScanning(dispatcher, state_->client->describe(options_.directory));
   return Status::ok();
 }
 
-void WebHdfsSource::stopFetching() { loop_.stopFetching(); }
+void WebHdfsSource::maintainClaims() {
+  refreshClaims();
+  if (fetching()) sweepAbandonedClaims();
+}
 
-Status WebHdfsSource::finish(Clock::TimePoint) {
-  loop_.stop();
-  size_t released = state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
-  if (released > 0) {
-    SLUICE_LOG_INFO("webhdfs trigger {}: released {} unfinished file(s) for other replicas", options_.triggerName,
-                    released);
-  }
-  return Status::ok();
+size_t WebHdfsSource::releaseInFlight() {
+  return state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
 }
 
 void WebHdfsSource::refreshClaims() {
@@ -246,7 +237,7 @@ void WebHdfsSource::scan() {
     return a.modificationTimeMs != b.modificationTimeMs ? a.modificationTimeMs < b.modificationTimeMs : a.name < b.name;
   });
   for (const objectstore::WebHdfsFileStatus& file : files) {
-    if (!loop_.fetching()) return;
+    if (!fetching()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(file.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;

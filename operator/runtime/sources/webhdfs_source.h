@@ -32,8 +32,7 @@
 #include "common/clock.h"
 #include "objectstore/webhdfs_client.h"
 #include "runtime/sources/claimed_objects.h"
-#include "runtime/sources/object_scan_loop.h"
-#include "runtime/sources/source.h"
+#include "runtime/sources/object_source.h"
 
 namespace sluice::runtime {
 
@@ -53,33 +52,26 @@ struct WebHdfsSourceOptions {
   std::string owner;                   // written into claims; default host-pid
 };
 
-class WebHdfsSource final : public Source {
+class WebHdfsSource final : public ObjectSource {
  public:
   WebHdfsSource(WebHdfsSourceOptions options, std::shared_ptr<objectstore::WebHdfsClient> client, Clock& clock);
   ~WebHdfsSource() override;
 
-  const std::string& name() const override { return options_.triggerName; }
   // Lists the directory once (so a wrong endpoint, user or path fails start),
   // creates the claim and failed directories, then scans on its own thread.
   Status start(EventDispatcher& dispatcher) override;
-  void stopFetching() override;
-  // Stops scanning and releases the claims of files still in flight.
-  Status finish(Clock::TimePoint deadline) override;
-
-  int64_t scans() const { return loop_.scans(); }
 
   struct State;  // shared with completion callbacks, which may outlive the source
 
  private:
-  void scan();
+  void scan() override;
+  void maintainClaims() override;
+  size_t releaseInFlight() override;
   void refreshClaims();
   void sweepAbandonedClaims();
 
   WebHdfsSourceOptions options_;
-  Clock& clock_;
-  EventDispatcher* dispatcher_ = nullptr;
   std::shared_ptr<State> state_;
-  ObjectScanLoop loop_;
 };
 
 }  // namespace sluice::runtime

@@ -16,15 +16,8 @@ hdfs_install() {
   rm -rf "$dir" && mkdir -p "$dir"
   # MiniDFSCluster lives in the hadoop-hdfs test jar and calls into the
   # hadoop-common test jar, Mockito and JUnit at run time.
-  cat >"$dir/pom.xml" <<POM
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>io.sluice.testenv</groupId>
-  <artifactId>mini-hdfs</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_fetch "$dir" "Hadoop $HADOOP_VERSION" mini-hdfs "$(
+    cat <<XML
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs</artifactId><version>$HADOOP_VERSION</version></dependency>
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs</artifactId><version>$HADOOP_VERSION</version><type>test-jar</type></dependency>
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs-client</artifactId><version>$HADOOP_VERSION</version></dependency>
@@ -32,24 +25,8 @@ hdfs_install() {
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-common</artifactId><version>$HADOOP_VERSION</version><type>test-jar</type></dependency>
     <dependency><groupId>org.mockito</groupId><artifactId>mockito-core</artifactId><version>2.28.2</version></dependency>
     <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.13.2</version></dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-dependency-plugin</artifactId>
-        <version>3.8.1</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-POM
-  mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$SLUICE_CACHE/maven-repo" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib" \
-    </dev/null >"$dir/maven.log" 2>&1 || {
-    tail -n 40 "$dir/maven.log" >&2
-    die "Maven could not fetch Hadoop $HADOOP_VERSION"
-  }
+XML
+  )"
   mkdir -p "$dir/classes"
   javac -nowarn -d "$dir/classes" -cp "$dir/lib/*" "$ENV_SCRIPTS_DIR/hdfs/MiniHdfs.java" >"$dir/javac.log" 2>&1 || {
     cat "$dir/javac.log" >&2

@@ -25,15 +25,8 @@ kafka_install() {
   # (its JMX log4j controller), exactly as the official distribution ships.
   # kafka-tools gives TopicCommand/ConsumerGroupCommand; its Kafka Connect
   # runtime dependency is not needed for those and is left out.
-  cat >"$dir/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>io.sluice.testenv</groupId>
-  <artifactId>kafka-server</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_fetch "$dir" "Kafka $KAFKA_VERSION" kafka-server "$(
+    cat <<XML
     <dependency>
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_$SCALA_VERSION</artifactId>
@@ -52,26 +45,8 @@ kafka_install() {
       <artifactId>slf4j-reload4j</artifactId>
       <version>1.7.36</version>
     </dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-dependency-plugin</artifactId>
-        <version>3.8.1</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-EOF
-  # Maven's own repository lives in the cache too, so a cold CI machine needs
-  # nothing from ~/.m2 and a warm one downloads nothing.
-  mvn -B -q -f "$dir/pom.xml" -Dmaven.repo.local="$SLUICE_CACHE/maven-repo" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib" \
-    </dev/null >"$dir/maven.log" 2>&1 || {
-    tail -n 40 "$dir/maven.log" >&2
-    die "Maven could not fetch Kafka $KAFKA_VERSION"
-  }
+XML
+  )"
   ls "$dir/lib"/kafka_"$SCALA_VERSION"-"$KAFKA_VERSION".jar >/dev/null || die "kafka jar missing after Maven"
   cat >"$dir/log4j.properties" <<'EOF'
 log4j.rootLogger=INFO, stdout

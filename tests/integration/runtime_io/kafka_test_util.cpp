@@ -7,12 +7,19 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "runtime_process.h"
+
 namespace sluice::testing {
+
+using nlohmann::json;
 
 std::string requiredEnv(const std::string& name) {
   const char* value = std::getenv(name.c_str());
@@ -150,6 +157,28 @@ void produceAll(const std::string& bootstrap, const std::string& topic, const st
     producer->poll(0);
   }
   if (producer->flush(60000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
+}
+
+std::string writeKafkaPythonFunction(const std::string& dir, const std::string& name, const std::string& handlerCode,
+                                     const std::string& bootstrap, const std::string& in, const std::string& out,
+                                     const std::string& group) {
+  std::filesystem::create_directories(dir + "/code");
+  writeFile(dir + "/code/index.py", handlerCode);
+  json config = {
+      {"name", name},
+      {"runtime", "python3.11"},
+      {"codeDir", dir + "/code"},
+      {"handler", "index.main_handler"},
+      {"outputs", json::array({{{"name", "out"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", out}}}}})},
+      {"triggers", json::array({{{"name", "orders"},
+                                 {"kafka",
+                                  {{"bootstrapServers", bootstrap},
+                                   {"topics", json::array({in})},
+                                   {"consumerGroup", group},
+                                   {"initialOffset", "earliest"}}}}})}};
+  std::string path = dir + "/function.json";
+  writeFile(path, config.dump(2));
+  return path;
 }
 
 std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,

@@ -1,6 +1,7 @@
 // Helpers for runtime integration tests against the real Kafka from
 // build/testenv.env: required env vars, topic creation (librdkafka admin
-// API), producing test messages and reading a topic back.
+// API), producing test messages and reading a topic back, and the config of
+// a Python Function between two topics.
 #pragma once
 
 #include <chrono>
@@ -43,6 +44,14 @@ struct ConsumedRecord {
   int32_t partition;
   int64_t offset;
 };
+// Writes the runtime config of Python Function `name` into `dir`: `handlerCode`
+// as dir/code/index.py (main_handler), trigger "orders" reading topic `in` as
+// consumer group `group` from the earliest offset, output "out" to topic `out`.
+// Returns the config's path (dir/function.json).
+std::string writeKafkaPythonFunction(const std::string& dir, const std::string& name, const std::string& handlerCode,
+                                     const std::string& bootstrap, const std::string& in, const std::string& out,
+                                     const std::string& group);
+
 // Reads `topic` from the beginning until `expected` records arrived and then
 // `settle` passes without new ones, or `timeout` passes.
 std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::string& topic, size_t expected,

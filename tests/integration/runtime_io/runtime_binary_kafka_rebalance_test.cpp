@@ -15,8 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "kafka_test_util.h"
 #include "runtime_process.h"
 
@@ -24,7 +22,6 @@ namespace sluice::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using nlohmann::json;
 
 // A few ms per record keeps the stream running long enough for the moves to
 // happen in the middle of it.
@@ -62,21 +59,8 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
   const std::string dir = makeTempDir("rtrebalance");
   createTopic(bootstrap, in, 6);
   createTopic(bootstrap, out, 6);
-  std::filesystem::create_directories(dir + "/code");
-  writeFile(dir + "/code/index.py", kSlowCopy);
-  json config = {
-      {"name", "copy"},
-      {"runtime", "python3.11"},
-      {"codeDir", dir + "/code"},
-      {"handler", "index.main_handler"},
-      {"outputs", json::array({{{"name", "out"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", out}}}}})},
-      {"triggers", json::array({{{"name", "orders"},
-                                 {"kafka",
-                                  {{"bootstrapServers", bootstrap},
-                                   {"topics", json::array({in})},
-                                   {"consumerGroup", uniqueName("rebalance-group")},
-                                   {"initialOffset", "earliest"}}}}})}};
-  writeFile(dir + "/function.json", config.dump(2));
+  const std::string config =
+      writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, uniqueName("rebalance-group"));
   std::vector<TestMessage> messages;
   messages.reserve(kMessages);
   for (int i = 0; i < kMessages; ++i)
@@ -86,14 +70,14 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
   RuntimeProcess first;
   RuntimeProcess second;
   RuntimeProcess third;
-  first.start(freeLoopbackPort(), {"--config", dir + "/function.json"}, dir + "/first.log");
-  second.start(freeLoopbackPort(), {"--config", dir + "/function.json"}, dir + "/second.log");
+  first.start(freeLoopbackPort(), {"--config", config}, dir + "/first.log");
+  second.start(freeLoopbackPort(), {"--config", config}, dir + "/second.log");
   ASSERT_TRUE(first.waitReady(60s)) << first.log();
   ASSERT_TRUE(second.waitReady(60s)) << second.log();
 
   // Mid-stream: a third replica joins...
   ASSERT_TRUE(waitProcessed({&first, &second}, kMessages * 0.15, 180s)) << first.log() << second.log();
-  third.start(freeLoopbackPort(), {"--config", dir + "/function.json"}, dir + "/third.log");
+  third.start(freeLoopbackPort(), {"--config", config}, dir + "/third.log");
   ASSERT_TRUE(third.waitReady(60s)) << third.log();
   // ...and, once it has work, the first leaves gracefully.
   auto deadline = std::chrono::steady_clock::now() + 120s;

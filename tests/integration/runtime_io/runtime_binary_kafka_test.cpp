@@ -40,26 +40,12 @@ struct BinaryFixture {
   std::string out = uniqueName("rtbin-out");
   std::string group = uniqueName("rtbin-group");
   std::string dir = makeTempDir("rtbin");
-  std::string configPath = dir + "/function.json";
+  std::string configPath;
 
   BinaryFixture() {
     createTopic(bootstrap, in, 3);
     createTopic(bootstrap, out, 3);
-    std::filesystem::create_directories(dir + "/code");
-    writeFile(dir + "/code/index.py", kHandler);
-    json config = {
-        {"name", "upper"},
-        {"runtime", "python3.11"},
-        {"codeDir", dir + "/code"},
-        {"handler", "index.main_handler"},
-        {"outputs", json::array({{{"name", "out"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", out}}}}})},
-        {"triggers", json::array({{{"name", "orders"},
-                                   {"kafka",
-                                    {{"bootstrapServers", bootstrap},
-                                     {"topics", json::array({in})},
-                                     {"consumerGroup", group},
-                                     {"initialOffset", "earliest"}}}}})}};
-    writeFile(configPath, config.dump(2));
+    configPath = writeKafkaPythonFunction(dir, "upper", kHandler, bootstrap, in, out, group);
   }
   ~BinaryFixture() { std::filesystem::remove_all(dir); }
 };

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kafka_test_util.h"
+#include "log_cleansing_fixture.h"
 #include "runtime_process.h"
 #include "s3_test_util.h"
 
@@ -28,54 +29,26 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// Every 10th line is DEBUG and must be dropped; card numbers must be masked.
-std::string logFile(int file, int lines) {
-  std::string text;
-  for (int l = 0; l < lines; ++l) {
-    std::string level = l % 10 == 9 ? "DEBUG" : (l % 7 == 0 ? "ERROR" : "INFO");
-    text += "ts=2026-11-30T10:00:00Z level=" + level + " id=f" + std::to_string(file) + "-l" + std::to_string(l) +
-            " card=4111222233334444 msg=\"checkout done\"\n";
-  }
-  return text;
-}
-
-struct LogCleansingFixture {
-  std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+// The gzip logs in a fresh bucket under incoming/, moved to done/ once processed.
+struct S3LogCleansing {
   std::string bucket = uniqueName("logs");
-  std::string topic = uniqueName("cleaned");
-  std::string dir = makeTempDir("rts3");
-  std::string configPath = dir + "/function.json";
   std::shared_ptr<objectstore::S3Client> s3 = testBucket(bucket);
+  LogCleansingFixture run;
 
   // claimTtl: long when no replica dies, so a replica slowed down by a loaded
   // machine never has its claim taken over (which would duplicate an object).
-  explicit LogCleansingFixture(const std::string& claimTtl) {
-    createTopic(bootstrap, topic, 3);
-    json config = {
-        {"name", "log-cleaner"},
-        {"runtime", "builtin"},
-        {"pipeline", json::array({{{"decompress", {{"format", "gzip"}}}},
-                                  {{"mask", {{"pattern", "card=\\d{12}(\\d{4})"}, {"replacement", "card=****\\1"}}}},
-                                  {{"parse", {{"format", "keyvalue"}}}},
-                                  {{"filter", {{"expression", "level != \"DEBUG\""}}}}})},
-        {"outputs",
-         json::array({{{"name", "cleaned"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", topic}}}}})},
-        {"triggers", json::array({{{"name", "uploads"},
-                                   {"objectStore",
-                                    {{"kind", "s3"},
-                                     {"endpoint", requiredEnv("S3_ENDPOINT")},
-                                     {"region", requiredEnv("S3_REGION")},
-                                     {"bucket", bucket},
-                                     {"prefix", "incoming/"},
-                                     {"accessKeyEnv", "S3_ACCESS_KEY"},
-                                     {"secretKeyEnv", "S3_SECRET_KEY"},
-                                     {"afterProcessing", "move"},
-                                     {"moveToPrefix", "done/"},
-                                     {"pollInterval", "200ms"},
-                                     {"claimTtl", claimTtl}}}}})}};
-    writeFile(configPath, config.dump(2));
-  }
-  ~LogCleansingFixture() { std::filesystem::remove_all(dir); }
+  explicit S3LogCleansing(const std::string& claimTtl)
+      : run("log-cleaner", {{"kind", "s3"},
+                            {"endpoint", requiredEnv("S3_ENDPOINT")},
+                            {"region", requiredEnv("S3_REGION")},
+                            {"bucket", bucket},
+                            {"prefix", "incoming/"},
+                            {"accessKeyEnv", "S3_ACCESS_KEY"},
+                            {"secretKeyEnv", "S3_SECRET_KEY"},
+                            {"afterProcessing", "move"},
+                            {"moveToPrefix", "done/"},
+                            {"pollInterval", "200ms"},
+                            {"claimTtl", claimTtl}}) {}
 
   void upload(int files, int lines) {
     for (int f = 0; f < files; ++f) {
@@ -95,75 +68,33 @@ struct LogCleansingFixture {
     }
     return false;
   }
-
-  // id -> count, checking every record is cleaned.
-  std::map<std::string, int> cleanedIds(const std::vector<ConsumedRecord>& records) {
-    std::map<std::string, int> ids;
-    for (const auto& r : records) {
-      json value = json::parse(r.value);
-      EXPECT_EQ(value["card"], "****4444") << r.value;
-      EXPECT_NE(value["level"], "DEBUG") << r.value;
-      EXPECT_EQ(value["msg"], "checkout done") << r.value;
-      ++ids[value["id"].get<std::string>()];
-    }
-    return ids;
-  }
 };
-
-int keptLines(int files, int lines) { return files * (lines - lines / 10); }
 
 TEST(RuntimeBinaryS3Test, TwoReplicasCleanEveryGzipLogIntoKafkaOnceAndMoveEachObjectOnce) {
   constexpr int kFiles = 20;
   constexpr int kLines = 100;
-  LogCleansingFixture f("60s");
-  RuntimeProcess one;
-  RuntimeProcess two;
-  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
-  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
-  ASSERT_TRUE(one.waitReady(60s)) << one.log();
-  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  S3LogCleansing f("60s");
+  ReplicaPair replicas(f.run);
+  ASSERT_TRUE(replicas.waitReady());
   f.upload(kFiles, kLines);
 
-  ASSERT_TRUE(f.waitAllMoved(kFiles, 120s)) << one.log() << two.log();
-  const int expected = keptLines(kFiles, kLines);
-  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 60s));
-  size_t total = 0;
-  for (const auto& [id, n] : records) total += n;
-  EXPECT_EQ(total, static_cast<size_t>(expected)) << "duplicates or losses";
-  for (int file = 0; file < kFiles; ++file) {
-    for (int l = 0; l < kLines; ++l) {
-      std::string id = "f" + std::to_string(file) + "-l" + std::to_string(l);
-      EXPECT_EQ(records[id], l % 10 == 9 ? 0 : 1) << id;
-    }
-  }
+  ASSERT_TRUE(f.waitAllMoved(kFiles, 120s)) << replicas.one.log() << replicas.two.log();
+  expectEveryKeptLineOnce(f.run.cleanedIds(kFiles, kLines, 60s), kFiles, kLines);
   EXPECT_TRUE(listKeys(*f.s3, ".sluice/").empty()) << "claims left behind";
 
   // Each object was processed by exactly one replica.
-  double processed = 0;
-  for (RuntimeProcess* replica : {&one, &two}) {
-    HttpReply metrics = httpGet(replica->port(), "/metrics");
-    double mine = metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
-    std::cout << "[figure] s3 log cleansing, replica on port " << replica->port() << ": objects processed " << mine
-              << "\n";
-    processed += mine;
-  }
-  EXPECT_EQ(processed, kFiles);
-  one.signal(SIGTERM);
-  two.signal(SIGTERM);
-  EXPECT_EQ(one.waitFor(60s), 0) << one.log();
-  EXPECT_EQ(two.waitFor(60s), 0) << two.log();
+  EXPECT_EQ(replicas.processed("s3 log cleansing", "objects"), kFiles);
+  replicas.terminate();
 }
 
 TEST(RuntimeBinaryS3Test, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
   constexpr int kFiles = 60;
   constexpr int kLines = 2000;
-  LogCleansingFixture f("3s");
-  RuntimeProcess one;
-  RuntimeProcess two;
-  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
-  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
-  ASSERT_TRUE(one.waitReady(60s)) << one.log();
-  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  S3LogCleansing f("3s");
+  ReplicaPair replicas(f.run);
+  RuntimeProcess& one = replicas.one;
+  RuntimeProcess& two = replicas.two;
+  ASSERT_TRUE(replicas.waitReady());
   f.upload(kFiles, kLines);
 
   // Kill replica one while it holds claims: those objects are mid-way.
@@ -185,21 +116,7 @@ TEST(RuntimeBinaryS3Test, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOve
   ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
 
   ASSERT_TRUE(f.waitAllMoved(kFiles, 150s)) << two.log();
-  const int expected = keptLines(kFiles, kLines);
-  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 90s));
-  size_t total = 0;
-  for (const auto& [id, n] : records) total += n;
-  int missing = 0;
-  for (int file = 0; file < kFiles; ++file) {
-    for (int l = 0; l < kLines; ++l) {
-      if (l % 10 == 9) continue;
-      missing += records["f" + std::to_string(file) + "-l" + std::to_string(l)] == 0 ? 1 : 0;
-    }
-  }
-  EXPECT_EQ(missing, 0) << "lines lost";
-  EXPECT_EQ(records.size(), static_cast<size_t>(expected));
-  std::cout << "[figure] s3 kill -9: " << total << " records for " << expected << " lines, duplicate rate "
-            << 100.0 * static_cast<double>(total - expected) / expected << "%\n";
+  expectEveryKeptLineAtLeastOnce(f.run.cleanedIds(kFiles, kLines, 90s), kFiles, kLines, "s3 kill -9");
   EXPECT_NE(two.log().find("took over the abandoned claim"), std::string::npos) << two.log();
   EXPECT_TRUE(listKeys(*f.s3, ".sluice/").empty()) << "claims left behind";
   two.signal(SIGTERM);

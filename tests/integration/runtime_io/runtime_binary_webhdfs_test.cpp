@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kafka_test_util.h"
+#include "log_cleansing_fixture.h"
 #include "objectstore/webhdfs_client.h"
 #include "runtime_process.h"
 #include "s3_test_util.h"
@@ -50,55 +51,32 @@ std::vector<std::string> waitingFiles(objectstore::WebHdfsClient& hdfs, const st
   return names;
 }
 
-// Every 10th line is DEBUG and must be dropped; card numbers must be masked.
-std::string logFile(int file, int lines) {
-  std::string text;
-  for (int l = 0; l < lines; ++l) {
-    std::string level = l % 10 == 9 ? "DEBUG" : (l % 7 == 0 ? "ERROR" : "INFO");
-    text += "ts=2026-11-30T10:00:00Z level=" + level + " id=f" + std::to_string(file) + "-l" + std::to_string(l) +
-            " card=4111222233334444 msg=\"checkout done\"\n";
-  }
-  return text;
-}
-
-int keptLines(int files, int lines) { return files * (lines - lines / 10); }
-
-struct HdfsLogFixture {
-  std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+// The gzip logs in a fresh HDFS directory, moved into done/ or deleted once processed.
+struct HdfsLogCleansing {
   std::string root = "/" + uniqueName("logs");
   std::string incoming = root + "/incoming";
   std::string done = root + "/done";
-  std::string topic = uniqueName("hdfs-cleaned");
-  std::string dir = makeTempDir("rthdfs");
-  std::string configPath = dir + "/function.json";
   std::shared_ptr<objectstore::WebHdfsClient> hdfs = hdfsClient();
   std::map<std::string, std::string> uploaded;  // file name -> bytes
+  LogCleansingFixture run;
 
   // afterProcessing: "move" (into done/) or "delete". claimTtl: long when no
   // replica dies, so a replica slowed down by a loaded machine keeps its claims.
-  HdfsLogFixture(const std::string& afterProcessing, const std::string& claimTtl) {
+  HdfsLogCleansing(const std::string& afterProcessing, const std::string& claimTtl)
+      : run("hdfs-log-cleaner", store(afterProcessing, claimTtl)) {
     Status made = hdfs->mkdirs(incoming);
     EXPECT_TRUE(made.isOk()) << made.toString();
-    createTopic(bootstrap, topic, 3);
+  }
+  ~HdfsLogCleansing() {
+    (void)hdfs->remove(root);  // non-recursive: leaves a non-empty tree for inspection
+  }
+
+  json store(const std::string& afterProcessing, const std::string& claimTtl) const {
     json store = {{"kind", "webhdfs"},   {"endpoint", requiredEnv("WEBHDFS_ENDPOINT")}, {"user", kUser},
                   {"prefix", incoming},  {"afterProcessing", afterProcessing},          {"pollInterval", "200ms"},
                   {"claimTtl", claimTtl}};
     if (afterProcessing == "move") store["moveToPrefix"] = done;
-    json config = {
-        {"name", "hdfs-log-cleaner"},
-        {"runtime", "builtin"},
-        {"pipeline", json::array({{{"decompress", {{"format", "gzip"}}}},
-                                  {{"mask", {{"pattern", "card=\\d{12}(\\d{4})"}, {"replacement", "card=****\\1"}}}},
-                                  {{"parse", {{"format", "keyvalue"}}}},
-                                  {{"filter", {{"expression", "level != \"DEBUG\""}}}}})},
-        {"outputs",
-         json::array({{{"name", "cleaned"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", topic}}}}})},
-        {"triggers", json::array({{{"name", "uploads"}, {"objectStore", store}}})}};
-    writeFile(configPath, config.dump(2));
-  }
-  ~HdfsLogFixture() {
-    std::filesystem::remove_all(dir);
-    (void)hdfs->remove(root);  // non-recursive: leaves a non-empty tree for inspection
+    return store;
   }
 
   // Uploads as HDFS writers should: a '_'-prefixed name, then RENAME into place.
@@ -134,78 +112,39 @@ struct HdfsLogFixture {
     }
     return names;
   }
-
-  // id -> count, checking every record is cleaned.
-  std::map<std::string, int> cleanedIds(const std::vector<ConsumedRecord>& records) {
-    std::map<std::string, int> ids;
-    for (const auto& r : records) {
-      json value = json::parse(r.value);
-      EXPECT_EQ(value["card"], "****4444") << r.value;
-      EXPECT_NE(value["level"], "DEBUG") << r.value;
-      ++ids[value["id"].get<std::string>()];
-    }
-    return ids;
-  }
 };
 
 TEST(RuntimeBinaryWebHdfsTest, TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOnce) {
   constexpr int kFiles = 20;
   constexpr int kLines = 100;
-  HdfsLogFixture f("move", "60s");
-  RuntimeProcess one;
-  RuntimeProcess two;
-  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
-  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
-  ASSERT_TRUE(one.waitReady(60s)) << one.log();
-  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  HdfsLogCleansing f("move", "60s");
+  ReplicaPair replicas(f.run);
+  ASSERT_TRUE(replicas.waitReady());
   f.upload(kFiles, kLines);
 
-  ASSERT_TRUE(f.waitAllProcessed(kFiles, 120s)) << one.log() << two.log();
-  const int expected = keptLines(kFiles, kLines);
-  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 60s));
-  size_t total = 0;
-  for (const auto& [id, n] : records) total += n;
-  EXPECT_EQ(total, static_cast<size_t>(expected)) << "duplicates or losses";
-  for (int file = 0; file < kFiles; ++file) {
-    for (int l = 0; l < kLines; ++l) {
-      std::string id = "f" + std::to_string(file) + "-l" + std::to_string(l);
-      EXPECT_EQ(records[id], l % 10 == 9 ? 0 : 1) << id;
-    }
-  }
+  ASSERT_TRUE(f.waitAllProcessed(kFiles, 120s)) << replicas.one.log() << replicas.two.log();
+  expectEveryKeptLineOnce(f.run.cleanedIds(kFiles, kLines, 60s), kFiles, kLines);
   // The moved files are the uploaded bytes, untouched.
   auto moved = f.hdfs->read(f.done + "/app-3.log.gz");
   ASSERT_TRUE(moved.isOk()) << moved.status().toString();
   EXPECT_TRUE(*moved == f.uploaded["app-3.log.gz"]) << "the moved file differs from the upload";
 
   // Each file was processed by exactly one replica, and both took part.
-  double processed = 0;
-  for (RuntimeProcess* replica : {&one, &two}) {
-    HttpReply metrics = httpGet(replica->port(), "/metrics");
-    double mine = metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
-    std::cout << "[figure] webhdfs log cleansing, replica on port " << replica->port() << ": files processed " << mine
-              << "\n";
-    processed += mine;
-  }
-  EXPECT_EQ(processed, kFiles);
-  one.signal(SIGTERM);
-  two.signal(SIGTERM);
-  EXPECT_EQ(one.waitFor(60s), 0) << one.log();
-  EXPECT_EQ(two.waitFor(60s), 0) << two.log();
+  EXPECT_EQ(replicas.processed("webhdfs log cleansing", "files"), kFiles);
+  replicas.terminate();
 }
 
 TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
   constexpr int kFiles = 60;
   constexpr int kLines = 2000;
-  HdfsLogFixture f("delete", "3s");
+  HdfsLogCleansing f("delete", "3s");
   // A backlog first: uploaded one by one while the replicas run, each file
   // would be done before the next arrived, leaving nothing in flight to kill.
   f.upload(kFiles, kLines);
-  RuntimeProcess one;
-  RuntimeProcess two;
-  one.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/one.log");
-  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
-  ASSERT_TRUE(one.waitReady(60s)) << one.log();
-  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  ReplicaPair replicas(f.run);
+  RuntimeProcess& one = replicas.one;
+  RuntimeProcess& two = replicas.two;
+  ASSERT_TRUE(replicas.waitReady());
 
   // Kill replica one while it holds claims: those files are mid-way.
   const std::string owner = "-" + std::to_string(one.pid()) + "\n";  // a claim holds "<host>-<pid>\n"
@@ -237,21 +176,7 @@ TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTak
   ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
 
   ASSERT_TRUE(f.waitAllProcessed(0, 150s)) << two.log();
-  const int expected = keptLines(kFiles, kLines);
-  auto records = f.cleanedIds(consumeAll(f.bootstrap, f.topic, expected, 3s, 90s));
-  size_t total = 0;
-  for (const auto& [id, n] : records) total += n;
-  int missing = 0;
-  for (int file = 0; file < kFiles; ++file) {
-    for (int l = 0; l < kLines; ++l) {
-      if (l % 10 == 9) continue;
-      missing += records["f" + std::to_string(file) + "-l" + std::to_string(l)] == 0 ? 1 : 0;
-    }
-  }
-  EXPECT_EQ(missing, 0) << "lines lost";
-  EXPECT_EQ(records.size(), static_cast<size_t>(expected));
-  std::cout << "[figure] webhdfs kill -9: " << total << " records for " << expected << " lines, duplicate rate "
-            << 100.0 * static_cast<double>(total - expected) / expected << "%\n";
+  expectEveryKeptLineAtLeastOnce(f.run.cleanedIds(kFiles, kLines, 90s), kFiles, kLines, "webhdfs kill -9");
   EXPECT_NE(two.log().find("took over the abandoned claim"), std::string::npos) << two.log();
   auto left = f.hdfs->list(f.incoming);
   ASSERT_TRUE(left.isOk()) << left.status().toString();

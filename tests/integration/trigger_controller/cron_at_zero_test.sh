@@ -5,8 +5,9 @@
 # from its ConfigMap), and the operator's CronFirer POSTs the tick to its
 # /invoke. The handler's record lands in a directory sink: exactly one record
 # for the firing, carrying the payload; status.lastFireTime is that minute and
-# a Fired Event names the pod. After the tick's window and the cooldown the
-# Function is back at zero pods with still exactly one record.
+# a Fired Event names the pod. Once the tick is delivered the cron floor ends
+# and, after the cooldown, the Function is back at zero pods with still
+# exactly one record.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
@@ -25,11 +26,10 @@ records() { cat "$work/out"/* 2>/dev/null | grep -c . || true; }
 records_are() { [[ $(records) -eq $1 ]]; }
 
 # A daily schedule for a minute soon to come (at least 20 s away, so the
-# Trigger exists before it): no firing before it opens a replica window, and
+# Trigger exists before it): no firing before it opens a replica floor, and
 # none after it keeps one open.
-at=$(($(date -u +%s) / 60 * 60 + 60))
-(($(date -u +%s) + 20 <= at)) || at=$((at + 60))
-schedule="$(date -u -d "@$at" +%-M) $(date -u -d "@$at" +%-H) * * *"
+at=$(next_cron_minute 20)
+schedule=$(daily_cron_schedule "$at")
 
 apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
@@ -89,8 +89,9 @@ poll 30 bash -c "$KUBECTL -n $ns get events --field-selector involvedObject.kind
   -o jsonpath='{.items[*].message}' | grep -q 'delivered the firing of $fired to pod $pod'"
 echo "[figure] cron at zero: firing $fired delivered through replica $pod (woke $woke)"
 
-# The window after the firing (60 s) and the cooldown pass: back to zero pods.
+# The delivery ends the floor; after the 5 s cooldown: back to zero pods.
 poll 150 replica_count_is 0
+echo "[figure] cron at zero: back at zero pods $(($(date -u +%s) - at)) s after the firing's minute began"
 records_are 1 || fail "$(records) records for one firing"
 [[ $fired == $(date -u -d "@$at" +%Y-%m-%dT%H:%M:00Z) ]] || fail "fired for $fired, scheduled for $schedule"
 echo "PASS"

@@ -188,6 +188,30 @@ TEST_F(TriggerScalerFactoryTest, CronWindowHoldsTheReplicaFloor) {
   EXPECT_EQ((*scaler)->read()->minReplicas, 0);
 }
 
+TEST_F(TriggerScalerFactoryTest, CronFloorEndsWhenTheTriggerSaysTheFiringIsSettled) {
+  std::map<std::string, std::chrono::system_clock::time_point> settled;
+  TriggerScalerFactoryOptions options;
+  options.cronSettledBefore = [&settled](
+                                  const std::string& ns,
+                                  const std::string& name) -> std::optional<std::chrono::system_clock::time_point> {
+    auto it = settled.find(ns + "/" + name);
+    if (it == settled.end()) return std::nullopt;
+    return it->second;
+  };
+  TriggerScalerFactory withStatus{client, http, clock, options};
+  auto scaler = withStatus.create(trigger({{"cron", {{"schedule", "@hourly"}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  clock.advance(std::chrono::seconds(5));
+  EXPECT_EQ((*scaler)->read()->minReplicas, 1) << "the Trigger is not in the cache: nothing known settled";
+  const auto firing = clock.wallNow() - std::chrono::seconds(5);
+  settled["etl/t"] = firing;
+  EXPECT_EQ((*scaler)->read()->minReplicas, 1) << "settled before the firing only";
+  settled["etl/t"] = firing + std::chrono::seconds(1);
+  auto reading = (*scaler)->read();
+  EXPECT_EQ(reading->minReplicas, 0);
+  EXPECT_FALSE(reading->active);
+}
+
 TEST_F(TriggerScalerFactoryTest, CronErrorsNameTheField) {
   auto scaler = factory.create(trigger({{"cron", {{"schedule", "0 * * * *"}, {"timezone", "Mars/Olympus"}}}}));
   ASSERT_FALSE(scaler.isOk());

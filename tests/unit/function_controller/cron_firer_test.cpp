@@ -2,7 +2,9 @@
 // firing to a Ready replica, waits (without firing) while none is Ready, is
 // retried while the replica is unavailable, is given up with MissedSchedule
 // after the window, never fires for a minute that began before the Trigger
-// existed, and a handler failure is not fired twice.
+// existed, and a handler failure is not fired twice. With the autoscaler's
+// CronTickScaler reading the Trigger the firer writes: the replica floor holds
+// until the tick is settled, not for the whole minute.
 #include "controllers/trigger/cron_firer.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
 #include "platform/kube/kube_platform.h"
+#include "scalers/cron_scaler.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -190,6 +193,100 @@ TEST_F(CronFirerTest, TimeZoneAndMacrosAreHonoured) {
   clock.advance(seconds(3 * 3600 + 59 * 60 + 35));  // 16:00:05Z
   firer.reconcile("ns/nightly");
   EXPECT_EQ(lastFireTime(), "2026-11-30T16:00:00Z");
+}
+
+// The autoscaler's cron floor, reading this Trigger as the informer sees it.
+class CronFloorTest : public CronFirerTest {
+ protected:
+  std::unique_ptr<scalers::CronTickScaler> floorScaler(const json& cron) {
+    scalers::CronTickOptions options{cron.value("schedule", ""), "UTC", cron.value("replicas", 0),
+                                     cron.value("windowSeconds", 0), nullptr};
+    options.settledBefore = [lookup = cronSettledBeforeIn(triggers)] { return lookup("ns", "nightly"); };
+    auto scaler = scalers::CronTickScaler::create(std::move(options), clock);
+    EXPECT_TRUE(scaler.isOk()) << scaler.status().toString();
+    return std::move(*scaler);
+  }
+  int floor(scalers::CronTickScaler& scaler) { return scaler.read()->minReplicas; }
+};
+
+TEST_F(CronFloorTest, FloorEndsOnceTheTickIsDeliveredNotAtTheEndOfTheMinute) {
+  json cron = {{"schedule", "* * * * *"}};
+  addTrigger(cron);
+  auto scaler = floorScaler(cron);
+  EXPECT_EQ(floor(*scaler), 0) << "12:00 began before the Trigger existed: no tick, no floor";
+
+  addPod("report-a", false);   // the replica the floor wakes, still starting
+  clock.advance(seconds(31));  // 12:01:01
+  EXPECT_EQ(floor(*scaler), 1);
+  EXPECT_TRUE(scaler->read()->active);
+  firer.reconcile("ns/nightly");
+  syncTrigger();
+  EXPECT_EQ(lastFireTime(), "");
+  clock.advance(seconds(10));  // 12:01:11
+  EXPECT_EQ(floor(*scaler), 1) << "not delivered yet: the replica must stay";
+
+  addPod("report-a", true);
+  firer.reconcile("ns/nightly");
+  EXPECT_EQ(replicas.calls.size(), 1u);
+  EXPECT_EQ(floor(*scaler), 1) << "the informer has not seen lastFireTime yet";
+  syncTrigger();
+  EXPECT_EQ(floor(*scaler), 0) << "delivered at 12:01:11: the floor ends 49 s before the minute does";
+  EXPECT_FALSE(scaler->read()->active);
+
+  clock.advance(seconds(50));  // 12:02:01: the next firing opens a floor again
+  EXPECT_EQ(floor(*scaler), 1);
+}
+
+TEST_F(CronFloorTest, TerminallyFailedTickEndsTheFloor) {
+  json cron = {{"schedule", "* * * * *"}};
+  addTrigger(cron);
+  auto scaler = floorScaler(cron);
+  addPod("report-a", true);
+  replicas.answer = Status(StatusCode::kInternal, "POST http://127.0.0.5:8090/invoke: 500 handler raised ValueError");
+  clock.advance(seconds(31));  // 12:01:01
+  EXPECT_EQ(floor(*scaler), 1);
+  firer.reconcile("ns/nightly");
+  syncTrigger();
+  EXPECT_EQ(lastFireTime(), "2026-11-30T12:01:00Z");
+  EXPECT_EQ(floor(*scaler), 0) << "the tick ran and failed: nothing is left to deliver";
+}
+
+TEST_F(CronFloorTest, UndeliveredTickHoldsTheFloorForItsWholeWindow) {
+  json cron = {{"schedule", "0 * * * *"}};  // hourly
+  addTrigger(cron);
+  auto scaler = floorScaler(cron);
+  addPod("report-a", false);
+  clock.advance(seconds(59 * 60 + 40));  // 13:00:10
+  firer.reconcile("ns/nightly");
+  syncTrigger();
+  EXPECT_EQ(lastFireTime(), "");
+  clock.advance(seconds(49));  // 13:00:59
+  EXPECT_EQ(floor(*scaler), 1) << "still retried: the replica must come up and stay";
+  clock.advance(seconds(1));  // 13:01:00: past the 60 s window the firing is missed
+  EXPECT_EQ(floor(*scaler), 0);
+}
+
+TEST_F(CronFloorTest, ExplicitWindowHoldsTheFloorAfterDelivery) {
+  json cron = {{"schedule", "*/5 * * * *"}, {"replicas", 2}, {"windowSeconds", 120}};
+  addTrigger(cron);
+  auto scaler = floorScaler(cron);
+  addPod("report-a", true);
+  clock.advance(seconds(4 * 60 + 35));  // 12:05:05
+  firer.reconcile("ns/nightly");
+  syncTrigger();
+  EXPECT_EQ(lastFireTime(), "2026-11-30T12:05:00Z");
+  EXPECT_EQ(floor(*scaler), 2) << "windowSeconds asks for the floor, delivered or not";
+  clock.advance(seconds(114));  // 12:06:59
+  EXPECT_EQ(floor(*scaler), 2);
+  clock.advance(seconds(1));  // 12:07:00
+  EXPECT_EQ(floor(*scaler), 0);
+}
+
+TEST(CronSettledBeforeTest, LastFireTimeOrCreation) {
+  json trigger = {{"metadata", {{"creationTimestamp", "2026-11-30T12:00:30Z"}}}};
+  EXPECT_EQ(cronSettledBefore(trigger), parseRfc3339("2026-11-30T12:00:30Z"));
+  trigger["status"]["lastFireTime"] = "2026-11-30T12:05:00Z";
+  EXPECT_EQ(cronSettledBefore(trigger), parseRfc3339("2026-11-30T12:05:01Z"));
 }
 
 TEST_F(CronFirerTest, BadTimeZoneIsATerminalErrorNamingTheField) {

@@ -7,12 +7,11 @@
 // MinIO in tests/integration/runtime_io/runtime_binary_s3_test.cpp.
 #include <gtest/gtest.h>
 
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
+#include "object_source_test_util.h"
 #include "runtime/sources/s3_source.h"
 
 namespace sluice::runtime {
@@ -21,37 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 using sluice::testing::FakeClock;
 using sluice::testing::FakeHttpClient;
-
-class RecordingDispatcher final : public EventDispatcher {
- public:
-  bool waitForCapacity(std::chrono::milliseconds) override { return true; }
-  void dispatch(Event event, std::string, std::string, CompletionCallback done) override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::move(event));
-    callbacks_.push_back(std::move(done));
-  }
-  size_t count() {
-    std::lock_guard lock(mu_);
-    return events_.size();
-  }
-  Event event(size_t i) {
-    std::lock_guard lock(mu_);
-    return events_.at(i);
-  }
-  void complete(size_t i, Outcome outcome) {
-    CompletionCallback done;
-    {
-      std::lock_guard lock(mu_);
-      done = callbacks_.at(i);
-    }
-    done(outcome);
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-  std::vector<CompletionCallback> callbacks_;
-};
 
 http::Response listing(const std::string& key, const std::string& etag) {
   return {200,
@@ -67,22 +35,6 @@ std::string describe(const http::Request& r) {
     if (name == "if-none-match" || name == "if-match") text += " " + name + "=" + value;
   }
   return text;
-}
-
-std::vector<std::string> describeAll(const std::vector<http::Request>& requests) {
-  std::vector<std::string> out;
-  out.reserve(requests.size());
-  for (const auto& r : requests) out.push_back(describe(r));
-  return out;
-}
-
-template <typename Predicate>
-bool eventually(Predicate done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
 }
 
 struct SourceFixture {
@@ -140,7 +92,7 @@ TEST(S3SourceTest, AbandonedClaimIsTakenOverAndATaggedObjectIsNotProcessedTwice)
       "PUT /logs/.sluice/claims/in/a.gz",
   };
   auto requests = f.http->requests();
-  EXPECT_EQ(describeAll(requests), expected);
+  EXPECT_EQ(describeAll(requests, describe), expected);
   ASSERT_EQ(requests.size(), expected.size());
   EXPECT_EQ(requests[4].body.substr(0, 5), "me-1\n") << "the claim names its new owner";
   EXPECT_NE(requests[6].body.find("<Key>sluice-processed</Key><Value>true</Value>"), std::string::npos);

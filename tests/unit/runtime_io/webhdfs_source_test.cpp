@@ -7,12 +7,11 @@
 // shown in tests/integration/runtime_io/runtime_binary_webhdfs_test.cpp.
 #include <gtest/gtest.h>
 
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
+#include "object_source_test_util.h"
 #include "runtime/sources/webhdfs_source.h"
 
 namespace sluice::runtime {
@@ -23,37 +22,6 @@ using sluice::testing::FakeClock;
 using sluice::testing::FakeHttpClient;
 
 constexpr const char* kNameNode = "http://127.0.0.1:9870";
-
-class RecordingDispatcher final : public EventDispatcher {
- public:
-  bool waitForCapacity(std::chrono::milliseconds) override { return true; }
-  void dispatch(Event event, std::string, std::string, CompletionCallback done) override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::move(event));
-    callbacks_.push_back(std::move(done));
-  }
-  size_t count() {
-    std::lock_guard lock(mu_);
-    return events_.size();
-  }
-  Event event(size_t i) {
-    std::lock_guard lock(mu_);
-    return events_.at(i);
-  }
-  void complete(size_t i, Outcome outcome) {
-    CompletionCallback done;
-    {
-      std::lock_guard lock(mu_);
-      done = callbacks_.at(i);
-    }
-    done(outcome);
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Event> events_;
-  std::vector<CompletionCallback> callbacks_;
-};
 
 http::Response listing() {
   return {200,
@@ -81,22 +49,6 @@ std::string describe(const http::Request& r) {
   std::string rest = r.url.substr(std::string(kNameNode).size() + std::string("/webhdfs/v1").size());
   size_t amp = rest.find("&user.name");
   return r.method + " " + rest.substr(0, amp);
-}
-
-std::vector<std::string> describeAll(const std::vector<http::Request>& requests) {
-  std::vector<std::string> out;
-  out.reserve(requests.size());
-  for (const auto& r : requests) out.push_back(describe(r));
-  return out;
-}
-
-template <typename Predicate>
-bool eventually(Predicate done) {
-  for (int i = 0; i < 5000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
 }
 
 struct SourceFixture {
@@ -181,7 +133,7 @@ TEST(WebHdfsSourceTest, AbandonedClaimIsRenamedAwayAndTakenOverThenTheFileIsTagg
       "PUT /logs/in/.sluice-claims/a.gz?op=SETTIMES",
   };
   auto requests = f.http->requests();
-  EXPECT_EQ(describeAll(requests), expected);
+  EXPECT_EQ(describeAll(requests, describe), expected);
   ASSERT_EQ(requests.size(), expected.size());
   EXPECT_NE(requests[4].url.find("overwrite=false"), std::string::npos) << "claims are exclusive creates";
   EXPECT_EQ(requests[13].body, "me-1\n") << "the claim names its new owner";
@@ -207,7 +159,7 @@ TEST(WebHdfsSourceTest, AClaimRefreshedBeforeOurRenameIsPutBackAndTheFileLeftAlo
   f.http->answer(ok());                          // RENAME back
   ASSERT_TRUE(f.source->start(f.dispatcher).isOk());
   f.clock.waitForSleepers(1);  // the scan ended
-  auto requests = describeAll(f.http->requests());
+  auto requests = describeAll(f.http->requests(), describe);
   ASSERT_EQ(requests.size(), 10u);
   EXPECT_EQ(requests[9], "PUT /logs/in/.sluice-claims/a.gz.stale.me-1?op=RENAME");
   EXPECT_NE(f.http->requests()[9].url.find("destination=/logs/in/.sluice-claims/a.gz"), std::string::npos);
@@ -232,7 +184,7 @@ TEST(WebHdfsSourceTest, DrainReleasesOwnClaimsAndALateCompletionLeavesTheFileAlo
   f.source->stopFetching();
   ASSERT_TRUE(f.source->finish(f.clock.now()).isOk());
   f.dispatcher.complete(0, Outcome::kAcked);
-  auto requests = describeAll(f.http->requests());
+  auto requests = describeAll(f.http->requests(), describe);
   ASSERT_EQ(requests.size(), 10u);
   EXPECT_EQ(requests[9], "DELETE /logs/in/.sluice-claims/a.gz?op=DELETE");
 }

@@ -1,0 +1,65 @@
+// ObjectSource: what the claiming object-store sources (directory, S3,
+// WebHDFS) share around their own listing and claiming: the trigger's name,
+// the scanning thread (ObjectScanLoop: scan every pollInterval, claim upkeep
+// every claimTtl/3), stopFetching, and finish(), which stops scanning and
+// releases the claims of objects still in flight so another replica takes them.
+// A source implements scan(), maintainClaims() and releaseInFlight(), calls
+// startScanning() at the end of a successful start(), and finish() from its
+// own destructor (the hooks are its own).
+//
+// Threads: as ObjectScanLoop; scan() and maintainClaims() run on its thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/clock.h"
+#include "runtime/sources/object_scan_loop.h"
+#include "runtime/sources/source.h"
+
+namespace sluice::runtime {
+
+class ObjectSource : public Source {
+ public:
+  const std::string& name() const final { return triggerName_; }
+  void stopFetching() final { loop_.stopFetching(); }
+  // Stops scanning and releases the claims of objects still in flight. Idempotent.
+  Status finish(Clock::TimePoint deadline) final;
+
+  // Scans completed so far (tests wait on it after advancing a clock).
+  int64_t scans() const { return loop_.scans(); }
+
+ protected:
+  // `kind` ("dir", "s3", "webhdfs") and `unit` ("file", "object") name the
+  // source and what it reads in its log lines.
+  ObjectSource(const std::string& kind, std::string unit, std::string triggerName, Clock& clock,
+               std::chrono::milliseconds pollInterval, std::chrono::milliseconds claimTtl);
+
+  // "s3 trigger \"uploads\"": the context of start()'s errors and of the log lines.
+  const std::string& where() const { return where_; }
+  // After start()'s checks: scans for `dispatcher`; `watched` names what, for the log.
+  void startScanning(EventDispatcher& dispatcher, const std::string& watched);
+  // False once draining: a scan under way ends early, maintenance skips sweeping.
+  bool fetching() const { return loop_.fetching(); }
+
+  // One listing: claims and dispatches what is new (to dispatcher_).
+  virtual void scan() = 0;
+  // Every claimTtl/3: refreshes our claims (and sweeps abandoned ones while fetching).
+  virtual void maintainClaims() = 0;
+  // Closes the in-flight bookkeeping and releases each claim; how many were released.
+  virtual size_t releaseInFlight() = 0;
+
+  Clock& clock_;
+  EventDispatcher* dispatcher_ = nullptr;
+
+ private:
+  const std::string unit_;
+  const std::string triggerName_;
+  const std::string where_;
+  const std::chrono::milliseconds pollInterval_;
+  ObjectScanLoop loop_;
+};
+
+}  // namespace sluice::runtime
