@@ -1,5 +1,7 @@
 #include "platform/local/process_runner.h"
 
+#include "common/free_port.h"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -70,22 +72,7 @@ std::vector<std::pair<int, int>> PosixProcessRunner::reapExited() {
   return out;
 }
 
-int PosixProcessRunner::freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+int PosixProcessRunner::freePort() { return freeLoopbackPort(); }
 
 namespace {
 

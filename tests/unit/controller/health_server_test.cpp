@@ -1,5 +1,6 @@
 // The operator's probe endpoints over real HTTP on a loopback port.
 #include "controller/health_server.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -18,23 +19,6 @@
 namespace sluice::controller {
 namespace {
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  // Port 0: the kernel picks a free one; -1 on failure, which the caller's bind to it then reports.
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd);
-    return -1;
-  }
-  int port = ntohs(address.sin_port);
-  close(fd);
-  return port;
-}
-
 std::pair<int, std::string> get(int port, const std::string& path) {
   web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port));
   auto response = client.request(web::http::methods::GET, path).get();
@@ -46,7 +30,7 @@ TEST(HealthServerTest, HealthzAlwaysAndReadyzByTheCallback) {
   std::unique_ptr<HealthServer> server;
   int port = 0;
   for (int attempt = 0; attempt < 5 && !server; ++attempt) {
-    port = freePort();
+    port = freeLoopbackPort();
     auto candidate = std::make_unique<HealthServer>(
         "127.0.0.1:" + std::to_string(port), [&ready]() -> std::string { return ready ? "" : "caches not synced"; });
     if (candidate->start().isOk()) server = std::move(candidate);
@@ -63,7 +47,7 @@ TEST(HealthServerTest, HealthzAlwaysAndReadyzByTheCallback) {
 }
 
 TEST(HealthServerTest, APortInUseIsAnError) {
-  int port = freePort();
+  int port = freeLoopbackPort();
   HealthServer first("127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(first.start().isOk());
   HealthServer second("127.0.0.1:" + std::to_string(port));

@@ -11,11 +11,12 @@
 #include <mutex>
 
 // cpprestsdk defines a macro U() that breaks fmt (spdlog); we never use it.
-#define _TURN_OFF_PLATFORM_STRING
+#define _TURN_OFF_PLATFORM_STRING  // NOLINT(bugprone-reserved-identifier): the name cpprestsdk checks
 #include <cpprest/http_listener.h>
 
 #include <gtest/gtest.h>
 
+#include "common/free_port.h"
 #include "kube/cpprest_transport.h"
 
 namespace sluice::kube {
@@ -51,21 +52,6 @@ class RecordingClock final : public Clock {
   std::vector<Duration> sleeps_;
 };
 
-// http_listener cannot report a port it picked itself, so ask the kernel for a free one.
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
-}
-
 struct Scripted {
   int status;
   std::string retryAfter;  // "" = no header
@@ -75,9 +61,9 @@ struct Scripted {
 class ScriptedServer {
  public:
   ScriptedServer() {
-    url_ = "http://127.0.0.1:" + std::to_string(freePort());
+    url_ = "http://127.0.0.1:" + std::to_string(freeLoopbackPort());
     listener_ = std::make_unique<http::experimental::listener::http_listener>(url_);
-    listener_->support([this](http::http_request request) {
+    listener_->support([this](const http::http_request& request) {
       Scripted next{200, ""};
       {
         std::lock_guard lock(mu_);

@@ -13,13 +13,14 @@
 #include <thread>
 
 // cpprestsdk defines a macro U() that breaks fmt (spdlog); we never use it.
-#define _TURN_OFF_PLATFORM_STRING
+#define _TURN_OFF_PLATFORM_STRING  // NOLINT(bugprone-reserved-identifier): the name cpprestsdk checks
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
 
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/free_port.h"
 #include "kube/cpprest_transport.h"
 
 namespace sluice::kube {
@@ -29,28 +30,13 @@ using namespace std::chrono_literals;
 namespace http = web::http;
 using Buffer = concurrency::streams::producer_consumer_buffer<uint8_t>;
 
-// http_listener cannot report a port it picked itself, so ask the kernel for a free one.
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
-}
-
 // Answers /stream with 200 and an open body the test feeds; /gone with 410.
 class StreamingServer {
  public:
   StreamingServer() {
-    url_ = "http://127.0.0.1:" + std::to_string(freePort());
+    url_ = "http://127.0.0.1:" + std::to_string(freeLoopbackPort());
     listener_ = std::make_unique<http::experimental::listener::http_listener>(url_);
-    listener_->support([this](http::http_request request) {
+    listener_->support([this](const http::http_request& request) {
       if (request.relative_uri().path() == "/gone") {
         request.reply(http::status_codes::Gone, R"({"kind":"Status","code":410,"reason":"Expired"})",
                       "application/json");

@@ -1,6 +1,7 @@
 // ControlServer over real HTTP on 127.0.0.1 with fake hooks, and
 // RuntimeController's warm -> specialized -> draining lifecycle.
 #include "runtime/control/control_server.h"
+#include "common/free_port.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -23,20 +24,6 @@ namespace sluice::runtime {
 namespace {
 
 namespace http = web::http;
-
-// http_listener cannot report a port it picked itself, so ask the kernel for a free one.
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
-  close(fd);
-  return port;
-}
 
 class FakeHooks final : public ControlHooks {
  public:
@@ -78,7 +65,7 @@ class ControlServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int tries = 0; tries < 5; ++tries) {
-      port_ = freePort();
+      port_ = freeLoopbackPort();
       server_ = std::make_unique<ControlServer>(
           ControlServerOptions{"127.0.0.1:" + std::to_string(port_), "s3cret-token"}, hooks_);
       if (server_->start().isOk()) return;

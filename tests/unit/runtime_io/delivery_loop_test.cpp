@@ -98,8 +98,8 @@ struct Fixture {
   explicit Fixture(FakeHandler::Behaviour behaviour = FakeHandler::echo, DeliveryOptions options = fastOptions(),
                    bool withDeadLetter = true)
       : handler(std::move(behaviour)),
-        loop(options, handler, {{"", &out}, {"audit", &audit}}, withDeadLetter ? &deadLetter : nullptr, metrics,
-             clock) {
+        loop(std::move(options), handler, {{"", &out}, {"audit", &audit}}, withDeadLetter ? &deadLetter : nullptr,
+             metrics, clock) {
     loop.start();
   }
   FakeClock clock;
@@ -133,7 +133,7 @@ TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
                       f.completions.callbackFor(id));
     }
   }
-  ASSERT_TRUE(f.completions.waitFor(kLanes * kPerLane));
+  ASSERT_TRUE(f.completions.waitFor(size_t{kLanes} * kPerLane));
   for (auto& [id, outcome] : f.completions.outcomes()) EXPECT_EQ(outcome, Outcome::kAcked) << id;
   ASSERT_EQ(seen.size(), 3u);
   for (auto& [lane, offsets] : seen) {

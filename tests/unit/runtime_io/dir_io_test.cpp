@@ -286,12 +286,13 @@ TEST(DirSinkTest, WritesEveryRecordAsACompleteUniquelyNamedFile) {
   ASSERT_TRUE(sink.isOk()) << sink.status().toString();
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         Record record;
         record.value = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}";
-        (*sink)->write(record, [&](Status status) {
+        (*sink)->write(record, [&](const Status& status) {
           if (status.isOk()) ++ok;
         });
       }
@@ -326,7 +327,7 @@ TEST(DirSinkAndSourceTest, FilesFromTheSinkAreReadWholeByASourceWatchingTheSameD
   Status written = internalError("not called");
   Record record;
   record.value = big;
-  (*sink)->write(record, [&](Status s) { written = s; });
+  (*sink)->write(record, [&](Status s) { written = std::move(s); });
   ASSERT_TRUE(written.isOk());
   FakeDispatcher dispatcher;
   DirSource source(optionsFor(dir), clock);

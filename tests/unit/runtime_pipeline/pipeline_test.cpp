@@ -328,7 +328,7 @@ TEST(PipelineTest, LogCleansingScenario) {
 }
 
 TEST(PipelineTest, HugePayloadThroughMirrorAndFilter) {
-  std::string big = R"({"level":"ERROR","blob":")" + std::string(10 * 1024 * 1024, 'x') + "\"}";
+  std::string big = R"({"level":"ERROR","blob":")" + std::string(size_t{10} * 1024 * 1024, 'x') + "\"}";
   auto filter = build("  - filter: {expression: 'level == \"ERROR\"'}");
   auto out = filter->handle(event(big), {});
   ASSERT_TRUE(out.isOk());

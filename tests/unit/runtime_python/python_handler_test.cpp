@@ -425,7 +425,7 @@ TEST(PythonHandlerTest, CanonicalEventAndBinarySafety) {
            {std::string("\xc3\x28 bad utf8"), "bytes"},
            {std::string("\x00\x01\x02\xff", 4), "bytes"},
            {std::string("\xed\xa0\x80", 3), "bytes"},  // an encoded surrogate is not UTF-8
-           {std::string(10 * 1024 * 1024, 'x'), "str"}}) {
+           {std::string(size_t{10} * 1024 * 1024, 'x'), "str"}}) {
     auto result = handler->handle(kafkaEvent(payload), ctx());
     ASSERT_TRUE(result.isOk()) << result.status().toString();
     EXPECT_NE((*result)[0].value.find("\"data_type\":\"" + type + "\""), std::string::npos) << (*result)[0].value;
@@ -498,6 +498,7 @@ TEST(PythonHandlerTest, ConcurrentCallersAreSerialisedSafely) {
            "count = 0\ndef main_handler(event, context):\n    global count\n    count += 1\n    return str(count)\n");
   auto handler = load(dir);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {

@@ -21,8 +21,9 @@ class FakeOffsetSource final : public KafkaOffsetSource {
 };
 
 // committed -1 = no commit.
-std::vector<PartitionOffsets> partitions(std::vector<std::pair<int64_t, int64_t>> committedAndLatest) {
+std::vector<PartitionOffsets> partitions(const std::vector<std::pair<int64_t, int64_t>>& committedAndLatest) {
   std::vector<PartitionOffsets> out;
+  out.reserve(committedAndLatest.size());
   int32_t id = 0;
   for (auto [committed, latest] : committedAndLatest) out.push_back({"orders", id++, committed, latest});
   return out;

@@ -105,6 +105,7 @@ TEST(SimulatorTest, KedaDropsAllReplicasAtOnceAfterCooldown) {
 
 TEST(SimulatorTest, SameInputsGiveTheSameJson) {
   std::vector<double> arrivals;
+  arrivals.reserve(600);
   for (int i = 0; i < 600; ++i) arrivals.push_back((i / 60) % 2 == 0 ? 55.0 + i % 7 : 0);
   Trace t = trace(arrivals, 10, 2, 6);
   std::string a = toJson(simulate(t, function(60), Policy::kSluice));
