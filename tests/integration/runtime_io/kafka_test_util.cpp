@@ -229,6 +229,7 @@ int64_t committedOffsetSum(const std::string& bootstrap, const std::string& grou
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) throw std::runtime_error("consumer: " + error);
   std::vector<RdKafka::TopicPartition*> offsets;
+  offsets.reserve(partitions);
   for (int p = 0; p < partitions; ++p) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
   RdKafka::ErrorCode err = consumer->committed(offsets, 10000);
   int64_t sum = 0;
