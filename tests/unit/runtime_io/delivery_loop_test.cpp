@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "delivery_test_util.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_handler.h"
 #include "fakes/fake_sink.h"
@@ -27,72 +28,6 @@ using sluice::testing::FakeClock;
 using sluice::testing::FakeHandler;
 using sluice::testing::FakeSink;
 using namespace std::chrono_literals;
-
-// Collects completions; tests wait on it (the real-time bound only guards against hangs).
-class Completions {
- public:
-  CompletionCallback callbackFor(const std::string& id) {
-    return [this, id](Outcome outcome) {
-      std::lock_guard lock(mu_);
-      outcomes_[id] = outcome;
-      order_.push_back(id);
-      cv_.notify_all();
-    };
-  }
-  bool waitFor(size_t count) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 20s, [&] { return order_.size() >= count; });
-  }
-  std::map<std::string, Outcome> outcomes() {
-    std::lock_guard lock(mu_);
-    return outcomes_;
-  }
-  size_t count() {
-    std::lock_guard lock(mu_);
-    return order_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Outcome> outcomes_;
-  std::vector<std::string> order_;
-};
-
-// Polls until `done` holds (bounded, to turn a hang into a failure).
-template <typename Predicate>
-bool waitUntil(Predicate done) {
-  for (int i = 0; i < 20000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
-
-Event makeEvent(const std::string& id, int32_t partition = 0, int64_t offset = 0) {
-  Event event;
-  event.id = id;
-  event.source = "kafka";
-  event.subject = "orders";
-  event.key = "key-" + id;
-  event.partition = partition;
-  event.offset = offset;
-  event.headers = {{"h", "v"}};
-  event.data = "payload-" + id;
-  return event;
-}
-
-DeliveryOptions fastOptions() {
-  DeliveryOptions options;
-  options.functionName = "fn";
-  options.workers = 4;
-  options.maxAttempts = 3;
-  options.backoff.initial = 100ms;
-  options.backoff.maxDelay = 1000ms;
-  options.backoff.jitter = 0;
-  options.handlerTimeout = 5s;
-  return options;
-}
 
 struct Fixture {
   explicit Fixture(FakeHandler::Behaviour behaviour = FakeHandler::echo, DeliveryOptions options = fastOptions(),

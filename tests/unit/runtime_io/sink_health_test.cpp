@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "delivery_test_util.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_handler.h"
 #include "fakes/fake_sink.h"
@@ -29,64 +30,19 @@ using sluice::testing::FakeHandler;
 using sluice::testing::FakeSink;
 using namespace std::chrono_literals;
 
-// Polls until `done` holds (bounded, to turn a hang into a failure).
-template <typename Predicate>
-bool waitUntil(Predicate done) {
-  for (int i = 0; i < 20000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
-
-Event makeEvent(const std::string& id) {
-  Event event;
-  event.id = id;
-  event.source = "kafka";
-  event.subject = "orders";
-  event.partition = 0;
-  event.offset = 0;
-  event.data = "payload-" + id;
-  return event;
-}
-
 Status wrongPassword() {
   return Status(StatusCode::kUnauthenticated, "SASL authentication error: invalid credentials");
 }
-
-struct Outcomes {
-  std::mutex mu;
-  std::map<std::string, Outcome> seen;
-  CompletionCallback callbackFor(const std::string& id) {
-    return [this, id](Outcome outcome) {
-      std::lock_guard lock(mu);
-      seen[id] = outcome;
-    };
-  }
-  size_t count() {
-    std::lock_guard lock(mu);
-    return seen.size();
-  }
-  std::optional<Outcome> of(const std::string& id) {
-    std::lock_guard lock(mu);
-    auto it = seen.find(id);
-    if (it == seen.end()) return std::nullopt;
-    return it->second;
-  }
-};
 
 struct LoopFixture {
   LoopFixture() : loop(options(), handler, {{"", &out}, {"audit", &audit}}, &deadLetter, metrics, clock) {
     loop.start();
   }
   static DeliveryOptions options() {
-    DeliveryOptions options;
-    options.functionName = "fn";
+    DeliveryOptions options = fastOptions();
     options.workers = 2;
     // One attempt: without the health check, the first failed write would be dead-lettered.
     options.maxAttempts = 1;
-    options.backoff.initial = 100ms;
-    options.backoff.jitter = 0;
     return options;
   }
   FakeClock clock;
@@ -95,7 +51,7 @@ struct LoopFixture {
   FakeSink audit;
   FakeSink deadLetter;
   RuntimeMetrics metrics;
-  Outcomes outcomes;
+  Completions outcomes;
   DeliveryLoop loop;
 };
 
