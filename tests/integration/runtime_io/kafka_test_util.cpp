@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -40,15 +41,21 @@ std::string uniqueName(const std::string& prefix) {
          "-" + std::to_string(counter++);
 }
 
-void createTopic(const std::string& bootstrap, const std::string& topic, int partitions) {
+namespace {
+
+// Runs one admin request on a short-lived client: `submit` sends it to the queue, and `errorOf`
+// reads the per-item error out of the result event ("" when every item succeeded). Returns the
+// failure, "" on success.
+std::string adminRequest(const std::string& bootstrap,
+                         const std::function<void(rd_kafka_t*, rd_kafka_queue_t*)>& submit,
+                         const std::function<std::string(rd_kafka_event_t*)>& errorOf) {
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
   rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
   if (client == nullptr) throw std::runtime_error(std::string("rd_kafka_new: ") + error);
-  rd_kafka_NewTopic_t* newTopic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
   rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
-  rd_kafka_CreateTopics(client, &newTopic, 1, nullptr, queue);
+  submit(client, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
   std::string failure;
   if (event == nullptr) {
@@ -56,26 +63,38 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
   } else if (rd_kafka_event_error(event)) {
     failure = rd_kafka_event_error_string(event);
   } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    for (size_t i = 0; i < count; ++i) {
-      if (rd_kafka_topic_result_error(results[i])) failure = rd_kafka_topic_result_error_string(results[i]);
-    }
+    failure = errorOf(event);
   }
   if (event) rd_kafka_event_destroy(event);
-  rd_kafka_NewTopic_destroy(newTopic);
   rd_kafka_queue_destroy(queue);
   rd_kafka_destroy(client);
+  return failure;
+}
+
+}  // namespace
+
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_NewTopic_t* newTopic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
+  if (newTopic == nullptr) throw std::runtime_error("creating topic " + topic + ": " + error);
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) { rd_kafka_CreateTopics(client, &newTopic, 1, nullptr, queue); },
+      [](rd_kafka_event_t* event) {
+        std::string found;
+        size_t count = 0;
+        const rd_kafka_topic_result_t** results =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+        for (size_t i = 0; i < count; ++i) {
+          if (rd_kafka_topic_result_error(results[i])) found = rd_kafka_topic_result_error_string(results[i]);
+        }
+        return found;
+      });
+  rd_kafka_NewTopic_destroy(newTopic);
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
 void setScramUser(const std::string& bootstrap, const std::string& user, const std::string& password) {
-  char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
-  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  if (client == nullptr) throw std::runtime_error(std::string("rd_kafka_new: ") + error);
   // A salt of our own: librdkafka generates one only when built with OpenSSL >= 1.1.1.
   std::string salt = "sluice-test-salt-" + user;
   rd_kafka_UserScramCredentialAlteration_t* alteration =
@@ -84,30 +103,26 @@ void setScramUser(const std::string& bootstrap, const std::string& user, const s
                              user.c_str(), RD_KAFKA_SCRAM_MECHANISM_SHA_512, 4096,
                              reinterpret_cast<const unsigned char*>(password.data()), password.size(),
                              reinterpret_cast<const unsigned char*>(salt.data()), salt.size());
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
-  rd_kafka_AlterUserScramCredentials(client, &alteration, 1, nullptr, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-  std::string failure;
-  if (event == nullptr) {
-    failure = "timed out";
-  } else if (rd_kafka_event_error(event)) {
-    failure = rd_kafka_event_error_string(event);
-  } else {
-    size_t count = 0;
-    const rd_kafka_AlterUserScramCredentials_result_response_t** responses =
-        rd_kafka_AlterUserScramCredentials_result_responses(rd_kafka_event_AlterUserScramCredentials_result(event),
-                                                            &count);
-    for (size_t i = 0; i < count; ++i) {
-      const rd_kafka_error_t* err = rd_kafka_AlterUserScramCredentials_result_response_error(responses[i]);
-      if (err != nullptr && rd_kafka_error_code(err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        failure = rd_kafka_error_string(err);
-      }
-    }
-  }
-  if (event) rd_kafka_event_destroy(event);
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) {
+        rd_kafka_AlterUserScramCredentials(client, &alteration, 1, nullptr, queue);
+      },
+      [](rd_kafka_event_t* event) {
+        std::string found;
+        size_t count = 0;
+        const rd_kafka_AlterUserScramCredentials_result_response_t** responses =
+            rd_kafka_AlterUserScramCredentials_result_responses(rd_kafka_event_AlterUserScramCredentials_result(event),
+                                                                &count);
+        for (size_t i = 0; i < count; ++i) {
+          const rd_kafka_error_t* err = rd_kafka_AlterUserScramCredentials_result_response_error(responses[i]);
+          if (err != nullptr && rd_kafka_error_code(err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            found = rd_kafka_error_string(err);
+          }
+        }
+        return found;
+      });
   rd_kafka_UserScramCredentialAlteration_destroy(alteration);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_destroy(client);
   if (!failure.empty()) throw std::runtime_error("SCRAM credentials of " + user + ": " + failure);
 }
 
