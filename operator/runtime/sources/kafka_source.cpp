@@ -80,6 +80,8 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
     return unavailable("kafka trigger \"" + options_.triggerName + "\": subscribe: " + RdKafka::err2str(err));
   }
   dispatcher_ = &dispatcher;
+  queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+  if (queue_ == nullptr) return internalError("kafka trigger \"" + options_.triggerName + "\": no consumer queue");
   thread_ = std::thread([this] { run(); });
   SLUICE_LOG_INFO("kafka trigger {}: consuming {} topic(s) as group {}", options_.triggerName, options_.topics.size(),
                   options_.consumerGroup);
@@ -124,7 +126,11 @@ void KafkaSource::run() {
                           options_.triggerName, intake.toString());
           pauseAll();
         }
-        holdRound();
+        // Paused partitions yield nothing new; the round still serves the group
+        // (rebalances, poll interval) and dispatches what was fetched just before
+        // the pause, which the delivery loop holds, unacknowledged, until the
+        // output works again.
+        fetchRound();
         continue;
       }
       if (paused_) {
@@ -144,112 +150,134 @@ void KafkaSource::run() {
   // group stalled for a session timeout). close() waits for the commit.
   processCompletions();
   commit(false);
-  carried_.clear();  // never dispatched, so never committed: the next owner reads them
   consumer_->close();
+  rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
 }
 
+size_t KafkaSource::consumeInto(size_t room, int timeoutMs) {
+  const size_t had = batch_.size();
+  batch_.resize(had + room);
+  ssize_t got = rd_kafka_consume_batch_queue(queue_, timeoutMs, batch_.data() + had, room);
+  batch_.resize(had + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+  if (got < 0) {
+    SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, rd_kafka_err2str(rd_kafka_last_error()));
+  }
+  return batch_.size() - had;
+}
+
 void KafkaSource::fetchRound() {
-  // The first record may wait for the broker; the rest of the round takes only
-  // what librdkafka has already fetched.
-  // A rebalance inside consume() may revoke (and re-create) partition states:
-  // the round then ends, so all its records were fetched under the `before`
-  // assignment; those of partitions revoked meanwhile are not dispatched (they
-  // are fetched again from the commit, here or by the new owner). A record
-  // consumed after the change opens the next round.
+  // Take what librdkafka has already fetched; only if that is nothing, wait
+  // (up to kConsumeTimeoutMs) for one record, then take what came with it.
+  // Rebalance callbacks may run inside these calls (see the header): `before`
+  // is the assignment the round started with.
   const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
-  std::vector<std::unique_ptr<RdKafka::Message>> messages;
   const size_t maxRecords = static_cast<size_t>(std::max(1, options_.maxBatch));
-  while (!carried_.empty() && messages.size() < maxRecords) {
-    messages.push_back(std::move(carried_.front()));
-    carried_.pop_front();
+  batch_.clear();
+  batch_.reserve(maxRecords);
+  inRound_ = true;
+  if (consumeInto(maxRecords, 0) == 0 && consumeInto(1, kConsumeTimeoutMs) == 1 && maxRecords > 1) {
+    consumeInto(maxRecords - 1, 0);
   }
-  int timeoutMs = messages.empty() ? kConsumeTimeoutMs : 0;
-  while (messages.size() < maxRecords) {
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeoutMs));
-    bool changed = partitions_ != before;
-    if (message->err() == RdKafka::ERR__TIMED_OUT || message->err() == RdKafka::ERR__PARTITION_EOF) break;
-    if (message->err() != RdKafka::ERR_NO_ERROR) {
-      SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr());
-      break;
-    }
-    if (changed) {
-      carried_.push_back(std::move(message));
-      break;
-    }
-    messages.push_back(std::move(message));
-    timeoutMs = 0;
-  }
-  if (messages.empty()) return;
+  inRound_ = false;
+  revokedInRound_.clear();
+  dispatchRound(before);
+  for (rd_kafka_message_t* message : batch_) rd_kafka_message_destroy(message);
+  batch_.clear();
+  applyDeferredAssign();
+}
+
+void KafkaSource::dispatchRound(const std::map<std::string, std::shared_ptr<PartitionState>>& before) {
+  if (batch_.empty()) return;
   // A record fetched after draining began is not dispatched; the commit never
   // covers it, so the next owner reads it.
   std::lock_guard lock(dispatchMu_);
   if (!fetching_) return;
   // Group by partition, keeping each partition's order.
-  std::vector<std::pair<RdKafka::Message*, std::vector<RdKafka::Message*>>> groups;
-  for (auto& message : messages) {
-    auto same = [&](const auto& group) {
-      return group.first->partition() == message->partition() && group.first->c_ptr()->rkt == message->c_ptr()->rkt;
-    };
-    auto it = std::find_if(groups.begin(), groups.end(), same);
-    if (it == groups.end()) {
-      groups.push_back({message.get(), {}});
-      it = std::prev(groups.end());
+  struct Group {
+    rd_kafka_topic_t* topic;
+    int32_t partition;
+    std::vector<const rd_kafka_message_t*> messages;
+  };
+  std::vector<Group> groups;
+  for (const rd_kafka_message_t* message : batch_) {
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, rd_kafka_message_errstr(message));
+      }
+      continue;
     }
-    it->second.push_back(message.get());
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& group) {
+      return group.partition == message->partition && group.topic == message->rkt;
+    });
+    if (it == groups.end()) {
+      groups.push_back({message->rkt, message->partition, {}});
+      it = std::prev(groups.end());
+      it->messages.reserve(batch_.size());
+    }
+    it->messages.push_back(message);
   }
-  for (auto& [head, group] : groups) {
-    std::string topic = head->topic_name();
-    std::string lane = laneOf(topic, head->partition());
+  for (Group& group : groups) {
+    const std::string topic = rd_kafka_topic_name(group.topic);
+    const std::string lane = laneOf(topic, group.partition);
     auto it = partitions_.find(lane);
     auto was = before.find(lane);
+    // Owned now and by the same assignment as when the round began (or newly
+    // assigned during it, never revoked during it): its records all belong to
+    // this assignment. Otherwise they were fetched for one that has ended.
     if (it == partitions_.end() || (was != before.end() && was->second != it->second)) {
       SLUICE_LOG_WARN("kafka trigger {}: {} record(s) from unassigned partition {}/{} skipped", options_.triggerName,
-                      group.size(), topic, head->partition());
+                      group.messages.size(), topic, group.partition);
       continue;
     }
     const std::shared_ptr<PartitionState>& state = it->second;
     std::vector<Event> events;
-    events.reserve(group.size());
-    for (RdKafka::Message* message : group) {
-      events.push_back(eventOf(*message));
-      events.back().subject = topic;
-      events.back().id = topic;
-      events.back().id += '/';
-      events.back().id += std::to_string(message->partition());
-      events.back().id += '/';
-      events.back().id += std::to_string(message->offset());
-      state->tracker.dispatched(message->offset());
+    events.reserve(group.messages.size());
+    for (const rd_kafka_message_t* message : group.messages) {
+      events.push_back(eventOf(*message, topic));
+      state->tracker.dispatched(message->offset);
     }
-    state->nextFetch = group.back()->offset() + 1;
+    state->nextFetch = group.messages.back()->offset + 1;
     dispatchEvents(state, std::move(events));
   }
 }
 
-Event KafkaSource::eventOf(RdKafka::Message& message) {
+Event KafkaSource::eventOf(const rd_kafka_message_t& message, const std::string& topic) {
   Event event;
   event.source = "kafka";
   event.type = "kafka.record";
-  event.partition = message.partition();
-  event.offset = message.offset();
-  RdKafka::MessageTimestamp timestamp = message.timestamp();
-  if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
-    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp.timestamp));
+  event.subject = topic;
+  std::string partition = std::to_string(message.partition);
+  std::string offset = std::to_string(message.offset);
+  event.id.reserve(topic.size() + partition.size() + offset.size() + 2);
+  event.id += topic;
+  event.id += '/';
+  event.id += partition;
+  event.id += '/';
+  event.id += offset;
+  event.partition = message.partition;
+  event.offset = message.offset;
+  rd_kafka_timestamp_type_t timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  int64_t timestamp = rd_kafka_message_timestamp(&message, &timestampType);
+  if (timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp));
   } else {
     event.time = clock_.wallNow();
   }
-  if (message.key_pointer() != nullptr) {
-    event.key.emplace(static_cast<const char*>(message.key_pointer()), message.key_len());
-  }
-  if (RdKafka::Headers* headers = message.headers()) {
-    for (const RdKafka::Headers::Header& header : headers->get_all()) {
-      event.headers.emplace_back(
-          header.key(),
-          header.value() ? std::string(static_cast<const char*>(header.value()), header.value_size()) : std::string());
+  if (message.key != nullptr) event.key.emplace(static_cast<const char*>(message.key), message.key_len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      event.headers.emplace_back(name,
+                                 value != nullptr ? std::string(static_cast<const char*>(value), size) : std::string());
     }
   }
-  if (message.payload() != nullptr) event.data.assign(static_cast<const char*>(message.payload()), message.len());
+  if (message.payload != nullptr) event.data.assign(static_cast<const char*>(message.payload), message.len);
   return event;
 }
 
@@ -389,17 +417,6 @@ void KafkaSource::resumeAll() {
   paused_ = false;
 }
 
-void KafkaSource::holdRound() {
-  // Paused partitions return nothing; a record that still arrives (fetched
-  // just before the pause) is kept, not dropped: the position is past it.
-  std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeTimeoutMs));
-  if (message->err() == RdKafka::ERR_NO_ERROR) {
-    carried_.push_back(std::move(message));
-  } else if (message->err() != RdKafka::ERR__TIMED_OUT && message->err() != RdKafka::ERR__PARTITION_EOF) {
-    SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, message->errstr());
-  }
-}
-
 void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                std::vector<RdKafka::TopicPartition*>& partitions) {
   // COOPERATIVE (cooperative-sticky): `partitions` is only what is added or
@@ -409,27 +426,27 @@ void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorC
   const std::string protocol = consumer->rebalance_protocol();
   const bool cooperative = protocol == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    bool again = !deferredAssign_.empty();
     for (RdKafka::TopicPartition* tp : partitions) {
-      auto state = std::make_shared<PartitionState>();
-      state->topic = tp->topic();
-      state->partition = tp->partition();
-      partitions_[laneOf(tp->topic(), tp->partition())] = state;
+      again = again || revokedInRound_.contains(laneOf(tp->topic(), tp->partition()));
     }
-    std::string error;
-    if (cooperative) {
-      if (RdKafka::Error* failure = consumer->incremental_assign(partitions)) {
-        error = failure->str();
-        delete failure;
+    if (inRound_ && again) {
+      // The round may hold records of the assignment just revoked; they must
+      // not pass as this one's. librdkafka accepts the assign call later.
+      for (RdKafka::TopicPartition* tp : partitions) {
+        deferredAssign_.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), tp->offset()));
       }
-    } else if (RdKafka::ErrorCode code = consumer->assign(partitions); code != RdKafka::ERR_NO_ERROR) {
-      error = RdKafka::err2str(code);
+      deferredCooperative_ = cooperative;
+      SLUICE_LOG_INFO("kafka trigger {}: assignment of {} partition(s) deferred to the end of the fetch round",
+                      options_.triggerName, partitions.size());
+      return;
     }
-    if (!error.empty()) SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error);
-    if (paused_ || !fetching_) consumer->pause(partitions);
-    SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned", options_.triggerName,
-                    partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size());
+    assign(consumer, partitions, cooperative);
     return;
   }
+  // A deferred assignment stays deferred: the group waits for it before the
+  // next change, so this can only be an error or a lost assignment, which
+  // concerns what librdkafka has assigned (partitions_), not the deferred.
   if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
     onRevoke(partitions, consumer->assignment_lost());
   } else {
@@ -444,6 +461,37 @@ void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorC
   } else {
     consumer->unassign();
   }
+}
+
+void KafkaSource::assign(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
+                         bool cooperative) {
+  for (RdKafka::TopicPartition* tp : partitions) {
+    auto state = std::make_shared<PartitionState>();
+    state->topic = tp->topic();
+    state->partition = tp->partition();
+    partitions_[laneOf(tp->topic(), tp->partition())] = state;
+  }
+  std::string error;
+  if (cooperative) {
+    if (RdKafka::Error* failure = consumer->incremental_assign(partitions)) {
+      error = failure->str();
+      delete failure;
+    }
+  } else if (RdKafka::ErrorCode code = consumer->assign(partitions); code != RdKafka::ERR_NO_ERROR) {
+    error = RdKafka::err2str(code);
+  }
+  if (!error.empty()) SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error);
+  if (paused_ || !fetching_) consumer->pause(partitions);
+  SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned", options_.triggerName,
+                  partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size());
+}
+
+void KafkaSource::applyDeferredAssign() {
+  if (deferredAssign_.empty()) return;
+  std::vector<RdKafka::TopicPartition*> partitions;
+  partitions.swap(deferredAssign_);
+  assign(consumer_.get(), partitions, deferredCooperative_);
+  destroyPartitions(partitions);
 }
 
 void KafkaSource::onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost) {
@@ -470,6 +518,7 @@ void KafkaSource::onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bo
     commit(true, revoked);
   }
   for (const auto& state : revoked) {
+    if (inRound_) revokedInRound_.insert(laneOf(state->topic, state->partition));
     state->revoked = true;
     partitions_.erase(laneOf(state->topic, state->partition));
     metrics_.removeConsumerLag(state->topic, state->partition);

@@ -20,14 +20,23 @@
 // - A failed asynchronous commit is retried: the offset-commit callback marks
 //   the partition so the next commit round sends its position again.
 // - Batches: each round takes what the consumer has already fetched (up to
-//   maxBatch records, without waiting for more) and dispatches each
-//   partition's records as one batch, so the delivery loop pays one hand-off
-//   and one completion per partition per round, not per record.
+//   maxBatch records, without waiting for more) in one librdkafka call
+//   (rd_kafka_consume_batch_queue on the consumer queue, not one consume() per
+//   record) and dispatches each partition's records as one batch, so the
+//   delivery loop pays one hand-off and one completion per partition per
+//   round, not per record.
+// - A rebalance served inside that call runs our callback midway through the
+//   batch, so a round cannot tell which of its records came before it. Hence:
+//   records of a partition revoked during the round are dropped (they were
+//   never dispatched, so never committed: the next owner reads them), and a
+//   partition revoked during the round is not assigned again until the round
+//   has been sorted (the assignment is deferred to the end of the round), so a
+//   round never mixes records of two assignments of one partition.
 // - Backpressure: no record is fetched while the dispatcher is at its
 //   in-flight limit (a round may overshoot it by at most maxBatch).
 // - An output that cannot be written (EventDispatcher::intakeStatus, e.g. a
 //   Kafka sink with a wrong password): every partition is paused, so nothing
-//   new is fetched, while consume() keeps being called so the member stays in
+//   new is fetched, while fetch rounds go on so the member stays in
 //   its group, and completions and commits go on (records in flight are
 //   committed only once written). Fetching resumes where it stopped when the
 //   output works again. The lag metric then asks the broker for the high
@@ -43,10 +52,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "common/clock.h"
@@ -102,7 +113,10 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
 
   void run();
   void fetchRound();
-  Event eventOf(RdKafka::Message& message);
+  void dispatchRound(const std::map<std::string, std::shared_ptr<PartitionState>>& before);
+  // Takes up to `room` records into batch_ (appending); returns how many.
+  size_t consumeInto(size_t room, int timeoutMs);
+  Event eventOf(const rd_kafka_message_t& message, const std::string& topic);
   void dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events);
   void processCompletions();
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
@@ -110,12 +124,12 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
-  // Runs on the consumer thread (from consume() or a synchronous commit).
+  void assign(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
+  void applyDeferredAssign();
+  // Runs on the consumer thread (from a consume call or a synchronous commit).
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
   void pauseAll();
   void resumeAll();
-  // While the intake is closed: serves the group (rebalances, poll interval) without fetching.
-  void holdRound();
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
@@ -130,8 +144,14 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
   bool paused_ = false;
-  // Consumed but not dispatched yet (right after a rebalance, or while held): the next round's first.
-  std::deque<std::unique_ptr<RdKafka::Message>> carried_;
+  rd_kafka_queue_t* queue_ = nullptr;       // the consumer queue (records and rebalance events)
+  std::vector<rd_kafka_message_t*> batch_;  // one round's records, reused
+  bool inRound_ = false;                    // a fetch round is taking records (callbacks may run inside)
+  std::set<std::string> revokedInRound_;    // lanes revoked during the current round
+  // An assignment that arrived during a round and includes a lane revoked in
+  // that round: applied when the round's records have been sorted.
+  std::vector<RdKafka::TopicPartition*> deferredAssign_;
+  bool deferredCooperative_ = true;
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_

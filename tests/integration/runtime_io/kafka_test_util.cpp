@@ -176,7 +176,7 @@ void produceAll(const std::string& bootstrap, const std::string& topic, const st
 
 std::string writeKafkaPythonFunction(const std::string& dir, const std::string& name, const std::string& handlerCode,
                                      const std::string& bootstrap, const std::string& in, const std::string& out,
-                                     const std::string& group) {
+                                     const std::string& group, const json& properties) {
   std::filesystem::create_directories(dir + "/code");
   writeFile(dir + "/code/index.py", handlerCode);
   json config = {
@@ -191,6 +191,7 @@ std::string writeKafkaPythonFunction(const std::string& dir, const std::string& 
                                    {"topics", json::array({in})},
                                    {"consumerGroup", group},
                                    {"initialOffset", "earliest"}}}}})}};
+  if (!properties.empty()) config["triggers"][0]["kafka"]["properties"] = properties;
   std::string path = dir + "/function.json";
   writeFile(path, config.dump(2));
   return path;

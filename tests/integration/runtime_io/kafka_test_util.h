@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/core/event.h"
 
 namespace sluice::testing {
@@ -50,7 +52,8 @@ struct ConsumedRecord {
 // Returns the config's path (dir/function.json).
 std::string writeKafkaPythonFunction(const std::string& dir, const std::string& name, const std::string& handlerCode,
                                      const std::string& bootstrap, const std::string& in, const std::string& out,
-                                     const std::string& group);
+                                     const std::string& group,
+                                     const nlohmann::json& properties = nlohmann::json::object());
 
 // Reads `topic` from the beginning until `expected` records arrived and then
 // `settle` passes without new ones, or `timeout` passes.

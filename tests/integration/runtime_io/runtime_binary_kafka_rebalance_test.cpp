@@ -4,7 +4,11 @@
 // Every record reaches the output exactly once (graceful moves replay
 // nothing), and the replicas' logs show incremental rebalances: every
 // assignment is cooperative, and a replica gives partitions up while keeping
-// others (an eager rebalance revokes everything).
+// others (an eager rebalance revokes everything). The same scenario with an
+// eager strategy set through the trigger's properties: every member's whole
+// assignment is revoked and given back, often while a fetch round is taking
+// records (the source then defers the assignment to the end of the round), and
+// still nothing is lost or duplicated.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "kafka_test_util.h"
 #include "runtime_process.h"
 
@@ -22,6 +28,7 @@ namespace sluice::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using nlohmann::json;
 
 // A few ms per record keeps the stream running long enough for the moves to
 // happen in the middle of it.
@@ -51,8 +58,18 @@ bool waitProcessed(const std::vector<const RuntimeProcess*>& replicas, double ta
   return false;
 }
 
-TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCooperativeMovesAndNoDuplicates) {
-  constexpr int kMessages = 20000;
+constexpr int kMessages = 20000;
+
+struct Outcome {
+  std::map<std::string, int> ids;  // output value -> times seen
+  size_t records = 0;
+  int missing = 0;
+  std::vector<std::string> logs;  // the three replicas'
+};
+
+// Two replicas start on a 6-partition backlog, a third joins mid-stream, then
+// the first leaves gracefully; fills `outcome` with what reached the output.
+void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
   const std::string in = uniqueName("rebalance-in");
   const std::string out = uniqueName("rebalance-out");
@@ -60,7 +77,7 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
   createTopic(bootstrap, in, 6);
   createTopic(bootstrap, out, 6);
   const std::string config =
-      writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, uniqueName("rebalance-group"));
+      writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, uniqueName("rebalance-group"), properties);
   std::vector<TestMessage> messages;
   messages.reserve(kMessages);
   for (int i = 0; i < kMessages; ++i)
@@ -94,14 +111,25 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
   EXPECT_EQ(second.waitFor(120s), 0) << second.log();
   EXPECT_EQ(third.waitFor(120s), 0) << third.log();
 
-  std::map<std::string, int> ids;
-  for (const auto& r : records) ++ids[r.value];
-  int missing = 0;
-  for (int i = 0; i < kMessages; ++i) missing += ids.count("id-" + std::to_string(i)) == 0;
-  EXPECT_EQ(missing, 0) << "records lost";
-  EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
-  EXPECT_EQ(records.size(), static_cast<size_t>(kMessages))
-      << (records.size() - ids.size()) << " duplicates after graceful moves";
+  for (const auto& r : records) ++outcome.ids[r.value];
+  for (int i = 0; i < kMessages; ++i) outcome.missing += outcome.ids.count("id-" + std::to_string(i)) == 0;
+  outcome.records = records.size();
+  for (const RuntimeProcess* replica : {&first, &second, &third}) outcome.logs.push_back(replica->log());
+  std::filesystem::remove_all(dir);
+}
+
+void expectEveryRecordExactlyOnce(const Outcome& outcome) {
+  EXPECT_EQ(outcome.missing, 0) << "records lost";
+  EXPECT_EQ(outcome.ids.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(outcome.records, static_cast<size_t>(kMessages))
+      << (outcome.records - outcome.ids.size()) << " duplicates after graceful moves";
+}
+
+TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCooperativeMovesAndNoDuplicates) {
+  Outcome outcome;
+  joinAndLeaveMidStream(json::object(), outcome);
+  if (HasFatalFailure()) return;
+  expectEveryRecordExactlyOnce(outcome);
 
   // Cooperative: every assignment was incremental, and some replica gave
   // partitions up while keeping others.
@@ -109,8 +137,7 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
   const std::regex keptSome(R"(revoked [1-9]\d* partition\(s\), [1-9]\d* still owned)");
   int assignments = 0;
   bool incrementalRevoke = false;
-  for (const RuntimeProcess* replica : {&first, &second, &third}) {
-    std::string log = replica->log();
+  for (const std::string& log : outcome.logs) {
     for (auto it = std::sregex_iterator(log.begin(), log.end(), assigned); it != std::sregex_iterator(); ++it) {
       ++assignments;
       EXPECT_EQ((*it)[1].str(), "cooperative") << log;
@@ -118,10 +145,34 @@ TEST(RuntimeBinaryKafkaRebalanceTest, ThirdJoinsAndOneLeavesMidStreamWithCoopera
     incrementalRevoke = incrementalRevoke || std::regex_search(log, keptSome);
   }
   EXPECT_GE(assignments, 4) << "two initial assignments, the joiner's, and the leaver's partitions moving";
-  EXPECT_TRUE(incrementalRevoke) << first.log() << second.log();
+  EXPECT_TRUE(incrementalRevoke) << outcome.logs[0] << outcome.logs[1];
   std::cout << "[figure] cooperative rebalance, 3 replicas (join + graceful leave mid-stream): " << kMessages
-            << " records, " << (records.size() - ids.size()) << " duplicates, " << missing << " lost\n";
-  std::filesystem::remove_all(dir);
+            << " records, " << (outcome.records - outcome.ids.size()) << " duplicates, " << outcome.missing
+            << " lost\n";
+}
+
+TEST(RuntimeBinaryKafkaRebalanceTest, EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing) {
+  Outcome outcome;
+  joinAndLeaveMidStream({{"partition.assignment.strategy", "range"}}, outcome);
+  if (HasFatalFailure()) return;
+  expectEveryRecordExactlyOnce(outcome);
+  const std::regex assigned(R"(assigned \d+ partition\(s\) \((\w+) rebalance\))");
+  int assignments = 0;
+  int deferred = 0;
+  for (const std::string& log : outcome.logs) {
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), assigned); it != std::sregex_iterator(); ++it) {
+      ++assignments;
+      EXPECT_EQ((*it)[1].str(), "eager") << log;
+    }
+    for (size_t at = log.find("deferred to the end of the fetch round"); at != std::string::npos;
+         at = log.find("deferred to the end of the fetch round", at + 1)) {
+      ++deferred;
+    }
+  }
+  EXPECT_GE(assignments, 4) << "two initial assignments, then everyone's again on the join and on the leave";
+  std::cout << "[figure] eager rebalance, 3 replicas (join + graceful leave mid-stream): " << kMessages << " records, "
+            << (outcome.records - outcome.ids.size()) << " duplicates, " << outcome.missing << " lost, " << deferred
+            << " assignment(s) deferred to the end of a fetch round\n";
 }
 
 }  // namespace
