@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "common/logging.h"
-#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::runtime {
 
@@ -41,12 +40,6 @@ std::chrono::system_clock::time_point mtimeOf(const struct stat& st) {
 void touch(const std::string& path, std::chrono::system_clock::time_point t) {
   timespec times[2] = {toTimespec(t), toTimespec(t)};
   utimensat(AT_FDCWD, path.c_str(), times, 0);
-}
-
-std::string defaultOwner() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return std::string(host) + "-" + std::to_string(getpid());
 }
 
 // rename(), or copy + fsync + unlink across file systems.
@@ -178,7 +171,7 @@ size_t DirSource::releaseInFlight() {
   return state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
 }
 
-void DirSource::maintainClaims() {
+void DirSource::refreshClaims() {
   auto now = clock_.wallNow();
   for (const auto& name : state_->claimed.keys()) touch(state_->claimPath(name), now);
 }
@@ -228,21 +221,11 @@ void DirSource::scan() {
     }
     std::ostringstream content;
     content << in.rdbuf();
-    Event event;
-    std::string etag =
+    const std::string version =
         std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(c.mtime.time_since_epoch()).count()) + "-" +
         std::to_string(c.size);
-    event.id = options_.directory + "/" + c.name + "@" + etag;
-    event.source = "dir";
-    event.type = "object.created";
-    event.subject = path;
-    event.time = c.mtime;
-    event.key = c.name;
-    event.data = std::move(content).str();
-    event.headers = {{shapes::kObjectBucketHeader, fs::path(options_.directory).filename().string()},
-                     {shapes::kObjectKeyHeader, c.name},
-                     {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
-                     {shapes::kObjectEtagHeader, etag}};
+    Event event = objectEvent("dir", path, version, fs::path(options_.directory).filename().string(), c.name, c.mtime,
+                              std::move(content).str());
     state_->claimed.add(c.name, event.id);
     std::weak_ptr<State> weak = state_;
     std::string name = c.name;

@@ -53,7 +53,7 @@ class DirSource final : public ObjectSource {
 
  private:
   void scan() override;
-  void maintainClaims() override;  // refreshes our claims
+  void refreshClaims() override;
   size_t releaseInFlight() override;
 
   DirSourceOptions options_;

@@ -1,6 +1,9 @@
 #include "runtime/sources/object_source.h"
 
+#include <unistd.h>
+
 #include "common/logging.h"
+#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::runtime {
 
@@ -17,6 +20,35 @@ void ObjectSource::startScanning(EventDispatcher& dispatcher, const std::string&
   dispatcher_ = &dispatcher;
   loop_.start([this] { scan(); }, [this] { maintainClaims(); });
   SLUICE_LOG_INFO("{}: watching {} every {} ms", where_, watched, pollInterval_.count());
+}
+
+void ObjectSource::maintainClaims() {
+  refreshClaims();
+  if (fetching()) sweepAbandonedClaims();
+}
+
+Event ObjectSource::objectEvent(const std::string& source, const std::string& where, const std::string& version,
+                                const std::string& bucket, const std::string& key,
+                                std::chrono::system_clock::time_point time, std::string data) {
+  Event event;
+  event.id = where + "@" + version;
+  event.source = source;
+  event.type = "object.created";
+  event.subject = where;
+  event.time = time;
+  event.key = key;
+  event.headers = {{shapes::kObjectBucketHeader, bucket},
+                   {shapes::kObjectKeyHeader, key},
+                   {shapes::kObjectSizeHeader, std::to_string(data.size())},
+                   {shapes::kObjectEtagHeader, version}};
+  event.data = std::move(data);
+  return event;
+}
+
+std::string ObjectSource::defaultOwner() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
 }
 
 Status ObjectSource::finish(Clock::TimePoint) {

@@ -3,11 +3,13 @@
 // the scanning thread (ObjectScanLoop: scan every pollInterval, claim upkeep
 // every claimTtl/3), stopFetching, and finish(), which stops scanning and
 // releases the claims of objects still in flight so another replica takes them.
-// A source implements scan(), maintainClaims() and releaseInFlight(), calls
-// startScanning() at the end of a successful start(), and finish() from its
-// own destructor (the hooks are its own).
+// A source implements scan(), refreshClaims(), releaseInFlight() and, where a
+// killed replica can leave a claim whose object is gone, sweepAbandonedClaims();
+// it calls startScanning() at the end of a successful start(), and finish()
+// from its own destructor (the hooks are its own). objectEvent() builds the
+// event every source hands out for one object, with the same headers.
 //
-// Threads: as ObjectScanLoop; scan() and maintainClaims() run on its thread.
+// Threads: as ObjectScanLoop; scan() and the claim upkeep run on its thread.
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "runtime/core/event.h"
 #include "runtime/sources/object_scan_loop.h"
 #include "runtime/sources/source.h"
 
@@ -46,15 +49,28 @@ class ObjectSource : public Source {
 
   // One listing: claims and dispatches what is new (to dispatcher_).
   virtual void scan() = 0;
-  // Every claimTtl/3: refreshes our claims (and sweeps abandoned ones while fetching).
-  virtual void maintainClaims() = 0;
+  // Every claimTtl/3: refreshes the heartbeat of each claim we hold...
+  virtual void refreshClaims() = 0;
+  // ...then, while fetching, removes claims left by killed replicas whose object is gone (none by default:
+  // a source whose claims are found by listing the objects never leaves such a claim behind).
+  virtual void sweepAbandonedClaims() {}
   // Closes the in-flight bookkeeping and releases each claim; how many were released.
   virtual size_t releaseInFlight() = 0;
+
+  // The event for one object: `source` ("dir", "s3", "webhdfs"), `where` (its URL or path, the subject),
+  // `version` (ETag or mtime-length; the id is where@version), `bucket` (bucket or directory name).
+  static Event objectEvent(const std::string& source, const std::string& where, const std::string& version,
+                           const std::string& bucket, const std::string& key,
+                           std::chrono::system_clock::time_point time, std::string data);
+  // "host-pid": who holds a claim when the options name no owner.
+  static std::string defaultOwner();
 
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
 
  private:
+  void maintainClaims();
+
   const std::string unit_;
   const std::string triggerName_;
   const std::string where_;

@@ -1,7 +1,5 @@
 #include "runtime/sources/s3_source.h"
 
-#include <unistd.h>
-
 #include <map>
 #include <sstream>
 #include <vector>
@@ -9,17 +7,10 @@
 #include <date/date.h>
 
 #include "common/logging.h"
-#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::runtime {
 
 namespace {
-
-std::string defaultOwner() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return std::string(host) + "-" + std::to_string(getpid());
-}
 
 int64_t epochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -162,11 +153,6 @@ Status S3Source::start(EventDispatcher& dispatcher) {
   return Status::ok();
 }
 
-void S3Source::maintainClaims() {
-  refreshClaims();
-  if (fetching()) sweepAbandonedClaims();
-}
-
 size_t S3Source::releaseInFlight() {
   return state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
 }
@@ -243,19 +229,10 @@ void S3Source::scan() {
         continue;
       }
       if (etag.empty()) etag = object.etag;
-      Event event;
-      event.id = state_->client->describe(key) + "@" + etag;
-      event.source = "s3";
-      event.type = "object.created";
-      event.subject = state_->client->describe(key);
-      event.time = parseIsoTime(object.lastModified);
-      event.key = key;
-      event.data = std::move(content).value();
-      std::string bucket = event.subject.substr(5, event.subject.size() - 5 - key.size() - 1);
-      event.headers = {{shapes::kObjectBucketHeader, bucket},
-                       {shapes::kObjectKeyHeader, key},
-                       {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
-                       {shapes::kObjectEtagHeader, etag}};
+      const std::string where = state_->client->describe(key);  // s3://bucket/key
+      const std::string bucket = where.substr(5, where.size() - 5 - key.size() - 1);
+      Event event =
+          objectEvent("s3", where, etag, bucket, key, parseIsoTime(object.lastModified), std::move(content).value());
       state_->claimed.add(key, etag);
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.

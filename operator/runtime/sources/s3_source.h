@@ -66,10 +66,9 @@ class S3Source final : public ObjectSource {
 
  private:
   void scan() override;
-  void maintainClaims() override;
+  void refreshClaims() override;
+  void sweepAbandonedClaims() override;
   size_t releaseInFlight() override;
-  void refreshClaims();
-  void sweepAbandonedClaims();
 
   S3SourceOptions options_;
   std::shared_ptr<State> state_;

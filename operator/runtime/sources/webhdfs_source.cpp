@@ -1,13 +1,10 @@
 #include "runtime/sources/webhdfs_source.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <set>
 #include <vector>
 
 #include "common/logging.h"
-#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::runtime {
 
@@ -15,12 +12,6 @@ namespace {
 
 constexpr const char* kClaimDir = ".sluice-claims";
 constexpr const char* kFailedDir = ".sluice-failed";
-
-std::string defaultOwner() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return std::string(host) + "-" + std::to_string(getpid());
-}
 
 int64_t epochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -179,11 +170,6 @@ Status WebHdfsSource::start(EventDispatcher& dispatcher) {
   return Status::ok();
 }
 
-void WebHdfsSource::maintainClaims() {
-  refreshClaims();
-  if (fetching()) sweepAbandonedClaims();
-}
-
 size_t WebHdfsSource::releaseInFlight() {
   return state_->claimed.closeAndRelease([this](const std::string& name) { state_->release(name); });
 }
@@ -261,19 +247,10 @@ void WebHdfsSource::scan() {
       state_->release(file.name);
       continue;
     }
-    Event event;
-    event.id = state_->client->describe(path) + "@" + version;
-    event.source = "webhdfs";
-    event.type = "object.created";
-    event.subject = state_->client->describe(path);
-    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(file.modificationTimeMs));
-    event.key = file.name;
-    event.data = std::move(content).value();
-    std::string bucket = options_.directory.substr(options_.directory.rfind('/') + 1);
-    event.headers = {{shapes::kObjectBucketHeader, bucket},
-                     {shapes::kObjectKeyHeader, file.name},
-                     {shapes::kObjectSizeHeader, std::to_string(event.data.size())},
-                     {shapes::kObjectEtagHeader, version}};
+    Event event = objectEvent("webhdfs", state_->client->describe(path), version,
+                              options_.directory.substr(options_.directory.rfind('/') + 1), file.name,
+                              std::chrono::system_clock::time_point(std::chrono::milliseconds(file.modificationTimeMs)),
+                              std::move(content).value());
     state_->claimed.add(file.name, version);
     std::weak_ptr<State> weak = state_;
     // No lane: files are independent and run in parallel.

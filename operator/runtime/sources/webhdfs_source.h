@@ -65,10 +65,9 @@ class WebHdfsSource final : public ObjectSource {
 
  private:
   void scan() override;
-  void maintainClaims() override;
+  void refreshClaims() override;
+  void sweepAbandonedClaims() override;
   size_t releaseInFlight() override;
-  void refreshClaims();
-  void sweepAbandonedClaims();
 
   WebHdfsSourceOptions options_;
   std::shared_ptr<State> state_;

@@ -23,7 +23,8 @@ start_operator() {
   operator_pid=$!
 }
 # The value of the first /metrics sample whose line starts with PREFIX (name{labels...).
-metric_sample() { curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -F -- "$1" | head -1 | awk '{print $NF}'; }
+# (One awk reads everything: a `head` would SIGPIPE the writers, which pipefail turns into a failure.)
+metric_sample() { curl -sf "http://127.0.0.1:$metrics_port/metrics" | awk -v s="$1" '!found && index($0, s) { print $NF; found = 1 }'; }
 fail_with_log() {
   keep_logs=1
   echo "--- operator log (last 40 lines) ---" >&2
@@ -74,7 +75,7 @@ metric_value_is() { [[ $(k get fn "$1" -o jsonpath='{.status.metrics[0].value}')
 log_time_ms() {
   local line
   line=$(grep -m1 -- "$1" "$log_dir/operator.log") || return 1
-  date -d "$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}' <<<"$line" | head -1 | tr T ' ')" +%s%3N
+  date -d "$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}' <<<"$line" | sed -n 1p | tr T ' ')" +%s%3N
 }
 event_reasons() {
   k get events --field-selector "involvedObject.kind=Function,involvedObject.name=$1" -o jsonpath='{.items[*].reason}'

@@ -93,7 +93,7 @@ reads=$(metric_sample "sluice_autoscaler_scaler_latency_seconds_count{$fn_label"
 ((reads > 1)) || fail "/metrics scaler latency count: $reads"
 echo "[step] burst of 200: desiredReplicas $final (max seen $max_seen), 6 pods Ready, Trigger metric 60"
 
-first_record_ms=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -o beginning -e -q -f '%T\n' | sort -n | head -1)
+first_record_ms=$(kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -o beginning -e -q -f '%T\n' | sort -n | sed -n 1p)
 decided_ms=$(log_time_ms "desired replicas 0 -> ") || fail "no scale-up line in the operator log"
 echo "[figure] kafka activation: $((decided_ms - first_record_ms)) ms from the first record's timestamp to desiredReplicas > 0"
 

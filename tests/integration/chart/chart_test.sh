@@ -132,8 +132,10 @@ ready_one() { [[ $("$KUBECTL" -n "$fn_ns" get fn echo -o jsonpath='{.status.read
 trigger_ready() { [[ $("$KUBECTL" -n "$fn_ns" get trigger echo-http -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
 (poll 60 trigger_ready) || fail "the Trigger's Ready condition was never written"
 [[ $(k get lease sluice-operator-leader -o jsonpath='{.spec.holderIdentity}') != "" ]] || fail "no leader in the Lease"
-"$KUBECTL" -n "$fn_ns" get events --field-selector involvedObject.kind=Function -o name | grep -q . ||
-  fail "the operator recorded no Event"
+# (Read whole, not piped into `grep -q`: under pipefail kubectl's SIGPIPE would fail a check that found one.)
+function_event() { [[ -n $("$KUBECTL" -n "$fn_ns" get events --field-selector involvedObject.kind=Function -o name) ]]; }
+(poll 30 function_event) ||
+  fail "the operator recorded no Event; events in $fn_ns: $("$KUBECTL" -n "$fn_ns" get events -o jsonpath='{range .items[*]}{.involvedObject.kind}/{.involvedObject.name} {.reason}; {end}')"
 # An API refusal is logged as "HTTP 403 Forbidden: ..." (kube/api_error.cpp); a bare \b403\b also
 # matched log timestamps such as 04:31:06.403 and failed CI once.
 refused='forbidden|HTTP 403|PermissionDenied'

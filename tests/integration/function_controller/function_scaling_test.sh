@@ -98,7 +98,7 @@ sleep 3
 count_is 5 || fail "0->5 did not stay at 5 pods: $(live_count)"
 
 # Pod shape: owner reference, labels, hardened security context, probes.
-pod=$(live_pods | head -1)
+pod=$(live_pods | sed -n 1p) # sed reads all: `head` could SIGPIPE the producer, which pipefail turns into a failure
 pod_json=$(k get pod "$pod" -o json)
 [[ $(jq -r '.metadata.ownerReferences[0].kind + "/" + .metadata.ownerReferences[0].name' <<<"$pod_json") == Function/echo ]] ||
   fail "pod $pod is not owned by Function/echo"
@@ -118,11 +118,11 @@ echo "[step] 2->0: 0 pods"
 # A deleted replica is replaced.
 set_desired 3
 poll 120 count_is 3
-victim=$(live_pods | head -1)
+victim=$(live_pods | sed -n 1p)
 k delete pod "$victim" --wait=false >/dev/null
 poll 120 bash -c "! $KUBECTL -n $ns get pod $victim -o name 2>/dev/null | grep -q ."
 poll 120 count_is 3
-live_pods | grep -qx "$victim" && fail "deleted pod $victim still counted"
+grep -qx "$victim" <<<"$(live_pods)" && fail "deleted pod $victim still counted"
 echo "[step] deleted pod replaced: 3 pods"
 
 # Status columns and Events.
@@ -167,7 +167,7 @@ deleted=$(grep -c "deleted pod" "$log_dir/operator-2.log" || true)
 # A create the killed operator had already sent can still land after its successor listed the pods;
 # the successor then removes that one surplus pod (as the ReplicaSet controller would), so at most one.
 ((deleted <= 1 && created - deleted == 20 - before)) || ((deleted <= 1 && created - deleted == 20 - before - 1)) ||
-  fail "restarted operator created $created and deleted $deleted pods with $before already there"
+  fail "restarted operator created $created and deleted $deleted pods with $before already there; its log: $(grep -E "created pod|deleted pod|desired|settl" "$log_dir/operator-2.log" | head -40)"
 echo "[figure] restarted operator: $created created, $deleted deleted"
 echo "[step] SIGKILL of the operator with $before of 20 pods created: converged to 20 (max seen $max)"
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fakes/fake_clock.h"
+#include "object_source_test_util.h"
 #include "runtime/shapes/event_shapes.h"
 #include "runtime/sinks/dir_sink.h"
 #include "runtime/sources/dir_source.h"
@@ -56,46 +57,6 @@ std::set<std::string> listNames(const std::string& dir) {
   return names;
 }
 
-struct Dispatched {
-  Event event;
-  CompletionCallback done;
-};
-
-class FakeDispatcher final : public EventDispatcher {
- public:
-  bool waitForCapacity(std::chrono::milliseconds) override { return true; }
-  void dispatch(Event event, std::string, std::string, CompletionCallback done) override {
-    std::lock_guard lock(mu_);
-    events_.push_back({std::move(event), std::move(done)});
-  }
-  size_t count() {
-    std::lock_guard lock(mu_);
-    return events_.size();
-  }
-  Dispatched take(size_t i) {
-    std::lock_guard lock(mu_);
-    return events_.at(i);
-  }
-  std::vector<Dispatched> all() {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Dispatched> events_;
-};
-
-// Waits (bounded, to turn a hang into a failure) until `done` holds.
-template <typename Predicate>
-bool eventually(Predicate done) {
-  for (int i = 0; i < 10000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
-
 // Advances the clock by one poll interval and waits for the scan it triggers.
 void nextScan(FakeClock& clock, DirSource& source, std::chrono::milliseconds poll) {
   clock.waitForSleepers(1);  // the source sleeps on a deadline computed before this advance
@@ -120,7 +81,7 @@ TEST(DirSourceTest, OneEventPerFileDeletedAfterAckAndRequeuedFilesComeBack) {
   writeFile(dir / "b.log", "beta\n");
   writeFile(dir / ".partial", "being written");
   FakeClock clock;
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSource source(optionsFor(dir), clock);
   ASSERT_TRUE(source.start(dispatcher).isOk());
   ASSERT_TRUE(eventually([&] { return source.scans() >= 1; }));
@@ -166,7 +127,7 @@ TEST(DirSourceTest, MoveAfterProcessingKeepsTheFileInTheTargetDirectory) {
   TempDir done;
   writeFile(dir / "x.csv", "1,2,3\n");
   FakeClock clock;
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSourceOptions options = optionsFor(dir);
   options.afterProcessing = DirAfterProcessing::kMove;
   options.moveTo = done / "processed";
@@ -184,8 +145,8 @@ TEST(DirSourceTest, TwoSourcesOnOneDirectoryProcessEachFileOnce) {
   TempDir dir;
   for (int i = 0; i < kFiles; ++i) writeFile(dir / ("f" + std::to_string(i)), std::to_string(i));
   FakeClock clock;
-  FakeDispatcher first;
-  FakeDispatcher second;
+  RecordingDispatcher first;
+  RecordingDispatcher second;
   DirSourceOptions options = optionsFor(dir);
   options.maxInFlight = 1000;
   options.owner = "replica-1";
@@ -220,7 +181,7 @@ TEST(DirSourceTest, AbandonedClaimIsTakenOverAfterClaimTtl) {
                        {static_cast<time_t>(t / 1'000'000'000), static_cast<long>(t % 1'000'000'000)}};
   ASSERT_EQ(utimensat(AT_FDCWD, (dir / ".sluice-claims/orphan.json").c_str(), times, 0), 0);
 
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSource source(optionsFor(dir), clock);  // claimTtl 60 s
   ASSERT_TRUE(source.start(dispatcher).isOk());
   ASSERT_TRUE(eventually([&] { return source.scans() >= 1; }));
@@ -238,7 +199,7 @@ TEST(DirSourceTest, OwnClaimsAreRefreshedWhileInFlightAndReleasedOnDrain) {
   TempDir dir;
   writeFile(dir / "slow.bin", "zzz");
   FakeClock clock;
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSourceOptions options = optionsFor(dir);
   options.pollInterval = 10s;
   DirSource source(options, clock);
@@ -267,7 +228,7 @@ TEST(DirSourceTest, OwnClaimsAreRefreshedWhileInFlightAndReleasedOnDrain) {
 
 TEST(DirSourceTest, StartRefusesAMissingDirectory) {
   FakeClock clock;
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSourceOptions options;
   options.triggerName = "uploads";
   options.directory = "/nonexistent/sluice-dir-io";
@@ -329,7 +290,7 @@ TEST(DirSinkAndSourceTest, FilesFromTheSinkAreReadWholeByASourceWatchingTheSameD
   record.value = big;
   (*sink)->write(record, [&](Status s) { written = std::move(s); });
   ASSERT_TRUE(written.isOk());
-  FakeDispatcher dispatcher;
+  RecordingDispatcher dispatcher;
   DirSource source(optionsFor(dir), clock);
   ASSERT_TRUE(source.start(dispatcher).isOk());
   ASSERT_TRUE(eventually([&] { return dispatcher.count() == 1; }));

@@ -1,7 +1,7 @@
-// Helpers shared by the unit tests of the claiming object sources (S3Source,
-// WebHdfsSource), which drive a source through scripted HTTP answers: a
-// dispatcher that records what the source hands out and lets the test decide
-// when each event completes, the requests in a readable form, and a bounded wait.
+// Helpers shared by the unit tests of the claiming object sources (DirSource,
+// S3Source, WebHdfsSource): a dispatcher that records what the source hands out
+// and lets the test decide when each event completes, the scripted HTTP
+// requests in a readable form, and a bounded wait.
 #pragma once
 
 #include <chrono>
@@ -16,36 +16,38 @@
 
 namespace sluice::runtime {
 
+// One event a source handed out, with the callback that settles it.
+struct Dispatched {
+  Event event;
+  CompletionCallback done;
+};
+
 class RecordingDispatcher final : public EventDispatcher {
  public:
   bool waitForCapacity(std::chrono::milliseconds) override { return true; }
   void dispatch(Event event, std::string, std::string, CompletionCallback done) override {
     std::lock_guard lock(mu_);
-    events_.push_back(std::move(event));
-    callbacks_.push_back(std::move(done));
+    dispatched_.push_back({std::move(event), std::move(done)});
   }
   size_t count() {
     std::lock_guard lock(mu_);
-    return events_.size();
+    return dispatched_.size();
   }
-  Event event(size_t i) {
+  // Copies, so a test settles events outside the lock (the source may dispatch again from the callback).
+  Dispatched take(size_t i) {
     std::lock_guard lock(mu_);
-    return events_.at(i);
+    return dispatched_.at(i);
   }
-  // Completes the i-th event (outside the lock: the source may dispatch again from the callback).
-  void complete(size_t i, Outcome outcome) {
-    CompletionCallback done;
-    {
-      std::lock_guard lock(mu_);
-      done = callbacks_.at(i);
-    }
-    done(outcome);
+  std::vector<Dispatched> all() {
+    std::lock_guard lock(mu_);
+    return dispatched_;
   }
+  Event event(size_t i) { return take(i).event; }
+  void complete(size_t i, Outcome outcome) { take(i).done(outcome); }
 
  private:
   std::mutex mu_;
-  std::vector<Event> events_;
-  std::vector<CompletionCallback> callbacks_;
+  std::vector<Dispatched> dispatched_;
 };
 
 // Each request as `describe` writes it, in order.
