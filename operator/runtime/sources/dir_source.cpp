@@ -224,7 +224,7 @@ void DirSource::scan() {
     const std::string version =
         std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(c.mtime.time_since_epoch()).count()) + "-" +
         std::to_string(c.size);
-    Event event = objectEvent("dir", path, version, fs::path(options_.directory).filename().string(), c.name, c.mtime,
+    Event event = objectEvent(path, version, fs::path(options_.directory).filename().string(), c.name, c.mtime,
                               std::move(content).str());
     state_->claimed.add(c.name, event.id);
     std::weak_ptr<State> weak = state_;

@@ -10,6 +10,7 @@ namespace sluice::runtime {
 ObjectSource::ObjectSource(const std::string& kind, std::string unit, std::string triggerName, Clock& clock,
                            std::chrono::milliseconds pollInterval, std::chrono::milliseconds claimTtl)
     : clock_(clock),
+      kind_(kind),
       unit_(std::move(unit)),
       triggerName_(std::move(triggerName)),
       where_(kind + " trigger \"" + triggerName_ + "\""),
@@ -27,12 +28,12 @@ void ObjectSource::maintainClaims() {
   if (fetching()) sweepAbandonedClaims();
 }
 
-Event ObjectSource::objectEvent(const std::string& source, const std::string& where, const std::string& version,
-                                const std::string& bucket, const std::string& key,
-                                std::chrono::system_clock::time_point time, std::string data) {
+Event ObjectSource::objectEvent(const std::string& where, const std::string& version, const std::string& bucket,
+                                const std::string& key, std::chrono::system_clock::time_point time,
+                                std::string data) const {
   Event event;
   event.id = where + "@" + version;
-  event.source = source;
+  event.source = kind_;
   event.type = "object.created";
   event.subject = where;
   event.time = time;

@@ -57,11 +57,10 @@ class ObjectSource : public Source {
   // Closes the in-flight bookkeeping and releases each claim; how many were released.
   virtual size_t releaseInFlight() = 0;
 
-  // The event for one object: `source` ("dir", "s3", "webhdfs"), `where` (its URL or path, the subject),
+  // The event for one object, its source being this source's kind: `where` (its URL or path, the subject),
   // `version` (ETag or mtime-length; the id is where@version), `bucket` (bucket or directory name).
-  static Event objectEvent(const std::string& source, const std::string& where, const std::string& version,
-                           const std::string& bucket, const std::string& key,
-                           std::chrono::system_clock::time_point time, std::string data);
+  Event objectEvent(const std::string& where, const std::string& version, const std::string& bucket,
+                    const std::string& key, std::chrono::system_clock::time_point time, std::string data) const;
   // "host-pid": who holds a claim when the options name no owner.
   static std::string defaultOwner();
 
@@ -71,6 +70,7 @@ class ObjectSource : public Source {
  private:
   void maintainClaims();
 
+  const std::string kind_;
   const std::string unit_;
   const std::string triggerName_;
   const std::string where_;

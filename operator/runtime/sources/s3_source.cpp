@@ -232,7 +232,7 @@ void S3Source::scan() {
       const std::string where = state_->client->describe(key);  // s3://bucket/key
       const std::string bucket = where.substr(5, where.size() - 5 - key.size() - 1);
       Event event =
-          objectEvent("s3", where, etag, bucket, key, parseIsoTime(object.lastModified), std::move(content).value());
+          objectEvent(where, etag, bucket, key, parseIsoTime(object.lastModified), std::move(content).value());
       state_->claimed.add(key, etag);
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.

@@ -247,7 +247,7 @@ void WebHdfsSource::scan() {
       state_->release(file.name);
       continue;
     }
-    Event event = objectEvent("webhdfs", state_->client->describe(path), version,
+    Event event = objectEvent(state_->client->describe(path), version,
                               options_.directory.substr(options_.directory.rfind('/') + 1), file.name,
                               std::chrono::system_clock::time_point(std::chrono::milliseconds(file.modificationTimeMs)),
                               std::move(content).value());
