@@ -152,6 +152,9 @@ TEST(DeliveryLoopTest, PoisonEventGoesToDeadLetterWithErrorHeadersAndDoesNotBloc
     return FakeHandler::echo(event, context);
   });
   f.loop.dispatch(makeEvent("poison", 2, 17), "orders/2", "t", f.completions.callbackFor("poison"));
+  // Once a worker runs "poison", "after" waits behind it on its own (dispatched earlier, the two
+  // would merge into one batch, whose first pass calls the handler for both before any retry).
+  ASSERT_TRUE(waitUntil([&] { return f.handler.calls().size() == 1; }));
   f.loop.dispatch(makeEvent("after", 2, 18), "orders/2", "t", f.completions.callbackFor("after"));
   f.clock.waitForSleepers(1);
   f.clock.advance(100ms);
