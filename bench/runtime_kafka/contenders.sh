@@ -69,36 +69,62 @@ bench_ready() {
   fi
 }
 
-# bench_latency WHO PID IN OUT RATE SECONDS WARMUP: after the probe, feeds IN at RATE records/s for
-# SECONDS and prints the JSON line of p50/p99/max (ms) of OUT's LogAppendTime minus the send time,
-# leaving out the first WARMUP seconds. OUT must use message.timestamp.type=LogAppendTime and the
-# contender must stop by itself after RATE*SECONDS+1 records or be stopped by the caller.
-bench_latency() {
-  local n=$(($5 * $6)) skip=$(($5 * $7))
-  bench_ready "$1" "$2" "$3" "$4" || return 1
-  "$BIN" paced "$KAFKA_BOOTSTRAP" "$3" "$5" "$6" 100 || return 1
-  "$BIN" latency "$KAFKA_BOOTSTRAP" "$4" $((n + 1)) "$skip"
+# bench_latency_together RATE SECONDS WARMUP NAME PID IN OUT [NAME PID IN OUT ...]: the contenders
+# (each already started, consuming IN and writing OUT, stopping by itself after RATE*SECONDS+1
+# records or stopped by the caller) are probed one by one, then all fed at RATE records/s for
+# SECONDS at the same time, each IN by its own producer, so a busy machine slows them alike
+# (measured one after another, a burst of other work could land in one contender's window only).
+# Prints {"NAME": {"records", "p50_ms", "p99_ms", "max_ms"}, ...}: OUT's LogAppendTime minus the send
+# time, the first WARMUP seconds left out. Every OUT must use message.timestamp.type=LogAppendTime.
+bench_latency_together() {
+  local rate=$1 seconds=$2 warmup=$3 i producers=() readers=() json="" sep=""
+  shift 3
+  local -a c=("$@")
+  for ((i = 0; i < ${#c[@]}; i += 4)); do bench_ready "${c[i]}" "${c[i + 1]}" "${c[i + 2]}" "${c[i + 3]}" || return 1; done
+  for ((i = 0; i < ${#c[@]}; i += 4)); do
+    "$BIN" paced "$KAFKA_BOOTSTRAP" "${c[i + 2]}" "$rate" "$seconds" 100 &
+    producers+=($!)
+  done
+  for i in "${producers[@]}"; do wait "$i" || return 1; done
+  for ((i = 0; i < ${#c[@]}; i += 4)); do
+    "$BIN" latency "$KAFKA_BOOTSTRAP" "${c[i + 3]}" $((rate * seconds + 1)) $((rate * warmup)) >"$SCRATCH/latency-$i.json" &
+    readers+=($!)
+  done
+  for i in "${readers[@]}"; do wait "$i" || return 1; done
+  for ((i = 0; i < ${#c[@]}; i += 4)); do
+    json+="$sep\"${c[i]}\": $(cat "$SCRATCH/latency-$i.json")"
+    sep=", "
+  done
+  echo "{$json}"
 }
 
-# bench_latency_pair TAG RATE SECONDS WARMUP: the latency of Sluice (the Python handler) and of the
-# raw librdkafka loop, one after the other, on fresh topics and groups named after TAG. Prints
+# bench_latency_pair TAG RATE SECONDS WARMUP: Sluice (the Python handler) and the raw librdkafka loop
+# at the same time (bench_latency_together) on fresh topics and groups named after TAG. Prints
 # {"sluice": {...}, "raw_librdkafka_loop": {...}}. Needs bench_python_code first.
 bench_latency_pair() {
-  local tag=$1 rate=$2 seconds=$3 warmup=$4 t sluice raw raw_pid
+  local tag=$1 rate=$2 seconds=$3 warmup=$4 result
+  bench_latency_start "$tag" "$((rate * seconds + 1))" || return 1
+  result="$(bench_latency_together "$rate" "$seconds" "$warmup" \
+    sluice "$RT_PID" "$tag-in-s" "$tag-out-s" raw_librdkafka_loop "$RAW_PID" "$tag-in-r" "$tag-out-r")" || return 1
+  bench_stop "$RT_PID"
+  wait "$RAW_PID" || return 1
+  echo "$result"
+}
+
+# bench_latency_start TAG N: topics TAG-in-s/-out-s and TAG-in-r/-out-r (outputs with LogAppendTime),
+# then Sluice (Python handler, PID in RT_PID) and the raw librdkafka loop (PID in RAW_PID, stops
+# after N records) on them. Needs bench_python_code first.
+bench_latency_start() {
+  local tag=$1 t
   # Callers may run this where errexit does not apply (in `x=$(...) || ...`): every step checks.
-  for t in in-s in-r; do bench_topic "$tag-$t" || return 1; done
-  for t in out-s out-r; do bench_topic "$tag-$t" --config message.timestamp.type=LogAppendTime || return 1; done
+  for t in s r; do
+    bench_topic "$tag-in-$t" || return 1
+    bench_topic "$tag-out-$t" --config message.timestamp.type=LogAppendTime || return 1
+  done
   bench_config "$tag-latency" "\"runtime\": \"python3.11\", \"codeDir\": \"$SCRATCH/code\"" "$tag-in-s" "$tag-out-s" \
     "$tag-g-s" "${MAX_IN_FLIGHT:-50000}"
   bench_start_runtime "$SCRATCH/$tag-latency.json" || return 1
-  sluice="$(bench_latency "Sluice (Python handler)" "$RT_PID" "$tag-in-s" "$tag-out-s" "$rate" "$seconds" "$warmup")" ||
-    return 1
-  bench_stop "$RT_PID"
-  "$BIN" raw-loop "$KAFKA_BOOTSTRAP" "$tag-in-r" "$tag-out-r" "$tag-g-r" $((rate * seconds + 1)) &
-  raw_pid=$!
-  PIDS+=("$raw_pid")
-  raw="$(bench_latency "the raw librdkafka loop" "$raw_pid" "$tag-in-r" "$tag-out-r" "$rate" "$seconds" "$warmup")" ||
-    return 1
-  wait "$raw_pid" || return 1
-  echo "{\"sluice\": $sluice, \"raw_librdkafka_loop\": $raw}"
+  "$BIN" raw-loop "$KAFKA_BOOTSTRAP" "$tag-in-r" "$tag-out-r" "$tag-g-r" "$2" &
+  RAW_PID=$!
+  PIDS+=("$RAW_PID")
 }

@@ -3,9 +3,10 @@
 # tests/env (source build/testenv.env first), each against baselines run in the
 # same repetition on the same kind of topics:
 #   1. latency first, on fresh topics and groups: end-to-end latency of Sluice (trivial Python
-#      handler), the raw librdkafka loop and the confluent-kafka Python loop at a steady LAT_RATE
-#      records/s for LAT_SECONDS (the first LAT_WARMUP_SECONDS left out): producer send time
-#      (carried in the value) -> the output record's LogAppendTime on the broker; p50/p99/max
+#      handler), the raw librdkafka loop and the confluent-kafka Python loop, all at the same time,
+#      each fed a steady LAT_RATE records/s for LAT_SECONDS (the first LAT_WARMUP_SECONDS left out):
+#      producer send time (carried in the value) -> the output record's LogAppendTime on the
+#      broker; p50/p99/max
 #   2. built-in mirror pipeline vs the raw librdkafka consume->produce loop (N small records)
 #   3. trivial Python handler (`return event["data"]`) vs a confluent-kafka Python loop calling
 #      the same handler and producing to the same kind of topic (NP records); the loop runs twice:
@@ -129,16 +130,21 @@ for rep in $(seq 1 "$REPS"); do
   RUN="bench-$$-$(date +%s)-$rep"
   BEFORE="$(machine)"
   echo "== repetition $rep/$REPS: latency at $LR records/s for $LSEC s (first $LW s left out)" >&2
-  LATPAIR="$(bench_latency_pair "$RUN-l" "$LR" "$LSEC" "$LW")"
-  LATCK='null'
+  T="$RUN-l"
+  bench_latency_start "$T" $((LR * LSEC + 1))
+  CK=()
   if ((HAVE_CK)); then
-    bench_topic "$RUN-l-in-c"
-    bench_topic "$RUN-l-out-c" --config message.timestamp.type=LogAppendTime
-    py_loop "$RUN-l-in-c" "$RUN-l-out-c" "$RUN-l-g-c" $((LR * LSEC + 1))
-    LATCK="$(bench_latency "the confluent-kafka loop" "$LOOP_PID" "$RUN-l-in-c" "$RUN-l-out-c" "$LR" "$LSEC" "$LW")"
-    wait "$LOOP_PID"
+    bench_topic "$T-in-c"
+    bench_topic "$T-out-c" --config message.timestamp.type=LogAppendTime
+    py_loop "$T-in-c" "$T-out-c" "$T-g-c" $((LR * LSEC + 1))
+    CK=(confluent_kafka_loop "$LOOP_PID" "$T-in-c" "$T-out-c")
   fi
-  echo "latency $LATPAIR / confluent-kafka loop $LATCK" >&2
+  LAT="$(bench_latency_together "$LR" "$LSEC" "$LW" sluice "$RT_PID" "$T-in-s" "$T-out-s" \
+    raw_librdkafka_loop "$RAW_PID" "$T-in-r" "$T-out-r" "${CK[@]}")"
+  bench_stop "$RT_PID"
+  wait "$RAW_PID"
+  if ((HAVE_CK)); then wait "$LOOP_PID"; fi
+  echo "latency $LAT" >&2
 
   echo "== repetition $rep/$REPS: mirror, $N records" >&2
   for t in m-in m-sluice m-raw; do bench_topic "$RUN-$t"; done
@@ -176,8 +182,8 @@ for rep in $(seq 1 "$REPS"); do
     wait "$LOOP_PID"
   fi
   echo "python sluice $PYSLUICE / confluent-kafka loop $PYBASE / with fetch.queue.backoff.ms=10 $PYTUNED" >&2
-  echo "{\"rep\": $rep, \"machine_before\": $BEFORE, \"machine_after\": $(machine), \"latency\": $LATPAIR," \
-    "\"latency_confluent_kafka_loop\": $LATCK, \"mirror\": $MIRROR, \"mirror_raw_loop\": $RAW," \
+  echo "{\"rep\": $rep, \"machine_before\": $BEFORE, \"machine_after\": $(machine), \"latency\": $LAT," \
+    "\"mirror\": $MIRROR, \"mirror_raw_loop\": $RAW," \
     "\"python\": $PYSLUICE, \"python_loop\": $PYBASE, \"python_loop_backoff10\": $PYTUNED}" >>"$RESULTS"
 done
 
@@ -197,7 +203,7 @@ def spread(values):
     if not values:
         return None
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
-ck = lambda r, k: r["latency_confluent_kafka_loop"][k]
+ck = lambda r, k: r["latency"]["confluent_kafka_loop"][k]
 figures = {
     "latency_sluice_p50_ms": lambda r: r["latency"]["sluice"]["p50_ms"],
     "latency_sluice_p99_ms": lambda r: r["latency"]["sluice"]["p99_ms"],

@@ -1,7 +1,7 @@
 # The latency regression check of issue 22, small enough for every CI run: one sluice-runtime replica
-# with a Python handler and the raw librdkafka consume->produce loop, one after the other, each fed
-# a steady 2,000 records/s for 8 s on fresh topics and groups (bench/runtime_kafka/contenders.sh, the
-# benchmark's own code). Sluice's p50 and p99 must stay within a generous bound of the loop's from
+# with a Python handler and the raw librdkafka consume->produce loop, at the same time (so other work
+# on the machine slows both alike), each fed a steady 2,000 records/s for 8 s on fresh topics and
+# groups (bench/runtime_kafka/contenders.sh, the benchmark's own code). Sluice's p50 and p99 must stay within a generous bound of the loop's from
 # the same run: a replica that falls behind at a trickle (the defect: one batch per fetch round
 # queued behind the last, seconds of latency and growing) is far outside it, while a busy CI machine
 # that slows both contenders is not.
