@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <utility>
 
 #include "common/logging.h"
@@ -166,7 +167,20 @@ void DeliveryLoop::dispatchBatch(std::vector<Event> events, std::string lane, st
     std::lock_guard lock(mu_);
     if (lane.empty()) lane = "\x01unordered/" + std::to_string(unorderedSequence_++);
     auto [it, inserted] = lanes_.try_emplace(lane);
-    it->second.batches.push_back(Batch{std::move(events), std::move(trigger), std::move(done)});
+    auto& queue = it->second.batches;
+    // The queue holds only batches no worker has taken yet (a worker pops the
+    // one it runs), so the last one can still grow.
+    if (!queue.empty() && queue.back().trigger == trigger && !options_.listTriggers.contains(trigger) &&
+        queue.back().events.size() + events.size() <= options_.maxMergedBatch) {
+      Batch& waiting = queue.back();
+      waiting.parts.push_back(Part{events.size(), std::move(done)});
+      waiting.events.insert(waiting.events.end(), std::make_move_iterator(events.begin()),
+                            std::make_move_iterator(events.end()));
+    } else {
+      std::vector<Part> parts;
+      parts.push_back(Part{events.size(), std::move(done)});
+      queue.push_back(Batch{std::move(events), std::move(trigger), std::move(parts)});
+    }
     // A lane that already existed is either queued in ready_ or held by a worker,
     // which re-queues it when it finishes the current batch.
     if (inserted) ready_.push_back(lane);
@@ -551,7 +565,7 @@ void DeliveryLoop::release(const std::shared_ptr<PendingBatch>& pending) {
   int processed = 0;
   for (char dead : pending->deadLettered) processed += dead ? 0 : 1;
   if (processed > 0) metrics_.processed(batch.trigger, processed);
-  if (batch.done) batch.done(std::move(batch.events), pending->outcomes);
+  complete(batch, pending->outcomes);
   int remaining = inFlight_ -= count;
   metrics_.setInFlight(remaining);
   {
@@ -559,6 +573,24 @@ void DeliveryLoop::release(const std::shared_ptr<PendingBatch>& pending) {
     std::lock_guard lock(mu_);
   }
   capacityCv_.notify_all();
+}
+
+void DeliveryLoop::complete(Batch& batch, const std::vector<Outcome>& outcomes) {
+  if (batch.parts.size() == 1) {
+    if (batch.parts.front().done) batch.parts.front().done(std::move(batch.events), outcomes);
+    return;
+  }
+  size_t from = 0;
+  for (Part& part : batch.parts) {
+    const auto first = static_cast<std::ptrdiff_t>(from);
+    const auto last = static_cast<std::ptrdiff_t>(from + part.count);
+    if (part.done) {
+      std::vector<Event> events(std::make_move_iterator(batch.events.begin() + first),
+                                std::make_move_iterator(batch.events.begin() + last));
+      part.done(std::move(events), std::vector<Outcome>(outcomes.begin() + first, outcomes.begin() + last));
+    }
+    from += part.count;
+  }
 }
 
 Result<std::vector<Record>> DeliveryLoop::invoke(const Event& event, const std::string& trigger) {

@@ -101,6 +101,7 @@ double RuntimeMetrics::counterValue(const std::string& name, const std::string& 
   if (name == "failed") return m.failed->Value();
   if (name == "retried") return m.retried->Value();
   if (name == "dead_lettered") return m.deadLettered->Value();
+  if (name == "batches") return static_cast<double>(m.batchSize->Collect().histogram.sample_count);
   return -1;
 }
 

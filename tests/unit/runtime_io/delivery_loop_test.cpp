@@ -152,6 +152,9 @@ TEST(DeliveryLoopTest, PoisonEventGoesToDeadLetterWithErrorHeadersAndDoesNotBloc
     return FakeHandler::echo(event, context);
   });
   f.loop.dispatch(makeEvent("poison", 2, 17), "orders/2", "t", f.completions.callbackFor("poison"));
+  // Once a worker runs "poison", "after" waits behind it on its own (dispatched earlier, the two
+  // would merge into one batch, whose first pass calls the handler for both before any retry).
+  ASSERT_TRUE(waitUntil([&] { return f.handler.calls().size() == 1; }));
   f.loop.dispatch(makeEvent("after", 2, 18), "orders/2", "t", f.completions.callbackFor("after"));
   f.clock.waitForSleepers(1);
   f.clock.advance(100ms);
@@ -347,6 +350,99 @@ TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsF
   EXPECT_EQ(f.loop.inFlight(), 0);
   EXPECT_EQ(f.metrics.counterValue("processed", "t"), 3);
   EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 1);
+}
+
+// A lane that falls behind catches up in one batch: dispatches queued behind a running batch merge
+// into one (one handler pass, one sink write), and each dispatch still gets exactly its own events
+// and outcomes back, in order. Unmerged, a trickle of one-record batches queued without bound.
+TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsItsOwnEventsBack) {
+  std::mutex gateMu;
+  std::condition_variable gateCv;
+  bool entered = false;
+  bool open = false;
+  Fixture f([&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+    if (event.id == "first") {
+      std::unique_lock lock(gateMu);
+      entered = true;
+      gateCv.notify_all();
+      gateCv.wait(lock, [&] { return open; });
+    }
+    return FakeHandler::echo(event, context);
+  });
+  std::mutex mu;
+  std::vector<std::vector<std::string>> done;  // per completion, the ids handed back
+  auto record = [&](const std::vector<Event>& back, const std::vector<Outcome>& outcomes) {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(back.size(), outcomes.size());
+    std::vector<std::string> ids;
+    for (const Event& event : back) ids.push_back(event.id);
+    done.push_back(ids);
+  };
+  f.loop.dispatchBatch({makeEvent("first", 0, 0)}, "p0", "t", record);
+  {
+    std::unique_lock lock(gateMu);
+    ASSERT_TRUE(gateCv.wait_for(lock, 20s, [&] { return entered; }));
+  }
+  // The lane's worker is inside the handler: these wait in the lane's queue.
+  f.loop.dispatchBatch({makeEvent("a", 0, 1)}, "p0", "t", record);
+  f.loop.dispatchBatch({makeEvent("b", 0, 2), makeEvent("c", 0, 3)}, "p0", "t", record);
+  f.loop.dispatchBatch({makeEvent("d", 0, 4)}, "p0", "t", record);
+  {
+    std::lock_guard lock(gateMu);
+    open = true;
+  }
+  gateCv.notify_all();
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard lock(mu);
+    return done.size() == 4;
+  }));
+  EXPECT_EQ(done, (std::vector<std::vector<std::string>>{{"first"}, {"a"}, {"b", "c"}, {"d"}}));
+  EXPECT_EQ(f.metrics.counterValue("batches", "t"), 2) << "the three queued dispatches ran as one batch";
+  EXPECT_EQ(f.out.writes(), 5);
+  EXPECT_EQ(f.loop.inFlight(), 0);
+  std::vector<std::string> order;
+  for (const auto& call : f.handler.calls()) order.push_back(call.eventId);
+  EXPECT_EQ(order, (std::vector<std::string>{"first", "a", "b", "c", "d"}));
+}
+
+// ... but never past maxMergedBatch, and never for a list trigger, whose batch is the handler's argument.
+TEST(DeliveryLoopTest, MergingStopsAtMaxMergedBatchAndLeavesListTriggersAlone) {
+  DeliveryOptions options = fastOptions();
+  options.maxMergedBatch = 3;
+  options.listTriggers = {"list"};
+  std::mutex gateMu;
+  std::condition_variable gateCv;
+  bool entered = false;
+  bool open = false;
+  Fixture f(
+      [&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+        if (event.id == "first") {
+          std::unique_lock lock(gateMu);
+          entered = true;
+          gateCv.notify_all();
+          gateCv.wait(lock, [&] { return open; });
+        }
+        return FakeHandler::echo(event, context);
+      },
+      options);
+  std::atomic<int> completions{0};
+  auto count = [&](const std::vector<Event>&, const std::vector<Outcome>&) { ++completions; };
+  f.loop.dispatchBatch({makeEvent("first", 0, 0)}, "p0", "t", count);
+  {
+    std::unique_lock lock(gateMu);
+    ASSERT_TRUE(gateCv.wait_for(lock, 20s, [&] { return entered; }));
+  }
+  for (int i = 1; i <= 4; ++i) f.loop.dispatchBatch({makeEvent("e" + std::to_string(i), 0, i)}, "p0", "t", count);
+  f.loop.dispatchBatch({makeEvent("l1", 0, 5)}, "p0", "list", count);
+  f.loop.dispatchBatch({makeEvent("l2", 0, 6)}, "p0", "list", count);
+  {
+    std::lock_guard lock(gateMu);
+    open = true;
+  }
+  gateCv.notify_all();
+  ASSERT_TRUE(waitUntil([&] { return completions.load() == 7; }));
+  EXPECT_EQ(f.metrics.counterValue("batches", "t"), 3) << "first, then e1-e3 (the cap), then e4";
+  EXPECT_EQ(f.metrics.counterValue("batches", "list"), 2) << "list batches keep their boundaries";
 }
 
 // listTriggers: the handler gets the batch in one handleBatch call; a failure fails the whole
