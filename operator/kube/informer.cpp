@@ -100,12 +100,12 @@ Status Informer::listAndReplace(std::stop_token stop) {
     listed.insert(key);
     auto object = std::make_shared<const Json>(std::move(item));
     auto previous = cache_.upsert(object);
-    if (previous && resourceVersionOf(*previous) != resourceVersionOf(*object)) {
-      deliverChange(*previous, *object);
-    } else if (!previous) {
+    if (!previous) {
       for (auto& h : handlers_) {
         if (h.onAdd) h.onAdd(*object);
       }
+    } else if (resourceVersionOf(*previous) != resourceVersionOf(*object)) {
+      deliverChange(*previous, *object);
     }
   }
   // Whatever the cache holds that the list did not is gone: deleted while we were not watching.
