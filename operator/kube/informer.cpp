@@ -13,6 +13,11 @@ std::string resourceVersionOf(const Json& object) {
   return object["metadata"].value("resourceVersion", "");
 }
 
+std::string uidOf(const Json& object) {
+  if (!object.contains("metadata")) return "";
+  return object["metadata"].value("uid", "");
+}
+
 }  // namespace
 
 Informer::Informer(ResourceClient& client, ResourceType type, InformerOptions options, Clock& clock)
@@ -95,12 +100,12 @@ Status Informer::listAndReplace(std::stop_token stop) {
     listed.insert(key);
     auto object = std::make_shared<const Json>(std::move(item));
     auto previous = cache_.upsert(object);
-    for (auto& h : handlers_) {
-      if (!previous) {
+    if (!previous) {
+      for (auto& h : handlers_) {
         if (h.onAdd) h.onAdd(*object);
-      } else if (resourceVersionOf(*previous) != resourceVersionOf(*object)) {
-        if (h.onUpdate) h.onUpdate(*previous, *object);
       }
+    } else if (resourceVersionOf(*previous) != resourceVersionOf(*object)) {
+      deliverChange(*previous, *object);
     }
   }
   // Whatever the cache holds that the list did not is gone: deleted while we were not watching.
@@ -136,11 +141,11 @@ void Informer::apply(WatchEvent&& event) {
     } else {
       auto object = std::make_shared<const Json>(std::move(event.object));
       auto previous = cache_.upsert(object);
-      for (auto& h : handlers_) {
-        if (!previous) {
+      if (previous) {
+        deliverChange(*previous, *object);
+      } else {
+        for (auto& h : handlers_) {
           if (h.onAdd) h.onAdd(*object);
-        } else if (h.onUpdate) {
-          h.onUpdate(*previous, *object);
         }
       }
     }
@@ -149,6 +154,22 @@ void Informer::apply(WatchEvent&& event) {
   if (!version.empty()) {
     std::lock_guard lock(stateMu_);
     resourceVersion_ = version;
+  }
+}
+
+void Informer::deliverChange(const Json& previous, const Json& current) {
+  // Same name, new UID: the object we knew was deleted and another made under its name while we
+  // were not watching (a relist finds only the new one). That is a delete and an add, not an update:
+  // a controller lowering its Expectations on deletes and adds (pods named by ordinal are recreated
+  // under the same name) would otherwise wait for both until the expectations expire.
+  const bool replaced = uidOf(previous) != uidOf(current);
+  for (auto& h : handlers_) {
+    if (replaced) {
+      if (h.onDelete) h.onDelete(previous);
+      if (h.onAdd) h.onAdd(current);
+    } else if (h.onUpdate) {
+      h.onUpdate(previous, current);
+    }
   }
 }
 

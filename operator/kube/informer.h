@@ -5,9 +5,11 @@
 // with bookmarks and a server-side timeout, resumes from the last seen
 // resourceVersion when a watch ends or its connection drops, and relists when
 // the server answers 410 Gone. A relist compares with the cache so objects
-// deleted while we were not watching are reported as deletes. Events are
-// applied and handed to handlers on one thread, in the order the server sent
-// them. A resync thread periodically re-delivers every object as an update.
+// deleted while we were not watching are reported as deletes (also those
+// replaced by a new object of the same name: a changed UID is a delete and an
+// add, never an update). Events are applied and handed to handlers on one
+// thread, in the order the server sent them. A resync thread periodically
+// re-delivers every object as an update.
 //
 // Thread-safety: every method may be called from any thread. Handlers run one
 // at a time (never concurrently with each other) and must not block for long.
@@ -76,6 +78,9 @@ class Informer {
   void resyncLoop(std::stop_token stop);
   Status listAndReplace(std::stop_token stop);
   void apply(WatchEvent&& event);
+  // Hands handlers the change of a cached object (an update, or a delete plus an add when its UID
+  // changed). Caller holds handlersMu_.
+  void deliverChange(const Json& previous, const Json& current);
 
   ResourceClient& client_;
   const ResourceType type_;

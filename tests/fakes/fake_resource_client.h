@@ -39,6 +39,10 @@
 //   failNext(verb, status, times = 1, resource = "")
 //                              the next `times` calls of verb ("get", "list", "create", "update",
 //                              "updateStatus", "patch", "delete", "watch"; resource "" = any) fail
+//   beforeNext(verb, resource, action)
+//                              runs `action` once, just before the next call of verb on resource
+//                              ("" = any) is served: another actor's change that lands while the
+//                              code under test is between two steps (a watch event in a race window)
 //   calls(), callCount(verb, resource = ""), clearCalls()
 //                              every client call: verb, resource, namespace, name, body sent
 //   endWatches(status = OK)    every running watch returns `status` after delivering what is pending
@@ -60,6 +64,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -386,6 +391,11 @@ class FakeResourceClient final : public kube::ResourceClient {
     return result;
   }
 
+  void beforeNext(const std::string& verb, const std::string& resource, std::function<void()> action) {
+    std::lock_guard lock(mu_);
+    interceptions_.push_back({verb, resource, std::move(action)});
+  }
+
   void failNext(const std::string& verb, Status status, int times = 1, const std::string& resource = "") {
     std::lock_guard lock(mu_);
     faults_.push_back({verb, resource, std::move(status), times});
@@ -464,6 +474,11 @@ class FakeResourceClient final : public kube::ResourceClient {
     Status status;
     int remaining;
   };
+  struct Interception {
+    std::string verb;
+    std::string resource;
+    std::function<void()> action;
+  };
   struct Requirement {
     enum Op { kEquals, kNotEquals, kIn, kNotIn, kExists, kNotExists } op;
     std::string key;
@@ -476,6 +491,19 @@ class FakeResourceClient final : public kube::ResourceClient {
   // Records the call and returns the injected failure, if one is due.
   Status begin(const std::string& verb, const ResourceType& type, const std::string& ns, const std::string& name,
                const Json* body) {
+    std::function<void()> action;
+    {
+      std::lock_guard lock(mu_);
+      auto due = std::find_if(interceptions_.begin(), interceptions_.end(), [&](const Interception& i) {
+        return i.verb == verb && (i.resource.empty() || i.resource == type.resource);
+      });
+      if (due != interceptions_.end()) {
+        action = std::move(due->action);
+        interceptions_.erase(due);
+      }
+    }
+    // Without the lock: the action is another actor and may call into the fake.
+    if (action) action();
     std::lock_guard lock(mu_);
     calls_.push_back({verb, type.resource, ns, name, body ? *body : Json()});
     for (auto it = faults_.begin(); it != faults_.end(); ++it) {
@@ -792,6 +820,7 @@ class FakeResourceClient final : public kube::ResourceClient {
   std::map<std::string, std::map<std::string, Json>> store_;  // typeKey -> "ns/name" -> object
   std::vector<HistoryEntry> history_;                         // every change, in resourceVersion order
   std::vector<Fault> faults_;
+  std::vector<Interception> interceptions_;
   std::vector<Call> calls_;
   long rv_ = 0;
   long compactedRv_ = 0;

@@ -86,6 +86,20 @@ json buildWarmPod(const std::string& ns, const std::string& image) {
               {"spec", podSpec}};
 }
 
+std::string replicaPodName(const std::string& function, int ordinal) {
+  return function + "-" + std::to_string(ordinal);
+}
+
+std::vector<std::string> freeReplicaPodNames(const std::string& function, const std::set<std::string>& taken,
+                                             int count) {
+  std::vector<std::string> names;
+  for (int ordinal = 0; static_cast<int>(names.size()) < count; ++ordinal) {
+    std::string name = replicaPodName(function, ordinal);
+    if (!taken.count(name)) names.push_back(std::move(name));
+  }
+  return names;
+}
+
 std::string templateHash(const json& podSpec) {
   char buffer[17];
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(fnv1a(podSpec.dump())));
@@ -202,7 +216,6 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   labels[kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
 
   json podMeta = {
-      {"generateName", name + "-"},
       {"namespace", meta.value("namespace", "default")},
       {"labels", labels},
       {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},

@@ -6,6 +6,7 @@
 // Pure functions over JSON objects; thread-compatible.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ struct PodTemplateOptions {
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
 };
 
-// The Pod (without metadata.name: callers set generateName) for one replica,
+// The Pod (without metadata.name: each replica is named by replicaPodName) for one replica,
 // carrying the Secret env vars and volumes that `rendered` (renderRuntimeConfig
 // of the same Function and Triggers) refers to. Errors name the field at fault.
 Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
@@ -45,6 +46,16 @@ std::string warmPoolName(const std::string& image);
 // spec.scaling.warmPool.size, or `defaultSize` (the operator's
 // --default-warm-pool-size, Helm's runtime.warmPool.defaultSize) when unset.
 int warmPoolSize(const nlohmann::json& function, int defaultSize);
+
+// Replica pods are named "<function>-<ordinal>", not generateName'd: two creates meant for the same
+// slot (a retried POST, or a killed operator's create that lands after its successor listed the pods)
+// then collide with AlreadyExists instead of both making a pod, so an in-flight create can never
+// become a surplus replica. `taken` holds every pod name the caller knows in the namespace (terminating
+// pods and other owners' pods too); the `count` lowest free ordinals are returned, lowest first, so two
+// operator processes looking at the same pods choose the same names.
+std::string replicaPodName(const std::string& function, int ordinal);
+std::vector<std::string> freeReplicaPodNames(const std::string& function, const std::set<std::string>& taken,
+                                             int count);
 
 // A short stable hash of a pod spec; pods whose label differs are outdated.
 std::string templateHash(const nlohmann::json& podSpec);

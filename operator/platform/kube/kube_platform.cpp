@@ -1,6 +1,7 @@
 #include "platform/kube/kube_platform.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/logging.h"
 #include "controllers/conditions.h"
@@ -34,6 +35,12 @@ controllers::ReplicaPod toReplicaPod(const json& pod) {
   if (!inFlight.empty()) r.inFlight = std::atoi(inFlight.c_str());
   r.created = controllers::parseRfc3339(meta.value("creationTimestamp", ""));
   return r;
+}
+
+// Logs a failed step; the first one becomes the outcome's failure (the Degraded message).
+void fail(ApplyOutcome& outcome, const std::string& key, const std::string& what, const Status& s) {
+  SLUICE_LOG_WARN("function {}: {}: {}", key, what, s.toString());
+  if (outcome.failure.empty()) outcome.failure = what + ": " + s.message();
 }
 
 bool controlledBy(const json& object, const std::string& uid) {
@@ -91,6 +98,7 @@ void KubePlatform::forget(const std::string& key) {
   expectations_.forget(key);
   std::lock_guard lock(mu_);
   appliedConfig_.erase(key);
+  foreignNames_.erase(key);
 }
 
 Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
@@ -100,15 +108,6 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   const std::string uid = function["metadata"].value("uid", "");
 
   ApplyOutcome outcome;
-  std::vector<controllers::ReplicaPod> pods;
-  std::map<std::string, json> podsByName;
-  for (json& pod : podsOf(uid)) {
-    pods.push_back(toReplicaPod(pod));
-    podsByName[pods.back().name] = std::move(pod);
-  }
-  outcome.counts = countPods(pods);
-  outcome.counts.desired = spec.desired;
-
   const std::string configMapName = name + "-sluice-config";
   auto podTemplate = controllers::buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName});
   if (!podTemplate.isOk()) return Status(StatusCode::kInvalidArgument, podTemplate.status().message());
@@ -120,11 +119,25 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   // Replica pods read the control token from the namespace's Secret at start.
   if (auto token = tokens_.ensure(ns); !token.isOk()) return token.status();
 
+  // The expectations first, then the cache (client-go's order). The informer lowers an expectation
+  // only after the object is in its cache, so once they are met every pod this operator created (or
+  // deleted) is already in (or out of) the snapshot read below. Read the other way round, the last
+  // creations could be observed between the read and the check: the check passes and the plan acts
+  // on a count that misses them, one surplus pod per missed creation.
+  const bool mayAct = expectations_.satisfied(spec.key);
+  std::vector<controllers::ReplicaPod> pods;
+  std::map<std::string, json> podsByName;
+  for (json& pod : podsOf(uid)) {
+    pods.push_back(toReplicaPod(pod));
+    podsByName[pods.back().name] = std::move(pod);
+  }
+  outcome.counts = countPods(pods);
+  outcome.counts.desired = spec.desired;
   WarmCandidates warm = warmCandidates(function, spec.rendered);
   if (controllers::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
     outcome.counts.warm = static_cast<int>(warm.pods.size());
   }
-  if (!expectations_.satisfied(spec.key)) {
+  if (!mayAct) {
     outcome.settling = true;
     return outcome;
   }
@@ -134,6 +147,12 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   input.pods = pods;
   input.warmAvailable = static_cast<int>(warm.pods.size());
   controllers::ReplicaPlan plan = controllers::planReplicas(input);
+  if (plan.create + plan.adopt > 0 || !plan.remove.empty()) {
+    // What the decision was made from, so a surplus or a shortfall can be traced to the picture it came from.
+    SLUICE_LOG_INFO("function {}: {} pods read ({} live, {} terminating), desired {}: create {}, adopt {}, remove {}",
+                    spec.key, pods.size(), outcome.counts.live(), outcome.counts.draining, spec.desired, plan.create,
+                    plan.adopt, plan.remove.size());
+  }
   carryOut(spec.key, function, *podTemplate, plan, podsByName, warm, outcome);
   outcome.settling = plan.rolloutWaiting;
   return outcome;
@@ -249,10 +268,6 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
                             const controllers::ReplicaPlan& plan, const std::map<std::string, json>& podsByName,
                             const WarmCandidates& warm, ApplyOutcome& outcome) {
   const std::string ns = function["metadata"].value("namespace", "default");
-  auto fail = [&](const std::string& what, const Status& s) {
-    SLUICE_LOG_WARN("function {}: {}: {}", key, what, s.toString());
-    if (outcome.failure.empty()) outcome.failure = what + ": " + s.message();
-  };
   int creations = plan.create;
   const int adoptions = std::min(plan.adopt, static_cast<int>(warm.pods.size()));
   creations += plan.adopt - adoptions;
@@ -277,7 +292,7 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
       (removal.reason == controllers::RemovalReason::kScaleDown ? outcome.removed : outcome.replaced) += 1;
     } else {
       expectations_.deletionObserved(key);  // no deletion is coming
-      if (s.code() != StatusCode::kNotFound) fail("delete pod " + removal.name, s);
+      if (s.code() != StatusCode::kNotFound) fail(outcome, key, "delete pod " + removal.name, s);
     }
   }
   for (int i = 0; i < adoptions; ++i) {
@@ -300,15 +315,65 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
     }
     ++creations;
   }
-  for (int i = 0; i < creations; ++i) {
-    auto created = client_.create(res::kPods, ns, podTemplate);
+  createReplicas(key, function, podTemplate, creations, outcome);
+}
+
+void KubePlatform::createReplicas(const std::string& key, const json& function, const json& podTemplate, int count,
+                                  ApplyOutcome& outcome) {
+  const std::string ns = function["metadata"].value("namespace", "default");
+  const std::string functionName = function["metadata"].value("name", "");
+  const std::string uid = function["metadata"].value("uid", "");
+  std::set<std::string> taken;
+  for (const kube::ObjectPtr& pod : caches_.pods.byNamespace(ns)) {
+    taken.insert(pod->value("/metadata/name"_json_pointer, std::string()));
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto foreign = foreignNames_.find(key);
+    if (foreign != foreignNames_.end()) taken.insert(foreign->second.begin(), foreign->second.end());
+  }
+  std::vector<std::string> names = controllers::freeReplicaPodNames(functionName, taken, count);
+  taken.insert(names.begin(), names.end());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string name = names[i];  // a copy: names grows below
+    json pod = podTemplate;
+    pod["metadata"]["name"] = name;
+    auto created = client_.create(res::kPods, ns, pod);
     if (created.isOk()) {
-      SLUICE_LOG_INFO("function {}: created pod {}", key, created->value("/metadata/name"_json_pointer, std::string()));
+      SLUICE_LOG_INFO("function {}: created pod {}", key, name);
       ++outcome.created;
-    } else {
-      expectations_.creationObserved(key);
-      fail("create pod", created.status());
+      continue;
     }
+    if (created.status().code() == StatusCode::kAlreadyExists) {
+      auto holder = client_.get(res::kPods, ns, name);
+      if (holder.isOk() && controlledBy(*holder, uid)) {
+        // The replica wanted exists: a create of it (a killed operator's, or a POST whose answer was
+        // lost) landed after the cache was read. Its watch event may have come before this reconcile
+        // set the expectations (and was lost to them), so this creation counts as observed now. If
+        // the event comes later it is counted twice and the expectations are met early, which costs
+        // at most a repeated create of a name that then fails the same way: never a surplus pod.
+        expectations_.creationObserved(key);
+        SLUICE_LOG_INFO("function {}: pod {} exists already (an earlier create of it landed after the pods were read)",
+                        key, name);
+        continue;
+      }
+      if (holder.isOk()) {
+        // Another owner's pod (an older Function of this name, a StatefulSet's) holds the name and is not in
+        // the cache: remember it, and the expected creation stands for the pod under the next free name.
+        SLUICE_LOG_WARN("function {}: pod name {} is taken by a pod the Function does not control; skipping it", key,
+                        name);
+        {
+          std::lock_guard lock(mu_);
+          foreignNames_[key].insert(name);
+        }
+        std::string next = controllers::freeReplicaPodNames(functionName, taken, 1).front();
+        taken.insert(next);
+        names.push_back(std::move(next));
+        continue;
+      }
+    }
+    expectations_.creationObserved(key);  // no creation is coming
+    fail(outcome, key, "create pod " + name, created.status());
   }
 }
 

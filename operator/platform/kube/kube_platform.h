@@ -8,12 +8,15 @@
 //      the rendered configuration into the ConfigMap "<name>-sluice-config"
 //      (owned by the Function);
 //   2. makes sure the namespace's control token exists (replicas read it at start);
-//   3. unless the Expectations of earlier creates/deletes are still unmet (the
-//      cache lags), plans with planReplicas and carries the plan out: asks
+//   3. checks the Expectations of earlier creates/deletes, then reads the pods
+//      from the cache (in that order: see apply()); unless they are still unmet
+//      (the cache lags), plans with planReplicas and carries the plan out: asks
 //      removed replicas to drain, deletes them with their grace period, adopts
 //      ready warm pods of the Function's pool (relabel + owner reference, then
 //      an authenticated /specialize carrying the code; a failed specialization
-//      is replaced by a fresh pod), creates the rest; only Functions whose code
+//      is replaced by a fresh pod), creates the rest under the lowest free
+//      "<name>-<ordinal>" names (so a create that lands late collides with its
+//      repeat instead of making a surplus pod); only Functions whose code
 //      travels in the configuration (inline or builtin) and that need no
 //      Secrets, env or pod overrides are adoptable.
 // The warm pods themselves are kept by the WarmPoolController.
@@ -23,6 +26,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +81,9 @@ class KubePlatform final : public Platform {
   void carryOut(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
                 const controllers::ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
                 const WarmCandidates& warm, ApplyOutcome& outcome);
+  // Creates `count` replica pods under the lowest free names (controllers::replicaPodName).
+  void createReplicas(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
+                      int count, ApplyOutcome& outcome);
   // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
   Status adopt(const std::string& key, const nlohmann::json& podTemplate, const nlohmann::json& warmPod,
                const std::string& configuration);
@@ -92,6 +99,8 @@ class KubePlatform final : public Platform {
 
   std::mutex mu_;
   std::map<std::string, std::string> appliedConfig_;  // key -> ConfigMap content last written
+  // key -> replica pod names held by pods the Function does not control and the cache does not show
+  std::map<std::string, std::set<std::string>> foreignNames_;
 };
 
 }  // namespace sluice::platform

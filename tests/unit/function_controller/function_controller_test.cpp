@@ -77,28 +77,55 @@ class FunctionControllerTest : public ::testing::Test {
     fn["status"]["desiredReplicas"] = desired;
     functions.upsert(std::make_shared<const json>(*client.updateStatus(spec::kFunctions, fn)));
   }
-  // Copies the server's pods into the cache and reports what the informer would have observed.
-  void syncPods(const std::string& owner = "ns/echo") {
+  // Copies the server's pods into the cache and reports what the informer would have observed;
+  // with `limit`, only that many of the pods the cache lacks arrive (a watch part-way through a burst).
+  void syncPods(const std::string& owner = "ns/echo", int limit = -1) {
     std::set<std::string> seen;
     for (json pod : client.objects(res::kPods, "ns")) {
       std::string key = kube::objectKey(pod);
       seen.insert(key);
-      if (!pods.get(key)) {
-        if (pod["metadata"]["labels"].value(kRoleLabel, "") == "warm") {
-          expectations.creationObserved(WarmPoolController::expectationsKey("ns"));
-        } else {
-          expectations.creationObserved(owner);
-        }
-      }
+      const bool fresh = !pods.get(key);
+      if (fresh && limit == 0) continue;
+      // As the informer does: into the cache first, then the handlers lower the expectations.
       pods.upsert(std::make_shared<const json>(readyPod(pod, "127.1.0." + std::to_string(seen.size()))));
+      if (!fresh) continue;
+      --limit;
+      if (pod["metadata"]["labels"].value(kRoleLabel, "") == "warm") {
+        expectations.creationObserved(WarmPoolController::expectationsKey("ns"));
+      } else {
+        expectations.creationObserved(owner);
+      }
     }
     for (const std::string& key : pods.keys()) {
-      if (!seen.count(key)) {
+      if (!seen.count(key) && limit < 0) {
         auto gone = pods.erase(key);
         bool warm = (*gone)["metadata"]["labels"].value(kRoleLabel, "") == "warm";
         expectations.deletionObserved(warm ? WarmPoolController::expectationsKey("ns") : owner);
       }
     }
+  }
+  std::set<std::string> replicaNames() {
+    std::set<std::string> names;
+    for (const json& pod : client.objects(res::kPods, "ns")) {
+      if (pod["metadata"]["labels"].value(kFunctionLabel, "") == "echo") names.insert(pod["metadata"]["name"]);
+    }
+    return names;
+  }
+  // A pod named like a replica of the Function but controlled by another owner.
+  json podOfAnotherOwner(const std::string& name, const std::string& ownerUid) {
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata",
+                 {{"name", name},
+                  {"namespace", "ns"},
+                  {"labels", {{kFunctionLabel, "echo"}, {kRoleLabel, "replica"}}},
+                  {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
+                                                    {"kind", "Function"},
+                                                    {"name", "echo"},
+                                                    {"uid", ownerUid},
+                                                    {"controller", true}}})}}},
+                {"spec", {{"containers", json::array({{{"name", "runtime"}, {"image", "x"}}})}}}};
+    return client.put(res::kPods, pod);
   }
   int liveReplicas() {
     int n = 0;
@@ -141,6 +168,72 @@ TEST_F(FunctionControllerTest, ALaggingCacheNeverCreatesExtraPods) {
   EXPECT_EQ(status["readyReplicas"], 3);
   EXPECT_EQ(status["selector"], "sluice.io/function=echo");
   EXPECT_EQ(status["desiredReplicas"], 3) << "the autoscaler's field is left alone";
+}
+
+TEST_F(FunctionControllerTest, ACreationObservedWhileTheReconcileRunsIsCountedNotCreatedAgain) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  ASSERT_EQ(client.callCount("create", "pods"), 3);
+  syncPods("ns/echo", 2);  // the watch has delivered two of the three creations
+  // An edit of the inline code rewrites the ConfigMap (a server call inside the reconcile) and leaves
+  // the pod template alone; the last creation is observed during that call. Had the reconcile read
+  // the cache before it checked the expectations, it would now find them met, act on the two pods it
+  // read, and create a fourth.
+  json fn = *client.object(spec::kFunctions, "ns", "echo");
+  fn["spec"]["code"]["inline"] = "def main_handler(event, context):\n    return [event]\n";
+  functions.upsert(std::make_shared<const json>(*client.update(spec::kFunctions, fn)));
+  client.beforeNext("patch", "configmaps", [this] { syncPods(); });
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  EXPECT_EQ(client.callCount("patch", "configmaps"), 2) << "the ConfigMap write is where the creation landed";
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  EXPECT_EQ(liveReplicas(), 3);
+}
+
+TEST_F(FunctionControllerTest, ReplicaPodsAreNamedByOrdinalLowestFreeFirst) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2"}));
+  syncPods();
+  ASSERT_TRUE(client.remove(res::kPods, "ns", "echo-1").isOk());  // evicted
+  syncPods();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2"})) << "the freed name is reused";
+}
+
+TEST_F(FunctionControllerTest, ACreateOfAKilledOperatorLandingAfterTheListTakesItsNameSoNoSurplusPod) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  setDesired(5);
+  // The operator was killed while scaling to 5 with its create of echo-3 in flight; its successor
+  // listed the pods before that create landed, so it lands now, while the successor creates.
+  client.beforeNext("create", "pods", [&] {
+    json late = *client.object(res::kPods, "ns", "echo-0");  // the same template, as the killed operator made it
+    late["metadata"]["name"] = "echo-3";
+    for (const char* field : {"uid", "resourceVersion", "creationTimestamp"}) late["metadata"].erase(field);
+    client.put(res::kPods, late);
+  });
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << "the pod that exists is the one wanted: " << result.status.toString();
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2", "echo-3", "echo-4"}));
+  syncPods();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(liveReplicas(), 5);
+  EXPECT_EQ(client.callCount("delete", "pods"), 0) << "no surplus pod to remove";
+}
+
+TEST_F(FunctionControllerTest, ANameTakenByAPodOfAnotherOwnerIsSkipped) {
+  addFunction(inlineCode(), {{"desiredReplicas", 2}});
+  podOfAnotherOwner("echo-0", "uid-of-an-older-function-echo");  // not in the cache: not ours, not labelled
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  std::set<std::string> ours;
+  for (const json& pod : client.objects(res::kPods, "ns")) {
+    if (pod["metadata"]["ownerReferences"][0]["uid"] != "uid-of-an-older-function-echo")
+      ours.insert(pod["metadata"]["name"]);
+  }
+  EXPECT_EQ(ours, (std::set<std::string>{"echo-1", "echo-2"}));
 }
 
 TEST_F(FunctionControllerTest, ScaleDownDrainsThenDeletesAndWaitsForTheCache) {

@@ -37,7 +37,8 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
   auto pod = podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}));
   ASSERT_TRUE(pod.isOk()) << pod.status().toString();
   const json& meta = (*pod)["metadata"];
-  EXPECT_EQ(meta["generateName"], "clean-logs-");
+  EXPECT_FALSE(meta.contains("generateName")) << "replicas are named by ordinal (replicaPodName)";
+  EXPECT_FALSE(meta.contains("name"));
   EXPECT_EQ(meta["namespace"], "etl");
   EXPECT_EQ(meta["labels"][kFunctionLabel], "clean-logs");
   EXPECT_EQ(meta["labels"][kRoleLabel], "replica");
@@ -137,6 +138,15 @@ TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
   EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel], (*same)["metadata"]["labels"][kTemplateHashLabel]);
   EXPECT_NE((*a)["metadata"]["labels"][kTemplateHashLabel], (*changed)["metadata"]["labels"][kTemplateHashLabel]);
   EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel].get<std::string>().size(), 10u);
+}
+
+TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
+  EXPECT_EQ(replicaPodName("clean-logs", 7), "clean-logs-7");
+  EXPECT_EQ(freeReplicaPodNames("f", {}, 3), (std::vector<std::string>{"f-0", "f-1", "f-2"}));
+  // Terminating pods and other owners' pods keep their names until they are gone.
+  EXPECT_EQ(freeReplicaPodNames("f", {"f-0", "f-2", "f-x7k2p", "g-1"}, 3),
+            (std::vector<std::string>{"f-1", "f-3", "f-4"}));
+  EXPECT_TRUE(freeReplicaPodNames("f", {"f-0"}, 0).empty());
 }
 
 }  // namespace

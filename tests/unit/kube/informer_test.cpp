@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -132,6 +133,51 @@ TEST_F(InformerResyncTest, AResyncSeesTheLatestStateOfTheCache) {
   }
   std::lock_guard lock(seenMu);
   EXPECT_EQ(lastData, (std::map<std::string, std::string>{{"a", "v"}, {"b", "new"}}));
+}
+
+TEST_F(InformerResyncTest, AnObjectReplacedUnderItsNameWhileNotWatchingIsADeleteAndAnAdd) {
+  InformerOptions options;
+  options.ns = "ns";
+  Informer informer(fake_, resources::kConfigMaps, options, clock_);
+  std::mutex seenMu;
+  std::vector<std::string> seen;  // "add|update|delete name uid" in order
+  auto record = [&](const char* what, const Json& o) {
+    std::lock_guard lock(seenMu);
+    seen.push_back(std::string(what) + " " + o["metadata"]["name"].get<std::string>() + " " +
+                   o["metadata"]["uid"].get<std::string>());
+  };
+  informer.addHandler({[&](const Json& o) { record("add", o); },
+                       [&](const Json&, const Json& current) { record("update", current); },
+                       [&](const Json& o) { record("delete", o); }});
+  informer.start();
+  std::stop_source never;
+  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+  ASSERT_TRUE(fake_.waitForWatches(1));
+  const std::string oldUid = (*fake_.object(resources::kConfigMaps, "ns", "a"))["metadata"]["uid"];
+  {
+    std::lock_guard lock(seenMu);
+    seen.clear();
+  }
+  // The connection drops; while the informer backs off, "a" is deleted and made again, and the
+  // history it would resume from is compacted away, so it must relist.
+  fake_.endWatches(unavailable("connection reset"));
+  clock_.waitForSleepers(1);
+  ASSERT_TRUE(fake_.remove(resources::kConfigMaps, "ns", "a").isOk());
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "ns", {{"metadata", {{"name", "a"}}}, {"data", {{"k", "v2"}}}}));
+  const std::string newUid = (*fake_.object(resources::kConfigMaps, "ns", "a"))["metadata"]["uid"];
+  ASSERT_NE(oldUid, newUid);
+  fake_.compact();
+  clock_.advance(1s);
+  bool done = false;
+  for (int i = 0; i < 5000 && !done; ++i) {
+    std::this_thread::sleep_for(1ms);
+    std::lock_guard lock(seenMu);
+    done = seen.size() >= 2;
+  }
+  ASSERT_GE(informer.relistCount(), 2) << "the informer relisted";
+  std::lock_guard lock(seenMu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"delete a " + oldUid, "add a " + newUid}));
+  EXPECT_EQ((*informer.cache().get("ns/a"))["metadata"]["uid"], newUid);
 }
 
 }  // namespace
