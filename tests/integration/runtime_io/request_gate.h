@@ -20,6 +20,28 @@
 
 namespace sluice::testing {
 
+// Python for a test handler (prepend it to the handler's module):
+// wait_at_gate(event_id) returns at once unless the environment names a gate
+// (SLUICE_TEST_GATE_URL), and there only for the first SLUICE_TEST_GATE_AFTER
+// events; after those, every event waits for the gate to answer. The wait is
+// bounded so a broken test cannot hang the replica; give the function a
+// timeoutSeconds above it, or the runtime interrupts the wait and retries the event.
+inline constexpr const char* kPythonWaitAtGate = R"PY(
+import os as _gate_os
+import urllib.request as _gate_request
+
+_gate_passed = 0
+
+def wait_at_gate(event_id):
+    global _gate_passed
+    url = _gate_os.environ.get("SLUICE_TEST_GATE_URL")
+    if not url:
+        return
+    _gate_passed += 1
+    if _gate_passed > int(_gate_os.environ.get("SLUICE_TEST_GATE_AFTER", "0")):
+        _gate_request.urlopen(url, data=event_id.encode(), timeout=300).read()
+)PY";
+
 class RequestGate {
  public:
   explicit RequestGate(std::chrono::seconds maxHold = std::chrono::seconds(300));
@@ -27,6 +49,7 @@ class RequestGate {
   RequestGate(const RequestGate&) = delete;
   RequestGate& operator=(const RequestGate&) = delete;
 
+  int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/gate"; }
 
   // Requests received so far, held or answered.
