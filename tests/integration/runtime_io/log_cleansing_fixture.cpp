@@ -48,7 +48,7 @@ std::string LogCleansingFixture::writeGatedConfig(const std::string& gateUrl, in
   json routes = json::object();
   for (int file = 0; file < files; ++file) routes[lineId(file, middle)] = "gate";
   json gated = config;
-  gated["pipeline"].push_back({{"route", {{"field", "id"}, {"routes", routes}, {"defaultOutput", "cleaned"}}}});
+  gated["pipeline"].push_back({{"route", {{"field", "id"}, {"routes", routes}, {"default", "cleaned"}}}});
   // Longer than any test waits: a timed-out request would be retried, then fail the file.
   gated["outputs"].push_back({{"name", "gate"}, {"http", {{"url", gateUrl}, {"timeout", "600s"}}}});
   const std::string path = dir + "/gated.json";
