@@ -106,7 +106,8 @@ void killOneHalfWayThroughAFile(const LogCleansingFixture& f, int files, int lin
                                 RuntimeProcess& two, const std::string& figure) {
   RequestGate gate;
   one.start(freeLoopbackPort(), {"--config", f.writeGatedConfig(gate.url(), files, lines)}, f.dir + "/one.log");
-  // The gate holding a request is the moment: a file is half-written and not acknowledged.
+  // The gate holding a request is the moment: a file's records are being written (its middle line is
+  // held), and neither it nor the files claimed after it are acknowledged.
   ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "replica one never reached the middle of a file\n" << one.log();
   two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
   ASSERT_TRUE(two.waitReady(60s)) << two.log();
