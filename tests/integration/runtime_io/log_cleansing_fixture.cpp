@@ -51,7 +51,7 @@ std::string LogCleansingFixture::writeGatedConfig(const std::string& gateUrl, in
   gated["pipeline"].push_back({{"route", {{"field", "id"}, {"routes", routes}, {"default", "cleaned"}}}});
   // Longer than any test waits: a timed-out request would be retried, then fail the file.
   gated["outputs"].push_back({{"name", "gate"}, {"http", {{"url", gateUrl}, {"timeout", "600s"}}}});
-  const std::string path = dir + "/gated.json";
+  std::string path = dir + "/gated.json";
   writeFile(path, gated.dump(2));
   return path;
 }
