@@ -38,6 +38,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -81,18 +82,81 @@ def waves(total_seconds):
     ]
 
 
-def make_log_file(lines, first_id, rng):
-    """`lines` log lines, gzip'd, and the ids they hold."""
-    ids = []
+def make_log_file(lines, first_id, rng, ids=None):
+    """`lines` log lines, gzip'd, and the ids they hold: `ids`, or rec-<first_id + i>."""
+    ids = ids or ["rec-%08d" % (first_id + i) for i in range(lines)]
     body = []
-    for i in range(lines):
-        rid = "rec-%08d" % (first_id + i)
-        ids.append(rid)
+    for rid in ids:
         user = rng.choice(USERS)
         ip = "10.%d.%d.%d" % (rng.randrange(256), rng.randrange(256), rng.randrange(256))
         body.append("2026-11-30T22:%02d:%02dZ %s %s login by %s@example.com from %s took %dms" %
                     (rng.randrange(60), rng.randrange(60), rng.choice(LEVELS), rid, user, ip, rng.randrange(900)))
     return gzip.compress(("\n".join(body) + "\n").encode()), ids
+
+
+class Gate:
+    """For --kill-replica-at: an HTTP output that holds each request until opened.
+
+    The demo routes one line of one file to it, so the replica that takes that
+    file stops half-way through it, holding its claim: the moment to kill that
+    replica is arranged, not hoped for. A request still held after `max_hold`
+    seconds is answered 503, so a broken run cannot hang a replica forever.
+    """
+
+    FILE = "partner-gate.log.gz"
+    LINE_ID = "rec-gate"
+
+    def __init__(self, max_hold=300):
+        import http.server
+        self.opened = threading.Event()
+        self.lock = threading.Lock()
+        self.held = 0  # requests received before the gate opened
+        self.after_opening = []  # bodies received once open
+        gate = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with gate.lock:
+                    if gate.opened.is_set():
+                        gate.after_opening.append(body)
+                    else:
+                        gate.held += 1
+                answered = gate.opened.wait(max_hold)
+                self.send_response(200 if answered else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/gate" % self.server.server_address[1]
+
+    def log_file(self, lines, rng):
+        """A gzip'd log file whose middle line goes to the gate, and the ids of the others."""
+        ids = ["%s-%04d" % (self.LINE_ID, i) for i in range(lines)]
+        ids[lines // 2] = self.LINE_ID
+        data, _ = make_log_file(lines, 0, rng, ids)
+        return data, ids[:lines // 2] + ids[lines // 2 + 1:]
+
+    def holding(self):
+        with self.lock:
+            return self.held > 0
+
+    def open(self):
+        with self.lock:
+            self.opened.set()
+
+    def line_arrived_after_opening(self):
+        with self.lock:
+            return any(self.LINE_ID.encode() + b'"' in body for body in self.after_opening)
+
+    def close(self):
+        self.open()
+        self.server.shutdown()
 
 
 class DirInput:
@@ -113,6 +177,14 @@ class DirInput:
 
     def trigger(self):
         return "  objectStore:\n    type: dir\n    path: %s\n" % self.directory
+
+    def claim(self, name):
+        """The claim of file `name` ("<host>-<pid>" while a replica holds it), or None."""
+        try:
+            with open(os.path.join(self.directory, ".sluice-claims", name)) as f:
+                return f.read()
+        except OSError:
+            return None
 
     def close(self):
         pass
@@ -160,6 +232,13 @@ class S3Input:
 
     def put(self, name, data):
         self.request("PUT", "/%s/%s%s" % (self.bucket, self.PREFIX, name), body=data)
+
+    def claim(self, name):
+        """The claim of object `name` ("<host>-<pid>\\n<heartbeat>" while a replica holds it), or None."""
+        try:
+            return self.request("GET", "/%s/.sluice/claims/%s%s" % (self.bucket, self.PREFIX, name)).decode()
+        except Exception:
+            return None
 
     def keys(self, prefix=PREFIX):
         keys = []
@@ -348,6 +427,19 @@ def count_files(directory):
         return 0
 
 
+def wait_dead(pid, timeout):
+    """Waits until `pid` is gone or a zombie (another process's child: it reaps it), up to `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except OSError:
+            return
+        time.sleep(0.05)
+
+
 def children_of(pid):
     try:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
@@ -362,7 +454,9 @@ def main():
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--work-dir", default="build/demo", help="inputs, outputs, logs, summary.json")
     parser.add_argument("--kill-replica-at", type=float, default=None,
-                        help="SIGKILL one replica this many seconds in (fault injection for tests)")
+                        help="this many seconds in, drop a file whose middle line goes to a gate (an HTTP output "
+                             "that holds it), and SIGKILL the replica that stops there, half-way through the file "
+                             "(fault injection for tests)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--settle-seconds", type=float, default=0,
                         help="after --seconds, wait up to this long for the backlog to drain and replicas to reach "
@@ -416,6 +510,17 @@ def main():
         print("demo: %s no longer has the Trigger this script rewrites" % EXAMPLE, file=sys.stderr)
         return 2
     manifest = manifest.replace(directory_trigger, source.trigger())
+    gate = None
+    if args.kill_replica_at is not None:
+        gate = Gate()
+        last_step = "      project: {fields: [time, level, id, msg]}\n"
+        if last_step not in manifest or "\n  scaling:\n" not in manifest:
+            print("demo: %s no longer has the pipeline or outputs this script extends" % EXAMPLE, file=sys.stderr)
+            return 2
+        manifest = manifest.replace(last_step, last_step + "    - name: gate-one-line\n      route: {field: id, routes: "
+                                    "{%s: gate}, default: cleaned}\n" % Gate.LINE_ID)
+        manifest = manifest.replace("\n  scaling:\n", "\n    - name: gate\n      http: {url: \"%s\"}\n  scaling:\n" %
+                                    gate.url, 1)
     output = DirOutput(cleaned)
     topic_output = None  # with Kafka: log-cleanse writes here, log-archive copies it into `output`
     functions = [CLEANSE]
@@ -472,6 +577,7 @@ def main():
     start = time.monotonic()
     next_line = 0.0
     killed = None
+    gate_file_written = False
     drawn = 0
     while not stop["now"]:
         now = time.monotonic() - start
@@ -505,21 +611,25 @@ def main():
         all_idle = all(replicas[n]["history"][-1][1] == 0 and replicas[n]["history"][-1][2] == 0 for n in functions)
         replica_seconds = sum(replicas[n]["replica_seconds"] for n in functions)
         history.append((round(now, 2), alive, desired, backlog, processed))
-        if args.kill_replica_at is not None and killed is None and now >= args.kill_replica_at:
-            pids = children_of(proc.pid)
-            # A replica in the middle of a file holds its claim (the file names its owner host-pid).
-            claims_dir = os.path.join(incoming, ".sluice-claims")
-            owners = set()
-            for e in (os.scandir(claims_dir) if os.path.isdir(claims_dir) else []):
-                try:
-                    owners.add(int(open(e.path).read().strip().rsplit("-", 1)[-1]))
-                except Exception:
-                    pass
-            victims = [p for p in pids if p in owners]
-            if victims:
-                os.kill(victims[0], signal.SIGKILL)
-                killed = victims[0]
-                events.append("%6.1fs  SIGKILL replica %d (mid-file)" % (now, killed))
+        if gate and not gate_file_written and now >= args.kill_replica_at:
+            data, ids = gate.log_file(200, rng)
+            source.put(Gate.FILE, data)
+            generated_ids += ids
+            files_written += 1
+            gate_file_written = True
+        if gate and killed is None and gate.holding():
+            # The replica at the gate is half-way through the gate file and holds its claim,
+            # which names it (host-pid); the gate opens only once it is dead.
+            try:
+                owner = int((source.claim(Gate.FILE) or "").split()[0].rsplit("-", 1)[-1])
+            except (IndexError, ValueError):
+                owner = None
+            if owner in children_of(proc.pid):
+                os.kill(owner, signal.SIGKILL)
+                killed = owner
+                wait_dead(owner, 30)
+                gate.open()
+                events.append("%6.1fs  SIGKILL replica %d (half-way through %s)" % (now, killed, Gate.FILE))
                 if not tty:
                     print("demo: " + events[-1].strip(), flush=True)
         status = ("%5.1fs  replicas %s  backlog %3d files  generated %5d records  %sprocessed %5d  replica-s %.1f" %
@@ -577,6 +687,8 @@ def main():
         place.close()
         checks.append(dict(check_records(records, generated_ids), output=place.describe()))
     source.close()
+    if gate:
+        gate.close()
     peak = replicas[CLEANSE]["peak"]
     static = sum(replicas[n]["peak"] for n in functions) * elapsed
     summary = dict(checks[0])  # the output directory, as without Kafka
@@ -596,6 +708,8 @@ def main():
                           "scaled_0_to_n_to_0": scaled_0_to_n_to_0([h[1] for h in replicas[n]["history"]], 1),
                           "history": replicas[n]["history"]} for n in functions},
         "killed_replica": killed,
+        # With a gate: its line reached it from the replica that took the file over.
+        "gate_line_delivered": gate.line_arrived_after_opening() if gate else None,
         "leftover_processes": leftovers,
         "scale_events": [e.strip() for e in events],
         "history": history,

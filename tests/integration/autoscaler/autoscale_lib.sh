@@ -80,3 +80,20 @@ log_time_ms() {
 event_reasons() {
   k get events --field-selector "involvedObject.kind=Function,involvedObject.name=$1" -o jsonpath='{.items[*].reason}'
 }
+# The autoscaler writes the Function's status, then records its Events, then
+# writes the Trigger's status, then its /metrics: after waiting for one, the
+# next must be polled for too, never read once.
+# event_reason_seen FUNCTION GLOB: an Event of FUNCTION has a reason matching GLOB.
+# shellcheck disable=SC2053 # GLOB is a pattern on purpose
+event_reason_seen() { [[ $(event_reasons "$1") == $2 ]]; }
+metric_sample_is() { [[ $(metric_sample "$1") == "$2" ]]; }
+# holds SECONDS CMD...: CMD is true at every look (every 0.5 s) for SECONDS; a
+# value that leaves and comes back between two single reads is still seen.
+holds() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ((SECONDS < deadline)); do
+    "$@" || return 1
+    sleep 0.5
+  done
+}

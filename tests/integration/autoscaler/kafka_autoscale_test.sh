@@ -43,11 +43,10 @@ desired_is orders 0 || fail_with_log "idle Function: desiredReplicas $(desired o
 metric=$(k get fn orders -o json | jq -c '.status.metrics[0]')
 [[ $metric == '{"desiredReplicas":0,"target":"10","trigger":"orders-kafka","value":"0"}' ]] ||
   fail "status.metrics[0] of the idle Function: $metric"
-[[ $(k get trigger orders-kafka -o jsonpath='{.status.metricValue}/{.status.active}') == "0/false" ]] ||
+(poll 30 trigger_status_is orders-kafka "0/false") ||
   fail "Trigger status while idle: $(k get trigger orders-kafka -o jsonpath='{.status}')"
-sleep 3
-desired_is orders 0 || fail_with_log "desiredReplicas left 0 with no records: $(desired orders)"
-pods_are orders 0 || fail "pods exist with no records: $(live_count orders)"
+holds 3 desired_is orders 0 || fail_with_log "desiredReplicas left 0 with no records: $(desired orders)"
+holds 1 pods_are orders 0 || fail "pods exist with no records: $(live_count orders)"
 echo "[step] idle: desiredReplicas 0, lag 0 measured, no pods"
 
 # Burst: 200 records spread over the partitions (no key: librdkafka picks partitions at random).
@@ -80,12 +79,12 @@ final=$(desired orders)
 (poll 30 trigger_status_is orders-kafka "60/true") ||
   fail "Trigger status after the burst: $(k get trigger orders-kafka -o jsonpath='{.status}')"
 [[ -n $(k get fn orders -o jsonpath='{.status.lastActiveTime}') ]] || fail "status.lastActiveTime not written"
-reasons=$(event_reasons orders)
-[[ $reasons == *Burst* || $reasons == *Activation* ]] || fail "no scale-up Event from the autoscaler: $reasons"
+(poll 30 event_reason_seen orders "*@(Burst|Activation)*") ||
+  fail "no scale-up Event from the autoscaler: $(event_reasons orders)"
 fn_label="function=\"$ns/orders\""
-[[ $(metric_sample "sluice_autoscaler_desired_replicas{$fn_label}") == 6 ]] ||
+(poll 30 metric_sample_is "sluice_autoscaler_desired_replicas{$fn_label}" 6) ||
   fail "/metrics desired replicas: $(curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep desired_replicas)"
-[[ $(metric_sample "sluice_autoscaler_scaler_value{$fn_label,scaler=\"orders-kafka\"}") == 60 ]] ||
+(poll 30 metric_sample_is "sluice_autoscaler_scaler_value{$fn_label,scaler=\"orders-kafka\"}" 60) ||
   fail "/metrics scaler value: $(curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep scaler_value)"
 ups=$(curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -F "sluice_autoscaler_scale_decisions_total{direction=\"up\",$fn_label" | awk '{s += $NF} END {print s + 0}')
 ((ups >= 1)) || fail "/metrics has no scale-up decision"
@@ -104,9 +103,8 @@ drained=$SECONDS
 (poll 240 desired_is orders 0) || fail_with_log "desiredReplicas $(desired orders) 240 s after the drain; expected 0"
 echo "[figure] kafka drain to zero: $((SECONDS - drained)) s (the burst hold ends 60 s after the last spike, then cooldown 5 s)"
 (poll 90 pods_are orders 0) || fail "pods left after scaling to 0: $(live_count orders)"
-reasons=$(event_reasons orders)
-[[ $reasons == *CooldownElapsed* ]] || fail "no CooldownElapsed Event: $reasons"
-[[ $(k get trigger orders-kafka -o jsonpath='{.status.metricValue}/{.status.active}') == "0/false" ]] ||
+(poll 30 event_reason_seen orders "*CooldownElapsed*") || fail "no CooldownElapsed Event: $(event_reasons orders)"
+(poll 30 trigger_status_is orders-kafka "0/false") ||
   fail "Trigger status after the drain: $(k get trigger orders-kafka -o jsonpath='{.status}')"
 echo "[step] drained: desiredReplicas 0, pods gone"
 echo "PASS"

@@ -37,7 +37,7 @@ YAML
 (poll 60 metric_value_is jobs 0) ||
   fail_with_log "the autoscaler never measured the idle queue: $(k get fn jobs -o jsonpath='{.status}') / Trigger $(k get trigger jobs-rabbit -o jsonpath='{.status}')"
 desired_is jobs 0 || fail_with_log "idle Function: desiredReplicas $(desired jobs), expected 0"
-[[ $(k get trigger jobs-rabbit -o jsonpath='{.status.metricValue}/{.status.active}') == "0/false" ]] ||
+(poll 30 trigger_status_is jobs-rabbit "0/false") ||
   fail "Trigger status while idle: $(k get trigger jobs-rabbit -o jsonpath='{.status}')"
 echo "[step] idle: desiredReplicas 0, depth 0 measured"
 
@@ -62,5 +62,5 @@ drained=$SECONDS
 (poll 240 desired_is jobs 0) || fail_with_log "desiredReplicas $(desired jobs) 240 s after the purge; expected 0"
 echo "[figure] rabbitmq drain to zero: $((SECONDS - drained)) s (the burst hold ends 60 s after the last spike, then cooldown 5 s)"
 (poll 90 pods_are jobs 0) || fail "pods left after scaling to 0: $(live_count jobs)"
-[[ $(event_reasons jobs) == *CooldownElapsed* ]] || fail "no CooldownElapsed Event: $(event_reasons jobs)"
+(poll 30 event_reason_seen jobs "*CooldownElapsed*") || fail "no CooldownElapsed Event: $(event_reasons jobs)"
 echo "PASS"

@@ -62,7 +62,7 @@ decided_ms=$(log_time_ms "desired replicas 0 -> ") || fail "no scale-up line in 
 echo "[figure] s3 activation: $((decided_ms - uploaded_ms)) ms from the first upload to desiredReplicas > 0"
 (poll 60 desired_is files 4) || fail_with_log "desiredReplicas $(desired files) with 7 objects; expected 4"
 (poll 60 ready_are files 4) || fail "Ready pods: $(ready_count files), expected 4"
-[[ $(k get trigger files-s3 -o jsonpath='{.status.metricValue}/{.status.active}') == "7/true" ]] ||
+(poll 30 trigger_status_is files-s3 "7/true") ||
   fail "Trigger status with 7 objects: $(k get trigger files-s3 -o jsonpath='{.status}')"
 echo "[step] 7 objects: desiredReplicas 4, 4 pods Ready"
 

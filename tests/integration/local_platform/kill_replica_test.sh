@@ -13,6 +13,7 @@ python3 "$SLUICE_SOURCE_DIR/scripts/local_demo.py" --seconds 50 --settle-seconds
 summary=$work/demo/summary.json
 [[ -f $summary ]] || fail "no summary: $(cat "$work/out")"
 j() { jq -r "$1" "$summary"; }
+# The demo kills the replica that waits at its gate, half-way through the gate file (never a guess).
 [[ $(j .killed_replica) != null ]] || fail "no replica was killed mid-file: $(j .scale_events)"
 # The victim may have been draining already (a scale-down picked it): then the
 # operator records it as a drained exit, which is just as noticed.
@@ -22,5 +23,6 @@ grep -Eq "replica $killed of [^ ]+ (exited on its own|drained and exited)" "$wor
 generated=$(j .records_generated)
 [[ $(j .records_missing) == 0 && $(j .records_out_unique) == "$generated" ]] ||
   fail "records lost after SIGKILL: $(j .records_missing) of $generated missing"
+[[ $(j .gate_line_delivered) == true ]] || fail "the gate file's middle line never reached the gate after the kill"
 [[ $(j '.leftover_processes | length') == 0 ]] || fail "processes left behind: $(j .leftover_processes)"
 echo "PASS: replica $(j .killed_replica) killed mid-file; all $generated records arrived ($(j .records_duplicated) redelivered)"

@@ -29,7 +29,7 @@ std::string lineId(int file, int line) { return "f" + std::to_string(file) + "-l
 LogCleansingFixture::LogCleansingFixture(const std::string& name, const json& objectStore)
     : topic(uniqueName(name)), dir(makeTempDir(name)), configPath(dir + "/function.json") {
   createTopic(bootstrap, topic, 3);
-  json config = {
+  config = {
       {"name", name},
       {"runtime", "builtin"},
       {"pipeline", json::array({{{"decompress", {{"format", "gzip"}}}},
@@ -39,6 +39,21 @@ LogCleansingFixture::LogCleansingFixture(const std::string& name, const json& ob
       {"outputs", json::array({{{"name", "cleaned"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", topic}}}}})},
       {"triggers", json::array({{{"name", "uploads"}, {"objectStore", objectStore}}})}};
   writeFile(configPath, config.dump(2));
+}
+
+std::string LogCleansingFixture::writeGatedConfig(const std::string& gateUrl, int files, int lines) const {
+  // A kept line (DEBUG lines never reach an output) in the middle of the file.
+  int middle = lines / 2;
+  if (middle % 10 == 9) --middle;
+  json routes = json::object();
+  for (int file = 0; file < files; ++file) routes[lineId(file, middle)] = "gate";
+  json gated = config;
+  gated["pipeline"].push_back({{"route", {{"field", "id"}, {"routes", routes}, {"default", "cleaned"}}}});
+  // Longer than any test waits: a timed-out request would be retried, then fail the file.
+  gated["outputs"].push_back({{"name", "gate"}, {"http", {{"url", gateUrl}, {"timeout", "600s"}}}});
+  std::string path = dir + "/gated.json";
+  writeFile(path, gated.dump(2));
+  return path;
 }
 
 LogCleansingFixture::~LogCleansingFixture() { std::filesystem::remove_all(dir); }
@@ -85,6 +100,25 @@ void expectEveryKeptLineAtLeastOnce(const std::map<std::string, int>& ids, int f
   const size_t total = totalRecords(ids);
   std::cout << "[figure] " << figure << ": " << total << " records for " << expected << " lines, duplicate rate "
             << 100.0 * static_cast<double>(total - expected) / expected << "%\n";
+}
+
+void killOneHalfWayThroughAFile(const LogCleansingFixture& f, int files, int lines, RuntimeProcess& one,
+                                RuntimeProcess& two, const std::string& figure) {
+  RequestGate gate;
+  one.start(freeLoopbackPort(), {"--config", f.writeGatedConfig(gate.url(), files, lines)}, f.dir + "/one.log");
+  // The gate holding a request is the moment: a file's records are being written (its middle line is
+  // held), and neither it nor the files claimed after it are acknowledged.
+  ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "replica one never reached the middle of a file\n" << one.log();
+  two.start(freeLoopbackPort(), {"--config", f.configPath}, f.dir + "/two.log");
+  ASSERT_TRUE(two.waitReady(60s)) << two.log();
+  HttpReply metrics = httpGet(one.port(), "/metrics");
+  const double inFlight = metricSum(metrics.body, "sluice_runtime_events_received_total", "trigger=\"uploads\"") -
+                          metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
+  one.signal(SIGKILL);
+  EXPECT_EQ(one.wait(), 128 + SIGKILL);
+  gate.open();
+  std::cout << "[figure] " << figure << ": files in flight at the killed replica just before the signal " << inFlight
+            << "\n";
 }
 
 ReplicaPair::ReplicaPair(const LogCleansingFixture& f) {

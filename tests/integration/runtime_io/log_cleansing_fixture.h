@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kafka_test_util.h"
+#include "request_gate.h"
 #include "runtime_process.h"
 
 namespace sluice::testing {
@@ -30,6 +31,7 @@ struct LogCleansingFixture {
   std::string topic;
   std::string dir;  // the config and the replicas' logs
   std::string configPath;
+  nlohmann::json config;  // what configPath holds
 
   // `name`: the Function's, and the prefix of the topic and temp dir names;
   // `objectStore`: the trigger's store (its pollInterval, claimTtl, afterProcessing...).
@@ -37,6 +39,11 @@ struct LogCleansingFixture {
   ~LogCleansingFixture();
   LogCleansingFixture(const LogCleansingFixture&) = delete;
   LogCleansingFixture& operator=(const LogCleansingFixture&) = delete;
+
+  // Writes the configuration of a replica that stops half-way through every
+  // file: it routes each file's middle line to an HTTP output at `gateUrl` (the
+  // rest to Kafka, as configPath does) and waits there for the answer. Returns its path.
+  std::string writeGatedConfig(const std::string& gateUrl, int files, int lines) const;
 
   // Consumes the records of the kept lines of `files` x `lines` (stopping 3 s
   // after the last, or at `timeout`) as line id -> times seen, checking that
@@ -54,6 +61,15 @@ void expectEveryKeptLineOnce(const std::map<std::string, int>& ids, int files, i
 // other id; prints "[figure] <figure>: N records for M lines, duplicate rate R%".
 void expectEveryKeptLineAtLeastOnce(const std::map<std::string, int>& ids, int files, int lines,
                                     const std::string& figure);
+
+// Arranges a SIGKILL mid-stream by construction: replica `one` runs alone on
+// writeGatedConfig() until the gate holds one of its files half-way (that file
+// and any others it claimed are taken and not finished, their claims held),
+// then `two` starts on the plain config and is ready, then `one` is killed and
+// the gate opens. ASSERTs each step (call it through ASSERT_NO_FATAL_FAILURE);
+// prints "[figure] <figure>: files in flight at the killed replica ... N".
+void killOneHalfWayThroughAFile(const LogCleansingFixture& f, int files, int lines, RuntimeProcess& one,
+                                RuntimeProcess& two, const std::string& figure);
 
 // Two replicas of the runtime binary on the fixture's config.
 struct ReplicaPair {

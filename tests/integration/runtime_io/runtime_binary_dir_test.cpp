@@ -2,7 +2,10 @@
 // kind dir) with a built-in pipeline (decompress -> mask, no Python) and a dir
 // output: every input file is processed by exactly one replica, every line
 // reaches the output directory once as its own complete file, and processed
-// inputs are moved. Needs no shared server.
+// inputs are moved. Needs no shared server. With a replica killed by SIGKILL
+// half-way through a file, its claims are taken over after claimTtl and every
+// line still arrives at least once (the log cleansing pipeline into the real
+// Kafka, KAFKA_BOOTSTRAP, as for S3 and WebHDFS).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -14,7 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "log_cleansing_fixture.h"
 #include "runtime_process.h"
+#include "s3_test_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -99,6 +104,45 @@ TEST(RuntimeBinaryDirTest, TwoReplicasProcessEachFileOnceAndWriteEveryLineAsAFil
   EXPECT_EQ(one.waitFor(60s), 0) << one.log();
   EXPECT_EQ(two.waitFor(60s), 0) << two.log();
   fs::remove_all(root);
+}
+
+TEST(RuntimeBinaryDirTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver) {
+  constexpr int kFiles = 30;
+  constexpr int kLines = 2000;
+  const std::string in = makeTempDir("rtdir-kill");
+  LogCleansingFixture run(
+      "dir-log-cleaner",
+      {{"kind", "dir"}, {"prefix", in}, {"afterProcessing", "delete"}, {"pollInterval", "200ms"}, {"claimTtl", "3s"}});
+  for (int f = 0; f < kFiles; ++f) {
+    writeFile(in + "/.tmp", gzipped(logFile(f, kLines)));
+    fs::rename(in + "/.tmp", in + "/app-" + std::to_string(f) + ".log.gz");
+  }
+  RuntimeProcess one;
+  RuntimeProcess two;
+  ASSERT_NO_FATAL_FAILURE(killOneHalfWayThroughAFile(run, kFiles, kLines, one, two, "dir kill -9"));
+
+  // Its claims stay until they go stale: a claim holds "<host>-<pid>\n".
+  const std::string owner = "-" + std::to_string(one.startedPid()) + "\n";
+  int orphaned = 0;
+  for (const auto& claim : fs::directory_iterator(in + "/.sluice-claims")) {
+    if (readFile(claim.path().string()).find(owner) != std::string::npos) ++orphaned;
+  }
+  std::cout << "[figure] dir kill -9: claims orphaned by the killed replica " << orphaned << "\n";
+  ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
+
+  auto waiting = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(in)) n += e.is_regular_file() && e.path().filename() != ".tmp";
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 150s;
+  while (std::chrono::steady_clock::now() < deadline && waiting() > 0) std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(waiting(), 0u) << two.log();
+  expectEveryKeptLineAtLeastOnce(run.cleanedIds(kFiles, kLines, 90s), kFiles, kLines, "dir kill -9");
+  EXPECT_NE(two.log().find("took over the abandoned claim"), std::string::npos) << two.log();
+  two.signal(SIGTERM);
+  EXPECT_EQ(two.waitFor(60s), 0) << two.log();
+  fs::remove_all(in);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include "amqp_test_util.h"
 #include "kafka_test_util.h"
+#include "request_gate.h"
 #include "runtime_process.h"
 
 namespace sluice::testing {
@@ -29,20 +30,18 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 // Posts containing a banned word go to the "rejected" output, others to the
-// default ("approved"); a post marked "explode" always raises.
+// default ("approved"); a post marked "explode" always raises. A replica given
+// a gate (kPythonWaitAtGate) stops there after its first posts.
 constexpr const char* kModerationHandler = R"PY(
 import json
-import time
 
 BANNED = ("spam", "scam")
 
 def main_handler(event, context):
+    wait_at_gate(event["id"])
     post = json.loads(event["data"])
     if post.get("explode"):
         raise ValueError("cannot moderate " + event["id"])
-    delay = float(post.get("delay", 0))
-    if delay:
-        time.sleep(delay)
     verdict = {"id": event["id"], "user": post["user"], "attempt": context.attempt}
     if any(word in post["text"].lower() for word in BANNED):
         verdict["reason"] = "banned word"
@@ -65,7 +64,7 @@ struct Queues {
     declareQueue(url, approved);
     declareQueue(url, rejected);
     std::filesystem::create_directories(dir + "/code");
-    writeFile(dir + "/code/index.py", kModerationHandler);
+    writeFile(dir + "/code/index.py", std::string(kPythonWaitAtGate) + kModerationHandler);
   }
   ~Queues() {
     for (const auto& q : {in, approved, rejected, dead}) {
@@ -79,7 +78,9 @@ struct Queues {
 
   // Writes the function config and returns its path. The URL (with its
   // credentials) reaches the runtime through the environment, as from a Secret.
-  std::string config(bool triggerDeadLetterQueue, int maxAttempts = 2, int prefetch = 20) const {
+  // With a `gate`, the handler waits there once it has handled `gateAfter` posts.
+  std::string config(bool triggerDeadLetterQueue, int maxAttempts = 2, int prefetch = 20,
+                     const RequestGate* gate = nullptr, int gateAfter = 0) const {
     json rabbit = {{"urlEnv", "RABBITMQ_AMQP_URL"}};
     json trigger = rabbit;
     trigger["queue"] = in;
@@ -98,19 +99,25 @@ struct Queues {
                                             {{"name", "rejected"}, {"rabbitmq", rejectedOut}}})},
                    {"triggers", json::array({{{"name", "posts"}, {"rabbitmq", trigger}}})}};
     std::string path = dir + "/function-" + std::to_string(triggerDeadLetterQueue) + ".json";
+    if (gate != nullptr) {
+      config["environment"] = {{"SLUICE_TEST_GATE_URL", gate->url()},
+                               {"SLUICE_TEST_GATE_AFTER", std::to_string(gateAfter)}};
+      // Above the handler's bounded wait at the gate, which must not be interrupted and retried.
+      config["timeoutSeconds"] = 600;
+      path = dir + "/function-gate-" + std::to_string(gate->port()) + ".json";
+    }
     writeFile(path, config.dump(2));
     return path;
   }
 };
 
 // Post i: id "p-<i>"; every 7th has a banned word; every `explodeEvery`th always fails.
-std::vector<AmqpMessage> posts(int from, int to, int explodeEvery, double delaySeconds = 0) {
+std::vector<AmqpMessage> posts(int from, int to, int explodeEvery) {
   std::vector<AmqpMessage> messages;
   for (int i = from; i < to; ++i) {
     json post = {{"user", "u" + std::to_string(i % 13)},
                  {"text", i % 7 == 0 ? "buy cheap SPAM now " + std::to_string(i) : "hello " + std::to_string(i)}};
     if (explodeEvery > 0 && i % explodeEvery == 0) post["explode"] = true;
-    if (delaySeconds > 0) post["delay"] = delaySeconds;
     messages.push_back({"p-" + std::to_string(i), post.dump(), {{"origin", "test"}}, false});
   }
   return messages;
@@ -256,29 +263,50 @@ TEST(RuntimeBinaryRabbitMqTest, WithoutDeadLetterQueueFailingMessagesAreRejected
   EXPECT_EQ(readyCount(q.url, q.in), 0u);
 }
 
-// Two replicas share the queue; every `interval` one of them is stopped with
-// `signal` and replaced. Returns the verdicts once everything arrived.
+// Two replicas share the queue; `restarts` times one of them is stopped with
+// `signal` and replaced. Each stop lands mid-stream by construction: a replica
+// to be stopped handles kGateAfter posts, then waits at its own gate with a post
+// in its handler and the rest of its prefetch delivered and not acknowledged;
+// the signal goes once the gate holds the post, and the gate opens after it (a
+// draining replica finishes the post). A replacement starts only once the other
+// replica waits at its gate, so each replica reaches its gate while the queue
+// still holds posts for it. The two replicas left at the end have no gate.
+// Returns the verdicts once everything arrived.
 Verdicts runWithRestarts(const Queues& q, int posts, int restarts, int signal, std::vector<int>& exitCodes) {
-  std::string config = q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/20);
+  constexpr int kGateAfter = 100;
+  std::vector<std::unique_ptr<RequestGate>> gates;  // gates[i]: replica i's, for each replica to be stopped
   std::vector<std::unique_ptr<RuntimeProcess>> replicas;
   int spawned = 0;
   auto spawn = [&] {
+    const RequestGate* gate = nullptr;
+    if (spawned < restarts) gate = gates.emplace_back(std::make_unique<RequestGate>()).get();
+    const std::string config =
+        q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/20, gate, kGateAfter);
     auto replica = std::make_unique<RuntimeProcess>();
     replica->start(freeLoopbackPort(), {"--config", config}, q.dir + "/replica-" + std::to_string(spawned++) + ".log");
     EXPECT_TRUE(replica->waitReady(60s)) << replica->log();
     return replica;
   };
+  auto reachesGate = [&](int replica, const RuntimeProcess& process) {
+    EXPECT_TRUE(gates[replica]->waitForRequests(1, 120s)) << "replica " << replica << " never reached its gate\n"
+                                                          << process.log();
+  };
   replicas.push_back(spawn());
   replicas.push_back(spawn());
   for (int r = 0; r < restarts; ++r) {
-    std::this_thread::sleep_for(1500ms);
+    // Replica r is the one stopped now: 0 and 1 first, then each one's replacement in turn.
     auto& victim = replicas[r % 2];
-    // Shows the stop really was mid-stream (not asserted: it depends on speed).
+    auto& other = replicas[(r + 1) % 2];
+    reachesGate(r, *victim);
     std::cout << "[figure] restart " << r + 1 << ": " << readyCount(q.url, q.in) << " posts still queued\n";
     victim->signal(signal);
+    // A draining replica finishes the held post; a killed one must not get the chance.
+    if (signal != SIGKILL) gates[r]->open();
     int code = victim->waitFor(120s);
+    gates[r]->open();
     exitCodes.push_back(code);
     if (signal == SIGTERM && code != 0) std::cout << victim->log();
+    if (r + 1 < restarts) reachesGate(r + 1, *other);
     victim = spawn();
   }
   Verdicts v = readVerdicts(q, expectedSplit(0, posts, 0), 5s);
@@ -292,8 +320,7 @@ Verdicts runWithRestarts(const Queues& q, int posts, int restarts, int signal, s
 TEST(RuntimeBinaryRabbitMqTest, SigkillOfReplicasMidStreamLosesNothing) {
   constexpr int kPosts = 4000;
   Queues q;
-  // 4 ms per post keeps the stream going through every kill.
-  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  publishAll(q.url, q.in, posts(0, kPosts, 0));
   std::vector<int> exitCodes;
   Verdicts v = runWithRestarts(q, kPosts, 4, SIGKILL, exitCodes);
   for (size_t i = 0; i < exitCodes.size(); ++i) EXPECT_EQ(exitCodes[i], i < 4 ? 128 + SIGKILL : 0) << "replica " << i;
@@ -309,7 +336,7 @@ TEST(RuntimeBinaryRabbitMqTest, SigkillOfReplicasMidStreamLosesNothing) {
 TEST(RuntimeBinaryRabbitMqTest, GracefulSigtermDrainsMidStreamCauseNoDuplicates) {
   constexpr int kPosts = 4000;
   Queues q;
-  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  publishAll(q.url, q.in, posts(0, kPosts, 0));
   std::vector<int> exitCodes;
   Verdicts v = runWithRestarts(q, kPosts, 3, SIGTERM, exitCodes);
   for (size_t i = 0; i < exitCodes.size(); ++i) EXPECT_EQ(exitCodes[i], 0) << "replica " << i << " drains and exits 0";
@@ -325,14 +352,21 @@ TEST(RuntimeBinaryRabbitMqTest, GracefulSigtermDrainsMidStreamCauseNoDuplicates)
 TEST(RuntimeBinaryRabbitMqTest, ConnectionsClosedByTheBrokerMidStreamAreReopenedAndLoseNothing) {
   constexpr int kPosts = 3000;
   Queues q;
-  publishAll(q.url, q.in, posts(0, kPosts, 0, 0.004));
+  publishAll(q.url, q.in, posts(0, kPosts, 0));
+  // The connections close mid-stream by construction: after 100 posts the
+  // handler waits at the gate with a post in hand and its prefetch delivered,
+  // none acknowledged; the gate opens once the connections are gone.
+  RequestGate gate;
   RuntimeProcess runtime;
-  runtime.start(freeLoopbackPort(), {"--config", q.config(/*triggerDeadLetterQueue=*/true)}, q.dir + "/run.log");
+  runtime.start(freeLoopbackPort(),
+                {"--config", q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/20, &gate, 100)},
+                q.dir + "/run.log");
   ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
-  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "the replica never reached its gate\n" << runtime.log();
   uint32_t queued = readyCount(q.url, q.in);
   // The trigger's, both outputs' and the dead-letter queue's connections.
   int closed = closeConnectionsOf(runtime.pid(), q.url, requiredEnv("RABBITMQ_HTTP_URL"));
+  gate.open();
   EXPECT_EQ(closed, 4) << "the replica holds four AMQP connections";
   Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 5s);
   size_t unique = v.approved.size() + v.rejected.size();

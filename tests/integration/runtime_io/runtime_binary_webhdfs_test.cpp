@@ -138,40 +138,20 @@ TEST(RuntimeBinaryWebHdfsTest, AReplicaKilledMidStreamLosesNoLineItsClaimsAreTak
   constexpr int kFiles = 60;
   constexpr int kLines = 2000;
   HdfsLogCleansing f("delete", "3s");
-  // A backlog first: uploaded one by one while the replicas run, each file
-  // would be done before the next arrived, leaving nothing in flight to kill.
   f.upload(kFiles, kLines);
-  ReplicaPair replicas(f.run);
-  RuntimeProcess& one = replicas.one;
-  RuntimeProcess& two = replicas.two;
-  ASSERT_TRUE(replicas.waitReady());
-
-  // Kill replica one while it holds claims: those files are mid-way.
-  const std::string owner = "-" + std::to_string(one.pid()) + "\n";  // a claim holds "<host>-<pid>\n"
+  RuntimeProcess one;
+  RuntimeProcess two;
   const std::string claimDir = f.incoming + "/.sluice-claims/";
-  auto ownedByOne = [&] {
-    int owned = 0;
-    for (const std::string& name : f.claims()) {
-      auto body = f.hdfs->read(claimDir + name);
-      if (body.isOk() && body->find(owner) != std::string::npos) ++owned;
-    }
-    return owned;
-  };
-  // Kill it while it has files in flight (taken, not yet finished): their
-  // claims are still in HDFS, since a claim goes only after its file is done.
-  auto inFlightAtOne = [&] {
-    HttpReply metrics = httpGet(one.port(), "/metrics");
-    return metricSum(metrics.body, "sluice_runtime_events_received_total", "trigger=\"uploads\"") -
-           metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"uploads\"");
-  };
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline && inFlightAtOne() < 2) std::this_thread::sleep_for(5ms);
-  const double inFlightAtKill = inFlightAtOne();
-  one.signal(SIGKILL);
-  EXPECT_EQ(one.wait(), 128 + SIGKILL);
-  int orphaned = ownedByOne();
-  std::cout << "[figure] webhdfs kill -9: files in flight at the killed replica just before the signal "
-            << inFlightAtKill << "\n";
+  ASSERT_NO_FATAL_FAILURE(killOneHalfWayThroughAFile(f.run, kFiles, kLines, one, two, "webhdfs kill -9"));
+
+  // Its claims are still in HDFS, since a claim goes only after its file is
+  // done: a claim holds "<host>-<pid>\n".
+  const std::string owner = "-" + std::to_string(one.startedPid()) + "\n";
+  int orphaned = 0;
+  for (const std::string& name : f.claims()) {
+    auto body = f.hdfs->read(claimDir + name);
+    if (body.isOk() && body->find(owner) != std::string::npos) ++orphaned;
+  }
   std::cout << "[figure] webhdfs kill -9: claims orphaned by the killed replica " << orphaned << "\n";
   ASSERT_GT(orphaned, 0) << "the kill did not land mid-stream; the test would prove nothing";
 

@@ -132,6 +132,7 @@ void RuntimeProcess::start(int port, const std::vector<std::string>& args, const
   std::vector<std::string> all = {"--control-bind-address", "127.0.0.1:" + std::to_string(port)};
   all.insert(all.end(), args.begin(), args.end());
   pid_ = spawn(all, logPath);
+  startedPid_ = pid_;
 }
 
 bool RuntimeProcess::waitReady(std::chrono::milliseconds timeout) {

@@ -48,11 +48,15 @@ class RuntimeProcess {
   int waitFor(std::chrono::milliseconds timeout);
 
   pid_t pid() const { return pid_; }
+  // The pid of the last start(), still known once the child has been waited for
+  // (what a killed replica wrote into its claims).
+  pid_t startedPid() const { return startedPid_; }
   int port() const { return port_; }
   std::string log() const { return readFile(logPath_); }
 
  private:
   pid_t pid_ = -1;
+  pid_t startedPid_ = -1;
   int port_ = 0;
   std::string logPath_;
 };
