@@ -352,23 +352,46 @@ TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsF
   EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 1);
 }
 
+// Holds the handler call for event "first" until open(): while it waits, later dispatches to its
+// lane queue up behind it.
+class HeldFirstEvent {
+ public:
+  FakeHandler::Behaviour behaviour() {
+    return [this](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
+      if (event.id == "first") {
+        std::unique_lock lock(mu_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return open_; });
+      }
+      return FakeHandler::echo(event, context);
+    };
+  }
+  bool waitEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 20s, [&] { return entered_; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
 // A lane that falls behind catches up in one batch: dispatches queued behind a running batch merge
 // into one (one handler pass, one sink write), and each dispatch still gets exactly its own events
 // and outcomes back, in order. Unmerged, a trickle of one-record batches queued without bound.
 TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsItsOwnEventsBack) {
-  std::mutex gateMu;
-  std::condition_variable gateCv;
-  bool entered = false;
-  bool open = false;
-  Fixture f([&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
-    if (event.id == "first") {
-      std::unique_lock lock(gateMu);
-      entered = true;
-      gateCv.notify_all();
-      gateCv.wait(lock, [&] { return open; });
-    }
-    return FakeHandler::echo(event, context);
-  });
+  HeldFirstEvent held;
+  Fixture f(held.behaviour());
   std::mutex mu;
   std::vector<std::vector<std::string>> done;  // per completion, the ids handed back
   auto record = [&](const std::vector<Event>& back, const std::vector<Outcome>& outcomes) {
@@ -379,19 +402,12 @@ TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsIts
     done.push_back(ids);
   };
   f.loop.dispatchBatch({makeEvent("first", 0, 0)}, "p0", "t", record);
-  {
-    std::unique_lock lock(gateMu);
-    ASSERT_TRUE(gateCv.wait_for(lock, 20s, [&] { return entered; }));
-  }
+  ASSERT_TRUE(held.waitEntered());
   // The lane's worker is inside the handler: these wait in the lane's queue.
   f.loop.dispatchBatch({makeEvent("a", 0, 1)}, "p0", "t", record);
   f.loop.dispatchBatch({makeEvent("b", 0, 2), makeEvent("c", 0, 3)}, "p0", "t", record);
   f.loop.dispatchBatch({makeEvent("d", 0, 4)}, "p0", "t", record);
-  {
-    std::lock_guard lock(gateMu);
-    open = true;
-  }
-  gateCv.notify_all();
+  held.open();
   ASSERT_TRUE(waitUntil([&] {
     std::lock_guard lock(mu);
     return done.size() == 4;
@@ -410,36 +426,16 @@ TEST(DeliveryLoopTest, MergingStopsAtMaxMergedBatchAndLeavesListTriggersAlone) {
   DeliveryOptions options = fastOptions();
   options.maxMergedBatch = 3;
   options.listTriggers = {"list"};
-  std::mutex gateMu;
-  std::condition_variable gateCv;
-  bool entered = false;
-  bool open = false;
-  Fixture f(
-      [&](const Event& event, const InvocationContext& context) -> Result<std::vector<Record>> {
-        if (event.id == "first") {
-          std::unique_lock lock(gateMu);
-          entered = true;
-          gateCv.notify_all();
-          gateCv.wait(lock, [&] { return open; });
-        }
-        return FakeHandler::echo(event, context);
-      },
-      options);
+  HeldFirstEvent held;
+  Fixture f(held.behaviour(), options);
   std::atomic<int> completions{0};
   auto count = [&](const std::vector<Event>&, const std::vector<Outcome>&) { ++completions; };
   f.loop.dispatchBatch({makeEvent("first", 0, 0)}, "p0", "t", count);
-  {
-    std::unique_lock lock(gateMu);
-    ASSERT_TRUE(gateCv.wait_for(lock, 20s, [&] { return entered; }));
-  }
+  ASSERT_TRUE(held.waitEntered());
   for (int i = 1; i <= 4; ++i) f.loop.dispatchBatch({makeEvent("e" + std::to_string(i), 0, i)}, "p0", "t", count);
   f.loop.dispatchBatch({makeEvent("l1", 0, 5)}, "p0", "list", count);
   f.loop.dispatchBatch({makeEvent("l2", 0, 6)}, "p0", "list", count);
-  {
-    std::lock_guard lock(gateMu);
-    open = true;
-  }
-  gateCv.notify_all();
+  held.open();
   ASSERT_TRUE(waitUntil([&] { return completions.load() == 7; }));
   EXPECT_EQ(f.metrics.counterValue("batches", "t"), 3) << "first, then e1-e3 (the cap), then e4";
   EXPECT_EQ(f.metrics.counterValue("batches", "list"), 2) << "list batches keep their boundaries";
