@@ -12,7 +12,7 @@ RUN_SECONDS ?= 120
 
 help:
 	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing, 0->N->0); RUN_SECONDS=N bounds it"
-	@echo "make test          install, build, start the real test environment, run every test, stop it"
+	@echo "make test          install, build, start the real test environment, run every test, stop it; prints each phase's time"
 	@echo "make unit-test     build and run the unit tests only (no servers)"
 	@echo "make deps          install Debian packages (idempotent)"
 	@echo "make build         configure and build into $(BUILD_DIR)/"
@@ -41,9 +41,10 @@ build: configure
 demo-binaries: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target sluice-operator sluice-runtime
 
-# All tests: unit tests and integration tests against the real components.
-test: build
-	@bash tests/run-tests.sh $(CTEST_ARGS)
+# All tests: unit tests and integration tests against the real components. The
+# script runs deps and build itself, so its phase table also covers them.
+test:
+	@MAKE="$(MAKE)" bash tests/run-tests.sh $(CTEST_ARGS)
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS) $(CTEST_ARGS)
