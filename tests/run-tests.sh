@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build}
-# The Makefile passes its $(MAKE), so the command-line variables reach deps and build.
+# The make that runs this (the Makefile passes $(MAKE)); variables given on its
+# command line reach deps and build through MAKEFLAGS.
 MAKE=${MAKE:-make}
 source scripts/phases.sh
 phases_open
