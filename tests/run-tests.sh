@@ -43,12 +43,18 @@ phase_begin configure+build
 phase_end
 
 cd "$BUILD_DIR"
-selected() { ctest -N -L "^$1\$" "${@:2}" | sed -n 's/^Total Tests: //p'; }
-unit_tests=$(selected unit "$@")
-integration_tests=$(selected integration "$@")
-# A selection that matches nothing is a failure, not a pass.
-((unit_tests + integration_tests > 0)) || {
+selected() { ctest -N "$@" | sed -n 's/^Total Tests: //p'; }
+all_tests=$(selected "$@")
+unit_tests=$(selected -L '^unit$' "$@")
+integration_tests=$(selected -L '^integration$' "$@")
+# A selection that matches nothing is a failure, not a pass; so is a test that
+# neither run would pick up.
+((all_tests > 0)) || {
   echo "make test: no test matches: $*" >&2
+  exit 1
+}
+((unit_tests + integration_tests == all_tests)) || {
+  echo "make test: $((all_tests - unit_tests - integration_tests)) test(s) have neither label unit nor integration" >&2
   exit 1
 }
 
