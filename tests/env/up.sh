@@ -10,6 +10,9 @@
 # Usage: up.sh [component...]   (default: all, in dependency order)
 source "$(dirname "$0")/lib.sh"
 source "$ENV_SCRIPTS_DIR/components.sh"
+# Per-component times for the phase table of `make test` (recorded only under it).
+source "$PROJECT_ROOT/scripts/phases.sh"
+trap 'phase_abort $?' EXIT
 
 requested=("$@")
 ((${#requested[@]})) || requested=("${ALL_COMPONENTS[@]}")
@@ -19,11 +22,15 @@ started=$SECONDS
 # start is reported quickly on a warm cache.
 for c in "${requested[@]}"; do
   t=$SECONDS
+  phase_begin "test environment install" "$c"
   "${c}_install"
+  phase_end
   log "$c installed ($((SECONDS - t)) s)"
 done
 for c in "${requested[@]}"; do
+  phase_begin "test environment start" "$c"
   "${c}_start"
+  phase_end
 done
 
 write_env_file

@@ -7,8 +7,25 @@
 # Sourced by up.sh/down.sh after lib.sh.
 
 _hdfs_home() { cache_dir hdfs "$HADOOP_VERSION"; }
+# MiniHdfs.java is ours, not a pinned release: its classes are keyed by its
+# content, so an edited main is compiled again instead of an old one run.
+_hdfs_classes() { echo "$(_hdfs_home)/classes-$(sha256sum "$ENV_SCRIPTS_DIR/hdfs/MiniHdfs.java" | cut -c1-16)"; }
 
 hdfs_install() {
+  _hdfs_fetch
+  local classes
+  classes=$(_hdfs_classes)
+  [[ -f $classes/.done ]] && return 0
+  rm -rf "$classes" && mkdir -p "$classes"
+  javac -nowarn -d "$classes" -cp "$(_hdfs_home)/lib/*" "$ENV_SCRIPTS_DIR/hdfs/MiniHdfs.java" >"$classes/javac.log" 2>&1 || {
+    cat "$classes/javac.log" >&2
+    die "compiling MiniHdfs.java failed"
+  }
+  touch "$classes/.done"
+}
+
+# The Hadoop jars and log configuration, once per HADOOP_VERSION.
+_hdfs_fetch() {
   local dir
   dir=$(_hdfs_home)
   cache_ready hdfs "$HADOOP_VERSION" && return 0
@@ -27,11 +44,6 @@ hdfs_install() {
     <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.13.2</version></dependency>
 XML
   )"
-  mkdir -p "$dir/classes"
-  javac -nowarn -d "$dir/classes" -cp "$dir/lib/*" "$ENV_SCRIPTS_DIR/hdfs/MiniHdfs.java" >"$dir/javac.log" 2>&1 || {
-    cat "$dir/javac.log" >&2
-    die "compiling MiniHdfs.java failed"
-  }
   cat >"$dir/log4j.properties" <<'EOF2'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -48,9 +60,10 @@ _hdfs_ready() {
 }
 
 hdfs_start() {
-  local dir=$SLUICE_ENV_DIR/hdfs home
+  local dir=$SLUICE_ENV_DIR/hdfs home classes
   home=$(_hdfs_home)
-  [[ -f $home/.done ]] || die "HDFS $HADOOP_VERSION is not installed ($home); run hdfs_install"
+  classes=$(_hdfs_classes)
+  [[ -f $home/.done && -f $classes/.done ]] || die "HDFS $HADOOP_VERSION is not installed ($home); run hdfs_install"
   if is_running hdfs && [[ -f $dir/ready ]]; then
     log "hdfs already running (pid $(cat "$SLUICE_ENV_DIR/hdfs.pid"))"
   else
@@ -59,7 +72,7 @@ hdfs_start() {
     # Hadoop 3.3 predates Java 17's closed modules: Jersey's JAXB needs java.lang opened.
     start_bg hdfs java -Xmx512m -Xms64m -XX:+UseSerialGC -Djava.awt.headless=true \
       --add-opens java.base/java.lang=ALL-UNNAMED \
-      -Dlog4j.configuration="file:$home/log4j.properties" -cp "$home/lib/*:$home/classes" \
+      -Dlog4j.configuration="file:$home/log4j.properties" -cp "$home/lib/*:$classes" \
       MiniHdfs "$dir/data" "$(free_port)" "$dir/ready"
     wait_for hdfs 120 "$SLUICE_ENV_DIR/hdfs.log" _hdfs_ready
   fi

@@ -13,12 +13,15 @@
 
 KAFKA_INSTANCES=(kafka kafka-b)
 
-_kafka_home() { cache_dir kafka "$KAFKA_VERSION"; }
+# Keyed by both pinned versions, as Kafka names its builds (kafka_2.13-3.9.1):
+# the jars differ per Scala version.
+_kafka_key() { echo "$SCALA_VERSION-$KAFKA_VERSION"; }
+_kafka_home() { cache_dir kafka "$(_kafka_key)"; }
 
 kafka_install() {
   local dir
   dir=$(_kafka_home)
-  cache_ready kafka "$KAFKA_VERSION" && return 0
+  cache_ready kafka "$(_kafka_key)" && return 0
   log "installing Kafka $KAFKA_VERSION (Scala $SCALA_VERSION) from Maven Central"
   rm -rf "$dir" && mkdir -p "$dir"
   # slf4j-reload4j: the broker logs through slf4j and also calls log4j 1 APIs
@@ -73,7 +76,7 @@ exec java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j.configuratio
   -cp "$dir/lib/*" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "\$@"
 EOF
   chmod +x "$dir/bin/"*
-  mark_ready kafka "$KAFKA_VERSION"
+  mark_ready kafka "$(_kafka_key)"
 }
 
 # Writes a fresh config + data dir for one instance and formats its KRaft
