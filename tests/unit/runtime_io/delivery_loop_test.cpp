@@ -398,6 +398,7 @@ TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsIts
     std::lock_guard lock(mu);
     EXPECT_EQ(back.size(), outcomes.size());
     std::vector<std::string> ids;
+    ids.reserve(back.size());
     for (const Event& event : back) ids.push_back(event.id);
     done.push_back(ids);
   };
