@@ -2,8 +2,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
+#include <thread>
 
 namespace sluice::scalers {
 
@@ -42,6 +44,14 @@ struct PartitionList {
   PartitionList& operator=(const PartitionList&) = delete;
 };
 
+constexpr int kCoordinatorRetries = 5;
+constexpr std::chrono::milliseconds kCoordinatorRetryDelay{200};
+
+bool isCoordinatorNotReady(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR || err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+         err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
+}
+
 // librdkafka's error callback (served by rd_kafka_poll in fetch): keeps the reason.
 void rememberError(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
   auto* handle = static_cast<RdKafkaOffsetSource::Handle*>(opaque);
@@ -63,6 +73,12 @@ Result<std::shared_ptr<RdKafkaOffsetSource>> RdKafkaOffsetSource::create(
   std::map<std::string, std::string> all = config;
   all["bootstrap.servers"] = bootstrapServers;
   all.emplace("client.id", "sluice-autoscaler");
+  // A consumer handle with a group of its own, which it never joins (it never subscribes). Not a
+  // producer: when an offset fetch is answered "coordinator loading" or "not coordinator" (every
+  // fresh cluster, while its offsets topic is created), librdkafka 2.12.1 asks the handle's own
+  // consumer group to look up the coordinator again, and a producer has none: it dereferenced a
+  // null group and the operator died of SIGSEGV (rd_kafka_cgrp_op from rd_kafka_handle_OffsetFetch).
+  all["group.id"] = "sluice-autoscaler-offset-reader";
   for (const auto& [key, value] : all) {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
@@ -72,8 +88,7 @@ Result<std::shared_ptr<RdKafkaOffsetSource>> RdKafkaOffsetSource::create(
   auto handle = std::make_unique<Handle>();
   rd_kafka_conf_set_opaque(conf, handle.get());
   rd_kafka_conf_set_error_cb(conf, rememberError);
-  // A producer handle: it can run admin requests and never joins the consumer group it inspects.
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);
     return internalError(std::string("creating kafka client: ") + err);
@@ -89,7 +104,16 @@ RdKafkaOffsetSource::~RdKafkaOffsetSource() = default;
 
 Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::string& group,
                                                                  const std::vector<std::string>& topics) {
-  Result<std::vector<PartitionOffsets>> result = fetchOnce(group, topics);
+  // A fresh cluster (its offsets topic being created) or a coordinator that moved answers "not
+  // coordinator" / "loading" until the lookup settles, within a second or so: ask again a few times
+  // rather than report a failed reading every poll until then.
+  bool coordinatorNotReady = false;
+  Result<std::vector<PartitionOffsets>> result = fetchOnce(group, topics, coordinatorNotReady);
+  for (int retry = 0; coordinatorNotReady && retry < kCoordinatorRetries; ++retry) {
+    std::this_thread::sleep_for(kCoordinatorRetryDelay);
+    coordinatorNotReady = false;
+    result = fetchOnce(group, topics, coordinatorNotReady);
+  }
   // Error callbacks are queued until the application polls: serve them now.
   rd_kafka_poll(handle_->rk, 0);
   std::lock_guard lock(handle_->mu);
@@ -104,7 +128,8 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::stri
 }
 
 Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::string& group,
-                                                                     const std::vector<std::string>& topics) {
+                                                                     const std::vector<std::string>& topics,
+                                                                     bool& coordinatorNotReady) {
   rd_kafka_t* rk = handle_->rk;
   // 1. Partitions of every topic.
   const rd_kafka_metadata_t* metadata = nullptr;
@@ -143,6 +168,7 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::
     if (event == nullptr) return Status(StatusCode::kDeadlineExceeded, "listing committed offsets: timed out");
     Status status;
     if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      coordinatorNotReady = isCoordinatorNotReady(rd_kafka_event_error(event));
       status = Status(StatusCode::kUnavailable,
                       std::string("listing committed offsets: ") + rd_kafka_event_error_string(event));
     } else {
@@ -152,12 +178,26 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::
       if (groupCount != 1) {
         status = internalError("listing committed offsets: expected one group in the answer");
       } else if (const rd_kafka_error_t* groupError = rd_kafka_group_result_error(groups[0])) {
+        coordinatorNotReady = isCoordinatorNotReady(rd_kafka_error_code(groupError));
         status = Status(StatusCode::kUnavailable,
                         std::string("listing committed offsets: ") + rd_kafka_error_string(groupError));
       } else {
+        // On a fresh cluster (its offsets topic still being created, the coordinator loading) the
+        // answer can come without a partition list, or with an error per partition instead of an
+        // offset: a reading to retry, not "nothing committed" (and not a null to dereference).
         const rd_kafka_topic_partition_list_t* committed = rd_kafka_group_result_partitions(groups[0]);
-        for (int i = 0; i < committed->cnt; ++i) {
+        if (committed == nullptr) {
+          status = Status(StatusCode::kUnavailable, "listing committed offsets: the answer has no partitions");
+        }
+        for (int i = 0; committed != nullptr && i < committed->cnt && status.isOk(); ++i) {
           const rd_kafka_topic_partition_t& tp = committed->elems[i];
+          if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            coordinatorNotReady = isCoordinatorNotReady(tp.err);
+            status =
+                Status(StatusCode::kUnavailable, "listing committed offsets of " + std::string(tp.topic) + "/" +
+                                                     std::to_string(tp.partition) + ": " + rd_kafka_err2str(tp.err));
+            break;
+          }
           PartitionOffsets offsets;
           offsets.topic = tp.topic;
           offsets.partition = tp.partition;

@@ -31,7 +31,10 @@ class RdKafkaOffsetSource final : public KafkaOffsetSource {
   struct Handle;
 
  private:
-  Result<std::vector<PartitionOffsets>> fetchOnce(const std::string& group, const std::vector<std::string>& topics);
+  // `coordinatorNotReady` is set when the group's coordinator was loading or had moved: worth asking
+  // again at once.
+  Result<std::vector<PartitionOffsets>> fetchOnce(const std::string& group, const std::vector<std::string>& topics,
+                                                  bool& coordinatorNotReady);
   RdKafkaOffsetSource(std::unique_ptr<Handle> handle, int timeoutMilliseconds);
   std::unique_ptr<Handle> handle_;
   int timeoutMilliseconds_;

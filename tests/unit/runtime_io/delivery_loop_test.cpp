@@ -398,6 +398,7 @@ TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsIts
     std::lock_guard lock(mu);
     EXPECT_EQ(back.size(), outcomes.size());
     std::vector<std::string> ids;
+    ids.reserve(back.size());
     for (const Event& event : back) ids.push_back(event.id);
     done.push_back(ids);
   };
@@ -416,8 +417,10 @@ TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsIts
   EXPECT_EQ(f.metrics.counterValue("batches", "t"), 2) << "the three queued dispatches ran as one batch";
   EXPECT_EQ(f.out.writes(), 5);
   EXPECT_EQ(f.loop.inFlight(), 0);
+  const auto calls = f.handler.calls();
   std::vector<std::string> order;
-  for (const auto& call : f.handler.calls()) order.push_back(call.eventId);
+  order.reserve(calls.size());
+  for (const auto& call : calls) order.push_back(call.eventId);
   EXPECT_EQ(order, (std::vector<std::string>{"first", "a", "b", "c", "d"}));
 }
 
