@@ -4,6 +4,10 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Quick
 BENCH_BUILD_DIR ?= build/release
 JOBS ?= $(shell nproc)
+# ccache (installed by make deps, used by CMakeLists.txt): one cache for every clone on this machine,
+# beside the test environment's; paths below this folder hash as relative, so clones elsewhere hit it.
+export CCACHE_DIR ?= $(HOME)/.cache/sluice/ccache
+export CCACHE_BASEDIR ?= $(CURDIR)
 CTEST_ARGS ?=
 # `make run`: how long the local demo runs (seconds); it ends earlier once all work is done.
 RUN_SECONDS ?= 120

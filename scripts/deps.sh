@@ -5,8 +5,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  # build toolchain
-  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 python3-yaml
+  # build toolchain (CMakeLists.txt compiles through ccache where it is installed; the Makefile keeps
+  # its cache under ~/.cache/sluice, so a second clone or CI run on the machine compiles only what changed)
+  build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 python3-yaml ccache
   # test scripts read kubectl and API output as JSON
   jq
   # the design card's libraries
