@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,7 +16,6 @@
 
 #include "kafka_test_util.h"
 #include "replica_process.h"
-#include "request_gate.h"
 #include "runtime/delivery/delivery_loop.h"
 
 namespace sluice::testing {
@@ -150,52 +148,19 @@ int waitExit(pid_t pid) {
   return 128 + WTERMSIG(status);
 }
 
-// Two replicas share the group while the producer runs; `stops` times one of
-// them is stopped with `signal` and replaced. Each stop lands mid-stream by
-// construction: a replica to be stopped handles kGateAfter events, then its
-// handlers wait at its own gate with events in hand and more fetched, none
-// committed; the signal goes once the gate holds one, and the gate opens after
-// it (a draining replica finishes them). A replacement starts only once the
-// other replica waits at its gate, so each replica reaches its gate while its
-// partitions still hold events for it. `replicas` ends with the two left
-// running, which have no gate. Returns the stopped replicas' exit codes.
-std::vector<int> stopReplicasInTurn(const Topics& topics, int stops, int signal, std::vector<pid_t>& replicas) {
-  constexpr int kGateAfter = 500;
-  std::vector<std::unique_ptr<RequestGate>> gates;  // gates[i]: replica i's, for each replica to be stopped
-  auto spawn = [&] {
-    TestReplicaConfig config = topics.config(/*delayMicros=*/100);
-    if (static_cast<int>(gates.size()) < stops) {
-      config.gatePort = gates.emplace_back(std::make_unique<RequestGate>())->port();
-      config.gateAfter = kGateAfter;
-    }
-    return spawnReplica(config);
-  };
-  auto reachesGate = [&](int replica) {
-    EXPECT_TRUE(gates[replica]->waitForRequests(1, 120s)) << "replica " << replica << " never reached its gate";
-  };
-  replicas = {spawn(), spawn()};
-  std::vector<int> exitCodes;
-  for (int stop = 0; stop < stops; ++stop) {
-    // Replica `stop` is the one stopped now: 0 and 1 first, then each one's replacement in turn.
-    pid_t& victim = replicas[stop % 2];
-    reachesGate(stop);
-    ::kill(victim, signal);
-    // A draining replica finishes the held events; a killed one must not get the chance.
-    if (signal != SIGKILL) gates[stop]->open();
-    exitCodes.push_back(waitExit(victim));
-    gates[stop]->open();
-    if (stop + 1 < stops) reachesGate(stop + 1);
-    victim = spawn();
-  }
-  return exitCodes;
-}
-
 TEST(KafkaDeliveryTest, SigkillOfReplicasMidStreamLosesNothing) {
   constexpr int kMessages = 30000;
   Topics topics(6);
+  auto config = topics.config(/*delayMicros=*/100);
+  std::vector<pid_t> replicas = {spawnReplica(config), spawnReplica(config)};
   std::thread producer = produceSpread(topics, kMessages, 12s);
-  std::vector<pid_t> replicas;
-  for (int code : stopReplicasInTurn(topics, 5, SIGKILL, replicas)) EXPECT_EQ(code, 128 + SIGKILL);
+  for (int kill = 0; kill < 5; ++kill) {
+    std::this_thread::sleep_for(2s);
+    pid_t victim = replicas[kill % 2];
+    ::kill(victim, SIGKILL);
+    EXPECT_EQ(waitExit(victim), 128 + SIGKILL);
+    replicas[kill % 2] = spawnReplica(config);
+  }
   producer.join();
   StreamResult result = checkStream(topics, kMessages);
   for (pid_t pid : replicas) {
@@ -212,9 +177,16 @@ TEST(KafkaDeliveryTest, SigkillOfReplicasMidStreamLosesNothing) {
 TEST(KafkaDeliveryTest, GracefulDrainsMidStreamCauseNoDuplicates) {
   constexpr int kMessages = 30000;
   Topics topics(6);
+  auto config = topics.config(/*delayMicros=*/100);
+  std::vector<pid_t> replicas = {spawnReplica(config), spawnReplica(config)};
   std::thread producer = produceSpread(topics, kMessages, 12s);
-  std::vector<pid_t> replicas;
-  for (int code : stopReplicasInTurn(topics, 3, SIGTERM, replicas)) EXPECT_EQ(code, 0) << "a drained replica exits 0";
+  for (int drain = 0; drain < 3; ++drain) {
+    std::this_thread::sleep_for(3s);
+    pid_t leaving = replicas[drain % 2];
+    ::kill(leaving, SIGTERM);
+    EXPECT_EQ(waitExit(leaving), 0) << "a drained replica exits 0";
+    replicas[drain % 2] = spawnReplica(config);
+  }
   producer.join();
   StreamResult result = checkStream(topics, kMessages);
   for (pid_t pid : replicas) {
