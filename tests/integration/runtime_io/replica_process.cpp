@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -14,7 +13,6 @@
 #include "common/logging.h"
 #include "runtime/sinks/kafka_sink.h"
 #include "runtime/sources/kafka_source.h"
-#include "runtime_process.h"
 
 namespace sluice::testing {
 
@@ -22,15 +20,10 @@ namespace {
 
 class EchoOrFailHandler final : public runtime::Handler {
  public:
-  explicit EchoOrFailHandler(const TestReplicaConfig& config)
-      : failPrefix_(config.failPrefix),
-        delay_(config.handlerDelayMicros),
-        gatePort_(config.gatePort),
-        gateAfter_(config.gateAfter) {}
+  EchoOrFailHandler(std::string failPrefix, int delayMicros)
+      : failPrefix_(std::move(failPrefix)), delay_(delayMicros) {}
 
   Result<std::vector<runtime::Record>> handle(const runtime::Event& event, const runtime::InvocationContext&) override {
-    // httpPost gives up after 60 s, so a broken test cannot hang the replica.
-    if (gatePort_ > 0 && handled_.fetch_add(1) >= gateAfter_) (void)httpPost(gatePort_, "/gate", event.id);
     if (delay_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_));
     if (event.data.starts_with(failPrefix_)) return internalError("always fails: " + event.data);
     runtime::Record record;
@@ -44,9 +37,6 @@ class EchoOrFailHandler final : public runtime::Handler {
  private:
   std::string failPrefix_;
   int delay_;
-  int gatePort_;
-  int gateAfter_;
-  std::atomic<int> handled_{0};
 };
 
 std::map<std::string, std::string> fastGroupProperties() {
@@ -83,22 +73,15 @@ std::unique_ptr<runtime::Replica> makeTestReplica(const TestReplicaConfig& confi
   options.maxAttempts = 3;
   options.backoff.initial = std::chrono::milliseconds(10);
   options.backoff.maxDelay = std::chrono::milliseconds(100);
-  return std::make_unique<runtime::Replica>(options, std::make_shared<EchoOrFailHandler>(config), std::move(sinks),
-                                            std::move(dead).value(), std::move(sources), metrics, realClock());
+  return std::make_unique<runtime::Replica>(
+      options, std::make_shared<EchoOrFailHandler>(config.failPrefix, config.handlerDelayMicros), std::move(sinks),
+      std::move(dead).value(), std::move(sources), metrics, realClock());
 }
 
 pid_t spawnReplica(const TestReplicaConfig& config) {
-  std::vector<std::string> args = {"/proc/self/exe",
-                                   "--replica",
-                                   config.bootstrap,
-                                   config.inTopic,
-                                   config.outTopic,
-                                   config.deadLetterTopic,
-                                   config.group,
-                                   config.failPrefix,
-                                   std::to_string(config.handlerDelayMicros),
-                                   std::to_string(config.gatePort),
-                                   std::to_string(config.gateAfter)};
+  std::vector<std::string> args = {"/proc/self/exe", "--replica",       config.bootstrap,
+                                   config.inTopic,   config.outTopic,   config.deadLetterTopic,
+                                   config.group,     config.failPrefix, std::to_string(config.handlerDelayMicros)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
@@ -112,19 +95,11 @@ pid_t spawnReplica(const TestReplicaConfig& config) {
 }
 
 int runReplicaProcess(int argc, char** argv) {
-  if (argc < 11) {
-    std::cerr << "usage: --replica BOOTSTRAP IN OUT DLQ GROUP FAIL_PREFIX DELAY_US GATE_PORT GATE_AFTER\n";
+  if (argc < 9) {
+    std::cerr << "usage: --replica BOOTSTRAP IN OUT DLQ GROUP FAIL_PREFIX DELAY_US\n";
     return 2;
   }
-  TestReplicaConfig config{argv[2],
-                           argv[3],
-                           argv[4],
-                           argv[5],
-                           argv[6],
-                           argv[7],
-                           std::atoi(argv[8]),
-                           std::atoi(argv[9]),
-                           std::atoi(argv[10])};
+  TestReplicaConfig config{argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], std::atoi(argv[8])};
   // SIGTERM is taken by sigwait below, so block it before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);

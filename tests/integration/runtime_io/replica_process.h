@@ -22,10 +22,6 @@ struct TestReplicaConfig {
   std::string group;
   std::string failPrefix = "fail-";  // events whose payload starts with this always fail
   int handlerDelayMicros = 0;
-  // A RequestGate on 127.0.0.1 (0: none): past the first gateAfter events, the
-  // handler waits there with each event, which is how kill tests arrange their moment.
-  int gatePort = 0;
-  int gateAfter = 0;
 };
 
 // Builds a Replica for `config` (not started).
