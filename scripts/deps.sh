@@ -22,6 +22,10 @@ PACKAGES=(
   clang-format clang-tidy
   # real components for tests/env (Kubernetes, etcd, KWOK, helm and MinIO are built from Go modules)
   rabbitmq-server prometheus golang-go default-jdk-headless maven
+  # the real Kubernetes node of tests/env (components/node.sh): container runtime, image tools, pod
+  # networking; the kubelet and the pause binary are built from the Kubernetes module
+  containerd runc buildah mmdebstrap umoci skopeo containernetworking-plugins iptables conntrack socat
+  uidmap fuse-overlayfs
   # inspection and load tools
   kcat amqp-tools
 )
