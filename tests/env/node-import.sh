@@ -26,8 +26,13 @@ for m in json.load(sys.stdin).get("manifests", []):
   if [[ -n $ref && $ref != */* ]]; then
     die "$archive: its OCI index names the image only '$ref'; push it with a full name (oci-archive:X.tar:registry/name:tag)"
   fi
-  ctr --address "$NODE_CONTAINERD_SOCKET" --namespace k8s.io images import "$archive" >&2 ||
+  local out
+  out=$(ctr --address "$NODE_CONTAINERD_SOCKET" --namespace k8s.io images import "$archive" 2>&1) || {
+    echo "$out" >&2
     die "ctr could not import $archive"
+  }
+  # "unpacking NAME (sha256:...)...done" per image
+  sed -nE 's/^unpacking ([^ ]+) .*/\1/p' <<<"$out"
 }
 
 for archive in "$@"; do

@@ -342,14 +342,17 @@ EOF
     --root-dir="$k/" --cert-dir="$k/pki" --node-labels="$NODE_LABEL" \
     --pod-infra-container-image="$(node_pause_image)" --v=1
   echo "$port" >"$NODE_DIR/kubelet.port"
-  wait_for node-kubelet 60 "$SLUICE_ENV_DIR/node-kubelet.log" node_ready
+  wait_for node-kubelet 60 "$SLUICE_ENV_DIR/node-kubelet.log" node_ready "$(date +%s)"
 }
 
+# node_ready SINCE: Node localhost is Ready by a heartbeat of this kubelet (a
+# Node object left by an earlier start still says Ready for a while).
 node_ready() {
-  local kubectl
+  local since=$1 kubectl status
   kubectl=$(node_kube_var KUBECTL)
-  [[ $(KUBECONFIG=$(node_kube_var KUBECONFIG) "$kubectl" get node localhost \
-    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]
+  status=$(KUBECONFIG=$(node_kube_var KUBECONFIG) "$kubectl" get node localhost \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}')
+  [[ ${status%% *} == True ]] && (($(date -d "${status#* }" +%s) >= since))
 }
 
 node_write_env() {
@@ -391,6 +394,11 @@ node_stop() {
 node_remove_containers() {
   is_running node-containerd || return 0
   local id
+  # Sandboxes torn down here skip CNI DEL, which would drop libcni's cached
+  # results; they are named <network>-<container id>-<interface>.
+  for id in $(node_ctr containers ls -q 2>/dev/null); do
+    rm -f /var/lib/cni/results/"$NODE_CNI_NETWORK-$id"-* /var/lib/cni/results/cni-loopback-"$id"-*
+  done
   for id in $(node_ctr tasks ls -q 2>/dev/null); do
     node_ctr tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
   done
@@ -505,12 +513,17 @@ node_restore_sysctls() {
 }
 
 # Files the kubelet and libcni write outside our folder: container log links
-# in /var/log/containers (into our pod-logs) and libcni's result cache.
+# in /var/log/containers (into our pod-logs), libcni's result cache, and the
+# kubelet's device-plugin socket (a fixed path in the device plugin API).
 node_remove_host_files() {
   local f
   for f in /var/log/containers/*.log; do
     [[ -L $f && $(readlink "$f") == "$NODE_DIR/"* ]] && rm -f "$f"
   done
   rm -f /var/lib/cni/results/"$NODE_CNI_NETWORK"-*
+  if [[ -z $(pgrep -x kubelet || true) ]]; then
+    rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+    rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  fi
   return 0
 }
