@@ -55,7 +55,7 @@ kube_make_kubelet_client_cert() {
   local d=$KUBE_DIR/pki
   [[ -f $d/kubelet-client.crt ]] && return 0
   (
-    cd "$d"
+    cd "$d" || exit
     openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
       -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
     openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \

@@ -112,8 +112,12 @@ node_buildah_image() {
   rm -rf "$store" "$store.log"
 }
 
+# Running, and joined to the apiserver that runs now: a restarted kube
+# component has a new port, which the kubelet's kubeconfig and the 10.0.0.1
+# DNAT rule would still point past.
 node_running() {
-  is_running node-containerd && is_running node-kubelet && [[ -f $SLUICE_ENV_DIR/node.env ]]
+  is_running node-containerd && is_running node-kubelet && [[ -f $SLUICE_ENV_DIR/node.env ]] &&
+    [[ $(cat "$NODE_DIR/apiserver.url" 2>/dev/null) == "$(node_kube_var KUBE_APISERVER_URL)" ]]
 }
 
 node_start() {
@@ -241,7 +245,7 @@ node_make_certs() {
   ca_dir=$(node_kube_var KUBE_CERT_DIR)
   mkdir -p "$d"
   (
-    cd "$d"
+    cd "$d" || exit
     printf 'extendedKeyUsage=clientAuth\n' >client.ext
     openssl req -newkey rsa:2048 -nodes -keyout kubelet.key -out kubelet.csr \
       -subj "/O=system:nodes/CN=system:node:localhost" 2>/dev/null
@@ -294,6 +298,7 @@ node_setup_network() {
   ip addr add "$NODE_POD_GATEWAY/${NODE_POD_CIDR#*/}" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
   sysctl -qw "net.ipv4.conf.$NODE_BRIDGE.route_localnet=1"
+  echo "$api_url" >"$NODE_DIR/apiserver.url"
   node_iptables_rules "$api_port" >"$NODE_DIR/iptables.rules"
   local table chain rule
   while read -r table chain rule; do
@@ -438,9 +443,9 @@ node_pod_cgroups() {
 node_kill_pods_cgroup_processes() {
   local cg pid
   for cg in $(node_pod_cgroups); do
-    for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+    while read -r pid; do
       kill -KILL "$pid" 2>/dev/null || true
-    done
+    done < <(cat "$cg/cgroup.procs" 2>/dev/null)
   done
 }
 

@@ -33,6 +33,10 @@ python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$port" >"$work/
 pids+=($!)
 poll 10 curl -sf "http://127.0.0.1:$port/" -o /dev/null
 
+# Kafka's pod listener, when the kafka component runs: 10.244.0.1 <port>.
+kafka=""
+[[ -z ${KAFKA_POD_BOOTSTRAP:-} ]] || kafka="${KAFKA_POD_BOOTSTRAP%:*} ${KAFKA_POD_BOOTSTRAP##*:}"
+
 # The pod's checks print marked lines to its log; it then idles so it is Running.
 k apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -71,6 +75,12 @@ spec:
       echo "API_HOST=\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT"
       echo "API_STATUS=\$(sed -n 's/^ *\(HTTP\/[0-9.]* [0-9]*\).*/\1/p' /tmp/headers)"
       echo "API_USER=\$(sed -n 's/.*"username": *"\([^"]*\)".*/\1/p' /tmp/review)"
+      if [ -n "$kafka" ]; then
+        # Kafka ApiVersions v0, correlation id 1: size, key 18, version 0, id, null client id.
+        printf '\\000\\000\\000\\012\\000\\022\\000\\000\\000\\000\\000\\001\\377\\377' |
+          timeout 5 nc $kafka | head -c 10 | od -An -tx1 | tr -d ' \\n' | sed 's/^/KAFKA_REPLY=/'
+        echo
+      fi
       echo DONE
       exec sleep 3600
 YAML
@@ -98,6 +108,18 @@ grep -qx "API_HOST=10.0.0.1:443" <<<"$logs" || fail "in-cluster config does not 
 grep -qx "API_STATUS=HTTP/1.1 201" <<<"$logs" || fail "the apiserver did not accept the pod's token (201 expected)"
 grep -qxF "API_USER=system:serviceaccount:$ns:default" <<<"$logs" ||
   fail "the SelfSubjectReview does not name the pod's service account"
+if [[ -n $kafka ]]; then
+  # size (any), then correlation id 1 and error code 0 (NONE)
+  grep -qE "^KAFKA_REPLY=[0-9a-f]{8}000000010000$" <<<"$logs" ||
+    fail "Kafka did not answer the pod at $KAFKA_POD_BOOTSTRAP"
+  # ...and the metadata it hands out names the address the pod can reach.
+  if command -v kcat >/dev/null; then
+    kcat -b "127.0.0.1:${KAFKA_POD_BOOTSTRAP##*:}" -L -m 5 | grep -qF "at $KAFKA_POD_BOOTSTRAP" ||
+      fail "Kafka's pod listener does not advertise $KAFKA_POD_BOOTSTRAP"
+  fi
+else
+  echo "(kafka component not running: its pod listener is not checked)"
+fi
 # exec goes the same way, through containerd's streaming server.
 [[ $(k exec client -- /bin/busybox echo exec-ok) == exec-ok ]] || fail "kubectl exec into the pod failed"
 # Pod traffic never leaves the machine.
