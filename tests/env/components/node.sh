@@ -427,6 +427,8 @@ node_kill_shims() {
     log "killing containerd shim $pid ($ns/$id)"
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "/run/containerd/s/$(printf '%s' "$NODE_SOCKET/$ns/$id" | sha256sum | cut -d' ' -f1)"
+    # A sandbox's shim has the sandbox's id: libcni's cached results of its pod.
+    rm -f /var/lib/cni/results/"$NODE_CNI_NETWORK-$id"-* /var/lib/cni/results/cni-loopback-"$id"-*
   done
 }
 
