@@ -522,6 +522,7 @@ node_restore_sysctls() {
 # Files the kubelet and libcni write outside our folder: container log links
 # in /var/log/containers (into our pod-logs), libcni's result cache, and the
 # kubelet's device-plugin socket (a fixed path in the device plugin API).
+# Only while no other kubelet runs: those paths are machine-wide.
 node_remove_host_files() {
   local f
   for f in /var/log/containers/*.log; do
@@ -530,7 +531,9 @@ node_remove_host_files() {
   rm -f /var/lib/cni/results/"$NODE_CNI_NETWORK"-*
   if [[ -z $(pgrep -x kubelet || true) ]]; then
     rm -f /var/lib/kubelet/device-plugins/kubelet.sock
-    rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+    # (folders the kubelet and the shims create; removed only when empty)
+    rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers 2>/dev/null || true
+    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
   fi
   return 0
 }
