@@ -25,7 +25,7 @@ help:
 	@echo "make bench         run the benchmarks in bench/"
 	@echo "make images        build the operator and runtime images with buildah"
 	@echo "make chart-crds    copy crds/ into the Helm chart (a unit test fails while they differ)"
-	@echo "make testenv-up    start Kubernetes, Kafka, RabbitMQ, MinIO, HDFS, Prometheus on 127.0.0.1"
+	@echo "make testenv-up    start Kubernetes (KWOK nodes + a real node), Kafka, RabbitMQ, MinIO, HDFS, Prometheus on 127.0.0.1"
 	@echo "make testenv-down  stop what testenv-up started"
 	@echo "make clean         remove $(BUILD_DIR)/"
 

@@ -27,7 +27,9 @@
 # Images: there is no registry. The pause image is built here (buildah, from
 # the pause binary build-go-tools.sh compiles); tests import theirs with
 # tests/env/node-import.sh ARCHIVE... and use imagePullPolicy: Never (or
-# IfNotPresent with a non-latest tag).
+# IfNotPresent with a non-latest tag). Every start begins with an empty
+# containerd (only the pause image), so images are imported again after a
+# restart of the node.
 #
 # One node per machine: the kubelet uses the root kubepods cgroups and the
 # bridge name is fixed, so node_start refuses to run beside another kubelet.
@@ -143,7 +145,7 @@ node_start() {
 }
 
 # Values from kube.env (KUBECTL, KUBE_APISERVER_URL...), without exporting them here.
-node_kube_var() { (source "$SLUICE_ENV_DIR/kube.env" && echo "${!1}"); }
+node_kube_var() { (source "$SLUICE_ENV_DIR/kube.env" 2>/dev/null && echo "${!1}"); }
 
 # The kubelet's kubepods cgroups and the bridge are machine-wide: a second node
 # (another checkout's environment) would fight over them.
