@@ -488,27 +488,58 @@ node_teardown_network() {
     ip link delete "$NODE_BRIDGE" 2>/dev/null || true
     rm -f "$NODE_DIR/bridge.created"
   fi
-  # KUBE-* (the kubelet's canary and hint chains) and CNI-* (portmap) chains
-  # are machine-wide names; left alone while another kubelet runs.
+  # KUBE-* chains are machine-wide names: left alone while another kubelet runs.
   if [[ -z $(pgrep -x kubelet || true) ]]; then
-    node_remove_chains iptables 'KUBE-|CNI-'
-    node_remove_chains ip6tables 'KUBE-'
+    node_remove_chains iptables
+    node_remove_chains ip6tables
   fi
 }
 
-# node_remove_chains IPTABLES REGEX: deletes the jumps to, then the chains
-# whose names match REGEX, in every table, through one iptables-restore per table.
+# node_remove_chains IPTABLES: removes, in every table, the KUBE-* chains (the
+# kubelet's canary and hint chains; called only when no kubelet runs) and the
+# CNI-* chains; but while another CNI user (a buildah/podman network: its
+# rules name its network in a comment) has rules there, only our pods' rules
+# and chains go. Jumps to removed chains go first; one iptables-restore
+# --noflush per table.
 node_remove_chains() {
-  local bin=$1 re=$2 table script
+  local bin=$1 table script
   command -v "$bin-save" >/dev/null || return 0
   for table in filter nat mangle raw; do
-    script=$("$bin-save" -t "$table" 2>/dev/null | awk -v re="^($re)" '
-      /^:/ { name = substr($1, 2); if (name ~ re) chains[name] = 1; next }
-      /^-A / { for (i = 3; i <= NF; i++) if ($i == "-j" && $(i + 1) ~ re && !($2 ~ re)) { sub(/^-A /, "-D "); print; break } }
-      END { for (c in chains) print "-F " c; for (c in chains) print "-X " c }')
+    script=$("$bin-save" -t "$table" 2>/dev/null | NETWORK=$NODE_CNI_NETWORK python3 -c '
+import os, re, sys
+ours = re.compile(r"name: \\?\"%s\\?\"" % re.escape(os.environ["NETWORK"]))
+chains, rules = [], []  # rules: (chain, line, jump target)
+for line in sys.stdin:
+    line = line.rstrip("\n")
+    if line.startswith(":"):
+        chains.append(line[1:].split()[0])
+    elif line.startswith("-A "):
+        m = re.search(r" -[jg] (\S+)", line)
+        rules.append((line.split()[1], line, m.group(1) if m else None))
+names = re.compile(r"name: \\?\"([^\"\\]*)\\?\"")
+def foreign(line):
+    return any(n != os.environ["NETWORK"] for n in names.findall(line))
+# With no other CNI user in this table every CNI chain goes; else only ours:
+# the chains our rules (those naming our network) jump to. The shared portmap
+# chains (CNI-HOSTPORT-*) then stay for the other user.
+cni = {c for c in chains if c.startswith("CNI-")}
+others = any(foreign(l) for ch, l, t in rules if ch in cni or t in cni)
+ours_cni = {t for ch, l, t in rules if t in cni and ours.search(l) and not foreign(l)}
+gone = (ours_cni if others else cni) | {c for c in chains if c.startswith("KUBE-")}
+for ch, l, t in rules:  # our other entries in chains that stay
+    if ch not in gone and t not in gone and ours.search(l):
+        print("-D" + l[2:])
+for ch, l, t in rules:
+    if t in gone and ch not in gone:
+        print("-D" + l[2:])
+for c in sorted(gone):
+    print("-F " + c)
+for c in sorted(gone):
+    print("-X " + c)
+')
     [[ -n $script ]] || continue
     printf '*%s\n%s\nCOMMIT\n' "$table" "$script" | "$bin-restore" -w --noflush 2>/dev/null ||
-      log "could not remove the $re chains of $bin table $table"
+      log "could not remove the KUBE-*/CNI-* chains of $bin table $table"
   done
 }
 
