@@ -32,7 +32,8 @@
 # restart of the node.
 #
 # One node per machine: the kubelet uses the root kubepods cgroups and the
-# bridge name is fixed, so node_start refuses to run beside another kubelet.
+# bridge name is fixed, so beside another environment's kubelet node_start
+# only warns and starts nothing (the rest of the environment is unaffected).
 #
 # Exports: NODE_NAME NODE_POD_GATEWAY NODE_POD_CIDR NODE_BRIDGE
 #          NODE_CONTAINERD_SOCKET NODE_CTR NODE_PAUSE_IMAGE NODE_IMPORT NODE_NAMESPACE
@@ -129,7 +130,13 @@ node_start() {
   fi
   [[ -f $SLUICE_ENV_DIR/kube.env ]] || die "the node needs the kube component: up.sh kube node"
   node_stop
-  node_refuse_foreign_kubelet
+  # Another checkout's environment on this machine may own the node: the rest
+  # of this environment still comes up, and tests that need the node fail on
+  # the missing NODE_* variables.
+  if ! node_machine_free; then
+    log "WARNING: real node not started: $NODE_BUSY"
+    return 0
+  fi
   # Never delete through a mount that would not go away (a pod's hostPath...).
   [[ -z $(node_mounts) ]] || die "mounts remain under $NODE_DIR: $(node_mounts | tr '\n' ' ')"
   rm -rf --one-file-system "$NODE_DIR" && mkdir -p "$NODE_DIR"
@@ -148,15 +155,18 @@ node_start() {
 node_kube_var() { (source "$SLUICE_ENV_DIR/kube.env" 2>/dev/null && echo "${!1}"); }
 
 # The kubelet's kubepods cgroups and the bridge are machine-wide: a second node
-# (another checkout's environment) would fight over them.
-node_refuse_foreign_kubelet() {
+# (another checkout's environment) would fight over them. Sets NODE_BUSY to
+# the reason when the machine is taken.
+node_machine_free() {
   local pid
   for pid in $(pgrep -x kubelet || true); do
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "--root-dir=$NODE_DIR/" && continue
-    die "another kubelet runs on this machine (pid $pid); one real node per machine"
+    NODE_BUSY="another kubelet runs on this machine (pid $pid): one real node per machine"
+    return 1
   done
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    die "bridge $NODE_BRIDGE exists but is not this environment's (another environment's node?)"
+    NODE_BUSY="bridge $NODE_BRIDGE exists but is not this environment's (another environment's node?)"
+    return 1
   fi
 }
 
@@ -434,11 +444,14 @@ node_kill_shims() {
   done
 }
 
-# The kubelet's kubepods cgroups, in every v1 hierarchy that has them, deepest first.
+# The kubelet's kubepods cgroups, in every v1 hierarchy that has them, deepest
+# first. Nothing while a kubelet runs: ours is stopped before they are
+# touched, so they belong to another environment's node.
 node_pod_cgroups() {
+  [[ -z $(pgrep -x kubelet || true) ]] || return 0
   local h
   for h in "$NODE_CGROUP_ROOT"/*/; do
-    [[ -d $h/kubepods ]] && find "$h/kubepods" -depth -type d
+    [[ -d ${h}kubepods ]] && find "${h}kubepods" -depth -type d
   done
   return 0
 }
