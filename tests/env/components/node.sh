@@ -556,8 +556,10 @@ for c in sorted(gone):
   done
 }
 
+# Not while another environment's kubelet runs: it relies on the same values.
 node_restore_sysctls() {
   [[ -f $NODE_DIR/sysctls.orig ]] || return 0
+  [[ -z $(pgrep -x kubelet || true) ]] || return 0
   local line
   while read -r line; do
     [[ $(sysctl -n "${line%%=*}") == "${line#*=}" ]] || sysctl -qw "$line" || true
