@@ -581,7 +581,7 @@ node_remove_host_files() {
     rm -f /var/lib/kubelet/device-plugins/kubelet.sock
     # (folders the kubelet and the shims create; removed only when empty)
     rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers 2>/dev/null || true
-    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    rmdir /run/containerd/s /run/containerd /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   fi
   return 0
 }
