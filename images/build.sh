@@ -120,8 +120,14 @@ rootfs() {
       IFS=,
       echo "$*"
     )")
+    # Its chatter (hooks, dpkg) goes to a log, shown when it fails.
+    local mlog=$CACHE/.mmdebstrap-$name.log
     mmdebstrap --quiet --variant="$variant" "${include[@]}" "${DPKG_OPTS[@]}" "${hooks[@]}" \
-      --format=tar "$SUITE" "$partial" "${MIRRORS[@]}" >&2
+      --format=tar "$SUITE" "$partial" "${MIRRORS[@]}" >"$mlog" 2>&1 || {
+      tail -n 30 "$mlog" >&2
+      rm -f "$partial"
+      die "mmdebstrap failed for $name (log: $mlog)"
+    }
     mv "$partial" "$tar"
     prune "rootfs-$name-" "$tar"
     log "rootfs $name: $((SECONDS - start)) s, $(($(stat -c %s "$tar") / 1000000)) MB"
