@@ -88,6 +88,7 @@ mount_image() {
   containers+=("$id")
   printf -v "$1" %s "$(buildah mount "$id")"
 }
+operator_root="" runtime_root=""
 mount_image operator_root "localhost/sluice-operator:$version"
 mount_image runtime_root "localhost/sluice-runtime-python:$version"
 
