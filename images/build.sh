@@ -199,7 +199,7 @@ assemble() {
   install -m 0644 "$STAGE/lib/librdkafka.so.1" "$STAGE/lib/librdkafka++.so.1" "$mnt/usr/local/lib/"
   # The host's ldconfig writes the image's cache (/etc/ld.so.conf.d/libc.conf
   # lists /usr/local/lib): nothing runs inside the image to build it.
-  ldconfig -r "$mnt"
+  ldconfig -r "$mnt" || die "$name: ldconfig -r $mnt failed"
   if [[ $name == sluice-runtime-python ]]; then
     # Function code is mounted or unpacked here; the root filesystem is read-only.
     mkdir -p "$mnt/code" && chown "$UID_GID:$UID_GID" "$mnt/code"
