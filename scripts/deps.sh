@@ -28,6 +28,9 @@ PACKAGES=(
   uidmap fuse-overlayfs
   # inspection and load tools
   kcat amqp-tools
+  # make images and its test (images/build.sh): root filesystems from Debian packages, assembled and run
+  # with no registry or Docker engine; patchelf drops the host RUNPATH from the binaries they carry
+  buildah mmdebstrap skopeo runc uidmap fuse-overlayfs patchelf
 )
 
 missing=()
