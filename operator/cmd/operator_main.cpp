@@ -38,6 +38,7 @@
 #include "local/local_store.h"
 #include "local/manifests.h"
 #include "metrics/check_metrics.h"
+#include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
 #include "scalers/cpprest_http_getter.h"
 #include "simulator/simulator.h"
@@ -374,8 +375,11 @@ int main(int argc, char** argv) {
         options.leaderElection = election;
       }
       sluice::controller::Manager manager(*connected->client, clock, options);
+      // The platform is chosen here: on Kubernetes, replicas are pods.
+      sluice::platform::KubePlatformSetup kube(manager, {runtimeImage, defaultWarmPoolSize}, watchNamespace, clock);
       sluice::controllers::Controllers controllers(
-          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize}, clock);
+          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize},
+          {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
       if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
       exitCode = manager.run(stop.get_token());
       // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.

@@ -1,9 +1,9 @@
-#include "controllers/function/replica_plan.h"
+#include "platform/replica_plan.h"
 
 #include <algorithm>
 #include <tuple>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 namespace {
 
 // Orders pods most-expendable first.
@@ -75,4 +75,4 @@ ReplicaPlan planReplicas(const ReplicaPlanInput& input) {
   return plan;
 }
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

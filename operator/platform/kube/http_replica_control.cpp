@@ -1,8 +1,8 @@
-#include "controllers/function/http_replica_control.h"
+#include "platform/kube/http_replica_control.h"
 
 #include <cpprest/http_client.h>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 Status HttpReplicaControl::drain(const nlohmann::json& pod) { return post(pod, "/drain", "", options_.drainTimeout); }
 
@@ -54,4 +54,4 @@ Status HttpReplicaControl::post(const nlohmann::json& pod, const std::string& pa
   }
 }
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

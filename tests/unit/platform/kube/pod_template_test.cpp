@@ -1,10 +1,11 @@
-#include "controllers/function/pod_template.h"
+#include "platform/kube/pod_template.h"
 
 #include <gtest/gtest.h>
 
+#include "api/pods.h"
 #include "spec/runtime_config_render.h"
 
-namespace sluice::controllers {
+namespace sluice::platform {
 namespace {
 
 using nlohmann::json;
@@ -40,8 +41,8 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
   EXPECT_FALSE(meta.contains("generateName")) << "replicas are named by ordinal (replicaPodName)";
   EXPECT_FALSE(meta.contains("name"));
   EXPECT_EQ(meta["namespace"], "etl");
-  EXPECT_EQ(meta["labels"][kFunctionLabel], "clean-logs");
-  EXPECT_EQ(meta["labels"][kRoleLabel], "replica");
+  EXPECT_EQ(meta["labels"][api::kFunctionLabel], "clean-logs");
+  EXPECT_EQ(meta["labels"][api::kRoleLabel], "replica");
   ASSERT_EQ(meta["ownerReferences"].size(), 1u);
   EXPECT_EQ(meta["ownerReferences"][0]["uid"], "uid-1");
   EXPECT_EQ(meta["ownerReferences"][0]["controller"], true);
@@ -135,9 +136,11 @@ TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
   auto same = podFor(function({{"code", {{"inline", "x"}}}}));
   auto changed = podFor(function({{"code", {{"inline", "x"}}}, {"timeoutSeconds", 60}}));
   ASSERT_TRUE(a.isOk() && same.isOk() && changed.isOk());
-  EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel], (*same)["metadata"]["labels"][kTemplateHashLabel]);
-  EXPECT_NE((*a)["metadata"]["labels"][kTemplateHashLabel], (*changed)["metadata"]["labels"][kTemplateHashLabel]);
-  EXPECT_EQ((*a)["metadata"]["labels"][kTemplateHashLabel].get<std::string>().size(), 10u);
+  EXPECT_EQ((*a)["metadata"]["labels"][api::kTemplateHashLabel],
+            (*same)["metadata"]["labels"][api::kTemplateHashLabel]);
+  EXPECT_NE((*a)["metadata"]["labels"][api::kTemplateHashLabel],
+            (*changed)["metadata"]["labels"][api::kTemplateHashLabel]);
+  EXPECT_EQ((*a)["metadata"]["labels"][api::kTemplateHashLabel].get<std::string>().size(), 10u);
 }
 
 TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
@@ -150,4 +153,4 @@ TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
 }
 
 }  // namespace
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

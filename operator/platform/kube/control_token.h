@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "kube/resource_client.h"
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 inline constexpr const char* kControlTokenSecret = "sluice-control-token";
 inline constexpr const char* kControlTokenKey = "token";
@@ -31,4 +31,4 @@ class ControlTokens {
   std::map<std::string, std::string> tokens_;
 };
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 struct ReplicaPod {
   std::string name;
@@ -55,4 +55,4 @@ ReplicaPlan planReplicas(const ReplicaPlanInput& input);
 
 const char* removalReasonName(RemovalReason reason);
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -1,8 +1,8 @@
-#include "controllers/function/replica_plan.h"
+#include "platform/replica_plan.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 namespace {
 
 using std::chrono::seconds;
@@ -134,4 +134,4 @@ TEST(ReplicaPlanTest, NegativeDesiredIsTreatedAsZero) {
 }
 
 }  // namespace
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
-#include "controllers/function/pod_template.h"
+#include "api/function.h"
+#include "api/pods.h"
 #include "controllers/warmpool/warm_pool_controller.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
 #include "platform/kube/kube_platform.h"
+#include "platform/kube/pod_template.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -18,7 +20,7 @@ namespace {
 using nlohmann::json;
 namespace res = kube::resources;
 
-class RecordingReplicaControl final : public ReplicaControl {
+class RecordingReplicaControl final : public platform::ReplicaControl {
  public:
   Status drain(const json& pod) override {
     drained.push_back(pod["metadata"]["name"]);
@@ -90,7 +92,7 @@ class FunctionControllerTest : public ::testing::Test {
       pods.upsert(std::make_shared<const json>(readyPod(pod, "127.1.0." + std::to_string(seen.size()))));
       if (!fresh) continue;
       --limit;
-      if (pod["metadata"]["labels"].value(kRoleLabel, "") == "warm") {
+      if (pod["metadata"]["labels"].value(api::kRoleLabel, "") == "warm") {
         expectations.creationObserved(WarmPoolController::expectationsKey("ns"));
       } else {
         expectations.creationObserved(owner);
@@ -99,7 +101,7 @@ class FunctionControllerTest : public ::testing::Test {
     for (const std::string& key : pods.keys()) {
       if (!seen.count(key) && limit < 0) {
         auto gone = pods.erase(key);
-        bool warm = (*gone)["metadata"]["labels"].value(kRoleLabel, "") == "warm";
+        bool warm = (*gone)["metadata"]["labels"].value(api::kRoleLabel, "") == "warm";
         expectations.deletionObserved(warm ? WarmPoolController::expectationsKey("ns") : owner);
       }
     }
@@ -107,7 +109,7 @@ class FunctionControllerTest : public ::testing::Test {
   std::set<std::string> replicaNames() {
     std::set<std::string> names;
     for (const json& pod : client.objects(res::kPods, "ns")) {
-      if (pod["metadata"]["labels"].value(kFunctionLabel, "") == "echo") names.insert(pod["metadata"]["name"]);
+      if (pod["metadata"]["labels"].value(api::kFunctionLabel, "") == "echo") names.insert(pod["metadata"]["name"]);
     }
     return names;
   }
@@ -118,7 +120,7 @@ class FunctionControllerTest : public ::testing::Test {
                 {"metadata",
                  {{"name", name},
                   {"namespace", "ns"},
-                  {"labels", {{kFunctionLabel, "echo"}, {kRoleLabel, "replica"}}},
+                  {"labels", {{api::kFunctionLabel, "echo"}, {api::kRoleLabel, "replica"}}},
                   {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
                                                     {"kind", "Function"},
                                                     {"name", "echo"},
@@ -130,7 +132,7 @@ class FunctionControllerTest : public ::testing::Test {
   int liveReplicas() {
     int n = 0;
     for (const json& pod : client.objects(res::kPods, "ns")) {
-      n += pod["metadata"]["labels"].value(kFunctionLabel, "") == "echo" ? 1 : 0;
+      n += pod["metadata"]["labels"].value(api::kFunctionLabel, "") == "echo" ? 1 : 0;
     }
     return n;
   }
@@ -144,7 +146,7 @@ class FunctionControllerTest : public ::testing::Test {
   kube::ObjectCache pods;
   controller::Expectations expectations;
   controller::EventRecorder events;
-  ControlTokens tokens;
+  platform::ControlTokens tokens;
   RecordingReplicaControl replicas;
   platform::KubePlatform platform;
   FunctionController controller;
@@ -253,16 +255,6 @@ TEST_F(FunctionControllerTest, ScaleDownDrainsThenDeletesAndWaitsForTheCache) {
   EXPECT_EQ(liveReplicas(), 0);
 }
 
-TEST_F(FunctionControllerTest, PinnedReplicasWinAndBoundsClamp) {
-  EXPECT_EQ(FunctionController::desiredReplicas({{"spec", {{"replicas", 3}}}, {"status", {{"desiredReplicas", 9}}}}),
-            3);
-  EXPECT_EQ(FunctionController::desiredReplicas({{"spec", {{"scaling", {{"minReplicas", 1}, {"maxReplicas", 4}}}}},
-                                                 {"status", {{"desiredReplicas", 9}}}}),
-            4);
-  EXPECT_EQ(FunctionController::desiredReplicas({{"spec", {{"scaling", {{"minReplicas", 2}}}}}}), 2);
-  EXPECT_EQ(FunctionController::desiredReplicas({{"spec", json::object()}}), 0);
-}
-
 TEST_F(FunctionControllerTest, AnInvalidSpecIsReportedAndNotRetried) {
   addFunction({{"runtime", "python3.11"}}, {{"desiredReplicas", 1}});
   auto result = controller.reconcile("ns/echo");
@@ -284,7 +276,7 @@ TEST_F(FunctionControllerTest, AnInvalidSpecIsReportedAndNotRetried) {
 TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) {
   addFunction(inlineCode(), {{"desiredReplicas", 1}});
   controller.reconcile("ns/echo");
-  auto secret = client.object(res::kSecrets, "ns", kControlTokenSecret);
+  auto secret = client.object(res::kSecrets, "ns", platform::kControlTokenSecret);
   ASSERT_TRUE(secret.has_value());
   auto token = tokens.ensure("ns");
   ASSERT_TRUE(token.isOk());
@@ -313,8 +305,8 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
   EXPECT_EQ(config["codeFiles"]["index.py"], inlineCode()["code"]["inline"]);
   EXPECT_FALSE(config.contains("codeDir"));
   json adopted = *client.object(res::kPods, "ns", replicas.specialized[0]);
-  EXPECT_EQ(adopted["metadata"]["labels"][kFunctionLabel], "echo");
-  EXPECT_FALSE(adopted["metadata"]["labels"].contains(kPoolLabel));
+  EXPECT_EQ(adopted["metadata"]["labels"][api::kFunctionLabel], "echo");
+  EXPECT_FALSE(adopted["metadata"]["labels"].contains(api::kPoolLabel));
   EXPECT_EQ(adopted["metadata"]["ownerReferences"][0]["name"], "echo");
 
   // The informer sees the adoption (an owner change); the pool has one pod left and refills.
@@ -329,14 +321,14 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
 TEST_F(FunctionControllerTest, OperatorDefaultWarmPoolAppliesOnlyWhereTheFunctionSetsNoSize) {
   WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, pods, expectations, tokens);
   addFunction(inlineCode());
-  EXPECT_EQ(warmPoolSize(*functions.get("ns/echo"), 3), 3);
+  EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 3);
   withDefault.reconcile("ns");
   EXPECT_EQ(client.callCount("create", "pods"), 3) << "no spec.scaling.warmPool.size: the operator's default";
 
   json zero = *functions.get("ns/echo");
   zero["spec"]["scaling"] = {{"warmPool", {{"size", 0}}}};
   functions.upsert(std::make_shared<const json>(zero));
-  EXPECT_EQ(warmPoolSize(*functions.get("ns/echo"), 3), 0) << "an explicit 0 wins over the default";
+  EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 0) << "an explicit 0 wins over the default";
   syncPods();
   withDefault.reconcile("ns");
   EXPECT_EQ(client.callCount("delete", "pods"), 3) << "the pool shrinks to the Function's own size";

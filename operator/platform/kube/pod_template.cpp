@@ -1,9 +1,11 @@
-#include "controllers/function/pod_template.h"
+#include "platform/kube/pod_template.h"
+
+#include "api/pods.h"
 
 #include <cstdint>
 #include <cstdio>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 namespace {
 
 using nlohmann::json;
@@ -47,16 +49,12 @@ json controlTokenEnv() {
 
 std::string warmPoolName(const std::string& image) { return "pool-" + templateHash(json(image)); }
 
-int warmPoolSize(const json& function, int defaultSize) {
-  return function.value("/spec/scaling/warmPool/size"_json_pointer, defaultSize);
-}
-
 json buildWarmPod(const std::string& ns, const std::string& image) {
   json container = {
       {"name", "runtime"},
       {"image", image},
-      {"args", json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(kControlPort)})},
-      {"ports", json::array({{{"name", "control"}, {"containerPort", kControlPort}}})},
+      {"args", json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
       {"env", json::array(
                   {controlTokenEnv(),
                    {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
@@ -82,7 +80,7 @@ json buildWarmPod(const std::string& ns, const std::string& image) {
               {"metadata",
                {{"generateName", "sluice-warm-"},
                 {"namespace", ns},
-                {"labels", {{kRoleLabel, "warm"}, {kPoolLabel, pool}, {"app.kubernetes.io/managed-by", "sluice"}}}}},
+                {"labels", {{api::kRoleLabel, "warm"}, {api::kPoolLabel, pool}, {api::kManagedByLabel, "sluice"}}}}},
               {"spec", podSpec}};
 }
 
@@ -180,8 +178,8 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
       {"name", "runtime"},
       {"image", image},
       {"args", json::array({"--config", std::string(kConfigMountPath) + "/function.json", "--control-bind-address",
-                            "0.0.0.0:" + std::to_string(kControlPort)})},
-      {"ports", json::array({{{"name", "control"}, {"containerPort", kControlPort}}})},
+                            "0.0.0.0:" + std::to_string(api::kControlPort)})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
       {"env", env},
       {"volumeMounts", mounts},
       {"readinessProbe", httpProbe("/readyz", 2)},
@@ -210,10 +208,10 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
     if (pod.contains(key)) podSpec[key] = pod[key];
   }
 
-  json labels = {{kFunctionLabel, name}, {kRoleLabel, "replica"}, {"app.kubernetes.io/managed-by", "sluice"}};
+  json labels = {{api::kFunctionLabel, name}, {api::kRoleLabel, "replica"}, {api::kManagedByLabel, "sluice"}};
   for (const auto& [k, v] : pod.value("labels", json::object()).items()) labels[k] = v;
   // The configuration is read once at start, so a change to it (a trigger's topic, say) must roll the pods too.
-  labels[kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
+  labels[api::kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
 
   json podMeta = {
       {"namespace", meta.value("namespace", "default")},
@@ -229,4 +227,4 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
 }
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

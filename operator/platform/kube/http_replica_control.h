@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "controllers/function/control_token.h"
-#include "controllers/function/replica_control.h"
+#include "platform/kube/control_token.h"
+#include "platform/kube/replica_control.h"
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 struct HttpReplicaControlOptions {
   int port = 8090;
@@ -41,4 +41,4 @@ class HttpReplicaControl final : public ReplicaControl {
   HttpReplicaControlOptions options_;
 };
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -13,17 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
-#include "controllers/function/control_token.h"
+#include "platform/kube/control_token.h"
 #include "spec/runtime_config_render.h"
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
-// Labels every replica pod carries.
-inline constexpr const char* kFunctionLabel = "sluice.io/function";
-inline constexpr const char* kRoleLabel = "sluice.io/role";
-inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
-inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which image's pool
-inline constexpr int kControlPort = 8090;
 inline constexpr const char* kConfigMountPath = "/etc/sluice";
 inline constexpr const char* kCodeMountPath = "/code";
 
@@ -43,9 +37,6 @@ Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spe
 // --warm and waits for an authenticated /specialize.
 nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
 std::string warmPoolName(const std::string& image);
-// spec.scaling.warmPool.size, or `defaultSize` (the operator's
-// --default-warm-pool-size, Helm's runtime.warmPool.defaultSize) when unset.
-int warmPoolSize(const nlohmann::json& function, int defaultSize);
 
 // Replica pods are named "<function>-<ordinal>", not generateName'd: two creates meant for the same
 // slot (a retried POST, or a killed operator's create that lands after its successor listed the pods)
@@ -60,4 +51,4 @@ std::vector<std::string> freeReplicaPodNames(const std::string& function, const 
 // A short stable hash of a pod spec; pods whose label differs are outdated.
 std::string templateHash(const nlohmann::json& podSpec);
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -1,10 +1,12 @@
-#include "controllers/function/control_token.h"
+#include "platform/kube/control_token.h"
+
+#include "api/pods.h"
 
 #include <openssl/rand.h>
 
 #include <cpprest/asyncrt_utils.h>
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 namespace {
 
@@ -48,7 +50,7 @@ Result<std::string> ControlTokens::ensure(const std::string& ns) {
         {"apiVersion", "v1"},
         {"kind", "Secret"},
         {"metadata",
-         {{"name", kControlTokenSecret}, {"namespace", ns}, {"labels", {{"app.kubernetes.io/managed-by", "sluice"}}}}},
+         {{"name", kControlTokenSecret}, {"namespace", ns}, {"labels", {{api::kManagedByLabel, "sluice"}}}}},
         {"type", "Opaque"},
         {"stringData", {{kControlTokenKey, *fresh}}}};
     auto created = client_.create(kube::resources::kSecrets, ns, secret);
@@ -71,4 +73,4 @@ Result<std::string> ControlTokens::ensure(const std::string& ns) {
   return *token;
 }
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "controllers/conditions.h"
+#include "common/time.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
 #include "platform/kube/kube_platform.h"
@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-class ScriptedReplicaControl final : public ReplicaControl {
+class ScriptedReplicaControl final : public platform::ReplicaControl {
  public:
   Status drain(const json&) override { return Status::ok(); }
   Status specialize(const json&, const std::string&) override { return Status::ok(); }
@@ -88,7 +88,7 @@ class CronFirerTest : public ::testing::Test {
   kube::ObjectCache pods;
   ScriptedReplicaControl replicas;
   controller::Expectations expectations;
-  ControlTokens tokens;
+  platform::ControlTokens tokens;
   platform::KubePlatform platform;  // the pods' side: which replica is Ready
   CronFirer firer;
 };

@@ -73,7 +73,9 @@ class LocalPlatformTest : public ::testing::Test {
  protected:
   LocalPlatformTest() {
     options.runtimeBinary = "/bin/sluice-runtime";
-    options.stateDir = ::testing::TempDir() + "/local-platform-test";
+    // One directory per test: ctest runs the cases of this binary side by side.
+    options.stateDir = ::testing::TempDir() + "/local-platform-test-" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name();
     options.token = "tok";
     options.warmPoolSize = 1;
   }

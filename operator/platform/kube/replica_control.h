@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace sluice::controllers {
+namespace sluice::platform {
 
 class ReplicaControl {
  public:
@@ -26,4 +26,4 @@ class ReplicaControl {
                         const std::string& body) = 0;
 };
 
-}  // namespace sluice::controllers
+}  // namespace sluice::platform
