@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/random.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
@@ -120,19 +121,6 @@ std::string siblingRuntime() {
   return slash == std::string::npos ? "sluice-runtime" : path.substr(0, slash + 1) + "sluice-runtime";
 }
 
-std::string randomToken() {
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  unsigned char bytes[24] = {};
-  urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 struct LocalFlags {
   std::string dir;
   std::string stateDir;
@@ -181,7 +169,12 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   platformOptions.stateDir =
       privateState ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
                    : flags.stateDir;
-  platformOptions.token = randomToken();
+  auto token = sluice::randomHexToken(24);
+  if (!token) {
+    std::cerr << "sluice-operator: --local: " << token.status().toString() << "\n";
+    return 1;
+  }
+  platformOptions.token = *token;
   platformOptions.warmPoolSize = flags.warmPool;
   platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
   platformOptions.logLevel = flags.logLevel;

@@ -1,26 +1,12 @@
 #include "platform/kube/control_token.h"
 
 #include "api/pods.h"
-
-#include <openssl/rand.h>
-
-#include <cpprest/asyncrt_utils.h>
+#include "common/encoding.h"
+#include "common/random.h"
 
 namespace sluice::platform {
 
 namespace {
-
-Result<std::string> randomToken() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return internalError("no randomness for the control token");
-  static const char* kHex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
-  return token;
-}
 
 Result<std::string> tokenOf(const kube::Json& secret, const std::string& ns) {
   std::string encoded = secret.value("/data"_json_pointer / kControlTokenKey, std::string());
@@ -28,8 +14,11 @@ Result<std::string> tokenOf(const kube::Json& secret, const std::string& ns) {
     return Status(StatusCode::kFailedPrecondition,
                   "Secret " + ns + "/" + kControlTokenSecret + ": data." + kControlTokenKey + " is empty");
   }
-  std::vector<unsigned char> bytes = utility::conversions::from_base64(encoded);
-  return std::string(bytes.begin(), bytes.end());
+  Result<std::string> token = base64Decode(encoded);
+  if (!token)
+    return Status(StatusCode::kFailedPrecondition, "Secret " + ns + "/" + kControlTokenSecret + ": data." +
+                                                       kControlTokenKey + ": " + token.status().message());
+  return token;
 }
 
 }  // namespace
@@ -44,7 +33,7 @@ Result<std::string> ControlTokens::ensure(const std::string& ns) {
   if (existing.isOk()) {
     token = tokenOf(*existing, ns);
   } else if (existing.status().code() == StatusCode::kNotFound) {
-    auto fresh = randomToken();
+    auto fresh = randomHexToken(32);
     if (!fresh.isOk()) return fresh.status();
     kube::Json secret = {
         {"apiVersion", "v1"},

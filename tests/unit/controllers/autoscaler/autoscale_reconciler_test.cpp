@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include "common/time.h"
 #include "fake_scaler_factory.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
 #include "kube/resource.h"
-#include "runtime/shapes/event_shapes.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -126,7 +126,7 @@ TEST_F(AutoscaleReconcilerTest, AtZeroChecksWithinASecondAndActivatesOnTheFirstB
   EXPECT_EQ(status["desiredReplicas"], 3);
   EXPECT_EQ(status["metrics"][0]["value"], "25");
   EXPECT_EQ(status["metrics"][0]["desiredReplicas"], 3);
-  EXPECT_EQ(status["lastActiveTime"], runtime::shapes::rfc3339(clock.wallNow(), false));
+  EXPECT_EQ(status["lastActiveTime"], rfc3339(clock.wallNow()));
   // Above zero: the burst window (6 s) is shorter than the 15 s polling interval.
   EXPECT_EQ(woke.requeueAfterDelay, 6s);
   EXPECT_EQ(eventReasons(), std::vector<std::string>{"Burst"});

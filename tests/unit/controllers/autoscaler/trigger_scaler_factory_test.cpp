@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "common/encoding.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_getter.h"
 #include "fakes/fake_resource_client.h"
 #include "kube/resource.h"
-#include "runtime/shapes/event_shapes.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
 
@@ -26,7 +26,7 @@ class TriggerScalerFactoryTest : public ::testing::Test {
 
   void secret(const std::string& name, const std::map<std::string, std::string>& data) {
     json encoded = json::object();
-    for (const auto& [k, v] : data) encoded[k] = runtime::shapes::base64Encode(v);
+    for (const auto& [k, v] : data) encoded[k] = base64Encode(v);
     ASSERT_TRUE(
         client.create(kube::resources::kSecrets, "etl", {{"metadata", {{"name", name}}}, {"data", encoded}}).isOk());
   }
