@@ -1,6 +1,7 @@
 // AmqpConnection: one rabbitmq-c connection with one channel, opened from an
-// amqp:// URL. rabbitmq-c connections are not thread-safe: each instance is
-// owned and used by exactly one thread (the RabbitMQ source's or sink's).
+// amqp:// URL; shared by the runtime's RabbitMQ source and sink and the
+// autoscaler's queue-depth probe. rabbitmq-c connections are not thread-safe:
+// each instance is owned and used by exactly one thread.
 #pragma once
 
 #include <amqp.h>
@@ -8,9 +9,8 @@
 #include <string>
 
 #include "common/status.h"
-#include "runtime/core/event.h"
 
-namespace sluice::runtime {
+namespace sluice::clients {
 
 class AmqpConnection {
  public:
@@ -39,11 +39,8 @@ class AmqpConnection {
 // "host:port/vhost" of an amqp URL, without user and password (for logs and errors).
 std::string redactAmqpUrl(const std::string& url);
 
-// Converts AMQP message headers (string, integer and boolean values) to Headers.
-Headers amqpTableToHeaders(const amqp_table_t& table);
-
 inline std::string bytesToString(amqp_bytes_t bytes) {
   return bytes.bytes ? std::string(static_cast<const char*>(bytes.bytes), bytes.len) : std::string();
 }
 
-}  // namespace sluice::runtime
+}  // namespace sluice::clients
