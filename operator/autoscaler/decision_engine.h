@@ -22,31 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "autoscaler/metric_observation.h"
 #include "autoscaler/scaling_policy.h"
 #include "common/clock.h"
 
 namespace sluice::autoscaler {
-
-enum class MetricTargetType {
-  kAverageValue,  // desired = ceil(value / target): backlog, queue depth, object count, PromQL
-  kUtilization,   // desired = ceil(current * value / target) unless within 10%: CPU percent
-};
-
-// One scaler's reading for this round. `value` is empty when the scaler failed.
-struct MetricObservation {
-  std::string name;  // e.g. "kafka/orders", shown in reasons and status
-  MetricTargetType targetType = MetricTargetType::kAverageValue;
-  double target = 1;
-  // The metric shows work (activates from zero, resets cooldown) when value > this.
-  double activationThreshold = 0;
-  // A floor of replicas while it holds, regardless of value (cron windows).
-  int minReplicas = 0;
-  std::optional<double> value;
-  // The scaler's own verdict on activity when it has one (Kafka's
-  // excludePersistentLag counts lag the value leaves out); else value > threshold.
-  std::optional<bool> active;
-  std::string error;
-};
 
 enum class ScaleDirection { kNone, kUp, kDown };
 const char* scaleDirectionName(ScaleDirection direction);  // "none", "up", "down"

@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/random.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
@@ -38,6 +39,7 @@
 #include "local/local_store.h"
 #include "local/manifests.h"
 #include "metrics/check_metrics.h"
+#include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
 #include "scalers/cpprest_http_getter.h"
 #include "simulator/simulator.h"
@@ -119,19 +121,6 @@ std::string siblingRuntime() {
   return slash == std::string::npos ? "sluice-runtime" : path.substr(0, slash + 1) + "sluice-runtime";
 }
 
-std::string randomToken() {
-  std::ifstream urandom("/dev/urandom", std::ios::binary);
-  unsigned char bytes[24] = {};
-  urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 struct LocalFlags {
   std::string dir;
   std::string stateDir;
@@ -180,7 +169,12 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   platformOptions.stateDir =
       privateState ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
                    : flags.stateDir;
-  platformOptions.token = randomToken();
+  auto token = sluice::randomHexToken(24);
+  if (!token) {
+    std::cerr << "sluice-operator: --local: " << token.status().toString() << "\n";
+    return 1;
+  }
+  platformOptions.token = *token;
   platformOptions.warmPoolSize = flags.warmPool;
   platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
   platformOptions.logLevel = flags.logLevel;
@@ -374,8 +368,11 @@ int main(int argc, char** argv) {
         options.leaderElection = election;
       }
       sluice::controller::Manager manager(*connected->client, clock, options);
+      // The platform is chosen here: on Kubernetes, replicas are pods.
+      sluice::platform::KubePlatformSetup kube(manager, {runtimeImage, defaultWarmPoolSize}, watchNamespace, clock);
       sluice::controllers::Controllers controllers(
-          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize}, clock);
+          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize},
+          {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
       if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
       exitCode = manager.run(stop.get_token());
       // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.

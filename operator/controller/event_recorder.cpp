@@ -3,23 +3,11 @@
 #include <ctime>
 
 #include "common/logging.h"
+#include "common/time.h"
 
 namespace sluice::controller {
 
 using kube::Json;
-
-namespace {
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  auto seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-}  // namespace
 
 EventRecorder::EventRecorder(kube::ResourceClient& client, std::string component, Clock& clock)
     : client_(client), component_(std::move(component)), clock_(clock) {}

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/time.h"
 
 namespace sluice::controller {
 
@@ -12,18 +13,7 @@ using kube::Json;
 LeaderElector::LeaderElector(kube::ResourceClient& client, LeaderElectionConfig config, Clock& clock)
     : client_(client), config_(std::move(config)), clock_(clock) {}
 
-std::string LeaderElector::nowMicroTime() const {
-  auto now = clock_.wallNow();
-  auto seconds = std::chrono::system_clock::to_time_t(now);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buffer, static_cast<long long>(micros));
-  return out;
-}
+std::string LeaderElector::nowMicroTime() const { return rfc3339(clock_.wallNow(), FractionalSeconds::kMicros); }
 
 bool LeaderElector::tryAcquireOrRenew() {
   const auto leaseSeconds = std::chrono::duration_cast<std::chrono::seconds>(config_.leaseDuration).count();

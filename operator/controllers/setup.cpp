@@ -1,9 +1,11 @@
 #include "controllers/setup.h"
 
+#include "api/function.h"
+#include "api/pods.h"
 #include "controllers/autoscaler/autoscaler_loop.h"
-#include "controllers/function/pod_template.h"
 #include "metrics/operator_metrics.h"
 #include "metrics/state_collector.h"
+#include "platform/kube/kube_platform_setup.h"
 #include "sluice/version.h"
 #include "spec/resources.h"
 
@@ -20,23 +22,19 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
   return false;
 }
 
-Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, Clock& clock)
-    : expectations_(clock),
-      events_(manager.client(), "sluice-operator", clock),
-      tokens_(manager.client()),
-      replicaControl_(tokens_) {
+Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared,
+                         Clock& clock)
+    : shared_(shared) {
   kube::Informer& functions = manager.informer(spec::kFunctions, options.ns);
   kube::Informer& triggers = manager.informer(spec::kTriggers, options.ns);
-  kube::InformerOptions podOptions;
-  podOptions.labelSelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
-  kube::Informer& pods = manager.informer(kube::resources::kPods, options.ns, podOptions);
+  kube::Informer& pods = manager.informer(kube::resources::kPods, options.ns, platform::sluicePodsInformerOptions());
   if (options.metricsRegistry) {
     operatorMetrics_ = std::make_unique<metrics::OperatorMetrics>(options.metricsRegistry, kVersion, clock);
     stateMetrics_ = std::make_shared<metrics::StateCollector>(functions.cache(), pods.cache(),
                                                               [&manager] { return manager.isLeader(); });
     // Cold starts: every replica follows each Function's desired/ready counts; the leader observes.
     auto follow = [this, &manager](const kube::Json& function) {
-      operatorMetrics_->functionReplicas(kube::objectKey(function), FunctionController::desiredReplicas(function),
+      operatorMetrics_->functionReplicas(kube::objectKey(function), api::desiredReplicas(function),
                                          function.value("/status/readyReplicas"_json_pointer, 0), manager.isLeader());
     };
     functions.addHandler(kube::EventHandler{
@@ -45,31 +43,29 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   }
   controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
 
-  platform_ = std::make_unique<platform::KubePlatform>(
-      platform::KubePlatformOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(),
-      platform::KubePlatformCaches{functions.cache(), pods.cache()}, expectations_, events_, tokens_, &replicaControl_);
-  functions_ = std::make_unique<FunctionController>(
-      manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, *platform_, events_, clock);
+  functions_ = std::make_unique<FunctionController>(manager.client(),
+                                                    FunctionControllerCaches{functions.cache(), triggers.cache()},
+                                                    shared_.platform, shared_.events, clock);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
-  controller->watchOwned(pods, "Function", &expectations_);
+  controller->watchOwned(pods, "Function", &shared_.expectations);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   // A warm pod becoming Ready may let a waiting Function adopt it.
   controller->watchMapped(pods, [&functions, defaultSize = options.defaultWarmPoolSize](const kube::Json& pod) {
     std::vector<std::string> keys;
-    if (!WarmPoolController::isWarmPod(pod)) return keys;
+    if (!api::isWarmPod(pod)) return keys;
     const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
     for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) {
-      if (warmPoolSize(*f, defaultSize) > 0) keys.push_back(kube::objectKey(*f));
+      if (api::warmPoolSize(*f, defaultSize) > 0) keys.push_back(kube::objectKey(*f));
     }
     return keys;
   });
   manager.add(std::move(controller));
 
-  warmPools_ =
-      std::make_unique<WarmPoolController>(WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize},
-                                           manager.client(), functions.cache(), pods.cache(), expectations_, tokens_);
+  warmPools_ = std::make_unique<WarmPoolController>(
+      WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(), functions.cache(),
+      pods.cache(), shared_.expectations, shared_.tokens);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf);
@@ -77,14 +73,14 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // Warm pods have no owner, so their expectations are lowered here.
   pods.addHandler(kube::EventHandler{
       [this](const kube::Json& pod) {
-        if (WarmPoolController::isWarmPod(pod))
-          expectations_.creationObserved(
+        if (api::isWarmPod(pod))
+          shared_.expectations.creationObserved(
               WarmPoolController::expectationsKey(pod.value("/metadata/namespace"_json_pointer, std::string())));
       },
       nullptr,
       [this](const kube::Json& pod) {
-        if (pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) == "warm") {
-          expectations_.deletionObserved(
+        if (pod.value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) == "warm") {
+          shared_.expectations.deletionObserved(
               WarmPoolController::expectationsKey(pod.value("/metadata/namespace"_json_pointer, std::string())));
         }
       }});
@@ -102,7 +98,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   // Cron ticks go through the operator so they fire at zero replicas. Its own
   // controller: a delivery waits on a handler and must not hold the status checks up.
-  cronFirer_ = std::make_unique<CronFirer>(manager.client(), triggers.cache(), *platform_, events_, clock);
+  cronFirer_ = std::make_unique<CronFirer>(manager.client(), triggers.cache(), shared_.platform, shared_.events, clock);
   auto cron = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
   cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {
@@ -113,8 +109,8 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
-  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, events_, options.metricsRegistry, clock,
-                                                 nullptr, controllerMetrics, &pods);
+  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
+                                                 clock, nullptr, controllerMetrics, &pods);
 }
 
 Controllers::~Controllers() = default;

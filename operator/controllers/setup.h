@@ -1,7 +1,8 @@
 // Wires Sluice's controllers into a Manager: the shared informers they read,
-// the Expectations and EventRecorder they share, and the predicates that
-// decide which changes are worth a reconcile. Used by sluice-operator and by
-// the integration tests, so both run the same wiring.
+// the predicates that decide which changes are worth a reconcile, and the
+// Platform, Expectations, EventRecorder and control tokens they share with the
+// platform (built first by the caller: platform/kube/kube_platform_setup.h).
+// Used by sluice-operator and by the integration tests, so both run the same wiring.
 // Not thread-safe: call before Manager::run(); keep the result alive as long as the Manager runs.
 #pragma once
 
@@ -12,13 +13,12 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/manager.h"
-#include "controllers/function/control_token.h"
 #include "controllers/function/function_controller.h"
-#include "controllers/function/http_replica_control.h"
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
-#include "platform/kube/kube_platform.h"
+#include "platform/kube/control_token.h"
+#include "platform/platform.h"
 
 namespace prometheus {
 class Collectable;
@@ -42,11 +42,19 @@ struct ControllersOptions {
   int defaultWarmPoolSize = 0;
 };
 
+// What the controllers share with the platform that runs the replicas; the caller owns it.
+struct ControllersShared {
+  platform::Platform& platform;
+  controller::Expectations& expectations;  // of pod creates and deletes
+  controller::EventRecorder& events;
+  platform::ControlTokens& tokens;  // warm pods read their namespace's token
+};
+
 class AutoscalerLoop;
 
 class Controllers {
  public:
-  Controllers(controller::Manager& manager, const ControllersOptions& options, Clock& clock);
+  Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared, Clock& clock);
   ~Controllers();
 
   // Series computed from the caches at scrape time (metrics/state_collector.h);
@@ -56,11 +64,7 @@ class Controllers {
  private:
   std::unique_ptr<metrics::OperatorMetrics> operatorMetrics_;
   std::shared_ptr<metrics::StateCollector> stateMetrics_;
-  controller::Expectations expectations_;
-  controller::EventRecorder events_;
-  ControlTokens tokens_;
-  HttpReplicaControl replicaControl_;
-  std::unique_ptr<platform::KubePlatform> platform_;
+  ControllersShared shared_;
   std::unique_ptr<FunctionController> functions_;
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;

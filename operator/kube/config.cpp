@@ -7,6 +7,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/encoding.h"
+
 namespace sluice::kube {
 namespace {
 
@@ -86,7 +88,7 @@ class KubeconfigReader {
     auto data = optionalString(parent, key + "-data", field);
     if (!data) return data.status();
     if (data->empty()) return std::string();
-    auto decoded = decodeBase64(*data);
+    auto decoded = base64Decode(*data);
     if (!decoded) return error(field + "." + key + "-data", decoded.status().message());
     return decoded;
   }
@@ -113,44 +115,6 @@ Result<std::string> readFile(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) return unavailable("error reading file " + path);
   return buffer.str();
-}
-
-Result<std::string> decodeBase64(const std::string& text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string clean;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-    clean.push_back(c);
-  }
-  if (clean.size() % 4 != 0) return invalidArgument("invalid base64: length is not a multiple of 4");
-  std::string out;
-  for (size_t i = 0; i < clean.size(); i += 4) {
-    int v[4];
-    int padding = 0;
-    for (int j = 0; j < 4; ++j) {
-      char c = clean[i + j];
-      if (c == '=' && i + 4 == clean.size() && j >= 2) {
-        v[j] = 0;
-        ++padding;
-        continue;
-      }
-      if (padding > 0) return invalidArgument("invalid base64: data after padding");
-      v[j] = value(c);
-      if (v[j] < 0) return invalidArgument("invalid base64: unexpected character '" + std::string(1, c) + "'");
-    }
-    unsigned triple = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>((triple >> 16) & 0xff));
-    if (padding < 2) out.push_back(static_cast<char>((triple >> 8) & 0xff));
-    if (padding < 1) out.push_back(static_cast<char>(triple & 0xff));
-  }
-  return out;
 }
 
 Result<ClientConfig> loadKubeconfig(const std::string& path, const std::string& context) {

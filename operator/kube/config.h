@@ -40,9 +40,6 @@ Result<ClientConfig> parseKubeconfig(const std::string& text, const std::string&
 Result<ClientConfig> inClusterConfig(
     const std::string& serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-// Strict standard base64 (with padding); the error says what is wrong.
-Result<std::string> decodeBase64(const std::string& text);
-
 // Reads a whole file; the error names the file.
 Result<std::string> readFile(const std::string& path);
 

@@ -1,5 +1,6 @@
 #include "kube/kube_client.h"
 
+#include "common/encoding.h"
 #include "kube/api_error.h"
 #include "kube/cpprest_transport.h"
 
@@ -9,7 +10,7 @@ namespace {
 void addParam(std::string& query, const std::string& name, const std::string& value) {
   if (value.empty()) return;
   query += query.empty() ? "?" : "&";
-  query += name + "=" + encodeQueryValue(value);
+  query += name + "=" + percentEncode(value);
 }
 
 std::string where(const std::string& method, const std::string& path) { return method + " " + path; }

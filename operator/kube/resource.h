@@ -30,7 +30,4 @@ inline const ResourceType kCustomResourceDefinitions{"apiextensions.k8s.io", "v1
                                                      "CustomResourceDefinition", false};
 }  // namespace resources
 
-// Percent-encodes a query parameter value.
-std::string encodeQueryValue(const std::string& value);
-
 }  // namespace sluice::kube

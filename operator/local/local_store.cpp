@@ -1,6 +1,6 @@
 #include "local/local_store.h"
 
-#include "controllers/conditions.h"
+#include "common/time.h"
 #include "spec/resources.h"
 
 namespace sluice::local {
@@ -36,7 +36,7 @@ void LocalStore::put(const Json& object) {
     if (*previous == next) return;
   } else {
     meta["uid"] = "local-" + std::to_string(++uidSequence_);
-    meta["creationTimestamp"] = controllers::rfc3339(clock_.wallNow());
+    meta["creationTimestamp"] = rfc3339(clock_.wallNow());
     meta["generation"] = 1;
   }
   meta["resourceVersion"] = std::to_string(++resourceVersion_);

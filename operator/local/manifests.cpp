@@ -5,9 +5,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "kube/config.h"
+#include "common/encoding.h"
 #include "local/yaml_json.h"
-#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::local {
 
@@ -40,14 +39,14 @@ std::vector<FieldError> validateSecret(json& object) {
       const std::string pointer = std::string("/") + field + "/" + key;
       if (!value.is_string()) {
         errors.push_back({pointer, std::string(field) + "[" + key + "]: Invalid value: must be a string"});
-      } else if (std::string(field) == "data" && !kube::decodeBase64(value.get<std::string>()).isOk()) {
+      } else if (std::string(field) == "data" && !base64Decode(value.get<std::string>()).isOk()) {
         errors.push_back({pointer, "data[" + key + "]: Invalid value: not base64 (use stringData for plain text)"});
       }
     }
   }
   if (errors.empty() && object.contains("stringData")) {
     for (const auto& [key, value] : object["stringData"].items()) {
-      object["data"][key] = runtime::shapes::base64Encode(value.get<std::string>());
+      object["data"][key] = base64Encode(value.get<std::string>());
     }
     object.erase("stringData");
   }

@@ -3,10 +3,8 @@
 #include <map>
 #include <tuple>
 
-#include "controllers/conditions.h"
-#include "controllers/function/function_controller.h"
-#include "controllers/function/pod_template.h"
-#include "controllers/warmpool/warm_pool_controller.h"
+#include "api/function.h"
+#include "api/pods.h"
 
 namespace sluice::metrics {
 
@@ -42,7 +40,7 @@ std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
   auto maxReplicas = gaugeFamily("sluice_function_max_replicas", "The Function's spec.scaling.maxReplicas");
   for (const kube::ObjectPtr& function : functions_.list()) {
     std::vector<prometheus::ClientMetric::Label> labels{{"function", kube::objectKey(*function)}};
-    addSample(desired, labels, controllers::FunctionController::desiredReplicas(*function));
+    addSample(desired, labels, api::desiredReplicas(*function));
     addSample(ready, labels, function->value("/status/readyReplicas"_json_pointer, 0));
     addSample(maxReplicas, labels, function->value("/spec/scaling/maxReplicas"_json_pointer, 100));
   }
@@ -50,10 +48,9 @@ std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
   auto warm = gaugeFamily("sluice_warmpool_pods", "Generic, not yet specialized runtime pods of a warm pool");
   std::map<std::tuple<std::string, std::string, bool>, int> pools;  // (namespace, pool, ready) -> pods
   for (const kube::ObjectPtr& pod : pods_.list()) {
-    if (!controllers::WarmPoolController::isWarmPod(*pod)) continue;
+    if (!api::isWarmPod(*pod)) continue;
     ++pools[{pod->value("/metadata/namespace"_json_pointer, std::string()),
-             pod->value("/metadata/labels"_json_pointer / controllers::kPoolLabel, std::string()),
-             controllers::podReady(*pod)}];
+             pod->value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string()), api::podReady(*pod)}];
   }
   for (const auto& [key, count] : pools) {
     const auto& [ns, pool, isReady] = key;

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/encoding.h"
+
 namespace sluice::objectstore {
 
 std::vector<std::string> xmlElements(const std::string& xml, const std::string& tag) {
@@ -70,9 +72,7 @@ std::string contentMd5(const std::string& body) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(body.data(), body.size(), digest, &length, EVP_md5(), nullptr);
-  unsigned char encoded[64];
-  int n = EVP_EncodeBlock(encoded, digest, static_cast<int>(length));
-  return std::string(reinterpret_cast<char*>(encoded), static_cast<size_t>(n));
+  return base64Encode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
 std::string unquote(std::string etag) {
@@ -134,8 +134,8 @@ Result<http::Response> S3Client::send(const std::string& method, const std::stri
                                       std::map<std::string, std::string> headers, const std::string& body) {
   SigV4Request request;
   request.method = method;
-  std::string path = options_.pathStyle ? "/" + uriEncode(options_.bucket, false) : "";
-  if (!key.empty()) path += "/" + uriEncode(key, true);
+  std::string path = options_.pathStyle ? "/" + percentEncode(options_.bucket) : "";
+  if (!key.empty()) path += "/" + percentEncode(key, {.keepSlash = true});
   if (path.empty()) path = "/";
   request.canonicalPath = path;
   request.query = std::move(query);
@@ -225,7 +225,7 @@ Status S3Client::remove(const std::string& key) {
 Status S3Client::copy(const std::string& fromKey, const std::string& toKey) {
   const std::string what = "copying " + describe(fromKey) + " to " + toKey;
   std::map<std::string, std::string> headers = {
-      {"x-amz-copy-source", "/" + uriEncode(options_.bucket, false) + "/" + uriEncode(fromKey, true)}};
+      {"x-amz-copy-source", "/" + percentEncode(options_.bucket) + "/" + percentEncode(fromKey, {.keepSlash = true})}};
   auto response = send("PUT", toKey, {}, std::move(headers), "");
   if (!response.isOk()) return response.status().withContext(what);
   // A copy can fail after a 200 header: the error is then in the body.

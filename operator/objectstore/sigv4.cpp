@@ -7,20 +7,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/encoding.h"
+
 namespace sluice::objectstore {
 
 namespace {
-
-std::string toHex(const unsigned char* data, size_t size) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xF];
-  }
-  return out;
-}
 
 std::string hmac(const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -35,7 +26,7 @@ std::string hmac(const std::string& key, const std::string& data) {
 std::string sha256Hex(const std::string& data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return toHex(digest, sizeof(digest));
+  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 std::string amzDate(std::chrono::system_clock::time_point at) {
@@ -47,24 +38,9 @@ std::string amzDate(std::chrono::system_clock::time_point at) {
   return buffer;
 }
 
-std::string uriEncode(const std::string& text, bool keepSlash) {
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~' || (keepSlash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof(buf), "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 std::string canonicalQuery(const std::map<std::string, std::string>& query) {
   std::map<std::string, std::string> encoded;
-  for (const auto& [name, value] : query) encoded[uriEncode(name, false)] = uriEncode(value, false);
+  for (const auto& [name, value] : query) encoded[percentEncode(name)] = percentEncode(value);
   std::string out;
   for (const auto& [name, value] : encoded) out += (out.empty() ? "" : "&") + name + "=" + value;
   return out;
@@ -94,9 +70,8 @@ void sign(SigV4Request& request, const SigV4Credentials& credentials, std::chron
   key = hmac(key, credentials.service);
   key = hmac(key, "aws4_request");
   const std::string signature = hmac(key, stringToSign);
-  request.headers["authorization"] =
-      "AWS4-HMAC-SHA256 Credential=" + credentials.accessKey + "/" + scope + ", SignedHeaders=" + signedHeaders +
-      ", Signature=" + toHex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
+  request.headers["authorization"] = "AWS4-HMAC-SHA256 Credential=" + credentials.accessKey + "/" + scope +
+                                     ", SignedHeaders=" + signedHeaders + ", Signature=" + hexEncode(signature);
 }
 
 }  // namespace sluice::objectstore

@@ -32,8 +32,6 @@ struct SigV4Request {
 std::string sha256Hex(const std::string& data);
 // "20130524T000000Z" for a UTC time.
 std::string amzDate(std::chrono::system_clock::time_point at);
-// S3's URI encoding (unreserved kept; '/' encoded unless `keepSlash`).
-std::string uriEncode(const std::string& text, bool keepSlash);
 // The text of every <tag>...</tag> of an S3 XML answer, in order (not unescaped).
 // S3's answers are flat enough that this is all the XML reading needed; the
 // object client and the object-count scaler share it.

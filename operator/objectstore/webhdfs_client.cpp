@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
 #include "objectstore/sigv4.h"
 
 namespace sluice::objectstore {
@@ -96,8 +97,8 @@ WebHdfsClient::WebHdfsClient(WebHdfsOptions options, std::shared_ptr<http::HttpC
 }
 
 std::string WebHdfsClient::url(const std::string& path, const std::string& op, const std::string& extraQuery) const {
-  std::string out = base_ + "/webhdfs/v1" + uriEncode(path, true) + "?op=" + op;
-  if (!options_.user.empty()) out += "&user.name=" + uriEncode(options_.user, false);
+  std::string out = base_ + "/webhdfs/v1" + percentEncode(path, {.keepSlash = true}) + "?op=" + op;
+  if (!options_.user.empty()) out += "&user.name=" + percentEncode(options_.user);
   if (!extraQuery.empty()) out += "&" + extraQuery;
   return out;
 }
@@ -177,7 +178,7 @@ Status WebHdfsClient::create(const std::string& path, const std::string& body, b
 
 Status WebHdfsClient::rename(const std::string& from, const std::string& to) {
   const std::string what = "RENAME " + describe(from) + " -> " + to;
-  auto answer = send("PUT", url(from, "RENAME", "destination=" + uriEncode(to, true)));
+  auto answer = send("PUT", url(from, "RENAME", "destination=" + percentEncode(to, {.keepSlash = true})));
   if (!answer.isOk()) return answer.status().withContext(what);
   if (answer->status != 200) return webHdfsError(*answer, what);
   if (isBooleanTrue(answer->body)) return Status::ok();
@@ -206,8 +207,8 @@ Status WebHdfsClient::mkdirs(const std::string& path) {
 Status WebHdfsClient::setXAttr(const std::string& path, const std::string& name, const std::string& value) {
   const std::string what = "SETXATTR " + describe(path);
   // Values are sent as quoted text ("..."): WebHDFS's text encoding of an xattr value.
-  std::string query = "xattr.name=" + uriEncode("user." + name, false) +
-                      "&xattr.value=" + uriEncode("\"" + value + "\"", false) + "&flag=CREATE";
+  std::string query = "xattr.name=" + percentEncode("user." + name) +
+                      "&xattr.value=" + percentEncode("\"" + value + "\"") + "&flag=CREATE";
   auto answer = send("PUT", url(path, "SETXATTR", query));
   if (!answer.isOk()) return answer.status().withContext(what);
   if (answer->status == 200) return Status::ok();

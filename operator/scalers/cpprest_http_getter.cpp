@@ -3,6 +3,8 @@
 #include <cpprest/asyncrt_utils.h>
 #include <cpprest/http_client.h>
 
+#include "common/encoding.h"
+
 namespace sluice::scalers {
 
 namespace {
@@ -33,8 +35,7 @@ Result<HttpResponse> CppRestHttpGetter::get(const std::string& url, const HttpHe
     request.set_request_uri(rest.to_uri());
     if (!parsed.user_info().empty()) {
       std::string userInfo = web::uri::decode(parsed.user_info());
-      std::vector<unsigned char> bytes(userInfo.begin(), userInfo.end());
-      request.headers().add("Authorization", "Basic " + utility::conversions::to_base64(bytes));
+      request.headers().add("Authorization", "Basic " + base64Encode(userInfo));
     }
     for (const auto& [name, value] : headers) request.headers().add(name, value);
     web::http::http_response response = client.request(request).get();

@@ -1,7 +1,5 @@
 #include "scalers/http_getter.h"
 
-#include <cstdio>
-
 namespace sluice::scalers {
 
 Status httpStatusError(const HttpResponse& response, const std::string& what) {
@@ -13,20 +11,6 @@ Status httpStatusError(const HttpResponse& response, const std::string& what) {
   if (response.status == 429) return {StatusCode::kResourceExhausted, message};
   if (response.status >= 500) return unavailable(message);
   return invalidArgument(message);
-}
-
-std::string percentEncode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof(buf), "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
 }
 
 }  // namespace sluice::scalers

@@ -29,7 +29,4 @@ class HttpGetter {
 // Maps a non-2xx answer to a Status naming what was asked.
 Status httpStatusError(const HttpResponse& response, const std::string& what);
 
-// Percent-encodes one path segment or query value (RFC 3986 unreserved kept).
-std::string percentEncode(const std::string& text);
-
 }  // namespace sluice::scalers

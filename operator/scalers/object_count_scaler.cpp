@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/encoding.h"
 #include "objectstore/webhdfs_client.h"
 
 namespace sluice::scalers {

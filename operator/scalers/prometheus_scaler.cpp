@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+
 namespace sluice::scalers {
 
 Result<ScalerReading> PrometheusScaler::read() {

@@ -1,11 +1,11 @@
 #include "scalers/rabbitmq_amqp_depth.h"
 
-#include "runtime/sources/amqp_connection.h"
+#include "clients/amqp_connection.h"
 
 namespace sluice::scalers {
 
 AmqpQueueDepth::AmqpQueueDepth(std::string url, std::string queue)
-    : url_(std::move(url)), queue_(std::move(queue)), connection_(std::make_unique<runtime::AmqpConnection>()) {}
+    : url_(std::move(url)), queue_(std::move(queue)), connection_(std::make_unique<clients::AmqpConnection>()) {}
 
 AmqpQueueDepth::~AmqpQueueDepth() = default;
 
@@ -14,7 +14,7 @@ Result<int64_t> AmqpQueueDepth::declarePassive() {
     if (Status s = connection_->open(url_); !s.isOk()) return s;
   }
   amqp_bytes_t name{queue_.size(), const_cast<char*>(queue_.data())};
-  amqp_queue_declare_ok_t* ok = amqp_queue_declare(connection_->state(), runtime::AmqpConnection::kChannel, name,
+  amqp_queue_declare_ok_t* ok = amqp_queue_declare(connection_->state(), clients::AmqpConnection::kChannel, name,
                                                    /*passive=*/1, 0, 0, 0, amqp_empty_table);
   Status status = connection_->checkReply("rabbitmq depth of queue " + queue_ + ": passive queue.declare");
   if (!status.isOk() || ok == nullptr) {

@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace sluice::runtime {
+namespace sluice::clients {
 class AmqpConnection;
 }
 
@@ -34,7 +34,7 @@ class AmqpQueueDepth final : public QueueDepthProbe {
   Result<int64_t> declarePassive();
   std::string url_;
   std::string queue_;
-  std::unique_ptr<runtime::AmqpConnection> connection_;
+  std::unique_ptr<clients::AmqpConnection> connection_;
 };
 
 }  // namespace sluice::scalers

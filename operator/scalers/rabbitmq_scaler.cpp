@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+
 namespace sluice::scalers {
 
 Result<ScalerReading> RabbitMQQueueScaler::read() {

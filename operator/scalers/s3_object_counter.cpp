@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/encoding.h"
+
 namespace sluice::scalers {
 
 Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
@@ -15,7 +17,7 @@ Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
   std::string continuation;
   while (found < scanCap) {
     objectstore::SigV4Request request;
-    request.canonicalPath = "/" + objectstore::uriEncode(location_.bucket, false);
+    request.canonicalPath = "/" + percentEncode(location_.bucket);
     request.query["list-type"] = "2";
     request.query["max-keys"] = std::to_string(std::min<int64_t>(1000, scanCap - found));
     if (!location_.prefix.empty()) request.query["prefix"] = location_.prefix;

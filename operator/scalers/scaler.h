@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "autoscaler/decision_engine.h"
+#include "autoscaler/metric_observation.h"
 #include "common/status.h"
 
 namespace sluice::scalers {

@@ -77,6 +77,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/time.h"
 #include "kube/api_error.h"
 #include "kube/resource_client.h"
 
@@ -636,15 +637,6 @@ class FakeResourceClient final : public kube::ResourceClient {
     for (int i = 0; i < 5; ++i, n /= static_cast<long>(alphabet.size())) suffix += alphabet[n % alphabet.size()];
     return suffix;
   }
-  static std::string rfc3339(std::chrono::system_clock::time_point t) {
-    auto seconds = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-  }
-
   static Status notFoundError(const std::string& method, const ResourceType& type, const std::string& ns,
                               const std::string& name) {
     return apiStatus(404, "NotFound", qualified(type) + " \"" + name + "\" not found")

@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "common/logging.h"
+#include "common/time.h"
 #include "controllers/autoscaler/scaling_from_spec.h"
-#include "runtime/shapes/event_shapes.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -292,7 +292,7 @@ Status AutoscaleReconciler::writeFunctionStatus(
     metrics.push_back(std::move(entry));
   }
   json status = {{"desiredReplicas", decision.desiredReplicas}, {"metrics", std::move(metrics)}};
-  if (decision.active) status["lastActiveTime"] = runtime::shapes::rfc3339(clock_.wallNow(), false);
+  if (decision.active) status["lastActiveTime"] = rfc3339(clock_.wallNow());
   const json& live = function.contains("status") ? function["status"] : json::object();
   bool same = status == state.writtenStatus || (state.writtenStatus.is_null() && [&] {
                 // After a restart: the object already says this.

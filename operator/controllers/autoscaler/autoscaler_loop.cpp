@@ -1,9 +1,8 @@
 #include "controllers/autoscaler/autoscaler_loop.h"
 
+#include "api/pods.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
-#include "controllers/conditions.h"
 #include "controllers/function/function_controller.h"
-#include "controllers/function/pod_template.h"
 #include "controllers/trigger/cron_firer.h"
 #include "scalers/cpprest_http_getter.h"
 
@@ -23,10 +22,11 @@ std::vector<kube::ObjectPtr> readyReplicas(const kube::ObjectCache& pods, const 
   std::vector<kube::ObjectPtr> ready;
   for (const kube::ObjectPtr& pod : pods.byNamespace(ns)) {
     const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
-    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
+    if (labels.value(api::kFunctionLabel, std::string()) != function ||
+        labels.value(api::kRoleLabel, std::string()) != "replica")
       continue;
     if (pod->value("/status/podIP"_json_pointer, std::string()).empty() ||
-        pod->contains("/metadata/deletionTimestamp"_json_pointer) || !podReady(*pod))
+        pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod))
       continue;
     ready.push_back(pod);
   }
@@ -41,7 +41,7 @@ std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const
   for (const kube::ObjectPtr& pod : readyReplicas(pods, ns, function)) {
     const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
     const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
-    urls.push_back("http://" + host + ":" + std::to_string(kControlPort) + "/metrics");
+    urls.push_back("http://" + host + ":" + std::to_string(api::kControlPort) + "/metrics");
   }
   return urls;
 }

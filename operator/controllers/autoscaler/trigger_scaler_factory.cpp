@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "kube/config.h"
+#include "common/encoding.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
@@ -77,7 +77,7 @@ Result<std::string> TriggerScalerFactory::secretValue(const std::string& ns, con
   if (!data || !data->contains(key) || !(*data)[key].is_string()) {
     return Status(StatusCode::kNotFound, field + ": Secret " + ns + "/" + name + " has no key " + key);
   }
-  Result<std::string> decoded = kube::decodeBase64((*data)[key].get<std::string>());
+  Result<std::string> decoded = base64Decode((*data)[key].get<std::string>());
   if (!decoded.isOk()) return decoded.status().withContext(field + ": Secret " + ns + "/" + name + " key " + key);
   return *decoded;
 }

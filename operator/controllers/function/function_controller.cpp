@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
-#include "controllers/conditions.h"
-#include "controllers/function/pod_template.h"
+#include "api/conditions.h"
+#include "api/function.h"
+#include "api/pods.h"
+#include "common/time.h"
 #include "spec/resources.h"
 #include "spec/runtime_config_render.h"
 
@@ -23,17 +25,6 @@ constexpr auto kResyncPeriod = std::chrono::seconds(30);
 FunctionController::FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches,
                                        platform::Platform& platform, controller::EventRecorder& events, Clock& clock)
     : client_(client), caches_(caches), platform_(platform), events_(events), clock_(clock) {}
-
-int FunctionController::desiredReplicas(const json& function) {
-  const json& spec = function.value("spec", json::object());
-  if (spec.contains("replicas") && spec["replicas"].is_number_integer())
-    return std::max(0, spec["replicas"].get<int>());
-  const json& scaling = spec.value("scaling", json::object());
-  const int minReplicas = scaling.value("minReplicas", 0);
-  const int maxReplicas = scaling.value("maxReplicas", 100);
-  int desired = function.value("/status/desiredReplicas"_json_pointer, minReplicas);
-  return std::clamp(desired, minReplicas, std::max(minReplicas, maxReplicas));
-}
 
 std::vector<std::string> FunctionController::functionsOfTrigger(const json& trigger) {
   std::string name = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
@@ -58,9 +49,9 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
     if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
   }
-  const int desired = desiredReplicas(function);
+  const int desired = api::desiredReplicas(function);
   json status = {{"observedGeneration", generation},
-                 {"selector", std::string(kFunctionLabel) + "=" + name},
+                 {"selector", std::string(api::kFunctionLabel) + "=" + name},
                  {"triggerCount", static_cast<int>(triggers.size())}};
   auto setCounts = [&status](const platform::ReplicaCounts& counts) {
     status["replicas"] = counts.live();
@@ -75,9 +66,10 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     status["replicas"] = live;
     status["readyReplicas"] = counts.ready;
     status["conditions"] = json::array({
-        condition(previousConditions, "Ready", false, "InvalidSpec", why.message(), generation, now),
-        condition(previousConditions, "Active", live > 0, live > 0 ? "Active" : "ScaledToZero", "", generation, now),
-        condition(previousConditions, "Degraded", true, "InvalidSpec", why.message(), generation, now),
+        api::condition(previousConditions, "Ready", false, "InvalidSpec", why.message(), generation, now),
+        api::condition(previousConditions, "Active", live > 0, live > 0 ? "Active" : "ScaledToZero", "", generation,
+                       now),
+        api::condition(previousConditions, "Degraded", true, "InvalidSpec", why.message(), generation, now),
     });
     events_.record(function, "Warning", "InvalidSpec", why.message());
     if (Status written = writeStatus(function, status); !written.isOk()) {
@@ -117,11 +109,11 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     degradedMessage = std::to_string(outcome.counts.failed) + " replica pod(s) failed and are being replaced";
   }
   status["conditions"] = json::array({
-      condition(previousConditions, "Ready", allReady, readyReason, readyMessage, generation, now),
-      condition(previousConditions, "Active", desired > 0, desired > 0 ? "Active" : "ScaledToZero",
-                std::to_string(desired) + " replicas desired", generation, now),
-      condition(previousConditions, "Degraded", degradedReason != "AsExpected", degradedReason, degradedMessage,
-                generation, now),
+      api::condition(previousConditions, "Ready", allReady, readyReason, readyMessage, generation, now),
+      api::condition(previousConditions, "Active", desired > 0, desired > 0 ? "Active" : "ScaledToZero",
+                     std::to_string(desired) + " replicas desired", generation, now),
+      api::condition(previousConditions, "Degraded", degradedReason != "AsExpected", degradedReason, degradedMessage,
+                     generation, now),
   });
   if (Status s = writeStatus(function, status); !s.isOk()) return controller::ReconcileResult::error(s);
   if (!outcome.failure.empty()) return controller::ReconcileResult::error(internalError(outcome.failure));
@@ -135,7 +127,7 @@ Status FunctionController::writeStatus(const json& function, const json& status)
   json current = function.value("status", json::object());
   bool changed = false;
   for (const auto& [field, value] : status.items()) {
-    // Conditions compare whole: condition() keeps lastTransitionTime when a condition is unchanged.
+    // Conditions compare whole: api::condition() keeps lastTransitionTime when a condition is unchanged.
     if (!current.contains(field) || current[field] != value) {
       changed = true;
       break;

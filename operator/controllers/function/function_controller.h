@@ -45,8 +45,6 @@ class FunctionController final : public controller::Reconciler {
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
-  // The number of replicas a Function asks for now (see step 2 above).
-  static int desiredReplicas(const nlohmann::json& function);
   // Keys of the Functions a Trigger refers to (for Controller::watchMapped).
   static std::vector<std::string> functionsOfTrigger(const nlohmann::json& trigger);
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.h"
-#include "controllers/conditions.h"
+#include "common/time.h"
 #include "scalers/cron_scaler.h"
 #include "spec/resources.h"
 

@@ -10,7 +10,8 @@
 #include <cstring>
 #include <map>
 
-#include "controllers/conditions.h"
+#include "api/conditions.h"
+#include "common/time.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -227,18 +228,18 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
     }
   }
   json conditions =
-      json::array({condition(previous, "Ready", notReadyReason.empty(),
-                             notReadyReason.empty() ? "Ready" : notReadyReason, message, generation, now)});
+      json::array({api::condition(previous, "Ready", notReadyReason.empty(),
+                                  notReadyReason.empty() ? "Ready" : notReadyReason, message, generation, now)});
   std::optional<std::string> reach = reachability(spec);
   if (!reach) {
-    json unknown = condition(previous, "SourceReachable", false, "NotChecked",
-                             "the operator cannot reach this source's endpoint itself", generation, now);
+    json unknown = api::condition(previous, "SourceReachable", false, "NotChecked",
+                                  "the operator cannot reach this source's endpoint itself", generation, now);
     unknown["status"] = "Unknown";
     conditions.push_back(unknown);
   } else {
     conditions.push_back(
-        condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
-                  reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now));
+        api::condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
+                       reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now));
   }
   json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
   json current = trigger.value("status", json::object());

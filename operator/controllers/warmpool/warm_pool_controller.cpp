@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <map>
 
+#include "api/function.h"
+#include "api/pods.h"
 #include "common/logging.h"
-#include "controllers/conditions.h"
-#include "controllers/function/pod_template.h"
+#include "platform/kube/pod_template.h"
 
 namespace sluice::controllers {
 
@@ -19,7 +20,7 @@ constexpr auto kExpectationRecheck = std::chrono::seconds(5);
 
 WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                                        const kube::ObjectCache& functions, const kube::ObjectCache& pods,
-                                       controller::Expectations& expectations, ControlTokens& tokens)
+                                       controller::Expectations& expectations, platform::ControlTokens& tokens)
     : options_(std::move(options)),
       client_(client),
       functions_(functions),
@@ -27,14 +28,9 @@ WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::
       expectations_(expectations),
       tokens_(tokens) {}
 
-bool WarmPoolController::isWarmPod(const json& pod) {
-  return pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) == "warm" &&
-         !pod.contains("/metadata/deletionTimestamp"_json_pointer);
-}
-
 std::vector<std::string> WarmPoolController::namespaceOf(const json& object) {
   if (object.value("kind", "") == "Pod" &&
-      object.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) != "warm") {
+      object.value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) != "warm") {
     return {};
   }
   return {object.value("/metadata/namespace"_json_pointer, std::string("default"))};
@@ -52,16 +48,16 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
   std::map<std::string, Pool> pools;  // pool name -> wanted size and current pods
   for (const kube::ObjectPtr& f : functions_.byNamespace(ns)) {
     if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
-    int size = warmPoolSize(*f, options_.defaultWarmPoolSize);
+    int size = api::warmPoolSize(*f, options_.defaultWarmPoolSize);
     if (size <= 0) continue;
     std::string image = f->value("/spec/image"_json_pointer, options_.runtimeImage);
-    Pool& pool = pools[warmPoolName(image)];
+    Pool& pool = pools[platform::warmPoolName(image)];
     pool.image = image;
     pool.size = std::max(pool.size, size);
   }
   for (const kube::ObjectPtr& p : pods_.byNamespace(ns)) {
-    if (!isWarmPod(*p)) continue;
-    pools[p->value("/metadata/labels"_json_pointer / kPoolLabel, std::string())].pods.push_back(*p);
+    if (!api::isWarmPod(*p)) continue;
+    pools[p->value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string())].pods.push_back(*p);
   }
   if (pools.empty()) return controller::ReconcileResult::done();
 
@@ -69,11 +65,11 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
   std::vector<json> deletes;
   for (auto& [name, pool] : pools) {
     const int have = static_cast<int>(pool.pods.size());
-    for (int i = have; i < pool.size; ++i) creates.push_back(buildWarmPod(ns, pool.image));
+    for (int i = have; i < pool.size; ++i) creates.push_back(platform::buildWarmPod(ns, pool.image));
     if (have > pool.size) {
       // Not ready first, then newest: keep the pods most likely to be adopted soon.
       std::sort(pool.pods.begin(), pool.pods.end(), [](const json& a, const json& b) {
-        if (podReady(a) != podReady(b)) return !podReady(a);
+        if (api::podReady(a) != api::podReady(b)) return !api::podReady(a);
         return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) >
                b.value("/metadata/creationTimestamp"_json_pointer, std::string());
       });

@@ -17,9 +17,9 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/reconciler.h"
-#include "controllers/function/control_token.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "platform/kube/control_token.h"
 
 namespace sluice::controllers {
 
@@ -32,14 +32,13 @@ class WarmPoolController final : public controller::Reconciler {
  public:
   WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                      const kube::ObjectCache& functions, const kube::ObjectCache& pods,
-                     controller::Expectations& expectations, ControlTokens& tokens);
+                     controller::Expectations& expectations, platform::ControlTokens& tokens);
 
   controller::ReconcileResult reconcile(const std::string& ns) override;
 
   static std::string expectationsKey(const std::string& ns) { return "warm:" + ns; }
   // The namespace key of a Function or warm pod (for Controller::watchMapped).
   static std::vector<std::string> namespaceOf(const kube::Json& object);
-  static bool isWarmPod(const kube::Json& pod);
 
  private:
   WarmPoolControllerOptions options_;
@@ -47,7 +46,7 @@ class WarmPoolController final : public controller::Reconciler {
   const kube::ObjectCache& functions_;
   const kube::ObjectCache& pods_;
   controller::Expectations& expectations_;
-  ControlTokens& tokens_;
+  platform::ControlTokens& tokens_;
 };
 
 }  // namespace sluice::controllers

@@ -3,37 +3,39 @@
 #include <algorithm>
 #include <set>
 
+#include "api/function.h"
+#include "api/pods.h"
 #include "common/logging.h"
-#include "controllers/conditions.h"
-#include "controllers/function/pod_template.h"
+#include "common/time.h"
 #include "kube/resource.h"
+#include "platform/kube/pod_template.h"
 
 namespace sluice::platform {
 
 using nlohmann::json;
 namespace res = kube::resources;
-using controllers::kFunctionLabel;
-using controllers::kPoolLabel;
-using controllers::kRoleLabel;
-using controllers::kTemplateHashLabel;
+using api::kFunctionLabel;
+using api::kPoolLabel;
+using api::kRoleLabel;
+using api::kTemplateHashLabel;
 
 namespace {
 
 constexpr const char* kInFlightAnnotation = "sluice.io/in-flight";  // written by whoever scrapes the replicas
 
-controllers::ReplicaPod toReplicaPod(const json& pod) {
-  controllers::ReplicaPod r;
+ReplicaPod toReplicaPod(const json& pod) {
+  ReplicaPod r;
   const json& meta = pod["metadata"];
   r.name = meta.value("name", "");
-  r.templateHash = meta.value("/labels"_json_pointer / kTemplateHashLabel, std::string());
+  r.templateHash = meta.value("/labels"_json_pointer / api::kTemplateHashLabel, std::string());
   r.scheduled = !pod.value("/spec/nodeName"_json_pointer, std::string()).empty();
-  r.ready = controllers::podReady(pod);
+  r.ready = api::podReady(pod);
   r.terminating = meta.contains("deletionTimestamp");
   const std::string phase = pod.value("/status/phase"_json_pointer, std::string());
   r.failed = phase == "Failed" || phase == "Succeeded";  // restartPolicy Always: a finished pod is gone for good
   std::string inFlight = meta.value("/annotations"_json_pointer / kInFlightAnnotation, std::string());
   if (!inFlight.empty()) r.inFlight = std::atoi(inFlight.c_str());
-  r.created = controllers::parseRfc3339(meta.value("creationTimestamp", ""));
+  r.created = parseRfc3339(meta.value("creationTimestamp", ""));
   return r;
 }
 
@@ -50,9 +52,9 @@ bool controlledBy(const json& object, const std::string& uid) {
   return false;
 }
 
-ReplicaCounts countPods(const std::vector<controllers::ReplicaPod>& pods) {
+ReplicaCounts countPods(const std::vector<ReplicaPod>& pods) {
   ReplicaCounts counts;
-  for (const controllers::ReplicaPod& p : pods) {
+  for (const ReplicaPod& p : pods) {
     if (p.terminating) {
       ++counts.draining;
       continue;
@@ -67,7 +69,7 @@ ReplicaCounts countPods(const std::vector<controllers::ReplicaPod>& pods) {
 
 KubePlatform::KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
                            controller::Expectations& expectations, controller::EventRecorder& events,
-                           controllers::ControlTokens& tokens, controllers::ReplicaControl* replicas)
+                           ControlTokens& tokens, ReplicaControl* replicas)
     : options_(std::move(options)),
       client_(client),
       caches_(caches),
@@ -87,7 +89,7 @@ std::vector<json> KubePlatform::podsOf(const std::string& uid) const {
 ReplicaCounts KubePlatform::counts(const std::string& key) const {
   kube::ObjectPtr function = caches_.functions.get(key);
   if (!function) return {};
-  std::vector<controllers::ReplicaPod> pods;
+  std::vector<ReplicaPod> pods;
   for (const json& pod : podsOf(function->value("/metadata/uid"_json_pointer, std::string()))) {
     pods.push_back(toReplicaPod(pod));
   }
@@ -109,7 +111,7 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
 
   ApplyOutcome outcome;
   const std::string configMapName = name + "-sluice-config";
-  auto podTemplate = controllers::buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName});
+  auto podTemplate = buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName});
   if (!podTemplate.isOk()) return Status(StatusCode::kInvalidArgument, podTemplate.status().message());
   if (Status s = ensureConfigMap(function, configMapName, spec.rendered.config); !s.isOk()) {
     // The server refusing our own ConfigMap is not the spec's fault: retried.
@@ -125,7 +127,7 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   // creations could be observed between the read and the check: the check passes and the plan acts
   // on a count that misses them, one surplus pod per missed creation.
   const bool mayAct = expectations_.satisfied(spec.key);
-  std::vector<controllers::ReplicaPod> pods;
+  std::vector<ReplicaPod> pods;
   std::map<std::string, json> podsByName;
   for (json& pod : podsOf(uid)) {
     pods.push_back(toReplicaPod(pod));
@@ -134,19 +136,19 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   outcome.counts = countPods(pods);
   outcome.counts.desired = spec.desired;
   WarmCandidates warm = warmCandidates(function, spec.rendered);
-  if (controllers::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
+  if (api::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
     outcome.counts.warm = static_cast<int>(warm.pods.size());
   }
   if (!mayAct) {
     outcome.settling = true;
     return outcome;
   }
-  controllers::ReplicaPlanInput input;
+  ReplicaPlanInput input;
   input.desired = spec.desired;
-  input.currentTemplateHash = (*podTemplate)["metadata"]["labels"][kTemplateHashLabel].get<std::string>();
+  input.currentTemplateHash = (*podTemplate)["metadata"]["labels"][api::kTemplateHashLabel].get<std::string>();
   input.pods = pods;
   input.warmAvailable = static_cast<int>(warm.pods.size());
-  controllers::ReplicaPlan plan = controllers::planReplicas(input);
+  ReplicaPlan plan = planReplicas(input);
   if (plan.create + plan.adopt > 0 || !plan.remove.empty()) {
     // What the decision was made from, so a surplus or a shortfall can be traced to the picture it came from.
     SLUICE_LOG_INFO("function {}: {} pods read ({} live, {} terminating), desired {}: create {}, adopt {}, remove {}",
@@ -166,9 +168,10 @@ Result<std::string> KubePlatform::invoke(const std::string& key, const std::stri
   if (replicas_ == nullptr) return unavailable("no replica control");
   for (const kube::ObjectPtr& pod : caches_.pods.byNamespace(ns)) {
     const json& labels = pod->value("/metadata/labels"_json_pointer, json::object());
-    if (labels.value(kFunctionLabel, std::string()) != function || labels.value(kRoleLabel, std::string()) != "replica")
+    if (labels.value(api::kFunctionLabel, std::string()) != function ||
+        labels.value(api::kRoleLabel, std::string()) != "replica")
       continue;
-    if (pod->contains("/metadata/deletionTimestamp"_json_pointer) || !controllers::podReady(*pod)) continue;
+    if (pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod)) continue;
     if (pod->value("/status/podIP"_json_pointer, std::string()).empty()) continue;
     if (Status s = replicas_->invoke(*pod, trigger, eventType, body); !s.isOk()) return s;
     return "pod " + pod->value("/metadata/name"_json_pointer, std::string());
@@ -194,7 +197,7 @@ Status KubePlatform::ensureConfigMap(const json& function, const std::string& na
       {"metadata",
        {{"name", name},
         {"namespace", meta.value("namespace", "default")},
-        {"labels", {{kFunctionLabel, meta.value("name", "")}, {"app.kubernetes.io/managed-by", "sluice"}}},
+        {"labels", {{api::kFunctionLabel, meta.value("name", "")}, {api::kManagedByLabel, "sluice"}}},
         {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
                                           {"kind", "Function"},
                                           {"name", meta.value("name", "")},
@@ -227,13 +230,13 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function,
     configuration.erase("codeDir");
     configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", spec["code"]["inline"]}};
   }
-  const std::string pool = controllers::warmPoolName(spec.value("image", options_.runtimeImage));
+  const std::string pool = warmPoolName(spec.value("image", options_.runtimeImage));
   const std::string ns = function["metadata"].value("namespace", "default");
   for (const kube::ObjectPtr& p : caches_.pods.byNamespace(ns)) {
     const json& pod = *p;
-    if (pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) != "warm") continue;
-    if (pod.value("/metadata/labels"_json_pointer / kPoolLabel, std::string()) != pool) continue;
-    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !controllers::podReady(pod)) continue;
+    if (pod.value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) != "warm") continue;
+    if (pod.value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string()) != pool) continue;
+    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(pod)) continue;
     if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
     out.pods.push_back(pod);
   }
@@ -250,7 +253,7 @@ Status KubePlatform::adopt(const std::string& key, const json& podTemplate, cons
   const json& meta = warmPod["metadata"];
   const std::string name = meta.value("name", "");
   json labels = podTemplate["metadata"]["labels"];
-  labels[kPoolLabel] = nullptr;  // leaves the pool
+  labels[api::kPoolLabel] = nullptr;  // leaves the pool
   json patch = {{"metadata",
                  {{"resourceVersion", meta.value("resourceVersion", "")},  // fails if another owner got there first
                   {"labels", labels},
@@ -265,7 +268,7 @@ Status KubePlatform::adopt(const std::string& key, const json& podTemplate, cons
 }
 
 void KubePlatform::carryOut(const std::string& key, const json& function, const json& podTemplate,
-                            const controllers::ReplicaPlan& plan, const std::map<std::string, json>& podsByName,
+                            const ReplicaPlan& plan, const std::map<std::string, json>& podsByName,
                             const WarmCandidates& warm, ApplyOutcome& outcome) {
   const std::string ns = function["metadata"].value("namespace", "default");
   int creations = plan.create;
@@ -275,9 +278,9 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
   if (creations + adoptions > 0 || !plan.remove.empty()) {
     expectations_.expect(key, creations + adoptions, static_cast<int>(plan.remove.size()));
   }
-  for (const controllers::PodRemoval& removal : plan.remove) {
+  for (const PodRemoval& removal : plan.remove) {
     auto pod = podsByName.find(removal.name);
-    if (replicas_ != nullptr && removal.reason != controllers::RemovalReason::kFailed && pod != podsByName.end()) {
+    if (replicas_ != nullptr && removal.reason != RemovalReason::kFailed && pod != podsByName.end()) {
       // Best effort: the deletion's grace period drains the replica (SIGTERM) even if this fails.
       if (Status s = replicas_->drain(pod->second); !s.isOk()) {
         SLUICE_LOG_DEBUG("function {}: drain of pod {}: {}", key, removal.name, s.toString());
@@ -287,9 +290,8 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
     if (pod != podsByName.end()) options.preconditionUid = pod->second["metadata"].value("uid", "");
     Status s = client_.remove(res::kPods, ns, removal.name, options);
     if (s.isOk()) {
-      SLUICE_LOG_INFO("function {}: deleted pod {} ({})", key, removal.name,
-                      controllers::removalReasonName(removal.reason));
-      (removal.reason == controllers::RemovalReason::kScaleDown ? outcome.removed : outcome.replaced) += 1;
+      SLUICE_LOG_INFO("function {}: deleted pod {} ({})", key, removal.name, removalReasonName(removal.reason));
+      (removal.reason == RemovalReason::kScaleDown ? outcome.removed : outcome.replaced) += 1;
     } else {
       expectations_.deletionObserved(key);  // no deletion is coming
       if (s.code() != StatusCode::kNotFound) fail(outcome, key, "delete pod " + removal.name, s);
@@ -332,7 +334,7 @@ void KubePlatform::createReplicas(const std::string& key, const json& function, 
     auto foreign = foreignNames_.find(key);
     if (foreign != foreignNames_.end()) taken.insert(foreign->second.begin(), foreign->second.end());
   }
-  std::vector<std::string> names = controllers::freeReplicaPodNames(functionName, taken, count);
+  std::vector<std::string> names = freeReplicaPodNames(functionName, taken, count);
   taken.insert(names.begin(), names.end());
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string name = names[i];  // a copy: names grows below
@@ -366,7 +368,7 @@ void KubePlatform::createReplicas(const std::string& key, const json& function, 
           std::lock_guard lock(mu_);
           foreignNames_[key].insert(name);
         }
-        std::string next = controllers::freeReplicaPodNames(functionName, taken, 1).front();
+        std::string next = freeReplicaPodNames(functionName, taken, 1).front();
         taken.insert(next);
         names.push_back(std::move(next));
         continue;

@@ -32,12 +32,12 @@
 
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
-#include "controllers/function/control_token.h"
-#include "controllers/function/replica_control.h"
-#include "controllers/function/replica_plan.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "platform/kube/control_token.h"
+#include "platform/kube/replica_control.h"
 #include "platform/platform.h"
+#include "platform/replica_plan.h"
 
 namespace sluice::platform {
 
@@ -57,8 +57,8 @@ class KubePlatform final : public Platform {
  public:
   // `replicas` may be null: no drains, no adoption, no invocations.
   KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
-               controller::Expectations& expectations, controller::EventRecorder& events,
-               controllers::ControlTokens& tokens, controllers::ReplicaControl* replicas);
+               controller::Expectations& expectations, controller::EventRecorder& events, ControlTokens& tokens,
+               ReplicaControl* replicas);
 
   Result<ApplyOutcome> apply(const ReplicaSpec& spec) override;
   // Its pods and ConfigMap go with the Function (owner references, garbage collector).
@@ -79,9 +79,9 @@ class KubePlatform final : public Platform {
   std::vector<nlohmann::json> podsOf(const std::string& uid) const;
   Status ensureConfigMap(const nlohmann::json& function, const std::string& name, const nlohmann::json& config);
   void carryOut(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
-                const controllers::ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
+                const ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
                 const WarmCandidates& warm, ApplyOutcome& outcome);
-  // Creates `count` replica pods under the lowest free names (controllers::replicaPodName).
+  // Creates `count` replica pods under the lowest free names (replicaPodName).
   void createReplicas(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
                       int count, ApplyOutcome& outcome);
   // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
@@ -94,8 +94,8 @@ class KubePlatform final : public Platform {
   KubePlatformCaches caches_;
   controller::Expectations& expectations_;
   controller::EventRecorder& events_;
-  controllers::ControlTokens& tokens_;
-  controllers::ReplicaControl* replicas_;
+  ControlTokens& tokens_;
+  ReplicaControl* replicas_;
 
   std::mutex mu_;
   std::map<std::string, std::string> appliedConfig_;  // key -> ConfigMap content last written

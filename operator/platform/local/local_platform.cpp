@@ -9,8 +9,8 @@
 #include <functional>
 #include <thread>
 
+#include "common/encoding.h"
 #include "common/logging.h"
-#include "kube/config.h"
 #include "kube/resource.h"
 
 namespace sluice::platform {
@@ -129,7 +129,7 @@ Result<std::string> LocalPlatform::secretValue(const std::string& ns, const std:
   if (!secret.isOk()) return secret.status().withContext(what);
   const nlohmann::json& data = secret->value("data", nlohmann::json::object());
   if (!data.contains(key) || !data[key].is_string()) return notFound(what + " has no key " + key);
-  auto decoded = kube::decodeBase64(data[key].get<std::string>());
+  auto decoded = base64Decode(data[key].get<std::string>());
   if (!decoded.isOk()) return decoded.status().withContext(what + " key " + key);
   return *decoded;
 }

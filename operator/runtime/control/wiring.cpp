@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "common/encoding.h"
 #include "http/http_client.h"
 #include "objectstore/s3_client.h"
 #include "runtime/handlers/make_handler.h"
@@ -55,22 +56,6 @@ Result<std::map<std::string, std::string>> kafkaProperties(const config::KafkaSe
   return properties;
 }
 
-// RFC 3986 userinfo escaping: amqp_parse_url percent-decodes user and password.
-std::string percentEncode(const std::string& text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // An S3 client with credentials read from the environment.
 Result<std::shared_ptr<objectstore::S3Client>> s3Client(const std::string& endpoint, const std::string& region,
                                                         const std::string& bucket, bool pathStyle,
@@ -118,7 +103,9 @@ Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, cons
   size_t hostStart = scheme + 3;
   size_t authorityEnd = url.find('/', hostStart);
   if (auto at = url.rfind('@', authorityEnd); at != std::string::npos && at >= hostStart) hostStart = at + 1;
-  return url.substr(0, scheme + 3) + percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
+  return url.substr(0, scheme + 3) +
+         // RFC 3986 userinfo escaping: amqp_parse_url percent-decodes user and password.
+         percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
 }
 
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {

@@ -20,6 +20,7 @@
 #include <structmember.h>
 
 #include "common/logging.h"
+#include "common/time.h"
 
 namespace py = pybind11;
 
@@ -698,7 +699,9 @@ py::object canonicalToPython(const Event& event, py::object* id = nullptr) {
       setStolen(out, keys[4], optionalInt(event.offset)) && setStolen(out, keys[5], optionalInt(event.partition)) &&
       setStolen(out, keys[6], source.get(event.source, [&] { return newTextOrBytes(event.source); })) &&
       setStolen(out, keys[7], subject.get(event.subject, [&] { return newTextOrBytes(event.subject); })) &&
-      setStolen(out, keys[8], time.get(event.time, [&] { return newTextOrBytes(shapes::rfc3339(event.time)); })) &&
+      setStolen(
+          out, keys[8],
+          time.get(event.time, [&] { return newTextOrBytes(rfc3339(event.time, FractionalSeconds::kMillis)); })) &&
       setStolen(out, keys[9], type.get(event.type, [&] { return newTextOrBytes(event.type); }));
   if (!ok) {
     Py_DECREF(out);

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/encoding.h"
+#include "common/time.h"
+
 namespace sluice::runtime::shapes {
 namespace {
 
@@ -74,19 +77,7 @@ int64_t epochMillis(std::chrono::system_clock::time_point time) {
 // S3 notifications carry the key form-URL-encoded (space as '+'), which
 // Lambda handlers undo with unquote_plus; keep that contract.
 std::string formEncode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      char buffer[4];
-      std::snprintf(buffer, sizeof buffer, "%%%02X", c);
-      out += buffer;
-    }
-  }
-  return out;
+  return percentEncode(text, {.keepSlash = true, .spaceAsPlus = true});
 }
 
 json byteList(const std::string& bytes) {
@@ -155,7 +146,7 @@ json scfCosRecord(const Event& event, const ShapeOptions& options) {
 json scfTimer(const Event& event, const ShapeOptions& options) {
   return {{"Type", "Timer"},
           {"TriggerName", options.triggerName.empty() ? event.subject : options.triggerName},
-          {"Time", rfc3339(event.time, false)},
+          {"Time", rfc3339(event.time)},
           {"Message", event.data}};
 }
 
@@ -202,7 +193,7 @@ json lambdaS3Record(const Event& event, const ShapeOptions& options) {
   return {{"eventVersion", "2.1"},
           {"eventSource", "aws:s3"},
           {"awsRegion", options.region},
-          {"eventTime", rfc3339(event.time, true)},
+          {"eventTime", rfc3339(event.time, FractionalSeconds::kMillis)},
           {"eventName", "ObjectCreated:Put"},
           {"userIdentity", {{"principalId", "sluice"}}},
           {"requestParameters", {{"sourceIPAddress", "127.0.0.1"}}},
@@ -231,7 +222,7 @@ json lambdaScheduled(const Event& event, const ShapeOptions& options) {
           {"detail-type", "Scheduled Event"},
           {"source", "aws.events"},
           {"account", "000000000000"},
-          {"time", rfc3339(event.time, false)},
+          {"time", rfc3339(event.time)},
           {"region", options.region},
           {"resources", json::array({"arn:aws:events:" + options.region + ":000000000000:rule/" + rule})},
           {"detail", detail}};
@@ -297,7 +288,7 @@ json canonicalEvent(const Event& event) {
   return {{"id", event.id},
           {"source", event.source},
           {"type", event.type},
-          {"time", rfc3339(event.time, true)},
+          {"time", rfc3339(event.time, FractionalSeconds::kMillis)},
           {"subject", event.subject},
           {"key", event.key ? json(*event.key) : json(nullptr)},
           {"headers", headersDict(event.headers, false)},
@@ -314,61 +305,6 @@ json shapeEvent(EventShape shape, const Event& event, const ShapeOptions& option
 json shapeBatch(EventShape shape, const std::vector<Event>& events, const ShapeOptions& options) {
   if (events.empty()) return json::array();
   return shapeBatchNonEmpty(shape, events, options);
-}
-
-std::string base64Encode(const std::string& bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point time, bool milliseconds) {
-  auto millis = epochMillis(time);
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000 - (millis % 1000 < 0 ? 1 : 0));
-  // Events of one fetch mostly share their second: gmtime_r + strftime cost more than the rest of a
-  // canonical event, so each thread keeps the last second it formatted.
-  thread_local bool cachedAny = false;
-  thread_local std::time_t cachedSeconds = 0;
-  thread_local char cached[40] = {0};
-  if (!cachedAny || seconds != cachedSeconds) {
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
-    cachedSeconds = seconds;
-    cachedAny = true;
-  }
-  std::string out = cached;
-  if (milliseconds) {
-    int fraction = static_cast<int>(((millis % 1000) + 1000) % 1000);
-    out += '.';
-    out += static_cast<char>('0' + fraction / 100);
-    out += static_cast<char>('0' + fraction / 10 % 10);
-    out += static_cast<char>('0' + fraction % 10);
-  }
-  out += 'Z';
-  return out;
 }
 
 bool isValidUtf8(const std::string& text) {

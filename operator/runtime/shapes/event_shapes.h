@@ -46,9 +46,7 @@ nlohmann::json shapeBatch(config::EventShape shape, const std::vector<Event>& ev
 // The canonical dict of one event.
 nlohmann::json canonicalEvent(const Event& event);
 
-// Helpers shared with tests and the Python host.
-std::string base64Encode(const std::string& bytes);
-std::string rfc3339(std::chrono::system_clock::time_point time, bool milliseconds = true);
+// Shared with tests and the Python host.
 bool isValidUtf8(const std::string& text);
 
 }  // namespace sluice::runtime::shapes

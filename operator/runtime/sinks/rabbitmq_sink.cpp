@@ -32,7 +32,7 @@ Status RabbitMqSink::ensureConnected() {
   std::string where =
       "rabbitmq output \"" + (options_.exchange.empty() ? options_.routingKey : options_.exchange) + "\"";
   if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
-  amqp_confirm_select(connection_.state(), AmqpConnection::kChannel);
+  amqp_confirm_select(connection_.state(), clients::AmqpConnection::kChannel);
   if (Status status = connection_.checkReply("confirm.select"); !status.isOk()) {
     connection_.close();
     return status.withContext(where);
@@ -115,7 +115,7 @@ void RabbitMqSink::publishQueued() {
       props.headers.entries = entries.data();
     }
     const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");
-    int rc = amqp_basic_publish(connection_.state(), AmqpConnection::kChannel,
+    int rc = amqp_basic_publish(connection_.state(), clients::AmqpConnection::kChannel,
                                 amqp_cstring_bytes(options_.exchange.c_str()), amqp_cstring_bytes(routingKey.c_str()),
                                 /*mandatory=*/1, 0, &props, amqp_bytes_t{p.record.value.size(), p.record.value.data()});
     if (rc != AMQP_STATUS_OK) {

@@ -16,8 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "clients/amqp_connection.h"
 #include "runtime/sinks/sink.h"
-#include "runtime/sources/amqp_connection.h"
 
 namespace sluice::runtime {
 
@@ -51,7 +51,7 @@ class RabbitMqSink final : public Sink {
   void complete(uint64_t tag, bool multiple, const Status& status);
 
   RabbitMqSinkOptions options_;
-  AmqpConnection connection_;                      // owned by thread_
+  clients::AmqpConnection connection_;             // owned by thread_
   uint64_t nextTag_ = 1;                           // thread_ only
   std::map<uint64_t, WriteCallback> unconfirmed_;  // thread_ only
   int returned_ = 0;                               // thread_ only: basic.return seen, the next confirm fails

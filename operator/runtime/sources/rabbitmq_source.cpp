@@ -1,6 +1,7 @@
 #include "runtime/sources/rabbitmq_source.h"
 
 #include "common/logging.h"
+#include "runtime/sources/amqp_headers.h"
 
 namespace sluice::runtime {
 
@@ -18,17 +19,17 @@ Status RabbitMqSource::connect() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
   if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
   amqp_connection_state_t state = connection_.state();
-  amqp_basic_qos(state, AmqpConnection::kChannel, 0, static_cast<uint16_t>(options_.prefetch), 0);
+  amqp_basic_qos(state, clients::AmqpConnection::kChannel, 0, static_cast<uint16_t>(options_.prefetch), 0);
   if (Status status = connection_.checkReply("basic.qos"); !status.isOk()) return status.withContext(where);
   amqp_basic_consume_ok_t* ok =
-      amqp_basic_consume(state, AmqpConnection::kChannel, amqp_cstring_bytes(options_.queue.c_str()), amqp_empty_bytes,
-                         0, /*no_ack=*/0, 0, amqp_empty_table);
+      amqp_basic_consume(state, clients::AmqpConnection::kChannel, amqp_cstring_bytes(options_.queue.c_str()),
+                         amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
   if (Status status = connection_.checkReply("basic.consume on queue \"" + options_.queue + "\"");
       !status.isOk() || ok == nullptr) {
     connection_.close();
     return status.withContext(where);
   }
-  consumerTag_ = bytesToString(ok->consumer_tag);
+  consumerTag_ = clients::bytesToString(ok->consumer_tag);
   ++generation_;
   return Status::ok();
 }
@@ -89,7 +90,8 @@ void RabbitMqSource::run() {
       markDispatchStopped();
       if (!cancelled && connection_.isOpen()) {
         // Stop deliveries; unacked ones already here still get their acks.
-        amqp_basic_cancel(connection_.state(), AmqpConnection::kChannel, amqp_cstring_bytes(consumerTag_.c_str()));
+        amqp_basic_cancel(connection_.state(), clients::AmqpConnection::kChannel,
+                          amqp_cstring_bytes(consumerTag_.c_str()));
         cancelled = true;
       }
       clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
@@ -146,7 +148,7 @@ void RabbitMqSource::consumeOne() {
   event.type = "rabbitmq.message";
   event.subject = options_.queue;
   const amqp_basic_properties_t& props = envelope.message.properties;
-  if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = bytesToString(props.message_id);
+  if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = clients::bytesToString(props.message_id);
   if (event.id.empty())
     event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(envelope.delivery_tag);
   if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) event.headers = amqpTableToHeaders(props.headers);
@@ -155,10 +157,10 @@ void RabbitMqSource::consumeOne() {
   } else {
     event.time = clock_.wallNow();
   }
-  std::string routingKey = bytesToString(envelope.routing_key);
+  std::string routingKey = clients::bytesToString(envelope.routing_key);
   if (!routingKey.empty()) event.key = routingKey;
   if (envelope.redelivered) event.headers.emplace_back("x-redelivered", "true");
-  event.data = bytesToString(envelope.message.body);
+  event.data = clients::bytesToString(envelope.message.body);
   uint64_t tag = envelope.delivery_tag;
   uint64_t generation = generation_;
   amqp_destroy_envelope(&envelope);
@@ -210,15 +212,15 @@ void RabbitMqSource::processCompletions() {
     int rc = AMQP_STATUS_OK;
     switch (c.outcome) {
       case Outcome::kAcked:
-        rc = amqp_basic_ack(connection_.state(), AmqpConnection::kChannel, c.deliveryTag, 0);
+        rc = amqp_basic_ack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0);
         ++acked_;
         break;
       case Outcome::kRequeue:
-        rc = amqp_basic_nack(connection_.state(), AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/1);
+        rc = amqp_basic_nack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/1);
         ++nacked_;
         break;
       case Outcome::kRejected:
-        rc = amqp_basic_nack(connection_.state(), AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/0);
+        rc = amqp_basic_nack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/0);
         ++nacked_;
         break;
     }

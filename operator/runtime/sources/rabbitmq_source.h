@@ -18,8 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "clients/amqp_connection.h"
 #include "common/clock.h"
-#include "runtime/sources/amqp_connection.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
@@ -63,8 +63,8 @@ class RabbitMqSource final : public Source {
   RabbitMqSourceOptions options_;
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
-  AmqpConnection connection_;  // owned by the source thread after start()
-  uint64_t generation_ = 0;    // bumped on every reconnect: tags of older connections are void
+  clients::AmqpConnection connection_;  // owned by the source thread after start()
+  uint64_t generation_ = 0;             // bumped on every reconnect: tags of older connections are void
   std::string consumerTag_;
 
   std::mutex mu_;

@@ -1,12 +1,10 @@
 #include "runtime/sources/s3_source.h"
 
 #include <map>
-#include <sstream>
 #include <vector>
 
-#include <date/date.h>
-
 #include "common/logging.h"
+#include "common/time.h"
 
 namespace sluice::runtime {
 
@@ -14,15 +12,6 @@ namespace {
 
 int64_t epochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-// "2026-11-30T22:40:00.123Z" (ListObjectsV2's LastModified); epoch when unparsable.
-std::chrono::system_clock::time_point parseIsoTime(const std::string& text) {
-  std::istringstream in(text);
-  date::sys_time<std::chrono::milliseconds> at;
-  in >> date::parse("%FT%TZ", at);
-  if (in.fail()) return {};
-  return at;
 }
 
 bool startsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
@@ -232,7 +221,7 @@ void S3Source::scan() {
       const std::string where = state_->client->describe(key);  // s3://bucket/key
       const std::string bucket = where.substr(5, where.size() - 5 - key.size() - 1);
       Event event =
-          objectEvent(where, etag, bucket, key, parseIsoTime(object.lastModified), std::move(content).value());
+          objectEvent(where, etag, bucket, key, parseRfc3339(object.lastModified), std::move(content).value());
       state_->claimed.add(key, etag);
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.

@@ -253,14 +253,5 @@ TEST_F(KubeconfigTest, BearerTokenFileIsReReadAfterTheRefreshPeriod) {
   EXPECT_EQ(fixed.current().value(), "static");
 }
 
-TEST(Base64Test, DecodesWithAndWithoutPadding) {
-  EXPECT_EQ(decodeBase64("aGVsbG8=").value(), "hello");
-  EXPECT_EQ(decodeBase64("aGk=").value(), "hi");
-  EXPECT_EQ(decodeBase64("aGV5").value(), "hey");
-  EXPECT_EQ(decodeBase64("aG\nV5").value(), "hey");
-  EXPECT_EQ(decodeBase64("").value(), "");
-  EXPECT_FALSE(decodeBase64("a=bc").isOk());
-}
-
 }  // namespace
 }  // namespace sluice::kube

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/time.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
-#include "controllers/conditions.h"
 #include "fakes/fake_clock.h"
 #include "scalers/cpprest_http_getter.h"
 
@@ -131,7 +131,7 @@ TEST_F(LocalRunnerTest, ScalesByObjectCountAndABrokenFileLeavesTheOthersRunning)
 TEST_F(LocalRunnerTest, ACronTriggerWakesItsFunctionFiresOnceIntoAReadyProcessAndKeepsLastFireTime) {
   // 12:00:30 UTC; the Trigger fires daily at 12:01.
   testing::FakeClock wall(testing::FakeClock::TimePoint{} + std::chrono::hours(1),
-                          controllers::parseRfc3339("2026-11-30T12:00:30Z"));
+                          parseRfc3339("2026-11-30T12:00:30Z"));
   write(root + "/manifests/report.yaml",
         "apiVersion: sluice.io/v1alpha1\nkind: Function\nmetadata:\n  name: report\nspec:\n  runtime: python3.11\n"
         "  code:\n    inline: \"def main_handler(event, context):\\n    return event\"\n  outputs:\n"

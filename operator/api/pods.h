@@ -1,0 +1,25 @@
+// What Sluice's pods look like from outside: the labels every replica and
+// warm pod carries (selectors, dashboards and the chart rely on them), which
+// pods are warm, and a pod's readiness. Read by the platform that makes the
+// pods, the controllers and the metrics alike. Pure functions; any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::api {
+
+inline constexpr const char* kFunctionLabel = "sluice.io/function";
+inline constexpr const char* kRoleLabel = "sluice.io/role";  // "replica" or "warm"
+inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
+inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which image's pool
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
+// The runtime's control endpoint on every replica and warm pod (/drain, /specialize, /invoke, /metrics).
+inline constexpr int kControlPort = 8090;
+
+// A generic, not yet specialized runtime pod of a warm pool (role "warm"), not terminating.
+bool isWarmPod(const nlohmann::json& pod);
+// The pod's Ready condition is True.
+bool podReady(const nlohmann::json& pod);
+
+}  // namespace sluice::api

@@ -1,0 +1,46 @@
+// AmqpConnection: one rabbitmq-c connection with one channel, opened from an
+// amqp:// URL; shared by the runtime's RabbitMQ source and sink and the
+// autoscaler's queue-depth probe. rabbitmq-c connections are not thread-safe:
+// each instance is owned and used by exactly one thread.
+#pragma once
+
+#include <amqp.h>
+
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::clients {
+
+class AmqpConnection {
+ public:
+  static constexpr amqp_channel_t kChannel = 1;
+
+  AmqpConnection() = default;
+  ~AmqpConnection() { close(); }
+  AmqpConnection(const AmqpConnection&) = delete;
+  AmqpConnection& operator=(const AmqpConnection&) = delete;
+
+  // Connects, logs in and opens channel 1. The error never shows the password.
+  Status open(const std::string& url);
+  // graceful: close the channel and the connection with the AMQP handshake
+  // (acks sent before are processed first); false when the socket is broken.
+  void close(bool graceful = true);
+  bool isOpen() const { return state_ != nullptr; }
+  amqp_connection_state_t state() const { return state_; }
+
+  // Turns the last RPC reply into a Status ("<what>: <reason>"); OK when normal.
+  Status checkReply(const std::string& what);
+
+ private:
+  amqp_connection_state_t state_ = nullptr;
+};
+
+// "host:port/vhost" of an amqp URL, without user and password (for logs and errors).
+std::string redactAmqpUrl(const std::string& url);
+
+inline std::string bytesToString(amqp_bytes_t bytes) {
+  return bytes.bytes ? std::string(static_cast<const char*>(bytes.bytes), bytes.len) : std::string();
+}
+
+}  // namespace sluice::clients

@@ -1,0 +1,25 @@
+#include "platform/kube/kube_platform_setup.h"
+
+#include "api/pods.h"
+#include "spec/resources.h"
+
+namespace sluice::platform {
+
+kube::InformerOptions sluicePodsInformerOptions() {
+  kube::InformerOptions options;
+  options.labelSelector = api::kManagedBySelector;
+  return options;
+}
+
+KubePlatformSetup::KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns,
+                                     Clock& clock)
+    : expectations(clock),
+      events(manager.client(), "sluice-operator", clock),
+      tokens(manager.client()),
+      replicaControl(tokens),
+      platform(std::move(options), manager.client(),
+               KubePlatformCaches{manager.informer(spec::kFunctions, ns).cache(),
+                                  manager.informer(kube::resources::kPods, ns, sluicePodsInformerOptions()).cache()},
+               expectations, events, tokens, &replicaControl) {}
+
+}  // namespace sluice::platform

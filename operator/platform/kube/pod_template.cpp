@@ -1,0 +1,230 @@
+#include "platform/kube/pod_template.h"
+
+#include "api/pods.h"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace sluice::platform {
+namespace {
+
+using nlohmann::json;
+
+uint64_t fnv1a(const std::string& text) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+json hardenedContainerSecurityContext() {
+  return {{"allowPrivilegeEscalation", false},
+          {"readOnlyRootFilesystem", true},
+          {"runAsNonRoot", true},
+          {"capabilities", {{"drop", json::array({"ALL"})}}}};
+}
+
+json podSecurityContext() {
+  return {{"runAsNonRoot", true},
+          {"runAsUser", 65532},
+          {"runAsGroup", 65532},
+          {"fsGroup", 65532},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
+json httpProbe(const char* path, int periodSeconds) {
+  return {
+      {"httpGet", {{"path", path}, {"port", "control"}}}, {"periodSeconds", periodSeconds}, {"failureThreshold", 3}};
+}
+
+// The namespace's control token, which /specialize (and the operator's calls) require.
+json controlTokenEnv() {
+  return {{"name", kControlTokenEnv},
+          {"valueFrom", {{"secretKeyRef", {{"name", kControlTokenSecret}, {"key", kControlTokenKey}}}}}};
+}
+
+}  // namespace
+
+std::string warmPoolName(const std::string& image) { return "pool-" + templateHash(json(image)); }
+
+json buildWarmPod(const std::string& ns, const std::string& image) {
+  json container = {
+      {"name", "runtime"},
+      {"image", image},
+      {"args", json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
+      {"env", json::array(
+                  {controlTokenEnv(),
+                   {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
+                   {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}}})},
+      // Code delivered by /specialize is written under /tmp, the one writable place.
+      {"volumeMounts", json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}})},
+      {"readinessProbe", httpProbe("/readyz", 2)},
+      {"livenessProbe", httpProbe("/healthz", 10)},
+      {"securityContext", hardenedContainerSecurityContext()},
+  };
+  json podSpec = {
+      {"containers", json::array({container})},
+      {"volumes", json::array({{{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}}})},
+      {"securityContext", podSecurityContext()},
+      {"automountServiceAccountToken", false},
+      {"enableServiceLinks", false},
+      {"terminationGracePeriodSeconds", 45},
+      {"restartPolicy", "Always"},
+  };
+  const std::string pool = warmPoolName(image);
+  return json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"generateName", "sluice-warm-"},
+                {"namespace", ns},
+                {"labels", {{api::kRoleLabel, "warm"}, {api::kPoolLabel, pool}, {api::kManagedByLabel, "sluice"}}}}},
+              {"spec", podSpec}};
+}
+
+std::string replicaPodName(const std::string& function, int ordinal) {
+  return function + "-" + std::to_string(ordinal);
+}
+
+std::vector<std::string> freeReplicaPodNames(const std::string& function, const std::set<std::string>& taken,
+                                             int count) {
+  std::vector<std::string> names;
+  for (int ordinal = 0; static_cast<int>(names.size()) < count; ++ordinal) {
+    std::string name = replicaPodName(function, ordinal);
+    if (!taken.count(name)) names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::string templateHash(const json& podSpec) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(fnv1a(podSpec.dump())));
+  return std::string(buffer, 10);
+}
+
+Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& rendered,
+                             const PodTemplateOptions& options) {
+  if (!function.contains("metadata") || !function["metadata"].contains("name") ||
+      !function["metadata"].contains("uid")) {
+    return invalidArgument("metadata: a Function needs name and uid to own pods");
+  }
+  const json& meta = function["metadata"];
+  const std::string name = meta["name"].get<std::string>();
+  const json& spec = function.value("spec", json::object());
+  const std::string runtime = spec.value("runtime", "python3.11");
+  const std::string image = spec.value("image", options.runtimeImage);
+  if (image.empty())
+    return invalidArgument("spec.image: no runtime image (set spec.image or the operator's runtime image)");
+  if (options.configMapName.empty())
+    return invalidArgument("configMapName: the rendered configuration has no ConfigMap");
+
+  json volumes = json::array({
+      {{"name", "config"}, {"configMap", {{"name", options.configMapName}}}},
+      {{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}},
+  });
+  json mounts = json::array({
+      {{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
+      {{"name", "tmp"}, {"mountPath", "/tmp"}},
+  });
+  for (const spec::SecretVolume& v : rendered.secretVolumes) {
+    volumes.push_back({{"name", v.volumeName}, {"secret", {{"secretName", v.secretName}}}});
+    mounts.push_back({{"name", v.volumeName}, {"mountPath", v.mountPath}, {"readOnly", true}});
+  }
+  json initContainers = json::array();
+  if (runtime != "builtin") {
+    const json& code = spec.value("code", json::object());
+    if (code.contains("configMapRef")) {
+      volumes.push_back({{"name", "code"}, {"configMap", {{"name", code["configMapRef"]["name"]}}}});
+    } else if (code.contains("inline")) {
+      // The renderer stores inline code in the configuration ConfigMap under key code.py; it
+      // appears in /code as the handler's module file (index.main_handler -> index.py).
+      const std::string handler = spec.value("handler", "index.main_handler");
+      const std::string module = handler.substr(0, handler.rfind('.'));
+      volumes.push_back({{"name", "code"},
+                         {"configMap",
+                          {{"name", options.configMapName},
+                           {"items", json::array({{{"key", "code.py"}, {"path", module + ".py"}}})}}}});
+    } else if (code.contains("image")) {
+      // The code image's /code is copied into a shared emptyDir before the runtime starts.
+      volumes.push_back({{"name", "code"}, {"emptyDir", {{"sizeLimit", "1Gi"}}}});
+      initContainers.push_back({{"name", "fetch-code"},
+                                {"image", code["image"]},
+                                {"command", json::array({"cp", "-R", "/code/.", "/workspace/"})},
+                                {"volumeMounts", json::array({{{"name", "code"}, {"mountPath", "/workspace"}}})},
+                                {"securityContext", hardenedContainerSecurityContext()}});
+    } else {
+      return invalidArgument("spec.code: runtime " + runtime + " needs code (inline, configMapRef or image)");
+    }
+    mounts.push_back({{"name", "code"}, {"mountPath", kCodeMountPath}, {"readOnly", true}});
+  }
+
+  json env = json::array({
+      controlTokenEnv(),
+      {{"name", "SLUICE_FUNCTION"}, {"value", name}},
+      {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
+      {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+      {{"name", "SLUICE_CONFIG"}, {"value", std::string(kConfigMountPath) + "/function.json"}},
+  });
+  for (const spec::SecretEnv& s : rendered.secretEnvs) {
+    json ref = {{"name", s.secretName}, {"key", s.secretKey}};
+    if (s.optional) ref["optional"] = true;
+    env.push_back({{"name", s.envName}, {"valueFrom", {{"secretKeyRef", ref}}}});
+  }
+  for (const json& e : spec.value("env", json::array())) env.push_back(e);
+
+  json container = {
+      {"name", "runtime"},
+      {"image", image},
+      {"args", json::array({"--config", std::string(kConfigMountPath) + "/function.json", "--control-bind-address",
+                            "0.0.0.0:" + std::to_string(api::kControlPort)})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
+      {"env", env},
+      {"volumeMounts", mounts},
+      {"readinessProbe", httpProbe("/readyz", 2)},
+      {"livenessProbe", httpProbe("/healthz", 10)},
+      {"securityContext", hardenedContainerSecurityContext()},
+  };
+  if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
+  if (spec.contains("resources")) container["resources"] = spec["resources"];
+
+  const json& pod = spec.value("pod", json::object());
+  json podSecurity = podSecurityContext();
+  if (pod.contains("securityContext")) podSecurity.update(pod["securityContext"]);
+  // Drain gets the handler timeout plus time to commit before SIGKILL.
+  const int grace = spec.value("timeoutSeconds", 30) + 15;
+  json podSpec = {
+      {"containers", json::array({container})},
+      {"volumes", volumes},
+      {"securityContext", podSecurity},
+      {"automountServiceAccountToken", false},
+      {"enableServiceLinks", false},
+      {"terminationGracePeriodSeconds", grace},
+      {"restartPolicy", "Always"},
+  };
+  if (!initContainers.empty()) podSpec["initContainers"] = initContainers;
+  for (const char* key : {"nodeSelector", "tolerations", "serviceAccountName"}) {
+    if (pod.contains(key)) podSpec[key] = pod[key];
+  }
+
+  json labels = {{api::kFunctionLabel, name}, {api::kRoleLabel, "replica"}, {api::kManagedByLabel, "sluice"}};
+  for (const auto& [k, v] : pod.value("labels", json::object()).items()) labels[k] = v;
+  // The configuration is read once at start, so a change to it (a trigger's topic, say) must roll the pods too.
+  labels[api::kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
+
+  json podMeta = {
+      {"namespace", meta.value("namespace", "default")},
+      {"labels", labels},
+      {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
+                                        {"kind", "Function"},
+                                        {"name", name},
+                                        {"uid", meta["uid"]},
+                                        {"controller", true},
+                                        {"blockOwnerDeletion", true}}})},
+  };
+  if (pod.contains("annotations")) podMeta["annotations"] = pod["annotations"];
+  return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
+}
+
+}  // namespace sluice::platform

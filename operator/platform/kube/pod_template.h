@@ -1,0 +1,54 @@
+// Builds the replica Pod for a Function — the one place that decides what a
+// Sluice replica looks like on Kubernetes: owner reference, labels, the runtime
+// image, code and configuration volumes, credentials as secretKeyRef env vars,
+// probes on the runtime's /readyz and /healthz, and a hardened security context
+// (non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp).
+// Pure functions over JSON objects; thread-compatible.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "platform/kube/control_token.h"
+#include "spec/runtime_config_render.h"
+
+namespace sluice::platform {
+
+inline constexpr const char* kConfigMountPath = "/etc/sluice";
+inline constexpr const char* kCodeMountPath = "/code";
+
+struct PodTemplateOptions {
+  std::string runtimeImage;   // used when the Function sets no spec.image
+  std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
+};
+
+// The Pod (without metadata.name: each replica is named by replicaPodName) for one replica,
+// carrying the Secret env vars and volumes that `rendered` (renderRuntimeConfig
+// of the same Function and Triggers) refers to. Errors name the field at fault.
+Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
+                                       const PodTemplateOptions& options);
+
+// A generic, unspecialized runtime pod of the warm pool for `image` in `ns`
+// (role "warm", label sluice.io/pool = warmPoolName(image)); it starts with
+// --warm and waits for an authenticated /specialize.
+nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
+std::string warmPoolName(const std::string& image);
+
+// Replica pods are named "<function>-<ordinal>", not generateName'd: two creates meant for the same
+// slot (a retried POST, or a killed operator's create that lands after its successor listed the pods)
+// then collide with AlreadyExists instead of both making a pod, so an in-flight create can never
+// become a surplus replica. `taken` holds every pod name the caller knows in the namespace (terminating
+// pods and other owners' pods too); the `count` lowest free ordinals are returned, lowest first, so two
+// operator processes looking at the same pods choose the same names.
+std::string replicaPodName(const std::string& function, int ordinal);
+std::vector<std::string> freeReplicaPodNames(const std::string& function, const std::set<std::string>& taken,
+                                             int count);
+
+// A short stable hash of a pod spec; pods whose label differs are outdated.
+std::string templateHash(const nlohmann::json& podSpec);
+
+}  // namespace sluice::platform

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Fails when a file under operator/ includes a folder its layer may not use.
+
+The table below is the layering of docs/ARCHITECTURE.md: each concept folder
+names the folders it may include (its own is always allowed, and so are the
+generated headers under sluice/). The CMake targets of operator/CMakeLists.txt
+link the same graph. Usage: check-layers.py [OPERATOR_DIR]; exit 1 with one
+line per violation ("file:line: includes X (folder F may use: ...)").
+"""
+import os
+import re
+import sys
+
+RUNTIME = ["runtime"]  # the runtime's subfolders use each other freely (one layer)
+
+# folder -> folders it may include directly.
+ALLOWED = {
+    "common": [],
+    "http": ["common"],
+    "kube": ["common"],
+    "api": ["common"],
+    "controller": ["common", "kube"],
+    "spec": ["common", "kube"],
+    "objectstore": ["common", "http"],
+    "clients": ["common"],
+    "autoscaler": ["common"],
+    "scalers": ["common", "http", "kube", "objectstore", "clients", "autoscaler"],
+    "metrics": ["common", "kube", "controller", "api"],
+    "platform": ["common", "spec"],
+    "platform/kube": ["common", "kube", "controller", "api", "spec", "platform"],
+    "platform/local": ["common", "kube", "spec", "platform"],
+    "controllers": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "metrics", "platform",
+                    "platform/kube"],
+    "simulator": ["common", "autoscaler"],
+    "local": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "controllers", "platform",
+              "platform/local"],
+    "runtime": ["common", "http", "objectstore", "clients"] + RUNTIME,
+    # The binaries choose and wire everything.
+    "cmd": None,
+}
+
+INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
+
+
+def folder_of(path):
+    """The concept folder of a path relative to operator/ (platform/kube, runtime, ...)."""
+    parts = path.split("/")
+    if parts[0] == "platform" and len(parts) > 2:
+        return "platform/" + parts[1]
+    return parts[0]
+
+
+def check(root):
+    violations = []
+    for directory, _, files in os.walk(root):
+        for name in sorted(files):
+            if not name.endswith((".h", ".cpp", ".h.in")):
+                continue
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, root)
+            folder = folder_of(relative)
+            if folder not in ALLOWED:
+                violations.append(f"{relative}: folder {folder} is not in the layer table (scripts/check-layers.py)")
+                continue
+            allowed = ALLOWED[folder]
+            if allowed is None:
+                continue
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            for match in INCLUDE.finditer(text):
+                include = match.group(1)
+                if "/" not in include or include.startswith("sluice/"):
+                    continue
+                target = folder_of(include)
+                if target == folder or target in allowed:
+                    continue
+                line = text.count("\n", 0, match.start()) + 1
+                violations.append(f"{relative}:{line}: includes {include} "
+                                  f"(folder {folder} may use: {', '.join(allowed) or 'nothing'})")
+    return violations
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "operator")
+    violations = check(os.path.normpath(root))
+    for v in violations:
+        print(v)
+    if violations:
+        print(f"{len(violations)} forbidden include(s); see docs/ARCHITECTURE.md", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

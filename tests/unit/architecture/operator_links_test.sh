@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The operator binary links no runtime code: neither libpython nor libarchive
+# is among its shared libraries, nor on its link line (Debian links with
+# --as-needed, so the link line is the stricter check), nor the runtime library.
+set -euo pipefail
+build=${SLUICE_BUILD_DIR:?}
+operator=$build/sluice-operator
+[[ -x $operator ]] || { echo "FAIL: $operator is not built" >&2; exit 1; }
+if libs=$(ldd "$operator" | grep -iE 'libpython|libarchive'); then
+  echo "FAIL: sluice-operator loads runtime libraries:" >&2
+  echo "$libs" >&2
+  exit 1
+fi
+if [[ -f $build/build.ninja ]]; then
+  line=$(awk '/^build sluice-operator:/{f=1} f&&/LINK_LIBRARIES/{print; exit}' "$build/build.ninja")
+  [[ -n $line ]] || { echo "FAIL: no link line for sluice-operator in build.ninja" >&2; exit 1; }
+  if bad=$(tr ' ' '\n' <<<"$line" | grep -E 'libpython|libarchive|libsluice_runtime'); then
+    echo "FAIL: sluice-operator's link line carries runtime libraries:" >&2
+    echo "$bad" >&2
+    exit 1
+  fi
+fi
+echo "PASS: sluice-operator links neither libpython, libarchive nor the runtime library"

@@ -1,0 +1,60 @@
+// RFC 3339: formatting with and without fractional seconds, parsing with fractions and zones.
+#include "common/time.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+using std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+system_clock::time_point at(std::chrono::system_clock::duration sinceEpoch) {
+  return system_clock::time_point(sinceEpoch);
+}
+
+// 2026-11-23T22:48:48Z
+constexpr std::chrono::seconds kSample{1795474128};
+
+TEST(Rfc3339Test, FormatsWholeSecondsMillisAndMicros) {
+  EXPECT_EQ(rfc3339(at(kSample)), "2026-11-23T22:48:48Z");
+  EXPECT_EQ(rfc3339(at(kSample + 123456us)), "2026-11-23T22:48:48Z");
+  EXPECT_EQ(rfc3339(at(kSample + 123456us), FractionalSeconds::kMillis), "2026-11-23T22:48:48.123Z");
+  EXPECT_EQ(rfc3339(at(kSample + 123456us), FractionalSeconds::kMicros), "2026-11-23T22:48:48.123456Z");
+  EXPECT_EQ(rfc3339(at(kSample + 7ms), FractionalSeconds::kMillis), "2026-11-23T22:48:48.007Z");
+  EXPECT_EQ(rfc3339(at(0s), FractionalSeconds::kMicros), "1970-01-01T00:00:00.000000Z");
+}
+
+TEST(Rfc3339Test, TimesBeforeTheEpochCountFromTheSecondBelow) {
+  EXPECT_EQ(rfc3339(at(-1ms), FractionalSeconds::kMillis), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(rfc3339(at(-1ms)), "1969-12-31T23:59:59Z");
+}
+
+TEST(Rfc3339Test, ParsesWholeSecondsAndFractions) {
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48Z"), at(kSample));
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48.5Z"), at(kSample + 500ms));
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48.123456Z"), at(kSample + 123456us));
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48"), at(kSample)) << "no zone reads as UTC";
+}
+
+TEST(Rfc3339Test, ParsesZoneOffsets) {
+  EXPECT_EQ(parseRfc3339("2026-11-24T00:48:48+02:00"), at(kSample));
+  EXPECT_EQ(parseRfc3339("2026-11-23T17:18:48.25-05:30"), at(kSample + 250ms));
+}
+
+TEST(Rfc3339Test, RoundTrips) {
+  const auto t = at(kSample + 654321us);
+  EXPECT_EQ(parseRfc3339(rfc3339(t, FractionalSeconds::kMicros)), t);
+  EXPECT_EQ(parseRfc3339(rfc3339(t)), at(kSample));
+}
+
+TEST(Rfc3339Test, WhatIsNotATimestampIsTheEpoch) {
+  EXPECT_EQ(parseRfc3339(""), system_clock::time_point{});
+  EXPECT_EQ(parseRfc3339("yesterday"), system_clock::time_point{});
+  EXPECT_EQ(parseRfc3339("2026-13-23T22:48:48Z"), system_clock::time_point{});
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48.Z"), system_clock::time_point{});
+  EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48+0200"), system_clock::time_point{});
+}
+
+}  // namespace
+}  // namespace sluice

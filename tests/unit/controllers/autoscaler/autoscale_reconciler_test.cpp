@@ -1,0 +1,390 @@
+// The autoscaler loop's rounds on an in-memory apiserver (FakeResourceClient),
+// a fake clock and scripted scalers: what it writes to Function and Trigger
+// status, when it measures, its Events and metrics.
+#include "controllers/autoscaler/autoscale_reconciler.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include "common/time.h"
+#include "fake_scaler_factory.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_resource_client.h"
+#include "kube/resource.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kNs = "etl";
+constexpr const char* kKey = "etl/orders";
+
+class AutoscaleReconcilerTest : public ::testing::Test {
+ protected:
+  testing::FakeClock clock;
+  testing::FakeResourceClient client{clock};
+  kube::ObjectCache functions;
+  kube::ObjectCache triggers;
+  testing::FakeScalerFactory factory;
+  controller::EventRecorder events{client, "sluice-operator", clock};
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  autoscaler::AutoscalerMetrics metrics{registry};
+  AutoscaleReconciler reconciler{{}, client, {functions, triggers}, factory, events, &metrics, clock};
+
+  // Creates the object on the fake apiserver and puts it in the cache, as an informer would.
+  json store(const kube::ResourceType& type, kube::ObjectCache& cache, json object) {
+    object["metadata"]["namespace"] = kNs;
+    auto existing = client.object(type, kNs, object["metadata"]["name"]);
+    json stored = existing ? client.put(type, object) : *client.create(type, kNs, object);
+    cache.upsert(std::make_shared<const json>(stored));
+    return stored;
+  }
+  json addFunction(json scaling, const json& extraSpec = json::object()) {
+    json spec = {{"runtime", "python3.11"}, {"scaling", std::move(scaling)}};
+    spec.update(extraSpec);
+    return store(spec::kFunctions, functions, {{"metadata", {{"name", "orders"}}}, {"spec", spec}});
+  }
+  json addTrigger(const std::string& name, const json& source = {{"kafka", {{"topics", {"t"}}}}}) {
+    json spec = {{"functionRef", {{"name", "orders"}}}};
+    spec.update(source);
+    return store(spec::kTriggers, triggers, {{"metadata", {{"name", name}}}, {"spec", spec}});
+  }
+  json functionStatus() { return client.object(spec::kFunctions, kNs, "orders")->value("status", json::object()); }
+  json triggerStatus(const std::string& name) {
+    return client.object(spec::kTriggers, kNs, name)->value("status", json::object());
+  }
+  int functionStatusWrites() {
+    int n = 0;
+    for (const auto& call : client.calls()) {
+      if (call.verb == "patch" && call.resource.find("functions") != std::string::npos) ++n;
+    }
+    return n;
+  }
+  std::vector<std::string> eventReasons() {
+    std::vector<std::string> reasons;
+    for (const json& e : client.objects(kube::resources::kEvents, kNs)) reasons.push_back(e["reason"]);
+    return reasons;
+  }
+  double sample(const std::string& family, const std::map<std::string, std::string>& labels) {
+    for (const auto& f : registry->Collect()) {
+      if (f.name != family) continue;
+      for (const auto& m : f.metric) {
+        bool all = true;
+        for (const auto& [k, v] : labels) {
+          bool found = false;
+          for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
+          all = all && found;
+        }
+        if (!all) continue;
+        if (f.type == prometheus::MetricType::Gauge) return m.gauge.value;
+        if (f.type == prometheus::MetricType::Counter) return m.counter.value;
+        if (f.type == prometheus::MetricType::Histogram) return static_cast<double>(m.histogram.sample_count);
+      }
+    }
+    return -1;
+  }
+  // Runs the loop as the work queue would for `duration`: each round when it asked to be called.
+  // Returns the desiredReplicas after each round.
+  std::vector<int> runFor(Clock::Duration duration) {
+    std::vector<int> seen;
+    const auto until = clock.now() + duration;
+    while (clock.now() < until) {
+      controller::ReconcileResult r = reconciler.reconcile(kKey);
+      EXPECT_TRUE(r.status.isOk()) << r.status.toString();
+      EXPECT_GT(r.requeueAfterDelay, Clock::Duration::zero());
+      seen.push_back(reconciler.lastDecision(kKey)->desiredReplicas);
+      clock.advance(r.requeueAfterDelay);
+    }
+    return seen;
+  }
+};
+
+TEST_F(AutoscaleReconcilerTest, AtZeroChecksWithinASecondAndActivatesOnTheFirstBacklog) {
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+
+  controller::ReconcileResult idle = reconciler.reconcile(kKey);
+  ASSERT_TRUE(idle.status.isOk()) << idle.status.toString();
+  EXPECT_LE(idle.requeueAfterDelay, 1s);
+  EXPECT_GT(idle.requeueAfterDelay, Clock::Duration::zero());
+  json status = functionStatus();
+  EXPECT_EQ(status["desiredReplicas"], 0);
+  EXPECT_EQ(status["metrics"],
+            json::parse(R"([{"trigger":"orders-kafka","value":"0","target":"10","desiredReplicas":0}])"));
+  EXPECT_FALSE(status.contains("lastActiveTime"));
+  EXPECT_TRUE(eventReasons().empty());
+
+  script->set(25);
+  clock.advance(idle.requeueAfterDelay);
+  controller::ReconcileResult woke = reconciler.reconcile(kKey);
+  ASSERT_TRUE(woke.status.isOk());
+  status = functionStatus();
+  EXPECT_EQ(status["desiredReplicas"], 3);
+  EXPECT_EQ(status["metrics"][0]["value"], "25");
+  EXPECT_EQ(status["metrics"][0]["desiredReplicas"], 3);
+  EXPECT_EQ(status["lastActiveTime"], rfc3339(clock.wallNow()));
+  // Above zero: the burst window (6 s) is shorter than the 15 s polling interval.
+  EXPECT_EQ(woke.requeueAfterDelay, 6s);
+  EXPECT_EQ(eventReasons(), std::vector<std::string>{"Burst"});
+  auto event = client.objects(kube::resources::kEvents, kNs)[0];
+  EXPECT_EQ(event["message"], "desired replicas 0 -> 3: orders-kafka asks for 3");
+  EXPECT_EQ(event["involvedObject"]["name"], "orders");
+
+  // Only the metric fields of the Trigger's status (the rest is the TriggerController's).
+  EXPECT_EQ(triggerStatus("orders-kafka"), json::parse(R"({"metricValue": "25", "active": true})"));
+
+  EXPECT_EQ(sample("sluice_autoscaler_desired_replicas", {{"function", kKey}}), 3);
+  EXPECT_EQ(sample("sluice_autoscaler_scaler_value", {{"function", kKey}, {"scaler", "orders-kafka"}}), 25);
+  EXPECT_EQ(sample("sluice_autoscaler_scale_decisions_total", {{"direction", "up"}, {"reason", "Burst"}}), 1);
+  EXPECT_EQ(sample("sluice_autoscaler_scaler_latency_seconds", {{"scaler", "orders-kafka"}}), 2);
+  EXPECT_EQ(sample("sluice_autoscaler_loop_latency_seconds", {}), 2);
+}
+
+TEST_F(AutoscaleReconcilerTest, NoStatusWriteWhileNothingChanges) {
+  addFunction({{"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  runFor(10s);  // 20 activation checks at 500 ms
+  EXPECT_EQ(factory.script("orders-kafka")->reads.load(), 20);
+  EXPECT_EQ(functionStatusWrites(), 1);
+  // The Trigger's status is written once as well.
+  int triggerWrites = 0;
+  for (const auto& call : client.calls()) {
+    if (call.verb == "patch" && call.resource.find("triggers") != std::string::npos) ++triggerWrites;
+  }
+  EXPECT_EQ(triggerWrites, 1);
+}
+
+TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChanged) {
+  addFunction({{"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  script->set(15);
+  controller::ReconcileResult first = reconciler.reconcile(kKey);
+  ASSERT_EQ(first.requeueAfterDelay, 6s);
+  ASSERT_EQ(script->reads.load(), 1);
+
+  // A status write by someone else (same generation) 2 s later: no round.
+  clock.advance(2s);
+  controller::ReconcileResult early = reconciler.reconcile(kKey);
+  EXPECT_EQ(early.requeueAfterDelay, 4s);
+  EXPECT_EQ(script->reads.load(), 1);
+
+  // A Trigger edit (new generation): measured now, with a scaler built afresh.
+  json trigger = *client.object(spec::kTriggers, kNs, "orders-kafka");
+  trigger["spec"]["kafka"]["lagThreshold"] = 5;
+  store(spec::kTriggers, triggers, trigger);
+  controller::ReconcileResult edited = reconciler.reconcile(kKey);
+  EXPECT_EQ(edited.requeueAfterDelay, 6s);
+  EXPECT_EQ(script->reads.load(), 2);
+  EXPECT_EQ(factory.creates("orders-kafka"), 2);
+}
+
+TEST_F(AutoscaleReconcilerTest, DrainedBackToZeroOnlyAfterCooldown) {
+  addFunction({{"maxReplicas", 6}, {"cooldownSeconds", 5}, {"scaleDown", {{"stabilizationWindowSeconds", 0}}}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  script->set(60);
+  std::vector<int> up = runFor(2s);
+  ASSERT_EQ(up.front(), 6);
+
+  script->set(0);
+  const auto drainedAt = clock.now();
+  std::optional<Clock::TimePoint> zeroAt;
+  std::optional<Clock::TimePoint> oneAt;
+  while (!zeroAt && clock.now() < drainedAt + 10min) {
+    controller::ReconcileResult r = reconciler.reconcile(kKey);
+    int desired = reconciler.lastDecision(kKey)->desiredReplicas;
+    if (desired == 1 && !oneAt) oneAt = clock.now();
+    if (desired == 0) zeroAt = clock.now();
+    clock.advance(r.requeueAfterDelay);
+  }
+  ASSERT_TRUE(zeroAt) << "never back to 0";
+  ASSERT_TRUE(oneAt) << "went to 0 without passing 1";
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 0);
+  // 1 -> 0 is its own step, cooldownSeconds after the last activity at the earliest.
+  EXPECT_LT(*oneAt, *zeroAt);
+  EXPECT_GE(*zeroAt - drainedAt, 5s);
+  auto reasons = eventReasons();
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "CooldownElapsed"), reasons.end());
+  EXPECT_EQ(sample("sluice_autoscaler_scale_decisions_total", {{"direction", "down"}, {"reason", "CooldownElapsed"}}),
+            1);
+}
+
+TEST_F(AutoscaleReconcilerTest, FailingScalerHoldsThenFallsBackAndIsRebuilt) {
+  addFunction({{"maxReplicas", 6},
+               {"scaleDown", {{"stabilizationWindowSeconds", 0}}},
+               {"fallback", {{"failureThreshold", 3}, {"replicas", 2}}}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  script->set(40);
+  runFor(1s);
+  ASSERT_EQ(functionStatus()["desiredReplicas"], 4);
+
+  script->fail("kafka lag of group g: reading metadata: Local: Broker transport failure");
+  // Below the threshold the count holds at 4.
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 4);
+  EXPECT_EQ(
+      reconciler.lastDecision(kKey)->metrics[0].error,
+      "Trigger orders-kafka: Unavailable: kafka lag of group g: reading metadata: Local: Broker transport failure");
+  // The Trigger keeps its last measurement.
+  EXPECT_EQ(triggerStatus("orders-kafka")["metricValue"], "40");
+  EXPECT_EQ(functionStatus()["metrics"][0]["value"], "unknown");
+  EXPECT_EQ(sample("sluice_autoscaler_scaler_errors_total", {{"scaler", "orders-kafka"}}), 1);
+
+  // After three failures: the fallback count, never zero; the scaler is built afresh.
+  for (int i = 0; i < 30; ++i) {
+    clock.advance(r.requeueAfterDelay);
+    r = reconciler.reconcile(kKey);
+  }
+  EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 2);
+  EXPECT_TRUE(reconciler.lastDecision(kKey)->fallback);
+  EXPECT_GE(factory.creates("orders-kafka"), 2);
+  auto reasons = eventReasons();
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Fallback"), reasons.end());
+}
+
+TEST_F(AutoscaleReconcilerTest, TriggerThatCannotBeBuiltIsAFailingScalerNotIdleness) {
+  addFunction({{"maxReplicas", 6}});
+  addTrigger("orders-rabbit", {{"rabbitmq", {{"queue", "q"}}}});
+  factory.failCreate("orders-rabbit",
+                     notFound("spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has no key managementUrl"));
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  ASSERT_TRUE(r.status.isOk());
+  EXPECT_EQ(reconciler.lastDecision(kKey)->reason, "ScalerError");
+  EXPECT_EQ(reconciler.lastDecision(kKey)->metrics[0].error,
+            "Trigger orders-rabbit: NotFound: spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has no key "
+            "managementUrl");
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 0);
+  EXPECT_EQ(functionStatus()["metrics"][0]["value"], "unknown");
+  EXPECT_FALSE(triggerStatus("orders-rabbit").contains("metricValue"));
+
+  // Retried every 5 s (not every 500 ms round); once the Secret is fixed it measures.
+  clock.advance(1s);
+  (void)reconciler.reconcile(kKey);
+  EXPECT_EQ(factory.creates("orders-rabbit"), 1);
+  factory.failCreate("orders-rabbit", Status::ok());
+  factory.script("orders-rabbit")->set(5);
+  clock.advance(5s);
+  (void)reconciler.reconcile(kKey);
+  EXPECT_EQ(factory.creates("orders-rabbit"), 2);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 1);
+  EXPECT_EQ(triggerStatus("orders-rabbit"), json::parse(R"({"metricValue": "5", "active": true})"));
+}
+
+TEST_F(AutoscaleReconcilerTest, FunctionWithoutMeasurableTriggersIsLeftAlone) {
+  addFunction({{"maxReplicas", 6}});
+  controller::ReconcileResult none = reconciler.reconcile(kKey);
+  EXPECT_TRUE(none.status.isOk());
+  EXPECT_EQ(none.requeueAfterDelay, Clock::Duration::zero());
+  addTrigger("orders-http", {{"http", {{"path", "/orders"}}}});
+  controller::ReconcileResult http = reconciler.reconcile(kKey);
+  EXPECT_TRUE(http.status.isOk());
+  EXPECT_EQ(http.requeueAfterDelay, Clock::Duration::zero());
+  EXPECT_EQ(functionStatusWrites(), 0);
+  EXPECT_FALSE(functionStatus().contains("desiredReplicas"));
+}
+
+TEST_F(AutoscaleReconcilerTest, SpecReplicasPinsTheCount) {
+  addFunction({{"maxReplicas", 6}}, {{"replicas", 4}});
+  addTrigger("orders-kafka");
+  factory.script("orders-kafka")->set(60);
+  (void)reconciler.reconcile(kKey);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 4);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->reason, "Pinned");
+}
+
+TEST_F(AutoscaleReconcilerTest, InvalidScalingIsTerminalWithAWarningNamingTheField) {
+  addFunction({{"minReplicas", 3}, {"maxReplicas", 2}});
+  addTrigger("orders-kafka");
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  EXPECT_TRUE(r.terminal);
+  EXPECT_EQ(r.status.message(), "Function etl/orders: spec.scaling.maxReplicas: 2 is below minReplicas 3");
+  EXPECT_EQ(eventReasons(), std::vector<std::string>{"InvalidScaling"});
+  EXPECT_EQ(functionStatusWrites(), 0);
+  // The same spec again (a watch event) is not re-reported.
+  controller::ReconcileResult again = reconciler.reconcile(kKey);
+  EXPECT_TRUE(again.status.isOk());
+}
+
+TEST_F(AutoscaleReconcilerTest, DeletedFunctionDropsItsState) {
+  addFunction({{"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  (void)reconciler.reconcile(kKey);
+  ASSERT_TRUE(reconciler.lastDecision(kKey));
+  functions.erase(kKey);
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  EXPECT_EQ(r.requeueAfterDelay, Clock::Duration::zero());
+  EXPECT_FALSE(reconciler.lastDecision(kKey));
+}
+
+TEST_F(AutoscaleReconcilerTest, ResumesFromTheDesiredCountInStatusAfterARestart) {
+  json fn = addFunction({{"maxReplicas", 6}, {"scaleDown", {{"stabilizationWindowSeconds", 0}}}});
+  addTrigger("orders-kafka");
+  // A previous leader left desiredReplicas 5; the backlog now asks for 2.
+  ASSERT_TRUE(client
+                  .patch(spec::kFunctions, kNs, "orders", kube::PatchType::kMerge,
+                         {{"status", {{"desiredReplicas", 5}}}}, {"test", false, "status"})
+                  .isOk());
+  store(spec::kFunctions, functions, *client.object(spec::kFunctions, kNs, "orders"));
+  factory.script("orders-kafka")->set(20);
+  (void)reconciler.reconcile(kKey);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->currentReplicas, 5);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 2);
+}
+
+TEST(FormatMetricValueTest, IntegersPlainOthersShort) {
+  EXPECT_EQ(formatMetricValue(120), "120");
+  EXPECT_EQ(formatMetricValue(0), "0");
+  EXPECT_EQ(formatMetricValue(0.25), "0.25");
+  EXPECT_EQ(formatMetricValue(1.0 / 3), "0.333333");
+}
+
+TEST_F(AutoscaleReconcilerTest, CpuUtilizationScalesReplicasAndNeverActivatesFromZero) {
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 10}, {"cpuTargetUtilization", 50}},
+              {{"resources", {{"requests", {{"cpu", "500m"}}}}}});
+  addTrigger("orders-kafka");
+  auto cpu = factory.script("CPU");
+  cpu->set(100);  // busy, but there is no replica to be busy: utilization says nothing at zero
+  reconciler.reconcile(kKey);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 0);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 0);
+
+  // Two replicas at 100% of a 50% target: four (HPA: ceil(2 * 100 / 50)).
+  store(spec::kFunctions, functions,
+        {{"metadata", {{"name", "orders"}}},
+         {"spec",
+          {{"runtime", "python3.11"},
+           {"scaling", {{"minReplicas", 0}, {"maxReplicas", 10}, {"cpuTargetUtilization", 50}}},
+           {"resources", {{"requests", {{"cpu", "500m"}}}}}}},
+         {"status", {{"desiredReplicas", 2}}}});
+  AutoscaleReconciler fresh{{}, client, {functions, triggers}, factory, events, &metrics, clock};
+  fresh.reconcile(kKey);
+  EXPECT_EQ(fresh.lastDecision(kKey)->desiredReplicas, 4);
+  json metricsStatus = functionStatus()["metrics"];
+  json cpuEntry;
+  for (const json& m : metricsStatus) {
+    if (m["trigger"] == "CPU") cpuEntry = m;
+  }
+  ASSERT_FALSE(cpuEntry.is_null()) << metricsStatus.dump();
+  EXPECT_EQ(cpuEntry["value"], "100");
+  EXPECT_EQ(cpuEntry["target"], "50");
+  EXPECT_EQ(cpuEntry["desiredReplicas"], 4);
+  EXPECT_EQ(factory.creates("CPU"), 2) << "one CPU scaler per reconciler and Function generation";
+}
+
+TEST_F(AutoscaleReconcilerTest, CpuAloneMakesAFunctionMeasurable) {
+  addFunction({{"minReplicas", 1}, {"maxReplicas", 10}, {"cpuTargetUtilization", 80}},
+              {{"resources", {{"requests", {{"cpu", "1"}}}}}});
+  factory.script("CPU")->set(20);
+  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  EXPECT_GT(r.requeueAfterDelay, Clock::Duration::zero()) << "scaled by this loop, so it comes back";
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 1);
+}
+
+}  // namespace
+}  // namespace sluice::controllers

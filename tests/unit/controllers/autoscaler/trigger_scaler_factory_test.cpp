@@ -1,0 +1,286 @@
+// TriggerScalerFactory: Trigger specs and their Secrets into scalers; the
+// HTTP scalers are checked through the requests they make on a fake getter.
+#include "controllers/autoscaler/trigger_scaler_factory.h"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_http_getter.h"
+#include "fakes/fake_resource_client.h"
+#include "kube/resource.h"
+#include "scalers/cpu_scaler.h"
+#include "scalers/cron_scaler.h"
+
+namespace sluice::controllers {
+namespace {
+
+using nlohmann::json;
+
+class TriggerScalerFactoryTest : public ::testing::Test {
+ protected:
+  testing::FakeClock clock;
+  testing::FakeResourceClient client{clock};
+  std::shared_ptr<testing::FakeHttpGetter> http = std::make_shared<testing::FakeHttpGetter>();
+  TriggerScalerFactory factory{client, http, clock};
+
+  void secret(const std::string& name, const std::map<std::string, std::string>& data) {
+    json encoded = json::object();
+    for (const auto& [k, v] : data) encoded[k] = base64Encode(v);
+    ASSERT_TRUE(
+        client.create(kube::resources::kSecrets, "etl", {{"metadata", {{"name", name}}}, {"data", encoded}}).isOk());
+  }
+  static json trigger(const json& source) {
+    json spec = {{"functionRef", {{"name", "orders"}}}};
+    spec.update(source);
+    return {{"metadata", {{"name", "t"}, {"namespace", "etl"}}}, {"spec", spec}};
+  }
+};
+
+TEST_F(TriggerScalerFactoryTest, SourceTypes) {
+  EXPECT_EQ(triggerSourceType(trigger({{"kafka", json::object()}})), "kafka");
+  EXPECT_EQ(triggerSourceType(trigger({{"objectStore", json::object()}})), "objectStore");
+  EXPECT_EQ(triggerSourceType(json::object()), "");
+}
+
+TEST_F(TriggerScalerFactoryTest, RabbitMQReadsTheManagementUrlAndVhostFromTheSecret) {
+  secret("rabbit",
+         {{"url", "amqp://u:p@127.0.0.1:5672/orders%2Fprod"}, {"managementUrl", "http://u:p@127.0.0.1:15672"}});
+  auto scaler = factory.create(
+      trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}, {"queueLength", 5}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  ASSERT_TRUE(*scaler);
+  EXPECT_EQ((*scaler)->target().target, 5);
+  http->answer("http://u:p@127.0.0.1:15672/api/queues/orders%2Fprod/jobs", 200,
+               R"({"messages": 12, "messages_ready": 7})");
+  auto reading = (*scaler)->read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 12);
+  EXPECT_TRUE(reading->active);
+}
+
+TEST_F(TriggerScalerFactoryTest, RabbitMQNeedsTheAmqpOrTheManagementUrl) {
+  secret("rabbit", {{"password", "p"}});
+  auto scaler =
+      factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().message(),
+            "spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has neither key url (AMQP URL) nor managementUrl "
+            "(management API URL)");
+}
+
+TEST_F(TriggerScalerFactoryTest, RabbitMQWithOnlyTheAmqpUrlUsesPassiveDeclare) {
+  // Nothing listens on port 1: the read fails on the AMQP connect, never over HTTP.
+  secret("rabbit", {{"url", "amqp://u:p@127.0.0.1:1/%2f"}});
+  auto scaler =
+      factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  auto reading = (*scaler)->read();
+  ASSERT_FALSE(reading.isOk());
+  EXPECT_EQ(reading.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(reading.status().message().find("rabbitmq amqp://127.0.0.1:1/%2f: connect: "), std::string::npos)
+      << reading.status().message();
+  EXPECT_TRUE(http->asked.empty());
+}
+
+TEST_F(TriggerScalerFactoryTest, MissingSecretIsAnError) {
+  auto scaler =
+      factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "nope"}}}, {"queue", "jobs"}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(scaler.status().message().find("Secret etl/nope"), std::string::npos) << scaler.status().message();
+}
+
+TEST_F(TriggerScalerFactoryTest, KafkaSaslNeedsUsernameAndPasswordInTheSecret) {
+  secret("kafka-creds", {{"username", "alice"}});
+  auto scaler =
+      factory.create(trigger({{"kafka",
+                               {{"bootstrapServers", {"127.0.0.1:9092"}},
+                                {"topics", {"orders"}},
+                                {"consumerGroup", "g"},
+                                {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().message(), "spec.kafka.sasl.secretRef: Secret etl/kafka-creds has no key password");
+}
+
+TEST_F(TriggerScalerFactoryTest, KafkaScalerCarriesTheTriggerSettings) {
+  auto scaler = factory.create(trigger({{"kafka",
+                                         {{"bootstrapServers", {"127.0.0.1:9092", "127.0.0.1:9093"}},
+                                          {"topics", {"orders", "refunds"}},
+                                          {"consumerGroup", "billing"},
+                                          {"lagThreshold", 50},
+                                          {"activationLagThreshold", 3}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  EXPECT_EQ((*scaler)->name(), "kafka/billing/orders,refunds");
+  EXPECT_EQ((*scaler)->target().target, 50);
+  EXPECT_EQ((*scaler)->target().activationThreshold, 3);
+}
+
+TEST_F(TriggerScalerFactoryTest, KafkaRejectsAnUnknownInitialOffset) {
+  auto scaler = factory.create(trigger({{"kafka",
+                                         {{"bootstrapServers", {"127.0.0.1:9092"}},
+                                          {"topics", {"orders"}},
+                                          {"consumerGroup", "g"},
+                                          {"initialOffset", "middle"}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().message(), "spec.kafka.initialOffset: \"middle\" is not earliest or latest");
+}
+
+TEST_F(TriggerScalerFactoryTest, S3CountsWithCredentialsFromTheSecret) {
+  secret("s3", {{"accessKey", "AK"}, {"secretKey", "SK"}});
+  auto scaler = factory.create(trigger({{"objectStore",
+                                         {{"type", "s3"},
+                                          {"endpoint", "http://127.0.0.1:9000"},
+                                          {"bucket", "inbox"},
+                                          {"prefix", "in/"},
+                                          {"targetObjectCount", 2},
+                                          {"credentialsSecretRef", {{"name", "s3"}}}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  EXPECT_EQ((*scaler)->name(), "objects/s3://inbox/in/");
+  EXPECT_EQ((*scaler)->target().target, 2);
+  (void)(*scaler)->read();
+  ASSERT_EQ(http->asked.size(), 1u);
+  EXPECT_NE(http->asked[0].find("http://127.0.0.1:9000/inbox?list-type=2"), std::string::npos) << http->asked[0];
+}
+
+TEST_F(TriggerScalerFactoryTest, PrometheusQuery) {
+  auto scaler = factory.create(trigger(
+      {{"prometheus", {{"serverAddress", "http://127.0.0.1:9090"}, {"query", "sum(up)"}, {"threshold", 2.5}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  EXPECT_EQ((*scaler)->target().target, 2.5);
+  EXPECT_EQ((*scaler)->name(), "prometheus/sum(up)");
+}
+
+TEST_F(TriggerScalerFactoryTest, HttpHasNothingToMeasure) {
+  auto scaler = factory.create(trigger({{"http", {{"path", "/orders"}}}}));
+  ASSERT_TRUE(scaler.isOk());
+  EXPECT_FALSE(*scaler);
+}
+
+TEST_F(TriggerScalerFactoryTest, WrongFieldTypeNamesTheSource) {
+  auto scaler = factory.create(trigger({{"prometheus", {{"serverAddress", "http://127.0.0.1:9090"}, {"query", 5}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(scaler.status().message().rfind("spec.prometheus: ", 0), 0u) << scaler.status().message();
+}
+
+TEST_F(TriggerScalerFactoryTest, CronTriggerWakesOneReplicaForTheTickMinute) {
+  // FakeClock's wall time starts at a whole hour (UTC).
+  auto scaler = factory.create(trigger({{"cron", {{"schedule", "@hourly"}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  auto reading = (*scaler)->read();
+  ASSERT_TRUE(reading.isOk());
+  EXPECT_TRUE(reading->active);
+  EXPECT_EQ(reading->minReplicas, 1);
+  clock.advance(std::chrono::seconds(61));
+  reading = (*scaler)->read();
+  EXPECT_FALSE(reading->active);
+  EXPECT_EQ(reading->minReplicas, 0);
+}
+
+TEST_F(TriggerScalerFactoryTest, CronWindowHoldsTheReplicaFloor) {
+  auto scaler =
+      factory.create(trigger({{"cron", {{"schedule", "0 * * * *"}, {"replicas", 3}, {"windowSeconds", 600}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  clock.advance(std::chrono::seconds(599));
+  EXPECT_EQ((*scaler)->read()->minReplicas, 3);
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ((*scaler)->read()->minReplicas, 0);
+}
+
+TEST_F(TriggerScalerFactoryTest, CronFloorEndsWhenTheTriggerSaysTheFiringIsSettled) {
+  std::map<std::string, std::chrono::system_clock::time_point> settled;
+  TriggerScalerFactoryOptions options;
+  options.cronSettledBefore = [&settled](
+                                  const std::string& ns,
+                                  const std::string& name) -> std::optional<std::chrono::system_clock::time_point> {
+    auto it = settled.find(ns + "/" + name);
+    if (it == settled.end()) return std::nullopt;
+    return it->second;
+  };
+  TriggerScalerFactory withStatus{client, http, clock, options};
+  auto scaler = withStatus.create(trigger({{"cron", {{"schedule", "@hourly"}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  clock.advance(std::chrono::seconds(5));
+  EXPECT_EQ((*scaler)->read()->minReplicas, 1) << "the Trigger is not in the cache: nothing known settled";
+  const auto firing = clock.wallNow() - std::chrono::seconds(5);
+  settled["etl/t"] = firing;
+  EXPECT_EQ((*scaler)->read()->minReplicas, 1) << "settled before the firing only";
+  settled["etl/t"] = firing + std::chrono::seconds(1);
+  auto reading = (*scaler)->read();
+  EXPECT_EQ(reading->minReplicas, 0);
+  EXPECT_FALSE(reading->active);
+}
+
+TEST_F(TriggerScalerFactoryTest, CronErrorsNameTheField) {
+  auto scaler = factory.create(trigger({{"cron", {{"schedule", "0 * * * *"}, {"timezone", "Mars/Olympus"}}}}));
+  ASSERT_FALSE(scaler.isOk());
+  EXPECT_EQ(scaler.status().message(), "spec.cron: cron timezone: unknown time zone \"Mars/Olympus\"");
+}
+
+TEST(AmqpVhostTest, DecodesThePath) {
+  EXPECT_EQ(*amqpVhost("amqp://u:p@127.0.0.1:5672/%2f"), "/");
+  EXPECT_EQ(*amqpVhost("amqp://u:p@127.0.0.1:5672"), "/");
+  EXPECT_EQ(*amqpVhost("amqp://127.0.0.1/"), "/");
+  EXPECT_EQ(*amqpVhost("amqps://127.0.0.1/prod?heartbeat=10"), "prod");
+  EXPECT_FALSE(amqpVhost("127.0.0.1/prod").isOk());
+  EXPECT_EQ(amqpVhost("amqp://h/%zz").status().message(), "AMQP URL vhost \"%zz\" has a bad %-escape");
+}
+
+TEST(CronMacroTest, Expands) {
+  EXPECT_EQ(scalers::expandCronMacro("@daily"), "0 0 * * *");
+  EXPECT_EQ(scalers::expandCronMacro("@weekly"), "0 0 * * 0");
+  EXPECT_EQ(scalers::expandCronMacro("*/5 * * * *"), "*/5 * * * *");
+}
+
+TEST(CpuQuantityTest, MillicoresAndCores) {
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("500m"), 0.5);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("2"), 2);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("1.5"), 1.5);
+  EXPECT_EQ(scalers::parseCpuQuantity("lots").status().message(),
+            "\"lots\" is not a positive CPU quantity such as 500m or 2");
+  EXPECT_FALSE(scalers::parseCpuQuantity("0").isOk());
+  EXPECT_FALSE(scalers::parseCpuQuantity("m").isOk());
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("250000000n", true), 0.25);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("1500u", true), 0.0015);
+  EXPECT_DOUBLE_EQ(*scalers::parseCpuQuantity("0", true), 0);
+  EXPECT_EQ(scalers::parseCpuQuantity("-1n", true).status().message(),
+            "\"-1n\" is not a CPU quantity such as 500m or 2");
+}
+
+TEST_F(TriggerScalerFactoryTest, CpuScalerScrapesTheReplicasAgainstTheirRequest) {
+  TriggerScalerFactoryOptions options;
+  std::vector<std::string> asked;
+  options.replicaMetricsUrls = [&](const std::string& ns, const std::string& name) {
+    asked.push_back(ns + "/" + name);
+    return std::vector<std::string>{"http://127.0.0.9:8090/metrics"};
+  };
+  TriggerScalerFactory withPods{client, http, clock, options};
+  json function = {
+      {"metadata", {{"name", "orders"}, {"namespace", "etl"}}},
+      {"spec", {{"scaling", {{"cpuTargetUtilization", 50}}}, {"resources", {{"requests", {{"cpu", "250m"}}}}}}}};
+  auto scaler = withPods.createCpu(function);
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  ASSERT_NE(*scaler, nullptr);
+  EXPECT_EQ((*scaler)->target().type, autoscaler::MetricTargetType::kUtilization);
+  EXPECT_EQ((*scaler)->target().target, 50);
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 1\n");
+  EXPECT_FALSE((*scaler)->read().isOk()) << "one sample is not a rate yet";
+  clock.advance(std::chrono::seconds(4));
+  http->answer("http://127.0.0.9:8090/metrics", 200, "process_cpu_seconds_total 1.5\n");  // 0.125 of 0.25 cores
+  auto reading = (*scaler)->read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_DOUBLE_EQ(reading->value, 50);
+  EXPECT_EQ(asked, (std::vector<std::string>{"etl/orders", "etl/orders"}));
+
+  function["spec"].erase("resources");
+  EXPECT_EQ(withPods.createCpu(function).status().message(),
+            "spec.resources.requests.cpu: is required with spec.scaling.cpuTargetUtilization");
+  function["spec"]["resources"] = {{"requests", {{"cpu", "a lot"}}}};
+  EXPECT_EQ(withPods.createCpu(function).status().message(),
+            "spec.resources.requests.cpu: \"a lot\" is not a positive CPU quantity such as 500m or 2");
+  EXPECT_EQ(*factory.createCpu(function), nullptr) << "a factory without replica URLs does not measure CPU";
+}
+
+}  // namespace
+}  // namespace sluice::controllers

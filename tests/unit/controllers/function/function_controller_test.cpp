@@ -1,0 +1,384 @@
+// FunctionController on the KubePlatform, and WarmPoolController, on the in-memory fake client with
+// caches the test fills by hand, so the cache can lag behind the "server" on
+// purpose: the expectations must keep a lagging cache from creating extras.
+#include "controllers/function/function_controller.h"
+
+#include <gtest/gtest.h>
+
+#include "api/function.h"
+#include "api/pods.h"
+#include "controllers/warmpool/warm_pool_controller.h"
+#include "fakes/fake_clock.h"
+#include "fakes/fake_resource_client.h"
+#include "platform/kube/kube_platform.h"
+#include "platform/kube/pod_template.h"
+#include "spec/resources.h"
+
+namespace sluice::controllers {
+namespace {
+
+using nlohmann::json;
+namespace res = kube::resources;
+
+class RecordingReplicaControl final : public platform::ReplicaControl {
+ public:
+  Status drain(const json& pod) override {
+    drained.push_back(pod["metadata"]["name"]);
+    return Status::ok();
+  }
+  Status specialize(const json& pod, const std::string& configuration) override {
+    specialized.push_back(pod["metadata"]["name"]);
+    configurations.push_back(json::parse(configuration));
+    return specializeResult;
+  }
+  Status invoke(const json& pod, const std::string&, const std::string&, const std::string&) override {
+    invoked.push_back(pod["metadata"]["name"]);
+    return Status::ok();
+  }
+  std::vector<std::string> drained;
+  std::vector<std::string> specialized;
+  std::vector<std::string> invoked;
+  std::vector<json> configurations;
+  Status specializeResult = Status::ok();
+};
+
+json readyPod(json pod, const std::string& ip) {
+  pod["spec"]["nodeName"] = "node-0";
+  pod["status"] = {
+      {"phase", "Running"}, {"podIP", ip}, {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+  return pod;
+}
+
+class FunctionControllerTest : public ::testing::Test {
+ protected:
+  FunctionControllerTest()
+      : client(clock),
+        expectations(clock),
+        events(client, "sluice-operator", clock),
+        tokens(client),
+        platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
+        controller(client, {functions, triggers}, platform, events, clock),
+        warmPools({"sluice/runtime-python:test"}, client, functions, pods, expectations, tokens) {}
+
+  // Creates the Function on the "server" and mirrors it into the cache.
+  json addFunction(json spec, const json& status = json::object()) {
+    json fn = {{"apiVersion", "sluice.io/v1alpha1"},
+               {"kind", "Function"},
+               {"metadata", {{"name", "echo"}, {"namespace", "ns"}}},
+               {"spec", std::move(spec)}};
+    json created = *client.create(spec::kFunctions, "ns", fn);
+    if (!status.empty()) {
+      created["status"] = status;
+      created = *client.updateStatus(spec::kFunctions, created);
+    }
+    functions.upsert(std::make_shared<const json>(created));
+    return created;
+  }
+  void setDesired(int desired) {
+    json fn = *client.object(spec::kFunctions, "ns", "echo");
+    fn["status"]["desiredReplicas"] = desired;
+    functions.upsert(std::make_shared<const json>(*client.updateStatus(spec::kFunctions, fn)));
+  }
+  // Copies the server's pods into the cache and reports what the informer would have observed;
+  // with `limit`, only that many of the pods the cache lacks arrive (a watch part-way through a burst).
+  void syncPods(const std::string& owner = "ns/echo", int limit = -1) {
+    std::set<std::string> seen;
+    for (json pod : client.objects(res::kPods, "ns")) {
+      std::string key = kube::objectKey(pod);
+      seen.insert(key);
+      const bool fresh = !pods.get(key);
+      if (fresh && limit == 0) continue;
+      // As the informer does: into the cache first, then the handlers lower the expectations.
+      pods.upsert(std::make_shared<const json>(readyPod(pod, "127.1.0." + std::to_string(seen.size()))));
+      if (!fresh) continue;
+      --limit;
+      if (pod["metadata"]["labels"].value(api::kRoleLabel, "") == "warm") {
+        expectations.creationObserved(WarmPoolController::expectationsKey("ns"));
+      } else {
+        expectations.creationObserved(owner);
+      }
+    }
+    for (const std::string& key : pods.keys()) {
+      if (!seen.count(key) && limit < 0) {
+        auto gone = pods.erase(key);
+        bool warm = (*gone)["metadata"]["labels"].value(api::kRoleLabel, "") == "warm";
+        expectations.deletionObserved(warm ? WarmPoolController::expectationsKey("ns") : owner);
+      }
+    }
+  }
+  std::set<std::string> replicaNames() {
+    std::set<std::string> names;
+    for (const json& pod : client.objects(res::kPods, "ns")) {
+      if (pod["metadata"]["labels"].value(api::kFunctionLabel, "") == "echo") names.insert(pod["metadata"]["name"]);
+    }
+    return names;
+  }
+  // A pod named like a replica of the Function but controlled by another owner.
+  json podOfAnotherOwner(const std::string& name, const std::string& ownerUid) {
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata",
+                 {{"name", name},
+                  {"namespace", "ns"},
+                  {"labels", {{api::kFunctionLabel, "echo"}, {api::kRoleLabel, "replica"}}},
+                  {"ownerReferences", json::array({{{"apiVersion", "sluice.io/v1alpha1"},
+                                                    {"kind", "Function"},
+                                                    {"name", "echo"},
+                                                    {"uid", ownerUid},
+                                                    {"controller", true}}})}}},
+                {"spec", {{"containers", json::array({{{"name", "runtime"}, {"image", "x"}}})}}}};
+    return client.put(res::kPods, pod);
+  }
+  int liveReplicas() {
+    int n = 0;
+    for (const json& pod : client.objects(res::kPods, "ns")) {
+      n += pod["metadata"]["labels"].value(api::kFunctionLabel, "") == "echo" ? 1 : 0;
+    }
+    return n;
+  }
+
+  static json inlineCode() { return {{"code", {{"inline", "def main_handler(event, context):\n    return event\n"}}}}; }
+
+  testing::FakeClock clock;
+  testing::FakeResourceClient client;
+  kube::ObjectCache functions;
+  kube::ObjectCache triggers;
+  kube::ObjectCache pods;
+  controller::Expectations expectations;
+  controller::EventRecorder events;
+  platform::ControlTokens tokens;
+  RecordingReplicaControl replicas;
+  platform::KubePlatform platform;
+  FunctionController controller;
+  WarmPoolController warmPools;
+};
+
+TEST_F(FunctionControllerTest, ALaggingCacheNeverCreatesExtraPods) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  // The cache has not seen the pods yet: more reconciles must not create more.
+  for (int i = 0; i < 5; ++i) controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  EXPECT_EQ(liveReplicas(), 3);
+  syncPods();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  json status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  EXPECT_EQ(status["replicas"], 3);
+  EXPECT_EQ(status["readyReplicas"], 3);
+  EXPECT_EQ(status["selector"], "sluice.io/function=echo");
+  EXPECT_EQ(status["desiredReplicas"], 3) << "the autoscaler's field is left alone";
+}
+
+TEST_F(FunctionControllerTest, ACreationObservedWhileTheReconcileRunsIsCountedNotCreatedAgain) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  ASSERT_EQ(client.callCount("create", "pods"), 3);
+  syncPods("ns/echo", 2);  // the watch has delivered two of the three creations
+  // An edit of the inline code rewrites the ConfigMap (a server call inside the reconcile) and leaves
+  // the pod template alone; the last creation is observed during that call. Had the reconcile read
+  // the cache before it checked the expectations, it would now find them met, act on the two pods it
+  // read, and create a fourth.
+  json fn = *client.object(spec::kFunctions, "ns", "echo");
+  fn["spec"]["code"]["inline"] = "def main_handler(event, context):\n    return [event]\n";
+  functions.upsert(std::make_shared<const json>(*client.update(spec::kFunctions, fn)));
+  client.beforeNext("patch", "configmaps", [this] { syncPods(); });
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  EXPECT_EQ(client.callCount("patch", "configmaps"), 2) << "the ConfigMap write is where the creation landed";
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  EXPECT_EQ(liveReplicas(), 3);
+}
+
+TEST_F(FunctionControllerTest, ReplicaPodsAreNamedByOrdinalLowestFreeFirst) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2"}));
+  syncPods();
+  ASSERT_TRUE(client.remove(res::kPods, "ns", "echo-1").isOk());  // evicted
+  syncPods();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2"})) << "the freed name is reused";
+}
+
+TEST_F(FunctionControllerTest, ACreateOfAKilledOperatorLandingAfterTheListTakesItsNameSoNoSurplusPod) {
+  addFunction(inlineCode(), {{"desiredReplicas", 3}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  setDesired(5);
+  // The operator was killed while scaling to 5 with its create of echo-3 in flight; its successor
+  // listed the pods before that create landed, so it lands now, while the successor creates.
+  client.beforeNext("create", "pods", [&] {
+    json late = *client.object(res::kPods, "ns", "echo-0");  // the same template, as the killed operator made it
+    late["metadata"]["name"] = "echo-3";
+    for (const char* field : {"uid", "resourceVersion", "creationTimestamp"}) late["metadata"].erase(field);
+    client.put(res::kPods, late);
+  });
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << "the pod that exists is the one wanted: " << result.status.toString();
+  EXPECT_EQ(replicaNames(), (std::set<std::string>{"echo-0", "echo-1", "echo-2", "echo-3", "echo-4"}));
+  syncPods();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(liveReplicas(), 5);
+  EXPECT_EQ(client.callCount("delete", "pods"), 0) << "no surplus pod to remove";
+}
+
+TEST_F(FunctionControllerTest, ANameTakenByAPodOfAnotherOwnerIsSkipped) {
+  addFunction(inlineCode(), {{"desiredReplicas", 2}});
+  podOfAnotherOwner("echo-0", "uid-of-an-older-function-echo");  // not in the cache: not ours, not labelled
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  std::set<std::string> ours;
+  for (const json& pod : client.objects(res::kPods, "ns")) {
+    if (pod["metadata"]["ownerReferences"][0]["uid"] != "uid-of-an-older-function-echo")
+      ours.insert(pod["metadata"]["name"]);
+  }
+  EXPECT_EQ(ours, (std::set<std::string>{"echo-1", "echo-2"}));
+}
+
+TEST_F(FunctionControllerTest, ScaleDownDrainsThenDeletesAndWaitsForTheCache) {
+  addFunction(inlineCode(), {{"desiredReplicas", 4}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(liveReplicas(), 1);
+  EXPECT_EQ(replicas.drained.size(), 3u) << "each removed replica is asked to drain first";
+  controller.reconcile("ns/echo");  // deletions not yet observed by the cache
+  EXPECT_EQ(client.callCount("delete", "pods"), 3);
+  EXPECT_EQ(client.callCount("create", "pods"), 4);
+  syncPods();
+  setDesired(0);
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(liveReplicas(), 0);
+}
+
+TEST_F(FunctionControllerTest, AnInvalidSpecIsReportedAndNotRetried) {
+  addFunction({{"runtime", "python3.11"}}, {{"desiredReplicas", 1}});
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.terminal);
+  EXPECT_EQ(client.callCount("create", "pods"), 0);
+  json status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  bool found = false;
+  for (const json& c : status["conditions"]) {
+    if (c["type"] == "Degraded") {
+      found = true;
+      EXPECT_EQ(c["status"], "True");
+      EXPECT_EQ(c["reason"], "InvalidSpec");
+      EXPECT_EQ(c["message"], "spec.code: runtime python3.11 needs code (inline, configMapRef or image)");
+    }
+  }
+  EXPECT_TRUE(found) << status.dump();
+}
+
+TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) {
+  addFunction(inlineCode(), {{"desiredReplicas", 1}});
+  controller.reconcile("ns/echo");
+  auto secret = client.object(res::kSecrets, "ns", platform::kControlTokenSecret);
+  ASSERT_TRUE(secret.has_value());
+  auto token = tokens.ensure("ns");
+  ASSERT_TRUE(token.isOk());
+  EXPECT_EQ(token->size(), 64u);
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "secrets"), 1);
+}
+
+TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndThePoolRefills) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 2}}}};
+  addFunction(spec);
+  EXPECT_TRUE(warmPools.reconcile("ns").status.isOk());
+  warmPools.reconcile("ns");  // lagging cache: no extra warm pods
+  EXPECT_EQ(client.callCount("create", "pods"), 2);
+  syncPods();
+  std::set<std::string> warm;
+  for (const json& pod : client.objects(res::kPods, "ns")) warm.insert(pod["metadata"]["name"]);
+
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 2) << "the replica is adopted, not created";
+  ASSERT_EQ(replicas.specialized.size(), 1u);
+  EXPECT_TRUE(warm.count(replicas.specialized[0]));
+  const json& config = replicas.configurations[0];
+  EXPECT_EQ(config["codeFiles"]["index.py"], inlineCode()["code"]["inline"]);
+  EXPECT_FALSE(config.contains("codeDir"));
+  json adopted = *client.object(res::kPods, "ns", replicas.specialized[0]);
+  EXPECT_EQ(adopted["metadata"]["labels"][api::kFunctionLabel], "echo");
+  EXPECT_FALSE(adopted["metadata"]["labels"].contains(api::kPoolLabel));
+  EXPECT_EQ(adopted["metadata"]["ownerReferences"][0]["name"], "echo");
+
+  // The informer sees the adoption (an owner change); the pool has one pod left and refills.
+  syncPods();
+  expectations.creationObserved("ns/echo");
+  pods.upsert(std::make_shared<const json>(readyPod(adopted, "127.1.0.9")));
+  warmPools.reconcile("ns");
+  EXPECT_EQ(client.callCount("create", "pods"), 3);
+  EXPECT_EQ(liveReplicas(), 1);
+}
+
+TEST_F(FunctionControllerTest, OperatorDefaultWarmPoolAppliesOnlyWhereTheFunctionSetsNoSize) {
+  WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, pods, expectations, tokens);
+  addFunction(inlineCode());
+  EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 3);
+  withDefault.reconcile("ns");
+  EXPECT_EQ(client.callCount("create", "pods"), 3) << "no spec.scaling.warmPool.size: the operator's default";
+
+  json zero = *functions.get("ns/echo");
+  zero["spec"]["scaling"] = {{"warmPool", {{"size", 0}}}};
+  functions.upsert(std::make_shared<const json>(zero));
+  EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 0) << "an explicit 0 wins over the default";
+  syncPods();
+  withDefault.reconcile("ns");
+  EXPECT_EQ(client.callCount("delete", "pods"), 3) << "the pool shrinks to the Function's own size";
+}
+
+TEST_F(FunctionControllerTest, AFailedSpecializationFallsBackToAFreshPod) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 1}}}};
+  addFunction(spec);
+  warmPools.reconcile("ns");
+  syncPods();
+  std::string warmName = client.objects(res::kPods, "ns")[0]["metadata"]["name"];
+  replicas.specializeResult = unavailable("connection refused");
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  EXPECT_FALSE(client.object(res::kPods, "ns", warmName).has_value()) << "the unusable adopted pod is deleted";
+  EXPECT_EQ(liveReplicas(), 1);
+  EXPECT_EQ(client.callCount("create", "pods"), 2);  // the warm pod and the fresh replica
+}
+
+TEST_F(FunctionControllerTest, FunctionsWithSecretsAreNeverAdopted) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 1}}}};
+  spec["env"] = json::array({{{"name", "MODE"}, {"value", "x"}}});
+  addFunction(spec);
+  warmPools.reconcile("ns");
+  syncPods();
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  EXPECT_TRUE(replicas.specialized.empty());
+  EXPECT_EQ(liveReplicas(), 1);
+  EXPECT_EQ(client.callCount("create", "pods"), 2);
+}
+
+TEST_F(FunctionControllerTest, SurplusWarmPodsGoNotReadyFirst) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 3}}}};
+  addFunction(spec);
+  warmPools.reconcile("ns");
+  syncPods();
+  // One warm pod is not ready; shrinking the pool to 2 removes it.
+  json notReady = client.objects(res::kPods, "ns")[1];
+  pods.upsert(std::make_shared<const json>(notReady));
+  json fn = *client.object(spec::kFunctions, "ns", "echo");
+  fn["spec"]["scaling"]["warmPool"]["size"] = 2;
+  functions.upsert(std::make_shared<const json>(*client.update(spec::kFunctions, fn)));
+  warmPools.reconcile("ns");
+  EXPECT_FALSE(client.object(res::kPods, "ns", notReady["metadata"]["name"]).has_value());
+  EXPECT_EQ(client.objects(res::kPods, "ns").size(), 2u);
+}
+
+}  // namespace
+}  // namespace sluice::controllers

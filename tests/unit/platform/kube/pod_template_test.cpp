@@ -1,0 +1,156 @@
+#include "platform/kube/pod_template.h"
+
+#include <gtest/gtest.h>
+
+#include "api/pods.h"
+#include "spec/runtime_config_render.h"
+
+namespace sluice::platform {
+namespace {
+
+using nlohmann::json;
+
+json function(json spec) {
+  return {{"apiVersion", "sluice.io/v1alpha1"},
+          {"kind", "Function"},
+          {"metadata", {{"name", "clean-logs"}, {"namespace", "etl"}, {"uid", "uid-1"}}},
+          {"spec", std::move(spec)}};
+}
+
+const PodTemplateOptions kOptions{.runtimeImage = "sluice/runtime-python:0.1.0", .configMapName = "clean-logs-sluice"};
+
+// The pod for a Function and its Triggers, as the controller builds it.
+Result<json> podFor(const json& fn, const std::vector<json>& triggers = {},
+                    const PodTemplateOptions& options = kOptions) {
+  auto rendered = spec::renderRuntimeConfig(fn, triggers);
+  if (!rendered.isOk()) return rendered.status();
+  return buildReplicaPod(fn, *rendered, options);
+}
+
+json envNamed(const json& pod, const std::string& name) {
+  for (const json& e : pod["spec"]["containers"][0]["env"]) {
+    if (e["name"] == name) return e;
+  }
+  return nullptr;
+}
+
+TEST(PodTemplateTest, OwnedLabelledAndHardened) {
+  auto pod = podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}));
+  ASSERT_TRUE(pod.isOk()) << pod.status().toString();
+  const json& meta = (*pod)["metadata"];
+  EXPECT_FALSE(meta.contains("generateName")) << "replicas are named by ordinal (replicaPodName)";
+  EXPECT_FALSE(meta.contains("name"));
+  EXPECT_EQ(meta["namespace"], "etl");
+  EXPECT_EQ(meta["labels"][api::kFunctionLabel], "clean-logs");
+  EXPECT_EQ(meta["labels"][api::kRoleLabel], "replica");
+  ASSERT_EQ(meta["ownerReferences"].size(), 1u);
+  EXPECT_EQ(meta["ownerReferences"][0]["uid"], "uid-1");
+  EXPECT_EQ(meta["ownerReferences"][0]["controller"], true);
+
+  const json& spec = (*pod)["spec"];
+  EXPECT_EQ(spec["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  const json& c = spec["containers"][0];
+  EXPECT_EQ(c["image"], "sluice/runtime-python:0.1.0");
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["securityContext"]["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(spec["terminationGracePeriodSeconds"], 45);
+}
+
+TEST(PodTemplateTest, InlineCodeIsMountedAsTheHandlersModule) {
+  auto pod = podFor(function({{"handler", "clean.handle"}, {"code", {{"inline", "x"}}}}));
+  ASSERT_TRUE(pod.isOk());
+  json codeVolume;
+  for (const json& v : (*pod)["spec"]["volumes"]) {
+    if (v["name"] == "code") codeVolume = v;
+  }
+  EXPECT_EQ(codeVolume["configMap"]["name"], "clean-logs-sluice");
+  EXPECT_EQ(codeVolume["configMap"]["items"][0]["path"], "clean.py");
+}
+
+TEST(PodTemplateTest, CodeImageIsCopiedByAnInitContainer) {
+  auto pod = podFor(function({{"code", {{"image", "registry.local/handlers:7"}}}}));
+  ASSERT_TRUE(pod.isOk());
+  ASSERT_EQ((*pod)["spec"]["initContainers"].size(), 1u);
+  EXPECT_EQ((*pod)["spec"]["initContainers"][0]["image"], "registry.local/handlers:7");
+}
+
+TEST(PodTemplateTest, BuiltinPipelineNeedsNoCode) {
+  auto pod = podFor(function({{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}));
+  ASSERT_TRUE(pod.isOk());
+  for (const json& v : (*pod)["spec"]["volumes"]) EXPECT_NE(v["name"], "code");
+}
+
+TEST(PodTemplateTest, ErrorsNameTheField) {
+  auto noCode = podFor(function({{"runtime", "python3.11"}}));
+  EXPECT_EQ(noCode.status().message(), "spec.code: runtime python3.11 needs code (inline, configMapRef or image)");
+  auto noImage = podFor(function({{"runtime", "builtin"}}), {}, {.runtimeImage = "", .configMapName = "c"});
+  EXPECT_EQ(noImage.status().message(),
+            "spec.image: no runtime image (set spec.image or the operator's runtime image)");
+  json nameless = function({{"code", {{"inline", "x"}}}});
+  nameless["metadata"].erase("uid");
+  EXPECT_EQ(podFor(nameless).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PodTemplateTest, CredentialsComeOnlyFromSecretKeyRefs) {
+  json trigger = {{"metadata", {{"name", "orders"}}},
+                  {"spec",
+                   {{"functionRef", {{"name", "clean-logs"}}},
+                    {"kafka",
+                     {{"bootstrapServers", {"k:9092"}},
+                      {"topics", {"t"}},
+                      {"consumerGroup", "g"},
+                      {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}},
+                      {"tls", {{"secretRef", {{"name", "kafka-ca"}}}}}}}}}};
+  json fn = function({{"runtime", "builtin"},
+                      {"pipeline", json::array({{{"mirror", json::object()}}})},
+                      {"outputs", json::array({{{"name", "lake"},
+                                                {"s3",
+                                                 {{"endpoint", "http://s3:9000"},
+                                                  {"bucket", "lake"},
+                                                  {"credentialsSecretRef", {{"name", "s3-creds"}}}}}}})}});
+  auto pod = podFor(fn, {trigger});
+  ASSERT_TRUE(pod.isOk());
+  json user = envNamed(*pod, "SLUICE_SECRET_TRIGGER_ORDERS_USERNAME");
+  EXPECT_EQ(user["valueFrom"]["secretKeyRef"], (json{{"name", "kafka-creds"}, {"key", "username"}}));
+  json key = envNamed(*pod, "SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY");
+  EXPECT_EQ(key["valueFrom"]["secretKeyRef"], (json{{"name", "s3-creds"}, {"key", "accessKey"}}));
+  bool tlsMounted = false;
+  for (const json& v : (*pod)["spec"]["volumes"]) {
+    if (v.contains("secret") && v["secret"]["secretName"] == "kafka-ca") tlsMounted = true;
+  }
+  EXPECT_TRUE(tlsMounted);
+  for (const json& e : (*pod)["spec"]["containers"][0]["env"]) {
+    if (e["name"].get<std::string>().rfind("SLUICE_SECRET_", 0) == 0) {
+      EXPECT_FALSE(e.contains("value")) << e.dump();
+    }
+  }
+}
+
+TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
+  auto a = podFor(function({{"code", {{"inline", "x"}}}}));
+  auto same = podFor(function({{"code", {{"inline", "x"}}}}));
+  auto changed = podFor(function({{"code", {{"inline", "x"}}}, {"timeoutSeconds", 60}}));
+  ASSERT_TRUE(a.isOk() && same.isOk() && changed.isOk());
+  EXPECT_EQ((*a)["metadata"]["labels"][api::kTemplateHashLabel],
+            (*same)["metadata"]["labels"][api::kTemplateHashLabel]);
+  EXPECT_NE((*a)["metadata"]["labels"][api::kTemplateHashLabel],
+            (*changed)["metadata"]["labels"][api::kTemplateHashLabel]);
+  EXPECT_EQ((*a)["metadata"]["labels"][api::kTemplateHashLabel].get<std::string>().size(), 10u);
+}
+
+TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
+  EXPECT_EQ(replicaPodName("clean-logs", 7), "clean-logs-7");
+  EXPECT_EQ(freeReplicaPodNames("f", {}, 3), (std::vector<std::string>{"f-0", "f-1", "f-2"}));
+  // Terminating pods and other owners' pods keep their names until they are gone.
+  EXPECT_EQ(freeReplicaPodNames("f", {"f-0", "f-2", "f-x7k2p", "g-1"}, 3),
+            (std::vector<std::string>{"f-1", "f-3", "f-4"}));
+  EXPECT_TRUE(freeReplicaPodNames("f", {"f-0"}, 0).empty());
+}
+
+}  // namespace
+}  // namespace sluice::platform
