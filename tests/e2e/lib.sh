@@ -83,6 +83,46 @@ record_replicas() {
 # The highest Ready replica count in a record_replicas file.
 peak_ready() { awk 'max < $3 { max = $3 } END { print max + 0 }' "$1"; }
 
+# Warm pools: the Function's pool has N Ready pods (status.warmReplicas), and
+# waking it adopted one (an AdoptedWarmPods Event) instead of starting a pod.
+warm_ready() { (($(k get fn "$1" -o jsonpath='{.status.warmReplicas}' 2>/dev/null || echo 0) >= $2)); }
+adopted_warm_pod() {
+  k get events --field-selector "involvedObject.kind=Function,involvedObject.name=$1,reason=AdoptedWarmPods" \
+    -o name | grep -q .
+}
+assert_adopted() {
+  poll 30 adopted_warm_pod "$1"
+  if k get events --field-selector "involvedObject.kind=Function,involvedObject.name=$1,reason=AdoptionFailed" \
+    -o jsonpath='{.items[*].message}' | grep .; then
+    fail "$1: an adoption failed"
+  fi
+}
+
+# install_sluice RELEASE SYSTEM_NS WATCH_NS [helm flags...]: imports the images
+# `make images` built into the node's containerd, pins both namespaces to the
+# real node (restricted Pod Security enforced) and `helm install`s the chart
+# with those images, the operator managing WATCH_NS; waits for Ready pods.
+install_sluice() {
+  local release=$1 system_ns=$2 watch_ns=$3 image n
+  shift 3
+  for image in sluice-operator sluice-runtime-python; do
+    [[ -f $E2E_IMAGES_DIR/$image.tar ]] || fail "$E2E_IMAGES_DIR/$image.tar is missing: run 'make images' first"
+  done
+  bash "$SLUICE_SOURCE_DIR/tests/env/node-import.sh" "$E2E_IMAGES_DIR/sluice-operator.tar" \
+    "$E2E_IMAGES_DIR/sluice-runtime-python.tar" || fail "importing the images into the node's containerd"
+  for n in "$system_ns" "$watch_ns"; do
+    bash "$SLUICE_SOURCE_DIR/tests/env/node-namespace.sh" "$n" || fail "pinning namespace $n to the real node"
+  done
+  "$HELM" upgrade --install "$release" "$SLUICE_SOURCE_DIR/charts/sluice" -n "$system_ns" \
+    --set operator.image.repository=localhost/sluice-operator --set "operator.image.tag=$E2E_VERSION" \
+    --set operator.image.pullPolicy=Never \
+    --set runtime.image.repository=localhost/sluice-runtime-python --set "runtime.image.tag=$E2E_VERSION" \
+    --set "operator.watchNamespace=$watch_ns" "$@" \
+    --wait --timeout 240s >"$work/helm.out" 2>&1 || fail "helm install: $(cat "$work/helm.out")"
+  "$KUBECTL" -n "$system_ns" wait --for=condition=Ready pod -l app.kubernetes.io/component=operator --timeout=120s \
+    >/dev/null || fail "the operator pods are not Ready"
+}
+
 # A condition of a Function or Trigger: condition KIND NAME TYPE -> True/False/"".
 condition() {
   k get "$1" "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status}"

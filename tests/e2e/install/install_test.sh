@@ -8,19 +8,12 @@ source "$(dirname "$0")/../lib.sh"
 require_env SLUICE_SOURCE_DIR
 e2e_work
 
-for image in sluice-operator sluice-runtime-python; do
-  [[ -f $E2E_IMAGES_DIR/$image.tar ]] || fail "$E2E_IMAGES_DIR/$image.tar is missing: run 'make images' first"
-done
-bash "$SLUICE_SOURCE_DIR/tests/env/node-import.sh" "$E2E_IMAGES_DIR/sluice-operator.tar" \
-  "$E2E_IMAGES_DIR/sluice-runtime-python.tar" || fail "importing the images into the node's containerd"
-for n in "$E2E_SYSTEM_NS" "$E2E_NS"; do
-  bash "$SLUICE_SOURCE_DIR/tests/env/node-namespace.sh" "$n" || fail "pinning namespace $n to the real node"
-done
+# A pod that breaks the restricted standard is refused, so the standard is in force
+# for everything the chart and the operator create below.
+bash "$SLUICE_SOURCE_DIR/tests/env/node-namespace.sh" "$E2E_NS" || fail "pinning namespace $E2E_NS to the real node"
 [[ $("$KUBECTL" get namespace "$E2E_NS" -o jsonpath='{.metadata.labels.pod-security\.kubernetes\.io/enforce}') == restricted ]] ||
   fail "namespace $E2E_NS does not enforce the restricted Pod Security Standard"
 
-# A pod that breaks the restricted standard is refused, so the standard is in force
-# for everything the chart and the operator create below.
 if "$KUBECTL" -n "$E2E_NS" run privileged-probe --image="localhost/sluice-runtime-python:$E2E_VERSION" \
   --overrides='{"spec":{"containers":[{"name":"p","image":"localhost/sluice-runtime-python:'"$E2E_VERSION"'","securityContext":{"privileged":true}}]}}' \
   >"$work/privileged.out" 2>&1; then
@@ -29,14 +22,7 @@ fi
 grep -q 'violates PodSecurity "restricted' "$work/privileged.out" || fail "privileged pod refused for another reason: $(cat "$work/privileged.out")"
 
 started=$SECONDS
-"$HELM" upgrade --install "$E2E_RELEASE" "$SLUICE_SOURCE_DIR/charts/sluice" -n "$E2E_SYSTEM_NS" \
-  --set operator.image.repository=localhost/sluice-operator --set "operator.image.tag=$E2E_VERSION" \
-  --set operator.image.pullPolicy=Never \
-  --set runtime.image.repository=localhost/sluice-runtime-python --set "runtime.image.tag=$E2E_VERSION" \
-  --set "operator.watchNamespace=$E2E_NS" \
-  --wait --timeout 240s >"$work/helm.out" 2>&1 || fail "helm install: $(cat "$work/helm.out")"
-"$KUBECTL" -n "$E2E_SYSTEM_NS" wait --for=condition=Ready pod -l app.kubernetes.io/component=operator --timeout=120s \
-  >/dev/null || fail "the operator pods are not Ready"
+install_sluice "$E2E_RELEASE" "$E2E_SYSTEM_NS" "$E2E_NS"
 echo "[figure] helm install --wait: $((SECONDS - started)) s to two Ready operator pods"
 
 pods=$(ksys get pods -l app.kubernetes.io/component=operator -o json)

@@ -51,6 +51,7 @@ spec:
     cooldownSeconds: 4
     pollingIntervalSeconds: 1
     burst: {thresholdPercent: 1000}
+    warmPool: {size: 1}
     scaleDown: {stabilizationWindowSeconds: 3}
 ---
 apiVersion: sluice.io/v1alpha1
@@ -70,6 +71,8 @@ spec:
 YAML
 k wait --for=condition=Ready "fn/$fn" --timeout=120s >/dev/null || fail "Function $fn not Ready at zero: $(k get fn "$fn" -o jsonpath='{.status}')"
 replicas_are "$fn" 0 || fail "$(replica_count "$fn") replicas with an empty bucket"
+# The pool's pod carries the Function's Secrets and settings, so waking adopts it.
+poll 120 warm_ready "$fn" 1
 record_replicas "$fn" "$work/replicas"
 
 # 12 files of 50 lines, each line with an id, an e-mail and an IPv4 address.
@@ -93,6 +96,7 @@ started=$SECONDS
 poll 240 kafka_count_is "$KAFKA_BOOTSTRAP" "$out" 600
 echo "[figure] log cleansing: 12 files (600 lines) from zero to 600 records in $((SECONDS - started)) s"
 on_real_node "$fn"
+assert_adopted "$fn"
 poll 60 no_objects_left
 poll 180 replicas_are "$fn" 0
 echo "[figure] log cleansing: back at zero pods $((SECONDS - started)) s after the upload"

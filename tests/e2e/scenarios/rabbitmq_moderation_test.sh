@@ -62,6 +62,7 @@ spec:
     cooldownSeconds: 5
     pollingIntervalSeconds: 1
     burst: {thresholdPercent: 1000}
+    warmPool: {size: 1}
     scaleDown: {stabilizationWindowSeconds: 0}
 ---
 apiVersion: sluice.io/v1alpha1
@@ -78,6 +79,8 @@ YAML
 k wait --for=condition=Ready "fn/$fn" --timeout=120s >/dev/null || fail "Function $fn not Ready at zero: $(k get fn "$fn" -o jsonpath='{.status}')"
 sleep 3
 replicas_are "$fn" 0 || fail "$(replica_count "$fn") replicas with an empty queue"
+# The pool's pod carries the Function's Secrets and settings, so waking adopts it.
+poll 120 warm_ready "$fn" 1
 record_replicas "$fn" "$work/replicas"
 
 python3 - "$work/sent" <<'PY'
@@ -94,6 +97,7 @@ started=$SECONDS
 poll 180 depth_is "$verdicts" 300
 echo "[figure] moderation: 300 posts from zero to 300 verdicts in $((SECONDS - started)) s"
 on_real_node "$fn"
+assert_adopted "$fn"
 mgmt -X POST "$RABBITMQ_HTTP_URL/api/queues/%2F/$verdicts/get" \
   -d '{"count":1000,"ackmode":"ack_requeue_false","encoding":"auto"}' | jq -c '.[].payload | fromjson' >"$work/received"
 ids_match "$work/sent" "$work/received"

@@ -33,6 +33,7 @@ spec:
     cooldownSeconds: 5
     pollingIntervalSeconds: 1
     burst: {thresholdPercent: 1000}
+    warmPool: {size: 1}
     scaleDown: {stabilizationWindowSeconds: 0}
 ---
 apiVersion: sluice.io/v1alpha1
@@ -51,6 +52,8 @@ k wait --for=condition=Ready "fn/$fn" --timeout=120s >/dev/null || fail "Functio
 sleep 5
 replicas_are "$fn" 0 || fail "$(replica_count "$fn") replicas while the topic is empty"
 [[ $(condition fn "$fn" Active) == False ]] || fail "idle Function is Active: $(k get fn "$fn" -o jsonpath='{.status.conditions}')"
+# The pool's pod carries the Function's Secrets and settings, so waking adopts it.
+poll 120 warm_ready "$fn" 1
 record_replicas "$fn" "$work/replicas"
 
 python3 - "$work/sent" <<'PY'
@@ -67,6 +70,7 @@ started=$SECONDS
 poll 180 kafka_count_is "$KAFKA_BOOTSTRAP" "$out" 2000
 echo "[figure] stream pull: 4000 events from zero to 2000 purchases out in $((SECONDS - started)) s"
 on_real_node "$fn"
+assert_adopted "$fn"
 poll 180 replicas_are "$fn" 0
 echo "[figure] stream pull: back at zero pods $((SECONDS - started)) s after producing"
 kafka_values "$KAFKA_BOOTSTRAP" "$out" >"$work/received"
