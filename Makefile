@@ -12,7 +12,7 @@ CTEST_ARGS ?=
 # `make run`: how long the local demo runs (seconds); it ends earlier once all work is done.
 RUN_SECONDS ?= 120
 
-.PHONY: help deps configure build demo-binaries test test-under-load unit-test run lint format bench images chart-crds testenv-up testenv-down clean
+.PHONY: help deps configure build demo-binaries test test-under-load unit-test run lint format bench images image-base chart-crds testenv-up testenv-down clean
 
 help:
 	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing, 0->N->0); RUN_SECONDS=N bounds it"
@@ -23,9 +23,10 @@ help:
 	@echo "make build         configure and build into $(BUILD_DIR)/"
 	@echo "make lint          clang-format and clang-tidy checks"
 	@echo "make bench         run the benchmarks in bench/"
-	@echo "make images        build the operator and runtime images with buildah"
+	@echo "make images        build the operator and runtime images (mmdebstrap + buildah, host binaries) into $(BUILD_DIR)/images/"
+	@echo "make image-base    commit an mmdebstrap debian:bookworm-slim locally, for buildah bud of images/*.Dockerfile"
 	@echo "make chart-crds    copy crds/ into the Helm chart (a unit test fails while they differ)"
-	@echo "make testenv-up    start Kubernetes, Kafka, RabbitMQ, MinIO, HDFS, Prometheus on 127.0.0.1"
+	@echo "make testenv-up    start Kubernetes (KWOK nodes + a real node), Kafka, RabbitMQ, MinIO, HDFS, Prometheus on 127.0.0.1"
 	@echo "make testenv-down  stop what testenv-up started"
 	@echo "make clean         remove $(BUILD_DIR)/"
 
@@ -76,8 +77,13 @@ bench: deps
 	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS)
 	@SLUICE_BENCH_BUILD_DIR=$(abspath $(BENCH_BUILD_DIR)) bash bench/run.sh
 
+# Both images from the host's sluice-operator and sluice-runtime (built first if
+# needed) on Debian rootfs made by mmdebstrap: no registry, no Docker engine.
 images:
-	@bash images/build.sh
+	@BUILD_DIR=$(BUILD_DIR) bash images/build.sh
+
+image-base:
+	@bash images/build.sh base
 
 chart-crds:
 	@bash scripts/sync-chart-crds.sh

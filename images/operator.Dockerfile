@@ -1,5 +1,16 @@
 # sluice-operator image: multi-stage; the final stage has no compiler and runs as non-root.
 # Build from the repository root: buildah bud -f images/operator.Dockerfile -t sluice-operator .
+# Offline, on a machine with no registry (how this repository's CI is set up):
+#   bash images/build.sh base   # commits an mmdebstrap minbase rootfs as docker.io/library/debian:bookworm-slim
+#   buildah bud --network host --secret id=cabundle,src=/etc/ssl/certs/ca-certificates.crt \
+#     -f images/operator.Dockerfile -t sluice-operator .
+# The secret is optional: it hands the host's CA bundle to the HTTPS download
+# of librdkafka's source at configure time (behind a TLS-inspecting proxy the
+# image's own bundle fails the check); plain-HTTP apt needs nothing.
+# The build stage compiles everything in Release: ~33 min on 2 cores, too long
+# for CI, which instead builds both images from the host's binaries with
+# `make images` (images/build.sh: smaller, no apt, tested by
+# tests/integration/images). This file is for publishing from a clean tree.
 ARG DEBIAN=debian:bookworm-slim
 
 FROM ${DEBIAN} AS build
@@ -16,12 +27,16 @@ COPY CMakeLists.txt ./
 # final stage copies its lib/ to the same path.
 ENV SLUICE_CACHE=/opt/sluice
 COPY scripts/librdkafka.sh scripts/librdkafka.sh
+# operator/CMakeLists.txt embeds the CRDs (the --local mode validates manifests against them).
+COPY crds crds
 COPY operator operator
 COPY tests tests
 COPY bench bench
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    && cmake --build /build --target sluice-operator sluice-runtime \
-    && strip /build/sluice-operator /build/sluice-runtime
+RUN --mount=type=secret,id=cabundle \
+    if [ -s /run/secrets/cabundle ]; then export CURL_CA_BUNDLE=/run/secrets/cabundle; fi \
+    && cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    && cmake --build /build --target sluice-operator \
+    && strip /build/sluice-operator
 
 FROM ${DEBIAN}
 ARG VERSION=0.1.0

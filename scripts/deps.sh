@@ -22,8 +22,15 @@ PACKAGES=(
   clang-format clang-tidy
   # real components for tests/env (Kubernetes, etcd, KWOK, helm and MinIO are built from Go modules)
   rabbitmq-server prometheus golang-go default-jdk-headless maven
+  # the real Kubernetes node of tests/env (components/node.sh): container runtime, image tools, pod
+  # networking; the kubelet and the pause binary are built from the Kubernetes module
+  containerd runc buildah mmdebstrap umoci skopeo containernetworking-plugins iptables conntrack socat
+  uidmap fuse-overlayfs
   # inspection and load tools
   kcat amqp-tools
+  # make images and its test (images/build.sh): root filesystems from Debian packages, assembled and run
+  # with no registry or Docker engine; patchelf drops the host RUNPATH from the binaries they carry
+  buildah mmdebstrap skopeo runc uidmap fuse-overlayfs patchelf
 )
 
 missing=()

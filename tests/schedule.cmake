@@ -16,6 +16,9 @@
 #    would pass without showing what it is for. Both also start an extra
 #    apiserver (several CPU-seconds each), which is better not done twice at
 #    once on two cores.
+#  - RESOURCE_LOCK node: testenv/node_test stops and restarts the real node
+#    (components/node.sh) to check that nothing is left behind; a test whose
+#    pods run on that node must take the same lock.
 #
 # No COST yet: ordering the long tests first (by a CI run's times) starts
 # kafka_autoscale_test seconds after Kafka comes up, and there its operator
@@ -38,5 +41,8 @@ function(sluice_schedule_test test)
   endif()
   if(test MATCHES "^integration/kube/Informer(Restart|Gone)Test\\.")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK etcd)
+  endif()
+  if(test STREQUAL "integration/testenv/node_test")
+    set_tests_properties(${test} PROPERTIES RESOURCE_LOCK node)
   endif()
 endfunction()

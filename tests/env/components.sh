@@ -1,7 +1,7 @@
 # Loads every component definition. Sourced by up.sh and down.sh.
 # Order matters: a component may use the env of those before it
 # (e.g. Prometheus is configured after the others are up).
-ALL_COMPONENTS=(kube helm kafka rabbitmq minio hdfs prometheus)
+ALL_COMPONENTS=(kube node helm kafka rabbitmq minio hdfs prometheus)
 for c in "${ALL_COMPONENTS[@]}"; do
   if [[ -f "$ENV_SCRIPTS_DIR/components/$c.sh" ]]; then
     # shellcheck disable=SC1090

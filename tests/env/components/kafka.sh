@@ -1,6 +1,9 @@
 # Apache Kafka in KRaft mode, from Maven Central jars (no tarball download).
 # Two independent single-node clusters (combined broker+controller each):
 #   kafka    -> KAFKA_BOOTSTRAP      (every Kafka test)
+#               KAFKA_POD_BOOTSTRAP: the same cluster for pods on the real node
+#               (components/node.sh): a listener bound on 127.0.0.1 but
+#               advertised as 10.244.0.1, which the node DNATs back to 127.0.0.1
 #               KAFKA_SASL_SSL_BOOTSTRAP: the same cluster behind SASL_SSL
 #               (SCRAM-SHA-512 user KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD, a
 #               broker certificate for 127.0.0.1 signed by the throwaway CA in
@@ -84,7 +87,7 @@ EOF
 _kafka_prepare_instance() {
   local name=$1
   local dir="$SLUICE_ENV_DIR/$name"
-  local port cport sport=""
+  local port cport sport="" pport=""
   port=$(free_port)
   cport=$(free_port)
   while [[ $cport == "$port" ]]; do cport=$(free_port); done
@@ -95,9 +98,13 @@ _kafka_prepare_instance() {
   if [[ $name == kafka ]]; then
     sport=$(free_port)
     while [[ $sport == "$port" || $sport == "$cport" ]]; do sport=$(free_port); done
+    pport=$(free_port)
+    while [[ $pport == "$port" || $pport == "$cport" || $pport == "$sport" ]]; do pport=$(free_port); done
     _kafka_make_tls "$dir/tls" || return 1
-    listeners+=",SASL_SSL://127.0.0.1:$sport"
-    advertised+=",SASL_SSL://127.0.0.1:$sport"
+    listeners+=",SASL_SSL://127.0.0.1:$sport,POD://127.0.0.1:$pport"
+    # A pod cannot use 127.0.0.1 (its own loopback); the metadata it gets back
+    # must name the address it reached the broker at.
+    advertised+=",SASL_SSL://127.0.0.1:$sport,POD://10.244.0.1:$pport"
     # The SCRAM user is written into the cluster metadata when the storage is
     # formatted (KIP-900), so no admin call is needed after the start.
     local password
@@ -113,7 +120,7 @@ listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,POD:PLAINTEXT
 EOF
   if [[ -n $sport ]]; then
     cat >>"$dir/server.properties" <<EOF
@@ -166,6 +173,7 @@ while True:
   }
   echo "$port" >"$dir/port"
   [[ -z $sport ]] || echo "$sport" >"$dir/sasl-ssl-port"
+  [[ -z $pport ]] || echo "$pport" >"$dir/pod-port"
 }
 
 # _kafka_make_tls DIR: a throwaway CA (ca.crt) and a broker certificate for
@@ -208,9 +216,9 @@ kafka_start() {
   # dominates. Running ones are kept.
   local name pids=() to_start=()
   for name in "${KAFKA_INSTANCES[@]}"; do
-    # (An instance started before the SASL_SSL listener existed is restarted.)
+    # (An instance started before the SASL_SSL or pod listener existed is restarted.)
     if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]] &&
-      [[ $name != kafka || -f $SLUICE_ENV_DIR/$name/sasl-ssl-port ]]; then
+      [[ $name != kafka || (-f $SLUICE_ENV_DIR/$name/sasl-ssl-port && -f $SLUICE_ENV_DIR/$name/pod-port) ]]; then
       log "$name already running (pid $(cat "$SLUICE_ENV_DIR/$name.pid"))"
       continue
     fi
@@ -237,6 +245,8 @@ kafka_start() {
   done
   {
     echo "export KAFKA_BOOTSTRAP=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka/port")"
+    echo "# The same cluster for pods on the real node (a listener advertised as 10.244.0.1, see components/node.sh)."
+    echo "export KAFKA_POD_BOOTSTRAP=10.244.0.1:$(cat "$SLUICE_ENV_DIR/kafka/pod-port")"
     echo "# The same cluster behind SASL_SSL (SCRAM-SHA-512; the broker certificate is for 127.0.0.1)."
     echo "export KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka/sasl-ssl-port")"
     echo "export KAFKA_SSL_CA_FILE=$SLUICE_ENV_DIR/kafka/tls/ca.crt"

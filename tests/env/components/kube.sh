@@ -1,6 +1,10 @@
 # Kubernetes control plane for tests: etcd, kube-apiserver (RBAC, client-cert
 # auth), kube-controller-manager, kube-scheduler, kubectl, and KWOK managing two
 # fake nodes so that scheduled pods become Running. Sourced by up.sh/down.sh.
+# The apiserver reaches kubelets by node name (--kubelet-preferred-address-types=Hostname):
+# the real node of components/node.sh is named localhost and listens on 127.0.0.1.
+# PodNodeSelector/PodTolerationRestriction let tests/env/node-namespace.sh pin a
+# whole namespace to that node; namespaces without their annotations are unaffected.
 #
 # Exports: KUBECONFIG KUBECTL KUBE_APISERVER_URL KUBE_CERT_DIR ETCD_ENDPOINT KUBE_VERSION KWOK_NODES
 
@@ -41,6 +45,22 @@ EXT
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   )
   touch "$d/.done"
+}
+
+# The apiserver's client certificate towards kubelets (logs, exec, port-forward
+# on the real node of components/node.sh). system:masters, so the kubelet's
+# Webhook authorizer allows it without an RBAC binding. Made separately so an
+# environment whose other certificates predate it gets it too.
+kube_make_kubelet_client_cert() {
+  local d=$KUBE_DIR/pki
+  [[ -f $d/kubelet-client.crt ]] && return 0
+  (
+    cd "$d" || exit
+    openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
+      -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null
+    openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out kubelet-client.crt 2>/dev/null
+  )
 }
 
 # kube_write_kubeconfig FILE URL: an admin kubeconfig with file-referenced certs.
@@ -91,6 +111,9 @@ kube_start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$d/sa.pub" --service-account-signing-key-file="$d/sa.key" \
     --cert-dir="$KUBE_DIR/$name-certs" \
+    --kubelet-preferred-address-types=Hostname \
+    --kubelet-client-certificate="$d/kubelet-client.crt" --kubelet-client-key="$d/kubelet-client.key" \
+    --enable-admission-plugins=PodNodeSelector,PodTolerationRestriction \
     "$@"
   wait_for "$name" 120 "$SLUICE_ENV_DIR/$name.log" kube_apiserver_ready "$port"
 }
@@ -109,6 +132,7 @@ kube_start() {
   kube_stop
   mkdir -p "$KUBE_DIR"
   kube_make_certs
+  kube_make_kubelet_client_cert
   local d=$KUBE_DIR/pki
   local etcd_port etcd_peer_port api_port kcm_port sched_port kwok_port
   etcd_port=$(free_port) etcd_peer_port=$(free_port) api_port=$(free_port)
