@@ -22,10 +22,13 @@ namespace sluice::controllers {
 inline constexpr const char* kFunctionLabel = "sluice.io/function";
 inline constexpr const char* kRoleLabel = "sluice.io/role";
 inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
-inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which image's pool
+inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which pool (buildWarmPod)
 inline constexpr int kControlPort = 8090;
 inline constexpr const char* kConfigMountPath = "/etc/sluice";
 inline constexpr const char* kCodeMountPath = "/code";
+
+// The ConfigMap holding a Function's rendered runtime configuration (and inline code).
+std::string configMapNameOf(const std::string& function);
 
 struct PodTemplateOptions {
   std::string runtimeImage;   // used when the Function sets no spec.image
@@ -38,11 +41,20 @@ struct PodTemplateOptions {
 Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
                                        const PodTemplateOptions& options);
 
-// A generic, unspecialized runtime pod of the warm pool for `image` in `ns`
-// (role "warm", label sluice.io/pool = warmPoolName(image)); it starts with
-// --warm and waits for an authenticated /specialize.
-nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
-std::string warmPoolName(const std::string& image);
+// The warm pod that can become a replica of `function`: its replica pod
+// (buildReplicaPod, same arguments) without what names the Function — the
+// configuration volume, inline code, SLUICE_FUNCTION/SLUICE_CONFIG — started
+// with --warm, waiting for an authenticated /specialize to bring those. All the
+// rest stays: image, Secret env vars and volumes, env, envFrom, resources, pod
+// settings, a code ConfigMap or code image. The pool (label sluice.io/pool) is
+// a hash of that pod spec, so Functions whose pods differ only in what
+// /specialize brings share a pool, and any other difference (a Secret, a
+// resource class) makes a pool of its own: an adopted pod is then exactly
+// the pod the Function would have started.
+Result<nlohmann::json> buildWarmPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
+                                    const PodTemplateOptions& options);
+// The pool a warm pod belongs to ("" for other pods).
+std::string warmPoolOf(const nlohmann::json& pod);
 // spec.scaling.warmPool.size, or `defaultSize` (the operator's
 // --default-warm-pool-size, Helm's runtime.warmPool.defaultSize) when unset.
 int warmPoolSize(const nlohmann::json& function, int defaultSize);
