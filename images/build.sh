@@ -27,7 +27,8 @@
 # root mode).
 #
 # Environment: BUILD_DIR (default build), SLUICE_IMAGES_SKIP_BUILD=1 (use the
-# binaries as they are instead of `cmake --build` first), DEBIAN_MIRROR,
+# binaries as they are instead of `cmake --build` first), SLUICE_IMAGES_LOCK_HELD=1
+# (the caller holds $CACHE/.lock), DEBIAN_MIRROR,
 # DEBIAN_SECURITY_MIRROR, SLUICE_IMAGES_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -198,7 +199,7 @@ assemble() {
   install -m 0644 "$STAGE/lib/librdkafka.so.1" "$STAGE/lib/librdkafka++.so.1" "$mnt/usr/local/lib/"
   # The host's ldconfig writes the image's cache (/etc/ld.so.conf.d/libc.conf
   # lists /usr/local/lib): nothing runs inside the image to build it.
-  ldconfig -r "$mnt"
+  ldconfig -r "$mnt" || die "$name: ldconfig -r $mnt failed"
   if [[ $name == sluice-runtime-python ]]; then
     # Function code is mounted or unpacked here; the root filesystem is read-only.
     mkdir -p "$mnt/code" && chown "$UID_GID:$UID_GID" "$mnt/code"
@@ -298,8 +299,12 @@ main() {
   mkdir -p "$CACHE"
   # One build at a time per machine: the cache and the image tags are shared by
   # every worktree.
-  exec 9>"$CACHE/.lock"
-  flock 9
+  # (tests/integration/images holds the lock itself across build and checks,
+  # and says so with SLUICE_IMAGES_LOCK_HELD=1.)
+  if [[ ${SLUICE_IMAGES_LOCK_HELD:-0} != 1 ]]; then
+    exec 9>"$CACHE/.lock"
+    flock 9
+  fi
   if [[ ${1:-} == base ]]; then
     base_image
     return

@@ -35,8 +35,14 @@ cleanup() {
 trap cleanup EXIT
 
 # The binaries are this build tree's (make test has built them); build.sh only
-# packs them, or takes both archives from its cache when nothing changed.
-SLUICE_IMAGES_SKIP_BUILD=1 BUILD_DIR=$SLUICE_BUILD_DIR bash "$SLUICE_SOURCE_DIR/images/build.sh" >"$work/build.log" 2>&1 ||
+# packs them, or takes both archives from its cache when nothing changed. The
+# tags are per machine: hold build.sh's lock until the end, so a test in another
+# worktree cannot retag them between our build and our checks.
+cache=${SLUICE_IMAGES_CACHE:-$HOME/.cache/sluice/images}
+mkdir -p "$cache"
+exec 8>"$cache/.lock"
+flock 8
+SLUICE_IMAGES_LOCK_HELD=1 SLUICE_IMAGES_SKIP_BUILD=1 BUILD_DIR=$SLUICE_BUILD_DIR bash "$SLUICE_SOURCE_DIR/images/build.sh" >"$work/build.log" 2>&1 ||
   fail "images/build.sh failed: $(tail -n 20 "$work/build.log")"
 version=$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' "$SLUICE_SOURCE_DIR/CMakeLists.txt")
 revision=$(git -C "$SLUICE_SOURCE_DIR" rev-parse HEAD)
@@ -82,6 +88,7 @@ mount_image() {
   containers+=("$id")
   printf -v "$1" %s "$(buildah mount "$id")"
 }
+operator_root="" runtime_root=""
 mount_image operator_root "localhost/sluice-operator:$version"
 mount_image runtime_root "localhost/sluice-runtime-python:$version"
 
