@@ -141,7 +141,7 @@ if [[ ! $go_version =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 24)); then
 fi
 
 components=("$@")
-((${#components[@]})) || components=(etcd kube kwok helm minio)
+((${#components[@]})) || components=(etcd kube kubelet pause kwok helm minio)
 for c in "${components[@]}"; do
   "build_$c"
 done

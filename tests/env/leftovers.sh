@@ -29,7 +29,9 @@ fi
 if leftovers=$(awk -v dir="$SLUICE_ENV_DIR/" 'index($2, dir) == 1 { print $3, $2 }' /proc/self/mounts) && [[ -n $leftovers ]]; then
   report "mounts under the test environment remain:" "$leftovers"
 fi
-if leftovers=$(iptables-save 2>/dev/null | grep -F "sluice-testenv $NODE_DIR\"") && [[ -n $leftovers ]]; then
+# Our own rules carry a comment naming the env folder; portmap's name our CNI network.
+if leftovers=$(iptables-save 2>/dev/null | grep -F -e "sluice-testenv $NODE_DIR\"" -e "name: \\\"$NODE_CNI_NETWORK\\\"") &&
+  [[ -n $leftovers ]]; then
   report "iptables rules of the real node remain:" "$leftovers"
 fi
 # The bridge and kubepods are machine-wide names: only ours when no kubelet runs.

@@ -101,6 +101,9 @@ kube_start_apiserver() {
   local name=$1 port=$2
   shift 2
   local d=$KUBE_DIR/pki
+  # Made here rather than with the others, so that a private apiserver joining
+  # an environment whose certificates predate this one gets it too.
+  kube_make_kubelet_client_cert
   start_bg "$name" "$(kube_bin kube-apiserver)" \
     --etcd-servers="$ETCD_ENDPOINT" \
     --secure-port="$port" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
@@ -132,7 +135,6 @@ kube_start() {
   kube_stop
   mkdir -p "$KUBE_DIR"
   kube_make_certs
-  kube_make_kubelet_client_cert
   local d=$KUBE_DIR/pki
   local etcd_port etcd_peer_port api_port kcm_port sched_port kwok_port
   etcd_port=$(free_port) etcd_peer_port=$(free_port) api_port=$(free_port)

@@ -32,7 +32,8 @@
 # restart of the node.
 #
 # One node per machine: the kubelet uses the root kubepods cgroups and the
-# bridge name is fixed, so node_start refuses to run beside another kubelet.
+# bridge name is fixed, so beside another environment's kubelet node_start
+# only warns and starts nothing (the rest of the environment is unaffected).
 #
 # Exports: NODE_NAME NODE_POD_GATEWAY NODE_POD_CIDR NODE_BRIDGE
 #          NODE_CONTAINERD_SOCKET NODE_CTR NODE_PAUSE_IMAGE NODE_IMPORT NODE_NAMESPACE
@@ -129,7 +130,13 @@ node_start() {
   fi
   [[ -f $SLUICE_ENV_DIR/kube.env ]] || die "the node needs the kube component: up.sh kube node"
   node_stop
-  node_refuse_foreign_kubelet
+  # Another checkout's environment on this machine may own the node: the rest
+  # of this environment still comes up, and tests that need the node fail on
+  # the missing NODE_* variables.
+  if ! node_machine_free; then
+    log "WARNING: real node not started: $NODE_BUSY"
+    return 0
+  fi
   # Never delete through a mount that would not go away (a pod's hostPath...).
   [[ -z $(node_mounts) ]] || die "mounts remain under $NODE_DIR: $(node_mounts | tr '\n' ' ')"
   rm -rf --one-file-system "$NODE_DIR" && mkdir -p "$NODE_DIR"
@@ -148,15 +155,18 @@ node_start() {
 node_kube_var() { (source "$SLUICE_ENV_DIR/kube.env" 2>/dev/null && echo "${!1}"); }
 
 # The kubelet's kubepods cgroups and the bridge are machine-wide: a second node
-# (another checkout's environment) would fight over them.
-node_refuse_foreign_kubelet() {
+# (another checkout's environment) would fight over them. Sets NODE_BUSY to
+# the reason when the machine is taken.
+node_machine_free() {
   local pid
   for pid in $(pgrep -x kubelet || true); do
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "--root-dir=$NODE_DIR/" && continue
-    die "another kubelet runs on this machine (pid $pid); one real node per machine"
+    NODE_BUSY="another kubelet runs on this machine (pid $pid): one real node per machine"
+    return 1
   done
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
-    die "bridge $NODE_BRIDGE exists but is not this environment's (another environment's node?)"
+    NODE_BUSY="bridge $NODE_BRIDGE exists but is not this environment's (another environment's node?)"
+    return 1
   fi
 }
 
@@ -434,11 +444,14 @@ node_kill_shims() {
   done
 }
 
-# The kubelet's kubepods cgroups, in every v1 hierarchy that has them, deepest first.
+# The kubelet's kubepods cgroups, in every v1 hierarchy that has them, deepest
+# first. Nothing while a kubelet runs: ours is stopped before they are
+# touched, so they belong to another environment's node.
 node_pod_cgroups() {
+  [[ -z $(pgrep -x kubelet || true) ]] || return 0
   local h
   for h in "$NODE_CGROUP_ROOT"/*/; do
-    [[ -d $h/kubepods ]] && find "$h/kubepods" -depth -type d
+    [[ -d ${h}kubepods ]] && find "${h}kubepods" -depth -type d
   done
   return 0
 }
@@ -488,32 +501,65 @@ node_teardown_network() {
     ip link delete "$NODE_BRIDGE" 2>/dev/null || true
     rm -f "$NODE_DIR/bridge.created"
   fi
-  # KUBE-* (the kubelet's canary and hint chains) and CNI-* (portmap) chains
-  # are machine-wide names; left alone while another kubelet runs.
+  # KUBE-* chains are machine-wide names: left alone while another kubelet runs.
   if [[ -z $(pgrep -x kubelet || true) ]]; then
-    node_remove_chains iptables 'KUBE-|CNI-'
-    node_remove_chains ip6tables 'KUBE-'
+    node_remove_chains iptables
+    node_remove_chains ip6tables
   fi
 }
 
-# node_remove_chains IPTABLES REGEX: deletes the jumps to, then the chains
-# whose names match REGEX, in every table, through one iptables-restore per table.
+# node_remove_chains IPTABLES: removes, in every table, the KUBE-* chains (the
+# kubelet's canary and hint chains; called only when no kubelet runs) and the
+# CNI-* chains; but while another CNI user (a buildah/podman network: its
+# rules name its network in a comment) has rules there, only our pods' rules
+# and chains go. Jumps to removed chains go first; one iptables-restore
+# --noflush per table.
 node_remove_chains() {
-  local bin=$1 re=$2 table script
+  local bin=$1 table script
   command -v "$bin-save" >/dev/null || return 0
   for table in filter nat mangle raw; do
-    script=$("$bin-save" -t "$table" 2>/dev/null | awk -v re="^($re)" '
-      /^:/ { name = substr($1, 2); if (name ~ re) chains[name] = 1; next }
-      /^-A / { for (i = 3; i <= NF; i++) if ($i == "-j" && $(i + 1) ~ re && !($2 ~ re)) { sub(/^-A /, "-D "); print; break } }
-      END { for (c in chains) print "-F " c; for (c in chains) print "-X " c }')
+    script=$("$bin-save" -t "$table" 2>/dev/null | NETWORK=$NODE_CNI_NETWORK python3 -c '
+import os, re, sys
+ours = re.compile(r"name: \\?\"%s\\?\"" % re.escape(os.environ["NETWORK"]))
+chains, rules = [], []  # rules: (chain, line, jump target)
+for line in sys.stdin:
+    line = line.rstrip("\n")
+    if line.startswith(":"):
+        chains.append(line[1:].split()[0])
+    elif line.startswith("-A "):
+        m = re.search(r" -[jg] (\S+)", line)
+        rules.append((line.split()[1], line, m.group(1) if m else None))
+names = re.compile(r"name: \\?\"([^\"\\]*)\\?\"")
+def foreign(line):
+    return any(n != os.environ["NETWORK"] for n in names.findall(line))
+# With no other CNI user in this table every CNI chain goes; else only ours:
+# the chains our rules (those naming our network) jump to. The shared portmap
+# chains (CNI-HOSTPORT-*) then stay for the other user.
+cni = {c for c in chains if c.startswith("CNI-")}
+others = any(foreign(l) for ch, l, t in rules if ch in cni or t in cni)
+ours_cni = {t for ch, l, t in rules if t in cni and ours.search(l) and not foreign(l)}
+gone = (ours_cni if others else cni) | {c for c in chains if c.startswith("KUBE-")}
+for ch, l, t in rules:  # our other entries in chains that stay
+    if ch not in gone and t not in gone and ours.search(l):
+        print("-D" + l[2:])
+for ch, l, t in rules:
+    if t in gone and ch not in gone:
+        print("-D" + l[2:])
+for c in sorted(gone):
+    print("-F " + c)
+for c in sorted(gone):
+    print("-X " + c)
+')
     [[ -n $script ]] || continue
     printf '*%s\n%s\nCOMMIT\n' "$table" "$script" | "$bin-restore" -w --noflush 2>/dev/null ||
-      log "could not remove the $re chains of $bin table $table"
+      log "could not remove the KUBE-*/CNI-* chains of $bin table $table"
   done
 }
 
+# Not while another environment's kubelet runs: it relies on the same values.
 node_restore_sysctls() {
   [[ -f $NODE_DIR/sysctls.orig ]] || return 0
+  [[ -z $(pgrep -x kubelet || true) ]] || return 0
   local line
   while read -r line; do
     [[ $(sysctl -n "${line%%=*}") == "${line#*=}" ]] || sysctl -qw "$line" || true
@@ -535,7 +581,7 @@ node_remove_host_files() {
     rm -f /var/lib/kubelet/device-plugins/kubelet.sock
     # (folders the kubelet and the shims create; removed only when empty)
     rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers 2>/dev/null || true
-    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    rmdir /run/containerd/s /run/containerd /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   fi
   return 0
 }
