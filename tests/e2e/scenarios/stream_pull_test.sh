@@ -1,9 +1,13 @@
 # Seed scenario 3 on real pods: stream pull scaling 0 -> N -> 0 on consumer
-# lag. A built-in pipeline (parse, filter, project) reads click events from a
-# 4-partition topic; idle it has no pod. 4,000 events make the lag 4,000 at
-# lagThreshold 100: the autoscaler raises replicas (at most one per partition)
-# on the real node, every purchase arrives in the output topic once, and when
-# the lag is gone the Function returns to zero pods.
+# lag. A Python handler reads click events from a 4-partition topic, spends
+# 5 ms on each (an enrichment lookup), and keeps the purchases' fields
+# downstream needs; idle it has no pod. 4,000 events make the lag 4,000 at
+# lagThreshold 100, 20 s of work for one replica: the autoscaler raises
+# replicas (at most one per partition) on the real node, the first adopted
+# from the warm pool, and several are Ready and consuming at once; every
+# purchase arrives in the output topic once, and when the lag is gone the
+# Function returns to zero pods. (The built-in pipeline of the example is too
+# fast to keep a lag: one replica drains 4,000 events in under a second.)
 source "$(dirname "$0")/../lib.sh"
 require_env KAFKA_BOOTSTRAP KAFKA_POD_BOOTSTRAP
 e2e_work
@@ -19,11 +23,19 @@ apiVersion: sluice.io/v1alpha1
 kind: Function
 metadata: {name: $fn}
 spec:
-  runtime: builtin
-  pipeline:
-  - parse: {format: json}
-  - filter: {expression: 'type == "purchase" && amount > 0'}
-  - project: {fields: [id, user, item, amount]}
+  runtime: python3.11
+  handler: index.main_handler
+  code:
+    inline: |
+      import json
+      import time
+
+      def main_handler(event, context):
+          click = json.loads(event["data"])
+          time.sleep(0.005)
+          if click["type"] != "purchase" or click["amount"] <= 0:
+              return None
+          return json.dumps({k: click[k] for k in ("id", "user", "item", "amount")})
   outputs:
   - name: purchases
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$out"}
