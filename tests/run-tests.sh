@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make test: install what is missing and build (make deps, make build), start
-# the real test environment, run the unit tests and then the integration tests
-# (CTest labels) with the environment's addresses exported, then stop the
-# environment again (unless KEEP_TESTENV=1). Ends with a table of how long each
-# phase took, also when one failed. Extra arguments go to ctest (both runs); when
-# they select no integration test the environment is not started.
+# the real test environment, run the unit tests, the integration tests and the
+# e2e tests (CTest labels; e2e after `make images`) with the environment's
+# addresses exported, then stop the environment again (unless KEEP_TESTENV=1).
+# Ends with a table of how long each phase took, also when one failed. Extra
+# arguments go to ctest (every run); when they select no integration or e2e test
+# the environment is not started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -47,18 +48,25 @@ selected() { ctest -N "$@" | sed -n 's/^Total Tests: //p'; }
 all_tests=$(selected "$@")
 unit_tests=$(selected -L '^unit$' "$@")
 integration_tests=$(selected -L '^integration$' "$@")
+e2e_tests=$(selected -L '^e2e$' "$@")
 # A selection that matches nothing is a failure, not a pass; so is a test that
 # neither run would pick up.
 ((all_tests > 0)) || {
   echo "make test: no test matches: $*" >&2
   exit 1
 }
-((unit_tests + integration_tests == all_tests)) || {
-  echo "make test: $((all_tests - unit_tests - integration_tests)) test(s) have neither label unit nor integration" >&2
+((unit_tests + integration_tests + e2e_tests == all_tests)) || {
+  echo "make test: $((all_tests - unit_tests - integration_tests - e2e_tests)) test(s) have no label unit, integration or e2e" >&2
   exit 1
 }
 
-if ((integration_tests > 0)); then
+# The e2e tier runs the images `make images` builds (from the binaries just built).
+if ((e2e_tests > 0)); then
+  phase_begin images
+  BUILD_DIR=$PWD bash "$ROOT/images/build.sh"
+  phase_end
+fi
+if ((integration_tests + e2e_tests > 0)); then
   # up.sh records its install and start phases itself, per component.
   env_started=1
   bash "$ROOT/tests/env/up.sh"
@@ -90,4 +98,5 @@ run_label() {
 }
 ((unit_tests == 0)) || run_label unit "unit tests" "$@"
 ((integration_tests == 0)) || run_label integration "integration tests" "$@"
+((e2e_tests == 0)) || run_label e2e "e2e tests" "$@"
 exit "$failed"

@@ -29,7 +29,16 @@
 # little anyway: 693 s in registration order (704 s measured) against 674 s
 # longest first, which is the bound (half of the 1,347 s summed).
 
+# The e2e tier shares one Helm release: install/ sets it up before any
+# scenario runs, teardown/ removes it after the last one (even when some failed).
 function(sluice_schedule_test test)
+  if(test MATCHES "^e2e/install/")
+    set_tests_properties(${test} PROPERTIES FIXTURES_SETUP sluice_e2e)
+  elseif(test MATCHES "^e2e/teardown/")
+    set_tests_properties(${test} PROPERTIES FIXTURES_CLEANUP sluice_e2e)
+  elseif(test MATCHES "^e2e/")
+    set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED sluice_e2e)
+  endif()
   if(test MATCHES "^integration/kube/Informer(Restart|Gone)Test\\.")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK etcd)
   endif()

@@ -11,7 +11,7 @@ namespace sluice::api {
 inline constexpr const char* kFunctionLabel = "sluice.io/function";
 inline constexpr const char* kRoleLabel = "sluice.io/role";  // "replica" or "warm"
 inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
-inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which image's pool
+inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which pool (buildWarmPod)
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
 // The runtime's control endpoint on every replica and warm pod (/drain, /specialize, /invoke, /metrics).

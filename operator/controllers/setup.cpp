@@ -65,11 +65,13 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   warmPools_ = std::make_unique<WarmPoolController>(
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(), functions.cache(),
-      pods.cache(), shared_.expectations, shared_.tokens);
+      triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
+  // A Trigger's Secrets are part of its Function's warm pods.
+  pools->watchMapped(triggers, &WarmPoolController::namespaceOf);
   // Warm pods have no owner, so their expectations are lowered here.
   pods.addHandler(kube::EventHandler{
       [this](const kube::Json& pod) {

@@ -19,11 +19,13 @@ constexpr auto kExpectationRecheck = std::chrono::seconds(5);
 }  // namespace
 
 WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
-                                       const kube::ObjectCache& functions, const kube::ObjectCache& pods,
-                                       controller::Expectations& expectations, platform::ControlTokens& tokens)
+                                       const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
+                                       const kube::ObjectCache& pods, controller::Expectations& expectations,
+                                       platform::ControlTokens& tokens)
     : options_(std::move(options)),
       client_(client),
       functions_(functions),
+      triggers_(triggers),
       pods_(pods),
       expectations_(expectations),
       tokens_(tokens) {}
@@ -36,12 +38,24 @@ std::vector<std::string> WarmPoolController::namespaceOf(const json& object) {
   return {object.value("/metadata/namespace"_json_pointer, std::string("default"))};
 }
 
+Result<json> WarmPoolController::warmPodOf(const json& function) const {
+  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string("default"));
+  const std::string name = function.value("/metadata/name"_json_pointer, std::string());
+  std::vector<json> triggers;
+  for (const kube::ObjectPtr& t : triggers_.byNamespace(ns)) {
+    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
+  }
+  auto rendered = spec::renderRuntimeConfig(function, triggers);
+  if (!rendered.isOk()) return rendered.status();
+  return platform::buildWarmPod(function, *rendered, {options_.runtimeImage, platform::configMapNameOf(name)});
+}
+
 controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
   const std::string key = expectationsKey(ns);
   if (!expectations_.satisfied(key)) return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
 
   struct Pool {
-    std::string image;
+    json pod;  // what a new member looks like
     int size = 0;
     std::vector<json> pods;
   };
@@ -50,9 +64,10 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
     if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
     int size = api::warmPoolSize(*f, options_.defaultWarmPoolSize);
     if (size <= 0) continue;
-    std::string image = f->value("/spec/image"_json_pointer, options_.runtimeImage);
-    Pool& pool = pools[platform::warmPoolName(image)];
-    pool.image = image;
+    auto pod = warmPodOf(*f);
+    if (!pod.isOk()) continue;
+    Pool& pool = pools[platform::warmPoolOf(*pod)];
+    pool.pod = std::move(*pod);
     pool.size = std::max(pool.size, size);
   }
   for (const kube::ObjectPtr& p : pods_.byNamespace(ns)) {
@@ -65,7 +80,7 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
   std::vector<json> deletes;
   for (auto& [name, pool] : pools) {
     const int have = static_cast<int>(pool.pods.size());
-    for (int i = have; i < pool.size; ++i) creates.push_back(platform::buildWarmPod(ns, pool.image));
+    for (int i = have; i < pool.size; ++i) creates.push_back(pool.pod);
     if (have > pool.size) {
       // Not ready first, then newest: keep the pods most likely to be adopted soon.
       std::sort(pool.pods.begin(), pool.pods.end(), [](const json& a, const json& b) {

@@ -1,10 +1,14 @@
-// WarmPoolController: keeps, per namespace and runtime image, a pool of
-// generic runtime pods that are Ready but run no function yet, so that waking
-// a Function from zero adopts one (KubePlatform) instead of waiting for
-// a cold start. The pool size is the largest spec.scaling.warmPool.size among
-// the namespace's Functions using that image; adopted pods leave the pool and
-// are replaced, surplus pods go (not ready first, then newest), and pools no
-// Function asks for are emptied.
+// WarmPoolController: keeps, per namespace and pod shape, a pool of runtime
+// pods that are Ready but run no function yet, so that waking a Function from
+// zero adopts one (KubePlatform) instead of waiting for a cold start. A warm
+// pod is the Function's own replica pod without its configuration and inline
+// code (buildWarmPod): Secrets, env, resources and pod settings are already in
+// it, and Functions whose pods differ only in configuration share a pool. The
+// pool size is the largest spec.scaling.warmPool.size among the namespace's
+// Functions of that pool; adopted pods leave the pool and are replaced,
+// surplus pods go (not ready first, then newest), and pools no Function asks
+// for are emptied. A Function whose pod cannot be built (an invalid spec, which
+// the FunctionController reports) gets no pool.
 //
 // Keys are namespaces. Expectations (key "warm:<namespace>") keep a lagging
 // cache from creating extra pods. Thread-safety: as any Reconciler.
@@ -31,19 +35,24 @@ struct WarmPoolControllerOptions {
 class WarmPoolController final : public controller::Reconciler {
  public:
   WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
-                     const kube::ObjectCache& functions, const kube::ObjectCache& pods,
-                     controller::Expectations& expectations, platform::ControlTokens& tokens);
+                     const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
+                     const kube::ObjectCache& pods, controller::Expectations& expectations,
+                     platform::ControlTokens& tokens);
 
   controller::ReconcileResult reconcile(const std::string& ns) override;
 
   static std::string expectationsKey(const std::string& ns) { return "warm:" + ns; }
-  // The namespace key of a Function or warm pod (for Controller::watchMapped).
+  // The namespace key of a Function, Trigger or warm pod (for Controller::watchMapped).
   static std::vector<std::string> namespaceOf(const kube::Json& object);
 
  private:
+  // The warm pod of `function` (its Triggers from the cache), or why there is none.
+  Result<kube::Json> warmPodOf(const kube::Json& function) const;
+
   WarmPoolControllerOptions options_;
   kube::ResourceClient& client_;
   const kube::ObjectCache& functions_;
+  const kube::ObjectCache& triggers_;
   const kube::ObjectCache& pods_;
   controller::Expectations& expectations_;
   platform::ControlTokens& tokens_;

@@ -110,7 +110,7 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   const std::string uid = function["metadata"].value("uid", "");
 
   ApplyOutcome outcome;
-  const std::string configMapName = name + "-sluice-config";
+  const std::string configMapName = configMapNameOf(name);
   auto podTemplate = buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName});
   if (!podTemplate.isOk()) return Status(StatusCode::kInvalidArgument, podTemplate.status().message());
   if (Status s = ensureConfigMap(function, configMapName, spec.rendered.config); !s.isOk()) {
@@ -218,24 +218,22 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function,
   WarmCandidates out;
   if (replicas_ == nullptr) return out;
   const json& spec = function.value("spec", json::object());
-  // A warm pod has no Secrets, env, code volume or pod settings of the Function.
-  if (!rendered.secretEnvs.empty() || !rendered.secretVolumes.empty()) return out;
-  for (const char* field : {"env", "envFrom", "resources", "pod"}) {
-    if (spec.contains(field)) return out;
-  }
+  const std::string name = function["metadata"].value("name", "");
+  auto shape = buildWarmPod(function, rendered, {options_.runtimeImage, configMapNameOf(name)});
+  if (!shape.isOk()) return out;
+  const std::string pool = warmPoolOf(*shape);
+  // What buildWarmPod left out arrives with /specialize: the configuration, and inline code in it.
   json configuration = rendered.config;
-  if (spec.value("runtime", "python3.11") != "builtin") {
-    if (!spec.contains("/code/inline"_json_pointer)) return out;
+  if (spec.contains("/code/inline"_json_pointer)) {
     const std::string handler = spec.value("handler", "index.main_handler");
     configuration.erase("codeDir");
     configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", spec["code"]["inline"]}};
   }
-  const std::string pool = warmPoolName(spec.value("image", options_.runtimeImage));
   const std::string ns = function["metadata"].value("namespace", "default");
   for (const kube::ObjectPtr& p : caches_.pods.byNamespace(ns)) {
     const json& pod = *p;
     if (pod.value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) != "warm") continue;
-    if (pod.value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string()) != pool) continue;
+    if (warmPoolOf(pod) != pool) continue;
     if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(pod)) continue;
     if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
     out.pods.push_back(pod);
@@ -258,6 +256,9 @@ Status KubePlatform::adopt(const std::string& key, const json& podTemplate, cons
                  {{"resourceVersion", meta.value("resourceVersion", "")},  // fails if another owner got there first
                   {"labels", labels},
                   {"ownerReferences", podTemplate["metadata"]["ownerReferences"]}}}};
+  if (podTemplate["metadata"].contains("annotations")) {
+    patch["metadata"]["annotations"] = podTemplate["metadata"]["annotations"];
+  }
   auto adopted = client_.patch(res::kPods, meta.value("namespace", "default"), name, kube::PatchType::kMerge, patch);
   if (!adopted.isOk()) return adopted.status().withContext("adopting warm pod " + name);
   if (Status s = replicas_->specialize(*adopted, configuration); !s.isOk()) {

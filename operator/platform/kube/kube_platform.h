@@ -16,9 +16,10 @@
 //      an authenticated /specialize carrying the code; a failed specialization
 //      is replaced by a fresh pod), creates the rest under the lowest free
 //      "<name>-<ordinal>" names (so a create that lands late collides with its
-//      repeat instead of making a surplus pod); only Functions whose code
-//      travels in the configuration (inline or builtin) and that need no
-//      Secrets, env or pod overrides are adoptable.
+//      repeat instead of making a surplus pod). A warm pod is the Function's
+//      own pod less its configuration (buildWarmPod): Secrets, env,
+//      resources, pod settings, a code ConfigMap or image are already in it,
+//      so every Function can adopt from a pool of its pod's shape.
 // The warm pods themselves are kept by the WarmPoolController.
 // Thread-safety: apply() runs on the FunctionController's workers, never twice
 // at once for one key; the caches and clients are thread-safe.

@@ -47,42 +47,7 @@ json controlTokenEnv() {
 
 }  // namespace
 
-std::string warmPoolName(const std::string& image) { return "pool-" + templateHash(json(image)); }
-
-json buildWarmPod(const std::string& ns, const std::string& image) {
-  json container = {
-      {"name", "runtime"},
-      {"image", image},
-      {"args", json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)})},
-      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
-      {"env", json::array(
-                  {controlTokenEnv(),
-                   {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
-                   {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}}})},
-      // Code delivered by /specialize is written under /tmp, the one writable place.
-      {"volumeMounts", json::array({{{"name", "tmp"}, {"mountPath", "/tmp"}}})},
-      {"readinessProbe", httpProbe("/readyz", 2)},
-      {"livenessProbe", httpProbe("/healthz", 10)},
-      {"securityContext", hardenedContainerSecurityContext()},
-  };
-  json podSpec = {
-      {"containers", json::array({container})},
-      {"volumes", json::array({{{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}}})},
-      {"securityContext", podSecurityContext()},
-      {"automountServiceAccountToken", false},
-      {"enableServiceLinks", false},
-      {"terminationGracePeriodSeconds", 45},
-      {"restartPolicy", "Always"},
-  };
-  const std::string pool = warmPoolName(image);
-  return json{{"apiVersion", "v1"},
-              {"kind", "Pod"},
-              {"metadata",
-               {{"generateName", "sluice-warm-"},
-                {"namespace", ns},
-                {"labels", {{api::kRoleLabel, "warm"}, {api::kPoolLabel, pool}, {api::kManagedByLabel, "sluice"}}}}},
-              {"spec", podSpec}};
-}
+std::string configMapNameOf(const std::string& function) { return function + "-sluice-config"; }
 
 std::string replicaPodName(const std::string& function, int ordinal) {
   return function + "-" + std::to_string(ordinal);
@@ -225,6 +190,46 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   };
   if (pod.contains("annotations")) podMeta["annotations"] = pod["annotations"];
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
+}
+
+Result<json> buildWarmPod(const json& function, const spec::RenderedConfig& rendered,
+                          const PodTemplateOptions& options) {
+  auto replica = buildReplicaPod(function, rendered, options);
+  if (!replica.isOk()) return replica.status();
+  json podSpec = (*replica)["spec"];
+  json& container = podSpec["containers"][0];
+  container["args"] = json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)});
+  // What names the Function goes: it arrives with /specialize.
+  json env = json::array();
+  for (const json& e : container["env"]) {
+    const std::string name = e.value("name", "");
+    if (name != "SLUICE_FUNCTION" && name != "SLUICE_CONFIG") env.push_back(e);
+  }
+  container["env"] = env;
+  // The rendered configuration, and inline code (a key of the same ConfigMap), travel in /specialize.
+  std::set<std::string> dropped = {"config"};
+  for (const json& v : podSpec["volumes"]) {
+    if (v.value("/configMap/name"_json_pointer, std::string()) == options.configMapName)
+      dropped.insert(v.value("name", ""));
+  }
+  auto keep = [&dropped](json& list) {
+    json kept = json::array();
+    for (const json& item : list) {
+      if (!dropped.count(item.value("name", ""))) kept.push_back(item);
+    }
+    list = kept;
+  };
+  keep(podSpec["volumes"]);
+  keep(container["volumeMounts"]);
+  const std::string pool = "pool-" + templateHash(podSpec);
+  json metadata = {{"generateName", "sluice-warm-"},
+                   {"namespace", function["metadata"].value("namespace", "default")},
+                   {"labels", {{api::kRoleLabel, "warm"}, {api::kPoolLabel, pool}, {api::kManagedByLabel, "sluice"}}}};
+  return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", metadata}, {"spec", podSpec}};
+}
+
+std::string warmPoolOf(const json& pod) {
+  return pod.value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string());
 }
 
 }  // namespace sluice::platform

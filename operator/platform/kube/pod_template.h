@@ -21,6 +21,9 @@ namespace sluice::platform {
 inline constexpr const char* kConfigMountPath = "/etc/sluice";
 inline constexpr const char* kCodeMountPath = "/code";
 
+// The ConfigMap holding a Function's rendered runtime configuration (and inline code).
+std::string configMapNameOf(const std::string& function);
+
 struct PodTemplateOptions {
   std::string runtimeImage;   // used when the Function sets no spec.image
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
@@ -32,11 +35,20 @@ struct PodTemplateOptions {
 Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
                                        const PodTemplateOptions& options);
 
-// A generic, unspecialized runtime pod of the warm pool for `image` in `ns`
-// (role "warm", label sluice.io/pool = warmPoolName(image)); it starts with
-// --warm and waits for an authenticated /specialize.
-nlohmann::json buildWarmPod(const std::string& ns, const std::string& image);
-std::string warmPoolName(const std::string& image);
+// The warm pod that can become a replica of `function`: its replica pod
+// (buildReplicaPod, same arguments) without what names the Function — the
+// configuration volume, inline code, SLUICE_FUNCTION/SLUICE_CONFIG — started
+// with --warm, waiting for an authenticated /specialize to bring those. All the
+// rest stays: image, Secret env vars and volumes, env, envFrom, resources, pod
+// settings, a code ConfigMap or code image. The pool (label sluice.io/pool) is
+// a hash of that pod spec, so Functions whose pods differ only in what
+// /specialize brings share a pool, and any other difference (a Secret, a
+// resource class) makes a pool of its own: an adopted pod is then exactly
+// the pod the Function would have started.
+Result<nlohmann::json> buildWarmPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
+                                    const PodTemplateOptions& options);
+// The pool a warm pod belongs to ("" for other pods).
+std::string warmPoolOf(const nlohmann::json& pod);
 
 // Replica pods are named "<function>-<ordinal>", not generateName'd: two creates meant for the same
 // slot (a retried POST, or a killed operator's create that lands after its successor listed the pods)

@@ -9,6 +9,7 @@
 #               broker certificate for 127.0.0.1 signed by the throwaway CA in
 #               KAFKA_SSL_CA_FILE; all generated at start)
 #   kafka-b  -> KAFKA_BOOTSTRAP_B    (a second cluster for mirror/disaster-recovery tests)
+#               KAFKA_POD_BOOTSTRAP_B: the same for pods on the real node
 # Both run from the same install, each with its own data dir and ports. Topics
 # are NOT auto-created: tests create the topics they use (KAFKA_TOPICS is a
 # wrapper around Kafka's own TopicCommand; librdkafka's admin API works too).
@@ -92,19 +93,19 @@ _kafka_prepare_instance() {
   cport=$(free_port)
   while [[ $cport == "$port" ]]; do cport=$(free_port); done
   rm -rf "$dir" && mkdir -p "$dir/data"
-  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
-  local advertised="PLAINTEXT://127.0.0.1:$port"
+  pport=$(free_port)
+  while [[ $pport == "$port" || $pport == "$cport" ]]; do pport=$(free_port); done
+  # A pod cannot use 127.0.0.1 (its own loopback); the metadata it gets back
+  # must name the address it reached the broker at.
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,POD://127.0.0.1:$pport"
+  local advertised="PLAINTEXT://127.0.0.1:$port,POD://10.244.0.1:$pport"
   local scram=()
   if [[ $name == kafka ]]; then
     sport=$(free_port)
-    while [[ $sport == "$port" || $sport == "$cport" ]]; do sport=$(free_port); done
-    pport=$(free_port)
-    while [[ $pport == "$port" || $pport == "$cport" || $pport == "$sport" ]]; do pport=$(free_port); done
+    while [[ $sport == "$port" || $sport == "$cport" || $sport == "$pport" ]]; do sport=$(free_port); done
     _kafka_make_tls "$dir/tls" || return 1
-    listeners+=",SASL_SSL://127.0.0.1:$sport,POD://127.0.0.1:$pport"
-    # A pod cannot use 127.0.0.1 (its own loopback); the metadata it gets back
-    # must name the address it reached the broker at.
-    advertised+=",SASL_SSL://127.0.0.1:$sport,POD://10.244.0.1:$pport"
+    listeners+=",SASL_SSL://127.0.0.1:$sport"
+    advertised+=",SASL_SSL://127.0.0.1:$sport"
     # The SCRAM user is written into the cluster metadata when the storage is
     # formatted (KIP-900), so no admin call is needed after the start.
     local password
@@ -173,7 +174,7 @@ while True:
   }
   echo "$port" >"$dir/port"
   [[ -z $sport ]] || echo "$sport" >"$dir/sasl-ssl-port"
-  [[ -z $pport ]] || echo "$pport" >"$dir/pod-port"
+  echo "$pport" >"$dir/pod-port"
 }
 
 # _kafka_make_tls DIR: a throwaway CA (ca.crt) and a broker certificate for
@@ -218,7 +219,7 @@ kafka_start() {
   for name in "${KAFKA_INSTANCES[@]}"; do
     # (An instance started before the SASL_SSL or pod listener existed is restarted.)
     if is_running "$name" && [[ -f $SLUICE_ENV_DIR/$name/port ]] &&
-      [[ $name != kafka || (-f $SLUICE_ENV_DIR/$name/sasl-ssl-port && -f $SLUICE_ENV_DIR/$name/pod-port) ]]; then
+      [[ -f $SLUICE_ENV_DIR/$name/pod-port ]] && [[ $name != kafka || -f $SLUICE_ENV_DIR/$name/sasl-ssl-port ]]; then
       log "$name already running (pid $(cat "$SLUICE_ENV_DIR/$name.pid"))"
       continue
     fi
@@ -255,6 +256,7 @@ kafka_start() {
     echo "export KAFKA_SASL_PASSWORD=$(cat "$SLUICE_ENV_DIR/kafka/tls/sasl-password")"
     echo "# A second, independent Kafka cluster (mirror / disaster-recovery tests)."
     echo "export KAFKA_BOOTSTRAP_B=127.0.0.1:$(cat "$SLUICE_ENV_DIR/kafka-b/port")"
+    echo "export KAFKA_POD_BOOTSTRAP_B=10.244.0.1:$(cat "$SLUICE_ENV_DIR/kafka-b/pod-port")"
     echo "# auto.create.topics.enable=false: create topics first, e.g."
     echo "#   \$KAFKA_TOPICS --bootstrap-server \$KAFKA_BOOTSTRAP --create --topic T --partitions 3"
     echo "export KAFKA_TOPICS=$home/bin/kafka-topics"

@@ -58,7 +58,7 @@ class FunctionControllerTest : public ::testing::Test {
         tokens(client),
         platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
         controller(client, {functions, triggers}, platform, events, clock),
-        warmPools({"sluice/runtime-python:test"}, client, functions, pods, expectations, tokens) {}
+        warmPools({"sluice/runtime-python:test"}, client, functions, triggers, pods, expectations, tokens) {}
 
   // Creates the Function on the "server" and mirrors it into the cache.
   json addFunction(json spec, const json& status = json::object()) {
@@ -319,7 +319,8 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
 }
 
 TEST_F(FunctionControllerTest, OperatorDefaultWarmPoolAppliesOnlyWhereTheFunctionSetsNoSize) {
-  WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, pods, expectations, tokens);
+  WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, triggers, pods, expectations,
+                                 tokens);
   addFunction(inlineCode());
   EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 3);
   withDefault.reconcile("ns");
@@ -349,18 +350,54 @@ TEST_F(FunctionControllerTest, AFailedSpecializationFallsBackToAFreshPod) {
   EXPECT_EQ(client.callCount("create", "pods"), 2);  // the warm pod and the fresh replica
 }
 
-TEST_F(FunctionControllerTest, FunctionsWithSecretsAreNeverAdopted) {
-  json spec = inlineCode();
-  spec["scaling"] = {{"warmPool", {{"size", 1}}}};
-  spec["env"] = json::array({{{"name", "MODE"}, {"value", "x"}}});
+TEST_F(FunctionControllerTest, FunctionsWithEnvSecretsAndACodeConfigMapAreAdoptedFromAPoolOfTheirShape) {
+  json spec = {{"runtime", "python3.11"},
+               {"handler", "index.main_handler"},
+               {"code", {{"configMapRef", {{"name", "handlers"}}}}},
+               {"env", json::array({{{"name", "MODE"}, {"value", "x"}}})},
+               {"outputs", json::array({{{"name", "lake"},
+                                         {"s3",
+                                          {{"endpoint", "http://s3:9000"},
+                                           {"bucket", "lake"},
+                                           {"credentialsSecretRef", {{"name", "s3-creds"}}}}}}})},
+               {"scaling", {{"warmPool", {{"size", 1}}}}}};
   addFunction(spec);
   warmPools.reconcile("ns");
   syncPods();
+  ASSERT_EQ(client.objects(res::kPods, "ns").size(), 1u);
+  const json warm = client.objects(res::kPods, "ns")[0];
+  json env = warm["spec"]["containers"][0]["env"];
+  auto hasEnv = [&env](const std::string& name) {
+    for (const json& e : env) {
+      if (e["name"] == name) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(hasEnv("MODE")) << "the warm pod starts with the Function's env";
+  EXPECT_TRUE(hasEnv("SLUICE_SECRET_OUTPUT_LAKE_ACCESSKEY")) << "and its Secrets' references";
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  ASSERT_EQ(replicas.specialized.size(), 1u) << "adopted, not created";
+  EXPECT_EQ(replicas.specialized[0], warm["metadata"]["name"]);
+  EXPECT_EQ(client.callCount("create", "pods"), 1);
+  EXPECT_EQ(replicas.configurations[0]["codeDir"], "/code") << "the code ConfigMap is mounted in the warm pod";
+  EXPECT_FALSE(replicas.configurations[0].contains("codeFiles"));
+}
+
+TEST_F(FunctionControllerTest, AWarmPodOfAnotherShapeIsNotAdopted) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 1}}}};
+  addFunction(spec);
+  warmPools.reconcile("ns");
+  syncPods();
+  // The Function changes its env after the pool filled: the pod in the pool no longer fits.
+  json fn = *client.object(spec::kFunctions, "ns", "echo");
+  fn["spec"]["env"] = json::array({{{"name", "MODE"}, {"value", "x"}}});
+  functions.upsert(std::make_shared<const json>(*client.update(spec::kFunctions, fn)));
   setDesired(1);
   controller.reconcile("ns/echo");
   EXPECT_TRUE(replicas.specialized.empty());
   EXPECT_EQ(liveReplicas(), 1);
-  EXPECT_EQ(client.callCount("create", "pods"), 2);
 }
 
 TEST_F(FunctionControllerTest, SurplusWarmPodsGoNotReadyFirst) {

@@ -143,6 +143,93 @@ TEST(PodTemplateTest, TemplateHashFollowsTheSpec) {
   EXPECT_EQ((*a)["metadata"]["labels"][api::kTemplateHashLabel].get<std::string>().size(), 10u);
 }
 
+// The warm pod of a Function, built as the WarmPoolController and the platform build it.
+Result<json> warmFor(const json& fn, const std::vector<json>& triggers = {}) {
+  auto rendered = spec::renderRuntimeConfig(fn, triggers);
+  if (!rendered.isOk()) return rendered.status();
+  return buildWarmPod(fn, *rendered, kOptions);
+}
+
+json named(const json& fn, const std::string& name) {
+  json copy = fn;
+  copy["metadata"]["name"] = name;
+  copy["metadata"]["uid"] = "uid-" + name;
+  return copy;
+}
+
+TEST(PodTemplateTest, WarmPodIsTheReplicaWithoutWhatSpecializeBrings) {
+  json fn = function({{"code", {{"inline", "def main_handler(e, c): return e"}}},
+                      {"env", json::array({{{"name", "MODE"}, {"value", "strict"}}})},
+                      {"resources", {{"limits", {{"memory", "256Mi"}}}}}});
+  auto replica = podFor(fn);
+  auto warm = warmFor(fn);
+  ASSERT_TRUE(replica.isOk() && warm.isOk()) << warm.status().toString();
+  const json& meta = (*warm)["metadata"];
+  EXPECT_EQ(meta["generateName"], "sluice-warm-");
+  EXPECT_EQ(meta["namespace"], "etl");
+  EXPECT_EQ(meta["labels"][api::kRoleLabel], "warm");
+  EXPECT_FALSE(meta["labels"].contains(api::kFunctionLabel));
+  EXPECT_FALSE(meta.contains("ownerReferences")) << "a warm pod belongs to no Function until adopted";
+  EXPECT_EQ(warmPoolOf(*warm).rfind("pool-", 0), 0u);
+
+  const json& c = (*warm)["spec"]["containers"][0];
+  EXPECT_EQ(c["args"], json::array({"--warm", "--control-bind-address", "0.0.0.0:8090"}));
+  EXPECT_TRUE(envNamed(*warm, "SLUICE_FUNCTION").is_null());
+  EXPECT_TRUE(envNamed(*warm, "SLUICE_CONFIG").is_null());
+  EXPECT_EQ(envNamed(*warm, "MODE")["value"], "strict") << "the user's env is in the warm pod from its start";
+  EXPECT_FALSE(envNamed(*warm, kControlTokenEnv).is_null());
+  EXPECT_EQ(c["resources"], (*replica)["spec"]["containers"][0]["resources"]);
+  for (const json& v : (*warm)["spec"]["volumes"]) {
+    EXPECT_NE(v.value("/configMap/name"_json_pointer, std::string()), kOptions.configMapName)
+        << "the configuration and inline code arrive with /specialize: " << v.dump();
+  }
+  for (const json& m : c["volumeMounts"]) EXPECT_NE(m["name"], "config");
+  EXPECT_EQ((*warm)["spec"]["securityContext"], (*replica)["spec"]["securityContext"]);
+  EXPECT_EQ(c["securityContext"], (*replica)["spec"]["containers"][0]["securityContext"]);
+}
+
+TEST(PodTemplateTest, FunctionsShareAWarmPoolExactlyWhenTheirPodsDifferOnlyInConfiguration) {
+  json plain = function({{"code", {{"inline", "def main_handler(e, c): return 1"}}}});
+  json otherCode = named(function({{"code", {{"inline", "def main_handler(e, c): return 2"}}}}), "other");
+  json withEnv = function({{"code", {{"inline", "x"}}}, {"env", json::array({{{"name", "A"}, {"value", "1"}}})}});
+  json bigger = function({{"code", {{"inline", "x"}}}, {"resources", {{"requests", {{"cpu", "2"}}}}}});
+  json otherImage = function({{"code", {{"inline", "x"}}}, {"image", "acme/python:3"}});
+  json builtin = function({{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}});
+  json trigger = {{"metadata", {{"name", "orders"}}},
+                  {"spec",
+                   {{"functionRef", {{"name", "clean-logs"}}},
+                    {"kafka",
+                     {{"bootstrapServers", {"k:9092"}},
+                      {"topics", {"t"}},
+                      {"consumerGroup", "g"},
+                      {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-creds"}}}}}}}}}};
+  auto pool = [](const Result<json>& pod) { return pod.isOk() ? warmPoolOf(*pod) : pod.status().toString(); };
+  EXPECT_EQ(pool(warmFor(plain)), pool(warmFor(otherCode))) << "inline code travels in /specialize";
+  EXPECT_EQ(pool(warmFor(plain)), pool(warmFor(builtin))) << "so does a pipeline";
+  EXPECT_NE(pool(warmFor(plain)), pool(warmFor(withEnv)));
+  EXPECT_NE(pool(warmFor(plain)), pool(warmFor(bigger))) << "a resource class is a pool of its own";
+  EXPECT_NE(pool(warmFor(plain)), pool(warmFor(otherImage)));
+  EXPECT_NE(pool(warmFor(builtin)), pool(warmFor(builtin, {trigger}))) << "a Secret is in the warm pod";
+  auto withSecret = warmFor(builtin, {trigger});
+  ASSERT_TRUE(withSecret.isOk());
+  EXPECT_EQ(envNamed(*withSecret, "SLUICE_SECRET_TRIGGER_ORDERS_USERNAME")["valueFrom"]["secretKeyRef"],
+            (json{{"name", "kafka-creds"}, {"key", "username"}}));
+}
+
+TEST(PodTemplateTest, WarmPodKeepsACodeImageOrCodeConfigMap) {
+  auto image = warmFor(function({{"code", {{"image", "acme/handlers:7"}}}}));
+  ASSERT_TRUE(image.isOk());
+  ASSERT_TRUE((*image)["spec"].contains("initContainers"));
+  EXPECT_EQ((*image)["spec"]["initContainers"][0]["image"], "acme/handlers:7");
+  auto configMap = warmFor(function({{"code", {{"configMapRef", {{"name", "handlers"}}}}}}));
+  ASSERT_TRUE(configMap.isOk());
+  bool mounted = false;
+  for (const json& v : (*configMap)["spec"]["volumes"]) {
+    if (v.value("/configMap/name"_json_pointer, std::string()) == "handlers") mounted = true;
+  }
+  EXPECT_TRUE(mounted) << (*configMap)["spec"]["volumes"].dump();
+}
+
 TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
   EXPECT_EQ(replicaPodName("clean-logs", 7), "clean-logs-7");
   EXPECT_EQ(freeReplicaPodNames("f", {}, 3), (std::vector<std::string>{"f-0", "f-1", "f-2"}));
