@@ -22,6 +22,7 @@ rounds=${1:-30}
 release=bench-cold
 system_ns=bench-cold-system
 E2E_NS=bench-cold
+E2E_SYSTEM_NS=$system_ns
 ns=$E2E_NS
 e2e_work
 e2e_cleanup() {
@@ -57,7 +58,9 @@ ${3:-}
 YAML
 }
 {
-  function_yaml cs-fresh 0
+  # An env var of its own: a pool of the same shape (cs-warm's) would be adopted from.
+  function_yaml cs-fresh 0 "  env:
+  - {name: MODE, value: fresh}"
   function_yaml cs-warm 1
   function_yaml cs-secret 1 "  env:
   - name: API_KEY

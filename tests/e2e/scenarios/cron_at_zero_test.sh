@@ -1,7 +1,8 @@
 # Seed scenario 4 on real pods: cron fires at zero. A Python Function whose
 # code comes from a ConfigMap idles at zero pods with a daily cron Trigger for
 # a minute soon to come. At that minute the operator wakes a replica on the
-# real node and delivers the tick; the handler's one record lands in Kafka,
+# real node (adopted from its warm pool, whose pod already mounts the code
+# ConfigMap) and delivers the tick; the handler's one record lands in Kafka,
 # the Trigger's status.lastFireTime is that minute, and after the cooldown the
 # Function is back at zero pods with still exactly one record.
 source "$(dirname "$0")/../lib.sh"
@@ -33,7 +34,7 @@ spec:
   outputs:
   - name: reports
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$out"}
-  scaling: {minReplicas: 0, maxReplicas: 1, cooldownSeconds: 5}
+  scaling: {minReplicas: 0, maxReplicas: 1, cooldownSeconds: 5, warmPool: {size: 1}}
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
@@ -44,6 +45,7 @@ spec:
 YAML
 k wait --for=condition=Ready "fn/$fn" --timeout=60s >/dev/null || fail "Function $fn not Ready at zero"
 replicas_are "$fn" 0 || fail "replicas exist before the first firing"
+poll 60 warm_ready "$fn" 1
 record_replicas "$fn" "$work/replicas"
 
 poll 150 records_are 1
@@ -53,6 +55,7 @@ line=$(kafka_values "$KAFKA_BOOTSTRAP" "$out")
 [[ $(jq -r .payload <<<"$line") == "build the report" ]] || fail "the tick's record is $line"
 [[ $(jq -r .trigger <<<"$line") == "$fn" ]] || fail "the tick's record names trigger $(jq -r .trigger <<<"$line")"
 on_real_node "$fn"
+assert_adopted "$fn"
 fired() { k get trigger "$fn" -o jsonpath='{.status.lastFireTime}'; }
 has_fired() { [[ -n $(fired) ]]; }
 poll 30 has_fired
