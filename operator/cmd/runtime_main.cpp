@@ -117,7 +117,10 @@ int main(int argc, char** argv) {
   });
   signalThread.detach();
 
-  if (!warm) {
+  if (warm) {
+    // Ready means ready to specialize fast: the interpreter starts now, not in /specialize.
+    sluice::runtime::prepareHandlers();
+  } else {
     auto function = sluice::runtime::config::loadFunctionConfig(configPath);
     if (!function.isOk()) {
       std::cerr << "sluice-runtime: " << function.status().message() << "\n";

@@ -83,6 +83,23 @@ record_replicas() {
 # The highest Ready replica count in a record_replicas file.
 peak_ready() { awk 'max < $3 { max = $3 } END { print max + 0 }' "$1"; }
 
+# scaling_from_zero_yaml MAX COOLDOWN WINDOW: the spec.scaling of a Function
+# that idles at zero with a warm pod and follows its load within seconds (a
+# 1 s polling interval, no burst hold, the given cooldown and scale-down
+# window), indented for a Function's spec.
+scaling_from_zero_yaml() {
+  cat <<YAML
+  scaling:
+    minReplicas: 0
+    maxReplicas: $1
+    cooldownSeconds: $2
+    pollingIntervalSeconds: 1
+    burst: {thresholdPercent: 1000}
+    warmPool: {size: 1}
+    scaleDown: {stabilizationWindowSeconds: $3}
+YAML
+}
+
 # Warm pools: the Function's pool has N Ready pods (status.warmReplicas), and
 # waking it adopted one (an AdoptedWarmPods Event) instead of starting a pod.
 warm_ready() { (($(k get fn "$1" -o jsonpath='{.status.warmReplicas}' 2>/dev/null || echo 0) >= $2)); }

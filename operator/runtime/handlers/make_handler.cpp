@@ -61,6 +61,8 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
   return std::unique_ptr<Handler>(std::move(*handler));
 }
 
+void prepareHandlers() { (void)python::PythonRuntime::instance(); }
+
 bool handlersHealthy() { return python::pythonHealthy(); }
 
 }  // namespace sluice::runtime

@@ -16,6 +16,12 @@ namespace sluice::runtime {
 // from the function's first trigger when empty.
 Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& config);
 
+// Starts the embedded interpreter (once per process), which the first Python
+// handler would otherwise start. A warm replica calls it before it reports
+// ready, so /specialize only imports the handler: measured on the real node,
+// the interpreter's start was most of an adoption (see BENCHMARKS.md).
+void prepareHandlers();
+
 // For /healthz: false once an embedded interpreter is stuck (docs/python-handlers.md).
 bool handlersHealthy();
 

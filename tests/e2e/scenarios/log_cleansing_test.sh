@@ -45,14 +45,7 @@ spec:
   outputs:
   - name: cleaned
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$out"}
-  scaling:
-    minReplicas: 0
-    maxReplicas: 4
-    cooldownSeconds: 4
-    pollingIntervalSeconds: 1
-    burst: {thresholdPercent: 1000}
-    warmPool: {size: 1}
-    scaleDown: {stabilizationWindowSeconds: 3}
+$(scaling_from_zero_yaml 4 4 3)
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger

@@ -56,14 +56,7 @@ spec:
       connectionSecretRef: {name: $fn-rabbit}
       exchange: "$exchange"
       routingKey: posts
-  scaling:
-    minReplicas: 0
-    maxReplicas: 3
-    cooldownSeconds: 5
-    pollingIntervalSeconds: 1
-    burst: {thresholdPercent: 1000}
-    warmPool: {size: 1}
-    scaleDown: {stabilizationWindowSeconds: 0}
+$(scaling_from_zero_yaml 3 5 0)
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger

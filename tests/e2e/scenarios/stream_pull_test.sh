@@ -39,14 +39,7 @@ spec:
   outputs:
   - name: purchases
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$out"}
-  scaling:
-    minReplicas: 0
-    maxReplicas: 4
-    cooldownSeconds: 5
-    pollingIntervalSeconds: 1
-    burst: {thresholdPercent: 1000}
-    warmPool: {size: 1}
-    scaleDown: {stabilizationWindowSeconds: 0}
+$(scaling_from_zero_yaml 4 5 0)
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
