@@ -135,7 +135,7 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   }
   outcome.counts = countPods(pods);
   outcome.counts.desired = spec.desired;
-  WarmCandidates warm = warmCandidates(function, spec.rendered);
+  WarmCandidates warm = warmCandidates(function, *podTemplate, configMapName, spec.rendered);
   if (api::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
     outcome.counts.warm = static_cast<int>(warm.pods.size());
   }
@@ -213,15 +213,13 @@ Status KubePlatform::ensureConfigMap(const json& function, const std::string& na
   return Status::ok();
 }
 
-KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function,
+KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, const json& podTemplate,
+                                                          const std::string& configMapName,
                                                           const spec::RenderedConfig& rendered) const {
   WarmCandidates out;
   if (replicas_ == nullptr) return out;
   const json& spec = function.value("spec", json::object());
-  const std::string name = function["metadata"].value("name", "");
-  auto shape = buildWarmPod(function, rendered, {options_.runtimeImage, configMapNameOf(name)});
-  if (!shape.isOk()) return out;
-  const std::string pool = warmPoolOf(*shape);
+  const std::string pool = warmPoolOf(warmPodOf(podTemplate, configMapName));
   // What buildWarmPod left out arrives with /specialize: the configuration, and inline code in it.
   json configuration = rendered.config;
   if (spec.contains("/code/inline"_json_pointer)) {

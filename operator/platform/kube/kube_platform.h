@@ -88,7 +88,9 @@ class KubePlatform final : public Platform {
   // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
   Status adopt(const std::string& key, const nlohmann::json& podTemplate, const nlohmann::json& warmPod,
                const std::string& configuration);
-  WarmCandidates warmCandidates(const nlohmann::json& function, const spec::RenderedConfig& rendered) const;
+  // `podTemplate` is the Function's replica pod (buildReplicaPod with `configMapName`).
+  WarmCandidates warmCandidates(const nlohmann::json& function, const nlohmann::json& podTemplate,
+                                const std::string& configMapName, const spec::RenderedConfig& rendered) const;
 
   KubePlatformOptions options_;
   kube::ResourceClient& client_;

@@ -196,7 +196,11 @@ Result<json> buildWarmPod(const json& function, const spec::RenderedConfig& rend
                           const PodTemplateOptions& options) {
   auto replica = buildReplicaPod(function, rendered, options);
   if (!replica.isOk()) return replica.status();
-  json podSpec = (*replica)["spec"];
+  return warmPodOf(*replica, options.configMapName);
+}
+
+json warmPodOf(const json& replicaPod, const std::string& configMapName) {
+  json podSpec = replicaPod["spec"];
   json& container = podSpec["containers"][0];
   container["args"] = json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)});
   // What names the Function goes: it arrives with /specialize.
@@ -209,8 +213,7 @@ Result<json> buildWarmPod(const json& function, const spec::RenderedConfig& rend
   // The rendered configuration, and inline code (a key of the same ConfigMap), travel in /specialize.
   std::set<std::string> dropped = {"config"};
   for (const json& v : podSpec["volumes"]) {
-    if (v.value("/configMap/name"_json_pointer, std::string()) == options.configMapName)
-      dropped.insert(v.value("name", ""));
+    if (v.value("/configMap/name"_json_pointer, std::string()) == configMapName) dropped.insert(v.value("name", ""));
   }
   auto keep = [&dropped](json& list) {
     json kept = json::array();
@@ -223,7 +226,7 @@ Result<json> buildWarmPod(const json& function, const spec::RenderedConfig& rend
   keep(container["volumeMounts"]);
   const std::string pool = "pool-" + templateHash(podSpec);
   json metadata = {{"generateName", "sluice-warm-"},
-                   {"namespace", function["metadata"].value("namespace", "default")},
+                   {"namespace", replicaPod["metadata"].value("namespace", "default")},
                    {"labels", {{api::kRoleLabel, "warm"}, {api::kPoolLabel, pool}, {api::kManagedByLabel, "sluice"}}}};
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", metadata}, {"spec", podSpec}};
 }

@@ -47,6 +47,8 @@ Result<nlohmann::json> buildReplicaPod(const nlohmann::json& function, const spe
 // the pod the Function would have started.
 Result<nlohmann::json> buildWarmPod(const nlohmann::json& function, const spec::RenderedConfig& rendered,
                                     const PodTemplateOptions& options);
+// The same from a replica pod already built (buildReplicaPod with that ConfigMap name).
+nlohmann::json warmPodOf(const nlohmann::json& replicaPod, const std::string& configMapName);
 // The pool a warm pod belongs to ("" for other pods).
 std::string warmPoolOf(const nlohmann::json& pod);
 
