@@ -6,15 +6,24 @@ namespace sluice::api {
 
 using nlohmann::json;
 
+int desiredReplicasFor(std::optional<int> pinned, std::optional<int> autoscalerDesired, int minReplicas,
+                       int maxReplicas) {
+  if (pinned) return std::max(0, *pinned);
+  return std::clamp(autoscalerDesired.value_or(minReplicas), minReplicas, std::max(minReplicas, maxReplicas));
+}
+
 int desiredReplicas(const json& function) {
+  // Lenient on purpose: the platforms and the metrics read any Function the
+  // apiserver stored, a field of a wrong type counts as unset.
   const json& spec = function.value("spec", json::object());
-  if (spec.contains("replicas") && spec["replicas"].is_number_integer())
-    return std::max(0, spec["replicas"].get<int>());
+  std::optional<int> pinned;
+  if (spec.contains("replicas") && spec["replicas"].is_number_integer()) pinned = spec["replicas"].get<int>();
   const json& scaling = spec.value("scaling", json::object());
-  const int minReplicas = scaling.value("minReplicas", 0);
-  const int maxReplicas = scaling.value("maxReplicas", 100);
-  int desired = function.value("/status/desiredReplicas"_json_pointer, minReplicas);
-  return std::clamp(desired, minReplicas, std::max(minReplicas, maxReplicas));
+  std::optional<int> desired;
+  if (function.contains("/status/desiredReplicas"_json_pointer)) {
+    desired = function.value("/status/desiredReplicas"_json_pointer, 0);
+  }
+  return desiredReplicasFor(pinned, desired, scaling.value("minReplicas", 0), scaling.value("maxReplicas", 100));
 }
 
 int warmPoolSize(const json& function, int defaultSize) {

@@ -1,14 +1,23 @@
 // Rules derived from a Function's spec and status that more than one reader
-// needs (the FunctionController, the platforms, the metrics). Pure functions; any thread.
+// needs (the FunctionController, the platforms, the metrics), on the JSON as
+// the apiserver has it; api/v1alpha1/function.h has the same rules on the
+// typed Function. Pure functions; any thread.
 #pragma once
+
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 namespace sluice::api {
 
-// The number of replicas a Function asks for now: spec.replicas when set
-// (autoscaling paused), else the autoscaler's status.desiredReplicas clamped
-// to [minReplicas, maxReplicas] (minReplicas before the autoscaler's first word).
+// The number of replicas a Function asks for now: `pinned` (spec.replicas,
+// autoscaling paused) when set, else the autoscaler's status.desiredReplicas
+// clamped to [minReplicas, maxReplicas] (minReplicas before the autoscaler's
+// first word).
+int desiredReplicasFor(std::optional<int> pinned, std::optional<int> autoscalerDesired, int minReplicas,
+                       int maxReplicas);
+
+// desiredReplicasFor on a Function object.
 int desiredReplicas(const nlohmann::json& function);
 
 // spec.scaling.warmPool.size, or `defaultSize` (the operator's

@@ -135,7 +135,8 @@ int checkManifests(const std::string& dir) {
   int objects = 0;
   int errors = 0;
   for (const std::string& path : sluice::local::manifestPaths(dir)) {
-    sluice::local::ManifestFile file = sluice::local::loadManifestFile(path, sluice::local::CrdValidator::builtin());
+    sluice::local::ManifestFile file =
+        sluice::local::loadManifestFile(path, sluice::api::v1alpha1::CrdValidator::builtin());
     for (const std::string& error : file.errors) std::cout << error << "\n";
     objects += static_cast<int>(file.objects.size());
     errors += static_cast<int>(file.errors.size());

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "api/v1alpha1/crd_validator.h"
 #include "autoscaler/autoscaler_metrics.h"
 #include "common/clock.h"
 #include "controller/event_recorder.h"
@@ -28,7 +29,6 @@
 #include "controllers/autoscaler/scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/trigger/cron_firer.h"
-#include "local/crd_validator.h"
 #include "local/local_store.h"
 #include "platform/local/local_platform.h"
 

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "common/encoding.h"
-#include "local/yaml_json.h"
+#include "common/yaml.h"
 
 namespace sluice::local {
 

@@ -12,9 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "local/crd_validator.h"
+#include "api/v1alpha1/crd_validator.h"
 
 namespace sluice::local {
+
+using api::v1alpha1::CrdValidator;
+using api::v1alpha1::FieldError;
 
 struct ManifestFile {
   std::string path;

@@ -5,6 +5,7 @@
 
 #include "api/function.h"
 #include "api/pods.h"
+#include "api/v1alpha1/function.h"
 
 namespace sluice::metrics {
 
@@ -40,9 +41,15 @@ std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
   auto maxReplicas = gaugeFamily("sluice_function_max_replicas", "The Function's spec.scaling.maxReplicas");
   for (const kube::ObjectPtr& function : functions_.list()) {
     std::vector<prometheus::ClientMetric::Label> labels{{"function", kube::objectKey(*function)}};
-    addSample(desired, labels, api::desiredReplicas(*function));
-    addSample(ready, labels, function->value("/status/readyReplicas"_json_pointer, 0));
-    addSample(maxReplicas, labels, function->value("/spec/scaling/maxReplicas"_json_pointer, 100));
+    Result<api::v1alpha1::Function> typed = api::v1alpha1::Function::fromJson(*function);
+    if (!typed.isOk()) {
+      // What the apiserver stored but the operator cannot read: desired as the platforms count it.
+      addSample(desired, labels, api::desiredReplicas(*function));
+      continue;
+    }
+    addSample(desired, labels, typed->desiredReplicas());
+    addSample(ready, labels, typed->status.readyReplicas);
+    addSample(maxReplicas, labels, typed->scaling.maxReplicas);
   }
 
   auto warm = gaugeFamily("sluice_warmpool_pods", "Generic, not yet specialized runtime pods of a warm pool");

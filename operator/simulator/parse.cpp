@@ -1,9 +1,11 @@
 // Parsing of the simulator's inputs: TRACE.json and FUNCTION.yaml.
 #include <cmath>
 
-#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "api/v1alpha1/scaling.h"
+#include "api/v1alpha1/trigger.h"
+#include "common/yaml.h"
 #include "simulator/simulator.h"
 
 namespace sluice::simulator {
@@ -66,165 +68,36 @@ Result<Trace> parseTrace(const std::string& text) {
   return trace;
 }
 
-namespace {
-
-// Reads an optional scalar at node[key]; errors name the full field path.
-template <typename T>
-Status readScalar(const YAML::Node& node, const std::string& key, const std::string& path, T& out) {
-  YAML::Node value = node[key];
-  if (!value) return Status::ok();
-  if (!value.IsScalar()) return invalidArgument(path + "." + key + ": expected a scalar");
-  try {
-    out = value.as<T>();
-  } catch (const YAML::Exception&) {
-    return invalidArgument(path + "." + key + ": \"" + value.Scalar() + "\" is not " +
-                           (std::is_same_v<T, bool>  ? "a boolean"
-                            : std::is_same_v<T, int> ? "an integer"
-                                                     : "a number"));
-  }
-  return Status::ok();
-}
-
-Status readBehavior(const YAML::Node& node, const std::string& path, autoscaler::ScalingDirectionBehavior& out) {
-  if (!node) return Status::ok();
-  if (!node.IsMap()) return invalidArgument(path + ": expected a mapping");
-  if (Status s = readScalar(node, "stabilizationWindowSeconds", path, out.stabilizationWindowSeconds); !s.isOk()) {
-    return s;
-  }
-  if (YAML::Node select = node["selectPolicy"]) {
-    std::string v = select.IsScalar() ? select.Scalar() : "";
-    if (v == "Max") {
-      out.selectPolicy = autoscaler::SelectPolicy::kMax;
-    } else if (v == "Min") {
-      out.selectPolicy = autoscaler::SelectPolicy::kMin;
-    } else if (v == "Disabled") {
-      out.selectPolicy = autoscaler::SelectPolicy::kDisabled;
-    } else {
-      return invalidArgument(path + ".selectPolicy: \"" + v + "\" is not Max, Min or Disabled");
-    }
-  }
-  if (YAML::Node policies = node["policies"]) {
-    if (!policies.IsSequence()) return invalidArgument(path + ".policies: expected a list");
-    out.policies.clear();
-    for (size_t i = 0; i < policies.size(); ++i) {
-      const std::string item = path + ".policies[" + std::to_string(i) + "]";
-      autoscaler::ScalingRule rule;
-      std::string type;
-      if (Status s = readScalar(policies[i], "type", item, type); !s.isOk()) return s;
-      if (type == "Pods") {
-        rule.type = autoscaler::ScalingRule::Type::kPods;
-      } else if (type == "Percent") {
-        rule.type = autoscaler::ScalingRule::Type::kPercent;
-      } else {
-        return invalidArgument(item + ".type: \"" + type + "\" is not Pods or Percent");
-      }
-      if (Status s = readScalar(policies[i], "value", item, rule.value); !s.isOk()) return s;
-      if (Status s = readScalar(policies[i], "periodSeconds", item, rule.periodSeconds); !s.isOk()) return s;
-      out.policies.push_back(rule);
-    }
-  }
-  return Status::ok();
-}
-
-Status readScaling(const YAML::Node& scaling, autoscaler::ScalingPolicy& p) {
-  const std::string path = "spec.scaling";
-  if (!scaling) return Status::ok();
-  if (!scaling.IsMap()) return invalidArgument(path + ": expected a mapping");
-  for (auto [key, field] : std::initializer_list<std::pair<const char*, int*>>{
-           {"minReplicas", &p.minReplicas},
-           {"maxReplicas", &p.maxReplicas},
-           {"cooldownSeconds", &p.cooldownSeconds},
-           {"pollingIntervalSeconds", &p.pollingIntervalSeconds},
-           {"activationIntervalMilliseconds", &p.activationIntervalMilliseconds}}) {
-    if (Status s = readScalar(scaling, key, path, *field); !s.isOk()) return s;
-  }
-  if (scaling["targetCPUUtilizationPercentage"]) {
-    int cpu = 0;
-    if (Status s = readScalar(scaling, "targetCPUUtilizationPercentage", path, cpu); !s.isOk()) return s;
-    p.targetCPUUtilizationPercentage = cpu;
-  }
-  if (YAML::Node warm = scaling["warmPool"]) {
-    // Either `warmPool: 2` or `warmPool: {size: 2}`.
-    Status s = warm.IsMap() ? readScalar(warm, "size", path + ".warmPool", p.warmPool)
-                            : readScalar(scaling, "warmPool", path, p.warmPool);
-    if (!s.isOk()) return s;
-  }
-  if (YAML::Node behavior = scaling["behavior"]) {
-    if (Status s = readBehavior(behavior["scaleUp"], path + ".behavior.scaleUp", p.scaleUp); !s.isOk()) return s;
-    if (Status s = readBehavior(behavior["scaleDown"], path + ".behavior.scaleDown", p.scaleDown); !s.isOk()) {
-      return s;
-    }
-  }
-  if (YAML::Node fallback = scaling["fallback"]) {
-    autoscaler::FallbackPolicy f;
-    if (Status s = readScalar(fallback, "failureThreshold", path + ".fallback", f.failureThreshold); !s.isOk()) {
-      return s;
-    }
-    if (Status s = readScalar(fallback, "replicas", path + ".fallback", f.replicas); !s.isOk()) return s;
-    p.fallback = f;
-  }
-  if (YAML::Node burst = scaling["burst"]) {
-    const std::string b = path + ".burst";
-    if (Status s = readScalar(burst, "enabled", b, p.burst.enabled); !s.isOk()) return s;
-    if (Status s = readScalar(burst, "windowSeconds", b, p.burst.windowSeconds); !s.isOk()) return s;
-    if (Status s = readScalar(burst, "thresholdPercent", b, p.burst.thresholdPercent); !s.isOk()) return s;
-    if (Status s = readScalar(burst, "holdSeconds", b, p.burst.holdSeconds); !s.isOk()) return s;
-  }
-  return Status::ok();
-}
-
-}  // namespace
-
 Result<SimulatedFunction> parseFunction(const std::string& text) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    return invalidArgument(std::string("function: not YAML: ") + e.what());
-  }
+  Result<std::vector<YamlDocument>> docs = parseYamlDocuments(text);
+  if (!docs.isOk()) return invalidArgument("function: not YAML: " + docs.status().message());
   SimulatedFunction function;
   bool sawFunction = false;
-  for (const YAML::Node& doc : docs) {
-    if (!doc.IsMap()) continue;
-    std::string kind = doc["kind"] && doc["kind"].IsScalar() ? doc["kind"].Scalar() : "";
-    YAML::Node spec = doc["spec"];
+  for (const YamlDocument& document : *docs) {
+    const nlohmann::json& doc = document.value;
+    if (!doc.is_object()) continue;
+    const std::string kind = doc.value("kind", nlohmann::json()).is_string() ? doc["kind"].get<std::string>() : "";
+    const nlohmann::json spec = doc.value("spec", nlohmann::json::object());
     if (kind == "Function") {
-      std::string api = doc["apiVersion"] && doc["apiVersion"].IsScalar() ? doc["apiVersion"].Scalar() : "";
-      if (api != "sluice.io/v1alpha1") {
-        return invalidArgument("apiVersion: \"" + api + "\" is not sluice.io/v1alpha1");
-      }
+      std::string api =
+          doc.contains("apiVersion") && doc["apiVersion"].is_string() ? doc["apiVersion"].get<std::string>() : "";
+      if (api != "sluice.io/v1alpha1") return invalidArgument("apiVersion: \"" + api + "\" is not sluice.io/v1alpha1");
       sawFunction = true;
-      if (spec && spec["scaling"]) {
-        if (Status s = readScaling(spec["scaling"], function.policy); !s.isOk()) return s;
-      }
-      if (spec && spec["replicas"]) {
-        int pinned = 0;
-        if (Status s = readScalar(spec, "replicas", "spec", pinned); !s.isOk()) return s;
-        function.policy.pause.pinnedReplicas = pinned;
-      }
-    } else if (kind == "Trigger" && spec) {
+      // The operator's own reader: what the simulator runs is what the autoscaler would.
+      Result<autoscaler::ScalingPolicy> policy = api::v1alpha1::scalingPolicyFromSpec(spec);
+      if (!policy.isOk()) return policy.status();
+      function.policy = std::move(*policy);
+    } else if (kind == "Trigger") {
       // The per-replica target comes from the trigger's source.
-      struct Source {
-        const char* name;
-        const char* target;
-        const char* activation;
-      };
-      for (const Source& source : {Source{"kafka", "lagThreshold", "activationLagThreshold"},
-                                   Source{"rabbitmq", "queueLength", "activationQueueLength"},
-                                   Source{"objectStore", "targetObjectCount", "activationTargetObjectCount"}}) {
-        YAML::Node node = spec[source.name];
-        if (!node) continue;
-        const std::string path = std::string("spec.") + source.name;
-        if (Status s = readScalar(node, source.target, path, function.targetPerReplica); !s.isOk()) return s;
-        if (function.targetPerReplica <= 0) return invalidArgument(path + "." + source.target + ": must be positive");
-        if (Status s = readScalar(node, source.activation, path, function.activationThreshold); !s.isOk()) return s;
+      Result<std::optional<api::v1alpha1::ScalingTarget>> target = api::v1alpha1::scalingTargetOf(spec);
+      if (!target.isOk()) return target.status();
+      if (*target) {
+        function.targetPerReplica = static_cast<double>((*target)->perReplica);
+        function.activationThreshold = static_cast<double>((*target)->activation);
       }
     }
   }
   if (!sawFunction) return invalidArgument("kind: no Function document (sluice.io/v1alpha1) in the file");
-  if (Status s = autoscaler::validateScalingPolicy(function.policy); !s.isOk()) {
-    return invalidArgument("spec." + s.message());
-  }
   return function;
 }
 

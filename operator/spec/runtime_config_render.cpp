@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "api/v1alpha1/trigger.h"
+
 namespace sluice::spec {
 namespace {
 
@@ -49,7 +51,7 @@ class SecretCollector {
 json kafkaSecurity(const json& kafka, SecretCollector& secrets) {
   const bool sasl = kafka.contains("sasl");
   const bool tls = kafka.contains("tls");
-  json security = {{"protocol", std::string(sasl ? "SASL_" : "") + (tls ? "SSL" : "PLAINTEXT")}};
+  json security = {{"protocol", api::v1alpha1::kafkaSecurityProtocol(sasl, tls)}};
   if (sasl) {
     security["saslMechanism"] = kafka["sasl"].at("mechanism");
     security["usernameEnv"] = secrets.env(kafka["sasl"].at("secretRef"), "username");

@@ -6,7 +6,6 @@
 
 #include "common/logging.h"
 #include "common/time.h"
-#include "controllers/autoscaler/scaling_from_spec.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -102,8 +101,7 @@ void AutoscaleReconciler::syncTriggers(FunctionState& state, const std::vector<k
   state.triggers = std::move(next);
 }
 
-void AutoscaleReconciler::syncCpu(FunctionState& state, const json& function) {
-  const bool wanted = function.contains("/spec/scaling/cpuTargetUtilization"_json_pointer);
+void AutoscaleReconciler::syncCpu(FunctionState& state, const json& function, bool wanted) {
   const long long generation = generationOf(function);
   TriggerState& cpu = state.cpu;
   if (!wanted) {
@@ -147,121 +145,141 @@ autoscaler::MetricObservation AutoscaleReconciler::observe(const std::string& ke
   return observation;
 }
 
-controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
-  const Clock::TimePoint start = clock_.now();
-  kube::ObjectPtr fn = caches_.functions.get(key);
-  if (!fn || fn->contains(json::json_pointer("/metadata/deletionTimestamp"))) {
-    std::lock_guard lock(mu_);
-    states_.erase(key);  // closes its scalers' connections
-    return controller::ReconcileResult::done();
-  }
-  const json& function = *fn;
-  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string());
-  const std::string name = nameOf(function);
+std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf(const std::string& key,
+                                                                                 const std::string& uid) {
   std::shared_ptr<FunctionState> state = stateFor(key);
-  const std::string uid = function.value("/metadata/uid"_json_pointer, std::string());
   if (state->uid != uid) {
-    // A new Function under an old name starts from nothing.
     std::lock_guard lock(mu_);
     *state = FunctionState{};
     state->uid = uid;
   }
+  return state;
+}
 
+std::vector<kube::ObjectPtr> AutoscaleReconciler::triggersOf(const std::string& ns, const std::string& function) const {
   std::vector<kube::ObjectPtr> triggers;
   for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(t);
+    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == function) triggers.push_back(t);
   }
   std::sort(triggers.begin(), triggers.end(),
             [](const kube::ObjectPtr& a, const kube::ObjectPtr& b) { return nameOf(*a) < nameOf(*b); });
-  std::string fingerprint = std::to_string(generationOf(function));
-  for (const kube::ObjectPtr& t : triggers) {
-    fingerprint += "|" + nameOf(*t) + ":" + t->value("/metadata/uid"_json_pointer, std::string()) + ":" +
-                   std::to_string(generationOf(*t));
-  }
-  if (fingerprint == state->fingerprint) {
-    // A watch event between rounds: nothing this loop reads has changed.
-    if (!state->nextDue) return controller::ReconcileResult::done();
-    if (start < *state->nextDue) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
-  }
-  state->fingerprint = fingerprint;
-  state->nextDue.reset();
+  return triggers;
+}
 
-  Result<autoscaler::ScalingPolicy> policy = scalingPolicyFromFunction(function);
-  if (!policy.isOk()) {
-    events_.record(function, "Warning", "InvalidScaling", policy.status().message());
-    return controller::ReconcileResult::terminalError(policy.status().withContext("Function " + key));
-  }
-
-  syncTriggers(*state, triggers);
-  syncCpu(*state, function);
-  bool measurable = state->cpu.scaler || !state->cpu.buildError.empty();
-  for (const auto& [triggerName, t] : state->triggers) {
+bool AutoscaleReconciler::syncScalers(const std::string& key, FunctionState& state, const json& function,
+                                      const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu) {
+  syncTriggers(state, triggers);
+  syncCpu(state, function, scalesOnCpu);
+  bool measurable = state.cpu.scaler || !state.cpu.buildError.empty();
+  for (const auto& [triggerName, t] : state.triggers) {
     if (t.scaler || !t.buildError.empty()) measurable = true;
   }
   if (!measurable) {
     // Nothing to measure: leave desiredReplicas to whoever sets it (or an http activator).
-    if (state->engine) SLUICE_LOG_INFO("autoscaler: {}: no measurable Trigger left; not scaling it", key);
-    state->engine.reset();
-    state->desired.reset();
-    return controller::ReconcileResult::done();
+    if (state.engine) SLUICE_LOG_INFO("autoscaler: {}: no measurable Trigger left; not scaling it", key);
+    state.engine.reset();
+    state.desired.reset();
   }
-  if (!state->engine) {
-    state->engine = std::make_unique<autoscaler::DecisionEngine>(*policy, clock_);
-  } else {
-    state->engine->setPolicy(*policy);
-  }
+  return measurable;
+}
 
-  // Measure every Trigger. Each read is bounded by its client's timeout.
-  std::vector<autoscaler::MetricObservation> observations;
-  std::map<std::string, autoscaler::MetricObservation> byTrigger;
-  for (auto& [triggerName, t] : state->triggers) {
+AutoscaleReconciler::Observations AutoscaleReconciler::measure(const std::string& key, FunctionState& state) {
+  Observations byMetric;
+  for (auto& [triggerName, t] : state.triggers) {
     if (!t.scaler && t.buildError.empty()) continue;  // http: nothing to measure
-    autoscaler::MetricObservation observation = observe(key, triggerName, t);
-    byTrigger[triggerName] = observation;
-    observations.push_back(std::move(observation));
+    byMetric[triggerName] = observe(key, triggerName, t);
   }
-  if (state->cpu.scaler || !state->cpu.buildError.empty()) {
-    autoscaler::MetricObservation observation = observe(key, kCpuMetric, state->cpu);
-    byTrigger[kCpuMetric] = observation;
-    observations.push_back(std::move(observation));
-  }
+  if (state.cpu.scaler || !state.cpu.buildError.empty()) byMetric[kCpuMetric] = observe(key, kCpuMetric, state.cpu);
+  return byMetric;
+}
 
-  int current = 0;
-  if (state->desired) {
-    current = *state->desired;
-  } else if (function.contains(json::json_pointer("/status/desiredReplicas"))) {
-    current = function.value("/status/desiredReplicas"_json_pointer, 0);
-  } else {
-    current = function.value("/status/replicas"_json_pointer, 0);
-  }
-  autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
+int AutoscaleReconciler::currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function) {
+  if (state.desired) return *state.desired;
+  return function.status.desiredReplicas.value_or(function.status.replicas);
+}
 
-  Status written = writeFunctionStatus(function, *state, decision, byTrigger);
-  if (written.isOk()) {
-    state->desired = decision.desiredReplicas;
-    if (decision.desiredReplicas != current) {
-      const std::string transition = std::to_string(current) + " -> " + std::to_string(decision.desiredReplicas);
-      std::string message =
-          decision.message.rfind(transition, 0) == 0 ? decision.message : transition + ": " + decision.message;
-      SLUICE_LOG_INFO("autoscaler: {}: desired replicas {} ({})", key, message, decision.reason);
-      events_.record(function, decision.fallback ? "Warning" : "Normal", decision.reason,
-                     "desired replicas " + message);
-    }
-  } else {
+Status AutoscaleReconciler::publish(const std::string& key, const json& function, FunctionState& state, int current,
+                                    const autoscaler::ScaleDecision& decision, const Observations& observations) {
+  Status written = writeFunctionStatus(function, state, decision, observations);
+  if (!written.isOk()) {
     SLUICE_LOG_WARN("autoscaler: {}: writing status: {}", key, written.toString());
+    return written;
   }
+  state.desired = decision.desiredReplicas;
+  if (decision.desiredReplicas != current) {
+    const std::string transition = std::to_string(current) + " -> " + std::to_string(decision.desiredReplicas);
+    std::string message =
+        decision.message.rfind(transition, 0) == 0 ? decision.message : transition + ": " + decision.message;
+    SLUICE_LOG_INFO("autoscaler: {}: desired replicas {} ({})", key, message, decision.reason);
+    events_.record(function, decision.fallback ? "Warning" : "Normal", decision.reason, "desired replicas " + message);
+  }
+  return written;
+}
 
+void AutoscaleReconciler::writeTriggerStatuses(const std::vector<kube::ObjectPtr>& triggers, FunctionState& state,
+                                               const autoscaler::ScaleDecision& decision,
+                                               const Observations& observations) {
   for (const kube::ObjectPtr& trigger : triggers) {
-    auto it = state->triggers.find(nameOf(*trigger));
-    if (it == state->triggers.end()) continue;
-    auto observed = byTrigger.find(it->first);
-    const autoscaler::MetricObservation* observation = observed == byTrigger.end() ? nullptr : &observed->second;
+    auto it = state.triggers.find(nameOf(*trigger));
+    if (it == state.triggers.end()) continue;
+    auto observed = observations.find(it->first);
+    const autoscaler::MetricObservation* observation = observed == observations.end() ? nullptr : &observed->second;
     bool active = false;
     for (const autoscaler::MetricResult& m : decision.metrics) {
       if (m.name == it->first) active = m.active;
     }
     writeTriggerStatus(*trigger, it->second, observation, active);
   }
+}
+
+controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
+  const Clock::TimePoint start = clock_.now();
+  kube::ObjectPtr fn = caches_.functions.get(key);
+  if (!fn || api::v1alpha1::ObjectMeta::of(*fn).deleting) {
+    std::lock_guard lock(mu_);
+    states_.erase(key);  // closes its scalers' connections
+    return controller::ReconcileResult::done();
+  }
+  const json& object = *fn;
+  const api::v1alpha1::ObjectMeta meta = api::v1alpha1::ObjectMeta::of(object);
+  std::shared_ptr<FunctionState> state = stateOf(key, meta.uid);
+
+  // Skip a watch event between rounds when nothing this loop reads has changed.
+  const std::vector<kube::ObjectPtr> triggers = triggersOf(meta.ns, meta.name);
+  std::string fingerprint = std::to_string(meta.generation);
+  for (const kube::ObjectPtr& t : triggers) {
+    fingerprint += "|" + nameOf(*t) + ":" + t->value("/metadata/uid"_json_pointer, std::string()) + ":" +
+                   std::to_string(generationOf(*t));
+  }
+  if (fingerprint == state->fingerprint) {
+    if (!state->nextDue) return controller::ReconcileResult::done();
+    if (start < *state->nextDue) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
+  }
+  state->fingerprint = fingerprint;
+  state->nextDue.reset();
+
+  Result<api::v1alpha1::Function> function = api::v1alpha1::Function::fromJson(object);
+  if (!function.isOk()) {
+    events_.record(object, "Warning", "InvalidScaling", function.status().message());
+    return controller::ReconcileResult::terminalError(function.status().withContext("Function " + key));
+  }
+  if (!syncScalers(key, *state, object, triggers, function->scalesOnCpu())) return controller::ReconcileResult::done();
+  if (!state->engine) {
+    state->engine = std::make_unique<autoscaler::DecisionEngine>(function->scaling, clock_);
+  } else {
+    state->engine->setPolicy(function->scaling);
+  }
+
+  const Observations byMetric = measure(key, *state);
+  std::vector<autoscaler::MetricObservation> observations;  // the Triggers by name, then CPU
+  for (const auto& [name, t] : state->triggers) {
+    if (auto it = byMetric.find(name); it != byMetric.end()) observations.push_back(it->second);
+  }
+  if (auto cpu = byMetric.find(kCpuMetric); cpu != byMetric.end()) observations.push_back(cpu->second);
+  const int current = currentReplicas(*state, *function);
+  autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
+  Status written = publish(key, object, *state, current, decision, byMetric);
+  writeTriggerStatuses(triggers, *state, decision, byMetric);
 
   if (metrics_) {
     metrics_->recordDecision(key, decision);

@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 
+#include "api/v1alpha1/function.h"
 #include "autoscaler/autoscaler_metrics.h"
 #include "autoscaler/decision_engine.h"
 #include "common/clock.h"
@@ -94,9 +95,27 @@ class AutoscaleReconciler final : public controller::Reconciler {
     std::optional<autoscaler::ScaleDecision> lastDecision;
   };
 
+  using Observations = std::map<std::string, autoscaler::MetricObservation>;  // by metric name
+
   std::shared_ptr<FunctionState> stateFor(const std::string& key);
+  // The state of the Function with this uid (a new Function under an old name starts from nothing).
+  std::shared_ptr<FunctionState> stateOf(const std::string& key, const std::string& uid);
+  // The Triggers of a Function, by name.
+  std::vector<kube::ObjectPtr> triggersOf(const std::string& ns, const std::string& function) const;
   void syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers);
-  void syncCpu(FunctionState& state, const nlohmann::json& function);
+  void syncCpu(FunctionState& state, const nlohmann::json& function, bool scalesOnCpu);
+  // Builds, rebuilds or drops the scalers; false when nothing is left to measure.
+  bool syncScalers(const std::string& key, FunctionState& state, const nlohmann::json& function,
+                   const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu);
+  // Reads every scaler (each read bounded by its client's timeout).
+  Observations measure(const std::string& key, FunctionState& state);
+  // The replica count the engine starts from: ours, else the status's.
+  static int currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function);
+  // Writes the Function's status and says what changed (log, Event); the write's status.
+  Status publish(const std::string& key, const nlohmann::json& function, FunctionState& state, int current,
+                 const autoscaler::ScaleDecision& decision, const Observations& observations);
+  void writeTriggerStatuses(const std::vector<kube::ObjectPtr>& triggers, FunctionState& state,
+                            const autoscaler::ScaleDecision& decision, const Observations& observations);
   // One timed read of a scaler (or its build error), named `name` in the decision.
   autoscaler::MetricObservation observe(const std::string& key, const std::string& name, TriggerState& t);
   Status writeFunctionStatus(const nlohmann::json& function, FunctionState& state,

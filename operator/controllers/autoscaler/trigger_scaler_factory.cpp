@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "api/v1alpha1/function.h"
+#include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
@@ -18,11 +20,8 @@ namespace sluice::controllers {
 using nlohmann::json;
 
 std::string triggerSourceType(const json& trigger) {
-  if (!trigger.is_object() || !trigger.contains("spec") || !trigger["spec"].is_object()) return "";
-  for (const char* source : {"kafka", "rabbitmq", "cron", "http", "objectStore", "prometheus"}) {
-    if (trigger["spec"].contains(source)) return source;
-  }
-  return "";
+  if (!trigger.is_object() || !trigger.contains("spec")) return "";
+  return api::v1alpha1::sourceTypeOf(trigger["spec"]);
 }
 
 namespace {
@@ -34,9 +33,9 @@ int hexValue(char c) {
   return -1;
 }
 
-std::string joinStrings(const json& list, const char* separator) {
+std::string join(const std::vector<std::string>& items, const char* separator) {
   std::string out;
-  for (const json& item : list) out += (out.empty() ? "" : separator) + item.get<std::string>();
+  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
   return out;
 }
 
@@ -82,62 +81,60 @@ Result<std::string> TriggerScalerFactory::secretValue(const std::string& ns, con
   return *decoded;
 }
 
-Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json& trigger) {
-  const std::string ns = trigger.value("/metadata/namespace"_json_pointer, std::string());
-  const std::string type = triggerSourceType(trigger);
-  try {
-    const json& spec = trigger.at("spec");
-    if (type == "kafka") return kafka(spec.at("kafka"), ns);
-    if (type == "rabbitmq") return rabbitmq(spec.at("rabbitmq"), ns);
-    if (type == "objectStore") return objectStore(spec.at("objectStore"), ns);
-    if (type == "cron") {
-      const json& c = spec.at("cron");
-      scalers::CronTickOptions options{c.at("schedule").get<std::string>(), c.value("timezone", std::string("UTC")),
-                                       c.value("replicas", 0), c.value("windowSeconds", 0), nullptr};
-      if (options_.cronSettledBefore) {
-        const std::string name = trigger.value("/metadata/name"_json_pointer, std::string());
-        options.settledBefore = [lookup = options_.cronSettledBefore, ns, name] { return lookup(ns, name); };
-      }
-      auto scaler = scalers::CronTickScaler::create(std::move(options), clock_);
-      if (!scaler.isOk()) return scaler.status().withContext("spec.cron");
-      return std::unique_ptr<scalers::Scaler>(std::move(*scaler));
-    }
-    if (type == "prometheus") {
-      const json& p = spec.at("prometheus");
-      scalers::PrometheusOptions options;
-      options.serverAddress = p.at("serverAddress").get<std::string>();
-      options.query = p.at("query").get<std::string>();
-      options.threshold = p.at("threshold").get<double>();
-      options.activationThreshold = p.value("activationThreshold", 0.0);
-      if (!(options.threshold > 0)) {
-        return invalidArgument("spec.prometheus.threshold: " + p.at("threshold").dump() + " must be greater than 0");
-      }
-      return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::PrometheusScaler>(std::move(options), http_));
-    }
-    if (type == "http") return std::unique_ptr<scalers::Scaler>();
-    return invalidArgument("spec: no source (kafka, rabbitmq, cron, http, objectStore or prometheus)");
-  } catch (const json::exception& e) {
-    return invalidArgument("spec." + type + ": " + e.what());
-  }
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json& object) {
+  Result<api::v1alpha1::Trigger> trigger = api::v1alpha1::Trigger::fromJson(object);
+  if (!trigger.isOk()) return trigger.status();
+  const std::string& ns = trigger->ns;
+  if (trigger->kafka) return kafka(*trigger->kafka, ns);
+  if (trigger->rabbitmq) return rabbitmq(*trigger->rabbitmq, ns);
+  if (trigger->objectStore) return objectStore(*trigger->objectStore, ns);
+  if (trigger->cron) return cron(*trigger);
+  if (trigger->prometheus) return prometheus(*trigger->prometheus);
+  return std::unique_ptr<scalers::Scaler>();  // http: nothing to measure
 }
 
-Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const json& function) {
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::cron(const api::v1alpha1::Trigger& trigger) {
+  const api::v1alpha1::CronSource& c = *trigger.cron;
+  scalers::CronTickOptions options{c.schedule, c.timezone, c.replicas, c.windowSeconds, nullptr};
+  if (options_.cronSettledBefore) {
+    options.settledBefore = [lookup = options_.cronSettledBefore, ns = trigger.ns, name = trigger.name] {
+      return lookup(ns, name);
+    };
+  }
+  auto scaler = scalers::CronTickScaler::create(std::move(options), clock_);
+  if (!scaler.isOk()) return scaler.status().withContext("spec.cron");
+  return std::unique_ptr<scalers::Scaler>(std::move(*scaler));
+}
+
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::prometheus(const api::v1alpha1::PrometheusSource& p) {
+  scalers::PrometheusOptions options;
+  options.serverAddress = p.serverAddress;
+  options.query = p.query;
+  options.threshold = p.threshold;
+  options.activationThreshold = p.activationThreshold;
+  return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::PrometheusScaler>(std::move(options), http_));
+}
+
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const json& object) {
   if (!options_.replicaMetricsUrls) return std::unique_ptr<scalers::Scaler>();
-  const json& target = function.value("/spec/scaling/cpuTargetUtilization"_json_pointer, json());
-  if (!target.is_number() || !(target.get<double>() > 0)) {
-    return invalidArgument("spec.scaling.cpuTargetUtilization: " + target.dump() + " must be a positive percentage");
+  Result<api::v1alpha1::Function> function = api::v1alpha1::Function::fromJson(object);
+  if (!function.isOk()) return function.status();
+  const std::optional<int>& target = function->scaling.targetCPUUtilizationPercentage;
+  if (!target || *target <= 0) {
+    return invalidArgument("spec.scaling.cpuTargetUtilization: " + (target ? std::to_string(*target) : "null") +
+                           " must be a positive percentage");
   }
   // Utilization is usage over the request, as the HPA has it: no request, no utilization.
-  const json& request = function.value("/spec/resources/requests/cpu"_json_pointer, json());
+  const json& request = function->cpuRequest;
   if (request.is_null()) {
     return invalidArgument("spec.resources.requests.cpu: is required with spec.scaling.cpuTargetUtilization");
   }
   Result<double> cores = scalers::parseCpuQuantity(request.is_string() ? request.get<std::string>() : request.dump());
   if (!cores.isOk()) return cores.status().withContext("spec.resources.requests.cpu");
-  const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string());
-  const std::string name = function.value("/metadata/name"_json_pointer, std::string());
+  const std::string& ns = function->metadata.ns;
+  const std::string& name = function->metadata.name;
   scalers::RuntimeCpuOptions options;
-  options.targetUtilizationPercent = target.get<double>();
+  options.targetUtilizationPercent = *target;
   options.requestedCores = *cores;
   options.metricsUrls = [urls = options_.replicaMetricsUrls, ns, name] { return urls(ns, name); };
   auto own = std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), http_, clock_);
@@ -145,71 +142,53 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const j
   scalers::MetricsApiCpuOptions api;
   api.ns = ns;
   api.labelSelector = "sluice.io/function=" + name;
-  api.targetUtilizationPercent = target.get<double>();
+  api.targetUtilizationPercent = *target;
   api.requestedCores = *cores;
   api.readyPods = [pods = options_.replicaPodNames, ns, name] { return pods(ns, name); };
   return std::unique_ptr<scalers::Scaler>(
       std::make_unique<scalers::MetricsApiCpuScaler>(std::move(api), client_, std::move(own), clock_));
 }
 
-Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const json& k, const std::string& ns) {
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::v1alpha1::KafkaSource& k,
+                                                                     const std::string& ns) {
   scalers::KafkaLagOptions options;
-  options.consumerGroup = k.at("consumerGroup").get<std::string>();
-  for (const json& topic : k.at("topics")) options.topics.push_back(topic.get<std::string>());
-  options.lagThreshold = k.value("lagThreshold", int64_t{10});
-  options.activationLagThreshold = k.value("activationLagThreshold", int64_t{0});
-  std::string initial = k.value("initialOffset", std::string("latest"));
-  if (initial != "latest" && initial != "earliest") {
-    return invalidArgument("spec.kafka.initialOffset: \"" + initial + "\" is not earliest or latest");
-  }
+  options.consumerGroup = k.consumerGroup;
+  options.topics = k.topics;
+  options.lagThreshold = k.lagThreshold;
+  options.activationLagThreshold = k.activationLagThreshold;
   options.offsetResetPolicy =
-      initial == "earliest" ? scalers::OffsetResetPolicy::kEarliest : scalers::OffsetResetPolicy::kLatest;
-  options.allowIdleConsumers = k.value("allowIdleConsumers", false);
-  options.limitToPartitionsWithLag = k.value("limitToPartitionsWithLag", false);
-  options.excludePersistentLag = k.value("excludePersistentLag", false);
-  if (options.lagThreshold < 1) {
-    return invalidArgument("spec.kafka.lagThreshold: " + std::to_string(options.lagThreshold) + " must be at least 1");
-  }
+      k.initialOffset == "earliest" ? scalers::OffsetResetPolicy::kEarliest : scalers::OffsetResetPolicy::kLatest;
+  options.allowIdleConsumers = k.allowIdleConsumers;
+  options.limitToPartitionsWithLag = k.limitToPartitionsWithLag;
+  options.excludePersistentLag = k.excludePersistentLag;
 
-  std::map<std::string, std::string> config;
-  const bool sasl = k.contains("sasl");
-  const bool tls = k.contains("tls");
-  config["security.protocol"] = std::string(sasl ? "SASL_" : "") + (tls ? "SSL" : "PLAINTEXT");
-  if (sasl) {
-    const json& s = k["sasl"];
-    const std::string secret = s.at("secretRef").at("name").get<std::string>();
-    config["sasl.mechanisms"] = s.at("mechanism").get<std::string>();
-    for (const char* key : {"username", "password"}) {
-      auto value = secretValue(ns, secret, key, "spec.kafka.sasl.secretRef");
-      if (!value.isOk()) return value.status();
-      config[std::string("sasl.") + key] = *value;
-    }
+  clients::KafkaSecurity security;
+  security.protocol = k.securityProtocol();
+  if (k.sasl) security.saslMechanism = k.sasl->mechanism;
+  const std::map<std::string, std::string*> slots{{"username", &security.saslUsername},
+                                                  {"password", &security.saslPassword},
+                                                  {"ca.crt", &security.caPem},
+                                                  {"tls.crt", &security.certificatePem},
+                                                  {"tls.key", &security.keyPem}};
+  api::v1alpha1::Trigger trigger;
+  trigger.kafka = k;
+  for (const api::v1alpha1::SecretKey& need : trigger.requiredSecretKeys()) {
+    auto value = secretValue(ns, need.secret, need.key, need.field);
+    if (!value.isOk()) return value.status();
+    *slots.at(need.key) = *value;
   }
-  if (tls && k["tls"].contains("secretRef")) {
-    const std::string secret = k["tls"]["secretRef"].at("name").get<std::string>();
-    std::vector<std::pair<std::string, std::string>> files{{"ca.crt", "ssl.ca.pem"}};
-    if (k["tls"].value("mutual", false)) {
-      files.emplace_back("tls.crt", "ssl.certificate.pem");
-      files.emplace_back("tls.key", "ssl.key.pem");
-    }
-    for (const auto& [key, property] : files) {
-      auto value = secretValue(ns, secret, key, "spec.kafka.tls.secretRef");
-      if (!value.isOk()) return value.status();
-      config[property] = *value;
-    }
-  }
-  auto source = scalers::RdKafkaOffsetSource::create(joinStrings(k.at("bootstrapServers"), ","), config,
+  auto source = scalers::RdKafkaOffsetSource::create(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
                                                      options_.kafkaTimeoutMilliseconds);
   if (!source.isOk()) return source.status().withContext("spec.kafka");
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }
 
-Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const json& r, const std::string& ns) {
-  const json& ref = r.at("connectionSecretRef");
-  const std::string secret = ref.at("name").get<std::string>();
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const api::v1alpha1::RabbitMqSource& r,
+                                                                        const std::string& ns) {
+  const std::string& secret = r.connectionSecretName;
   const std::string field = "spec.rabbitmq.connectionSecretRef";
-  const std::string managementKey = ref.value("managementKey", std::string("managementUrl"));
-  const std::string urlKey = ref.value("key", std::string("url"));
+  const std::string& managementKey = r.managementUrlKey;
+  const std::string& urlKey = r.urlKey;
   scalers::RabbitMQQueueOptions options;
   auto management = secretValue(ns, secret, managementKey, field);
   if (management.isOk()) {
@@ -226,7 +205,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const js
     auto vhost = amqpVhost(*amqp);
     if (!vhost.isOk()) return vhost.status().withContext(field);
     options.vhost = *vhost;
-    probe = std::make_unique<scalers::AmqpQueueDepth>(*amqp, r.at("queue").get<std::string>());
+    probe = std::make_unique<scalers::AmqpQueueDepth>(*amqp, r.queue);
   } else if (amqp.status().code() != StatusCode::kNotFound ||
              amqp.status().message().find("has no key") == std::string::npos) {
     return amqp.status();
@@ -235,57 +214,42 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const js
     return Status(StatusCode::kNotFound, field + ": Secret " + ns + "/" + secret + " has neither key " + urlKey +
                                              " (AMQP URL) nor " + managementKey + " (management API URL)");
   }
-  options.queue = r.at("queue").get<std::string>();
-  std::string depth = r.value("depthMetric", std::string("messages"));
-  if (depth != "messages" && depth != "messagesReady") {
-    return invalidArgument("spec.rabbitmq.depthMetric: \"" + depth + "\" is not messages or messagesReady");
-  }
-  options.mode = depth == "messages" ? scalers::RabbitMQQueueOptions::Mode::kMessages
-                                     : scalers::RabbitMQQueueOptions::Mode::kMessagesReady;
-  options.queueLength = static_cast<double>(r.value("queueLength", int64_t{20}));
-  options.activationQueueLength = static_cast<double>(r.value("activationQueueLength", int64_t{0}));
-  if (options.queueLength < 1) {
-    return invalidArgument("spec.rabbitmq.queueLength: " + r["queueLength"].dump() + " must be at least 1");
-  }
+  options.queue = r.queue;
+  options.mode = r.depthMetric == "messages" ? scalers::RabbitMQQueueOptions::Mode::kMessages
+                                             : scalers::RabbitMQQueueOptions::Mode::kMessagesReady;
+  options.queueLength = static_cast<double>(r.queueLength);
+  options.activationQueueLength = static_cast<double>(r.activationQueueLength);
   return std::unique_ptr<scalers::Scaler>(
       std::make_unique<scalers::RabbitMQQueueScaler>(std::move(options), http_, std::move(probe)));
 }
 
-Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::objectStore(const json& o, const std::string& ns) {
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::objectStore(const api::v1alpha1::ObjectStoreSource& o,
+                                                                           const std::string& ns) {
   scalers::ObjectCountOptions options;
-  options.targetObjectCount = static_cast<double>(o.value("targetObjectCount", int64_t{5}));
-  options.activationTargetObjectCount = static_cast<double>(o.value("activationObjectCount", int64_t{0}));
-  options.scanCap = o.value("maxObjectsToScan", int64_t{1000});
-  if (options.targetObjectCount < 1) {
-    return invalidArgument("spec.objectStore.targetObjectCount: " + o["targetObjectCount"].dump() +
-                           " must be at least 1");
-  }
-  const std::string type = o.at("type").get<std::string>();
+  options.targetObjectCount = static_cast<double>(o.targetObjectCount);
+  options.activationTargetObjectCount = static_cast<double>(o.activationObjectCount);
+  options.scanCap = o.maxObjectsToScan;
   std::shared_ptr<scalers::ObjectCounter> counter;
-  if (type == "s3") {
+  if (o.type == "s3") {
     scalers::S3Location location;
-    location.endpoint = o.at("endpoint").get<std::string>();
-    location.bucket = o.at("bucket").get<std::string>();
-    location.prefix = o.value("prefix", std::string());
-    location.credentials.region = o.value("region", std::string("us-east-1"));
-    if (o.contains("credentialsSecretRef")) {
-      const std::string secret = o["credentialsSecretRef"].at("name").get<std::string>();
-      auto access = secretValue(ns, secret, "accessKey", "spec.objectStore.credentialsSecretRef");
+    location.endpoint = o.endpoint;
+    location.bucket = o.bucket;
+    location.prefix = o.prefix;
+    location.credentials.region = o.region;
+    if (!o.credentialsSecretName.empty()) {
+      const std::string field = "spec.objectStore.credentialsSecretRef";
+      auto access = secretValue(ns, o.credentialsSecretName, "accessKey", field);
       if (!access.isOk()) return access.status();
-      auto key = secretValue(ns, secret, "secretKey", "spec.objectStore.credentialsSecretRef");
+      auto key = secretValue(ns, o.credentialsSecretName, "secretKey", field);
       if (!key.isOk()) return key.status();
       location.credentials.accessKey = *access;
       location.credentials.secretKey = *key;
     }
     counter = std::make_shared<scalers::S3ObjectCounter>(std::move(location), http_, clock_);
-  } else if (type == "dir") {
-    counter = std::make_shared<scalers::DirectoryObjectCounter>(o.at("path").get<std::string>(),
-                                                                o.value("prefix", std::string()), false);
-  } else if (type == "webhdfs") {
-    counter = std::make_shared<scalers::WebHdfsObjectCounter>(
-        o.at("endpoint").get<std::string>(), o.at("path").get<std::string>(), o.value("user", std::string()), http_);
-  } else {
-    return invalidArgument("spec.objectStore.type: \"" + type + "\" is not s3, dir or webhdfs");
+  } else if (o.type == "dir") {
+    counter = std::make_shared<scalers::DirectoryObjectCounter>(o.path, o.prefix, false);
+  } else {  // webhdfs (the API layer admits no other type)
+    counter = std::make_shared<scalers::WebHdfsObjectCounter>(o.endpoint, o.path, o.user, http_);
   }
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::ObjectCountScaler>(options, std::move(counter)));
 }

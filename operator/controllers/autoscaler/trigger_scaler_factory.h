@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "kube/resource_client.h"
@@ -57,9 +58,13 @@ class TriggerScalerFactory final : public ScalerFactory {
   // The decoded value of data[key] of Secret `name`; `field` names the reference in errors.
   Result<std::string> secretValue(const std::string& ns, const std::string& name, const std::string& key,
                                   const std::string& field);
-  Result<std::unique_ptr<scalers::Scaler>> kafka(const nlohmann::json& spec, const std::string& ns);
-  Result<std::unique_ptr<scalers::Scaler>> rabbitmq(const nlohmann::json& spec, const std::string& ns);
-  Result<std::unique_ptr<scalers::Scaler>> objectStore(const nlohmann::json& spec, const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> kafka(const api::v1alpha1::KafkaSource& kafka, const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> rabbitmq(const api::v1alpha1::RabbitMqSource& rabbitmq,
+                                                    const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> objectStore(const api::v1alpha1::ObjectStoreSource& store,
+                                                       const std::string& ns);
+  Result<std::unique_ptr<scalers::Scaler>> cron(const api::v1alpha1::Trigger& trigger);
+  Result<std::unique_ptr<scalers::Scaler>> prometheus(const api::v1alpha1::PrometheusSource& prometheus);
 
   kube::ResourceClient& client_;
   std::shared_ptr<scalers::HttpGetter> http_;

@@ -23,22 +23,6 @@ namespace {
 constexpr auto kRecheck = std::chrono::minutes(1);
 constexpr int kConnectTimeoutMs = 2000;
 
-void collectSecrets(const json& node, std::vector<std::string>& out) {
-  if (node.is_object()) {
-    for (const auto& [key, value] : node.items()) {
-      bool isRef = key == "secretRef" || (key.size() > 9 && key.ends_with("SecretRef"));
-      if (isRef && value.is_object() && value.contains("name") && value["name"].is_string()) {
-        std::string name = value["name"];
-        if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-      } else {
-        collectSecrets(value, out);
-      }
-    }
-  } else if (node.is_array()) {
-    for (const json& item : node) collectSecrets(item, out);
-  }
-}
-
 // host and port of "http(s)://host[:port]/..." or "host:port".
 bool splitEndpoint(std::string text, std::string& host, int& port) {
   port = 0;
@@ -106,36 +90,14 @@ TriggerController::TriggerController(kube::ResourceClient& client, const kube::O
                                      const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe)
     : client_(client), triggers_(triggers), functions_(functions), clock_(clock), probe_(std::move(probe)) {}
 
-std::string TriggerController::sourceType(const json& spec) {
-  for (const char* type : {"kafka", "rabbitmq", "cron", "http", "objectStore", "prometheus"}) {
-    if (spec.contains(type)) return type;
-  }
-  return "";
-}
+std::string TriggerController::sourceType(const json& spec) { return api::v1alpha1::sourceTypeOf(spec); }
 
 std::vector<std::string> TriggerController::secretNames(const json& spec) {
-  std::vector<std::string> out;
-  collectSecrets(spec, out);
-  return out;
+  return api::v1alpha1::referencedSecrets(spec);
 }
 
 std::vector<TriggerController::SecretKey> TriggerController::requiredSecretKeys(const json& spec) {
-  std::vector<SecretKey> out;
-  const json kafka = spec.value("kafka", json::object());
-  if (const json* sasl = kafka.contains("sasl") ? &kafka["sasl"] : nullptr;
-      sasl != nullptr && sasl->contains("/secretRef/name"_json_pointer)) {
-    const std::string secret = (*sasl)["secretRef"]["name"];
-    for (const char* key : {"username", "password"}) out.push_back({secret, key, "spec.kafka.sasl.secretRef"});
-  }
-  if (const json* tls = kafka.contains("tls") ? &kafka["tls"] : nullptr;
-      tls != nullptr && tls->contains("/secretRef/name"_json_pointer)) {
-    const std::string secret = (*tls)["secretRef"]["name"];
-    out.push_back({secret, "ca.crt", "spec.kafka.tls.secretRef"});
-    if (tls->value("mutual", false)) {
-      for (const char* key : {"tls.crt", "tls.key"}) out.push_back({secret, key, "spec.kafka.tls.secretRef"});
-    }
-  }
-  return out;
+  return api::v1alpha1::requiredSecretKeys(spec);
 }
 
 std::vector<std::string> TriggerController::triggersOfFunction(const kube::ObjectCache& triggers,

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "controller/reconciler.h"
@@ -44,12 +45,7 @@ class TriggerController final : public controller::Reconciler {
   // Names of the Secrets a Trigger spec references, in spec order, without repeats.
   static std::vector<std::string> secretNames(const kube::Json& spec);
   // The Secret keys a Trigger spec needs: {secret name, key, spec field}.
-  struct SecretKey {
-    std::string secret;
-    std::string key;
-    std::string field;
-    friend bool operator==(const SecretKey&, const SecretKey&) = default;
-  };
+  using SecretKey = api::v1alpha1::SecretKey;
   static std::vector<SecretKey> requiredSecretKeys(const kube::Json& spec);
   // Keys of the Triggers that refer to a Function (for watchMapped on Functions).
   static std::vector<std::string> triggersOfFunction(const kube::ObjectCache& triggers, const kube::Json& function);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "http/http_client.h"
 #include "objectstore/s3_client.h"
@@ -34,26 +35,26 @@ Result<std::string> fromEnv(const std::string& variable, const std::string& fiel
 Result<std::map<std::string, std::string>> kafkaProperties(const config::KafkaSecurityConfig& security,
                                                            const std::map<std::string, std::string>& extra,
                                                            const std::string& where) {
-  std::map<std::string, std::string> properties = extra;
-  properties["security.protocol"] = security.protocol;
+  clients::KafkaSecurity settings;
+  settings.protocol = security.protocol;
+  settings.saslMechanism = security.saslMechanism;
   if (!security.saslMechanism.empty()) {
-    properties["sasl.mechanisms"] = security.saslMechanism;
     auto user = fromEnv(security.usernameEnv, where + ".security.usernameEnv");
     if (!user.isOk()) return user.status();
     auto password = fromEnv(security.passwordEnv, where + ".security.passwordEnv");
     if (!password.isOk()) return password.status();
-    properties["sasl.username"] = *user;
-    properties["sasl.password"] = *password;
+    settings.saslUsername = *user;
+    settings.saslPassword = *password;
   }
-  if (!security.caFile.empty()) properties["ssl.ca.location"] = security.caFile;
-  if (!security.certFile.empty()) properties["ssl.certificate.location"] = security.certFile;
-  if (!security.keyFile.empty()) properties["ssl.key.location"] = security.keyFile;
+  settings.caFile = security.caFile;
+  settings.certificateFile = security.certFile;
+  settings.keyFile = security.keyFile;
   if (!security.keyPasswordEnv.empty()) {
     auto password = fromEnv(security.keyPasswordEnv, where + ".security.keyPasswordEnv");
     if (!password.isOk()) return password.status();
-    properties["ssl.key.password"] = *password;
+    settings.keyPassword = *password;
   }
-  return properties;
+  return clients::kafkaProperties(settings, extra);
 }
 
 // An S3 client with credentials read from the environment.

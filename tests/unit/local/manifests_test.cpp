@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "local/yaml_json.h"
+#include "common/yaml.h"
 
 namespace sluice::local {
 namespace {

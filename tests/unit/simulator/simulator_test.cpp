@@ -195,5 +195,17 @@ TEST(FunctionParseTest, ErrorsNameTheField) {
   EXPECT_EQ(parsePolicy("hpa").status().message(), "--policy: \"hpa\" is not sluice, keda-default or static-peak");
 }
 
+TEST(FunctionParseTest, TriggerTargetsAreTheOperatorsWithItsDefaults) {
+  const std::string function = "apiVersion: sluice.io/v1alpha1\nkind: Function\nspec: {}\n---\n";
+  Result<SimulatedFunction> store = parseFunction(
+      function + "apiVersion: sluice.io/v1alpha1\nkind: Trigger\nspec:\n  objectStore: {activationObjectCount: 2}\n");
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  EXPECT_EQ(store->targetPerReplica, 5);
+  EXPECT_EQ(store->activationThreshold, 2);
+  Result<SimulatedFunction> zero =
+      parseFunction(function + "apiVersion: sluice.io/v1alpha1\nkind: Trigger\nspec:\n  kafka: {lagThreshold: 0}\n");
+  EXPECT_EQ(zero.status().message(), "spec.kafka.lagThreshold: 0 must be at least 1");
+}
+
 }  // namespace
 }  // namespace sluice::simulator

@@ -1,12 +1,12 @@
 // The --local manifest checks: the apiserver's wording and the CRDs' own
 // messages, with the field path; every CEL rule of crds/ has a twin.
-#include "local/crd_validator.h"
+#include "api/v1alpha1/crd_validator.h"
 
 #include <gtest/gtest.h>
 
-#include "local/yaml_json.h"
+#include "common/yaml.h"
 
-namespace sluice::local {
+namespace sluice::api::v1alpha1 {
 namespace {
 
 using nlohmann::json;
@@ -201,4 +201,4 @@ TEST(FieldPathTest, IndexesInBrackets) {
 }
 
 }  // namespace
-}  // namespace sluice::local
+}  // namespace sluice::api::v1alpha1

@@ -1,14 +1,14 @@
-#include "local/crd_validator.h"
+#include "api/v1alpha1/crd_validator.h"
 
 #include <cmath>
 #include <set>
 
 #include <re2/re2.h>
 
-#include "local/yaml_json.h"
+#include "common/yaml.h"
 #include "sluice/crds.h"
 
-namespace sluice::local {
+namespace sluice::api::v1alpha1 {
 
 using nlohmann::json;
 
@@ -410,4 +410,4 @@ std::vector<FieldError> CrdValidator::validate(json& object) const {
   return errors;
 }
 
-}  // namespace sluice::local
+}  // namespace sluice::api::v1alpha1

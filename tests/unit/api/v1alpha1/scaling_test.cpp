@@ -1,17 +1,15 @@
 // spec.scaling of a Function (as the apiserver returns it) into the engine's ScalingPolicy.
-#include "controllers/autoscaler/scaling_from_spec.h"
+#include "api/v1alpha1/scaling.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::controllers {
+namespace sluice::api::v1alpha1 {
 namespace {
 
 using nlohmann::json;
 
-json function(json spec) { return {{"metadata", {{"name", "f"}}}, {"spec", std::move(spec)}}; }
-
 TEST(ScalingFromSpecTest, EmptySpecGivesHpaAndKedaDefaults) {
-  auto policy = scalingPolicyFromFunction(function(json::object()));
+  auto policy = scalingPolicyFromSpec(json::object());
   ASSERT_TRUE(policy.isOk()) << policy.status().toString();
   EXPECT_EQ(policy->minReplicas, 0);
   EXPECT_EQ(policy->maxReplicas, 100);
@@ -25,7 +23,7 @@ TEST(ScalingFromSpecTest, EmptySpecGivesHpaAndKedaDefaults) {
 }
 
 TEST(ScalingFromSpecTest, EveryField) {
-  auto policy = scalingPolicyFromFunction(function(json::parse(R"({
+  auto policy = scalingPolicyFromSpec(json::parse(R"({
     "replicas": 3,
     "scaling": {
       "minReplicas": 1, "maxReplicas": 6, "cooldownSeconds": 5, "pollingIntervalSeconds": 2,
@@ -36,7 +34,7 @@ TEST(ScalingFromSpecTest, EveryField) {
       "burst": {"windowSeconds": 3, "thresholdPercent": 150},
       "warmPool": {"size": 2},
       "fallback": {"failureThreshold": 4, "replicas": 2}
-    }})")));
+    }})"));
   ASSERT_TRUE(policy.isOk()) << policy.status().toString();
   EXPECT_EQ(policy->minReplicas, 1);
   EXPECT_EQ(policy->maxReplicas, 6);
@@ -81,11 +79,11 @@ TEST(ScalingFromSpecTest, ErrorsNameTheField) {
            Case{R"({"replicas": -1})", "spec.replicas: -1 is negative"},
            Case{R"({"scaling": 5})", "spec.scaling: expected an object"},
        }) {
-    auto policy = scalingPolicyFromFunction(function(json::parse(c.spec)));
+    auto policy = scalingPolicyFromSpec(json::parse(c.spec));
     ASSERT_FALSE(policy.isOk()) << c.spec;
     EXPECT_EQ(policy.status().message(), c.message) << c.spec;
   }
 }
 
 }  // namespace
-}  // namespace sluice::controllers
+}  // namespace sluice::api::v1alpha1

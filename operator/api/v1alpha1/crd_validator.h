@@ -21,7 +21,7 @@
 
 #include "common/status.h"
 
-namespace sluice::local {
+namespace sluice::api::v1alpha1 {
 
 struct FieldError {
   std::string pointer;  // JSON pointer of the field at fault ("/spec/scaling/maxReplicas")
@@ -55,4 +55,4 @@ class CrdValidator {
 // The apiserver's display of a field path: "spec.pipeline[1].parse".
 std::string fieldPath(const std::string& pointer);
 
-}  // namespace sluice::local
+}  // namespace sluice::api::v1alpha1

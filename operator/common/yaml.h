@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace sluice::local {
+namespace sluice {
 
 // One YAML document of a file.
 struct YamlDocument {
@@ -27,4 +27,4 @@ struct YamlDocument {
 // becomes an invalid-argument status "line N, column M: <yaml-cpp's reason>".
 Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text);
 
-}  // namespace sluice::local
+}  // namespace sluice

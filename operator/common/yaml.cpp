@@ -1,4 +1,4 @@
-#include "local/yaml_json.h"
+#include "common/yaml.h"
 
 #include <cerrno>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-namespace sluice::local {
+namespace sluice {
 
 using nlohmann::json;
 
@@ -113,4 +113,4 @@ Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text) {
   return out;
 }
 
-}  // namespace sluice::local
+}  // namespace sluice

@@ -1,0 +1,142 @@
+// A Trigger (sluice.io/v1alpha1) as typed values: which Function it feeds,
+// its one source with the CRD's defaults, and the rules several readers
+// derive from it (the per-replica scaling target, the Kafka connection
+// settings, the Secret keys it needs). The autoscaler's scaler factory, the
+// TriggerController and the simulator read Triggers through here.
+// Pure functions and values; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace sluice::api::v1alpha1 {
+
+struct KafkaSource {
+  std::vector<std::string> bootstrapServers;
+  std::vector<std::string> topics;
+  std::string consumerGroup;
+  int64_t lagThreshold = 10;
+  int64_t activationLagThreshold = 0;
+  std::string initialOffset = "latest";  // or earliest
+  bool allowIdleConsumers = false;
+  bool limitToPartitionsWithLag = false;
+  bool excludePersistentLag = false;
+  struct Sasl {
+    std::string mechanism;
+    std::string secretName;  // keys username, password
+  };
+  std::optional<Sasl> sasl;
+  struct Tls {
+    std::string secretName;  // keys ca.crt (+ tls.crt, tls.key when mutual); "" = system CAs
+    bool mutual = false;
+  };
+  std::optional<Tls> tls;
+
+  // librdkafka's security.protocol for these settings: PLAINTEXT, SSL,
+  // SASL_PLAINTEXT or SASL_SSL (the scaler and the replicas connect alike).
+  std::string securityProtocol() const;
+};
+
+// security.protocol for a Kafka connection with or without SASL and TLS.
+std::string kafkaSecurityProtocol(bool sasl, bool tls);
+
+struct RabbitMqSource {
+  std::string queue;
+  std::string connectionSecretName;
+  std::string urlKey = "url";                      // the AMQP URL's key in that Secret
+  std::string managementUrlKey = "managementUrl";  // the management API URL's key
+  std::string depthMetric = "messages";            // or messagesReady
+  int64_t queueLength = 20;
+  int64_t activationQueueLength = 0;
+};
+
+struct ObjectStoreSource {
+  std::string type;  // s3, dir or webhdfs
+  std::string endpoint;
+  std::string bucket;
+  std::string path;
+  std::string prefix;
+  std::string region = "us-east-1";
+  std::string user;
+  std::string credentialsSecretName;  // keys accessKey, secretKey; "" = anonymous
+  int64_t targetObjectCount = 5;
+  int64_t activationObjectCount = 0;
+  int64_t maxObjectsToScan = 1000;
+};
+
+struct CronSource {
+  std::string schedule;
+  std::string timezone = "UTC";
+  int replicas = 0;
+  int windowSeconds = 0;
+};
+
+struct PrometheusSource {
+  std::string serverAddress;
+  std::string query;
+  double threshold = 0;
+  double activationThreshold = 0;
+};
+
+// A Secret key a Trigger needs: {secret name, key, the spec field naming the Secret}.
+struct SecretKey {
+  std::string secret;
+  std::string key;
+  std::string field;
+  friend bool operator==(const SecretKey&, const SecretKey&) = default;
+};
+
+struct Trigger {
+  std::string name;
+  std::string ns;
+  std::string uid;
+  std::string functionName;  // spec.functionRef.name
+  std::string sourceType;    // kafka, rabbitmq, cron, http, objectStore or prometheus
+  std::optional<KafkaSource> kafka;
+  std::optional<RabbitMqSource> rabbitmq;
+  std::optional<ObjectStoreSource> objectStore;
+  std::optional<CronSource> cron;
+  std::optional<PrometheusSource> prometheus;
+  nlohmann::json http;  // spec.http as written (the gateway reads it)
+
+  // The Trigger object as JSON. Errors name the field; a field of the wrong
+  // type or a missing required one is named after its source first
+  // ("spec.prometheus: spec.prometheus.query: 5 is not a string"), a value
+  // the source rejects is named alone ("spec.kafka.initialOffset: ...").
+  static Result<Trigger> fromJson(const nlohmann::json& trigger);
+
+  // The Secret keys the source needs to connect, in spec order.
+  std::vector<SecretKey> requiredSecretKeys() const;
+};
+
+// The source of a Trigger spec: the first of kafka, rabbitmq, cron, http,
+// objectStore, prometheus that is set ("" if none). Reads malformed specs too.
+std::string sourceTypeOf(const nlohmann::json& spec);
+
+// Names of the Secrets a Trigger spec references (any `secretRef` or
+// `*SecretRef` with a name), in spec order, without repeats. Reads malformed specs too.
+std::vector<std::string> referencedSecrets(const nlohmann::json& spec);
+
+// The Secret keys a Trigger spec needs (Trigger::requiredSecretKeys); none
+// when the spec does not parse.
+std::vector<SecretKey> requiredSecretKeys(const nlohmann::json& spec);
+
+// What a replica is sized for: the per-replica target of the source's metric
+// (kafka.lagThreshold, rabbitmq.queueLength or objectStore.targetObjectCount,
+// with the CRD's defaults) and the activation threshold below which the
+// Function may sleep. nullopt for the other sources. Reads only those two
+// fields of a spec, so a what-if run may leave out the connection settings;
+// errors name the field ("spec.kafka.lagThreshold: 0 must be at least 1").
+struct ScalingTarget {
+  int64_t perReplica = 0;
+  int64_t activation = 0;
+};
+Result<std::optional<ScalingTarget>> scalingTargetOf(const nlohmann::json& spec);
+
+}  // namespace sluice::api::v1alpha1

@@ -1,0 +1,32 @@
+// librdkafka properties for a Kafka connection's security, shared by the
+// operator's lag scaler (credentials read from Secrets, as PEM text) and the
+// runtime's source and sink (credentials from the environment and mounted
+// files). One place says which property each setting fills.
+// Pure function; thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace sluice::clients {
+
+struct KafkaSecurity {
+  std::string protocol = "PLAINTEXT";  // PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+  std::string saslMechanism;           // "" = no SASL
+  std::string saslUsername;
+  std::string saslPassword;
+  // TLS material as PEM text (from a Secret) or as files (a mounted Secret); "" = unset.
+  std::string caPem;
+  std::string certificatePem;
+  std::string keyPem;
+  std::string caFile;
+  std::string certificateFile;
+  std::string keyFile;
+  std::string keyPassword;
+};
+
+// `extra` (any librdkafka properties) with the security settings laid over it.
+std::map<std::string, std::string> kafkaProperties(const KafkaSecurity& security,
+                                                   std::map<std::string, std::string> extra = {});
+
+}  // namespace sluice::clients

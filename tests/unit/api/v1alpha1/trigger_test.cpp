@@ -1,0 +1,136 @@
+// Trigger objects into typed sources: the CRD's defaults, errors that name
+// the field, and the rules derived from a Trigger (Secret keys, scaling target).
+#include "api/v1alpha1/trigger.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::api::v1alpha1 {
+namespace {
+
+using nlohmann::json;
+
+json trigger(json spec) {
+  spec["functionRef"] = {{"name", "orders"}};
+  return {{"metadata", {{"name", "t"}, {"namespace", "etl"}, {"uid", "u1"}}}, {"spec", std::move(spec)}};
+}
+
+json kafka() { return {{"bootstrapServers", {"a:9092", "b:9092"}}, {"topics", {"in"}}, {"consumerGroup", "g"}}; }
+
+json kafkaWith(const char* key, json value) {
+  json k = kafka();
+  k[key] = std::move(value);
+  return k;
+}
+
+TEST(TriggerTest, KafkaGetsTheCrdDefaults) {
+  auto t = Trigger::fromJson(trigger({{"kafka", kafka()}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->name, "t");
+  EXPECT_EQ(t->ns, "etl");
+  EXPECT_EQ(t->uid, "u1");
+  EXPECT_EQ(t->functionName, "orders");
+  EXPECT_EQ(t->sourceType, "kafka");
+  ASSERT_TRUE(t->kafka);
+  EXPECT_EQ(t->kafka->bootstrapServers, (std::vector<std::string>{"a:9092", "b:9092"}));
+  EXPECT_EQ(t->kafka->lagThreshold, 10);
+  EXPECT_EQ(t->kafka->activationLagThreshold, 0);
+  EXPECT_EQ(t->kafka->initialOffset, "latest");
+  EXPECT_EQ(t->kafka->securityProtocol(), "PLAINTEXT");
+  EXPECT_TRUE(t->requiredSecretKeys().empty());
+}
+
+TEST(TriggerTest, KafkaSecurityGivesTheProtocolAndTheSecretKeys) {
+  json k = kafka();
+  k["sasl"] = {{"mechanism", "SCRAM-SHA-512"}, {"secretRef", {{"name", "user"}}}};
+  k["tls"] = {{"secretRef", {{"name", "ca"}}}, {"mutual", true}};
+  auto t = Trigger::fromJson(trigger({{"kafka", k}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->kafka->securityProtocol(), "SASL_SSL");
+  EXPECT_EQ(t->requiredSecretKeys(), (std::vector<SecretKey>{{"user", "username", "spec.kafka.sasl.secretRef"},
+                                                             {"user", "password", "spec.kafka.sasl.secretRef"},
+                                                             {"ca", "ca.crt", "spec.kafka.tls.secretRef"},
+                                                             {"ca", "tls.crt", "spec.kafka.tls.secretRef"},
+                                                             {"ca", "tls.key", "spec.kafka.tls.secretRef"}}));
+  k.erase("sasl");
+  k["tls"] = json::object();  // TLS with the system's CAs: no Secret
+  t = Trigger::fromJson(trigger({{"kafka", k}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->kafka->securityProtocol(), "SSL");
+  EXPECT_TRUE(t->requiredSecretKeys().empty());
+}
+
+TEST(TriggerTest, RabbitMqAndObjectStoreDefaults) {
+  auto r = Trigger::fromJson(trigger({{"rabbitmq", {{"queue", "jobs"}, {"connectionSecretRef", {{"name", "s"}}}}}}));
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->rabbitmq->urlKey, "url");
+  EXPECT_EQ(r->rabbitmq->managementUrlKey, "managementUrl");
+  EXPECT_EQ(r->rabbitmq->depthMetric, "messages");
+  EXPECT_EQ(r->rabbitmq->queueLength, 20);
+  auto o = Trigger::fromJson(trigger({{"objectStore", {{"type", "dir"}, {"path", "/in"}}}}));
+  ASSERT_TRUE(o.isOk()) << o.status().toString();
+  EXPECT_EQ(o->objectStore->targetObjectCount, 5);
+  EXPECT_EQ(o->objectStore->maxObjectsToScan, 1000);
+  EXPECT_EQ(o->objectStore->region, "us-east-1");
+}
+
+TEST(TriggerTest, ErrorsNameTheSourceAndTheField) {
+  struct Case {
+    json spec;
+    const char* message;
+  };
+  json noGroup = kafka();
+  noGroup.erase("consumerGroup");
+  json badTopics = kafka();
+  badTopics["topics"] = {"in", 7};
+  for (const Case& c : {
+           Case{{{"kafka", noGroup}}, "spec.kafka: spec.kafka.consumerGroup: missing"},
+           Case{{{"kafka", badTopics}}, "spec.kafka: spec.kafka.topics[1]: 7 is not a string"},
+           Case{{{"kafka", kafkaWith("lagThreshold", 0)}}, "spec.kafka.lagThreshold: 0 must be at least 1"},
+           Case{{{"kafka", kafkaWith("initialOffset", "middle")}},
+                "spec.kafka.initialOffset: \"middle\" is not earliest or latest"},
+           Case{{{"rabbitmq", {{"queue", "q"}}}}, "spec.rabbitmq: spec.rabbitmq.connectionSecretRef: missing"},
+           Case{{{"rabbitmq", {{"queue", "q"}, {"connectionSecretRef", {{"name", "s"}}}, {"depthMetric", "all"}}}},
+                "spec.rabbitmq.depthMetric: \"all\" is not messages or messagesReady"},
+           Case{{{"objectStore", {{"type", "s3"}, {"bucket", "b"}}}},
+                "spec.objectStore: spec.objectStore.endpoint: missing"},
+           Case{{{"objectStore", {{"type", "ftp"}}}}, "spec.objectStore.type: \"ftp\" is not s3, dir or webhdfs"},
+           Case{{{"prometheus", {{"serverAddress", "http://p"}, {"query", "up"}, {"threshold", 0}}}},
+                "spec.prometheus.threshold: 0 must be greater than 0"},
+           Case{{{"cron", {{"timezone", "UTC"}}}}, "spec.cron: spec.cron.schedule: missing"},
+           Case{json::object(), "spec: no source (kafka, rabbitmq, cron, http, objectStore or prometheus)"},
+       }) {
+    auto t = Trigger::fromJson(trigger(c.spec));
+    ASSERT_FALSE(t.isOk()) << c.spec.dump();
+    EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(t.status().message(), c.message) << c.spec.dump();
+  }
+}
+
+TEST(TriggerTest, LenientRulesReadMalformedSpecs) {
+  const json spec = {{"kafka", {{"sasl", {{"secretRef", {{"name", "user"}}}}}}},
+                     {"other", {{"credentialsSecretRef", {{"name", "creds"}}}, {"secretRef", {{"name", "user"}}}}}};
+  EXPECT_EQ(sourceTypeOf(spec), "kafka");
+  EXPECT_EQ(sourceTypeOf(json::array()), "");
+  EXPECT_EQ(referencedSecrets(spec), (std::vector<std::string>{"user", "creds"}));
+  EXPECT_TRUE(requiredSecretKeys(spec).empty()) << "no bootstrapServers: the spec does not parse";
+}
+
+TEST(TriggerTest, ScalingTargetReadsOnlyTheTargetFields) {
+  auto kafkaTarget = scalingTargetOf({{"kafka", {{"lagThreshold", 100}, {"activationLagThreshold", 3}}}});
+  ASSERT_TRUE(kafkaTarget.isOk()) << kafkaTarget.status().toString();
+  ASSERT_TRUE(*kafkaTarget);
+  EXPECT_EQ((*kafkaTarget)->perReplica, 100);
+  EXPECT_EQ((*kafkaTarget)->activation, 3);
+  auto store = scalingTargetOf({{"objectStore", {{"activationObjectCount", 2}}}});
+  ASSERT_TRUE(store.isOk());
+  EXPECT_EQ((*store)->perReplica, 5);
+  EXPECT_EQ((*store)->activation, 2);
+  auto cron = scalingTargetOf({{"cron", {{"schedule", "@hourly"}}}});
+  ASSERT_TRUE(cron.isOk());
+  EXPECT_FALSE(*cron);
+  EXPECT_EQ(scalingTargetOf({{"rabbitmq", {{"queueLength", "many"}}}}).status().message(),
+            "spec.rabbitmq.queueLength: \"many\" is not an integer");
+}
+
+}  // namespace
+}  // namespace sluice::api::v1alpha1
