@@ -29,7 +29,7 @@ ALLOWED = {
     "platform": ["common", "spec"],
     "platform/kube": ["common", "kube", "controller", "api", "spec", "platform"],
     "platform/local": ["common", "kube", "spec", "platform"],
-    "controllers": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "clients", "metrics",
+    "controllers": ["common", "http", "kube", "controller", "api", "spec", "autoscaler", "scalers", "clients", "metrics",
                     "platform", "platform/kube"],
     "simulator": ["common", "autoscaler", "api"],
     "local": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "controllers", "platform",

@@ -34,6 +34,7 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "http/http_client.h"
 #include "kube/kube_client.h"
 #include "local/local_runner.h"
 #include "local/local_store.h"
@@ -41,7 +42,6 @@
 #include "metrics/check_metrics.h"
 #include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
-#include "scalers/cpprest_http_getter.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
 
@@ -193,8 +193,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::controller::EventRecorder events(store, "sluice-operator", clock);
   sluice::controllers::TriggerScalerFactoryOptions scalerOptions;
   scalerOptions.cronSettledBefore = sluice::controllers::cronSettledBeforeIn(store.triggers());
-  sluice::controllers::TriggerScalerFactory scalers(store, std::make_shared<sluice::scalers::CppRestHttpGetter>(),
-                                                    clock, scalerOptions);
+  sluice::controllers::TriggerScalerFactory scalers(store, sluice::http::makeCppRestHttpClient(), clock, scalerOptions);
   sluice::autoscaler::AutoscalerMetrics metrics(registry);
   sluice::local::LocalRunnerOptions runnerOptions;
   runnerOptions.dir = flags.dir;

@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "common/encoding.h"
 #include "http/http_client.h"
 
 namespace sluice::http {
@@ -18,7 +19,8 @@ std::string lower(std::string text) {
 class CppRestHttpClient final : public HttpClient {
  public:
   Result<Response> send(const Request& request) override {
-    const std::string what = request.method + " " + request.url;
+    const std::string shown = withoutUserInfo(request.url);
+    const std::string what = request.method + " " + shown;
     try {
       web::uri parsed(utility::conversions::to_string_t(request.url));
       web::uri_builder base;
@@ -30,6 +32,9 @@ class CppRestHttpClient final : public HttpClient {
       web::uri_builder rest;
       rest.set_path(parsed.path(), false).set_query(parsed.query(), false);
       out.set_request_uri(rest.to_uri());
+      if (!parsed.user_info().empty()) {
+        out.headers().add("Authorization", "Basic " + base64Encode(web::uri::decode(parsed.user_info())));
+      }
       std::string contentType = "application/octet-stream";
       for (const auto& [name, value] : request.headers) {
         if (lower(name) == "content-type") {
@@ -49,7 +54,7 @@ class CppRestHttpClient final : public HttpClient {
       result.body.assign(body.begin(), body.end());
       return result;
     } catch (const web::uri_exception& e) {
-      return invalidArgument("bad URL " + request.url + ": " + e.what());
+      return invalidArgument("bad URL " + shown + ": " + e.what());
     } catch (const std::exception& e) {
       return unavailable(what + ": " + e.what());
     }

@@ -1,6 +1,9 @@
-// HttpClient: one HTTP request/response seam for clients that send bodies and
-// read response headers (the S3 and WebHDFS clients, the runtime's HTTP sink). Bodies are
-// bytes, never re-encoded. The real one is CppRestHttpClient; unit tests use a
+// HttpClient: the one HTTP request/response seam of Sluice's clients (the S3
+// and WebHDFS clients, the runtime's HTTP sink, the HTTP-based scalers:
+// RabbitMQ management API, Prometheus, S3 listings, replica /metrics). The
+// Kubernetes client has its own seam (kube/transport.h) for the apiserver's
+// TLS and watch streams. Bodies are bytes, never re-encoded. A URL may carry
+// user:password@, sent as basic auth and never shown in errors. The real one is CppRestHttpClient; unit tests use a
 // fake. Implementations are thread-safe.
 #pragma once
 
@@ -40,6 +43,18 @@ class HttpClient {
   // A network failure or timeout is kUnavailable; any HTTP status is a Response.
   virtual Result<Response> send(const Request& request) = 0;
 };
+
+// A GET of `url` with `headers`, bounded by `timeout`.
+Result<Response> get(HttpClient& client, const std::string& url, std::chrono::milliseconds timeout,
+                     std::vector<std::pair<std::string, std::string>> headers = {});
+
+// A non-2xx answer as a Status naming what was asked (404 kNotFound, 401
+// kUnauthenticated, 403 kPermissionDenied, 429 kResourceExhausted, 5xx
+// kUnavailable, other kInvalidArgument), with the start of the body.
+Status statusError(const Response& response, const std::string& what);
+
+// `url` without the user:password@ of its authority, for messages.
+std::string withoutUserInfo(const std::string& url);
 
 std::shared_ptr<HttpClient> makeCppRestHttpClient();
 

@@ -59,7 +59,7 @@ Result<ScalerReading> RuntimeCpuScaler::read() {
     return ScalerReading{};
   }
   for (const std::string& url : urls) {
-    Result<HttpResponse> response = http_->get(url);
+    Result<http::Response> response = http::get(*http_, url, kHttpTimeout);
     if (!response.isOk() || response->status != 200) continue;  // a replica starting or leaving
     std::optional<double> cpu = findPrometheusSample(response->body, "process_cpu_seconds_total");
     if (!cpu) return notFound("cpu of " + url + ": no process_cpu_seconds_total sample");

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "http/http_client.h"
 #include "kube/resource_client.h"
-#include "scalers/http_getter.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -43,7 +43,7 @@ std::optional<double> findPrometheusSample(const std::string& text, const std::s
 
 class RuntimeCpuScaler final : public Scaler {
  public:
-  RuntimeCpuScaler(RuntimeCpuOptions options, std::shared_ptr<HttpGetter> http, const Clock& clock)
+  RuntimeCpuScaler(RuntimeCpuOptions options, std::shared_ptr<http::HttpClient> http, const Clock& clock)
       : options_(std::move(options)), http_(std::move(http)), clock_(clock) {}
   std::string name() const override { return "cpu"; }
   ScalerTarget target() const override {
@@ -57,7 +57,7 @@ class RuntimeCpuScaler final : public Scaler {
     double cpuSeconds;
   };
   RuntimeCpuOptions options_;
-  std::shared_ptr<HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
   const Clock& clock_;
   std::map<std::string, Sample> previous_;
 };

@@ -41,7 +41,7 @@ Result<int64_t> WebHdfsObjectCounter::count(int64_t scanCap) {
   std::string url = base + "/webhdfs/v1" + path_ + "?op=LISTSTATUS";
   if (!user_.empty()) url += "&user.name=" + percentEncode(user_);
   const std::string what = "object count of " + describe();
-  Result<HttpResponse> response = http_->get(url);
+  Result<http::Response> response = http::get(*http_, url, kHttpTimeout);
   if (!response.isOk()) return response.status().withContext(what);
   if (response->status != 200) {
     return objectstore::webHdfsError(http::Response{response->status, {}, response->body}, what);

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "scalers/http_getter.h"
+#include "http/http_client.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -40,7 +40,7 @@ class DirectoryObjectCounter final : public ObjectCounter {
 // Files (type FILE) directly under `path` via GET {endpoint}/webhdfs/v1{path}?op=LISTSTATUS.
 class WebHdfsObjectCounter final : public ObjectCounter {
  public:
-  WebHdfsObjectCounter(std::string endpoint, std::string path, std::string user, std::shared_ptr<HttpGetter> http)
+  WebHdfsObjectCounter(std::string endpoint, std::string path, std::string user, std::shared_ptr<http::HttpClient> http)
       : endpoint_(std::move(endpoint)), path_(std::move(path)), user_(std::move(user)), http_(std::move(http)) {}
   std::string describe() const override { return "webhdfs:" + path_; }
   Result<int64_t> count(int64_t scanCap) override;
@@ -49,7 +49,7 @@ class WebHdfsObjectCounter final : public ObjectCounter {
   std::string endpoint_;
   std::string path_;
   std::string user_;
-  std::shared_ptr<HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
 };
 
 struct ObjectCountOptions {

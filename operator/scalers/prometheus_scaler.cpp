@@ -12,9 +12,10 @@ Result<ScalerReading> PrometheusScaler::read() {
   std::string base = options_.serverAddress;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string what = "prometheus query " + options_.query;
-  Result<HttpResponse> response = http_->get(base + "/api/v1/query?query=" + percentEncode(options_.query));
+  Result<http::Response> response =
+      http::get(*http_, base + "/api/v1/query?query=" + percentEncode(options_.query), kHttpTimeout);
   if (!response.isOk()) return response.status().withContext(what);
-  if (response->status != 200) return httpStatusError(*response, what);
+  if (response->status != 200) return http::statusError(*response, what);
   double value = 0;
   try {
     nlohmann::json body = nlohmann::json::parse(response->body);

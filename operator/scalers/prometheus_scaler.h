@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "scalers/http_getter.h"
+#include "http/http_client.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -22,7 +22,7 @@ struct PrometheusOptions {
 
 class PrometheusScaler final : public Scaler {
  public:
-  PrometheusScaler(PrometheusOptions options, std::shared_ptr<HttpGetter> http)
+  PrometheusScaler(PrometheusOptions options, std::shared_ptr<http::HttpClient> http)
       : options_(std::move(options)), http_(std::move(http)) {}
   std::string name() const override { return "prometheus/" + options_.query; }
   ScalerTarget target() const override {
@@ -32,7 +32,7 @@ class PrometheusScaler final : public Scaler {
 
  private:
   PrometheusOptions options_;
-  std::shared_ptr<HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
 };
 
 }  // namespace sluice::scalers

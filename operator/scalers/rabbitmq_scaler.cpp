@@ -38,10 +38,11 @@ Result<double> RabbitMQQueueScaler::managementDepth() {
   std::string base = options_.managementUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string what = "rabbitmq depth of queue " + options_.queue;
-  Result<HttpResponse> response =
-      http_->get(base + "/api/queues/" + percentEncode(options_.vhost) + "/" + percentEncode(options_.queue));
+  Result<http::Response> response =
+      http::get(*http_, base + "/api/queues/" + percentEncode(options_.vhost) + "/" + percentEncode(options_.queue),
+                kHttpTimeout);
   if (!response.isOk()) return response.status().withContext(what);
-  if (response->status != 200) return httpStatusError(*response, what);
+  if (response->status != 200) return http::statusError(*response, what);
   const char* field = options_.mode == RabbitMQQueueOptions::Mode::kMessages ? "messages" : "messages_ready";
   try {
     nlohmann::json body = nlohmann::json::parse(response->body);

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "scalers/http_getter.h"
+#include "http/http_client.h"
 #include "scalers/rabbitmq_amqp_depth.h"
 #include "scalers/scaler.h"
 
@@ -29,7 +29,7 @@ struct RabbitMQQueueOptions {
 
 class RabbitMQQueueScaler final : public Scaler {
  public:
-  RabbitMQQueueScaler(RabbitMQQueueOptions options, std::shared_ptr<HttpGetter> http,
+  RabbitMQQueueScaler(RabbitMQQueueOptions options, std::shared_ptr<http::HttpClient> http,
                       std::unique_ptr<QueueDepthProbe> probe = nullptr)
       : options_(std::move(options)), http_(std::move(http)), probe_(std::move(probe)) {}
   std::string name() const override { return "rabbitmq/" + options_.queue; }
@@ -41,7 +41,7 @@ class RabbitMQQueueScaler final : public Scaler {
  private:
   Result<double> managementDepth();
   RabbitMQQueueOptions options_;
-  std::shared_ptr<HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
   std::unique_ptr<QueueDepthProbe> probe_;
 };
 

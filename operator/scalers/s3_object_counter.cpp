@@ -24,12 +24,12 @@ Result<int64_t> S3ObjectCounter::count(int64_t scanCap) {
     if (!continuation.empty()) request.query["continuation-token"] = continuation;
     request.headers["host"] = host;
     objectstore::sign(request, location_.credentials, clock_.wallNow());
-    HttpHeaders headers;
+    std::vector<std::pair<std::string, std::string>> headers;
     for (const auto& [name, value] : request.headers) headers.emplace_back(name, value);
-    Result<HttpResponse> response =
-        http_->get(base + request.canonicalPath + "?" + objectstore::canonicalQuery(request.query), headers);
+    Result<http::Response> response = http::get(
+        *http_, base + request.canonicalPath + "?" + objectstore::canonicalQuery(request.query), kHttpTimeout, headers);
     if (!response.isOk()) return response.status().withContext(what);
-    if (response->status != 200) return httpStatusError(*response, what);
+    if (response->status != 200) return http::statusError(*response, what);
     for (const std::string& key : objectstore::xmlElements(response->body, "Key")) {
       if (!key.empty() && key.back() != '/') ++found;
     }

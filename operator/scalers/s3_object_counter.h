@@ -21,14 +21,14 @@ struct S3Location {
 
 class S3ObjectCounter final : public ObjectCounter {
  public:
-  S3ObjectCounter(S3Location location, std::shared_ptr<HttpGetter> http, const Clock& clock)
+  S3ObjectCounter(S3Location location, std::shared_ptr<http::HttpClient> http, const Clock& clock)
       : location_(std::move(location)), http_(std::move(http)), clock_(clock) {}
   std::string describe() const override { return "s3://" + location_.bucket + "/" + location_.prefix; }
   Result<int64_t> count(int64_t scanCap) override;
 
  private:
   S3Location location_;
-  std::shared_ptr<HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
   const Clock& clock_;
 };
 

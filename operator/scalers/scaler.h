@@ -8,12 +8,18 @@
 // read() on one scaler from one thread at a time.
 #pragma once
 
+#include <chrono>
+
 #include <string>
 
 #include "autoscaler/metric_observation.h"
 #include "common/status.h"
 
 namespace sluice::scalers {
+
+// How long an HTTP-based scaler waits for one answer: bounds how long one slow
+// source can hold its Function's round.
+inline constexpr std::chrono::seconds kHttpTimeout{5};
 
 struct ScalerReading {
   double value = 0;

@@ -4,7 +4,7 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/trigger/cron_firer.h"
-#include "scalers/cpprest_http_getter.h"
+#include "http/http_client.h"
 
 namespace sluice::controllers {
 
@@ -71,8 +71,7 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
       };
     }
     options.cronSettledBefore = cronSettledBeforeIn(triggers.cache());
-    factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(),
-                                                      clock, options);
+    factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), http::makeCppRestHttpClient(), clock, options);
   }
   if (registry) metrics_ = std::make_unique<autoscaler::AutoscalerMetrics>(std::move(registry));
   reconciler_ = std::make_unique<AutoscaleReconciler>(AutoscaleReconcilerOptions{}, manager.client(),

@@ -64,7 +64,7 @@ Result<std::string> amqpVhost(const std::string& url) {
   return vhost;
 }
 
-TriggerScalerFactory::TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<scalers::HttpGetter> http,
+TriggerScalerFactory::TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<http::HttpClient> http,
                                            const Clock& clock, TriggerScalerFactoryOptions options)
     : client_(client), http_(std::move(http)), clock_(clock), options_(std::move(options)) {}
 

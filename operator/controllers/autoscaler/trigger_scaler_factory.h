@@ -13,7 +13,7 @@
 // (metrics.k8s.io, as the HPA) that falls back to a RuntimeCpuScaler over the
 // replicas' /metrics (process_cpu_seconds_total) where metrics.k8s.io is not
 // installed, both against spec.resources.requests.cpu.
-// Thread-safe: create() keeps no state besides the shared HttpGetter.
+// Thread-safe: create() keeps no state besides the shared HttpClient.
 #pragma once
 
 #include <chrono>
@@ -26,8 +26,8 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
+#include "http/http_client.h"
 #include "kube/resource_client.h"
-#include "scalers/http_getter.h"
 
 namespace sluice::controllers {
 
@@ -49,7 +49,7 @@ struct TriggerScalerFactoryOptions {
 
 class TriggerScalerFactory final : public ScalerFactory {
  public:
-  TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<scalers::HttpGetter> http, const Clock& clock,
+  TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<http::HttpClient> http, const Clock& clock,
                        TriggerScalerFactoryOptions options = {});
   Result<std::unique_ptr<scalers::Scaler>> create(const nlohmann::json& trigger) override;
   Result<std::unique_ptr<scalers::Scaler>> createCpu(const nlohmann::json& function) override;
@@ -67,7 +67,7 @@ class TriggerScalerFactory final : public ScalerFactory {
   Result<std::unique_ptr<scalers::Scaler>> prometheus(const api::v1alpha1::PrometheusSource& prometheus);
 
   kube::ResourceClient& client_;
-  std::shared_ptr<scalers::HttpGetter> http_;
+  std::shared_ptr<http::HttpClient> http_;
   const Clock& clock_;
   TriggerScalerFactoryOptions options_;
 };

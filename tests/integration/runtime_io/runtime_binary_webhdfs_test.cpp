@@ -19,12 +19,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/http_client.h"
 #include "kafka_test_util.h"
 #include "log_cleansing_fixture.h"
 #include "objectstore/webhdfs_client.h"
 #include "runtime_process.h"
 #include "s3_test_util.h"
-#include "scalers/cpprest_http_getter.h"
 #include "scalers/object_count_scaler.h"
 
 namespace sluice::testing {
@@ -178,20 +178,20 @@ TEST(RuntimeBinaryWebHdfsTest, ObjectCountScalerCountsTheWaitingFiles) {
   options.targetObjectCount = 2;
   scalers::ObjectCountScaler scaler(
       options, std::make_shared<scalers::WebHdfsObjectCounter>(requiredEnv("WEBHDFS_ENDPOINT"), directory, kUser,
-                                                               std::make_shared<scalers::CppRestHttpGetter>()));
+                                                               http::makeCppRestHttpClient()));
   auto reading = scaler.read();
   ASSERT_TRUE(reading.isOk()) << reading.status().toString();
   EXPECT_EQ(reading->value, 7);
   EXPECT_TRUE(reading->active);
 
   scalers::WebHdfsObjectCounter capped(requiredEnv("WEBHDFS_ENDPOINT"), directory, kUser,
-                                       std::make_shared<scalers::CppRestHttpGetter>());
+                                       http::makeCppRestHttpClient());
   auto three = capped.count(3);
   ASSERT_TRUE(three.isOk());
   EXPECT_EQ(*three, 3);
 
   scalers::WebHdfsObjectCounter missing(requiredEnv("WEBHDFS_ENDPOINT"), directory + "/nope", kUser,
-                                        std::make_shared<scalers::CppRestHttpGetter>());
+                                        http::makeCppRestHttpClient());
   auto gone = missing.count(10);
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
   EXPECT_NE(gone.status().message().find("does not exist"), std::string::npos) << gone.status().toString();

@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "http/http_client.h"
 #include "objectstore/sigv4.h"
-#include "scalers/cpprest_http_getter.h"
 #include "scalers/kafka_lag.h"
 #include "scalers/rabbitmq_scaler.h"
 #include "scalers/rdkafka_offset_source.h"
@@ -235,7 +235,7 @@ TEST(RabbitMQQueueScalerIntegrationTest, DepthIsTheNumberOfPublishedMessages) {
   options.managementUrl = httpUrl;
   options.vhost = "/";
   options.queue = queue;
-  RabbitMQQueueScaler scaler(options, std::make_shared<CppRestHttpGetter>());
+  RabbitMQQueueScaler scaler(options, http::makeCppRestHttpClient());
   // The management API refreshes queue counters every few seconds: wait for them (not a timing assertion).
   Result<ScalerReading> reading = scaler.read();
   for (int i = 0; i < 60 && (!reading.isOk() || reading->value != 25); ++i) {
@@ -247,7 +247,7 @@ TEST(RabbitMQQueueScalerIntegrationTest, DepthIsTheNumberOfPublishedMessages) {
   EXPECT_TRUE(reading->active);
 
   options.queue = queue + "-missing";
-  Result<ScalerReading> missing = RabbitMQQueueScaler(options, std::make_shared<CppRestHttpGetter>()).read();
+  Result<ScalerReading> missing = RabbitMQQueueScaler(options, http::makeCppRestHttpClient()).read();
   ASSERT_FALSE(missing.isOk());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 
@@ -289,7 +289,7 @@ TEST(S3ObjectCounterIntegrationTest, CountsObjectsUnderAPrefix) {
   for (int i = 0; i < 3; ++i)
     ASSERT_EQ(s3Put(endpoint, "/" + bucket + "/done/log-" + std::to_string(i), "x", credentials), 200);
 
-  auto http = std::make_shared<CppRestHttpGetter>();
+  auto http = http::makeCppRestHttpClient();
   auto counter = std::make_shared<S3ObjectCounter>(S3Location{endpoint, bucket, "in/", credentials}, http, realClock());
   Result<int64_t> inbox = counter->count(1000);
   ASSERT_TRUE(inbox.isOk()) << inbox.status().toString();

@@ -11,7 +11,7 @@
 #include "common/time.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "fakes/fake_clock.h"
-#include "scalers/cpprest_http_getter.h"
+#include "http/http_client.h"
 
 namespace sluice::local {
 namespace {
@@ -90,7 +90,7 @@ TEST_F(LocalRunnerTest, ScalesByObjectCountAndABrokenFileLeavesTheOthersRunning)
   platform::LocalPlatform platform(options, processes, endpoint, clock);
   LocalStore store;
   controller::EventRecorder events(store, "test", clock);
-  controllers::TriggerScalerFactory scalers(store, std::make_shared<scalers::CppRestHttpGetter>(), clock);
+  controllers::TriggerScalerFactory scalers(store, http::makeCppRestHttpClient(), clock);
   LocalRunner runner(runnerOptions, store, platform, scalers, events, nullptr, clock);
 
   auto settle = [&] {
@@ -143,7 +143,7 @@ TEST_F(LocalRunnerTest, ACronTriggerWakesItsFunctionFiresOnceIntoAReadyProcessAn
   platform::LocalPlatform platform(options, processes, endpoint, wall);
   LocalStore store(nullptr, wall);
   controller::EventRecorder events(store, "test", wall);
-  controllers::TriggerScalerFactory scalers(store, std::make_shared<scalers::CppRestHttpGetter>(), wall);
+  controllers::TriggerScalerFactory scalers(store, http::makeCppRestHttpClient(), wall);
   LocalRunner runner(runnerOptions, store, platform, scalers, events, nullptr, wall);
   ASSERT_TRUE(runner.reload().empty());
   auto step = [&](std::chrono::milliseconds by) {

@@ -1,10 +1,10 @@
 // RabbitMQ depth, Prometheus query, WebHDFS count and runtime CPU, answered by a
-// fake HttpGetter with the bodies those servers send.
+// fake HttpClient with the bodies those servers send.
 #include <gtest/gtest.h>
 
 #include "fakes/fake_clock.h"
-#include "fakes/fake_http_getter.h"
 #include "fakes/fake_resource_client.h"
+#include "fakes/fake_url_http_client.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/object_count_scaler.h"
 #include "scalers/prometheus_scaler.h"
@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 const std::string kQueueUrl = "http://u:p@127.0.0.1:15672/api/queues/%2F/jobs";
 
 TEST(RabbitMQQueueScalerTest, MessagesModeCountsReadyPlusUnacked) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer(kQueueUrl, 200, R"({"name":"jobs","messages":42,"messages_ready":30,"messages_unacknowledged":12})");
   RabbitMQQueueOptions options{"http://u:p@127.0.0.1:15672/", "/", "jobs"};
   RabbitMQQueueScaler scaler(options, http);
@@ -36,7 +36,7 @@ TEST(RabbitMQQueueScalerTest, MessagesModeCountsReadyPlusUnacked) {
 }
 
 TEST(RabbitMQQueueScalerTest, NewQueueWithoutCountersIsEmptyAndMissingQueueIsNotFound) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer(kQueueUrl, 200, R"({"name":"jobs"})");
   RabbitMQQueueScaler scaler({"http://u:p@127.0.0.1:15672", "/", "jobs"}, http);
   EXPECT_EQ(scaler.read()->value, 0);
@@ -52,7 +52,7 @@ TEST(RabbitMQQueueScalerTest, NewQueueWithoutCountersIsEmptyAndMissingQueueIsNot
 const std::string kPromUrl = "http://127.0.0.1:9090/api/v1/query?query=sum%28rate%28x%5B1m%5D%29%29";
 
 TEST(PrometheusScalerTest, ReadsOneSampleAndTreatsEmptyAsZero) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   PrometheusScaler scaler({"http://127.0.0.1:9090", "sum(rate(x[1m]))", 50}, http);
   http->answer(
       kPromUrl, 200,
@@ -79,7 +79,7 @@ TEST(PrometheusScalerTest, ReadsOneSampleAndTreatsEmptyAsZero) {
 }
 
 TEST(WebHdfsObjectCounterTest, CountsFilesNotDirectoriesUpToTheCap) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer("http://127.0.0.1:9870/webhdfs/v1/logs/in?op=LISTSTATUS&user.name=etl", 200,
                R"({"FileStatuses":{"FileStatus":[
       {"pathSuffix":"a.gz","type":"FILE","length":10},
@@ -95,7 +95,7 @@ TEST(WebHdfsObjectCounterTest, CountsFilesNotDirectoriesUpToTheCap) {
 }
 
 TEST(RuntimeCpuScalerTest, UtilizationFromTwoSamplesOfProcessCpuSeconds) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   testing::FakeClock clock;
   RuntimeCpuOptions options;
   options.targetUtilizationPercent = 50;
@@ -128,7 +128,7 @@ kube::Json podMetrics(const std::string& pod, const std::vector<std::string>& co
 TEST(MetricsApiCpuScalerTest, UtilizationOfTheReadyReplicasAgainstTheirRequest) {
   testing::FakeClock clock;
   testing::FakeResourceClient client(clock);
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   std::vector<std::string> ready = {"orders-a", "orders-b"};
   MetricsApiCpuOptions options;
   options.ns = "etl";
@@ -157,7 +157,7 @@ TEST(MetricsApiCpuScalerTest, UtilizationOfTheReadyReplicasAgainstTheirRequest) 
 TEST(MetricsApiCpuScalerTest, AbsentApiFallsBackToTheRuntimesOwnMetricsAndAsksAgainLater) {
   testing::FakeClock clock;
   testing::FakeResourceClient client(clock);
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   MetricsApiCpuOptions options;
   options.ns = "etl";
   options.requestedCores = 1;
@@ -187,7 +187,7 @@ TEST(MetricsApiCpuScalerTest, AbsentApiFallsBackToTheRuntimesOwnMetricsAndAsksAg
 }
 
 TEST(RuntimeCpuScalerTest, NoReplicaReadsZeroNotAnError) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   testing::FakeClock clock;
   RuntimeCpuOptions options;
   options.metricsUrls = [] { return std::vector<std::string>{}; };
@@ -223,7 +223,7 @@ TEST(SigV4Test, MatchesAwsPublishedExample) {
 }
 
 TEST(S3ObjectCounterTest, CountsPagesUpToTheCapAndSkipsFolderMarkers) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   testing::FakeClock clock;
   S3Location location{"http://127.0.0.1:9000", "logs", "in/", {"ak", "sk"}};
   auto counter = std::make_shared<S3ObjectCounter>(location, http, clock);

@@ -2,7 +2,7 @@
 // management API: the fresher of the two counts, and which failure matters.
 #include <gtest/gtest.h>
 
-#include "fakes/fake_http_getter.h"
+#include "fakes/fake_url_http_client.h"
 #include "scalers/rabbitmq_scaler.h"
 
 namespace sluice::scalers {
@@ -19,14 +19,14 @@ class ScriptedProbe final : public QueueDepthProbe {
   Result<int64_t> answer_;
 };
 
-RabbitMQQueueScaler scalerWith(std::shared_ptr<testing::FakeHttpGetter> http, Result<int64_t> probe,
+RabbitMQQueueScaler scalerWith(std::shared_ptr<testing::FakeUrlHttpClient> http, Result<int64_t> probe,
                                std::string managementUrl = "http://u:p@127.0.0.1:15672") {
   RabbitMQQueueOptions options{std::move(managementUrl), "/", "jobs"};
   return RabbitMQQueueScaler(options, std::move(http), std::make_unique<ScriptedProbe>(std::move(probe)));
 }
 
 TEST(RabbitMQProbeTest, PassiveDeclareShowsMessagesTheManagementApiHasNotCountedYet) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer(kQueueUrl, 200, R"({"messages": 0, "messages_ready": 0})");
   auto scaler = scalerWith(http, int64_t{7});
   auto reading = scaler.read();
@@ -36,7 +36,7 @@ TEST(RabbitMQProbeTest, PassiveDeclareShowsMessagesTheManagementApiHasNotCounted
 }
 
 TEST(RabbitMQProbeTest, UnackedMessagesFromTheManagementApiStillCount) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer(kQueueUrl, 200, R"({"messages": 30, "messages_ready": 2})");
   auto reading = scalerWith(http, int64_t{2}).read();
   ASSERT_TRUE(reading.isOk());
@@ -44,7 +44,7 @@ TEST(RabbitMQProbeTest, UnackedMessagesFromTheManagementApiStillCount) {
 }
 
 TEST(RabbitMQProbeTest, AFailedProbeFallsBackToTheManagementApi) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->answer(kQueueUrl, 200, R"({"messages": 4})");
   auto reading = scalerWith(http, unavailable("rabbitmq amqp://127.0.0.1:5672/%2f: connect: refused")).read();
   ASSERT_TRUE(reading.isOk());
@@ -53,7 +53,7 @@ TEST(RabbitMQProbeTest, AFailedProbeFallsBackToTheManagementApi) {
 
 TEST(RabbitMQProbeTest, AFailedManagementApiFailsTheRead) {
   // Ready messages alone would hide the unacknowledged ones being worked on.
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   http->fail(kQueueUrl, "connection refused");
   auto reading = scalerWith(http, int64_t{9}).read();
   ASSERT_FALSE(reading.isOk());
@@ -61,7 +61,7 @@ TEST(RabbitMQProbeTest, AFailedManagementApiFailsTheRead) {
 }
 
 TEST(RabbitMQProbeTest, WithoutAManagementUrlTheProbeAloneMeasures) {
-  auto http = std::make_shared<testing::FakeHttpGetter>();
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
   auto reading = scalerWith(http, int64_t{0}, "").read();
   ASSERT_TRUE(reading.isOk());
   EXPECT_EQ(reading->value, 0);

@@ -6,8 +6,8 @@
 
 #include "common/encoding.h"
 #include "fakes/fake_clock.h"
-#include "fakes/fake_http_getter.h"
 #include "fakes/fake_resource_client.h"
+#include "fakes/fake_url_http_client.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
@@ -21,7 +21,7 @@ class TriggerScalerFactoryTest : public ::testing::Test {
  protected:
   testing::FakeClock clock;
   testing::FakeResourceClient client{clock};
-  std::shared_ptr<testing::FakeHttpGetter> http = std::make_shared<testing::FakeHttpGetter>();
+  std::shared_ptr<testing::FakeUrlHttpClient> http = std::make_shared<testing::FakeUrlHttpClient>();
   TriggerScalerFactory factory{client, http, clock};
 
   void secret(const std::string& name, const std::map<std::string, std::string>& data) {
