@@ -26,7 +26,7 @@ ALLOWED = {
     "autoscaler": ["common"],
     "scalers": ["common", "http", "kube", "objectstore", "clients", "autoscaler"],
     "metrics": ["common", "kube", "controller", "api"],
-    "platform": ["common", "spec"],
+    "platform": ["common", "http", "spec"],
     "platform/kube": ["common", "kube", "controller", "api", "spec", "platform"],
     "platform/local": ["common", "kube", "spec", "platform"],
     "controllers": ["common", "http", "kube", "controller", "api", "spec", "autoscaler", "scalers", "clients", "metrics",

@@ -1,14 +1,15 @@
-// HttpReplicaControl: ReplicaControl over HTTP to http://<status.podIP>:8090,
-// authenticated with the namespace's control token (ControlTokens). Drains get
+// HttpReplicaControl: ReplicaControl through the ControlClient to
+// http://<status.podIP>:8090, authenticated with the namespace's control token (ControlTokens). Drains get
 // a short timeout (the deletion's SIGTERM drains anyway); specialization waits
 // for the runtime to load the handler. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
+#include "platform/control_client.h"
 #include "platform/kube/control_token.h"
 #include "platform/kube/replica_control.h"
 
@@ -24,8 +25,9 @@ struct HttpReplicaControlOptions {
 
 class HttpReplicaControl final : public ReplicaControl {
  public:
-  HttpReplicaControl(ControlTokens& tokens, HttpReplicaControlOptions options = {})
-      : tokens_(tokens), options_(options) {}
+  HttpReplicaControl(ControlTokens& tokens, HttpReplicaControlOptions options = {},
+                     std::shared_ptr<http::HttpClient> http = http::makeCppRestHttpClient())
+      : tokens_(tokens), options_(options), client_(std::move(http)) {}
 
   Status drain(const nlohmann::json& pod) override;
   Status specialize(const nlohmann::json& pod, const std::string& configuration) override;
@@ -33,12 +35,12 @@ class HttpReplicaControl final : public ReplicaControl {
                 const std::string& body) override;
 
  private:
-  using Headers = std::vector<std::pair<std::string, std::string>>;
-  Status post(const nlohmann::json& pod, const std::string& path, const std::string& body,
-              std::chrono::milliseconds timeout, const Headers& headers = {});
+  // The pod's control endpoint and the namespace's token.
+  Result<std::pair<ControlEndpoint, std::string>> addressOf(const nlohmann::json& pod);
 
   ControlTokens& tokens_;
   HttpReplicaControlOptions options_;
+  ControlClient client_;
 };
 
 }  // namespace sluice::platform

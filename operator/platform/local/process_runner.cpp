@@ -13,8 +13,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include <cpprest/http_client.h>
-
 namespace sluice::platform {
 
 Result<int> PosixProcessRunner::spawn(const std::vector<std::string>& argv, const Environment& env) {
@@ -76,66 +74,22 @@ int PosixProcessRunner::freePort() { return freeLoopbackPort(); }
 
 namespace {
 
-web::http::client::http_client clientFor(int port, std::chrono::milliseconds timeout) {
-  web::http::client::http_client_config config;
-  config.set_timeout(timeout);
-  return web::http::client::http_client("http://127.0.0.1:" + std::to_string(port), config);
-}
+ControlEndpoint loopback(int port) { return {"127.0.0.1", port, "process on port " + std::to_string(port)}; }
 
 }  // namespace
 
-bool HttpRuntimeEndpoint::ready(int port) {
-  try {
-    auto client = clientFor(port, std::chrono::milliseconds(500));
-    return client.request(web::http::methods::GET, "/readyz").get().status_code() == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+bool HttpRuntimeEndpoint::ready(int port) { return client_.ready(loopback(port), std::chrono::milliseconds(500)); }
 
 Status HttpRuntimeEndpoint::specialize(int port, const std::string& token, const std::string& configuration) {
-  try {
-    auto client = clientFor(port, std::chrono::seconds(10));
-    web::http::http_request request(web::http::methods::POST);
-    request.set_request_uri("/specialize");
-    request.headers().add("Authorization", "Bearer " + token);
-    request.set_body(configuration, "application/json");
-    web::http::http_response response = client.request(request).get();
-    if (response.status_code() >= 300) {
-      std::string text = response.extract_utf8string(true).get();
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-      return unavailable("POST /specialize on port " + std::to_string(port) + ": " +
-                         std::to_string(response.status_code()) + " " + text);
-    }
-    return Status::ok();
-  } catch (const std::exception& e) {
-    return unavailable("POST /specialize on port " + std::to_string(port) + ": " + e.what());
-  }
+  Status s = client_.specialize(loopback(port), token, configuration, std::chrono::seconds(10));
+  // Any refusal is worth a cold start instead (LocalPlatform falls back).
+  return s.isOk() ? s : unavailable(s.message());
 }
 
 Status HttpRuntimeEndpoint::invoke(int port, const std::string& trigger, const std::string& eventType,
                                    const std::string& body) {
-  const std::string where = "POST /invoke on port " + std::to_string(port);
-  try {
-    // An invocation runs the handler, retries included.
-    auto client = clientFor(port, std::chrono::seconds(120));
-    web::http::http_request request(web::http::methods::POST);
-    request.set_request_uri("/invoke");
-    request.headers().add("X-Sluice-Trigger", trigger);
-    request.headers().add("X-Sluice-Event-Type", eventType);
-    if (!body.empty()) request.set_body(body, "application/json");
-    web::http::http_response response = client.request(request).get();
-    const int code = response.status_code();
-    if (code < 300) return Status::ok();
-    std::string text = response.extract_utf8string(true).get();
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    // Unavailable: worth another try (draining, overloaded); anything else is the replica's verdict.
-    const bool retry = code == 429 || code == 503 || code == 504;
-    return Status(retry ? StatusCode::kUnavailable : StatusCode::kInternal,
-                  where + ": " + std::to_string(code) + " " + text);
-  } catch (const std::exception& e) {
-    return unavailable(where + ": " + e.what());
-  }
+  // An invocation runs the handler, retries included.
+  return client_.invoke(loopback(port), "", trigger, eventType, body, std::chrono::seconds(120));
 }
 
 }  // namespace sluice::platform

@@ -4,11 +4,13 @@
 // Implementations are thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/status.h"
+#include "platform/control_client.h"
 
 namespace sluice::platform {
 
@@ -41,7 +43,7 @@ class RuntimeEndpoint {
                         const std::string& body) = 0;
 };
 
-// The real ones: fork/exec/waitpid, and cpprestsdk over loopback.
+// The real ones: fork/exec/waitpid, and the ControlClient over loopback.
 class PosixProcessRunner final : public ProcessRunner {
  public:
   Result<int> spawn(const std::vector<std::string>& argv, const Environment& env) override;
@@ -52,9 +54,14 @@ class PosixProcessRunner final : public ProcessRunner {
 
 class HttpRuntimeEndpoint final : public RuntimeEndpoint {
  public:
+  explicit HttpRuntimeEndpoint(std::shared_ptr<http::HttpClient> http = http::makeCppRestHttpClient())
+      : client_(std::move(http)) {}
   bool ready(int port) override;
   Status specialize(int port, const std::string& token, const std::string& configuration) override;
   Status invoke(int port, const std::string& trigger, const std::string& eventType, const std::string& body) override;
+
+ private:
+  ControlClient client_;
 };
 
 }  // namespace sluice::platform
