@@ -49,18 +49,15 @@ const char* scaleDirectionName(ScaleDirection direction) {
 DecisionEngine::DecisionEngine(ScalingPolicy policy, const Clock& clock)
     : policy_(std::move(policy)), clock_(clock), lastActive_(clock.now()) {}
 
-ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObservation>& metrics) {
-  const Clock::TimePoint now = clock_.now();
-  prune(now);
+namespace {
 
-  ScaleDecision decision;
-  decision.currentReplicas = current;
-  decision.warmPoolReplicas = policy_.warmPool;
+std::string transition(int current, int desired) { return std::to_string(current) + " -> " + std::to_string(desired); }
 
-  int recommended = 0;
-  bool active = false;
-  bool holdForErrors = false;  // an erroring scaler below its fallback threshold
-  bool fallbackActive = false;
+}  // namespace
+
+DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const std::vector<MetricObservation>& metrics,
+                                                           ScaleDecision& decision) {
+  MetricsVerdict verdict;
   std::string driver;  // the metric that asked for the most replicas
   for (const MetricObservation& metric : metrics) {
     MetricResult result;
@@ -73,11 +70,11 @@ ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObserv
       result.consecutiveFailures = failures;
       if (policy_.fallback && failures >= policy_.fallback->failureThreshold) {
         result.desiredReplicas = policy_.fallback->replicas;
-        fallbackActive = true;
+        verdict.fallbackActive = true;
       } else {
         // Missing data never scales down (as HPA counts a missing metric as 100% on scale-down).
         result.desiredReplicas = current;
-        holdForErrors = true;
+        verdict.holdForErrors = true;
       }
     } else {
       failures_.erase(metric.name);
@@ -88,145 +85,143 @@ ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObserv
       // A floor (a cron window) is work by definition.
       if (metric.minReplicas > 0) result.active = true;
     }
-    if (driver.empty() || result.desiredReplicas > recommended) driver = metric.name;
-    recommended = std::max(recommended, result.desiredReplicas);
-    active = active || result.active;
+    if (driver.empty() || result.desiredReplicas > verdict.recommended) driver = metric.name;
+    verdict.recommended = std::max(verdict.recommended, result.desiredReplicas);
+    verdict.active = verdict.active || result.active;
     decision.metrics.push_back(std::move(result));
   }
-  if (active) lastActive_ = now;
+  verdict.why =
+      driver.empty() ? std::string("no metrics") : driver + " asks for " + std::to_string(verdict.recommended);
+  return verdict;
+}
 
-  decision.active = active;
-  decision.fallback = fallbackActive;
-  decision.recommendedReplicas = recommended;
-  decision.lastActiveTime = lastActive_;
-
-  auto finish = [&](int desired, std::string reason, std::string message) {
-    decision.desiredReplicas = desired;
-    decision.reason = std::move(reason);
-    decision.message = std::move(message);
-    decision.direction = desired > current   ? ScaleDirection::kUp
-                         : desired < current ? ScaleDirection::kDown
-                                             : ScaleDirection::kNone;
-    if (desired != current) changes_.push_back({now, desired - current});
-    decision.burst = burstUntil_ && now < *burstUntil_;
-    decision.nextCheckAfter = nextCheckAfter(desired);
-    return decision;
-  };
-  auto transition = [&](int desired) { return std::to_string(current) + " -> " + std::to_string(desired); };
-
-  // Pause overrides everything the metrics say.
-  if (policy_.pause.pinnedReplicas) {
-    int pinned = *policy_.pause.pinnedReplicas;
-    return finish(pinned, "Pinned", "replicas pinned at " + std::to_string(pinned));
+DecisionEngine::Step DecisionEngine::fromZero(const MetricsVerdict& verdict, Clock::TimePoint now) {
+  int want = (verdict.active || verdict.fallbackActive) ? std::max(verdict.recommended, 1) : 0;
+  want = std::min(std::max(want, policy_.minReplicas), policy_.maxReplicas);
+  if (want == 0) {
+    if (verdict.holdForErrors) return {0, "ScalerError", "a scaler failed; staying at 0 until it answers"};
+    return {0, "Idle", "no work"};
   }
-  if (policy_.pause.paused) return finish(current, "Paused", "autoscaling paused at " + std::to_string(current));
-
-  const std::string why =
-      driver.empty() ? std::string("no metrics") : driver + " asks for " + std::to_string(recommended);
-
-  if (current == 0) {
-    int want = (active || fallbackActive) ? std::max(recommended, 1) : 0;
-    want = std::min(std::max(want, policy_.minReplicas), policy_.maxReplicas);
-    if (want == 0) {
-      if (holdForErrors) return finish(0, "ScalerError", "a scaler failed; staying at 0 until it answers");
-      return finish(0, "Idle", "no work");
-    }
-    if (policy_.pause.pausedScaleOut) return finish(0, "PausedScaleOut", "scale-out paused; " + why);
-    recommendations_.push_back({now, want});
-    bool spike = policy_.burst.enabled && static_cast<long long>(want) * 100 >= policy_.burst.thresholdPercent;
-    int desired = want;
-    std::string reason;
-    if (spike && active) {
-      burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
-      reason = "Burst";
-    } else {
-      // The scale-up rules count from zero; activation itself is never blocked.
-      desired = std::min(want, std::max(scaleUpLimit(0, now), 1));
-      reason = active ? "Activation" : fallbackActive ? "Fallback" : "MinReplicas";
-    }
-    return finish(desired, reason, transition(desired) + ": " + why);
+  if (policy_.pause.pausedScaleOut) return {0, "PausedScaleOut", "scale-out paused; " + verdict.why};
+  recommendations_.push_back({now, want});
+  bool spike = policy_.burst.enabled && static_cast<long long>(want) * 100 >= policy_.burst.thresholdPercent;
+  if (spike && verdict.active) {
+    burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
+    return {want, "Burst", transition(0, want) + ": " + verdict.why};
   }
+  // The scale-up rules count from zero; activation itself is never blocked.
+  const int desired = std::min(want, std::max(scaleUpLimit(0, now), 1));
+  const char* reason = verdict.active ? "Activation" : verdict.fallbackActive ? "Fallback" : "MinReplicas";
+  return {desired, reason, transition(0, desired) + ": " + verdict.why};
+}
 
+DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict& verdict, Clock::TimePoint now) {
   // Above zero: never below one here; 1 -> 0 is the cooldown's job alone.
   const int floor = std::max(policy_.minReplicas, 1);
-  int target = recommended;
-  if (holdForErrors) target = std::max(target, current);
+  int target = verdict.recommended;
+  if (verdict.holdForErrors) target = std::max(target, current);
   target = std::clamp(target, floor, std::max(floor, policy_.maxReplicas));
 
   if (policy_.burst.enabled &&
       static_cast<long long>(target) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
     burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
   }
-  const bool inBurst = burstUntil_ && now < *burstUntil_;
-  const int stabilized = stabilize(current, target, now);
-
-  int desired = current;
-  std::string reason;
-  std::string message;
-  if (inBurst) {
+  const std::string& why = verdict.why;
+  if (burstUntil_ && now < *burstUntil_) {
     // Panic: jump straight to what the spike needs, and hold; never scale down.
-    desired = std::max(current, target);
-    reason = desired > current ? "Burst" : target < current ? "BurstHold" : "Stable";
-    message = transition(desired) + ": " + why + (desired > current ? "" : "; burst mode holds the count");
-  } else if (stabilized > current) {
-    int limit = scaleUpLimit(current, now);
-    desired = std::min(stabilized, limit);
-    if (desired == current) {
-      reason = "RateLimited";
-      message = why + "; scale-up rules allow no more replicas now";
-    } else {
-      reason = fallbackActive && recommended == policy_.fallback->replicas ? "Fallback" : "Metrics";
-      message = transition(desired) + ": " + why + (desired < stabilized ? " (limited by scale-up rules)" : "");
-    }
-  } else if (stabilized < current) {
-    int limit = scaleDownLimit(current, now);
-    desired = std::max(stabilized, limit);
-    if (desired == current) {
-      reason = "RateLimited";
-      message = why + "; scale-down rules allow no fewer replicas now";
-    } else {
-      reason = fallbackActive && recommended == policy_.fallback->replicas ? "Fallback" : "Metrics";
-      message = transition(desired) + ": " + why + (desired > stabilized ? " (limited by scale-down rules)" : "");
-    }
-  } else if (target < current) {
-    reason = "Stabilizing";
-    message = why + "; held at " + std::to_string(current) + " by the scale-down stabilization window";
-  } else if (target > current) {
-    reason = "Stabilizing";
-    message = why + "; held at " + std::to_string(current) + " by the scale-up stabilization window";
-  } else if (holdForErrors) {
-    reason = "ScalerError";
-    message = "a scaler failed; holding " + std::to_string(current);
-  } else {
-    reason = "Stable";
-    message = why;
+    const int desired = std::max(current, target);
+    return {desired,
+            desired > current  ? "Burst"
+            : target < current ? "BurstHold"
+                               : "Stable",
+            transition(current, desired) + ": " + why + (desired > current ? "" : "; burst mode holds the count")};
   }
+  const int stabilized = stabilize(current, target, now);
+  const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;
+  if (stabilized > current) {
+    const int desired = std::min(stabilized, scaleUpLimit(current, now));
+    if (desired == current) return {current, "RateLimited", why + "; scale-up rules allow no more replicas now"};
+    return {desired, fallback ? "Fallback" : "Metrics",
+            transition(current, desired) + ": " + why + (desired < stabilized ? " (limited by scale-up rules)" : "")};
+  }
+  if (stabilized < current) {
+    const int desired = std::max(stabilized, scaleDownLimit(current, now));
+    if (desired == current) return {current, "RateLimited", why + "; scale-down rules allow no fewer replicas now"};
+    return {desired, fallback ? "Fallback" : "Metrics",
+            transition(current, desired) + ": " + why + (desired > stabilized ? " (limited by scale-down rules)" : "")};
+  }
+  const std::string held = why + "; held at " + std::to_string(current) + " by the scale-";
+  if (target < current) return {current, "Stabilizing", held + "down stabilization window"};
+  if (target > current) return {current, "Stabilizing", held + "up stabilization window"};
+  if (verdict.holdForErrors) return {current, "ScalerError", "a scaler failed; holding " + std::to_string(current)};
+  return {current, "Stable", why};
+}
 
+DecisionEngine::Step DecisionEngine::bound(int current, const MetricsVerdict& verdict, Step step,
+                                           Clock::TimePoint now) const {
   // 1 -> 0 only from one replica, after cooldownSeconds without any activity,
   // and never while a scaler is failing (its silence is not idleness).
-  if (desired == 1 && current == 1 && policy_.minReplicas == 0 && !active && !holdForErrors && !fallbackActive &&
-      !inBurst && now - lastActive_ >= std::chrono::seconds(policy_.cooldownSeconds)) {
-    desired = 0;
-    reason = "CooldownElapsed";
-    message = "no activity for " + std::to_string(policy_.cooldownSeconds) + "s";
+  const bool inBurst = burstUntil_ && now < *burstUntil_;
+  if (step.desired == 1 && current == 1 && policy_.minReplicas == 0 && !verdict.active && !verdict.holdForErrors &&
+      !verdict.fallbackActive && !inBurst && now - lastActive_ >= std::chrono::seconds(policy_.cooldownSeconds)) {
+    step = {0, "CooldownElapsed", "no activity for " + std::to_string(policy_.cooldownSeconds) + "s"};
   }
+  const int floor = std::max(policy_.minReplicas, 1);
+  if (step.desired > policy_.maxReplicas) {
+    step = {policy_.maxReplicas, "MaxReplicas",
+            transition(current, policy_.maxReplicas) + ": maxReplicas is " + std::to_string(policy_.maxReplicas)};
+  } else if (step.desired != 0 && step.desired < floor) {
+    step = {floor, "MinReplicas",
+            transition(current, floor) + ": minReplicas is " + std::to_string(policy_.minReplicas)};
+  }
+  if (step.desired < current && policy_.pause.pausedScaleIn) {
+    return {current, "PausedScaleIn", "scale-in paused; " + verdict.why};
+  }
+  if (step.desired > current && policy_.pause.pausedScaleOut) {
+    return {current, "PausedScaleOut", "scale-out paused; " + verdict.why};
+  }
+  return step;
+}
 
-  if (desired > policy_.maxReplicas) {
-    desired = policy_.maxReplicas;
-    reason = "MaxReplicas";
-    message = transition(desired) + ": maxReplicas is " + std::to_string(policy_.maxReplicas);
-  } else if (desired != 0 && desired < floor) {
-    desired = floor;
-    reason = "MinReplicas";
-    message = transition(desired) + ": minReplicas is " + std::to_string(policy_.minReplicas);
+ScaleDecision DecisionEngine::finish(ScaleDecision decision, int current, Step step, Clock::TimePoint now) {
+  decision.desiredReplicas = step.desired;
+  decision.reason = std::move(step.reason);
+  decision.message = std::move(step.message);
+  decision.direction = step.desired > current   ? ScaleDirection::kUp
+                       : step.desired < current ? ScaleDirection::kDown
+                                                : ScaleDirection::kNone;
+  if (step.desired != current) changes_.push_back({now, step.desired - current});
+  decision.burst = burstUntil_ && now < *burstUntil_;
+  decision.nextCheckAfter = nextCheckAfter(step.desired);
+  return decision;
+}
+
+ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObservation>& metrics) {
+  const Clock::TimePoint now = clock_.now();
+  prune(now);
+
+  ScaleDecision decision;
+  decision.currentReplicas = current;
+  decision.warmPoolReplicas = policy_.warmPool;
+  const MetricsVerdict verdict = readMetrics(current, metrics, decision);
+  if (verdict.active) lastActive_ = now;
+  decision.active = verdict.active;
+  decision.fallback = verdict.fallbackActive;
+  decision.recommendedReplicas = verdict.recommended;
+  decision.lastActiveTime = lastActive_;
+
+  // Pause overrides everything the metrics say.
+  if (policy_.pause.pinnedReplicas) {
+    const int pinned = *policy_.pause.pinnedReplicas;
+    return finish(std::move(decision), current, {pinned, "Pinned", "replicas pinned at " + std::to_string(pinned)},
+                  now);
   }
-  if (desired < current && policy_.pause.pausedScaleIn) {
-    return finish(current, "PausedScaleIn", "scale-in paused; " + why);
+  if (policy_.pause.paused) {
+    return finish(std::move(decision), current, {current, "Paused", "autoscaling paused at " + std::to_string(current)},
+                  now);
   }
-  if (desired > current && policy_.pause.pausedScaleOut) {
-    return finish(current, "PausedScaleOut", "scale-out paused; " + why);
-  }
-  return finish(desired, reason, message);
+  if (current == 0) return finish(std::move(decision), current, fromZero(verdict, now), now);
+  return finish(std::move(decision), current, bound(current, verdict, aboveZero(current, verdict, now), now), now);
 }
 
 int DecisionEngine::stabilize(int current, int recommended, Clock::TimePoint now) {

@@ -85,6 +85,28 @@ class DecisionEngine {
     int delta;
   };
 
+  // What the metrics ask for, before the policy's rules.
+  struct MetricsVerdict {
+    int recommended = 0;
+    bool active = false;
+    bool holdForErrors = false;  // an erroring scaler below its fallback threshold
+    bool fallbackActive = false;
+    std::string why;  // "<metric> asks for N", or "no metrics"
+  };
+  // A count with the reason and message the decision reports.
+  struct Step {
+    int desired = 0;
+    std::string reason;
+    std::string message;
+  };
+
+  // Phases of decide(): read the metrics, then the rules from zero or above it, then the bounds.
+  MetricsVerdict readMetrics(int current, const std::vector<MetricObservation>& metrics, ScaleDecision& decision);
+  Step fromZero(const MetricsVerdict& verdict, Clock::TimePoint now);
+  Step aboveZero(int current, const MetricsVerdict& verdict, Clock::TimePoint now);
+  // 1 -> 0 after the cooldown, then min/maxReplicas.
+  Step bound(int current, const MetricsVerdict& verdict, Step step, Clock::TimePoint now) const;
+  ScaleDecision finish(ScaleDecision decision, int current, Step step, Clock::TimePoint now);
   int stabilize(int current, int recommended, Clock::TimePoint now);
   long long replicasAtPeriodStart(int current, const ScalingRule& rule, Clock::TimePoint now) const;
   int scaleUpLimit(int current, Clock::TimePoint now) const;

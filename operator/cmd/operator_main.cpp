@@ -205,13 +205,8 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  sluice::installCrashReport();
-  CLI::App app{"sluice-operator: runs Sluice Functions and Triggers on Kubernetes or, with --local, on this machine"};
-  app.set_version_flag("--version", std::string("sluice-operator ") + sluice::kVersion);
-
+// The flags of the operator proper (not of its subcommands).
+struct OperatorFlags {
   std::string kubeconfig;
   std::string localDir;
   std::string metricsAddress = "0.0.0.0:8080";
@@ -225,53 +220,142 @@ int main(int argc, char** argv) {
   int workers = 4;
   std::string watchNamespace;
   LocalFlags local;
-  app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
+  bool localCheck = false;
+  int defaultWarmPoolSize = 0;
+  CLI::Option* metricsOption = nullptr;  // given: serve /metrics
+  CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
+};
+
+void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
-  app.add_option("--local", localDir,
+  app.add_option("--local", f.localDir,
                  "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
-  app.add_option("--runtime-binary", local.runtimeBinary,
+  app.add_option("--runtime-binary", f.local.runtimeBinary,
                  "--local: the sluice-runtime to start (default: the one next to this binary)");
-  app.add_option("--warm-pool", local.warmPool, "--local: unspecialized runtime processes kept ready")
+  app.add_option("--warm-pool", f.local.warmPool, "--local: unspecialized runtime processes kept ready")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
-  app.add_option("--drain-grace", local.drainGraceSeconds,
+  app.add_option("--drain-grace", f.local.drainGraceSeconds,
                  "--local: seconds a replica has to finish its work when scaled down or stopped")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
-  bool localCheck = false;
-  app.add_flag("--check", localCheck,
+  app.add_flag("--check", f.localCheck,
                "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
-  app.add_option("--state-dir", local.stateDir,
+  app.add_option("--state-dir", f.local.stateDir,
                  "--local: where replica configurations are written (default: a private temporary directory)");
-  CLI::Option* metricsOption =
-      app.add_option("--metrics-bind-address", metricsAddress,
-                     "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
-          ->capture_default_str();
-  CLI::Option* healthOption = app.add_option("--health-probe-bind-address", healthAddress,
-                                             "Address of /healthz and /readyz (served only when this flag is given)")
-                                  ->capture_default_str();
-  app.add_flag("--leader-elect", leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
-  app.add_option("--leader-election-namespace", leaseNamespace,
+  f.metricsOption = app.add_option("--metrics-bind-address", f.metricsAddress,
+                                   "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
+                        ->capture_default_str();
+  f.healthOption = app.add_option("--health-probe-bind-address", f.healthAddress,
+                                  "Address of /healthz and /readyz (served only when this flag is given)")
+                       ->capture_default_str();
+  app.add_flag("--leader-elect", f.leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
+  app.add_option("--leader-election-namespace", f.leaseNamespace,
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
-  app.add_option("--leader-election-id", leaseName, "Name of the leader-election Lease")->capture_default_str();
-  app.add_option("--leader-election-identity", identity, "This replica's identity in the Lease (default: host_pid)");
-  int defaultWarmPoolSize = 0;
-  app.add_option("--default-warm-pool-size", defaultWarmPoolSize,
+  app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
+  app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
+  app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
                  "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app.add_option("--runtime-image", runtimeImage, "Image of replica pods whose Function sets no spec.image")
+  app.add_option("--runtime-image", f.runtimeImage, "Image of replica pods whose Function sets no spec.image")
       ->envname("SLUICE_RUNTIME_IMAGE")
       ->capture_default_str();
-  app.add_option("--watch-namespace", watchNamespace,
+  app.add_option("--watch-namespace", f.watchNamespace,
                  "Manage Functions and Triggers of this namespace only (default: all namespaces)");
-  app.add_option("--workers", workers, "Concurrent reconciles per controller")
+  app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
+  app.add_option("--log-level", f.logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
+}
+
+// Serves /metrics when asked for (always with --local, on loopback unless
+// told otherwise: it is how you watch it). False when it cannot.
+bool serveMetrics(OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
+                  std::unique_ptr<prometheus::Exposer>& exposer) {
+  if (!flags.localDir.empty() && flags.metricsOption->count() == 0) flags.metricsAddress = "127.0.0.1:8080";
+  if (flags.metricsOption->count() == 0 && flags.localDir.empty()) return true;
+  const std::string& bind = flags.metricsAddress;
+  std::string address = !bind.empty() && bind[0] == ':' ? "0.0.0.0" + bind : bind;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    std::cerr << "sluice-operator: --metrics-bind-address " << address << ": " << e.what() << "\n";
+    return false;
+  }
+  exposer->RegisterCollectable(registry);
+  SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
+  return true;
+}
+
+// SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
+// thread (cpprestsdk's included, started after this) inherits the blocked mask.
+sigset_t blockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Serves /healthz and /readyz when asked for; false when it cannot.
+bool serveHealth(const OperatorFlags& flags, std::unique_ptr<sluice::controller::HealthServer>& health) {
+  if (flags.healthOption->count() == 0) return true;
+  health = std::make_unique<sluice::controller::HealthServer>(flags.healthAddress);
+  if (auto status = health->start(); !status.isOk()) {
+    std::cerr << "sluice-operator: --health-probe-bind-address: " << status.toString() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
+int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
+                    prometheus::Exposer* exposer, std::stop_source& stop) {
+  auto& clock = sluice::realClock();
+  auto connected = sluice::kube::connect(flags.kubeconfig, clock);
+  if (!connected) {
+    std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
+    return 1;
+  }
+  SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
+                  connected->config.server);
+  sluice::controller::ManagerOptions options;
+  if (flags.leaderElect) {
+    sluice::controller::LeaderElectionConfig election;
+    election.ns = flags.leaseNamespace.empty() ? connected->config.defaultNamespace : flags.leaseNamespace;
+    election.name = flags.leaseName;
+    election.identity = flags.identity;
+    options.leaderElection = election;
+  }
+  sluice::controller::Manager manager(*connected->client, clock, options);
+  // The platform is chosen here: on Kubernetes, replicas are pods.
+  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
+                                           flags.watchNamespace, clock);
+  sluice::controllers::Controllers controllers(
+      manager, {flags.runtimeImage, flags.workers, flags.watchNamespace, registry, flags.defaultWarmPoolSize},
+      {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
+  if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
+  const int exitCode = manager.run(stop.get_token());
+  // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
+  if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
+  return exitCode;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sluice::installCrashReport();
+  CLI::App app{"sluice-operator: runs Sluice Functions and Triggers on Kubernetes or, with --local, on this machine"};
+  app.set_version_flag("--version", std::string("sluice-operator ") + sluice::kVersion);
+
+  OperatorFlags flags;
+  addOperatorFlags(app, flags);
 
   std::string tracePath;
   std::string functionPath;
@@ -296,46 +380,21 @@ int main(int argc, char** argv) {
   if (simulate->parsed()) return runSimulate(tracePath, functionPath, policyName, simulateJson);
   if (checkMetrics->parsed()) return runCheckMetrics(checkUrl);
 
-  if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
+  if (auto status = sluice::setLogLevel(flags.logLevel); !status.isOk()) {
     std::cerr << "sluice-operator: --log-level: " << status.message() << "\n";
     return 2;
   }
-  if (!localDir.empty() && localCheck) return checkManifests(localDir);
+  if (!flags.localDir.empty() && flags.localCheck) return checkManifests(flags.localDir);
 
-  // SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
-  // thread (cpprestsdk's included) inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = blockStopSignals();
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.
   // Started after the signal mask is set, so its threads inherit it.
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
-  // --local always serves /metrics (on loopback unless told otherwise): it is how you watch it.
-  if (!localDir.empty() && metricsOption->count() == 0) metricsAddress = "127.0.0.1:8080";
-  if (metricsOption->count() > 0 || !localDir.empty()) {
-    std::string address =
-        !metricsAddress.empty() && metricsAddress[0] == ':' ? "0.0.0.0" + metricsAddress : metricsAddress;
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(address);
-    } catch (const std::exception& e) {
-      std::cerr << "sluice-operator: --metrics-bind-address " << address << ": " << e.what() << "\n";
-      return 2;
-    }
-    exposer->RegisterCollectable(registry);
-    SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
-  }
+  if (!serveMetrics(flags, registry, exposer)) return 2;
 
   std::unique_ptr<sluice::controller::HealthServer> health;
-  if (healthOption->count() > 0) {
-    health = std::make_unique<sluice::controller::HealthServer>(healthAddress);
-    if (auto status = health->start(); !status.isOk()) {
-      std::cerr << "sluice-operator: --health-probe-bind-address: " << status.toString() << "\n";
-      return 2;
-    }
-  }
+  if (!serveHealth(flags, health)) return 2;
 
   std::stop_source stop;
   std::jthread signalThread([&] {
@@ -346,38 +405,12 @@ int main(int argc, char** argv) {
   });
 
   int exitCode = 0;
-  if (!localDir.empty()) {
-    local.dir = localDir;
-    local.logLevel = logLevel;
-    exitCode = runLocal(local, registry, stop);
+  if (!flags.localDir.empty()) {
+    flags.local.dir = flags.localDir;
+    flags.local.logLevel = flags.logLevel;
+    exitCode = runLocal(flags.local, registry, stop);
   } else {
-    auto& clock = sluice::realClock();
-    auto connected = sluice::kube::connect(kubeconfig, clock);
-    if (!connected) {
-      std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
-      exitCode = 1;
-    } else {
-      SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
-                      connected->config.server);
-      sluice::controller::ManagerOptions options;
-      if (leaderElect) {
-        sluice::controller::LeaderElectionConfig election;
-        election.ns = leaseNamespace.empty() ? connected->config.defaultNamespace : leaseNamespace;
-        election.name = leaseName;
-        election.identity = identity;
-        options.leaderElection = election;
-      }
-      sluice::controller::Manager manager(*connected->client, clock, options);
-      // The platform is chosen here: on Kubernetes, replicas are pods.
-      sluice::platform::KubePlatformSetup kube(manager, {runtimeImage, defaultWarmPoolSize}, watchNamespace, clock);
-      sluice::controllers::Controllers controllers(
-          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize},
-          {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
-      if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
-      exitCode = manager.run(stop.get_token());
-      // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
-      if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
-    }
+    exitCode = runOnKubernetes(flags, registry, exposer.get(), stop);
   }
   // Wake the signal thread if we are leaving on our own. SIGTERM is blocked in
   // every thread, so sigwait() takes it; nothing is terminated.

@@ -69,62 +69,69 @@ std::string templateHash(const json& podSpec) {
   return std::string(buffer, 10);
 }
 
-Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& rendered,
-                             const PodTemplateOptions& options) {
-  if (!function.contains("metadata") || !function["metadata"].contains("name") ||
-      !function["metadata"].contains("uid")) {
-    return invalidArgument("metadata: a Function needs name and uid to own pods");
-  }
-  const json& meta = function["metadata"];
-  const std::string name = meta["name"].get<std::string>();
-  const json& spec = function.value("spec", json::object());
-  const std::string runtime = spec.value("runtime", "python3.11");
-  const std::string image = spec.value("image", options.runtimeImage);
-  if (image.empty())
-    return invalidArgument("spec.image: no runtime image (set spec.image or the operator's runtime image)");
-  if (options.configMapName.empty())
-    return invalidArgument("configMapName: the rendered configuration has no ConfigMap");
+namespace {
 
-  json volumes = json::array({
+// The volumes and mounts of a replica: its configuration, /tmp, the Secrets
+// the configuration names, and (for Python) its code.
+struct Storage {
+  json volumes;
+  json mounts;
+  json initContainers = json::array();
+};
+
+// /code from a ConfigMap, the configuration's inline code.py, or a code image copied by an init container.
+Status addCode(const json& spec, const std::string& runtime, const PodTemplateOptions& options, Storage& storage) {
+  const json& code = spec.value("code", json::object());
+  if (code.contains("configMapRef")) {
+    storage.volumes.push_back({{"name", "code"}, {"configMap", {{"name", code["configMapRef"]["name"]}}}});
+  } else if (code.contains("inline")) {
+    // The renderer stores inline code in the configuration ConfigMap under key code.py; it
+    // appears in /code as the handler's module file (index.main_handler -> index.py).
+    const std::string handler = spec.value("handler", "index.main_handler");
+    const std::string module = handler.substr(0, handler.rfind('.'));
+    storage.volumes.push_back({{"name", "code"},
+                               {"configMap",
+                                {{"name", options.configMapName},
+                                 {"items", json::array({{{"key", "code.py"}, {"path", module + ".py"}}})}}}});
+  } else if (code.contains("image")) {
+    // The code image's /code is copied into a shared emptyDir before the runtime starts.
+    storage.volumes.push_back({{"name", "code"}, {"emptyDir", {{"sizeLimit", "1Gi"}}}});
+    storage.initContainers.push_back({{"name", "fetch-code"},
+                                      {"image", code["image"]},
+                                      {"command", json::array({"cp", "-R", "/code/.", "/workspace/"})},
+                                      {"volumeMounts", json::array({{{"name", "code"}, {"mountPath", "/workspace"}}})},
+                                      {"securityContext", hardenedContainerSecurityContext()}});
+  } else {
+    return invalidArgument("spec.code: runtime " + runtime + " needs code (inline, configMapRef or image)");
+  }
+  storage.mounts.push_back({{"name", "code"}, {"mountPath", kCodeMountPath}, {"readOnly", true}});
+  return Status::ok();
+}
+
+Result<Storage> replicaStorage(const json& spec, const spec::RenderedConfig& rendered,
+                               const PodTemplateOptions& options) {
+  Storage storage;
+  storage.volumes = json::array({
       {{"name", "config"}, {"configMap", {{"name", options.configMapName}}}},
       {{"name", "tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}},
   });
-  json mounts = json::array({
+  storage.mounts = json::array({
       {{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
       {{"name", "tmp"}, {"mountPath", "/tmp"}},
   });
   for (const spec::SecretVolume& v : rendered.secretVolumes) {
-    volumes.push_back({{"name", v.volumeName}, {"secret", {{"secretName", v.secretName}}}});
-    mounts.push_back({{"name", v.volumeName}, {"mountPath", v.mountPath}, {"readOnly", true}});
+    storage.volumes.push_back({{"name", v.volumeName}, {"secret", {{"secretName", v.secretName}}}});
+    storage.mounts.push_back({{"name", v.volumeName}, {"mountPath", v.mountPath}, {"readOnly", true}});
   }
-  json initContainers = json::array();
+  const std::string runtime = spec.value("runtime", "python3.11");
   if (runtime != "builtin") {
-    const json& code = spec.value("code", json::object());
-    if (code.contains("configMapRef")) {
-      volumes.push_back({{"name", "code"}, {"configMap", {{"name", code["configMapRef"]["name"]}}}});
-    } else if (code.contains("inline")) {
-      // The renderer stores inline code in the configuration ConfigMap under key code.py; it
-      // appears in /code as the handler's module file (index.main_handler -> index.py).
-      const std::string handler = spec.value("handler", "index.main_handler");
-      const std::string module = handler.substr(0, handler.rfind('.'));
-      volumes.push_back({{"name", "code"},
-                         {"configMap",
-                          {{"name", options.configMapName},
-                           {"items", json::array({{{"key", "code.py"}, {"path", module + ".py"}}})}}}});
-    } else if (code.contains("image")) {
-      // The code image's /code is copied into a shared emptyDir before the runtime starts.
-      volumes.push_back({{"name", "code"}, {"emptyDir", {{"sizeLimit", "1Gi"}}}});
-      initContainers.push_back({{"name", "fetch-code"},
-                                {"image", code["image"]},
-                                {"command", json::array({"cp", "-R", "/code/.", "/workspace/"})},
-                                {"volumeMounts", json::array({{{"name", "code"}, {"mountPath", "/workspace"}}})},
-                                {"securityContext", hardenedContainerSecurityContext()}});
-    } else {
-      return invalidArgument("spec.code: runtime " + runtime + " needs code (inline, configMapRef or image)");
-    }
-    mounts.push_back({{"name", "code"}, {"mountPath", kCodeMountPath}, {"readOnly", true}});
+    if (Status s = addCode(spec, runtime, options, storage); !s.isOk()) return s;
   }
+  return storage;
+}
 
+// The runtime's own variables, the Secret keys the configuration reads, then spec.env.
+json replicaEnv(const std::string& name, const json& spec, const spec::RenderedConfig& rendered) {
   json env = json::array({
       controlTokenEnv(),
       {{"name", "SLUICE_FUNCTION"}, {"value", name}},
@@ -138,46 +145,56 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
     env.push_back({{"name", s.envName}, {"valueFrom", {{"secretKeyRef", ref}}}});
   }
   for (const json& e : spec.value("env", json::array())) env.push_back(e);
+  return env;
+}
 
+json runtimeContainer(const std::string& image, const json& spec, json env, json mounts) {
   json container = {
       {"name", "runtime"},
       {"image", image},
       {"args", json::array({"--config", std::string(kConfigMountPath) + "/function.json", "--control-bind-address",
                             "0.0.0.0:" + std::to_string(api::kControlPort)})},
       {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
-      {"env", env},
-      {"volumeMounts", mounts},
+      {"env", std::move(env)},
+      {"volumeMounts", std::move(mounts)},
       {"readinessProbe", httpProbe("/readyz", 2)},
       {"livenessProbe", httpProbe("/healthz", 10)},
       {"securityContext", hardenedContainerSecurityContext()},
   };
   if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
   if (spec.contains("resources")) container["resources"] = spec["resources"];
+  return container;
+}
 
+json replicaPodSpec(const json& spec, json container, Storage storage) {
   const json& pod = spec.value("pod", json::object());
   json podSecurity = podSecurityContext();
   if (pod.contains("securityContext")) podSecurity.update(pod["securityContext"]);
   // Drain gets the handler timeout plus time to commit before SIGKILL.
   const int grace = spec.value("timeoutSeconds", 30) + 15;
   json podSpec = {
-      {"containers", json::array({container})},
-      {"volumes", volumes},
+      {"containers", json::array({std::move(container)})},
+      {"volumes", std::move(storage.volumes)},
       {"securityContext", podSecurity},
       {"automountServiceAccountToken", false},
       {"enableServiceLinks", false},
       {"terminationGracePeriodSeconds", grace},
       {"restartPolicy", "Always"},
   };
-  if (!initContainers.empty()) podSpec["initContainers"] = initContainers;
+  if (!storage.initContainers.empty()) podSpec["initContainers"] = std::move(storage.initContainers);
   for (const char* key : {"nodeSelector", "tolerations", "serviceAccountName"}) {
     if (pod.contains(key)) podSpec[key] = pod[key];
   }
+  return podSpec;
+}
 
+json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, const spec::RenderedConfig& rendered) {
+  const std::string name = meta["name"].get<std::string>();
+  const json& pod = spec.value("pod", json::object());
   json labels = {{api::kFunctionLabel, name}, {api::kRoleLabel, "replica"}, {api::kManagedByLabel, "sluice"}};
   for (const auto& [k, v] : pod.value("labels", json::object()).items()) labels[k] = v;
   // The configuration is read once at start, so a change to it (a trigger's topic, say) must roll the pods too.
   labels[api::kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
-
   json podMeta = {
       {"namespace", meta.value("namespace", "default")},
       {"labels", labels},
@@ -189,6 +206,30 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
                                         {"blockOwnerDeletion", true}}})},
   };
   if (pod.contains("annotations")) podMeta["annotations"] = pod["annotations"];
+  return podMeta;
+}
+
+}  // namespace
+
+Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& rendered,
+                             const PodTemplateOptions& options) {
+  if (!function.contains("metadata") || !function["metadata"].contains("name") ||
+      !function["metadata"].contains("uid")) {
+    return invalidArgument("metadata: a Function needs name and uid to own pods");
+  }
+  const json& meta = function["metadata"];
+  const json& spec = function.value("spec", json::object());
+  const std::string image = spec.value("image", options.runtimeImage);
+  if (image.empty())
+    return invalidArgument("spec.image: no runtime image (set spec.image or the operator's runtime image)");
+  if (options.configMapName.empty())
+    return invalidArgument("configMapName: the rendered configuration has no ConfigMap");
+  Result<Storage> storage = replicaStorage(spec, rendered, options);
+  if (!storage.isOk()) return storage.status();
+  json container = runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered),
+                                    std::move(storage->mounts));
+  json podSpec = replicaPodSpec(spec, std::move(container), std::move(*storage));
+  json podMeta = replicaPodMeta(meta, spec, podSpec, rendered);
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
 }
 
