@@ -77,7 +77,6 @@ std::string contentMd5(const std::string& body) {
 
 std::string unquote(std::string etag) {
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
-  if (etag.rfind("&quot;", 0) == 0 && etag.size() >= 12) etag = etag.substr(6, etag.size() - 12);
   return etag;
 }
 
@@ -91,7 +90,9 @@ Result<S3ListPage> parseListObjectsV2(const std::string& xml) {
   for (const std::string& block : xmlElements(xml, "Contents")) {
     S3Object object;
     object.key = xmlUnescape(firstElement(block, "Key"));
-    object.etag = unquote(firstElement(block, "ETag"));
+    // MinIO writes the quotes as &#34;, AWS as &quot;: unescape before unquoting, so a
+    // listed ETag equals the one a GET answers with (tag mode's "done" marker compares them).
+    object.etag = unquote(xmlUnescape(firstElement(block, "ETag")));
     object.size = std::strtoll(firstElement(block, "Size").c_str(), nullptr, 10);
     object.lastModified = firstElement(block, "LastModified");
     page.objects.push_back(std::move(object));
