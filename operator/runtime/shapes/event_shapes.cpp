@@ -360,12 +360,7 @@ json lambdaScheduled(const Event& event, const ShapeOptions& options) {
 
 // API Gateway's requestTime: "09/Apr/2015:12:34:56 +0000".
 std::string apiGatewayTime(std::chrono::system_clock::time_point time) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof(text), "%d/%b/%Y:%H:%M:%S +0000", &utc);
-  return text;
+  return formatUtc(time, "%d/%b/%Y:%H:%M:%S +0000");
 }
 
 json lambdaHttp(const Event& event, const ShapeOptions& options) {
