@@ -77,5 +77,5 @@ spec:
 YAML
 } | k apply -f - >/dev/null
 echo "cold start bench: $rounds rounds per mode; machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$root" rev-parse --short HEAD)"
-python3 "$here/cold_start.py" "$E2E_NS" "$rounds" "$root/bench/results/cold_start.json"
+COLD_START_SYSTEM_NS=$system_ns python3 "$here/cold_start.py" "$E2E_NS" "$rounds" "$root/bench/results/cold_start.json"
 curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" >/dev/null || true
