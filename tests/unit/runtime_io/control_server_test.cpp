@@ -299,14 +299,7 @@ class ScriptedSource final : public Source {
   int finishCalls_ = 0;
 };
 
-const char* kQueueFunction = R"({
-  "name": "moderator",
-  "runtime": "python3.11",
-  "codeDir": "/code",
-  "triggers": [{"name": "posts", "http": {}}]
-})";
-
-// A controller whose one trigger is `source` (shared with the test; the replica holds a forwarder).
+// A controller of kHttpFunction whose one trigger is `source` (shared with the test; the replica holds a forwarder).
 struct QueueReplica {
   class Forwarder final : public Source {
    public:
@@ -333,7 +326,7 @@ struct QueueReplica {
                                      },
                                      retry, retry}) {}
 
-  ScriptedSource source{"posts"};
+  ScriptedSource source{"web"};
   RuntimeMetrics metrics;
   RuntimeController controller;
 
@@ -352,13 +345,13 @@ struct QueueReplica {
 TEST(RuntimeControllerTest, SpecializeAnswersOnceTheHandlerIsLoadedAndIsNotReadyUntilTheSourcesRun) {
   QueueReplica r;
   // The source's start() (a broker handshake) has no answer yet: /specialize does not wait for it.
-  ASSERT_TRUE(r.controller.specialize(std::string(kQueueFunction)).isOk());
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
   r.source.awaitStartCalls(1);
   EXPECT_EQ(r.controller.notReadyReason(), "starting trigger sources");
   EXPECT_EQ(r.metrics.scrape().find("sluice_runtime_specialization_duration_seconds_count 1"), std::string::npos)
       << "specialization is not over before the sources run";
   // The handler can run an event meanwhile.
-  auto outputs = r.controller.invoke(InvokeRequest{"hello", {}, "posts", "http.request"});
+  auto outputs = r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"});
   ASSERT_TRUE(outputs.isOk()) << outputs.status().toString();
   ASSERT_EQ(outputs->size(), 1u);
   EXPECT_EQ((*outputs)[0].value, "hello");
@@ -374,11 +367,11 @@ TEST(RuntimeControllerTest, SpecializeAnswersOnceTheHandlerIsLoadedAndIsNotReady
 TEST(RuntimeControllerTest, ASourceTheBrokerRefusesIsRetriedAndTheReasonShown) {
   QueueReplica r;
   r.source.answer(unavailable("connection refused"));
-  ASSERT_TRUE(r.controller.specialize(std::string(kQueueFunction)).isOk());
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
   // The second attempt waits for its answer: the first one's error is what readiness shows.
   r.source.awaitStartCalls(2);
   EXPECT_EQ(r.controller.notReadyReason(),
-            "starting trigger sources: Unavailable: starting trigger \"posts\": connection refused");
+            "starting trigger sources: Unavailable: starting trigger \"web\": connection refused");
   r.source.answer(Status::ok());
   EXPECT_EQ(r.awaitReady(), "");
   EXPECT_EQ(r.source.startCalls(), 2);
@@ -386,7 +379,7 @@ TEST(RuntimeControllerTest, ASourceTheBrokerRefusesIsRetriedAndTheReasonShown) {
 
 TEST(RuntimeControllerTest, ADrainWhileTheSourcesStartStopsRetryingAndClosesNothingNeverStarted) {
   QueueReplica r(std::chrono::hours(1));  // after a refusal it waits for the drain, not for a next try
-  ASSERT_TRUE(r.controller.specialize(std::string(kQueueFunction)).isOk());
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
   r.source.awaitStartCalls(1);
   // The drain waits for the attempt under way (refused, whether before or after the drain began),
   // then tries no more.
@@ -401,12 +394,11 @@ TEST(RuntimeControllerTest, ADrainWhileTheSourcesStartStopsRetryingAndClosesNoth
 TEST(RuntimeControllerTest, AColdStartFailsWhenASourceCannotStart) {
   QueueReplica r;
   r.source.answer(unavailable("connection refused"));
-  auto function = config::parseFunctionConfig(kQueueFunction);
+  auto function = config::parseFunctionConfig(kHttpFunction);
   ASSERT_TRUE(function.isOk()) << function.status().toString();
-  EXPECT_EQ(r.controller.specialize(*function).toString(),
-            "Unavailable: starting trigger \"posts\": connection refused");
+  EXPECT_EQ(r.controller.specialize(*function).toString(), "Unavailable: starting trigger \"web\": connection refused");
   EXPECT_EQ(r.controller.notReadyReason(), "") << "still a warm replica, nothing loaded";
-  EXPECT_EQ(r.controller.invoke(InvokeRequest{"hello", {}, "posts", "http.request"}).status().code(),
+  EXPECT_EQ(r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}).status().code(),
             StatusCode::kUnavailable);
 }
 
