@@ -14,10 +14,6 @@ namespace sluice::platform {
 
 using nlohmann::json;
 namespace res = kube::resources;
-using api::kFunctionLabel;
-using api::kPoolLabel;
-using api::kRoleLabel;
-using api::kTemplateHashLabel;
 
 namespace {
 
