@@ -194,7 +194,7 @@ void Dispatcher::shutdown() {
     for (auto& [key, function] : functions_) {
       for (QueuedCall& queued : function.queue) {
         actions.push_back([done = std::move(queued.call.done), attempts = queued.attempts] {
-          done(ended(CallEnd::kNotFound, "the gateway is stopping", attempts));
+          done(ended(CallEnd::kStopping, "the gateway is stopping", attempts));
         });
       }
       function.queue.clear();

@@ -49,6 +49,7 @@ enum class CallEnd {
   kQueueFull,       // refused at once: the Function's queue is full
   kTimedOut,        // the deadline passed (queued, or waiting for the replica)
   kUpstreamFailed,  // the connection broke after the request was sent
+  kStopping,        // still queued when the gateway stopped: never sent
 };
 
 struct CallResult {
@@ -92,7 +93,7 @@ class Dispatcher {
   void tick();
   // Every routable Function's queue and in-flight counts, sorted by key.
   std::vector<FunctionLoad> loads() const;
-  // Ends every queued call (kNotFound): the gateway is stopping.
+  // Ends every queued call (kStopping): the gateway is stopping.
   void shutdown();
 
  private:

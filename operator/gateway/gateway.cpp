@@ -92,6 +92,10 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
       case CallEnd::kNotFound:
         response = http::textResponse(404, "Function " + route.key() + " is not routable: " + result.detail + "\n");
         break;
+      case CallEnd::kStopping:
+        response = http::textResponse(503, "the gateway is stopping; try again\n");
+        response.headers.emplace_back("Retry-After", std::to_string(options_.retryAfterSeconds));
+        break;
       case CallEnd::kQueueFull:
         response = http::textResponse(503, "Function " + route.key() + ": too many requests waiting; try again\n");
         response.headers.emplace_back("Retry-After", std::to_string(options_.retryAfterSeconds));

@@ -3,7 +3,8 @@
 //   the handler's answer (a Lambda/SCF proxy response mapped, see proxy_response.h),
 //   404 no routable Function (none of that name, or without an http Trigger),
 //   413 a body over maxBodyBytes, 503 + Retry-After the Function's queue is full,
-//   504 no answer within the request timeout, 502 the replica broke the connection.
+//   504 no answer within the request timeout, 502 the replica broke the connection,
+//   503 + Retry-After still queued when the gateway stops (never sent).
 // The admin listener serves /healthz, /readyz (routes loaded), /metrics and
 // /loads (JSON: each routable Function's pending and in-flight requests, read
 // by the operator's http scaler).

@@ -9,11 +9,7 @@ source "$(dirname "$0")/gateway_lib.sh"
 own_namespace gateway-zero
 trap 'stop_standins; _own_namespace_cleanup' EXIT
 
-apply_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-start_gateway gw
-start_operator_with_gateway gw
-standins echo
+serve_through_gateway echo
 k apply -f - >/dev/null <<'YAML'
 apiVersion: sluice.io/v1alpha1
 kind: Function

@@ -78,6 +78,16 @@ stop_standins() {
   return 0
 }
 
+# serve_through_gateway FUNCTION: the CRDs, $ns, a gateway "gw" ($gw_port, $gw_admin),
+# the operator told about it, and stand-ins for FUNCTION's pods.
+serve_through_gateway() {
+  apply_crds
+  "$KUBECTL" create namespace "$ns" >/dev/null
+  start_gateway gw
+  start_operator_with_gateway gw
+  standins "$1"
+}
+
 desired() { k get fn "$1" -o jsonpath='{.status.desiredReplicas}'; }
 desired_is() { [[ $(desired "$1") == "$2" ]]; }
 live_count() {

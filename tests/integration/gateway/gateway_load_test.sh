@@ -11,11 +11,7 @@ own_namespace gateway-load
 trap 'stop_standins; _own_namespace_cleanup' EXIT
 requests=${GATEWAY_LOAD_REQUESTS:-2000}
 
-apply_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-start_gateway gw
-start_operator_with_gateway gw
-standins work
+serve_through_gateway work
 k apply -f - >/dev/null <<'YAML'
 apiVersion: sluice.io/v1alpha1
 kind: Function

@@ -46,6 +46,18 @@ class FakeUpstream final : public Upstream {
   std::deque<Sent> sent;
 };
 
+// Counts forwards and never answers.
+class FakeUpstreamForShutdown final : public Upstream {
+ public:
+  void forward(const std::string&, const UpstreamRequest&, std::chrono::milliseconds,
+               std::function<void(UpstreamResult)> done) override {
+    ++forwarded;
+    held.push_back(std::move(done));
+  }
+  int forwarded = 0;
+  std::vector<std::function<void(UpstreamResult)>> held;
+};
+
 class DispatcherTest : public ::testing::Test {
  protected:
   Call call(const std::string& body) {
@@ -195,6 +207,25 @@ TEST_F(DispatcherTest, ADroppedReplicaGetsNoNewCallsButFinishesItsOwn) {
   upstream.complete("10.0.0.2:8090", UpstreamOutcome::kAnswered);
   EXPECT_EQ(upstream.openTo("10.0.0.2:8090"), 1);  // "3" waited for b
   EXPECT_EQ(dispatcher.loads()[0].inFlight, 1);
+}
+
+}  // namespace
+}  // namespace sluice::gateway
+
+namespace sluice::gateway {
+namespace {
+
+TEST(DispatcherShutdownTest, EndsQueuedCallsAsStoppingAndLeavesSentOnesAlone) {
+  std::vector<CallEnd> ends;
+  testing::FakeClock clock;
+  FakeUpstreamForShutdown upstream;
+  Dispatcher dispatcher({}, upstream, clock);
+  dispatcher.setFunction("ns/f", FunctionRoute{{Replica{"a", "10.0.0.1:8090"}}, 1});
+  for (int i = 0; i < 2; ++i) dispatcher.submit("ns/f", Call{{}, [&ends](CallResult r) { ends.push_back(r.end); }});
+  dispatcher.shutdown();
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0], CallEnd::kStopping);
+  EXPECT_EQ(upstream.forwarded, 1);
 }
 
 }  // namespace
