@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--replica-port", replicaPort, "Port on which replicas take invocations")->capture_default_str();
+  sluice::gateway::BeastUpstreamOptions upstreamOptions;
+  app.add_option("--replica-keep-alive", upstreamOptions.idleConnectionsPerReplica,
+                 "Idle kept-alive connections per replica (0: a new connection per request; see beast_upstream.h)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -94,7 +99,7 @@ int main(int argc, char** argv) {
   sluice::kube::Informer triggers(*connected->client, sluice::spec::kTriggers, scope, clock);
   sluice::kube::Informer pods(*connected->client, sluice::kube::resources::kPods, podScope, clock);
 
-  sluice::gateway::BeastUpstream upstream;
+  sluice::gateway::BeastUpstream upstream(upstreamOptions);
   sluice::gateway::Dispatcher dispatcher(dispatch, upstream, clock);
   sluice::gateway::RouteTable routes(dispatcher, functions, triggers, pods, replicaPort);
   auto registry = std::make_shared<prometheus::Registry>();

@@ -93,7 +93,7 @@ void Dispatcher::pumpLocked(const std::string& key, FunctionState& function, Act
     const std::size_t count = function.replicas.size();
     for (std::size_t i = 0; i < count; ++i) {
       const auto& candidate = function.replicas[(function.rotation + i) % count];
-      if (candidate->outstanding >= function.concurrency || candidate->coolUntil > now) continue;
+      if (candidate->retired || candidate->outstanding >= function.concurrency || candidate->coolUntil > now) continue;
       if (!best || candidate->outstanding < best->outstanding) best = candidate;
     }
     if (!best) return;
@@ -123,8 +123,11 @@ void Dispatcher::onUpstreamResult(const std::string& key, const std::shared_ptr<
     auto it = functions_.find(key);
     if (it != functions_.end()) --it->second.inFlight;
     const Clock::TimePoint now = clock_.now();
-    if (result.outcome == UpstreamOutcome::kNotReached && it != functions_.end() && now < call.deadline) {
-      // Nothing was sent: try again (this replica after a pause, another at once).
+    const bool unhandled =
+        result.outcome == UpstreamOutcome::kNotReached || result.outcome == UpstreamOutcome::kRefused;
+    if (result.outcome == UpstreamOutcome::kRefused) replica->retired = true;
+    if (unhandled && it != functions_.end() && now < call.deadline) {
+      // No handler saw it: try again (this replica after a pause, another at once).
       replica->coolUntil = now + options_.retryBackoff;
       it->second.queue.push_front(std::move(call));
       pumpLocked(key, it->second, actions);
@@ -138,6 +141,7 @@ void Dispatcher::onUpstreamResult(const std::string& key, const std::shared_ptr<
           done.response = std::move(result.response);
           break;
         case UpstreamOutcome::kNotReached:
+        case UpstreamOutcome::kRefused:
         case UpstreamOutcome::kTimedOut:
           done.end = CallEnd::kTimedOut;
           done.detail = result.error;

@@ -8,8 +8,9 @@
 // - A Function at zero replicas is routable: its calls wait in the queue until
 //   a replica is Ready (the autoscaler reads loads() to wake it up).
 // - A call whose connection could not be made (nothing sent) goes back to the
-//   front of the queue and that replica is skipped for retryBackoff; a call
-//   that reached a replica is never sent again.
+//   front of the queue and that replica is skipped for retryBackoff; one the
+//   replica refused before its handler (draining) goes back too, and that
+//   replica gets no more calls; a call that reached a handler is never sent again.
 // - Every call has a deadline (requestTimeout from submit()): still queued
 //   then, or unanswered by the replica, it ends kTimedOut.
 // Time comes from the Clock; tick() (every few tens of ms in the gateway)
@@ -101,6 +102,7 @@ class Dispatcher {
     Replica replica;
     int outstanding = 0;
     Clock::TimePoint coolUntil{};
+    bool retired = false;  // it refused a call (draining): never picked again
   };
   struct QueuedCall {
     Call call;

@@ -26,6 +26,7 @@ struct UpstreamResponse {
 enum class UpstreamOutcome {
   kAnswered,    // the replica answered (any status)
   kNotReached,  // no connection: nothing was sent, so trying again is safe
+  kRefused,     // the replica takes no more calls (draining): no handler saw this one
   kFailed,      // the connection broke after the request was sent: never retried
   kTimedOut,    // no answer within the time given
 };

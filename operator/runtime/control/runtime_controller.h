@@ -37,6 +37,7 @@ class RuntimeController final : public ControlHooks {
   Status specialize(const std::string& body) override;
   void requestDrain() override;
   Result<std::vector<Record>> invoke(const InvokeRequest& request) override;
+  std::string refusesInvocations() override;
 
   Status specialize(const config::FunctionConfig& function);
 

@@ -230,3 +230,38 @@ TEST(DispatcherShutdownTest, EndsQueuedCallsAsStoppingAndLeavesSentOnesAlone) {
 
 }  // namespace
 }  // namespace sluice::gateway
+
+namespace sluice::gateway {
+namespace {
+
+TEST(DispatcherRefusalTest, ARefusingReplicaGetsNoMoreCallsAndTheCallGoesElsewhere) {
+  testing::FakeClock clock;
+  FakeUpstreamForShutdown upstream;
+  std::vector<CallResult> results;
+  Dispatcher dispatcher({}, upstream, clock);
+  dispatcher.setFunction("ns/f", FunctionRoute{{Replica{"a", "10.0.0.1:8090"}, Replica{"b", "10.0.0.2:8090"}}, 1});
+  dispatcher.submit("ns/f", Call{{}, [&results](CallResult r) { results.push_back(std::move(r)); }});
+  ASSERT_EQ(upstream.forwarded, 1);
+  UpstreamResult refused;
+  refused.outcome = UpstreamOutcome::kRefused;
+  auto first = std::move(upstream.held[0]);
+  first(refused);
+  ASSERT_EQ(upstream.forwarded, 2) << "sent again to the other replica";
+  ASSERT_TRUE(results.empty());
+  UpstreamResult answered;
+  answered.response.status = 200;
+  upstream.held[1](answered);
+  ASSERT_EQ(results.size(), 1u);
+  const std::string other = results[0].replica;
+  // After the backoff, still never the refusing replica.
+  clock.advance(std::chrono::seconds(1));
+  for (int i = 0; i < 3; ++i) {
+    dispatcher.submit("ns/f", Call{{}, [&results](CallResult r) { results.push_back(std::move(r)); }});
+    upstream.held.back()(answered);
+  }
+  ASSERT_EQ(results.size(), 4u);
+  for (const CallResult& r : results) EXPECT_EQ(r.replica, other);
+}
+
+}  // namespace
+}  // namespace sluice::gateway
