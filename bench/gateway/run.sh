@@ -6,7 +6,8 @@
 # (sluice_bench_gateway). Writes bench/results/gateway.json.
 # Usage: bench/gateway/run.sh [CONNECTIONS] [SECONDS] [ROUNDS]   (default 8 5 3).
 # Needs `bash tests/env/up.sh kube` and the binaries of SLUICE_BENCH_BUILD_DIR
-# (make bench: Release) or build/.
+# (make bench: Release) or build/; SLUICE_GATEWAY_BINARY picks another
+# sluice-gateway (e.g. a Release one while the rest is a Quick build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -59,5 +60,7 @@ poll 60 answers
 mkdir -p "$root/bench/results"
 "$bench" "http://$ip:8090/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${1:-8}" "${2:-5}" "${3:-3}" |
   jq --arg when "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg build "$SLUICE_BUILD_DIR" \
-    '. + {measured: $when, build_dir: $build, host_cpus: '"$(nproc)"'}' >"$root/bench/results/gateway.json"
+    --arg gateway "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '. + {measured: $when, build_dir: $build, gateway_binary: $gateway, host_cpus: '"$(nproc)"', load_average_before: $load}' \
+    >"$root/bench/results/gateway.json"
 cat "$root/bench/results/gateway.json"

@@ -7,14 +7,15 @@
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_gateway NAME [FLAGS...]: a gateway whose public port is ${NAME}_port
+# start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
+# build's) whose public port is ${NAME}_port
 # and admin port ${NAME}_admin; waits until it has loaded its routes.
 start_gateway() {
   local name=$1 port admin
   shift
   port=$(free_port)
   admin=$(free_port)
-  "$SLUICE_BUILD_DIR/sluice-gateway" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+  "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" "$@" >>"$work/$name.log" 2>&1 &
   pids+=($!)
   printf -v "${name}_port" %s "$port"
