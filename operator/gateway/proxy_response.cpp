@@ -83,6 +83,10 @@ UpstreamRequest invokeRequestFor(const http::ServerRequest& request, const Route
   invoke.headers.emplace_back("sluice.http.method", request.method);
   invoke.headers.emplace_back("sluice.http.path", route.path);
   if (!route.query.empty()) invoke.headers.emplace_back("sluice.http.query", route.query);
+  // host:port, or [v6]:port: the event shapes' sourceIp is the address alone.
+  std::string ip = request.remoteAddress.substr(0, request.remoteAddress.rfind(':'));
+  if (ip.size() > 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+  if (!ip.empty()) invoke.headers.emplace_back("sluice.http.source-ip", ip);
   invoke.headers.emplace_back("X-Sluice-Trigger", trigger);
   invoke.headers.emplace_back("X-Sluice-Event-Type", "http.request");
   invoke.body = request.body;

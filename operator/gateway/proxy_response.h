@@ -20,8 +20,8 @@ http::ServerResponse clientResponseFrom(const UpstreamResponse& upstream);
 
 // The /invoke request for `request` routed by `route`: the client's headers
 // without hop-by-hop ones and without any the client might use to pose as
-// Sluice (x-sluice-*, sluice.*), then the method, path and query for the
-// runtime's HTTP event shapes and the trigger's name.
+// Sluice (x-sluice-*, sluice.*), then the method, path, query and client
+// address for the runtime's HTTP event shapes and the trigger's name.
 UpstreamRequest invokeRequestFor(const http::ServerRequest& request, const Route& route, const std::string& trigger);
 
 }  // namespace sluice::gateway

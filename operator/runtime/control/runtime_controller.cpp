@@ -168,11 +168,6 @@ Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& reque
   event.type = request.eventType;
   event.time = wall;
   event.subject = request.trigger;
-  // The gateway says which path under the Function's URL was called; the
-  // HTTP event shapes show it as the request's path.
-  for (const auto& [name, value] : request.headers) {
-    if (name == "sluice.http.path" && !cron) event.subject = value;
-  }
   event.headers = request.headers;
   event.data = request.body;
   if (!cron) return replica->loop().invoke(event, request.trigger);

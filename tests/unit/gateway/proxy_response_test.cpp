@@ -57,6 +57,7 @@ TEST(InvokeRequestTest, CarriesMethodPathQueryAndDropsSpoofedAndHopHeaders) {
                      {"sluice.http.path", "/forged"},
                      {"x-request-id", "42"}};
   request.body = "{}";
+  request.remoteAddress = "10.1.2.3:45678";
   UpstreamRequest invoke = invokeRequestFor(request, *parseRoute(request.target), "f-http");
   EXPECT_EQ(headerOf(invoke.headers, "content-type"), "application/json");
   EXPECT_EQ(headerOf(invoke.headers, "x-request-id"), "42");
@@ -67,6 +68,7 @@ TEST(InvokeRequestTest, CarriesMethodPathQueryAndDropsSpoofedAndHopHeaders) {
   EXPECT_EQ(headerOf(invoke.headers, "sluice.http.method"), "PUT");
   EXPECT_EQ(headerOf(invoke.headers, "sluice.http.path"), "/a/b");
   EXPECT_EQ(headerOf(invoke.headers, "sluice.http.query"), "x=1");
+  EXPECT_EQ(headerOf(invoke.headers, "sluice.http.source-ip"), "10.1.2.3");
   EXPECT_EQ(invoke.body, "{}");
 }
 
