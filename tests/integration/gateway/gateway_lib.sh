@@ -74,9 +74,9 @@ standins() {
 stop_standins() {
   local file
   for file in "$work"/standins/*.pid; do
-    [[ -e $file ]] && kill "$(cat "$file")" 2>/dev/null
+    [[ -e $file ]] || continue
+    kill "$(cat "$file")" 2>/dev/null || true # it may have exited on its own (drained)
   done
-  return 0
 }
 
 # serve_through_gateway FUNCTION: the CRDs, $ns, a gateway "gw" ($gw_port, $gw_admin),
