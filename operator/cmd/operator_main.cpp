@@ -31,10 +31,12 @@
 #include "common/random.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/gateway_endpoints.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
 #include "http/http_client.h"
+#include "kube/informer.h"
 #include "kube/kube_client.h"
 #include "local/local_runner.h"
 #include "local/local_store.h"
@@ -222,6 +224,9 @@ struct OperatorFlags {
   LocalFlags local;
   bool localCheck = false;
   int defaultWarmPoolSize = 0;
+  std::string gatewayUrl;
+  std::vector<std::string> gatewayLoadsUrls;
+  std::string gatewayService;            // NAMESPACE/NAME
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
@@ -265,6 +270,14 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
   app.add_option("--watch-namespace", f.watchNamespace,
                  "Manage Functions and Triggers of this namespace only (default: all namespaces)");
+  app.add_option("--gateway-url", f.gatewayUrl,
+                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
+      ->envname("SLUICE_GATEWAY_URL");
+  app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
+                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
+  app.add_option("--gateway-service", f.gatewayService,
+                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
+                 "endpoints on the port named admin");
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -314,6 +327,35 @@ bool serveHealth(const OperatorFlags& flags, std::unique_ptr<sluice::controller:
   return true;
 }
 
+// The gateway's replicas for the http scaler: fixed --gateway-loads-url URLs,
+// or the Endpoints of --gateway-service kept in an informer (returned: it
+// must outlive the controllers).
+std::unique_ptr<sluice::kube::Informer> watchGateway(const OperatorFlags& flags, sluice::kube::ResourceClient& client,
+                                                     sluice::Clock& clock,
+                                                     std::function<std::vector<std::string>()>& loadsUrls) {
+  std::unique_ptr<sluice::kube::Informer> endpoints;
+  if (!flags.gatewayService.empty()) {
+    const size_t slash = flags.gatewayService.find('/');
+    sluice::kube::InformerOptions scope;
+    scope.ns = flags.gatewayService.substr(0, slash);
+    scope.fieldSelector = "metadata.name=" + flags.gatewayService.substr(slash + 1);
+    endpoints = std::make_unique<sluice::kube::Informer>(client, sluice::controllers::kEndpoints, scope, clock);
+    endpoints->start();
+  }
+  if (endpoints || !flags.gatewayLoadsUrls.empty()) {
+    loadsUrls = [fixed = flags.gatewayLoadsUrls, informer = endpoints.get()] {
+      std::vector<std::string> urls = fixed;
+      if (informer) {
+        for (const auto& object : informer->cache().list()) {
+          for (std::string& url : sluice::controllers::gatewayLoadsUrls(*object, "admin")) urls.push_back(url);
+        }
+      }
+      return urls;
+    };
+  }
+  return endpoints;
+}
+
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     prometheus::Exposer* exposer, std::stop_source& stop) {
@@ -337,9 +379,17 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   // The platform is chosen here: on Kubernetes, replicas are pods.
   sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
                                            flags.watchNamespace, clock);
-  sluice::controllers::Controllers controllers(
-      manager, {flags.runtimeImage, flags.workers, flags.watchNamespace, registry, flags.defaultWarmPoolSize},
-      {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
+  sluice::controllers::ControllersOptions controllerOptions;
+  controllerOptions.runtimeImage = flags.runtimeImage;
+  controllerOptions.workers = flags.workers;
+  controllerOptions.ns = flags.watchNamespace;
+  controllerOptions.metricsRegistry = registry;
+  controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  controllerOptions.gatewayUrl = flags.gatewayUrl;
+  std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
+      watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
+  sluice::controllers::Controllers controllers(manager, controllerOptions,
+                                               {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
   if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
   const int exitCode = manager.run(stop.get_token());
   // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
@@ -385,6 +435,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!flags.localDir.empty() && flags.localCheck) return checkManifests(flags.localDir);
+  if (!flags.gatewayService.empty() && flags.gatewayService.find('/') == std::string::npos) {
+    std::cerr << "sluice-operator: --gateway-service " << flags.gatewayService << ": expected NAMESPACE/NAME\n";
+    return 2;
+  }
 
   const sigset_t signals = blockStopSignals();
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.

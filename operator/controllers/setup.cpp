@@ -45,7 +45,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   functions_ = std::make_unique<FunctionController>(manager.client(),
                                                     FunctionControllerCaches{functions.cache(), triggers.cache()},
-                                                    shared_.platform, shared_.events, clock);
+                                                    shared_.platform, shared_.events, clock, options.gatewayUrl);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
@@ -65,7 +65,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   warmPools_ = std::make_unique<WarmPoolController>(
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(), functions.cache(),
-      triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens);
+      triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf);
@@ -112,7 +112,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
-                                                 clock, nullptr, controllerMetrics, &pods);
+                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls);
 }
 
 Controllers::~Controllers() = default;

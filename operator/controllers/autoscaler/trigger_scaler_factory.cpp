@@ -2,12 +2,14 @@
 
 #include <map>
 
+#include "api/v1alpha1/fields.h"
 #include "api/v1alpha1/function.h"
 #include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
+#include "scalers/http_requests_scaler.h"
 #include "scalers/kafka_lag.h"
 #include "scalers/object_count_scaler.h"
 #include "scalers/prometheus_scaler.h"
@@ -90,7 +92,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
   if (trigger->objectStore) return objectStore(*trigger->objectStore, ns);
   if (trigger->cron) return cron(*trigger);
   if (trigger->prometheus) return prometheus(*trigger->prometheus);
-  return std::unique_ptr<scalers::Scaler>();  // http: nothing to measure
+  return httpRequests(*trigger);
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::cron(const api::v1alpha1::Trigger& trigger) {
@@ -104,6 +106,26 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::cron(const api::v
   auto scaler = scalers::CronTickScaler::create(std::move(options), clock_);
   if (!scaler.isOk()) return scaler.status().withContext("spec.cron");
   return std::unique_ptr<scalers::Scaler>(std::move(*scaler));
+}
+
+Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::httpRequests(const api::v1alpha1::Trigger& trigger) {
+  // Without the gateway's load reports there is nothing to measure.
+  if (!options_.gatewayLoadsUrls) return std::unique_ptr<scalers::Scaler>();
+  scalers::HttpRequestsOptions options;
+  options.ns = trigger.ns;
+  options.function = trigger.functionName;
+  if (api::v1alpha1::hasField(trigger.http, "targetConcurrency")) {
+    if (Status s = api::v1alpha1::readNumber(trigger.http, "targetConcurrency", "spec.http", options.targetConcurrency);
+        !s.isOk()) {
+      return s.withContext("spec.http");
+    }
+  } else {
+    options.targetConcurrency =
+        options_.functionConcurrency ? options_.functionConcurrency(trigger.ns, trigger.functionName) : 1;
+  }
+  if (!(options.targetConcurrency > 0)) return invalidArgument("spec.http.targetConcurrency: must be greater than 0");
+  options.gatewayLoadsUrls = options_.gatewayLoadsUrls;
+  return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::HttpRequestsScaler>(std::move(options), http_));
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::prometheus(const api::v1alpha1::PrometheusSource& p) {
