@@ -70,4 +70,15 @@ void setScramUser(const std::string& bootstrap, const std::string& user, const s
 int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
                            int partitions);
 
+// Consumer group `group`'s committed offset on each of `partitions` of `topic` (-1: none yet).
+std::vector<int64_t> committedOffsets(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                                      const std::vector<int32_t>& partitions);
+
+// What the group coordinator says of consumer group `group` (DescribeConsumerGroups).
+struct GroupState {
+  bool stable = false;                                      // no rebalance under way
+  std::map<std::string, std::vector<int32_t>> assignments;  // client.id -> assigned partitions
+};
+GroupState describeGroup(const std::string& bootstrap, const std::string& group);
+
 }  // namespace sluice::testing
