@@ -268,6 +268,22 @@ class GatedReplicas {
   int produced_ = 0;
 };
 
+// `stops` stops with `signal` mid-stream (GatedReplicas::stopInTurn), then
+// every id must reach the output exactly once.
+void expectEveryIdOnceAfterStops(int stops, int signal, const std::string& what) {
+  Topics topics(kPartitions);
+  GatedReplicas replicas(topics);
+  ASSERT_NO_FATAL_FAILURE(replicas.stopInTurn(stops, signal));
+  const int messages = replicas.produced();
+  StreamResult result = checkStream(topics, messages);
+  replicas.drainAll();
+  EXPECT_EQ(result.missing, 0u) << "ids lost after " << what;
+  EXPECT_EQ(result.unique, static_cast<size_t>(messages));
+  EXPECT_EQ(result.total, result.unique) << (result.total - result.unique) << " duplicates after " << what;
+  std::cout << "[figure] " << what << ", 2 replicas: " << messages << " ids, " << result.total << " records, "
+            << (result.total - result.unique) << " duplicates\n";
+}
+
 // SIGKILL: a record is written twice only when the victim wrote its output and
 // had not committed its offset. It is killed frozen at its gate (the held
 // event's batch writes its outputs only after the whole batch is handled) and
@@ -275,32 +291,13 @@ class GatedReplicas {
 // What it held, had fetched or had in flight is read again by the next owner
 // of its partitions: no loss.
 TEST(KafkaDeliveryTest, SigkillOfReplicasMidStreamLosesNothing) {
-  Topics topics(kPartitions);
-  GatedReplicas replicas(topics);
-  ASSERT_NO_FATAL_FAILURE(replicas.stopInTurn(5, SIGKILL));
-  const int messages = replicas.produced();
-  StreamResult result = checkStream(topics, messages);
-  replicas.drainAll();
-  EXPECT_EQ(result.missing, 0u) << "ids lost after SIGKILL";
-  EXPECT_EQ(result.unique, static_cast<size_t>(messages));
-  EXPECT_EQ(result.total, result.unique) << "duplicates after SIGKILLs of replicas frozen with their work committed";
-  std::cout << "[figure] SIGKILL x5, 2 replicas: " << messages << " ids, " << result.total << " records, "
-            << (result.total - result.unique) << " duplicates\n";
+  expectEveryIdOnceAfterStops(5, SIGKILL, "SIGKILL x5");
 }
 
 // SIGTERM: the leaving replica finishes what it holds, commits it, then leaves
 // the group; the next owner starts at that commit: 0 duplicates.
 TEST(KafkaDeliveryTest, GracefulDrainsMidStreamCauseNoDuplicates) {
-  Topics topics(kPartitions);
-  GatedReplicas replicas(topics);
-  ASSERT_NO_FATAL_FAILURE(replicas.stopInTurn(3, SIGTERM));
-  const int messages = replicas.produced();
-  StreamResult result = checkStream(topics, messages);
-  replicas.drainAll();
-  EXPECT_EQ(result.missing, 0u);
-  EXPECT_EQ(result.total, static_cast<size_t>(messages)) << (result.total - result.unique) << " duplicates";
-  std::cout << "[figure] SIGTERM drain x3, 2 replicas: " << messages << " ids, " << result.total << " records, "
-            << (result.total - result.unique) << " duplicates\n";
+  expectEveryIdOnceAfterStops(3, SIGTERM, "SIGTERM drain x3");
 }
 
 }  // namespace
