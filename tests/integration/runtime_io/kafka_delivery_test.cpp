@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,16 +131,6 @@ StreamResult checkStream(const Topics& topics, int messages) {
   return result;
 }
 
-// Polls `condition` (every 200 ms at most) until it holds; false once `timeout` passed.
-bool waitUntil(std::chrono::seconds timeout, const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
-}
-
 int waitExit(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
@@ -193,14 +183,8 @@ class GatedReplicas {
       ASSERT_TRUE(waitUntil(120s,
                             [&] {
                               GroupState group = describeGroup(topics_.bootstrap, topics_.group);
-                              int assigned = 0;
-                              for (const auto& [member, partitions] : group.assignments) {
-                                if (partitions.empty()) return false;
-                                assigned += static_cast<int>(partitions.size());
-                              }
-                              victimPartitions = group.assignments[replicaClientId(victim.pid)];
-                              return group.stable && group.assignments.size() == 2 && assigned == kPartitions &&
-                                     !victimPartitions.empty();
+                              victimPartitions = group.partitionsOf(replicaClientId(victim.pid));
+                              return group.settled(2, kPartitions) && !victimPartitions.empty();
                             }))
           << "stop " << stop << ": the group never settled with two members";
 

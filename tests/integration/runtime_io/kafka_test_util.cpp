@@ -266,6 +266,31 @@ std::vector<int64_t> committedOffsets(const std::string& bootstrap, const std::s
   return result;
 }
 
+bool waitUntil(std::chrono::seconds timeout, const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
+}
+
+bool GroupState::settled(size_t memberCount, int partitions) const {
+  size_t assigned = 0;
+  for (const GroupMember& member : members) {
+    if (member.partitions.empty()) return false;
+    assigned += member.partitions.size();
+  }
+  return error.empty() && stable && members.size() == memberCount && assigned == static_cast<size_t>(partitions);
+}
+
+std::vector<int32_t> GroupState::partitionsOf(const std::string& clientId) const {
+  for (const GroupMember& member : members) {
+    if (member.clientId == clientId) return member.partitions;
+  }
+  return {};
+}
+
 GroupState describeGroup(const std::string& bootstrap, const std::string& group) {
   GroupState state;
   const char* groups[] = {group.c_str()};
@@ -286,7 +311,8 @@ GroupState describeGroup(const std::string& bootstrap, const std::string& group)
         state.stable = rd_kafka_ConsumerGroupDescription_state(description) == RD_KAFKA_CONSUMER_GROUP_STATE_STABLE;
         for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(description); ++i) {
           const rd_kafka_MemberDescription_t* member = rd_kafka_ConsumerGroupDescription_member(description, i);
-          std::vector<int32_t>& assigned = state.assignments[rd_kafka_MemberDescription_client_id(member)];
+          std::vector<int32_t>& assigned =
+              state.members.emplace_back(GroupMember{rd_kafka_MemberDescription_client_id(member), {}}).partitions;
           const rd_kafka_topic_partition_list_t* partitions =
               rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member));
           for (int j = 0; partitions != nullptr && j < partitions->cnt; ++j) {
@@ -295,7 +321,10 @@ GroupState describeGroup(const std::string& bootstrap, const std::string& group)
         }
         return "";
       });
-  if (!failure.empty()) throw std::runtime_error("describing group " + group + ": " + failure);
+  if (!failure.empty()) {
+    state = GroupState{};
+    state.error = "describing group " + group + ": " + failure;
+  }
   return state;
 }
 

@@ -74,8 +74,9 @@ struct Outcome {
 // the first leaves gracefully; fills `outcome` with what reached the output.
 // The test produces in step with the moves, so each lands mid-stream by
 // construction: the joiner gets chunks until it has processed 200 records (so
-// it joined while there was work), and the first leaves right after a chunk
-// that takes the three at least 2 s (2 ms a record each), before the rest.
+// it joined while there was work), and once the group has settled (stable,
+// three members with partitions) the first leaves right after a chunk that
+// takes the three at least 2 s (2 ms a record each), before the rest.
 void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
   const std::string in = uniqueName("rebalance-in");
@@ -83,8 +84,8 @@ void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   const std::string dir = makeTempDir("rtrebalance");
   createTopic(bootstrap, in, 6);
   createTopic(bootstrap, out, 6);
-  const std::string config =
-      writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, uniqueName("rebalance-group"), properties);
+  const std::string group = uniqueName("rebalance-group");
+  const std::string config = writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, group, properties);
   int& produced = outcome.produced;
   auto produce = [&](int count) {
     std::vector<TestMessage> messages;
@@ -115,6 +116,12 @@ void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
     waitProcessed({&third}, 200, 1s);
   }
   ASSERT_GE(processed(third), 200) << "the joining replica got no partitions\n" << third.log();
+  // ...the join's rebalance is over (a cooperative one takes two rounds: the
+  // second gives the joiner the partitions revoked in the first; a member
+  // that leaves in between cannot commit, its generation is gone)...
+  ASSERT_TRUE(waitUntil(120s, [&] { return describeGroup(bootstrap, group).settled(3, 6); }))
+      << "the group never settled with three members\n"
+      << first.log() << second.log() << third.log();
   // ...then the first leaves gracefully with records of its partitions waiting.
   produce(3000);
   double beforeLeave = processed(first) + processed(second) + processed(third);
