@@ -201,8 +201,14 @@ class GatedReplicas {
         int unchanged = 0;
         ASSERT_TRUE(waitUntil(60s,
                               [&] {
-                                auto now =
-                                    committedOffsets(topics_.bootstrap, topics_.group, topics_.in, victimPartitions);
+                                std::vector<int64_t> now;
+                                try {
+                                  now =
+                                      committedOffsets(topics_.bootstrap, topics_.group, topics_.in, victimPartitions);
+                                } catch (const std::runtime_error&) {  // the coordinator is busy: ask again
+                                  unchanged = 0;
+                                  return false;
+                                }
                                 unchanged = now == committed ? unchanged + 1 : 0;
                                 committed = now;
                                 return unchanged >= 5;
