@@ -12,6 +12,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <thread>
 
@@ -237,8 +238,8 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
 
 int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
                            int partitions) {
-  std::vector<int32_t> all;
-  for (int32_t p = 0; p < partitions; ++p) all.push_back(p);
+  std::vector<int32_t> all(partitions);
+  std::iota(all.begin(), all.end(), 0);
   int64_t sum = 0;
   for (int64_t offset : committedOffsets(bootstrap, group, topic, all)) sum += std::max<int64_t>(offset, 0);
   return sum;
@@ -259,6 +260,7 @@ std::vector<int64_t> committedOffsets(const std::string& bootstrap, const std::s
   for (int32_t p : partitions) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
   RdKafka::ErrorCode err = consumer->committed(offsets, 10000);
   std::vector<int64_t> result;
+  result.reserve(offsets.size());
   for (RdKafka::TopicPartition* tp : offsets) result.push_back(tp->offset() >= 0 ? tp->offset() : -1);
   RdKafka::TopicPartition::destroy(offsets);
   consumer->close();
