@@ -5,7 +5,10 @@
 # handler answers /invoke on the pod", and the operator's part alone (until a
 # pod carries the Function's label) as the baseline of the same run.
 # Usage: bench/cold_start/run.sh [ROUNDS]   (default 30). Needs `make testenv-up`
-# (with the node) and `make images`. Writes bench/results/cold_start.json.
+# (with the node) and `make images`. Writes bench/results/cold_start.json (or
+# $COLD_START_OUT). COLD_START_MODES="warm warm-secret" runs only those modes;
+# COLD_START_CPU_REQUEST=100m gives every Function that CPU request (Burstable
+# pods instead of BestEffort ones, see BENCHMARKS.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -53,6 +56,7 @@ spec:
           return "ok:%s:%s" % (context.function_name, os.environ.get("API_KEY", ""))
   scaling:
     warmPool: {size: $2}
+${COLD_START_CPU_REQUEST:+  resources: {requests: {cpu: $COLD_START_CPU_REQUEST\}\}}
 ${3:-}
 ---
 YAML
@@ -77,5 +81,6 @@ spec:
 YAML
 } | k apply -f - >/dev/null
 echo "cold start bench: $rounds rounds per mode; machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$root" rev-parse --short HEAD)"
-python3 "$here/cold_start.py" "$E2E_NS" "$rounds" "$root/bench/results/cold_start.json"
+COLD_START_SYSTEM_NS=$system_ns python3 "$here/cold_start.py" "$E2E_NS" "$rounds" \
+  "${COLD_START_OUT:-$root/bench/results/cold_start.json}"
 curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" >/dev/null || true

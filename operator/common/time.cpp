@@ -98,4 +98,13 @@ system_clock::time_point parseRfc3339(const std::string& text) {
   return time;
 }
 
+std::string formatUtc(std::chrono::system_clock::time_point time, const char* format) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  size_t size = std::strftime(text, sizeof(text), format, &utc);
+  return std::string(text, size);
+}
+
 }  // namespace sluice

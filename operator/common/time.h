@@ -19,4 +19,9 @@ std::string rfc3339(std::chrono::system_clock::time_point time, FractionalSecond
 // A missing zone reads as UTC. The epoch when `text` is not such a timestamp.
 std::chrono::system_clock::time_point parseRfc3339(const std::string& text);
 
+// `time` (whole seconds, UTC) in a strftime `format` of the C locale, for
+// the other formats protocols want ("20261123T224848Z" for SigV4,
+// "23/Nov/2026:22:48:48 +0000" for API Gateway). Up to 63 characters.
+std::string formatUtc(std::chrono::system_clock::time_point time, const char* format);
+
 }  // namespace sluice

@@ -77,7 +77,6 @@ std::string contentMd5(const std::string& body) {
 
 std::string unquote(std::string etag) {
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
-  if (etag.rfind("&quot;", 0) == 0 && etag.size() >= 12) etag = etag.substr(6, etag.size() - 12);
   return etag;
 }
 
@@ -91,7 +90,9 @@ Result<S3ListPage> parseListObjectsV2(const std::string& xml) {
   for (const std::string& block : xmlElements(xml, "Contents")) {
     S3Object object;
     object.key = xmlUnescape(firstElement(block, "Key"));
-    object.etag = unquote(firstElement(block, "ETag"));
+    // MinIO writes the quotes as &#34;, AWS as &quot;: unescape before unquoting, so a
+    // listed ETag equals the one a GET answers with (tag mode's "done" marker compares them).
+    object.etag = unquote(xmlUnescape(firstElement(block, "ETag")));
     object.size = std::strtoll(firstElement(block, "Size").c_str(), nullptr, 10);
     object.lastModified = firstElement(block, "LastModified");
     page.objects.push_back(std::move(object));
@@ -180,6 +181,46 @@ Result<std::string> S3Client::get(const std::string& key, std::string* etag) {
   return std::move(response->body);
 }
 
+namespace {
+
+// Version ids a GET/HEAD answers with; "null" is what an unversioned write is called on a versioned bucket.
+std::string versionIdOf(const http::Response& response) {
+  const auto* value = response.header("x-amz-version-id");
+  return value == nullptr || *value == "null" ? std::string() : *value;
+}
+
+}  // namespace
+
+Result<std::string> S3Client::get(const std::string& key, S3Object& meta) {
+  const std::string what = "GET " + describe(key);
+  auto response = send("GET", key, {}, {}, "");
+  if (!response.isOk()) return response.status().withContext(what);
+  if (response->status != 200) return s3Error(*response, what);
+  meta.key = key;
+  meta.size = static_cast<int64_t>(response->body.size());
+  if (const auto* etag = response->header("etag")) meta.etag = unquote(*etag);
+  if (const auto* modified = response->header("last-modified")) meta.lastModified = *modified;
+  if (const auto* type = response->header("content-type")) meta.contentType = *type;
+  meta.versionId = versionIdOf(*response);
+  return std::move(response->body);
+}
+
+std::string S3Client::objectUrl(const std::string& key) const {
+  std::string path = options_.pathStyle ? "/" + percentEncode(options_.bucket) : "";
+  return scheme_ + host_ + path + "/" + percentEncode(key, {.keepSlash = true});
+}
+
+Status S3Client::enableVersioning() {
+  const std::string what = "enabling versioning on " + options_.bucket;
+  const std::string body =
+      "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status>"
+      "</VersioningConfiguration>";
+  auto response = send("PUT", "", {{"versioning", ""}}, {}, body);
+  if (!response.isOk()) return response.status().withContext(what);
+  if (response->status != 200) return s3Error(*response, what);
+  return Status::ok();
+}
+
 Result<S3Object> S3Client::head(const std::string& key) {
   const std::string what = "HEAD " + describe(key);
   auto response = send("HEAD", key, {}, {}, "");
@@ -190,6 +231,8 @@ Result<S3Object> S3Client::head(const std::string& key) {
   if (const auto* etag = response->header("etag")) object.etag = unquote(*etag);
   if (const auto* length = response->header("content-length")) object.size = std::strtoll(length->c_str(), nullptr, 10);
   if (const auto* modified = response->header("last-modified")) object.lastModified = *modified;
+  if (const auto* type = response->header("content-type")) object.contentType = *type;
+  object.versionId = versionIdOf(*response);
   return object;
 }
 

@@ -30,6 +30,8 @@ struct S3Object {
   std::string etag;  // without quotes
   int64_t size = 0;
   std::string lastModified;  // as the server wrote it (ISO 8601)
+  std::string versionId;     // x-amz-version-id of a GET/HEAD on a versioned bucket; empty otherwise
+  std::string contentType;   // of a GET/HEAD
 };
 
 struct S3ListPage {
@@ -49,6 +51,8 @@ class S3Client {
   Result<S3ListPage> list(const std::string& prefix, const std::string& continuationToken, int maxKeys = 1000);
   // The object's bytes (and its ETag into *etag when given); kNotFound when absent.
   Result<std::string> get(const std::string& key, std::string* etag = nullptr);
+  // The bytes, with the ETag, version id and content type of what was read into *meta.
+  Result<std::string> get(const std::string& key, S3Object& meta);
   Result<S3Object> head(const std::string& key);
   // kFailedPrecondition when a condition did not hold (HTTP 412).
   Status put(const std::string& key, const std::string& body, const S3PutConditions& conditions = {});
@@ -59,8 +63,12 @@ class S3Client {
 
   // Creates the bucket (tests and first-run setup); OK when this owner has it already.
   Status createBucket();
+  // Turns on versioning for the bucket (PUT ?versioning): tests of versionId.
+  Status enableVersioning();
 
   std::string describe(const std::string& key) const { return "s3://" + options_.bucket + "/" + key; }
+  // The object's HTTP(S) URL on this endpoint, addressed as the client sends (path or virtual-hosted style).
+  std::string objectUrl(const std::string& key) const;
 
  private:
   Result<http::Response> send(const std::string& method, const std::string& key,

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "common/encoding.h"
+#include "common/time.h"
 
 namespace sluice::objectstore {
 
@@ -29,14 +30,7 @@ std::string sha256Hex(const std::string& data) {
   return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-std::string amzDate(std::chrono::system_clock::time_point at) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y%m%dT%H%M%SZ", &utc);
-  return buffer;
-}
+std::string amzDate(std::chrono::system_clock::time_point at) { return formatUtc(at, "%Y%m%dT%H%M%SZ"); }
 
 std::string canonicalQuery(const std::map<std::string, std::string>& query) {
   std::map<std::string, std::string> encoded;

@@ -1,6 +1,8 @@
 #include "spec/runtime_config_render.h"
 
 #include <cctype>
+#include <cstdint>
+#include <map>
 
 namespace sluice::spec {
 namespace {
@@ -11,6 +13,39 @@ std::string token(const std::string& text) {
   std::string out;
   for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
   return out;
+}
+
+// MiB of a Kubernetes memory quantity ("256Mi", "1G", "134217728", "1.5Gi",
+// "5e8"); 0 when it does not read as one (the CRD's pattern refuses those).
+int64_t memoryMebibytes(const json& quantity) {
+  if (quantity.is_number()) return static_cast<int64_t>(quantity.get<double>() / (1024.0 * 1024.0));
+  if (!quantity.is_string()) return 0;
+  const std::string text = quantity.get<std::string>();
+  size_t end = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &end);
+  } catch (const std::exception&) {
+    return 0;
+  }
+  const std::string suffix = text.substr(end);
+  static const std::map<std::string, double> kMultipliers = {{"", 1},
+                                                             {"m", 1e-3},
+                                                             {"k", 1e3},
+                                                             {"M", 1e6},
+                                                             {"G", 1e9},
+                                                             {"T", 1e12},
+                                                             {"P", 1e15},
+                                                             {"E", 1e18},
+                                                             {"Ki", 1024.0},
+                                                             {"Mi", 1048576.0},
+                                                             {"Gi", 1073741824.0},
+                                                             {"Ti", 1099511627776.0},
+                                                             {"Pi", 1125899906842624.0},
+                                                             {"Ei", 1152921504606846976.0}};
+  auto it = kMultipliers.find(suffix);
+  if (it == kMultipliers.end()) return 0;  // an exponent form: stod already read it
+  return static_cast<int64_t>(number * it->second / 1048576.0);
 }
 
 std::string joinServers(const json& servers) {
@@ -195,6 +230,16 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
     c["timeoutSeconds"] = spec.value("timeoutSeconds", 30);
     c["concurrency"] = spec.value("concurrency", 1);
     c["eventShape"] = spec.value("eventShape", "canonical");
+    if (spec.contains("compat")) c["compat"] = spec["compat"];
+    const json& limits = spec.value("resources", json::object()).value("limits", json::object());
+    if (limits.contains("memory")) c["memoryLimitMb"] = memoryMebibytes(limits["memory"]);
+    // Plain environment values, so the scf context's `environment`/`environ`
+    // can list them (the pod sets them too; secrets stay out of the file).
+    for (const json& variable : spec.value("env", json::array())) {
+      if (variable.contains("value") && variable["value"].is_string()) {
+        c["environment"][variable.at("name").get<std::string>()] = variable["value"];
+      }
+    }
     const json& retry = spec.value("retry", json::object());
     c["retry"] = {{"maxAttempts", retry.value("maxAttempts", 3)},
                   {"backoff",

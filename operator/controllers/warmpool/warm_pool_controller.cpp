@@ -21,14 +21,15 @@ constexpr auto kExpectationRecheck = std::chrono::seconds(5);
 WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                                        const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
                                        const kube::ObjectCache& pods, controller::Expectations& expectations,
-                                       platform::ControlTokens& tokens)
+                                       platform::ControlTokens& tokens, Clock& clock)
     : options_(std::move(options)),
       client_(client),
       functions_(functions),
       triggers_(triggers),
       pods_(pods),
       expectations_(expectations),
-      tokens_(tokens) {}
+      tokens_(tokens),
+      clock_(clock) {}
 
 std::vector<std::string> WarmPoolController::namespaceOf(const json& object) {
   if (object.value("kind", "") == "Pod" &&
@@ -78,9 +79,24 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
 
   std::vector<json> creates;
   std::vector<json> deletes;
+  const Clock::TimePoint now = clock_.now();
+  Clock::Duration refillWait = Clock::Duration::max();  // until the first deferred refill
+  std::unique_lock lock(mu_);
   for (auto& [name, pool] : pools) {
     const int have = static_cast<int>(pool.pods.size());
-    for (int i = have; i < pool.size; ++i) creates.push_back(pool.pod);
+    const std::string poolKey = ns + "/" + name;
+    int& last = lastCount_[poolKey];
+    if (have < last) refillAt_[poolKey] = now + options_.refillDelay;  // adopted (or gone) since the last look
+    last = have;
+    if (have < pool.size) {
+      auto at = refillAt_.find(poolKey);
+      if (at != refillAt_.end() && now < at->second) {
+        refillWait = std::min(refillWait, at->second - now);
+      } else {
+        if (at != refillAt_.end()) refillAt_.erase(at);
+        for (int i = have; i < pool.size; ++i) creates.push_back(pool.pod);
+      }
+    }
     if (have > pool.size) {
       // Not ready first, then newest: keep the pods most likely to be adopted soon.
       std::sort(pool.pods.begin(), pool.pods.end(), [](const json& a, const json& b) {
@@ -91,7 +107,23 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
       deletes.insert(deletes.end(), pool.pods.begin(), pool.pods.begin() + (have - pool.size));
     }
   }
-  if (creates.empty() && deletes.empty()) return controller::ReconcileResult::done();
+  // Pools gone from the namespace are forgotten.
+  for (auto it = lastCount_.lower_bound(ns + "/"); it != lastCount_.end() && it->first.starts_with(ns + "/");) {
+    if (pools.count(it->first.substr(ns.size() + 1)) == 0) {
+      refillAt_.erase(it->first);
+      it = lastCount_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  lock.unlock();
+  const auto after = [&](controller::ReconcileResult result) {
+    if (refillWait != Clock::Duration::max() && result.status.isOk()) {
+      return controller::ReconcileResult::requeueAfter(refillWait);
+    }
+    return result;
+  };
+  if (creates.empty() && deletes.empty()) return after(controller::ReconcileResult::done());
   if (!creates.empty()) {
     // The pods read the token from this Secret at start.
     if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
@@ -114,13 +146,16 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
     auto created = client_.create(kube::resources::kPods, ns, pod);
     if (created.isOk()) {
       SLUICE_LOG_INFO("warm pool {}: created pod {}", ns, created->value("/metadata/name"_json_pointer, std::string()));
+      // Counted now: the next reconcile (once the cache has it) must not take it for a shrink.
+      std::lock_guard counted(mu_);
+      ++lastCount_[ns + "/" + platform::warmPoolOf(pod)];
     } else {
       expectations_.creationObserved(key);
       if (first.isOk()) first = created.status().withContext("create warm pod");
     }
   }
   if (!first.isOk()) return controller::ReconcileResult::error(first);
-  return controller::ReconcileResult::done();
+  return after(controller::ReconcileResult::done());
 }
 
 }  // namespace sluice::controllers

@@ -7,13 +7,19 @@
 // pool size is the largest spec.scaling.warmPool.size among the namespace's
 // Functions of that pool; adopted pods leave the pool and are replaced,
 // surplus pods go (not ready first, then newest), and pools no Function asks
-// for are emptied. A Function whose pod cannot be built (an invalid spec, which
-// the FunctionController reports) gets no pool.
+// for are emptied. A pool that lost pods since the last look (an adoption) is
+// refilled only `refillDelay` later: a pod's start (sandbox, container,
+// interpreter) takes a few hundred ms of CPU, and started at once it competes
+// with the adopted replica's specialization and first event, which is the
+// wake-from-zero latency the pool is for (BENCHMARKS.md, cold start). A Function whose pod cannot be built (an invalid
+// spec, which the FunctionController reports) gets no pool.
 //
 // Keys are namespaces. Expectations (key "warm:<namespace>") keep a lagging
 // cache from creating extra pods. Thread-safety: as any Reconciler.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +36,8 @@ namespace sluice::controllers {
 struct WarmPoolControllerOptions {
   std::string runtimeImage;     // image of Functions that set no spec.image
   int defaultWarmPoolSize = 0;  // of Functions that set no spec.scaling.warmPool.size
+  // How long a pool that shrank waits before it is refilled (see above).
+  Clock::Duration refillDelay = std::chrono::milliseconds(500);
 };
 
 class WarmPoolController final : public controller::Reconciler {
@@ -37,7 +45,7 @@ class WarmPoolController final : public controller::Reconciler {
   WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                      const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
                      const kube::ObjectCache& pods, controller::Expectations& expectations,
-                     platform::ControlTokens& tokens);
+                     platform::ControlTokens& tokens, Clock& clock);
 
   controller::ReconcileResult reconcile(const std::string& ns) override;
 
@@ -56,6 +64,14 @@ class WarmPoolController final : public controller::Reconciler {
   const kube::ObjectCache& pods_;
   controller::Expectations& expectations_;
   platform::ControlTokens& tokens_;
+  Clock& clock_;
+
+  // By "<namespace>/<pool>": pods the pool had at the last reconcile, and when a pool that shrank may
+  // be refilled. Touched by reconcile() only, which the Controller runs for one key at a time; a
+  // namespace's pools are that namespace's key.
+  std::mutex mu_;
+  std::map<std::string, int> lastCount_;              // guarded by mu_
+  std::map<std::string, Clock::TimePoint> refillAt_;  // guarded by mu_
 };
 
 }  // namespace sluice::controllers

@@ -25,6 +25,7 @@
 // at once for one key; the caches and clients are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -74,6 +75,8 @@ class KubePlatform final : public Platform {
   struct WarmCandidates {
     std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
     std::string configuration;         // the runtime configuration with the code inside
+    // When apply() began: adoptions log how far into the reconcile each step came (the adoption trace).
+    std::chrono::steady_clock::time_point applyBegan;
   };
 
   // The pods a Function (by uid) controls, from the cache.
@@ -87,7 +90,7 @@ class KubePlatform final : public Platform {
                       int count, ApplyOutcome& outcome);
   // Takes over a warm pod (labels + owner reference, guarded by its resourceVersion) and specializes it.
   Status adopt(const std::string& key, const nlohmann::json& podTemplate, const nlohmann::json& warmPod,
-               const std::string& configuration);
+               const WarmCandidates& warm);
   // `podTemplate` is the Function's replica pod (buildReplicaPod with `configMapName`).
   WarmCandidates warmCandidates(const nlohmann::json& function, const nlohmann::json& podTemplate,
                                 const std::string& configMapName, const spec::RenderedConfig& rendered) const;

@@ -661,6 +661,29 @@ FunctionConfig parseFunction(const json& root) {
   f.integer("concurrency", out.concurrency, 1, 1024);
   out.eventShape = static_cast<EventShape>(f.choice("eventShape", {"canonical", "scf", "lambda"}, 0));
   out.environment = f.stringMap("environment");
+  if (const json* compat = f.get("compat")) {
+    Fields c(*compat, "compat");
+    c.string("region", out.compat.region);
+    c.string("appId", out.compat.appId);
+    c.string("uin", out.compat.uin);
+    c.string("accountId", out.compat.accountId);
+    out.compat.lambdaKafka =
+        static_cast<LambdaKafkaForm>(c.choice("lambdaKafkaEventSource", {"SelfManagedKafka", "aws:kafka"}, 0));
+    c.string("mskClusterArn", out.compat.mskClusterArn);
+    if (!out.compat.accountId.empty() && !std::regex_match(out.compat.accountId, std::regex("[0-9]{12}"))) {
+      fail("compat.accountId", "must be 12 digits, got \"" + out.compat.accountId + "\"");
+    }
+    if (!out.compat.mskClusterArn.empty() && out.compat.mskClusterArn.rfind("arn:", 0) != 0) {
+      fail("compat.mskClusterArn", "must be an ARN (arn:aws:kafka:...), got \"" + out.compat.mskClusterArn + "\"");
+    }
+    c.finish();
+  }
+  if (const json* memory = f.get("memoryLimitMb")) {
+    if (!memory->is_number_integer() || memory->get<int64_t>() < 0) {
+      fail("memoryLimitMb", std::string("must be a non-negative integer, got ") + shown(*memory));
+    }
+    out.memoryLimitMb = memory->get<int64_t>();
+  }
 
   if (const json* retry = f.get("retry")) {
     Fields r(*retry, "retry");

@@ -220,6 +220,22 @@ struct BackoffConfig {
   double jitter = 0.2;  // +/- this fraction of each delay, at random
 };
 
+// The Lambda Kafka event form: self-managed Apache Kafka, or Amazon MSK.
+enum class LambdaKafkaForm { kSelfManaged, kMsk };
+
+// What the scf and lambda shapes and contexts say about where the function
+// runs (the Function's spec.compat; docs/event-shapes.md): identifiers the
+// real platform would fill in, so handlers that log or parse them see
+// well-formed values. Empty strings take the documented defaults.
+struct CompatConfig {
+  std::string region;     // default: ap-guangzhou (scf), us-east-1 (lambda)
+  std::string appId;      // SCF APPID; default 1250000000
+  std::string uin;        // SCF account UIN; default 100000000001
+  std::string accountId;  // AWS account id (12 digits); default 000000000000
+  LambdaKafkaForm lambdaKafka = LambdaKafkaForm::kSelfManaged;
+  std::string mskClusterArn;  // aws:kafka events' eventSourceArn; default derived from region, account, trigger
+};
+
 struct RetryConfig {
   int maxAttempts = 3;  // including the first try
   BackoffConfig backoff;
@@ -245,6 +261,10 @@ struct FunctionConfig {
   std::vector<TriggerConfig> triggers;
   EventShape eventShape = EventShape::kCanonical;
   std::map<std::string, std::string> environment;  // plain settings passed to the handler's os.environ
+  CompatConfig compat;
+  // The replica's memory in MiB as the Function declares it (resources.limits.memory);
+  // 0: not declared, the contexts read the container's cgroup limit instead.
+  int64_t memoryLimitMb = 0;
 };
 
 // The sink a record with this name goes to; nullptr if none. Empty name = the first output.

@@ -1,5 +1,6 @@
 #include "runtime/control/runtime_controller.h"
 
+#include <algorithm>
 #include <future>
 
 #include "common/logging.h"
@@ -13,8 +14,11 @@ namespace {
 constexpr std::chrono::seconds kTickSettleTimeout{600};
 }  // namespace
 
-RuntimeController::RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock)
-    : handlerFactory_(std::move(handlerFactory)), metrics_(metrics), clock_(clock) {}
+RuntimeController::RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock,
+                                     RuntimeControllerOptions options)
+    : handlerFactory_(std::move(handlerFactory)), metrics_(metrics), clock_(clock), options_(std::move(options)) {
+  if (!options_.sourceFactory) options_.sourceFactory = buildSource;
+}
 
 RuntimeController::~RuntimeController() { (void)drain(std::chrono::seconds(0)); }
 
@@ -24,6 +28,9 @@ std::string RuntimeController::notReadyReason() {
     std::lock_guard lock(mu_);
     if (draining_ || drainRequested_) return "draining";
     if (specializing_) return "specializing";
+    if (!sourcesRunning_) {
+      return "starting trigger sources" + (sourcesError_.empty() ? std::string() : ": " + sourcesError_);
+    }
     replica = replica_;
   }
   if (!replica) return "";
@@ -35,7 +42,7 @@ Status RuntimeController::specialize(const std::string& body) {
   Clock::TimePoint started = clock_.now();
   auto parsed = config::parseFunctionConfig(body);
   if (!parsed.isOk()) return parsed.status().withContext("function configuration");
-  Status status = specialize(*parsed);
+  Status status = specialize(*parsed, started, SourceStart::kAfterAnswer);
   if (status.isOk()) {
     // Include parsing in the figure: it is part of what a warm pod pays.
     double seconds = std::chrono::duration<double>(clock_.now() - started).count();
@@ -46,7 +53,13 @@ Status RuntimeController::specialize(const std::string& body) {
 }
 
 Status RuntimeController::specialize(const config::FunctionConfig& function) {
-  Clock::TimePoint started = clock_.now();
+  return specialize(function, clock_.now(), SourceStart::kBeforeAnswer);
+}
+
+Status RuntimeController::specialize(const config::FunctionConfig& function, Clock::TimePoint received,
+                                     SourceStart sourceStart) {
+  using Ms = std::chrono::duration<double, std::milli>;
+  const Clock::TimePoint started = clock_.now();
   {
     std::lock_guard lock(mu_);
     if (draining_ || drainRequested_) return Status(StatusCode::kFailedPrecondition, "the replica is draining");
@@ -63,6 +76,7 @@ Status RuntimeController::specialize(const config::FunctionConfig& function) {
   };
   auto handler = handlerFactory_(function);
   if (!handler.isOk()) return fail(handler.status().withContext("loading the handler"));
+  const Clock::TimePoint handlerLoaded = clock_.now();
   Replica::Outputs sinks;
   for (const auto& output : function.outputs) {
     auto sink = buildSink(output);
@@ -81,28 +95,84 @@ Status RuntimeController::specialize(const config::FunctionConfig& function) {
     if (!sink.isOk()) return fail(sink.status());
     if (*sink) triggerDeadLetters.emplace_back(trigger.name, std::move(sink).value());
   }
+  const Clock::TimePoint outputsBuilt = clock_.now();
   std::vector<std::unique_ptr<Source>> sources;
   for (const auto& trigger : function.triggers) {
-    auto source = buildSource(trigger, function, metrics_, clock_);
+    auto source = options_.sourceFactory(trigger, function, metrics_, clock_);
     if (!source.isOk()) return fail(source.status());
     if (*source) sources.push_back(std::move(source).value());
   }
   auto replica = std::make_shared<Replica>(deliveryOptionsFor(function), std::move(handler).value(), std::move(sinks),
                                            std::move(deadLetter), std::move(sources), metrics_, clock_);
   for (auto& [trigger, sink] : triggerDeadLetters) replica->addTriggerDeadLetter(trigger, std::move(sink));
-  if (Status status = replica->start(); !status.isOk()) {
-    (void)replica->drain(std::chrono::seconds(0));
-    return fail(status);
+  replica->startDelivery();
+  const bool sourcesLater = sourceStart == SourceStart::kAfterAnswer && replica->sourcesPending() > 0;
+  if (!sourcesLater) {
+    if (Status status = replica->startSources(); !status.isOk()) {
+      (void)replica->drain(std::chrono::seconds(0));
+      return fail(status);
+    }
   }
-  double seconds = std::chrono::duration<double>(clock_.now() - started).count();
-  metrics_.specializationSeconds(seconds);
-  std::lock_guard lock(mu_);
-  specializing_ = false;
-  replica_ = std::move(replica);
-  functionName_ = function.name;
-  lastSpecializationSeconds_ = seconds;
-  SLUICE_LOG_INFO("specialized as function {} in {:.1f} ms", function.name, seconds * 1000);
+  const Clock::TimePoint answering = clock_.now();
+  double seconds = std::chrono::duration<double>(answering - started).count();
+  if (!sourcesLater) metrics_.specializationSeconds(seconds);
+  {
+    std::lock_guard lock(mu_);
+    if (draining_ || drainRequested_) {
+      // A drain came while the replica was built: it found nothing to drain, so this is the last word.
+      specializing_ = false;
+    } else {
+      specializing_ = false;
+      replica_ = replica;
+      functionName_ = function.name;
+      lastSpecializationSeconds_ = seconds;
+      if (sourcesLater) {
+        sourcesRunning_ = false;
+        sourceStarter_ =
+            std::jthread([this, replica, received](std::stop_token stop) { startSources(replica, received, stop); });
+      }
+      replica.reset();
+    }
+  }
+  if (replica) {
+    (void)replica->drain(std::chrono::seconds(0));
+    return Status(StatusCode::kFailedPrecondition, "the replica is draining");
+  }
+  // The trace bench/cold_start joins with the operator's: milliseconds since the request arrived.
+  const auto arrived =
+      clock_.wallNow() - std::chrono::duration_cast<std::chrono::system_clock::duration>(clock_.now() - received);
+  SLUICE_LOG_INFO(
+      "specialized as function {} in {:.1f} ms (trace: received at {:.3f} ms epoch, parsed +{:.1f}, handler loaded "
+      "+{:.1f}, outputs built +{:.1f}, answering +{:.1f}{})",
+      function.name, seconds * 1000, Ms(arrived.time_since_epoch()).count(), Ms(started - received).count(),
+      Ms(handlerLoaded - received).count(), Ms(outputsBuilt - received).count(), Ms(answering - received).count(),
+      sourcesLater ? "; trigger sources starting" : "");
   return Status::ok();
+}
+
+void RuntimeController::startSources(const std::shared_ptr<Replica>& replica, Clock::TimePoint received,
+                                     std::stop_token stop) {
+  using Ms = std::chrono::duration<double, std::milli>;
+  Clock::Duration backoff = options_.sourceRetryInitial;
+  for (;;) {
+    Status status = replica->startSources();
+    if (status.isOk()) break;
+    SLUICE_LOG_WARN("{}; retrying in {:.0f} ms (not ready until it runs)", status.toString(), Ms(backoff).count());
+    {
+      std::lock_guard lock(mu_);
+      sourcesError_ = status.toString();
+    }
+    if (!clock_.sleepFor(backoff, stop)) return;
+    backoff = std::min(backoff * 2, options_.sourceRetryMax);
+  }
+  const Clock::Duration took = clock_.now() - received;
+  metrics_.specializationSeconds(std::chrono::duration<double>(took).count());
+  {
+    std::lock_guard lock(mu_);
+    sourcesRunning_ = true;
+    sourcesError_.clear();
+  }
+  SLUICE_LOG_INFO("trigger sources running {:.1f} ms after /specialize arrived", Ms(took).count());
 }
 
 void RuntimeController::requestDrain() {
@@ -120,11 +190,19 @@ void RuntimeController::waitForDrainRequest() {
 
 Status RuntimeController::drain(Clock::Duration grace) {
   std::shared_ptr<Replica> replica;
+  std::jthread starter;
   {
     std::lock_guard lock(mu_);
     if (draining_) return Status::ok();
     draining_ = true;
     replica = replica_;
+    starter = std::move(sourceStarter_);
+  }
+  if (starter.joinable()) {
+    // Sources still starting: stop retrying, and wait for an attempt under way (a broker handshake),
+    // so the drain below sees every source that runs.
+    starter.request_stop();
+    starter.join();
   }
   if (!replica) return Status::ok();
   Status status = replica->drain(grace);

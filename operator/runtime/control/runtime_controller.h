@@ -2,8 +2,13 @@
 //
 // States: warm (no function; ready, waiting for /specialize) -> running (a
 // Replica with handler, sources and sinks) -> draining -> drained. In cold
-// mode main() specializes at start from --config. Specialization time (parse,
-// handler load, sinks, sources started) goes to the
+// mode main() specializes at start from --config, sources included: a source
+// that cannot start fails the process. /specialize answers once the handler is
+// loaded and the outputs are built (invoke() runs events from then on); the
+// pulled trigger sources (a broker handshake each) start after the answer on
+// a thread of their own, retried with backoff, and the replica reports not
+// ready until every one runs. Specialization time (parse, handler load,
+// sinks, sources running) goes to the
 // sluice_runtime_specialization_duration_seconds histogram.
 // Thread-safe: control-server threads and main() call it concurrently.
 #pragma once
@@ -13,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/clock.h"
 #include "runtime/config/function_config.h"
@@ -26,9 +32,21 @@ namespace sluice::runtime {
 // Builds the function's handler (Python host or built-in pipeline).
 using HandlerFactory = std::function<Result<std::shared_ptr<Handler>>(const config::FunctionConfig&)>;
 
+// Builds a trigger's Source, or nullptr for a pushed trigger (buildSource by default).
+using SourceFactory = std::function<Result<std::unique_ptr<Source>>(
+    const config::TriggerConfig&, const config::FunctionConfig&, RuntimeMetrics&, Clock&)>;
+
+struct RuntimeControllerOptions {
+  SourceFactory sourceFactory;  // empty: buildSource
+  // Between attempts to start a source a broker refused, after /specialize answered: doubles up to the max.
+  Clock::Duration sourceRetryInitial = std::chrono::milliseconds(200);
+  Clock::Duration sourceRetryMax = std::chrono::seconds(10);
+};
+
 class RuntimeController final : public ControlHooks {
  public:
-  RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock);
+  RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock,
+                    RuntimeControllerOptions options = {});
   ~RuntimeController() override;
 
   // ControlHooks
@@ -38,6 +56,7 @@ class RuntimeController final : public ControlHooks {
   void requestDrain() override;
   Result<std::vector<Record>> invoke(const InvokeRequest& request) override;
 
+  // Cold start: returns once the sources run too (an error if one cannot start).
   Status specialize(const config::FunctionConfig& function);
 
   // Blocks until a drain is requested (SIGTERM or /drain).
@@ -50,9 +69,12 @@ class RuntimeController final : public ControlHooks {
   double lastSpecializationSeconds();
 
  private:
+  enum class SourceStart { kBeforeAnswer, kAfterAnswer };
+
   HandlerFactory handlerFactory_;
   RuntimeMetrics& metrics_;
   Clock& clock_;
+  RuntimeControllerOptions options_;
 
   std::mutex mu_;
   std::condition_variable drainRequestedCv_;
@@ -63,6 +85,14 @@ class RuntimeController final : public ControlHooks {
   std::shared_ptr<Replica> replica_;      // guarded by mu_
   double lastSpecializationSeconds_ = 0;  // guarded by mu_
   uint64_t invocations_ = 0;              // guarded by mu_
+  bool sourcesRunning_ = true;            // guarded by mu_; false from the answer until every source runs
+  std::string sourcesError_;              // guarded by mu_; why the last attempt to start them failed
+  std::jthread sourceStarter_;            // guarded by mu_; joined (outside mu_) by drain()
+
+  // `received`: when the request arrived (parsing included in the trace).
+  Status specialize(const config::FunctionConfig& function, Clock::TimePoint received, SourceStart sourceStart);
+  // The source starter's thread: startSources() until it succeeds or a drain stops it.
+  void startSources(const std::shared_ptr<Replica>& replica, Clock::TimePoint received, std::stop_token stop);
 };
 
 }  // namespace sluice::runtime

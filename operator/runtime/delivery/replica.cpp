@@ -51,26 +51,41 @@ Status Replica::health() const {
 }
 
 Status Replica::start() {
+  startDelivery();
+  return startSources();
+}
+
+void Replica::startDelivery() {
+  if (started_) return;
   loop_->start();
   started_ = true;
-  for (auto& source : sources_) {
-    if (Status status = source->start(*loop_); !status.isOk()) {
-      return status.withContext("starting trigger \"" + source->name() + "\"");
+}
+
+Status Replica::startSources() {
+  for (size_t i = sourcesStarted_; i < sources_.size(); ++i) {
+    Source& source = *sources_[i];
+    if (Status status = source.start(*loop_); !status.isOk()) {
+      return status.withContext("starting trigger \"" + source.name() + "\"");
     }
+    sourcesStarted_ = i + 1;
   }
   return Status::ok();
 }
+
+size_t Replica::sourcesPending() const { return sources_.size() - sourcesStarted_; }
 
 Status Replica::drain(Clock::Duration grace) {
   if (drained_) return Status::ok();
   drained_ = true;
   Clock::TimePoint deadline = clock_.now() + grace;
-  for (auto& source : sources_) source->stopFetching();
+  // A source never started has nothing in flight and nothing to close.
+  const size_t running = sourcesStarted_;
+  for (size_t i = 0; i < running; ++i) sources_[i]->stopFetching();
   bool idle = loop_->waitIdle(deadline);
   int unfinished = loop_->inFlight();
-  for (auto& source : sources_) {
-    if (Status status = source->finish(deadline); !status.isOk()) {
-      SLUICE_LOG_WARN("drain: trigger {}: {}", source->name(), status.toString());
+  for (size_t i = 0; i < running; ++i) {
+    if (Status status = sources_[i]->finish(deadline); !status.isOk()) {
+      SLUICE_LOG_WARN("drain: trigger {}: {}", sources_[i]->name(), status.toString());
     }
   }
   loop_->stop();

@@ -6,9 +6,11 @@
 // period) and are acknowledged; sources commit/ack and close (leaving the
 // consumer group); sinks flush. Anything unfinished at the deadline stays
 // unacknowledged and is redelivered elsewhere, so a drain never loses data.
-// start() and drain() are called from one control thread.
+// start() (or startDelivery() then startSources()) and drain() are called
+// from one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +39,21 @@ class Replica {
   // owned by the replica. Call before start().
   void addTriggerDeadLetter(const std::string& trigger, std::unique_ptr<Sink> sink);
 
+  // startDelivery(), then startSources(): the cold start, where a source that
+  // cannot start fails the whole replica.
   Status start();
+
+  // The delivery loop only: from here on events can be handled (invoke()).
+  void startDelivery();
+
+  // Starts the sources not started yet, in order; stops at the first that
+  // fails and returns why. Called again, it goes on from that source, so a
+  // source a broker refused can be retried. A warm replica answers
+  // /specialize before its sources connect and runs this after.
+  Status startSources();
+
+  // The sources still to start (0 once startSources() succeeded).
+  size_t sourcesPending() const;
 
   // Graceful drain within `grace`. OK when every in-flight event finished.
   Status drain(Clock::Duration grace);
@@ -55,6 +71,7 @@ class Replica {
   std::unique_ptr<Sink> deadLetter_;
   std::vector<std::pair<std::string, std::unique_ptr<Sink>>> triggerDeadLetters_;  // by trigger
   std::vector<std::unique_ptr<Source>> sources_;
+  std::atomic<size_t> sourcesStarted_{0};  // sources_[0, sourcesStarted_) run; only they are drained
   Clock& clock_;
   std::unique_ptr<DeliveryLoop> loop_;
   bool started_ = false;

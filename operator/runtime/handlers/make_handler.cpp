@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/memory_limit.h"
 #include "runtime/pipeline/pipeline.h"
 #include "runtime/python/python_runtime.h"
 
@@ -47,15 +48,11 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
   options.namespaceName = config.namespaceName;
   options.eventShape = config.eventShape;
   options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
-  if (!config.triggers.empty()) {
-    options.shapeOptions.triggerName = config.triggers.front().name;
-    if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&config.triggers.front().source)) {
-      options.shapeOptions.bootstrapServers = kafka->bootstrapServers;
-    }
-    if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&config.triggers.front().source)) {
-      options.shapeOptions.region = store->region;
-    }
-  }
+  options.shapeOptions = shapes::shapeOptionsFor(config);
+  options.compat = config.compat;
+  options.environment = config.environment;
+  // What the Function declares, else what the container may really use.
+  options.memoryLimitMb = config.memoryLimitMb > 0 ? config.memoryLimitMb : memoryLimitMebibytes();
   auto handler = python::PythonRuntime::instance().load(load, std::move(options));
   if (!handler) return handler.status();
   return std::unique_ptr<Handler>(std::move(*handler));

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
@@ -55,23 +56,27 @@ logging.getLogger().setLevel(logging.INFO)
 
 
 class Context(_sluice_host.ContextBase):
-    """What a handler learns about its invocation (SCF and Lambda names both work).
+    """What a handler learns about its invocation (the canonical and lambda
+    shapes; Lambda's attribute names, plus Sluice's own).
 
     One is built per event by the runtime, which fills the per-call fields of
     ContextBase (request_id, function_name, namespace, trigger, attempt,
     time_limit_in_ms, _deadline: time.monotonic() seconds) straight from C++;
+    context_factory() makes a subclass per handler whose class attributes hold
+    what never changes (function_version, memory_limit_in_mb, ARNs, log names);
     the rest is derived on access."""
 
     function_version = "$LATEST"
     memory_limit_in_mb = 0
+    invoked_function_arn = ""
+    log_group_name = ""
+    log_stream_name = ""
+    identity = None
+    client_context = None
 
     @property
     def aws_request_id(self):
         return self.request_id
-
-    @property
-    def invoked_function_arn(self):
-        return "arn:sluice:function:%s:%s" % (self.namespace, self.function_name)
 
     @property
     def deadline_ms(self):
@@ -91,6 +96,98 @@ class Context(_sluice_host.ContextBase):
     def __repr__(self):
         return "Context(request_id=%r, function_name=%r, trigger=%r, attempt=%r)" % (
             self.request_id, self.function_name, self.trigger, self.attempt)
+
+
+class CognitoIdentity:
+    """Lambda's context.identity when the call did not come through Amazon Cognito."""
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self):
+        self.cognito_identity_id = None
+        self.cognito_identity_pool_id = None
+
+    def __repr__(self):
+        return "CognitoIdentity(cognito_identity_id=None, cognito_identity_pool_id=None)"
+
+
+class ScfContext(dict):
+    """Tencent SCF's context: a dict of the documented keys (handlers call
+    context.keys() and context["request_id"]) that also reads them as
+    attributes. Sluice's extras (trigger, attempt, get_remaining_time_in_millis,
+    logger) are attributes only, so the keys are exactly SCF's."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError("SCF context has no key or attribute %r" % name) from None
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    @property
+    def logger(self):
+        return logging.getLogger(self["function_name"] or "handler")
+
+
+def context_factory(shape, function_name, namespace, memory_mb, time_limit_ms, region, appid, uin, account, env):
+    """The context type of one handler, and for scf the dict each context copies.
+
+    Also puts the platform's own environment variables in os.environ when the
+    Function has not set them, as the platform's runtime would."""
+    namespace = namespace or "default"
+    if shape == "scf":
+        system = {
+            "SCF_NAMESPACE": namespace,
+            "SCF_FUNCTIONNAME": function_name,
+            "SCF_FUNCTIONVERSION": "$LATEST",
+            "TENCENTCLOUD_REGION": region,
+            "TENCENTCLOUD_APPID": appid,
+            "TENCENTCLOUD_UIN": uin,
+            "TENCENTCLOUD_RUNENV": "SCF",
+        }
+        for name, value in system.items():
+            os.environ.setdefault(name, value)
+        variables = dict(system)
+        variables.update(env)
+        template = {
+            "memory_limit_in_mb": memory_mb,
+            "time_limit_in_ms": time_limit_ms,
+            "request_id": "",
+            "environment": json.dumps(variables, separators=(",", ":")),
+            "environ": ";".join("%s=%s" % item for item in variables.items()),
+            "function_version": "$LATEST",
+            "function_name": function_name,
+            "namespace": namespace,
+            "tencentcloud_region": region,
+            "tencentcloud_appid": appid,
+            "tencentcloud_uin": uin,
+        }
+        return ScfContext, template
+    stream = "%s/[$LATEST]%s" % (time.strftime("%Y/%m/%d", time.gmtime()), os.urandom(16).hex())
+    attributes = {
+        "__slots__": (),
+        "invoked_function_arn": "arn:aws:lambda:%s:%s:function:%s" % (region, account, function_name),
+        "log_group_name": "/aws/lambda/" + function_name,
+        "log_stream_name": stream,
+        "identity": CognitoIdentity(),
+        "client_context": None,
+        # The real Lambda runtime reads this from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: a str there.
+        "memory_limit_in_mb": str(memory_mb) if shape == "lambda" else memory_mb,
+    }
+    if shape == "lambda":
+        system = {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": attributes["log_group_name"],
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        }
+        for name, value in system.items():
+            os.environ.setdefault(name, value)
+    return type("Context", (Context,), attributes), None
 
 
 def _on_timeout(signum, frame):
@@ -223,6 +320,14 @@ PYBIND11_EMBEDDED_MODULE(_sluice_host, m) {
   if (contextBase == nullptr) throw py::error_already_set();
   m.add_object("ContextBase", py::reinterpret_steal<py::object>(contextBase));
 }
+
+// A loaded handler: the function, the type of its `context` and, for the scf
+// shape, the dict each context starts as (a copy of it).
+struct LoadedFunction {
+  py::object function;
+  py::object contextType;
+  py::object contextTemplate;  // None unless scf
+};
 
 struct Task {
   uint64_t id = 0;
@@ -450,8 +555,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
 
   // Python thread only.
   py::module_* bootstrap = nullptr;
-  PyTypeObject* contextType = nullptr;  // bootstrap.Context, kept alive by the bootstrap module
-  std::map<int64_t, py::object> functions;
+  std::map<int64_t, LoadedFunction> functions;
   int64_t nextFunction = 1;
 
   void threadMain(std::promise<Status>& ready) {
@@ -462,7 +566,6 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       py::exec(kBootstrap, module.attr("__dict__"));
       py::module_::import("sys").attr("modules")["_sluice_runtime"] = module;
       bootstrap = new py::module_(module);  // lives as long as the interpreter
-      contextType = reinterpret_cast<PyTypeObject*>(module.attr("Context").ptr());
     } catch (py::error_already_set& e) {
       ready.set_value(internalError("starting Python: " + pythonError(e)));
       return;
@@ -723,12 +826,35 @@ struct ContextShared {
         timeLimitMs(py::int_(static_cast<int64_t>(options.timeout.count()))) {}
 };
 
-// A bootstrap.Context for one call; `requestId` is a str.
-py::object makeContext(PyTypeObject* type, const ContextShared& shared, py::handle requestId,
+// An scf context for one call: a copy of the handler's template with this
+// call's request id, and the per-call attributes beside the keys.
+py::object makeScfContext(const LoadedFunction& loaded, const ContextShared& shared, py::handle requestId,
+                          PyObject* deadlineObject) {
+  static PyObject* requestIdKey = PyUnicode_InternFromString("request_id");
+  static PyObject* deadlineName = PyUnicode_InternFromString("_deadline");
+  static PyObject* triggerName = PyUnicode_InternFromString("trigger");
+  static PyObject* attemptName = PyUnicode_InternFromString("attempt");
+  py::object deadline = py::reinterpret_steal<py::object>(deadlineObject);
+  py::object context =
+      py::reinterpret_steal<py::object>(PyObject_CallOneArg(loaded.contextType.ptr(), loaded.contextTemplate.ptr()));
+  if (!context || PyDict_SetItem(context.ptr(), requestIdKey, requestId.ptr()) != 0 ||
+      PyObject_GenericSetAttr(context.ptr(), deadlineName, deadline.ptr()) != 0 ||
+      PyObject_GenericSetAttr(context.ptr(), triggerName, shared.trigger.ptr()) != 0 ||
+      PyObject_GenericSetAttr(context.ptr(), attemptName, shared.attempt.ptr()) != 0) {
+    throw py::error_already_set();
+  }
+  return context;
+}
+
+// The context for one call (bootstrap.Context's per-handler subclass, or an
+// scf dict); `requestId` is a str.
+py::object makeContext(const LoadedFunction& loaded, const ContextShared& shared, py::handle requestId,
                        std::chrono::steady_clock::time_point deadline) {
   // time.monotonic() reads CLOCK_MONOTONIC, as steady_clock does on Linux.
   PyObject* deadlineObject = PyFloat_FromDouble(std::chrono::duration<double>(deadline.time_since_epoch()).count());
   if (deadlineObject == nullptr) throw py::error_already_set();
+  if (!loaded.contextTemplate.is_none()) return makeScfContext(loaded, shared, requestId, deadlineObject);
+  auto* type = reinterpret_cast<PyTypeObject*>(loaded.contextType.ptr());
   PyObject* context = type->tp_alloc(type, 0);
   if (context == nullptr) {
     Py_DECREF(deadlineObject);
@@ -748,15 +874,15 @@ py::object makeContext(PyTypeObject* type, const ContextShared& shared, py::hand
 // Calls the handler on one event (already a Python object) whose request id
 // is `requestId` (a str; `requestIdText` for log lines); the status and
 // records of the call.
-void callHandlerOnce(py::module_& bootstrap, PyTypeObject* contextType, py::object& function,
-                     const HandlerOptions& options, const ContextShared& shared, py::handle event, py::handle requestId,
+void callHandlerOnce(py::module_& bootstrap, const LoadedFunction& loaded, const HandlerOptions& options,
+                     const ContextShared& shared, py::handle event, py::handle requestId,
                      const std::string& requestIdText, int attempt, std::chrono::steady_clock::time_point deadline,
                      Status& status, std::vector<Record>& records) {
   try {
     setLogRequestId(requestId.ptr());
-    py::object contextObject = makeContext(contextType, shared, requestId, deadline);
+    py::object contextObject = makeContext(loaded, shared, requestId, deadline);
     PyObject* args[2] = {event.ptr(), contextObject.ptr()};
-    py::object result = py::reinterpret_steal<py::object>(PyObject_Vectorcall(function.ptr(), args, 2, nullptr));
+    py::object result = py::reinterpret_steal<py::object>(PyObject_Vectorcall(loaded.function.ptr(), args, 2, nullptr));
     if (!result) throw py::error_already_set();
     RecordBuilder builder(bootstrap);
     status = builder.add(result, true, records);
@@ -832,12 +958,25 @@ Result<std::unique_ptr<PythonHandler>> PythonRuntime::load(const LoadOptions& lo
   };
   auto outcome = std::make_shared<Outcome>();
   Impl* impl = impl_;
+  const shapes::ShapeOptions& shape = options.shapeOptions;
+  // The platform identifiers the contexts report (docs/event-shapes.md).
+  const std::string uin = options.compat.uin.empty() ? shapes::kDefaultScfUin : options.compat.uin;
+  std::map<std::string, std::string> environment = options.environment;
+  for (const auto& [name, value] : load.environment) environment.emplace(name, value);
+  auto factoryArgs =
+      std::make_tuple(std::string(config::toString(options.eventShape)), options.functionName, options.namespaceName,
+                      options.memoryLimitMb, static_cast<int64_t>(options.timeout.count()), shape.region, shape.appId,
+                      uin, shape.accountId, environment);
   Status ran = impl_->run(
-      [impl, outcome, load, dependencyDirs] {
+      [impl, outcome, load, dependencyDirs, factoryArgs] {
         try {
+          // First, so the platform's environment variables are there when the module is imported.
+          py::tuple context = std::apply(
+              [&](const auto&... args) { return py::tuple(impl->bootstrap->attr("context_factory")(args...)); },
+              factoryArgs);
           py::object fn = impl->bootstrap->attr("load")(load.codeDir, dependencyDirs, load.handler, load.environment);
           outcome->id = impl->nextFunction++;
-          impl->functions[outcome->id] = fn;
+          impl->functions[outcome->id] = LoadedFunction{fn, context[0], context[1]};
         } catch (py::error_already_set& e) {
           bool loadError = e.matches(impl->bootstrap->attr("LoadError"));
           std::string message = loadError ? py::str(e.value()).cast<std::string>() : pythonError(e);
@@ -901,8 +1040,8 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
           ContextShared shared(*options, ctx.triggerName, ctx.attempt);
           py::object event = toPython(call->shaped);
           py::object requestId = requestIdObject(ctx.requestId);
-          callHandlerOnce(*impl->bootstrap, impl->contextType, impl->functions.at(functionId), *options, shared, event,
-                          requestId, ctx.requestId, ctx.attempt, deadline, call->status, call->records);
+          callHandlerOnce(*impl->bootstrap, impl->functions.at(functionId), *options, shared, event, requestId,
+                          ctx.requestId, ctx.attempt, deadline, call->status, call->records);
         } catch (py::error_already_set& e) {
           call->status = internalError(pythonError(e));
         }
@@ -953,7 +1092,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   Status ran = impl->runEach(
       [impl, raw, functionId, options, call, trigger, attempt, timeout] {
         py::module_& bootstrap = *impl->bootstrap;
-        py::object& function = impl->functions.at(functionId);
+        const LoadedFunction& function = impl->functions.at(functionId);
         std::optional<ContextShared> shared;
         try {
           shared.emplace(*options, trigger, attempt);
@@ -989,8 +1128,8 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
             call->statuses[i] = internalError(pythonError(e));
           }
           if (call->statuses[i].isOk()) {
-            callHandlerOnce(bootstrap, impl->contextType, function, *options, *shared, event, requestId, call->ids[i],
-                            attempt, started + timeout, call->statuses[i], call->records[i]);
+            callHandlerOnce(bootstrap, function, *options, *shared, event, requestId, call->ids[i], attempt,
+                            started + timeout, call->statuses[i], call->records[i]);
           }
           gCurrentCall = raw->id;
           raw->runningCall = 0;

@@ -53,8 +53,11 @@ struct HandlerOptions {
   std::string namespaceName;
   config::EventShape eventShape = config::EventShape::kCanonical;
   shapes::ShapeOptions shapeOptions;
-  std::chrono::milliseconds timeout{30'000};    // timeoutSeconds
-  std::chrono::milliseconds stuckGrace{2'000};  // after a timeout, how long to wait for the call to unwind
+  config::CompatConfig compat;                     // the scf context's uin (the rest is in shapeOptions)
+  std::map<std::string, std::string> environment;  // the Function's own variables, listed by the scf context
+  int64_t memoryLimitMb = 0;                       // the contexts' memory_limit_in_mb
+  std::chrono::milliseconds timeout{30'000};       // timeoutSeconds
+  std::chrono::milliseconds stuckGrace{2'000};     // after a timeout, how long to wait for the call to unwind
 };
 
 class PythonRuntime;

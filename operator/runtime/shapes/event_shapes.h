@@ -3,8 +3,8 @@
 // canonical: Sluice's own dict (id, source, type, time, subject, key, headers,
 //   partition, offset, data).
 // scf: Tencent SCF trigger payloads (Ckafka, COS, timer, API gateway).
-// lambda: AWS Lambda payloads (self-managed Kafka, S3 notification,
-//   EventBridge scheduled event, API Gateway proxy).
+// lambda: AWS Lambda payloads (self-managed Kafka or Amazon MSK, S3
+//   notification, EventBridge scheduled event, API Gateway REST proxy).
 // So handlers written for those platforms run unchanged.
 //
 // Output is nlohmann::json; strings may hold non-UTF-8 bytes (payloads are
@@ -12,6 +12,7 @@
 // thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,15 +29,40 @@ inline constexpr const char* kObjectBucketHeader = "sluice.object.bucket";
 inline constexpr const char* kObjectKeyHeader = "sluice.object.key";
 inline constexpr const char* kObjectSizeHeader = "sluice.object.size";
 inline constexpr const char* kObjectEtagHeader = "sluice.object.etag";
-// An HTTP source may set these (defaults: POST, Event::subject as the path).
+// Optional: the object's HTTP(S) URL, its version id (versioned buckets) and content type.
+inline constexpr const char* kObjectUrlHeader = "sluice.object.url";
+inline constexpr const char* kObjectVersionIdHeader = "sluice.object.version-id";
+inline constexpr const char* kObjectContentTypeHeader = "sluice.object.content-type";
+// An HTTP source may set these (defaults: POST, "/" + Event::subject as the
+// path, no query, the client address unknown: 127.0.0.1).
 inline constexpr const char* kHttpMethodHeader = "sluice.http.method";
 inline constexpr const char* kHttpQueryHeader = "sluice.http.query";  // raw query string, a=1&b=2
+inline constexpr const char* kHttpPathHeader = "sluice.http.path";
+inline constexpr const char* kHttpSourceIpHeader = "sluice.http.source-ip";
+
+// Defaults of the platform identifiers (spec.compat), documented in docs/event-shapes.md.
+inline constexpr const char* kDefaultScfRegion = "ap-guangzhou";
+inline constexpr const char* kDefaultLambdaRegion = "us-east-1";
+inline constexpr const char* kDefaultScfAppId = "1250000000";
+inline constexpr const char* kDefaultScfUin = "100000000001";
+inline constexpr const char* kDefaultAwsAccountId = "000000000000";
 
 struct ShapeOptions {
-  std::string triggerName;
-  std::string bootstrapServers;  // lambda Kafka events carry it
-  std::string region = "us-east-1";
+  std::string triggerName;   // the trigger the events came through
+  std::string functionName;  // SCF COS eventQueue names the function
+  std::string namespaceName;
+  std::string bootstrapServers;  // lambda Kafka events carry it (when kafkaServers does not name the trigger)
+  std::map<std::string, std::string> kafkaServers;  // trigger name -> its bootstrap servers
+  std::string region = kDefaultLambdaRegion;
+  std::string appId = kDefaultScfAppId;
+  std::string accountId = kDefaultAwsAccountId;
+  config::LambdaKafkaForm lambdaKafka = config::LambdaKafkaForm::kSelfManaged;
+  std::string mskClusterArn;  // empty: derived from region, account and trigger
 };
+
+// The options a Function's configuration implies: its compat settings with
+// the defaults of its event shape filled in, and its triggers' Kafka servers.
+ShapeOptions shapeOptionsFor(const config::FunctionConfig& config);
 
 // One event per call, or a batch (Kafka/COS "Records" hold many). A batch is
 // shaped by its first event's source; canonical batches become a list.

@@ -5,6 +5,7 @@
 
 #include "common/logging.h"
 #include "common/time.h"
+#include "runtime/shapes/event_shapes.h"
 
 namespace sluice::runtime {
 
@@ -207,8 +208,8 @@ void S3Source::scan() {
         state_->release(key);
         continue;
       }
-      std::string etag;
-      auto content = state_->client->get(key, &etag);
+      objectstore::S3Object read;
+      auto content = state_->client->get(key, read);
       if (!content.isOk()) {
         // Gone: finished and removed by another replica between our listing and our claim.
         if (content.status().code() != StatusCode::kNotFound) {
@@ -217,11 +218,15 @@ void S3Source::scan() {
         state_->release(key);
         continue;
       }
-      if (etag.empty()) etag = object.etag;
+      const std::string etag = read.etag.empty() ? object.etag : read.etag;
       const std::string where = state_->client->describe(key);  // s3://bucket/key
       const std::string bucket = where.substr(5, where.size() - 5 - key.size() - 1);
       Event event =
           objectEvent(where, etag, bucket, key, parseRfc3339(object.lastModified), std::move(content).value());
+      // What the platform shapes report beyond the basics (docs/event-shapes.md).
+      event.headers.emplace_back(shapes::kObjectUrlHeader, state_->client->objectUrl(key));
+      if (!read.versionId.empty()) event.headers.emplace_back(shapes::kObjectVersionIdHeader, read.versionId);
+      if (!read.contentType.empty()) event.headers.emplace_back(shapes::kObjectContentTypeHeader, read.contentType);
       state_->claimed.add(key, etag);
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.

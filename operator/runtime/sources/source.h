@@ -8,8 +8,10 @@
 // the delivery loop's or a sink's threads; a source queues them and acts on
 // them from the thread that owns its connection.
 //
-// Lifecycle, called from one control thread: start() once, then on drain
-// stopFetching(), (the loop finishes in-flight work), then finish().
+// Lifecycle, called from one thread at a time: start() once (again after it
+// failed: a warm replica retries a source its broker refused), then on drain
+// stopFetching(), (the loop finishes in-flight work), then finish(). A source
+// whose start() never succeeded is not drained.
 #pragma once
 
 #include <chrono>

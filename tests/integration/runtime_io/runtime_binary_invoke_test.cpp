@@ -9,9 +9,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <cpprest/http_client.h>
-
-#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -26,39 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// POSTs raw bytes (no charset conversion) with extra headers to /invoke.
-HttpReply invoke(int port, const std::string& body,
-                 const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-  try {
-    web::http::client::http_client_config config;
-    config.set_timeout(std::chrono::seconds(60));
-    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
-    web::http::http_request request(web::http::methods::POST);
-    request.set_request_uri("/invoke");
-    for (const auto& [name, value] : headers) request.headers().add(name, value);
-    request.set_body(std::vector<unsigned char>(body.begin(), body.end()));
-    auto response = client.request(request).get();
-    auto bytes = response.extract_vector().get();
-    return {response.status_code(), std::string(bytes.begin(), bytes.end())};
-  } catch (const std::exception&) {
-    return {};
-  }
-}
-
-// The records the dir output holds (one file each), in the order written.
-std::vector<std::string> outputs(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name[0] != '.') names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  std::vector<std::string> records;
-  records.reserve(names.size());
-  for (const std::string& name : names) records.push_back(readFile(dir + "/" + name));
-  return records;
-}
 
 struct InvokeFixture {
   std::string dir = makeTempDir("rtinvoke");
@@ -94,35 +58,36 @@ TEST(RuntimeBinaryInvokeTest, BadInputGetsAClearErrorPerRequestAndTheReplicaStay
   ASSERT_TRUE(f.runtime.waitReady(60s)) << f.runtime.log();
   const int port = f.runtime.port();
 
-  HttpReply ok = invoke(port, R"({"id": "ok-1"})");
+  HttpReply ok = invokeReplica(port, R"({"id": "ok-1"})");
   EXPECT_EQ(ok.code, 200);
   EXPECT_EQ(ok.body, R"({"id": "ok-1", "size": 0, "type": "http.request"})");
 
-  HttpReply notJson = invoke(port, "{not json");
+  HttpReply notJson = invokeReplica(port, "{not json");
   EXPECT_EQ(notJson.code, 500);
   EXPECT_EQ(notJson.body,
             "Internal: JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n");
 
   // json.loads guesses an encoding for bytes (0x00 first: UTF-16), so the error is the JSON one.
-  HttpReply binary = invoke(port, std::string("\x00\x01\xff\xfe", 4));
+  HttpReply binary = invokeReplica(port, std::string("\x00\x01\xff\xfe", 4));
   EXPECT_EQ(binary.code, 500);
   EXPECT_EQ(binary.body, "Internal: JSONDecodeError: Expecting value: line 1 column 1 (char 0)\n");
 
-  HttpReply badUtf8 = invoke(port, std::string("{\"id\": \"\xc3\x28\"}"));
+  HttpReply badUtf8 = invokeReplica(port, std::string("{\"id\": \"\xc3\x28\"}"));
   EXPECT_EQ(badUtf8.code, 500);
   EXPECT_EQ(badUtf8.body,
             "Internal: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3 in position 8: invalid continuation "
             "byte\n");
 
   const std::string pad(size_t{10} * 1024 * 1024, 'x');
-  HttpReply big = invoke(port, R"({"id": "big", "pad": ")" + pad + "\"}");
+  HttpReply big = invokeReplica(port, R"({"id": "big", "pad": ")" + pad + "\"}");
   EXPECT_EQ(big.code, 200);
   EXPECT_EQ(big.body, R"({"id": "big", "size": 10485760, "type": "http.request"})");
 
-  HttpReply tick =
-      invoke(port, R"({"id": "tick-1"})", {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
+  HttpReply tick = invokeReplica(port, R"({"id": "tick-1"})",
+                                 {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
   EXPECT_EQ(tick.code, 204) << tick.body;
-  EXPECT_EQ(outputs(f.dir + "/out"), std::vector<std::string>{R"({"id": "tick-1", "size": 0, "type": "cron.tick"})"});
+  EXPECT_EQ(dirSinkRecords(f.dir + "/out"),
+            std::vector<std::string>{R"({"id": "tick-1", "size": 0, "type": "cron.tick"})"});
 
   EXPECT_EQ(httpGet(port, "/healthz").code, 200) << "bad input must not make the replica unhealthy";
   // Pushes without X-Sluice-Trigger are labelled "http" (the control server's default).
@@ -157,7 +122,7 @@ TEST(RuntimeBinaryInvokeTest, ScfHandlersRunUnchanged) {
   {
     InvokeFixture seed(kSeedSample, "scf");
     ASSERT_TRUE(seed.runtime.waitReady(60s)) << seed.runtime.log();
-    HttpReply reply = invoke(seed.runtime.port(), "anything");
+    HttpReply reply = invokeReplica(seed.runtime.port(), "anything");
     EXPECT_EQ(reply.code, 200);
     EXPECT_EQ(reply.body, "Hello World!");
     EXPECT_NE(seed.runtime.log().find("got event{"), std::string::npos) << "the sample's print reaches the log";
@@ -166,11 +131,11 @@ TEST(RuntimeBinaryInvokeTest, ScfHandlersRunUnchanged) {
   }
   InvokeFixture scf(kScfHandler, "scf");
   ASSERT_TRUE(scf.runtime.waitReady(60s)) << scf.runtime.log();
-  HttpReply timer = invoke(scf.runtime.port(), "nightly-report",
-                           {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
+  HttpReply timer = invokeReplica(scf.runtime.port(), "nightly-report",
+                                  {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
   EXPECT_EQ(timer.code, 204) << timer.body;
-  EXPECT_EQ(outputs(scf.dir + "/out"), std::vector<std::string>{"timer nightly fired with nightly-report"});
-  HttpReply api = invoke(scf.runtime.port(), "{\"q\": 1}");
+  EXPECT_EQ(dirSinkRecords(scf.dir + "/out"), std::vector<std::string>{"timer nightly fired with nightly-report"});
+  HttpReply api = invokeReplica(scf.runtime.port(), "{\"q\": 1}");
   EXPECT_EQ(api.code, 200);
   EXPECT_EQ(api.body, "POST POST {\"q\": 1}");
   scf.runtime.signal(SIGTERM);

@@ -382,5 +382,54 @@ TEST(RuntimeBinaryRabbitMqTest, ConnectionsClosedByTheBrokerMidStreamAreReopened
             << " duplicates\n";
 }
 
+// A warm replica answers /specialize once the handler is loaded, without
+// waiting for its trigger's broker: here the trigger's queue does not exist
+// yet, so the broker refuses the consumer. The replica says so on /readyz and
+// is not ready, runs an /invoke meanwhile, retries, and once the queue exists
+// becomes ready and moderates every post.
+TEST(RuntimeBinaryRabbitMqTest, WarmReplicaAnswersSpecializeBeforeItsConsumerRunsAndIsReadyOnlyOnceItDoes) {
+  constexpr int kPosts = 50;
+  Queues q;
+  deleteQueue(q.url, q.in);
+  writeFile(q.dir + "/token", "warm-token\n");
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--warm", "--specialize-token-file", q.dir + "/token"}, q.dir + "/warm.log");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+
+  HttpReply specialized = httpPost(runtime.port(), "/specialize", readFile(q.config(/*triggerDeadLetterQueue=*/false)),
+                                   "Bearer warm-token");
+  ASSERT_EQ(specialized.code, 200) << specialized.body << runtime.log();
+  // Not ready while the consumer cannot start, and why: the broker's refusal (an attempt may still be under way).
+  HttpReply ready = httpGet(runtime.port(), "/readyz");
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (ready.body.find("starting trigger sources: ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_EQ(ready.code, 503) << ready.body;
+    EXPECT_EQ(ready.body, "starting trigger sources\n");
+    std::this_thread::sleep_for(10ms);
+    ready = httpGet(runtime.port(), "/readyz");
+  }
+  EXPECT_EQ(ready.code, 503) << ready.body;
+  EXPECT_NE(ready.body.find("starting trigger \"posts\""), std::string::npos) << ready.body;
+  EXPECT_NE(ready.body.find(q.in), std::string::npos) << ready.body;
+  // The handler runs events meanwhile: "handler ready" is not waiting for the broker.
+  HttpReply invoked = httpPost(runtime.port(), "/invoke", R"({"user": "u1", "text": "hello"})");
+  EXPECT_EQ(invoked.code, 200) << invoked.body;
+  EXPECT_NE(invoked.body.find("\"user\": \"u1\""), std::string::npos) << invoked.body;
+
+  declareQueue(q.url, q.in);
+  publishAll(q.url, q.in, posts(0, kPosts, 0));
+  ASSERT_TRUE(runtime.waitReady(60s)) << "ready once the consumer runs\n" << runtime.log();
+  Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 2s);
+  EXPECT_EQ(missingIds(v, kPosts, 0), 0);
+  EXPECT_EQ(v.total(), static_cast<size_t>(kPosts)) << "duplicates";
+  HttpReply metrics = httpGet(runtime.port(), "/metrics");
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_specialization_duration_seconds_count", ""), 1)
+      << "specialization ends when the sources run";
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(120s), 0) << runtime.log();
+  EXPECT_EQ(readyCount(q.url, q.in), 0u);
+}
+
 }  // namespace
 }  // namespace sluice::testing

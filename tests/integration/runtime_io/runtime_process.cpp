@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,19 @@ std::string readFile(const std::string& path) {
   return text.str();
 }
 
+std::vector<std::string> dirSinkRecords(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name[0] != '.') names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> records;
+  records.reserve(names.size());
+  for (const std::string& name : names) records.push_back(readFile(dir + "/" + name));
+  return records;
+}
+
 HttpReply httpGet(int port, const std::string& path) {
   try {
     web::http::client::http_client_config config;
@@ -77,6 +91,24 @@ HttpReply httpPost(int port, const std::string& path, const std::string& body, c
     request.set_body(body);
     auto response = client.request(request).get();
     return {response.status_code(), response.extract_string(true).get()};
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+HttpReply invokeReplica(int port, const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers) {
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(60));
+    web::http::client::http_client client("http://127.0.0.1:" + std::to_string(port), config);
+    web::http::http_request request(web::http::methods::POST);
+    request.set_request_uri("/invoke");
+    for (const auto& [name, value] : headers) request.headers().add(name, value);
+    request.set_body(std::vector<unsigned char>(body.begin(), body.end()));
+    auto response = client.request(request).get();
+    auto bytes = response.extract_vector().get();
+    return {response.status_code(), std::string(bytes.begin(), bytes.end())};
   } catch (const std::exception&) {
     return {};
   }

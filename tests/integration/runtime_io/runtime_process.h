@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::testing {
@@ -18,6 +19,8 @@ int freeLoopbackPort();
 std::string makeTempDir(const std::string& prefix);
 void writeFile(const std::string& path, const std::string& content);
 std::string readFile(const std::string& path);
+// The records a dir output holds (one file each), in the order written.
+std::vector<std::string> dirSinkRecords(const std::string& dir);
 
 struct HttpReply {
   int code = 0;  // 0: no answer (connection refused, timeout)
@@ -26,6 +29,10 @@ struct HttpReply {
 HttpReply httpGet(int port, const std::string& path);
 // POST with an optional Authorization header value.
 HttpReply httpPost(int port, const std::string& path, const std::string& body, const std::string& authorization = "");
+// POSTs raw bytes (no charset conversion) with extra headers to a replica's /invoke, as the
+// operator does for a cron tick (X-Sluice-Trigger, X-Sluice-Event-Type: cron.tick).
+HttpReply invokeReplica(int port, const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // One sluice-runtime child: stdout and stderr go to `logPath`.
 class RuntimeProcess {

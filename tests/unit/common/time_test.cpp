@@ -56,5 +56,11 @@ TEST(Rfc3339Test, WhatIsNotATimestampIsTheEpoch) {
   EXPECT_EQ(parseRfc3339("2026-11-23T22:48:48+0200"), system_clock::time_point{});
 }
 
+TEST(FormatUtcTest, FormatsInUtcWithTheCLocale) {
+  auto time = std::chrono::system_clock::time_point(std::chrono::seconds(1'428'582'896));
+  EXPECT_EQ(formatUtc(time, "%d/%b/%Y:%H:%M:%S +0000"), "09/Apr/2015:12:34:56 +0000");
+  EXPECT_EQ(formatUtc(time, "%Y%m%dT%H%M%SZ"), "20150409T123456Z");
+}
+
 }  // namespace
 }  // namespace sluice

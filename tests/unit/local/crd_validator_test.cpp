@@ -89,6 +89,23 @@ TEST(CrdValidatorTest, OpenApiViolationsUseTheApiserverWording) {
   EXPECT_EQ(got, want);
 }
 
+TEST(CrdValidatorTest, CompatTakesPlatformIdentifiersAndDefaultsTheKafkaForm) {
+  json fn = yaml(kFunction);
+  fn["spec"]["compat"] = {{"region", "eu-west-1"}, {"accountId", "123456789012"}, {"appId", "1253970026"}};
+  EXPECT_TRUE(CrdValidator::builtin().validate(fn).empty());
+  EXPECT_EQ(fn["spec"]["compat"]["lambdaKafkaEventSource"], "SelfManagedKafka");
+  fn["spec"]["compat"] = {{"accountId", "42"}, {"lambdaKafkaEventSource", "msk"}};
+  auto got = messages(fn);
+  ASSERT_EQ(got.size(), 2u);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got[0],
+            "spec.compat.accountId: Invalid value: \"42\": spec.compat.accountId in body should match "
+            "'^[0-9]{12}$'");
+  EXPECT_EQ(got[1],
+            "spec.compat.lambdaKafkaEventSource: Unsupported value: \"msk\": supported values: "
+            "\"SelfManagedKafka\", \"aws:kafka\"");
+}
+
 TEST(CrdValidatorTest, CelRulesReportTheCrdMessageAtTheirFieldPath) {
   json fn = yaml(kFunction);
   fn["spec"]["pipeline"] = json::array({{{"parse", {{"format", "regex"}}}}});

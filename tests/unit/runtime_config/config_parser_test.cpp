@@ -19,6 +19,9 @@ concurrency: 4
 eventShape: scf
 environment:
   MODE: "strict"
+compat: {region: ap-chengdu, appId: "1253970026", uin: "100000000002", accountId: "123456789012",
+         lambdaKafkaEventSource: "aws:kafka", mskClusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/x-1"}
+memoryLimitMb: 256
 retry:
   maxAttempts: 5
   backoff: {initialDelay: 100ms, maxDelay: 10s, multiplier: 3, jitter: 0.1}
@@ -60,6 +63,13 @@ TEST(ConfigParserTest, ParsesAFullYamlConfig) {
   EXPECT_EQ(c.concurrency, 4);
   EXPECT_EQ(c.eventShape, EventShape::kScf);
   EXPECT_EQ(c.environment.at("MODE"), "strict");
+  EXPECT_EQ(c.compat.region, "ap-chengdu");
+  EXPECT_EQ(c.compat.appId, "1253970026");
+  EXPECT_EQ(c.compat.uin, "100000000002");
+  EXPECT_EQ(c.compat.accountId, "123456789012");
+  EXPECT_EQ(c.compat.lambdaKafka, LambdaKafkaForm::kMsk);
+  EXPECT_EQ(c.compat.mskClusterArn, "arn:aws:kafka:us-east-1:123456789012:cluster/c/x-1");
+  EXPECT_EQ(c.memoryLimitMb, 256);
   EXPECT_EQ(c.retry.maxAttempts, 5);
   EXPECT_EQ(c.retry.backoff.initialDelay, std::chrono::milliseconds(100));
   EXPECT_EQ(c.retry.backoff.maxDelay, std::chrono::milliseconds(10'000));
@@ -175,6 +185,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "codeFiles: file names must be plain names such as \"index.py\", got \"../x.py\""},
         BadCase{"BadShape", python(R"(,"eventShape":"azure")"),
                 "eventShape: must be one of canonical, scf, lambda, got \"azure\""},
+        BadCase{"BadAccount", python(R"(,"compat":{"accountId":"42"})"),
+                "compat.accountId: must be 12 digits, got \"42\""},
+        BadCase{"BadKafkaForm", python(R"(,"compat":{"lambdaKafkaEventSource":"msk"})"),
+                "compat.lambdaKafkaEventSource: must be one of SelfManagedKafka, aws:kafka, got \"msk\""},
+        BadCase{"UnknownCompatField", python(R"(,"compat":{"appid":"1"})"), "compat.appid: unknown field"},
+        BadCase{"NegativeMemory", python(R"(,"memoryLimitMb":-1)"),
+                "memoryLimitMb: must be a non-negative integer, got -1"},
         BadCase{"RetryAttempts", python(R"(,"retry":{"maxAttempts":0})"),
                 "retry.maxAttempts: must be between 1 and 1000, got 0"},
         BadCase{"BackoffDuration", python(R"(,"retry":{"backoff":{"initialDelay":"soon"}})"),

@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 // cpprestsdk's U() macro breaks fmt: bring spdlog in first.
 #include "common/logging.h"
@@ -18,6 +21,7 @@
 #include <cpprest/http_client.h>
 
 #include "fakes/fake_handler.h"
+#include "runtime/config/config_parser.h"
 #include "runtime/control/runtime_controller.h"
 
 namespace sluice::runtime {
@@ -242,6 +246,160 @@ TEST(RuntimeControllerTest, HandlerLoadFailureLeavesTheReplicaWarm) {
             "InvalidArgument: loading the handler: index.py: SyntaxError at line 3");
   fail = false;
   EXPECT_TRUE(controller.specialize(std::string(kHttpFunction)).isOk());
+}
+
+// A source whose start() the test controls: each call takes the next scripted
+// answer, and a call with no answer scripted yet waits for one.
+class ScriptedSource final : public Source {
+ public:
+  explicit ScriptedSource(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  Status start(EventDispatcher&) override {
+    std::unique_lock lock(mu_);
+    ++startCalls_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !answers_.empty(); });
+    Status answer = answers_.front();
+    answers_.erase(answers_.begin());
+    return answer;
+  }
+  void stopFetching() override {}
+  Status finish(Clock::TimePoint) override {
+    std::lock_guard lock(mu_);
+    ++finishCalls_;
+    return Status::ok();
+  }
+
+  void answer(Status status) {
+    std::lock_guard lock(mu_);
+    answers_.push_back(std::move(status));
+    cv_.notify_all();
+  }
+  // Until start() has been called `n` times in all (the call may still wait for its answer).
+  void awaitStartCalls(int n) {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return startCalls_ >= n; }))
+        << "start() was called " << startCalls_ << " time(s), expected " << n;
+  }
+  int startCalls() {
+    std::lock_guard lock(mu_);
+    return startCalls_;
+  }
+  int finishCalls() {
+    std::lock_guard lock(mu_);
+    return finishCalls_;
+  }
+
+ private:
+  std::string name_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Status> answers_;
+  int startCalls_ = 0;
+  int finishCalls_ = 0;
+};
+
+// A controller of kHttpFunction whose one trigger is `source` (shared with the test; the replica holds a forwarder).
+struct QueueReplica {
+  class Forwarder final : public Source {
+   public:
+    explicit Forwarder(ScriptedSource& target) : target_(target) {}
+    const std::string& name() const override { return target_.name(); }
+    Status start(EventDispatcher& d) override { return target_.start(d); }
+    void stopFetching() override { target_.stopFetching(); }
+    Status finish(Clock::TimePoint deadline) override { return target_.finish(deadline); }
+
+   private:
+    ScriptedSource& target_;
+  };
+
+  // `retry`: the wait between attempts to start the source.
+  explicit QueueReplica(Clock::Duration retry = std::chrono::milliseconds(1))
+      : controller(
+            [](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
+              return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
+            },
+            metrics, realClock(),
+            RuntimeControllerOptions{[this](const config::TriggerConfig&, const config::FunctionConfig&,
+                                            RuntimeMetrics&, Clock&) -> Result<std::unique_ptr<Source>> {
+                                       return std::unique_ptr<Source>(std::make_unique<Forwarder>(source));
+                                     },
+                                     retry, retry}) {}
+
+  ScriptedSource source{"web"};
+  RuntimeMetrics metrics;
+  RuntimeController controller;
+
+  // Until the controller reports ready, or what it reported last after 10 s.
+  std::string awaitReady() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::string reason = controller.notReadyReason();
+    while (!reason.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      reason = controller.notReadyReason();
+    }
+    return reason;
+  }
+};
+
+TEST(RuntimeControllerTest, SpecializeAnswersOnceTheHandlerIsLoadedAndIsNotReadyUntilTheSourcesRun) {
+  QueueReplica r;
+  // The source's start() (a broker handshake) has no answer yet: /specialize does not wait for it.
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
+  r.source.awaitStartCalls(1);
+  EXPECT_EQ(r.controller.notReadyReason(), "starting trigger sources");
+  EXPECT_EQ(r.metrics.scrape().find("sluice_runtime_specialization_duration_seconds_count 1"), std::string::npos)
+      << "specialization is not over before the sources run";
+  // The handler can run an event meanwhile.
+  auto outputs = r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"});
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().toString();
+  ASSERT_EQ(outputs->size(), 1u);
+  EXPECT_EQ((*outputs)[0].value, "hello");
+
+  r.source.answer(Status::ok());
+  EXPECT_EQ(r.awaitReady(), "");
+  EXPECT_EQ(r.source.startCalls(), 1);
+  EXPECT_NE(r.metrics.scrape().find("sluice_runtime_specialization_duration_seconds_count 1"), std::string::npos);
+  EXPECT_TRUE(r.controller.drain(std::chrono::seconds(5)).isOk());
+  EXPECT_EQ(r.source.finishCalls(), 1) << "a running source is drained";
+}
+
+TEST(RuntimeControllerTest, ASourceTheBrokerRefusesIsRetriedAndTheReasonShown) {
+  QueueReplica r;
+  r.source.answer(unavailable("connection refused"));
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
+  // The second attempt waits for its answer: the first one's error is what readiness shows.
+  r.source.awaitStartCalls(2);
+  EXPECT_EQ(r.controller.notReadyReason(),
+            "starting trigger sources: Unavailable: starting trigger \"web\": connection refused");
+  r.source.answer(Status::ok());
+  EXPECT_EQ(r.awaitReady(), "");
+  EXPECT_EQ(r.source.startCalls(), 2);
+}
+
+TEST(RuntimeControllerTest, ADrainWhileTheSourcesStartStopsRetryingAndClosesNothingNeverStarted) {
+  QueueReplica r(std::chrono::hours(1));  // after a refusal it waits for the drain, not for a next try
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
+  r.source.awaitStartCalls(1);
+  // The drain waits for the attempt under way (refused, whether before or after the drain began),
+  // then tries no more.
+  std::thread answer([&] { r.source.answer(unavailable("connection refused")); });
+  EXPECT_TRUE(r.controller.drain(std::chrono::seconds(5)).isOk());
+  answer.join();
+  EXPECT_EQ(r.source.startCalls(), 1);
+  EXPECT_EQ(r.source.finishCalls(), 0) << "no source ran, so none is drained";
+  EXPECT_EQ(r.controller.notReadyReason(), "draining");
+}
+
+TEST(RuntimeControllerTest, AColdStartFailsWhenASourceCannotStart) {
+  QueueReplica r;
+  r.source.answer(unavailable("connection refused"));
+  auto function = config::parseFunctionConfig(kHttpFunction);
+  ASSERT_TRUE(function.isOk()) << function.status().toString();
+  EXPECT_EQ(r.controller.specialize(*function).toString(), "Unavailable: starting trigger \"web\": connection refused");
+  EXPECT_EQ(r.controller.notReadyReason(), "") << "still a warm replica, nothing loaded";
+  EXPECT_EQ(r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}).status().code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -41,15 +41,17 @@ TEST(S3ClientTest, ParsesListObjectsV2WithEscapedKeysQuotedEtagsAndContinuation)
       "<Contents><Key>in/a&amp;b &lt;1&gt;.gz</Key><LastModified>2026-11-30T22:40:00.123Z</LastModified>"
       "<ETag>&quot;abc123&quot;</ETag><Size>42</Size></Contents>"
       "<Contents><Key>in/c.gz</Key><ETag>\"def\"</ETag><Size>7</Size></Contents>"
+      "<Contents><Key>in/d.gz</Key><ETag>&#34;0a1b&#34;</ETag><Size>1</Size></Contents>"  // MinIO's escape
       "<NextContinuationToken>tok+/=</NextContinuationToken></ListBucketResult>";
   auto page = objectstore::parseListObjectsV2(xml);
   ASSERT_TRUE(page.isOk()) << page.status().toString();
-  ASSERT_EQ(page->objects.size(), 2u);
+  ASSERT_EQ(page->objects.size(), 3u);
   EXPECT_EQ(page->objects[0].key, "in/a&b <1>.gz");
   EXPECT_EQ(page->objects[0].etag, "abc123");
   EXPECT_EQ(page->objects[0].size, 42);
   EXPECT_EQ(page->objects[0].lastModified, "2026-11-30T22:40:00.123Z");
   EXPECT_EQ(page->objects[1].etag, "def");
+  EXPECT_EQ(page->objects[2].etag, "0a1b") << "as a GET's ETag header says it";
   EXPECT_EQ(page->nextContinuationToken, "tok+/=");
 
   auto last = objectstore::parseListObjectsV2("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace sluice::runtime::python {
 namespace {
 
@@ -559,7 +561,7 @@ TEST(PythonHandlerTest, ScfCosAndTimerHandlersRunUnchanged) {
   auto handler = load(dir, options(std::chrono::seconds(10), config::EventShape::kScf));
   auto cos = handler->handle(objectEvent(), ctx());
   ASSERT_TRUE(cos.isOk()) << cos.status().toString();
-  EXPECT_EQ((*cos)[0].value, "cos:ObjectCreated:* logs /logs/in/app 1.log.gz 2048");
+  EXPECT_EQ((*cos)[0].value, "cos:ObjectCreated:* logs /1250000000/logs/in/app 1.log.gz 2048");
 
   Event tick;
   tick.id = "nightly-1";
@@ -646,6 +648,123 @@ TEST(PythonHandlerDeathTest, StuckInterpreterMarksReplicaUnhealthy) {
         std::_Exit(0);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// The context probes: every key/attribute the platforms document, with its type.
+TEST(PythonHandlerTest, ScfContextIsADictWithEveryDocumentedKey) {
+  CodeDir dir("scf-context");
+  dir.file("index.py", R"PY(import json, os
+def main_handler(event, context):
+    assert isinstance(context, dict)
+    return json.dumps({
+        "keys": list(context.keys()),
+        "types": {k: type(v).__name__ for k, v in context.items()},
+        "by_key": context["request_id"], "by_attr": context.request_id, "get": context.get("function_name"),
+        "environment": json.loads(context["environment"]), "environ": context.environ,
+        "values": [context.memory_limit_in_mb, context.time_limit_in_ms, context.function_version,
+                   context.namespace, context.tencentcloud_region, context.tencentcloud_appid,
+                   context.tencentcloud_uin],
+        "extras": [context.trigger, context.attempt, 0 < context.get_remaining_time_in_millis() <= 10000],
+        "os_environ": all(n in os.environ for n in ("SCF_FUNCTIONNAME", "TENCENTCLOUD_APPID", "TENCENTCLOUD_RUNENV")),
+    })
+)PY");
+  HandlerOptions o = options(std::chrono::seconds(10), config::EventShape::kScf);
+  o.memoryLimitMb = 256;
+  o.shapeOptions.region = "ap-chengdu";
+  o.shapeOptions.appId = "1253970026";
+  o.compat.uin = "100000000002";
+  o.environment = {{"USER_VAR", "x"}};
+  auto handler = load(dir, o);
+  auto out = handler->handle(kafkaEvent("hi"), ctx(2));
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  nlohmann::json got = nlohmann::json::parse((*out)[0].value);
+  EXPECT_EQ(got["keys"], nlohmann::json({"memory_limit_in_mb", "time_limit_in_ms", "request_id", "environment",
+                                         "environ", "function_version", "function_name", "namespace",
+                                         "tencentcloud_region", "tencentcloud_appid", "tencentcloud_uin"}));
+  EXPECT_EQ(got["types"], nlohmann::json({{"memory_limit_in_mb", "int"},
+                                          {"time_limit_in_ms", "int"},
+                                          {"request_id", "str"},
+                                          {"environment", "str"},
+                                          {"environ", "str"},
+                                          {"function_version", "str"},
+                                          {"function_name", "str"},
+                                          {"namespace", "str"},
+                                          {"tencentcloud_region", "str"},
+                                          {"tencentcloud_appid", "str"},
+                                          {"tencentcloud_uin", "str"}}));
+  EXPECT_EQ(got["by_key"], "req-1");
+  EXPECT_EQ(got["by_attr"], "req-1");
+  EXPECT_EQ(got["get"], "fn");
+  EXPECT_EQ(got["environment"]["SCF_FUNCTIONNAME"], "fn");
+  EXPECT_EQ(got["environment"]["TENCENTCLOUD_REGION"], "ap-chengdu");
+  EXPECT_EQ(got["environment"]["USER_VAR"], "x");
+  EXPECT_NE(got["environ"].get<std::string>().find(";USER_VAR=x"), std::string::npos) << got["environ"];
+  EXPECT_EQ(got["values"], nlohmann::json({256, 10000, "$LATEST", "ns", "ap-chengdu", "1253970026", "100000000002"}));
+  EXPECT_EQ(got["extras"], nlohmann::json({"trig", 2, true}));
+  EXPECT_TRUE(got["os_environ"]) << "SCF's own variables are in os.environ";
+}
+
+TEST(PythonHandlerTest, LambdaContextHasEveryDocumentedAttribute) {
+  CodeDir dir("lambda-context");
+  dir.file("index.py", R"PY(import json, re
+def main_handler(event, context):
+    names = ["function_name", "function_version", "invoked_function_arn", "memory_limit_in_mb",
+             "aws_request_id", "log_group_name", "log_stream_name", "identity", "client_context"]
+    return json.dumps({
+        "types": {n: type(getattr(context, n)).__name__ for n in names},
+        "arn": context.invoked_function_arn,
+        "arn_shape": bool(re.fullmatch(r"arn:aws:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+",
+                                       context.invoked_function_arn)),
+        "memory": context.memory_limit_in_mb, "request": context.aws_request_id,
+        "group": context.log_group_name,
+        "stream_shape": bool(re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", context.log_stream_name)),
+        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "client_context": context.client_context,
+        "remaining": type(context.get_remaining_time_in_millis()).__name__,
+        "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 10000,
+    })
+)PY");
+  HandlerOptions o = options(std::chrono::seconds(10), config::EventShape::kLambda);
+  o.memoryLimitMb = 512;
+  o.shapeOptions.region = "eu-west-1";
+  o.shapeOptions.accountId = "123456789012";
+  auto handler = load(dir, o);
+  auto out = handler->handle(kafkaEvent("hi"), ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  nlohmann::json got = nlohmann::json::parse((*out)[0].value);
+  EXPECT_EQ(got["types"], nlohmann::json({{"function_name", "str"},
+                                          {"function_version", "str"},
+                                          {"invoked_function_arn", "str"},
+                                          {"memory_limit_in_mb", "str"},
+                                          {"aws_request_id", "str"},
+                                          {"log_group_name", "str"},
+                                          {"log_stream_name", "str"},
+                                          {"identity", "CognitoIdentity"},
+                                          {"client_context", "NoneType"}}));
+  EXPECT_EQ(got["arn"], "arn:aws:lambda:eu-west-1:123456789012:function:fn");
+  EXPECT_TRUE(got["arn_shape"]);
+  EXPECT_EQ(got["memory"], "512");
+  EXPECT_EQ(got["request"], "req-1");
+  EXPECT_EQ(got["group"], "/aws/lambda/fn");
+  EXPECT_TRUE(got["stream_shape"]);
+  EXPECT_EQ(got["identity"], nlohmann::json({nullptr, nullptr}));
+  EXPECT_TRUE(got["client_context"].is_null());
+  EXPECT_EQ(got["remaining"], "int");
+  EXPECT_TRUE(got["remaining_ok"]);
+}
+
+TEST(PythonHandlerTest, CanonicalContextKeepsAnIntegerMemoryLimitAndLambdaNames) {
+  CodeDir dir("canonical-context");
+  dir.file(
+      "index.py",
+      "def main_handler(event, context):\n"
+      "    return '%r %s %s' % (context.memory_limit_in_mb, context.invoked_function_arn, context.log_group_name)\n");
+  HandlerOptions o = options();
+  o.memoryLimitMb = 128;
+  auto handler = load(dir, o);
+  auto out = handler->handle(kafkaEvent("hi"), ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_EQ((*out)[0].value, "128 arn:aws:lambda:us-east-1:000000000000:function:fn /aws/lambda/fn");
 }
 
 }  // namespace

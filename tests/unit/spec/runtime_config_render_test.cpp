@@ -166,6 +166,30 @@ TEST(RuntimeConfigRenderTest, PythonFunctionGetsHandlerAndCodeDir) {
   EXPECT_EQ(parsed->eventShape, rc::EventShape::kScf);
 }
 
+TEST(RuntimeConfigRenderTest, CompatMemoryLimitAndPlainEnvironmentReachTheRuntime) {
+  json fn = json::parse(R"({"metadata": {"name": "probe"}, "spec": {
+      "code": {"inline": "def main_handler(e, c): return e"}, "eventShape": "lambda",
+      "compat": {"region": "eu-west-1", "accountId": "123456789012", "lambdaKafkaEventSource": "aws:kafka"},
+      "resources": {"limits": {"memory": "1.5Gi"}},
+      "env": [{"name": "MODE", "value": "strict"}, {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+      "outputs": [{"name": "ok", "dir": {"path": "/tmp/ok"}}]}})");
+  auto rendered = renderRuntimeConfig(fn, {}, {.codeDir = "/srv/code"});
+  ASSERT_TRUE(rendered.isOk());
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_EQ(parsed->compat.region, "eu-west-1");
+  EXPECT_EQ(parsed->compat.accountId, "123456789012");
+  EXPECT_EQ(parsed->compat.lambdaKafka, rc::LambdaKafkaForm::kMsk);
+  EXPECT_EQ(parsed->memoryLimitMb, 1536);
+  EXPECT_EQ(parsed->environment, (std::map<std::string, std::string>{{"MODE", "strict"}}))
+      << "secret-backed variables stay out of the file";
+  for (const auto& [quantity, mebibytes] : std::vector<std::pair<json, int64_t>>{
+           {"256Mi", 256}, {"1G", 953}, {"134217728", 128}, {"5e8", 476}, {json(268435456), 256}}) {
+    fn["spec"]["resources"]["limits"]["memory"] = quantity;
+    EXPECT_EQ(renderRuntimeConfig(fn, {}, {.codeDir = "/c"})->config["memoryLimitMb"], mebibytes) << quantity;
+  }
+}
+
 TEST(RuntimeConfigRenderTest, UnnamedOutputsGetTheirIndexAsNameAndParse) {
   // The CRD makes output names optional; the runtime's parser requires them.
   json fn = {{"metadata", {{"name", "clean"}}},

@@ -58,7 +58,7 @@ class FunctionControllerTest : public ::testing::Test {
         tokens(client),
         platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
         controller(client, {functions, triggers}, platform, events, clock),
-        warmPools({"sluice/runtime-python:test"}, client, functions, triggers, pods, expectations, tokens) {}
+        warmPools({"sluice/runtime-python:test"}, client, functions, triggers, pods, expectations, tokens, clock) {}
 
   // Creates the Function on the "server" and mirrors it into the cache.
   json addFunction(json spec, const json& status = json::object()) {
@@ -309,18 +309,29 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
   EXPECT_FALSE(adopted["metadata"]["labels"].contains(api::kPoolLabel));
   EXPECT_EQ(adopted["metadata"]["ownerReferences"][0]["name"], "echo");
 
-  // The informer sees the adoption (an owner change); the pool has one pod left and refills.
+  // The informer sees the adoption (an owner change); the pool has one pod left and refills, but only
+  // after the refill delay: the replacement's start would compete with the adopted replica's.
   syncPods();
   expectations.creationObserved("ns/echo");
   pods.upsert(std::make_shared<const json>(readyPod(adopted, "127.1.0.9")));
-  warmPools.reconcile("ns");
+  auto deferred = warmPools.reconcile("ns");
+  EXPECT_TRUE(deferred.status.isOk()) << deferred.status.toString();
+  EXPECT_EQ(client.callCount("create", "pods"), 2) << "not refilled at once";
+  EXPECT_EQ(deferred.requeueAfterDelay, std::chrono::milliseconds(500));
+  clock.advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(warmPools.reconcile("ns").requeueAfterDelay, std::chrono::milliseconds(300)) << "the delay counts once";
+  EXPECT_EQ(client.callCount("create", "pods"), 2);
+  clock.advance(std::chrono::milliseconds(300));
+  auto refilled = warmPools.reconcile("ns");
+  EXPECT_TRUE(refilled.status.isOk()) << refilled.status.toString();
+  EXPECT_EQ(refilled.requeueAfterDelay, Clock::Duration::zero());
   EXPECT_EQ(client.callCount("create", "pods"), 3);
   EXPECT_EQ(liveReplicas(), 1);
 }
 
 TEST_F(FunctionControllerTest, OperatorDefaultWarmPoolAppliesOnlyWhereTheFunctionSetsNoSize) {
   WarmPoolController withDefault({"sluice/runtime-python:test", 3}, client, functions, triggers, pods, expectations,
-                                 tokens);
+                                 tokens, clock);
   addFunction(inlineCode());
   EXPECT_EQ(api::warmPoolSize(*functions.get("ns/echo"), 3), 3);
   withDefault.reconcile("ns");
