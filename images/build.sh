@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make images: the sluice-operator and sluice-runtime-python images, built on
-# this machine with no container registry and no Docker engine.
+# make images: the sluice-operator, sluice-gateway and sluice-runtime-python
+# images, built on this machine with no container registry and no Docker engine.
 #
-#   images/build.sh          both images -> $BUILD_DIR/images/<name>.tar (docker-archive)
+#   images/build.sh          every image -> $BUILD_DIR/images/<name>.tar (docker-archive)
 #   images/build.sh base     only docker.io/library/debian:bookworm-slim (a minbase
 #                            rootfs), so the multi-stage images/*.Dockerfile build
 #                            offline with `buildah bud`
@@ -83,6 +83,9 @@ OPERATOR_PACKAGES=("${COMMON_PACKAGES[@]}" libprometheus-cpp-pull1.0 libdate-tz3
 # The runtime embeds Python 3.11: the interpreter's standard library is what
 # handlers import (json, base64, ...); libarchive unpacks code archives.
 RUNTIME_PACKAGES=("${COMMON_PACKAGES[@]}" libarchive13 libpython3.11 python3.11-minimal libpython3.11-stdlib)
+# The gateway needs a subset of the operator's libraries: its image is made on
+# the operator's root filesystem (one cached rootfs, no second mmdebstrap run).
+declare -A ROOTFS_OF=([sluice-gateway]=sluice-operator)
 
 log() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -147,7 +150,7 @@ prune() {
 # The binaries come from the host build. `cmake --build` is a no-op (~1 s) when
 # they are current, and keeps an image from carrying stale code.
 host_binaries() {
-  local targets=(sluice-operator sluice-runtime) missing=() t
+  local targets=(sluice-operator sluice-gateway sluice-runtime) missing=() t
   if [[ ${SLUICE_IMAGES_SKIP_BUILD:-0} != 1 ]]; then
     [[ -f $BUILD_DIR/build.ninja || -f $BUILD_DIR/Makefile ]] ||
       die "$BUILD_DIR is not configured (run: cmake -S . -B $BUILD_DIR -G Ninja -DCMAKE_BUILD_TYPE=Quick, or make build)"
@@ -167,7 +170,7 @@ stage_binaries() {
   STAGE=$(mktemp -d "${TMPDIR:-/tmp}/sluice-images.XXXXXX")
   mkdir -p "$STAGE/bin" "$STAGE/lib"
   local b l
-  for b in sluice-operator sluice-runtime; do
+  for b in sluice-operator sluice-gateway sluice-runtime; do
     strip -o "$STAGE/bin/$b" "$BUILD_DIR/$b"
     patchelf --remove-rpath "$STAGE/bin/$b"
   done
@@ -224,6 +227,8 @@ assemble() {
   )
   if [[ $name == sluice-runtime-python ]]; then
     config+=(--workingdir /code --env PYTHONDONTWRITEBYTECODE=1 --env PYTHONUNBUFFERED=1 --port 8090)
+  elif [[ $name == sluice-gateway ]]; then
+    config+=(--port 8080 --port 9090)
   else
     config+=(--port 8080 --port 8081)
   fi
@@ -243,7 +248,7 @@ image() {
   local name=$1 binary=$2 description=$3
   shift 3
   local rootfs_tar rootfs_key ref=localhost/$name:$VERSION start=$SECONDS
-  rootfs_tar=$(rootfs "$name" essential "$@")
+  rootfs_tar=$(rootfs "${ROOTFS_OF[$name]:-$name}" essential "$@")
   rootfs_key=$(basename "$rootfs_tar" .tar)
   rootfs_key=${rootfs_key##*-}
   ARCHIVE_KEY=$(printf '%s\n' "$rootfs_key" "$VERSION" "$REVISION" "$SOURCE_URL" "$BINARIES_SHA" \
@@ -322,12 +327,14 @@ main() {
   printf '%-36s %8s %s\n' image "size MB" "rootfs key" >"$OUT/sizes.txt.partial"
   image sluice-operator sluice-operator \
     "Sluice controller manager: Functions, Triggers, warm pools and autoscaling" "${OPERATOR_PACKAGES[@]}"
+  image sluice-gateway sluice-gateway \
+    "Sluice HTTP gateway: a URL per Function, held from zero, balanced over its replicas" "${OPERATOR_PACKAGES[@]}"
   image sluice-runtime-python sluice-runtime \
     "Sluice function replica: embedded Python 3.11 handlers, built-in operators, sources and sinks" \
     "${RUNTIME_PACKAGES[@]}"
   mv "$OUT/sizes.txt.partial" "$OUT/sizes.txt"
   cat "$OUT/sizes.txt"
-  log "done in $((SECONDS - start)) s: $OUT/sluice-operator.tar $OUT/sluice-runtime-python.tar"
+  log "done in $((SECONDS - start)) s: $OUT/sluice-operator.tar $OUT/sluice-gateway.tar $OUT/sluice-runtime-python.tar"
 }
 
 main "$@"

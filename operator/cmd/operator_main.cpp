@@ -31,9 +31,11 @@
 #include "common/random.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/gateway_endpoints.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "kube/informer.h"
 #include "kube/kube_client.h"
 #include "local/local_runner.h"
 #include "local/local_store.h"
@@ -225,6 +227,9 @@ int main(int argc, char** argv) {
   int workers = 4;
   std::string watchNamespace;
   LocalFlags local;
+  std::string gatewayUrl;
+  std::vector<std::string> gatewayLoadsUrls;
+  std::string gatewayService;
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
   app.add_option("--local", localDir,
@@ -266,6 +271,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--watch-namespace", watchNamespace,
                  "Manage Functions and Triggers of this namespace only (default: all namespaces)");
+  app.add_option("--gateway-url", gatewayUrl,
+                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
+      ->envname("SLUICE_GATEWAY_URL");
+  app.add_option("--gateway-loads-url", gatewayLoadsUrls,
+                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
+  app.add_option("--gateway-service", gatewayService,
+                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
+                 "endpoints on the port named admin");
   app.add_option("--workers", workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -301,6 +314,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!localDir.empty() && localCheck) return checkManifests(localDir);
+  if (!gatewayService.empty() && gatewayService.find('/') == std::string::npos) {
+    std::cerr << "sluice-operator: --gateway-service " << gatewayService << ": expected NAMESPACE/NAME\n";
+    return 2;
+  }
 
   // SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
   // thread (cpprestsdk's included) inherits the blocked mask.
@@ -370,9 +387,37 @@ int main(int argc, char** argv) {
       sluice::controller::Manager manager(*connected->client, clock, options);
       // The platform is chosen here: on Kubernetes, replicas are pods.
       sluice::platform::KubePlatformSetup kube(manager, {runtimeImage, defaultWarmPoolSize}, watchNamespace, clock);
-      sluice::controllers::Controllers controllers(
-          manager, {runtimeImage, workers, watchNamespace, registry, defaultWarmPoolSize},
-          {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
+      sluice::controllers::ControllersOptions controllerOptions;
+      controllerOptions.runtimeImage = runtimeImage;
+      controllerOptions.workers = workers;
+      controllerOptions.ns = watchNamespace;
+      controllerOptions.metricsRegistry = registry;
+      controllerOptions.defaultWarmPoolSize = defaultWarmPoolSize;
+      controllerOptions.gatewayUrl = gatewayUrl;
+      // The gateway's replicas: fixed URLs, or the Endpoints of its Service kept in an informer.
+      std::unique_ptr<sluice::kube::Informer> gatewayEndpoints;
+      if (!gatewayService.empty()) {
+        const size_t slash = gatewayService.find('/');
+        sluice::kube::InformerOptions scope;
+        scope.ns = gatewayService.substr(0, slash);
+        scope.fieldSelector = "metadata.name=" + gatewayService.substr(slash + 1);
+        gatewayEndpoints =
+            std::make_unique<sluice::kube::Informer>(*connected->client, sluice::controllers::kEndpoints, scope, clock);
+        gatewayEndpoints->start();
+      }
+      if (gatewayEndpoints || !gatewayLoadsUrls.empty()) {
+        controllerOptions.gatewayLoadsUrls = [fixed = gatewayLoadsUrls, endpoints = gatewayEndpoints.get()] {
+          std::vector<std::string> urls = fixed;
+          if (endpoints) {
+            for (const auto& object : endpoints->cache().list()) {
+              for (std::string& url : sluice::controllers::gatewayLoadsUrls(*object, "admin")) urls.push_back(url);
+            }
+          }
+          return urls;
+        };
+      }
+      sluice::controllers::Controllers controllers(manager, controllerOptions,
+                                                   {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
       if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
       exitCode = manager.run(stop.get_token());
       // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.

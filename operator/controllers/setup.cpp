@@ -45,7 +45,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
 
   functions_ = std::make_unique<FunctionController>(manager.client(),
                                                     FunctionControllerCaches{functions.cache(), triggers.cache()},
-                                                    shared_.platform, shared_.events, clock);
+                                                    shared_.platform, shared_.events, clock, options.gatewayUrl);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
@@ -112,7 +112,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
-                                                 clock, nullptr, controllerMetrics, &pods);
+                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls);
 }
 
 Controllers::~Controllers() = default;

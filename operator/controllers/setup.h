@@ -6,8 +6,10 @@
 // Not thread-safe: call before Manager::run(); keep the result alive as long as the Manager runs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "controller/event_recorder.h"
@@ -40,6 +42,11 @@ struct ControllersOptions {
   std::shared_ptr<prometheus::Registry> metricsRegistry;
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
   int defaultWarmPoolSize = 0;
+  // sluice-gateway: its public base URL (status.url of Functions with an http
+  // Trigger; empty: none) and the /loads URLs of its replicas, asked each
+  // autoscaling round (none: http Triggers are not measured).
+  std::string gatewayUrl;
+  std::function<std::vector<std::string>()> gatewayLoadsUrls;
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.

@@ -36,3 +36,26 @@ app.kubernetes.io/component: operator
 {{- define "sluice.runtimeImage" -}}
 {{- printf "%s:%s" .Values.runtime.image.repository (default .Chart.AppVersion .Values.runtime.image.tag) -}}
 {{- end -}}
+
+{{- define "sluice.gatewayName" -}}
+{{- printf "%s-gateway" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "sluice.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "sluice.gatewayImage" -}}
+{{- printf "%s:%s" .Values.gateway.image.repository (default .Chart.AppVersion .Values.gateway.image.tag) -}}
+{{- end -}}
+
+{{/* The URL Functions get in status.url: gateway.publicUrl, else the Service's in-cluster address. */}}
+{{- define "sluice.gatewayUrl" -}}
+{{- if .Values.gateway.publicUrl -}}
+{{- .Values.gateway.publicUrl -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc:%d" (include "sluice.gatewayName" .) .Release.Namespace (int .Values.gateway.service.port) -}}
+{{- end -}}
+{{- end -}}

@@ -58,7 +58,8 @@ std::vector<std::string> replicaPodNames(const kube::ObjectCache& pods, const st
 AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                                controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
                                Clock& clock, std::unique_ptr<ScalerFactory> factory,
-                               controller::ControllerMetrics* controllerMetrics, kube::Informer* pods)
+                               controller::ControllerMetrics* controllerMetrics, kube::Informer* pods,
+                               std::function<std::vector<std::string>()> gatewayLoadsUrls)
     : factory_(std::move(factory)) {
   if (!factory_) {
     TriggerScalerFactoryOptions options;
@@ -71,6 +72,11 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
       };
     }
     options.cronSettledBefore = cronSettledBeforeIn(triggers.cache());
+    options.gatewayLoadsUrls = std::move(gatewayLoadsUrls);
+    options.functionConcurrency = [&cache = functions.cache()](const std::string& ns, const std::string& name) {
+      kube::ObjectPtr function = cache.get(kube::objectKey(ns, name));
+      return function ? function->value("/spec/concurrency"_json_pointer, 1) : 1;
+    };
     factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), std::make_shared<scalers::CppRestHttpGetter>(),
                                                       clock, options);
   }

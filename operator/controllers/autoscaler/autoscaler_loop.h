@@ -6,6 +6,7 @@
 // Not thread-safe: construct before Manager::run(); keep alive while it runs.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,11 +28,13 @@ constexpr int kAutoscalerWorkers = 8;
 class AutoscalerLoop {
  public:
   // `factory` null: the real TriggerScalerFactory, which measures CPU on the
-  // replica pods of `pods` (null: CPU is not measured). `registry` null: no metrics.
+  // replica pods of `pods` (null: CPU is not measured) and http Triggers on the
+  // gateways' `gatewayLoadsUrls` (null: not measured). `registry` null: no metrics.
   AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
                  controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
                  std::unique_ptr<ScalerFactory> factory = nullptr,
-                 controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr);
+                 controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr,
+                 std::function<std::vector<std::string>()> gatewayLoadsUrls = nullptr);
   ~AutoscalerLoop();
 
  private:

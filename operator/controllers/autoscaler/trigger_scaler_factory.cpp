@@ -6,6 +6,7 @@
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
+#include "scalers/http_requests_scaler.h"
 #include "scalers/kafka_lag.h"
 #include "scalers/object_count_scaler.h"
 #include "scalers/prometheus_scaler.h"
@@ -114,7 +115,22 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
       }
       return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::PrometheusScaler>(std::move(options), http_));
     }
-    if (type == "http") return std::unique_ptr<scalers::Scaler>();
+    if (type == "http") {
+      if (!options_.gatewayLoadsUrls) return std::unique_ptr<scalers::Scaler>();
+      scalers::HttpRequestsOptions options;
+      options.ns = ns;
+      options.function = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
+      const json& http = spec.at("http");
+      options.targetConcurrency =
+          http.contains("targetConcurrency")
+              ? http["targetConcurrency"].get<double>()
+              : (options_.functionConcurrency ? options_.functionConcurrency(ns, options.function) : 1);
+      if (!(options.targetConcurrency > 0)) {
+        return invalidArgument("spec.http.targetConcurrency: must be greater than 0");
+      }
+      options.gatewayLoadsUrls = options_.gatewayLoadsUrls;
+      return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::HttpRequestsScaler>(std::move(options), http_));
+    }
     return invalidArgument("spec: no source (kafka, rabbitmq, cron, http, objectStore or prometheus)");
   } catch (const json::exception& e) {
     return invalidArgument("spec." + type + ": " + e.what());

@@ -8,7 +8,9 @@
 //   cron        -> CronTickScaler (a floor from a tick until it is delivered)
 //   objectStore -> ObjectCountScaler over S3 (credentialsSecretRef), dir or WebHDFS
 //   prometheus  -> PrometheusScaler
-//   http        -> none (no backlog to measure)
+//   http        -> HttpRequestsScaler over the gateways' /loads when gatewayLoadsUrls
+//                  is given (target: spec.http.targetConcurrency, else the
+//                  Function's spec.concurrency); else none
 // and, for a Function's spec.scaling.cpuTargetUtilization, a MetricsApiCpuScaler
 // (metrics.k8s.io, as the HPA) that falls back to a RuntimeCpuScaler over the
 // replicas' /metrics (process_cpu_seconds_total) where metrics.k8s.io is not
@@ -44,6 +46,10 @@ struct TriggerScalerFactoryOptions {
   // none: the cron floor holds each firing's whole delivery window.
   std::function<std::optional<std::chrono::system_clock::time_point>(const std::string&, const std::string&)>
       cronSettledBefore;
+  // The /loads URLs of the gateway replicas; none: http Triggers are not measured.
+  std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // A Function's spec.concurrency (namespace, name), the default target of its http scaler.
+  std::function<int(const std::string&, const std::string&)> functionConcurrency;
 };
 
 class TriggerScalerFactory final : public ScalerFactory {

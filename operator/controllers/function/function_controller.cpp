@@ -23,8 +23,14 @@ constexpr auto kResyncPeriod = std::chrono::seconds(30);
 }  // namespace
 
 FunctionController::FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches,
-                                       platform::Platform& platform, controller::EventRecorder& events, Clock& clock)
-    : client_(client), caches_(caches), platform_(platform), events_(events), clock_(clock) {}
+                                       platform::Platform& platform, controller::EventRecorder& events, Clock& clock,
+                                       std::string gatewayUrl)
+    : client_(client),
+      caches_(caches),
+      platform_(platform),
+      events_(events),
+      clock_(clock),
+      gatewayUrl_(std::move(gatewayUrl)) {}
 
 std::vector<std::string> FunctionController::functionsOfTrigger(const json& trigger) {
   std::string name = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
@@ -53,6 +59,16 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   json status = {{"observedGeneration", generation},
                  {"selector", std::string(api::kFunctionLabel) + "=" + name},
                  {"triggerCount", static_cast<int>(triggers.size())}};
+  // The gateway's URL of a Function with an http Trigger; removed (merge patch null) when it has none any more.
+  const bool routable = std::any_of(triggers.begin(), triggers.end(),
+                                    [](const json& t) { return t.contains("/spec/http"_json_pointer); });
+  if (routable && !gatewayUrl_.empty()) {
+    std::string base = gatewayUrl_;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    status["url"] = base + "/" + ns + "/" + name;
+  } else if (function.contains("/status/url"_json_pointer)) {
+    status["url"] = nullptr;
+  }
   auto setCounts = [&status](const platform::ReplicaCounts& counts) {
     status["replicas"] = counts.live();
     status["readyReplicas"] = counts.ready;

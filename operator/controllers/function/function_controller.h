@@ -40,8 +40,10 @@ struct FunctionControllerCaches {
 
 class FunctionController final : public controller::Reconciler {
  public:
+  // `gatewayUrl`: the gateway's public base URL; given, a Function with an http
+  // Trigger gets status.url (<gatewayUrl>/<namespace>/<name>).
   FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches, platform::Platform& platform,
-                     controller::EventRecorder& events, Clock& clock);
+                     controller::EventRecorder& events, Clock& clock, std::string gatewayUrl = "");
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
@@ -57,6 +59,7 @@ class FunctionController final : public controller::Reconciler {
   platform::Platform& platform_;
   controller::EventRecorder& events_;
   Clock& clock_;
+  const std::string gatewayUrl_;
 };
 
 }  // namespace sluice::controllers

@@ -39,6 +39,11 @@ class ControlHooks {
   // cron tick (event type cron.tick, sent by the operator) is instead delivered
   // like a queued event, to the Function's outputs, and answered (no records)
   // once it is settled.
+  // Why this replica takes no invocation at all now ("draining", no function
+  // loaded yet), or "" when it does. /invoke then answers 503 with
+  // X-Sluice-Not-Handled, telling a caller (the gateway) that no handler saw
+  // the request, so sending it to another replica is safe.
+  virtual std::string refusesInvocations() { return ""; }
   virtual Result<std::vector<Record>> invoke(const InvokeRequest& request) = 0;
 };
 

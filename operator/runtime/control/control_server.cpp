@@ -112,6 +112,13 @@ Status ControlServer::start() {
           hooks_.requestDrain();
           replyText(request, 202, "draining\n");
         } else if (path == "/invoke" && method == http::methods::POST) {
+          if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
+            http::http_response response(http::status_codes::ServiceUnavailable);
+            response.headers().add("X-Sluice-Not-Handled", refused);
+            response.set_body("Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
+            request.reply(response).wait();
+            return;
+          }
           InvokeRequest invoke;
           auto bytes = request.extract_vector().get();
           invoke.body.assign(bytes.begin(), bytes.end());

@@ -9,7 +9,9 @@
 //                     function configuration
 //   POST /drain       Authorization: Bearer <token> as /specialize (401 otherwise);
 //                     202; starts a graceful drain (SIGTERM needs no token)
-//   POST /invoke      runs the handler on the body; 200 with the output (one
+//   POST /invoke      503 with X-Sluice-Not-Handled: <why> when the replica
+//                     takes no invocations (draining, nothing loaded): no
+//                     handler saw it. Else runs the handler on the body; 200 with the output (one
 //                     record: its bytes; several: a JSON array of strings),
 //                     204 with none, 4xx/5xx with the error text
 // Thread-safe; requests are served on cpprestsdk's thread pool.

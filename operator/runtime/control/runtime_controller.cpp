@@ -219,6 +219,13 @@ double RuntimeController::lastSpecializationSeconds() {
   return lastSpecializationSeconds_;
 }
 
+std::string RuntimeController::refusesInvocations() {
+  std::lock_guard lock(mu_);
+  if (draining_ || drainRequested_) return "draining";
+  if (!replica_) return "no function is loaded yet";
+  return "";
+}
+
 Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& request) {
   std::shared_ptr<Replica> replica;
   uint64_t sequence = 0;

@@ -55,6 +55,7 @@ class RuntimeController final : public ControlHooks {
   Status specialize(const std::string& body) override;
   void requestDrain() override;
   Result<std::vector<Record>> invoke(const InvokeRequest& request) override;
+  std::string refusesInvocations() override;
 
   // Cold start: returns once the sources run too (an error if one cannot start).
   Status specialize(const config::FunctionConfig& function);

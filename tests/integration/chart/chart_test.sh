@@ -2,6 +2,7 @@
 # The Helm chart on the real apiserver of tests/env (KWOK nodes):
 #  1. `helm lint --strict` is clean, and the rendered manifests are what the
 #     issue asks (2 replicas + leader election, probes, hardened securityContext,
+#     the same for sluice-gateway's Deployment, whose ClusterRole only reads,
 #     Prometheus Operator objects only when asked or their CRDs exist, the
 #     dashboard ConfigMap with grafana_dashboard: "1", the alerts = files/alerts.yaml);
 #  2. `helm install --wait` on a cluster without the Prometheus Operator CRDs;
@@ -19,6 +20,7 @@ fn_ns=$(unique_name chart-fn)
 rel=sluice-$RANDOM
 work=$(mktemp -d)
 operator_pid=""
+gateway_pid=""
 export HELM_CONFIG_HOME=${HELM_CONFIG_HOME:-$work/config} HELM_CACHE_HOME=${HELM_CACHE_HOME:-$work/cache}
 export HELM_DATA_HOME=${HELM_DATA_HOME:-$work/data}
 cleanup() {
@@ -27,6 +29,7 @@ cleanup() {
     tail -n 30 "$work/operator.log" >&2 2>/dev/null || true
     "$KUBECTL" -n "$ns" get all,jobs >&2 2>/dev/null || true
   fi
+  [[ -n $gateway_pid ]] && kill "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
   [[ -n $operator_pid ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
   "$HELM" uninstall "$rel" -n "$ns" >/dev/null 2>&1 || true
   "$KUBECTL" delete namespace "$ns" "$fn_ns" --wait=false >/dev/null 2>&1 || true
@@ -60,28 +63,40 @@ monitoring = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 assert not monitoring & set(kinds(plain)), kinds(plain)
 for name in ("forced.yaml", "with-crds.yaml"):
     assert monitoring <= set(kinds(docs(name))), (name, kinds(docs(name)))
+# The operator's objects, then sluice-gateway's (its own Deployment, Service, ServiceAccount and
+# read-only ClusterRole, and the operator's Role to find it through its Endpoints).
 assert kinds(plain) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role",
-                               "RoleBinding", "Service", "ServiceAccount", "Job"]), kinds(plain)
-deploy = next(d for d in plain if d["kind"] == "Deployment")
-spec = deploy["spec"]["template"]["spec"]
-c = spec["containers"][0]
-assert deploy["spec"]["replicas"] == 2
-for arg in ("--leader-elect", "--leader-election-namespace=$(POD_NAMESPACE)", "--leader-election-identity=$(POD_NAME)"):
-    assert arg in c["args"], c["args"]
-assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-assert c["resources"]["requests"] and c["resources"]["limits"]
-assert spec["securityContext"]["runAsNonRoot"] is True
-assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]}}, c["securityContext"]
+                               "RoleBinding", "Service", "ServiceAccount", "Job"] +
+                              ["Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                               "Role", "RoleBinding"]), kinds(plain)
+def component(d):
+    return d["metadata"]["labels"].get("app.kubernetes.io/component")
+for name in ("operator", "gateway"):
+    deploy = next(d for d in plain if d["kind"] == "Deployment" and component(d) == name)
+    spec = deploy["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert deploy["spec"]["replicas"] == 2, name
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]}}, c["securityContext"]
+    if name == "operator":
+        for arg in ("--leader-elect", "--leader-election-namespace=$(POD_NAMESPACE)",
+                    "--leader-election-identity=$(POD_NAME)"):
+            assert arg in c["args"], c["args"]
+        assert any(a.startswith("--gateway-service=") for a in c["args"]), c["args"]
+gateway_role = next(d for d in plain if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-gateway"))
+assert all(set(r["verbs"]) <= {"list", "watch"} for r in gateway_role["rules"]), gateway_role["rules"]
 dash = next(d for d in plain if d["kind"] == "ConfigMap")
 assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
 assert json.loads(dash["data"]["sluice.json"]) == json.load(open(f"{chart}/files/dashboards/sluice.json"))
 rule = next(d for d in docs("forced.yaml") if d["kind"] == "PrometheusRule")
 assert rule["spec"]["groups"] == yaml.safe_load(open(f"{chart}/files/alerts.yaml"))["groups"]
-role = next(d for d in plain if d["kind"] == "ClusterRole")
-for r in role["rules"]:
-    assert "*" not in r["verbs"] and "*" not in r["resources"], r
+for role in (d for d in plain if d["kind"] == "ClusterRole"):
+    for r in role["rules"]:
+        assert "*" not in r["verbs"] and "*" not in r["resources"], r
 PY
 echo "[step] helm lint --strict clean; manifests as specified"
 
@@ -91,13 +106,16 @@ echo "[step] helm lint --strict clean; manifests as specified"
 "$HELM" install "$rel" "$chart" -n "$ns" --create-namespace --wait --timeout 180s \
   --set operator.watchNamespace="$fn_ns" >"$work/install" 2>&1 || fail "helm install: $(cat "$work/install")"
 grep -q "Prometheus Operator's CRDs are absent" "$work/install" || fail "NOTES do not say the monitoring CRDs are absent"
-[[ $(k get deploy -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].status.readyReplicas}') == 2 ]] ||
+[[ $(k get deploy -l app.kubernetes.io/instance="$rel",app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.readyReplicas}') == 2 ]] ||
   fail "the operator Deployment does not have 2 ready replicas"
+[[ $(k get deploy -l app.kubernetes.io/instance="$rel",app.kubernetes.io/component=gateway -o jsonpath='{.items[0].status.readyReplicas}') == 2 ]] ||
+  fail "the gateway Deployment does not have 2 ready replicas"
 "$KUBECTL" get crd functions.sluice.io triggers.sluice.io >/dev/null || fail "the chart did not install the CRDs"
 echo "[step] helm install: 2 ready operator replicas (KWOK), CRDs installed, no monitoring objects"
 
 # 3. the real operator under the chart's ServiceAccount and RBAC.
-sa=$(k get sa -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].metadata.name}')
+sa=$(k get sa -l app.kubernetes.io/instance="$rel" -o json |
+  jq -r '[.items[] | select(.metadata.labels["app.kubernetes.io/component"] != "gateway")][0].metadata.name')
 token=$(k create token "$sa" --duration=10m)
 "$KUBECTL" config view --minify --raw --flatten >"$work/sa.kubeconfig"
 KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-credentials chart-sa --token="$token" >/dev/null
@@ -105,8 +123,16 @@ KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-context --current --user=ch
 "$KUBECTL" create namespace "$fn_ns" >/dev/null
 "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$work/sa.kubeconfig" --watch-namespace "$fn_ns" \
   --leader-elect --leader-election-namespace "$ns" --leader-election-id sluice-operator-leader \
-  --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
+  --gateway-service "$ns/$rel-gateway" --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
 operator_pid=$!
+# sluice-gateway under its own ServiceAccount: it loads its routes (list/watch only) and serves.
+gateway_sa=$(k get sa -l app.kubernetes.io/instance="$rel",app.kubernetes.io/component=gateway -o jsonpath='{.items[0].metadata.name}')
+cp "$work/sa.kubeconfig" "$work/gateway.kubeconfig"
+KUBECONFIG=$work/gateway.kubeconfig "$KUBECTL" config set-credentials chart-sa --token="$(k create token "$gateway_sa" --duration=10m)" >/dev/null
+gateway_admin=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$SLUICE_BUILD_DIR/sluice-gateway" --kubeconfig "$work/gateway.kubeconfig" --listen-address 127.0.0.1:0 \
+  --admin-address "127.0.0.1:$gateway_admin" >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
 "$KUBECTL" -n "$fn_ns" apply -f - >/dev/null <<'YAML'
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -142,16 +168,23 @@ refused='forbidden|HTTP 403|PermissionDenied'
 if grep -Eqi "$refused" "$work/operator.log"; then
   fail "the chart's RBAC refused a request: $(grep -Ei "$refused" "$work/operator.log" | head -3)"
 fi
+gateway_routes() { curl -s "http://127.0.0.1:$gateway_admin/loads" | jq -e --arg ns "$fn_ns" '.functions[] | select(.namespace == $ns and .name == "echo")' >/dev/null; }
+(poll 30 gateway_routes) || fail "the gateway under its ServiceAccount does not route $fn_ns/echo: $(tail -5 "$work/gateway.log")"
+if grep -Eqi "$refused" "$work/gateway.log"; then
+  fail "the chart's RBAC refused a gateway request: $(grep -Ei "$refused" "$work/gateway.log" | head -3)"
+fi
+kill "$gateway_pid" && wait "$gateway_pid" 2>/dev/null || true
+gateway_pid=""
 kill "$operator_pid" && wait "$operator_pid" 2>/dev/null || true
 operator_pid=""
-echo "[step] the operator under the chart's ServiceAccount: replica pod, status, Trigger, Event, Lease, nothing refused"
+echo "[step] the operator and the gateway under the chart's ServiceAccounts: replica pod, status, Trigger, Event, Lease, routes, nothing refused"
 
 # 4. helm test and helm upgrade.
 "$HELM" test "$rel" -n "$ns" --timeout 120s >"$work/test" 2>&1 || fail "helm test: $(cat "$work/test")"
 grep -q "Phase:.*Succeeded" "$work/test" || fail "helm test did not report success: $(cat "$work/test")"
 "$HELM" upgrade "$rel" "$chart" -n "$ns" --wait --timeout 180s --reuse-values --set operator.replicas=3 \
   >"$work/upgrade" 2>&1 || fail "helm upgrade: $(cat "$work/upgrade")"
-[[ $(k get deploy -l app.kubernetes.io/instance="$rel" -o jsonpath='{.items[0].status.readyReplicas}') == 3 ]] ||
+[[ $(k get deploy -l app.kubernetes.io/instance="$rel",app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.readyReplicas}') == 3 ]] ||
   fail "after the upgrade the Deployment does not have 3 ready replicas"
 [[ $("$HELM" status "$rel" -n "$ns" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') == 2 ]] ||
   fail "the release is not at revision 2 after the upgrade"

@@ -7,7 +7,8 @@
 #     every ELF file we add (the binary, librdkafka) resolves all its libraries
 #     inside the image (ldd in a chroot), librdkafka being ours from /usr/local/lib;
 #  3. run with runc as uid 65532 on a read-only root (as a restricted pod would):
-#     `sluice-operator --help` and `sluice-runtime --help` exit 0, / is not writable;
+#     `sluice-operator --help`, `sluice-gateway --help` and `sluice-runtime --help`
+#     exit 0, / is not writable;
 #  4. the runtime image serves a real Python handler that imports json, base64
 #     and hashlib from the image's standard library: started with host
 #     networking on a free 127.0.0.1 port, /invoke answers what the handler
@@ -46,7 +47,7 @@ SLUICE_IMAGES_LOCK_HELD=1 SLUICE_IMAGES_SKIP_BUILD=1 BUILD_DIR=$SLUICE_BUILD_DIR
   fail "images/build.sh failed: $(tail -n 20 "$work/build.log")"
 version=$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' "$SLUICE_SOURCE_DIR/CMakeLists.txt")
 revision=$(git -C "$SLUICE_SOURCE_DIR" rev-parse HEAD)
-for name in sluice-operator sluice-runtime-python; do
+for name in sluice-operator sluice-gateway sluice-runtime-python; do
   [[ -s $SLUICE_BUILD_DIR/images/$name.tar ]] || fail "no archive $SLUICE_BUILD_DIR/images/$name.tar"
 done
 grep -q "localhost/sluice-runtime-python:$version" "$SLUICE_BUILD_DIR/images/sizes.txt" || fail "sizes.txt lacks the runtime image"
@@ -74,6 +75,7 @@ check_config() {
 }
 check_config "localhost/sluice-operator:$version" sluice-operator /usr/local/bin/sluice-operator
 check_config "localhost/sluice-runtime-python:$version" sluice-runtime-python /usr/local/bin/sluice-runtime
+check_config "localhost/sluice-gateway:$version" sluice-gateway /usr/local/bin/sluice-gateway
 runtime_env=$(buildah inspect --type image "localhost/sluice-runtime-python:$version" | jq -c .OCIv1.config.Env)
 for var in PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1; do
   jq -e --arg v "$var" 'index($v) != null' <<<"$runtime_env" >/dev/null || fail "runtime image env lacks $var"
@@ -113,6 +115,12 @@ check_filesystem() {
 check_filesystem "$operator_root" sluice-operator
 check_filesystem "$runtime_root" sluice-runtime
 [[ $(stat -c %u:%g "$runtime_root/code") == 65532:65532 ]] || fail "/code in the runtime image is not owned by 65532"
+# The gateway links no librdkafka: only its own libraries must resolve.
+gateway_root=""
+mount_image gateway_root "localhost/sluice-gateway:$version"
+out=$(chroot "$gateway_root" /usr/bin/ldd /usr/local/bin/sluice-gateway) || fail "ldd sluice-gateway failed in its image: $out"
+! grep -q 'not found' <<<"$out" || fail "sluice-gateway in its image: $(grep 'not found' <<<"$out")"
+for tool in gcc cc c++ apt-get; do [[ ! -e $gateway_root/usr/bin/$tool ]] || fail "gateway image holds /usr/bin/$tool"; done
 
 # 3. runc, as a restricted pod runs it: uid/gid 65532, read-only root, /tmp a
 # tmpfs (the emptyDir), no capabilities, host network (no network namespace).
@@ -151,6 +159,9 @@ run_in() {
 out=$(run_in operator-help "$operator_root" /usr/local/bin/sluice-operator --help) ||
   fail "sluice-operator --help exited non-zero in its image: $out"
 grep -qi usage <<<"$out" || fail "sluice-operator --help printed no usage: $out"
+out=$(run_in gateway-help "$gateway_root" /usr/local/bin/sluice-gateway --help) ||
+  fail "sluice-gateway --help exited non-zero in its image: $out"
+grep -qi usage <<<"$out" || fail "sluice-gateway --help printed no usage: $out"
 out=$(IMAGE_ENV=$runtime_env run_in runtime-help "$runtime_root" /usr/local/bin/sluice-runtime --help) ||
   fail "sluice-runtime --help exited non-zero in its image: $out"
 grep -q -- --control-bind-address <<<"$out" || fail "sluice-runtime --help printed no options: $out"

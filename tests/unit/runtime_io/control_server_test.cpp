@@ -32,6 +32,7 @@ namespace http = web::http;
 class FakeHooks final : public ControlHooks {
  public:
   std::string notReadyReason() override { return notReady; }
+  std::string refusesInvocations() override { return refuses; }
   std::string metricsText() override { return "sluice_test_metric 1\n"; }
   Status specialize(const std::string& body) override {
     std::lock_guard lock(mu);
@@ -54,6 +55,7 @@ class FakeHooks final : public ControlHooks {
 
   std::mutex mu;
   std::string notReady;
+  std::string refuses;
   Status specializeResult;
   std::vector<std::string> specializedWith;
   std::atomic<bool> drainRequested{false};
@@ -186,6 +188,18 @@ TEST_F(ControlServerTest, InvokeRepliesWithTheHandlersOutput) {
   EXPECT_EQ(hooks_.lastInvoke.eventType, "cron.tick");
 }
 
+TEST_F(ControlServerTest, InvokeSaysNoHandlerSawItWhileTheReplicaRefusesInvocations) {
+  hooks_.refuses = "draining";
+  http::client::http_client client("http://127.0.0.1:" + std::to_string(port_));
+  http::http_request request(http::methods::POST);
+  request.set_request_uri("/invoke");
+  request.set_body("not-for-the-handler");
+  auto response = client.request(request).get();
+  EXPECT_EQ(response.status_code(), 503);
+  EXPECT_EQ(response.headers()["X-Sluice-Not-Handled"], "draining");
+  EXPECT_NE(hooks_.lastInvoke.body, "not-for-the-handler") << "the handler was called";
+}
+
 const char* kHttpFunction = R"({
   "name": "greeter",
   "runtime": "python3.11",
@@ -204,6 +218,7 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
       },
       metrics, realClock());
   EXPECT_EQ(controller.notReadyReason(), "") << "a warm replica is ready to be specialized";
+  EXPECT_EQ(controller.refusesInvocations(), "no function is loaded yet");
   InvokeRequest request{"hello", {}, "web", "http.request"};
   EXPECT_EQ(controller.invoke(request).status().toString(),
             "Unavailable: no function is loaded yet (warm replica waiting for /specialize)");
@@ -222,6 +237,7 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_EQ(controller.specialize(std::string(kHttpFunction)).toString(),
             "FailedPrecondition: already specialized as function \"greeter\"");
 
+  EXPECT_EQ(controller.refusesInvocations(), "");
   auto outputs = controller.invoke(request);
   ASSERT_TRUE(outputs.isOk()) << outputs.status().toString();
   ASSERT_EQ(outputs->size(), 1u);
@@ -229,6 +245,7 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
 
   controller.requestDrain();
   EXPECT_EQ(controller.notReadyReason(), "draining");
+  EXPECT_EQ(controller.refusesInvocations(), "draining");
   EXPECT_TRUE(controller.drain(std::chrono::seconds(5)).isOk());
   EXPECT_EQ(controller.invoke(request).status().toString(), "Unavailable: the replica is draining");
 }

@@ -284,3 +284,47 @@ TEST_F(TriggerScalerFactoryTest, CpuScalerScrapesTheReplicasAgainstTheirRequest)
 
 }  // namespace
 }  // namespace sluice::controllers
+
+namespace sluice::controllers {
+namespace {
+
+class HttpTriggerScalerTest : public ::testing::Test {
+ protected:
+  testing::FakeClock clock;
+  testing::FakeResourceClient client{clock};
+  std::shared_ptr<testing::FakeHttpGetter> http = std::make_shared<testing::FakeHttpGetter>();
+  static nlohmann::json httpTrigger(const nlohmann::json& http) {
+    return {{"metadata", {{"name", "t"}, {"namespace", "etl"}}},
+            {"spec", {{"functionRef", {{"name", "orders"}}}, {"http", http}}}};
+  }
+};
+
+TEST_F(HttpTriggerScalerTest, NothingToMeasureWithoutAGateway) {
+  TriggerScalerFactory factory{client, http, clock};
+  auto scaler = factory.create(httpTrigger({{"path", "/orders"}}));
+  ASSERT_TRUE(scaler.isOk());
+  EXPECT_EQ(*scaler, nullptr);
+}
+
+TEST_F(HttpTriggerScalerTest, MeasuresTheGatewaysRequestsAgainstTheFunctionsConcurrency) {
+  TriggerScalerFactoryOptions options;
+  options.gatewayLoadsUrls = [] { return std::vector<std::string>{"http://gw/loads"}; };
+  options.functionConcurrency = [](const std::string& ns, const std::string& name) {
+    return ns == "etl" && name == "orders" ? 4 : 1;
+  };
+  TriggerScalerFactory factory{client, http, clock, options};
+  http->answer("http://gw/loads", 200,
+               R"({"functions":[{"namespace":"etl","name":"orders","pending":2,"inFlight":7}]})");
+  auto scaler = factory.create(httpTrigger({{"path", "/orders"}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  ASSERT_NE(*scaler, nullptr);
+  EXPECT_EQ((*scaler)->name(), "http/etl/orders");
+  EXPECT_EQ((*scaler)->target().target, 4);
+  EXPECT_EQ((*scaler)->read()->value, 9);
+  auto own = factory.create(httpTrigger({{"path", "/orders"}, {"targetConcurrency", 10}}));
+  ASSERT_TRUE(own.isOk());
+  EXPECT_EQ((*own)->target().target, 10) << "spec.http.targetConcurrency wins";
+}
+
+}  // namespace
+}  // namespace sluice::controllers

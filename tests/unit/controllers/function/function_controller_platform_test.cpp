@@ -169,3 +169,38 @@ TEST_F(FunctionControllerPlatformTest, AGoneFunctionIsForgotten) {
 
 }  // namespace
 }  // namespace sluice::controllers
+
+namespace sluice::controllers {
+namespace {
+
+// With the gateway's URL known, a Function with an http Trigger gets status.url; without one it loses it.
+TEST(FunctionControllerUrlTest, StatusUrlFollowsTheHttpTrigger) {
+  testing::FakeClock clock;
+  testing::FakeResourceClient client(clock);
+  kube::ObjectCache functions;
+  kube::ObjectCache triggers;
+  controller::EventRecorder events(client, "sluice-operator", clock);
+  FakePlatform platform;
+  FunctionController controller(client, {functions, triggers}, platform, events, clock, "http://gw.example:8080/");
+  json fn = {{"apiVersion", "sluice.io/v1alpha1"},
+             {"kind", "Function"},
+             {"metadata", {{"name", "echo"}, {"namespace", "ns"}}},
+             {"spec", {{"runtime", "python3.11"}, {"handler", "index.main_handler"}, {"code", {{"inline", "x = 1"}}}}}};
+  functions.upsert(std::make_shared<const json>(*client.create(spec::kFunctions, "ns", fn)));
+  json t = {{"apiVersion", "sluice.io/v1alpha1"},
+            {"kind", "Trigger"},
+            {"metadata", {{"name", "web"}, {"namespace", "ns"}}},
+            {"spec", {{"functionRef", {{"name", "echo"}}}, {"http", {{"path", "/echo"}}}}}};
+  triggers.upsert(std::make_shared<const json>(*client.create(spec::kTriggers, "ns", t)));
+  ASSERT_TRUE(controller.reconcile("ns/echo").status.isOk());
+  json current = *client.object(spec::kFunctions, "ns", "echo");
+  EXPECT_EQ(current["status"]["url"], "http://gw.example:8080/ns/echo");
+
+  functions.upsert(std::make_shared<const json>(current));
+  triggers.erase("ns/web");
+  ASSERT_TRUE(controller.reconcile("ns/echo").status.isOk());
+  EXPECT_FALSE(client.object(spec::kFunctions, "ns", "echo")->at("status").contains("url"));
+}
+
+}  // namespace
+}  // namespace sluice::controllers

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Gateway overhead (issue 13): one Function with one replica on the real
+# apiserver + KWOK of tests/env (a real sluice-runtime stands in for the pod,
+# on its IP), the same trivial handler called directly on the replica's
+# /invoke and through sluice-gateway, alternating rounds in one run
+# (sluice_bench_gateway). Writes bench/results/gateway.json.
+# Usage: bench/gateway/run.sh [CONNECTIONS] [SECONDS] [ROUNDS]   (default 8 5 3).
+# Needs `bash tests/env/up.sh kube` and the binaries of SLUICE_BENCH_BUILD_DIR
+# (make bench: Release) or build/; SLUICE_GATEWAY_BINARY picks another
+# sluice-gateway (e.g. a Release one while the rest is a Quick build).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$root/build/testenv.env"
+  set +a
+fi
+export SLUICE_SOURCE_DIR=$root SLUICE_BUILD_DIR=${SLUICE_BENCH_BUILD_DIR:-$root/build}
+source "$root/tests/integration/lib.sh"
+require_env KUBECTL KUBECONFIG
+source "$root/tests/integration/gateway/gateway_lib.sh"
+own_namespace bench-gateway
+trap 'stop_standins; _own_namespace_cleanup' EXIT
+bench=$SLUICE_BUILD_DIR/sluice_bench_gateway
+[[ -x $bench ]] || fail "$bench is not built (cmake --build $SLUICE_BUILD_DIR --target sluice_bench_gateway)"
+
+serve_through_gateway echo
+k apply -f - >/dev/null <<'YAML'
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: echo}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  concurrency: 8
+  code:
+    inline: |
+      def main_handler(event, context):
+          return "ok"
+  scaling: {minReplicas: 1, maxReplicas: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: echo-http}
+spec:
+  functionRef: {name: echo}
+  http: {path: /echo}
+YAML
+ip=""
+one_standin() {
+  ip=$(k get pods -l sluice.io/function=echo -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp == null) | .status.podIP // empty][0] // empty')
+  [[ -n $ip ]] && curl -sf "http://$ip:8090/readyz" -o /dev/null
+}
+poll 120 one_standin
+answers() { [[ $(curl -s -X POST "http://127.0.0.1:$gw_port/$ns/echo/" -d '{}') == ok ]]; }
+poll 60 answers
+
+mkdir -p "$root/bench/results"
+"$bench" "http://$ip:8090/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${1:-8}" "${2:-5}" "${3:-3}" |
+  jq --arg when "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg build "$SLUICE_BUILD_DIR" \
+    --arg gateway "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '. + {measured: $when, build_dir: $build, gateway_binary: $gateway, host_cpus: '"$(nproc)"', load_average_before: $load}' \
+    >"$root/bench/results/gateway.json"
+cat "$root/bench/results/gateway.json"

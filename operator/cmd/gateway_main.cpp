@@ -1,0 +1,129 @@
+// sluice-gateway: the HTTP front door of Functions with an http Trigger.
+//
+// Watches Functions, Triggers and replica Pods (kubeconfig or in-cluster) and
+// serves `<method> /<namespace>/<function><path>` on --listen-address,
+// balancing over each Function's Ready replicas and holding requests while a
+// Function wakes from zero (operator/gateway). /healthz, /readyz, /metrics and
+// /loads are on --admin-address. Runs until SIGTERM/SIGINT, then stops taking
+// requests and lets those in progress finish.
+#include <pthread.h>
+
+#include <csignal>
+#include <iostream>
+#include <string>
+
+#include <prometheus/registry.h>
+#include <CLI/CLI.hpp>
+
+#include "api/pods.h"
+#include "common/clock.h"
+#include "common/crash_report.h"
+#include "common/logging.h"
+#include "gateway/beast_upstream.h"
+#include "gateway/dispatcher.h"
+#include "gateway/gateway.h"
+#include "gateway/route_table.h"
+#include "kube/informer.h"
+#include "kube/kube_client.h"
+#include "sluice/version.h"
+#include "spec/resources.h"
+
+int main(int argc, char** argv) {
+  sluice::installCrashReport();
+  CLI::App app{"sluice-gateway: HTTP URLs for Sluice Functions, from zero, balanced over their replicas"};
+  app.set_version_flag("--version", std::string("sluice-gateway ") + sluice::kVersion);
+
+  std::string kubeconfig;
+  std::string watchNamespace;
+  std::string logLevel = "info";
+  sluice::gateway::GatewayOptions options;
+  sluice::gateway::DispatcherOptions dispatch;
+  int requestTimeoutSeconds = 60;
+  int replicaPort = sluice::api::kControlPort;
+  app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
+      ->envname("KUBECONFIG");
+  app.add_option("--watch-namespace", watchNamespace, "Route Functions of this namespace only (default: all)");
+  app.add_option("--listen-address", options.listenAddress, "Address of the public HTTP listener")
+      ->capture_default_str();
+  app.add_option("--admin-address", options.adminAddress, "Address of /healthz, /readyz, /metrics and /loads")
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", options.maxBodyBytes, "Larger request bodies are refused with 413")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--queue-limit", dispatch.queueLimit,
+                 "Requests one Function may have waiting for a replica; more are refused with 503")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--request-timeout-seconds", requestTimeoutSeconds,
+                 "From reading a request to the replica's answer, queueing included; then 504")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "Threads serving connections")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--replica-port", replicaPort, "Port on which replicas take invocations")->capture_default_str();
+  sluice::gateway::BeastUpstreamOptions upstreamOptions;
+  app.add_option("--replica-keep-alive", upstreamOptions.idleConnectionsPerReplica,
+                 "Idle kept-alive connections per replica (0: a new connection per request; see beast_upstream.h)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
+      ->envname("SLUICE_LOG_LEVEL")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  dispatch.requestTimeout = std::chrono::seconds(requestTimeoutSeconds);
+
+  if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
+    std::cerr << "sluice-gateway: --log-level: " << status.message() << "\n";
+    return 2;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto& clock = sluice::realClock();
+  auto connected = sluice::kube::connect(kubeconfig, clock);
+  if (!connected) {
+    std::cerr << "sluice-gateway: " << connected.status().toString() << "\n";
+    return 1;
+  }
+  SLUICE_LOG_INFO("sluice-gateway {}: using {} at {}", sluice::kVersion, connected->config.origin,
+                  connected->config.server);
+  sluice::kube::InformerOptions scope;
+  scope.ns = watchNamespace;
+  sluice::kube::InformerOptions podScope = scope;
+  podScope.labelSelector = std::string(sluice::api::kManagedBySelector) + "," + sluice::api::kRoleLabel + "=replica";
+  sluice::kube::Informer functions(*connected->client, sluice::spec::kFunctions, scope, clock);
+  sluice::kube::Informer triggers(*connected->client, sluice::spec::kTriggers, scope, clock);
+  sluice::kube::Informer pods(*connected->client, sluice::kube::resources::kPods, podScope, clock);
+
+  sluice::gateway::BeastUpstream upstream(upstreamOptions);
+  sluice::gateway::Dispatcher dispatcher(dispatch, upstream, clock);
+  sluice::gateway::RouteTable routes(dispatcher, functions, triggers, pods, replicaPort);
+  auto registry = std::make_shared<prometheus::Registry>();
+  sluice::gateway::Gateway gateway(
+      options, dispatcher, [&routes](const std::string& key) { return routes.triggerOf(key); },
+      [&] {
+        if (!functions.hasSynced() || !triggers.hasSynced() || !pods.hasSynced())
+          return std::string("routes not loaded yet");
+        return std::string();
+      },
+      registry);
+  functions.start();
+  triggers.start();
+  pods.start();
+  if (auto status = gateway.start(); !status.isOk()) {
+    std::cerr << "sluice-gateway: " << status.toString() << "\n";
+    return 1;
+  }
+  int received = 0;
+  sigwait(&signals, &received);
+  SLUICE_LOG_INFO("sluice-gateway: received signal {}, stopping", received);
+  gateway.stop();
+  pods.stop();
+  triggers.stop();
+  functions.stop();
+  return 0;
+}

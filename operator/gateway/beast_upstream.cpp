@@ -1,0 +1,233 @@
+#include "gateway/beast_upstream.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace sluice::gateway {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Whether an idle connection can still carry a request: the peer has not
+// closed it (a zero-byte peek would read its FIN) and sent nothing unasked.
+bool stillOpen(tcp::socket& socket) {
+  char byte = 0;
+  const ssize_t peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+// Kept-alive connections per replica address, each idle at most maxIdle.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::size_t perAddress, std::chrono::milliseconds maxIdle)
+      : perAddress_(perAddress), maxIdle_(maxIdle) {}
+
+  std::unique_ptr<beast::tcp_stream> take(const std::string& address) {
+    std::lock_guard lock(mu_);
+    auto it = idle_.find(address);
+    if (it == idle_.end()) return nullptr;
+    const auto now = SteadyClock::now();
+    while (!it->second.empty()) {
+      Idle candidate = std::move(it->second.back());
+      it->second.pop_back();
+      if (now - candidate.since <= maxIdle_ && stillOpen(candidate.stream->socket()))
+        return std::move(candidate.stream);
+    }
+    return nullptr;
+  }
+
+  void drop(const std::string& address) {
+    std::lock_guard lock(mu_);
+    idle_.erase(address);
+  }
+
+  void give(const std::string& address, std::unique_ptr<beast::tcp_stream> stream) {
+    std::lock_guard lock(mu_);
+    auto& list = idle_[address];
+    if (list.size() < perAddress_) list.push_back(Idle{std::move(stream), SteadyClock::now()});
+  }
+
+ private:
+  struct Idle {
+    std::unique_ptr<beast::tcp_stream> stream;
+    SteadyClock::time_point since;
+  };
+  const std::size_t perAddress_;
+  const std::chrono::milliseconds maxIdle_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<Idle>> idle_;  // guarded by mu_
+};
+
+namespace {
+
+// One call: a kept-alive connection to the replica or a new one, send, read,
+// then `done`. Its handlers run on the connection's strand.
+class Exchange : public std::enable_shared_from_this<Exchange> {
+ public:
+  Exchange(asio::io_context& io, ConnectionPool& pool, const BeastUpstreamOptions& options,
+           std::function<void(UpstreamResult)> done)
+      : io_(io), pool_(pool), options_(options), done_(std::move(done)) {}
+
+  void start(const std::string& address, const UpstreamRequest& request, std::chrono::milliseconds timeout) {
+    timeout_ = timeout;
+    address_ = address;
+    request_.method(beast::http::verb::post);
+    request_.target(options_.invokePath);
+    request_.version(11);
+    request_.set(beast::http::field::host, address);
+    for (const auto& [name, value] : request.headers) request_.insert(name, value);
+    request_.body() = request.body;
+    request_.keep_alive(options_.idleConnectionsPerReplica > 0);
+    request_.prepare_payload();
+
+    stream_ = pool_.take(address);
+    if (stream_) {
+      reused_ = true;
+      return send();
+    }
+    const size_t colon = address.rfind(':');
+    std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    beast::error_code ec;
+    asio::ip::address ip = asio::ip::make_address(host, ec);
+    if (ec || colon == std::string::npos) return finish(UpstreamOutcome::kNotReached, "bad replica address " + address);
+    const auto port = static_cast<unsigned short>(std::stoi(address.substr(colon + 1)));
+    stream_ = std::make_unique<beast::tcp_stream>(asio::make_strand(io_));
+    stream_->expires_after(std::min(timeout_, options_.connectTimeout));
+    stream_->async_connect(tcp::endpoint(ip, port), [self = shared_from_this()](beast::error_code connectError) {
+      if (connectError) return self->finish(UpstreamOutcome::kNotReached, "connect: " + connectError.message());
+      self->send();
+    });
+  }
+
+ private:
+  void send() {
+    stream_->expires_after(timeout_);
+    beast::http::async_write(*stream_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      // A kept-alive connection the replica has dropped takes no request:
+      // the write fails before the replica has all of it, so trying again is safe.
+      if (ec && self->reused_)
+        return self->finish(UpstreamOutcome::kNotReached, "kept-alive connection: " + ec.message());
+      if (ec) return self->fail("sending", ec);
+      self->parser_.emplace();
+      self->parser_->body_limit(self->options_.maxResponseBytes);
+      beast::http::async_read(*self->stream_, self->buffer_, *self->parser_,
+                              [self](beast::error_code readError, std::size_t) { self->onRead(readError); });
+    });
+  }
+
+  void onRead(beast::error_code ec) {
+    if (ec) return fail("reading the answer", ec);
+    auto message = parser_->release();
+    UpstreamResult result;
+    result.response.status = static_cast<int>(message.result_int());
+    for (const auto& field : message) {
+      result.response.headers.emplace_back(lower(std::string(field.name_string())), field.value());
+    }
+    result.response.body = std::move(message.body());
+    if (result.response.status == 503 && message.find("X-Sluice-Not-Handled") != message.end()) {
+      close();
+      pool_.drop(address_);
+      result.outcome = UpstreamOutcome::kRefused;
+      result.error = "the replica takes no invocations: " + std::string(message["X-Sluice-Not-Handled"]);
+    } else if (message.keep_alive() && buffer_.size() == 0) {
+      stream_->expires_never();
+      pool_.give(address_, std::move(stream_));
+    } else {
+      close();
+    }
+    done_(std::move(result));
+  }
+
+  void fail(const char* when, beast::error_code ec) {
+    finish(ec == beast::error::timeout ? UpstreamOutcome::kTimedOut : UpstreamOutcome::kFailed,
+           std::string(when) + ": " + ec.message());
+  }
+
+  void finish(UpstreamOutcome outcome, std::string error) {
+    close();
+    UpstreamResult result;
+    result.outcome = outcome;
+    result.error = std::move(error);
+    done_(std::move(result));
+  }
+
+  void close() {
+    if (!stream_) return;
+    beast::error_code ignored;
+    stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_->close();
+    stream_.reset();
+  }
+
+  asio::io_context& io_;
+  ConnectionPool& pool_;
+  const BeastUpstreamOptions& options_;
+  std::function<void(UpstreamResult)> done_;
+  std::string address_;
+  std::chrono::milliseconds timeout_{};
+  std::unique_ptr<beast::tcp_stream> stream_;
+  bool reused_ = false;
+  beast::http::request<beast::http::string_body> request_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::response_parser<beast::http::string_body>> parser_;
+};
+
+}  // namespace
+
+class BeastUpstream::Impl {
+ public:
+  explicit Impl(BeastUpstreamOptions options)
+      : options_(std::move(options)),
+        work_(asio::make_work_guard(io_)),
+        pool_(options_.idleConnectionsPerReplica, options_.maxIdle) {
+    for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~Impl() {
+    work_.reset();
+    io_.stop();
+    for (auto& thread : threads_) thread.join();
+  }
+
+  BeastUpstreamOptions options_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  ConnectionPool pool_;  // after io_: its connections go first
+  std::vector<std::thread> threads_;
+};
+
+BeastUpstream::BeastUpstream(BeastUpstreamOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+BeastUpstream::~BeastUpstream() = default;
+
+void BeastUpstream::forward(const std::string& address, const UpstreamRequest& request,
+                            std::chrono::milliseconds timeout, std::function<void(UpstreamResult)> done) {
+  std::make_shared<Exchange>(impl_->io_, impl_->pool_, impl_->options_, std::move(done))
+      ->start(address, request, timeout);
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,50 @@
+// BeastUpstream: the real Upstream, over Boost.Beast on its own threads.
+// POSTs to http://<address>/invoke, on a kept-alive connection to that
+// replica when one is idle (and still open, idle no longer than maxIdle),
+// else on a new one. A failed connect (refused, unreachable, no answer within
+// connectTimeout) is kNotReached, and so is a kept-alive connection that
+// fails while the request is written (the replica cannot have all of it);
+// anything failing after the request was written is kFailed or kTimedOut.
+// A 503 with X-Sluice-Not-Handled (the runtime refusing all invocations, e.g.
+// while it drains) is kRefused, and that replica's idle connections are dropped.
+// Thread-safe; destroy after every call has ended.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "gateway/upstream.h"
+
+namespace sluice::gateway {
+
+struct BeastUpstreamOptions {
+  int threads = 2;
+  std::chrono::milliseconds connectTimeout{1000};
+  std::size_t maxResponseBytes = 64 * 1024 * 1024;
+  std::string invokePath = "/invoke";
+  // Kept-alive connections per replica; 0 (the default): a new connection per
+  // call. Off because the runtime's cpprestsdk listener, once closed at the end
+  // of a drain, answers 404 on connections still open to it, which the gateway
+  // cannot tell from the handler's own 404 (seen in gateway_load_test); on
+  // once replicas serve on http/http_server.h, whose stop closes idle connections.
+  std::size_t idleConnectionsPerReplica = 0;
+  // Shorter than any replica's keep-alive timeout, so a kept-alive connection
+  // is not reused as the replica closes it.
+  std::chrono::milliseconds maxIdle{2000};
+};
+
+class BeastUpstream final : public Upstream {
+ public:
+  explicit BeastUpstream(BeastUpstreamOptions options = {});
+  ~BeastUpstream() override;
+  void forward(const std::string& address, const UpstreamRequest& request, std::chrono::milliseconds timeout,
+               std::function<void(UpstreamResult)> done) override;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::gateway

@@ -1,0 +1,144 @@
+#include "gateway/gateway.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "gateway/proxy_response.h"
+#include "gateway/route.h"
+
+namespace sluice::gateway {
+
+std::string loadsJson(const std::vector<FunctionLoad>& loads) {
+  nlohmann::json functions = nlohmann::json::array();
+  for (const FunctionLoad& load : loads) {
+    const size_t slash = load.key.find('/');
+    functions.push_back({{"namespace", load.key.substr(0, slash)},
+                         {"name", load.key.substr(slash + 1)},
+                         {"pending", load.pending},
+                         {"inFlight", load.inFlight},
+                         {"replicas", load.replicas}});
+  }
+  return nlohmann::json{{"functions", functions}}.dump();
+}
+
+Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
+                 std::function<std::optional<std::string>(const std::string&)> triggerOf,
+                 std::function<std::string()> notReadyReason, std::shared_ptr<prometheus::Registry> registry)
+    : options_(std::move(options)),
+      dispatcher_(dispatcher),
+      triggerOf_(std::move(triggerOf)),
+      notReadyReason_(std::move(notReadyReason)),
+      registry_(std::move(registry)),
+      metrics_(registry_, dispatcher_) {
+  http::HttpServerOptions publicOptions;
+  publicOptions.bindAddress = options_.listenAddress;
+  publicOptions.maxBodyBytes = options_.maxBodyBytes;
+  publicOptions.threads = options_.threads;
+  publicOptions.name = "gateway";
+  public_ = std::make_unique<http::HttpServer>(
+      publicOptions,
+      [this](http::ServerRequest request, http::Responder respond) { serve(std::move(request), respond); });
+  http::HttpServerOptions adminOptions;
+  adminOptions.bindAddress = options_.adminAddress;
+  adminOptions.maxBodyBytes = 64 * 1024;
+  adminOptions.threads = 1;
+  adminOptions.name = "gateway admin";
+  admin_ = std::make_unique<http::HttpServer>(
+      adminOptions, [this](http::ServerRequest request, http::Responder respond) { serveAdmin(request, respond); });
+}
+
+Gateway::~Gateway() { stop(std::chrono::seconds(1)); }
+
+Status Gateway::start() {
+  if (Status status = admin_->start(); !status.isOk()) return status;
+  if (Status status = public_->start(); !status.isOk()) return status;
+  ticker_ = std::jthread([this](std::stop_token stop) {
+    while (realClock().sleepFor(options_.tickInterval, stop)) dispatcher_.tick();
+  });
+  return Status::ok();
+}
+
+void Gateway::stop(std::chrono::milliseconds grace) {
+  ticker_ = std::jthread();
+  dispatcher_.shutdown();
+  public_->stop(grace);
+  admin_->stop(std::chrono::seconds(1));
+}
+
+void Gateway::serve(http::ServerRequest request, http::Responder respond) {
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Route> route = parseRoute(request.target);
+  if (!route) {
+    respond(http::textResponse(404, "no route: the gateway serves /<namespace>/<function>/<path>\n"));
+    return;
+  }
+  std::optional<std::string> trigger = triggerOf_(route->key());
+  if (!trigger) {
+    metrics_.observe(route->ns, route->function, 404, 0);
+    respond(http::textResponse(404, "no Function " + route->key() + " with an http Trigger\n"));
+    return;
+  }
+  Call call;
+  call.request = invokeRequestFor(request, *route, *trigger);
+  call.done = [this, respond, route = *route, started](CallResult result) {
+    http::ServerResponse response;
+    switch (result.end) {
+      case CallEnd::kAnswered:
+        response = clientResponseFrom(result.response);
+        response.headers.emplace_back("X-Sluice-Replica", result.replica);
+        break;
+      case CallEnd::kNotFound:
+        response = http::textResponse(404, "Function " + route.key() + " is not routable: " + result.detail + "\n");
+        break;
+      case CallEnd::kStopping:
+        response = http::textResponse(503, "the gateway is stopping; try again\n");
+        response.headers.emplace_back("Retry-After", std::to_string(options_.retryAfterSeconds));
+        break;
+      case CallEnd::kQueueFull:
+        response = http::textResponse(503, "Function " + route.key() + ": too many requests waiting; try again\n");
+        response.headers.emplace_back("Retry-After", std::to_string(options_.retryAfterSeconds));
+        break;
+      case CallEnd::kTimedOut:
+        response =
+            http::textResponse(504, "Function " + route.key() + " did not answer in time: " + result.detail + "\n");
+        break;
+      case CallEnd::kUpstreamFailed:
+        response = http::textResponse(502, "Function " + route.key() + ": replica " + result.replica +
+                                               " failed during the request: " + result.detail + "\n");
+        break;
+    }
+    metrics_.observe(route.ns, route.function, response.status,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    respond(std::move(response));
+  };
+  dispatcher_.submit(route->key(), std::move(call));
+}
+
+void Gateway::serveAdmin(const http::ServerRequest& request, const http::Responder& respond) {
+  std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/healthz") return respond(http::textResponse(200, "ok\n"));
+  if (path == "/readyz") {
+    std::string reason = notReadyReason_ ? notReadyReason_() : "";
+    return respond(http::textResponse(reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n"));
+  }
+  if (path == "/metrics") {
+    auto families = registry_->Collect();
+    auto loads = metrics_.collector()->Collect();
+    families.insert(families.end(), loads.begin(), loads.end());
+    http::ServerResponse response;
+    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    response.body = prometheus::TextSerializer().Serialize(families);
+    return respond(std::move(response));
+  }
+  if (path == "/loads") {
+    http::ServerResponse response;
+    response.headers.emplace_back("Content-Type", "application/json");
+    response.body = loadsJson(dispatcher_.loads());
+    return respond(std::move(response));
+  }
+  respond(http::textResponse(404, "no such endpoint: " + path + "\n"));
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,70 @@
+// Gateway: sluice-gateway's front door. Serves `<method> /<namespace>/<function><path>`
+// on the public listener and hands each request to the Dispatcher; answers:
+//   the handler's answer (a Lambda/SCF proxy response mapped, see proxy_response.h),
+//   404 no routable Function (none of that name, or without an http Trigger),
+//   413 a body over maxBodyBytes, 503 + Retry-After the Function's queue is full,
+//   504 no answer within the request timeout, 502 the replica broke the connection,
+//   503 + Retry-After still queued when the gateway stops (never sent).
+// The admin listener serves /healthz, /readyz (routes loaded), /metrics and
+// /loads (JSON: each routable Function's pending and in-flight requests, read
+// by the operator's http scaler).
+// Thread-safety: start()/stop() from one thread; the rest runs on the servers' threads.
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "gateway/dispatcher.h"
+#include "gateway/gateway_metrics.h"
+#include "http/http_server.h"
+
+namespace sluice::gateway {
+
+struct GatewayOptions {
+  std::string listenAddress = "0.0.0.0:8080";
+  std::string adminAddress = "0.0.0.0:9090";
+  std::size_t maxBodyBytes = 6 * 1024 * 1024;
+  int threads = 2;
+  int retryAfterSeconds = 1;  // in a 503's Retry-After
+  std::chrono::milliseconds tickInterval{50};
+};
+
+class Gateway {
+ public:
+  // `triggerOf`: the http Trigger of a routable Function (namespace/name), or none.
+  // `notReadyReason`: "" when ready (routes loaded), else why not.
+  Gateway(GatewayOptions options, Dispatcher& dispatcher,
+          std::function<std::optional<std::string>(const std::string&)> triggerOf,
+          std::function<std::string()> notReadyReason, std::shared_ptr<prometheus::Registry> registry);
+  ~Gateway();
+
+  Status start();
+  // Stops taking requests, ends queued ones, lets answers in progress finish (up to `grace`).
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  int port() const { return public_->port(); }
+  int adminPort() const { return admin_->port(); }
+
+ private:
+  void serve(http::ServerRequest request, http::Responder respond);
+  void serveAdmin(const http::ServerRequest& request, const http::Responder& respond);
+
+  const GatewayOptions options_;
+  Dispatcher& dispatcher_;
+  std::function<std::optional<std::string>(const std::string&)> triggerOf_;
+  std::function<std::string()> notReadyReason_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  GatewayMetrics metrics_;
+  std::unique_ptr<http::HttpServer> public_;
+  std::unique_ptr<http::HttpServer> admin_;
+  std::jthread ticker_;
+};
+
+// The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas"}]}.
+std::string loadsJson(const std::vector<FunctionLoad>& loads);
+
+}  // namespace sluice::gateway

@@ -1,0 +1,87 @@
+#include "gateway/route_table.h"
+
+#include <algorithm>
+
+#include "api/pods.h"
+#include "kube/resource_client.h"
+
+namespace sluice::gateway {
+
+namespace {
+
+std::string namespaceOf(const kube::Json& object) {
+  return object.value("/metadata/namespace"_json_pointer, std::string("default"));
+}
+
+}  // namespace
+
+RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers,
+                       kube::Informer& pods, int port)
+    : dispatcher_(dispatcher), functions_(functions), triggers_(triggers), pods_(pods), port_(port) {
+  auto byName = [this](const kube::Json& object) {
+    refresh(namespaceOf(object), object.value("/metadata/name"_json_pointer, std::string()));
+  };
+  auto byTrigger = [this](const kube::Json& object) {
+    std::string function = object.value("/spec/functionRef/name"_json_pointer, std::string());
+    if (!function.empty()) refresh(namespaceOf(object), function);
+  };
+  auto byPod = [this](const kube::Json& object) {
+    std::string function = object.value("/metadata/labels"_json_pointer / api::kFunctionLabel, std::string());
+    if (!function.empty()) refresh(namespaceOf(object), function);
+  };
+  auto handlerOf = [](auto each) {
+    return kube::EventHandler{each,
+                              [each](const kube::Json& previous, const kube::Json& current) {
+                                each(previous);
+                                each(current);
+                              },
+                              each};
+  };
+  functions_.addHandler(handlerOf(byName));
+  triggers_.addHandler(handlerOf(byTrigger));
+  pods_.addHandler(handlerOf(byPod));
+}
+
+std::optional<std::string> RouteTable::triggerOf(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = triggerOf_.find(key);
+  if (it == triggerOf_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RouteTable::refresh(const std::string& ns, const std::string& function) {
+  const std::string key = kube::objectKey(ns, function);
+  std::lock_guard lock(mu_);
+  std::string trigger;
+  for (const kube::ObjectPtr& candidate : triggers_.cache().byNamespace(ns)) {
+    if (candidate->value("/spec/functionRef/name"_json_pointer, std::string()) != function) continue;
+    if (!candidate->contains("/spec/http"_json_pointer)) continue;
+    if (candidate->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
+    std::string name = candidate->value("/metadata/name"_json_pointer, std::string());
+    if (trigger.empty() || name < trigger) trigger = name;  // the same one whatever the cache's order
+  }
+  kube::ObjectPtr object = functions_.cache().get(key);
+  if (trigger.empty() || !object || object->contains("/metadata/deletionTimestamp"_json_pointer)) {
+    if (triggerOf_.erase(key) > 0) dispatcher_.removeFunction(key);
+    return;
+  }
+  FunctionRoute route;
+  route.concurrency = object->value("/spec/concurrency"_json_pointer, 1);
+  for (const kube::ObjectPtr& pod : pods_.cache().byNamespace(ns)) {
+    const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
+    if (labels.value(api::kFunctionLabel, std::string()) != function ||
+        labels.value(api::kRoleLabel, std::string()) != "replica")
+      continue;
+    const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
+    if (ip.empty() || pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod)) continue;
+    const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    route.replicas.push_back(
+        Replica{pod->value("/metadata/name"_json_pointer, std::string()), host + ":" + std::to_string(port_)});
+  }
+  std::sort(route.replicas.begin(), route.replicas.end(),
+            [](const Replica& a, const Replica& b) { return a.name < b.name; });
+  triggerOf_[key] = trigger;
+  dispatcher_.setFunction(key, std::move(route));
+}
+
+}  // namespace sluice::gateway

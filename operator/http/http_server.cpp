@@ -1,0 +1,380 @@
+#include "http/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/logging.h"
+
+namespace sluice::http {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A header block bigger than this is refused (431), as most servers do.
+constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+// After refusing a body, how long and how much of it is read and dropped so
+// the client, still sending, reads the answer instead of a reset.
+constexpr std::chrono::seconds kLingerTime{2};
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+const std::string* ServerRequest::header(const std::string& lowerName) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lowerName) return &value;
+  }
+  return nullptr;
+}
+
+ServerResponse textResponse(int status, std::string body) {
+  ServerResponse response;
+  response.status = status;
+  response.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  response.body = std::move(body);
+  return response;
+}
+
+class Session;
+
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(HttpServerOptions options, RequestHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(io_) {}
+
+  Status start();
+  void stop(std::chrono::milliseconds grace);
+  void accept();
+
+  void sessionOpened(std::uint64_t id, const std::shared_ptr<Session>& session);
+  void sessionClosed(std::uint64_t id);
+  void requestStarted() { ++inHandler_; }
+  void requestFinished() {
+    std::lock_guard lock(mu_);
+    --inHandler_;
+    cv_.notify_all();
+  }
+
+  const HttpServerOptions options_;
+  const RequestHandler handler_;
+  // Declared before io_: connections still queued in io_ unregister
+  // themselves when it is destroyed.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> inHandler_{0};
+  std::atomic<std::uint64_t> nextSession_{0};
+  int port_ = 0;
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+};
+
+// One connection: reads requests one after another (HTTP/1.1 keep-alive),
+// hands each to the handler and writes its answer. Everything runs on the
+// connection's strand; the Responder posts onto it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server, std::uint64_t id)
+      : stream_(std::move(socket)), server_(std::move(server)), id_(id) {}
+
+  ~Session() { server_->sessionClosed(id_); }
+
+  void run() {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remoteAddress_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+    readHeader();
+  }
+
+  // From stop(): an idle connection goes now; a busy one after its answer.
+  void closeIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->handling_) self->close();
+    });
+  }
+
+  void forceClose() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
+ private:
+  void readHeader() {
+    if (server_->stopping_) return close();
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(server_->options_.maxBodyBytes);
+    // The first request may take readTimeout; an idle kept-alive one idleTimeout.
+    stream_.expires_after(requestsServed_ == 0 ? server_->options_.readTimeout : server_->options_.idleTimeout);
+    beast::http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec == beast::http::error::body_limit)
+      return refuse(
+          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+    if (ec == beast::http::error::header_limit) return refuse(431, "request header block too large\n");
+    if (ec) return close();
+    stream_.expires_after(server_->options_.readTimeout);
+    const auto& header = parser_->get();
+    auto expect = header.find(beast::http::field::expect);
+    if (expect != header.end() && lower(std::string(expect->value())) == "100-continue" && !parser_->is_done()) {
+      auto interim = std::make_shared<beast::http::response<beast::http::empty_body>>(beast::http::status::continue_,
+                                                                                      header.version());
+      beast::http::async_write(stream_, *interim,
+                               [self = shared_from_this(), interim](beast::error_code writeError, std::size_t) {
+                                 if (writeError) return self->close();
+                                 self->readBody();
+                               });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    beast::http::async_read(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onRequest(ec); });
+  }
+
+  void onRequest(beast::error_code ec) {
+    if (ec == beast::http::error::body_limit) {
+      // A chunked body grew past the limit while being read.
+      return refuse(
+          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+    }
+    if (ec) return close();
+    stream_.expires_never();
+    auto message = parser_->release();
+    keepAlive_ = message.keep_alive();
+    ServerRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message)
+      request.headers.emplace_back(lower(std::string(field.name_string())), field.value());
+    request.body = std::move(message.body());
+    request.remoteAddress = remoteAddress_;
+    handling_ = true;
+    ++requestsServed_;
+    server_->requestStarted();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [self = shared_from_this(), answered](ServerResponse response) {
+      if (answered->exchange(true)) return;
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
+    };
+    try {
+      server_->handler_(std::move(request), respond);
+    } catch (const std::exception& e) {
+      SLUICE_LOG_ERROR("{}: handler threw: {}", server_->options_.name, e.what());
+      respond(textResponse(500, std::string("internal error: ") + e.what() + "\n"));
+    }
+  }
+
+  void write(ServerResponse answer) {
+    auto response = std::make_shared<beast::http::response<beast::http::string_body>>();
+    response->version(11);
+    response->result(static_cast<unsigned>(answer.status));
+    for (auto& [name, value] : answer.headers) response->insert(name, value);
+    response->body() = std::move(answer.body);
+    const bool keepAlive = keepAlive_ && !server_->stopping_;
+    response->keep_alive(keepAlive);
+    response->prepare_payload();
+    stream_.expires_after(server_->options_.readTimeout);
+    beast::http::async_write(stream_, *response,
+                             [self = shared_from_this(), response, keepAlive](beast::error_code ec, std::size_t) {
+                               self->handling_ = false;
+                               self->server_->requestFinished();
+                               if (ec || !keepAlive) return self->close();
+                               self->readHeader();
+                             });
+  }
+
+  // Answers `status` and closes, reading and dropping what the client still sends.
+  void refuse(int status, std::string text) {
+    auto response = std::make_shared<beast::http::response<beast::http::string_body>>();
+    response->version(11);
+    response->result(static_cast<unsigned>(status));
+    response->set(beast::http::field::content_type, "text/plain; charset=utf-8");
+    response->body() = std::move(text);
+    response->keep_alive(false);
+    response->prepare_payload();
+    stream_.expires_after(kLingerTime);
+    beast::http::async_write(stream_, *response,
+                             [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close();
+                               beast::error_code ignored;
+                               self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                               self->drain();
+                             });
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(drainBuffer_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
+    });
+  }
+
+  // The connection counts as closed from here, even while a Responder still
+  // holds this object.
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    server_->sessionClosed(id_);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  const std::uint64_t id_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
+  std::array<char, 16 * 1024> drainBuffer_{};
+  std::string remoteAddress_;
+  bool keepAlive_ = true;
+  bool handling_ = false;
+  std::uint64_t requestsServed_ = 0;
+};
+
+void HttpServer::Impl::sessionOpened(std::uint64_t id, const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(mu_);
+  sessions_[id] = session;
+}
+
+void HttpServer::Impl::sessionClosed(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+  cv_.notify_all();
+}
+
+Status HttpServer::Impl::start() {
+  const std::string& address = options_.bindAddress;
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return invalidArgument(options_.name + ": bind address " + address + " has no port");
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  try {
+    tcp::endpoint endpoint(asio::ip::make_address(host),
+                           static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+  } catch (const std::exception& e) {
+    return unavailable(options_.name + " on " + address + ": " + e.what());
+  }
+  accept();
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    threads_.emplace_back([this] {
+      try {
+        io_.run();
+      } catch (const std::exception& e) {
+        SLUICE_LOG_ERROR("{}: {}", options_.name, e.what());
+      }
+    });
+  }
+  SLUICE_LOG_INFO("{} listening on {}:{}", options_.name, host, port_);
+  return Status::ok();
+}
+
+void HttpServer::Impl::accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || self->stopping_) return;
+    if (!ec) {
+      const std::uint64_t id = ++self->nextSession_;
+      auto session = std::make_shared<Session>(std::move(socket), self, id);
+      self->sessionOpened(id, session);
+      session->run();
+    }
+    self->accept();
+  });
+}
+
+void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+  auto each = [this](auto action) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, weak] : sessions_) {
+        if (auto session = weak.lock()) live.push_back(std::move(session));
+      }
+    }
+    for (auto& session : live) action(*session);
+  };
+  each([](Session& session) { session.closeIfIdle(); });
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, grace, [this] { return inHandler_ == 0; });
+  }
+  each([](Session& session) { session.forceClose(); });
+  {
+    // Closing is posted to each connection's strand: give them a moment to run.
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return sessions_.empty(); });
+  }
+  io_.stop();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+  // Run what the closes left queued (each connection's last completion
+  // handler), so no connection keeps this server alive through io_.
+  io_.restart();
+  io_.poll();
+}
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() { return impl_->start(); }
+
+int HttpServer::port() const { return impl_->port_; }
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+  if (impl_->threads_.empty()) {
+    impl_->stopping_ = true;
+    return;
+  }
+  impl_->stop(grace);
+}
+
+std::size_t HttpServer::openConnections() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->sessions_.size();
+}
+
+std::size_t HttpServer::requestsInHandler() const { return impl_->inHandler_.load(); }
+
+}  // namespace sluice::http

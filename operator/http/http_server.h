@@ -1,0 +1,92 @@
+// HttpServer: Sluice's one HTTP server (Boost.Beast, asynchronous, HTTP/1.1
+// keep-alive). The gateway serves on it; the operator's and runtime's
+// endpoints are to move onto it too.
+//
+// A handler gets each request once it is read whole and answers through a
+// Responder, exactly once, from any thread, at once or later: a request may
+// wait (a queue, an upstream call) without holding a server thread. A body
+// larger than maxBodyBytes is refused with 413 before it is read (the rest of
+// it is read and dropped, bounded in memory, so the client sees the answer);
+// "Expect: 100-continue" is answered so clients send bodies without delay.
+// stop() stops accepting, closes idle connections, lets requests being
+// handled answer (with "Connection: close") for up to a grace period, then
+// closes everything.
+//
+// Thread-safety: start()/stop() from one thread; the handler runs on the
+// server's threads, concurrently for different connections.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::http {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ServerRequest {
+  std::string method;  // as sent: "GET", "POST", ...
+  std::string target;  // path and query as sent: "/a/b?x=1"
+  HeaderList headers;  // names lower-cased, in the order sent
+  std::string body;    // bytes
+  std::string remoteAddress;
+
+  // The first header of that (lower-case) name, or null.
+  const std::string* header(const std::string& lowerName) const;
+};
+
+struct ServerResponse {
+  int status = 200;
+  HeaderList headers;  // Content-Length and Connection are the server's
+  std::string body;
+};
+
+// Answers one request; a second call is ignored. Copyable; callable from any thread.
+using Responder = std::function<void(ServerResponse)>;
+using RequestHandler = std::function<void(ServerRequest request, Responder respond)>;
+
+struct HttpServerOptions {
+  std::string bindAddress = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  std::size_t maxBodyBytes = 6 * 1024 * 1024;
+  int threads = 2;
+  // How long a kept-alive connection may sit idle, and how long reading one
+  // request may take, before the connection is closed.
+  std::chrono::milliseconds idleTimeout{60'000};
+  std::chrono::milliseconds readTimeout{30'000};
+  std::string name = "http server";  // in logs
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, RequestHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving; the error names the address.
+  Status start();
+  // The bound port (after start()).
+  int port() const;
+  // Idempotent. Requests still unanswered after `grace` lose their connection.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+  // Connections open now, and requests handed to the handler and not yet answered.
+  std::size_t openConnections() const;
+  std::size_t requestsInHandler() const;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// A plain-text response ("text/plain; charset=utf-8").
+ServerResponse textResponse(int status, std::string body);
+
+}  // namespace sluice::http

@@ -1,0 +1,47 @@
+#include "scalers/http_requests_scaler.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::scalers {
+
+Result<ScalerReading> HttpRequestsScaler::read() {
+  std::vector<std::string> urls = options_.gatewayLoadsUrls ? options_.gatewayLoadsUrls() : std::vector<std::string>{};
+  if (urls.empty())
+    return unavailable("http requests of " + options_.ns + "/" + options_.function + ": no gateway known");
+  double requests = 0;
+  int answered = 0;
+  std::string lastError;
+  for (const std::string& url : urls) {
+    Result<HttpResponse> response = http_->get(url);
+    if (!response.isOk()) {
+      lastError = response.status().withContext(url).toString();
+      continue;
+    }
+    if (response->status != 200) {
+      lastError = httpStatusError(*response, "gateway loads " + url).toString();
+      continue;
+    }
+    nlohmann::json loads = nlohmann::json::parse(response->body, nullptr, false);
+    if (!loads.is_object() || !loads.contains("functions") || !loads["functions"].is_array()) {
+      lastError = "gateway loads " + url + ": not a {\"functions\": [...]} document";
+      continue;
+    }
+    ++answered;
+    for (const nlohmann::json& load : loads["functions"]) {
+      if (!load.is_object() || load.value("namespace", "") != options_.ns ||
+          load.value("name", "") != options_.function)
+        continue;
+      requests += load.value("pending", 0) + load.value("inFlight", 0);
+    }
+  }
+  if (answered == 0) {
+    return unavailable("http requests of " + options_.ns + "/" + options_.function + ": no gateway answered (" +
+                       lastError + ")");
+  }
+  ScalerReading reading;
+  reading.value = requests;
+  reading.active = requests > 0;
+  return reading;
+}
+
+}  // namespace sluice::scalers

@@ -1,0 +1,108 @@
+# Shared by the gateway integration tests (real apiserver + KWOK): a
+# sluice-gateway watching the test's namespace, optionally a sluice-operator
+# that knows it (status.url, the http scaler on its /loads), and real
+# sluice-runtime stand-ins for the Function's KWOK pods, started on each
+# Ready pod's IP as it appears and stopped when the pod goes.
+# Sourced after ../lib.sh and own_namespace (which set $ns, $work, $pids).
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
+# build's) whose public port is ${NAME}_port
+# and admin port ${NAME}_admin; waits until it has loaded its routes.
+start_gateway() {
+  local name=$1 port admin
+  shift
+  port=$(free_port)
+  admin=$(free_port)
+  "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+    --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" "$@" >>"$work/$name.log" 2>&1 &
+  pids+=($!)
+  printf -v "${name}_port" %s "$port"
+  printf -v "${name}_admin" %s "$admin"
+  poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null
+}
+
+# start_operator_with_gateway GATEWAY: the operator of $ns, told the gateway's URL and /loads.
+start_operator_with_gateway() {
+  local port_var="${1}_port" admin_var="${1}_admin"
+  "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+    --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$(free_port)" \
+    --gateway-url "http://127.0.0.1:${!port_var}" --gateway-loads-url "http://127.0.0.1:${!admin_var}/loads" \
+    >>"$work/operator.log" 2>&1 &
+  pids+=($!)
+}
+
+# standins FUNCTION: keeps one sluice-runtime per Ready pod of FUNCTION (in the background).
+standins() {
+  local function=$1
+  mkdir -p "$work/standins"
+  (
+    set +e
+    while :; do
+      k get pods -l "sluice.io/function=$function" -o json 2>/dev/null |
+        jq -r '.items[] | select(.metadata.deletionTimestamp == null and .status.podIP != null)
+               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
+               | "\(.metadata.name) \(.status.podIP)"' >"$work/standins/want.new"
+      mv "$work/standins/want.new" "$work/standins/want"
+      while read -r pod ip; do
+        [[ -e $work/standins/$pod.pid ]] && continue
+        if [[ ! -s $work/token ]]; then
+          k get secret sluice-control-token -o jsonpath='{.data.token}' 2>/dev/null | base64 -d >"$work/token"
+        fi
+        k get configmap "$function-sluice-config" -o json 2>/dev/null |
+          jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' \
+            >"$work/standins/$pod.json" || continue
+        "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/standins/$pod.json" --control-bind-address "$ip:8090" \
+          --specialize-token-file "$work/token" >"$work/standins/$pod.log" 2>&1 &
+        echo $! >"$work/standins/$pod.pid"
+      done <"$work/standins/want"
+      for file in "$work"/standins/*.pid; do
+        [[ -e $file ]] || continue
+        pod=$(basename "$file" .pid)
+        if ! grep -q "^$pod " "$work/standins/want"; then
+          kill "$(cat "$file")" 2>/dev/null
+          rm -f "$file"
+        fi
+      done
+      sleep 0.2
+    done
+  ) &
+  pids+=($!)
+}
+# Stand-ins are children of the loop's subshell: stop them too when the test ends.
+stop_standins() {
+  local file
+  for file in "$work"/standins/*.pid; do
+    [[ -e $file ]] || continue
+    kill "$(cat "$file")" 2>/dev/null || true # it may have exited on its own (drained)
+  done
+}
+
+# serve_through_gateway FUNCTION: the CRDs, $ns, a gateway "gw" ($gw_port, $gw_admin),
+# the operator told about it, and stand-ins for FUNCTION's pods.
+serve_through_gateway() {
+  apply_crds
+  "$KUBECTL" create namespace "$ns" >/dev/null
+  start_gateway gw
+  start_operator_with_gateway gw
+  standins "$1"
+}
+
+desired() { k get fn "$1" -o jsonpath='{.status.desiredReplicas}'; }
+desired_is() { [[ $(desired "$1") == "$2" ]]; }
+live_count() {
+  k get pods -l "sluice.io/function=$1" -o json | jq '[.items[] | select(.metadata.deletionTimestamp == null)] | length'
+}
+pods_are() { [[ $(live_count "$1") -eq $2 ]]; }
+show_logs() {
+  local file
+  for file in "$work"/*.log; do
+    echo "--- $(basename "$file") (last 30 lines) ---" >&2
+    tail -30 "$file" >&2
+  done
+}
+fail_with_logs() {
+  show_logs
+  fail "$@"
+}
