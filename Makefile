@@ -18,6 +18,7 @@ help:
 	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing, 0->N->0); RUN_SECONDS=N bounds it"
 	@echo "make test          install, build, start the real test environment, run every test, stop it; prints each phase's time"
 	@echo "make test-under-load  make test with two CPU hogs and an I/O hog beside it (LOAD_SECONDS bounds them)"
+	@echo "                   CTEST_ARGS=... selects tests, TESTENV_COMPONENTS=\"kafka ...\" starts only those servers"
 	@echo "make unit-test     build and run the unit tests only (no servers)"
 	@echo "make deps          install Debian packages (idempotent)"
 	@echo "make build         configure and build into $(BUILD_DIR)/"

@@ -69,7 +69,10 @@ fi
 if ((integration_tests + e2e_tests > 0)); then
   # up.sh records its install and start phases itself, per component.
   env_started=1
-  bash "$ROOT/tests/env/up.sh"
+  # TESTENV_COMPONENTS (e.g. "kafka rabbitmq") starts only those, for a
+  # selection that needs no more (default: every component).
+  # shellcheck disable=SC2086 # a list of names on purpose
+  bash "$ROOT/tests/env/up.sh" ${TESTENV_COMPONENTS:-}
   set -a
   # shellcheck disable=SC1091
   source testenv.env

@@ -20,14 +20,22 @@
 #    (components/node.sh) to check that nothing is left behind; a test whose
 #    pods run on that node must take the same lock.
 #
-# No COST yet: ordering the long tests first (by a CI run's times) starts
-# kafka_autoscale_test seconds after Kafka comes up, and there its operator
-# segfaults before the first lag measurement (reproduced twice, 2026-12-04:
-# `make test CTEST_ARGS=-R\ integration/autoscaler/kafka_autoscale_test` on a
-# fresh environment); in registration order other Kafka tests run first and
-# hide it. Measured on that run's times, two at a time, ordering would save
-# little anyway: 693 s in registration order (704 s measured) against 674 s
-# longest first, which is the bound (half of the 1,347 s summed).
+# COST: the seconds a test took in the cold fresh-clone CI run of 2026-12-04
+# (eeb7b5e, 2 cores shared with other builds), for the tests of 10 s or more;
+# the two Kafka delivery stop tests as measured under make test-under-load
+# after they became gated (2026-12-05, the longest of three runs), images_test
+# its cold build (two mmdebstrap root filesystems).
+# CTest starts the costliest first, so a long test never starts last and runs
+# on alone while the other core idles (that run ended on cron_at_zero_test,
+# 47 s, started last). Unlisted tests cost 0 and fill in behind. Once a build
+# directory has run the tests, CTest orders by its own measurements instead
+# (Testing/Temporary/CTestCostData.txt); a fresh CI clone has none. On that
+# run's times, two at a time: 693 s in registration order (704 s measured),
+# 674 s longest first, which is the bound (half of the 1,347 s summed).
+# Longest first starts kafka_autoscale_test seconds after Kafka comes up; its
+# operator used to segfault there (librdkafka on a "not coordinator" answer,
+# fixed by bff599c),
+# which registration order had hidden.
 
 # The e2e tier shares one Helm release: install/ sets it up before any
 # scenario runs, teardown/ removes it after the last one (even when some failed).
@@ -45,4 +53,50 @@ function(sluice_schedule_test test)
   if(test STREQUAL "integration/testenv/node_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK node)
   endif()
+  list(FIND SLUICE_TEST_COSTS ${test} at)
+  if(at GREATER -1)
+    math(EXPR at "${at} + 1")
+    list(GET SLUICE_TEST_COSTS ${at} seconds)
+    set_tests_properties(${test} PROPERTIES COST ${seconds})
+  endif()
 endfunction()
+
+# Test name, seconds.
+set(SLUICE_TEST_COSTS
+  integration/images/images_test 120
+  integration/runtime_io/KafkaDeliveryTest.SigkillOfReplicasMidStreamLosesNothing 80
+  integration/autoscaler/kafka_autoscale_test 75
+  integration/autoscaler/cpu_autoscale_test 74
+  integration/autoscaler/s3_autoscale_test 74
+  integration/autoscaler/rabbitmq_autoscale_test 70
+  integration/autoscaler/webhdfs_autoscale_test 70
+  integration/local_platform/demo_s3_kafka_test 64
+  integration/local_platform/cron_local_test 53
+  integration/trigger_controller/cron_at_zero_test 47
+  integration/runtime_io/RuntimeBinaryWebHdfsTest.AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver 42
+  integration/local_platform/kill_replica_test 41
+  integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.ThirdJoinsAndOneLeavesMidStreamWithCooperativeMovesAndNoDuplicates 39
+  integration/runtime_io/RuntimeBinaryKafkaSinkAuthTest.MissingOutputTopicHoldsRecordsInFlightUntilItIsCreated 39
+  integration/local_platform/demo_run_test 38
+  integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
+  integration/function_controller/function_scaling_test 28
+  integration/runtime_io/RuntimeBinaryKafkaSinkAuthTest.WrongOutputPasswordMakesTheReplicaUnreadyPausesInputAndLosesNothing 27
+  integration/runtime_io/RuntimeBinaryRabbitMqTest.GracefulSigtermDrainsMidStreamCauseNoDuplicates 27
+  integration/runtime_io/RuntimeBinaryRabbitMqTest.SigkillOfReplicasMidStreamLosesNothing 27
+  integration/kube/LeaderElectionTest.OneLeaderThenFailoverAfterKillAndAfterGracefulStop 26
+  integration/runtime_io/RuntimeBinaryRabbitMqTest.ConnectionsClosedByTheBrokerMidStreamAreReopenedAndLoseNothing 24
+  integration/runtime_io/KafkaDeliveryTest.EveryMessageArrivesByIdInKeyOrderAndAlwaysFailingOnesAreDeadLettered 22
+  integration/runtime_io/RuntimeBinaryKafkaTest.PythonHandler100kRecordsMatchedByIdAndTheFailingSubsetIsDeadLettered 22
+  integration/kube/InformerGoneTest.CompactedResourceVersionGivesGoneThenRelistConverges 18
+  integration/kube/InformerRestartTest.WatchResumesAfterTheApiserverDiesAndNoDeleteIsMissed 18
+  integration/runtime_io/RuntimeBinaryS3Test.AReplicaKilledMidStreamLosesNoLineItsClaimsAreTakenOver 15
+  integration/testenv/kafka_sasl_ssl_test 15
+  integration/runtime_io/KafkaDeliveryTest.GracefulDrainsMidStreamCauseNoDuplicates 15
+  integration/runtime_io/RuntimeBinaryKafkaTest.StuckInterpreterMakesTheReplicaUnhealthyAndExit3WithoutLosingTheEvent 14
+  integration/chart/chart_test 13
+  integration/metrics/metrics_dashboard_test 13
+  integration/runtime_io/RuntimeBinaryWebHdfsTest.TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOnce 13
+  integration/runtime_io/RuntimeBinaryKafkaTest.PythonHandlerTransformsEveryRecordAndSigtermDrainsAndCommits 12
+  integration/testenv/rabbitmq_test 11
+)
+

@@ -90,6 +90,12 @@ Status Informer::listAndReplace(std::stop_token stop) {
     listOptions.continueToken = next;
   }
 
+  // Counted before the cache or any handler sees the list: whoever has observed a change it made
+  // (a handler's call, the synced flag) then finds it in relistCount(), never one behind.
+  if (relists_.fetch_add(1) > 0 || watches_.load() > 0) {
+    SLUICE_LOG_INFO("informer {}: relisted at resourceVersion {}", type_.resource, listVersion);
+  }
+
   // List items carry no kind/apiVersion; fill them so handlers see whole objects.
   std::lock_guard handlersLock(handlersMu_);
   std::set<std::string> listed;
@@ -190,10 +196,6 @@ void Informer::reflectorLoop(std::stop_token stop) {
         failed(status, "list");
         continue;
       }
-      if (relists_.load() > 0 || watches_.load() > 0) {
-        SLUICE_LOG_INFO("informer {}: relisted at resourceVersion {}", type_.resource, lastResourceVersion());
-      }
-      ++relists_;
       needList = false;
     }
     WatchOptions watchOptions;

@@ -67,7 +67,8 @@ class Informer {
   const ObjectCache& cache() const { return cache_; }
   const ResourceType& type() const { return type_; }
 
-  // Observability for tests and benchmarks.
+  // Observability for tests and benchmarks. A list is counted before its changes reach the cache
+  // or the handlers, so a caller that saw one of them (or waitForSync) sees it counted.
   int relistCount() const { return relists_.load(); }
   int watchCount() const { return watches_.load(); }
   long eventsApplied() const { return eventsApplied_.load(); }

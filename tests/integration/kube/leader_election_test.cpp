@@ -144,7 +144,8 @@ TEST(LeaderElectionTest, OneLeaderThenFailoverAfterKillAndAfterGracefulStop) {
   EXPECT_EQ(holderThroughout(*client, ns.name(), first, 5s), first);
   OperatorProcess& leader = first == "op-a" ? *a : *b;
   OperatorProcess& standby = first == "op-a" ? *b : *a;
-  EXPECT_TRUE(leader.loggedLeadership()) << leader.log();
+  // Its log says so a moment after its Lease write.
+  EXPECT_TRUE(testing::eventually([&] { return leader.loggedLeadership(); }, 10s)) << leader.log();
   EXPECT_FALSE(standby.loggedLeadership()) << standby.log();
 
   // SIGKILL: no release; the standby waits out the lease.

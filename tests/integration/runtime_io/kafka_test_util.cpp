@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <thread>
 
@@ -236,6 +238,15 @@ std::vector<ConsumedRecord> consumeAll(const std::string& bootstrap, const std::
 
 int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
                            int partitions) {
+  std::vector<int32_t> all(partitions);
+  std::iota(all.begin(), all.end(), 0);
+  int64_t sum = 0;
+  for (int64_t offset : committedOffsets(bootstrap, group, topic, all)) sum += std::max<int64_t>(offset, 0);
+  return sum;
+}
+
+std::vector<int64_t> committedOffsets(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                                      const std::vector<int32_t>& partitions) {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", bootstrap, error);
@@ -245,17 +256,78 @@ int64_t committedOffsetSum(const std::string& bootstrap, const std::string& grou
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) throw std::runtime_error("consumer: " + error);
   std::vector<RdKafka::TopicPartition*> offsets;
-  offsets.reserve(partitions);
-  for (int p = 0; p < partitions; ++p) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
+  offsets.reserve(partitions.size());
+  for (int32_t p : partitions) offsets.push_back(RdKafka::TopicPartition::create(topic, p));
   RdKafka::ErrorCode err = consumer->committed(offsets, 10000);
-  int64_t sum = 0;
-  for (RdKafka::TopicPartition* tp : offsets) {
-    if (err == RdKafka::ERR_NO_ERROR && tp->offset() >= 0) sum += tp->offset();
-  }
+  std::vector<int64_t> result;
+  result.reserve(offsets.size());
+  for (RdKafka::TopicPartition* tp : offsets) result.push_back(tp->offset() >= 0 ? tp->offset() : -1);
   RdKafka::TopicPartition::destroy(offsets);
   consumer->close();
   if (err != RdKafka::ERR_NO_ERROR) throw std::runtime_error("committed offsets: " + RdKafka::err2str(err));
-  return sum;
+  return result;
+}
+
+bool waitUntil(std::chrono::seconds timeout, const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
+}
+
+bool GroupState::settled(size_t memberCount, int partitions) const {
+  size_t assigned = 0;
+  for (const GroupMember& member : members) {
+    if (member.partitions.empty()) return false;
+    assigned += member.partitions.size();
+  }
+  return error.empty() && stable && members.size() == memberCount && assigned == static_cast<size_t>(partitions);
+}
+
+std::vector<int32_t> GroupState::partitionsOf(const std::string& clientId) const {
+  for (const GroupMember& member : members) {
+    if (member.clientId == clientId) return member.partitions;
+  }
+  return {};
+}
+
+GroupState describeGroup(const std::string& bootstrap, const std::string& group) {
+  GroupState state;
+  const char* groups[] = {group.c_str()};
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) {
+        rd_kafka_DescribeConsumerGroups(client, groups, 1, nullptr, queue);
+      },
+      [&](rd_kafka_event_t* event) -> std::string {
+        size_t count = 0;
+        const rd_kafka_ConsumerGroupDescription_t** descriptions =
+            rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(event), &count);
+        if (count != 1) return "no description of the group";
+        const rd_kafka_ConsumerGroupDescription_t* description = descriptions[0];
+        if (const rd_kafka_error_t* err = rd_kafka_ConsumerGroupDescription_error(description)) {
+          return rd_kafka_error_string(err);
+        }
+        state.stable = rd_kafka_ConsumerGroupDescription_state(description) == RD_KAFKA_CONSUMER_GROUP_STATE_STABLE;
+        for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(description); ++i) {
+          const rd_kafka_MemberDescription_t* member = rd_kafka_ConsumerGroupDescription_member(description, i);
+          std::vector<int32_t>& assigned =
+              state.members.emplace_back(GroupMember{rd_kafka_MemberDescription_client_id(member), {}}).partitions;
+          const rd_kafka_topic_partition_list_t* partitions =
+              rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member));
+          for (int j = 0; partitions != nullptr && j < partitions->cnt; ++j) {
+            assigned.push_back(partitions->elems[j].partition);
+          }
+        }
+        return "";
+      });
+  if (!failure.empty()) {
+    state = GroupState{};
+    state.error = "describing group " + group + ": " + failure;
+  }
+  return state;
 }
 
 }  // namespace sluice::testing

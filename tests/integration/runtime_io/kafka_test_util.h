@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -69,5 +70,30 @@ void setScramUser(const std::string& bootstrap, const std::string& user, const s
 // 0..partitions-1 of `topic` (a partition with no commit counts 0).
 int64_t committedOffsetSum(const std::string& bootstrap, const std::string& group, const std::string& topic,
                            int partitions);
+
+// Polls `condition` (every 200 ms at most) until it holds; false once `timeout` passed.
+bool waitUntil(std::chrono::seconds timeout, const std::function<bool()>& condition);
+
+// Consumer group `group`'s committed offset on each of `partitions` of `topic` (-1: none yet).
+std::vector<int64_t> committedOffsets(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                                      const std::vector<int32_t>& partitions);
+
+// What the group coordinator says of consumer group `group` (DescribeConsumerGroups).
+struct GroupMember {
+  std::string clientId;
+  std::vector<int32_t> partitions;  // assigned
+};
+struct GroupState {
+  std::string error;    // the coordinator did not answer (e.g. still loading): nothing else is known
+  bool stable = false;  // no rebalance under way
+  std::vector<GroupMember> members;
+  // Stable, with `members` members that each have partitions, `partitions` in all.
+  bool settled(size_t members, int partitions) const;
+  // The partitions of the member named `clientId` (none when there is no such member).
+  std::vector<int32_t> partitionsOf(const std::string& clientId) const;
+};
+// A failed request is an answer (GroupState::error), not an exception, so a
+// caller polling for a settled group just asks again.
+GroupState describeGroup(const std::string& bootstrap, const std::string& group);
 
 }  // namespace sluice::testing
