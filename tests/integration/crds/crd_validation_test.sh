@@ -108,7 +108,7 @@ check default-lag '10 0 latest' trigger t -o jsonpath='{.spec.kafka.lagThreshold
 
 # Short names, the category and printer columns.
 header=$(k -n "$ns" get fn | awk 'NR==1' | tr -s ' ')
-[[ $header == "NAME RUNTIME DESIRED READY WARM TRIGGERS STATUS AGE" ]] || { echo "FAIL [fn-columns]: $header"; failures=$((failures + 1)); }
+[[ $header == "NAME RUNTIME DESIRED READY WARM TRIGGERS STATUS URL AGE" ]] || { echo "FAIL [fn-columns]: $header"; failures=$((failures + 1)); }
 header=$(k -n "$ns" get trg | awk 'NR==1' | tr -s ' ')
 [[ $header == "NAME TYPE FUNCTION METRIC ACTIVE AGE" ]] || { echo "FAIL [trg-columns]: $header"; failures=$((failures + 1)); }
 [[ $(k -n "$ns" get sluice -o name | sort | tr '\n' ' ') == "function.sluice.io/f trigger.sluice.io/t " ]] ||
