@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "gateway/beast_upstream.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
@@ -77,11 +78,7 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-gateway: --log-level: " << status.message() << "\n";
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = sluice::blockStopSignals();
 
   auto& clock = sluice::realClock();
   auto connected = sluice::kube::connect(kubeconfig, clock);

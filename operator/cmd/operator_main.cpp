@@ -29,6 +29,7 @@
 #include "common/crash_report.h"
 #include "common/logging.h"
 #include "common/random.h"
+#include "common/signals.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/autoscaler/gateway_endpoints.h"
@@ -305,17 +306,6 @@ bool serveMetrics(OperatorFlags& flags, const std::shared_ptr<prometheus::Regist
   return true;
 }
 
-// SIGTERM/SIGINT are taken by one thread with sigwait(), so every other
-// thread (cpprestsdk's included, started after this) inherits the blocked mask.
-sigset_t blockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
 // Serves /healthz and /readyz when asked for; false when it cannot.
 bool serveHealth(const OperatorFlags& flags, std::unique_ptr<sluice::controller::HealthServer>& health) {
   if (flags.healthOption->count() == 0) return true;
@@ -440,7 +430,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const sigset_t signals = blockStopSignals();
+  const sigset_t signals = sluice::blockStopSignals();
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.
   // Started after the signal mask is set, so its threads inherit it.
   auto registry = std::make_shared<prometheus::Registry>();

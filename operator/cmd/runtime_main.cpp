@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "runtime/config/config_parser.h"
 #include "runtime/control/control_server.h"
 #include "runtime/control/runtime_controller.h"
@@ -99,13 +100,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals are taken by a dedicated thread with sigwait, so block them
-  // before any other thread starts (threads inherit the mask).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = sluice::blockStopSignals();
 
   sluice::runtime::RuntimeMetrics metrics;
   sluice::runtime::RuntimeController controller(buildHandler, metrics, sluice::realClock());
