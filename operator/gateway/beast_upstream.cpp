@@ -152,8 +152,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (result.response.status == 503 && message.find("X-Sluice-Not-Handled") != message.end()) {
       close();
       pool_.drop(address_);
-      result.outcome = UpstreamOutcome::kRefused;
-      result.error = "the replica takes no invocations: " + std::string(message["X-Sluice-Not-Handled"]);
+      const std::string reason(message["X-Sluice-Not-Handled"]);
+      result.outcome = refusalOutcome(reason);
+      result.error = "the replica takes no invocations: " + reason;
     } else if (message.keep_alive() && buffer_.size() == 0) {
       stream_->expires_never();
       pool_.give(address_, std::move(stream_));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "http/http_server.h"
 
@@ -30,6 +31,17 @@ enum class UpstreamOutcome {
   kFailed,      // the connection broke after the request was sent: never retried
   kTimedOut,    // no answer within the time given
 };
+
+// A replica answers 503 with `X-Sluice-Not-Handled: <reason>` when no handler
+// saw the request. Only "draining" means it will take no more calls
+// (kRefused). Any other reason is passing, e.g. a warm pod the operator just
+// adopted: its labels already say replica and it is Ready, but its /specialize
+// has not finished. That call is tried again after the backoff (kNotReached),
+// never given up on the replica, or a Function woken from zero on its only
+// (adopted) replica would wait for nothing until the request's deadline.
+inline UpstreamOutcome refusalOutcome(std::string_view reason) {
+  return reason == "draining" ? UpstreamOutcome::kRefused : UpstreamOutcome::kNotReached;
+}
 
 struct UpstreamResult {
   UpstreamOutcome outcome = UpstreamOutcome::kAnswered;

@@ -122,17 +122,19 @@ assert_adopted() {
 install_sluice() {
   local release=$1 system_ns=$2 watch_ns=$3 image n
   shift 3
-  for image in sluice-operator sluice-runtime-python; do
+  for image in sluice-operator sluice-gateway sluice-runtime-python; do
     [[ -f $E2E_IMAGES_DIR/$image.tar ]] || fail "$E2E_IMAGES_DIR/$image.tar is missing: run 'make images' first"
   done
   bash "$SLUICE_SOURCE_DIR/tests/env/node-import.sh" "$E2E_IMAGES_DIR/sluice-operator.tar" \
-    "$E2E_IMAGES_DIR/sluice-runtime-python.tar" || fail "importing the images into the node's containerd"
+    "$E2E_IMAGES_DIR/sluice-gateway.tar" "$E2E_IMAGES_DIR/sluice-runtime-python.tar" || fail "importing the images into the node's containerd"
   for n in "$system_ns" "$watch_ns"; do
     bash "$SLUICE_SOURCE_DIR/tests/env/node-namespace.sh" "$n" || fail "pinning namespace $n to the real node"
   done
   "$HELM" upgrade --install "$release" "$SLUICE_SOURCE_DIR/charts/sluice" -n "$system_ns" \
     --set operator.image.repository=localhost/sluice-operator --set "operator.image.tag=$E2E_VERSION" \
     --set operator.image.pullPolicy=Never \
+    --set gateway.image.repository=localhost/sluice-gateway --set "gateway.image.tag=$E2E_VERSION" \
+    --set gateway.image.pullPolicy=Never \
     --set runtime.image.repository=localhost/sluice-runtime-python --set "runtime.image.tag=$E2E_VERSION" \
     --set "operator.watchNamespace=$watch_ns" "$@" \
     --wait --timeout 240s >"$work/helm.out" 2>&1 || fail "helm install: $(cat "$work/helm.out")"

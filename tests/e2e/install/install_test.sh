@@ -34,12 +34,20 @@ pods=$(ksys get pods -l app.kubernetes.io/component=operator -o json)
 [[ $(jq -r '[.items[].status.containerStatuses[].image] | unique | join(",")' <<<"$pods") == *"localhost/sluice-operator:$E2E_VERSION" ]] ||
   fail "operator pods run image $(jq -r '[.items[].status.containerStatuses[].image] | unique | join(",")' <<<"$pods")"
 
+# The chart's gateway: two Ready pods on the real node with the image built here.
+gateway_ready() {
+  [[ $(ksys get pods -l app.kubernetes.io/component=gateway -o json |
+    jq '[.items[] | select(.spec.nodeName == "'"$NODE_NAME"'") | select(.status.conditions[]? | .type == "Ready" and .status == "True")] | length') == 2 ]]
+}
+poll 60 gateway_ready
+[[ $(ksys get pods -l app.kubernetes.io/component=gateway -o jsonpath='{.items[*].status.containerStatuses[*].image}') == *"localhost/sluice-gateway:$E2E_VERSION"* ]] ||
+  fail "gateway pods run image $(ksys get pods -l app.kubernetes.io/component=gateway -o jsonpath='{.items[*].status.containerStatuses[*].image}')"
+
 # Exactly one leader, and it is one of the two pods.
 holder() { ksys get lease sluice-operator-leader -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
-has_holder() { [[ -n $(holder) ]]; }
-poll 60 has_holder
-jq -e --arg h "$(holder)" '[.items[].metadata.name] | index($h)' <<<"$pods" >/dev/null ||
-  fail "the Lease is held by $(holder), not by an operator pod"
+# A Lease left by an earlier release's pod is taken over once it expires.
+held_by_a_pod() { jq -e --arg h "$(holder)" '[.items[].metadata.name] | index($h)' <<<"$pods" >/dev/null; }
+poll 60 held_by_a_pod || fail "the Lease is held by $(holder), not by an operator pod"
 for pod in $(jq -r '.items[].metadata.name' <<<"$pods"); do
   ksys logs "$pod" >"$work/$pod.log"
   grep -q "in-cluster" "$work/$pod.log" || fail "$pod did not use in-cluster configuration: $(head -5 "$work/$pod.log")"
@@ -50,4 +58,4 @@ done
 sleep 20
 restarts=$(ksys get pods -l app.kubernetes.io/component=operator -o json | jq '[.items[].status.containerStatuses[].restartCount] | add')
 ((restarts == 0)) || fail "operator containers restarted $restarts times"
-echo "PASS: 2 operator pods on $NODE_NAME (leader $(holder)), restricted PSS, no restarts"
+echo "PASS: 2 operator pods on $NODE_NAME (leader $(holder)) and 2 gateway pods, restricted PSS, no restarts"

@@ -52,7 +52,7 @@ for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1; do
   if tpl --set "$bad" >"$work/bad" 2>&1; then fail "values.schema.json accepted $bad"; fi
 done
 python3 - "$work" "$chart" <<'PY' || fail "rendered manifests are not as expected"
-import json, sys, yaml
+import json, re, sys, yaml
 work, chart = sys.argv[1:]
 def docs(name):
     return [d for d in yaml.safe_load_all(open(f"{work}/{name}")) if d]
@@ -87,6 +87,11 @@ for name in ("operator", "gateway"):
                     "--leader-election-identity=$(POD_NAME)"):
             assert arg in c["args"], c["args"]
         assert any(a.startswith("--gateway-service=") for a in c["args"]), c["args"]
+    # Helm renders large numbers as floats (6.291456e+06) unless the template says int64;
+    # the binaries refuse those, so every numeric flag must come out as an integer.
+    assert not any(re.search(r"=[-0-9.]+e[+-]?[0-9]+$", a) for a in c["args"]), c["args"]
+    if name == "gateway":
+        assert "--max-body-bytes=6291456" in c["args"], c["args"]
 gateway_role = next(d for d in plain if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-gateway"))
 assert all(set(r["verbs"]) <= {"list", "watch"} for r in gateway_role["rules"]), gateway_role["rules"]
 dash = next(d for d in plain if d["kind"] == "ConfigMap")

@@ -263,5 +263,37 @@ TEST(DispatcherRefusalTest, ARefusingReplicaGetsNoMoreCallsAndTheCallGoesElsewhe
   for (const CallResult& r : results) EXPECT_EQ(r.replica, other);
 }
 
+// Only a draining replica is given up on; a replica not yet specialized (a warm
+// pod adopted a moment ago, already labelled and Ready) is tried again.
+TEST(UpstreamRefusalTest, OnlyDrainingRetiresAReplica) {
+  EXPECT_EQ(refusalOutcome("draining"), UpstreamOutcome::kRefused);
+  EXPECT_EQ(refusalOutcome("no function is loaded yet"), UpstreamOutcome::kNotReached);
+}
+
+TEST(DispatcherRefusalTest, AnAdoptedReplicaStillSpecializingIsTriedAgainAfterTheBackoff) {
+  testing::FakeClock clock;
+  FakeUpstreamForShutdown upstream;
+  std::vector<CallResult> results;
+  Dispatcher dispatcher({}, upstream, clock);
+  dispatcher.setFunction("ns/f", FunctionRoute{{Replica{"warm", "10.0.0.1:8090"}}, 1});
+  dispatcher.submit("ns/f", Call{{}, [&results](CallResult r) { results.push_back(std::move(r)); }});
+  ASSERT_EQ(upstream.forwarded, 1);
+  UpstreamResult starting;
+  starting.outcome = refusalOutcome("no function is loaded yet");
+  auto first = std::move(upstream.held[0]);
+  first(starting);
+  ASSERT_EQ(upstream.forwarded, 1) << "not again before the backoff";
+  clock.advance(std::chrono::seconds(1));
+  dispatcher.tick();
+  ASSERT_EQ(upstream.forwarded, 2) << "the only replica is tried again once the backoff is over";
+  UpstreamResult answered;
+  answered.response.status = 200;
+  upstream.held[1](answered);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].end, CallEnd::kAnswered);
+  EXPECT_EQ(results[0].replica, "warm");
+  EXPECT_EQ(results[0].attempts, 2);
+}
+
 }  // namespace
 }  // namespace sluice::gateway
