@@ -82,6 +82,8 @@ record_replicas() {
 }
 # The highest Ready replica count in a record_replicas file.
 peak_ready() { awk 'max < $3 { max = $3 } END { print max + 0 }' "$1"; }
+# The highest replica (pod) count in a record_replicas file, Ready or not.
+peak_replicas() { awk 'max < $2 { max = $2 } END { print max + 0 }' "$1"; }
 
 # scaling_from_zero_yaml MAX COOLDOWN WINDOW: the spec.scaling of a Function
 # that idles at zero with a warm pod and follows its load within seconds (a

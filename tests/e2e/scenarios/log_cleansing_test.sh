@@ -99,8 +99,13 @@ leaks=$(jq -r '.msg' "$work/received" | grep -cE '@example\.com|10\.[0-9]+\.[0-9
 ((leaks == 0)) || fail "$leaks records still carry an e-mail or IP address: $(jq -r .msg "$work/received" | head -2)"
 jq -e -s 'all(.[]; .msg == "<email> logged in from <ip>")' "$work/received" >/dev/null ||
   fail "records not masked as expected: $(head -2 "$work/received")"
-peak=$(peak_ready "$work/replicas")
-((peak >= 2 && peak <= 4)) || fail "peak Ready replicas $peak, expected 2..4 for 12 objects at 2 per replica ($(tr '\n' ';' <"$work/replicas"))"
+# The backlog asks for 2..4 replicas. The adopted replica may clean all 12 files
+# (about a second of work) before the fresh pods are Ready, and then the others
+# go again unused: that is the autoscaler doing its job, so the scale-up is
+# judged by the pods it made, and the work by the one Ready replica it needs.
+peak=$(peak_replicas "$work/replicas")
+((peak >= 2 && peak <= 4)) || fail "peak replicas $peak, expected 2..4 for 12 objects at 2 per replica ($(tr '\n' ';' <"$work/replicas"))"
+(($(peak_ready "$work/replicas") >= 1)) || fail "no replica was ever Ready ($(tr '\n' ';' <"$work/replicas"))"
 if k get fn "$fn" -o yaml | grep -qF "$S3_SECRET_KEY" || k get configmap "$fn-sluice-config" -o yaml | grep -qF "$S3_SECRET_KEY"; then
   fail "the S3 secret key appears outside its Secret"
 fi
