@@ -12,12 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$root/build/testenv.env"
-  set +a
-fi
+source "$root/bench/testenv.sh"
 export SLUICE_SOURCE_DIR=$root SLUICE_BUILD_DIR=${SLUICE_BUILD_DIR:-$root/build}
 source "$root/tests/e2e/lib.sh"
 require_env RABBITMQ_AMQP_URL RABBITMQ_HTTP_URL KUBE_APISERVER_URL KUBE_CERT_DIR

@@ -5,12 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$root/build/testenv.env"
-  set +a
-fi
+source "$root/bench/testenv.sh"
 [[ -n ${KUBECONFIG:-} ]] || { echo "leader election bench: KUBECONFIG is not set (start the test environment: make testenv-up)" >&2; exit 1; }
 build=${SLUICE_BENCH_BUILD_DIR:-$root/build}
 driver=$build/sluice_bench_leader_election

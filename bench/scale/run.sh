@@ -14,12 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-if [[ -z ${KUBECONFIG:-} && -f $root/build/testenv.env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$root/build/testenv.env"
-  set +a
-fi
+source "$root/bench/testenv.sh"
 for v in KUBECONFIG KUBECTL KAFKA_BOOTSTRAP; do
   [[ -n ${!v:-} ]] || { echo "scale bench: $v is not set (make testenv-up)" >&2; exit 1; }
 done
