@@ -107,6 +107,17 @@ class Fields {
     out = static_cast<int>(n);
   }
 
+  void integer64(const std::string& key, int64_t& out, int64_t min, int64_t max) {
+    const json* v = get(key);
+    if (v == nullptr) return;
+    if (!v->is_number_integer()) fail(at(key), std::string("must be an integer, got ") + shown(*v));
+    auto n = v->get<int64_t>();
+    if (n < min || n > max) {
+      fail(at(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + shown(*v));
+    }
+    out = n;
+  }
+
   void number(const std::string& key, double& out, double min, double max) {
     const json* v = get(key);
     if (v == nullptr) return;
@@ -439,6 +450,7 @@ TriggerConfig parseTrigger(const json& value, const std::string& path) {
   Fields f(value, path);
   TriggerConfig out;
   f.string("name", out.name, true);
+  f.integer64("maxInFlightBytes", out.maxInFlightBytes, 1024 * 1024, int64_t{1} << 40);
   std::string kind = oneKind(f, {"kafka", "rabbitmq", "http", "cron", "objectStore"}, "source");
   static const json kEmpty = json::object();
   const json* body = f.get(kind);
