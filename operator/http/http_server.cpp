@@ -133,13 +133,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onHeader(beast::error_code ec) {
-    if (ec == beast::http::error::body_limit)
-      return refuse(
-          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+    bodyLimit_ = server_->options_.maxBodyBytes;
+    if (ec == beast::http::error::body_limit) return refuse(413, bodyTooLarge());
     if (ec == beast::http::error::header_limit) return refuse(431, "request header block too large\n");
     if (ec) return close();
     stream_.expires_after(server_->options_.readTimeout);
     const auto& header = parser_->get();
+    if (server_->options_.bodyLimitFor) {
+      bodyLimit_ = std::min(bodyLimit_, server_->options_.bodyLimitFor(std::string(header.method_string()),
+                                                                       std::string(header.target())));
+      if (auto length = parser_->content_length(); length && *length > bodyLimit_) return refuse(413, bodyTooLarge());
+      parser_->body_limit(bodyLimit_);
+    }
     auto expect = header.find(beast::http::field::expect);
     if (expect != header.end() && lower(std::string(expect->value())) == "100-continue" && !parser_->is_done()) {
       auto interim = std::make_shared<beast::http::response<beast::http::empty_body>>(beast::http::status::continue_,
@@ -162,8 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void onRequest(beast::error_code ec) {
     if (ec == beast::http::error::body_limit) {
       // A chunked body grew past the limit while being read.
-      return refuse(
-          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+      return refuse(413, bodyTooLarge());
     }
     if (ec) return close();
     stream_.expires_never();
@@ -212,6 +216,10 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
+  std::string bodyTooLarge() const {
+    return "request body larger than the limit of " + std::to_string(bodyLimit_) + " bytes\n";
+  }
+
   // Answers `status` and closes, reading and dropping what the client still sends.
   void refuse(int status, std::string text) {
     auto response = std::make_shared<beast::http::response<beast::http::string_body>>();
@@ -254,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::array<char, 16 * 1024> drainBuffer_{};
   std::string remoteAddress_;
+  std::size_t bodyLimit_ = 0;  // of the request being read
   bool keepAlive_ = true;
   bool handling_ = false;
   std::uint64_t requestsServed_ = 0;

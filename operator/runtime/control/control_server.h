@@ -1,4 +1,5 @@
-// ControlServer: the replica's HTTP endpoint (cpprestsdk http_listener).
+// ControlServer: the replica's HTTP endpoint (http/HttpServer, asynchronous:
+// a slow or stalled client holds no thread).
 //
 //   GET  /healthz     200 while the process lives and unhealthyReason (if
 //                     set) returns ""; else 503 with that reason
@@ -11,10 +12,13 @@
 //                     202; starts a graceful drain (SIGTERM needs no token)
 //   POST /invoke      503 with X-Sluice-Not-Handled: <why> when the replica
 //                     takes no invocations (draining, nothing loaded): no
-//                     handler saw it. Else runs the handler on the body; 200 with the output (one
+//                     handler saw it. 413 for a body over the limit and 429
+//                     with Retry-After over the concurrency limit
+//                     (invoke_limits.h). Else runs the handler on the body; 200 with the output (one
 //                     record: its bytes; several: a JSON array of strings),
 //                     204 with none, 4xx/5xx with the error text
-// Thread-safe; requests are served on cpprestsdk's thread pool.
+// Handlers and /specialize run on worker threads, never on the server's.
+// Thread-safe.
 #pragma once
 
 #include <functional>
@@ -22,11 +26,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "http/http_server.h"
 #include "runtime/control/control_hooks.h"
-
-namespace web::http::experimental::listener {
-class http_listener;
-}
+#include "runtime/control/invoke_limits.h"
 
 namespace sluice::runtime {
 
@@ -36,6 +38,9 @@ struct ControlServerOptions {
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
+  InvokeLimitOptions invokeLimits;
+  // The largest /specialize body (a function configuration with its code).
+  std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
 };
 
 class ControlServer {
@@ -46,11 +51,19 @@ class ControlServer {
   // Binds and starts serving; the error names the address.
   Status start();
   void stop();
+  // The bound port (after start()).
+  int port() const;
 
  private:
+  void handle(http::ServerRequest request, http::Responder respond);
+  void invoke(http::ServerRequest request, http::Responder respond);
+
   ControlServerOptions options_;
   ControlHooks& hooks_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+  InvokeLimits limits_;
+  // Declared before server_: the server (whose requests post work here) stops first.
+  std::unique_ptr<InvokeRunner> runner_;
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 // Compares a request's Authorization header with the expected token in

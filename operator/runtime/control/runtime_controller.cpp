@@ -185,6 +185,16 @@ void RuntimeController::requestDrain() {
   drainRequestedCv_.notify_all();
 }
 
+void RuntimeController::shedLoad() {
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(mu_);
+    replica = replica_;
+  }
+  if (replica) replica->loop().shed();
+  requestDrain();
+}
+
 void RuntimeController::waitForDrainRequest() {
   std::unique_lock lock(mu_);
   drainRequestedCv_.wait(lock, [&] { return drainRequested_; });

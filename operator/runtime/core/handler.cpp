@@ -6,6 +6,10 @@ Status shedStatus() {
   return unavailable("not run: the replica is shedding load (memory pressure); redelivered later");
 }
 
+bool isShed(const Status& status) {
+  return status.code() == StatusCode::kUnavailable && status.message() == shedStatus().message();
+}
+
 std::vector<EachResult> Handler::handleEach(const std::vector<Event>& events, const InvocationContext& context,
                                             std::chrono::milliseconds timeout) {
   std::vector<EachResult> results(events.size());

@@ -30,6 +30,7 @@ struct InvocationContext {
 
 // The result handleEach() gives the events it did not run because of `shedding`.
 Status shedStatus();
+bool isShed(const Status& status);
 
 // One event's result within handleEach().
 struct EachResult {

@@ -364,6 +364,11 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
   for (size_t i = 0; i < events.size(); ++i) {
     Result<std::vector<Record>>& result = first[i].outputs;
     Status error = result.isOk() ? checkOutputs(result.value()) : result.status();
+    if (!error.isOk() && isShed(error)) {
+      // Not run (shedding): the rest of the batch completes, this one is delivered again after the restart.
+      pending.outcomes[i] = Outcome::kRequeue;
+      continue;
+    }
     for (int attempt = 1; !error.isOk(); ++attempt) {
       Verdict verdict = afterFailure("event " + events[i].id, trigger, error, attempt, backoff, stop);
       if (verdict == Verdict::kAbandon) return false;

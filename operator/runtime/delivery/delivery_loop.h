@@ -44,9 +44,11 @@
 //   maxInFlight events, or maxInFlightBytes of them (runtime/memory), are
 //   unacknowledged.
 // - Shedding (shed(), under memory pressure): batches not yet started are
-//   dropped without completion, and the running ones stop between events and
-//   are abandoned, all unacknowledged, so their sources redeliver them after
-//   the restart; what was already completed is committed by the drain.
+//   dropped without completion, unacknowledged; a running batch stops between
+//   events, completes the ones that ran (outputs written) and hands back the
+//   others as kRequeue. Their sources redeliver both after the restart; what
+//   was completed is committed by the drain, so every life of a leaking
+//   replica makes progress.
 // Thread-safe. The handler is called from one thread at a time unless
 // handlerThreadSafe is set. Sinks, handler, metrics and clock outlive the loop.
 #pragma once

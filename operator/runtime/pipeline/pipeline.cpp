@@ -364,7 +364,8 @@ class DecompressOperator final : public Operator {
       auto entries = decompress(item.record.value, config_.format, maxBytes_);
       if (!entries) {
         // Name the object (its key) so the dead letter says which upload was refused.
-        return entries.status().withContext(item.record.key ? "object \"" + *item.record.key + "\"" : "record");
+        if (!item.record.key) return entries.status();
+        return entries.status().withContext("object \"" + *item.record.key + "\"");
       }
       for (auto& entry : *entries) {
         auto emit = [&](std::string content) {

@@ -301,7 +301,15 @@ TEST(DecompressTest, BadArchivesAreClearErrors) {
 
   auto bomb = build("  - decompress: {format: gzip, maxBytes: 1000}");
   auto big = bomb->handle(event(gzip(std::string(10'000, 'z'))), {});
-  EXPECT_EQ(big.status().message(), "pipeline[0] decompress: decompressed size exceeds maxBytes (1000)");
+  EXPECT_EQ(big.status().message(),
+            "pipeline[0] decompress: decompressed size exceeds the limit of 1000 bytes (decompress.maxBytes; default: "
+            "a quarter of the memory limit)");
+  Event upload = event(gzip(std::string(10'000, 'z')));
+  upload.key = "logs/2026/12/05/partner-a.gz";
+  auto named = bomb->handle(upload, {});
+  EXPECT_EQ(named.status().message(),
+            "pipeline[0] decompress: object \"logs/2026/12/05/partner-a.gz\": decompressed size exceeds the limit of "
+            "1000 bytes (decompress.maxBytes; default: a quarter of the memory limit)");
 
   auto zip = build("  - decompress: {format: zip}");
   auto garbage = zip->handle(event(std::string("\x50\x4b\x03\x04garbage", 11)), {});
