@@ -377,8 +377,8 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   sluice::controller::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
-  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
-                                           flags.watchNamespace, clock);
+  sluice::platform::KubePlatformSetup kube(
+      manager, {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory}, flags.watchNamespace, clock);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
   controllerOptions.workers = flags.workers;

@@ -44,7 +44,7 @@ struct ControllersOptions {
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
   int defaultWarmPoolSize = 0;
   // Memory of pods whose Function declares none (platform/kube/pod_template.h).
-  platform::DefaultMemory defaultMemory;
+  platform::DefaultMemory defaultMemory{};
   // sluice-gateway: its public base URL (status.url of Functions with an http
   // Trigger; empty: none) and the /loads URLs of its replicas, asked each
   // autoscaling round (none: http Triggers are not measured).

@@ -36,7 +36,7 @@ struct DefaultMemory {
 struct PodTemplateOptions {
   std::string runtimeImage;   // used when the Function sets no spec.image
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
-  DefaultMemory defaultMemory;
+  DefaultMemory defaultMemory{};
 };
 
 // The container resources of a Function's pods: spec.resources, with

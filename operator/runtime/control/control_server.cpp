@@ -100,9 +100,8 @@ Status ControlServer::start() {
     return pathOf(target) == "/invoke" ? invokeLimit : otherLimit;
   };
   server_ = std::make_unique<http::HttpServer>(
-      serverOptions, [this](http::ServerRequest request, http::Responder respond) {
-        handle(std::move(request), std::move(respond));
-      });
+      serverOptions,
+      [this](http::ServerRequest request, http::Responder respond) { handle(std::move(request), std::move(respond)); });
   if (Status started = server_->start(); !started.isOk()) {
     server_.reset();
     runner_.reset();
@@ -200,8 +199,7 @@ void ControlServer::invoke(http::ServerRequest request, http::Responder respond)
     } else {
       nlohmann::json values = nlohmann::json::array();
       for (const Record& record : *result) values.push_back(record.value);
-      respond(response(200, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                       "application/json"));
+      respond(response(200, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json"));
     }
   });
 }

@@ -38,7 +38,7 @@ struct ControlServerOptions {
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
-  InvokeLimitOptions invokeLimits;
+  InvokeLimitOptions invokeLimits{};
   // The largest /specialize body (a function configuration with its code).
   std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
 };

@@ -13,8 +13,7 @@ InvokeLimits::Slot::Slot(InvokeLimits* limits)
         --owner->inUse_;
       }) {}
 
-std::variant<InvokeLimits::Slot, http::ServerResponse> InvokeLimits::admit(
-    std::optional<std::uint64_t> contentLength) {
+std::variant<InvokeLimits::Slot, http::ServerResponse> InvokeLimits::admit(std::optional<std::uint64_t> contentLength) {
   if (contentLength && *contentLength > options_.maxBodyBytes) return bodyTooLarge();
   {
     std::lock_guard lock(mu_);

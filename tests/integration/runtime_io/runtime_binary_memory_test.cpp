@@ -189,10 +189,11 @@ TEST(RuntimeBinaryMemoryTest, AGibibyteInvokeBodyIs413WithoutTheReplicaGrowing) 
 
   sampler.stop();
   const int64_t growth = std::max<int64_t>(0, sampler.peak() - before);
-  std::printf("RSS before %.1f MiB, peak during the 1 GiB bodies %.1f MiB (growth %.1f MiB, %d samples); "
-              "body sent before the 413: %lld bytes (Content-Length), %lld bytes (chunked)\n",
-              before / double(kMiB), sampler.peak() / double(kMiB), growth / double(kMiB), sampler.samples(),
-              static_cast<long long>(declared.bodyBytesSent), static_cast<long long>(streamed.bodyBytesSent));
+  std::printf(
+      "RSS before %.1f MiB, peak during the 1 GiB bodies %.1f MiB (growth %.1f MiB, %d samples); "
+      "body sent before the 413: %lld bytes (Content-Length), %lld bytes (chunked)\n",
+      before / double(kMiB), sampler.peak() / double(kMiB), growth / double(kMiB), sampler.samples(),
+      static_cast<long long>(declared.bodyBytesSent), static_cast<long long>(streamed.bodyBytesSent));
   EXPECT_LT(growth, 50 * kMiB);
   EXPECT_GT(sampler.samples(), 0);
   // The replica still works.
@@ -275,9 +276,8 @@ void produceMany(const std::string& bootstrap, const std::string& topic, int cou
     std::string key = "id-" + std::to_string(i);
     std::snprintf(payload.data(), 16, "%-15d", i);
     while (true) {
-      RdKafka::ErrorCode err =
-          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
-                            payload.size(), key.data(), key.size(), 0, nullptr);
+      RdKafka::ErrorCode err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                                 payload.data(), payload.size(), key.data(), key.size(), 0, nullptr);
       if (err == RdKafka::ERR_NO_ERROR) break;
       ASSERT_EQ(err, RdKafka::ERR__QUEUE_FULL) << RdKafka::err2str(err);
       producer->poll(50);
@@ -393,9 +393,9 @@ def main_handler(event, context):
   for (int code : exits) lives += std::to_string(code) + " ";
   std::printf("leaking handler: %zu lives (exit codes %s), peak RSS %.1f MiB under a %.0f MiB limit, %zu/%zu ids out\n",
               exits.size(), lives.c_str(), peak / double(kMiB), kLimit / double(kMiB), received.size(), sent.size());
-  EXPECT_EQ(received, sent);  // 0 lost
+  EXPECT_EQ(received, sent);                                // 0 lost
   EXPECT_GE(std::count(exits.begin(), exits.end(), 4), 2);  // the watchdog did restart it, more than once
-  EXPECT_LT(peak, kLimit);   // never at the limit: the kernel would have had nothing to kill
+  EXPECT_LT(peak, kLimit);  // never at the limit: the kernel would have had nothing to kill
   std::filesystem::remove_all(dir);
 }
 

@@ -33,17 +33,17 @@ TEST(InFlightBudgetTest, AdmitsBelowBothLimitsAndOneOversizedEventWhenIdle) {
   InFlightBudget budget{10, 100};
   EXPECT_TRUE(budget.admits(0, 0));
   EXPECT_TRUE(budget.admits(9, 99));
-  EXPECT_FALSE(budget.admits(9, 100));   // bytes full
-  EXPECT_FALSE(budget.admits(10, 0));    // events full
-  EXPECT_TRUE(budget.admits(0, 5000));   // nothing in flight: a huge event cannot wedge its source
+  EXPECT_FALSE(budget.admits(9, 100));  // bytes full
+  EXPECT_FALSE(budget.admits(10, 0));   // events full
+  EXPECT_TRUE(budget.admits(0, 5000));  // nothing in flight: a huge event cannot wedge its source
   EXPECT_TRUE((InFlightBudget{10, 0}.admits(5, int64_t{1} << 40)));  // no byte limit
 }
 
 TEST(InFlightBudgetTest, SizesDefaultsFromTheMemoryLimit) {
-  EXPECT_EQ(defaultInFlightBytes(1024), 256 * kMebibyte);   // a quarter
-  EXPECT_EQ(defaultInFlightBytes(32), 16 * kMebibyte);      // at least 16 MiB
-  EXPECT_EQ(defaultInFlightBytes(65536), 1024 * kMebibyte); // at most 1 GiB
-  EXPECT_EQ(defaultInFlightBytes(0), 256 * kMebibyte);      // unknown
+  EXPECT_EQ(defaultInFlightBytes(1024), 256 * kMebibyte);    // a quarter
+  EXPECT_EQ(defaultInFlightBytes(32), 16 * kMebibyte);       // at least 16 MiB
+  EXPECT_EQ(defaultInFlightBytes(65536), 1024 * kMebibyte);  // at most 1 GiB
+  EXPECT_EQ(defaultInFlightBytes(0), 256 * kMebibyte);       // unknown
   EXPECT_EQ(defaultDecompressBytes(512), 128 * kMebibyte);
 }
 
@@ -57,11 +57,11 @@ TEST(InFlightBudgetTest, KafkaSharesAddUpToTheTriggerBudget) {
 
 TEST(InFlightBudgetTest, CountsPayloadKeyAndHeaders) {
   Event event;
-  event.id = "t/0/1";                        // 5
-  event.subject = "t";                       // 1
-  event.key = "k";                           // 1
-  event.headers = {{"name", "value"}};       // 9
-  event.data = std::string(1000, 'x');       // 1000
+  event.id = "t/0/1";                   // 5
+  event.subject = "t";                  // 1
+  event.key = "k";                      // 1
+  event.headers = {{"name", "value"}};  // 9
+  event.data = std::string(1000, 'x');  // 1000
   EXPECT_EQ(eventBytes(event), 1016);
 }
 
@@ -103,8 +103,8 @@ TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudge
   RuntimeMetrics metrics;
   FakeClock clock;
   DeliveryOptions options = fastOptions();
-  options.maxInFlight = 1000;                     // events are not the limit here
-  options.maxInFlightBytes = 3 * 1024 * 1024;     // three 1 MiB events
+  options.maxInFlight = 1000;                  // events are not the limit here
+  options.maxInFlightBytes = 3 * 1024 * 1024;  // three 1 MiB events
   DeliveryLoop loop(options, handler, {{"", &out}}, nullptr, metrics, clock);
   loop.start();
   Completions completions;
@@ -147,7 +147,7 @@ TEST(DeliveryLoopByteGateTest, SheddingDropsQueuedWorkAndStopsABatchBetweenEvent
   loop.dispatch(bigEvent("b", 0, 10), "p0", "t", completions.callbackFor("b"));
   loop.dispatch(bigEvent("c", 1, 10), "p1", "t", completions.callbackFor("c"));
   loop.shed();
-  EXPECT_FALSE(loop.waitForCapacity(0ms));  // no more intake while shedding
+  EXPECT_FALSE(loop.waitForCapacity(0ms));                                       // no more intake while shedding
   loop.dispatch(bigEvent("d", 2, 10), "p2", "t", completions.callbackFor("d"));  // refused silently
   gate.release();
   // a0 finishes and is written and acknowledged; a1 never starts and is handed back for redelivery.
@@ -168,7 +168,8 @@ TEST(DeliveryLoopByteGateTest, SheddingDropsQueuedWorkAndStopsABatchBetweenEvent
 TEST(MemoryWatchdogTest, TripsOnceAtTheThresholdWithAMessageNamingTheFigures) {
   FakeClock clock;
   std::atomic<int64_t> resident{100 * kMebibyte};
-  MemoryWatchdog watchdog({1000 * kMebibyte, 0.9, 50ms}, [&] { return resident.load(); }, clock);
+  MemoryWatchdog watchdog(
+      {1000 * kMebibyte, 0.9, 50ms}, [&] { return resident.load(); }, clock);
   EXPECT_EQ(watchdog.thresholdBytes(), 900 * kMebibyte);
   EXPECT_FALSE(watchdog.check());
   std::mutex mu;
@@ -205,9 +206,11 @@ TEST(MemoryWatchdogTest, TripsOnceAtTheThresholdWithAMessageNamingTheFigures) {
 
 TEST(MemoryWatchdogTest, NeverTripsWithoutALimitOrAReading) {
   FakeClock clock;
-  MemoryWatchdog unlimited({0, 0.9, 50ms}, [] { return int64_t{1} << 40; }, clock);
+  MemoryWatchdog unlimited(
+      {0, 0.9, 50ms}, [] { return int64_t{1} << 40; }, clock);
   EXPECT_FALSE(unlimited.check());
-  MemoryWatchdog unreadable({kMebibyte, 0.9, 50ms}, [] { return int64_t{-1}; }, clock);
+  MemoryWatchdog unreadable(
+      {kMebibyte, 0.9, 50ms}, [] { return int64_t{-1}; }, clock);
   EXPECT_FALSE(unreadable.check());
 }
 
@@ -238,8 +241,9 @@ TEST(InvokeLimitsTest, RefusesLargeBodiesAndTooManyConcurrentInvocations) {
     ASSERT_TRUE(std::holds_alternative<http::ServerResponse>(third));
     const http::ServerResponse& busy = std::get<http::ServerResponse>(third);
     EXPECT_EQ(busy.status, 429);
-    EXPECT_NE(std::find(busy.headers.begin(), busy.headers.end(), std::pair<std::string, std::string>{"Retry-After", "3"}),
-              busy.headers.end());
+    EXPECT_NE(
+        std::find(busy.headers.begin(), busy.headers.end(), std::pair<std::string, std::string>{"Retry-After", "3"}),
+        busy.headers.end());
   }
   EXPECT_EQ(limits.inUse(), 0);  // slots given back
   EXPECT_TRUE(std::holds_alternative<InvokeLimits::Slot>(limits.admit(1)));

@@ -220,12 +220,13 @@ TEST(RuntimeConfigRenderTest, DeliveryMaxInFlightBytesReachesTheTrigger) {
   json fn = json::parse(R"({"metadata": {"name": "big"}, "spec": {
       "code": {"inline": "def main_handler(e, c): return e"},
       "outputs": [{"name": "ok", "dir": {"path": "/tmp/ok"}}]}})");
-  std::vector<json> triggers = {
-      trigger("large", "big",
-              {{"kafka", {{"bootstrapServers", json::array({"127.0.0.1:9092"})}, {"topics", json::array({"t"})},
-                          {"consumerGroup", "g"}}},
-               {"delivery", {{"maxInFlightBytes", 67108864}}}}),
-      trigger("plain", "big", {{"http", {{"path", "/x"}}}})};
+  std::vector<json> triggers = {trigger("large", "big",
+                                        {{"kafka",
+                                          {{"bootstrapServers", json::array({"127.0.0.1:9092"})},
+                                           {"topics", json::array({"t"})},
+                                           {"consumerGroup", "g"}}},
+                                         {"delivery", {{"maxInFlightBytes", 67108864}}}}),
+                                trigger("plain", "big", {{"http", {{"path", "/x"}}}})};
   auto rendered = renderRuntimeConfig(fn, triggers, {.codeDir = "/c"});
   ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
   auto parsed = rc::parseFunctionConfig(rendered->config.dump());

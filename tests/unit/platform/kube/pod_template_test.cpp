@@ -242,8 +242,8 @@ TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
 TEST(PodTemplateTest, PodsWithoutDeclaredMemoryGetTheDefaultsAndAFunctionsOwnWins) {
   PodTemplateOptions options = kOptions;
   options.defaultMemory = {"256Mi", "1Gi"};
-  json plain = function({{"code", {{"inline", "def main_handler(e, c): return e"}}},
-                         {"resources", {{"requests", {{"cpu", "100m"}}}}}});
+  json plain = function(
+      {{"code", {{"inline", "def main_handler(e, c): return e"}}}, {"resources", {{"requests", {{"cpu", "100m"}}}}}});
   auto pod = podFor(plain, {}, options);
   ASSERT_TRUE(pod.isOk()) << pod.status().toString();
   EXPECT_EQ((*pod)["spec"]["containers"][0]["resources"],
@@ -253,8 +253,8 @@ TEST(PodTemplateTest, PodsWithoutDeclaredMemoryGetTheDefaultsAndAFunctionsOwnWin
   EXPECT_EQ((*warm)["spec"]["containers"][0]["resources"], (*pod)["spec"]["containers"][0]["resources"]);
 
   // A memory request alone is the Function's choice: no default limit could undercut it.
-  json big = function({{"code", {{"inline", "def main_handler(e, c): return e"}}},
-                       {"resources", {{"requests", {{"memory", "4Gi"}}}}}});
+  json big = function(
+      {{"code", {{"inline", "def main_handler(e, c): return e"}}}, {"resources", {{"requests", {{"memory", "4Gi"}}}}}});
   auto own = podFor(big, {}, options);
   ASSERT_TRUE(own.isOk());
   EXPECT_EQ((*own)["spec"]["containers"][0]["resources"], json::parse(R"({"requests": {"memory": "4Gi"}})"));
