@@ -97,14 +97,9 @@ class Fields {
   }
 
   void integer(const std::string& key, int& out, int min, int max) {
-    const json* v = get(key);
-    if (v == nullptr) return;
-    if (!v->is_number_integer()) fail(at(key), std::string("must be an integer, got ") + shown(*v));
-    auto n = v->get<int64_t>();
-    if (n < min || n > max) {
-      fail(at(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + shown(*v));
-    }
-    out = static_cast<int>(n);
+    int64_t value = out;
+    integer64(key, value, min, max);
+    out = static_cast<int>(value);
   }
 
   void integer64(const std::string& key, int64_t& out, int64_t min, int64_t max) {

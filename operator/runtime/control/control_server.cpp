@@ -130,12 +130,7 @@ void ControlServer::handle(http::ServerRequest request, http::Responder respond)
   } else if (path == "/metrics" && method == "GET") {
     respond(response(200, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
   } else if (path == "/specialize" && method == "POST") {
-    Status auth = checkBearerToken(headerOr(request, "authorization", ""), options_.specializeToken);
-    if (!auth.isOk()) {
-      SLUICE_LOG_WARN("refused /specialize: {}", auth.message());
-      respond(response(401, auth.message() + "\n", kTextPlain));
-      return;
-    }
+    if (!authorized(request, respond)) return;
     // Loading a handler takes a while: off the server's threads.
     runner_->run([this, body = std::move(request.body), respond] {
       Status status = hooks_.specialize(body);
@@ -144,12 +139,7 @@ void ControlServer::handle(http::ServerRequest request, http::Responder respond)
     });
   } else if (path == "/drain" && method == "POST") {
     // A drain takes the replica out of service: the same token as /specialize guards it.
-    Status auth = checkBearerToken(headerOr(request, "authorization", ""), options_.specializeToken);
-    if (!auth.isOk()) {
-      SLUICE_LOG_WARN("refused /drain: {}", auth.message());
-      respond(response(401, auth.message() + "\n", kTextPlain));
-      return;
-    }
+    if (!authorized(request, respond)) return;
     hooks_.requestDrain();
     respond(response(202, "draining\n", kTextPlain));
   } else if (path == "/invoke" && method == "POST") {
@@ -157,6 +147,14 @@ void ControlServer::handle(http::ServerRequest request, http::Responder respond)
   } else {
     respond(response(404, "no such endpoint: " + method + " " + path + "\n", kTextPlain));
   }
+}
+
+bool ControlServer::authorized(const http::ServerRequest& request, const http::Responder& respond) const {
+  Status auth = checkBearerToken(headerOr(request, "authorization", ""), options_.specializeToken);
+  if (auth.isOk()) return true;
+  SLUICE_LOG_WARN("refused {}: {}", pathOf(request.target), auth.message());
+  respond(response(401, auth.message() + "\n", kTextPlain));
+  return false;
 }
 
 void ControlServer::invoke(http::ServerRequest request, http::Responder respond) {

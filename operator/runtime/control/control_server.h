@@ -57,6 +57,8 @@ class ControlServer {
  private:
   void handle(http::ServerRequest request, http::Responder respond);
   void invoke(http::ServerRequest request, http::Responder respond);
+  // True when the request carries the control token; else answers 401.
+  bool authorized(const http::ServerRequest& request, const http::Responder& respond) const;
 
   ControlServerOptions options_;
   ControlHooks& hooks_;

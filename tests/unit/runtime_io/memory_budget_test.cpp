@@ -96,18 +96,29 @@ Event bigEvent(const std::string& id, int32_t partition, size_t bytes) {
   return event;
 }
 
-TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudget) {
+// A started delivery loop whose handler blocks on `gate`, writing to `out`.
+struct GatedLoop {
+  explicit GatedLoop(DeliveryOptions options)
+      : handler(gate.behaviour()), loop(std::move(options), handler, {{"", &out}}, nullptr, metrics, clock) {
+    loop.start();
+  }
   Gate gate;
-  FakeHandler handler(gate.behaviour());
+  FakeHandler handler;
   FakeSink out;
   RuntimeMetrics metrics;
   FakeClock clock;
+  Completions completions;
+  DeliveryLoop loop;
+};
+
+TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudget) {
   DeliveryOptions options = fastOptions();
   options.maxInFlight = 1000;                  // events are not the limit here
   options.maxInFlightBytes = 3 * 1024 * 1024;  // three 1 MiB events
-  DeliveryLoop loop(options, handler, {{"", &out}}, nullptr, metrics, clock);
-  loop.start();
-  Completions completions;
+  GatedLoop f(options);
+  DeliveryLoop& loop = f.loop;
+  Gate& gate = f.gate;
+  Completions& completions = f.completions;
   EXPECT_TRUE(loop.waitForCapacity(0ms));
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(loop.waitForCapacity(0ms)) << i;
@@ -125,16 +136,12 @@ TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudge
 }
 
 TEST(DeliveryLoopByteGateTest, SheddingDropsQueuedWorkAndStopsABatchBetweenEventsKeepingWhatRan) {
-  Gate gate;
-  FakeHandler handler(gate.behaviour());
-  FakeSink out;
-  RuntimeMetrics metrics;
-  FakeClock clock;
   DeliveryOptions options = fastOptions();
   options.workers = 1;
-  DeliveryLoop loop(options, handler, {{"", &out}}, nullptr, metrics, clock);
-  loop.start();
-  Completions completions;
+  GatedLoop f(options);
+  DeliveryLoop& loop = f.loop;
+  Gate& gate = f.gate;
+  Completions& completions = f.completions;
   // One lane: the first batch runs (blocked in the handler), the next ones wait.
   std::vector<Event> first = {bigEvent("a0", 0, 10), bigEvent("a1", 0, 10)};
   std::mutex mu;
@@ -153,15 +160,15 @@ TEST(DeliveryLoopByteGateTest, SheddingDropsQueuedWorkAndStopsABatchBetweenEvent
   // a0 finishes and is written and acknowledged; a1 never starts and is handed back for redelivery.
   ASSERT_TRUE(waitUntil([&] { return loop.inFlight() == 0; }));
   EXPECT_EQ(loop.inFlightBytes(), 0);
-  EXPECT_EQ(handler.calls().size(), 1u);
+  EXPECT_EQ(f.handler.calls().size(), 1u);
   {
     std::lock_guard lock(mu);
     EXPECT_EQ(firstOutcomes, (std::vector<Outcome>{Outcome::kAcked, Outcome::kRequeue}));
   }
   EXPECT_EQ(completions.count(), 0u);  // b, c (dropped from the queues) and d (refused): never completed
-  ASSERT_EQ(out.acknowledged().size(), 1u);
-  EXPECT_EQ(out.acknowledged()[0].value, "a0");
-  EXPECT_TRUE(loop.waitIdle(clock.now()));
+  ASSERT_EQ(f.out.acknowledged().size(), 1u);
+  EXPECT_EQ(f.out.acknowledged()[0].value, "a0");
+  EXPECT_TRUE(loop.waitIdle(f.clock.now()));
   loop.stop();
 }
 
