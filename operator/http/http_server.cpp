@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -124,7 +125,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_->stopping_) return close();
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(server_->options_.maxBodyBytes);
+    // With a per-request limit, onHeader() sets it once it knows the target.
+    parser_->body_limit(server_->options_.bodyLimitFor ? std::numeric_limits<std::uint64_t>::max()
+                                                       : server_->options_.maxBodyBytes);
     // The first request may take readTimeout; an idle kept-alive one idleTimeout.
     stream_.expires_after(requestsServed_ == 0 ? server_->options_.readTimeout : server_->options_.idleTimeout);
     beast::http::async_read_header(
