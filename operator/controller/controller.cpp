@@ -78,15 +78,15 @@ void Controller::watchMapped(kube::Informer& informer, KeyMapper map, UpdatePred
   auto enqueue = [this, map = std::move(map)](const Json& o) {
     for (const std::string& key : map(o)) queue_.add(key);
   };
-  informer.addHandler(kube::EventHandler{enqueue,
-                                         [enqueue, predicate = std::move(predicate)](const Json& previous,
-                                                                                    const Json& current) {
-                                           if (predicate && !predicate(previous, current)) return;
-                                           // Both: a changed reference concerns the old target too.
-                                           enqueue(previous);
-                                           enqueue(current);
-                                         },
-                                         enqueue});
+  informer.addHandler(
+      kube::EventHandler{enqueue,
+                         [enqueue, predicate = std::move(predicate)](const Json& previous, const Json& current) {
+                           if (predicate && !predicate(previous, current)) return;
+                           // Both: a changed reference concerns the old target too.
+                           enqueue(previous);
+                           enqueue(current);
+                         },
+                         enqueue});
 }
 
 void Controller::run(std::stop_token stop) {
