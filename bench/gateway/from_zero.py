@@ -73,7 +73,7 @@ def round_of(function, warm):
             "gateway_ready_ms": statistics.median(through), "pod": pod["metadata"]["name"]}, adopted
 
 
-MODES = [("warm-pool", "fz-warm", True), ("warm-pool-50ms", "fz-fast", True), ("no-pool", "fz-cold", False)]
+MODES = [("warm-pool", "fz-warm", True), ("no-pool", "fz-cold", False)]
 if os.environ.get("FROM_ZERO_MODES"):
     MODES = [m for m in MODES if m[0] in os.environ["FROM_ZERO_MODES"].split()]
 results = {"rounds": ROUNDS, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -6,10 +6,8 @@
 # warm-pool its pool Ready), one POST through a gateway pod until the handler's
 # answer; then, as the same-run baseline, calls to the now ready replica
 # directly (its /invoke on the pod IP) and through the gateway; then back to
-# zero (the autoscaler's cooldown). Modes: warm-pool (warmPool.size 1: adopted),
-# warm-pool-50ms (the same with spec.scaling.activationIntervalMilliseconds 50:
-# how often the autoscaler reads the gateways' pending requests of a Function at
-# zero, default 500) and no-pool (no warm pool, a pod shape no pool has: a fresh pod).
+# zero (the autoscaler's cooldown). Modes: warm-pool (warmPool.size 1: adopted)
+# and no-pool (no warm pool, a pod shape no pool has: a fresh pod).
 # Usage: bench/gateway/from_zero.sh [ROUNDS]   (default 30). Needs
 # `bash tests/env/up.sh kube node helm` and `make images`. Writes
 # bench/results/gateway_from_zero.json (or $FROM_ZERO_OUT);
@@ -33,7 +31,7 @@ e2e_cleanup() {
   "$KUBECTL" delete namespace "$E2E_NS" "$system_ns" --wait=false >/dev/null 2>&1 || true
 }
 install_sluice "$release" "$system_ns" "$E2E_NS"
-function_yaml() { # NAME WARM_POOL_SIZE ACTIVATION_MS [EXTRA_SPEC_YAML]
+function_yaml() { # NAME WARM_POOL_SIZE [EXTRA_SPEC_YAML]
   cat <<YAML
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -50,10 +48,9 @@ spec:
     maxReplicas: 1
     cooldownSeconds: 3
     pollingIntervalSeconds: 1
-    activationIntervalMilliseconds: $3
     warmPool: {size: $2}
     scaleDown: {stabilizationWindowSeconds: 0}
-${4:-}
+${3:-}
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
@@ -65,14 +62,13 @@ spec:
 YAML
 }
 {
-  function_yaml fz-warm 1 500
-  function_yaml fz-fast 1 50
+  function_yaml fz-warm 1
   # An env var of its own: a pool of fz-warm's shape would be adopted from.
-  function_yaml fz-cold 0 500 "  env:
+  function_yaml fz-cold 0 "  env:
   - {name: MODE, value: no-pool}"
 } | k apply -f - >/dev/null
 gateways=$(ksys get pods -l app.kubernetes.io/component=gateway -o json)
 gateway_ip=$(jq -r '[.items[] | select(.status.conditions[]? | .type == "Ready" and .status == "True") | .status.podIP][0] // empty' <<<"$gateways")
 [[ -n $gateway_ip ]] || fail "no Ready gateway pod"
-echo "from-zero bench: $rounds rounds per mode through gateway pod $gateway_ip,; machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$root" rev-parse --short HEAD)"
+echo "from-zero bench: $rounds rounds per mode through gateway pod $gateway_ip; machine $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$root" rev-parse --short HEAD)"
 python3 "$here/from_zero.py" "$E2E_NS" "$gateway_ip" "$rounds" "${FROM_ZERO_OUT:-$root/bench/results/gateway_from_zero.json}"
