@@ -81,7 +81,16 @@ results = {"rounds": ROUNDS, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time
 for mode, function, warm in MODES:
     rounds = []
     for i in range(ROUNDS):
-        r, adopted = round_of(function, warm)
+        try:
+            r, adopted = round_of(function, warm)
+        except Exception:
+            # What the Function's pods said (a replica that exited shows why), then the failure.
+            for pod in pods_of(function):
+                name = pod["metadata"]["name"]
+                log = subprocess.run([KUBECTL, "-n", NS, "logs", name, "--tail", "20"], capture_output=True, text=True)
+                print("--- %s (%s) ---\n%s" % (name, json.dumps(pod.get("status", {}).get("containerStatuses", [])),
+                                               log.stdout + log.stderr), file=sys.stderr)
+            raise
         if adopted != warm:
             raise RuntimeError("%s round %d: the replica was %s" % (mode, i, "adopted" if adopted else "not adopted"))
         rounds.append(r)

@@ -1,9 +1,11 @@
 // Which Function updates the controllers wired in controllers/setup.cpp react
 // to: the warm pools only to a change of the pods' shape (spec, labels,
 // annotations, deletion), never to a status write, which a scale-up makes
-// several of while a warm pod is being adopted.
+// several of while a warm pod is being adopted; the autoscaler to a spec change
+// or a deletion, but not to a new pinned replica count alone.
 #include <gtest/gtest.h>
 
+#include "controllers/autoscaler/autoscaler_loop.h"
 #include "controllers/setup.h"
 
 namespace sluice::controllers {
@@ -41,6 +43,31 @@ TEST(FunctionUpdatePredicates, SpecLabelsAnnotationsAndDeletionChangeTheShape) {
   deleting["metadata"]["deletionTimestamp"] = "2026-12-05T06:00:00Z";
   EXPECT_TRUE(functionShapeChanged(before, deleting));
   EXPECT_FALSE(functionShapeChanged(before, before));
+}
+
+TEST(FunctionUpdatePredicates, TheAutoscalerSkipsANewPinnedCountButNotUnpinningOrOtherSpecChanges) {
+  const Json pinned0 = function();
+  Json pinned1 = pinned0;
+  pinned1["metadata"]["generation"] = 2;
+  pinned1["spec"]["replicas"] = 1;
+  EXPECT_FALSE(autoscalerNeedsRound(pinned0, pinned1));
+
+  Json unpinned = pinned0;
+  unpinned["metadata"]["generation"] = 2;
+  unpinned["spec"].erase("replicas");
+  EXPECT_TRUE(autoscalerNeedsRound(pinned0, unpinned));
+  EXPECT_TRUE(autoscalerNeedsRound(unpinned, pinned0));
+
+  Json rescaled = pinned1;
+  rescaled["spec"]["scaling"] = {{"maxReplicas", 4}};
+  EXPECT_TRUE(autoscalerNeedsRound(pinned0, rescaled));
+
+  Json status = pinned0;
+  status["status"] = {{"desiredReplicas", 1}};
+  EXPECT_FALSE(autoscalerNeedsRound(pinned0, status));
+  Json deleting = pinned0;
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-05T06:00:00Z";
+  EXPECT_TRUE(autoscalerNeedsRound(pinned0, deleting));
 }
 
 }  // namespace
