@@ -100,6 +100,18 @@ struct Stream {
     produced += count;
   }
 
+  // Starts a replica of the function, logging to <dir>/<name>.log.
+  void start(RuntimeProcess& replica, const std::string& name) {
+    replica.start(freeLoopbackPort(), {"--config", config}, dir + "/" + name + ".log");
+  }
+
+  // start(), then waits (up to 60 s) until the replica is ready.
+  ::testing::AssertionResult startReady(RuntimeProcess& replica, const std::string& name) {
+    start(replica, name);
+    if (replica.waitReady(60s)) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "replica " << name << " never got ready\n" << replica.log();
+  }
+
   // Reads every record out, stops the replicas still running, and fills `outcome`.
   void finish(const std::vector<RuntimeProcess*>& running, const std::vector<const RuntimeProcess*>& all,
               Outcome& outcome) {
@@ -123,8 +135,6 @@ struct Stream {
 // takes the three at least 2 s (2 ms a record each), before the rest.
 void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   Stream stream("rebalance", properties);
-  const std::string& config = stream.config;
-  const std::string& dir = stream.dir;
   auto produce = [&](int count) { stream.produce(count); };
   const int& produced = stream.produced;
   produce(6000);
@@ -132,14 +142,12 @@ void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   RuntimeProcess first;
   RuntimeProcess second;
   RuntimeProcess third;
-  first.start(freeLoopbackPort(), {"--config", config}, dir + "/first.log");
-  second.start(freeLoopbackPort(), {"--config", config}, dir + "/second.log");
-  ASSERT_TRUE(first.waitReady(60s)) << first.log();
-  ASSERT_TRUE(second.waitReady(60s)) << second.log();
+  ASSERT_TRUE(stream.startReady(first, "first"));
+  ASSERT_TRUE(stream.startReady(second, "second"));
 
   // Mid-stream: a third replica joins...
   ASSERT_TRUE(waitProcessed({&first, &second}, 1000, 180s)) << first.log() << second.log();
-  third.start(freeLoopbackPort(), {"--config", config}, dir + "/third.log");
+  stream.start(third, "third");
   ASSERT_TRUE(third.waitReady(60s)) << third.log();
   // ...and is given records until it has worked on some...
   auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -252,24 +260,20 @@ TEST(RuntimeBinaryKafkaRebalanceTest, EagerStrategyRevokesEverythingAndStillLose
 // did, 233-427 of 8,000 records came out twice in three runs.)
 TEST(RuntimeBinaryKafkaRebalanceTest, AReplicaLeavingDuringARebalanceCommitsWhatItFinished) {
   Stream stream("midrebalance", json::object());
-  const std::string& config = stream.config;
-  const std::string& dir = stream.dir;
   stream.produce(8000);
 
   RuntimeProcess first;
   RuntimeProcess second;
   RuntimeProcess third;
-  first.start(freeLoopbackPort(), {"--config", config}, dir + "/first.log");
-  second.start(freeLoopbackPort(), {"--config", config}, dir + "/second.log");
-  ASSERT_TRUE(first.waitReady(60s)) << first.log();
-  ASSERT_TRUE(second.waitReady(60s)) << second.log();
+  ASSERT_TRUE(stream.startReady(first, "first"));
+  ASSERT_TRUE(stream.startReady(second, "second"));
   ASSERT_TRUE(waitUntil(120s, [&] { return describeGroup(stream.bootstrap, stream.group).settled(2, 6); }))
       << "the group never settled with two members\n"
       << first.log() << second.log();
   ASSERT_TRUE(waitProcessed({&first}, 300, 120s)) << first.log();
 
   const size_t logBefore = first.log().size();
-  third.start(freeLoopbackPort(), {"--config", config}, dir + "/third.log");
+  stream.start(third, "third");
   const std::regex keptSome(R"(revoked [1-9]\d* partition\(s\), [1-9]\d* still owned)");
   const bool revoked = waitUntil(60s, [&] {
     std::string log = first.log().substr(logBefore);
