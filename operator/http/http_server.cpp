@@ -206,7 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response->result(static_cast<unsigned>(answer.status));
     for (auto& [name, value] : answer.headers) response->insert(name, value);
     response->body() = std::move(answer.body);
-    const bool keepAlive = keepAlive_ && !server_->stopping_;
+    const bool keepAlive = keepAlive_ && !server_->stopping_ && !answer.closeConnection;
     response->keep_alive(keepAlive);
     response->prepare_payload();
     stream_.expires_after(server_->options_.readTimeout);

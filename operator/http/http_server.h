@@ -45,6 +45,7 @@ struct ServerResponse {
   int status = 200;
   HeaderList headers;  // Content-Length and Connection are the server's
   std::string body;
+  bool closeConnection = false;  // answer with "Connection: close" and close it after
 };
 
 // Answers one request; a second call is ignored. Copyable; callable from any thread.

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <exception>
+#include <thread>
 
 #include "common/logging.h"
 
@@ -113,7 +114,18 @@ Status ControlServer::start() {
 int ControlServer::port() const { return server_ ? server_->port() : 0; }
 
 void ControlServer::stop() {
-  if (server_) server_->stop(kStopGrace);
+  if (server_) {
+    // Callers still sending get "503 draining" until /invoke is quiet.
+    using SteadyClock = std::chrono::steady_clock;
+    const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
+    while (SteadyClock::now() < giveUp && lastInvokeAt_.load() != 0) {
+      const auto quietUntil =
+          SteadyClock::time_point(SteadyClock::duration(lastInvokeAt_.load())) + options_.closeQuietPeriod;
+      if (SteadyClock::now() >= quietUntil) break;
+      std::this_thread::sleep_until(std::min(quietUntil, giveUp));
+    }
+    server_->stop(kStopGrace);
+  }
   server_.reset();
   runner_.reset();
 }
@@ -158,10 +170,12 @@ bool ControlServer::authorized(const http::ServerRequest& request, const http::R
 }
 
 void ControlServer::invoke(http::ServerRequest request, http::Responder respond) {
+  lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
   if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
     http::ServerResponse unavailable =
         response(503, "Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
     unavailable.headers.emplace_back("X-Sluice-Not-Handled", refused);
+    unavailable.closeConnection = true;
     respond(std::move(unavailable));
     return;
   }
@@ -183,22 +197,22 @@ void ControlServer::invoke(http::ServerRequest request, http::Responder respond)
     } catch (const std::exception& e) {
       result = internalError(std::string("invoke: ") + e.what());
     }
+    http::ServerResponse answer;
     if (!result.isOk()) {
-      http::ServerResponse refused =
-          response(httpStatusFor(result.status()), result.status().toString() + "\n", kTextPlain);
-      if (refused.status == 429) refused.headers.emplace_back("Retry-After", "1");
-      respond(std::move(refused));
+      answer = response(httpStatusFor(result.status()), result.status().toString() + "\n", kTextPlain);
+      if (answer.status == 429) answer.headers.emplace_back("Retry-After", "1");
     } else if (result->empty()) {
-      http::ServerResponse none;
-      none.status = 204;
-      respond(std::move(none));
+      answer.status = 204;
     } else if (result->size() == 1) {
-      respond(response(200, std::move((*result)[0].value), "application/octet-stream"));
+      answer = response(200, std::move((*result)[0].value), "application/octet-stream");
     } else {
       nlohmann::json values = nlohmann::json::array();
       for (const Record& record : *result) values.push_back(record.value);
-      respond(response(200, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json"));
+      answer = response(200, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
     }
+    // Drained while it ran: the caller's next call on this connection would only be refused.
+    answer.closeConnection = !hooks_.refusesInvocations().empty();
+    respond(std::move(answer));
   });
 }
 

@@ -18,9 +18,17 @@
 //                     record: its bytes; several: a JSON array of strings),
 //                     204 with none, 4xx/5xx with the error text
 // Handlers and /specialize run on worker threads, never on the server's.
+// Kept-alive connections: every /invoke answer of a draining replica (the
+// refusal, and the answers of invocations that were under way) carries
+// "Connection: close", so a caller's pool (the gateway's) keeps no connection
+// to it; stop() keeps answering so (503 draining) until /invoke has been quiet
+// for closeQuietPeriod (at most closeLingerMax), so callers still sending
+// learn that no handler saw their request rather than losing the connection.
 // Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +49,9 @@ struct ControlServerOptions {
   InvokeLimitOptions invokeLimits{};
   // The largest /specialize body (a function configuration with its code).
   std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
+  // stop(): how long /invoke must have been quiet before the server closes, and the longest wait for that.
+  std::chrono::milliseconds closeQuietPeriod{250};
+  std::chrono::milliseconds closeLingerMax{2000};
 };
 
 class ControlServer {
@@ -66,6 +77,8 @@ class ControlServer {
   // Declared before server_: the server (whose requests post work here) stops first.
   std::unique_ptr<InvokeRunner> runner_;
   std::unique_ptr<http::HttpServer> server_;
+  // steady_clock ticks of the last /invoke that arrived; 0: none yet.
+  std::atomic<long long> lastInvokeAt_{0};
 };
 
 // Compares a request's Authorization header with the expected token in
