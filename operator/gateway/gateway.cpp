@@ -69,7 +69,8 @@ void Gateway::stop(std::chrono::milliseconds grace) {
 
 void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  std::optional<Route> route = parseRoute(request.target);
+  const std::string* host = request.header("host");
+  std::optional<Route> route = parseRoute(host ? *host : std::string(), request.target, options_.domain);
   if (!route) {
     respond(http::textResponse(404, "no route: the gateway serves /<namespace>/<function>/<path>\n"));
     return;

@@ -1,5 +1,6 @@
 // Gateway: sluice-gateway's front door. Serves `<method> /<namespace>/<function><path>`
-// on the public listener and hands each request to the Dispatcher; answers:
+// (and host routes under `domain`, see route.h) on the public listener and hands each request to the Dispatcher;
+// answers:
 //   the handler's answer (a Lambda/SCF proxy response mapped, see proxy_response.h),
 //   404 no routable Function (none of that name, or without an http Trigger),
 //   413 a body over maxBodyBytes, 503 + Retry-After the Function's queue is full,
@@ -28,6 +29,7 @@ namespace sluice::gateway {
 struct GatewayOptions {
   std::string listenAddress = "0.0.0.0:8080";
   std::string adminAddress = "0.0.0.0:9090";
+  std::string domain;  // routes Host <function>.<namespace>.<domain> too; empty: path routes only
   std::size_t maxBodyBytes = 6 * 1024 * 1024;
   int threads = 2;
   int retryAfterSeconds = 1;  // in a 503's Retry-After
