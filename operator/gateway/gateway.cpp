@@ -89,6 +89,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
       case CallEnd::kAnswered:
         response = clientResponseFrom(result.response);
         response.headers.emplace_back("X-Sluice-Replica", result.replica);
+        response.headers.emplace_back("X-Sluice-Attempts", std::to_string(result.attempts));
         break;
       case CallEnd::kNotFound:
         response = http::textResponse(404, "Function " + route.key() + " is not routable: " + result.detail + "\n");

@@ -2,9 +2,14 @@
 // (and host routes under `domain`, see route.h) on the public listener and hands each request to the Dispatcher;
 // answers:
 //   the handler's answer (a Lambda/SCF proxy response mapped, see proxy_response.h),
+//     with X-Sluice-Replica (who answered) and X-Sluice-Attempts (replicas tried:
+//     > 1 when a connection was refused or a replica turned it away unhandled),
 //   404 no routable Function (none of that name, or without an http Trigger),
 //   413 a body over maxBodyBytes, 503 + Retry-After the Function's queue is full,
-//   504 no answer within the request timeout, 502 the replica broke the connection,
+//   504 no answer within the request timeout,
+//   502 the replica broke the connection after the request was sent (it may have
+//     run the handler, e.g. a replica killed mid-request: never retried; at most
+//     spec.concurrency requests per lost replica),
 //   503 + Retry-After still queued when the gateway stops (never sent).
 // The admin listener serves /healthz, /readyz (routes loaded), /metrics and
 // /loads (JSON: each routable Function's pending and in-flight requests, read
