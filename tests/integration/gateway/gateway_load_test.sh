@@ -5,12 +5,15 @@
 # under load and back to zero after it.
 # Mid-load one replica process is SIGKILLed, at a moment arranged rather than
 # slept for: once 200 requests are answered the test arms a gate, the first
-# replica to take a request after that becomes the victim and holds every
-# request it takes inside its handler, and the kill comes when it holds 4
-# (its spec.concurrency: the gateway sends it no more). Those 4 were inside
-# the killed handler: each gets the gateway's documented 502 (the replica
-# broke the connection after the request was sent; never retried, it may have
-# run). Every other request is answered 200 with its own id: the gateway
+# replica to take a request after that becomes the victim and holds that
+# request inside its handler, and the kill comes once it does. sluice-runtime
+# runs one Python call at a time, so the other requests the gateway sent the
+# victim meanwhile (at most 3 more: spec.concurrency 4 is what the gateway
+# lets one replica have outstanding) wait inside it for the Python thread.
+# The held request and those fail, each with the gateway's documented 502
+# (the replica broke the connection after the request was sent; never
+# retried, as the handler may have run), and there are at most 4 of them.
+# Every other request is answered 200 with its own id: the gateway
 # still routes to the dead replica (its KWOK pod stays Ready), gets
 # "connection refused" before anything was sent and retries elsewhere, which
 # X-Sluice-Attempts shows.
@@ -110,36 +113,46 @@ seq 1 "$requests" | xargs -P 50 -n 1 "$work/one.sh" >"$work/results" &
 load=$!
 pids+=($load)
 
-# The kill: armed once 200 requests are answered; fired when the victim holds 4.
+# The kill: armed once 200 requests are answered; fired when the victim holds one in its handler
+# (well within the handler's 30 s timeout).
 answered() { (($(wc -l <"$work/results") >= $1)); }
 (poll 120 answered 200) || fail_with_logs "not 200 answers in 120 s"
 touch "$gate/armed"
-holds_four() { [[ -s $gate/held ]] && (($(wc -w <"$gate/held") == 5)); }
-(poll 60 holds_four) || fail_with_logs "the victim holds $(cat "$gate/held" 2>/dev/null), not 4 requests"
-read -r victim held_ids <"$gate/held"
+holds_one() { [[ -s $gate/held ]]; }
+(poll 30 holds_one) || fail_with_logs "no replica took a request after the gate was armed"
+read -r victim _ <"$gate/held"
 [[ -n $(find "$work/standins" -name '*.pid' -exec grep -lx "$victim" {} +) ]] ||
   fail "the victim $victim is not a stand-in process"
 kill -KILL "$victim"
 killed_at=$(date +%s%3N)
+gone() { [[ ! -e /proc/$victim ]] || [[ $(awk '{print $3}' "/proc/$victim/stat" 2>/dev/null) == Z ]]; }
+poll 10 gone
+# Dead: what it held is final.
+read -r _ held_ids <"$gate/held"
 answered_before_kill=$(wc -l <"$work/results")
 echo "[step] SIGKILL replica process $victim holding requests $held_ids, $answered_before_kill of $requests answered"
 wait "$load"
 took=$(($(date +%s%3N) - started))
 
 ok=$(grep -c '^ok ' "$work/results" || true)
-# Exactly the requests inside the killed handler failed, each with the 502 of a broken connection.
+# Only requests the victim had taken failed: the held one and those waiting behind it, at most
+# spec.concurrency (4) in all, each with the 502 of a connection broken after the request was sent.
 failed=$(awk '$1 == "bad" { print $2 }' "$work/results" | sort -n | tr '\n' ' ' | sed 's/ $//')
-expected=$(tr ' ' '\n' <<<"$held_ids" | sort -n | tr '\n' ' ' | sed 's/ $//')
-if [[ $failed != "$expected" ]] || ((ok != requests - 4)); then
+failed_count=$(wc -w <<<"$failed")
+for id in $held_ids; do
+  [[ " $failed " == *" $id "* ]] || fail_with_logs "request $id, held in the killed handler, did not fail: failed [$failed]"
+done
+if ((ok != requests - failed_count || failed_count > 4)); then
   grep -v '^ok ' "$work/results" | sort | uniq -c | sort -rn | head -8 >&2
-  fail_with_logs "$ok of $requests answered with their own id; failed: [$failed], expected exactly the 4 held: [$expected]"
+  fail_with_logs "$ok of $requests answered with their own id; failed: [$failed], at most the victim's 4 expected"
 fi
 bad_codes=$(awk '$1 == "bad" { print $4 }' "$work/results" | sort -u | tr '\n' ' ')
-[[ $bad_codes == "502 " ]] || fail "the held requests ended with HTTP $bad_codes, expected 502"
+[[ $bad_codes == "502 " ]] || fail "the victim's requests ended with HTTP $bad_codes, expected 502"
+grep '^bad' "$work/results" | grep -v "failed during the request" && fail "a 502 without the documented reason"
 # After the kill the dead replica is still routed to; its refused connections were tried again elsewhere.
 retried=$(awk -v t="$killed_at" '$1 == "ok" && $6 > t && $5 > 1' "$work/results" | wc -l)
 ((retried > 0)) || fail_with_logs "no request after the kill needed a second attempt: the dead replica was never tried"
-echo "[step] 4 requests inside the killed handler: 502; the other $ok answered 200 with their own id, $retried of them retried after a refused connection"
+echo "[step] the victim's $failed_count requests (held: $held_ids; failed: $failed): 502; the other $ok answered 200 with their own id, $retried of them retried after a refused connection"
 peak=$(awk '$1 == "ok" { if ($3 > m) m = $3 } END { print m + 0 }' "$work/results")
 ((peak <= 4)) || fail "a replica had $peak requests at once, over spec.concurrency 4"
 replicas_used=$(awk '$1 == "ok" { print $4 }' "$work/results" | sort -u | wc -l)
