@@ -5,8 +5,6 @@
 # Ready pod's IP as it appears and stopped when the pod goes.
 # Sourced after ../lib.sh and own_namespace (which set $ns, $work, $pids).
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
 # build's) whose public port is ${NAME}_port
 # and admin port ${NAME}_admin; waits until it has loaded its routes.
