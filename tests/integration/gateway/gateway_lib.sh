@@ -38,11 +38,15 @@ standins() {
   (
     set +e
     while :; do
-      k get pods -l "sluice.io/function=$function" -o json 2>/dev/null |
+      # A failed list (a busy apiserver) says nothing: stopping every stand-in on it would drain
+      # replicas under load (seen as empty 404s from their closing listeners).
+      if k get pods -l "sluice.io/function=$function" -o json >"$work/standins/pods.json" 2>/dev/null; then
         jq -r '.items[] | select(.metadata.deletionTimestamp == null and .status.podIP != null)
                | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | "\(.metadata.name) \(.status.podIP)"' >"$work/standins/want.new"
-      mv "$work/standins/want.new" "$work/standins/want"
+               | "\(.metadata.name) \(.status.podIP)"' "$work/standins/pods.json" >"$work/standins/want.new" &&
+          mv "$work/standins/want.new" "$work/standins/want"
+      fi
+      [[ -e $work/standins/want ]] || { sleep 0.2; continue; }
       while read -r pod ip; do
         [[ -e $work/standins/$pod.pid ]] && continue
         if [[ ! -s $work/token ]]; then

@@ -77,10 +77,12 @@ spec:
     maxReplicas: 10
     cooldownSeconds: 5
     pollingIntervalSeconds: 1
-    # No scale-down while the load runs: replicas drained under load answer some requests with an
-    # empty 404 or break them (sluice-runtime's control listener at the end of a drain, seen at
-    # maxReplicas 10 when the load's tail lowered desired), a defect of its own, not this test's.
-    scaleDown: {stabilizationWindowSeconds: 40}
+    # No scale-down while the load runs (60-120 s on two busy cores; the curl processes keep few
+    # requests in flight, so the http scaler would rightly shrink the Function): a replica drained
+    # under load answers a few requests with an empty 404 or breaks them (sluice-runtime's
+    # cpprestsdk control listener as a drain ends: 2026-12-05, 4 of 2,000 at maxReplicas 10), a
+    # defect of the runtime's listener, not of the gateway this test is about.
+    scaleDown: {stabilizationWindowSeconds: 150}
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
@@ -152,7 +154,7 @@ if ((ok != requests - failed_count || failed_count > 4)); then
   fail_with_logs "$ok of $requests answered with their own id; failed: [$failed], at most the victim's 4 expected"
 fi
 bad_codes=$(awk '$1 == "bad" { print $4 }' "$work/results" | sort -u | tr '\n' ' ')
-[[ $bad_codes == "502 " ]] || fail "the victim's requests ended with HTTP $bad_codes, expected 502"
+[[ $bad_codes == "502 " ]] || fail "the victim's requests ended with HTTP $bad_codes, expected 502: $(grep '^bad' "$work/results")"
 grep '^bad' "$work/results" | grep -v "failed during the request" && fail "a 502 without the documented reason"
 # After the kill the dead replica is still routed to; its refused connections were tried again elsewhere.
 retried=$(awk -v t="$killed_at" '$1 == "ok" && $6 > t && $5 > 1' "$work/results" | wc -l)
@@ -165,7 +167,7 @@ max_desired=$(sort -n "$work/desired.samples" | tail -1)
 ((max_desired > 1)) || fail_with_logs "desiredReplicas stayed at ${max_desired:-nothing} under load, expected more than 1"
 echo "[step] $requests requests, 50 at a time: $ok answered in ${took} ms; peak per replica $peak; desired up to $max_desired; $replicas_used replica processes answered"
 
-(poll 90 desired_is work 0) || fail_with_logs "desiredReplicas $(desired work) after the load, expected 0"
+(poll 240 desired_is work 0) || fail_with_logs "desiredReplicas $(desired work) after the load, expected 0"
 (poll 60 pods_are work 0) || fail_with_logs "pods after the load: $(live_count work), expected 0"
 echo "[step] back to zero after the load"
 echo "PASS"
