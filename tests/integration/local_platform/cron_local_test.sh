@@ -51,7 +51,6 @@ metrics_up() { curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; }
 
 poll 20 metrics_up
 # Until the firing: zero replica processes.
-peak=0
 while (($(date -u +%s) < at)); do
   n=$(replicas report)
   ((n == 0)) || fail "$n replica process(es) before the firing at $(date -u -d "@$at" +%H:%M:%S)"
@@ -77,13 +76,7 @@ poll 10 fired_logged
 echo "[figure] local cron: the record of the $fired firing arrived $fired_ms ms after the minute began"
 
 # After the delivery and the cooldown: back to zero, no second tick.
-at_zero() {
-  local n
-  n=$(replicas report)
-  ((n > peak)) && peak=$n
-  ((n == 0))
-}
-poll 90 at_zero
+poll 90 at_zero report
 zero_ms=$(($(date +%s%3N) - at * 1000))
 echo "[figure] local cron: back at zero replica processes $zero_ms ms after the minute began"
 ((peak == 1)) || fail "peak replica processes $peak, expected 1"

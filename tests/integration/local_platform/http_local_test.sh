@@ -44,12 +44,6 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw_port/default
 
 # After the cooldown: back to zero processes.
 peak=1
-at_zero() {
-  local n
-  n=$(replicas hello)
-  ((n > peak)) && peak=$n
-  ((n == 0))
-}
-poll 90 at_zero
+poll 90 at_zero hello
 ((peak == 1)) || fail "peak replica processes $peak, expected 1"
 echo "PASS: $url answered the first curl from zero (0 -> 1 process) and went back to 0"

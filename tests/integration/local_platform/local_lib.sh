@@ -23,6 +23,15 @@ start_local_operator() {
   op_pid=$!
 }
 
+# at_zero FUNCTION: whether default/FUNCTION has no process now; $peak keeps the most seen.
+peak=0
+at_zero() {
+  local n
+  n=$(replicas "$1")
+  ((n > peak)) && peak=$n
+  ((n == 0))
+}
+
 # replicas FUNCTION: how many processes of default/FUNCTION are starting or ready.
 replicas() {
   curl -sf "http://127.0.0.1:$port/metrics" |
