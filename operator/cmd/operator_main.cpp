@@ -158,6 +158,59 @@ int checkManifests(const std::string& dir) {
   return 0;
 }
 
+// The gateway under --local, as on Kubernetes but over the Functions' ready
+// processes: the runner refreshes its routes after every round, and the http
+// scaler reads its /loads (on an ephemeral loopback port) to wake a Function
+// from zero. Lives as long as the runner.
+class LocalGateway {
+ public:
+  LocalGateway(const sluice::local::LocalStore& store, const sluice::platform::LocalPlatform& platform,
+               sluice::Clock& clock)
+      : dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
+        routes_(dispatcher_, store.functions(), store.triggers(),
+                [&platform](const std::string& ns, const std::string& function) {
+                  std::vector<sluice::gateway::Replica> replicas;
+                  for (const auto& process : platform.readyReplicas(sluice::kube::objectKey(ns, function))) {
+                    replicas.push_back(
+                        {"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
+                  }
+                  return replicas;
+                }) {}
+
+  // Serves on `address` (host:port); gives the runner its URL and route
+  // refresh and the scalers its /loads.
+  sluice::Status start(const std::string& address, const std::shared_ptr<prometheus::Registry>& registry,
+                       sluice::local::LocalRunnerOptions& runner,
+                       sluice::controllers::TriggerScalerFactoryOptions& scalers) {
+    sluice::gateway::GatewayOptions options;
+    options.listenAddress = address;
+    options.adminAddress = "127.0.0.1:0";
+    gateway_ = std::make_unique<sluice::gateway::Gateway>(
+        options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
+        [] { return std::string(); }, registry);
+    if (auto status = gateway_->start(); !status.isOk()) return status;
+    std::string host = address.substr(0, address.rfind(':'));
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    runner.gatewayUrl = "http://" + host + ":" + std::to_string(gateway_->port());
+    runner.afterRound = [this] { routes_.refreshAll(); };
+    scalers.gatewayLoadsUrls = [loads = "http://127.0.0.1:" + std::to_string(gateway_->adminPort()) + "/loads"] {
+      return std::vector<std::string>{loads};
+    };
+    SLUICE_LOG_INFO("sluice-operator: the gateway serves {}/<namespace>/<function>", runner.gatewayUrl);
+    return sluice::Status::ok();
+  }
+
+  void stop() {
+    if (gateway_) gateway_->stop(std::chrono::seconds(1));
+  }
+
+ private:
+  sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
+  sluice::gateway::Dispatcher dispatcher_;
+  sluice::gateway::RouteTable routes_;
+  std::unique_ptr<sluice::gateway::Gateway> gateway_;
+};
+
 // --local: exit codes 0 stopped by a signal, 1 could not start.
 int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry, std::stop_source& stop) {
   std::error_code ec;
@@ -206,40 +259,13 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::local::LocalRunnerOptions runnerOptions;
   runnerOptions.dir = flags.dir;
 
-  // The gateway, as on Kubernetes, over the Functions' ready processes: the
-  // runner refreshes its routes after every round, and the http scaler reads
-  // its /loads (on an ephemeral loopback port) to wake a Function from zero.
-  sluice::gateway::BeastUpstream upstream{sluice::gateway::BeastUpstreamOptions{}};
-  sluice::gateway::Dispatcher dispatcher(sluice::gateway::DispatcherOptions{}, upstream, clock);
-  sluice::gateway::RouteTable routes(
-      dispatcher, store.functions(), store.triggers(), [&platform](const std::string& ns, const std::string& function) {
-        std::vector<sluice::gateway::Replica> replicas;
-        for (const auto& process : platform.readyReplicas(sluice::kube::objectKey(ns, function))) {
-          replicas.push_back({"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
-        }
-        return replicas;
-      });
-  std::unique_ptr<sluice::gateway::Gateway> gateway;
+  LocalGateway gateway(store, platform, clock);
   if (!flags.gatewayAddress.empty()) {
-    sluice::gateway::GatewayOptions gatewayOptions;
-    gatewayOptions.listenAddress = flags.gatewayAddress;
-    gatewayOptions.adminAddress = "127.0.0.1:0";
-    gateway = std::make_unique<sluice::gateway::Gateway>(
-        gatewayOptions, dispatcher, [&routes](const std::string& key) { return routes.triggerOf(key); },
-        [] { return std::string(); }, registry);
-    if (auto status = gateway->start(); !status.isOk()) {
+    if (auto status = gateway.start(flags.gatewayAddress, registry, runnerOptions, scalerOptions); !status.isOk()) {
       std::cerr << "sluice-operator: --gateway-listen-address " << flags.gatewayAddress << ": " << status.toString()
                 << "\n";
       return 1;
     }
-    std::string host = flags.gatewayAddress.substr(0, flags.gatewayAddress.rfind(':'));
-    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-    runnerOptions.gatewayUrl = "http://" + host + ":" + std::to_string(gateway->port());
-    scalerOptions.gatewayLoadsUrls = [loads = "http://127.0.0.1:" + std::to_string(gateway->adminPort()) + "/loads"] {
-      return std::vector<std::string>{loads};
-    };
-    runnerOptions.afterRound = [&routes] { routes.refreshAll(); };
-    SLUICE_LOG_INFO("sluice-operator: the gateway serves {}/<namespace>/<function>", runnerOptions.gatewayUrl);
   }
   sluice::controllers::TriggerScalerFactory scalers(store, sluice::http::makeCppRestHttpClient(), clock, scalerOptions);
   sluice::autoscaler::AutoscalerMetrics metrics(registry);
@@ -247,7 +273,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
   runner.run(stop.get_token());
-  if (gateway) gateway->stop(std::chrono::seconds(1));
+  gateway.stop();
   if (privateState) std::filesystem::remove_all(platformOptions.stateDir, ec);
   return 0;
 }

@@ -77,12 +77,14 @@ spec:
     maxReplicas: 10
     cooldownSeconds: 5
     pollingIntervalSeconds: 1
-    # No scale-down while the load runs (60-120 s on two busy cores; the curl processes keep few
-    # requests in flight, so the http scaler would rightly shrink the Function): a replica drained
-    # under load answers a few requests with an empty 404 or breaks them (sluice-runtime's
-    # cpprestsdk control listener as a drain ends: 2026-12-05, 4 of 2,000 at maxReplicas 10), a
-    # defect of the runtime's listener, not of the gateway this test is about.
-    scaleDown: {stabilizationWindowSeconds: 150}
+    # No scale-down while the load runs (60-120 s on two busy cores, whose curl processes keep few
+    # requests in flight once the burst from zero is served, so the http scaler rightly shrinks the
+    # Function after its 60 s burst hold): a replica drained under load answers a few requests
+    # with an empty 404 (its cpprestsdk control listener closing) or a 503 "the replica is
+    # draining" without X-Sluice-Not-Handled (a drain that began between the runtime's check and
+    # the invocation): 2026-12-05, 1-4 of 2,000 at maxReplicas 10. Defects of sluice-runtime's
+    # control server, not of the gateway this test is about; enabled again after the load.
+    scaleDown: {selectPolicy: Disabled}
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
@@ -167,7 +169,8 @@ max_desired=$(sort -n "$work/desired.samples" | tail -1)
 ((max_desired > 1)) || fail_with_logs "desiredReplicas stayed at ${max_desired:-nothing} under load, expected more than 1"
 echo "[step] $requests requests, 50 at a time: $ok answered in ${took} ms; peak per replica $peak; desired up to $max_desired; $replicas_used replica processes answered"
 
-(poll 240 desired_is work 0) || fail_with_logs "desiredReplicas $(desired work) after the load, expected 0"
+k patch fn work --type merge -p '{"spec":{"scaling":{"scaleDown":{"selectPolicy":"Max","stabilizationWindowSeconds":10}}}}' >/dev/null
+(poll 90 desired_is work 0) || fail_with_logs "desiredReplicas $(desired work) after the load, expected 0"
 (poll 60 pods_are work 0) || fail_with_logs "pods after the load: $(live_count work), expected 0"
 echo "[step] back to zero after the load"
 echo "PASS"
