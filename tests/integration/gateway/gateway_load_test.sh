@@ -2,7 +2,8 @@
 # stand-ins): 2,000 requests, 50 at a time, against a Function at zero with
 # spec.concurrency 4 and up to 10 replicas. No replica ever has more than 4 at
 # once, the autoscaler's http scaler takes the Function above one replica
-# under load and back to zero after it.
+# under load and, scale-down enabled once the load is over (see the Function),
+# back to zero after it.
 # Mid-load one replica process is SIGKILLed, at a moment arranged rather than
 # slept for: once 200 requests are answered the test arms a gate, the first
 # replica to take a request after that becomes the victim and holds that
