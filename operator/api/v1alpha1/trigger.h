@@ -104,6 +104,9 @@ struct Trigger {
   std::optional<CronSource> cron;
   std::optional<PrometheusSource> prometheus;
   nlohmann::json http;  // spec.http as written (the gateway reads it)
+  // spec.http.async.rabbitmq: the queue keeping asynchronous invocations
+  // (its connection and queue fields only; the scaling fields keep their defaults).
+  std::optional<RabbitMqSource> httpAsync;
 
   // The Trigger object as JSON. Errors name the field; a field of the wrong
   // type or a missing required one is named after its source first
