@@ -18,7 +18,8 @@ std::string loadsJson(const std::vector<FunctionLoad>& loads) {
                          {"name", load.key.substr(slash + 1)},
                          {"pending", load.pending},
                          {"inFlight", load.inFlight},
-                         {"replicas", load.replicas}});
+                         {"replicas", load.replicas},
+                         {"requestsPerSecond", load.requestsPerSecond}});
   }
   return nlohmann::json{{"functions", functions}}.dump();
 }

@@ -72,7 +72,7 @@ class Gateway {
   AsyncInvoker* async_ = nullptr;
 };
 
-// The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas"}]}.
+// The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas","requestsPerSecond"}]}.
 std::string loadsJson(const std::vector<FunctionLoad>& loads);
 
 }  // namespace sluice::gateway

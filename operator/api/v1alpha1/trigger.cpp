@@ -334,4 +334,25 @@ Result<std::optional<ScalingTarget>> scalingTargetOf(const json& spec) {
   return std::optional<ScalingTarget>(target);
 }
 
+Result<std::optional<HttpScalingTarget>> httpScalingTargetOf(const json& spec) {
+  if (sourceTypeOf(spec) != "http") return std::optional<HttpScalingTarget>();
+  const json* http = nullptr;
+  if (Status s = readObject(spec, "http", "spec", http); !s.isOk()) return s;
+  const json& fields = http ? *http : json::object();
+  const bool concurrency = hasField(fields, "targetConcurrency");
+  const bool rate = hasField(fields, "targetRequestsPerSecond");
+  if (concurrency && rate) {
+    return invalidArgument("spec.http: set targetConcurrency or targetRequestsPerSecond, not both");
+  }
+  HttpScalingTarget target;
+  if (!concurrency && !rate) return std::optional<HttpScalingTarget>(target);
+  const char* key = rate ? "targetRequestsPerSecond" : "targetConcurrency";
+  if (rate) target.metric = HttpScalingTarget::Metric::kRequestsPerSecond;
+  if (Status s = readNumber(fields, key, "spec.http", target.perReplica); !s.isOk()) return s;
+  if (!(target.perReplica > 0)) {
+    return invalidArgument("spec.http." + std::string(key) + ": " + fields[key].dump() + " must be greater than 0");
+  }
+  return std::optional<HttpScalingTarget>(target);
+}
+
 }  // namespace sluice::api::v1alpha1

@@ -142,4 +142,15 @@ struct ScalingTarget {
 };
 Result<std::optional<ScalingTarget>> scalingTargetOf(const nlohmann::json& spec);
 
+// What one replica of an http Trigger's Function is sized for: a number of
+// requests at once (spec.http.targetConcurrency; 0 when unset: the Function's
+// spec.concurrency) or, with spec.http.targetRequestsPerSecond, a request
+// rate. nullopt for other sources; errors name the field (both set, or not positive).
+struct HttpScalingTarget {
+  enum class Metric { kConcurrency, kRequestsPerSecond };
+  Metric metric = Metric::kConcurrency;
+  double perReplica = 0;
+};
+Result<std::optional<HttpScalingTarget>> httpScalingTargetOf(const nlohmann::json& spec);
+
 }  // namespace sluice::api::v1alpha1
