@@ -484,15 +484,13 @@ struct BadPolicyCase {
 
 // An http metric (concurrency or requests per second), averaged as Knative's KPA.
 MetricObservation requests(double value, double target = 10) {
-  MetricObservation m;
+  MetricObservation m = backlog(value, target);
   m.name = "http/shop/checkout";
-  m.target = target;
-  m.value = value;
   m.windowed = true;
   return m;
 }
 
-// Readings every 6 s (the burst window: the engine's own check interval) from `from` seconds on.
+// The tests read every 6 s: the burst window, the engine's own check interval.
 ScalingPolicy kpaPolicy() {
   ScalingPolicy p;  // burst: panic window 6 s, stable window 60 s, threshold 200%, hold 60 s
   p.scaleDown.stabilizationWindowSeconds = 0;
