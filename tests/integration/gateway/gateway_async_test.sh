@@ -108,15 +108,18 @@ drain_out() {
     "$RABBITMQ_HTTP_URL/api/queues/%2F/$ns-out/get" | jq -r '.[].payload' >>"$work/out.jsonl"
 }
 : >"$work/out.jsonl"
+missing() { # ID... : prints those not in the output
+  jq -r -s --argjson want "$(printf '%s\n' "$@" | jq -s .)" '$want - [.[].id] | map(tostring) | join(" ")' \
+    "$work/out.jsonl"
+}
 all_landed() { # ID... : each is in the output at least once
   drain_out
-  local id
-  for id in "$@"; do jq -e --argjson id "$id" 'select(.id == $id)' "$work/out.jsonl" >/dev/null 2>&1 || return 1; done
+  [[ -z $(missing "$@") ]]
 }
 (poll 90 all_landed "${accepted[@]}") ||
-  fail_with_logs "not every accepted call reached the output: $(jq -c .id "$work/out.jsonl" | sort -n | tr '\n' ' ')"
-jq -e 'select(.id == 1) | .method == "POST" and .path == "/new" and .query.src == "async"' "$work/out.jsonl" >/dev/null ||
-  fail "the handler saw another event: $(head -1 "$work/out.jsonl")"
+  fail_with_logs "accepted calls missing from the output: $(missing "${accepted[@]}")"
+jq -e -s 'map(select(.id == 1))[0] | .method == "POST" and .path == "/new" and .query.src == "async"' \
+  "$work/out.jsonl" >/dev/null || fail "the handler saw another event: $(head -1 "$work/out.jsonl")"
 poisoned=$(jq -c 'select(.id == 999)' "$work/out.jsonl")
 [[ -z $poisoned ]] || fail "the poison call reached the output: $poisoned"
 echo "[step] all 20 calls landed in the output as lambda HTTP events (POST /new?src=async)"
@@ -159,7 +162,7 @@ queue_states() {
   done
 }
 (poll 90 all_landed "${killed_ids[@]}") ||
-  fail_with_logs "queues $(queue_states); accepted calls lost by the SIGKILL: $(for id in "${killed_ids[@]}"; do jq -e --argjson id "$id" 'select(.id == $id)' "$work/out.jsonl" >/dev/null || echo -n "$id "; done)"
+  fail_with_logs "queues $(queue_states); accepted calls lost by the SIGKILL: $(missing "${killed_ids[@]}")"
 duplicates=$(jq -r .id "$work/out.jsonl" | sort | uniq -d | wc -l)
 echo "[figure] async: ${#killed_ids[@]} of ${#killed_ids[@]} calls accepted before the gateway's SIGKILL delivered ($duplicates ids delivered twice)"
 echo "PASS"

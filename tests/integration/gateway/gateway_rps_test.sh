@@ -31,8 +31,7 @@ spec:
     maxReplicas: 8
     cooldownSeconds: 5
     pollingIntervalSeconds: 1
-    behavior:
-      scaleDown: {stabilizationWindowSeconds: 0}
+    scaleDown: {stabilizationWindowSeconds: 0}
     burst: {windowSeconds: 6, stableWindowSeconds: 20}
 ---
 apiVersion: sluice.io/v1alpha1
