@@ -216,8 +216,8 @@ class Walker {
     if (value.is_number()) {
       if (schema.contains("minimum") && schema.value("exclusiveMinimum", false) &&
           value.get<double>() <= schema["minimum"].get<double>()) {
-        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path + " in body should be greater than " +
-                          numberText(schema["minimum"]));
+        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
+                          " in body should be greater than " + numberText(schema["minimum"]));
       } else if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
         fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
                           " in body should be greater than or equal to " + numberText(schema["minimum"]));

@@ -146,7 +146,8 @@ spec:
   EXPECT_TRUE(messages(yaml(trigger + "  http: {path: /x, targetRequestsPerSecond: 2.5, async: {rabbitmq: "
                                       "{connectionSecretRef: {name: r}, queue: orders}}}\n"))
                   .empty());
-  EXPECT_EQ(messages(yaml(R"(
+  EXPECT_EQ(
+      messages(yaml(R"(
 apiVersion: sluice.io/v1alpha1
 kind: Function
 metadata: {name: f}
@@ -155,8 +156,8 @@ spec:
   code: {inline: "x"}
   scaling: {burst: {windowSeconds: 30, stableWindowSeconds: 10}}
 )")),
-            std::vector<std::string>{"spec.scaling.burst: Invalid value: \"object\": spec.scaling.burst.stableWindowSeconds "
-                                     "must be at least burst.windowSeconds (the panic window)"});
+      std::vector<std::string>{"spec.scaling.burst: Invalid value: \"object\": spec.scaling.burst.stableWindowSeconds "
+                               "must be at least burst.windowSeconds (the panic window)"});
 }
 
 TEST(CrdValidatorTest, DeliveryBatchSizeMustNotExceedMaxInFlight) {
