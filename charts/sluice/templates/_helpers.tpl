@@ -59,3 +59,10 @@ app.kubernetes.io/component: gateway
 {{- printf "http://%s.%s.svc:%d" (include "sluice.gatewayName" .) .Release.Namespace (int .Values.gateway.service.port) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
+{{- define "sluice.gatewayWildcardHost" -}}
+{{- with .Values.gateway.domain -}}
+{{- printf "*.%s" (first (splitList ":" .)) -}}
+{{- end -}}
+{{- end -}}
