@@ -225,6 +225,90 @@ std::string secretEnvName(const std::string& owner, const std::string& key) {
   return "SLUICE_SECRET_" + token(owner) + "_" + token(key);
 }
 
+namespace {
+
+// The Function's own settings: handler, limits, environment, retry, pipeline.
+void renderFunctionSettings(json& c, const json& spec, const RenderOptions& options) {
+  const std::string runtime = spec.value("runtime", "python3.11");
+  c["runtime"] = runtime;
+  if (runtime == "python3.11") {
+    c["handler"] = spec.value("handler", "index.main_handler");
+    c["codeDir"] = options.codeDir;
+  }
+  c["timeoutSeconds"] = spec.value("timeoutSeconds", 30);
+  c["concurrency"] = spec.value("concurrency", 1);
+  c["eventShape"] = spec.value("eventShape", "canonical");
+  if (spec.contains("compat")) c["compat"] = spec["compat"];
+  const json& limits = spec.value("resources", json::object()).value("limits", json::object());
+  if (limits.contains("memory")) c["memoryLimitMb"] = memoryMebibytes(limits["memory"]);
+  // Plain environment values, so the scf context's `environment`/`environ`
+  // can list them (the pod sets them too; secrets stay out of the file).
+  for (const json& variable : spec.value("env", json::array())) {
+    if (variable.contains("value") && variable["value"].is_string()) {
+      c["environment"][variable.at("name").get<std::string>()] = variable["value"];
+    }
+  }
+  const json& retry = spec.value("retry", json::object());
+  c["retry"] = {{"maxAttempts", retry.value("maxAttempts", 3)},
+                {"backoff",
+                 {{"initialDelay", retry.value("initialBackoff", "200ms")},
+                  {"maxDelay", retry.value("maxBackoff", "30s")},
+                  {"multiplier", retry.value("multiplier", 2.0)}}}};
+  if (spec.contains("pipeline")) {
+    c["pipeline"] = json::array();
+    for (json step : spec["pipeline"]) {
+      step.erase("name");  // a label for people; the runtime does not need it
+      c["pipeline"].push_back(step);
+    }
+  }
+}
+
+// spec.outputs and spec.deadLetter.
+Status renderOutputs(RenderedConfig& out, const json& spec, const std::string& where, const RenderOptions& options) {
+  json& c = out.config;
+  c["outputs"] = json::array();
+  const json& outputs = spec.value("outputs", json::array());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    SecretCollector secrets(out, options, "output_" + outputs[i].value("name", "output" + std::to_string(i)));
+    auto sink = renderSink(outputs[i], where + ": spec.outputs[" + std::to_string(i) + "]", secrets);
+    if (!sink.isOk()) return sink.status();
+    // The CRD lets a lone output go unnamed; the runtime names every output.
+    if (!sink->contains("name")) (*sink)["name"] = "output" + std::to_string(i);
+    c["outputs"].push_back(*sink);
+  }
+  if (spec.contains("deadLetter")) {
+    SecretCollector secrets(out, options, "deadletter");
+    auto sink = renderSink(spec["deadLetter"], where + ": spec.deadLetter", secrets);
+    if (!sink.isOk()) return sink.status();
+    sink->erase("name");
+    c["deadLetter"] = *sink;
+  }
+  return Status::ok();
+}
+
+// The Triggers that name Function `name`; scaling-only ones (prometheus) are left out.
+Status renderTriggers(RenderedConfig& out, const std::vector<json>& triggers, const std::string& name,
+                      const RenderOptions& options) {
+  json& c = out.config;
+  c["triggers"] = json::array();
+  for (const json& trigger : triggers) {
+    const json& tspec = trigger.value("spec", json::object());
+    if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
+    const std::string tname = trigger.at("metadata").at("name").get<std::string>();
+    SecretCollector secrets(out, options, "trigger_" + tname);
+    auto source = renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
+    if (!source.isOk()) return source.status();
+    if (source->is_null()) continue;
+    json entry = {{"name", tname}};
+    entry.update(*source);
+    if (auto bytes = api::v1alpha1::maxInFlightBytesOf(tspec)) entry["maxInFlightBytes"] = *bytes;
+    c["triggers"].push_back(entry);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vector<json>& triggers,
                                            const RenderOptions& options) {
   try {
@@ -233,73 +317,11 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
     const std::string where = "Function " + meta.value("namespace", "default") + "/" + name;
     const json& spec = function.value("spec", json::object());
     RenderedConfig out;
-    json& c = out.config;
-    c["name"] = name;
-    c["namespace"] = meta.value("namespace", "default");
-    const std::string runtime = spec.value("runtime", "python3.11");
-    c["runtime"] = runtime;
-    if (runtime == "python3.11") {
-      c["handler"] = spec.value("handler", "index.main_handler");
-      c["codeDir"] = options.codeDir;
-    }
-    c["timeoutSeconds"] = spec.value("timeoutSeconds", 30);
-    c["concurrency"] = spec.value("concurrency", 1);
-    c["eventShape"] = spec.value("eventShape", "canonical");
-    if (spec.contains("compat")) c["compat"] = spec["compat"];
-    const json& limits = spec.value("resources", json::object()).value("limits", json::object());
-    if (limits.contains("memory")) c["memoryLimitMb"] = memoryMebibytes(limits["memory"]);
-    // Plain environment values, so the scf context's `environment`/`environ`
-    // can list them (the pod sets them too; secrets stay out of the file).
-    for (const json& variable : spec.value("env", json::array())) {
-      if (variable.contains("value") && variable["value"].is_string()) {
-        c["environment"][variable.at("name").get<std::string>()] = variable["value"];
-      }
-    }
-    const json& retry = spec.value("retry", json::object());
-    c["retry"] = {{"maxAttempts", retry.value("maxAttempts", 3)},
-                  {"backoff",
-                   {{"initialDelay", retry.value("initialBackoff", "200ms")},
-                    {"maxDelay", retry.value("maxBackoff", "30s")},
-                    {"multiplier", retry.value("multiplier", 2.0)}}}};
-    if (spec.contains("pipeline")) {
-      c["pipeline"] = json::array();
-      for (json step : spec["pipeline"]) {
-        step.erase("name");  // a label for people; the runtime does not need it
-        c["pipeline"].push_back(step);
-      }
-    }
-    c["outputs"] = json::array();
-    const json& outputs = spec.value("outputs", json::array());
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      SecretCollector secrets(out, options, "output_" + outputs[i].value("name", "output" + std::to_string(i)));
-      auto sink = renderSink(outputs[i], where + ": spec.outputs[" + std::to_string(i) + "]", secrets);
-      if (!sink.isOk()) return sink.status();
-      // The CRD lets a lone output go unnamed; the runtime names every output.
-      if (!sink->contains("name")) (*sink)["name"] = "output" + std::to_string(i);
-      c["outputs"].push_back(*sink);
-    }
-    if (spec.contains("deadLetter")) {
-      SecretCollector secrets(out, options, "deadletter");
-      auto sink = renderSink(spec["deadLetter"], where + ": spec.deadLetter", secrets);
-      if (!sink.isOk()) return sink.status();
-      sink->erase("name");
-      c["deadLetter"] = *sink;
-    }
-    c["triggers"] = json::array();
-    for (const json& trigger : triggers) {
-      const json& tspec = trigger.value("spec", json::object());
-      if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
-      const std::string tname = trigger.at("metadata").at("name").get<std::string>();
-      SecretCollector secrets(out, options, "trigger_" + tname);
-      auto source =
-          renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
-      if (!source.isOk()) return source.status();
-      if (source->is_null()) continue;
-      json entry = {{"name", tname}};
-      entry.update(*source);
-      if (auto bytes = api::v1alpha1::maxInFlightBytesOf(tspec)) entry["maxInFlightBytes"] = *bytes;
-      c["triggers"].push_back(entry);
-    }
+    out.config["name"] = name;
+    out.config["namespace"] = meta.value("namespace", "default");
+    renderFunctionSettings(out.config, spec, options);
+    if (Status outputs = renderOutputs(out, spec, where, options); !outputs.isOk()) return outputs;
+    if (Status sources = renderTriggers(out, triggers, name, options); !sources.isOk()) return sources;
     return out;
   } catch (const json::exception& e) {
     // A required field is missing or has the wrong type: the CRD schema should have refused it.
