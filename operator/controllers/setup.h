@@ -15,6 +15,7 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
@@ -47,6 +48,9 @@ struct ControllersOptions {
   // autoscaling round (none: http Triggers are not measured).
   std::string gatewayUrl;
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // Where Triggers may make the scalers connect (empty: anywhere), and the most bytes of an HTTP answer they read.
+  scalers::EndpointAllowList allowedScalerEndpoints;
+  uint64_t maxScalerResponseBytes = TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.
