@@ -59,3 +59,20 @@ app.kubernetes.io/component: gateway
 {{- printf "http://%s.%s.svc:%d" (include "sluice.gatewayName" .) .Release.Namespace (int .Values.gateway.service.port) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* operator.watchNamespace as a list: a string (one namespace, or several comma-separated) or a list; empty: every namespace. */}}
+{{- define "sluice.watchNamespaceList" -}}
+{{- $value := .Values.operator.watchNamespace -}}
+{{- $list := list -}}
+{{- if kindIs "string" $value -}}
+{{- range splitList "," $value -}}{{- if trim . -}}{{- $list = append $list (trim .) -}}{{- end -}}{{- end -}}
+{{- else -}}
+{{- $list = $value | default list -}}
+{{- end -}}
+{{- toJson (uniq $list) -}}
+{{- end -}}
+
+{{/* The same, comma-separated, for --watch-namespace. */}}
+{{- define "sluice.watchNamespaces" -}}
+{{- join "," (include "sluice.watchNamespaceList" . | fromJsonArray) -}}
+{{- end -}}
