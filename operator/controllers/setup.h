@@ -38,7 +38,7 @@ namespace sluice::controllers {
 struct ControllersOptions {
   std::string runtimeImage;
   int workers = 4;
-  std::string ns;  // watch and manage only this namespace; empty: all
+  std::string ns;  // watch and manage only these namespaces (comma-separated); empty: all
   // The operator's and autoscaler's Prometheus series go here (none: not exported).
   std::shared_ptr<prometheus::Registry> metricsRegistry;
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
