@@ -64,7 +64,14 @@ class BeastHttpClient final : public HttpClient {
         parser.body_limit(request.maxResponseBytes ? request.maxResponseBytes
                                                    : std::numeric_limits<std::uint64_t>::max());
         beast::error_code readError;
-        beast::http::read(stream, buffer, parser, readError);
+        beast::http::read_header(stream, buffer, parser, readError);
+        // The announced length is checked here: Boost 1.74's parser lets a Content-Length over its
+        // body_limit through when the whole answer arrives in one read.
+        if (!readError && request.maxResponseBytes && parser.content_length() &&
+            *parser.content_length() > request.maxResponseBytes) {
+          return responseTooLarge(what, request.maxResponseBytes);
+        }
+        if (!readError) beast::http::read(stream, buffer, parser, readError);
         if (readError == beast::http::error::body_limit) return responseTooLarge(what, request.maxResponseBytes);
         if (readError) throw beast::system_error(readError);
         auto& answer = parser.get();

@@ -72,7 +72,7 @@ class CppRestHttpClient final : public HttpClient {
           cancel.cancel();
           return responseTooLarge(what, limit);
         }
-        result.body += chunk.collection();
+        result.body.append(chunk.collection().data(), read);  // the buffer may be larger than what was read
       }
       return result;
     } catch (const web::uri_exception& e) {
