@@ -193,8 +193,11 @@ json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, con
   const json& pod = spec.value("pod", json::object());
   // The Function's own labels first, then Sluice's over them: the CRD refuses reserved keys, and a
   // Function stored before it did must still not hide its pods from the operator's selectors.
+  // Bound to names: items() of a temporary would outlive it in the loop.
+  const json userLabels = pod.value("labels", json::object());
+  const json userAnnotations = pod.value("annotations", json::object());
   json labels = json::object();
-  for (const auto& [k, v] : pod.value("labels", json::object()).items()) {
+  for (const auto& [k, v] : userLabels.items()) {
     if (!api::isReservedPodKey(k)) labels[k] = v;
   }
   labels[api::kFunctionLabel] = name;
@@ -213,7 +216,7 @@ json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, con
                                         {"blockOwnerDeletion", true}}})},
   };
   json annotations = json::object();
-  for (const auto& [k, v] : pod.value("annotations", json::object()).items()) {
+  for (const auto& [k, v] : userAnnotations.items()) {
     if (!api::isReservedPodKey(k)) annotations[k] = v;
   }
   if (!annotations.empty()) podMeta["annotations"] = std::move(annotations);
