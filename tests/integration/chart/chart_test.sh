@@ -53,7 +53,7 @@ tpl --api-versions monitoring.coreos.com/v1/ServiceMonitor --api-versions monito
   --api-versions monitoring.coreos.com/v1/PrometheusRule >"$work/with-crds.yaml"
 tpl --set 'operator.watchNamespace={fn-a,fn-b}' --set networkPolicy.enabled=true \
   --set networkPolicy.runtimePorts.data=8091 --set metrics.podMonitor.force=true >"$work/scoped.yaml"
-tpl --set operator.watchNamespace=fn-a,fn-b >"$work/scoped-string.yaml"
+tpl --set 'operator.watchNamespace=fn-a\,fn-b' >"$work/scoped-string.yaml"
 tpl --set networkPolicy.enabled=true --set 'networkPolicy.namespaces={fn-c}' >"$work/netpol-only.yaml"
 if tpl --set networkPolicy.enabled=true >"$work/bad" 2>&1; then fail "a NetworkPolicy without namespaces was rendered"; fi
 grep -q "networkPolicy.enabled needs networkPolicy.namespaces or operator.watchNamespace" "$work/bad" ||

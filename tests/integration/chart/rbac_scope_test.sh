@@ -4,10 +4,12 @@
 # the operator's ServiceAccount exactly its verbs in those namespaces and
 # nothing anywhere else: `kubectl auth can-i get secrets -n other` is "no",
 # as is every cluster-wide list; the gateway's ServiceAccount only reads.
+# The real operator under that ServiceAccount with --watch-namespace a,b runs
+# the Functions of both namespaces and none elsewhere, with nothing refused.
 # Without watchNamespace the ClusterRole grants the same verbs everywhere.
 # The NetworkPolicy renders into each watched namespace and is accepted.
 source "$(dirname "$0")/../lib.sh"
-require_env HELM KUBECTL KUBECONFIG SLUICE_SOURCE_DIR
+require_env HELM KUBECTL KUBECONFIG SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
 
 chart=$SLUICE_SOURCE_DIR/charts/sluice
 rel=rbac-$RANDOM
@@ -16,7 +18,9 @@ a=$(unique_name rbac-a)
 b=$(unique_name rbac-b)
 other=$(unique_name rbac-other)
 work=$(mktemp -d)
+operator_pid=""
 cleanup() {
+  [[ -n $operator_pid ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
   "$KUBECTL" delete -f "$work/scoped.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   "$KUBECTL" delete -f "$work/cluster.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   "$KUBECTL" delete namespace "$sys" "$a" "$b" "$other" --wait=false >/dev/null 2>&1 || true
@@ -91,6 +95,34 @@ can "$operator" no list pods
 can "$operator" no list functions.sluice.io
 can "$operator" no list nodes
 can "$gateway" no list pods "$other"
+# The real operator under that ServiceAccount, told both namespaces (--watch-namespace a,b as the
+# chart passes it): it runs the Functions of both, leaves the other namespace's alone, nothing refused.
+"$KUBECTL" config view --minify --raw --flatten >"$work/sa.kubeconfig"
+KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-credentials operator-sa \
+  --token="$("$KUBECTL" -n "$sys" create token "$rel-sluice" --duration=10m)" >/dev/null
+KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-context --current --user=operator-sa >/dev/null
+"$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$work/sa.kubeconfig" --watch-namespace "$a,$b" \
+  --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
+operator_pid=$!
+for n in "$a" "$b" "$other"; do
+  "$KUBECTL" -n "$n" apply -f - >/dev/null <<'YAML'
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: echo}
+spec:
+  code: {inline: "def main_handler(event, context): return event"}
+  scaling: {minReplicas: 1}
+YAML
+done
+replica_in() { [[ -n $("$KUBECTL" -n "$1" get pods -l sluice.io/function=echo -o name) ]]; }
+(poll 90 replica_in "$a") && (poll 90 replica_in "$b") ||
+  fail "the operator did not run the Functions of both namespaces: $(tail -5 "$work/operator.log")"
+kill "$operator_pid" && wait "$operator_pid" 2>/dev/null || true
+[[ -z $("$KUBECTL" -n "$other" get pods -o name) ]] || fail "the operator made pods in $other, which it does not watch"
+if grep -Eqi 'forbidden|HTTP 403' "$work/operator.log"; then
+  fail "a request was refused: $(grep -Ei -m3 'forbidden|HTTP 403' "$work/operator.log")"
+fi
+echo "ok   the operator under the namespaced RBAC runs the Functions of $a and $b, none in $other, nothing refused"
 "$KUBECTL" delete -f "$work/scoped.yaml" --wait=false >/dev/null
 
 # All namespaces: ClusterRoles, the same verbs everywhere.
