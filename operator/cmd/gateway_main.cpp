@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--replica-port", replicaPort, "Port on which replicas take invocations")->capture_default_str();
   sluice::gateway::BeastUpstreamOptions upstreamOptions;
   app.add_option("--replica-keep-alive", upstreamOptions.idleConnectionsPerReplica,
-                 "Idle kept-alive connections per replica (0: a new connection per request; see beast_upstream.h)")
+                 "Idle kept-alive connections per replica (0: a new connection per request)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
