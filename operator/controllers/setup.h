@@ -47,6 +47,7 @@ struct ControllersOptions {
   // Trigger; empty: none) and the /loads URLs of its replicas, asked each
   // autoscaling round (none: http Triggers are not measured).
   std::string gatewayUrl;
+  std::string gatewayDomain;  // the gateway's --domain: status.url in the host form
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
   // Where Triggers may make the scalers connect (empty: anywhere), and the most bytes of an HTTP answer they read.
   scalers::EndpointAllowList allowedScalerEndpoints;

@@ -69,7 +69,8 @@ void Gateway::stop(std::chrono::milliseconds grace) {
 
 void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  std::optional<Route> route = parseRoute(request.target);
+  const std::string* host = request.header("host");
+  std::optional<Route> route = parseRoute(host ? *host : std::string(), request.target, options_.domain);
   if (!route) {
     respond(http::textResponse(404, "no route: the gateway serves /<namespace>/<function>/<path>\n"));
     return;
@@ -88,6 +89,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
       case CallEnd::kAnswered:
         response = clientResponseFrom(result.response);
         response.headers.emplace_back("X-Sluice-Replica", result.replica);
+        response.headers.emplace_back("X-Sluice-Attempts", std::to_string(result.attempts));
         break;
       case CallEnd::kNotFound:
         response = http::textResponse(404, "Function " + route.key() + " is not routable: " + result.detail + "\n");

@@ -15,6 +15,9 @@ require_env() {
   ((${#missing[@]} == 0)) || fail "missing environment: ${missing[*]} (run 'make testenv-up' and source build/testenv.env)"
 }
 
+# A TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # poll TIMEOUT_SECONDS CMD...: retries CMD every 0.5 s until it succeeds; fails on timeout.
 poll() {
   local timeout=$1

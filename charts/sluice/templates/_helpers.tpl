@@ -76,3 +76,10 @@ app.kubernetes.io/component: gateway
 {{- define "sluice.watchNamespaces" -}}
 {{- join "," (include "sluice.watchNamespaceList" . | fromJsonArray) -}}
 {{- end -}}
+
+{{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
+{{- define "sluice.gatewayWildcardHost" -}}
+{{- with .Values.gateway.domain -}}
+{{- printf "*.%s" (first (splitList ":" .)) -}}
+{{- end -}}
+{{- end -}}
