@@ -295,6 +295,7 @@ struct OperatorFlags {
   LocalFlags local;
   bool localCheck = false;
   int defaultWarmPoolSize = 0;
+  sluice::platform::DefaultMemory defaultMemory{"256Mi", "1Gi"};
   std::string gatewayUrl;
   std::string gatewayDomain;
   std::vector<std::string> gatewayLoadsUrls;
@@ -343,6 +344,15 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
                  "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
       ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--default-memory-request", f.defaultMemory.request,
+                 "Memory request of replica and warm pods whose Function declares no memory (\"\": none)")
+      ->envname("SLUICE_DEFAULT_MEMORY_REQUEST")
+      ->capture_default_str();
+  app.add_option("--default-memory-limit", f.defaultMemory.limit,
+                 "Memory limit of replica and warm pods whose Function declares no memory (\"\": none); the "
+                 "runtime sizes its in-flight byte budget from it and restarts cleanly before reaching it")
+      ->envname("SLUICE_DEFAULT_MEMORY_LIMIT")
       ->capture_default_str();
   app.add_option("--runtime-image", f.runtimeImage, "Image of replica pods whose Function sets no spec.image")
       ->envname("SLUICE_RUNTIME_IMAGE")
@@ -457,14 +467,15 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   sluice::controller::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
-  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
-                                           flags.watchNamespace, clock);
+  sluice::platform::KubePlatformSetup kube(
+      manager, {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory}, flags.watchNamespace, clock);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
   controllerOptions.workers = flags.workers;
   controllerOptions.ns = flags.watchNamespace;
   controllerOptions.metricsRegistry = registry;
   controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  controllerOptions.defaultMemory = flags.defaultMemory;
   controllerOptions.gatewayUrl = flags.gatewayUrl;
   controllerOptions.allowedScalerEndpoints = flags.allowedEndpoints;
   controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;

@@ -6,6 +6,7 @@
 // Either way SIGTERM, SIGINT or POST /drain drains gracefully (stop fetching,
 // finish in-flight work within --drain-grace, commit/ack, leave the consumer
 // group) and exits 0.
+#include <malloc.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -22,12 +23,14 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/memory_limit.h"
 #include "common/signals.h"
 #include "runtime/config/config_parser.h"
 #include "runtime/control/control_server.h"
 #include "runtime/control/runtime_controller.h"
 #include "runtime/delivery/runtime_metrics.h"
 #include "runtime/handlers/make_handler.h"
+#include "runtime/memory/memory_watchdog.h"
 #include "sluice/version.h"
 
 namespace {
@@ -55,10 +58,27 @@ sluice::Result<std::shared_ptr<sluice::runtime::Handler>> buildHandler(
   return std::shared_ptr<sluice::runtime::Handler>(std::move(handler).value());
 }
 
+// Kubernetes shows this file's content as the container's termination
+// message; elsewhere (no such file, not writable) the log says it.
+void writeTerminationMessage(const std::string& path, const std::string& message) {
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::trunc);
+  if (out) out << message << "\n";
+}
+
+// The exit code of a replica the memory watchdog stopped.
+constexpr int kMemoryPressureExit = 4;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sluice::installCrashReport();
+  // Event payloads of a few hundred KB and more get their own mappings, given
+  // back to the system when freed. glibc otherwise raises this threshold
+  // after the first such free (up to 32 MiB), so 1 MB records then come from
+  // per-thread heaps that keep freed memory: the resident set drifted far
+  // above what the byte budget holds in flight.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
   app.set_version_flag("--version", std::string("sluice-runtime ") + sluice::kVersion);
 
@@ -68,6 +88,10 @@ int main(int argc, char** argv) {
   std::string tokenFile;
   int drainGraceSeconds = 30;
   bool warm = false;
+  sluice::runtime::InvokeLimitOptions invokeLimits;
+  int64_t memoryLimitBytes = 0;
+  double memoryThreshold = 0.9;
+  std::string terminationLog = "/dev/termination-log";
   app.add_option("--config", configPath, "Function configuration file (JSON or YAML) rendered by the operator")
       ->envname("SLUICE_CONFIG");
   app.add_option("--control-bind-address", controlAddress,
@@ -80,6 +104,27 @@ int main(int argc, char** argv) {
   app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  app.add_option("--invoke-max-body-bytes", invokeLimits.maxBodyBytes, "Largest /invoke body; larger ones get 413")
+      ->envname("SLUICE_INVOKE_MAX_BODY_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  app.add_option("--invoke-max-concurrency", invokeLimits.maxConcurrent,
+                 "/invoke requests under way at once; more get 429 with Retry-After")
+      ->envname("SLUICE_INVOKE_MAX_CONCURRENCY")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--memory-limit-bytes", memoryLimitBytes,
+                 "The memory limit the watchdog guards (default: the container's cgroup limit)")
+      ->envname("SLUICE_MEMORY_LIMIT_BYTES")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
+  app.add_option("--memory-watchdog-threshold", memoryThreshold,
+                 "Share of the memory limit at which the replica sheds load, drains and exits (exit code 4)")
+      ->envname("SLUICE_MEMORY_WATCHDOG_THRESHOLD")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 0.99));
+  app.add_option("--termination-log", terminationLog,
+                 "Where the reason for a watchdog exit is written (Kubernetes' terminationMessagePath)")
+      ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -126,7 +171,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  sluice::runtime::ControlServerOptions serverOptions{controlAddress, *token};
+  sluice::runtime::ControlServerOptions serverOptions;
+  serverOptions.bindAddress = controlAddress;
+  serverOptions.specializeToken = *token;
+  serverOptions.invokeLimits = invokeLimits;
   serverOptions.unhealthyReason = []() -> std::string {
     return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
   };
@@ -152,6 +200,16 @@ int main(int argc, char** argv) {
       }
     }
   });
+  // The memory watchdog: shed load, drain and exit 4 before the kernel's OOM kill.
+  if (memoryLimitBytes == 0) memoryLimitBytes = sluice::memoryLimitMebibytes() * 1024 * 1024;
+  sluice::runtime::MemoryWatchdog memoryWatchdog(
+      {memoryLimitBytes, memoryThreshold}, [] { return sluice::runtime::residentBytes(); }, sluice::realClock());
+  memoryWatchdog.start([&](const std::string& message) {
+    SLUICE_LOG_ERROR("{}", message);
+    writeTerminationMessage(terminationLog, message);
+    exitCode = kMemoryPressureExit;
+    controller.shedLoad();
+  });
   controller.waitForDrainRequest();
   // Unfinished events were not acknowledged and will be redelivered, so the
   // drain succeeds either way; drain() logs what was left.
@@ -161,6 +219,7 @@ int main(int argc, char** argv) {
   (void)controller.drain(grace);
   watchdog.request_stop();
   watchdog.join();
+  memoryWatchdog.stop();
   server.stop();
   return exitCode.load();
 }

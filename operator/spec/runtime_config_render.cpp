@@ -284,6 +284,7 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
       if (source->is_null()) continue;
       json entry = {{"name", tname}};
       entry.update(*source);
+      if (auto bytes = api::v1alpha1::maxInFlightBytesOf(tspec)) entry["maxInFlightBytes"] = *bytes;
       c["triggers"].push_back(entry);
     }
     return out;

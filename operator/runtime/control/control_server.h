@@ -1,4 +1,5 @@
-// ControlServer: the replica's HTTP endpoint (cpprestsdk http_listener).
+// ControlServer: the replica's HTTP endpoint (http/HttpServer, asynchronous:
+// a slow or stalled client holds no thread).
 //
 //   GET  /healthz     200 while the process lives and unhealthyReason (if
 //                     set) returns ""; else 503 with that reason
@@ -11,17 +12,19 @@
 //                     202; starts a graceful drain (SIGTERM needs no token)
 //   POST /invoke      503 with X-Sluice-Not-Handled: <why> when the replica
 //                     takes no invocations (draining, nothing loaded): no
-//                     handler saw it. Else runs the handler on the body; 200 with the output (one
+//                     handler saw it. 413 for a body over the limit and 429
+//                     with Retry-After over the concurrency limit
+//                     (invoke_limits.h). Else runs the handler on the body; 200 with the output (one
 //                     record: its bytes; several: a JSON array of strings),
 //                     204 with none, 4xx/5xx with the error text
+// Handlers and /specialize run on worker threads, never on the server's.
 // Kept-alive connections: every /invoke answer of a draining replica (the
 // refusal, and the answers of invocations that were under way) carries
-// "Connection: close", so a caller's pool (the gateway's) keeps no connection to
-// it; stop() keeps answering so (503 draining) until /invoke has been quiet for
-// closeQuietPeriod (at most closeLingerMax), because once cpprestsdk's listener
-// is closed it answers requests on connections still open with a bare 404 that
-// a caller cannot tell from a handler's.
-// Thread-safe; requests are served on cpprestsdk's thread pool.
+// "Connection: close", so a caller's pool (the gateway's) keeps no connection
+// to it; stop() keeps answering so (503 draining) until /invoke has been quiet
+// for closeQuietPeriod (at most closeLingerMax), so callers still sending
+// learn that no handler saw their request rather than losing the connection.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -31,11 +34,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "http/http_server.h"
 #include "runtime/control/control_hooks.h"
-
-namespace web::http::experimental::listener {
-class http_listener;
-}
+#include "runtime/control/invoke_limits.h"
 
 namespace sluice::runtime {
 
@@ -45,7 +46,10 @@ struct ControlServerOptions {
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
-  // stop(): how long /invoke must have been quiet before the listener closes, and the longest wait for that.
+  InvokeLimitOptions invokeLimits{};
+  // The largest /specialize body (a function configuration with its code).
+  std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
+  // stop(): how long /invoke must have been quiet before the server closes, and the longest wait for that.
   std::chrono::milliseconds closeQuietPeriod{250};
   std::chrono::milliseconds closeLingerMax{2000};
 };
@@ -58,12 +62,22 @@ class ControlServer {
   // Binds and starts serving; the error names the address.
   Status start();
   void stop();
+  // The bound port (after start()).
+  int port() const;
 
  private:
+  void handle(http::ServerRequest request, http::Responder respond);
+  void invoke(http::ServerRequest request, http::Responder respond);
+  // True when the request carries the control token; else answers 401.
+  bool authorized(const http::ServerRequest& request, const http::Responder& respond) const;
+
   ControlServerOptions options_;
   ControlHooks& hooks_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
-  // steady_clock nanoseconds of the last /invoke that arrived; 0: none yet.
+  InvokeLimits limits_;
+  // Declared before server_: the server (whose requests post work here) stops first.
+  std::unique_ptr<InvokeRunner> runner_;
+  std::unique_ptr<http::HttpServer> server_;
+  // steady_clock ticks of the last /invoke that arrived; 0: none yet.
   std::atomic<long long> lastInvokeAt_{0};
 };
 
