@@ -34,7 +34,7 @@ ALLOWED = {
     "simulator": ["common", "autoscaler", "api"],
     "local": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "controllers", "platform",
               "platform/local"],
-    "gateway": ["common", "http", "kube", "api", "spec"],
+    "gateway": ["common", "http", "kube", "api", "spec", "clients"],
     "runtime": ["common", "http", "objectstore", "clients"] + RUNTIME,
     # The binaries choose and wire everything.
     "cmd": None,

@@ -18,8 +18,7 @@ int replicasFor(double value) {
   return static_cast<int>(std::min(std::ceil(value), kReplicaCeiling));
 }
 
-int desiredForMetric(const MetricObservation& metric, int current) {
-  double value = *metric.value;
+int desiredForValue(const MetricObservation& metric, double value, int current) {
   if (metric.targetType == MetricTargetType::kUtilization) {
     // Utilization says nothing at zero replicas; CPU alone never activates.
     if (current == 0) return 0;
@@ -33,6 +32,30 @@ int desiredForMetric(const MetricObservation& metric, int current) {
   double rounded = std::round(ratio);
   if (std::abs(ratio - rounded) < 1e-9) ratio = rounded;
   return replicasFor(ratio);
+}
+
+int desiredForMetric(const MetricObservation& metric, int current) {
+  return desiredForValue(metric, *metric.value, current);
+}
+
+// The time-weighted mean over (now - window, now] of a step function in which
+// each sample holds over the interval since the one before it (a reading is a
+// rate or count measured up to its time). A lone sample in the window is its own mean.
+double windowMean(const std::deque<std::pair<Clock::TimePoint, double>>& samples, Clock::TimePoint now,
+                  Clock::Duration window) {
+  const Clock::TimePoint start = now - window;
+  double weighted = 0;
+  double covered = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Clock::TimePoint to = samples[i].first;
+    if (to <= start) continue;
+    const Clock::TimePoint from = std::max(i == 0 ? to : samples[i - 1].first, start);
+    const double seconds = std::chrono::duration<double>(to - from).count();
+    weighted += samples[i].second * seconds;
+    covered += seconds;
+  }
+  if (covered > 0) return weighted / covered;
+  return samples.empty() ? 0 : samples.back().second;
 }
 
 }  // namespace
@@ -78,12 +101,25 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
       }
     } else {
       failures_.erase(metric.name);
-      result.desiredReplicas = std::max(desiredForMetric(metric, current), metric.minReplicas);
+      const int instant = std::max(desiredForMetric(metric, current), metric.minReplicas);
+      result.desiredReplicas = instant;
+      int panic = instant;
+      if (metric.windowed) {
+        auto [stable, short_] = windowedDesired(metric, current, clock_.now(), result);
+        result.desiredReplicas = std::max(stable, metric.minReplicas);
+        panic = std::max(short_, metric.minReplicas);
+      }
+      verdict.instant = std::max(verdict.instant, instant);
+      verdict.panic = std::max(verdict.panic, panic);
       bool utilization = metric.targetType == MetricTargetType::kUtilization;
       result.active =
           (!utilization || current > 0) && metric.active.value_or(*metric.value > metric.activationThreshold);
       // A floor (a cron window) is work by definition.
       if (metric.minReplicas > 0) result.active = true;
+    }
+    if (!metric.value) {
+      verdict.instant = std::max(verdict.instant, result.desiredReplicas);
+      verdict.panic = std::max(verdict.panic, result.desiredReplicas);
     }
     if (driver.empty() || result.desiredReplicas > verdict.recommended) driver = metric.name;
     verdict.recommended = std::max(verdict.recommended, result.desiredReplicas);
@@ -95,8 +131,24 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
   return verdict;
 }
 
+std::pair<int, int> DecisionEngine::windowedDesired(const MetricObservation& metric, int current, Clock::TimePoint now,
+                                                    MetricResult& result) {
+  auto& samples = samples_[metric.name];
+  samples.emplace_back(now, *metric.value);
+  const auto stableWindow = std::chrono::seconds(policy_.burst.stableWindowSeconds);
+  // Keep one sample older than the window: it bounds the interval of the first one inside.
+  while (samples.size() > 1 && samples[1].first <= now - stableWindow) samples.pop_front();
+  const double stable = windowMean(samples, now, stableWindow);
+  const double panic = windowMean(samples, now, std::chrono::seconds(policy_.burst.windowSeconds));
+  result.stableAverage = stable;
+  result.panicAverage = panic;
+  return {desiredForValue(metric, stable, current), desiredForValue(metric, panic, current)};
+}
+
 DecisionEngine::Step DecisionEngine::fromZero(const MetricsVerdict& verdict, Clock::TimePoint now) {
-  int want = (verdict.active || verdict.fallbackActive) ? std::max(verdict.recommended, 1) : 0;
+  // Nothing runs yet: what the metrics ask for now, not a mean over the idle past.
+  const int asked = std::max(verdict.recommended, verdict.instant);
+  int want = (verdict.active || verdict.fallbackActive) ? std::max(asked, 1) : 0;
   want = std::min(std::max(want, policy_.minReplicas), policy_.maxReplicas);
   if (want == 0) {
     if (verdict.holdForErrors) return {0, "ScalerError", "a scaler failed; staying at 0 until it answers"};
@@ -122,19 +174,24 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
   if (verdict.holdForErrors) target = std::max(target, current);
   target = std::clamp(target, floor, std::max(floor, policy_.maxReplicas));
 
+  // The spike test reads the panic window (the same count for unwindowed metrics).
+  const int spike = std::clamp(std::max(verdict.panic, verdict.holdForErrors ? current : 0), floor,
+                               std::max(floor, policy_.maxReplicas));
   if (policy_.burst.enabled &&
-      static_cast<long long>(target) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
+      static_cast<long long>(spike) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
     burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
   }
   const std::string& why = verdict.why;
   if (burstUntil_ && now < *burstUntil_) {
     // Panic: jump straight to what the spike needs, and hold; never scale down.
-    const int desired = std::max(current, target);
+    const int desired = std::max({current, target, spike});
+    const std::string panicWhy = spike > target ? "; the panic window asks for " + std::to_string(spike) : "";
     return {desired,
-            desired > current  ? "Burst"
-            : target < current ? "BurstHold"
-                               : "Stable",
-            transition(current, desired) + ": " + why + (desired > current ? "" : "; burst mode holds the count")};
+            desired > current                   ? "Burst"
+            : std::max(target, spike) < current ? "BurstHold"
+                                                : "Stable",
+            transition(current, desired) + ": " + why + panicWhy +
+                (desired > current ? "" : "; burst mode holds the count")};
   }
   const int stabilized = stabilize(current, target, now);
   const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;

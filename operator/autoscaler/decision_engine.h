@@ -9,8 +9,10 @@
 //
 // Rules, in order (see ARCHITECTURE.md "Scaling semantics"):
 //   pause (pinned / paused) > per-metric desired (ceil(value/target), CPU by
-//   utilization with 10% tolerance) > max over metrics > activation at zero >
-//   burst (skip the up rules, never scale down while it lasts) > stabilization
+//   utilization with 10% tolerance; windowed metrics by their time-weighted
+//   mean over the stable window, as Knative's KPA) > max over metrics > activation at zero >
+//   burst (entered when the panic window's mean asks for thresholdPercent of the
+//   current count; then that count at once, never scaling down while it lasts) > stabilization
 //   windows > rate rules > [min, max] > 1→0 only after cooldownSeconds idle >
 //   pausedScaleIn / pausedScaleOut.
 // Thread-compatible: one engine per Function, called from one loop at a time.
@@ -39,6 +41,9 @@ struct MetricResult {
   bool active = false;
   int consecutiveFailures = 0;
   std::string error;
+  // Windowed metrics: the means over the stable and panic windows the counts came from.
+  std::optional<double> stableAverage;
+  std::optional<double> panicAverage;
 };
 
 struct ScaleDecision {
@@ -84,10 +89,16 @@ class DecisionEngine {
     Clock::TimePoint at;
     int delta;
   };
+  // Records a windowed metric's reading; fills the result's window means and
+  // returns the counts they ask for (stable, panic).
+  std::pair<int, int> windowedDesired(const MetricObservation& metric, int current, Clock::TimePoint now,
+                                      MetricResult& result);
 
   // What the metrics ask for, before the policy's rules.
   struct MetricsVerdict {
-    int recommended = 0;
+    int recommended = 0;  // windowed metrics by their stable-window mean
+    int panic = 0;        // windowed metrics by their panic-window mean: the spike test
+    int instant = 0;      // every metric by its reading alone: waking from zero
     bool active = false;
     bool holdForErrors = false;  // an erroring scaler below its fallback threshold
     bool fallbackActive = false;
@@ -119,6 +130,8 @@ class DecisionEngine {
   std::deque<Recommendation> recommendations_;
   std::deque<ScaleChange> changes_;
   std::map<std::string, int> failures_;
+  // Windowed metrics' recent readings (time, value), oldest first.
+  std::map<std::string, std::deque<std::pair<Clock::TimePoint, double>>> samples_;
   // Starts at construction: an engine that just started has not seen idleness yet.
   Clock::TimePoint lastActive_;
   std::optional<Clock::TimePoint> burstUntil_;

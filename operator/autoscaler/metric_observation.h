@@ -26,6 +26,10 @@ struct MetricObservation {
   // The scaler's own verdict on activity when it has one (Kafka's
   // excludePersistentLag counts lag the value leaves out); else value > threshold.
   std::optional<bool> active;
+  // A fast-moving rate or concurrency (http requests): the engine averages it
+  // over time (BurstPolicy's stable and panic windows) as Knative's KPA does,
+  // instead of taking each reading as it is. Activity still follows each reading.
+  bool windowed = false;
   std::string error;
 };
 

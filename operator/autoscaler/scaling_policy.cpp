@@ -80,6 +80,11 @@ Status validateScalingPolicy(const ScalingPolicy& policy) {
     if (policy.burst.thresholdPercent <= 100) {
       return field("burst.thresholdPercent", std::to_string(policy.burst.thresholdPercent) + " must exceed 100");
     }
+    if (policy.burst.stableWindowSeconds < policy.burst.windowSeconds) {
+      return field("burst.stableWindowSeconds", std::to_string(policy.burst.stableWindowSeconds) +
+                                                    " is shorter than burst.windowSeconds " +
+                                                    std::to_string(policy.burst.windowSeconds));
+    }
     if (policy.burst.holdSeconds < 0) {
       return field("burst.holdSeconds", std::to_string(policy.burst.holdSeconds) + " is negative");
     }

@@ -52,11 +52,16 @@ struct FallbackPolicy {
 // thresholdPercent of the current replicas, the engine skips the scale-up rate
 // rules and, for holdSeconds after the last spike, never scales down. While
 // burst mode is enabled the metrics are checked every windowSeconds.
+// Windowed metrics (http requests, MetricObservation::windowed) are averaged
+// as the KPA does: over stableWindowSeconds for the count they ask for, over
+// windowSeconds (the panic window) for the spike test and the count while
+// burst mode lasts.
 struct BurstPolicy {
   bool enabled = true;
   int windowSeconds = 6;
   int thresholdPercent = 200;
   int holdSeconds = 60;
+  int stableWindowSeconds = 60;
 };
 
 // Pause, as KEDA's annotations: pinnedReplicas (paused-replicas / the scale

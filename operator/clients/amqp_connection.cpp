@@ -35,6 +35,12 @@ Status AmqpConnection::checkReply(const std::string& what) {
   return unavailable(what + ": unknown reply");
 }
 
+Status AmqpConnection::declareDurableQueue(const std::string& queue) {
+  amqp_queue_declare(state_, kChannel, amqp_cstring_bytes(queue.c_str()), /*passive=*/0, /*durable=*/1,
+                     /*exclusive=*/0, /*auto_delete=*/0, amqp_empty_table);
+  return checkReply("queue.declare \"" + queue + "\"");
+}
+
 Status AmqpConnection::open(const std::string& url) {
   close();
   std::vector<char> buffer(url.begin(), url.end());

@@ -29,6 +29,11 @@ class AmqpConnection {
   bool isOpen() const { return state_ != nullptr; }
   amqp_connection_state_t state() const { return state_; }
 
+  // Declares `queue` durable (idempotent; fails when it exists with other
+  // settings). Used where Sluice owns the queue: the gateway's asynchronous
+  // invocations, declared by whichever side, gateway or replica, comes first.
+  Status declareDurableQueue(const std::string& queue);
+
   // Turns the last RPC reply into a Status ("<what>: <reason>"); OK when normal.
   Status checkReply(const std::string& what);
 

@@ -20,7 +20,11 @@
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
+#include "common/random.h"
 #include "common/signals.h"
+#include "gateway/amqp_invocation_queue.h"
+#include "gateway/async_invoker.h"
+#include "gateway/async_targets.h"
 #include "gateway/beast_upstream.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
@@ -113,6 +117,13 @@ int main(int argc, char** argv) {
         return std::string();
       },
       registry);
+  // Asynchronous invocations: kept in the queue each Trigger's spec.http.async names.
+  sluice::gateway::AsyncTargets asyncTargets(triggers, *connected->client, clock);
+  sluice::gateway::AmqpInvocationQueue invocationQueue;
+  sluice::gateway::AsyncInvoker asyncInvoker(
+      [&asyncTargets](const std::string& ns, const std::string& trigger) { return asyncTargets.lookup(ns, trigger); },
+      invocationQueue, [] { return sluice::randomHexToken(16); }, options.retryAfterSeconds);
+  gateway.setAsyncInvoker(&asyncInvoker);
   functions.start();
   triggers.start();
   pods.start();

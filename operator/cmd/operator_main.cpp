@@ -105,7 +105,7 @@ int runSimulate(const std::string& tracePath, const std::string& functionPath, c
     std::cout << "policy " << result.policy << ": replica-seconds " << result.replicaSeconds << " (+ warm pool "
               << result.warmPoolReplicaSeconds << "), latency p50 " << result.latencyP50Seconds << " s, p99 "
               << result.latencyP99Seconds << " s, backlog max " << result.backlogMax << ", scale events "
-              << result.scaleEvents << "\n";
+              << result.scaleEvents << ", metric " << result.metric << ", burst " << result.burstSeconds << " s\n";
   }
   return 0;
 }

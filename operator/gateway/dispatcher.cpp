@@ -72,6 +72,11 @@ void Dispatcher::submit(const std::string& key, Call call) {
   {
     std::lock_guard lock(mu_);
     auto it = functions_.find(key);
+    if (it != functions_.end()) {
+      // Demand, refused or not: the rate target scales on what clients ask for.
+      if (!it->second.arrivals) it->second.arrivals.emplace(options_.rateWindow);
+      it->second.arrivals->record(clock_.now());
+    }
     if (it == functions_.end()) {
       actions.push_back([done = std::move(call.done)] { done(ended(CallEnd::kNotFound)); });
     } else if (it->second.queue.size() >= options_.queueLimit) {
@@ -189,9 +194,11 @@ void Dispatcher::tick() {
 std::vector<FunctionLoad> Dispatcher::loads() const {
   std::lock_guard lock(mu_);
   std::vector<FunctionLoad> loads;
+  const Clock::TimePoint now = clock_.now();
   for (const auto& [key, function] : functions_) {
     loads.push_back(FunctionLoad{key, static_cast<int>(function.queue.size()), function.inFlight,
-                                 static_cast<int>(function.replicas.size())});
+                                 static_cast<int>(function.replicas.size()),
+                                 function.arrivals ? function.arrivals->perSecond(now) : 0.0});
   }
   return loads;
 }

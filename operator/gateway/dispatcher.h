@@ -27,10 +27,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "gateway/request_rate.h"
 #include "gateway/upstream.h"
 
 namespace sluice::gateway {
@@ -72,6 +74,9 @@ struct DispatcherOptions {
   std::size_t queueLimit = 1000;  // per Function
   std::chrono::milliseconds requestTimeout{60'000};
   std::chrono::milliseconds retryBackoff{100};
+  // The trailing window of each Function's requestsPerSecond (loads()): as
+  // long as the autoscaler's panic window, so its readings miss no arrival.
+  std::chrono::milliseconds rateWindow{6'000};
 };
 
 struct FunctionLoad {
@@ -79,6 +84,7 @@ struct FunctionLoad {
   int pending = 0;   // queued, waiting for a replica
   int inFlight = 0;  // sent to a replica, not answered yet
   int replicas = 0;
+  double requestsPerSecond = 0;  // calls submitted, over DispatcherOptions::rateWindow
 };
 
 class Dispatcher {
@@ -117,6 +123,8 @@ class Dispatcher {
     std::deque<QueuedCall> queue;
     int inFlight = 0;
     std::size_t rotation = 0;
+    // Made with the options' window on the first call; mutable: reading it drops old buckets.
+    mutable std::optional<RequestRate> arrivals;
   };
   using Actions = std::vector<std::function<void()>>;
 

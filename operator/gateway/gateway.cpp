@@ -18,7 +18,8 @@ std::string loadsJson(const std::vector<FunctionLoad>& loads) {
                          {"name", load.key.substr(slash + 1)},
                          {"pending", load.pending},
                          {"inFlight", load.inFlight},
-                         {"replicas", load.replicas}});
+                         {"replicas", load.replicas},
+                         {"requestsPerSecond", load.requestsPerSecond}});
   }
   return nlohmann::json{{"functions", functions}}.dump();
 }
@@ -79,6 +80,17 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   if (!trigger) {
     metrics_.observe(route->ns, route->function, 404, 0);
     respond(http::textResponse(404, "no Function " + route->key() + " with an http Trigger\n"));
+    return;
+  }
+  Result<InvocationType> type = invocationTypeOf(request);
+  if (!type.isOk() || *type == InvocationType::kEvent) {
+    http::ServerResponse response = !type.isOk() ? http::textResponse(400, type.status().message() + "\n")
+                                    : async_
+                                        ? async_->accept(*route, *trigger, invokeRequestFor(request, *route, *trigger))
+                                        : http::textResponse(501, "this gateway takes no asynchronous invocations\n");
+    metrics_.observe(route->ns, route->function, response.status,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    respond(std::move(response));
     return;
   }
   Call call;

@@ -10,7 +10,9 @@
 //   502 the replica broke the connection after the request was sent (it may have
 //     run the handler, e.g. a replica killed mid-request: never retried; at most
 //     spec.concurrency requests per lost replica),
-//   503 + Retry-After still queued when the gateway stops (never sent).
+//   503 + Retry-After still queued when the gateway stops (never sent);
+//   with `X-Sluice-Invocation-Type: Event`, 202 once the request is kept
+//   durably (async_invoker.h), 400 for any other invocation type.
 // The admin listener serves /healthz, /readyz (routes loaded), /metrics and
 // /loads (JSON: each routable Function's pending and in-flight requests, read
 // by the operator's http scaler).
@@ -25,6 +27,7 @@
 #include <string>
 #include <thread>
 
+#include "gateway/async_invoker.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway_metrics.h"
 #include "http/http_server.h"
@@ -50,6 +53,10 @@ class Gateway {
           std::function<std::string()> notReadyReason, std::shared_ptr<prometheus::Registry> registry);
   ~Gateway();
 
+  // Takes `X-Sluice-Invocation-Type: Event` requests (see async_invoker.h);
+  // without one they get 501. Call before start().
+  void setAsyncInvoker(AsyncInvoker* invoker) { async_ = invoker; }
+
   Status start();
   // Stops taking requests, ends queued ones, lets answers in progress finish (up to `grace`).
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
@@ -69,9 +76,10 @@ class Gateway {
   std::unique_ptr<http::HttpServer> public_;
   std::unique_ptr<http::HttpServer> admin_;
   std::jthread ticker_;
+  AsyncInvoker* async_ = nullptr;
 };
 
-// The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas"}]}.
+// The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas","requestsPerSecond"}]}.
 std::string loadsJson(const std::vector<FunctionLoad>& loads);
 
 }  // namespace sluice::gateway

@@ -9,6 +9,7 @@ Result<ScalerReading> HttpRequestsScaler::read() {
   if (urls.empty())
     return unavailable("http requests of " + options_.ns + "/" + options_.function + ": no gateway known");
   double requests = 0;
+  double rate = 0;
   int answered = 0;
   std::string lastError;
   for (const std::string& url : urls) {
@@ -32,15 +33,26 @@ Result<ScalerReading> HttpRequestsScaler::read() {
           load.value("name", "") != options_.function)
         continue;
       requests += load.value("pending", 0) + load.value("inFlight", 0);
+      rate += load.value("requestsPerSecond", 0.0);
     }
   }
   if (answered == 0) {
     return unavailable("http requests of " + options_.ns + "/" + options_.function + ": no gateway answered (" +
                        lastError + ")");
   }
+  double queued = 0;
+  if (options_.backlog) {
+    Result<ScalerReading> backlog = options_.backlog->read();
+    if (backlog.isOk()) {
+      queued = backlog->value;
+    } else if (backlog.status().code() != StatusCode::kNotFound) {
+      // No queue yet (no invocation, no replica declared it) means none waiting; other errors are not silence.
+      return backlog.status().withContext("asynchronous invocations of " + options_.ns + "/" + options_.function);
+    }
+  }
   ScalerReading reading;
-  reading.value = requests;
-  reading.active = requests > 0;
+  reading.value = options_.requestsPerSecond ? rate : requests + queued;
+  reading.active = requests + queued > 0 || rate > 0;
   return reading;
 }
 

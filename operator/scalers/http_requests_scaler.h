@@ -1,10 +1,16 @@
 // HttpRequestsScaler: the requests a Function has at the gateway, for an
 // http Trigger. Reads every gateway replica's /loads (operator/gateway) and
 // sums the Function's pending (queued, e.g. while at zero) and in-flight
-// requests: the concurrency it is asked for. desired = ceil(concurrency /
-// target), target being the requests one replica is to take at once; any
-// request activates a Function at zero. A gateway that does not answer is left
-// out (the others still count); none answering is an error.
+// requests — the concurrency it is asked for — and its request rate (each
+// gateway's requestsPerSecond over its trailing window). The value is the
+// concurrency, desired = ceil(concurrency / targetConcurrency), or with a
+// requests-per-second target the rate, desired = ceil(rate / target). The
+// engine averages either over its stable and panic windows (windowed, as
+// Knative's KPA). Asynchronous invocations waiting in the Trigger's queue
+// (`backlog`, a queue-depth scaler) are requests too: added to the
+// concurrency; with a rate target they keep the Function awake. Any request
+// activates a Function at zero. A gateway that does not answer is left out
+// (the others still count); none answering is an error.
 // Thread-compatible.
 #pragma once
 
@@ -21,9 +27,12 @@ namespace sluice::scalers {
 struct HttpRequestsOptions {
   std::string ns;
   std::string function;
-  double targetConcurrency = 1;  // per replica
+  double target = 1;  // per replica: requests at once, or requests per second
+  bool requestsPerSecond = false;
   // The /loads URLs of the gateway replicas, asked each round (they come and go).
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // The depth of the Trigger's asynchronous-invocation queue, when it has one.
+  std::shared_ptr<Scaler> backlog;
 };
 
 class HttpRequestsScaler final : public Scaler {
@@ -32,7 +41,7 @@ class HttpRequestsScaler final : public Scaler {
       : options_(std::move(options)), http_(std::move(http)) {}
   std::string name() const override { return "http/" + options_.ns + "/" + options_.function; }
   ScalerTarget target() const override {
-    return {autoscaler::MetricTargetType::kAverageValue, options_.targetConcurrency, 0};
+    return {autoscaler::MetricTargetType::kAverageValue, options_.target, 0, /*windowed=*/true};
   }
   Result<ScalerReading> read() override;
 

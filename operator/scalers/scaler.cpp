@@ -9,6 +9,7 @@ autoscaler::MetricObservation observe(Scaler& scaler) {
   observation.targetType = target.type;
   observation.target = target.target;
   observation.activationThreshold = target.activationThreshold;
+  observation.windowed = target.windowed;
   Result<ScalerReading> reading = scaler.read();
   if (!reading.isOk()) {
     observation.error = reading.status().toString();

@@ -34,6 +34,8 @@ struct ScalerTarget {
   autoscaler::MetricTargetType type = autoscaler::MetricTargetType::kAverageValue;
   double target = 1;
   double activationThreshold = 0;
+  // Averaged by the engine over its stable and panic windows (MetricObservation::windowed).
+  bool windowed = false;
 };
 
 class Scaler {

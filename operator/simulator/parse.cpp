@@ -73,6 +73,7 @@ Result<SimulatedFunction> parseFunction(const std::string& text) {
   if (!docs.isOk()) return invalidArgument("function: not YAML: " + docs.status().message());
   SimulatedFunction function;
   bool sawFunction = false;
+  double concurrency = 1;  // spec.concurrency: an http Trigger's default targetConcurrency
   for (const YamlDocument& document : *docs) {
     const nlohmann::json& doc = document.value;
     if (!doc.is_object()) continue;
@@ -87,6 +88,8 @@ Result<SimulatedFunction> parseFunction(const std::string& text) {
       Result<autoscaler::ScalingPolicy> policy = api::v1alpha1::scalingPolicyFromSpec(spec);
       if (!policy.isOk()) return policy.status();
       function.policy = std::move(*policy);
+      if (spec.contains("concurrency") && spec["concurrency"].is_number())
+        concurrency = spec["concurrency"].get<double>();
     } else if (kind == "Trigger") {
       // The per-replica target comes from the trigger's source.
       Result<std::optional<api::v1alpha1::ScalingTarget>> target = api::v1alpha1::scalingTargetOf(spec);
@@ -95,9 +98,21 @@ Result<SimulatedFunction> parseFunction(const std::string& text) {
         function.targetPerReplica = static_cast<double>((*target)->perReplica);
         function.activationThreshold = static_cast<double>((*target)->activation);
       }
+      Result<std::optional<api::v1alpha1::HttpScalingTarget>> http = api::v1alpha1::httpScalingTargetOf(spec);
+      if (!http.isOk()) return http.status();
+      if (*http) {
+        const bool rate = (*http)->metric == api::v1alpha1::HttpScalingTarget::Metric::kRequestsPerSecond;
+        function.metric = rate ? SimulatedMetric::kHttpRequestsPerSecond : SimulatedMetric::kHttpConcurrency;
+        // Unset targetConcurrency: the Function's spec.concurrency (read below, once every document is seen).
+        function.targetPerReplica = (*http)->perReplica;
+        function.activationThreshold = 0;
+      }
     }
   }
   if (!sawFunction) return invalidArgument("kind: no Function document (sluice.io/v1alpha1) in the file");
+  if (function.metric == SimulatedMetric::kHttpConcurrency && function.targetPerReplica == 0) {
+    function.targetPerReplica = concurrency;
+  }
   return function;
 }
 

@@ -66,6 +66,9 @@ double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy) {
   SimulationResult result;
   result.policy = policyName(policy);
+  result.metric = function.metric == SimulatedMetric::kBacklog           ? "backlog"
+                  : function.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency"
+                                                                         : "http-rps";
   SimulatedClock clock;
 
   autoscaler::ScalingPolicy enginePolicy = function.policy;
@@ -84,16 +87,30 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
   }
   autoscaler::DecisionEngine engine(enginePolicy, clock);
 
-  // Metric: the backlog, capped like KEDA's Kafka scaler at partitions x target.
-  auto observe = [&](double backlog) {
+  // Metric: the backlog, capped like KEDA's Kafka scaler at partitions x target;
+  // for http, the requests waiting or being served (the fluid backlog) or the
+  // arrival rate of the current second, averaged by the engine over its windows.
+  auto observe = [&](double backlog, double arrivalRate) {
     autoscaler::MetricObservation m;
     m.name = "backlog";
     m.target = function.targetPerReplica;
     m.activationThreshold = function.activationThreshold;
     double value = backlog;
     if (trace.partitions > 0) value = std::min(value, trace.partitions * function.targetPerReplica);
+    if (function.metric != SimulatedMetric::kBacklog) {
+      m.name = function.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency" : "http-rps";
+      m.windowed = policy == Policy::kSluice;
+      if (function.metric == SimulatedMetric::kHttpRequestsPerSecond) {
+        value = arrivalRate;
+        m.active = arrivalRate > 0 || backlog > 0;
+      }
+    }
     m.value = value;
     return m;
+  };
+  auto rateAt = [&](int64_t tick) {
+    const auto second = static_cast<size_t>(tick / kTicksPerSecond);
+    return second < trace.arrivals.size() ? trace.arrivals[second] : 0.0;
   };
 
   std::deque<Chunk> queue;
@@ -112,6 +129,7 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
   }
 
   int64_t nextCheck = 0;
+  bool bursting = false;  // the last decision's burst mode
   // KEDA: the operator's loop (activation at zero, N -> 0 after cooldown) every 30 s, the HPA every 15 s.
   int64_t kedaNextOperatorCheck = 0;
   int64_t kedaNextHpaSync = 0;
@@ -144,8 +162,9 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
     const int current = static_cast<int>(replicas.size());
     int desired = current;
     if (policy == Policy::kSluice && tick >= nextCheck) {
-      autoscaler::ScaleDecision d = engine.decide(current, {observe(backlog)});
+      autoscaler::ScaleDecision d = engine.decide(current, {observe(backlog, rateAt(tick))});
       desired = d.desiredReplicas;
+      bursting = d.burst;
       nextCheck = tick + ticksFor(d.nextCheckAfter);
     } else if (policy == Policy::kKedaDefault) {
       const bool active = backlog > function.activationThreshold;
@@ -162,7 +181,7 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
       }
       if (current > 0 && desired != 0 && tick >= kedaNextHpaSync) {
         kedaNextHpaSync = tick + 15 * kTicksPerSecond;
-        desired = engine.decide(current, {observe(backlog)}).desiredReplicas;
+        desired = engine.decide(current, {observe(backlog, rateAt(tick))}).desiredReplicas;
       }
     }
 
@@ -201,6 +220,7 @@ SimulationResult simulate(const Trace& trace, const SimulatedFunction& function,
     if (backlog < 1e-9) backlog = 0;
     result.backlogMax = std::max(result.backlogMax, backlog);
     result.replicaSeconds += static_cast<double>(replicas.size()) * kTick;
+    if (bursting) result.burstSeconds += kTick;
     result.warmPoolReplicaSeconds += warmPool * kTick;
     if ((tick + 1) % kTicksPerSecond == 0) result.replicasPerSecond.push_back(static_cast<int>(replicas.size()));
     result.durationSeconds = now + kTick;
@@ -223,6 +243,8 @@ std::string toJson(const SimulationResult& r) {
   out["events_total"] = round3(r.eventsTotal);
   out["duration_s"] = round3(r.durationSeconds);
   out["replicas"] = r.replicasPerSecond;
+  out["metric"] = r.metric;
+  out["burst_s"] = round3(r.burstSeconds);
   return out.dump();
 }
 

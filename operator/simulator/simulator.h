@@ -40,15 +40,25 @@ struct Trace {
 Result<Trace> parseTrace(const std::string& json);
 
 // What the simulator needs from a Function (and its Trigger, if in the same file).
+// The metric the Function scales on: a backlog (Kafka lag, queue depth,
+// objects waiting), or for an http Trigger the requests at once (queued or
+// being served) or the arrival rate, both averaged by the engine over the
+// burst policy's stable and panic windows as Knative's KPA.
+enum class SimulatedMetric { kBacklog, kHttpConcurrency, kHttpRequestsPerSecond };
+
 struct SimulatedFunction {
   autoscaler::ScalingPolicy policy;
-  double targetPerReplica = 10;  // lagThreshold / queueLength / targetObjectCount
+  SimulatedMetric metric = SimulatedMetric::kBacklog;
+  // lagThreshold / queueLength / targetObjectCount; targetConcurrency (else
+  // spec.concurrency) / targetRequestsPerSecond
+  double targetPerReplica = 10;
   double activationThreshold = 0;
 };
 
 // Parses FUNCTION.yaml: a sluice.io/v1alpha1 Function (spec.scaling...), optionally
-// followed by Trigger documents whose kafka.lagThreshold, rabbitmq.queueLength or
-// objectStore.targetObjectCount give the per-replica target. Errors name the field.
+// followed by Trigger documents whose kafka.lagThreshold, rabbitmq.queueLength,
+// objectStore.targetObjectCount or http.targetConcurrency / targetRequestsPerSecond
+// give the metric and per-replica target. Errors name the field.
 Result<SimulatedFunction> parseFunction(const std::string& yaml);
 
 enum class Policy { kSluice, kKedaDefault, kStaticPeak };
@@ -66,6 +76,8 @@ struct SimulationResult {
   double eventsTotal = 0;
   double durationSeconds = 0;
   std::vector<int> replicasPerSecond;  // replicas (starting or ready) at the end of each second
+  std::string metric;                  // backlog, http-concurrency or http-rps
+  double burstSeconds = 0;             // time the engine spent in burst (panic) mode
 };
 
 SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy);

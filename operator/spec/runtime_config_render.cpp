@@ -169,7 +169,20 @@ Result<json> renderSource(const json& spec, const std::string& where, SecretColl
                   {"timezone", c.value("timezone", "UTC")},
                   {"payload", c.value("payload", "")}}}};
   }
-  if (spec.contains("http")) return json{{"http", {{"path", spec["http"].at("path")}}}};
+  if (spec.contains("http")) {
+    const json& h = spec["http"];
+    json http = {{"path", h.at("path")}};
+    if (h.contains("async")) {
+      // The replica consumes the queue the gateway keeps asynchronous invocations in.
+      const json& r = h["async"].at("rabbitmq");
+      const json& ref = r.at("connectionSecretRef");
+      http["async"] = {{"rabbitmq",
+                        {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
+                         {"queue", r.at("queue")},
+                         {"prefetch", r.value("prefetch", 10)}}}};
+    }
+    return json{{"http", http}};
+  }
   if (spec.contains("objectStore")) {
     const json& o = spec["objectStore"];
     const std::string type = o.at("type").get<std::string>();

@@ -42,6 +42,20 @@ std::string normalizeRule(const std::string& rule) {
   return out;
 }
 
+// The twins of the rules on http triggers and their scaling (burst windows).
+template <typename Add>
+void addHttpTwins(const Add& add) {
+  add("!has(self.stableWindowSeconds) || !has(self.windowSeconds) || self.stableWindowSeconds >= self.windowSeconds",
+      [](const json& s) {
+        if (!has(s, "stableWindowSeconds") || !has(s, "windowSeconds")) return true;
+        if (!s["stableWindowSeconds"].is_number() || !s["windowSeconds"].is_number()) return true;
+        return s["stableWindowSeconds"].get<double>() >= s["windowSeconds"].get<double>();
+      });
+  add("!(has(self.targetConcurrency) && has(self.targetRequestsPerSecond))",
+      [](const json& s) { return !(has(s, "targetConcurrency") && has(s, "targetRequestsPerSecond")); });
+  add("!self.queue.startsWith('amq.')", [](const json& s) { return stringField(s, "queue").rfind("amq.", 0) != 0; });
+}
+
 // The C++ twin of every CEL rule in crds/, keyed by the normalized rule text.
 const std::map<std::string, CrdValidator::Rule>& celTwins() {
   static const std::map<std::string, CrdValidator::Rule> twins = [] {
@@ -144,6 +158,7 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
           }
           return true;
         });
+    addHttpTwins(add);
     return t;
   }();
   return twins;
@@ -228,7 +243,11 @@ class Walker {
       }
     }
     if (value.is_number()) {
-      if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
+      if (schema.contains("minimum") && schema.value("exclusiveMinimum", false) &&
+          value.get<double>() <= schema["minimum"].get<double>()) {
+        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
+                          " in body should be greater than " + numberText(schema["minimum"]));
+      } else if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
         fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
                           " in body should be greater than or equal to " + numberText(schema["minimum"]));
       }

@@ -88,6 +88,7 @@ Status readBurst(const json& scaling, const std::string& path, autoscaler::Burst
   if (Status s = readBool(*object, "enabled", where, burst.enabled); !s.isOk()) return s;
   if (Status s = readInt(*object, "windowSeconds", where, burst.windowSeconds); !s.isOk()) return s;
   if (Status s = readInt(*object, "thresholdPercent", where, burst.thresholdPercent); !s.isOk()) return s;
+  if (Status s = readInt(*object, "stableWindowSeconds", where, burst.stableWindowSeconds); !s.isOk()) return s;
   return readInt(*object, "holdSeconds", where, burst.holdSeconds);
 }
 

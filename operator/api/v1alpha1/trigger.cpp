@@ -109,16 +109,19 @@ Status checkKafka(const json& k, const KafkaSource& kafka) {
   return checkTarget(k, *targetFieldsOf("kafka"), {kafka.lagThreshold, kafka.activationLagThreshold});
 }
 
-Status readRabbitMqFields(const json& r, RabbitMqSource& out) {
-  const std::string path = "spec.rabbitmq";
+// The connection and queue of a RabbitMQ queue at `path` (spec.rabbitmq, spec.http.async.rabbitmq).
+Status readRabbitMqQueue(const json& r, const std::string& path, RabbitMqSource& out) {
   if (Status s = readRequiredString(r, "queue", path, out.queue); !s.isOk()) return s;
   if (Status s = requireField(r, "connectionSecretRef", path); !s.isOk()) return s;
   if (Status s = readSecretRef(r, "connectionSecretRef", path, out.connectionSecretName); !s.isOk()) return s;
   const json& ref = r["connectionSecretRef"];
   if (Status s = readString(ref, "key", path + ".connectionSecretRef", out.urlKey); !s.isOk()) return s;
-  if (Status s = readString(ref, "managementKey", path + ".connectionSecretRef", out.managementUrlKey); !s.isOk()) {
-    return s;
-  }
+  return readString(ref, "managementKey", path + ".connectionSecretRef", out.managementUrlKey);
+}
+
+Status readRabbitMqFields(const json& r, RabbitMqSource& out) {
+  const std::string path = "spec.rabbitmq";
+  if (Status s = readRabbitMqQueue(r, path, out); !s.isOk()) return s;
   if (Status s = readString(r, "depthMetric", path, out.depthMetric); !s.isOk()) return s;
   ScalingTarget target;
   if (Status s = readTarget(r, *targetFieldsOf("rabbitmq"), target); !s.isOk()) return s;
@@ -192,6 +195,19 @@ Status checkPrometheus(const json& p, const PrometheusSource& prometheus) {
   return invalidArgument("spec.prometheus.threshold: " + p["threshold"].dump() + " must be greater than 0");
 }
 
+// spec.http.async.rabbitmq, when set.
+Status readHttpAsync(const json& http, std::optional<RabbitMqSource>& out) {
+  const json* async = nullptr;
+  if (Status s = readObject(http, "async", "spec.http", async); !s.isOk() || !async) return s;
+  const json* rabbitmq = nullptr;
+  if (Status s = readObject(*async, "rabbitmq", "spec.http.async", rabbitmq); !s.isOk()) return s;
+  if (!rabbitmq) return invalidArgument("spec.http.async.rabbitmq: is required (the queue that keeps invocations)");
+  RabbitMqSource queue;
+  if (Status s = readRabbitMqQueue(*rabbitmq, "spec.http.async.rabbitmq", queue); !s.isOk()) return s;
+  out = std::move(queue);
+  return Status::ok();
+}
+
 // Reads spec[type] with readFields (its errors wrapped with "spec.<type>")
 // into `out`, then checks its rules.
 template <typename Source, typename Read, typename Check>
@@ -221,7 +237,7 @@ Status readSourceOf(const json& spec, Trigger& out) {
   if (type == "prometheus") return readSource(spec, type, out.prometheus, readPrometheusFields, checkPrometheus);
   if (type == "http") {
     out.http = spec["http"];
-    return Status::ok();
+    return readHttpAsync(out.http, out.httpAsync);
   }
   return invalidArgument("spec: no source (kafka, rabbitmq, cron, http, objectStore or prometheus)");
 }
@@ -362,6 +378,27 @@ Result<std::optional<ScalingTarget>> scalingTargetOf(const json& spec) {
   if (Status s = readTarget(source, *fields, target); !s.isOk()) return s;
   if (Status s = checkTarget(source, *fields, target); !s.isOk()) return s;
   return std::optional<ScalingTarget>(target);
+}
+
+Result<std::optional<HttpScalingTarget>> httpScalingTargetOf(const json& spec) {
+  if (sourceTypeOf(spec) != "http") return std::optional<HttpScalingTarget>();
+  const json* http = nullptr;
+  if (Status s = readObject(spec, "http", "spec", http); !s.isOk()) return s;
+  const json& fields = http ? *http : json::object();
+  const bool concurrency = hasField(fields, "targetConcurrency");
+  const bool rate = hasField(fields, "targetRequestsPerSecond");
+  if (concurrency && rate) {
+    return invalidArgument("spec.http: set targetConcurrency or targetRequestsPerSecond, not both");
+  }
+  HttpScalingTarget target;
+  if (!concurrency && !rate) return std::optional<HttpScalingTarget>(target);
+  const char* key = rate ? "targetRequestsPerSecond" : "targetConcurrency";
+  if (rate) target.metric = HttpScalingTarget::Metric::kRequestsPerSecond;
+  if (Status s = readNumber(fields, key, "spec.http", target.perReplica); !s.isOk()) return s;
+  if (!(target.perReplica > 0)) {
+    return invalidArgument("spec.http." + std::string(key) + ": " + fields[key].dump() + " must be greater than 0");
+  }
+  return std::optional<HttpScalingTarget>(target);
 }
 
 }  // namespace sluice::api::v1alpha1

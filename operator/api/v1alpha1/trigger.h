@@ -112,6 +112,9 @@ struct Trigger {
   std::optional<PrometheusSource> prometheus;
   nlohmann::json http;  // spec.http as written (the gateway reads it)
   Delivery delivery;
+  // spec.http.async.rabbitmq: the queue keeping asynchronous invocations
+  // (its connection and queue fields only; the scaling fields keep their defaults).
+  std::optional<RabbitMqSource> httpAsync;
 
   // The Trigger object as JSON. Errors name the field; a field of the wrong
   // type or a missing required one is named after its source first
@@ -165,5 +168,16 @@ struct ScalingTarget {
   int64_t activation = 0;
 };
 Result<std::optional<ScalingTarget>> scalingTargetOf(const nlohmann::json& spec);
+
+// What one replica of an http Trigger's Function is sized for: a number of
+// requests at once (spec.http.targetConcurrency; 0 when unset: the Function's
+// spec.concurrency) or, with spec.http.targetRequestsPerSecond, a request
+// rate. nullopt for other sources; errors name the field (both set, or not positive).
+struct HttpScalingTarget {
+  enum class Metric { kConcurrency, kRequestsPerSecond };
+  Metric metric = Metric::kConcurrency;
+  double perReplica = 0;
+};
+Result<std::optional<HttpScalingTarget>> httpScalingTargetOf(const nlohmann::json& spec);
 
 }  // namespace sluice::api::v1alpha1

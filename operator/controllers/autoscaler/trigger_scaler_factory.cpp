@@ -121,16 +121,21 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::httpRequests(cons
   scalers::HttpRequestsOptions options;
   options.ns = trigger.ns;
   options.function = trigger.functionName;
-  if (api::v1alpha1::hasField(trigger.http, "targetConcurrency")) {
-    if (Status s = api::v1alpha1::readNumber(trigger.http, "targetConcurrency", "spec.http", options.targetConcurrency);
-        !s.isOk()) {
-      return s.withContext("spec.http");
-    }
-  } else {
-    options.targetConcurrency =
-        options_.functionConcurrency ? options_.functionConcurrency(trigger.ns, trigger.functionName) : 1;
+  Result<std::optional<api::v1alpha1::HttpScalingTarget>> target =
+      api::v1alpha1::httpScalingTargetOf(json{{"http", trigger.http}});
+  if (!target.isOk()) return target.status();
+  options.requestsPerSecond = (*target)->metric == api::v1alpha1::HttpScalingTarget::Metric::kRequestsPerSecond;
+  options.target = (*target)->perReplica;
+  if (options.target == 0) {
+    options.target = options_.functionConcurrency ? options_.functionConcurrency(trigger.ns, trigger.functionName) : 1;
   }
-  if (!(options.targetConcurrency > 0)) return invalidArgument("spec.http.targetConcurrency: must be greater than 0");
+  if (!(options.target > 0)) return invalidArgument("spec.http.targetConcurrency: must be greater than 0");
+  if (trigger.httpAsync) {
+    // Queued asynchronous invocations are waiting requests: measured as a RabbitMQ trigger's depth.
+    Result<std::unique_ptr<scalers::Scaler>> backlog = rabbitmq(*trigger.httpAsync, trigger.ns);
+    if (!backlog.isOk()) return backlog.status().withContext("spec.http.async");
+    options.backlog = std::move(*backlog);
+  }
   options.gatewayLoadsUrls = options_.gatewayLoadsUrls;
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::HttpRequestsScaler>(std::move(options), http_));
 }

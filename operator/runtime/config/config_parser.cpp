@@ -337,6 +337,13 @@ HttpSourceConfig parseHttpSource(Fields& f) {
   HttpSourceConfig out;
   f.string("path", out.path, false, false);
   if (out.path.empty() || out.path[0] != '/') fail(f.at("path"), "must start with '/', got \"" + out.path + "\"");
+  if (const json* async = f.get("async")) {
+    Fields asyncFields(*async, f.at("async"));
+    const json& rabbitmq = asyncFields.required("rabbitmq");
+    Fields queue(rabbitmq, asyncFields.at("rabbitmq"));
+    out.async = parseRabbitMqSource(queue);
+    asyncFields.finish();
+  }
   f.finish();
   return out;
 }

@@ -78,6 +78,10 @@ struct RabbitMqSourceConfig {
 
 struct HttpSourceConfig {
   std::string path = "/invoke";  // served by the control server
+  // Asynchronous invocations (`X-Sluice-Invocation-Type: Event`): the gateway
+  // keeps them in this queue and the replica consumes them as HTTP events,
+  // with the Function's retries and dead letter. Unset: synchronous only.
+  std::optional<RabbitMqSourceConfig> async;
 };
 
 struct CronSourceConfig {

@@ -135,6 +135,9 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
     }
+    if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
+      maxInFlight += http->async->prefetch;
+    }
     if (std::holds_alternative<config::ObjectStoreSourceConfig>(trigger.source)) {
       maxInFlight += DirSourceOptions{}.maxInFlight;
     }
@@ -253,6 +256,18 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.claimTtl = store->claimTtl;
     auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeBeastHttpClient());
     return std::unique_ptr<Source>(std::make_unique<WebHdfsSource>(std::move(options), std::move(webhdfs), clock));
+  }
+  if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
+    // Synchronous calls still come through /invoke; the queue holds the asynchronous ones.
+    auto url = amqpUrl(http->async->connection, where + ".http.async.rabbitmq");
+    if (!url.isOk()) return url.status();
+    RabbitMqSourceOptions options;
+    options.triggerName = trigger.name;
+    options.url = *url;
+    options.queue = http->async->queue;
+    options.prefetch = http->async->prefetch;
+    options.httpInvocations = true;
+    return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {

@@ -19,6 +19,12 @@ Status RabbitMqSource::connect() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
   if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
   amqp_connection_state_t state = connection_.state();
+  if (options_.httpInvocations) {
+    if (Status status = connection_.declareDurableQueue(options_.queue); !status.isOk()) {
+      connection_.close();
+      return status.withContext(where);
+    }
+  }
   amqp_basic_qos(state, clients::AmqpConnection::kChannel, 0, static_cast<uint16_t>(options_.prefetch), 0);
   if (Status status = connection_.checkReply("basic.qos"); !status.isOk()) return status.withContext(where);
   amqp_basic_consume_ok_t* ok =
@@ -148,9 +154,9 @@ void RabbitMqSource::consumeOne() {
     return;
   }
   Event event;
-  event.source = "rabbitmq";
-  event.type = "rabbitmq.message";
-  event.subject = options_.queue;
+  event.source = options_.httpInvocations ? "http" : "rabbitmq";
+  event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
+  event.subject = options_.httpInvocations ? options_.triggerName : options_.queue;
   const amqp_basic_properties_t& props = envelope.message.properties;
   if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = clients::bytesToString(props.message_id);
   if (event.id.empty())
@@ -162,7 +168,7 @@ void RabbitMqSource::consumeOne() {
     event.time = clock_.wallNow();
   }
   std::string routingKey = clients::bytesToString(envelope.routing_key);
-  if (!routingKey.empty()) event.key = routingKey;
+  if (!routingKey.empty() && !options_.httpInvocations) event.key = routingKey;
   if (envelope.redelivered) event.headers.emplace_back("x-redelivered", "true");
   event.data = clients::bytesToString(envelope.message.body);
   uint64_t tag = envelope.delivery_tag;

@@ -30,6 +30,11 @@ struct RabbitMqSourceOptions {
   std::string queue;
   int prefetch = 10;
   std::chrono::milliseconds reconnectDelay{1000};
+  // The queue holds the gateway's asynchronous HTTP invocations: each message
+  // becomes the same "http.request" Event an /invoke call makes (its headers
+  // carry method, path, query; its message id is the request id), so the
+  // handler sees one event shape whether it was called synchronously or not.
+  bool httpInvocations = false;
 };
 
 class RabbitMqSource final : public Source {

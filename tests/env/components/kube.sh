@@ -171,11 +171,16 @@ kube_start() {
   # delete pods themselves need pods to go away.
   # Pod IPs come from a loopback range: the operator calls its pods (/drain,
   # /specialize), and those calls must never leave this machine; a test can
-  # also stand a real sluice-runtime in for a pod by binding to its IP.
+  # also stand a real sluice-runtime in for a pod by binding to its IP. Each
+  # environment takes its own /16 of 127.0.0.0/8 (127.2-251.x.x), so that
+  # environments running side by side never hand two pods (and two stand-ins)
+  # the same address.
+  local pod_range
+  pod_range="127.$((2 + RANDOM % 250)).0.0/16"
   start_bg kwok "$(kwok_bin)" \
     --kubeconfig="$kubeconfig" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-    --node-ip=127.0.0.1 --cidr=127.1.0.0/16 --server-address="127.0.0.1:$kwok_port"
+    --node-ip=127.0.0.1 --cidr="$pod_range" --server-address="127.0.0.1:$kwok_port"
   wait_for kube-controller-manager 60 "$SLUICE_ENV_DIR/kube-controller-manager.log" \
     curl -skf "https://127.0.0.1:$kcm_port/healthz"
   wait_for kube-scheduler 60 "$SLUICE_ENV_DIR/kube-scheduler.log" \

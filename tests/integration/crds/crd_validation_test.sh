@@ -75,6 +75,16 @@ refused bad-cron 'spec.cron.schedule: Invalid value: "string": must be five cron
 spec: {functionRef: {name: f}, cron: {schedule: 'every minute'}}"
 refused zero-lag-threshold 'spec.kafka.lagThreshold: Invalid value: 0: spec.kafka.lagThreshold in body should be greater than or equal to 1' <<<"$TRG
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g, lagThreshold: 0}}"
+refused http-two-targets 'spec.http: Invalid value: "object": spec.http sets targetConcurrency or targetRequestsPerSecond, not both' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, targetConcurrency: 2, targetRequestsPerSecond: 10}}"
+refused http-zero-rps 'spec.http.targetRequestsPerSecond: Invalid value: 0: spec.http.targetRequestsPerSecond in body should be greater than 0' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, targetRequestsPerSecond: 0}}"
+refused http-async-without-queue 'spec.http.async.rabbitmq: Required value' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, async: {}}}"
+refused http-async-reserved-queue 'spec.http.async.rabbitmq: Invalid value: "object": spec.http.async.rabbitmq.queue may not start with "amq." (RabbitMQ reserves those names)' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, async: {rabbitmq: {connectionSecretRef: {name: r}, queue: amq.x}}}}"
+refused burst-stable-below-panic 'spec.scaling.burst: Invalid value: "object": spec.scaling.burst.stableWindowSeconds must be at least burst.windowSeconds (the panic window)' <<<"$FN
+spec: {runtime: python3.11, $CODE, scaling: {burst: {windowSeconds: 30, stableWindowSeconds: 10}}}"
 refused batch-above-in-flight 'spec.delivery: Invalid value: "object": delivery.maxInFlight must be at least delivery.batchSize' <<<"$TRG
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g}, delivery: {batchSize: 500}}"
 refused kafka-no-topics 'spec.kafka.topics: Invalid value: 0: spec.kafka.topics in body should have at least 1 items' <<<"$TRG

@@ -6,7 +6,7 @@
 # Sourced after ../lib.sh and own_namespace (which set $ns, $work, $pids).
 
 # start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
-# build's) whose public port is ${NAME}_port
+# build's) whose process is ${NAME}_pid, public port ${NAME}_port
 # and admin port ${NAME}_admin; waits until it has loaded its routes.
 start_gateway() {
   local name=$1 port admin
@@ -16,6 +16,7 @@ start_gateway() {
   "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" "$@" >>"$work/$name.log" 2>&1 &
   pids+=($!)
+  printf -v "${name}_pid" %s "$!"
   printf -v "${name}_port" %s "$port"
   printf -v "${name}_admin" %s "$admin"
   poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null
@@ -55,8 +56,14 @@ standins() {
         k get configmap "$function-sluice-config" -o json 2>/dev/null |
           jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' \
             >"$work/standins/$pod.json" || continue
-        "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/standins/$pod.json" --control-bind-address "$ip:8090" \
-          --specialize-token-file "$work/token" >"$work/standins/$pod.log" 2>&1 &
+        # The pod's Secret-backed environment (broker URLs), as the kubelet would set it.
+        local -a secret_env=()
+        while read -r var secret key; do
+          [[ -n $var ]] && secret_env+=("$var=$(k get secret "$secret" -o json | jq -r --arg k "$key" '.data[$k] // ""' | base64 -d)")
+        done < <(k get pod "$pod" -o json | jq -r '.spec.containers[0].env[]? | select(.valueFrom.secretKeyRef != null)
+                   | "\(.name) \(.valueFrom.secretKeyRef.name) \(.valueFrom.secretKeyRef.key)"')
+        env "${secret_env[@]}" "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/standins/$pod.json" \
+          --control-bind-address "$ip:8090" --specialize-token-file "$work/token" >"$work/standins/$pod.log" 2>&1 &
         echo $! >"$work/standins/$pod.pid"
       done <"$work/standins/want"
       for file in "$work"/standins/*.pid; do
@@ -99,7 +106,8 @@ live_count() {
 pods_are() { [[ $(live_count "$1") -eq $2 ]]; }
 show_logs() {
   local file
-  for file in "$work"/*.log; do
+  for file in "$work"/*.log "$work"/standins/*.log; do
+    [[ -e $file ]] || continue
     echo "--- $(basename "$file") (last 30 lines) ---" >&2
     tail -30 "$file" >&2
   done

@@ -482,6 +482,114 @@ struct BadPolicyCase {
   std::string message;
 };
 
+// An http metric (concurrency or requests per second), averaged as Knative's KPA.
+MetricObservation requests(double value, double target = 10) {
+  MetricObservation m = backlog(value, target);
+  m.name = "http/shop/checkout";
+  m.windowed = true;
+  return m;
+}
+
+// The tests read every 6 s: the burst window, the engine's own check interval.
+ScalingPolicy kpaPolicy() {
+  ScalingPolicy p;  // burst: panic window 6 s, stable window 60 s, threshold 200%, hold 60 s
+  p.scaleDown.stabilizationWindowSeconds = 0;
+  return p;
+}
+
+TEST(DecisionEngineWindowsTest, AStepIsFollowedOnceTheStableWindowMeanAsksForIt) {
+  testing::FakeClock clock;
+  DecisionEngine engine(kpaPolicy(), clock);
+  ScaleDecision d;
+  for (int t = 0; t <= 60; t += 6) {
+    d = engine.decide(2, {requests(15)});
+    ASSERT_EQ(d.desiredReplicas, 2) << "steady 15 at target 10, t=" << t;
+    clock.advance(6s);
+  }
+  // Step to 25 (3 replicas' worth, below the 2x panic threshold of 4): the
+  // 60 s mean passes 20 only when 36 s of the window are at 25 — the sixth
+  // reading of 25 (each reading stands for the 6 s before it).
+  for (int after = 0; after < 30; after += 6) {
+    d = engine.decide(2, {requests(25)});
+    ASSERT_EQ(d.desiredReplicas, 2) << after << " s after the step: mean " << *d.metrics[0].stableAverage;
+    EXPECT_FALSE(d.burst);
+    EXPECT_EQ(*d.metrics[0].panicAverage, 25);
+    clock.advance(6s);
+  }
+  d = engine.decide(2, {requests(25)});
+  EXPECT_DOUBLE_EQ(*d.metrics[0].stableAverage, 21);  // (15 * 24 + 25 * 36) / 60
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_EQ(d.reason, "Metrics");
+  EXPECT_FALSE(d.burst);
+}
+
+TEST(DecisionEngineWindowsTest, ABurstPanicsOnTheShortWindowAndNeverScalesDownWhileItLasts) {
+  testing::FakeClock clock;
+  DecisionEngine engine(kpaPolicy(), clock);
+  for (int t = 0; t <= 60; t += 6) {
+    ASSERT_EQ(engine.decide(2, {requests(20)}).desiredReplicas, 2);
+    clock.advance(6s);
+  }
+  // 100 for one panic window: 10 replicas' worth >= 2 x 2 -> panic, 10 at once
+  // (the stable mean, 28, would ask for 3; the up rules alone would allow 6).
+  ScaleDecision d = engine.decide(2, {requests(100)});
+  EXPECT_EQ(d.reason, "Burst");
+  EXPECT_TRUE(d.burst);
+  EXPECT_EQ(d.desiredReplicas, 10);
+  EXPECT_DOUBLE_EQ(*d.metrics[0].stableAverage, 28);
+  EXPECT_NE(d.message.find("the panic window asks for 10"), std::string::npos) << d.message;
+  int current = d.desiredReplicas;
+  // The spike is over at once, but for the 60 s hold the count never drops.
+  for (int after = 6; after < 60; after += 6) {
+    clock.advance(6s);
+    d = engine.decide(current, {requests(10)});
+    ASSERT_EQ(d.desiredReplicas, current) << after << " s after the spike";
+    EXPECT_EQ(d.reason, "BurstHold");
+    EXPECT_TRUE(d.burst);
+  }
+  // Hold over: the stable mean (mostly 10 now, 100 for 6 s of 60) asks for 2.
+  clock.advance(6s);
+  d = engine.decide(current, {requests(10)});
+  EXPECT_FALSE(d.burst);
+  EXPECT_DOUBLE_EQ(*d.metrics[0].stableAverage, 10);  // the spike's 6 s just left the window
+  EXPECT_EQ(d.desiredReplicas, 1);
+  EXPECT_EQ(d.direction, ScaleDirection::kDown);
+}
+
+TEST(DecisionEngineWindowsTest, IdleGoesToZeroAndWakesOnTheReadingNotTheIdleMean) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = kpaPolicy();
+  policy.cooldownSeconds = 30;
+  DecisionEngine engine(policy, clock);
+  ScaleDecision d = engine.decide(1, {requests(0)});
+  for (int t = 0; t < 30; t += 6) {
+    EXPECT_EQ(d.desiredReplicas, 1);
+    clock.advance(6s);
+    d = engine.decide(1, {requests(0)});
+  }
+  EXPECT_EQ(d.desiredReplicas, 0);
+  EXPECT_EQ(d.reason, "CooldownElapsed");
+  // At zero the engine looks every 500 ms; 50 s of idle readings are in its window.
+  for (int i = 0; i < 100; ++i) {
+    clock.advance(500ms);
+    ASSERT_EQ(engine.decide(0, {requests(0)}).desiredReplicas, 0);
+  }
+  clock.advance(500ms);
+  d = engine.decide(0, {requests(30)});
+  EXPECT_EQ(d.desiredReplicas, 3) << "the idle mean (" << *d.metrics[0].stableAverage << ") must not dilute a wake-up";
+  EXPECT_TRUE(d.active);
+}
+
+TEST(DecisionEngineWindowsTest, UnwindowedMetricsKeepTheirReadingAsIs) {
+  testing::FakeClock clock;
+  DecisionEngine engine(kpaPolicy(), clock);
+  engine.decide(2, {backlog(20)});
+  clock.advance(6s);
+  ScaleDecision d = engine.decide(2, {backlog(30)});
+  EXPECT_EQ(d.desiredReplicas, 3);
+  EXPECT_FALSE(d.metrics[0].stableAverage.has_value());
+}
+
 TEST(ScalingPolicyTest, ValidationNamesTheFieldAndValue) {
   std::vector<BadPolicyCase> cases;
   auto add = [&](auto edit, std::string message) {
@@ -502,6 +610,8 @@ TEST(ScalingPolicyTest, ValidationNamesTheFieldAndValue) {
       },
       "scaling.fallback.replicas: 0 must be at least 1 (a failing scaler never scales to zero)");
   add([](ScalingPolicy& p) { p.burst.thresholdPercent = 100; }, "scaling.burst.thresholdPercent: 100 must exceed 100");
+  add([](ScalingPolicy& p) { p.burst.stableWindowSeconds = 5; },
+      "scaling.burst.stableWindowSeconds: 5 is shorter than burst.windowSeconds 6");
   add([](ScalingPolicy& p) { p.warmPool = -2; }, "scaling.warmPool: -2 is negative");
   for (const auto& c : cases) {
     Status s = validateScalingPolicy(c.policy);

@@ -315,3 +315,22 @@ TEST(DispatcherRefusalTest, AnAdoptedReplicaStillSpecializingIsTriedAgainAfterTh
 
 }  // namespace
 }  // namespace sluice::gateway
+
+namespace sluice::gateway {
+namespace {
+
+TEST_F(DispatcherTest, ReportsEachFunctionsArrivalsPerSecondOverTheTrailingWindow) {
+  dispatcher.setFunction("ns/f", FunctionRoute{{}, 1});  // at zero: calls wait, arrivals still count
+  EXPECT_EQ(dispatcher.loads()[0].requestsPerSecond, 0);
+  for (int i = 0; i < 3; ++i) dispatcher.submit("ns/f", call("r" + std::to_string(i)));
+  clock.advance(std::chrono::seconds(3));
+  for (int i = 0; i < 9; ++i) dispatcher.submit("ns/f", call("late" + std::to_string(i)));  // 6 refused: queue full
+  EXPECT_DOUBLE_EQ(dispatcher.loads()[0].requestsPerSecond, 12.0 / 6) << "refused calls are demand too";
+  clock.advance(std::chrono::seconds(4));  // the first three left the 6 s window
+  EXPECT_DOUBLE_EQ(dispatcher.loads()[0].requestsPerSecond, 9.0 / 6);
+  clock.advance(std::chrono::seconds(3));
+  EXPECT_EQ(dispatcher.loads()[0].requestsPerSecond, 0);
+}
+
+}  // namespace
+}  // namespace sluice::gateway

@@ -241,6 +241,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "triggers[0].cron.schedule: must have 5 fields (minute hour day month weekday), got 3 in \"* * *\""},
         BadCase{"HttpPath", python(R"(,"triggers":[{"name":"t","http":{"path":"invoke"}}])"),
                 "triggers[0].http.path: must start with '/', got \"invoke\""},
+        BadCase{"HttpAsyncWithoutQueue", python(R"(,"triggers":[{"name":"t","http":{"async":{}}}])"),
+                "triggers[0].http.async.rabbitmq: is required"},
         BadCase{"ObjectStoreKind", python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"gcs"}}])"),
                 "triggers[0].objectStore.kind: must be one of s3, dir, webhdfs, got \"gcs\""},
         BadCase{"ObjectStoreNoBucket",

@@ -21,7 +21,7 @@ HttpRequestsScaler scalerFor(std::shared_ptr<testing::FakeUrlHttpClient> http, s
   HttpRequestsOptions options;
   options.ns = "shop";
   options.function = "orders";
-  options.targetConcurrency = 4;
+  options.target = 4;
   options.gatewayLoadsUrls = [urls] { return urls; };
   return HttpRequestsScaler(options, std::move(http));
 }
@@ -60,6 +60,73 @@ TEST(HttpRequestsScalerTest, AGatewayDownIsLeftOutButNoneAnsweringIsAnError) {
   EXPECT_NE(none.status().message().find("connection refused"), std::string::npos) << none.status().message();
   auto unknown = scalerFor(http, {}).read();
   EXPECT_FALSE(unknown.isOk());
+}
+
+// A queue-depth stand-in for the async-invocation backlog.
+class FixedBacklog final : public Scaler {
+ public:
+  explicit FixedBacklog(Result<ScalerReading> reading) : reading_(std::move(reading)) {}
+  std::string name() const override { return "rabbitmq/async"; }
+  ScalerTarget target() const override { return {}; }
+  Result<ScalerReading> read() override { return reading_; }
+
+ private:
+  Result<ScalerReading> reading_;
+};
+
+TEST(HttpRequestsScalerTest, ARateTargetReadsTheSummedRequestsPerSecondWindowed) {
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
+  http->answer(
+      "http://a/loads", 200,
+      R"({"functions":[{"namespace":"shop","name":"orders","pending":0,"inFlight":1,"requestsPerSecond":42.5}]})");
+  http->answer(
+      "http://b/loads", 200,
+      R"({"functions":[{"namespace":"shop","name":"orders","pending":0,"inFlight":0,"requestsPerSecond":7.5}]})");
+  HttpRequestsOptions options;
+  options.ns = "shop";
+  options.function = "orders";
+  options.target = 10;
+  options.requestsPerSecond = true;
+  options.gatewayLoadsUrls = [] { return std::vector<std::string>{"http://a/loads", "http://b/loads"}; };
+  HttpRequestsScaler scaler(options, http);
+  auto reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 50);
+  EXPECT_TRUE(reading->active);
+  EXPECT_TRUE(scaler.target().windowed);
+  EXPECT_EQ(observe(scaler).windowed, true);
+}
+
+TEST(HttpRequestsScalerTest, QueuedAsyncInvocationsAreWaitingRequestsAndAMissingQueueIsNone) {
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
+  http->answer("http://a/loads", 200, R"({"functions":[]})");
+  HttpRequestsOptions options;
+  options.ns = "shop";
+  options.function = "orders";
+  options.target = 4;
+  options.gatewayLoadsUrls = [] { return std::vector<std::string>{"http://a/loads"}; };
+  options.backlog = std::make_shared<FixedBacklog>(ScalerReading{12, true, 0});
+  auto queued = HttpRequestsScaler(options, http).read();
+  ASSERT_TRUE(queued.isOk());
+  EXPECT_EQ(queued->value, 12);
+  EXPECT_TRUE(queued->active) << "async invocations alone wake the Function";
+
+  options.requestsPerSecond = true;
+  auto rate = HttpRequestsScaler(options, http).read();
+  ASSERT_TRUE(rate.isOk());
+  EXPECT_EQ(rate->value, 0) << "a rate target counts arrivals, not the queue";
+  EXPECT_TRUE(rate->active);
+
+  options.requestsPerSecond = false;
+  options.backlog = std::make_shared<FixedBacklog>(Status(StatusCode::kNotFound, "no queue"));
+  auto missing = HttpRequestsScaler(options, http).read();
+  ASSERT_TRUE(missing.isOk());
+  EXPECT_FALSE(missing->active);
+  options.backlog = std::make_shared<FixedBacklog>(unavailable("broker down"));
+  auto down = HttpRequestsScaler(options, http).read();
+  ASSERT_FALSE(down.isOk());
+  EXPECT_NE(down.status().message().find("asynchronous invocations of shop/orders"), std::string::npos)
+      << down.status().message();
 }
 
 TEST(GatewayEndpointsTest, ListsTheAdminPortOfEveryReadyAddress) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace sluice::simulator {
@@ -176,6 +178,54 @@ spec:
   EXPECT_FALSE(f->policy.burst.enabled);
   EXPECT_EQ(f->targetPerReplica, 100);
   EXPECT_EQ(f->activationThreshold, 3);
+}
+
+TEST(FunctionParseTest, AnHttpTriggerScalesOnConcurrencyOrItsRequestRate) {
+  const std::string function = R"(apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: api}
+spec:
+  concurrency: 4
+  scaling:
+    burst: {windowSeconds: 10, stableWindowSeconds: 120}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+spec:
+)";
+  Result<SimulatedFunction> rate = parseFunction(function + "  http: {path: /, targetRequestsPerSecond: 20}\n");
+  ASSERT_TRUE(rate.isOk()) << rate.status().toString();
+  EXPECT_EQ(rate->metric, SimulatedMetric::kHttpRequestsPerSecond);
+  EXPECT_EQ(rate->targetPerReplica, 20);
+  EXPECT_EQ(rate->policy.burst.windowSeconds, 10);
+  EXPECT_EQ(rate->policy.burst.stableWindowSeconds, 120);
+  Result<SimulatedFunction> concurrency = parseFunction(function + "  http: {path: /}\n");
+  ASSERT_TRUE(concurrency.isOk()) << concurrency.status().toString();
+  EXPECT_EQ(concurrency->metric, SimulatedMetric::kHttpConcurrency);
+  EXPECT_EQ(concurrency->targetPerReplica, 4) << "the Function's spec.concurrency";
+  Result<SimulatedFunction> both =
+      parseFunction(function + "  http: {path: /, targetConcurrency: 2, targetRequestsPerSecond: 20}\n");
+  ASSERT_FALSE(both.isOk());
+  EXPECT_EQ(both.status().message(), "spec.http: set targetConcurrency or targetRequestsPerSecond, not both");
+}
+
+TEST(SimulatorTest, ARequestRateTargetWakesInBurstHoldsTheRateAndDrainsToZero) {
+  // 40 s at 100 requests/s, a replica serving 25/s and sized for 20/s: 5 replicas.
+  std::vector<double> arrivals(40, 100);
+  arrivals.resize(400, 0);
+  SimulatedFunction f = function(30);
+  f.metric = SimulatedMetric::kHttpRequestsPerSecond;
+  f.targetPerReplica = 20;
+  f.policy.scaleDown.stabilizationWindowSeconds = 0;
+  SimulationResult r = simulate(trace(arrivals, 25, 1), f, Policy::kSluice);
+  EXPECT_EQ(r.metric, "http-rps");
+  EXPECT_EQ(*std::max_element(r.replicasPerSecond.begin(), r.replicasPerSecond.end()), 5);
+  EXPECT_EQ(r.replicasPerSecond[1], 5) << "from zero the first reading (100/s) asks for 5 at once";
+  for (int second = 1; second < 40; ++second) ASSERT_EQ(r.replicasPerSecond[second], 5) << "second " << second;
+  // Burst from the wake-up, held 60 s after the last spike test passed.
+  EXPECT_GE(r.burstSeconds, 60);
+  EXPECT_EQ(r.replicasPerSecond.back(), 0) << "idle: the stable mean decays, then the 30 s cooldown";
+  EXPECT_EQ(nlohmann::json::parse(toJson(r))["metric"], "http-rps");
 }
 
 TEST(FunctionParseTest, ErrorsNameTheField) {

@@ -206,6 +206,28 @@ TEST(RuntimeConfigRenderTest, UnnamedOutputsGetTheirIndexAsNameAndParse) {
   EXPECT_EQ(parsed->outputs.size(), 2u);
 }
 
+TEST(RuntimeConfigRenderTest, AnHttpTriggersAsyncQueueIsConsumedWithItsSecretAsEnv) {
+  json fn = {{"metadata", {{"name", "clean-logs"}, {"namespace", "etl"}}},
+             {"spec", {{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}}};
+  json http = {{"path", "/orders"},
+               {"async", {{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "orders-async"}}}}}};
+  auto rendered = renderRuntimeConfig(fn, {trigger("orders", "clean-logs", {{"http", http}})});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  const json& async = rendered->config["triggers"][0]["http"]["async"]["rabbitmq"];
+  EXPECT_EQ(async["queue"], "orders-async");
+  EXPECT_EQ(async["prefetch"], 10);
+  EXPECT_EQ(async["urlEnv"], secretEnvName("trigger_orders", "url"));
+  ASSERT_EQ(rendered->secretEnvs.size(), 1u);
+  EXPECT_EQ(rendered->secretEnvs[0].secretName, "rabbit");
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& source = std::get<rc::HttpSourceConfig>(parsed->triggers[0].source);
+  EXPECT_EQ(source.path, "/orders");
+  ASSERT_TRUE(source.async.has_value());
+  EXPECT_EQ(source.async->queue, "orders-async");
+  EXPECT_EQ(source.async->connection.urlEnv, secretEnvName("trigger_orders", "url"));
+}
+
 TEST(RuntimeConfigRenderTest, BadTagIsRefusedNamingTheTriggerAndField) {
   json t = trigger(
       "uploads", "clean-logs",

@@ -166,6 +166,42 @@ TEST(CrdValidatorTest, PodOverridesKeepReservedKeysAndTheRestrictedStandard) {
 }
 
 // batchSize above the (defaulted) maxInFlight could never fill a batch.
+TEST(CrdValidatorTest, HttpScalingTargetsAsyncQueueAndBurstWindowsAsTheApiserverSaysThem) {
+  const std::string trigger = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+)";
+  EXPECT_EQ(messages(yaml(trigger + "  http: {path: /x, targetConcurrency: 2, targetRequestsPerSecond: 10}\n")),
+            std::vector<std::string>{"spec.http: Invalid value: \"object\": spec.http sets targetConcurrency or "
+                                     "targetRequestsPerSecond, not both"});
+  EXPECT_EQ(messages(yaml(trigger + "  http: {path: /x, targetRequestsPerSecond: 0}\n")),
+            std::vector<std::string>{"spec.http.targetRequestsPerSecond: Invalid value: 0: "
+                                     "spec.http.targetRequestsPerSecond in body should be greater than 0"});
+  EXPECT_EQ(messages(yaml(trigger + "  http: {path: /x, async: {rabbitmq: {connectionSecretRef: {name: r}, queue: "
+                                    "amq.x}}}\n")),
+            std::vector<std::string>{"spec.http.async.rabbitmq: Invalid value: \"object\": "
+                                     "spec.http.async.rabbitmq.queue may not start with \"amq.\" (RabbitMQ reserves "
+                                     "those names)"});
+  EXPECT_TRUE(messages(yaml(trigger + "  http: {path: /x, targetRequestsPerSecond: 2.5, async: {rabbitmq: "
+                                      "{connectionSecretRef: {name: r}, queue: orders}}}\n"))
+                  .empty());
+  EXPECT_EQ(
+      messages(yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: f}
+spec:
+  runtime: python3.11
+  code: {inline: "x"}
+  scaling: {burst: {windowSeconds: 30, stableWindowSeconds: 10}}
+)")),
+      std::vector<std::string>{"spec.scaling.burst: Invalid value: \"object\": spec.scaling.burst.stableWindowSeconds "
+                               "must be at least burst.windowSeconds (the panic window)"});
+}
+
 TEST(CrdValidatorTest, DeliveryBatchSizeMustNotExceedMaxInFlight) {
   const char* kTrigger = R"(
 apiVersion: sluice.io/v1alpha1

@@ -1,0 +1,42 @@
+#include "gateway/async_targets.h"
+
+#include "api/v1alpha1/trigger.h"
+#include "common/encoding.h"
+#include "kube/resource.h"
+
+namespace sluice::gateway {
+
+Result<std::optional<AsyncTarget>> AsyncTargets::lookup(const std::string& ns, const std::string& trigger) {
+  kube::ObjectPtr object = triggers_.cache().get(kube::objectKey(ns, trigger));
+  if (!object) return Status(StatusCode::kNotFound, "Trigger " + ns + "/" + trigger + " is gone");
+  Result<api::v1alpha1::Trigger> parsed = api::v1alpha1::Trigger::fromJson(*object);
+  if (!parsed.isOk()) return parsed.status().withContext("Trigger " + ns + "/" + trigger);
+  if (!parsed->httpAsync) return std::optional<AsyncTarget>();
+  const api::v1alpha1::RabbitMqSource& queue = *parsed->httpAsync;
+  Result<std::string> url = secretValue(ns, queue.connectionSecretName, queue.urlKey);
+  if (!url.isOk()) return url.status().withContext("spec.http.async.rabbitmq.connectionSecretRef");
+  return std::optional<AsyncTarget>(AsyncTarget{*url, queue.queue});
+}
+
+Result<std::string> AsyncTargets::secretValue(const std::string& ns, const std::string& secret,
+                                              const std::string& key) {
+  const std::string cacheKey = ns + "/" + secret + "/" + key;
+  {
+    std::lock_guard lock(mu_);
+    auto it = secrets_.find(cacheKey);
+    if (it != secrets_.end() && clock_.now() - it->second.readAt < secretTtl_) return it->second.value;
+  }
+  Result<kube::Json> object = client_.get(kube::resources::kSecrets, ns, secret);
+  if (!object.isOk()) return object.status().withContext("Secret " + ns + "/" + secret);
+  const kube::Json& data = object->value("data", kube::Json::object());
+  if (!data.is_object() || !data.contains(key) || !data[key].is_string()) {
+    return Status(StatusCode::kNotFound, "Secret " + ns + "/" + secret + " has no key " + key);
+  }
+  Result<std::string> decoded = base64Decode(data[key].get<std::string>());
+  if (!decoded.isOk()) return decoded.status().withContext("Secret " + ns + "/" + secret + " key " + key);
+  std::lock_guard lock(mu_);
+  secrets_[cacheKey] = CachedValue{*decoded, clock_.now()};
+  return *decoded;
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,46 @@
+// AsyncTargets: resolves a Trigger's spec.http.async for the gateway — the
+// queue from the Trigger (informer cache) and the AMQP URL from the Secret it
+// names (read through the API, remembered for `secretTtl` so a burst of
+// asynchronous calls costs one read; an edited Secret is seen after that).
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "gateway/async_invoker.h"
+#include "kube/informer.h"
+#include "kube/resource_client.h"
+
+namespace sluice::gateway {
+
+class AsyncTargets {
+ public:
+  AsyncTargets(kube::Informer& triggers, kube::ResourceClient& client, const Clock& clock,
+               std::chrono::seconds secretTtl = std::chrono::seconds(10))
+      : triggers_(triggers), client_(client), clock_(clock), secretTtl_(secretTtl) {}
+
+  // nullopt when the Trigger has no spec.http.async; an error naming the
+  // field or the Secret when it cannot be resolved.
+  Result<std::optional<AsyncTarget>> lookup(const std::string& ns, const std::string& trigger);
+
+ private:
+  struct CachedValue {
+    std::string value;
+    Clock::TimePoint readAt;
+  };
+  Result<std::string> secretValue(const std::string& ns, const std::string& secret, const std::string& key);
+
+  kube::Informer& triggers_;
+  kube::ResourceClient& client_;
+  const Clock& clock_;
+  const std::chrono::seconds secretTtl_;
+  std::mutex mu_;
+  std::map<std::string, CachedValue> secrets_;  // guarded by mu_; "ns/secret/key"
+};
+
+}  // namespace sluice::gateway
