@@ -294,7 +294,9 @@ class S3Input:
                 (self.endpoint, self.region, self.bucket, self.PREFIX))
 
     def secret(self):
-        return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-s3\nstringData:\n  accessKey: %s\n"
+        # The scaler counts the bucket's objects with these keys: the Secret opts in to that (SECURITY.md).
+        return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-s3\n"
+                "  labels: {sluice.io/scaler-access: \"true\"}\nstringData:\n  accessKey: %s\n"
                 "  secretKey: %s\n" % (json.dumps(self.access_key), json.dumps(self.secret_key)))
 
     def close(self):

@@ -33,6 +33,7 @@ install_sluice "$release" "$system_ns" "$E2E_NS"
 curl -sf -X PUT -H 'content-type: application/json' "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" -d '{"durable":true}' >/dev/null
 k create secret generic bench-rabbit --from-literal=url="$(pod_url "$RABBITMQ_AMQP_URL")" \
   --from-literal=managementUrl="$(pod_url "$RABBITMQ_HTTP_URL")" >/dev/null
+k label secret bench-rabbit sluice.io/scaler-access=true >/dev/null  # the scaler reads the queue depth with it
 k create secret generic bench-key --from-literal=key=bench-key >/dev/null
 function_yaml() { # NAME WARM_SIZE [EXTRA_SPEC_YAML]
   cat <<YAML

@@ -4,6 +4,8 @@ namespace sluice::api {
 
 using nlohmann::json;
 
+bool isReservedPodKey(const std::string& key) { return key.rfind("sluice.io/", 0) == 0 || key == kManagedByLabel; }
+
 bool isWarmPod(const json& pod) {
   return pod.value("/metadata/labels"_json_pointer / kRoleLabel, std::string()) == "warm" &&
          !pod.contains("/metadata/deletionTimestamp"_json_pointer);

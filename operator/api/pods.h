@@ -4,6 +4,8 @@
 // pods, the controllers and the metrics alike. Pure functions; any thread.
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace sluice::api {
@@ -17,6 +19,9 @@ inline constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=
 // The runtime's control endpoint on every replica and warm pod (/drain, /specialize, /invoke, /metrics).
 inline constexpr int kControlPort = 8090;
 
+// A label or annotation key only Sluice may set on its pods (sluice.io/..., app.kubernetes.io/managed-by);
+// the Function CRD refuses them in spec.pod.labels and spec.pod.annotations.
+bool isReservedPodKey(const std::string& key);
 // A generic, not yet specialized runtime pod of a warm pool (role "warm"), not terminating.
 bool isWarmPod(const nlohmann::json& pod);
 // The pod's Ready condition is True.

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   int replicaPort = sluice::api::kControlPort;
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
-  app.add_option("--watch-namespace", watchNamespace, "Route Functions of this namespace only (default: all)");
+  app.add_option("--watch-namespace", watchNamespace,
+                 "Route Functions of these namespaces only, comma-separated (default: all)");
   app.add_option("--listen-address", options.listenAddress, "Address of the public HTTP listener")
       ->capture_default_str();
   app.add_option("--domain", options.domain,

@@ -299,7 +299,10 @@ struct OperatorFlags {
   std::string gatewayUrl;
   std::string gatewayDomain;
   std::vector<std::string> gatewayLoadsUrls;
-  std::string gatewayService;            // NAMESPACE/NAME
+  std::string gatewayService;  // NAMESPACE/NAME
+  std::vector<std::string> scalerEndpointAllow;
+  sluice::scalers::EndpointAllowList allowedEndpoints;  // parsed from scalerEndpointAllow
+  uint64_t maxScalerResponseBytes = sluice::controllers::TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
@@ -355,7 +358,7 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->envname("SLUICE_RUNTIME_IMAGE")
       ->capture_default_str();
   app.add_option("--watch-namespace", f.watchNamespace,
-                 "Manage Functions and Triggers of this namespace only (default: all namespaces)");
+                 "Manage Functions and Triggers of these namespaces only, comma-separated (default: all namespaces)");
   app.add_option("--gateway-url", f.gatewayUrl,
                  "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
       ->envname("SLUICE_GATEWAY_URL");
@@ -367,6 +370,15 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-service", f.gatewayService,
                  "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
                  "endpoints on the port named admin");
+  app.add_option("--scaler-endpoint-allow", f.scalerEndpointAllow,
+                 "Hosts the scalers may connect to for Triggers (repeatable or comma-separated): host, host:port "
+                 "or *.domain[:port]; a Trigger naming another endpoint is not measured (default: any)")
+      ->delimiter(',');
+  app.add_option("--max-scaler-response-bytes", f.maxScalerResponseBytes,
+                 "The most bytes of an HTTP answer a scaler reads (Prometheus, S3 listings, WebHDFS, RabbitMQ "
+                 "management, replica /metrics, gateway /loads); larger answers are errors")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -465,6 +477,8 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
   controllerOptions.defaultMemory = flags.defaultMemory;
   controllerOptions.gatewayUrl = flags.gatewayUrl;
+  controllerOptions.allowedScalerEndpoints = flags.allowedEndpoints;
+  controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;
   controllerOptions.gatewayDomain = flags.gatewayDomain;
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
@@ -515,6 +529,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!flags.localDir.empty() && flags.localCheck) return checkManifests(flags.localDir);
+  if (auto allowed = sluice::scalers::EndpointAllowList::parse(flags.scalerEndpointAllow); allowed.isOk()) {
+    flags.allowedEndpoints = *allowed;
+  } else {
+    std::cerr << "sluice-operator: --scaler-endpoint-allow: " << allowed.status().message() << "\n";
+    return 2;
+  }
   if (!flags.gatewayService.empty() && flags.gatewayService.find('/') == std::string::npos) {
     std::cerr << "sluice-operator: --gateway-service " << flags.gatewayService << ": expected NAMESPACE/NAME\n";
     return 2;

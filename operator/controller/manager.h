@@ -28,7 +28,7 @@ class Manager {
  public:
   Manager(kube::ResourceClient& client, Clock& clock, ManagerOptions options);
 
-  // The shared informer for a resource type in a namespace ("" = all), created on first use.
+  // The shared informer for a resource type in a namespace ("" = all; "a,b": those), created on first use.
   kube::Informer& informer(const kube::ResourceType& type, const std::string& ns = "",
                            kube::InformerOptions options = {});
   void add(std::unique_ptr<Controller> controller);

@@ -22,6 +22,17 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
   return false;
 }
 
+namespace {
+
+TriggerScalerFactoryOptions scalerFactoryOptions(const ControllersOptions& options) {
+  TriggerScalerFactoryOptions factory;
+  factory.allowedEndpoints = options.allowedScalerEndpoints;
+  factory.maxResponseBytes = options.maxScalerResponseBytes;
+  return factory;
+}
+
+}  // namespace
+
 bool functionShapeChanged(const kube::Json& previous, const kube::Json& current) {
   if (controller::generationChanged(previous, current)) return true;
   for (const char* field : {"/metadata/labels", "/metadata/annotations", "/metadata/deletionTimestamp"}) {
@@ -97,7 +108,8 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
       }});
   manager.add(std::move(pools));
 
-  triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock);
+  triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock,
+                                                  tcpProbe, &shared_.events);
   auto triggerController = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
   triggerController->watchFor(triggers, controller::generationChanged);
@@ -127,7 +139,8 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
-                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls);
+                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls,
+                                                 scalerFactoryOptions(options));
 }
 
 Controllers::~Controllers() = default;

@@ -15,6 +15,7 @@
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
@@ -38,7 +39,7 @@ namespace sluice::controllers {
 struct ControllersOptions {
   std::string runtimeImage;
   int workers = 4;
-  std::string ns;  // watch and manage only this namespace; empty: all
+  std::string ns;  // watch and manage only these namespaces (comma-separated); empty: all
   // The operator's and autoscaler's Prometheus series go here (none: not exported).
   std::shared_ptr<prometheus::Registry> metricsRegistry;
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
@@ -51,6 +52,9 @@ struct ControllersOptions {
   std::string gatewayUrl;
   std::string gatewayDomain;  // the gateway's --domain: status.url in the host form
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // Where Triggers may make the scalers connect (empty: anywhere), and the most bytes of an HTTP answer they read.
+  scalers::EndpointAllowList allowedScalerEndpoints;
+  uint64_t maxScalerResponseBytes = TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.

@@ -61,8 +61,19 @@ class BeastHttpClient final : public HttpClient {
       beast::flat_buffer buffer;
       for (;;) {
         beast::http::response_parser<beast::http::string_body> parser;
-        parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // callers bound sizes themselves
-        beast::http::read(stream, buffer, parser);
+        parser.body_limit(request.maxResponseBytes ? request.maxResponseBytes
+                                                   : std::numeric_limits<std::uint64_t>::max());
+        beast::error_code readError;
+        beast::http::read_header(stream, buffer, parser, readError);
+        // The announced length is checked here: Boost 1.74's parser lets a Content-Length over its
+        // body_limit through when the whole answer arrives in one read.
+        if (!readError && request.maxResponseBytes && parser.content_length() &&
+            *parser.content_length() > request.maxResponseBytes) {
+          return responseTooLarge(what, request.maxResponseBytes);
+        }
+        if (!readError) beast::http::read(stream, buffer, parser, readError);
+        if (readError == beast::http::error::body_limit) return responseTooLarge(what, request.maxResponseBytes);
+        if (readError) throw beast::system_error(readError);
         auto& answer = parser.get();
         if (answer.result_int() >= 100 && answer.result_int() < 200) continue;  // interim: the real one follows
         Response result;

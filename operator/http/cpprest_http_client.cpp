@@ -46,12 +46,34 @@ class CppRestHttpClient final : public HttpClient {
       // Always set a body (possibly empty) so PUTs carry Content-Length: 0.
       out.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
       out.headers().set_content_type(contentType);
-      web::http::http_response response = client.request(out).get();
+      // Cancelled when a limited body runs over, so cpprestsdk stops reading it.
+      pplx::cancellation_token_source cancel;
+      web::http::http_response response = client.request(out, cancel.get_token()).get();
       Response result;
       result.status = response.status_code();
       for (const auto& [name, value] : response.headers()) result.headers[lower(name)] = value;
-      std::vector<unsigned char> body = response.extract_vector().get();
-      result.body.assign(body.begin(), body.end());
+      if (request.maxResponseBytes == 0) {
+        std::vector<unsigned char> body = response.extract_vector().get();
+        result.body.assign(body.begin(), body.end());
+        return result;
+      }
+      const uint64_t limit = request.maxResponseBytes;
+      if (response.headers().content_length() > limit) {
+        cancel.cancel();
+        return responseTooLarge(what, limit);
+      }
+      // Read in chunks so an endless or oversized body is refused after `limit` bytes, not held whole.
+      concurrency::streams::istream body = response.body();
+      for (;;) {
+        concurrency::streams::container_buffer<std::string> chunk;
+        const size_t read = body.read(chunk, 64 * 1024).get();
+        if (read == 0) break;
+        if (result.body.size() + read > limit) {
+          cancel.cancel();
+          return responseTooLarge(what, limit);
+        }
+        result.body.append(chunk.collection().data(), read);  // the buffer may be larger than what was read
+      }
       return result;
     } catch (const web::uri_exception& e) {
       return invalidArgument("bad URL " + shown + ": " + e.what());

@@ -22,6 +22,37 @@ Status statusError(const Response& response, const std::string& what) {
   return invalidArgument(message);
 }
 
+namespace {
+
+class ResponseLimitedClient final : public HttpClient {
+ public:
+  ResponseLimitedClient(std::shared_ptr<HttpClient> inner, uint64_t maxBytes)
+      : inner_(std::move(inner)), maxBytes_(maxBytes) {}
+  Result<Response> send(const Request& request) override {
+    if (maxBytes_ == 0 || (request.maxResponseBytes != 0 && request.maxResponseBytes <= maxBytes_)) {
+      return inner_->send(request);
+    }
+    Request limited = request;
+    limited.maxResponseBytes = maxBytes_;
+    return inner_->send(limited);
+  }
+
+ private:
+  const std::shared_ptr<HttpClient> inner_;
+  const uint64_t maxBytes_;
+};
+
+}  // namespace
+
+std::shared_ptr<HttpClient> withResponseLimit(std::shared_ptr<HttpClient> inner, uint64_t maxBytes) {
+  return std::make_shared<ResponseLimitedClient>(std::move(inner), maxBytes);
+}
+
+Status responseTooLarge(const std::string& what, uint64_t limit) {
+  return Status(StatusCode::kResourceExhausted,
+                what + ": response body exceeds the limit of " + std::to_string(limit) + " bytes");
+}
+
 std::string withoutUserInfo(const std::string& url) {
   size_t scheme = url.find("://");
   size_t at = url.find('@');

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,10 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // bytes; sent as application/octet-stream unless a content-type header is given
   std::chrono::milliseconds timeout{30'000};
+  // Bytes of response body this caller accepts; 0: no limit. A longer body
+  // (by Content-Length, or as it arrives) is kResourceExhausted and is never
+  // held whole in memory.
+  uint64_t maxResponseBytes = 0;
 };
 
 struct Response {
@@ -55,6 +60,14 @@ Status statusError(const Response& response, const std::string& what);
 
 // `url` without the user:password@ of its authority, for messages.
 std::string withoutUserInfo(const std::string& url);
+
+// `inner` with every request's maxResponseBytes lowered to `maxBytes` (0:
+// unchanged): how the operator bounds what it reads from the URLs users and
+// pods choose (Prometheus, S3 listings, WebHDFS, replica /metrics, gateway /loads).
+std::shared_ptr<HttpClient> withResponseLimit(std::shared_ptr<HttpClient> inner, uint64_t maxBytes);
+
+// The error for a body over `limit` bytes.
+Status responseTooLarge(const std::string& what, uint64_t limit);
 
 std::shared_ptr<HttpClient> makeCppRestHttpClient();
 

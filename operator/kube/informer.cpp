@@ -18,10 +18,33 @@ std::string uidOf(const Json& object) {
   return object["metadata"].value("uid", "");
 }
 
+std::vector<std::string> splitNamespaces(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    std::string ns = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!ns.empty() && std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(std::move(ns));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) out.push_back("");
+  return out;
+}
+
+std::string namespaceOfKey(const std::string& key) {
+  const size_t slash = key.find('/');
+  return slash == std::string::npos ? "" : key.substr(0, slash);
+}
+
 }  // namespace
 
 Informer::Informer(ResourceClient& client, ResourceType type, InformerOptions options, Clock& clock)
-    : client_(client), type_(std::move(type)), options_(std::move(options)), clock_(clock) {}
+    : client_(client),
+      type_(std::move(type)),
+      options_(std::move(options)),
+      clock_(clock),
+      namespaces_(splitNamespaces(options_.ns)) {}
 
 Informer::~Informer() { stop(); }
 
@@ -34,17 +57,21 @@ void Informer::addHandler(EventHandler handler) {
 }
 
 void Informer::start() {
-  if (reflector_.joinable()) return;
-  reflector_ = std::jthread([this](std::stop_token stop) { reflectorLoop(stop); });
+  if (!reflectors_.empty()) return;
+  for (const std::string& ns : namespaces_) {
+    reflectors_.emplace_back([this, ns](std::stop_token stop) { reflectorLoop(stop, ns); });
+  }
   if (options_.resyncPeriod > Clock::Duration::zero()) {
     resync_ = std::jthread([this](std::stop_token stop) { resyncLoop(stop); });
   }
 }
 
 void Informer::stop() {
-  reflector_.request_stop();
+  for (auto& reflector : reflectors_) reflector.request_stop();
   resync_.request_stop();
-  if (reflector_.joinable()) reflector_.join();
+  for (auto& reflector : reflectors_) {
+    if (reflector.joinable()) reflector.join();
+  }
   if (resync_.joinable()) resync_.join();
 }
 
@@ -55,10 +82,11 @@ bool Informer::waitForSync(std::stop_token stop) {
 
 std::string Informer::lastResourceVersion() const {
   std::lock_guard lock(stateMu_);
-  return resourceVersion_;
+  auto it = resourceVersions_.find(namespaces_.front());
+  return it == resourceVersions_.end() ? "" : it->second;
 }
 
-Status Informer::listAndReplace(std::stop_token stop) {
+Status Informer::listAndReplace(std::stop_token stop, const std::string& ns) {
   std::vector<Json> items;
   std::string listVersion;
   ListOptions listOptions;
@@ -67,7 +95,7 @@ Status Informer::listAndReplace(std::stop_token stop) {
   listOptions.limit = options_.pageSize;
   while (true) {
     if (stop.stop_requested()) return Status(StatusCode::kCancelled, "informer stopped");
-    auto page = client_.list(type_, options_.ns, listOptions);
+    auto page = client_.list(type_, ns, listOptions);
     if (!page) {
       if (page.status().code() == StatusCode::kGone && !listOptions.continueToken.empty()) {
         // The continue token expired mid-list: start the list over from the beginning.
@@ -114,9 +142,9 @@ Status Informer::listAndReplace(std::stop_token stop) {
       deliverChange(*previous, *object);
     }
   }
-  // Whatever the cache holds that the list did not is gone: deleted while we were not watching.
+  // Whatever the cache holds (of this namespace) that the list did not is gone: deleted while we were not watching.
   for (auto& key : cache_.keys()) {
-    if (listed.count(key)) continue;
+    if (listed.count(key) || (!ns.empty() && namespaceOfKey(key) != ns)) continue;
     auto removed = cache_.erase(key);
     if (!removed) continue;
     for (auto& h : handlers_) {
@@ -125,14 +153,14 @@ Status Informer::listAndReplace(std::stop_token stop) {
   }
   {
     std::lock_guard lock(stateMu_);
-    resourceVersion_ = listVersion;
-    synced_ = true;
+    resourceVersions_[ns] = listVersion;
+    synced_ = resourceVersions_.size() == namespaces_.size();
   }
   syncedCv_.notify_all();
   return Status::ok();
 }
 
-void Informer::apply(WatchEvent&& event) {
+void Informer::apply(WatchEvent&& event, const std::string& ns) {
   std::string version = resourceVersionOf(event.object);
   if (event.type != WatchEventType::kBookmark) {
     if (!event.object.contains("kind")) event.object["kind"] = type_.kind;
@@ -159,7 +187,7 @@ void Informer::apply(WatchEvent&& event) {
   }
   if (!version.empty()) {
     std::lock_guard lock(stateMu_);
-    resourceVersion_ = version;
+    resourceVersions_[ns] = version;
   }
 }
 
@@ -179,7 +207,7 @@ void Informer::deliverChange(const Json& previous, const Json& current) {
   }
 }
 
-void Informer::reflectorLoop(std::stop_token stop) {
+void Informer::reflectorLoop(std::stop_token stop, const std::string& ns) {
   bool needList = true;
   Clock::Duration backoff = std::chrono::milliseconds(500);
   auto failed = [&](const Status& status, const char* what) {
@@ -190,7 +218,7 @@ void Informer::reflectorLoop(std::stop_token stop) {
   };
   while (!stop.stop_requested()) {
     if (needList) {
-      auto status = listAndReplace(stop);
+      auto status = listAndReplace(stop, ns);
       if (status.code() == StatusCode::kCancelled) return;
       if (!status.isOk()) {
         failed(status, "list");
@@ -199,7 +227,10 @@ void Informer::reflectorLoop(std::stop_token stop) {
       needList = false;
     }
     WatchOptions watchOptions;
-    watchOptions.resourceVersion = lastResourceVersion();
+    {
+      std::lock_guard lock(stateMu_);
+      watchOptions.resourceVersion = resourceVersions_[ns];
+    }
     watchOptions.labelSelector = options_.labelSelector;
     watchOptions.fieldSelector = options_.fieldSelector;
     watchOptions.allowBookmarks = true;
@@ -207,10 +238,10 @@ void Informer::reflectorLoop(std::stop_token stop) {
     ++watches_;
     bool sawEvent = false;
     auto status = client_.watch(
-        type_, options_.ns, watchOptions,
+        type_, ns, watchOptions,
         [&](WatchEvent&& event) {
           sawEvent = true;
-          apply(std::move(event));
+          apply(std::move(event), ns);
         },
         stop);
     if (stop.stop_requested() || status.code() == StatusCode::kCancelled) return;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -37,7 +38,10 @@ struct EventHandler {
 };
 
 struct InformerOptions {
-  std::string ns;  // empty: all namespaces
+  // Empty: all namespaces. Several namespaces separated by commas ("a,b"):
+  // one list+watch per namespace into the one cache (for an operator whose
+  // RBAC is a Role per namespace, not a ClusterRole).
+  std::string ns;
   std::string labelSelector;
   std::string fieldSelector;
   int pageSize = 500;
@@ -75,10 +79,10 @@ class Informer {
   std::string lastResourceVersion() const;
 
  private:
-  void reflectorLoop(std::stop_token stop);
+  void reflectorLoop(std::stop_token stop, const std::string& ns);
   void resyncLoop(std::stop_token stop);
-  Status listAndReplace(std::stop_token stop);
-  void apply(WatchEvent&& event);
+  Status listAndReplace(std::stop_token stop, const std::string& ns);
+  void apply(WatchEvent&& event, const std::string& ns);
   // Hands handlers the change of a cached object (an update, or a delete plus an add when its UID
   // changed). Caller holds handlersMu_.
   void deliverChange(const Json& previous, const Json& current);
@@ -94,13 +98,14 @@ class Informer {
 
   mutable std::mutex stateMu_;
   std::condition_variable_any syncedCv_;
-  std::string resourceVersion_;
-  std::atomic<bool> synced_{false};
+  std::map<std::string, std::string> resourceVersions_;  // by namespace of namespaces_
+  std::atomic<bool> synced_{false};                      // every namespace listed once
   std::atomic<int> relists_{0};
   std::atomic<int> watches_{0};
   std::atomic<long> eventsApplied_{0};
 
-  std::jthread reflector_;
+  const std::vector<std::string> namespaces_;  // options_.ns split at commas ("" alone: all)
+  std::vector<std::jthread> reflectors_;       // one per namespace
   std::jthread resync_;
 };
 

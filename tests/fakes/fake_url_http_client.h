@@ -3,6 +3,7 @@
 // scalers). Not thread-safe (scaler tests are single-threaded).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,12 +21,14 @@ class FakeUrlHttpClient final : public http::HttpClient {
 
   Result<http::Response> send(const http::Request& request) override {
     asked.push_back(request.url);
+    limits.push_back(request.maxResponseBytes);
     if (auto f = failures_.find(request.url); f != failures_.end()) return unavailable(f->second);
     if (auto a = answers_.find(request.url); a != answers_.end()) return a->second;
     return http::Response{404, {}, "no fake answer for " + request.url};
   }
 
   std::vector<std::string> asked;
+  std::vector<uint64_t> limits;  // maxResponseBytes of each request, in order
 
  private:
   std::map<std::string, http::Response> answers_;

@@ -60,6 +60,23 @@ app.kubernetes.io/component: gateway
 {{- end -}}
 {{- end -}}
 
+{{/* operator.watchNamespace as a list: a string (one namespace, or several comma-separated) or a list; empty: every namespace. */}}
+{{- define "sluice.watchNamespaceList" -}}
+{{- $value := .Values.operator.watchNamespace -}}
+{{- $list := list -}}
+{{- if kindIs "string" $value -}}
+{{- range splitList "," $value -}}{{- if trim . -}}{{- $list = append $list (trim .) -}}{{- end -}}{{- end -}}
+{{- else -}}
+{{- $list = $value | default list -}}
+{{- end -}}
+{{- toJson (uniq $list) -}}
+{{- end -}}
+
+{{/* The same, comma-separated, for --watch-namespace. */}}
+{{- define "sluice.watchNamespaces" -}}
+{{- join "," (include "sluice.watchNamespaceList" . | fromJsonArray) -}}
+{{- end -}}
+
 {{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
 {{- define "sluice.gatewayWildcardHost" -}}
 {{- with .Values.gateway.domain -}}

@@ -310,6 +310,38 @@ std::vector<SecretKey> Trigger::requiredSecretKeys() const {
   return out;
 }
 
+std::vector<SecretKey> Trigger::scalerSecrets() const {
+  std::vector<SecretKey> out;
+  auto add = [&out](const std::string& secret, const char* field) {
+    if (secret.empty()) return;
+    for (const SecretKey& s : out) {
+      if (s.secret == secret) return;
+    }
+    out.push_back({secret, "", field});
+  };
+  if (kafka && kafka->sasl) add(kafka->sasl->secretName, "spec.kafka.sasl.secretRef");
+  if (kafka && kafka->tls) add(kafka->tls->secretName, "spec.kafka.tls.secretRef");
+  if (rabbitmq) add(rabbitmq->connectionSecretName, "spec.rabbitmq.connectionSecretRef");
+  if (objectStore) add(objectStore->credentialsSecretName, "spec.objectStore.credentialsSecretRef");
+  return out;
+}
+
+bool allowsScalerAccess(const json& secret) {
+  for (const char* where : {"labels", "annotations"}) {
+    const json& map = secret.value("/metadata"_json_pointer / where, json::object());
+    if (map.is_object() && map.value(kScalerAccessKey, json()) == "true") return true;
+  }
+  return false;
+}
+
+std::string scalerAccessRefusal(const json& secret, const std::string& ns, const std::string& field) {
+  if (allowsScalerAccess(secret)) return "";
+  const std::string name = secret.value("/metadata/name"_json_pointer, std::string());
+  return field + ": Secret " + ns + "/" + name + " lacks the label " + kScalerAccessKey +
+         "=\"true\", so the operator does not use its credentials to measure this Trigger (label or annotate the "
+         "Secret to allow it)";
+}
+
 std::optional<int64_t> maxInFlightBytesOf(const json& spec) {
   if (!spec.is_object() || !spec.contains("delivery") || !spec["delivery"].is_object()) return std::nullopt;
   const json& delivery = spec["delivery"];

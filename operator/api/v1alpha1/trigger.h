@@ -124,7 +124,23 @@ struct Trigger {
 
   // The Secret keys the source needs to connect, in spec order.
   std::vector<SecretKey> requiredSecretKeys() const;
+  // The Secrets the operator itself reads to measure this Trigger (Kafka sasl
+  // and tls, RabbitMQ connectionSecretRef, objectStore credentialsSecretRef),
+  // as {secret, "", field}, in spec order. Only these need scaler access.
+  std::vector<SecretKey> scalerSecrets() const;
 };
+
+// A Secret opts in to being used by the operator itself (to measure a
+// Trigger, sending its credentials to the Trigger's endpoint) with this label
+// or annotation set to "true". Without it, creating a Trigger that names the
+// Secret never makes the operator send the credentials anywhere: whoever may
+// create Triggers is not thereby allowed to borrow every Secret of the
+// namespace. Replicas mount a Trigger's Secrets regardless (they run with
+// the Function's own privileges).
+inline constexpr const char* kScalerAccessKey = "sluice.io/scaler-access";
+bool allowsScalerAccess(const nlohmann::json& secret);
+// Why a Secret named by `field` may not be used: "" when it may.
+std::string scalerAccessRefusal(const nlohmann::json& secret, const std::string& ns, const std::string& field);
 
 // The source of a Trigger spec: the first of kafka, rabbitmq, cron, http,
 // objectStore, prometheus that is set ("" if none). Reads malformed specs too.

@@ -71,10 +71,11 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
                                controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
                                Clock& clock, std::unique_ptr<ScalerFactory> factory,
                                controller::ControllerMetrics* controllerMetrics, kube::Informer* pods,
-                               std::function<std::vector<std::string>()> gatewayLoadsUrls)
+                               std::function<std::vector<std::string>()> gatewayLoadsUrls,
+                               TriggerScalerFactoryOptions factoryOptions)
     : factory_(std::move(factory)) {
   if (!factory_) {
-    TriggerScalerFactoryOptions options;
+    TriggerScalerFactoryOptions options = std::move(factoryOptions);
     if (pods) {
       options.replicaMetricsUrls = [&cache = pods->cache()](const std::string& ns, const std::string& function) {
         return replicaMetricsUrls(cache, ns, function);

@@ -17,6 +17,7 @@
 #include "controller/manager.h"
 #include "controllers/autoscaler/autoscale_reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
+#include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "kube/informer.h"
 
 namespace sluice::controllers {
@@ -34,7 +35,8 @@ class AutoscalerLoop {
                  controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
                  std::unique_ptr<ScalerFactory> factory = nullptr,
                  controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr,
-                 std::function<std::vector<std::string>()> gatewayLoadsUrls = nullptr);
+                 std::function<std::vector<std::string>()> gatewayLoadsUrls = nullptr,
+                 TriggerScalerFactoryOptions factoryOptions = {});
   ~AutoscalerLoop();
 
  private:

@@ -68,12 +68,19 @@ Result<std::string> amqpVhost(const std::string& url) {
 
 TriggerScalerFactory::TriggerScalerFactory(kube::ResourceClient& client, std::shared_ptr<http::HttpClient> http,
                                            const Clock& clock, TriggerScalerFactoryOptions options)
-    : client_(client), http_(std::move(http)), clock_(clock), options_(std::move(options)) {}
+    : client_(client),
+      http_(http::withResponseLimit(std::move(http), options.maxResponseBytes)),
+      clock_(clock),
+      options_(std::move(options)) {}
 
 Result<std::string> TriggerScalerFactory::secretValue(const std::string& ns, const std::string& name,
                                                       const std::string& key, const std::string& field) {
   Result<json> secret = client_.get(kube::resources::kSecrets, ns, name);
   if (!secret.isOk()) return secret.status().withContext(field + ": Secret " + ns + "/" + name);
+  // Checked before any key is read, so no credential of a Secret that did not opt in leaves this function.
+  if (std::string refusal = api::v1alpha1::scalerAccessRefusal(*secret, ns, field); !refusal.empty()) {
+    return Status(StatusCode::kPermissionDenied, refusal);
+  }
   const json* data = secret->contains("data") && (*secret)["data"].is_object() ? &(*secret)["data"] : nullptr;
   if (!data || !data->contains(key) || !(*data)[key].is_string()) {
     return Status(StatusCode::kNotFound, field + ": Secret " + ns + "/" + name + " has no key " + key);
@@ -134,6 +141,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::httpRequests(cons
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::prometheus(const api::v1alpha1::PrometheusSource& p) {
+  if (Status s = options_.allowedEndpoints.check(p.serverAddress, "spec.prometheus.serverAddress"); !s.isOk()) return s;
   scalers::PrometheusOptions options;
   options.serverAddress = p.serverAddress;
   options.query = p.query;
@@ -197,6 +205,9 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
                                                   {"ca.crt", &security.caPem},
                                                   {"tls.crt", &security.certificatePem},
                                                   {"tls.key", &security.keyPem}};
+  for (const std::string& server : k.bootstrapServers) {
+    if (Status s = options_.allowedEndpoints.check(server, "spec.kafka.bootstrapServers"); !s.isOk()) return s;
+  }
   api::v1alpha1::Trigger trigger;
   trigger.kafka = k;
   for (const api::v1alpha1::SecretKey& need : trigger.requiredSecretKeys()) {
@@ -219,6 +230,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const ap
   scalers::RabbitMQQueueOptions options;
   auto management = secretValue(ns, secret, managementKey, field);
   if (management.isOk()) {
+    if (Status s = options_.allowedEndpoints.check(*management, field + " " + managementKey); !s.isOk()) return s;
     options.managementUrl = *management;
   } else if (management.status().code() != StatusCode::kNotFound ||
              management.status().message().find("has no key") == std::string::npos) {
@@ -229,6 +241,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const ap
   std::unique_ptr<scalers::QueueDepthProbe> probe;
   auto amqp = secretValue(ns, secret, urlKey, field);
   if (amqp.isOk()) {
+    if (Status s = options_.allowedEndpoints.check(*amqp, field + " " + urlKey); !s.isOk()) return s;
     auto vhost = amqpVhost(*amqp);
     if (!vhost.isOk()) return vhost.status().withContext(field);
     options.vhost = *vhost;
@@ -257,6 +270,9 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::objectStore(const
   options.activationTargetObjectCount = static_cast<double>(o.activationObjectCount);
   options.scanCap = o.maxObjectsToScan;
   std::shared_ptr<scalers::ObjectCounter> counter;
+  if (o.type == "s3" || o.type == "webhdfs") {
+    if (Status s = options_.allowedEndpoints.check(o.endpoint, "spec.objectStore.endpoint"); !s.isOk()) return s;
+  }
   if (o.type == "s3") {
     scalers::S3Location location;
     location.endpoint = o.endpoint;

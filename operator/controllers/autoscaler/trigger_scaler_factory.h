@@ -15,6 +15,9 @@
 // (metrics.k8s.io, as the HPA) that falls back to a RuntimeCpuScaler over the
 // replicas' /metrics (process_cpu_seconds_total) where metrics.k8s.io is not
 // installed, both against spec.resources.requests.cpu.
+// The operator uses a Secret only when it opted in (api::v1alpha1::kScalerAccessKey),
+// connects only to endpoints the allow-list admits (when one is given), and
+// reads at most maxResponseBytes of any HTTP answer.
 // Thread-safe: create() keeps no state besides the shared HttpClient.
 #pragma once
 
@@ -31,6 +34,7 @@
 #include "http/http_client.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "scalers/endpoint_allow_list.h"
 
 namespace sluice::controllers {
 
@@ -52,6 +56,12 @@ struct TriggerScalerFactoryOptions {
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
   // A Function's spec.concurrency (namespace, name), the default target of its http scaler.
   std::function<int(const std::string&, const std::string&)> functionConcurrency;
+  // The brokers, buckets and servers Triggers may make the operator connect to; empty: any.
+  scalers::EndpointAllowList allowedEndpoints;
+  // The most bytes of any HTTP answer a scaler reads (Prometheus, S3 listings, WebHDFS,
+  // RabbitMQ management, replica /metrics, gateway /loads); 0: no limit.
+  uint64_t maxResponseBytes = kDefaultMaxScalerResponseBytes;
+  static constexpr uint64_t kDefaultMaxScalerResponseBytes = 16ULL << 20;
 };
 
 class TriggerScalerFactory final : public ScalerFactory {

@@ -87,8 +87,14 @@ Status tcpProbe(const std::string& host, int port) {
 }
 
 TriggerController::TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers,
-                                     const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe)
-    : client_(client), triggers_(triggers), functions_(functions), clock_(clock), probe_(std::move(probe)) {}
+                                     const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe,
+                                     controller::EventRecorder* events)
+    : client_(client),
+      triggers_(triggers),
+      functions_(functions),
+      clock_(clock),
+      probe_(std::move(probe)),
+      events_(events) {}
 
 std::string TriggerController::sourceType(const json& spec) { return api::v1alpha1::sourceTypeOf(spec); }
 
@@ -152,6 +158,9 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
   const std::string function = spec.value("/functionRef/name"_json_pointer, std::string());
   std::string notReadyReason;
   std::string message = "function \"" + function + "\" and all referenced Secrets exist";
+  // The Secrets the operator would read itself, and why it may not ("" when it may); empty when none.
+  std::vector<std::string> scalerRefusals;
+  bool scalerSecrets = false;
   if (!functions_.get(kube::objectKey(ns, function))) {
     notReadyReason = "FunctionNotFound";
     message = "function \"" + function + "\" does not exist in namespace " + ns;
@@ -187,6 +196,13 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
         message = absent.front();
         for (size_t i = 1; i < absent.size(); ++i) message += "; " + absent[i];
       }
+      if (Result<api::v1alpha1::Trigger> typed = api::v1alpha1::Trigger::fromJson(trigger); typed.isOk()) {
+        for (const SecretKey& used : typed->scalerSecrets()) {
+          scalerSecrets = true;
+          std::string refusal = api::v1alpha1::scalerAccessRefusal(found[used.secret], ns, used.field);
+          if (!refusal.empty()) scalerRefusals.push_back(std::move(refusal));
+        }
+      }
     }
   }
   json conditions =
@@ -202,6 +218,23 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
     conditions.push_back(
         api::condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
                        reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now));
+  }
+  if (scalerSecrets) {
+    std::string refused;
+    for (const std::string& r : scalerRefusals) refused += (refused.empty() ? "" : "; ") + r;
+    json credentials =
+        api::condition(previous, "ScalerCredentials", refused.empty(), refused.empty() ? "OptedIn" : "SecretNotOptedIn",
+                       refused.empty() ? "every Secret the scaler reads carries the label " +
+                                             std::string(api::v1alpha1::kScalerAccessKey) + "=\"true\""
+                                       : refused,
+                       generation, now);
+    bool wasRefused = false;
+    for (const json& c : previous) {
+      wasRefused = wasRefused || (c.value("type", "") == "ScalerCredentials" && c.value("status", "") == "False" &&
+                                  c.value("message", "") == refused);
+    }
+    if (!refused.empty() && !wasRefused && events_) events_->record(trigger, "Warning", "SecretNotOptedIn", refused);
+    conditions.push_back(std::move(credentials));
   }
   json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
   json current = trigger.value("status", json::object());

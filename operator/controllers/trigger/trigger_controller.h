@@ -10,7 +10,12 @@
 //                   the names);
 //   SourceReachable True / False with the connection error / Unknown when the
 //                   endpoint is not known to the operator (a local dir, a
-//                   RabbitMQ url kept in a Secret), rechecked every minute.
+//                   RabbitMQ url kept in a Secret), rechecked every minute;
+//   ScalerCredentials (only for a Trigger whose scaler reads Secrets: Kafka
+//                   sasl/tls, RabbitMQ, S3) True when each such Secret opted in
+//                   to scaler access (api::v1alpha1::kScalerAccessKey), False
+//                   with reason SecretNotOptedIn naming the Secret and the
+//                   label otherwise, with a Warning Event when it turns False.
 // The autoscaler writes the metric fields (metricValue, active); this
 // controller's merge patch leaves them alone.
 // Thread-safety: as any Reconciler.
@@ -23,6 +28,7 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "controller/event_recorder.h"
 #include "controller/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
@@ -36,7 +42,7 @@ Status tcpProbe(const std::string& host, int port);
 class TriggerController final : public controller::Reconciler {
  public:
   TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& functions,
-                    Clock& clock, EndpointProbe probe = tcpProbe);
+                    Clock& clock, EndpointProbe probe = tcpProbe, controller::EventRecorder* events = nullptr);
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
@@ -59,6 +65,7 @@ class TriggerController final : public controller::Reconciler {
   const kube::ObjectCache& functions_;
   Clock& clock_;
   EndpointProbe probe_;
+  controller::EventRecorder* events_;  // may be null (no Events)
 };
 
 }  // namespace sluice::controllers

@@ -192,8 +192,18 @@ json replicaPodSpec(const json& spec, json container, Storage storage) {
 json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, const spec::RenderedConfig& rendered) {
   const std::string name = meta["name"].get<std::string>();
   const json& pod = spec.value("pod", json::object());
-  json labels = {{api::kFunctionLabel, name}, {api::kRoleLabel, "replica"}, {api::kManagedByLabel, "sluice"}};
-  for (const auto& [k, v] : pod.value("labels", json::object()).items()) labels[k] = v;
+  // The Function's own labels first, then Sluice's over them: the CRD refuses reserved keys, and a
+  // Function stored before it did must still not hide its pods from the operator's selectors.
+  // Bound to names: items() of a temporary would outlive it in the loop.
+  const json userLabels = pod.value("labels", json::object());
+  const json userAnnotations = pod.value("annotations", json::object());
+  json labels = json::object();
+  for (const auto& [k, v] : userLabels.items()) {
+    if (!api::isReservedPodKey(k)) labels[k] = v;
+  }
+  labels[api::kFunctionLabel] = name;
+  labels[api::kRoleLabel] = "replica";
+  labels[api::kManagedByLabel] = "sluice";
   // The configuration is read once at start, so a change to it (a trigger's topic, say) must roll the pods too.
   labels[api::kTemplateHashLabel] = templateHash(json::object({{"spec", podSpec}, {"config", rendered.config}}));
   json podMeta = {
@@ -206,7 +216,11 @@ json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, con
                                         {"controller", true},
                                         {"blockOwnerDeletion", true}}})},
   };
-  if (pod.contains("annotations")) podMeta["annotations"] = pod["annotations"];
+  json annotations = json::object();
+  for (const auto& [k, v] : userAnnotations.items()) {
+    if (!api::isReservedPodKey(k)) annotations[k] = v;
+  }
+  if (!annotations.empty()) podMeta["annotations"] = std::move(annotations);
   return podMeta;
 }
 

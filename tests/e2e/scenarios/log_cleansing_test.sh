@@ -22,6 +22,7 @@ e2e_cleanup() { k delete fn "$fn" trigger "$fn" secret "$fn-s3" --ignore-not-fou
 
 s3 -X PUT "$S3_ENDPOINT/$bucket" >/dev/null || fail "creating bucket $bucket"
 k create secret generic "$fn-s3" --from-literal=accessKey="$S3_ACCESS_KEY" --from-literal=secretKey="$S3_SECRET_KEY" >/dev/null
+k label secret "$fn-s3" sluice.io/scaler-access=true >/dev/null  # the scaler lists the bucket with it
 k apply -f - >/dev/null <<YAML
 apiVersion: sluice.io/v1alpha1
 kind: Function

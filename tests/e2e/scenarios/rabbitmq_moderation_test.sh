@@ -30,6 +30,7 @@ mgmt -X POST "$RABBITMQ_HTTP_URL/api/bindings/%2F/e/$exchange/q/$verdicts" -d '{
   fail "binding $verdicts"
 k create secret generic "$fn-rabbit" --from-literal=url="$(pod_url "$RABBITMQ_AMQP_URL")" \
   --from-literal=managementUrl="$(pod_url "$RABBITMQ_HTTP_URL")" >/dev/null
+k label secret "$fn-rabbit" sluice.io/scaler-access=true >/dev/null  # the scaler reads the queue depth with it
 
 k apply -f - >/dev/null <<YAML
 apiVersion: sluice.io/v1alpha1

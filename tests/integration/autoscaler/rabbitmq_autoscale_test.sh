@@ -19,6 +19,7 @@ apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 k create secret generic rabbit --from-literal=url="$RABBITMQ_AMQP_URL" \
   --from-literal=managementUrl="$RABBITMQ_HTTP_URL" >/dev/null
+k label secret rabbit sluice.io/scaler-access=true >/dev/null  # the scaler reads the queue depth with it
 start_operator
 k apply -f - >/dev/null <<YAML
 $(scaled_function_yaml jobs)

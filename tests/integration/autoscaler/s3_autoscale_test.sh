@@ -31,6 +31,7 @@ apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 k create secret generic s3-creds --from-literal=accessKey="$S3_ACCESS_KEY" \
   --from-literal=secretKey="$S3_SECRET_KEY" >/dev/null
+k label secret s3-creds sluice.io/scaler-access=true >/dev/null  # the scaler lists the bucket with it
 start_operator
 k apply -f - >/dev/null <<YAML
 $(scaled_function_yaml files)

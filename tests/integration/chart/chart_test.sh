@@ -6,8 +6,11 @@
 #     Prometheus Operator objects only when asked or their CRDs exist, the
 #     dashboard ConfigMap with grafana_dashboard: "1", the alerts = files/alerts.yaml);
 #  2. `helm install --wait` on a cluster without the Prometheus Operator CRDs;
+#     With operator.watchNamespace (a list or a comma-separated string) the
+#     RBAC is a Role per namespace, nothing cluster-scoped, and the opt-in
+#     NetworkPolicy admits only the gateway, the operator and Prometheus;
 #  3. the real sluice-operator binary, run with a token of the chart's
-#     ServiceAccount (so under exactly the chart's RBAC), reconciles a Function
+#     ServiceAccount (so under exactly the chart's namespaced RBAC), reconciles a Function
 #     and a Trigger and elects itself leader, with no request refused;
 #  4. `helm test` (a Job, completed by KWOK's Job stage), `helm upgrade` to 3 replicas;
 #  5. `helm uninstall` leaves nothing of the release but the CRDs.
@@ -48,7 +51,15 @@ tpl --set metrics.serviceMonitor.force=true --set metrics.podMonitor.force=true 
   --set metrics.prometheusRule.force=true >"$work/forced.yaml"
 tpl --api-versions monitoring.coreos.com/v1/ServiceMonitor --api-versions monitoring.coreos.com/v1/PodMonitor \
   --api-versions monitoring.coreos.com/v1/PrometheusRule >"$work/with-crds.yaml"
-for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1; do
+tpl --set 'operator.watchNamespace={fn-a,fn-b}' --set networkPolicy.enabled=true \
+  --set networkPolicy.runtimePorts.data=8091 --set metrics.podMonitor.force=true >"$work/scoped.yaml"
+tpl --set 'operator.watchNamespace=fn-a\,fn-b' >"$work/scoped-string.yaml"
+tpl --set networkPolicy.enabled=true --set 'networkPolicy.namespaces={fn-c}' >"$work/netpol-only.yaml"
+if tpl --set networkPolicy.enabled=true >"$work/bad" 2>&1; then fail "a NetworkPolicy without namespaces was rendered"; fi
+grep -q "networkPolicy.enabled needs networkPolicy.namespaces or operator.watchNamespace" "$work/bad" ||
+  fail "the NetworkPolicy error does not say what to set: $(cat "$work/bad")"
+for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1 operator.watchNamespace=Bad_NS \
+  networkPolicy.runtimePorts.data=0 operator.maxScalerResponseBytes=10; do
   if tpl --set "$bad" >"$work/bad" 2>&1; then fail "values.schema.json accepted $bad"; fi
 done
 python3 - "$work" "$chart" <<'PY' || fail "rendered manifests are not as expected"
@@ -102,12 +113,51 @@ assert rule["spec"]["groups"] == yaml.safe_load(open(f"{chart}/files/alerts.yaml
 for role in (d for d in plain if d["kind"] == "ClusterRole"):
     for r in role["rules"]:
         assert "*" not in r["verbs"] and "*" not in r["resources"], r
+# watchNamespace (a list or a comma-separated string): a Role + RoleBinding per namespace for the
+# operator and the gateway with the ClusterRole's rules, nothing cluster-scoped, both told the namespaces.
+scoped = docs("scoped.yaml")
+assert not [d for d in scoped if d["kind"].startswith("Cluster")], kinds(scoped)
+operator_role = next(d for d in plain if d["kind"] == "ClusterRole" and not d["metadata"]["name"].endswith("-gateway"))
+for ns in ("fn-a", "fn-b"):
+    roles = {d["metadata"]["name"]: d for d in scoped if d["kind"] == "Role" and d["metadata"]["namespace"] == ns}
+    assert set(roles) == {operator_role["metadata"]["name"], gateway_role["metadata"]["name"]}, roles.keys()
+    assert roles[operator_role["metadata"]["name"]]["rules"] == operator_role["rules"]
+    assert roles[gateway_role["metadata"]["name"]]["rules"] == gateway_role["rules"]
+    bindings = [d for d in scoped if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == ns]
+    assert len(bindings) == 2 and all(b["subjects"][0]["namespace"] != ns for b in bindings), bindings
+for name in ("scoped.yaml", "scoped-string.yaml"):
+    for d in docs(name):
+        if d["kind"] == "Deployment":
+            assert "--watch-namespace=fn-a,fn-b" in d["spec"]["template"]["spec"]["containers"][0]["args"], name
+pm = next(d for d in scoped if d["kind"] == "PodMonitor")
+assert pm["spec"]["namespaceSelector"] == {"matchNames": ["fn-a", "fn-b"]}, pm["spec"]["namespaceSelector"]
+# The NetworkPolicy: in each function namespace, Sluice's pods take connections only from the gateway
+# (data port), the operator (data, control, metrics ports) and Prometheus (metrics port).
+policies = [d for d in scoped if d["kind"] == "NetworkPolicy"]
+assert sorted(p["metadata"]["namespace"] for p in policies) == ["fn-a", "fn-b"], policies
+release_ns = {"kubernetes.io/metadata.name": [d for d in plain if d["kind"] == "Deployment"][0]["metadata"]["namespace"]}
+for p in policies:
+    spec = p["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/managed-by": "sluice"}}
+    assert spec["policyTypes"] == ["Ingress"]
+    gateway_rule, operator_rule, prometheus_rule = spec["ingress"]
+    assert gateway_rule["from"][0]["namespaceSelector"]["matchLabels"] == release_ns
+    assert gateway_rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    assert gateway_rule["ports"] == [{"protocol": "TCP", "port": 8091}]
+    assert operator_rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    assert sorted(x["port"] for x in operator_rule["ports"]) == [8090, 8091], operator_rule["ports"]
+    assert prometheus_rule["from"][0]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+    assert prometheus_rule["ports"] == [{"protocol": "TCP", "port": 8090}]
+assert [d["metadata"]["namespace"] for d in docs("netpol-only.yaml") if d["kind"] == "NetworkPolicy"] == ["fn-c"]
+assert not any(d["kind"] == "NetworkPolicy" for d in plain), "the NetworkPolicy is opt-in"
 PY
 echo "[step] helm lint --strict clean; manifests as specified"
 
 # 2. install where the Prometheus Operator CRDs are absent.
 "$KUBECTL" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1 &&
   fail "this cluster has the Prometheus Operator CRDs; the test needs a cluster without them"
+# The watched namespace first: the chart's Roles go into it.
+"$KUBECTL" create namespace "$fn_ns" >/dev/null
 "$HELM" install "$rel" "$chart" -n "$ns" --create-namespace --wait --timeout 180s \
   --set operator.watchNamespace="$fn_ns" >"$work/install" 2>&1 || fail "helm install: $(cat "$work/install")"
 grep -q "Prometheus Operator's CRDs are absent" "$work/install" || fail "NOTES do not say the monitoring CRDs are absent"
@@ -125,7 +175,6 @@ token=$(k create token "$sa" --duration=10m)
 "$KUBECTL" config view --minify --raw --flatten >"$work/sa.kubeconfig"
 KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-credentials chart-sa --token="$token" >/dev/null
 KUBECONFIG=$work/sa.kubeconfig "$KUBECTL" config set-context --current --user=chart-sa >/dev/null
-"$KUBECTL" create namespace "$fn_ns" >/dev/null
 "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$work/sa.kubeconfig" --watch-namespace "$fn_ns" \
   --leader-elect --leader-election-namespace "$ns" --leader-election-id sluice-operator-leader \
   --gateway-service "$ns/$rel-gateway" --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
@@ -135,7 +184,7 @@ gateway_sa=$(k get sa -l app.kubernetes.io/instance="$rel",app.kubernetes.io/com
 cp "$work/sa.kubeconfig" "$work/gateway.kubeconfig"
 KUBECONFIG=$work/gateway.kubeconfig "$KUBECTL" config set-credentials chart-sa --token="$(k create token "$gateway_sa" --duration=10m)" >/dev/null
 gateway_admin=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$SLUICE_BUILD_DIR/sluice-gateway" --kubeconfig "$work/gateway.kubeconfig" --listen-address 127.0.0.1:0 \
+"$SLUICE_BUILD_DIR/sluice-gateway" --kubeconfig "$work/gateway.kubeconfig" --watch-namespace "$fn_ns" --listen-address 127.0.0.1:0 \
   --admin-address "127.0.0.1:$gateway_admin" >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
 "$KUBECTL" -n "$fn_ns" apply -f - >/dev/null <<'YAML'
@@ -200,6 +249,7 @@ echo "[step] helm test passed; helm upgrade to 3 replicas (revision 2)"
 leftovers() {
   {
     k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,jobs -l app.kubernetes.io/instance="$rel" -o name
+    "$KUBECTL" -n "$fn_ns" get roles,rolebindings -l app.kubernetes.io/instance="$rel" -o name
     "$KUBECTL" get clusterroles,clusterrolebindings -l app.kubernetes.io/instance="$rel" -o name
   } 2>/dev/null
 }

@@ -98,6 +98,24 @@ spec: {functionRef: {name: f}, objectStore: {type: dir, path: /in, afterProcessi
 refused prometheus-zero-threshold 'spec.prometheus.threshold: Invalid value: "number": must be greater than 0' <<<"$TRG
 spec: {functionRef: {name: f}, prometheus: {serverAddress: 'http://127.0.0.1:9090', query: up, threshold: 0}}"
 
+# spec.pod: Sluice's own label keys and anything that leaves the restricted Pod Security Standard.
+refused reserved-label 'spec.pod.labels: Invalid value: "object": keys under sluice.io/ and app.kubernetes.io/managed-by are reserved for Sluice' <<<"$FN
+spec: {$CODE, pod: {labels: {sluice.io/function: other}}}"
+refused reserved-managed-by 'spec.pod.annotations: Invalid value: "object": keys under sluice.io/ and app.kubernetes.io/managed-by are reserved for Sluice' <<<"$FN
+spec: {$CODE, pod: {annotations: {app.kubernetes.io/managed-by: me}}}"
+refused apparmor-unconfined 'spec.pod.annotations: Invalid value: "object": seccomp annotations and AppArmor annotations other than runtime/default or localhost/ leave the restricted Pod Security Standard' <<<"$FN
+spec: {$CODE, pod: {annotations: {container.apparmor.security.beta.kubernetes.io/runtime: unconfined}}}"
+refused run-as-root 'spec.pod.securityContext.runAsUser: Invalid value: "integer": runAsUser 0 (root) leaves the restricted Pod Security Standard' <<<"$FN
+spec: {$CODE, pod: {securityContext: {runAsUser: 0}}}"
+refused run-as-non-root-false 'spec.pod.securityContext.runAsNonRoot: Invalid value: "boolean": runAsNonRoot false leaves the restricted Pod Security Standard' <<<"$FN
+spec: {$CODE, pod: {securityContext: {runAsNonRoot: false}}}"
+refused seccomp-unconfined 'spec.pod.securityContext.seccompProfile.type: Unsupported value: "Unconfined": supported values: "RuntimeDefault", "Localhost"' <<<"$FN
+spec: {$CODE, pod: {securityContext: {seccompProfile: {type: Unconfined}}}}"
+refused privileged 'unknown field "spec.pod.securityContext.privileged"' <<<"$FN
+spec: {$CODE, pod: {securityContext: {privileged: true}}}"
+refused sysctls 'unknown field "spec.pod.securityContext.sysctls"' <<<"$FN
+spec: {$CODE, pod: {securityContext: {sysctls: [{name: kernel.msgmax, value: '1'}]}}}"
+
 # Good specs are stored with their defaults filled in.
 k -n "$ns" apply -f - >/dev/null <<YAML
 $FN

@@ -62,6 +62,14 @@ TEST(BinariesTest, BadLogLevelIsRefusedNamingFlagAndValue) {
             "sluice-runtime: --log-level: log level \"loud\" is not one of trace, debug, info, warn, error, off\n");
 }
 
+TEST(BinariesTest, ABadScalerEndpointAllowEntryIsRefusedNamingIt) {
+  Output out = run(kBuild + "/sluice-operator --kubeconfig /nonexistent --scaler-endpoint-allow kafka.svc,k*.svc");
+  EXPECT_EQ(out.exitCode, 2);
+  EXPECT_EQ(out.text,
+            "sluice-operator: --scaler-endpoint-allow: scaler endpoint allow-list entry \"k*.svc\": expected host, "
+            "host:port or *.domain[:port]\n");
+}
+
 // A crash leaves its signal and a backtrace in the log, and the process still
 // dies of that signal (bash reports 128 + 11 for SIGSEGV).
 TEST(BinariesTest, AFatalSignalIsReportedWithABacktrace) {

@@ -180,5 +180,38 @@ TEST_F(InformerResyncTest, AnObjectReplacedUnderItsNameWhileNotWatchingIsADelete
   EXPECT_EQ((*informer.cache().get("ns/a"))["metadata"]["uid"], newUid);
 }
 
+// A comma-separated list of namespaces: one list+watch each into one cache,
+// nothing of the other namespaces, and one namespace's relist (its watch gone
+// and its history compacted) keeps the other's objects.
+TEST_F(InformerResyncTest, ANamespaceListWatchesEachIntoOneCache) {
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "other", {{"metadata", {{"name", "x"}}}}));
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "other", {{"metadata", {{"name", "y"}}}}));
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "elsewhere", {{"metadata", {{"name", "z"}}}}));
+  InformerOptions options;
+  options.ns = "ns,other";
+  Informer informer(fake_, resources::kConfigMaps, options, clock_);
+  informer.addHandler(recordingHandler());
+  informer.start();
+  std::stop_source never;
+  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+  ASSERT_TRUE(fake_.waitForWatches(2));
+  EXPECT_EQ(fake_.callCount("list"), 2);
+  EXPECT_EQ(informer.cache().keys(), (std::vector<std::string>{"ns/a", "ns/b", "ns/c", "other/x", "other/y"}));
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "other", {{"metadata", {{"name", "w"}}}}));
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "elsewhere", {{"metadata", {{"name", "v"}}}}));
+  ASSERT_TRUE(waitFor([&] { return adds_ == 6; }));
+  fake_.endWatches(unavailable("connection reset"));
+  fake_.compact();
+  clock_.waitForSleepers(2);
+  clock_.advance(1s);
+  for (int i = 0; i < 5000 && informer.relistCount() < 4; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_GE(informer.relistCount(), 4) << "each namespace relisted";
+  EXPECT_EQ(informer.cache().keys(),
+            (std::vector<std::string>{"ns/a", "ns/b", "ns/c", "other/w", "other/x", "other/y"}));
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(deletes_, 0) << "a namespace's relist does not drop the other's objects";
+  EXPECT_EQ(adds_, 6);
+}
+
 }  // namespace
 }  // namespace sluice::kube

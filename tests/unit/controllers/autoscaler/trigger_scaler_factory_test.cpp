@@ -24,11 +24,13 @@ class TriggerScalerFactoryTest : public ::testing::Test {
   std::shared_ptr<testing::FakeUrlHttpClient> http = std::make_shared<testing::FakeUrlHttpClient>();
   TriggerScalerFactory factory{client, http, clock};
 
-  void secret(const std::string& name, const std::map<std::string, std::string>& data) {
+  // A Secret that opted in to scaler access (the label), unless `metadata` says otherwise.
+  void secret(const std::string& name, const std::map<std::string, std::string>& data,
+              json metadata = {{"labels", {{api::v1alpha1::kScalerAccessKey, "true"}}}}) {
     json encoded = json::object();
     for (const auto& [k, v] : data) encoded[k] = base64Encode(v);
-    ASSERT_TRUE(
-        client.create(kube::resources::kSecrets, "etl", {{"metadata", {{"name", name}}}, {"data", encoded}}).isOk());
+    metadata["name"] = name;
+    ASSERT_TRUE(client.create(kube::resources::kSecrets, "etl", {{"metadata", metadata}, {"data", encoded}}).isOk());
   }
   static json trigger(const json& source) {
     json spec = {{"functionRef", {{"name", "orders"}}}};
@@ -141,6 +143,91 @@ TEST_F(TriggerScalerFactoryTest, S3CountsWithCredentialsFromTheSecret) {
   (void)(*scaler)->read();
   ASSERT_EQ(http->asked.size(), 1u);
   EXPECT_NE(http->asked[0].find("http://127.0.0.1:9000/inbox?list-type=2"), std::string::npos) << http->asked[0];
+}
+
+// A Secret the operator would send to the Trigger's endpoint must opt in; without the
+// label or annotation no scaler is built, so nothing is ever sent.
+TEST_F(TriggerScalerFactoryTest, SecretsWithoutScalerAccessAreNotUsed) {
+  secret("s3", {{"accessKey", "AK"}, {"secretKey", "SK"}}, json::object());
+  secret("kafka-user", {{"username", "u"}, {"password", "p"}}, {{"labels", {{"sluice.io/scaler-access", "false"}}}});
+  secret("rabbit", {{"url", "amqp://u:p@127.0.0.1:5672/%2f"}},
+         {{"annotations", {{api::v1alpha1::kScalerAccessKey, "true"}}}});
+  auto s3 = factory.create(trigger({{"objectStore",
+                                     {{"type", "s3"},
+                                      {"endpoint", "http://127.0.0.1:9000"},
+                                      {"bucket", "inbox"},
+                                      {"credentialsSecretRef", {{"name", "s3"}}}}}}));
+  ASSERT_FALSE(s3.isOk());
+  EXPECT_EQ(s3.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(s3.status().message(),
+            "spec.objectStore.credentialsSecretRef: Secret etl/s3 lacks the label sluice.io/scaler-access=\"true\", so "
+            "the operator does not use its credentials to measure this Trigger (label or annotate the Secret to allow "
+            "it)");
+  auto kafka =
+      factory.create(trigger({{"kafka",
+                               {{"bootstrapServers", json::array({"127.0.0.1:9"})},
+                                {"topics", json::array({"orders"})},
+                                {"consumerGroup", "g"},
+                                {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-user"}}}}}}}}));
+  ASSERT_FALSE(kafka.isOk());
+  EXPECT_EQ(kafka.status().message().rfind("spec.kafka.sasl.secretRef: Secret etl/kafka-user lacks the label", 0), 0u)
+      << kafka.status().message();
+  EXPECT_TRUE(http->asked.empty());
+  // The annotation opts in as well as the label.
+  auto rabbit =
+      factory.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
+  EXPECT_TRUE(rabbit.isOk()) << rabbit.status().toString();
+}
+
+TEST_F(TriggerScalerFactoryTest, AnAllowListRefusesOtherEndpointsBeforeConnecting) {
+  TriggerScalerFactoryOptions options;
+  options.allowedEndpoints = *scalers::EndpointAllowList::parse({"*.data.svc", "127.0.0.1:9090"});
+  TriggerScalerFactory limited{client, http, clock, options};
+  auto prometheus = limited.create(
+      trigger({{"prometheus", {{"serverAddress", "http://127.0.0.1:9091"}, {"query", "up"}, {"threshold", 1}}}}));
+  ASSERT_FALSE(prometheus.isOk());
+  EXPECT_EQ(prometheus.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(prometheus.status().message(),
+            "spec.prometheus.serverAddress: http://127.0.0.1:9091 is not in the operator's scaler endpoint allow-list "
+            "(--scaler-endpoint-allow); the scaler does not connect to it");
+  EXPECT_TRUE(limited
+                  .create(trigger({{"prometheus",
+                                    {{"serverAddress", "http://127.0.0.1:9090"}, {"query", "up"}, {"threshold", 1}}}}))
+                  .isOk());
+  auto kafka =
+      limited.create(trigger({{"kafka",
+                               {{"bootstrapServers", json::array({"kafka.data.svc:9092", "evil.example:9092"})},
+                                {"topics", json::array({"orders"})},
+                                {"consumerGroup", "g"}}}}));
+  ASSERT_FALSE(kafka.isOk());
+  EXPECT_EQ(kafka.status().message().rfind("spec.kafka.bootstrapServers: evil.example:9092 is not in", 0), 0u)
+      << kafka.status().message();
+  secret("rabbit", {{"url", "amqp://u:p@rabbit.elsewhere:5672/%2f"}});
+  auto rabbit =
+      limited.create(trigger({{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "jobs"}}}}));
+  ASSERT_FALSE(rabbit.isOk());
+  EXPECT_EQ(rabbit.status().message().rfind("spec.rabbitmq.connectionSecretRef url: amqp://rabbit.elsewhere:5672 is "
+                                            "not in",
+                                            0),
+            0u)
+      << rabbit.status().message() << " (and the password is not shown)";
+}
+
+// Every HTTP read of the scalers carries the response cap.
+TEST_F(TriggerScalerFactoryTest, HttpReadsCarryTheResponseLimit) {
+  TriggerScalerFactoryOptions options;
+  options.maxResponseBytes = 4096;
+  TriggerScalerFactory limited{client, http, clock, options};
+  auto scaler = limited.create(
+      trigger({{"prometheus", {{"serverAddress", "http://127.0.0.1:9090"}, {"query", "up"}, {"threshold", 1}}}}));
+  ASSERT_TRUE(scaler.isOk()) << scaler.status().toString();
+  (void)(*scaler)->read();
+  (void)factory
+      .create(
+          trigger({{"prometheus", {{"serverAddress", "http://127.0.0.1:9090"}, {"query", "up"}, {"threshold", 1}}}}))
+      ->get()
+      ->read();
+  EXPECT_EQ(http->limits, (std::vector<uint64_t>{4096, TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes}));
 }
 
 TEST_F(TriggerScalerFactoryTest, PrometheusQuery) {

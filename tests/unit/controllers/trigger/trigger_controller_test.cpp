@@ -7,6 +7,7 @@
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
+#include "kube/resource.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -35,6 +36,15 @@ class TriggerControllerTest : public ::testing::Test {
   void addFunction() {
     functions.upsert(std::make_shared<const json>(
         json{{"metadata", {{"name", "fn"}, {"namespace", "ns"}, {"uid", "u"}}}, {"spec", json::object()}}));
+  }
+  // The Kafka spec's two Secrets, with their keys; `caMetadata` is merged into kafka-ca's metadata.
+  void addKafkaSecrets(const json& caMetadata = json::object()) {
+    json ca = {{"name", "kafka-ca"}, {"namespace", "ns"}};
+    ca.update(caMetadata);
+    ASSERT_TRUE(client.create(kube::resources::kSecrets, "ns", {{"metadata", ca}, {"data", {{"ca.crt", "LS0t"}}}}));
+    ASSERT_TRUE(client.create(kube::resources::kSecrets, "ns",
+                              {{"metadata", {{"name", "kafka-user"}, {"namespace", "ns"}}},
+                               {"data", {{"username", "dQ=="}, {"password", "cA=="}}}}));
   }
   json conditionOf(const std::string& type) {
     const json trigger = *client.object(spec::kTriggers, "ns", "orders");
@@ -83,19 +93,58 @@ TEST_F(TriggerControllerTest, MissingSecretsAreNamedThenReadyWhenTheyExist) {
   controller.reconcile("ns/orders");
   EXPECT_EQ(conditionOf("Ready")["reason"], "SecretNotFound");
   EXPECT_EQ(conditionOf("Ready")["message"], "Secrets not found in namespace ns: kafka-user kafka-ca");
-  ASSERT_TRUE(client
-                  .create(kube::resources::kSecrets, "ns",
-                          {{"metadata", {{"name", "kafka-ca"}, {"namespace", "ns"}}}, {"data", {{"ca.crt", "LS0t"}}}})
-                  .isOk());
-  ASSERT_TRUE(client
-                  .create(kube::resources::kSecrets, "ns",
-                          {{"metadata", {{"name", "kafka-user"}, {"namespace", "ns"}}},
-                           {"data", {{"username", "dQ=="}, {"password", "cA=="}}}})
-                  .isOk());
+  addKafkaSecrets();
   controller.reconcile("ns/orders");
   EXPECT_EQ(conditionOf("Ready")["status"], "True");
   EXPECT_EQ(conditionOf("SourceReachable")["status"], "True");
   EXPECT_EQ(probed.front(), "127.0.0.1:9092");
+}
+
+// The Secrets the scaler would send to the broker must opt in: until they do,
+// ScalerCredentials is False naming each Secret and the label, with one
+// Warning Event; Ready is not affected (the replicas may mount them).
+TEST_F(TriggerControllerTest, ScalerCredentialsNameSecretsWithoutTheOptIn) {
+  controller::EventRecorder events(client, "sluice-operator", clock);
+  TriggerController withEvents(
+      client, triggers, functions, clock, [](const std::string&, int) { return Status::ok(); }, &events);
+  addFunction();
+  addTrigger(kafkaSpec());
+  addKafkaSecrets({{"annotations", {{api::v1alpha1::kScalerAccessKey, "true"}}}});
+  // As the informer would: the cache follows the status written.
+  auto reconcile = [&] {
+    withEvents.reconcile("ns/orders");
+    triggers.upsert(std::make_shared<const json>(*client.object(spec::kTriggers, "ns", "orders")));
+  };
+  reconcile();
+  reconcile();
+  EXPECT_EQ(conditionOf("Ready")["status"], "True");
+  json credentials = conditionOf("ScalerCredentials");
+  EXPECT_EQ(credentials["status"], "False");
+  EXPECT_EQ(credentials["reason"], "SecretNotOptedIn");
+  const std::string message =
+      "spec.kafka.sasl.secretRef: Secret ns/kafka-user lacks the label sluice.io/scaler-access=\"true\", so the "
+      "operator does not use its credentials to measure this Trigger (label or annotate the Secret to allow it)";
+  EXPECT_EQ(credentials["message"], message);
+  std::vector<json> recorded = client.objects(kube::resources::kEvents, "ns");
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0]["reason"], "SecretNotOptedIn");
+  EXPECT_EQ(recorded[0]["message"], message);
+  EXPECT_EQ(recorded[0]["count"], 1) << "reported once, not on every recheck";
+
+  json labelled = *client.object(kube::resources::kSecrets, "ns", "kafka-user");
+  labelled["metadata"]["labels"] = {{api::v1alpha1::kScalerAccessKey, "true"}};
+  ASSERT_TRUE(client.update(kube::resources::kSecrets, labelled).isOk());
+  reconcile();
+  EXPECT_EQ(conditionOf("ScalerCredentials")["status"], "True");
+  EXPECT_EQ(conditionOf("ScalerCredentials")["reason"], "OptedIn");
+}
+
+// A Trigger whose scaler reads no Secret has no ScalerCredentials condition.
+TEST_F(TriggerControllerTest, NoScalerCredentialsConditionWithoutScalerSecrets) {
+  addFunction();
+  addTrigger({{"functionRef", {{"name", "fn"}}}, {"cron", {{"schedule", "@hourly"}}}});
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("ScalerCredentials"), nullptr);
 }
 
 // A Secret that exists but lacks a key the replicas read is named with the

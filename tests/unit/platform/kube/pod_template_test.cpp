@@ -61,6 +61,22 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
   EXPECT_EQ(spec["terminationGracePeriodSeconds"], 45);
 }
 
+// Sluice's labels win over spec.pod.labels (a Function stored before the CRD refused reserved keys
+// must not hide its pods from the operator's selectors), and reserved annotation keys are dropped.
+TEST(PodTemplateTest, ReservedLabelAndAnnotationKeysStaySluices) {
+  auto pod =
+      podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}},
+                       {"pod",
+                        {{"labels", {{"team", "etl"}, {api::kFunctionLabel, "other"}, {api::kManagedByLabel, "me"}}},
+                         {"annotations", {{"note", "kept"}, {"sluice.io/role", "warm"}}}}}}));
+  ASSERT_TRUE(pod.isOk()) << pod.status().toString();
+  const json& meta = (*pod)["metadata"];
+  EXPECT_EQ(meta["labels"]["team"], "etl");
+  EXPECT_EQ(meta["labels"][api::kFunctionLabel], "clean-logs");
+  EXPECT_EQ(meta["labels"][api::kManagedByLabel], "sluice");
+  EXPECT_EQ(meta["annotations"], (json{{"note", "kept"}}));
+}
+
 TEST(PodTemplateTest, InlineCodeIsMountedAsTheHandlersModule) {
   auto pod = podFor(function({{"handler", "clean.handle"}, {"code", {{"inline", "x"}}}}));
   ASSERT_TRUE(pod.isOk());
