@@ -30,6 +30,7 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "common/signals.h"
+#include "common/tokens.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/autoscaler/gateway_endpoints.h"
@@ -179,13 +180,20 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
     return 1;
   }
   platformOptions.token = *token;
+  auto invokeToken = sluice::randomHexToken(24);
+  if (!invokeToken) {
+    std::cerr << "sluice-operator: --local: " << invokeToken.status().toString() << "\n";
+    return 1;
+  }
+  platformOptions.invokeToken = *invokeToken;
   platformOptions.warmPoolSize = flags.warmPool;
   platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
   platformOptions.logLevel = flags.logLevel;
-  // Warm children read the /specialize token from their environment.
-  ::setenv("SLUICE_SPECIALIZE_TOKEN", platformOptions.token.c_str(), 1);
+  // Children read their tokens from their environment (and scrub them before any handler runs).
+  ::setenv(sluice::kControlTokenEnv, platformOptions.token.c_str(), 1);
+  ::setenv(sluice::kInvokeTokenEnv, platformOptions.invokeToken.c_str(), 1);
   sluice::platform::PosixProcessRunner processes;
-  sluice::platform::HttpRuntimeEndpoint endpoint;
+  sluice::platform::HttpRuntimeEndpoint endpoint(platformOptions.invokeToken);
   sluice::local::LocalStore store([](const nlohmann::json& event) {
     SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
                     event.value("/involvedObject/namespace"_json_pointer, std::string()),
@@ -227,7 +235,10 @@ struct OperatorFlags {
   int defaultWarmPoolSize = 0;
   std::string gatewayUrl;
   std::vector<std::string> gatewayLoadsUrls;
-  std::string gatewayService;            // NAMESPACE/NAME
+  std::string gatewayService;  // NAMESPACE/NAME
+  std::string invokeKeyDir;    // the mounted Secret sluice-invoke-key
+  int tokenRotationHours = 0;  // 0: control tokens rotate only on demand
+  int tokenResyncSeconds = 10;
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
@@ -279,6 +290,20 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-service", f.gatewayService,
                  "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
                  "endpoints on the port named admin");
+  app.add_option("--invoke-key-dir", f.invokeKeyDir,
+                 "Folder with the invoke master key (file key, and previous while a new key rolls out): replicas "
+                 "accept /invoke only with the tokens derived from it (the gateway mounts the same); none: "
+                 "replicas refuse every /invoke")
+      ->envname("SLUICE_INVOKE_KEY_DIR");
+  app.add_option("--token-rotation-hours", f.tokenRotationHours,
+                 "Rotate each namespace's control token this often (0: only when the Secret "
+                 "sluice-control-token is annotated sluice.io/rotate)")
+      ->check(CLI::Range(0, 24 * 365))
+      ->capture_default_str();
+  app.add_option("--token-resync-seconds", f.tokenResyncSeconds,
+                 "How often each namespace's token Secret is checked: a deleted one is recreated within this time")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -367,8 +392,21 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   sluice::controller::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
-  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
-                                           flags.watchNamespace, clock);
+  sluice::platform::KubePlatformOptions platformOptions;
+  platformOptions.runtimeImage = flags.runtimeImage;
+  platformOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  if (!flags.invokeKeyDir.empty()) {
+    auto keys = sluice::readInvokeKeys(flags.invokeKeyDir);
+    if (!keys.isOk()) {
+      std::cerr << "sluice-operator: --invoke-key-dir: " << keys.status().message() << "\n";
+      return 1;
+    }
+    platformOptions.tokens.invokeKeys = *keys;
+  } else {
+    SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every /invoke (cron ticks and the gateway's too)");
+  }
+  platformOptions.tokens.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
+  sluice::platform::KubePlatformSetup kube(manager, platformOptions, flags.watchNamespace, clock);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
   controllerOptions.workers = flags.workers;
@@ -376,6 +414,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.metricsRegistry = registry;
   controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
   controllerOptions.gatewayUrl = flags.gatewayUrl;
+  controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,

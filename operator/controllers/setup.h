@@ -16,6 +16,7 @@
 #include "controller/expectations.h"
 #include "controller/manager.h"
 #include "controllers/function/function_controller.h"
+#include "controllers/tokens/token_controller.h"
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
@@ -47,6 +48,8 @@ struct ControllersOptions {
   // autoscaling round (none: http Triggers are not measured).
   std::string gatewayUrl;
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // How often each namespace's token Secret is checked (recreated, rotated).
+  Clock::Duration tokenResync = std::chrono::seconds(10);
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.
@@ -76,6 +79,7 @@ class Controllers {
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
   std::unique_ptr<CronFirer> cronFirer_;
+  std::unique_ptr<TokenController> tokens_;
   std::unique_ptr<AutoscalerLoop> autoscaler_;
 };
 

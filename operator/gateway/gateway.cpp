@@ -82,6 +82,8 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   }
   Call call;
   call.request = invokeRequestFor(request, *route, *trigger);
+  // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
+  call.request.headers.emplace_back(kInvokeTokenHeader, invokeTokensFor(options_.invokeKeys, route->ns));
   call.done = [this, respond, route = *route, started](CallResult result) {
     http::ServerResponse response;
     switch (result.end) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "common/tokens.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway_metrics.h"
 #include "http/http_server.h"
@@ -32,6 +33,9 @@ struct GatewayOptions {
   int threads = 2;
   int retryAfterSeconds = 1;  // in a 503's Retry-After
   std::chrono::milliseconds tickInterval{50};
+  // Each forwarded request carries its namespace's invoke tokens derived from
+  // these (X-Sluice-Invoke-Token); none: replicas refuse the gateway (401).
+  InvokeKeys invokeKeys;
 };
 
 class Gateway {

@@ -15,7 +15,7 @@ KubePlatformSetup::KubePlatformSetup(controller::Manager& manager, KubePlatformO
                                      Clock& clock)
     : expectations(clock),
       events(manager.client(), "sluice-operator", clock),
-      tokens(manager.client()),
+      tokens(manager.client(), options.tokens, clock),
       replicaControl(tokens),
       platform(std::move(options), manager.client(),
                KubePlatformCaches{manager.informer(spec::kFunctions, ns).cache(),

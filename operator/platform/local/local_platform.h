@@ -45,6 +45,7 @@ struct LocalPlatformOptions {
   std::string runtimeBinary;  // path of sluice-runtime
   std::string stateDir;       // configuration files of cold-started replicas
   std::string token;          // /specialize bearer token (passed to children by environment)
+  std::string invokeToken;    // the token children accept on /invoke (by environment too)
   int warmPoolSize = 1;
   std::chrono::seconds drainGrace{10};
   std::chrono::milliseconds warmReadyTimeout{30'000};
@@ -113,7 +114,8 @@ class LocalPlatform final : public Platform {
   enum class State { kWarmStarting, kWarm, kStarting, kReady, kDraining };
   struct Process {
     int pid = 0;
-    int port = 0;
+    int port = 0;      // control: /readyz, /specialize, /drain
+    int dataPort = 0;  // /invoke
     State state = State::kWarmStarting;
     std::string function;  // key, for replicas
     std::string configurationHash;

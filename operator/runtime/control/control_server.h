@@ -1,5 +1,8 @@
-// ControlServer: the replica's HTTP endpoint (cpprestsdk http_listener).
+// ControlServer: the replica's HTTP endpoints (cpprestsdk http_listener), on
+// two ports so that what runs events and what controls the replica can be
+// reached by different callers (a NetworkPolicy, the gateway's routes):
 //
+// The control port (bindAddress, 8090 on a pod): the operator and probes.
 //   GET  /healthz     200 while the process lives and unhealthyReason (if
 //                     set) returns ""; else 503 with that reason
 //   GET  /readyz      200 when ready for work, else 503 with the reason
@@ -9,30 +12,48 @@
 //                     function configuration
 //   POST /drain       Authorization: Bearer <token> as /specialize (401 otherwise);
 //                     202; starts a graceful drain (SIGTERM needs no token)
-//   POST /invoke      503 with X-Sluice-Not-Handled: <why> when the replica
-//                     takes no invocations (draining, nothing loaded): no
-//                     handler saw it. Else runs the handler on the body; 200 with the output (one
-//                     record: its bytes; several: a JSON array of strings),
-//                     204 with none, 4xx/5xx with the error text
+//
+// The data port (dataBindAddress, 8080 on a pod): the gateway and the
+// operator's cron firer. Nothing else is served there (404).
+//   POST /invoke      X-Sluice-Invoke-Token: <token>; 401 when missing or not
+//                     one of invokeTokens (always 401 when none is configured),
+//                     before anything else is looked at. 503 with
+//                     X-Sluice-Not-Handled: <why> when the replica takes no
+//                     invocations (draining, nothing loaded): no handler saw
+//                     it. X-Sluice-Trigger names an http trigger
+//                     (X-Sluice-Event-Type http.request, the default) or a cron
+//                     trigger (cron.tick) of the function, else 404; without it
+//                     the function's only http trigger. Then runs the handler
+//                     on the body (the token header removed); 200 with the
+//                     output (one record: its bytes; several: a JSON array of
+//                     strings), 204 with none, 4xx/5xx with the error text
 // Thread-safe; requests are served on cpprestsdk's thread pool.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "runtime/control/control_hooks.h"
 
-namespace web::http::experimental::listener {
+namespace web::http {
+class http_request;
+namespace experimental::listener {
 class http_listener;
 }
+}  // namespace web::http
 
 namespace sluice::runtime {
 
 struct ControlServerOptions {
-  std::string bindAddress = "0.0.0.0:8090";  // host:port
-  std::string specializeToken;               // empty: /specialize always refuses
+  std::string bindAddress = "0.0.0.0:8090";  // host:port of the control endpoints
+  std::string specializeToken;               // empty: /specialize and /drain always refuse
+  std::string dataBindAddress;               // host:port of /invoke; empty: not served
+  // Tokens /invoke accepts: the namespace's current one and, during a
+  // rotation's grace, the previous. Empty: /invoke always refuses.
+  std::vector<std::string> invokeTokens;
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
@@ -48,13 +69,21 @@ class ControlServer {
   void stop();
 
  private:
+  void serveControl(web::http::http_request request);
+  void serveData(web::http::http_request request);
+
   ControlServerOptions options_;
   ControlHooks& hooks_;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+  std::unique_ptr<web::http::experimental::listener::http_listener> dataListener_;
 };
 
 // Compares a request's Authorization header with the expected token in
 // constant time. Returns OK, or kUnauthenticated with the reason.
 Status checkBearerToken(const std::string& authorizationHeader, const std::string& expectedToken);
+
+// Whether `given` (an X-Sluice-Invoke-Token header) is one of `accepted`, each
+// compared in constant time. OK, or kUnauthenticated with the reason.
+Status checkInvokeToken(const std::string& given, const std::vector<std::string>& accepted);
 
 }  // namespace sluice::runtime
