@@ -15,6 +15,15 @@ require_env() {
   ((${#missing[@]} == 0)) || fail "missing environment: ${missing[*]} (run 'make testenv-up' and source build/testenv.env)"
 }
 
+# invoke_key_dir: a folder with a fresh invoke master key (what the chart's
+# Secret <release>-invoke-key is in a pod), made once per test in $work; pass it
+# as --invoke-key-dir to the operator and the gateway.
+invoke_key_dir() {
+  mkdir -p "$work/invoke-key"
+  [[ -s $work/invoke-key/key ]] || head -c 32 /dev/urandom | base64 >"$work/invoke-key/key"
+  echo "$work/invoke-key"
+}
+
 # poll TIMEOUT_SECONDS CMD...: retries CMD every 0.5 s until it succeeds; fails on timeout.
 poll() {
   local timeout=$1

@@ -59,3 +59,8 @@ app.kubernetes.io/component: gateway
 {{- printf "http://%s.%s.svc:%d" (include "sluice.gatewayName" .) .Release.Namespace (int .Values.gateway.service.port) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret holding the invoke master key (runtime.tokens). */}}
+{{- define "sluice.invokeKeySecret" -}}
+{{- default (printf "%s-invoke-key" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.tokens.invokeKeySecret -}}
+{{- end }}

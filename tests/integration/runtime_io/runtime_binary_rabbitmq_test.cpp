@@ -413,7 +413,7 @@ TEST(RuntimeBinaryRabbitMqTest, WarmReplicaAnswersSpecializeBeforeItsConsumerRun
   EXPECT_NE(ready.body.find("starting trigger \"posts\""), std::string::npos) << ready.body;
   EXPECT_NE(ready.body.find(q.in), std::string::npos) << ready.body;
   // The handler runs events meanwhile: "handler ready" is not waiting for the broker.
-  HttpReply invoked = httpPost(runtime.port(), "/invoke", R"({"user": "u1", "text": "hello"})");
+  HttpReply invoked = invokeReplica(runtime.dataPort(), R"({"user": "u1", "text": "hello"})");
   EXPECT_EQ(invoked.code, 200) << invoked.body;
   EXPECT_NE(invoked.body.find("\"user\": \"u1\""), std::string::npos) << invoked.body;
 
