@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/crash_report.h"
+#include "common/free_port.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "common/tokens.h"
@@ -73,8 +74,13 @@ int main(int argc, char** argv, char** envp) {
   app.add_option("--control-bind-address", controlAddress,
                  "Address of /healthz, /readyz, /metrics, /specialize, /drain")
       ->capture_default_str();
-  app.add_option("--data-bind-address", dataAddress, "Address of /invoke (the gateway's and the cron firer's)")
-      ->capture_default_str();
+  auto* controlOption = app.get_option("--control-bind-address");
+  auto* dataOption =
+      app.add_option("--data-bind-address", dataAddress,
+                     "Address of /invoke (the gateway's and the cron firer's); default 0.0.0.0:8080, or a free "
+                     "port on the control address's host when only --control-bind-address is given (a replica run "
+                     "by hand or by a test that does not invoke it must not collide on 8080)")
+          ->capture_default_str();
   app.add_flag("--warm", warm, "Start without a function and wait for /specialize");
   app.add_option("--specialize-token-file", tokenFile,
                  "File holding the bearer token /specialize and /drain require, removed once read (else env "
@@ -100,6 +106,10 @@ int main(int argc, char** argv, char** envp) {
   if (!warm && configPath.empty()) {
     std::cerr << "sluice-runtime: --config is required unless --warm is given\n";
     return 2;
+  }
+  if (controlOption->count() > 0 && dataOption->count() == 0) {
+    dataAddress =
+        controlAddress.substr(0, controlAddress.rfind(':')) + ":" + std::to_string(sluice::freeLoopbackPort());
   }
   auto token = tokenFrom(tokenFile, controlTokenFromEnvironment, "--specialize-token-file");
   auto invokeTokens = tokenFrom(invokeTokenFile, invokeTokensFromEnvironment, "--invoke-token-file");

@@ -100,27 +100,23 @@ void ControlServer::serveControl(http::http_request request) {
     replyText(request, reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n");
   } else if (path == "/metrics" && method == http::methods::GET) {
     request.reply(http::status_codes::OK, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8").wait();
-  } else if (path == "/specialize" && method == http::methods::POST) {
+  } else if ((path == "/specialize" || path == "/drain") && method == http::methods::POST) {
+    // A drain takes the replica out of service: the same token as /specialize guards it.
     Status auth = checkBearerToken(headerOr(request.headers(), "Authorization", ""), options_.specializeToken);
     if (!auth.isOk()) {
-      SLUICE_LOG_WARN("refused /specialize: {}", auth.message());
+      SLUICE_LOG_WARN("refused {}: {}", path, auth.message());
       replyText(request, 401, auth.message() + "\n");
+      return;
+    }
+    if (path == "/drain") {
+      hooks_.requestDrain();
+      replyText(request, 202, "draining\n");
       return;
     }
     std::string body = request.extract_string(true).get();
     Status status = hooks_.specialize(body);
     replyText(request, status.isOk() ? 200 : httpStatusFor(status),
               status.isOk() ? "specialized\n" : status.toString() + "\n");
-  } else if (path == "/drain" && method == http::methods::POST) {
-    // A drain takes the replica out of service: the same token as /specialize guards it.
-    Status auth = checkBearerToken(headerOr(request.headers(), "Authorization", ""), options_.specializeToken);
-    if (!auth.isOk()) {
-      SLUICE_LOG_WARN("refused /drain: {}", auth.message());
-      replyText(request, 401, auth.message() + "\n");
-      return;
-    }
-    hooks_.requestDrain();
-    replyText(request, 202, "draining\n");
   } else {
     replyText(request, 404, "no such endpoint on the control port: " + method + " " + path + "\n");
   }

@@ -140,7 +140,7 @@ TEST(RuntimeBinaryTrustTest, AHandlerFindsNoTokenInItsEnvironment) {
   EXPECT_TRUE(seen["invoke"].is_null());
   EXPECT_EQ(seen["environ"].value("SLUICE_MARKER", ""), "visible") << "the handler did read its environment";
   EXPECT_NE(seen["child"].get<std::string>().find("SLUICE_MARKER=visible"), std::string::npos);
-  for (const std::string token : {controlToken, std::string(kTestInvokeToken)}) {
+  for (const std::string& token : {controlToken, std::string(kTestInvokeToken)}) {
     EXPECT_EQ(reply.body.find(token), std::string::npos) << "the handler found " << token << ": " << reply.body;
   }
   runtime.signal(SIGTERM);
