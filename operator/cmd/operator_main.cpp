@@ -392,21 +392,20 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   sluice::controller::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
-  sluice::platform::KubePlatformOptions platformOptions;
-  platformOptions.runtimeImage = flags.runtimeImage;
-  platformOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  sluice::platform::ControlTokensOptions tokenOptions;
   if (!flags.invokeKeyDir.empty()) {
     auto keys = sluice::readInvokeKeys(flags.invokeKeyDir);
     if (!keys.isOk()) {
       std::cerr << "sluice-operator: --invoke-key-dir: " << keys.status().message() << "\n";
       return 1;
     }
-    platformOptions.tokens.invokeKeys = *keys;
+    tokenOptions.invokeKeys = *keys;
   } else {
     SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every /invoke (cron ticks and the gateway's too)");
   }
-  platformOptions.tokens.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
-  sluice::platform::KubePlatformSetup kube(manager, platformOptions, flags.watchNamespace, clock);
+  tokenOptions.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
+  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
+                                           flags.watchNamespace, clock, tokenOptions);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
   controllerOptions.workers = flags.workers;

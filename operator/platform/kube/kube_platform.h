@@ -47,7 +47,6 @@ struct KubePlatformOptions {
   std::string runtimeImage;     // replicas' image when a Function sets no spec.image
   int defaultWarmPoolSize = 0;  // when a Function sets no spec.scaling.warmPool.size
   std::string fieldManager = "sluice-operator";
-  ControlTokensOptions tokens;  // the invoke master key, the control tokens' rotation period
 };
 
 // The caches the platform reads (each an informer's).
