@@ -211,6 +211,7 @@ Status RuntimeController::drain(Clock::Duration grace) {
     starter.join();
   }
   if (!replica) return Status::ok();
+  SLUICE_LOG_INFO("draining: taking no new events, finishing those in flight");
   Status status = replica->drain(grace);
   if (status.isOk()) {
     SLUICE_LOG_INFO("drained: every in-flight event finished and was acknowledged");

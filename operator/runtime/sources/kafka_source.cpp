@@ -143,13 +143,8 @@ void KafkaSource::run() {
   }
   // Drain: everything finished is committed, then close() leaves the group
   // (running the revoke callback, which commits synchronously for the record).
-  // This commit is asynchronous: a synchronous one made while a rebalance is
-  // under way waits, without a timeout, for the rebalance to end, and the
-  // rebalance waits for this consumer to serve its callback, which only
-  // close() below does; the drain hung until the replica was killed (and the
-  // group stalled for a session timeout). close() waits for the commit.
   processCompletions();
-  commit(false);
+  commitBeforeLeaving();
   consumer_->close();
   rd_kafka_queue_destroy(queue_);
   queue_ = nullptr;
@@ -331,6 +326,14 @@ void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<Par
   }
   if (offsets.empty()) return;
   RdKafka::ErrorCode err = synchronous ? consumer_->commitSync(offsets) : consumer_->commitAsync(offsets);
+  if (synchronous && err == RdKafka::ERR_NO_ERROR) {
+    for (RdKafka::TopicPartition* tp : offsets) {
+      auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
+      if (it != partitions_.end() && tp->err() == RdKafka::ERR_NO_ERROR) {
+        it->second->lastAcked = std::max(it->second->lastAcked, tp->offset());
+      }
+    }
+  }
   if (err != RdKafka::ERR_NO_ERROR) {
     SLUICE_LOG_WARN("kafka trigger {}: commit of {} partition(s) failed: {}", options_.triggerName, offsets.size(),
                     RdKafka::err2str(err));
@@ -340,15 +343,52 @@ void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<Par
   destroyPartitions(offsets);
 }
 
-void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
-  if (err == RdKafka::ERR_NO_ERROR) {
-    bool anyFailed = false;
-    for (RdKafka::TopicPartition* tp : offsets) anyFailed = anyFailed || tp->err() != RdKafka::ERR_NO_ERROR;
-    if (!anyFailed) return;
+// The commits are asynchronous: a synchronous one made while a rebalance is
+// under way waits, without a timeout, for the rebalance to end, and the
+// rebalance waits for this consumer to serve its callbacks; the drain hung
+// until the replica was killed (and the group stalled for a session timeout).
+// While the group rebalances, the broker refuses the commits of a member whose
+// generation is ending ("generation id is not valid", "rebalance in
+// progress"); leaving then would hand finished records to the next owner, to
+// be processed again. So the member keeps polling — serving its rebalance
+// callbacks, which rejoins it under the new generation — and commits again
+// until the broker confirms, the assignment is lost, or the drain's deadline.
+// Records still fetched meanwhile are dropped uncommitted: the next owner reads them.
+void KafkaSource::commitBeforeLeaving() {
+  if (!paused_) pauseAll();
+  commit(false);
+  int rounds = 0;
+  while (!everyCommitAcknowledged() && !consumer_->assignment_lost() && clock_.now() < finishDeadline_) {
+    rd_kafka_message_t* message = nullptr;
+    if (rd_kafka_consume_batch_queue(queue_, kConsumeTimeoutMs, &message, 1) == 1) rd_kafka_message_destroy(message);
+    commit(false);  // sends again only what the broker refused (offset_commit_cb forgets it)
+    ++rounds;
   }
+  if (!everyCommitAcknowledged()) {
+    SLUICE_LOG_WARN("kafka trigger {}: leaving group {} with commits unconfirmed after {} round(s){}",
+                    options_.triggerName, options_.consumerGroup, rounds,
+                    consumer_->assignment_lost() ? " (assignment lost)" : "");
+  } else if (rounds > 0) {
+    SLUICE_LOG_INFO("kafka trigger {}: final commit confirmed after {} polling round(s) (the group was rebalancing)",
+                    options_.triggerName, rounds);
+  }
+}
+
+bool KafkaSource::everyCommitAcknowledged() const {
+  for (const auto& [lane, state] : partitions_) {
+    auto position = state->tracker.commitPosition();
+    if (position && *position > state->lastAcked) return false;
+  }
+  return true;
+}
+
+void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
   for (RdKafka::TopicPartition* tp : offsets) {
-    if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) continue;
     auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
+    if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) {
+      if (it != partitions_.end()) it->second->lastAcked = std::max(it->second->lastAcked, tp->offset());
+      continue;
+    }
     // Forget the position only if nothing newer was sent since: the next round then repeats it.
     if (it != partitions_.end() && it->second->lastCommitted == tp->offset()) it->second->lastCommitted = -1;
     SLUICE_LOG_WARN("kafka trigger {}: commit of {}/{}@{} failed ({}); retrying", options_.triggerName, tp->topic(),

@@ -101,7 +101,8 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
     std::string topic;
     int32_t partition = 0;
     PartitionTracker tracker;
-    int64_t lastCommitted = -1;
+    int64_t lastCommitted = -1;  // sent
+    int64_t lastAcked = -1;      // confirmed by the broker
     int64_t nextFetch = -1;
     bool revoked = false;
   };
@@ -120,6 +121,9 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   void dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events);
   void processCompletions();
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
+  // The drain's last commit, repeated until the broker confirms it (see the definition).
+  void commitBeforeLeaving();
+  bool everyCommitAcknowledged() const;
   void reportLag();
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;

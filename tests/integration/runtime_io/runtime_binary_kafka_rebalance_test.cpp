@@ -70,6 +70,62 @@ struct Outcome {
   std::vector<std::string> logs;  // the three replicas'
 };
 
+// A 6-partition input topic, its output, and the replicas' group and config.
+struct Stream {
+  std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+  std::string in;
+  std::string out;
+  std::string dir;
+  std::string config;
+  std::string group;
+  int produced = 0;
+
+  Stream(const std::string& name, const json& properties)
+      : in(uniqueName(name + "-in")),
+        out(uniqueName(name + "-out")),
+        dir(makeTempDir("rt" + name)),
+        group(uniqueName(name + "-group")) {
+    createTopic(bootstrap, in, 6);
+    createTopic(bootstrap, out, 6);
+    config = writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, group, properties);
+  }
+  ~Stream() { std::filesystem::remove_all(dir); }
+
+  void produce(int count) {
+    std::vector<TestMessage> messages;
+    messages.reserve(count);
+    for (int i = produced; i < produced + count; ++i)
+      messages.push_back({"k" + std::to_string(i % 101), "id-" + std::to_string(i), {}});
+    produceAll(bootstrap, in, messages);
+    produced += count;
+  }
+
+  // Starts a replica of the function, logging to <dir>/<name>.log.
+  void start(RuntimeProcess& replica, const std::string& name) {
+    replica.start(freeLoopbackPort(), {"--config", config}, dir + "/" + name + ".log");
+  }
+
+  // start(), then waits (up to 60 s) until the replica is ready.
+  ::testing::AssertionResult startReady(RuntimeProcess& replica, const std::string& name) {
+    start(replica, name);
+    if (replica.waitReady(60s)) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "replica " << name << " never got ready\n" << replica.log();
+  }
+
+  // Reads every record out, stops the replicas still running, and fills `outcome`.
+  void finish(const std::vector<RuntimeProcess*>& running, const std::vector<const RuntimeProcess*>& all,
+              Outcome& outcome) {
+    auto records = consumeAll(bootstrap, out, produced, 5s, 400s);
+    for (RuntimeProcess* replica : running) replica->signal(SIGTERM);
+    for (RuntimeProcess* replica : running) EXPECT_EQ(replica->waitFor(120s), 0) << replica->log();
+    outcome.produced = produced;
+    for (const auto& r : records) ++outcome.ids[r.value];
+    for (int i = 0; i < produced; ++i) outcome.missing += outcome.ids.count("id-" + std::to_string(i)) == 0;
+    outcome.records = records.size();
+    for (const RuntimeProcess* replica : all) outcome.logs.push_back(replica->log());
+  }
+};
+
 // Two replicas start on a 6-partition backlog, a third joins mid-stream, then
 // the first leaves gracefully; fills `outcome` with what reached the output.
 // The test produces in step with the moves, so each lands mid-stream by
@@ -78,36 +134,20 @@ struct Outcome {
 // three members with partitions) the first leaves right after a chunk that
 // takes the three at least 2 s (2 ms a record each), before the rest.
 void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
-  const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
-  const std::string in = uniqueName("rebalance-in");
-  const std::string out = uniqueName("rebalance-out");
-  const std::string dir = makeTempDir("rtrebalance");
-  createTopic(bootstrap, in, 6);
-  createTopic(bootstrap, out, 6);
-  const std::string group = uniqueName("rebalance-group");
-  const std::string config = writeKafkaPythonFunction(dir, "copy", kSlowCopy, bootstrap, in, out, group, properties);
-  int& produced = outcome.produced;
-  auto produce = [&](int count) {
-    std::vector<TestMessage> messages;
-    messages.reserve(count);
-    for (int i = produced; i < produced + count; ++i)
-      messages.push_back({"k" + std::to_string(i % 101), "id-" + std::to_string(i), {}});
-    produceAll(bootstrap, in, messages);
-    produced += count;
-  };
+  Stream stream("rebalance", properties);
+  auto produce = [&](int count) { stream.produce(count); };
+  const int& produced = stream.produced;
   produce(6000);
 
   RuntimeProcess first;
   RuntimeProcess second;
   RuntimeProcess third;
-  first.start(freeLoopbackPort(), {"--config", config}, dir + "/first.log");
-  second.start(freeLoopbackPort(), {"--config", config}, dir + "/second.log");
-  ASSERT_TRUE(first.waitReady(60s)) << first.log();
-  ASSERT_TRUE(second.waitReady(60s)) << second.log();
+  ASSERT_TRUE(stream.startReady(first, "first"));
+  ASSERT_TRUE(stream.startReady(second, "second"));
 
   // Mid-stream: a third replica joins...
   ASSERT_TRUE(waitProcessed({&first, &second}, 1000, 180s)) << first.log() << second.log();
-  third.start(freeLoopbackPort(), {"--config", config}, dir + "/third.log");
+  stream.start(third, "third");
   ASSERT_TRUE(third.waitReady(60s)) << third.log();
   // ...and is given records until it has worked on some...
   auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -117,9 +157,9 @@ void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   }
   ASSERT_GE(processed(third), 200) << "the joining replica got no partitions\n" << third.log();
   // ...the join's rebalance is over (a cooperative one takes two rounds: the
-  // second gives the joiner the partitions revoked in the first; a member
-  // that leaves in between cannot commit, its generation is gone)...
-  ASSERT_TRUE(waitUntil(120s, [&] { return describeGroup(bootstrap, group).settled(3, 6); }))
+  // second gives the joiner the partitions revoked in the first; leaving in
+  // between is the next test's case)...
+  ASSERT_TRUE(waitUntil(120s, [&] { return describeGroup(stream.bootstrap, stream.group).settled(3, 6); }))
       << "the group never settled with three members\n"
       << first.log() << second.log() << third.log();
   // ...then the first leaves gracefully with records of its partitions waiting.
@@ -129,18 +169,7 @@ void joinAndLeaveMidStream(const json& properties, Outcome& outcome) {
   first.signal(SIGTERM);
   EXPECT_EQ(first.waitFor(120s), 0) << first.log();
   produce(std::max(kMessages - produced, 2000));
-
-  auto records = consumeAll(bootstrap, out, produced, 5s, 400s);
-  second.signal(SIGTERM);
-  third.signal(SIGTERM);
-  EXPECT_EQ(second.waitFor(120s), 0) << second.log();
-  EXPECT_EQ(third.waitFor(120s), 0) << third.log();
-
-  for (const auto& r : records) ++outcome.ids[r.value];
-  for (int i = 0; i < produced; ++i) outcome.missing += outcome.ids.count("id-" + std::to_string(i)) == 0;
-  outcome.records = records.size();
-  for (const RuntimeProcess* replica : {&first, &second, &third}) outcome.logs.push_back(replica->log());
-  std::filesystem::remove_all(dir);
+  stream.finish({&second, &third}, {&first, &second, &third}, outcome);
 }
 
 // The replicas' lines about group moves and commits, to tell where a duplicate came from.
@@ -218,6 +247,47 @@ TEST(RuntimeBinaryKafkaRebalanceTest, EagerStrategyRevokesEverythingAndStillLose
   std::cout << "[figure] eager rebalance, 3 replicas (join + graceful leave mid-stream): " << outcome.produced
             << " records, " << (outcome.records - outcome.ids.size()) << " duplicates, " << outcome.missing << " lost, "
             << deferred << " assignment(s) deferred to the end of a fetch round\n";
+}
+
+// A replica that leaves between the two rounds of a cooperative rebalance:
+// the joiner's first round has just taken partitions from it, and the second
+// round, which gives them to the joiner, moves the group to a new generation
+// while the leaver still holds the old one, so the broker refuses its last
+// commits ("generation id is not valid"). The moment is arranged: the SIGTERM
+// follows the leaver's own log line for the first round's revocation. The
+// leaver must keep polling until it has rejoined, commit what it finished,
+// and only then leave: nothing it processed is processed again. (Before it
+// did, 233-427 of 8,000 records came out twice in three runs.)
+TEST(RuntimeBinaryKafkaRebalanceTest, AReplicaLeavingDuringARebalanceCommitsWhatItFinished) {
+  Stream stream("midrebalance", json::object());
+  stream.produce(8000);
+
+  RuntimeProcess first;
+  RuntimeProcess second;
+  RuntimeProcess third;
+  ASSERT_TRUE(stream.startReady(first, "first"));
+  ASSERT_TRUE(stream.startReady(second, "second"));
+  ASSERT_TRUE(waitUntil(120s, [&] { return describeGroup(stream.bootstrap, stream.group).settled(2, 6); }))
+      << "the group never settled with two members\n"
+      << first.log() << second.log();
+  ASSERT_TRUE(waitProcessed({&first}, 300, 120s)) << first.log();
+
+  const size_t logBefore = first.log().size();
+  stream.start(third, "third");
+  const std::regex keptSome(R"(revoked [1-9]\d* partition\(s\), [1-9]\d* still owned)");
+  const bool revoked = waitUntil(60s, [&] {
+    std::string log = first.log().substr(logBefore);
+    return std::regex_search(log, keptSome);
+  });
+  first.signal(SIGTERM);
+  ASSERT_TRUE(revoked) << first.log();
+  EXPECT_EQ(first.waitFor(120s), 0) << first.log();
+  ASSERT_TRUE(third.waitReady(60s)) << third.log();
+  stream.produce(2000);
+
+  Outcome outcome;
+  stream.finish({&second, &third}, {&first, &second, &third}, outcome);
+  expectEveryRecordExactlyOnce(outcome);
 }
 
 }  // namespace
