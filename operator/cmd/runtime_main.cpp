@@ -5,7 +5,9 @@
 // waits for an authenticated POST /specialize carrying the configuration.
 // Either way SIGTERM, SIGINT or POST /drain drains gracefully (stop fetching,
 // finish in-flight work within --drain-grace, commit/ack, leave the consumer
-// group) and exits 0.
+// group) and exits 0. /invoke is served on --data-bind-address, the rest on
+// --control-bind-address; both tokens are taken from the environment (or
+// token files) before anything else runs and scrubbed (docs/trust.md).
 #include <signal.h>
 
 #include <algorithm>
