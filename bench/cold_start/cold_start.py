@@ -27,6 +27,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kube_bench import pct, wait  # noqa: E402
+
 NS, ROUNDS, OUT = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 API = urllib.parse.urlparse(os.environ["KUBE_APISERVER_URL"])
 CERTS = os.environ["KUBE_CERT_DIR"]
@@ -68,19 +71,6 @@ def scale(name, replicas):
 def pods_of(selector):
     """Every pod with the label, terminating ones too."""
     return api.call("GET", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (NS, urllib.parse.quote(selector)))["items"]
-
-
-def ready(pod):
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
-
-
-def wait(what, check, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise RuntimeError("timed out waiting for " + what)
 
 
 class PodWatch(threading.Thread):
@@ -236,11 +226,6 @@ def round_of(name, expected, warm):
         result["runtime_trace_ms"] = runtime_trace(watch.name, t0)
     scale(name, 0)
     return result, adopted
-
-
-def pct(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
 MODES = [("fresh", "cs-fresh", False), ("warm", "cs-warm", True), ("warm-secret", "cs-secret", True)]

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       ->envname("SLUICE_INVOKE_KEY_DIR");
   sluice::gateway::BeastUpstreamOptions upstreamOptions;
   app.add_option("--replica-keep-alive", upstreamOptions.idleConnectionsPerReplica,
-                 "Idle kept-alive connections per replica (0: a new connection per request; see beast_upstream.h)")
+                 "Idle kept-alive connections per replica (0: a new connection per request)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")

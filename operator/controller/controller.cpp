@@ -73,18 +73,20 @@ void Controller::watchOwned(kube::Informer& informer, const std::string& ownerKi
                                          }});
 }
 
-void Controller::watchMapped(kube::Informer& informer, KeyMapper map) {
+void Controller::watchMapped(kube::Informer& informer, KeyMapper map, UpdatePredicate predicate) {
   informers_.push_back(&informer);
   auto enqueue = [this, map = std::move(map)](const Json& o) {
     for (const std::string& key : map(o)) queue_.add(key);
   };
-  informer.addHandler(kube::EventHandler{enqueue,
-                                         [enqueue](const Json& previous, const Json& current) {
-                                           // Both: a changed reference concerns the old target too.
-                                           enqueue(previous);
-                                           enqueue(current);
-                                         },
-                                         enqueue});
+  informer.addHandler(
+      kube::EventHandler{enqueue,
+                         [enqueue, predicate = std::move(predicate)](const Json& previous, const Json& current) {
+                           if (predicate && !predicate(previous, current)) return;
+                           // Both: a changed reference concerns the old target too.
+                           enqueue(previous);
+                           enqueue(current);
+                         },
+                         enqueue});
 }
 
 void Controller::run(std::stop_token stop) {

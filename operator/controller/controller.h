@@ -4,8 +4,9 @@
 //   watchFor(informer, predicate)      enqueue the object's own key;
 //   watchOwned(informer, ownerKind)    enqueue the controlling owner's key
 //                                      (and lower its Expectations, if given);
-//   watchMapped(informer, map)         enqueue the keys map() names (a Trigger
-//                                      enqueues the Function it refers to).
+//   watchMapped(informer, map[, pred]) enqueue the keys map() names (a Trigger
+//                                      enqueues the Function it refers to); an
+//                                      update only when pred (if given) passes.
 // Thread-safety: wire before run(); enqueue() from any thread.
 #pragma once
 
@@ -52,7 +53,7 @@ class Controller {
 
   void watchFor(kube::Informer& informer, UpdatePredicate predicate = nullptr);
   void watchOwned(kube::Informer& informer, const std::string& ownerKind, Expectations* expectations = nullptr);
-  void watchMapped(kube::Informer& informer, KeyMapper map);
+  void watchMapped(kube::Informer& informer, KeyMapper map, UpdatePredicate predicate = nullptr);
 
   void enqueue(const std::string& key) { queue_.add(key); }
 

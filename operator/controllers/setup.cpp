@@ -22,6 +22,15 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
   return false;
 }
 
+bool functionShapeChanged(const kube::Json& previous, const kube::Json& current) {
+  if (controller::generationChanged(previous, current)) return true;
+  for (const char* field : {"/metadata/labels", "/metadata/annotations", "/metadata/deletionTimestamp"}) {
+    kube::Json::json_pointer pointer(field);
+    if (previous.value(pointer, kube::Json()) != current.value(pointer, kube::Json())) return true;
+  }
+  return false;
+}
+
 Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared,
                          Clock& clock)
     : shared_(shared) {
@@ -68,7 +77,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
       triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
-  pools->watchMapped(functions, &WarmPoolController::namespaceOf);
+  pools->watchMapped(functions, &WarmPoolController::namespaceOf, functionShapeChanged);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
   // A Trigger's Secrets are part of its Function's warm pods.
   pools->watchMapped(triggers, &WarmPoolController::namespaceOf);
@@ -92,10 +101,16 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   auto triggerController = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
   triggerController->watchFor(triggers, controller::generationChanged);
-  // A Function appearing or going changes its Triggers' Ready condition.
-  triggerController->watchMapped(functions, [&triggers](const kube::Json& function) {
-    return TriggerController::triggersOfFunction(triggers.cache(), function);
-  });
+  // A Function appearing or going changes its Triggers' Ready condition; nothing else of it does.
+  // Each Trigger reconcile reads its Secrets from the apiserver and probes the broker: on every
+  // update of the Function (a replicas change and the status writes after it) that work ran beside
+  // the warm-pod adoption of the Function it concerns (issue 12).
+  triggerController->watchMapped(
+      functions,
+      [&triggers](const kube::Json& function) {
+        return TriggerController::triggersOfFunction(triggers.cache(), function);
+      },
+      [](const kube::Json&, const kube::Json&) { return false; });
   manager.add(std::move(triggerController));
 
   // Cron ticks go through the operator so they fire at zero replicas. Its own

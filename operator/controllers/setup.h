@@ -90,4 +90,11 @@ class Controllers {
 // one more reconcile, which finds nothing to change.
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current);
 
+// A Function update that can change the shape of its warm pods: its spec
+// (generation), labels, annotations or deletion. Status writes cannot; during a
+// scale-up there are several of them (readyReplicas, conditions, the
+// autoscaler's), and each would otherwise re-render every pool of the namespace
+// beside the adoption on the critical path.
+bool functionShapeChanged(const kube::Json& previous, const kube::Json& current);
+
 }  // namespace sluice::controllers

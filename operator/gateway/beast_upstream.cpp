@@ -1,17 +1,15 @@
 #include "gateway/beast_upstream.h"
 
-#include <sys/socket.h>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "gateway/connection_pool.h"
+
 #include <algorithm>
 #include <cctype>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -21,7 +19,6 @@ namespace sluice::gateway {
 namespace beast = boost::beast;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -29,60 +26,6 @@ std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
-
-// Whether an idle connection can still carry a request: the peer has not
-// closed it (a zero-byte peek would read its FIN) and sent nothing unasked.
-bool stillOpen(tcp::socket& socket) {
-  char byte = 0;
-  const ssize_t peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-}  // namespace
-
-// Kept-alive connections per replica address, each idle at most maxIdle.
-class ConnectionPool {
- public:
-  ConnectionPool(std::size_t perAddress, std::chrono::milliseconds maxIdle)
-      : perAddress_(perAddress), maxIdle_(maxIdle) {}
-
-  std::unique_ptr<beast::tcp_stream> take(const std::string& address) {
-    std::lock_guard lock(mu_);
-    auto it = idle_.find(address);
-    if (it == idle_.end()) return nullptr;
-    const auto now = SteadyClock::now();
-    while (!it->second.empty()) {
-      Idle candidate = std::move(it->second.back());
-      it->second.pop_back();
-      if (now - candidate.since <= maxIdle_ && stillOpen(candidate.stream->socket()))
-        return std::move(candidate.stream);
-    }
-    return nullptr;
-  }
-
-  void drop(const std::string& address) {
-    std::lock_guard lock(mu_);
-    idle_.erase(address);
-  }
-
-  void give(const std::string& address, std::unique_ptr<beast::tcp_stream> stream) {
-    std::lock_guard lock(mu_);
-    auto& list = idle_[address];
-    if (list.size() < perAddress_) list.push_back(Idle{std::move(stream), SteadyClock::now()});
-  }
-
- private:
-  struct Idle {
-    std::unique_ptr<beast::tcp_stream> stream;
-    SteadyClock::time_point since;
-  };
-  const std::size_t perAddress_;
-  const std::chrono::milliseconds maxIdle_;
-  std::mutex mu_;
-  std::map<std::string, std::vector<Idle>> idle_;  // guarded by mu_
-};
-
-namespace {
 
 // One call: a kept-alive connection to the replica or a new one, send, read,
 // then `done`. Its handlers run on the connection's strand.

@@ -23,12 +23,11 @@ struct BeastUpstreamOptions {
   std::chrono::milliseconds connectTimeout{1000};
   std::size_t maxResponseBytes = 64 * 1024 * 1024;
   std::string invokePath = "/invoke";
-  // Kept-alive connections per replica; 0 (the default): a new connection per
-  // call. Off because the runtime's cpprestsdk listener, once closed at the end
-  // of a drain, answers 404 on connections still open to it, which the gateway
-  // cannot tell from the handler's own 404 (seen in gateway_load_test); on
-  // once replicas serve on http/http_server.h, whose stop closes idle connections.
-  std::size_t idleConnectionsPerReplica = 0;
+  // Idle kept-alive connections kept per replica (connection_pool.h); 0: a
+  // new connection per call. A replica that drains answers "503 draining" with
+  // "Connection: close" (runtime/control/control_server.h), so no kept
+  // connection outlives its replica's service.
+  std::size_t idleConnectionsPerReplica = 32;
   // Shorter than any replica's keep-alive timeout, so a kept-alive connection
   // is not reused as the replica closes it.
   std::chrono::milliseconds maxIdle{2000};

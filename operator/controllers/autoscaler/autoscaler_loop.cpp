@@ -9,9 +9,21 @@
 namespace sluice::controllers {
 
 bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current) {
-  if (controller::generationChanged(previous, current)) return true;
   const kube::Json::json_pointer deletion("/metadata/deletionTimestamp");
-  return previous.contains(deletion) != current.contains(deletion);
+  if (previous.contains(deletion) != current.contains(deletion)) return true;
+  if (!controller::generationChanged(previous, current)) return false;
+  // Only a pinned count changed (spec.replicas set before and after): the loop's answer is not
+  // used while it is pinned, and measuring now (a broker's management API, say) would only run
+  // beside the new replica's start. Its own schedule measures the new spec later.
+  const kube::Json::json_pointer replicas("/spec/replicas");
+  if (previous.contains(replicas) && current.contains(replicas)) {
+    kube::Json before = previous.value("spec", kube::Json::object());
+    kube::Json after = current.value("spec", kube::Json::object());
+    before.erase("replicas");
+    after.erase("replicas");
+    if (before == after) return false;
+  }
+  return true;
 }
 
 namespace {

@@ -45,7 +45,7 @@ class AutoscalerLoop {
 
 // Enqueue a Function when its spec changes or it goes away; our own and the
 // FunctionController's status writes are not worth a round (the loop keeps its
-// own schedule).
+// own schedule), nor is a new pinned spec.replicas alone.
 bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current);
 
 // The /metrics URLs of a Function's Ready replica pods (http://<podIP>:8090/metrics).

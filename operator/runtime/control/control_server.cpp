@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <thread>
 
 namespace sluice::runtime {
 
@@ -129,6 +130,7 @@ void ControlServer::serveData(http::http_request request) {
     replyText(request, 404, "no such endpoint on the data port: " + method + " " + path + "\n");
     return;
   }
+  lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
   // Authentication first: an unauthenticated caller learns nothing (not even the trigger names).
   Status auth = checkInvokeToken(headerOr(request.headers(), kInvokeTokenHeader, ""), options_.invokeTokens);
   if (!auth.isOk()) {
@@ -139,6 +141,7 @@ void ControlServer::serveData(http::http_request request) {
   if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
     http::http_response response(http::status_codes::ServiceUnavailable);
     response.headers().add("X-Sluice-Not-Handled", refused);
+    response.headers().add(http::header_names::connection, "close");
     response.set_body("Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
     request.reply(response).wait();
     return;
@@ -154,24 +157,24 @@ void ControlServer::serveData(http::http_request request) {
   invoke.trigger = headerOr(request.headers(), "X-Sluice-Trigger", "");
   invoke.eventType = headerOr(request.headers(), "X-Sluice-Event-Type", "http.request");
   auto result = hooks_.invoke(invoke);
+  http::http_response response(http::status_codes::OK);
   if (!result.isOk()) {
-    replyText(request, httpStatusFor(result.status()), result.status().toString() + "\n");
+    response.set_status_code(static_cast<http::status_code>(httpStatusFor(result.status())));
+    response.set_body(result.status().toString() + "\n", kTextPlain);
   } else if (result->empty()) {
-    request.reply(http::status_codes::NoContent).wait();
+    response.set_status_code(http::status_codes::NoContent);
   } else if (result->size() == 1) {
-    http::http_response response(http::status_codes::OK);
     const std::string& value = (*result)[0].value;
     response.set_body(std::vector<unsigned char>(value.begin(), value.end()));
     response.headers().set_content_type("application/octet-stream");
-    request.reply(response).wait();
   } else {
     nlohmann::json values = nlohmann::json::array();
     for (const Record& record : *result) values.push_back(record.value);
-    request
-        .reply(http::status_codes::OK, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-               "application/json")
-        .wait();
+    response.set_body(values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
   }
+  // Drained while it ran: the caller's next call on this connection would only be refused.
+  if (!hooks_.refusesInvocations().empty()) response.headers().add(http::header_names::connection, "close");
+  request.reply(response).wait();
 }
 
 namespace {
@@ -213,6 +216,17 @@ Status ControlServer::start() {
 }
 
 void ControlServer::stop() {
+  if (!listener_ && !dataListener_) return;
+  // Callers still sending get "503 draining" (refusesInvocations() says so once a drain was asked)
+  // and their connection closed, instead of the closed listener's bare 404.
+  using SteadyClock = std::chrono::steady_clock;
+  const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
+  while (dataListener_ && SteadyClock::now() < giveUp) {
+    const SteadyClock::time_point last{SteadyClock::duration(lastInvokeAt_.load())};
+    const auto quietUntil = last + options_.closeQuietPeriod;
+    if (lastInvokeAt_.load() == 0 || SteadyClock::now() >= quietUntil) break;
+    std::this_thread::sleep_until(std::min(quietUntil, giveUp));
+  }
   for (auto* listener : {&dataListener_, &listener_}) {
     if (!*listener) continue;
     try {

@@ -27,9 +27,18 @@
 //                     on the body (the token header removed); 200 with the
 //                     output (one record: its bytes; several: a JSON array of
 //                     strings), 204 with none, 4xx/5xx with the error text
+// Kept-alive connections: every /invoke answer of a draining replica (the
+// refusal, and the answers of invocations that were under way) carries
+// "Connection: close", so a caller's pool (the gateway's) keeps no connection to
+// it; stop() keeps answering so (503 draining) until /invoke has been quiet for
+// closeQuietPeriod (at most closeLingerMax), because once cpprestsdk's listener
+// is closed it answers requests on connections still open with a bare 404 that
+// a caller cannot tell from a handler's.
 // Thread-safe; requests are served on cpprestsdk's thread pool.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,10 +62,13 @@ struct ControlServerOptions {
   std::string dataBindAddress;               // host:port of /invoke; empty: not served
   // Tokens /invoke accepts: the namespace's current one and, during a
   // rotation's grace, the previous. Empty: /invoke always refuses.
-  std::vector<std::string> invokeTokens;
+  std::vector<std::string> invokeTokens = {};
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
+  // stop(): how long /invoke must have been quiet before the listeners close, and the longest wait for that.
+  std::chrono::milliseconds closeQuietPeriod{250};
+  std::chrono::milliseconds closeLingerMax{2000};
 };
 
 class ControlServer {
@@ -76,6 +88,8 @@ class ControlServer {
   ControlHooks& hooks_;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
   std::unique_ptr<web::http::experimental::listener::http_listener> dataListener_;
+  // steady_clock nanoseconds of the last /invoke that arrived; 0: none yet.
+  std::atomic<long long> lastInvokeAt_{0};
 };
 
 // Compares a request's Authorization header with the expected token in

@@ -161,6 +161,41 @@ TEST_F(WiringTest, OwnedObjectsReconcileTheirOwnerAndTheGenerationPredicateSkips
   functions.stop();
 }
 
+TEST_F(WiringTest, AMappedWatchWithAnUpdatePredicateSkipsTheUpdatesItRejects) {
+  // As the Trigger controller watches Functions: a Function appearing or going concerns
+  // its Triggers (here "ns/t-<function>"), its updates do not.
+  kube::InformerOptions options;
+  options.ns = "ns";
+  kube::Informer functions(fake_, kFunctions, options, clock_);
+  Controller controller({"mapped", 1}, reconciler_, clock_);
+  controller.watchMapped(
+      functions,
+      [](const Json& f) { return std::vector<std::string>{"ns/t-" + f["metadata"]["name"].get<std::string>()}; },
+      [](const Json&, const Json&) { return false; });
+  functions.start();
+  std::jthread runner([&](std::stop_token stop) { controller.run(stop); });
+  ASSERT_TRUE(fake_.create(kFunctions, "ns", function("f")));
+  ASSERT_TRUE(waitFor([&] { return reconciler_.calls("ns/t-f") == 1; }));
+
+  Json withStatus = *fake_.object(kFunctions, "ns", "f");
+  withStatus["status"] = {{"readyReplicas", 1}};
+  ASSERT_TRUE(fake_.updateStatus(kFunctions, withStatus));
+  ASSERT_TRUE(fake_.patch(kFunctions, "ns", "f", kube::PatchType::kMerge, {{"spec", {{"replicas", 3}}}}));
+  // The informer hands events over in order: once g's creation is reconciled, f's two
+  // updates have been seen (and dropped).
+  ASSERT_TRUE(fake_.create(kFunctions, "ns", function("g")));
+  ASSERT_TRUE(waitFor([&] { return reconciler_.calls("ns/t-g") == 1; }));
+  ASSERT_TRUE(waitFor([&] { return controller.queue().length() == 0; }));
+  EXPECT_EQ(reconciler_.calls("ns/t-f"), 1);
+
+  ASSERT_TRUE(fake_.remove(kFunctions, "ns", "f").isOk());
+  ASSERT_TRUE(waitFor([&] { return reconciler_.calls("ns/t-f") == 2; }));
+
+  runner.request_stop();
+  runner.join();
+  functions.stop();
+}
+
 TEST_F(WiringTest, AStandbyManagerKeepsItsCachesWarmButRunsNoControllerUntilItLeads) {
   fake_.put(kube::resources::kLeases, {{"metadata", {{"name", "lease"}, {"namespace", "ns"}}},
                                        {"spec", {{"holderIdentity", "other"}, {"leaseDurationSeconds", 15}}}});
