@@ -62,7 +62,7 @@ struct ControlServerOptions {
   std::string dataBindAddress;               // host:port of /invoke; empty: not served
   // Tokens /invoke accepts: the namespace's current one and, during a
   // rotation's grace, the previous. Empty: /invoke always refuses.
-  std::vector<std::string> invokeTokens = {};
+  std::vector<std::string> invokeTokens;
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;

@@ -107,7 +107,9 @@ class ControlServerConnectionsTest : public ::testing::Test {
       port_ = freeLoopbackPort();
       const int controlPort = freeLoopbackPort();
       if (controlPort == port_) continue;
-      ControlServerOptions options{"127.0.0.1:" + std::to_string(controlPort), "token"};
+      ControlServerOptions options;
+      options.bindAddress = "127.0.0.1:" + std::to_string(controlPort);
+      options.specializeToken = "token";
       options.dataBindAddress = "127.0.0.1:" + std::to_string(port_);
       options.invokeTokens = {"invoke-token"};
       options.closeQuietPeriod = quiet;
