@@ -15,7 +15,7 @@ RUN_SECONDS ?= 120
 .PHONY: help deps configure build demo-binaries test test-under-load unit-test run lint format bench images image-base chart-crds testenv-up testenv-down clean
 
 help:
-	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing, 0->N->0); RUN_SECONDS=N bounds it"
+	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing 0->N->0, an HTTP Function curled from zero); RUN_SECONDS=N bounds it"
 	@echo "make test          install, build, start the real test environment, run every test, stop it; prints each phase's time"
 	@echo "make test-under-load  make test with two CPU hogs and an I/O hog beside it (LOAD_SECONDS bounds them)"
 	@echo "                   CTEST_ARGS=... selects tests, TESTENV_COMPONENTS=\"kafka ...\" starts only those servers"

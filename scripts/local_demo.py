@@ -10,6 +10,11 @@ replica-seconds against static peak provisioning), written as JSON too, and a
 check that every generated record arrived cleaned. Ctrl-C stops it early, and
 the operator stops every replica on the way out.
 
+Beside it, an HTTP-triggered Function, hello, waits at zero processes behind
+the gateway that `sluice-operator --local` runs: the demo curls its URL once,
+shows the answer and how long it took from zero (0 -> 1 process, a warm one
+adopted), and hello goes back to zero after its cooldown.
+
 Where servers run, the demo uses them: with --s3-endpoint the files go to a
 fresh bucket of that S3 store (credentials from S3_ACCESS_KEY/S3_SECRET_KEY,
 handed to Sluice as a Secret manifest, never in a spec) instead of the input
@@ -49,6 +54,29 @@ EXAMPLE_INPUT = "/tmp/sluice/log-cleansing/incoming"
 EXAMPLE_OUTPUT = "/tmp/sluice/log-cleansing/cleaned"
 CLEANSE = "log-cleanse"
 ARCHIVE = "log-archive"
+HELLO = "hello"
+# An HTTP-only Function: no process until a request comes through the gateway.
+HELLO_MANIFEST = """apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: hello}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  eventShape: lambda
+  code:
+    inline: |
+      def main_handler(event, context):
+          name = (event.get("queryStringParameters") or {}).get("name", "world")
+          return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": "hello, %s\\n" % name}
+  scaling: {minReplicas: 0, maxReplicas: 2, cooldownSeconds: 10, pollingIntervalSeconds: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: hello-web}
+spec:
+  functionRef: {name: hello}
+  http: {path: /hello}
+"""
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 LEVELS = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"]
 
@@ -402,6 +430,38 @@ def scaled_0_to_n_to_0(alive, floor):
     return bool(alive and alive[0] == 0 and first_up is not None and any(n == 0 for n in alive[first_up:]))
 
 
+class HttpProbe:
+    """Curls the hello Function's URL once, on a thread of its own (the screen goes on meanwhile)."""
+
+    def __init__(self, url):
+        self.url = url + "?name=you"
+        self.result = None  # {"status", "body", "ms"} once answered (status 0: no answer)
+        self.thread = None
+
+    def start(self):
+        def run():
+            started = time.monotonic()
+            try:
+                out = subprocess.run(["curl", "-s", "-m", "30", "-w", "\n%{http_code}", self.url],
+                                     capture_output=True, text=True, timeout=40).stdout
+                body, _, status = out.rpartition("\n")
+                status = int(status or 0)
+            except (OSError, subprocess.TimeoutExpired, ValueError) as e:
+                body, status = str(e), 0
+            self.result = {"status": status, "body": body, "ms": round(1000 * (time.monotonic() - started))}
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def describe(self):
+        if self.result is None:
+            return "curl %s  (waiting: hello wakes from zero)" % self.url
+        return "curl %s -> %d %r in %d ms" % (self.url, self.result["status"], self.result["body"].strip(),
+                                            self.result["ms"])
+
+    def answered(self):
+        return bool(self.result and self.result["status"] == 200 and self.result["body"] == "hello, you\n")
+
+
 def scrape(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=1) as r:
@@ -547,11 +607,18 @@ def main():
     with open(os.path.join(manifests, "log-cleansing.yaml"), "w") as f:
         f.write(manifest)
 
+    with open(os.path.join(manifests, "hello.yaml"), "w") as f:
+        f.write(HELLO_MANIFEST)
+    functions.append(HELLO)
+
     port = free_port()
+    gateway = "http://127.0.0.1:%d" % free_port()
+    probe = HttpProbe(gateway + "/default/" + HELLO)
     log_path = os.path.join(work, "operator.log")
     log = open(log_path, "w")
     proc = subprocess.Popen([operator, "--local", manifests, "--metrics-bind-address", "127.0.0.1:%d" % port,
-                             "--warm-pool", "1", "--drain-grace", "10"], stdout=log, stderr=subprocess.STDOUT)
+                             "--gateway-listen-address", gateway[len("http://"):], "--warm-pool", "1",
+                             "--drain-grace", "10"], stdout=log, stderr=subprocess.STDOUT)
     tty = sys.stdout.isatty()
     rng = random.Random(args.seed)
     plan = waves(args.seconds)
@@ -611,6 +678,17 @@ def main():
         all_idle = all(replicas[n]["history"][-1][1] == 0 and replicas[n]["history"][-1][2] == 0 for n in functions)
         replica_seconds = sum(replicas[n]["replica_seconds"] for n in functions)
         history.append((round(now, 2), alive, desired, backlog, processed))
+        # hello at zero, and a warm process to adopt (or 5 s gone): its first request, from zero.
+        if probe.thread is None and (metrics.get(("sluice_local_warm_processes", "", ""), 0) >= 1 or now >= 5):
+            probe.start()
+            events.append("%6.1fs  %s" % (now, probe.describe()))
+            if not tty:
+                print("demo: " + events[-1].strip(), flush=True)
+        if probe.result is not None and not getattr(probe, "reported", False):
+            probe.reported = True
+            events.append("%6.1fs  %s" % (now, probe.describe()))
+            if not tty:
+                print("demo: " + events[-1].strip(), flush=True)
         if gate and not gate_file_written and now >= args.kill_replica_at:
             data, ids = gate.log_file(200, rng)
             source.put(Gate.FILE, data)
@@ -647,7 +725,8 @@ def main():
                                                                                len(generated_ids)),
                        "  records %sin %s %d" % ("in the topic %d, " % in_topic if topic_output else "",
                                                  output.describe(), processed),
-                       "  replica-seconds %.1f" % replica_seconds, "  scale events:"] + \
+                       "  replica-seconds %.1f" % replica_seconds, "  " + probe.describe(),
+                       "  scale events:"] + \
                       ["    " + e for e in events[-6:]]
             sys.stdout.write("\x1b[%dA\x1b[J" % drawn if drawn else "")
             sys.stdout.write("\n".join(screen) + "\n")
@@ -659,7 +738,8 @@ def main():
         if proc.poll() is not None:
             print("demo: the operator exited (%d); see %s" % (proc.returncode, log_path), file=sys.stderr)
             return 2
-        done = not schedule and backlog == 0 and all_idle and processed >= len(generated_ids)
+        done = (not schedule and backlog == 0 and all_idle and processed >= len(generated_ids) and
+                probe.result is not None)
         if (done and now > plan[-1][0] + 10) or now >= args.seconds + (0 if done else args.settle_seconds):
             break
         time.sleep(0.5)
@@ -707,6 +787,7 @@ def main():
                           "replica_seconds": round(replicas[n]["replica_seconds"], 1),
                           "scaled_0_to_n_to_0": scaled_0_to_n_to_0([h[1] for h in replicas[n]["history"]], 1),
                           "history": replicas[n]["history"]} for n in functions},
+        "http": dict(probe.result or {}, url=probe.url, answered=probe.answered()),
         "killed_replica": killed,
         # With a gate: its line reached it from the replica that took the file over.
         "gate_line_delivered": gate.line_arrived_after_opening() if gate else None,
@@ -726,12 +807,14 @@ def main():
     for n in functions:
         h = replicas[n]["history"]
         print("  %s replicas %d -> %d -> %d" % (n, h[0][1] if h else 0, replicas[n]["peak"], h[-1][1] if h else 0))
+    print("  %s" % probe.describe())
     print("  %d scale events" % len(events))
     print("  replica-seconds %.1f vs %.1f for static peak provisioning (%d replicas x %.0f s): %.0f%% saved" %
           (replica_seconds, static, sum(replicas[n]["peak"] for n in functions), elapsed, summary["saved_percent"]))
     if leftovers:
         print("  processes left behind: %s" % leftovers)
-    ok = all(not c["records_missing"] and not c["records_not_cleaned"] for c in checks) and not leftovers
+    ok = (all(not c["records_missing"] and not c["records_not_cleaned"] for c in checks) and not leftovers and
+          probe.answered())
     return 0 if ok else 1
 
 

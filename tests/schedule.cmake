@@ -63,6 +63,8 @@ endfunction()
 
 # Test name, seconds.
 set(SLUICE_TEST_COSTS
+  # Measured on a developer machine (2026-12-05, two shared cores): ~100 s of load, then back to zero.
+  integration/gateway/gateway_load_test 180
   integration/images/images_test 120
   integration/runtime_io/KafkaDeliveryTest.SigkillOfReplicasMidStreamLosesNothing 80
   integration/autoscaler/kafka_autoscale_test 75

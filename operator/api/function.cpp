@@ -30,4 +30,16 @@ int warmPoolSize(const json& function, int defaultSize) {
   return function.value("/spec/scaling/warmPool/size"_json_pointer, defaultSize);
 }
 
+std::string functionUrl(const std::string& gatewayUrl, const std::string& domain, const std::string& ns,
+                        const std::string& name) {
+  if (!domain.empty()) {
+    const size_t scheme = gatewayUrl.find("://");
+    return (scheme == std::string::npos ? std::string("http") : gatewayUrl.substr(0, scheme)) + "://" + name + "." +
+           ns + "." + domain;
+  }
+  std::string base = gatewayUrl;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/" + ns + "/" + name;
+}
+
 }  // namespace sluice::api

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -23,5 +24,14 @@ int desiredReplicas(const nlohmann::json& function);
 // spec.scaling.warmPool.size, or `defaultSize` (the operator's
 // --default-warm-pool-size, Helm's runtime.warmPool.defaultSize) when unset.
 int warmPoolSize(const nlohmann::json& function, int defaultSize);
+
+// status.url of a Function with an http Trigger behind sluice-gateway, whose
+// public base URL is `gatewayUrl` ("http://gw.example:8080", a trailing '/'
+// or none): `<gatewayUrl>/<namespace>/<name>`; with a `domain` (the gateway's
+// --domain, host and optional port) the host form
+// `<scheme>://<name>.<namespace>.<domain>`, the scheme of `gatewayUrl`
+// ("http" when it has none).
+std::string functionUrl(const std::string& gatewayUrl, const std::string& domain, const std::string& ns,
+                        const std::string& name);
 
 }  // namespace sluice::api

@@ -1,7 +1,8 @@
 // sluice-gateway: the HTTP front door of Functions with an http Trigger.
 //
 // Watches Functions, Triggers and replica Pods (kubeconfig or in-cluster) and
-// serves `<method> /<namespace>/<function><path>` on --listen-address,
+// serves `<method> /<namespace>/<function><path>` (and, with --domain,
+// `Host: <function>.<namespace>.<domain>`) on --listen-address,
 // balancing over each Function's Ready replicas and holding requests while a
 // Function wakes from zero (operator/gateway). /healthz, /readyz, /metrics and
 // /loads are on --admin-address. Runs until SIGTERM/SIGINT, then stops taking
@@ -47,6 +48,9 @@ int main(int argc, char** argv) {
       ->envname("KUBECONFIG");
   app.add_option("--watch-namespace", watchNamespace, "Route Functions of this namespace only (default: all)");
   app.add_option("--listen-address", options.listenAddress, "Address of the public HTTP listener")
+      ->capture_default_str();
+  app.add_option("--domain", options.domain,
+                 "Also route Host <function>.<namespace>.<domain> (any path) to that Function; empty: path routes only")
       ->capture_default_str();
   app.add_option("--admin-address", options.adminAddress, "Address of /healthz, /readyz, /metrics and /loads")
       ->capture_default_str();

@@ -7,7 +7,8 @@
 // metrics on /metrics when --metrics-bind-address is given.
 // `sluice-operator --local DIR` runs the same autoscaler without Kubernetes:
 // Functions and Triggers come from DIR's YAML and replicas are child
-// sluice-runtime processes (operator/local, operator/platform/local).
+// sluice-runtime processes (operator/local, operator/platform/local), and the
+// HTTP gateway (operator/gateway) gives Functions with an http Trigger a URL.
 // `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
@@ -37,6 +38,10 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "gateway/beast_upstream.h"
+#include "gateway/dispatcher.h"
+#include "gateway/gateway.h"
+#include "gateway/route_table.h"
 #include "http/http_client.h"
 #include "kube/informer.h"
 #include "kube/kube_client.h"
@@ -132,6 +137,7 @@ struct LocalFlags {
   int warmPool = 1;
   int drainGraceSeconds = 10;
   std::string logLevel;
+  std::string gatewayAddress = "127.0.0.1:8088";  // empty: no gateway
 };
 
 // --local DIR --check: exit codes 0 valid, 2 errors (each with file, line and field).
@@ -152,6 +158,63 @@ int checkManifests(const std::string& dir) {
   std::cout << dir << ": " << objects << " object(s), no errors\n";
   return 0;
 }
+
+// The gateway under --local, as on Kubernetes but over the Functions' ready
+// processes: the runner refreshes its routes after every round, and the http
+// scaler reads its /loads (on an ephemeral loopback port) to wake a Function
+// from zero. Lives as long as the runner.
+class LocalGateway {
+ public:
+  // `invokeToken`: the one /invoke token every local runtime process accepts.
+  LocalGateway(const sluice::local::LocalStore& store, const sluice::platform::LocalPlatform& platform,
+               sluice::Clock& clock, std::string invokeToken)
+      : invokeToken_(std::move(invokeToken)),
+        dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
+        routes_(dispatcher_, store.functions(), store.triggers(),
+                [&platform](const std::string& ns, const std::string& function) {
+                  std::vector<sluice::gateway::Replica> replicas;
+                  for (const auto& process : platform.readyReplicas(sluice::kube::objectKey(ns, function))) {
+                    replicas.push_back(
+                        {"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
+                  }
+                  return replicas;
+                }) {}
+
+  // Serves on `address` (host:port); gives the runner its URL and route
+  // refresh and the scalers its /loads.
+  sluice::Status start(const std::string& address, const std::shared_ptr<prometheus::Registry>& registry,
+                       sluice::local::LocalRunnerOptions& runner,
+                       sluice::controllers::TriggerScalerFactoryOptions& scalers) {
+    sluice::gateway::GatewayOptions options;
+    options.listenAddress = address;
+    options.invokeToken = invokeToken_;
+    options.adminAddress = "127.0.0.1:0";
+    gateway_ = std::make_unique<sluice::gateway::Gateway>(
+        options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
+        [] { return std::string(); }, registry);
+    if (auto status = gateway_->start(); !status.isOk()) return status;
+    std::string host = address.substr(0, address.rfind(':'));
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    runner.gatewayUrl = "http://" + host + ":" + std::to_string(gateway_->port());
+    runner.afterRound = [this] { routes_.refreshAll(); };
+    scalers.gatewayLoadsUrls = [loads = "http://127.0.0.1:" + std::to_string(gateway_->adminPort()) + "/loads"] {
+      return std::vector<std::string>{loads};
+    };
+    SLUICE_LOG_INFO("sluice-operator: the gateway serves {}/<namespace>/<function>", runner.gatewayUrl);
+    return sluice::Status::ok();
+  }
+
+  void stop() {
+    if (gateway_) gateway_->stop(std::chrono::seconds(1));
+  }
+
+ private:
+  const std::string invokeToken_;
+  sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
+  sluice::gateway::Dispatcher dispatcher_;
+  sluice::gateway::RouteTable routes_;
+  std::unique_ptr<sluice::gateway::Gateway> gateway_;
+};
 
 // --local: exit codes 0 stopped by a signal, 1 could not start.
 int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry, std::stop_source& stop) {
@@ -204,14 +267,25 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::controller::EventRecorder events(store, "sluice-operator", clock);
   sluice::controllers::TriggerScalerFactoryOptions scalerOptions;
   scalerOptions.cronSettledBefore = sluice::controllers::cronSettledBeforeIn(store.triggers());
-  sluice::controllers::TriggerScalerFactory scalers(store, sluice::http::makeCppRestHttpClient(), clock, scalerOptions);
-  sluice::autoscaler::AutoscalerMetrics metrics(registry);
+  scalerOptions.functionConcurrency = sluice::controllers::functionConcurrencyIn(store.functions());
   sluice::local::LocalRunnerOptions runnerOptions;
   runnerOptions.dir = flags.dir;
+
+  LocalGateway gateway(store, platform, clock, platformOptions.invokeToken);
+  if (!flags.gatewayAddress.empty()) {
+    if (auto status = gateway.start(flags.gatewayAddress, registry, runnerOptions, scalerOptions); !status.isOk()) {
+      std::cerr << "sluice-operator: --gateway-listen-address " << flags.gatewayAddress << ": " << status.toString()
+                << "\n";
+      return 1;
+    }
+  }
+  sluice::controllers::TriggerScalerFactory scalers(store, sluice::http::makeCppRestHttpClient(), clock, scalerOptions);
+  sluice::autoscaler::AutoscalerMetrics metrics(registry);
   sluice::local::LocalRunner runner(runnerOptions, store, platform, scalers, events, &metrics, clock);
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
   runner.run(stop.get_token());
+  gateway.stop();
   if (privateState) std::filesystem::remove_all(platformOptions.stateDir, ec);
   return 0;
 }
@@ -234,6 +308,7 @@ struct OperatorFlags {
   bool localCheck = false;
   int defaultWarmPoolSize = 0;
   std::string gatewayUrl;
+  std::string gatewayDomain;
   std::vector<std::string> gatewayLoadsUrls;
   std::string gatewayService;  // NAMESPACE/NAME
   std::string invokeKeyDir;    // the mounted Secret sluice-invoke-key
@@ -259,6 +334,10 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
   app.add_flag("--check", f.localCheck,
                "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
+  app.add_option("--gateway-listen-address", f.local.gatewayAddress,
+                 "--local: where the gateway serves /<namespace>/<function> (host:port, port 0 picks one; empty: no "
+                 "gateway)")
+      ->capture_default_str();
   app.add_option("--state-dir", f.local.stateDir,
                  "--local: where replica configurations are written (default: a private temporary directory)");
   f.metricsOption = app.add_option("--metrics-bind-address", f.metricsAddress,
@@ -285,6 +364,9 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-url", f.gatewayUrl,
                  "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
       ->envname("SLUICE_GATEWAY_URL");
+  app.add_option("--gateway-domain", f.gatewayDomain,
+                 "The gateway's --domain: status.url is <scheme>://<function>.<namespace>.<domain>")
+      ->envname("SLUICE_GATEWAY_DOMAIN");
   app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
                  "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
   app.add_option("--gateway-service", f.gatewayService,
@@ -414,6 +496,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
   controllerOptions.gatewayUrl = flags.gatewayUrl;
   controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
+  controllerOptions.gatewayDomain = flags.gatewayDomain;
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,

@@ -52,9 +52,9 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   }
   controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
 
-  functions_ = std::make_unique<FunctionController>(manager.client(),
-                                                    FunctionControllerCaches{functions.cache(), triggers.cache()},
-                                                    shared_.platform, shared_.events, clock, options.gatewayUrl);
+  functions_ = std::make_unique<FunctionController>(
+      manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, shared_.platform, shared_.events,
+      clock, options.gatewayUrl, options.gatewayDomain);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);

@@ -47,6 +47,7 @@ struct ControllersOptions {
   // Trigger; empty: none) and the /loads URLs of its replicas, asked each
   // autoscaling round (none: http Triggers are not measured).
   std::string gatewayUrl;
+  std::string gatewayDomain;  // the gateway's --domain: status.url in the host form
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
   // How often each namespace's token Secret is checked (recreated, rotated).
   Clock::Duration tokenResync = std::chrono::seconds(10);

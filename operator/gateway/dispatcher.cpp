@@ -149,6 +149,11 @@ void Dispatcher::onUpstreamResult(const std::string& key, const std::shared_ptr<
         case UpstreamOutcome::kFailed:
           done.end = CallEnd::kUpstreamFailed;
           done.detail = result.error;
+          // A broken connection most often means the replica died: while its
+          // process goes, its listener may still take a connection whose
+          // request it never reads (a 502 for a call no handler saw). After
+          // the pause, a dead replica refuses connections: retried elsewhere.
+          replica->coolUntil = now + options_.retryBackoff;
           break;
       }
       actions.push_back(

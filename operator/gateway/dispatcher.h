@@ -11,6 +11,8 @@
 //   front of the queue and that replica is skipped for retryBackoff; one the
 //   replica refused before its handler (draining) goes back too, and that
 //   replica gets no more calls; a call that reached a handler is never sent again.
+//   A replica that broke a connection after the request was sent (kFailed,
+//   e.g. it was killed) is skipped for retryBackoff too.
 // - Every call has a deadline (requestTimeout from submit()): still queued
 //   then, or unanswered by the replica, it ends kTimedOut.
 // Time comes from the Clock; tick() (every few tens of ms in the gateway)

@@ -69,7 +69,8 @@ void Gateway::stop(std::chrono::milliseconds grace) {
 
 void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  std::optional<Route> route = parseRoute(request.target);
+  const std::string* host = request.header("host");
+  std::optional<Route> route = parseRoute(host ? *host : std::string(), request.target, options_.domain);
   if (!route) {
     respond(http::textResponse(404, "no route: the gateway serves /<namespace>/<function>/<path>\n"));
     return;
@@ -83,13 +84,16 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   Call call;
   call.request = invokeRequestFor(request, *route, *trigger);
   // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
-  call.request.headers.emplace_back(kInvokeTokenHeader, invokeTokensFor(options_.invokeKeys, route->ns));
+  call.request.headers.emplace_back(kInvokeTokenHeader, options_.invokeToken.empty()
+                                                            ? invokeTokensFor(options_.invokeKeys, route->ns)
+                                                            : options_.invokeToken);
   call.done = [this, respond, route = *route, started](CallResult result) {
     http::ServerResponse response;
     switch (result.end) {
       case CallEnd::kAnswered:
         response = clientResponseFrom(result.response);
         response.headers.emplace_back("X-Sluice-Replica", result.replica);
+        response.headers.emplace_back("X-Sluice-Attempts", std::to_string(result.attempts));
         break;
       case CallEnd::kNotFound:
         response = http::textResponse(404, "Function " + route.key() + " is not routable: " + result.detail + "\n");

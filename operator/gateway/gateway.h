@@ -1,9 +1,15 @@
 // Gateway: sluice-gateway's front door. Serves `<method> /<namespace>/<function><path>`
-// on the public listener and hands each request to the Dispatcher; answers:
+// (and host routes under `domain`, see route.h) on the public listener and hands each request to the Dispatcher;
+// answers:
 //   the handler's answer (a Lambda/SCF proxy response mapped, see proxy_response.h),
+//     with X-Sluice-Replica (who answered) and X-Sluice-Attempts (replicas tried:
+//     > 1 when a connection was refused or a replica turned it away unhandled),
 //   404 no routable Function (none of that name, or without an http Trigger),
 //   413 a body over maxBodyBytes, 503 + Retry-After the Function's queue is full,
-//   504 no answer within the request timeout, 502 the replica broke the connection,
+//   504 no answer within the request timeout,
+//   502 the replica broke the connection after the request was sent (it may have
+//     run the handler, e.g. a replica killed mid-request: never retried; at most
+//     spec.concurrency requests per lost replica),
 //   503 + Retry-After still queued when the gateway stops (never sent).
 // The admin listener serves /healthz, /readyz (routes loaded), /metrics and
 // /loads (JSON: each routable Function's pending and in-flight requests, read
@@ -29,6 +35,7 @@ namespace sluice::gateway {
 struct GatewayOptions {
   std::string listenAddress = "0.0.0.0:8080";
   std::string adminAddress = "0.0.0.0:9090";
+  std::string domain;  // routes Host <function>.<namespace>.<domain> too; empty: path routes only
   std::size_t maxBodyBytes = 6 * 1024 * 1024;
   int threads = 2;
   int retryAfterSeconds = 1;  // in a 503's Retry-After
@@ -36,6 +43,8 @@ struct GatewayOptions {
   // Each forwarded request carries its namespace's invoke tokens derived from
   // these (X-Sluice-Invoke-Token); none: replicas refuse the gateway (401).
   InvokeKeys invokeKeys;
+  // When set, sent for every namespace instead (the local platform: one token for all its processes).
+  std::string invokeToken;
 };
 
 class Gateway {

@@ -1,6 +1,7 @@
 #include "gateway/route_table.h"
 
 #include <algorithm>
+#include <set>
 
 #include "api/pods.h"
 #include "kube/resource_client.h"
@@ -13,11 +14,34 @@ std::string namespaceOf(const kube::Json& object) {
   return object.value("/metadata/namespace"_json_pointer, std::string("default"));
 }
 
+// The Function's Ready, not terminating replica Pods, at their pod IP and `port`.
+RouteTable::ReplicasOf replicaPods(const kube::ObjectCache& pods, int port) {
+  return [&pods, port](const std::string& ns, const std::string& function) {
+    std::vector<Replica> replicas;
+    for (const kube::ObjectPtr& pod : pods.byNamespace(ns)) {
+      const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
+      if (labels.value(api::kFunctionLabel, std::string()) != function ||
+          labels.value(api::kRoleLabel, std::string()) != "replica")
+        continue;
+      const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
+      if (ip.empty() || pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod)) continue;
+      const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+      replicas.push_back(
+          Replica{pod->value("/metadata/name"_json_pointer, std::string()), host + ":" + std::to_string(port)});
+    }
+    return replicas;
+  };
+}
+
 }  // namespace
+
+RouteTable::RouteTable(Dispatcher& dispatcher, const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
+                       ReplicasOf replicas)
+    : dispatcher_(dispatcher), functions_(functions), triggers_(triggers), replicas_(std::move(replicas)) {}
 
 RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers,
                        kube::Informer& pods, int port)
-    : dispatcher_(dispatcher), functions_(functions), triggers_(triggers), pods_(pods), port_(port) {
+    : RouteTable(dispatcher, functions.cache(), triggers.cache(), replicaPods(pods.cache(), port)) {
   auto byName = [this](const kube::Json& object) {
     refresh(namespaceOf(object), object.value("/metadata/name"_json_pointer, std::string()));
   };
@@ -37,9 +61,9 @@ RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::
                               },
                               each};
   };
-  functions_.addHandler(handlerOf(byName));
-  triggers_.addHandler(handlerOf(byTrigger));
-  pods_.addHandler(handlerOf(byPod));
+  functions.addHandler(handlerOf(byName));
+  triggers.addHandler(handlerOf(byTrigger));
+  pods.addHandler(handlerOf(byPod));
 }
 
 std::optional<std::string> RouteTable::triggerOf(const std::string& key) const {
@@ -50,34 +74,39 @@ std::optional<std::string> RouteTable::triggerOf(const std::string& key) const {
 }
 
 void RouteTable::refresh(const std::string& ns, const std::string& function) {
-  const std::string key = kube::objectKey(ns, function);
   std::lock_guard lock(mu_);
+  refreshLocked(ns, function);
+}
+
+void RouteTable::refreshAll() {
+  std::lock_guard lock(mu_);
+  std::set<std::string> keys;
+  for (const auto& [key, trigger] : triggerOf_) keys.insert(key);
+  for (const std::string& key : functions_.keys()) keys.insert(key);
+  for (const std::string& key : keys) {
+    const size_t slash = key.find('/');
+    refreshLocked(key.substr(0, slash), key.substr(slash + 1));
+  }
+}
+
+void RouteTable::refreshLocked(const std::string& ns, const std::string& function) {
+  const std::string key = kube::objectKey(ns, function);
   std::string trigger;
-  for (const kube::ObjectPtr& candidate : triggers_.cache().byNamespace(ns)) {
+  for (const kube::ObjectPtr& candidate : triggers_.byNamespace(ns)) {
     if (candidate->value("/spec/functionRef/name"_json_pointer, std::string()) != function) continue;
     if (!candidate->contains("/spec/http"_json_pointer)) continue;
     if (candidate->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
     std::string name = candidate->value("/metadata/name"_json_pointer, std::string());
     if (trigger.empty() || name < trigger) trigger = name;  // the same one whatever the cache's order
   }
-  kube::ObjectPtr object = functions_.cache().get(key);
+  kube::ObjectPtr object = functions_.get(key);
   if (trigger.empty() || !object || object->contains("/metadata/deletionTimestamp"_json_pointer)) {
     if (triggerOf_.erase(key) > 0) dispatcher_.removeFunction(key);
     return;
   }
   FunctionRoute route;
   route.concurrency = object->value("/spec/concurrency"_json_pointer, 1);
-  for (const kube::ObjectPtr& pod : pods_.cache().byNamespace(ns)) {
-    const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
-    if (labels.value(api::kFunctionLabel, std::string()) != function ||
-        labels.value(api::kRoleLabel, std::string()) != "replica")
-      continue;
-    const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
-    if (ip.empty() || pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod)) continue;
-    const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
-    route.replicas.push_back(
-        Replica{pod->value("/metadata/name"_json_pointer, std::string()), host + ":" + std::to_string(port_)});
-  }
+  route.replicas = replicas_(ns, function);
   std::sort(route.replicas.begin(), route.replicas.end(),
             [](const Replica& a, const Replica& b) { return a.name < b.name; });
   triggerOf_[key] = trigger;

@@ -23,7 +23,7 @@ LocalRunner::LocalRunner(LocalRunnerOptions options, LocalStore& store, platform
       autoscaler_(controllers::AutoscaleReconcilerOptions{}, store,
                   controllers::AutoscaleCaches{store.functions(), store.triggers()}, scalers, events, metrics, clock),
       functions_(store, controllers::FunctionControllerCaches{store.functions(), store.triggers()}, platform, events,
-                 clock),
+                 clock, options_.gatewayUrl),
       cron_(store, store.triggers(), platform, events, clock) {}
 
 std::vector<std::string> LocalRunner::reload() {
@@ -124,6 +124,7 @@ void LocalRunner::round() {
       if (!result.status.isOk()) SLUICE_LOG_WARN("local: Function {}: {}", key, result.status.toString());
     }
     applied_.insert(key);
+    announceUrl(key);
   }
   for (auto it = applied_.begin(); it != applied_.end();) {
     if (live.contains(*it)) {
@@ -133,9 +134,20 @@ void LocalRunner::round() {
     (void)functions_.reconcile(*it);   // gone: the platform drains its replicas
     (void)autoscaler_.reconcile(*it);  // drops the autoscaler's state of it
     refused_.erase(*it);
+    urls_.erase(*it);
     it = applied_.erase(it);
   }
   platform_.tick();
+  if (options_.afterRound) options_.afterRound();
+}
+
+void LocalRunner::announceUrl(const std::string& key) {
+  kube::ObjectPtr function = store_.functions().get(key);
+  std::string url = function ? function->value("/status/url"_json_pointer, std::string()) : std::string();
+  std::string& known = urls_[key];
+  if (url == known) return;
+  if (!url.empty()) SLUICE_LOG_INFO("local: Function {} answers HTTP at {}", key, url);
+  known = std::move(url);
 }
 
 void LocalRunner::fireCron() {

@@ -9,11 +9,14 @@
 // platform and writes the Function's status, exactly as on Kubernetes; then
 // the platform starts, adopts, drains and replaces processes. Cron Triggers
 // fire through the CronFirer on a thread of their own (a delivery waits on the
-// handler; the rounds must go on meanwhile).
+// handler; the rounds must go on meanwhile). With a gateway URL, a Function
+// with an http Trigger gets status.url, logged whenever it changes, and
+// `afterRound` lets the gateway's routes follow the processes.
 // Not thread-safe: run() on one thread; stop it through the stop_token.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -38,6 +41,10 @@ struct LocalRunnerOptions {
   std::string dir;
   std::chrono::milliseconds reloadInterval{1000};
   std::chrono::milliseconds tickInterval{200};
+  // The local sluice-gateway's base URL (empty: none, no status.url).
+  std::string gatewayUrl;
+  // Called after each round, once the platform has started, adopted and drained processes.
+  std::function<void()> afterRound;
 };
 
 class LocalRunner {
@@ -68,6 +75,8 @@ class LocalRunner {
     std::string refusedAt;   // the generations a terminal error was given for
     std::string generation;  // the generation last looked at (cron Triggers)
   };
+  // Logs a Function's status.url when it is new or changed.
+  void announceUrl(const std::string& key);
   static void reschedule(Schedule& schedule, const controller::ReconcileResult& result, Clock::TimePoint now,
                          std::string generations);
 
@@ -82,6 +91,7 @@ class LocalRunner {
   std::set<std::string> applied_;              // Function keys handed to the platform
   std::map<std::string, Schedule> refused_;    // Functions whose spec was refused
   std::map<std::string, Schedule> cronTimes_;  // cron thread only
+  std::map<std::string, std::string> urls_;    // status.url last logged, by Function
 };
 
 }  // namespace sluice::local

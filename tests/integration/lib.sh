@@ -23,6 +23,8 @@ invoke_key_dir() {
   [[ -s $work/invoke-key/key ]] || head -c 32 /dev/urandom | base64 >"$work/invoke-key/key"
   echo "$work/invoke-key"
 }
+# A TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # poll TIMEOUT_SECONDS CMD...: retries CMD every 0.5 s until it succeeds; fails on timeout.
 poll() {

@@ -64,3 +64,9 @@ app.kubernetes.io/component: gateway
 {{- define "sluice.invokeKeySecret" -}}
 {{- default (printf "%s-invoke-key" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.tokens.invokeKeySecret -}}
 {{- end }}
+{{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
+{{- define "sluice.gatewayWildcardHost" -}}
+{{- with .Values.gateway.domain -}}
+{{- printf "*.%s" (first (splitList ":" .)) -}}
+{{- end -}}
+{{- end -}}

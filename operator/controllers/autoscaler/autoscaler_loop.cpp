@@ -85,10 +85,7 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
     }
     options.cronSettledBefore = cronSettledBeforeIn(triggers.cache());
     options.gatewayLoadsUrls = std::move(gatewayLoadsUrls);
-    options.functionConcurrency = [&cache = functions.cache()](const std::string& ns, const std::string& name) {
-      kube::ObjectPtr function = cache.get(kube::objectKey(ns, name));
-      return function ? function->value("/spec/concurrency"_json_pointer, 1) : 1;
-    };
+    options.functionConcurrency = functionConcurrencyIn(functions.cache());
     factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), http::makeCppRestHttpClient(), clock, options);
   }
   if (registry) metrics_ = std::make_unique<autoscaler::AutoscalerMetrics>(std::move(registry));

@@ -276,4 +276,11 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::objectStore(const
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::ObjectCountScaler>(options, std::move(counter)));
 }
 
+std::function<int(const std::string&, const std::string&)> functionConcurrencyIn(const kube::ObjectCache& functions) {
+  return [&functions](const std::string& ns, const std::string& name) {
+    kube::ObjectPtr function = functions.get(kube::objectKey(ns, name));
+    return function ? function->value("/spec/concurrency"_json_pointer, 1) : 1;
+  };
+}
+
 }  // namespace sluice::controllers

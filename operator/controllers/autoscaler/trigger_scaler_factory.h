@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "http/http_client.h"
+#include "kube/object_cache.h"
 #include "kube/resource_client.h"
 
 namespace sluice::controllers {
@@ -79,6 +80,10 @@ class TriggerScalerFactory final : public ScalerFactory {
   const Clock& clock_;
   TriggerScalerFactoryOptions options_;
 };
+
+// TriggerScalerFactoryOptions::functionConcurrency over a cache of Functions
+// (the Manager's informer, or --local's store); it must outlive the result.
+std::function<int(const std::string&, const std::string&)> functionConcurrencyIn(const kube::ObjectCache& functions);
 
 // The vhost of an AMQP URL ("amqp://u:p@h:5672/%2f" -> "/", no path -> "/").
 Result<std::string> amqpVhost(const std::string& url);

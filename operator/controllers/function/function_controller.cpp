@@ -24,13 +24,14 @@ constexpr auto kResyncPeriod = std::chrono::seconds(30);
 
 FunctionController::FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches,
                                        platform::Platform& platform, controller::EventRecorder& events, Clock& clock,
-                                       std::string gatewayUrl)
+                                       std::string gatewayUrl, std::string gatewayDomain)
     : client_(client),
       caches_(caches),
       platform_(platform),
       events_(events),
       clock_(clock),
-      gatewayUrl_(std::move(gatewayUrl)) {}
+      gatewayUrl_(std::move(gatewayUrl)),
+      gatewayDomain_(std::move(gatewayDomain)) {}
 
 std::vector<std::string> FunctionController::functionsOfTrigger(const json& trigger) {
   std::string name = trigger.value("/spec/functionRef/name"_json_pointer, std::string());
@@ -63,9 +64,7 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   const bool routable = std::any_of(triggers.begin(), triggers.end(),
                                     [](const json& t) { return t.contains("/spec/http"_json_pointer); });
   if (routable && !gatewayUrl_.empty()) {
-    std::string base = gatewayUrl_;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    status["url"] = base + "/" + ns + "/" + name;
+    status["url"] = api::functionUrl(gatewayUrl_, gatewayDomain_, ns, name);
   } else if (function.contains("/status/url"_json_pointer)) {
     status["url"] = nullptr;
   }

@@ -41,9 +41,11 @@ struct FunctionControllerCaches {
 class FunctionController final : public controller::Reconciler {
  public:
   // `gatewayUrl`: the gateway's public base URL; given, a Function with an http
-  // Trigger gets status.url (<gatewayUrl>/<namespace>/<name>).
+  // Trigger gets status.url (api::functionUrl: <gatewayUrl>/<namespace>/<name>,
+  // or <name>.<namespace>.<gatewayDomain> when the gateway routes by host).
   FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches, platform::Platform& platform,
-                     controller::EventRecorder& events, Clock& clock, std::string gatewayUrl = "");
+                     controller::EventRecorder& events, Clock& clock, std::string gatewayUrl = "",
+                     std::string gatewayDomain = "");
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
@@ -60,6 +62,7 @@ class FunctionController final : public controller::Reconciler {
   controller::EventRecorder& events_;
   Clock& clock_;
   const std::string gatewayUrl_;
+  const std::string gatewayDomain_;
 };
 
 }  // namespace sluice::controllers

@@ -215,6 +215,15 @@ std::vector<int> LocalPlatform::replicaPids(const std::string& key) const {
   return out;
 }
 
+std::vector<LocalPlatform::ReadyReplica> LocalPlatform::readyReplicas(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  std::vector<ReadyReplica> out;
+  for (const auto& [pid, p] : children_) {
+    if (p.function == key && p.state == State::kReady) out.push_back(ReadyReplica{pid, p.dataPort});
+  }
+  return out;
+}
+
 double LocalPlatform::replicaSeconds() const {
   std::lock_guard lock(mu_);
   return replicaSeconds_;

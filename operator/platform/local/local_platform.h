@@ -107,6 +107,12 @@ class LocalPlatform final : public Platform {
   int warmReady() const;
   // Pids of a Function's replicas (tests kill one).
   std::vector<int> replicaPids(const std::string& key) const;
+  // A Function's replicas that take invocations now (ready, not draining): what the gateway balances over.
+  struct ReadyReplica {
+    int pid = 0;
+    int port = 0;  // its data port (/invoke), on 127.0.0.1
+  };
+  std::vector<ReadyReplica> readyReplicas(const std::string& key) const;
   // Sum over Functions of replicas alive × seconds (the cost the demo reports).
   double replicaSeconds() const;
 

@@ -2,9 +2,10 @@
 # real sluice-runtime stand-ins): status.url is set; the first request is held
 # while the operator's http scaler wakes the Function (0 -> 1) and is answered
 # by the handler, whose Lambda proxy response becomes the real status, headers
-# and body; /specialize and /drain cannot be reached through the gateway (it
-# calls only the replicas' data port, where those paths are the handler's);
-# with no more requests the Function goes back to 0.
+# and body; a gateway with --domain also routes Host echo.<namespace>.<domain>
+# (any path) to it; /specialize and /drain cannot be reached through the
+# gateway (it calls only the replicas' data port, where those paths are the
+# handler's); with no more requests the Function goes back to 0.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 source "$(dirname "$0")/gateway_lib.sh"
@@ -85,6 +86,19 @@ done
   fail "a control endpoint of a replica was called through the gateway"
 pods_are echo 1 || fail "pods after the control paths: $(live_count echo), expected 1"
 echo "[step] /specialize and /drain through the gateway reached only the handler (its own paths)"
+
+# Host routes: a second gateway with a domain; the host names the Function, the whole path reaches it.
+start_gateway gwh --domain fn.test
+status=$(curl -s -m 30 -o "$work/host-body" -w '%{http_code}' -H "Host: echo.$ns.fn.test:8080" \
+  "http://127.0.0.1:$gwh_port/items/8?color=blue")
+[[ $status == 201 ]] || fail_with_logs "Host echo.$ns.fn.test: HTTP $status: $(cat "$work/host-body")"
+jq -e '.method == "GET" and .path == "/items/8" and .query.color == "blue"' "$work/host-body" >/dev/null ||
+  fail "through the host route the handler saw: $(cat "$work/host-body")"
+status=$(curl -s -m 30 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gwh_port/$ns/echo/items/9")
+[[ $status == 201 ]] || fail "the path route beside the host route: HTTP $status"
+status=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -H "Host: nobody.$ns.fn.test" "http://127.0.0.1:$gwh_port/")
+[[ $status == 404 ]] || fail "Host nobody.$ns.fn.test: HTTP $status, expected 404"
+echo "[step] Host echo.$ns.fn.test reaches the Function (path /items/8), the path route too; an unknown host 404"
 
 # No more requests: back to zero after the 5 s cooldown.
 (poll 60 desired_is echo 0) || fail_with_logs "desiredReplicas $(desired echo) after cooldown, expected 0"

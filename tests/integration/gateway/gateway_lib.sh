@@ -5,8 +5,6 @@
 # Ready pod's IP as it appears and stopped when the pod goes.
 # Sourced after ../lib.sh and own_namespace (which set $ns, $work, $pids).
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
 # build's) whose public port is ${NAME}_port
 # and admin port ${NAME}_admin; waits until it has loaded its routes.
@@ -41,11 +39,15 @@ standins() {
   (
     set +e
     while :; do
-      k get pods -l "sluice.io/function=$function" -o json 2>/dev/null |
+      # A failed list (a busy apiserver) says nothing: stopping every stand-in on it would drain
+      # replicas under load (seen as empty 404s from their closing listeners).
+      if k get pods -l "sluice.io/function=$function" -o json >"$work/standins/pods.json" 2>/dev/null; then
         jq -r '.items[] | select(.metadata.deletionTimestamp == null and .status.podIP != null)
                | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | "\(.metadata.name) \(.status.podIP)"' >"$work/standins/want.new"
-      mv "$work/standins/want.new" "$work/standins/want"
+               | "\(.metadata.name) \(.status.podIP)"' "$work/standins/pods.json" >"$work/standins/want.new" &&
+          mv "$work/standins/want.new" "$work/standins/want"
+      fi
+      [[ -e $work/standins/want ]] || { sleep 0.2; continue; }
       while read -r pod ip; do
         [[ -e $work/standins/$pod.pid ]] && continue
         # The runtime removes its token file once read: each stand-in gets its own copy.

@@ -11,17 +11,8 @@
 # Wall time: 4-64 s to the firing, then a few seconds.
 source "$(dirname "$0")/../lib.sh"
 require_env SLUICE_SOURCE_DIR SLUICE_BUILD_DIR
-
-work=$(mktemp -d)
-op_pid=
-cleanup() {
-  local code=$?
-  [[ -n $op_pid ]] && kill -INT "$op_pid" 2>/dev/null && wait "$op_pid" 2>/dev/null
-  ((code == 0)) || { echo "--- operator log (last 40 lines)"; tail -40 "$work/operator.log"; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/manifests" "$work/out"
+source "$(dirname "$0")/local_lib.sh"
+mkdir -p "$work/out"
 
 # A daily schedule for the next minute at least 4 s away, so the Trigger is
 # loaded before that minute begins (a late replica still gets the tick: the
@@ -52,15 +43,7 @@ spec:
   cron: {schedule: "$schedule", payload: "build the report"}
 YAML
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$SLUICE_BUILD_DIR/sluice-operator" --local "$work/manifests" --metrics-bind-address "127.0.0.1:$port" \
-  --warm-pool 1 --drain-grace 5 >"$work/operator.log" 2>&1 &
-op_pid=$!
-
-replicas() {
-  curl -sf "http://127.0.0.1:$port/metrics" |
-    awk '/^sluice_local_replicas\{/ && /function="default\/report"/ && /state="(starting|ready)"/ {n += $2} END {print n + 0}'
-}
+start_local_operator
 records() { cat "$work/out"/* 2>/dev/null | grep -c . || true; }
 records_are() { [[ $(records) -eq $1 ]]; }
 fired_lines() { grep -c "Trigger default/nightly: Fired: " "$work/operator.log" || true; }
@@ -68,9 +51,8 @@ metrics_up() { curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; }
 
 poll 20 metrics_up
 # Until the firing: zero replica processes.
-peak=0
 while (($(date -u +%s) < at)); do
-  n=$(replicas)
+  n=$(replicas report)
   ((n == 0)) || fail "$n replica process(es) before the firing at $(date -u -d "@$at" +%H:%M:%S)"
   sleep 1
 done
@@ -79,7 +61,7 @@ echo "[step] 0 replica processes until the firing at $(date -u -d "@$at" +%H:%M:
 # The firing wakes one replica and its record arrives.
 woke_or_recorded() {
   local n
-  n=$(replicas)
+  n=$(replicas report)
   ((n > peak)) && peak=$n
   records_are 1
 }
@@ -94,13 +76,7 @@ poll 10 fired_logged
 echo "[figure] local cron: the record of the $fired firing arrived $fired_ms ms after the minute began"
 
 # After the delivery and the cooldown: back to zero, no second tick.
-at_zero() {
-  local n
-  n=$(replicas)
-  ((n > peak)) && peak=$n
-  ((n == 0))
-}
-poll 90 at_zero
+poll 90 at_zero report
 zero_ms=$(($(date +%s%3N) - at * 1000))
 echo "[figure] local cron: back at zero replica processes $zero_ms ms after the minute began"
 ((peak == 1)) || fail "peak replica processes $peak, expected 1"

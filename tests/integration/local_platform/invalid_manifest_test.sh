@@ -52,7 +52,7 @@ manifest a 2 >"$work/manifests/a.yaml"
 manifest b 2 >"$work/manifests/b.yaml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$SLUICE_BUILD_DIR/sluice-operator" --local "$work/manifests" --metrics-bind-address "127.0.0.1:$port" \
-  --warm-pool 1 --drain-grace 5 >"$work/operator.log" 2>&1 &
+  --gateway-listen-address 127.0.0.1:0 --warm-pool 1 --drain-grace 5 >"$work/operator.log" 2>&1 &
 op_pid=$!
 
 drop "$work/in-a" a1 10

@@ -171,6 +171,24 @@ TEST_F(DispatcherTest, NeverResendsACallThatReachedAReplica) {
   EXPECT_EQ(results[0].second.attempts, 1);
 }
 
+// A replica that broke a connection is probably dying: no new call goes to it
+// until the backoff is over (its process may still accept connections).
+TEST_F(DispatcherTest, AReplicaThatBrokeAConnectionRestsForTheBackoff) {
+  dispatcher.setFunction("ns/f", twoReplicas(2));
+  dispatcher.submit("ns/f", call("1"));
+  dispatcher.submit("ns/f", call("2"));
+  ASSERT_EQ(upstream.openTo("10.0.0.1:8090"), 1);
+  upstream.complete("10.0.0.1:8090", UpstreamOutcome::kFailed);
+  dispatcher.submit("ns/f", call("3"));
+  dispatcher.submit("ns/f", call("4"));
+  EXPECT_EQ(upstream.openTo("10.0.0.1:8090"), 0);
+  EXPECT_EQ(upstream.openTo("10.0.0.2:8090"), 2);
+  EXPECT_EQ(dispatcher.loads()[0].pending, 1);
+  clock.advance(std::chrono::milliseconds(100));
+  dispatcher.tick();
+  EXPECT_EQ(upstream.openTo("10.0.0.1:8090"), 1);
+}
+
 TEST_F(DispatcherTest, TimesOutQueuedCallsAtTheirDeadline) {
   dispatcher.setFunction("ns/f", FunctionRoute{{}, 1});
   dispatcher.submit("ns/f", call("early"));

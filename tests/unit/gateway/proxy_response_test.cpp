@@ -42,11 +42,6 @@ TEST(RouteTest, RefusesTargetsThatNameNoFunction) {
   EXPECT_FALSE(parseRoute("http://x/shop/orders"));
 }
 
-TEST(RouteTest, FunctionUrlJoinsTheBase) {
-  EXPECT_EQ(functionUrl("http://gw:8080/", "ns", "f"), "http://gw:8080/ns/f");
-  EXPECT_EQ(functionUrl("http://gw:8080", "ns", "f"), "http://gw:8080/ns/f");
-}
-
 TEST(InvokeRequestTest, CarriesMethodPathQueryAndDropsSpoofedAndHopHeaders) {
   http::ServerRequest request;
   request.method = "PUT";

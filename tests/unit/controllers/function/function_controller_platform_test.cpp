@@ -173,7 +173,8 @@ TEST_F(FunctionControllerPlatformTest, AGoneFunctionIsForgotten) {
 namespace sluice::controllers {
 namespace {
 
-// With the gateway's URL known, a Function with an http Trigger gets status.url; without one it loses it.
+// With the gateway's URL known, a Function with an http Trigger gets status.url (in the host form when
+// the gateway routes by host); without one it loses it.
 TEST(FunctionControllerUrlTest, StatusUrlFollowsTheHttpTrigger) {
   testing::FakeClock clock;
   testing::FakeResourceClient client(clock);
@@ -195,6 +196,13 @@ TEST(FunctionControllerUrlTest, StatusUrlFollowsTheHttpTrigger) {
   ASSERT_TRUE(controller.reconcile("ns/echo").status.isOk());
   json current = *client.object(spec::kFunctions, "ns", "echo");
   EXPECT_EQ(current["status"]["url"], "http://gw.example:8080/ns/echo");
+
+  functions.upsert(std::make_shared<const json>(current));
+  FunctionController byHost(client, {functions, triggers}, platform, events, clock, "https://gw.example",
+                            "fn.example.com");
+  ASSERT_TRUE(byHost.reconcile("ns/echo").status.isOk());
+  current = *client.object(spec::kFunctions, "ns", "echo");
+  EXPECT_EQ(current["status"]["url"], "https://echo.ns.fn.example.com");
 
   functions.upsert(std::make_shared<const json>(current));
   triggers.erase("ns/web");
