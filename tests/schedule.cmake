@@ -66,6 +66,10 @@ set(SLUICE_TEST_COSTS
   # Measured on a developer machine (2026-12-05, two shared cores): ~100 s of load, then back to zero.
   integration/gateway/gateway_load_test 180
   integration/images/images_test 120
+  # Measured on this branch's machine under load (not the CI run above): 10 GB through one replica, and
+  # five lives of a leaking one.
+  integration/runtime_io/RuntimeBinaryMemoryTest.TenThousandOneMegabyteRecordsStayWithinTheByteBudget 170
+  integration/runtime_io/RuntimeBinaryMemoryTest.ALeakingHandlerDrainsAndExitsBeforeTheLimitAndRestartsLoseNothing 120
   integration/runtime_io/KafkaDeliveryTest.SigkillOfReplicasMidStreamLosesNothing 80
   integration/autoscaler/kafka_autoscale_test 75
   integration/autoscaler/cpu_autoscale_test 74

@@ -307,6 +307,7 @@ struct OperatorFlags {
   LocalFlags local;
   bool localCheck = false;
   int defaultWarmPoolSize = 0;
+  sluice::platform::DefaultMemory defaultMemory{"256Mi", "1Gi"};
   std::string gatewayUrl;
   std::string gatewayDomain;
   std::vector<std::string> gatewayLoadsUrls;
@@ -317,6 +318,24 @@ struct OperatorFlags {
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
+
+// The flags of the tokens that guard replicas (docs/trust.md).
+void addTokenFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--invoke-key-dir", f.invokeKeyDir,
+                 "Folder with the invoke master key (file key, and previous while a new key rolls out): replicas "
+                 "accept /invoke only with the tokens derived from it (the gateway mounts the same); none: "
+                 "replicas refuse every /invoke")
+      ->envname("SLUICE_INVOKE_KEY_DIR");
+  app.add_option("--token-rotation-hours", f.tokenRotationHours,
+                 "Rotate each namespace's control token this often (0: only when the Secret "
+                 "sluice-control-token is annotated sluice.io/rotate)")
+      ->check(CLI::Range(0, 24 * 365))
+      ->capture_default_str();
+  app.add_option("--token-resync-seconds", f.tokenResyncSeconds,
+                 "How often each namespace's token Secret is checked: a deleted one is recreated within this time")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+}
 
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
@@ -356,6 +375,15 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  app.add_option("--default-memory-request", f.defaultMemory.request,
+                 "Memory request of replica and warm pods whose Function declares no memory (\"\": none)")
+      ->envname("SLUICE_DEFAULT_MEMORY_REQUEST")
+      ->capture_default_str();
+  app.add_option("--default-memory-limit", f.defaultMemory.limit,
+                 "Memory limit of replica and warm pods whose Function declares no memory (\"\": none); the "
+                 "runtime sizes its in-flight byte budget from it and restarts cleanly before reaching it")
+      ->envname("SLUICE_DEFAULT_MEMORY_LIMIT")
+      ->capture_default_str();
   app.add_option("--runtime-image", f.runtimeImage, "Image of replica pods whose Function sets no spec.image")
       ->envname("SLUICE_RUNTIME_IMAGE")
       ->capture_default_str();
@@ -372,20 +400,7 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-service", f.gatewayService,
                  "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
                  "endpoints on the port named admin");
-  app.add_option("--invoke-key-dir", f.invokeKeyDir,
-                 "Folder with the invoke master key (file key, and previous while a new key rolls out): replicas "
-                 "accept /invoke only with the tokens derived from it (the gateway mounts the same); none: "
-                 "replicas refuse every /invoke")
-      ->envname("SLUICE_INVOKE_KEY_DIR");
-  app.add_option("--token-rotation-hours", f.tokenRotationHours,
-                 "Rotate each namespace's control token this often (0: only when the Secret "
-                 "sluice-control-token is annotated sluice.io/rotate)")
-      ->check(CLI::Range(0, 24 * 365))
-      ->capture_default_str();
-  app.add_option("--token-resync-seconds", f.tokenResyncSeconds,
-                 "How often each namespace's token Secret is checked: a deleted one is recreated within this time")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
+  addTokenFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -486,7 +501,8 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
     SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every /invoke (cron ticks and the gateway's too)");
   }
   tokenOptions.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
-  sluice::platform::KubePlatformSetup kube(manager, {flags.runtimeImage, flags.defaultWarmPoolSize},
+  sluice::platform::KubePlatformSetup kube(manager,
+                                           {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
                                            flags.watchNamespace, clock, tokenOptions);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
@@ -494,6 +510,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.ns = flags.watchNamespace;
   controllerOptions.metricsRegistry = registry;
   controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  controllerOptions.defaultMemory = flags.defaultMemory;
   controllerOptions.gatewayUrl = flags.gatewayUrl;
   controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
   controllerOptions.gatewayDomain = flags.gatewayDomain;

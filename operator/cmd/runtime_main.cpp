@@ -8,6 +8,7 @@
 // group) and exits 0. /invoke is served on --data-bind-address, the rest on
 // --control-bind-address; both tokens are taken from the environment (or
 // token files) before anything else runs and scrubbed (docs/trust.md).
+#include <malloc.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "common/crash_report.h"
 #include "common/free_port.h"
 #include "common/logging.h"
+#include "common/memory_limit.h"
 #include "common/signals.h"
 #include "common/tokens.h"
 #include "runtime/config/config_parser.h"
@@ -31,6 +33,7 @@
 #include "runtime/control/runtime_controller.h"
 #include "runtime/delivery/runtime_metrics.h"
 #include "runtime/handlers/make_handler.h"
+#include "runtime/memory/memory_watchdog.h"
 #include "sluice/version.h"
 
 namespace {
@@ -52,6 +55,17 @@ sluice::Result<std::shared_ptr<sluice::runtime::Handler>> buildHandler(
   return std::shared_ptr<sluice::runtime::Handler>(std::move(handler).value());
 }
 
+// Kubernetes shows this file's content as the container's termination
+// message; elsewhere (no such file, not writable) the log says it.
+void writeTerminationMessage(const std::string& path, const std::string& message) {
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::trunc);
+  if (out) out << message << "\n";
+}
+
+// The exit code of a replica the memory watchdog stopped.
+constexpr int kMemoryPressureExit = 4;
+
 }  // namespace
 
 int main(int argc, char** argv, char** envp) {
@@ -60,6 +74,12 @@ int main(int argc, char** argv, char** envp) {
       sluice::runtime::takeEnvironmentSecret(sluice::kControlTokenEnv, envp);
   const std::string invokeTokensFromEnvironment = sluice::runtime::takeEnvironmentSecret(sluice::kInvokeTokenEnv, envp);
   sluice::installCrashReport();
+  // Event payloads of a few hundred KB and more get their own mappings, given
+  // back to the system when freed. glibc otherwise raises this threshold
+  // after the first such free (up to 32 MiB), so 1 MB records then come from
+  // per-thread heaps that keep freed memory: the resident set drifted far
+  // above what the byte budget holds in flight.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
   app.set_version_flag("--version", std::string("sluice-runtime ") + sluice::kVersion);
 
@@ -71,6 +91,10 @@ int main(int argc, char** argv, char** envp) {
   std::string invokeTokenFile;
   int drainGraceSeconds = 30;
   bool warm = false;
+  sluice::runtime::InvokeLimitOptions invokeLimits;
+  int64_t memoryLimitBytes = 0;
+  double memoryThreshold = 0.9;
+  std::string terminationLog = "/dev/termination-log";
   app.add_option("--config", configPath, "Function configuration file (JSON or YAML) rendered by the operator")
       ->envname("SLUICE_CONFIG");
   app.add_option("--control-bind-address", controlAddress,
@@ -95,6 +119,27 @@ int main(int argc, char** argv, char** envp) {
   app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  app.add_option("--invoke-max-body-bytes", invokeLimits.maxBodyBytes, "Largest /invoke body; larger ones get 413")
+      ->envname("SLUICE_INVOKE_MAX_BODY_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  app.add_option("--invoke-max-concurrency", invokeLimits.maxConcurrent,
+                 "/invoke requests under way at once; more get 429 with Retry-After")
+      ->envname("SLUICE_INVOKE_MAX_CONCURRENCY")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--memory-limit-bytes", memoryLimitBytes,
+                 "The memory limit the watchdog guards (default: the container's cgroup limit)")
+      ->envname("SLUICE_MEMORY_LIMIT_BYTES")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
+  app.add_option("--memory-watchdog-threshold", memoryThreshold,
+                 "Share of the memory limit at which the replica sheds load, drains and exits (exit code 4)")
+      ->envname("SLUICE_MEMORY_WATCHDOG_THRESHOLD")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 0.99));
+  app.add_option("--termination-log", terminationLog,
+                 "Where the reason for a watchdog exit is written (Kubernetes' terminationMessagePath)")
+      ->capture_default_str();
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
       ->envname("SLUICE_LOG_LEVEL")
       ->capture_default_str();
@@ -154,6 +199,7 @@ int main(int argc, char** argv, char** envp) {
   serverOptions.dataBindAddress = dataAddress;
   serverOptions.invokeTokens = sluice::runtime::splitTokens(*invokeTokens);
   if (serverOptions.invokeTokens.empty()) SLUICE_LOG_WARN("no invoke token: /invoke refuses every call");
+  serverOptions.invokeLimits = invokeLimits;
   serverOptions.unhealthyReason = []() -> std::string {
     return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
   };
@@ -179,6 +225,16 @@ int main(int argc, char** argv, char** envp) {
       }
     }
   });
+  // The memory watchdog: shed load, drain and exit 4 before the kernel's OOM kill.
+  if (memoryLimitBytes == 0) memoryLimitBytes = sluice::memoryLimitMebibytes() * 1024 * 1024;
+  sluice::runtime::MemoryWatchdog memoryWatchdog(
+      {memoryLimitBytes, memoryThreshold}, [] { return sluice::runtime::residentBytes(); }, sluice::realClock());
+  memoryWatchdog.start([&](const std::string& message) {
+    SLUICE_LOG_ERROR("{}", message);
+    writeTerminationMessage(terminationLog, message);
+    exitCode = kMemoryPressureExit;
+    controller.shedLoad();
+  });
   controller.waitForDrainRequest();
   // Unfinished events were not acknowledged and will be redelivered, so the
   // drain succeeds either way; drain() logs what was left.
@@ -188,6 +244,7 @@ int main(int argc, char** argv, char** envp) {
   (void)controller.drain(grace);
   watchdog.request_stop();
   watchdog.join();
+  memoryWatchdog.stop();
   server.stop();
   return exitCode.load();
 }

@@ -73,8 +73,8 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   manager.add(std::move(controller));
 
   warmPools_ = std::make_unique<WarmPoolController>(
-      WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize}, manager.client(), functions.cache(),
-      triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
+      WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory},
+      manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
   auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf, functionShapeChanged);

@@ -21,6 +21,7 @@
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
 #include "platform/kube/control_token.h"
+#include "platform/kube/pod_template.h"
 #include "platform/platform.h"
 
 namespace prometheus {
@@ -43,6 +44,8 @@ struct ControllersOptions {
   std::shared_ptr<prometheus::Registry> metricsRegistry;
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
   int defaultWarmPoolSize = 0;
+  // Memory of pods whose Function declares none (platform/kube/pod_template.h).
+  platform::DefaultMemory defaultMemory{};
   // sluice-gateway: its public base URL (status.url of Functions with an http
   // Trigger; empty: none) and the /loads URLs of its replicas, asked each
   // autoscaling round (none: http Triggers are not measured).

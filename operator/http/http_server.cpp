@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -124,7 +125,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_->stopping_) return close();
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(server_->options_.maxBodyBytes);
+    // With a per-request limit, onHeader() sets it once it knows the target.
+    parser_->body_limit(server_->options_.bodyLimitFor ? std::numeric_limits<std::uint64_t>::max()
+                                                       : server_->options_.maxBodyBytes);
     // The first request may take readTimeout; an idle kept-alive one idleTimeout.
     stream_.expires_after(requestsServed_ == 0 ? server_->options_.readTimeout : server_->options_.idleTimeout);
     beast::http::async_read_header(
@@ -133,13 +136,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onHeader(beast::error_code ec) {
-    if (ec == beast::http::error::body_limit)
-      return refuse(
-          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+    bodyLimit_ = server_->options_.maxBodyBytes;
+    if (ec == beast::http::error::body_limit) return refuse(413, bodyTooLarge());
     if (ec == beast::http::error::header_limit) return refuse(431, "request header block too large\n");
     if (ec) return close();
     stream_.expires_after(server_->options_.readTimeout);
     const auto& header = parser_->get();
+    if (server_->options_.bodyLimitFor) {
+      bodyLimit_ = std::min(bodyLimit_, server_->options_.bodyLimitFor(std::string(header.method_string()),
+                                                                       std::string(header.target())));
+      if (auto length = parser_->content_length(); length && *length > bodyLimit_) return refuse(413, bodyTooLarge());
+      parser_->body_limit(bodyLimit_);
+    }
     auto expect = header.find(beast::http::field::expect);
     if (expect != header.end() && lower(std::string(expect->value())) == "100-continue" && !parser_->is_done()) {
       auto interim = std::make_shared<beast::http::response<beast::http::empty_body>>(beast::http::status::continue_,
@@ -162,8 +170,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void onRequest(beast::error_code ec) {
     if (ec == beast::http::error::body_limit) {
       // A chunked body grew past the limit while being read.
-      return refuse(
-          413, "request body larger than the limit of " + std::to_string(server_->options_.maxBodyBytes) + " bytes\n");
+      return refuse(413, bodyTooLarge());
     }
     if (ec) return close();
     stream_.expires_never();
@@ -199,7 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response->result(static_cast<unsigned>(answer.status));
     for (auto& [name, value] : answer.headers) response->insert(name, value);
     response->body() = std::move(answer.body);
-    const bool keepAlive = keepAlive_ && !server_->stopping_;
+    const bool keepAlive = keepAlive_ && !server_->stopping_ && !answer.closeConnection;
     response->keep_alive(keepAlive);
     response->prepare_payload();
     stream_.expires_after(server_->options_.readTimeout);
@@ -210,6 +217,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                if (ec || !keepAlive) return self->close();
                                self->readHeader();
                              });
+  }
+
+  std::string bodyTooLarge() const {
+    return "request body larger than the limit of " + std::to_string(bodyLimit_) + " bytes\n";
   }
 
   // Answers `status` and closes, reading and dropping what the client still sends.
@@ -254,6 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   std::array<char, 16 * 1024> drainBuffer_{};
   std::string remoteAddress_;
+  std::size_t bodyLimit_ = 0;  // of the request being read
   bool keepAlive_ = true;
   bool handling_ = false;
   std::uint64_t requestsServed_ = 0;

@@ -45,6 +45,7 @@ struct ServerResponse {
   int status = 200;
   HeaderList headers;  // Content-Length and Connection are the server's
   std::string body;
+  bool closeConnection = false;  // answer with "Connection: close" and close it after
 };
 
 // Answers one request; a second call is ignored. Copyable; callable from any thread.
@@ -54,6 +55,10 @@ using RequestHandler = std::function<void(ServerRequest request, Responder respo
 struct HttpServerOptions {
   std::string bindAddress = "127.0.0.1:0";  // host:port; port 0 picks a free one
   std::size_t maxBodyBytes = 6 * 1024 * 1024;
+  // A lower body limit for some requests, from their method and target (the
+  // runtime's /invoke); checked like maxBodyBytes once the header is read.
+  // Unset: maxBodyBytes for every request.
+  std::function<std::size_t(const std::string& method, const std::string& target)> bodyLimitFor = nullptr;
   int threads = 2;
   // How long a kept-alive connection may sit idle, and how long reading one
   // request may take, before the connection is closed.

@@ -212,6 +212,27 @@ std::string secretEnvName(const std::string& owner, const std::string& key) {
   return "SLUICE_SECRET_" + token(owner) + "_" + token(key);
 }
 
+// The function's triggers (those whose functionRef names it) into out.config["triggers"].
+Status renderTriggers(const std::vector<json>& triggers, const std::string& function, const RenderOptions& options,
+                      RenderedConfig& out) {
+  json& c = out.config;
+  c["triggers"] = json::array();
+  for (const json& trigger : triggers) {
+    const json& tspec = trigger.value("spec", json::object());
+    if (tspec.value("functionRef", json::object()).value("name", "") != function) continue;
+    const std::string tname = trigger.at("metadata").at("name").get<std::string>();
+    SecretCollector secrets(out, options, "trigger_" + tname);
+    auto source = renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
+    if (!source.isOk()) return source.status();
+    if (source->is_null()) continue;
+    json entry = {{"name", tname}};
+    entry.update(*source);
+    if (auto bytes = api::v1alpha1::maxInFlightBytesOf(tspec)) entry["maxInFlightBytes"] = *bytes;
+    c["triggers"].push_back(entry);
+  }
+  return Status::ok();
+}
+
 Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vector<json>& triggers,
                                            const RenderOptions& options) {
   try {
@@ -272,20 +293,7 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
       sink->erase("name");
       c["deadLetter"] = *sink;
     }
-    c["triggers"] = json::array();
-    for (const json& trigger : triggers) {
-      const json& tspec = trigger.value("spec", json::object());
-      if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
-      const std::string tname = trigger.at("metadata").at("name").get<std::string>();
-      SecretCollector secrets(out, options, "trigger_" + tname);
-      auto source =
-          renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
-      if (!source.isOk()) return source.status();
-      if (source->is_null()) continue;
-      json entry = {{"name", tname}};
-      entry.update(*source);
-      c["triggers"].push_back(entry);
-    }
+    if (Status rendered = renderTriggers(triggers, name, options, out); !rendered.isOk()) return rendered;
     return out;
   } catch (const json::exception& e) {
     // A required field is missing or has the wrong type: the CRD schema should have refused it.

@@ -268,6 +268,13 @@ Result<Trigger> Trigger::fromJson(const json& trigger) {
   }
   out.sourceType = sourceTypeOf(*spec);
   if (Status s = readSourceOf(*spec, out); !s.isOk()) return s;
+  const json* delivery = nullptr;
+  if (Status s = readObject(*spec, "delivery", "spec", delivery); !s.isOk()) return s;
+  if (delivery && delivery->contains("maxInFlightBytes")) {
+    int64_t bytes = 0;
+    if (Status s = readInt64(*delivery, "maxInFlightBytes", "spec.delivery", bytes); !s.isOk()) return s;
+    out.delivery.maxInFlightBytes = bytes;
+  }
   return out;
 }
 
@@ -285,6 +292,13 @@ std::vector<SecretKey> Trigger::requiredSecretKeys() const {
     for (const char* key : keys) out.push_back({kafka->tls->secretName, key, "spec.kafka.tls.secretRef"});
   }
   return out;
+}
+
+std::optional<int64_t> maxInFlightBytesOf(const json& spec) {
+  if (!spec.is_object() || !spec.contains("delivery") || !spec["delivery"].is_object()) return std::nullopt;
+  const json& delivery = spec["delivery"];
+  if (!delivery.contains("maxInFlightBytes") || !delivery["maxInFlightBytes"].is_number_integer()) return std::nullopt;
+  return delivery["maxInFlightBytes"].get<int64_t>();
 }
 
 std::string sourceTypeOf(const json& spec) {

@@ -92,6 +92,13 @@ struct SecretKey {
   friend bool operator==(const SecretKey&, const SecretKey&) = default;
 };
 
+// spec.delivery, as far as the operator reads it.
+struct Delivery {
+  // Bytes of this Trigger's events a replica may hold unacknowledged; unset:
+  // the runtime sizes it from the replica's memory limit.
+  std::optional<int64_t> maxInFlightBytes;
+};
+
 struct Trigger {
   std::string name;
   std::string ns;
@@ -104,6 +111,7 @@ struct Trigger {
   std::optional<CronSource> cron;
   std::optional<PrometheusSource> prometheus;
   nlohmann::json http;  // spec.http as written (the gateway reads it)
+  Delivery delivery;
 
   // The Trigger object as JSON. Errors name the field; a field of the wrong
   // type or a missing required one is named after its source first
@@ -118,6 +126,9 @@ struct Trigger {
 // The source of a Trigger spec: the first of kafka, rabbitmq, cron, http,
 // objectStore, prometheus that is set ("" if none). Reads malformed specs too.
 std::string sourceTypeOf(const nlohmann::json& spec);
+
+// spec.delivery.maxInFlightBytes when it is set to an integer. Reads malformed specs too.
+std::optional<int64_t> maxInFlightBytesOf(const nlohmann::json& spec);
 
 // Names of the Secrets a Trigger spec references (any `secretRef` or
 // `*SecretRef` with a name), in spec order, without repeats. Reads malformed specs too.

@@ -30,12 +30,14 @@
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
+#include "platform/kube/pod_template.h"
 
 namespace sluice::controllers {
 
 struct WarmPoolControllerOptions {
-  std::string runtimeImage;     // image of Functions that set no spec.image
-  int defaultWarmPoolSize = 0;  // of Functions that set no spec.scaling.warmPool.size
+  std::string runtimeImage;                 // image of Functions that set no spec.image
+  int defaultWarmPoolSize = 0;              // of Functions that set no spec.scaling.warmPool.size
+  platform::DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   // How long a pool that shrank waits before it is refilled (see above).
   Clock::Duration refillDelay = std::chrono::milliseconds(500);
 };

@@ -37,6 +37,7 @@
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
+#include "platform/kube/pod_template.h"
 #include "platform/kube/replica_control.h"
 #include "platform/platform.h"
 #include "platform/replica_plan.h"
@@ -44,8 +45,9 @@
 namespace sluice::platform {
 
 struct KubePlatformOptions {
-  std::string runtimeImage;     // replicas' image when a Function sets no spec.image
-  int defaultWarmPoolSize = 0;  // when a Function sets no spec.scaling.warmPool.size
+  std::string runtimeImage;       // replicas' image when a Function sets no spec.image
+  int defaultWarmPoolSize = 0;    // when a Function sets no spec.scaling.warmPool.size
+  DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   std::string fieldManager = "sluice-operator";
 };
 

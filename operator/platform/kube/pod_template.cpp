@@ -155,7 +155,8 @@ json replicaEnv(const std::string& name, const json& spec, const spec::RenderedC
   return env;
 }
 
-json runtimeContainer(const std::string& image, const json& spec, json env, json mounts) {
+json runtimeContainer(const std::string& image, const json& spec, json env, json mounts,
+                      const DefaultMemory& defaultMemory) {
   json container = {
       {"name", "runtime"},
       {"image", image},
@@ -169,7 +170,7 @@ json runtimeContainer(const std::string& image, const json& spec, json env, json
       {"securityContext", hardenedContainerSecurityContext()},
   };
   if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
-  if (spec.contains("resources")) container["resources"] = spec["resources"];
+  if (json resources = containerResources(spec, defaultMemory); !resources.empty()) container["resources"] = resources;
   return container;
 }
 
@@ -218,6 +219,16 @@ json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, con
 
 }  // namespace
 
+json containerResources(const json& functionSpec, const DefaultMemory& defaults) {
+  json resources = functionSpec.value("resources", json::object());
+  const bool declared = resources.value("requests", json::object()).contains("memory") ||
+                        resources.value("limits", json::object()).contains("memory");
+  if (declared) return resources;
+  if (!defaults.request.empty()) resources["requests"]["memory"] = defaults.request;
+  if (!defaults.limit.empty()) resources["limits"]["memory"] = defaults.limit;
+  return resources;
+}
+
 Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& rendered,
                              const PodTemplateOptions& options) {
   if (!function.contains("metadata") || !function["metadata"].contains("name") ||
@@ -234,7 +245,7 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   Result<Storage> storage = replicaStorage(spec, rendered, options);
   if (!storage.isOk()) return storage.status();
   json container = runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered),
-                                    std::move(storage->mounts));
+                                    std::move(storage->mounts), options.defaultMemory);
   for (const json& arg : listenArgs()) container["args"].push_back(arg);
   json podSpec = replicaPodSpec(spec, std::move(container), std::move(*storage));
   json podMeta = replicaPodMeta(meta, spec, podSpec, rendered);

@@ -24,10 +24,26 @@ inline constexpr const char* kCodeMountPath = "/code";
 // The ConfigMap holding a Function's rendered runtime configuration (and inline code).
 std::string configMapNameOf(const std::string& function);
 
+// The memory a replica or warm pod gets when its Function declares none
+// (spec.resources.requests/limits.memory): without a limit one leaking
+// handler could take the node's memory; without a request the scheduler
+// packs pods it cannot hold. Kubernetes quantities; "" leaves that one unset.
+struct DefaultMemory {
+  std::string request;
+  std::string limit;
+};
+
 struct PodTemplateOptions {
   std::string runtimeImage;   // used when the Function sets no spec.image
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
+  DefaultMemory defaultMemory{};
 };
+
+// The container resources of a Function's pods: spec.resources, with
+// `defaults` for memory when the Function sets neither a memory request nor
+// a memory limit (one of them alone is the Function's choice: a default for
+// the other could contradict it, e.g. a request above the default limit).
+nlohmann::json containerResources(const nlohmann::json& functionSpec, const DefaultMemory& defaults);
 
 // The Pod (without metadata.name: each replica is named by replicaPodName) for one replica,
 // carrying the Secret env vars and volumes that `rendered` (renderRuntimeConfig

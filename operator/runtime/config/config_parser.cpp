@@ -97,6 +97,12 @@ class Fields {
   }
 
   void integer(const std::string& key, int& out, int min, int max) {
+    int64_t value = out;
+    integer64(key, value, min, max);
+    out = static_cast<int>(value);
+  }
+
+  void integer64(const std::string& key, int64_t& out, int64_t min, int64_t max) {
     const json* v = get(key);
     if (v == nullptr) return;
     if (!v->is_number_integer()) fail(at(key), std::string("must be an integer, got ") + shown(*v));
@@ -104,7 +110,7 @@ class Fields {
     if (n < min || n > max) {
       fail(at(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + shown(*v));
     }
-    out = static_cast<int>(n);
+    out = n;
   }
 
   void number(const std::string& key, double& out, double min, double max) {
@@ -439,6 +445,7 @@ TriggerConfig parseTrigger(const json& value, const std::string& path) {
   Fields f(value, path);
   TriggerConfig out;
   f.string("name", out.name, true);
+  f.integer64("maxInFlightBytes", out.maxInFlightBytes, 1024 * 1024, int64_t{1} << 40);
   std::string kind = oneKind(f, {"kafka", "rabbitmq", "http", "cron", "objectStore"}, "source");
   static const json kEmpty = json::object();
   const json* body = f.get(kind);

@@ -114,6 +114,10 @@ using SourceConfig =
 struct TriggerConfig {
   std::string name;
   SourceConfig source;
+  // Bytes of this trigger's events a replica may hold unacknowledged (Kafka:
+  // its prefetch queue included); 0: sized from the memory limit
+  // (runtime/memory/in_flight_budget.h).
+  int64_t maxInFlightBytes = 0;
 };
 
 // ---------------------------------------------------------------- sinks
@@ -189,8 +193,8 @@ struct ParseOperatorConfig {
 enum class DecompressFormat { kAuto, kGzip, kZip, kTar };
 struct DecompressOperatorConfig {
   DecompressFormat format = DecompressFormat::kAuto;
-  bool splitLines = true;        // one record per line; false: one record per archive entry
-  int64_t maxBytes = 1LL << 30;  // refuse archives that expand beyond this (zip bombs)
+  bool splitLines = true;  // one record per line; false: one record per archive entry
+  int64_t maxBytes = 0;    // refuse archives that expand beyond this (zip bombs); 0: a quarter of the memory limit
 };
 struct RouteOperatorConfig {
   std::string field;                                        // the field whose value picks the output

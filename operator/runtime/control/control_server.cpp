@@ -1,24 +1,23 @@
 #include "runtime/control/control_server.h"
 
-// spdlog/fmt first: cpprestsdk defines a macro U() that breaks fmt's templates.
-#include "common/logging.h"
-#include "common/tokens.h"
-
-#include <cpprest/http_listener.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <exception>
 #include <thread>
 
-namespace sluice::runtime {
+#include "common/logging.h"
+#include "common/tokens.h"
 
-namespace http = web::http;
-using web::http::experimental::listener::http_listener;
+namespace sluice::runtime {
 
 namespace {
 
 constexpr const char* kTextPlain = "text/plain; charset=utf-8";
+// How long stop() lets requests being answered finish.
+constexpr std::chrono::seconds kStopGrace{2};
 
 int httpStatusFor(const Status& status) {
   switch (status.code()) {
@@ -35,18 +34,33 @@ int httpStatusFor(const Status& status) {
   }
 }
 
-void replyText(const http::http_request& request, int code, const std::string& text) {
-  request.reply(static_cast<http::status_code>(code), text, kTextPlain).wait();
-}
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
 }
 
-std::string headerOr(const http::http_headers& headers, const std::string& name, const std::string& fallback) {
-  auto it = headers.find(name);
-  return it == headers.end() ? fallback : it->second;
+std::string headerOr(const http::ServerRequest& request, const std::string& lowerName, const std::string& fallback) {
+  const std::string* value = request.header(lowerName);
+  return value == nullptr ? fallback : *value;
+}
+
+std::string pathOf(const std::string& target) { return target.substr(0, target.find('?')); }
+
+std::optional<std::uint64_t> contentLength(const http::ServerRequest& request) {
+  const std::string* value = request.header("content-length");
+  if (value == nullptr) return std::nullopt;
+  std::uint64_t length = 0;
+  auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), length);
+  if (error != std::errc() || end != value->data() + value->size()) return std::nullopt;
+  return length;
+}
+
+http::ServerResponse response(int status, std::string body, const std::string& contentType) {
+  http::ServerResponse out;
+  out.status = status;
+  out.headers.emplace_back("Content-Type", contentType);
+  out.body = std::move(body);
+  return out;
 }
 
 }  // namespace
@@ -86,156 +100,171 @@ Status checkInvokeToken(const std::string& given, const std::vector<std::string>
 }
 
 ControlServer::ControlServer(ControlServerOptions options, ControlHooks& hooks)
-    : options_(std::move(options)), hooks_(hooks) {}
+    : options_(std::move(options)), hooks_(hooks), limits_(options_.invokeLimits) {}
 
 ControlServer::~ControlServer() { stop(); }
 
-void ControlServer::serveControl(http::http_request request) {
-  std::string path = request.relative_uri().path();
-  const auto& method = request.method();
-  if (path == "/healthz" && method == http::methods::GET) {
-    std::string reason = options_.unhealthyReason ? options_.unhealthyReason() : "";
-    replyText(request, reason.empty() ? 200 : 503, reason.empty() ? "ok\n" : reason + "\n");
-  } else if (path == "/readyz" && method == http::methods::GET) {
-    std::string reason = hooks_.notReadyReason();
-    replyText(request, reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n");
-  } else if (path == "/metrics" && method == http::methods::GET) {
-    request.reply(http::status_codes::OK, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8").wait();
-  } else if ((path == "/specialize" || path == "/drain") && method == http::methods::POST) {
-    // A drain takes the replica out of service: the same token as /specialize guards it.
-    Status auth = checkBearerToken(headerOr(request.headers(), "Authorization", ""), options_.specializeToken);
-    if (!auth.isOk()) {
-      SLUICE_LOG_WARN("refused {}: {}", path, auth.message());
-      replyText(request, 401, auth.message() + "\n");
-      return;
-    }
-    if (path == "/drain") {
-      hooks_.requestDrain();
-      replyText(request, 202, "draining\n");
-      return;
-    }
-    std::string body = request.extract_string(true).get();
-    Status status = hooks_.specialize(body);
-    replyText(request, status.isOk() ? 200 : httpStatusFor(status),
-              status.isOk() ? "specialized\n" : status.toString() + "\n");
-  } else {
-    replyText(request, 404, "no such endpoint on the control port: " + method + " " + path + "\n");
-  }
-}
-
-void ControlServer::serveData(http::http_request request) {
-  std::string path = request.relative_uri().path();
-  const auto& method = request.method();
-  if (path != "/invoke" || method != http::methods::POST) {
-    replyText(request, 404, "no such endpoint on the data port: " + method + " " + path + "\n");
-    return;
-  }
-  lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
-  // Authentication first: an unauthenticated caller learns nothing (not even the trigger names).
-  Status auth = checkInvokeToken(headerOr(request.headers(), kInvokeTokenHeader, ""), options_.invokeTokens);
-  if (!auth.isOk()) {
-    SLUICE_LOG_WARN("refused /invoke from {}: {}", request.remote_address(), auth.message());
-    replyText(request, 401, auth.message() + "\n");
-    return;
-  }
-  if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
-    http::http_response response(http::status_codes::ServiceUnavailable);
-    response.headers().add("X-Sluice-Not-Handled", refused);
-    response.headers().add(http::header_names::connection, "close");
-    response.set_body("Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
-    request.reply(response).wait();
-    return;
-  }
-  InvokeRequest invoke;
-  auto bytes = request.extract_vector().get();
-  invoke.body.assign(bytes.begin(), bytes.end());
-  const std::string tokenHeader = lower(kInvokeTokenHeader);
-  for (const auto& [name, value] : request.headers()) {
-    // The handler sees the request's headers, never the token that let it in.
-    if (std::string key = lower(name); key != tokenHeader) invoke.headers.emplace_back(std::move(key), value);
-  }
-  invoke.trigger = headerOr(request.headers(), "X-Sluice-Trigger", "");
-  invoke.eventType = headerOr(request.headers(), "X-Sluice-Event-Type", "http.request");
-  auto result = hooks_.invoke(invoke);
-  http::http_response response(http::status_codes::OK);
-  if (!result.isOk()) {
-    response.set_status_code(static_cast<http::status_code>(httpStatusFor(result.status())));
-    response.set_body(result.status().toString() + "\n", kTextPlain);
-  } else if (result->empty()) {
-    response.set_status_code(http::status_codes::NoContent);
-  } else if (result->size() == 1) {
-    const std::string& value = (*result)[0].value;
-    response.set_body(std::vector<unsigned char>(value.begin(), value.end()));
-    response.headers().set_content_type("application/octet-stream");
-  } else {
-    nlohmann::json values = nlohmann::json::array();
-    for (const Record& record : *result) values.push_back(record.value);
-    response.set_body(values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
-  }
-  // Drained while it ran: the caller's next call on this connection would only be refused.
-  if (!hooks_.refusesInvocations().empty()) response.headers().add(http::header_names::connection, "close");
-  request.reply(response).wait();
-}
-
-namespace {
-
-// Serves `serve` on http://address; a handler's exception becomes a 500.
-std::unique_ptr<http_listener> openListener(const std::string& address, std::function<void(http::http_request)> serve) {
-  auto listener = std::make_unique<http_listener>("http://" + address);
-  listener->support([serve = std::move(serve)](http::http_request request) {
-    try {
-      serve(request);
-    } catch (const std::exception& e) {
-      SLUICE_LOG_ERROR("control server: {} {}: {}", request.method(), request.relative_uri().path(), e.what());
-      try {
-        replyText(request, 500, std::string("internal error: ") + e.what() + "\n");
-      } catch (...) {
-      }
-    }
-  });
-  listener->open().wait();
-  return listener;
-}
-
-}  // namespace
-
 Status ControlServer::start() {
-  std::string opening = options_.bindAddress;
-  try {
-    listener_ = openListener(options_.bindAddress, [this](http::http_request r) { serveControl(std::move(r)); });
-    opening = options_.dataBindAddress;
-    if (!opening.empty())
-      dataListener_ = openListener(options_.dataBindAddress, [this](http::http_request r) { serveData(std::move(r)); });
-  } catch (const std::exception& e) {
-    stop();
-    return unavailable("control server on " + opening + ": " + e.what());
+  // One thread per admitted invocation (they wait on the handler) and one for /specialize.
+  runner_ = std::make_unique<InvokeRunner>(options_.invokeLimits.maxConcurrent + 1);
+  http::HttpServerOptions controlOptions;
+  controlOptions.bindAddress = options_.bindAddress;
+  controlOptions.name = "control server (control port)";
+  controlOptions.maxBodyBytes = options_.maxSpecializeBytes;
+  server_ =
+      std::make_unique<http::HttpServer>(controlOptions, [this](http::ServerRequest request, http::Responder respond) {
+        serveControl(std::move(request), std::move(respond));
+      });
+  Status started = server_->start();
+  if (started.isOk() && !options_.dataBindAddress.empty()) {
+    // Only /invoke is served here: every body is held to its limit.
+    http::HttpServerOptions dataOptions;
+    dataOptions.bindAddress = options_.dataBindAddress;
+    dataOptions.name = "control server (data port)";
+    dataOptions.maxBodyBytes = limits_.bodyLimit();
+    dataServer_ =
+        std::make_unique<http::HttpServer>(dataOptions, [this](http::ServerRequest request, http::Responder respond) {
+          serveData(std::move(request), std::move(respond));
+        });
+    started = dataServer_->start();
+  }
+  if (!started.isOk()) {
+    if (dataServer_) dataServer_->stop(kStopGrace);
+    if (server_) server_->stop(kStopGrace);
+    dataServer_.reset();
+    server_.reset();
+    runner_.reset();
+    return started;
   }
   SLUICE_LOG_INFO("control server listening on {} (control) and {} (data: /invoke)", options_.bindAddress,
-                  options_.dataBindAddress);
+                  options_.dataBindAddress.empty() ? "nothing" : options_.dataBindAddress);
   return Status::ok();
 }
 
+int ControlServer::port() const { return server_ ? server_->port() : 0; }
+
+int ControlServer::dataPort() const { return dataServer_ ? dataServer_->port() : 0; }
+
 void ControlServer::stop() {
-  if (!listener_ && !dataListener_) return;
-  // Callers still sending get "503 draining" (refusesInvocations() says so once a drain was asked)
-  // and their connection closed, instead of the closed listener's bare 404.
-  using SteadyClock = std::chrono::steady_clock;
-  const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
-  while (dataListener_ && SteadyClock::now() < giveUp) {
-    const SteadyClock::time_point last{SteadyClock::duration(lastInvokeAt_.load())};
-    const auto quietUntil = last + options_.closeQuietPeriod;
-    if (lastInvokeAt_.load() == 0 || SteadyClock::now() >= quietUntil) break;
-    std::this_thread::sleep_until(std::min(quietUntil, giveUp));
-  }
-  for (auto* listener : {&dataListener_, &listener_}) {
-    if (!*listener) continue;
-    try {
-      (*listener)->close().wait();
-    } catch (const std::exception& e) {
-      SLUICE_LOG_WARN("control server close: {}", e.what());
+  if (dataServer_) {
+    // Callers still sending get "503 draining" until /invoke is quiet.
+    using SteadyClock = std::chrono::steady_clock;
+    const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
+    while (SteadyClock::now() < giveUp && lastInvokeAt_.load() != 0) {
+      const auto quietUntil =
+          SteadyClock::time_point(SteadyClock::duration(lastInvokeAt_.load())) + options_.closeQuietPeriod;
+      if (SteadyClock::now() >= quietUntil) break;
+      std::this_thread::sleep_until(std::min(quietUntil, giveUp));
     }
-    listener->reset();
+    dataServer_->stop(kStopGrace);
   }
+  if (server_) server_->stop(kStopGrace);
+  dataServer_.reset();
+  server_.reset();
+  runner_.reset();
+}
+
+void ControlServer::serveControl(http::ServerRequest request, http::Responder respond) {
+  const std::string path = pathOf(request.target);
+  const std::string& method = request.method;
+  if (path == "/healthz" && method == "GET") {
+    std::string reason = options_.unhealthyReason ? options_.unhealthyReason() : "";
+    respond(response(reason.empty() ? 200 : 503, reason.empty() ? "ok\n" : reason + "\n", kTextPlain));
+  } else if (path == "/readyz" && method == "GET") {
+    std::string reason = hooks_.notReadyReason();
+    respond(response(reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n", kTextPlain));
+  } else if (path == "/metrics" && method == "GET") {
+    respond(response(200, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
+  } else if (path == "/specialize" && method == "POST") {
+    if (!authorized(request, respond)) return;
+    // Loading a handler takes a while: off the server's threads.
+    runner_->run([this, body = std::move(request.body), respond] {
+      Status status = hooks_.specialize(body);
+      respond(response(status.isOk() ? 200 : httpStatusFor(status),
+                       status.isOk() ? "specialized\n" : status.toString() + "\n", kTextPlain));
+    });
+  } else if (path == "/drain" && method == "POST") {
+    // A drain takes the replica out of service: the same token as /specialize guards it.
+    if (!authorized(request, respond)) return;
+    hooks_.requestDrain();
+    respond(response(202, "draining\n", kTextPlain));
+  } else {
+    respond(response(404, "no such endpoint on the control port: " + method + " " + path + "\n", kTextPlain));
+  }
+}
+
+void ControlServer::serveData(http::ServerRequest request, http::Responder respond) {
+  const std::string path = pathOf(request.target);
+  if (path != "/invoke" || request.method != "POST") {
+    respond(response(404, "no such endpoint on the data port: " + request.method + " " + path + "\n", kTextPlain));
+    return;
+  }
+  invoke(std::move(request), std::move(respond));
+}
+
+bool ControlServer::authorized(const http::ServerRequest& request, const http::Responder& respond) const {
+  Status auth = checkBearerToken(headerOr(request, "authorization", ""), options_.specializeToken);
+  if (auth.isOk()) return true;
+  SLUICE_LOG_WARN("refused {}: {}", pathOf(request.target), auth.message());
+  respond(response(401, auth.message() + "\n", kTextPlain));
+  return false;
+}
+
+void ControlServer::invoke(http::ServerRequest request, http::Responder respond) {
+  lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  // Authentication first: an unauthenticated caller learns nothing (not even the trigger names).
+  const std::string tokenHeader = lower(kInvokeTokenHeader);
+  Status auth = checkInvokeToken(headerOr(request, tokenHeader, ""), options_.invokeTokens);
+  if (!auth.isOk()) {
+    SLUICE_LOG_WARN("refused /invoke from {}: {}", request.remoteAddress, auth.message());
+    respond(response(401, auth.message() + "\n", kTextPlain));
+    return;
+  }
+  // The handler sees the request's headers, never the token that let it in.
+  std::erase_if(request.headers, [&](const auto& header) { return header.first == tokenHeader; });
+  if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
+    http::ServerResponse unavailable =
+        response(503, "Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
+    unavailable.headers.emplace_back("X-Sluice-Not-Handled", refused);
+    unavailable.closeConnection = true;
+    respond(std::move(unavailable));
+    return;
+  }
+  auto admitted = limits_.admit(contentLength(request));
+  if (auto* refusal = std::get_if<http::ServerResponse>(&admitted)) {
+    SLUICE_LOG_DEBUG("refused /invoke: {} {}", refusal->status, refusal->body);
+    respond(std::move(*refusal));
+    return;
+  }
+  runner_->run([this, slot = std::get<InvokeLimits::Slot>(admitted), request = std::move(request), respond] {
+    InvokeRequest invoke;
+    invoke.body = request.body;
+    invoke.headers = request.headers;  // names already lower-case
+    invoke.trigger = headerOr(request, "x-sluice-trigger", "");
+    invoke.eventType = headerOr(request, "x-sluice-event-type", "http.request");
+    Result<std::vector<Record>> result = internalError("not run");
+    try {
+      result = hooks_.invoke(invoke);
+    } catch (const std::exception& e) {
+      result = internalError(std::string("invoke: ") + e.what());
+    }
+    http::ServerResponse answer;
+    if (!result.isOk()) {
+      answer = response(httpStatusFor(result.status()), result.status().toString() + "\n", kTextPlain);
+      if (answer.status == 429) answer.headers.emplace_back("Retry-After", "1");
+    } else if (result->empty()) {
+      answer.status = 204;
+    } else if (result->size() == 1) {
+      answer = response(200, std::move((*result)[0].value), "application/octet-stream");
+    } else {
+      nlohmann::json values = nlohmann::json::array();
+      for (const Record& record : *result) values.push_back(record.value);
+      answer = response(200, values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+    }
+    // Drained while it ran: the caller's next call on this connection would only be refused.
+    answer.closeConnection = !hooks_.refusesInvocations().empty();
+    respond(std::move(answer));
+  });
 }
 
 }  // namespace sluice::runtime

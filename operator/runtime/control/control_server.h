@@ -1,6 +1,7 @@
-// ControlServer: the replica's HTTP endpoints (cpprestsdk http_listener), on
-// two ports so that what runs events and what controls the replica can be
-// reached by different callers (a NetworkPolicy, the gateway's routes):
+// ControlServer: the replica's HTTP endpoints (http/HttpServer, asynchronous:
+// a slow or stalled client holds no thread), on two ports so that what runs
+// events and what controls the replica can be reached by different callers (a
+// NetworkPolicy, the gateway's routes):
 //
 // The control port (bindAddress, 8090 on a pod): the operator and probes.
 //   GET  /healthz     200 while the process lives and unhealthyReason (if
@@ -15,26 +16,30 @@
 //
 // The data port (dataBindAddress, 8080 on a pod): the gateway and the
 // operator's cron firer. Nothing else is served there (404).
-//   POST /invoke      X-Sluice-Invoke-Token: <token>; 401 when missing or not
-//                     one of invokeTokens (always 401 when none is configured),
-//                     before anything else is looked at. 503 with
-//                     X-Sluice-Not-Handled: <why> when the replica takes no
-//                     invocations (draining, nothing loaded): no handler saw
-//                     it. X-Sluice-Trigger names an http trigger
+//   POST /invoke      A body over the limit is refused with 413 as soon as its
+//                     header (or the streamed body) shows it, before it is read
+//                     (invoke_limits.h): reading it to authenticate would cost
+//                     the memory the limit protects. Then X-Sluice-Invoke-Token:
+//                     <token>; 401 when missing or not one of invokeTokens
+//                     (always 401 when none is configured), before anything
+//                     else is looked at. 503 with X-Sluice-Not-Handled: <why>
+//                     when the replica takes no invocations (draining, nothing
+//                     loaded): no handler saw it. 429 with Retry-After over the
+//                     concurrency limit. X-Sluice-Trigger names an http trigger
 //                     (X-Sluice-Event-Type http.request, the default) or a cron
 //                     trigger (cron.tick) of the function, else 404; without it
 //                     the function's only http trigger. Then runs the handler
 //                     on the body (the token header removed); 200 with the
 //                     output (one record: its bytes; several: a JSON array of
 //                     strings), 204 with none, 4xx/5xx with the error text
+// Handlers and /specialize run on worker threads, never on the servers'.
 // Kept-alive connections: every /invoke answer of a draining replica (the
 // refusal, and the answers of invocations that were under way) carries
-// "Connection: close", so a caller's pool (the gateway's) keeps no connection to
-// it; stop() keeps answering so (503 draining) until /invoke has been quiet for
-// closeQuietPeriod (at most closeLingerMax), because once cpprestsdk's listener
-// is closed it answers requests on connections still open with a bare 404 that
-// a caller cannot tell from a handler's.
-// Thread-safe; requests are served on cpprestsdk's thread pool.
+// "Connection: close", so a caller's pool (the gateway's) keeps no connection
+// to it; stop() keeps answering so (503 draining) until /invoke has been quiet
+// for closeQuietPeriod (at most closeLingerMax), so callers still sending
+// learn that no handler saw their request rather than losing the connection.
+// Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -45,14 +50,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/http_server.h"
 #include "runtime/control/control_hooks.h"
-
-namespace web::http {
-class http_request;
-namespace experimental::listener {
-class http_listener;
-}
-}  // namespace web::http
+#include "runtime/control/invoke_limits.h"
 
 namespace sluice::runtime {
 
@@ -66,7 +66,10 @@ struct ControlServerOptions {
   // Why the process should be restarted (e.g. a stuck Python interpreter), or
   // "" when healthy. Unset: always healthy. Called from server threads.
   std::function<std::string()> unhealthyReason = nullptr;
-  // stop(): how long /invoke must have been quiet before the listeners close, and the longest wait for that.
+  InvokeLimitOptions invokeLimits{};
+  // The largest /specialize body (a function configuration with its code).
+  std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
+  // stop(): how long /invoke must have been quiet before the servers close, and the longest wait for that.
   std::chrono::milliseconds closeQuietPeriod{250};
   std::chrono::milliseconds closeLingerMax{2000};
 };
@@ -79,16 +82,25 @@ class ControlServer {
   // Binds and starts serving; the error names the address.
   Status start();
   void stop();
+  // The bound ports (after start()): the control port, and the data port (0 when not served).
+  int port() const;
+  int dataPort() const;
 
  private:
-  void serveControl(web::http::http_request request);
-  void serveData(web::http::http_request request);
+  void serveControl(http::ServerRequest request, http::Responder respond);
+  void serveData(http::ServerRequest request, http::Responder respond);
+  void invoke(http::ServerRequest request, http::Responder respond);
+  // True when the request carries the control token; else answers 401.
+  bool authorized(const http::ServerRequest& request, const http::Responder& respond) const;
 
   ControlServerOptions options_;
   ControlHooks& hooks_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> dataListener_;
-  // steady_clock nanoseconds of the last /invoke that arrived; 0: none yet.
+  InvokeLimits limits_;
+  // Declared before the servers: they (whose requests post work here) stop first.
+  std::unique_ptr<InvokeRunner> runner_;
+  std::unique_ptr<http::HttpServer> server_;      // the control port
+  std::unique_ptr<http::HttpServer> dataServer_;  // the data port (/invoke)
+  // steady_clock ticks of the last /invoke that arrived; 0: none yet.
   std::atomic<long long> lastInvokeAt_{0};
 };
 

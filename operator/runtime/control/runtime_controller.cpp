@@ -13,6 +13,8 @@ namespace sluice::runtime {
 namespace {
 // Bounds a cron tick's handler attempts, backoff and output writes (the operator gives up sooner).
 constexpr std::chrono::seconds kTickSettleTimeout{600};
+// How long a cron tick waits for room under the in-flight limits before it is refused for now.
+constexpr std::chrono::seconds kTickCapacityWait{5};
 }  // namespace
 
 RuntimeController::RuntimeController(HandlerFactory handlerFactory, RuntimeMetrics& metrics, Clock& clock,
@@ -189,6 +191,16 @@ void RuntimeController::requestDrain() {
   drainRequestedCv_.notify_all();
 }
 
+void RuntimeController::shedLoad() {
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(mu_);
+    replica = replica_;
+  }
+  if (replica) replica->loop().shed();
+  requestDrain();
+}
+
 void RuntimeController::waitForDrainRequest() {
   std::unique_lock lock(mu_);
   drainRequestedCv_.wait(lock, [&] { return drainRequested_; });
@@ -289,6 +301,13 @@ Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& pushe
   event.data = request.body;
   if (!cron) return replica->loop().invoke(event, request.trigger);
 
+  // A cron tick is work like a queued message: it waits for room under the
+  // in-flight limits like a fetch does (a tick may carry a payload), and is
+  // refused for now (429: the operator fires it again) when none comes.
+  if (!replica->loop().waitForCapacity(kTickCapacityWait)) {
+    return Status(StatusCode::kResourceExhausted,
+                  "the replica's in-flight budget is full (or it is shedding load); deliver the cron tick again");
+  }
   // A cron tick is work like a queued message: retries, outputs, dead letter.
   // The operator's POST is answered once the tick is settled, so it knows
   // whether to deliver it again: acknowledged (outputs or dead letter written),

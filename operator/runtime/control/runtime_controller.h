@@ -61,6 +61,11 @@ class RuntimeController final : public ControlHooks {
   // Cold start: returns once the sources run too (an error if one cannot start).
   Status specialize(const config::FunctionConfig& function);
 
+  // Under memory pressure: the delivery loop stops starting work (what has
+  // not started stays unacknowledged, for redelivery) and a drain is
+  // requested. Idempotent.
+  void shedLoad();
+
   // Blocks until a drain is requested (SIGTERM or /drain).
   void waitForDrainRequest();
 

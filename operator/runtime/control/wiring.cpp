@@ -7,9 +7,11 @@
 
 #include "clients/kafka_config.h"
 #include "common/encoding.h"
+#include "common/memory_limit.h"
 #include "http/http_client.h"
 #include "objectstore/s3_client.h"
 #include "runtime/handlers/make_handler.h"
+#include "runtime/memory/in_flight_budget.h"
 #include "runtime/sinks/dir_sink.h"
 #include "runtime/sinks/http_sink.h"
 #include "runtime/sinks/kafka_sink.h"
@@ -138,11 +140,34 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
     }
   }
   options.maxInFlight = maxInFlight > 0 ? maxInFlight : 100;
+  for (const auto& [name, bytes] : triggerByteBudgets(function)) {
+    const config::TriggerConfig* trigger = nullptr;
+    for (const auto& each : function.triggers) {
+      if (each.name == name) trigger = &each;
+    }
+    // A Kafka trigger's prefetch queue takes part of its budget (kafkaBudgetShares).
+    const bool kafka = trigger != nullptr && std::holds_alternative<config::KafkaSourceConfig>(trigger->source);
+    options.maxInFlightBytes += kafka ? kafkaBudgetShares(bytes).deliveryBytes : bytes;
+  }
   return options;
 }
 
-Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger, const config::FunctionConfig&,
-                                            RuntimeMetrics& metrics, Clock& clock) {
+std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& function) {
+  const int64_t memoryMebibytes = function.memoryLimitMb > 0 ? function.memoryLimitMb : memoryLimitMebibytes();
+  const int64_t total = defaultInFlightBytes(memoryMebibytes);
+  int64_t unset = 0;
+  for (const auto& trigger : function.triggers) unset += trigger.maxInFlightBytes > 0 ? 0 : 1;
+  std::map<std::string, int64_t> budgets;
+  for (const auto& trigger : function.triggers) {
+    budgets[trigger.name] =
+        trigger.maxInFlightBytes > 0 ? trigger.maxInFlightBytes : std::max<int64_t>(total / unset, kMebibyte);
+  }
+  return budgets;
+}
+
+Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger,
+                                            const config::FunctionConfig& function, RuntimeMetrics& metrics,
+                                            Clock& clock) {
   std::string where = "trigger \"" + trigger.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {
     auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
@@ -155,6 +180,10 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     options.initialOffset = kafka->initialOffset;
     // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
     if (kafka->batchSize > 1) options.maxBatch = kafka->batchSize;
+    const auto budgets = triggerByteBudgets(function);
+    if (auto budget = budgets.find(trigger.name); budget != budgets.end()) {
+      options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
+    }
     options.properties = std::move(properties).value();
     return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
   }

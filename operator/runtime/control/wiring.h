@@ -34,7 +34,12 @@ Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig
 // `where` prefixes errors (e.g. `trigger "posts".rabbitmq`).
 Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, const std::string& where);
 
-// Delivery options (retries, backoff, timeout, in-flight limit) for `function`.
+// Delivery options (retries, backoff, timeout, in-flight limits) for `function`.
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function);
+
+// The in-flight byte budget of each trigger: its own maxInFlightBytes, else
+// an equal share of the default budget (runtime/memory) of the replica's
+// memory: the Function's declared limit, else the container's.
+std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& function);
 
 }  // namespace sluice::runtime

@@ -2,11 +2,23 @@
 
 namespace sluice::runtime {
 
+Status shedStatus() {
+  return unavailable("not run: the replica is shedding load (memory pressure); redelivered later");
+}
+
+bool isShed(const Status& status) {
+  return status.code() == StatusCode::kUnavailable && status.message() == shedStatus().message();
+}
+
 std::vector<EachResult> Handler::handleEach(const std::vector<Event>& events, const InvocationContext& context,
                                             std::chrono::milliseconds timeout) {
   std::vector<EachResult> results(events.size());
   InvocationContext each = context;
   for (size_t i = 0; i < events.size(); ++i) {
+    if (context.shedding != nullptr && context.shedding->load()) {
+      for (size_t rest = i; rest < events.size(); ++rest) results[rest].outputs = shedStatus();
+      break;
+    }
     each.requestId = events[i].id;
     auto started = std::chrono::steady_clock::now();
     each.deadline = started + timeout;

@@ -6,6 +6,7 @@
 // Handler instance from two threads at once unless it says it is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -21,7 +22,15 @@ struct InvocationContext {
   std::string triggerName;
   int attempt = 1;  // 1 for the first try
   std::chrono::steady_clock::time_point deadline;
+  // Set by the delivery loop for handleEach(): once it reads true, the events
+  // not started yet are not run (kUnavailable) and are redelivered later: the
+  // replica is shedding load under memory pressure. Outlives the call.
+  const std::atomic<bool>* shedding = nullptr;
 };
+
+// The result handleEach() gives the events it did not run because of `shedding`.
+Status shedStatus();
+bool isShed(const Status& status);
 
 // One event's result within handleEach().
 struct EachResult {

@@ -116,9 +116,37 @@ void DeliveryLoop::stop() {
 
 bool DeliveryLoop::waitForCapacity(std::chrono::milliseconds timeout) {
   // A short real-time wait: this is backpressure polling, not a timed behaviour.
+  const InFlightBudget budget{options_.maxInFlight, options_.maxInFlightBytes};
   std::unique_lock lock(mu_);
-  return capacityCv_.wait_for(lock, timeout, [&] { return stopping_ || inFlight_.load() < options_.maxInFlight; }) &&
-         !stopping_;
+  return capacityCv_.wait_for(
+             lock, timeout,
+             [&] { return stopping_ || shedding_ || budget.admits(inFlight_.load(), inFlightBytes_.load()); }) &&
+         !stopping_ && !shedding_;
+}
+
+void DeliveryLoop::shed() {
+  if (shedding_.exchange(true)) return;
+  int droppedEvents = 0;
+  int64_t droppedBytes = 0;
+  {
+    std::lock_guard lock(mu_);
+    // Lanes in ready_ have no worker: every batch queued there is unstarted.
+    // A lane held by a worker keeps only its running batch.
+    for (auto& [lane, state] : lanes_) {
+      for (Batch& batch : state.batches) {
+        droppedEvents += static_cast<int>(batch.events.size());
+        for (const Event& event : batch.events) droppedBytes += eventBytes(event);
+      }
+      state.batches.clear();
+    }
+    for (const std::string& lane : ready_) lanes_.erase(lane);
+    ready_.clear();
+  }
+  metrics_.setInFlight(inFlight_ -= droppedEvents);
+  inFlightBytes_ -= droppedBytes;
+  SLUICE_LOG_WARN("shedding: {} queued event(s) ({} bytes) dropped unacknowledged, to be redelivered", droppedEvents,
+                  droppedBytes);
+  capacityCv_.notify_all();
 }
 
 Status DeliveryLoop::intakeStatus() {
@@ -161,10 +189,14 @@ void DeliveryLoop::dispatchBatch(std::vector<Event> events, std::string lane, st
     return;
   }
   int count = static_cast<int>(events.size());
+  int64_t bytes = 0;
+  for (const Event& event : events) bytes += eventBytes(event);
   metrics_.received(trigger, count);
-  metrics_.setInFlight(inFlight_ += count);
   {
     std::lock_guard lock(mu_);
+    if (shedding_) return;  // never completed: the source redelivers it after the restart
+    metrics_.setInFlight(inFlight_ += count);
+    inFlightBytes_ += bytes;
     if (lane.empty()) lane = "\x01unordered/" + std::to_string(unorderedSequence_++);
     auto [it, inserted] = lanes_.try_emplace(lane);
     auto& queue = it->second.batches;
@@ -283,6 +315,10 @@ DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const 
                      trigger);
     return Verdict::kAbandon;
   }
+  if (shedding_) {
+    SLUICE_LOG_WARN("{} (trigger {}) left unacknowledged for redelivery: the replica is shedding load", what, trigger);
+    return Verdict::kAbandon;
+  }
   if (error.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) return Verdict::kGiveUp;
   metrics_.retried(trigger);
   if (!clock_.sleepFor(backoff.delay(attempt), stop)) return Verdict::kAbandon;  // hard stop: left for redelivery
@@ -301,6 +337,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       InvocationContext context;
       context.functionName = options_.functionName;
       context.triggerName = trigger;
+      context.shedding = &shedding_;
       try {
         first = handler_.handleEach(events, context, options_.handlerTimeout);
       } catch (const std::exception& e) {
@@ -309,6 +346,10 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
     } else {
       first.resize(events.size());
       for (size_t i = 0; i < events.size(); ++i) {
+        if (shedding_) {
+          first[i].outputs = shedStatus();
+          continue;
+        }
         Clock::TimePoint started = clock_.now();
         first[i].outputs = runHandler(events[i], trigger, 1, started, /*observe=*/false);
         first[i].seconds = secondsBetween(started, clock_.now());
@@ -323,6 +364,11 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
   for (size_t i = 0; i < events.size(); ++i) {
     Result<std::vector<Record>>& result = first[i].outputs;
     Status error = result.isOk() ? checkOutputs(result.value()) : result.status();
+    if (!error.isOk() && isShed(error)) {
+      // Not run (shedding): the rest of the batch completes, this one is delivered again after the restart.
+      pending.outcomes[i] = Outcome::kRequeue;
+      continue;
+    }
     for (int attempt = 1; !error.isOk(); ++attempt) {
       Verdict verdict = afterFailure("event " + events[i].id, trigger, error, attempt, backoff, stop);
       if (verdict == Verdict::kAbandon) return false;
@@ -400,7 +446,12 @@ void DeliveryLoop::process(Batch batch, Backoff& backoff, std::stop_token stop) 
   std::vector<Failure> failures;
   bool finished = pending->asList ? handleAsList(*pending, outputs, failures, backoff, stop)
                                   : handleEach(*pending, outputs, failures, backoff, stop);
-  if (!finished) return;  // left unacknowledged: the source redelivers the batch
+  if (!finished) {
+    // Left unacknowledged: the source redelivers the batch. Shedding, it no
+    // longer counts as in flight, so the drain that follows need not wait for it.
+    if (shedding_) forget(pending->batch);
+    return;
+  }
 
   size_t total = 0;
   for (const auto& each : outputs) total += each.size();
@@ -565,13 +616,25 @@ void DeliveryLoop::release(const std::shared_ptr<PendingBatch>& pending) {
   int processed = 0;
   for (char dead : pending->deadLettered) processed += dead ? 0 : 1;
   if (processed > 0) metrics_.processed(batch.trigger, processed);
+  int64_t bytes = 0;
+  for (const Event& event : batch.events) bytes += eventBytes(event);
   complete(batch, pending->outcomes);
+  inFlightBytes_ -= bytes;
   int remaining = inFlight_ -= count;
   metrics_.setInFlight(remaining);
   {
     // Taking the lock orders this notify after a waiter's predicate check.
     std::lock_guard lock(mu_);
   }
+  capacityCv_.notify_all();
+}
+
+void DeliveryLoop::forget(const Batch& batch) {
+  int64_t bytes = 0;
+  for (const Event& event : batch.events) bytes += eventBytes(event);
+  inFlightBytes_ -= bytes;
+  metrics_.setInFlight(inFlight_ -= static_cast<int>(batch.events.size()));
+  { std::lock_guard lock(mu_); }
   capacityCv_.notify_all();
 }
 

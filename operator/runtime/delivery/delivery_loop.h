@@ -41,7 +41,14 @@
 //   returns after it counts as failed with kDeadlineExceeded. (Preempting a
 //   handler that never returns is the handler host's job.)
 // - In-flight limit: waitForCapacity() lets sources hold back while
-//   maxInFlight events are unacknowledged.
+//   maxInFlight events, or maxInFlightBytes of them (runtime/memory), are
+//   unacknowledged.
+// - Shedding (shed(), under memory pressure): batches not yet started are
+//   dropped without completion, unacknowledged; a running batch stops between
+//   events, completes the ones that ran (outputs written) and hands back the
+//   others as kRequeue. Their sources redeliver both after the restart; what
+//   was completed is committed by the drain, so every life of a leaking
+//   replica makes progress.
 // Thread-safe. The handler is called from one thread at a time unless
 // handlerThreadSafe is set. Sinks, handler, metrics and clock outlive the loop.
 #pragma once
@@ -65,6 +72,7 @@
 #include "runtime/core/handler.h"
 #include "runtime/delivery/backoff.h"
 #include "runtime/delivery/runtime_metrics.h"
+#include "runtime/memory/in_flight_budget.h"
 #include "runtime/sinks/sink.h"
 #include "runtime/sources/source.h"
 
@@ -74,6 +82,7 @@ struct DeliveryOptions {
   std::string functionName;
   int workers = 4;
   int maxInFlight = 1024;
+  int64_t maxInFlightBytes = 0;  // 0: no byte limit (runtime/memory/in_flight_budget.h)
   int maxAttempts = 5;
   BackoffPolicy backoff;
   std::chrono::milliseconds handlerTimeout{30000};
@@ -133,6 +142,13 @@ class DeliveryLoop final : public EventDispatcher {
   bool waitIdle(Clock::TimePoint deadline);
 
   int inFlight() const { return inFlight_.load(); }
+  int64_t inFlightBytes() const { return inFlightBytes_.load(); }
+
+  // Stops taking on work to free memory before the replica is restarted (see
+  // the header comment). Sources are stopped by the drain that follows.
+  // Idempotent; any thread.
+  void shed();
+  bool shedding() const { return shedding_.load(); }
 
   // One synchronous handler call for HTTP push: no retries, no sinks; the
   // caller gets the outputs or the error.
@@ -184,6 +200,8 @@ class DeliveryLoop final : public EventDispatcher {
   void onWritesDone(const std::shared_ptr<PendingBatch>& pending);
   void giveUp(const std::shared_ptr<PendingBatch>& pending, const Failure& failure);
   void release(const std::shared_ptr<PendingBatch>& pending);
+  // Stops counting an abandoned batch as in flight (it is never completed).
+  void forget(const Batch& batch);
   // Hands each part of `batch` its own events and outcomes.
   static void complete(Batch& batch, const std::vector<Outcome>& outcomes);
   int maxAttemptsFor(const std::string& trigger) const;
@@ -210,6 +228,8 @@ class DeliveryLoop final : public EventDispatcher {
   uint64_t unorderedSequence_ = 0;               // guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
   std::atomic<int> inFlight_{0};
+  std::atomic<int64_t> inFlightBytes_{0};
+  std::atomic<bool> shedding_{false};
 
   std::mutex retryMu_;
   std::condition_variable_any retryCv_;

@@ -7,6 +7,8 @@
 
 #include <re2/re2.h>
 
+#include "common/memory_limit.h"
+#include "runtime/memory/in_flight_budget.h"
 #include "runtime/pipeline/expression.h"
 
 namespace sluice::runtime::pipeline {
@@ -350,14 +352,21 @@ class ParseOperator final : public Operator {
 
 class DecompressOperator final : public Operator {
  public:
-  explicit DecompressOperator(const DecompressOperatorConfig& config) : config_(config) {}
+  // No maxBytes: a quarter of the replica's memory, so one archive cannot take all of it.
+  explicit DecompressOperator(const DecompressOperatorConfig& config)
+      : config_(config),
+        maxBytes_(config.maxBytes > 0 ? config.maxBytes : defaultDecompressBytes(memoryLimitMebibytes())) {}
   const char* name() const override { return "decompress"; }
   Status apply(std::vector<Item>& items) const override {
     std::vector<Item> out;
     for (auto& item : items) {
       flatten(item);
-      auto entries = decompress(item.record.value, config_.format, config_.maxBytes);
-      if (!entries) return entries.status();
+      auto entries = decompress(item.record.value, config_.format, maxBytes_);
+      if (!entries) {
+        // Name the object (its key) so the dead letter says which upload was refused.
+        if (!item.record.key) return entries.status();
+        return entries.status().withContext("object \"" + *item.record.key + "\"");
+      }
       for (auto& entry : *entries) {
         auto emit = [&](std::string content) {
           Item next;
@@ -391,6 +400,7 @@ class DecompressOperator final : public Operator {
 
  private:
   DecompressOperatorConfig config_;
+  int64_t maxBytes_;
 };
 
 class RouteOperator final : public Operator {
@@ -495,7 +505,8 @@ Result<std::vector<ArchiveEntry>> decompress(const std::string& data, Decompress
       if (n == 0) break;
       total += n;
       if (total > maxBytes) {
-        return invalidArgument("decompressed size exceeds maxBytes (" + std::to_string(maxBytes) + ")");
+        return invalidArgument("decompressed size exceeds the limit of " + std::to_string(maxBytes) +
+                               " bytes (decompress.maxBytes; default: a quarter of the memory limit)");
       }
       out.content.append(buffer, static_cast<size_t>(n));
     }

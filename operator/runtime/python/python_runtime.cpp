@@ -1089,8 +1089,9 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   std::shared_ptr<const HandlerOptions> options = options_;
   std::string trigger = context.triggerName;
   int attempt = context.attempt;
+  const std::atomic<bool>* shedding = context.shedding;
   Status ran = impl->runEach(
-      [impl, raw, functionId, options, call, trigger, attempt, timeout] {
+      [impl, raw, functionId, options, call, trigger, attempt, timeout, shedding] {
         py::module_& bootstrap = *impl->bootstrap;
         const LoadedFunction& function = impl->functions.at(functionId);
         std::optional<ContextShared> shared;
@@ -1101,6 +1102,11 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
           return;
         }
         for (size_t i = 0; i < call->ids.size(); ++i) {
+          if (shedding != nullptr && shedding->load()) {
+            // Under memory pressure: the rest of the batch is redelivered to the next replica.
+            for (size_t rest = i; rest < call->ids.size(); ++rest) call->statuses[rest] = shedStatus();
+            break;
+          }
           auto started = std::chrono::steady_clock::now();
           uint64_t id = impl->nextCall++;
           raw->runningDeadline =

@@ -201,7 +201,7 @@ void DirSource::scan() {
     return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
   });
   for (const Candidate& c : candidates) {
-    if (!fetching()) return;
+    if (!fetching() || !hasRoom()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(c.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;

@@ -63,6 +63,15 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
       // Re-checking the queue every 10 ms costs nothing measurable.
       {"fetch.queue.backoff.ms", "10"},
   };
+  if (options_.prefetchBytes > 0) {
+    // librdkafka prefetches up to 64 MiB (and fetches 50 MiB at once) by
+    // default, outside the delivery loop's byte budget: bound both by the
+    // trigger's prefetch share. A record larger than that is still fetched
+    // (the broker returns at least one batch).
+    properties["queued.max.messages.kbytes"] = std::to_string(std::max<int64_t>(options_.prefetchBytes / 1024, 1));
+    properties["fetch.max.bytes"] = std::to_string(options_.prefetchBytes);
+    properties["max.partition.fetch.bytes"] = std::to_string(std::min<int64_t>(options_.prefetchBytes, 1 << 20));
+  }
   for (const auto& [key, value] : options_.properties) properties[key] = value;
   auto conf = makeKafkaConf(properties);
   if (!conf.isOk()) return conf.status().withContext("kafka trigger \"" + options_.triggerName + "\"");

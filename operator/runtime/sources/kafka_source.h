@@ -81,6 +81,9 @@ struct KafkaSourceOptions {
   // Records taken per round; so also the largest batch of one partition (the
   // trigger's batchSize when the handler receives lists).
   int maxBatch = 500;
+  // Bytes librdkafka may prefetch (queued.max.messages.kbytes, fetch.max.bytes):
+  // part of the trigger's in-flight byte budget. 0: librdkafka's defaults.
+  int64_t prefetchBytes = 0;
 };
 
 class KafkaSource final : public Source, private RdKafka::RebalanceCb, private RdKafka::OffsetCommitCb {

@@ -65,6 +65,11 @@ class ObjectSource : public Source {
   static std::string defaultOwner();
 
   Clock& clock_;
+  // Whether the delivery loop has room (events and bytes) for another
+  // object now; a scan stops reading objects when not, and the next one
+  // picks up where it left.
+  bool hasRoom() const { return dispatcher_->waitForCapacity(std::chrono::milliseconds(0)); }
+
   EventDispatcher* dispatcher_ = nullptr;
 
  private:

@@ -97,14 +97,18 @@ void RabbitMqSource::run() {
       clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
       continue;
     }
-    // No waitForCapacity() here: basic.qos(prefetch) already bounds what the
-    // broker hands this source. With all of it in flight nothing new can
-    // arrive, so wait for a completion (to ack it at once) instead of reading.
+    // basic.qos(prefetch) bounds how many messages the broker hands this
+    // source. With all of it in flight nothing new can arrive, so wait for a
+    // completion (to ack it at once) instead of reading.
     if (outstanding_ >= options_.prefetch) {
       std::unique_lock lock(mu_);
       completionCv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !completions_.empty(); });
       continue;
     }
+    // RabbitMQ ignores a prefetch size in bytes, so the byte budget is kept by
+    // not reading: deliveries wait in the socket and the broker (TCP flow
+    // control) until the delivery loop has room again.
+    if (!dispatcher_->waitForCapacity(std::chrono::milliseconds(10))) continue;
     consumeOne();
   }
   markDispatchStopped();

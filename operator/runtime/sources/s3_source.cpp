@@ -192,7 +192,7 @@ void S3Source::scan() {
       return;
     }
     for (const objectstore::S3Object& object : page->objects) {
-      if (!fetching()) return;
+      if (!fetching() || !hasRoom()) return;
       const std::string& key = object.key;
       if (key.empty() || key.back() == '/' || startsWith(key, ".sluice/")) continue;
       if (options_.afterProcessing == S3AfterProcessing::kMove && startsWith(key, options_.moveToPrefix)) continue;

@@ -223,7 +223,7 @@ void WebHdfsSource::scan() {
     return a.modificationTimeMs != b.modificationTimeMs ? a.modificationTimeMs < b.modificationTimeMs : a.name < b.name;
   });
   for (const objectstore::WebHdfsFileStatus& file : files) {
-    if (!fetching()) return;
+    if (!fetching() || !hasRoom()) return;
     ClaimedObjects::Admission admission = state_->claimed.admit(file.name);
     if (admission == ClaimedObjects::Admission::kFull) return;
     if (admission == ClaimedObjects::Admission::kAlreadyOurs) continue;

@@ -40,7 +40,9 @@ struct InvokeFixture {
                    {"triggers", json::array({{{"name", "web"}, {"http", json::object()}},
                                              {{"name", "nightly"}, {"cron", {{"schedule", "0 0 * * *"}}}}})}};
     writeFile(dir + "/function.json", config.dump(2));
-    runtime.start(freeLoopbackPort(), {"--config", dir + "/function.json"}, dir + "/runtime.log");
+    // Above the default /invoke body limit (6 MiB, as Lambda) for the 10 MB payload below.
+    runtime.start(freeLoopbackPort(), {"--config", dir + "/function.json", "--invoke-max-body-bytes", "16777216"},
+                  dir + "/runtime.log");
   }
   ~InvokeFixture() { std::filesystem::remove_all(dir); }
 };

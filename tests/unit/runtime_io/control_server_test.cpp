@@ -41,8 +41,13 @@ class FakeHooks final : public ControlHooks {
   }
   void requestDrain() override { drainRequested = true; }
   Result<std::vector<Record>> invoke(const InvokeRequest& request) override {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     lastInvoke = request;
+    if (request.body == "hold") {
+      ++holding;
+      released.notify_all();
+      released.wait(lock, [&] { return release; });
+    }
     if (request.body == "fail") return invalidArgument("field \"x\" is missing");
     std::vector<Record> records;
     if (request.body == "none") return records;
@@ -60,6 +65,10 @@ class FakeHooks final : public ControlHooks {
   std::vector<std::string> specializedWith;
   std::atomic<bool> drainRequested{false};
   InvokeRequest lastInvoke;
+  // Invocations of body "hold" wait until release (notifying `released` as they start).
+  std::condition_variable released;
+  bool release = false;
+  int holding = 0;
 };
 
 struct Reply {
@@ -80,8 +89,9 @@ class ControlServerTest : public ::testing::Test {
     FAIL() << "could not start the control server";
   }
 
-  ControlServerOptions options() {
+  ControlServerOptions options(InvokeLimitOptions limits = {}) {
     ControlServerOptions options;
+    options.invokeLimits = limits;
     options.bindAddress = "127.0.0.1:" + std::to_string(port_);
     options.specializeToken = "s3cret-token";
     options.dataBindAddress = "127.0.0.1:" + std::to_string(dataPort_);
@@ -252,6 +262,36 @@ TEST_F(ControlServerTest, EachPortServesOnlyItsOwnEndpoints) {
   EXPECT_EQ(callOn(dataPort_, http::methods::GET, "/metrics").code, 404);
   EXPECT_TRUE(hooks_.specializedWith.empty());
   EXPECT_FALSE(hooks_.drainRequested);
+}
+
+TEST_F(ControlServerTest, TheDataPortHoldsInvocationsToTheirLimitsAfterTheToken) {
+  server_.reset();
+  server_ = std::make_unique<ControlServer>(options({/*maxBodyBytes=*/16, /*maxConcurrent=*/1}), hooks_);
+  ASSERT_TRUE(server_->start().isOk());
+  EXPECT_EQ(server_->dataPort(), dataPort_);
+  // Over the body limit: refused from its length, before it is read (and so before the token is looked at).
+  Reply large = invoke(std::string(17, 'x'));
+  EXPECT_EQ(large.code, 413);
+  EXPECT_EQ(callOn(dataPort_, http::methods::POST, "/invoke", std::string(17, 'x')).code, 413);
+  // The control port takes a /specialize body far over the /invoke limit.
+  EXPECT_EQ(call(http::methods::POST, "/specialize", std::string(1000, '{'), "Bearer s3cret-token").code, 200);
+  std::thread held([&] { EXPECT_EQ(invoke("hold").code, 200); });
+  {
+    std::unique_lock lock(hooks_.mu);
+    ASSERT_TRUE(hooks_.released.wait_for(lock, std::chrono::seconds(10), [&] { return hooks_.holding == 1; }));
+  }
+  // The one place is taken: a caller with the token gets 429, one without it 401 (it learns nothing).
+  Reply busy = invoke("more");
+  EXPECT_EQ(busy.code, 429);
+  EXPECT_EQ(callOn(dataPort_, http::methods::POST, "/invoke", "more").code, 401);
+  {
+    std::lock_guard lock(hooks_.mu);
+    hooks_.release = true;
+  }
+  hooks_.released.notify_all();
+  held.join();
+  EXPECT_EQ(invoke("after").code, 200);  // the place was given back
+  EXPECT_EQ(hooks_.lastInvoke.body, "after");
 }
 
 TEST(InvokeTokenTest, NoConfiguredTokenRefusesEverything) {

@@ -114,11 +114,33 @@ TEST(WiringTest, RabbitMqTriggerMaxAttemptsAndPrefetchShapeDeliveryOptions) {
   config::RabbitMqSourceConfig comments = posts;
   comments.queue = "comments";
   comments.maxAttempts.reset();
-  function.triggers = {{"posts", posts}, {"comments", comments}};
+  function.triggers = {{"posts", posts, 0}, {"comments", comments, 0}};
   DeliveryOptions options = deliveryOptionsFor(function);
   EXPECT_EQ(options.maxAttempts, 5);
   EXPECT_EQ(options.maxAttemptsByTrigger, (std::map<std::string, int>{{"posts", 2}}));
   EXPECT_EQ(options.maxInFlight, 40);
+}
+
+TEST(WiringTest, ByteBudgetsComeFromTriggersOrAShareOfTheMemoryLimit) {
+  config::FunctionConfig function;
+  function.name = "big";
+  function.memoryLimitMb = 1024;  // default budget: 256 MiB
+  config::KafkaSourceConfig kafka;
+  kafka.bootstrapServers = "127.0.0.1:9092";
+  kafka.topics = {"t"};
+  kafka.consumerGroup = "g";
+  config::RabbitMqSourceConfig rabbit;
+  rabbit.connection.url = "amqp://127.0.0.1:5672/";
+  rabbit.queue = "q";
+  config::TriggerConfig own{"own", kafka, 64 * kMebibyte};
+  config::TriggerConfig shared{"shared", kafka, 0};
+  config::TriggerConfig queue{"queue", rabbit, 0};
+  function.triggers = {own, shared, queue};
+  auto budgets = triggerByteBudgets(function);
+  EXPECT_EQ(budgets, (std::map<std::string, int64_t>{
+                         {"own", 64 * kMebibyte}, {"shared", 128 * kMebibyte}, {"queue", 128 * kMebibyte}}));
+  // Kafka triggers keep a quarter of theirs for librdkafka's queue and the fetch under way.
+  EXPECT_EQ(deliveryOptionsFor(function).maxInFlightBytes, 48 * kMebibyte + 96 * kMebibyte + 128 * kMebibyte);
 }
 
 }  // namespace

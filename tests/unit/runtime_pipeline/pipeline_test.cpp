@@ -290,18 +290,27 @@ TEST(DecompressTest, BadArchivesAreClearErrors) {
   auto gz = build("  - decompress: {format: gzip}");
   auto notGzip = gz->handle(event("plain text"), {});
   ASSERT_FALSE(notGzip.isOk());
-  EXPECT_EQ(notGzip.status().message(), "pipeline[0] decompress: not gzip data");
+  EXPECT_EQ(notGzip.status().message(), "pipeline[0] decompress: object \"key-1\": not gzip data");
 
   std::string truncated = gzip(std::string(100'000, 'a') + "\n" + std::string(1000, 'b'));
   truncated.resize(truncated.size() / 2);
   auto cut = gz->handle(event(truncated), {});
   ASSERT_FALSE(cut.isOk());
   EXPECT_EQ(cut.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(cut.status().message(), "pipeline[0] decompress: cannot open archive: truncated gzip input");
+  EXPECT_EQ(cut.status().message(),
+            "pipeline[0] decompress: object \"key-1\": cannot open archive: truncated gzip input");
 
   auto bomb = build("  - decompress: {format: gzip, maxBytes: 1000}");
   auto big = bomb->handle(event(gzip(std::string(10'000, 'z'))), {});
-  EXPECT_EQ(big.status().message(), "pipeline[0] decompress: decompressed size exceeds maxBytes (1000)");
+  EXPECT_EQ(big.status().message(),
+            "pipeline[0] decompress: object \"key-1\": decompressed size exceeds the limit of 1000 bytes "
+            "(decompress.maxBytes; default: a quarter of the memory limit)");
+  Event upload = event(gzip(std::string(10'000, 'z')));
+  upload.key = "logs/2026/12/05/partner-a.gz";
+  auto named = bomb->handle(upload, {});
+  EXPECT_EQ(named.status().message(),
+            "pipeline[0] decompress: object \"logs/2026/12/05/partner-a.gz\": decompressed size exceeds the limit of "
+            "1000 bytes (decompress.maxBytes; default: a quarter of the memory limit)");
 
   auto zip = build("  - decompress: {format: zip}");
   auto garbage = zip->handle(event(std::string("\x50\x4b\x03\x04garbage", 11)), {});

@@ -235,7 +235,7 @@ TEST(EventShapesTest, OptionsForAFunctionTakeTheShapesDefaults) {
   function.eventShape = EventShape::kScf;
   config::KafkaSourceConfig kafkaSource;
   kafkaSource.bootstrapServers = "k:9092";
-  function.triggers = {{"cron", config::CronSourceConfig{}}, {"orders", kafkaSource}};
+  function.triggers = {{"cron", config::CronSourceConfig{}, 0}, {"orders", kafkaSource, 0}};
   ShapeOptions scf = shapeOptionsFor(function);
   EXPECT_EQ(scf.region, "ap-guangzhou");
   EXPECT_EQ(scf.appId, "1250000000");

@@ -216,5 +216,25 @@ TEST(RuntimeConfigRenderTest, BadTagIsRefusedNamingTheTriggerAndField) {
             "Trigger etl/uploads: spec.objectStore.afterProcessing.tag: must be key=value, got \"done\"");
 }
 
+TEST(RuntimeConfigRenderTest, DeliveryMaxInFlightBytesReachesTheTrigger) {
+  json fn = json::parse(R"({"metadata": {"name": "big"}, "spec": {
+      "code": {"inline": "def main_handler(e, c): return e"},
+      "outputs": [{"name": "ok", "dir": {"path": "/tmp/ok"}}]}})");
+  std::vector<json> triggers = {trigger("large", "big",
+                                        {{"kafka",
+                                          {{"bootstrapServers", json::array({"127.0.0.1:9092"})},
+                                           {"topics", json::array({"t"})},
+                                           {"consumerGroup", "g"}}},
+                                         {"delivery", {{"maxInFlightBytes", 67108864}}}}),
+                                trigger("plain", "big", {{"http", {{"path", "/x"}}}})};
+  auto rendered = renderRuntimeConfig(fn, triggers, {.codeDir = "/c"});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  ASSERT_EQ(parsed->triggers.size(), 2u);
+  EXPECT_EQ(parsed->triggers[0].maxInFlightBytes, 67108864);
+  EXPECT_EQ(parsed->triggers[1].maxInFlightBytes, 0) << "unset: sized by the runtime";
+}
+
 }  // namespace
 }  // namespace sluice::spec

@@ -242,5 +242,31 @@ TEST(PodTemplateTest, ReplicaNamesAreTheLowestFreeOrdinals) {
   EXPECT_TRUE(freeReplicaPodNames("f", {"f-0"}, 0).empty());
 }
 
+TEST(PodTemplateTest, PodsWithoutDeclaredMemoryGetTheDefaultsAndAFunctionsOwnWins) {
+  PodTemplateOptions options = kOptions;
+  options.defaultMemory = {"256Mi", "1Gi"};
+  json plain = function(
+      {{"code", {{"inline", "def main_handler(e, c): return e"}}}, {"resources", {{"requests", {{"cpu", "100m"}}}}}});
+  auto pod = podFor(plain, {}, options);
+  ASSERT_TRUE(pod.isOk()) << pod.status().toString();
+  EXPECT_EQ((*pod)["spec"]["containers"][0]["resources"],
+            json::parse(R"({"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}})"));
+  auto warm = buildWarmPod(plain, *spec::renderRuntimeConfig(plain, {}), options);
+  ASSERT_TRUE(warm.isOk());
+  EXPECT_EQ((*warm)["spec"]["containers"][0]["resources"], (*pod)["spec"]["containers"][0]["resources"]);
+
+  // A memory request alone is the Function's choice: no default limit could undercut it.
+  json big = function(
+      {{"code", {{"inline", "def main_handler(e, c): return e"}}}, {"resources", {{"requests", {{"memory", "4Gi"}}}}}});
+  auto own = podFor(big, {}, options);
+  ASSERT_TRUE(own.isOk());
+  EXPECT_EQ((*own)["spec"]["containers"][0]["resources"], json::parse(R"({"requests": {"memory": "4Gi"}})"));
+
+  // Without defaults (operator flags set to ""), nothing is added.
+  auto none = podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}}}));
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE((*none)["spec"]["containers"][0].contains("resources"));
+}
+
 }  // namespace
 }  // namespace sluice::platform

@@ -1,0 +1,65 @@
+// MemoryWatchdog: restarts the replica cleanly before the kernel OOM-kills it.
+//
+// A handler that leaks, or a spike the byte budget did not foresee, grows
+// the process until the container's memory limit; the kernel then kills it
+// with SIGKILL, mid-write, with no drain and no word of why. The watchdog
+// samples the resident set every `interval`; once it reaches `threshold`
+// of the limit it trips once: the caller sheds load (nothing new starts,
+// the rest stays unacknowledged for redelivery), drains (commits what is
+// done) and exits with a termination message. Nothing is lost; a restarted
+// replica picks the work up again.
+//
+// The headroom (1 - threshold) x limit must hold what the handler can
+// allocate within one interval, which is why the default interval is short:
+// reading /proc/self/status costs microseconds.
+//
+// Thread-safety: start()/stop() from one thread; check() from any.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+
+namespace sluice::runtime {
+
+// This process's resident set in bytes (VmRSS of `statusFile`), or -1 when unreadable.
+int64_t residentBytes(const std::string& statusFile = "/proc/self/status");
+
+struct MemoryWatchdogOptions {
+  int64_t limitBytes = 0;  // <= 0: the watchdog never trips
+  double threshold = 0.9;  // of limitBytes
+  std::chrono::milliseconds interval{20};
+};
+
+class MemoryWatchdog {
+ public:
+  // `readResident` returns the resident set in bytes (-1: unknown, ignored).
+  MemoryWatchdog(MemoryWatchdogOptions options, std::function<int64_t()> readResident, Clock& clock);
+  ~MemoryWatchdog();
+  MemoryWatchdog(const MemoryWatchdog&) = delete;
+  MemoryWatchdog& operator=(const MemoryWatchdog&) = delete;
+
+  // One sample: the termination message when the resident set reached the
+  // threshold, else nullopt.
+  std::optional<std::string> check() const;
+
+  // Samples on a thread of its own until stop() or the first trip, on which
+  // `onTrip` runs (on that thread) with the termination message.
+  void start(std::function<void(const std::string& message)> onTrip);
+  void stop();
+
+  int64_t thresholdBytes() const;
+
+ private:
+  const MemoryWatchdogOptions options_;
+  const std::function<int64_t()> readResident_;
+  Clock& clock_;
+  std::jthread thread_;
+};
+
+}  // namespace sluice::runtime
