@@ -14,6 +14,7 @@ Ready again. Modes (each a Function of its own, same handler):
                env var from a Secret: adopted from the pool of its own shape
 Usage: cold_start.py NAMESPACE ROUNDS OUT.json   (env: KUBE_APISERVER_URL KUBE_CERT_DIR)
 """
+import base64
 import calendar
 import http.client
 import json
@@ -120,8 +121,10 @@ def invoke_until_answered(ip, expected, timeout=120):
         try:
             attempts += 1
             sent = now_ms()
-            c = http.client.HTTPConnection(ip, 8090, timeout=5)
-            c.request("POST", "/invoke", body=b"{}", headers={"Content-Type": "application/json"})
+            # /invoke is on the data port, with the namespace's invoke token (as the gateway sends it).
+            c = http.client.HTTPConnection(ip, 8080, timeout=5)
+            c.request("POST", "/invoke", body=b"{}",
+                      headers={"Content-Type": "application/json", "X-Sluice-Invoke-Token": invoke_token()})
             r = c.getresponse()
             body = r.read().decode(errors="replace")
             c.close()
@@ -134,6 +137,17 @@ def invoke_until_answered(ip, expected, timeout=120):
             last = str(e)
         time.sleep(0.002)
     raise RuntimeError("pod %s never answered: %s" % (ip, last))
+
+
+_invoke_token = []
+
+
+def invoke_token():
+    """The namespace's invoke tokens, from its Secret sluice-control-token (read once)."""
+    if not _invoke_token:
+        secret = api.call("GET", "/api/v1/namespaces/%s/secrets/sluice-control-token" % NS)
+        _invoke_token.append(base64.b64decode(secret["data"]["invoke"]).decode())
+    return _invoke_token[0]
 
 
 def ready_after_answer(ip, timeout=120):

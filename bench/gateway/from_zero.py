@@ -9,6 +9,7 @@ Then the same-run baseline: POST /invoke on the replica's pod IP (direct) and th
 gateway, the replica now ready (median of 3 each). Then back to zero (the cooldown).
 Usage: from_zero.py NAMESPACE GATEWAY_IP ROUNDS OUT.json   (env: KUBECTL)
 """
+import base64
 import http.client
 import json
 import os
@@ -32,15 +33,20 @@ def pods_of(function):
     return kubectl_json("get", "pods", "-l", "sluice.io/function=" + function)["items"]
 
 
-def post(host, port, path, timeout=60):
+def post(host, port, path, timeout=60, headers=None):
     """(ms, status, body) of one POST on a new connection."""
     started = time.perf_counter()
     c = http.client.HTTPConnection(host, port, timeout=timeout)
-    c.request("POST", path, body=b"{}", headers={"Content-Type": "application/json"})
+    c.request("POST", path, body=b"{}", headers=dict({"Content-Type": "application/json"}, **(headers or {})))
     r = c.getresponse()
     body = r.read().decode(errors="replace")
     c.close()
     return (time.perf_counter() - started) * 1000.0, r.status, body
+
+
+def invoke_token():
+    secret = kubectl_json("get", "secret", "sluice-control-token")
+    return base64.b64decode(secret["data"]["invoke"]).decode()
 
 
 def round_of(function, warm):
@@ -60,7 +66,8 @@ def round_of(function, warm):
     pod = replicas[0]
     direct, through = [], []
     for _ in range(3):
-        ms, status, body = post(pod["status"]["podIP"], 8090, "/invoke")
+        # The replica's /invoke: its data port, with the namespace's invoke token (as the gateway sends it).
+        ms, status, body = post(pod["status"]["podIP"], 8080, "/invoke", headers={"X-Sluice-Invoke-Token": invoke_token()})
         if status != 200 or body != expected:
             raise RuntimeError("%s: direct call got %d %r" % (function, status, body))
         direct.append(ms)

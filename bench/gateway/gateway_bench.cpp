@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -126,6 +127,9 @@ int main(int argc, char** argv) {
                     {"sluice.http.path", "/"},
                     {"X-Sluice-Trigger", argv[3]},
                     {"X-Sluice-Event-Type", "http.request"}};
+  // The replica's invoke token (the namespace's, as the gateway sends it): SLUICE_BENCH_INVOKE_TOKEN.
+  if (const char* token = std::getenv("SLUICE_BENCH_INVOKE_TOKEN"))
+    direct.headers.emplace_back("X-Sluice-Invoke-Token", token);
   Target gateway = parse("gateway", argv[2]);
   gateway.headers = {{"content-type", "application/json"}};
   // Warm both paths (interpreter, connections), then alternate so drift hits both.

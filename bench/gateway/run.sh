@@ -53,7 +53,8 @@ answers() { [[ $(curl -s -X POST "http://127.0.0.1:$gw_port/$ns/echo/" -d '{}') 
 poll 60 answers
 
 mkdir -p "$root/bench/results"
-"$bench" "http://$ip:8090/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${1:-8}" "${2:-5}" "${3:-3}" |
+SLUICE_BENCH_INVOKE_TOKEN=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d) \
+  "$bench" "http://$ip:8080/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${1:-8}" "${2:-5}" "${3:-3}" |
   jq --arg when "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg build "$SLUICE_BUILD_DIR" \
     --arg gateway "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
     '. + {measured: $when, build_dir: $build, gateway_binary: $gateway, host_cpus: '"$(nproc)"', load_average_before: $load}' \

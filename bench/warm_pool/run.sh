@@ -151,12 +151,13 @@ function_yaml echo 2 | k apply -f - >/dev/null
 wait_for 120 warm_is 2
 wait_for 30 k get secret sluice-control-token -o name
 token=$(k get secret sluice-control-token -o jsonpath='{.data.token}' | base64 -d)
+invoke=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d)
 stand_in() { # start a runtime for every ready warm pod that has none
   local pod ip
   while read -r pod ip; do
     [[ -n $pod && -z ${standin[$pod]:-} ]] || continue
-    SLUICE_SPECIALIZE_TOKEN=$token "$runtime" --warm --drain-grace 0 --control-bind-address "$ip:8090" \
-      >"$work/runtime-$pod.log" 2>&1 &
+    SLUICE_SPECIALIZE_TOKEN=$token SLUICE_INVOKE_TOKEN=$invoke "$runtime" --warm --drain-grace 0 \
+      --control-bind-address "$ip:8090" --data-bind-address "$ip:8080" >"$work/runtime-$pod.log" 2>&1 &
     standin[$pod]=$!
     wait_for 30 curl -sf "http://$ip:8090/readyz" -o /dev/null
     # A stand-in of an earlier round on a reused IP would answer too; this one must be the one bound.
@@ -200,19 +201,23 @@ done
 mkdir -p "$work/cold"
 cat >"$work/cold/function.json" <<'JSON'
 {"name": "echo", "runtime": "python3.11", "handler": "index.main_handler",
- "codeFiles": {"index.py": "def main_handler(event, context):\n    return 'ok:' + context.function_name\n"}}
+ "codeFiles": {"index.py": "def main_handler(event, context):\n    return 'ok:' + context.function_name\n"},
+ "triggers": [{"name": "web", "http": {}}]}
 JSON
 port=18790
+data_port=18791
 cold_proc=()
 spec_post=()
 for ((i = 0; i < 10; i++)); do
   t0=$(date +%s%N)
-  "$runtime" --config "$work/cold/function.json" --control-bind-address "127.0.0.1:$port" >"$work/cold/run.log" 2>&1 &
+  "$runtime" --config "$work/cold/function.json" --control-bind-address "127.0.0.1:$port" \
+    --data-bind-address "127.0.0.1:$data_port" >"$work/cold/run.log" 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/readyz" -o /dev/null; do sleep 0.005; done
   cold_proc+=($((($(date +%s%N) - t0) / 1000)))
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  SLUICE_SPECIALIZE_TOKEN=benchtoken "$runtime" --warm --control-bind-address "127.0.0.1:$port" >"$work/cold/warm.log" 2>&1 &
+  SLUICE_SPECIALIZE_TOKEN=benchtoken SLUICE_INVOKE_TOKEN=benchinvoke "$runtime" --warm \
+    --control-bind-address "127.0.0.1:$port" --data-bind-address "127.0.0.1:$data_port" >"$work/cold/warm.log" 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/readyz" -o /dev/null; do sleep 0.005; done
   t0=$(date +%s%N)
@@ -220,7 +225,7 @@ for ((i = 0; i < 10; i++)); do
     -H 'Content-Type: application/json' --data @"$work/cold/function.json" "http://127.0.0.1:$port/specialize")
   spec_post+=($((($(date +%s%N) - t0) / 1000)))
   [[ $code == 200 ]] || { echo "warm pool bench: /specialize answered $code: $(cat "$work/cold/spec.out")" >&2; exit 1; }
-  out=$(curl -sf -X POST "http://127.0.0.1:$port/invoke" -d x)
+  out=$(curl -sf -X POST -H 'X-Sluice-Invoke-Token: benchinvoke' "http://127.0.0.1:$data_port/invoke" -d x)
   [[ $out == ok:echo ]] || { echo "warm pool bench: specialized handler answered '$out'" >&2; exit 1; }
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done

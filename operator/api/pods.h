@@ -16,8 +16,10 @@ inline constexpr const char* kTemplateHashLabel = "sluice.io/template-hash";
 inline constexpr const char* kPoolLabel = "sluice.io/pool";  // warm pods: which pool (buildWarmPod)
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sluice";  // replicas and warm pods
-// The runtime's control endpoint on every replica and warm pod (/drain, /specialize, /invoke, /metrics).
+// The runtime's control endpoint on every replica and warm pod (/drain, /specialize, /metrics, probes): the operator's.
 inline constexpr int kControlPort = 8090;
+// Its data endpoint (/invoke): the gateway's and the operator's cron firer's, never the control calls'.
+inline constexpr int kDataPort = 8080;
 
 // A label or annotation key only Sluice may set on its pods (sluice.io/..., app.kubernetes.io/managed-by);
 // the Function CRD refuses them in spec.pod.labels and spec.pod.annotations.

@@ -25,6 +25,7 @@
 #include "gateway/amqp_invocation_queue.h"
 #include "gateway/async_invoker.h"
 #include "gateway/async_targets.h"
+#include "common/tokens.h"
 #include "gateway/beast_upstream.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
   sluice::gateway::GatewayOptions options;
   sluice::gateway::DispatcherOptions dispatch;
   int requestTimeoutSeconds = 60;
-  int replicaPort = sluice::api::kControlPort;
+  int replicaPort = sluice::api::kDataPort;
+  std::string invokeKeyDir;
   app.add_option("--kubeconfig", kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
   app.add_option("--watch-namespace", watchNamespace,
@@ -71,7 +73,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Threads serving connections")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--replica-port", replicaPort, "Port on which replicas take invocations")->capture_default_str();
+  app.add_option("--replica-port", replicaPort, "Port on which replicas take invocations (their data port)")
+      ->capture_default_str();
+  app.add_option("--invoke-key-dir", invokeKeyDir,
+                 "Folder with the invoke master key (file key, and previous while a new key rolls out), the "
+                 "operator's: each request carries its namespace's token derived from it")
+      ->envname("SLUICE_INVOKE_KEY_DIR");
   sluice::gateway::BeastUpstreamOptions upstreamOptions;
   app.add_option("--replica-keep-alive", upstreamOptions.idleConnectionsPerReplica,
                  "Idle kept-alive connections per replica (0: a new connection per request)")
@@ -86,6 +93,16 @@ int main(int argc, char** argv) {
   if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
     std::cerr << "sluice-gateway: --log-level: " << status.message() << "\n";
     return 2;
+  }
+  if (!invokeKeyDir.empty()) {
+    auto keys = sluice::readInvokeKeys(invokeKeyDir);
+    if (!keys.isOk()) {
+      std::cerr << "sluice-gateway: --invoke-key-dir: " << keys.status().message() << "\n";
+      return 2;
+    }
+    options.invokeKeys = *keys;
+  } else {
+    SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every request (401)");
   }
   sigset_t signals = sluice::blockStopSignals();
 

@@ -31,6 +31,7 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "common/signals.h"
+#include "common/tokens.h"
 #include "controller/health_server.h"
 #include "controller/manager.h"
 #include "controllers/autoscaler/gateway_endpoints.h"
@@ -164,9 +165,11 @@ int checkManifests(const std::string& dir) {
 // from zero. Lives as long as the runner.
 class LocalGateway {
  public:
+  // `invokeToken`: the one /invoke token every local runtime process accepts.
   LocalGateway(const sluice::local::LocalStore& store, const sluice::platform::LocalPlatform& platform,
-               sluice::Clock& clock)
-      : dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
+               sluice::Clock& clock, std::string invokeToken)
+      : invokeToken_(std::move(invokeToken)),
+        dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
         routes_(dispatcher_, store.functions(), store.triggers(),
                 [&platform](const std::string& ns, const std::string& function) {
                   std::vector<sluice::gateway::Replica> replicas;
@@ -184,6 +187,7 @@ class LocalGateway {
                        sluice::controllers::TriggerScalerFactoryOptions& scalers) {
     sluice::gateway::GatewayOptions options;
     options.listenAddress = address;
+    options.invokeToken = invokeToken_;
     options.adminAddress = "127.0.0.1:0";
     gateway_ = std::make_unique<sluice::gateway::Gateway>(
         options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
@@ -205,6 +209,7 @@ class LocalGateway {
   }
 
  private:
+  const std::string invokeToken_;
   sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
   sluice::gateway::Dispatcher dispatcher_;
   sluice::gateway::RouteTable routes_;
@@ -238,13 +243,20 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
     return 1;
   }
   platformOptions.token = *token;
+  auto invokeToken = sluice::randomHexToken(24);
+  if (!invokeToken) {
+    std::cerr << "sluice-operator: --local: " << invokeToken.status().toString() << "\n";
+    return 1;
+  }
+  platformOptions.invokeToken = *invokeToken;
   platformOptions.warmPoolSize = flags.warmPool;
   platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
   platformOptions.logLevel = flags.logLevel;
-  // Warm children read the /specialize token from their environment.
-  ::setenv("SLUICE_SPECIALIZE_TOKEN", platformOptions.token.c_str(), 1);
+  // Children read their tokens from their environment (and scrub them before any handler runs).
+  ::setenv(sluice::kControlTokenEnv, platformOptions.token.c_str(), 1);
+  ::setenv(sluice::kInvokeTokenEnv, platformOptions.invokeToken.c_str(), 1);
   sluice::platform::PosixProcessRunner processes;
-  sluice::platform::HttpRuntimeEndpoint endpoint;
+  sluice::platform::HttpRuntimeEndpoint endpoint(platformOptions.invokeToken);
   sluice::local::LocalStore store([](const nlohmann::json& event) {
     SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
                     event.value("/involvedObject/namespace"_json_pointer, std::string()),
@@ -259,7 +271,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::local::LocalRunnerOptions runnerOptions;
   runnerOptions.dir = flags.dir;
 
-  LocalGateway gateway(store, platform, clock);
+  LocalGateway gateway(store, platform, clock, platformOptions.invokeToken);
   if (!flags.gatewayAddress.empty()) {
     if (auto status = gateway.start(flags.gatewayAddress, registry, runnerOptions, scalerOptions); !status.isOk()) {
       std::cerr << "sluice-operator: --gateway-listen-address " << flags.gatewayAddress << ": " << status.toString()
@@ -303,9 +315,43 @@ struct OperatorFlags {
   std::vector<std::string> scalerEndpointAllow;
   sluice::scalers::EndpointAllowList allowedEndpoints;  // parsed from scalerEndpointAllow
   uint64_t maxScalerResponseBytes = sluice::controllers::TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
+  std::string invokeKeyDir;    // the mounted Secret sluice-invoke-key
+  int tokenRotationHours = 0;  // 0: control tokens rotate only on demand
+  int tokenResyncSeconds = 10;
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
+
+// The flags of the tokens that guard replicas (docs/trust.md).
+void addTokenFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--invoke-key-dir", f.invokeKeyDir,
+                 "Folder with the invoke master key (file key, and previous while a new key rolls out): replicas "
+                 "accept /invoke only with the tokens derived from it (the gateway mounts the same); none: "
+                 "replicas refuse every /invoke")
+      ->envname("SLUICE_INVOKE_KEY_DIR");
+  app.add_option("--token-rotation-hours", f.tokenRotationHours,
+                 "Rotate each namespace's control token this often (0: only when the Secret "
+                 "sluice-control-token is annotated sluice.io/rotate)")
+      ->check(CLI::Range(0, 24 * 365))
+      ->capture_default_str();
+  app.add_option("--token-resync-seconds", f.tokenResyncSeconds,
+                 "How often each namespace's token Secret is checked: a deleted one is recreated within this time")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+}
+
+// What the scalers may reach and read for Triggers (the operator as a deputy: SECURITY.md).
+void addScalerFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--scaler-endpoint-allow", f.scalerEndpointAllow,
+                 "Hosts the scalers may connect to for Triggers (repeatable or comma-separated): host, host:port "
+                 "or *.domain[:port]; a Trigger naming another endpoint is not measured (default: any)")
+      ->delimiter(',');
+  app.add_option("--max-scaler-response-bytes", f.maxScalerResponseBytes,
+                 "The most bytes of an HTTP answer a scaler reads (Prometheus, S3 listings, WebHDFS, RabbitMQ "
+                 "management, replica /metrics, gateway /loads); larger answers are errors")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
+}
 
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
@@ -370,15 +416,8 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-service", f.gatewayService,
                  "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
                  "endpoints on the port named admin");
-  app.add_option("--scaler-endpoint-allow", f.scalerEndpointAllow,
-                 "Hosts the scalers may connect to for Triggers (repeatable or comma-separated): host, host:port "
-                 "or *.domain[:port]; a Trigger naming another endpoint is not measured (default: any)")
-      ->delimiter(',');
-  app.add_option("--max-scaler-response-bytes", f.maxScalerResponseBytes,
-                 "The most bytes of an HTTP answer a scaler reads (Prometheus, S3 listings, WebHDFS, RabbitMQ "
-                 "management, replica /metrics, gateway /loads); larger answers are errors")
-      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
-      ->capture_default_str();
+  addScalerFlags(app, f);
+  addTokenFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -467,8 +506,21 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   sluice::controller::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
-  sluice::platform::KubePlatformSetup kube(
-      manager, {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory}, flags.watchNamespace, clock);
+  sluice::platform::ControlTokensOptions tokenOptions;
+  if (!flags.invokeKeyDir.empty()) {
+    auto keys = sluice::readInvokeKeys(flags.invokeKeyDir);
+    if (!keys.isOk()) {
+      std::cerr << "sluice-operator: --invoke-key-dir: " << keys.status().message() << "\n";
+      return 1;
+    }
+    tokenOptions.invokeKeys = *keys;
+  } else {
+    SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every /invoke (cron ticks and the gateway's too)");
+  }
+  tokenOptions.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
+  sluice::platform::KubePlatformSetup kube(manager,
+                                           {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
+                                           flags.watchNamespace, clock, tokenOptions);
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.runtimeImage = flags.runtimeImage;
   controllerOptions.workers = flags.workers;
@@ -479,6 +531,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.gatewayUrl = flags.gatewayUrl;
   controllerOptions.allowedScalerEndpoints = flags.allowedEndpoints;
   controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;
+  controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
   controllerOptions.gatewayDomain = flags.gatewayDomain;
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);

@@ -5,16 +5,16 @@
 // waits for an authenticated POST /specialize carrying the configuration.
 // Either way SIGTERM, SIGINT or POST /drain drains gracefully (stop fetching,
 // finish in-flight work within --drain-grace, commit/ack, leave the consumer
-// group) and exits 0.
+// group) and exits 0. /invoke is served on --data-bind-address, the rest on
+// --control-bind-address; both tokens are taken from the environment (or
+// token files) before anything else runs and scrubbed (docs/trust.md).
 #include <malloc.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -22,11 +22,14 @@
 
 #include "common/clock.h"
 #include "common/crash_report.h"
+#include "common/free_port.h"
 #include "common/logging.h"
 #include "common/memory_limit.h"
 #include "common/signals.h"
+#include "common/tokens.h"
 #include "runtime/config/config_parser.h"
 #include "runtime/control/control_server.h"
+#include "runtime/control/process_secrets.h"
 #include "runtime/control/runtime_controller.h"
 #include "runtime/delivery/runtime_metrics.h"
 #include "runtime/handlers/make_handler.h"
@@ -35,18 +38,12 @@
 
 namespace {
 
-// The token may come from a file (a mounted Secret) or the environment.
-sluice::Result<std::string> readToken(const std::string& file) {
-  if (file.empty()) {
-    const char* env = std::getenv("SLUICE_SPECIALIZE_TOKEN");
-    return std::string(env ? env : "");
-  }
-  std::ifstream in(file);
-  if (!in) return sluice::invalidArgument("--specialize-token-file: cannot read \"" + file + "\"");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+// A token from `file` when given (read once and unlinked), else the value
+// taken from the environment at start.
+sluice::Result<std::string> tokenFrom(const std::string& file, const std::string& fromEnvironment, const char* flag) {
+  if (file.empty()) return fromEnvironment;
+  auto token = sluice::runtime::takeFileSecret(file);
+  if (!token.isOk()) return sluice::invalidArgument(std::string(flag) + ": " + token.status().message());
   return token;
 }
 
@@ -71,7 +68,11 @@ constexpr int kMemoryPressureExit = 4;
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv, char** envp) {
+  // Before anything else (threads, the interpreter): the handler must not find the tokens.
+  const std::string controlTokenFromEnvironment =
+      sluice::runtime::takeEnvironmentSecret(sluice::kControlTokenEnv, envp);
+  const std::string invokeTokensFromEnvironment = sluice::runtime::takeEnvironmentSecret(sluice::kInvokeTokenEnv, envp);
   sluice::installCrashReport();
   // Event payloads of a few hundred KB and more get their own mappings, given
   // back to the system when freed. glibc otherwise raises this threshold
@@ -85,7 +86,9 @@ int main(int argc, char** argv) {
   std::string configPath;
   std::string controlAddress = "0.0.0.0:8090";
   std::string logLevel = "info";
+  std::string dataAddress = "0.0.0.0:8080";
   std::string tokenFile;
+  std::string invokeTokenFile;
   int drainGraceSeconds = 30;
   bool warm = false;
   sluice::runtime::InvokeLimitOptions invokeLimits;
@@ -95,12 +98,24 @@ int main(int argc, char** argv) {
   app.add_option("--config", configPath, "Function configuration file (JSON or YAML) rendered by the operator")
       ->envname("SLUICE_CONFIG");
   app.add_option("--control-bind-address", controlAddress,
-                 "Address of /healthz, /readyz, /metrics, /specialize, /drain, /invoke")
+                 "Address of /healthz, /readyz, /metrics, /specialize, /drain")
       ->capture_default_str();
+  auto* controlOption = app.get_option("--control-bind-address");
+  auto* dataOption =
+      app.add_option("--data-bind-address", dataAddress,
+                     "Address of /invoke (the gateway's and the cron firer's); default 0.0.0.0:8080, or a free "
+                     "port on the control address's host when only --control-bind-address is given (a replica run "
+                     "by hand or by a test that does not invoke it must not collide on 8080)")
+          ->capture_default_str();
   app.add_flag("--warm", warm, "Start without a function and wait for /specialize");
   app.add_option("--specialize-token-file", tokenFile,
-                 "File holding the bearer token /specialize requires (else env SLUICE_SPECIALIZE_TOKEN)")
+                 "File holding the bearer token /specialize and /drain require, removed once read (else env "
+                 "SLUICE_SPECIALIZE_TOKEN, unset once read)")
       ->envname("SLUICE_SPECIALIZE_TOKEN_FILE");
+  app.add_option("--invoke-token-file", invokeTokenFile,
+                 "File holding the tokens /invoke accepts (current[,previous]), removed once read (else env "
+                 "SLUICE_INVOKE_TOKEN, unset once read); none: /invoke refuses every call")
+      ->envname("SLUICE_INVOKE_TOKEN_FILE");
   app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
@@ -139,10 +154,17 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-runtime: --config is required unless --warm is given\n";
     return 2;
   }
-  auto token = readToken(tokenFile);
-  if (!token.isOk()) {
-    std::cerr << "sluice-runtime: " << token.status().message() << "\n";
-    return 2;
+  if (controlOption->count() > 0 && dataOption->count() == 0) {
+    dataAddress =
+        controlAddress.substr(0, controlAddress.rfind(':')) + ":" + std::to_string(sluice::freeLoopbackPort());
+  }
+  auto token = tokenFrom(tokenFile, controlTokenFromEnvironment, "--specialize-token-file");
+  auto invokeTokens = tokenFrom(invokeTokenFile, invokeTokensFromEnvironment, "--invoke-token-file");
+  for (const auto* read : {&token, &invokeTokens}) {
+    if (!read->isOk()) {
+      std::cerr << "sluice-runtime: " << read->status().message() << "\n";
+      return 2;
+    }
   }
 
   sigset_t signals = sluice::blockStopSignals();
@@ -174,6 +196,9 @@ int main(int argc, char** argv) {
   sluice::runtime::ControlServerOptions serverOptions;
   serverOptions.bindAddress = controlAddress;
   serverOptions.specializeToken = *token;
+  serverOptions.dataBindAddress = dataAddress;
+  serverOptions.invokeTokens = sluice::runtime::splitTokens(*invokeTokens);
+  if (serverOptions.invokeTokens.empty()) SLUICE_LOG_WARN("no invoke token: /invoke refuses every call");
   serverOptions.invokeLimits = invokeLimits;
   serverOptions.unhealthyReason = []() -> std::string {
     return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
@@ -183,8 +208,8 @@ int main(int argc, char** argv) {
     std::cerr << "sluice-runtime: " << status.toString() << "\n";
     return 1;
   }
-  SLUICE_LOG_INFO("sluice-runtime {} {} on {}", sluice::kVersion, warm ? "warm, waiting for /specialize" : "running",
-                  controlAddress);
+  SLUICE_LOG_INFO("sluice-runtime {} {} on {} (control) and {} (data)", sluice::kVersion,
+                  warm ? "warm, waiting for /specialize" : "running", controlAddress, dataAddress);
   // A stuck interpreter cannot be recovered inside the process: drain what
   // can still finish and exit non-zero so Kubernetes (or the local
   // supervisor) starts a fresh replica. Unacknowledged input is redelivered.

@@ -135,6 +135,15 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   });
   manager.add(std::move(cron));
 
+  // Each namespace with a Function keeps its token Secret (recreated when deleted, rotated).
+  tokens_ = std::make_unique<TokenController>(shared_.tokens, options.tokenResync);
+  auto tokenController = std::make_unique<controller::Controller>(
+      controller::ControllerOptions{"tokens", 1, controllerMetrics}, *tokens_, clock);
+  tokenController->watchMapped(functions, [](const kube::Json& function) {
+    return std::vector<std::string>{function.value("/metadata/namespace"_json_pointer, std::string("default"))};
+  });
+  manager.add(std::move(tokenController));
+
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.

@@ -17,6 +17,7 @@
 #include "controller/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
+#include "controllers/tokens/token_controller.h"
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
@@ -55,6 +56,8 @@ struct ControllersOptions {
   // Where Triggers may make the scalers connect (empty: anywhere), and the most bytes of an HTTP answer they read.
   scalers::EndpointAllowList allowedScalerEndpoints;
   uint64_t maxScalerResponseBytes = TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
+  // How often each namespace's token Secret is checked (recreated, rotated).
+  Clock::Duration tokenResync = std::chrono::seconds(10);
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.
@@ -84,6 +87,7 @@ class Controllers {
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
   std::unique_ptr<CronFirer> cronFirer_;
+  std::unique_ptr<TokenController> tokens_;
   std::unique_ptr<AutoscalerLoop> autoscaler_;
 };
 

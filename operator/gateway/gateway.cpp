@@ -95,6 +95,10 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   }
   Call call;
   call.request = invokeRequestFor(request, *route, *trigger);
+  // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
+  call.request.headers.emplace_back(kInvokeTokenHeader, options_.invokeToken.empty()
+                                                            ? invokeTokensFor(options_.invokeKeys, route->ns)
+                                                            : options_.invokeToken);
   call.done = [this, respond, route = *route, started](CallResult result) {
     http::ServerResponse response;
     switch (result.end) {

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "gateway/async_invoker.h"
+#include "common/tokens.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway_metrics.h"
 #include "http/http_server.h"
@@ -42,6 +43,11 @@ struct GatewayOptions {
   int threads = 2;
   int retryAfterSeconds = 1;  // in a 503's Retry-After
   std::chrono::milliseconds tickInterval{50};
+  // Each forwarded request carries its namespace's invoke tokens derived from
+  // these (X-Sluice-Invoke-Token); none: replicas refuse the gateway (401).
+  InvokeKeys invokeKeys;
+  // When set, sent for every namespace instead (the local platform: one token for all its processes).
+  std::string invokeToken;
 };
 
 class Gateway {

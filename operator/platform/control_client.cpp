@@ -1,5 +1,7 @@
 #include "platform/control_client.h"
 
+#include "common/tokens.h"
+
 namespace sluice::platform {
 
 std::string ControlEndpoint::url() const {
@@ -49,7 +51,7 @@ Status ControlClient::specialize(const ControlEndpoint& endpoint, const std::str
 Status ControlClient::invoke(const ControlEndpoint& endpoint, const std::string& token, const std::string& trigger,
                              const std::string& eventType, const std::string& body, std::chrono::milliseconds timeout) {
   http::Request request;
-  if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+  if (!token.empty()) request.headers.emplace_back(kInvokeTokenHeader, token);
   request.headers.emplace_back("X-Sluice-Trigger", trigger);
   request.headers.emplace_back("X-Sluice-Event-Type", eventType);
   if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");

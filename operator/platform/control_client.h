@@ -1,7 +1,8 @@
 // ControlClient: the one client of the runtime's control protocol (the
-// ControlServer of every replica: GET /readyz, POST /drain, /specialize,
-// /invoke), addressed by endpoint, so the kube platform (a pod's IP and port
-// 8090) and the local platform (a process on a loopback port) speak it alike.
+// ControlServer of every replica: GET /readyz, POST /drain, /specialize on its
+// control port, POST /invoke on its data port), addressed by endpoint, so the
+// kube platform (a pod's IP and ports 8090/8080) and the local platform (a
+// process on loopback ports) speak it alike.
 // Over http::HttpClient; thread-safe.
 #pragma once
 
@@ -34,7 +35,8 @@ class ControlClient {
   // POST /specialize with the runtime configuration: a warm replica becomes the function's.
   Status specialize(const ControlEndpoint& endpoint, const std::string& token, const std::string& configuration,
                     std::chrono::milliseconds timeout);
-  // POST /invoke: the replica runs the event (a cron tick) through its handler and outputs.
+  // POST /invoke (the endpoint's port is the replica's data port) with the
+  // invoke token: the replica runs the event (a cron tick) through its handler and outputs.
   Status invoke(const ControlEndpoint& endpoint, const std::string& token, const std::string& trigger,
                 const std::string& eventType, const std::string& body, std::chrono::milliseconds timeout);
 

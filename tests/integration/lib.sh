@@ -15,6 +15,14 @@ require_env() {
   ((${#missing[@]} == 0)) || fail "missing environment: ${missing[*]} (run 'make testenv-up' and source build/testenv.env)"
 }
 
+# invoke_key_dir: a folder with a fresh invoke master key (what the chart's
+# Secret <release>-invoke-key is in a pod), made once per test in $work; pass it
+# as --invoke-key-dir to the operator and the gateway.
+invoke_key_dir() {
+  mkdir -p "$work/invoke-key"
+  [[ -s $work/invoke-key/key ]] || head -c 32 /dev/urandom | base64 >"$work/invoke-key/key"
+  echo "$work/invoke-key"
+}
 # A TCP port free on 127.0.0.1 now.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -77,6 +77,11 @@ app.kubernetes.io/component: gateway
 {{- join "," (include "sluice.watchNamespaceList" . | fromJsonArray) -}}
 {{- end -}}
 
+{{/* The Secret holding the invoke master key (runtime.tokens). */}}
+{{- define "sluice.invokeKeySecret" -}}
+{{- default (printf "%s-invoke-key" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.tokens.invokeKeySecret -}}
+{{- end }}
+
 {{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
 {{- define "sluice.gatewayWildcardHost" -}}
 {{- with .Values.gateway.domain -}}

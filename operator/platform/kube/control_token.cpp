@@ -1,65 +1,165 @@
 #include "platform/kube/control_token.h"
 
+#include <chrono>
+
 #include "api/pods.h"
 #include "common/encoding.h"
+#include "common/logging.h"
 #include "common/random.h"
 
 namespace sluice::platform {
 
 namespace {
 
-Result<std::string> tokenOf(const kube::Json& secret, const std::string& ns) {
-  std::string encoded = secret.value("/data"_json_pointer / kControlTokenKey, std::string());
-  if (encoded.empty()) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "Secret " + ns + "/" + kControlTokenSecret + ": data." + kControlTokenKey + " is empty");
+std::string secretName(const std::string& ns) { return "Secret " + ns + "/" + kControlTokenSecret; }
+
+// data[key] decoded; "" when absent.
+Result<std::string> dataOf(const kube::Json& secret, const char* key, const std::string& ns) {
+  std::string encoded = secret.value("/data"_json_pointer / key, std::string());
+  if (encoded.empty()) return std::string();
+  Result<std::string> value = base64Decode(encoded);
+  if (!value)
+    return Status(StatusCode::kFailedPrecondition, secretName(ns) + ": data." + key + ": " + value.status().message());
+  return value;
+}
+
+Result<NamespaceTokens> tokensOf(const kube::Json& secret, const std::string& ns) {
+  NamespaceTokens tokens;
+  for (auto [key, field] :
+       {std::pair{kControlTokenKey, &tokens.control}, std::pair{kPreviousControlTokenKey, &tokens.previousControl},
+        std::pair{kInvokeTokenKey, &tokens.invoke}}) {
+    auto value = dataOf(secret, key, ns);
+    if (!value.isOk()) return value.status();
+    *field = *value;
   }
-  Result<std::string> token = base64Decode(encoded);
-  if (!token)
-    return Status(StatusCode::kFailedPrecondition, "Secret " + ns + "/" + kControlTokenSecret + ": data." +
-                                                       kControlTokenKey + ": " + token.status().message());
-  return token;
+  if (tokens.control.empty()) {
+    return Status(StatusCode::kFailedPrecondition, secretName(ns) + ": data." + kControlTokenKey + " is empty");
+  }
+  const std::string rotatedAt = secret.value("/metadata/annotations"_json_pointer / kRotatedAtAnnotation, "0");
+  tokens.rotatedAt = std::strtoll(rotatedAt.c_str(), nullptr, 10);
+  return tokens;
+}
+
+kube::Json secretOf(const std::string& ns, const NamespaceTokens& tokens) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata",
+           {{"name", kControlTokenSecret},
+            {"namespace", ns},
+            {"labels", {{api::kManagedByLabel, "sluice"}}},
+            {"annotations", {{kRotatedAtAnnotation, std::to_string(tokens.rotatedAt)}}}}},
+          {"type", "Opaque"},
+          {"data",
+           {{kControlTokenKey, base64Encode(tokens.control)},
+            {kPreviousControlTokenKey, base64Encode(tokens.previousControl)},
+            {kInvokeTokenKey, base64Encode(tokens.invoke)}}}};
 }
 
 }  // namespace
 
-Result<std::string> ControlTokens::ensure(const std::string& ns) {
+std::string ControlTokens::invokeTokensFor(const std::string& ns) const {
+  return sluice::invokeTokensFor(options_.invokeKeys, ns);
+}
+
+Result<NamespaceTokens> ControlTokens::fresh(const std::string& ns, const NamespaceTokens* before) {
+  auto control = randomHexToken(32);
+  if (!control.isOk()) return control.status();
+  NamespaceTokens tokens;
+  tokens.control = *control;
+  tokens.previousControl = before ? before->control : "";
+  tokens.invoke = invokeTokensFor(ns);
+  tokens.rotatedAt = std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow().time_since_epoch()).count();
+  return tokens;
+}
+
+void ControlTokens::remember(const std::string& ns, const NamespaceTokens& tokens) {
+  std::lock_guard lock(mu_);
+  tokens_[ns] = tokens;
+}
+
+Status ControlTokens::create(const std::string& ns, const NamespaceTokens& tokens) {
+  auto created = client_.create(kube::resources::kSecrets, ns, secretOf(ns, tokens));
+  if (!created.isOk()) return created.status().withContext("creating " + secretName(ns));
+  remember(ns, tokens);
+  return Status::ok();
+}
+
+Result<NamespaceTokens> ControlTokens::ensure(const std::string& ns) {
   {
     std::lock_guard lock(mu_);
     if (auto it = tokens_.find(ns); it != tokens_.end()) return it->second;
   }
   auto existing = client_.get(kube::resources::kSecrets, ns, kControlTokenSecret);
-  Result<std::string> token = internalError("unset");
   if (existing.isOk()) {
-    token = tokenOf(*existing, ns);
-  } else if (existing.status().code() == StatusCode::kNotFound) {
-    auto fresh = randomHexToken(32);
-    if (!fresh.isOk()) return fresh.status();
-    kube::Json secret = {
-        {"apiVersion", "v1"},
-        {"kind", "Secret"},
-        {"metadata",
-         {{"name", kControlTokenSecret}, {"namespace", ns}, {"labels", {{api::kManagedByLabel, "sluice"}}}}},
-        {"type", "Opaque"},
-        {"stringData", {{kControlTokenKey, *fresh}}}};
-    auto created = client_.create(kube::resources::kSecrets, ns, secret);
-    if (created.isOk()) {
-      token = *fresh;
-    } else if (created.status().code() == StatusCode::kAlreadyExists) {
-      // Another operator replica won the race: use its token.
-      auto again = client_.get(kube::resources::kSecrets, ns, kControlTokenSecret);
-      if (!again.isOk()) return again.status();
-      token = tokenOf(*again, ns);
-    } else {
-      return created.status().withContext("creating Secret " + ns + "/" + kControlTokenSecret);
-    }
-  } else {
-    return existing.status().withContext("reading Secret " + ns + "/" + kControlTokenSecret);
+    auto tokens = tokensOf(*existing, ns);
+    if (!tokens.isOk()) return tokens.status();
+    remember(ns, *tokens);
+    return tokens;
   }
-  if (!token.isOk()) return token.status();
-  std::lock_guard lock(mu_);
-  tokens_[ns] = *token;
-  return *token;
+  if (existing.status().code() != StatusCode::kNotFound) {
+    return existing.status().withContext("reading " + secretName(ns));
+  }
+  auto tokens = fresh(ns, nullptr);
+  if (!tokens.isOk()) return tokens.status();
+  Status created = create(ns, *tokens);
+  if (created.code() == StatusCode::kAlreadyExists) {
+    // Another operator replica won the race: use its tokens.
+    auto again = client_.get(kube::resources::kSecrets, ns, kControlTokenSecret);
+    if (!again.isOk()) return again.status();
+    auto theirs = tokensOf(*again, ns);
+    if (theirs.isOk()) remember(ns, *theirs);
+    return theirs;
+  }
+  if (!created.isOk()) return created;
+  return tokens;
+}
+
+Status ControlTokens::reconcile(const std::string& ns) {
+  auto existing = client_.get(kube::resources::kSecrets, ns, kControlTokenSecret);
+  NamespaceTokens known;
+  bool haveKnown = false;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = tokens_.find(ns); it != tokens_.end()) {
+      known = it->second;
+      haveKnown = true;
+    }
+  }
+  if (!existing.isOk()) {
+    if (existing.status().code() != StatusCode::kNotFound) {
+      return existing.status().withContext("reading " + secretName(ns));
+    }
+    // Deleted: the same tokens again, which every running replica holds; new pods can start.
+    if (!haveKnown) return ensure(ns).status();
+    SLUICE_LOG_WARN("{} was deleted: recreating it with the tokens the replicas hold", secretName(ns));
+    Status created = create(ns, known);
+    return created.code() == StatusCode::kAlreadyExists ? Status::ok() : created;
+  }
+  auto current = tokensOf(*existing, ns);
+  if (!current.isOk()) return current.status();
+  NamespaceTokens next = *current;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow().time_since_epoch()).count();
+  const bool asked = existing->contains("/metadata/annotations"_json_pointer / kRotateAnnotation);
+  const auto period = std::chrono::duration_cast<std::chrono::seconds>(options_.rotationPeriod).count();
+  const bool due = period > 0 && now - current->rotatedAt >= period;
+  if (asked || due) {
+    auto rotated = fresh(ns, &*current);
+    if (!rotated.isOk()) return rotated.status();
+    next = *rotated;
+    SLUICE_LOG_INFO("{}: rotating the control token ({})", secretName(ns), asked ? "asked by annotation" : "scheduled");
+  }
+  // A new master key (the previous one kept beside it while it rolls out).
+  next.invoke = invokeTokensFor(ns);
+  if (next.control == current->control && next.invoke == current->invoke && !asked) {
+    remember(ns, *current);
+    return Status::ok();
+  }
+  kube::Json updated = secretOf(ns, next);
+  updated["metadata"]["resourceVersion"] = existing->value("/metadata/resourceVersion"_json_pointer, std::string());
+  auto written = client_.update(kube::resources::kSecrets, updated);
+  if (!written.isOk()) return written.status().withContext("updating " + secretName(ns));
+  remember(ns, next);
+  return Status::ok();
 }
 
 }  // namespace sluice::platform

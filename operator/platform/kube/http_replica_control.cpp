@@ -2,33 +2,47 @@
 
 namespace sluice::platform {
 
-Result<std::pair<ControlEndpoint, std::string>> HttpReplicaControl::addressOf(const nlohmann::json& pod) {
+Result<std::pair<ControlEndpoint, NamespaceTokens>> HttpReplicaControl::addressOf(const nlohmann::json& pod, int port) {
   const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
   const std::string name = pod.value("/metadata/name"_json_pointer, std::string());
   const std::string ip = pod.value("/status/podIP"_json_pointer, std::string());
   if (ip.empty()) return unavailable("pod " + ns + "/" + name + " has no IP yet");
-  auto token = tokens_.ensure(ns);
-  if (!token.isOk()) return token.status();
-  return std::pair{ControlEndpoint{ip, options_.port, "pod " + ns + "/" + name}, *token};
+  auto tokens = tokens_.ensure(ns);
+  if (!tokens.isOk()) return tokens.status();
+  return std::pair{ControlEndpoint{ip, port, "pod " + ns + "/" + name}, *tokens};
+}
+
+Status HttpReplicaControl::withControlToken(
+    const nlohmann::json& pod, const std::function<Status(const ControlEndpoint&, const std::string&)>& call) {
+  auto address = addressOf(pod, options_.port);
+  if (!address.isOk()) return address.status();
+  const auto& [endpoint, tokens] = *address;
+  Status status = call(endpoint, tokens.control);
+  // 401 comes before the replica does anything, so asking again is safe.
+  if (status.code() == StatusCode::kPermissionDenied && !tokens.previousControl.empty()) {
+    status = call(endpoint, tokens.previousControl);
+  }
+  return status;
 }
 
 Status HttpReplicaControl::drain(const nlohmann::json& pod) {
-  auto address = addressOf(pod);
-  if (!address.isOk()) return address.status();
-  return client_.drain(address->first, address->second, options_.drainTimeout);
+  return withControlToken(pod, [&](const ControlEndpoint& endpoint, const std::string& token) {
+    return client_.drain(endpoint, token, options_.drainTimeout);
+  });
 }
 
 Status HttpReplicaControl::specialize(const nlohmann::json& pod, const std::string& configuration) {
-  auto address = addressOf(pod);
-  if (!address.isOk()) return address.status();
-  return client_.specialize(address->first, address->second, configuration, options_.specializeTimeout);
+  return withControlToken(pod, [&](const ControlEndpoint& endpoint, const std::string& token) {
+    return client_.specialize(endpoint, token, configuration, options_.specializeTimeout);
+  });
 }
 
 Status HttpReplicaControl::invoke(const nlohmann::json& pod, const std::string& trigger, const std::string& eventType,
                                   const std::string& body) {
-  auto address = addressOf(pod);
+  auto address = addressOf(pod, options_.dataPort);
   if (!address.isOk()) return address.status();
-  return client_.invoke(address->first, address->second, trigger, eventType, body, options_.invokeTimeout);
+  const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
+  return client_.invoke(address->first, tokens_.invokeTokensFor(ns), trigger, eventType, body, options_.invokeTimeout);
 }
 
 }  // namespace sluice::platform

@@ -1,14 +1,19 @@
-// HttpReplicaControl: ReplicaControl through the ControlClient to
-// http://<status.podIP>:8090, authenticated with the namespace's control token (ControlTokens). Drains get
-// a short timeout (the deletion's SIGTERM drains anyway); specialization waits
-// for the runtime to load the handler. Thread-safe.
+// HttpReplicaControl: ReplicaControl through the ControlClient to the pod's
+// IP: /drain and /specialize on the control port (8090) with the namespace's
+// control token — the previous one when the replica answers 401, so pods
+// started before a rotation stay reachable — and /invoke on the data port
+// (8080) with the namespace's invoke token (ControlTokens). Drains get a short
+// timeout (the deletion's SIGTERM drains anyway); specialization waits for the
+// runtime to load the handler. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "api/pods.h"
 #include "platform/control_client.h"
 #include "platform/kube/control_token.h"
 #include "platform/kube/replica_control.h"
@@ -16,7 +21,8 @@
 namespace sluice::platform {
 
 struct HttpReplicaControlOptions {
-  int port = 8090;
+  int port = api::kControlPort;
+  int dataPort = api::kDataPort;
   std::chrono::milliseconds drainTimeout{2000};
   std::chrono::milliseconds specializeTimeout{30000};
   // An invocation runs the handler, retries included.
@@ -35,8 +41,11 @@ class HttpReplicaControl final : public ReplicaControl {
                 const std::string& body) override;
 
  private:
-  // The pod's control endpoint and the namespace's token.
-  Result<std::pair<ControlEndpoint, std::string>> addressOf(const nlohmann::json& pod);
+  // The pod's endpoint on `port` and the namespace's tokens.
+  Result<std::pair<ControlEndpoint, NamespaceTokens>> addressOf(const nlohmann::json& pod, int port);
+  // `call` with the current control token, again with the previous one if the replica refused the first.
+  Status withControlToken(const nlohmann::json& pod,
+                          const std::function<Status(const ControlEndpoint&, const std::string&)>& call);
 
   ControlTokens& tokens_;
   HttpReplicaControlOptions options_;

@@ -12,10 +12,10 @@ kube::InformerOptions sluicePodsInformerOptions() {
 }
 
 KubePlatformSetup::KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns,
-                                     Clock& clock)
+                                     Clock& clock, ControlTokensOptions tokenOptions)
     : expectations(clock),
       events(manager.client(), "sluice-operator", clock),
-      tokens(manager.client()),
+      tokens(manager.client(), std::move(tokenOptions), clock),
       replicaControl(tokens),
       platform(std::move(options), manager.client(),
                KubePlatformCaches{manager.informer(spec::kFunctions, ns).cache(),

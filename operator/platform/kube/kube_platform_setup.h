@@ -24,7 +24,9 @@ namespace sluice::platform {
 kube::InformerOptions sluicePodsInformerOptions();
 
 struct KubePlatformSetup {
-  KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns, Clock& clock);
+  // `tokens`: the invoke master key and the control tokens' rotation period (ControlTokens).
+  KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns, Clock& clock,
+                    ControlTokensOptions tokens = {});
 
   controller::Expectations expectations;
   controller::EventRecorder events;

@@ -39,10 +39,16 @@ json httpProbe(const char* path, int periodSeconds) {
       {"httpGet", {{"path", path}, {"port", "control"}}}, {"periodSeconds", periodSeconds}, {"failureThreshold", 3}};
 }
 
-// The namespace's control token, which /specialize (and the operator's calls) require.
-json controlTokenEnv() {
-  return {{"name", kControlTokenEnv},
-          {"valueFrom", {{"secretKeyRef", {{"name", kControlTokenSecret}, {"key", kControlTokenKey}}}}}};
+// The namespace's control token (/specialize, /drain) and invoke tokens
+// (/invoke), which the runtime reads and scrubs from its environment before
+// any handler code runs.
+json tokenEnv(const char* env, const char* key) {
+  return {{"name", env}, {"valueFrom", {{"secretKeyRef", {{"name", kControlTokenSecret}, {"key", key}}}}}};
+}
+
+json listenArgs() {
+  return json::array({"--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort), "--data-bind-address",
+                      "0.0.0.0:" + std::to_string(api::kDataPort)});
 }
 
 }  // namespace
@@ -133,7 +139,8 @@ Result<Storage> replicaStorage(const json& spec, const spec::RenderedConfig& ren
 // The runtime's own variables, the Secret keys the configuration reads, then spec.env.
 json replicaEnv(const std::string& name, const json& spec, const spec::RenderedConfig& rendered) {
   json env = json::array({
-      controlTokenEnv(),
+      tokenEnv(kControlTokenEnv, kControlTokenKey),
+      tokenEnv(kInvokeTokenEnv, kInvokeTokenKey),
       {{"name", "SLUICE_FUNCTION"}, {"value", name}},
       {{"name", "SLUICE_NAMESPACE"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.namespace"}}}}}},
       {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
@@ -153,9 +160,9 @@ json runtimeContainer(const std::string& image, const json& spec, json env, json
   json container = {
       {"name", "runtime"},
       {"image", image},
-      {"args", json::array({"--config", std::string(kConfigMountPath) + "/function.json", "--control-bind-address",
-                            "0.0.0.0:" + std::to_string(api::kControlPort)})},
-      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}}})},
+      {"args", json::array({"--config", std::string(kConfigMountPath) + "/function.json"})},
+      {"ports", json::array({{{"name", "control"}, {"containerPort", api::kControlPort}},
+                             {{"name", "data"}, {"containerPort", api::kDataPort}}})},
       {"env", std::move(env)},
       {"volumeMounts", std::move(mounts)},
       {"readinessProbe", httpProbe("/readyz", 2)},
@@ -253,6 +260,7 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   if (!storage.isOk()) return storage.status();
   json container = runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered),
                                     std::move(storage->mounts), options.defaultMemory);
+  for (const json& arg : listenArgs()) container["args"].push_back(arg);
   json podSpec = replicaPodSpec(spec, std::move(container), std::move(*storage));
   json podMeta = replicaPodMeta(meta, spec, podSpec, rendered);
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
@@ -268,7 +276,8 @@ Result<json> buildWarmPod(const json& function, const spec::RenderedConfig& rend
 json warmPodOf(const json& replicaPod, const std::string& configMapName) {
   json podSpec = replicaPod["spec"];
   json& container = podSpec["containers"][0];
-  container["args"] = json::array({"--warm", "--control-bind-address", "0.0.0.0:" + std::to_string(api::kControlPort)});
+  container["args"] = json::array({"--warm"});
+  for (const json& arg : listenArgs()) container["args"].push_back(arg);
   // What names the Function goes: it arrives with /specialize.
   json env = json::array();
   for (const json& e : container["env"]) {

@@ -163,7 +163,7 @@ Result<std::string> LocalPlatform::invoke(const std::string& key, const std::str
     for (const auto& [childPid, p] : children_) {
       if (p.function == key && p.state == State::kReady) {
         pid = childPid;
-        port = p.port;
+        port = p.dataPort;
         break;
       }
     }
@@ -219,7 +219,7 @@ std::vector<LocalPlatform::ReadyReplica> LocalPlatform::readyReplicas(const std:
   std::lock_guard lock(mu_);
   std::vector<ReadyReplica> out;
   for (const auto& [pid, p] : children_) {
-    if (p.function == key && p.state == State::kReady) out.push_back(ReadyReplica{pid, p.port});
+    if (p.function == key && p.state == State::kReady) out.push_back(ReadyReplica{pid, p.dataPort});
   }
   return out;
 }
@@ -386,9 +386,12 @@ bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& fu
     }
   }
   const int port = processes_.freePort();
+  int dataPort = processes_.freePort();
+  if (dataPort == port) dataPort = processes_.freePort();
   auto pid = processes_.spawn(
       {options_.runtimeBinary, "--config", path, "--control-bind-address", "127.0.0.1:" + std::to_string(port),
-       "--drain-grace", std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
+       "--data-bind-address", "127.0.0.1:" + std::to_string(dataPort), "--drain-grace",
+       std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
       function.spec.env);
   if (!pid.isOk()) {
     SLUICE_LOG_ERROR("local: {}: starting {}: {}", key, options_.runtimeBinary, pid.status().toString());
@@ -398,6 +401,7 @@ bool LocalPlatform::startReplicaLocked(const std::string& key, FunctionState& fu
   Process p;
   p.pid = *pid;
   p.port = port;
+  p.dataPort = dataPort;
   p.state = State::kStarting;
   p.function = key;
   p.configurationHash = function.configurationHash;
@@ -414,9 +418,12 @@ void LocalPlatform::startWarmLocked(Clock::TimePoint now) {
   }
   for (; warm < options_.warmPoolSize; ++warm) {
     const int port = processes_.freePort();
+    int dataPort = processes_.freePort();
+    if (dataPort == port) dataPort = processes_.freePort();
     auto pid = processes_.spawn(
         {options_.runtimeBinary, "--warm", "--control-bind-address", "127.0.0.1:" + std::to_string(port),
-         "--drain-grace", std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
+         "--data-bind-address", "127.0.0.1:" + std::to_string(dataPort), "--drain-grace",
+         std::to_string(options_.drainGrace.count()), "--log-level", options_.logLevel},
         {});
     if (!pid.isOk()) {
       SLUICE_LOG_ERROR("local: starting a warm runtime: {}", pid.status().toString());
@@ -425,6 +432,7 @@ void LocalPlatform::startWarmLocked(Clock::TimePoint now) {
     Process p;
     p.pid = *pid;
     p.port = port;
+    p.dataPort = dataPort;
     p.state = State::kWarmStarting;
     p.startedAt = now;
     children_[p.pid] = p;

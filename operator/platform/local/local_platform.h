@@ -45,6 +45,7 @@ struct LocalPlatformOptions {
   std::string runtimeBinary;  // path of sluice-runtime
   std::string stateDir;       // configuration files of cold-started replicas
   std::string token;          // /specialize bearer token (passed to children by environment)
+  std::string invokeToken;    // the token children accept on /invoke (by environment too)
   int warmPoolSize = 1;
   std::chrono::seconds drainGrace{10};
   std::chrono::milliseconds warmReadyTimeout{30'000};
@@ -109,7 +110,7 @@ class LocalPlatform final : public Platform {
   // A Function's replicas that take invocations now (ready, not draining): what the gateway balances over.
   struct ReadyReplica {
     int pid = 0;
-    int port = 0;  // on 127.0.0.1
+    int port = 0;  // its data port (/invoke), on 127.0.0.1
   };
   std::vector<ReadyReplica> readyReplicas(const std::string& key) const;
   // Sum over Functions of replicas alive × seconds (the cost the demo reports).
@@ -119,7 +120,8 @@ class LocalPlatform final : public Platform {
   enum class State { kWarmStarting, kWarm, kStarting, kReady, kDraining };
   struct Process {
     int pid = 0;
-    int port = 0;
+    int port = 0;      // control: /readyz, /specialize, /drain
+    int dataPort = 0;  // /invoke
     State state = State::kWarmStarting;
     std::string function;  // key, for replicas
     std::string configurationHash;

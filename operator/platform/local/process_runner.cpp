@@ -89,7 +89,7 @@ Status HttpRuntimeEndpoint::specialize(int port, const std::string& token, const
 Status HttpRuntimeEndpoint::invoke(int port, const std::string& trigger, const std::string& eventType,
                                    const std::string& body) {
   // An invocation runs the handler, retries included.
-  return client_.invoke(loopback(port), "", trigger, eventType, body, std::chrono::seconds(120));
+  return client_.invoke(loopback(port), invokeToken_, trigger, eventType, body, std::chrono::seconds(120));
 }
 
 }  // namespace sluice::platform

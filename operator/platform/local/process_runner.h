@@ -54,13 +54,17 @@ class PosixProcessRunner final : public ProcessRunner {
 
 class HttpRuntimeEndpoint final : public RuntimeEndpoint {
  public:
-  explicit HttpRuntimeEndpoint(std::shared_ptr<http::HttpClient> http = http::makeCppRestHttpClient())
-      : client_(std::move(http)) {}
+  // `invokeToken`: what the runtime children accept on /invoke (LocalPlatformOptions::invokeToken).
+  explicit HttpRuntimeEndpoint(std::string invokeToken,
+                               std::shared_ptr<http::HttpClient> http = http::makeCppRestHttpClient())
+      : invokeToken_(std::move(invokeToken)), client_(std::move(http)) {}
   bool ready(int port) override;
   Status specialize(int port, const std::string& token, const std::string& configuration) override;
+  // `port` is the child's data port.
   Status invoke(int port, const std::string& trigger, const std::string& eventType, const std::string& body) override;
 
  private:
+  const std::string invokeToken_;
   ControlClient client_;
 };
 

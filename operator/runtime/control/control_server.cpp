@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "common/tokens.h"
 
 namespace sluice::runtime {
 
@@ -73,13 +74,28 @@ Status checkBearerToken(const std::string& authorizationHeader, const std::strin
   if (authorizationHeader.size() <= prefix.size() || lower(authorizationHeader.substr(0, prefix.size())) != "bearer ") {
     return Status(StatusCode::kUnauthenticated, "Authorization header is not a bearer token");
   }
-  std::string given = authorizationHeader.substr(prefix.size());
-  // Constant time in the token's length, so timing does not reveal a prefix.
-  unsigned char diff = given.size() == expectedToken.size() ? 0 : 1;
-  for (size_t i = 0; i < expectedToken.size(); ++i) {
-    diff |= static_cast<unsigned char>(expectedToken[i] ^ (i < given.size() ? given[i] : 0));
+  if (!constantTimeEquals(authorizationHeader.substr(prefix.size()), expectedToken)) {
+    return Status(StatusCode::kUnauthenticated, "wrong bearer token");
   }
-  if (diff != 0) return Status(StatusCode::kUnauthenticated, "wrong bearer token");
+  return Status::ok();
+}
+
+Status checkInvokeToken(const std::string& given, const std::vector<std::string>& accepted) {
+  if (accepted.empty())
+    return Status(StatusCode::kUnauthenticated, "invocation is disabled: no invoke token is configured");
+  if (given.empty()) return Status(StatusCode::kUnauthenticated, std::string("missing ") + kInvokeTokenHeader);
+  // The caller sends "current[,previous]" while a master key rolls out. Every
+  // pair is compared, so the time does not tell which one matched.
+  bool matched = false;
+  size_t start = 0;
+  while (start <= given.size()) {
+    size_t comma = given.find(',', start);
+    if (comma == std::string::npos) comma = given.size();
+    std::string_view item(given.data() + start, comma - start);
+    for (const std::string& token : accepted) matched |= !item.empty() && constantTimeEquals(item, token);
+    start = comma + 1;
+  }
+  if (!matched) return Status(StatusCode::kUnauthenticated, std::string("wrong ") + kInvokeTokenHeader);
   return Status::ok();
 }
 
@@ -91,30 +107,46 @@ ControlServer::~ControlServer() { stop(); }
 Status ControlServer::start() {
   // One thread per admitted invocation (they wait on the handler) and one for /specialize.
   runner_ = std::make_unique<InvokeRunner>(options_.invokeLimits.maxConcurrent + 1);
-  http::HttpServerOptions serverOptions;
-  serverOptions.bindAddress = options_.bindAddress;
-  serverOptions.name = "control server";
-  serverOptions.maxBodyBytes = std::max(options_.maxSpecializeBytes, limits_.bodyLimit());
-  const std::size_t invokeLimit = limits_.bodyLimit();
-  const std::size_t otherLimit = options_.maxSpecializeBytes;
-  serverOptions.bodyLimitFor = [invokeLimit, otherLimit](const std::string&, const std::string& target) {
-    return pathOf(target) == "/invoke" ? invokeLimit : otherLimit;
-  };
-  server_ = std::make_unique<http::HttpServer>(
-      serverOptions,
-      [this](http::ServerRequest request, http::Responder respond) { handle(std::move(request), std::move(respond)); });
-  if (Status started = server_->start(); !started.isOk()) {
+  http::HttpServerOptions controlOptions;
+  controlOptions.bindAddress = options_.bindAddress;
+  controlOptions.name = "control server (control port)";
+  controlOptions.maxBodyBytes = options_.maxSpecializeBytes;
+  server_ =
+      std::make_unique<http::HttpServer>(controlOptions, [this](http::ServerRequest request, http::Responder respond) {
+        serveControl(std::move(request), std::move(respond));
+      });
+  Status started = server_->start();
+  if (started.isOk() && !options_.dataBindAddress.empty()) {
+    // Only /invoke is served here: every body is held to its limit.
+    http::HttpServerOptions dataOptions;
+    dataOptions.bindAddress = options_.dataBindAddress;
+    dataOptions.name = "control server (data port)";
+    dataOptions.maxBodyBytes = limits_.bodyLimit();
+    dataServer_ =
+        std::make_unique<http::HttpServer>(dataOptions, [this](http::ServerRequest request, http::Responder respond) {
+          serveData(std::move(request), std::move(respond));
+        });
+    started = dataServer_->start();
+  }
+  if (!started.isOk()) {
+    if (dataServer_) dataServer_->stop(kStopGrace);
+    if (server_) server_->stop(kStopGrace);
+    dataServer_.reset();
     server_.reset();
     runner_.reset();
     return started;
   }
+  SLUICE_LOG_INFO("control server listening on {} (control) and {} (data: /invoke)", options_.bindAddress,
+                  options_.dataBindAddress.empty() ? "nothing" : options_.dataBindAddress);
   return Status::ok();
 }
 
 int ControlServer::port() const { return server_ ? server_->port() : 0; }
 
+int ControlServer::dataPort() const { return dataServer_ ? dataServer_->port() : 0; }
+
 void ControlServer::stop() {
-  if (server_) {
+  if (dataServer_) {
     // Callers still sending get "503 draining" until /invoke is quiet.
     using SteadyClock = std::chrono::steady_clock;
     const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
@@ -124,13 +156,15 @@ void ControlServer::stop() {
       if (SteadyClock::now() >= quietUntil) break;
       std::this_thread::sleep_until(std::min(quietUntil, giveUp));
     }
-    server_->stop(kStopGrace);
+    dataServer_->stop(kStopGrace);
   }
+  if (server_) server_->stop(kStopGrace);
+  dataServer_.reset();
   server_.reset();
   runner_.reset();
 }
 
-void ControlServer::handle(http::ServerRequest request, http::Responder respond) {
+void ControlServer::serveControl(http::ServerRequest request, http::Responder respond) {
   const std::string path = pathOf(request.target);
   const std::string& method = request.method;
   if (path == "/healthz" && method == "GET") {
@@ -154,11 +188,18 @@ void ControlServer::handle(http::ServerRequest request, http::Responder respond)
     if (!authorized(request, respond)) return;
     hooks_.requestDrain();
     respond(response(202, "draining\n", kTextPlain));
-  } else if (path == "/invoke" && method == "POST") {
-    invoke(std::move(request), std::move(respond));
   } else {
-    respond(response(404, "no such endpoint: " + method + " " + path + "\n", kTextPlain));
+    respond(response(404, "no such endpoint on the control port: " + method + " " + path + "\n", kTextPlain));
   }
+}
+
+void ControlServer::serveData(http::ServerRequest request, http::Responder respond) {
+  const std::string path = pathOf(request.target);
+  if (path != "/invoke" || request.method != "POST") {
+    respond(response(404, "no such endpoint on the data port: " + request.method + " " + path + "\n", kTextPlain));
+    return;
+  }
+  invoke(std::move(request), std::move(respond));
 }
 
 bool ControlServer::authorized(const http::ServerRequest& request, const http::Responder& respond) const {
@@ -171,6 +212,16 @@ bool ControlServer::authorized(const http::ServerRequest& request, const http::R
 
 void ControlServer::invoke(http::ServerRequest request, http::Responder respond) {
   lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  // Authentication first: an unauthenticated caller learns nothing (not even the trigger names).
+  const std::string tokenHeader = lower(kInvokeTokenHeader);
+  Status auth = checkInvokeToken(headerOr(request, tokenHeader, ""), options_.invokeTokens);
+  if (!auth.isOk()) {
+    SLUICE_LOG_WARN("refused /invoke from {}: {}", request.remoteAddress, auth.message());
+    respond(response(401, auth.message() + "\n", kTextPlain));
+    return;
+  }
+  // The handler sees the request's headers, never the token that let it in.
+  std::erase_if(request.headers, [&](const auto& header) { return header.first == tokenHeader; });
   if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
     http::ServerResponse unavailable =
         response(503, "Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
@@ -189,7 +240,7 @@ void ControlServer::invoke(http::ServerRequest request, http::Responder respond)
     InvokeRequest invoke;
     invoke.body = request.body;
     invoke.headers = request.headers;  // names already lower-case
-    invoke.trigger = headerOr(request, "x-sluice-trigger", "http");
+    invoke.trigger = headerOr(request, "x-sluice-trigger", "");
     invoke.eventType = headerOr(request, "x-sluice-event-type", "http.request");
     Result<std::vector<Record>> result = internalError("not run");
     try {

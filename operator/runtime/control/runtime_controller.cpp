@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <variant>
 
 #include "common/logging.h"
 #include "runtime/config/config_parser.h"
@@ -127,6 +128,11 @@ Status RuntimeController::specialize(const config::FunctionConfig& function, Clo
       specializing_ = false;
       replica_ = replica;
       functionName_ = function.name;
+      pushedTriggers_.clear();
+      for (const auto& trigger : function.triggers) {
+        if (std::holds_alternative<config::HttpSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = false;
+        if (std::holds_alternative<config::CronSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = true;
+      }
       lastSpecializationSeconds_ = seconds;
       if (sourcesLater) {
         sourcesRunning_ = false;
@@ -239,15 +245,47 @@ std::string RuntimeController::refusesInvocations() {
   return "";
 }
 
-Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& request) {
+Result<std::string> RuntimeController::pushedTriggerFor(const InvokeRequest& request) {
+  const bool cron = request.eventType == "cron.tick";
+  if (!cron && request.eventType != "http.request") {
+    return invalidArgument("X-Sluice-Event-Type: \"" + request.eventType + "\" is neither http.request nor cron.tick");
+  }
+  const char* kind = cron ? "cron" : "http";
+  if (request.trigger.empty()) {
+    // No name: the function's only http trigger.
+    std::string only;
+    int count = 0;
+    for (const auto& [name, isCron] : pushedTriggers_) {
+      if (isCron != cron) continue;
+      ++count;
+      only = name;
+    }
+    if (count == 1) return only;
+    return Status(StatusCode::kNotFound, "X-Sluice-Trigger is missing and the function has " + std::to_string(count) +
+                                             " " + kind + " triggers");
+  }
+  auto it = pushedTriggers_.find(request.trigger);
+  if (it == pushedTriggers_.end() || it->second != cron) {
+    return Status(StatusCode::kNotFound,
+                  "the function has no " + std::string(kind) + " trigger named \"" + request.trigger + "\"");
+  }
+  return request.trigger;
+}
+
+Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& pushed) {
   std::shared_ptr<Replica> replica;
   uint64_t sequence = 0;
+  InvokeRequest request = pushed;
   {
     std::lock_guard lock(mu_);
     if (draining_) return unavailable("the replica is draining");
     replica = replica_;
-    sequence = ++invocations_;
     if (!replica) return unavailable("no function is loaded yet (warm replica waiting for /specialize)");
+    // Only the function's own pushed triggers: a forged name or a cron tick on an http trigger writes nothing.
+    auto trigger = pushedTriggerFor(request);
+    if (!trigger.isOk()) return trigger.status();
+    request.trigger = *trigger;
+    sequence = ++invocations_;
   }
   Event event;
   auto wall = clock_.wallNow();

@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,19 +85,23 @@ class RuntimeController final : public ControlHooks {
 
   std::mutex mu_;
   std::condition_variable drainRequestedCv_;
-  bool drainRequested_ = false;           // guarded by mu_
-  bool draining_ = false;                 // guarded by mu_
-  bool specializing_ = false;             // guarded by mu_
-  std::string functionName_;              // guarded by mu_
-  std::shared_ptr<Replica> replica_;      // guarded by mu_
-  double lastSpecializationSeconds_ = 0;  // guarded by mu_
-  uint64_t invocations_ = 0;              // guarded by mu_
-  bool sourcesRunning_ = true;            // guarded by mu_; false from the answer until every source runs
-  std::string sourcesError_;              // guarded by mu_; why the last attempt to start them failed
-  std::jthread sourceStarter_;            // guarded by mu_; joined (outside mu_) by drain()
+  bool drainRequested_ = false;  // guarded by mu_
+  bool draining_ = false;        // guarded by mu_
+  bool specializing_ = false;    // guarded by mu_
+  std::string functionName_;     // guarded by mu_
+  // The function's pushed triggers, the only names /invoke takes: name -> is a cron trigger (else http).
+  std::map<std::string, bool> pushedTriggers_;  // guarded by mu_
+  std::shared_ptr<Replica> replica_;            // guarded by mu_
+  double lastSpecializationSeconds_ = 0;        // guarded by mu_
+  uint64_t invocations_ = 0;                    // guarded by mu_
+  bool sourcesRunning_ = true;                  // guarded by mu_; false from the answer until every source runs
+  std::string sourcesError_;                    // guarded by mu_; why the last attempt to start them failed
+  std::jthread sourceStarter_;                  // guarded by mu_; joined (outside mu_) by drain()
 
   // `received`: when the request arrived (parsing included in the trace).
   Status specialize(const config::FunctionConfig& function, Clock::TimePoint received, SourceStart sourceStart);
+  // The trigger /invoke runs `request` as (see ControlServer): kNotFound when the function has none such.
+  Result<std::string> pushedTriggerFor(const InvokeRequest& request);  // requires mu_
   // The source starter's thread: startSources() until it succeeds or a drain stops it.
   void startSources(const std::shared_ptr<Replica>& replica, Clock::TimePoint received, std::stop_token stop);
 };

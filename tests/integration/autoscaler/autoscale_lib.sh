@@ -17,9 +17,11 @@ k() { "$KUBECTL" -n "$ns" "$@"; }
 # A free 127.0.0.1 port for the operator's /metrics.
 metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_operator() {
+  local keys
+  keys=$(work=${work:-$log_dir} invoke_key_dir)
   "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$metrics_port" \
-    >>"$log_dir/operator.log" 2>&1 &
+    --invoke-key-dir "$keys" >>"$log_dir/operator.log" 2>&1 &
   operator_pid=$!
 }
 # The value of the first /metrics sample whose line starts with PREFIX (name{labels...).

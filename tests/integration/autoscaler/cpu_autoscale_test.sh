@@ -68,8 +68,10 @@ ip=$(k get pod "$pod" -o jsonpath='{.status.podIP}')
 k get secret sluice-control-token -o jsonpath='{.data.token}' | base64 -d >"$work/token"
 k get configmap busy-sluice-config -o json |
   jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' >"$work/function.json"
-"$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/function.json" --control-bind-address "$ip:8090" \
-  --specialize-token-file "$work/token" >"$work/runtime.log" 2>&1 &
+invoke=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d)
+SLUICE_INVOKE_TOKEN=$invoke "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/function.json" \
+  --control-bind-address "$ip:8090" --data-bind-address "$ip:8080" --specialize-token-file "$work/token" \
+  >"$work/runtime.log" 2>&1 &
 runtime_pid=$!
 poll 60 curl -sf "http://$ip:8090/readyz" -o /dev/null
 
@@ -82,7 +84,7 @@ desired_is busy 1 || fail_with_log "idle: desiredReplicas $(desired busy), expec
 echo "[step] idle: CPU $(cpu_metric) (value/target %), desiredReplicas 1"
 
 # Busy: invocations back to back keep the handler's core busy.
-(while :; do curl -s -m 5 -X POST "http://$ip:8090/invoke" -d x -o /dev/null; done) &
+(while :; do curl -s -m 5 -X POST -H "X-Sluice-Invoke-Token: $invoke" "http://$ip:8080/invoke" -d x -o /dev/null; done) &
 load_pid=$!
 (poll 120 desired_is busy 3) || fail_with_log "busy: desiredReplicas $(desired busy), expected 3 (CPU $(cpu_metric))"
 echo "[step] busy: CPU $(cpu_metric), desiredReplicas 3 (the max)"

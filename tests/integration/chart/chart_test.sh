@@ -75,9 +75,10 @@ assert not monitoring & set(kinds(plain)), kinds(plain)
 for name in ("forced.yaml", "with-crds.yaml"):
     assert monitoring <= set(kinds(docs(name))), (name, kinds(docs(name)))
 # The operator's objects, then sluice-gateway's (its own Deployment, Service, ServiceAccount and
-# read-only ClusterRole, and the operator's Role to find it through its Endpoints).
+# read-only ClusterRole, and the operator's Role to find it through its Endpoints), and the invoke
+# master key Secret both mount.
 assert kinds(plain) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role",
-                               "RoleBinding", "Service", "ServiceAccount", "Job"] +
+                               "RoleBinding", "Service", "ServiceAccount", "Job", "Secret"] +
                               ["Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
                                "Role", "RoleBinding"]), kinds(plain)
 def component(d):

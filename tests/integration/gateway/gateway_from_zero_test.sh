@@ -3,7 +3,9 @@
 # while the operator's http scaler wakes the Function (0 -> 1) and is answered
 # by the handler, whose Lambda proxy response becomes the real status, headers
 # and body; a gateway with --domain also routes Host echo.<namespace>.<domain>
-# (any path) to it; with no more requests the Function goes back to 0.
+# (any path) to it; /specialize and /drain cannot be reached through the
+# gateway (it calls only the replicas' data port, where those paths are the
+# handler's); with no more requests the Function goes back to 0.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 source "$(dirname "$0")/gateway_lib.sh"
@@ -66,6 +68,24 @@ grep -qi '^Content-Type: application/json' "$work/headers" || fail "Content-Type
 [[ $(grep -ci '^X-Many:' "$work/headers") == 2 ]] || fail "multiValueHeaders not mapped: $(cat "$work/headers")"
 echo "[step] first request from zero answered by the handler in ${took} ms (201, headers mapped)"
 pods_are echo 1 || fail "pods after the first request: $(live_count echo), expected 1"
+
+# The control endpoints are out of the gateway's reach: /<ns>/echo/specialize is the handler's own path.
+for path in specialize drain; do
+  status=$(curl -s -m 30 -o "$work/body" -w '%{http_code}' -X POST -H 'Authorization: Bearer forged' \
+    -H 'X-Sluice-Invoke-Token: forged' --data '{}' "$url/$path")
+  [[ $status == 201 ]] || fail_with_logs "POST $url/$path: HTTP $status, expected the handler's 201"
+  jq -e --arg p "/$path" '.path == $p' "$work/body" >/dev/null || fail "the handler saw $(cat "$work/body") for /$path"
+  # A path climbing out of the Function's prefix is still that Function's request: the gateway
+  # only ever POSTs /invoke on the data port, whatever the path says.
+  status=$(curl -s -m 30 -o "$work/body" -w '%{http_code}' --path-as-is -X POST --data '{}' \
+    "http://127.0.0.1:$gw_port/$ns/echo/../../$path")
+  [[ $status == 201 ]] || fail_with_logs "POST /$ns/echo/../../$path through the gateway: HTTP $status, expected the handler's 201"
+  jq -e --arg p "/../../$path" '.path == $p' "$work/body" >/dev/null || fail "the handler saw $(cat "$work/body")"
+done
+! grep -h "refused /specialize\|refused /drain\|draining" "$work"/standins/*.log ||
+  fail "a control endpoint of a replica was called through the gateway"
+pods_are echo 1 || fail "pods after the control paths: $(live_count echo), expected 1"
+echo "[step] /specialize and /drain through the gateway reached only the handler (its own paths)"
 
 # Host routes: a second gateway with a domain; the host names the Function, the whole path reaches it.
 start_gateway gwh --domain fn.test

@@ -14,7 +14,8 @@ start_gateway() {
   port=$(free_port)
   admin=$(free_port)
   "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
-    --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" "$@" >>"$work/$name.log" 2>&1 &
+    --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" --invoke-key-dir "$(invoke_key_dir)" \
+    "$@" >>"$work/$name.log" 2>&1 &
   pids+=($!)
   printf -v "${name}_pid" %s "$!"
   printf -v "${name}_port" %s "$port"
@@ -28,7 +29,7 @@ start_operator_with_gateway() {
   "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$(free_port)" \
     --gateway-url "http://127.0.0.1:${!port_var}" --gateway-loads-url "http://127.0.0.1:${!admin_var}/loads" \
-    >>"$work/operator.log" 2>&1 &
+    --invoke-key-dir "$(invoke_key_dir)" >>"$work/operator.log" 2>&1 &
   pids+=($!)
 }
 
@@ -50,9 +51,9 @@ standins() {
       [[ -e $work/standins/want ]] || { sleep 0.2; continue; }
       while read -r pod ip; do
         [[ -e $work/standins/$pod.pid ]] && continue
-        if [[ ! -s $work/token ]]; then
-          k get secret sluice-control-token -o jsonpath='{.data.token}' 2>/dev/null | base64 -d >"$work/token"
-        fi
+        # The runtime removes its token file once read: each stand-in gets its own copy.
+        k get secret sluice-control-token -o jsonpath='{.data.token}' 2>/dev/null | base64 -d >"$work/standins/$pod.token"
+        invoke=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' 2>/dev/null | base64 -d)
         k get configmap "$function-sluice-config" -o json 2>/dev/null |
           jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' \
             >"$work/standins/$pod.json" || continue
@@ -62,8 +63,9 @@ standins() {
           [[ -n $var ]] && secret_env+=("$var=$(k get secret "$secret" -o json | jq -r --arg k "$key" '.data[$k] // ""' | base64 -d)")
         done < <(k get pod "$pod" -o json | jq -r '.spec.containers[0].env[]? | select(.valueFrom.secretKeyRef != null)
                    | "\(.name) \(.valueFrom.secretKeyRef.name) \(.valueFrom.secretKeyRef.key)"')
-        env "${secret_env[@]}" "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/standins/$pod.json" \
-          --control-bind-address "$ip:8090" --specialize-token-file "$work/token" >"$work/standins/$pod.log" 2>&1 &
+        env "${secret_env[@]}" SLUICE_INVOKE_TOKEN="$invoke" "$SLUICE_BUILD_DIR/sluice-runtime" \
+          --config "$work/standins/$pod.json" --control-bind-address "$ip:8090" --data-bind-address "$ip:8080" \
+          --specialize-token-file "$work/standins/$pod.token" >"$work/standins/$pod.log" 2>&1 &
         echo $! >"$work/standins/$pod.pid"
       done <"$work/standins/want"
       for file in "$work"/standins/*.pid; do

@@ -188,8 +188,12 @@ cat >"$work/code/function.json" <<'JSON'
  "triggers": [{"name": "web", "http": {}}]}
 JSON
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-IMAGE_ENV=$runtime_env BIND=$work/code:/code CWD=/code bundle runtime-serve "$runtime_root" \
-  /usr/local/bin/sluice-runtime --config /code/function.json --control-bind-address "127.0.0.1:$port" --drain-grace 5
+data_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+invoke_token=images-test-invoke-token
+serve_env=$(jq -c --arg t "SLUICE_INVOKE_TOKEN=$invoke_token" '. + [$t]' <<<"$runtime_env")
+IMAGE_ENV=$serve_env BIND=$work/code:/code CWD=/code bundle runtime-serve "$runtime_root" \
+  /usr/local/bin/sluice-runtime --config /code/function.json --control-bind-address "127.0.0.1:$port" \
+  --data-bind-address "127.0.0.1:$data_port" --drain-grace 5
 serve_id="sluice-images-test-$$-serve"
 runc_ids+=("$serve_id")
 runc run --bundle "$work/runtime-serve" "$serve_id" </dev/null >"$work/runtime.log" 2>&1 &
@@ -200,7 +204,8 @@ ready() {
 }
 poll 60 ready
 payload=$(printf '{"b64": "%s"}' "$(printf 'hello from the image' | base64)")
-reply=$(curl -sS --max-time 30 -w '\n%{http_code}' -X POST --data-binary "$payload" "http://127.0.0.1:$port/invoke")
+reply=$(curl -sS --max-time 30 -w '\n%{http_code}' -X POST -H "X-Sluice-Invoke-Token: $invoke_token" \
+  --data-binary "$payload" "http://127.0.0.1:$data_port/invoke")
 want_sha=$(printf 'hello from the image' | sha256sum | cut -c1-12)
 want='{"text": "HELLO FROM THE IMAGE", "sha256": "'$want_sha'", "python": "3.11", "prefix": "/usr"}'
 [[ $reply == "$want"$'\n200' ]] || fail "/invoke answered: $reply (want $want and 200)"

@@ -55,14 +55,18 @@ TEST(RuntimeBinaryHttpSinkTest, EveryRecordReachesARealHttpServerOnceAndRefusals
   ASSERT_TRUE(receiver.waitReady(60s)) << receiver.log();
 
   setenv("SLUICE_TEST_HOOK_TOKEN", "s3cret", 1);
-  const std::string url = "http://127.0.0.1:" + std::to_string(receiver.port()) + "/invoke";
+  // The receiver is a replica: /invoke on its data port, with the invoke token it accepts.
+  const std::string url = "http://127.0.0.1:" + std::to_string(receiver.dataPort()) + "/invoke";
   json senderConfig = {
       {"name", "sender"},
       {"runtime", "builtin"},
       {"pipeline", json::array({{{"mirror", json::object()}}})},
       {"retry", {{"maxAttempts", 2}, {"backoff", {{"initialDelay", "10ms"}, {"maxDelay", "50ms"}}}}},
-      {"outputs",
-       json::array({{{"name", "hook"}, {"http", {{"url", url}, {"bearerTokenEnv", "SLUICE_TEST_HOOK_TOKEN"}}}}})},
+      {"outputs", json::array({{{"name", "hook"},
+                                {"http",
+                                 {{"url", url},
+                                  {"bearerTokenEnv", "SLUICE_TEST_HOOK_TOKEN"},
+                                  {"headers", {{"X-Sluice-Invoke-Token", kTestInvokeToken}}}}}}})},
       {"triggers",
        json::array({{{"name", "files"},
                      {"objectStore", {{"kind", "dir"}, {"prefix", dir + "/in"}, {"pollInterval", "200ms"}}}}})}};

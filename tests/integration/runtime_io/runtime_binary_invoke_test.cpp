@@ -59,43 +59,44 @@ TEST(RuntimeBinaryInvokeTest, BadInputGetsAClearErrorPerRequestAndTheReplicaStay
   InvokeFixture f(kJsonHandler, "canonical");
   ASSERT_TRUE(f.runtime.waitReady(60s)) << f.runtime.log();
   const int port = f.runtime.port();
+  const int data = f.runtime.dataPort();
 
-  HttpReply ok = invokeReplica(port, R"({"id": "ok-1"})");
+  HttpReply ok = invokeReplica(data, R"({"id": "ok-1"})");
   EXPECT_EQ(ok.code, 200);
   EXPECT_EQ(ok.body, R"({"id": "ok-1", "size": 0, "type": "http.request"})");
 
-  HttpReply notJson = invokeReplica(port, "{not json");
+  HttpReply notJson = invokeReplica(data, "{not json");
   EXPECT_EQ(notJson.code, 500);
   EXPECT_EQ(notJson.body,
             "Internal: JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n");
 
   // json.loads guesses an encoding for bytes (0x00 first: UTF-16), so the error is the JSON one.
-  HttpReply binary = invokeReplica(port, std::string("\x00\x01\xff\xfe", 4));
+  HttpReply binary = invokeReplica(data, std::string("\x00\x01\xff\xfe", 4));
   EXPECT_EQ(binary.code, 500);
   EXPECT_EQ(binary.body, "Internal: JSONDecodeError: Expecting value: line 1 column 1 (char 0)\n");
 
-  HttpReply badUtf8 = invokeReplica(port, std::string("{\"id\": \"\xc3\x28\"}"));
+  HttpReply badUtf8 = invokeReplica(data, std::string("{\"id\": \"\xc3\x28\"}"));
   EXPECT_EQ(badUtf8.code, 500);
   EXPECT_EQ(badUtf8.body,
             "Internal: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3 in position 8: invalid continuation "
             "byte\n");
 
   const std::string pad(size_t{10} * 1024 * 1024, 'x');
-  HttpReply big = invokeReplica(port, R"({"id": "big", "pad": ")" + pad + "\"}");
+  HttpReply big = invokeReplica(data, R"({"id": "big", "pad": ")" + pad + "\"}");
   EXPECT_EQ(big.code, 200);
   EXPECT_EQ(big.body, R"({"id": "big", "size": 10485760, "type": "http.request"})");
 
-  HttpReply tick = invokeReplica(port, R"({"id": "tick-1"})",
+  HttpReply tick = invokeReplica(data, R"({"id": "tick-1"})",
                                  {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
   EXPECT_EQ(tick.code, 204) << tick.body;
   EXPECT_EQ(dirSinkRecords(f.dir + "/out"),
             std::vector<std::string>{R"({"id": "tick-1", "size": 0, "type": "cron.tick"})"});
 
   EXPECT_EQ(httpGet(port, "/healthz").code, 200) << "bad input must not make the replica unhealthy";
-  // Pushes without X-Sluice-Trigger are labelled "http" (the control server's default).
+  // Pushes without X-Sluice-Trigger go to the function's only http trigger, "web".
   HttpReply metrics = httpGet(port, "/metrics");
-  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"http\""), 2);
-  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_failed_total", "trigger=\"http\""), 3);
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"web\""), 2);
+  EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_failed_total", "trigger=\"web\""), 3);
   EXPECT_EQ(metricSum(metrics.body, "sluice_runtime_events_processed_total", "trigger=\"nightly\""), 1);
   f.runtime.signal(SIGTERM);
   EXPECT_EQ(f.runtime.waitFor(60s), 0) << f.runtime.log();
@@ -124,7 +125,7 @@ TEST(RuntimeBinaryInvokeTest, ScfHandlersRunUnchanged) {
   {
     InvokeFixture seed(kSeedSample, "scf");
     ASSERT_TRUE(seed.runtime.waitReady(60s)) << seed.runtime.log();
-    HttpReply reply = invokeReplica(seed.runtime.port(), "anything");
+    HttpReply reply = invokeReplica(seed.runtime.dataPort(), "anything");
     EXPECT_EQ(reply.code, 200);
     EXPECT_EQ(reply.body, "Hello World!");
     EXPECT_NE(seed.runtime.log().find("got event{"), std::string::npos) << "the sample's print reaches the log";
@@ -133,11 +134,11 @@ TEST(RuntimeBinaryInvokeTest, ScfHandlersRunUnchanged) {
   }
   InvokeFixture scf(kScfHandler, "scf");
   ASSERT_TRUE(scf.runtime.waitReady(60s)) << scf.runtime.log();
-  HttpReply timer = invokeReplica(scf.runtime.port(), "nightly-report",
+  HttpReply timer = invokeReplica(scf.runtime.dataPort(), "nightly-report",
                                   {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
   EXPECT_EQ(timer.code, 204) << timer.body;
   EXPECT_EQ(dirSinkRecords(scf.dir + "/out"), std::vector<std::string>{"timer nightly fired with nightly-report"});
-  HttpReply api = invokeReplica(scf.runtime.port(), "{\"q\": 1}");
+  HttpReply api = invokeReplica(scf.runtime.dataPort(), "{\"q\": 1}");
   EXPECT_EQ(api.code, 200);
   EXPECT_EQ(api.body, "POST POST {\"q\": 1}");
   scf.runtime.signal(SIGTERM);

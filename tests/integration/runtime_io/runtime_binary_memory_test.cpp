@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
+#include "common/tokens.h"
 #include "kafka_test_util.h"
 #include "runtime/memory/memory_watchdog.h"
 #include "runtime_process.h"
@@ -95,7 +96,8 @@ struct Streamed {
 Streamed streamBody(int port, int64_t total, bool chunked) {
   int fd = connectTo(port);
   EXPECT_GE(fd, 0);
-  std::string head = "POST /invoke HTTP/1.1\r\nHost: replica\r\nContent-Type: application/octet-stream\r\n";
+  std::string head = "POST /invoke HTTP/1.1\r\nHost: replica\r\nContent-Type: application/octet-stream\r\n" +
+                     std::string(kInvokeTokenHeader) + ": " + kTestInvokeToken + "\r\n";
   head += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Content-Length: " + std::to_string(total) + "\r\n\r\n";
   send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   const std::string block(64 * 1024, 'z');
@@ -172,19 +174,19 @@ struct HttpFixture {
 TEST(RuntimeBinaryMemoryTest, AGibibyteInvokeBodyIs413WithoutTheReplicaGrowing) {
   HttpFixture f;
   ASSERT_TRUE(f.runtime.waitReady(60s)) << f.runtime.log();
-  ASSERT_EQ(invokeReplica(f.runtime.port(), "warm").body, "4");  // interpreter and handler warm
+  ASSERT_EQ(invokeReplica(f.runtime.dataPort(), "warm").body, "4");  // interpreter and handler warm
   const int64_t before = residentOf(f.runtime.pid());
   RssSampler sampler(f.runtime.pid());
 
   // Content-Length says 1 GiB: refused from the header, before the body is read.
-  Streamed declared = streamBody(f.runtime.port(), 1024 * kMiB, /*chunked=*/false);
+  Streamed declared = streamBody(f.runtime.dataPort(), 1024 * kMiB, /*chunked=*/false);
   EXPECT_EQ(statusOf(declared.response), 413) << declared.response;
   EXPECT_NE(declared.response.find("request body larger than the limit of 6291456 bytes"), std::string::npos)
       << declared.response;
   EXPECT_LT(declared.bodyBytesSent, 1024 * kMiB);
 
   // Chunked, no length: refused once 6 MiB have streamed in, never buffered whole.
-  Streamed streamed = streamBody(f.runtime.port(), 1024 * kMiB, /*chunked=*/true);
+  Streamed streamed = streamBody(f.runtime.dataPort(), 1024 * kMiB, /*chunked=*/true);
   EXPECT_EQ(statusOf(streamed.response), 413) << streamed.response;
   EXPECT_GE(streamed.bodyBytesSent, 6 * kMiB - 64 * 1024);
   EXPECT_LT(streamed.bodyBytesSent, 1024 * kMiB);
@@ -199,7 +201,7 @@ TEST(RuntimeBinaryMemoryTest, AGibibyteInvokeBodyIs413WithoutTheReplicaGrowing) 
   EXPECT_LT(growth, 50 * kMiB);
   EXPECT_GT(sampler.samples(), 0);
   // The replica still works.
-  EXPECT_EQ(invokeReplica(f.runtime.port(), "after").body, "5");
+  EXPECT_EQ(invokeReplica(f.runtime.dataPort(), "after").body, "5");
 }
 
 TEST(RuntimeBinaryMemoryTest, TwoHundredSlowBodiesDoNotStopHealthzAnswering) {
@@ -207,10 +209,10 @@ TEST(RuntimeBinaryMemoryTest, TwoHundredSlowBodiesDoNotStopHealthzAnswering) {
   ASSERT_TRUE(f.runtime.waitReady(60s)) << f.runtime.log();
   std::vector<int> slow;
   for (int i = 0; i < 200; ++i) {
-    int fd = connectTo(f.runtime.port());
+    int fd = connectTo(f.runtime.dataPort());
     ASSERT_GE(fd, 0) << i;
-    std::string head =
-        "POST /invoke HTTP/1.1\r\nHost: replica\r\nContent-Length: 100000\r\n\r\n" + std::string(10, 'a');
+    std::string head = "POST /invoke HTTP/1.1\r\nHost: replica\r\n" + std::string(kInvokeTokenHeader) + ": " +
+                       kTestInvokeToken + "\r\nContent-Length: 100000\r\n\r\n" + std::string(10, 'a');
     ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
     slow.push_back(fd);
   }
@@ -224,7 +226,7 @@ TEST(RuntimeBinaryMemoryTest, TwoHundredSlowBodiesDoNotStopHealthzAnswering) {
                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   }
   // A whole request still gets through.
-  EXPECT_EQ(invokeReplica(f.runtime.port(), "whole").body, "5");
+  EXPECT_EQ(invokeReplica(f.runtime.dataPort(), "whole").body, "5");
   for (int fd : slow) close(fd);
 }
 
@@ -233,11 +235,12 @@ TEST(RuntimeBinaryMemoryTest, InvocationsOverTheConcurrencyLimitGet429WithRetryA
   ASSERT_TRUE(f.runtime.waitReady(60s)) << f.runtime.log();
   // A slow invocation holds the one place from its admission until it is answered.
   std::atomic<int> slowCode{0};
-  std::jthread slow([&] { slowCode = invokeReplica(f.runtime.port(), "slow").code; });
+  std::jthread slow([&] { slowCode = invokeReplica(f.runtime.dataPort(), "slow").code; });
   ASSERT_TRUE(waitUntil(30s, [&] { return std::filesystem::exists(f.dir + "/code/slow-started"); }));
-  int fd = connectTo(f.runtime.port());
+  int fd = connectTo(f.runtime.dataPort());
   ASSERT_GE(fd, 0);
-  const std::string request = "POST /invoke HTTP/1.1\r\nHost: replica\r\nContent-Length: 4\r\n\r\nfast";
+  const std::string request = "POST /invoke HTTP/1.1\r\nHost: replica\r\n" + std::string(kInvokeTokenHeader) + ": " +
+                              kTestInvokeToken + "\r\nContent-Length: 4\r\n\r\nfast";
   send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string refused;
   char buffer[4096];
@@ -252,7 +255,7 @@ TEST(RuntimeBinaryMemoryTest, InvocationsOverTheConcurrencyLimitGet429WithRetryA
   EXPECT_NE(refused.find("1 invocations are under way on this replica (the limit)"), std::string::npos) << refused;
   slow.join();
   EXPECT_EQ(slowCode.load(), 200);
-  EXPECT_EQ(invokeReplica(f.runtime.port(), "free").body, "4");  // the place was given back
+  EXPECT_EQ(invokeReplica(f.runtime.dataPort(), "free").body, "4");  // the place was given back
 }
 
 // Produces `count` records of `bytes` each (key = "id-<n>") from one buffer.

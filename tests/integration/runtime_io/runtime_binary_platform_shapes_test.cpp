@@ -99,10 +99,10 @@ struct PlatformFixture {
   // output within a minute.
   std::map<std::string, json> reports() {
     std::map<std::string, json> out;
-    HttpReply tick = invokeReplica(runtime.port(), "nightly-report",
+    HttpReply tick = invokeReplica(runtime.dataPort(), "nightly-report",
                                    {{"X-Sluice-Trigger", "nightly"}, {"X-Sluice-Event-Type", "cron.tick"}});
     EXPECT_EQ(tick.code, 204) << tick.body;
-    HttpReply http = invokeReplica(runtime.port(), "{\"q\": 1}", {{"X-Sluice-Trigger", "web"}});
+    HttpReply http = invokeReplica(runtime.dataPort(), "{\"q\": 1}", {{"X-Sluice-Trigger", "web"}});
     EXPECT_EQ(http.code, 200) << http.body;
     if (http.code == 200) out["http"] = json::parse(http.body);
     auto deadline = std::chrono::steady_clock::now() + 60s;

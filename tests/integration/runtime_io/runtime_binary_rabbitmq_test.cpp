@@ -396,8 +396,10 @@ TEST(RuntimeBinaryRabbitMqTest, WarmReplicaAnswersSpecializeBeforeItsConsumerRun
   runtime.start(freeLoopbackPort(), {"--warm", "--specialize-token-file", q.dir + "/token"}, q.dir + "/warm.log");
   ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
 
-  HttpReply specialized = httpPost(runtime.port(), "/specialize", readFile(q.config(/*triggerDeadLetterQueue=*/false)),
-                                   "Bearer warm-token");
+  // Plus an http trigger, which /invoke needs (a push names one of the function's own triggers).
+  nlohmann::json config = nlohmann::json::parse(readFile(q.config(/*triggerDeadLetterQueue=*/false)));
+  config["triggers"].push_back({{"name", "web"}, {"http", nlohmann::json::object()}});
+  HttpReply specialized = httpPost(runtime.port(), "/specialize", config.dump(), "Bearer warm-token");
   ASSERT_EQ(specialized.code, 200) << specialized.body << runtime.log();
   // Not ready while the consumer cannot start, and why: the broker's refusal (an attempt may still be under way).
   HttpReply ready = httpGet(runtime.port(), "/readyz");
@@ -413,7 +415,7 @@ TEST(RuntimeBinaryRabbitMqTest, WarmReplicaAnswersSpecializeBeforeItsConsumerRun
   EXPECT_NE(ready.body.find("starting trigger \"posts\""), std::string::npos) << ready.body;
   EXPECT_NE(ready.body.find(q.in), std::string::npos) << ready.body;
   // The handler runs events meanwhile: "handler ready" is not waiting for the broker.
-  HttpReply invoked = httpPost(runtime.port(), "/invoke", R"({"user": "u1", "text": "hello"})");
+  HttpReply invoked = invokeReplica(runtime.dataPort(), R"({"user": "u1", "text": "hello"})");
   EXPECT_EQ(invoked.code, 200) << invoked.body;
   EXPECT_NE(invoked.body.find("\"user\": \"u1\""), std::string::npos) << invoked.body;
 

@@ -97,7 +97,7 @@ HttpReply httpPost(int port, const std::string& path, const std::string& body, c
 }
 
 HttpReply invokeReplica(int port, const std::string& body,
-                        const std::vector<std::pair<std::string, std::string>>& headers) {
+                        const std::vector<std::pair<std::string, std::string>>& headers, const std::string& token) {
   try {
     web::http::client::http_client_config config;
     config.set_timeout(std::chrono::seconds(60));
@@ -105,6 +105,7 @@ HttpReply invokeReplica(int port, const std::string& body,
     web::http::http_request request(web::http::methods::POST);
     request.set_request_uri("/invoke");
     for (const auto& [name, value] : headers) request.headers().add(name, value);
+    if (!token.empty()) request.headers().add("X-Sluice-Invoke-Token", token);
     request.set_body(std::vector<unsigned char>(body.begin(), body.end()));
     auto response = client.request(request).get();
     auto bytes = response.extract_vector().get();
@@ -116,7 +117,8 @@ HttpReply invokeReplica(int port, const std::string& body,
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& logPath) {
+pid_t spawn(const std::vector<std::string>& args, const std::string& logPath,
+            const std::vector<std::pair<std::string, std::string>>& environment = {}) {
   std::string binary = std::string(SLUICE_BUILD_DIR) + "/sluice-runtime";
   std::vector<std::string> all = {binary};
   all.insert(all.end(), args.begin(), args.end());
@@ -137,6 +139,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& logPath) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const auto& [name, value] : environment) setenv(name.c_str(), value.c_str(), 1);
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
@@ -158,12 +161,19 @@ RuntimeProcess::~RuntimeProcess() {
   }
 }
 
-void RuntimeProcess::start(int port, const std::vector<std::string>& args, const std::string& logPath) {
+void RuntimeProcess::start(int port, const std::vector<std::string>& args, const std::string& logPath,
+                           const std::vector<std::pair<std::string, std::string>>& environment) {
   port_ = port;
+  do {
+    dataPort_ = freeLoopbackPort();
+  } while (dataPort_ == port);
   logPath_ = logPath;
-  std::vector<std::string> all = {"--control-bind-address", "127.0.0.1:" + std::to_string(port)};
+  std::vector<std::string> all = {"--control-bind-address", "127.0.0.1:" + std::to_string(port), "--data-bind-address",
+                                  "127.0.0.1:" + std::to_string(dataPort_)};
   all.insert(all.end(), args.begin(), args.end());
-  pid_ = spawn(all, logPath);
+  std::vector<std::pair<std::string, std::string>> env = {{"SLUICE_INVOKE_TOKEN", kTestInvokeToken}};
+  env.insert(env.end(), environment.begin(), environment.end());
+  pid_ = spawn(all, logPath, env);
   startedPid_ = pid_;
 }
 

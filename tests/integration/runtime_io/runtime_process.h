@@ -29,10 +29,16 @@ struct HttpReply {
 HttpReply httpGet(int port, const std::string& path);
 // POST with an optional Authorization header value.
 HttpReply httpPost(int port, const std::string& path, const std::string& body, const std::string& authorization = "");
-// POSTs raw bytes (no charset conversion) with extra headers to a replica's /invoke, as the
-// operator does for a cron tick (X-Sluice-Trigger, X-Sluice-Event-Type: cron.tick).
-HttpReply invokeReplica(int port, const std::string& body,
-                        const std::vector<std::pair<std::string, std::string>>& headers = {});
+// The invoke token every RuntimeProcess accepts (its SLUICE_INVOKE_TOKEN).
+inline constexpr const char* kTestInvokeToken = "test-invoke-token-0123456789abcdef";
+
+// POSTs raw bytes (no charset conversion) with extra headers to a replica's
+// /invoke on its data port, as the operator does for a cron tick
+// (X-Sluice-Trigger, X-Sluice-Event-Type: cron.tick), with `token` in
+// X-Sluice-Invoke-Token ("" sends none).
+HttpReply invokeReplica(int dataPort, const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers = {},
+                        const std::string& token = kTestInvokeToken);
 
 // One sluice-runtime child: stdout and stderr go to `logPath`.
 class RuntimeProcess {
@@ -42,8 +48,12 @@ class RuntimeProcess {
   RuntimeProcess(const RuntimeProcess&) = delete;
   RuntimeProcess& operator=(const RuntimeProcess&) = delete;
 
-  // Starts `build/sluice-runtime --control-bind-address 127.0.0.1:<port> <args...>`.
-  void start(int port, const std::vector<std::string>& args, const std::string& logPath);
+  // Starts `build/sluice-runtime --control-bind-address 127.0.0.1:<port>
+  // --data-bind-address 127.0.0.1:<a free port> <args...>`, accepting
+  // kTestInvokeToken on /invoke (SLUICE_INVOKE_TOKEN; `environment` adds
+  // more variables to the child's).
+  void start(int port, const std::vector<std::string>& args, const std::string& logPath,
+             const std::vector<std::pair<std::string, std::string>>& environment = {});
 
   // Polls /readyz until it answers 200 (true), the child exits, or `timeout` passes (false).
   bool waitReady(std::chrono::milliseconds timeout);
@@ -59,12 +69,14 @@ class RuntimeProcess {
   // (what a killed replica wrote into its claims).
   pid_t startedPid() const { return startedPid_; }
   int port() const { return port_; }
+  int dataPort() const { return dataPort_; }
   std::string log() const { return readFile(logPath_); }
 
  private:
   pid_t pid_ = -1;
   pid_t startedPid_ = -1;
   int port_ = 0;
+  int dataPort_ = 0;
   std::string logPath_;
 };
 

@@ -35,7 +35,7 @@ apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 mkdir -p "$work/out"
 "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
-  --runtime-image sluice/runtime-python:test >"$work/operator.log" 2>&1 &
+  --runtime-image sluice/runtime-python:test --invoke-key-dir "$(invoke_key_dir)" >"$work/operator.log" 2>&1 &
 pids+=($!)
 k apply -f - >/dev/null <<YAML
 apiVersion: sluice.io/v1alpha1
@@ -71,8 +71,9 @@ ip=$(k get pod "$pod" -o jsonpath='{.status.podIP}')
 k get secret sluice-control-token -o jsonpath='{.data.token}' | base64 -d >"$work/token"
 k get configmap report-sluice-config -o json |
   jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' >"$work/function.json"
-"$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/function.json" --control-bind-address "$ip:8090" \
-  --specialize-token-file "$work/token" >"$work/runtime.log" 2>&1 &
+SLUICE_INVOKE_TOKEN=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d) \
+  "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/function.json" --control-bind-address "$ip:8090" \
+  --data-bind-address "$ip:8080" --specialize-token-file "$work/token" >"$work/runtime.log" 2>&1 &
 pids+=($!)
 echo "[step] replica $pod woke at $woke for the firing; its runtime stands in on $ip"
 

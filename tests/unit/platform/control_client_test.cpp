@@ -31,7 +31,8 @@ TEST_F(ControlClientTest, EachCallPostsToItsPathWithTheToken) {
   EXPECT_EQ(sent[1].body, R"({"handler":"x"})");
   EXPECT_EQ(sent[1].headers, (Headers{{"Authorization", "Bearer t0k"}, {"Content-Type", "application/json"}}));
   EXPECT_EQ(sent[2].url, "http://10.0.0.7:8090/invoke");
-  EXPECT_EQ(sent[2].headers, (Headers{{"Authorization", "Bearer t0k"},
+  // The invoke token has its own header: Authorization belongs to the handler's callers.
+  EXPECT_EQ(sent[2].headers, (Headers{{"X-Sluice-Invoke-Token", "t0k"},
                                       {"X-Sluice-Trigger", "nightly"},
                                       {"X-Sluice-Event-Type", "cron.tick"},
                                       {"Content-Type", "application/json"}}));

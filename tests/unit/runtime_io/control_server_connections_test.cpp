@@ -68,7 +68,7 @@ class RawConnection {
   std::string post(const std::string& path, const std::string& body) {
     const std::string request = "POST " + path +
                                 " HTTP/1.1\r\nHost: replica\r\nContent-Length: " + std::to_string(body.size()) +
-                                "\r\n\r\n" + body;
+                                "\r\nX-Sluice-Invoke-Token: invoke-token\r\n\r\n" + body;
     if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return "";
     std::string response;
     char buffer[4096];
@@ -103,8 +103,15 @@ class ControlServerConnectionsTest : public ::testing::Test {
  protected:
   void start(std::chrono::milliseconds quiet, std::chrono::milliseconds lingerMax) {
     for (int tries = 0; tries < 5; ++tries) {
+      // port_ is the data port: /invoke lives there.
       port_ = freeLoopbackPort();
-      ControlServerOptions options{"127.0.0.1:" + std::to_string(port_), "token"};
+      const int controlPort = freeLoopbackPort();
+      if (controlPort == port_) continue;
+      ControlServerOptions options;
+      options.bindAddress = "127.0.0.1:" + std::to_string(controlPort);
+      options.specializeToken = "token";
+      options.dataBindAddress = "127.0.0.1:" + std::to_string(port_);
+      options.invokeTokens = {"invoke-token"};
       options.closeQuietPeriod = quiet;
       options.closeLingerMax = lingerMax;
       server_ = std::make_unique<ControlServer>(options, hooks_);

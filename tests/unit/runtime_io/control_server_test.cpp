@@ -41,8 +41,13 @@ class FakeHooks final : public ControlHooks {
   }
   void requestDrain() override { drainRequested = true; }
   Result<std::vector<Record>> invoke(const InvokeRequest& request) override {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     lastInvoke = request;
+    if (request.body == "hold") {
+      ++holding;
+      released.notify_all();
+      released.wait(lock, [&] { return release; });
+    }
     if (request.body == "fail") return invalidArgument("field \"x\" is missing");
     std::vector<Record> records;
     if (request.body == "none") return records;
@@ -60,6 +65,10 @@ class FakeHooks final : public ControlHooks {
   std::vector<std::string> specializedWith;
   std::atomic<bool> drainRequested{false};
   InvokeRequest lastInvoke;
+  // Invocations of body "hold" wait until release (notifying `released` as they start).
+  std::condition_variable released;
+  bool release = false;
+  int holding = 0;
 };
 
 struct Reply {
@@ -72,16 +81,38 @@ class ControlServerTest : public ::testing::Test {
   void SetUp() override {
     for (int tries = 0; tries < 5; ++tries) {
       port_ = freeLoopbackPort();
-      server_ = std::make_unique<ControlServer>(
-          ControlServerOptions{"127.0.0.1:" + std::to_string(port_), "s3cret-token"}, hooks_);
+      dataPort_ = freeLoopbackPort();
+      if (dataPort_ == port_) continue;
+      server_ = std::make_unique<ControlServer>(options(), hooks_);
       if (server_->start().isOk()) return;
     }
     FAIL() << "could not start the control server";
   }
 
+  ControlServerOptions options(InvokeLimitOptions limits = {}) {
+    ControlServerOptions options;
+    options.invokeLimits = limits;
+    options.bindAddress = "127.0.0.1:" + std::to_string(port_);
+    options.specializeToken = "s3cret-token";
+    options.dataBindAddress = "127.0.0.1:" + std::to_string(dataPort_);
+    options.invokeTokens = {"inv-current", "inv-previous"};
+    return options;
+  }
+
   Reply call(const http::method& method, const std::string& path, const std::string& body = "",
              const std::string& authorization = "", const std::map<std::string, std::string>& headers = {}) {
-    http::client::http_client client("http://127.0.0.1:" + std::to_string(port_));
+    return callOn(port_, method, path, body, authorization, headers);
+  }
+
+  // POST /invoke on the data port with the current invoke token.
+  Reply invoke(const std::string& body, std::map<std::string, std::string> headers = {}) {
+    headers.emplace("X-Sluice-Invoke-Token", "inv-current");
+    return callOn(dataPort_, http::methods::POST, "/invoke", body, "", headers);
+  }
+
+  Reply callOn(int port, const http::method& method, const std::string& path, const std::string& body = "",
+               const std::string& authorization = "", const std::map<std::string, std::string>& headers = {}) {
+    http::client::http_client client("http://127.0.0.1:" + std::to_string(port));
     http::http_request request(method);
     request.set_request_uri(path);
     if (!authorization.empty()) request.headers().add("Authorization", authorization);
@@ -92,6 +123,7 @@ class ControlServerTest : public ::testing::Test {
   }
 
   int port_ = 0;
+  int dataPort_ = 0;
   FakeHooks hooks_;
   std::unique_ptr<ControlServer> server_;
 };
@@ -109,13 +141,13 @@ TEST_F(ControlServerTest, HealthReadinessAndMetrics) {
   EXPECT_EQ(metrics.body, "sluice_test_metric 1\n");
   Reply missing = call(http::methods::GET, "/nope");
   EXPECT_EQ(missing.code, 404);
-  EXPECT_EQ(missing.body, "no such endpoint: GET /nope\n");
+  EXPECT_EQ(missing.body, "no such endpoint on the control port: GET /nope\n");
 }
 
 TEST_F(ControlServerTest, HealthzReportsWhyTheProcessShouldBeRestarted) {
   server_.reset();
   std::atomic<bool> stuck{false};
-  ControlServerOptions options{"127.0.0.1:" + std::to_string(port_), "s3cret-token"};
+  ControlServerOptions options = this->options();
   options.unhealthyReason = [&]() -> std::string { return stuck ? "the Python interpreter is stuck" : ""; };
   server_ = std::make_unique<ControlServer>(options, hooks_);
   ASSERT_TRUE(server_->start().isOk());
@@ -171,28 +203,111 @@ TEST_F(ControlServerTest, DrainNeedsTheTokenThenIsAccepted) {
 }
 
 TEST_F(ControlServerTest, InvokeRepliesWithTheHandlersOutput) {
-  Reply one = call(http::methods::POST, "/invoke", "hi", "", {{"X-Sluice-Trigger", "web"}});
+  Reply one = invoke("hi", {{"X-Sluice-Trigger", "web"}});
   EXPECT_EQ(one.code, 200);
   EXPECT_EQ(one.body, "echo:hi");
   EXPECT_EQ(hooks_.lastInvoke.trigger, "web");
   EXPECT_EQ(hooks_.lastInvoke.eventType, "http.request");
-  Reply two = call(http::methods::POST, "/invoke", "two");
+  Reply two = invoke("two");
   EXPECT_EQ(two.code, 200);
   EXPECT_EQ(two.body, "[\"echo:two\",\"echo:two\"]");
-  EXPECT_EQ(hooks_.lastInvoke.trigger, "http");
-  EXPECT_EQ(call(http::methods::POST, "/invoke", "none").code, 204);
-  Reply fail = call(http::methods::POST, "/invoke", "fail");
+  EXPECT_EQ(hooks_.lastInvoke.trigger, "") << "no X-Sluice-Trigger: the controller picks the only http trigger";
+  EXPECT_EQ(invoke("none").code, 204);
+  Reply fail = invoke("fail");
   EXPECT_EQ(fail.code, 400);
   EXPECT_EQ(fail.body, "InvalidArgument: field \"x\" is missing\n");
-  call(http::methods::POST, "/invoke", "tick", "", {{"X-Sluice-Event-Type", "cron.tick"}});
+  invoke("tick", {{"X-Sluice-Event-Type", "cron.tick"}});
   EXPECT_EQ(hooks_.lastInvoke.eventType, "cron.tick");
+  for (const auto& [name, value] : hooks_.lastInvoke.headers) {
+    EXPECT_NE(name, "x-sluice-invoke-token") << "the handler must not see the token";
+  }
+}
+
+TEST_F(ControlServerTest, InvokeNeedsAnInvokeTokenBeforeAnythingElse) {
+  hooks_.refuses = "draining";  // a refused call learns nothing, not even that the replica drains
+  Reply none = callOn(dataPort_, http::methods::POST, "/invoke", "forged", "",
+                      {{"X-Sluice-Event-Type", "cron.tick"}, {"X-Sluice-Trigger", "nightly"}});
+  EXPECT_EQ(none.code, 401);
+  EXPECT_EQ(none.body, "missing X-Sluice-Invoke-Token\n");
+  Reply wrong = callOn(dataPort_, http::methods::POST, "/invoke", "x", "", {{"X-Sluice-Invoke-Token", "inv-currenT"}});
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_EQ(wrong.body, "wrong X-Sluice-Invoke-Token\n");
+  // The control token is no invoke token; Authorization is not where it goes.
+  EXPECT_EQ(callOn(dataPort_, http::methods::POST, "/invoke", "x", "Bearer inv-current").code, 401);
+  EXPECT_EQ(
+      callOn(dataPort_, http::methods::POST, "/invoke", "x", "", {{"X-Sluice-Invoke-Token", "s3cret-token"}}).code,
+      401);
+  EXPECT_TRUE(hooks_.lastInvoke.body.empty()) << "a refused call reached the handler";
+  hooks_.refuses = "";
+  // The previous token (a rotation's grace), and a caller's "current,previous" list.
+  EXPECT_EQ(
+      callOn(dataPort_, http::methods::POST, "/invoke", "old", "", {{"X-Sluice-Invoke-Token", "inv-previous"}}).code,
+      200);
+  EXPECT_EQ(
+      callOn(dataPort_, http::methods::POST, "/invoke", "list", "", {{"X-Sluice-Invoke-Token", "new-one,inv-current"}})
+          .code,
+      200);
+  EXPECT_EQ(hooks_.lastInvoke.body, "list");
+}
+
+TEST_F(ControlServerTest, EachPortServesOnlyItsOwnEndpoints) {
+  Reply invokeOnControl = call(http::methods::POST, "/invoke", "x", "", {{"X-Sluice-Invoke-Token", "inv-current"}});
+  EXPECT_EQ(invokeOnControl.code, 404);
+  EXPECT_EQ(invokeOnControl.body, "no such endpoint on the control port: POST /invoke\n");
+  for (const char* path : {"/specialize", "/drain"}) {
+    Reply onData = callOn(dataPort_, http::methods::POST, path, "{}", "Bearer s3cret-token");
+    EXPECT_EQ(onData.code, 404) << path;
+    EXPECT_EQ(onData.body, std::string("no such endpoint on the data port: POST ") + path + "\n");
+  }
+  EXPECT_EQ(callOn(dataPort_, http::methods::GET, "/metrics").code, 404);
+  EXPECT_TRUE(hooks_.specializedWith.empty());
+  EXPECT_FALSE(hooks_.drainRequested);
+}
+
+TEST_F(ControlServerTest, TheDataPortHoldsInvocationsToTheirLimitsAfterTheToken) {
+  server_.reset();
+  server_ = std::make_unique<ControlServer>(options({/*maxBodyBytes=*/16, /*maxConcurrent=*/1}), hooks_);
+  ASSERT_TRUE(server_->start().isOk());
+  EXPECT_EQ(server_->dataPort(), dataPort_);
+  // Over the body limit: refused from its length, before it is read (and so before the token is looked at).
+  Reply large = invoke(std::string(17, 'x'));
+  EXPECT_EQ(large.code, 413);
+  EXPECT_EQ(callOn(dataPort_, http::methods::POST, "/invoke", std::string(17, 'x')).code, 413);
+  // The control port takes a /specialize body far over the /invoke limit.
+  EXPECT_EQ(call(http::methods::POST, "/specialize", std::string(1000, '{'), "Bearer s3cret-token").code, 200);
+  std::thread held([&] { EXPECT_EQ(invoke("hold").code, 200); });
+  {
+    std::unique_lock lock(hooks_.mu);
+    ASSERT_TRUE(hooks_.released.wait_for(lock, std::chrono::seconds(10), [&] { return hooks_.holding == 1; }));
+  }
+  // The one place is taken: a caller with the token gets 429, one without it 401 (it learns nothing).
+  Reply busy = invoke("more");
+  EXPECT_EQ(busy.code, 429);
+  EXPECT_EQ(callOn(dataPort_, http::methods::POST, "/invoke", "more").code, 401);
+  {
+    std::lock_guard lock(hooks_.mu);
+    hooks_.release = true;
+  }
+  hooks_.released.notify_all();
+  held.join();
+  EXPECT_EQ(invoke("after").code, 200);  // the place was given back
+  EXPECT_EQ(hooks_.lastInvoke.body, "after");
+}
+
+TEST(InvokeTokenTest, NoConfiguredTokenRefusesEverything) {
+  EXPECT_EQ(checkInvokeToken("x", {}).message(), "invocation is disabled: no invoke token is configured");
+  EXPECT_EQ(checkInvokeToken("", {"x"}).code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(checkInvokeToken(",", {"x"}).code(), StatusCode::kUnauthenticated);
+  EXPECT_TRUE(checkInvokeToken("x", {"x"}).isOk());
+  EXPECT_TRUE(checkInvokeToken("y,x", {"x"}).isOk());
 }
 
 TEST_F(ControlServerTest, InvokeSaysNoHandlerSawItWhileTheReplicaRefusesInvocations) {
   hooks_.refuses = "draining";
-  http::client::http_client client("http://127.0.0.1:" + std::to_string(port_));
+  http::client::http_client client("http://127.0.0.1:" + std::to_string(dataPort_));
   http::http_request request(http::methods::POST);
   request.set_request_uri("/invoke");
+  request.headers().add("X-Sluice-Invoke-Token", "inv-current");
   request.set_body("not-for-the-handler");
   auto response = client.request(request).get();
   EXPECT_EQ(response.status_code(), 503);
@@ -242,6 +357,16 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   ASSERT_TRUE(outputs.isOk()) << outputs.status().toString();
   ASSERT_EQ(outputs->size(), 1u);
   EXPECT_EQ((*outputs)[0].value, "hello");
+  // No name: the only http trigger. Names the function does not have, or of the other kind: 404.
+  EXPECT_TRUE(controller.invoke(InvokeRequest{"hello", {}, "", "http.request"}).isOk());
+  EXPECT_EQ(controller.invoke(InvokeRequest{"x", {}, "bogus", "http.request"}).status().toString(),
+            "NotFound: the function has no http trigger named \"bogus\"");
+  EXPECT_EQ(controller.invoke(InvokeRequest{"x", {}, "web", "cron.tick"}).status().toString(),
+            "NotFound: the function has no cron trigger named \"web\"");
+  EXPECT_EQ(controller.invoke(InvokeRequest{"x", {}, "", "cron.tick"}).status().toString(),
+            "NotFound: X-Sluice-Trigger is missing and the function has 0 cron triggers");
+  EXPECT_EQ(controller.invoke(InvokeRequest{"x", {}, "web", "kafka.record"}).status().code(),
+            StatusCode::kInvalidArgument);
 
   controller.requestDrain();
   EXPECT_EQ(controller.notReadyReason(), "draining");

@@ -280,7 +280,8 @@ TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) 
   ASSERT_TRUE(secret.has_value());
   auto token = tokens.ensure("ns");
   ASSERT_TRUE(token.isOk());
-  EXPECT_EQ(token->size(), 64u);
+  EXPECT_EQ(token->control.size(), 64u);
+  EXPECT_EQ(token->previousControl, "");
   controller.reconcile("ns/echo");
   EXPECT_EQ(client.callCount("create", "secrets"), 1);
 }

@@ -189,11 +189,14 @@ TEST(PodTemplateTest, WarmPodIsTheReplicaWithoutWhatSpecializeBrings) {
   EXPECT_EQ(warmPoolOf(*warm).rfind("pool-", 0), 0u);
 
   const json& c = (*warm)["spec"]["containers"][0];
-  EXPECT_EQ(c["args"], json::array({"--warm", "--control-bind-address", "0.0.0.0:8090"}));
+  EXPECT_EQ(c["args"],
+            json::array({"--warm", "--control-bind-address", "0.0.0.0:8090", "--data-bind-address", "0.0.0.0:8080"}));
   EXPECT_TRUE(envNamed(*warm, "SLUICE_FUNCTION").is_null());
   EXPECT_TRUE(envNamed(*warm, "SLUICE_CONFIG").is_null());
   EXPECT_EQ(envNamed(*warm, "MODE")["value"], "strict") << "the user's env is in the warm pod from its start";
   EXPECT_FALSE(envNamed(*warm, kControlTokenEnv).is_null());
+  EXPECT_EQ(envNamed(*warm, kInvokeTokenEnv)["valueFrom"]["secretKeyRef"],
+            (json{{"name", "sluice-control-token"}, {"key", "invoke"}}));
   EXPECT_EQ(c["resources"], (*replica)["spec"]["containers"][0]["resources"]);
   for (const json& v : (*warm)["spec"]["volumes"]) {
     EXPECT_NE(v.value("/configMap/name"_json_pointer, std::string()), kOptions.configMapName)

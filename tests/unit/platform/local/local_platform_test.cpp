@@ -212,7 +212,8 @@ TEST_F(LocalPlatformTest, InvokeGoesToAReadyReplicaAndIsUnavailableWithoutOne) {
   auto delivered = platform.invoke("default/fn", "nightly", "cron.tick", "{}");
   ASSERT_TRUE(delivered.isOk()) << delivered.status().toString();
   EXPECT_EQ(*delivered, "process 100");
-  EXPECT_EQ(endpoint.invoked, std::vector<std::string>{"20000 nightly cron.tick {}"});
+  // To the replica's data port (20000 is its control port).
+  EXPECT_EQ(endpoint.invoked, std::vector<std::string>{"20001 nightly cron.tick {}"});
   // The replica's own verdict comes back unchanged.
   endpoint.invokeAnswer = internalError("handler failed");
   EXPECT_EQ(platform.invoke("default/fn", "nightly", "cron.tick", "{}").status().message(), "handler failed");
