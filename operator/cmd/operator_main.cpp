@@ -544,6 +544,22 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   return exitCode;
 }
 
+// The flags of the cluster mode that need more than CLI11's checks; false
+// (the fault printed) when one is wrong.
+bool parseClusterFlags(OperatorFlags& flags) {
+  if (auto allowed = sluice::scalers::EndpointAllowList::parse(flags.scalerEndpointAllow); allowed.isOk()) {
+    flags.allowedEndpoints = *allowed;
+  } else {
+    std::cerr << "sluice-operator: --scaler-endpoint-allow: " << allowed.status().message() << "\n";
+    return false;
+  }
+  if (!flags.gatewayService.empty() && flags.gatewayService.find('/') == std::string::npos) {
+    std::cerr << "sluice-operator: --gateway-service " << flags.gatewayService << ": expected NAMESPACE/NAME\n";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -582,16 +598,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!flags.localDir.empty() && flags.localCheck) return checkManifests(flags.localDir);
-  if (auto allowed = sluice::scalers::EndpointAllowList::parse(flags.scalerEndpointAllow); allowed.isOk()) {
-    flags.allowedEndpoints = *allowed;
-  } else {
-    std::cerr << "sluice-operator: --scaler-endpoint-allow: " << allowed.status().message() << "\n";
-    return 2;
-  }
-  if (!flags.gatewayService.empty() && flags.gatewayService.find('/') == std::string::npos) {
-    std::cerr << "sluice-operator: --gateway-service " << flags.gatewayService << ": expected NAMESPACE/NAME\n";
-    return 2;
-  }
+  if (!parseClusterFlags(flags)) return 2;
 
   const sigset_t signals = sluice::blockStopSignals();
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.

@@ -56,6 +56,37 @@ void addHttpTwins(const Add& add) {
   add("!self.queue.startsWith('amq.')", [](const json& s) { return stringField(s, "queue").rfind("amq.", 0) != 0; });
 }
 
+// The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.
+void addPodTwins(const std::function<void(const std::string&, CrdValidator::Rule)>& add) {
+  // Pod labels and annotations: the keys Sluice's selectors and pods rely on stay Sluice's.
+  add("self.all(k, !k.startsWith('sluice.io/') && k != 'app.kubernetes.io/managed-by')", [](const json& s) {
+    if (!s.is_object()) return true;
+    for (const auto& [key, value] : s.items()) {
+      if (key.rfind("sluice.io/", 0) == 0 || key == "app.kubernetes.io/managed-by") return false;
+    }
+    return true;
+  });
+  // Annotations that would loosen seccomp or AppArmor (the restricted Pod Security Standard).
+  add("self.all(k, !k.startsWith('seccomp.security.alpha.kubernetes.io/') && "
+      "!k.startsWith('container.seccomp.security.alpha.kubernetes.io/') && "
+      "(!k.startsWith('container.apparmor.security.beta.kubernetes.io/') || self[k] == 'runtime/default' || "
+      "self[k].startsWith('localhost/')))",
+      [](const json& s) {
+        if (!s.is_object()) return true;
+        auto startsWith = [](const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; };
+        for (const auto& [key, value] : s.items()) {
+          if (startsWith(key, "seccomp.security.alpha.kubernetes.io/") ||
+              startsWith(key, "container.seccomp.security.alpha.kubernetes.io/")) {
+            return false;
+          }
+          if (!startsWith(key, "container.apparmor.security.beta.kubernetes.io/")) continue;
+          const std::string profile = value.is_string() ? value.get<std::string>() : std::string();
+          if (profile != "runtime/default" && !startsWith(profile, "localhost/")) return false;
+        }
+        return true;
+      });
+}
+
 // The C++ twin of every CEL rule in crds/, keyed by the normalized rule text.
 const std::map<std::string, CrdValidator::Rule>& celTwins() {
   static const std::map<std::string, CrdValidator::Rule> twins = [] {
@@ -131,33 +162,7 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
     add("self > 0", [](const json& s) { return s.is_number() && s.get<double>() > 0; });
     add("self != 0", [](const json& s) { return !s.is_number() || s.get<double>() != 0; });
     add("self == true", [](const json& s) { return !s.is_boolean() || s.get<bool>(); });
-    // Pod labels and annotations: the keys Sluice's selectors and pods rely on stay Sluice's.
-    add("self.all(k, !k.startsWith('sluice.io/') && k != 'app.kubernetes.io/managed-by')", [](const json& s) {
-      if (!s.is_object()) return true;
-      for (const auto& [key, value] : s.items()) {
-        if (key.rfind("sluice.io/", 0) == 0 || key == "app.kubernetes.io/managed-by") return false;
-      }
-      return true;
-    });
-    // Annotations that would loosen seccomp or AppArmor (the restricted Pod Security Standard).
-    add("self.all(k, !k.startsWith('seccomp.security.alpha.kubernetes.io/') && "
-        "!k.startsWith('container.seccomp.security.alpha.kubernetes.io/') && "
-        "(!k.startsWith('container.apparmor.security.beta.kubernetes.io/') || self[k] == 'runtime/default' || "
-        "self[k].startsWith('localhost/')))",
-        [](const json& s) {
-          if (!s.is_object()) return true;
-          auto startsWith = [](const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; };
-          for (const auto& [key, value] : s.items()) {
-            if (startsWith(key, "seccomp.security.alpha.kubernetes.io/") ||
-                startsWith(key, "container.seccomp.security.alpha.kubernetes.io/")) {
-              return false;
-            }
-            if (!startsWith(key, "container.apparmor.security.beta.kubernetes.io/")) continue;
-            const std::string profile = value.is_string() ? value.get<std::string>() : std::string();
-            if (profile != "runtime/default" && !startsWith(profile, "localhost/")) return false;
-          }
-          return true;
-        });
+    addPodTwins(add);
     addHttpTwins(add);
     return t;
   }();

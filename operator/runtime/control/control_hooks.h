@@ -11,6 +11,8 @@
 
 namespace sluice::runtime {
 
+inline constexpr const char* kNotHandledPrefix = "not handled: ";
+
 struct InvokeRequest {
   std::string body;
   Headers headers;        // HTTP request headers, lower-case names
@@ -44,7 +46,21 @@ class ControlHooks {
   // X-Sluice-Not-Handled, telling a caller (the gateway) that no handler saw
   // the request, so sending it to another replica is safe.
   virtual std::string refusesInvocations() { return ""; }
+  // A refusal before any handler saw the event (the drain may begin between
+  // /invoke's check above and this call) is notHandled(reason): answered like
+  // refusesInvocations(), so the caller can safely send the request elsewhere.
   virtual Result<std::vector<Record>> invoke(const InvokeRequest& request) = 0;
 };
+
+// invoke()'s answer when it refused the event before any handler saw it.
+inline Status notHandled(const std::string& reason) {
+  return Status(StatusCode::kCancelled, std::string(kNotHandledPrefix) + reason);
+}
+// The reason of a notHandled() status, or "" for any other status.
+inline std::string notHandledReason(const Status& status) {
+  const std::string& message = status.message();
+  if (status.code() != StatusCode::kCancelled || message.rfind(kNotHandledPrefix, 0) != 0) return "";
+  return message.substr(std::string(kNotHandledPrefix).size());
+}
 
 }  // namespace sluice::runtime

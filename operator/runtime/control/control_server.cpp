@@ -63,6 +63,17 @@ http::ServerResponse response(int status, std::string body, const std::string& c
   return out;
 }
 
+// 503 telling the caller (the gateway) that no handler saw the request, so
+// sending it to another replica is safe; the connection closes, as the
+// replica will refuse whatever comes next on it.
+http::ServerResponse notHandledResponse(const std::string& reason) {
+  http::ServerResponse answer =
+      response(503, "Unavailable: the replica takes no invocations: " + reason + "\n", kTextPlain);
+  answer.headers.emplace_back("X-Sluice-Not-Handled", reason);
+  answer.closeConnection = true;
+  return answer;
+}
+
 }  // namespace
 
 Status checkBearerToken(const std::string& authorizationHeader, const std::string& expectedToken) {
@@ -223,11 +234,7 @@ void ControlServer::invoke(http::ServerRequest request, http::Responder respond)
   // The handler sees the request's headers, never the token that let it in.
   std::erase_if(request.headers, [&](const auto& header) { return header.first == tokenHeader; });
   if (std::string refused = hooks_.refusesInvocations(); !refused.empty()) {
-    http::ServerResponse unavailable =
-        response(503, "Unavailable: the replica takes no invocations: " + refused + "\n", kTextPlain);
-    unavailable.headers.emplace_back("X-Sluice-Not-Handled", refused);
-    unavailable.closeConnection = true;
-    respond(std::move(unavailable));
+    respond(notHandledResponse(refused));
     return;
   }
   auto admitted = limits_.admit(contentLength(request));
@@ -249,7 +256,9 @@ void ControlServer::invoke(http::ServerRequest request, http::Responder respond)
       result = internalError(std::string("invoke: ") + e.what());
     }
     http::ServerResponse answer;
-    if (!result.isOk()) {
+    if (std::string refused = result.isOk() ? "" : notHandledReason(result.status()); !refused.empty()) {
+      answer = notHandledResponse(refused);
+    } else if (!result.isOk()) {
       answer = response(httpStatusFor(result.status()), result.status().toString() + "\n", kTextPlain);
       if (answer.status == 429) answer.headers.emplace_back("Retry-After", "1");
     } else if (result->empty()) {

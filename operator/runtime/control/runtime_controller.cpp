@@ -278,9 +278,9 @@ Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& pushe
   InvokeRequest request = pushed;
   {
     std::lock_guard lock(mu_);
-    if (draining_) return unavailable("the replica is draining");
+    if (draining_) return notHandled("draining");
     replica = replica_;
-    if (!replica) return unavailable("no function is loaded yet (warm replica waiting for /specialize)");
+    if (!replica) return notHandled("no function is loaded yet (warm replica waiting for /specialize)");
     // Only the function's own pushed triggers: a forged name or a cron tick on an http trigger writes nothing.
     auto trigger = pushedTriggerFor(request);
     if (!trigger.isOk()) return trigger.status();

@@ -49,6 +49,7 @@ class FakeHooks final : public ControlHooks {
       released.wait(lock, [&] { return release; });
     }
     if (request.body == "fail") return invalidArgument("field \"x\" is missing");
+    if (request.body == "late-drain") return notHandled("draining");
     std::vector<Record> records;
     if (request.body == "none") return records;
     Record record;
@@ -74,6 +75,7 @@ class FakeHooks final : public ControlHooks {
 struct Reply {
   int code;
   std::string body;
+  std::string notHandled = "";  // X-Sluice-Not-Handled
 };
 
 class ControlServerTest : public ::testing::Test {
@@ -119,7 +121,9 @@ class ControlServerTest : public ::testing::Test {
     for (const auto& [k, v] : headers) request.headers().add(k, v);
     if (!body.empty()) request.set_body(body);
     auto response = client.request(request).get();
-    return {response.status_code(), response.extract_string(true).get()};
+    std::string notHandled;
+    if (response.headers().has("X-Sluice-Not-Handled")) notHandled = response.headers()["X-Sluice-Not-Handled"];
+    return {response.status_code(), response.extract_string(true).get(), notHandled};
   }
 
   int port_ = 0;
@@ -304,15 +308,18 @@ TEST(InvokeTokenTest, NoConfiguredTokenRefusesEverything) {
 
 TEST_F(ControlServerTest, InvokeSaysNoHandlerSawItWhileTheReplicaRefusesInvocations) {
   hooks_.refuses = "draining";
-  http::client::http_client client("http://127.0.0.1:" + std::to_string(dataPort_));
-  http::http_request request(http::methods::POST);
-  request.set_request_uri("/invoke");
-  request.headers().add("X-Sluice-Invoke-Token", "inv-current");
-  request.set_body("not-for-the-handler");
-  auto response = client.request(request).get();
-  EXPECT_EQ(response.status_code(), 503);
-  EXPECT_EQ(response.headers()["X-Sluice-Not-Handled"], "draining");
+  Reply reply = invoke("not-for-the-handler");
+  EXPECT_EQ(reply.code, 503);
+  EXPECT_EQ(reply.notHandled, "draining");
   EXPECT_NE(hooks_.lastInvoke.body, "not-for-the-handler") << "the handler was called";
+}
+
+// The drain began between /invoke's own check and the handler: invoke()
+// refused it unhandled, and the answer says so, as for an early refusal.
+TEST_F(ControlServerTest, InvokeSaysNoHandlerSawItWhenTheDrainBeganAfterTheCheck) {
+  Reply reply = invoke("late-drain");
+  EXPECT_EQ(reply.code, 503);
+  EXPECT_EQ(reply.notHandled, "draining");
 }
 
 const char* kHttpFunction = R"({
@@ -335,8 +342,8 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_EQ(controller.notReadyReason(), "") << "a warm replica is ready to be specialized";
   EXPECT_EQ(controller.refusesInvocations(), "no function is loaded yet");
   InvokeRequest request{"hello", {}, "web", "http.request"};
-  EXPECT_EQ(controller.invoke(request).status().toString(),
-            "Unavailable: no function is loaded yet (warm replica waiting for /specialize)");
+  EXPECT_EQ(notHandledReason(controller.invoke(request).status()),
+            "no function is loaded yet (warm replica waiting for /specialize)");
 
   Status bad = controller.specialize(std::string(R"({"name": "x", "timeoutSeconds": 0})"));
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
@@ -372,7 +379,8 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_EQ(controller.notReadyReason(), "draining");
   EXPECT_EQ(controller.refusesInvocations(), "draining");
   EXPECT_TRUE(controller.drain(std::chrono::seconds(5)).isOk());
-  EXPECT_EQ(controller.invoke(request).status().toString(), "Unavailable: the replica is draining");
+  // Refused before any handler saw it: the control server answers 503 with X-Sluice-Not-Handled.
+  EXPECT_EQ(notHandledReason(controller.invoke(request).status()), "draining");
 }
 
 TEST(RuntimeControllerTest, HandlerLoadFailureLeavesTheReplicaWarm) {
@@ -540,8 +548,8 @@ TEST(RuntimeControllerTest, AColdStartFailsWhenASourceCannotStart) {
   ASSERT_TRUE(function.isOk()) << function.status().toString();
   EXPECT_EQ(r.controller.specialize(*function).toString(), "Unavailable: starting trigger \"web\": connection refused");
   EXPECT_EQ(r.controller.notReadyReason(), "") << "still a warm replica, nothing loaded";
-  EXPECT_EQ(r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}).status().code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(notHandledReason(r.controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}).status()),
+            "no function is loaded yet (warm replica waiting for /specialize)");
 }
 
 }  // namespace
