@@ -65,6 +65,10 @@ YAML
   function_yaml cs-secret 1 "  env:
   - name: API_KEY
     valueFrom: {secretKeyRef: {name: bench-key, key: key}}"
+  # /invoke runs only a Function's own http Trigger (docs/trust.md): one each.
+  for fn in cs-fresh cs-warm cs-secret; do
+    printf 'apiVersion: sluice.io/v1alpha1\nkind: Trigger\nmetadata: {name: %s-web}\nspec:\n  functionRef: {name: %s}\n  http: {path: /}\n---\n' "$fn" "$fn"
+  done
   cat <<YAML
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
