@@ -96,9 +96,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   Call call;
   call.request = invokeRequestFor(request, *route, *trigger);
   // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
-  call.request.headers.emplace_back(kInvokeTokenHeader, options_.invokeToken.empty()
-                                                            ? invokeTokensFor(options_.invokeKeys, route->ns)
-                                                            : options_.invokeToken);
+  call.request.headers.emplace_back(kInvokeTokenHeader, invokeTokenHeader(route->ns));
   call.done = [this, respond, route = *route, started](CallResult result) {
     http::ServerResponse response;
     switch (result.end) {
@@ -157,6 +155,14 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     return respond(std::move(response));
   }
   respond(http::textResponse(404, "no such endpoint: " + path + "\n"));
+}
+
+std::string Gateway::invokeTokenHeader(const std::string& ns) {
+  if (!options_.invokeToken.empty()) return options_.invokeToken;
+  std::lock_guard lock(tokensMu_);
+  auto [it, added] = tokens_.try_emplace(ns);
+  if (added) it->second = invokeTokensFor(options_.invokeKeys, ns);
+  return it->second;
 }
 
 }  // namespace sluice::gateway

@@ -22,13 +22,15 @@
 #include <prometheus/registry.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include "gateway/async_invoker.h"
 #include "common/tokens.h"
+#include "gateway/async_invoker.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway_metrics.h"
 #include "http/http_server.h"
@@ -72,6 +74,9 @@ class Gateway {
  private:
   void serve(http::ServerRequest request, http::Responder respond);
   void serveAdmin(const http::ServerRequest& request, const http::Responder& respond);
+  // The X-Sluice-Invoke-Token value for namespace `ns`: derived once per
+  // namespace (the keys are fixed for the process), not an HMAC per request.
+  std::string invokeTokenHeader(const std::string& ns);
 
   const GatewayOptions options_;
   Dispatcher& dispatcher_;
@@ -83,6 +88,8 @@ class Gateway {
   std::unique_ptr<http::HttpServer> admin_;
   std::jthread ticker_;
   AsyncInvoker* async_ = nullptr;
+  std::mutex tokensMu_;
+  std::map<std::string, std::string> tokens_;  // namespace -> invokeTokenHeader()
 };
 
 // The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas","requestsPerSecond"}]}.
