@@ -1,7 +1,7 @@
 #include "metrics/state_collector.h"
 
 #include <map>
-#include <tuple>
+#include <utility>
 
 #include "api/function.h"
 #include "api/pods.h"
@@ -29,8 +29,8 @@ void addSample(prometheus::MetricFamily& family, std::vector<prometheus::ClientM
 }  // namespace
 
 StateCollector::StateCollector(const kube::ObjectCache& functions, const kube::ObjectCache& pods,
-                               std::function<bool()> isLeader)
-    : functions_(functions), pods_(pods), isLeader_(std::move(isLeader)) {}
+                               std::function<bool()> isLeader, const Clock& clock)
+    : functions_(functions), pods_(pods), isLeader_(std::move(isLeader)), clock_(clock) {}
 
 std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
   auto desired = gaugeFamily("sluice_function_desired_replicas",
@@ -53,15 +53,31 @@ std::vector<prometheus::MetricFamily> StateCollector::Collect() const {
   }
 
   auto warm = gaugeFamily("sluice_warmpool_pods", "Generic, not yet specialized runtime pods of a warm pool");
-  std::map<std::tuple<std::string, std::string, bool>, int> pools;  // (namespace, pool, ready) -> pods
+  std::map<std::pair<std::string, std::string>, std::pair<int, int>> pools;  // (namespace, pool) -> (ready, not)
   for (const kube::ObjectPtr& pod : pods_.list()) {
     if (!api::isWarmPod(*pod)) continue;
-    ++pools[{pod->value("/metadata/namespace"_json_pointer, std::string()),
-             pod->value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string()), api::podReady(*pod)}];
+    auto& [readyPods, notReadyPods] =
+        pools[{pod->value("/metadata/namespace"_json_pointer, std::string()),
+               pod->value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string())}];
+    ++(api::podReady(*pod) ? readyPods : notReadyPods);
   }
-  for (const auto& [key, count] : pools) {
-    const auto& [ns, pool, isReady] = key;
-    addSample(warm, {{"namespace", ns}, {"pool", pool}, {"ready", isReady ? "true" : "false"}}, count);
+  {
+    const Clock::TimePoint now = clock_.now();
+    std::lock_guard lock(mu_);
+    for (const auto& entry : pools) poolsSeen_[entry.first] = now;
+    for (auto it = poolsSeen_.begin(); it != poolsSeen_.end();) {
+      if (now - it->second > kPoolMemory) {
+        it = poolsSeen_.erase(it);
+      } else {
+        pools.try_emplace(it->first, 0, 0);  // emptied lately: reads 0
+        ++it;
+      }
+    }
+  }
+  for (const auto& [key, counts] : pools) {
+    const auto& [ns, pool] = key;
+    addSample(warm, {{"namespace", ns}, {"pool", pool}, {"ready", "true"}}, counts.first);
+    addSample(warm, {{"namespace", ns}, {"pool", pool}, {"ready", "false"}}, counts.second);
   }
 
   auto leader = gaugeFamily("sluice_operator_is_leader",

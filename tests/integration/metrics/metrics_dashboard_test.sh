@@ -107,6 +107,10 @@ runtime_pid=$!
 # traffic that moves them, or increase()/rate() over their first sample is 0.
 (poll 60 prom_has "sluice_function_cold_start_seconds_count{test=\"$ns\",function=\"$ns/files\"}") ||
   fail "Prometheus never saw the cold-start histogram of $ns/files at 0"
+# The pool's series before the backlog: scaling files from 0 may adopt the pooled
+# pod (same pod template), and an emptied pool must then read 0, not vanish.
+warm_series() { curl -sf "http://127.0.0.1:$operator_port/metrics" | grep -q '^sluice_warmpool_pods{.*ready="true"} 1$'; }
+(poll 60 warm_series) || fail "the operator never reported the ready warm pod of $ns/pooled"
 for i in 1 2 3 4; do echo "object $i" >"$work/backlog/obj-$i"; done # the autoscaler: 4 objects / 2 = 2 replicas
 for i in $(seq 1 5); do echo "{\"n\": $i}" >"$work/in/event-$i.json"; done
 (poll 60 prom_has "sluice_runtime_handler_duration_seconds_count{test=\"$ns\"}") ||

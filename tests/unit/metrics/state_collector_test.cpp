@@ -5,6 +5,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "fakes/fake_clock.h"
+
 namespace sluice::metrics {
 namespace {
 
@@ -54,6 +56,30 @@ TEST(StateCollectorTest, ReportsReplicasWarmPodsAndLeadership) {
   leading = true;
   text = prometheus::TextSerializer().Serialize(collector.Collect());
   EXPECT_TRUE(has(text, "sluice_operator_is_leader 1")) << text;
+}
+
+// A pool all of whose pods were adopted reads 0 until refilled, not "no data";
+// one gone for longer than kPoolMemory is forgotten.
+TEST(StateCollectorTest, AnEmptiedPoolReadsZeroUntilForgotten) {
+  kube::ObjectCache functions;
+  kube::ObjectCache pods;
+  testing::FakeClock clock;
+  pods.upsert(object(warmPod("w1", "abc", true)));
+  StateCollector collector(
+      functions, pods, [] { return true; }, clock);
+  std::string text = prometheus::TextSerializer().Serialize(collector.Collect());
+  EXPECT_TRUE(has(text, "sluice_warmpool_pods{namespace=\"team-a\",pool=\"abc\",ready=\"true\"} 1")) << text;
+  EXPECT_TRUE(has(text, "sluice_warmpool_pods{namespace=\"team-a\",pool=\"abc\",ready=\"false\"} 0")) << text;
+
+  pods.erase("team-a/w1");  // adopted
+  clock.advance(StateCollector::kPoolMemory);
+  text = prometheus::TextSerializer().Serialize(collector.Collect());
+  EXPECT_TRUE(has(text, "sluice_warmpool_pods{namespace=\"team-a\",pool=\"abc\",ready=\"true\"} 0")) << text;
+  EXPECT_TRUE(has(text, "sluice_warmpool_pods{namespace=\"team-a\",pool=\"abc\",ready=\"false\"} 0")) << text;
+
+  clock.advance(std::chrono::seconds(1));
+  text = prometheus::TextSerializer().Serialize(collector.Collect());
+  EXPECT_EQ(text.find("sluice_warmpool_pods{"), std::string::npos) << text;
 }
 
 }  // namespace
