@@ -50,6 +50,21 @@ next_cron_minute() {
   echo "$at"
 }
 
+# rearm_late_cron TRIGGER AT: a cron Trigger created at or after its minute AT
+# never fires for it (a minute that began before the Trigger existed is not
+# its to fire). On a busy machine the set-up before the apply can outlast any
+# fixed lead, so such a Trigger is moved to the next minute at least 20 s away.
+# Prints the minute the Trigger fires at. Needs `k` (the test's kubectl).
+rearm_late_cron() {
+  local created at=$2
+  created=$(date -u -d "$(k get trigger "$1" -o jsonpath='{.metadata.creationTimestamp}')" +%s)
+  if ((created >= at)); then
+    at=$(next_cron_minute 20)
+    k patch trigger "$1" --type=merge -p "{\"spec\":{\"cron\":{\"schedule\":\"$(daily_cron_schedule "$at")\"}}}" >/dev/null
+  fi
+  echo "$at"
+}
+
 # daily_cron_schedule EPOCH: a daily cron schedule ("M H * * *", UTC) firing at that minute.
 daily_cron_schedule() { echo "$(date -u -d "@$1" +%-M) $(date -u -d "@$1" +%-H) * * *"; }
 

@@ -43,6 +43,8 @@ spec:
   functionRef: {name: $fn}
   cron: {schedule: "$schedule", timezone: UTC, payload: "build the report"}
 YAML
+at=$(rearm_late_cron "$fn" "$at")
+schedule=$(daily_cron_schedule "$at")
 k wait --for=condition=Ready "fn/$fn" --timeout=60s >/dev/null || fail "Function $fn not Ready at zero"
 replicas_are "$fn" 0 || fail "replicas exist before the first firing"
 poll 60 warm_ready "$fn" 1

@@ -61,6 +61,8 @@ spec:
   cron: {schedule: "$schedule", payload: "build the report"}
 YAML
 
+at=$(rearm_late_cron nightly "$at")
+schedule=$(daily_cron_schedule "$at")
 replica_count_is 0 || fail "replicas exist before the first firing"
 # The next minute's firing wakes a replica (up to 60 s away, plus the pod's start).
 poll 150 ready_replica >/dev/null
