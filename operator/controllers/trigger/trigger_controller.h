@@ -57,6 +57,17 @@ class TriggerController final : public controller::Reconciler {
   static std::vector<std::string> triggersOfFunction(const kube::ObjectCache& triggers, const kube::Json& function);
 
  private:
+  // The Ready condition's inputs: the Function and Secrets (keys) exist; the scaler's Secrets opted in.
+  struct Readiness {
+    std::string reason;  // "" when ready
+    std::string message;
+    bool scalerSecrets = false;               // the operator itself would read Secrets
+    std::vector<std::string> scalerRefusals;  // why it may not, one per Secret
+  };
+  Result<Readiness> readiness(const kube::Json& trigger) const;
+  kube::Json sourceReachable(const kube::Json& trigger, const std::string& now) const;
+  kube::Json scalerCredentials(const kube::Json& trigger, const std::vector<std::string>& refusals,
+                               const std::string& now) const;
   // "" when reachable; the error text otherwise; nullopt when the operator cannot tell.
   std::optional<std::string> reachability(const kube::Json& spec) const;
 
