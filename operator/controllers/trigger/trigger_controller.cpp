@@ -88,12 +88,13 @@ Status tcpProbe(const std::string& host, int port) {
 
 TriggerController::TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers,
                                      const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe,
-                                     controller::EventRecorder* events)
+                                     controller::EventRecorder* events, scalers::EndpointAllowList allowed)
     : client_(client),
       triggers_(triggers),
       functions_(functions),
       clock_(clock),
       probe_(std::move(probe)),
+      allowed_(std::move(allowed)),
       events_(events) {}
 
 std::string TriggerController::sourceType(const json& spec) { return api::v1alpha1::sourceTypeOf(spec); }
@@ -117,21 +118,31 @@ std::vector<std::string> TriggerController::triggersOfFunction(const kube::Objec
   return keys;
 }
 
-std::optional<std::string> TriggerController::reachability(const json& spec) const {
-  std::vector<std::string> endpoints;
+std::vector<std::pair<std::string, std::string>> TriggerController::endpointsOf(const json& spec) {
+  std::vector<std::pair<std::string, std::string>> endpoints;  // (field, endpoint)
   const std::string type = sourceType(spec);
   if (type == "kafka") {
-    for (const json& server : spec["kafka"].value("bootstrapServers", json::array())) endpoints.push_back(server);
+    const json servers = spec["kafka"].value("bootstrapServers", json::array());
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i].is_string()) {
+        endpoints.emplace_back("spec.kafka.bootstrapServers[" + std::to_string(i) + "]", servers[i]);
+      }
+    }
   } else if (type == "objectStore" && spec["objectStore"].contains("endpoint")) {
-    endpoints.push_back(spec["objectStore"]["endpoint"]);
+    endpoints.emplace_back("spec.objectStore.endpoint", spec["objectStore"]["endpoint"]);
   } else if (type == "prometheus" && spec["prometheus"].contains("serverAddress")) {
-    endpoints.push_back(spec["prometheus"]["serverAddress"]);
-  } else if (type == "cron" || type == "http") {
-    return std::string();  // nothing outside the operator to reach
+    endpoints.emplace_back("spec.prometheus.serverAddress", spec["prometheus"]["serverAddress"]);
   }
+  return endpoints;
+}
+
+std::optional<std::string> TriggerController::reachability(const json& spec) const {
+  const std::string type = sourceType(spec);
+  if (type == "cron" || type == "http") return std::string();  // nothing outside the operator to reach
+  const auto endpoints = endpointsOf(spec);
   if (endpoints.empty()) return std::nullopt;
   std::string errors;
-  for (const std::string& endpoint : endpoints) {
+  for (const auto& [field, endpoint] : endpoints) {
     std::string host;
     int port = 0;
     if (!splitEndpoint(endpoint, host, port)) return "cannot tell host and port from \"" + endpoint + "\"";
@@ -140,6 +151,13 @@ std::optional<std::string> TriggerController::reachability(const json& spec) con
     errors += (errors.empty() ? "" : "; ") + s.message();
   }
   return errors;
+}
+
+Status TriggerController::allowedToProbe(const json& spec) const {
+  for (const auto& [field, endpoint] : endpointsOf(spec)) {
+    if (Status s = allowed_.check(endpoint, field); !s.isOk()) return s;
+  }
+  return Status::ok();
 }
 
 Result<TriggerController::Readiness> TriggerController::readiness(const json& trigger) const {
@@ -198,7 +216,12 @@ Result<TriggerController::Readiness> TriggerController::readiness(const json& tr
 json TriggerController::sourceReachable(const json& trigger, const std::string& now) const {
   const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
   const long long generation = trigger["metadata"].value("generation", 0LL);
-  std::optional<std::string> reach = reachability(trigger.value("spec", json::object()));
+  const json& spec = trigger.value("spec", json::object());
+  // The operator connects only where its allow-list lets its scalers connect: a refused endpoint is not probed.
+  if (Status allowed = allowedToProbe(spec); !allowed.isOk()) {
+    return api::condition(previous, "SourceReachable", false, "EndpointNotAllowed", allowed.message(), generation, now);
+  }
+  std::optional<std::string> reach = reachability(spec);
   if (!reach) {
     json unknown = api::condition(previous, "SourceReachable", false, "NotChecked",
                                   "the operator cannot reach this source's endpoint itself", generation, now);
