@@ -35,13 +35,24 @@ Status AmqpConnection::checkReply(const std::string& what) {
   return unavailable(what + ": unknown reply");
 }
 
+Status AmqpConnection::sendHeartbeat() {
+  if (state_ == nullptr) return unavailable("rabbitmq: no connection to send a heartbeat on");
+  amqp_frame_t frame{};
+  frame.frame_type = AMQP_FRAME_HEARTBEAT;
+  frame.channel = 0;
+  if (int rc = amqp_send_frame(state_, &frame); rc != AMQP_STATUS_OK) {
+    return unavailable(std::string("rabbitmq: sending a heartbeat: ") + amqp_error_string2(rc));
+  }
+  return Status::ok();
+}
+
 Status AmqpConnection::declareDurableQueue(const std::string& queue) {
   amqp_queue_declare(state_, kChannel, amqp_cstring_bytes(queue.c_str()), /*passive=*/0, /*durable=*/1,
                      /*exclusive=*/0, /*auto_delete=*/0, amqp_empty_table);
   return checkReply("queue.declare \"" + queue + "\"");
 }
 
-Status AmqpConnection::open(const std::string& url) {
+Status AmqpConnection::open(const std::string& url, int heartbeatSeconds) {
   close();
   std::vector<char> buffer(url.begin(), url.end());
   buffer.push_back('\0');
@@ -70,7 +81,7 @@ Status AmqpConnection::open(const std::string& url) {
     return unavailable(where + ": connect: " + error);
   }
   amqp_rpc_reply_t login =
-      amqp_login(state_, info.vhost, 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+      amqp_login(state_, info.vhost, 0, 131072, heartbeatSeconds, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     std::string user = info.user;
     std::string reason = login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION

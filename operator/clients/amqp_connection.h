@@ -22,7 +22,13 @@ class AmqpConnection {
   AmqpConnection& operator=(const AmqpConnection&) = delete;
 
   // Connects, logs in and opens channel 1. The error never shows the password.
-  Status open(const std::string& url);
+  // `heartbeatSeconds` is the interval asked of the broker.
+  Status open(const std::string& url, int heartbeatSeconds = 30);
+  // Sends a heartbeat frame. rabbitmq-c sends them only while it reads; a
+  // consumer that holds back from reading (its prefetch or byte budget in
+  // flight, a drain) calls this so the broker does not take the quiet for a
+  // dead peer, close the connection and requeue every unacked delivery.
+  Status sendHeartbeat();
   // graceful: close the channel and the connection with the AMQP handshake
   // (acks sent before are processed first); false when the socket is broken.
   void close(bool graceful = true);

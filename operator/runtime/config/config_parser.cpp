@@ -291,6 +291,7 @@ AmqpConnectionConfig parseAmqpConnection(Fields& f) {
   f.envName("urlEnv", out.urlEnv);
   f.envName("usernameEnv", out.usernameEnv);
   f.envName("passwordEnv", out.passwordEnv);
+  f.integer("heartbeatSeconds", out.heartbeatSeconds, 1, 600);
   if (out.url.empty() == out.urlEnv.empty()) fail(f.at("url"), "exactly one of url and urlEnv is required");
   if (!out.url.empty()) {
     requireUrlScheme(f.at("url"), out.url, {"amqp", "amqps"});

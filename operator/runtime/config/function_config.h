@@ -42,6 +42,9 @@ struct AmqpConnectionConfig {
   std::string urlEnv;
   std::string usernameEnv;
   std::string passwordEnv;
+  // The AMQP heartbeat interval asked of the broker, which closes a connection
+  // silent for two of them (and requeues its unacked deliveries).
+  int heartbeatSeconds = 30;
 };
 
 // S3-compatible endpoint and credentials.

@@ -205,6 +205,7 @@ Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerNa
   options.queue = queue;
   options.prefetch = prefetch;
   options.httpInvocations = httpInvocations;
+  options.heartbeatSeconds = connection.heartbeatSeconds;
   return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
 }
 

@@ -17,7 +17,10 @@ RabbitMqSource::~RabbitMqSource() {
 
 Status RabbitMqSource::connect() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
-  if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
+  if (Status status = connection_.open(options_.url, options_.heartbeatSeconds); !status.isOk()) {
+    return status.withContext(where);
+  }
+  lastHeartbeat_ = clock_.now();
   amqp_connection_state_t state = connection_.state();
   if (options_.httpInvocations) {
     if (Status status = connection_.declareDurableQueue(options_.queue); !status.isOk()) {
@@ -92,6 +95,8 @@ void RabbitMqSource::run() {
       }
     }
     processCompletions();
+    // A failed ack closed the connection: open a new one before reading (its state is gone).
+    if (!connection_.isOpen()) continue;
     if (!fetching_) {
       markDispatchStopped();
       if (!cancelled && connection_.isOpen()) {
@@ -100,6 +105,7 @@ void RabbitMqSource::run() {
                           amqp_cstring_bytes(consumerTag_.c_str()));
         cancelled = true;
       }
+      keepAlive();
       clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
       continue;
     }
@@ -107,6 +113,7 @@ void RabbitMqSource::run() {
     // source. With all of it in flight nothing new can arrive, so wait for a
     // completion (to ack it at once) instead of reading.
     if (outstanding_ >= options_.prefetch) {
+      keepAlive();
       std::unique_lock lock(mu_);
       completionCv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !completions_.empty(); });
       continue;
@@ -114,7 +121,10 @@ void RabbitMqSource::run() {
     // RabbitMQ ignores a prefetch size in bytes, so the byte budget is kept by
     // not reading: deliveries wait in the socket and the broker (TCP flow
     // control) until the delivery loop has room again.
-    if (!dispatcher_->waitForCapacity(std::chrono::milliseconds(10))) continue;
+    if (!dispatcher_->waitForCapacity(std::chrono::milliseconds(10))) {
+      keepAlive();
+      continue;
+    }
     consumeOne();
   }
   markDispatchStopped();
@@ -188,6 +198,17 @@ void RabbitMqSource::consumeOne() {
     }
     completionCv_.notify_all();
   });
+}
+
+void RabbitMqSource::keepAlive() {
+  if (!connection_.isOpen()) return;
+  const Clock::TimePoint now = clock_.now();
+  if (now - lastHeartbeat_ < std::chrono::seconds(options_.heartbeatSeconds) / 3) return;
+  lastHeartbeat_ = now;
+  if (Status sent = connection_.sendHeartbeat(); !sent.isOk()) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
+    connection_.close(/*graceful=*/false);
+  }
 }
 
 void RabbitMqSource::handleUnexpectedFrame() {

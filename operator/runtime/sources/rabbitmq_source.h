@@ -35,6 +35,7 @@ struct RabbitMqSourceOptions {
   // carry method, path, query; its message id is the request id), so the
   // handler sees one event shape whether it was called synchronously or not.
   bool httpInvocations = false;
+  int heartbeatSeconds = 30;  // asked of the broker; kept up while the source holds back from reading
 };
 
 class RabbitMqSource final : public Source {
@@ -62,6 +63,8 @@ class RabbitMqSource final : public Source {
   void run();
   void processCompletions();
   void consumeOne();
+  // While not reading: a heartbeat every third of the interval, so the broker keeps the connection.
+  void keepAlive();
   // The Event of a delivery: id (message id, else queue/connection/tag), headers, time, key, body.
   Event eventOf(const amqp_envelope_t& envelope) const;
   void handleUnexpectedFrame();
@@ -69,6 +72,7 @@ class RabbitMqSource final : public Source {
 
   RabbitMqSourceOptions options_;
   Clock& clock_;
+  Clock::TimePoint lastHeartbeat_{};  // sent by keepAlive(), on the source thread
   EventDispatcher* dispatcher_ = nullptr;
   clients::AmqpConnection connection_;  // owned by the source thread after start()
   uint64_t generation_ = 0;             // bumped on every reconnect: tags of older connections are void

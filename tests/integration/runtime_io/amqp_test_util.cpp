@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -220,6 +221,20 @@ std::set<int> localPortsTo(pid_t pid, int remotePort) {
 }
 
 }  // namespace
+
+int dropConnectionsOf(pid_t pid, const std::string& amqpUrl) {
+  std::vector<char> buffer(amqpUrl.begin(), amqpUrl.end());
+  buffer.push_back('\0');
+  amqp_connection_info info;
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) throw std::runtime_error("bad AMQP URL");
+  int dropped = 0;
+  for (int port : localPortsTo(pid, info.port)) {
+    std::string command = "ss -K -t -n src 127.0.0.1:" + std::to_string(port) +
+                          " dst 127.0.0.1:" + std::to_string(info.port) + " >/dev/null 2>&1";
+    if (std::system(command.c_str()) == 0) ++dropped;
+  }
+  return dropped;
+}
 
 int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl) {
   std::vector<char> buffer(amqpUrl.begin(), amqpUrl.end());

@@ -44,4 +44,10 @@ uint32_t readyCount(const std::string& url, const std::string& queue);
 // are untouched. Returns how many were closed.
 int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl);
 
+// Destroys (`ss -K`, as root) the TCP sockets process `pid` has open to the
+// broker of `amqpUrl`: a connection gone without a close frame, as a dropped
+// network or a broker giving up on missed heartbeats leaves it. The process
+// learns only when it next reads or writes. Returns how many were destroyed.
+int dropConnectionsOf(pid_t pid, const std::string& amqpUrl);
+
 }  // namespace sluice::testing
