@@ -8,8 +8,8 @@ PACKAGES=(
   # build toolchain (CMakeLists.txt compiles through ccache where it is installed; the Makefile keeps
   # its cache under ~/.cache/sluice, so a second clone or CI run on the machine compiles only what changed)
   build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3 python3-yaml ccache
-  # test scripts read kubectl and API output as JSON
-  jq
+  # test scripts read kubectl and API output as JSON; `ss -K` drops a replica's broker sockets mid-test
+  jq iproute2
   # the design card's libraries
   libcpprest-dev nlohmann-json3-dev prometheus-cpp-dev librdkafka-dev libgtest-dev libgmock-dev
   # the rest of what operator/ and the runtime use
