@@ -82,10 +82,11 @@ Status CertificateAuthority::ensureCurrentLocked() {
 }
 
 Status CertificateAuthority::ensureCurrentOnce() {
-  if (!material_) {
+  if (!material_ || !loadedAt_ || clock_.now() - *loadedAt_ >= options_.reloadEvery) {
     auto stored = store_.load();
     if (!stored.isOk()) return stored.status().withContext("loading the control CA");
     material_ = *stored;
+    loadedAt_ = clock_.now();
   }
   const WallTime now = clock_.wallNow();
   if (material_) {
@@ -99,6 +100,7 @@ Status CertificateAuthority::ensureCurrentOnce() {
   if (Status saved = store_.save(next); !saved.isOk()) return saved.withContext("storing the control CA");
   SLUICE_LOG_INFO("control CA {}", material_ ? "renewed (the previous one stays trusted until it expires)" : "made");
   material_ = std::move(next);
+  loadedAt_ = clock_.now();
   return Status::ok();
 }
 

@@ -6,7 +6,8 @@
 // restarts. It is renewed once less than a leaf lifetime plus the renewal
 // margin is left, so no leaf outlives its CA; the certificate it replaces
 // stays trusted (until it expires) so replicas holding leaves it signed stay
-// reachable. Thread-safe.
+// reachable. Every operator replica reads the store again at most a minute
+// after its last read, so a new leader follows a renewal. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -51,6 +52,9 @@ struct CertificateAuthorityOptions {
   std::chrono::seconds leafValidity = std::chrono::hours(24 * 90);
   // A leaf with less than this left is reissued; a CA with less than this plus a leaf lifetime is renewed.
   std::chrono::seconds renewBefore = std::chrono::hours(24 * 30);
+  // ensureCurrent() reads the store again after this long, so an operator
+  // that becomes leader follows a CA another replica renewed.
+  std::chrono::seconds reloadEvery = std::chrono::minutes(1);
 };
 
 class CertificateAuthority {
@@ -76,6 +80,7 @@ class CertificateAuthority {
   Clock& clock_;
   mutable std::mutex mu_;
   std::optional<AuthorityMaterial> material_;  // guarded by mu_
+  std::optional<Clock::TimePoint> loadedAt_;   // guarded by mu_
 };
 
 }  // namespace sluice::tls

@@ -122,6 +122,10 @@ TEST(CertificateAuthorityTest, MadeOnceThenReusedAndRenewedBeforeALeafCouldOutli
   EXPECT_NE(store.stored->current.certificatePem, first);
   EXPECT_EQ(store.stored->previousCertificatePem, first);
   const std::string trusted = again.trustedPem();
+  // The other operator replica reads the store again (at most a minute late) and follows the renewal.
+  ASSERT_TRUE(authority.ensureCurrent().isOk());
+  EXPECT_EQ(store.saves, 2) << "renewed once, not by each replica";
+  EXPECT_EQ(authority.trustedPem(), trusted);
   EXPECT_NE(trusted.find(first), std::string::npos);
   EXPECT_NE(trusted.find(store.stored->current.certificatePem), std::string::npos);
   // A leaf of the old CA is still trusted (its replica stays reachable) but is replaced, whatever time it has left.
