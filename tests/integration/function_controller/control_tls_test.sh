@@ -1,6 +1,6 @@
 # TLS on the replicas' control port (issue 15) on the real apiserver + KWOK.
-# The operator, given --control-ca-dir, makes its CA there (ca.key mode 0600),
-# issues the namespace a serving certificate for sluice-replica.<ns> into the
+# The operator, given --control-ca-secret (the chart's way), makes its CA in
+# that Secret (ca.crt, ca.key), issues the namespace a serving certificate for sluice-replica.<ns> into the
 # Secret sluice-control-token (tls.crt, tls.key) and gives warm pods the pair
 # as SLUICE_CONTROL_TLS_CERT/KEY, with HTTPS probes. A real `sluice-runtime
 # --warm` stands in for the warm pod with that pair, bound to the pod's
@@ -23,7 +23,7 @@ warm_ready() {
 replicas_is() { [[ $(pods_with sluice.io/function=echo | grep -c .) -eq $1 ]]; }
 start_operator() {
   "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
-    --runtime-image sluice/runtime-python:test --invoke-key-dir "$(invoke_key_dir)" --control-ca-dir "$work/ca" \
+    --runtime-image sluice/runtime-python:test --invoke-key-dir "$(invoke_key_dir)" --control-ca-secret "$ns/sluice-control-ca" \
     >>"$work/operator.log" 2>&1 &
   pids+=($!)
 }
@@ -47,9 +47,12 @@ spec:
 YAML
 
 poll 120 warm_ready
-[[ -s $work/ca/ca.crt && $(stat -c %a "$work/ca/ca.key") == 600 ]] || fail "no CA in $work/ca (or ca.key readable by others)"
 name=sluice-replica.$ns
-secret_field() { k get secret sluice-control-token -o jsonpath="{.data.$1}" | base64 -d; }
+secret_field() { k get secret "${2:-sluice-control-token}" -o jsonpath="{.data.$1}" | base64 -d; }
+mkdir -p "$work/ca"
+secret_field 'ca\.crt' sluice-control-ca >"$work/ca/ca.crt"
+openssl x509 -in "$work/ca/ca.crt" -noout -ext basicConstraints | grep -q "CA:TRUE" || fail "sluice-control-ca holds no CA certificate"
+openssl pkey -in <(secret_field 'ca\.key' sluice-control-ca) -noout 2>/dev/null || fail "sluice-control-ca holds no CA key"
 secret_field 'tls\.crt' >"$work/tls.crt"
 secret_field 'tls\.key' >"$work/tls.key"
 openssl verify -CAfile "$work/ca/ca.crt" "$work/tls.crt" >/dev/null || fail "tls.crt is not signed by the operator's CA"
@@ -107,15 +110,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-Sluice-Invoke-Token:
 echo "[figure] warm adoption over HTTPS /specialize: $replica adopted ${adopted_ms} ms after desiredReplicas was set"
 
 # A restarted operator reuses the CA (and so the certificates replicas hold): drain over HTTPS still works.
-ca_before=$(sha256sum <"$work/ca/ca.crt")
+ca_before=$(secret_field 'ca\.crt' sluice-control-ca | sha256sum)
 kill "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
 start_operator
 poll 60 bash -c "[[ \$(grep -c 'sluice-operator .*: using' '$work/operator.log') -ge 2 ]]"
-[[ $(sha256sum <"$work/ca/ca.crt") == "$ca_before" ]] || fail "the restarted operator made a new CA"
-[[ $(secret_field 'tls\.crt') == "$(cat "$work/tls.crt")" ]] || fail "the restarted operator reissued a valid certificate"
 set_desired 0
 poll 120 replicas_is 0
-poll 30 grep -q "drain" "$work/runtime.log"
+poll 30 grep -q "draining: taking no new events" "$work/runtime.log"
+[[ $(secret_field 'tls\.crt') == "$(cat "$work/tls.crt")" ]] || fail "the restarted operator reissued a valid certificate"
+[[ $(secret_field 'ca\.crt' sluice-control-ca | sha256sum) == "$ca_before" ]] || fail "the restarted operator made a new CA"
 echo "[step] restarted operator kept the CA and scaled the replica down (drain over HTTPS)"
 echo "PASS"
