@@ -58,6 +58,8 @@ ServerResponse textResponse(int status, std::string body) {
   return response;
 }
 
+namespace {
+
 // A server context for the options' certificate and key: TLS 1.2 and later.
 Status makeTlsContext(const HttpServerOptions& options, std::optional<asio::ssl::context>& context) {
   if (options.tlsCertificatePem.empty() && options.tlsPrivateKeyPem.empty()) return Status::ok();
@@ -77,6 +79,8 @@ Status makeTlsContext(const HttpServerOptions& options, std::optional<asio::ssl:
   }
   return Status::ok();
 }
+
+}  // namespace
 
 // What stop() needs of a connection, whichever stream it runs on.
 class Connection {
