@@ -17,6 +17,7 @@ RUNTIME = ["runtime"]  # the runtime's subfolders use each other freely (one lay
 ALLOWED = {
     "common": [],
     "http": ["common"],
+    "tls": ["common"],
     "kube": ["common"],
     "api": ["common", "autoscaler"],
     "controller": ["common", "kube"],
@@ -27,7 +28,7 @@ ALLOWED = {
     "scalers": ["common", "http", "kube", "objectstore", "clients", "autoscaler"],
     "metrics": ["common", "kube", "controller", "api"],
     "platform": ["common", "http", "spec"],
-    "platform/kube": ["common", "kube", "controller", "api", "spec", "platform"],
+    "platform/kube": ["common", "kube", "controller", "api", "spec", "platform", "tls"],
     "platform/local": ["common", "kube", "spec", "platform"],
     "controllers": ["common", "http", "kube", "controller", "api", "spec", "autoscaler", "scalers", "clients", "metrics",
                     "platform", "platform/kube"],

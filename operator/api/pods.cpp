@@ -1,5 +1,7 @@
 #include "api/pods.h"
 
+#include "common/tokens.h"
+
 namespace sluice::api {
 
 using nlohmann::json;
@@ -17,5 +19,17 @@ bool podReady(const json& pod) {
   }
   return false;
 }
+
+bool controlPortServesTls(const json& pod) {
+  for (const json& container : pod.value("/spec/containers"_json_pointer, json::array())) {
+    if (container.value("name", "") != "runtime") continue;
+    for (const json& env : container.value("env", json::array())) {
+      if (env.value("name", "") == kControlTlsKeyEnv) return true;
+    }
+  }
+  return false;
+}
+
+std::string controlServerName(const std::string& ns) { return "sluice-replica." + ns; }
 
 }  // namespace sluice::api

@@ -29,4 +29,13 @@ bool isWarmPod(const nlohmann::json& pod);
 // The pod's Ready condition is True.
 bool podReady(const nlohmann::json& pod);
 
+// The pod's runtime serves its control port over HTTPS: it was given a
+// serving certificate (its container takes SLUICE_CONTROL_TLS_KEY). Callers
+// must then use https and verify the certificate names controlServerName.
+bool controlPortServesTls(const nlohmann::json& pod);
+// The name the control port's certificate carries in namespace `ns`:
+// sluice-replica.<ns>. Pod IPs are unknown when it is issued, so the
+// operator verifies this name instead of the address it calls.
+std::string controlServerName(const std::string& ns);
+
 }  // namespace sluice::api

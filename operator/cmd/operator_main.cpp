@@ -49,10 +49,12 @@
 #include "local/local_store.h"
 #include "local/manifests.h"
 #include "metrics/check_metrics.h"
+#include "platform/kube/authority_secret.h"
 #include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
+#include "tls/certificate_authority.h"
 
 namespace {
 
@@ -318,6 +320,8 @@ struct OperatorFlags {
   std::string invokeKeyDir;    // the mounted Secret sluice-invoke-key
   int tokenRotationHours = 0;  // 0: control tokens rotate only on demand
   int tokenResyncSeconds = 10;
+  std::string controlCaSecret;           // NAMESPACE/NAME of the control CA
+  std::string controlCaDir;              // or a folder (out of cluster, tests)
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
@@ -338,6 +342,13 @@ void addTokenFlags(CLI::App& app, OperatorFlags& f) {
                  "How often each namespace's token Secret is checked: a deleted one is recreated within this time")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  app.add_option("--control-ca-secret", f.controlCaSecret,
+                 "NAMESPACE/NAME of the Secret keeping the CA of the replicas' control port (made when missing): "
+                 "replicas serve /specialize, /drain, /readyz and /metrics over HTTPS with a certificate from it, "
+                 "which the operator verifies");
+  app.add_option("--control-ca-dir", f.controlCaDir,
+                 "A folder keeping that CA instead (ca.crt, ca.key; made when missing). Neither: replicas serve "
+                 "their control port over plain HTTP and the control token crosses the network in clear");
 }
 
 // What the scalers may reach and read for Triggers (the operator as a deputy: SECURITY.md).
@@ -485,6 +496,34 @@ std::unique_ptr<sluice::kube::Informer> watchGateway(const OperatorFlags& flags,
   return endpoints;
 }
 
+// The control port's CA and where it is kept; none without --control-ca-secret or --control-ca-dir.
+struct ControlAuthority {
+  std::unique_ptr<sluice::tls::AuthorityStore> store;
+  std::unique_ptr<sluice::tls::CertificateAuthority> authority;
+};
+
+sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sluice::kube::ResourceClient& client,
+                                                  sluice::Clock& clock) {
+  ControlAuthority made;
+  if (!flags.controlCaSecret.empty()) {
+    const size_t slash = flags.controlCaSecret.find('/');
+    if (slash == std::string::npos) {
+      return sluice::invalidArgument("--control-ca-secret " + flags.controlCaSecret + ": expected NAMESPACE/NAME");
+    }
+    made.store = std::make_unique<sluice::platform::SecretAuthorityStore>(
+        client, flags.controlCaSecret.substr(0, slash), flags.controlCaSecret.substr(slash + 1));
+  } else if (!flags.controlCaDir.empty()) {
+    made.store = std::make_unique<sluice::tls::DirectoryAuthorityStore>(flags.controlCaDir);
+  } else {
+    SLUICE_LOG_WARN("no --control-ca-secret or --control-ca-dir: replicas serve their control port over plain HTTP");
+    return made;
+  }
+  made.authority = std::make_unique<sluice::tls::CertificateAuthority>(
+      *made.store, sluice::tls::CertificateAuthorityOptions{}, clock);
+  if (sluice::Status current = made.authority->ensureCurrent(); !current.isOk()) return current;
+  return made;
+}
+
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     prometheus::Exposer* exposer, std::stop_source& stop) {
@@ -518,6 +557,12 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
     SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every /invoke (cron ticks and the gateway's too)");
   }
   tokenOptions.rotationPeriod = std::chrono::hours(flags.tokenRotationHours);
+  auto authority = controlAuthority(flags, manager.client(), clock);
+  if (!authority.isOk()) {
+    std::cerr << "sluice-operator: " << authority.status().message() << "\n";
+    return 1;
+  }
+  tokenOptions.authority = authority->authority.get();
   sluice::platform::KubePlatformSetup kube(manager,
                                            {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
                                            flags.watchNamespace, clock, tokenOptions);

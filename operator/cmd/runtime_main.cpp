@@ -7,14 +7,17 @@
 // finish in-flight work within --drain-grace, commit/ack, leave the consumer
 // group) and exits 0. /invoke is served on --data-bind-address, the rest on
 // --control-bind-address; both tokens are taken from the environment (or
-// token files) before anything else runs and scrubbed (docs/trust.md).
+// token files) before anything else runs and scrubbed (docs/trust.md), as is
+// the control port's TLS key: given a certificate, the control port serves HTTPS.
 #include <malloc.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -47,6 +50,34 @@ sluice::Result<std::string> tokenFrom(const std::string& file, const std::string
   return token;
 }
 
+// PEM text ends with a newline (a value taken from the environment or a trimmed file may have lost it).
+std::string pemText(std::string text) {
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text;
+}
+
+// The control port's certificate and key: from the files when given (the key
+// file unlinked once read, as a token file), else from the environment.
+sluice::Status controlTlsFrom(const std::string& certificateFile, const std::string& keyFile,
+                              sluice::runtime::ControlServerOptions& options) {
+  if (!certificateFile.empty()) {
+    std::ifstream in(certificateFile);
+    if (!in) return sluice::invalidArgument("--control-tls-cert-file: cannot read \"" + certificateFile + "\"");
+    options.tlsCertificatePem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (!keyFile.empty()) {
+    auto key = sluice::runtime::takeFileSecret(keyFile);
+    if (!key.isOk()) return sluice::invalidArgument("--control-tls-key-file: " + key.status().message());
+    options.tlsPrivateKeyPem = *key;
+  }
+  options.tlsCertificatePem = pemText(options.tlsCertificatePem);
+  options.tlsPrivateKeyPem = pemText(options.tlsPrivateKeyPem);
+  if (options.tlsCertificatePem.empty() != options.tlsPrivateKeyPem.empty()) {
+    return sluice::invalidArgument("the control port's TLS needs both a certificate and its key");
+  }
+  return sluice::Status::ok();
+}
+
 // The controller keeps handlers as shared_ptr (the replica and /invoke share one).
 sluice::Result<std::shared_ptr<sluice::runtime::Handler>> buildHandler(
     const sluice::runtime::config::FunctionConfig& function) {
@@ -73,6 +104,9 @@ int main(int argc, char** argv, char** envp) {
   const std::string controlTokenFromEnvironment =
       sluice::runtime::takeEnvironmentSecret(sluice::kControlTokenEnv, envp);
   const std::string invokeTokensFromEnvironment = sluice::runtime::takeEnvironmentSecret(sluice::kInvokeTokenEnv, envp);
+  sluice::runtime::ControlServerOptions serverOptions;
+  serverOptions.tlsCertificatePem = sluice::runtime::takeEnvironmentSecret(sluice::kControlTlsCertificateEnv, envp);
+  serverOptions.tlsPrivateKeyPem = sluice::runtime::takeEnvironmentSecret(sluice::kControlTlsKeyEnv, envp);
   sluice::installCrashReport();
   // Event payloads of a few hundred KB and more get their own mappings, given
   // back to the system when freed. glibc otherwise raises this threshold
@@ -89,6 +123,8 @@ int main(int argc, char** argv, char** envp) {
   std::string dataAddress = "0.0.0.0:8080";
   std::string tokenFile;
   std::string invokeTokenFile;
+  std::string tlsCertificateFile;
+  std::string tlsKeyFile;
   int drainGraceSeconds = 30;
   bool warm = false;
   sluice::runtime::InvokeLimitOptions invokeLimits;
@@ -116,6 +152,11 @@ int main(int argc, char** argv, char** envp) {
                  "File holding the tokens /invoke accepts (current[,previous]), removed once read (else env "
                  "SLUICE_INVOKE_TOKEN, unset once read); none: /invoke refuses every call")
       ->envname("SLUICE_INVOKE_TOKEN_FILE");
+  app.add_option("--control-tls-cert-file", tlsCertificateFile,
+                 "PEM certificate the control port serves HTTPS with (else env SLUICE_CONTROL_TLS_CERT); none: "
+                 "plain HTTP");
+  app.add_option("--control-tls-key-file", tlsKeyFile,
+                 "Its PEM private key, removed once read (else env SLUICE_CONTROL_TLS_KEY, unset once read)");
   app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
@@ -166,6 +207,10 @@ int main(int argc, char** argv, char** envp) {
       return 2;
     }
   }
+  if (auto tls = controlTlsFrom(tlsCertificateFile, tlsKeyFile, serverOptions); !tls.isOk()) {
+    std::cerr << "sluice-runtime: " << tls.message() << "\n";
+    return 2;
+  }
 
   sigset_t signals = sluice::blockStopSignals();
 
@@ -193,7 +238,6 @@ int main(int argc, char** argv, char** envp) {
       return 1;
     }
   }
-  sluice::runtime::ControlServerOptions serverOptions;
   serverOptions.bindAddress = controlAddress;
   serverOptions.specializeToken = *token;
   serverOptions.dataBindAddress = dataAddress;

@@ -25,6 +25,9 @@ inline constexpr const char* kInvokeTokenHeader = "X-Sluice-Invoke-Token";
 // Environment variables the runtime reads its tokens from once and scrubs.
 inline constexpr const char* kControlTokenEnv = "SLUICE_SPECIALIZE_TOKEN";
 inline constexpr const char* kInvokeTokenEnv = "SLUICE_INVOKE_TOKEN";
+// The control port's serving certificate and key (PEM), taken and scrubbed the same way.
+inline constexpr const char* kControlTlsCertificateEnv = "SLUICE_CONTROL_TLS_CERT";
+inline constexpr const char* kControlTlsKeyEnv = "SLUICE_CONTROL_TLS_KEY";
 
 // a == b, in time that depends only on the lengths, so a caller cannot find a
 // token's prefix by timing refusals (CRYPTO_memcmp underneath).

@@ -147,9 +147,11 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
+  TriggerScalerFactoryOptions factoryOptions = scalerFactoryOptions(options);
+  factoryOptions.replicaTrustedCertificates = [&tokens = shared_.tokens] { return tokens.trustedCertificates(); };
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
                                                  clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls,
-                                                 scalerFactoryOptions(options));
+                                                 std::move(factoryOptions));
 }
 
 Controllers::~Controllers() = default;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ struct Request {
   // (by Content-Length, or as it arrives) is kResourceExhausted and is never
   // held whole in memory.
   uint64_t maxResponseBytes = 0;
+  // For https through makeTlsHttpClient: the name the server's certificate
+  // must carry when it is not the URL's host (a replica called by its pod
+  // IP, docs/trust.md). Other clients ignore it.
+  std::string tlsServerName;
 };
 
 struct Response {
@@ -75,5 +80,12 @@ std::shared_ptr<HttpClient> makeCppRestHttpClient();
 // before their answer (Hadoop's DataNode on WebHDFS CREATE), which cpprestsdk
 // mistakes for the answer. See beast_http_client.cpp.
 std::shared_ptr<HttpClient> makeBeastHttpClient();
+
+// http:// and https:// over Boost.Beast, trusting for https only the CA
+// certificates (PEM bundle) that `trustedPem` returns — asked per request, so
+// a renewed CA is followed — and requiring the certificate to name
+// request.tlsServerName (else the URL's host). TLS 1.2 or later. The
+// operator's client of the replicas' control port.
+std::shared_ptr<HttpClient> makeTlsHttpClient(std::function<std::string()> trustedPem);
 
 }  // namespace sluice::http

@@ -2,9 +2,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "common/logging.h"
 
@@ -55,7 +58,37 @@ ServerResponse textResponse(int status, std::string body) {
   return response;
 }
 
-class Session;
+namespace {
+
+// A server context for the options' certificate and key: TLS 1.2 and later.
+Status makeTlsContext(const HttpServerOptions& options, std::optional<asio::ssl::context>& context) {
+  if (options.tlsCertificatePem.empty() && options.tlsPrivateKeyPem.empty()) return Status::ok();
+  if (options.tlsCertificatePem.empty() || options.tlsPrivateKeyPem.empty()) {
+    return invalidArgument(options.name + ": TLS needs both a certificate and its key");
+  }
+  try {
+    context.emplace(asio::ssl::context::tls_server);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                         asio::ssl::context::single_dh_use);
+    context->use_certificate_chain(asio::buffer(options.tlsCertificatePem));
+    context->use_private_key(asio::buffer(options.tlsPrivateKeyPem), asio::ssl::context::pem);
+  } catch (const std::exception& e) {
+    context.reset();
+    return invalidArgument(options.name + ": TLS certificate or key refused: " + e.what());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+// What stop() needs of a connection, whichever stream it runs on.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void closeIfIdle() = 0;
+  virtual void forceClose() = 0;
+};
 
 class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
@@ -66,7 +99,9 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   void stop(std::chrono::milliseconds grace);
   void accept();
 
-  void sessionOpened(std::uint64_t id, const std::shared_ptr<Session>& session);
+  void sessionOpened(std::uint64_t id, const std::shared_ptr<Connection>& session);
+  template <class Stream, class... StreamArguments>
+  void serve(std::uint64_t id, StreamArguments&&... arguments);
   void sessionClosed(std::uint64_t id);
   void requestStarted() { ++inHandler_; }
   void requestFinished() {
@@ -81,7 +116,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   // themselves when it is destroyed.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  std::map<std::uint64_t, std::weak_ptr<Connection>> sessions_;  // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> inHandler_{0};
   std::atomic<std::uint64_t> nextSession_{0};
@@ -89,38 +124,62 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
 
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  std::optional<asio::ssl::context> tls_;  // set by start() when the options carry a certificate
   std::vector<std::thread> threads_;
 };
 
 // One connection: reads requests one after another (HTTP/1.1 keep-alive),
 // hands each to the handler and writes its answer. Everything runs on the
-// connection's strand; the Responder posts onto it.
-class Session : public std::enable_shared_from_this<Session> {
+// connection's strand; the Responder posts onto it. Stream: a plain
+// beast::tcp_stream, or an ssl_stream over one (HTTPS, handshake first).
+template <class Stream>
+class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server, std::uint64_t id)
-      : stream_(std::move(socket)), server_(std::move(server)), id_(id) {}
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  ~Session() { server_->sessionClosed(id_); }
+  template <class... StreamArguments>
+  Session(std::shared_ptr<HttpServer::Impl> server, std::uint64_t id, StreamArguments&&... arguments)
+      : stream_(std::forward<StreamArguments>(arguments)...), server_(std::move(server)), id_(id) {}
+
+  ~Session() override { server_->sessionClosed(id_); }
 
   void run() {
     beast::error_code ec;
-    auto remote = stream_.socket().remote_endpoint(ec);
+    auto remote = lowest().socket().remote_endpoint(ec);
     if (!ec) remoteAddress_ = remote.address().to_string() + ":" + std::to_string(remote.port());
-    readHeader();
+    if constexpr (kTls) {
+      // The handshake is several small writes in a row: with Nagle's algorithm each waits for the
+      // client's delayed ACK (40 ms a call, measured).
+      lowest().socket().set_option(tcp::no_delay(true), ec);
+      lowest().expires_after(server_->options_.readTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = me()](beast::error_code handshakeError) {
+        if (handshakeError) {
+          SLUICE_LOG_DEBUG("{}: TLS handshake with {} failed: {}", self->server_->options_.name, self->remoteAddress_,
+                           handshakeError.message());
+          return self->close();
+        }
+        self->readHeader();
+      });
+    } else {
+      readHeader();
+    }
   }
 
   // From stop(): an idle connection goes now; a busy one after its answer.
-  void closeIfIdle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void closeIfIdle() override {
+    asio::post(stream_.get_executor(), [self = me()] {
       if (!self->handling_) self->close();
     });
   }
 
-  void forceClose() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  void forceClose() override {
+    asio::post(stream_.get_executor(), [self = me()] { self->close(); });
   }
 
  private:
+  std::shared_ptr<Session> me() { return this->shared_from_this(); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   void readHeader() {
     if (server_->stopping_) return close();
     parser_.emplace();
@@ -129,10 +188,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_->options_.bodyLimitFor ? std::numeric_limits<std::uint64_t>::max()
                                                        : server_->options_.maxBodyBytes);
     // The first request may take readTimeout; an idle kept-alive one idleTimeout.
-    stream_.expires_after(requestsServed_ == 0 ? server_->options_.readTimeout : server_->options_.idleTimeout);
-    beast::http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onHeader(ec); });
+    lowest().expires_after(requestsServed_ == 0 ? server_->options_.readTimeout : server_->options_.idleTimeout);
+    beast::http::async_read_header(stream_, buffer_, *parser_,
+                                   [self = me()](beast::error_code ec, std::size_t) { self->onHeader(ec); });
   }
 
   void onHeader(beast::error_code ec) {
@@ -140,7 +198,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == beast::http::error::body_limit) return refuse(413, bodyTooLarge());
     if (ec == beast::http::error::header_limit) return refuse(431, "request header block too large\n");
     if (ec) return close();
-    stream_.expires_after(server_->options_.readTimeout);
+    lowest().expires_after(server_->options_.readTimeout);
     const auto& header = parser_->get();
     if (server_->options_.bodyLimitFor) {
       bodyLimit_ = std::min(bodyLimit_, server_->options_.bodyLimitFor(std::string(header.method_string()),
@@ -152,11 +210,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (expect != header.end() && lower(std::string(expect->value())) == "100-continue" && !parser_->is_done()) {
       auto interim = std::make_shared<beast::http::response<beast::http::empty_body>>(beast::http::status::continue_,
                                                                                       header.version());
-      beast::http::async_write(stream_, *interim,
-                               [self = shared_from_this(), interim](beast::error_code writeError, std::size_t) {
-                                 if (writeError) return self->close();
-                                 self->readBody();
-                               });
+      beast::http::async_write(stream_, *interim, [self = me(), interim](beast::error_code writeError, std::size_t) {
+        if (writeError) return self->close();
+        self->readBody();
+      });
       return;
     }
     readBody();
@@ -164,7 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void readBody() {
     beast::http::async_read(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onRequest(ec); });
+                            [self = me()](beast::error_code ec, std::size_t) { self->onRequest(ec); });
   }
 
   void onRequest(beast::error_code ec) {
@@ -173,7 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return refuse(413, bodyTooLarge());
     }
     if (ec) return close();
-    stream_.expires_never();
+    lowest().expires_never();
     auto message = parser_->release();
     keepAlive_ = message.keep_alive();
     ServerRequest request;
@@ -187,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ++requestsServed_;
     server_->requestStarted();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    Responder respond = [self = shared_from_this(), answered](ServerResponse response) {
+    Responder respond = [self = me(), answered](ServerResponse response) {
       if (answered->exchange(true)) return;
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
@@ -209,14 +266,13 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keepAlive = keepAlive_ && !server_->stopping_ && !answer.closeConnection;
     response->keep_alive(keepAlive);
     response->prepare_payload();
-    stream_.expires_after(server_->options_.readTimeout);
-    beast::http::async_write(stream_, *response,
-                             [self = shared_from_this(), response, keepAlive](beast::error_code ec, std::size_t) {
-                               self->handling_ = false;
-                               self->server_->requestFinished();
-                               if (ec || !keepAlive) return self->close();
-                               self->readHeader();
-                             });
+    lowest().expires_after(server_->options_.readTimeout);
+    beast::http::async_write(stream_, *response, [self = me(), response, keepAlive](beast::error_code ec, std::size_t) {
+      self->handling_ = false;
+      self->server_->requestFinished();
+      if (ec || !keepAlive) return self->close();
+      self->readHeader();
+    });
   }
 
   std::string bodyTooLarge() const {
@@ -232,18 +288,17 @@ class Session : public std::enable_shared_from_this<Session> {
     response->body() = std::move(text);
     response->keep_alive(false);
     response->prepare_payload();
-    stream_.expires_after(kLingerTime);
-    beast::http::async_write(stream_, *response,
-                             [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
-                               if (ec) return self->close();
-                               beast::error_code ignored;
-                               self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                               self->drain();
-                             });
+    lowest().expires_after(kLingerTime);
+    beast::http::async_write(stream_, *response, [self = me(), response](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      beast::error_code ignored;
+      self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->drain();
+    });
   }
 
   void drain() {
-    stream_.async_read_some(asio::buffer(drainBuffer_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    stream_.async_read_some(asio::buffer(drainBuffer_), [self = me()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       self->drain();
     });
@@ -253,12 +308,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // holds this object.
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
     server_->sessionClosed(id_);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::shared_ptr<HttpServer::Impl> server_;
   const std::uint64_t id_;
   beast::flat_buffer buffer_;
@@ -271,7 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t requestsServed_ = 0;
 };
 
-void HttpServer::Impl::sessionOpened(std::uint64_t id, const std::shared_ptr<Session>& session) {
+void HttpServer::Impl::sessionOpened(std::uint64_t id, const std::shared_ptr<Connection>& session) {
   std::lock_guard lock(mu_);
   sessions_[id] = session;
 }
@@ -289,6 +344,7 @@ Status HttpServer::Impl::start() {
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
+  if (Status tls = makeTlsContext(options_, tls_); !tls.isOk()) return tls;
   try {
     tcp::endpoint endpoint(asio::ip::make_address(host),
                            static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
@@ -310,7 +366,7 @@ Status HttpServer::Impl::start() {
       }
     });
   }
-  SLUICE_LOG_INFO("{} listening on {}:{}", options_.name, host, port_);
+  SLUICE_LOG_INFO("{} listening on {}:{}{}", options_.name, host, port_, tls_ ? " (HTTPS)" : "");
   return Status::ok();
 }
 
@@ -319,12 +375,21 @@ void HttpServer::Impl::accept() {
     if (ec == asio::error::operation_aborted || self->stopping_) return;
     if (!ec) {
       const std::uint64_t id = ++self->nextSession_;
-      auto session = std::make_shared<Session>(std::move(socket), self, id);
-      self->sessionOpened(id, session);
-      session->run();
+      if (self->tls_) {
+        self->serve<beast::ssl_stream<beast::tcp_stream>>(id, std::move(socket), *self->tls_);
+      } else {
+        self->serve<beast::tcp_stream>(id, std::move(socket));
+      }
     }
     self->accept();
   });
+}
+
+template <class Stream, class... StreamArguments>
+void HttpServer::Impl::serve(std::uint64_t id, StreamArguments&&... arguments) {
+  auto session = std::make_shared<Session<Stream>>(shared_from_this(), id, std::forward<StreamArguments>(arguments)...);
+  sessionOpened(id, session);
+  session->run();
 }
 
 void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
@@ -334,7 +399,7 @@ void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
     self->acceptor_.close(ignored);
   });
   auto each = [this](auto action) {
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<Connection>> live;
     {
       std::lock_guard lock(mu_);
       for (auto& [id, weak] : sessions_) {
@@ -343,12 +408,12 @@ void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
     }
     for (auto& session : live) action(*session);
   };
-  each([](Session& session) { session.closeIfIdle(); });
+  each([](Connection& session) { session.closeIfIdle(); });
   {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, grace, [this] { return inHandler_ == 0; });
   }
-  each([](Session& session) { session.forceClose(); });
+  each([](Connection& session) { session.forceClose(); });
   {
     // Closing is posted to each connection's strand: give them a moment to run.
     std::unique_lock lock(mu_);

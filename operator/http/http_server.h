@@ -12,6 +12,8 @@
 // handled answer (with "Connection: close") for up to a grace period, then
 // closes everything.
 //
+// With a certificate and key in the options it serves HTTPS instead.
+//
 // Thread-safety: start()/stop() from one thread; the handler runs on the
 // server's threads, concurrently for different connections.
 #pragma once
@@ -65,6 +67,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds idleTimeout{60'000};
   std::chrono::milliseconds readTimeout{30'000};
   std::string name = "http server";  // in logs
+  // Both set (PEM): the server speaks HTTPS only (TLS 1.2 or later), every
+  // connection's handshake bounded by readTimeout. Empty: plain HTTP.
+  std::string tlsCertificatePem;
+  std::string tlsPrivateKeyPem;
 };
 
 class HttpServer {

@@ -5,7 +5,8 @@
 namespace sluice::platform {
 
 std::string ControlEndpoint::url() const {
-  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (tlsServerName.empty() ? "http://" : "https://") +
+         (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Status ControlClient::answerError(int status, const std::string& what, std::string body) {
@@ -17,13 +18,18 @@ Status ControlClient::answerError(int status, const std::string& what, std::stri
 }
 
 bool ControlClient::ready(const ControlEndpoint& endpoint, std::chrono::milliseconds timeout) {
-  Result<http::Response> response = http::get(*http_, endpoint.url() + "/readyz", timeout);
+  http::Request request;
+  request.url = endpoint.url() + "/readyz";
+  request.timeout = timeout;
+  request.tlsServerName = endpoint.tlsServerName;
+  Result<http::Response> response = http_->send(request);
   return response.isOk() && response->status == 200;
 }
 
 Status ControlClient::post(const ControlEndpoint& endpoint, const std::string& path, http::Request request) {
   request.method = "POST";
   request.url = endpoint.url() + path;
+  request.tlsServerName = endpoint.tlsServerName;
   const std::string what = "POST " + request.url + " (" + endpoint.replica + ")";
   Result<http::Response> response = http_->send(request);
   if (!response.isOk()) return unavailable(what + ": " + response.status().message());

@@ -20,8 +20,12 @@ struct ControlEndpoint {
   std::string host;  // an IPv4 or IPv6 address or a name
   int port = 8090;
   std::string replica;  // "pod ns/name", "process on port 4711"
+  // Set: the replica serves HTTPS with a certificate for this name (the
+  // operator's CA, docs/trust.md), which the client must verify instead of
+  // the address. Empty: plain HTTP.
+  std::string tlsServerName{};
 
-  std::string url() const;  // http://host:port (IPv6 in brackets)
+  std::string url() const;  // http(s)://host:port (IPv6 in brackets)
 };
 
 class ControlClient {

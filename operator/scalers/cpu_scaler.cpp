@@ -59,7 +59,11 @@ Result<ScalerReading> RuntimeCpuScaler::read() {
     return ScalerReading{};
   }
   for (const std::string& url : urls) {
-    Result<http::Response> response = http::get(*http_, url, kHttpTimeout);
+    http::Request request;
+    request.url = url;
+    request.timeout = kHttpTimeout;
+    request.tlsServerName = options_.tlsServerName;
+    Result<http::Response> response = http_->send(request);
     if (!response.isOk() || response->status != 200) continue;  // a replica starting or leaving
     std::optional<double> cpu = findPrometheusSample(response->body, "process_cpu_seconds_total");
     if (!cpu) return notFound("cpu of " + url + ": no process_cpu_seconds_total sample");

@@ -31,6 +31,9 @@ struct RuntimeCpuOptions {
   double requestedCores = 1;
   // The replicas' metrics URLs, asked again every round (replicas come and go).
   std::function<std::vector<std::string>()> metricsUrls;
+  // The name an https URL's certificate must carry (the replicas' control
+  // port serves TLS with a certificate for its namespace, not its address).
+  std::string tlsServerName;
 };
 
 // Cores of a Kubernetes CPU quantity: "500m" -> 0.5, "2" -> 2, "1.5" -> 1.5,

@@ -82,6 +82,11 @@ app.kubernetes.io/component: gateway
 {{- default (printf "%s-invoke-key" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.tokens.invokeKeySecret -}}
 {{- end }}
 
+{{/* The Secret (release namespace) the operator keeps the control port's CA in (runtime.controlTls). */}}
+{{- define "sluice.controlCaSecret" -}}
+{{- default (printf "%s-control-ca" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.controlTls.caSecret -}}
+{{- end }}
+
 {{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
 {{- define "sluice.gatewayWildcardHost" -}}
 {{- with .Values.gateway.domain -}}

@@ -53,7 +53,8 @@ std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const
   for (const kube::ObjectPtr& pod : readyReplicas(pods, ns, function)) {
     const std::string ip = pod->value("/status/podIP"_json_pointer, std::string());
     const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
-    urls.push_back("http://" + host + ":" + std::to_string(api::kControlPort) + "/metrics");
+    const char* scheme = api::controlPortServesTls(*pod) ? "https://" : "http://";
+    urls.push_back(scheme + host + ":" + std::to_string(api::kControlPort) + "/metrics");
   }
   return urls;
 }

@@ -50,7 +50,8 @@ class AutoscalerLoop {
 // own schedule), nor is a new pinned spec.replicas alone.
 bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current);
 
-// The /metrics URLs of a Function's Ready replica pods (http://<podIP>:8090/metrics).
+// The /metrics URLs of a Function's Ready replica pods (http://<podIP>:8090/metrics, https:// for a pod
+// whose control port serves TLS).
 std::vector<std::string> replicaMetricsUrls(const kube::ObjectCache& pods, const std::string& ns,
                                             const std::string& function);
 // The names of the same pods (their PodMetrics in metrics.k8s.io).

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "api/pods.h"
 #include "api/v1alpha1/fields.h"
 #include "api/v1alpha1/function.h"
 #include "clients/kafka_config.h"
@@ -70,6 +71,10 @@ TriggerScalerFactory::TriggerScalerFactory(kube::ResourceClient& client, std::sh
                                            const Clock& clock, TriggerScalerFactoryOptions options)
     : client_(client),
       http_(http::withResponseLimit(std::move(http), options.maxResponseBytes)),
+      replicaHttp_(options.replicaTrustedCertificates
+                       ? http::withResponseLimit(http::makeTlsHttpClient(options.replicaTrustedCertificates),
+                                                 options.maxResponseBytes)
+                       : http_),
       clock_(clock),
       options_(std::move(options)) {}
 
@@ -172,7 +177,8 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const j
   options.targetUtilizationPercent = *target;
   options.requestedCores = *cores;
   options.metricsUrls = [urls = options_.replicaMetricsUrls, ns, name] { return urls(ns, name); };
-  auto own = std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), http_, clock_);
+  options.tlsServerName = api::controlServerName(ns);
+  auto own = std::make_unique<scalers::RuntimeCpuScaler>(std::move(options), replicaHttp_, clock_);
   if (!options_.replicaPodNames) return std::unique_ptr<scalers::Scaler>(std::move(own));
   scalers::MetricsApiCpuOptions api;
   api.ns = ns;

@@ -44,6 +44,9 @@ struct TriggerScalerFactoryOptions {
   int kafkaTimeoutMilliseconds = 3000;
   // The /metrics URLs of a Function's Ready replicas (namespace, name); none: CPU is not measured.
   std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaMetricsUrls;
+  // The CA certificates those URLs are verified with when https (the
+  // replicas' control port, docs/trust.md); none: https ones fail.
+  std::function<std::string()> replicaTrustedCertificates;
   // The names of those replica pods; given, CPU is read from metrics.k8s.io where the
   // apiserver serves it, and from the URLs above where it does not.
   std::function<std::vector<std::string>(const std::string&, const std::string&)> replicaPodNames;
@@ -87,6 +90,7 @@ class TriggerScalerFactory final : public ScalerFactory {
 
   kube::ResourceClient& client_;
   std::shared_ptr<http::HttpClient> http_;
+  std::shared_ptr<http::HttpClient> replicaHttp_;  // replica /metrics: the control port, https when it serves TLS
   const Clock& clock_;
   TriggerScalerFactoryOptions options_;
 };

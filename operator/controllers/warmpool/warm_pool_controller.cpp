@@ -48,8 +48,9 @@ Result<json> WarmPoolController::warmPodOf(const json& function) const {
   }
   auto rendered = spec::renderRuntimeConfig(function, triggers);
   if (!rendered.isOk()) return rendered.status();
-  return platform::buildWarmPod(function, *rendered,
-                                {options_.runtimeImage, platform::configMapNameOf(name), options_.defaultMemory});
+  return platform::buildWarmPod(
+      function, *rendered,
+      {options_.runtimeImage, platform::configMapNameOf(name), options_.defaultMemory, tokens_.issuesCertificates()});
 }
 
 std::map<std::string, WarmPoolController::Pool> WarmPoolController::poolsOf(const std::string& ns) const {

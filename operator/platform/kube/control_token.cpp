@@ -27,7 +27,8 @@ Result<NamespaceTokens> tokensOf(const kube::Json& secret, const std::string& ns
   NamespaceTokens tokens;
   for (auto [key, field] :
        {std::pair{kControlTokenKey, &tokens.control}, std::pair{kPreviousControlTokenKey, &tokens.previousControl},
-        std::pair{kInvokeTokenKey, &tokens.invoke}}) {
+        std::pair{kInvokeTokenKey, &tokens.invoke}, std::pair{kTlsCertificateKey, &tokens.tlsCertificate},
+        std::pair{kTlsKeyKey, &tokens.tlsKey}}) {
     auto value = dataOf(secret, key, ns);
     if (!value.isOk()) return value.status();
     *field = *value;
@@ -41,24 +42,44 @@ Result<NamespaceTokens> tokensOf(const kube::Json& secret, const std::string& ns
 }
 
 kube::Json secretOf(const std::string& ns, const NamespaceTokens& tokens) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata",
-           {{"name", kControlTokenSecret},
-            {"namespace", ns},
-            {"labels", {{api::kManagedByLabel, "sluice"}}},
-            {"annotations", {{kRotatedAtAnnotation, std::to_string(tokens.rotatedAt)}}}}},
-          {"type", "Opaque"},
-          {"data",
-           {{kControlTokenKey, base64Encode(tokens.control)},
-            {kPreviousControlTokenKey, base64Encode(tokens.previousControl)},
-            {kInvokeTokenKey, base64Encode(tokens.invoke)}}}};
+  kube::Json secret = {{"apiVersion", "v1"},
+                       {"kind", "Secret"},
+                       {"metadata",
+                        {{"name", kControlTokenSecret},
+                         {"namespace", ns},
+                         {"labels", {{api::kManagedByLabel, "sluice"}}},
+                         {"annotations", {{kRotatedAtAnnotation, std::to_string(tokens.rotatedAt)}}}}},
+                       {"type", "Opaque"},
+                       {"data",
+                        {{kControlTokenKey, base64Encode(tokens.control)},
+                         {kPreviousControlTokenKey, base64Encode(tokens.previousControl)},
+                         {kInvokeTokenKey, base64Encode(tokens.invoke)}}}};
+  if (!tokens.tlsCertificate.empty()) {
+    secret["data"][kTlsCertificateKey] = base64Encode(tokens.tlsCertificate);
+    secret["data"][kTlsKeyKey] = base64Encode(tokens.tlsKey);
+  }
+  return secret;
 }
 
 }  // namespace
 
 std::string ControlTokens::invokeTokensFor(const std::string& ns) const {
   return sluice::invokeTokensFor(options_.invokeKeys, ns);
+}
+
+std::string ControlTokens::trustedCertificates() const {
+  return options_.authority ? options_.authority->trustedPem() : "";
+}
+
+Result<bool> ControlTokens::withCurrentCertificate(const std::string& ns, NamespaceTokens& tokens) {
+  if (!options_.authority) return false;
+  const std::string name = api::controlServerName(ns);
+  if (!options_.authority->needsReissue(tokens.tlsCertificate, name)) return false;
+  auto issued = options_.authority->issue(name);
+  if (!issued.isOk()) return issued.status().withContext("issuing the control certificate of " + secretName(ns));
+  tokens.tlsCertificate = issued->certificatePem;
+  tokens.tlsKey = issued->privateKeyPem;
+  return true;
 }
 
 Result<NamespaceTokens> ControlTokens::fresh(const std::string& ns, const NamespaceTokens* before) {
@@ -69,6 +90,11 @@ Result<NamespaceTokens> ControlTokens::fresh(const std::string& ns, const Namesp
   tokens.previousControl = before ? before->control : "";
   tokens.invoke = invokeTokensFor(ns);
   tokens.rotatedAt = std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow().time_since_epoch()).count();
+  if (before) {
+    tokens.tlsCertificate = before->tlsCertificate;
+    tokens.tlsKey = before->tlsKey;
+  }
+  if (auto issued = withCurrentCertificate(ns, tokens); !issued.isOk()) return issued.status();
   return tokens;
 }
 
@@ -93,6 +119,12 @@ Result<NamespaceTokens> ControlTokens::ensure(const std::string& ns) {
   if (existing.isOk()) {
     auto tokens = tokensOf(*existing, ns);
     if (!tokens.isOk()) return tokens.status();
+    // A Secret made before the operator had a CA (or whose certificate is due) gets one before pods need it.
+    auto issued = withCurrentCertificate(ns, *tokens);
+    if (!issued.isOk()) return issued.status();
+    if (*issued) {
+      if (Status written = update(ns, *existing, *tokens); !written.isOk()) return written;
+    }
     remember(ns, *tokens);
     return tokens;
   }
@@ -114,7 +146,19 @@ Result<NamespaceTokens> ControlTokens::ensure(const std::string& ns) {
   return tokens;
 }
 
+Status ControlTokens::update(const std::string& ns, const kube::Json& existing, const NamespaceTokens& next) {
+  kube::Json updated = secretOf(ns, next);
+  updated["metadata"]["resourceVersion"] = existing.value("/metadata/resourceVersion"_json_pointer, std::string());
+  auto written = client_.update(kube::resources::kSecrets, updated);
+  if (!written.isOk()) return written.status().withContext("updating " + secretName(ns));
+  remember(ns, next);
+  return Status::ok();
+}
+
 Status ControlTokens::reconcile(const std::string& ns) {
+  if (options_.authority) {
+    if (Status authority = options_.authority->ensureCurrent(); !authority.isOk()) return authority;
+  }
   auto existing = client_.get(kube::resources::kSecrets, ns, kControlTokenSecret);
   NamespaceTokens known;
   bool haveKnown = false;
@@ -150,16 +194,14 @@ Status ControlTokens::reconcile(const std::string& ns) {
   }
   // A new master key (the previous one kept beside it while it rolls out).
   next.invoke = invokeTokensFor(ns);
-  if (next.control == current->control && next.invoke == current->invoke && !asked) {
+  auto reissued = withCurrentCertificate(ns, next);
+  if (!reissued.isOk()) return reissued.status();
+  if (next.control == current->control && next.invoke == current->invoke && !asked && !*reissued) {
     remember(ns, *current);
     return Status::ok();
   }
-  kube::Json updated = secretOf(ns, next);
-  updated["metadata"]["resourceVersion"] = existing->value("/metadata/resourceVersion"_json_pointer, std::string());
-  auto written = client_.update(kube::resources::kSecrets, updated);
-  if (!written.isOk()) return written.status().withContext("updating " + secretName(ns));
-  remember(ns, next);
-  return Status::ok();
+  if (*reissued) SLUICE_LOG_INFO("{}: issued a new control certificate", secretName(ns));
+  return update(ns, *existing, next);
 }
 
 }  // namespace sluice::platform

@@ -5,7 +5,11 @@
 //   invoke    the tokens /invoke accepts, "current[,previous]": HMAC-SHA256
 //             of the namespace under the current (and previous) invoke
 //             master key (common/tokens.h)
-// Pods take `token` and `invoke` as environment variables at start (and the
+//   tls.crt   with a CA (ControlTokensOptions::authority): the control
+//   tls.key   port's serving certificate for api::controlServerName(ns) and
+//             its key; reissued when it has less than the CA's renewal
+//             margin left, is not the current CA's, or names another name
+// Pods take `token`, `invoke` and the TLS pair as environment variables at start (and the
 // runtime scrubs them), so a replica knows the tokens of its start: the
 // operator's calls try the current control token, then the previous one,
 // which keeps replicas and warm pods started before a rotation reachable
@@ -24,6 +28,7 @@
 #include "common/status.h"
 #include "common/tokens.h"
 #include "kube/resource_client.h"
+#include "tls/certificate_authority.h"
 
 namespace sluice::platform {
 
@@ -31,6 +36,8 @@ inline constexpr const char* kControlTokenSecret = "sluice-control-token";
 inline constexpr const char* kControlTokenKey = "token";
 inline constexpr const char* kPreviousControlTokenKey = "previous";
 inline constexpr const char* kInvokeTokenKey = "invoke";
+inline constexpr const char* kTlsCertificateKey = "tls.crt";
+inline constexpr const char* kTlsKeyKey = "tls.key";
 // Set (any value) on the Secret to rotate the control token now; removed once done.
 inline constexpr const char* kRotateAnnotation = "sluice.io/rotate";
 // When the control token was made (seconds since the epoch): a scheduled rotation counts from it.
@@ -41,11 +48,15 @@ struct NamespaceTokens {
   std::string previousControl;  // "" when never rotated
   std::string invoke;           // what replicas accept: "current[,previous]"
   int64_t rotatedAt = 0;        // seconds since the epoch
+  std::string tlsCertificate;   // PEM; "" without a CA
+  std::string tlsKey;
 };
 
 struct ControlTokensOptions {
   InvokeKeys invokeKeys;                                     // none: replicas get no invoke token and refuse /invoke
   Clock::Duration rotationPeriod = Clock::Duration::zero();  // zero: only on demand
+  // Issues the control port's certificates; null: replicas serve plain HTTP.
+  tls::CertificateAuthority* authority = nullptr;
 };
 
 class ControlTokens {
@@ -63,9 +74,18 @@ class ControlTokens {
   // and what the operator sends with its cron ticks.
   std::string invokeTokensFor(const std::string& ns) const;
 
+  // Whether replicas get a serving certificate (a CA is configured).
+  bool issuesCertificates() const { return options_.authority != nullptr; }
+  // The CA certificates the control client trusts ("" without a CA).
+  std::string trustedCertificates() const;
+
  private:
+  // Gives `tokens` a current certificate when they lack one (see above); true when it did.
+  Result<bool> withCurrentCertificate(const std::string& ns, NamespaceTokens& tokens);
   Result<NamespaceTokens> fresh(const std::string& ns, const NamespaceTokens* before);
   Status create(const std::string& ns, const NamespaceTokens& tokens);
+  // Writes `next` over `existing` (its resourceVersion: a concurrent change fails) and remembers it.
+  Status update(const std::string& ns, const kube::Json& existing, const NamespaceTokens& next);
   void remember(const std::string& ns, const NamespaceTokens& tokens);
 
   kube::ResourceClient& client_;

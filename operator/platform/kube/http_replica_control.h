@@ -2,7 +2,11 @@
 // IP: /drain and /specialize on the control port (8090) with the namespace's
 // control token — the previous one when the replica answers 401, so pods
 // started before a rotation stay reachable — and /invoke on the data port
-// (8080) with the namespace's invoke token (ControlTokens). Drains get a short
+// (8080) with the namespace's invoke token (ControlTokens). A pod given a
+// serving certificate (api::controlPortServesTls) is called over https only,
+// trusting the operator's CA alone and requiring the certificate to name
+// api::controlServerName(ns): the control token never goes to a server that
+// cannot prove it is a replica of that namespace. Drains get a short
 // timeout (the deletion's SIGTERM drains anyway); specialization waits for the
 // runtime to load the handler. Thread-safe.
 #pragma once
@@ -31,9 +35,9 @@ struct HttpReplicaControlOptions {
 
 class HttpReplicaControl final : public ReplicaControl {
  public:
+  // `http` null: the Beast client trusting tokens.trustedCertificates().
   HttpReplicaControl(ControlTokens& tokens, HttpReplicaControlOptions options = {},
-                     std::shared_ptr<http::HttpClient> http = http::makeCppRestHttpClient())
-      : tokens_(tokens), options_(options), client_(std::move(http)) {}
+                     std::shared_ptr<http::HttpClient> http = nullptr);
 
   Status drain(const nlohmann::json& pod) override;
   Status specialize(const nlohmann::json& pod, const std::string& configuration) override;
@@ -41,8 +45,9 @@ class HttpReplicaControl final : public ReplicaControl {
                 const std::string& body) override;
 
  private:
-  // The pod's endpoint on `port` and the namespace's tokens.
-  Result<std::pair<ControlEndpoint, NamespaceTokens>> addressOf(const nlohmann::json& pod, int port);
+  // The pod's endpoint on `port` (with the name its certificate must carry when `control` and it serves TLS)
+  // and the namespace's tokens.
+  Result<std::pair<ControlEndpoint, NamespaceTokens>> addressOf(const nlohmann::json& pod, int port, bool control);
   // `call` with the current control token, again with the previous one if the replica refused the first.
   Status withControlToken(const nlohmann::json& pod,
                           const std::function<Status(const ControlEndpoint&, const std::string&)>& call);

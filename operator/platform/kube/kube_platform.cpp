@@ -109,7 +109,8 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   ApplyOutcome outcome;
   const std::string configMapName = configMapNameOf(name);
   auto podTemplate =
-      buildReplicaPod(function, spec.rendered, {options_.runtimeImage, configMapName, options_.defaultMemory});
+      buildReplicaPod(function, spec.rendered,
+                      {options_.runtimeImage, configMapName, options_.defaultMemory, tokens_.issuesCertificates()});
   if (!podTemplate.isOk()) return Status(StatusCode::kInvalidArgument, podTemplate.status().message());
   if (Status s = ensureConfigMap(function, configMapName, spec.rendered.config); !s.isOk()) {
     // The server refusing our own ConfigMap is not the spec's fault: retried.

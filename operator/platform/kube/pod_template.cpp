@@ -34,14 +34,16 @@ json podSecurityContext() {
           {"seccompProfile", {{"type", "RuntimeDefault"}}}};
 }
 
-json httpProbe(const char* path, int periodSeconds) {
-  return {
-      {"httpGet", {{"path", path}, {"port", "control"}}}, {"periodSeconds", periodSeconds}, {"failureThreshold", 3}};
+// The kubelet does not verify an HTTPS probe's certificate: the probe checks health, not identity.
+json httpProbe(const char* path, int periodSeconds, bool https) {
+  return {{"httpGet", {{"path", path}, {"port", "control"}, {"scheme", https ? "HTTPS" : "HTTP"}}},
+          {"periodSeconds", periodSeconds},
+          {"failureThreshold", 3}};
 }
 
-// The namespace's control token (/specialize, /drain) and invoke tokens
-// (/invoke), which the runtime reads and scrubs from its environment before
-// any handler code runs.
+// The namespace's control token (/specialize, /drain), invoke tokens
+// (/invoke) and control port certificate and key, which the runtime reads and
+// scrubs from its environment before any handler code runs.
 json tokenEnv(const char* env, const char* key) {
   return {{"name", env}, {"valueFrom", {{"secretKeyRef", {{"name", kControlTokenSecret}, {"key", key}}}}}};
 }
@@ -137,7 +139,7 @@ Result<Storage> replicaStorage(const json& spec, const spec::RenderedConfig& ren
 }
 
 // The runtime's own variables, the Secret keys the configuration reads, then spec.env.
-json replicaEnv(const std::string& name, const json& spec, const spec::RenderedConfig& rendered) {
+json replicaEnv(const std::string& name, const json& spec, const spec::RenderedConfig& rendered, bool controlTls) {
   json env = json::array({
       tokenEnv(kControlTokenEnv, kControlTokenKey),
       tokenEnv(kInvokeTokenEnv, kInvokeTokenKey),
@@ -146,6 +148,10 @@ json replicaEnv(const std::string& name, const json& spec, const spec::RenderedC
       {{"name", "SLUICE_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
       {{"name", "SLUICE_CONFIG"}, {"value", std::string(kConfigMountPath) + "/function.json"}},
   });
+  if (controlTls) {
+    env.push_back(tokenEnv(kControlTlsCertificateEnv, kTlsCertificateKey));
+    env.push_back(tokenEnv(kControlTlsKeyEnv, kTlsKeyKey));
+  }
   for (const spec::SecretEnv& s : rendered.secretEnvs) {
     json ref = {{"name", s.secretName}, {"key", s.secretKey}};
     if (s.optional) ref["optional"] = true;
@@ -156,7 +162,7 @@ json replicaEnv(const std::string& name, const json& spec, const spec::RenderedC
 }
 
 json runtimeContainer(const std::string& image, const json& spec, json env, json mounts,
-                      const DefaultMemory& defaultMemory) {
+                      const PodTemplateOptions& options) {
   json container = {
       {"name", "runtime"},
       {"image", image},
@@ -165,12 +171,14 @@ json runtimeContainer(const std::string& image, const json& spec, json env, json
                              {{"name", "data"}, {"containerPort", api::kDataPort}}})},
       {"env", std::move(env)},
       {"volumeMounts", std::move(mounts)},
-      {"readinessProbe", httpProbe("/readyz", 2)},
-      {"livenessProbe", httpProbe("/healthz", 10)},
+      {"readinessProbe", httpProbe("/readyz", 2, options.controlTls)},
+      {"livenessProbe", httpProbe("/healthz", 10, options.controlTls)},
       {"securityContext", hardenedContainerSecurityContext()},
   };
   if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
-  if (json resources = containerResources(spec, defaultMemory); !resources.empty()) container["resources"] = resources;
+  if (json resources = containerResources(spec, options.defaultMemory); !resources.empty()) {
+    container["resources"] = resources;
+  }
   return container;
 }
 
@@ -258,8 +266,9 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
     return invalidArgument("configMapName: the rendered configuration has no ConfigMap");
   Result<Storage> storage = replicaStorage(spec, rendered, options);
   if (!storage.isOk()) return storage.status();
-  json container = runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered),
-                                    std::move(storage->mounts), options.defaultMemory);
+  json container =
+      runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered, options.controlTls),
+                       std::move(storage->mounts), options);
   for (const json& arg : listenArgs()) container["args"].push_back(arg);
   json podSpec = replicaPodSpec(spec, std::move(container), std::move(*storage));
   json podMeta = replicaPodMeta(meta, spec, podSpec, rendered);

@@ -37,6 +37,10 @@ struct PodTemplateOptions {
   std::string runtimeImage;   // used when the Function sets no spec.image
   std::string configMapName;  // the ConfigMap holding the rendered runtime configuration
   DefaultMemory defaultMemory{};
+  // The runtime gets the namespace's serving certificate and key (Secret
+  // sluice-control-token, like the tokens) and serves its control port over
+  // HTTPS; the probes use https.
+  bool controlTls = false;
 };
 
 // The container resources of a Function's pods: spec.resources, with

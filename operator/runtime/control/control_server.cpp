@@ -122,6 +122,8 @@ Status ControlServer::start() {
   controlOptions.bindAddress = options_.bindAddress;
   controlOptions.name = "control server (control port)";
   controlOptions.maxBodyBytes = options_.maxSpecializeBytes;
+  controlOptions.tlsCertificatePem = options_.tlsCertificatePem;
+  controlOptions.tlsPrivateKeyPem = options_.tlsPrivateKeyPem;
   server_ =
       std::make_unique<http::HttpServer>(controlOptions, [this](http::ServerRequest request, http::Responder respond) {
         serveControl(std::move(request), std::move(respond));

@@ -3,7 +3,8 @@
 // events and what controls the replica can be reached by different callers (a
 // NetworkPolicy, the gateway's routes):
 //
-// The control port (bindAddress, 8090 on a pod): the operator and probes.
+// The control port (bindAddress, 8090 on a pod): the operator and probes;
+// HTTPS when given a certificate.
 //   GET  /healthz     200 while the process lives and unhealthyReason (if
 //                     set) returns ""; else 503 with that reason
 //   GET  /readyz      200 when ready for work, else 503 with the reason
@@ -59,7 +60,12 @@ namespace sluice::runtime {
 struct ControlServerOptions {
   std::string bindAddress = "0.0.0.0:8090";  // host:port of the control endpoints
   std::string specializeToken;               // empty: /specialize and /drain always refuse
-  std::string dataBindAddress;               // host:port of /invoke; empty: not served
+  // Both set (PEM): the control port serves HTTPS with them (the operator's
+  // CA, docs/trust.md), so the control token never crosses the network in
+  // clear. Empty: plain HTTP. The data port is plain HTTP either way.
+  std::string tlsCertificatePem;
+  std::string tlsPrivateKeyPem;
+  std::string dataBindAddress;  // host:port of /invoke; empty: not served
   // Tokens /invoke accepts: the namespace's current one and, during a
   // rotation's grace, the previous. Empty: /invoke always refuses.
   std::vector<std::string> invokeTokens;

@@ -21,7 +21,7 @@ start_operator() {
   keys=$(work=${work:-$log_dir} invoke_key_dir)
   "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$metrics_port" \
-    --invoke-key-dir "$keys" >>"$log_dir/operator.log" 2>&1 &
+    --invoke-key-dir "$keys" "$@" >>"$log_dir/operator.log" 2>&1 &
   operator_pid=$!
 }
 # The value of the first /metrics sample whose line starts with PREFIX (name{labels...).

@@ -4,7 +4,10 @@
 # falls back to the replica's own process_cpu_seconds_total; a real runtime
 # stands in for the first pod. Idle: 1 replica. A handler kept busy (one core
 # is 1000 % of 100m): 3 replicas (the max), with the CPU metric in
-# status.metrics. Load stopped: back to 1.
+# status.metrics. Load stopped: back to 1. The operator runs with a control CA
+# (the chart's default), so the replica serves its control port over HTTPS
+# with the certificate from the namespace's Secret, and the CPU scaler reads
+# its /metrics over HTTPS, verifying the CA and sluice-replica.<ns>.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 ns=$(unique_name autoscale-cpu)
@@ -24,7 +27,7 @@ cpu_measured() { [[ $(cpu_metric) =~ ^[0-9.]+/50$ ]]; }
 
 apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
-start_operator
+start_operator --control-ca-dir "$work/ca"
 k apply -f - >/dev/null <<'YAML'
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -69,11 +72,15 @@ k get secret sluice-control-token -o jsonpath='{.data.token}' | base64 -d >"$wor
 k get configmap busy-sluice-config -o json |
   jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' >"$work/function.json"
 invoke=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d)
+k get secret sluice-control-token -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/tls.crt"
+k get secret sluice-control-token -o jsonpath='{.data.tls\.key}' | base64 -d >"$work/tls.key"
 SLUICE_INVOKE_TOKEN=$invoke "$SLUICE_BUILD_DIR/sluice-runtime" --config "$work/function.json" \
   --control-bind-address "$ip:8090" --data-bind-address "$ip:8080" --specialize-token-file "$work/token" \
-  >"$work/runtime.log" 2>&1 &
+  --control-tls-cert-file "$work/tls.crt" --control-tls-key-file "$work/tls.key" >"$work/runtime.log" 2>&1 &
 runtime_pid=$!
-poll 60 curl -sf "http://$ip:8090/readyz" -o /dev/null
+poll 60 curl -sf --cacert "$work/ca/ca.crt" --resolve "sluice-replica.$ns:8090:$ip" \
+  "https://sluice-replica.$ns:8090/readyz" -o /dev/null
+[[ ! -e $work/tls.key ]] || fail "the runtime left its key file readable"
 
 # Idle: the CPU metric is measured (fallback to the runtime's own figures) and one replica is enough.
 fell_back() { grep -q "metrics.k8s.io is not served here" "$log_dir/operator.log"; }

@@ -80,7 +80,8 @@ for name in ("forced.yaml", "with-crds.yaml"):
 assert kinds(plain) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role",
                                "RoleBinding", "Service", "ServiceAccount", "Job", "Secret"] +
                               ["Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-                               "Role", "RoleBinding"]), kinds(plain)
+                               "Role", "RoleBinding"] +
+                              ["Role", "RoleBinding"]), kinds(plain)  # the control CA's Secret
 def component(d):
     return d["metadata"]["labels"].get("app.kubernetes.io/component")
 for name in ("operator", "gateway"):

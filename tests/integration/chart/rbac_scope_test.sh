@@ -90,6 +90,12 @@ for n in "$a" "$b"; do
 done
 for vr in "get secrets" "create pods" "list functions.sluice.io" "create events"; do can "$operator" no $vr "$other"; done
 can "$operator" no get secrets "$sys"
+# ... except its control CA's Secret, by name (runtime.controlTls).
+for verb in get update; do
+  got=$("$KUBECTL" auth can-i "$verb" "secrets/$rel-sluice-control-ca" -n "$sys" --as="$operator" 2>/dev/null || true)
+  [[ $got == yes ]] && echo "ok   operator $verb its control CA Secret: yes" ||
+    { echo "FAIL operator $verb secrets/$rel-sluice-control-ca $sys: $got, expected yes"; failures=$((failures + 1)); }
+done
 can "$operator" yes update leases.coordination.k8s.io "$sys"
 can "$operator" no list pods
 can "$operator" no list functions.sluice.io

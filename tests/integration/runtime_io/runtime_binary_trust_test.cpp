@@ -14,12 +14,15 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "http/http_client.h"
 #include "kafka_test_util.h"
 #include "runtime_process.h"
+#include "tls/certificates.h"
 
 namespace sluice::testing {
 namespace {
@@ -143,6 +146,67 @@ TEST(RuntimeBinaryTrustTest, AHandlerFindsNoTokenInItsEnvironment) {
   for (const std::string& token : {controlToken, std::string(kTestInvokeToken)}) {
     EXPECT_EQ(reply.body.find(token), std::string::npos) << "the handler found " << token << ": " << reply.body;
   }
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+  std::filesystem::remove_all(dir);
+}
+
+// With a serving certificate (SLUICE_CONTROL_TLS_CERT/KEY, as the operator's
+// pods get them) the control port speaks HTTPS only, and the key is scrubbed
+// like the tokens: the handler finds it nowhere.
+TEST(RuntimeBinaryTrustTest, TheControlPortServesTlsAndAHandlerFindsNoKey) {
+  const auto now = std::chrono::system_clock::now();
+  auto ca = tls::makeCertificateAuthority("trust test CA", std::chrono::hours(24), now);
+  ASSERT_TRUE(ca.isOk()) << ca.status().toString();
+  auto leaf = tls::issueServingCertificate(*ca, "sluice-replica.trust", std::chrono::hours(24), now);
+  ASSERT_TRUE(leaf.isOk()) << leaf.status().toString();
+  // A line of the key's base64 body: what a handler would have to find.
+  const std::string keyLine = leaf->privateKeyPem.substr(leaf->privateKeyPem.find('\n') + 1, 40);
+  const std::string dir = makeTempDir("rttls");
+  std::filesystem::create_directories(dir + "/code");
+  writeFile(dir + "/code/index.py", kSnoopingHandler);
+  json config = functionConfig(dir, json::array());
+  config["outputs"] = json::array();
+  const std::string controlToken = "control-secret-over-tls-7";
+  RuntimeProcess runtime;
+  runtime.start(freeLoopbackPort(), {"--warm"}, dir + "/runtime.log",
+                {{"SLUICE_SPECIALIZE_TOKEN", controlToken},
+                 {"SLUICE_CONTROL_TLS_CERT", leaf->certificatePem},
+                 {"SLUICE_CONTROL_TLS_KEY", leaf->privateKeyPem}});
+  auto client = http::makeTlsHttpClient([&] { return ca->certificatePem; });
+  auto control = [&](const std::string& method, const std::string& path, const std::string& body) {
+    http::Request request;
+    request.method = method;
+    request.url = "https://127.0.0.1:" + std::to_string(runtime.port()) + path;
+    request.tlsServerName = "sluice-replica.trust";
+    request.headers = {{"Authorization", "Bearer " + controlToken}};
+    request.body = body;
+    request.timeout = 30s;
+    return client->send(request);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  Result<http::Response> ready = unavailable("not asked yet");
+  while (std::chrono::steady_clock::now() < deadline) {
+    ready = control("GET", "/readyz", "");
+    if (ready.isOk() && ready->status == 200) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(ready.isOk() && ready->status == 200) << runtime.log();
+  EXPECT_EQ(httpGet(runtime.port(), "/readyz").code, 0) << "plain HTTP gets no answer from the control port";
+  const std::string procEnviron = readFile("/proc/" + std::to_string(runtime.pid()) + "/environ");
+  EXPECT_EQ(procEnviron.find(keyLine), std::string::npos);
+  EXPECT_EQ(procEnviron.find("PRIVATE KEY"), std::string::npos);
+
+  auto specialized = control("POST", "/specialize", config.dump());
+  ASSERT_TRUE(specialized.isOk()) << specialized.status().toString();
+  ASSERT_EQ(specialized->status, 200) << specialized->body << runtime.log();
+  HttpReply reply = invokeReplica(runtime.dataPort(), "look");
+  ASSERT_EQ(reply.code, 200) << reply.body << " (the data port stays plain HTTP)";
+  json seen = json::parse(reply.body);
+  EXPECT_FALSE(seen["environ"].contains("SLUICE_CONTROL_TLS_KEY"));
+  EXPECT_FALSE(seen["environ"].contains("SLUICE_CONTROL_TLS_CERT"));
+  EXPECT_EQ(reply.body.find(keyLine), std::string::npos) << "the handler found the key: " << reply.body;
+  EXPECT_EQ(reply.body.find("PRIVATE KEY"), std::string::npos) << reply.body;
   runtime.signal(SIGTERM);
   EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
   std::filesystem::remove_all(dir);

@@ -2,16 +2,22 @@
 // with the same tokens after a deletion, rotation on the annotation and on
 // schedule (the previous token kept), a new invoke master key followed; and
 // HttpReplicaControl trying the previous control token when a replica started
-// before a rotation answers 401, and /invoke on the data port.
+// before a rotation answers 401, and /invoke on the data port; with a CA, the
+// namespace's serving certificate in the Secret, reissued when due, and https
+// with the namespace's server name for pods that serve TLS.
 #include "platform/kube/control_token.h"
 
 #include <gtest/gtest.h>
 
+#include "api/pods.h"
 #include "common/encoding.h"
+#include "common/tokens.h"
+#include "fakes/fake_authority_store.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_http_client.h"
 #include "fakes/fake_resource_client.h"
 #include "platform/kube/http_replica_control.h"
+#include "tls/certificates.h"
 
 namespace sluice::platform {
 namespace {
@@ -116,6 +122,79 @@ TEST_F(ControlTokensTest, AReplicaStartedBeforeARotationIsReachedWithThePrevious
   EXPECT_EQ(invoke.url, "http://10.0.0.9:8080/invoke") << "cron ticks go to the data port";
   EXPECT_EQ(invoke.headers.at(0),
             (std::pair<std::string, std::string>{"X-Sluice-Invoke-Token", invokeTokenFor("master-key", "ns")}));
+}
+
+class ControlCertificatesTest : public ::testing::Test {
+ protected:
+  json secret() { return *client.object(res::kSecrets, "ns", kControlTokenSecret); }
+  Status verify(const std::string& certificate, const std::string& name = "sluice-replica.ns") {
+    return tls::verifyServingCertificate(certificate, authority.trustedPem(), name, clock.wallNow());
+  }
+
+  testing::FakeClock clock{testing::FakeClock::TimePoint{} + std::chrono::hours(1), std::chrono::system_clock::now()};
+  testing::FakeResourceClient client{clock};
+  testing::FakeAuthorityStore store;
+  tls::CertificateAuthority authority{store, {}, clock};
+  ControlTokens tokens{client, ControlTokensOptions{{"master-key", ""}, {}, &authority}, clock};
+};
+
+TEST_F(ControlCertificatesTest, TheSecretHoldsAServingCertificateForTheNamespaceFromTheCa) {
+  auto made = tokens.ensure("ns");
+  ASSERT_TRUE(made.isOk()) << made.status().toString();
+  EXPECT_TRUE(tokens.issuesCertificates());
+  EXPECT_EQ(dataOf(secret(), kTlsCertificateKey), made->tlsCertificate);
+  EXPECT_EQ(dataOf(secret(), kTlsKeyKey), made->tlsKey);
+  EXPECT_TRUE(verify(made->tlsCertificate).isOk()) << verify(made->tlsCertificate).toString();
+  EXPECT_EQ(verify(made->tlsCertificate, "sluice-replica.other").code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(tokens.trustedCertificates(), store.stored->current.certificatePem);
+}
+
+TEST_F(ControlCertificatesTest, ASecretMadeBeforeTheCaGetsACertificateWhenNextUsed) {
+  ControlTokens plain{client, ControlTokensOptions{{"master-key", ""}, {}}, clock};
+  auto before = plain.ensure("ns");
+  ASSERT_TRUE(before.isOk());
+  EXPECT_FALSE(plain.issuesCertificates());
+  EXPECT_FALSE(secret()["data"].contains(kTlsCertificateKey));
+  auto after = tokens.ensure("ns");
+  ASSERT_TRUE(after.isOk()) << after.status().toString();
+  EXPECT_EQ(after->control, before->control) << "the tokens stay";
+  EXPECT_TRUE(verify(dataOf(secret(), kTlsCertificateKey)).isOk());
+}
+
+TEST_F(ControlCertificatesTest, TheCertificateIsReissuedThirtyDaysBeforeItExpiresAndKeptOtherwise) {
+  const std::string first = tokens.ensure("ns")->tlsCertificate;
+  clock.advance(std::chrono::hours(24 * 59));
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  EXPECT_EQ(dataOf(secret(), kTlsCertificateKey), first) << "31 days left: kept";
+  clock.advance(std::chrono::hours(24 * 2));
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  const std::string second = dataOf(secret(), kTlsCertificateKey);
+  EXPECT_NE(second, first) << "29 days left: reissued";
+  EXPECT_TRUE(verify(second).isOk());
+  EXPECT_TRUE(verify(first).isOk()) << "replicas holding the old one stay reachable until it expires";
+  EXPECT_EQ(tokens.ensure("ns")->tlsCertificate, second);
+}
+
+TEST_F(ControlCertificatesTest, APodServingTlsIsCalledOverHttpsByTheNamespacesNameOnlyOnTheControlPort) {
+  ASSERT_TRUE(tokens.ensure("ns").isOk());
+  auto http = std::make_shared<testing::FakeHttpClient>();
+  HttpReplicaControl control(tokens, {}, http);
+  json runtime = {{"name", "runtime"}, {"env", json::array({json{{"name", kControlTlsKeyEnv}}})}};
+  json pod = {{"metadata", {{"namespace", "ns"}, {"name", "sluice-warm-x"}}},
+              {"spec", {{"containers", json::array({runtime})}}},
+              {"status", {{"podIP", "10.0.0.9"}}}};
+  ASSERT_TRUE(api::controlPortServesTls(pod));
+  ASSERT_TRUE(control.specialize(pod, "{}").isOk());
+  ASSERT_TRUE(control.drain(pod).isOk());
+  ASSERT_TRUE(control.invoke(pod, "nightly", "cron.tick", "").isOk());
+  auto sent = http->requests();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].url, "https://10.0.0.9:8090/specialize");
+  EXPECT_EQ(sent[0].tlsServerName, "sluice-replica.ns");
+  EXPECT_EQ(sent[1].url, "https://10.0.0.9:8090/drain");
+  EXPECT_EQ(sent[1].tlsServerName, "sluice-replica.ns");
+  EXPECT_EQ(sent[2].url, "http://10.0.0.9:8080/invoke") << "the data port is plain HTTP";
+  EXPECT_EQ(sent[2].tlsServerName, "");
 }
 
 }  // namespace

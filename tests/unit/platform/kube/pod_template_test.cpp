@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/pods.h"
+#include "common/tokens.h"
 #include "spec/runtime_config_render.h"
 
 namespace sluice::platform {
@@ -63,6 +64,36 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
 
 // Sluice's labels win over spec.pod.labels (a Function stored before the CRD refused reserved keys
 // must not hide its pods from the operator's selectors), and reserved annotation keys are dropped.
+TEST(PodTemplateTest, WithControlTlsTheRuntimeTakesTheCertificateFromTheTokenSecretAndProbesUseHttps) {
+  const json fn = function({{"code", {{"inline", "def main_handler(e, c): return e"}}}});
+  auto plain = podFor(fn);
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_TRUE(envNamed(*plain, kControlTlsKeyEnv).is_null());
+  EXPECT_FALSE(api::controlPortServesTls(*plain));
+  EXPECT_EQ((*plain)["spec"]["containers"][0]["readinessProbe"]["httpGet"]["scheme"], "HTTP");
+
+  PodTemplateOptions options = kOptions;
+  options.controlTls = true;
+  auto pod = podFor(fn, {}, options);
+  ASSERT_TRUE(pod.isOk());
+  EXPECT_TRUE(api::controlPortServesTls(*pod));
+  for (auto [env, key] :
+       {std::pair{kControlTlsCertificateEnv, kTlsCertificateKey}, std::pair{kControlTlsKeyEnv, kTlsKeyKey}}) {
+    EXPECT_EQ(envNamed(*pod, env)["valueFrom"]["secretKeyRef"], (json{{"name", kControlTokenSecret}, {"key", key}}))
+        << env;
+  }
+  const json& c = (*pod)["spec"]["containers"][0];
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["scheme"], "HTTPS");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["scheme"], "HTTPS");
+  auto rendered = spec::renderRuntimeConfig(fn, {});
+  ASSERT_TRUE(rendered.isOk());
+  auto warm = buildWarmPod(fn, *rendered, options);
+  ASSERT_TRUE(warm.isOk());
+  EXPECT_TRUE(api::controlPortServesTls(*warm)) << "warm pods are specialized over the same TLS";
+  EXPECT_NE(warmPoolOf(*warm), warmPoolOf(*buildWarmPod(fn, *rendered, kOptions)))
+      << "a pool of plain pods is not adopted as if it served TLS";
+}
+
 TEST(PodTemplateTest, ReservedLabelAndAnnotationKeysStaySluices) {
   auto pod =
       podFor(function({{"code", {{"inline", "def main_handler(e, c): return e"}}},
