@@ -149,7 +149,10 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // FunctionController, and the Triggers' metricValue/active.
   autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
                                                  clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls,
-                                                 scalerFactoryOptions(options));
+                                                 scalerFactoryOptions(options),
+                                                 AutoscalerActivationOptions{options.gatewayActivationFeed,
+                                                                             std::chrono::seconds(10),
+                                                                             options.atZeroCheckInterval});
 }
 
 Controllers::~Controllers() = default;
