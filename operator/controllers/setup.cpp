@@ -147,12 +147,11 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
-  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
-                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls,
-                                                 scalerFactoryOptions(options),
-                                                 AutoscalerActivationOptions{options.gatewayActivationFeed,
-                                                                             std::chrono::seconds(10),
-                                                                             options.atZeroCheckInterval});
+  autoscaler_ = std::make_unique<AutoscalerLoop>(
+      manager, functions, triggers, shared_.events, options.metricsRegistry, clock, nullptr, controllerMetrics, &pods,
+      options.gatewayLoadsUrls, scalerFactoryOptions(options),
+      AutoscalerActivationOptions{options.gatewayActivationFeed, std::chrono::seconds(10),
+                                  options.atZeroCheckInterval});
 }
 
 Controllers::~Controllers() = default;

@@ -102,7 +102,8 @@ void ActivationFeed::shutdown() {
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
-    for (Waiter& waiter : waiters_) answers.emplace_back(std::move(waiter.answer), Activations{instance_, sequence_, {}});
+    for (Waiter& waiter : waiters_)
+      answers.emplace_back(std::move(waiter.answer), Activations{instance_, sequence_, {}});
     waiters_.clear();
   }
   run(answers);
@@ -150,7 +151,8 @@ std::string activationsJson(const Activations& activations) {
     const size_t slash = key.find('/');
     functions.push_back({{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}});
   }
-  return nlohmann::json{{"instance", activations.instance}, {"sequence", activations.sequence}, {"functions", functions}}
+  return nlohmann::json{
+      {"instance", activations.instance}, {"sequence", activations.sequence}, {"functions", functions}}
       .dump();
 }
 

@@ -87,11 +87,11 @@ class ActivationFeed {
   const std::string instance_;
   std::function<std::vector<std::string>()> waitingNow_;
   mutable std::mutex mu_;
-  uint64_t sequence_ = 0;              // guarded by mu_
-  uint64_t forgottenThrough_ = 0;      // raises up to this sequence are forgotten; guarded by mu_
+  uint64_t sequence_ = 0;                 // guarded by mu_
+  uint64_t forgottenThrough_ = 0;         // raises up to this sequence are forgotten; guarded by mu_
   std::map<std::string, Raised> raised_;  // by key; guarded by mu_
-  std::vector<Waiter> waiters_;        // guarded by mu_
-  bool stopped_ = false;               // guarded by mu_
+  std::vector<Waiter> waiters_;           // guarded by mu_
+  bool stopped_ = false;                  // guarded by mu_
 };
 
 // The query of a /activations target ("/activations?after=3&instance=ab&waitSeconds=25");

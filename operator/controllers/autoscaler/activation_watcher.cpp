@@ -44,6 +44,11 @@ void ActivationWatcher::stop() {
   gateways.clear();
 }
 
+std::size_t ActivationWatcher::gateways() const {
+  std::lock_guard lock(mu_);
+  return gateways_.size();
+}
+
 void ActivationWatcher::refreshLoop(std::stop_token stop) {
   do {
     refresh();
@@ -81,8 +86,8 @@ void ActivationWatcher::watch(const std::string& url, std::stop_token stop) {
   while (!stop.stop_requested()) {
     const std::string poll = url + "?instance=" + instance + "&after=" + std::to_string(after) +
                              "&waitSeconds=" + std::to_string(options_.waitSeconds.count());
-    Result<http::Response> response =
-        http::get(*http_, poll, std::chrono::duration_cast<std::chrono::milliseconds>(options_.waitSeconds + kRequestSlack));
+    Result<http::Response> response = http::get(
+        *http_, poll, std::chrono::duration_cast<std::chrono::milliseconds>(options_.waitSeconds + kRequestSlack));
     if (stop.stop_requested()) return;
     Status error;
     nlohmann::json answer;
@@ -111,7 +116,8 @@ void ActivationWatcher::watch(const std::string& url, std::stop_token stop) {
     ++answers_;
     const std::string answeredInstance = answer["instance"].get<std::string>();
     if (!instance.empty() && answeredInstance != instance)
-      SLUICE_LOG_INFO("autoscaler: activation feed {}: a new gateway instance; taking the Functions waiting there", url);
+      SLUICE_LOG_INFO("autoscaler: activation feed {}: a new gateway instance; taking the Functions waiting there",
+                      url);
     instance = answeredInstance;
     after = answer["sequence"].get<uint64_t>();
     for (const nlohmann::json& function : answer["functions"]) {

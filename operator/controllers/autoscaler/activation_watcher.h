@@ -50,6 +50,8 @@ class ActivationWatcher {
 
   // Answers taken from the gateways (tests, debugging).
   uint64_t answers() const { return answers_.load(); }
+  // Gateways polled now.
+  std::size_t gateways() const;
 
  private:
   struct Gateway {
@@ -63,7 +65,7 @@ class ActivationWatcher {
   std::shared_ptr<http::HttpClient> http_;
   Clock& clock_;
   std::function<void(const std::string&)> activate_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, Gateway> gateways_;  // by /activations URL; guarded by mu_
   std::jthread refresher_;
   std::atomic<uint64_t> answers_{0};

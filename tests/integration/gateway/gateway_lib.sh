@@ -23,10 +23,11 @@ start_gateway() {
   poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null
 }
 
-# start_operator_with_gateway GATEWAY: the operator of $ns, told the gateway's URL and /loads.
+# start_operator_with_gateway GATEWAY [FLAGS...]: the operator of $ns, told the gateway's URL and /loads.
 start_operator_with_gateway() {
   local port_var="${1}_port" admin_var="${1}_admin"
-  "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+  shift
+  "$SLUICE_BUILD_DIR/sluice-operator" "$@" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$(free_port)" \
     --gateway-url "http://127.0.0.1:${!port_var}" --gateway-loads-url "http://127.0.0.1:${!admin_var}/loads" \
     --invoke-key-dir "$(invoke_key_dir)" >>"$work/operator.log" 2>&1 &
