@@ -64,11 +64,7 @@ first_request_from_zero first
 (poll 60 pods_are echo 0) || fail_with_logs "pods after cooldown: $(live_count echo), expected 0"
 kill "$gw_pid"
 wait "$gw_pid" 2>/dev/null || true
-"$SLUICE_BUILD_DIR/sluice-gateway" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
-  --listen-address "127.0.0.1:$gw_port" --admin-address "127.0.0.1:$gw_admin" --invoke-key-dir "$(invoke_key_dir)" \
-  >>"$work/gw-restarted.log" 2>&1 &
-pids+=($!)
-poll 30 curl -sf "http://127.0.0.1:$gw_admin/readyz" -o /dev/null
+start_gateway_at gw "$gw_port" "$gw_admin"
 # The watcher retries within its backoff (at most 5 s) and finds the new instance.
 reconnected() { grep -q "activation feed .*: a new gateway instance" "$work/operator.log"; }
 (poll 30 reconnected) || fail_with_logs "the operator's watcher did not reconnect to the restarted gateway"
