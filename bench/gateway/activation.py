@@ -2,7 +2,8 @@
 """Rounds of bench/gateway/activation.sh for one Function: request at zero -> desiredReplicas 1.
 
 A `kubectl get fn -w` runs throughout; each line it prints (desiredReplicas) is timestamped on
-arrival. One round: wait until the Function is at 0 with no pod; t0 just before a POST to the
+arrival. One round: wait until the Function is at 0 with no pod, then 0.2-0.7 s (a random point of
+the at-zero poll's 500 ms); t0 just before a POST to the
 gateway is sent (on its own thread: it only ends at the gateway's request timeout); the figure is
 the arrival of the first "1" after t0. Both modes read the watch the same way, so its delay is in
 both. Usage: activation.py NAMESPACE FUNCTION URL ROUNDS OUT.json   (env: KUBECTL)
@@ -10,6 +11,7 @@ both. Usage: activation.py NAMESPACE FUNCTION URL ROUNDS OUT.json   (env: KUBECT
 import json
 import os
 import queue
+import random
 import statistics
 import subprocess
 import sys
@@ -57,7 +59,9 @@ def post():
 samples = []
 for i in range(ROUNDS):
     wait(FUNCTION + " at zero", lambda: latest["desired"] == "0" and not pods(), timeout=120, every=0.1)
-    time.sleep(0.2)  # past the round that wrote 0: the next request is not in its measurement
+    # Past the round that wrote 0 (the request is not in its measurement), then a random phase: without
+    # it every request would come at the same point of the 500 ms at-zero poll after that round.
+    time.sleep(random.uniform(0.2, 0.7))
     while not seen.empty():
         seen.get()
     t0 = time.perf_counter()

@@ -29,6 +29,8 @@ apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 start_gateway gw --request-timeout-seconds 2
 echo "activation bench: $rounds rounds per mode; machine $(nproc) cores, $(uptime | sed 's/.*load/load/'), commit $(git -C "$root" rev-parse --short HEAD)"
+export ACTIVATION_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ) ACTIVATION_LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+export ACTIVATION_COMMIT=$(git -C "$root" rev-parse --short HEAD)
 modes=()
 for mode in feed poll; do
   flags=()
@@ -58,9 +60,12 @@ YAML
   wait "$operator_pid" 2>/dev/null || true
 done
 python3 - "$out" "$work" "$rounds" "${modes[@]}" <<'PY'
-import json, sys, time
+import json, os, sys, time
 out, work, rounds, modes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-result = {"rounds": rounds, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "modes": {}}
+result = {"rounds": rounds, "commit": os.environ["ACTIVATION_COMMIT"], "started": os.environ["ACTIVATION_STARTED"],
+          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(),
+          "load_average_before": os.environ["ACTIVATION_LOAD_BEFORE"].split(),
+          "load_average_after": open("/proc/loadavg").read().split()[:3], "modes": {}}
 for mode in modes:
     result["modes"][mode] = json.load(open("%s/%s.json" % (work, mode)))
 feed, poll = result["modes"]["feed"]["summary"], result["modes"]["poll"]["summary"]

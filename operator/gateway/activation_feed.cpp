@@ -109,6 +109,11 @@ void ActivationFeed::shutdown() {
   run(answers);
 }
 
+bool ActivationFeed::stopped() const {
+  std::lock_guard lock(mu_);
+  return stopped_;
+}
+
 std::size_t ActivationFeed::waiters() const {
   std::lock_guard lock(mu_);
   return waiters_.size();

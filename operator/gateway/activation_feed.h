@@ -67,6 +67,7 @@ class ActivationFeed {
   void shutdown();
 
   const std::string& instance() const { return instance_; }
+  bool stopped() const;
   std::size_t waiters() const;
 
  private:

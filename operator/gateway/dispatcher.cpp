@@ -85,7 +85,7 @@ void Dispatcher::submit(const std::string& key, Call call) {
       it->second.queue.push_back(QueuedCall{std::move(call), clock_.now() + options_.requestTimeout, 0});
       pumpLocked(key, it->second, actions);
       if (it->second.replicas.empty() && waitingAtZero_) {
-        actions.push_back([this, key] { waitingAtZero_(key); });
+        actions.push_back([listener = waitingAtZero_, key] { listener(key); });
       }
     }
   }
@@ -204,6 +204,11 @@ std::vector<FunctionLoad> Dispatcher::loads() const {
                                  function.arrivals ? function.arrivals->perSecond(now) : 0.0});
   }
   return loads;
+}
+
+void Dispatcher::setWaitingAtZeroListener(std::function<void(const std::string& key)> listener) {
+  std::lock_guard lock(mu_);
+  waitingAtZero_ = std::move(listener);
 }
 
 std::vector<std::string> Dispatcher::waitingAtZero() const {

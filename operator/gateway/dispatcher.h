@@ -107,10 +107,8 @@ class Dispatcher {
   // Ends every queued call (kStopping): the gateway is stopping.
   void shutdown();
   // Told (without the lock held) the key of a Function each time a call is
-  // queued for it while it has no replica. Set before the first submit().
-  void setWaitingAtZeroListener(std::function<void(const std::string& key)> listener) {
-    waitingAtZero_ = std::move(listener);
-  }
+  // queued for it while it has no replica (none: nobody is told).
+  void setWaitingAtZeroListener(std::function<void(const std::string& key)> listener);
   // The Functions with calls queued and no replica, sorted by key.
   std::vector<std::string> waitingAtZero() const;
 
@@ -147,8 +145,8 @@ class Dispatcher {
   Upstream& upstream_;
   Clock& clock_;
   mutable std::mutex mu_;
-  std::map<std::string, FunctionState> functions_;  // guarded by mu_
-  std::function<void(const std::string&)> waitingAtZero_;
+  std::map<std::string, FunctionState> functions_;         // guarded by mu_
+  std::function<void(const std::string&)> waitingAtZero_;  // guarded by mu_
 };
 
 }  // namespace sluice::gateway

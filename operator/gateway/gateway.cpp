@@ -70,7 +70,10 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
       adminOptions, [this](http::ServerRequest request, http::Responder respond) { serveAdmin(request, respond); });
 }
 
-Gateway::~Gateway() { stop(std::chrono::seconds(1)); }
+Gateway::~Gateway() {
+  stop(std::chrono::seconds(1));
+  dispatcher_.setWaitingAtZeroListener(nullptr);  // the Dispatcher may outlive us
+}
 
 Status Gateway::start() {
   if (Status status = admin_->start(); !status.isOk()) return status;
@@ -179,6 +182,12 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     return respond(std::move(response));
   }
   if (path == "/activations") {
+    if (activations_.stopped()) {
+      // Not an empty answer: the operator's watcher would ask again at once, all through the stop.
+      http::ServerResponse response = http::textResponse(503, "the gateway is stopping\n");
+      response.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(response));
+    }
     Result<ActivationQuery> query = activationQueryFrom(request.target);
     if (!query.isOk()) return respond(http::textResponse(400, query.status().message() + "\n"));
     activations_.wait(*query, [respond](Activations activations) {
