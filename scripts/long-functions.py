@@ -24,6 +24,16 @@ ATTRIBUTE = re.compile(r'__attribute__\s*\(\(.*?\)\)|alignas\s*\([^)]*\)', re.S)
 NAME = re.compile(r'([A-Za-z_~][A-Za-z0-9_:<>~]*(?:operator\S*)?)\s*\(')
 
 
+def is_digit_separator(text, i):
+    """The ' of 10'000 or 0xFF'FF: inside a number, not a character literal."""
+    if i + 1 >= len(text) or not text[i + 1].isalnum():
+        return False
+    j = i
+    while j > 0 and (text[j - 1] in "'xXbB" or text[j - 1] in "0123456789abcdefABCDEF"):
+        j -= 1
+    return j < i and text[j].isdigit() and not (j > 0 and (text[j - 1].isalnum() or text[j - 1] == '_'))
+
+
 def strip(text):
     """Comments, strings and character literals blanked, newlines kept."""
     out = []
@@ -51,6 +61,9 @@ def strip(text):
             j = n if j < 0 else j + len(end)
             out.append(''.join(ch if ch == '\n' else ' ' for ch in text[i:j]))
             i = j
+        elif c == "'" and is_digit_separator(text, i):
+            out.append(c)
+            i += 1
         elif c in '"\'':
             j = i + 1
             while j < n and text[j] != c and text[j] != '\n':

@@ -109,7 +109,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   manager.add(std::move(pools));
 
   triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock,
-                                                  tcpProbe, &shared_.events);
+                                                  tcpProbe, &shared_.events, options.allowedScalerEndpoints);
   auto triggerController = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
   triggerController->watchFor(triggers, controller::generationChanged);

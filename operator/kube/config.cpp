@@ -124,33 +124,12 @@ Result<ClientConfig> loadKubeconfig(const std::string& path, const std::string& 
   return parseKubeconfig(*text, path, context);
 }
 
-Result<ClientConfig> parseKubeconfig(const std::string& text, const std::string& path, const std::string& context) {
-  KubeconfigReader reader(path);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return reader.error("(document)", std::string("not valid YAML: ") + e.what());
-  }
-  if (!root.IsMap()) return reader.error("(document)", "must be a YAML map");
+namespace {
 
-  std::string contextName = context;
-  if (contextName.empty()) {
-    auto current = reader.optionalString(root, "current-context", "(document)");
-    if (!current) return current.status();
-    contextName = *current;
-  }
-  if (contextName.empty()) return reader.error("current-context", "not set and no context was given");
-  std::string contextField = context.empty() ? "current-context" : "context";
-
-  auto ctx = reader.findNamed(root, "contexts", "context", contextName, contextField);
-  if (!ctx) return ctx.status();
-  std::string ctxField = "contexts[name=" + contextName + "].context";
-
-  ClientConfig config;
-  config.origin = "kubeconfig " + path + " (context " + contextName + ")";
-
-  auto clusterName = reader.optionalString(*ctx, "cluster", ctxField);
+// The context's cluster: server URL, CA, TLS verification.
+Status readCluster(KubeconfigReader& reader, const YAML::Node& root, const YAML::Node& context,
+                   const std::string& ctxField, ClientConfig& config) {
+  auto clusterName = reader.optionalString(context, "cluster", ctxField);
   if (!clusterName) return clusterName.status();
   if (clusterName->empty()) return reader.error(ctxField + ".cluster", "missing");
   auto cluster = reader.findNamed(root, "clusters", "cluster", *clusterName, ctxField + ".cluster");
@@ -171,11 +150,13 @@ Result<ClientConfig> parseKubeconfig(const std::string& text, const std::string&
   if (!insecure) return insecure.status();
   config.insecureSkipTlsVerify = *insecure;
 
-  auto ns = reader.optionalString(*ctx, "namespace", ctxField);
-  if (!ns) return ns.status();
-  if (!ns->empty()) config.defaultNamespace = *ns;
+  return Status::ok();
+}
 
-  auto userName = reader.optionalString(*ctx, "user", ctxField);
+// The context's user, if it names one: client certificate and key, token or token file.
+Status readUser(KubeconfigReader& reader, const YAML::Node& root, const YAML::Node& context,
+                const std::string& ctxField, ClientConfig& config) {
+  auto userName = reader.optionalString(context, "user", ctxField);
   if (!userName) return userName.status();
   if (!userName->empty()) {
     auto user = reader.findNamed(root, "users", "user", *userName, ctxField + ".user");
@@ -205,6 +186,43 @@ Result<ClientConfig> parseKubeconfig(const std::string& text, const std::string&
         return reader.error(userField + ".tokenFile", "file " + config.tokenFile + " is empty");
     }
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ClientConfig> parseKubeconfig(const std::string& text, const std::string& path, const std::string& context) {
+  KubeconfigReader reader(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return reader.error("(document)", std::string("not valid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) return reader.error("(document)", "must be a YAML map");
+
+  std::string contextName = context;
+  if (contextName.empty()) {
+    auto current = reader.optionalString(root, "current-context", "(document)");
+    if (!current) return current.status();
+    contextName = *current;
+  }
+  if (contextName.empty()) return reader.error("current-context", "not set and no context was given");
+  std::string contextField = context.empty() ? "current-context" : "context";
+
+  auto ctx = reader.findNamed(root, "contexts", "context", contextName, contextField);
+  if (!ctx) return ctx.status();
+  std::string ctxField = "contexts[name=" + contextName + "].context";
+
+  ClientConfig config;
+  config.origin = "kubeconfig " + path + " (context " + contextName + ")";
+
+  if (Status s = readCluster(reader, root, *ctx, ctxField, config); !s.isOk()) return s;
+  auto ns = reader.optionalString(*ctx, "namespace", ctxField);
+  if (!ns) return ns.status();
+  if (!ns->empty()) config.defaultNamespace = *ns;
+
+  if (Status s = readUser(reader, root, *ctx, ctxField, config); !s.isOk()) return s;
   return config;
 }
 

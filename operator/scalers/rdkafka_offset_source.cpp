@@ -127,15 +127,14 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::stri
   return Status(result.status().code(), result.status().message() + " (client error: " + cause + ")");
 }
 
-Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::string& group,
-                                                                     const std::vector<std::string>& topics,
-                                                                     bool& coordinatorNotReady) {
-  rd_kafka_t* rk = handle_->rk;
-  // 1. Partitions of every topic.
+namespace {
+
+// 1. The partitions of every topic, into `partitions`; NotFound names a missing topic.
+Status listPartitions(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeoutMs,
+                      PartitionList& partitions) {
   const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, timeoutMilliseconds_);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, timeoutMs);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading metadata");
-  PartitionList partitions(16);
   std::set<std::string> wanted(topics.begin(), topics.end());
   std::set<std::string> found;
   for (int t = 0; t < metadata->topic_cnt; ++t) {
@@ -150,90 +149,109 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::
   for (const std::string& topic : topics) {
     if (!found.count(topic)) return notFound("topic " + topic + " does not exist");
   }
+  return Status::ok();
+}
 
-  // 2. Committed offsets of the group, all partitions in one request.
+// The committed offsets in a ListConsumerGroupOffsets answer.
+Result<std::vector<PartitionOffsets>> committedIn(rd_kafka_event_t* event, bool& coordinatorNotReady) {
+  if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    coordinatorNotReady = isCoordinatorNotReady(rd_kafka_event_error(event));
+    return Status(StatusCode::kUnavailable,
+                  std::string("listing committed offsets: ") + rd_kafka_event_error_string(event));
+  }
+  const rd_kafka_ListConsumerGroupOffsets_result_t* listed = rd_kafka_event_ListConsumerGroupOffsets_result(event);
+  size_t groupCount = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(listed, &groupCount);
+  if (groupCount != 1) return internalError("listing committed offsets: expected one group in the answer");
+  if (const rd_kafka_error_t* groupError = rd_kafka_group_result_error(groups[0])) {
+    coordinatorNotReady = isCoordinatorNotReady(rd_kafka_error_code(groupError));
+    return Status(StatusCode::kUnavailable,
+                  std::string("listing committed offsets: ") + rd_kafka_error_string(groupError));
+  }
+  // On a fresh cluster (its offsets topic still being created, the coordinator loading) the
+  // answer can come without a partition list, or with an error per partition instead of an
+  // offset: a reading to retry, not "nothing committed" (and not a null to dereference).
+  const rd_kafka_topic_partition_list_t* committed = rd_kafka_group_result_partitions(groups[0]);
+  if (committed == nullptr) {
+    return Status(StatusCode::kUnavailable, "listing committed offsets: the answer has no partitions");
+  }
   std::vector<PartitionOffsets> result;
-  {
-    rd_kafka_ListConsumerGroupOffsets_t* request =
-        rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions.list);
-    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    char errText[256];
-    rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds_, errText, sizeof(errText));
-    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-    rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue);
-    rd_kafka_ListConsumerGroupOffsets_destroy(request);
-    rd_kafka_AdminOptions_destroy(options);
-    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeoutMilliseconds_ + 1000);
-    rd_kafka_queue_destroy(queue);
-    if (event == nullptr) return Status(StatusCode::kDeadlineExceeded, "listing committed offsets: timed out");
-    Status status;
-    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      coordinatorNotReady = isCoordinatorNotReady(rd_kafka_event_error(event));
-      status = Status(StatusCode::kUnavailable,
-                      std::string("listing committed offsets: ") + rd_kafka_event_error_string(event));
-    } else {
-      const rd_kafka_ListConsumerGroupOffsets_result_t* listed = rd_kafka_event_ListConsumerGroupOffsets_result(event);
-      size_t groupCount = 0;
-      const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(listed, &groupCount);
-      if (groupCount != 1) {
-        status = internalError("listing committed offsets: expected one group in the answer");
-      } else if (const rd_kafka_error_t* groupError = rd_kafka_group_result_error(groups[0])) {
-        coordinatorNotReady = isCoordinatorNotReady(rd_kafka_error_code(groupError));
-        status = Status(StatusCode::kUnavailable,
-                        std::string("listing committed offsets: ") + rd_kafka_error_string(groupError));
-      } else {
-        // On a fresh cluster (its offsets topic still being created, the coordinator loading) the
-        // answer can come without a partition list, or with an error per partition instead of an
-        // offset: a reading to retry, not "nothing committed" (and not a null to dereference).
-        const rd_kafka_topic_partition_list_t* committed = rd_kafka_group_result_partitions(groups[0]);
-        if (committed == nullptr) {
-          status = Status(StatusCode::kUnavailable, "listing committed offsets: the answer has no partitions");
-        }
-        for (int i = 0; committed != nullptr && i < committed->cnt && status.isOk(); ++i) {
-          const rd_kafka_topic_partition_t& tp = committed->elems[i];
-          if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            coordinatorNotReady = isCoordinatorNotReady(tp.err);
-            status =
-                Status(StatusCode::kUnavailable, "listing committed offsets of " + std::string(tp.topic) + "/" +
-                                                     std::to_string(tp.partition) + ": " + rd_kafka_err2str(tp.err));
-            break;
-          }
-          PartitionOffsets offsets;
-          offsets.topic = tp.topic;
-          offsets.partition = tp.partition;
-          offsets.committed = tp.offset >= 0 ? tp.offset : kNoCommittedOffset;
-          result.push_back(offsets);
-        }
-      }
+  for (int i = 0; i < committed->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = committed->elems[i];
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      coordinatorNotReady = isCoordinatorNotReady(tp.err);
+      return Status(StatusCode::kUnavailable, "listing committed offsets of " + std::string(tp.topic) + "/" +
+                                                  std::to_string(tp.partition) + ": " + rd_kafka_err2str(tp.err));
     }
-    rd_kafka_event_destroy(event);
-    if (!status.isOk()) return status;
-  }
-
-  // 3. High watermarks: offsets-for-times with "latest" asks every leader once.
-  PartitionList latest(partitions.list->cnt);
-  for (const PartitionOffsets& p : result) {
-    rd_kafka_topic_partition_list_add(latest.list, p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
-  }
-  err = rd_kafka_offsets_for_times(rk, latest.list, timeoutMilliseconds_);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading high watermarks");
-  for (PartitionOffsets& p : result) {
-    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_find(latest.list, p.topic.c_str(), p.partition);
-    if (tp == nullptr || tp->err != RD_KAFKA_RESP_ERR_NO_ERROR || tp->offset < 0) {
-      // One partition's leader did not answer: ask it directly rather than guess.
-      int64_t low = 0;
-      int64_t high = 0;
-      rd_kafka_resp_err_t werr =
-          rd_kafka_query_watermark_offsets(rk, p.topic.c_str(), p.partition, &low, &high, timeoutMilliseconds_);
-      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return kafkaError(werr, "reading the high watermark of " + p.topic + "/" + std::to_string(p.partition));
-      }
-      p.highWatermark = high;
-    } else {
-      p.highWatermark = tp->offset;
-    }
+    PartitionOffsets offsets;
+    offsets.topic = tp.topic;
+    offsets.partition = tp.partition;
+    offsets.committed = tp.offset >= 0 ? tp.offset : kNoCommittedOffset;
+    result.push_back(offsets);
   }
   return result;
+}
+
+// 2. Committed offsets of the group, all partitions in one request.
+Result<std::vector<PartitionOffsets>> listCommitted(rd_kafka_t* rk, const std::string& group,
+                                                    const PartitionList& partitions, int timeoutMs,
+                                                    bool& coordinatorNotReady) {
+  rd_kafka_ListConsumerGroupOffsets_t* request = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions.list);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  char errText[256];
+  rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, errText, sizeof(errText));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue);
+  rd_kafka_ListConsumerGroupOffsets_destroy(request);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeoutMs + 1000);
+  rd_kafka_queue_destroy(queue);
+  if (event == nullptr) return Status(StatusCode::kDeadlineExceeded, "listing committed offsets: timed out");
+  Result<std::vector<PartitionOffsets>> result = committedIn(event, coordinatorNotReady);
+  rd_kafka_event_destroy(event);
+  return result;
+}
+
+// 3. High watermarks: offsets-for-times with "latest" asks every leader once.
+Status fillHighWatermarks(rd_kafka_t* rk, std::vector<PartitionOffsets>& offsets, int timeoutMs) {
+  PartitionList latest(static_cast<int>(offsets.size()));
+  for (const PartitionOffsets& p : offsets) {
+    rd_kafka_topic_partition_list_add(latest.list, p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, latest.list, timeoutMs);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading high watermarks");
+  for (PartitionOffsets& p : offsets) {
+    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_find(latest.list, p.topic.c_str(), p.partition);
+    if (tp != nullptr && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0) {
+      p.highWatermark = tp->offset;
+      continue;
+    }
+    // One partition's leader did not answer: ask it directly rather than guess.
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_resp_err_t werr =
+        rd_kafka_query_watermark_offsets(rk, p.topic.c_str(), p.partition, &low, &high, timeoutMs);
+    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafkaError(werr, "reading the high watermark of " + p.topic + "/" + std::to_string(p.partition));
+    }
+    p.highWatermark = high;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::string& group,
+                                                                     const std::vector<std::string>& topics,
+                                                                     bool& coordinatorNotReady) {
+  rd_kafka_t* rk = handle_->rk;
+  PartitionList partitions(16);
+  if (Status s = listPartitions(rk, topics, timeoutMilliseconds_, partitions); !s.isOk()) return s;
+  Result<std::vector<PartitionOffsets>> offsets =
+      listCommitted(rk, group, partitions, timeoutMilliseconds_, coordinatorNotReady);
+  if (!offsets.isOk()) return offsets.status();
+  if (Status s = fillHighWatermarks(rk, *offsets, timeoutMilliseconds_); !s.isOk()) return s;
+  return offsets;
 }
 
 }  // namespace sluice::scalers

@@ -61,174 +61,204 @@ double quantile(std::vector<std::pair<double, double>>& weighted, double total, 
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
-}  // namespace
+// The scaling policy the engine runs for `policy`.
+autoscaler::ScalingPolicy enginePolicyFor(const SimulatedFunction& function, Policy policy) {
+  if (policy != Policy::kKedaDefault) return function.policy;
+  // The HPA KEDA generates: min 1 (KEDA itself handles 0 <-> 1), HPA defaults, no burst.
+  autoscaler::ScalingPolicy keda;
+  keda.minReplicas = 1;
+  keda.maxReplicas = function.policy.maxReplicas;
+  keda.pollingIntervalSeconds = 15;
+  keda.burst.enabled = false;
+  return keda;
+}
 
-SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy) {
-  SimulationResult result;
-  result.policy = policyName(policy);
-  result.metric = function.metric == SimulatedMetric::kBacklog           ? "backlog"
-                  : function.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency"
-                                                                         : "http-rps";
-  SimulatedClock clock;
-
-  autoscaler::ScalingPolicy enginePolicy = function.policy;
-  int warmPool = 0;
-  if (policy == Policy::kSluice) {
+// One run of a trace under a policy, a tick (1/kTicksPerSecond s) at a time:
+// events arrive, the policy decides, replicas start or stop, ready replicas serve.
+class Simulation {
+ public:
+  Simulation(const Trace& trace, const SimulatedFunction& function, Policy policy)
+      : trace_(trace), function_(function), policy_(policy), engine_(enginePolicyFor(function, policy), clock_) {
+    result_.policy = policyName(policy);
+    result_.metric = function.metric == SimulatedMetric::kBacklog           ? "backlog"
+                     : function.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency"
+                                                                            : "http-rps";
     // The trace describes the platform, warm pool included (the pool is shared by every Function
     // of a runtime image, so its size is the platform's, not one Function's).
-    warmPool = trace.warmPool;
-  } else if (policy == Policy::kKedaDefault) {
-    // The HPA KEDA generates: min 1 (KEDA itself handles 0 <-> 1), HPA defaults, no burst.
-    enginePolicy = autoscaler::ScalingPolicy{};
-    enginePolicy.minReplicas = 1;
-    enginePolicy.maxReplicas = function.policy.maxReplicas;
-    enginePolicy.pollingIntervalSeconds = 15;
-    enginePolicy.burst.enabled = false;
+    if (policy == Policy::kSluice) warmPool_ = trace.warmPool;
+    warmAvailable_ = warmPool_;
+    if (policy == Policy::kStaticPeak) {
+      double peak = *std::max_element(trace.arrivals.begin(), trace.arrivals.end());
+      int needed = std::max(1, static_cast<int>(std::ceil(peak / trace.serviceRatePerReplica - 1e-9)));
+      if (trace.partitions > 0) needed = std::min(needed, trace.partitions);
+      replicas_.assign(static_cast<size_t>(needed), 0);
+    }
   }
-  autoscaler::DecisionEngine engine(enginePolicy, clock);
 
+  SimulationResult run() {
+    const int64_t traceTicks = static_cast<int64_t>(trace_.arrivals.size()) * kTicksPerSecond;
+    for (int64_t tick = 0;; ++tick) {
+      if (tick >= traceTicks && (backlog_ <= 1e-9 || tick >= traceTicks + kMaxDrainTicks)) break;
+      clock_.setTick(tick);
+      const double now = tick * kTick;
+      if (tick < traceTicks) arrive(tick, now);
+      refillWarm(tick);
+      const int current = static_cast<int>(replicas_.size());
+      resize(tick, current, desiredAt(tick, current));
+      serve(tick, now);
+    }
+    result_.latencyP50Seconds = quantile(latencies_, served_, 0.50);
+    result_.latencyP99Seconds = quantile(latencies_, served_, 0.99);
+    return result_;
+  }
+
+ private:
   // Metric: the backlog, capped like KEDA's Kafka scaler at partitions x target;
   // for http, the requests waiting or being served (the fluid backlog) or the
   // arrival rate of the current second, averaged by the engine over its windows.
-  auto observe = [&](double backlog, double arrivalRate) {
+  autoscaler::MetricObservation observe(int64_t tick) const {
+    const auto second = static_cast<size_t>(tick / kTicksPerSecond);
+    const double arrivalRate = second < trace_.arrivals.size() ? trace_.arrivals[second] : 0.0;
     autoscaler::MetricObservation m;
     m.name = "backlog";
-    m.target = function.targetPerReplica;
-    m.activationThreshold = function.activationThreshold;
-    double value = backlog;
-    if (trace.partitions > 0) value = std::min(value, trace.partitions * function.targetPerReplica);
-    if (function.metric != SimulatedMetric::kBacklog) {
-      m.name = function.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency" : "http-rps";
-      m.windowed = policy == Policy::kSluice;
-      if (function.metric == SimulatedMetric::kHttpRequestsPerSecond) {
+    m.target = function_.targetPerReplica;
+    m.activationThreshold = function_.activationThreshold;
+    double value = backlog_;
+    if (trace_.partitions > 0) value = std::min(value, trace_.partitions * function_.targetPerReplica);
+    if (function_.metric != SimulatedMetric::kBacklog) {
+      m.name = function_.metric == SimulatedMetric::kHttpConcurrency ? "http-concurrency" : "http-rps";
+      m.windowed = policy_ == Policy::kSluice;
+      if (function_.metric == SimulatedMetric::kHttpRequestsPerSecond) {
         value = arrivalRate;
-        m.active = arrivalRate > 0 || backlog > 0;
+        m.active = arrivalRate > 0 || backlog_ > 0;
       }
     }
     m.value = value;
     return m;
-  };
-  auto rateAt = [&](int64_t tick) {
-    const auto second = static_cast<size_t>(tick / kTicksPerSecond);
-    return second < trace.arrivals.size() ? trace.arrivals[second] : 0.0;
-  };
-
-  std::deque<Chunk> queue;
-  double backlog = 0;
-  std::vector<int64_t> replicas;  // the tick each replica is ready at
-  int warmAvailable = warmPool;
-  std::vector<int64_t> warmRefills;
-  std::vector<std::pair<double, double>> latencies;
-  double served = 0;
-
-  if (policy == Policy::kStaticPeak) {
-    double peak = *std::max_element(trace.arrivals.begin(), trace.arrivals.end());
-    int needed = std::max(1, static_cast<int>(std::ceil(peak / trace.serviceRatePerReplica - 1e-9)));
-    if (trace.partitions > 0) needed = std::min(needed, trace.partitions);
-    replicas.assign(static_cast<size_t>(needed), 0);
   }
 
-  int64_t nextCheck = 0;
-  bool bursting = false;  // the last decision's burst mode
-  // KEDA: the operator's loop (activation at zero, N -> 0 after cooldown) every 30 s, the HPA every 15 s.
-  int64_t kedaNextOperatorCheck = 0;
-  int64_t kedaNextHpaSync = 0;
-  int64_t kedaLastActive = 0;
-  const int64_t traceTicks = static_cast<int64_t>(trace.arrivals.size()) * kTicksPerSecond;
+  void arrive(int64_t tick, double now) {
+    double arriving = trace_.arrivals[static_cast<size_t>(tick / kTicksPerSecond)] / kTicksPerSecond;
+    if (arriving <= 0) return;
+    queue_.push_back({now + kTick / 2, arriving});
+    backlog_ += arriving;
+    result_.eventsTotal += arriving;
+  }
 
-  for (int64_t tick = 0;; ++tick) {
-    if (tick >= traceTicks && (backlog <= 1e-9 || tick >= traceTicks + kMaxDrainTicks)) break;
-    clock.setTick(tick);
-    const double now = tick * kTick;
-
-    if (tick < traceTicks) {
-      double arriving = trace.arrivals[static_cast<size_t>(tick / kTicksPerSecond)] / kTicksPerSecond;
-      if (arriving > 0) {
-        queue.push_back({now + kTick / 2, arriving});
-        backlog += arriving;
-        result.eventsTotal += arriving;
-      }
-    }
-    // Warm-pool pods replaced by a cold start become available again.
-    for (auto it = warmRefills.begin(); it != warmRefills.end();) {
+  // Warm-pool pods replaced by a cold start become available again.
+  void refillWarm(int64_t tick) {
+    for (auto it = warmRefills_.begin(); it != warmRefills_.end();) {
       if (*it <= tick) {
-        ++warmAvailable;
-        it = warmRefills.erase(it);
+        ++warmAvailable_;
+        it = warmRefills_.erase(it);
       } else {
         ++it;
       }
     }
+  }
 
-    const int current = static_cast<int>(replicas.size());
+  int desiredAt(int64_t tick, int current) {
+    if (policy_ == Policy::kSluice && tick >= nextCheck_) {
+      autoscaler::ScaleDecision d = engine_.decide(current, {observe(tick)});
+      bursting_ = d.burst;
+      nextCheck_ = tick + ticksFor(d.nextCheckAfter);
+      return d.desiredReplicas;
+    }
+    if (policy_ == Policy::kKedaDefault) return kedaDesiredAt(tick, current);
+    return current;
+  }
+
+  // KEDA: the operator's loop (activation at zero, N -> 0 after cooldown) every 30 s, the HPA every 15 s.
+  int kedaDesiredAt(int64_t tick, int current) {
     int desired = current;
-    if (policy == Policy::kSluice && tick >= nextCheck) {
-      autoscaler::ScaleDecision d = engine.decide(current, {observe(backlog, rateAt(tick))});
-      desired = d.desiredReplicas;
-      bursting = d.burst;
-      nextCheck = tick + ticksFor(d.nextCheckAfter);
-    } else if (policy == Policy::kKedaDefault) {
-      const bool active = backlog > function.activationThreshold;
-      if (tick >= kedaNextOperatorCheck) {
-        kedaNextOperatorCheck = tick + 30 * kTicksPerSecond;
-        if (active) kedaLastActive = tick;
-        if (current == 0 && active) {
-          desired = std::max(1, function.policy.minReplicas);
-          kedaNextHpaSync = tick + 15 * kTicksPerSecond;
-        } else if (current > 0 && !active && tick - kedaLastActive >= 300 * kTicksPerSecond &&
-                   function.policy.minReplicas == 0) {
-          desired = 0;  // KEDA's N -> 0 jump, bypassing the HPA's scale-down rules
-        }
-      }
-      if (current > 0 && desired != 0 && tick >= kedaNextHpaSync) {
-        kedaNextHpaSync = tick + 15 * kTicksPerSecond;
-        desired = engine.decide(current, {observe(backlog, rateAt(tick))}).desiredReplicas;
+    const bool active = backlog_ > function_.activationThreshold;
+    if (tick >= kedaNextOperatorCheck_) {
+      kedaNextOperatorCheck_ = tick + 30 * kTicksPerSecond;
+      if (active) kedaLastActive_ = tick;
+      if (current == 0 && active) {
+        desired = std::max(1, function_.policy.minReplicas);
+        kedaNextHpaSync_ = tick + 15 * kTicksPerSecond;
+      } else if (current > 0 && !active && tick - kedaLastActive_ >= 300 * kTicksPerSecond &&
+                 function_.policy.minReplicas == 0) {
+        desired = 0;  // KEDA's N -> 0 jump, bypassing the HPA's scale-down rules
       }
     }
+    if (current > 0 && desired != 0 && tick >= kedaNextHpaSync_) {
+      kedaNextHpaSync_ = tick + 15 * kTicksPerSecond;
+      desired = engine_.decide(current, {observe(tick)}).desiredReplicas;
+    }
+    return desired;
+  }
 
+  void resize(int64_t tick, int current, int desired) {
     if (desired > current) {
-      ++result.scaleEvents;
+      ++result_.scaleEvents;
       for (int i = current; i < desired; ++i) {
-        if (warmAvailable > 0) {
-          --warmAvailable;
-          replicas.push_back(tick + ticksFor(trace.warmStartSeconds));
-          warmRefills.push_back(tick + ticksFor(trace.coldStartSeconds));
+        if (warmAvailable_ > 0) {
+          --warmAvailable_;
+          replicas_.push_back(tick + ticksFor(trace_.warmStartSeconds));
+          warmRefills_.push_back(tick + ticksFor(trace_.coldStartSeconds));
         } else {
-          replicas.push_back(tick + ticksFor(trace.coldStartSeconds));
+          replicas_.push_back(tick + ticksFor(trace_.coldStartSeconds));
         }
       }
     } else if (desired < current) {
-      ++result.scaleEvents;
+      ++result_.scaleEvents;
       // Starting replicas go first, then the most recently started.
-      std::sort(replicas.begin(), replicas.end());
-      replicas.resize(static_cast<size_t>(desired));
+      std::sort(replicas_.begin(), replicas_.end());
+      replicas_.resize(static_cast<size_t>(desired));
     }
-
-    int ready = 0;
-    for (int64_t readyAt : replicas) ready += readyAt <= tick ? 1 : 0;
-    int working = trace.partitions > 0 ? std::min(ready, trace.partitions) : ready;
-    double capacity = working * trace.serviceRatePerReplica * kTick;
-    while (capacity > 1e-12 && !queue.empty()) {
-      Chunk& front = queue.front();
-      double take = std::min(capacity, front.events);
-      latencies.emplace_back(now + kTick - front.arrivedAt, take);
-      served += take;
-      front.events -= take;
-      capacity -= take;
-      backlog -= take;
-      if (front.events <= 1e-12) queue.pop_front();
-    }
-    if (backlog < 1e-9) backlog = 0;
-    result.backlogMax = std::max(result.backlogMax, backlog);
-    result.replicaSeconds += static_cast<double>(replicas.size()) * kTick;
-    if (bursting) result.burstSeconds += kTick;
-    result.warmPoolReplicaSeconds += warmPool * kTick;
-    if ((tick + 1) % kTicksPerSecond == 0) result.replicasPerSecond.push_back(static_cast<int>(replicas.size()));
-    result.durationSeconds = now + kTick;
   }
 
-  result.latencyP50Seconds = quantile(latencies, served, 0.50);
-  result.latencyP99Seconds = quantile(latencies, served, 0.99);
-  return result;
+  void serve(int64_t tick, double now) {
+    int ready = 0;
+    for (int64_t readyAt : replicas_) ready += readyAt <= tick ? 1 : 0;
+    int working = trace_.partitions > 0 ? std::min(ready, trace_.partitions) : ready;
+    double capacity = working * trace_.serviceRatePerReplica * kTick;
+    while (capacity > 1e-12 && !queue_.empty()) {
+      Chunk& front = queue_.front();
+      double take = std::min(capacity, front.events);
+      latencies_.emplace_back(now + kTick - front.arrivedAt, take);
+      served_ += take;
+      front.events -= take;
+      capacity -= take;
+      backlog_ -= take;
+      if (front.events <= 1e-12) queue_.pop_front();
+    }
+    if (backlog_ < 1e-9) backlog_ = 0;
+    result_.backlogMax = std::max(result_.backlogMax, backlog_);
+    result_.replicaSeconds += static_cast<double>(replicas_.size()) * kTick;
+    if (bursting_) result_.burstSeconds += kTick;
+    result_.warmPoolReplicaSeconds += warmPool_ * kTick;
+    if ((tick + 1) % kTicksPerSecond == 0) result_.replicasPerSecond.push_back(static_cast<int>(replicas_.size()));
+    result_.durationSeconds = now + kTick;
+  }
+
+  const Trace& trace_;
+  const SimulatedFunction& function_;
+  const Policy policy_;
+  SimulatedClock clock_;
+  autoscaler::DecisionEngine engine_;
+  SimulationResult result_;
+  int warmPool_ = 0;
+  int warmAvailable_ = 0;
+  std::deque<Chunk> queue_;
+  double backlog_ = 0;
+  std::vector<int64_t> replicas_;  // the tick each replica is ready at
+  std::vector<int64_t> warmRefills_;
+  std::vector<std::pair<double, double>> latencies_;  // (latency, events)
+  double served_ = 0;
+  int64_t nextCheck_ = 0;
+  bool bursting_ = false;  // the last decision's burst mode
+  int64_t kedaNextOperatorCheck_ = 0;
+  int64_t kedaNextHpaSync_ = 0;
+  int64_t kedaLastActive_ = 0;
+};
+
+}  // namespace
+
+SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy) {
+  return Simulation(trace, function, policy).run();
 }
 
 std::string toJson(const SimulationResult& r) {

@@ -216,11 +216,24 @@ class Walker {
 
   void check(const json& schema, const json& value, const std::string& pointer) {
     const std::string path = fieldPath(pointer);
+    // A value of the wrong type gets that one error, as the apiserver reports it.
+    if (!checkType(schema, value, pointer, path)) return;
+    if (schema.contains("enum")) checkEnum(schema, value, pointer, path);
+    if (value.is_number()) checkNumber(schema, value, pointer, path);
+    if (value.is_string()) checkString(schema, value, pointer, path);
+    if (value.is_array()) checkArray(schema, value, pointer, path);
+    if (value.is_object()) checkObject(schema, value, pointer, path);
+    checkRules(schema, value, pointer);
+  }
+
+ private:
+  // false when the value is not of the schema's type (or is an allowed null): nothing more to check.
+  bool checkType(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
     if (schema.value("x-kubernetes-int-or-string", false)) {
       if (!value.is_string() && !isInteger(value)) {
         fail(pointer, path + ": Invalid value: \"" + typeName(value) + "\": " + path +
                           " in body must be of type integer,string: \"" + typeName(value) + "\"");
-        return;
+        return false;
       }
     } else if (schema.contains("type")) {
       const std::string type = schema["type"].get<std::string>();
@@ -231,93 +244,103 @@ class Walker {
                 : type == "integer" ? isInteger(value)
                 : type == "number"  ? value.is_number()
                                     : true;
-      if (value.is_null() && schema.value("nullable", false)) return;
+      if (value.is_null() && schema.value("nullable", false)) return false;
       if (!ok) {
         fail(pointer, path + ": Invalid value: \"" + typeName(value) + "\": " + path + " in body must be of type " +
                           type + ": \"" + typeName(value) + "\"");
-        return;
+        return false;
       }
     }
-    if (schema.contains("enum")) {
-      bool found = false;
-      for (const json& allowed : schema["enum"]) found = found || allowed == value;
-      if (!found) {
-        std::string supported;
-        for (const json& allowed : schema["enum"]) supported += (supported.empty() ? "" : ", ") + allowed.dump();
-        fail(pointer, path + ": Unsupported value: " + value.dump() + ": supported values: " + supported);
+    return true;
+  }
+
+  void checkEnum(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
+    bool found = false;
+    for (const json& allowed : schema["enum"]) found = found || allowed == value;
+    if (!found) {
+      std::string supported;
+      for (const json& allowed : schema["enum"]) supported += (supported.empty() ? "" : ", ") + allowed.dump();
+      fail(pointer, path + ": Unsupported value: " + value.dump() + ": supported values: " + supported);
+    }
+  }
+
+  void checkNumber(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
+    if (schema.contains("minimum") && schema.value("exclusiveMinimum", false) &&
+        value.get<double>() <= schema["minimum"].get<double>()) {
+      fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path + " in body should be greater than " +
+                        numberText(schema["minimum"]));
+    } else if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
+      fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
+                        " in body should be greater than or equal to " + numberText(schema["minimum"]));
+    }
+    if (schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
+      fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
+                        " in body should be less than or equal to " + numberText(schema["maximum"]));
+    }
+  }
+
+  void checkString(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
+    const std::string text = value.get<std::string>();
+    // Lengths count characters (runes), as the apiserver does.
+    size_t length = 0;
+    for (unsigned char c : text) length += (c & 0xC0) != 0x80 ? 1 : 0;
+    if (schema.contains("minLength") && length < schema["minLength"].get<size_t>()) {
+      fail(pointer, path + ": Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
+                        schema["minLength"].dump() + " chars long");
+    }
+    if (schema.contains("maxLength") && length > schema["maxLength"].get<size_t>()) {
+      fail(pointer, path + ": Too long: may not be more than " + schema["maxLength"].dump() + " bytes");
+    }
+    if (schema.contains("pattern")) {
+      RE2 pattern(schema["pattern"].get<std::string>(), RE2::Quiet);
+      if (pattern.ok() && !RE2::PartialMatch(text, pattern)) {
+        fail(pointer, path + ": Invalid value: " + value.dump() + ": " + path + " in body should match '" +
+                          schema["pattern"].get<std::string>() + "'");
       }
     }
-    if (value.is_number()) {
-      if (schema.contains("minimum") && schema.value("exclusiveMinimum", false) &&
-          value.get<double>() <= schema["minimum"].get<double>()) {
-        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
-                          " in body should be greater than " + numberText(schema["minimum"]));
-      } else if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
-        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
-                          " in body should be greater than or equal to " + numberText(schema["minimum"]));
-      }
-      if (schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
-        fail(pointer, path + ": Invalid value: " + numberText(value) + ": " + path +
-                          " in body should be less than or equal to " + numberText(schema["maximum"]));
+  }
+
+  void checkArray(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
+    if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>()) {
+      fail(pointer, path + ": Invalid value: " + std::to_string(value.size()) + ": " + path +
+                        " in body should have at least " + schema["minItems"].dump() + " items");
+    }
+    if (schema.contains("maxItems") && value.size() > schema["maxItems"].get<size_t>()) {
+      fail(pointer, path + ": Too many: " + std::to_string(value.size()) + ": must have at most " +
+                        schema["maxItems"].dump() + " items");
+    }
+    if (schema.contains("items")) {
+      for (size_t i = 0; i < value.size(); ++i) check(schema["items"], value[i], pointer + "/" + std::to_string(i));
+    }
+  }
+
+  void checkObject(const json& schema, const json& value, const std::string& pointer, const std::string& path) {
+    if (schema.contains("maxProperties") && value.size() > schema["maxProperties"].get<size_t>()) {
+      fail(pointer, path + ": Too many: " + std::to_string(value.size()) + ": must have at most " +
+                        schema["maxProperties"].dump() + " items");
+    }
+    for (const json& required : schema.value("required", json::array())) {
+      const std::string name = required.get<std::string>();
+      if (!value.contains(name)) {
+        fail(pointer + "/" + name, fieldPath(pointer + "/" + name) + ": Required value");
       }
     }
-    if (value.is_string()) {
-      const std::string text = value.get<std::string>();
-      // Lengths count characters (runes), as the apiserver does.
-      size_t length = 0;
-      for (unsigned char c : text) length += (c & 0xC0) != 0x80 ? 1 : 0;
-      if (schema.contains("minLength") && length < schema["minLength"].get<size_t>()) {
-        fail(pointer, path + ": Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
-                          schema["minLength"].dump() + " chars long");
-      }
-      if (schema.contains("maxLength") && length > schema["maxLength"].get<size_t>()) {
-        fail(pointer, path + ": Too long: may not be more than " + schema["maxLength"].dump() + " bytes");
-      }
-      if (schema.contains("pattern")) {
-        RE2 pattern(schema["pattern"].get<std::string>(), RE2::Quiet);
-        if (pattern.ok() && !RE2::PartialMatch(text, pattern)) {
-          fail(pointer, path + ": Invalid value: " + value.dump() + ": " + path + " in body should match '" +
-                            schema["pattern"].get<std::string>() + "'");
-        }
+    const bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
+    for (const auto& [name, item] : value.items()) {
+      const std::string child = pointer + "/" + name;
+      if (schema.contains("properties") && schema["properties"].contains(name)) {
+        check(schema["properties"][name], item, child);
+      } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
+        check(schema["additionalProperties"], item, child);
+      } else if (!preserve && (schema.contains("properties") || schema.contains("additionalProperties"))) {
+        // kubectl apply's strict field validation refuses these.
+        fail(child, "unknown field \"" + fieldPath(child) + "\"");
       }
     }
-    if (value.is_array()) {
-      if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>()) {
-        fail(pointer, path + ": Invalid value: " + std::to_string(value.size()) + ": " + path +
-                          " in body should have at least " + schema["minItems"].dump() + " items");
-      }
-      if (schema.contains("maxItems") && value.size() > schema["maxItems"].get<size_t>()) {
-        fail(pointer, path + ": Too many: " + std::to_string(value.size()) + ": must have at most " +
-                          schema["maxItems"].dump() + " items");
-      }
-      if (schema.contains("items")) {
-        for (size_t i = 0; i < value.size(); ++i) check(schema["items"], value[i], pointer + "/" + std::to_string(i));
-      }
-    }
-    if (value.is_object()) {
-      if (schema.contains("maxProperties") && value.size() > schema["maxProperties"].get<size_t>()) {
-        fail(pointer, path + ": Too many: " + std::to_string(value.size()) + ": must have at most " +
-                          schema["maxProperties"].dump() + " items");
-      }
-      for (const json& required : schema.value("required", json::array())) {
-        const std::string name = required.get<std::string>();
-        if (!value.contains(name)) {
-          fail(pointer + "/" + name, fieldPath(pointer + "/" + name) + ": Required value");
-        }
-      }
-      const bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
-      for (const auto& [name, item] : value.items()) {
-        const std::string child = pointer + "/" + name;
-        if (schema.contains("properties") && schema["properties"].contains(name)) {
-          check(schema["properties"][name], item, child);
-        } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
-          check(schema["additionalProperties"], item, child);
-        } else if (!preserve && (schema.contains("properties") || schema.contains("additionalProperties"))) {
-          // kubectl apply's strict field validation refuses these.
-          fail(child, "unknown field \"" + fieldPath(child) + "\"");
-        }
-      }
-    }
+  }
+
+  // The CEL rules, through their C++ twins.
+  void checkRules(const json& schema, const json& value, const std::string& pointer) {
     for (const json& validation : schema.value("x-kubernetes-validations", json::array())) {
       const std::string rule = normalizeRule(validation.value("rule", ""));
       auto twin = celTwins().find(rule);
@@ -335,7 +358,6 @@ class Walker {
     }
   }
 
- private:
   void fail(const std::string& pointer, std::string message) { errors_.push_back({pointer, std::move(message)}); }
   std::vector<FieldError>& errors_;
 };

@@ -39,25 +39,10 @@ std::vector<std::string> FunctionController::functionsOfTrigger(const json& trig
   return {kube::objectKey(trigger.value("/metadata/namespace"_json_pointer, std::string("default")), name)};
 }
 
-controller::ReconcileResult FunctionController::reconcile(const std::string& key) {
-  kube::ObjectPtr cached = caches_.functions.get(key);
-  if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer)) {
-    platform_.forget(key);
-    return controller::ReconcileResult::done();
-  }
-  const json& function = *cached;
+json FunctionController::baseStatus(const json& function, const std::vector<json>& triggers) const {
   const std::string ns = function["metadata"].value("namespace", "default");
   const std::string name = function["metadata"].value("name", "");
-  const long long generation = function["metadata"].value("generation", 0LL);
-  const json previousConditions = function.value("/status/conditions"_json_pointer, json::array());
-  const std::string now = rfc3339(clock_.wallNow());
-
-  std::vector<json> triggers;
-  for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
-  }
-  const int desired = api::desiredReplicas(function);
-  json status = {{"observedGeneration", generation},
+  json status = {{"observedGeneration", function["metadata"].value("generation", 0LL)},
                  {"selector", std::string(api::kFunctionLabel) + "=" + name},
                  {"triggerCount", static_cast<int>(triggers.size())}};
   // The gateway's URL of a Function with an http Trigger; removed (merge patch null) when it has none any more.
@@ -68,47 +53,36 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   } else if (function.contains("/status/url"_json_pointer)) {
     status["url"] = nullptr;
   }
-  auto setCounts = [&status](const platform::ReplicaCounts& counts) {
-    status["replicas"] = counts.live();
-    status["readyReplicas"] = counts.ready;
-    if (counts.warm >= 0) status["warmReplicas"] = counts.warm;
-  };
+  return status;
+}
 
-  // A spec the renderer or the platform refuses cannot be fixed by retrying: say so and wait for an edit.
-  auto refuse = [&](const Status& why) {
-    const platform::ReplicaCounts counts = platform_.counts(key);
-    const int live = counts.live();
-    status["replicas"] = live;
-    status["readyReplicas"] = counts.ready;
-    status["conditions"] = json::array({
-        api::condition(previousConditions, "Ready", false, "InvalidSpec", why.message(), generation, now),
-        api::condition(previousConditions, "Active", live > 0, live > 0 ? "Active" : "ScaledToZero", "", generation,
-                       now),
-        api::condition(previousConditions, "Degraded", true, "InvalidSpec", why.message(), generation, now),
-    });
-    events_.record(function, "Warning", "InvalidSpec", why.message());
-    if (Status written = writeStatus(function, status); !written.isOk()) {
-      return controller::ReconcileResult::error(written);
-    }
-    return controller::ReconcileResult::terminalError(why);
-  };
-  auto rendered = spec::renderRuntimeConfig(function, triggers);
-  if (!rendered.isOk()) return refuse(rendered.status());
-
-  platform::ReplicaSpec replicaSpec;
-  replicaSpec.key = key;
-  replicaSpec.function = function;
-  replicaSpec.rendered = std::move(*rendered);
-  replicaSpec.desired = desired;
-  auto applied = platform_.apply(replicaSpec);
-  if (!applied.isOk()) {
-    if (applied.status().code() == StatusCode::kInvalidArgument) return refuse(applied.status());
-    return controller::ReconcileResult::error(applied.status());
+// A spec the renderer or the platform refuses cannot be fixed by retrying: say so and wait for an edit.
+controller::ReconcileResult FunctionController::refuse(const std::string& key, const json& function, json status,
+                                                       const Status& why) {
+  const long long generation = function["metadata"].value("generation", 0LL);
+  const json previous = function.value("/status/conditions"_json_pointer, json::array());
+  const std::string now = rfc3339(clock_.wallNow());
+  const platform::ReplicaCounts counts = platform_.counts(key);
+  const int live = counts.live();
+  status["replicas"] = live;
+  status["readyReplicas"] = counts.ready;
+  status["conditions"] = json::array({
+      api::condition(previous, "Ready", false, "InvalidSpec", why.message(), generation, now),
+      api::condition(previous, "Active", live > 0, live > 0 ? "Active" : "ScaledToZero", "", generation, now),
+      api::condition(previous, "Degraded", true, "InvalidSpec", why.message(), generation, now),
+  });
+  events_.record(function, "Warning", "InvalidSpec", why.message());
+  if (Status written = writeStatus(function, status); !written.isOk()) {
+    return controller::ReconcileResult::error(written);
   }
-  const platform::ApplyOutcome& outcome = *applied;
-  recordSteps(function, outcome, desired);
-  setCounts(outcome.counts);
+  return controller::ReconcileResult::terminalError(why);
+}
 
+json FunctionController::conditionsAfter(const json& function, const platform::ApplyOutcome& outcome,
+                                         int desired) const {
+  const long long generation = function["metadata"].value("generation", 0LL);
+  const json previous = function.value("/status/conditions"_json_pointer, json::array());
+  const std::string now = rfc3339(clock_.wallNow());
   const int live = outcome.counts.live();
   const int ready = outcome.counts.ready;
   const bool allReady = ready >= desired && live == desired;
@@ -123,13 +97,51 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     degradedReason = "ReplicaFailed";
     degradedMessage = std::to_string(outcome.counts.failed) + " replica pod(s) failed and are being replaced";
   }
-  status["conditions"] = json::array({
-      api::condition(previousConditions, "Ready", allReady, readyReason, readyMessage, generation, now),
-      api::condition(previousConditions, "Active", desired > 0, desired > 0 ? "Active" : "ScaledToZero",
+  return json::array({
+      api::condition(previous, "Ready", allReady, readyReason, readyMessage, generation, now),
+      api::condition(previous, "Active", desired > 0, desired > 0 ? "Active" : "ScaledToZero",
                      std::to_string(desired) + " replicas desired", generation, now),
-      api::condition(previousConditions, "Degraded", degradedReason != "AsExpected", degradedReason, degradedMessage,
-                     generation, now),
+      api::condition(previous, "Degraded", degradedReason != "AsExpected", degradedReason, degradedMessage, generation,
+                     now),
   });
+}
+
+controller::ReconcileResult FunctionController::reconcile(const std::string& key) {
+  kube::ObjectPtr cached = caches_.functions.get(key);
+  if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer)) {
+    platform_.forget(key);
+    return controller::ReconcileResult::done();
+  }
+  const json& function = *cached;
+  const std::string ns = function["metadata"].value("namespace", "default");
+  const std::string name = function["metadata"].value("name", "");
+  std::vector<json> triggers;
+  for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
+    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
+  }
+  const int desired = api::desiredReplicas(function);
+  json status = baseStatus(function, triggers);
+
+  auto rendered = spec::renderRuntimeConfig(function, triggers);
+  if (!rendered.isOk()) return refuse(key, function, std::move(status), rendered.status());
+  platform::ReplicaSpec replicaSpec;
+  replicaSpec.key = key;
+  replicaSpec.function = function;
+  replicaSpec.rendered = std::move(*rendered);
+  replicaSpec.desired = desired;
+  auto applied = platform_.apply(replicaSpec);
+  if (!applied.isOk()) {
+    if (applied.status().code() == StatusCode::kInvalidArgument) {
+      return refuse(key, function, std::move(status), applied.status());
+    }
+    return controller::ReconcileResult::error(applied.status());
+  }
+  const platform::ApplyOutcome& outcome = *applied;
+  recordSteps(function, outcome, desired);
+  status["replicas"] = outcome.counts.live();
+  status["readyReplicas"] = outcome.counts.ready;
+  if (outcome.counts.warm >= 0) status["warmReplicas"] = outcome.counts.warm;
+  status["conditions"] = conditionsAfter(function, outcome, desired);
   if (Status s = writeStatus(function, status); !s.isOk()) return controller::ReconcileResult::error(s);
   if (!outcome.failure.empty()) return controller::ReconcileResult::error(internalError(outcome.failure));
   if (outcome.settling) return controller::ReconcileResult::requeueAfter(kSettleRecheck);

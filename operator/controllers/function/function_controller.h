@@ -53,6 +53,13 @@ class FunctionController final : public controller::Reconciler {
   static std::vector<std::string> functionsOfTrigger(const nlohmann::json& trigger);
 
  private:
+  // status fields that do not depend on the pods: generation, selector, Trigger count, URL.
+  nlohmann::json baseStatus(const nlohmann::json& function, const std::vector<nlohmann::json>& triggers) const;
+  // Ready/Active/Degraded after an apply.
+  nlohmann::json conditionsAfter(const nlohmann::json& function, const platform::ApplyOutcome& outcome,
+                                 int desired) const;
+  controller::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
+                                     const Status& why);
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
   void recordSteps(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired);
 

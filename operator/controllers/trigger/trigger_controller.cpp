@@ -88,12 +88,13 @@ Status tcpProbe(const std::string& host, int port) {
 
 TriggerController::TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers,
                                      const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe,
-                                     controller::EventRecorder* events)
+                                     controller::EventRecorder* events, scalers::EndpointAllowList allowed)
     : client_(client),
       triggers_(triggers),
       functions_(functions),
       clock_(clock),
       probe_(std::move(probe)),
+      allowed_(std::move(allowed)),
       events_(events) {}
 
 std::string TriggerController::sourceType(const json& spec) { return api::v1alpha1::sourceTypeOf(spec); }
@@ -117,21 +118,31 @@ std::vector<std::string> TriggerController::triggersOfFunction(const kube::Objec
   return keys;
 }
 
-std::optional<std::string> TriggerController::reachability(const json& spec) const {
-  std::vector<std::string> endpoints;
+std::vector<std::pair<std::string, std::string>> TriggerController::endpointsOf(const json& spec) {
+  std::vector<std::pair<std::string, std::string>> endpoints;  // (field, endpoint)
   const std::string type = sourceType(spec);
   if (type == "kafka") {
-    for (const json& server : spec["kafka"].value("bootstrapServers", json::array())) endpoints.push_back(server);
+    const json servers = spec["kafka"].value("bootstrapServers", json::array());
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i].is_string()) {
+        endpoints.emplace_back("spec.kafka.bootstrapServers[" + std::to_string(i) + "]", servers[i]);
+      }
+    }
   } else if (type == "objectStore" && spec["objectStore"].contains("endpoint")) {
-    endpoints.push_back(spec["objectStore"]["endpoint"]);
+    endpoints.emplace_back("spec.objectStore.endpoint", spec["objectStore"]["endpoint"]);
   } else if (type == "prometheus" && spec["prometheus"].contains("serverAddress")) {
-    endpoints.push_back(spec["prometheus"]["serverAddress"]);
-  } else if (type == "cron" || type == "http") {
-    return std::string();  // nothing outside the operator to reach
+    endpoints.emplace_back("spec.prometheus.serverAddress", spec["prometheus"]["serverAddress"]);
   }
+  return endpoints;
+}
+
+std::optional<std::string> TriggerController::reachability(const json& spec) const {
+  const std::string type = sourceType(spec);
+  if (type == "cron" || type == "http") return std::string();  // nothing outside the operator to reach
+  const auto endpoints = endpointsOf(spec);
   if (endpoints.empty()) return std::nullopt;
   std::string errors;
-  for (const std::string& endpoint : endpoints) {
+  for (const auto& [field, endpoint] : endpoints) {
     std::string host;
     int port = 0;
     if (!splitEndpoint(endpoint, host, port)) return "cannot tell host and port from \"" + endpoint + "\"";
@@ -142,100 +153,124 @@ std::optional<std::string> TriggerController::reachability(const json& spec) con
   return errors;
 }
 
+Status TriggerController::allowedToProbe(const json& spec) const {
+  for (const auto& [field, endpoint] : endpointsOf(spec)) {
+    if (Status s = allowed_.check(endpoint, field); !s.isOk()) return s;
+  }
+  return Status::ok();
+}
+
+Result<TriggerController::Readiness> TriggerController::readiness(const json& trigger) const {
+  const json& spec = trigger.value("spec", json::object());
+  const std::string ns = trigger["metadata"].value("namespace", "default");
+  const std::string function = spec.value("/functionRef/name"_json_pointer, std::string());
+  Readiness out;
+  out.message = "function \"" + function + "\" and all referenced Secrets exist";
+  if (!functions_.get(kube::objectKey(ns, function))) {
+    out.reason = "FunctionNotFound";
+    out.message = "function \"" + function + "\" does not exist in namespace " + ns;
+    return out;
+  }
+  std::vector<std::string> missing;
+  std::map<std::string, json> found;
+  for (const std::string& secret : secretNames(spec)) {
+    auto got = client_.get(kube::resources::kSecrets, ns, secret);
+    if (got.isOk()) {
+      found[secret] = std::move(got).value();
+      continue;
+    }
+    if (got.status().code() != StatusCode::kNotFound) return got.status();
+    missing.push_back(secret);
+  }
+  if (!missing.empty()) {
+    out.reason = "SecretNotFound";
+    out.message = "Secret" + std::string(missing.size() > 1 ? "s" : "") + " not found in namespace " + ns + ":";
+    for (const std::string& s : missing) out.message += " " + s;
+    return out;
+  }
+  // A replica would not start (a secretKeyRef to a missing key) or not
+  // authenticate: name each key that is absent.
+  std::vector<std::string> absent;
+  for (const SecretKey& need : requiredSecretKeys(spec)) {
+    const json& secret = found[need.secret];
+    bool has =
+        (secret.contains("data") && secret["data"].is_object() && secret["data"].contains(need.key)) ||
+        (secret.contains("stringData") && secret["stringData"].is_object() && secret["stringData"].contains(need.key));
+    if (!has) absent.push_back(need.field + ": Secret " + ns + "/" + need.secret + " has no key " + need.key);
+  }
+  if (!absent.empty()) {
+    out.reason = "SecretKeyMissing";
+    out.message = absent.front();
+    for (size_t i = 1; i < absent.size(); ++i) out.message += "; " + absent[i];
+  }
+  if (Result<api::v1alpha1::Trigger> typed = api::v1alpha1::Trigger::fromJson(trigger); typed.isOk()) {
+    for (const SecretKey& used : typed->scalerSecrets()) {
+      out.scalerSecrets = true;
+      std::string refusal = api::v1alpha1::scalerAccessRefusal(found[used.secret], ns, used.field);
+      if (!refusal.empty()) out.scalerRefusals.push_back(std::move(refusal));
+    }
+  }
+  return out;
+}
+
+json TriggerController::sourceReachable(const json& trigger, const std::string& now) const {
+  const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
+  const long long generation = trigger["metadata"].value("generation", 0LL);
+  const json& spec = trigger.value("spec", json::object());
+  // The operator connects only where its allow-list lets its scalers connect: a refused endpoint is not probed.
+  if (Status allowed = allowedToProbe(spec); !allowed.isOk()) {
+    return api::condition(previous, "SourceReachable", false, "EndpointNotAllowed", allowed.message(), generation, now);
+  }
+  std::optional<std::string> reach = reachability(spec);
+  if (!reach) {
+    json unknown = api::condition(previous, "SourceReachable", false, "NotChecked",
+                                  "the operator cannot reach this source's endpoint itself", generation, now);
+    unknown["status"] = "Unknown";
+    return unknown;
+  }
+  return api::condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
+                        reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now);
+}
+
+json TriggerController::scalerCredentials(const json& trigger, const std::vector<std::string>& refusals,
+                                          const std::string& now) const {
+  const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
+  const long long generation = trigger["metadata"].value("generation", 0LL);
+  std::string refused;
+  for (const std::string& r : refusals) refused += (refused.empty() ? "" : "; ") + r;
+  json credentials =
+      api::condition(previous, "ScalerCredentials", refused.empty(), refused.empty() ? "OptedIn" : "SecretNotOptedIn",
+                     refused.empty() ? "every Secret the scaler reads carries the label " +
+                                           std::string(api::v1alpha1::kScalerAccessKey) + "=\"true\""
+                                     : refused,
+                     generation, now);
+  bool wasRefused = false;
+  for (const json& c : previous) {
+    wasRefused = wasRefused || (c.value("type", "") == "ScalerCredentials" && c.value("status", "") == "False" &&
+                                c.value("message", "") == refused);
+  }
+  // Once per refusal, not once per recheck.
+  if (!refused.empty() && !wasRefused && events_) events_->record(trigger, "Warning", "SecretNotOptedIn", refused);
+  return credentials;
+}
+
 controller::ReconcileResult TriggerController::reconcile(const std::string& key) {
   kube::ObjectPtr cached = triggers_.get(key);
   if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer))
     return controller::ReconcileResult::done();
   const json& trigger = *cached;
   const json& spec = trigger.value("spec", json::object());
-  const std::string ns = trigger["metadata"].value("namespace", "default");
-  const std::string name = trigger["metadata"].value("name", "");
   const long long generation = trigger["metadata"].value("generation", 0LL);
-  const json previous = trigger.value("/status/conditions"_json_pointer, json::array());
   const std::string now = rfc3339(clock_.wallNow());
 
   // Ready: the Function and every referenced Secret exist.
-  const std::string function = spec.value("/functionRef/name"_json_pointer, std::string());
-  std::string notReadyReason;
-  std::string message = "function \"" + function + "\" and all referenced Secrets exist";
-  // The Secrets the operator would read itself, and why it may not ("" when it may); empty when none.
-  std::vector<std::string> scalerRefusals;
-  bool scalerSecrets = false;
-  if (!functions_.get(kube::objectKey(ns, function))) {
-    notReadyReason = "FunctionNotFound";
-    message = "function \"" + function + "\" does not exist in namespace " + ns;
-  } else {
-    std::vector<std::string> missing;
-    std::map<std::string, json> found;
-    for (const std::string& secret : secretNames(spec)) {
-      auto got = client_.get(kube::resources::kSecrets, ns, secret);
-      if (got.isOk()) {
-        found[secret] = std::move(got).value();
-        continue;
-      }
-      if (got.status().code() != StatusCode::kNotFound) return controller::ReconcileResult::error(got.status());
-      missing.push_back(secret);
-    }
-    if (!missing.empty()) {
-      notReadyReason = "SecretNotFound";
-      message = "Secret" + std::string(missing.size() > 1 ? "s" : "") + " not found in namespace " + ns + ":";
-      for (const std::string& s : missing) message += " " + s;
-    } else {
-      // A replica would not start (a secretKeyRef to a missing key) or not
-      // authenticate: name each key that is absent.
-      std::vector<std::string> absent;
-      for (const SecretKey& need : requiredSecretKeys(spec)) {
-        const json& secret = found[need.secret];
-        bool has = (secret.contains("data") && secret["data"].is_object() && secret["data"].contains(need.key)) ||
-                   (secret.contains("stringData") && secret["stringData"].is_object() &&
-                    secret["stringData"].contains(need.key));
-        if (!has) absent.push_back(need.field + ": Secret " + ns + "/" + need.secret + " has no key " + need.key);
-      }
-      if (!absent.empty()) {
-        notReadyReason = "SecretKeyMissing";
-        message = absent.front();
-        for (size_t i = 1; i < absent.size(); ++i) message += "; " + absent[i];
-      }
-      if (Result<api::v1alpha1::Trigger> typed = api::v1alpha1::Trigger::fromJson(trigger); typed.isOk()) {
-        for (const SecretKey& used : typed->scalerSecrets()) {
-          scalerSecrets = true;
-          std::string refusal = api::v1alpha1::scalerAccessRefusal(found[used.secret], ns, used.field);
-          if (!refusal.empty()) scalerRefusals.push_back(std::move(refusal));
-        }
-      }
-    }
-  }
-  json conditions =
-      json::array({api::condition(previous, "Ready", notReadyReason.empty(),
-                                  notReadyReason.empty() ? "Ready" : notReadyReason, message, generation, now)});
-  std::optional<std::string> reach = reachability(spec);
-  if (!reach) {
-    json unknown = api::condition(previous, "SourceReachable", false, "NotChecked",
-                                  "the operator cannot reach this source's endpoint itself", generation, now);
-    unknown["status"] = "Unknown";
-    conditions.push_back(unknown);
-  } else {
-    conditions.push_back(
-        api::condition(previous, "SourceReachable", reach->empty(), reach->empty() ? "Reachable" : "Unreachable",
-                       reach->empty() ? "the source's endpoint accepts connections" : *reach, generation, now));
-  }
-  if (scalerSecrets) {
-    std::string refused;
-    for (const std::string& r : scalerRefusals) refused += (refused.empty() ? "" : "; ") + r;
-    json credentials =
-        api::condition(previous, "ScalerCredentials", refused.empty(), refused.empty() ? "OptedIn" : "SecretNotOptedIn",
-                       refused.empty() ? "every Secret the scaler reads carries the label " +
-                                             std::string(api::v1alpha1::kScalerAccessKey) + "=\"true\""
-                                       : refused,
-                       generation, now);
-    bool wasRefused = false;
-    for (const json& c : previous) {
-      wasRefused = wasRefused || (c.value("type", "") == "ScalerCredentials" && c.value("status", "") == "False" &&
-                                  c.value("message", "") == refused);
-    }
-    if (!refused.empty() && !wasRefused && events_) events_->record(trigger, "Warning", "SecretNotOptedIn", refused);
-    conditions.push_back(std::move(credentials));
-  }
+  Result<Readiness> ready = readiness(trigger);
+  if (!ready.isOk()) return controller::ReconcileResult::error(ready.status());
+  json conditions = json::array(
+      {api::condition(trigger.value("/status/conditions"_json_pointer, json::array()), "Ready", ready->reason.empty(),
+                      ready->reason.empty() ? "Ready" : ready->reason, ready->message, generation, now)});
+  conditions.push_back(sourceReachable(trigger, now));
+  if (ready->scalerSecrets) conditions.push_back(scalerCredentials(trigger, ready->scalerRefusals, now));
   json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
   json current = trigger.value("status", json::object());
   bool changed = false;
@@ -244,7 +279,9 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
   if (changed) {
     kube::PatchOptions options;
     options.subresource = "status";
-    auto patched = client_.patch(spec::kTriggers, ns, name, kube::PatchType::kMerge, json{{"status", status}}, options);
+    auto patched = client_.patch(spec::kTriggers, trigger["metadata"].value("namespace", "default"),
+                                 trigger["metadata"].value("name", ""), kube::PatchType::kMerge,
+                                 json{{"status", status}}, options);
     if (!patched.isOk() && patched.status().code() != StatusCode::kNotFound) {
       return controller::ReconcileResult::error(patched.status());
     }

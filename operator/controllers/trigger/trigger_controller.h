@@ -32,6 +32,7 @@
 #include "controller/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "scalers/endpoint_allow_list.h"
 
 namespace sluice::controllers {
 
@@ -42,7 +43,8 @@ Status tcpProbe(const std::string& host, int port);
 class TriggerController final : public controller::Reconciler {
  public:
   TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& functions,
-                    Clock& clock, EndpointProbe probe = tcpProbe, controller::EventRecorder* events = nullptr);
+                    Clock& clock, EndpointProbe probe = tcpProbe, controller::EventRecorder* events = nullptr,
+                    scalers::EndpointAllowList allowed = {});
 
   controller::ReconcileResult reconcile(const std::string& key) override;
 
@@ -57,14 +59,31 @@ class TriggerController final : public controller::Reconciler {
   static std::vector<std::string> triggersOfFunction(const kube::ObjectCache& triggers, const kube::Json& function);
 
  private:
+  // The Ready condition's inputs: the Function and Secrets (keys) exist; the scaler's Secrets opted in.
+  struct Readiness {
+    std::string reason;  // "" when ready
+    std::string message;
+    bool scalerSecrets = false;               // the operator itself would read Secrets
+    std::vector<std::string> scalerRefusals;  // why it may not, one per Secret
+  };
+  Result<Readiness> readiness(const kube::Json& trigger) const;
+  kube::Json sourceReachable(const kube::Json& trigger, const std::string& now) const;
+  kube::Json scalerCredentials(const kube::Json& trigger, const std::vector<std::string>& refusals,
+                               const std::string& now) const;
   // "" when reachable; the error text otherwise; nullopt when the operator cannot tell.
   std::optional<std::string> reachability(const kube::Json& spec) const;
+  // The endpoints the source names, each with its field.
+  static std::vector<std::pair<std::string, std::string>> endpointsOf(const kube::Json& spec);
+  // PermissionDenied naming the first endpoint the allow-list refuses.
+  Status allowedToProbe(const kube::Json& spec) const;
 
   kube::ResourceClient& client_;
   const kube::ObjectCache& triggers_;
   const kube::ObjectCache& functions_;
   Clock& clock_;
   EndpointProbe probe_;
+  // The operator's scaler endpoint allow-list: an endpoint it does not allow is not probed either.
+  scalers::EndpointAllowList allowed_;
   controller::EventRecorder* events_;  // may be null (no Events)
 };
 

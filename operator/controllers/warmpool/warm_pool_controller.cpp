@@ -52,16 +52,8 @@ Result<json> WarmPoolController::warmPodOf(const json& function) const {
                                 {options_.runtimeImage, platform::configMapNameOf(name), options_.defaultMemory});
 }
 
-controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
-  const std::string key = expectationsKey(ns);
-  if (!expectations_.satisfied(key)) return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
-
-  struct Pool {
-    json pod;  // what a new member looks like
-    int size = 0;
-    std::vector<json> pods;
-  };
-  std::map<std::string, Pool> pools;  // pool name -> wanted size and current pods
+std::map<std::string, WarmPoolController::Pool> WarmPoolController::poolsOf(const std::string& ns) const {
+  std::map<std::string, Pool> pools;
   for (const kube::ObjectPtr& f : functions_.byNamespace(ns)) {
     if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
     int size = api::warmPoolSize(*f, options_.defaultWarmPoolSize);
@@ -76,13 +68,13 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
     if (!api::isWarmPod(*p)) continue;
     pools[p->value("/metadata/labels"_json_pointer / api::kPoolLabel, std::string())].pods.push_back(*p);
   }
-  if (pools.empty()) return controller::ReconcileResult::done();
+  return pools;
+}
 
-  std::vector<json> creates;
-  std::vector<json> deletes;
+WarmPoolController::Plan WarmPoolController::plan(const std::string& ns, std::map<std::string, Pool>& pools) {
+  Plan out;
   const Clock::TimePoint now = clock_.now();
-  Clock::Duration refillWait = Clock::Duration::max();  // until the first deferred refill
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   for (auto& [name, pool] : pools) {
     const int have = static_cast<int>(pool.pods.size());
     const std::string poolKey = ns + "/" + name;
@@ -92,10 +84,10 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
     if (have < pool.size) {
       auto at = refillAt_.find(poolKey);
       if (at != refillAt_.end() && now < at->second) {
-        refillWait = std::min(refillWait, at->second - now);
+        out.refillWait = std::min(out.refillWait, at->second - now);
       } else {
         if (at != refillAt_.end()) refillAt_.erase(at);
-        for (int i = have; i < pool.size; ++i) creates.push_back(pool.pod);
+        for (int i = have; i < pool.size; ++i) out.creates.push_back(pool.pod);
       }
     }
     if (have > pool.size) {
@@ -105,7 +97,7 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
         return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) >
                b.value("/metadata/creationTimestamp"_json_pointer, std::string());
       });
-      deletes.insert(deletes.end(), pool.pods.begin(), pool.pods.begin() + (have - pool.size));
+      out.deletes.insert(out.deletes.end(), pool.pods.begin(), pool.pods.begin() + (have - pool.size));
     }
   }
   // Pools gone from the namespace are forgotten.
@@ -117,21 +109,14 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
       ++it;
     }
   }
-  lock.unlock();
-  const auto after = [&](controller::ReconcileResult result) {
-    if (refillWait != Clock::Duration::max() && result.status.isOk()) {
-      return controller::ReconcileResult::requeueAfter(refillWait);
-    }
-    return result;
-  };
-  if (creates.empty() && deletes.empty()) return after(controller::ReconcileResult::done());
-  if (!creates.empty()) {
-    // The pods read the token from this Secret at start.
-    if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
-  }
-  expectations_.expect(key, static_cast<int>(creates.size()), static_cast<int>(deletes.size()));
+  return out;
+}
+
+Status WarmPoolController::carryOut(const std::string& ns, const Plan& plan) {
+  const std::string key = expectationsKey(ns);
+  expectations_.expect(key, static_cast<int>(plan.creates.size()), static_cast<int>(plan.deletes.size()));
   Status first = Status::ok();
-  for (const json& pod : deletes) {
+  for (const json& pod : plan.deletes) {
     const std::string name = pod["metadata"].value("name", "");
     kube::DeleteOptions options;
     options.preconditionUid = pod["metadata"].value("uid", "");
@@ -143,7 +128,7 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
       if (s.code() != StatusCode::kNotFound && first.isOk()) first = s.withContext("delete warm pod " + name);
     }
   }
-  for (const json& pod : creates) {
+  for (const json& pod : plan.creates) {
     auto created = client_.create(kube::resources::kPods, ns, pod);
     if (created.isOk()) {
       SLUICE_LOG_INFO("warm pool {}: created pod {}", ns, created->value("/metadata/name"_json_pointer, std::string()));
@@ -155,8 +140,25 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
       if (first.isOk()) first = created.status().withContext("create warm pod");
     }
   }
-  if (!first.isOk()) return controller::ReconcileResult::error(first);
-  return after(controller::ReconcileResult::done());
+  return first;
+}
+
+controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
+  if (!expectations_.satisfied(expectationsKey(ns)))
+    return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
+  std::map<std::string, Pool> pools = poolsOf(ns);
+  if (pools.empty()) return controller::ReconcileResult::done();
+  const Plan planned = plan(ns, pools);
+  if (!planned.creates.empty()) {
+    // The pods read the token from this Secret at start.
+    if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
+  }
+  Status status = planned.creates.empty() && planned.deletes.empty() ? Status::ok() : carryOut(ns, planned);
+  if (!status.isOk()) return controller::ReconcileResult::error(status);
+  // A deferred refill comes back when it is due.
+  if (planned.refillWait != Clock::Duration::max())
+    return controller::ReconcileResult::requeueAfter(planned.refillWait);
+  return controller::ReconcileResult::done();
 }
 
 }  // namespace sluice::controllers

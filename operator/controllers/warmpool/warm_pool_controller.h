@@ -56,8 +56,25 @@ class WarmPoolController final : public controller::Reconciler {
   static std::vector<std::string> namespaceOf(const kube::Json& object);
 
  private:
+  struct Pool {
+    kube::Json pod;  // what a new member looks like
+    int size = 0;    // the largest size its Functions ask for
+    std::vector<kube::Json> pods;
+  };
+  struct Plan {
+    std::vector<kube::Json> creates;
+    std::vector<kube::Json> deletes;
+    Clock::Duration refillWait = Clock::Duration::max();  // until the first deferred refill
+  };
+
   // The warm pod of `function` (its Triggers from the cache), or why there is none.
   Result<kube::Json> warmPodOf(const kube::Json& function) const;
+  // By pool name: what the namespace's Functions ask for and the warm pods it has.
+  std::map<std::string, Pool> poolsOf(const std::string& ns) const;
+  // The pods to create and delete now, and when a deferred refill is due; updates the shrink memory.
+  Plan plan(const std::string& ns, std::map<std::string, Pool>& pools);
+  // Creates and deletes under expectations; the first error.
+  Status carryOut(const std::string& ns, const Plan& plan);
 
   WarmPoolControllerOptions options_;
   kube::ResourceClient& client_;

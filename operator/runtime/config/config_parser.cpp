@@ -554,6 +554,62 @@ void checkExpression(const std::string& path, const std::string& expression) {
   if (!compiled) fail(path, compiled.status().message());
 }
 
+SetOperatorConfig parseSetOperator(Fields& o) {
+  SetOperatorConfig op;
+  const json& fields = o.required("fields");
+  if (!fields.is_object() || fields.empty()) {
+    fail(o.at("fields"), std::string("must be a non-empty object of field: value, got ") + shown(fields));
+  }
+  for (const auto& [name, item] : fields.items()) {
+    checkFieldPath(o.at("fields") + "." + name, name);
+    op.fields.emplace_back(name, nlohmann::json::parse(item.dump()));
+  }
+  return op;
+}
+
+MaskOperatorConfig parseMaskOperator(Fields& o) {
+  MaskOperatorConfig op;
+  o.string("field", op.field);
+  if (!op.field.empty()) checkFieldPath(o.at("field"), op.field);
+  op.pattern = requiredField(o, "pattern");
+  if (auto error = pipeline::checkRegex(op.pattern); !error.empty()) fail(o.at("pattern"), error);
+  o.string("replacement", op.replacement);
+  return op;
+}
+
+ParseOperatorConfig parseParseOperator(Fields& o) {
+  ParseOperatorConfig op;
+  op.format = static_cast<ParseFormat>(o.choice("format", {"json", "regex", "keyvalue"}, 0));
+  o.string("field", op.field);
+  if (!op.field.empty()) checkFieldPath(o.at("field"), op.field);
+  o.string("target", op.target);
+  if (!op.target.empty()) checkFieldPath(o.at("target"), op.target);
+  if (op.format == ParseFormat::kRegex) {
+    op.pattern = requiredField(o, "pattern");
+    if (auto error = pipeline::checkRegex(op.pattern, true); !error.empty()) fail(o.at("pattern"), error);
+  } else if (o.has("pattern")) {
+    fail(o.at("pattern"), "is only used with format regex");
+  }
+  o.string("pairSeparator", op.pairSeparator, false, false);
+  o.string("keyValueSeparator", op.keyValueSeparator, false, false);
+  return op;
+}
+
+DecompressOperatorConfig parseDecompressOperator(Fields& o) {
+  DecompressOperatorConfig op;
+  op.format = static_cast<DecompressFormat>(o.choice("format", {"auto", "gzip", "zip", "tar"}, 0));
+  size_t split = o.choice("split", {"lines", "none"}, 0);
+  op.splitLines = split == 0;
+  if (o.has("maxBytes")) {
+    const json& v = *o.get("maxBytes");
+    if (!v.is_number_integer() || v.get<int64_t>() < 1) {
+      fail(o.at("maxBytes"), std::string("must be a positive integer, got ") + shown(v));
+    }
+    op.maxBytes = v.get<int64_t>();
+  }
+  return op;
+}
+
 OperatorConfig parseOperator(const json& value, const std::string& path) {
   Fields f(value, path);
   std::string kind = oneKind(
@@ -592,53 +648,13 @@ OperatorConfig parseOperator(const json& value, const std::string& path) {
     }
     out.op = op;
   } else if (kind == "set") {
-    SetOperatorConfig op;
-    const json& fields = o.required("fields");
-    if (!fields.is_object() || fields.empty()) {
-      fail(o.at("fields"), std::string("must be a non-empty object of field: value, got ") + shown(fields));
-    }
-    for (const auto& [name, item] : fields.items()) {
-      checkFieldPath(o.at("fields") + "." + name, name);
-      op.fields.emplace_back(name, nlohmann::json::parse(item.dump()));
-    }
-    out.op = op;
+    out.op = parseSetOperator(o);
   } else if (kind == "mask") {
-    MaskOperatorConfig op;
-    o.string("field", op.field);
-    if (!op.field.empty()) checkFieldPath(o.at("field"), op.field);
-    op.pattern = requiredField(o, "pattern");
-    if (auto error = pipeline::checkRegex(op.pattern); !error.empty()) fail(o.at("pattern"), error);
-    o.string("replacement", op.replacement);
-    out.op = op;
+    out.op = parseMaskOperator(o);
   } else if (kind == "parse") {
-    ParseOperatorConfig op;
-    op.format = static_cast<ParseFormat>(o.choice("format", {"json", "regex", "keyvalue"}, 0));
-    o.string("field", op.field);
-    if (!op.field.empty()) checkFieldPath(o.at("field"), op.field);
-    o.string("target", op.target);
-    if (!op.target.empty()) checkFieldPath(o.at("target"), op.target);
-    if (op.format == ParseFormat::kRegex) {
-      op.pattern = requiredField(o, "pattern");
-      if (auto error = pipeline::checkRegex(op.pattern, true); !error.empty()) fail(o.at("pattern"), error);
-    } else if (o.has("pattern")) {
-      fail(o.at("pattern"), "is only used with format regex");
-    }
-    o.string("pairSeparator", op.pairSeparator, false, false);
-    o.string("keyValueSeparator", op.keyValueSeparator, false, false);
-    out.op = op;
+    out.op = parseParseOperator(o);
   } else if (kind == "decompress") {
-    DecompressOperatorConfig op;
-    op.format = static_cast<DecompressFormat>(o.choice("format", {"auto", "gzip", "zip", "tar"}, 0));
-    size_t split = o.choice("split", {"lines", "none"}, 0);
-    op.splitLines = split == 0;
-    if (o.has("maxBytes")) {
-      const json& v = *o.get("maxBytes");
-      if (!v.is_number_integer() || v.get<int64_t>() < 1) {
-        fail(o.at("maxBytes"), std::string("must be a positive integer, got ") + shown(v));
-      }
-      op.maxBytes = v.get<int64_t>();
-    }
-    out.op = op;
+    out.op = parseDecompressOperator(o);
   } else if (kind == "route") {
     RouteOperatorConfig op;
     op.field = requiredField(o, "field");
@@ -651,6 +667,75 @@ OperatorConfig parseOperator(const json& value, const std::string& path) {
   }
   o.finish();
   return out;
+}
+
+CompatConfig parseCompat(const json& value) {
+  CompatConfig compat;
+  Fields c(value, "compat");
+  c.string("region", compat.region);
+  c.string("appId", compat.appId);
+  c.string("uin", compat.uin);
+  c.string("accountId", compat.accountId);
+  compat.lambdaKafka =
+      static_cast<LambdaKafkaForm>(c.choice("lambdaKafkaEventSource", {"SelfManagedKafka", "aws:kafka"}, 0));
+  c.string("mskClusterArn", compat.mskClusterArn);
+  if (!compat.accountId.empty() && !std::regex_match(compat.accountId, std::regex("[0-9]{12}"))) {
+    fail("compat.accountId", "must be 12 digits, got \"" + compat.accountId + "\"");
+  }
+  if (!compat.mskClusterArn.empty() && compat.mskClusterArn.rfind("arn:", 0) != 0) {
+    fail("compat.mskClusterArn", "must be an ARN (arn:aws:kafka:...), got \"" + compat.mskClusterArn + "\"");
+  }
+  c.finish();
+  return compat;
+}
+
+RetryConfig parseRetry(const json& value) {
+  RetryConfig retry;
+  Fields r(value, "retry");
+  r.integer("maxAttempts", retry.maxAttempts, 1, 1000);
+  if (const json* backoff = r.get("backoff")) {
+    Fields b(*backoff, "retry.backoff");
+    b.duration("initialDelay", retry.backoff.initialDelay, std::chrono::milliseconds(1));
+    b.duration("maxDelay", retry.backoff.maxDelay, std::chrono::milliseconds(1));
+    b.number("multiplier", retry.backoff.multiplier, 1.0, 100.0);
+    b.number("jitter", retry.backoff.jitter, 0.0, 1.0);
+    if (retry.backoff.maxDelay < retry.backoff.initialDelay) {
+      fail("retry.backoff.maxDelay", "must be at least initialDelay (" +
+                                         std::to_string(retry.backoff.initialDelay.count()) + "ms), got " +
+                                         std::to_string(retry.backoff.maxDelay.count()) + "ms");
+    }
+    b.finish();
+  }
+  r.finish();
+  return retry;
+}
+
+// Rules between fields: the runtime's requirements, routes naming declared outputs.
+void checkCrossFields(const FunctionConfig& out) {
+  if (out.runtime == RuntimeKind::kPython311) {
+    static const std::regex kHandler("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\.[A-Za-z_][A-Za-z0-9_]*");
+    if (!std::regex_match(out.handler, kHandler)) {
+      fail("handler", "must be module.function such as \"index.main_handler\", got \"" + out.handler + "\"");
+    }
+    if (out.codeDir.empty() && out.codeFiles.empty()) fail("codeDir", "is required for runtime python3.11");
+    if (!out.pipeline.empty()) fail("pipeline", "is only used with runtime builtin");
+  } else {
+    if (out.pipeline.empty()) fail("pipeline", "must not be empty for runtime builtin");
+  }
+  for (size_t i = 0; i < out.pipeline.size(); ++i) {
+    const auto* route = std::get_if<RouteOperatorConfig>(&out.pipeline[i].op);
+    if (route == nullptr) continue;
+    std::vector<std::string> known;
+    for (const auto& output : out.outputs) known.push_back(output.name);
+    auto check = [&](const std::string& path, const std::string& name) {
+      if (findOutput(out, name) == nullptr || name.empty()) {
+        fail(path, "unknown output \"" + name + "\" (outputs: " + (known.empty() ? "none" : join(known)) + ")");
+      }
+    };
+    std::string base = "pipeline[" + std::to_string(i) + "].route";
+    for (const auto& [value, name] : route->routes) check(base + ".routes." + value, name);
+    if (!route->defaultOutput.empty()) check(base + ".default", route->defaultOutput);
+  }
 }
 
 FunctionConfig parseFunction(const json& root) {
@@ -675,23 +760,7 @@ FunctionConfig parseFunction(const json& root) {
   f.integer("concurrency", out.concurrency, 1, 1024);
   out.eventShape = static_cast<EventShape>(f.choice("eventShape", {"canonical", "scf", "lambda"}, 0));
   out.environment = f.stringMap("environment");
-  if (const json* compat = f.get("compat")) {
-    Fields c(*compat, "compat");
-    c.string("region", out.compat.region);
-    c.string("appId", out.compat.appId);
-    c.string("uin", out.compat.uin);
-    c.string("accountId", out.compat.accountId);
-    out.compat.lambdaKafka =
-        static_cast<LambdaKafkaForm>(c.choice("lambdaKafkaEventSource", {"SelfManagedKafka", "aws:kafka"}, 0));
-    c.string("mskClusterArn", out.compat.mskClusterArn);
-    if (!out.compat.accountId.empty() && !std::regex_match(out.compat.accountId, std::regex("[0-9]{12}"))) {
-      fail("compat.accountId", "must be 12 digits, got \"" + out.compat.accountId + "\"");
-    }
-    if (!out.compat.mskClusterArn.empty() && out.compat.mskClusterArn.rfind("arn:", 0) != 0) {
-      fail("compat.mskClusterArn", "must be an ARN (arn:aws:kafka:...), got \"" + out.compat.mskClusterArn + "\"");
-    }
-    c.finish();
-  }
+  if (const json* compat = f.get("compat")) out.compat = parseCompat(*compat);
   if (const json* memory = f.get("memoryLimitMb")) {
     if (!memory->is_number_integer() || memory->get<int64_t>() < 0) {
       fail("memoryLimitMb", std::string("must be a non-negative integer, got ") + shown(*memory));
@@ -699,24 +768,7 @@ FunctionConfig parseFunction(const json& root) {
     out.memoryLimitMb = memory->get<int64_t>();
   }
 
-  if (const json* retry = f.get("retry")) {
-    Fields r(*retry, "retry");
-    r.integer("maxAttempts", out.retry.maxAttempts, 1, 1000);
-    if (const json* backoff = r.get("backoff")) {
-      Fields b(*backoff, "retry.backoff");
-      b.duration("initialDelay", out.retry.backoff.initialDelay, std::chrono::milliseconds(1));
-      b.duration("maxDelay", out.retry.backoff.maxDelay, std::chrono::milliseconds(1));
-      b.number("multiplier", out.retry.backoff.multiplier, 1.0, 100.0);
-      b.number("jitter", out.retry.backoff.jitter, 0.0, 1.0);
-      if (out.retry.backoff.maxDelay < out.retry.backoff.initialDelay) {
-        fail("retry.backoff.maxDelay", "must be at least initialDelay (" +
-                                           std::to_string(out.retry.backoff.initialDelay.count()) + "ms), got " +
-                                           std::to_string(out.retry.backoff.maxDelay.count()) + "ms");
-      }
-      b.finish();
-    }
-    r.finish();
-  }
+  if (const json* retry = f.get("retry")) out.retry = parseRetry(*retry);
 
   if (const json* outputs = f.get("outputs")) {
     if (!outputs->is_array()) fail("outputs", std::string("must be a list, got ") + shown(*outputs));
@@ -754,31 +806,7 @@ FunctionConfig parseFunction(const json& root) {
   }
   f.finish();
 
-  // Cross-field rules.
-  if (out.runtime == RuntimeKind::kPython311) {
-    static const std::regex kHandler("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\.[A-Za-z_][A-Za-z0-9_]*");
-    if (!std::regex_match(out.handler, kHandler)) {
-      fail("handler", "must be module.function such as \"index.main_handler\", got \"" + out.handler + "\"");
-    }
-    if (out.codeDir.empty() && out.codeFiles.empty()) fail("codeDir", "is required for runtime python3.11");
-    if (!out.pipeline.empty()) fail("pipeline", "is only used with runtime builtin");
-  } else {
-    if (out.pipeline.empty()) fail("pipeline", "must not be empty for runtime builtin");
-  }
-  for (size_t i = 0; i < out.pipeline.size(); ++i) {
-    const auto* route = std::get_if<RouteOperatorConfig>(&out.pipeline[i].op);
-    if (route == nullptr) continue;
-    std::vector<std::string> known;
-    for (const auto& output : out.outputs) known.push_back(output.name);
-    auto check = [&](const std::string& path, const std::string& name) {
-      if (findOutput(out, name) == nullptr || name.empty()) {
-        fail(path, "unknown output \"" + name + "\" (outputs: " + (known.empty() ? "none" : join(known)) + ")");
-      }
-    };
-    std::string base = "pipeline[" + std::to_string(i) + "].route";
-    for (const auto& [value, name] : route->routes) check(base + ".routes." + value, name);
-    if (!route->defaultOutput.empty()) check(base + ".default", route->defaultOutput);
-  }
+  checkCrossFields(out);
   return out;
 }
 

@@ -168,106 +168,132 @@ std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& 
   return budgets;
 }
 
+namespace {
+
+Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& trigger,
+                                                 const config::KafkaSourceConfig& kafka,
+                                                 const config::FunctionConfig& function, RuntimeMetrics& metrics,
+                                                 Clock& clock, const std::string& where) {
+  auto properties = kafkaProperties(kafka.security, kafka.properties, where + ".kafka");
+  if (!properties.isOk()) return properties.status();
+  KafkaSourceOptions options;
+  options.triggerName = trigger.name;
+  options.bootstrapServers = kafka.bootstrapServers;
+  options.topics = kafka.topics;
+  options.consumerGroup = kafka.consumerGroup;
+  options.initialOffset = kafka.initialOffset;
+  // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
+  if (kafka.batchSize > 1) options.maxBatch = kafka.batchSize;
+  const auto budgets = triggerByteBudgets(function);
+  if (auto budget = budgets.find(trigger.name); budget != budgets.end()) {
+    options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
+  }
+  options.properties = std::move(properties).value();
+  return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
+}
+
+// A RabbitMQ queue: a rabbitmq Trigger's, or the asynchronous invocations of an http Trigger.
+Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerName,
+                                                    const config::AmqpConnectionConfig& connection,
+                                                    const std::string& queue, int prefetch, bool httpInvocations,
+                                                    Clock& clock, const std::string& where) {
+  auto url = amqpUrl(connection, where);
+  if (!url.isOk()) return url.status();
+  RabbitMqSourceOptions options;
+  options.triggerName = triggerName;
+  options.url = *url;
+  options.queue = queue;
+  options.prefetch = prefetch;
+  options.httpInvocations = httpInvocations;
+  return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
+}
+
+Result<std::unique_ptr<Source>> buildDirSource(const std::string& triggerName,
+                                               const config::ObjectStoreSourceConfig& store, Clock& clock,
+                                               const std::string& where) {
+  DirSourceOptions options;
+  options.triggerName = triggerName;
+  options.directory = store.prefix;
+  if (store.afterProcessing == config::AfterProcessing::kMove) {
+    if (store.moveToPrefix.empty()) {
+      return invalidArgument(where + ".objectStore.moveToPrefix: is required with afterProcessing move");
+    }
+    options.afterProcessing = DirAfterProcessing::kMove;
+    options.moveTo = store.moveToPrefix;
+  }
+  options.pollInterval = store.pollInterval;
+  options.claimTtl = store.claimTtl;
+  return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options), clock));
+}
+
+Result<std::unique_ptr<Source>> buildS3Source(const std::string& triggerName,
+                                              const config::ObjectStoreSourceConfig& store, Clock& clock,
+                                              const std::string& where) {
+  auto client = s3Client(store.endpoint, store.region, store.bucket, store.pathStyle, store.accessKeyEnv,
+                         store.secretKeyEnv, where + ".objectStore");
+  if (!client.isOk()) return client.status();
+  S3SourceOptions options;
+  options.triggerName = triggerName;
+  options.prefix = store.prefix;
+  switch (store.afterProcessing) {
+    case config::AfterProcessing::kDelete: options.afterProcessing = S3AfterProcessing::kDelete; break;
+    case config::AfterProcessing::kMove: options.afterProcessing = S3AfterProcessing::kMove; break;
+    case config::AfterProcessing::kTag: options.afterProcessing = S3AfterProcessing::kTag; break;
+  }
+  options.moveToPrefix = store.moveToPrefix;
+  options.tagKey = store.tagKey;
+  options.tagValue = store.tagValue;
+  options.pollInterval = store.pollInterval;
+  options.claimTtl = store.claimTtl;
+  return std::unique_ptr<Source>(std::make_unique<S3Source>(std::move(options), std::move(client).value(), clock));
+}
+
+Result<std::unique_ptr<Source>> buildWebHdfsSource(const std::string& triggerName,
+                                                   const config::ObjectStoreSourceConfig& store, Clock& clock) {
+  objectstore::WebHdfsOptions client;
+  client.endpoint = store.endpoint;
+  client.user = store.user;
+  WebHdfsSourceOptions options;
+  options.triggerName = triggerName;
+  options.directory = store.prefix;
+  switch (store.afterProcessing) {
+    case config::AfterProcessing::kDelete: options.afterProcessing = WebHdfsAfterProcessing::kDelete; break;
+    case config::AfterProcessing::kMove: options.afterProcessing = WebHdfsAfterProcessing::kMove; break;
+    case config::AfterProcessing::kTag: options.afterProcessing = WebHdfsAfterProcessing::kTag; break;
+  }
+  options.moveTo = store.moveToPrefix;
+  options.tagKey = store.tagKey;
+  options.tagValue = store.tagValue;
+  options.pollInterval = store.pollInterval;
+  options.claimTtl = store.claimTtl;
+  auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeBeastHttpClient());
+  return std::unique_ptr<Source>(std::make_unique<WebHdfsSource>(std::move(options), std::move(webhdfs), clock));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger,
                                             const config::FunctionConfig& function, RuntimeMetrics& metrics,
                                             Clock& clock) {
   std::string where = "trigger \"" + trigger.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {
-    auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
-    if (!properties.isOk()) return properties.status();
-    KafkaSourceOptions options;
-    options.triggerName = trigger.name;
-    options.bootstrapServers = kafka->bootstrapServers;
-    options.topics = kafka->topics;
-    options.consumerGroup = kafka->consumerGroup;
-    options.initialOffset = kafka->initialOffset;
-    // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
-    if (kafka->batchSize > 1) options.maxBatch = kafka->batchSize;
-    const auto budgets = triggerByteBudgets(function);
-    if (auto budget = budgets.find(trigger.name); budget != budgets.end()) {
-      options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
-    }
-    options.properties = std::move(properties).value();
-    return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
+    return buildKafkaSource(trigger, *kafka, function, metrics, clock, where);
   }
   if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
-    auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
-    if (!url.isOk()) return url.status();
-    RabbitMqSourceOptions options;
-    options.triggerName = trigger.name;
-    options.url = *url;
-    options.queue = rabbit->queue;
-    options.prefetch = rabbit->prefetch;
-    return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
+    return buildRabbitMqSource(trigger.name, rabbit->connection, rabbit->queue, rabbit->prefetch, false, clock,
+                               where + ".rabbitmq");
   }
-  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
-      store != nullptr && store->kind == config::ObjectStoreKind::kDir) {
-    DirSourceOptions options;
-    options.triggerName = trigger.name;
-    options.directory = store->prefix;
-    if (store->afterProcessing == config::AfterProcessing::kMove) {
-      if (store->moveToPrefix.empty()) {
-        return invalidArgument(where + ".objectStore.moveToPrefix: is required with afterProcessing move");
-      }
-      options.afterProcessing = DirAfterProcessing::kMove;
-      options.moveTo = store->moveToPrefix;
+  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source)) {
+    switch (store->kind) {
+      case config::ObjectStoreKind::kDir: return buildDirSource(trigger.name, *store, clock, where);
+      case config::ObjectStoreKind::kS3: return buildS3Source(trigger.name, *store, clock, where);
+      case config::ObjectStoreKind::kWebHdfs: return buildWebHdfsSource(trigger.name, *store, clock);
     }
-    options.pollInterval = store->pollInterval;
-    options.claimTtl = store->claimTtl;
-    return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options), clock));
-  }
-  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
-      store != nullptr && store->kind == config::ObjectStoreKind::kS3) {
-    auto client = s3Client(store->endpoint, store->region, store->bucket, store->pathStyle, store->accessKeyEnv,
-                           store->secretKeyEnv, where + ".objectStore");
-    if (!client.isOk()) return client.status();
-    S3SourceOptions options;
-    options.triggerName = trigger.name;
-    options.prefix = store->prefix;
-    switch (store->afterProcessing) {
-      case config::AfterProcessing::kDelete: options.afterProcessing = S3AfterProcessing::kDelete; break;
-      case config::AfterProcessing::kMove: options.afterProcessing = S3AfterProcessing::kMove; break;
-      case config::AfterProcessing::kTag: options.afterProcessing = S3AfterProcessing::kTag; break;
-    }
-    options.moveToPrefix = store->moveToPrefix;
-    options.tagKey = store->tagKey;
-    options.tagValue = store->tagValue;
-    options.pollInterval = store->pollInterval;
-    options.claimTtl = store->claimTtl;
-    return std::unique_ptr<Source>(std::make_unique<S3Source>(std::move(options), std::move(client).value(), clock));
-  }
-  if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source);
-      store != nullptr && store->kind == config::ObjectStoreKind::kWebHdfs) {
-    objectstore::WebHdfsOptions client;
-    client.endpoint = store->endpoint;
-    client.user = store->user;
-    WebHdfsSourceOptions options;
-    options.triggerName = trigger.name;
-    options.directory = store->prefix;
-    switch (store->afterProcessing) {
-      case config::AfterProcessing::kDelete: options.afterProcessing = WebHdfsAfterProcessing::kDelete; break;
-      case config::AfterProcessing::kMove: options.afterProcessing = WebHdfsAfterProcessing::kMove; break;
-      case config::AfterProcessing::kTag: options.afterProcessing = WebHdfsAfterProcessing::kTag; break;
-    }
-    options.moveTo = store->moveToPrefix;
-    options.tagKey = store->tagKey;
-    options.tagValue = store->tagValue;
-    options.pollInterval = store->pollInterval;
-    options.claimTtl = store->claimTtl;
-    auto webhdfs = std::make_shared<objectstore::WebHdfsClient>(std::move(client), http::makeBeastHttpClient());
-    return std::unique_ptr<Source>(std::make_unique<WebHdfsSource>(std::move(options), std::move(webhdfs), clock));
   }
   if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
     // Synchronous calls still come through /invoke; the queue holds the asynchronous ones.
-    auto url = amqpUrl(http->async->connection, where + ".http.async.rabbitmq");
-    if (!url.isOk()) return url.status();
-    RabbitMqSourceOptions options;
-    options.triggerName = trigger.name;
-    options.url = *url;
-    options.queue = http->async->queue;
-    options.prefetch = http->async->prefetch;
-    options.httpInvocations = true;
-    return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
+    return buildRabbitMqSource(trigger.name, http->async->connection, http->async->queue, http->async->prefetch, true,
+                               clock, where + ".http.async.rabbitmq");
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {

@@ -38,12 +38,107 @@ struct Token {
   size_t column = 0;  // 1-based
 };
 
+[[noreturn]] void tokenError(const std::string& message, size_t at) {
+  throw CompileError{message + " at column " + std::to_string(at + 1)};
+}
+
+bool isDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+
+// A number from text[i]: integer, decimal, exponent. Advances i past it.
+void readNumber(const std::string& text, size_t& i, Token& token) {
+  size_t start = i;
+  bool isFloat = false;
+  while (i < text.size() && isDigit(text[i])) ++i;
+  if (i + 1 < text.size() && text[i] == '.' && isDigit(text[i + 1])) {
+    isFloat = true;
+    ++i;
+    while (i < text.size() && isDigit(text[i])) ++i;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    size_t j = i + 1;
+    if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+    if (j < text.size() && isDigit(text[j])) {
+      isFloat = true;
+      i = j;
+      while (i < text.size() && isDigit(text[i])) ++i;
+    }
+  }
+  token.kind = Token::Kind::kNumber;
+  token.text = text.substr(start, i - start);
+  try {
+    token.value = isFloat ? json(std::stod(token.text)) : json(std::stoll(token.text));
+  } catch (const std::out_of_range&) {
+    tokenError("number out of range", start);
+  }
+}
+
+// A name or dotted field path from text[i].
+void readIdentifier(const std::string& text, size_t& i, Token& token) {
+  size_t start = i;
+  while (i < text.size() &&
+         (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_' || text[i] == '$' || text[i] == '.')) {
+    ++i;
+  }
+  token.kind = Token::Kind::kIdent;
+  token.text = text.substr(start, i - start);
+  if (token.text.back() == '.' || token.text.find("..") != std::string::npos) {
+    tokenError("bad field path \"" + token.text + "\"", start);
+  }
+}
+
+// A quoted string (either quote) from text[i], with its escapes.
+void readString(const std::string& text, size_t& i, Token& token) {
+  const char quote = text[i];
+  size_t start = i++;
+  std::string value;
+  bool closed = false;
+  while (i < text.size()) {
+    char d = text[i++];
+    if (d == quote) {
+      closed = true;
+      break;
+    }
+    if (d != '\\') {
+      value += d;
+      continue;
+    }
+    if (i >= text.size()) break;
+    char e = text[i++];
+    switch (e) {
+      case 'n': value += '\n'; break;
+      case 't': value += '\t'; break;
+      case 'r': value += '\r'; break;
+      case '\\': value += '\\'; break;
+      case '"': value += '"'; break;
+      case '\'': value += '\''; break;
+      default: tokenError(std::string("unknown escape \\") + e, i - 2);
+    }
+  }
+  if (!closed) tokenError("unterminated string", start);
+  token.kind = Token::Kind::kString;
+  token.value = value;
+  token.text = text.substr(start, i - start);
+}
+
+// An operator or punctuation from text[i], two characters first.
+void readOperator(const std::string& text, size_t& i, Token& token) {
+  static const char* kTwoCharOps[] = {"==", "!=", "<=", ">=", "&&", "||"};
+  token.kind = Token::Kind::kOp;
+  for (const char* op : kTwoCharOps) {
+    if (text.compare(i, 2, op) == 0) token.text = op;
+  }
+  if (token.text.empty()) {
+    if (std::string("<>!+-*/%(),[]").find(text[i]) == std::string::npos) {
+      tokenError(std::string("unexpected character '") + text[i] + "'", i);
+    }
+    token.text = std::string(1, text[i]);
+  }
+  i += token.text.size();
+}
+
 std::vector<Token> tokenize(const std::string& text) {
   std::vector<Token> tokens;
   size_t i = 0;
-  auto error = [&](const std::string& message, size_t at) {
-    throw CompileError{message + " at column " + std::to_string(at + 1)};
-  };
   while (i < text.size()) {
     char c = text[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
@@ -52,85 +147,14 @@ std::vector<Token> tokenize(const std::string& text) {
     }
     Token token;
     token.column = i + 1;
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      size_t start = i;
-      bool isFloat = false;
-      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-      if (i + 1 < text.size() && text[i] == '.' && std::isdigit(static_cast<unsigned char>(text[i + 1]))) {
-        isFloat = true;
-        ++i;
-        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-      }
-      if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-        size_t j = i + 1;
-        if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
-        if (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) {
-          isFloat = true;
-          i = j;
-          while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-        }
-      }
-      token.kind = Token::Kind::kNumber;
-      token.text = text.substr(start, i - start);
-      try {
-        token.value = isFloat ? json(std::stod(token.text)) : json(std::stoll(token.text));
-      } catch (const std::out_of_range&) {
-        error("number out of range", start);
-      }
+    if (isDigit(c)) {
+      readNumber(text, i, token);
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
-      size_t start = i;
-      while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_' ||
-                                 text[i] == '$' || text[i] == '.')) {
-        ++i;
-      }
-      token.kind = Token::Kind::kIdent;
-      token.text = text.substr(start, i - start);
-      if (token.text.back() == '.' || token.text.find("..") != std::string::npos) {
-        error("bad field path \"" + token.text + "\"", start);
-      }
+      readIdentifier(text, i, token);
     } else if (c == '"' || c == '\'') {
-      size_t start = i++;
-      std::string value;
-      bool closed = false;
-      while (i < text.size()) {
-        char d = text[i++];
-        if (d == c) {
-          closed = true;
-          break;
-        }
-        if (d == '\\') {
-          if (i >= text.size()) break;
-          char e = text[i++];
-          switch (e) {
-            case 'n': value += '\n'; break;
-            case 't': value += '\t'; break;
-            case 'r': value += '\r'; break;
-            case '\\': value += '\\'; break;
-            case '"': value += '"'; break;
-            case '\'': value += '\''; break;
-            default: error(std::string("unknown escape \\") + e, i - 2);
-          }
-        } else {
-          value += d;
-        }
-      }
-      if (!closed) error("unterminated string", start);
-      token.kind = Token::Kind::kString;
-      token.value = value;
-      token.text = text.substr(start, i - start);
+      readString(text, i, token);
     } else {
-      static const char* kTwoCharOps[] = {"==", "!=", "<=", ">=", "&&", "||"};
-      token.kind = Token::Kind::kOp;
-      for (const char* op : kTwoCharOps) {
-        if (text.compare(i, 2, op) == 0) token.text = op;
-      }
-      if (token.text.empty()) {
-        if (std::string("<>!+-*/%(),[]").find(c) == std::string::npos) {
-          error(std::string("unexpected character '") + c + "'", i);
-        }
-        token.text = std::string(1, c);
-      }
-      i += token.text.size();
+      readOperator(text, i, token);
     }
     tokens.push_back(std::move(token));
   }

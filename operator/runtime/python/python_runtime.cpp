@@ -1052,22 +1052,72 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
   return std::move(call->records);
 }
 
+namespace {
+
+// One handleEach batch, shared by the caller and the Python thread (which may outlive the call).
+struct EachCall {
+  std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the Python thread
+  const std::vector<Event>* events = nullptr;
+  std::mutex access;       // held while the Python thread reads `events`
+  bool abandoned = false;  // guarded by access: the caller returned, `events` may be gone
+  std::vector<Status> statuses;
+  std::vector<std::vector<Record>> records;
+  std::vector<double> seconds;
+  std::vector<std::string> ids;
+};
+
+// The Python event and request id of batch item i; false when the caller is gone (nothing to run).
+// A failure to build them is item i's status.
+bool eventObjects(EachCall& call, size_t i, py::object& event, py::object& requestId) {
+  try {
+    if (!call.shaped.empty()) {
+      event = toPython(call.shaped[i]);
+      requestId = requestIdObject(call.ids[i]);
+      return true;
+    }
+    // The canonical event, converted while the caller's events exist.
+    std::lock_guard lock(call.access);
+    if (call.abandoned) return false;
+    py::object eventId;
+    try {
+      event = canonicalToPython((*call.events)[i], &eventId);
+    } catch (py::error_already_set& e) {
+      call.statuses[i] = internalError("building the event: " + pythonError(e));
+    }
+    if (event) requestId = requestIdObject(call.ids[i], eventId);
+  } catch (py::error_already_set& e) {
+    call.statuses[i] = internalError(pythonError(e));
+  }
+  return true;
+}
+
+// The batch's results: each item's records or error; a run that failed as a whole fails every item.
+void resultsOf(EachCall& call, const Status& ran, std::chrono::milliseconds timeout, std::vector<EachResult>& results) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!ran.isOk()) {
+      results[i].outputs = ran;
+      continue;
+    }
+    results[i].seconds = call.seconds[i];
+    if (call.statuses[i].isOk()) {
+      results[i].outputs = std::move(call.records[i]);
+    } else if (call.statuses[i].code() == StatusCode::kDeadlineExceeded) {
+      results[i].outputs = Status(StatusCode::kDeadlineExceeded,
+                                  "handler exceeded its timeout of " + std::to_string(timeout.count()) + "ms");
+    } else {
+      results[i].outputs = call.statuses[i];
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& events, const InvocationContext& context,
                                                   std::chrono::milliseconds timeout) {
   std::vector<EachResult> results(events.size());
   if (events.empty()) return results;
   if (timeout > options_->timeout) timeout = options_->timeout;
-  struct Call {
-    std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the Python thread
-    const std::vector<Event>* events = nullptr;
-    std::mutex access;       // held while the Python thread reads `events`
-    bool abandoned = false;  // guarded by access: the caller returned, `events` may be gone
-    std::vector<Status> statuses;
-    std::vector<std::vector<Record>> records;
-    std::vector<double> seconds;
-    std::vector<std::string> ids;
-  };
-  auto call = std::make_shared<Call>();
+  auto call = std::make_shared<EachCall>();
   shapes::ShapeOptions shapeOptions = options_->shapeOptions;
   if (!context.triggerName.empty()) shapeOptions.triggerName = context.triggerName;
   const bool canonical = options_->eventShape == config::EventShape::kCanonical;
@@ -1114,25 +1164,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
           raw->runningCall = id;
           gCurrentCall = id;
           py::object event, requestId;
-          try {
-            if (!call->shaped.empty()) {
-              event = toPython(call->shaped[i]);
-              requestId = requestIdObject(call->ids[i]);
-            } else {
-              // The canonical event, converted while the caller's events exist.
-              std::lock_guard lock(call->access);
-              if (call->abandoned) return;
-              py::object eventId;
-              try {
-                event = canonicalToPython((*call->events)[i], &eventId);
-              } catch (py::error_already_set& e) {
-                call->statuses[i] = internalError("building the event: " + pythonError(e));
-              }
-              if (event) requestId = requestIdObject(call->ids[i], eventId);
-            }
-          } catch (py::error_already_set& e) {
-            call->statuses[i] = internalError(pythonError(e));
-          }
+          if (!eventObjects(*call, i, event, requestId)) return;
           if (call->statuses[i].isOk()) {
             callHandlerOnce(bootstrap, function, *options, *shared, event, requestId, call->ids[i], attempt,
                             started + timeout, call->statuses[i], call->records[i]);
@@ -1148,21 +1180,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
     std::lock_guard lock(call->access);
     call->abandoned = true;
   }
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (!ran.isOk()) {
-      results[i].outputs = ran;
-      continue;
-    }
-    results[i].seconds = call->seconds[i];
-    if (call->statuses[i].isOk()) {
-      results[i].outputs = std::move(call->records[i]);
-    } else if (call->statuses[i].code() == StatusCode::kDeadlineExceeded) {
-      results[i].outputs = Status(StatusCode::kDeadlineExceeded,
-                                  "handler exceeded its timeout of " + std::to_string(timeout.count()) + "ms");
-    } else {
-      results[i].outputs = call->statuses[i];
-    }
-  }
+  resultsOf(*call, ran, timeout, results);
   return results;
 }
 

@@ -124,6 +124,28 @@ void RabbitMqSource::run() {
                   nacked_.load());
 }
 
+Event RabbitMqSource::eventOf(const amqp_envelope_t& envelope) const {
+  Event event;
+  event.source = options_.httpInvocations ? "http" : "rabbitmq";
+  event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
+  event.subject = options_.httpInvocations ? options_.triggerName : options_.queue;
+  const amqp_basic_properties_t& props = envelope.message.properties;
+  if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = clients::bytesToString(props.message_id);
+  if (event.id.empty())
+    event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(envelope.delivery_tag);
+  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) event.headers = amqpTableToHeaders(props.headers);
+  if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
+    event.time = std::chrono::system_clock::time_point(std::chrono::seconds(props.timestamp));
+  } else {
+    event.time = clock_.wallNow();
+  }
+  std::string routingKey = clients::bytesToString(envelope.routing_key);
+  if (!routingKey.empty() && !options_.httpInvocations) event.key = routingKey;
+  if (envelope.redelivered) event.headers.emplace_back("x-redelivered", "true");
+  event.data = clients::bytesToString(envelope.message.body);
+  return event;
+}
+
 void RabbitMqSource::consumeOne() {
   amqp_connection_state_t state = connection_.state();
   amqp_maybe_release_buffers(state);
@@ -153,24 +175,7 @@ void RabbitMqSource::consumeOne() {
     amqp_destroy_envelope(&envelope);
     return;
   }
-  Event event;
-  event.source = options_.httpInvocations ? "http" : "rabbitmq";
-  event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
-  event.subject = options_.httpInvocations ? options_.triggerName : options_.queue;
-  const amqp_basic_properties_t& props = envelope.message.properties;
-  if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = clients::bytesToString(props.message_id);
-  if (event.id.empty())
-    event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(envelope.delivery_tag);
-  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) event.headers = amqpTableToHeaders(props.headers);
-  if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
-    event.time = std::chrono::system_clock::time_point(std::chrono::seconds(props.timestamp));
-  } else {
-    event.time = clock_.wallNow();
-  }
-  std::string routingKey = clients::bytesToString(envelope.routing_key);
-  if (!routingKey.empty() && !options_.httpInvocations) event.key = routingKey;
-  if (envelope.redelivered) event.headers.emplace_back("x-redelivered", "true");
-  event.data = clients::bytesToString(envelope.message.body);
+  Event event = eventOf(envelope);
   uint64_t tag = envelope.delivery_tag;
   uint64_t generation = generation_;
   amqp_destroy_envelope(&envelope);

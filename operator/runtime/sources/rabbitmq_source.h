@@ -62,6 +62,8 @@ class RabbitMqSource final : public Source {
   void run();
   void processCompletions();
   void consumeOne();
+  // The Event of a delivery: id (message id, else queue/connection/tag), headers, time, key, body.
+  Event eventOf(const amqp_envelope_t& envelope) const;
   void handleUnexpectedFrame();
   void markDispatchStopped();
 

@@ -133,8 +133,11 @@ running3() {
   [[ $(k get pods -l sluice.io/function=echo -o json |
     jq '[.items[] | select(.metadata.deletionTimestamp == null and .status.phase == "Running")] | length') -eq 3 ]]
 }
-poll 60 running3
-started_ms=$((($(date +%s%N) - deleted) / 1000000))
-((started_ms <= 60000)) || fail "the new pod ran ${started_ms} ms after the Secret was deleted"
-echo "[figure] token Secret deleted: recreated after ${recreated_ms} ms, a third replica Running after ${started_ms} ms"
+poll 120 running3
+# When the third pod started, by the server's clock (not when this test, slow on a busy machine, saw it).
+third=$(pods_with sluice.io/function=echo | grep -vx "$replica" | grep -vx "$second")
+started_at=$(date -u -d "$(k get pod "$third" -o jsonpath='{.status.startTime}')" +%s)
+started_s=$((started_at - deleted / 1000000000))
+((started_s <= 60)) || fail "the new pod $third started ${started_s} s after the Secret was deleted"
+echo "[figure] token Secret deleted: recreated after ${recreated_ms} ms, a third replica started ${started_s} s after (server time)"
 echo "PASS"

@@ -25,6 +25,9 @@ mkdir -p "$scratch/tree/scalers"
   echo '  return total;'
   echo '}'
   echo 'int shortOne() { return 1; }'
+  # A digit separator is not a character literal: the braces after it still count.
+  echo "int separated() { int timeout{10'000}; return timeout; }"
+  echo 'int shortTwo() { return 2; }'
   echo '}  // namespace sluice::scalers'
 } >"$scratch/tree/scalers/long.cpp"
 echo 'scalers/long.cpp gone' >"$scratch/allow"
@@ -40,4 +43,8 @@ for expected in 'scalers/long.cpp:3: Reading_sum: 91 lines' 'FAIL: scalers/long.
     exit 1
   fi
 done
+if grep -q 'separated\|shortTwo' <<<"$out"; then
+  echo "FAIL: a digit separator (10'000) was read as a character literal: $out" >&2
+  exit 1
+fi
 echo "PASS: $(grep -vc '^#' "$root/scripts/long-functions.allow") listed functions over 80 lines, no new one; a new one is named"

@@ -201,6 +201,40 @@ TEST_F(TriggerControllerTest, ARealProbeReportsARefusedPort) {
   EXPECT_EQ(s.message(), "127.0.0.1:1: Connection refused");
 }
 
+// With --scaler-endpoint-allow the operator connects to no endpoint the list leaves out, probes included.
+TEST_F(TriggerControllerTest, AnEndpointOutsideTheAllowListIsNotProbed) {
+  auto allowed = scalers::EndpointAllowList::parse({"127.0.0.1:9092"});
+  ASSERT_TRUE(allowed.isOk());
+  TriggerController restricted(
+      client, triggers, functions, clock,
+      [this](const std::string& host, int port) {
+        probed.push_back(host + ":" + std::to_string(port));
+        return Status::ok();
+      },
+      nullptr, *allowed);
+  addFunction();
+  json spec = kafkaSpec();
+  spec["kafka"].erase("sasl");
+  spec["kafka"].erase("tls");
+  addTrigger(spec);
+  restricted.reconcile("ns/orders");
+  json reach = conditionOf("SourceReachable");
+  EXPECT_EQ(reach["status"], "False");
+  EXPECT_EQ(reach["reason"], "EndpointNotAllowed");
+  EXPECT_EQ(reach["message"],
+            "spec.kafka.bootstrapServers[1]: [::1]:9093 is not in the operator's scaler endpoint allow-list "
+            "(--scaler-endpoint-allow); the scaler does not connect to it");
+  EXPECT_TRUE(probed.empty());
+
+  spec["kafka"]["bootstrapServers"] = json::array({"127.0.0.1:9092"});
+  json trigger = *client.object(spec::kTriggers, "ns", "orders");
+  trigger["spec"] = spec;
+  triggers.upsert(std::make_shared<const json>(*client.update(spec::kTriggers, trigger)));
+  restricted.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("SourceReachable")["reason"], "Reachable");
+  EXPECT_EQ(probed, std::vector<std::string>{"127.0.0.1:9092"});
+}
+
 TEST_F(TriggerControllerTest, RabbitMQUrlsInSecretsAreNotProbed) {
   addFunction();
   addTrigger(
