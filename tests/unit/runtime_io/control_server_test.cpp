@@ -391,36 +391,36 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_EQ(notHandledReason(controller.invoke(request).status()), "draining");
 }
 
-TEST(RuntimeControllerTest, ACallOnAWarmReplicaIsAnsweredOnceItsFunctionIsLoaded) {
+// A warm replica (its function a FakeHandler once specialized) with one call to it under way,
+// as the gateway's to a just-adopted pod before the operator's /specialize. It waits up to a
+// minute: only the test's next step can end the wait within the test's time.
+struct WarmReplicaWithACall {
+  WarmReplicaWithACall() {
+    call = std::thread([this] { answered = controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}); });
+  }
   RuntimeMetrics metrics;
-  // Long enough that only the /specialize can end the wait within the test's time.
-  RuntimeController controller(
-      [](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
-        return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
-      },
-      metrics, realClock(), awaitingFunctionFor(std::chrono::milliseconds(60'000)));
-  // The gateway's call to a just-adopted warm pod, before the operator's /specialize.
+  RuntimeController controller{[](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
+                                 return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
+                               },
+                               metrics, realClock(), awaitingFunctionFor(std::chrono::milliseconds(60'000))};
   std::optional<Result<std::vector<Record>>> answered;
-  std::thread call([&] { answered = controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}); });
-  ASSERT_TRUE(controller.specialize(std::string(kHttpFunction)).isOk());
-  call.join();
-  ASSERT_TRUE(answered->isOk()) << answered->status().toString();
-  ASSERT_EQ((*answered)->size(), 1u);
-  EXPECT_EQ((**answered)[0].value, "hello");
+  std::thread call;
+};
+
+TEST(RuntimeControllerTest, ACallOnAWarmReplicaIsAnsweredOnceItsFunctionIsLoaded) {
+  WarmReplicaWithACall r;
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
+  r.call.join();
+  ASSERT_TRUE(r.answered->isOk()) << r.answered->status().toString();
+  ASSERT_EQ((*r.answered)->size(), 1u);
+  EXPECT_EQ((**r.answered)[0].value, "hello");
 }
 
 TEST(RuntimeControllerTest, ADrainEndsTheWaitOfACallOnAWarmReplica) {
-  RuntimeMetrics metrics;
-  RuntimeController controller(
-      [](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
-        return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
-      },
-      metrics, realClock(), awaitingFunctionFor(std::chrono::milliseconds(60'000)));
-  std::optional<Result<std::vector<Record>>> answered;
-  std::thread call([&] { answered = controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}); });
-  controller.requestDrain();
-  call.join();
-  EXPECT_EQ(notHandledReason(answered->status()), "draining");
+  WarmReplicaWithACall r;
+  r.controller.requestDrain();
+  r.call.join();
+  EXPECT_EQ(notHandledReason(r.answered->status()), "draining");
 }
 
 TEST(RuntimeControllerTest, HandlerLoadFailureLeavesTheReplicaWarm) {
