@@ -314,6 +314,8 @@ struct OperatorFlags {
   std::string gatewayDomain;
   std::vector<std::string> gatewayLoadsUrls;
   std::string gatewayService;  // NAMESPACE/NAME
+  bool noGatewayActivationFeed = false;
+  int atZeroCheckIntervalMs = 0;
   std::vector<std::string> scalerEndpointAllow;
   sluice::scalers::EndpointAllowList allowedEndpoints;  // parsed from scalerEndpointAllow
   uint64_t maxScalerResponseBytes = sluice::controllers::TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
@@ -427,6 +429,14 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-service", f.gatewayService,
                  "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
                  "endpoints on the port named admin");
+  app.add_flag("--no-gateway-activation-feed", f.noGatewayActivationFeed,
+               "Do not long-poll the gateways' /activations: a request held at zero waits for the Function's "
+               "at-zero poll of /loads (spec.scaling.activationIntervalMilliseconds)");
+  app.add_option("--at-zero-check-interval-ms", f.atZeroCheckIntervalMs,
+                 "Check every Function at zero this often instead of its spec.scaling.activationIntervalMilliseconds "
+                 "(0: its own); the gateways' activation feed still wakes http Functions at once")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
   addScalerFlags(app, f);
   addTokenFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
@@ -578,6 +588,8 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;
   controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
   controllerOptions.gatewayDomain = flags.gatewayDomain;
+  controllerOptions.gatewayActivationFeed = !flags.noGatewayActivationFeed;
+  controllerOptions.atZeroCheckInterval = std::chrono::milliseconds(flags.atZeroCheckIntervalMs);
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,

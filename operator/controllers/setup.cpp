@@ -149,9 +149,11 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   // FunctionController, and the Triggers' metricValue/active.
   TriggerScalerFactoryOptions factoryOptions = scalerFactoryOptions(options);
   factoryOptions.replicaTrustedCertificates = [&tokens = shared_.tokens] { return tokens.trustedCertificates(); };
-  autoscaler_ = std::make_unique<AutoscalerLoop>(manager, functions, triggers, shared_.events, options.metricsRegistry,
-                                                 clock, nullptr, controllerMetrics, &pods, options.gatewayLoadsUrls,
-                                                 std::move(factoryOptions));
+  autoscaler_ = std::make_unique<AutoscalerLoop>(
+      manager, functions, triggers, shared_.events, options.metricsRegistry, clock, nullptr, controllerMetrics, &pods,
+      options.gatewayLoadsUrls, std::move(factoryOptions),
+      AutoscalerActivationOptions{options.gatewayActivationFeed, std::chrono::seconds(10),
+                                  options.atZeroCheckInterval});
 }
 
 Controllers::~Controllers() = default;

@@ -53,6 +53,9 @@ struct ControllersOptions {
   std::string gatewayUrl;
   std::string gatewayDomain;  // the gateway's --domain: status.url in the host form
   std::function<std::vector<std::string>()> gatewayLoadsUrls;
+  // Follow the gateways' activation feed; how Functions at zero are checked.
+  bool gatewayActivationFeed = true;
+  Clock::Duration atZeroCheckInterval{};
   // Where Triggers may make the scalers connect (empty: anywhere), and the most bytes of an HTTP answer they read.
   scalers::EndpointAllowList allowedScalerEndpoints;
   uint64_t maxScalerResponseBytes = TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;

@@ -84,6 +84,9 @@ void Dispatcher::submit(const std::string& key, Call call) {
     } else {
       it->second.queue.push_back(QueuedCall{std::move(call), clock_.now() + options_.requestTimeout, 0});
       pumpLocked(key, it->second, actions);
+      if (it->second.replicas.empty() && waitingAtZero_) {
+        actions.push_back([listener = waitingAtZero_, key] { listener(key); });
+      }
     }
   }
   run(actions);
@@ -201,6 +204,20 @@ std::vector<FunctionLoad> Dispatcher::loads() const {
                                  function.arrivals ? function.arrivals->perSecond(now) : 0.0});
   }
   return loads;
+}
+
+void Dispatcher::setWaitingAtZeroListener(std::function<void(const std::string& key)> listener) {
+  std::lock_guard lock(mu_);
+  waitingAtZero_ = std::move(listener);
+}
+
+std::vector<std::string> Dispatcher::waitingAtZero() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, function] : functions_) {
+    if (function.replicas.empty() && !function.queue.empty()) keys.push_back(key);
+  }
+  return keys;
 }
 
 void Dispatcher::shutdown() {

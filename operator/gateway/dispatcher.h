@@ -6,7 +6,9 @@
 //   spec.concurrency; the rest wait in the Function's FIFO queue, bounded by
 //   queueLimit (a full queue is refused at once: kQueueFull).
 // - A Function at zero replicas is routable: its calls wait in the queue until
-//   a replica is Ready (the autoscaler reads loads() to wake it up).
+//   a replica is Ready (the autoscaler reads loads() to wake it up; each call
+//   queued at zero is also told to the waiting-at-zero listener, which pushes
+//   it to the autoscaler at once: activation_feed.h).
 // - A call whose connection could not be made (nothing sent) goes back to the
 //   front of the queue and that replica is skipped for retryBackoff; one the
 //   replica refused before its handler (draining) goes back too, and that
@@ -104,6 +106,11 @@ class Dispatcher {
   std::vector<FunctionLoad> loads() const;
   // Ends every queued call (kStopping): the gateway is stopping.
   void shutdown();
+  // Told (without the lock held) the key of a Function each time a call is
+  // queued for it while it has no replica (none: nobody is told).
+  void setWaitingAtZeroListener(std::function<void(const std::string& key)> listener);
+  // The Functions with calls queued and no replica, sorted by key.
+  std::vector<std::string> waitingAtZero() const;
 
  private:
   struct ReplicaState {
@@ -138,7 +145,8 @@ class Dispatcher {
   Upstream& upstream_;
   Clock& clock_;
   mutable std::mutex mu_;
-  std::map<std::string, FunctionState> functions_;  // guarded by mu_
+  std::map<std::string, FunctionState> functions_;         // guarded by mu_
+  std::function<void(const std::string&)> waitingAtZero_;  // guarded by mu_
 };
 
 }  // namespace sluice::gateway

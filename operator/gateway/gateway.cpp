@@ -4,11 +4,28 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 #include "common/logging.h"
+#include "common/random.h"
 #include "gateway/proxy_response.h"
 #include "gateway/route.h"
 
 namespace sluice::gateway {
+
+namespace {
+
+// Tells this process's activation feed from the one of the gateway's next start.
+std::string newInstanceId() {
+  if (Result<std::string> token = randomHexToken(8); token.isOk()) return *token;
+  // No randomness: the start time still differs from one process to the next.
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%llx",
+                static_cast<unsigned long long>(std::chrono::system_clock::now().time_since_epoch().count()));
+  return hex;
+}
+
+}  // namespace
 
 std::string loadsJson(const std::vector<FunctionLoad>& loads) {
   nlohmann::json functions = nlohmann::json::array();
@@ -32,7 +49,10 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
       triggerOf_(std::move(triggerOf)),
       notReadyReason_(std::move(notReadyReason)),
       registry_(std::move(registry)),
-      metrics_(registry_, dispatcher_) {
+      metrics_(registry_, dispatcher_),
+      activations_(ActivationFeedOptions{}, realClock(), newInstanceId(),
+                   [&dispatcher = dispatcher_] { return dispatcher.waitingAtZero(); }) {
+  dispatcher_.setWaitingAtZeroListener([this](const std::string& key) { activations_.raise(key); });
   http::HttpServerOptions publicOptions;
   publicOptions.bindAddress = options_.listenAddress;
   publicOptions.maxBodyBytes = options_.maxBodyBytes;
@@ -50,19 +70,26 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
       adminOptions, [this](http::ServerRequest request, http::Responder respond) { serveAdmin(request, respond); });
 }
 
-Gateway::~Gateway() { stop(std::chrono::seconds(1)); }
+Gateway::~Gateway() {
+  stop(std::chrono::seconds(1));
+  dispatcher_.setWaitingAtZeroListener(nullptr);  // the Dispatcher may outlive us
+}
 
 Status Gateway::start() {
   if (Status status = admin_->start(); !status.isOk()) return status;
   if (Status status = public_->start(); !status.isOk()) return status;
   ticker_ = std::jthread([this](std::stop_token stop) {
-    while (realClock().sleepFor(options_.tickInterval, stop)) dispatcher_.tick();
+    while (realClock().sleepFor(options_.tickInterval, stop)) {
+      dispatcher_.tick();
+      activations_.tick();
+    }
   });
   return Status::ok();
 }
 
 void Gateway::stop(std::chrono::milliseconds grace) {
   ticker_ = std::jthread();
+  activations_.shutdown();
   dispatcher_.shutdown();
   public_->stop(grace);
   admin_->stop(std::chrono::seconds(1));
@@ -153,6 +180,23 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     response.headers.emplace_back("Content-Type", "application/json");
     response.body = loadsJson(dispatcher_.loads());
     return respond(std::move(response));
+  }
+  if (path == "/activations") {
+    if (activations_.stopped()) {
+      // Not an empty answer: the operator's watcher would ask again at once, all through the stop.
+      http::ServerResponse response = http::textResponse(503, "the gateway is stopping\n");
+      response.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(response));
+    }
+    Result<ActivationQuery> query = activationQueryFrom(request.target);
+    if (!query.isOk()) return respond(http::textResponse(400, query.status().message() + "\n"));
+    activations_.wait(*query, [respond](Activations activations) {
+      http::ServerResponse response;
+      response.headers.emplace_back("Content-Type", "application/json");
+      response.body = activationsJson(activations);
+      respond(std::move(response));
+    });
+    return;
   }
   respond(http::textResponse(404, "no such endpoint: " + path + "\n"));
 }

@@ -15,7 +15,9 @@
 //   durably (async_invoker.h), 400 for any other invocation type.
 // The admin listener serves /healthz, /readyz (routes loaded), /metrics and
 // /loads (JSON: each routable Function's pending and in-flight requests, read
-// by the operator's http scaler).
+// by the operator's http scaler) and /activations (the long poll of
+// activation_feed.h: which Functions got a request they have no replica for,
+// pushed to the operator's autoscaler the moment it happens).
 // Thread-safety: start()/stop() from one thread; the rest runs on the servers' threads.
 #pragma once
 
@@ -30,6 +32,7 @@
 #include <thread>
 
 #include "common/tokens.h"
+#include "gateway/activation_feed.h"
 #include "gateway/async_invoker.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway_metrics.h"
@@ -70,6 +73,7 @@ class Gateway {
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
   int port() const { return public_->port(); }
   int adminPort() const { return admin_->port(); }
+  ActivationFeed& activations() { return activations_; }
 
  private:
   void serve(http::ServerRequest request, http::Responder respond);
@@ -84,6 +88,7 @@ class Gateway {
   std::function<std::string()> notReadyReason_;
   std::shared_ptr<prometheus::Registry> registry_;
   GatewayMetrics metrics_;
+  ActivationFeed activations_;
   std::unique_ptr<http::HttpServer> public_;
   std::unique_ptr<http::HttpServer> admin_;
   std::jthread ticker_;

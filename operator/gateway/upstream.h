@@ -36,7 +36,8 @@ enum class UpstreamOutcome {
 // saw the request. Only "draining" means it will take no more calls
 // (kRefused). Any other reason is passing, e.g. a warm pod the operator just
 // adopted: its labels already say replica and it is Ready, but its /specialize
-// has not finished. That call is tried again after the backoff (kNotReached),
+// has not finished (the runtime holds such a call until its function is
+// loaded, up to a second, so this is rare). That call is tried again after the backoff (kNotReached),
 // never given up on the replica, or a Function woken from zero on its only
 // (adopted) replica would wait for nothing until the request's deadline.
 inline UpstreamOutcome refusalOutcome(std::string_view reason) {

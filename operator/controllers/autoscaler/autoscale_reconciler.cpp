@@ -61,6 +61,11 @@ std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateFo
   return slot;
 }
 
+void AutoscaleReconciler::wake(const std::string& key) {
+  std::lock_guard lock(mu_);
+  woken_.insert(key);
+}
+
 std::optional<autoscaler::ScaleDecision> AutoscaleReconciler::lastDecision(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = states_.find(key);
@@ -238,6 +243,7 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
   if (!fn || api::v1alpha1::ObjectMeta::of(*fn).deleting) {
     std::lock_guard lock(mu_);
     states_.erase(key);  // closes its scalers' connections
+    woken_.erase(key);
     return controller::ReconcileResult::done();
   }
   const json& object = *fn;
@@ -251,9 +257,14 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
     fingerprint += "|" + nameOf(*t) + ":" + t->value("/metadata/uid"_json_pointer, std::string()) + ":" +
                    std::to_string(generationOf(*t));
   }
+  bool woken = false;
+  {
+    std::lock_guard lock(mu_);
+    woken = woken_.erase(key) > 0;
+  }
   if (fingerprint == state->fingerprint) {
     if (!state->nextDue) return controller::ReconcileResult::done();
-    if (start < *state->nextDue) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
+    if (start < *state->nextDue && !woken) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
   }
   state->fingerprint = fingerprint;
   state->nextDue.reset();
@@ -293,8 +304,11 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
     // The engine already counted this change; re-measure soon instead of trusting it.
     return controller::ReconcileResult::error(written);
   }
-  state->nextDue = start + decision.nextCheckAfter;
-  return controller::ReconcileResult::requeueAfter(decision.nextCheckAfter);
+  Clock::Duration next = decision.nextCheckAfter;
+  if (decision.desiredReplicas == 0 && options_.atZeroCheckInterval > Clock::Duration::zero())
+    next = options_.atZeroCheckInterval;
+  state->nextDue = start + next;
+  return controller::ReconcileResult::requeueAfter(next);
 }
 
 Status AutoscaleReconciler::writeFunctionStatus(

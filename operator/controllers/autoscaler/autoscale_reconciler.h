@@ -22,7 +22,8 @@
 //      Prometheus series;
 //   6. asks to be called again after decision.nextCheckAfter (≤ 1 s at zero,
 //      pollingIntervalSeconds otherwise). An earlier call (a watch event) only
-//      re-measures when the Function's spec or its Triggers changed.
+//      re-measures when the Function's spec or its Triggers changed, or when
+//      wake() asked for it (a gateway holds a request for it at zero).
 // A Function without any measurable Trigger (none, or only http) is left alone:
 // its desiredReplicas belongs to whoever sets it.
 // Thread-safety: reconcile() may run on several workers at once, never twice
@@ -33,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "api/v1alpha1/function.h"
@@ -52,6 +54,10 @@ struct AutoscaleReconcilerOptions {
   // Consecutive read errors after which a Trigger's scaler is built afresh
   // (re-reading its Secrets).
   int rebuildAfterErrors = 3;
+  // When not zero, the next round of a Function at zero comes after this
+  // instead of its spec.scaling.activationIntervalMilliseconds (tests show
+  // the gateways' activation feed waking Functions with the poll set long).
+  Clock::Duration atZeroCheckInterval{};
 };
 
 struct AutoscaleCaches {
@@ -67,6 +73,10 @@ class AutoscaleReconciler final : public controller::Reconciler {
                       Clock& clock);
 
   controller::ReconcileResult reconcile(const std::string& key) override;
+
+  // The next round of `key` measures even if its time has not come: a gateway
+  // holds a request for it with no replica. Any thread; enqueue the key after.
+  void wake(const std::string& key);
 
   // The last decision made for a Function (tests, debugging).
   std::optional<autoscaler::ScaleDecision> lastDecision(const std::string& key) const;
@@ -134,6 +144,7 @@ class AutoscaleReconciler final : public controller::Reconciler {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<FunctionState>> states_;
+  std::set<std::string> woken_;  // keys wake() named since their last round; guarded by mu_
 };
 
 // The value as status shows it: integers without a fraction ("120"), others

@@ -73,8 +73,9 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
                                Clock& clock, std::unique_ptr<ScalerFactory> factory,
                                controller::ControllerMetrics* controllerMetrics, kube::Informer* pods,
                                std::function<std::vector<std::string>()> gatewayLoadsUrls,
-                               TriggerScalerFactoryOptions factoryOptions)
+                               TriggerScalerFactoryOptions factoryOptions, AutoscalerActivationOptions activation)
     : factory_(std::move(factory)) {
+  const uint64_t maxResponseBytes = factoryOptions.maxResponseBytes;
   if (!factory_) {
     TriggerScalerFactoryOptions options = std::move(factoryOptions);
     if (pods) {
@@ -86,18 +87,32 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
       };
     }
     options.cronSettledBefore = cronSettledBeforeIn(triggers.cache());
-    options.gatewayLoadsUrls = std::move(gatewayLoadsUrls);
+    options.gatewayLoadsUrls = gatewayLoadsUrls;
     options.functionConcurrency = functionConcurrencyIn(functions.cache());
     factory_ = std::make_unique<TriggerScalerFactory>(manager.client(), http::makeCppRestHttpClient(), clock, options);
   }
   if (registry) metrics_ = std::make_unique<autoscaler::AutoscalerMetrics>(std::move(registry));
-  reconciler_ = std::make_unique<AutoscaleReconciler>(AutoscaleReconcilerOptions{}, manager.client(),
+  AutoscaleReconcilerOptions reconcilerOptions;
+  reconcilerOptions.atZeroCheckInterval = activation.atZeroCheckInterval;
+  reconciler_ = std::make_unique<AutoscaleReconciler>(reconcilerOptions, manager.client(),
                                                       AutoscaleCaches{functions.cache(), triggers.cache()}, *factory_,
                                                       events, metrics_.get(), clock);
   auto controller = std::make_unique<controller::Controller>(
       controller::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
   controller->watchFor(functions, autoscalerNeedsRound);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
+  if (activation.feed && gatewayLoadsUrls) {
+    ActivationWatcherOptions watcherOptions;
+    watcherOptions.gatewayLoadsUrls = std::move(gatewayLoadsUrls);
+    watcherOptions.waitSeconds = activation.feedWait;
+    watcher_ = std::make_unique<ActivationWatcher>(
+        watcherOptions, http::withResponseLimit(http::makeCppRestHttpClient(), maxResponseBytes), clock,
+        [reconciler = reconciler_.get(), queue = controller.get()](const std::string& key) {
+          reconciler->wake(key);
+          queue->enqueue(key);
+        });
+    watcher_->start();
+  }
   manager.add(std::move(controller));
 }
 

@@ -2,7 +2,9 @@
 // "autoscaler" controller: watches Functions (spec changes, deletions) and
 // Triggers (mapped to their Function), measures through the real
 // TriggerScalerFactory, and exports AutoscalerMetrics when given a registry.
-// The Manager runs it only while this process leads.
+// The Manager runs it only while this process leads. With the gateways' /loads
+// URLs it also follows their activation feed (ActivationWatcher), on every
+// replica: a standby's wake-ups only wait in its queue, deduplicated.
 // Not thread-safe: construct before Manager::run(); keep alive while it runs.
 #pragma once
 
@@ -15,12 +17,23 @@
 #include "common/clock.h"
 #include "controller/event_recorder.h"
 #include "controller/manager.h"
+#include "controllers/autoscaler/activation_watcher.h"
 #include "controllers/autoscaler/autoscale_reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "kube/informer.h"
 
 namespace sluice::controllers {
+
+// How Functions at zero are woken besides their at-zero poll.
+struct AutoscalerActivationOptions {
+  // Long-poll every gateway's /activations (activation_watcher.h), so a request
+  // held at zero is measured at once; needs the gateways' /loads URLs.
+  bool feed = true;
+  std::chrono::seconds feedWait{10};
+  // See AutoscaleReconcilerOptions::atZeroCheckInterval (zero: each Function's own).
+  Clock::Duration atZeroCheckInterval{};
+};
 
 // Functions measured at once: a source slow to answer (up to its client
 // timeout) holds one worker, not the others' schedules.
@@ -36,13 +49,14 @@ class AutoscalerLoop {
                  std::unique_ptr<ScalerFactory> factory = nullptr,
                  controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr,
                  std::function<std::vector<std::string>()> gatewayLoadsUrls = nullptr,
-                 TriggerScalerFactoryOptions factoryOptions = {});
+                 TriggerScalerFactoryOptions factoryOptions = {}, AutoscalerActivationOptions activation = {});
   ~AutoscalerLoop();
 
  private:
   std::unique_ptr<ScalerFactory> factory_;
   std::unique_ptr<autoscaler::AutoscalerMetrics> metrics_;
   std::unique_ptr<AutoscaleReconciler> reconciler_;
+  std::unique_ptr<ActivationWatcher> watcher_;  // last: stopped before the rest goes
 };
 
 // Enqueue a Function when its spec changes or it goes away; our own and the

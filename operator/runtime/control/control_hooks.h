@@ -41,8 +41,8 @@ class ControlHooks {
   // cron tick (event type cron.tick, sent by the operator) is instead delivered
   // like a queued event, to the Function's outputs, and answered (no records)
   // once it is settled.
-  // Why this replica takes no invocation at all now ("draining", no function
-  // loaded yet), or "" when it does. /invoke then answers 503 with
+  // Why this replica takes no invocation at all now ("draining"), or "" when
+  // it does (a warm replica's invoke() may still refuse: no function loaded in time). /invoke then answers 503 with
   // X-Sluice-Not-Handled, telling a caller (the gateway) that no handler saw
   // the request, so sending it to another replica is safe.
   virtual std::string refusesInvocations() { return ""; }

@@ -142,6 +142,7 @@ Status RuntimeController::specialize(const config::FunctionConfig& function, Clo
       replica.reset();
     }
   }
+  loadedOrDrainingCv_.notify_all();  // calls waiting on a warm replica run now
   if (replica) {
     (void)replica->drain(std::chrono::seconds(0));
     return Status(StatusCode::kFailedPrecondition, "the replica is draining");
@@ -189,6 +190,7 @@ void RuntimeController::requestDrain() {
     drainRequested_ = true;
   }
   drainRequestedCv_.notify_all();
+  loadedOrDrainingCv_.notify_all();
 }
 
 void RuntimeController::shedLoad() {
@@ -216,6 +218,7 @@ Status RuntimeController::drain(Clock::Duration grace) {
     replica = replica_;
     starter = std::move(sourceStarter_);
   }
+  loadedOrDrainingCv_.notify_all();
   if (starter.joinable()) {
     // Sources still starting: stop retrying, and wait for an attempt under way (a broker handshake),
     // so the drain below sees every source that runs.
@@ -241,7 +244,7 @@ double RuntimeController::lastSpecializationSeconds() {
 std::string RuntimeController::refusesInvocations() {
   std::lock_guard lock(mu_);
   if (draining_ || drainRequested_) return "draining";
-  if (!replica_) return "no function is loaded yet";
+  // A warm replica takes the call: invoke() waits for its function (awaitFunction).
   return "";
 }
 
@@ -277,8 +280,12 @@ Result<std::vector<Record>> RuntimeController::invoke(const InvokeRequest& pushe
   uint64_t sequence = 0;
   InvokeRequest request = pushed;
   {
-    std::lock_guard lock(mu_);
-    if (draining_) return notHandled("draining");
+    std::unique_lock lock(mu_);
+    // Only the operator's callers reach /invoke: on a warm replica that means it was just adopted
+    // and its /specialize is on the way (or under way).
+    loadedOrDrainingCv_.wait_for(lock, options_.awaitFunction,
+                                 [&] { return replica_ || draining_ || drainRequested_; });
+    if (draining_ || (!replica_ && drainRequested_)) return notHandled("draining");
     replica = replica_;
     if (!replica) return notHandled("no function is loaded yet (warm replica waiting for /specialize)");
     // Only the function's own pushed triggers: a forged name or a cron tick on an http trigger writes nothing.

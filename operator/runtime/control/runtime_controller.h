@@ -42,6 +42,13 @@ struct RuntimeControllerOptions {
   // Between attempts to start a source a broker refused, after /specialize answered: doubles up to the max.
   Clock::Duration sourceRetryInitial = std::chrono::milliseconds(200);
   Clock::Duration sourceRetryMax = std::chrono::seconds(10);
+  // How long an /invoke on a warm replica waits for its function before it is
+  // refused ("no function is loaded yet"): an adopted warm pod is labelled a
+  // replica (and is Ready) a moment before the operator's /specialize
+  // finishes, and the gateway may send it a request held at zero in between.
+  // Waiting here answers it the moment the handler is loaded, not after the
+  // gateway's retry backoff.
+  std::chrono::milliseconds awaitFunction{1000};
 };
 
 class RuntimeController final : public ControlHooks {
@@ -85,10 +92,11 @@ class RuntimeController final : public ControlHooks {
 
   std::mutex mu_;
   std::condition_variable drainRequestedCv_;
-  bool drainRequested_ = false;  // guarded by mu_
-  bool draining_ = false;        // guarded by mu_
-  bool specializing_ = false;    // guarded by mu_
-  std::string functionName_;     // guarded by mu_
+  std::condition_variable loadedOrDrainingCv_;  // replica_ set, or a drain asked for
+  bool drainRequested_ = false;                 // guarded by mu_
+  bool draining_ = false;                       // guarded by mu_
+  bool specializing_ = false;                   // guarded by mu_
+  std::string functionName_;                    // guarded by mu_
   // The function's pushed triggers, the only names /invoke takes: name -> is a cron trigger (else http).
   std::map<std::string, bool> pushedTriggers_;  // guarded by mu_
   std::shared_ptr<Replica> replica_;            // guarded by mu_

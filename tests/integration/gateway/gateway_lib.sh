@@ -9,10 +9,16 @@
 # build's) whose process is ${NAME}_pid, public port ${NAME}_port
 # and admin port ${NAME}_admin; waits until it has loaded its routes.
 start_gateway() {
-  local name=$1 port admin
+  local name=$1
   shift
-  port=$(free_port)
-  admin=$(free_port)
+  start_gateway_at "$name" "$(free_port)" "$(free_port)" "$@"
+}
+
+# start_gateway_at NAME PORT ADMIN_PORT [FLAGS...]: start_gateway on these ports
+# (a gateway restarted where the operator already looks for it).
+start_gateway_at() {
+  local name=$1 port=$2 admin=$3
+  shift 3
   "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --listen-address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin" --invoke-key-dir "$(invoke_key_dir)" \
     "$@" >>"$work/$name.log" 2>&1 &
@@ -23,10 +29,11 @@ start_gateway() {
   poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null
 }
 
-# start_operator_with_gateway GATEWAY: the operator of $ns, told the gateway's URL and /loads.
+# start_operator_with_gateway GATEWAY [FLAGS...]: the operator of $ns, told the gateway's URL and /loads.
 start_operator_with_gateway() {
   local port_var="${1}_port" admin_var="${1}_admin"
-  "$SLUICE_BUILD_DIR/sluice-operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+  shift
+  "$SLUICE_BUILD_DIR/sluice-operator" "$@" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:test --metrics-bind-address "127.0.0.1:$(free_port)" \
     --gateway-url "http://127.0.0.1:${!port_var}" --gateway-loads-url "http://127.0.0.1:${!admin_var}/loads" \
     --invoke-key-dir "$(invoke_key_dir)" >>"$work/operator.log" 2>&1 &

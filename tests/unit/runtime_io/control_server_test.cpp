@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -329,6 +330,13 @@ const char* kHttpFunction = R"({
   "triggers": [{"name": "web", "http": {}}]
 })";
 
+// A warm replica waits this long for its function before refusing a call (the default is 1 s).
+RuntimeControllerOptions awaitingFunctionFor(std::chrono::milliseconds wait) {
+  RuntimeControllerOptions options;
+  options.awaitFunction = wait;
+  return options;
+}
+
 TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   RuntimeMetrics metrics;
   int factoryCalls = 0;
@@ -338,9 +346,9 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
         EXPECT_EQ(function.name, "greeter");
         return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
       },
-      metrics, realClock());
+      metrics, realClock(), awaitingFunctionFor(std::chrono::milliseconds(10)));
   EXPECT_EQ(controller.notReadyReason(), "") << "a warm replica is ready to be specialized";
-  EXPECT_EQ(controller.refusesInvocations(), "no function is loaded yet");
+  EXPECT_EQ(controller.refusesInvocations(), "") << "a call waits for the function (awaitFunction)";
   InvokeRequest request{"hello", {}, "web", "http.request"};
   EXPECT_EQ(notHandledReason(controller.invoke(request).status()),
             "no function is loaded yet (warm replica waiting for /specialize)");
@@ -381,6 +389,38 @@ TEST(RuntimeControllerTest, WarmThenSpecializedThenDraining) {
   EXPECT_TRUE(controller.drain(std::chrono::seconds(5)).isOk());
   // Refused before any handler saw it: the control server answers 503 with X-Sluice-Not-Handled.
   EXPECT_EQ(notHandledReason(controller.invoke(request).status()), "draining");
+}
+
+// A warm replica (its function a FakeHandler once specialized) with one call to it under way,
+// as the gateway's to a just-adopted pod before the operator's /specialize. It waits up to a
+// minute: only the test's next step can end the wait within the test's time.
+struct WarmReplicaWithACall {
+  WarmReplicaWithACall() {
+    call = std::thread([this] { answered = controller.invoke(InvokeRequest{"hello", {}, "web", "http.request"}); });
+  }
+  RuntimeMetrics metrics;
+  RuntimeController controller{[](const config::FunctionConfig&) -> Result<std::shared_ptr<Handler>> {
+                                 return std::shared_ptr<Handler>(std::make_shared<sluice::testing::FakeHandler>());
+                               },
+                               metrics, realClock(), awaitingFunctionFor(std::chrono::milliseconds(60'000))};
+  std::optional<Result<std::vector<Record>>> answered;
+  std::thread call;
+};
+
+TEST(RuntimeControllerTest, ACallOnAWarmReplicaIsAnsweredOnceItsFunctionIsLoaded) {
+  WarmReplicaWithACall r;
+  ASSERT_TRUE(r.controller.specialize(std::string(kHttpFunction)).isOk());
+  r.call.join();
+  ASSERT_TRUE(r.answered->isOk()) << r.answered->status().toString();
+  ASSERT_EQ((*r.answered)->size(), 1u);
+  EXPECT_EQ((**r.answered)[0].value, "hello");
+}
+
+TEST(RuntimeControllerTest, ADrainEndsTheWaitOfACallOnAWarmReplica) {
+  WarmReplicaWithACall r;
+  r.controller.requestDrain();
+  r.call.join();
+  EXPECT_EQ(notHandledReason(r.answered->status()), "draining");
 }
 
 TEST(RuntimeControllerTest, HandlerLoadFailureLeavesTheReplicaWarm) {

@@ -183,6 +183,49 @@ TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChan
   EXPECT_EQ(factory.creates("orders-kafka"), 2);
 }
 
+TEST_F(AutoscaleReconcilerTest, AWakeMeasuresAtZeroBeforeTheNextCheck) {
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  controller::ReconcileResult idle = reconciler.reconcile(kKey);
+  ASSERT_EQ(idle.requeueAfterDelay, 500ms);
+  ASSERT_EQ(script->reads.load(), 1);
+
+  // Work arrives 100 ms later; an early call without a wake still waits for the check.
+  clock.advance(100ms);
+  script->set(3);
+  EXPECT_EQ(reconciler.reconcile(kKey).requeueAfterDelay, 400ms);
+  EXPECT_EQ(script->reads.load(), 1);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 0);
+
+  // A gateway says a request waits: measured now, activated now.
+  reconciler.wake(kKey);
+  EXPECT_TRUE(reconciler.reconcile(kKey).status.isOk());
+  EXPECT_EQ(script->reads.load(), 2);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 1);
+  EXPECT_EQ(reconciler.lastDecision(kKey)->reason, "Activation");
+
+  // The wake is used up: the next early call waits again.
+  clock.advance(100ms);
+  EXPECT_GT(reconciler.reconcile(kKey).requeueAfterDelay, Clock::Duration::zero());
+  EXPECT_EQ(script->reads.load(), 2);
+}
+
+TEST_F(AutoscaleReconcilerTest, AtZeroCheckIntervalOverridesTheFunctionsOwn) {
+  AutoscaleReconcilerOptions options;
+  options.atZeroCheckInterval = 30s;
+  AutoscaleReconciler slow{options, client, {functions, triggers}, factory, events, nullptr, clock};
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  EXPECT_EQ(slow.reconcile(kKey).requeueAfterDelay, 30s);
+  // Above zero the Function's own schedule holds.
+  script->set(15);
+  slow.wake(kKey);
+  EXPECT_EQ(slow.reconcile(kKey).requeueAfterDelay, 6s);
+  EXPECT_EQ(slow.lastDecision(kKey)->desiredReplicas, 2);
+}
+
 TEST_F(AutoscaleReconcilerTest, DrainedBackToZeroOnlyAfterCooldown) {
   addFunction({{"maxReplicas", 6}, {"cooldownSeconds", 5}, {"scaleDown", {{"stabilizationWindowSeconds", 0}}}});
   addTrigger("orders-kafka");
