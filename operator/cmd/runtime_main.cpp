@@ -97,6 +97,182 @@ void writeTerminationMessage(const std::string& path, const std::string& message
 // The exit code of a replica the memory watchdog stopped.
 constexpr int kMemoryPressureExit = 4;
 
+struct RuntimeFlags {
+  std::string configPath;
+  std::string controlAddress = "0.0.0.0:8090";
+  std::string logLevel = "info";
+  std::string dataAddress = "0.0.0.0:8080";
+  std::string tokenFile;
+  std::string invokeTokenFile;
+  std::string tlsCertificateFile;
+  std::string tlsKeyFile;
+  int drainGraceSeconds = 30;
+  bool warm = false;
+  sluice::runtime::InvokeLimitOptions invokeLimits;
+  int64_t memoryLimitBytes = 0;
+  double memoryThreshold = 0.9;
+  std::string terminationLog = "/dev/termination-log";
+  CLI::Option* controlOption = nullptr;
+  CLI::Option* dataOption = nullptr;
+};
+
+void addAddressAndTokenFlags(CLI::App& app, RuntimeFlags& f) {
+  app.add_option("--config", f.configPath, "Function configuration file (JSON or YAML) rendered by the operator")
+      ->envname("SLUICE_CONFIG");
+  f.controlOption = app.add_option("--control-bind-address", f.controlAddress,
+                                   "Address of /healthz, /readyz, /metrics, /specialize, /drain")
+                        ->capture_default_str();
+  f.dataOption =
+      app.add_option("--data-bind-address", f.dataAddress,
+                     "Address of /invoke (the gateway's and the cron firer's); default 0.0.0.0:8080, or a free "
+                     "port on the control address's host when only --control-bind-address is given (a replica run "
+                     "by hand or by a test that does not invoke it must not collide on 8080)")
+          ->capture_default_str();
+  app.add_flag("--warm", f.warm, "Start without a function and wait for /specialize");
+  app.add_option("--specialize-token-file", f.tokenFile,
+                 "File holding the bearer token /specialize and /drain require, removed once read (else env "
+                 "SLUICE_SPECIALIZE_TOKEN, unset once read)")
+      ->envname("SLUICE_SPECIALIZE_TOKEN_FILE");
+  app.add_option("--invoke-token-file", f.invokeTokenFile,
+                 "File holding the tokens /invoke accepts (current[,previous]), removed once read (else env "
+                 "SLUICE_INVOKE_TOKEN, unset once read); none: /invoke refuses every call")
+      ->envname("SLUICE_INVOKE_TOKEN_FILE");
+  app.add_option("--control-tls-cert-file", f.tlsCertificateFile,
+                 "PEM certificate the control port serves HTTPS with (else env SLUICE_CONTROL_TLS_CERT); none: "
+                 "plain HTTP");
+  app.add_option("--control-tls-key-file", f.tlsKeyFile,
+                 "Its PEM private key, removed once read (else env SLUICE_CONTROL_TLS_KEY, unset once read)");
+}
+
+void addLimitFlags(CLI::App& app, RuntimeFlags& f) {
+  app.add_option("--drain-grace", f.drainGraceSeconds, "Seconds to finish in-flight work when draining")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--invoke-max-body-bytes", f.invokeLimits.maxBodyBytes, "Largest /invoke body; larger ones get 413")
+      ->envname("SLUICE_INVOKE_MAX_BODY_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  app.add_option("--invoke-max-concurrency", f.invokeLimits.maxConcurrent,
+                 "/invoke requests under way at once; more get 429 with Retry-After")
+      ->envname("SLUICE_INVOKE_MAX_CONCURRENCY")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--memory-limit-bytes", f.memoryLimitBytes,
+                 "The memory limit the watchdog guards (default: the container's cgroup limit)")
+      ->envname("SLUICE_MEMORY_LIMIT_BYTES")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
+  app.add_option("--memory-watchdog-threshold", f.memoryThreshold,
+                 "Share of the memory limit at which the replica sheds load, drains and exits (exit code 4)")
+      ->envname("SLUICE_MEMORY_WATCHDOG_THRESHOLD")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 0.99));
+  app.add_option("--termination-log", f.terminationLog,
+                 "Where the reason for a watchdog exit is written (Kubernetes' terminationMessagePath)")
+      ->capture_default_str();
+  app.add_option("--log-level", f.logLevel, "trace, debug, info, warn or error")
+      ->envname("SLUICE_LOG_LEVEL")
+      ->capture_default_str();
+}
+
+// Checks the flags and reads the token files and TLS pair into the server's options. Exit code 2 on a
+// mistake (said on stderr), else 0.
+int settle(RuntimeFlags& f, const std::string& controlTokenFromEnvironment,
+           const std::string& invokeTokensFromEnvironment, sluice::runtime::ControlServerOptions& serverOptions) {
+  if (auto status = sluice::setLogLevel(f.logLevel); !status.isOk()) {
+    std::cerr << "sluice-runtime: --log-level: " << status.message() << "\n";
+    return 2;
+  }
+  if (!f.warm && f.configPath.empty()) {
+    std::cerr << "sluice-runtime: --config is required unless --warm is given\n";
+    return 2;
+  }
+  if (f.controlOption->count() > 0 && f.dataOption->count() == 0) {
+    f.dataAddress =
+        f.controlAddress.substr(0, f.controlAddress.rfind(':')) + ":" + std::to_string(sluice::freeLoopbackPort());
+  }
+  auto token = tokenFrom(f.tokenFile, controlTokenFromEnvironment, "--specialize-token-file");
+  auto invokeTokens = tokenFrom(f.invokeTokenFile, invokeTokensFromEnvironment, "--invoke-token-file");
+  for (const auto* read : {&token, &invokeTokens}) {
+    if (!read->isOk()) {
+      std::cerr << "sluice-runtime: " << read->status().message() << "\n";
+      return 2;
+    }
+  }
+  if (auto tls = controlTlsFrom(f.tlsCertificateFile, f.tlsKeyFile, serverOptions); !tls.isOk()) {
+    std::cerr << "sluice-runtime: " << tls.message() << "\n";
+    return 2;
+  }
+  serverOptions.bindAddress = f.controlAddress;
+  serverOptions.specializeToken = *token;
+  serverOptions.dataBindAddress = f.dataAddress;
+  serverOptions.invokeTokens = sluice::runtime::splitTokens(*invokeTokens);
+  if (serverOptions.invokeTokens.empty()) SLUICE_LOG_WARN("no invoke token: /invoke refuses every call");
+  serverOptions.invokeLimits = f.invokeLimits;
+  serverOptions.unhealthyReason = []() -> std::string {
+    return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
+  };
+  return 0;
+}
+
+// Warm: the interpreter starts now, not in /specialize. Cold: the function loads now. An exit code, or 0.
+int loadFunction(const RuntimeFlags& f, sluice::runtime::RuntimeController& controller) {
+  if (f.warm) {
+    sluice::runtime::prepareHandlers();
+    return 0;
+  }
+  auto function = sluice::runtime::config::loadFunctionConfig(f.configPath);
+  if (!function.isOk()) {
+    std::cerr << "sluice-runtime: " << function.status().message() << "\n";
+    return 2;
+  }
+  if (auto status = controller.specialize(*function); !status.isOk()) {
+    std::cerr << "sluice-runtime: " << status.toString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+// Serves until a drain is asked for (signal, /drain, or a watchdog), drains, and returns the exit code.
+int serveUntilDrained(const RuntimeFlags& f, sluice::runtime::RuntimeController& controller) {
+  // A stuck interpreter cannot be recovered inside the process: drain what
+  // can still finish and exit non-zero so Kubernetes (or the local
+  // supervisor) starts a fresh replica. Unacknowledged input is redelivered.
+  std::atomic<int> exitCode{0};
+  std::jthread watchdog([&](std::stop_token stop) {
+    sluice::Clock& clock = sluice::realClock();
+    while (clock.sleepUntil(clock.now() + std::chrono::seconds(1), stop)) {
+      if (!sluice::runtime::handlersHealthy()) {
+        SLUICE_LOG_ERROR("the Python interpreter is stuck: draining and exiting with code 3 to be restarted");
+        exitCode = 3;
+        controller.requestDrain();
+        return;
+      }
+    }
+  });
+  // The memory watchdog: shed load, drain and exit 4 before the kernel's OOM kill.
+  const int64_t memoryLimitBytes =
+      f.memoryLimitBytes != 0 ? f.memoryLimitBytes : sluice::memoryLimitMebibytes() * 1024 * 1024;
+  sluice::runtime::MemoryWatchdog memoryWatchdog(
+      {memoryLimitBytes, f.memoryThreshold}, [] { return sluice::runtime::residentBytes(); }, sluice::realClock());
+  memoryWatchdog.start([&](const std::string& message) {
+    SLUICE_LOG_ERROR("{}", message);
+    writeTerminationMessage(f.terminationLog, message);
+    exitCode = kMemoryPressureExit;
+    controller.shedLoad();
+  });
+  controller.waitForDrainRequest();
+  // Unfinished events were not acknowledged and will be redelivered, so the
+  // drain succeeds either way; drain() logs what was left.
+  // A stuck interpreter finishes nothing more: its unfinished events stay
+  // unacknowledged (redelivered), so there is no point waiting the full grace.
+  auto grace = std::chrono::seconds(exitCode != 0 ? std::min(f.drainGraceSeconds, 5) : f.drainGraceSeconds);
+  (void)controller.drain(grace);
+  watchdog.request_stop();
+  watchdog.join();
+  memoryWatchdog.stop();
+  return exitCode.load();
+}
+
 }  // namespace
 
 int main(int argc, char** argv, char** envp) {
@@ -116,104 +292,15 @@ int main(int argc, char** argv, char** envp) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
   app.set_version_flag("--version", std::string("sluice-runtime ") + sluice::kVersion);
-
-  std::string configPath;
-  std::string controlAddress = "0.0.0.0:8090";
-  std::string logLevel = "info";
-  std::string dataAddress = "0.0.0.0:8080";
-  std::string tokenFile;
-  std::string invokeTokenFile;
-  std::string tlsCertificateFile;
-  std::string tlsKeyFile;
-  int drainGraceSeconds = 30;
-  bool warm = false;
-  sluice::runtime::InvokeLimitOptions invokeLimits;
-  int64_t memoryLimitBytes = 0;
-  double memoryThreshold = 0.9;
-  std::string terminationLog = "/dev/termination-log";
-  app.add_option("--config", configPath, "Function configuration file (JSON or YAML) rendered by the operator")
-      ->envname("SLUICE_CONFIG");
-  app.add_option("--control-bind-address", controlAddress,
-                 "Address of /healthz, /readyz, /metrics, /specialize, /drain")
-      ->capture_default_str();
-  auto* controlOption = app.get_option("--control-bind-address");
-  auto* dataOption =
-      app.add_option("--data-bind-address", dataAddress,
-                     "Address of /invoke (the gateway's and the cron firer's); default 0.0.0.0:8080, or a free "
-                     "port on the control address's host when only --control-bind-address is given (a replica run "
-                     "by hand or by a test that does not invoke it must not collide on 8080)")
-          ->capture_default_str();
-  app.add_flag("--warm", warm, "Start without a function and wait for /specialize");
-  app.add_option("--specialize-token-file", tokenFile,
-                 "File holding the bearer token /specialize and /drain require, removed once read (else env "
-                 "SLUICE_SPECIALIZE_TOKEN, unset once read)")
-      ->envname("SLUICE_SPECIALIZE_TOKEN_FILE");
-  app.add_option("--invoke-token-file", invokeTokenFile,
-                 "File holding the tokens /invoke accepts (current[,previous]), removed once read (else env "
-                 "SLUICE_INVOKE_TOKEN, unset once read); none: /invoke refuses every call")
-      ->envname("SLUICE_INVOKE_TOKEN_FILE");
-  app.add_option("--control-tls-cert-file", tlsCertificateFile,
-                 "PEM certificate the control port serves HTTPS with (else env SLUICE_CONTROL_TLS_CERT); none: "
-                 "plain HTTP");
-  app.add_option("--control-tls-key-file", tlsKeyFile,
-                 "Its PEM private key, removed once read (else env SLUICE_CONTROL_TLS_KEY, unset once read)");
-  app.add_option("--drain-grace", drainGraceSeconds, "Seconds to finish in-flight work when draining")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 3600));
-  app.add_option("--invoke-max-body-bytes", invokeLimits.maxBodyBytes, "Largest /invoke body; larger ones get 413")
-      ->envname("SLUICE_INVOKE_MAX_BODY_BYTES")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
-  app.add_option("--invoke-max-concurrency", invokeLimits.maxConcurrent,
-                 "/invoke requests under way at once; more get 429 with Retry-After")
-      ->envname("SLUICE_INVOKE_MAX_CONCURRENCY")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
-  app.add_option("--memory-limit-bytes", memoryLimitBytes,
-                 "The memory limit the watchdog guards (default: the container's cgroup limit)")
-      ->envname("SLUICE_MEMORY_LIMIT_BYTES")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 50));
-  app.add_option("--memory-watchdog-threshold", memoryThreshold,
-                 "Share of the memory limit at which the replica sheds load, drains and exits (exit code 4)")
-      ->envname("SLUICE_MEMORY_WATCHDOG_THRESHOLD")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 0.99));
-  app.add_option("--termination-log", terminationLog,
-                 "Where the reason for a watchdog exit is written (Kubernetes' terminationMessagePath)")
-      ->capture_default_str();
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error")
-      ->envname("SLUICE_LOG_LEVEL")
-      ->capture_default_str();
-
+  RuntimeFlags flags;
+  addAddressAndTokenFlags(app, flags);
+  addLimitFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
-
-  if (auto status = sluice::setLogLevel(logLevel); !status.isOk()) {
-    std::cerr << "sluice-runtime: --log-level: " << status.message() << "\n";
-    return 2;
-  }
-  if (!warm && configPath.empty()) {
-    std::cerr << "sluice-runtime: --config is required unless --warm is given\n";
-    return 2;
-  }
-  if (controlOption->count() > 0 && dataOption->count() == 0) {
-    dataAddress =
-        controlAddress.substr(0, controlAddress.rfind(':')) + ":" + std::to_string(sluice::freeLoopbackPort());
-  }
-  auto token = tokenFrom(tokenFile, controlTokenFromEnvironment, "--specialize-token-file");
-  auto invokeTokens = tokenFrom(invokeTokenFile, invokeTokensFromEnvironment, "--invoke-token-file");
-  for (const auto* read : {&token, &invokeTokens}) {
-    if (!read->isOk()) {
-      std::cerr << "sluice-runtime: " << read->status().message() << "\n";
-      return 2;
-    }
-  }
-  if (auto tls = controlTlsFrom(tlsCertificateFile, tlsKeyFile, serverOptions); !tls.isOk()) {
-    std::cerr << "sluice-runtime: " << tls.message() << "\n";
-    return 2;
+  if (int code = settle(flags, controlTokenFromEnvironment, invokeTokensFromEnvironment, serverOptions); code != 0) {
+    return code;
   }
 
   sigset_t signals = sluice::blockStopSignals();
-
   sluice::runtime::RuntimeMetrics metrics;
   sluice::runtime::RuntimeController controller(buildHandler, metrics, sluice::realClock());
   std::thread signalThread([&] {
@@ -223,72 +310,15 @@ int main(int argc, char** argv, char** envp) {
     controller.requestDrain();
   });
   signalThread.detach();
-
-  if (warm) {
-    // Ready means ready to specialize fast: the interpreter starts now, not in /specialize.
-    sluice::runtime::prepareHandlers();
-  } else {
-    auto function = sluice::runtime::config::loadFunctionConfig(configPath);
-    if (!function.isOk()) {
-      std::cerr << "sluice-runtime: " << function.status().message() << "\n";
-      return 2;
-    }
-    if (auto status = controller.specialize(*function); !status.isOk()) {
-      std::cerr << "sluice-runtime: " << status.toString() << "\n";
-      return 1;
-    }
-  }
-  serverOptions.bindAddress = controlAddress;
-  serverOptions.specializeToken = *token;
-  serverOptions.dataBindAddress = dataAddress;
-  serverOptions.invokeTokens = sluice::runtime::splitTokens(*invokeTokens);
-  if (serverOptions.invokeTokens.empty()) SLUICE_LOG_WARN("no invoke token: /invoke refuses every call");
-  serverOptions.invokeLimits = invokeLimits;
-  serverOptions.unhealthyReason = []() -> std::string {
-    return sluice::runtime::handlersHealthy() ? "" : "the Python interpreter is stuck (docs/python-handlers.md)";
-  };
+  if (int code = loadFunction(flags, controller); code != 0) return code;
   sluice::runtime::ControlServer server(serverOptions, controller);
   if (auto status = server.start(); !status.isOk()) {
     std::cerr << "sluice-runtime: " << status.toString() << "\n";
     return 1;
   }
   SLUICE_LOG_INFO("sluice-runtime {} {} on {} (control) and {} (data)", sluice::kVersion,
-                  warm ? "warm, waiting for /specialize" : "running", controlAddress, dataAddress);
-  // A stuck interpreter cannot be recovered inside the process: drain what
-  // can still finish and exit non-zero so Kubernetes (or the local
-  // supervisor) starts a fresh replica. Unacknowledged input is redelivered.
-  std::atomic<int> exitCode{0};
-  std::jthread watchdog([&](std::stop_token stop) {
-    sluice::Clock& clock = sluice::realClock();
-    while (clock.sleepUntil(clock.now() + std::chrono::seconds(1), stop)) {
-      if (!sluice::runtime::handlersHealthy()) {
-        SLUICE_LOG_ERROR("the Python interpreter is stuck: draining and exiting with code 3 to be restarted");
-        exitCode = 3;
-        controller.requestDrain();
-        return;
-      }
-    }
-  });
-  // The memory watchdog: shed load, drain and exit 4 before the kernel's OOM kill.
-  if (memoryLimitBytes == 0) memoryLimitBytes = sluice::memoryLimitMebibytes() * 1024 * 1024;
-  sluice::runtime::MemoryWatchdog memoryWatchdog(
-      {memoryLimitBytes, memoryThreshold}, [] { return sluice::runtime::residentBytes(); }, sluice::realClock());
-  memoryWatchdog.start([&](const std::string& message) {
-    SLUICE_LOG_ERROR("{}", message);
-    writeTerminationMessage(terminationLog, message);
-    exitCode = kMemoryPressureExit;
-    controller.shedLoad();
-  });
-  controller.waitForDrainRequest();
-  // Unfinished events were not acknowledged and will be redelivered, so the
-  // drain succeeds either way; drain() logs what was left.
-  // A stuck interpreter finishes nothing more: its unfinished events stay
-  // unacknowledged (redelivered), so there is no point waiting the full grace.
-  auto grace = std::chrono::seconds(exitCode != 0 ? std::min(drainGraceSeconds, 5) : drainGraceSeconds);
-  (void)controller.drain(grace);
-  watchdog.request_stop();
-  watchdog.join();
-  memoryWatchdog.stop();
+                  flags.warm ? "warm, waiting for /specialize" : "running", flags.controlAddress, flags.dataAddress);
+  const int exitCode = serveUntilDrained(flags, controller);
   server.stop();
-  return exitCode.load();
+  return exitCode;
 }

@@ -45,24 +45,40 @@ bool functionShapeChanged(const kube::Json& previous, const kube::Json& current)
 Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared,
                          Clock& clock)
     : shared_(shared) {
-  kube::Informer& functions = manager.informer(spec::kFunctions, options.ns);
-  kube::Informer& triggers = manager.informer(spec::kTriggers, options.ns);
-  kube::Informer& pods = manager.informer(kube::resources::kPods, options.ns, platform::sluicePodsInformerOptions());
-  if (options.metricsRegistry) {
-    operatorMetrics_ = std::make_unique<metrics::OperatorMetrics>(options.metricsRegistry, kVersion, clock);
-    stateMetrics_ = std::make_shared<metrics::StateCollector>(functions.cache(), pods.cache(),
-                                                              [&manager] { return manager.isLeader(); });
-    // Cold starts: every replica follows each Function's desired/ready counts; the leader observes.
-    auto follow = [this, &manager](const kube::Json& function) {
-      operatorMetrics_->functionReplicas(kube::objectKey(function), api::desiredReplicas(function),
-                                         function.value("/status/readyReplicas"_json_pointer, 0), manager.isLeader());
-    };
-    functions.addHandler(kube::EventHandler{
-        follow, [follow](const kube::Json&, const kube::Json& current) { follow(current); },
-        [this](const kube::Json& function) { operatorMetrics_->functionDeleted(kube::objectKey(function)); }});
-  }
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  const Informers informers{
+      manager.informer(spec::kFunctions, options.ns), manager.informer(spec::kTriggers, options.ns),
+      manager.informer(kube::resources::kPods, options.ns, platform::sluicePodsInformerOptions())};
+  if (options.metricsRegistry) addMetrics(manager, options, informers, clock);
+  addFunctionController(manager, options, informers, clock);
+  addWarmPoolController(manager, options, informers, clock);
+  addTriggerControllers(manager, options, informers, clock);
+  addTokenController(manager, options, informers, clock);
+  addAutoscaler(manager, options, informers, clock);
+}
 
+void Controllers::addMetrics(controller::Manager& manager, const ControllersOptions& options,
+                             const Informers& informers, Clock& clock) {
+  kube::Informer& functions = informers.functions;
+  kube::Informer& pods = informers.pods;
+  operatorMetrics_ = std::make_unique<metrics::OperatorMetrics>(options.metricsRegistry, kVersion, clock);
+  stateMetrics_ = std::make_shared<metrics::StateCollector>(functions.cache(), pods.cache(),
+                                                            [&manager] { return manager.isLeader(); });
+  // Cold starts: every replica follows each Function's desired/ready counts; the leader observes.
+  auto follow = [this, &manager](const kube::Json& function) {
+    operatorMetrics_->functionReplicas(kube::objectKey(function), api::desiredReplicas(function),
+                                       function.value("/status/readyReplicas"_json_pointer, 0), manager.isLeader());
+  };
+  functions.addHandler(kube::EventHandler{
+      follow, [follow](const kube::Json&, const kube::Json& current) { follow(current); },
+      [this](const kube::Json& function) { operatorMetrics_->functionDeleted(kube::objectKey(function)); }});
+}
+
+void Controllers::addFunctionController(controller::Manager& manager, const ControllersOptions& options,
+                                        const Informers& informers, Clock& clock) {
+  kube::Informer& functions = informers.functions;
+  kube::Informer& triggers = informers.triggers;
+  kube::Informer& pods = informers.pods;
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   functions_ = std::make_unique<FunctionController>(
       manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, shared_.platform, shared_.events,
       clock, options.gatewayUrl, options.gatewayDomain);
@@ -82,7 +98,14 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
     return keys;
   });
   manager.add(std::move(controller));
+}
 
+void Controllers::addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
+                                        const Informers& informers, Clock& clock) {
+  kube::Informer& functions = informers.functions;
+  kube::Informer& triggers = informers.triggers;
+  kube::Informer& pods = informers.pods;
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   warmPools_ = std::make_unique<WarmPoolController>(
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory},
       manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
@@ -107,7 +130,14 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
         }
       }});
   manager.add(std::move(pools));
+}
 
+// The Trigger status controller and the cron firer.
+void Controllers::addTriggerControllers(controller::Manager& manager, const ControllersOptions& options,
+                                        const Informers& informers, Clock& clock) {
+  kube::Informer& functions = informers.functions;
+  kube::Informer& triggers = informers.triggers;
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock,
                                                   tcpProbe, &shared_.events, options.allowedScalerEndpoints);
   auto triggerController = std::make_unique<controller::Controller>(
@@ -134,7 +164,12 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
     return current.contains("/spec/cron"_json_pointer) && controller::generationChanged(previous, current);
   });
   manager.add(std::move(cron));
+}
 
+void Controllers::addTokenController(controller::Manager& manager, const ControllersOptions& options,
+                                     const Informers& informers, Clock& clock) {
+  kube::Informer& functions = informers.functions;
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Each namespace with a Function keeps its token Secret (recreated when deleted, rotated).
   tokens_ = std::make_unique<TokenController>(shared_.tokens, options.tokenResync);
   auto tokenController = std::make_unique<controller::Controller>(
@@ -143,15 +178,19 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
     return std::vector<std::string>{function.value("/metadata/namespace"_json_pointer, std::string("default"))};
   });
   manager.add(std::move(tokenController));
+}
 
+void Controllers::addAutoscaler(controller::Manager& manager, const ControllersOptions& options,
+                                const Informers& informers, Clock& clock) {
+  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.
   TriggerScalerFactoryOptions factoryOptions = scalerFactoryOptions(options);
   factoryOptions.replicaTrustedCertificates = [&tokens = shared_.tokens] { return tokens.trustedCertificates(); };
   autoscaler_ = std::make_unique<AutoscalerLoop>(
-      manager, functions, triggers, shared_.events, options.metricsRegistry, clock, nullptr, controllerMetrics, &pods,
-      options.gatewayLoadsUrls, std::move(factoryOptions),
+      manager, informers.functions, informers.triggers, shared_.events, options.metricsRegistry, clock, nullptr,
+      controllerMetrics, &informers.pods, options.gatewayLoadsUrls, std::move(factoryOptions),
       AutoscalerActivationOptions{options.gatewayActivationFeed, std::chrono::seconds(10),
                                   options.atZeroCheckInterval});
 }

@@ -83,6 +83,25 @@ class Controllers {
   std::shared_ptr<prometheus::Collectable> stateMetrics() const;
 
  private:
+  struct Informers {
+    kube::Informer& functions;
+    kube::Informer& triggers;
+    kube::Informer& pods;  // Sluice's own (platform::sluicePodsInformerOptions)
+  };
+  // Each adds one controller (or the metrics) to `manager`, watching what it needs.
+  void addMetrics(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                  Clock& clock);
+  void addFunctionController(controller::Manager& manager, const ControllersOptions& options,
+                             const Informers& informers, Clock& clock);
+  void addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
+                             const Informers& informers, Clock& clock);
+  void addTriggerControllers(controller::Manager& manager, const ControllersOptions& options,
+                             const Informers& informers, Clock& clock);
+  void addTokenController(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                          Clock& clock);
+  void addAutoscaler(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                     Clock& clock);
+
   std::unique_ptr<metrics::OperatorMetrics> operatorMetrics_;
   std::shared_ptr<metrics::StateCollector> stateMetrics_;
   ControllersShared shared_;

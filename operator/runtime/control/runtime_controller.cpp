@@ -59,6 +59,64 @@ Status RuntimeController::specialize(const config::FunctionConfig& function) {
   return specialize(function, clock_.now(), SourceStart::kBeforeAnswer);
 }
 
+Result<std::shared_ptr<Replica>> RuntimeController::buildReplica(const config::FunctionConfig& function,
+                                                                 SpecializeTrace& trace) {
+  auto handler = handlerFactory_(function);
+  if (!handler.isOk()) return handler.status().withContext("loading the handler");
+  trace.handlerLoaded = clock_.now();
+  Replica::Outputs sinks;
+  for (const auto& output : function.outputs) {
+    auto sink = buildSink(output);
+    if (!sink.isOk()) return sink.status();
+    sinks.emplace_back(output.name, std::move(sink).value());
+  }
+  std::unique_ptr<Sink> deadLetter;
+  if (function.deadLetter) {
+    auto sink = buildSink(*function.deadLetter);
+    if (!sink.isOk()) return sink.status().withContext("deadLetter");
+    deadLetter = std::move(sink).value();
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<Sink>>> triggerDeadLetters;
+  for (const auto& trigger : function.triggers) {
+    auto sink = buildTriggerDeadLetter(trigger);
+    if (!sink.isOk()) return sink.status();
+    if (*sink) triggerDeadLetters.emplace_back(trigger.name, std::move(sink).value());
+  }
+  trace.outputsBuilt = clock_.now();
+  std::vector<std::unique_ptr<Source>> sources;
+  for (const auto& trigger : function.triggers) {
+    auto source = options_.sourceFactory(trigger, function, metrics_, clock_);
+    if (!source.isOk()) return source.status();
+    if (*source) sources.push_back(std::move(source).value());
+  }
+  auto replica = std::make_shared<Replica>(deliveryOptionsFor(function), std::move(handler).value(), std::move(sinks),
+                                           std::move(deadLetter), std::move(sources), metrics_, clock_);
+  for (auto& [trigger, sink] : triggerDeadLetters) replica->addTriggerDeadLetter(trigger, std::move(sink));
+  return replica;
+}
+
+bool RuntimeController::install(const std::shared_ptr<Replica>& replica, const config::FunctionConfig& function,
+                                double seconds, bool sourcesLater, Clock::TimePoint received) {
+  std::lock_guard lock(mu_);
+  specializing_ = false;
+  // A drain came while the replica was built: it found nothing to drain, so this is the last word.
+  if (draining_ || drainRequested_) return false;
+  replica_ = replica;
+  functionName_ = function.name;
+  pushedTriggers_.clear();
+  for (const auto& trigger : function.triggers) {
+    if (std::holds_alternative<config::HttpSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = false;
+    if (std::holds_alternative<config::CronSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = true;
+  }
+  lastSpecializationSeconds_ = seconds;
+  if (sourcesLater) {
+    sourcesRunning_ = false;
+    sourceStarter_ =
+        std::jthread([this, replica, received](std::stop_token stop) { startSources(replica, received, stop); });
+  }
+  return true;
+}
+
 Status RuntimeController::specialize(const config::FunctionConfig& function, Clock::TimePoint received,
                                      SourceStart sourceStart) {
   using Ms = std::chrono::duration<double, std::milli>;
@@ -77,37 +135,12 @@ Status RuntimeController::specialize(const config::FunctionConfig& function, Clo
     specializing_ = false;
     return status;
   };
-  auto handler = handlerFactory_(function);
-  if (!handler.isOk()) return fail(handler.status().withContext("loading the handler"));
-  const Clock::TimePoint handlerLoaded = clock_.now();
-  Replica::Outputs sinks;
-  for (const auto& output : function.outputs) {
-    auto sink = buildSink(output);
-    if (!sink.isOk()) return fail(sink.status());
-    sinks.emplace_back(output.name, std::move(sink).value());
-  }
-  std::unique_ptr<Sink> deadLetter;
-  if (function.deadLetter) {
-    auto sink = buildSink(*function.deadLetter);
-    if (!sink.isOk()) return fail(sink.status().withContext("deadLetter"));
-    deadLetter = std::move(sink).value();
-  }
-  std::vector<std::pair<std::string, std::unique_ptr<Sink>>> triggerDeadLetters;
-  for (const auto& trigger : function.triggers) {
-    auto sink = buildTriggerDeadLetter(trigger);
-    if (!sink.isOk()) return fail(sink.status());
-    if (*sink) triggerDeadLetters.emplace_back(trigger.name, std::move(sink).value());
-  }
-  const Clock::TimePoint outputsBuilt = clock_.now();
-  std::vector<std::unique_ptr<Source>> sources;
-  for (const auto& trigger : function.triggers) {
-    auto source = options_.sourceFactory(trigger, function, metrics_, clock_);
-    if (!source.isOk()) return fail(source.status());
-    if (*source) sources.push_back(std::move(source).value());
-  }
-  auto replica = std::make_shared<Replica>(deliveryOptionsFor(function), std::move(handler).value(), std::move(sinks),
-                                           std::move(deadLetter), std::move(sources), metrics_, clock_);
-  for (auto& [trigger, sink] : triggerDeadLetters) replica->addTriggerDeadLetter(trigger, std::move(sink));
+  SpecializeTrace trace;
+  trace.received = received;
+  trace.started = started;
+  Result<std::shared_ptr<Replica>> built = buildReplica(function, trace);
+  if (!built.isOk()) return fail(built.status());
+  std::shared_ptr<Replica> replica = std::move(built).value();
   replica->startDelivery();
   const bool sourcesLater = sourceStart == SourceStart::kAfterAnswer && replica->sourcesPending() > 0;
   if (!sourcesLater) {
@@ -116,34 +149,12 @@ Status RuntimeController::specialize(const config::FunctionConfig& function, Clo
       return fail(status);
     }
   }
-  const Clock::TimePoint answering = clock_.now();
-  double seconds = std::chrono::duration<double>(answering - started).count();
+  trace.answering = clock_.now();
+  double seconds = std::chrono::duration<double>(trace.answering - started).count();
   if (!sourcesLater) metrics_.specializationSeconds(seconds);
-  {
-    std::lock_guard lock(mu_);
-    if (draining_ || drainRequested_) {
-      // A drain came while the replica was built: it found nothing to drain, so this is the last word.
-      specializing_ = false;
-    } else {
-      specializing_ = false;
-      replica_ = replica;
-      functionName_ = function.name;
-      pushedTriggers_.clear();
-      for (const auto& trigger : function.triggers) {
-        if (std::holds_alternative<config::HttpSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = false;
-        if (std::holds_alternative<config::CronSourceConfig>(trigger.source)) pushedTriggers_[trigger.name] = true;
-      }
-      lastSpecializationSeconds_ = seconds;
-      if (sourcesLater) {
-        sourcesRunning_ = false;
-        sourceStarter_ =
-            std::jthread([this, replica, received](std::stop_token stop) { startSources(replica, received, stop); });
-      }
-      replica.reset();
-    }
-  }
+  const bool installed = install(replica, function, seconds, sourcesLater, received);
   loadedOrDrainingCv_.notify_all();  // calls waiting on a warm replica run now
-  if (replica) {
+  if (!installed) {
     (void)replica->drain(std::chrono::seconds(0));
     return Status(StatusCode::kFailedPrecondition, "the replica is draining");
   }
@@ -154,8 +165,8 @@ Status RuntimeController::specialize(const config::FunctionConfig& function, Clo
       "specialized as function {} in {:.1f} ms (trace: received at {:.3f} ms epoch, parsed +{:.1f}, handler loaded "
       "+{:.1f}, outputs built +{:.1f}, answering +{:.1f}{})",
       function.name, seconds * 1000, Ms(arrived.time_since_epoch()).count(), Ms(started - received).count(),
-      Ms(handlerLoaded - received).count(), Ms(outputsBuilt - received).count(), Ms(answering - received).count(),
-      sourcesLater ? "; trigger sources starting" : "");
+      Ms(trace.handlerLoaded - received).count(), Ms(trace.outputsBuilt - received).count(),
+      Ms(trace.answering - received).count(), sourcesLater ? "; trigger sources starting" : "");
   return Status::ok();
 }
 

@@ -108,6 +108,20 @@ class RuntimeController final : public ControlHooks {
 
   // `received`: when the request arrived (parsing included in the trace).
   Status specialize(const config::FunctionConfig& function, Clock::TimePoint received, SourceStart sourceStart);
+  // When each step of a specialization ended (the log's trace).
+  struct SpecializeTrace {
+    Clock::TimePoint received;
+    Clock::TimePoint started;
+    Clock::TimePoint handlerLoaded;
+    Clock::TimePoint outputsBuilt;
+    Clock::TimePoint answering;
+  };
+  // The replica of `function`: its handler, outputs, dead letters and trigger sources, not started.
+  Result<std::shared_ptr<Replica>> buildReplica(const config::FunctionConfig& function, SpecializeTrace& trace);
+  // Makes `replica` the running one (its sources started by a thread when `sourcesLater`); false when
+  // a drain came meanwhile, and the caller drains it.
+  bool install(const std::shared_ptr<Replica>& replica, const config::FunctionConfig& function, double seconds,
+               bool sourcesLater, Clock::TimePoint received);
   // The trigger /invoke runs `request` as (see ControlServer): kNotFound when the function has none such.
   Result<std::string> pushedTriggerFor(const InvokeRequest& request);  // requires mu_
   // The source starter's thread: startSources() until it succeeds or a drain stops it.
