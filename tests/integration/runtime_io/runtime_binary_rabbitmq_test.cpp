@@ -384,62 +384,64 @@ TEST(RuntimeBinaryRabbitMqTest, ConnectionsClosedByTheBrokerMidStreamAreReopened
             << " duplicates\n";
 }
 
-// With its whole prefetch in flight the replica does not read from the
-// connection; rabbitmq-c then sends no heartbeats by itself, and the broker
-// closes a connection silent for two intervals, requeueing the delivery in
-// hand (a duplicate once the handler finishes). Here the handler holds its
-// post for five heartbeat intervals (2 s each): the connection must stay up
-// and every post arrive once.
-TEST(RuntimeBinaryRabbitMqTest, AConsumerHoldingBackKeepsItsConnectionThroughALongHandler) {
-  constexpr int kPosts = 5;
-  constexpr int kHeartbeatSeconds = 2;
+// Five posts to one replica with prefetch 1 whose handler waits at the gate
+// with the first post in hand: the source has its whole prefetch in flight,
+// so it does not read from its connection until the gate opens.
+struct HeldReplica {
+  static constexpr int kPosts = 5;
   Queues q;
-  publishAll(q.url, q.in, posts(0, kPosts, 0));
   RequestGate gate;
   RuntimeProcess runtime;
-  runtime.start(freeLoopbackPort(),
-                {"--config", q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/1, &gate,
-                                      /*gateAfter=*/0, kHeartbeatSeconds)},
-                q.dir + "/run.log");
-  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
-  ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "the replica never reached its gate\n" << runtime.log();
+
+  // `heartbeatSeconds` > 0: the trigger's AMQP heartbeat interval.
+  explicit HeldReplica(int heartbeatSeconds = 0) {
+    publishAll(q.url, q.in, posts(0, kPosts, 0));
+    runtime.start(freeLoopbackPort(),
+                  {"--config", q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/1, &gate,
+                                        /*gateAfter=*/0, heartbeatSeconds)},
+                  q.dir + "/run.log");
+  }
+  // True once the first post waits at the gate.
+  bool holding() { return runtime.waitReady(60s) && gate.waitForRequests(1, 120s); }
+  // Opens the gate and reads what arrives; then the replica must drain, exit 0 and leave nothing queued.
+  Verdicts releaseAndDrain() {
+    gate.open();
+    Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 3s);
+    EXPECT_EQ(missingIds(v, kPosts, 0), 0) << runtime.log();
+    runtime.signal(SIGTERM);
+    EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+    EXPECT_EQ(readyCount(q.url, q.in), 0u);
+    return v;
+  }
+};
+
+// rabbitmq-c sends heartbeats only while it reads, and the broker closes a
+// connection silent for two intervals, requeueing the delivery in hand (a
+// duplicate once the handler finishes). Here the handler holds its post for
+// five heartbeat intervals (2 s each): the connection must stay up and every
+// post arrive once.
+TEST(RuntimeBinaryRabbitMqTest, AConsumerHoldingBackKeepsItsConnectionThroughALongHandler) {
+  constexpr int kHeartbeatSeconds = 2;
+  HeldReplica held(kHeartbeatSeconds);
+  ASSERT_TRUE(held.holding()) << "the replica never reached its gate\n" << held.runtime.log();
   std::this_thread::sleep_for(std::chrono::seconds(5 * kHeartbeatSeconds));  // the post in hand, nothing read
-  gate.open();
-  Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 3s);
+  Verdicts v = held.releaseAndDrain();
   size_t unique = v.approved.size() + v.rejected.size();
-  EXPECT_EQ(missingIds(v, kPosts, 0), 0);
-  EXPECT_EQ(v.total(), static_cast<size_t>(kPosts)) << (v.total() - unique) << " duplicates";
-  runtime.signal(SIGTERM);
-  EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
-  EXPECT_EQ(readyCount(q.url, q.in), 0u);
-  const std::string log = runtime.log();
+  EXPECT_EQ(v.total(), static_cast<size_t>(HeldReplica::kPosts)) << (v.total() - unique) << " duplicates";
+  const std::string log = held.runtime.log();
   EXPECT_EQ(log.find("reconnecting"), std::string::npos) << "the connection was lost while holding back:\n" << log;
 }
 
 // The replica's connections drop without a close frame (a network cut) while
-// its whole prefetch is in flight, so nothing is read and only the ack finds
-// out: the failed ack must lead to a new connection, not to a read on the
-// closed one's freed state (a crash), and every post must still arrive.
+// it holds back, so only the ack finds out: the failed ack must lead to a new
+// connection, not to a read on the closed one's freed state (a crash), and
+// every post must still arrive.
 TEST(RuntimeBinaryRabbitMqTest, AFailedAckOnADroppedConnectionReconnectsAndLosesNothing) {
-  constexpr int kPosts = 5;
-  Queues q;
-  publishAll(q.url, q.in, posts(0, kPosts, 0));
-  RequestGate gate;
-  RuntimeProcess runtime;
-  runtime.start(freeLoopbackPort(),
-                {"--config", q.config(/*triggerDeadLetterQueue=*/true, /*maxAttempts=*/2, /*prefetch=*/1, &gate,
-                                      /*gateAfter=*/0)},
-                q.dir + "/run.log");
-  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
-  ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "the replica never reached its gate\n" << runtime.log();
-  EXPECT_EQ(dropConnectionsOf(runtime.pid(), q.url), 4) << "the replica holds four AMQP connections";
-  gate.open();
-  Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 3s);
-  EXPECT_EQ(missingIds(v, kPosts, 0), 0) << runtime.log();
-  runtime.signal(SIGTERM);
-  EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
-  EXPECT_EQ(readyCount(q.url, q.in), 0u);
-  EXPECT_NE(runtime.log().find("reconnecting"), std::string::npos) << runtime.log();
+  HeldReplica held;
+  ASSERT_TRUE(held.holding()) << "the replica never reached its gate\n" << held.runtime.log();
+  EXPECT_EQ(dropConnectionsOf(held.runtime.pid(), held.q.url), 4) << "the replica holds four AMQP connections";
+  held.releaseAndDrain();
+  EXPECT_NE(held.runtime.log().find("reconnecting"), std::string::npos) << held.runtime.log();
 }
 
 // A warm replica answers /specialize once the handler is loaded, without
