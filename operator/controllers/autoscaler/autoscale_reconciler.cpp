@@ -301,7 +301,10 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
     state->lastDecision = decision;
   }
   if (!written.isOk()) {
-    // The engine already counted this change; re-measure soon instead of trusting it.
+    // The engine already counted this change; re-measure soon instead of trusting it. The retry
+    // must measure again: with the fingerprint kept and no next check it would stop, and the
+    // Function would not be scaled again until its spec or Triggers changed.
+    state->fingerprint.clear();
     return controller::ReconcileResult::error(written);
   }
   Clock::Duration next = decision.nextCheckAfter;

@@ -183,6 +183,31 @@ TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChan
   EXPECT_EQ(factory.creates("orders-kafka"), 2);
 }
 
+// A failed status write (a conflict, the apiserver away) is retried by the queue: that retry
+// measures and writes again, and the Function keeps being scaled afterwards.
+TEST_F(AutoscaleReconcilerTest, AFailedStatusWriteIsMeasuredAgainOnTheRetry) {
+  addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  script->set(25);
+  client.failNext("patch", unavailable("the apiserver is away"), 1, "functions");
+  controller::ReconcileResult failed = reconciler.reconcile(kKey);
+  EXPECT_FALSE(failed.status.isOk());
+  EXPECT_FALSE(functionStatus().contains("desiredReplicas"));
+
+  clock.advance(1s);  // the queue's backoff
+  controller::ReconcileResult retried = reconciler.reconcile(kKey);
+  ASSERT_TRUE(retried.status.isOk()) << retried.status.toString();
+  EXPECT_EQ(script->reads.load(), 2);
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 3);
+  EXPECT_GT(retried.requeueAfterDelay, Clock::Duration::zero());
+
+  script->set(60);
+  clock.advance(retried.requeueAfterDelay);
+  ASSERT_TRUE(reconciler.reconcile(kKey).status.isOk());
+  EXPECT_EQ(functionStatus()["desiredReplicas"], 6);
+}
+
 TEST_F(AutoscaleReconcilerTest, AWakeMeasuresAtZeroBeforeTheNextCheck) {
   addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
   addTrigger("orders-kafka");
