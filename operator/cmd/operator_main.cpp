@@ -22,7 +22,6 @@
 #include <string>
 #include <thread>
 
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <CLI/CLI.hpp>
 
@@ -49,6 +48,7 @@
 #include "local/local_store.h"
 #include "local/manifests.h"
 #include "metrics/check_metrics.h"
+#include "metrics/metrics_server.h"
 #include "platform/kube/authority_secret.h"
 #include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
@@ -450,19 +450,15 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
 // Serves /metrics when asked for (always with --local, on loopback unless
 // told otherwise: it is how you watch it). False when it cannot.
 bool serveMetrics(OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
-                  std::unique_ptr<prometheus::Exposer>& exposer) {
+                  std::unique_ptr<sluice::metrics::MetricsServer>& server) {
   if (!flags.localDir.empty() && flags.metricsOption->count() == 0) flags.metricsAddress = "127.0.0.1:8080";
   if (flags.metricsOption->count() == 0 && flags.localDir.empty()) return true;
-  const std::string& bind = flags.metricsAddress;
-  std::string address = !bind.empty() && bind[0] == ':' ? "0.0.0.0" + bind : bind;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    std::cerr << "sluice-operator: --metrics-bind-address " << address << ": " << e.what() << "\n";
+  server = std::make_unique<sluice::metrics::MetricsServer>(flags.metricsAddress);
+  server->add(registry);
+  if (auto status = server->start(); !status.isOk()) {
+    std::cerr << "sluice-operator: --metrics-bind-address: " << status.toString() << "\n";
     return false;
   }
-  exposer->RegisterCollectable(registry);
-  SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
   return true;
 }
 
@@ -536,7 +532,7 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
 
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
-                    prometheus::Exposer* exposer, std::stop_source& stop) {
+                    sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   auto& clock = sluice::realClock();
   auto connected = sluice::kube::connect(flags.kubeconfig, clock);
   if (!connected) {
@@ -594,10 +590,10 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,
                                                {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
-  if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->add(controllers.stateMetrics());
   const int exitCode = manager.run(stop.get_token());
   // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
-  if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->remove(controllers.stateMetrics());
   return exitCode;
 }
 
@@ -661,8 +657,8 @@ int main(int argc, char** argv) {
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.
   // Started after the signal mask is set, so its threads inherit it.
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!serveMetrics(flags, registry, exposer)) return 2;
+  std::unique_ptr<sluice::metrics::MetricsServer> metricsServer;
+  if (!serveMetrics(flags, registry, metricsServer)) return 2;
 
   std::unique_ptr<sluice::controller::HealthServer> health;
   if (!serveHealth(flags, health)) return 2;
@@ -681,7 +677,7 @@ int main(int argc, char** argv) {
     flags.local.logLevel = flags.logLevel;
     exitCode = runLocal(flags.local, registry, stop);
   } else {
-    exitCode = runOnKubernetes(flags, registry, exposer.get(), stop);
+    exitCode = runOnKubernetes(flags, registry, metricsServer.get(), stop);
   }
   // Wake the signal thread if we are leaving on our own. SIGTERM is blocked in
   // every thread, so sigwait() takes it; nothing is terminated.

@@ -1,7 +1,5 @@
 #include "gateway/gateway.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include "common/random.h"
 #include "gateway/proxy_response.h"
 #include "gateway/route.h"
+#include "http/metrics_response.h"
 
 namespace sluice::gateway {
 
@@ -170,10 +169,7 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     auto families = registry_->Collect();
     auto loads = metrics_.collector()->Collect();
     families.insert(families.end(), loads.begin(), loads.end());
-    http::ServerResponse response;
-    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    response.body = prometheus::TextSerializer().Serialize(families);
-    return respond(std::move(response));
+    return respond(http::metricsResponse(http::prometheusText(families)));
   }
   if (path == "/loads") {
     http::ServerResponse response;

@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/tokens.h"
+#include "http/metrics_response.h"
 
 namespace sluice::runtime {
 
@@ -187,7 +188,7 @@ void ControlServer::serveControl(http::ServerRequest request, http::Responder re
     std::string reason = hooks_.notReadyReason();
     respond(response(reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n", kTextPlain));
   } else if (path == "/metrics" && method == "GET") {
-    respond(response(200, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
+    respond(http::metricsResponse(hooks_.metricsText()));
   } else if (path == "/specialize" && method == "POST") {
     if (!authorized(request, respond)) return;
     // Loading a handler takes a while: off the server's threads.
