@@ -15,12 +15,11 @@ namespace sluice::gateway {
 namespace {
 
 // Tells this process's activation feed from the one of the gateway's next start.
-std::string newInstanceId() {
+std::string newInstanceId(const Clock& clock) {
   if (Result<std::string> token = randomHexToken(8); token.isOk()) return *token;
   // No randomness: the start time still differs from one process to the next.
   char hex[32];
-  std::snprintf(hex, sizeof hex, "%llx",
-                static_cast<unsigned long long>(std::chrono::system_clock::now().time_since_epoch().count()));
+  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(clock.wallNow().time_since_epoch().count()));
   return hex;
 }
 
@@ -49,7 +48,7 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
       notReadyReason_(std::move(notReadyReason)),
       registry_(std::move(registry)),
       metrics_(registry_, dispatcher_),
-      activations_(ActivationFeedOptions{}, realClock(), newInstanceId(),
+      activations_(ActivationFeedOptions{}, realClock(), newInstanceId(dispatcher.clock()),
                    [&dispatcher = dispatcher_] { return dispatcher.waitingAtZero(); }) {
   dispatcher_.setWaitingAtZeroListener([this](const std::string& key) { activations_.raise(key); });
   http::HttpServerOptions publicOptions;
@@ -95,7 +94,7 @@ void Gateway::stop(std::chrono::milliseconds grace) {
 }
 
 void Gateway::serve(http::ServerRequest request, http::Responder respond) {
-  const auto started = std::chrono::steady_clock::now();
+  const Clock::TimePoint started = dispatcher_.clock().now();
   const std::string* host = request.header("host");
   std::optional<Route> route = parseRoute(host ? *host : std::string(), request.target, options_.domain);
   if (!route) {
@@ -115,7 +114,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
                                         ? async_->accept(*route, *trigger, invokeRequestFor(request, *route, *trigger))
                                         : http::textResponse(501, "this gateway takes no asynchronous invocations\n");
     metrics_.observe(route->ns, route->function, response.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     std::chrono::duration<double>(dispatcher_.clock().now() - started).count());
     respond(std::move(response));
     return;
   }
@@ -152,7 +151,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
         break;
     }
     metrics_.observe(route.ns, route.function, response.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     std::chrono::duration<double>(dispatcher_.clock().now() - started).count());
     respond(std::move(response));
   };
   dispatcher_.submit(route->key(), std::move(call));

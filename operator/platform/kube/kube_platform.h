@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "controller/event_recorder.h"
 #include "controller/expectations.h"
 #include "kube/object_cache.h"
@@ -49,6 +50,7 @@ struct KubePlatformOptions {
   int defaultWarmPoolSize = 0;    // when a Function sets no spec.scaling.warmPool.size
   DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   std::string fieldManager = "sluice-operator";
+  const Clock* clock = &realClock();  // times the adoption trace; outlives the platform
 };
 
 // The caches the platform reads (each an informer's).
@@ -78,7 +80,7 @@ class KubePlatform final : public Platform {
     std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
     std::string configuration;         // the runtime configuration with the code inside
     // When apply() began: adoptions log how far into the reconcile each step came (the adoption trace).
-    std::chrono::steady_clock::time_point applyBegan;
+    Clock::TimePoint applyBegan;
   };
 
   // The pods a Function (by uid) controls, from the cache.
