@@ -165,5 +165,7 @@ rolled() {
 }
 poll 120 rolled
 ((fewest >= 2)) || fail "the rollout left $fewest replicas, below the 2 desired"
+replaced=$(grep -c "replacing pod .*: its control token .* is neither the current nor the previous one" "$work/operator.log" || true)
+((replaced >= 3)) || fail "the operator logged $replaced replacements for a rotated-out token, not 2 replicas + 1 warm pod"
 echo "[step] two rotations later every replica and warm pod was replaced by one holding token $current, never below 2 replicas"
 echo "PASS"
