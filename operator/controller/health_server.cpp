@@ -1,7 +1,5 @@
 #include "controller/health_server.h"
 
-#include "common/logging.h"
-
 namespace sluice::controller {
 
 HealthServer::HealthServer(std::string bindAddress, std::function<std::string()> notReadyReason)
@@ -22,18 +20,11 @@ http::ServerResponse HealthServer::answer(const http::ServerRequest& request) co
 }
 
 Status HealthServer::start() {
-  http::HttpServerOptions options;
-  options.bindAddress = bindAddress_;
-  options.name = "health probe server";
-  options.threads = 1;
-  options.maxBodyBytes = 64 * 1024;  // probes send no body
-  auto server = std::make_unique<http::HttpServer>(
-      options,
-      [this](const http::ServerRequest& request, const http::Responder& respond) { respond(answer(request)); });
-  if (Status status = server->start(); !status.isOk()) return status;
-  server_ = std::move(server);
-  SLUICE_LOG_INFO("serving /healthz and /readyz on {}", bindAddress_);
-  return Status::ok();
+  // The server logs where it listens.
+  auto server = http::startEndpointServer(bindAddress_, "health probe server",
+                                          [this](const http::ServerRequest& request) { return answer(request); });
+  if (server.isOk()) server_ = std::move(*server);
+  return server.status();
 }
 
 void HealthServer::stop() {

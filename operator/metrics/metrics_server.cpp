@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/logging.h"
 #include "http/metrics_response.h"
 
 namespace sluice::metrics {
@@ -39,18 +38,11 @@ http::ServerResponse MetricsServer::answer(const http::ServerRequest& request) {
 }
 
 Status MetricsServer::start() {
-  http::HttpServerOptions options;
-  options.bindAddress = bindAddress_;
-  options.name = "metrics server";
-  options.threads = 1;
-  options.maxBodyBytes = 64 * 1024;  // scrapes send no body
-  auto server = std::make_unique<http::HttpServer>(
-      options,
-      [this](const http::ServerRequest& request, const http::Responder& respond) { respond(answer(request)); });
-  if (Status status = server->start(); !status.isOk()) return status;
-  server_ = std::move(server);
-  SLUICE_LOG_INFO("serving /metrics on {}", bindAddress_);
-  return Status::ok();
+  // The server logs where it listens.
+  auto server = http::startEndpointServer(bindAddress_, "metrics server",
+                                          [this](const http::ServerRequest& request) { return answer(request); });
+  if (server.isOk()) server_ = std::move(*server);
+  return server.status();
 }
 
 int MetricsServer::port() const { return server_ ? server_->port() : 0; }
