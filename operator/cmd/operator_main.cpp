@@ -557,7 +557,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   // The platform is chosen here: on Kubernetes, replicas are pods.
   sluice::platform::ControlTokensOptions tokenOptions;
   if (!flags.invokeKeyDir.empty()) {
-    auto keys = sluice::readInvokeKeys(flags.invokeKeyDir);
+    auto keys = sluice::InvokeKeyRing::open(flags.invokeKeyDir, clock);
     if (!keys.isOk()) {
       std::cerr << "sluice-operator: --invoke-key-dir: " << keys.status().message() << "\n";
       return 1;
