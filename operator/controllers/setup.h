@@ -82,6 +82,12 @@ class Controllers {
   // null without a metricsRegistry. Register it with the exposer next to the registry.
   std::shared_ptr<prometheus::Collectable> stateMetrics() const;
 
+  // The platform's replicas of a Function changed where no informer sees them
+  // (the local platform's processes started, became ready or died): the
+  // FunctionController looks at it again, as a pod event would on Kubernetes.
+  // Any thread, once the Manager runs.
+  void replicasChanged(const std::string& functionKey);
+
  private:
   struct Informers {
     kube::Informer& functions;
@@ -106,6 +112,7 @@ class Controllers {
   std::shared_ptr<metrics::StateCollector> stateMetrics_;
   ControllersShared shared_;
   std::unique_ptr<FunctionController> functions_;
+  controller::Controller* functionQueue_ = nullptr;  // owned by the Manager
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
   std::unique_ptr<CronFirer> cronFirer_;
