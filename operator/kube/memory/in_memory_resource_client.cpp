@@ -12,7 +12,7 @@ namespace sluice::kube {
 
 namespace {
 
-const std::string kContinuePrefix = "fake-continue:";
+const std::string kContinuePrefix = "memory-continue:";
 
 std::string typeKey(const ResourceType& type) { return type.resource + "." + type.group; }
 
@@ -251,7 +251,7 @@ Result<Json> InMemoryResourceClient::patch(const ResourceType& type, const std::
   }
   bool statusOnly = options.subresource == "status";
   if (!options.subresource.empty() && !statusOnly) {
-    return apiStatus(404, "NotFound", "the fake has no subresource " + options.subresource).withContext(where);
+    return apiStatus(404, "NotFound", "no subresource " + options.subresource).withContext(where);
   }
   std::lock_guard lock(mu_);
   std::string key = storeKey(type, ns, name);
@@ -297,10 +297,7 @@ Status InMemoryResourceClient::watch(const ResourceType& type, const std::string
     if (entry.type == WatchEventType::kBookmark) return options.allowBookmarks;
     return inNamespace(type, ns, entry.object) && matches(*labels, *fields, entry.object);
   };
-  auto gone = [&](const std::string& from) {
-    return apiStatus(410, "Expired", "too old resource version: " + from + " (" + std::to_string(compactedRv_) + ")")
-        .withContext(where);
-  };
+  auto gone = [&](const std::string& why) { return apiStatus(410, "Expired", why).withContext(where); };
 
   std::unique_lock lock(mu_);
   std::vector<WatchEvent> pending;
@@ -318,7 +315,9 @@ Status InMemoryResourceClient::watch(const ResourceType& type, const std::string
     } catch (const std::exception&) {
       return apiStatus(400, "BadRequest", "invalid resourceVersion " + options.resourceVersion).withContext(where);
     }
-    if (from < compactedRv_) return gone(options.resourceVersion);
+    if (from < compactedRv_) {
+      return gone("too old resource version: " + options.resourceVersion + " (" + std::to_string(compactedRv_) + ")");
+    }
     cursor =
         historyBase_ +
         static_cast<size_t>(std::upper_bound(history_.begin(), history_.end(), from,
@@ -340,7 +339,8 @@ Status InMemoryResourceClient::watch(const ResourceType& type, const std::string
 
   while (true) {
     // Fallen behind the history limit: what it missed is gone.
-    if (cursor < historyBase_) return gone(std::to_string(compactedRv_ - 1));
+    if (cursor < historyBase_)
+      return gone("the watch fell behind the kept history (" + std::to_string(compactedRv_) + ")");
     for (; cursor < historyBase_ + history_.size(); ++cursor) {
       const HistoryEntry& entry = history_[cursor - historyBase_];
       if (wanted(entry)) pending.push_back({entry.type, entry.object});
