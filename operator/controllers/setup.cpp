@@ -101,7 +101,7 @@ void Controllers::addFunctionController(controller::Manager& manager, const Cont
   manager.add(std::move(controller));
 }
 
-void Controllers::replicasChanged(const std::string& functionKey) { functionQueue_->enqueue(functionKey); }
+void Controllers::recheckFunction(const std::string& functionKey) { functionQueue_->enqueue(functionKey); }
 
 void Controllers::addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
                                         const Informers& informers, Clock& clock) {

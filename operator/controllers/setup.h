@@ -82,11 +82,13 @@ class Controllers {
   // null without a metricsRegistry. Register it with the exposer next to the registry.
   std::shared_ptr<prometheus::Collectable> stateMetrics() const;
 
-  // The platform's replicas of a Function changed where no informer sees them
-  // (the local platform's processes started, became ready or died): the
-  // FunctionController looks at it again, as a pod event would on Kubernetes.
-  // Any thread, once the Manager runs.
-  void replicasChanged(const std::string& functionKey);
+  // Hands a Function to the FunctionController again for a change none of its
+  // informers shows: the platform's replicas moved (the local platform's
+  // processes started, became ready or died; on Kubernetes a pod event does
+  // this), or a Secret the platform reads for it appeared or changed (the
+  // local platform puts Secrets in its processes' environment, as the kubelet
+  // does). Any thread, once the Manager runs.
+  void recheckFunction(const std::string& functionKey);
 
  private:
   struct Informers {

@@ -24,6 +24,17 @@ LocalOperator::LocalOperator(LocalOperatorOptions options, kube::InMemoryResourc
                                        std::lock_guard lock(urlsMu_);
                                        urls_.erase(kube::objectKey(function));
                                      }});
+  // A Function waiting for a Secret (its processes get it in their environment) starts once it appears.
+  auto recheckNamespace = [this](const kube::Json& secret) {
+    const std::string ns = secret.value("/metadata/namespace"_json_pointer, std::string());
+    for (const kube::ObjectPtr& function : manager_.informer(spec::kFunctions).cache().byNamespace(ns)) {
+      controllers_.recheckFunction(kube::objectKey(*function));
+    }
+  };
+  manager_.informer(kube::resources::kSecrets)
+      .addHandler(kube::EventHandler{
+          recheckNamespace,
+          [recheckNamespace](const kube::Json&, const kube::Json& secret) { recheckNamespace(secret); }, nullptr});
 }
 
 std::vector<std::string> LocalOperator::reload() { return loader_.reload(); }
@@ -47,7 +58,7 @@ void LocalOperator::round() {
     auto known = counts_.find(key);
     if (known != counts_.end() && known->second == now) continue;
     counts_[key] = now;
-    controllers_.replicasChanged(key);
+    controllers_.recheckFunction(key);
   }
   std::erase_if(counts_, [&live](const auto& entry) { return !live.contains(entry.first); });
   if (options_.afterRound) options_.afterRound();

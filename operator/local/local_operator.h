@@ -9,6 +9,8 @@
 //     processes (LocalPlatform::tick), the Functions whose processes changed
 //     are handed to the FunctionController (as pod events would be), and
 //     `afterRound` lets the gateway's routes follow the processes;
+//   - a Secret that appears or changes hands its namespace's Functions to the
+//     FunctionController (the platform reads Secrets, as the kubelet does);
 //   - a Function's status.url is logged whenever it changes.
 // Cron Triggers fire through the Manager's cron controller, the autoscaler
 // and the FunctionController run on their own schedules, exactly as on Kubernetes.

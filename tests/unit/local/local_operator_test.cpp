@@ -234,5 +234,31 @@ TEST_F(LocalOperatorTest, ACronTriggerWakesItsFunctionFiresOnceIntoAReadyProcess
   EXPECT_EQ(endpoint.invocations().size(), 1u) << "one tick per firing";
 }
 
+TEST_F(LocalOperatorTest, AFunctionWaitingForASecretStartsWhenItsManifestArrives) {
+  // The output's bearer token is a Secret; its manifest comes a minute late.
+  write(root + "/manifests/fn.yaml",
+        "apiVersion: sluice.io/v1alpha1\nkind: Function\nmetadata:\n  name: fn\nspec:\n  runtime: builtin\n"
+        "  replicas: 1\n  pipeline:\n    - decompress: {format: gzip}\n  outputs:\n"
+        "    - http: {url: \"http://127.0.0.1:1/x\", bearerTokenSecretRef: {name: tok}}\n"
+        "---\napiVersion: sluice.io/v1alpha1\nkind: Trigger\nmetadata:\n  name: fn-files\nspec:\n"
+        "  functionRef: {name: fn}\n  objectStore:\n    type: dir\n    path: " +
+            root + "/in-a\n");
+  testing::FakeClock clock;
+  LocalSystem system(clock, options, processes, endpoint, root + "/manifests");
+  ASSERT_TRUE(system.local.reload().empty());
+  auto ready = [&] { return system.platform.counts("default/fn").ready; };
+  // A minute without the Secret: no process, and the FunctionController's retries have backed off.
+  EXPECT_FALSE(advanceUntil(
+      system, clock, [&] { return ready() > 0; }, 200ms, 300));
+
+  write(root + "/manifests/tok.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tok\nstringData:\n  token: abc\n");
+  ASSERT_TRUE(system.local.reload().empty());
+  // Within a few seconds, not the backoff's next try.
+  EXPECT_TRUE(advanceUntil(
+      system, clock, [&] { return ready() == 1; }, 100ms, 50))
+      << "ready " << ready();
+}
+
 }  // namespace
 }  // namespace sluice::local
