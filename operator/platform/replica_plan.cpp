@@ -6,10 +6,14 @@
 namespace sluice::platform {
 namespace {
 
+bool upToDate(const ReplicaPod& pod, const std::string& currentHash) {
+  return pod.templateHash == currentHash && !pod.stale;
+}
+
 // Orders pods most-expendable first.
 bool moreExpendable(const ReplicaPod& a, const ReplicaPod& b, const std::string& currentHash) {
   auto key = [&](const ReplicaPod& p) {
-    return std::make_tuple(p.scheduled, p.ready, p.templateHash == currentHash, p.inFlight);
+    return std::make_tuple(p.scheduled, p.ready, upToDate(p, currentHash), p.inFlight);
   };
   if (key(a) != key(b)) return key(a) < key(b);
   if (a.created != b.created) return a.created > b.created;  // newest goes first: it holds the least warm state
@@ -46,9 +50,9 @@ ReplicaPlan planReplicas(const ReplicaPlanInput& input) {
 
   const int count = static_cast<int>(active.size());
   const int outdated = static_cast<int>(
-      std::count_if(active.begin(), active.end(), [&](const ReplicaPod& p) { return p.templateHash != hash; }));
+      std::count_if(active.begin(), active.end(), [&](const ReplicaPod& p) { return !upToDate(p, hash); }));
   const bool upToDateAllReady =
-      std::all_of(active.begin(), active.end(), [&](const ReplicaPod& p) { return p.templateHash != hash || p.ready; });
+      std::all_of(active.begin(), active.end(), [&](const ReplicaPod& p) { return !upToDate(p, hash) || p.ready; });
 
   auto addReplicas = [&](int needed) {
     plan.adopt = std::min(needed, std::max(0, input.warmAvailable));
@@ -65,8 +69,7 @@ ReplicaPlan planReplicas(const ReplicaPlanInput& input) {
     if (count == desired) {
       addReplicas(1);  // surge: one up-to-date pod before any old one goes
     } else if (upToDateAllReady) {
-      auto victim =
-          std::find_if(active.begin(), active.end(), [&](const ReplicaPod& p) { return p.templateHash != hash; });
+      auto victim = std::find_if(active.begin(), active.end(), [&](const ReplicaPod& p) { return !upToDate(p, hash); });
       plan.remove.push_back({victim->name, RemovalReason::kReplaced});
     } else {
       plan.rolloutWaiting = true;

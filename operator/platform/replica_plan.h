@@ -9,7 +9,7 @@
 //   outdated template, least in-flight work, newest, then by name.
 // - A spec change replaces pods one at a time with surge 1 and unavailable 0:
 //   one up-to-date pod is added, and an outdated one is removed only once every
-//   up-to-date pod is ready.
+//   up-to-date pod is ready. A pod whose credentials are stale is outdated too.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,9 @@ struct ReplicaPod {
   bool ready = false;        // Ready condition true
   bool terminating = false;  // deletionTimestamp set
   bool failed = false;       // phase Failed (evicted, crashed for good)
-  int inFlight = 0;          // work in progress as reported by the replica; lower is idler
+  // Its credentials no longer serve (platform/kube/control_token.h): replaced as an outdated template is.
+  bool stale = false;
+  int inFlight = 0;  // work in progress as reported by the replica; lower is idler
   std::chrono::system_clock::time_point created{};
 };
 

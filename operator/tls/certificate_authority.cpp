@@ -85,7 +85,14 @@ Status CertificateAuthority::ensureCurrentOnce() {
   if (!material_ || !loadedAt_ || clock_.now() - *loadedAt_ >= options_.reloadEvery) {
     auto stored = store_.load();
     if (!stored.isOk()) return stored.status().withContext("loading the control CA");
-    material_ = *stored;
+    if (!*stored && material_) {
+      // The store was emptied (its Secret deleted): every replica's certificate chains to the CA in
+      // hand, so that one is stored again; a new CA would leave them all unreachable.
+      if (Status saved = store_.save(*material_); !saved.isOk()) return saved.withContext("storing the control CA");
+      SLUICE_LOG_WARN("the control CA's store was emptied: stored the CA in use again");
+    } else {
+      material_ = *stored;
+    }
     loadedAt_ = clock_.now();
   }
   const WallTime now = clock_.wallNow();
@@ -119,6 +126,11 @@ Result<Credentials> CertificateAuthority::issue(const std::string& dnsName) {
   std::lock_guard lock(mu_);
   if (Status current = ensureCurrentLocked(); !current.isOk()) return current;
   return issueServingCertificate(material_->current, dnsName, options_.leafValidity, clock_.wallNow());
+}
+
+Status CertificateAuthority::verify(const std::string& certificatePem, const std::string& dnsName,
+                                    std::chrono::seconds ahead) const {
+  return verifyServingCertificate(certificatePem, trustedPem(), dnsName, clock_.wallNow() + ahead);
 }
 
 bool CertificateAuthority::needsReissue(const std::string& certificatePem, const std::string& dnsName) const {

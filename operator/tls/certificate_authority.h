@@ -3,10 +3,11 @@
 // what the operator's control client trusts. The CA (key and certificate) is
 // kept in an AuthorityStore — a Secret in the operator's namespace, or a
 // directory for --local and tests — made on first use and reused across
-// restarts. It is renewed once less than a leaf lifetime plus the renewal
+// restarts; a store found emptied (its Secret deleted) gets the CA in use
+// back. It is renewed once less than a leaf lifetime plus the renewal
 // margin is left, so no leaf outlives its CA; the certificate it replaces
 // stays trusted (until it expires) so replicas holding leaves it signed stay
-// reachable. Every operator replica reads the store again at most a minute
+// reachable. Every operator replica reads the store again at most 10 s
 // after its last read, so a new leader follows a renewal. Thread-safe.
 #pragma once
 
@@ -53,8 +54,9 @@ struct CertificateAuthorityOptions {
   // A leaf with less than this left is reissued; a CA with less than this plus a leaf lifetime is renewed.
   std::chrono::seconds renewBefore = std::chrono::hours(24 * 30);
   // ensureCurrent() reads the store again after this long, so an operator
-  // that becomes leader follows a CA another replica renewed.
-  std::chrono::seconds reloadEvery = std::chrono::minutes(1);
+  // that becomes leader follows a CA another replica renewed, and an emptied
+  // store is refilled (one GET per period: the token controller asks every 10 s).
+  std::chrono::seconds reloadEvery = std::chrono::seconds(10);
 };
 
 class CertificateAuthority {
@@ -70,6 +72,10 @@ class CertificateAuthority {
   Result<Credentials> issue(const std::string& dnsName);
   // True when `certificatePem` is not a current-CA certificate for `dnsName` with more than renewBefore left.
   bool needsReissue(const std::string& certificatePem, const std::string& dnsName) const;
+  // OK when `certificatePem` chains to a CA trusted now (trustedPem), names `dnsName` and is still
+  // valid `ahead` from now; else kPermissionDenied saying why.
+  Status verify(const std::string& certificatePem, const std::string& dnsName, std::chrono::seconds ahead) const;
+  std::chrono::seconds renewBefore() const { return options_.renewBefore; }
 
  private:
   Status ensureCurrentLocked();

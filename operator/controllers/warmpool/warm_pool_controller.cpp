@@ -15,6 +15,9 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kExpectationRecheck = std::chrono::seconds(5);
+// How often a namespace with pools is looked at again although nothing changed: pods whose
+// credentials went stale (a rotation, a certificate nearing its end) are swapped within this.
+constexpr auto kCredentialsRecheck = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -72,11 +75,21 @@ std::map<std::string, WarmPoolController::Pool> WarmPoolController::poolsOf(cons
   return pools;
 }
 
-WarmPoolController::Plan WarmPoolController::plan(const std::string& ns, std::map<std::string, Pool>& pools) {
+WarmPoolController::Plan WarmPoolController::plan(const std::string& ns, std::map<std::string, Pool>& pools,
+                                                  const platform::NamespaceTokens& tokens) {
   Plan out;
   const Clock::TimePoint now = clock_.now();
   std::lock_guard lock(mu_);
   for (auto& [name, pool] : pools) {
+    // A pod the operator can no longer (or soon cannot) specialize goes, and counts as missing.
+    auto stale = std::stable_partition(pool.pods.begin(), pool.pods.end(),
+                                       [&](const json& pod) { return tokens_.staleCredentials(pod, tokens).empty(); });
+    for (auto it = stale; it != pool.pods.end(); ++it) {
+      SLUICE_LOG_INFO("warm pool {}: replacing pod {}: {}", ns, it->value("/metadata/name"_json_pointer, std::string()),
+                      tokens_.staleCredentials(*it, tokens));
+      out.deletes.push_back(*it);
+    }
+    pool.pods.erase(stale, pool.pods.end());
     const int have = static_cast<int>(pool.pods.size());
     const std::string poolKey = ns + "/" + name;
     int& last = lastCount_[poolKey];
@@ -113,7 +126,7 @@ WarmPoolController::Plan WarmPoolController::plan(const std::string& ns, std::ma
   return out;
 }
 
-Status WarmPoolController::carryOut(const std::string& ns, const Plan& plan) {
+Status WarmPoolController::carryOut(const std::string& ns, const Plan& plan, const platform::NamespaceTokens& tokens) {
   const std::string key = expectationsKey(ns);
   expectations_.expect(key, static_cast<int>(plan.creates.size()), static_cast<int>(plan.deletes.size()));
   Status first = Status::ok();
@@ -129,7 +142,10 @@ Status WarmPoolController::carryOut(const std::string& ns, const Plan& plan) {
       if (s.code() != StatusCode::kNotFound && first.isOk()) first = s.withContext("delete warm pod " + name);
     }
   }
-  for (const json& pod : plan.creates) {
+  for (json pod : plan.creates) {
+    json& annotations = pod["metadata"]["annotations"];
+    if (!annotations.is_object()) annotations = json::object();
+    annotations.update(platform::ControlTokens::podAnnotations(tokens));
     auto created = client_.create(kube::resources::kPods, ns, pod);
     if (created.isOk()) {
       SLUICE_LOG_INFO("warm pool {}: created pod {}", ns, created->value("/metadata/name"_json_pointer, std::string()));
@@ -149,17 +165,14 @@ controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns)
     return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
   std::map<std::string, Pool> pools = poolsOf(ns);
   if (pools.empty()) return controller::ReconcileResult::done();
-  const Plan planned = plan(ns, pools);
-  if (!planned.creates.empty()) {
-    // The pods read the token from this Secret at start.
-    if (auto token = tokens_.ensure(ns); !token.isOk()) return controller::ReconcileResult::error(token.status());
-  }
-  Status status = planned.creates.empty() && planned.deletes.empty() ? Status::ok() : carryOut(ns, planned);
+  // The pods read the token from this Secret at start, and are judged by it.
+  auto tokens = tokens_.ensure(ns);
+  if (!tokens.isOk()) return controller::ReconcileResult::error(tokens.status());
+  const Plan planned = plan(ns, pools, *tokens);
+  Status status = planned.creates.empty() && planned.deletes.empty() ? Status::ok() : carryOut(ns, planned, *tokens);
   if (!status.isOk()) return controller::ReconcileResult::error(status);
   // A deferred refill comes back when it is due.
-  if (planned.refillWait != Clock::Duration::max())
-    return controller::ReconcileResult::requeueAfter(planned.refillWait);
-  return controller::ReconcileResult::done();
+  return controller::ReconcileResult::requeueAfter(std::min<Clock::Duration>(planned.refillWait, kCredentialsRecheck));
 }
 
 }  // namespace sluice::controllers

@@ -7,12 +7,12 @@
 // pool size is the largest spec.scaling.warmPool.size among the namespace's
 // Functions of that pool; adopted pods leave the pool and are replaced,
 // surplus pods go (not ready first, then newest), and pools no Function asks
-// for are emptied. A pool that lost pods since the last look (an adoption) is
-// refilled only `refillDelay` later: a pod's start (sandbox, container,
-// interpreter) takes a few hundred ms of CPU, and started at once it competes
-// with the adopted replica's specialization and first event, which is the
-// wake-from-zero latency the pool is for (BENCHMARKS.md, cold start). A Function whose pod cannot be built (an invalid
-// spec, which the FunctionController reports) gets no pool.
+// for are emptied. A pod whose control credentials went stale (ControlTokens::staleCredentials)
+// is deleted and replaced; a namespace with pools is looked at again every 30 s for that. A pool that lost pods since
+// the last look (an adoption) is refilled only `refillDelay` later: a pod's start (sandbox, container, interpreter)
+// takes a few hundred ms of CPU, and started at once it competes with the adopted replica's specialization and first
+// event, which is the wake-from-zero latency the pool is for (BENCHMARKS.md, cold start). A Function whose pod cannot
+// be built (an invalid spec, which the FunctionController reports) gets no pool.
 //
 // Keys are namespaces. Expectations (key "warm:<namespace>") keep a lagging
 // cache from creating extra pods. Thread-safety: as any Reconciler.
@@ -72,9 +72,10 @@ class WarmPoolController final : public controller::Reconciler {
   // By pool name: what the namespace's Functions ask for and the warm pods it has.
   std::map<std::string, Pool> poolsOf(const std::string& ns) const;
   // The pods to create and delete now, and when a deferred refill is due; updates the shrink memory.
-  Plan plan(const std::string& ns, std::map<std::string, Pool>& pools);
-  // Creates and deletes under expectations; the first error.
-  Status carryOut(const std::string& ns, const Plan& plan);
+  // Pods whose credentials are stale under `tokens` are deleted and replaced.
+  Plan plan(const std::string& ns, std::map<std::string, Pool>& pools, const platform::NamespaceTokens& tokens);
+  // Creates (with the credential annotations of `tokens`) and deletes under expectations; the first error.
+  Status carryOut(const std::string& ns, const Plan& plan, const platform::NamespaceTokens& tokens);
 
   WarmPoolControllerOptions options_;
   kube::ResourceClient& client_;

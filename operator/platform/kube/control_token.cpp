@@ -67,6 +67,35 @@ std::string ControlTokens::invokeTokensFor(const std::string& ns) const {
   return sluice::invokeTokensFor(options_.invokeKeys, ns);
 }
 
+std::string controlTokenId(const std::string& token) {
+  return hmacSha256Hex("sluice control token id", token).substr(0, 16);
+}
+
+kube::Json ControlTokens::podAnnotations(const NamespaceTokens& tokens) {
+  kube::Json annotations = {{kPodTokenIdAnnotation, controlTokenId(tokens.control)}};
+  if (!tokens.tlsCertificate.empty()) annotations[kPodCertificateAnnotation] = tokens.tlsCertificate;
+  return annotations;
+}
+
+std::string ControlTokens::staleCredentials(const kube::Json& pod, const NamespaceTokens& tokens) const {
+  const kube::Json& annotations = pod.value("/metadata/annotations"_json_pointer, kube::Json::object());
+  if (auto id = annotations.find(kPodTokenIdAnnotation); id != annotations.end() && id->is_string()) {
+    const std::string held = id->get<std::string>();
+    if (held != controlTokenId(tokens.control) &&
+        (tokens.previousControl.empty() || held != controlTokenId(tokens.previousControl))) {
+      return "its control token (" + held + ") is neither the current nor the previous one";
+    }
+  }
+  auto certificate = annotations.find(kPodCertificateAnnotation);
+  if (options_.authority == nullptr || certificate == annotations.end() || !certificate->is_string()) return "";
+  // Half the margin at which the Secret's certificate is reissued: a pod made just before a
+  // reissue has that long to be replaced before its certificate expires.
+  const auto ahead = options_.authority->renewBefore() / 2;
+  const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string("default"));
+  Status verified = options_.authority->verify(certificate->get<std::string>(), api::controlServerName(ns), ahead);
+  return verified.isOk() ? "" : "its control certificate will not verify: " + verified.message();
+}
+
 std::string ControlTokens::trustedCertificates() const {
   return options_.authority ? options_.authority->trustedPem() : "";
 }

@@ -17,7 +17,17 @@
 // reconcile() (the token controller, on the leader) recreates a deleted
 // Secret with the cached tokens, so running replicas keep working, rotates on
 // the annotation sluice.io/rotate or every rotationPeriod, and follows a new
-// invoke master key (rewriting `invoke`). Thread-safe.
+// invoke master key (rewriting `invoke`).
+//
+// Each pod is created with annotations naming what it starts with: the
+// control token's id (a one-way digest) and the serving certificate. A pod
+// whose token has rotated out (neither current nor previous), or whose
+// certificate no longer chains to a trusted CA or expires within half the
+// CA's renewal margin, can no longer be reached (or soon will not be):
+// staleCredentials() says why, and the platform replaces it (rolling, as on
+// a spec change) and the warm pool swaps it for a fresh one. So no replica
+// outlives its credentials, whether they rotated on schedule, expired, or
+// were made anew after an operator restart lost them. Thread-safe.
 #pragma once
 
 #include <map>
@@ -42,6 +52,11 @@ inline constexpr const char* kTlsKeyKey = "tls.key";
 inline constexpr const char* kRotateAnnotation = "sluice.io/rotate";
 // When the control token was made (seconds since the epoch): a scheduled rotation counts from it.
 inline constexpr const char* kRotatedAtAnnotation = "sluice.io/rotated-at";
+// On pods: which control token (controlTokenId) and serving certificate (PEM, public) the pod
+// starts with, as the Secret held them when the pod was made (its container reads them at start:
+// these or newer ones).
+inline constexpr const char* kPodTokenIdAnnotation = "sluice.io/control-token-id";
+inline constexpr const char* kPodCertificateAnnotation = "sluice.io/control-certificate";
 
 struct NamespaceTokens {
   std::string control;
@@ -51,6 +66,10 @@ struct NamespaceTokens {
   std::string tlsCertificate;   // PEM; "" without a CA
   std::string tlsKey;
 };
+
+// A public name of a control token: the first 16 hex digits of a keyed SHA-256 of it. Naming a
+// 256-bit random token this way tells nothing of it.
+std::string controlTokenId(const std::string& token);
 
 struct ControlTokensOptions {
   InvokeKeys invokeKeys;                                     // none: replicas get no invoke token and refuse /invoke
@@ -73,6 +92,12 @@ class ControlTokens {
   // The invoke tokens of `ns` ("current[,previous]"): what replicas accept
   // and what the operator sends with its cron ticks.
   std::string invokeTokensFor(const std::string& ns) const;
+
+  // The annotations a pod made now with `tokens` carries (see above).
+  static kube::Json podAnnotations(const NamespaceTokens& tokens);
+  // Why `pod` (with the annotations above) can no longer be reached with `tokens` and the trusted
+  // CAs, or will not be soon; "" when it can, or when the pod does not say what it holds.
+  std::string staleCredentials(const kube::Json& pod, const NamespaceTokens& tokens) const;
 
   // Whether replicas get a serving certificate (a CA is configured).
   bool issuesCertificates() const { return options_.authority != nullptr; }

@@ -118,7 +118,8 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
         .withContext("ConfigMap " + ns + "/" + configMapName);
   }
   // Replica pods read the control token from the namespace's Secret at start.
-  if (auto token = tokens_.ensure(ns); !token.isOk()) return token.status();
+  auto tokens = tokens_.ensure(ns);
+  if (!tokens.isOk()) return tokens.status();
 
   // The expectations first, then the cache (client-go's order). The informer lowers an expectation
   // only after the object is in its cache, so once they are met every pod this operator created (or
@@ -128,13 +129,18 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
   const bool mayAct = expectations_.satisfied(spec.key);
   std::vector<ReplicaPod> pods;
   std::map<std::string, json> podsByName;
+  std::map<std::string, std::string> stale;  // pod name -> why its credentials no longer serve
   for (json& pod : podsOf(uid)) {
     pods.push_back(toReplicaPod(pod));
+    if (std::string why = tokens_.staleCredentials(pod, *tokens); !why.empty()) {
+      pods.back().stale = true;
+      stale[pods.back().name] = std::move(why);
+    }
     podsByName[pods.back().name] = std::move(pod);
   }
   outcome.counts = countPods(pods);
   outcome.counts.desired = spec.desired;
-  WarmCandidates warm = warmCandidates(function, *podTemplate, configMapName, spec.rendered);
+  WarmCandidates warm = warmCandidates(function, *podTemplate, configMapName, spec.rendered, *tokens);
   warm.applyBegan = began;
   if (api::warmPoolSize(function, options_.defaultWarmPoolSize) > 0) {
     outcome.counts.warm = static_cast<int>(warm.pods.size());
@@ -155,7 +161,16 @@ Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
                     spec.key, pods.size(), outcome.counts.live(), outcome.counts.draining, spec.desired, plan.create,
                     plan.adopt, plan.remove.size());
   }
-  carryOut(spec.key, function, *podTemplate, plan, podsByName, warm, outcome);
+  for (const PodRemoval& removal : plan.remove) {
+    if (auto why = stale.find(removal.name); why != stale.end() && removal.reason == RemovalReason::kReplaced) {
+      SLUICE_LOG_INFO("function {}: replacing pod {}: {}", spec.key, removal.name, why->second);
+    }
+  }
+  json newPod = *podTemplate;  // what it holds at start, on the pod (ControlTokens::staleCredentials)
+  json& annotations = newPod["metadata"]["annotations"];
+  if (!annotations.is_object()) annotations = json::object();
+  annotations.update(ControlTokens::podAnnotations(*tokens));
+  carryOut(spec.key, function, {*podTemplate, newPod}, plan, podsByName, warm, outcome);
   outcome.settling = plan.rolloutWaiting;
   return outcome;
 }
@@ -215,7 +230,8 @@ Status KubePlatform::ensureConfigMap(const json& function, const std::string& na
 
 KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, const json& podTemplate,
                                                           const std::string& configMapName,
-                                                          const spec::RenderedConfig& rendered) const {
+                                                          const spec::RenderedConfig& rendered,
+                                                          const NamespaceTokens& tokens) const {
   WarmCandidates out;
   if (replicas_ == nullptr) return out;
   const json& spec = function.value("spec", json::object());
@@ -234,6 +250,7 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, 
     if (warmPoolOf(pod) != pool) continue;
     if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(pod)) continue;
     if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    if (!tokens_.staleCredentials(pod, tokens).empty()) continue;  // the pool replaces it
     out.pods.push_back(pod);
   }
   std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
@@ -278,7 +295,7 @@ Status KubePlatform::adopt(const std::string& key, const json& podTemplate, cons
   return Status::ok();
 }
 
-void KubePlatform::carryOut(const std::string& key, const json& function, const json& podTemplate,
+void KubePlatform::carryOut(const std::string& key, const json& function, const PodTemplates& templates,
                             const ReplicaPlan& plan, const std::map<std::string, json>& podsByName,
                             const WarmCandidates& warm, ApplyOutcome& outcome) {
   const std::string ns = function["metadata"].value("namespace", "default");
@@ -310,7 +327,7 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
   }
   for (int i = 0; i < adoptions; ++i) {
     const json& pod = warm.pods[static_cast<size_t>(i)];
-    Status s = adopt(key, podTemplate, pod, warm);
+    Status s = adopt(key, templates.adopted, pod, warm);
     if (s.isOk()) {
       ++outcome.adopted;
       continue;
@@ -328,7 +345,7 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
     }
     ++creations;
   }
-  createReplicas(key, function, podTemplate, creations, outcome);
+  createReplicas(key, function, templates.created, creations, outcome);
 }
 
 void KubePlatform::createReplicas(const std::string& key, const json& function, const json& podTemplate, int count,

@@ -81,10 +81,17 @@ class KubePlatform final : public Platform {
     std::chrono::steady_clock::time_point applyBegan;
   };
 
+  // A Function's pod template as adoption patches it onto a warm pod, and as a new pod is created
+  // (with the credential annotations of ControlTokens::podAnnotations).
+  struct PodTemplates {
+    const nlohmann::json& adopted;
+    const nlohmann::json& created;
+  };
+
   // The pods a Function (by uid) controls, from the cache.
   std::vector<nlohmann::json> podsOf(const std::string& uid) const;
   Status ensureConfigMap(const nlohmann::json& function, const std::string& name, const nlohmann::json& config);
-  void carryOut(const std::string& key, const nlohmann::json& function, const nlohmann::json& podTemplate,
+  void carryOut(const std::string& key, const nlohmann::json& function, const PodTemplates& templates,
                 const ReplicaPlan& plan, const std::map<std::string, nlohmann::json>& podsByName,
                 const WarmCandidates& warm, ApplyOutcome& outcome);
   // Creates `count` replica pods under the lowest free names (replicaPodName).
@@ -95,7 +102,8 @@ class KubePlatform final : public Platform {
                const WarmCandidates& warm);
   // `podTemplate` is the Function's replica pod (buildReplicaPod with `configMapName`).
   WarmCandidates warmCandidates(const nlohmann::json& function, const nlohmann::json& podTemplate,
-                                const std::string& configMapName, const spec::RenderedConfig& rendered) const;
+                                const std::string& configMapName, const spec::RenderedConfig& rendered,
+                                const NamespaceTokens& tokens) const;
 
   KubePlatformOptions options_;
   kube::ResourceClient& client_;

@@ -8,7 +8,9 @@
 # verifies the CA and the name, not the IP); plain HTTP, a client trusting
 # another CA and one checking the IP get nothing from the control port; curl
 # trusting the CA and resolving the certificate's name to the pod IP does;
-# the data port stays plain HTTP; a restarted operator reuses the CA.
+# the data port stays plain HTTP; a restarted operator reuses the CA; a
+# deleted CA Secret comes back with the same CA; replicas and warm pods whose
+# control token rotated out are replaced, rolling, never below the desired count.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
@@ -121,4 +123,49 @@ poll 30 grep -q "draining: taking no new events" "$work/runtime.log"
 [[ $(secret_field 'tls\.crt') == "$(cat "$work/tls.crt")" ]] || fail "the restarted operator reissued a valid certificate"
 [[ $(secret_field 'ca\.crt' sluice-control-ca | sha256sum) == "$ca_before" ]] || fail "the restarted operator made a new CA"
 echo "[step] restarted operator kept the CA and scaled the replica down (drain over HTTPS)"
+
+# The CA Secret deleted: the operator stores the CA in use again (a new one would strand every replica).
+k delete secret sluice-control-ca >/dev/null
+ca_back() { [[ $(secret_field 'ca\.crt' sluice-control-ca 2>/dev/null | sha256sum) == "$ca_before" ]]; }
+poll 40 ca_back
+echo "[step] the deleted CA Secret came back with the same CA"
+
+# Every pod names the control token (by id) and the certificate it starts with; once the token has
+# rotated out (two rotations) or the certificate no longer verifies, the pod is replaced, rolling.
+token_id() { printf %s "$(secret_field token)" | openssl dgst -sha256 -hmac "sluice control token id" | awk '{print substr($NF, 1, 16)}'; }
+ids_of() { k get pods -l "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.annotations["sluice.io/control-token-id"]' | sort -u; }
+set_desired 2
+poll 120 replicas_is 2
+uids_with() { k get pods -l "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.uid' | sort; }
+first_pods=$(uids_with app.kubernetes.io/managed-by=sluice) # by uid: a replacement may take a freed name
+first_replicas=$(pods_with sluice.io/function=echo)
+[[ $(ids_of app.kubernetes.io/managed-by=sluice) == "$(token_id)" ]] || fail "pods name token ids $(ids_of app.kubernetes.io/managed-by=sluice), not $(token_id)"
+for pod in $first_replicas; do
+  [[ $(k get pod "$pod" -o json | jq -r '.metadata.annotations["sluice.io/control-certificate"]') == "$(secret_field 'tls\.crt')" ]] ||
+    fail "pod $pod does not name the serving certificate it starts with"
+done
+token_changed() { [[ $(secret_field token) != "$1" ]]; }
+rotate() {
+  local before
+  before=$(secret_field token)
+  k annotate secret sluice-control-token sluice.io/rotate=now >/dev/null
+  poll 30 token_changed "$before"
+}
+rotate
+rotate
+current=$(token_id)
+fewest=2
+rolled() {
+  local live
+  live=$(pods_with sluice.io/function=echo | grep -c . || true)
+  ((live < fewest)) && fewest=$live
+  [[ -z $(comm -12 <(echo "$first_pods") <(uids_with app.kubernetes.io/managed-by=sluice)) && $live -eq 2 &&
+    $(pods_with sluice.io/role=warm | grep -c . || true) -eq 1 &&
+    $(ids_of app.kubernetes.io/managed-by=sluice) == "$current" ]]
+}
+poll 120 rolled
+((fewest >= 2)) || fail "the rollout left $fewest replicas, below the 2 desired"
+replaced=$(grep -c "replacing pod .*: its control token .* is neither the current nor the previous one" "$work/operator.log" || true)
+((replaced >= 3)) || fail "the operator logged $replaced replacements for a rotated-out token, not 2 replicas + 1 warm pod"
+echo "[step] two rotations later every replica and warm pod was replaced by one holding token $current, never below 2 replicas"
 echo "PASS"

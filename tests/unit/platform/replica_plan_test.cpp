@@ -118,6 +118,24 @@ TEST(ReplicaPlanTest, SpecChangeReplacesOnePodAtATime) {
   EXPECT_TRUE(done.remove.empty());
 }
 
+TEST(ReplicaPlanTest, APodWithStaleCredentialsIsReplacedAsAnOutdatedOneIs) {
+  ReplicaPod stale = pod("stale");
+  stale.stale = true;
+  ReplicaPlan surge = planReplicas({.desired = 2, .currentTemplateHash = "h1", .pods = {pod("a"), stale}});
+  EXPECT_EQ(surge.create, 1) << "one fresh pod first";
+  EXPECT_TRUE(surge.remove.empty());
+
+  ReplicaPlan waiting =
+      planReplicas({.desired = 2, .currentTemplateHash = "h1", .pods = {pod("a"), stale, pod("new", "h1", false)}});
+  EXPECT_TRUE(waiting.rolloutWaiting) << "until the fresh pod is ready";
+  EXPECT_TRUE(waiting.remove.empty());
+
+  ReplicaPlan swap = planReplicas({.desired = 2, .currentTemplateHash = "h1", .pods = {pod("a"), stale, pod("new")}});
+  ASSERT_EQ(swap.remove.size(), 1u);
+  EXPECT_EQ(swap.remove[0], (PodRemoval{"stale", RemovalReason::kReplaced}));
+  EXPECT_EQ(swap.create + swap.adopt, 0);
+}
+
 TEST(ReplicaPlanTest, ScaleDownDuringRolloutPrefersOutdatedPods) {
   ReplicaPlan plan =
       planReplicas({.desired = 1,

@@ -143,6 +143,44 @@ TEST(CertificateAuthorityTest, MadeOnceThenReusedAndRenewedBeforeALeafCouldOutli
   EXPECT_EQ(again.trustedPem().find(first), std::string::npos);
 }
 
+TEST(CertificateAuthorityTest, AnEmptiedStoreGetsTheCaInUseBackNotANewOne) {
+  testing::FakeClock clock(testing::FakeClock::TimePoint{} + 1h, now());
+  testing::FakeAuthorityStore store;
+  CertificateAuthority authority(store, {}, clock);
+  ASSERT_TRUE(authority.ensureCurrent().isOk());
+  const AuthorityMaterial made = *store.stored;
+  auto leaf = authority.issue("sluice-replica.ns");
+  ASSERT_TRUE(leaf.isOk());
+
+  store.stored.reset();  // the CA Secret deleted
+  clock.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(authority.ensureCurrent().isOk());
+  ASSERT_TRUE(store.stored.has_value());
+  EXPECT_EQ(store.stored->current.certificatePem, made.current.certificatePem);
+  EXPECT_EQ(store.stored->current.privateKeyPem, made.current.privateKeyPem);
+  EXPECT_EQ(store.saves, 2);
+  EXPECT_TRUE(authority.verify(leaf->certificatePem, "sluice-replica.ns", std::chrono::seconds(0)).isOk())
+      << "replicas holding its leaves stay reachable";
+}
+
+TEST(CertificateAuthorityTest, VerifyLooksAheadAndRefusesAnotherCasLeaf) {
+  testing::FakeClock clock(testing::FakeClock::TimePoint{} + 1h, now());
+  testing::FakeAuthorityStore store;
+  CertificateAuthority authority(store, {}, clock);
+  auto leaf = authority.issue("sluice-replica.ns");
+  ASSERT_TRUE(leaf.isOk());
+  EXPECT_TRUE(authority.verify(leaf->certificatePem, "sluice-replica.ns", 89 * kDay).isOk());
+  EXPECT_EQ(authority.verify(leaf->certificatePem, "sluice-replica.ns", 91 * kDay).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(authority.verify(leaf->certificatePem, "sluice-replica.other", 0s).code(), StatusCode::kPermissionDenied);
+
+  testing::FakeAuthorityStore otherStore;
+  CertificateAuthority other(otherStore, {}, clock);
+  auto foreign = other.issue("sluice-replica.ns");
+  ASSERT_TRUE(foreign.isOk());
+  EXPECT_EQ(authority.verify(foreign->certificatePem, "sluice-replica.ns", 0s).code(), StatusCode::kPermissionDenied);
+}
+
 TEST(DirectoryAuthorityStoreTest, KeepsTheCaAcrossInstancesWithAPrivateKeyFile) {
   const auto dir = std::filesystem::temp_directory_path() / ("sluice-ca-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

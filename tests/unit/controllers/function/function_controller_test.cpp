@@ -55,7 +55,7 @@ class FunctionControllerTest : public ::testing::Test {
       : client(clock),
         expectations(clock),
         events(client, "sluice-operator", clock),
-        tokens(client),
+        tokens(client, {}, clock),
         platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
         controller(client, {functions, triggers}, platform, events, clock),
         warmPools({"sluice/runtime-python:test"}, client, functions, triggers, pods, expectations, tokens, clock) {}
@@ -135,6 +135,17 @@ class FunctionControllerTest : public ::testing::Test {
       n += pod["metadata"]["labels"].value(api::kFunctionLabel, "") == "echo" ? 1 : 0;
     }
     return n;
+  }
+
+  // Rotates the namespace's control token as the sluice.io/rotate annotation does.
+  void rotateTokens() {
+    json secret = *client.object(res::kSecrets, "ns", platform::kControlTokenSecret);
+    secret["metadata"]["annotations"][platform::kRotateAnnotation] = "";
+    ASSERT_TRUE(client.update(res::kSecrets, secret).isOk());
+    ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  }
+  std::string tokenIdOf(const json& pod) {
+    return pod["metadata"]["annotations"].value(platform::kPodTokenIdAnnotation, "");
   }
 
   static json inlineCode() { return {{"code", {{"inline", "def main_handler(event, context):\n    return event\n"}}}}; }
@@ -325,7 +336,7 @@ TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndTh
   clock.advance(std::chrono::milliseconds(300));
   auto refilled = warmPools.reconcile("ns");
   EXPECT_TRUE(refilled.status.isOk()) << refilled.status.toString();
-  EXPECT_EQ(refilled.requeueAfterDelay, Clock::Duration::zero());
+  EXPECT_EQ(refilled.requeueAfterDelay, std::chrono::seconds(30)) << "looked at again for stale credentials";
   EXPECT_EQ(client.callCount("create", "pods"), 3);
   EXPECT_EQ(liveReplicas(), 1);
 }
@@ -427,6 +438,68 @@ TEST_F(FunctionControllerTest, SurplusWarmPodsGoNotReadyFirst) {
   warmPools.reconcile("ns");
   EXPECT_FALSE(client.object(res::kPods, "ns", notReady["metadata"]["name"]).has_value());
   EXPECT_EQ(client.objects(res::kPods, "ns").size(), 2u);
+}
+
+TEST_F(FunctionControllerTest, ReplicasWhoseControlTokenRotatedOutAreReplacedOneAtATimeNeverBelowDesired) {
+  addFunction(inlineCode(), {{"desiredReplicas", 2}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  std::set<std::string> first;  // by uid: a replacement may take a freed name
+  for (const json& pod : client.objects(res::kPods, "ns")) first.insert(pod["metadata"]["uid"]);
+  const std::string firstId = platform::controlTokenId(tokens.ensure("ns")->control);
+  for (const json& pod : client.objects(res::kPods, "ns")) EXPECT_EQ(tokenIdOf(pod), firstId);
+
+  rotateTokens();
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 2) << "the previous token still reaches them: kept";
+
+  rotateTokens();
+  const std::string thirdId = platform::controlTokenId(tokens.ensure("ns")->control);
+  int fewest = liveReplicas();
+  for (int round = 0; round < 8; ++round) {
+    controller.reconcile("ns/echo");
+    syncPods();
+    fewest = std::min(fewest, liveReplicas());
+  }
+  EXPECT_EQ(liveReplicas(), 2);
+  EXPECT_EQ(fewest, 2) << "surge first, never fewer than desired";
+  EXPECT_EQ(client.callCount("create", "pods"), 4) << "each stale replica replaced once";
+  for (const json& pod : client.objects(res::kPods, "ns")) {
+    EXPECT_FALSE(first.count(pod["metadata"]["uid"])) << pod["metadata"]["name"];
+    EXPECT_EQ(tokenIdOf(pod), thirdId);
+  }
+  EXPECT_EQ(replicas.drained.size(), 2u) << "the stale ones were drained, with the token they hold";
+}
+
+TEST_F(FunctionControllerTest, WarmPodsWhoseControlTokenRotatedOutAreSwappedForFreshOnes) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 2}}}};
+  addFunction(spec);
+  warmPools.reconcile("ns");
+  syncPods();
+  std::set<std::string> before;
+  for (const json& pod : client.objects(res::kPods, "ns")) before.insert(pod["metadata"]["name"]);
+  ASSERT_EQ(before.size(), 2u);
+  rotateTokens();
+  rotateTokens();
+  warmPools.reconcile("ns");
+  EXPECT_TRUE(client.objects(res::kPods, "ns").empty()) << "both stale warm pods deleted";
+  syncPods();
+  clock.advance(std::chrono::milliseconds(500));  // the refill delay
+  warmPools.reconcile("ns");
+  const std::string currentId = platform::controlTokenId(tokens.ensure("ns")->control);
+  auto now = client.objects(res::kPods, "ns");
+  ASSERT_EQ(now.size(), 2u);
+  for (const json& pod : now) {
+    EXPECT_FALSE(before.count(pod["metadata"]["name"]));
+    EXPECT_EQ(tokenIdOf(pod), currentId);
+  }
+  // A stale warm pod is not adopted either: scaling up from zero now adopts a fresh one.
+  syncPods();
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  ASSERT_EQ(replicas.specialized.size(), 1u);
+  EXPECT_FALSE(before.count(replicas.specialized[0]));
 }
 
 }  // namespace

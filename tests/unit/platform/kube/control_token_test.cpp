@@ -124,6 +124,54 @@ TEST_F(ControlTokensTest, AReplicaStartedBeforeARotationIsReachedWithThePrevious
             (std::pair<std::string, std::string>{"X-Sluice-Invoke-Token", invokeTokenFor("master-key", "ns")}));
 }
 
+json podWith(const json& annotations) {
+  return {{"metadata", {{"namespace", "ns"}, {"name", "echo-0"}, {"annotations", annotations}}}};
+}
+
+void rotate(testing::FakeResourceClient& client, ControlTokens& tokens) {
+  json annotated = *client.object(res::kSecrets, "ns", kControlTokenSecret);
+  annotated["metadata"]["annotations"][kRotateAnnotation] = "";
+  ASSERT_TRUE(client.update(res::kSecrets, annotated).isOk());
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+}
+
+TEST_F(ControlTokensTest, APodIsStaleOnceItsTokenIsNeitherTheCurrentNorThePreviousOne) {
+  auto first = tokens.ensure("ns");
+  ASSERT_TRUE(first.isOk());
+  const json annotations = ControlTokens::podAnnotations(*first);
+  EXPECT_EQ(annotations.value(kPodTokenIdAnnotation, ""), controlTokenId(first->control));
+  EXPECT_EQ(controlTokenId(first->control).size(), 16u);
+  EXPECT_EQ(annotations.dump().find(first->control), std::string::npos) << "the token itself is not on the pod";
+  EXPECT_FALSE(annotations.contains(kPodCertificateAnnotation)) << "no CA, no certificate";
+  const json pod = podWith(annotations);
+  EXPECT_EQ(tokens.staleCredentials(pod, *first), "");
+
+  rotate(client, tokens);
+  auto second = tokens.ensure("ns");
+  ASSERT_TRUE(second.isOk());
+  EXPECT_EQ(tokens.staleCredentials(pod, *second), "") << "reached with the previous token";
+
+  rotate(client, tokens);
+  auto third = tokens.ensure("ns");
+  ASSERT_TRUE(third.isOk());
+  EXPECT_EQ(tokens.staleCredentials(pod, *third),
+            "its control token (" + controlTokenId(first->control) + ") is neither the current nor the previous one");
+  EXPECT_EQ(tokens.staleCredentials(podWith(ControlTokens::podAnnotations(*second)), *third), "");
+  EXPECT_EQ(tokens.staleCredentials(podWith(json::object()), *third), "") << "a pod that does not say is left alone";
+}
+
+TEST_F(ControlTokensTest, TokensMadeAnewAfterTheSecretAndTheOperatorsMemoryWereLostMakeEveryPodStale) {
+  auto made = tokens.ensure("ns");
+  ASSERT_TRUE(made.isOk());
+  const json pod = podWith(ControlTokens::podAnnotations(*made));
+  ASSERT_TRUE(client.remove(res::kSecrets, "ns", kControlTokenSecret).isOk());
+  ControlTokens restarted{client, ControlTokensOptions{{"master-key", ""}, std::chrono::hours(24)}, clock};
+  auto fresh = restarted.ensure("ns");
+  ASSERT_TRUE(fresh.isOk());
+  EXPECT_NE(fresh->control, made->control);
+  EXPECT_NE(restarted.staleCredentials(pod, *fresh), "") << "its token is unknown now: it is replaced";
+}
+
 class ControlCertificatesTest : public ::testing::Test {
  protected:
   json secret() { return *client.object(res::kSecrets, "ns", kControlTokenSecret); }
@@ -195,6 +243,37 @@ TEST_F(ControlCertificatesTest, APodServingTlsIsCalledOverHttpsByTheNamespacesNa
   EXPECT_EQ(sent[1].tlsServerName, "sluice-replica.ns");
   EXPECT_EQ(sent[2].url, "http://10.0.0.9:8080/invoke") << "the data port is plain HTTP";
   EXPECT_EQ(sent[2].tlsServerName, "");
+}
+
+TEST_F(ControlCertificatesTest, APodIsStaleOnceItsCertificateHasLessThanHalfTheRenewalMarginLeft) {
+  auto made = tokens.ensure("ns");
+  ASSERT_TRUE(made.isOk());
+  const json annotations = ControlTokens::podAnnotations(*made);
+  EXPECT_EQ(annotations.value(kPodCertificateAnnotation, ""), made->tlsCertificate);
+  const json pod = podWith(annotations);
+  EXPECT_EQ(tokens.staleCredentials(pod, *made), "");
+  clock.advance(std::chrono::hours(24 * 74));  // 16 days left
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  auto reissued = tokens.ensure("ns");
+  ASSERT_TRUE(reissued.isOk());
+  EXPECT_NE(reissued->tlsCertificate, made->tlsCertificate);
+  EXPECT_EQ(tokens.staleCredentials(pod, *reissued), "");
+  clock.advance(std::chrono::hours(24 * 2));  // 14 days left: under half the 30-day margin
+  const std::string why = tokens.staleCredentials(pod, *reissued);
+  EXPECT_EQ(why.rfind("its control certificate will not verify: ", 0), 0u) << why;
+  EXPECT_EQ(tokens.staleCredentials(podWith(ControlTokens::podAnnotations(*reissued)), *reissued), "");
+}
+
+TEST_F(ControlCertificatesTest, APodWhoseCertificateIsFromAnUntrustedCaIsStale) {
+  auto made = tokens.ensure("ns");
+  ASSERT_TRUE(made.isOk());
+  testing::FakeAuthorityStore otherStore;
+  tls::CertificateAuthority other{otherStore, {}, clock};
+  auto foreign = other.issue("sluice-replica.ns");
+  ASSERT_TRUE(foreign.isOk());
+  NamespaceTokens held = *made;
+  held.tlsCertificate = foreign->certificatePem;
+  EXPECT_NE(tokens.staleCredentials(podWith(ControlTokens::podAnnotations(held)), *made), "");
 }
 
 }  // namespace
