@@ -19,6 +19,7 @@ ALLOWED = {
     "http": ["common"],
     "tls": ["common"],
     "kube": ["common"],
+    "kube/memory": ["common", "kube"],
     "api": ["common", "autoscaler"],
     "controller": ["common", "kube", "http"],
     "spec": ["common", "kube", "api"],
@@ -33,7 +34,7 @@ ALLOWED = {
     "controllers": ["common", "http", "kube", "controller", "api", "spec", "autoscaler", "scalers", "clients", "metrics",
                     "platform", "platform/kube"],
     "simulator": ["common", "autoscaler", "api"],
-    "local": ["common", "kube", "controller", "api", "spec", "autoscaler", "scalers", "controllers", "platform",
+    "local": ["common", "kube", "kube/memory", "controller", "api", "spec", "controllers", "platform",
               "platform/local"],
     "gateway": ["common", "http", "kube", "api", "spec", "clients"],
     "runtime": ["common", "http", "objectstore", "clients"] + RUNTIME,
@@ -45,10 +46,10 @@ INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
 
 
 def folder_of(path):
-    """The concept folder of a path relative to operator/ (platform/kube, runtime, ...)."""
+    """The concept folder of a path relative to operator/ (platform/kube, kube/memory, runtime, ...)."""
     parts = path.split("/")
-    if parts[0] == "platform" and len(parts) > 2:
-        return "platform/" + parts[1]
+    if len(parts) > 2 and parts[0] + "/" + parts[1] in ALLOWED:
+        return parts[0] + "/" + parts[1]
     return parts[0]
 
 

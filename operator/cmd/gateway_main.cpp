@@ -101,7 +101,7 @@ int settle(GatewayFlags& f) {
     SLUICE_LOG_WARN("no --invoke-key-dir: replicas will refuse every request (401)");
     return 0;
   }
-  auto keys = sluice::readInvokeKeys(f.invokeKeyDir);
+  auto keys = sluice::InvokeKeyRing::open(f.invokeKeyDir);
   if (!keys.isOk()) {
     std::cerr << "sluice-gateway: --invoke-key-dir: " << keys.status().message() << "\n";
     return 2;

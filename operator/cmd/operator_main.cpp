@@ -7,8 +7,10 @@
 // metrics on /metrics when --metrics-bind-address is given.
 // `sluice-operator --local DIR` runs the same autoscaler without Kubernetes:
 // Functions and Triggers come from DIR's YAML and replicas are child
-// sluice-runtime processes (operator/local, operator/platform/local), and the
-// HTTP gateway (operator/gateway) gives Functions with an http Trigger a URL.
+// sluice-runtime processes (operator/platform/local): the same Manager and
+// controllers over an in-memory apiserver (operator/kube/memory,
+// operator/local), and the HTTP gateway (operator/gateway) gives Functions
+// with an http Trigger a URL.
 // `sluice-operator simulate` runs the autoscaler on a trace (operator/simulator).
 #include <pthread.h>
 #include <unistd.h>
@@ -44,8 +46,8 @@
 #include "http/http_client.h"
 #include "kube/informer.h"
 #include "kube/kube_client.h"
-#include "local/local_runner.h"
-#include "local/local_store.h"
+#include "kube/memory/in_memory_resource_client.h"
+#include "local/local_operator.h"
 #include "local/manifests.h"
 #include "metrics/check_metrics.h"
 #include "metrics/metrics_server.h"
@@ -54,6 +56,7 @@
 #include "platform/local/local_platform.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
+#include "spec/resources.h"
 #include "tls/certificate_authority.h"
 
 namespace {
@@ -162,17 +165,18 @@ int checkManifests(const std::string& dir) {
 }
 
 // The gateway under --local, as on Kubernetes but over the Functions' ready
-// processes: the runner refreshes its routes after every round, and the http
-// scaler reads its /loads (on an ephemeral loopback port) to wake a Function
-// from zero. Lives as long as the runner.
+// processes: the routes are refreshed after every platform round, and the
+// http scaler reads its /loads (on an ephemeral loopback port) to wake a
+// Function from zero. Lives as long as the LocalOperator.
 class LocalGateway {
  public:
   // `invokeToken`: the one /invoke token every local runtime process accepts.
-  LocalGateway(const sluice::local::LocalStore& store, const sluice::platform::LocalPlatform& platform,
+  LocalGateway(sluice::controller::Manager& manager, const sluice::platform::LocalPlatform& platform,
                sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
-        routes_(dispatcher_, store.functions(), store.triggers(),
+        routes_(dispatcher_, manager.informer(sluice::spec::kFunctions).cache(),
+                manager.informer(sluice::spec::kTriggers).cache(),
                 [&platform](const std::string& ns, const std::string& function) {
                   std::vector<sluice::gateway::Replica> replicas;
                   for (const auto& process : platform.readyReplicas(sluice::kube::objectKey(ns, function))) {
@@ -182,11 +186,10 @@ class LocalGateway {
                   return replicas;
                 }) {}
 
-  // Serves on `address` (host:port); gives the runner its URL and route
-  // refresh and the scalers its /loads.
+  // Serves on `address` (host:port); gives the controllers its URL (status.url)
+  // and /loads, and the operator the route refresh.
   sluice::Status start(const std::string& address, const std::shared_ptr<prometheus::Registry>& registry,
-                       sluice::local::LocalRunnerOptions& runner,
-                       sluice::controllers::TriggerScalerFactoryOptions& scalers) {
+                       sluice::controllers::ControllersOptions& controllers, std::function<void()>& afterRound) {
     sluice::gateway::GatewayOptions options;
     options.listenAddress = address;
     options.invokeToken = invokeToken_;
@@ -197,12 +200,12 @@ class LocalGateway {
     if (auto status = gateway_->start(); !status.isOk()) return status;
     std::string host = address.substr(0, address.rfind(':'));
     if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-    runner.gatewayUrl = "http://" + host + ":" + std::to_string(gateway_->port());
-    runner.afterRound = [this] { routes_.refreshAll(); };
-    scalers.gatewayLoadsUrls = [loads = "http://127.0.0.1:" + std::to_string(gateway_->adminPort()) + "/loads"] {
+    controllers.gatewayUrl = "http://" + host + ":" + std::to_string(gateway_->port());
+    afterRound = [this] { routes_.refreshAll(); };
+    controllers.gatewayLoadsUrls = [loads = "http://127.0.0.1:" + std::to_string(gateway_->adminPort()) + "/loads"] {
       return std::vector<std::string>{loads};
     };
-    SLUICE_LOG_INFO("sluice-operator: the gateway serves {}/<namespace>/<function>", runner.gatewayUrl);
+    SLUICE_LOG_INFO("sluice-operator: the gateway serves {}/<namespace>/<function>", controllers.gatewayUrl);
     return sluice::Status::ok();
   }
 
@@ -218,8 +221,55 @@ class LocalGateway {
   std::unique_ptr<sluice::gateway::Gateway> gateway_;
 };
 
-// --local: exit codes 0 stopped by a signal, 1 could not start.
-int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry, std::stop_source& stop) {
+// The LocalPlatform's options from the flags, with fresh tokens; the tokens
+// go to the environment the children inherit (they scrub them before any
+// handler runs). An error when no random tokens could be made.
+sluice::Result<sluice::platform::LocalPlatformOptions> localPlatformOptions(const LocalFlags& flags,
+                                                                            const std::string& runtime) {
+  sluice::platform::LocalPlatformOptions options;
+  options.runtimeBinary = runtime;
+  // Configurations of cold-started replicas; by default a private directory
+  // removed on the way out, so DIR (often a source tree) stays untouched.
+  options.stateDir =
+      flags.stateDir.empty()
+          ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
+          : flags.stateDir;
+  auto token = sluice::randomHexToken(24);
+  if (!token) return token.status();
+  options.token = *token;
+  auto invokeToken = sluice::randomHexToken(24);
+  if (!invokeToken) return invokeToken.status();
+  options.invokeToken = *invokeToken;
+  options.warmPoolSize = flags.warmPool;
+  options.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
+  options.logLevel = flags.logLevel;
+  ::setenv(sluice::kControlTokenEnv, options.token.c_str(), 1);
+  ::setenv(sluice::kInvokeTokenEnv, options.invokeToken.c_str(), 1);
+  return options;
+}
+
+// --local's console: the Events the controllers record.
+void logEvent(const nlohmann::json& event) {
+  SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
+                  event.value("/involvedObject/namespace"_json_pointer, std::string()),
+                  event.value("/involvedObject/name"_json_pointer, std::string()), event.value("reason", ""),
+                  event.value("message", ""));
+}
+
+// The in-memory apiserver of --local: Events to the console, and a bounded
+// history (a watch that falls that far behind relists).
+sluice::kube::InMemoryResourceClientOptions localStoreOptions() {
+  sluice::kube::InMemoryResourceClientOptions options;
+  options.eventObserver = logEvent;
+  options.historyLimit = 4096;
+  options.uidPrefix = "local-";
+  return options;
+}
+
+// --local: the Manager and every controller over the in-memory apiserver, with
+// the LocalPlatform as their Platform. Exit codes 0 stopped by a signal, 1 could not start.
+int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
+             sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   std::error_code ec;
   if (!std::filesystem::is_directory(flags.dir, ec)) {
     std::cerr << "sluice-operator: --local: " << flags.dir << " is not a directory\n";
@@ -230,65 +280,44 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
     std::cerr << "sluice-operator: --runtime-binary: " << runtime << " is not an executable\n";
     return 1;
   }
+  auto platformOptions = localPlatformOptions(flags, runtime);
+  if (!platformOptions) {
+    std::cerr << "sluice-operator: --local: " << platformOptions.status().toString() << "\n";
+    return 1;
+  }
   auto& clock = sluice::realClock();
-  sluice::platform::LocalPlatformOptions platformOptions;
-  platformOptions.runtimeBinary = runtime;
-  // Configurations of cold-started replicas; by default a private directory
-  // removed on the way out, so DIR (often a source tree) stays untouched.
-  const bool privateState = flags.stateDir.empty();
-  platformOptions.stateDir =
-      privateState ? (std::filesystem::temp_directory_path() / ("sluice-local-" + std::to_string(::getpid()))).string()
-                   : flags.stateDir;
-  auto token = sluice::randomHexToken(24);
-  if (!token) {
-    std::cerr << "sluice-operator: --local: " << token.status().toString() << "\n";
-    return 1;
-  }
-  platformOptions.token = *token;
-  auto invokeToken = sluice::randomHexToken(24);
-  if (!invokeToken) {
-    std::cerr << "sluice-operator: --local: " << invokeToken.status().toString() << "\n";
-    return 1;
-  }
-  platformOptions.invokeToken = *invokeToken;
-  platformOptions.warmPoolSize = flags.warmPool;
-  platformOptions.drainGrace = std::chrono::seconds(flags.drainGraceSeconds);
-  platformOptions.logLevel = flags.logLevel;
-  // Children read their tokens from their environment (and scrub them before any handler runs).
-  ::setenv(sluice::kControlTokenEnv, platformOptions.token.c_str(), 1);
-  ::setenv(sluice::kInvokeTokenEnv, platformOptions.invokeToken.c_str(), 1);
   sluice::platform::PosixProcessRunner processes;
-  sluice::platform::HttpRuntimeEndpoint endpoint(platformOptions.invokeToken);
-  sluice::local::LocalStore store([](const nlohmann::json& event) {
-    SLUICE_LOG_INFO("event: {} {}/{}: {}: {}", event.value("/involvedObject/kind"_json_pointer, std::string()),
-                    event.value("/involvedObject/namespace"_json_pointer, std::string()),
-                    event.value("/involvedObject/name"_json_pointer, std::string()), event.value("reason", ""),
-                    event.value("message", ""));
-  });
-  sluice::platform::LocalPlatform platform(platformOptions, processes, endpoint, clock, registry, &store);
-  sluice::controller::EventRecorder events(store, "sluice-operator", clock);
-  sluice::controllers::TriggerScalerFactoryOptions scalerOptions;
-  scalerOptions.cronSettledBefore = sluice::controllers::cronSettledBeforeIn(store.triggers());
-  scalerOptions.functionConcurrency = sluice::controllers::functionConcurrencyIn(store.functions());
-  sluice::local::LocalRunnerOptions runnerOptions;
-  runnerOptions.dir = flags.dir;
-
-  LocalGateway gateway(store, platform, clock, platformOptions.invokeToken);
+  sluice::platform::HttpRuntimeEndpoint endpoint(platformOptions->invokeToken);
+  sluice::kube::InMemoryResourceClient store(clock, localStoreOptions());
+  // The platform is chosen here: under --local, replicas are child processes.
+  sluice::platform::LocalPlatform platform(*platformOptions, processes, endpoint, clock, registry, &store);
+  sluice::controller::Manager manager(store, clock, {});
+  sluice::controllers::ControllersOptions controllerOptions;
+  controllerOptions.metricsRegistry = registry;
+  sluice::local::LocalOperatorOptions operatorOptions;
+  operatorOptions.dir = flags.dir;
+  LocalGateway gateway(manager, platform, clock, platformOptions->invokeToken);
   if (!flags.gatewayAddress.empty()) {
-    if (auto status = gateway.start(flags.gatewayAddress, registry, runnerOptions, scalerOptions); !status.isOk()) {
+    auto status = gateway.start(flags.gatewayAddress, registry, controllerOptions, operatorOptions.afterRound);
+    if (!status.isOk()) {
       std::cerr << "sluice-operator: --gateway-listen-address " << flags.gatewayAddress << ": " << status.toString()
                 << "\n";
       return 1;
     }
   }
-  sluice::controllers::TriggerScalerFactory scalers(store, sluice::http::makeCppRestHttpClient(), clock, scalerOptions);
-  sluice::autoscaler::AutoscalerMetrics metrics(registry);
-  sluice::local::LocalRunner runner(runnerOptions, store, platform, scalers, events, &metrics, clock);
+  sluice::controller::Expectations expectations(clock);
+  sluice::controller::EventRecorder events(store, "sluice-operator", clock);
+  sluice::platform::ControlTokens tokens(store, {}, clock);
+  sluice::controllers::Controllers controllers(manager, controllerOptions, {platform, expectations, events, tokens},
+                                               clock);
+  if (metricsServer) metricsServer->add(controllers.stateMetrics());
+  sluice::local::LocalOperator local(operatorOptions, store, manager, controllers, platform, clock);
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
-  runner.run(stop.get_token());
+  (void)local.run(stop.get_token());
+  if (metricsServer) metricsServer->remove(controllers.stateMetrics());
   gateway.stop();
-  if (privateState) std::filesystem::remove_all(platformOptions.stateDir, ec);
+  if (flags.stateDir.empty()) std::filesystem::remove_all(platformOptions->stateDir, ec);
   return 0;
 }
 
@@ -553,7 +582,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   // The platform is chosen here: on Kubernetes, replicas are pods.
   sluice::platform::ControlTokensOptions tokenOptions;
   if (!flags.invokeKeyDir.empty()) {
-    auto keys = sluice::readInvokeKeys(flags.invokeKeyDir);
+    auto keys = sluice::InvokeKeyRing::open(flags.invokeKeyDir, clock);
     if (!keys.isOk()) {
       std::cerr << "sluice-operator: --invoke-key-dir: " << keys.status().message() << "\n";
       return 1;
@@ -675,7 +704,7 @@ int main(int argc, char** argv) {
   if (!flags.localDir.empty()) {
     flags.local.dir = flags.localDir;
     flags.local.logLevel = flags.logLevel;
-    exitCode = runLocal(flags.local, registry, stop);
+    exitCode = runLocal(flags.local, registry, metricsServer.get(), stop);
   } else {
     exitCode = runOnKubernetes(flags, registry, metricsServer.get(), stop);
   }

@@ -205,7 +205,7 @@ int settle(RuntimeFlags& f, const std::string& controlTokenFromEnvironment,
   serverOptions.bindAddress = f.controlAddress;
   serverOptions.specializeToken = *token;
   serverOptions.dataBindAddress = f.dataAddress;
-  serverOptions.invokeTokens = sluice::runtime::splitTokens(*invokeTokens);
+  serverOptions.invokeTokens = sluice::splitTokenList(*invokeTokens);
   if (serverOptions.invokeTokens.empty()) SLUICE_LOG_WARN("no invoke token: /invoke refuses every call");
   serverOptions.invokeLimits = f.invokeLimits;
   serverOptions.unhealthyReason = []() -> std::string {

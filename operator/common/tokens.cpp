@@ -4,8 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+
+#include "common/logging.h"
 
 namespace sluice {
 
@@ -59,6 +64,72 @@ Result<InvokeKeys> readInvokeKeys(const std::string& dir) {
   keys.current = *current;
   if (auto previous = readTrimmed(dir + "/previous"); previous.isOk()) keys.previous = *previous;
   return keys;
+}
+
+std::vector<std::string> splitTokenList(std::string_view list) {
+  std::vector<std::string> tokens;
+  while (!list.empty()) {
+    const size_t comma = std::min(list.find(','), list.size());
+    if (comma > 0) tokens.emplace_back(list.substr(0, comma));
+    list.remove_prefix(std::min(comma + 1, list.size()));
+  }
+  return tokens;
+}
+
+std::string tokenId(std::string_view token) { return hmacSha256Hex("sluice token id", token).substr(0, 16); }
+
+struct InvokeKeyRing::State {
+  std::string dir;  // "" for fixed keys
+  const Clock* clock = nullptr;
+  Clock::Duration recheck{};
+  mutable std::mutex mu;
+  InvokeKeys keys;            // guarded by mu
+  Clock::TimePoint readAt{};  // guarded by mu
+  std::string lastError;      // guarded by mu
+  std::atomic<uint64_t> generation{0};
+};
+
+InvokeKeyRing::InvokeKeyRing(std::string current, std::string previous) : state_(std::make_shared<State>()) {
+  state_->keys = {std::move(current), std::move(previous)};
+}
+
+Result<InvokeKeyRing> InvokeKeyRing::open(const std::string& dir, const Clock& clock, Clock::Duration recheck) {
+  auto keys = readInvokeKeys(dir);
+  if (!keys.isOk()) return keys.status();
+  InvokeKeyRing ring(keys->current, keys->previous);
+  ring.state_->dir = dir;
+  ring.state_->clock = &clock;
+  ring.state_->recheck = recheck;
+  ring.state_->readAt = clock.now();
+  return ring;
+}
+
+InvokeKeys InvokeKeyRing::keys() const {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  if (s.dir.empty() || s.clock->now() - s.readAt < s.recheck) return s.keys;
+  s.readAt = s.clock->now();
+  auto read = readInvokeKeys(s.dir);
+  if (!read.isOk()) {
+    if (read.status().message() != s.lastError) {
+      SLUICE_LOG_WARN("--invoke-key-dir: {}; keeping the keys in use", read.status().message());
+      s.lastError = read.status().message();
+    }
+    return s.keys;
+  }
+  s.lastError.clear();
+  if (read->current != s.keys.current || read->previous != s.keys.previous) {
+    SLUICE_LOG_INFO("invoke master keys changed: now key {}{}", tokenId(read->current),
+                    read->previous.empty() ? std::string() : ", previous " + tokenId(read->previous));
+    s.keys = *read;
+    s.generation.fetch_add(1);
+  }
+  return s.keys;
+}
+
+uint64_t InvokeKeyRing::generation() const {
+  keys();  // a due re-read first
+  return state_->generation.load();
 }
 
 std::string invokeTokensFor(const InvokeKeys& keys, std::string_view ns) {

@@ -11,9 +11,13 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -52,6 +56,38 @@ struct InvokeKeys {
 // DIR/key and, when present, DIR/previous (trailing whitespace trimmed).
 // An error names the file when DIR/key cannot be read or is empty.
 Result<InvokeKeys> readInvokeKeys(const std::string& dir);
+
+// The invoke master keys in use, followed without a restart: opened on a
+// folder (the mounted Secret, which the kubelet updates in place), keys()
+// reads it again at most every `recheck`, so a new key (or a dropped
+// previous one) takes effect within that much of the kubelet's update. A
+// folder that cannot be read keeps the last good keys (logged once per
+// change of the error). Copies share one state. Thread-safe.
+class InvokeKeyRing {
+ public:
+  // Fixed keys, never read again ("" and "": no keys).
+  InvokeKeyRing(std::string current = "", std::string previous = "");  // NOLINT(google-explicit-constructor)
+  // The keys of `dir` now (an error as readInvokeKeys'), then followed.
+  static Result<InvokeKeyRing> open(const std::string& dir, const Clock& clock = realClock(),
+                                    Clock::Duration recheck = std::chrono::seconds(10));
+
+  InvokeKeys keys() const;
+  // Moves on every change of the keys, so a cache of derived tokens knows to go.
+  uint64_t generation() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// "a,b" -> {"a", "b"}: a token list (current, then previous while a key or
+// token rolls out), without empty items.
+std::vector<std::string> splitTokenList(std::string_view list);
+
+// A public name of a token: the first 16 hex digits of a keyed SHA-256 of
+// it. Naming a 256-bit random or derived token this way tells nothing of it;
+// pods carry the names of the tokens they start with (platform/kube/control_token.h).
+std::string tokenId(std::string_view token);
 
 // What namespace `ns` uses as its invoke token list, "current[,previous]":
 // callers (the gateway, the operator) send it in X-Sluice-Invoke-Token,

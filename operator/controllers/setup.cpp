@@ -97,8 +97,11 @@ void Controllers::addFunctionController(controller::Manager& manager, const Cont
     }
     return keys;
   });
+  functionQueue_ = controller.get();
   manager.add(std::move(controller));
 }
+
+void Controllers::recheckFunction(const std::string& functionKey) { functionQueue_->enqueue(functionKey); }
 
 void Controllers::addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
                                         const Informers& informers, Clock& clock) {

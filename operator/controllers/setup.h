@@ -82,6 +82,14 @@ class Controllers {
   // null without a metricsRegistry. Register it with the exposer next to the registry.
   std::shared_ptr<prometheus::Collectable> stateMetrics() const;
 
+  // Hands a Function to the FunctionController again for a change none of its
+  // informers shows: the platform's replicas moved (the local platform's
+  // processes started, became ready or died; on Kubernetes a pod event does
+  // this), or a Secret the platform reads for it appeared or changed (the
+  // local platform puts Secrets in its processes' environment, as the kubelet
+  // does). Any thread, once the Manager runs.
+  void recheckFunction(const std::string& functionKey);
+
  private:
   struct Informers {
     kube::Informer& functions;
@@ -106,6 +114,7 @@ class Controllers {
   std::shared_ptr<metrics::StateCollector> stateMetrics_;
   ControllersShared shared_;
   std::unique_ptr<FunctionController> functions_;
+  controller::Controller* functionQueue_ = nullptr;  // owned by the Manager
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
   std::unique_ptr<CronFirer> cronFirer_;

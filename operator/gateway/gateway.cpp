@@ -198,9 +198,14 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
 
 std::string Gateway::invokeTokenHeader(const std::string& ns) {
   if (!options_.invokeToken.empty()) return options_.invokeToken;
+  const uint64_t generation = options_.invokeKeys.generation();
   std::lock_guard lock(tokensMu_);
+  if (generation != keysGeneration_) {  // new master keys: every namespace's tokens change
+    tokens_.clear();
+    keysGeneration_ = generation;
+  }
   auto [it, added] = tokens_.try_emplace(ns);
-  if (added) it->second = invokeTokensFor(options_.invokeKeys, ns);
+  if (added) it->second = invokeTokensFor(options_.invokeKeys.keys(), ns);
   return it->second;
 }
 

@@ -49,8 +49,9 @@ struct GatewayOptions {
   int retryAfterSeconds = 1;  // in a 503's Retry-After
   std::chrono::milliseconds tickInterval{50};
   // Each forwarded request carries its namespace's invoke tokens derived from
-  // these (X-Sluice-Invoke-Token); none: replicas refuse the gateway (401).
-  InvokeKeys invokeKeys;
+  // these (X-Sluice-Invoke-Token), followed as they change; none: replicas
+  // refuse the gateway (401).
+  InvokeKeyRing invokeKeys;
   // When set, sent for every namespace instead (the local platform: one token for all its processes).
   std::string invokeToken;
 };
@@ -94,7 +95,8 @@ class Gateway {
   std::jthread ticker_;
   AsyncInvoker* async_ = nullptr;
   std::mutex tokensMu_;
-  std::map<std::string, std::string> tokens_;  // namespace -> invokeTokenHeader()
+  std::map<std::string, std::string> tokens_;  // namespace -> invokeTokenHeader(), for keysGeneration_
+  uint64_t keysGeneration_ = 0;                // guarded by tokensMu_
 };
 
 // The /loads document: {"functions":[{"namespace","name","pending","inFlight","replicas","requestsPerSecond"}]}.

@@ -1,8 +1,8 @@
 // FunctionController: keeps each Function's replicas at its desired count on
 // whichever Platform runs them (pods through the apiserver, or local
 // processes: platform/platform.h). It is the one reconcile of a Function for
-// both: the Kubernetes operator's Controller calls it on every change, the
-// LocalRunner once per round.
+// both: the Manager's Controller calls it on every change, on Kubernetes and
+// under --local alike.
 //
 // One reconcile of "namespace/name":
 //   1. renders the runtime configuration from the Function and its Triggers;
@@ -32,7 +32,7 @@
 
 namespace sluice::controllers {
 
-// The caches the controller reads (informers' on Kubernetes, the LocalStore's locally).
+// The caches the controller reads (the Manager's informers).
 struct FunctionControllerCaches {
   const kube::ObjectCache& functions;
   const kube::ObjectCache& triggers;

@@ -1,6 +1,8 @@
 #include "platform/kube/control_token.h"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "api/pods.h"
 #include "common/encoding.h"
@@ -64,15 +66,15 @@ kube::Json secretOf(const std::string& ns, const NamespaceTokens& tokens) {
 }  // namespace
 
 std::string ControlTokens::invokeTokensFor(const std::string& ns) const {
-  return sluice::invokeTokensFor(options_.invokeKeys, ns);
-}
-
-std::string controlTokenId(const std::string& token) {
-  return hmacSha256Hex("sluice control token id", token).substr(0, 16);
+  return sluice::invokeTokensFor(options_.invokeKeys.keys(), ns);
 }
 
 kube::Json ControlTokens::podAnnotations(const NamespaceTokens& tokens) {
-  kube::Json annotations = {{kPodTokenIdAnnotation, controlTokenId(tokens.control)}};
+  std::string invokeIds;
+  for (const std::string& token : splitTokenList(tokens.invoke))
+    invokeIds += (invokeIds.empty() ? "" : ",") + tokenId(token);
+  kube::Json annotations = {{kPodTokenIdAnnotation, tokenId(tokens.control)},
+                            {kPodInvokeTokenIdsAnnotation, invokeIds}};
   if (!tokens.tlsCertificate.empty()) annotations[kPodCertificateAnnotation] = tokens.tlsCertificate;
   return annotations;
 }
@@ -81,9 +83,20 @@ std::string ControlTokens::staleCredentials(const kube::Json& pod, const Namespa
   const kube::Json& annotations = pod.value("/metadata/annotations"_json_pointer, kube::Json::object());
   if (auto id = annotations.find(kPodTokenIdAnnotation); id != annotations.end() && id->is_string()) {
     const std::string held = id->get<std::string>();
-    if (held != controlTokenId(tokens.control) &&
-        (tokens.previousControl.empty() || held != controlTokenId(tokens.previousControl))) {
+    if (held != tokenId(tokens.control) &&
+        (tokens.previousControl.empty() || held != tokenId(tokens.previousControl))) {
       return "its control token (" + held + ") is neither the current nor the previous one";
+    }
+  }
+  if (auto ids = annotations.find(kPodInvokeTokenIdsAnnotation); ids != annotations.end() && ids->is_string()) {
+    const std::vector<std::string> sent =
+        splitTokenList(invokeTokensFor(pod.value("/metadata/namespace"_json_pointer, "")));
+    const std::vector<std::string> held = splitTokenList(ids->get<std::string>());
+    const bool accepted = std::any_of(sent.begin(), sent.end(), [&](const std::string& token) {
+      return std::find(held.begin(), held.end(), tokenId(token)) != held.end();
+    });
+    if (!sent.empty() && !accepted) {
+      return "it accepts none of the invoke tokens callers send now (" + ids->get<std::string>() + ")";
     }
   }
   auto certificate = annotations.find(kPodCertificateAnnotation);

@@ -20,8 +20,10 @@
 // invoke master key (rewriting `invoke`).
 //
 // Each pod is created with annotations naming what it starts with: the
-// control token's id (a one-way digest) and the serving certificate. A pod
-// whose token has rotated out (neither current nor previous), or whose
+// control token's id (tokenId, a one-way digest), the ids of the invoke
+// tokens it accepts, and the serving certificate. A pod whose control token
+// has rotated out (neither current nor previous), that accepts none of the
+// invoke tokens callers now send (a master key dropped), or whose
 // certificate no longer chains to a trusted CA or expires within half the
 // CA's renewal margin, can no longer be reached (or soon will not be):
 // staleCredentials() says why, and the platform replaces it (rolling, as on
@@ -52,10 +54,12 @@ inline constexpr const char* kTlsKeyKey = "tls.key";
 inline constexpr const char* kRotateAnnotation = "sluice.io/rotate";
 // When the control token was made (seconds since the epoch): a scheduled rotation counts from it.
 inline constexpr const char* kRotatedAtAnnotation = "sluice.io/rotated-at";
-// On pods: which control token (controlTokenId) and serving certificate (PEM, public) the pod
+// On pods: which control token (tokenId, common/tokens.h) and serving certificate (PEM, public) the pod
 // starts with, as the Secret held them when the pod was made (its container reads them at start:
 // these or newer ones).
 inline constexpr const char* kPodTokenIdAnnotation = "sluice.io/control-token-id";
+// On pods: the ids (tokenId) of the invoke tokens the pod accepts, comma-separated.
+inline constexpr const char* kPodInvokeTokenIdsAnnotation = "sluice.io/invoke-token-ids";
 inline constexpr const char* kPodCertificateAnnotation = "sluice.io/control-certificate";
 
 struct NamespaceTokens {
@@ -67,12 +71,8 @@ struct NamespaceTokens {
   std::string tlsKey;
 };
 
-// A public name of a control token: the first 16 hex digits of a keyed SHA-256 of it. Naming a
-// 256-bit random token this way tells nothing of it.
-std::string controlTokenId(const std::string& token);
-
 struct ControlTokensOptions {
-  InvokeKeys invokeKeys;                                     // none: replicas get no invoke token and refuse /invoke
+  InvokeKeyRing invokeKeys;  // none: replicas get no invoke token and refuse /invoke; followed as they change
   Clock::Duration rotationPeriod = Clock::Duration::zero();  // zero: only on demand
   // Issues the control port's certificates; null: replicas serve plain HTTP.
   tls::CertificateAuthority* authority = nullptr;

@@ -126,6 +126,8 @@ Result<std::string> LocalPlatform::secretValue(const std::string& ns, const std:
   const std::string what = "Secret " + ns + "/" + name;
   if (secrets_ == nullptr) return notFound(what + " not found (no Secrets here)");
   auto secret = secrets_->get(kube::resources::kSecrets, ns, name);
+  // Said as kubectl would, without the API call's details (the store is in memory).
+  if (secret.status().code() == StatusCode::kNotFound) return notFound(what + ": secrets \"" + name + "\" not found");
   if (!secret.isOk()) return secret.status().withContext(what);
   const nlohmann::json& data = secret->value("data", nlohmann::json::object());
   if (!data.contains(key) || !data[key].is_string()) return notFound(what + " has no key " + key);

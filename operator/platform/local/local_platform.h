@@ -19,7 +19,7 @@
 //   /invoke on its control port.
 //
 // apply()/forget()/counts() record and report; tick() does all process work
-// and is called by one thread (the LocalRunner's loop). Thread-safe.
+// and is called by one thread (the LocalOperator's rounds). Thread-safe.
 #pragma once
 
 #include <chrono>

@@ -42,13 +42,4 @@ Result<std::string> takeFileSecret(const std::string& path) {
   return token;
 }
 
-std::vector<std::string> splitTokens(const std::string& list) {
-  std::vector<std::string> tokens;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) tokens.push_back(item);
-  }
-  return tokens;
-}
-
 }  // namespace sluice::runtime

@@ -27,8 +27,4 @@ std::string takeEnvironmentSecret(const char* name, char** startEnvironment);
 // volume: such a file stays readable by the handler).
 Result<std::string> takeFileSecret(const std::string& path);
 
-// "a,b" -> {"a", "b"}: a token list (current, then previous during a
-// rotation's grace), without empty items.
-std::vector<std::string> splitTokens(const std::string& list);
-
 }  // namespace sluice::runtime

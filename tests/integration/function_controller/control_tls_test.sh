@@ -10,7 +10,9 @@
 # trusting the CA and resolving the certificate's name to the pod IP does;
 # the data port stays plain HTTP; a restarted operator reuses the CA; a
 # deleted CA Secret comes back with the same CA; replicas and warm pods whose
-# control token rotated out are replaced, rolling, never below the desired count.
+# control token rotated out are replaced, rolling, never below the desired count;
+# a new invoke master key is followed without a restart, and pods accepting only
+# the dropped one are replaced the same way.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
@@ -132,7 +134,7 @@ echo "[step] the deleted CA Secret came back with the same CA"
 
 # Every pod names the control token (by id) and the certificate it starts with; once the token has
 # rotated out (two rotations) or the certificate no longer verifies, the pod is replaced, rolling.
-token_id() { printf %s "$(secret_field token)" | openssl dgst -sha256 -hmac "sluice control token id" | awk '{print substr($NF, 1, 16)}'; }
+token_id() { printf %s "$(secret_field token)" | openssl dgst -sha256 -hmac "sluice token id" | awk '{print substr($NF, 1, 16)}'; }
 ids_of() { k get pods -l "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null) | .metadata.annotations["sluice.io/control-token-id"]' | sort -u; }
 set_desired 2
 poll 120 replicas_is 2
@@ -168,4 +170,37 @@ poll 120 rolled
 replaced=$(grep -c "replacing pod .*: its control token .* is neither the current nor the previous one" "$work/operator.log" || true)
 ((replaced >= 3)) || fail "the operator logged $replaced replacements for a rotated-out token, not 2 replicas + 1 warm pod"
 echo "[step] two rotations later every replica and warm pod was replaced by one holding token $current, never below 2 replicas"
+
+# A new invoke master key, without restarting the operator: the folder (a mounted Secret in a pod)
+# gets key=new, previous=old; the namespace's Secret follows. Once previous is dropped, the pods
+# that accept only the old key's token are replaced, rolling.
+key_dir=$(invoke_key_dir)
+old_key=$(cat "$key_dir/key")
+invoke_of() { printf %s "sluice-invoke:$ns" | openssl dgst -sha256 -hmac "$1" | awk '{print $NF}'; }
+id_of() { printf %s "$1" | openssl dgst -sha256 -hmac "sluice token id" | awk '{print substr($NF, 1, 16)}'; }
+new_key=$(head -c 32 /dev/urandom | base64)
+echo "$old_key" >"$key_dir/previous.new" && mv "$key_dir/previous.new" "$key_dir/previous"
+echo "$new_key" >"$key_dir/key.new" && mv "$key_dir/key.new" "$key_dir/key"
+invoke_is() { [[ $(secret_field invoke) == "$1" ]]; }
+poll 60 invoke_is "$(invoke_of "$new_key"),$(invoke_of "$old_key")"
+before_drop=$(uids_with app.kubernetes.io/managed-by=sluice)
+rm "$key_dir/previous"
+poll 60 invoke_is "$(invoke_of "$new_key")"
+new_id=$(id_of "$(invoke_of "$new_key")")
+fewest=2
+all_accept_new() {
+  local live
+  live=$(pods_with sluice.io/function=echo | grep -c . || true)
+  ((live < fewest)) && fewest=$live
+  [[ $live -eq 2 && $(pods_with sluice.io/role=warm | grep -c . || true) -eq 1 &&
+    -z $(k get pods -l app.kubernetes.io/managed-by=sluice -o json |
+      jq -r --arg id "$new_id" '.items[] | select(.metadata.deletionTimestamp == null) |
+        select((.metadata.annotations["sluice.io/invoke-token-ids"] // "") | split(",") | index($id) | not) | .metadata.name') ]]
+}
+poll 120 all_accept_new
+((fewest >= 2)) || fail "the key change left $fewest replicas, below the 2 desired"
+[[ -z $(comm -12 <(echo "$before_drop") <(uids_with app.kubernetes.io/managed-by=sluice)) ]] ||
+  fail "pods that accept only the dropped key's token remain"
+grep -q "invoke master keys changed" "$work/operator.log" || fail "the operator did not log the key change"
+echo "[step] a new invoke master key took effect without a restart; the pods accepting only the old one were replaced, never below 2 replicas"
 echo "PASS"

@@ -1,5 +1,6 @@
 // The token primitives: constant-time comparison, HMAC-SHA256 (RFC 4231
-// vectors), the per-namespace invoke token derivation, and the key files.
+// vectors), the per-namespace invoke token derivation, the key files and the
+// ring that follows them, token lists and ids.
 #include "common/tokens.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include <fstream>
 #include <set>
 #include <string>
+
+#include "fakes/fake_clock.h"
 
 namespace sluice {
 namespace {
@@ -65,6 +68,61 @@ TEST(InvokeKeysTest, ReadsKeyAndOptionalPrevious) {
   std::ofstream(dir / "previous") << "k0";
   EXPECT_EQ(readInvokeKeys(dir.string())->previous, "k0");
   std::filesystem::remove_all(dir);
+}
+
+TEST(InvokeKeyRingTest, FollowsTheFolderAtMostEveryRecheckAndKeepsTheLastGoodKeys) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sluice-ring-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "key") << "k1\n";
+  testing::FakeClock clock;
+  auto ring = InvokeKeyRing::open(dir.string(), clock, std::chrono::seconds(10));
+  ASSERT_TRUE(ring.isOk()) << ring.status().toString();
+  const InvokeKeyRing shared = *ring;  // copies share the state
+  EXPECT_EQ(ring->keys().current, "k1");
+  const uint64_t first = ring->generation();
+
+  // A new key with the old one beside it (the roll-out): seen once the recheck is due.
+  std::ofstream(dir / "key") << "k2\n";
+  std::ofstream(dir / "previous") << "k1\n";
+  clock.advance(std::chrono::seconds(9));
+  EXPECT_EQ(ring->keys().current, "k1") << "not read again before the recheck";
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(shared.keys().current, "k2");
+  EXPECT_EQ(ring->keys().previous, "k1");
+  EXPECT_EQ(ring->generation(), first + 1);
+
+  // The folder unreadable for a while (a Secret volume being swapped): the keys stay.
+  std::filesystem::remove(dir / "key");
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_EQ(ring->keys().current, "k2");
+  EXPECT_EQ(ring->generation(), first + 1);
+
+  // The previous key dropped.
+  std::ofstream(dir / "key") << "k2\n";
+  std::filesystem::remove(dir / "previous");
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_EQ(ring->keys().previous, "");
+  EXPECT_EQ(ring->generation(), first + 2);
+  std::filesystem::remove_all(dir);
+
+  const InvokeKeyRing fixed("a", "b");
+  EXPECT_EQ(fixed.keys().current, "a");
+  EXPECT_EQ(fixed.keys().previous, "b");
+  EXPECT_EQ(InvokeKeyRing::open((dir / "missing").string()).status().code(), StatusCode::kNotFound);
+}
+
+TEST(TokenListTest, SplitsOnCommasDroppingEmptyItems) {
+  EXPECT_EQ(splitTokenList("a,b"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(splitTokenList(",a,,b,"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(splitTokenList("").empty());
+  EXPECT_EQ(splitTokenList("only"), (std::vector<std::string>{"only"}));
+}
+
+TEST(TokenIdTest, SixteenHexDigitsThatNameButDoNotTell) {
+  const std::string id = tokenId("a-secret-token");
+  EXPECT_EQ(id, hmacSha256Hex("sluice token id", "a-secret-token").substr(0, 16));
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_NE(tokenId("another"), id);
 }
 
 }  // namespace

@@ -476,7 +476,7 @@ TEST_F(FunctionControllerTest, ReplicasWhoseControlTokenRotatedOutAreReplacedOne
   syncPods();
   std::set<std::string> first;  // by uid: a replacement may take a freed name
   for (const json& pod : client.objects(res::kPods, "ns")) first.insert(pod["metadata"]["uid"]);
-  const std::string firstId = platform::controlTokenId(tokens.ensure("ns")->control);
+  const std::string firstId = tokenId(tokens.ensure("ns")->control);
   for (const json& pod : client.objects(res::kPods, "ns")) EXPECT_EQ(tokenIdOf(pod), firstId);
 
   rotateTokens();
@@ -484,7 +484,7 @@ TEST_F(FunctionControllerTest, ReplicasWhoseControlTokenRotatedOutAreReplacedOne
   EXPECT_EQ(client.callCount("create", "pods"), 2) << "the previous token still reaches them: kept";
 
   rotateTokens();
-  const std::string thirdId = platform::controlTokenId(tokens.ensure("ns")->control);
+  const std::string thirdId = tokenId(tokens.ensure("ns")->control);
   int fewest = liveReplicas();
   for (int round = 0; round < 8; ++round) {
     controller.reconcile("ns/echo");
@@ -517,7 +517,7 @@ TEST_F(FunctionControllerTest, WarmPodsWhoseControlTokenRotatedOutAreSwappedForF
   syncPods();
   clock.advance(std::chrono::milliseconds(500));  // the refill delay
   warmPools.reconcile("ns");
-  const std::string currentId = platform::controlTokenId(tokens.ensure("ns")->control);
+  const std::string currentId = tokenId(tokens.ensure("ns")->control);
   auto now = client.objects(res::kPods, "ns");
   ASSERT_EQ(now.size(), 2u);
   for (const json& pod : now) {

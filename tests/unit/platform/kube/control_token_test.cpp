@@ -8,6 +8,10 @@
 #include "platform/kube/control_token.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "api/pods.h"
 #include "common/encoding.h"
@@ -139,8 +143,8 @@ TEST_F(ControlTokensTest, APodIsStaleOnceItsTokenIsNeitherTheCurrentNorThePrevio
   auto first = tokens.ensure("ns");
   ASSERT_TRUE(first.isOk());
   const json annotations = ControlTokens::podAnnotations(*first);
-  EXPECT_EQ(annotations.value(kPodTokenIdAnnotation, ""), controlTokenId(first->control));
-  EXPECT_EQ(controlTokenId(first->control).size(), 16u);
+  EXPECT_EQ(annotations.value(kPodTokenIdAnnotation, ""), tokenId(first->control));
+  EXPECT_EQ(tokenId(first->control).size(), 16u);
   EXPECT_EQ(annotations.dump().find(first->control), std::string::npos) << "the token itself is not on the pod";
   EXPECT_FALSE(annotations.contains(kPodCertificateAnnotation)) << "no CA, no certificate";
   const json pod = podWith(annotations);
@@ -155,9 +159,46 @@ TEST_F(ControlTokensTest, APodIsStaleOnceItsTokenIsNeitherTheCurrentNorThePrevio
   auto third = tokens.ensure("ns");
   ASSERT_TRUE(third.isOk());
   EXPECT_EQ(tokens.staleCredentials(pod, *third),
-            "its control token (" + controlTokenId(first->control) + ") is neither the current nor the previous one");
+            "its control token (" + tokenId(first->control) + ") is neither the current nor the previous one");
   EXPECT_EQ(tokens.staleCredentials(podWith(ControlTokens::podAnnotations(*second)), *third), "");
   EXPECT_EQ(tokens.staleCredentials(podWith(json::object()), *third), "") << "a pod that does not say is left alone";
+}
+
+TEST_F(ControlTokensTest, APodIsStaleOnceCallersSendNoneOfTheInvokeTokensItAccepts) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sluice-keys-ct-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "key") << "old-key";
+  auto ring = InvokeKeyRing::open(dir.string(), clock, std::chrono::seconds(10));
+  ASSERT_TRUE(ring.isOk());
+  ControlTokens keyed{client, ControlTokensOptions{*ring, {}}, clock};
+  auto made = keyed.ensure("ns");
+  ASSERT_TRUE(made.isOk());
+  const json annotations = ControlTokens::podAnnotations(*made);
+  EXPECT_EQ(annotations.value(kPodInvokeTokenIdsAnnotation, ""), tokenId(invokeTokenFor("old-key", "ns")));
+  const json oldPod = podWith(annotations);
+
+  // A new key with the old one beside it: the Secret follows, and the old pod is still called.
+  std::ofstream(dir / "key") << "new-key";
+  std::ofstream(dir / "previous") << "old-key";
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(keyed.reconcile("ns").isOk());
+  auto rolling = keyed.ensure("ns");
+  ASSERT_TRUE(rolling.isOk());
+  EXPECT_EQ(rolling->invoke, invokeTokenFor("new-key", "ns") + "," + invokeTokenFor("old-key", "ns"))
+      << "no restart needed";
+  EXPECT_EQ(keyed.staleCredentials(oldPod, *rolling), "");
+  const json rollingPod = podWith(ControlTokens::podAnnotations(*rolling));
+
+  // The old key dropped: the old pod accepts nothing callers send; one made during the roll-out does.
+  std::filesystem::remove(dir / "previous");
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(keyed.reconcile("ns").isOk());
+  auto after = keyed.ensure("ns");
+  ASSERT_TRUE(after.isOk());
+  EXPECT_EQ(after->invoke, invokeTokenFor("new-key", "ns"));
+  EXPECT_EQ(keyed.staleCredentials(oldPod, *after).rfind("it accepts none of the invoke tokens", 0), 0u);
+  EXPECT_EQ(keyed.staleCredentials(rollingPod, *after), "");
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ControlTokensTest, TokensMadeAnewAfterTheSecretAndTheOperatorsMemoryWereLostMakeEveryPodStale) {

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "fakes/fake_clock.h"
-#include "local/local_store.h"
+#include "kube/memory/in_memory_resource_client.h"
 
 namespace sluice::platform {
 namespace {
@@ -244,11 +244,11 @@ TEST_F(LocalPlatformTest, ApplyRunsTheRenderedConfigurationWithInlineCodeAndRefu
 }
 
 TEST_F(LocalPlatformTest, SecretsReachAColdStartedReplicasEnvironmentAndAreNeverAdopted) {
-  local::LocalStore store;  // as under --local: Secret manifests from DIR
-  store.put({{"apiVersion", "v1"},
-             {"kind", "Secret"},
-             {"metadata", {{"name", "s3-creds"}, {"namespace", "default"}}},
-             {"data", {{"accessKey", "bWluaW8="}}}});
+  kube::InMemoryResourceClient store;  // as under --local: Secret manifests from DIR
+  store.put(kube::resources::kSecrets, {{"apiVersion", "v1"},
+                                        {"kind", "Secret"},
+                                        {"metadata", {{"name", "s3-creds"}, {"namespace", "default"}}},
+                                        {"data", {{"accessKey", "bWluaW8="}}}});
   LocalPlatform platform(options, processes, endpoint, clock, nullptr, &store);
   platform.tick();
   platform.tick();  // a warm process is ready
@@ -269,6 +269,23 @@ TEST_F(LocalPlatformTest, SecretsReachAColdStartedReplicasEnvironmentAndAreNever
   auto missing = platform.apply(replicaSpec);
   EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << "retried until the Secret appears";
   EXPECT_EQ(missing.status().message(), "Secret default/missing: secrets \"missing\" not found");
+}
+
+TEST(LocalConfigurationTest, InlineCodeTravelsAsCodeFilesAndDirTriggersPollFast) {
+  nlohmann::json function = {
+      {"spec",
+       {{"runtime", "python3.11"}, {"handler", "main.handle"}, {"code", {{"inline", "def handle(e, c): return e"}}}}}};
+  nlohmann::json config = {{"codeDir", "/code"},
+                           {"triggers", {{{"name", "t"}, {"objectStore", {{"kind", "dir"}, {"prefix", "/in"}}}}}}};
+  auto out = localConfiguration(function, config, LocalPlatformOptions{});
+  ASSERT_TRUE(out.isOk());
+  EXPECT_EQ((*out)["codeFiles"], (nlohmann::json{{"main.py", "def handle(e, c): return e"}}));
+  EXPECT_FALSE(out->contains("codeDir"));
+  EXPECT_EQ((*out)["triggers"][0]["objectStore"]["claimTtl"], "6s");
+
+  function["spec"]["code"] = {{"configMapRef", {{"name", "x"}}}};
+  EXPECT_EQ(localConfiguration(function, config, LocalPlatformOptions{}).status().message(),
+            "spec.code.configMapRef: --local runs inline code only (spec.code.inline)");
 }
 
 }  // namespace
