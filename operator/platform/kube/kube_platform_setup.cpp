@@ -11,7 +11,7 @@ kube::InformerOptions sluicePodsInformerOptions() {
   return options;
 }
 
-KubePlatformSetup::KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns,
+KubePlatformSetup::KubePlatformSetup(reconcile::Manager& manager, KubePlatformOptions options, const std::string& ns,
                                      Clock& clock, ControlTokensOptions tokenOptions)
     : expectations(clock),
       events(manager.client(), "sluice-operator", clock),
