@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "common/encoding.h"
 #include "common/logging.h"
 #include "kube/resource.h"
+#include "platform/replica_plan.h"
 
 namespace sluice::platform {
 
@@ -316,34 +318,40 @@ void LocalPlatform::drainLocked(Process& process, Clock::TimePoint now) {
 }
 
 void LocalPlatform::scaleLocked(const std::string& key, FunctionState& function, Clock::TimePoint now) {
-  std::vector<Process*> current;
+  // The KubePlatform's pure plan (platform/replica_plan.h), processes standing in for pods: the same
+  // scale-down order and the same rolling replacement (one fresh replica first) on a changed configuration.
+  ReplicaPlanInput input;
+  input.desired = function.spec.desired;
+  input.currentTemplateHash = function.configurationHash;
+  std::map<std::string, Process*> byName;
   for (auto& [pid, p] : children_) {
     if (p.function != key || (p.state != State::kStarting && p.state != State::kReady)) continue;
-    if (p.configurationHash != function.configurationHash) {
-      // The Function changed: its replicas are replaced (drained, started afresh below).
-      SLUICE_LOG_INFO("local: {}: configuration changed; draining replica {}", key, pid);
-      drainLocked(p, now);
-      continue;
-    }
-    current.push_back(&p);
+    ReplicaPod pod;
+    pod.name = std::to_string(pid);
+    pod.templateHash = p.configurationHash;
+    pod.scheduled = true;
+    pod.ready = p.state == State::kReady;
+    // Only the order matters; of processes started in one tick, the later spawn (higher pid) is the younger.
+    pod.created = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(p.startedAt.time_since_epoch()) +
+        std::chrono::nanoseconds(pid));
+    input.pods.push_back(std::move(pod));
+    byName[input.pods.back().name] = &p;
     // A replica that stays up resets its Function's crash backoff.
     if (p.state == State::kReady && now - p.startedAt >= options_.healthyAfter) function.backoff = {};
   }
-  const int desired = function.spec.desired;
-  if (static_cast<int>(current.size()) > desired) {
-    // The least useful go first: not ready yet, then the youngest.
-    std::sort(current.begin(), current.end(), [](const Process* a, const Process* b) {
-      if ((a->state == State::kReady) != (b->state == State::kReady)) return a->state != State::kReady;
-      if (a->startedAt != b->startedAt) return a->startedAt > b->startedAt;
-      return a->pid > b->pid;
-    });
-    for (size_t i = 0; i < current.size() - static_cast<size_t>(desired); ++i) {
-      SLUICE_LOG_INFO("local: {}: scaling down, draining replica {}", key, current[i]->pid);
-      drainLocked(*current[i], now);
-    }
-    return;
+  if (function.spec.adoptable) {
+    input.warmAvailable = static_cast<int>(std::count_if(children_.begin(), children_.end(),
+                                                         [](const auto& c) { return c.second.state == State::kWarm; }));
   }
-  for (int missing = desired - static_cast<int>(current.size()); missing > 0; --missing) {
+  const ReplicaPlan plan = planReplicas(input);
+  for (const PodRemoval& removal : plan.remove) {
+    Process& process = *byName.at(removal.name);
+    SLUICE_LOG_INFO("local: {}: {}, draining replica {}", key,
+                    removal.reason == RemovalReason::kReplaced ? "configuration changed" : "scaling down", process.pid);
+    drainLocked(process, now);
+  }
+  for (int missing = plan.adopt + plan.create; missing > 0; --missing) {
     if (now < function.nextStartAllowed) return;  // crash backoff
     if (!startReplicaLocked(key, function, now)) return;
   }

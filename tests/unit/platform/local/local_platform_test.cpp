@@ -163,10 +163,19 @@ TEST_F(LocalPlatformTest, AChangedConfigurationReplacesReplicas) {
   LocalPlatform platform(options, processes, endpoint, clock);
   platform.applyConfiguration(spec(1));
   platform.tick();
+  platform.tick();  // ready
   LocalReplicaSpec changed = spec(1);
   changed.configuration["concurrency"] = 4;
   platform.applyConfiguration(changed);
+  // As on Kubernetes (the same plan): one fresh replica first, the old one drained once it is ready.
+  endpoint.readyAnswer = false;
   platform.tick();
+  EXPECT_TRUE(processes.signals.empty()) << "the old replica serves until its replacement is ready";
+  EXPECT_EQ(platform.replicaPids("default/fn"), (std::vector<int>{100, 101}));
+  platform.tick();
+  EXPECT_TRUE(processes.signals.empty());
+  endpoint.readyAnswer = true;
+  platform.tick();  // 101 ready: 100 goes
   EXPECT_EQ(processes.signals, (std::vector<std::pair<int, int>>{{100, SIGTERM}}));
   EXPECT_EQ(platform.replicaPids("default/fn"), std::vector<int>{101});
 }
