@@ -33,8 +33,8 @@
 #include "common/random.h"
 #include "common/signals.h"
 #include "common/tokens.h"
-#include "controller/health_server.h"
-#include "controller/manager.h"
+#include "reconcile/health_server.h"
+#include "reconcile/manager.h"
 #include "controllers/autoscaler/gateway_endpoints.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
@@ -47,8 +47,8 @@
 #include "kube/informer.h"
 #include "kube/kube_client.h"
 #include "kube/memory/in_memory_resource_client.h"
-#include "local/local_operator.h"
-#include "local/manifests.h"
+#include "localmode/local_operator.h"
+#include "localmode/manifests.h"
 #include "metrics/check_metrics.h"
 #include "metrics/metrics_server.h"
 #include "platform/kube/authority_secret.h"
@@ -149,9 +149,9 @@ struct LocalFlags {
 int checkManifests(const std::string& dir) {
   int objects = 0;
   int errors = 0;
-  for (const std::string& path : sluice::local::manifestPaths(dir)) {
-    sluice::local::ManifestFile file =
-        sluice::local::loadManifestFile(path, sluice::api::v1alpha1::CrdValidator::builtin());
+  for (const std::string& path : sluice::localmode::manifestPaths(dir)) {
+    sluice::localmode::ManifestFile file =
+        sluice::localmode::loadManifestFile(path, sluice::api::v1alpha1::CrdValidator::builtin());
     for (const std::string& error : file.errors) std::cout << error << "\n";
     objects += static_cast<int>(file.objects.size());
     errors += static_cast<int>(file.errors.size());
@@ -171,7 +171,7 @@ int checkManifests(const std::string& dir) {
 class LocalGateway {
  public:
   // `invokeToken`: the one /invoke token every local runtime process accepts.
-  LocalGateway(sluice::controller::Manager& manager, const sluice::platform::LocalPlatform& platform,
+  LocalGateway(sluice::reconcile::Manager& manager, const sluice::platform::LocalPlatform& platform,
                sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
@@ -291,10 +291,10 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::kube::InMemoryResourceClient store(clock, localStoreOptions());
   // The platform is chosen here: under --local, replicas are child processes.
   sluice::platform::LocalPlatform platform(*platformOptions, processes, endpoint, clock, registry, &store);
-  sluice::controller::Manager manager(store, clock, {});
+  sluice::reconcile::Manager manager(store, clock, {});
   sluice::controllers::ControllersOptions controllerOptions;
   controllerOptions.metricsRegistry = registry;
-  sluice::local::LocalOperatorOptions operatorOptions;
+  sluice::localmode::LocalOperatorOptions operatorOptions;
   operatorOptions.dir = flags.dir;
   LocalGateway gateway(manager, platform, clock, platformOptions->invokeToken);
   if (!flags.gatewayAddress.empty()) {
@@ -305,13 +305,13 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
       return 1;
     }
   }
-  sluice::controller::Expectations expectations(clock);
-  sluice::controller::EventRecorder events(store, "sluice-operator", clock);
+  sluice::reconcile::Expectations expectations(clock);
+  sluice::reconcile::EventRecorder events(store, "sluice-operator", clock);
   sluice::platform::ControlTokens tokens(store, {}, clock);
   sluice::controllers::Controllers controllers(manager, controllerOptions, {platform, expectations, events, tokens},
                                                clock);
   if (metricsServer) metricsServer->add(controllers.stateMetrics());
-  sluice::local::LocalOperator local(operatorOptions, store, manager, controllers, platform, clock);
+  sluice::localmode::LocalOperator local(operatorOptions, store, manager, controllers, platform, clock);
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
   (void)local.run(stop.get_token());
@@ -492,9 +492,9 @@ bool serveMetrics(OperatorFlags& flags, const std::shared_ptr<prometheus::Regist
 }
 
 // Serves /healthz and /readyz when asked for; false when it cannot.
-bool serveHealth(const OperatorFlags& flags, std::unique_ptr<sluice::controller::HealthServer>& health) {
+bool serveHealth(const OperatorFlags& flags, std::unique_ptr<sluice::reconcile::HealthServer>& health) {
   if (flags.healthOption->count() == 0) return true;
-  health = std::make_unique<sluice::controller::HealthServer>(flags.healthAddress);
+  health = std::make_unique<sluice::reconcile::HealthServer>(flags.healthAddress);
   if (auto status = health->start(); !status.isOk()) {
     std::cerr << "sluice-operator: --health-probe-bind-address: " << status.toString() << "\n";
     return false;
@@ -570,15 +570,15 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   }
   SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
                   connected->config.server);
-  sluice::controller::ManagerOptions options;
+  sluice::reconcile::ManagerOptions options;
   if (flags.leaderElect) {
-    sluice::controller::LeaderElectionConfig election;
+    sluice::reconcile::LeaderElectionConfig election;
     election.ns = flags.leaseNamespace.empty() ? connected->config.defaultNamespace : flags.leaseNamespace;
     election.name = flags.leaseName;
     election.identity = flags.identity;
     options.leaderElection = election;
   }
-  sluice::controller::Manager manager(*connected->client, clock, options);
+  sluice::reconcile::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
   sluice::platform::ControlTokensOptions tokenOptions;
   if (!flags.invokeKeyDir.empty()) {
@@ -689,7 +689,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<sluice::metrics::MetricsServer> metricsServer;
   if (!serveMetrics(flags, registry, metricsServer)) return 2;
 
-  std::unique_ptr<sluice::controller::HealthServer> health;
+  std::unique_ptr<sluice::reconcile::HealthServer> health;
   if (!serveHealth(flags, health)) return 2;
 
   std::stop_source stop;

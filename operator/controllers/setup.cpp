@@ -12,7 +12,7 @@
 namespace sluice::controllers {
 
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current) {
-  if (controller::generationChanged(previous, current)) return true;
+  if (reconcile::generationChanged(previous, current)) return true;
   for (const char* field : {"/status", "/metadata/deletionTimestamp"}) {
     kube::Json::json_pointer pointer(field);
     bool had = previous.contains(pointer);
@@ -34,7 +34,7 @@ TriggerScalerFactoryOptions scalerFactoryOptions(const ControllersOptions& optio
 }  // namespace
 
 bool functionShapeChanged(const kube::Json& previous, const kube::Json& current) {
-  if (controller::generationChanged(previous, current)) return true;
+  if (reconcile::generationChanged(previous, current)) return true;
   for (const char* field : {"/metadata/labels", "/metadata/annotations", "/metadata/deletionTimestamp"}) {
     kube::Json::json_pointer pointer(field);
     if (previous.value(pointer, kube::Json()) != current.value(pointer, kube::Json())) return true;
@@ -42,7 +42,7 @@ bool functionShapeChanged(const kube::Json& previous, const kube::Json& current)
   return false;
 }
 
-Controllers::Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared,
+Controllers::Controllers(reconcile::Manager& manager, const ControllersOptions& options, ControllersShared shared,
                          Clock& clock)
     : shared_(shared) {
   const Informers informers{
@@ -56,7 +56,7 @@ Controllers::Controllers(controller::Manager& manager, const ControllersOptions&
   addAutoscaler(manager, options, informers, clock);
 }
 
-void Controllers::addMetrics(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addMetrics(reconcile::Manager& manager, const ControllersOptions& options,
                              const Informers& informers, Clock& clock) {
   kube::Informer& functions = informers.functions;
   kube::Informer& pods = informers.pods;
@@ -73,17 +73,17 @@ void Controllers::addMetrics(controller::Manager& manager, const ControllersOpti
       [this](const kube::Json& function) { operatorMetrics_->functionDeleted(kube::objectKey(function)); }});
 }
 
-void Controllers::addFunctionController(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addFunctionController(reconcile::Manager& manager, const ControllersOptions& options,
                                         const Informers& informers, Clock& clock) {
   kube::Informer& functions = informers.functions;
   kube::Informer& triggers = informers.triggers;
   kube::Informer& pods = informers.pods;
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   functions_ = std::make_unique<FunctionController>(
       manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, shared_.platform, shared_.events,
       clock, options.gatewayUrl, options.gatewayDomain);
-  auto controller = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
+  auto controller = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
   controller->watchFor(functions, functionNeedsReconcile);
   controller->watchOwned(pods, "Function", &shared_.expectations);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
@@ -103,16 +103,16 @@ void Controllers::addFunctionController(controller::Manager& manager, const Cont
 
 void Controllers::recheckFunction(const std::string& functionKey) { functionQueue_->enqueue(functionKey); }
 
-void Controllers::addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addWarmPoolController(reconcile::Manager& manager, const ControllersOptions& options,
                                         const Informers& informers, Clock& clock) {
   kube::Informer& functions = informers.functions;
   kube::Informer& triggers = informers.triggers;
   kube::Informer& pods = informers.pods;
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   warmPools_ = std::make_unique<WarmPoolController>(
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory},
       manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
-  auto pools = std::make_unique<controller::Controller>(controller::ControllerOptions{"warmpool", 1, controllerMetrics},
+  auto pools = std::make_unique<reconcile::Controller>(reconcile::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                         *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf, functionShapeChanged);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
@@ -136,16 +136,16 @@ void Controllers::addWarmPoolController(controller::Manager& manager, const Cont
 }
 
 // The Trigger status controller and the cron firer.
-void Controllers::addTriggerControllers(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addTriggerControllers(reconcile::Manager& manager, const ControllersOptions& options,
                                         const Informers& informers, Clock& clock) {
   kube::Informer& functions = informers.functions;
   kube::Informer& triggers = informers.triggers;
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock,
                                                   tcpProbe, &shared_.events, options.allowedScalerEndpoints);
-  auto triggerController = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
-  triggerController->watchFor(triggers, controller::generationChanged);
+  auto triggerController = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
+  triggerController->watchFor(triggers, reconcile::generationChanged);
   // A Function appearing or going changes its Triggers' Ready condition; nothing else of it does.
   // Each Trigger reconcile reads its Secrets from the apiserver and probes the broker: on every
   // update of the Function (a replicas change and the status writes after it) that work ran beside
@@ -161,31 +161,31 @@ void Controllers::addTriggerControllers(controller::Manager& manager, const Cont
   // Cron ticks go through the operator so they fire at zero replicas. Its own
   // controller: a delivery waits on a handler and must not hold the status checks up.
   cronFirer_ = std::make_unique<CronFirer>(manager.client(), triggers.cache(), shared_.platform, shared_.events, clock);
-  auto cron = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
+  auto cron = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
   cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {
-    return current.contains("/spec/cron"_json_pointer) && controller::generationChanged(previous, current);
+    return current.contains("/spec/cron"_json_pointer) && reconcile::generationChanged(previous, current);
   });
   manager.add(std::move(cron));
 }
 
-void Controllers::addTokenController(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addTokenController(reconcile::Manager& manager, const ControllersOptions& options,
                                      const Informers& informers, Clock& clock) {
   kube::Informer& functions = informers.functions;
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Each namespace with a Function keeps its token Secret (recreated when deleted, rotated).
   tokens_ = std::make_unique<TokenController>(shared_.tokens, options.tokenResync);
-  auto tokenController = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"tokens", 1, controllerMetrics}, *tokens_, clock);
+  auto tokenController = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"tokens", 1, controllerMetrics}, *tokens_, clock);
   tokenController->watchMapped(functions, [](const kube::Json& function) {
     return std::vector<std::string>{function.value("/metadata/namespace"_json_pointer, std::string("default"))};
   });
   manager.add(std::move(tokenController));
 }
 
-void Controllers::addAutoscaler(controller::Manager& manager, const ControllersOptions& options,
+void Controllers::addAutoscaler(reconcile::Manager& manager, const ControllersOptions& options,
                                 const Informers& informers, Clock& clock) {
-  controller::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
+  reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Autoscaler loop (issue 6): its own controller on the same informers; it
   // writes status.desiredReplicas, which the predicate above hands to the
   // FunctionController, and the Triggers' metricValue/active.

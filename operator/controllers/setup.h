@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/expectations.h"
-#include "controller/manager.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
+#include "reconcile/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/tokens/token_controller.h"
@@ -66,8 +66,8 @@ struct ControllersOptions {
 // What the controllers share with the platform that runs the replicas; the caller owns it.
 struct ControllersShared {
   platform::Platform& platform;
-  controller::Expectations& expectations;  // of pod creates and deletes
-  controller::EventRecorder& events;
+  reconcile::Expectations& expectations;  // of pod creates and deletes
+  reconcile::EventRecorder& events;
   platform::ControlTokens& tokens;  // warm pods read their namespace's token
 };
 
@@ -75,7 +75,7 @@ class AutoscalerLoop;
 
 class Controllers {
  public:
-  Controllers(controller::Manager& manager, const ControllersOptions& options, ControllersShared shared, Clock& clock);
+  Controllers(reconcile::Manager& manager, const ControllersOptions& options, ControllersShared shared, Clock& clock);
   ~Controllers();
 
   // Series computed from the caches at scrape time (metrics/state_collector.h);
@@ -97,24 +97,24 @@ class Controllers {
     kube::Informer& pods;  // Sluice's own (platform::sluicePodsInformerOptions)
   };
   // Each adds one controller (or the metrics) to `manager`, watching what it needs.
-  void addMetrics(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+  void addMetrics(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
                   Clock& clock);
-  void addFunctionController(controller::Manager& manager, const ControllersOptions& options,
+  void addFunctionController(reconcile::Manager& manager, const ControllersOptions& options,
                              const Informers& informers, Clock& clock);
-  void addWarmPoolController(controller::Manager& manager, const ControllersOptions& options,
+  void addWarmPoolController(reconcile::Manager& manager, const ControllersOptions& options,
                              const Informers& informers, Clock& clock);
-  void addTriggerControllers(controller::Manager& manager, const ControllersOptions& options,
+  void addTriggerControllers(reconcile::Manager& manager, const ControllersOptions& options,
                              const Informers& informers, Clock& clock);
-  void addTokenController(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+  void addTokenController(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
                           Clock& clock);
-  void addAutoscaler(controller::Manager& manager, const ControllersOptions& options, const Informers& informers,
+  void addAutoscaler(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
                      Clock& clock);
 
   std::unique_ptr<metrics::OperatorMetrics> operatorMetrics_;
   std::shared_ptr<metrics::StateCollector> stateMetrics_;
   ControllersShared shared_;
   std::unique_ptr<FunctionController> functions_;
-  controller::Controller* functionQueue_ = nullptr;  // owned by the Manager
+  reconcile::Controller* functionQueue_ = nullptr;  // owned by the Manager
   std::unique_ptr<WarmPoolController> warmPools_;
   std::unique_ptr<TriggerController> triggers_;
   std::unique_ptr<CronFirer> cronFirer_;

@@ -58,8 +58,8 @@ void OperatorMetrics::registerController(const std::string& controller) {
   queueRetries_.Add({{"name", controller}});
   queueDepth_.Add({{"name", controller}});
   for (const char* result :
-       {controller::kReconcileSuccess, controller::kReconcileError, controller::kReconcileTerminalError,
-        controller::kReconcileRequeue, controller::kReconcileRequeueAfter}) {
+       {reconcile::kReconcileSuccess, reconcile::kReconcileError, reconcile::kReconcileTerminalError,
+        reconcile::kReconcileRequeue, reconcile::kReconcileRequeueAfter}) {
     reconciles_.Add({{"controller", controller}, {"result", result}});
   }
 }

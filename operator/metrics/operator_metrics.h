@@ -26,11 +26,11 @@
 #include <prometheus/registry.h>
 
 #include "common/clock.h"
-#include "controller/controller_metrics.h"
+#include "reconcile/controller_metrics.h"
 
 namespace sluice::metrics {
 
-class OperatorMetrics : public controller::ControllerMetrics {
+class OperatorMetrics : public reconcile::ControllerMetrics {
  public:
   OperatorMetrics(std::shared_ptr<prometheus::Registry> registry, const std::string& version, Clock& clock);
 

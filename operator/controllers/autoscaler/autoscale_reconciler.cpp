@@ -44,7 +44,7 @@ std::string formatMetricValue(double value) {
 
 AutoscaleReconciler::AutoscaleReconciler(AutoscaleReconcilerOptions options, kube::ResourceClient& client,
                                          AutoscaleCaches caches, ScalerFactory& factory,
-                                         controller::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
+                                         reconcile::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
                                          Clock& clock)
     : options_(std::move(options)),
       client_(client),
@@ -237,14 +237,14 @@ void AutoscaleReconciler::writeTriggerStatuses(const std::vector<kube::ObjectPtr
   }
 }
 
-controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
+reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
   const Clock::TimePoint start = clock_.now();
   kube::ObjectPtr fn = caches_.functions.get(key);
   if (!fn || api::v1alpha1::ObjectMeta::of(*fn).deleting) {
     std::lock_guard lock(mu_);
     states_.erase(key);  // closes its scalers' connections
     woken_.erase(key);
-    return controller::ReconcileResult::done();
+    return reconcile::ReconcileResult::done();
   }
   const json& object = *fn;
   const api::v1alpha1::ObjectMeta meta = api::v1alpha1::ObjectMeta::of(object);
@@ -263,8 +263,8 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
     woken = woken_.erase(key) > 0;
   }
   if (fingerprint == state->fingerprint) {
-    if (!state->nextDue) return controller::ReconcileResult::done();
-    if (start < *state->nextDue && !woken) return controller::ReconcileResult::requeueAfter(*state->nextDue - start);
+    if (!state->nextDue) return reconcile::ReconcileResult::done();
+    if (start < *state->nextDue && !woken) return reconcile::ReconcileResult::requeueAfter(*state->nextDue - start);
   }
   state->fingerprint = fingerprint;
   state->nextDue.reset();
@@ -272,9 +272,9 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
   Result<api::v1alpha1::Function> function = api::v1alpha1::Function::fromJson(object);
   if (!function.isOk()) {
     events_.record(object, "Warning", "InvalidScaling", function.status().message());
-    return controller::ReconcileResult::terminalError(function.status().withContext("Function " + key));
+    return reconcile::ReconcileResult::terminalError(function.status().withContext("Function " + key));
   }
-  if (!syncScalers(key, *state, object, triggers, function->scalesOnCpu())) return controller::ReconcileResult::done();
+  if (!syncScalers(key, *state, object, triggers, function->scalesOnCpu())) return reconcile::ReconcileResult::done();
   if (!state->engine) {
     state->engine = std::make_unique<autoscaler::DecisionEngine>(function->scaling, clock_);
   } else {
@@ -305,13 +305,13 @@ controller::ReconcileResult AutoscaleReconciler::reconcile(const std::string& ke
     // must measure again: with the fingerprint kept and no next check it would stop, and the
     // Function would not be scaled again until its spec or Triggers changed.
     state->fingerprint.clear();
-    return controller::ReconcileResult::error(written);
+    return reconcile::ReconcileResult::error(written);
   }
   Clock::Duration next = decision.nextCheckAfter;
   if (decision.desiredReplicas == 0 && options_.atZeroCheckInterval > Clock::Duration::zero())
     next = options_.atZeroCheckInterval;
   state->nextDue = start + next;
-  return controller::ReconcileResult::requeueAfter(next);
+  return reconcile::ReconcileResult::requeueAfter(next);
 }
 
 Status AutoscaleReconciler::writeFunctionStatus(

@@ -41,8 +41,8 @@
 #include "autoscaler/autoscaler_metrics.h"
 #include "autoscaler/decision_engine.h"
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/reconciler.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
@@ -65,14 +65,14 @@ struct AutoscaleCaches {
   const kube::ObjectCache& triggers;
 };
 
-class AutoscaleReconciler final : public controller::Reconciler {
+class AutoscaleReconciler final : public reconcile::Reconciler {
  public:
   // `metrics` may be null (no Prometheus series).
   AutoscaleReconciler(AutoscaleReconcilerOptions options, kube::ResourceClient& client, AutoscaleCaches caches,
-                      ScalerFactory& factory, controller::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
+                      ScalerFactory& factory, reconcile::EventRecorder& events, autoscaler::AutoscalerMetrics* metrics,
                       Clock& clock);
 
-  controller::ReconcileResult reconcile(const std::string& key) override;
+  reconcile::ReconcileResult reconcile(const std::string& key) override;
 
   // The next round of `key` measures even if its time has not come: a gateway
   // holds a request for it with no replica. Any thread; enqueue the key after.
@@ -138,7 +138,7 @@ class AutoscaleReconciler final : public controller::Reconciler {
   kube::ResourceClient& client_;
   AutoscaleCaches caches_;
   ScalerFactory& factory_;
-  controller::EventRecorder& events_;
+  reconcile::EventRecorder& events_;
   autoscaler::AutoscalerMetrics* metrics_;
   Clock& clock_;
 

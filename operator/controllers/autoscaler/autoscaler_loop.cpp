@@ -11,7 +11,7 @@ namespace sluice::controllers {
 bool autoscalerNeedsRound(const kube::Json& previous, const kube::Json& current) {
   const kube::Json::json_pointer deletion("/metadata/deletionTimestamp");
   if (previous.contains(deletion) != current.contains(deletion)) return true;
-  if (!controller::generationChanged(previous, current)) return false;
+  if (!reconcile::generationChanged(previous, current)) return false;
   // Only a pinned count changed (spec.replicas set before and after): the loop's answer is not
   // used while it is pinned, and measuring now (a broker's management API, say) would only run
   // beside the new replica's start. Its own schedule measures the new spec later.
@@ -68,10 +68,10 @@ std::vector<std::string> replicaPodNames(const kube::ObjectCache& pods, const st
   return names;
 }
 
-AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
-                               controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
+AutoscalerLoop::AutoscalerLoop(reconcile::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
+                               reconcile::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry,
                                Clock& clock, std::unique_ptr<ScalerFactory> factory,
-                               controller::ControllerMetrics* controllerMetrics, kube::Informer* pods,
+                               reconcile::ControllerMetrics* controllerMetrics, kube::Informer* pods,
                                std::function<std::vector<std::string>()> gatewayLoadsUrls,
                                TriggerScalerFactoryOptions factoryOptions, AutoscalerActivationOptions activation)
     : factory_(std::move(factory)) {
@@ -97,8 +97,8 @@ AutoscalerLoop::AutoscalerLoop(controller::Manager& manager, kube::Informer& fun
   reconciler_ = std::make_unique<AutoscaleReconciler>(reconcilerOptions, manager.client(),
                                                       AutoscaleCaches{functions.cache(), triggers.cache()}, *factory_,
                                                       events, metrics_.get(), clock);
-  auto controller = std::make_unique<controller::Controller>(
-      controller::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
+  auto controller = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
   controller->watchFor(functions, autoscalerNeedsRound);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   if (activation.feed && gatewayLoadsUrls) {

@@ -15,8 +15,8 @@
 
 #include "autoscaler/autoscaler_metrics.h"
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/manager.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/manager.h"
 #include "controllers/autoscaler/activation_watcher.h"
 #include "controllers/autoscaler/autoscale_reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
@@ -44,10 +44,10 @@ class AutoscalerLoop {
   // `factory` null: the real TriggerScalerFactory, which measures CPU on the
   // replica pods of `pods` (null: CPU is not measured) and http Triggers on the
   // gateways' `gatewayLoadsUrls` (null: not measured). `registry` null: no metrics.
-  AutoscalerLoop(controller::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
-                 controller::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
+  AutoscalerLoop(reconcile::Manager& manager, kube::Informer& functions, kube::Informer& triggers,
+                 reconcile::EventRecorder& events, std::shared_ptr<prometheus::Registry> registry, Clock& clock,
                  std::unique_ptr<ScalerFactory> factory = nullptr,
-                 controller::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr,
+                 reconcile::ControllerMetrics* controllerMetrics = nullptr, kube::Informer* pods = nullptr,
                  std::function<std::vector<std::string>()> gatewayLoadsUrls = nullptr,
                  TriggerScalerFactoryOptions factoryOptions = {}, AutoscalerActivationOptions activation = {});
   ~AutoscalerLoop();

@@ -23,7 +23,7 @@ constexpr auto kResyncPeriod = std::chrono::seconds(30);
 }  // namespace
 
 FunctionController::FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches,
-                                       platform::Platform& platform, controller::EventRecorder& events, Clock& clock,
+                                       platform::Platform& platform, reconcile::EventRecorder& events, Clock& clock,
                                        std::string gatewayUrl, std::string gatewayDomain)
     : client_(client),
       caches_(caches),
@@ -57,7 +57,7 @@ json FunctionController::baseStatus(const json& function, const std::vector<json
 }
 
 // A spec the renderer or the platform refuses cannot be fixed by retrying: say so and wait for an edit.
-controller::ReconcileResult FunctionController::refuse(const std::string& key, const json& function, json status,
+reconcile::ReconcileResult FunctionController::refuse(const std::string& key, const json& function, json status,
                                                        const Status& why) {
   const long long generation = function["metadata"].value("generation", 0LL);
   const json previous = function.value("/status/conditions"_json_pointer, json::array());
@@ -73,9 +73,9 @@ controller::ReconcileResult FunctionController::refuse(const std::string& key, c
   });
   events_.record(function, "Warning", "InvalidSpec", why.message());
   if (Status written = writeStatus(function, status); !written.isOk()) {
-    return controller::ReconcileResult::error(written);
+    return reconcile::ReconcileResult::error(written);
   }
-  return controller::ReconcileResult::terminalError(why);
+  return reconcile::ReconcileResult::terminalError(why);
 }
 
 json FunctionController::conditionsAfter(const json& function, const platform::ApplyOutcome& outcome,
@@ -106,11 +106,11 @@ json FunctionController::conditionsAfter(const json& function, const platform::A
   });
 }
 
-controller::ReconcileResult FunctionController::reconcile(const std::string& key) {
+reconcile::ReconcileResult FunctionController::reconcile(const std::string& key) {
   kube::ObjectPtr cached = caches_.functions.get(key);
   if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer)) {
     platform_.forget(key);
-    return controller::ReconcileResult::done();
+    return reconcile::ReconcileResult::done();
   }
   const json& function = *cached;
   const std::string ns = function["metadata"].value("namespace", "default");
@@ -134,7 +134,7 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
     if (applied.status().code() == StatusCode::kInvalidArgument) {
       return refuse(key, function, std::move(status), applied.status());
     }
-    return controller::ReconcileResult::error(applied.status());
+    return reconcile::ReconcileResult::error(applied.status());
   }
   const platform::ApplyOutcome& outcome = *applied;
   recordSteps(function, outcome, desired);
@@ -142,12 +142,12 @@ controller::ReconcileResult FunctionController::reconcile(const std::string& key
   status["readyReplicas"] = outcome.counts.ready;
   if (outcome.counts.warm >= 0) status["warmReplicas"] = outcome.counts.warm;
   status["conditions"] = conditionsAfter(function, outcome, desired);
-  if (Status s = writeStatus(function, status); !s.isOk()) return controller::ReconcileResult::error(s);
-  if (!outcome.failure.empty()) return controller::ReconcileResult::error(internalError(outcome.failure));
-  if (outcome.settling) return controller::ReconcileResult::requeueAfter(kSettleRecheck);
+  if (Status s = writeStatus(function, status); !s.isOk()) return reconcile::ReconcileResult::error(s);
+  if (!outcome.failure.empty()) return reconcile::ReconcileResult::error(internalError(outcome.failure));
+  if (outcome.settling) return reconcile::ReconcileResult::requeueAfter(kSettleRecheck);
   // Looked at again periodically (controller-runtime's sync period), so a status computed from a
   // moment when the caches disagreed is corrected even if no further event arrives.
-  return controller::ReconcileResult::requeueAfter(kResyncPeriod);
+  return reconcile::ReconcileResult::requeueAfter(kResyncPeriod);
 }
 
 Status FunctionController::writeStatus(const json& function, const json& status) {

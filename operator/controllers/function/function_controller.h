@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/reconciler.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/platform.h"
@@ -38,16 +38,16 @@ struct FunctionControllerCaches {
   const kube::ObjectCache& triggers;
 };
 
-class FunctionController final : public controller::Reconciler {
+class FunctionController final : public reconcile::Reconciler {
  public:
   // `gatewayUrl`: the gateway's public base URL; given, a Function with an http
   // Trigger gets status.url (api::functionUrl: <gatewayUrl>/<namespace>/<name>,
   // or <name>.<namespace>.<gatewayDomain> when the gateway routes by host).
   FunctionController(kube::ResourceClient& client, FunctionControllerCaches caches, platform::Platform& platform,
-                     controller::EventRecorder& events, Clock& clock, std::string gatewayUrl = "",
+                     reconcile::EventRecorder& events, Clock& clock, std::string gatewayUrl = "",
                      std::string gatewayDomain = "");
 
-  controller::ReconcileResult reconcile(const std::string& key) override;
+  reconcile::ReconcileResult reconcile(const std::string& key) override;
 
   // Keys of the Functions a Trigger refers to (for Controller::watchMapped).
   static std::vector<std::string> functionsOfTrigger(const nlohmann::json& trigger);
@@ -58,7 +58,7 @@ class FunctionController final : public controller::Reconciler {
   // Ready/Active/Degraded after an apply.
   nlohmann::json conditionsAfter(const nlohmann::json& function, const platform::ApplyOutcome& outcome,
                                  int desired) const;
-  controller::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
+  reconcile::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
                                      const Status& why);
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
   void recordSteps(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired);
@@ -66,7 +66,7 @@ class FunctionController final : public controller::Reconciler {
   kube::ResourceClient& client_;
   FunctionControllerCaches caches_;
   platform::Platform& platform_;
-  controller::EventRecorder& events_;
+  reconcile::EventRecorder& events_;
   Clock& clock_;
   const std::string gatewayUrl_;
   const std::string gatewayDomain_;

@@ -2,10 +2,10 @@
 
 namespace sluice::controllers {
 
-controller::ReconcileResult TokenController::reconcile(const std::string& ns) {
+reconcile::ReconcileResult TokenController::reconcile(const std::string& ns) {
   Status status = tokens_.reconcile(ns);
-  if (!status.isOk()) return controller::ReconcileResult::error(status);
-  return controller::ReconcileResult::requeueAfter(resync_);
+  if (!status.isOk()) return reconcile::ReconcileResult::error(status);
+  return reconcile::ReconcileResult::requeueAfter(resync_);
 }
 
 }  // namespace sluice::controllers

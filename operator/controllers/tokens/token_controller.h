@@ -12,16 +12,16 @@
 #include <string>
 
 #include "common/clock.h"
-#include "controller/reconciler.h"
+#include "reconcile/reconciler.h"
 #include "platform/kube/control_token.h"
 
 namespace sluice::controllers {
 
-class TokenController final : public controller::Reconciler {
+class TokenController final : public reconcile::Reconciler {
  public:
   TokenController(platform::ControlTokens& tokens, Clock::Duration resync) : tokens_(tokens), resync_(resync) {}
 
-  controller::ReconcileResult reconcile(const std::string& ns) override;
+  reconcile::ReconcileResult reconcile(const std::string& ns) override;
 
  private:
   platform::ControlTokens& tokens_;

@@ -38,14 +38,14 @@ std::function<std::optional<system_clock::time_point>(const std::string&, const 
 }
 
 CronFirer::CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, platform::Platform& platform,
-                     controller::EventRecorder& events, Clock& clock)
+                     reconcile::EventRecorder& events, Clock& clock)
     : client_(client), triggers_(triggers), platform_(platform), events_(events), clock_(clock) {}
 
-controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
+reconcile::ReconcileResult CronFirer::reconcile(const std::string& key) {
   kube::ObjectPtr cached = triggers_.get(key);
   if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer) ||
       !cached->contains("/spec/cron"_json_pointer)) {
-    return controller::ReconcileResult::done();
+    return reconcile::ReconcileResult::done();
   }
   const json& trigger = *cached;
   const json& cron = trigger["spec"]["cron"];
@@ -56,23 +56,23 @@ controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
   auto latest =
       scalers::latestCronFiring(cron.value("schedule", std::string()), cron.value("timezone", std::string("UTC")), now);
   // The apiserver's CEL rules refuse most bad schedules; what they let through waits for a spec change.
-  if (!latest.isOk()) return controller::ReconcileResult::terminalError(latest.status().withContext("spec"));
-  if (!*latest) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+  if (!latest.isOk()) return reconcile::ReconcileResult::terminalError(latest.status().withContext("spec"));
+  if (!*latest) return reconcile::ReconcileResult::requeueAfter(untilNextMinute(now));
   const system_clock::time_point firing = **latest;
 
   // Fired already, or a minute that began before the Trigger existed.
-  if (firing < cronSettledBefore(trigger)) return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+  if (firing < cronSettledBefore(trigger)) return reconcile::ReconcileResult::requeueAfter(untilNextMinute(now));
 
   const auto window = std::chrono::seconds(std::max(cron.value("windowSeconds", 0), 60));
-  auto recordFiring = [&]() -> controller::ReconcileResult {
+  auto recordFiring = [&]() -> reconcile::ReconcileResult {
     kube::PatchOptions options;
     options.subresource = "status";
     auto patched = client_.patch(spec::kTriggers, ns, name, kube::PatchType::kMerge,
                                  json{{"status", {{"lastFireTime", rfc3339(firing)}}}}, options);
     if (!patched.isOk() && patched.status().code() != StatusCode::kNotFound) {
-      return controller::ReconcileResult::error(patched.status());
+      return reconcile::ReconcileResult::error(patched.status());
     }
-    return controller::ReconcileResult::requeueAfter(untilNextMinute(now));
+    return reconcile::ReconcileResult::requeueAfter(untilNextMinute(now));
   };
   if (now - firing >= window) {
     events_.record(trigger, "Warning", "MissedSchedule",
@@ -88,7 +88,7 @@ controller::ReconcileResult CronFirer::reconcile(const std::string& key) {
     // No Ready replica yet (the autoscaler's cron floor is waking one), or it asked for another try.
     SLUICE_LOG_DEBUG("cron trigger {}: firing of {} not delivered yet: {}", key, rfc3339(firing),
                      delivered.status().toString());
-    return controller::ReconcileResult::requeueAfter(kRetry);
+    return reconcile::ReconcileResult::requeueAfter(kRetry);
   }
   if (!delivered.isOk()) {
     // The replica ran the tick and its handler failed every attempt (its dead letter has it):

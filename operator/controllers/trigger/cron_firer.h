@@ -29,8 +29,8 @@
 #include <string>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/reconciler.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/platform.h"
@@ -47,12 +47,12 @@ std::chrono::system_clock::time_point cronSettledBefore(const nlohmann::json& tr
 std::function<std::optional<std::chrono::system_clock::time_point>(const std::string&, const std::string&)>
 cronSettledBeforeIn(const kube::ObjectCache& triggers);
 
-class CronFirer final : public controller::Reconciler {
+class CronFirer final : public reconcile::Reconciler {
  public:
   CronFirer(kube::ResourceClient& client, const kube::ObjectCache& triggers, platform::Platform& platform,
-            controller::EventRecorder& events, Clock& clock);
+            reconcile::EventRecorder& events, Clock& clock);
 
-  controller::ReconcileResult reconcile(const std::string& key) override;
+  reconcile::ReconcileResult reconcile(const std::string& key) override;
 
   // While a firing waits for a replica (or a replica failed to take it).
   static constexpr std::chrono::seconds kRetry{1};
@@ -61,7 +61,7 @@ class CronFirer final : public controller::Reconciler {
   kube::ResourceClient& client_;
   const kube::ObjectCache& triggers_;
   platform::Platform& platform_;
-  controller::EventRecorder& events_;
+  reconcile::EventRecorder& events_;
   Clock& clock_;
 };
 

@@ -88,7 +88,7 @@ Status tcpProbe(const std::string& host, int port) {
 
 TriggerController::TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers,
                                      const kube::ObjectCache& functions, Clock& clock, EndpointProbe probe,
-                                     controller::EventRecorder* events, scalers::EndpointAllowList allowed)
+                                     reconcile::EventRecorder* events, scalers::EndpointAllowList allowed)
     : client_(client),
       triggers_(triggers),
       functions_(functions),
@@ -254,10 +254,10 @@ json TriggerController::scalerCredentials(const json& trigger, const std::vector
   return credentials;
 }
 
-controller::ReconcileResult TriggerController::reconcile(const std::string& key) {
+reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) {
   kube::ObjectPtr cached = triggers_.get(key);
   if (!cached || cached->contains("/metadata/deletionTimestamp"_json_pointer))
-    return controller::ReconcileResult::done();
+    return reconcile::ReconcileResult::done();
   const json& trigger = *cached;
   const json& spec = trigger.value("spec", json::object());
   const long long generation = trigger["metadata"].value("generation", 0LL);
@@ -265,7 +265,7 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
 
   // Ready: the Function and every referenced Secret exist.
   Result<Readiness> ready = readiness(trigger);
-  if (!ready.isOk()) return controller::ReconcileResult::error(ready.status());
+  if (!ready.isOk()) return reconcile::ReconcileResult::error(ready.status());
   json conditions = json::array(
       {api::condition(trigger.value("/status/conditions"_json_pointer, json::array()), "Ready", ready->reason.empty(),
                       ready->reason.empty() ? "Ready" : ready->reason, ready->message, generation, now)});
@@ -283,10 +283,10 @@ controller::ReconcileResult TriggerController::reconcile(const std::string& key)
                                  trigger["metadata"].value("name", ""), kube::PatchType::kMerge,
                                  json{{"status", status}}, options);
     if (!patched.isOk() && patched.status().code() != StatusCode::kNotFound) {
-      return controller::ReconcileResult::error(patched.status());
+      return reconcile::ReconcileResult::error(patched.status());
     }
   }
-  return controller::ReconcileResult::requeueAfter(kRecheck);
+  return reconcile::ReconcileResult::requeueAfter(kRecheck);
 }
 
 }  // namespace sluice::controllers

@@ -28,8 +28,8 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "common/status.h"
-#include "controller/event_recorder.h"
-#include "controller/reconciler.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "scalers/endpoint_allow_list.h"
@@ -40,13 +40,13 @@ namespace sluice::controllers {
 using EndpointProbe = std::function<Status(const std::string& host, int port)>;
 Status tcpProbe(const std::string& host, int port);
 
-class TriggerController final : public controller::Reconciler {
+class TriggerController final : public reconcile::Reconciler {
  public:
   TriggerController(kube::ResourceClient& client, const kube::ObjectCache& triggers, const kube::ObjectCache& functions,
-                    Clock& clock, EndpointProbe probe = tcpProbe, controller::EventRecorder* events = nullptr,
+                    Clock& clock, EndpointProbe probe = tcpProbe, reconcile::EventRecorder* events = nullptr,
                     scalers::EndpointAllowList allowed = {});
 
-  controller::ReconcileResult reconcile(const std::string& key) override;
+  reconcile::ReconcileResult reconcile(const std::string& key) override;
 
   // The source kind of a Trigger spec: kafka, rabbitmq, cron, http, objectStore or prometheus ("" if none).
   static std::string sourceType(const kube::Json& spec);
@@ -84,7 +84,7 @@ class TriggerController final : public controller::Reconciler {
   EndpointProbe probe_;
   // The operator's scaler endpoint allow-list: an endpoint it does not allow is not probed either.
   scalers::EndpointAllowList allowed_;
-  controller::EventRecorder* events_;  // may be null (no Events)
+  reconcile::EventRecorder* events_;  // may be null (no Events)
 };
 
 }  // namespace sluice::controllers

@@ -23,7 +23,7 @@ constexpr auto kCredentialsRecheck = std::chrono::seconds(30);
 
 WarmPoolController::WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                                        const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
-                                       const kube::ObjectCache& pods, controller::Expectations& expectations,
+                                       const kube::ObjectCache& pods, reconcile::Expectations& expectations,
                                        platform::ControlTokens& tokens, Clock& clock)
     : options_(std::move(options)),
       client_(client),
@@ -160,19 +160,19 @@ Status WarmPoolController::carryOut(const std::string& ns, const Plan& plan, con
   return first;
 }
 
-controller::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
+reconcile::ReconcileResult WarmPoolController::reconcile(const std::string& ns) {
   if (!expectations_.satisfied(expectationsKey(ns)))
-    return controller::ReconcileResult::requeueAfter(kExpectationRecheck);
+    return reconcile::ReconcileResult::requeueAfter(kExpectationRecheck);
   std::map<std::string, Pool> pools = poolsOf(ns);
-  if (pools.empty()) return controller::ReconcileResult::done();
+  if (pools.empty()) return reconcile::ReconcileResult::done();
   // The pods read the token from this Secret at start, and are judged by it.
   auto tokens = tokens_.ensure(ns);
-  if (!tokens.isOk()) return controller::ReconcileResult::error(tokens.status());
+  if (!tokens.isOk()) return reconcile::ReconcileResult::error(tokens.status());
   const Plan planned = plan(ns, pools, *tokens);
   Status status = planned.creates.empty() && planned.deletes.empty() ? Status::ok() : carryOut(ns, planned, *tokens);
-  if (!status.isOk()) return controller::ReconcileResult::error(status);
+  if (!status.isOk()) return reconcile::ReconcileResult::error(status);
   // A deferred refill comes back when it is due.
-  return controller::ReconcileResult::requeueAfter(std::min<Clock::Duration>(planned.refillWait, kCredentialsRecheck));
+  return reconcile::ReconcileResult::requeueAfter(std::min<Clock::Duration>(planned.refillWait, kCredentialsRecheck));
 }
 
 }  // namespace sluice::controllers

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/expectations.h"
-#include "controller/reconciler.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
+#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
@@ -42,14 +42,14 @@ struct WarmPoolControllerOptions {
   Clock::Duration refillDelay = std::chrono::milliseconds(500);
 };
 
-class WarmPoolController final : public controller::Reconciler {
+class WarmPoolController final : public reconcile::Reconciler {
  public:
   WarmPoolController(WarmPoolControllerOptions options, kube::ResourceClient& client,
                      const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
-                     const kube::ObjectCache& pods, controller::Expectations& expectations,
+                     const kube::ObjectCache& pods, reconcile::Expectations& expectations,
                      platform::ControlTokens& tokens, Clock& clock);
 
-  controller::ReconcileResult reconcile(const std::string& ns) override;
+  reconcile::ReconcileResult reconcile(const std::string& ns) override;
 
   static std::string expectationsKey(const std::string& ns) { return "warm:" + ns; }
   // The namespace key of a Function, Trigger or warm pod (for Controller::watchMapped).
@@ -82,7 +82,7 @@ class WarmPoolController final : public controller::Reconciler {
   const kube::ObjectCache& functions_;
   const kube::ObjectCache& triggers_;
   const kube::ObjectCache& pods_;
-  controller::Expectations& expectations_;
+  reconcile::Expectations& expectations_;
   platform::ControlTokens& tokens_;
   Clock& clock_;
 

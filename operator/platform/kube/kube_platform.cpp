@@ -64,7 +64,7 @@ ReplicaCounts countPods(const std::vector<ReplicaPod>& pods) {
 }  // namespace
 
 KubePlatform::KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
-                           controller::Expectations& expectations, controller::EventRecorder& events,
+                           reconcile::Expectations& expectations, reconcile::EventRecorder& events,
                            ControlTokens& tokens, ReplicaControl* replicas)
     : options_(std::move(options)),
       client_(client),

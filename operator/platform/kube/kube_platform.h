@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/expectations.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
@@ -63,7 +63,7 @@ class KubePlatform final : public Platform {
  public:
   // `replicas` may be null: no drains, no adoption, no invocations.
   KubePlatform(KubePlatformOptions options, kube::ResourceClient& client, KubePlatformCaches caches,
-               controller::Expectations& expectations, controller::EventRecorder& events, ControlTokens& tokens,
+               reconcile::Expectations& expectations, reconcile::EventRecorder& events, ControlTokens& tokens,
                ReplicaControl* replicas);
 
   Result<ApplyOutcome> apply(const ReplicaSpec& spec) override;
@@ -110,8 +110,8 @@ class KubePlatform final : public Platform {
   KubePlatformOptions options_;
   kube::ResourceClient& client_;
   KubePlatformCaches caches_;
-  controller::Expectations& expectations_;
-  controller::EventRecorder& events_;
+  reconcile::Expectations& expectations_;
+  reconcile::EventRecorder& events_;
   ControlTokens& tokens_;
   ReplicaControl* replicas_;
 

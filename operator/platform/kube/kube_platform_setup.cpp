@@ -20,7 +20,7 @@ KubePlatformOptions withClock(KubePlatformOptions options, const Clock& clock) {
 
 }  // namespace
 
-KubePlatformSetup::KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns,
+KubePlatformSetup::KubePlatformSetup(reconcile::Manager& manager, KubePlatformOptions options, const std::string& ns,
                                      Clock& clock, ControlTokensOptions tokenOptions)
     : expectations(clock),
       events(manager.client(), "sluice-operator", clock),

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
-#include "controller/expectations.h"
-#include "controller/manager.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
+#include "reconcile/manager.h"
 #include "kube/informer.h"
 #include "platform/kube/control_token.h"
 #include "platform/kube/http_replica_control.h"
@@ -25,11 +25,11 @@ kube::InformerOptions sluicePodsInformerOptions();
 
 struct KubePlatformSetup {
   // `tokens`: the invoke master key and the control tokens' rotation period (ControlTokens).
-  KubePlatformSetup(controller::Manager& manager, KubePlatformOptions options, const std::string& ns, Clock& clock,
+  KubePlatformSetup(reconcile::Manager& manager, KubePlatformOptions options, const std::string& ns, Clock& clock,
                     ControlTokensOptions tokens = {});
 
-  controller::Expectations expectations;
-  controller::EventRecorder events;
+  reconcile::Expectations expectations;
+  reconcile::EventRecorder events;
   ControlTokens tokens;
   HttpReplicaControl replicaControl;
   KubePlatform platform;

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
-#include "controller/event_recorder.h"
+#include "reconcile/event_recorder.h"
 #include "kube_env.h"
 
 namespace sluice::kube {
@@ -22,7 +22,7 @@ TEST(EventRecorderIntegrationTest, AHotLoopOfIdenticalEventsIsOneEventWithItsCou
                      {{"metadata", {{"name", "subject"}, {"namespace", ns.name()}}}, {"data", {{"k", "v"}}}});
   ASSERT_TRUE(subject) << subject.status().toString();
 
-  controller::EventRecorder recorder(*client, "sluice-test", realClock());
+  reconcile::EventRecorder recorder(*client, "sluice-test", realClock());
   // 100 records finish far inside the 5 minutes the filter needs to earn one more token.
   for (int i = 0; i < 100; ++i) recorder.record(*subject, "Warning", "HotLoop", "the same thing went wrong again");
   recorder.record(*subject, "Normal", "Other", "a different reason");  // dropped too: the bucket is per object
@@ -56,7 +56,7 @@ TEST(EventRecorderIntegrationTest, DistinctMessagesOnAnObjectAreDistinctEvents) 
                      {{"metadata", {{"name", "subject"}, {"namespace", ns.name()}}}, {"data", {{"k", "v"}}}});
   ASSERT_TRUE(subject) << subject.status().toString();
 
-  controller::EventRecorder recorder(*client, "sluice-test", realClock());
+  reconcile::EventRecorder recorder(*client, "sluice-test", realClock());
   for (int i = 0; i < 3; ++i) {
     recorder.record(*subject, "Normal", "ScaledUp", "1 -> 2");
     recorder.record(*subject, "Normal", "ScaledDown", "2 -> 1");

@@ -30,10 +30,10 @@ TEST_F(OperatorMetricsTest, BuildInfoCarriesTheVersion) {
 }
 
 TEST_F(OperatorMetricsTest, ReconcilesAreCountedByControllerAndResult) {
-  metrics_.reconciled("function", controller::kReconcileSuccess, 0.02);
-  metrics_.reconciled("function", controller::kReconcileSuccess, 0.03);
-  metrics_.reconciled("function", controller::kReconcileError, 0.5);
-  metrics_.reconciled("trigger", controller::kReconcileRequeueAfter, 0.001);
+  metrics_.reconciled("function", reconcile::kReconcileSuccess, 0.02);
+  metrics_.reconciled("function", reconcile::kReconcileSuccess, 0.03);
+  metrics_.reconciled("function", reconcile::kReconcileError, 0.5);
+  metrics_.reconciled("trigger", reconcile::kReconcileRequeueAfter, 0.001);
   std::string text = scrape(*registry_);
   EXPECT_TRUE(has(text, "sluice_controller_reconciles_total{controller=\"function\",result=\"success\"} 2")) << text;
   EXPECT_TRUE(has(text, "sluice_controller_reconciles_total{controller=\"function\",result=\"error\"} 1")) << text;

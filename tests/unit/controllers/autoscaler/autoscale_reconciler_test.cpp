@@ -29,7 +29,7 @@ class AutoscaleReconcilerTest : public ::testing::Test {
   kube::ObjectCache functions;
   kube::ObjectCache triggers;
   testing::FakeScalerFactory factory;
-  controller::EventRecorder events{client, "sluice-operator", clock};
+  reconcile::EventRecorder events{client, "sluice-operator", clock};
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   autoscaler::AutoscalerMetrics metrics{registry};
   AutoscaleReconciler reconciler{{}, client, {functions, triggers}, factory, events, &metrics, clock};
@@ -92,7 +92,7 @@ class AutoscaleReconcilerTest : public ::testing::Test {
     std::vector<int> seen;
     const auto until = clock.now() + duration;
     while (clock.now() < until) {
-      controller::ReconcileResult r = reconciler.reconcile(kKey);
+      reconcile::ReconcileResult r = reconciler.reconcile(kKey);
       EXPECT_TRUE(r.status.isOk()) << r.status.toString();
       EXPECT_GT(r.requeueAfterDelay, Clock::Duration::zero());
       seen.push_back(reconciler.lastDecision(kKey)->desiredReplicas);
@@ -107,7 +107,7 @@ TEST_F(AutoscaleReconcilerTest, AtZeroChecksWithinASecondAndActivatesOnTheFirstB
   addTrigger("orders-kafka");
   auto script = factory.script("orders-kafka");
 
-  controller::ReconcileResult idle = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult idle = reconciler.reconcile(kKey);
   ASSERT_TRUE(idle.status.isOk()) << idle.status.toString();
   EXPECT_LE(idle.requeueAfterDelay, 1s);
   EXPECT_GT(idle.requeueAfterDelay, Clock::Duration::zero());
@@ -120,7 +120,7 @@ TEST_F(AutoscaleReconcilerTest, AtZeroChecksWithinASecondAndActivatesOnTheFirstB
 
   script->set(25);
   clock.advance(idle.requeueAfterDelay);
-  controller::ReconcileResult woke = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult woke = reconciler.reconcile(kKey);
   ASSERT_TRUE(woke.status.isOk());
   status = functionStatus();
   EXPECT_EQ(status["desiredReplicas"], 3);
@@ -163,13 +163,13 @@ TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChan
   addTrigger("orders-kafka");
   auto script = factory.script("orders-kafka");
   script->set(15);
-  controller::ReconcileResult first = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult first = reconciler.reconcile(kKey);
   ASSERT_EQ(first.requeueAfterDelay, 6s);
   ASSERT_EQ(script->reads.load(), 1);
 
   // A status write by someone else (same generation) 2 s later: no round.
   clock.advance(2s);
-  controller::ReconcileResult early = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult early = reconciler.reconcile(kKey);
   EXPECT_EQ(early.requeueAfterDelay, 4s);
   EXPECT_EQ(script->reads.load(), 1);
 
@@ -177,7 +177,7 @@ TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChan
   json trigger = *client.object(spec::kTriggers, kNs, "orders-kafka");
   trigger["spec"]["kafka"]["lagThreshold"] = 5;
   store(spec::kTriggers, triggers, trigger);
-  controller::ReconcileResult edited = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult edited = reconciler.reconcile(kKey);
   EXPECT_EQ(edited.requeueAfterDelay, 6s);
   EXPECT_EQ(script->reads.load(), 2);
   EXPECT_EQ(factory.creates("orders-kafka"), 2);
@@ -191,12 +191,12 @@ TEST_F(AutoscaleReconcilerTest, AFailedStatusWriteIsMeasuredAgainOnTheRetry) {
   auto script = factory.script("orders-kafka");
   script->set(25);
   client.failNext("patch", unavailable("the apiserver is away"), 1, "functions");
-  controller::ReconcileResult failed = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult failed = reconciler.reconcile(kKey);
   EXPECT_FALSE(failed.status.isOk());
   EXPECT_FALSE(functionStatus().contains("desiredReplicas"));
 
   clock.advance(1s);  // the queue's backoff
-  controller::ReconcileResult retried = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult retried = reconciler.reconcile(kKey);
   ASSERT_TRUE(retried.status.isOk()) << retried.status.toString();
   EXPECT_EQ(script->reads.load(), 2);
   EXPECT_EQ(functionStatus()["desiredReplicas"], 3);
@@ -212,7 +212,7 @@ TEST_F(AutoscaleReconcilerTest, AWakeMeasuresAtZeroBeforeTheNextCheck) {
   addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
   addTrigger("orders-kafka");
   auto script = factory.script("orders-kafka");
-  controller::ReconcileResult idle = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult idle = reconciler.reconcile(kKey);
   ASSERT_EQ(idle.requeueAfterDelay, 500ms);
   ASSERT_EQ(script->reads.load(), 1);
 
@@ -264,7 +264,7 @@ TEST_F(AutoscaleReconcilerTest, DrainedBackToZeroOnlyAfterCooldown) {
   std::optional<Clock::TimePoint> zeroAt;
   std::optional<Clock::TimePoint> oneAt;
   while (!zeroAt && clock.now() < drainedAt + 10min) {
-    controller::ReconcileResult r = reconciler.reconcile(kKey);
+    reconcile::ReconcileResult r = reconciler.reconcile(kKey);
     int desired = reconciler.lastDecision(kKey)->desiredReplicas;
     if (desired == 1 && !oneAt) oneAt = clock.now();
     if (desired == 0) zeroAt = clock.now();
@@ -294,7 +294,7 @@ TEST_F(AutoscaleReconcilerTest, FailingScalerHoldsThenFallsBackAndIsRebuilt) {
 
   script->fail("kafka lag of group g: reading metadata: Local: Broker transport failure");
   // Below the threshold the count holds at 4.
-  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
   EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 4);
   EXPECT_EQ(
       reconciler.lastDecision(kKey)->metrics[0].error,
@@ -321,7 +321,7 @@ TEST_F(AutoscaleReconcilerTest, TriggerThatCannotBeBuiltIsAFailingScalerNotIdlen
   addTrigger("orders-rabbit", {{"rabbitmq", {{"queue", "q"}}}});
   factory.failCreate("orders-rabbit",
                      notFound("spec.rabbitmq.connectionSecretRef: Secret etl/rabbit has no key managementUrl"));
-  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
   ASSERT_TRUE(r.status.isOk());
   EXPECT_EQ(reconciler.lastDecision(kKey)->reason, "ScalerError");
   EXPECT_EQ(reconciler.lastDecision(kKey)->metrics[0].error,
@@ -346,11 +346,11 @@ TEST_F(AutoscaleReconcilerTest, TriggerThatCannotBeBuiltIsAFailingScalerNotIdlen
 
 TEST_F(AutoscaleReconcilerTest, FunctionWithoutMeasurableTriggersIsLeftAlone) {
   addFunction({{"maxReplicas", 6}});
-  controller::ReconcileResult none = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult none = reconciler.reconcile(kKey);
   EXPECT_TRUE(none.status.isOk());
   EXPECT_EQ(none.requeueAfterDelay, Clock::Duration::zero());
   addTrigger("orders-http", {{"http", {{"path", "/orders"}}}});
-  controller::ReconcileResult http = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult http = reconciler.reconcile(kKey);
   EXPECT_TRUE(http.status.isOk());
   EXPECT_EQ(http.requeueAfterDelay, Clock::Duration::zero());
   EXPECT_EQ(functionStatusWrites(), 0);
@@ -369,13 +369,13 @@ TEST_F(AutoscaleReconcilerTest, SpecReplicasPinsTheCount) {
 TEST_F(AutoscaleReconcilerTest, InvalidScalingIsTerminalWithAWarningNamingTheField) {
   addFunction({{"minReplicas", 3}, {"maxReplicas", 2}});
   addTrigger("orders-kafka");
-  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
   EXPECT_TRUE(r.terminal);
   EXPECT_EQ(r.status.message(), "Function etl/orders: spec.scaling.maxReplicas: 2 is below minReplicas 3");
   EXPECT_EQ(eventReasons(), std::vector<std::string>{"InvalidScaling"});
   EXPECT_EQ(functionStatusWrites(), 0);
   // The same spec again (a watch event) is not re-reported.
-  controller::ReconcileResult again = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult again = reconciler.reconcile(kKey);
   EXPECT_TRUE(again.status.isOk());
 }
 
@@ -385,7 +385,7 @@ TEST_F(AutoscaleReconcilerTest, DeletedFunctionDropsItsState) {
   (void)reconciler.reconcile(kKey);
   ASSERT_TRUE(reconciler.lastDecision(kKey));
   functions.erase(kKey);
-  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
   EXPECT_EQ(r.requeueAfterDelay, Clock::Duration::zero());
   EXPECT_FALSE(reconciler.lastDecision(kKey));
 }
@@ -449,7 +449,7 @@ TEST_F(AutoscaleReconcilerTest, CpuAloneMakesAFunctionMeasurable) {
   addFunction({{"minReplicas", 1}, {"maxReplicas", 10}, {"cpuTargetUtilization", 80}},
               {{"resources", {{"requests", {{"cpu", "1"}}}}}});
   factory.script("CPU")->set(20);
-  controller::ReconcileResult r = reconciler.reconcile(kKey);
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
   EXPECT_GT(r.requeueAfterDelay, Clock::Duration::zero()) << "scaled by this loop, so it comes back";
   EXPECT_EQ(functionStatus()["desiredReplicas"], 1);
 }

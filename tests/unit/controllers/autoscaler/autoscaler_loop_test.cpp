@@ -32,8 +32,8 @@ class AutoscalerLoopTest : public ::testing::Test {
   Clock& clock = realClock();
   testing::FakeResourceClient client{clock};
   testing::FakeScalerFactory* factory = nullptr;
-  controller::Manager manager{client, clock, {}};
-  controller::EventRecorder events{client, "sluice-operator", clock};
+  reconcile::Manager manager{client, clock, {}};
+  reconcile::EventRecorder events{client, "sluice-operator", clock};
   std::unique_ptr<AutoscalerLoop> loop;
   std::stop_source stop;
   std::jthread running;

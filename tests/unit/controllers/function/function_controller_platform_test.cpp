@@ -87,7 +87,7 @@ class FunctionControllerPlatformTest : public ::testing::Test {
   testing::FakeResourceClient client;
   kube::ObjectCache functions;
   kube::ObjectCache triggers;
-  controller::EventRecorder events;
+  reconcile::EventRecorder events;
   FakePlatform platform;
   FunctionController controller;
 };
@@ -180,7 +180,7 @@ TEST(FunctionControllerUrlTest, StatusUrlFollowsTheHttpTrigger) {
   testing::FakeResourceClient client(clock);
   kube::ObjectCache functions;
   kube::ObjectCache triggers;
-  controller::EventRecorder events(client, "sluice-operator", clock);
+  reconcile::EventRecorder events(client, "sluice-operator", clock);
   FakePlatform platform;
   FunctionController controller(client, {functions, triggers}, platform, events, clock, "http://gw.example:8080/");
   json fn = {{"apiVersion", "sluice.io/v1alpha1"},

@@ -163,8 +163,8 @@ class FunctionControllerTest : public ::testing::Test {
   kube::ObjectCache functions;
   kube::ObjectCache triggers;
   kube::ObjectCache pods;
-  controller::Expectations expectations;
-  controller::EventRecorder events;
+  reconcile::Expectations expectations;
+  reconcile::EventRecorder events;
   platform::ControlTokens tokens;
   RecordingReplicaControl replicas;
   platform::KubePlatform platform;

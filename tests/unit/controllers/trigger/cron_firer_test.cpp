@@ -82,12 +82,12 @@ class CronFirerTest : public ::testing::Test {
 
   testing::FakeClock clock;
   testing::FakeResourceClient client;
-  controller::EventRecorder events;
+  reconcile::EventRecorder events;
   kube::ObjectCache functions;
   kube::ObjectCache triggers;
   kube::ObjectCache pods;
   ScriptedReplicaControl replicas;
-  controller::Expectations expectations;
+  reconcile::Expectations expectations;
   platform::ControlTokens tokens;
   platform::KubePlatform platform;  // the pods' side: which replica is Ready
   CronFirer firer;

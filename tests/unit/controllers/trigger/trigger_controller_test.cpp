@@ -104,7 +104,7 @@ TEST_F(TriggerControllerTest, MissingSecretsAreNamedThenReadyWhenTheyExist) {
 // ScalerCredentials is False naming each Secret and the label, with one
 // Warning Event; Ready is not affected (the replicas may mount them).
 TEST_F(TriggerControllerTest, ScalerCredentialsNameSecretsWithoutTheOptIn) {
-  controller::EventRecorder events(client, "sluice-operator", clock);
+  reconcile::EventRecorder events(client, "sluice-operator", clock);
   TriggerController withEvents(
       client, triggers, functions, clock, [](const std::string&, int) { return Status::ok(); }, &events);
   addFunction();

@@ -1,0 +1,55 @@
+// Manager: owns the shared informers and the controllers of one operator
+// process, like controller-runtime's Manager. Informers run on every replica
+// (standbys keep warm caches); controllers run only while this process leads
+// (when leader election is configured). Thread-safety: wire (informer(),
+// add()) before run(); run() from one thread; isLeader() from any.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "reconcile/controller.h"
+#include "reconcile/leader_election.h"
+#include "kube/informer.h"
+#include "kube/resource_client.h"
+
+namespace sluice::reconcile {
+
+struct ManagerOptions {
+  std::optional<LeaderElectionConfig> leaderElection;  // none: always lead
+};
+
+class Manager {
+ public:
+  Manager(kube::ResourceClient& client, Clock& clock, ManagerOptions options);
+
+  // The shared informer for a resource type in a namespace ("" = all; "a,b": those), created on first use.
+  kube::Informer& informer(const kube::ResourceType& type, const std::string& ns = "",
+                           kube::InformerOptions options = {});
+  void add(std::unique_ptr<Controller> controller);
+
+  // Runs until `stop`. Returns 0 after a graceful stop, 1 when leadership was lost
+  // (the process should exit so a fresh replica campaigns with an empty state).
+  int run(std::stop_token stop);
+
+  bool isLeader() const;
+  kube::ResourceClient& client() { return client_; }
+
+ private:
+  void runControllers(std::stop_token stop);
+
+  kube::ResourceClient& client_;
+  Clock& clock_;
+  ManagerOptions options_;
+  std::map<std::string, std::unique_ptr<kube::Informer>> informers_;
+  std::vector<std::unique_ptr<Controller>> controllers_;
+  std::unique_ptr<LeaderElector> elector_;
+  std::atomic<bool> leading_{false};
+};
+
+}  // namespace sluice::reconcile

@@ -1,0 +1,97 @@
+// Manifest files for --local: errors carry file, line and field; every
+// example of examples/ is accepted.
+#include "localmode/manifests.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/yaml.h"
+
+namespace sluice::localmode {
+namespace {
+
+TEST(YamlJsonTest, TypesScalarsLikeKubectl) {
+  auto docs = parseYamlDocuments("a: 1\nb: '1'\nc: true\nd: 2.5\ne: ~\nf: text\ng: \"true\"\n");
+  ASSERT_TRUE(docs.isOk());
+  EXPECT_EQ((*docs)[0].value, nlohmann::json::parse(R"({"a":1,"b":"1","c":true,"d":2.5,"e":null,"f":"text",
+                                                       "g":"true"})"));
+  EXPECT_EQ((*docs)[0].lineOf("/d"), 4);
+  EXPECT_EQ((*docs)[0].lineOf("/d/missing"), 4);
+}
+
+TEST(ManifestsTest, ErrorsNameFileLineAndField) {
+  const std::string text = R"(apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata:
+  name: clean
+spec:
+  runtime: builtin
+  pipeline:
+    - decompress: {format: gzip}
+  scaling:
+    maxReplicas: 0
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata:
+  name: files
+spec:
+  functionRef: {name: clean}
+  objectStore:
+    type: dir
+)";
+  ManifestFile file = parseManifests("fns/clean.yaml", text, CrdValidator::builtin());
+  EXPECT_TRUE(file.objects.empty());
+  std::vector<std::string> want = {
+      "fns/clean.yaml:10: Function default/clean: spec.scaling.maxReplicas: Invalid value: 0: "
+      "spec.scaling.maxReplicas in body should be greater than or equal to 1",
+      "fns/clean.yaml:18: Trigger default/files: spec.objectStore: Invalid value: \"object\": objectStore of type dir "
+      "needs path",
+  };
+  EXPECT_EQ(file.errors, want);
+}
+
+TEST(ManifestsTest, YamlSyntaxErrorNamesTheLine) {
+  ManifestFile file = parseManifests("bad.yaml", "kind: Function\nmetadata:\n  name: [x\n", CrdValidator::builtin());
+  ASSERT_EQ(file.errors.size(), 1u);
+  EXPECT_EQ(file.errors[0].rfind("bad.yaml:", 0), 0u) << file.errors[0];
+  EXPECT_NE(file.errors[0].find("invalid YAML"), std::string::npos) << file.errors[0];
+}
+
+TEST(ManifestsTest, EveryExampleParsesWithoutErrors) {
+  int objects = 0;
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SLUICE_SOURCE_DIR) + "/examples")) {
+    if (!entry.is_directory()) continue;
+    for (const std::string& path : manifestPaths(entry.path().string())) {
+      ManifestFile file = loadManifestFile(path, CrdValidator::builtin());
+      EXPECT_TRUE(file.errors.empty()) << path << ": " << (file.errors.empty() ? "" : file.errors[0]);
+      objects += static_cast<int>(file.objects.size());
+      ++files;
+    }
+  }
+  // Five seed scenarios, a Function and a Trigger each.
+  EXPECT_EQ(files, 5);
+  EXPECT_EQ(objects, 10);
+}
+
+TEST(ManifestsTest, SecretsAreKeptWithStringDataFoldedIntoBase64Data) {
+  auto file = parseManifests("s.yaml",
+                             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  accessKey: "
+                             "minio\ndata:\n  secretKey: c2VjcmV0\n",
+                             CrdValidator::builtin());
+  ASSERT_TRUE(file.errors.empty()) << file.errors[0];
+  ASSERT_EQ(file.objects.size(), 1u);
+  EXPECT_EQ(file.objects[0]["data"], (nlohmann::json{{"accessKey", "bWluaW8="}, {"secretKey", "c2VjcmV0"}}));
+  EXPECT_FALSE(file.objects[0].contains("stringData"));
+  EXPECT_EQ(file.objects[0]["metadata"]["namespace"], "default");
+
+  auto bad = parseManifests("s.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  key: '*'\n",
+                            CrdValidator::builtin());
+  EXPECT_EQ(bad.errors, std::vector<std::string>{"s.yaml:6: Secret default/creds: data[key]: Invalid value: not base64 "
+                                                 "(use stringData for plain text)"});
+}
+
+}  // namespace
+}  // namespace sluice::localmode
