@@ -33,8 +33,6 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/expectations.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
@@ -42,6 +40,8 @@
 #include "platform/kube/replica_control.h"
 #include "platform/platform.h"
 #include "platform/replica_plan.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
 
 namespace sluice::platform {
 
