@@ -77,9 +77,10 @@ PASSWD_HOOK="echo 'sluice:x:$UID_GID:$UID_GID:sluice:/nonexistent:/usr/sbin/nolo
 # checks inside the image that ldd resolves everything.
 COMMON_PACKAGES=(ca-certificates tzdata libstdc++6 libgcc-s1 libssl3 zlib1g libzstd1 libcpprest2.10
   libprometheus-cpp-core1.0 librabbitmq4 libre2-9 libyaml-cpp0.7 libspdlog1.10 libfmt9)
-# The operator also serves /metrics (prometheus-cpp pull) and evaluates cron
-# schedules in time zones (date-tz, reading tzdata's /usr/share/zoneinfo).
-OPERATOR_PACKAGES=("${COMMON_PACKAGES[@]}" libprometheus-cpp-pull1.0 libdate-tz3)
+# The operator also evaluates cron schedules in time zones (date-tz, reading
+# tzdata's /usr/share/zoneinfo). Its /metrics is served by Sluice's own HTTP
+# server, so no prometheus-cpp pull library (civetweb).
+OPERATOR_PACKAGES=("${COMMON_PACKAGES[@]}" libdate-tz3)
 # The runtime embeds Python 3.11: the interpreter's standard library is what
 # handlers import (json, base64, ...); libarchive unpacks code archives.
 RUNTIME_PACKAGES=("${COMMON_PACKAGES[@]}" libarchive13 libpython3.11 python3.11-minimal libpython3.11-stdlib)

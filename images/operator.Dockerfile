@@ -45,7 +45,7 @@ LABEL org.opencontainers.image.title="sluice-operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libzstd1 \
+      ca-certificates libcpprest2.10 libprometheus-cpp-core1.0 libzstd1 \
       libyaml-cpp0.7 libspdlog1.10 libfmt9 libdate-tz3 librabbitmq4 libarchive13 libre2-9 libpython3.11 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 65532 sluice && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin sluice

@@ -24,7 +24,6 @@
 #include <string>
 #include <thread>
 
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 #include <CLI/CLI.hpp>
 
@@ -34,8 +33,6 @@
 #include "common/random.h"
 #include "common/signals.h"
 #include "common/tokens.h"
-#include "reconcile/health_server.h"
-#include "reconcile/manager.h"
 #include "controllers/autoscaler/gateway_endpoints.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
@@ -51,9 +48,12 @@
 #include "localmode/local_operator.h"
 #include "localmode/manifests.h"
 #include "metrics/check_metrics.h"
+#include "metrics/metrics_server.h"
 #include "platform/kube/authority_secret.h"
 #include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
+#include "reconcile/health_server.h"
+#include "reconcile/manager.h"
 #include "simulator/simulator.h"
 #include "sluice/version.h"
 #include "spec/resources.h"
@@ -269,7 +269,7 @@ sluice::kube::InMemoryResourceClientOptions localStoreOptions() {
 // --local: the Manager and every controller over the in-memory apiserver, with
 // the LocalPlatform as their Platform. Exit codes 0 stopped by a signal, 1 could not start.
 int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
-             prometheus::Exposer* exposer, std::stop_source& stop) {
+             sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   std::error_code ec;
   if (!std::filesystem::is_directory(flags.dir, ec)) {
     std::cerr << "sluice-operator: --local: " << flags.dir << " is not a directory\n";
@@ -310,12 +310,12 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   sluice::platform::ControlTokens tokens(store, {}, clock);
   sluice::controllers::Controllers controllers(manager, controllerOptions, {platform, expectations, events, tokens},
                                                clock);
-  if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->add(controllers.stateMetrics());
   sluice::localmode::LocalOperator local(operatorOptions, store, manager, controllers, platform, clock);
   SLUICE_LOG_INFO("sluice-operator {}: running {} locally (runtime {}, warm pool {})", sluice::kVersion, flags.dir,
                   runtime, flags.warmPool);
   (void)local.run(stop.get_token());
-  if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->remove(controllers.stateMetrics());
   gateway.stop();
   if (flags.stateDir.empty()) std::filesystem::remove_all(platformOptions->stateDir, ec);
   return 0;
@@ -479,19 +479,15 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
 // Serves /metrics when asked for (always with --local, on loopback unless
 // told otherwise: it is how you watch it). False when it cannot.
 bool serveMetrics(OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
-                  std::unique_ptr<prometheus::Exposer>& exposer) {
+                  std::unique_ptr<sluice::metrics::MetricsServer>& server) {
   if (!flags.localDir.empty() && flags.metricsOption->count() == 0) flags.metricsAddress = "127.0.0.1:8080";
   if (flags.metricsOption->count() == 0 && flags.localDir.empty()) return true;
-  const std::string& bind = flags.metricsAddress;
-  std::string address = !bind.empty() && bind[0] == ':' ? "0.0.0.0" + bind : bind;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    std::cerr << "sluice-operator: --metrics-bind-address " << address << ": " << e.what() << "\n";
+  server = std::make_unique<sluice::metrics::MetricsServer>(flags.metricsAddress);
+  server->add(registry);
+  if (auto status = server->start(); !status.isOk()) {
+    std::cerr << "sluice-operator: --metrics-bind-address: " << status.toString() << "\n";
     return false;
   }
-  exposer->RegisterCollectable(registry);
-  SLUICE_LOG_INFO("sluice-operator: serving /metrics on {}", address);
   return true;
 }
 
@@ -565,7 +561,7 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
 
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
-                    prometheus::Exposer* exposer, std::stop_source& stop) {
+                    sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   auto& clock = sluice::realClock();
   auto connected = sluice::kube::connect(flags.kubeconfig, clock);
   if (!connected) {
@@ -623,10 +619,10 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,
                                                {kube.platform, kube.expectations, kube.events, kube.tokens}, clock);
-  if (exposer) exposer->RegisterCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->add(controllers.stateMetrics());
   const int exitCode = manager.run(stop.get_token());
   // The collector reads the Manager's caches: detach it (waiting out a scrape in progress) before they go.
-  if (exposer) exposer->RemoveCollectable(controllers.stateMetrics());
+  if (metricsServer) metricsServer->remove(controllers.stateMetrics());
   return exitCode;
 }
 
@@ -690,8 +686,8 @@ int main(int argc, char** argv) {
   // /metrics only when asked for: concurrent operators in tests would fight over one default port.
   // Started after the signal mask is set, so its threads inherit it.
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  if (!serveMetrics(flags, registry, exposer)) return 2;
+  std::unique_ptr<sluice::metrics::MetricsServer> metricsServer;
+  if (!serveMetrics(flags, registry, metricsServer)) return 2;
 
   std::unique_ptr<sluice::reconcile::HealthServer> health;
   if (!serveHealth(flags, health)) return 2;
@@ -708,9 +704,9 @@ int main(int argc, char** argv) {
   if (!flags.localDir.empty()) {
     flags.local.dir = flags.localDir;
     flags.local.logLevel = flags.logLevel;
-    exitCode = runLocal(flags.local, registry, exposer.get(), stop);
+    exitCode = runLocal(flags.local, registry, metricsServer.get(), stop);
   } else {
-    exitCode = runOnKubernetes(flags, registry, exposer.get(), stop);
+    exitCode = runOnKubernetes(flags, registry, metricsServer.get(), stop);
   }
   // Wake the signal thread if we are leaving on our own. SIGTERM is blocked in
   // every thread, so sigwait() takes it; nothing is terminated.

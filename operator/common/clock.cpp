@@ -12,8 +12,10 @@ bool RealClock::sleepUntil(TimePoint deadline, std::stop_token stop) {
 }
 
 Clock& realClock() {
-  static RealClock clock;
-  return clock;
+  // Never destroyed: threads that outlive main() (the Python host's) still
+  // read it while static destructors run at exit.
+  static RealClock* clock = new RealClock();
+  return *clock;
 }
 
 }  // namespace sluice

@@ -111,6 +111,8 @@ class Dispatcher {
   void setWaitingAtZeroListener(std::function<void(const std::string& key)> listener);
   // The Functions with calls queued and no replica, sorted by key.
   std::vector<std::string> waitingAtZero() const;
+  // The clock its deadlines and rates are on: the gateway times requests by it too.
+  Clock& clock() const { return clock_; }
 
  private:
   struct ReplicaState {

@@ -1,7 +1,5 @@
 #include "gateway/gateway.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -10,18 +8,18 @@
 #include "common/random.h"
 #include "gateway/proxy_response.h"
 #include "gateway/route.h"
+#include "http/metrics_response.h"
 
 namespace sluice::gateway {
 
 namespace {
 
 // Tells this process's activation feed from the one of the gateway's next start.
-std::string newInstanceId() {
+std::string newInstanceId(const Clock& clock) {
   if (Result<std::string> token = randomHexToken(8); token.isOk()) return *token;
   // No randomness: the start time still differs from one process to the next.
   char hex[32];
-  std::snprintf(hex, sizeof hex, "%llx",
-                static_cast<unsigned long long>(std::chrono::system_clock::now().time_since_epoch().count()));
+  std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(clock.wallNow().time_since_epoch().count()));
   return hex;
 }
 
@@ -50,7 +48,7 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
       notReadyReason_(std::move(notReadyReason)),
       registry_(std::move(registry)),
       metrics_(registry_, dispatcher_),
-      activations_(ActivationFeedOptions{}, realClock(), newInstanceId(),
+      activations_(ActivationFeedOptions{}, realClock(), newInstanceId(dispatcher.clock()),
                    [&dispatcher = dispatcher_] { return dispatcher.waitingAtZero(); }) {
   dispatcher_.setWaitingAtZeroListener([this](const std::string& key) { activations_.raise(key); });
   http::HttpServerOptions publicOptions;
@@ -96,7 +94,7 @@ void Gateway::stop(std::chrono::milliseconds grace) {
 }
 
 void Gateway::serve(http::ServerRequest request, http::Responder respond) {
-  const auto started = std::chrono::steady_clock::now();
+  const Clock::TimePoint started = dispatcher_.clock().now();
   const std::string* host = request.header("host");
   std::optional<Route> route = parseRoute(host ? *host : std::string(), request.target, options_.domain);
   if (!route) {
@@ -116,7 +114,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
                                         ? async_->accept(*route, *trigger, invokeRequestFor(request, *route, *trigger))
                                         : http::textResponse(501, "this gateway takes no asynchronous invocations\n");
     metrics_.observe(route->ns, route->function, response.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     std::chrono::duration<double>(dispatcher_.clock().now() - started).count());
     respond(std::move(response));
     return;
   }
@@ -153,7 +151,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
         break;
     }
     metrics_.observe(route.ns, route.function, response.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                     std::chrono::duration<double>(dispatcher_.clock().now() - started).count());
     respond(std::move(response));
   };
   dispatcher_.submit(route->key(), std::move(call));
@@ -170,10 +168,7 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     auto families = registry_->Collect();
     auto loads = metrics_.collector()->Collect();
     families.insert(families.end(), loads.begin(), loads.end());
-    http::ServerResponse response;
-    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    response.body = prometheus::TextSerializer().Serialize(families);
-    return respond(std::move(response));
+    return respond(http::metricsResponse(http::prometheusText(families)));
   }
   if (path == "/loads") {
     http::ServerResponse response;

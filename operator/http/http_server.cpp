@@ -58,6 +58,21 @@ ServerResponse textResponse(int status, std::string body) {
   return response;
 }
 
+Result<std::unique_ptr<HttpServer>> startEndpointServer(const std::string& bindAddress, const std::string& name,
+                                                        std::function<ServerResponse(const ServerRequest&)> answer) {
+  HttpServerOptions options;
+  options.bindAddress = bindAddress;
+  options.name = name;
+  options.threads = 1;
+  options.maxBodyBytes = 64 * 1024;  // probes and scrapes send no body
+  auto server = std::make_unique<HttpServer>(
+      options, [answer = std::move(answer)](const ServerRequest& request, const Responder& respond) {
+        respond(answer(request));
+      });
+  if (Status status = server->start(); !status.isOk()) return status;
+  return server;
+}
+
 namespace {
 
 // A server context for the options' certificate and key: TLS 1.2 and later.

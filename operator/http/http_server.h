@@ -100,4 +100,10 @@ class HttpServer {
 // A plain-text response ("text/plain; charset=utf-8").
 ServerResponse textResponse(int status, std::string body);
 
+// Starts a one-thread server of small endpoints that answer at once, from the
+// request alone (probes, scrapes: the operator's /healthz and /metrics).
+// `name` is in its logs and errors.
+Result<std::unique_ptr<HttpServer>> startEndpointServer(const std::string& bindAddress, const std::string& name,
+                                                        std::function<ServerResponse(const ServerRequest&)> answer);
+
 }  // namespace sluice::http

@@ -1,14 +1,6 @@
 #include "reconcile/health_server.h"
 
-#include "common/logging.h"
-
-// After logging.h: cpprest defines a U() macro that breaks fmt's headers.
-#include <cpprest/http_listener.h>
-
 namespace sluice::reconcile {
-
-using web::http::experimental::listener::http_listener;
-namespace http = web::http;
 
 HealthServer::HealthServer(std::string bindAddress, std::function<std::string()> notReadyReason)
     : bindAddress_(!bindAddress.empty() && bindAddress[0] == ':' ? "0.0.0.0" + bindAddress : std::move(bindAddress)),
@@ -16,46 +8,29 @@ HealthServer::HealthServer(std::string bindAddress, std::function<std::string()>
 
 HealthServer::~HealthServer() { stop(); }
 
-Status HealthServer::start() {
-  try {
-    listener_ = std::make_unique<http_listener>("http://" + bindAddress_);
-    listener_->support([this](const http::http_request& request) {
-      const std::string path = request.relative_uri().path();
-      try {
-        if (request.method() != http::methods::GET) {
-          request.reply(http::status_codes::MethodNotAllowed, "GET only\n").wait();
-        } else if (path == "/healthz") {
-          request.reply(http::status_codes::OK, "ok\n").wait();
-        } else if (path == "/readyz") {
-          const std::string reason = notReadyReason_ ? notReadyReason_() : "";
-          request
-              .reply(reason.empty() ? http::status_codes::OK : http::status_codes::ServiceUnavailable,
-                     reason.empty() ? "ok\n" : reason + "\n")
-              .wait();
-        } else {
-          request.reply(http::status_codes::NotFound, "no such endpoint: " + path + "\n").wait();
-        }
-      } catch (const std::exception& e) {
-        SLUICE_LOG_WARN("health server: {}: {}", path, e.what());
-      }
-    });
-    listener_->open().wait();
-  } catch (const std::exception& e) {
-    listener_.reset();
-    return unavailable("health probe server on " + bindAddress_ + ": " + e.what());
+http::ServerResponse HealthServer::answer(const http::ServerRequest& request) const {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (request.method != "GET") return http::textResponse(405, "GET only\n");
+  if (path == "/healthz") return http::textResponse(200, "ok\n");
+  if (path == "/readyz") {
+    const std::string reason = notReadyReason_ ? notReadyReason_() : "";
+    return reason.empty() ? http::textResponse(200, "ok\n") : http::textResponse(503, reason + "\n");
   }
-  SLUICE_LOG_INFO("serving /healthz and /readyz on {}", bindAddress_);
-  return Status::ok();
+  return http::textResponse(404, "no such endpoint: " + path + "\n");
+}
+
+Status HealthServer::start() {
+  // The server logs where it listens.
+  auto server = http::startEndpointServer(bindAddress_, "health probe server",
+                                          [this](const http::ServerRequest& request) { return answer(request); });
+  if (server.isOk()) server_ = std::move(*server);
+  return server.status();
 }
 
 void HealthServer::stop() {
-  if (!listener_) return;
-  try {
-    listener_->close().wait();
-  } catch (const std::exception& e) {
-    SLUICE_LOG_WARN("health server close: {}", e.what());
-  }
-  listener_.reset();
+  if (!server_) return;
+  server_->stop(std::chrono::seconds(1));
+  server_.reset();
 }
 
 }  // namespace sluice::reconcile

@@ -100,7 +100,7 @@ void KubePlatform::forget(const std::string& key) {
 }
 
 Result<ApplyOutcome> KubePlatform::apply(const ReplicaSpec& spec) {
-  const auto began = std::chrono::steady_clock::now();
+  const auto began = options_.clock->now();
   const json& function = spec.function;
   const std::string ns = function["metadata"].value("namespace", "default");
   const std::string name = function["metadata"].value("name", "");
@@ -264,7 +264,7 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, 
 Status KubePlatform::adopt(const std::string& key, const json& podTemplate, const json& warmPod,
                            const WarmCandidates& warm) {
   using Ms = std::chrono::duration<double, std::milli>;
-  const auto chosen = std::chrono::steady_clock::now();
+  const auto chosen = options_.clock->now();
   const json& meta = warmPod["metadata"];
   const std::string name = meta.value("name", "");
   json labels = podTemplate["metadata"]["labels"];
@@ -278,14 +278,14 @@ Status KubePlatform::adopt(const std::string& key, const json& podTemplate, cons
   }
   auto adopted = client_.patch(res::kPods, meta.value("namespace", "default"), name, kube::PatchType::kMerge, patch);
   if (!adopted.isOk()) return adopted.status().withContext("adopting warm pod " + name);
-  const auto relabelled = std::chrono::steady_clock::now();
+  const auto relabelled = options_.clock->now();
   if (Status s = replicas_->specialize(*adopted, warm.configuration); !s.isOk()) {
     return s.withContext("specializing adopted pod " + name);
   }
-  const auto specialized = std::chrono::steady_clock::now();
+  const auto specialized = options_.clock->now();
   // The adoption trace (bench/cold_start joins it with the runtime's by pod name): milliseconds from
   // the start of the reconcile's apply to the pod chosen, the relabel PATCH answered, /specialize answered.
-  const auto wall = std::chrono::system_clock::now() -
+  const auto wall = options_.clock->wallNow() -
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(specialized - warm.applyBegan);
   SLUICE_LOG_INFO(
       "function {}: adopted warm pod {} (trace: apply began at {:.3f} ms epoch, pod chosen +{:.1f} ms, relabel PATCH "

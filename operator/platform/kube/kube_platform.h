@@ -32,8 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "reconcile/event_recorder.h"
-#include "reconcile/expectations.h"
+#include "common/clock.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
@@ -41,6 +40,8 @@
 #include "platform/kube/replica_control.h"
 #include "platform/platform.h"
 #include "platform/replica_plan.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
 
 namespace sluice::platform {
 
@@ -49,6 +50,7 @@ struct KubePlatformOptions {
   int defaultWarmPoolSize = 0;    // when a Function sets no spec.scaling.warmPool.size
   DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   std::string fieldManager = "sluice-operator";
+  const Clock* clock = &realClock();  // times the adoption trace; outlives the platform
 };
 
 // The caches the platform reads (each an informer's).
@@ -78,7 +80,7 @@ class KubePlatform final : public Platform {
     std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
     std::string configuration;         // the runtime configuration with the code inside
     // When apply() began: adoptions log how far into the reconcile each step came (the adoption trace).
-    std::chrono::steady_clock::time_point applyBegan;
+    Clock::TimePoint applyBegan;
   };
 
   // A Function's pod template as adoption patches it onto a warm pod, and as a new pod is created

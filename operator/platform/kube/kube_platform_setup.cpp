@@ -11,13 +11,22 @@ kube::InformerOptions sluicePodsInformerOptions() {
   return options;
 }
 
+namespace {
+
+KubePlatformOptions withClock(KubePlatformOptions options, const Clock& clock) {
+  options.clock = &clock;
+  return options;
+}
+
+}  // namespace
+
 KubePlatformSetup::KubePlatformSetup(reconcile::Manager& manager, KubePlatformOptions options, const std::string& ns,
                                      Clock& clock, ControlTokensOptions tokenOptions)
     : expectations(clock),
       events(manager.client(), "sluice-operator", clock),
       tokens(manager.client(), std::move(tokenOptions), clock),
       replicaControl(tokens),
-      platform(std::move(options), manager.client(),
+      platform(withClock(std::move(options), clock), manager.client(),
                KubePlatformCaches{manager.informer(spec::kFunctions, ns).cache(),
                                   manager.informer(kube::resources::kPods, ns, sluicePodsInformerOptions()).cache()},
                expectations, events, tokens, &replicaControl) {}

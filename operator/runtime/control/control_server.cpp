@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/tokens.h"
+#include "http/metrics_response.h"
 
 namespace sluice::runtime {
 
@@ -161,13 +162,13 @@ int ControlServer::dataPort() const { return dataServer_ ? dataServer_->port() :
 void ControlServer::stop() {
   if (dataServer_) {
     // Callers still sending get "503 draining" until /invoke is quiet.
-    using SteadyClock = std::chrono::steady_clock;
-    const auto giveUp = SteadyClock::now() + options_.closeLingerMax;
-    while (SteadyClock::now() < giveUp && lastInvokeAt_.load() != 0) {
-      const auto quietUntil =
-          SteadyClock::time_point(SteadyClock::duration(lastInvokeAt_.load())) + options_.closeQuietPeriod;
-      if (SteadyClock::now() >= quietUntil) break;
-      std::this_thread::sleep_until(std::min(quietUntil, giveUp));
+    Clock& clock = *options_.clock;
+    const Clock::TimePoint giveUp = clock.now() + options_.closeLingerMax;
+    while (clock.now() < giveUp && lastInvokeAt_.load() != 0) {
+      const Clock::TimePoint quietUntil =
+          Clock::TimePoint(Clock::Duration(lastInvokeAt_.load())) + options_.closeQuietPeriod;
+      if (clock.now() >= quietUntil) break;
+      clock.sleepUntil(std::min(quietUntil, giveUp), std::stop_token());
     }
     dataServer_->stop(kStopGrace);
   }
@@ -187,7 +188,7 @@ void ControlServer::serveControl(http::ServerRequest request, http::Responder re
     std::string reason = hooks_.notReadyReason();
     respond(response(reason.empty() ? 200 : 503, reason.empty() ? "ready\n" : reason + "\n", kTextPlain));
   } else if (path == "/metrics" && method == "GET") {
-    respond(response(200, hooks_.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
+    respond(http::metricsResponse(hooks_.metricsText()));
   } else if (path == "/specialize" && method == "POST") {
     if (!authorized(request, respond)) return;
     // Loading a handler takes a while: off the server's threads.
@@ -224,7 +225,7 @@ bool ControlServer::authorized(const http::ServerRequest& request, const http::R
 }
 
 void ControlServer::invoke(http::ServerRequest request, http::Responder respond) {
-  lastInvokeAt_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  lastInvokeAt_ = options_.clock->now().time_since_epoch().count();
   // Authentication first: an unauthenticated caller learns nothing (not even the trigger names).
   const std::string tokenHeader = lower(kInvokeTokenHeader);
   Status auth = checkInvokeToken(headerOr(request, tokenHeader, ""), options_.invokeTokens);

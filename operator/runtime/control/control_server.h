@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "http/http_server.h"
 #include "runtime/control/control_hooks.h"
@@ -78,6 +79,8 @@ struct ControlServerOptions {
   // stop(): how long /invoke must have been quiet before the servers close, and the longest wait for that.
   std::chrono::milliseconds closeQuietPeriod{250};
   std::chrono::milliseconds closeLingerMax{2000};
+  // Times /invoke's quiet and stop()'s wait for it (and sleeps it); outlives the server.
+  Clock* clock = &realClock();
 };
 
 class ControlServer {
@@ -106,7 +109,7 @@ class ControlServer {
   std::unique_ptr<InvokeRunner> runner_;
   std::unique_ptr<http::HttpServer> server_;      // the control port
   std::unique_ptr<http::HttpServer> dataServer_;  // the data port (/invoke)
-  // steady_clock ticks of the last /invoke that arrived; 0: none yet.
+  // The clock's ticks at the last /invoke that arrived; 0: none yet.
   std::atomic<long long> lastInvokeAt_{0};
 };
 

@@ -20,10 +20,10 @@ std::vector<EachResult> Handler::handleEach(const std::vector<Event>& events, co
       break;
     }
     each.requestId = events[i].id;
-    auto started = std::chrono::steady_clock::now();
+    const Clock::TimePoint started = context.clock->now();
     each.deadline = started + timeout;
     results[i].outputs = handle(events[i], each);
-    auto finished = std::chrono::steady_clock::now();
+    const Clock::TimePoint finished = context.clock->now();
     results[i].seconds = std::chrono::duration<double>(finished - started).count();
     if (results[i].outputs.isOk() && finished > each.deadline) {
       results[i].outputs = Status(StatusCode::kDeadlineExceeded,

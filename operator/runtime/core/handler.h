@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "runtime/core/event.h"
 
@@ -22,6 +23,8 @@ struct InvocationContext {
   std::string triggerName;
   int attempt = 1;  // 1 for the first try
   std::chrono::steady_clock::time_point deadline;
+  // The clock `deadline` is on (the delivery loop's): handleEach() times each event by it.
+  const Clock* clock = &realClock();
   // Set by the delivery loop for handleEach(): once it reads true, the events
   // not started yet are not run (kUnavailable) and are redelivered later: the
   // replica is shedding load under memory pressure. Outlives the call.

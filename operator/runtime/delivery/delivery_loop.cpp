@@ -272,6 +272,7 @@ Result<std::vector<Record>> DeliveryLoop::runHandler(const Event& event, const s
   context.triggerName = trigger;
   context.attempt = attempt;
   context.deadline = started + options_.handlerTimeout;
+  context.clock = &clock_;
 
   Result<std::vector<Record>> result = internalError("handler not called");
   try {
@@ -338,6 +339,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       context.functionName = options_.functionName;
       context.triggerName = trigger;
       context.shedding = &shedding_;
+      context.clock = &clock_;
       try {
         first = handler_.handleEach(events, context, options_.handlerTimeout);
       } catch (const std::exception& e) {
@@ -401,6 +403,7 @@ bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<R
     context.attempt = attempt;
     Clock::TimePoint started = clock_.now();
     context.deadline = started + options_.handlerTimeout;
+    context.clock = &clock_;
     Result<std::vector<Record>> result = internalError("handler not called");
     {
       std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);

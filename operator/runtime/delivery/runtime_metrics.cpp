@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include <prometheus/text_serializer.h>
+#include "http/metrics_response.h"
 
 namespace sluice::runtime {
 
@@ -106,8 +106,7 @@ double RuntimeMetrics::counterValue(const std::string& name, const std::string& 
 }
 
 std::string RuntimeMetrics::scrape() const {
-  prometheus::TextSerializer serializer;
-  std::string text = serializer.Serialize(registry_->Collect());
+  std::string text = http::prometheusText(registry_->Collect());
   // The process's CPU time, as Prometheus' client libraries name it: the
   // autoscaler's CPU scaler reads it where metrics.k8s.io is not installed.
   // Read at scrape time (prometheus-cpp has no process collector).

@@ -20,6 +20,7 @@
 #include <pybind11/stl.h>
 #include <structmember.h>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/time.h"
 
@@ -348,6 +349,12 @@ struct Task {
 // than a whole call; both sides therefore poll briefly before they sleep.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
+// The Python host keeps real time, never an injected one: its waits are
+// condition-variable waits on the monotonic clock, the interrupt that ends an
+// overrunning call is a real signal, and the handler's own remaining time is
+// read by Python's time.monotonic(). A fake clock could not stop a real handler.
+const Clock& hostClock() { return realClock(); }
+
 // ------------------------------------------------------------------ conversions (GIL held)
 
 py::object textOrBytes(const std::string& s) {
@@ -575,8 +582,8 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       std::shared_ptr<Task> task;
       {
         py::gil_scoped_release release;
-        auto spinUntil = std::chrono::steady_clock::now() + kSpin;
-        while (queued.load() == 0 && std::chrono::steady_clock::now() < spinUntil) std::this_thread::yield();
+        auto spinUntil = hostClock().now() + kSpin;
+        while (queued.load() == 0 && hostClock().now() < spinUntil) std::this_thread::yield();
         std::unique_lock lock(mutex);
         cv.wait(lock, [&] { return !queue.empty(); });
         task = std::move(queue.front());
@@ -621,10 +628,10 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       ++queued;
     }
     cv.notify_one();
-    auto spinUntil = std::chrono::steady_clock::now() + kSpin;
-    while (!task->finished.load() && std::chrono::steady_clock::now() < spinUntil) std::this_thread::yield();
+    auto spinUntil = hostClock().now() + kSpin;
+    while (!task->finished.load() && hostClock().now() < spinUntil) std::this_thread::yield();
     std::unique_lock lock(task->mutex);
-    auto startBy = std::chrono::steady_clock::now() + timeout;
+    auto startBy = hostClock().now() + timeout;
     if (!task->cv.wait_until(lock, startBy, [&] { return task->started; })) {
       task->cancelled = true;
       return {StatusCode::kDeadlineExceeded, "timed out after " + std::to_string(timeout.count()) +
@@ -633,7 +640,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
     while (!task->done) {
       uint64_t call = task->runningCall.load();
       auto deadline = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(task->runningDeadline.load()));
-      if (call == 0) deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+      if (call == 0) deadline = hostClock().now() + std::chrono::milliseconds(1);
       if (task->cv.wait_until(lock, deadline, [&] { return task->done; })) break;
       if (call == 0 || task->runningCall.load() != call) continue;  // moved on to the next event meanwhile
       gTimeoutCall = call;
@@ -664,8 +671,8 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       ++queued;
     }
     cv.notify_one();
-    auto spinUntil = std::min(deadline, std::chrono::steady_clock::now() + kSpin);
-    while (!task->finished.load() && std::chrono::steady_clock::now() < spinUntil) std::this_thread::yield();
+    auto spinUntil = std::min(deadline, hostClock().now() + kSpin);
+    while (!task->finished.load() && hostClock().now() < spinUntil) std::this_thread::yield();
     std::unique_lock lock(task->mutex);
     if (task->cv.wait_until(lock, deadline, [&] { return task->done; })) return Status::ok();
     if (!task->started) {
@@ -943,7 +950,7 @@ void PythonRuntime::flush() {
         } catch (py::error_already_set&) {
         }
       },
-      std::chrono::steady_clock::now() + std::chrono::seconds(5), std::chrono::seconds(1), std::chrono::seconds(5));
+      hostClock().now() + std::chrono::seconds(5), std::chrono::seconds(1), std::chrono::seconds(5));
   (void)ignored;
 }
 
@@ -983,7 +990,7 @@ Result<std::unique_ptr<PythonHandler>> PythonRuntime::load(const LoadOptions& lo
           outcome->status = invalidArgument(message);
         }
       },
-      std::chrono::steady_clock::now() + load.importTimeout, options.stuckGrace, load.importTimeout);
+      hostClock().now() + load.importTimeout, options.stuckGrace, load.importTimeout);
   if (!ran.isOk()) return ran.withContext("loading " + load.handler);
   if (!outcome->status.isOk()) return outcome->status;
   return std::unique_ptr<PythonHandler>(new PythonHandler(*this, outcome->id, std::move(options)));
@@ -1013,7 +1020,7 @@ Result<std::vector<Record>> PythonHandler::handle(const Event& event, const Invo
 Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>& events,
                                                        const InvocationContext& context) {
   if (events.empty()) return std::vector<Record>{};
-  auto now = std::chrono::steady_clock::now();
+  auto now = hostClock().now();
   auto deadline = now + options_->timeout;
   if (context.deadline.time_since_epoch().count() != 0 && context.deadline < deadline) deadline = context.deadline;
 
@@ -1157,7 +1164,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
             for (size_t rest = i; rest < call->ids.size(); ++rest) call->statuses[rest] = shedStatus();
             break;
           }
-          auto started = std::chrono::steady_clock::now();
+          auto started = hostClock().now();
           uint64_t id = impl->nextCall++;
           raw->runningDeadline =
               std::chrono::duration_cast<std::chrono::nanoseconds>((started + timeout).time_since_epoch()).count();
@@ -1171,7 +1178,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
           }
           gCurrentCall = raw->id;
           raw->runningCall = 0;
-          call->seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+          call->seconds[i] = std::chrono::duration<double>(hostClock().now() - started).count();
         }
       },
       task, timeout, options_->stuckGrace);

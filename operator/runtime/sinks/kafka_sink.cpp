@@ -52,12 +52,13 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
   if (!sink->topic_) return invalidArgument("kafka output \"" + sink->options_.topic + "\": " + error);
   KafkaSink* raw = sink.get();
   sink->poller_ = std::thread([raw] {
-    auto nextProbe = std::chrono::steady_clock::now();
+    const Clock& clock = *raw->options_.clock;
+    auto nextProbe = clock.now();
     while (!raw->stop_) {
       raw->producer_->poll(50);
-      if (raw->unhealthy_.load() && std::chrono::steady_clock::now() >= nextProbe) {
+      if (raw->unhealthy_.load() && clock.now() >= nextProbe) {
         raw->probe();
-        nextProbe = std::chrono::steady_clock::now() + kProbeInterval;
+        nextProbe = clock.now() + kProbeInterval;
       }
     }
   });
@@ -210,7 +211,7 @@ Status KafkaSink::health() const {
 }
 
 Status KafkaSink::flush(Clock::TimePoint deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - options_.clock->now());
   int ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
   RdKafka::ErrorCode err = producer_->flush(ms);
   if (err != RdKafka::ERR_NO_ERROR) {

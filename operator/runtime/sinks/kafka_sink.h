@@ -37,6 +37,8 @@ struct KafkaSinkOptions {
   std::string bootstrapServers;
   std::string topic;
   std::map<std::string, std::string> properties;  // extra librdkafka properties (security, linger.ms, ...)
+  // Times the unhealthy probes and flush()'s deadline; outlives the sink.
+  const Clock* clock = &realClock();
 };
 
 class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {

@@ -54,7 +54,7 @@ void RabbitMqSink::write(Record record, WriteCallback done) {
 Status RabbitMqSink::flush(Clock::TimePoint deadline) {
   std::unique_lock lock(mu_);
   while (outstanding_ > 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (options_.clock->now() >= deadline) {
       return Status(StatusCode::kDeadlineExceeded,
                     "rabbitmq output: " + std::to_string(outstanding_) + " message(s) unconfirmed");
     }

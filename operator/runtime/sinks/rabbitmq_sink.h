@@ -23,8 +23,9 @@ namespace sluice::runtime {
 
 struct RabbitMqSinkOptions {
   std::string url;
-  std::string exchange;    // "" = the default exchange
-  std::string routingKey;  // "" = each record's key
+  std::string exchange;               // "" = the default exchange
+  std::string routingKey;             // "" = each record's key
+  const Clock* clock = &realClock();  // flush()'s deadline is on it; outlives the sink
 };
 
 class RabbitMqSink final : public Sink {

@@ -1,12 +1,18 @@
 #include "runtime/sources/rabbitmq_source.h"
 
 #include "common/logging.h"
-#include "runtime/sources/amqp_headers.h"
+#include "runtime/sources/rabbitmq_consumer.h"
 
 namespace sluice::runtime {
 
-RabbitMqSource::RabbitMqSource(RabbitMqSourceOptions options, Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+RabbitMqSource::RabbitMqSource(RabbitMqSourceOptions options, Clock& clock, std::unique_ptr<AmqpConsumer> consumer)
+    : options_(std::move(options)), clock_(clock), connection_(std::move(consumer)) {
+  if (!connection_) {
+    connection_ = std::make_unique<RabbitMqConsumer>(RabbitMqConsumerOptions{
+        options_.triggerName, options_.url, options_.queue, options_.prefetch, options_.heartbeatSeconds,
+        /*declareQueue=*/options_.httpInvocations});
+  }
+}
 
 RabbitMqSource::~RabbitMqSource() {
   if (thread_.joinable()) {
@@ -16,29 +22,8 @@ RabbitMqSource::~RabbitMqSource() {
 }
 
 Status RabbitMqSource::connect() {
-  std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
-  if (Status status = connection_.open(options_.url, options_.heartbeatSeconds); !status.isOk()) {
-    return status.withContext(where);
-  }
+  if (Status status = connection_->open(); !status.isOk()) return status;
   lastHeartbeat_ = clock_.now();
-  amqp_connection_state_t state = connection_.state();
-  if (options_.httpInvocations) {
-    if (Status status = connection_.declareDurableQueue(options_.queue); !status.isOk()) {
-      connection_.close();
-      return status.withContext(where);
-    }
-  }
-  amqp_basic_qos(state, clients::AmqpConnection::kChannel, 0, static_cast<uint16_t>(options_.prefetch), 0);
-  if (Status status = connection_.checkReply("basic.qos"); !status.isOk()) return status.withContext(where);
-  amqp_basic_consume_ok_t* ok =
-      amqp_basic_consume(state, clients::AmqpConnection::kChannel, amqp_cstring_bytes(options_.queue.c_str()),
-                         amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
-  if (Status status = connection_.checkReply("basic.consume on queue \"" + options_.queue + "\"");
-      !status.isOk() || ok == nullptr) {
-    connection_.close();
-    return status.withContext(where);
-  }
-  consumerTag_ = clients::bytesToString(ok->consumer_tag);
   ++generation_;
   return Status::ok();
 }
@@ -86,7 +71,7 @@ Status RabbitMqSource::finish(Clock::TimePoint) {
 void RabbitMqSource::run() {
   bool cancelled = false;
   while (!finishing_) {
-    if (!connection_.isOpen()) {
+    if (!connection_->isOpen()) {
       if (!fetching_) break;  // nothing to ack on a new connection: the broker requeued everything
       if (Status status = connect(); !status.isOk()) {
         SLUICE_LOG_WARN("{}; retrying in {} ms", status.toString(), options_.reconnectDelay.count());
@@ -96,17 +81,18 @@ void RabbitMqSource::run() {
     }
     processCompletions();
     // A failed ack closed the connection: open a new one before reading (its state is gone).
-    if (!connection_.isOpen()) continue;
+    if (!connection_->isOpen()) continue;
     if (!fetching_) {
       markDispatchStopped();
-      if (!cancelled && connection_.isOpen()) {
+      if (!cancelled) {
         // Stop deliveries; unacked ones already here still get their acks.
-        amqp_basic_cancel(connection_.state(), clients::AmqpConnection::kChannel,
-                          amqp_cstring_bytes(consumerTag_.c_str()));
+        connection_->cancel();
         cancelled = true;
       }
       keepAlive();
-      clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
+      // Until the next completion to ack (or a moment: finishing_ is polled).
+      std::unique_lock lock(mu_);
+      completionCv_.wait_for(lock, std::chrono::milliseconds(5), [&] { return !completions_.empty(); });
       continue;
     }
     // basic.qos(prefetch) bounds how many messages the broker hands this
@@ -129,66 +115,42 @@ void RabbitMqSource::run() {
   }
   markDispatchStopped();
   processCompletions();
-  connection_.close();
+  connection_->close(/*graceful=*/true);
   SLUICE_LOG_INFO("rabbitmq trigger {}: closed ({} acked, {} nacked)", options_.triggerName, acked_.load(),
                   nacked_.load());
 }
 
-Event RabbitMqSource::eventOf(const amqp_envelope_t& envelope) const {
+Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
   Event event;
   event.source = options_.httpInvocations ? "http" : "rabbitmq";
   event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
   event.subject = options_.httpInvocations ? options_.triggerName : options_.queue;
-  const amqp_basic_properties_t& props = envelope.message.properties;
-  if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) event.id = clients::bytesToString(props.message_id);
-  if (event.id.empty())
-    event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(envelope.delivery_tag);
-  if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) event.headers = amqpTableToHeaders(props.headers);
-  if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
-    event.time = std::chrono::system_clock::time_point(std::chrono::seconds(props.timestamp));
-  } else {
-    event.time = clock_.wallNow();
+  event.id = std::move(delivery.messageId);
+  if (event.id.empty()) {
+    event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(delivery.deliveryTag);
   }
-  std::string routingKey = clients::bytesToString(envelope.routing_key);
-  if (!routingKey.empty() && !options_.httpInvocations) event.key = routingKey;
-  if (envelope.redelivered) event.headers.emplace_back("x-redelivered", "true");
-  event.data = clients::bytesToString(envelope.message.body);
+  event.headers = std::move(delivery.headers);
+  event.time = delivery.timestampSeconds
+                   ? std::chrono::system_clock::time_point(std::chrono::seconds(*delivery.timestampSeconds))
+                   : clock_.wallNow();
+  if (!delivery.routingKey.empty() && !options_.httpInvocations) event.key = std::move(delivery.routingKey);
+  if (delivery.redelivered) event.headers.emplace_back("x-redelivered", "true");
+  event.data = std::move(delivery.body);
   return event;
 }
 
 void RabbitMqSource::consumeOne() {
-  amqp_connection_state_t state = connection_.state();
-  amqp_maybe_release_buffers(state);
-  amqp_envelope_t envelope;
+  AmqpDelivery delivery;
   // Short: completions are acked between reads, so this bounds ack latency.
-  timeval timeout{0, 10'000};
-  amqp_rpc_reply_t reply = amqp_consume_message(state, &envelope, &timeout, 0);
-  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
-    if (reply.library_error == AMQP_STATUS_TIMEOUT) return;
-    if (reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-      handleUnexpectedFrame();
-      return;
-    }
-    SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName,
-                    amqp_error_string2(reply.library_error));
-    connection_.close(/*graceful=*/false);
-    return;
-  }
-  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-    SLUICE_LOG_WARN("rabbitmq trigger {}: unexpected reply while consuming; reconnecting", options_.triggerName);
-    connection_.close(/*graceful=*/false);
-    return;
-  }
+  if (connection_->consume(std::chrono::milliseconds(10), delivery) != ConsumeResult::kDelivery) return;
   if (!fetching_) {
     // Draining: not dispatched and not acked, so the broker requeues it when
     // the channel closes.
-    amqp_destroy_envelope(&envelope);
     return;
   }
-  Event event = eventOf(envelope);
-  uint64_t tag = envelope.delivery_tag;
-  uint64_t generation = generation_;
-  amqp_destroy_envelope(&envelope);
+  const uint64_t tag = delivery.deliveryTag;
+  const uint64_t generation = generation_;
+  Event event = eventOf(std::move(delivery));
   // No lane: a queue has no partitions, so deliveries run in parallel.
   ++outstanding_;
   dispatcher_->dispatch(std::move(event), "", options_.triggerName, [this, generation, tag](Outcome outcome) {
@@ -201,36 +163,13 @@ void RabbitMqSource::consumeOne() {
 }
 
 void RabbitMqSource::keepAlive() {
-  if (!connection_.isOpen()) return;
+  if (!connection_->isOpen()) return;
   const Clock::TimePoint now = clock_.now();
   if (now - lastHeartbeat_ < std::chrono::seconds(options_.heartbeatSeconds) / 3) return;
   lastHeartbeat_ = now;
-  if (Status sent = connection_.sendHeartbeat(); !sent.isOk()) {
+  if (Status sent = connection_->sendHeartbeat(); !sent.isOk()) {
     SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
-    connection_.close(/*graceful=*/false);
-  }
-}
-
-void RabbitMqSource::handleUnexpectedFrame() {
-  amqp_frame_t frame;
-  if (amqp_simple_wait_frame(connection_.state(), &frame) != AMQP_STATUS_OK) {
-    connection_.close(/*graceful=*/false);
-    return;
-  }
-  if (frame.frame_type != AMQP_FRAME_METHOD) return;
-  switch (frame.payload.method.id) {
-    case AMQP_BASIC_ACK_METHOD:
-    case AMQP_BASIC_CANCEL_OK_METHOD: return;
-    case AMQP_BASIC_CANCEL_METHOD:
-      SLUICE_LOG_WARN("rabbitmq trigger {}: the broker cancelled the consumer (queue deleted?)", options_.triggerName);
-      connection_.close();
-      return;
-    case AMQP_CHANNEL_CLOSE_METHOD:
-    case AMQP_CONNECTION_CLOSE_METHOD:
-      SLUICE_LOG_WARN("rabbitmq trigger {}: the broker closed the channel; reconnecting", options_.triggerName);
-      connection_.close(/*graceful=*/false);
-      return;
-    default: return;
+    connection_->close(/*graceful=*/false);
   }
 }
 
@@ -244,26 +183,25 @@ void RabbitMqSource::processCompletions() {
     --outstanding_;
     // A tag from a closed connection means nothing on the new one; the broker
     // already requeued that delivery.
-    if (c.connectionGeneration != generation_ || !connection_.isOpen()) continue;
-    int rc = AMQP_STATUS_OK;
+    if (c.connectionGeneration != generation_ || !connection_->isOpen()) continue;
+    Status sent;
     switch (c.outcome) {
       case Outcome::kAcked:
-        rc = amqp_basic_ack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0);
+        sent = connection_->ack(c.deliveryTag);
         ++acked_;
         break;
       case Outcome::kRequeue:
-        rc = amqp_basic_nack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/1);
+        sent = connection_->nack(c.deliveryTag, /*requeue=*/true);
         ++nacked_;
         break;
       case Outcome::kRejected:
-        rc = amqp_basic_nack(connection_.state(), clients::AmqpConnection::kChannel, c.deliveryTag, 0, /*requeue=*/0);
+        sent = connection_->nack(c.deliveryTag, /*requeue=*/false);
         ++nacked_;
         break;
     }
-    if (rc != AMQP_STATUS_OK) {
-      SLUICE_LOG_WARN("rabbitmq trigger {}: ack/nack failed: {}; reconnecting", options_.triggerName,
-                      amqp_error_string2(rc));
-      connection_.close(/*graceful=*/false);
+    if (!sent.isOk()) {
+      SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
+      connection_->close(/*graceful=*/false);
       continue;  // the rest are skipped above but still counted down
     }
   }

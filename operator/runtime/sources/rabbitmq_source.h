@@ -6,20 +6,21 @@
 // attempts are exhausted and no dead-letter output took it (kRejected), so the
 // queue's own dead-letter exchange receives it. A lost connection is
 // reopened; deliveries not yet acked are redelivered by the broker.
-// The connection is owned by the source's thread: completions from other
-// threads are queued to it.
+// The connection (an AmqpConsumer: rabbitmq-c, or a test's fake) is owned by
+// the source's thread: completions from other threads are queued to it.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
-#include "clients/amqp_connection.h"
 #include "common/clock.h"
+#include "runtime/sources/amqp_consumer.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
@@ -40,7 +41,8 @@ struct RabbitMqSourceOptions {
 
 class RabbitMqSource final : public Source {
  public:
-  RabbitMqSource(RabbitMqSourceOptions options, Clock& clock);
+  // `consumer`: none makes the real one (RabbitMqConsumer) from the options.
+  RabbitMqSource(RabbitMqSourceOptions options, Clock& clock, std::unique_ptr<AmqpConsumer> consumer = nullptr);
   ~RabbitMqSource() override;
 
   const std::string& name() const override { return options_.triggerName; }
@@ -66,17 +68,15 @@ class RabbitMqSource final : public Source {
   // While not reading: a heartbeat every third of the interval, so the broker keeps the connection.
   void keepAlive();
   // The Event of a delivery: id (message id, else queue/connection/tag), headers, time, key, body.
-  Event eventOf(const amqp_envelope_t& envelope) const;
-  void handleUnexpectedFrame();
+  Event eventOf(AmqpDelivery delivery) const;
   void markDispatchStopped();
 
   RabbitMqSourceOptions options_;
   Clock& clock_;
   Clock::TimePoint lastHeartbeat_{};  // sent by keepAlive(), on the source thread
   EventDispatcher* dispatcher_ = nullptr;
-  clients::AmqpConnection connection_;  // owned by the source thread after start()
-  uint64_t generation_ = 0;             // bumped on every reconnect: tags of older connections are void
-  std::string consumerTag_;
+  std::unique_ptr<AmqpConsumer> connection_;  // owned by the source thread after start()
+  uint64_t generation_ = 0;                   // bumped on every reconnect: tags of older connections are void
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_

@@ -11,13 +11,20 @@ if libs=$(ldd "$operator" | grep -iE 'libpython|libarchive'); then
   echo "$libs" >&2
   exit 1
 fi
+# One HTTP server (http/http_server.h) serves its probes and /metrics: no
+# civetweb, which prometheus-cpp's pull library (its Exposer) would bring.
+if libs=$(ldd "$operator" | grep -iE 'prometheus-cpp-pull|civetweb'); then
+  echo "FAIL: sluice-operator loads a second HTTP server:" >&2
+  echo "$libs" >&2
+  exit 1
+fi
 if [[ -f $build/build.ninja ]]; then
   line=$(awk '/^build sluice-operator:/{f=1} f&&/LINK_LIBRARIES/{print; exit}' "$build/build.ninja")
   [[ -n $line ]] || { echo "FAIL: no link line for sluice-operator in build.ninja" >&2; exit 1; }
-  if bad=$(tr ' ' '\n' <<<"$line" | grep -E 'libpython|libarchive|libsluice_runtime'); then
+  if bad=$(tr ' ' '\n' <<<"$line" | grep -E 'libpython|libarchive|libsluice_runtime|prometheus-cpp-pull'); then
     echo "FAIL: sluice-operator's link line carries runtime libraries:" >&2
     echo "$bad" >&2
     exit 1
   fi
 fi
-echo "PASS: sluice-operator links neither libpython, libarchive nor the runtime library"
+echo "PASS: sluice-operator links neither libpython, libarchive, the runtime library nor prometheus-cpp-pull"

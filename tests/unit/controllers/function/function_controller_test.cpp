@@ -4,6 +4,11 @@
 #include "controllers/function/function_controller.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <sstream>
 
 #include "api/function.h"
 #include "api/pods.h"
@@ -29,6 +34,7 @@ class RecordingReplicaControl final : public platform::ReplicaControl {
   Status specialize(const json& pod, const std::string& configuration) override {
     specialized.push_back(pod["metadata"]["name"]);
     configurations.push_back(json::parse(configuration));
+    if (whileSpecializing) whileSpecializing();
     return specializeResult;
   }
   Status invoke(const json& pod, const std::string&, const std::string&, const std::string&) override {
@@ -40,6 +46,7 @@ class RecordingReplicaControl final : public platform::ReplicaControl {
   std::vector<std::string> invoked;
   std::vector<json> configurations;
   Status specializeResult = Status::ok();
+  std::function<void()> whileSpecializing;  // e.g. moves the clock, as a slow /specialize would
 };
 
 json readyPod(json pod, const std::string& ip) {
@@ -56,7 +63,8 @@ class FunctionControllerTest : public ::testing::Test {
         expectations(clock),
         events(client, "sluice-operator", clock),
         tokens(client, {}, clock),
-        platform({"sluice/runtime-python:test"}, client, {functions, pods}, expectations, events, tokens, &replicas),
+        platform({"sluice/runtime-python:test", 0, {}, "sluice-operator", &clock}, client, {functions, pods},
+                 expectations, events, tokens, &replicas),
         controller(client, {functions, triggers}, platform, events, clock),
         warmPools({"sluice/runtime-python:test"}, client, functions, triggers, pods, expectations, tokens, clock) {}
 
@@ -295,6 +303,28 @@ TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) 
   EXPECT_EQ(token->previousControl, "");
   controller.reconcile("ns/echo");
   EXPECT_EQ(client.callCount("create", "secrets"), 1);
+}
+
+// The adoption trace (bench/cold_start joins it with the runtime's) is timed
+// on the platform's clock: here only /specialize takes time, 40 ms of it.
+TEST_F(FunctionControllerTest, TheAdoptionTraceIsTimedOnThePlatformsClock) {
+  json spec = inlineCode();
+  spec["scaling"] = {{"warmPool", {{"size", 1}}}};
+  addFunction(spec);
+  ASSERT_TRUE(warmPools.reconcile("ns").status.isOk());
+  syncPods();
+  replicas.whileSpecializing = [this] { clock.advance(std::chrono::milliseconds(40)); };
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  setDesired(1);
+  controller.reconcile("ns/echo");
+  spdlog::default_logger()->sinks().pop_back();
+  ASSERT_EQ(replicas.specialized.size(), 1u);
+  EXPECT_NE(log.str().find("adopted warm pod " + replicas.specialized[0]), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("pod chosen +0.0 ms, relabel PATCH +0.0 ms, /specialize answered +40.0 ms)"),
+            std::string::npos)
+      << log.str();
 }
 
 TEST_F(FunctionControllerTest, WarmPoolFillsThenScaleFromZeroAdoptsAWarmPodAndThePoolRefills) {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/free_port.h"
+#include "fakes/fake_clock.h"
 
 namespace sluice::runtime {
 namespace {
@@ -101,7 +102,7 @@ class RawConnection {
 
 class ControlServerConnectionsTest : public ::testing::Test {
  protected:
-  void start(std::chrono::milliseconds quiet, std::chrono::milliseconds lingerMax) {
+  void start(std::chrono::milliseconds quiet, std::chrono::milliseconds lingerMax, Clock* clock = &realClock()) {
     for (int tries = 0; tries < 5; ++tries) {
       // port_ is the data port: /invoke lives there.
       port_ = freeLoopbackPort();
@@ -114,6 +115,7 @@ class ControlServerConnectionsTest : public ::testing::Test {
       options.invokeTokens = {"invoke-token"};
       options.closeQuietPeriod = quiet;
       options.closeLingerMax = lingerMax;
+      options.clock = clock;
       server_ = std::make_unique<ControlServer>(options, hooks_);
       if (server_->start().isOk()) return;
     }
@@ -189,6 +191,30 @@ TEST_F(ControlServerConnectionsTest, StopDoesNotWaitWhenNoInvocationCame) {
   const auto began = std::chrono::steady_clock::now();
   server_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - began, 4000ms);
+}
+
+// The quiet period is measured, and waited, on the server's clock: stop()
+// returns exactly when the clock reaches the last /invoke plus the quiet period.
+TEST_F(ControlServerConnectionsTest, StopWaitsForAQuietInvokeOnTheServersClock) {
+  testing::FakeClock clock;
+  start(1000ms, 10000ms, &clock);
+  EXPECT_EQ(RawConnection(port_).post("/invoke", "{}").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server_->stop();
+    stopped = true;
+  });
+  clock.waitForSleepers(1);  // stop() waits on the fake clock, not on real time
+  clock.advance(999ms);
+  // Still listening: the call is taken, and restarts the quiet period.
+  const std::string answer = RawConnection(port_).post("/invoke", "{}");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+  clock.advance(999ms);
+  EXPECT_FALSE(stopped) << "stop() returned 1 ms before the quiet period after the last /invoke";
+  clock.advance(1ms);
+  stopper.join();
+  EXPECT_TRUE(stopped);
+  EXPECT_FALSE(RawConnection(port_).connected()) << "the listener is closed";
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+// AmqpConsumer: the little RabbitMqSource needs of a broker, as a seam, so the
+// source's bookkeeping (ack only after the delivery loop's ack, nack with or
+// without requeue, tags void after a reconnect, redelivery of what was unacked
+// when a connection dropped) is unit-tested over an in-memory fake
+// (tests/fakes/fake_amqp_consumer.h). The real one is RabbitMqConsumer
+// (rabbitmq_consumer.h), over the rabbitmq-c client.
+//
+// One connection with one channel consuming one queue with manual acks. Not
+// thread-safe: the source's thread owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "runtime/core/event.h"
+
+namespace sluice::runtime {
+
+// One message as the broker delivered it.
+struct AmqpDelivery {
+  uint64_t deliveryTag = 0;  // valid on the connection that delivered it only
+  bool redelivered = false;
+  std::string messageId;                    // "" when the message has none
+  Headers headers;                          // the message's headers table
+  std::optional<int64_t> timestampSeconds;  // the timestamp property, when set
+  std::string routingKey;
+  std::string body;
+};
+
+enum class ConsumeResult {
+  kDelivery,  // `delivery` holds the next message
+  kNothing,   // nothing arrived in time (or only a frame the consumer handled itself)
+  kClosed,    // the connection is gone (closed by the broker, or broken): open() again
+};
+
+class AmqpConsumer {
+ public:
+  virtual ~AmqpConsumer() = default;
+
+  // Connects, sets the prefetch (basic.qos) and starts consuming the queue
+  // (declaring it first when the consumer was made to). The error names the
+  // queue or the broker, never the password.
+  virtual Status open() = 0;
+  virtual bool isOpen() const = 0;
+  // graceful: with the AMQP closing handshake (acks sent before are processed
+  // first); false when the socket is broken. Deliveries not acked are requeued
+  // by the broker.
+  virtual void close(bool graceful) = 0;
+
+  // Waits up to `timeout` for the next delivery.
+  virtual ConsumeResult consume(std::chrono::milliseconds timeout, AmqpDelivery& delivery) = 0;
+  // basic.ack / basic.nack of one delivery of the open connection.
+  virtual Status ack(uint64_t deliveryTag) = 0;
+  virtual Status nack(uint64_t deliveryTag, bool requeue) = 0;
+  // basic.cancel: no new deliveries; those already here can still be acked.
+  virtual void cancel() = 0;
+  // A heartbeat frame, for while the source holds back from reading.
+  virtual Status sendHeartbeat() = 0;
+};
+
+}  // namespace sluice::runtime

@@ -1,0 +1,43 @@
+// RabbitMqConsumer: the AmqpConsumer of RabbitMqSource over the rabbitmq-c
+// client (clients/amqp_connection.h). Owned and used by one thread.
+#pragma once
+
+#include <string>
+
+#include "clients/amqp_connection.h"
+#include "runtime/sources/amqp_consumer.h"
+
+namespace sluice::runtime {
+
+struct RabbitMqConsumerOptions {
+  std::string triggerName;  // in logs and errors
+  std::string url;          // amqp://user:password@host:port/vhost
+  std::string queue;
+  int prefetch = 10;
+  int heartbeatSeconds = 30;
+  bool declareQueue = false;  // declare the queue durable first (Sluice's own: the gateway's async invocations)
+};
+
+class RabbitMqConsumer final : public AmqpConsumer {
+ public:
+  explicit RabbitMqConsumer(RabbitMqConsumerOptions options) : options_(std::move(options)) {}
+
+  Status open() override;
+  bool isOpen() const override { return connection_.isOpen(); }
+  void close(bool graceful) override { connection_.close(graceful); }
+  ConsumeResult consume(std::chrono::milliseconds timeout, AmqpDelivery& delivery) override;
+  Status ack(uint64_t deliveryTag) override;
+  Status nack(uint64_t deliveryTag, bool requeue) override;
+  void cancel() override;
+  Status sendHeartbeat() override { return connection_.sendHeartbeat(); }
+
+ private:
+  // A frame that is not a delivery: broker cancels and closes end the connection.
+  ConsumeResult handleUnexpectedFrame();
+
+  RabbitMqConsumerOptions options_;
+  clients::AmqpConnection connection_;
+  std::string consumerTag_;
+};
+
+}  // namespace sluice::runtime
