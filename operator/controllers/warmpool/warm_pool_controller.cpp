@@ -82,14 +82,18 @@ WarmPoolController::Plan WarmPoolController::plan(const std::string& ns, std::ma
   std::lock_guard lock(mu_);
   for (auto& [name, pool] : pools) {
     // A pod the operator can no longer (or soon cannot) specialize goes, and counts as missing.
-    auto stale = std::stable_partition(pool.pods.begin(), pool.pods.end(),
-                                       [&](const json& pod) { return tokens_.staleCredentials(pod, tokens).empty(); });
-    for (auto it = stale; it != pool.pods.end(); ++it) {
-      SLUICE_LOG_INFO("warm pool {}: replacing pod {}: {}", ns, it->value("/metadata/name"_json_pointer, std::string()),
-                      tokens_.staleCredentials(*it, tokens));
-      out.deletes.push_back(*it);
+    // (Judged once per pod: the check verifies a certificate.)
+    std::vector<json> fresh;
+    for (json& pod : pool.pods) {
+      if (std::string why = tokens_.staleCredentials(pod, tokens); !why.empty()) {
+        SLUICE_LOG_INFO("warm pool {}: replacing pod {}: {}", ns,
+                        pod.value("/metadata/name"_json_pointer, std::string()), why);
+        out.deletes.push_back(std::move(pod));
+      } else {
+        fresh.push_back(std::move(pod));
+      }
     }
-    pool.pods.erase(stale, pool.pods.end());
+    pool.pods = std::move(fresh);
     const int have = static_cast<int>(pool.pods.size());
     const std::string poolKey = ns + "/" + name;
     int& last = lastCount_[poolKey];
