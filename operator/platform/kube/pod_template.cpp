@@ -35,10 +35,28 @@ json podSecurityContext() {
 }
 
 // The kubelet does not verify an HTTPS probe's certificate: the probe checks health, not identity.
-json httpProbe(const char* path, int periodSeconds, bool https) {
+json httpProbe(const char* path, int periodSeconds, bool https, int failureThreshold = 3) {
   return {{"httpGet", {{"path", path}, {"port", "control"}, {"scheme", https ? "HTTPS" : "HTTP"}}},
           {"periodSeconds", periodSeconds},
-          {"failureThreshold", 3}};
+          {"failureThreshold", failureThreshold}};
+}
+
+// Probes of the runtime container. Each probe of an HTTPS control port is a
+// TLS handshake (the kubelet keeps no connection), so the fast cadence is for
+// startup only: the startup probe asks /healthz every second until it first
+// answers, and the moment it does the kubelet runs the readiness probe at
+// once (its prober runs a pending readiness probe when a container turns
+// started); from then on /readyz every 2 s and /healthz every 10 s, as
+// before. A replica so becomes Ready within about 1 s of serving instead of
+// up to 2 s, for a few handshakes once per pod, where a 1 s readiness period
+// would double the handshakes for the pod's whole life. The startup budget
+// (30 x 1 s) is what the liveness probe gave before (3 x 10 s); /healthz, not
+// /readyz: a replica waiting for its broker is alive and must not be
+// restarted for it.
+void addProbes(json& container, bool https) {
+  container["startupProbe"] = httpProbe("/healthz", 1, https, 30);
+  container["readinessProbe"] = httpProbe("/readyz", 2, https);
+  container["livenessProbe"] = httpProbe("/healthz", 10, https);
 }
 
 // The namespace's control token (/specialize, /drain), invoke tokens
@@ -171,10 +189,9 @@ json runtimeContainer(const std::string& image, const json& spec, json env, json
                              {{"name", "data"}, {"containerPort", api::kDataPort}}})},
       {"env", std::move(env)},
       {"volumeMounts", std::move(mounts)},
-      {"readinessProbe", httpProbe("/readyz", 2, options.controlTls)},
-      {"livenessProbe", httpProbe("/healthz", 10, options.controlTls)},
       {"securityContext", hardenedContainerSecurityContext()},
   };
+  addProbes(container, options.controlTls);
   if (spec.contains("envFrom")) container["envFrom"] = spec["envFrom"];
   if (json resources = containerResources(spec, options.defaultMemory); !resources.empty()) {
     container["resources"] = resources;

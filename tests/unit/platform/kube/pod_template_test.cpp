@@ -62,6 +62,37 @@ TEST(PodTemplateTest, OwnedLabelledAndHardened) {
   EXPECT_EQ(spec["terminationGracePeriodSeconds"], 45);
 }
 
+// Fast to Ready, cheap after: a 1 s startup probe on /healthz until the
+// runtime serves (the kubelet then runs the readiness probe at once), then
+// readiness every 2 s and liveness every 10 s, as each probe of a TLS
+// control port is a handshake. Warm pods are built from the same container.
+TEST(PodTemplateTest, ProbesStartupEverySecondThenReadinessEveryTwoSeconds) {
+  const json fn = function({{"code", {{"inline", "def main_handler(e, c): return e"}}}});
+  auto pod = podFor(fn);
+  ASSERT_TRUE(pod.isOk()) << pod.status().toString();
+  auto rendered = spec::renderRuntimeConfig(fn, {});
+  ASSERT_TRUE(rendered.isOk());
+  auto warm = buildWarmPod(fn, *rendered, kOptions);
+  ASSERT_TRUE(warm.isOk()) << warm.status().toString();
+  for (const json* built : {&*pod, &*warm}) {
+    const json& c = (*built)["spec"]["containers"][0];
+    EXPECT_EQ(c["startupProbe"]["httpGet"]["path"], "/healthz");
+    EXPECT_EQ(c["startupProbe"]["httpGet"]["port"], "control");
+    EXPECT_EQ(c["startupProbe"]["periodSeconds"], 1);
+    EXPECT_EQ(c["startupProbe"]["failureThreshold"], 30) << "30 s to start, as 3 liveness periods of 10 s gave";
+    EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    EXPECT_EQ(c["readinessProbe"]["periodSeconds"], 2);
+    EXPECT_EQ(c["readinessProbe"]["failureThreshold"], 3);
+    EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    EXPECT_EQ(c["livenessProbe"]["periodSeconds"], 10);
+  }
+  PodTemplateOptions tls = kOptions;
+  tls.controlTls = true;
+  auto https = podFor(fn, {}, tls);
+  ASSERT_TRUE(https.isOk());
+  EXPECT_EQ((*https)["spec"]["containers"][0]["startupProbe"]["httpGet"]["scheme"], "HTTPS");
+}
+
 // Sluice's labels win over spec.pod.labels (a Function stored before the CRD refused reserved keys
 // must not hide its pods from the operator's selectors), and reserved annotation keys are dropped.
 TEST(PodTemplateTest, WithControlTlsTheRuntimeTakesTheCertificateFromTheTokenSecretAndProbesUseHttps) {
