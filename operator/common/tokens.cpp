@@ -122,15 +122,14 @@ InvokeKeys InvokeKeyRing::keys() const {
     SLUICE_LOG_INFO("invoke master keys changed: now key {}{}", tokenId(read->current),
                     read->previous.empty() ? std::string() : ", previous " + tokenId(read->previous));
     s.keys = *read;
-    s.generation.fetch_add(1);
+    s.generation.fetch_add(1, std::memory_order_release);
   }
   return s.keys;
 }
 
-uint64_t InvokeKeyRing::generation() const {
-  keys();  // a due re-read first
-  return state_->generation.load();
-}
+void InvokeKeyRing::refresh() const { (void)keys(); }
+
+uint64_t InvokeKeyRing::generation() const { return state_->generation.load(std::memory_order_acquire); }
 
 std::string invokeTokensFor(const InvokeKeys& keys, std::string_view ns) {
   std::string tokens = invokeTokenFor(keys.current, ns);

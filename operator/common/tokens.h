@@ -71,8 +71,14 @@ class InvokeKeyRing {
   static Result<InvokeKeyRing> open(const std::string& dir, const Clock& clock = realClock(),
                                     Clock::Duration recheck = std::chrono::seconds(10));
 
+  // Reads the folder again first when a recheck is due (as refresh()).
   InvokeKeys keys() const;
-  // Moves on every change of the keys, so a cache of derived tokens knows to go.
+  // Reads the folder again when a recheck is due: what a caller that only
+  // asks generation() on its hot path runs from a background thread instead.
+  void refresh() const;
+  // Moves on every change of the keys that keys() or refresh() has seen, so
+  // a cache of derived tokens knows to go. Reads nothing and takes no lock:
+  // one atomic load, for a request path.
   uint64_t generation() const;
 
  private:

@@ -80,6 +80,8 @@ Status Gateway::start() {
     while (realClock().sleepFor(options_.tickInterval, stop)) {
       dispatcher_.tick();
       activations_.tick();
+      // The key folder is read again here when due, never on a request's thread.
+      options_.invokeKeys.refresh();
     }
   });
   return Status::ok();

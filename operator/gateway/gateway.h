@@ -49,7 +49,8 @@ struct GatewayOptions {
   int retryAfterSeconds = 1;  // in a 503's Retry-After
   std::chrono::milliseconds tickInterval{50};
   // Each forwarded request carries its namespace's invoke tokens derived from
-  // these (X-Sluice-Invoke-Token), followed as they change; none: replicas
+  // these (X-Sluice-Invoke-Token), followed as they change (read again on
+  // the gateway's tick, off the requests' threads); none: replicas
   // refuse the gateway (401).
   InvokeKeyRing invokeKeys;
   // When set, sent for every namespace instead (the local platform: one token for all its processes).

@@ -105,6 +105,17 @@ TEST(InvokeKeyRingTest, FollowsTheFolderAtMostEveryRecheckAndKeepsTheLastGoodKey
   EXPECT_EQ(ring->generation(), first + 2);
   std::filesystem::remove_all(dir);
 
+  // generation() reads nothing (the gateway asks it per request): a due
+  // change shows only once refresh() (the gateway's tick) or keys() ran.
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "key") << "k3\n";
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_EQ(ring->generation(), first + 2);
+  ring->refresh();
+  EXPECT_EQ(ring->generation(), first + 3);
+  EXPECT_EQ(ring->keys().current, "k3");
+  std::filesystem::remove_all(dir);
+
   const InvokeKeyRing fixed("a", "b");
   EXPECT_EQ(fixed.keys().current, "a");
   EXPECT_EQ(fixed.keys().previous, "b");
