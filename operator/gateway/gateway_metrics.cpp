@@ -57,10 +57,25 @@ GatewayMetrics::~GatewayMetrics() = default;
 std::shared_ptr<prometheus::Collectable> GatewayMetrics::collector() const { return loads_; }
 
 void GatewayMetrics::observe(const std::string& ns, const std::string& function, int status, double seconds) {
-  requests_.Add({{"namespace", ns}, {"function", function}, {"code", std::to_string(status)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                 0.25,  0.5,    1,     2.5,  5,     10,   30};
-  duration_.Add({{"namespace", ns}, {"function", function}}, kBuckets).Observe(seconds);
+  prometheus::Counter* requests = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    Series& series = series_[ns + "/" + function];
+    if (!series.duration) series.duration = &duration_.Add({{"namespace", ns}, {"function", function}}, kBuckets);
+    for (const auto& [code, counter] : series.requests) {
+      if (code == status) requests = counter;
+    }
+    if (!requests) {
+      requests = &requests_.Add({{"namespace", ns}, {"function", function}, {"code", std::to_string(status)}});
+      series.requests.emplace_back(status, requests);
+    }
+    duration = series.duration;
+  }
+  requests->Increment();
+  duration->Observe(seconds);
 }
 
 }  // namespace sluice::gateway

@@ -4,7 +4,10 @@
 //   sluice_gateway_pending_requests{namespace,function}      queued, waiting for a replica
 //   sluice_gateway_in_flight_requests{namespace,function}    sent to a replica, not answered
 //   sluice_gateway_ready_replicas{namespace,function}        replicas the gateway routes to
-// The last three are read from the Dispatcher at scrape time. Thread-safe.
+// The last three are read from the Dispatcher at scrape time. The series a
+// request adds to are looked up once per Function and status and kept (a
+// Family finds a child by hashing a label map it is given, built each time).
+// Thread-safe.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -13,7 +16,11 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "gateway/dispatcher.h"
 
@@ -30,10 +37,17 @@ class GatewayMetrics {
 
  private:
   class LoadCollector;
+  // One Function's series: its duration histogram and its counter per status seen.
+  struct Series {
+    prometheus::Histogram* duration = nullptr;
+    std::vector<std::pair<int, prometheus::Counter*>> requests;
+  };
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<LoadCollector> loads_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Series> series_;  // by "namespace/function"; guarded by mu_
 };
 
 }  // namespace sluice::gateway
