@@ -121,7 +121,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
     return;
   }
   Call call;
-  call.request = invokeRequestFor(request, *route, *trigger);
+  call.request = invokeRequestFor(std::move(request), *route, *trigger);
   // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
   call.request.headers.emplace_back(kInvokeTokenHeader, invokeTokenHeader(route->ns));
   call.done = [this, respond, route = *route, started](CallResult result) {

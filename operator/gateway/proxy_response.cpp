@@ -74,11 +74,12 @@ http::ServerResponse clientResponseFrom(const UpstreamResponse& upstream) {
   return response;
 }
 
-UpstreamRequest invokeRequestFor(const http::ServerRequest& request, const Route& route, const std::string& trigger) {
+UpstreamRequest invokeRequestFor(http::ServerRequest request, const Route& route, const std::string& trigger) {
   UpstreamRequest invoke;
-  for (const auto& [name, value] : request.headers) {
+  invoke.headers.reserve(request.headers.size() + 6);
+  for (auto& [name, value] : request.headers) {
     if (isHopHeader(name) || name.rfind("x-sluice-", 0) == 0 || name.rfind("sluice.", 0) == 0) continue;
-    invoke.headers.emplace_back(name, value);
+    invoke.headers.emplace_back(std::move(name), std::move(value));
   }
   invoke.headers.emplace_back("sluice.http.method", request.method);
   invoke.headers.emplace_back("sluice.http.path", route.path);
@@ -89,7 +90,7 @@ UpstreamRequest invokeRequestFor(const http::ServerRequest& request, const Route
   if (!ip.empty()) invoke.headers.emplace_back("sluice.http.source-ip", ip);
   invoke.headers.emplace_back("X-Sluice-Trigger", trigger);
   invoke.headers.emplace_back("X-Sluice-Event-Type", "http.request");
-  invoke.body = request.body;
+  invoke.body = std::move(request.body);
   return invoke;
 }
 

@@ -22,6 +22,8 @@ http::ServerResponse clientResponseFrom(const UpstreamResponse& upstream);
 // without hop-by-hop ones and without any the client might use to pose as
 // Sluice (x-sluice-*, sluice.*), then the method, path, query and client
 // address for the runtime's HTTP event shapes and the trigger's name.
-UpstreamRequest invokeRequestFor(const http::ServerRequest& request, const Route& route, const std::string& trigger);
+// Takes the request by value: a caller done with it moves it, and its
+// headers and body are moved on rather than copied.
+UpstreamRequest invokeRequestFor(http::ServerRequest request, const Route& route, const std::string& trigger);
 
 }  // namespace sluice::gateway
