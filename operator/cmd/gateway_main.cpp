@@ -30,6 +30,7 @@
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
 #include "gateway/route_table.h"
+#include "http/io_pool.h"
 #include "kube/informer.h"
 #include "kube/kube_client.h"
 #include "sluice/version.h"
@@ -72,7 +73,8 @@ void addFlags(CLI::App& app, GatewayFlags& f) {
                  "From reading a request to the replica's answer, queueing included; then 504")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  app.add_option("--threads", f.options.threads, "Threads serving connections")
+  app.add_option("--threads", f.options.threads,
+                 "Event loops (one thread each) serving connections and their calls to replicas")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--replica-port", f.replicaPort, "Port on which replicas take invocations (their data port)")
@@ -128,7 +130,11 @@ int serve(GatewayFlags& f, sigset_t& signals) {
   sluice::kube::Informer triggers(*connected->client, sluice::spec::kTriggers, scope, clock);
   sluice::kube::Informer pods(*connected->client, sluice::kube::resources::kPods, podScope, clock);
 
-  sluice::gateway::BeastUpstream upstream(f.upstream);
+  // One set of event loops for the public listener and the calls to replicas: a request is read, forwarded,
+  // answered and written back on one thread (http/io_pool.h).
+  sluice::http::IoPool loops(f.options.threads, "gateway");
+  f.options.ioPool = &loops;
+  sluice::gateway::BeastUpstream upstream(f.upstream, &loops);
   sluice::gateway::Dispatcher dispatcher(f.dispatch, upstream, clock);
   sluice::gateway::RouteTable routes(dispatcher, functions, triggers, pods, f.replicaPort);
   auto registry = std::make_shared<prometheus::Registry>();
@@ -158,6 +164,8 @@ int serve(GatewayFlags& f, sigset_t& signals) {
   sigwait(&signals, &received);
   SLUICE_LOG_INFO("sluice-gateway: received signal {}, stopping", received);
   gateway.stop();
+  // No call completes after this, so none reaches the Dispatcher as it goes.
+  loops.stop();
   pods.stop();
   triggers.stop();
   functions.stop();

@@ -1,12 +1,12 @@
 #include "gateway/beast_upstream.h"
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "gateway/connection_pool.h"
+#include "http/io_pool.h"
 
 #include <algorithm>
 #include <cctype>
@@ -145,33 +145,36 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 class BeastUpstream::Impl {
  public:
-  explicit Impl(BeastUpstreamOptions options)
+  Impl(BeastUpstreamOptions options, http::IoPool* pool)
       : options_(std::move(options)),
-        work_(asio::make_work_guard(io_)),
-        pool_(options_.idleConnectionsPerReplica, options_.maxIdle) {
-    for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+        ownPool_(pool ? nullptr : std::make_unique<http::IoPool>(options_.threads, "gateway upstream")),
+        pool_(pool ? *pool : *ownPool_) {
+    // One ConnectionPool per loop: a kept-alive connection is bound to the loop it was made on.
+    for (std::size_t i = 0; i < pool_.size(); ++i) {
+      connections_.push_back(std::make_unique<ConnectionPool>(options_.idleConnectionsPerReplica, options_.maxIdle));
+    }
   }
   ~Impl() {
-    work_.reset();
-    io_.stop();
-    for (auto& thread : threads_) thread.join();
+    if (ownPool_) ownPool_->stop();
   }
 
   BeastUpstreamOptions options_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  ConnectionPool pool_;  // after io_: its connections go first
-  std::vector<std::thread> threads_;
+  std::unique_ptr<http::IoPool> ownPool_;  // before connections_: their sockets close while its loops exist
+  http::IoPool& pool_;
+  std::vector<std::unique_ptr<ConnectionPool>> connections_;
 };
 
-BeastUpstream::BeastUpstream(BeastUpstreamOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+BeastUpstream::BeastUpstream(BeastUpstreamOptions options, http::IoPool* pool)
+    : impl_(std::make_unique<Impl>(std::move(options), pool)) {}
 
 BeastUpstream::~BeastUpstream() = default;
 
 void BeastUpstream::forward(const std::string& address, const UpstreamRequest& request,
                             std::chrono::milliseconds timeout, std::function<void(UpstreamResult)> done) {
-  std::make_shared<Exchange>(impl_->io_, impl_->pool_, impl_->options_, std::move(done))
-      ->start(address, request, timeout);
+  // The loop of the calling thread (the one that read the client's request), else the next.
+  asio::io_context& loop = impl_->pool_.currentOrNext();
+  ConnectionPool& connections = *impl_->connections_[impl_->pool_.indexOf(loop)];
+  std::make_shared<Exchange>(loop, connections, impl_->options_, std::move(done))->start(address, request, timeout);
 }
 
 }  // namespace sluice::gateway

@@ -7,6 +7,11 @@
 // anything failing after the request was written is kFailed or kTimedOut.
 // A 503 with X-Sluice-Not-Handled (the runtime refusing all invocations, e.g.
 // while it drains) is kRefused, and that replica's idle connections are dropped.
+// It runs on event loops of an http::IoPool: one it owns (`threads` loops),
+// or the gateway's, shared with the server the requests come in on; then a
+// call runs on the loop of the thread that forwards it (the loop that read
+// the client's request), over kept-alive connections of that loop, so a
+// request and its answer never change threads (io_pool.h).
 // Thread-safe; destroy after every call has ended.
 #pragma once
 
@@ -16,10 +21,14 @@
 
 #include "gateway/upstream.h"
 
+namespace sluice::http {
+class IoPool;
+}  // namespace sluice::http
+
 namespace sluice::gateway {
 
 struct BeastUpstreamOptions {
-  int threads = 2;
+  int threads = 2;  // loops of its own pool, when it is given none
   std::chrono::milliseconds connectTimeout{1000};
   std::size_t maxResponseBytes = 64 * 1024 * 1024;
   std::string invokePath = "/invoke";
@@ -35,7 +44,8 @@ struct BeastUpstreamOptions {
 
 class BeastUpstream final : public Upstream {
  public:
-  explicit BeastUpstream(BeastUpstreamOptions options = {});
+  // `pool`: the loops to run on (outliving this), else a pool of its own.
+  explicit BeastUpstream(BeastUpstreamOptions options = {}, http::IoPool* pool = nullptr);
   ~BeastUpstream() override;
   void forward(const std::string& address, const UpstreamRequest& request, std::chrono::milliseconds timeout,
                std::function<void(UpstreamResult)> done) override;

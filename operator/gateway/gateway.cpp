@@ -55,6 +55,7 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
   publicOptions.bindAddress = options_.listenAddress;
   publicOptions.maxBodyBytes = options_.maxBodyBytes;
   publicOptions.threads = options_.threads;
+  publicOptions.ioPool = options_.ioPool;
   publicOptions.name = "gateway";
   public_ = std::make_unique<http::HttpServer>(
       publicOptions,

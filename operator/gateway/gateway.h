@@ -46,6 +46,9 @@ struct GatewayOptions {
   std::string domain;  // routes Host <function>.<namespace>.<domain> too; empty: path routes only
   std::size_t maxBodyBytes = 6 * 1024 * 1024;
   int threads = 2;
+  // Set: the public listener runs on these loops (shared with the
+  // BeastUpstream, so a request stays on one thread), not `threads` of its own.
+  http::IoPool* ioPool = nullptr;
   int retryAfterSeconds = 1;  // in a 503's Retry-After
   std::chrono::milliseconds tickInterval{50};
   // Each forwarded request carries its namespace's invoke tokens derived from

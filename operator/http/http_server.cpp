@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "common/logging.h"
+#include "http/io_pool.h"
 
 namespace sluice::http {
 
@@ -108,7 +109,10 @@ class Connection {
 class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
  public:
   Impl(HttpServerOptions options, RequestHandler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(io_) {}
+      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(nextLoop()) {}
+
+  // Where the next connection runs: the pool's loops in turn, else the server's own io_context.
+  asio::io_context& nextLoop() { return options_.ioPool ? options_.ioPool->next() : io_; }
 
   Status start();
   void stop(std::chrono::milliseconds grace);
@@ -135,6 +139,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> inHandler_{0};
   std::atomic<std::uint64_t> nextSession_{0};
+  std::atomic<bool> started_{false};
   int port_ = 0;
 
   asio::io_context io_;
@@ -372,7 +377,8 @@ Status HttpServer::Impl::start() {
     return unavailable(options_.name + " on " + address + ": " + e.what());
   }
   accept();
-  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+  started_ = true;
+  for (int i = 0; !options_.ioPool && i < std::max(1, options_.threads); ++i) {
     threads_.emplace_back([this] {
       try {
         io_.run();
@@ -386,18 +392,19 @@ Status HttpServer::Impl::start() {
 }
 
 void HttpServer::Impl::accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || self->stopping_) return;
-    if (!ec) {
-      const std::uint64_t id = ++self->nextSession_;
-      if (self->tls_) {
-        self->serve<beast::ssl_stream<beast::tcp_stream>>(id, std::move(socket), *self->tls_);
-      } else {
-        self->serve<beast::tcp_stream>(id, std::move(socket));
-      }
-    }
-    self->accept();
-  });
+  acceptor_.async_accept(asio::make_strand(nextLoop()),
+                         [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                           if (ec == asio::error::operation_aborted || self->stopping_) return;
+                           if (!ec) {
+                             const std::uint64_t id = ++self->nextSession_;
+                             if (self->tls_) {
+                               self->serve<beast::ssl_stream<beast::tcp_stream>>(id, std::move(socket), *self->tls_);
+                             } else {
+                               self->serve<beast::tcp_stream>(id, std::move(socket));
+                             }
+                           }
+                           self->accept();
+                         });
 }
 
 template <class Stream, class... StreamArguments>
@@ -434,6 +441,8 @@ void HttpServer::Impl::stop(std::chrono::milliseconds grace) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(1), [this] { return sessions_.empty(); });
   }
+  // On a pool, its loops go on running what the closes left queued.
+  if (options_.ioPool) return;
   io_.stop();
   for (auto& thread : threads_) {
     if (thread.joinable()) thread.join();
@@ -455,7 +464,7 @@ Status HttpServer::start() { return impl_->start(); }
 int HttpServer::port() const { return impl_->port_; }
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
-  if (impl_->threads_.empty()) {
+  if (!impl_->started_) {
     impl_->stopping_ = true;
     return;
   }

@@ -30,6 +30,8 @@
 
 namespace sluice::http {
 
+class IoPool;
+
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct ServerRequest {
@@ -62,6 +64,11 @@ struct HttpServerOptions {
   // Unset: maxBodyBytes for every request.
   std::function<std::size_t(const std::string& method, const std::string& target)> bodyLimitFor = nullptr;
   int threads = 2;
+  // Set: the server runs on these event loops (its connections spread over
+  // them in turn) instead of `threads` of its own, so a client on the same
+  // pool can serve a request's upstream call on the thread that read it
+  // (io_pool.h). The pool outlives the server.
+  IoPool* ioPool = nullptr;
   // How long a kept-alive connection may sit idle, and how long reading one
   // request may take, before the connection is closed.
   std::chrono::milliseconds idleTimeout{60'000};
