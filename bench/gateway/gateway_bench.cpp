@@ -3,8 +3,13 @@
 // sluice-gateway, in alternating rounds of one run. Closed loop: C
 // connections (kept alive), each sending its next request when the last is
 // answered, for S seconds per round. Prints JSON: per target the p50/p99
-// latency (ms) and requests per second over all rounds, and the ratios.
-// Usage: sluice_bench_gateway DIRECT_URL GATEWAY_URL TRIGGER [CONNECTIONS] [SECONDS] [ROUNDS]
+// latency (ms) and requests per second over all rounds, and the ratios, and
+// the same per round (each gateway round next to the direct round beside it).
+// SERVICE_MS > 0 asks the handler to take that long (each body carries
+// "sleepMs", which bench/gateway/run.sh's handler sleeps): throughput is then
+// bounded by the replica, as on a cluster where it has its own cores, rather
+// than by the CPU the client, gateway and replica share here.
+// Usage: sluice_bench_gateway DIRECT_URL GATEWAY_URL TRIGGER [CONNECTIONS] [SECONDS] [ROUNDS] [SERVICE_MS]
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -39,6 +44,12 @@ struct Target {
   double seconds = 0;
 };
 
+// One round of one target: its own latency percentiles and rate.
+struct RoundFigures {
+  double p50Ms = 0;
+  double requestsPerSecond = 0;
+};
+
 Target parse(const std::string& name, const std::string& url) {
   Target target;
   target.name = name;
@@ -51,8 +62,16 @@ Target parse(const std::string& name, const std::string& url) {
   return target;
 }
 
-// One round: `connections` threads against `target` for `seconds`.
-void round(Target& target, int connections, int seconds) {
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
+}
+
+// One round: `connections` threads against `target` for `seconds`, each body asking for `serviceMs`.
+RoundFigures round(Target& target, int connections, int seconds, int serviceMs) {
+  const size_t firstLatency = target.latenciesMs.size();
+  const long firstRequests = target.requests;
   std::mutex mu;
   std::atomic<long> errors{0};
   const auto end = Clock::now() + std::chrono::seconds(seconds);
@@ -72,7 +91,8 @@ void round(Target& target, int connections, int seconds) {
         beast::http::request<beast::http::string_body> request(beast::http::verb::post, target.path, 11);
         request.set(beast::http::field::host, target.host);
         for (const auto& [k, v] : target.headers) request.set(k, v);
-        request.body() = "{\"id\":\"" + std::to_string(c) + "-" + std::to_string(++sequence) + "\"}";
+        request.body() = "{\"id\":\"" + std::to_string(c) + "-" + std::to_string(++sequence) + "\"" +
+                         (serviceMs > 0 ? ",\"sleepMs\":" + std::to_string(serviceMs) : std::string()) + "}";
         request.keep_alive(true);
         request.prepare_payload();
         const auto sent = Clock::now();
@@ -103,23 +123,26 @@ void round(Target& target, int connections, int seconds) {
   }
   for (auto& t : threads) t.join();
   target.errors += errors;
-  target.seconds += std::chrono::duration<double>(Clock::now() - started).count();
-}
-
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  target.seconds += elapsed;
+  RoundFigures figures;
+  figures.p50Ms = percentile(std::vector<double>(target.latenciesMs.begin() + static_cast<std::ptrdiff_t>(firstLatency),
+                                                 target.latenciesMs.end()),
+                             0.50);
+  figures.requestsPerSecond = static_cast<double>(target.requests - firstRequests) / elapsed;
+  return figures;
 }
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: sluice_bench_gateway DIRECT_URL GATEWAY_URL TRIGGER [CONNECTIONS] [SECONDS] [ROUNDS]\n";
+    std::cerr << "usage: sluice_bench_gateway DIRECT_URL GATEWAY_URL TRIGGER [CONNECTIONS] [SECONDS] [ROUNDS] "
+                 "[SERVICE_MS]\n";
     return 2;
   }
   const int connections = argc > 4 ? std::stoi(argv[4]) : 8;
   const int seconds = argc > 5 ? std::stoi(argv[5]) : 5;
   const int rounds = argc > 6 ? std::stoi(argv[6]) : 3;
+  const int serviceMs = argc > 7 ? std::stoi(argv[7]) : 0;
   Target direct = parse("direct", argv[1]);
   // What the gateway adds to a POST / (proxy_response.cpp), so the handler sees the same event.
   direct.headers = {{"content-type", "application/json"},
@@ -133,26 +156,36 @@ int main(int argc, char** argv) {
   Target gateway = parse("gateway", argv[2]);
   gateway.headers = {{"content-type", "application/json"}};
   // Warm both paths (interpreter, connections), then alternate so drift hits both.
-  round(direct, connections, 1);
-  round(gateway, connections, 1);
+  round(direct, connections, 1, serviceMs);
+  round(gateway, connections, 1, serviceMs);
   for (Target* t : {&direct, &gateway}) {
     t->latenciesMs.clear();
     t->requests = t->errors = 0;
     t->seconds = 0;
   }
+  nlohmann::json perRound = nlohmann::json::array();
   for (int r = 0; r < rounds; ++r) {
+    RoundFigures d, g;
     if (r % 2 == 0) {
-      round(direct, connections, seconds);
-      round(gateway, connections, seconds);
+      d = round(direct, connections, seconds, serviceMs);
+      g = round(gateway, connections, seconds, serviceMs);
     } else {
-      round(gateway, connections, seconds);
-      round(direct, connections, seconds);
+      g = round(gateway, connections, seconds, serviceMs);
+      d = round(direct, connections, seconds, serviceMs);
     }
+    perRound.push_back({{"direct_p50_ms", d.p50Ms},
+                        {"gateway_p50_ms", g.p50Ms},
+                        {"added_p50_ms", g.p50Ms - d.p50Ms},
+                        {"direct_requests_per_s", d.requestsPerSecond},
+                        {"gateway_requests_per_s", g.requestsPerSecond},
+                        {"throughput_gateway_vs_direct", g.requestsPerSecond / d.requestsPerSecond}});
   }
   nlohmann::json out;
   out["connections"] = connections;
   out["seconds_per_round"] = seconds;
   out["rounds"] = rounds;
+  out["service_ms"] = serviceMs;
+  out["per_round"] = perRound;
   for (Target* t : {&direct, &gateway}) {
     out[t->name] = {{"requests", t->requests},
                     {"errors", t->errors},

@@ -3,8 +3,16 @@
 # apiserver + KWOK of tests/env (a real sluice-runtime stands in for the pod,
 # on its IP), the same trivial handler called directly on the replica's
 # /invoke and through sluice-gateway, alternating rounds in one run
-# (sluice_bench_gateway). Writes bench/results/gateway.json.
-# Usage: bench/gateway/run.sh [CONNECTIONS] [SECONDS] [ROUNDS]   (default 8 5 3).
+# (sluice_bench_gateway), in two variants:
+#   cpu_bound:       the handler answers at once; client, gateway and replica
+#                    share this machine's cores, so the throughput ratio is
+#                    mostly the gateway's CPU per request;
+#   service_time_Nms: the handler takes N ms (SERVICE_MS, default 5), so the
+#                    replica bounds throughput, as on a cluster where it has
+#                    cores of its own.
+# Writes bench/results/${SLUICE_BENCH_RESULT:-gateway}.json, with the load
+# average before and after each variant.
+# Usage: bench/gateway/run.sh [CONNECTIONS] [SECONDS] [ROUNDS] [SERVICE_MS]   (default 8 5 5 5).
 # Needs `bash tests/env/up.sh kube` and the binaries of SLUICE_BENCH_BUILD_DIR
 # (make bench: Release) or build/; SLUICE_GATEWAY_BINARY picks another
 # sluice-gateway (e.g. a Release one while the rest is a Quick build).
@@ -32,7 +40,11 @@ spec:
   concurrency: 8
   code:
     inline: |
+      import json, time
       def main_handler(event, context):
+          data = event.get("data")
+          if isinstance(data, str) and "sleepMs" in data:
+              time.sleep(json.loads(data)["sleepMs"] / 1000)
           return "ok"
   scaling: {minReplicas: 1, maxReplicas: 1}
 ---
@@ -53,10 +65,22 @@ answers() { [[ $(curl -s -X POST "http://127.0.0.1:$gw_port/$ns/echo/" -d '{}') 
 poll 60 answers
 
 mkdir -p "$root/bench/results"
-SLUICE_BENCH_INVOKE_TOKEN=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d) \
-  "$bench" "http://$ip:8080/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${1:-8}" "${2:-5}" "${3:-3}" |
-  jq --arg when "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg build "$SLUICE_BUILD_DIR" \
-    --arg gateway "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    '. + {measured: $when, build_dir: $build, gateway_binary: $gateway, host_cpus: '"$(nproc)"', load_average_before: $load}' \
-    >"$root/bench/results/gateway.json"
-cat "$root/bench/results/gateway.json"
+export SLUICE_BENCH_INVOKE_TOKEN
+SLUICE_BENCH_INVOKE_TOKEN=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' | base64 -d)
+service_ms=${4:-5}
+# variant SERVICE_MS [CONNECTIONS] [SECONDS] [ROUNDS]: one run of the bench, with the load average around it.
+variant() {
+  local before out
+  before=$(cut -d' ' -f1-3 /proc/loadavg)
+  out=$("$bench" "http://$ip:8080/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${2:-8}" "${3:-5}" "${4:-5}" "$1")
+  jq --arg before "$before" --arg after "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '. + {load_average_before: $before, load_average_after: $after}' <<<"$out"
+}
+cpu_bound=$(variant 0 "$@")
+with_service=$(variant "$service_ms" "$@")
+jq -n --argjson cpu "$cpu_bound" --argjson svc "$with_service" --arg svcname "service_time_${service_ms}ms" \
+  --arg when "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg build "$SLUICE_BUILD_DIR" \
+  --arg gateway "${SLUICE_GATEWAY_BINARY:-$SLUICE_BUILD_DIR/sluice-gateway}" --arg commit "$(git -C "$root" rev-parse --short HEAD)" \
+  '{measured: $when, commit: $commit, build_dir: $build, gateway_binary: $gateway, host_cpus: '"$(nproc)"',
+    cpu_bound: $cpu, ($svcname): $svc}' >"$root/bench/results/${SLUICE_BENCH_RESULT:-gateway}.json"
+cat "$root/bench/results/${SLUICE_BENCH_RESULT:-gateway}.json"
