@@ -396,6 +396,41 @@ void addScalerFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
+// Where the gateways are, and how Functions at zero hear of waiting requests.
+void addGatewayFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--gateway-url", f.gatewayUrl,
+                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
+      ->envname("SLUICE_GATEWAY_URL");
+  app.add_option("--gateway-domain", f.gatewayDomain,
+                 "The gateway's --domain: status.url is <scheme>://<function>.<namespace>.<domain>")
+      ->envname("SLUICE_GATEWAY_DOMAIN");
+  app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
+                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
+  app.add_option("--gateway-service", f.gatewayService,
+                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
+                 "endpoints on the port named admin");
+  app.add_flag("--no-gateway-activation-feed", f.noGatewayActivationFeed,
+               "Do not long-poll the gateways' /activations: a request held at zero waits for the Function's "
+               "at-zero poll of /loads (spec.scaling.activationIntervalMilliseconds)");
+  app.add_option("--at-zero-check-interval-ms", f.atZeroCheckIntervalMs,
+                 "Check every Function at zero this often instead of its spec.scaling.activationIntervalMilliseconds "
+                 "(0: its own); the gateways' activation feed still wakes http Functions at once")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+}
+
+// How hard the operator may press the apiserver (issue 14; chart values operator.kubeApi).
+void addKubeApiFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kube-api-qps", f.kubeApi.qps,
+                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
+                 "backs off when the apiserver answers 429, as long as its Retry-After says")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+}
+
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
@@ -429,14 +464,6 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
   app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
   app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
-  app.add_option("--kube-api-qps", f.kubeApi.qps,
-                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
-                 "backs off when the apiserver answers 429, as long as its Retry-After says")
-      ->check(CLI::Range(0.0, 100000.0))
-      ->capture_default_str();
-  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
   app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
                  "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
@@ -456,27 +483,10 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
   app.add_option("--watch-namespace", f.watchNamespace,
                  "Manage Functions and Triggers of these namespaces only, comma-separated (default: all namespaces)");
-  app.add_option("--gateway-url", f.gatewayUrl,
-                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
-      ->envname("SLUICE_GATEWAY_URL");
-  app.add_option("--gateway-domain", f.gatewayDomain,
-                 "The gateway's --domain: status.url is <scheme>://<function>.<namespace>.<domain>")
-      ->envname("SLUICE_GATEWAY_DOMAIN");
-  app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
-                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
-  app.add_option("--gateway-service", f.gatewayService,
-                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
-                 "endpoints on the port named admin");
-  app.add_flag("--no-gateway-activation-feed", f.noGatewayActivationFeed,
-               "Do not long-poll the gateways' /activations: a request held at zero waits for the Function's "
-               "at-zero poll of /loads (spec.scaling.activationIntervalMilliseconds)");
-  app.add_option("--at-zero-check-interval-ms", f.atZeroCheckIntervalMs,
-                 "Check every Function at zero this often instead of its spec.scaling.activationIntervalMilliseconds "
-                 "(0: its own); the gateways' activation feed still wakes http Functions at once")
-      ->check(CLI::Range(0, 3'600'000))
-      ->capture_default_str();
+  addGatewayFlags(app, f);
   addScalerFlags(app, f);
   addTokenFlags(app, f);
+  addKubeApiFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
