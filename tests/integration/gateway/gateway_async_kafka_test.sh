@@ -5,7 +5,8 @@
 # the topic's lag wakes the Function, and every invocation lands in the
 # Function's output (a Kafka topic) with the method, path, query and body it
 # was sent with — none lost; a poison one (the handler raises) lands in the
-# dead letter with the handler's error after spec.retry.maxAttempts.
+# dead letter with the handler's error after spec.retry.maxAttempts. The
+# gateway's /loads counts the 202s in the Function's requestsPerSecond.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR KAFKA_BOOTSTRAP KAFKA_TOPICS
 source "$(dirname "$0")/gateway_lib.sh"
@@ -77,7 +78,11 @@ for i in $(seq 2 200); do
 done
 status=$(post_event '{"id": 999, "poison": true}')
 [[ $status == 202 ]] || fail_with_logs "poison call: HTTP $status"
-echo "[step] 201 asynchronous calls answered 202 with a request id"
+rate=$(curl -sf "http://127.0.0.1:$gw_admin/loads" |
+  jq -r --arg ns "$ns" '.functions[] | select(.namespace == $ns and .name == "orders") | .requestsPerSecond')
+[[ -n $rate ]] && jq -e -n --argjson r "$rate" '$r > 0' >/dev/null ||
+  fail_with_logs "the gateway's /loads does not count the 202s in requestsPerSecond: '$rate'"
+echo "[step] 201 asynchronous calls answered 202 with a request id (requestsPerSecond $rate on /loads)"
 # The envelope: the request id is the record's key, method and path ride in its headers, the body is its value.
 kcat -C -b "$KAFKA_BOOTSTRAP" -t "$ns-async" -o beginning -e -q -J >"$work/async.jsonl" 2>/dev/null ||
   fail "reading topic $ns-async"
