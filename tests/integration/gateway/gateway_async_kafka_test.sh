@@ -5,7 +5,8 @@
 # the topic's lag wakes the Function, and every invocation lands in the
 # Function's output (a Kafka topic) with the method, path, query and body it
 # was sent with — none lost; a poison one (the handler raises) lands in the
-# dead letter with the handler's error after spec.retry.maxAttempts. The
+# dead letter with the handler's error after spec.retry.maxAttempts; brokers
+# that do not acknowledge give 503 + Retry-After, never a 202. The
 # gateway's /loads counts the 202s in the Function's requestsPerSecond.
 source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR KAFKA_BOOTSTRAP KAFKA_TOPICS
@@ -67,17 +68,7 @@ spec:
 YAML
 url="http://127.0.0.1:$gw_port/$ns/orders"
 post_event() { post_event_to "${2:-$url/new?src=kafka}" "$1"; } # BODY [URL]
-accepts() { [[ $(post_event '{"id": 1, "note": "order 1"}') == 202 ]]; }
-(poll 30 accepts) || fail_with_logs "async call with spec.http.async.kafka: HTTP $(post_event '{"id": 1}'): $(cat "$work/body")"
-request_id=$(accepted_request_id) || exit 1
-accepted=(1)
-for i in $(seq 2 200); do
-  status=$(post_event "{\"id\": $i, \"note\": \"order $i\"}")
-  [[ $status == 202 ]] || fail_with_logs "async call $i: HTTP $status $(cat "$work/body")"
-  accepted+=("$i")
-done
-status=$(post_event '{"id": 999, "poison": true}')
-[[ $status == 202 ]] || fail_with_logs "poison call: HTTP $status"
+post_orders 200
 rate=$(curl -sf "http://127.0.0.1:$gw_admin/loads" |
   jq -r --arg ns "$ns" '.functions[] | select(.namespace == $ns and .name == "orders") | .requestsPerSecond')
 [[ -n $rate ]] && jq -e -n --argjson r "$rate" '$r > 0' >/dev/null ||
@@ -124,4 +115,23 @@ header() { jq -r --arg name "$1" '.headers as $h | [range(0; $h | length; 2) | s
 [[ $(header x-sluice-attempts) == 2 ]] ||
   fail "the dead letter does not say 2 attempts: $(jq -c .headers "$work/dead.jsonl")"
 echo "[step] the poison call is in the dead letter with its error after 2 attempts"
+# Brokers that never acknowledge (nothing listens there): 503 + Retry-After once the confirm timeout is
+# over, not a 202 for an invocation that was not kept.
+k apply -f - >/dev/null <<YAML
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: orders-http}
+spec:
+  functionRef: {name: orders}
+  http:
+    path: /orders
+    async:
+      kafka: {bootstrapServers: ["127.0.0.1:$(free_port)"], topic: "$ns-async"}
+YAML
+refused_unkept() { [[ $(post_event '{"id": 5000}') == 503 ]]; }
+(poll 60 refused_unkept) || fail_with_logs "async call to silent brokers: HTTP $(post_event '{"id": 5000}'), expected 503"
+grep -qi '^Retry-After: 1' "$work/headers" || fail "the 503 has no Retry-After: $(cat "$work/headers")"
+grep -q 'the invocation could not be kept (kafka topic .*Message timed out); it was not accepted, try again' \
+  "$work/body" || fail "the 503 does not say why: $(cat "$work/body")"
+echo "[step] brokers that do not acknowledge: 503 + Retry-After, nothing accepted"
 echo "PASS"

@@ -141,3 +141,20 @@ accepted_request_id() {
   jq -e --arg id "$id" '.requestId == $id' "$work/body" >/dev/null || fail "202 body: $(cat "$work/body")"
   echo "$id"
 }
+# post_orders N: through post_event (the test's: BODY [URL]), order 1 until accepted, then orders 2..N
+# and a poison one (id 999), each {"id": I, "note": "order I"}; every one must get 202. Sets
+# request_id (order 1's) and accepted (the ids 1..N).
+post_orders() {
+  local i status
+  accepts() { [[ $(post_event '{"id": 1, "note": "order 1"}') == 202 ]]; }
+  (poll 30 accepts) || fail_with_logs "async call: HTTP $(post_event '{"id": 1, "note": "order 1"}'): $(cat "$work/body")"
+  request_id=$(accepted_request_id) || exit 1
+  accepted=(1)
+  for i in $(seq 2 "$1"); do
+    status=$(post_event "{\"id\": $i, \"note\": \"order $i\"}")
+    [[ $status == 202 ]] || fail_with_logs "async call $i: HTTP $status $(cat "$work/body")"
+    accepted+=("$i")
+  done
+  status=$(post_event '{"id": 999, "poison": true}')
+  [[ $status == 202 ]] || fail_with_logs "poison call: HTTP $status"
+}
