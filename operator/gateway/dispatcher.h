@@ -140,7 +140,6 @@ class Dispatcher {
   };
   using Actions = std::vector<std::function<void()>>;
 
-  void recordArrivalLocked(FunctionState& function);  // Caller holds mu_.
   // Sends queued calls while a replica has room. Caller holds mu_.
   void pumpLocked(const std::string& key, FunctionState& function, Actions& actions);
   void onUpstreamResult(const std::string& key, const std::shared_ptr<ReplicaState>& replica, QueuedCall call,
