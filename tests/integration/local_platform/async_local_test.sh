@@ -17,65 +17,46 @@ trap 'curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" >/dev/null 2
   --replication-factor 1 >/dev/null || fail "creating topic $queue"
 mkdir -p "$work/out" "$work/out-kafka"
 
-cat >"$work/manifests/orders.yaml" <<YAML
+# orders_yaml NAME OUTPUT_DIR ASYNC: a Function echoing each order's id, method and path into
+# OUTPUT_DIR, and its http Trigger with `async: ASYNC`.
+orders_yaml() {
+  cat <<YAML
+---
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: $1}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  eventShape: lambda
+  code:
+    inline: |
+      import json
+      def main_handler(event, context):
+          order = json.loads(event["body"])
+          return json.dumps({"id": order["id"], "method": event["httpMethod"], "path": event["path"]})
+  outputs:
+    - dir: {path: "$2"}
+  scaling: {minReplicas: 0, maxReplicas: 1, cooldownSeconds: 600, pollingIntervalSeconds: 1}
+---
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: $1-http}
+spec:
+  functionRef: {name: $1}
+  http: {path: /orders, async: $3}
+YAML
+}
+{
+  cat <<YAML
 apiVersion: v1
 kind: Secret
 metadata: {name: rabbit}
 stringData: {url: "$RABBITMQ_AMQP_URL", managementUrl: "$RABBITMQ_HTTP_URL"}
----
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: orders}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  eventShape: lambda
-  code:
-    inline: |
-      import json
-      def main_handler(event, context):
-          order = json.loads(event["body"])
-          return json.dumps({"id": order["id"], "method": event["httpMethod"], "path": event["path"]})
-  outputs:
-    - dir: {path: "$work/out"}
-  scaling: {minReplicas: 0, maxReplicas: 1, cooldownSeconds: 600, pollingIntervalSeconds: 1}
----
-apiVersion: sluice.io/v1alpha1
-kind: Trigger
-metadata: {name: orders-http}
-spec:
-  functionRef: {name: orders}
-  http:
-    path: /orders
-    async:
-      rabbitmq: {connectionSecretRef: {name: rabbit}, queue: "$queue"}
----
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: kafka-orders}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  eventShape: lambda
-  code:
-    inline: |
-      import json
-      def main_handler(event, context):
-          order = json.loads(event["body"])
-          return json.dumps({"id": order["id"], "method": event["httpMethod"], "path": event["path"]})
-  outputs:
-    - dir: {path: "$work/out-kafka"}
-  scaling: {minReplicas: 0, maxReplicas: 1, cooldownSeconds: 600, pollingIntervalSeconds: 1}
----
-apiVersion: sluice.io/v1alpha1
-kind: Trigger
-metadata: {name: kafka-orders-http}
-spec:
-  functionRef: {name: kafka-orders}
-  http:
-    path: /orders
-    async:
-      kafka: {bootstrapServers: ["$KAFKA_BOOTSTRAP"], topic: "$queue"}
+YAML
+  orders_yaml orders "$work/out" "{rabbitmq: {connectionSecretRef: {name: rabbit}, queue: \"$queue\"}}"
+  orders_yaml kafka-orders "$work/out-kafka" "{kafka: {bootstrapServers: [\"$KAFKA_BOOTSTRAP\"], topic: \"$queue\"}}"
+  cat <<YAML
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -95,6 +76,7 @@ spec:
   functionRef: {name: sync-only}
   http: {path: /}
 YAML
+} >"$work/manifests/orders.yaml"
 start_local_operator
 url_logged() { grep -q "local: Function default/$1 answers HTTP at http://127.0.0.1:$gw_port/default/$1$" \
   "$work/operator.log"; } # FUNCTION
