@@ -37,7 +37,10 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "gateway/async_invoker.h"
+#include "gateway/async_targets.h"
 #include "gateway/beast_upstream.h"
+#include "gateway/broker_invocation_queue.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
 #include "gateway/route_table.h"
@@ -167,12 +170,16 @@ int checkManifests(const std::string& dir) {
 // The gateway under --local, as on Kubernetes but over the Functions' ready
 // processes: the routes are refreshed after every platform round, and the
 // http scaler reads its /loads (on an ephemeral loopback port) to wake a
-// Function from zero. Lives as long as the LocalOperator.
+// Function from zero. Asynchronous invocations take the cluster's path: kept
+// in the broker the Trigger's spec.http.async names (its Secrets read from
+// the manifests of DIR, as the processes' are), consumed by the local
+// replicas. Lives as long as the LocalOperator.
 class LocalGateway {
  public:
-  // `invokeToken`: the one /invoke token every local runtime process accepts.
+  // `invokeToken`: the one /invoke token every local runtime process accepts;
+  // `secrets`: the in-memory store holding DIR's Secrets.
   LocalGateway(sluice::reconcile::Manager& manager, const sluice::platform::LocalPlatform& platform,
-               sluice::Clock& clock, std::string invokeToken)
+               sluice::kube::ResourceClient& secrets, sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
         routes_(dispatcher_, manager.informer(sluice::spec::kFunctions).cache(),
@@ -184,7 +191,11 @@ class LocalGateway {
                         {"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
                   }
                   return replicas;
-                }) {}
+                }),
+        asyncTargets_(manager.informer(sluice::spec::kTriggers), secrets, clock),
+        asyncInvoker_(
+            [this](const std::string& ns, const std::string& trigger) { return asyncTargets_.lookup(ns, trigger); },
+            invocationQueue_, [] { return sluice::randomHexToken(16); }) {}
 
   // Serves on `address` (host:port); gives the controllers its URL (status.url)
   // and /loads, and the operator the route refresh.
@@ -197,6 +208,7 @@ class LocalGateway {
     gateway_ = std::make_unique<sluice::gateway::Gateway>(
         options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
         [] { return std::string(); }, registry);
+    gateway_->setAsyncInvoker(&asyncInvoker_);
     if (auto status = gateway_->start(); !status.isOk()) return status;
     std::string host = address.substr(0, address.rfind(':'));
     if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
@@ -218,6 +230,9 @@ class LocalGateway {
   sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
   sluice::gateway::Dispatcher dispatcher_;
   sluice::gateway::RouteTable routes_;
+  sluice::gateway::AsyncTargets asyncTargets_;
+  sluice::gateway::BrokerInvocationQueue invocationQueue_;
+  sluice::gateway::AsyncInvoker asyncInvoker_;
   std::unique_ptr<sluice::gateway::Gateway> gateway_;
 };
 
@@ -296,7 +311,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   controllerOptions.metricsRegistry = registry;
   sluice::localmode::LocalOperatorOptions operatorOptions;
   operatorOptions.dir = flags.dir;
-  LocalGateway gateway(manager, platform, clock, platformOptions->invokeToken);
+  LocalGateway gateway(manager, platform, store, clock, platformOptions->invokeToken);
   if (!flags.gatewayAddress.empty()) {
     auto status = gateway.start(flags.gatewayAddress, registry, controllerOptions, operatorOptions.afterRound);
     if (!status.isOk()) {
