@@ -37,7 +37,10 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "gateway/async_invoker.h"
+#include "gateway/async_targets.h"
 #include "gateway/beast_upstream.h"
+#include "gateway/broker_invocation_queue.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
 #include "gateway/route_table.h"
@@ -167,12 +170,16 @@ int checkManifests(const std::string& dir) {
 // The gateway under --local, as on Kubernetes but over the Functions' ready
 // processes: the routes are refreshed after every platform round, and the
 // http scaler reads its /loads (on an ephemeral loopback port) to wake a
-// Function from zero. Lives as long as the LocalOperator.
+// Function from zero. Asynchronous invocations take the cluster's path: kept
+// in the broker the Trigger's spec.http.async names (its Secrets read from
+// the manifests of DIR, as the processes' are), consumed by the local
+// replicas. Lives as long as the LocalOperator.
 class LocalGateway {
  public:
-  // `invokeToken`: the one /invoke token every local runtime process accepts.
+  // `invokeToken`: the one /invoke token every local runtime process accepts;
+  // `secrets`: the in-memory store holding DIR's Secrets.
   LocalGateway(sluice::reconcile::Manager& manager, const sluice::platform::LocalPlatform& platform,
-               sluice::Clock& clock, std::string invokeToken)
+               sluice::kube::ResourceClient& secrets, sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
         routes_(dispatcher_, manager.informer(sluice::spec::kFunctions).cache(),
@@ -184,7 +191,11 @@ class LocalGateway {
                         {"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
                   }
                   return replicas;
-                }) {}
+                }),
+        asyncTargets_(manager.informer(sluice::spec::kTriggers), secrets, clock),
+        asyncInvoker_(
+            [this](const std::string& ns, const std::string& trigger) { return asyncTargets_.lookup(ns, trigger); },
+            invocationQueue_, [] { return sluice::randomHexToken(16); }) {}
 
   // Serves on `address` (host:port); gives the controllers its URL (status.url)
   // and /loads, and the operator the route refresh.
@@ -197,6 +208,7 @@ class LocalGateway {
     gateway_ = std::make_unique<sluice::gateway::Gateway>(
         options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
         [] { return std::string(); }, registry);
+    gateway_->setAsyncInvoker(&asyncInvoker_);
     if (auto status = gateway_->start(); !status.isOk()) return status;
     std::string host = address.substr(0, address.rfind(':'));
     if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
@@ -218,6 +230,9 @@ class LocalGateway {
   sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
   sluice::gateway::Dispatcher dispatcher_;
   sluice::gateway::RouteTable routes_;
+  sluice::gateway::AsyncTargets asyncTargets_;
+  sluice::gateway::BrokerInvocationQueue invocationQueue_;
+  sluice::gateway::AsyncInvoker asyncInvoker_;
   std::unique_ptr<sluice::gateway::Gateway> gateway_;
 };
 
@@ -296,7 +311,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   controllerOptions.metricsRegistry = registry;
   sluice::localmode::LocalOperatorOptions operatorOptions;
   operatorOptions.dir = flags.dir;
-  LocalGateway gateway(manager, platform, clock, platformOptions->invokeToken);
+  LocalGateway gateway(manager, platform, store, clock, platformOptions->invokeToken);
   if (!flags.gatewayAddress.empty()) {
     auto status = gateway.start(flags.gatewayAddress, registry, controllerOptions, operatorOptions.afterRound);
     if (!status.isOk()) {
@@ -334,6 +349,7 @@ struct OperatorFlags {
   std::string identity = defaultIdentity();
   std::string runtimeImage = std::string("sluice/runtime-python:") + sluice::kVersion;
   int workers = 4;
+  sluice::kube::TransportOptions kubeApi;  // --kube-api-qps / --kube-api-burst
   std::string watchNamespace;
   LocalFlags local;
   bool localCheck = false;
@@ -395,6 +411,41 @@ void addScalerFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
+// Where the gateways are, and how Functions at zero hear of waiting requests.
+void addGatewayFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--gateway-url", f.gatewayUrl,
+                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
+      ->envname("SLUICE_GATEWAY_URL");
+  app.add_option("--gateway-domain", f.gatewayDomain,
+                 "The gateway's --domain: status.url is <scheme>://<function>.<namespace>.<domain>")
+      ->envname("SLUICE_GATEWAY_DOMAIN");
+  app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
+                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
+  app.add_option("--gateway-service", f.gatewayService,
+                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
+                 "endpoints on the port named admin");
+  app.add_flag("--no-gateway-activation-feed", f.noGatewayActivationFeed,
+               "Do not long-poll the gateways' /activations: a request held at zero waits for the Function's "
+               "at-zero poll of /loads (spec.scaling.activationIntervalMilliseconds)");
+  app.add_option("--at-zero-check-interval-ms", f.atZeroCheckIntervalMs,
+                 "Check every Function at zero this often instead of its spec.scaling.activationIntervalMilliseconds "
+                 "(0: its own); the gateways' activation feed still wakes http Functions at once")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+}
+
+// How hard the operator may press the apiserver (issue 14; chart values operator.kubeApi).
+void addKubeApiFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kube-api-qps", f.kubeApi.qps,
+                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
+                 "backs off when the apiserver answers 429, as long as its Retry-After says")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+}
+
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
@@ -447,27 +498,10 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
   app.add_option("--watch-namespace", f.watchNamespace,
                  "Manage Functions and Triggers of these namespaces only, comma-separated (default: all namespaces)");
-  app.add_option("--gateway-url", f.gatewayUrl,
-                 "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
-      ->envname("SLUICE_GATEWAY_URL");
-  app.add_option("--gateway-domain", f.gatewayDomain,
-                 "The gateway's --domain: status.url is <scheme>://<function>.<namespace>.<domain>")
-      ->envname("SLUICE_GATEWAY_DOMAIN");
-  app.add_option("--gateway-loads-url", f.gatewayLoadsUrls,
-                 "A sluice-gateway /loads URL the http scaler reads (repeatable); see --gateway-service");
-  app.add_option("--gateway-service", f.gatewayService,
-                 "NAMESPACE/NAME of the sluice-gateway Service: the http scaler reads /loads of each of its "
-                 "endpoints on the port named admin");
-  app.add_flag("--no-gateway-activation-feed", f.noGatewayActivationFeed,
-               "Do not long-poll the gateways' /activations: a request held at zero waits for the Function's "
-               "at-zero poll of /loads (spec.scaling.activationIntervalMilliseconds)");
-  app.add_option("--at-zero-check-interval-ms", f.atZeroCheckIntervalMs,
-                 "Check every Function at zero this often instead of its spec.scaling.activationIntervalMilliseconds "
-                 "(0: its own); the gateways' activation feed still wakes http Functions at once")
-      ->check(CLI::Range(0, 3'600'000))
-      ->capture_default_str();
+  addGatewayFlags(app, f);
   addScalerFlags(app, f);
   addTokenFlags(app, f);
+  addKubeApiFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -563,7 +597,7 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   auto& clock = sluice::realClock();
-  auto connected = sluice::kube::connect(flags.kubeconfig, clock);
+  auto connected = sluice::kube::connect(flags.kubeconfig, clock, flags.kubeApi);
   if (!connected) {
     std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
     return 1;

@@ -60,9 +60,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include "clients/kafka_client.h"
 #include "common/clock.h"
 #include "runtime/delivery/runtime_metrics.h"
-#include "runtime/sources/kafka_client.h"
 #include "runtime/sources/partition_tracker.h"
 #include "runtime/sources/source.h"
 
@@ -84,6 +84,11 @@ struct KafkaSourceOptions {
   // Bytes librdkafka may prefetch (queued.max.messages.kbytes, fetch.max.bytes):
   // part of the trigger's in-flight byte budget. 0: librdkafka's defaults.
   int64_t prefetchBytes = 0;
+  // The topic holds the gateway's asynchronous HTTP invocations: each record
+  // becomes the same "http.request" Event an /invoke call makes (its headers
+  // carry method, path, query; its key is the request id and becomes the
+  // event id), as RabbitMqSourceOptions::httpInvocations does for a queue.
+  bool httpInvocations = false;
 };
 
 class KafkaSource final : public Source, private RdKafka::RebalanceCb, private RdKafka::OffsetCommitCb {
@@ -140,7 +145,7 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
-  KafkaEventLog events_;  // declared before consumer_, which must not outlive it
+  clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
   RuntimeMetrics& metrics_;
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
