@@ -84,7 +84,7 @@ void addFlags(CLI::App& app, GatewayFlags& f) {
                  "operator's: each request carries its namespace's token derived from it")
       ->envname("SLUICE_INVOKE_KEY_DIR");
   app.add_option("--replica-keep-alive", f.upstream.idleConnectionsPerReplica,
-                 "Idle kept-alive connections per replica (0: a new connection per request)")
+                 "Idle kept-alive connections per replica and event loop (0: a new connection per request)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   app.add_option("--log-level", f.logLevel, "trace, debug, info, warn or error")

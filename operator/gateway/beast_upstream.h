@@ -32,7 +32,7 @@ struct BeastUpstreamOptions {
   std::chrono::milliseconds connectTimeout{1000};
   std::size_t maxResponseBytes = 64 * 1024 * 1024;
   std::string invokePath = "/invoke";
-  // Idle kept-alive connections kept per replica (connection_pool.h); 0: a
+  // Idle kept-alive connections kept per replica and event loop (connection_pool.h); 0: a
   // new connection per call. A replica that drains answers "503 draining" with
   // "Connection: close" (runtime/control/control_server.h), so no kept
   // connection outlives its replica's service.
