@@ -4,8 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "clients/kafka_client.h"
 #include "common/logging.h"
-#include "runtime/sources/kafka_client.h"
 
 namespace sluice::runtime {
 
@@ -19,7 +19,7 @@ KafkaSink::KafkaSink(KafkaSinkOptions options)
     : options_(std::move(options)),
       events_("kafka output \"" + options_.topic + "\"",
               [this](RdKafka::ErrorCode code, const std::string& text, bool fatal) {
-                if (fatal || kafkaErrorIsUnusable(code)) markUnusable(code, text, fatal);
+                if (fatal || clients::kafkaErrorIsUnusable(code)) markUnusable(code, text, fatal);
               }) {}
 
 Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
@@ -38,7 +38,7 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
     return invalidArgument("kafka output \"" + sink->options_.topic + "\": property \"acks\" must be all, not \"" +
                            properties["acks"] + "\"");
   }
-  auto conf = makeKafkaConf(properties);
+  auto conf = clients::makeKafkaConf(properties);
   if (!conf.isOk()) return conf.status().withContext("kafka output \"" + sink->options_.topic + "\"");
   std::string error;
   if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(sink.get()), error) != RdKafka::Conf::CONF_OK) {
@@ -155,7 +155,7 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
     batch->listener->written(slot->index, Status::ok());
   } else {
     // Mark first, so the delivery loop sees the sink unhealthy when it hears of the failure.
-    if (kafkaErrorIsUnusable(message.err())) markUnusable(message.err(), message.errstr(), false);
+    if (clients::kafkaErrorIsUnusable(message.err())) markUnusable(message.err(), message.errstr(), false);
     batch->listener->written(slot->index, unavailable("kafka output \"" + options_.topic + "\" partition " +
                                                       std::to_string(message.partition()) + ": " + message.errstr()));
   }
@@ -197,7 +197,7 @@ void KafkaSink::probe() {
     if (topic->topic() != options_.topic) continue;
     if (topic->err() == RdKafka::ERR_NO_ERROR && !topic->partitions()->empty()) {
       markUsable();
-    } else if (kafkaErrorIsUnusable(topic->err())) {
+    } else if (clients::kafkaErrorIsUnusable(topic->err())) {
       markUnusable(topic->err(), "", false);
     }
     return;

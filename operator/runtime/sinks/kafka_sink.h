@@ -28,8 +28,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "clients/kafka_client.h"
 #include "runtime/sinks/sink.h"
-#include "runtime/sources/kafka_client.h"
 
 namespace sluice::runtime {
 
@@ -64,7 +64,7 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   void probe();
 
   KafkaSinkOptions options_;
-  KafkaEventLog events_;  // declared before producer_, which must not outlive it
+  clients::KafkaEventLog events_;  // declared before producer_, which must not outlive it
   mutable std::mutex healthMu_;
   Status health_;                       // guarded by healthMu_
   bool fatal_ = false;                  // guarded by healthMu_

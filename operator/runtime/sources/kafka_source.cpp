@@ -73,7 +73,7 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
     properties["max.partition.fetch.bytes"] = std::to_string(std::min<int64_t>(options_.prefetchBytes, 1 << 20));
   }
   for (const auto& [key, value] : options_.properties) properties[key] = value;
-  auto conf = makeKafkaConf(properties);
+  auto conf = clients::makeKafkaConf(properties);
   if (!conf.isOk()) return conf.status().withContext("kafka trigger \"" + options_.triggerName + "\"");
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {

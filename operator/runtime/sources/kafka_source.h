@@ -60,9 +60,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include "clients/kafka_client.h"
 #include "common/clock.h"
-#include "runtime/delivery/runtime_metrics.h"
-#include "runtime/sources/kafka_client.h"
+#include "runtime/metrics/runtime_metrics.h"
 #include "runtime/sources/partition_tracker.h"
 #include "runtime/sources/source.h"
 
@@ -140,7 +140,7 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
-  KafkaEventLog events_;  // declared before consumer_, which must not outlive it
+  clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
   RuntimeMetrics& metrics_;
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;

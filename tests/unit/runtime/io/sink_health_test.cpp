@@ -14,13 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "clients/kafka_client.h"
 #include "delivery_test_util.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_handler.h"
 #include "fakes/fake_sink.h"
 #include "runtime/delivery/delivery_loop.h"
 #include "runtime/delivery/replica.h"
-#include "runtime/sources/kafka_client.h"
 
 namespace sluice::runtime {
 namespace {
@@ -146,13 +146,13 @@ TEST(SinkHealthTest, KafkaErrorsThatMakeAClientUnusable) {
        {RdKafka::ERR__AUTHENTICATION, RdKafka::ERR_SASL_AUTHENTICATION_FAILED, RdKafka::ERR__SSL,
         RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED, RdKafka::ERR__UNKNOWN_TOPIC,
         RdKafka::ERR_UNKNOWN_TOPIC_OR_PART}) {
-    EXPECT_TRUE(kafkaErrorIsUnusable(code)) << RdKafka::err2str(code);
+    EXPECT_TRUE(clients::kafkaErrorIsUnusable(code)) << RdKafka::err2str(code);
   }
   // Transient trouble: librdkafka reconnects and retries by itself.
   for (RdKafka::ErrorCode code : {RdKafka::ERR__TRANSPORT, RdKafka::ERR__ALL_BROKERS_DOWN, RdKafka::ERR__MSG_TIMED_OUT,
                                   RdKafka::ERR_NOT_ENOUGH_REPLICAS, RdKafka::ERR_REQUEST_TIMED_OUT,
                                   RdKafka::ERR__TIMED_OUT, RdKafka::ERR_NO_ERROR}) {
-    EXPECT_FALSE(kafkaErrorIsUnusable(code)) << RdKafka::err2str(code);
+    EXPECT_FALSE(clients::kafkaErrorIsUnusable(code)) << RdKafka::err2str(code);
   }
 }
 

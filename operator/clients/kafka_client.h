@@ -1,7 +1,7 @@
-// Helpers shared by the Kafka source and sink: building a librdkafka
-// configuration from key/value properties with errors that name the property,
-// and routing a client's errors and log lines into the runtime's log under
-// the name of the trigger or output it serves.
+// Helpers shared by the runtime's Kafka source and sink (so here, below
+// both): building a librdkafka configuration from key/value properties with
+// errors that name the property, and routing a client's errors and log lines
+// into the runtime's log under the name of the trigger or output it serves.
 #pragma once
 
 #include <functional>
@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace sluice::runtime {
+namespace sluice::clients {
 
 // A global librdkafka configuration holding `properties`; the error names the
 // property and librdkafka's reason. Stateless; thread-safe.
@@ -49,4 +49,4 @@ class KafkaEventLog final : public RdKafka::EventCb {
   ErrorObserver onError_;
 };
 
-}  // namespace sluice::runtime
+}  // namespace sluice::clients

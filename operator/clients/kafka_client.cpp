@@ -1,8 +1,8 @@
-#include "runtime/sources/kafka_client.h"
+#include "clients/kafka_client.h"
 
 #include "common/logging.h"
 
-namespace sluice::runtime {
+namespace sluice::clients {
 
 Result<std::unique_ptr<RdKafka::Conf>> makeKafkaConf(const std::map<std::string, std::string>& properties) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -73,4 +73,4 @@ void KafkaEventLog::event_cb(RdKafka::Event& event) {
   }
 }
 
-}  // namespace sluice::runtime
+}  // namespace sluice::clients
