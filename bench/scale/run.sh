@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale benchmark on the real kube-apiserver + KWOK of tests/env: N Functions
-# (spec.replicas: 1, inline Python code) and N Triggers (half cron, half kafka)
-# in one multi-document YAML, applied by one `kubectl apply`. Measures the time
+# (spec.replicas: 1, inline Python code) and N Triggers (half cron, half kafka: one 6-partition
+# topic made for the run, a consumer group per Trigger, so every lag reading succeeds as on a
+# healthy cluster) in one multi-document YAML, applied by one `kubectl apply`. Measures the time
 # from the start of the apply until N pods carry the sluice.io/function label,
 # the operator's peak resident memory (VmHWM) and its CPU use over the following
 # 60 s of idleness (utime+stime from /proc/<pid>/stat).
@@ -11,16 +12,23 @@
 # with room on its nodes: kubectl patch node NODE --subresource=status --type=merge \
 #   -p '{"status":{"capacity":{"pods":"600"},"allocatable":{"pods":"600"}}}'  (KWOK keeps it).
 # Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
+# SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator: its heap from start to end under
+# heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable) and its CPU over the idle
+# minute with `perf record -g` (DIR/idle-N-LABEL.perf). Read them with heaptrack_print and perf report.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/bench/testenv.sh"
-for v in KUBECONFIG KUBECTL KAFKA_BOOTSTRAP; do
+for v in KUBECONFIG KUBECTL KAFKA_BOOTSTRAP KAFKA_TOPICS; do
   [[ -n ${!v:-} ]] || { echo "scale bench: $v is not set (make testenv-up)" >&2; exit 1; }
 done
 build=${SLUICE_BENCH_BUILD_DIR:-$root/build}
-operator=$build/sluice-operator
-[[ -x $operator ]] || { echo "scale bench: $operator not built" >&2; exit 1; }
+# SLUICE_BENCH_OPERATORS="LABEL=PATH ...": compare operator binaries in one run (each N runs with
+# each, in turn, so they share the machine's load); default: this build's.
+read -r -a operators <<<"${SLUICE_BENCH_OPERATORS:-this-build=$build/sluice-operator}"
+for o in "${operators[@]}"; do
+  [[ -x ${o#*=} ]] || { echo "scale bench: ${o#*=} not built" >&2; exit 1; }
+done
 idle_s=${SLUICE_BENCH_IDLE_SECONDS:-60}
 work=$(mktemp -d)
 opid=""
@@ -39,13 +47,14 @@ functions_with_pods() {
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run_one() { # run_one N: prints one JSON object
-  local n=$1
+run_one() { # run_one N LABEL OPERATOR: prints one JSON object
+  local n=$1 label=$2 operator=$3
   ns="bench-scale-$n-$(date +%s)-$$"
   "$KUBECTL" create namespace "$ns" >/dev/null
-  python3 - "$n" "$KAFKA_BOOTSTRAP" >"$work/objects.yaml" <<'PY'
+  "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$ns" --partitions 6 >/dev/null
+  python3 - "$n" "$KAFKA_BOOTSTRAP" "$ns" >"$work/objects.yaml" <<'PY'
 import sys
-n, kafka = int(sys.argv[1]), sys.argv[2]
+n, kafka, topic = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 docs = []
 for i in range(n):
     docs.append(f"""apiVersion: sluice.io/v1alpha1
@@ -61,7 +70,7 @@ spec:
           return event
 """)
     source = ("cron: {schedule: '0 0 1 1 *'}" if i % 2 == 0 else
-              f"kafka: {{bootstrapServers: ['{kafka}'], topics: [bench-scale-{i:04d}], consumerGroup: fn-{i:04d}}}")
+              f"kafka: {{bootstrapServers: ['{kafka}'], topics: [{topic}], consumerGroup: fn-{i:04d}}}")
     docs.append(f"""apiVersion: sluice.io/v1alpha1
 kind: Trigger
 metadata: {{name: trg-{i:04d}}}
@@ -71,10 +80,15 @@ spec:
 """)
 print("---\n".join(docs))
 PY
-  "$operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" --runtime-image sluice/runtime-python:bench \
-    >"$work/operator-$n.log" 2>&1 &
+  local profile=${SLUICE_BENCH_PROFILE_DIR:-}
+  local -a wrapper=()
+  [[ -n $profile ]] && mkdir -p "$profile" && wrapper=(heaptrack -o "$profile/heap-$n-$label")
+  "${wrapper[@]}" "$operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
+    --runtime-image sluice/runtime-python:bench >"$work/operator-$n.log" 2>&1 &
   opid=$!
   sleep 3 # caches synced
+  # Under heaptrack the operator is heaptrack's child: measure that process.
+  [[ -n $profile ]] && opid=$(pgrep -P "$opid" -f sluice-operator || pgrep -n -f "sluice-operator.*$ns")
   local rss_before t0 t_applied t_pods count
   rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$opid/status")
   t0=$(now_ms)
@@ -93,10 +107,15 @@ PY
   local c0 c1 hz
   hz=$(getconf CLK_TCK)
   c0=$(ticks "$opid")
-  sleep "$idle_s"
+  if [[ -n $profile ]]; then
+    perf record -g -p "$opid" -o "$profile/idle-$n-$label.perf" -- sleep "$idle_s" >/dev/null 2>&1
+  else
+    sleep "$idle_s"
+  fi
   c1=$(ticks "$opid")
-  local hwm rss final_pods final_fns
+  local hwm rss final_pods final_fns threads
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$opid/status")
+  threads=$(awk '/^Threads/ {print $2}' "/proc/$opid/status")
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$opid/status")
   final_pods=$("$KUBECTL" -n "$ns" get pods -l sluice.io/function -o name | grep -c . || true)
   final_fns=$(functions_with_pods)
@@ -113,18 +132,21 @@ PY
     "operator_rss_before_apply_mb": round(int(a[4]) / 1024, 1),
     "operator_peak_rss_mb": round(int(a[5]) / 1024, 1),
     "operator_rss_after_idle_mb": round(int(a[6]) / 1024, 1),
-    "idle_seconds": int(a[8]),
+    "idle_seconds": int(a[8]), "operator_threads_after_idle": int(a[12]),
     "operator_idle_cpu_percent_of_one_core": round(100 * int(a[7]) / int(a[10]) / int(a[8]), 2),
+    "operator": a[13],
     "load_average_1m": float(open("/proc/loadavg").read().split()[0])}))' \
-    "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns"
+    "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns" "$threads" "$label"
 }
 
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(200)
 results=()
 for n in "${sizes[@]}"; do
-  results+=("$(run_one "$n")")
-  echo "${results[-1]}"
+  for o in "${operators[@]}"; do
+    results+=("$(run_one "$n" "${o%%=*}" "${o#*=}")")
+    echo "${results[-1]}"
+  done
 done
 mkdir -p "$root/bench/results"
 printf '%s\n' "${results[@]}" | python3 -c 'import json,sys; json.dump({"runs": [json.loads(l) for l in sys.stdin]}, open(sys.argv[1], "w"), indent=2, sort_keys=True)' \

@@ -334,6 +334,7 @@ struct OperatorFlags {
   std::string identity = defaultIdentity();
   std::string runtimeImage = std::string("sluice/runtime-python:") + sluice::kVersion;
   int workers = 4;
+  sluice::kube::TransportOptions kubeApi;  // --kube-api-qps / --kube-api-burst
   std::string watchNamespace;
   LocalFlags local;
   bool localCheck = false;
@@ -428,6 +429,14 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
                  "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
   app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
   app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
+  app.add_option("--kube-api-qps", f.kubeApi.qps,
+                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
+                 "backs off when the apiserver answers 429, as long as its Retry-After says")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
                  "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
@@ -563,7 +572,7 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   auto& clock = sluice::realClock();
-  auto connected = sluice::kube::connect(flags.kubeconfig, clock);
+  auto connected = sluice::kube::connect(flags.kubeconfig, clock, flags.kubeApi);
   if (!connected) {
     std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
     return 1;

@@ -11,6 +11,10 @@
 // thread, in the order the server sent them. A resync thread periodically
 // re-delivers every object as an update.
 //
+// Cached objects have no metadata.managedFields and no kubectl last-applied-configuration
+// annotation (trimmed on arrival; see informer.cpp). They are for reading: nothing sends a cached
+// object back whole (status writes ignore metadata, other writes are patches).
+//
 // Thread-safety: every method may be called from any thread. Handlers run one
 // at a time (never concurrently with each other) and must not block for long.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -252,6 +253,30 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::
   if (!offsets.isOk()) return offsets.status();
   if (Status s = fillHighWatermarks(rk, *offsets, timeoutMilliseconds_); !s.isOk()) return s;
   return offsets;
+}
+
+Result<std::shared_ptr<KafkaOffsetSource>> RdKafkaClientPool::acquire(const std::string& bootstrapServers,
+                                                                      const std::map<std::string, std::string>& config,
+                                                                      int timeoutMilliseconds) {
+  // '\0' cannot occur in a property, so no two settings make the same key.
+  std::string key = bootstrapServers + '\0' + std::to_string(timeoutMilliseconds);
+  for (const auto& [name, value] : config) key += '\0' + name + '=' + value;
+  std::lock_guard lock(mu_);
+  std::erase_if(clients_, [](const auto& entry) { return entry.second.expired(); });
+  if (std::shared_ptr<RdKafkaOffsetSource> live = clients_[key].lock()) return std::shared_ptr<KafkaOffsetSource>(live);
+  auto created = RdKafkaOffsetSource::create(bootstrapServers, config, timeoutMilliseconds);
+  if (!created.isOk()) {
+    clients_.erase(key);
+    return created.status();
+  }
+  clients_[key] = *created;
+  return std::shared_ptr<KafkaOffsetSource>(*created);
+}
+
+size_t RdKafkaClientPool::liveClients() const {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(
+      std::count_if(clients_.begin(), clients_.end(), [](const auto& entry) { return !entry.second.expired(); }));
 }
 
 }  // namespace sluice::scalers

@@ -5,10 +5,16 @@
 // all partitions, and one offsets-for-times request (timestamp "latest") for all
 // high watermarks (written for Debian's 2.0.2, which has no rd_kafka_ListOffsets). Holds one
 // client handle for its lifetime. Thread-safe (librdkafka handles are).
+//
+// RdKafkaClientPool hands out one RdKafkaOffsetSource per cluster and credentials: a client is
+// threads, broker connections and buffers (about 0.5 MB of heap each, measured at 1,000
+// Functions: BENCHMARKS.md), and nothing in it belongs to one consumer group, so Triggers on the
+// same cluster share it. It lives while a scaler holds it.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "scalers/kafka_lag.h"
@@ -38,6 +44,21 @@ class RdKafkaOffsetSource final : public KafkaOffsetSource {
   RdKafkaOffsetSource(std::unique_ptr<Handle> handle, int timeoutMilliseconds);
   std::unique_ptr<Handle> handle_;
   int timeoutMilliseconds_;
+};
+
+class RdKafkaClientPool {
+ public:
+  // The live source for these servers, properties and timeout, or a new one. Thread-safe.
+  Result<std::shared_ptr<KafkaOffsetSource>> acquire(const std::string& bootstrapServers,
+                                                     const std::map<std::string, std::string>& config,
+                                                     int timeoutMilliseconds);
+  // Sources some scaler still holds.
+  size_t liveClients() const;
+
+ private:
+  mutable std::mutex mu_;
+  // Keyed by every setting (credentials included: a rotated password gets a client of its own).
+  std::map<std::string, std::weak_ptr<RdKafkaOffsetSource>> clients_;
 };
 
 }  // namespace sluice::scalers

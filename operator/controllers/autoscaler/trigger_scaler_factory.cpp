@@ -221,8 +221,8 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
     if (!value.isOk()) return value.status();
     *slots.at(need.key) = *value;
   }
-  auto source = scalers::RdKafkaOffsetSource::create(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
-                                                     options_.kafkaTimeoutMilliseconds);
+  auto source = kafkaClients_.acquire(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
+                                      options_.kafkaTimeoutMilliseconds);
   if (!source.isOk()) return source.status().withContext("spec.kafka");
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }

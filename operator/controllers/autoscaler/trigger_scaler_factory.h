@@ -18,7 +18,8 @@
 // The operator uses a Secret only when it opted in (api::v1alpha1::kScalerAccessKey),
 // connects only to endpoints the allow-list admits (when one is given), and
 // reads at most maxResponseBytes of any HTTP answer.
-// Thread-safe: create() keeps no state besides the shared HttpClient.
+// Thread-safe: create() keeps no state besides the shared HttpClient and the Kafka clients,
+// one per cluster and credentials, shared by every Trigger that reads that cluster.
 #pragma once
 
 #include <chrono>
@@ -35,6 +36,7 @@
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "scalers/endpoint_allow_list.h"
+#include "scalers/rdkafka_offset_source.h"
 
 namespace sluice::controllers {
 
@@ -93,6 +95,7 @@ class TriggerScalerFactory final : public ScalerFactory {
   std::shared_ptr<http::HttpClient> replicaHttp_;  // replica /metrics: the control port, https when it serves TLS
   const Clock& clock_;
   TriggerScalerFactoryOptions options_;
+  scalers::RdKafkaClientPool kafkaClients_;
 };
 
 // TriggerScalerFactoryOptions::functionConcurrency over a cache of Functions

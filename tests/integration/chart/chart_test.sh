@@ -59,7 +59,8 @@ if tpl --set networkPolicy.enabled=true >"$work/bad" 2>&1; then fail "a NetworkP
 grep -q "networkPolicy.enabled needs networkPolicy.namespaces or operator.watchNamespace" "$work/bad" ||
   fail "the NetworkPolicy error does not say what to set: $(cat "$work/bad")"
 for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1 operator.watchNamespace=Bad_NS \
-  networkPolicy.runtimePorts.data=0 operator.maxScalerResponseBytes=10; do
+  networkPolicy.runtimePorts.data=0 operator.maxScalerResponseBytes=10 operator.kubeApi.burst=0 \
+  operator.kubeApi.qps=-1; do
   if tpl --set "$bad" >"$work/bad" 2>&1; then fail "values.schema.json accepted $bad"; fi
 done
 python3 - "$work" "$chart" <<'PY' || fail "rendered manifests are not as expected"
@@ -100,6 +101,7 @@ for name in ("operator", "gateway"):
                     "--leader-election-identity=$(POD_NAME)"):
             assert arg in c["args"], c["args"]
         assert any(a.startswith("--gateway-service=") for a in c["args"]), c["args"]
+        assert "--kube-api-qps=50" in c["args"] and "--kube-api-burst=100" in c["args"], c["args"]
     # Helm renders large numbers as floats (6.291456e+06) unless the template says int64;
     # the binaries refuse those, so every numeric flag must come out as an integer.
     assert not any(re.search(r"=[-0-9.]+e[+-]?[0-9]+$", a) for a in c["args"]), c["args"]

@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "http/http_client.h"
@@ -202,6 +203,62 @@ TEST(KafkaLagScalerIntegrationTest, ReadsLagOverSaslSslAndAWrongPasswordIsNamed)
   EXPECT_NE(refused.status().message().find("SASL authentication error"), std::string::npos)
       << refused.status().toString();
   EXPECT_NE(refused.status().message().find("invalid credentials"), std::string::npos) << refused.status().toString();
+}
+
+// Triggers on one cluster read through one client: the pool hands the same source to every
+// scaler with the same servers and credentials, and each still reads its own group's lag, also
+// when many rounds run at once (the autoscaler's workers). Other settings (credentials, a client
+// id) get a client of their own. A client goes with its last user.
+TEST(KafkaLagScalerIntegrationTest, TriggersOnOneClusterShareOneClientAndEachReadsItsOwnGroup) {
+  const std::string bootstrap = requireEnv("KAFKA_BOOTSTRAP");
+  ASSERT_FALSE(bootstrap.empty());
+  const std::string topic = uniqueName("sluice-lag-shared");
+  rd_kafka_t* admin = kafkaClient(bootstrap, RD_KAFKA_PRODUCER);
+  createTopic(admin, topic, 3);
+  for (int32_t p = 0; p < 3; ++p) produce(admin, topic, p, 10);
+  // Group g commits g records of each partition: lag 30 - 3g.
+  std::vector<std::string> groups;
+  for (int g = 0; g < 4; ++g) {
+    groups.push_back(uniqueName("sluice-lag-shared-group"));
+    commit(admin, groups.back(), topic, {{0, g}, {1, g}, {2, g}});
+  }
+  rd_kafka_destroy(admin);
+
+  RdKafkaClientPool pool;
+  std::vector<std::shared_ptr<KafkaOffsetSource>> sources;
+  for (int g = 0; g < 4; ++g) {
+    auto source = pool.acquire(bootstrap, {}, 5000);
+    ASSERT_TRUE(source.isOk()) << source.status().toString();
+    sources.push_back(*source);
+  }
+  EXPECT_EQ(sources[0], sources[3]);
+  EXPECT_EQ(pool.liveClients(), 1u);
+
+  std::vector<std::thread> rounds;
+  std::vector<std::vector<int64_t>> lags(4);
+  for (int g = 0; g < 4; ++g) {
+    rounds.emplace_back([&, g] {
+      KafkaLagOptions options;
+      options.consumerGroup = groups[g];
+      options.topics = {topic};
+      options.lagThreshold = 1000;
+      KafkaLagScaler scaler(options, sources[g]);
+      for (int round = 0; round < 10; ++round) {
+        Result<ScalerReading> reading = scaler.read();
+        lags[g].push_back(reading.isOk() ? static_cast<int64_t>(reading->value) : -1);
+      }
+    });
+  }
+  for (std::thread& round : rounds) round.join();
+  for (int g = 0; g < 4; ++g) EXPECT_EQ(lags[g], std::vector<int64_t>(10, 30 - 3 * g)) << "group " << g;
+
+  auto other = pool.acquire(bootstrap, {{"client.id", "another-tenant"}}, 5000);
+  ASSERT_TRUE(other.isOk()) << other.status().toString();
+  EXPECT_NE(*other, sources[0]);
+  EXPECT_EQ(pool.liveClients(), 2u);
+  other->reset();
+  sources.clear();
+  EXPECT_EQ(pool.liveClients(), 0u);
 }
 
 // ---- RabbitMQ ----

@@ -70,6 +70,12 @@ TEST(BinariesTest, ABadScalerEndpointAllowEntryIsRefusedNamingIt) {
             "host:port or *.domain[:port]\n");
 }
 
+TEST(BinariesTest, AnApiserverRateLimitOutOfRangeIsRefusedNamingFlagAndValue) {
+  Output out = run(kBuild + "/sluice-operator --kubeconfig /nonexistent --kube-api-burst 0");
+  EXPECT_NE(out.exitCode, 0);
+  EXPECT_NE(out.text.find("--kube-api-burst: Value 0 not in range 1 to 100000"), std::string::npos) << out.text;
+}
+
 // A crash leaves its signal and a backtrace in the log, and the process still
 // dies of that signal (bash reports 128 + 11 for SIGSEGV).
 TEST(BinariesTest, AFatalSignalIsReportedWithABacktrace) {

@@ -180,6 +180,38 @@ TEST_F(InformerResyncTest, AnObjectReplacedUnderItsNameWhileNotWatchingIsADelete
   EXPECT_EQ((*informer.cache().get("ns/a"))["metadata"]["uid"], newUid);
 }
 
+// What no controller reads is not cached: managedFields and kubectl's last-applied annotation
+// leave both listed and watched objects; everything else stays.
+TEST_F(InformerResyncTest, CachedObjectsLeaveOutManagedFieldsAndTheLastAppliedAnnotation) {
+  auto heavy = [](const std::string& name) {
+    return Json{
+        {"metadata",
+         {{"name", name},
+          {"annotations",
+           {{"kubectl.kubernetes.io/last-applied-configuration", "{\"whole\":\"object\"}"}, {"sluice.io/keep", "yes"}}},
+          {"managedFields", Json::array({{{"manager", "kubectl"}, {"operation", "Update"}}})}}},
+        {"data", {{"k", name}}}};
+  };
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "ns", heavy("listed")));
+  InformerOptions options;
+  options.ns = "ns";
+  Informer informer(fake_, resources::kConfigMaps, options, clock_);
+  informer.start();
+  std::stop_source never;
+  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+  ASSERT_TRUE(fake_.waitForWatches(1));
+  ASSERT_TRUE(fake_.create(resources::kConfigMaps, "ns", heavy("watched")));
+  for (int i = 0; i < 5000 && !informer.cache().get("ns/watched"); ++i) std::this_thread::sleep_for(1ms);
+  for (const char* key : {"ns/listed", "ns/watched"}) {
+    ObjectPtr cached = informer.cache().get(key);
+    ASSERT_TRUE(cached) << key;
+    const Json& meta = (*cached)["metadata"];
+    EXPECT_FALSE(meta.contains("managedFields")) << key;
+    EXPECT_EQ(meta["annotations"], (Json{{"sluice.io/keep", "yes"}})) << key;
+    EXPECT_EQ((*cached)["data"]["k"], std::string(key).substr(3)) << key;
+  }
+}
+
 // A comma-separated list of namespaces: one list+watch each into one cache,
 // nothing of the other namespaces, and one namespace's relist (its watch gone
 // and its history compacted) keeps the other's objects.
