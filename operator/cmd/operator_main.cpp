@@ -396,9 +396,8 @@ void addScalerFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
-void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
-  app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
-      ->envname("KUBECONFIG");
+// --local: Functions and Triggers from a folder, run as processes.
+void addLocalFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--local", f.localDir,
                  "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
   app.add_option("--runtime-binary", f.local.runtimeBinary,
@@ -418,6 +417,12 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
   app.add_option("--state-dir", f.local.stateDir,
                  "--local: where replica configurations are written (default: a private temporary directory)");
+}
+
+void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
+      ->envname("KUBECONFIG");
+  addLocalFlags(app, f);
   f.metricsOption = app.add_option("--metrics-bind-address", f.metricsAddress,
                                    "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
                         ->capture_default_str();
