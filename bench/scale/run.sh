@@ -12,9 +12,10 @@
 # with room on its nodes: kubectl patch node NODE --subresource=status --type=merge \
 #   -p '{"status":{"capacity":{"pods":"600"},"allocatable":{"pods":"600"}}}'  (KWOK keeps it).
 # Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
-# SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator: its heap from start to end under
-# heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable) and its CPU over the idle
-# minute with `perf record -g` (DIR/idle-N-LABEL.perf). Read them with heaptrack_print and perf report.
+# SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator's CPU over the idle minute with
+# `perf record -g` (DIR/idle-N-LABEL.perf), and with SLUICE_BENCH_HEAPTRACK=1 its heap from start to
+# end under heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable). Read them with
+# perf report and heaptrack_print.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -82,13 +83,14 @@ print("---\n".join(docs))
 PY
   local profile=${SLUICE_BENCH_PROFILE_DIR:-}
   local -a wrapper=()
-  [[ -n $profile ]] && mkdir -p "$profile" && wrapper=(heaptrack -o "$profile/heap-$n-$label")
+  [[ -n $profile ]] && mkdir -p "$profile"
+  [[ -n $profile && ${SLUICE_BENCH_HEAPTRACK:-0} == 1 ]] && wrapper=(heaptrack -o "$profile/heap-$n-$label")
   "${wrapper[@]}" "$operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
     --runtime-image sluice/runtime-python:bench >"$work/operator-$n.log" 2>&1 &
   opid=$!
   sleep 3 # caches synced
   # Under heaptrack the operator is heaptrack's child: measure that process.
-  [[ -n $profile ]] && opid=$(pgrep -P "$opid" -f sluice-operator || pgrep -n -f "sluice-operator.*$ns")
+  ((${#wrapper[@]})) && opid=$(pgrep -n -f -- "--watch-namespace $ns")
   local rss_before t0 t_applied t_pods count
   rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$opid/status")
   t0=$(now_ms)

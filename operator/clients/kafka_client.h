@@ -1,7 +1,8 @@
-// Helpers shared by the runtime's Kafka source and sink (so here, below
-// both): building a librdkafka configuration from key/value properties with
-// errors that name the property, and routing a client's errors and log lines
-// into the runtime's log under the name of the trigger or output it serves.
+// Helpers shared by every Kafka client (the runtime's source and sink, the
+// gateway's invocation publisher): building a librdkafka configuration from
+// key/value properties with errors that name the property, and routing a
+// client's errors and log lines into the log under the name of the trigger,
+// output or queue it serves.
 #pragma once
 
 #include <functional>

@@ -2,6 +2,18 @@
 
 namespace sluice::clients {
 
+bool setSecretValue(KafkaSecurity& security, const std::string& key, std::string value) {
+  for (const auto& [name, field] :
+       {std::pair{"username", &security.saslUsername}, std::pair{"password", &security.saslPassword},
+        std::pair{"ca.crt", &security.caPem}, std::pair{"tls.crt", &security.certificatePem},
+        std::pair{"tls.key", &security.keyPem}}) {
+    if (key != name) continue;
+    *field = std::move(value);
+    return true;
+  }
+  return false;
+}
+
 std::map<std::string, std::string> kafkaProperties(const KafkaSecurity& security,
                                                    std::map<std::string, std::string> extra) {
   std::map<std::string, std::string> properties = std::move(extra);

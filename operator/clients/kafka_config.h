@@ -25,6 +25,10 @@ struct KafkaSecurity {
   std::string keyPassword;
 };
 
+// Sets the field of `security` a Kafka Secret's `key` fills (username,
+// password, ca.crt, tls.crt, tls.key: api kafkaSecretKeys); false for another key.
+bool setSecretValue(KafkaSecurity& security, const std::string& key, std::string value);
+
 // `extra` (any librdkafka properties) with the security settings laid over it.
 std::map<std::string, std::string> kafkaProperties(const KafkaSecurity& security,
                                                    std::map<std::string, std::string> extra = {});

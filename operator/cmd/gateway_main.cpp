@@ -23,10 +23,10 @@
 #include "common/random.h"
 #include "common/signals.h"
 #include "common/tokens.h"
-#include "gateway/amqp_invocation_queue.h"
 #include "gateway/async_invoker.h"
 #include "gateway/async_targets.h"
 #include "gateway/beast_upstream.h"
+#include "gateway/broker_invocation_queue.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
 #include "gateway/route_table.h"
@@ -142,7 +142,7 @@ int serve(GatewayFlags& f, sigset_t& signals) {
       registry);
   // Asynchronous invocations: kept in the queue each Trigger's spec.http.async names.
   sluice::gateway::AsyncTargets asyncTargets(triggers, *connected->client, clock);
-  sluice::gateway::AmqpInvocationQueue invocationQueue;
+  sluice::gateway::BrokerInvocationQueue invocationQueue;
   sluice::gateway::AsyncInvoker asyncInvoker(
       [&asyncTargets](const std::string& ns, const std::string& trigger) { return asyncTargets.lookup(ns, trigger); },
       invocationQueue, [] { return sluice::randomHexToken(16); }, f.options.retryAfterSeconds);

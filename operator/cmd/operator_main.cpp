@@ -37,7 +37,10 @@
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/setup.h"
 #include "controllers/trigger/cron_firer.h"
+#include "gateway/async_invoker.h"
+#include "gateway/async_targets.h"
 #include "gateway/beast_upstream.h"
+#include "gateway/broker_invocation_queue.h"
 #include "gateway/dispatcher.h"
 #include "gateway/gateway.h"
 #include "gateway/route_table.h"
@@ -167,12 +170,16 @@ int checkManifests(const std::string& dir) {
 // The gateway under --local, as on Kubernetes but over the Functions' ready
 // processes: the routes are refreshed after every platform round, and the
 // http scaler reads its /loads (on an ephemeral loopback port) to wake a
-// Function from zero. Lives as long as the LocalOperator.
+// Function from zero. Asynchronous invocations take the cluster's path: kept
+// in the broker the Trigger's spec.http.async names (its Secrets read from
+// the manifests of DIR, as the processes' are), consumed by the local
+// replicas. Lives as long as the LocalOperator.
 class LocalGateway {
  public:
-  // `invokeToken`: the one /invoke token every local runtime process accepts.
+  // `invokeToken`: the one /invoke token every local runtime process accepts;
+  // `secrets`: the in-memory store holding DIR's Secrets.
   LocalGateway(sluice::reconcile::Manager& manager, const sluice::platform::LocalPlatform& platform,
-               sluice::Clock& clock, std::string invokeToken)
+               sluice::kube::ResourceClient& secrets, sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
         routes_(dispatcher_, manager.informer(sluice::spec::kFunctions).cache(),
@@ -184,7 +191,11 @@ class LocalGateway {
                         {"process " + std::to_string(process.pid), "127.0.0.1:" + std::to_string(process.port)});
                   }
                   return replicas;
-                }) {}
+                }),
+        asyncTargets_(manager.informer(sluice::spec::kTriggers), secrets, clock),
+        asyncInvoker_(
+            [this](const std::string& ns, const std::string& trigger) { return asyncTargets_.lookup(ns, trigger); },
+            invocationQueue_, [] { return sluice::randomHexToken(16); }) {}
 
   // Serves on `address` (host:port); gives the controllers its URL (status.url)
   // and /loads, and the operator the route refresh.
@@ -197,6 +208,7 @@ class LocalGateway {
     gateway_ = std::make_unique<sluice::gateway::Gateway>(
         options, dispatcher_, [this](const std::string& key) { return routes_.triggerOf(key); },
         [] { return std::string(); }, registry);
+    gateway_->setAsyncInvoker(&asyncInvoker_);
     if (auto status = gateway_->start(); !status.isOk()) return status;
     std::string host = address.substr(0, address.rfind(':'));
     if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
@@ -218,6 +230,9 @@ class LocalGateway {
   sluice::gateway::BeastUpstream upstream_{sluice::gateway::BeastUpstreamOptions{}};
   sluice::gateway::Dispatcher dispatcher_;
   sluice::gateway::RouteTable routes_;
+  sluice::gateway::AsyncTargets asyncTargets_;
+  sluice::gateway::BrokerInvocationQueue invocationQueue_;
+  sluice::gateway::AsyncInvoker asyncInvoker_;
   std::unique_ptr<sluice::gateway::Gateway> gateway_;
 };
 
@@ -296,7 +311,7 @@ int runLocal(const LocalFlags& flags, const std::shared_ptr<prometheus::Registry
   controllerOptions.metricsRegistry = registry;
   sluice::localmode::LocalOperatorOptions operatorOptions;
   operatorOptions.dir = flags.dir;
-  LocalGateway gateway(manager, platform, clock, platformOptions->invokeToken);
+  LocalGateway gateway(manager, platform, store, clock, platformOptions->invokeToken);
   if (!flags.gatewayAddress.empty()) {
     auto status = gateway.start(flags.gatewayAddress, registry, controllerOptions, operatorOptions.afterRound);
     if (!status.isOk()) {
@@ -396,71 +411,8 @@ void addScalerFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
-// --local: Functions and Triggers from a folder, run as processes.
-void addLocalFlags(CLI::App& app, OperatorFlags& f) {
-  app.add_option("--local", f.localDir,
-                 "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
-  app.add_option("--runtime-binary", f.local.runtimeBinary,
-                 "--local: the sluice-runtime to start (default: the one next to this binary)");
-  app.add_option("--warm-pool", f.local.warmPool, "--local: unspecialized runtime processes kept ready")
-      ->check(CLI::Range(0, 64))
-      ->capture_default_str();
-  app.add_option("--drain-grace", f.local.drainGraceSeconds,
-                 "--local: seconds a replica has to finish its work when scaled down or stopped")
-      ->check(CLI::Range(0, 3600))
-      ->capture_default_str();
-  app.add_flag("--check", f.localCheck,
-               "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
-  app.add_option("--gateway-listen-address", f.local.gatewayAddress,
-                 "--local: where the gateway serves /<namespace>/<function> (host:port, port 0 picks one; empty: no "
-                 "gateway)")
-      ->capture_default_str();
-  app.add_option("--state-dir", f.local.stateDir,
-                 "--local: where replica configurations are written (default: a private temporary directory)");
-}
-
-void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
-  app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
-      ->envname("KUBECONFIG");
-  addLocalFlags(app, f);
-  f.metricsOption = app.add_option("--metrics-bind-address", f.metricsAddress,
-                                   "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
-                        ->capture_default_str();
-  f.healthOption = app.add_option("--health-probe-bind-address", f.healthAddress,
-                                  "Address of /healthz and /readyz (served only when this flag is given)")
-                       ->capture_default_str();
-  app.add_flag("--leader-elect", f.leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
-  app.add_option("--leader-election-namespace", f.leaseNamespace,
-                 "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
-  app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
-  app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
-  app.add_option("--kube-api-qps", f.kubeApi.qps,
-                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
-                 "backs off when the apiserver answers 429, as long as its Retry-After says")
-      ->check(CLI::Range(0.0, 100000.0))
-      ->capture_default_str();
-  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
-                 "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
-      ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  app.add_option("--default-memory-request", f.defaultMemory.request,
-                 "Memory request of replica and warm pods whose Function declares no memory (\"\": none)")
-      ->envname("SLUICE_DEFAULT_MEMORY_REQUEST")
-      ->capture_default_str();
-  app.add_option("--default-memory-limit", f.defaultMemory.limit,
-                 "Memory limit of replica and warm pods whose Function declares no memory (\"\": none); the "
-                 "runtime sizes its in-flight byte budget from it and restarts cleanly before reaching it")
-      ->envname("SLUICE_DEFAULT_MEMORY_LIMIT")
-      ->capture_default_str();
-  app.add_option("--runtime-image", f.runtimeImage, "Image of replica pods whose Function sets no spec.image")
-      ->envname("SLUICE_RUNTIME_IMAGE")
-      ->capture_default_str();
-  app.add_option("--watch-namespace", f.watchNamespace,
-                 "Manage Functions and Triggers of these namespaces only, comma-separated (default: all namespaces)");
+// Where the gateways are, and how Functions at zero hear of waiting requests.
+void addGatewayFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--gateway-url", f.gatewayUrl,
                  "Public base URL of sluice-gateway: Functions with an http Trigger get status.url under it")
       ->envname("SLUICE_GATEWAY_URL");
@@ -480,8 +432,76 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
                  "(0: its own); the gateways' activation feed still wakes http Functions at once")
       ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
+}
+
+// How hard the operator may press the apiserver (issue 14; chart values operator.kubeApi).
+void addKubeApiFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kube-api-qps", f.kubeApi.qps,
+                 "Requests per second the operator starts at the apiserver, on average (0: no limit); it also "
+                 "backs off when the apiserver answers 429, as long as its Retry-After says")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  app.add_option("--kube-api-burst", f.kubeApi.burst, "Requests above --kube-api-qps allowed at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+}
+
+void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
+      ->envname("KUBECONFIG");
+  app.add_option("--local", f.localDir,
+                 "Run Functions and Triggers from the YAML files in this directory, without Kubernetes");
+  app.add_option("--runtime-binary", f.local.runtimeBinary,
+                 "--local: the sluice-runtime to start (default: the one next to this binary)");
+  app.add_option("--warm-pool", f.local.warmPool, "--local: unspecialized runtime processes kept ready")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--drain-grace", f.local.drainGraceSeconds,
+                 "--local: seconds a replica has to finish its work when scaled down or stopped")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_flag("--check", f.localCheck,
+               "--local: validate DIR's manifests as the CRDs would, print the errors and exit (2 when any)");
+  app.add_option("--gateway-listen-address", f.local.gatewayAddress,
+                 "--local: where the gateway serves /<namespace>/<function> (host:port, port 0 picks one; empty: no "
+                 "gateway)")
+      ->capture_default_str();
+  app.add_option("--state-dir", f.local.stateDir,
+                 "--local: where replica configurations are written (default: a private temporary directory)");
+  f.metricsOption = app.add_option("--metrics-bind-address", f.metricsAddress,
+                                   "Address of the Prometheus /metrics endpoint (served only when this flag is given)")
+                        ->capture_default_str();
+  f.healthOption = app.add_option("--health-probe-bind-address", f.healthAddress,
+                                  "Address of /healthz and /readyz (served only when this flag is given)")
+                       ->capture_default_str();
+  app.add_flag("--leader-elect", f.leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
+  app.add_option("--leader-election-namespace", f.leaseNamespace,
+                 "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
+  app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
+  app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
+  app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
+                 "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
+      ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--default-memory-request", f.defaultMemory.request,
+                 "Memory request of replica and warm pods whose Function declares no memory (\"\": none)")
+      ->envname("SLUICE_DEFAULT_MEMORY_REQUEST")
+      ->capture_default_str();
+  app.add_option("--default-memory-limit", f.defaultMemory.limit,
+                 "Memory limit of replica and warm pods whose Function declares no memory (\"\": none); the "
+                 "runtime sizes its in-flight byte budget from it and restarts cleanly before reaching it")
+      ->envname("SLUICE_DEFAULT_MEMORY_LIMIT")
+      ->capture_default_str();
+  app.add_option("--runtime-image", f.runtimeImage, "Image of replica pods whose Function sets no spec.image")
+      ->envname("SLUICE_RUNTIME_IMAGE")
+      ->capture_default_str();
+  app.add_option("--watch-namespace", f.watchNamespace,
+                 "Manage Functions and Triggers of these namespaces only, comma-separated (default: all namespaces)");
+  addGatewayFlags(app, f);
   addScalerFlags(app, f);
   addTokenFlags(app, f);
+  addKubeApiFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -13,13 +13,18 @@ namespace sluice::controllers {
 
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current) {
   if (reconcile::generationChanged(previous, current)) return true;
-  for (const char* field : {"/status", "/metadata/deletionTimestamp"}) {
-    kube::Json::json_pointer pointer(field);
-    bool had = previous.contains(pointer);
-    bool has = current.contains(pointer);
-    if (had != has || (has && previous[pointer] != current[pointer])) return true;
-  }
-  return false;
+  const kube::Json::json_pointer deletion("/metadata/deletionTimestamp");
+  if (previous.value(deletion, kube::Json()) != current.value(deletion, kube::Json())) return true;
+  // The autoscaler's measurements are for people: nothing the FunctionController does depends on them.
+  auto statusFor = [](const kube::Json& function) {
+    kube::Json status = function.value("status", kube::Json());
+    if (status.is_object()) {
+      status.erase("metrics");
+      status.erase("lastActiveTime");
+    }
+    return status;
+  };
+  return statusFor(previous) != statusFor(current);
 }
 
 namespace {
@@ -56,8 +61,8 @@ Controllers::Controllers(reconcile::Manager& manager, const ControllersOptions& 
   addAutoscaler(manager, options, informers, clock);
 }
 
-void Controllers::addMetrics(reconcile::Manager& manager, const ControllersOptions& options,
-                             const Informers& informers, Clock& clock) {
+void Controllers::addMetrics(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                             Clock& clock) {
   kube::Informer& functions = informers.functions;
   kube::Informer& pods = informers.pods;
   operatorMetrics_ = std::make_unique<metrics::OperatorMetrics>(options.metricsRegistry, kVersion, clock);
@@ -113,7 +118,7 @@ void Controllers::addWarmPoolController(reconcile::Manager& manager, const Contr
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory},
       manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
   auto pools = std::make_unique<reconcile::Controller>(reconcile::ControllerOptions{"warmpool", 1, controllerMetrics},
-                                                        *warmPools_, clock);
+                                                       *warmPools_, clock);
   pools->watchMapped(functions, &WarmPoolController::namespaceOf, functionShapeChanged);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
   // A Trigger's Secrets are part of its Function's warm pods.

@@ -12,9 +12,6 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/expectations.h"
-#include "reconcile/manager.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "controllers/function/function_controller.h"
 #include "controllers/tokens/token_controller.h"
@@ -24,6 +21,9 @@
 #include "platform/kube/control_token.h"
 #include "platform/kube/pod_template.h"
 #include "platform/platform.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
+#include "reconcile/manager.h"
 
 namespace prometheus {
 class Collectable;
@@ -99,12 +99,12 @@ class Controllers {
   // Each adds one controller (or the metrics) to `manager`, watching what it needs.
   void addMetrics(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
                   Clock& clock);
-  void addFunctionController(reconcile::Manager& manager, const ControllersOptions& options,
-                             const Informers& informers, Clock& clock);
-  void addWarmPoolController(reconcile::Manager& manager, const ControllersOptions& options,
-                             const Informers& informers, Clock& clock);
-  void addTriggerControllers(reconcile::Manager& manager, const ControllersOptions& options,
-                             const Informers& informers, Clock& clock);
+  void addFunctionController(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                             Clock& clock);
+  void addWarmPoolController(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                             Clock& clock);
+  void addTriggerControllers(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
+                             Clock& clock);
   void addTokenController(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
                           Clock& clock);
   void addAutoscaler(reconcile::Manager& manager, const ControllersOptions& options, const Informers& informers,
@@ -126,7 +126,9 @@ class Controllers {
 // deletion changed. Status counts too: the controller skips a status write that
 // equals the cached status, and a cache still holding an older status could
 // otherwise leave a newer, wrong one on the server for good. Our own write costs
-// one more reconcile, which finds nothing to change.
+// one more reconcile, which finds nothing to change. The autoscaler's status.metrics
+// and status.lastActiveTime do not count: at 1,000 Functions their writes alone kept
+// the controller busy while nothing changed (BENCHMARKS.md, "Scale").
 bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& current);
 
 // A Function update that can change the shape of its warm pods: its spec

@@ -1,7 +1,5 @@
 #include "gateway/amqp_invocation_queue.h"
 
-#include <cctype>
-
 namespace sluice::gateway {
 
 clients::AmqpPublisher& AmqpInvocationQueue::publisherFor(const std::string& url) {
@@ -16,12 +14,9 @@ Status AmqpInvocationQueue::enqueue(const AsyncTarget& target, const std::string
   clients::AmqpMessage message;
   message.messageId = requestId;
   message.body = request.body;
-  for (const auto& [name, value] : request.headers) {
-    // Lower-case, as the replica's /invoke hands headers to the handler.
-    std::string lowered = name;
-    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lowered == "content-type") message.contentType = value;
-    message.headers.emplace_back(std::move(lowered), value);
+  message.headers = invocationHeaders(request);
+  for (const auto& [name, value] : message.headers) {
+    if (name == "content-type") message.contentType = value;
   }
   return publisherFor(target.amqpUrl).publish(target.queue, message);
 }

@@ -24,6 +24,13 @@ http::ServerResponse unavailableResponse(const std::string& text, int retryAfter
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> invocationHeaders(const UpstreamRequest& request) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.reserve(request.headers.size());
+  for (const auto& [name, value] : request.headers) headers.emplace_back(lower(name), value);
+  return headers;
+}
+
 Result<InvocationType> invocationTypeOf(const http::ServerRequest& request) {
   for (const auto& [name, value] : request.headers) {
     if (lower(name) != kInvocationTypeHeader) continue;
@@ -53,10 +60,10 @@ http::ServerResponse AsyncInvoker::accept(const Route& route, const std::string&
                                retryAfterSeconds_);
   }
   if (!target->has_value()) {
-    return http::textResponse(400, "Function " + route.key() + " takes no asynchronous invocations: its Trigger " +
-                                       triggerKey +
-                                       " has no spec.http.async (set spec.http.async.rabbitmq to accept "
-                                       "X-Sluice-Invocation-Type: Event)\n");
+    return http::textResponse(
+        400, "Function " + route.key() + " takes no asynchronous invocations: its Trigger " + triggerKey +
+                 " has no spec.http.async (set spec.http.async.rabbitmq or spec.http.async.kafka to accept "
+                 "X-Sluice-Invocation-Type: Event)\n");
   }
   Result<std::string> requestId = newRequestId_();
   if (!requestId.isOk()) {

@@ -8,14 +8,17 @@
 //   503 + Retry-After  the queue could not take it (nothing was accepted).
 // Because 202 comes only after the broker's confirm, a gateway killed right
 // after answering loses nothing. The Function's replicas consume the queue
-// (operator/runtime, RabbitMqSource with httpInvocations) as http.request
+// (operator/runtime, RabbitMqSource or KafkaSource with httpInvocations) as http.request
 // events, with the Function's retries and dead letter: at-least-once.
 // Thread-safe when its collaborators are.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "gateway/route.h"
@@ -27,13 +30,27 @@ namespace sluice::gateway {
 inline constexpr const char* kInvocationTypeHeader = "x-sluice-invocation-type";  // lower-case, as requests carry it
 inline constexpr const char* kRequestIdHeader = "X-Sluice-Request-Id";
 
-// Where a Trigger's asynchronous invocations are kept.
+// A Kafka topic keeping a Trigger's asynchronous invocations.
+struct KafkaTopicTarget {
+  std::string bootstrapServers;  // host:port[,host:port...]
+  std::string topic;
+  std::map<std::string, std::string> properties;  // librdkafka security properties, credentials included
+};
+
+// Where a Trigger's asynchronous invocations are kept: a RabbitMQ queue
+// (spec.http.async.rabbitmq), or a Kafka topic (spec.http.async.kafka).
 struct AsyncTarget {
   std::string amqpUrl;
   std::string queue;
+  std::optional<KafkaTopicTarget> kafka;  // set instead of amqpUrl and queue
 };
 
-// The durable store of accepted invocations (AmqpInvocationQueue; a fake in unit tests).
+// The headers an invocation is kept with: the /invoke request's (method,
+// path, query, source ip and the client's own), names lower-cased as the
+// replica's /invoke hands them to the handler.
+std::vector<std::pair<std::string, std::string>> invocationHeaders(const UpstreamRequest& request);
+
+// The durable store of accepted invocations (BrokerInvocationQueue; a fake in unit tests).
 class InvocationQueue {
  public:
   virtual ~InvocationQueue() = default;

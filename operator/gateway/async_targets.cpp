@@ -1,6 +1,7 @@
 #include "gateway/async_targets.h"
 
 #include "api/v1alpha1/trigger.h"
+#include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
 
@@ -11,11 +12,33 @@ Result<std::optional<AsyncTarget>> AsyncTargets::lookup(const std::string& ns, c
   if (!object) return Status(StatusCode::kNotFound, "Trigger " + ns + "/" + trigger + " is gone");
   Result<api::v1alpha1::Trigger> parsed = api::v1alpha1::Trigger::fromJson(*object);
   if (!parsed.isOk()) return parsed.status().withContext("Trigger " + ns + "/" + trigger);
+  if (parsed->httpAsyncKafka) return kafkaTarget(ns, *parsed->httpAsyncKafka);
   if (!parsed->httpAsync) return std::optional<AsyncTarget>();
   const api::v1alpha1::RabbitMqSource& queue = *parsed->httpAsync;
   Result<std::string> url = secretValue(ns, queue.connectionSecretName, queue.urlKey);
   if (!url.isOk()) return url.status().withContext("spec.http.async.rabbitmq.connectionSecretRef");
-  return std::optional<AsyncTarget>(AsyncTarget{*url, queue.queue});
+  return std::optional<AsyncTarget>(AsyncTarget{*url, queue.queue, std::nullopt});
+}
+
+Result<std::optional<AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& ns,
+                                                             const api::v1alpha1::KafkaSource& kafka) {
+  clients::KafkaSecurity security;
+  security.protocol = kafka.securityProtocol();
+  if (kafka.sasl) security.saslMechanism = kafka.sasl->mechanism;
+  for (const api::v1alpha1::SecretKey& need : api::v1alpha1::kafkaSecretKeys(kafka, "spec.http.async.kafka")) {
+    Result<std::string> value = secretValue(ns, need.secret, need.key);
+    if (!value.isOk()) return value.status().withContext(need.field);
+    clients::setSecretValue(security, need.key, *value);
+  }
+  KafkaTopicTarget topic;
+  for (const std::string& server : kafka.bootstrapServers) {
+    topic.bootstrapServers += (topic.bootstrapServers.empty() ? "" : ",") + server;
+  }
+  topic.topic = kafka.topics.front();
+  topic.properties = clients::kafkaProperties(security);
+  AsyncTarget target;
+  target.kafka = std::move(topic);
+  return std::optional<AsyncTarget>(std::move(target));
 }
 
 Result<std::string> AsyncTargets::secretValue(const std::string& ns, const std::string& secret,

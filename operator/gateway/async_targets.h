@@ -1,7 +1,8 @@
 // AsyncTargets: resolves a Trigger's spec.http.async for the gateway — the
-// queue from the Trigger (informer cache) and the AMQP URL from the Secret it
-// names (read through the API, remembered for `secretTtl` so a burst of
-// asynchronous calls costs one read; an edited Secret is seen after that).
+// queue or topic from the Trigger (informer cache) and the AMQP URL or the
+// Kafka credentials from the Secrets it names (read through the API,
+// remembered for `secretTtl` so a burst of asynchronous calls costs one
+// read; an edited Secret is seen after that).
 // Thread-safe.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "gateway/async_invoker.h"
 #include "kube/informer.h"
@@ -33,6 +35,8 @@ class AsyncTargets {
     std::string value;
     Clock::TimePoint readAt;
   };
+  // spec.http.async.kafka with its Secrets' credentials as librdkafka properties.
+  Result<std::optional<AsyncTarget>> kafkaTarget(const std::string& ns, const api::v1alpha1::KafkaSource& kafka);
   Result<std::string> secretValue(const std::string& ns, const std::string& secret, const std::string& key);
 
   kube::Informer& triggers_;

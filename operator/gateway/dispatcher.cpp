@@ -236,4 +236,13 @@ void Dispatcher::shutdown() {
   run(actions);
 }
 
+void Dispatcher::recordArrival(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = functions_.find(key);
+  if (it == functions_.end()) return;
+  // As submit() counts its calls (kept apart from that hot path).
+  if (!it->second.arrivals) it->second.arrivals.emplace(options_.rateWindow);
+  it->second.arrivals->record(clock_.now());
+}
+
 }  // namespace sluice::gateway

@@ -86,7 +86,7 @@ struct FunctionLoad {
   int pending = 0;   // queued, waiting for a replica
   int inFlight = 0;  // sent to a replica, not answered yet
   int replicas = 0;
-  double requestsPerSecond = 0;  // calls submitted, over DispatcherOptions::rateWindow
+  double requestsPerSecond = 0;  // calls submitted or recorded, over DispatcherOptions::rateWindow
 };
 
 class Dispatcher {
@@ -100,6 +100,9 @@ class Dispatcher {
   // Not routable any more: its queued calls end kNotFound.
   void removeFunction(const std::string& key);
   void submit(const std::string& key, Call call);
+  // Counts a call that reached `key` another way (an asynchronous invocation
+  // accepted into its queue) in its requestsPerSecond, as submit() counts its own.
+  void recordArrival(const std::string& key);
   // Expires deadlines and sends calls whose retry backoff is over.
   void tick();
   // Every routable Function's queue and in-flight counts, sorted by key.

@@ -113,6 +113,8 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
                                     : async_
                                         ? async_->accept(*route, *trigger, invokeRequestFor(request, *route, *trigger))
                                         : http::textResponse(501, "this gateway takes no asynchronous invocations\n");
+    // An accepted invocation is an arrival the Function must process: the rate target counts it.
+    if (response.status == 202) dispatcher_.recordArrival(route->key());
     metrics_.observe(route->ns, route->function, response.status,
                      std::chrono::duration<double>(dispatcher_.clock().now() - started).count());
     respond(std::move(response));

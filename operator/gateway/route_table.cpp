@@ -5,6 +5,7 @@
 
 #include "api/pods.h"
 #include "kube/resource_client.h"
+#include "spec/function_triggers.h"
 
 namespace sluice::gateway {
 
@@ -92,8 +93,7 @@ void RouteTable::refreshAll() {
 void RouteTable::refreshLocked(const std::string& ns, const std::string& function) {
   const std::string key = kube::objectKey(ns, function);
   std::string trigger;
-  for (const kube::ObjectPtr& candidate : triggers_.byNamespace(ns)) {
-    if (candidate->value("/spec/functionRef/name"_json_pointer, std::string()) != function) continue;
+  for (const kube::ObjectPtr& candidate : spec::triggersOf(triggers_, ns, function)) {
     if (!candidate->contains("/spec/http"_json_pointer)) continue;
     if (candidate->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
     std::string name = candidate->value("/metadata/name"_json_pointer, std::string());

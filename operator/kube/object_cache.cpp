@@ -4,15 +4,20 @@
 
 namespace sluice::kube {
 
+void ObjectCache::updateIndex(Index& index, const std::string& key, const std::string& value, bool add) {
+  if (add) {
+    index[value].insert(key);
+  } else if (auto it = index.find(value); it != index.end()) {
+    it->second.erase(key);
+    if (it->second.empty()) index.erase(it);
+  }
+}
+
 void ObjectCache::indexLocked(const std::string& key, const Json& object, bool add) {
-  auto update = [&](Index& index, const std::string& value) {
-    if (add) {
-      index[value].insert(key);
-    } else if (auto it = index.find(value); it != index.end()) {
-      it->second.erase(key);
-      if (it->second.empty()) index.erase(it);
-    }
-  };
+  auto update = [&](Index& index, const std::string& value) { updateIndex(index, key, value, add); };
+  for (auto& [name, custom] : custom_) {
+    for (const std::string& value : custom.valuesOf(object)) update(custom.index, value);
+  }
   const Json& meta = object.contains("metadata") ? object["metadata"] : Json::object();
   update(byNamespace_, meta.value("namespace", ""));
   if (meta.contains("labels") && meta["labels"].is_object()) {
@@ -96,6 +101,22 @@ std::vector<ObjectPtr> ObjectCache::byLabel(const std::string& label, const std:
 std::vector<ObjectPtr> ObjectCache::byOwnerUid(const std::string& uid) const {
   std::shared_lock lock(mu_);
   return lookupLocked(byOwner_, uid);
+}
+
+std::vector<ObjectPtr> ObjectCache::byIndex(const std::string& name, const IndexFunc& valuesOf,
+                                            const std::string& value) const {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = custom_.find(name); it != custom_.end()) return lookupLocked(it->second.index, value);
+  }
+  std::unique_lock lock(mu_);
+  auto [it, added] = custom_.try_emplace(name, CustomIndex{valuesOf, {}});
+  if (added) {
+    for (const auto& [key, object] : objects_) {
+      for (const std::string& indexed : valuesOf(*object)) updateIndex(it->second.index, key, indexed, true);
+    }
+  }
+  return lookupLocked(it->second.index, value);
 }
 
 size_t ObjectCache::size() const {

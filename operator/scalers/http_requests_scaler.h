@@ -6,9 +6,11 @@
 // concurrency, desired = ceil(concurrency / targetConcurrency), or with a
 // requests-per-second target the rate, desired = ceil(rate / target). The
 // engine averages either over its stable and panic windows (windowed, as
-// Knative's KPA). Asynchronous invocations waiting in the Trigger's queue
-// (`backlog`, a queue-depth scaler) are requests too: added to the
-// concurrency; with a rate target they keep the Function awake. Any request
+// Knative's KPA). Asynchronous invocations waiting in the Trigger's queue or
+// topic (`backlog`, a queue-depth or Kafka-lag scaler) are requests too:
+// added to the concurrency; with a rate target they keep the Function awake
+// (their arrivals are in the rate already: the gateway counts each one it
+// accepted). Any request
 // activates a Function at zero. A gateway that does not answer is left out
 // (the others still count); none answering is an error.
 // Thread-compatible.

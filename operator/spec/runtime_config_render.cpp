@@ -141,7 +141,33 @@ Result<json> renderSink(const json& sink, const std::string& where, SecretCollec
   return out;
 }
 
-Result<json> renderSource(const json& spec, const std::string& where, SecretCollector& secrets) {
+// The queue or topic the gateway keeps an http Trigger's asynchronous
+// invocations in, as the replica's source of them.
+json renderHttpAsync(const json& async, const std::string& ns, const std::string& trigger, const json& delivery,
+                     SecretCollector& secrets) {
+  if (async.contains("kafka")) {
+    const json& k = async["kafka"];
+    // Earliest: the invocations that woke the Function came before its group existed.
+    return json{{"kafka",
+                 {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+                  {"topics", json::array({k.at("topic")})},
+                  {"consumerGroup", k.value("consumerGroup", api::v1alpha1::asyncConsumerGroup(ns, trigger))},
+                  {"initialOffset", "earliest"},
+                  {"maxInFlight", delivery.value("maxInFlight", 100)},
+                  {"security", kafkaSecurity(k, secrets)}}}};
+  }
+  const json& r = async.at("rabbitmq");
+  const json& ref = r.at("connectionSecretRef");
+  return json{{"rabbitmq",
+               {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
+                {"queue", r.at("queue")},
+                {"prefetch", r.value("prefetch", 10)}}}};
+}
+
+// `ns`, `trigger`: whose spec it is (a default consumer group is named after them).
+Result<json> renderSource(const json& spec, const std::string& ns, const std::string& trigger,
+                          SecretCollector& secrets) {
+  const std::string where = "Trigger " + ns + "/" + trigger + ": spec";
   const json& delivery = spec.value("delivery", json::object());
   if (spec.contains("kafka")) {
     const json& k = spec["kafka"];
@@ -172,15 +198,7 @@ Result<json> renderSource(const json& spec, const std::string& where, SecretColl
   if (spec.contains("http")) {
     const json& h = spec["http"];
     json http = {{"path", h.at("path")}};
-    if (h.contains("async")) {
-      // The replica consumes the queue the gateway keeps asynchronous invocations in.
-      const json& r = h["async"].at("rabbitmq");
-      const json& ref = r.at("connectionSecretRef");
-      http["async"] = {{"rabbitmq",
-                        {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
-                         {"queue", r.at("queue")},
-                         {"prefetch", r.value("prefetch", 10)}}}};
-    }
+    if (h.contains("async")) http["async"] = renderHttpAsync(h["async"], ns, trigger, delivery, secrets);
     return json{{"http", http}};
   }
   if (spec.contains("objectStore")) {
@@ -296,7 +314,7 @@ Status renderTriggers(RenderedConfig& out, const std::vector<json>& triggers, co
     if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
     const std::string tname = trigger.at("metadata").at("name").get<std::string>();
     SecretCollector secrets(out, options, "trigger_" + tname);
-    auto source = renderSource(tspec, "Trigger " + c["namespace"].get<std::string>() + "/" + tname + ": spec", secrets);
+    auto source = renderSource(tspec, c["namespace"].get<std::string>(), tname, secrets);
     if (!source.isOk()) return source.status();
     if (source->is_null()) continue;
     json entry = {{"name", tname}};

@@ -54,6 +54,7 @@ void addHttpTwins(const Add& add) {
   add("!(has(self.targetConcurrency) && has(self.targetRequestsPerSecond))",
       [](const json& s) { return !(has(s, "targetConcurrency") && has(s, "targetRequestsPerSecond")); });
   add("!self.queue.startsWith('amq.')", [](const json& s) { return stringField(s, "queue").rfind("amq.", 0) != 0; });
+  add("has(self.rabbitmq) != has(self.kafka)", [](const json& s) { return has(s, "rabbitmq") != has(s, "kafka"); });
 }
 
 // The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.

@@ -195,16 +195,41 @@ Status checkPrometheus(const json& p, const PrometheusSource& prometheus) {
   return invalidArgument("spec.prometheus.threshold: " + p["threshold"].dump() + " must be greater than 0");
 }
 
-// spec.http.async.rabbitmq, when set.
-Status readHttpAsync(const json& http, std::optional<RabbitMqSource>& out) {
+// spec.http.async.kafka: the topic and connection (the replicas' group and
+// where it starts are fixed here, see Trigger::httpAsyncKafka).
+Status readHttpAsyncKafka(const json& k, const Trigger& trigger, KafkaSource& out) {
+  const std::string path = "spec.http.async.kafka";
+  if (Status s = requireField(k, "bootstrapServers", path); !s.isOk()) return s;
+  if (Status s = readStringList(k, "bootstrapServers", path, out.bootstrapServers); !s.isOk()) return s;
+  std::string topic;
+  if (Status s = readRequiredString(k, "topic", path, topic); !s.isOk()) return s;
+  out.topics = {topic};
+  out.consumerGroup = asyncConsumerGroup(trigger.ns, trigger.name);
+  if (Status s = readString(k, "consumerGroup", path, out.consumerGroup); !s.isOk()) return s;
+  out.initialOffset = "earliest";
+  return readKafkaSecurity(k, path, out);
+}
+
+// spec.http.async, when set: exactly one of rabbitmq and kafka.
+Status readHttpAsync(Trigger& out) {
   const json* async = nullptr;
-  if (Status s = readObject(http, "async", "spec.http", async); !s.isOk() || !async) return s;
+  if (Status s = readObject(out.http, "async", "spec.http", async); !s.isOk() || !async) return s;
   const json* rabbitmq = nullptr;
   if (Status s = readObject(*async, "rabbitmq", "spec.http.async", rabbitmq); !s.isOk()) return s;
-  if (!rabbitmq) return invalidArgument("spec.http.async.rabbitmq: is required (the queue that keeps invocations)");
+  const json* kafka = nullptr;
+  if (Status s = readObject(*async, "kafka", "spec.http.async", kafka); !s.isOk()) return s;
+  if ((rabbitmq != nullptr) == (kafka != nullptr)) {
+    return invalidArgument("spec.http.async: set exactly one of rabbitmq or kafka (where invocations are kept)");
+  }
+  if (kafka) {
+    KafkaSource topic;
+    if (Status s = readHttpAsyncKafka(*kafka, out, topic); !s.isOk()) return s;
+    out.httpAsyncKafka = std::move(topic);
+    return Status::ok();
+  }
   RabbitMqSource queue;
   if (Status s = readRabbitMqQueue(*rabbitmq, "spec.http.async.rabbitmq", queue); !s.isOk()) return s;
-  out = std::move(queue);
+  out.httpAsync = std::move(queue);
   return Status::ok();
 }
 
@@ -237,7 +262,7 @@ Status readSourceOf(const json& spec, Trigger& out) {
   if (type == "prometheus") return readSource(spec, type, out.prometheus, readPrometheusFields, checkPrometheus);
   if (type == "http") {
     out.http = spec["http"];
-    return readHttpAsync(out.http, out.httpAsync);
+    return readHttpAsync(out);
   }
   return invalidArgument("spec: no source (kafka, rabbitmq, cron, http, objectStore or prometheus)");
 }
@@ -262,6 +287,10 @@ void collectSecrets(const json& node, std::vector<std::string>& out) {
 
 std::string kafkaSecurityProtocol(bool sasl, bool tls) {
   return std::string(sasl ? "SASL_" : "") + (tls ? "SSL" : "PLAINTEXT");
+}
+
+std::string asyncConsumerGroup(const std::string& ns, const std::string& trigger) {
+  return "sluice-async-" + ns + "-" + trigger;
 }
 
 std::string KafkaSource::securityProtocol() const { return kafkaSecurityProtocol(sasl.has_value(), tls.has_value()); }
@@ -294,20 +323,24 @@ Result<Trigger> Trigger::fromJson(const json& trigger) {
   return out;
 }
 
-std::vector<SecretKey> Trigger::requiredSecretKeys() const {
+std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::string& path) {
   std::vector<SecretKey> out;
-  if (!kafka) return out;
-  if (kafka->sasl) {
-    for (const char* key : {"username", "password"}) {
-      out.push_back({kafka->sasl->secretName, key, "spec.kafka.sasl.secretRef"});
-    }
+  if (kafka.sasl) {
+    for (const char* key : {"username", "password"})
+      out.push_back({kafka.sasl->secretName, key, path + ".sasl.secretRef"});
   }
-  if (kafka->tls && !kafka->tls->secretName.empty()) {
+  if (kafka.tls && !kafka.tls->secretName.empty()) {
     std::vector<const char*> keys{"ca.crt"};
-    if (kafka->tls->mutual) keys.insert(keys.end(), {"tls.crt", "tls.key"});
-    for (const char* key : keys) out.push_back({kafka->tls->secretName, key, "spec.kafka.tls.secretRef"});
+    if (kafka.tls->mutual) keys.insert(keys.end(), {"tls.crt", "tls.key"});
+    for (const char* key : keys) out.push_back({kafka.tls->secretName, key, path + ".tls.secretRef"});
   }
   return out;
+}
+
+std::vector<SecretKey> Trigger::requiredSecretKeys() const {
+  if (kafka) return kafkaSecretKeys(*kafka, "spec.kafka");
+  if (httpAsyncKafka) return kafkaSecretKeys(*httpAsyncKafka, "spec.http.async.kafka");
+  return {};
 }
 
 std::vector<SecretKey> Trigger::scalerSecrets() const {

@@ -43,6 +43,9 @@ struct KafkaSource {
   std::string securityProtocol() const;
 };
 
+// The consumer group of a Trigger's spec.http.async.kafka when it names none.
+std::string asyncConsumerGroup(const std::string& ns, const std::string& trigger);
+
 // security.protocol for a Kafka connection with or without SASL and TLS.
 std::string kafkaSecurityProtocol(bool sasl, bool tls);
 
@@ -115,6 +118,11 @@ struct Trigger {
   // spec.http.async.rabbitmq: the queue keeping asynchronous invocations
   // (its connection and queue fields only; the scaling fields keep their defaults).
   std::optional<RabbitMqSource> httpAsync;
+  // spec.http.async.kafka instead: the topic keeping them, read as a Kafka
+  // source of that one topic (consumerGroup defaulted by asyncConsumerGroup,
+  // initialOffset earliest: invocations kept before the first replica joined
+  // the group are its work too).
+  std::optional<KafkaSource> httpAsyncKafka;
 
   // The Trigger object as JSON. Errors name the field; a field of the wrong
   // type or a missing required one is named after its source first
@@ -129,6 +137,10 @@ struct Trigger {
   // as {secret, "", field}, in spec order. Only these need scaler access.
   std::vector<SecretKey> scalerSecrets() const;
 };
+
+// The Secret keys a Kafka connection at `path` ("spec.kafka") needs: its SASL
+// username and password, its TLS ca.crt (and tls.crt, tls.key when mutual).
+std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::string& path);
 
 // A Secret opts in to being used by the operator itself (to measure a
 // Trigger, sending its credentials to the Trigger's endpoint) with this label

@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "common/time.h"
+#include "spec/function_triggers.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -20,6 +21,10 @@ constexpr auto kRebuildInterval = std::chrono::seconds(5);
 // A scaler that keeps failing is built afresh (re-reading its Secrets) at most
 // this often: a new Kafka client per 1.5 s of a broker outage would only add load.
 constexpr auto kRebuildFailingInterval = std::chrono::seconds(30);
+// status.lastActiveTime moves on at most this often while work continues. Stamped every round,
+// it made each round of a busy Function a status write: at 1,000 Functions, 33 writes a second
+// with nothing changing (BENCHMARKS.md, "Scale").
+constexpr auto kLastActiveRefresh = std::chrono::seconds(60);
 // The CPU metric's name in status.metrics and the scaler series: upper case,
 // so it can never be a Trigger's name (those are DNS-1123 lower case).
 constexpr const char* kCpuMetric = "CPU";
@@ -162,13 +167,7 @@ std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf
 }
 
 std::vector<kube::ObjectPtr> AutoscaleReconciler::triggersOf(const std::string& ns, const std::string& function) const {
-  std::vector<kube::ObjectPtr> triggers;
-  for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == function) triggers.push_back(t);
-  }
-  std::sort(triggers.begin(), triggers.end(),
-            [](const kube::ObjectPtr& a, const kube::ObjectPtr& b) { return nameOf(*a) < nameOf(*b); });
-  return triggers;
+  return spec::triggersOf(caches_.triggers, ns, function);
 }
 
 bool AutoscaleReconciler::syncScalers(const std::string& key, FunctionState& state, const json& function,
@@ -327,7 +326,11 @@ Status AutoscaleReconciler::writeFunctionStatus(
     metrics.push_back(std::move(entry));
   }
   json status = {{"desiredReplicas", decision.desiredReplicas}, {"metrics", std::move(metrics)}};
-  if (decision.active) status["lastActiveTime"] = rfc3339(clock_.wallNow());
+  if (decision.active) {
+    const auto now = clock_.wallNow();
+    if (!state.lastActiveStamp || now - *state.lastActiveStamp >= kLastActiveRefresh) state.lastActiveStamp = now;
+    status["lastActiveTime"] = rfc3339(*state.lastActiveStamp);
+  }
   const json& live = function.contains("status") ? function["status"] : json::object();
   bool same = status == state.writtenStatus || (state.writtenStatus.is_null() && [&] {
                 // After a restart: the object already says this.

@@ -41,11 +41,11 @@
 #include "autoscaler/autoscaler_metrics.h"
 #include "autoscaler/decision_engine.h"
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 
 namespace sluice::controllers {
 
@@ -102,6 +102,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
     std::optional<int> desired;               // last desiredReplicas written
     std::optional<Clock::TimePoint> nextDue;  // none: not scaled by this loop
     nlohmann::json writtenStatus;
+    // The lastActiveTime status says; moved on at most every kLastActiveRefresh while active.
+    std::optional<std::chrono::system_clock::time_point> lastActiveStamp;
     std::optional<autoscaler::ScaleDecision> lastDecision;
   };
 

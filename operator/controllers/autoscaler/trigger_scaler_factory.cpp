@@ -141,6 +141,13 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::httpRequests(cons
     if (!backlog.isOk()) return backlog.status().withContext("spec.http.async");
     options.backlog = std::move(*backlog);
   }
+  if (trigger.httpAsyncKafka) {
+    // Or, kept in a Kafka topic: the replicas' consumer lag on it.
+    Result<std::unique_ptr<scalers::Scaler>> backlog =
+        kafka(*trigger.httpAsyncKafka, trigger.ns, "spec.http.async.kafka");
+    if (!backlog.isOk()) return backlog.status();
+    options.backlog = std::move(*backlog);
+  }
   options.gatewayLoadsUrls = options_.gatewayLoadsUrls;
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::HttpRequestsScaler>(std::move(options), http_));
 }
@@ -191,7 +198,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const j
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::v1alpha1::KafkaSource& k,
-                                                                     const std::string& ns) {
+                                                                     const std::string& ns, const std::string& path) {
   scalers::KafkaLagOptions options;
   options.consumerGroup = k.consumerGroup;
   options.topics = k.topics;
@@ -206,24 +213,17 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
   clients::KafkaSecurity security;
   security.protocol = k.securityProtocol();
   if (k.sasl) security.saslMechanism = k.sasl->mechanism;
-  const std::map<std::string, std::string*> slots{{"username", &security.saslUsername},
-                                                  {"password", &security.saslPassword},
-                                                  {"ca.crt", &security.caPem},
-                                                  {"tls.crt", &security.certificatePem},
-                                                  {"tls.key", &security.keyPem}};
   for (const std::string& server : k.bootstrapServers) {
-    if (Status s = options_.allowedEndpoints.check(server, "spec.kafka.bootstrapServers"); !s.isOk()) return s;
+    if (Status s = options_.allowedEndpoints.check(server, path + ".bootstrapServers"); !s.isOk()) return s;
   }
-  api::v1alpha1::Trigger trigger;
-  trigger.kafka = k;
-  for (const api::v1alpha1::SecretKey& need : trigger.requiredSecretKeys()) {
+  for (const api::v1alpha1::SecretKey& need : api::v1alpha1::kafkaSecretKeys(k, path)) {
     auto value = secretValue(ns, need.secret, need.key, need.field);
     if (!value.isOk()) return value.status();
-    *slots.at(need.key) = *value;
+    clients::setSecretValue(security, need.key, *value);
   }
   auto source = kafkaClients_.acquire(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
                                       options_.kafkaTimeoutMilliseconds);
-  if (!source.isOk()) return source.status().withContext("spec.kafka");
+  if (!source.isOk()) return source.status().withContext(path);
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }
 

@@ -80,7 +80,9 @@ class TriggerScalerFactory final : public ScalerFactory {
   // The decoded value of data[key] of Secret `name`; `field` names the reference in errors.
   Result<std::string> secretValue(const std::string& ns, const std::string& name, const std::string& key,
                                   const std::string& field);
-  Result<std::unique_ptr<scalers::Scaler>> kafka(const api::v1alpha1::KafkaSource& kafka, const std::string& ns);
+  // `path`: where the connection is written (spec.kafka, spec.http.async.kafka), for errors.
+  Result<std::unique_ptr<scalers::Scaler>> kafka(const api::v1alpha1::KafkaSource& kafka, const std::string& ns,
+                                                 const std::string& path = "spec.kafka");
   Result<std::unique_ptr<scalers::Scaler>> rabbitmq(const api::v1alpha1::RabbitMqSource& rabbitmq,
                                                     const std::string& ns);
   Result<std::unique_ptr<scalers::Scaler>> objectStore(const api::v1alpha1::ObjectStoreSource& store,

@@ -6,6 +6,7 @@
 #include "api/function.h"
 #include "api/pods.h"
 #include "common/time.h"
+#include "spec/function_triggers.h"
 #include "spec/resources.h"
 #include "spec/runtime_config_render.h"
 
@@ -58,7 +59,7 @@ json FunctionController::baseStatus(const json& function, const std::vector<json
 
 // A spec the renderer or the platform refuses cannot be fixed by retrying: say so and wait for an edit.
 reconcile::ReconcileResult FunctionController::refuse(const std::string& key, const json& function, json status,
-                                                       const Status& why) {
+                                                      const Status& why) {
   const long long generation = function["metadata"].value("generation", 0LL);
   const json previous = function.value("/status/conditions"_json_pointer, json::array());
   const std::string now = rfc3339(clock_.wallNow());
@@ -116,9 +117,7 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   const std::string ns = function["metadata"].value("namespace", "default");
   const std::string name = function["metadata"].value("name", "");
   std::vector<json> triggers;
-  for (const kube::ObjectPtr& t : caches_.triggers.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
-  }
+  for (const kube::ObjectPtr& t : spec::triggersOf(caches_.triggers, ns, name)) triggers.push_back(*t);
   const int desired = api::desiredReplicas(function);
   json status = baseStatus(function, triggers);
 

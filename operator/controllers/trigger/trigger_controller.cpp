@@ -12,6 +12,7 @@
 
 #include "api/conditions.h"
 #include "common/time.h"
+#include "spec/function_triggers.h"
 #include "spec/resources.h"
 
 namespace sluice::controllers {
@@ -112,9 +113,7 @@ std::vector<std::string> TriggerController::triggersOfFunction(const kube::Objec
   std::vector<std::string> keys;
   const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string("default"));
   const std::string name = function.value("/metadata/name"_json_pointer, std::string());
-  for (const kube::ObjectPtr& t : triggers.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) keys.push_back(kube::objectKey(*t));
-  }
+  for (const kube::ObjectPtr& t : spec::triggersOf(triggers, ns, name)) keys.push_back(kube::objectKey(*t));
   return keys;
 }
 

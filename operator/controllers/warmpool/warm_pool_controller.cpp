@@ -7,6 +7,7 @@
 #include "api/pods.h"
 #include "common/logging.h"
 #include "platform/kube/pod_template.h"
+#include "spec/function_triggers.h"
 
 namespace sluice::controllers {
 
@@ -46,9 +47,7 @@ Result<json> WarmPoolController::warmPodOf(const json& function) const {
   const std::string ns = function.value("/metadata/namespace"_json_pointer, std::string("default"));
   const std::string name = function.value("/metadata/name"_json_pointer, std::string());
   std::vector<json> triggers;
-  for (const kube::ObjectPtr& t : triggers_.byNamespace(ns)) {
-    if (t->value("/spec/functionRef/name"_json_pointer, std::string()) == name) triggers.push_back(*t);
-  }
+  for (const kube::ObjectPtr& t : spec::triggersOf(triggers_, ns, name)) triggers.push_back(*t);
   auto rendered = spec::renderRuntimeConfig(function, triggers);
   if (!rendered.isOk()) return rendered.status();
   return platform::buildWarmPod(

@@ -234,29 +234,30 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, 
                                                           const NamespaceTokens& tokens) const {
   WarmCandidates out;
   if (replicas_ == nullptr) return out;
-  const json& spec = function.value("spec", json::object());
   const std::string pool = warmPoolOf(warmPodOf(podTemplate, configMapName));
+  const std::string ns = function["metadata"].value("namespace", "default");
+  // By the role label, not the namespace: a namespace's warm pods are few, its replicas may be thousands.
+  for (const kube::ObjectPtr& p : caches_.pods.byLabel(api::kRoleLabel, "warm")) {
+    const json& pod = *p;
+    if (pod.value("/metadata/namespace"_json_pointer, std::string()) != ns || warmPoolOf(pod) != pool) continue;
+    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(pod)) continue;
+    if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
+    if (!tokens_.staleCredentials(pod, tokens).empty()) continue;  // the pool replaces it
+    out.pods.push_back(pod);
+  }
+  if (out.pods.empty()) return out;  // nothing to adopt: no configuration to hand over
+  std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
+    return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) <
+           b.value("/metadata/creationTimestamp"_json_pointer, std::string());
+  });
   // What buildWarmPod left out arrives with /specialize: the configuration, and inline code in it.
+  const json& spec = function.value("spec", json::object());
   json configuration = rendered.config;
   if (spec.contains("/code/inline"_json_pointer)) {
     const std::string handler = spec.value("handler", "index.main_handler");
     configuration.erase("codeDir");
     configuration["codeFiles"] = {{handler.substr(0, handler.rfind('.')) + ".py", spec["code"]["inline"]}};
   }
-  const std::string ns = function["metadata"].value("namespace", "default");
-  for (const kube::ObjectPtr& p : caches_.pods.byNamespace(ns)) {
-    const json& pod = *p;
-    if (pod.value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) != "warm") continue;
-    if (warmPoolOf(pod) != pool) continue;
-    if (pod.contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(pod)) continue;
-    if (pod.value("/status/podIP"_json_pointer, std::string()).empty()) continue;
-    if (!tokens_.staleCredentials(pod, tokens).empty()) continue;  // the pool replaces it
-    out.pods.push_back(pod);
-  }
-  std::sort(out.pods.begin(), out.pods.end(), [](const json& a, const json& b) {
-    return a.value("/metadata/creationTimestamp"_json_pointer, std::string()) <
-           b.value("/metadata/creationTimestamp"_json_pointer, std::string());
-  });
   out.configuration = configuration.dump();
   return out;
 }
@@ -350,6 +351,7 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
 
 void KubePlatform::createReplicas(const std::string& key, const json& function, const json& podTemplate, int count,
                                   ApplyOutcome& outcome) {
+  if (count <= 0) return;
   const std::string ns = function["metadata"].value("namespace", "default");
   const std::string functionName = function["metadata"].value("name", "");
   const std::string uid = function["metadata"].value("uid", "");

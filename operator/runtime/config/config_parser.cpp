@@ -340,9 +340,16 @@ HttpSourceConfig parseHttpSource(Fields& f) {
   if (out.path.empty() || out.path[0] != '/') fail(f.at("path"), "must start with '/', got \"" + out.path + "\"");
   if (const json* async = f.get("async")) {
     Fields asyncFields(*async, f.at("async"));
-    const json& rabbitmq = asyncFields.required("rabbitmq");
-    Fields queue(rabbitmq, asyncFields.at("rabbitmq"));
-    out.async = parseRabbitMqSource(queue);
+    if (asyncFields.has("rabbitmq") == asyncFields.has("kafka")) {
+      fail(f.at("async"), "exactly one of rabbitmq and kafka is required");
+    }
+    if (const json* kafka = asyncFields.get("kafka")) {
+      Fields topic(*kafka, asyncFields.at("kafka"));
+      out.asyncKafka = parseKafkaSource(topic);
+    } else {
+      Fields queue(*asyncFields.get("rabbitmq"), asyncFields.at("rabbitmq"));
+      out.async = parseRabbitMqSource(queue);
+    }
     asyncFields.finish();
   }
   f.finish();

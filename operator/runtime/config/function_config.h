@@ -85,6 +85,9 @@ struct HttpSourceConfig {
   // keeps them in this queue and the replica consumes them as HTTP events,
   // with the Function's retries and dead letter. Unset: synchronous only.
   std::optional<RabbitMqSourceConfig> async;
+  // Or (exactly one of the two) the Kafka topic the gateway produces them to,
+  // read as a consumer group.
+  std::optional<KafkaSourceConfig> asyncKafka;
 };
 
 struct CronSourceConfig {

@@ -79,6 +79,13 @@ Result<std::shared_ptr<objectstore::S3Client>> s3Client(const std::string& endpo
   return std::make_shared<objectstore::S3Client>(std::move(options), http::makeCppRestHttpClient(), realClock());
 }
 
+// The Kafka topic a trigger reads: a kafka trigger's, or an http trigger's asynchronous invocations; null for none.
+const config::KafkaSourceConfig* kafkaTopicOf(const config::TriggerConfig& trigger) {
+  if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) return kafka;
+  const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source);
+  return http != nullptr && http->asyncKafka ? &*http->asyncKafka : nullptr;
+}
+
 }  // namespace
 
 Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, const std::string& where) {
@@ -135,8 +142,9 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
     }
-    if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
-      maxInFlight += http->async->prefetch;
+    if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source)) {
+      if (http->async) maxInFlight += http->async->prefetch;
+      if (http->asyncKafka) maxInFlight += http->asyncKafka->maxInFlight;
     }
     if (std::holds_alternative<config::ObjectStoreSourceConfig>(trigger.source)) {
       maxInFlight += DirSourceOptions{}.maxInFlight;
@@ -149,7 +157,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
       if (each.name == name) trigger = &each;
     }
     // A Kafka trigger's prefetch queue takes part of its budget (kafkaBudgetShares).
-    const bool kafka = trigger != nullptr && std::holds_alternative<config::KafkaSourceConfig>(trigger->source);
+    const bool kafka = trigger != nullptr && kafkaTopicOf(*trigger) != nullptr;
     options.maxInFlightBytes += kafka ? kafkaBudgetShares(bytes).deliveryBytes : bytes;
   }
   return options;
@@ -170,11 +178,12 @@ std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& 
 
 namespace {
 
+// A Kafka topic: a kafka Trigger's, or the asynchronous invocations of an http Trigger (`where` names the field).
 Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& trigger,
                                                  const config::KafkaSourceConfig& kafka,
                                                  const config::FunctionConfig& function, RuntimeMetrics& metrics,
-                                                 Clock& clock, const std::string& where) {
-  auto properties = kafkaProperties(kafka.security, kafka.properties, where + ".kafka");
+                                                 Clock& clock, const std::string& where, bool httpInvocations) {
+  auto properties = kafkaProperties(kafka.security, kafka.properties, where);
   if (!properties.isOk()) return properties.status();
   KafkaSourceOptions options;
   options.triggerName = trigger.name;
@@ -189,6 +198,7 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
     options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
   }
   options.properties = std::move(properties).value();
+  options.httpInvocations = httpInvocations;
   return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
 }
 
@@ -278,7 +288,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
                                             Clock& clock) {
   std::string where = "trigger \"" + trigger.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {
-    return buildKafkaSource(trigger, *kafka, function, metrics, clock, where);
+    return buildKafkaSource(trigger, *kafka, function, metrics, clock, where + ".kafka", false);
   }
   if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
     return buildRabbitMqSource(trigger.name, rabbit->connection, rabbit->queue, rabbit->prefetch, false, clock,
@@ -290,6 +300,9 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
       case config::ObjectStoreKind::kS3: return buildS3Source(trigger.name, *store, clock, where);
       case config::ObjectStoreKind::kWebHdfs: return buildWebHdfsSource(trigger.name, *store, clock);
     }
+  }
+  if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->asyncKafka) {
+    return buildKafkaSource(trigger, *http->asyncKafka, function, metrics, clock, where + ".http.async.kafka", true);
   }
   if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
     // Synchronous calls still come through /invoke; the queue holds the asynchronous ones.

@@ -74,7 +74,7 @@ class KafkaConsumer {
 
   // Creates the member with `properties` (librdkafka's) and subscribes it to
   // `topics`; `listener` must outlive it. The error names the property or
-  // the reason.
+  // the reason (the caller adds which trigger).
   virtual Status open(const std::map<std::string, std::string>& properties, const std::vector<std::string>& topics,
                       KafkaConsumerListener& listener) = 0;
 

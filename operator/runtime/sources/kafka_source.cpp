@@ -239,6 +239,13 @@ Event KafkaSource::eventOf(KafkaRecord& record) {
   event.key = std::move(record.key);
   event.headers = std::move(record.headers);
   event.data = std::move(record.value);
+  if (options_.httpInvocations) {
+    event.source = "http";
+    event.type = "http.request";
+    event.subject = options_.triggerName;
+    if (event.key && !event.key->empty()) event.id = std::move(*event.key);
+    event.key.reset();
+  }
   return event;
 }
 

@@ -80,6 +80,11 @@ struct KafkaSourceOptions {
   // Bytes librdkafka may prefetch (queued.max.messages.kbytes, fetch.max.bytes):
   // part of the trigger's in-flight byte budget. 0: librdkafka's defaults.
   int64_t prefetchBytes = 0;
+  // The topic holds the gateway's asynchronous HTTP invocations: each record
+  // becomes the same "http.request" Event an /invoke call makes (its headers
+  // carry method, path, query; its key is the request id and becomes the
+  // event id), as RabbitMqSourceOptions::httpInvocations does for a queue.
+  bool httpInvocations = false;
 };
 
 class KafkaSource final : public Source, private KafkaConsumerListener {

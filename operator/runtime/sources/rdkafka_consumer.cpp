@@ -49,7 +49,7 @@ Status RdKafkaConsumer::open(const std::map<std::string, std::string>& propertie
                              const std::vector<std::string>& topics, KafkaConsumerListener& listener) {
   listener_ = &listener;
   auto conf = clients::makeKafkaConf(properties);
-  if (!conf.isOk()) return conf.status().withContext(owner_);
+  if (!conf.isOk()) return conf.status();
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {
     return internalError("kafka rebalance callback: " + error);
@@ -59,12 +59,12 @@ Status RdKafkaConsumer::open(const std::map<std::string, std::string>& propertie
   }
   if (Status attached = events_.attachTo(**conf); !attached.isOk()) return attached;
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
-  if (!consumer_) return invalidArgument(owner_ + ": " + error);
+  if (!consumer_) return invalidArgument(error);
   if (auto err = consumer_->subscribe(topics); err != RdKafka::ERR_NO_ERROR) {
-    return unavailable(owner_ + ": subscribe: " + RdKafka::err2str(err));
+    return unavailable("subscribe: " + RdKafka::err2str(err));
   }
   queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
-  if (queue_ == nullptr) return internalError(owner_ + ": no consumer queue");
+  if (queue_ == nullptr) return internalError("no consumer queue");
   return Status::ok();
 }
 

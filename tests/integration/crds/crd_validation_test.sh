@@ -79,8 +79,12 @@ refused http-two-targets 'spec.http: Invalid value: "object": spec.http sets tar
 spec: {functionRef: {name: f}, http: {path: /x, targetConcurrency: 2, targetRequestsPerSecond: 10}}"
 refused http-zero-rps 'spec.http.targetRequestsPerSecond: Invalid value: 0: spec.http.targetRequestsPerSecond in body should be greater than 0' <<<"$TRG
 spec: {functionRef: {name: f}, http: {path: /x, targetRequestsPerSecond: 0}}"
-refused http-async-without-queue 'spec.http.async.rabbitmq: Required value' <<<"$TRG
+refused http-async-without-queue 'spec.http.async: Invalid value: "object": spec.http.async sets exactly one of rabbitmq or kafka' <<<"$TRG
 spec: {functionRef: {name: f}, http: {path: /x, async: {}}}"
+refused http-async-on-both 'spec.http.async: Invalid value: "object": spec.http.async sets exactly one of rabbitmq or kafka' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, async: {rabbitmq: {connectionSecretRef: {name: r}, queue: q}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topic: t}}}}"
+refused http-async-kafka-without-topic 'spec.http.async.kafka.topic: Required value' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x, async: {kafka: {bootstrapServers: ['127.0.0.1:9092']}}}}"
 refused http-async-reserved-queue 'spec.http.async.rabbitmq: Invalid value: "object": spec.http.async.rabbitmq.queue may not start with "amq." (RabbitMQ reserves those names)' <<<"$TRG
 spec: {functionRef: {name: f}, http: {path: /x, async: {rabbitmq: {connectionSecretRef: {name: r}, queue: amq.x}}}}"
 refused burst-stable-below-panic 'spec.scaling.burst: Invalid value: "object": spec.scaling.burst.stableWindowSeconds must be at least burst.windowSeconds (the panic window)' <<<"$FN

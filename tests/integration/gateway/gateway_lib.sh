@@ -125,3 +125,36 @@ fail_with_logs() {
   show_logs
   fail "$@"
 }
+
+# post_event_to URL BODY: an asynchronous call (X-Sluice-Invocation-Type: Event) with a JSON body; prints
+# the HTTP status, keeps the answer's headers in $work/headers and its body in $work/body.
+post_event_to() {
+  curl -s -m 30 -o "$work/body" -D "$work/headers" -w '%{http_code}' -H 'X-Sluice-Invocation-Type: Event' \
+    -H 'Content-Type: application/json' --data "$2" "$1"
+}
+# accepted_request_id: the X-Sluice-Request-Id of the last answer (a 202), failing the test unless it is
+# 32 hex digits and the body's requestId says the same.
+accepted_request_id() {
+  local id
+  id=$(grep -i '^X-Sluice-Request-Id:' "$work/headers" | tr -d '\r' | awk '{print $2}')
+  [[ $id =~ ^[0-9a-f]{32}$ ]] || fail "202 without a request id header: $(cat "$work/headers")"
+  jq -e --arg id "$id" '.requestId == $id' "$work/body" >/dev/null || fail "202 body: $(cat "$work/body")"
+  echo "$id"
+}
+# post_orders N: through post_event (the test's: BODY [URL]), order 1 until accepted, then orders 2..N
+# and a poison one (id 999), each {"id": I, "note": "order I"}; every one must get 202. Sets
+# request_id (order 1's) and accepted (the ids 1..N).
+post_orders() {
+  local i status
+  accepts() { [[ $(post_event '{"id": 1, "note": "order 1"}') == 202 ]]; }
+  (poll 30 accepts) || fail_with_logs "async call: HTTP $(post_event '{"id": 1, "note": "order 1"}'): $(cat "$work/body")"
+  request_id=$(accepted_request_id) || exit 1
+  accepted=(1)
+  for i in $(seq 2 "$1"); do
+    status=$(post_event "{\"id\": $i, \"note\": \"order $i\"}")
+    [[ $status == 202 ]] || fail_with_logs "async call $i: HTTP $status $(cat "$work/body")"
+    accepted+=("$i")
+  done
+  status=$(post_event '{"id": 999, "poison": true}')
+  [[ $status == 202 ]] || fail_with_logs "poison call: HTTP $status"
+}

@@ -45,5 +45,18 @@ TEST(KafkaConfigTest, TlsFilesFromAMountedSecret) {
                                                    {"ssl.key.password", "k"}}));
 }
 
+TEST(KafkaConfigTest, ASecretsKeysFillTheirSecurityFields) {
+  KafkaSecurity security;
+  for (const char* key : {"username", "password", "ca.crt", "tls.crt", "tls.key"}) {
+    EXPECT_TRUE(setSecretValue(security, key, std::string("v-") + key)) << key;
+  }
+  EXPECT_FALSE(setSecretValue(security, "token", "t"));
+  EXPECT_EQ(security.saslUsername, "v-username");
+  EXPECT_EQ(security.saslPassword, "v-password");
+  EXPECT_EQ(security.caPem, "v-ca.crt");
+  EXPECT_EQ(security.certificatePem, "v-tls.crt");
+  EXPECT_EQ(security.keyPem, "v-tls.key");
+}
+
 }  // namespace
 }  // namespace sluice::clients

@@ -27,6 +27,24 @@ TEST(FunctionUpdatePredicates, AStatusWriteChangesNoWarmPodShapeButNeedsTheFunct
   EXPECT_TRUE(functionNeedsReconcile(before, after));
 }
 
+TEST(FunctionUpdatePredicates, TheAutoscalersMeasurementsAloneNeedNoFunctionReconcile) {
+  Json before = function();
+  before["status"] = {{"readyReplicas", 1},
+                      {"desiredReplicas", 1},
+                      {"lastActiveTime", "2026-12-05T06:00:00Z"},
+                      {"metrics", Json::array({{{"trigger", "t"}, {"value", "6"}}})}};
+  Json measured = before;
+  measured["status"]["lastActiveTime"] = "2026-12-05T06:00:15Z";
+  measured["status"]["metrics"][0]["value"] = "7";
+  EXPECT_FALSE(functionNeedsReconcile(before, measured));
+  Json desired = measured;
+  desired["status"]["desiredReplicas"] = 2;
+  EXPECT_TRUE(functionNeedsReconcile(before, desired));
+  Json deleting = before;
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-05T06:00:20Z";
+  EXPECT_TRUE(functionNeedsReconcile(before, deleting));
+}
+
 TEST(FunctionUpdatePredicates, SpecLabelsAnnotationsAndDeletionChangeTheShape) {
   const Json before = function();
   Json spec = before;

@@ -34,7 +34,8 @@ std::string header(const http::ServerResponse& response, const std::string& name
 
 class AsyncInvokerTest : public ::testing::Test {
  protected:
-  Result<std::optional<AsyncTarget>> target = std::optional<AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async"});
+  Result<std::optional<AsyncTarget>> target =
+      std::optional<AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async", std::nullopt});
   FakeInvocationQueue queue;
   int ids = 0;
   AsyncInvoker invoker{[this](const std::string&, const std::string&) { return target; }, queue,
@@ -60,7 +61,8 @@ TEST_F(AsyncInvokerTest, WithoutSpecHttpAsyncTheRequestIsRefusedNamingTheField) 
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body,
             "Function shop/orders takes no asynchronous invocations: its Trigger shop/orders-http has no "
-            "spec.http.async (set spec.http.async.rabbitmq to accept X-Sluice-Invocation-Type: Event)\n");
+            "spec.http.async (set spec.http.async.rabbitmq or spec.http.async.kafka to accept "
+            "X-Sluice-Invocation-Type: Event)\n");
   EXPECT_TRUE(queue.kept.empty());
 }
 

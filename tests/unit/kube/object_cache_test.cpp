@@ -61,6 +61,28 @@ TEST(ObjectCacheTest, IndexesFollowUpsertsAndErases) {
   EXPECT_EQ(cache.keys(), (std::vector<std::string>{"a/p2", "b/p3"}));
 }
 
+// An index of the caller's own: built from what is cached at its first lookup, then kept current
+// by every change, as the built-in ones are.
+TEST(ObjectCacheTest, AnIndexOfTheCallersOwnIsBuiltOnFirstUseAndFollowsChanges) {
+  ObjectCache cache;
+  const IndexFunc byTier = [](const Json& o) -> std::vector<std::string> {
+    const Json& labels = o["metadata"]["labels"];
+    if (!labels.contains("tier")) return {};
+    return {labels["tier"].get<std::string>()};
+  };
+  cache.upsert(object("a", "p1", {{"tier", "gold"}}));
+  cache.upsert(object("a", "p2", {{"tier", "gold"}}));
+  cache.upsert(object("b", "p3", {{"app", "x"}}));
+  EXPECT_EQ(names(cache.byIndex("tier", byTier, "gold")), (std::set<std::string>{"p1", "p2"}));
+  EXPECT_TRUE(cache.byIndex("tier", byTier, "silver").empty());
+
+  cache.upsert(object("b", "p3", {{"tier", "silver"}}, "", "2"));
+  cache.upsert(object("a", "p2", {{"tier", "silver"}}, "", "2"));
+  cache.erase("a/p1");
+  EXPECT_TRUE(cache.byIndex("tier", byTier, "gold").empty());
+  EXPECT_EQ(names(cache.byIndex("tier", byTier, "silver")), (std::set<std::string>{"p2", "p3"}));
+}
+
 TEST(ObjectCacheTest, ClusterScopedObjectsAreKeyedByName) {
   ObjectCache cache;
   cache.upsert(std::make_shared<const Json>(Json{{"metadata", {{"name", "node-1"}}}}));

@@ -228,6 +228,32 @@ TEST(RuntimeConfigRenderTest, AnHttpTriggersAsyncQueueIsConsumedWithItsSecretAsE
   EXPECT_EQ(source.async->connection.urlEnv, secretEnvName("trigger_orders", "url"));
 }
 
+TEST(RuntimeConfigRenderTest, AnHttpTriggersAsyncTopicIsConsumedFromTheEarliestWithItsSaslSecretAsEnv) {
+  json fn = {{"metadata", {{"name", "clean-logs"}, {"namespace", "etl"}}},
+             {"spec", {{"runtime", "builtin"}, {"pipeline", json::array({{{"mirror", json::object()}}})}}}};
+  json http = {{"path", "/orders"},
+               {"async",
+                {{"kafka",
+                  {{"bootstrapServers", {"k1:9092", "k2:9092"}},
+                   {"topic", "orders-async"},
+                   {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-user"}}}}}}}}}};
+  auto rendered = renderRuntimeConfig(fn, {trigger("orders", "clean-logs", {{"http", http}})});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& source = std::get<rc::HttpSourceConfig>(parsed->triggers[0].source);
+  EXPECT_FALSE(source.async.has_value());
+  ASSERT_TRUE(source.asyncKafka.has_value());
+  EXPECT_EQ(source.asyncKafka->bootstrapServers, "k1:9092,k2:9092");
+  EXPECT_EQ(source.asyncKafka->topics, std::vector<std::string>{"orders-async"});
+  EXPECT_EQ(source.asyncKafka->consumerGroup, "sluice-async-etl-orders");
+  EXPECT_EQ(source.asyncKafka->initialOffset, "earliest");
+  EXPECT_EQ(source.asyncKafka->security.protocol, "SASL_PLAINTEXT");
+  EXPECT_EQ(source.asyncKafka->security.passwordEnv, secretEnvName("trigger_orders", "password"));
+  ASSERT_EQ(rendered->secretEnvs.size(), 2u);
+  EXPECT_EQ(rendered->secretEnvs[0].secretName, "kafka-user");
+}
+
 TEST(RuntimeConfigRenderTest, BadTagIsRefusedNamingTheTriggerAndField) {
   json t = trigger(
       "uploads", "clean-logs",

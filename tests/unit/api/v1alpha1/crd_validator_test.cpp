@@ -188,6 +188,15 @@ spec:
   EXPECT_TRUE(messages(yaml(trigger + "  http: {path: /x, targetRequestsPerSecond: 2.5, async: {rabbitmq: "
                                       "{connectionSecretRef: {name: r}, queue: orders}}}\n"))
                   .empty());
+  const std::vector<std::string> oneBroker{
+      "spec.http.async: Invalid value: \"object\": spec.http.async sets exactly one of rabbitmq or kafka"};
+  EXPECT_EQ(messages(yaml(trigger + "  http: {path: /x, async: {rabbitmq: {connectionSecretRef: {name: r}, queue: q}, "
+                                    "kafka: {bootstrapServers: ['k:9092'], topic: t}}}\n")),
+            oneBroker);
+  EXPECT_EQ(messages(yaml(trigger + "  http: {path: /x, async: {}}\n")), oneBroker);
+  EXPECT_TRUE(messages(yaml(trigger + "  http: {path: /x, async: {kafka: {bootstrapServers: ['k:9092'], topic: t, "
+                                      "sasl: {mechanism: PLAIN, secretRef: {name: s}}}}}\n"))
+                  .empty());
   EXPECT_EQ(
       messages(yaml(R"(
 apiVersion: sluice.io/v1alpha1

@@ -59,6 +59,44 @@ TEST(TriggerTest, KafkaSecurityGivesTheProtocolAndTheSecretKeys) {
   EXPECT_TRUE(t->requiredSecretKeys().empty());
 }
 
+TEST(TriggerTest, HttpAsyncOnKafkaIsReadAsAKafkaSourceFromTheEarliest) {
+  json async = {{"kafka",
+                 {{"bootstrapServers", {"a:9092"}},
+                  {"topic", "orders-async"},
+                  {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "user"}}}}}}}};
+  auto t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", async}}}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_FALSE(t->httpAsync);
+  ASSERT_TRUE(t->httpAsyncKafka);
+  EXPECT_EQ(t->httpAsyncKafka->topics, std::vector<std::string>{"orders-async"});
+  EXPECT_EQ(t->httpAsyncKafka->consumerGroup, "sluice-async-etl-t");
+  EXPECT_EQ(t->httpAsyncKafka->initialOffset, "earliest");
+  EXPECT_EQ(t->httpAsyncKafka->securityProtocol(), "SASL_PLAINTEXT");
+  EXPECT_EQ(t->requiredSecretKeys(),
+            (std::vector<SecretKey>{{"user", "username", "spec.http.async.kafka.sasl.secretRef"},
+                                    {"user", "password", "spec.http.async.kafka.sasl.secretRef"}}));
+  async["kafka"]["consumerGroup"] = "mine";
+  t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", async}}}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->httpAsyncKafka->consumerGroup, "mine");
+}
+
+TEST(TriggerTest, HttpAsyncTakesExactlyOneBroker) {
+  const std::string expected = "spec.http.async: set exactly one of rabbitmq or kafka (where invocations are kept)";
+  json both = {{"rabbitmq", {{"connectionSecretRef", {{"name", "r"}}}, {"queue", "q"}}},
+               {"kafka", {{"bootstrapServers", {"a:9092"}}, {"topic", "t"}}}};
+  auto t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", both}}}}));
+  ASSERT_FALSE(t.isOk());
+  EXPECT_EQ(t.status().message(), expected);
+  t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", json::object()}}}}));
+  ASSERT_FALSE(t.isOk());
+  EXPECT_EQ(t.status().message(), expected);
+  t = Trigger::fromJson(
+      trigger({{"http", {{"path", "/x"}, {"async", {{"kafka", {{"bootstrapServers", {"a:9092"}}}}}}}}}));
+  ASSERT_FALSE(t.isOk());
+  EXPECT_EQ(t.status().message(), "spec.http.async.kafka.topic: missing");
+}
+
 TEST(TriggerTest, RabbitMqAndObjectStoreDefaults) {
   auto r = Trigger::fromJson(trigger({{"rabbitmq", {{"queue", "jobs"}, {"connectionSecretRef", {{"name", "s"}}}}}}));
   ASSERT_TRUE(r.isOk()) << r.status().toString();

@@ -102,6 +102,36 @@ class AutoscaleReconcilerTest : public ::testing::Test {
   }
 };
 
+// Busy all along, a Function's lastActiveTime moves on once a minute, not every round: a
+// timestamp per round made every round a status write.
+TEST_F(AutoscaleReconcilerTest, ABusyFunctionMovesLastActiveTimeOnOnceAMinute) {
+  addFunction({{"minReplicas", 1}, {"maxReplicas", 3}});
+  addTrigger("orders-kafka");
+  factory.script("orders-kafka")->set(25);
+  std::vector<std::chrono::system_clock::time_point> moves;  // when the stamp changed, and to what
+  std::string stamp;
+  const auto until = clock.now() + 150s;
+  int rounds = 0;
+  while (clock.now() < until) {
+    reconcile::ReconcileResult r = reconciler.reconcile(kKey);
+    ASSERT_TRUE(r.status.isOk()) << r.status.toString();
+    ++rounds;
+    const std::string now = functionStatus().value("lastActiveTime", "");
+    if (now != stamp) {
+      EXPECT_EQ(now, rfc3339(clock.wallNow())) << "a new stamp is the time of its round";
+      moves.push_back(clock.wallNow());
+      stamp = now;
+    }
+    clock.advance(r.requeueAfterDelay);
+  }
+  EXPECT_GE(rounds, 10);
+  ASSERT_EQ(moves.size(), 3u) << rounds << " rounds";
+  for (size_t i = 1; i < moves.size(); ++i) {
+    EXPECT_GE(moves[i] - moves[i - 1], 60s);
+    EXPECT_LE(moves[i] - moves[i - 1], 75s) << "the first round a minute on";
+  }
+}
+
 TEST_F(AutoscaleReconcilerTest, AtZeroChecksWithinASecondAndActivatesOnTheFirstBacklog) {
   addFunction({{"minReplicas", 0}, {"maxReplicas", 6}});
   addTrigger("orders-kafka");

@@ -242,7 +242,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"HttpPath", python(R"(,"triggers":[{"name":"t","http":{"path":"invoke"}}])"),
                 "triggers[0].http.path: must start with '/', got \"invoke\""},
         BadCase{"HttpAsyncWithoutQueue", python(R"(,"triggers":[{"name":"t","http":{"async":{}}}])"),
-                "triggers[0].http.async.rabbitmq: is required"},
+                "triggers[0].http.async: exactly one of rabbitmq and kafka is required"},
+        BadCase{"HttpAsyncOnBoth",
+                python(R"(,"triggers":[{"name":"t","http":{"async":{"rabbitmq":{"urlEnv":"AMQP_URL","queue":"q"},)"
+                       R"("kafka":{"bootstrapServers":"k:9092","topics":["t"],"consumerGroup":"g"}}}}])"),
+                "triggers[0].http.async: exactly one of rabbitmq and kafka is required"},
         BadCase{"ObjectStoreKind", python(R"(,"triggers":[{"name":"t","objectStore":{"kind":"gcs"}}])"),
                 "triggers[0].objectStore.kind: must be one of s3, dir, webhdfs, got \"gcs\""},
         BadCase{"ObjectStoreNoBucket",
