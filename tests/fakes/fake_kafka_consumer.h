@@ -41,10 +41,10 @@ class FakeKafkaGroup {
  public:
   using Partition = std::pair<std::string, int32_t>;
 
-  void produce(const std::string& topic, int32_t partition, const std::string& value) {
+  void produce(const std::string& topic, int32_t partition, const std::string& value,
+               std::optional<std::string> key = std::nullopt) {
     std::lock_guard lock(mu_);
-    auto& log = logs_[{topic, partition}];
-    log.push_back(value);
+    logs_[{topic, partition}].push_back({std::move(key), value});
     changed_.notify_all();
   }
 
@@ -108,7 +108,11 @@ class FakeKafkaGroup {
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  std::map<Partition, std::vector<std::string>> logs_;
+  struct Stored {
+    std::optional<std::string> key;
+    std::string value;
+  };
+  std::map<Partition, std::vector<Stored>> logs_;
   std::map<Partition, int64_t> committed_;
   std::map<Partition, int64_t> positions_;  // the assignment: next offset to hand over
   std::set<Partition> paused_;
@@ -150,7 +154,9 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
       record.topic = partition.first;
       record.partition = partition.second;
       record.offset = position;
-      record.value = group_.logs_[partition][static_cast<size_t>(position)];
+      const Stored& stored = group_.logs_[partition][static_cast<size_t>(position)];
+      record.key = stored.key;
+      record.value = stored.value;
       records.push_back(std::move(record));
       ++position;
       ++taken;

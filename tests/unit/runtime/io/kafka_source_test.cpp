@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,10 @@ class HoldingDispatcher final : public EventDispatcher {
     std::lock_guard lock(mu_);
     return batches_.size();
   }
+  std::vector<Event> events(size_t batch) const {
+    std::lock_guard lock(mu_);
+    return batches_.at(batch).events;
+  }
   // The offsets of every dispatched record of `lane`, in dispatch order.
   std::vector<int64_t> offsets(const std::string& lane) const {
     std::lock_guard lock(mu_);
@@ -116,6 +121,7 @@ class KafkaSourceTest : public ::testing::Test {
     options.revokeTimeout = kRevokeTimeout;
     options.lagInterval = 1h;
     options.maxBatch = maxBatch;
+    options.httpInvocations = httpInvocations_;
     source_ = std::make_unique<KafkaSource>(options, metrics_, clock_, group_.consumer());
     ASSERT_TRUE(source_->start(dispatcher_).isOk());
   }
@@ -151,6 +157,7 @@ class KafkaSourceTest : public ::testing::Test {
 
   static constexpr std::chrono::milliseconds kCommitInterval{1000};
   static constexpr std::chrono::milliseconds kRevokeTimeout{30000};
+  bool httpInvocations_ = false;
   FakeClock clock_;
   RuntimeMetrics metrics_;
   FakeKafkaGroup group_;
@@ -306,6 +313,35 @@ TEST_F(KafkaSourceTest, FinishCommitsWhatIsDoneAndLeavesTheGroup) {
   source_.reset();
   EXPECT_EQ(committed(kP0), 1);
   ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.closed() && !g.assigned("orders", 0); }));
+}
+
+TEST_F(KafkaSourceTest, RecordsBecomeEventsNamedByTopicPartitionAndOffset) {
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "{\"n\": 1}", "customer-7");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  const Event event = dispatcher_.events(0).at(0);
+  EXPECT_EQ(event.source, "kafka");
+  EXPECT_EQ(event.type, "kafka.record");
+  EXPECT_EQ(event.id, "orders/0/0");
+  EXPECT_EQ(event.subject, "orders");
+  EXPECT_EQ(event.key, std::optional<std::string>("customer-7"));
+  EXPECT_EQ(event.data, "{\"n\": 1}");
+}
+
+TEST_F(KafkaSourceTest, HttpInvocationRecordsBecomeHttpRequestsIdentifiedByTheirKey) {
+  httpInvocations_ = true;
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "body", "request-42");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  const Event event = dispatcher_.events(0).at(0);
+  EXPECT_EQ(event.source, "http");
+  EXPECT_EQ(event.type, "http.request");
+  EXPECT_EQ(event.id, "request-42");
+  EXPECT_EQ(event.subject, "orders");  // the trigger's name
+  EXPECT_FALSE(event.key.has_value());
+  EXPECT_EQ(event.data, "body");
 }
 
 }  // namespace
