@@ -11,8 +11,6 @@ import os
 import re
 import sys
 
-RUNTIME = ["runtime"]  # the runtime's subfolders use each other freely (one layer)
-
 # folder -> folders it may include directly.
 ALLOWED = {
     "common": [],
@@ -37,7 +35,23 @@ ALLOWED = {
     "localmode": ["common", "kube", "kube/memory", "reconcile", "api", "spec", "controllers", "platform",
               "platform/local"],
     "gateway": ["common", "http", "kube", "api", "spec", "clients"],
-    "runtime": ["common", "http", "objectstore", "clients"] + RUNTIME,
+    # The runtime: one layer per folder, bottom first (the folders of the operator
+    # it may use are common, http, objectstore and clients).
+    "runtime/core": ["common"],
+    "runtime/expression": ["common"],
+    "runtime/metrics": ["common", "http"],
+    "runtime/config": ["common", "runtime/expression"],
+    "runtime/memory": ["common", "runtime/core"],
+    "runtime/shapes": ["common", "runtime/core", "runtime/config"],
+    "runtime/pipeline": ["common", "runtime/core", "runtime/config", "runtime/expression", "runtime/memory"],
+    "runtime/python": ["common", "runtime/core", "runtime/config", "runtime/shapes"],
+    "runtime/handlers": ["common", "runtime/core", "runtime/config", "runtime/pipeline", "runtime/python"],
+    "runtime/sources": ["common", "objectstore", "clients", "runtime/core", "runtime/metrics", "runtime/shapes"],
+    "runtime/sinks": ["common", "http", "objectstore", "clients", "runtime/core"],
+    "runtime/delivery": ["common", "runtime/core", "runtime/memory", "runtime/metrics", "runtime/sources", "runtime/sinks"],
+    "runtime/control": ["common", "http", "objectstore", "clients", "runtime/core", "runtime/config",
+                        "runtime/memory", "runtime/metrics", "runtime/sources", "runtime/sinks", "runtime/delivery",
+                        "runtime/handlers"],
     # The binaries choose and wire everything.
     "cmd": None,
 }
@@ -46,7 +60,7 @@ INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
 
 
 def folder_of(path):
-    """The concept folder of a path relative to operator/ (platform/kube, kube/memory, runtime, ...)."""
+    """The concept folder of a path relative to operator/ (platform/kube, kube/memory, runtime/sources, ...)."""
     parts = path.split("/")
     if len(parts) > 2 and parts[0] + "/" + parts[1] in ALLOWED:
         return parts[0] + "/" + parts[1]

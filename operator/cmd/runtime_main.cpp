@@ -34,9 +34,9 @@
 #include "runtime/control/control_server.h"
 #include "runtime/control/process_secrets.h"
 #include "runtime/control/runtime_controller.h"
-#include "runtime/delivery/runtime_metrics.h"
 #include "runtime/handlers/make_handler.h"
 #include "runtime/memory/memory_watchdog.h"
+#include "runtime/metrics/runtime_metrics.h"
 #include "sluice/version.h"
 
 namespace {

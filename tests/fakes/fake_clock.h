@@ -55,6 +55,12 @@ class FakeClock final : public Clock {
     std::unique_lock lock(mu_);
     sleepersChanged_.wait(lock, [&] { return sleepers_ >= count; });
   }
+  // The same for at most `timeout` of real time; false when they never came
+  // (a test of code that should sleep then fails instead of hanging).
+  bool waitForSleepers(int count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return sleepersChanged_.wait_for(lock, timeout, [&] { return sleepers_ >= count; });
+  }
 
  private:
   mutable std::mutex mu_;

@@ -8,7 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "runtime/pipeline/expression.h"
+#include "runtime/expression/expression.h"
 
 namespace sluice::runtime::config {
 namespace {
@@ -558,7 +558,7 @@ void checkFieldPath(const std::string& path, const std::string& field) {
 }
 
 void checkExpression(const std::string& path, const std::string& expression) {
-  auto compiled = pipeline::Expression::compile(expression);
+  auto compiled = Expression::compile(expression);
   if (!compiled) fail(path, compiled.status().message());
 }
 
@@ -580,7 +580,7 @@ MaskOperatorConfig parseMaskOperator(Fields& o) {
   o.string("field", op.field);
   if (!op.field.empty()) checkFieldPath(o.at("field"), op.field);
   op.pattern = requiredField(o, "pattern");
-  if (auto error = pipeline::checkRegex(op.pattern); !error.empty()) fail(o.at("pattern"), error);
+  if (auto error = checkRegex(op.pattern); !error.empty()) fail(o.at("pattern"), error);
   o.string("replacement", op.replacement);
   return op;
 }
@@ -594,7 +594,7 @@ ParseOperatorConfig parseParseOperator(Fields& o) {
   if (!op.target.empty()) checkFieldPath(o.at("target"), op.target);
   if (op.format == ParseFormat::kRegex) {
     op.pattern = requiredField(o, "pattern");
-    if (auto error = pipeline::checkRegex(op.pattern, true); !error.empty()) fail(o.at("pattern"), error);
+    if (auto error = checkRegex(op.pattern, true); !error.empty()) fail(o.at("pattern"), error);
   } else if (o.has("pattern")) {
     fail(o.at("pattern"), "is only used with format regex");
   }

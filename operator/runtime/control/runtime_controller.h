@@ -26,7 +26,7 @@
 #include "runtime/control/control_hooks.h"
 #include "runtime/core/handler.h"
 #include "runtime/delivery/replica.h"
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
 
 namespace sluice::runtime {
 

@@ -71,8 +71,8 @@
 #include "common/status.h"
 #include "runtime/core/handler.h"
 #include "runtime/delivery/backoff.h"
-#include "runtime/delivery/runtime_metrics.h"
 #include "runtime/memory/in_flight_budget.h"
+#include "runtime/metrics/runtime_metrics.h"
 #include "runtime/sinks/sink.h"
 #include "runtime/sources/source.h"
 

@@ -21,7 +21,7 @@
 #include "common/status.h"
 #include "runtime/core/handler.h"
 #include "runtime/delivery/delivery_loop.h"
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
 #include "runtime/sinks/sink.h"
 #include "runtime/sources/source.h"
 

@@ -8,8 +8,8 @@
 #include <re2/re2.h>
 
 #include "common/memory_limit.h"
+#include "runtime/expression/expression.h"
 #include "runtime/memory/in_flight_budget.h"
-#include "runtime/pipeline/expression.h"
 
 namespace sluice::runtime::pipeline {
 namespace {

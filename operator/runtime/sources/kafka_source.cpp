@@ -2,31 +2,27 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <utility>
 
-#include <librdkafka/rdkafka.h>
-
 #include "common/logging.h"
+#include "runtime/sources/rdkafka_consumer.h"
 
 namespace sluice::runtime {
 
 namespace {
 
 constexpr std::chrono::milliseconds kCapacityWait{20};
-constexpr int kConsumeTimeoutMs = 100;
-
-void destroyPartitions(std::vector<RdKafka::TopicPartition*>& partitions) {
-  RdKafka::TopicPartition::destroy(partitions);
-  partitions.clear();
-}
+constexpr std::chrono::milliseconds kConsumeTimeout{100};
+constexpr std::chrono::milliseconds kBrokerQueryTimeout{1000};
 
 }  // namespace
 
-KafkaSource::KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock)
-    : options_(std::move(options)),
-      events_("kafka trigger " + options_.triggerName),
-      metrics_(metrics),
-      clock_(clock) {}
+KafkaSource::KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock,
+                         std::unique_ptr<KafkaConsumer> consumer)
+    : options_(std::move(options)), metrics_(metrics), clock_(clock), consumer_(std::move(consumer)) {
+  if (!consumer_) consumer_ = std::make_unique<RdKafkaConsumer>("kafka trigger " + options_.triggerName);
+}
 
 KafkaSource::~KafkaSource() {
   if (thread_.joinable()) {
@@ -73,24 +69,10 @@ Status KafkaSource::start(EventDispatcher& dispatcher) {
     properties["max.partition.fetch.bytes"] = std::to_string(std::min<int64_t>(options_.prefetchBytes, 1 << 20));
   }
   for (const auto& [key, value] : options_.properties) properties[key] = value;
-  auto conf = clients::makeKafkaConf(properties);
-  if (!conf.isOk()) return conf.status().withContext("kafka trigger \"" + options_.triggerName + "\"");
-  std::string error;
-  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {
-    return internalError("kafka rebalance callback: " + error);
-  }
-  if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(this), error) != RdKafka::Conf::CONF_OK) {
-    return internalError("kafka offset commit callback: " + error);
-  }
-  if (Status attached = events_.attachTo(**conf); !attached.isOk()) return attached;
-  consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
-  if (!consumer_) return invalidArgument("kafka trigger \"" + options_.triggerName + "\": " + error);
-  if (auto err = consumer_->subscribe(options_.topics); err != RdKafka::ERR_NO_ERROR) {
-    return unavailable("kafka trigger \"" + options_.triggerName + "\": subscribe: " + RdKafka::err2str(err));
+  if (Status opened = consumer_->open(properties, options_.topics, *this); !opened.isOk()) {
+    return opened.withContext("kafka trigger \"" + options_.triggerName + "\"");
   }
   dispatcher_ = &dispatcher;
-  queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
-  if (queue_ == nullptr) return internalError("kafka trigger \"" + options_.triggerName + "\": no consumer queue");
   thread_ = std::thread([this] { run(); });
   SLUICE_LOG_INFO("kafka trigger {}: consuming {} topic(s) as group {}", options_.triggerName, options_.topics.size(),
                   options_.consumerGroup);
@@ -155,26 +137,17 @@ void KafkaSource::run() {
   processCompletions();
   commitBeforeLeaving();
   consumer_->close();
-  rd_kafka_queue_destroy(queue_);
-  queue_ = nullptr;
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
 }
 
-size_t KafkaSource::consumeInto(size_t room, int timeoutMs) {
-  const size_t had = batch_.size();
-  batch_.resize(had + room);
-  ssize_t got = rd_kafka_consume_batch_queue(queue_, timeoutMs, batch_.data() + had, room);
-  batch_.resize(had + static_cast<size_t>(std::max<ssize_t>(got, 0)));
-  if (got < 0) {
-    SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, rd_kafka_err2str(rd_kafka_last_error()));
-  }
-  return batch_.size() - had;
+size_t KafkaSource::consumeInto(size_t room, std::chrono::milliseconds timeout) {
+  return consumer_->consume(batch_, room, timeout);
 }
 
 void KafkaSource::fetchRound() {
-  // Take what librdkafka has already fetched; only if that is nothing, wait
-  // (up to kConsumeTimeoutMs) for one record, then take what came with it.
+  // Take what the consumer has already fetched; only if that is nothing, wait
+  // (up to kConsumeTimeout) for one record, then take what came with it.
   // Rebalance callbacks may run inside these calls (see the header): `before`
   // is the assignment the round started with.
   const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
@@ -182,13 +155,13 @@ void KafkaSource::fetchRound() {
   batch_.clear();
   batch_.reserve(maxRecords);
   inRound_ = true;
-  if (consumeInto(maxRecords, 0) == 0 && consumeInto(1, kConsumeTimeoutMs) == 1 && maxRecords > 1) {
-    consumeInto(maxRecords - 1, 0);
+  if (consumeInto(maxRecords, std::chrono::milliseconds(0)) == 0 && consumeInto(1, kConsumeTimeout) == 1 &&
+      maxRecords > 1) {
+    consumeInto(maxRecords - 1, std::chrono::milliseconds(0));
   }
   inRound_ = false;
   revokedInRound_.clear();
   dispatchRound(before);
-  for (rd_kafka_message_t* message : batch_) rd_kafka_message_destroy(message);
   batch_.clear();
   applyDeferredAssign();
 }
@@ -201,30 +174,24 @@ void KafkaSource::dispatchRound(const std::map<std::string, std::shared_ptr<Part
   if (!fetching_) return;
   // Group by partition, keeping each partition's order.
   struct Group {
-    rd_kafka_topic_t* topic;
+    std::string topic;
     int32_t partition;
-    std::vector<const rd_kafka_message_t*> messages;
+    std::vector<KafkaRecord*> records;
   };
   std::vector<Group> groups;
-  for (const rd_kafka_message_t* message : batch_) {
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        SLUICE_LOG_WARN("kafka trigger {}: consume: {}", options_.triggerName, rd_kafka_message_errstr(message));
-      }
-      continue;
-    }
+  for (KafkaRecord& record : batch_) {
     auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& group) {
-      return group.partition == message->partition && group.topic == message->rkt;
+      return group.partition == record.partition && group.topic == record.topic;
     });
     if (it == groups.end()) {
-      groups.push_back({message->rkt, message->partition, {}});
+      groups.push_back({record.topic, record.partition, {}});
       it = std::prev(groups.end());
-      it->messages.reserve(batch_.size());
+      it->records.reserve(batch_.size());
     }
-    it->messages.push_back(message);
+    it->records.push_back(&record);
   }
   for (Group& group : groups) {
-    const std::string topic = rd_kafka_topic_name(group.topic);
+    const std::string& topic = group.topic;
     const std::string lane = laneOf(topic, group.partition);
     auto it = partitions_.find(lane);
     auto was = before.find(lane);
@@ -233,55 +200,45 @@ void KafkaSource::dispatchRound(const std::map<std::string, std::shared_ptr<Part
     // this assignment. Otherwise they were fetched for one that has ended.
     if (it == partitions_.end() || (was != before.end() && was->second != it->second)) {
       SLUICE_LOG_WARN("kafka trigger {}: {} record(s) from unassigned partition {}/{} skipped", options_.triggerName,
-                      group.messages.size(), topic, group.partition);
+                      group.records.size(), topic, group.partition);
       continue;
     }
     const std::shared_ptr<PartitionState>& state = it->second;
     std::vector<Event> events;
-    events.reserve(group.messages.size());
-    for (const rd_kafka_message_t* message : group.messages) {
-      events.push_back(eventOf(*message, topic));
-      state->tracker.dispatched(message->offset);
+    events.reserve(group.records.size());
+    for (KafkaRecord* record : group.records) {
+      state->tracker.dispatched(record->offset);
+      events.push_back(eventOf(*record));
     }
-    state->nextFetch = group.messages.back()->offset + 1;
+    state->nextFetch = group.records.back()->offset + 1;
     dispatchEvents(state, std::move(events));
   }
 }
 
-Event KafkaSource::eventOf(const rd_kafka_message_t& message, const std::string& topic) {
+// Moves the record's strings into the event.
+Event KafkaSource::eventOf(KafkaRecord& record) {
   Event event;
   event.source = "kafka";
   event.type = "kafka.record";
-  event.subject = topic;
-  std::string partition = std::to_string(message.partition);
-  std::string offset = std::to_string(message.offset);
-  event.id.reserve(topic.size() + partition.size() + offset.size() + 2);
-  event.id += topic;
+  std::string partition = std::to_string(record.partition);
+  std::string offset = std::to_string(record.offset);
+  event.id.reserve(record.topic.size() + partition.size() + offset.size() + 2);
+  event.id += record.topic;
   event.id += '/';
   event.id += partition;
   event.id += '/';
   event.id += offset;
-  event.partition = message.partition;
-  event.offset = message.offset;
-  rd_kafka_timestamp_type_t timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-  int64_t timestamp = rd_kafka_message_timestamp(&message, &timestampType);
-  if (timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
-    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(timestamp));
+  event.subject = std::move(record.topic);
+  event.partition = record.partition;
+  event.offset = record.offset;
+  if (record.timestampMs) {
+    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(*record.timestampMs));
   } else {
     event.time = clock_.wallNow();
   }
-  if (message.key != nullptr) event.key.emplace(static_cast<const char*>(message.key), message.key_len);
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
-    const char* name = nullptr;
-    const void* value = nullptr;
-    size_t size = 0;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      event.headers.emplace_back(name,
-                                 value != nullptr ? std::string(static_cast<const char*>(value), size) : std::string());
-    }
-  }
-  if (message.payload != nullptr) event.data.assign(static_cast<const char*>(message.payload), message.len);
+  event.key = std::move(record.key);
+  event.headers = std::move(record.headers);
+  event.data = std::move(record.value);
   if (options_.httpInvocations) {
     event.source = "http";
     event.type = "http.request";
@@ -327,12 +284,12 @@ void KafkaSource::processCompletions() {
 }
 
 void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only) {
-  std::vector<RdKafka::TopicPartition*> offsets;
+  std::vector<KafkaPartition> offsets;
   auto add = [&](PartitionState& state) {
     auto position = state.tracker.commitPosition();
     // A synchronous commit repeats the last position too: an earlier async commit may have failed.
     if (!position || (*position <= state.lastCommitted && !synchronous)) return;
-    offsets.push_back(RdKafka::TopicPartition::create(state.topic, state.partition, *position));
+    offsets.push_back({state.topic, state.partition, *position, ""});
     state.lastCommitted = *position;
   };
   if (only.empty()) {
@@ -341,22 +298,21 @@ void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<Par
     for (const auto& state : only) add(*state);
   }
   if (offsets.empty()) return;
-  RdKafka::ErrorCode err = synchronous ? consumer_->commitSync(offsets) : consumer_->commitAsync(offsets);
-  if (synchronous && err == RdKafka::ERR_NO_ERROR) {
-    for (RdKafka::TopicPartition* tp : offsets) {
-      auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
-      if (it != partitions_.end() && tp->err() == RdKafka::ERR_NO_ERROR) {
-        it->second->lastAcked = std::max(it->second->lastAcked, tp->offset());
+  Status sent = synchronous ? consumer_->commitSync(offsets) : consumer_->commitAsync(offsets);
+  if (synchronous && sent.isOk()) {
+    for (const KafkaPartition& offset : offsets) {
+      auto it = partitions_.find(laneOf(offset.topic, offset.partition));
+      if (it != partitions_.end() && offset.error.empty()) {
+        it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
       }
     }
   }
-  if (err != RdKafka::ERR_NO_ERROR) {
+  if (!sent.isOk()) {
     SLUICE_LOG_WARN("kafka trigger {}: commit of {} partition(s) failed: {}", options_.triggerName, offsets.size(),
-                    RdKafka::err2str(err));
+                    sent.message());
   } else {
     commitsWritten_ += static_cast<int64_t>(offsets.size());
   }
-  destroyPartitions(offsets);
 }
 
 // The commits are asynchronous: a synchronous one made while a rebalance is
@@ -374,16 +330,17 @@ void KafkaSource::commitBeforeLeaving() {
   if (!paused_) pauseAll();
   commit(false);
   int rounds = 0;
-  while (!everyCommitAcknowledged() && !consumer_->assignment_lost() && clock_.now() < finishDeadline_) {
-    rd_kafka_message_t* message = nullptr;
-    if (rd_kafka_consume_batch_queue(queue_, kConsumeTimeoutMs, &message, 1) == 1) rd_kafka_message_destroy(message);
-    commit(false);  // sends again only what the broker refused (offset_commit_cb forgets it)
+  std::vector<KafkaRecord> dropped;
+  while (!everyCommitAcknowledged() && !consumer_->assignmentLost() && clock_.now() < finishDeadline_) {
+    consumer_->consume(dropped, 1, kConsumeTimeout);
+    dropped.clear();
+    commit(false);  // sends again only what the broker refused (onCommitted forgets it)
     ++rounds;
   }
   if (!everyCommitAcknowledged()) {
     SLUICE_LOG_WARN("kafka trigger {}: leaving group {} with commits unconfirmed after {} round(s){}",
                     options_.triggerName, options_.consumerGroup, rounds,
-                    consumer_->assignment_lost() ? " (assignment lost)" : "");
+                    consumer_->assignmentLost() ? " (assignment lost)" : "");
   } else if (rounds > 0) {
     SLUICE_LOG_INFO("kafka trigger {}: final commit confirmed after {} polling round(s) (the group was rebalancing)",
                     options_.triggerName, rounds);
@@ -398,162 +355,109 @@ bool KafkaSource::everyCommitAcknowledged() const {
   return true;
 }
 
-void KafkaSource::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
-  for (RdKafka::TopicPartition* tp : offsets) {
-    auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
-    if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) {
-      if (it != partitions_.end()) it->second->lastAcked = std::max(it->second->lastAcked, tp->offset());
+void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {
+  for (const KafkaPartition& offset : offsets) {
+    auto it = partitions_.find(laneOf(offset.topic, offset.partition));
+    if (offset.error.empty()) {
+      if (it != partitions_.end()) it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
       continue;
     }
     // Forget the position only if nothing newer was sent since: the next round then repeats it.
-    if (it != partitions_.end() && it->second->lastCommitted == tp->offset()) it->second->lastCommitted = -1;
-    SLUICE_LOG_WARN("kafka trigger {}: commit of {}/{}@{} failed ({}); retrying", options_.triggerName, tp->topic(),
-                    tp->partition(), tp->offset(),
-                    RdKafka::err2str(tp->err() != RdKafka::ERR_NO_ERROR ? tp->err() : err));
+    if (it != partitions_.end() && it->second->lastCommitted == offset.offset) it->second->lastCommitted = -1;
+    SLUICE_LOG_WARN("kafka trigger {}: commit of {}/{}@{} failed ({}); retrying", options_.triggerName, offset.topic,
+                    offset.partition, offset.offset, offset.error);
   }
 }
 
 void KafkaSource::reportLag() {
   // A partition nothing was fetched from yet (e.g. held back by the in-flight
   // limit) starts at its committed offset, or where initialOffset points.
-  std::vector<RdKafka::TopicPartition*> unknown;
+  std::vector<KafkaPartition> unknown;
   for (auto& [lane, state] : partitions_) {
-    if (!state->tracker.commitPosition() && state->nextFetch < 0) {
-      unknown.push_back(RdKafka::TopicPartition::create(state->topic, state->partition));
-    }
+    if (!state->tracker.commitPosition() && state->nextFetch < 0)
+      unknown.push_back({state->topic, state->partition, kKafkaNoOffset, ""});
   }
   std::map<std::string, int64_t> committed;
-  if (!unknown.empty() && consumer_->committed(unknown, 1000) == RdKafka::ERR_NO_ERROR) {
-    for (RdKafka::TopicPartition* tp : unknown) committed[laneOf(tp->topic(), tp->partition())] = tp->offset();
+  if (!unknown.empty() && consumer_->committed(unknown, kBrokerQueryTimeout).isOk()) {
+    for (const KafkaPartition& p : unknown) committed[laneOf(p.topic, p.partition)] = p.offset;
   }
-  destroyPartitions(unknown);
   for (auto& [lane, state] : partitions_) {
-    int64_t low = 0;
-    int64_t high = 0;
-    if (paused_ ||
-        consumer_->get_watermark_offsets(state->topic, state->partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
-        high < 0) {
-      // Nothing fetched yet, so nothing cached, or paused, so the cache is stale: ask the broker.
-      if (consumer_->query_watermark_offsets(state->topic, state->partition, &low, &high, 1000) !=
-              RdKafka::ERR_NO_ERROR ||
-          high < 0) {
-        continue;
-      }
+    // Nothing fetched yet, so nothing cached, or paused, so the cache is stale: ask the broker.
+    std::optional<KafkaWatermarks> marks;
+    if (!paused_) marks = consumer_->watermarks(state->topic, state->partition, false, kBrokerQueryTimeout);
+    if (!marks || marks->high < 0) {
+      marks = consumer_->watermarks(state->topic, state->partition, true, kBrokerQueryTimeout);
     }
+    if (!marks || marks->high < 0) continue;
     int64_t position = state->tracker.commitPosition().value_or(state->nextFetch);
     if (position < 0) {
       auto it = committed.find(lane);
       if (it != committed.end() && it->second >= 0) {
         position = it->second;
       } else if (it != committed.end()) {
-        position = options_.initialOffset == "earliest" ? low : high;
+        position = options_.initialOffset == "earliest" ? marks->low : marks->high;
       } else {
         continue;
       }
     }
-    metrics_.setConsumerLag(state->topic, state->partition, static_cast<double>(std::max<int64_t>(high - position, 0)));
+    metrics_.setConsumerLag(state->topic, state->partition,
+                            static_cast<double>(std::max<int64_t>(marks->high - position, 0)));
   }
 }
 
 void KafkaSource::pauseAll() {
-  std::vector<RdKafka::TopicPartition*> assignment;
-  if (consumer_->assignment(assignment) == RdKafka::ERR_NO_ERROR && !assignment.empty()) {
-    consumer_->pause(assignment);
-  }
-  destroyPartitions(assignment);
+  if (auto assignment = consumer_->assignment(); !assignment.empty()) consumer_->pause(assignment);
   paused_ = true;
 }
 
 void KafkaSource::resumeAll() {
-  std::vector<RdKafka::TopicPartition*> assignment;
-  if (consumer_->assignment(assignment) == RdKafka::ERR_NO_ERROR && !assignment.empty()) {
-    consumer_->resume(assignment);
-  }
-  destroyPartitions(assignment);
+  if (auto assignment = consumer_->assignment(); !assignment.empty()) consumer_->resume(assignment);
   paused_ = false;
 }
 
-void KafkaSource::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                               std::vector<RdKafka::TopicPartition*>& partitions) {
-  // COOPERATIVE (cooperative-sticky): `partitions` is only what is added or
-  // taken away, and the rest of the assignment keeps being consumed. EAGER
-  // (when a user sets another partition.assignment.strategy in properties):
-  // everything is revoked, then everything assigned afresh.
-  const std::string protocol = consumer->rebalance_protocol();
-  const bool cooperative = protocol == "COOPERATIVE";
-  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    bool again = !deferredAssign_.empty();
-    for (RdKafka::TopicPartition* tp : partitions) {
-      again = again || revokedInRound_.contains(laneOf(tp->topic(), tp->partition()));
-    }
-    if (inRound_ && again) {
-      // The round may hold records of the assignment just revoked; they must
-      // not pass as this one's. librdkafka accepts the assign call later.
-      for (RdKafka::TopicPartition* tp : partitions) {
-        deferredAssign_.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), tp->offset()));
-      }
-      deferredCooperative_ = cooperative;
-      SLUICE_LOG_INFO("kafka trigger {}: assignment of {} partition(s) deferred to the end of the fetch round",
-                      options_.triggerName, partitions.size());
-      return;
-    }
-    assign(consumer, partitions, cooperative);
+void KafkaSource::onAssign(const std::vector<KafkaPartition>& partitions, bool cooperative) {
+  bool again = !deferredAssign_.empty();
+  for (const KafkaPartition& p : partitions) again = again || revokedInRound_.contains(laneOf(p.topic, p.partition));
+  if (inRound_ && again) {
+    // The round may hold records of the assignment just revoked; they must
+    // not pass as this one's. The consumer accepts the assign call later.
+    deferredAssign_.insert(deferredAssign_.end(), partitions.begin(), partitions.end());
+    deferredCooperative_ = cooperative;
+    SLUICE_LOG_INFO("kafka trigger {}: assignment of {} partition(s) deferred to the end of the fetch round",
+                    options_.triggerName, partitions.size());
     return;
   }
-  // A deferred assignment stays deferred: the group waits for it before the
-  // next change, so this can only be an error or a lost assignment, which
-  // concerns what librdkafka has assigned (partitions_), not the deferred.
-  if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-    onRevoke(partitions, consumer->assignment_lost());
-  } else {
-    SLUICE_LOG_ERROR("kafka trigger {}: rebalance error: {}", options_.triggerName, RdKafka::err2str(err));
-    onRevoke(partitions, /*lost=*/true);
-  }
-  if (cooperative) {
-    if (RdKafka::Error* error = consumer->incremental_unassign(partitions)) {
-      SLUICE_LOG_ERROR("kafka trigger {}: unassign: {}", options_.triggerName, error->str());
-      delete error;
-    }
-  } else {
-    consumer->unassign();
-  }
+  assign(partitions, cooperative);
 }
 
-void KafkaSource::assign(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions,
-                         bool cooperative) {
-  for (RdKafka::TopicPartition* tp : partitions) {
+void KafkaSource::assign(const std::vector<KafkaPartition>& partitions, bool cooperative) {
+  for (const KafkaPartition& p : partitions) {
     auto state = std::make_shared<PartitionState>();
-    state->topic = tp->topic();
-    state->partition = tp->partition();
-    partitions_[laneOf(tp->topic(), tp->partition())] = state;
+    state->topic = p.topic;
+    state->partition = p.partition;
+    partitions_[laneOf(p.topic, p.partition)] = state;
   }
-  std::string error;
-  if (cooperative) {
-    if (RdKafka::Error* failure = consumer->incremental_assign(partitions)) {
-      error = failure->str();
-      delete failure;
-    }
-  } else if (RdKafka::ErrorCode code = consumer->assign(partitions); code != RdKafka::ERR_NO_ERROR) {
-    error = RdKafka::err2str(code);
+  if (Status assigned = consumer_->assign(partitions, cooperative); !assigned.isOk()) {
+    SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, assigned.message());
   }
-  if (!error.empty()) SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, error);
-  if (paused_ || !fetching_) consumer->pause(partitions);
+  if (paused_ || !fetching_) consumer_->pause(partitions);
   SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned", options_.triggerName,
                   partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size());
 }
 
 void KafkaSource::applyDeferredAssign() {
   if (deferredAssign_.empty()) return;
-  std::vector<RdKafka::TopicPartition*> partitions;
+  std::vector<KafkaPartition> partitions;
   partitions.swap(deferredAssign_);
-  assign(consumer_.get(), partitions, deferredCooperative_);
-  destroyPartitions(partitions);
+  assign(partitions, deferredCooperative_);
 }
 
-void KafkaSource::onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost) {
+void KafkaSource::onRevoke(const std::vector<KafkaPartition>& partitions, bool lost) {
+  // A deferred assignment stays deferred: the group waits for it before the
+  // next change, so this concerns what the consumer has assigned (partitions_).
   std::vector<std::shared_ptr<PartitionState>> revoked;
-  for (RdKafka::TopicPartition* tp : partitions) {
-    auto it = partitions_.find(laneOf(tp->topic(), tp->partition()));
+  for (const KafkaPartition& p : partitions) {
+    auto it = partitions_.find(laneOf(p.topic, p.partition));
     if (it != partitions_.end()) revoked.push_back(it->second);
   }
   if (!lost) {

@@ -20,11 +20,10 @@
 // - A failed asynchronous commit is retried: the offset-commit callback marks
 //   the partition so the next commit round sends its position again.
 // - Batches: each round takes what the consumer has already fetched (up to
-//   maxBatch records, without waiting for more) in one librdkafka call
-//   (rd_kafka_consume_batch_queue on the consumer queue, not one consume() per
-//   record) and dispatches each partition's records as one batch, so the
-//   delivery loop pays one hand-off and one completion per partition per
-//   round, not per record.
+//   maxBatch records, without waiting for more) in one call (librdkafka's
+//   batch consume, not one consume() per record) and dispatches each
+//   partition's records as one batch, so the delivery loop pays one hand-off
+//   and one completion per partition per round, not per record.
 // - A rebalance served inside that call runs our callback midway through the
 //   batch, so a round cannot tell which of its records came before it. Hence:
 //   records of a partition revoked during the round are dropped (they were
@@ -41,9 +40,9 @@
 //   committed only once written). Fetching resumes where it stopped when the
 //   output works again. The lag metric then asks the broker for the high
 //   watermark, since a paused partition's cached one no longer moves.
-// All librdkafka calls happen on the source's own consumer thread; completion
-// callbacks from other threads are queued to it. Public methods are called
-// from the control thread.
+// The consumer (a KafkaConsumer: librdkafka's, or a test's fake) is used on
+// the source's own consumer thread only; completion callbacks from other
+// threads are queued to it. Public methods are called from the control thread.
 #pragma once
 
 #include <atomic>
@@ -57,12 +56,9 @@
 #include <thread>
 #include <vector>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafkacpp.h>
-
-#include "clients/kafka_client.h"
 #include "common/clock.h"
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
+#include "runtime/sources/kafka_consumer.h"
 #include "runtime/sources/partition_tracker.h"
 #include "runtime/sources/source.h"
 
@@ -91,9 +87,11 @@ struct KafkaSourceOptions {
   bool httpInvocations = false;
 };
 
-class KafkaSource final : public Source, private RdKafka::RebalanceCb, private RdKafka::OffsetCommitCb {
+class KafkaSource final : public Source, private KafkaConsumerListener {
  public:
-  KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock);
+  // `consumer`: nullptr for librdkafka's (RdKafkaConsumer).
+  KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock,
+              std::unique_ptr<KafkaConsumer> consumer = nullptr);
   ~KafkaSource() override;
 
   const std::string& name() const override { return options_.triggerName; }
@@ -123,9 +121,9 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   void run();
   void fetchRound();
   void dispatchRound(const std::map<std::string, std::shared_ptr<PartitionState>>& before);
-  // Takes up to `room` records into batch_ (appending); returns how many.
-  size_t consumeInto(size_t room, int timeoutMs);
-  Event eventOf(const rd_kafka_message_t& message, const std::string& topic);
+  // Takes up to `room` records into batch_ (appending); returns how many the consumer handed over.
+  size_t consumeInto(size_t room, std::chrono::milliseconds timeout);
+  Event eventOf(KafkaRecord& record);
   void dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events);
   void processCompletions();
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
@@ -133,36 +131,34 @@ class KafkaSource final : public Source, private RdKafka::RebalanceCb, private R
   void commitBeforeLeaving();
   bool everyCommitAcknowledged() const;
   void reportLag();
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override;
-  void onRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
-  void assign(RdKafka::KafkaConsumer* consumer, std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
+  // KafkaConsumerListener: run on the consumer thread, from inside a consume
+  // call, a synchronous commit or close().
+  void onAssign(const std::vector<KafkaPartition>& partitions, bool cooperative) override;
+  void onRevoke(const std::vector<KafkaPartition>& partitions, bool lost) override;
+  void onCommitted(const std::vector<KafkaPartition>& offsets) override;
+  void assign(const std::vector<KafkaPartition>& partitions, bool cooperative);
   void applyDeferredAssign();
-  // Runs on the consumer thread (from a consume call or a synchronous commit).
-  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
   void pauseAll();
   void resumeAll();
   static std::string laneOf(const std::string& topic, int32_t partition);
 
   KafkaSourceOptions options_;
-  clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
   RuntimeMetrics& metrics_;
   Clock& clock_;
   EventDispatcher* dispatcher_ = nullptr;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<KafkaConsumer> consumer_;  // used by the consumer thread after start()
 
   // Owned by the consumer thread.
   std::map<std::string, std::shared_ptr<PartitionState>> partitions_;
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
   bool paused_ = false;
-  rd_kafka_queue_t* queue_ = nullptr;       // the consumer queue (records and rebalance events)
-  std::vector<rd_kafka_message_t*> batch_;  // one round's records, reused
-  bool inRound_ = false;                    // a fetch round is taking records (callbacks may run inside)
-  std::set<std::string> revokedInRound_;    // lanes revoked during the current round
+  std::vector<KafkaRecord> batch_;        // one round's records, reused
+  bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
+  std::set<std::string> revokedInRound_;  // lanes revoked during the current round
   // An assignment that arrived during a round and includes a lane revoked in
   // that round: applied when the round's records have been sorted.
-  std::vector<RdKafka::TopicPartition*> deferredAssign_;
+  std::vector<KafkaPartition> deferredAssign_;
   bool deferredCooperative_ = true;
 
   std::mutex mu_;

@@ -16,7 +16,7 @@
 
 #include "common/clock.h"
 #include "runtime/delivery/replica.h"
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
 
 namespace sluice::testing {
 

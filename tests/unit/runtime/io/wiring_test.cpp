@@ -10,7 +10,7 @@
 
 #include "common/clock.h"
 #include "runtime/config/config_parser.h"
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
 #include "spec/runtime_config_render.h"
 
 namespace sluice::runtime {

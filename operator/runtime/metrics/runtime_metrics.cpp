@@ -1,4 +1,4 @@
-#include "runtime/delivery/runtime_metrics.h"
+#include "runtime/metrics/runtime_metrics.h"
 
 #include <sys/resource.h>
 

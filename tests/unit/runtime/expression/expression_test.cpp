@@ -1,8 +1,8 @@
-#include "runtime/pipeline/expression.h"
+#include "runtime/expression/expression.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::runtime::pipeline {
+namespace sluice::runtime {
 namespace {
 
 using nlohmann::json;
@@ -117,4 +117,4 @@ TEST(ExpressionTest, Truthiness) {
 }
 
 }  // namespace
-}  // namespace sluice::runtime::pipeline
+}  // namespace sluice::runtime

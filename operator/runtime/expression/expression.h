@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace sluice::runtime::pipeline {
+namespace sluice::runtime {
 
 class Expression {
  public:
@@ -47,4 +47,4 @@ bool isTruthy(const nlohmann::json& value);
 // Reads a dotted field path ("a.b.c") from a JSON object; nullptr when absent.
 const nlohmann::json* findField(const nlohmann::json& record, const std::string& dottedPath);
 
-}  // namespace sluice::runtime::pipeline
+}  // namespace sluice::runtime

@@ -1,4 +1,4 @@
-#include "runtime/pipeline/expression.h"
+#include "runtime/expression/expression.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 
 #include <re2/re2.h>
 
-namespace sluice::runtime::pipeline {
+namespace sluice::runtime {
 
 using nlohmann::json;
 
@@ -611,4 +611,4 @@ std::string checkRegex(const std::string& pattern, bool requireNamedGroups) {
   return "";
 }
 
-}  // namespace sluice::runtime::pipeline
+}  // namespace sluice::runtime

@@ -1,0 +1,222 @@
+#include "runtime/sources/rdkafka_consumer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace sluice::runtime {
+
+namespace {
+
+// librdkafka's partition lists, owned: destroyed with the holder.
+class TopicPartitions {
+ public:
+  TopicPartitions() = default;
+  explicit TopicPartitions(const std::vector<KafkaPartition>& partitions) {
+    list_.reserve(partitions.size());
+    for (const KafkaPartition& p : partitions) {
+      list_.push_back(RdKafka::TopicPartition::create(p.topic, p.partition, p.offset));
+    }
+  }
+  TopicPartitions(const TopicPartitions&) = delete;
+  TopicPartitions& operator=(const TopicPartitions&) = delete;
+  ~TopicPartitions() { RdKafka::TopicPartition::destroy(list_); }
+  std::vector<RdKafka::TopicPartition*>& list() { return list_; }
+
+ private:
+  std::vector<RdKafka::TopicPartition*> list_;
+};
+
+std::vector<KafkaPartition> partitionsOf(const std::vector<RdKafka::TopicPartition*>& list) {
+  std::vector<KafkaPartition> partitions;
+  partitions.reserve(list.size());
+  for (const RdKafka::TopicPartition* tp : list) {
+    partitions.push_back({tp->topic(), tp->partition(), tp->offset(), ""});
+  }
+  return partitions;
+}
+
+}  // namespace
+
+RdKafkaConsumer::RdKafkaConsumer(std::string owner) : owner_(std::move(owner)), events_(owner_) {}
+
+RdKafkaConsumer::~RdKafkaConsumer() {
+  if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+}
+
+Status RdKafkaConsumer::open(const std::map<std::string, std::string>& properties,
+                             const std::vector<std::string>& topics, KafkaConsumerListener& listener) {
+  listener_ = &listener;
+  auto conf = clients::makeKafkaConf(properties);
+  if (!conf.isOk()) return conf.status();
+  std::string error;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) != RdKafka::Conf::CONF_OK) {
+    return internalError("kafka rebalance callback: " + error);
+  }
+  if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(this), error) != RdKafka::Conf::CONF_OK) {
+    return internalError("kafka offset commit callback: " + error);
+  }
+  if (Status attached = events_.attachTo(**conf); !attached.isOk()) return attached;
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer_) return invalidArgument(error);
+  if (auto err = consumer_->subscribe(topics); err != RdKafka::ERR_NO_ERROR) {
+    return unavailable("subscribe: " + RdKafka::err2str(err));
+  }
+  queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+  if (queue_ == nullptr) return internalError("no consumer queue");
+  return Status::ok();
+}
+
+size_t RdKafkaConsumer::consume(std::vector<KafkaRecord>& records, size_t max, std::chrono::milliseconds timeout) {
+  batch_.resize(max);
+  ssize_t got = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()), batch_.data(), max);
+  if (got < 0) {
+    SLUICE_LOG_WARN("{}: consume: {}", owner_, rd_kafka_err2str(rd_kafka_last_error()));
+    return 0;
+  }
+  for (ssize_t i = 0; i < got; ++i) {
+    rd_kafka_message_t* message = batch_[static_cast<size_t>(i)];
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      records.push_back(recordOf(*message));
+    } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      SLUICE_LOG_WARN("{}: consume: {}", owner_, rd_kafka_message_errstr(message));
+    }
+    rd_kafka_message_destroy(message);
+  }
+  return static_cast<size_t>(got);
+}
+
+KafkaRecord RdKafkaConsumer::recordOf(const rd_kafka_message_t& message) {
+  KafkaRecord record;
+  record.topic = rd_kafka_topic_name(message.rkt);
+  record.partition = message.partition;
+  record.offset = message.offset;
+  rd_kafka_timestamp_type_t timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  int64_t timestamp = rd_kafka_message_timestamp(&message, &timestampType);
+  if (timestampType != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) record.timestampMs = timestamp;
+  if (message.key != nullptr) record.key.emplace(static_cast<const char*>(message.key), message.key_len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      record.headers.emplace_back(
+          name, value != nullptr ? std::string(static_cast<const char*>(value), size) : std::string());
+    }
+  }
+  if (message.payload != nullptr) record.value.assign(static_cast<const char*>(message.payload), message.len);
+  return record;
+}
+
+Status RdKafkaConsumer::assign(const std::vector<KafkaPartition>& partitions, bool cooperative) {
+  TopicPartitions list(partitions);
+  if (cooperative) {
+    if (RdKafka::Error* failure = consumer_->incremental_assign(list.list())) {
+      std::string error = failure->str();
+      delete failure;
+      return unavailable(error);
+    }
+  } else if (RdKafka::ErrorCode code = consumer_->assign(list.list()); code != RdKafka::ERR_NO_ERROR) {
+    return unavailable(RdKafka::err2str(code));
+  }
+  return Status::ok();
+}
+
+std::vector<KafkaPartition> RdKafkaConsumer::assignment() {
+  TopicPartitions list;
+  if (consumer_->assignment(list.list()) != RdKafka::ERR_NO_ERROR) return {};
+  return partitionsOf(list.list());
+}
+
+bool RdKafkaConsumer::assignmentLost() { return consumer_->assignment_lost(); }
+
+void RdKafkaConsumer::pause(const std::vector<KafkaPartition>& partitions) {
+  TopicPartitions list(partitions);
+  consumer_->pause(list.list());
+}
+
+void RdKafkaConsumer::resume(const std::vector<KafkaPartition>& partitions) {
+  TopicPartitions list(partitions);
+  consumer_->resume(list.list());
+}
+
+Status RdKafkaConsumer::commitAsync(const std::vector<KafkaPartition>& offsets) {
+  TopicPartitions list(offsets);
+  RdKafka::ErrorCode err = consumer_->commitAsync(list.list());
+  return err == RdKafka::ERR_NO_ERROR ? Status::ok() : unavailable(RdKafka::err2str(err));
+}
+
+Status RdKafkaConsumer::commitSync(std::vector<KafkaPartition>& offsets) {
+  TopicPartitions list(offsets);
+  RdKafka::ErrorCode err = consumer_->commitSync(list.list());
+  if (err != RdKafka::ERR_NO_ERROR) return unavailable(RdKafka::err2str(err));
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    RdKafka::ErrorCode partitionErr = list.list()[i]->err();
+    offsets[i].error = partitionErr == RdKafka::ERR_NO_ERROR ? "" : RdKafka::err2str(partitionErr);
+  }
+  return Status::ok();
+}
+
+Status RdKafkaConsumer::committed(std::vector<KafkaPartition>& partitions, std::chrono::milliseconds timeout) {
+  TopicPartitions list(partitions);
+  RdKafka::ErrorCode err = consumer_->committed(list.list(), static_cast<int>(timeout.count()));
+  if (err != RdKafka::ERR_NO_ERROR) return unavailable(RdKafka::err2str(err));
+  for (size_t i = 0; i < partitions.size(); ++i) partitions[i].offset = list.list()[i]->offset();
+  return Status::ok();
+}
+
+std::optional<KafkaWatermarks> RdKafkaConsumer::watermarks(const std::string& topic, int32_t partition, bool askBroker,
+                                                           std::chrono::milliseconds timeout) {
+  KafkaWatermarks marks;
+  RdKafka::ErrorCode err = askBroker ? consumer_->query_watermark_offsets(topic, partition, &marks.low, &marks.high,
+                                                                          static_cast<int>(timeout.count()))
+                                     : consumer_->get_watermark_offsets(topic, partition, &marks.low, &marks.high);
+  if (err != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  return marks;
+}
+
+void RdKafkaConsumer::close() {
+  consumer_->close();
+  rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
+}
+
+void RdKafkaConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                                   std::vector<RdKafka::TopicPartition*>& partitions) {
+  // COOPERATIVE (cooperative-sticky): `partitions` is only what is added or
+  // taken away, and the rest of the assignment keeps being consumed. EAGER
+  // (when a user sets another partition.assignment.strategy in properties):
+  // everything is revoked, then everything assigned afresh.
+  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    listener_->onAssign(partitionsOf(partitions), cooperative);
+    return;
+  }
+  if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+    listener_->onRevoke(partitionsOf(partitions), consumer->assignment_lost());
+  } else {
+    SLUICE_LOG_ERROR("{}: rebalance error: {}", owner_, RdKafka::err2str(err));
+    listener_->onRevoke(partitionsOf(partitions), /*lost=*/true);
+  }
+  if (cooperative) {
+    if (RdKafka::Error* error = consumer->incremental_unassign(partitions)) {
+      SLUICE_LOG_ERROR("{}: unassign: {}", owner_, error->str());
+      delete error;
+    }
+  } else {
+    consumer->unassign();
+  }
+}
+
+void RdKafkaConsumer::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
+  std::vector<KafkaPartition> results = partitionsOf(offsets);
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    RdKafka::ErrorCode partitionErr = offsets[i]->err() != RdKafka::ERR_NO_ERROR ? offsets[i]->err() : err;
+    if (partitionErr != RdKafka::ERR_NO_ERROR) results[i].error = RdKafka::err2str(partitionErr);
+  }
+  listener_->onCommitted(results);
+}
+
+}  // namespace sluice::runtime

@@ -1,0 +1,60 @@
+// RdKafkaConsumer: the KafkaConsumer of a KafkaSource, over librdkafka.
+//
+// Records come in batches from the consumer queue (rd_kafka_consume_batch_queue,
+// one call for many records, not one consume() per record); rebalance and
+// offset-commit callbacks run inside the calls that serve them and are passed
+// on to the listener. librdkafka's errors and log lines are logged under the
+// owner's name ("kafka trigger orders"). Not thread-safe: the source's thread
+// owns it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include "clients/kafka_client.h"
+#include "runtime/sources/kafka_consumer.h"
+
+namespace sluice::runtime {
+
+class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb, private RdKafka::OffsetCommitCb {
+ public:
+  explicit RdKafkaConsumer(std::string owner);
+  ~RdKafkaConsumer() override;
+
+  Status open(const std::map<std::string, std::string>& properties, const std::vector<std::string>& topics,
+              KafkaConsumerListener& listener) override;
+  size_t consume(std::vector<KafkaRecord>& records, size_t max, std::chrono::milliseconds timeout) override;
+  Status assign(const std::vector<KafkaPartition>& partitions, bool cooperative) override;
+  std::vector<KafkaPartition> assignment() override;
+  bool assignmentLost() override;
+  void pause(const std::vector<KafkaPartition>& partitions) override;
+  void resume(const std::vector<KafkaPartition>& partitions) override;
+  Status commitAsync(const std::vector<KafkaPartition>& offsets) override;
+  Status commitSync(std::vector<KafkaPartition>& offsets) override;
+  Status committed(std::vector<KafkaPartition>& partitions, std::chrono::milliseconds timeout) override;
+  std::optional<KafkaWatermarks> watermarks(const std::string& topic, int32_t partition, bool askBroker,
+                                            std::chrono::milliseconds timeout) override;
+  void close() override;
+
+ private:
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
+  KafkaRecord recordOf(const rd_kafka_message_t& message);
+
+  std::string owner_;
+  clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
+  KafkaConsumerListener* listener_ = nullptr;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  rd_kafka_queue_t* queue_ = nullptr;       // the consumer queue (records and rebalance events)
+  std::vector<rd_kafka_message_t*> batch_;  // one consume call's messages, reused
+  // The name of the topic of the last record (records come in runs of one topic).
+  const rd_kafka_topic_t* lastTopic_ = nullptr;
+  std::string lastTopicName_;
+};
+
+}  // namespace sluice::runtime

@@ -1,0 +1,348 @@
+// KafkaSource's bookkeeping over the in-memory group of
+// fakes/fake_kafka_consumer.h (no broker): only the contiguous prefix of done
+// records is committed; a revoke served in the middle of a fetch commits what
+// finished (waiting for what is in flight, on the source's clock) and never a
+// record not done, and drops the round's records of the revoked partition; a
+// lost assignment commits nothing; an assignment of a partition revoked in the
+// same round is deferred, so its records are neither skipped nor repeated; a
+// reassigned partition resumes from the committed offset; paused partitions
+// (an output that cannot be written) resume; a failed commit is sent again.
+#include "runtime/sources/kafka_source.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_clock.h"
+#include "fakes/fake_kafka_consumer.h"
+
+namespace sluice::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::testing::FakeClock;
+using sluice::testing::FakeKafkaGroup;
+
+const FakeKafkaGroup::Partition kP0{"orders", 0};
+const FakeKafkaGroup::Partition kP1{"orders", 1};
+
+// Holds every dispatched batch until the test completes it.
+class HoldingDispatcher final : public EventDispatcher {
+ public:
+  struct Batch {
+    std::vector<Event> events;
+    std::string lane;
+    BatchCompletionCallback done;
+  };
+  bool waitForCapacity(std::chrono::milliseconds) override { return true; }
+  Status intakeStatus() override {
+    std::lock_guard lock(mu_);
+    return intake_;
+  }
+  void dispatch(Event, std::string, std::string, CompletionCallback) override {
+    ADD_FAILURE() << "the Kafka source dispatches batches";
+  }
+  void dispatchBatch(std::vector<Event> events, std::string lane, std::string, BatchCompletionCallback done) override {
+    std::lock_guard lock(mu_);
+    batches_.push_back({std::move(events), std::move(lane), std::move(done)});
+    changed_.notify_all();
+  }
+
+  void setIntake(Status status) {
+    std::lock_guard lock(mu_);
+    intake_ = std::move(status);
+  }
+  // Waits (up to 10 s) until `count` batches were dispatched in all.
+  bool waitForBatches(size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, 10s, [&] { return batches_.size() >= count; });
+  }
+  // Waits (up to 10 s) until `count` records of `lane` were dispatched in all.
+  bool waitForRecords(const std::string& lane, size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, 10s, [&] {
+      size_t records = 0;
+      for (const Batch& batch : batches_) records += batch.lane == lane ? batch.events.size() : 0;
+      return records >= count;
+    });
+  }
+  size_t batches() const {
+    std::lock_guard lock(mu_);
+    return batches_.size();
+  }
+  std::vector<Event> events(size_t batch) const {
+    std::lock_guard lock(mu_);
+    return batches_.at(batch).events;
+  }
+  // The offsets of every dispatched record of `lane`, in dispatch order.
+  std::vector<int64_t> offsets(const std::string& lane) const {
+    std::lock_guard lock(mu_);
+    std::vector<int64_t> out;
+    for (const Batch& batch : batches_) {
+      if (batch.lane != lane) continue;
+      for (const Event& event : batch.events) out.push_back(*event.offset);
+    }
+    return out;
+  }
+  void complete(size_t index, Outcome outcome = Outcome::kAcked) {
+    BatchCompletionCallback done;
+    std::vector<Event> events;
+    {
+      std::lock_guard lock(mu_);
+      done = std::move(batches_.at(index).done);
+      events = batches_.at(index).events;
+    }
+    std::vector<Outcome> outcomes(events.size(), outcome);
+    done(std::move(events), outcomes);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<Batch> batches_;
+  Status intake_ = Status::ok();
+};
+
+class KafkaSourceTest : public ::testing::Test {
+ protected:
+  void start(int maxBatch = 500) {
+    KafkaSourceOptions options;
+    options.triggerName = "orders";
+    options.bootstrapServers = "fake:9092";
+    options.topics = {"orders"};
+    options.consumerGroup = "billing";
+    options.initialOffset = "earliest";
+    options.commitInterval = kCommitInterval;
+    options.revokeTimeout = kRevokeTimeout;
+    options.lagInterval = 1h;
+    options.maxBatch = maxBatch;
+    options.httpInvocations = httpInvocations_;
+    source_ = std::make_unique<KafkaSource>(options, metrics_, clock_, group_.consumer());
+    ASSERT_TRUE(source_->start(dispatcher_).isOk());
+  }
+  void TearDown() override {
+    if (!source_) return;
+    source_->stopFetching();
+    EXPECT_TRUE(source_->finish(clock_.now()).isOk());
+  }
+
+  void assignAndWait(std::vector<FakeKafkaGroup::Partition> partitions) {
+    group_.assignInsidePoll(partitions);
+    ASSERT_TRUE(group_.waitFor([&](const FakeKafkaGroup& g) {
+      for (const auto& [topic, partition] : partitions) {
+        if (!g.assigned(topic, partition)) return false;
+      }
+      return true;
+    }));
+  }
+  // Starts the source taking one record per round, owning partition 0 of
+  // "orders" with `records` records in it, each dispatched as a batch of its own.
+  void startWithOneRecordBatches(int records) {
+    start(/*maxBatch=*/1);
+    assignAndWait({kP0});
+    for (int i = 0; i < records; ++i) group_.produce("orders", 0, "r" + std::to_string(i));
+    ASSERT_TRUE(dispatcher_.waitForBatches(static_cast<size_t>(records)));
+  }
+  // The next periodic commit is due; waits until the group has `sends` commits in all.
+  void commitRound(int sends) {
+    clock_.advance(kCommitInterval);
+    ASSERT_TRUE(group_.waitFor([&](const FakeKafkaGroup& g) { return g.commitsSent() >= sends; }));
+  }
+  int64_t committed(const FakeKafkaGroup::Partition& p) { return group_.committedOffset(p.first, p.second); }
+
+  static constexpr std::chrono::milliseconds kCommitInterval{1000};
+  static constexpr std::chrono::milliseconds kRevokeTimeout{30000};
+  bool httpInvocations_ = false;
+  FakeClock clock_;
+  RuntimeMetrics metrics_;
+  FakeKafkaGroup group_;
+  HoldingDispatcher dispatcher_;
+  std::unique_ptr<KafkaSource> source_;  // last: stopped before the group and dispatcher go
+};
+
+TEST_F(KafkaSourceTest, CommitsOnlyTheContiguousPrefixOfDoneRecords) {
+  startWithOneRecordBatches(4);
+  ASSERT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2, 3}));
+
+  dispatcher_.complete(0);
+  dispatcher_.complete(2);
+  commitRound(1);
+  EXPECT_EQ(committed(kP0), 1);  // 1 is still in flight: 2 is done but not committed
+
+  dispatcher_.complete(1);
+  commitRound(2);
+  EXPECT_EQ(committed(kP0), 3);  // 0..2 done; 3 in flight
+
+  dispatcher_.complete(3);
+  commitRound(3);
+  EXPECT_EQ(committed(kP0), 4);
+}
+
+TEST_F(KafkaSourceTest, ARevokeInsideAPollCommitsWhatFinishedButNoRecordNotDone) {
+  startWithOneRecordBatches(3);
+  dispatcher_.complete(0);
+
+  // The group takes the partition away in the middle of the poll that hands over record 3.
+  group_.hold(true);
+  group_.produce("orders", 0, "r3");
+  group_.revokeInsidePoll({kP0}, /*lost=*/false, /*afterRecords=*/1);
+  group_.hold(false);
+
+  // The source waits (on its clock, up to revokeTimeout) for records 1 and 2 in flight.
+  ASSERT_TRUE(clock_.waitForSleepers(1, 10s));
+  dispatcher_.complete(1);
+  clock_.advance(kRevokeTimeout);
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return !g.assigned("orders", 0); }));
+
+  EXPECT_EQ(committed(kP0), 2);  // 0 and 1 done; 2 was still in flight, 3 never dispatched
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2}));
+}
+
+TEST_F(KafkaSourceTest, ARevokeInsideAPollDropsTheRoundsRecordsOfThatPartition) {
+  start();
+  assignAndWait({kP0, kP1});
+  group_.hold(true);
+  group_.produce("orders", 0, "a");
+  group_.produce("orders", 0, "b");
+  group_.produce("orders", 1, "c");
+  group_.revokeInsidePoll({kP0}, /*lost=*/false, /*afterRecords=*/1);
+  group_.hold(false);
+
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.rebalancesServed(); }));
+  // p0's record was taken before the revoke, in the same round: never dispatched, so never committed.
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), std::vector<int64_t>{});
+  EXPECT_EQ(dispatcher_.offsets("orders/1"), std::vector<int64_t>{0});
+  EXPECT_EQ(committed(kP0), kKafkaNoOffset);
+}
+
+TEST_F(KafkaSourceTest, ALostAssignmentCommitsNothing) {
+  startWithOneRecordBatches(2);
+  dispatcher_.complete(0);
+  dispatcher_.complete(1);
+
+  group_.revokeInsidePoll({kP0}, /*lost=*/true);
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return !g.assigned("orders", 0); }));
+  EXPECT_EQ(committed(kP0), kKafkaNoOffset);  // another member may own it already
+  EXPECT_EQ(group_.commitsSent(), 0);
+}
+
+TEST_F(KafkaSourceTest, AReassignedPartitionResumesFromTheCommittedOffset) {
+  startWithOneRecordBatches(4);
+  dispatcher_.complete(0);
+  dispatcher_.complete(1);
+  commitRound(1);
+  ASSERT_EQ(committed(kP0), 2);
+
+  group_.revokeInsidePoll({kP0}, /*lost=*/true);
+  group_.assignInsidePoll({kP0});
+  ASSERT_TRUE(dispatcher_.waitForBatches(6));
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2, 3, 2, 3}));
+}
+
+TEST_F(KafkaSourceTest, AnAssignmentInTheRoundThatRevokedThePartitionIsDeferredSoNoRecordIsLost) {
+  start();
+  assignAndWait({kP0});
+  group_.hold(true);
+  for (int i = 0; i < 3; ++i) group_.produce("orders", 0, "r" + std::to_string(i));
+  // Taken away after record 0 of the poll, and given back in the same poll.
+  group_.revokeInsidePoll({kP0}, /*lost=*/false, /*afterRecords=*/1);
+  group_.assignInsidePoll({kP0}, /*afterRecords=*/1);
+  group_.hold(false);
+
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.rebalancesServed(); }));
+  // Record 0 of the ended assignment was dropped; the new one reads 0..2 from the committed offset, once each.
+  ASSERT_TRUE(dispatcher_.waitForRecords("orders/0", 3));
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2}));
+  // The first assignment was taken inside its poll; the second only after the round.
+  EXPECT_EQ(group_.assignsInsidePoll(), 1);
+}
+
+TEST_F(KafkaSourceTest, PausedPartitionsResumeWhenTheOutputWorksAgain) {
+  dispatcher_.setIntake(unavailable("kafka output \"out\": authentication failed"));
+  start();
+  assignAndWait({kP0});
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.paused("orders", 0); }));
+  group_.produce("orders", 0, "a");
+  assignAndWait({kP1});  // assigned while paused: paused too
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.paused("orders", 1); }));
+  group_.produce("orders", 1, "b");
+  EXPECT_EQ(dispatcher_.batches(), 0u);
+
+  dispatcher_.setIntake(Status::ok());
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return !g.paused("orders", 0) && !g.paused("orders", 1); }));
+  ASSERT_TRUE(dispatcher_.waitForBatches(2));
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), std::vector<int64_t>{0});
+  EXPECT_EQ(dispatcher_.offsets("orders/1"), std::vector<int64_t>{0});
+}
+
+TEST_F(KafkaSourceTest, AFailedCommitIsSentAgain) {
+  start();
+  assignAndWait({kP0});
+  group_.hold(true);
+  group_.produce("orders", 0, "a");
+  group_.produce("orders", 0, "b");
+  group_.hold(false);
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  ASSERT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1}));
+  dispatcher_.complete(0);
+
+  group_.failCommits(1);
+  commitRound(1);
+  // The failure reaches the source in its next poll; the next round sends the position again.
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.commitResultsPending() == 0; }));
+  EXPECT_EQ(committed(kP0), kKafkaNoOffset);
+  commitRound(2);
+  EXPECT_EQ(committed(kP0), 2);
+}
+
+TEST_F(KafkaSourceTest, FinishCommitsWhatIsDoneAndLeavesTheGroup) {
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "a");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  dispatcher_.complete(0);
+
+  source_->stopFetching();
+  ASSERT_TRUE(source_->finish(clock_.now()).isOk());
+  source_.reset();
+  EXPECT_EQ(committed(kP0), 1);
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.closed() && !g.assigned("orders", 0); }));
+}
+
+TEST_F(KafkaSourceTest, RecordsBecomeEventsNamedByTopicPartitionAndOffset) {
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "{\"n\": 1}", "customer-7");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  const Event event = dispatcher_.events(0).at(0);
+  EXPECT_EQ(event.source, "kafka");
+  EXPECT_EQ(event.type, "kafka.record");
+  EXPECT_EQ(event.id, "orders/0/0");
+  EXPECT_EQ(event.subject, "orders");
+  EXPECT_EQ(event.key, std::optional<std::string>("customer-7"));
+  EXPECT_EQ(event.data, "{\"n\": 1}");
+}
+
+TEST_F(KafkaSourceTest, HttpInvocationRecordsBecomeHttpRequestsIdentifiedByTheirKey) {
+  httpInvocations_ = true;
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "body", "request-42");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  const Event event = dispatcher_.events(0).at(0);
+  EXPECT_EQ(event.source, "http");
+  EXPECT_EQ(event.type, "http.request");
+  EXPECT_EQ(event.id, "request-42");
+  EXPECT_EQ(event.subject, "orders");  // the trigger's name
+  EXPECT_FALSE(event.key.has_value());
+  EXPECT_EQ(event.data, "body");
+}
+
+}  // namespace
+}  // namespace sluice::runtime
