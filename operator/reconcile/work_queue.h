@@ -77,8 +77,9 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::set<std::string> dirty_;
   std::set<std::string> processing_;
-  std::map<std::string, Clock::TimePoint> delayed_;  // key -> earliest ready time
-  std::stop_source sleepInterrupt_;                  // wakes the delay thread's clock sleep
+  std::map<std::string, Clock::TimePoint> delayed_;            // key -> earliest ready time
+  std::set<std::pair<Clock::TimePoint, std::string>> byTime_;  // the same entries, soonest first
+  std::stop_source sleepInterrupt_;                            // wakes the delay thread's clock sleep
   bool shuttingDown_ = false;
   ControllerMetrics* metrics_ = nullptr;  // set before use, then read-only
   std::string metricsName_;

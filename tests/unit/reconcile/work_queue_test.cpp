@@ -124,6 +124,28 @@ TEST(WorkQueueTest, EarlierDelayWinsAndKeyIsQueuedOnce) {
   EXPECT_EQ(queue.length(), 0u);
 }
 
+// Many delayed keys (one per Function of a large operator): each comes out when its own time
+// comes, in deadline order, whatever order they were added in.
+TEST(WorkQueueTest, ManyDelayedKeysComeOutInDeadlineOrder) {
+  FakeClock clock;
+  WorkQueue queue(clock);
+  for (int i = 0; i < 50; ++i) queue.addAfter("k" + std::to_string(i), std::chrono::seconds(1 + (i * 7) % 50));
+  EXPECT_EQ(queue.delayedLength(), 50u);
+  std::vector<std::string> order;
+  for (int second = 1; second <= 50; ++second) {
+    clock.waitForSleepers(1);
+    clock.advance(1s);
+    std::optional<std::string> key = queue.get();
+    ASSERT_TRUE(key.has_value()) << "second " << second;
+    order.push_back(*key);
+    queue.done(*key);
+    EXPECT_EQ(queue.delayedLength(), static_cast<size_t>(50 - second));
+  }
+  std::vector<std::string> expected(50);
+  for (int i = 0; i < 50; ++i) expected[(i * 7) % 50] = "k" + std::to_string(i);
+  EXPECT_EQ(order, expected);
+}
+
 TEST(WorkQueueTest, ZeroDelayAddsAtOnce) {
   FakeClock clock;
   WorkQueue queue(clock);
