@@ -95,6 +95,8 @@ class FakeKafkaGroup {
   bool assigned(const std::string& topic, int32_t partition) const { return positions_.contains({topic, partition}); }
   bool paused(const std::string& topic, int32_t partition) const { return paused_.contains({topic, partition}); }
   bool rebalancesServed() const { return rebalances_.empty(); }
+  // A poll is under way (it may go on reading after serving a rebalance: hold() stops only the next one).
+  bool polling() const { return inPoll_; }
   int commitsSent() const { return commitsSent_; }
   int assignsInsidePoll() const { return assignsInsidePoll_; }
   bool closed() const { return closed_; }
