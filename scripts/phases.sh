@@ -46,8 +46,10 @@ phase_begin() {
 phase_end() {
   [[ -n $_phase_group ]] || return 0
   if [[ -n ${SLUICE_PHASE_LOG:-} ]]; then
-    printf '%s\t%s\t%s\t%s\n' "$_phase_group" "$_phase_item" "$(($(date +%s) - _phase_started))" "${1:-ok}" \
-      >>"$SLUICE_PHASE_LOG"
+    # With the free disk at the phase's end: a full disk takes down brokers
+    # and image builds in ways their own errors do not name.
+    printf '%s\t%s\t%s\t%s\t%s\n' "$_phase_group" "$_phase_item" "$(($(date +%s) - _phase_started))" "${1:-ok}" \
+      "$(df -Pm . 2>/dev/null | awk 'NR == 2 { printf "%.1f", $4 / 1024 }')" >>"$SLUICE_PHASE_LOG"
   fi
   _phase_group=""
 }
@@ -68,12 +70,13 @@ phases_close() {
     { seconds[$1] += $3 }
     $4 != "ok" { result[$1] = $4 }
     $4 ~ /^[0-9]+ passed, [0-9]+ failed$/ { tested = 1; passed += $4; split($4, words, " "); failed += words[3] }
-    $2 != "" { items[$1] = items[$1] sprintf("  %-32s %7d  %s\n", "  " $2, $3, $4) }
+    { disk[$1] = $5 }
+    $2 != "" { items[$1] = items[$1] sprintf("  %-32s %7d %8s  %s\n", "  " $2, $3, $5, $4) }
     END {
-      printf "  %-32s %7s  %s\n", "phase", "seconds", "result"
+      printf "  %-32s %7s %8s  %s\n", "phase", "seconds", "free GiB", "result"
       for (i = 1; i <= n; i++) {
         g = order[i]
-        printf "  %-32s %7d  %s\n", g, seconds[g], result[g]
+        printf "  %-32s %7d %8s  %s\n", g, seconds[g], disk[g], result[g]
         printf "%s", items[g]
       }
       printf "  %-32s %7d\n", "total", total

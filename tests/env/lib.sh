@@ -91,6 +91,11 @@ stop_bg() {
       sleep 0.25
     done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  else
+    # Gone before anyone stopped it: every test after its death failed for
+    # it, so its own last words go in the log that CI keeps.
+    log "$name (pid $pid) had exited before it was stopped; the end of its log:"
+    [[ -f $SLUICE_ENV_DIR/$name.log ]] && tail -n 12 "$SLUICE_ENV_DIR/$name.log" | cut -c1-300 >&2
   fi
   rm -f "$pidfile"
 }

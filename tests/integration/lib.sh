@@ -70,10 +70,14 @@ daily_cron_schedule() { echo "$(date -u -d "@$1" +%-M) $(date -u -d "@$1" +%-H) 
 
 # apply_crds: installs Sluice's CRDs. Tests run in parallel and the first
 # `kubectl apply` of two at once can lose the create race (AlreadyExists), so
-# it is retried; a real error still fails after 60 s.
+# it is retried; a real error still fails after 60 s. The wait is retried too:
+# on a CRD created a moment ago `status.conditions` is still null, and
+# `kubectl wait` fails at once on that ("accessor error: <nil> is of the type
+# <nil>") instead of waiting (CI, 2026-12-05: the first test to start lost).
 apply_crds() {
   poll 60 bash -c "\"$KUBECTL\" apply -f \"$SLUICE_SOURCE_DIR/crds/\" >/dev/null"
-  "$KUBECTL" wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io --timeout=60s >/dev/null
+  poll 60 "$KUBECTL" wait --for=condition=Established crd/functions.sluice.io crd/triggers.sluice.io \
+    --timeout=60s >/dev/null
 }
 
 # own_namespace PREFIX: a namespace of the test's own ($ns, reached with `k`),

@@ -75,10 +75,16 @@ std::string adminRequest(const std::string& bootstrap,
 
 }  // namespace
 
-void createTopic(const std::string& bootstrap, const std::string& topic, int partitions) {
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions, const TopicConfig& config) {
   char error[512];
   rd_kafka_NewTopic_t* newTopic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
   if (newTopic == nullptr) throw std::runtime_error("creating topic " + topic + ": " + error);
+  for (const auto& [name, value] : config) {
+    if (rd_kafka_NewTopic_set_config(newTopic, name.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_NewTopic_destroy(newTopic);
+      throw std::runtime_error("creating topic " + topic + ": bad config " + name + "=" + value);
+    }
+  }
   std::string failure = adminRequest(
       bootstrap,
       [&](rd_kafka_t* client, rd_kafka_queue_t* queue) { rd_kafka_CreateTopics(client, &newTopic, 1, nullptr, queue); },

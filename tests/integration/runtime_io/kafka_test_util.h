@@ -22,7 +22,11 @@ std::string requiredEnv(const std::string& name);
 // A name unique to this run: prefix-<pid>-<time>-<counter>.
 std::string uniqueName(const std::string& prefix);
 
-void createTopic(const std::string& bootstrap, const std::string& topic, int partitions);
+// Topic-level settings (retention.bytes, segment.bytes, ...) of a new topic.
+using TopicConfig = std::map<std::string, std::string>;
+
+void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
+                 const TopicConfig& config = {});
 
 struct TestMessage {
   std::string key;
