@@ -180,6 +180,11 @@ void Controllers::addTokenController(reconcile::Manager& manager, const Controll
   reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Each namespace with a Function keeps its token Secret (recreated when deleted, rotated).
   tokens_ = std::make_unique<TokenController>(shared_.tokens, options.tokenResync);
+  // Pods made with the tokens before are replaced by their Function's reconcile: ask for it now.
+  shared_.tokens.onChange([this, &functions](const std::string& ns) {
+    if (functionQueue_ == nullptr) return;
+    for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) functionQueue_->enqueue(kube::objectKey(*f));
+  });
   auto tokenController = std::make_unique<reconcile::Controller>(
       reconcile::ControllerOptions{"tokens", 1, controllerMetrics}, *tokens_, clock);
   tokenController->watchMapped(functions, [](const kube::Json& function) {

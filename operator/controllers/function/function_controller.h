@@ -52,6 +52,12 @@ class FunctionController final : public reconcile::Reconciler {
   // Keys of the Functions a Trigger refers to (for Controller::watchMapped).
   static std::vector<std::string> functionsOfTrigger(const nlohmann::json& trigger);
 
+  // How long after a settled reconcile a Function is looked at again with no
+  // event: kResyncPeriod plus up to a minute, the same for a key every time,
+  // so Functions applied together do not come back together.
+  static constexpr Clock::Duration kResyncPeriod = std::chrono::minutes(10);
+  static Clock::Duration resyncAfter(const std::string& key);
+
  private:
   // status fields that do not depend on the pods: generation, selector, Trigger count, URL.
   nlohmann::json baseStatus(const nlohmann::json& function, const std::vector<nlohmann::json>& triggers) const;

@@ -194,6 +194,7 @@ Status ControlTokens::update(const std::string& ns, const kube::Json& existing, 
   auto written = client_.update(kube::resources::kSecrets, updated);
   if (!written.isOk()) return written.status().withContext("updating " + secretName(ns));
   remember(ns, next);
+  if (changed_) changed_(ns);
   return Status::ok();
 }
 

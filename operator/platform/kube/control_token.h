@@ -32,6 +32,7 @@
 // were made anew after an operator restart lost them. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -99,6 +100,11 @@ class ControlTokens {
   // CAs, or will not be soon; "" when it can, or when the pod does not say what it holds.
   std::string staleCredentials(const kube::Json& pod, const NamespaceTokens& tokens) const;
 
+  // Called with the namespace after its Secret was rewritten (rotated tokens, a reissued
+  // certificate): pods made before may now be stale, and only their Function's reconcile
+  // replaces them. Set once, before reconcile() first runs.
+  void onChange(std::function<void(const std::string& ns)> changed) { changed_ = std::move(changed); }
+
   // Whether replicas get a serving certificate (a CA is configured).
   bool issuesCertificates() const { return options_.authority != nullptr; }
   // The CA certificates the control client trusts ("" without a CA).
@@ -118,6 +124,7 @@ class ControlTokens {
   Clock& clock_;
   mutable std::mutex mu_;
   std::map<std::string, NamespaceTokens> tokens_;  // guarded by mu_
+  std::function<void(const std::string& ns)> changed_;
 };
 
 }  // namespace sluice::platform

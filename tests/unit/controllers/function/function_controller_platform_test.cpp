@@ -5,6 +5,8 @@
 // the platform refuses (InvalidSpec, terminal) from a failure worth a retry.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "controllers/function/function_controller.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
@@ -115,7 +117,20 @@ TEST_F(FunctionControllerPlatformTest, HandsTheDesiredCountAndRenderedConfigurat
   EXPECT_EQ(conditionOf("Ready")["reason"], "ReplicasNotReady");
   EXPECT_EQ(conditionOf("Ready")["message"], "2/4 replicas ready");
   EXPECT_EQ(conditionOf("Active")["status"], "True");
-  EXPECT_EQ(result.requeueAfterDelay, std::chrono::seconds(30));
+  EXPECT_EQ(result.requeueAfterDelay, FunctionController::resyncAfter("ns/echo"));
+}
+
+TEST(FunctionControllerResync, TenMinutesSpreadOverAMinuteTheSameForAKeyEachTime) {
+  std::set<Clock::Duration> seen;
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "ns/f" + std::to_string(i);
+    const Clock::Duration after = FunctionController::resyncAfter(key);
+    EXPECT_GE(after, std::chrono::minutes(10));
+    EXPECT_LT(after, std::chrono::minutes(11));
+    EXPECT_EQ(after, FunctionController::resyncAfter(key));
+    seen.insert(after);
+  }
+  EXPECT_GT(seen.size(), 30u) << "100 Functions applied together come back spread out";
 }
 
 TEST_F(FunctionControllerPlatformTest, StepsBecomeEventsAndAFailureIsDegradedAndRetried) {

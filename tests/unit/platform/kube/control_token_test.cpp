@@ -93,6 +93,18 @@ TEST_F(ControlTokensTest, TheScheduleRotatesOncePerPeriod) {
   EXPECT_EQ(dataOf(secret(), kPreviousControlTokenKey), first);
 }
 
+TEST_F(ControlTokensTest, ARewrittenSecretIsReportedOnceAndAnUnchangedOneNever) {
+  std::vector<std::string> changed;
+  tokens.onChange([&](const std::string& ns) { changed.push_back(ns); });
+  ASSERT_TRUE(tokens.ensure("ns").isOk());
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  EXPECT_TRUE(changed.empty()) << "made, not rewritten: no pod holds other tokens";
+  clock.advance(std::chrono::hours(24));
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  EXPECT_EQ(changed, std::vector<std::string>{"ns"}) << "the scheduled rotation, once";
+}
+
 TEST_F(ControlTokensTest, ANewMasterKeyKeepsTheOldOnesTokenDuringTheRollOut) {
   ASSERT_TRUE(tokens.ensure("ns").isOk());
   ControlTokens rolled{client, ControlTokensOptions{{"new-key", "master-key"}, {}}, clock};
