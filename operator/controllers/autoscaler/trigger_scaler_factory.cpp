@@ -7,6 +7,7 @@
 #include "api/v1alpha1/function.h"
 #include "clients/kafka_config.h"
 #include "common/encoding.h"
+#include "common/strings.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
@@ -34,12 +35,6 @@ int hexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
 }
 
 }  // namespace
