@@ -5,9 +5,7 @@
 #include "api/pods.h"
 #include "api/v1alpha1/fields.h"
 #include "api/v1alpha1/function.h"
-#include "clients/kafka_config.h"
 #include "common/encoding.h"
-#include "common/strings.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
 #include "scalers/cron_scaler.h"
@@ -18,6 +16,7 @@
 #include "scalers/rabbitmq_scaler.h"
 #include "scalers/rdkafka_offset_source.h"
 #include "scalers/s3_object_counter.h"
+#include "spec/kafka_client_settings.h"
 
 namespace sluice::controllers {
 
@@ -205,19 +204,15 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
   options.limitToPartitionsWithLag = k.limitToPartitionsWithLag;
   options.excludePersistentLag = k.excludePersistentLag;
 
-  clients::KafkaSecurity security;
-  security.protocol = k.securityProtocol();
-  if (k.sasl) security.saslMechanism = k.sasl->mechanism;
   for (const std::string& server : k.bootstrapServers) {
     if (Status s = options_.allowedEndpoints.check(server, path + ".bootstrapServers"); !s.isOk()) return s;
   }
-  for (const api::v1alpha1::SecretKey& need : api::v1alpha1::kafkaSecretKeys(k, path)) {
-    auto value = secretValue(ns, need.secret, need.key, need.field);
-    if (!value.isOk()) return value.status();
-    clients::setSecretValue(security, need.key, *value);
-  }
-  auto source = kafkaClients_.acquire(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
-                                      options_.kafkaTimeoutMilliseconds);
+  auto settings = spec::kafkaClientSettings(k, path, [this, &ns](const api::v1alpha1::SecretKey& need) {
+    return secretValue(ns, need.secret, need.key, need.field);
+  });
+  if (!settings.isOk()) return settings.status();
+  auto source =
+      kafkaClients_.acquire(settings->bootstrapServers, settings->properties, options_.kafkaTimeoutMilliseconds);
   if (!source.isOk()) return source.status().withContext(path);
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }
