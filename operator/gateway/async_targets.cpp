@@ -29,12 +29,8 @@ Result<std::optional<AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& 
                                               return value;
                                             });
   if (!settings.isOk()) return settings.status();
-  KafkaTopicTarget topic;
-  topic.bootstrapServers = std::move(settings->bootstrapServers);
-  topic.topic = kafka.topics.front();
-  topic.properties = std::move(settings->properties);
   AsyncTarget target;
-  target.kafka = std::move(topic);
+  target.kafka = KafkaTopicTarget{std::move(settings).value(), kafka.topics.front()};
   return std::optional<AsyncTarget>(std::move(target));
 }
 

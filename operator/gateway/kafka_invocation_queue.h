@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "clients/kafka_config.h"
 #include "clients/kafka_publisher.h"
 #include "gateway/async_invoker.h"
 
@@ -26,7 +27,7 @@ class KafkaInvocationQueue final : public InvocationQueue {
 
   std::mutex mu_;
   // guarded by mu_; keyed by brokers and properties, so changed credentials get a new publisher
-  std::map<std::string, std::unique_ptr<clients::KafkaPublisher>> publishers_;
+  std::map<clients::KafkaClientSettings, std::unique_ptr<clients::KafkaPublisher>> publishers_;
 };
 
 }  // namespace sluice::gateway
