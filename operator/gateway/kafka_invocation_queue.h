@@ -3,7 +3,8 @@
 // enqueue() returns: the key is the request id, the headers are the /invoke
 // request's (sluice.http.method, path, query, source-ip and the client's
 // own), the value is the request body — the envelope AmqpInvocationQueue
-// writes, in Kafka's terms. One publisher per brokers-and-credentials.
+// writes, in Kafka's terms. One publisher per brokers-and-credentials, kept
+// for the process's life (why not in scalers' RdKafkaClientPool: its header).
 // Thread-safe.
 #pragma once
 

@@ -211,8 +211,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
     return secretValue(ns, need.secret, need.key, need.field);
   });
   if (!settings.isOk()) return settings.status();
-  auto source =
-      kafkaClients_.acquire(settings->bootstrapServers, settings->properties, options_.kafkaTimeoutMilliseconds);
+  auto source = kafkaClients_.acquire(*settings, options_.kafkaTimeoutMilliseconds);
   if (!source.isOk()) return source.status().withContext(path);
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }
