@@ -20,7 +20,7 @@ ALLOWED = {
     "kube/memory": ["common", "kube"],
     "api": ["common", "autoscaler"],
     "reconcile": ["common", "kube", "http"],
-    "spec": ["common", "kube", "api"],
+    "spec": ["common", "kube", "api", "clients"],
     "objectstore": ["common", "http"],
     "clients": ["common"],
     "autoscaler": ["common"],

@@ -65,6 +65,8 @@ endfunction()
 set(SLUICE_TEST_COSTS
   # Measured on a developer machine (2026-12-05, two shared cores): ~100 s of load, then back to zero.
   integration/gateway/gateway_load_test 180
+  # Measured on a developer machine under load (2026-12-05, the longest of three runs).
+  integration/gateway/gateway_async_kafka_kill_test 14
   integration/images/images_test 120
   # Measured on this branch's machine under load (not the CI run above): 10 GB through one replica, and
   # five lives of a leaking one.

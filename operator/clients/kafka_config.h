@@ -25,6 +25,15 @@ struct KafkaSecurity {
   std::string keyPassword;
 };
 
+// What a Kafka client connects with: two clients with equal settings could be
+// one (the caches of clients are keyed by it). Ordered, so it is a map key.
+struct KafkaClientSettings {
+  std::string bootstrapServers;                   // host:port[,host:port...]
+  std::map<std::string, std::string> properties;  // librdkafka properties, credentials included
+  friend auto operator<=>(const KafkaClientSettings&, const KafkaClientSettings&) = default;
+  friend bool operator==(const KafkaClientSettings&, const KafkaClientSettings&) = default;
+};
+
 // Sets the field of `security` a Kafka Secret's `key` fills (username,
 // password, ca.crt, tls.crt, tls.key: api kafkaSecretKeys); false for another key.
 bool setSecretValue(KafkaSecurity& security, const std::string& key, std::string value);

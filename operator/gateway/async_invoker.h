@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "clients/kafka_config.h"
 #include "common/status.h"
 #include "gateway/route.h"
 #include "gateway/upstream.h"
@@ -32,9 +33,8 @@ inline constexpr const char* kRequestIdHeader = "X-Sluice-Request-Id";
 
 // A Kafka topic keeping a Trigger's asynchronous invocations.
 struct KafkaTopicTarget {
-  std::string bootstrapServers;  // host:port[,host:port...]
+  clients::KafkaClientSettings client;  // brokers and librdkafka security properties, credentials included
   std::string topic;
-  std::map<std::string, std::string> properties;  // librdkafka security properties, credentials included
 };
 
 // Where a Trigger's asynchronous invocations are kept: a RabbitMQ queue

@@ -1,9 +1,9 @@
 #include "gateway/async_targets.h"
 
 #include "api/v1alpha1/trigger.h"
-#include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
+#include "spec/kafka_client_settings.h"
 
 namespace sluice::gateway {
 
@@ -22,22 +22,15 @@ Result<std::optional<AsyncTarget>> AsyncTargets::lookup(const std::string& ns, c
 
 Result<std::optional<AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& ns,
                                                              const api::v1alpha1::KafkaSource& kafka) {
-  clients::KafkaSecurity security;
-  security.protocol = kafka.securityProtocol();
-  if (kafka.sasl) security.saslMechanism = kafka.sasl->mechanism;
-  for (const api::v1alpha1::SecretKey& need : api::v1alpha1::kafkaSecretKeys(kafka, "spec.http.async.kafka")) {
-    Result<std::string> value = secretValue(ns, need.secret, need.key);
-    if (!value.isOk()) return value.status().withContext(need.field);
-    clients::setSecretValue(security, need.key, *value);
-  }
-  KafkaTopicTarget topic;
-  for (const std::string& server : kafka.bootstrapServers) {
-    topic.bootstrapServers += (topic.bootstrapServers.empty() ? "" : ",") + server;
-  }
-  topic.topic = kafka.topics.front();
-  topic.properties = clients::kafkaProperties(security);
+  auto settings = spec::kafkaClientSettings(kafka, "spec.http.async.kafka",
+                                            [this, &ns](const api::v1alpha1::SecretKey& need) -> Result<std::string> {
+                                              Result<std::string> value = secretValue(ns, need.secret, need.key);
+                                              if (!value.isOk()) return value.status().withContext(need.field);
+                                              return value;
+                                            });
+  if (!settings.isOk()) return settings.status();
   AsyncTarget target;
-  target.kafka = std::move(topic);
+  target.kafka = KafkaTopicTarget{std::move(settings).value(), kafka.topics.front()};
   return std::optional<AsyncTarget>(std::move(target));
 }
 

@@ -3,19 +3,13 @@
 namespace sluice::gateway {
 
 Result<clients::KafkaPublisher*> KafkaInvocationQueue::publisherFor(const KafkaTopicTarget& target) {
-  std::string key = target.bootstrapServers;
-  for (const auto& [name, value] : target.properties) key += '\n' + name + '=' + value;
   std::lock_guard lock(mu_);
-  std::unique_ptr<clients::KafkaPublisher>& publisher = publishers_[key];
-  if (!publisher) {
-    auto created = clients::KafkaPublisher::create(target.bootstrapServers, target.properties);
-    if (!created.isOk()) {
-      publishers_.erase(key);
-      return created.status();
-    }
-    publisher = std::move(created).value();
-  }
-  return publisher.get();  // never erased once made: the pointer stays valid
+  // Found by the target's own settings: a request that finds its publisher allocates nothing here.
+  if (auto it = publishers_.find(target.client); it != publishers_.end()) return it->second.get();
+  auto created = clients::KafkaPublisher::create(target.client.bootstrapServers, target.client.properties);
+  if (!created.isOk()) return created.status();
+  // Never erased once made: the pointer stays valid.
+  return publishers_.emplace(target.client, std::move(created).value()).first->second.get();
 }
 
 Status KafkaInvocationQueue::enqueue(const AsyncTarget& target, const std::string& requestId,

@@ -3,7 +3,8 @@
 // enqueue() returns: the key is the request id, the headers are the /invoke
 // request's (sluice.http.method, path, query, source-ip and the client's
 // own), the value is the request body — the envelope AmqpInvocationQueue
-// writes, in Kafka's terms. One publisher per brokers-and-credentials.
+// writes, in Kafka's terms. One publisher per brokers-and-credentials, kept
+// for the process's life (why not in scalers' RdKafkaClientPool: its header).
 // Thread-safe.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "clients/kafka_config.h"
 #include "clients/kafka_publisher.h"
 #include "gateway/async_invoker.h"
 
@@ -26,7 +28,7 @@ class KafkaInvocationQueue final : public InvocationQueue {
 
   std::mutex mu_;
   // guarded by mu_; keyed by brokers and properties, so changed credentials get a new publisher
-  std::map<std::string, std::unique_ptr<clients::KafkaPublisher>> publishers_;
+  std::map<clients::KafkaClientSettings, std::unique_ptr<clients::KafkaPublisher>> publishers_;
 };
 
 }  // namespace sluice::gateway

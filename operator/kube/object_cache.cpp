@@ -84,7 +84,7 @@ std::vector<ObjectPtr> ObjectCache::lookupLocked(const Index& index, const std::
   std::vector<ObjectPtr> out;
   auto it = index.find(value);
   if (it == index.end()) return out;
-  for (auto& key : it->second) out.push_back(objects_.at(key));
+  for (auto& key : it->second) out.push_back(objects_.at(key));  // std::set: in key order, as the header promises
   return out;
 }
 

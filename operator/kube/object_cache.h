@@ -39,6 +39,8 @@ class ObjectCache {
   std::vector<ObjectPtr> byNamespace(const std::string& ns) const;
   std::vector<ObjectPtr> byLabel(const std::string& label, const std::string& value) const;
   std::vector<ObjectPtr> byOwnerUid(const std::string& uid) const;
+  // Lookups (byNamespace, byLabel, byOwnerUid, byIndex) return objects in key order
+  // ("namespace/name", byte-wise), as the indexes keep the keys sorted: callers may rely on it.
   // The objects `valuesOf` puts under `value` in the index `name`. Every call with one name must
   // pass the same function: the first builds the index with it, later ones use the one kept.
   std::vector<ObjectPtr> byIndex(const std::string& name, const IndexFunc& valuesOf, const std::string& value) const;

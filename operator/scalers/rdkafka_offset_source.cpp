@@ -255,21 +255,17 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetchOnce(const std::
   return offsets;
 }
 
-Result<std::shared_ptr<KafkaOffsetSource>> RdKafkaClientPool::acquire(const std::string& bootstrapServers,
-                                                                      const std::map<std::string, std::string>& config,
+Result<std::shared_ptr<KafkaOffsetSource>> RdKafkaClientPool::acquire(const clients::KafkaClientSettings& settings,
                                                                       int timeoutMilliseconds) {
-  // '\0' cannot occur in a property, so no two settings make the same key.
-  std::string key = bootstrapServers + '\0' + std::to_string(timeoutMilliseconds);
-  for (const auto& [name, value] : config) key += '\0' + name + '=' + value;
+  std::pair key{settings, timeoutMilliseconds};
   std::lock_guard lock(mu_);
   std::erase_if(clients_, [](const auto& entry) { return entry.second.expired(); });
-  if (std::shared_ptr<RdKafkaOffsetSource> live = clients_[key].lock()) return std::shared_ptr<KafkaOffsetSource>(live);
-  auto created = RdKafkaOffsetSource::create(bootstrapServers, config, timeoutMilliseconds);
-  if (!created.isOk()) {
-    clients_.erase(key);
-    return created.status();
+  if (auto it = clients_.find(key); it != clients_.end()) {
+    if (std::shared_ptr<RdKafkaOffsetSource> live = it->second.lock()) return std::shared_ptr<KafkaOffsetSource>(live);
   }
-  clients_[key] = *created;
+  auto created = RdKafkaOffsetSource::create(settings.bootstrapServers, settings.properties, timeoutMilliseconds);
+  if (!created.isOk()) return created.status();
+  clients_[std::move(key)] = *created;
   return std::shared_ptr<KafkaOffsetSource>(*created);
 }
 

@@ -1,7 +1,5 @@
 #include "spec/function_triggers.h"
 
-#include <algorithm>
-
 namespace sluice::spec {
 namespace {
 
@@ -17,13 +15,10 @@ std::vector<std::string> functionRefKey(const kube::Json& trigger) {
 
 std::vector<kube::ObjectPtr> triggersOf(const kube::ObjectCache& triggers, const std::string& ns,
                                         const std::string& function) {
-  std::vector<kube::ObjectPtr> bound =
-      triggers.byIndex(kFunctionRefIndex, functionRefKey, kube::objectKey(ns, function));
-  std::sort(bound.begin(), bound.end(), [](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
-    return a->value("/metadata/name"_json_pointer, std::string()) <
-           b->value("/metadata/name"_json_pointer, std::string());
-  });
-  return bound;
+  // By name without sorting: the cache returns its lookups in key order, and every key under one
+  // index value is "ns/<name>" with the same ns (functionRefKey indexes a Trigger under its own
+  // namespace), so key order is name order.
+  return triggers.byIndex(kFunctionRefIndex, functionRefKey, kube::objectKey(ns, function));
 }
 
 }  // namespace sluice::spec

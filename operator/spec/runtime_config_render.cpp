@@ -5,6 +5,7 @@
 #include <map>
 
 #include "api/v1alpha1/trigger.h"
+#include "common/strings.h"
 
 namespace sluice::spec {
 namespace {
@@ -48,12 +49,6 @@ int64_t memoryMebibytes(const json& quantity) {
   auto it = kMultipliers.find(suffix);
   if (it == kMultipliers.end()) return 0;  // an exponent form: stod already read it
   return static_cast<int64_t>(number * it->second / 1048576.0);
-}
-
-std::string joinServers(const json& servers) {
-  std::string out;
-  for (const json& s : servers) out += (out.empty() ? "" : ",") + s.get<std::string>();
-  return out;
 }
 
 // Collects the Secret references of one owner (an output, the dead letter or a trigger).
@@ -108,7 +103,7 @@ Result<json> renderSink(const json& sink, const std::string& where, SecretCollec
   if (sink.contains("name")) out["name"] = sink["name"];
   if (sink.contains("kafka")) {
     const json& k = sink["kafka"];
-    out["kafka"] = {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+    out["kafka"] = {{"bootstrapServers", join(k.at("bootstrapServers").get<std::vector<std::string>>(), ",")},
                     {"topic", k.at("topic")},
                     {"security", kafkaSecurity(k, secrets)}};
   } else if (sink.contains("rabbitmq")) {
@@ -149,7 +144,7 @@ json renderHttpAsync(const json& async, const std::string& ns, const std::string
     const json& k = async["kafka"];
     // Earliest: the invocations that woke the Function came before its group existed.
     return json{{"kafka",
-                 {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+                 {{"bootstrapServers", join(k.at("bootstrapServers").get<std::vector<std::string>>(), ",")},
                   {"topics", json::array({k.at("topic")})},
                   {"consumerGroup", k.value("consumerGroup", api::v1alpha1::asyncConsumerGroup(ns, trigger))},
                   {"initialOffset", "earliest"},
@@ -172,7 +167,7 @@ Result<json> renderSource(const json& spec, const std::string& ns, const std::st
   if (spec.contains("kafka")) {
     const json& k = spec["kafka"];
     return json{{"kafka",
-                 {{"bootstrapServers", joinServers(k.at("bootstrapServers"))},
+                 {{"bootstrapServers", join(k.at("bootstrapServers").get<std::vector<std::string>>(), ",")},
                   {"topics", k.at("topics")},
                   {"consumerGroup", k.at("consumerGroup")},
                   {"initialOffset", k.value("initialOffset", "latest")},

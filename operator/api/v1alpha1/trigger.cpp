@@ -356,6 +356,12 @@ std::vector<SecretKey> Trigger::scalerSecrets() const {
   if (kafka && kafka->tls) add(kafka->tls->secretName, "spec.kafka.tls.secretRef");
   if (rabbitmq) add(rabbitmq->connectionSecretName, "spec.rabbitmq.connectionSecretRef");
   if (objectStore) add(objectStore->credentialsSecretName, "spec.objectStore.credentialsSecretRef");
+  // An http Trigger's scaler measures its asynchronous backlog with spec.http.async's credentials.
+  if (httpAsync) add(httpAsync->connectionSecretName, "spec.http.async.rabbitmq.connectionSecretRef");
+  if (httpAsyncKafka && httpAsyncKafka->sasl)
+    add(httpAsyncKafka->sasl->secretName, "spec.http.async.kafka.sasl.secretRef");
+  if (httpAsyncKafka && httpAsyncKafka->tls)
+    add(httpAsyncKafka->tls->secretName, "spec.http.async.kafka.tls.secretRef");
   return out;
 }
 

@@ -133,8 +133,10 @@ struct Trigger {
   // The Secret keys the source needs to connect, in spec order.
   std::vector<SecretKey> requiredSecretKeys() const;
   // The Secrets the operator itself reads to measure this Trigger (Kafka sasl
-  // and tls, RabbitMQ connectionSecretRef, objectStore credentialsSecretRef),
-  // as {secret, "", field}, in spec order. Only these need scaler access.
+  // and tls, RabbitMQ connectionSecretRef, objectStore credentialsSecretRef,
+  // and an http Trigger's spec.http.async rabbitmq connectionSecretRef or kafka
+  // sasl and tls: its backlog is measured with them), as {secret, "", field},
+  // in spec order. Only these need scaler access.
   std::vector<SecretKey> scalerSecrets() const;
 };
 

@@ -166,10 +166,6 @@ std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf
   return state;
 }
 
-std::vector<kube::ObjectPtr> AutoscaleReconciler::triggersOf(const std::string& ns, const std::string& function) const {
-  return spec::triggersOf(caches_.triggers, ns, function);
-}
-
 bool AutoscaleReconciler::syncScalers(const std::string& key, FunctionState& state, const json& function,
                                       const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu) {
   syncTriggers(state, triggers);
@@ -250,7 +246,7 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   std::shared_ptr<FunctionState> state = stateOf(key, meta.uid);
 
   // Skip a watch event between rounds when nothing this loop reads has changed.
-  const std::vector<kube::ObjectPtr> triggers = triggersOf(meta.ns, meta.name);
+  const std::vector<kube::ObjectPtr> triggers = spec::triggersOf(caches_.triggers, meta.ns, meta.name);
   std::string fingerprint = std::to_string(meta.generation);
   for (const kube::ObjectPtr& t : triggers) {
     fingerprint += "|" + nameOf(*t) + ":" + t->value("/metadata/uid"_json_pointer, std::string()) + ":" +

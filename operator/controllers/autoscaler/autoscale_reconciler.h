@@ -112,8 +112,6 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
   std::shared_ptr<FunctionState> stateFor(const std::string& key);
   // The state of the Function with this uid (a new Function under an old name starts from nothing).
   std::shared_ptr<FunctionState> stateOf(const std::string& key, const std::string& uid);
-  // The Triggers of a Function, by name.
-  std::vector<kube::ObjectPtr> triggersOf(const std::string& ns, const std::string& function) const;
   void syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers);
   void syncCpu(FunctionState& state, const nlohmann::json& function, bool scalesOnCpu);
   // Builds, rebuilds or drops the scalers; false when nothing is left to measure.

@@ -5,7 +5,6 @@
 #include "api/pods.h"
 #include "api/v1alpha1/fields.h"
 #include "api/v1alpha1/function.h"
-#include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
 #include "scalers/cpu_scaler.h"
@@ -17,6 +16,7 @@
 #include "scalers/rabbitmq_scaler.h"
 #include "scalers/rdkafka_offset_source.h"
 #include "scalers/s3_object_counter.h"
+#include "spec/kafka_client_settings.h"
 
 namespace sluice::controllers {
 
@@ -34,12 +34,6 @@ int hexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
 }
 
 }  // namespace
@@ -210,19 +204,14 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
   options.limitToPartitionsWithLag = k.limitToPartitionsWithLag;
   options.excludePersistentLag = k.excludePersistentLag;
 
-  clients::KafkaSecurity security;
-  security.protocol = k.securityProtocol();
-  if (k.sasl) security.saslMechanism = k.sasl->mechanism;
   for (const std::string& server : k.bootstrapServers) {
     if (Status s = options_.allowedEndpoints.check(server, path + ".bootstrapServers"); !s.isOk()) return s;
   }
-  for (const api::v1alpha1::SecretKey& need : api::v1alpha1::kafkaSecretKeys(k, path)) {
-    auto value = secretValue(ns, need.secret, need.key, need.field);
-    if (!value.isOk()) return value.status();
-    clients::setSecretValue(security, need.key, *value);
-  }
-  auto source = kafkaClients_.acquire(join(k.bootstrapServers, ","), clients::kafkaProperties(security),
-                                      options_.kafkaTimeoutMilliseconds);
+  auto settings = spec::kafkaClientSettings(k, path, [this, &ns](const api::v1alpha1::SecretKey& need) {
+    return secretValue(ns, need.secret, need.key, need.field);
+  });
+  if (!settings.isOk()) return settings.status();
+  auto source = kafkaClients_.acquire(*settings, options_.kafkaTimeoutMilliseconds);
   if (!source.isOk()) return source.status().withContext(path);
   return std::unique_ptr<scalers::Scaler>(std::make_unique<scalers::KafkaLagScaler>(std::move(options), *source));
 }

@@ -8,6 +8,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/strings.h"
 #include "runtime/expression/expression.h"
 
 namespace sluice::runtime::config {
@@ -42,12 +43,6 @@ const char* typeName(const json& value) {
     case json::value_t::discarded: return "nothing";
     default: return "a number";
   }
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
 }
 
 bool isEnvName(const std::string& name) {
@@ -161,7 +156,7 @@ class Fields {
         if (choices[i] == v->get<std::string>()) return i;
       }
     }
-    fail(at(key), "must be one of " + join(choices) + ", got " + shown(*v));
+    fail(at(key), "must be one of " + join(choices, ", ") + ", got " + shown(*v));
   }
 
   void stringList(const std::string& key, std::vector<std::string>& out, bool isRequired) {
@@ -226,7 +221,7 @@ void requireUrlScheme(const std::string& path, const std::string& url, const std
   std::vector<std::string> shownSchemes;
   shownSchemes.reserve(schemes.size());
   for (const auto& s : schemes) shownSchemes.push_back(s + "://");
-  fail(path, "must start with " + join(shownSchemes) + ", got \"" + url + "\"");
+  fail(path, "must start with " + join(shownSchemes, ", ") + ", got \"" + url + "\"");
 }
 
 KafkaSecurityConfig parseKafkaSecurity(Fields& parent) {
@@ -450,8 +445,8 @@ std::string oneKind(Fields& f, const std::vector<std::string>& kinds, const std:
     if (f.present(kind)) present.push_back(kind);  // `- mirror:` in YAML is present but null
   }
   if (present.size() != 1) {
-    fail(f.path(), "must have exactly one " + what + " (" + join(kinds) + "), got " +
-                       (present.empty() ? std::string("none") : join(present)));
+    fail(f.path(), "must have exactly one " + what + " (" + join(kinds, ", ") + "), got " +
+                       (present.empty() ? std::string("none") : join(present, ", ")));
   }
   return present[0];
 }
@@ -737,7 +732,7 @@ void checkCrossFields(const FunctionConfig& out) {
     for (const auto& output : out.outputs) known.push_back(output.name);
     auto check = [&](const std::string& path, const std::string& name) {
       if (findOutput(out, name) == nullptr || name.empty()) {
-        fail(path, "unknown output \"" + name + "\" (outputs: " + (known.empty() ? "none" : join(known)) + ")");
+        fail(path, "unknown output \"" + name + "\" (outputs: " + (known.empty() ? "none" : join(known, ", ")) + ")");
       }
     };
     std::string base = "pipeline[" + std::to_string(i) + "].route";

@@ -227,7 +227,7 @@ TEST(KafkaLagScalerIntegrationTest, TriggersOnOneClusterShareOneClientAndEachRea
   RdKafkaClientPool pool;
   std::vector<std::shared_ptr<KafkaOffsetSource>> sources;
   for (int g = 0; g < 4; ++g) {
-    auto source = pool.acquire(bootstrap, {}, 5000);
+    auto source = pool.acquire({bootstrap, {}}, 5000);
     ASSERT_TRUE(source.isOk()) << source.status().toString();
     sources.push_back(*source);
   }
@@ -252,7 +252,7 @@ TEST(KafkaLagScalerIntegrationTest, TriggersOnOneClusterShareOneClientAndEachRea
   for (std::thread& round : rounds) round.join();
   for (int g = 0; g < 4; ++g) EXPECT_EQ(lags[g], std::vector<int64_t>(10, 30 - 3 * g)) << "group " << g;
 
-  auto other = pool.acquire(bootstrap, {{"client.id", "another-tenant"}}, 5000);
+  auto other = pool.acquire({bootstrap, {{"client.id", "another-tenant"}}}, 5000);
   ASSERT_TRUE(other.isOk()) << other.status().toString();
   EXPECT_NE(*other, sources[0]);
   EXPECT_EQ(pool.liveClients(), 2u);

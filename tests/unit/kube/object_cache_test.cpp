@@ -83,6 +83,25 @@ TEST(ObjectCacheTest, AnIndexOfTheCallersOwnIsBuiltOnFirstUseAndFollowsChanges) 
   EXPECT_EQ(names(cache.byIndex("tier", byTier, "silver")), (std::set<std::string>{"p2", "p3"}));
 }
 
+// Lookups return objects in key order ("namespace/name"), whatever order they were cached in:
+// spec::triggersOf hands that order on as "by name" without sorting again.
+TEST(ObjectCacheTest, LookupsReturnObjectsInKeyOrder) {
+  ObjectCache cache;
+  const IndexFunc byTier = [](const Json& o) -> std::vector<std::string> {
+    return {o["metadata"]["labels"]["tier"].get<std::string>()};
+  };
+  for (const char* name : {"p10", "p2", "b", "a-1", "a", "p1"}) cache.upsert(object("a", name, {{"tier", "gold"}}));
+  const std::vector<std::string> sorted{"a", "a-1", "b", "p1", "p10", "p2"};
+  auto inOrder = [](const std::vector<ObjectPtr>& objects) {
+    std::vector<std::string> result;
+    for (const auto& o : objects) result.push_back((*o)["metadata"]["name"]);
+    return result;
+  };
+  EXPECT_EQ(inOrder(cache.byIndex("tier", byTier, "gold")), sorted);
+  EXPECT_EQ(inOrder(cache.byNamespace("a")), sorted);
+  EXPECT_EQ(inOrder(cache.byLabel("tier", "gold")), sorted);
+}
+
 TEST(ObjectCacheTest, ClusterScopedObjectsAreKeyedByName) {
   ObjectCache cache;
   cache.upsert(std::make_shared<const Json>(Json{{"metadata", {{"name", "node-1"}}}}));

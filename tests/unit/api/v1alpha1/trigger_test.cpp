@@ -81,6 +81,29 @@ TEST(TriggerTest, HttpAsyncOnKafkaIsReadAsAKafkaSourceFromTheEarliest) {
   EXPECT_EQ(t->httpAsyncKafka->consumerGroup, "mine");
 }
 
+// The operator measures an http Trigger's asynchronous backlog with spec.http.async's credentials, so
+// those Secrets are the scaler's too (they must opt in, and the Trigger's status follows them).
+TEST(TriggerTest, HttpAsyncSecretsAreScalerSecrets) {
+  json async = {{"kafka",
+                 {{"bootstrapServers", {"a:9092"}},
+                  {"topic", "orders-async"},
+                  {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "user"}}}}},
+                  {"tls", {{"secretRef", {{"name", "ca"}}}}}}}};
+  auto t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", async}}}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->scalerSecrets(), (std::vector<SecretKey>{{"user", "", "spec.http.async.kafka.sasl.secretRef"},
+                                                        {"ca", "", "spec.http.async.kafka.tls.secretRef"}}));
+  async = {{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "q"}}}};
+  t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}, {"async", async}}}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_EQ(t->scalerSecrets(),
+            (std::vector<SecretKey>{{"rabbit", "", "spec.http.async.rabbitmq.connectionSecretRef"}}));
+  // Without spec.http.async the http scaler reads no Secret.
+  t = Trigger::fromJson(trigger({{"http", {{"path", "/x"}}}}));
+  ASSERT_TRUE(t.isOk()) << t.status().toString();
+  EXPECT_TRUE(t->scalerSecrets().empty());
+}
+
 TEST(TriggerTest, HttpAsyncTakesExactlyOneBroker) {
   const std::string expected = "spec.http.async: set exactly one of rabbitmq or kafka (where invocations are kept)";
   json both = {{"rabbitmq", {{"connectionSecretRef", {{"name", "r"}}}, {"queue", "q"}}},

@@ -139,6 +139,29 @@ TEST_F(TriggerControllerTest, ScalerCredentialsNameSecretsWithoutTheOptIn) {
   EXPECT_EQ(conditionOf("ScalerCredentials")["reason"], "OptedIn");
 }
 
+// An http Trigger's backlog (spec.http.async) is measured with its Secrets: they need the opt-in
+// as a Kafka Trigger's do, and their condition names the async field.
+TEST_F(TriggerControllerTest, HttpAsyncKafkaSecretsNeedTheOptIn) {
+  addFunction();
+  addTrigger({{"functionRef", {{"name", "fn"}}},
+              {"http",
+               {{"path", "/orders"},
+                {"async",
+                 {{"kafka",
+                   {{"bootstrapServers", json::array({"127.0.0.1:9092"})},
+                    {"topic", "orders-async"},
+                    {"sasl", {{"mechanism", "PLAIN"}, {"secretRef", {{"name", "kafka-user"}}}}}}}}}}}});
+  addKafkaSecrets();
+  controller.reconcile("ns/orders");
+  json credentials = conditionOf("ScalerCredentials");
+  ASSERT_NE(credentials, nullptr) << "the async Secret is not counted among the scaler's";
+  EXPECT_EQ(credentials["status"], "False");
+  EXPECT_EQ(credentials["message"],
+            "spec.http.async.kafka.sasl.secretRef: Secret ns/kafka-user lacks the label "
+            "sluice.io/scaler-access=\"true\", so the operator does not use its credentials to measure this "
+            "Trigger (label or annotate the Secret to allow it)");
+}
+
 // A Trigger whose scaler reads no Secret has no ScalerCredentials condition.
 TEST_F(TriggerControllerTest, NoScalerCredentialsConditionWithoutScalerSecrets) {
   addFunction();
