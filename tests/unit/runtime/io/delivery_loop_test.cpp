@@ -97,7 +97,7 @@ TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
   bool otherLaneHandled = false;
   bool slowSawOther = false;
   DeliveryOptions options = fastOptions();
-  options.handlerThreadSafe = true;  // let both lanes be inside the handler at once
+  options.handlerConcurrency = 2;  // let both lanes be inside the handler at once
   Fixture f(
       [&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
         std::unique_lock lock(mu);
@@ -114,6 +114,40 @@ TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
   f.loop.dispatch(makeEvent("fast", 1), "p1", "t", f.completions.callbackFor("fast"));
   ASSERT_TRUE(f.completions.waitFor(2));
   EXPECT_TRUE(slowSawOther);
+}
+
+// handlerConcurrency (a Function's concurrency) lets calls of different
+// lanes be inside the handler together, up to that many and no more: of four
+// lanes on four workers, the first calls wait inside until two are in (with
+// one at a time they would wait in vain), and never more than two are.
+TEST(DeliveryLoopTest, HandlerConcurrencyBoundsCallsAcrossLanes) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  int most = 0;
+  bool twoMet = false;
+  std::vector<bool> met;
+  DeliveryOptions options = fastOptions();
+  options.handlerConcurrency = 2;
+  Fixture f(
+      [&](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
+        std::unique_lock lock(mu);
+        most = std::max(most, ++inside);
+        if (inside == 2) twoMet = true;
+        cv.notify_all();
+        met.push_back(cv.wait_for(lock, 20s, [&] { return twoMet; }));
+        --inside;
+        return std::vector<Record>{};
+      },
+      options);
+  for (int lane = 0; lane < 4; ++lane) {
+    std::string id = "e" + std::to_string(lane);
+    f.loop.dispatch(makeEvent(id, lane), "p" + std::to_string(lane), "t", f.completions.callbackFor(id));
+  }
+  ASSERT_TRUE(f.completions.waitFor(4));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(met, std::vector<bool>(4, true));
+  EXPECT_EQ(most, 2);
 }
 
 TEST(DeliveryLoopTest, RetriesWithExponentialBackoffThenSucceeds) {
