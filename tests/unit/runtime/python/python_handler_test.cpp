@@ -519,9 +519,9 @@ TEST(PythonHandlerTest, ConcurrentCallersAreSerialisedSafely) {
 const char* kMeetingHandler = R"PY(
 import threading, time
 lock = threading.Lock()
-state = {"now": 0, "max": 0}
+state = {"now": 0, "max": 0, "interrupted": 0}
 barrier = threading.Barrier(BARRIER_PARTIES, timeout=20)
-interrupted = threading.Semaphore(0)
+interrupts = threading.Condition()
 
 def main_handler(event, context):
     with lock:
@@ -540,11 +540,14 @@ def main_handler(event, context):
                 while True:
                     pass
             except TimeoutError:
-                interrupted.release()
+                with interrupts:
+                    state["interrupted"] += 1
+                    interrupts.notify_all()
                 raise
         if mode == "wait-for-two-timeouts":
-            if not (interrupted.acquire(timeout=20) and interrupted.acquire(timeout=20)):
-                return "the other calls were not interrupted"
+            with interrupts:
+                if not interrupts.wait_for(lambda: state["interrupted"] == 2, timeout=20):
+                    return "the other calls were not interrupted"
         return str(state["max"])
     finally:
         with lock:
