@@ -24,9 +24,9 @@
 // with PyThreadState_SetAsyncExc as soon as the call runs Python code again,
 // and time.sleep (which the runtime replaces by one that a timeout wakes)
 // raises it at once; a call blocked in other I/O is stopped when that returns.
-// If the call still has not returned after a
-// grace period (it swallowed the exception, or is stuck in C code that never
-// checks signals) the interpreter is declared stuck: healthy() turns false for
+// If the call still has not returned after a grace period (it swallowed the
+// exception, is stuck in C code that never checks signals, or, off the main
+// thread, in a blocking call) the interpreter is declared stuck: healthy() turns false for
 // good, further calls fail fast with kUnavailable, and the replica's /healthz
 // fails so that it exits and is restarted. A stuck interpreter cannot be
 // recycled in-process safely (another thread may not take the GIL from a

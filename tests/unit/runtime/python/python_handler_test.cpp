@@ -778,6 +778,46 @@ TEST(PythonHandlerDeathTest, StuckInterpreterMarksReplicaUnhealthy) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// The same with two such calls at once (concurrency 2): one runs on the
+// interpreter's main thread, the other on a worker thread, where the timeout
+// is an asynchronous exception and a woken sleep; both are declared stuck.
+TEST(PythonHandlerDeathTest, StuckCallsOnEveryWorkerMarkReplicaUnhealthy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        CodeDir dir("stuck-two");
+        dir.file("index.py",
+                 "import threading, time\n"
+                 "barrier = threading.Barrier(2, timeout=20)\n"
+                 "def main_handler(event, context):\n"
+                 "    barrier.wait()\n"
+                 "    while True:\n"
+                 "        try:\n"
+                 "            time.sleep(10)\n"
+                 "        except TimeoutError:\n"
+                 "            pass\n");
+        HandlerOptions o = options(std::chrono::milliseconds(3000));
+        o.stuckGrace = std::chrono::milliseconds(1000);
+        o.concurrency = 2;
+        LoadOptions l;
+        l.codeDir = dir.path();
+        auto handler = PythonRuntime::instance().load(l, o);
+        if (!handler.isOk() || !pythonHealthy()) std::_Exit(10);
+        std::string messages[2];
+        std::thread other([&] { messages[1] = (*handler)->handle(kafkaEvent("x"), ctx()).status().message(); });
+        messages[0] = (*handler)->handle(kafkaEvent("x"), ctx()).status().message();
+        other.join();
+        for (const std::string& message : messages) {
+          if (message != "handler exceeded its timeout of 3000ms and did not stop; the interpreter is stuck") {
+            std::_Exit(11);
+          }
+        }
+        if (pythonHealthy() || PythonRuntime::instance().healthy()) std::_Exit(12);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 // The context probes: every key/attribute the platforms document, with its type.
 TEST(PythonHandlerTest, ScfContextIsADictWithEveryDocumentedKey) {
   CodeDir dir("scf-context");
