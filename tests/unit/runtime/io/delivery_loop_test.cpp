@@ -47,18 +47,22 @@ struct Fixture {
   DeliveryLoop loop;
 };
 
-TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
+// Three lanes of 200 events each: every event acknowledged, each lane's
+// handled and written in its order.
+void expectOrderWithinEachLaneAndEverythingAcked(DeliveryOptions options) {
   std::mutex mu;
   std::map<std::string, std::vector<int64_t>> seen;
-  Fixture f([&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
-    {
-      std::lock_guard lock(mu);
-      seen[event.subject + "/" + std::to_string(*event.partition)].push_back(*event.offset);
-    }
-    Record record;
-    record.value = event.id;
-    return std::vector<Record>{record};
-  });
+  Fixture f(
+      [&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+        {
+          std::lock_guard lock(mu);
+          seen[event.subject + "/" + std::to_string(*event.partition)].push_back(*event.offset);
+        }
+        Record record;
+        record.value = event.id;
+        return std::vector<Record>{record};
+      },
+      std::move(options));
   constexpr int kLanes = 3;
   constexpr int kPerLane = 200;
   for (int offset = 0; offset < kPerLane; ++offset) {
@@ -89,6 +93,17 @@ TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
   // so that a drain never finishes ahead of a commit; the count settles just after the last callback.
   for (int i = 0; i < 500 && f.loop.inFlight() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(f.loop.inFlight(), 0);
+}
+
+TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
+  expectOrderWithinEachLaneAndEverythingAcked(fastOptions());
+}
+
+// A Function with concurrency 4: lanes are in the handler together, each still in its order.
+TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneWithHandlerConcurrency) {
+  DeliveryOptions options = fastOptions();
+  options.handlerConcurrency = 4;
+  expectOrderWithinEachLaneAndEverythingAcked(options);
 }
 
 TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
