@@ -1,11 +1,14 @@
 #include "common/yaml.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
 
 #include <yaml-cpp/yaml.h>
+
+#include "common/encoding.h"
 
 namespace sluice {
 
@@ -89,7 +92,17 @@ int YamlDocument::lineOf(const std::string& pointer) const {
   }
 }
 
+std::string invalidUtf8Position(const std::string& text) {
+  const size_t bad = invalidUtf8At(text);
+  if (bad == std::string::npos) return "";
+  const size_t newline = text.rfind('\n', bad);
+  const size_t column = newline == std::string::npos ? bad + 1 : bad - newline;
+  return "line " + std::to_string(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n') + 1) +
+         ", column " + std::to_string(column);
+}
+
 Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text) {
+  if (std::string at = invalidUtf8Position(text); !at.empty()) return invalidArgument(at + ": invalid UTF-8");
   std::vector<YAML::Node> nodes;
   try {
     nodes = YAML::LoadAll(text);

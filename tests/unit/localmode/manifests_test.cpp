@@ -59,6 +59,19 @@ TEST(ManifestsTest, YamlSyntaxErrorNamesTheLine) {
   EXPECT_NE(file.errors[0].find("invalid YAML"), std::string::npos) << file.errors[0];
 }
 
+// Found by tests/fuzz/manifest_fuzz: a byte that is not UTF-8 reached the
+// validator's dump() of a value, which threw past --check (std::terminate).
+TEST(ManifestsTest, TextThatIsNotUtf8IsAnErrorNamingTheLine) {
+  const std::string text =
+      "# Seed scenario 4\napiVersion: sluice.io/v1al\xa3pha1\nkind: Function\nmetadata:\n  name: nightly\n";
+  ManifestFile file = parseManifests("fn.yaml", text, CrdValidator::builtin());
+  EXPECT_TRUE(file.objects.empty());
+  EXPECT_EQ(file.errors, std::vector<std::string>{"fn.yaml:2: invalid YAML: line 2, column 27: invalid UTF-8"});
+  auto docs = parseYamlDocuments("a: \"\xe2\x82\"\n");  // a truncated 3-byte sequence
+  ASSERT_FALSE(docs.isOk());
+  EXPECT_EQ(docs.status().message(), "line 1, column 5: invalid UTF-8");
+}
+
 TEST(ManifestsTest, EveryExampleParsesWithoutErrors) {
   int objects = 0;
   int files = 0;
