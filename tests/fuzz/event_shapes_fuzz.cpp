@@ -44,9 +44,9 @@ Event eventFrom(const json& spec) {
   if (auto it = spec.find("offset"); it != spec.end() && it->is_number_integer())
     event.offset = it->get<std::int64_t>();
   if (auto it = spec.find("timeMs"); it != spec.end() && it->is_number_integer()) {
-    // Any instant a clock or a broker's timestamp may give, far past and future included.
+    // Any instant within system_clock's range (nanoseconds: about +-292 years), far past and future included.
     event.time =
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(it->get<std::int64_t>() % (1LL << 50)));
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(it->get<std::int64_t>() % (1LL << 43)));
   }
   return event;
 }
