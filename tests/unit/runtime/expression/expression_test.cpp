@@ -108,7 +108,8 @@ std::string compileError(const std::string& text) {
 
 TEST(ExpressionTest, NestingUpToTheLimitCompilesAndEvaluates) {
   ASSERT_EQ(kMaxExpressionDepth, 128);
-  auto parens = Expression::compile(repeat("(", 128) + "status" + repeat(")", 128));
+  // The whole expression is level 1: 127 parentheses inside it make 128.
+  auto parens = Expression::compile(repeat("(", 127) + "status" + repeat(")", 127));
   ASSERT_TRUE(parens.isOk()) << parens.status().message();
   EXPECT_EQ(*parens->evaluate(kRecord), 503);
   // 127 operators over 128 operands: a tree 128 nodes deep.
@@ -123,7 +124,7 @@ TEST(ExpressionTest, NestingUpToTheLimitCompilesAndEvaluates) {
 TEST(ExpressionTest, NestingPastTheLimitIsACompileErrorNamingIt) {
   EXPECT_EQ(compileError(repeat("(", 100'000) + "1" + repeat(")", 100'000)),
             "expression nests deeper than 128 levels at column 129");
-  EXPECT_EQ(compileError(repeat("(", 129) + "1" + repeat(")", 129)),
+  EXPECT_EQ(compileError(repeat("(", 128) + "1" + repeat(")", 128)),
             "expression nests deeper than 128 levels at column 129");
   EXPECT_EQ(compileError(repeat("[", 100'000)), "expression nests deeper than 128 levels at column 129");
   EXPECT_EQ(compileError(repeat("-", 100'000) + "1"), "expression nests deeper than 128 levels at column 129");
