@@ -11,14 +11,17 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 CTEST_ARGS ?=
 # `make run`: how long the local demo runs (seconds); it ends earlier once all work is done.
 RUN_SECONDS ?= 120
+# `make fuzz`: how long each fuzz target runs (seconds).
+FUZZ_SECONDS ?= 60
 
-.PHONY: help deps configure build demo-binaries test test-under-load unit-test run lint format bench images image-base chart-crds testenv-up testenv-down clean
+.PHONY: help deps configure build demo-binaries test fuzz test-under-load unit-test run lint format bench images image-base chart-crds testenv-up testenv-down clean
 
 help:
 	@echo "make run           build the two binaries it runs, then run the local demo (log cleansing 0->N->0, an HTTP Function curled from zero); RUN_SECONDS=N bounds it"
 	@echo "make test          install, build, start the real test environment, run every test, stop it; prints each phase's time"
 	@echo "make test-under-load  make test with two CPU hogs and an I/O hog beside it (LOAD_SECONDS bounds them)"
 	@echo "                   CTEST_ARGS=... selects tests, TESTENV_COMPONENTS=\"kafka ...\" starts only those servers"
+	@echo "make fuzz          build the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan) into build-fuzz/, run each FUZZ_SECONDS (60)"
 	@echo "make unit-test     build and run the unit tests only (no servers)"
 	@echo "make deps          install Debian packages (idempotent)"
 	@echo "make build         configure and build into $(BUILD_DIR)/"
@@ -57,6 +60,11 @@ test:
 # the load falls on the tests rather than the compiler.
 test-under-load: build
 	@MAKE="$(MAKE)" bash tests/run-under-load.sh
+
+# The libFuzzer targets, in their own clang build directory (tests/fuzz/run.sh);
+# make test runs them too, 20 s each.
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS) $(CTEST_ARGS)

@@ -20,6 +20,9 @@ PACKAGES=(
   libzstd-dev
   # lint
   clang-format clang-tidy
+  # make fuzz and the fuzz phase of make test (tests/fuzz/): clang-14 comes with clang-tidy; libFuzzer's
+  # driver and the ASan/UBSan runtimes that -fsanitize=fuzzer,address,undefined links are packaged apart
+  libfuzzer-14-dev libclang-rt-14-dev
   # real components for tests/env (Kubernetes, etcd, KWOK, helm and MinIO are built from Go modules)
   rabbitmq-server prometheus golang-go default-jdk-headless maven
   # the real Kubernetes node of tests/env (components/node.sh): container runtime, image tools, pod

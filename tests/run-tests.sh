@@ -2,7 +2,8 @@
 # make test: install what is missing and build (make deps, make build), start
 # the real test environment, run the unit tests, the integration tests and the
 # e2e tests (CTest labels; e2e after `make images`) with the environment's
-# addresses exported, then stop the environment again (unless KEEP_TESTENV=1).
+# addresses exported, then stop the environment again (unless KEEP_TESTENV=1);
+# the fuzz targets run briefly after the build.
 # Ends with a table of how long each phase took, also when one failed. Extra
 # arguments go to ctest (every run); when they select no integration or e2e test
 # the environment is not started.
@@ -42,6 +43,14 @@ phase_end
 phase_begin configure+build
 "$MAKE" --no-print-directory build
 phase_end
+# The fuzz targets, FUZZ_CI_SECONDS (20) each, with their own build and phases
+# (tests/fuzz/run.sh): for the whole suite, not a selection of tests; before the
+# test environment starts, which would only idle meanwhile. A crash does not
+# stop the tests, so one log shows both.
+fuzz_failed=0
+if (($# == 0)); then
+  FUZZ_SECONDS=${FUZZ_CI_SECONDS:-20} bash tests/fuzz/run.sh || fuzz_failed=1
+fi
 
 cd "$BUILD_DIR"
 selected() { ctest -N "$@" | sed -n 's/^Total Tests: //p'; }
@@ -102,4 +111,5 @@ run_label() {
 ((unit_tests == 0)) || run_label unit "unit tests" "$@"
 ((integration_tests == 0)) || run_label integration "integration tests" "$@"
 ((e2e_tests == 0)) || run_label e2e "e2e tests" "$@"
+((fuzz_failed == 0)) || failed=1
 exit "$failed"

@@ -112,4 +112,42 @@ std::string hexEncode(std::string_view bytes) {
   return out;
 }
 
+size_t invalidUtf8At(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size(), i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra;
+    uint32_t codepoint;
+    if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      codepoint = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      codepoint = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      codepoint = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + extra >= n) return i;  // truncated sequence
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      codepoint = (codepoint << 6) | (s[i + k] & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((extra == 1 && codepoint < 0x80) || (extra == 2 && codepoint < 0x800) || (extra == 3 && codepoint < 0x10000) ||
+        codepoint > 0x10FFFF || (codepoint >= 0xD800 && codepoint <= 0xDFFF)) {
+      return i;
+    }
+    i += extra + 1;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace sluice

@@ -1,6 +1,6 @@
 // Byte encodings, one implementation each for the operator and the runtime:
 // base64 (RFC 4648, standard alphabet, padded), percent-encoding (RFC 3986)
-// and lower-case hex. Pure functions; any thread.
+// and lower-case hex; and UTF-8 validation. Pure functions; any thread.
 #pragma once
 
 #include <string>
@@ -24,5 +24,10 @@ std::string percentEncode(std::string_view text, PercentEncoding how = {});
 
 // Two lower-case hex digits per byte.
 std::string hexEncode(std::string_view bytes);
+
+// The offset of the first byte of `text` that does not start a valid UTF-8
+// sequence (overlong forms, surrogates and values past U+10FFFF included), or
+// std::string_view::npos when all of it is UTF-8.
+size_t invalidUtf8At(std::string_view text);
 
 }  // namespace sluice

@@ -1,11 +1,16 @@
 #include "common/yaml.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include "common/encoding.h"
 
 namespace sluice {
 
@@ -89,9 +94,59 @@ int YamlDocument::lineOf(const std::string& pointer) const {
   }
 }
 
+std::string invalidUtf8Position(const std::string& text) {
+  const size_t bad = invalidUtf8At(text);
+  if (bad == std::string::npos) return "";
+  const size_t newline = text.rfind('\n', bad);
+  const size_t column = newline == std::string::npos ? bad + 1 : bad - newline;
+  return "line " + std::to_string(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n') + 1) +
+         ", column " + std::to_string(column);
+}
+
+namespace {
+
+// Only where each document starts: the events of a first pass over the text.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7 (Debian 12's) loops for ever in LoadAll() on a ',' outside
+// brackets after a document ("{a: 1},"): each turn adds an empty document
+// without reading on (jbeder/yaml-cpp#1040, fixed in 0.8), until memory runs
+// out. Every other document reads at least one byte, so a first pass that
+// only counts documents stops past one per byte and names where they stalled.
+Status checkDocumentsEnd(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    if (documents.starts.size() > text.size() + 1) {
+      const YAML::Mark& at = documents.starts.back();
+      const char c = at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() ? text[at.pos] : ' ';
+      return invalidArgument("line " + std::to_string(at.line + 1) + ", column " + std::to_string(at.column + 1) +
+                             ": unexpected '" + std::string(1, c) + "'");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text) {
+  if (std::string at = invalidUtf8Position(text); !at.empty()) return invalidArgument(at + ": invalid UTF-8");
   std::vector<YAML::Node> nodes;
   try {
+    if (Status ends = checkDocumentsEnd(text); !ends.isOk()) return ends;
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     return invalidArgument("line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +

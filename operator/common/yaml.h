@@ -24,7 +24,13 @@ struct YamlDocument {
 };
 
 // Every document of `text` (empty documents are skipped). A syntax error
-// becomes an invalid-argument status "line N, column M: <yaml-cpp's reason>".
+// becomes an invalid-argument status "line N, column M: <yaml-cpp's reason>";
+// so does text that is not UTF-8 ("line N, column M: invalid UTF-8").
 Result<std::vector<YamlDocument>> parseYamlDocuments(const std::string& text);
+
+// "line L, column C" of the first byte of `text` that is not UTF-8, or "" when
+// all of it is. yaml-cpp takes any bytes, but nlohmann's dump() throws on a
+// string that is not UTF-8, so YAML is checked before it becomes JSON.
+std::string invalidUtf8Position(const std::string& text);
 
 }  // namespace sluice

@@ -444,15 +444,16 @@ std::vector<FieldError> CrdValidator::validate(json& object) const {
     errors.push_back({"", "Invalid value: \"" + typeName(object) + "\": a manifest must be a YAML mapping"});
     return errors;
   }
-  const std::string kind = object.value("kind", "");
-  auto schema = schemas_.find(kind);
+  // Not value("kind", ""): it throws when the field is there but not a string (kind: null).
+  auto schema = schemas_.find(stringField(object, "kind"));
   if (schema == schemas_.end()) {
     std::string known;
     for (const auto& [name, s] : schemas_) known += (known.empty() ? "" : ", ") + name;
-    errors.push_back({"/kind", "kind: Unsupported value: " + json(kind).dump() + ": supported values: " + known});
+    errors.push_back({"/kind", "kind: Unsupported value: " + object.value("kind", json("")).dump() +
+                                   ": supported values: " + known});
     return errors;
   }
-  if (object.value("apiVersion", "") != schema->second.apiVersion) {
+  if (stringField(object, "apiVersion") != schema->second.apiVersion) {
     errors.push_back({"/apiVersion", "apiVersion: Unsupported value: " + object.value("apiVersion", json("")).dump() +
                                          ": supported values: \"" + schema->second.apiVersion + "\""});
     return errors;

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/strings.h"
+#include "common/yaml.h"
 #include "runtime/expression/expression.h"
 
 namespace sluice::runtime::config {
@@ -877,6 +878,10 @@ Result<FunctionConfig> parseFunctionConfig(const std::string& text) {
       return invalidArgument(std::string("function config is not valid JSON: ") + e.what());
     }
   } else {
+    // yaml-cpp takes any bytes; the JSON parser refuses what is not UTF-8 itself.
+    if (std::string at = invalidUtf8Position(text); !at.empty()) {
+      return invalidArgument("function config is not valid YAML: invalid UTF-8 at " + at);
+    }
     try {
       root = yamlToJson(YAML::Load(text));
     } catch (const YAML::Exception& e) {

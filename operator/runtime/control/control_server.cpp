@@ -112,13 +112,18 @@ Status checkInvokeToken(const std::string& given, const std::vector<std::string>
 }
 
 ControlServer::ControlServer(ControlServerOptions options, ControlHooks& hooks)
-    : options_(std::move(options)), hooks_(hooks), limits_(options_.invokeLimits) {}
+    : options_(std::move(options)),
+      hooks_(hooks),
+      limits_(options_.invokeLimits),
+      // One thread per admitted invocation (they wait on the handler) and one for /specialize;
+      // made here rather than in start(), so serveControl() and serveData() work without sockets.
+      runner_(std::make_unique<InvokeRunner>(options_.invokeLimits.maxConcurrent + 1)) {}
 
 ControlServer::~ControlServer() { stop(); }
 
 Status ControlServer::start() {
-  // One thread per admitted invocation (they wait on the handler) and one for /specialize.
-  runner_ = std::make_unique<InvokeRunner>(options_.invokeLimits.maxConcurrent + 1);
+  // stop() let the runner's work finish and dropped it: a restart needs a new one.
+  if (!runner_) runner_ = std::make_unique<InvokeRunner>(options_.invokeLimits.maxConcurrent + 1);
   http::HttpServerOptions controlOptions;
   controlOptions.bindAddress = options_.bindAddress;
   controlOptions.name = "control server (control port)";

@@ -95,9 +95,13 @@ class ControlServer {
   int port() const;
   int dataPort() const;
 
- private:
+  // What each port's server calls with a request it has read. Public as the
+  // seam of the fuzz target (tests/fuzz/control_request_fuzz.cpp), which hands
+  // requests over without a socket; callable from construction until stop().
   void serveControl(http::ServerRequest request, http::Responder respond);
   void serveData(http::ServerRequest request, http::Responder respond);
+
+ private:
   void invoke(http::ServerRequest request, http::Responder respond);
   // True when the request carries the control token; else answers 401.
   bool authorized(const http::ServerRequest& request, const http::Responder& respond) const;

@@ -19,6 +19,7 @@ struct Expression::Node {
   std::string op;                 // kUnary, kBinary, kCall (function name)
   std::vector<std::shared_ptr<const Node>> children;
   std::shared_ptr<const RE2> regex;  // matches() with a literal pattern
+  int depth = 1;                     // of the tree below and including this node
 };
 
 namespace {
@@ -191,6 +192,19 @@ class Parser {
   bool isOp(const char* op) const { return peek().kind == Token::Kind::kOp && peek().text == op; }
   bool isKeyword(const char* word) const { return peek().kind == Token::Kind::kIdent && peek().text == word; }
 
+  [[noreturn]] static void tooDeep(const Token& at) {
+    throw CompileError{"expression nests deeper than " + std::to_string(kMaxExpressionDepth) + " levels at column " +
+                       std::to_string(at.column)};
+  }
+
+  // `node` with its depth set from its children's; too deep a tree is refused
+  // here, as evaluating it would recurse as deep.
+  static NodePtr withDepth(std::shared_ptr<Node> node, const Token& at) {
+    for (const auto& child : node->children) node->depth = std::max(node->depth, child->depth + 1);
+    if (node->depth > kMaxExpressionDepth) tooDeep(at);
+    return node;
+  }
+
   [[noreturn]] static void unexpected(const Token& token) {
     if (token.kind == Token::Kind::kEnd) {
       throw CompileError{"unexpected end of expression at column " + std::to_string(token.column)};
@@ -231,25 +245,35 @@ class Parser {
       std::string op;
       int p = precedence(&op);
       if (p == 0 || p <= minPrecedence) break;
-      ++pos_;
+      const Token& at = next();
       NodePtr right = parseBinary(p);
       auto node = std::make_shared<Node>();
       node->kind = Node::Kind::kBinary;
       node->op = op;
       node->children = {left, right};
-      left = node;
+      left = withDepth(std::move(node), at);
     }
     return left;
   }
 
+  // Every nesting (parentheses, list, call, unary operator) recurses through
+  // here: the count bounds the parser's stack, whatever the tree's depth.
   NodePtr parseUnary() {
+    if (recursion_ >= kMaxExpressionDepth) tooDeep(peek());
+    ++recursion_;
+    NodePtr node = parseUnaryNested();
+    --recursion_;
+    return node;
+  }
+
+  NodePtr parseUnaryNested() {
     if (isOp("!") || isOp("-")) {
-      std::string op = next().text;
+      const Token& at = next();
       auto node = std::make_shared<Node>();
       node->kind = Node::Kind::kUnary;
-      node->op = op;
+      node->op = at.text;
       node->children = {parseUnary()};
-      return node;
+      return withDepth(std::move(node), at);
     }
     return parsePrimary();
   }
@@ -293,7 +317,7 @@ class Parser {
             }
           }
           ++pos_;
-          return node;
+          return withDepth(std::move(node), token);
         }
         unexpected(token);
       case Token::Kind::kEnd: unexpected(token);
@@ -340,11 +364,12 @@ class Parser {
       }
       node->regex = std::make_shared<RE2>(pattern.get<std::string>(), RE2::Quiet);
     }
-    return node;
+    return withDepth(std::move(node), name);
   }
 
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int recursion_ = 0;  // parseUnary() calls under way
 };
 
 struct EvalError {

@@ -15,6 +15,12 @@
 
 namespace sluice::runtime {
 
+// How deeply an expression may nest: parentheses, lists, calls and unary
+// operators inside one another, and operators chained (`a + b + c` is 3 deep).
+// Parsing and evaluating recurse once per level, so this bounds their stack:
+// 100,000 '(' is a compile error naming this limit, not a stack overflow.
+inline constexpr int kMaxExpressionDepth = 128;
+
 class Expression {
  public:
   struct Node;

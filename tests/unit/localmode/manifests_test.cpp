@@ -59,6 +59,49 @@ TEST(ManifestsTest, YamlSyntaxErrorNamesTheLine) {
   EXPECT_NE(file.errors[0].find("invalid YAML"), std::string::npos) << file.errors[0];
 }
 
+// Found by tests/fuzz/manifest_fuzz: a byte that is not UTF-8 reached the
+// validator's dump() of a value, which threw past --check (std::terminate).
+TEST(ManifestsTest, TextThatIsNotUtf8IsAnErrorNamingTheLine) {
+  const std::string text =
+      "# Seed scenario 4\napiVersion: sluice.io/v1al\xa3pha1\nkind: Function\nmetadata:\n  name: nightly\n";
+  ManifestFile file = parseManifests("fn.yaml", text, CrdValidator::builtin());
+  EXPECT_TRUE(file.objects.empty());
+  EXPECT_EQ(file.errors, std::vector<std::string>{"fn.yaml:2: invalid YAML: line 2, column 27: invalid UTF-8"});
+  auto docs = parseYamlDocuments("a: \"\xe2\x82\"\n");  // a truncated 3-byte sequence
+  ASSERT_FALSE(docs.isOk());
+  EXPECT_EQ(docs.status().message(), "line 1, column 5: invalid UTF-8");
+}
+
+// Found by tests/fuzz/manifest_fuzz: yaml-cpp 0.7's LoadAll() never returns
+// on a ',' after a document (its memory grows until the OOM killer comes), so
+// --check hung; now an error names the ','.
+TEST(ManifestsTest, CommaAfterADocumentIsAnErrorNotAHang) {
+  ManifestFile file =
+      parseManifests("fn.yaml", "{\"a\":1,\"b\":\"1\",\"c\":~rue,\"d\":2.5,\"a\":null},", CrdValidator::builtin());
+  EXPECT_TRUE(file.objects.empty());
+  EXPECT_EQ(file.errors, std::vector<std::string>{"fn.yaml:1: invalid YAML: line 1, column 42: unexpected ','"});
+  EXPECT_EQ(parseYamlDocuments("[1],").status().message(), "line 1, column 4: unexpected ','");
+  EXPECT_EQ(parseYamlDocuments("kind: Function\n---\n[x]\n,\n").status().message(), "line 4, column 1: unexpected ','");
+  // Commas elsewhere are fine.
+  auto docs = parseYamlDocuments("a: x, y\n---\nb: [1, 2]\n");
+  ASSERT_TRUE(docs.isOk()) << docs.status().message();
+  EXPECT_EQ(docs->size(), 2u);
+}
+
+// Found by tests/fuzz/manifest_fuzz: a kind or apiVersion that is not a
+// string (here an anchor on nothing: null) threw out of the validator.
+TEST(ManifestsTest, KindOrApiVersionThatIsNotAStringIsAnError) {
+  ManifestFile file = parseManifests(
+      "fn.yaml", "apiVersion: sluice.io/v1alpha1\nkind: &unction\nmetadata:\n  name: x\n", CrdValidator::builtin());
+  EXPECT_TRUE(file.objects.empty());
+  EXPECT_EQ(file.errors,
+            std::vector<std::string>{
+                "fn.yaml:2: ? default/x: kind: Unsupported value: null: supported values: Function, Trigger"});
+  file = parseManifests("fn.yaml", "apiVersion: [1]\nkind: Function\nmetadata: {name: x}\n", CrdValidator::builtin());
+  EXPECT_EQ(file.errors, std::vector<std::string>{"fn.yaml:1: Function default/x: apiVersion: Unsupported value: [1]: "
+                                                  "supported values: \"sluice.io/v1alpha1\""});
+}
+
 TEST(ManifestsTest, EveryExampleParsesWithoutErrors) {
   int objects = 0;
   int files = 0;

@@ -325,6 +325,24 @@ TEST(ConfigParserTest, InvalidJsonSaysSo) {
   EXPECT_EQ(parsed.status().message().rfind("function config is not valid JSON: ", 0), 0u) << parsed.status().message();
 }
 
+// Found by tests/fuzz/config_parser_fuzz: a YAML string that is not UTF-8
+// reached a dump() in the set operator, which threw past the parser
+// (std::terminate). The JSON parser refuses such bytes; YAML now does too.
+TEST(ConfigParserTest, YamlThatIsNotUtf8IsAnErrorNamingWhere) {
+  auto parsed = parseFunctionConfig(
+      "\nname: f\nruntime: builtin\npipeline:\n"
+      "  - set: {fields: {a: \"\xcd\x34\x32\", b: 42, c: true, d: \"true\", e: 1.5, f: null}}\n");
+  ASSERT_FALSE(parsed.isOk());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(parsed.status().message(), "function config is not valid YAML: invalid UTF-8 at line 5, column 24");
+  EXPECT_EQ(parseFunctionConfig("name: \"f\xff\"\n").status().message(),
+            "function config is not valid YAML: invalid UTF-8 at line 1, column 9");
+  // Valid UTF-8 beyond ASCII is a string like any other.
+  auto accepted =
+      parseFunctionConfig("name: f\nruntime: builtin\npipeline:\n  - set: {fields: {a: \"caf\xc3\xa9\"}}\n");
+  ASSERT_TRUE(accepted.isOk()) << accepted.status().toString();
+}
+
 TEST(ConfigParserTest, LoadNamesTheFile) {
   auto missing = loadFunctionConfig("/nonexistent/function.yaml");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);

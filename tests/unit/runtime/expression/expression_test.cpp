@@ -93,6 +93,48 @@ TEST(ExpressionTest, TypeErrorsAreErrorsNotCrashes) {
   EXPECT_EQ(upper->evaluate(kRecord).status().message(), "upper() needs a string, got number");
 }
 
+// Nesting is bounded (kMaxExpressionDepth = 128): parsing and evaluating
+// recurse once per level, so 100,000 '(' would otherwise overflow the stack.
+std::string repeat(const std::string& text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += text;
+  return out;
+}
+
+std::string compileError(const std::string& text) {
+  auto compiled = Expression::compile(text);
+  return compiled ? "compiled" : compiled.status().message();
+}
+
+TEST(ExpressionTest, NestingUpToTheLimitCompilesAndEvaluates) {
+  ASSERT_EQ(kMaxExpressionDepth, 128);
+  // The whole expression is level 1: 127 parentheses inside it make 128.
+  auto parens = Expression::compile(repeat("(", 127) + "status" + repeat(")", 127));
+  ASSERT_TRUE(parens.isOk()) << parens.status().message();
+  EXPECT_EQ(*parens->evaluate(kRecord), 503);
+  // 127 operators over 128 operands: a tree 128 nodes deep.
+  auto chain = Expression::compile("1" + repeat(" + 1", 127));
+  ASSERT_TRUE(chain.isOk()) << chain.status().message();
+  EXPECT_EQ(*chain->evaluate(kRecord), 128);
+  auto negations = Expression::compile(repeat("!", 127) + "flag");
+  ASSERT_TRUE(negations.isOk()) << negations.status().message();
+  EXPECT_EQ(*negations->evaluate(kRecord), true);
+}
+
+TEST(ExpressionTest, NestingPastTheLimitIsACompileErrorNamingIt) {
+  EXPECT_EQ(compileError(repeat("(", 100'000) + "1" + repeat(")", 100'000)),
+            "expression nests deeper than 128 levels at column 129");
+  EXPECT_EQ(compileError(repeat("(", 128) + "1" + repeat(")", 128)),
+            "expression nests deeper than 128 levels at column 129");
+  EXPECT_EQ(compileError(repeat("[", 100'000)), "expression nests deeper than 128 levels at column 129");
+  EXPECT_EQ(compileError(repeat("-", 100'000) + "1"), "expression nests deeper than 128 levels at column 129");
+  EXPECT_EQ(compileError(repeat("len(", 200) + "a" + repeat(")", 200)),
+            "expression nests deeper than 128 levels at column 513");
+  // 128 operators: the tree is 129 deep; the error names the last operator's column.
+  EXPECT_EQ(compileError("1" + repeat("+1", 128)), "expression nests deeper than 128 levels at column 256");
+  EXPECT_EQ(compileError("a" + repeat(" || a", 100'000)), "expression nests deeper than 128 levels at column 638");
+}
+
 TEST(ExpressionTest, NonObjectRecordsReadAsMissingFields) {
   auto compiled = Expression::compile("a.b == 1 || exists(a)");
   ASSERT_TRUE(compiled.isOk());
