@@ -24,11 +24,11 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/platform.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 
 namespace sluice::controllers {
 
@@ -65,7 +65,7 @@ class FunctionController final : public reconcile::Reconciler {
   nlohmann::json conditionsAfter(const nlohmann::json& function, const platform::ApplyOutcome& outcome,
                                  int desired) const;
   reconcile::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
-                                     const Status& why);
+                                    const Status& why);
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
   void recordSteps(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired);
 

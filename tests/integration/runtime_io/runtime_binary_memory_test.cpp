@@ -275,11 +275,13 @@ void produceMany(const std::string& bootstrap, const std::string& topic, int cou
   int64_t taken = 0;
   for (int i = 0; i < count; ++i) {
     if (i - taken >= maxBacklog) {
-      ASSERT_TRUE(waitUntil(600s, [&] {
-        producer->poll(0);
-        taken = consumed();
-        return i - taken < maxBacklog;
-      })) << "the runtime took only " << taken << " of " << i << " records in 10 minutes";
+      ASSERT_TRUE(waitUntil(600s,
+                            [&] {
+                              producer->poll(0);
+                              taken = consumed();
+                              return i - taken < maxBacklog;
+                            }))
+          << "the runtime took only " << taken << " of " << i << " records in 10 minutes";
     }
     std::string key = "id-" + std::to_string(i);
     std::snprintf(payload.data(), 16, "%-15d", i);
