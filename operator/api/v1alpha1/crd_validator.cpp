@@ -190,7 +190,11 @@ bool isInteger(const json& value) {
 }
 
 std::string numberText(const json& value) {
-  if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>()) {
+  // A whole float prints as an integer, when it is one long long can hold: casting 1e128 is
+  // undefined behaviour (found by fuzzing, issue 16), and dump() says such a value well enough.
+  constexpr double kLongLongBound = 9.2e18;
+  if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() &&
+      std::fabs(value.get<double>()) < kLongLongBound) {
     return std::to_string(static_cast<long long>(value.get<double>()));
   }
   return value.dump();

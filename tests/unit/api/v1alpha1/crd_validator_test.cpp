@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/yaml.h"
 
 namespace sluice::api::v1alpha1 {
@@ -91,6 +93,18 @@ TEST(CrdValidatorTest, OpenApiViolationsUseTheApiserverWording) {
       "unknown field \"spec.colour\"",
   };
   EXPECT_EQ(sorted(got), sorted(want));
+}
+
+TEST(CrdValidatorTest, AWholeNumberTooBigForAnIntegerIsNamedAsWritten) {
+  // Found by fuzzing (issue 16): the message cast -1e128 to long long, which is undefined.
+  json fn = yaml(kFunction);
+  fn["spec"]["scaling"] = {{"maxReplicas", -1e128}};
+  auto got = messages(fn);
+  EXPECT_NE(std::find(got.begin(), got.end(),
+                      "spec.scaling.maxReplicas: Invalid value: -1e+128: spec.scaling.maxReplicas in body should be "
+                      "greater than or equal to 1"),
+            got.end())
+      << ::testing::PrintToString(got);
 }
 
 TEST(CrdValidatorTest, CompatTakesPlatformIdentifiersAndDefaultsTheKafkaForm) {
