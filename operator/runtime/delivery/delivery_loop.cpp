@@ -258,32 +258,9 @@ void DeliveryLoop::workerLoop(std::stop_token stop) {
   }
 }
 
-class DeliveryLoop::HandlerSlot {
- public:
-  explicit HandlerSlot(DeliveryLoop& loop) : loop_(loop) {
-    const int limit = loop_.options_.handlerConcurrency;
-    if (limit <= 0) return;
-    std::unique_lock lock(loop_.handlerMu_);
-    loop_.handlerCv_.wait(lock, [&] { return loop_.handlersRunning_ < limit; });
-    ++loop_.handlersRunning_;
-  }
-  ~HandlerSlot() {
-    if (loop_.options_.handlerConcurrency <= 0) return;
-    {
-      std::lock_guard lock(loop_.handlerMu_);
-      --loop_.handlersRunning_;
-    }
-    loop_.handlerCv_.notify_one();
-  }
-  HandlerSlot(const HandlerSlot&) = delete;
-  HandlerSlot& operator=(const HandlerSlot&) = delete;
-
- private:
-  DeliveryLoop& loop_;
-};
-
 Result<std::vector<Record>> DeliveryLoop::callHandler(const Event& event, const std::string& trigger, int attempt) {
-  HandlerSlot slot(*this);
+  std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+  if (!options_.handlerThreadSafe) lock.lock();
   return runHandler(event, trigger, attempt, clock_.now(), /*observe=*/true);
 }
 
@@ -355,7 +332,8 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
   const std::string& trigger = pending.batch.trigger;
   std::vector<EachResult> first;
   {
-    HandlerSlot slot(*this);
+    std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+    if (!options_.handlerThreadSafe) lock.lock();
     if (handler_.handlesEach()) {
       InvocationContext context;
       context.functionName = options_.functionName;
@@ -428,7 +406,8 @@ bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<R
     context.clock = &clock_;
     Result<std::vector<Record>> result = internalError("handler not called");
     {
-      HandlerSlot slot(*this);
+      std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
+      if (!options_.handlerThreadSafe) lock.lock();
       try {
         result = handler_.handleBatch(events, context);
       } catch (const std::exception& e) {
