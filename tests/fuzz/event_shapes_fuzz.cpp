@@ -59,7 +59,9 @@ sluice::runtime::shapes::ShapeOptions optionsFrom(const json& header) {
   options.bootstrapServers = stringOr(header, "bootstrapServers");
   options.region = stringOr(header, "region", options.region);
   options.mskClusterArn = stringOr(header, "mskClusterArn");
-  if (header.value("msk", false)) options.lambdaKafka = sluice::runtime::config::LambdaKafkaForm::kMsk;
+  // The harness's own header: a "msk" that is not a boolean is no input for the shapes (value() would throw).
+  if (auto it = header.find("msk"); it != header.end() && it->is_boolean() && it->get<bool>())
+    options.lambdaKafka = sluice::runtime::config::LambdaKafkaForm::kMsk;
   return options;
 }
 
