@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace sluice {
@@ -23,5 +25,19 @@ std::chrono::system_clock::time_point parseRfc3339(const std::string& text);
 // the other formats protocols want ("20261123T224848Z" for SigV4,
 // "23/Nov/2026:22:48:48 +0000" for API Gateway). Up to 63 characters.
 std::string formatUtc(std::chrono::system_clock::time_point time, const char* format);
+
+// `count` units (std::chrono::seconds or milliseconds) after the epoch, as a
+// clock time; nullopt when the clock cannot hold it (beyond the years
+// 1678-2262 of a nanosecond clock). For times a peer sends (a Kafka record's
+// timestamp, an AMQP message's): converting those unchecked overflows, which
+// is undefined behaviour.
+template <typename Unit>
+std::optional<std::chrono::system_clock::time_point> fromEpoch(int64_t count) {
+  using WallClock = std::chrono::system_clock;
+  constexpr int64_t kPerUnit = std::chrono::duration_cast<WallClock::duration>(Unit(1)).count();
+  constexpr int64_t kLimit = WallClock::duration::max().count() / kPerUnit;
+  if (count > kLimit || count < -kLimit) return std::nullopt;
+  return WallClock::time_point(std::chrono::duration_cast<WallClock::duration>(Unit(count)));
+}
 
 }  // namespace sluice

@@ -42,9 +42,9 @@ class FakeKafkaGroup {
   using Partition = std::pair<std::string, int32_t>;
 
   void produce(const std::string& topic, int32_t partition, const std::string& value,
-               std::optional<std::string> key = std::nullopt) {
+               std::optional<std::string> key = std::nullopt, std::optional<int64_t> timestampMs = std::nullopt) {
     std::lock_guard lock(mu_);
-    logs_[{topic, partition}].push_back({std::move(key), value});
+    logs_[{topic, partition}].push_back({std::move(key), value, timestampMs});
     changed_.notify_all();
   }
 
@@ -113,6 +113,7 @@ class FakeKafkaGroup {
   struct Stored {
     std::optional<std::string> key;
     std::string value;
+    std::optional<int64_t> timestampMs;
   };
   std::map<Partition, std::vector<Stored>> logs_;
   std::map<Partition, int64_t> committed_;
@@ -159,6 +160,7 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
       const Stored& stored = group_.logs_[partition][static_cast<size_t>(position)];
       record.key = stored.key;
       record.value = stored.value;
+      record.timestampMs = stored.timestampMs;
       records.push_back(std::move(record));
       ++position;
       ++taken;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/time.h"
 #include "runtime/sources/rdkafka_consumer.h"
 
 namespace sluice::runtime {
@@ -231,11 +232,10 @@ Event KafkaSource::eventOf(KafkaRecord& record) {
   event.subject = std::move(record.topic);
   event.partition = record.partition;
   event.offset = record.offset;
-  if (record.timestampMs) {
-    event.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(*record.timestampMs));
-  } else {
-    event.time = clock_.wallNow();
-  }
+  // A timestamp the clock cannot hold (a producer may set any) reads as the arrival time.
+  std::optional<std::chrono::system_clock::time_point> stamped;
+  if (record.timestampMs) stamped = fromEpoch<std::chrono::milliseconds>(*record.timestampMs);
+  event.time = stamped ? *stamped : clock_.wallNow();
   event.key = std::move(record.key);
   event.headers = std::move(record.headers);
   event.data = std::move(record.value);

@@ -1,6 +1,9 @@
 #include "runtime/sources/rabbitmq_source.h"
 
+#include <optional>
+
 #include "common/logging.h"
+#include "common/time.h"
 #include "runtime/sources/rabbitmq_consumer.h"
 
 namespace sluice::runtime {
@@ -130,9 +133,10 @@ Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
     event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(delivery.deliveryTag);
   }
   event.headers = std::move(delivery.headers);
-  event.time = delivery.timestampSeconds
-                   ? std::chrono::system_clock::time_point(std::chrono::seconds(*delivery.timestampSeconds))
-                   : clock_.wallNow();
+  // A timestamp the clock cannot hold (a publisher may set any) reads as the arrival time.
+  std::optional<std::chrono::system_clock::time_point> stamped;
+  if (delivery.timestampSeconds) stamped = fromEpoch<std::chrono::seconds>(*delivery.timestampSeconds);
+  event.time = stamped ? *stamped : clock_.wallNow();
   if (!delivery.routingKey.empty() && !options_.httpInvocations) event.key = std::move(delivery.routingKey);
   if (delivery.redelivered) event.headers.emplace_back("x-redelivered", "true");
   event.data = std::move(delivery.body);

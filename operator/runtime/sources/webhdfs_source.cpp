@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/time.h"
 
 namespace sluice::runtime {
 
@@ -249,7 +250,7 @@ void WebHdfsSource::scan() {
     }
     Event event = objectEvent(state_->client->describe(path), version,
                               options_.directory.substr(options_.directory.rfind('/') + 1), file.name,
-                              std::chrono::system_clock::time_point(std::chrono::milliseconds(file.modificationTimeMs)),
+                              fromEpoch<std::chrono::milliseconds>(file.modificationTimeMs).value_or(clock_.wallNow()),
                               std::move(content).value());
     state_->claimed.add(file.name, version);
     std::weak_ptr<State> weak = state_;

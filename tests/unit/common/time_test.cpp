@@ -62,5 +62,23 @@ TEST(FormatUtcTest, FormatsInUtcWithTheCLocale) {
   EXPECT_EQ(formatUtc(time, "%Y%m%dT%H%M%SZ"), "20150409T123456Z");
 }
 
+TEST(FromEpochTest, ConvertsWhatTheClockHolds) {
+  EXPECT_EQ(fromEpoch<std::chrono::milliseconds>(1'428'582'896'123),
+            system_clock::time_point(std::chrono::milliseconds(1'428'582'896'123)));
+  EXPECT_EQ(fromEpoch<std::chrono::seconds>(-1), system_clock::time_point(std::chrono::seconds(-1)));
+  EXPECT_EQ(fromEpoch<std::chrono::milliseconds>(0), system_clock::time_point{});
+  // 9,223,372,036,854 ms is the last whole millisecond a nanosecond clock holds (2262-04-11).
+  EXPECT_TRUE(fromEpoch<std::chrono::milliseconds>(9'223'372'036'854).has_value());
+}
+
+TEST(FromEpochTest, WhatTheClockCannotHoldIsNullopt) {
+  EXPECT_FALSE(fromEpoch<std::chrono::milliseconds>(9'223'372'036'855).has_value());
+  EXPECT_FALSE(fromEpoch<std::chrono::milliseconds>(INT64_MAX).has_value());
+  EXPECT_FALSE(fromEpoch<std::chrono::milliseconds>(INT64_MIN).has_value());
+  EXPECT_FALSE(fromEpoch<std::chrono::seconds>(-9'300'000'000).has_value());
+  // An AMQP timestamp is unsigned: one past INT64_MAX arrives as a negative count.
+  EXPECT_FALSE(fromEpoch<std::chrono::seconds>(static_cast<int64_t>(uint64_t{1} << 63)).has_value());
+}
+
 }  // namespace
 }  // namespace sluice

@@ -171,6 +171,24 @@ class KafkaSourceTest : public ::testing::Test {
   std::unique_ptr<KafkaSource> source_;  // last: stopped before the group and dispatcher go
 };
 
+// A producer may stamp any time: one the clock can hold is the event's time, one
+// it cannot (past the year 2262) reads as the arrival time instead of overflowing.
+TEST_F(KafkaSourceTest, ARecordsTimestampIsTheEventTimeUnlessTheClockCannotHoldIt) {
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "stamped", std::nullopt, 1'428'582'896'123);
+  group_.produce("orders", 0, "far", std::nullopt, INT64_MAX);
+  ASSERT_TRUE(dispatcher_.waitForRecords("orders/0", 2));
+  std::vector<Event> events;
+  for (size_t b = 0; b < dispatcher_.batches(); ++b) {
+    for (Event& e : dispatcher_.events(b)) events.push_back(std::move(e));
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].time, std::chrono::system_clock::time_point(std::chrono::milliseconds(1'428'582'896'123)));
+  EXPECT_EQ(events[1].data, "far");
+  EXPECT_EQ(events[1].time, clock_.wallNow());
+}
+
 TEST_F(KafkaSourceTest, CommitsOnlyTheContiguousPrefixOfDoneRecords) {
   startWithOneRecordBatches(4);
   ASSERT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2, 3}));
