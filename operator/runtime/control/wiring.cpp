@@ -121,10 +121,12 @@ Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, cons
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   DeliveryOptions options;
   options.functionName = function.name;
-  // Handler calls are serialised (one interpreter per replica), but more
-  // workers than that let backoff waits of one partition overlap others' work.
+  // As many handler calls at once as the Function's concurrency (the Python
+  // handler runs that many, each on its own thread; lanes keep their order),
+  // but more workers than that let backoff waits of one partition overlap
+  // others' work.
   options.workers = std::max(4, function.concurrency);
-  options.handlerThreadSafe = false;
+  options.handlerConcurrency = function.concurrency;
   options.maxAttempts = function.retry.maxAttempts;
   options.backoff.initial = function.retry.backoff.initialDelay;
   options.backoff.maxDelay = function.retry.backoff.maxDelay;

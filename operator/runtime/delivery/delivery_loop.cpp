@@ -258,9 +258,32 @@ void DeliveryLoop::workerLoop(std::stop_token stop) {
   }
 }
 
+class DeliveryLoop::HandlerSlot {
+ public:
+  explicit HandlerSlot(DeliveryLoop& loop) : loop_(loop) {
+    const int limit = loop_.options_.handlerConcurrency;
+    if (limit <= 0) return;
+    std::unique_lock lock(loop_.handlerMu_);
+    loop_.handlerCv_.wait(lock, [&] { return loop_.handlersRunning_ < limit; });
+    ++loop_.handlersRunning_;
+  }
+  ~HandlerSlot() {
+    if (loop_.options_.handlerConcurrency <= 0) return;
+    {
+      std::lock_guard lock(loop_.handlerMu_);
+      --loop_.handlersRunning_;
+    }
+    loop_.handlerCv_.notify_one();
+  }
+  HandlerSlot(const HandlerSlot&) = delete;
+  HandlerSlot& operator=(const HandlerSlot&) = delete;
+
+ private:
+  DeliveryLoop& loop_;
+};
+
 Result<std::vector<Record>> DeliveryLoop::callHandler(const Event& event, const std::string& trigger, int attempt) {
-  std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
-  if (!options_.handlerThreadSafe) lock.lock();
+  HandlerSlot slot(*this);
   return runHandler(event, trigger, attempt, clock_.now(), /*observe=*/true);
 }
 
@@ -332,8 +355,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
   const std::string& trigger = pending.batch.trigger;
   std::vector<EachResult> first;
   {
-    std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
-    if (!options_.handlerThreadSafe) lock.lock();
+    HandlerSlot slot(*this);
     if (handler_.handlesEach()) {
       InvocationContext context;
       context.functionName = options_.functionName;
@@ -406,8 +428,7 @@ bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<R
     context.clock = &clock_;
     Result<std::vector<Record>> result = internalError("handler not called");
     {
-      std::unique_lock<std::mutex> lock(handlerMu_, std::defer_lock);
-      if (!options_.handlerThreadSafe) lock.lock();
+      HandlerSlot slot(*this);
       try {
         result = handler_.handleBatch(events, context);
       } catch (const std::exception& e) {

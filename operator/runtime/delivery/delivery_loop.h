@@ -49,8 +49,11 @@
 //   others as kRequeue. Their sources redeliver both after the restart; what
 //   was completed is committed by the drain, so every life of a leaking
 //   replica makes progress.
-// Thread-safe. The handler is called from one thread at a time unless
-// handlerThreadSafe is set. Sinks, handler, metrics and clock outlive the loop.
+// - Handler concurrency: at most handlerConcurrency handler calls (or
+//   batches) are under way at once, across lanes (the Function's concurrency:
+//   a Python handler runs that many calls at once); a worker waits for a
+//   place before its call's deadline starts. Lanes keep their own order.
+// Thread-safe. Sinks, handler, metrics and clock outlive the loop.
 #pragma once
 
 #include <atomic>
@@ -86,7 +89,7 @@ struct DeliveryOptions {
   int maxAttempts = 5;
   BackoffPolicy backoff;
   std::chrono::milliseconds handlerTimeout{30000};
-  bool handlerThreadSafe = false;
+  int handlerConcurrency = 1;  // handler calls at once, across lanes; 0: no limit
   // Per-trigger overrides of maxAttempts (e.g. a RabbitMQ trigger's own maxAttempts).
   std::map<std::string, int> maxAttemptsByTrigger;
   // When set and false (a stuck interpreter), a failed handler attempt is not
@@ -187,7 +190,9 @@ class DeliveryLoop final : public EventDispatcher {
   bool handleAsList(PendingBatch& pending, std::vector<std::vector<Record>>& outputs, std::vector<Failure>& failures,
                     Backoff& backoff, const std::stop_token& stop);
   Result<std::vector<Record>> callHandler(const Event& event, const std::string& trigger, int attempt);
-  // One handler call (handlerMu_ held as needed); `observe`: record its duration.
+  // A place among the handlerConcurrency calls under way, held while it lives.
+  class HandlerSlot;
+  // One handler call (a HandlerSlot held); `observe`: record its duration.
   Result<std::vector<Record>> runHandler(const Event& event, const std::string& trigger, int attempt,
                                          Clock::TimePoint started, bool observe);
   Status checkOutputs(const std::vector<Record>& records) const;
@@ -218,7 +223,9 @@ class DeliveryLoop final : public EventDispatcher {
   RuntimeMetrics& metrics_;
   Clock& clock_;
 
-  std::mutex handlerMu_;  // serialises handler calls unless handlerThreadSafe
+  std::mutex handlerMu_;
+  std::condition_variable handlerCv_;
+  int handlersRunning_ = 0;  // guarded by handlerMu_: HandlerSlots held
 
   std::mutex mu_;
   std::condition_variable workCv_;

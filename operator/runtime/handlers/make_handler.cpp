@@ -48,6 +48,7 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
   options.namespaceName = config.namespaceName;
   options.eventShape = config.eventShape;
   options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
+  options.concurrency = config.concurrency;
   options.shapeOptions = shapes::shapeOptionsFor(config);
   options.compat = config.compat;
   options.environment = config.environment;

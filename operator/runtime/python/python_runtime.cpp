@@ -27,19 +27,50 @@
 namespace py = pybind11;
 
 namespace sluice::runtime::python {
+
+// How many calls of one handler may run at once (its concurrency) and how
+// many do. Guarded by the runtime's queue mutex.
+struct CallSlots {
+  int limit = 1;
+  int running = 0;
+};
+
 namespace {
 
 using nlohmann::json;
 
-// Set by the waiting thread before it signals; read by the Python-level
-// SIGUSR2 handler through _sluice_host.timeout_pending().
-std::atomic<uint64_t> gCurrentCall{0};
-std::atomic<uint64_t> gTimeoutCall{0};
+// A thread that runs Python calls. Worker 0 started the interpreter: it is
+// Python's main thread, the only one Python runs signal handlers on, so a
+// timeout there is a SIGUSR2 (which also cuts short any blocking system call).
+// The others (concurrency > 1) are interrupted with PyThreadState_SetAsyncExc,
+// raised when the call next runs Python code; time.sleep there waits on
+// sleepCv, which the timeout wakes (a signal cannot end their sleep: Python
+// retries a system call interrupted outside the main thread).
+struct Worker {
+  bool main = false;
+  unsigned long ident = 0;               // Python's thread id, for PyThreadState_SetAsyncExc
+  std::atomic<uint64_t> currentCall{0};  // set by the worker, with the GIL held
+  // Set by the waiting thread before it interrupts; read by the worker through
+  // _sluice_host.timeout_pending() (the main thread's SIGUSR2 handler) and sleep().
+  std::atomic<uint64_t> timeoutCall{0};
+  // With the GIL held: whether the worker is in sleep() (which raises the
+  // timeout itself), the call whose timeout sleep() raised, and the request
+  // id of the running call for its log lines ("-" between calls).
+  bool sleeping = false;
+  uint64_t raisedCall = 0;
+  PyObject* requestId = nullptr;
+  std::mutex sleepMutex;
+  std::condition_variable sleepCv;
+};
+
+// The Worker of the calling thread; null on threads that are not workers.
+thread_local Worker* tWorker = nullptr;
+
 std::atomic<bool> gStarted{false};
 std::atomic<bool> gHealthy{true};
 
 // The bootstrap module: context object, logging, timeout signal handler,
-// loading and JSON encoding. Runs once on the Python thread.
+// loading and JSON encoding. Runs once, on the interpreter's main thread.
 const char* kBootstrap = R"PY(
 import importlib, json, logging, os, signal, sys, time, traceback
 import _sluice_host
@@ -197,6 +228,17 @@ def _on_timeout(signum, frame):
 
 signal.signal(signal.SIGUSR2, _on_timeout)
 
+_time_sleep = time.sleep
+
+def _sleep(secs):
+    """time.sleep that a handler's timeout interrupts on every worker thread
+    (a signal only interrupts the main thread's)."""
+    if not _sluice_host.worker_sleep(secs):
+        _time_sleep(secs)
+
+_sleep.__name__, _sleep.__qualname__, _sleep.__module__, _sleep.__doc__ = "sleep", "sleep", "time", _time_sleep.__doc__
+time.sleep = _sleep
+
 
 class LoadError(Exception):
     pass
@@ -300,23 +342,72 @@ PyType_Slot kContextTypeSlots[] = {
 PyType_Spec kContextTypeSpec = {"_sluice_host.ContextBase", sizeof(ContextBaseObject), 0,
                                 Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kContextTypeSlots};
 
-// The request id the running handler's log lines carry ("-" between calls):
-// a C-level slot the log filter reads through _sluice_host.request_id(), so
-// setting it per event is a pointer swap. Python thread only.
-PyObject* gRequestId = nullptr;
+// "-": the request id of log lines written outside a call. Set at import.
+PyObject* gNoRequestId = nullptr;
 
+// The request id the running handler's log lines carry: a C-level slot of the
+// worker the log filter reads through _sluice_host.request_id(), so setting it
+// per event is a pointer swap. GIL held, on a worker.
 void setLogRequestId(PyObject* id) {
   Py_INCREF(id);
-  Py_XSETREF(gRequestId, id);
+  Py_XSETREF(tWorker->requestId, id);
+}
+
+// True when the calling worker's running call is past its timeout.
+bool timeoutPending() {
+  Worker* worker = tWorker;
+  if (worker == nullptr) return false;
+  uint64_t target = worker->timeoutCall.load();
+  return target != 0 && target == worker->currentCall.load();
+}
+
+// _sluice_host.worker_sleep: time.sleep on a worker other than the main one,
+// ended early by the running call's timeout (raising TimeoutError). False on
+// any other thread, which then sleeps with time.sleep itself.
+bool workerSleep(py::handle secs) {
+  Worker* worker = tWorker;
+  if (worker == nullptr || worker->main) return false;
+  double seconds = PyFloat_AsDouble(secs.ptr());  // int, float or __float__, as time.sleep takes
+  if (seconds == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  if (!(seconds >= 0)) throw py::value_error("sleep length must be non-negative");
+  const uint64_t call = worker->currentCall.load();
+  auto timedOut = [&] { return call != 0 && worker->timeoutCall.load() == call; };
+  bool interrupted = false;
+  worker->sleeping = true;
+  {
+    py::gil_scoped_release release;
+    std::unique_lock lock(worker->sleepMutex);
+    // Capped so that the wait's deadline stays within steady_clock's range.
+    auto wait = std::chrono::duration<double>(std::min(seconds, 1e9));
+    interrupted = worker->sleepCv.wait_for(lock, wait, timedOut);
+  }
+  worker->sleeping = false;
+  if (!interrupted) return true;
+  worker->raisedCall = call;
+  PyErr_SetString(PyExc_TimeoutError, "handler exceeded its timeout");
+  throw py::error_already_set();
+}
+
+// The calling worker moves on from its running call to `next` (0: none). An
+// interrupt aimed at that call and not raised yet must not hit what comes
+// next. GIL held (interrupt() checks currentCall with it).
+void endCall(uint64_t next) {
+  Worker* worker = tWorker;
+  uint64_t call = worker->currentCall.load();
+  if (!worker->main && call != 0 && worker->timeoutCall.load() == call)
+    PyThreadState_SetAsyncExc(worker->ident, nullptr);
+  worker->currentCall = next;
 }
 
 PYBIND11_EMBEDDED_MODULE(_sluice_host, m) {
-  m.def("timeout_pending", [] {
-    uint64_t target = gTimeoutCall.load();
-    return target != 0 && target == gCurrentCall.load();
+  m.def("timeout_pending", &timeoutPending);
+  m.def("worker_sleep", &workerSleep);
+  gNoRequestId = PyUnicode_InternFromString("-");
+  m.def("request_id", [] {
+    Worker* worker = tWorker;
+    PyObject* id = worker != nullptr && worker->requestId != nullptr ? worker->requestId : gNoRequestId;
+    return py::reinterpret_borrow<py::object>(id);
   });
-  gRequestId = PyUnicode_InternFromString("-");
-  m.def("request_id", [] { return py::reinterpret_borrow<py::object>(gRequestId); });
   PyObject* contextBase = PyType_FromSpec(&kContextTypeSpec);
   if (contextBase == nullptr) throw py::error_already_set();
   m.add_object("ContextBase", py::reinterpret_steal<py::object>(contextBase));
@@ -332,9 +423,11 @@ struct LoadedFunction {
 
 struct Task {
   uint64_t id = 0;
-  std::function<void()> body;  // runs on the Python thread with the GIL held
+  std::function<void()> body;        // runs on a worker with the GIL held
+  std::shared_ptr<CallSlots> slots;  // null: not a handler call (load, flush, release), never held back
   std::mutex mutex;
   std::condition_variable cv;
+  Worker* worker = nullptr;  // guarded by mutex: who runs it, once started
   bool started = false;
   bool done = false;
   bool cancelled = false;
@@ -556,11 +649,16 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
   pthread_t threadHandle{};
   std::mutex mutex;
   std::condition_variable cv;
-  std::deque<std::shared_ptr<Task>> queue;
+  std::deque<std::shared_ptr<Task>> queue;  // guarded by mutex
   std::atomic<size_t> queued{0};
   std::atomic<uint64_t> nextCall{1};
 
-  // Python thread only.
+  // Worker 0 is the interpreter's main thread; the others are started by
+  // load() for a handler with concurrency > 1 and live as long as the process.
+  std::mutex workersMutex;
+  std::vector<std::unique_ptr<Worker>> workers;  // guarded by workersMutex
+
+  // GIL held.
   py::module_* bootstrap = nullptr;
   std::map<int64_t, LoadedFunction> functions;
   int64_t nextFunction = 1;
@@ -577,32 +675,93 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       ready.set_value(internalError("starting Python: " + pythonError(e)));
       return;
     }
+    Worker* worker = nullptr;
+    {
+      std::lock_guard lock(workersMutex);
+      workers.push_back(std::make_unique<Worker>());
+      worker = workers.back().get();
+    }
+    worker->main = true;
     ready.set_value(Status::ok());
+    serve(*worker);
+  }
+
+  // At least `count` workers, so that a handler may run that many calls at once.
+  void ensureWorkers(int count) {
+    std::lock_guard lock(workersMutex);
+    while (workers.size() < static_cast<size_t>(count)) {
+      workers.push_back(std::make_unique<Worker>());
+      Worker* worker = workers.back().get();
+      std::thread([this, worker] {
+        py::gil_scoped_acquire gil;  // this thread's own Python thread state, for good
+        serve(*worker);
+      }).detach();
+    }
+  }
+
+  // The first queued task that may start: not a handler call, or one whose
+  // handler has a free slot (which it takes). Null when none. mutex held.
+  std::shared_ptr<Task> takeLocked() {
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      CallSlots* slots = (*it)->slots.get();
+      if (slots != nullptr && slots->running >= slots->limit) continue;
+      if (slots != nullptr) ++slots->running;
+      std::shared_ptr<Task> task = std::move(*it);
+      queue.erase(it);
+      --queued;
+      return task;
+    }
+    return nullptr;
+  }
+
+  // Waits, without the GIL, for a task this worker may start.
+  std::shared_ptr<Task> take() {
+    py::gil_scoped_release release;
+    auto spinUntil = hostClock().now() + kSpin;
+    while (queued.load() == 0 && hostClock().now() < spinUntil) std::this_thread::yield();
+    std::unique_lock lock(mutex);
+    std::shared_ptr<Task> task;
+    cv.wait(lock, [&] { return (task = takeLocked()) != nullptr; });
+    return task;
+  }
+
+  // Gives back the slot `task` held; a call of its handler may now start.
+  void releaseSlot(const Task& task) {
+    if (!task.slots) return;
+    {
+      std::lock_guard lock(mutex);
+      --task.slots->running;
+    }
+    cv.notify_one();
+  }
+
+  // Runs tasks for ever; GIL held.
+  void serve(Worker& worker) {
+    tWorker = &worker;
+    worker.ident = PyThread_get_thread_ident();
+    worker.requestId = Py_NewRef(gNoRequestId);
     while (true) {
-      std::shared_ptr<Task> task;
-      {
-        py::gil_scoped_release release;
-        auto spinUntil = hostClock().now() + kSpin;
-        while (queued.load() == 0 && hostClock().now() < spinUntil) std::this_thread::yield();
-        std::unique_lock lock(mutex);
-        cv.wait(lock, [&] { return !queue.empty(); });
-        task = std::move(queue.front());
-        queue.pop_front();
-        --queued;
-      }
+      std::shared_ptr<Task> task = take();
       {
         std::lock_guard lock(task->mutex);
-        if (task->cancelled) continue;
-        task->started = true;
+        if (!task->cancelled) {
+          task->started = true;
+          task->worker = &worker;
+        }
+      }
+      if (!task->started) {
+        releaseSlot(*task);
+        continue;
       }
       task->cv.notify_all();
-      gCurrentCall = task->id;
+      worker.currentCall = task->id;
       try {
         task->body();
       } catch (const std::exception& e) {
         SLUICE_LOG_ERROR("python task {} failed outside the handler: {}", task->id, e.what());
       }
-      gCurrentCall = 0;
+      endCall(0);
+      releaseSlot(*task);
       {
         std::lock_guard lock(task->mutex);
         task->done = true;
@@ -610,6 +769,37 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       }
       task->cv.notify_all();
     }
+  }
+
+  void enqueue(const std::shared_ptr<Task>& task) {
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(task);
+      ++queued;
+    }
+    cv.notify_one();
+  }
+
+  // Interrupts `call`, past its deadline, on the worker running it.
+  static void interrupt(Worker& worker, uint64_t call, pthread_t mainThread) {
+    worker.timeoutCall = call;
+    if (worker.main) {
+      pthread_kill(mainThread, SIGUSR2);
+      return;
+    }
+    {
+      std::lock_guard lock(worker.sleepMutex);  // a sleep() about to wait sees timeoutCall
+    }
+    worker.sleepCv.notify_all();
+    // Raising in another thread needs the GIL, which a call stuck in C code may
+    // never give up: taken on a thread of its own, so this caller can still
+    // declare the interpreter stuck after the grace period.
+    std::thread([&worker, call] {
+      py::gil_scoped_acquire gil;
+      // With the GIL the worker is between two steps: still in `call` or not.
+      if (worker.currentCall.load() != call || worker.sleeping || worker.raisedCall == call) return;
+      PyThreadState_SetAsyncExc(worker.ident, PyExc_TimeoutError);
+    }).detach();
   }
 
   // Runs a batch task whose body publishes each call it starts in
@@ -622,12 +812,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
     if (!gHealthy) return unavailable("the Python interpreter is stuck; this replica is restarting");
     task->id = nextCall++;
     task->body = std::move(body);
-    {
-      std::lock_guard lock(mutex);
-      queue.push_back(task);
-      ++queued;
-    }
-    cv.notify_one();
+    enqueue(task);
     auto spinUntil = hostClock().now() + kSpin;
     while (!task->finished.load() && hostClock().now() < spinUntil) std::this_thread::yield();
     std::unique_lock lock(task->mutex);
@@ -643,8 +828,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       if (call == 0) deadline = hostClock().now() + std::chrono::milliseconds(1);
       if (task->cv.wait_until(lock, deadline, [&] { return task->done; })) break;
       if (call == 0 || task->runningCall.load() != call) continue;  // moved on to the next event meanwhile
-      gTimeoutCall = call;
-      pthread_kill(threadHandle, SIGUSR2);
+      interrupt(*task->worker, call, threadHandle);
       if (task->cv.wait_for(lock, grace, [&] { return task->done || task->runningCall.load() != call; })) continue;
       gHealthy = false;
       SLUICE_LOG_ERROR(
@@ -657,20 +841,18 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
     return Status::ok();
   }
 
-  // Runs `body` on the Python thread; DeadlineExceeded when it does not
-  // finish by `deadline` (then interrupted; stuck after `grace`).
+  // Runs `body` on a worker (as one of `slots`' calls when given);
+  // DeadlineExceeded when it does not finish by `deadline` (then interrupted;
+  // stuck after `grace`).
   Status run(std::function<void()> body, std::chrono::steady_clock::time_point deadline,
-             std::chrono::milliseconds grace, std::chrono::milliseconds timeout) {
+             std::chrono::milliseconds grace, std::chrono::milliseconds timeout,
+             std::shared_ptr<CallSlots> slots = nullptr) {
     if (!gHealthy) return unavailable("the Python interpreter is stuck; this replica is restarting");
     auto task = std::make_shared<Task>();
     task->id = nextCall++;
     task->body = std::move(body);
-    {
-      std::lock_guard lock(mutex);
-      queue.push_back(task);
-      ++queued;
-    }
-    cv.notify_one();
+    task->slots = std::move(slots);
+    enqueue(task);
     auto spinUntil = std::min(deadline, hostClock().now() + kSpin);
     while (!task->finished.load() && hostClock().now() < spinUntil) std::this_thread::yield();
     std::unique_lock lock(task->mutex);
@@ -680,8 +862,7 @@ struct __attribute__((visibility("hidden"))) PythonRuntime::Impl {
       return {StatusCode::kDeadlineExceeded, "timed out after " + std::to_string(timeout.count()) +
                                                  "ms waiting for the Python thread (busy with other calls)"};
     }
-    gTimeoutCall = task->id;
-    pthread_kill(threadHandle, SIGUSR2);
+    interrupt(*task->worker, task->id, threadHandle);
     if (task->cv.wait_for(lock, grace, [&] { return task->done; })) {
       return {StatusCode::kDeadlineExceeded,
               "handler exceeded its timeout of " + std::to_string(timeout.count()) + "ms"};
@@ -710,7 +891,9 @@ PyObject* newTextOrBytes(const std::string& data) {
 }
 
 // A field that mostly repeats from one event to the next (source, type,
-// subject, time): converted once while it stays the same. Python thread only.
+// subject, time): converted once while it stays the same. GIL held; shared by
+// the workers, which is safe as `make` runs no Python code (no switch between
+// the check and the update).
 template <typename Key>
 class RepeatedValue {
  public:
@@ -782,7 +965,7 @@ PyObject* headersToPython(const Headers& headers) {
 // The canonical event dict (docs/event-shapes.md) built directly from the
 // Event with the C API: the same keys, values and key order (sorted, as the
 // JSON path gives) without an nlohmann::json in between. `id` receives a new
-// reference to the dict's "id" value. Python thread only.
+// reference to the dict's "id" value. GIL held.
 py::object canonicalToPython(const Event& event, py::object* id = nullptr) {
   static const char* kNames[] = {"data",      "headers", "id",      "key",  "offset",
                                  "partition", "source",  "subject", "time", "type"};
@@ -895,7 +1078,7 @@ void callHandlerOnce(py::module_& bootstrap, const LoadedFunction& loaded, const
     status = builder.add(result, true, records);
   } catch (py::error_already_set& e) {
     status = internalError(pythonError(e));
-    if (e.matches(PyExc_TimeoutError) && gTimeoutCall == gCurrentCall) {
+    if (e.matches(PyExc_TimeoutError) && timeoutPending()) {
       status = Status(StatusCode::kDeadlineExceeded, pythonError(e));
     }
     try {
@@ -906,8 +1089,7 @@ void callHandlerOnce(py::module_& bootstrap, const LoadedFunction& loaded, const
   } catch (const std::exception& e) {
     status = internalError(std::string("calling the handler: ") + e.what());
   }
-  static PyObject* noRequest = PyUnicode_InternFromString("-");
-  setLogRequestId(noRequest);
+  setLogRequestId(gNoRequestId);
 }
 
 // The request id as a str: the event's id object when it is one, else
@@ -993,24 +1175,23 @@ Result<std::unique_ptr<PythonHandler>> PythonRuntime::load(const LoadOptions& lo
       hostClock().now() + load.importTimeout, options.stuckGrace, load.importTimeout);
   if (!ran.isOk()) return ran.withContext("loading " + load.handler);
   if (!outcome->status.isOk()) return outcome->status;
-  return std::unique_ptr<PythonHandler>(new PythonHandler(*this, outcome->id, std::move(options)));
+  const int concurrency = std::clamp(options.concurrency, 1, 1024);
+  impl_->ensureWorkers(concurrency);
+  auto slots = std::make_shared<CallSlots>();
+  slots->limit = concurrency;
+  return std::unique_ptr<PythonHandler>(new PythonHandler(*this, outcome->id, std::move(options), std::move(slots)));
 }
 
 // ------------------------------------------------------------------ handler
 
 PythonHandler::~PythonHandler() {
-  // The function object may only be released with the GIL: hand it back to the Python thread.
+  // The function object may only be released with the GIL: hand it to a worker.
   PythonRuntime::Impl* impl = runtime_.impl_;
   int64_t id = functionId_;
   auto task = std::make_shared<Task>();
   task->id = impl->nextCall++;
   task->body = [impl, id] { impl->functions.erase(id); };
-  {
-    std::lock_guard lock(impl->mutex);
-    impl->queue.push_back(task);
-    ++impl->queued;
-  }
-  impl->cv.notify_one();
+  impl->enqueue(task);
 }
 
 Result<std::vector<Record>> PythonHandler::handle(const Event& event, const InvocationContext& context) {
@@ -1047,13 +1228,15 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
           ContextShared shared(*options, ctx.triggerName, ctx.attempt);
           py::object event = toPython(call->shaped);
           py::object requestId = requestIdObject(ctx.requestId);
-          callHandlerOnce(*impl->bootstrap, impl->functions.at(functionId), *options, shared, event, requestId,
-                          ctx.requestId, ctx.attempt, deadline, call->status, call->records);
+          // A copy: the handler may be released (its entry erased) while this call runs.
+          LoadedFunction function = impl->functions.at(functionId);
+          callHandlerOnce(*impl->bootstrap, function, *options, shared, event, requestId, ctx.requestId, ctx.attempt,
+                          deadline, call->status, call->records);
         } catch (py::error_already_set& e) {
           call->status = internalError(pythonError(e));
         }
       },
-      deadline, options_->stuckGrace, options_->timeout);
+      deadline, options_->stuckGrace, options_->timeout, slots_);
   if (!ran.isOk()) return ran;
   if (!call->status.isOk()) return call->status;
   return std::move(call->records);
@@ -1061,11 +1244,11 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
 
 namespace {
 
-// One handleEach batch, shared by the caller and the Python thread (which may outlive the call).
+// One handleEach batch, shared by the caller and the worker (which may outlive the call).
 struct EachCall {
-  std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the Python thread
+  std::vector<json> shaped;  // empty for the canonical shape: built from `events` on the worker
   const std::vector<Event>* events = nullptr;
-  std::mutex access;       // held while the Python thread reads `events`
+  std::mutex access;       // held while the worker reads `events`
   bool abandoned = false;  // guarded by access: the caller returned, `events` may be gone
   std::vector<Status> statuses;
   std::vector<std::vector<Record>> records;
@@ -1141,6 +1324,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
 
   PythonRuntime::Impl* impl = runtime_.impl_;
   auto task = std::make_shared<Task>();
+  task->slots = slots_;
   Task* raw = task.get();
   int64_t functionId = functionId_;
   std::shared_ptr<const HandlerOptions> options = options_;
@@ -1150,7 +1334,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   Status ran = impl->runEach(
       [impl, raw, functionId, options, call, trigger, attempt, timeout, shedding] {
         py::module_& bootstrap = *impl->bootstrap;
-        const LoadedFunction& function = impl->functions.at(functionId);
+        const LoadedFunction function = impl->functions.at(functionId);  // a copy, as in handleBatch
         std::optional<ContextShared> shared;
         try {
           shared.emplace(*options, trigger, attempt);
@@ -1169,21 +1353,21 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
           raw->runningDeadline =
               std::chrono::duration_cast<std::chrono::nanoseconds>((started + timeout).time_since_epoch()).count();
           raw->runningCall = id;
-          gCurrentCall = id;
+          tWorker->currentCall = id;
           py::object event, requestId;
           if (!eventObjects(*call, i, event, requestId)) return;
           if (call->statuses[i].isOk()) {
             callHandlerOnce(bootstrap, function, *options, *shared, event, requestId, call->ids[i], attempt,
                             started + timeout, call->statuses[i], call->records[i]);
           }
-          gCurrentCall = raw->id;
+          endCall(raw->id);
           raw->runningCall = 0;
           call->seconds[i] = std::chrono::duration<double>(hostClock().now() - started).count();
         }
       },
       task, timeout, options_->stuckGrace);
   {
-    // From here on the Python thread must not read `events` (they belong to our caller).
+    // From here on the worker must not read `events` (they belong to our caller).
     std::lock_guard lock(call->access);
     call->abandoned = true;
   }

@@ -1,23 +1,32 @@
 // PythonRuntime: the embedded CPython 3.11 interpreter of a replica, and
 // PythonHandler, the Handler that calls a user's `module.function` in it.
 //
-// Threading: one long-lived "Python thread" initialises the interpreter and
-// is the only thread that ever holds the GIL for our calls. Any C++ thread may
-// call PythonHandler::handle(); the call is queued, run on the Python thread,
-// and the caller waits for it (calls run one at a time: one GIL per process,
-// so scale with replicas). The GIL is released only while the queue is empty.
+// Threading: long-lived "workers" run Python calls; the first one initialises
+// the interpreter (Python's main thread). Any C++ thread may call
+// PythonHandler::handle(); the call is queued, run on a worker, and the caller
+// waits for it. A handler loaded with concurrency N (Function.spec.concurrency)
+// has up to N calls running at once, each on its own worker (load() starts
+// them): while one call sleeps or waits on I/O (GIL released) the others run;
+// pure-CPU calls interleave under the one GIL, so scale those with replicas.
+// With concurrency 1 (the default) its calls run strictly one at a time. A
+// worker releases the GIL while it waits for work and whenever Python does.
 //
 // Batches: handleEach() runs the handler once per event of a batch inside ONE
-// task on the Python thread (one hand-off and one GIL acquisition per batch),
-// each event with its own context, deadline and error; the waiting thread
-// wakes only at the running event's deadline or when the batch is done.
+// task on one worker (one hand-off and one GIL acquisition per batch), each
+// event with its own context, deadline and error, in order; the waiting
+// thread wakes only at the running event's deadline or when the batch is done.
 //
-// Timeouts: when a call overruns its deadline the waiting thread sends
-// SIGUSR2 to the Python thread; the runtime's Python-level signal handler
-// raises TimeoutError inside the handler (this also interrupts time.sleep and
-// other blocking system calls). If the call still has not returned after a
-// grace period (it swallowed the exception, or is stuck in C code that never
-// checks signals) the interpreter is declared stuck: healthy() turns false for
+// Timeouts: when a call overruns its deadline the waiting thread interrupts
+// the worker running it, and only that call. On the main thread: SIGUSR2; the
+// runtime's Python-level signal handler raises TimeoutError inside the handler
+// (this also interrupts time.sleep and other blocking system calls). On the
+// other workers Python runs no signal handlers: TimeoutError is raised there
+// with PyThreadState_SetAsyncExc as soon as the call runs Python code again,
+// and time.sleep (which the runtime replaces by one that a timeout wakes)
+// raises it at once; a call blocked in other I/O is stopped when that returns.
+// If the call still has not returned after a grace period (it swallowed the
+// exception, is stuck in C code that never checks signals, or, off the main
+// thread, in a blocking call) the interpreter is declared stuck: healthy() turns false for
 // good, further calls fail fast with kUnavailable, and the replica's /healthz
 // fails so that it exits and is restarted. A stuck interpreter cannot be
 // recycled in-process safely (another thread may not take the GIL from a
@@ -58,12 +67,14 @@ struct HandlerOptions {
   int64_t memoryLimitMb = 0;                       // the contexts' memory_limit_in_mb
   std::chrono::milliseconds timeout{30'000};       // timeoutSeconds
   std::chrono::milliseconds stuckGrace{2'000};     // after a timeout, how long to wait for the call to unwind
+  int concurrency = 1;                             // calls that may run at once (1..1024), each on its own thread
 };
 
 class PythonRuntime;
+struct CallSlots;
 
-// Calls one loaded Python function. Thread-safe (calls are serialised on the
-// Python thread).
+// Calls one loaded Python function. Thread-safe: at most
+// HandlerOptions::concurrency of its calls run at once, the others wait.
 class PythonHandler final : public Handler {
  public:
   ~PythonHandler() override;
@@ -78,14 +89,16 @@ class PythonHandler final : public Handler {
 
  private:
   friend class PythonRuntime;
-  PythonHandler(PythonRuntime& runtime, int64_t functionId, HandlerOptions options)
+  PythonHandler(PythonRuntime& runtime, int64_t functionId, HandlerOptions options, std::shared_ptr<CallSlots> slots)
       : runtime_(runtime),
         functionId_(functionId),
-        options_(std::make_shared<const HandlerOptions>(std::move(options))) {}
+        options_(std::make_shared<const HandlerOptions>(std::move(options))),
+        slots_(std::move(slots)) {}
 
   PythonRuntime& runtime_;
   int64_t functionId_;
   std::shared_ptr<const HandlerOptions> options_;  // shared with a call that may outlive a timed-out wait
+  std::shared_ptr<CallSlots> slots_;               // its calls under way, at most options_->concurrency
 };
 
 class PythonRuntime {

@@ -8,10 +8,10 @@
 # slept for: once 200 requests are answered the test arms a gate, the first
 # replica to take a request after that becomes the victim and holds that
 # request inside its handler, and the kill comes once it does. sluice-runtime
-# runs one Python call at a time, so the other requests the gateway sent the
-# victim meanwhile (at most 3 more: spec.concurrency 4 is what the gateway
-# lets one replica have outstanding) wait inside it for the Python thread.
-# The held request and those fail, each with the gateway's documented 502
+# runs up to spec.concurrency (4) Python calls at once, so the other requests
+# the gateway sent the victim meanwhile (at most 3 more: 4 is what the gateway
+# lets one replica have outstanding) are in its handler too, and held there
+# as well. The held requests fail, each with the gateway's documented 502
 # (the replica broke the connection after the request was sent; never
 # retried, as the handler may have run), and there are at most 4 of them.
 # Every other request is answered 200 with its own id: the gateway
@@ -142,7 +142,7 @@ wait "$load"
 took=$(($(date +%s%3N) - started))
 
 ok=$(grep -c '^ok ' "$work/results" || true)
-# Only requests the victim had taken failed: the held one and those waiting behind it, at most
+# Only requests the victim had taken failed: those it held, at most
 # spec.concurrency (4) in all, each with the 502 of a connection broken after the request was sent.
 failed=$(awk '$1 == "bad" { print $2 }' "$work/results" | sort -n | tr '\n' ' ' | sed 's/ $//')
 failed_count=$(wc -w <<<"$failed")

@@ -47,18 +47,22 @@ struct Fixture {
   DeliveryLoop loop;
 };
 
-TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
+// Three lanes of 200 events each: every event acknowledged, each lane's
+// handled and written in its order.
+void expectOrderWithinEachLaneAndEverythingAcked(DeliveryOptions options) {
   std::mutex mu;
   std::map<std::string, std::vector<int64_t>> seen;
-  Fixture f([&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
-    {
-      std::lock_guard lock(mu);
-      seen[event.subject + "/" + std::to_string(*event.partition)].push_back(*event.offset);
-    }
-    Record record;
-    record.value = event.id;
-    return std::vector<Record>{record};
-  });
+  Fixture f(
+      [&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+        {
+          std::lock_guard lock(mu);
+          seen[event.subject + "/" + std::to_string(*event.partition)].push_back(*event.offset);
+        }
+        Record record;
+        record.value = event.id;
+        return std::vector<Record>{record};
+      },
+      std::move(options));
   constexpr int kLanes = 3;
   constexpr int kPerLane = 200;
   for (int offset = 0; offset < kPerLane; ++offset) {
@@ -91,13 +95,24 @@ TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
   EXPECT_EQ(f.loop.inFlight(), 0);
 }
 
+TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneAndAcksEverything) {
+  expectOrderWithinEachLaneAndEverythingAcked(fastOptions());
+}
+
+// A Function with concurrency 4: lanes are in the handler together, each still in its order.
+TEST(DeliveryLoopTest, KeepsOrderWithinEachLaneWithHandlerConcurrency) {
+  DeliveryOptions options = fastOptions();
+  options.handlerConcurrency = 4;
+  expectOrderWithinEachLaneAndEverythingAcked(options);
+}
+
 TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
   std::mutex mu;
   std::condition_variable cv;
   bool otherLaneHandled = false;
   bool slowSawOther = false;
   DeliveryOptions options = fastOptions();
-  options.handlerThreadSafe = true;  // let both lanes be inside the handler at once
+  options.handlerConcurrency = 2;  // let both lanes be inside the handler at once
   Fixture f(
       [&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
         std::unique_lock lock(mu);
@@ -114,6 +129,40 @@ TEST(DeliveryLoopTest, ASlowLaneDoesNotHoldBackAnotherLane) {
   f.loop.dispatch(makeEvent("fast", 1), "p1", "t", f.completions.callbackFor("fast"));
   ASSERT_TRUE(f.completions.waitFor(2));
   EXPECT_TRUE(slowSawOther);
+}
+
+// handlerConcurrency (a Function's concurrency) lets calls of different
+// lanes be inside the handler together, up to that many and no more: of four
+// lanes on four workers, the first calls wait inside until two are in (with
+// one at a time they would wait in vain), and never more than two are.
+TEST(DeliveryLoopTest, HandlerConcurrencyBoundsCallsAcrossLanes) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  int most = 0;
+  bool twoMet = false;
+  std::vector<bool> met;
+  DeliveryOptions options = fastOptions();
+  options.handlerConcurrency = 2;
+  Fixture f(
+      [&](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
+        std::unique_lock lock(mu);
+        most = std::max(most, ++inside);
+        if (inside == 2) twoMet = true;
+        cv.notify_all();
+        met.push_back(cv.wait_for(lock, 20s, [&] { return twoMet; }));
+        --inside;
+        return std::vector<Record>{};
+      },
+      options);
+  for (int lane = 0; lane < 4; ++lane) {
+    std::string id = "e" + std::to_string(lane);
+    f.loop.dispatch(makeEvent(id, lane), "p" + std::to_string(lane), "t", f.completions.callbackFor(id));
+  }
+  ASSERT_TRUE(f.completions.waitFor(4));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(met, std::vector<bool>(4, true));
+  EXPECT_EQ(most, 2);
 }
 
 TEST(DeliveryLoopTest, RetriesWithExponentialBackoffThenSucceeds) {

@@ -514,6 +514,134 @@ TEST(PythonHandlerTest, ConcurrentCallersAreSerialisedSafely) {
   EXPECT_EQ((*handler->handle(kafkaEvent("x"), ctx()))[0].value, "1001");
 }
 
+// Counts the calls inside the handler at once (`max`, after the call has
+// waited on `barrier`) and holds each call until BARRIER_PARTIES calls are in.
+const char* kMeetingHandler = R"PY(
+import threading, time
+lock = threading.Lock()
+state = {"now": 0, "max": 0, "interrupted": 0}
+barrier = threading.Barrier(BARRIER_PARTIES, timeout=20)
+interrupts = threading.Condition()
+
+def main_handler(event, context):
+    with lock:
+        state["now"] += 1
+        state["max"] = max(state["max"], state["now"])
+    try:
+        if BARRIER_PARTIES > 1:
+            barrier.wait()
+        else:
+            time.sleep(0.05)  # room for another call to come in, were calls not one at a time
+        mode = event["data"]
+        if mode in ("sleep", "spin"):
+            try:
+                if mode == "sleep":
+                    time.sleep(60)
+                while True:
+                    pass
+            except TimeoutError:
+                with interrupts:
+                    state["interrupted"] += 1
+                    interrupts.notify_all()
+                raise
+        if mode == "wait-for-two-timeouts":
+            with interrupts:
+                if not interrupts.wait_for(lambda: state["interrupted"] == 2, timeout=20):
+                    return "the other calls were not interrupted"
+        return str(state["max"])
+    finally:
+        with lock:
+            state["now"] -= 1
+)PY";
+
+std::string meetingHandler(int parties) {
+  std::string text = kMeetingHandler;
+  for (size_t at; (at = text.find("BARRIER_PARTIES")) != std::string::npos;) {
+    text.replace(at, std::string("BARRIER_PARTIES").size(), std::to_string(parties));
+  }
+  return text;
+}
+
+HandlerOptions withConcurrency(int concurrency, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  HandlerOptions o = options(timeout);
+  o.concurrency = concurrency;
+  return o;
+}
+
+// `data` for each call, all called at once from threads of their own; each call's outcome.
+std::vector<Result<std::vector<Record>>> callAtOnce(PythonHandler& handler, const std::vector<std::string>& data,
+                                                    const std::vector<InvocationContext>& contexts) {
+  std::vector<Result<std::vector<Record>>> results(data.size(), internalError("not called"));
+  std::vector<std::thread> threads;
+  threads.reserve(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = handler.handle(kafkaEvent(data[i]), contexts[i]); });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+// Four calls meet at a Barrier(4): possible only when they run at once (one
+// at a time, the first would wait for the others until the barrier breaks).
+TEST(PythonHandlerTest, ConcurrencyFourRunsFourCallsAtOnce) {
+  CodeDir dir("concurrency-4");
+  dir.file("index.py", meetingHandler(4));
+  auto handler = load(dir, withConcurrency(4));
+  ASSERT_NE(handler, nullptr);
+  auto results = callAtOnce(*handler, {"a", "b", "c", "d"}, std::vector<InvocationContext>(4, ctx()));
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].isOk()) << i << ": " << results[i].status().toString();
+    EXPECT_EQ(results[i].value().at(0).value, "4") << i;  // the most calls ever inside the handler at once
+  }
+  EXPECT_TRUE(PythonRuntime::instance().healthy());
+}
+
+// The default: however many callers, one call inside the handler at a time,
+// even with workers left running by a handler of higher concurrency.
+TEST(PythonHandlerTest, ConcurrencyOneRunsOneCallAtATime) {
+  CodeDir wide("concurrency-wide");
+  wide.file("index.py", meetingHandler(4));
+  ASSERT_NE(load(wide, withConcurrency(4)), nullptr);  // starts four workers
+  CodeDir dir("concurrency-1");
+  dir.file("index.py", meetingHandler(1));
+  auto handler = load(dir, withConcurrency(1));
+  ASSERT_NE(handler, nullptr);
+  auto results = callAtOnce(*handler, {"a", "b", "c", "d"}, std::vector<InvocationContext>(4, ctx()));
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].isOk()) << i << ": " << results[i].status().toString();
+    EXPECT_EQ(results[i].value().at(0).value, "1") << i;
+  }
+}
+
+// Of four calls at once, the two past their deadline (one asleep, one in a
+// busy loop) are interrupted, and only they: the other two, still inside
+// the handler while that happens, see both interrupts and succeed; and the
+// workers serve later calls with nothing left over from the interrupts.
+TEST(PythonHandlerTest, ATimeoutInterruptsOnlyItsOwnCallAmongConcurrentOnes) {
+  CodeDir dir("concurrency-timeout");
+  dir.file("index.py", meetingHandler(4));
+  auto handler = load(dir, withConcurrency(4));
+  ASSERT_NE(handler, nullptr);
+  std::vector<InvocationContext> contexts(4, ctx());
+  // A deadline of their own for the two that overrun, long enough for all four to start on a busy machine.
+  for (size_t i : {0, 1}) contexts[i].deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto results = callAtOnce(*handler, {"sleep", "spin", "wait-for-two-timeouts", "wait-for-two-timeouts"}, contexts);
+  for (size_t i : {0, 1}) {
+    ASSERT_FALSE(results[i].isOk()) << i;
+    EXPECT_EQ(results[i].status().code(), StatusCode::kDeadlineExceeded) << i;
+    EXPECT_EQ(results[i].status().message(), "handler exceeded its timeout of 30000ms") << i;
+  }
+  for (size_t i : {2, 3}) {
+    ASSERT_TRUE(results[i].isOk()) << i << ": " << results[i].status().toString();
+    EXPECT_EQ(results[i].value().at(0).value, "4") << i;
+  }
+  EXPECT_TRUE(PythonRuntime::instance().healthy());
+  auto after = callAtOnce(*handler, {"a", "b", "c", "d"}, std::vector<InvocationContext>(4, ctx()));
+  for (size_t i = 0; i < after.size(); ++i) {
+    ASSERT_TRUE(after[i].isOk()) << i << ": " << after[i].status().toString();
+  }
+}
+
 // ---- SCF and Lambda handlers written for those platforms, unchanged.
 
 TEST(PythonHandlerTest, ScfCkafkaHandlerRunsUnchanged) {
@@ -645,6 +773,46 @@ TEST(PythonHandlerDeathTest, StuckInterpreterMarksReplicaUnhealthy) {
         if (pythonHealthy() || PythonRuntime::instance().healthy()) std::_Exit(12);
         auto next = (*handler)->handle(kafkaEvent("x"), ctx());
         if (next.status().code() != StatusCode::kUnavailable) std::_Exit(13);
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// The same with two such calls at once (concurrency 2): one runs on the
+// interpreter's main thread, the other on a worker thread, where the timeout
+// is an asynchronous exception and a woken sleep; both are declared stuck.
+TEST(PythonHandlerDeathTest, StuckCallsOnEveryWorkerMarkReplicaUnhealthy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        CodeDir dir("stuck-two");
+        dir.file("index.py",
+                 "import threading, time\n"
+                 "barrier = threading.Barrier(2, timeout=20)\n"
+                 "def main_handler(event, context):\n"
+                 "    barrier.wait()\n"
+                 "    while True:\n"
+                 "        try:\n"
+                 "            time.sleep(10)\n"
+                 "        except TimeoutError:\n"
+                 "            pass\n");
+        HandlerOptions o = options(std::chrono::milliseconds(3000));
+        o.stuckGrace = std::chrono::milliseconds(1000);
+        o.concurrency = 2;
+        LoadOptions l;
+        l.codeDir = dir.path();
+        auto handler = PythonRuntime::instance().load(l, o);
+        if (!handler.isOk() || !pythonHealthy()) std::_Exit(10);
+        std::string messages[2];
+        std::thread other([&] { messages[1] = (*handler)->handle(kafkaEvent("x"), ctx()).status().message(); });
+        messages[0] = (*handler)->handle(kafkaEvent("x"), ctx()).status().message();
+        other.join();
+        for (const std::string& message : messages) {
+          if (message != "handler exceeded its timeout of 3000ms and did not stop; the interpreter is stuck") {
+            std::_Exit(11);
+          }
+        }
+        if (pythonHealthy() || PythonRuntime::instance().healthy()) std::_Exit(12);
         std::_Exit(0);
       },
       ::testing::ExitedWithCode(0), "");
