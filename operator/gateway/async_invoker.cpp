@@ -52,14 +52,14 @@ AsyncInvoker::AsyncInvoker(TargetLookup targetOf, InvocationQueue& queue,
 http::ServerResponse AsyncInvoker::accept(const Route& route, const std::string& trigger,
                                           const UpstreamRequest& invoke) {
   const std::string triggerKey = route.ns + "/" + trigger;
-  Result<std::optional<AsyncTarget>> target = targetOf_(route.ns, trigger);
+  Result<std::shared_ptr<const AsyncTarget>> target = targetOf_(route.ns, trigger);
   if (!target.isOk()) {
     SLUICE_LOG_WARN("gateway: async invocation of {}: {}", route.key(), target.status().toString());
     return unavailableResponse("Function " + route.key() + ": asynchronous invocations cannot be accepted now: " +
                                    target.status().message() + "\n",
                                retryAfterSeconds_);
   }
-  if (!target->has_value()) {
+  if (*target == nullptr) {
     return http::textResponse(
         400, "Function " + route.key() + " takes no asynchronous invocations: its Trigger " + triggerKey +
                  " has no spec.http.async (set spec.http.async.rabbitmq or spec.http.async.kafka to accept "

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -67,8 +68,9 @@ Result<InvocationType> invocationTypeOf(const http::ServerRequest& request);
 class AsyncInvoker {
  public:
   // `targetOf(namespace, trigger)`: the Trigger's spec.http.async resolved
-  // (its Secret read), nullopt when it has none, an error when it cannot be resolved.
-  using TargetLookup = std::function<Result<std::optional<AsyncTarget>>(const std::string&, const std::string&)>;
+  // (its Secret read), null when it has none, an error when it cannot be resolved.
+  using TargetLookup =
+      std::function<Result<std::shared_ptr<const AsyncTarget>>(const std::string&, const std::string&)>;
   // `newRequestId`: a fresh unique id per call.
   AsyncInvoker(TargetLookup targetOf, InvocationQueue& queue, std::function<Result<std::string>()> newRequestId,
                int retryAfterSeconds = 1);

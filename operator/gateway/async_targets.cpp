@@ -7,21 +7,40 @@
 
 namespace sluice::gateway {
 
-Result<std::optional<AsyncTarget>> AsyncTargets::lookup(const std::string& ns, const std::string& trigger) {
-  kube::ObjectPtr object = triggers_.cache().get(kube::objectKey(ns, trigger));
+Result<std::shared_ptr<const AsyncTarget>> AsyncTargets::lookup(const std::string& ns, const std::string& trigger) {
+  std::string key = kube::objectKey(ns, trigger);
+  kube::ObjectPtr object = triggers_.cache().get(key);
   if (!object) return Status(StatusCode::kNotFound, "Trigger " + ns + "/" + trigger + " is gone");
-  Result<api::v1alpha1::Trigger> parsed = api::v1alpha1::Trigger::fromJson(*object);
+  const Clock::TimePoint now = clock_.now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = resolved_.find(key);
+    if (it != resolved_.end() && it->second.trigger == object && now - it->second.resolvedAt < secretTtl_) {
+      return it->second.target;
+    }
+  }
+  // Errors are not kept: the next call tries again (a Secret may be created meanwhile).
+  Result<std::shared_ptr<const AsyncTarget>> target = resolve(ns, trigger, *object);
+  if (!target.isOk()) return target;
+  std::lock_guard lock(mu_);
+  resolved_[std::move(key)] = Resolved{std::move(object), now, *target};
+  return target;
+}
+
+Result<std::shared_ptr<const AsyncTarget>> AsyncTargets::resolve(const std::string& ns, const std::string& trigger,
+                                                                 const kube::Json& object) {
+  Result<api::v1alpha1::Trigger> parsed = api::v1alpha1::Trigger::fromJson(object);
   if (!parsed.isOk()) return parsed.status().withContext("Trigger " + ns + "/" + trigger);
   if (parsed->httpAsyncKafka) return kafkaTarget(ns, *parsed->httpAsyncKafka);
-  if (!parsed->httpAsync) return std::optional<AsyncTarget>();
+  if (!parsed->httpAsync) return std::shared_ptr<const AsyncTarget>();
   const api::v1alpha1::RabbitMqSource& queue = *parsed->httpAsync;
   Result<std::string> url = secretValue(ns, queue.connectionSecretName, queue.urlKey);
   if (!url.isOk()) return url.status().withContext("spec.http.async.rabbitmq.connectionSecretRef");
-  return std::optional<AsyncTarget>(AsyncTarget{*url, queue.queue, std::nullopt});
+  return std::make_shared<const AsyncTarget>(AsyncTarget{*url, queue.queue, std::nullopt});
 }
 
-Result<std::optional<AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& ns,
-                                                             const api::v1alpha1::KafkaSource& kafka) {
+Result<std::shared_ptr<const AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& ns,
+                                                                     const api::v1alpha1::KafkaSource& kafka) {
   auto settings = spec::kafkaClientSettings(kafka, "spec.http.async.kafka",
                                             [this, &ns](const api::v1alpha1::SecretKey& need) -> Result<std::string> {
                                               Result<std::string> value = secretValue(ns, need.secret, need.key);
@@ -29,9 +48,9 @@ Result<std::optional<AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& 
                                               return value;
                                             });
   if (!settings.isOk()) return settings.status();
-  AsyncTarget target;
-  target.kafka = KafkaTopicTarget{std::move(settings).value(), kafka.topics.front()};
-  return std::optional<AsyncTarget>(std::move(target));
+  auto target = std::make_shared<AsyncTarget>();
+  target->kafka = KafkaTopicTarget{std::move(settings).value(), kafka.topics.front()};
+  return std::shared_ptr<const AsyncTarget>(std::move(target));
 }
 
 Result<std::string> AsyncTargets::secretValue(const std::string& ns, const std::string& secret,

@@ -3,11 +3,15 @@
 // Kafka credentials from the Secrets it names (read through the API,
 // remembered for `secretTtl` so a burst of asynchronous calls costs one
 // read; an edited Secret is seen after that).
+// A resolved target is kept, shared, while its Trigger object is the one the
+// cache holds and for at most `secretTtl`: an asynchronous call then costs a
+// cache lookup, not a parse of the Trigger and a copy of its settings.
 // Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,17 +30,25 @@ class AsyncTargets {
                std::chrono::seconds secretTtl = std::chrono::seconds(10))
       : triggers_(triggers), client_(client), clock_(clock), secretTtl_(secretTtl) {}
 
-  // nullopt when the Trigger has no spec.http.async; an error naming the
-  // field or the Secret when it cannot be resolved.
-  Result<std::optional<AsyncTarget>> lookup(const std::string& ns, const std::string& trigger);
+  // Null when the Trigger has no spec.http.async; an error naming the field
+  // or the Secret when it cannot be resolved.
+  Result<std::shared_ptr<const AsyncTarget>> lookup(const std::string& ns, const std::string& trigger);
 
  private:
   struct CachedValue {
     std::string value;
     Clock::TimePoint readAt;
   };
+  struct Resolved {
+    kube::ObjectPtr trigger;  // the object it was resolved from
+    Clock::TimePoint resolvedAt;
+    std::shared_ptr<const AsyncTarget> target;
+  };
+  Result<std::shared_ptr<const AsyncTarget>> resolve(const std::string& ns, const std::string& trigger,
+                                                     const kube::Json& object);
   // spec.http.async.kafka with its Secrets' credentials as librdkafka properties.
-  Result<std::optional<AsyncTarget>> kafkaTarget(const std::string& ns, const api::v1alpha1::KafkaSource& kafka);
+  Result<std::shared_ptr<const AsyncTarget>> kafkaTarget(const std::string& ns,
+                                                         const api::v1alpha1::KafkaSource& kafka);
   Result<std::string> secretValue(const std::string& ns, const std::string& secret, const std::string& key);
 
   kube::Informer& triggers_;
@@ -45,6 +57,7 @@ class AsyncTargets {
   const std::chrono::seconds secretTtl_;
   std::mutex mu_;
   std::map<std::string, CachedValue> secrets_;  // guarded by mu_; "ns/secret/key"
+  std::map<std::string, Resolved> resolved_;    // guarded by mu_; "ns/trigger"
 };
 
 }  // namespace sluice::gateway

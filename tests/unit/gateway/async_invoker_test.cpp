@@ -34,8 +34,8 @@ std::string header(const http::ServerResponse& response, const std::string& name
 
 class AsyncInvokerTest : public ::testing::Test {
  protected:
-  Result<std::optional<AsyncTarget>> target =
-      std::optional<AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async", std::nullopt});
+  Result<std::shared_ptr<const AsyncTarget>> target =
+      std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async", std::nullopt});
   FakeInvocationQueue queue;
   int ids = 0;
   AsyncInvoker invoker{[this](const std::string&, const std::string&) { return target; }, queue,
@@ -56,7 +56,7 @@ TEST_F(AsyncInvokerTest, AcceptsWith202AndTheRequestIdOnceTheQueueKeptIt) {
 }
 
 TEST_F(AsyncInvokerTest, WithoutSpecHttpAsyncTheRequestIsRefusedNamingTheField) {
-  target = std::optional<AsyncTarget>();
+  target = std::shared_ptr<const AsyncTarget>();
   http::ServerResponse response = invoker.accept(route, "orders-http", invoke);
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body,

@@ -69,8 +69,8 @@ TEST(GatewayAsyncRateTest, AcceptedAsynchronousInvocationsCountInTheRequestRate)
       [] { return std::string(); }, std::make_shared<prometheus::Registry>());
   KeepingQueue queue;
   AsyncInvoker invoker(
-      [](const std::string&, const std::string&) -> Result<std::optional<AsyncTarget>> {
-        return std::optional<AsyncTarget>(AsyncTarget{"amqp://broker", "fn-async", std::nullopt});
+      [](const std::string&, const std::string&) -> Result<std::shared_ptr<const AsyncTarget>> {
+        return std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "fn-async", std::nullopt});
       },
       queue, []() -> Result<std::string> { return std::string("id"); });
   gateway.setAsyncInvoker(&invoker);
