@@ -51,6 +51,7 @@
 #include "localmode/local_operator.h"
 #include "localmode/manifests.h"
 #include "metrics/check_metrics.h"
+#include "metrics/kube_client_metrics.h"
 #include "metrics/metrics_server.h"
 #include "platform/kube/authority_secret.h"
 #include "platform/kube/kube_platform_setup.h"
@@ -597,7 +598,16 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
   auto& clock = sluice::realClock();
-  auto connected = sluice::kube::connect(flags.kubeconfig, clock, flags.kubeApi);
+  // Throttle and retry waits end at once when the controllers stop (shutdown
+  // or lost leadership: onStoppedLeading below), and are counted.
+  sluice::metrics::KubeClientMetrics kubeClientMetrics(registry);
+  std::stop_source kubeWaits;
+  sluice::kube::TransportOptions kubeApi = flags.kubeApi;
+  kubeApi.stop = kubeWaits.get_token();
+  kubeApi.onWait = [&kubeClientMetrics](std::string_view cause, sluice::Clock::Duration wait) {
+    kubeClientMetrics.record(cause, wait);
+  };
+  auto connected = sluice::kube::connect(flags.kubeconfig, clock, kubeApi);
   if (!connected) {
     std::cerr << "sluice-operator: " << connected.status().toString() << "\n";
     return 1;
@@ -605,6 +615,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   SLUICE_LOG_INFO("sluice-operator {}: using {} at {}", sluice::kVersion, connected->config.origin,
                   connected->config.server);
   sluice::reconcile::ManagerOptions options;
+  options.onStoppedLeading = [&kubeWaits] { kubeWaits.request_stop(); };
   if (flags.leaderElect) {
     sluice::reconcile::LeaderElectionConfig election;
     election.ns = flags.leaseNamespace.empty() ? connected->config.defaultNamespace : flags.leaseNamespace;

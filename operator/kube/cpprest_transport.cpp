@@ -35,6 +35,7 @@ class CpprestTransport final : public Transport {
       auto response = sendOnce(request);
       bool last = attempt >= options_.maxRetries;
       Clock::Duration delay = backoff(attempt);
+      const char* cause = "unavailable";
       if (!response) {
         if (last || !isIdempotent(request.method) || response.status().code() != StatusCode::kUnavailable) {
           return response;
@@ -45,6 +46,7 @@ class CpprestTransport final : public Transport {
         bool serverError = code >= 500 && code != 501;
         bool retryable = throttled || (serverError && (!response->retryAfter.empty() || isIdempotent(request.method)));
         if (!retryable || last) return response;
+        cause = throttled ? "throttled" : "server_error";
         if (!response->retryAfter.empty()) {
           char* end = nullptr;
           long seconds = std::strtol(response->retryAfter.c_str(), &end, 10);
@@ -55,7 +57,7 @@ class CpprestTransport final : public Transport {
       }
       SLUICE_LOG_DEBUG("kube {} {}: retrying in {} ms (attempt {})", request.method, request.pathAndQuery,
                        std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(), attempt + 1);
-      clock_.sleepFor(delay, std::stop_token());
+      if (!wait(cause, delay)) return stopped(request);
     }
   }
 
@@ -69,8 +71,7 @@ class CpprestTransport final : public Transport {
       client::http_client httpClient(config_.server, clientConfig(request.idleTimeout));
       auto prepared = prepare(request);
       if (!prepared) return prepared.status();
-      throttle(stop);
-      if (stop.stop_requested()) return Status(StatusCode::kCancelled, "stream cancelled");
+      if (!throttle(stop) || stop.stop_requested()) return Status(StatusCode::kCancelled, "stream cancelled");
       http::http_response response = httpClient.request(*prepared, cancel.get_token()).get();
       HttpResponse result;
       result.status = response.status_code();
@@ -143,16 +144,32 @@ class CpprestTransport final : public Transport {
     return req;
   }
 
-  void throttle(std::stop_token stop) {
-    auto wait = bucket_.reserve();
-    if (wait > Clock::Duration::zero()) clock_.sleepFor(wait, std::move(stop));
+  // Sleeps `delay` unless the transport's stop (or `also`) is requested
+  // first; false then.
+  bool wait(const char* cause, Clock::Duration delay, const std::stop_token& also = {}) {
+    if (options_.onWait) options_.onWait(cause, delay);
+    std::stop_source either;
+    std::stop_callback onStop(options_.stop, [&either] { either.request_stop(); });
+    std::stop_callback onAlso(also, [&either] { either.request_stop(); });
+    clock_.sleepFor(delay, either.get_token());
+    return !either.stop_requested();
+  }
+
+  static Status stopped(const HttpRequest& request) {
+    return {StatusCode::kCancelled, "kube " + request.method + " " + request.pathAndQuery + ": stopping"};
+  }
+
+  // The client-side rate limit's wait for this request; false when stopped.
+  bool throttle(const std::stop_token& also = {}) {
+    auto delay = bucket_.reserve();
+    return delay <= Clock::Duration::zero() || wait("rate_limit", delay, also);
   }
 
   Result<HttpResponse> sendOnce(const HttpRequest& request) {
     try {
       auto prepared = prepare(request);
       if (!prepared) return prepared.status();
-      throttle(std::stop_token());
+      if (!throttle()) return stopped(request);
       http::http_response response = pooledClient(request.idleTimeout).request(*prepared).get();
       HttpResponse result;
       result.status = response.status_code();

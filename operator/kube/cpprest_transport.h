@@ -5,9 +5,17 @@
 // (re-read from a token file, see BearerToken), a client-side QPS/burst limit,
 // and retries with backoff for throttling and server errors that honour
 // Retry-After. Thread-safe.
+//
+// Waits (the rate limit's, a retry's) end at once when `stop` is requested:
+// the request then fails with kCancelled instead of holding a shutting-down
+// operator for up to maxRetryDelay per request. `onWait` sees every wait,
+// for the operator's throttling metrics.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <stop_token>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -22,6 +30,11 @@ struct TransportOptions {
   int maxRetries = 5;  // for 429, 5xx with Retry-After, and idempotent requests on 5xx / network errors
   std::chrono::milliseconds retryBaseDelay{200};
   std::chrono::seconds maxRetryDelay{30};
+  std::stop_token stop;  // ends waits; none by default
+  // Called before each wait with its cause — "rate_limit" (client side),
+  // "throttled" (a 429), "server_error" (5xx), "unavailable" (no answer) — and
+  // its length. Any thread; must not block.
+  std::function<void(std::string_view cause, Clock::Duration wait)> onWait;
 };
 
 Result<std::unique_ptr<Transport>> makeCpprestTransport(const ClientConfig& config, Clock& clock,

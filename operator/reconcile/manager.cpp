@@ -31,6 +31,9 @@ void Manager::runControllers(std::stop_token stop) {
   leading_ = true;
   SLUICE_LOG_INFO("manager: running {} controllers", controllers_.size());
   {
+    std::stop_callback stopped(stop, [this] {
+      if (options_.onStoppedLeading) options_.onStoppedLeading();
+    });
     std::vector<std::jthread> threads;
     for (auto& controller : controllers_) {
       threads.emplace_back([&controller, stop] { controller->run(stop); });

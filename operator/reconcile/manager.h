@@ -5,6 +5,7 @@
 // add()) before run(); run() from one thread; isLeader() from any.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,15 +14,20 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "reconcile/controller.h"
-#include "reconcile/leader_election.h"
 #include "kube/informer.h"
 #include "kube/resource_client.h"
+#include "reconcile/controller.h"
+#include "reconcile/leader_election.h"
 
 namespace sluice::reconcile {
 
 struct ManagerOptions {
   std::optional<LeaderElectionConfig> leaderElection;  // none: always lead
+  // Called once when the controllers are told to stop (shutdown or lost
+  // leadership), before they are joined: e.g. to end the apiserver client's
+  // throttle and retry waits, which would otherwise hold a controller (and
+  // the exit) for up to their maximum delay.
+  std::function<void()> onStoppedLeading;
 };
 
 class Manager {

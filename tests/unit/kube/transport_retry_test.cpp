@@ -9,6 +9,10 @@
 
 #include <deque>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 // cpprestsdk defines a macro U() that breaks fmt (spdlog); we never use it.
 #define _TURN_OFF_PLATFORM_STRING  // NOLINT(bugprone-reserved-identifier): the name cpprestsdk checks
@@ -224,6 +228,57 @@ TEST_F(TransportRetryTest, RetriesAlsoPassThroughTheRateLimit) {
   ASSERT_EQ(sleeps.size(), 2u);
   EXPECT_EQ(sleeps[0], 0s);
   EXPECT_NEAR(std::chrono::duration<double>(sleeps[1]).count(), 1.0, 1e-6);
+}
+
+TEST_F(TransportRetryTest, EveryWaitIsReportedWithItsCause) {
+  TransportOptions options;
+  options.qps = 1;
+  options.burst = 1;
+  std::vector<std::pair<std::string, Clock::Duration>> waits;
+  options.onWait = [&waits](std::string_view cause, Clock::Duration wait) { waits.emplace_back(cause, wait); };
+  auto t = transport(options);
+  ASSERT_TRUE(t);
+  server_.script({{429, "3"}, {503, ""}});
+  auto response = t->send(request("GET"));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  // 429 (Retry-After 3 s, in which the 1/s bucket refills, so the retry goes at once), 503 (the
+  // second backoff step), then the third request's wait for the bucket's next token.
+  ASSERT_EQ(waits.size(), 3u);
+  EXPECT_EQ(waits[0].first, "throttled");
+  EXPECT_EQ(waits[0].second, 3s);
+  EXPECT_EQ(waits[1].first, "server_error");
+  EXPECT_EQ(waits[2].first, "rate_limit");
+  EXPECT_GT(waits[2].second, 0s);
+}
+
+// A stopping operator's request does not sit out a Retry-After: the wait ends
+// at the stop and the request fails as cancelled, not retried.
+TEST(TransportStopTest, AStopEndsARetryWaitAndTheRequestFailsCancelled) {
+  ScriptedServer server;
+  server.script({{429, "30"}});
+  ClientConfig config;
+  config.server = server.url();
+  config.origin = "test";
+  std::stop_source stop;
+  TransportOptions options;
+  options.stop = stop.get_token();
+  auto t = makeCpprestTransport(config, realClock(), options);
+  ASSERT_TRUE(t) << t.status().toString();
+  std::jthread stopper([&] {
+    while (server.requests() == 0) std::this_thread::sleep_for(1ms);
+    stop.request_stop();
+  });
+  HttpRequest get;
+  get.method = "GET";
+  get.pathAndQuery = "/api/v1/namespaces/ns/configmaps";
+  auto started = std::chrono::steady_clock::now();
+  auto response = (*t)->send(get);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.status().code(), StatusCode::kCancelled) << response.status().toString();
+  EXPECT_EQ(server.requests(), 1) << "retried after the stop";
+  // Bounded far below the 30 s Retry-After the server asked for.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
 }
 
 }  // namespace

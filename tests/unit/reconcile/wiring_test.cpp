@@ -3,16 +3,17 @@
 // object's change reconciles its owner (and lowers its expectations), the
 // generation predicate filters status writes and resyncs, and a Manager runs
 // controllers only while it holds the Lease.
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "reconcile/controller.h"
-#include "reconcile/manager.h"
 #include "fakes/fake_clock.h"
 #include "fakes/fake_resource_client.h"
+#include "reconcile/controller.h"
+#include "reconcile/manager.h"
 
 namespace sluice::reconcile {
 namespace {
@@ -200,7 +201,9 @@ TEST_F(WiringTest, AStandbyManagerKeepsItsCachesWarmButRunsNoControllerUntilItLe
   fake_.put(kube::resources::kLeases, {{"metadata", {{"name", "lease"}, {"namespace", "ns"}}},
                                        {"spec", {{"holderIdentity", "other"}, {"leaseDurationSeconds", 15}}}});
   ASSERT_TRUE(fake_.create(kFunctions, "ns", function("f")));
-  Manager manager(fake_, clock_, ManagerOptions{LeaderElectionConfig{"ns", "lease", "me"}});
+  ManagerOptions options;
+  options.leaderElection = LeaderElectionConfig{"ns", "lease", "me"};
+  Manager manager(fake_, clock_, options);
   auto& functions = manager.informer(kFunctions, "ns");
   auto controller = std::make_unique<Controller>(ControllerOptions{"fn", 1}, reconciler_, clock_);
   controller->watchFor(functions, generationChanged);
@@ -228,6 +231,49 @@ TEST_F(WiringTest, AStandbyManagerKeepsItsCachesWarmButRunsNoControllerUntilItLe
   EXPECT_FALSE(manager.isLeader());
   EXPECT_EQ((*fake_.object(kube::resources::kLeases, "ns", "lease"))["spec"]["holderIdentity"], "")
       << "released on a graceful stop";
+}
+
+// A reconcile stuck in a wait that only the apiserver client's stop ends (its
+// throttle and retry waits): onStoppedLeading ends it, so stopping the Manager
+// does not wait out the delay.
+class ClientWaitReconciler : public Reconciler {
+ public:
+  explicit ClientWaitReconciler(std::stop_token clientStop) : clientStop_(std::move(clientStop)) {}
+  ReconcileResult reconcile(const std::string&) override {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, clientStop_, [] { return false; });
+    return ReconcileResult::done();
+  }
+  bool waitUntilEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return entered_; });
+  }
+
+ private:
+  std::stop_token clientStop_;
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool entered_ = false;
+};
+
+TEST_F(WiringTest, OnStoppedLeadingEndsClientWaitsBeforeTheControllersAreJoined) {
+  std::stop_source clientWaits;
+  ClientWaitReconciler reconciler(clientWaits.get_token());
+  ManagerOptions options;
+  options.onStoppedLeading = [&clientWaits] { clientWaits.request_stop(); };
+  ASSERT_TRUE(fake_.create(kFunctions, "ns", function("f")));
+  Manager manager(fake_, clock_, options);
+  auto controller = std::make_unique<Controller>(ControllerOptions{"fn", 1}, reconciler, clock_);
+  controller->watchFor(manager.informer(kFunctions, "ns"), generationChanged);
+  manager.add(std::move(controller));
+  std::jthread runner([&](std::stop_token stop) { EXPECT_EQ(manager.run(stop), 0); });
+  ASSERT_TRUE(reconciler.waitUntilEntered());
+  EXPECT_FALSE(clientWaits.stop_requested());
+  runner.request_stop();
+  runner.join();  // without the hook, this join would wait for ever
+  EXPECT_TRUE(clientWaits.stop_requested());
 }
 
 }  // namespace
