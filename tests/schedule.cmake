@@ -15,7 +15,8 @@
 #    compaction in between turns the resume into a 410 relist, and the test
 #    would pass without showing what it is for. Both also start an extra
 #    apiserver (several CPU-seconds each), which is better not done twice at
-#    once on two cores.
+#    once on two cores; apiserver_throttling_test takes the lock for that
+#    reason alone (its apiserver serves one request at a time, busy).
 #  - RESOURCE_LOCK node: testenv/node_test stops and restarts the real node
 #    (components/node.sh) to check that nothing is left behind; a test whose
 #    pods run on that node must take the same lock.
@@ -47,7 +48,8 @@ function(sluice_schedule_test test)
   elseif(test MATCHES "^e2e/")
     set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED sluice_e2e)
   endif()
-  if(test MATCHES "^integration/kube/Informer(Restart|Gone)Test\\.")
+  if(test MATCHES "^integration/kube/Informer(Restart|Gone)Test\\." OR
+     test STREQUAL "integration/function_controller/apiserver_throttling_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK etcd)
   endif()
   if(test STREQUAL "integration/testenv/node_test")
@@ -89,6 +91,8 @@ set(SLUICE_TEST_COSTS
   integration/local_platform/demo_run_test 38
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
   integration/function_controller/function_scaling_test 28
+  # Measured on a developer machine under load (2026-12-05): an extra apiserver kept busy by four readers.
+  integration/function_controller/apiserver_throttling_test 32
   integration/runtime_io/RuntimeBinaryKafkaSinkAuthTest.WrongOutputPasswordMakesTheReplicaUnreadyPausesInputAndLosesNothing 27
   integration/runtime_io/RuntimeBinaryRabbitMqTest.GracefulSigtermDrainsMidStreamCauseNoDuplicates 27
   integration/runtime_io/RuntimeBinaryRabbitMqTest.SigkillOfReplicasMidStreamLosesNothing 27
