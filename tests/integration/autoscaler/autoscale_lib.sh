@@ -37,17 +37,8 @@ fail_with_log() {
 # The Function the autoscale tests drive (0..6 replicas, 5 s cooldown, a 2 s
 # polling interval, no scale-down window), as YAML for a manifest of its own.
 scaled_function_yaml() {
+  echo_function_yaml "$1"
   cat <<YAML
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: $1}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  code:
-    inline: |
-      def main_handler(event, context):
-          return event
   scaling:
     minReplicas: 0
     maxReplicas: 6

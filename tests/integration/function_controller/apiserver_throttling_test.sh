@@ -76,19 +76,8 @@ operator_pid=$!
 
 functions=12
 for i in $(seq 1 "$functions"); do
-  cat <<YAML
----
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: fn-$i}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  code:
-    inline: |
-      def main_handler(event, context):
-          return event
-YAML
+  echo "---"
+  echo_function_yaml "fn-$i"
 done | k apply -f - >/dev/null
 for i in $(seq 1 "$functions"); do
   poll 180 k get configmap "fn-$i-sluice-config" -o name >/dev/null

@@ -63,18 +63,7 @@ max_pods_during() {
 apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 start_operator operator-1.log
-k apply -f - >/dev/null <<'YAML'
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: echo}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  code:
-    inline: |
-      def main_handler(event, context):
-          return event
-YAML
+echo_function_yaml echo | k apply -f - >/dev/null
 
 # The rendered configuration is stored in a ConfigMap the Function owns.
 poll 120 k get configmap echo-sluice-config -o name
