@@ -220,13 +220,17 @@ int loadFunction(const RuntimeFlags& f, sluice::runtime::RuntimeController& cont
     sluice::runtime::prepareHandlers();
     return 0;
   }
+  // Why it stops, also as the container's termination message: the operator
+  // shows it in the Function's conditions (a Python SyntaxError with its line).
   auto function = sluice::runtime::config::loadFunctionConfig(f.configPath);
   if (!function.isOk()) {
     std::cerr << "sluice-runtime: " << function.status().message() << "\n";
+    writeTerminationMessage(f.terminationLog, function.status().message());
     return 2;
   }
   if (auto status = controller.specialize(*function); !status.isOk()) {
     std::cerr << "sluice-runtime: " << status.toString() << "\n";
+    writeTerminationMessage(f.terminationLog, status.toString());
     return 1;
   }
   return 0;

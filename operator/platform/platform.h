@@ -37,6 +37,10 @@ struct ReplicaCounts {
   int failed = 0;    // failed for good and being replaced (counted in starting or ready too)
   int restarts = 0;  // replicas that died on their own and were replaced
   int warm = -1;     // warm replicas the Function could adopt; -1: it has no warm pool
+  // The first live replica's problem (ReplicaPod::problem) and which pod says
+  // it, for the Function's conditions; "" when none has one.
+  std::string problem{};
+  std::string problemMessage{};
   int live() const { return ready + starting; }
   friend bool operator==(const ReplicaCounts&, const ReplicaCounts&) = default;
 };

@@ -29,6 +29,12 @@ struct ReplicaPod {
   bool stale = false;
   int inFlight = 0;  // work in progress as reported by the replica; lower is idler
   std::chrono::system_clock::time_point created{};
+  // Why its container cannot serve and needs a person (CrashLoopBackOff,
+  // ImagePullBackOff, CreateContainerConfigError, OOMKilled, ...), "" when
+  // nothing is wrong; problemMessage: the kubelet's message and the last
+  // exit's termination message (the runtime writes why it stopped there).
+  std::string problem{};
+  std::string problemMessage{};
 };
 
 struct ReplicaPlanInput {

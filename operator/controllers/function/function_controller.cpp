@@ -91,7 +91,13 @@ json FunctionController::conditionsAfter(const json& function, const platform::A
   std::string readyMessage = std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
   std::string degradedReason = "AsExpected";
   std::string degradedMessage;
-  if (!outcome.failure.empty()) {
+  if (!outcome.counts.problem.empty()) {
+    // A replica that cannot start without a person (a crash loop, an image, a Secret): the reason
+    // is the kubelet's, so `kubectl wait --for=condition=Ready` and `kubectl get` show it as is.
+    readyReason = degradedReason = outcome.counts.problem;
+    readyMessage += "; " + outcome.counts.problemMessage;
+    degradedMessage = outcome.counts.problemMessage;
+  } else if (!outcome.failure.empty()) {
     degradedReason = "PodChangeFailed";
     degradedMessage = outcome.failure;
   } else if (outcome.counts.failed > 0) {
@@ -141,6 +147,7 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   status["readyReplicas"] = outcome.counts.ready;
   if (outcome.counts.warm >= 0) status["warmReplicas"] = outcome.counts.warm;
   status["conditions"] = conditionsAfter(function, outcome, desired);
+  recordProblem(function, outcome.counts);
   if (Status s = writeStatus(function, status); !s.isOk()) return reconcile::ReconcileResult::error(s);
   if (!outcome.failure.empty()) return reconcile::ReconcileResult::error(internalError(outcome.failure));
   if (outcome.settling) return reconcile::ReconcileResult::requeueAfter(kSettleRecheck);
@@ -174,6 +181,15 @@ Status FunctionController::writeStatus(const json& function, const json& status)
                                kube::PatchType::kMerge, json{{"status", status}}, options);
   if (!patched.isOk() && patched.status().code() == StatusCode::kNotFound) return Status::ok();  // deleted meanwhile
   return patched.status();
+}
+
+void FunctionController::recordProblem(const json& function, const platform::ReplicaCounts& counts) {
+  if (counts.problem.empty()) return;
+  // Once per onset: the Degraded condition said something else before this pass.
+  for (const json& c : function.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == "Degraded" && c.value("reason", "") == counts.problem) return;
+  }
+  events_.record(function, "Warning", counts.problem, counts.problemMessage);
 }
 
 void FunctionController::recordSteps(const json& function, const platform::ApplyOutcome& outcome, int desired) {

@@ -67,6 +67,8 @@ class FunctionController final : public reconcile::Reconciler {
   reconcile::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
                                     const Status& why);
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
+  // A Warning Event when a replica problem (ReplicaCounts::problem) first shows.
+  void recordProblem(const nlohmann::json& function, const platform::ReplicaCounts& counts);
   void recordSteps(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired);
 
   kube::ResourceClient& client_;

@@ -19,6 +19,45 @@ namespace {
 
 constexpr const char* kInFlightAnnotation = "sluice.io/in-flight";  // written by whoever scrapes the replicas
 
+// Waiting reasons the kubelet keeps retrying but that need a person (an image,
+// a Secret, the code): ContainerCreating and PodInitializing pass by themselves.
+bool needsAPerson(const std::string& waiting) {
+  static const char* kReasons[] = {"CrashLoopBackOff",  "ImagePullBackOff",     "ErrImagePull",
+                                   "InvalidImageName",  "CreateContainerError", "CreateContainerConfigError",
+                                   "RunContainerError", "ErrImageNeverPull"};
+  for (const char* reason : kReasons) {
+    if (waiting == reason) return true;
+  }
+  return false;
+}
+
+// What the last exit of a container says: its reason, exit code and
+// termination message ("Error, exit code 1: SyntaxError: ... (index.py, line 3)").
+std::string lastExit(const json& terminated) {
+  std::string text = terminated.value("reason", std::string("exited"));
+  if (terminated.contains("exitCode")) text += ", exit code " + std::to_string(terminated.value("exitCode", 0));
+  std::string message = terminated.value("message", std::string());
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  if (!message.empty()) text += ": " + message;
+  return text;
+}
+
+// A pod's first container problem (ReplicaPod::problem), from its container statuses.
+void readProblem(const json& pod, ReplicaPod& r) {
+  for (const json& c : pod.value("/status/containerStatuses"_json_pointer, json::array())) {
+    const std::string waiting = c.value("/state/waiting/reason"_json_pointer, std::string());
+    if (!needsAPerson(waiting)) continue;
+    const json terminated = c.value("/lastState/terminated"_json_pointer, json::object());
+    const bool oomKilled = terminated.is_object() && terminated.value("reason", "") == "OOMKilled";
+    r.problem = oomKilled ? "OOMKilled" : waiting;
+    r.problemMessage = c.value("/state/waiting/message"_json_pointer, std::string());
+    if (terminated.is_object() && !terminated.empty()) {
+      r.problemMessage += (r.problemMessage.empty() ? "last exit: " : "; last exit: ") + lastExit(terminated);
+    }
+    return;
+  }
+}
+
 ReplicaPod toReplicaPod(const json& pod) {
   ReplicaPod r;
   const json& meta = pod["metadata"];
@@ -32,6 +71,7 @@ ReplicaPod toReplicaPod(const json& pod) {
   std::string inFlight = meta.value("/annotations"_json_pointer / kInFlightAnnotation, std::string());
   if (!inFlight.empty()) r.inFlight = std::atoi(inFlight.c_str());
   r.created = parseRfc3339(meta.value("creationTimestamp", ""));
+  readProblem(pod, r);
   return r;
 }
 
@@ -50,6 +90,7 @@ bool controlledBy(const json& object, const std::string& uid) {
 
 ReplicaCounts countPods(const std::vector<ReplicaPod>& pods) {
   ReplicaCounts counts;
+  const ReplicaPod* troubled = nullptr;  // the first pod by name with a problem: the same one every pass
   for (const ReplicaPod& p : pods) {
     if (p.terminating) {
       ++counts.draining;
@@ -57,6 +98,11 @@ ReplicaCounts countPods(const std::vector<ReplicaPod>& pods) {
     }
     ++(p.ready ? counts.ready : counts.starting);
     if (p.failed) ++counts.failed;
+    if (!p.problem.empty() && (troubled == nullptr || p.name < troubled->name)) troubled = &p;
+  }
+  if (troubled != nullptr) {
+    counts.problem = troubled->problem;
+    counts.problemMessage = "pod " + troubled->name + ": " + troubled->problemMessage;
   }
   return counts;
 }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "api/function.h"
@@ -290,6 +291,87 @@ TEST_F(FunctionControllerTest, AnInvalidSpecIsReportedAndNotRetried) {
     }
   }
   EXPECT_TRUE(found) << status.dump();
+}
+
+// A replica the kubelet cannot keep running (here a crash loop whose last exit left the runtime's
+// termination message) reaches the Function: Ready=False with the kubelet's reason and the message,
+// Degraded with the same, and one Warning Event however often it is reconciled.
+TEST_F(FunctionControllerTest, ACrashLoopingReplicaIsTheFunctionsReadyReasonWithItsTerminationMessage) {
+  addFunction(inlineCode(), {{"desiredReplicas", 1}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  json pod = *pods.get("ns/echo-0");
+  pod["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}}});
+  pod["status"]["containerStatuses"] = json::array(
+      {{{"name", "runtime"},
+        {"ready", false},
+        {"restartCount", 3},
+        {"state",
+         {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 40s restarting failed container"}}}}},
+        {"lastState",
+         {{"terminated",
+           {{"reason", "Error"},
+            {"exitCode", 1},
+            {"message",
+             "INTERNAL: loading index.main_handler: SyntaxError: invalid syntax (index.py, line 2)\n"}}}}}}});
+  pods.upsert(std::make_shared<const json>(pod));
+  const std::string expected =
+      "pod echo-0: back-off 40s restarting failed container; last exit: Error, exit code 1: INTERNAL: loading "
+      "index.main_handler: SyntaxError: invalid syntax (index.py, line 2)";
+  for (int pass = 0; pass < 2; ++pass) {
+    controller.reconcile("ns/echo");
+    functions.upsert(std::make_shared<const json>(*client.object(spec::kFunctions, "ns", "echo")));
+  }
+  json status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  std::map<std::string, json> conditions;
+  for (const json& c : status["conditions"]) conditions[c["type"]] = c;
+  EXPECT_EQ(conditions["Ready"]["status"], "False");
+  EXPECT_EQ(conditions["Ready"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(conditions["Ready"]["message"], "0/1 replicas ready; " + expected);
+  EXPECT_EQ(conditions["Degraded"]["status"], "True");
+  EXPECT_EQ(conditions["Degraded"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(conditions["Degraded"]["message"], expected);
+  int warnings = 0;
+  for (const json& e : client.objects(res::kEvents, "ns")) {
+    if (e.value("reason", "") != "CrashLoopBackOff") continue;
+    ++warnings;
+    EXPECT_EQ(e["type"], "Warning");
+    EXPECT_EQ(e["message"], expected);
+    EXPECT_EQ(e.value("count", 1), 1) << "recorded again on the second pass";
+  }
+  EXPECT_EQ(warnings, 1);
+}
+
+// An OOM kill behind the crash loop is named as such; a pod waiting on a missing Secret key too.
+TEST_F(FunctionControllerTest, OomKillsAndMissingSecretsAreNamed) {
+  addFunction(inlineCode(), {{"desiredReplicas", 2}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  json oom = *pods.get("ns/echo-1");
+  oom["status"]["containerStatuses"] =
+      json::array({{{"name", "runtime"},
+                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
+                    {"lastState", {{"terminated", {{"reason", "OOMKilled"}, {"exitCode", 137}}}}}}});
+  pods.upsert(std::make_shared<const json>(oom));
+  controller.reconcile("ns/echo");
+  json status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  std::map<std::string, json> conditions;
+  for (const json& c : status["conditions"]) conditions[c["type"]] = c;
+  EXPECT_EQ(conditions["Degraded"]["reason"], "OOMKilled");
+  EXPECT_EQ(conditions["Degraded"]["message"], "pod echo-1: last exit: OOMKilled, exit code 137");
+
+  json secretless = *pods.get("ns/echo-0");
+  secretless["status"]["containerStatuses"] = json::array(
+      {{{"name", "runtime"},
+        {"state",
+         {{"waiting",
+           {{"reason", "CreateContainerConfigError"}, {"message", "couldn't find key password in Secret ns/db"}}}}}}});
+  pods.upsert(std::make_shared<const json>(secretless));
+  controller.reconcile("ns/echo");
+  status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  for (const json& c : status["conditions"]) conditions[c["type"]] = c;
+  EXPECT_EQ(conditions["Degraded"]["reason"], "CreateContainerConfigError") << "the first pod by name is named";
+  EXPECT_EQ(conditions["Degraded"]["message"], "pod echo-0: couldn't find key password in Secret ns/db");
 }
 
 TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) {
