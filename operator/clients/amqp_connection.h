@@ -39,6 +39,11 @@ class AmqpConnection {
   // settings). Used where Sluice owns the queue: the gateway's asynchronous
   // invocations, declared by whichever side, gateway or replica, comes first.
   Status declareDurableQueue(const std::string& queue);
+  // Declares `queue` durable unless it exists (then it keeps its own
+  // arguments). Idempotent.
+  Status ensureDurableQueue(const std::string& queue);
+  // queue.bind; idempotent. A missing exchange or queue fails with kNotFound.
+  Status bindQueue(const std::string& queue, const std::string& exchange, const std::string& routingKey);
 
   // Turns the last RPC reply into a Status ("<what>: <reason>"); OK when normal.
   Status checkReply(const std::string& what);

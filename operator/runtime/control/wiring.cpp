@@ -118,6 +118,14 @@ Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, cons
          percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
 }
 
+namespace {
+
+BackoffPolicy backoffPolicy(const config::BackoffConfig& backoff) {
+  return BackoffPolicy{backoff.initialDelay, backoff.maxDelay, backoff.multiplier, backoff.jitter};
+}
+
+}  // namespace
+
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   DeliveryOptions options;
   options.functionName = function.name;
@@ -128,10 +136,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   options.workers = std::max(4, function.concurrency);
   options.handlerConcurrency = function.concurrency;
   options.maxAttempts = function.retry.maxAttempts;
-  options.backoff.initial = function.retry.backoff.initialDelay;
-  options.backoff.maxDelay = function.retry.backoff.maxDelay;
-  options.backoff.multiplier = function.retry.backoff.multiplier;
-  options.backoff.jitter = function.retry.backoff.jitter;
+  options.backoff = backoffPolicy(function.retry.backoff);
   options.handlerTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout);
   options.handlerHealthy = handlersHealthy;
   int maxInFlight = 0;
@@ -143,6 +148,11 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
     if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
+    }
+    if (trigger.retry) {
+      // The Trigger's spec.delivery.retry, rendered whole (over the Function's spec.retry).
+      options.maxAttemptsByTrigger[trigger.name] = trigger.retry->maxAttempts;
+      options.backoffByTrigger[trigger.name] = backoffPolicy(trigger.retry->backoff);
     }
     if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source)) {
       if (http->async) maxInFlight += http->async->prefetch;
@@ -195,6 +205,8 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
   options.initialOffset = kafka.initialOffset;
   // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
   if (kafka.batchSize > 1) options.maxBatch = kafka.batchSize;
+  options.ordered = kafka.ordered;
+  options.unorderedBatch = static_cast<size_t>(kafka.batchSize);
   const auto budgets = triggerByteBudgets(function);
   if (auto budget = budgets.find(trigger.name); budget != budgets.end()) {
     options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
@@ -206,18 +218,19 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
 
 // A RabbitMQ queue: a rabbitmq Trigger's, or the asynchronous invocations of an http Trigger.
 Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerName,
-                                                    const config::AmqpConnectionConfig& connection,
-                                                    const std::string& queue, int prefetch, bool httpInvocations,
+                                                    const config::RabbitMqSourceConfig& rabbit, bool httpInvocations,
                                                     Clock& clock, const std::string& where) {
-  auto url = amqpUrl(connection, where);
+  auto url = amqpUrl(rabbit.connection, where);
   if (!url.isOk()) return url.status();
   RabbitMqSourceOptions options;
   options.triggerName = triggerName;
   options.url = *url;
-  options.queue = queue;
-  options.prefetch = prefetch;
+  options.queue = rabbit.queue;
+  options.exchange = rabbit.exchange;
+  options.routingKeys = rabbit.routingKeys;
+  options.prefetch = rabbit.prefetch;
   options.httpInvocations = httpInvocations;
-  options.heartbeatSeconds = connection.heartbeatSeconds;
+  options.heartbeatSeconds = rabbit.connection.heartbeatSeconds;
   return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
 }
 
@@ -293,8 +306,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     return buildKafkaSource(trigger, *kafka, function, metrics, clock, where + ".kafka", false);
   }
   if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
-    return buildRabbitMqSource(trigger.name, rabbit->connection, rabbit->queue, rabbit->prefetch, false, clock,
-                               where + ".rabbitmq");
+    return buildRabbitMqSource(trigger.name, *rabbit, false, clock, where + ".rabbitmq");
   }
   if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source)) {
     switch (store->kind) {
@@ -308,8 +320,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
   }
   if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
     // Synchronous calls still come through /invoke; the queue holds the asynchronous ones.
-    return buildRabbitMqSource(trigger.name, http->async->connection, http->async->queue, http->async->prefetch, true,
-                               clock, where + ".http.async.rabbitmq");
+    return buildRabbitMqSource(trigger.name, *http->async, true, clock, where + ".http.async.rabbitmq");
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {
@@ -366,6 +377,11 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
 }
 
 Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig& trigger) {
+  if (trigger.deadLetter) {
+    auto sink = buildSink(*trigger.deadLetter);
+    if (!sink.isOk()) return sink.status().withContext("trigger \"" + trigger.name + "\".deadLetter");
+    return sink;
+  }
   const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source);
   if (rabbit == nullptr || rabbit->deadLetterQueue.empty()) return std::unique_ptr<Sink>();
   std::string where = "trigger \"" + trigger.name + "\"";

@@ -26,6 +26,24 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
 
 }  // namespace
 
+Status RabbitMqConsumer::declareBindings() {
+  if (Status status = connection_.ensureDurableQueue(options_.queue); !status.isOk()) {
+    return status.withContext("spec.rabbitmq.queue");
+  }
+  // No routing key: one binding with the empty key (what fanout and headers exchanges take).
+  std::vector<std::string> keys = options_.routingKeys;
+  if (keys.empty()) keys.emplace_back();
+  for (const std::string& key : keys) {
+    Status bound = connection_.bindQueue(options_.queue, options_.exchange, key);
+    if (bound.code() == StatusCode::kNotFound) {
+      return Status(StatusCode::kNotFound, "spec.rabbitmq.exchange: exchange \"" + options_.exchange +
+                                               "\" does not exist (" + bound.message() + ")");
+    }
+    if (!bound.isOk()) return bound.withContext("spec.rabbitmq.routingKeys");
+  }
+  return Status::ok();
+}
+
 Status RabbitMqConsumer::open() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
   if (Status status = connection_.open(options_.url, options_.heartbeatSeconds); !status.isOk()) {
@@ -35,6 +53,12 @@ Status RabbitMqConsumer::open() {
   if (options_.declareQueue) {
     if (Status status = connection_.declareDurableQueue(options_.queue); !status.isOk()) {
       connection_.close();
+      return status.withContext(where);
+    }
+  }
+  if (!options_.exchange.empty()) {
+    if (Status status = declareBindings(); !status.isOk()) {
+      connection_.close(/*graceful=*/false);
       return status.withContext(where);
     }
   }

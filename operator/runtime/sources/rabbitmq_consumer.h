@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "clients/amqp_connection.h"
 #include "runtime/sources/amqp_consumer.h"
@@ -16,6 +17,10 @@ struct RabbitMqConsumerOptions {
   int prefetch = 10;
   int heartbeatSeconds = 30;
   bool declareQueue = false;  // declare the queue durable first (Sluice's own: the gateway's async invocations)
+  // Non-empty: the queue is declared durable when missing and bound to this
+  // exchange with each routing key ("" when none) before consuming.
+  std::string exchange;
+  std::vector<std::string> routingKeys;
 };
 
 class RabbitMqConsumer final : public AmqpConsumer {
@@ -34,6 +39,8 @@ class RabbitMqConsumer final : public AmqpConsumer {
  private:
   // A frame that is not a delivery: broker cancels and closes end the connection.
   ConsumeResult handleUnexpectedFrame();
+  // The queue and its bindings to options_.exchange; errors name the Trigger field at fault.
+  Status declareBindings();
 
   RabbitMqConsumerOptions options_;
   clients::AmqpConnection connection_;

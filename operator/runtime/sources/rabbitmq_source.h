@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "runtime/sources/amqp_consumer.h"
@@ -29,6 +30,10 @@ struct RabbitMqSourceOptions {
   std::string triggerName;
   std::string url;  // amqp://user:password@host:port/vhost
   std::string queue;
+  // Non-empty: declare the queue (durable, when missing) and bind it to this
+  // exchange with each routing key before consuming, on every (re)connect.
+  std::string exchange;
+  std::vector<std::string> routingKeys;
   int prefetch = 10;
   std::chrono::milliseconds reconnectDelay{1000};
   // The queue holds the gateway's asynchronous HTTP invocations: each message
