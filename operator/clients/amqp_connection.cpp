@@ -75,6 +75,24 @@ Status AmqpConnection::bindQueue(const std::string& queue, const std::string& ex
                     "\"");
 }
 
+Status AmqpConnection::unbindQueue(const std::string& queue, const std::string& exchange,
+                                   const std::string& routingKey) {
+  amqp_queue_unbind(state_, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                    amqp_cstring_bytes(routingKey.c_str()), amqp_empty_table);
+  return checkReply("queue.unbind \"" + queue + "\" from exchange \"" + exchange + "\" with routing key \"" +
+                    routingKey + "\"");
+}
+
+std::string amqpVirtualHost(const std::string& url) {
+  std::vector<char> buffer(url.begin(), url.end());
+  buffer.push_back('\0');
+  amqp_connection_info info;
+  amqp_default_connection_info(&info);
+  // rabbitmq-c decodes the path ("%2f" is "/") and defaults it to "/".
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK || info.vhost == nullptr) return "/";
+  return info.vhost;
+}
+
 Status AmqpConnection::open(const std::string& url, int heartbeatSeconds) {
   close();
   std::vector<char> buffer(url.begin(), url.end());

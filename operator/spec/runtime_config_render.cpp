@@ -182,7 +182,11 @@ Result<json> renderSource(const json& spec, const std::string& ns, const std::st
     json rabbit = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
                    {"queue", r.at("queue")},
                    {"prefetch", r.value("prefetch", 10)}};
-    if (r.contains("exchange")) rabbit["exchange"] = r["exchange"];
+    if (r.contains("exchange")) {
+      rabbit["exchange"] = r["exchange"];
+      // Optional: with it the replica also removes bindings whose key left routingKeys.
+      rabbit["managementUrlEnv"] = secrets.env(ref, ref.value("managementKey", "managementUrl"), /*optional=*/true);
+    }
     if (r.contains("routingKeys")) rabbit["routingKeys"] = r["routingKeys"];
     return json{{"rabbitmq", rabbit}};
   }

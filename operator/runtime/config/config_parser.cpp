@@ -323,6 +323,8 @@ RabbitMqSourceConfig parseRabbitMqSource(Fields& f) {
   f.string("exchange", out.exchange);
   f.stringList("routingKeys", out.routingKeys, false);
   if (!out.routingKeys.empty() && out.exchange.empty()) fail(f.at("routingKeys"), "needs exchange");
+  f.envName("managementUrlEnv", out.managementUrlEnv);
+  if (!out.managementUrlEnv.empty() && out.exchange.empty()) fail(f.at("managementUrlEnv"), "needs exchange");
   f.integer("prefetch", out.prefetch, 1, 65'535);
   if (f.has("maxAttempts")) {
     int attempts = 0;

@@ -81,9 +81,13 @@ struct RabbitMqSourceConfig {
   // Non-empty: before consuming, the queue is declared durable when missing
   // (an existing one keeps its own arguments) and bound to this exchange with
   // each of routingKeys (one binding with key "" when none are given).
-  // Bindings are only ever added.
+  // Without managementUrlEnv, bindings are only ever added.
   std::string exchange;
   std::vector<std::string> routingKeys;
+  // Env var holding the management API URL (http://user:password@host:15672);
+  // when set and present, bindings to `exchange` with keys no longer in
+  // routingKeys are removed.
+  std::string managementUrlEnv;
   int prefetch = 10;
   std::optional<int> maxAttempts;  // unset: the function's retry.maxAttempts
   std::string deadLetterQueue;     // empty: nack without requeue (the queue's own DLX, if any, applies)

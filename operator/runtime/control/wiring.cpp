@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "clients/amqp_connection.h"
 #include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "common/memory_limit.h"
@@ -216,6 +217,34 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
   return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
 }
 
+// The routing keys `queue` is bound to `exchange` with, read from the
+// management API at `managementUrl` (its user:password@ as basic auth).
+std::function<Result<std::vector<std::string>>()> managementBoundKeys(const std::string& managementUrl,
+                                                                      const std::string& amqpUrl,
+                                                                      const std::string& queue,
+                                                                      const std::string& exchange) {
+  std::string base = managementUrl;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  const std::string url = base + "/api/queues/" + percentEncode(clients::amqpVirtualHost(amqpUrl)) + "/" +
+                          percentEncode(queue) + "/bindings";
+  auto client = http::makeCppRestHttpClient();
+  return [client, url, exchange]() -> Result<std::vector<std::string>> {
+    const std::string what = "listing the bindings at " + http::withoutUserInfo(url);
+    auto response = http::get(*client, url, std::chrono::seconds(10));
+    if (!response.isOk()) return response.status().withContext(what);
+    if (response->status != 200) return http::statusError(*response, what);
+    std::vector<std::string> keys;
+    try {
+      for (const nlohmann::json& binding : nlohmann::json::parse(response->body)) {
+        if (binding.value("source", "") == exchange) keys.push_back(binding.value("routing_key", ""));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return internalError(what + ": bad management API answer: " + e.what());
+    }
+    return keys;
+  };
+}
+
 // A RabbitMQ queue: a rabbitmq Trigger's, or the asynchronous invocations of an http Trigger.
 Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerName,
                                                     const config::RabbitMqSourceConfig& rabbit, bool httpInvocations,
@@ -228,6 +257,11 @@ Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerNa
   options.queue = rabbit.queue;
   options.exchange = rabbit.exchange;
   options.routingKeys = rabbit.routingKeys;
+  // The management URL's Secret key is optional: without it bindings are only added.
+  if (const char* management =
+          rabbit.managementUrlEnv.empty() ? nullptr : std::getenv(rabbit.managementUrlEnv.c_str())) {
+    options.boundKeys = managementBoundKeys(management, *url, rabbit.queue, rabbit.exchange);
+  }
   options.prefetch = rabbit.prefetch;
   options.httpInvocations = httpInvocations;
   options.heartbeatSeconds = rabbit.connection.heartbeatSeconds;

@@ -2,6 +2,8 @@
 
 #include <amqp_framing.h>
 
+#include <algorithm>
+
 #include "common/logging.h"
 #include "runtime/sources/amqp_headers.h"
 
@@ -40,6 +42,27 @@ Status RabbitMqConsumer::declareBindings() {
                                                "\" does not exist (" + bound.message() + ")");
     }
     if (!bound.isOk()) return bound.withContext("spec.rabbitmq.routingKeys");
+  }
+  return options_.boundKeys ? removeStaleBindings(keys) : Status::ok();
+}
+
+Status RabbitMqConsumer::removeStaleBindings(const std::vector<std::string>& wanted) {
+  auto bound = options_.boundKeys();
+  if (!bound.isOk()) {
+    // Consuming with an extra binding beats not consuming: the next connect tries again.
+    SLUICE_LOG_WARN("rabbitmq trigger {}: stale bindings of queue {} kept: {}", options_.triggerName, options_.queue,
+                    bound.status().toString());
+    return Status::ok();
+  }
+  for (const std::string& key : *bound) {
+    if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) continue;
+    if (Status removed = connection_.unbindQueue(options_.queue, options_.exchange, key); !removed.isOk()) {
+      return removed.withContext("spec.rabbitmq.routingKeys");
+    }
+    SLUICE_LOG_INFO(
+        "rabbitmq trigger {}: removed the binding of queue {} to exchange {} with key \"{}\" "
+        "(no longer in routingKeys)",
+        options_.triggerName, options_.queue, options_.exchange, key);
   }
   return Status::ok();
 }

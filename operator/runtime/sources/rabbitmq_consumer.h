@@ -2,6 +2,7 @@
 // client (clients/amqp_connection.h). Owned and used by one thread.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct RabbitMqConsumerOptions {
   // exchange with each routing key ("" when none) before consuming.
   std::string exchange;
   std::vector<std::string> routingKeys;
+  // The routing keys the queue is bound to `exchange` with now (the
+  // management API's view); when set, bindings to `exchange` whose key is not
+  // in routingKeys are removed after binding. Unset: bindings are only added.
+  std::function<Result<std::vector<std::string>>()> boundKeys;
 };
 
 class RabbitMqConsumer final : public AmqpConsumer {
@@ -41,6 +46,8 @@ class RabbitMqConsumer final : public AmqpConsumer {
   ConsumeResult handleUnexpectedFrame();
   // The queue and its bindings to options_.exchange; errors name the Trigger field at fault.
   Status declareBindings();
+  // Removes bindings to options_.exchange with keys no longer in routingKeys (needs boundKeys).
+  Status removeStaleBindings(const std::vector<std::string>& wanted);
 
   RabbitMqConsumerOptions options_;
   clients::AmqpConnection connection_;

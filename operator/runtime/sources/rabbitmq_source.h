@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,9 @@ struct RabbitMqSourceOptions {
   // exchange with each routing key before consuming, on every (re)connect.
   std::string exchange;
   std::vector<std::string> routingKeys;
+  // Lists the keys the queue is bound to `exchange` with, so bindings whose
+  // key left routingKeys are removed (RabbitMqConsumerOptions::boundKeys).
+  std::function<Result<std::vector<std::string>>()> boundKeys;
   int prefetch = 10;
   std::chrono::milliseconds reconnectDelay{1000};
   // The queue holds the gateway's asynchronous HTTP invocations: each message

@@ -4,7 +4,8 @@
 // missing queue and binds it before consuming, so a message published to the
 // exchange with a matching key reaches the function and one with another key
 // is not routed at all; adding a routing key makes that key's messages
-// arrive; a missing exchange stops the replica with an error naming the field.
+// arrive, and removing one (given the management API) stops them; a missing exchange stops the replica with an error
+// naming the field.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -52,9 +53,11 @@ struct Bindings {
   }
 
   // A builtin function that tags each JSON message and writes it to `out`.
-  std::string config(const std::string& bindTo, const std::vector<std::string>& routingKeys) const {
+  // `prune`: with the management API URL, so bindings whose key left routingKeys are removed.
+  std::string config(const std::string& bindTo, const std::vector<std::string>& routingKeys, bool prune = false) const {
     json trigger = {{"urlEnv", "RABBITMQ_AMQP_URL"}, {"queue", queue}, {"exchange", bindTo}};
     trigger["routingKeys"] = routingKeys;
+    if (prune) trigger["managementUrlEnv"] = "RABBITMQ_HTTP_URL";
     json config = {
         {"name", "orders"},
         {"runtime", "builtin"},
@@ -62,7 +65,8 @@ struct Bindings {
         {"outputs",
          json::array({{{"name", "out"}, {"rabbitmq", {{"urlEnv", "RABBITMQ_AMQP_URL"}, {"routingKey", out}}}}})},
         {"triggers", json::array({{{"name", "orders"}, {"rabbitmq", trigger}}})}};
-    std::string path = dir + "/function-" + std::to_string(routingKeys.size()) + "-" + bindTo + ".json";
+    std::string path =
+        dir + "/function-" + std::to_string(routingKeys.size()) + "-" + std::to_string(prune) + "-" + bindTo + ".json";
     writeFile(path, config.dump(2));
     return path;
   }
@@ -76,7 +80,7 @@ std::vector<std::string> ids(const std::vector<AmqpMessage>& messages) {
   return out;
 }
 
-TEST(RuntimeBinaryRabbitMqBindingsTest, OnlyMatchingRoutingKeysArriveAndAddingAKeyChangesThat) {
+TEST(RuntimeBinaryRabbitMqBindingsTest, OnlyMatchingRoutingKeysArriveAndChangingTheKeysChangesThat) {
   Bindings b;
   {
     RuntimeProcess runtime;
@@ -105,6 +109,18 @@ TEST(RuntimeBinaryRabbitMqBindingsTest, OnlyMatchingRoutingKeysArriveAndAddingAK
     auto got = ids(arrived);
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, (std::vector<std::string>{"c2", "d2"}));
+    runtime.signal(SIGTERM);
+    EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+  }
+  {
+    // orders.created left routingKeys: with the management API the replica removes its binding.
+    RuntimeProcess runtime;
+    runtime.start(freeLoopbackPort(), {"--config", b.config(b.exchange, {"orders.deleted"}, /*prune=*/true)},
+                  b.dir + "/run3.log");
+    ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+    EXPECT_EQ(publishTo(b.url, b.exchange, "orders.created", order("c3")), 1u) << "its binding was removed";
+    EXPECT_EQ(publishTo(b.url, b.exchange, "orders.deleted", order("d3")), 0u);
+    EXPECT_EQ(ids(consumeQueue(b.url, b.out, 1, 2s, 60s)), std::vector<std::string>{"d3"});
     runtime.signal(SIGTERM);
     EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
   }

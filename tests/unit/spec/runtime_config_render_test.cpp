@@ -300,9 +300,17 @@ TEST(RuntimeConfigRenderTest, RabbitMqExchangeAndRoutingKeysReachTheRuntime) {
   const auto& bound = std::get<rc::RabbitMqSourceConfig>(parsed->triggers[0].source);
   EXPECT_EQ(bound.exchange, "shop");
   EXPECT_EQ(bound.routingKeys, (std::vector<std::string>{"orders.created", "orders.*"}));
+  // The management URL lets the replica remove bindings whose key left routingKeys; the key is optional.
+  EXPECT_EQ(bound.managementUrlEnv, "SLUICE_SECRET_TRIGGER_BOUND_MANAGEMENTURL");
+  bool optional = false;
+  for (const auto& env : rendered->secretEnvs) {
+    if (env.envName == bound.managementUrlEnv) optional = env.secretName == "amqp" && env.optional;
+  }
+  EXPECT_TRUE(optional);
   const auto& plain = std::get<rc::RabbitMqSourceConfig>(parsed->triggers[1].source);
   EXPECT_EQ(plain.exchange, "") << "no exchange: the queue is consumed as it is, never declared";
   EXPECT_TRUE(plain.routingKeys.empty());
+  EXPECT_EQ(plain.managementUrlEnv, "");
 }
 
 TEST(RuntimeConfigRenderTest, DeliveryOrderingReachesAKafkaTrigger) {

@@ -266,6 +266,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"RabbitRoutingKeysWithoutExchange",
                 python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","routingKeys":["a"]}}])"),
                 "triggers[0].rabbitmq.routingKeys: needs exchange"},
+        BadCase{"RabbitManagementWithoutExchange",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","managementUrlEnv":"M"}}])"),
+                "triggers[0].rabbitmq.managementUrlEnv: needs exchange"},
         BadCase{"RabbitEmptyRoutingKey",
                 python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","exchange":"x",)"
                        R"("routingKeys":["a",""]}}])"),
