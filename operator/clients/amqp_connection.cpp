@@ -52,6 +52,47 @@ Status AmqpConnection::declareDurableQueue(const std::string& queue) {
   return checkReply("queue.declare \"" + queue + "\"");
 }
 
+Status AmqpConnection::ensureDurableQueue(const std::string& queue) {
+  // Passive first: an existing queue is left with the arguments it was made
+  // with (a redeclaration with others would fail with PRECONDITION_FAILED).
+  amqp_queue_declare(state_, kChannel, amqp_cstring_bytes(queue.c_str()), /*passive=*/1, 0, 0, 0, amqp_empty_table);
+  Status exists = checkReply("queue.declare \"" + queue + "\" (passive)");
+  if (exists.code() != StatusCode::kNotFound) return exists;
+  // The broker closed the channel over the missing queue: acknowledge that and open it again.
+  amqp_channel_close_ok_t closeOk{};
+  if (int rc = amqp_send_method(state_, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &closeOk); rc != AMQP_STATUS_OK) {
+    return unavailable(std::string("channel.close-ok: ") + amqp_error_string2(rc));
+  }
+  amqp_channel_open(state_, kChannel);
+  if (Status reopened = checkReply("channel.open"); !reopened.isOk()) return reopened;
+  return declareDurableQueue(queue);
+}
+
+Status AmqpConnection::bindQueue(const std::string& queue, const std::string& exchange, const std::string& routingKey) {
+  amqp_queue_bind(state_, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                  amqp_cstring_bytes(routingKey.c_str()), amqp_empty_table);
+  return checkReply("queue.bind \"" + queue + "\" to exchange \"" + exchange + "\" with routing key \"" + routingKey +
+                    "\"");
+}
+
+Status AmqpConnection::unbindQueue(const std::string& queue, const std::string& exchange,
+                                   const std::string& routingKey) {
+  amqp_queue_unbind(state_, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                    amqp_cstring_bytes(routingKey.c_str()), amqp_empty_table);
+  return checkReply("queue.unbind \"" + queue + "\" from exchange \"" + exchange + "\" with routing key \"" +
+                    routingKey + "\"");
+}
+
+std::string amqpVirtualHost(const std::string& url) {
+  std::vector<char> buffer(url.begin(), url.end());
+  buffer.push_back('\0');
+  amqp_connection_info info;
+  amqp_default_connection_info(&info);
+  // rabbitmq-c decodes the path ("%2f" is "/") and defaults it to "/".
+  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK || info.vhost == nullptr) return "/";
+  return info.vhost;
+}
+
 Status AmqpConnection::open(const std::string& url, int heartbeatSeconds) {
   close();
   std::vector<char> buffer(url.begin(), url.end());

@@ -39,6 +39,13 @@ class AmqpConnection {
   // settings). Used where Sluice owns the queue: the gateway's asynchronous
   // invocations, declared by whichever side, gateway or replica, comes first.
   Status declareDurableQueue(const std::string& queue);
+  // Declares `queue` durable unless it exists (then it keeps its own
+  // arguments). Idempotent.
+  Status ensureDurableQueue(const std::string& queue);
+  // queue.bind; idempotent. A missing exchange or queue fails with kNotFound.
+  Status bindQueue(const std::string& queue, const std::string& exchange, const std::string& routingKey);
+  // queue.unbind of a binding made with no arguments; idempotent.
+  Status unbindQueue(const std::string& queue, const std::string& exchange, const std::string& routingKey);
 
   // Turns the last RPC reply into a Status ("<what>: <reason>"); OK when normal.
   Status checkReply(const std::string& what);
@@ -46,6 +53,9 @@ class AmqpConnection {
  private:
   amqp_connection_state_t state_ = nullptr;
 };
+
+// The virtual host of an amqp URL, decoded ("amqp://h/%2f" and "amqp://h" are "/").
+std::string amqpVirtualHost(const std::string& url);
 
 // "host:port/vhost" of an amqp URL, without user and password (for logs and errors).
 std::string redactAmqpUrl(const std::string& url);

@@ -173,15 +173,22 @@ Result<json> renderSource(const json& spec, const std::string& ns, const std::st
                   {"initialOffset", k.value("initialOffset", "latest")},
                   {"batchSize", delivery.value("batchSize", 1)},
                   {"maxInFlight", delivery.value("maxInFlight", 100)},
+                  {"ordering", delivery.value("ordering", "partition")},
                   {"security", kafkaSecurity(k, secrets)}}}};
   }
   if (spec.contains("rabbitmq")) {
     const json& r = spec["rabbitmq"];
     const json& ref = r.at("connectionSecretRef");
-    return json{{"rabbitmq",
-                 {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
-                  {"queue", r.at("queue")},
-                  {"prefetch", r.value("prefetch", 10)}}}};
+    json rabbit = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
+                   {"queue", r.at("queue")},
+                   {"prefetch", r.value("prefetch", 10)}};
+    if (r.contains("exchange")) {
+      rabbit["exchange"] = r["exchange"];
+      // Optional: with it the replica also removes bindings whose key left routingKeys.
+      rabbit["managementUrlEnv"] = secrets.env(ref, ref.value("managementKey", "managementUrl"), /*optional=*/true);
+    }
+    if (r.contains("routingKeys")) rabbit["routingKeys"] = r["routingKeys"];
+    return json{{"rabbitmq", rabbit}};
   }
   if (spec.contains("cron")) {
     const json& c = spec["cron"];
@@ -240,6 +247,17 @@ std::string secretEnvName(const std::string& owner, const std::string& key) {
 
 namespace {
 
+// The runtime's retry of a Function's spec.retry, or of a Trigger's
+// spec.delivery.retry over it (a field the Trigger leaves out is the Function's).
+json renderRetry(const json& retry, const json& over = json::object()) {
+  auto field = [&](const char* key, const json& fallback) { return over.value(key, retry.value(key, fallback)); };
+  return {{"maxAttempts", field("maxAttempts", 3)},
+          {"backoff",
+           {{"initialDelay", field("initialBackoff", "200ms")},
+            {"maxDelay", field("maxBackoff", "30s")},
+            {"multiplier", field("multiplier", 2.0)}}}};
+}
+
 // The Function's own settings: handler, limits, environment, retry, pipeline.
 void renderFunctionSettings(json& c, const json& spec, const RenderOptions& options) {
   const std::string runtime = spec.value("runtime", "python3.11");
@@ -261,12 +279,7 @@ void renderFunctionSettings(json& c, const json& spec, const RenderOptions& opti
       c["environment"][variable.at("name").get<std::string>()] = variable["value"];
     }
   }
-  const json& retry = spec.value("retry", json::object());
-  c["retry"] = {{"maxAttempts", retry.value("maxAttempts", 3)},
-                {"backoff",
-                 {{"initialDelay", retry.value("initialBackoff", "200ms")},
-                  {"maxDelay", retry.value("maxBackoff", "30s")},
-                  {"multiplier", retry.value("multiplier", 2.0)}}}};
+  c["retry"] = renderRetry(spec.value("retry", json::object()));
   if (spec.contains("pipeline")) {
     c["pipeline"] = json::array();
     for (json step : spec["pipeline"]) {
@@ -299,9 +312,25 @@ Status renderOutputs(RenderedConfig& out, const json& spec, const std::string& w
   return Status::ok();
 }
 
+// A Trigger's spec.delivery.retry and deadLetter, into its runtime entry.
+Status renderTriggerDelivery(json& entry, const json& tspec, const json& functionSpec, const std::string& where,
+                             SecretCollector& secrets) {
+  const json& delivery = tspec.value("delivery", json::object());
+  if (delivery.contains("retry")) {
+    entry["retry"] = renderRetry(functionSpec.value("retry", json::object()), delivery["retry"]);
+  }
+  if (delivery.contains("deadLetter")) {
+    auto sink = renderSink(delivery["deadLetter"], where + ": spec.delivery.deadLetter", secrets);
+    if (!sink.isOk()) return sink.status();
+    sink->erase("name");
+    entry["deadLetter"] = *sink;
+  }
+  return Status::ok();
+}
+
 // The Triggers that name Function `name`; scaling-only ones (prometheus) are left out.
 Status renderTriggers(RenderedConfig& out, const std::vector<json>& triggers, const std::string& name,
-                      const RenderOptions& options) {
+                      const json& functionSpec, const RenderOptions& options) {
   json& c = out.config;
   c["triggers"] = json::array();
   for (const json& trigger : triggers) {
@@ -315,6 +344,13 @@ Status renderTriggers(RenderedConfig& out, const std::vector<json>& triggers, co
     json entry = {{"name", tname}};
     entry.update(*source);
     if (auto bytes = api::v1alpha1::maxInFlightBytesOf(tspec)) entry["maxInFlightBytes"] = *bytes;
+    const std::string where = "Trigger " + c["namespace"].get<std::string>() + "/" + tname;
+    // Its own owner: the dead letter's Secret keys must not share the source's variable names.
+    SecretCollector deadLetterSecrets(out, options, "trigger_" + tname + "_deadletter");
+    if (Status delivery = renderTriggerDelivery(entry, tspec, functionSpec, where, deadLetterSecrets);
+        !delivery.isOk()) {
+      return delivery;
+    }
     c["triggers"].push_back(entry);
   }
   return Status::ok();
@@ -334,7 +370,7 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
     out.config["namespace"] = meta.value("namespace", "default");
     renderFunctionSettings(out.config, spec, options);
     if (Status outputs = renderOutputs(out, spec, where, options); !outputs.isOk()) return outputs;
-    if (Status sources = renderTriggers(out, triggers, name, options); !sources.isOk()) return sources;
+    if (Status sources = renderTriggers(out, triggers, name, spec, options); !sources.isOk()) return sources;
     return out;
   } catch (const json::exception& e) {
     // A required field is missing or has the wrong type: the CRD schema should have refused it.

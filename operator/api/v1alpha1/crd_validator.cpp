@@ -42,7 +42,7 @@ std::string normalizeRule(const std::string& rule) {
   return out;
 }
 
-// The twins of the rules on http triggers and their scaling (burst windows).
+// The twins of the rules on http triggers and their scaling (burst windows), and on queues.
 template <typename Add>
 void addHttpTwins(const Add& add) {
   add("!has(self.stableWindowSeconds) || !has(self.windowSeconds) || self.stableWindowSeconds >= self.windowSeconds",
@@ -55,6 +55,9 @@ void addHttpTwins(const Add& add) {
       [](const json& s) { return !(has(s, "targetConcurrency") && has(s, "targetRequestsPerSecond")); });
   add("!self.queue.startsWith('amq.')", [](const json& s) { return stringField(s, "queue").rfind("amq.", 0) != 0; });
   add("has(self.rabbitmq) != has(self.kafka)", [](const json& s) { return has(s, "rabbitmq") != has(s, "kafka"); });
+  // Not http, but a queue's too: spec.rabbitmq binds routing keys only to a named exchange.
+  add("!has(self.routingKeys) || has(self.exchange)",
+      [](const json& s) { return !has(s, "routingKeys") || has(s, "exchange"); });
 }
 
 // The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.

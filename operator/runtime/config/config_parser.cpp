@@ -305,6 +305,7 @@ KafkaSourceConfig parseKafkaSource(Fields& f) {
   out.initialOffset = kOffsets[f.choice("initialOffset", kOffsets, 0)];
   f.integer("batchSize", out.batchSize, 1, 10'000);
   f.integer("maxInFlight", out.maxInFlight, 1, 1'000'000);
+  out.ordered = f.choice("ordering", {"partition", "none"}, 0) == 0;
   if (out.maxInFlight < out.batchSize) {
     fail(f.at("maxInFlight"),
          "must be at least batchSize (" + std::to_string(out.batchSize) + "), got " + std::to_string(out.maxInFlight));
@@ -319,6 +320,11 @@ RabbitMqSourceConfig parseRabbitMqSource(Fields& f) {
   RabbitMqSourceConfig out;
   out.connection = parseAmqpConnection(f);
   f.string("queue", out.queue, true);
+  f.string("exchange", out.exchange);
+  f.stringList("routingKeys", out.routingKeys, false);
+  if (!out.routingKeys.empty() && out.exchange.empty()) fail(f.at("routingKeys"), "needs exchange");
+  f.envName("managementUrlEnv", out.managementUrlEnv);
+  if (!out.managementUrlEnv.empty() && out.exchange.empty()) fail(f.at("managementUrlEnv"), "needs exchange");
   f.integer("prefetch", out.prefetch, 1, 65'535);
   if (f.has("maxAttempts")) {
     int attempts = 0;
@@ -439,6 +445,27 @@ ObjectStoreSourceConfig parseObjectStoreSource(Fields& f) {
   return out;
 }
 
+// `path`: "retry" (the function's) or "triggers[i].retry".
+RetryConfig parseRetry(const json& value, const std::string& path) {
+  RetryConfig retry;
+  Fields r(value, path);
+  r.integer("maxAttempts", retry.maxAttempts, 1, 1000);
+  if (const json* backoff = r.get("backoff")) {
+    Fields b(*backoff, r.at("backoff"));
+    b.duration("initialDelay", retry.backoff.initialDelay, std::chrono::milliseconds(1));
+    b.duration("maxDelay", retry.backoff.maxDelay, std::chrono::milliseconds(1));
+    b.number("multiplier", retry.backoff.multiplier, 1.0, 100.0);
+    b.number("jitter", retry.backoff.jitter, 0.0, 1.0);
+    if (retry.backoff.maxDelay < retry.backoff.initialDelay) {
+      fail(b.at("maxDelay"), "must be at least initialDelay (" + std::to_string(retry.backoff.initialDelay.count()) +
+                                 "ms), got " + std::to_string(retry.backoff.maxDelay.count()) + "ms");
+    }
+    b.finish();
+  }
+  r.finish();
+  return retry;
+}
+
 // Exactly one of `kinds` is present in `f`; returns its name.
 std::string oneKind(Fields& f, const std::vector<std::string>& kinds, const std::string& what) {
   std::vector<std::string> present;
@@ -451,6 +478,8 @@ std::string oneKind(Fields& f, const std::vector<std::string>& kinds, const std:
   }
   return present[0];
 }
+
+SinkConfig parseSink(const json& value, const std::string& path, bool nameRequired);
 
 TriggerConfig parseTrigger(const json& value, const std::string& path) {
   Fields f(value, path);
@@ -466,6 +495,11 @@ TriggerConfig parseTrigger(const json& value, const std::string& path) {
   if (kind == "http") out.source = parseHttpSource(source);
   if (kind == "cron") out.source = parseCronSource(source);
   if (kind == "objectStore") out.source = parseObjectStoreSource(source);
+  if (const json* retry = f.get("retry")) out.retry = parseRetry(*retry, f.at("retry"));
+  if (const json* deadLetter = f.get("deadLetter")) {
+    out.deadLetter = parseSink(*deadLetter, f.at("deadLetter"), false);
+    if (out.deadLetter->name.empty()) out.deadLetter->name = "deadLetter";
+  }
   f.finish();
   return out;
 }
@@ -693,27 +727,6 @@ CompatConfig parseCompat(const json& value) {
   return compat;
 }
 
-RetryConfig parseRetry(const json& value) {
-  RetryConfig retry;
-  Fields r(value, "retry");
-  r.integer("maxAttempts", retry.maxAttempts, 1, 1000);
-  if (const json* backoff = r.get("backoff")) {
-    Fields b(*backoff, "retry.backoff");
-    b.duration("initialDelay", retry.backoff.initialDelay, std::chrono::milliseconds(1));
-    b.duration("maxDelay", retry.backoff.maxDelay, std::chrono::milliseconds(1));
-    b.number("multiplier", retry.backoff.multiplier, 1.0, 100.0);
-    b.number("jitter", retry.backoff.jitter, 0.0, 1.0);
-    if (retry.backoff.maxDelay < retry.backoff.initialDelay) {
-      fail("retry.backoff.maxDelay", "must be at least initialDelay (" +
-                                         std::to_string(retry.backoff.initialDelay.count()) + "ms), got " +
-                                         std::to_string(retry.backoff.maxDelay.count()) + "ms");
-    }
-    b.finish();
-  }
-  r.finish();
-  return retry;
-}
-
 // Rules between fields: the runtime's requirements, routes naming declared outputs.
 void checkCrossFields(const FunctionConfig& out) {
   if (out.runtime == RuntimeKind::kPython311) {
@@ -772,7 +785,7 @@ FunctionConfig parseFunction(const json& root) {
     out.memoryLimitMb = memory->get<int64_t>();
   }
 
-  if (const json* retry = f.get("retry")) out.retry = parseRetry(*retry);
+  if (const json* retry = f.get("retry")) out.retry = parseRetry(*retry, "retry");
 
   if (const json* outputs = f.get("outputs")) {
     if (!outputs->is_array()) fail("outputs", std::string("must be a list, got ") + shown(*outputs));

@@ -67,6 +67,10 @@ struct KafkaSourceConfig {
   std::string initialOffset = "latest";  // earliest | latest: where a group with no committed offset starts
   int batchSize = 1;                     // events handed to the handler together (1 = one at a time)
   int maxInFlight = 100;                 // events fetched but not yet committed, per replica
+  // true (ordering: partition): a partition's records are handled one after
+  // another; false (ordering: none): they may run at once, up to the
+  // Function's concurrency (offsets are still committed in order).
+  bool ordered = true;
   KafkaSecurityConfig security;
   std::map<std::string, std::string> properties;  // extra librdkafka properties (never secrets)
 };
@@ -74,6 +78,16 @@ struct KafkaSourceConfig {
 struct RabbitMqSourceConfig {
   AmqpConnectionConfig connection;  // flattened in the file: url, urlEnv, usernameEnv, passwordEnv
   std::string queue;
+  // Non-empty: before consuming, the queue is declared durable when missing
+  // (an existing one keeps its own arguments) and bound to this exchange with
+  // each of routingKeys (one binding with key "" when none are given).
+  // Without managementUrlEnv, bindings are only ever added.
+  std::string exchange;
+  std::vector<std::string> routingKeys;
+  // Env var holding the management API URL (http://user:password@host:15672);
+  // when set and present, bindings to `exchange` with keys no longer in
+  // routingKeys are removed.
+  std::string managementUrlEnv;
   int prefetch = 10;
   std::optional<int> maxAttempts;  // unset: the function's retry.maxAttempts
   std::string deadLetterQueue;     // empty: nack without requeue (the queue's own DLX, if any, applies)
@@ -119,16 +133,6 @@ struct ObjectStoreSourceConfig {
 
 using SourceConfig =
     std::variant<KafkaSourceConfig, RabbitMqSourceConfig, HttpSourceConfig, CronSourceConfig, ObjectStoreSourceConfig>;
-
-// One Trigger bound to this function; exactly one source.
-struct TriggerConfig {
-  std::string name;
-  SourceConfig source;
-  // Bytes of this trigger's events a replica may hold unacknowledged (Kafka:
-  // its prefetch queue included); 0: sized from the memory limit
-  // (runtime/memory/in_flight_budget.h).
-  int64_t maxInFlightBytes = 0;
-};
 
 // ---------------------------------------------------------------- sinks
 
@@ -253,6 +257,20 @@ struct CompatConfig {
 struct RetryConfig {
   int maxAttempts = 3;  // including the first try
   BackoffConfig backoff;
+};
+
+// One Trigger bound to this function; exactly one source.
+struct TriggerConfig {
+  std::string name;
+  SourceConfig source;
+  // Bytes of this trigger's events a replica may hold unacknowledged (Kafka:
+  // its prefetch queue included); 0: sized from the memory limit
+  // (runtime/memory/in_flight_budget.h).
+  int64_t maxInFlightBytes = 0;
+  // This trigger's own retries and dead letter (the Trigger's spec.delivery);
+  // unset: the function's retry and deadLetter.
+  std::optional<RetryConfig> retry = std::nullopt;
+  std::optional<SinkConfig> deadLetter = std::nullopt;
 };
 
 struct FunctionConfig {

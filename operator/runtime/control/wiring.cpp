@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "clients/amqp_connection.h"
 #include "clients/kafka_config.h"
 #include "common/encoding.h"
 #include "common/memory_limit.h"
@@ -118,6 +119,14 @@ Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, cons
          percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
 }
 
+namespace {
+
+BackoffPolicy backoffPolicy(const config::BackoffConfig& backoff) {
+  return BackoffPolicy{backoff.initialDelay, backoff.maxDelay, backoff.multiplier, backoff.jitter};
+}
+
+}  // namespace
+
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   DeliveryOptions options;
   options.functionName = function.name;
@@ -128,10 +137,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   options.workers = std::max(4, function.concurrency);
   options.handlerConcurrency = function.concurrency;
   options.maxAttempts = function.retry.maxAttempts;
-  options.backoff.initial = function.retry.backoff.initialDelay;
-  options.backoff.maxDelay = function.retry.backoff.maxDelay;
-  options.backoff.multiplier = function.retry.backoff.multiplier;
-  options.backoff.jitter = function.retry.backoff.jitter;
+  options.backoff = backoffPolicy(function.retry.backoff);
   options.handlerTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout);
   options.handlerHealthy = handlersHealthy;
   int maxInFlight = 0;
@@ -143,6 +149,11 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
     if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
       maxInFlight += rabbit->prefetch;
       if (rabbit->maxAttempts) options.maxAttemptsByTrigger[trigger.name] = *rabbit->maxAttempts;
+    }
+    if (trigger.retry) {
+      // The Trigger's spec.delivery.retry, rendered whole (over the Function's spec.retry).
+      options.maxAttemptsByTrigger[trigger.name] = trigger.retry->maxAttempts;
+      options.backoffByTrigger[trigger.name] = backoffPolicy(trigger.retry->backoff);
     }
     if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source)) {
       if (http->async) maxInFlight += http->async->prefetch;
@@ -195,6 +206,8 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
   options.initialOffset = kafka.initialOffset;
   // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
   if (kafka.batchSize > 1) options.maxBatch = kafka.batchSize;
+  options.ordered = kafka.ordered;
+  options.unorderedBatch = static_cast<size_t>(kafka.batchSize);
   const auto budgets = triggerByteBudgets(function);
   if (auto budget = budgets.find(trigger.name); budget != budgets.end()) {
     options.prefetchBytes = kafkaBudgetShares(budget->second).prefetchBytes;
@@ -204,20 +217,54 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
   return std::unique_ptr<Source>(std::make_unique<KafkaSource>(std::move(options), metrics, clock));
 }
 
+// The routing keys `queue` is bound to `exchange` with, read from the
+// management API at `managementUrl` (its user:password@ as basic auth).
+std::function<Result<std::vector<std::string>>()> managementBoundKeys(const std::string& managementUrl,
+                                                                      const std::string& amqpUrl,
+                                                                      const std::string& queue,
+                                                                      const std::string& exchange) {
+  std::string base = managementUrl;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  const std::string url = base + "/api/queues/" + percentEncode(clients::amqpVirtualHost(amqpUrl)) + "/" +
+                          percentEncode(queue) + "/bindings";
+  auto client = http::makeCppRestHttpClient();
+  return [client, url, exchange]() -> Result<std::vector<std::string>> {
+    const std::string what = "listing the bindings at " + http::withoutUserInfo(url);
+    auto response = http::get(*client, url, std::chrono::seconds(10));
+    if (!response.isOk()) return response.status().withContext(what);
+    if (response->status != 200) return http::statusError(*response, what);
+    std::vector<std::string> keys;
+    try {
+      for (const nlohmann::json& binding : nlohmann::json::parse(response->body)) {
+        if (binding.value("source", "") == exchange) keys.push_back(binding.value("routing_key", ""));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return internalError(what + ": bad management API answer: " + e.what());
+    }
+    return keys;
+  };
+}
+
 // A RabbitMQ queue: a rabbitmq Trigger's, or the asynchronous invocations of an http Trigger.
 Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerName,
-                                                    const config::AmqpConnectionConfig& connection,
-                                                    const std::string& queue, int prefetch, bool httpInvocations,
+                                                    const config::RabbitMqSourceConfig& rabbit, bool httpInvocations,
                                                     Clock& clock, const std::string& where) {
-  auto url = amqpUrl(connection, where);
+  auto url = amqpUrl(rabbit.connection, where);
   if (!url.isOk()) return url.status();
   RabbitMqSourceOptions options;
   options.triggerName = triggerName;
   options.url = *url;
-  options.queue = queue;
-  options.prefetch = prefetch;
+  options.queue = rabbit.queue;
+  options.exchange = rabbit.exchange;
+  options.routingKeys = rabbit.routingKeys;
+  // The management URL's Secret key is optional: without it bindings are only added.
+  if (const char* management =
+          rabbit.managementUrlEnv.empty() ? nullptr : std::getenv(rabbit.managementUrlEnv.c_str())) {
+    options.boundKeys = managementBoundKeys(management, *url, rabbit.queue, rabbit.exchange);
+  }
+  options.prefetch = rabbit.prefetch;
   options.httpInvocations = httpInvocations;
-  options.heartbeatSeconds = connection.heartbeatSeconds;
+  options.heartbeatSeconds = rabbit.connection.heartbeatSeconds;
   return std::unique_ptr<Source>(std::make_unique<RabbitMqSource>(std::move(options), clock));
 }
 
@@ -293,8 +340,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
     return buildKafkaSource(trigger, *kafka, function, metrics, clock, where + ".kafka", false);
   }
   if (const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source)) {
-    return buildRabbitMqSource(trigger.name, rabbit->connection, rabbit->queue, rabbit->prefetch, false, clock,
-                               where + ".rabbitmq");
+    return buildRabbitMqSource(trigger.name, *rabbit, false, clock, where + ".rabbitmq");
   }
   if (const auto* store = std::get_if<config::ObjectStoreSourceConfig>(&trigger.source)) {
     switch (store->kind) {
@@ -308,8 +354,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
   }
   if (const auto* http = std::get_if<config::HttpSourceConfig>(&trigger.source); http != nullptr && http->async) {
     // Synchronous calls still come through /invoke; the queue holds the asynchronous ones.
-    return buildRabbitMqSource(trigger.name, http->async->connection, http->async->queue, http->async->prefetch, true,
-                               clock, where + ".http.async.rabbitmq");
+    return buildRabbitMqSource(trigger.name, *http->async, true, clock, where + ".http.async.rabbitmq");
   }
   if (std::holds_alternative<config::HttpSourceConfig>(trigger.source) ||
       std::holds_alternative<config::CronSourceConfig>(trigger.source)) {
@@ -366,6 +411,11 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
 }
 
 Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig& trigger) {
+  if (trigger.deadLetter) {
+    auto sink = buildSink(*trigger.deadLetter);
+    if (!sink.isOk()) return sink.status().withContext("trigger \"" + trigger.name + "\".deadLetter");
+    return sink;
+  }
   const auto* rabbit = std::get_if<config::RabbitMqSourceConfig>(&trigger.source);
   if (rabbit == nullptr || rabbit->deadLetterQueue.empty()) return std::unique_ptr<Sink>();
   std::string where = "trigger \"" + trigger.name + "\"";

@@ -24,7 +24,7 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
 
 Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink);
 
-// The trigger's own dead-letter sink (a RabbitMQ trigger's deadLetterQueue),
+// The trigger's own dead-letter sink (its deadLetter, else a RabbitMQ trigger's deadLetterQueue),
 // or nullptr when it has none; events it gives up on go there instead of the
 // function's deadLetter output (DeliveryLoop::setTriggerDeadLetter).
 Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig& trigger);

@@ -24,6 +24,8 @@ class Backoff {
 
   // Delay before retry number `retry` (1 = the first retry).
   std::chrono::milliseconds delay(int retry);
+  // The same under another policy (a trigger's own), with this generator's jitter.
+  std::chrono::milliseconds delay(int retry, BackoffPolicy policy);
 
  private:
   BackoffPolicy policy_;

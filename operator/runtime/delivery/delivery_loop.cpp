@@ -328,6 +328,11 @@ Status DeliveryLoop::checkOutputs(const std::vector<Record>& records) const {
   return Status::ok();
 }
 
+std::chrono::milliseconds DeliveryLoop::retryDelay(const std::string& trigger, int attempt, Backoff& backoff) const {
+  auto own = options_.backoffByTrigger.find(trigger);
+  return own == options_.backoffByTrigger.end() ? backoff.delay(attempt) : backoff.delay(attempt, own->second);
+}
+
 DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const std::string& trigger,
                                                  const Status& error, int attempt, Backoff& backoff,
                                                  const std::stop_token& stop) {
@@ -345,7 +350,8 @@ DeliveryLoop::Verdict DeliveryLoop::afterFailure(const std::string& what, const 
   }
   if (error.code() == StatusCode::kInvalidArgument || attempt >= maxAttempts) return Verdict::kGiveUp;
   metrics_.retried(trigger);
-  if (!clock_.sleepFor(backoff.delay(attempt), stop)) return Verdict::kAbandon;  // hard stop: left for redelivery
+  if (!clock_.sleepFor(retryDelay(trigger, attempt, backoff), stop))
+    return Verdict::kAbandon;  // hard stop: left for redelivery
   return Verdict::kRetry;
 }
 
@@ -587,7 +593,7 @@ void DeliveryLoop::retryLoop(std::stop_token stop) {
       continue;
     }
     metrics_.retried(trigger);
-    if (!clock_.sleepFor(backoff.delay(pending->writeAttempt), stop)) return;
+    if (!clock_.sleepFor(retryDelay(trigger, pending->writeAttempt, backoff), stop)) return;
     ++pending->writeAttempt;
     startWrites(pending, failed);
   }

@@ -92,6 +92,8 @@ struct DeliveryOptions {
   int handlerConcurrency = 1;  // handler calls at once, across lanes; 0: no limit
   // Per-trigger overrides of maxAttempts (e.g. a RabbitMQ trigger's own maxAttempts).
   std::map<std::string, int> maxAttemptsByTrigger;
+  // Per-trigger overrides of backoff (a Trigger's spec.delivery.retry).
+  std::map<std::string, BackoffPolicy> backoffByTrigger;
   // When set and false (a stuck interpreter), a failed handler attempt is not
   // the event's fault: it is neither retried nor given up on, but left
   // unacknowledged (never completed) so it is redelivered after the restart.
@@ -210,6 +212,8 @@ class DeliveryLoop final : public EventDispatcher {
   // Hands each part of `batch` its own events and outcomes.
   static void complete(Batch& batch, const std::vector<Outcome>& outcomes);
   int maxAttemptsFor(const std::string& trigger) const;
+  // The wait before retry `attempt` of `trigger`'s event: its own backoff, else the loop's.
+  std::chrono::milliseconds retryDelay(const std::string& trigger, int attempt, Backoff& backoff) const;
   // OK, or the first of `indexes`' sinks that is unhealthy, named.
   Status sinkHealth(const PendingBatch& pending, const std::vector<uint32_t>& indexes) const;
   // On the retry thread: writes again the parked batches whose sinks recovered.

@@ -250,12 +250,23 @@ Event KafkaSource::eventOf(KafkaRecord& record) {
 }
 
 void KafkaSource::dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events) {
-  // The delivery loop takes a batch of at most batchSize when the handler gets lists.
-  dispatcher_->dispatchBatch(std::move(events), laneOf(state->topic, state->partition), options_.triggerName,
-                             [this, state](std::vector<Event> done, const std::vector<Outcome>& outcomes) {
-                               std::lock_guard lock(mu_);
-                               completions_.push_back(Completion{state, std::move(done), outcomes});
-                             });
+  auto done = [this, state](std::vector<Event> finished, const std::vector<Outcome>& outcomes) {
+    std::lock_guard lock(mu_);
+    completions_.push_back(Completion{state, std::move(finished), outcomes});
+  };
+  if (options_.ordered) {
+    // The delivery loop takes a batch of at most batchSize when the handler gets lists.
+    dispatcher_->dispatchBatch(std::move(events), laneOf(state->topic, state->partition), options_.triggerName, done);
+    return;
+  }
+  // No lane: each group is free to run beside the others (the tracker keeps commits in order).
+  const size_t group = std::max<size_t>(1, options_.unorderedBatch);
+  for (size_t first = 0; first < events.size(); first += group) {
+    const size_t last = std::min(events.size(), first + group);
+    std::vector<Event> part(std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(first)),
+                            std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(last)));
+    dispatcher_->dispatchBatch(std::move(part), "", options_.triggerName, done);
+  }
 }
 
 void KafkaSource::processCompletions() {

@@ -85,6 +85,13 @@ struct KafkaSourceOptions {
   // carry method, path, query; its key is the request id and becomes the
   // event id), as RabbitMqSourceOptions::httpInvocations does for a queue.
   bool httpInvocations = false;
+  // true (the Trigger's ordering: partition): a partition's records are one
+  // lane, handled one after another. false (ordering: none): they are
+  // dispatched in groups of at most unorderedBatch on no lane, so groups of
+  // one partition run at once up to the Function's concurrency; offsets are
+  // still committed only below the first unfinished record.
+  bool ordered = true;
+  size_t unorderedBatch = 1;
 };
 
 class KafkaSource final : public Source, private KafkaConsumerListener {

@@ -2,6 +2,8 @@
 
 #include <amqp_framing.h>
 
+#include <algorithm>
+
 #include "common/logging.h"
 #include "runtime/sources/amqp_headers.h"
 
@@ -26,6 +28,45 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
 
 }  // namespace
 
+Status RabbitMqConsumer::declareBindings() {
+  if (Status status = connection_.ensureDurableQueue(options_.queue); !status.isOk()) {
+    return status.withContext("spec.rabbitmq.queue");
+  }
+  // No routing key: one binding with the empty key (what fanout and headers exchanges take).
+  std::vector<std::string> keys = options_.routingKeys;
+  if (keys.empty()) keys.emplace_back();
+  for (const std::string& key : keys) {
+    Status bound = connection_.bindQueue(options_.queue, options_.exchange, key);
+    if (bound.code() == StatusCode::kNotFound) {
+      return Status(StatusCode::kNotFound, "spec.rabbitmq.exchange: exchange \"" + options_.exchange +
+                                               "\" does not exist (" + bound.message() + ")");
+    }
+    if (!bound.isOk()) return bound.withContext("spec.rabbitmq.routingKeys");
+  }
+  return options_.boundKeys ? removeStaleBindings(keys) : Status::ok();
+}
+
+Status RabbitMqConsumer::removeStaleBindings(const std::vector<std::string>& wanted) {
+  auto bound = options_.boundKeys();
+  if (!bound.isOk()) {
+    // Consuming with an extra binding beats not consuming: the next connect tries again.
+    SLUICE_LOG_WARN("rabbitmq trigger {}: stale bindings of queue {} kept: {}", options_.triggerName, options_.queue,
+                    bound.status().toString());
+    return Status::ok();
+  }
+  for (const std::string& key : *bound) {
+    if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) continue;
+    if (Status removed = connection_.unbindQueue(options_.queue, options_.exchange, key); !removed.isOk()) {
+      return removed.withContext("spec.rabbitmq.routingKeys");
+    }
+    SLUICE_LOG_INFO(
+        "rabbitmq trigger {}: removed the binding of queue {} to exchange {} with key \"{}\" "
+        "(no longer in routingKeys)",
+        options_.triggerName, options_.queue, options_.exchange, key);
+  }
+  return Status::ok();
+}
+
 Status RabbitMqConsumer::open() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
   if (Status status = connection_.open(options_.url, options_.heartbeatSeconds); !status.isOk()) {
@@ -35,6 +76,12 @@ Status RabbitMqConsumer::open() {
   if (options_.declareQueue) {
     if (Status status = connection_.declareDurableQueue(options_.queue); !status.isOk()) {
       connection_.close();
+      return status.withContext(where);
+    }
+  }
+  if (!options_.exchange.empty()) {
+    if (Status status = declareBindings(); !status.isOk()) {
+      connection_.close(/*graceful=*/false);
       return status.withContext(where);
     }
   }

@@ -2,7 +2,9 @@
 // client (clients/amqp_connection.h). Owned and used by one thread.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "clients/amqp_connection.h"
 #include "runtime/sources/amqp_consumer.h"
@@ -16,6 +18,14 @@ struct RabbitMqConsumerOptions {
   int prefetch = 10;
   int heartbeatSeconds = 30;
   bool declareQueue = false;  // declare the queue durable first (Sluice's own: the gateway's async invocations)
+  // Non-empty: the queue is declared durable when missing and bound to this
+  // exchange with each routing key ("" when none) before consuming.
+  std::string exchange;
+  std::vector<std::string> routingKeys;
+  // The routing keys the queue is bound to `exchange` with now (the
+  // management API's view); when set, bindings to `exchange` whose key is not
+  // in routingKeys are removed after binding. Unset: bindings are only added.
+  std::function<Result<std::vector<std::string>>()> boundKeys;
 };
 
 class RabbitMqConsumer final : public AmqpConsumer {
@@ -34,6 +44,10 @@ class RabbitMqConsumer final : public AmqpConsumer {
  private:
   // A frame that is not a delivery: broker cancels and closes end the connection.
   ConsumeResult handleUnexpectedFrame();
+  // The queue and its bindings to options_.exchange; errors name the Trigger field at fault.
+  Status declareBindings();
+  // Removes bindings to options_.exchange with keys no longer in routingKeys (needs boundKeys).
+  Status removeStaleBindings(const std::vector<std::string>& wanted);
 
   RabbitMqConsumerOptions options_;
   clients::AmqpConnection connection_;

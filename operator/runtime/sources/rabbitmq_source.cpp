@@ -13,7 +13,7 @@ RabbitMqSource::RabbitMqSource(RabbitMqSourceOptions options, Clock& clock, std:
   if (!connection_) {
     connection_ = std::make_unique<RabbitMqConsumer>(RabbitMqConsumerOptions{
         options_.triggerName, options_.url, options_.queue, options_.prefetch, options_.heartbeatSeconds,
-        /*declareQueue=*/options_.httpInvocations});
+        /*declareQueue=*/options_.httpInvocations, options_.exchange, options_.routingKeys, options_.boundKeys});
   }
 }
 

@@ -14,10 +14,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "runtime/sources/amqp_consumer.h"
@@ -29,6 +31,13 @@ struct RabbitMqSourceOptions {
   std::string triggerName;
   std::string url;  // amqp://user:password@host:port/vhost
   std::string queue;
+  // Non-empty: declare the queue (durable, when missing) and bind it to this
+  // exchange with each routing key before consuming, on every (re)connect.
+  std::string exchange;
+  std::vector<std::string> routingKeys;
+  // Lists the keys the queue is bound to `exchange` with, so bindings whose
+  // key left routingKeys are removed (RabbitMqConsumerOptions::boundKeys).
+  std::function<Result<std::vector<std::string>>()> boundKeys;
   int prefetch = 10;
   std::chrono::milliseconds reconnectDelay{1000};
   // The queue holds the gateway's asynchronous HTTP invocations: each message

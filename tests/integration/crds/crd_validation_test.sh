@@ -75,6 +75,18 @@ refused bad-cron 'spec.cron.schedule: Invalid value: "string": must be five cron
 spec: {functionRef: {name: f}, cron: {schedule: 'every minute'}}"
 refused zero-lag-threshold 'spec.kafka.lagThreshold: Invalid value: 0: spec.kafka.lagThreshold in body should be greater than or equal to 1' <<<"$TRG
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g, lagThreshold: 0}}"
+refused routing-keys-without-exchange 'spec.rabbitmq: Invalid value: "object": spec.rabbitmq.routingKeys needs spec.rabbitmq.exchange' <<<"$TRG
+spec: {functionRef: {name: f}, rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, routingKeys: [a.b]}}"
+refused empty-exchange 'spec.rabbitmq.exchange: Invalid value: "": spec.rabbitmq.exchange in body should be at least 1 chars long' <<<"$TRG
+spec: {functionRef: {name: f}, rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, exchange: ''}}"
+refused bad-ordering 'spec.delivery.ordering: Unsupported value: "key": supported values: "partition", "none"' <<<"$TRG
+spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g}, delivery: {ordering: key}}"
+refused zero-trigger-attempts 'spec.delivery.retry.maxAttempts: Invalid value: 0: spec.delivery.retry.maxAttempts in body should be greater than or equal to 1' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x}, delivery: {retry: {maxAttempts: 0}}}"
+refused bad-trigger-backoff 'spec.delivery.retry.maxBackoff: Invalid value: "later": spec.delivery.retry.maxBackoff in body should match' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x}, delivery: {retry: {maxBackoff: later}}}"
+refused two-sink-dead-letter 'spec.delivery.deadLetter: Invalid value: "object": spec.delivery.deadLetter must set exactly one of kafka, rabbitmq, http, s3 or dir' <<<"$TRG
+spec: {functionRef: {name: f}, http: {path: /x}, delivery: {deadLetter: {dir: {path: /d}, http: {url: 'http://h/'}}}}"
 refused http-two-targets 'spec.http: Invalid value: "object": spec.http sets targetConcurrency or targetRequestsPerSecond, not both' <<<"$TRG
 spec: {functionRef: {name: f}, http: {path: /x, targetConcurrency: 2, targetRequestsPerSecond: 10}}"
 refused http-zero-rps 'spec.http.targetRequestsPerSecond: Invalid value: 0: spec.http.targetRequestsPerSecond in body should be greater than 0' <<<"$TRG
@@ -149,6 +161,11 @@ header=$(k -n "$ns" get trg | awk 'NR==1' | tr -s ' ')
 # kubectl explain teaches every field.
 explain=$(k explain function.spec.scaling.cooldownSeconds)
 [[ $explain == *"Idle time at one replica before scaling to zero."* ]] || { echo "FAIL [explain]: $explain"; failures=$((failures + 1)); }
+
+explain=$(k explain trigger.spec.delivery.retry.maxAttempts)
+[[ $explain == *"Attempts in all, counting the first"* ]] || { echo "FAIL [explain-retry]: $explain"; failures=$((failures + 1)); }
+explain=$(k explain trigger.spec.rabbitmq.routingKeys)
+[[ $explain == *"Routing keys of the bindings of the queue"* ]] || { echo "FAIL [explain-keys]: $explain"; failures=$((failures + 1)); }
 
 # The scale subresource pins spec.replicas.
 k -n "$ns" scale function f --replicas=3 >/dev/null

@@ -95,7 +95,27 @@ void deleteQueue(const std::string& url, const std::string& queue) {
 }
 
 void publishAll(const std::string& url, const std::string& queue, const std::vector<AmqpMessage>& messages) {
+  const size_t returned = publishTo(url, "", queue, messages);
+  if (returned > 0) throw std::runtime_error(std::to_string(returned) + " message(s) returned: no queue " + queue);
+}
+
+void declareExchange(const std::string& url, const std::string& exchange, const std::string& type) {
   Connection c(url);
+  amqp_exchange_declare(c.state(), kChannel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes(type.c_str()), 0,
+                        /*durable=*/0, /*auto_delete=*/0, 0, amqp_empty_table);
+  check(amqp_get_rpc_reply(c.state()), "exchange.declare " + exchange);
+}
+
+void deleteExchange(const std::string& url, const std::string& exchange) {
+  Connection c(url);
+  amqp_exchange_delete(c.state(), kChannel, amqp_cstring_bytes(exchange.c_str()), 0);
+  check(amqp_get_rpc_reply(c.state()), "exchange.delete " + exchange);
+}
+
+size_t publishTo(const std::string& url, const std::string& exchange, const std::string& routingKey,
+                 const std::vector<AmqpMessage>& messages) {
+  Connection c(url);
+  size_t returned = 0;
   amqp_confirm_select(c.state(), kChannel);
   check(amqp_get_rpc_reply(c.state()), "confirm.select");
   uint64_t published = 0;
@@ -106,6 +126,9 @@ void publishAll(const std::string& url, const std::string& queue, const std::vec
     int rc = amqp_simple_wait_frame_noblock(c.state(), &frame, &timeout);
     if (rc != AMQP_STATUS_OK) throw std::runtime_error(std::string("waiting for confirms: ") + amqp_error_string2(rc));
     if (frame.frame_type != AMQP_FRAME_METHOD) return;
+    // Mandatory publishes no queue took come back before their confirm (their
+    // header and body frames follow and are skipped above).
+    if (frame.payload.method.id == AMQP_BASIC_RETURN_METHOD) ++returned;
     if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) throw std::runtime_error("the broker nacked a publish");
     if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
       auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
@@ -130,7 +153,8 @@ void publishAll(const std::string& url, const std::string& queue, const std::vec
       props.headers.num_entries = static_cast<int>(entries.size());
       props.headers.entries = entries.data();
     }
-    int rc = amqp_basic_publish(c.state(), kChannel, amqp_empty_bytes, amqp_cstring_bytes(queue.c_str()), 1, 0, &props,
+    int rc = amqp_basic_publish(c.state(), kChannel, amqp_cstring_bytes(exchange.c_str()),
+                                amqp_cstring_bytes(routingKey.c_str()), /*mandatory=*/1, 0, &props,
                                 amqp_bytes_t{m.body.size(), const_cast<char*>(m.body.data())});
     if (rc != AMQP_STATUS_OK) throw std::runtime_error(std::string("publish: ") + amqp_error_string2(rc));
     ++published;
@@ -138,6 +162,7 @@ void publishAll(const std::string& url, const std::string& queue, const std::vec
     while (published - confirmed > 500) readConfirm();
   }
   while (confirmed < published) readConfirm();
+  return returned;
 }
 
 std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string& queue, size_t expected,

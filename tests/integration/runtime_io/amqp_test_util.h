@@ -30,6 +30,16 @@ void deleteQueue(const std::string& url, const std::string& queue);
 // Publishes persistent messages to the default exchange and waits for every confirm.
 void publishAll(const std::string& url, const std::string& queue, const std::vector<AmqpMessage>& messages);
 
+// Publishes persistent, mandatory messages to `exchange` with `routingKey` and
+// waits for every confirm; returns how many the broker returned because no
+// queue is bound for that key.
+size_t publishTo(const std::string& url, const std::string& exchange, const std::string& routingKey,
+                 const std::vector<AmqpMessage>& messages);
+
+// Declares a (non-durable) exchange of `type` (direct, topic, fanout, headers); deletes one.
+void declareExchange(const std::string& url, const std::string& exchange, const std::string& type);
+void deleteExchange(const std::string& url, const std::string& exchange);
+
 // Consumes (and acks) from `queue` until `expected` messages arrived and then
 // `settle` passes without new ones, or `timeout` passes.
 std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string& queue, size_t expected,

@@ -284,5 +284,87 @@ TEST(RuntimeConfigRenderTest, DeliveryMaxInFlightBytesReachesTheTrigger) {
   EXPECT_EQ(parsed->triggers[1].maxInFlightBytes, 0) << "unset: sized by the runtime";
 }
 
+TEST(RuntimeConfigRenderTest, RabbitMqExchangeAndRoutingKeysReachTheRuntime) {
+  auto spec = [](json extra) {
+    json rabbit = {{"connectionSecretRef", {{"name", "amqp"}}}, {"queue", "orders"}};
+    rabbit.update(extra);
+    return json{{"rabbitmq", rabbit}};
+  };
+  std::vector<json> triggers = {
+      trigger("bound", "clean-logs", spec({{"exchange", "shop"}, {"routingKeys", {"orders.created", "orders.*"}}})),
+      trigger("plain", "clean-logs", spec(json::object()))};
+  auto rendered = renderRuntimeConfig(kFunction, triggers);
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& bound = std::get<rc::RabbitMqSourceConfig>(parsed->triggers[0].source);
+  EXPECT_EQ(bound.exchange, "shop");
+  EXPECT_EQ(bound.routingKeys, (std::vector<std::string>{"orders.created", "orders.*"}));
+  // The management URL lets the replica remove bindings whose key left routingKeys; the key is optional.
+  EXPECT_EQ(bound.managementUrlEnv, "SLUICE_SECRET_TRIGGER_BOUND_MANAGEMENTURL");
+  bool optional = false;
+  for (const auto& env : rendered->secretEnvs) {
+    if (env.envName == bound.managementUrlEnv) optional = env.secretName == "amqp" && env.optional;
+  }
+  EXPECT_TRUE(optional);
+  const auto& plain = std::get<rc::RabbitMqSourceConfig>(parsed->triggers[1].source);
+  EXPECT_EQ(plain.exchange, "") << "no exchange: the queue is consumed as it is, never declared";
+  EXPECT_TRUE(plain.routingKeys.empty());
+  EXPECT_EQ(plain.managementUrlEnv, "");
+}
+
+TEST(RuntimeConfigRenderTest, DeliveryOrderingReachesAKafkaTrigger) {
+  auto kafka = [](const std::string& ordering) {
+    json spec = {{"kafka",
+                  {{"bootstrapServers", json::array({"127.0.0.1:9092"})},
+                   {"topics", json::array({"t"})},
+                   {"consumerGroup", "g"}}}};
+    if (!ordering.empty()) spec["delivery"] = {{"ordering", ordering}};
+    return spec;
+  };
+  std::vector<json> triggers = {trigger("free", "clean-logs", kafka("none")),
+                                trigger("strict", "clean-logs", kafka("partition")),
+                                trigger("default", "clean-logs", kafka(""))};
+  auto rendered = renderRuntimeConfig(kFunction, triggers);
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_FALSE(std::get<rc::KafkaSourceConfig>(parsed->triggers[0].source).ordered);
+  EXPECT_TRUE(std::get<rc::KafkaSourceConfig>(parsed->triggers[1].source).ordered);
+  EXPECT_TRUE(std::get<rc::KafkaSourceConfig>(parsed->triggers[2].source).ordered);
+}
+
+TEST(RuntimeConfigRenderTest, DeliveryRetryOverridesTheFunctionsFieldByFieldAndDeadLetterHasItsOwnSecrets) {
+  std::vector<json> triggers = {
+      trigger(
+          "once", "clean-logs",
+          {{"http", {{"path", "/once"}}},
+           {"delivery",
+            {{"retry", {{"maxAttempts", 1}, {"initialBackoff", "1s"}}},
+             {"deadLetter", {{"rabbitmq", {{"connectionSecretRef", {{"name", "dlq-amqp"}}}, {"routingKey", "q"}}}}}}}}),
+      trigger("inherits", "clean-logs", {{"http", {{"path", "/inherits"}}}})};
+  auto rendered = renderRuntimeConfig(kFunction, triggers);
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& once = parsed->triggers[0];
+  ASSERT_TRUE(once.retry.has_value());
+  EXPECT_EQ(once.retry->maxAttempts, 1);
+  EXPECT_EQ(once.retry->backoff.initialDelay, std::chrono::seconds(1));
+  EXPECT_EQ(once.retry->backoff.maxDelay, std::chrono::seconds(5)) << "the Function's maxBackoff";
+  EXPECT_DOUBLE_EQ(once.retry->backoff.multiplier, 3.0) << "the Function's multiplier";
+  ASSERT_TRUE(once.deadLetter.has_value());
+  const auto& sink = std::get<rc::RabbitMqSinkConfig>(once.deadLetter->sink);
+  EXPECT_EQ(sink.routingKey, "q");
+  EXPECT_EQ(sink.connection.urlEnv, "SLUICE_SECRET_TRIGGER_ONCE_DEADLETTER_URL");
+  bool found = false;
+  for (const auto& env : rendered->secretEnvs) {
+    if (env.envName == sink.connection.urlEnv) found = env.secretName == "dlq-amqp" && env.secretKey == "url";
+  }
+  EXPECT_TRUE(found) << "the dead letter's Secret key becomes its own variable";
+  EXPECT_FALSE(parsed->triggers[1].retry.has_value()) << "no delivery.retry: the Function's retry";
+  EXPECT_FALSE(parsed->triggers[1].deadLetter.has_value());
+}
+
 }  // namespace
 }  // namespace sluice::spec

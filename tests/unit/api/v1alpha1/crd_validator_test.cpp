@@ -243,6 +243,39 @@ spec:
   EXPECT_EQ(messages(ok), std::vector<std::string>{});
 }
 
+TEST(CrdValidatorTest, TriggerBindingsRetryDeadLetterAndOrderingAreCheckedNamingTheField) {
+  const char* kTrigger = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  rabbitmq: {connectionSecretRef: {name: amqp}, queue: orders, exchange: shop, routingKeys: [orders.created]}
+  delivery:
+    ordering: partition
+    retry: {maxAttempts: 1, initialBackoff: 100ms, maxBackoff: 2s, multiplier: 2}
+    deadLetter: {dir: {path: /tmp/dlq}}
+)";
+  EXPECT_EQ(messages(yaml(kTrigger)), std::vector<std::string>{});
+  json bad = yaml(kTrigger);
+  bad["spec"]["rabbitmq"].erase("exchange");
+  bad["spec"]["delivery"]["ordering"] = "key";
+  bad["spec"]["delivery"]["retry"]["maxAttempts"] = 0;
+  bad["spec"]["delivery"]["retry"]["initialBackoff"] = "soon";
+  bad["spec"]["delivery"]["deadLetter"]["http"] = {{"url", "http://127.0.0.1:1/"}};
+  std::vector<std::string> want = {
+      "spec.delivery.deadLetter: Invalid value: \"object\": spec.delivery.deadLetter must set exactly one of kafka, "
+      "rabbitmq, http, s3 or dir",
+      "spec.delivery.ordering: Unsupported value: \"key\": supported values: \"partition\", \"none\"",
+      "spec.delivery.retry.initialBackoff: Invalid value: \"soon\": spec.delivery.retry.initialBackoff in body should "
+      "match '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$'",
+      "spec.delivery.retry.maxAttempts: Invalid value: 0: spec.delivery.retry.maxAttempts in body should be greater "
+      "than or equal to 1",
+      "spec.rabbitmq: Invalid value: \"object\": spec.rabbitmq.routingKeys needs spec.rabbitmq.exchange",
+  };
+  EXPECT_EQ(sorted(messages(bad)), sorted(want));
+}
+
 TEST(CrdValidatorTest, BuiltinWithoutPipelineAndTriggerWithTwoSources) {
   json fn = yaml(kFunction);
   fn["spec"].erase("pipeline");

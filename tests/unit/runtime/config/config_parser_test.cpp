@@ -103,6 +103,37 @@ TEST(ConfigParserTest, ParsesAFullYamlConfig) {
   EXPECT_EQ(findOutput(c, "nope"), nullptr);
 }
 
+TEST(ConfigParserTest, ParsesTriggerBindingsOrderingRetryAndDeadLetter) {
+  auto parsed = parseFunctionConfig(R"(
+name: f
+codeDir: /code
+triggers:
+- name: orders
+  rabbitmq: {urlEnv: AMQP_URL, queue: orders, exchange: shop, routingKeys: [orders.created, "orders.*"]}
+  retry: {maxAttempts: 1, backoff: {initialDelay: 5ms, maxDelay: 7ms}}
+  deadLetter: {rabbitmq: {urlEnv: AMQP_URL, routingKey: orders.dlq}}
+- name: logs
+  kafka: {bootstrapServers: "127.0.0.1:9092", topics: [logs], consumerGroup: g, ordering: none}
+- name: plain
+  kafka: {bootstrapServers: "127.0.0.1:9092", topics: [logs], consumerGroup: g}
+)");
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& orders = parsed->triggers[0];
+  const auto& rabbit = std::get<RabbitMqSourceConfig>(orders.source);
+  EXPECT_EQ(rabbit.exchange, "shop");
+  EXPECT_EQ(rabbit.routingKeys, (std::vector<std::string>{"orders.created", "orders.*"}));
+  ASSERT_TRUE(orders.retry.has_value());
+  EXPECT_EQ(orders.retry->maxAttempts, 1);
+  EXPECT_EQ(orders.retry->backoff.initialDelay, std::chrono::milliseconds(5));
+  EXPECT_EQ(orders.retry->backoff.maxDelay, std::chrono::milliseconds(7));
+  ASSERT_TRUE(orders.deadLetter.has_value());
+  EXPECT_EQ(std::get<RabbitMqSinkConfig>(orders.deadLetter->sink).routingKey, "orders.dlq");
+  EXPECT_FALSE(std::get<KafkaSourceConfig>(parsed->triggers[1].source).ordered);
+  EXPECT_TRUE(std::get<KafkaSourceConfig>(parsed->triggers[2].source).ordered);
+  EXPECT_FALSE(parsed->triggers[1].retry.has_value());
+  EXPECT_FALSE(parsed->triggers[1].deadLetter.has_value());
+}
+
 TEST(ConfigParserTest, ParsesJsonWithDefaultsAndAPipelineInFileOrder) {
   auto parsed = parseFunctionConfig(R"J({
     "name": "mirror", "runtime": "builtin",
@@ -232,6 +263,26 @@ INSTANTIATE_TEST_SUITE_P(
             "RabbitPassword",
             python(R"(,"triggers":[{"name":"t","rabbitmq":{"url":"amqp://guest:guest@127.0.0.1:5672/","queue":"q"}}])"),
             "triggers[0].rabbitmq.url: must not contain a password; give it through passwordEnv or urlEnv"},
+        BadCase{"RabbitRoutingKeysWithoutExchange",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","routingKeys":["a"]}}])"),
+                "triggers[0].rabbitmq.routingKeys: needs exchange"},
+        BadCase{"RabbitManagementWithoutExchange",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","managementUrlEnv":"M"}}])"),
+                "triggers[0].rabbitmq.managementUrlEnv: needs exchange"},
+        BadCase{"RabbitEmptyRoutingKey",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","exchange":"x",)"
+                       R"("routingKeys":["a",""]}}])"),
+                "triggers[0].rabbitmq.routingKeys[1]: must not be empty"},
+        BadCase{"KafkaOrdering", kafkaTrigger("{" + kKafkaBase + R"(,"ordering":"key"})"),
+                "triggers[0].kafka.ordering: must be one of partition, none, got \"key\""},
+        BadCase{"TriggerRetryAttempts", python(R"(,"triggers":[{"name":"t","http":{},"retry":{"maxAttempts":0}}])"),
+                "triggers[0].retry.maxAttempts: must be between 1 and 1000, got 0"},
+        BadCase{"TriggerBackoffOrder",
+                python(R"(,"triggers":[{"name":"t","http":{},"retry":{"backoff":{"initialDelay":"2s",)"
+                       R"("maxDelay":"1s"}}}])"),
+                "triggers[0].retry.backoff.maxDelay: must be at least initialDelay (2000ms), got 1000ms"},
+        BadCase{"TriggerDeadLetterKind", python(R"(,"triggers":[{"name":"t","http":{},"deadLetter":{}}])"),
+                "triggers[0].deadLetter: must have exactly one sink (kafka, rabbitmq, http, s3, dir), got none"},
         BadCase{"RabbitNoUrl", python(R"(,"triggers":[{"name":"t","rabbitmq":{"queue":"q"}}])"),
                 "triggers[0].rabbitmq.url: exactly one of url and urlEnv is required"},
         BadCase{"RabbitPrefetch",

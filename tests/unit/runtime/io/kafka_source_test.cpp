@@ -122,6 +122,7 @@ class KafkaSourceTest : public ::testing::Test {
     options.lagInterval = 1h;
     options.maxBatch = maxBatch;
     options.httpInvocations = httpInvocations_;
+    options.ordered = ordered_;
     source_ = std::make_unique<KafkaSource>(options, metrics_, clock_, group_.consumer());
     ASSERT_TRUE(source_->start(dispatcher_).isOk());
   }
@@ -164,6 +165,7 @@ class KafkaSourceTest : public ::testing::Test {
   static constexpr std::chrono::milliseconds kCommitInterval{1000};
   static constexpr std::chrono::milliseconds kRevokeTimeout{30000};
   bool httpInvocations_ = false;
+  bool ordered_ = true;
   FakeClock clock_;
   RuntimeMetrics metrics_;
   FakeKafkaGroup group_;
@@ -205,6 +207,37 @@ TEST_F(KafkaSourceTest, CommitsOnlyTheContiguousPrefixOfDoneRecords) {
   dispatcher_.complete(3);
   commitRound(3);
   EXPECT_EQ(committed(kP0), 4);
+}
+
+// ordering: partition puts a partition's records on its lane (one after
+// another); ordering: none dispatches each on no lane (free to run at once),
+// and the commit still never passes a record in flight.
+TEST_F(KafkaSourceTest, OrderingPartitionUsesThePartitionsLane) {
+  start();
+  assignAndWait({kP0});
+  for (int i = 0; i < 3; ++i) group_.produce("orders", 0, "r" + std::to_string(i));
+  ASSERT_TRUE(dispatcher_.waitForRecords("orders/0", 3));
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(dispatcher_.offsets(""), std::vector<int64_t>{});
+}
+
+TEST_F(KafkaSourceTest, OrderingNoneDispatchesEachRecordOnNoLaneAndCommitsInOrder) {
+  ordered_ = false;
+  start();
+  assignAndWait({kP0});
+  for (int i = 0; i < 3; ++i) group_.produce("orders", 0, "r" + std::to_string(i));
+  ASSERT_TRUE(dispatcher_.waitForRecords("", 3));
+  EXPECT_EQ(dispatcher_.offsets(""), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(dispatcher_.offsets("orders/0"), std::vector<int64_t>{});
+  ASSERT_EQ(dispatcher_.batches(), 3u) << "one record per dispatch, so each can run beside the others";
+
+  dispatcher_.complete(2);
+  dispatcher_.complete(0);
+  commitRound(1);
+  EXPECT_EQ(committed(kP0), 1) << "offset 1 is in flight: 2 finished first but is not committed";
+  dispatcher_.complete(1);
+  commitRound(2);
+  EXPECT_EQ(committed(kP0), 3);
 }
 
 TEST_F(KafkaSourceTest, ARevokeInsideAPollCommitsWhatFinishedButNoRecordNotDone) {
