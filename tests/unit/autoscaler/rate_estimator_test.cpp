@@ -91,6 +91,22 @@ TEST(RateEstimatorTest, UnsaturatedIntervalsAloneMeasureNothing) {
   EXPECT_FALSE(estimator.perReplicaRate());
 }
 
+TEST(RateEstimatorTest, BusyTimeMeasuresCapacityWithoutSaturationAndSurvivesARestart) {
+  RateEstimator estimator;
+  // A replica given 5 events/s: its handler ran 0.5 s of every 10 s for 50 events, so it can do 100/s.
+  estimator.observeBusy("pod-a", 0, 0, at(0));
+  estimator.observeBusy("pod-a", 50, 0.5, at(10));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 100);
+  // Restarted: both counters start again; no sample from the interval of the restart.
+  estimator.observeBusy("pod-a", 20, 0.1, at(20));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 100);
+  estimator.observeBusy("pod-a", 120, 0.6, at(30));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 150);  // (50 + 100) / (0.5 + 0.5) busy seconds
+  // An idle interval (no busy time) is no sample either.
+  estimator.observeBusy("pod-a", 120, 0.6, at(40));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 150);
+}
+
 TEST(RateEstimatorTest, OldIntervalsLeaveTheWindowAndTheLastEstimateOutlivesIdleness) {
   RateEstimatorOptions options;
   options.processingWindowSeconds = 60;
