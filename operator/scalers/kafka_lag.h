@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +64,11 @@ struct KafkaLag {
   int64_t totalLagWithPersistent = 0;  // for activation
   int partitions = 0;
   int partitionsWithLag = 0;
+  // For the rate policy: the lag before the caps, and the sums of the
+  // committed offsets (empty while a partition has none) and high watermarks.
+  int64_t uncappedLag = 0;
+  std::optional<int64_t> committedTotal;
+  int64_t highWatermarkTotal = 0;
 };
 
 class KafkaLagCalculator {

@@ -18,6 +18,10 @@ autoscaler::MetricObservation observe(Scaler& scaler) {
   observation.value = reading->value;
   observation.active = reading->active;
   observation.minReplicas = reading->minReplicas;
+  observation.processedTotal = reading->processedTotal;
+  observation.arrivedTotal = reading->arrivedTotal;
+  observation.backlog = reading->backlog;
+  observation.partitions = reading->partitions;
   return observation;
 }
 

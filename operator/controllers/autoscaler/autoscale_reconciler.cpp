@@ -155,6 +155,16 @@ autoscaler::MetricObservation AutoscaleReconciler::observe(const std::string& ke
   return observation;
 }
 
+void AutoscaleReconciler::measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations,
+                                       int readyReplicas) {
+  for (autoscaler::MetricObservation& observation : observations) {
+    auto t = state.triggers.find(observation.name);
+    if (t == state.triggers.end() || !observation.value) continue;
+    if (!observation.processedTotal && !observation.arrivedTotal) continue;
+    t->second.rates.measure(observation, readyReplicas, clock_.now());
+  }
+}
+
 std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf(const std::string& key,
                                                                                  const std::string& uid) {
   std::shared_ptr<FunctionState> state = stateFor(key);
@@ -283,6 +293,7 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   }
   if (auto cpu = byMetric.find(kCpuMetric); cpu != byMetric.end()) observations.push_back(cpu->second);
   const int current = currentReplicas(*state, *function);
+  measureRates(*state, observations, function->status.readyReplicas);
   autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
   Status written = publish(key, object, *state, current, decision, byMetric);
   writeTriggerStatuses(triggers, *state, decision, byMetric);
@@ -316,6 +327,9 @@ Status AutoscaleReconciler::writeFunctionStatus(
   for (const autoscaler::MetricResult& m : decision.metrics) {
     json entry = {{"trigger", m.name}, {"desiredReplicas", m.desiredReplicas}};
     entry["value"] = m.value ? formatMetricValue(*m.value) : std::string("unknown");
+    if (m.arrivalRate) entry["arrivalRate"] = formatMetricValue(*m.arrivalRate);
+    if (m.perReplicaRate) entry["perReplicaRate"] = formatMetricValue(*m.perReplicaRate);
+    if (m.arrivalRate || m.perReplicaRate) entry["rule"] = m.rateRule ? "rate" : "backlog";
     if (auto it = observations.find(m.name); it != observations.end()) {
       entry["target"] = formatMetricValue(it->second.target);
     }

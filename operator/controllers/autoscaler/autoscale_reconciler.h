@@ -40,6 +40,7 @@
 #include "api/v1alpha1/function.h"
 #include "autoscaler/autoscaler_metrics.h"
 #include "autoscaler/decision_engine.h"
+#include "autoscaler/rate_estimator.h"
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "kube/object_cache.h"
@@ -89,7 +90,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
     std::string buildError;
     int consecutiveErrors = 0;
     Clock::TimePoint builtAt{};
-    nlohmann::json writtenStatus;  // what we last wrote, to skip identical writes
+    nlohmann::json writtenStatus;     // what we last wrote, to skip identical writes
+    autoscaler::RateEstimator rates;  // the scaler's measured throughput (rate policy)
   };
   struct FunctionState {
     std::string uid;
@@ -119,6 +121,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
                    const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu);
   // Reads every scaler (each read bounded by its client's timeout).
   Observations measure(const std::string& key, FunctionState& state);
+  // Feeds each Trigger's counters to its RateEstimator and fills the observation's measured rates.
+  void measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations, int readyReplicas);
   // The replica count the engine starts from: ours, else the status's.
   static int currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function);
   // Writes the Function's status and says what changed (log, Event); the write's status.
