@@ -8,7 +8,9 @@
 // fallback) and the end of the current burst.
 //
 // Rules, in order (see ARCHITECTURE.md "Scaling semantics"):
-//   pause (pinned / paused) > per-metric desired (ceil(value/target), CPU by
+//   pause (pinned / paused) > per-metric desired (ceil(value/target), or in rate
+//   mode with measured rates ceil(arrival/per-replica rate + backlog/(per-replica
+//   rate x drainTargetSeconds)) capped at the partitions; CPU by
 //   utilization with 10% tolerance; windowed metrics by their time-weighted
 //   mean over the stable window, as Knative's KPA) > max over metrics > activation at zero >
 //   burst (entered when the panic window's mean asks for thresholdPercent of the

@@ -51,9 +51,20 @@ void RateEstimator::observeProcessed(const std::string& source, double total, in
   const double events = total - previous.total;
   const double replicaSeconds = seconds * replicas;
   const double rate = events / replicaSeconds;
-  const bool faster = perReplicaRate_ && rate > *perReplicaRate_;
+  const bool faster = throughputRate_ && rate > *throughputRate_;
   if (!saturated && !faster) return;
-  perReplicaRate_ = addInterval(processed_, {at, events, replicaSeconds}, options_.processingWindowSeconds);
+  throughputRate_ = addInterval(processed_, {at, events, replicaSeconds}, options_.processingWindowSeconds);
+  combine();
+}
+
+void RateEstimator::combine() {
+  // Busy time leaves out what a replica does besides its handler (fetching,
+  // committing): when saturated replicas did less, that is what they can do.
+  if (busyRate_ && throughputRate_) {
+    perReplicaRate_ = std::min(*busyRate_, *throughputRate_);
+  } else {
+    perReplicaRate_ = busyRate_ ? busyRate_ : throughputRate_;
+  }
 }
 
 void RateEstimator::observeBusy(const std::string& source, double processedTotal, double busySecondsTotal,
@@ -65,8 +76,9 @@ void RateEstimator::observeBusy(const std::string& source, double processedTotal
   it->second = reading;
   // A restarted replica's counters start again: a new baseline.
   if (processedTotal < processedBefore || busySecondsTotal <= busyBefore) return;
-  perReplicaRate_ = addInterval(processed_, {at, processedTotal - processedBefore, busySecondsTotal - busyBefore},
-                                options_.processingWindowSeconds);
+  busyRate_ = addInterval(busy_, {at, processedTotal - processedBefore, busySecondsTotal - busyBefore},
+                          options_.processingWindowSeconds);
+  combine();
 }
 
 void RateEstimator::observeArrived(double total, Clock::TimePoint at) {
@@ -81,9 +93,8 @@ void RateEstimator::observeArrived(double total, Clock::TimePoint at) {
 }
 
 void RateEstimator::measure(MetricObservation& m, int readyReplicas, Clock::TimePoint at) {
-  if (m.processedTotal && m.busySecondsTotal) {
-    observeBusy(kReplicasSource, *m.processedTotal, *m.busySecondsTotal, at);
-  } else if (m.processedTotal) {
+  if (m.processedTotal && m.busySecondsTotal) observeBusy(kReplicasSource, *m.processedTotal, *m.busySecondsTotal, at);
+  if (m.processedTotal) {
     const int working = m.partitions > 0 ? std::min(readyReplicas, m.partitions) : readyReplicas;
     const auto last = processedLast_.find(kGroupSource);
     const double backlog = m.backlog.value_or(m.value.value_or(0));

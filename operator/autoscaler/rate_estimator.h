@@ -9,7 +9,9 @@
 //     processingWindowSeconds, so replicas weigh by the time they worked.
 //   busy: a replica's own counters (the runtime's events processed and the
 //     seconds its handler ran): events / busy-second is its capacity whether
-//     or not work waited, so an unsaturated replica measures too.
+//     or not work waited, so an unsaturated replica measures too. When both
+//     are known, the lower of the busy-time rate and the saturated throughput
+//     counts (busy time leaves out fetching and committing).
 //   arrived: events published (the topics' high watermarks); the arrival rate
 //     is sum(events) / sum(seconds) over the last arrivalWindowSeconds.
 // An interval counts only between two readings of the same source: a counter
@@ -94,7 +96,13 @@ class RateEstimator {
   RateEstimatorOptions options_;
   std::map<std::string, Reading> processedLast_;
   std::map<std::string, std::pair<double, double>> busyLast_;  // (processed, busy seconds)
-  std::deque<Interval> processed_;
+  // perReplicaRate_ from the busy-time rate and the saturated-throughput rate.
+  void combine();
+
+  std::deque<Interval> processed_;  // saturated (or faster) throughput intervals
+  std::optional<double> throughputRate_;
+  std::deque<Interval> busy_;  // busy-time intervals
+  std::optional<double> busyRate_;
   std::optional<double> perReplicaRate_;
   std::optional<Reading> arrivedLast_;
   std::deque<Interval> arrived_;

@@ -107,6 +107,17 @@ TEST(RateEstimatorTest, BusyTimeMeasuresCapacityWithoutSaturationAndSurvivesARes
   EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 150);
 }
 
+TEST(RateEstimatorTest, SaturatedThroughputCapsTheBusyTimeRate) {
+  RateEstimator estimator;
+  // The handler takes 1 ms an event, but fetching and committing hold each replica to 100/s.
+  estimator.observeBusy("replicas", 0, 0, at(0));
+  estimator.observeBusy("replicas", 2000, 2, at(10));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 1000);
+  estimator.observeProcessed("group", 0, 2, true, at(0));
+  estimator.observeProcessed("group", 2000, 2, true, at(10));
+  EXPECT_DOUBLE_EQ(*estimator.perReplicaRate(), 100);
+}
+
 TEST(RateEstimatorTest, OldIntervalsLeaveTheWindowAndTheLastEstimateOutlivesIdleness) {
   RateEstimatorOptions options;
   options.processingWindowSeconds = 60;
