@@ -77,7 +77,14 @@ Result<ScalerReading> KafkaLagScaler::read() {
   ScalerReading reading;
   reading.value = static_cast<double>(lag.totalLag);
   reading.active = lag.totalLagWithPersistent > options_.activationLagThreshold;
-  if (lag.committedTotal) reading.processedTotal = static_cast<double>(*lag.committedTotal);
+  const std::optional<ReplicaCounters> replicas =
+      options_.replicaCounters ? options_.replicaCounters() : std::optional<ReplicaCounters>();
+  if (replicas) {
+    reading.processedTotal = replicas->processed;
+    reading.busySecondsTotal = replicas->busySeconds;
+  } else if (lag.committedTotal) {
+    reading.processedTotal = static_cast<double>(*lag.committedTotal);
+  }
   reading.arrivedTotal = static_cast<double>(lag.highWatermarkTotal);
   reading.backlog = static_cast<double>(lag.uncappedLag);
   if (!options_.allowIdleConsumers) reading.partitions = lag.partitions;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "scalers/replica_counters.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -57,6 +59,10 @@ struct KafkaLagOptions {
   bool limitToPartitionsWithLag = false;
   bool excludePersistentLag = false;
   bool scaleToZeroOnInvalidOffset = false;
+  // The replicas' own counters (readReplicaCounters), when the operator can
+  // reach them: the rate policy then measures capacity from busy time instead
+  // of from the committed offsets while work waited.
+  std::function<std::optional<ReplicaCounters>()> replicaCounters;
 };
 
 struct KafkaLag {

@@ -19,6 +19,7 @@ autoscaler::MetricObservation observe(Scaler& scaler) {
   observation.active = reading->active;
   observation.minReplicas = reading->minReplicas;
   observation.processedTotal = reading->processedTotal;
+  observation.busySecondsTotal = reading->busySecondsTotal;
   observation.arrivedTotal = reading->arrivedTotal;
   observation.backlog = reading->backlog;
   observation.partitions = reading->partitions;

@@ -31,6 +31,7 @@ struct ScalerReading {
   // Cumulative counters and the uncapped backlog for the rate policy, when the
   // source has them (MetricObservation's fields of the same names).
   std::optional<double> processedTotal;
+  std::optional<double> busySecondsTotal;
   std::optional<double> arrivedTotal;
   std::optional<double> backlog;
   int partitions = 0;
