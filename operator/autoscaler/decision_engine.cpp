@@ -153,6 +153,7 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
 int DecisionEngine::desiredFor(const MetricObservation& metric, int current, MetricResult& result) const {
   result.arrivalRate = metric.arrivalRate;
   result.perReplicaRate = metric.perReplicaRate;
+  result.coldStartSeconds = metric.coldStartSeconds;
   // Windowed metrics are rates already; CPU has no backlog. Unmeasured rates: the backlog rule.
   const bool rate = policy_.mode == ScalingMode::kRate && !metric.windowed &&
                     metric.targetType == MetricTargetType::kAverageValue && metric.arrivalRate &&

@@ -49,6 +49,7 @@ struct MetricResult {
   // The measured rates the observation carried, and whether the rate rule made the count.
   std::optional<double> arrivalRate;
   std::optional<double> perReplicaRate;
+  std::optional<double> coldStartSeconds;
   bool rateRule = false;
 };
 

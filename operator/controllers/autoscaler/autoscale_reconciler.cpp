@@ -165,6 +165,18 @@ void AutoscaleReconciler::measureRates(FunctionState& state, std::vector<autosca
   }
 }
 
+void AutoscaleReconciler::measureColdStart(FunctionState& state, int readyReplicas, int current, int desired) {
+  const Clock::TimePoint now = clock_.now();
+  if (state.pendingScaleUp && readyReplicas >= state.pendingScaleUp->second) {
+    const double seconds = secondsBetween(state.pendingScaleUp->first, now);
+    for (auto& [name, t] : state.triggers) t.rates.observeColdStart(seconds);
+    state.pendingScaleUp.reset();
+  }
+  // A scale-down before the replicas were ready leaves nothing to measure.
+  if (state.pendingScaleUp && desired < state.pendingScaleUp->second) state.pendingScaleUp.reset();
+  if (desired > current && !state.pendingScaleUp) state.pendingScaleUp = std::make_pair(now, desired);
+}
+
 std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf(const std::string& key,
                                                                                  const std::string& uid) {
   std::shared_ptr<FunctionState> state = stateFor(key);
@@ -295,6 +307,7 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   const int current = currentReplicas(*state, *function);
   measureRates(*state, observations, function->status.readyReplicas);
   autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
+  measureColdStart(*state, function->status.readyReplicas, current, decision.desiredReplicas);
   Status written = publish(key, object, *state, current, decision, byMetric);
   writeTriggerStatuses(triggers, *state, decision, byMetric);
 
@@ -330,6 +343,7 @@ Status AutoscaleReconciler::writeFunctionStatus(
     if (m.arrivalRate) entry["arrivalRate"] = formatMetricValue(*m.arrivalRate);
     if (m.perReplicaRate) entry["perReplicaRate"] = formatMetricValue(*m.perReplicaRate);
     if (m.arrivalRate || m.perReplicaRate) entry["rule"] = m.rateRule ? "rate" : "backlog";
+    if (m.coldStartSeconds) entry["coldStartSeconds"] = formatMetricValue(*m.coldStartSeconds);
     if (auto it = observations.find(m.name); it != observations.end()) {
       entry["target"] = formatMetricValue(it->second.target);
     }

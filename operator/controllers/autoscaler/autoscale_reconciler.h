@@ -107,6 +107,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
     // The lastActiveTime status says; moved on at most every kLastActiveRefresh while active.
     std::optional<std::chrono::system_clock::time_point> lastActiveStamp;
     std::optional<autoscaler::ScaleDecision> lastDecision;
+    // The last scale-up not yet ready: when it was decided and the count it asked for (cold-start time).
+    std::optional<std::pair<Clock::TimePoint, int>> pendingScaleUp;
   };
 
   using Observations = std::map<std::string, autoscaler::MetricObservation>;  // by metric name
@@ -123,6 +125,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
   Observations measure(const std::string& key, FunctionState& state);
   // Feeds each Trigger's counters to its RateEstimator and fills the observation's measured rates.
   void measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations, int readyReplicas);
+  // Start-to-ready of the last scale-up, once the Function's ready replicas reach it, into every estimator.
+  void measureColdStart(FunctionState& state, int readyReplicas, int current, int desired);
   // The replica count the engine starts from: ours, else the status's.
   static int currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function);
   // Writes the Function's status and says what changed (log, Event); the write's status.

@@ -463,6 +463,32 @@ TEST_F(AutoscaleReconcilerTest, MeasuredRatesShowInStatusAndMetricsAndDriveTheRa
   EXPECT_EQ(sample("sluice_autoscaler_per_replica_rate", {{"function", kKey}, {"scaler", "orders-kafka"}}), 20);
 }
 
+TEST_F(AutoscaleReconcilerTest, StartToReadyOfAScaleUpIsTheMeasuredColdStart) {
+  json function = addFunction({{"maxReplicas", 10}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  {
+    std::lock_guard lock(script->mu);
+    script->value = 30;
+    script->processedTotal = 0;
+    script->arrivedTotal = 0;
+  }
+  reconcile::ReconcileResult up = reconciler.reconcile(kKey);
+  ASSERT_TRUE(up.status.isOk());
+  ASSERT_EQ(functionStatus()["desiredReplicas"], 3);
+  EXPECT_FALSE(functionStatus()["metrics"][0].contains("coldStartSeconds"));
+  // The three replicas are ready by the next round.
+  function["status"] = {{"replicas", 3}, {"readyReplicas", 3}};
+  functions.upsert(std::make_shared<const json>(function));
+  clock.advance(up.requeueAfterDelay);
+  reconcile::ReconcileResult ready = reconciler.reconcile(kKey);
+  ASSERT_TRUE(ready.status.isOk());
+  clock.advance(ready.requeueAfterDelay);
+  ASSERT_TRUE(reconciler.reconcile(kKey).status.isOk());
+  const double seconds = std::chrono::duration<double>(up.requeueAfterDelay).count();
+  EXPECT_EQ(functionStatus()["metrics"][0]["coldStartSeconds"], formatMetricValue(seconds));
+}
+
 TEST(FormatMetricValueTest, IntegersPlainOthersShort) {
   EXPECT_EQ(formatMetricValue(120), "120");
   EXPECT_EQ(formatMetricValue(0), "0");
