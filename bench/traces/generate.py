@@ -6,7 +6,13 @@ daily-wave.json  24 h, one value per second: a night valley with no traffic
                  short partner-upload spikes every ~20 minutes during the day.
 bursts.json      2 h mostly idle with 14 sudden bursts (20-120 s, 3-10x the
                  service rate of one replica) separated by 3-10 idle minutes.
-Both: 100 events/s per replica, cold start 5 s, warm start 0.15 s, warm pool 1,
+hourly-batches.json  6 h: a batch of 150,000 events over the first 2 minutes
+                 of every hour (1,250/s, past 12 replicas' capacity), 2/s
+                 between batches.
+flat-line.json   2 h at a steady 450/s (4.5 replicas' work).
+slow-ramp.json   4 h: 0 -> 900/s over 2 h, then back down to 0.
+spike-train.json 2 h: 30/s with a 10 s spike of 800/s every 5 minutes.
+All: 100 events/s per replica, cold start 5 s, warm start 0.15 s, warm pool 1,
 12 partitions (a 12-partition Kafka topic).
 """
 import json
@@ -53,7 +59,35 @@ def bursts():
     return arrivals
 
 
-for name, arrivals in (("daily-wave", daily_wave()), ("bursts", bursts())):
+def hourly_batches():
+    arrivals = [2] * (6 * 3600)
+    for hour in range(6):
+        for s in range(hour * 3600, hour * 3600 + 120):
+            arrivals[s] = 1250
+    return arrivals
+
+
+def flat_line():
+    return [450] * 7200
+
+
+def slow_ramp():
+    half = 2 * 3600
+    up = [int(round(900 * t / half)) for t in range(half)]
+    return up + up[::-1]
+
+
+def spike_train():
+    arrivals = [30] * 7200
+    for start in range(150, 7200, 300):
+        for s in range(start, min(start + 10, 7200)):
+            arrivals[s] = 800
+    return arrivals
+
+
+TRACES = (("daily-wave", daily_wave()), ("bursts", bursts()), ("hourly-batches", hourly_batches()),
+          ("flat-line", flat_line()), ("slow-ramp", slow_ramp()), ("spike-train", spike_train()))
+for name, arrivals in TRACES:
     with open(os.path.join(HERE, name + ".json"), "w") as f:
         json.dump(dict(COMMON, arrivals=arrivals), f, separators=(",", ":"))
         f.write("\n")

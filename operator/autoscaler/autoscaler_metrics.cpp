@@ -26,6 +26,14 @@ AutoscalerMetrics::AutoscalerMetrics(std::shared_ptr<prometheus::Registry> regis
                         .Name("sluice_autoscaler_scaler_errors_total")
                         .Help("Scaler reads that failed")
                         .Register(*registry_)),
+      arrivalRate_(prometheus::BuildGauge()
+                       .Name("sluice_autoscaler_arrival_rate")
+                       .Help("Measured events per second arriving at each scaler's source")
+                       .Register(*registry_)),
+      perReplicaRate_(prometheus::BuildGauge()
+                          .Name("sluice_autoscaler_per_replica_rate")
+                          .Help("Measured events per second one working replica processes")
+                          .Register(*registry_)),
       desiredReplicas_(prometheus::BuildGauge()
                            .Name("sluice_autoscaler_desired_replicas")
                            .Help("Replicas the autoscaler asks for")
@@ -54,6 +62,8 @@ void AutoscalerMetrics::recordDecision(const std::string& function, const ScaleD
     } else {
       scalerErrors_.Add(labels).Increment();
     }
+    if (metric.arrivalRate) arrivalRate_.Add(labels).Set(*metric.arrivalRate);
+    if (metric.perReplicaRate) perReplicaRate_.Add(labels).Set(*metric.perReplicaRate);
   }
   desiredReplicas_.Add({{"function", function}}).Set(decision.desiredReplicas);
   if (decision.direction != ScaleDirection::kNone) {

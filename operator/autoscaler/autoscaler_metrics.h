@@ -3,6 +3,8 @@
 //   sluice_autoscaler_scaler_value{function,scaler}            gauge
 //   sluice_autoscaler_scaler_latency_seconds{function,scaler}  histogram
 //   sluice_autoscaler_scaler_errors_total{function,scaler}     counter
+//   sluice_autoscaler_arrival_rate{function,scaler}            gauge, events/s (once measured)
+//   sluice_autoscaler_per_replica_rate{function,scaler}        gauge, events/s (once measured)
 //   sluice_autoscaler_desired_replicas{function}               gauge
 //   sluice_autoscaler_scale_decisions_total{function,direction,reason}  counter (changes only)
 //   sluice_autoscaler_loop_latency_seconds                     histogram
@@ -35,6 +37,8 @@ class AutoscalerMetrics {
   prometheus::Family<prometheus::Gauge>& scalerValue_;
   prometheus::Family<prometheus::Histogram>& scalerLatency_;
   prometheus::Family<prometheus::Counter>& scalerErrors_;
+  prometheus::Family<prometheus::Gauge>& arrivalRate_;
+  prometheus::Family<prometheus::Gauge>& perReplicaRate_;
   prometheus::Family<prometheus::Gauge>& desiredReplicas_;
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Histogram& loopLatency_;

@@ -38,6 +38,24 @@ int desiredForMetric(const MetricObservation& metric, int current) {
   return desiredForValue(metric, *metric.value, current);
 }
 
+// The rate rule: the replicas the arrivals need plus those that drain the
+// backlog within the drain target. Replicas started now are ready only after a
+// cold start; meanwhile the backlog grows by what the working ones cannot take.
+int rateDesired(const MetricObservation& m, int current, int drainTargetSeconds) {
+  const double rate = *m.perReplicaRate;
+  const double arrival = std::max(*m.arrivalRate, 0.0);
+  const double backlog = std::max(m.backlog.value_or(*m.value), 0.0);
+  const int working = m.partitions > 0 ? std::min(current, m.partitions) : current;
+  const double growth = std::max(arrival - working * rate, 0.0) * std::max(m.coldStartSeconds.value_or(0), 0.0);
+  double need = arrival / rate + (backlog + growth) / (rate * drainTargetSeconds);
+  // Floating error must not turn an exact 2 replicas into 3.
+  if (std::abs(need - std::round(need)) < 1e-9) need = std::round(need);
+  int desired = replicasFor(need);
+  // Consumers beyond the partitions would idle.
+  if (m.partitions > 0) desired = std::min(desired, m.partitions);
+  return desired;
+}
+
 // The time-weighted mean over (now - window, now] of a step function in which
 // each sample holds over the interval since the one before it (a reading is a
 // rate or count measured up to its time). A lone sample in the window is its own mean.
@@ -101,7 +119,8 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
       }
     } else {
       failures_.erase(metric.name);
-      const int instant = std::max(desiredForMetric(metric, current), metric.minReplicas);
+      const int instant = std::max(desiredFor(metric, current, result), metric.minReplicas);
+      verdict.rateRule = verdict.rateRule || result.rateRule;
       result.desiredReplicas = instant;
       int panic = instant;
       if (metric.windowed) {
@@ -131,6 +150,24 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
   return verdict;
 }
 
+int DecisionEngine::desiredFor(const MetricObservation& metric, int current, MetricResult& result) const {
+  result.arrivalRate = metric.arrivalRate;
+  result.perReplicaRate = metric.perReplicaRate;
+  result.coldStartSeconds = metric.coldStartSeconds;
+  // Windowed metrics are rates already; CPU has no backlog. Unmeasured rates: the backlog rule.
+  const bool rate = policy_.mode == ScalingMode::kRate && !metric.windowed &&
+                    metric.targetType == MetricTargetType::kAverageValue && metric.arrivalRate &&
+                    metric.perReplicaRate && *metric.perReplicaRate > 0;
+  if (!rate) return desiredForMetric(metric, current);
+  result.rateRule = true;
+  return rateDesired(metric, current, policy_.drainTargetSeconds);
+}
+
+int DecisionEngine::holdSeconds(bool rateRule) const {
+  // The rate rule already keeps what the backlog needs; holding longer than its drain target buys nothing.
+  return rateRule ? std::min(policy_.burst.holdSeconds, policy_.drainTargetSeconds) : policy_.burst.holdSeconds;
+}
+
 std::pair<int, int> DecisionEngine::windowedDesired(const MetricObservation& metric, int current, Clock::TimePoint now,
                                                     MetricResult& result) {
   auto& samples = samples_[metric.name];
@@ -158,7 +195,7 @@ DecisionEngine::Step DecisionEngine::fromZero(const MetricsVerdict& verdict, Clo
   recommendations_.push_back({now, want});
   bool spike = policy_.burst.enabled && static_cast<long long>(want) * 100 >= policy_.burst.thresholdPercent;
   if (spike && verdict.active) {
-    burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
+    burstUntil_ = now + std::chrono::seconds(holdSeconds(verdict.rateRule));
     return {want, "Burst", transition(0, want) + ": " + verdict.why};
   }
   // The scale-up rules count from zero; activation itself is never blocked.
@@ -179,7 +216,7 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
                                std::max(floor, policy_.maxReplicas));
   if (policy_.burst.enabled &&
       static_cast<long long>(spike) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
-    burstUntil_ = now + std::chrono::seconds(policy_.burst.holdSeconds);
+    burstUntil_ = now + std::chrono::seconds(holdSeconds(verdict.rateRule));
   }
   const std::string& why = verdict.why;
   if (burstUntil_ && now < *burstUntil_) {
@@ -193,7 +230,10 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
             transition(current, desired) + ": " + why + panicWhy +
                 (desired > current ? "" : "; burst mode holds the count")};
   }
-  const int stabilized = stabilize(current, target, now);
+  const int downWindow = verdict.rateRule
+                             ? std::min(policy_.scaleDown.stabilizationWindowSeconds, policy_.drainTargetSeconds)
+                             : policy_.scaleDown.stabilizationWindowSeconds;
+  const int stabilized = stabilize(current, target, now, downWindow);
   const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;
   if (stabilized > current) {
     const int desired = std::min(stabilized, scaleUpLimit(current, now));
@@ -249,7 +289,9 @@ ScaleDecision DecisionEngine::finish(ScaleDecision decision, int current, Step s
                                                 : ScaleDirection::kNone;
   if (step.desired != current) changes_.push_back({now, step.desired - current});
   decision.burst = burstUntil_ && now < *burstUntil_;
-  decision.nextCheckAfter = nextCheckAfter(step.desired);
+  const bool rateRule =
+      std::any_of(decision.metrics.begin(), decision.metrics.end(), [](const MetricResult& m) { return m.rateRule; });
+  decision.nextCheckAfter = nextCheckAfter(step.desired, rateRule);
   return decision;
 }
 
@@ -281,11 +323,11 @@ ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObserv
   return finish(std::move(decision), current, bound(current, verdict, aboveZero(current, verdict, now), now), now);
 }
 
-int DecisionEngine::stabilize(int current, int recommended, Clock::TimePoint now) {
+int DecisionEngine::stabilize(int current, int recommended, Clock::TimePoint now, int downWindowSeconds) {
   // As HPA: scaling up goes to the lowest recommendation of the up window,
   // scaling down to the highest of the down window.
   const Clock::TimePoint upCutoff = now - std::chrono::seconds(policy_.scaleUp.stabilizationWindowSeconds);
-  const Clock::TimePoint downCutoff = now - std::chrono::seconds(policy_.scaleDown.stabilizationWindowSeconds);
+  const Clock::TimePoint downCutoff = now - std::chrono::seconds(downWindowSeconds);
   int up = recommended;
   int down = recommended;
   for (const Recommendation& r : recommendations_) {
@@ -358,10 +400,12 @@ void DecisionEngine::prune(Clock::TimePoint now) {
   while (!changes_.empty() && changes_.front().at <= now - std::chrono::seconds(period)) changes_.pop_front();
 }
 
-Clock::Duration DecisionEngine::nextCheckAfter(int replicas) const {
+Clock::Duration DecisionEngine::nextCheckAfter(int replicas, bool rateRule) const {
   if (replicas == 0) return std::chrono::milliseconds(policy_.activationIntervalMilliseconds);
   int seconds = policy_.pollingIntervalSeconds;
   if (policy_.burst.enabled) seconds = std::min(seconds, policy_.burst.windowSeconds);
+  // A spike seen a poll late is drained late: the rate rule reacts within a tenth of its drain target.
+  if (rateRule) seconds = std::min(seconds, std::max(1, policy_.drainTargetSeconds / 10));
   return std::chrono::seconds(seconds);
 }
 

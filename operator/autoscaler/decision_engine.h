@@ -8,7 +8,9 @@
 // fallback) and the end of the current burst.
 //
 // Rules, in order (see ARCHITECTURE.md "Scaling semantics"):
-//   pause (pinned / paused) > per-metric desired (ceil(value/target), CPU by
+//   pause (pinned / paused) > per-metric desired (ceil(value/target), or in rate
+//   mode with measured rates ceil(arrival/per-replica rate + backlog/(per-replica
+//   rate x drainTargetSeconds)) capped at the partitions; CPU by
 //   utilization with 10% tolerance; windowed metrics by their time-weighted
 //   mean over the stable window, as Knative's KPA) > max over metrics > activation at zero >
 //   burst (entered when the panic window's mean asks for thresholdPercent of the
@@ -44,6 +46,11 @@ struct MetricResult {
   // Windowed metrics: the means over the stable and panic windows the counts came from.
   std::optional<double> stableAverage;
   std::optional<double> panicAverage;
+  // The measured rates the observation carried, and whether the rate rule made the count.
+  std::optional<double> arrivalRate;
+  std::optional<double> perReplicaRate;
+  std::optional<double> coldStartSeconds;
+  bool rateRule = false;
 };
 
 struct ScaleDecision {
@@ -63,7 +70,8 @@ struct ScaleDecision {
   bool fallback = false;
   std::optional<Clock::TimePoint> lastActiveTime;
   // When the loop should call decide() again: the activation interval at zero,
-  // otherwise pollingIntervalSeconds (or the burst window when shorter).
+  // otherwise pollingIntervalSeconds (or the burst window when shorter, or a
+  // tenth of drainTargetSeconds, at least 1 s, when the rate rule decided).
   Clock::Duration nextCheckAfter{};
   std::vector<MetricResult> metrics;
 };
@@ -102,7 +110,8 @@ class DecisionEngine {
     bool active = false;
     bool holdForErrors = false;  // an erroring scaler below its fallback threshold
     bool fallbackActive = false;
-    std::string why;  // "<metric> asks for N", or "no metrics"
+    std::string why;        // "<metric> asks for N", or "no metrics"
+    bool rateRule = false;  // a metric's count came from the rate rule
   };
   // A count with the reason and message the decision reports.
   struct Step {
@@ -118,12 +127,16 @@ class DecisionEngine {
   // 1 -> 0 after the cooldown, then min/maxReplicas.
   Step bound(int current, const MetricsVerdict& verdict, Step step, Clock::TimePoint now) const;
   ScaleDecision finish(ScaleDecision decision, int current, Step step, Clock::TimePoint now);
-  int stabilize(int current, int recommended, Clock::TimePoint now);
+  // The metric's count by the rate rule (rate mode, rates measured) or its own rule.
+  int desiredFor(const MetricObservation& metric, int current, MetricResult& result) const;
+  // How long burst mode lasts after a spike.
+  int holdSeconds(bool rateRule) const;
+  int stabilize(int current, int recommended, Clock::TimePoint now, int downWindowSeconds);
   long long replicasAtPeriodStart(int current, const ScalingRule& rule, Clock::TimePoint now) const;
   int scaleUpLimit(int current, Clock::TimePoint now) const;
   int scaleDownLimit(int current, Clock::TimePoint now) const;
   void prune(Clock::TimePoint now);
-  Clock::Duration nextCheckAfter(int replicas) const;
+  Clock::Duration nextCheckAfter(int replicas, bool rateRule) const;
 
   ScalingPolicy policy_;
   const Clock& clock_;

@@ -31,6 +31,26 @@ struct MetricObservation {
   // instead of taking each reading as it is. Activity still follows each reading.
   bool windowed = false;
   std::string error;
+
+  // Throughput, for the rate policy (ScalingMode::kRate). The scaler fills the
+  // counters it can read (Kafka: the consumer group's committed offsets and the
+  // topics' high watermarks, summed over partitions) and `backlog`, the work
+  // waiting before any per-replica cap; `partitions` bounds the replicas that
+  // can work at once (0: no bound).
+  std::optional<double> processedTotal;
+  // With processedTotal from the replicas' own counters (summed over them):
+  // the seconds their handlers ran, so capacity = processed / busy seconds.
+  std::optional<double> busySecondsTotal;
+  std::optional<double> arrivedTotal;
+  std::optional<double> backlog;
+  int partitions = 0;
+  // Filled by the caller from its RateEstimator before decide(): events/s
+  // arriving, events/s one working replica processes and the measured time from
+  // a scale-up to a ready replica. The engine applies the rate rule only when
+  // both rates are known.
+  std::optional<double> arrivalRate;
+  std::optional<double> perReplicaRate;
+  std::optional<double> coldStartSeconds;
 };
 
 }  // namespace sluice::autoscaler

@@ -12,6 +12,8 @@ ScalingDirectionBehavior defaultScaleDownBehavior() {
   return {300, {{ScalingRule::Type::kPercent, 100, 15}}, SelectPolicy::kMax};
 }
 
+const char* scalingModeName(ScalingMode mode) { return mode == ScalingMode::kRate ? "rate" : "backlog"; }
+
 namespace {
 
 Status field(const std::string& name, const std::string& problem) {
@@ -45,6 +47,9 @@ Status validateScalingPolicy(const ScalingPolicy& policy) {
   if (policy.maxReplicas < policy.minReplicas) {
     return field("maxReplicas",
                  std::to_string(policy.maxReplicas) + " is below minReplicas " + std::to_string(policy.minReplicas));
+  }
+  if (policy.drainTargetSeconds < 1 || policy.drainTargetSeconds > 3600) {
+    return field("drainTargetSeconds", std::to_string(policy.drainTargetSeconds) + " is outside 1..3600");
   }
   if (policy.cooldownSeconds < 0) {
     return field("cooldownSeconds", std::to_string(policy.cooldownSeconds) + " is negative");

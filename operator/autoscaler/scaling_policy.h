@@ -74,7 +74,21 @@ struct PausePolicy {
   bool pausedScaleOut = false;
 };
 
+// How a backlog metric becomes a replica count (`scaling.policy`):
+// kBacklog: ceil(backlog / per-replica target), KEDA's and HPA's rule;
+// kRate: ceil(arrival rate / per-replica rate + backlog / (per-replica rate x
+// drainTargetSeconds)) from measured rates (MetricObservation::arrivalRate,
+// perReplicaRate), with the backlog growing during a cold start counted in; the
+// backlog rule while no rate is measured yet. In rate mode the scale-down
+// stabilization window is at most drainTargetSeconds: the rule itself already
+// keeps the capacity the backlog needs.
+enum class ScalingMode { kBacklog, kRate };
+const char* scalingModeName(ScalingMode mode);  // "backlog", "rate"
+
 struct ScalingPolicy {
+  ScalingMode mode = ScalingMode::kRate;
+  // Rate mode: how long a backlog may take to drain.
+  int drainTargetSeconds = 5;
   int minReplicas = 0;
   int maxReplicas = 100;
   int cooldownSeconds = 300;

@@ -6,8 +6,13 @@ namespace sluice::scalers {
 
 KafkaLag KafkaLagCalculator::compute(const std::vector<PartitionOffsets>& offsets) {
   KafkaLag result;
+  result.committedTotal = 0;
   for (const PartitionOffsets& p : offsets) {
     ++result.partitions;
+    result.highWatermarkTotal += std::max<int64_t>(p.highWatermark, 0);
+    // A partition's first commit would read as all its history processed at once.
+    if (p.committed < 0) result.committedTotal.reset();
+    if (result.committedTotal) *result.committedTotal += p.committed;
     int64_t lag = 0;
     int64_t lagWithPersistent = 0;
     if (p.committed < 0) {
@@ -36,6 +41,7 @@ KafkaLag KafkaLagCalculator::compute(const std::vector<PartitionOffsets>& offset
     result.totalLagWithPersistent += lagWithPersistent;
     if (lag > 0) ++result.partitionsWithLag;
   }
+  result.uncappedLag = result.totalLag;
   if (!options_.allowIdleConsumers || options_.limitToPartitionsWithLag) {
     int64_t upperBound = options_.limitToPartitionsWithLag ? result.partitionsWithLag : result.partitions;
     // Integer division as KEDA: the cap bites once whole replicas exceed the bound.
@@ -71,6 +77,17 @@ Result<ScalerReading> KafkaLagScaler::read() {
   ScalerReading reading;
   reading.value = static_cast<double>(lag.totalLag);
   reading.active = lag.totalLagWithPersistent > options_.activationLagThreshold;
+  const std::optional<ReplicaCounters> replicas =
+      options_.replicaCounters ? options_.replicaCounters() : std::optional<ReplicaCounters>();
+  if (replicas) {
+    reading.processedTotal = replicas->processed;
+    reading.busySecondsTotal = replicas->busySeconds;
+  } else if (lag.committedTotal) {
+    reading.processedTotal = static_cast<double>(*lag.committedTotal);
+  }
+  reading.arrivedTotal = static_cast<double>(lag.highWatermarkTotal);
+  reading.backlog = static_cast<double>(lag.uncappedLag);
+  if (!options_.allowIdleConsumers) reading.partitions = lag.partitions;
   return reading;
 }
 

@@ -16,12 +16,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "scalers/replica_counters.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
@@ -56,6 +59,10 @@ struct KafkaLagOptions {
   bool limitToPartitionsWithLag = false;
   bool excludePersistentLag = false;
   bool scaleToZeroOnInvalidOffset = false;
+  // The replicas' own counters (readReplicaCounters), when the operator can
+  // reach them: the rate policy then measures capacity from busy time instead
+  // of from the committed offsets while work waited.
+  std::function<std::optional<ReplicaCounters>()> replicaCounters;
 };
 
 struct KafkaLag {
@@ -63,6 +70,11 @@ struct KafkaLag {
   int64_t totalLagWithPersistent = 0;  // for activation
   int partitions = 0;
   int partitionsWithLag = 0;
+  // For the rate policy: the lag before the caps, and the sums of the
+  // committed offsets (empty while a partition has none) and high watermarks.
+  int64_t uncappedLag = 0;
+  std::optional<int64_t> committedTotal;
+  int64_t highWatermarkTotal = 0;
 };
 
 class KafkaLagCalculator {

@@ -18,6 +18,11 @@ autoscaler::MetricObservation observe(Scaler& scaler) {
   observation.value = reading->value;
   observation.active = reading->active;
   observation.minReplicas = reading->minReplicas;
+  observation.processedTotal = reading->processedTotal;
+  observation.busySecondsTotal = reading->busySecondsTotal;
+  observation.arrivedTotal = reading->arrivedTotal;
+  observation.backlog = reading->backlog;
+  observation.partitions = reading->partitions;
   return observation;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include <string>
 
@@ -27,6 +28,13 @@ struct ScalerReading {
   bool active = false;
   // A floor of replicas while it holds (cron windows); 0 for the others.
   int minReplicas = 0;
+  // Cumulative counters and the uncapped backlog for the rate policy, when the
+  // source has them (MetricObservation's fields of the same names).
+  std::optional<double> processedTotal;
+  std::optional<double> busySecondsTotal;
+  std::optional<double> arrivedTotal;
+  std::optional<double> backlog;
+  int partitions = 0;
 };
 
 // How a value maps to replicas: per-replica target and activation threshold.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autoscaler/decision_engine.h"
+#include "autoscaler/rate_estimator.h"
 #include "common/clock.h"
 
 namespace sluice::simulator {
@@ -70,6 +71,7 @@ autoscaler::ScalingPolicy enginePolicyFor(const SimulatedFunction& function, Pol
   keda.maxReplicas = function.policy.maxReplicas;
   keda.pollingIntervalSeconds = 15;
   keda.burst.enabled = false;
+  keda.mode = autoscaler::ScalingMode::kBacklog;
   return keda;
 }
 
@@ -157,9 +159,41 @@ class Simulation {
     }
   }
 
+  // The counters the Kafka scaler reads (committed offsets: events served; high
+  // watermarks: events arrived) through the autoscaler's own estimator.
+  autoscaler::MetricObservation observeWithRates(int64_t tick) {
+    autoscaler::MetricObservation m = observe(tick);
+    if (function_.metric != SimulatedMetric::kBacklog) return m;
+    // The replicas' own counters, summed: events processed and handler busy seconds.
+    m.processedTotal = served_;
+    m.busySecondsTotal = served_ / trace_.serviceRatePerReplica;
+    m.arrivedTotal = result_.eventsTotal;
+    m.backlog = backlog_;
+    m.partitions = trace_.partitions;
+    int ready = 0;
+    for (int64_t readyAt : replicas_) ready += readyAt <= tick ? 1 : 0;
+    estimator_.measure(m, ready, clock_.now());
+    return m;
+  }
+
+  // Scale-ups that became ready: the start-to-ready time the autoscaler measures.
+  void recordColdStarts(int64_t tick) {
+    for (auto it = starting_.begin(); it != starting_.end();) {
+      if (it->second <= tick) {
+        estimator_.observeColdStart(static_cast<double>(it->second - it->first) * kTick);
+        it = starting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   int desiredAt(int64_t tick, int current) {
+    if (policy_ == Policy::kSluice) recordColdStarts(tick);
     if (policy_ == Policy::kSluice && tick >= nextCheck_) {
-      autoscaler::ScaleDecision d = engine_.decide(current, {observe(tick)});
+      autoscaler::ScaleDecision d = engine_.decide(current, {observeWithRates(tick)});
+      if (!d.metrics.empty() && d.metrics[0].rateRule) ++result_.rateRuleDecisions;
+      if (!d.metrics.empty()) result_.perReplicaRate = d.metrics[0].perReplicaRate.value_or(0);
       bursting_ = d.burst;
       nextCheck_ = tick + ticksFor(d.nextCheckAfter);
       return d.desiredReplicas;
@@ -201,6 +235,7 @@ class Simulation {
         } else {
           replicas_.push_back(tick + ticksFor(trace_.coldStartSeconds));
         }
+        starting_.emplace_back(tick, replicas_.back());
       }
     } else if (desired < current) {
       ++result_.scaleEvents;
@@ -246,6 +281,8 @@ class Simulation {
   double backlog_ = 0;
   std::vector<int64_t> replicas_;  // the tick each replica is ready at
   std::vector<int64_t> warmRefills_;
+  std::vector<std::pair<int64_t, int64_t>> starting_;  // (started, ready) ticks of scale-ups not yet ready
+  autoscaler::RateEstimator estimator_;
   std::vector<std::pair<double, double>> latencies_;  // (latency, events)
   double served_ = 0;
   int64_t nextCheck_ = 0;
@@ -275,6 +312,8 @@ std::string toJson(const SimulationResult& r) {
   out["replicas"] = r.replicasPerSecond;
   out["metric"] = r.metric;
   out["burst_s"] = round3(r.burstSeconds);
+  out["rate_rule_decisions"] = r.rateRuleDecisions;
+  out["per_replica_rate"] = round3(r.perReplicaRate);
   return out.dump();
 }
 

@@ -78,6 +78,8 @@ struct SimulationResult {
   std::vector<int> replicasPerSecond;  // replicas (starting or ready) at the end of each second
   std::string metric;                  // backlog, http-concurrency or http-rps
   double burstSeconds = 0;             // time the engine spent in burst (panic) mode
+  int rateRuleDecisions = 0;           // decisions whose count came from the rate rule
+  double perReplicaRate = 0;           // the last measured per-replica rate (0: never measured)
 };
 
 SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy);

@@ -111,8 +111,25 @@ Status readFallback(const json& scaling, const std::string& path, std::optional<
   return Status::ok();
 }
 
+// `policy: backlog|rate` and the rate policy's drainTargetSeconds.
+Status readMode(const json& scaling, const std::string& path, autoscaler::ScalingPolicy& policy) {
+  if (hasField(scaling, "policy")) {
+    const json& mode = scaling["policy"];
+    const std::string v = mode.is_string() ? mode.get<std::string>() : mode.dump();
+    if (v == "backlog") {
+      policy.mode = autoscaler::ScalingMode::kBacklog;
+    } else if (v == "rate") {
+      policy.mode = autoscaler::ScalingMode::kRate;
+    } else {
+      return invalidArgument(path + ".policy: \"" + v + "\" is not backlog or rate");
+    }
+  }
+  return readInt(scaling, "drainTargetSeconds", path, policy.drainTargetSeconds);
+}
+
 Status readScaling(const json& scaling, autoscaler::ScalingPolicy& policy) {
   const std::string path = "spec.scaling";
+  if (Status s = readMode(scaling, path, policy); !s.isOk()) return s;
   for (auto [key, field] : std::initializer_list<std::pair<const char*, int*>>{
            {"minReplicas", &policy.minReplicas},
            {"maxReplicas", &policy.maxReplicas},

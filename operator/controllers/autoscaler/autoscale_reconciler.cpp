@@ -155,6 +155,28 @@ autoscaler::MetricObservation AutoscaleReconciler::observe(const std::string& ke
   return observation;
 }
 
+void AutoscaleReconciler::measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations,
+                                       int readyReplicas) {
+  for (autoscaler::MetricObservation& observation : observations) {
+    auto t = state.triggers.find(observation.name);
+    if (t == state.triggers.end() || !observation.value) continue;
+    if (!observation.processedTotal && !observation.arrivedTotal) continue;
+    t->second.rates.measure(observation, readyReplicas, clock_.now());
+  }
+}
+
+void AutoscaleReconciler::measureColdStart(FunctionState& state, int readyReplicas, int current, int desired) {
+  const Clock::TimePoint now = clock_.now();
+  if (state.pendingScaleUp && readyReplicas >= state.pendingScaleUp->second) {
+    const double seconds = secondsBetween(state.pendingScaleUp->first, now);
+    for (auto& [name, t] : state.triggers) t.rates.observeColdStart(seconds);
+    state.pendingScaleUp.reset();
+  }
+  // A scale-down before the replicas were ready leaves nothing to measure.
+  if (state.pendingScaleUp && desired < state.pendingScaleUp->second) state.pendingScaleUp.reset();
+  if (desired > current && !state.pendingScaleUp) state.pendingScaleUp = std::make_pair(now, desired);
+}
+
 std::shared_ptr<AutoscaleReconciler::FunctionState> AutoscaleReconciler::stateOf(const std::string& key,
                                                                                  const std::string& uid) {
   std::shared_ptr<FunctionState> state = stateFor(key);
@@ -283,7 +305,9 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   }
   if (auto cpu = byMetric.find(kCpuMetric); cpu != byMetric.end()) observations.push_back(cpu->second);
   const int current = currentReplicas(*state, *function);
+  measureRates(*state, observations, function->status.readyReplicas);
   autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
+  measureColdStart(*state, function->status.readyReplicas, current, decision.desiredReplicas);
   Status written = publish(key, object, *state, current, decision, byMetric);
   writeTriggerStatuses(triggers, *state, decision, byMetric);
 
@@ -316,6 +340,10 @@ Status AutoscaleReconciler::writeFunctionStatus(
   for (const autoscaler::MetricResult& m : decision.metrics) {
     json entry = {{"trigger", m.name}, {"desiredReplicas", m.desiredReplicas}};
     entry["value"] = m.value ? formatMetricValue(*m.value) : std::string("unknown");
+    if (m.arrivalRate) entry["arrivalRate"] = formatMetricValue(*m.arrivalRate);
+    if (m.perReplicaRate) entry["perReplicaRate"] = formatMetricValue(*m.perReplicaRate);
+    if (m.arrivalRate || m.perReplicaRate) entry["rule"] = m.rateRule ? "rate" : "backlog";
+    if (m.coldStartSeconds) entry["coldStartSeconds"] = formatMetricValue(*m.coldStartSeconds);
     if (auto it = observations.find(m.name); it != observations.end()) {
       entry["target"] = formatMetricValue(it->second.target);
     }

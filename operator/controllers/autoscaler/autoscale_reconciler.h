@@ -40,6 +40,7 @@
 #include "api/v1alpha1/function.h"
 #include "autoscaler/autoscaler_metrics.h"
 #include "autoscaler/decision_engine.h"
+#include "autoscaler/rate_estimator.h"
 #include "common/clock.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "kube/object_cache.h"
@@ -89,7 +90,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
     std::string buildError;
     int consecutiveErrors = 0;
     Clock::TimePoint builtAt{};
-    nlohmann::json writtenStatus;  // what we last wrote, to skip identical writes
+    nlohmann::json writtenStatus;     // what we last wrote, to skip identical writes
+    autoscaler::RateEstimator rates;  // the scaler's measured throughput (rate policy)
   };
   struct FunctionState {
     std::string uid;
@@ -105,6 +107,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
     // The lastActiveTime status says; moved on at most every kLastActiveRefresh while active.
     std::optional<std::chrono::system_clock::time_point> lastActiveStamp;
     std::optional<autoscaler::ScaleDecision> lastDecision;
+    // The last scale-up not yet ready: when it was decided and the count it asked for (cold-start time).
+    std::optional<std::pair<Clock::TimePoint, int>> pendingScaleUp;
   };
 
   using Observations = std::map<std::string, autoscaler::MetricObservation>;  // by metric name
@@ -119,6 +123,10 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
                    const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu);
   // Reads every scaler (each read bounded by its client's timeout).
   Observations measure(const std::string& key, FunctionState& state);
+  // Feeds each Trigger's counters to its RateEstimator and fills the observation's measured rates.
+  void measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations, int readyReplicas);
+  // Start-to-ready of the last scale-up, once the Function's ready replicas reach it, into every estimator.
+  void measureColdStart(FunctionState& state, int readyReplicas, int current, int desired);
   // The replica count the engine starts from: ours, else the status's.
   static int currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function);
   // Writes the Function's status and says what changed (log, Event); the write's status.

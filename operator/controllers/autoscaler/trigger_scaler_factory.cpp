@@ -93,7 +93,7 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::create(const json
   Result<api::v1alpha1::Trigger> trigger = api::v1alpha1::Trigger::fromJson(object);
   if (!trigger.isOk()) return trigger.status();
   const std::string& ns = trigger->ns;
-  if (trigger->kafka) return kafka(*trigger->kafka, ns);
+  if (trigger->kafka) return kafka(*trigger->kafka, ns, "spec.kafka", trigger->functionName);
   if (trigger->rabbitmq) return rabbitmq(*trigger->rabbitmq, ns);
   if (trigger->objectStore) return objectStore(*trigger->objectStore, ns);
   if (trigger->cron) return cron(*trigger);
@@ -192,7 +192,8 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::createCpu(const j
 }
 
 Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::v1alpha1::KafkaSource& k,
-                                                                     const std::string& ns, const std::string& path) {
+                                                                     const std::string& ns, const std::string& path,
+                                                                     const std::string& function) {
   scalers::KafkaLagOptions options;
   options.consumerGroup = k.consumerGroup;
   options.topics = k.topics;
@@ -203,6 +204,12 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::kafka(const api::
   options.allowIdleConsumers = k.allowIdleConsumers;
   options.limitToPartitionsWithLag = k.limitToPartitionsWithLag;
   options.excludePersistentLag = k.excludePersistentLag;
+  if (!function.empty() && options_.replicaMetricsUrls) {
+    scalers::ReplicaCountersOptions counters;
+    counters.metricsUrls = [urls = options_.replicaMetricsUrls, ns, function] { return urls(ns, function); };
+    counters.tlsServerName = api::controlServerName(ns);
+    options.replicaCounters = [counters, http = replicaHttp_] { return scalers::readReplicaCounters(counters, *http); };
+  }
 
   for (const std::string& server : k.bootstrapServers) {
     if (Status s = options_.allowedEndpoints.check(server, path + ".bootstrapServers"); !s.isOk()) return s;

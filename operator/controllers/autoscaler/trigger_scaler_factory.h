@@ -81,8 +81,10 @@ class TriggerScalerFactory final : public ScalerFactory {
   Result<std::string> secretValue(const std::string& ns, const std::string& name, const std::string& key,
                                   const std::string& field);
   // `path`: where the connection is written (spec.kafka, spec.http.async.kafka), for errors.
+  // `function`: the Function whose replicas' own counters the rate policy reads (none: offsets only).
   Result<std::unique_ptr<scalers::Scaler>> kafka(const api::v1alpha1::KafkaSource& kafka, const std::string& ns,
-                                                 const std::string& path = "spec.kafka");
+                                                 const std::string& path = "spec.kafka",
+                                                 const std::string& function = "");
   Result<std::unique_ptr<scalers::Scaler>> rabbitmq(const api::v1alpha1::RabbitMqSource& rabbitmq,
                                                     const std::string& ns);
   Result<std::unique_ptr<scalers::Scaler>> objectStore(const api::v1alpha1::ObjectStoreSource& store,

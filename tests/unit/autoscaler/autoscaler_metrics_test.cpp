@@ -49,5 +49,28 @@ TEST(AutoscalerMetricsTest, DecisionsAreCountedByDirectionAndReason) {
       std::string::npos);
 }
 
+TEST(AutoscalerMetricsTest, MeasuredRatesAreGauges) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  AutoscalerMetrics metrics(registry);
+  testing::FakeClock clock;
+  DecisionEngine engine(ScalingPolicy{}, clock);
+  MetricObservation lag;
+  lag.name = "kafka/g/orders";
+  lag.target = 10;
+  lag.value = 0;
+  metrics.recordDecision("default/etl", engine.decide(1, {lag}));
+  // No rate measured yet: no series.
+  EXPECT_EQ(scrape(*registry).find("sluice_autoscaler_arrival_rate{"), std::string::npos);
+  lag.arrivalRate = 450;
+  lag.perReplicaRate = 100;
+  metrics.recordDecision("default/etl", engine.decide(1, {lag}));
+  std::string text = scrape(*registry);
+  EXPECT_NE(text.find("sluice_autoscaler_arrival_rate{function=\"default/etl\",scaler=\"kafka/g/orders\"} 450"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_autoscaler_per_replica_rate{function=\"default/etl\",scaler=\"kafka/g/orders\"} 100"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::autoscaler

@@ -105,7 +105,10 @@ TEST(HttpRequestsScalerTest, QueuedAsyncInvocationsAreWaitingRequestsAndAMissing
   options.function = "orders";
   options.target = 4;
   options.gatewayLoadsUrls = [] { return std::vector<std::string>{"http://a/loads"}; };
-  options.backlog = std::make_shared<FixedBacklog>(ScalerReading{12, true, 0});
+  ScalerReading waiting;
+  waiting.value = 12;
+  waiting.active = true;
+  options.backlog = std::make_shared<FixedBacklog>(waiting);
   auto queued = HttpRequestsScaler(options, http).read();
   ASSERT_TRUE(queued.isOk());
   EXPECT_EQ(queued->value, 12);

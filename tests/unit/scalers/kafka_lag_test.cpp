@@ -1,6 +1,7 @@
 // KEDA's Kafka lag rules computed from fake offset data: lag per partition,
 // partitions without a commit by offset-reset policy, the partition cap,
-// limitToPartitionsWithLag, excludePersistentLag, activation.
+// limitToPartitionsWithLag, excludePersistentLag, activation, and the
+// counters the rate policy reads.
 #include "scalers/kafka_lag.h"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,23 @@ TEST(KafkaLagScalerTest, EmptyTopicListIsAnError) {
   Result<ScalerReading> reading = scaler.read();
   ASSERT_FALSE(reading.isOk());
   EXPECT_EQ(reading.status().code(), StatusCode::kNotFound);
+}
+
+TEST(KafkaLagScalerTest, ReadingCarriesTheCountersOfTheRatePolicy) {
+  auto source = std::make_shared<FakeOffsetSource>();
+  source->offsets = partitions({{100, 600}, {50, 80}});
+  KafkaLagScaler scaler(opts(none), source);
+  autoscaler::MetricObservation observation = observe(scaler);
+  EXPECT_EQ(observation.value, 20);  // 530 capped at 2 partitions x 10
+  EXPECT_EQ(observation.backlog, 530);
+  EXPECT_EQ(observation.processedTotal, 150);
+  EXPECT_EQ(observation.arrivedTotal, 680);
+  EXPECT_EQ(observation.partitions, 2);
+  // A partition without a commit yet: its first commit would read as a burst of work done.
+  source->offsets = partitions({{100, 600}, {-1, 80}});
+  observation = observe(scaler);
+  EXPECT_FALSE(observation.processedTotal);
+  EXPECT_EQ(observation.arrivedTotal, 680);
 }
 
 }  // namespace

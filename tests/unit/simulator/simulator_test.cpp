@@ -259,3 +259,30 @@ TEST(FunctionParseTest, TriggerTargetsAreTheOperatorsWithItsDefaults) {
 
 }  // namespace
 }  // namespace sluice::simulator
+
+namespace sluice::simulator {
+namespace {
+
+// Issue 19's steady-rate criterion on the simulator: a Function with default
+// settings under a steady 450 events/s, 100/s per replica, settles at
+// ceil(450 / 100) = 5 replicas by the measured rates; the backlog rule with
+// KEDA's lag target of 10 settles higher (it keeps a backlog of ~10 per replica).
+TEST(SimulatorRateTest, SteadyRateSettlesAtArrivalsOverTheMeasuredPerReplicaRate) {
+  Trace t = trace(std::vector<double>(900, 450), 100, 5);
+  SimulatedFunction rate = function();
+  SimulationResult r = simulate(t, rate, Policy::kSluice);
+  EXPECT_NEAR(r.perReplicaRate, 100, 1e-6);
+  EXPECT_GT(r.rateRuleDecisions, 0);
+  const std::vector<int> settled(r.replicasPerSecond.begin() + 300, r.replicasPerSecond.begin() + 900);
+  EXPECT_EQ(*std::min_element(settled.begin(), settled.end()), 5);
+  EXPECT_EQ(*std::max_element(settled.begin(), settled.end()), 5);
+
+  SimulatedFunction backlog = function();
+  backlog.policy.mode = autoscaler::ScalingMode::kBacklog;
+  SimulationResult b = simulate(t, backlog, Policy::kSluice);
+  EXPECT_EQ(b.rateRuleDecisions, 0);
+  EXPECT_LT(r.replicaSeconds, b.replicaSeconds);
+}
+
+}  // namespace
+}  // namespace sluice::simulator

@@ -20,6 +20,18 @@ TEST(ScalingFromSpecTest, EmptySpecGivesHpaAndKedaDefaults) {
   EXPECT_EQ(policy->scaleUp.policies.size(), 2u);
   EXPECT_FALSE(policy->fallback);
   EXPECT_FALSE(policy->pause.pinnedReplicas);
+  EXPECT_EQ(policy->mode, autoscaler::ScalingMode::kRate);
+  EXPECT_EQ(policy->drainTargetSeconds, 5);
+}
+
+TEST(ScalingFromSpecTest, PolicyAndDrainTarget) {
+  auto backlog = scalingPolicyFromSpec(json::parse(R"({"scaling": {"policy": "backlog"}})"));
+  ASSERT_TRUE(backlog.isOk()) << backlog.status().toString();
+  EXPECT_EQ(backlog->mode, autoscaler::ScalingMode::kBacklog);
+  auto rate = scalingPolicyFromSpec(json::parse(R"({"scaling": {"policy": "rate", "drainTargetSeconds": 90}})"));
+  ASSERT_TRUE(rate.isOk()) << rate.status().toString();
+  EXPECT_EQ(rate->mode, autoscaler::ScalingMode::kRate);
+  EXPECT_EQ(rate->drainTargetSeconds, 90);
 }
 
 TEST(ScalingFromSpecTest, EveryField) {
@@ -78,6 +90,10 @@ TEST(ScalingFromSpecTest, ErrorsNameTheField) {
                 "spec.scaling.fallback.replicas: 0 must be at least 1 (a failing scaler never scales to zero)"},
            Case{R"({"replicas": -1})", "spec.replicas: -1 is negative"},
            Case{R"({"scaling": 5})", "spec.scaling: expected an object"},
+           Case{R"({"scaling": {"policy": "fast"}})", "spec.scaling.policy: \"fast\" is not backlog or rate"},
+           Case{R"({"scaling": {"drainTargetSeconds": 0}})", "spec.scaling.drainTargetSeconds: 0 is outside 1..3600"},
+           Case{R"({"scaling": {"drainTargetSeconds": "1m"}})",
+                "spec.scaling.drainTargetSeconds: \"1m\" is not an integer"},
        }) {
     auto policy = scalingPolicyFromSpec(json::parse(c.spec));
     ASSERT_FALSE(policy.isOk()) << c.spec;

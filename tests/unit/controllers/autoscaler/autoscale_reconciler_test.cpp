@@ -435,6 +435,60 @@ TEST_F(AutoscaleReconcilerTest, ResumesFromTheDesiredCountInStatusAfterARestart)
   EXPECT_EQ(reconciler.lastDecision(kKey)->desiredReplicas, 2);
 }
 
+TEST_F(AutoscaleReconcilerTest, MeasuredRatesShowInStatusAndMetricsAndDriveTheRateRule) {
+  json function = addFunction({{"maxReplicas", 50}});
+  // Two replicas are ready (the FunctionController's word).
+  function["status"] = {{"replicas", 2}, {"readyReplicas", 2}};
+  functions.upsert(std::make_shared<const json>(function));
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  // 300 events wait all along; 1,000 arrive and the two replicas commit 400 every 10 s.
+  for (int round = 0; round < 3; ++round) {
+    {
+      std::lock_guard lock(script->mu);
+      script->value = 300;
+      script->processedTotal = 400.0 * round;
+      script->arrivedTotal = 1000.0 * round;
+    }
+    ASSERT_TRUE(reconciler.reconcile(kKey).status.isOk());
+    clock.advance(10s);
+  }
+  const json entry = functionStatus()["metrics"][0];
+  EXPECT_EQ(entry["arrivalRate"], "100");
+  EXPECT_EQ(entry["perReplicaRate"], "20");
+  EXPECT_EQ(entry["rule"], "rate");
+  // ceil(100 / 20 + 300 / (20 x 5 s)) = 8, where the backlog rule (300 / 10) asks for 30.
+  EXPECT_EQ(entry["desiredReplicas"], 8);
+  EXPECT_EQ(sample("sluice_autoscaler_arrival_rate", {{"function", kKey}, {"scaler", "orders-kafka"}}), 100);
+  EXPECT_EQ(sample("sluice_autoscaler_per_replica_rate", {{"function", kKey}, {"scaler", "orders-kafka"}}), 20);
+}
+
+TEST_F(AutoscaleReconcilerTest, StartToReadyOfAScaleUpIsTheMeasuredColdStart) {
+  json function = addFunction({{"maxReplicas", 10}});
+  addTrigger("orders-kafka");
+  auto script = factory.script("orders-kafka");
+  {
+    std::lock_guard lock(script->mu);
+    script->value = 30;
+    script->processedTotal = 0;
+    script->arrivedTotal = 0;
+  }
+  reconcile::ReconcileResult up = reconciler.reconcile(kKey);
+  ASSERT_TRUE(up.status.isOk());
+  ASSERT_EQ(functionStatus()["desiredReplicas"], 3);
+  EXPECT_FALSE(functionStatus()["metrics"][0].contains("coldStartSeconds"));
+  // The three replicas are ready by the next round.
+  function["status"] = {{"replicas", 3}, {"readyReplicas", 3}};
+  functions.upsert(std::make_shared<const json>(function));
+  clock.advance(up.requeueAfterDelay);
+  reconcile::ReconcileResult ready = reconciler.reconcile(kKey);
+  ASSERT_TRUE(ready.status.isOk());
+  clock.advance(ready.requeueAfterDelay);
+  ASSERT_TRUE(reconciler.reconcile(kKey).status.isOk());
+  const double seconds = std::chrono::duration<double>(up.requeueAfterDelay).count();
+  EXPECT_EQ(functionStatus()["metrics"][0]["coldStartSeconds"], formatMetricValue(seconds));
+}
+
 TEST(FormatMetricValueTest, IntegersPlainOthersShort) {
   EXPECT_EQ(formatMetricValue(120), "120");
   EXPECT_EQ(formatMetricValue(0), "0");

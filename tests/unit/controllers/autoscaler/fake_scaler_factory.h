@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "controllers/autoscaler/scaler_factory.h"
@@ -24,6 +25,9 @@ struct ScalerScript {
   bool utilization = false;  // a CPU-style percentage target instead of a per-replica average
   bool blocked = false;
   std::atomic<int> reads{0};
+  // The rate policy's counters (a Kafka group's committed offsets and high watermarks), when set.
+  std::optional<double> processedTotal;
+  std::optional<double> arrivedTotal;
 
   void set(double v) {
     std::lock_guard lock(mu);
@@ -60,6 +64,9 @@ class ScriptedScaler final : public scalers::Scaler {
     scalers::ScalerReading reading;
     reading.value = script_->value;
     reading.active = script_->value > 0;
+    reading.processedTotal = script_->processedTotal;
+    reading.arrivedTotal = script_->arrivedTotal;
+    if (reading.processedTotal) reading.backlog = script_->value;
     return reading;
   }
 

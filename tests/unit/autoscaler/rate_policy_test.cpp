@@ -1,0 +1,178 @@
+// The rate policy (ScalingMode::kRate) on a fake clock: the count from measured
+// rates and the drain target, the backlog rule until rates are known, step,
+// ramp, burst sized to the burst, cold start, short scale-down, no flapping, idle.
+#include <gtest/gtest.h>
+
+#include "autoscaler/decision_engine.h"
+#include "fakes/fake_clock.h"
+
+namespace sluice::autoscaler {
+namespace {
+
+using namespace std::chrono_literals;
+
+MetricObservation measured(double backlog, std::optional<double> arrival, std::optional<double> perReplica,
+                           int partitions = 0) {
+  MetricObservation m;
+  m.name = "kafka/orders";
+  m.target = 10;  // KEDA's default lagThreshold
+  m.value = backlog;
+  m.backlog = backlog;
+  m.partitions = partitions;
+  m.arrivalRate = arrival;
+  m.perReplicaRate = perReplica;
+  return m;
+}
+
+ScalingPolicy ratePolicy() {
+  ScalingPolicy p;
+  p.mode = ScalingMode::kRate;
+  p.drainTargetSeconds = 30;
+  return p;
+}
+
+TEST(RatePolicyTest, ArrivalsPlusBacklogOverTheDrainTarget) {
+  struct Case {
+    double backlog;
+    double arrival;
+    int expected;
+  };
+  // 100 events/s per replica, 30 s drain target: ceil(arrival/100 + backlog/3000).
+  for (const Case& c :
+       {Case{0, 450, 5}, Case{3000, 450, 6}, Case{0, 400, 4}, Case{6000, 0, 2}, Case{1, 0, 1}, Case{0, 0, 0}}) {
+    testing::FakeClock clock;
+    DecisionEngine engine(ratePolicy(), clock);
+    ScaleDecision d = engine.decide(4, {measured(c.backlog, c.arrival, 100)});
+    EXPECT_EQ(d.recommendedReplicas, c.expected) << c.backlog << " + " << c.arrival << "/s";
+    ASSERT_EQ(d.metrics.size(), 1u);
+    EXPECT_TRUE(d.metrics[0].rateRule);
+    EXPECT_EQ(d.metrics[0].perReplicaRate, 100);
+  }
+}
+
+TEST(RatePolicyTest, BacklogRuleUntilARateIsMeasuredAndWhenSelected) {
+  testing::FakeClock clock;
+  DecisionEngine unmeasured(ratePolicy(), clock);
+  ScaleDecision d = unmeasured.decide(4, {measured(60, 450, std::nullopt)});
+  EXPECT_EQ(d.recommendedReplicas, 6);  // ceil(60 / 10)
+  EXPECT_FALSE(d.metrics[0].rateRule);
+  ScalingPolicy backlog = ratePolicy();
+  backlog.mode = ScalingMode::kBacklog;
+  DecisionEngine selected(backlog, clock);
+  d = selected.decide(4, {measured(60, 450, 100)});
+  EXPECT_EQ(d.recommendedReplicas, 6);
+  EXPECT_FALSE(d.metrics[0].rateRule);
+}
+
+TEST(RatePolicyTest, ColdStartBacklogIsCountedIn) {
+  testing::FakeClock clock;
+  DecisionEngine engine(ratePolicy(), clock);
+  MetricObservation m = measured(0, 500, 100);
+  m.coldStartSeconds = 10;
+  // 2 replicas take 200 of 500/s; for the 10 s of a cold start 3,000 more wait: 5 + 3000/3000.
+  EXPECT_EQ(engine.decide(2, {m}).recommendedReplicas, 6);
+}
+
+TEST(RatePolicyTest, NeverMoreReplicasThanPartitions) {
+  testing::FakeClock clock;
+  DecisionEngine engine(ratePolicy(), clock);
+  EXPECT_EQ(engine.decide(2, {measured(90000, 2000, 100, 12)}).recommendedReplicas, 12);
+}
+
+TEST(RatePolicyTest, StepUpGoesToWhatTheStepNeeds) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = ratePolicy();
+  policy.burst.enabled = false;
+  DecisionEngine engine(policy, clock);
+  int current = 1;
+  for (int round = 0; round < 6; ++round) {
+    current = engine.decide(current, {measured(0, 700, 100)}).desiredReplicas;
+    clock.advance(15s);
+  }
+  EXPECT_EQ(current, 7);
+}
+
+TEST(RatePolicyTest, RampIsFollowedOneReplicaAtATime) {
+  testing::FakeClock clock;
+  DecisionEngine engine(ratePolicy(), clock);
+  int current = 1;
+  for (int arrival = 100; arrival <= 1000; arrival += 50) {
+    const int next = engine.decide(current, {measured(0, arrival, 100)}).desiredReplicas;
+    EXPECT_GE(next, current) << arrival << "/s: a rising ramp never scales down";
+    EXPECT_EQ(next, (arrival + 99) / 100) << arrival << "/s";
+    current = next;
+    clock.advance(15s);
+  }
+}
+
+TEST(RatePolicyTest, BurstIsSizedToTheBurstNotToMaxReplicas) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = ratePolicy();
+  policy.maxReplicas = 100;
+  DecisionEngine rate(policy, clock);
+  // 600/s for a while and 6,000 waiting: 6 + 2 replicas, at once (burst mode).
+  ScaleDecision d = rate.decide(2, {measured(6000, 600, 100)});
+  EXPECT_EQ(d.desiredReplicas, 8);
+  EXPECT_TRUE(d.burst);
+  // The backlog rule with KEDA's lag target of 10 asks for 600 and goes to the maximum.
+  policy.mode = ScalingMode::kBacklog;
+  DecisionEngine backlog(policy, clock);
+  EXPECT_EQ(backlog.decide(2, {measured(6000, 600, 100)}).desiredReplicas, 100);
+}
+
+TEST(RatePolicyTest, ScalesDownOnceTheDrainAllowsWithAShortWindow) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = ratePolicy();  // scale-down window 300 s, drain target 30 s
+  DecisionEngine engine(policy, clock);
+  int current = engine.decide(2, {measured(6000, 600, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 8);
+  // The burst is over: 100/s, nothing waiting.
+  std::vector<int> counts;
+  for (int round = 0; round < 4; ++round) {
+    clock.advance(15s);
+    current = engine.decide(current, {measured(0, 100, 100)}).desiredReplicas;
+    counts.push_back(current);
+  }
+  // Held while burst mode and the 30 s window last, then 1, long before the 300 s window.
+  EXPECT_EQ(counts, (std::vector<int>{8, 1, 1, 1}));
+}
+
+TEST(RatePolicyTest, NoFlappingAroundAnIntegerBoundary) {
+  testing::FakeClock clock;
+  DecisionEngine engine(ratePolicy(), clock);
+  int current = 5;
+  int changes = 0;
+  for (int round = 0; round < 16; ++round) {
+    const double arrival = round % 2 == 0 ? 410 : 390;  // asks for 5, then 4
+    const int next = engine.decide(current, {measured(0, arrival, 100)}).desiredReplicas;
+    changes += next != current ? 1 : 0;
+    current = next;
+    clock.advance(10s);
+  }
+  EXPECT_EQ(changes, 0);
+  EXPECT_EQ(current, 5);
+}
+
+TEST(RatePolicyTest, IdleScalesToZeroAfterTheCooldown) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = ratePolicy();
+  policy.cooldownSeconds = 60;
+  DecisionEngine engine(policy, clock);
+  int current = engine.decide(1, {measured(0, 0, 100)}).desiredReplicas;
+  EXPECT_EQ(current, 1);  // the engine has not seen 60 s of idleness yet
+  clock.advance(61s);
+  current = engine.decide(current, {measured(0, 0, 100)}).desiredReplicas;
+  EXPECT_EQ(current, 0);
+  // Work again: activation, sized by the rates.
+  clock.advance(1s);
+  EXPECT_EQ(engine.decide(0, {measured(250, 250, 100)}).desiredReplicas, 3);
+}
+
+TEST(RatePolicyTest, DrainTargetOutsideItsRangeIsRefused) {
+  ScalingPolicy policy = ratePolicy();
+  policy.drainTargetSeconds = 0;
+  EXPECT_EQ(validateScalingPolicy(policy).message(), "scaling.drainTargetSeconds: 0 is outside 1..3600");
+}
+
+}  // namespace
+}  // namespace sluice::autoscaler
