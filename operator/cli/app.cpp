@@ -271,6 +271,11 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   } catch (const CLI::Success& e) {
     return app.exit(e, *env.out, *env.err);  // --help: the help of the subcommand asked about
   } catch (const CLI::ParseError& e) {
+    // "A subcommand is required" when the first word is none of them: name that word instead.
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      *env.err << "sluice: unknown subcommand " << app.remaining().front() << " (sluice --help lists them)\n";
+      return kExitUsage;
+    }
     *env.err << "sluice: " << e.what() << "\n";
     return kExitUsage;
   }

@@ -149,11 +149,14 @@ void addProcesses(CLI::App& app, CliEnvironment& env, int& exit) {
   auto dir = std::make_shared<std::string>();
   CLI::App* local = app.add_subcommand("local", "Run a directory on this machine (sluice-operator --local DIR)");
   local->add_option("dir", *dir, "The directory of manifests")->required();
+  // Everything after DIR is the operator's: no fallthrough to sluice's own flags.
   local->prefix_command();
+  local->fallthrough(false);
   local->callback([&env, dir, local, &exit] { exit = runLocal(env, *dir, local->remaining()); });
   CLI::App* simulate =
       app.add_subcommand("simulate", "Run the autoscaler on a trace (sluice-operator simulate; same flags)");
   simulate->prefix_command();
+  simulate->fallthrough(false);
   simulate->callback([&env, simulate, &exit] {
     std::vector<std::string> argv = {env.operatorBinary, "simulate"};
     for (const std::string& arg : simulate->remaining()) argv.push_back(arg);

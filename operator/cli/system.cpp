@@ -44,8 +44,9 @@ void forwardSignal(int signal) {
   if (child > 0) ::kill(child, signal);
 }
 
-// Runs argv to its end. SIGINT and SIGTERM are passed on to it (Ctrl-C
-// reaches the whole process group anyway), so the child drains as it would alone.
+// Runs argv to its end. SIGINT and SIGTERM are passed on to it, so it drains
+// as it would alone (Ctrl-C reaches it twice: the operators stop on the first
+// and take no further stop signal).
 int runProgram(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -60,7 +61,7 @@ int runProgram(const std::vector<std::string>& args) {
     std::cerr << "sluice: cannot run " << args[0] << ": " << std::strerror(errno) << "\n";
     ::_exit(127);
   }
-  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGINT, forwardSignal);
   std::signal(SIGTERM, forwardSignal);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
