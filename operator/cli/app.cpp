@@ -247,6 +247,7 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   app.name("sluice");
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", std::string("sluice ") + kVersion);
   Context c{env, {}};
   app.add_option("--kubeconfig", c.global.kubeconfig, "Kubeconfig (default: $KUBECONFIG, else ~/.kube/config)");
   app.add_option("--context", c.global.context, "Kubeconfig context (default: its current-context)");

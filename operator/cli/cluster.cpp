@@ -50,6 +50,14 @@ Result<json> applyOne(kube::ResourceClient& client, json object, const std::stri
   return row(kind, ns, name, result);
 }
 
+// A replica count of the status, or null when the operator has not written it (not "0 replicas").
+json count(const json& status, const char* field) {
+  return status.contains(field) && status[field].is_number_integer() ? status[field] : json();
+}
+
+// A count as text: "-" when unknown.
+std::string shown(const json& value) { return value.is_null() ? "-" : value.dump(); }
+
 json condition(const json& c) {
   return {{"type", c.value("type", "")},
           {"status", c.value("status", "")},
@@ -189,10 +197,10 @@ Result<json> describeFunction(kube::ResourceClient& client, const std::string& n
               {"url", status.value("url", json("")).is_string() ? status.value("url", std::string()) : ""},
               {"runtime", function->value("/spec/runtime"_json_pointer, std::string())},
               {"replicas",
-               {{"desired", status.value("desiredReplicas", 0)},
-                {"current", status.value("replicas", 0)},
-                {"ready", status.value("readyReplicas", 0)},
-                {"warm", status.value("warmReplicas", 0)}}},
+               {{"desired", count(status, "desiredReplicas")},
+                {"current", count(status, "replicas")},
+                {"ready", count(status, "readyReplicas")},
+                {"warm", count(status, "warmReplicas")}}},
               {"conditions", json::array()}};
   for (const json& c : status.value("conditions", json::array())) out["conditions"].push_back(condition(c));
   auto triggers = triggersOf(client, ns, name);
@@ -208,9 +216,9 @@ std::string describeText(const json& d) {
   std::ostringstream out;
   out << "Name:       " << d["name"].get<std::string>() << "\nNamespace:  " << d["namespace"].get<std::string>()
       << "\nURL:        " << (d["url"].get<std::string>().empty() ? "<none>" : d["url"].get<std::string>())
-      << "\nRuntime:    " << d["runtime"].get<std::string>() << "\nReplicas:   " << d["replicas"]["desired"]
-      << " desired, " << d["replicas"]["current"] << " current, " << d["replicas"]["ready"] << " ready, "
-      << d["replicas"]["warm"] << " warm\nConditions:\n";
+      << "\nRuntime:    " << d["runtime"].get<std::string>() << "\nReplicas:   " << shown(d["replicas"]["desired"])
+      << " desired, " << shown(d["replicas"]["current"]) << " current, " << shown(d["replicas"]["ready"]) << " ready, "
+      << shown(d["replicas"]["warm"]) << " warm\nConditions:\n";
   if (d["conditions"].empty()) out << "  <none>\n";
   for (const json& c : d["conditions"]) {
     out << "  " << c["type"].get<std::string>() << "=" << c["status"].get<std::string>() << "  "

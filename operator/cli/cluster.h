@@ -35,7 +35,7 @@ Result<nlohmann::json> deleteFunction(kube::ResourceClient& client, const std::s
 Result<nlohmann::json> deleteObjects(kube::ResourceClient& client, const std::vector<nlohmann::json>& objects,
                                      const std::string& defaultNamespace, bool ignoreNotFound);
 
-// {name, namespace, url, runtime, replicas{desired, current, ready, warm},
+// {name, namespace, url, runtime, replicas{desired, current, ready, warm} (null: not in the status),
 //  conditions[{type, status, reason, message, lastTransitionTime}],
 //  triggers[{name, type, metric, active}], events[{type, reason, message, count, lastTimestamp}]}
 // with at most `maxEvents` Events, the most recent last.

@@ -85,6 +85,7 @@ TEST_F(ClusterTest, DescribeShowsStatusTriggersAndRecentEvents) {
   EXPECT_EQ(h.out.str(), testing::golden("describe.json"));
   EXPECT_EQ(h.run({"describe", "hello"}), kExitOk);
   EXPECT_NE(h.out.str().find("URL:        http://gw.example/team-a/hello\n"), std::string::npos) << h.out.str();
+  EXPECT_NE(h.out.str().find("Replicas:   2 desired, 2 current, 1 ready, - warm\n"), std::string::npos);
   EXPECT_NE(h.out.str().find("  Ready=False  ReplicasStarting: 1 of 2 replicas ready\n"), std::string::npos);
   EXPECT_NE(h.out.str().find("  hello-http  type http  metric -  active false\n"), std::string::npos);
 }
