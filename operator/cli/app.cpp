@@ -10,6 +10,7 @@
 #include "cli/check.h"
 #include "cli/cluster.h"
 #include "cli/invoke.h"
+#include "cli/logs.h"
 #include "cli/output.h"
 #include "cli/templates.h"
 #include "sluice/version.h"
@@ -235,6 +236,37 @@ void addDescribe(CLI::App& app, Context& c, std::string& name) {
   sub->callback([&c, &name] { c.exit = runDescribe(c, name); });
 }
 
+// ---- logs
+
+int runLogs(Context& c, const std::string& name, const LogsOptions& options) {
+  auto format = c.format();
+  if (!format.isOk() || *format == OutputFormat::kYaml) {
+    return c.fail("logs", invalidArgument("--output: logs are text or json (one object per line)"), kExitUsage);
+  }
+  auto cluster = c.cluster();
+  if (!cluster.isOk()) return c.fail("logs", cluster.status());
+  const bool asJson = *format == OutputFormat::kJson;
+  Status done = functionLogs(*cluster->client, *cluster->transport, cluster->defaultNamespace, name, options,
+                             [&c, asJson](const std::string& pod, const std::string& line) {
+                               if (asJson) {
+                                 c.out() << nlohmann::json{{"pod", pod}, {"line", line}}.dump() << "\n";
+                               } else {
+                                 c.out() << "[" << pod << "] " << line << "\n";
+                               }
+                               c.out().flush();
+                             });
+  return done.isOk() ? kExitOk : c.fail("logs", done);
+}
+
+void addLogs(CLI::App& app, Context& c, std::string& name, LogsOptions& options) {
+  CLI::App* sub = app.add_subcommand("logs", "The logs of every replica pod of a Function, each line with its pod");
+  sub->add_option("name", name, "The Function")->required();
+  sub->add_flag("-f,--follow", options.follow, "Follow the pods' logs (those running now)");
+  sub->add_option("--tail", options.tailLines, "Lines per pod from the end (-1: all)");
+  sub->add_option("--request-id", options.requestId, "Only lines naming this request (event) id");
+  sub->callback([&c, &name, &options] { c.exit = runLogs(c, name, options); });
+}
+
 }  // namespace
 
 // Defined in app_run.cpp: invoke, local, simulate.
@@ -262,6 +294,9 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   addCheck(app, c, checkPaths);
   addApplyDelete(app, c, applyFlags, deleteFlags);
   addDescribe(app, c, describeName);
+  std::string logsName;
+  LogsOptions logsOptions;
+  addLogs(app, c, logsName, logsOptions);
   addInvoke(
       app, env, [&c] { return c.global.ns; }, [&c] { return c.cluster(); }, c.global.output, c.exit);
   addProcesses(app, env, c.exit);

@@ -1,6 +1,6 @@
 // The `sluice` command line (also installed as `kubectl-sluice`, so `kubectl
 // sluice ...` runs it): subcommands init, check, apply, delete, describe,
-// invoke, local, simulate, version, parsed with CLI11. What it touches from
+// invoke, logs, local, simulate, version, parsed with CLI11. What it touches from
 // outside (streams, the cluster, HTTP, the clock, child programs) comes in
 // through CliEnvironment, so unit tests run it in memory.
 // Exit codes: 0 done; 1 a runtime or cluster error (unreachable apiserver, a
@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "http/http_client.h"
 #include "kube/resource_client.h"
+#include "kube/transport.h"
 
 namespace sluice::cli {
 
@@ -27,7 +28,8 @@ inline constexpr int kExitUsage = 2;
 
 struct ClusterConnection {
   std::shared_ptr<kube::ResourceClient> client;
-  std::string defaultNamespace;  // the kubeconfig context's
+  std::string defaultNamespace;                // the kubeconfig context's
+  std::shared_ptr<kube::Transport> transport;  // the client's, for what is not JSON (pod logs)
 };
 
 struct CliEnvironment {

@@ -35,8 +35,8 @@ Result<ClusterConnection> connectCluster(const std::string& kubeconfig, const st
   options.maxRetries = 1;
   auto transport = kube::makeCpprestTransport(*config, realClock(), options);
   if (!transport.isOk()) return transport.status();
-  return ClusterConnection{std::make_shared<kube::KubeClient>(std::shared_ptr<kube::Transport>(std::move(*transport))),
-                           config->defaultNamespace};
+  std::shared_ptr<kube::Transport> shared(std::move(*transport));
+  return ClusterConnection{std::make_shared<kube::KubeClient>(shared), config->defaultNamespace, shared};
 }
 
 pid_t child = 0;

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,6 +35,32 @@ class TimedHttpClient final : public http::HttpClient {
   sluice::testing::FakeClock& clock_;
 };
 
+// Answers pod-log requests from `logs` (path and query -> body; others 404) and records them.
+class FakeLogTransport final : public kube::Transport {
+ public:
+  Result<kube::HttpResponse> send(const kube::HttpRequest& request) override {
+    std::lock_guard lock(mu);
+    requests.push_back(request.pathAndQuery);
+    auto it = logs.find(request.pathAndQuery);
+    if (it == logs.end())
+      return kube::HttpResponse{404, R"({"kind":"Status","reason":"NotFound","message":"no log"})", ""};
+    return kube::HttpResponse{200, it->second, ""};
+  }
+  Result<kube::HttpResponse> stream(const kube::HttpRequest& request,
+                                    const std::function<bool(std::string_view)>& onLine, std::stop_token) override {
+    auto whole = send(request);
+    if (!whole.isOk() || whole->status != 200) return whole;
+    std::istringstream lines(whole->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (!onLine(line)) break;
+    }
+    return kube::HttpResponse{200, "", ""};
+  }
+  std::mutex mu;
+  std::map<std::string, std::string> logs;
+  std::vector<std::string> requests;
+};
+
 struct Harness {
   std::ostringstream out;
   std::ostringstream err;
@@ -40,6 +68,7 @@ struct Harness {
   sluice::testing::FakeClock clock;
   std::shared_ptr<kube::InMemoryResourceClient> kube = std::make_shared<kube::InMemoryResourceClient>(clock);
   sluice::testing::FakeHttpClient http;
+  std::shared_ptr<FakeLogTransport> transport = std::make_shared<FakeLogTransport>();
   std::vector<std::vector<std::string>> programs;  // what `run` was asked to start
   int programExit = 0;
   bool clusterDown = false;
@@ -55,7 +84,7 @@ struct Harness {
     env.connect = [this](const std::string& kubeconfig, const std::string& context) -> Result<ClusterConnection> {
       connects.push_back(kubeconfig + "|" + context);
       if (clusterDown) return Status(StatusCode::kUnavailable, "GET https://127.0.0.1:1/api: connection refused");
-      return ClusterConnection{kube, "team-a"};
+      return ClusterConnection{kube, "team-a", transport};
     };
     env.httpClient = [this] { return std::make_shared<TimedHttpClient>(http, clock); };
     env.run = [this](const std::vector<std::string>& argv) {
