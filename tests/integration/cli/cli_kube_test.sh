@@ -59,6 +59,11 @@ text=$(sluice describe hello)
   fail "describe text: $text"
 echo "[step] describe: $(jq -c '{url, replicas, conditions: [.conditions[] | .type + "=" + .status + " " + .reason], events: [.events[].reason]}' <<<"$d")"
 
+# KWOK's nodes have no kubelet, so the apiserver cannot read a pod's log: the
+# error names the pod and keeps the apiserver's answer (reading logs is in the unit tests).
+expect_exit 1 sluice logs hello
+[[ $err == "sluice logs: pod hello-"*": HTTP 5"* ]] || fail "logs on a KWOK pod: $err"
+
 out=$(sluice delete hello)
 [[ $out == "Trigger $ns/hello-http deleted"$'\n'"Function $ns/hello deleted" ]] || fail "delete printed: $out"
 poll 60 bash -c "! \"$KUBECTL\" -n $ns get fn hello >/dev/null 2>&1"
