@@ -2,9 +2,20 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <regex>
+
 namespace sluice::cli {
 
 namespace {
+
+// YAML 1.2 core schema: the plain scalars that are null, booleans or numbers
+// (what common/yaml.h and kubectl read them as).
+bool readsAsScalarOfAnotherType(const std::string& text) {
+  static const std::regex kTyped(
+      "~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|"
+      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  return std::regex_match(text, kTyped);
+}
 
 void emit(YAML::Emitter& out, const nlohmann::json& value) {
   switch (value.type()) {
@@ -24,10 +35,9 @@ void emit(YAML::Emitter& out, const nlohmann::json& value) {
       out << YAML::EndSeq;
       return;
     case nlohmann::json::value_t::string: {
-      // A string that would read back as another type ("true", "12", "null") keeps its quotes.
+      // A string that would read back as another type ("True", "12", "null") keeps its quotes.
       const std::string& text = value.get_ref<const std::string&>();
-      bool typed = text.empty() || text == "true" || text == "false" || text == "null" || text == "~" ||
-                   text.find_first_not_of("0123456789.-+eE") == std::string::npos;
+      const bool typed = text.empty() || readsAsScalarOfAnotherType(text);
       if (typed) out << YAML::DoubleQuoted;
       out << text;
       return;
