@@ -82,6 +82,18 @@ Result<std::string> functionUrl(const InvokeFlags& f, const std::string& ns,
   return url.get<std::string>();
 }
 
+// A status.url inside the cluster (a Service's DNS name) does not resolve on a
+// workstation: the error says how to reach the gateway instead.
+Status withAddressHint(const Status& status, const InvokeFlags& f, const std::string& url) {
+  const size_t hostStart = url.find("://") == std::string::npos ? 0 : url.find("://") + 3;
+  const std::string host = url.substr(hostStart, url.find_first_of(":/", hostStart) - hostStart);
+  const bool internal = host.ends_with(".svc") || host.find(".svc.") != std::string::npos;
+  if (!f.local.empty() || !f.gateway.empty() || !internal) return status;
+  return Status(status.code(), status.message() + " (" + host +
+                                   " is an address inside the cluster: forward a port to the gateway Service, "
+                                   "e.g. kubectl port-forward, and pass --gateway http://127.0.0.1:PORT)");
+}
+
 int runInvoke(CliEnvironment& env, const InvokeFlags& f, const std::string& ns,
               const std::function<Result<ClusterConnection>()>& cluster, const std::string& output) {
   auto format = parseOutputFormat(output);
@@ -103,7 +115,7 @@ int runInvoke(CliEnvironment& env, const InvokeFlags& f, const std::string& ns,
   }
   request.url = *url;
   auto result = invoke(*env.httpClient(), *env.clock, request);
-  if (!result.isOk()) return fail(env, result.status(), kExitError);
+  if (!result.isOk()) return fail(env, withAddressHint(result.status(), f, *url), kExitError);
   *env.out << (*format == OutputFormat::kText ? invokeText(*result) : render(*result, *format));
   return (*result)["status"].get<int>() >= 400 ? kExitError : kExitOk;
 }

@@ -87,11 +87,11 @@ TEST(InvokeTest, OnTheClusterTheFunctionsStatusUrlIsUsed) {
   Harness h;
   h.kube->put(spec::kFunctions, {{"metadata", {{"name", "hello"}, {"namespace", "team-a"}}},
                                  {"spec", {{"runtime", "builtin"}}},
-                                 {"status", {{"url", "http://sluice-gateway.sluice-system/team-a/hello"}}}});
+                                 {"status", {{"url", "http://sluice-gateway.sluice-system.svc:8080/team-a/hello"}}}});
   h.kube->put(spec::kFunctions,
               {{"metadata", {{"name", "nourl"}, {"namespace", "team-a"}}}, {"spec", {{"runtime", "builtin"}}}});
   EXPECT_EQ(h.run({"invoke", "hello", "-d", "x"}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.http.requests().at(0).url, "http://sluice-gateway.sluice-system/team-a/hello");
+  EXPECT_EQ(h.http.requests().at(0).url, "http://sluice-gateway.sluice-system.svc:8080/team-a/hello");
   EXPECT_EQ(h.run({"invoke", "missing"}), kExitError);
   EXPECT_EQ(h.err.str(), "sluice invoke: Function team-a/missing not found\n");
   EXPECT_EQ(h.run({"invoke", "nourl"}), kExitError);
@@ -99,6 +99,13 @@ TEST(InvokeTest, OnTheClusterTheFunctionsStatusUrlIsUsed) {
             "sluice invoke: Function team-a/nourl has no URL (status.url): it needs an http Trigger and an operator "
             "run with --gateway-url or --gateway-domain; or pass --gateway URL\n");
   EXPECT_EQ(h.http.requests().size(), 1u);
+  // The cluster-internal address does not answer here: the error says how to reach the gateway.
+  h.http.answer(Status(StatusCode::kUnavailable, "Host not found"));
+  EXPECT_EQ(h.run({"invoke", "hello"}), kExitError);
+  EXPECT_EQ(h.err.str(),
+            "sluice invoke: http://sluice-gateway.sluice-system.svc:8080/team-a/hello: Host not found "
+            "(sluice-gateway.sluice-system.svc is an address inside the cluster: forward a port to the gateway "
+            "Service, e.g. kubectl port-forward, and pass --gateway http://127.0.0.1:PORT)\n");
 }
 
 }  // namespace
