@@ -49,6 +49,7 @@ void forwardSignal(int signal) {
 // and take no further stop signal).
 int runProgram(const std::vector<std::string>& args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   child = ::fork();
