@@ -88,3 +88,16 @@ TEST(BinariesTest, AFatalSignalIsReportedWithABacktrace) {
 }
 
 }  // namespace
+
+// The CLI is built with its kubectl plugin name beside it (a symlink kubectl
+// runs as `kubectl sluice`), and both are the same program.
+TEST(BinariesTest, SluiceCliAnswersUnderItsPluginNameToo) {
+  for (std::string name : {"sluice", "kubectl-sluice"}) {
+    Output out = run(kBuild + "/" + name + " --version");
+    EXPECT_EQ(out.exitCode, 0) << name;
+    EXPECT_EQ(out.text, std::string("sluice ") + sluice::kVersion + "\n") << name;
+  }
+  Output out = run(kBuild + "/sluice check /nonexistent-dir");
+  EXPECT_EQ(out.exitCode, 2);
+  EXPECT_EQ(out.text, "/nonexistent-dir: no such file or directory\n/nonexistent-dir: 1 error(s)\n");
+}
