@@ -98,8 +98,9 @@ _own_namespace_cleanup() {
 }
 k() { "$KUBECTL" -n "$ns" "$@"; }
 
-# echo_function_yaml NAME: a Function whose Python handler returns its event, as YAML (scaling and
-# triggers left to the caller, who may append fields under its spec).
+# echo_function_yaml NAME [HANDLER]: a Function whose Python handler (index.main_handler unless
+# HANDLER names another) returns its event, as YAML (scaling and triggers left to the caller, who
+# may append fields under its spec).
 echo_function_yaml() {
   cat <<YAML
 apiVersion: sluice.io/v1alpha1
@@ -107,7 +108,7 @@ kind: Function
 metadata: {name: $1}
 spec:
   runtime: python3.11
-  handler: index.main_handler
+  handler: ${2:-index.main_handler}
   code:
     inline: |
       def main_handler(event, context):

@@ -362,9 +362,10 @@ TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsF
         return FakeHandler::echo(event, context);
       },
       options);
-  f.out.setFailRule([](const Record& record, int) {
-    static std::atomic<int> flakyWrites{0};
-    if (record.value == "payload-flaky" && flakyWrites++ == 0) return unavailable("broker busy");
+  // The test's own count (not a static): the first write of "flaky" fails, in every run of the test.
+  auto flakyWrites = std::make_shared<std::atomic<int>>(0);
+  f.out.setFailRule([flakyWrites](const Record& record, int) {
+    if (record.value == "payload-flaky" && (*flakyWrites)++ == 0) return unavailable("broker busy");
     return Status::ok();
   });
   std::vector<Event> events = {makeEvent("a", 0, 1), makeEvent("bad", 0, 2), makeEvent("flaky", 0, 3),
@@ -396,7 +397,8 @@ TEST(DeliveryLoopTest, ABatchCompletesOnceWithPerEventOutcomesAndRetriesOnlyItsF
   auto dead = f.deadLetter.acknowledged();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].value, "payload-bad");
-  EXPECT_EQ(f.loop.inFlight(), 0);
+  // Completion comes first, then the in-flight count is lowered: wait for that.
+  EXPECT_TRUE(waitUntil([&] { return f.loop.inFlight() == 0; })) << f.loop.inFlight() << " still in flight";
   EXPECT_EQ(f.metrics.counterValue("processed", "t"), 3);
   EXPECT_EQ(f.metrics.counterValue("dead_lettered", "t"), 1);
 }
@@ -465,7 +467,8 @@ TEST(DeliveryLoopTest, BatchesQueuedBehindARunningOneMergeAndEachDispatchGetsIts
   EXPECT_EQ(done, (std::vector<std::vector<std::string>>{{"first"}, {"a"}, {"b", "c"}, {"d"}}));
   EXPECT_EQ(f.metrics.counterValue("batches", "t"), 2) << "the three queued dispatches ran as one batch";
   EXPECT_EQ(f.out.writes(), 5);
-  EXPECT_EQ(f.loop.inFlight(), 0);
+  // Completion comes first, then the in-flight count is lowered: wait for that.
+  EXPECT_TRUE(waitUntil([&] { return f.loop.inFlight() == 0; })) << f.loop.inFlight() << " still in flight";
   const auto calls = f.handler.calls();
   std::vector<std::string> order;
   order.reserve(calls.size());
