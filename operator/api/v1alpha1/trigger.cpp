@@ -340,6 +340,16 @@ std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::stri
 std::vector<SecretKey> Trigger::requiredSecretKeys() const {
   if (kafka) return kafkaSecretKeys(*kafka, "spec.kafka");
   if (httpAsyncKafka) return kafkaSecretKeys(*httpAsyncKafka, "spec.http.async.kafka");
+  // The AMQP URL is a secretKeyRef of the replica (and the gateway reads it): without it a pod never
+  // starts. The management URL is optional (read when present).
+  if (rabbitmq) return {{rabbitmq->connectionSecretName, rabbitmq->urlKey, "spec.rabbitmq.connectionSecretRef"}};
+  if (httpAsync)
+    return {{httpAsync->connectionSecretName, httpAsync->urlKey, "spec.http.async.rabbitmq.connectionSecretRef"}};
+  if (objectStore && !objectStore->credentialsSecretName.empty()) {
+    const char* field = "spec.objectStore.credentialsSecretRef";
+    return {{objectStore->credentialsSecretName, "accessKey", field},
+            {objectStore->credentialsSecretName, "secretKey", field}};
+  }
   return {};
 }
 

@@ -268,5 +268,37 @@ TEST_F(TriggerControllerTest, RabbitMQUrlsInSecretsAreNotProbed) {
   EXPECT_TRUE(probed.empty());
 }
 
+// The replica's secretKeyRefs for an AMQP URL or object-store credentials: a missing key is reported
+// on the Trigger (the pod would otherwise sit in CreateContainerConfigError).
+TEST_F(TriggerControllerTest, MissingAmqpUrlAndObjectStoreKeysAreNamed) {
+  addFunction();
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "amqp"}, {"namespace", "ns"}}}, {"data", {{"uri", "YQ=="}}}})
+                  .isOk());
+  addTrigger(
+      {{"functionRef", {{"name", "fn"}}}, {"rabbitmq", {{"connectionSecretRef", {{"name", "amqp"}}}, {"queue", "q"}}}});
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["reason"], "SecretKeyMissing");
+  EXPECT_EQ(conditionOf("Ready")["message"], "spec.rabbitmq.connectionSecretRef: Secret ns/amqp has no key url");
+
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "s3"}, {"namespace", "ns"}}}, {"data", {{"accessKey", "YQ=="}}}})
+                  .isOk());
+  json trigger = *client.object(spec::kTriggers, "ns", "orders");
+  trigger["spec"] = {{"functionRef", {{"name", "fn"}}},
+                     {"objectStore",
+                      {{"type", "s3"},
+                       {"endpoint", "http://127.0.0.1:9000"},
+                       {"bucket", "in"},
+                       {"credentialsSecretRef", {{"name", "s3"}}}}}};
+  triggers.upsert(std::make_shared<const json>(*client.update(spec::kTriggers, trigger)));
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["reason"], "SecretKeyMissing");
+  EXPECT_EQ(conditionOf("Ready")["message"],
+            "spec.objectStore.credentialsSecretRef: Secret ns/s3 has no key secretKey");
+}
+
 }  // namespace
 }  // namespace sluice::controllers
