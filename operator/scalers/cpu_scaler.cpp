@@ -1,25 +1,11 @@
 #include "scalers/cpu_scaler.h"
 
 #include <map>
-#include <sstream>
 
 #include "common/logging.h"
+#include "scalers/prometheus_text.h"
 
 namespace sluice::scalers {
-
-std::optional<double> findPrometheusSample(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line.compare(0, name.size(), name) != 0 || line.size() <= name.size() || line[name.size()] != ' ') continue;
-    try {
-      return std::stod(line.substr(name.size() + 1));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
 
 Result<double> parseCpuQuantity(const std::string& text, bool allowZero) {
   double scale = 1;

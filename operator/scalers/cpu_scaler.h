@@ -41,9 +41,6 @@ struct RuntimeCpuOptions {
 // Requests must be positive; usage may be 0 (`allowZero`). Errors name the text.
 Result<double> parseCpuQuantity(const std::string& text, bool allowZero = false);
 
-// The value of an unlabelled sample `name` in Prometheus text format, if present.
-std::optional<double> findPrometheusSample(const std::string& text, const std::string& name);
-
 class RuntimeCpuScaler final : public Scaler {
  public:
   RuntimeCpuScaler(RuntimeCpuOptions options, std::shared_ptr<http::HttpClient> http, const Clock& clock)

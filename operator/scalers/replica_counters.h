@@ -26,10 +26,6 @@ struct ReplicaCounters {
 inline constexpr const char* kProcessedSeries = "sluice_runtime_events_processed_total";
 inline constexpr const char* kBusySecondsSeries = "sluice_runtime_handler_duration_seconds_sum";
 
-// The sum of every sample of series `name` in Prometheus text format, labelled
-// or not; empty when the text has none.
-std::optional<double> sumPrometheusSamples(const std::string& text, const std::string& name);
-
 struct ReplicaCountersOptions {
   // The replicas' metrics URLs, asked again every read (replicas come and go).
   std::function<std::vector<std::string>()> metricsUrls;

@@ -9,6 +9,7 @@
 
 #include "fakes/fake_url_http_client.h"
 #include "scalers/kafka_lag.h"
+#include "scalers/prometheus_text.h"
 
 namespace sluice::scalers {
 namespace {
