@@ -91,6 +91,8 @@ set(SLUICE_TEST_COSTS
   integration/local_platform/demo_run_test 38
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
   integration/function_controller/function_scaling_test 28
+  # Three 30 s Secret rechecks; measured on a developer machine under load (2026-12-06).
+  integration/function_controller/secret_keys_status_test 94
   # Measured on a developer machine under load (2026-12-05): an extra apiserver kept busy by four readers.
   integration/function_controller/apiserver_throttling_test 32
   integration/runtime_io/RuntimeBinaryKafkaSinkAuthTest.WrongOutputPasswordMakesTheReplicaUnreadyPausesInputAndLosesNothing 27

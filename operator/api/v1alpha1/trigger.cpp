@@ -414,7 +414,19 @@ std::vector<std::string> referencedSecrets(const json& spec) {
 
 std::vector<SecretKey> requiredSecretKeys(const json& spec) {
   Result<Trigger> trigger = Trigger::fromJson(json{{"spec", spec}});
-  return trigger.isOk() ? trigger->requiredSecretKeys() : std::vector<SecretKey>{};
+  std::vector<SecretKey> out = trigger.isOk() ? trigger->requiredSecretKeys() : std::vector<SecretKey>{};
+  if (spec.is_object() && spec.contains("delivery") && spec["delivery"].is_object() &&
+      spec["delivery"].contains("deadLetter")) {
+    for (SecretKey& key : sinkSecretKeys(spec["delivery"]["deadLetter"], "spec.delivery.deadLetter"))
+      out.push_back(std::move(key));
+  }
+  return out;
+}
+
+Result<KafkaSource> kafkaSecurityOf(const json& kafka, const std::string& path) {
+  KafkaSource out;
+  if (Status s = readKafkaSecurity(kafka, path, out); !s.isOk()) return s;
+  return out;
 }
 
 Result<std::optional<ScalingTarget>> scalingTargetOf(const json& spec) {

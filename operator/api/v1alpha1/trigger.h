@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/v1alpha1/secret_keys.h"
 #include "common/status.h"
 
 namespace sluice::api::v1alpha1 {
@@ -87,14 +88,6 @@ struct PrometheusSource {
   double activationThreshold = 0;
 };
 
-// A Secret key a Trigger needs: {secret name, key, the spec field naming the Secret}.
-struct SecretKey {
-  std::string secret;
-  std::string key;
-  std::string field;
-  friend bool operator==(const SecretKey&, const SecretKey&) = default;
-};
-
 // spec.delivery, as far as the operator reads it.
 struct Delivery {
   // Bytes of this Trigger's events a replica may hold unacknowledged; unset:
@@ -144,6 +137,10 @@ struct Trigger {
 // username and password, its TLS ca.crt (and tls.crt, tls.key when mutual).
 std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::string& path);
 
+// The sasl and tls settings of a Kafka connection object (a source's or an
+// output's) at spec path `path`; errors name the field.
+Result<KafkaSource> kafkaSecurityOf(const nlohmann::json& kafka, const std::string& path);
+
 // A Secret opts in to being used by the operator itself (to measure a
 // Trigger, sending its credentials to the Trigger's endpoint) with this label
 // or annotation set to "true". Without it, creating a Trigger that names the
@@ -167,8 +164,9 @@ std::optional<int64_t> maxInFlightBytesOf(const nlohmann::json& spec);
 // `*SecretRef` with a name), in spec order, without repeats. Reads malformed specs too.
 std::vector<std::string> referencedSecrets(const nlohmann::json& spec);
 
-// The Secret keys a Trigger spec needs (Trigger::requiredSecretKeys); none
-// when the spec does not parse.
+// The Secret keys a Trigger spec needs (Trigger::requiredSecretKeys) and its
+// spec.delivery.deadLetter's (sinkSecretKeys); the source's none when the spec
+// does not parse.
 std::vector<SecretKey> requiredSecretKeys(const nlohmann::json& spec);
 
 // What a replica is sized for: the per-replica target of the source's metric

@@ -15,13 +15,13 @@
 
 #include "autoscaler/autoscaler_metrics.h"
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/manager.h"
 #include "controllers/autoscaler/activation_watcher.h"
 #include "controllers/autoscaler/autoscale_reconciler.h"
 #include "controllers/autoscaler/scaler_factory.h"
 #include "controllers/autoscaler/trigger_scaler_factory.h"
 #include "kube/informer.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/manager.h"
 
 namespace sluice::controllers {
 

@@ -7,6 +7,7 @@
 #include "api/function.h"
 #include "api/pods.h"
 #include "common/time.h"
+#include "controllers/secrets/secret_check.h"
 #include "spec/function_triggers.h"
 #include "spec/resources.h"
 #include "spec/runtime_config_render.h"
@@ -79,24 +80,25 @@ reconcile::ReconcileResult FunctionController::refuse(const std::string& key, co
   return reconcile::ReconcileResult::terminalError(why);
 }
 
-json FunctionController::conditionsAfter(const json& function, const platform::ApplyOutcome& outcome,
-                                         int desired) const {
+json FunctionController::conditionsAfter(const json& function, const platform::ApplyOutcome& outcome, int desired,
+                                         const Problem& problem) const {
   const long long generation = function["metadata"].value("generation", 0LL);
   const json previous = function.value("/status/conditions"_json_pointer, json::array());
   const std::string now = rfc3339(clock_.wallNow());
   const int live = outcome.counts.live();
   const int ready = outcome.counts.ready;
-  const bool allReady = ready >= desired && live == desired;
+  bool allReady = ready >= desired && live == desired;
   std::string readyReason = desired == 0 ? "ScaledToZero" : (allReady ? "AllReplicasReady" : "ReplicasNotReady");
   std::string readyMessage = std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
   std::string degradedReason = "AsExpected";
   std::string degradedMessage;
-  if (!outcome.counts.problem.empty()) {
-    // A replica that cannot start without a person (a crash loop, an image, a Secret): the reason
-    // is the kubelet's, so `kubectl wait --for=condition=Ready` and `kubectl get` show it as is.
-    readyReason = degradedReason = outcome.counts.problem;
-    readyMessage += "; " + outcome.counts.problemMessage;
-    degradedMessage = outcome.counts.problemMessage;
+  if (!problem.reason.empty()) {
+    // Something only a person can fix (a missing Secret key, a crash loop, an image): the reason is
+    // named as is, so `kubectl wait --for=condition=Ready` and `kubectl get` show it, even at zero.
+    allReady = false;
+    readyReason = degradedReason = problem.reason;
+    readyMessage += "; " + problem.message;
+    degradedMessage = problem.message;
   } else if (!outcome.failure.empty()) {
     degradedReason = "PodChangeFailed";
     degradedMessage = outcome.failure;
@@ -146,11 +148,19 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   status["replicas"] = outcome.counts.live();
   status["readyReplicas"] = outcome.counts.ready;
   if (outcome.counts.warm >= 0) status["warmReplicas"] = outcome.counts.warm;
-  status["conditions"] = conditionsAfter(function, outcome, desired);
-  recordProblem(function, outcome.counts);
+  // The Secrets the replicas need are named before a pod waits on them; a missing one outranks what
+  // the pods say, being its cause.
+  auto secrets =
+      checkSecrets(client_, ns, {}, api::v1alpha1::functionSecretKeys(function.value("spec", json::object())));
+  if (!secrets.isOk()) return reconcile::ReconcileResult::error(secrets.status());
+  const Problem problem = !secrets->reason.empty() ? Problem{secrets->reason, secrets->message}
+                                                   : Problem{outcome.counts.problem, outcome.counts.problemMessage};
+  status["conditions"] = conditionsAfter(function, outcome, desired, problem);
+  recordProblem(function, problem);
   if (Status s = writeStatus(function, status); !s.isOk()) return reconcile::ReconcileResult::error(s);
   if (!outcome.failure.empty()) return reconcile::ReconcileResult::error(internalError(outcome.failure));
   if (outcome.settling) return reconcile::ReconcileResult::requeueAfter(kSettleRecheck);
+  if (!secrets->reason.empty()) return reconcile::ReconcileResult::requeueAfter(kSecretRecheck);
   // Looked at again now and then (controller-runtime's sync period), so a status computed from a
   // moment when the caches disagreed is corrected even if no further event arrives. Every change
   // that matters comes as an event (the Function, its Triggers and pods, a rotated token: see
@@ -183,13 +193,13 @@ Status FunctionController::writeStatus(const json& function, const json& status)
   return patched.status();
 }
 
-void FunctionController::recordProblem(const json& function, const platform::ReplicaCounts& counts) {
-  if (counts.problem.empty()) return;
+void FunctionController::recordProblem(const json& function, const Problem& problem) {
+  if (problem.reason.empty()) return;
   // Once per onset: the Degraded condition said something else before this pass.
   for (const json& c : function.value("/status/conditions"_json_pointer, json::array())) {
-    if (c.value("type", "") == "Degraded" && c.value("reason", "") == counts.problem) return;
+    if (c.value("type", "") == "Degraded" && c.value("reason", "") == problem.reason) return;
   }
-  events_.record(function, "Warning", counts.problem, counts.problemMessage);
+  events_.record(function, "Warning", problem.reason, problem.message);
 }
 
 void FunctionController::recordSteps(const json& function, const platform::ApplyOutcome& outcome, int desired) {

@@ -10,7 +10,10 @@
 //      autoscaler's status.desiredReplicas clamped to [minReplicas, maxReplicas];
 //   3. hands both to Platform::apply, which makes the replicas exist and
 //      reports what it found (ReplicaCounts) and did;
-//   4. writes status (replicas, readyReplicas, selector, triggerCount,
+//   4. checks the Secret keys its outputs, dead letter and env name
+//      (controllers/secrets): a missing one is Ready=False SecretNotFound or
+//      SecretKeyMissing naming the field, rechecked every 30 s until fixed;
+//   5. writes status (replicas, readyReplicas, selector, triggerCount,
 //      warmReplicas, observedGeneration, conditions Ready/Active/Degraded)
 //      with a merge patch that leaves the autoscaler's fields alone, and an
 //      Event per step.
@@ -61,14 +64,20 @@ class FunctionController final : public reconcile::Reconciler {
  private:
   // status fields that do not depend on the pods: generation, selector, Trigger count, URL.
   nlohmann::json baseStatus(const nlohmann::json& function, const std::vector<nlohmann::json>& triggers) const;
+  // What keeps the Function from Ready until a person acts: a missing Secret or key
+  // (controllers/secrets), else a replica's (ReplicaCounts::problem); reason "" when none.
+  struct Problem {
+    std::string reason;
+    std::string message;
+  };
   // Ready/Active/Degraded after an apply.
-  nlohmann::json conditionsAfter(const nlohmann::json& function, const platform::ApplyOutcome& outcome,
-                                 int desired) const;
+  nlohmann::json conditionsAfter(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired,
+                                 const Problem& problem) const;
   reconcile::ReconcileResult refuse(const std::string& key, const nlohmann::json& function, nlohmann::json status,
                                     const Status& why);
   Status writeStatus(const nlohmann::json& function, const nlohmann::json& status);
-  // A Warning Event when a replica problem (ReplicaCounts::problem) first shows.
-  void recordProblem(const nlohmann::json& function, const platform::ReplicaCounts& counts);
+  // A Warning Event when a problem first shows.
+  void recordProblem(const nlohmann::json& function, const Problem& problem);
   void recordSteps(const nlohmann::json& function, const platform::ApplyOutcome& outcome, int desired);
 
   kube::ResourceClient& client_;

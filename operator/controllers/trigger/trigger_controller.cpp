@@ -12,6 +12,7 @@
 
 #include "api/conditions.h"
 #include "common/time.h"
+#include "controllers/secrets/secret_check.h"
 #include "spec/function_triggers.h"
 #include "spec/resources.h"
 
@@ -170,38 +171,14 @@ Result<TriggerController::Readiness> TriggerController::readiness(const json& tr
     out.message = "function \"" + function + "\" does not exist in namespace " + ns;
     return out;
   }
-  std::vector<std::string> missing;
-  std::map<std::string, json> found;
-  for (const std::string& secret : secretNames(spec)) {
-    auto got = client_.get(kube::resources::kSecrets, ns, secret);
-    if (got.isOk()) {
-      found[secret] = std::move(got).value();
-      continue;
-    }
-    if (got.status().code() != StatusCode::kNotFound) return got.status();
-    missing.push_back(secret);
+  auto secrets = checkSecrets(client_, ns, secretNames(spec), requiredSecretKeys(spec));
+  if (!secrets.isOk()) return secrets.status();
+  if (!secrets->reason.empty()) {
+    out.reason = secrets->reason;
+    out.message = secrets->message;
+    if (out.reason == "SecretNotFound") return out;
   }
-  if (!missing.empty()) {
-    out.reason = "SecretNotFound";
-    out.message = "Secret" + std::string(missing.size() > 1 ? "s" : "") + " not found in namespace " + ns + ":";
-    for (const std::string& s : missing) out.message += " " + s;
-    return out;
-  }
-  // A replica would not start (a secretKeyRef to a missing key) or not
-  // authenticate: name each key that is absent.
-  std::vector<std::string> absent;
-  for (const SecretKey& need : requiredSecretKeys(spec)) {
-    const json& secret = found[need.secret];
-    bool has =
-        (secret.contains("data") && secret["data"].is_object() && secret["data"].contains(need.key)) ||
-        (secret.contains("stringData") && secret["stringData"].is_object() && secret["stringData"].contains(need.key));
-    if (!has) absent.push_back(need.field + ": Secret " + ns + "/" + need.secret + " has no key " + need.key);
-  }
-  if (!absent.empty()) {
-    out.reason = "SecretKeyMissing";
-    out.message = absent.front();
-    for (size_t i = 1; i < absent.size(); ++i) out.message += "; " + absent[i];
-  }
+  std::map<std::string, json>& found = secrets->found;
   if (Result<api::v1alpha1::Trigger> typed = api::v1alpha1::Trigger::fromJson(trigger); typed.isOk()) {
     for (const SecretKey& used : typed->scalerSecrets()) {
       out.scalerSecrets = true;
@@ -265,9 +242,11 @@ reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) 
   // Ready: the Function and every referenced Secret exist.
   Result<Readiness> ready = readiness(trigger);
   if (!ready.isOk()) return reconcile::ReconcileResult::error(ready.status());
-  json conditions = json::array(
-      {api::condition(trigger.value("/status/conditions"_json_pointer, json::array()), "Ready", ready->reason.empty(),
-                      ready->reason.empty() ? "Ready" : ready->reason, ready->message, generation, now)});
+  const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
+  json conditions = json::array({api::condition(previous, "Ready", ready->reason.empty(),
+                                                ready->reason.empty() ? "Ready" : ready->reason, ready->message,
+                                                generation, now)});
+  recordNotReady(trigger, previous, *ready);
   conditions.push_back(sourceReachable(trigger, now));
   if (ready->scalerSecrets) conditions.push_back(scalerCredentials(trigger, ready->scalerRefusals, now));
   json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
@@ -285,7 +264,20 @@ reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) 
       return reconcile::ReconcileResult::error(patched.status());
     }
   }
-  return reconcile::ReconcileResult::requeueAfter(kRecheck);
+  const bool secretMissing = ready->reason == "SecretNotFound" || ready->reason == "SecretKeyMissing";
+  return reconcile::ReconcileResult::requeueAfter(secretMissing ? kSecretRecheck : kRecheck);
+}
+
+void TriggerController::recordNotReady(const json& trigger, const json& previous, const Readiness& ready) const {
+  if (ready.reason.empty() || !events_) return;
+  // Once per onset, not once per recheck.
+  for (const json& c : previous) {
+    if (c.value("type", "") == "Ready" && c.value("reason", "") == ready.reason &&
+        c.value("message", "") == ready.message) {
+      return;
+    }
+  }
+  events_->record(trigger, "Warning", ready.reason, ready.message);
 }
 
 }  // namespace sluice::controllers

@@ -1,13 +1,15 @@
 // TriggerController: tells users whether a Trigger can work. It checks that
 // the Function it refers to exists and that every Secret its spec references
 // (any "...secretRef"/"...SecretRef" {name}) exists in the namespace and
-// holds the keys the replicas read from it (Kafka sasl: username, password;
-// Kafka tls: ca.crt, and tls.crt + tls.key when mutual), and whether the source's endpoint accepts a TCP connection
-// (Kafka bootstrap servers, the object store's endpoint, RabbitMQ's host from a plain url). It writes
+// holds the keys the replicas read from it, the source's and the dead
+// letter's (api::v1alpha1::requiredSecretKeys), and whether the source's
+// endpoint accepts a TCP connection (Kafka bootstrap servers, the object
+// store's endpoint, RabbitMQ's host from a plain url). It writes
 // status.sourceType, observedGeneration and the conditions
 //   Ready           True when the Function and Secrets exist (reasons
 //                   FunctionNotFound, SecretNotFound, SecretKeyMissing, with
-//                   the names);
+//                   the names and fields; a Warning Event when it turns False;
+//                   a missing Secret is looked for again every 30 s);
 //   SourceReachable True / False with the connection error / Unknown when the
 //                   endpoint is not known to the operator (a local dir, a
 //                   RabbitMQ url kept in a Secret), rechecked every minute;
@@ -67,6 +69,8 @@ class TriggerController final : public reconcile::Reconciler {
     std::vector<std::string> scalerRefusals;  // why it may not, one per Secret
   };
   Result<Readiness> readiness(const kube::Json& trigger) const;
+  // A Warning Event when the Trigger turns not Ready, or for another reason (`previous`: its conditions before).
+  void recordNotReady(const kube::Json& trigger, const kube::Json& previous, const Readiness& ready) const;
   kube::Json sourceReachable(const kube::Json& trigger, const std::string& now) const;
   kube::Json scalerCredentials(const kube::Json& trigger, const std::vector<std::string>& refusals,
                                const std::string& now) const;

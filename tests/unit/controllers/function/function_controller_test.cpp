@@ -374,6 +374,63 @@ TEST_F(FunctionControllerTest, OomKillsAndMissingSecretsAreNamed) {
   EXPECT_EQ(conditions["Degraded"]["message"], "pod echo-0: couldn't find key password in Secret ns/db");
 }
 
+// An output's Secret that is missing, then lacks its key, is the Function's Ready reason naming the
+// field, even at zero replicas where no pod would show it; one Warning Event per onset; looked at
+// again soon, and Ready once the key is there.
+TEST_F(FunctionControllerTest, AnOutputsMissingSecretOrKeyIsNamedOnTheFunctionEvenAtZero) {
+  json spec = inlineCode();
+  spec["outputs"] = json::array(
+      {{{"name", "hook"}, {"http", {{"url", "http://127.0.0.1:1/x"}, {"bearerTokenSecretRef", {{"name", "tok"}}}}}}});
+  addFunction(spec, {{"desiredReplicas", 0}});
+  auto conditions = [this] {
+    std::map<std::string, json> out;
+    const json fn = *client.object(spec::kFunctions, "ns", "echo");
+    for (const json& c : fn.at("/status/conditions"_json_pointer)) out[c["type"]] = c;
+    functions.upsert(std::make_shared<const json>(fn));
+    return out;
+  };
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_FALSE(result.terminal);
+  EXPECT_EQ(result.requeueAfterDelay, std::chrono::seconds(30));
+  auto ready = conditions()["Ready"];
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "SecretNotFound");
+  EXPECT_EQ(ready["message"], "0/0 replicas ready; Secret not found in namespace ns: tok");
+
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "tok"}, {"namespace", "ns"}}},
+                 {"data", {{"other", "eA=="}}}};
+  ASSERT_TRUE(client.create(res::kSecrets, "ns", secret).isOk());
+  for (int pass = 0; pass < 2; ++pass) {
+    controller.reconcile("ns/echo");
+    functions.upsert(std::make_shared<const json>(*client.object(spec::kFunctions, "ns", "echo")));
+  }
+  const std::string missingKey = "spec.outputs[0].http.bearerTokenSecretRef: Secret ns/tok has no key token";
+  auto now = conditions();
+  EXPECT_EQ(now["Ready"]["reason"], "SecretKeyMissing");
+  EXPECT_EQ(now["Degraded"]["status"], "True");
+  EXPECT_EQ(now["Degraded"]["message"], missingKey);
+  int warnings = 0;
+  for (const json& e : client.objects(res::kEvents, "ns")) {
+    if (e.value("reason", "") != "SecretKeyMissing") continue;
+    ++warnings;
+    EXPECT_EQ(e["message"], missingKey);
+    EXPECT_EQ(e.value("count", 1), 1) << "recorded again on the second pass";
+  }
+  EXPECT_EQ(warnings, 1);
+
+  secret = *client.object(res::kSecrets, "ns", "tok");
+  secret["data"]["token"] = "dA==";
+  ASSERT_TRUE(client.update(res::kSecrets, secret).isOk());
+  result = controller.reconcile("ns/echo");
+  EXPECT_NE(result.requeueAfterDelay, std::chrono::seconds(30));
+  now = conditions();
+  EXPECT_EQ(now["Ready"]["status"], "True");
+  EXPECT_EQ(now["Ready"]["reason"], "ScaledToZero");
+  EXPECT_EQ(now["Degraded"]["status"], "False");
+}
+
 TEST_F(FunctionControllerTest, TheControlTokenSecretIsCreatedOnceWithRandomHex) {
   addFunction(inlineCode(), {{"desiredReplicas", 1}});
   controller.reconcile("ns/echo");

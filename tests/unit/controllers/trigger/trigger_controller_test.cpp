@@ -300,5 +300,28 @@ TEST_F(TriggerControllerTest, MissingAmqpUrlAndObjectStoreKeysAreNamed) {
             "spec.objectStore.credentialsSecretRef: Secret ns/s3 has no key secretKey");
 }
 
+// The dead letter's Secret keys are checked with the source's: a Kafka dead letter with mutual TLS
+// needs ca.crt, tls.crt and tls.key, each missing one named.
+TEST_F(TriggerControllerTest, TheDeadLettersMissingKeysAreNamed) {
+  addFunction();
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "dlq-tls"}, {"namespace", "ns"}}}, {"data", {{"ca.crt", "YQ=="}}}})
+                  .isOk());
+  addTrigger({{"functionRef", {{"name", "fn"}}},
+              {"cron", {{"schedule", "* * * * *"}}},
+              {"delivery",
+               {{"deadLetter",
+                 {{"kafka",
+                   {{"bootstrapServers", {"127.0.0.1:9092"}},
+                    {"topic", "dlq"},
+                    {"tls", {{"secretRef", {{"name", "dlq-tls"}}}, {"mutual", true}}}}}}}}}});
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["reason"], "SecretKeyMissing");
+  EXPECT_EQ(conditionOf("Ready")["message"],
+            "spec.delivery.deadLetter.kafka.tls.secretRef: Secret ns/dlq-tls has no key tls.crt; "
+            "spec.delivery.deadLetter.kafka.tls.secretRef: Secret ns/dlq-tls has no key tls.key");
+}
+
 }  // namespace
 }  // namespace sluice::controllers
