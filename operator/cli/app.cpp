@@ -9,6 +9,7 @@
 
 #include "cli/check.h"
 #include "cli/cluster.h"
+#include "cli/completion.h"
 #include "cli/invoke.h"
 #include "cli/logs.h"
 #include "cli/output.h"
@@ -246,22 +247,25 @@ int runLogs(Context& c, const std::string& name, const LogsOptions& options) {
   auto cluster = c.cluster();
   if (!cluster.isOk()) return c.fail("logs", cluster.status());
   const bool asJson = *format == OutputFormat::kJson;
-  Status done = functionLogs(*cluster->client, *cluster->transport, cluster->defaultNamespace, name, options,
-                             [&c, asJson](const std::string& pod, const std::string& line) {
-                               if (asJson) {
-                                 c.out() << nlohmann::json{{"pod", pod}, {"line", line}}.dump() << "\n";
-                               } else {
-                                 c.out() << "[" << pod << "] " << line << "\n";
-                               }
-                               c.out().flush();
-                             });
+  Status done = functionLogs(
+      *cluster->client, *cluster->transport, cluster->defaultNamespace, name, options,
+      [&c, asJson](const std::string& pod, const std::string& line) {
+        if (asJson) {
+          c.out() << nlohmann::json{{"pod", pod}, {"line", line}}.dump() << "\n";
+        } else {
+          c.out() << "[" << pod << "] " << line << "\n";
+        }
+        c.out().flush();
+      },
+      [&c](const Status& s) { c.err() << "sluice logs: " << s.message() << "\n"; });
   return done.isOk() ? kExitOk : c.fail("logs", done);
 }
 
 void addLogs(CLI::App& app, Context& c, std::string& name, LogsOptions& options) {
   CLI::App* sub = app.add_subcommand("logs", "The logs of every replica pod of a Function, each line with its pod");
   sub->add_option("name", name, "The Function")->required();
-  sub->add_flag("-f,--follow", options.follow, "Follow the pods' logs (those running now)");
+  sub->add_flag("-f,--follow", options.follow,
+                "Follow the replicas' logs, and those of replicas that start later, until interrupted");
   sub->add_option("--tail", options.tailLines, "Lines per pod from the end (-1: all)");
   sub->add_option("--request-id", options.requestId, "Only lines naming this request (event) id");
   sub->callback([&c, &name, &options] { c.exit = runLogs(c, name, options); });
@@ -301,6 +305,14 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
       app, env, [&c] { return c.global.ns; }, [&c] { return c.cluster(); }, c.global.output, c.exit);
   addProcesses(app, env, c.exit);
   app.add_subcommand("version", "Print the version")->callback([&c] { c.out() << "sluice " << kVersion << "\n"; });
+  std::string shell;
+  CLI::App* completion =
+      app.add_subcommand("completion", "Print a shell completion script: source <(sluice completion bash)");
+  completion->add_option("shell", shell, "bash or zsh")->required();
+  completion->callback([&c, &app, &shell] {
+    auto script = completionScript(app, shell);
+    c.exit = script.isOk() ? (c.out() << *script, kExitOk) : c.fail("completion", script.status(), kExitUsage);
+  });
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);

@@ -1,6 +1,6 @@
 // The `sluice` command line (also installed as `kubectl-sluice`, so `kubectl
 // sluice ...` runs it): subcommands init, check, apply, delete, describe,
-// invoke, logs, local, simulate, version, parsed with CLI11. What it touches from
+// invoke, logs, local, simulate, version, completion, parsed with CLI11. What it touches from
 // outside (streams, the cluster, HTTP, the clock, child programs) comes in
 // through CliEnvironment, so unit tests run it in memory.
 // Exit codes: 0 done; 1 a runtime or cluster error (unreachable apiserver, a

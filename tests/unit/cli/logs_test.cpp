@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+#include <stop_token>
+
 #include "cli/app.h"
 #include "cli_harness.h"
 
@@ -44,15 +48,51 @@ TEST_F(LogsTest, RequestIdFilterAndJsonLines) {
   EXPECT_EQ(h.out.str(), "{\"line\":\"request r-1 failed: ValueError\",\"pod\":\"hello-0\"}\n");
 }
 
-TEST_F(LogsTest, FollowStreamsEveryPod) {
+// Follows until stopped: the pods running at the start from their tail, then a replica that starts
+// later (a new uid under a reused name) from its first line; a pending pod waits for a later pass.
+TEST_F(LogsTest, FollowStreamsEveryPodAndThoseThatStartLater) {
   h.transport->logs["/api/v1/namespaces/team-a/pods/hello-0/log?container=runtime&tailLines=5&follow=true"] = "a\nb\n";
   h.transport->logs["/api/v1/namespaces/team-a/pods/hello-1/log?container=runtime&tailLines=5&follow=true"] = "c\n";
-  EXPECT_EQ(h.run({"logs", "hello", "-f", "--tail", "5"}), kExitOk) << h.err.str();
-  const std::string out = h.out.str();
+  h.transport->logs["/api/v1/namespaces/team-a/pods/hello-2/log?container=runtime&follow=true"] = "d\n";
+  h.kube->put(kube::resources::kPods, {{"metadata",
+                                        {{"name", "hello-2"},
+                                         {"namespace", "team-a"},
+                                         {"uid", "pending"},
+                                         {"labels", {{"sluice.io/function", "hello"}}}}},
+                                       {"status", {{"phase", "Pending"}}}});
+  std::stop_source stop;
+  LogsOptions options;
+  options.follow = true;
+  options.tailLines = 5;
+  options.rescan = std::chrono::milliseconds(10);
+  options.stop = stop.get_token();
+  std::mutex mu;
+  std::vector<std::string> lines;
+  auto onLine = [&](const std::string& pod, const std::string& line) {
+    std::lock_guard lock(mu);
+    lines.push_back(pod + " " + line);
+    if (lines.size() == 3) {
+      // The pending replica starts running.
+      h.kube->put(kube::resources::kPods, {{"metadata",
+                                            {{"name", "hello-2"},
+                                             {"namespace", "team-a"},
+                                             {"uid", "running"},
+                                             {"labels", {{"sluice.io/function", "hello"}}}}},
+                                           {"status", {{"phase", "Running"}}}});
+    }
+    if (lines.size() == 4) stop.request_stop();
+  };
+  std::vector<std::string> errors;
+  EXPECT_TRUE(functionLogs(*h.kube, *h.transport, "team-a", "hello", options, onLine, [&](const Status& s) {
+                errors.push_back(s.message());
+              }).isOk());
+  ASSERT_EQ(lines.size(), 4u);
   // Interleaving between pods is the streams'; each pod's own order is kept.
-  EXPECT_EQ(out.size(), std::string("[hello-0] a\n[hello-0] b\n[hello-1] c\n").size()) << out;
-  EXPECT_LT(out.find("[hello-0] a\n"), out.find("[hello-0] b\n"));
-  EXPECT_NE(out.find("[hello-1] c\n"), std::string::npos);
+  auto at = [&](const std::string& line) { return std::find(lines.begin(), lines.end(), line) - lines.begin(); };
+  EXPECT_LT(at("hello-0 a"), at("hello-0 b"));
+  EXPECT_LT(at("hello-1 c"), 4);
+  EXPECT_EQ(lines.back(), "hello-2 d");
+  EXPECT_TRUE(errors.empty()) << errors.front();
 }
 
 TEST_F(LogsTest, NoPodOrAnUnreadableLogIsExitOne) {
