@@ -39,8 +39,15 @@ spec:
         routingKey: failed
 YAML
 
-fn_condition() { k get function notify -o jsonpath="{.status.conditions[?(@.type==\"Ready\")].$1}"; }
-reason_is() { [[ $(fn_condition reason) == "$1" ]]; }
+# ready OBJECT FIELD: a field of OBJECT's Ready condition; ready_reason_is OBJECT REASON.
+ready() { k get "$1" -o jsonpath="{.status.conditions[?(@.type==\"Ready\")].$2}"; }
+ready_reason_is() { [[ $(ready "$1" reason) == "$2" ]]; }
+# one_event OBJECT REASON MESSAGE: exactly one Event of that reason on OBJECT (a kind/name), with that message.
+one_event() {
+  [[ $(k get events --field-selector "reason=$2,involvedObject.name=${1#*/}" -o jsonpath='{.items[*].message}') == "$3" ]]
+}
+fn_condition() { ready function/notify "$1"; }
+reason_is() { ready_reason_is function/notify "$1"; }
 (poll 60 reason_is SecretNotFound) || fail "Function Ready: $(k get function notify -o jsonpath='{.status.conditions}')"
 [[ $(fn_condition status) == False ]] || fail "Ready is $(fn_condition status) with a Secret missing"
 [[ $(fn_condition message) == "0/0 replicas ready; Secret not found in namespace $ns: hook-token" ]] ||
@@ -54,13 +61,10 @@ expected="spec.outputs[0].http.bearerTokenSecretRef: Secret $ns/hook-token has n
 # Secrets are read, not watched: the Function looks again within 30 s.
 (poll 60 reason_is SecretKeyMissing) || fail "Function Ready after the Secret appeared: $(fn_condition reason)"
 [[ $(fn_condition message) == "0/0 replicas ready; $expected" ]] || fail "Ready message: $(fn_condition message)"
-event() {
-  [[ $(k get events --field-selector reason=SecretKeyMissing,involvedObject.name=notify -o jsonpath='{.items[*].message}') == "$expected" ]]
-}
-(poll 30 event) || fail "no single SecretKeyMissing Event on the Function: $(k get events -o jsonpath='{.items[*].message}')"
+(poll 30 one_event function/notify SecretKeyMissing "$expected") || fail "no single SecretKeyMissing Event on the Function: $(k get events -o jsonpath='{.items[*].message}')"
 
-t_condition() { k get trigger nightly -o jsonpath="{.status.conditions[?(@.type==\"Ready\")].$1}"; }
-t_reason_is() { [[ $(t_condition reason) == "$1" ]]; }
+t_condition() { ready trigger/nightly "$1"; }
+t_reason_is() { ready_reason_is trigger/nightly "$1"; }
 (poll 60 t_reason_is SecretNotFound) || fail "Trigger Ready: $(k get trigger nightly -o jsonpath='{.status.conditions}')"
 [[ $(t_condition message) == "Secret not found in namespace $ns: dlq-conn" ]] || fail "Trigger message: $(t_condition message)"
 echo "[step] missing Secret, then key, named on the Function; the dead letter's Secret on the Trigger"
@@ -79,7 +83,4 @@ k create secret generic dlq-conn --from-literal=uri=amqp://127.0.0.1:1 >/dev/nul
 expected="spec.delivery.deadLetter.rabbitmq.connectionSecretRef: Secret $ns/dlq-conn has no key url"
 (poll 60 t_reason_is SecretKeyMissing) || fail "Trigger Ready after the Secret appeared: $(t_condition reason)"
 [[ $(t_condition message) == "$expected" ]] || fail "Trigger message: $(t_condition message)"
-t_event() {
-  [[ $(k get events --field-selector reason=SecretKeyMissing,involvedObject.name=nightly -o jsonpath='{.items[*].message}') == "$expected" ]]
-}
-(poll 30 t_event) || fail "no SecretKeyMissing Event on the Trigger"
+(poll 30 one_event trigger/nightly SecretKeyMissing "$expected") || fail "no SecretKeyMissing Event on the Trigger"
