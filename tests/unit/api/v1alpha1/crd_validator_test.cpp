@@ -344,6 +344,60 @@ TEST(CrdValidatorTest, KindApiVersionAndName) {
   EXPECT_EQ(messages(fn)[0].rfind("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain", 0), 0u);
 }
 
+// What the schema cannot see (semantics.h), once it has passed: the same
+// validator, so `sluice check` and the admission webhook refuse these too.
+TEST(CrdValidatorTest, RegexesThatDoNotCompileAreNamedAtTheirStep) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] = json::array({json::object({{"parse", {{"format", "regex"}, {"pattern", "(?P<a>x"}}}}),
+                                        json::object({{"mask", {{"field", "msg"}, {"pattern", "[0-9"}}}})});
+  EXPECT_EQ(messages(fn),
+            (std::vector<std::string>{"spec.pipeline[0].parse.pattern: Invalid value: \"(?P<a>x\": missing ): (?P<a>x",
+                                      "spec.pipeline[1].mask.pattern: Invalid value: \"[0-9\": missing ]: [0-9"}));
+  fn["spec"]["pipeline"][0]["parse"]["pattern"] = "^(?P<level>[A-Z]+) (?P<msg>.*)$";
+  fn["spec"]["pipeline"][1]["mask"]["pattern"] = "[0-9]+";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+}
+
+TEST(CrdValidatorTest, CronFieldsOutOfRangeAndUnknownZonesAreRefused) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  cron: {schedule: "0 24 * * *", timezone: Europe/Atlantis}
+)");
+  EXPECT_EQ(messages(trigger), (std::vector<std::string>{
+                                   "spec.cron.schedule: Invalid value: \"0 24 * * *\": cron schedule \"0 24 * * *\": "
+                                   "hour: 24 is outside 0..23",
+                                   "spec.cron.timezone: Invalid value: \"Europe/Atlantis\": unknown time zone "
+                                   "\"Europe/Atlantis\""}));
+  trigger["spec"]["cron"] = {{"schedule", "*/0 * 32 * *"}};
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.cron.schedule: Invalid value: \"*/0 * 32 * *\": cron "
+                                                        "schedule \"*/0 * 32 * *\": minute: step 0 in \"*/0\""});
+  trigger["spec"]["cron"] = {{"schedule", "0 0 99999999999 * *"}};
+  EXPECT_EQ(messages(trigger).size(), 1u);  // a number too long for an int is an error, not an exception
+  for (const char* good : {"@daily", "*/15 8-17 * * 1-5", "0 0 1 1 7"}) {
+    trigger["spec"]["cron"] = {{"schedule", good}, {"timezone", "America/New_York"}};
+    EXPECT_EQ(messages(trigger), std::vector<std::string>{}) << good;
+  }
+}
+
+TEST(CrdValidatorTest, KafkaTopicsDotAndDotDotAreRefusedWhereverNamed) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  kafka: {bootstrapServers: ["k:9092"], topics: [orders, ".."], consumerGroup: g}
+)");
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.kafka.topics[1]: Invalid value: \"..\": a Kafka topic "
+                                                        "cannot be \".\" or \"..\""});
+  trigger["spec"]["kafka"]["topics"][1] = "..orders";
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{});
+}
+
 TEST(FieldPathTest, IndexesInBrackets) {
   EXPECT_EQ(fieldPath("/spec/pipeline/1/parse"), "spec.pipeline[1].parse");
   EXPECT_EQ(fieldPath("/spec"), "spec");
