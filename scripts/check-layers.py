@@ -35,6 +35,8 @@ ALLOWED = {
     "localmode": ["common", "kube", "kube/memory", "reconcile", "api", "spec", "controllers", "platform",
               "platform/local"],
     "gateway": ["common", "http", "kube", "api", "spec", "clients"],
+    # The validating admission webhook: the API's validator served over HTTPS.
+    "admission": ["common", "http", "kube", "api", "tls"],
     # The sluice CLI: manifests checked as --local checks them, the cluster through kube.
     "cli": ["common", "http", "kube", "api", "spec", "localmode"],
     # The runtime: one layer per folder, bottom first (the folders of the operator
