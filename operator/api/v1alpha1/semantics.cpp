@@ -1,5 +1,8 @@
 #include "api/v1alpha1/semantics.h"
 
+#include <map>
+#include <optional>
+
 #include <re2/re2.h>
 
 #include "common/cron_schedule.h"
@@ -72,6 +75,55 @@ void checkTopics(const json& value, const std::string& pointer, std::vector<Fiel
   }
 }
 
+// Milliseconds of a duration as the CRDs' pattern writes it ("200ms", "1m30s", "1.5s"); nullopt otherwise.
+std::optional<double> durationMillis(const std::string& text) {
+  static const RE2 kPart(R"(([0-9]+(?:\.[0-9]+)?)(ms|s|m|h))");
+  static const std::map<std::string, double> kUnit = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}};
+  re2::StringPiece rest(text);
+  std::string number;
+  std::string unit;
+  double total = 0;
+  while (!rest.empty()) {
+    if (!RE2::Consume(&rest, kPart, &number, &unit)) return std::nullopt;
+    total += std::stod(number) * kUnit.at(unit);
+  }
+  return text.empty() ? std::nullopt : std::optional<double>(total);
+}
+
+// A retry whose first wait is longer than its longest: the runtime would never grow it, only cut it.
+void checkBackoff(const json& retry, const std::string& pointer, std::vector<FieldError>& errors) {
+  if (!retry.is_object() || !retry.contains("initialBackoff") || !retry.contains("maxBackoff")) return;
+  const json& initial = retry["initialBackoff"];
+  const json& longest = retry["maxBackoff"];
+  if (!initial.is_string() || !longest.is_string()) return;
+  auto first = durationMillis(initial.get<std::string>());
+  auto most = durationMillis(longest.get<std::string>());
+  if (first && most && *first > *most) {
+    invalid(errors, pointer + "/initialBackoff", initial, "longer than maxBackoff " + longest.dump());
+  }
+}
+
+// An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest], the path lower-case.
+void checkImage(const json& spec, const char* parent, std::vector<FieldError>& errors) {
+  static const RE2 kReference(
+      R"(^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)"
+      R"((?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+      R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$)");
+  const json* holder = &spec;
+  std::string pointer = "/spec";
+  if (parent != nullptr) {
+    if (!spec.contains(parent) || !spec[parent].is_object()) return;
+    holder = &spec[parent];
+    pointer += std::string("/") + parent;
+  }
+  if (!holder->contains("image") || !(*holder)["image"].is_string()) return;
+  const std::string image = (*holder)["image"].get<std::string>();
+  if (image.size() > 255 || !RE2::FullMatch(image, kReference)) {
+    invalid(errors, pointer + "/image", (*holder)["image"],
+            "not an image reference ([registry[:port]/]lower-case/path[:tag][@digest])");
+  }
+}
+
 }  // namespace
 
 std::vector<FieldError> checkSemantics(const json& object) {
@@ -81,6 +133,12 @@ std::vector<FieldError> checkSemantics(const json& object) {
   checkPipeline(spec, errors);
   checkCron(spec, errors);
   checkTopics(spec, "/spec", errors);
+  if (spec.contains("retry")) checkBackoff(spec["retry"], "/spec/retry", errors);
+  if (spec.contains("delivery") && spec["delivery"].is_object() && spec["delivery"].contains("retry")) {
+    checkBackoff(spec["delivery"]["retry"], "/spec/delivery/retry", errors);
+  }
+  checkImage(spec, nullptr, errors);
+  checkImage(spec, "code", errors);
   return errors;
 }
 

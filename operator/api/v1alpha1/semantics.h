@@ -2,7 +2,9 @@
 // make, so `kubectl apply` alone would take the mistake and the replica or
 // controller would fail later: an RE2 pattern that does not compile
 // (pipeline parse/mask), a cron schedule out of range ("0 24 * * *") or an
-// unknown IANA time zone, a Kafka topic named "." or "..". CrdValidator runs
+// unknown IANA time zone, a Kafka topic named "." or "..", a retry whose
+// initialBackoff is longer than its maxBackoff, an image reference that does
+// not parse (spec.image, spec.code.image). CrdValidator runs
 // them after the schema passes, so `sluice check`, `--local --check` and the
 // operator's admission webhook give one answer with one wording:
 //   spec.cron.schedule: Invalid value: "0 24 * * *": cron schedule "0 24 * * *": hour: 24 is outside 0..23

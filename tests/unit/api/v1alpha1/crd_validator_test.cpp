@@ -398,6 +398,40 @@ spec:
   EXPECT_EQ(messages(trigger), std::vector<std::string>{});
 }
 
+TEST(CrdValidatorTest, AnInitialBackoffLongerThanTheMaxIsRefused) {
+  json fn = yaml(kFunction);
+  fn["spec"]["retry"] = {{"initialBackoff", "1m"}};  // maxBackoff defaults to 30s
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.retry.initialBackoff: Invalid value: \"1m\": longer than "
+                                                   "maxBackoff \"30s\""});
+  fn["spec"]["retry"] = {{"initialBackoff", "1m"}, {"maxBackoff", "1m0.5s"}};
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  cron: {schedule: "@hourly"}
+  delivery: {retry: {initialBackoff: 1h, maxBackoff: 59m59s}}
+)");
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.delivery.retry.initialBackoff: Invalid value: \"1h\": "
+                                                        "longer than maxBackoff \"59m59s\""});
+}
+
+TEST(CrdValidatorTest, ImageReferencesMustParse) {
+  json fn = yaml(kFunction);
+  for (const char* good : {"python", "localhost/sluice-runtime-python:0.1.0", "registry.example.com:5000/team/fn:v1.2",
+                           "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+    fn["spec"]["image"] = good;
+    EXPECT_EQ(messages(fn), std::vector<std::string>{}) << good;
+  }
+  fn["spec"]["image"] = "team/Fn:latest";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.image: Invalid value: \"team/Fn:latest\": not an image "
+                                                   "reference ([registry[:port]/]lower-case/path[:tag][@digest])"});
+  fn["spec"]["image"] = "app:two:tags";
+  EXPECT_EQ(messages(fn).size(), 1u);
+}
+
 TEST(FieldPathTest, IndexesInBrackets) {
   EXPECT_EQ(fieldPath("/spec/pipeline/1/parse"), "spec.pipeline[1].parse");
   EXPECT_EQ(fieldPath("/spec"), "spec");
