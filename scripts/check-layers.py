@@ -18,7 +18,9 @@ ALLOWED = {
     "tls": ["common"],
     "kube": ["common"],
     "kube/memory": ["common", "kube"],
-    "api": ["common", "autoscaler"],
+    # runtime/expression: the pipeline's own regex rule and expression compiler, so the validator
+    # refuses what a replica could not load (api/v1alpha1/semantics).
+    "api": ["common", "autoscaler", "runtime/expression"],
     "reconcile": ["common", "kube", "http"],
     "spec": ["common", "kube", "api", "clients"],
     "objectstore": ["common", "http"],

@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "common/cron_schedule.h"
+#include "runtime/expression/expression.h"
 
 namespace sluice::api::v1alpha1 {
 
@@ -17,14 +18,36 @@ void invalid(std::vector<FieldError>& errors, const std::string& pointer, const 
   errors.push_back({pointer, fieldPath(pointer) + ": Invalid value: " + value.dump() + ": " + why});
 }
 
-// An RE2 pattern as the runtime's pipeline compiles it.
+// A pattern by the runtime's own rule (runtime::checkRegex): RE2, with a named group for parse.
 void checkPattern(const json& step, const char* kind, const std::string& pointer, std::vector<FieldError>& errors) {
   if (!step.contains(kind) || !step[kind].is_object()) return;
   const json& body = step[kind];
   const json* pattern = body.contains("pattern") ? &body["pattern"] : nullptr;
   if (pattern == nullptr || !pattern->is_string()) return;
-  RE2 compiled(pattern->get<std::string>(), RE2::Quiet);
-  if (!compiled.ok()) invalid(errors, pointer + "/" + kind + "/pattern", *pattern, compiled.error());
+  const bool parse = std::string(kind) == "parse";
+  if (parse && body.value("format", json("json")) != "regex") return;  // only format regex reads it
+  if (std::string problem = runtime::checkRegex(pattern->get<std::string>(), parse); !problem.empty()) {
+    invalid(errors, pointer + "/" + kind + "/pattern", *pattern, problem);
+  }
+}
+
+// filter.expression and each map.fields value, compiled by the runtime's compiler.
+void checkExpressions(const json& step, const std::string& pointer, std::vector<FieldError>& errors) {
+  auto check = [&errors](const json& text, const std::string& at) {
+    if (!text.is_string()) return;
+    if (auto compiled = runtime::Expression::compile(text.get<std::string>()); !compiled.isOk()) {
+      invalid(errors, at, text, compiled.status().message());
+    }
+  };
+  if (step.contains("filter") && step["filter"].is_object() && step["filter"].contains("expression")) {
+    check(step["filter"]["expression"], pointer + "/filter/expression");
+  }
+  if (step.contains("map") && step["map"].is_object() && step["map"].contains("fields") &&
+      step["map"]["fields"].is_object()) {
+    for (const auto& [field, text] : step["map"]["fields"].items()) {
+      check(text, pointer + "/map/fields/" + field);  // as the schema walker names map keys
+    }
+  }
 }
 
 void checkPipeline(const json& spec, std::vector<FieldError>& errors) {
@@ -35,6 +58,7 @@ void checkPipeline(const json& spec, std::vector<FieldError>& errors) {
     const std::string pointer = "/spec/pipeline/" + std::to_string(i);
     checkPattern(step, "parse", pointer, errors);
     checkPattern(step, "mask", pointer, errors);
+    checkExpressions(step, pointer, errors);
   }
 }
 

@@ -1,7 +1,8 @@
 // Checks of a Function or Trigger that its CRD's schema and CEL rules cannot
 // make, so `kubectl apply` alone would take the mistake and the replica or
-// controller would fail later: an RE2 pattern that does not compile
-// (pipeline parse/mask), a cron schedule out of range ("0 24 * * *") or an
+// controller would fail later: a pipeline pattern or expression the
+// runtime could not load (its own checkRegex and Expression::compile: a
+// parse regex needs a named group), a cron schedule out of range ("0 24 * * *") or an
 // unknown IANA time zone, a Kafka topic named "." or "..", a retry whose
 // initialBackoff is longer than its maxBackoff, an image reference that does
 // not parse (spec.image, spec.code.image). CrdValidator runs

@@ -58,7 +58,8 @@ TEST(AdmissionReviewTest, RefusesARegexThatDoesNotCompileNamingTheField) {
   EXPECT_EQ(response["allowed"], false);
   EXPECT_EQ(response["status"]["code"], 422);
   EXPECT_EQ(response["status"]["reason"], "Invalid");
-  EXPECT_EQ(response["status"]["message"], "spec.pipeline[0].parse.pattern: Invalid value: \"(a\": missing ): (a");
+  EXPECT_EQ(response["status"]["message"],
+            "spec.pipeline[0].parse.pattern: Invalid value: \"(a\": invalid regular expression: missing ): (a");
 }
 
 TEST(AdmissionReviewTest, RefusesACronHourOutOfRangeAndAnUnknownZoneWithCheckMessages) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/yaml.h"
+#include "runtime/expression/expression.h"
 
 namespace sluice::api::v1alpha1 {
 namespace {
@@ -350,11 +351,31 @@ TEST(CrdValidatorTest, RegexesThatDoNotCompileAreNamedAtTheirStep) {
   json fn = yaml(kFunction);
   fn["spec"]["pipeline"] = json::array({json::object({{"parse", {{"format", "regex"}, {"pattern", "(?P<a>x"}}}}),
                                         json::object({{"mask", {{"field", "msg"}, {"pattern", "[0-9"}}}})});
-  EXPECT_EQ(messages(fn),
-            (std::vector<std::string>{"spec.pipeline[0].parse.pattern: Invalid value: \"(?P<a>x\": missing ): (?P<a>x",
-                                      "spec.pipeline[1].mask.pattern: Invalid value: \"[0-9\": missing ]: [0-9"}));
+  EXPECT_EQ(
+      messages(fn),
+      (std::vector<std::string>{
+          "spec.pipeline[0].parse.pattern: Invalid value: \"(?P<a>x\": invalid regular expression: missing ): (?P<a>x",
+          "spec.pipeline[1].mask.pattern: Invalid value: \"[0-9\": invalid regular expression: missing ]: [0-9"}));
   fn["spec"]["pipeline"][0]["parse"]["pattern"] = "^(?P<level>[A-Z]+) (?P<msg>.*)$";
   fn["spec"]["pipeline"][1]["mask"]["pattern"] = "[0-9]+";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+}
+
+TEST(CrdValidatorTest, PipelineStepsTheRuntimeCouldNotLoadAreRefused) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] = json::array({json::object({{"parse", {{"format", "regex"}, {"pattern", "([A-Z]+) (.*)"}}}}),
+                                        json::object({{"filter", {{"expression", "level == "}}}}),
+                                        json::object({{"map", {{"fields", {{"out", "lower(level"}}}}}})});
+  EXPECT_EQ(messages(fn), (std::vector<std::string>{
+                              "spec.pipeline[0].parse.pattern: Invalid value: \"([A-Z]+) (.*)\": needs at least one "
+                              "named group such as (?P<level>\\w+)",
+                              "spec.pipeline[1].filter.expression: Invalid value: \"level == \": " +
+                                  runtime::Expression::compile("level == ").status().message(),
+                              "spec.pipeline[2].map.fields.out: Invalid value: \"lower(level\": " +
+                                  runtime::Expression::compile("lower(level").status().message()}));
+  fn["spec"]["pipeline"][0]["parse"]["format"] = "json";  // the pattern is not read then
+  fn["spec"]["pipeline"][1]["filter"]["expression"] = "level == \"ERROR\" && status >= 500";
+  fn["spec"]["pipeline"][2]["map"]["fields"]["out"] = "lower(level)";
   EXPECT_EQ(messages(fn), std::vector<std::string>{});
 }
 
