@@ -18,7 +18,9 @@ ALLOWED = {
     "tls": ["common"],
     "kube": ["common"],
     "kube/memory": ["common", "kube"],
-    "api": ["common", "autoscaler"],
+    # runtime/expression: the pipeline's own regex rule and expression compiler, so the validator
+    # refuses what a replica could not load (api/v1alpha1/semantics).
+    "api": ["common", "autoscaler", "runtime/expression"],
     "reconcile": ["common", "kube", "http"],
     "spec": ["common", "kube", "api", "clients"],
     "objectstore": ["common", "http"],
@@ -35,6 +37,8 @@ ALLOWED = {
     "localmode": ["common", "kube", "kube/memory", "reconcile", "api", "spec", "controllers", "platform",
               "platform/local"],
     "gateway": ["common", "http", "kube", "api", "spec", "clients"],
+    # The validating admission webhook: the API's validator served over HTTPS.
+    "admission": ["common", "http", "kube", "api", "tls"],
     # The sluice CLI: manifests checked as --local checks them, the cluster through kube.
     "cli": ["common", "http", "kube", "api", "spec", "localmode"],
     # The runtime: one layer per folder, bottom first (the folders of the operator

@@ -27,6 +27,7 @@
 #include <prometheus/registry.h>
 #include <CLI/CLI.hpp>
 
+#include "admission/admission_webhook.h"
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
@@ -370,6 +371,10 @@ struct OperatorFlags {
   int tokenResyncSeconds = 10;
   std::string controlCaSecret;           // NAMESPACE/NAME of the control CA
   std::string controlCaDir;              // or a folder (out of cluster, tests)
+  std::string webhookAddress;            // host:port of the admission webhook; "": not served
+  std::string webhookCaSecret;           // NAMESPACE/NAME of its CA
+  std::string webhookDnsName;            // the name its certificate carries
+  std::string webhookConfiguration;      // the ValidatingWebhookConfiguration whose caBundle it keeps
   CLI::Option* metricsOption = nullptr;  // given: serve /metrics
   CLI::Option* healthOption = nullptr;   // given: serve /healthz and /readyz
 };
@@ -397,6 +402,20 @@ void addTokenFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--control-ca-dir", f.controlCaDir,
                  "A folder keeping that CA instead (ca.crt, ca.key; made when missing). Neither: replicas serve "
                  "their control port over plain HTTP and the control token crosses the network in clear");
+}
+
+// The validating admission webhook (docs/admission.md).
+void addWebhookFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--webhook-bind-address", f.webhookAddress,
+                 "Serve the validating admission webhook for Functions and Triggers over HTTPS here (host:port; "
+                 "not served when not given); needs --webhook-ca-secret and --webhook-dns-name");
+  app.add_option("--webhook-ca-secret", f.webhookCaSecret,
+                 "NAMESPACE/NAME of the Secret keeping the webhook's CA (made when missing, shared by the replicas)");
+  app.add_option("--webhook-dns-name", f.webhookDnsName,
+                 "The name in the webhook's certificate: the webhook Service's NAME.NAMESPACE.svc (or the host of "
+                 "the configuration's url)");
+  app.add_option("--webhook-configuration", f.webhookConfiguration,
+                 "The ValidatingWebhookConfiguration whose webhooks' caBundle the operator keeps set to its CA");
 }
 
 // What the scalers may reach and read for Triggers (the operator as a deputy: SECURITY.md).
@@ -502,6 +521,7 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   addGatewayFlags(app, f);
   addScalerFlags(app, f);
   addTokenFlags(app, f);
+  addWebhookFlags(app, f);
   addKubeApiFlags(app, f);
   app.add_option("--workers", f.workers, "Concurrent reconciles per controller")
       ->check(CLI::Range(1, 64))
@@ -594,6 +614,38 @@ sluice::Result<ControlAuthority> controlAuthority(const OperatorFlags& flags, sl
   return made;
 }
 
+// The admission webhook and its CA, when --webhook-bind-address is given. Every
+// replica serves it, leader or not: the apiserver calls whichever the Service picks.
+struct AdmissionServing {
+  std::unique_ptr<sluice::platform::SecretAuthorityStore> store;
+  std::unique_ptr<sluice::tls::CertificateAuthority> authority;
+  std::unique_ptr<sluice::admission::AdmissionWebhook> webhook;
+};
+
+sluice::Result<AdmissionServing> serveAdmission(const OperatorFlags& flags, sluice::kube::ResourceClient& client,
+                                                sluice::Clock& clock) {
+  AdmissionServing made;
+  if (flags.webhookAddress.empty()) return made;
+  const size_t slash = flags.webhookCaSecret.find('/');
+  if (slash == std::string::npos) {
+    return sluice::invalidArgument("--webhook-ca-secret \"" + flags.webhookCaSecret + "\": expected NAMESPACE/NAME");
+  }
+  if (flags.webhookDnsName.empty()) return sluice::invalidArgument("--webhook-dns-name: required with a webhook");
+  made.store = std::make_unique<sluice::platform::SecretAuthorityStore>(client, flags.webhookCaSecret.substr(0, slash),
+                                                                        flags.webhookCaSecret.substr(slash + 1));
+  sluice::tls::CertificateAuthorityOptions options;
+  options.commonName = "sluice admission webhook CA";
+  made.authority = std::make_unique<sluice::tls::CertificateAuthority>(*made.store, options, clock);
+  made.webhook = std::make_unique<sluice::admission::AdmissionWebhook>(
+      sluice::admission::AdmissionWebhookOptions{flags.webhookAddress, flags.webhookDnsName,
+                                                 flags.webhookConfiguration},
+      *made.authority, client);
+  if (sluice::Status started = made.webhook->start(); !started.isOk()) {
+    return started.withContext("--webhook-bind-address " + flags.webhookAddress);
+  }
+  return made;
+}
+
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
@@ -643,6 +695,11 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
     return 1;
   }
   tokenOptions.authority = authority->authority.get();
+  auto admission = serveAdmission(flags, manager.client(), clock);
+  if (!admission.isOk()) {
+    std::cerr << "sluice-operator: " << admission.status().message() << "\n";
+    return 1;
+  }
   sluice::platform::KubePlatformSetup kube(manager,
                                            {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
                                            flags.watchNamespace, clock, tokenOptions);

@@ -76,24 +76,24 @@ Result<std::unique_ptr<HttpServer>> startEndpointServer(const std::string& bindA
 
 namespace {
 
-// A server context for the options' certificate and key: TLS 1.2 and later.
-Status makeTlsContext(const HttpServerOptions& options, std::optional<asio::ssl::context>& context) {
-  if (options.tlsCertificatePem.empty() && options.tlsPrivateKeyPem.empty()) return Status::ok();
-  if (options.tlsCertificatePem.empty() || options.tlsPrivateKeyPem.empty()) {
-    return invalidArgument(options.name + ": TLS needs both a certificate and its key");
+// A server context for a certificate and key: TLS 1.2 and later. Null (OK) when both are empty.
+Result<std::shared_ptr<asio::ssl::context>> makeTlsContext(const std::string& name, const std::string& certificatePem,
+                                                           const std::string& privateKeyPem) {
+  if (certificatePem.empty() && privateKeyPem.empty()) return std::shared_ptr<asio::ssl::context>();
+  if (certificatePem.empty() || privateKeyPem.empty()) {
+    return invalidArgument(name + ": TLS needs both a certificate and its key");
   }
   try {
-    context.emplace(asio::ssl::context::tls_server);
+    auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
     context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
                          asio::ssl::context::single_dh_use);
-    context->use_certificate_chain(asio::buffer(options.tlsCertificatePem));
-    context->use_private_key(asio::buffer(options.tlsPrivateKeyPem), asio::ssl::context::pem);
+    context->use_certificate_chain(asio::buffer(certificatePem));
+    context->use_private_key(asio::buffer(privateKeyPem), asio::ssl::context::pem);
+    return context;
   } catch (const std::exception& e) {
-    context.reset();
-    return invalidArgument(options.name + ": TLS certificate or key refused: " + e.what());
+    return invalidArgument(name + ": TLS certificate or key refused: " + e.what());
   }
-  return Status::ok();
 }
 
 }  // namespace
@@ -117,6 +117,10 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   Status start();
   void stop(std::chrono::milliseconds grace);
   void accept();
+  std::shared_ptr<asio::ssl::context> currentTls() const {
+    std::lock_guard lock(tlsMu_);
+    return tls_;
+  }
 
   void sessionOpened(std::uint64_t id, const std::shared_ptr<Connection>& session);
   template <class Stream, class... StreamArguments>
@@ -144,7 +148,13 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
 
   asio::io_context io_;
   tcp::acceptor acceptor_;
-  std::optional<asio::ssl::context> tls_;  // set by start() when the options carry a certificate
+  // Set by start() when the options carry a certificate; replaced by
+  // replaceTlsCredentials. Each connection's SSL holds a reference to the
+  // context it was made from, and replaced contexts are kept too (one a
+  // renewal), so none goes while a connection uses it.
+  std::shared_ptr<asio::ssl::context> tls_;                   // guarded by tlsMu_
+  std::vector<std::shared_ptr<asio::ssl::context>> retired_;  // guarded by tlsMu_
+  mutable std::mutex tlsMu_;
   std::vector<std::thread> threads_;
 };
 
@@ -364,7 +374,12 @@ Status HttpServer::Impl::start() {
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
-  if (Status tls = makeTlsContext(options_, tls_); !tls.isOk()) return tls;
+  auto tls = makeTlsContext(options_.name, options_.tlsCertificatePem, options_.tlsPrivateKeyPem);
+  if (!tls.isOk()) return tls.status();
+  {
+    std::lock_guard lock(tlsMu_);
+    tls_ = *tls;
+  }
   try {
     tcp::endpoint endpoint(asio::ip::make_address(host),
                            static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
@@ -387,7 +402,7 @@ Status HttpServer::Impl::start() {
       }
     });
   }
-  SLUICE_LOG_INFO("{} listening on {}:{}{}", options_.name, host, port_, tls_ ? " (HTTPS)" : "");
+  SLUICE_LOG_INFO("{} listening on {}:{}{}", options_.name, host, port_, currentTls() ? " (HTTPS)" : "");
   return Status::ok();
 }
 
@@ -397,8 +412,9 @@ void HttpServer::Impl::accept() {
                            if (ec == asio::error::operation_aborted || self->stopping_) return;
                            if (!ec) {
                              const std::uint64_t id = ++self->nextSession_;
-                             if (self->tls_) {
-                               self->serve<beast::ssl_stream<beast::tcp_stream>>(id, std::move(socket), *self->tls_);
+                             std::shared_ptr<asio::ssl::context> tls = self->currentTls();
+                             if (tls) {
+                               self->serve<beast::ssl_stream<beast::tcp_stream>>(id, std::move(socket), *tls);
                              } else {
                                self->serve<beast::tcp_stream>(id, std::move(socket));
                              }
@@ -462,6 +478,18 @@ HttpServer::~HttpServer() { stop(); }
 Status HttpServer::start() { return impl_->start(); }
 
 int HttpServer::port() const { return impl_->port_; }
+
+Status HttpServer::replaceTlsCredentials(const std::string& certificatePem, const std::string& privateKeyPem) {
+  if (!impl_->currentTls())
+    return Status(StatusCode::kFailedPrecondition, impl_->options_.name + ": not serving HTTPS");
+  auto tls = makeTlsContext(impl_->options_.name, certificatePem, privateKeyPem);
+  if (!tls.isOk()) return tls.status();
+  if (!*tls) return invalidArgument(impl_->options_.name + ": TLS needs both a certificate and its key");
+  std::lock_guard lock(impl_->tlsMu_);
+  impl_->retired_.push_back(std::move(impl_->tls_));
+  impl_->tls_ = *tls;
+  return Status::ok();
+}
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
   if (!impl_->started_) {

@@ -12,7 +12,8 @@
 // handled answer (with "Connection: close") for up to a grace period, then
 // closes everything.
 //
-// With a certificate and key in the options it serves HTTPS instead.
+// With a certificate and key in the options it serves HTTPS instead, and
+// replaceTlsCredentials() renews them without closing the listener.
 //
 // Thread-safety: start()/stop() from one thread; the handler runs on the
 // server's threads, concurrently for different connections.
@@ -91,6 +92,10 @@ class HttpServer {
   Status start();
   // The bound port (after start()).
   int port() const;
+  // An HTTPS server's new certificate and key (a renewal): connections
+  // accepted from now on present them, open ones keep theirs. Errors when
+  // the server is not serving HTTPS or the PEM is refused. Any thread.
+  Status replaceTlsCredentials(const std::string& certificatePem, const std::string& privateKeyPem);
   // Idempotent. Requests still unanswered after `grace` lose their connection.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 

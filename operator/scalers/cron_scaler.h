@@ -1,8 +1,6 @@
 // Cron windows: a floor of replicas while a schedule window is open.
 //
-// CronSchedule parses the five standard fields (minute hour day-of-month month
-// day-of-week; `*`, lists, ranges, steps; day-of-week 0 or 7 is Sunday; when
-// both day fields are restricted either may match, as cron does).
+// CronSchedule (common/cron_schedule.h) reads the five standard fields.
 // CronWindowScaler is open from the latest `start` firing until the next `end`
 // firing, evaluated in `timezone` (IANA name) on the Clock's wall time; while
 // open it asks for `desiredReplicas` as a floor and counts as activity.
@@ -19,29 +17,13 @@
 #include <date/date.h>
 
 #include "common/clock.h"
+#include "common/cron_schedule.h"
 #include "scalers/scaler.h"
 
 namespace sluice::scalers {
 
-class CronSchedule {
- public:
-  // Errors name the field: "cron schedule \"61 * * * *\": minute: 61 is outside 0..59".
-  static Result<CronSchedule> parse(const std::string& expression);
-
-  bool matches(date::local_seconds minute) const;
-  // The latest matching minute at or before `at`, looking back at most 366 days.
-  std::optional<date::local_seconds> previous(date::local_seconds at) const;
-
- private:
-  std::bitset<60> minutes_;
-  std::bitset<24> hours_;
-  std::bitset<32> daysOfMonth_;
-  std::bitset<13> months_;
-  std::bitset<7> daysOfWeek_;
-  bool dayOfMonthRestricted_ = false;
-  bool dayOfWeekRestricted_ = false;
-  bool dayMatches(date::year_month_day day) const;
-};
+using sluice::CronSchedule;
+using sluice::expandCronMacro;
 
 struct CronWindowOptions {
   std::string start;  // "0 8 * * 1-5"
@@ -105,9 +87,6 @@ class CronTickScaler final : public Scaler {
   const void* zone_;  // const date::time_zone*
   const Clock& clock_;
 };
-
-// "@daily" -> "0 0 * * *"; other text is returned unchanged.
-std::string expandCronMacro(const std::string& expression);
 
 // The latest firing of a cron Trigger's `schedule` (macros allowed) at or before
 // `at`, evaluated in `timezone`; nullopt when none within a year. Errors name

@@ -105,7 +105,8 @@ Status CertificateAuthority::ensureCurrentOnce() {
   if (!made.isOk()) return made.status();
   AuthorityMaterial next{*made, material_ ? material_->current.certificatePem : ""};
   if (Status saved = store_.save(next); !saved.isOk()) return saved.withContext("storing the control CA");
-  SLUICE_LOG_INFO("control CA {}", material_ ? "renewed (the previous one stays trusted until it expires)" : "made");
+  SLUICE_LOG_INFO("{} {}", options_.commonName,
+                  material_ ? "renewed (the previous one stays trusted until it expires)" : "made");
   material_ = std::move(next);
   loadedAt_ = clock_.now();
   return Status::ok();

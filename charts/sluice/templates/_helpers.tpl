@@ -87,6 +87,19 @@ app.kubernetes.io/component: gateway
 {{- default (printf "%s-control-ca" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-") .Values.runtime.controlTls.caSecret -}}
 {{- end }}
 
+{{/* The admission webhook's Service, CA Secret and ValidatingWebhookConfiguration (webhook.enabled). */}}
+{{- define "sluice.webhookName" -}}
+{{- printf "%s-webhook" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{- define "sluice.webhookCaSecret" -}}
+{{- printf "%s-webhook-ca" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{- define "sluice.webhookConfigurationName" -}}
+{{- printf "%s.%s.sluice.io" (include "sluice.fullname" .) .Release.Namespace -}}
+{{- end }}
+
 {{/* The wildcard host of gateway.domain ("*.fn.example.com", its port dropped); empty without a domain. */}}
 {{- define "sluice.gatewayWildcardHost" -}}
 {{- with .Values.gateway.domain -}}

@@ -5,6 +5,7 @@
 
 #include <re2/re2.h>
 
+#include "api/v1alpha1/semantics.h"
 #include "common/yaml.h"
 #include "sluice/crds.h"
 
@@ -491,6 +492,8 @@ std::vector<FieldError> CrdValidator::validate(json& object) const {
     walker.applyDefaults(specSchema, object["spec"]);
     walker.check(specSchema, object["spec"], "/spec");
   }
+  // What the schema cannot see, once it has passed (so each check reads well-typed fields).
+  if (errors.empty()) errors = checkSemantics(object);
   return errors;
 }
 

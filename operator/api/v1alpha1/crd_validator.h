@@ -9,6 +9,9 @@
 // CEL is not interpreted: each rule the CRDs use has a C++ twin here, keyed by
 // the rule's text, and building a validator from CRDs that carry a rule
 // without a twin fails, so the two cannot drift apart silently.
+// Once the schema passes, the checks it cannot make run too (semantics.h:
+// a regex that does not compile, a cron hour of 24, ...), so this is the one
+// validator of `sluice check`, `--local --check` and the admission webhook.
 // Immutable after construction; thread-safe.
 #pragma once
 

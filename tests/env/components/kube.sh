@@ -117,6 +117,7 @@ kube_start_apiserver() {
     --kubelet-preferred-address-types=Hostname \
     --kubelet-client-certificate="$d/kubelet-client.crt" --kubelet-client-key="$d/kubelet-client.key" \
     --enable-admission-plugins=PodNodeSelector,PodTolerationRestriction \
+    --enable-aggregator-routing=true \
     "$@"
   wait_for "$name" 120 "$SLUICE_ENV_DIR/$name.log" kube_apiserver_ready "$port"
 }

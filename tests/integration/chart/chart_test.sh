@@ -5,9 +5,13 @@
 #     the same for sluice-gateway's Deployment, whose ClusterRole only reads,
 #     Prometheus Operator objects only when asked or their CRDs exist, the
 #     dashboard ConfigMap with grafana_dashboard: "1", the alerts = files/alerts.yaml);
-#  2. `helm install --wait` on a cluster without the Prometheus Operator CRDs;
+#     The admission webhook's Service, ValidatingWebhookConfiguration (Fail,
+#     Functions and Triggers of the watched namespaces) and RBAC are rendered;
+#  2. `helm install --wait` on a cluster without the Prometheus Operator CRDs
+#     (webhook.enabled=false: KWOK's operator pods would answer no review);
 #     With operator.watchNamespace (a list or a comma-separated string) the
-#     RBAC is a Role per namespace, nothing cluster-scoped, and the opt-in
+#     RBAC is a Role per namespace, nothing cluster-scoped but get/patch of the
+#     webhook's own configuration by name, and the opt-in
 #     NetworkPolicy admits only the gateway, the operator and Prometheus;
 #  3. the real sluice-operator binary, run with a token of the chart's
 #     ServiceAccount (so under exactly the chart's namespaced RBAC), reconciles a Function
@@ -60,7 +64,7 @@ grep -q "networkPolicy.enabled needs networkPolicy.namespaces or operator.watchN
   fail "the NetworkPolicy error does not say what to set: $(cat "$work/bad")"
 for bad in operator.replicas=0 operator.logLevel=loud metrics.unknownKey=1 operator.watchNamespace=Bad_NS \
   networkPolicy.runtimePorts.data=0 operator.maxScalerResponseBytes=10 operator.kubeApi.burst=0 \
-  operator.kubeApi.qps=-1; do
+  operator.kubeApi.qps=-1 webhook.failurePolicy=Maybe webhook.port=0; do
   if tpl --set "$bad" >"$work/bad" 2>&1; then fail "values.schema.json accepted $bad"; fi
 done
 python3 - "$work" "$chart" <<'PY' || fail "rendered manifests are not as expected"
@@ -82,7 +86,11 @@ assert kinds(plain) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap",
                                "RoleBinding", "Service", "ServiceAccount", "Job", "Secret"] +
                               ["Deployment", "Service", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
                                "Role", "RoleBinding"] +
-                              ["Role", "RoleBinding"]), kinds(plain)  # the control CA's Secret
+                              ["Role", "RoleBinding"] +  # the control CA's Secret
+                              # the admission webhook: its Service and configuration, its CA's
+                              # Secret and the configuration's caBundle
+                              ["Service", "ValidatingWebhookConfiguration", "Role", "RoleBinding",
+                               "ClusterRole", "ClusterRoleBinding"]), kinds(plain)
 def component(d):
     return d["metadata"]["labels"].get("app.kubernetes.io/component")
 for name in ("operator", "gateway"):
@@ -119,9 +127,22 @@ for role in (d for d in plain if d["kind"] == "ClusterRole"):
         assert "*" not in r["verbs"] and "*" not in r["resources"], r
 # watchNamespace (a list or a comma-separated string): a Role + RoleBinding per namespace for the
 # operator and the gateway with the ClusterRole's rules, nothing cluster-scoped, both told the namespaces.
+# The one exception: the webhook's caBundle, on a cluster-scoped object, by name.
 scoped = docs("scoped.yaml")
-assert not [d for d in scoped if d["kind"].startswith("Cluster")], kinds(scoped)
-operator_role = next(d for d in plain if d["kind"] == "ClusterRole" and not d["metadata"]["name"].endswith("-gateway"))
+vwc = next(d for d in scoped if d["kind"] == "ValidatingWebhookConfiguration")
+cluster = [d for d in scoped if d["kind"].startswith("Cluster")]
+assert kinds(cluster) == ["ClusterRole", "ClusterRoleBinding"], kinds(cluster)
+webhook_role = next(d for d in cluster if d["kind"] == "ClusterRole")
+assert webhook_role["rules"] == [{"apiGroups": ["admissionregistration.k8s.io"],
+                                  "resources": ["validatingwebhookconfigurations"],
+                                  "resourceNames": [vwc["metadata"]["name"]], "verbs": ["get", "patch"]}], webhook_role
+hook = vwc["webhooks"][0]
+assert hook["failurePolicy"] == "Fail" and hook["clientConfig"]["service"]["path"] == "/validate", hook
+assert hook["rules"][0]["resources"] == ["functions", "triggers"], hook["rules"]
+assert hook["rules"][0]["operations"] == ["CREATE", "UPDATE"], hook["rules"]
+assert hook["namespaceSelector"]["matchExpressions"][0]["values"] == ["fn-a", "fn-b"], hook["namespaceSelector"]
+operator_role = next(d for d in plain if d["kind"] == "ClusterRole" and
+                     not d["metadata"]["name"].endswith(("-gateway", "-webhook")))
 for ns in ("fn-a", "fn-b"):
     roles = {d["metadata"]["name"]: d for d in scoped if d["kind"] == "Role" and d["metadata"]["namespace"] == ns}
     assert set(roles) == {operator_role["metadata"]["name"], gateway_role["metadata"]["name"]}, roles.keys()
@@ -163,7 +184,8 @@ echo "[step] helm lint --strict clean; manifests as specified"
 # The watched namespace first: the chart's Roles go into it.
 "$KUBECTL" create namespace "$fn_ns" >/dev/null
 "$HELM" install "$rel" "$chart" -n "$ns" --create-namespace --wait --timeout 180s \
-  --set operator.watchNamespace="$fn_ns" >"$work/install" 2>&1 || fail "helm install: $(cat "$work/install")"
+  --set operator.watchNamespace="$fn_ns" --set webhook.enabled=false >"$work/install" 2>&1 ||
+  fail "helm install: $(cat "$work/install")"
 grep -q "Prometheus Operator's CRDs are absent" "$work/install" || fail "NOTES do not say the monitoring CRDs are absent"
 [[ $(k get deploy -l app.kubernetes.io/instance="$rel",app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.readyReplicas}') == 2 ]] ||
   fail "the operator Deployment does not have 2 ready replicas"

@@ -40,7 +40,13 @@ docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] in keep]
 print(yaml.safe_dump_all(docs))'
 }
 render --set "operator.watchNamespace={$a,$b}" --set networkPolicy.enabled=true | rbac_only >"$work/scoped.yaml"
-if grep -q '^kind: Cluster' "$work/scoped.yaml"; then fail "watchNamespace set, yet cluster-scoped RBAC was rendered"; fi
+# The one cluster-scoped grant: the admission webhook's own ValidatingWebhookConfiguration, by name.
+cluster_scoped=$(python3 -c '
+import sys, yaml
+print(" ".join(sorted(d["kind"] + "/" + d["metadata"]["name"] for d in yaml.safe_load_all(open(sys.argv[1]))
+                      if d and d["kind"].startswith("Cluster"))))' "$work/scoped.yaml")
+[[ $cluster_scoped == "ClusterRole/$rel-sluice-webhook ClusterRoleBinding/$rel-sluice-webhook" ]] ||
+  fail "watchNamespace set, yet cluster-scoped RBAC other than the webhook's was rendered: $cluster_scoped"
 "$KUBECTL" apply -f "$work/scoped.yaml" >/dev/null || fail "the rendered RBAC was refused"
 
 operator=system:serviceaccount:$sys:$rel-sluice
@@ -96,6 +102,19 @@ for verb in get update; do
   [[ $got == yes ]] && echo "ok   operator $verb its control CA Secret: yes" ||
     { echo "FAIL operator $verb secrets/$rel-sluice-control-ca $sys: $got, expected yes"; failures=$((failures + 1)); }
 done
+# ... and its admission webhook's CA Secret, and its one ValidatingWebhookConfiguration (caBundle).
+for verb in get update; do
+  got=$("$KUBECTL" auth can-i "$verb" "secrets/$rel-sluice-webhook-ca" -n "$sys" --as="$operator" 2>/dev/null || true)
+  [[ $got == yes ]] && echo "ok   operator $verb its webhook CA Secret: yes" ||
+    { echo "FAIL operator $verb secrets/$rel-sluice-webhook-ca $sys: $got, expected yes"; failures=$((failures + 1)); }
+done
+for verb in get patch; do
+  got=$("$KUBECTL" auth can-i "$verb" "validatingwebhookconfigurations/$rel-sluice.$sys.sluice.io" --as="$operator" 2>/dev/null || true)
+  [[ $got == yes ]] && echo "ok   operator $verb its ValidatingWebhookConfiguration: yes" ||
+    { echo "FAIL operator $verb its ValidatingWebhookConfiguration: $got, expected yes"; failures=$((failures + 1)); }
+done
+can "$operator" no patch validatingwebhookconfigurations.admissionregistration.k8s.io
+can "$operator" no list validatingwebhookconfigurations.admissionregistration.k8s.io
 can "$operator" yes update leases.coordination.k8s.io "$sys"
 can "$operator" no list pods
 can "$operator" no list functions.sluice.io

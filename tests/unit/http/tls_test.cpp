@@ -111,6 +111,34 @@ TEST_F(TlsTest, TheClientFollowsARenewedCa) {
   EXPECT_TRUE(post(*client, "https", kName).isOk());
 }
 
+TEST_F(TlsTest, RenewedCredentialsServeNewConnectionsWithoutARestart) {
+  serve(leaf(ca_, kName));
+  const int port = server_->port();
+  tls::Credentials renewedCa = authority();
+  auto oldTrust = makeTlsHttpClient([this] { return ca_.certificatePem; });
+  auto newTrust = makeTlsHttpClient([&renewedCa] { return renewedCa.certificatePem; });
+  ASSERT_TRUE(post(*oldTrust, "https", kName).isOk());
+  tls::Credentials renewed = leaf(renewedCa, kName);
+  ASSERT_TRUE(server_->replaceTlsCredentials(renewed.certificatePem, renewed.privateKeyPem).isOk());
+  EXPECT_EQ(server_->port(), port);
+  auto answer = post(*newTrust, "https", kName);
+  ASSERT_TRUE(answer.isOk()) << answer.status().toString();
+  EXPECT_EQ(answer->status, 200);
+  expectCertificateRefused(post(*oldTrust, "https", kName));
+  // A key that is not PEM leaves the served pair as it was.
+  EXPECT_EQ(server_->replaceTlsCredentials(renewed.certificatePem, "not a key").code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(post(*newTrust, "https", kName).isOk());
+}
+
+TEST_F(TlsTest, APlainServerTakesNoCredentials) {
+  HttpServer server({}, [](ServerRequest, Responder respond) { respond(textResponse(200, "")); });
+  ASSERT_TRUE(server.start().isOk());
+  tls::Credentials pair = leaf(ca_, kName);
+  EXPECT_EQ(server.replaceTlsCredentials(pair.certificatePem, pair.privateKeyPem).code(),
+            StatusCode::kFailedPrecondition);
+  server.stop();
+}
+
 TEST_F(TlsTest, ACertificateWithoutItsKeyIsRefusedAtStart) {
   HttpServerOptions options;
   options.tlsCertificatePem = leaf(ca_, kName).certificatePem;

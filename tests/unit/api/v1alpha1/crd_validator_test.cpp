@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/yaml.h"
+#include "runtime/expression/expression.h"
 
 namespace sluice::api::v1alpha1 {
 namespace {
@@ -342,6 +343,114 @@ TEST(CrdValidatorTest, KindApiVersionAndName) {
   fn["metadata"]["name"] = "Bad_Name";
   ASSERT_EQ(messages(fn).size(), 1u);
   EXPECT_EQ(messages(fn)[0].rfind("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain", 0), 0u);
+}
+
+// What the schema cannot see (semantics.h), once it has passed: the same
+// validator, so `sluice check` and the admission webhook refuse these too.
+TEST(CrdValidatorTest, RegexesThatDoNotCompileAreNamedAtTheirStep) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] = json::array({json::object({{"parse", {{"format", "regex"}, {"pattern", "(?P<a>x"}}}}),
+                                        json::object({{"mask", {{"field", "msg"}, {"pattern", "[0-9"}}}})});
+  EXPECT_EQ(
+      messages(fn),
+      (std::vector<std::string>{
+          "spec.pipeline[0].parse.pattern: Invalid value: \"(?P<a>x\": invalid regular expression: missing ): (?P<a>x",
+          "spec.pipeline[1].mask.pattern: Invalid value: \"[0-9\": invalid regular expression: missing ]: [0-9"}));
+  fn["spec"]["pipeline"][0]["parse"]["pattern"] = "^(?P<level>[A-Z]+) (?P<msg>.*)$";
+  fn["spec"]["pipeline"][1]["mask"]["pattern"] = "[0-9]+";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+}
+
+TEST(CrdValidatorTest, PipelineStepsTheRuntimeCouldNotLoadAreRefused) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] = json::array({json::object({{"parse", {{"format", "regex"}, {"pattern", "([A-Z]+) (.*)"}}}}),
+                                        json::object({{"filter", {{"expression", "level == "}}}}),
+                                        json::object({{"map", {{"fields", {{"out", "lower(level"}}}}}})});
+  EXPECT_EQ(messages(fn), (std::vector<std::string>{
+                              "spec.pipeline[0].parse.pattern: Invalid value: \"([A-Z]+) (.*)\": needs at least one "
+                              "named group such as (?P<level>\\w+)",
+                              "spec.pipeline[1].filter.expression: Invalid value: \"level == \": " +
+                                  runtime::Expression::compile("level == ").status().message(),
+                              "spec.pipeline[2].map.fields.out: Invalid value: \"lower(level\": " +
+                                  runtime::Expression::compile("lower(level").status().message()}));
+  fn["spec"]["pipeline"][0]["parse"]["format"] = "json";  // the pattern is not read then
+  fn["spec"]["pipeline"][1]["filter"]["expression"] = "level == \"ERROR\" && status >= 500";
+  fn["spec"]["pipeline"][2]["map"]["fields"]["out"] = "lower(level)";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+}
+
+TEST(CrdValidatorTest, CronFieldsOutOfRangeAndUnknownZonesAreRefused) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  cron: {schedule: "0 24 * * *", timezone: Europe/Atlantis}
+)");
+  EXPECT_EQ(messages(trigger), (std::vector<std::string>{
+                                   "spec.cron.schedule: Invalid value: \"0 24 * * *\": cron schedule \"0 24 * * *\": "
+                                   "hour: 24 is outside 0..23",
+                                   "spec.cron.timezone: Invalid value: \"Europe/Atlantis\": unknown time zone "
+                                   "\"Europe/Atlantis\""}));
+  trigger["spec"]["cron"] = {{"schedule", "*/0 * 32 * *"}};
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.cron.schedule: Invalid value: \"*/0 * 32 * *\": cron "
+                                                        "schedule \"*/0 * 32 * *\": minute: step 0 in \"*/0\""});
+  trigger["spec"]["cron"] = {{"schedule", "0 0 99999999999 * *"}};
+  EXPECT_EQ(messages(trigger).size(), 1u);  // a number too long for an int is an error, not an exception
+  for (const char* good : {"@daily", "*/15 8-17 * * 1-5", "0 0 1 1 7"}) {
+    trigger["spec"]["cron"] = {{"schedule", good}, {"timezone", "America/New_York"}};
+    EXPECT_EQ(messages(trigger), std::vector<std::string>{}) << good;
+  }
+}
+
+TEST(CrdValidatorTest, KafkaTopicsDotAndDotDotAreRefusedWhereverNamed) {
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  kafka: {bootstrapServers: ["k:9092"], topics: [orders, ".."], consumerGroup: g}
+)");
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.kafka.topics[1]: Invalid value: \"..\": a Kafka topic "
+                                                        "cannot be \".\" or \"..\""});
+  trigger["spec"]["kafka"]["topics"][1] = "..orders";
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{});
+}
+
+TEST(CrdValidatorTest, AnInitialBackoffLongerThanTheMaxIsRefused) {
+  json fn = yaml(kFunction);
+  fn["spec"]["retry"] = {{"initialBackoff", "1m"}};  // maxBackoff defaults to 30s
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.retry.initialBackoff: Invalid value: \"1m\": longer than "
+                                                   "maxBackoff \"30s\""});
+  fn["spec"]["retry"] = {{"initialBackoff", "1m"}, {"maxBackoff", "1m0.5s"}};
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+  json trigger = yaml(R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  cron: {schedule: "@hourly"}
+  delivery: {retry: {initialBackoff: 1h, maxBackoff: 59m59s}}
+)");
+  EXPECT_EQ(messages(trigger), std::vector<std::string>{"spec.delivery.retry.initialBackoff: Invalid value: \"1h\": "
+                                                        "longer than maxBackoff \"59m59s\""});
+}
+
+TEST(CrdValidatorTest, ImageReferencesMustParse) {
+  json fn = yaml(kFunction);
+  for (const char* good : {"python", "localhost/sluice-runtime-python:0.1.0", "registry.example.com:5000/team/fn:v1.2",
+                           "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}) {
+    fn["spec"]["image"] = good;
+    EXPECT_EQ(messages(fn), std::vector<std::string>{}) << good;
+  }
+  fn["spec"]["image"] = "team/Fn:latest";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.image: Invalid value: \"team/Fn:latest\": not an image "
+                                                   "reference ([registry[:port]/]lower-case/path[:tag][@digest])"});
+  fn["spec"]["image"] = "app:two:tags";
+  EXPECT_EQ(messages(fn).size(), 1u);
 }
 
 TEST(FieldPathTest, IndexesInBrackets) {

@@ -1,0 +1,169 @@
+#include "api/v1alpha1/semantics.h"
+
+#include <map>
+#include <optional>
+
+#include <re2/re2.h>
+
+#include "common/cron_schedule.h"
+#include "runtime/expression/expression.h"
+
+namespace sluice::api::v1alpha1 {
+
+namespace {
+
+using nlohmann::json;
+
+void invalid(std::vector<FieldError>& errors, const std::string& pointer, const json& value, const std::string& why) {
+  errors.push_back({pointer, fieldPath(pointer) + ": Invalid value: " + value.dump() + ": " + why});
+}
+
+// A pattern by the runtime's own rule (runtime::checkRegex): RE2, with a named group for parse.
+void checkPattern(const json& step, const char* kind, const std::string& pointer, std::vector<FieldError>& errors) {
+  if (!step.contains(kind) || !step[kind].is_object()) return;
+  const json& body = step[kind];
+  const json* pattern = body.contains("pattern") ? &body["pattern"] : nullptr;
+  if (pattern == nullptr || !pattern->is_string()) return;
+  const bool parse = std::string(kind) == "parse";
+  if (parse && body.value("format", json("json")) != "regex") return;  // only format regex reads it
+  if (std::string problem = runtime::checkRegex(pattern->get<std::string>(), parse); !problem.empty()) {
+    invalid(errors, pointer + "/" + kind + "/pattern", *pattern, problem);
+  }
+}
+
+// filter.expression and each map.fields value, compiled by the runtime's compiler.
+void checkExpressions(const json& step, const std::string& pointer, std::vector<FieldError>& errors) {
+  auto check = [&errors](const json& text, const std::string& at) {
+    if (!text.is_string()) return;
+    if (auto compiled = runtime::Expression::compile(text.get<std::string>()); !compiled.isOk()) {
+      invalid(errors, at, text, compiled.status().message());
+    }
+  };
+  if (step.contains("filter") && step["filter"].is_object() && step["filter"].contains("expression")) {
+    check(step["filter"]["expression"], pointer + "/filter/expression");
+  }
+  if (step.contains("map") && step["map"].is_object() && step["map"].contains("fields") &&
+      step["map"]["fields"].is_object()) {
+    for (const auto& [field, text] : step["map"]["fields"].items()) {
+      check(text, pointer + "/map/fields/" + field);  // as the schema walker names map keys
+    }
+  }
+}
+
+void checkPipeline(const json& spec, std::vector<FieldError>& errors) {
+  if (!spec.contains("pipeline") || !spec["pipeline"].is_array()) return;
+  for (size_t i = 0; i < spec["pipeline"].size(); ++i) {
+    const json& step = spec["pipeline"][i];
+    if (!step.is_object()) continue;
+    const std::string pointer = "/spec/pipeline/" + std::to_string(i);
+    checkPattern(step, "parse", pointer, errors);
+    checkPattern(step, "mask", pointer, errors);
+    checkExpressions(step, pointer, errors);
+  }
+}
+
+void checkCron(const json& spec, std::vector<FieldError>& errors) {
+  if (!spec.contains("cron") || !spec["cron"].is_object()) return;
+  const json& cron = spec["cron"];
+  if (cron.contains("schedule") && cron["schedule"].is_string()) {
+    const std::string schedule = cron["schedule"].get<std::string>();
+    if (auto parsed = CronSchedule::parse(expandCronMacro(schedule)); !parsed.isOk()) {
+      invalid(errors, "/spec/cron/schedule", cron["schedule"], parsed.status().message());
+    }
+  }
+  if (cron.contains("timezone") && cron["timezone"].is_string()) {
+    if (Status zone = checkTimeZone(cron["timezone"].get<std::string>()); !zone.isOk()) {
+      invalid(errors, "/spec/cron/timezone", cron["timezone"], zone.message());
+    }
+  }
+}
+
+// Kafka refuses "." and ".." as topic names (the schema's pattern lets them through), wherever a topic is named.
+void checkTopics(const json& value, const std::string& pointer, std::vector<FieldError>& errors) {
+  auto bad = [](const json& topic) { return topic.is_string() && (topic == "." || topic == ".."); };
+  if (value.is_object()) {
+    for (const auto& [key, child] : value.items()) {
+      const std::string at = pointer + "/" + key;
+      if (key == "topic" && bad(child)) invalid(errors, at, child, "a Kafka topic cannot be \".\" or \"..\"");
+      if (key == "topics" && child.is_array()) {
+        for (size_t i = 0; i < child.size(); ++i) {
+          if (bad(child[i])) {
+            invalid(errors, at + "/" + std::to_string(i), child[i], "a Kafka topic cannot be \".\" or \"..\"");
+          }
+        }
+      }
+      checkTopics(child, at, errors);
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) checkTopics(value[i], pointer + "/" + std::to_string(i), errors);
+  }
+}
+
+// Milliseconds of a duration as the CRDs' pattern writes it ("200ms", "1m30s", "1.5s"); nullopt otherwise.
+std::optional<double> durationMillis(const std::string& text) {
+  static const RE2 kPart(R"(([0-9]+(?:\.[0-9]+)?)(ms|s|m|h))");
+  static const std::map<std::string, double> kUnit = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}};
+  re2::StringPiece rest(text);
+  std::string number;
+  std::string unit;
+  double total = 0;
+  while (!rest.empty()) {
+    if (!RE2::Consume(&rest, kPart, &number, &unit)) return std::nullopt;
+    total += std::stod(number) * kUnit.at(unit);
+  }
+  return text.empty() ? std::nullopt : std::optional<double>(total);
+}
+
+// A retry whose first wait is longer than its longest: the runtime would never grow it, only cut it.
+void checkBackoff(const json& retry, const std::string& pointer, std::vector<FieldError>& errors) {
+  if (!retry.is_object() || !retry.contains("initialBackoff") || !retry.contains("maxBackoff")) return;
+  const json& initial = retry["initialBackoff"];
+  const json& longest = retry["maxBackoff"];
+  if (!initial.is_string() || !longest.is_string()) return;
+  auto first = durationMillis(initial.get<std::string>());
+  auto most = durationMillis(longest.get<std::string>());
+  if (first && most && *first > *most) {
+    invalid(errors, pointer + "/initialBackoff", initial, "longer than maxBackoff " + longest.dump());
+  }
+}
+
+// An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest], the path lower-case.
+void checkImage(const json& spec, const char* parent, std::vector<FieldError>& errors) {
+  static const RE2 kReference(
+      R"(^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)"
+      R"((?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+      R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$)");
+  const json* holder = &spec;
+  std::string pointer = "/spec";
+  if (parent != nullptr) {
+    if (!spec.contains(parent) || !spec[parent].is_object()) return;
+    holder = &spec[parent];
+    pointer += std::string("/") + parent;
+  }
+  if (!holder->contains("image") || !(*holder)["image"].is_string()) return;
+  const std::string image = (*holder)["image"].get<std::string>();
+  if (image.size() > 255 || !RE2::FullMatch(image, kReference)) {
+    invalid(errors, pointer + "/image", (*holder)["image"],
+            "not an image reference ([registry[:port]/]lower-case/path[:tag][@digest])");
+  }
+}
+
+}  // namespace
+
+std::vector<FieldError> checkSemantics(const json& object) {
+  std::vector<FieldError> errors;
+  if (!object.is_object() || !object.contains("spec") || !object["spec"].is_object()) return errors;
+  const json& spec = object["spec"];
+  checkPipeline(spec, errors);
+  checkCron(spec, errors);
+  checkTopics(spec, "/spec", errors);
+  if (spec.contains("retry")) checkBackoff(spec["retry"], "/spec/retry", errors);
+  if (spec.contains("delivery") && spec["delivery"].is_object() && spec["delivery"].contains("retry")) {
+    checkBackoff(spec["delivery"]["retry"], "/spec/delivery/retry", errors);
+  }
+  checkImage(spec, nullptr, errors);
+  checkImage(spec, "code", errors);
+  return errors;
+}
+
+}  // namespace sluice::api::v1alpha1

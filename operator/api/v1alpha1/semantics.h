@@ -1,0 +1,26 @@
+// Checks of a Function or Trigger that its CRD's schema and CEL rules cannot
+// make, so `kubectl apply` alone would take the mistake and the replica or
+// controller would fail later: a pipeline pattern or expression the
+// runtime could not load (its own checkRegex and Expression::compile: a
+// parse regex needs a named group), a cron schedule out of range ("0 24 * * *") or an
+// unknown IANA time zone, a Kafka topic named "." or "..", a retry whose
+// initialBackoff is longer than its maxBackoff, an image reference that does
+// not parse (spec.image, spec.code.image). CrdValidator runs
+// them after the schema passes, so `sluice check`, `--local --check` and the
+// operator's admission webhook give one answer with one wording:
+//   spec.cron.schedule: Invalid value: "0 24 * * *": cron schedule "0 24 * * *": hour: 24 is outside 0..23
+// Pure; thread-safe.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/v1alpha1/crd_validator.h"
+
+namespace sluice::api::v1alpha1 {
+
+// Every such mistake in `object` (a schema-valid Function or Trigger); empty when none.
+std::vector<FieldError> checkSemantics(const nlohmann::json& object);
+
+}  // namespace sluice::api::v1alpha1
