@@ -80,7 +80,10 @@ COMMON_PACKAGES=(ca-certificates tzdata libstdc++6 libgcc-s1 libssl3 zlib1g libz
 # The operator also evaluates cron schedules in time zones (date-tz, reading
 # tzdata's /usr/share/zoneinfo). Its /metrics is served by Sluice's own HTTP
 # server, so no prometheus-cpp pull library (civetweb).
-OPERATOR_PACKAGES=("${COMMON_PACKAGES[@]}" libdate-tz3)
+# Its validator (the admission webhook, --local --check) compiles inline
+# handler code with an embedded Python 3.11, whose start needs the standard
+# library (encodings); nothing is run.
+OPERATOR_PACKAGES=("${COMMON_PACKAGES[@]}" libdate-tz3 libpython3.11 python3.11-minimal libpython3.11-stdlib)
 # The runtime embeds Python 3.11: the interpreter's standard library is what
 # handlers import (json, base64, ...); libarchive unpacks code archives.
 RUNTIME_PACKAGES=("${COMMON_PACKAGES[@]}" libarchive13 libpython3.11 python3.11-minimal libpython3.11-stdlib)

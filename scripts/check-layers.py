@@ -21,6 +21,7 @@ ALLOWED = {
     # runtime/expression: the pipeline's own regex rule and expression compiler, so the validator
     # refuses what a replica could not load (api/v1alpha1/semantics).
     "api": ["common", "autoscaler", "runtime/expression"],
+    "python_syntax": ["common"],
     "reconcile": ["common", "kube", "http"],
     "spec": ["common", "kube", "api", "clients"],
     "objectstore": ["common", "http"],

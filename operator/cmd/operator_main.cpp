@@ -28,6 +28,7 @@
 #include <CLI/CLI.hpp>
 
 #include "admission/admission_webhook.h"
+#include "api/v1alpha1/semantics.h"
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
@@ -57,6 +58,7 @@
 #include "platform/kube/authority_secret.h"
 #include "platform/kube/kube_platform_setup.h"
 #include "platform/local/local_platform.h"
+#include "python_syntax/python_syntax.h"
 #include "reconcile/health_server.h"
 #include "reconcile/manager.h"
 #include "simulator/simulator.h"
@@ -748,6 +750,8 @@ bool parseClusterFlags(OperatorFlags& flags) {
 
 int main(int argc, char** argv) {
   sluice::installCrashReport();
+  // The validator (the webhook, --local --check) compiles inline handler code as the replica would load it.
+  sluice::api::v1alpha1::setPythonSyntaxCheck(&sluice::python_syntax::check);
   CLI::App app{"sluice-operator: runs Sluice Functions and Triggers on Kubernetes or, with --local, on this machine"};
   app.set_version_flag("--version", std::string("sluice-operator ") + sluice::kVersion);
 

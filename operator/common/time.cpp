@@ -1,6 +1,7 @@
 #include "common/time.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -105,6 +106,42 @@ std::string formatUtc(std::chrono::system_clock::time_point time, const char* fo
   char text[64];
   size_t size = std::strftime(text, sizeof(text), format, &utc);
   return std::string(text, size);
+}
+
+Result<std::chrono::milliseconds> parseDuration(const std::string& text) {
+  auto refuse = [&text] {
+    return invalidArgument("must be a duration such as \"500ms\", \"2s\", \"1m\" or \"1m30s\", got \"" + text + "\"");
+  };
+  if (text.empty()) return refuse();
+  double millis = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t digits = at;
+    while (at < text.size() && (std::isdigit(static_cast<unsigned char>(text[at])) || text[at] == '.')) ++at;
+    const std::string number = text.substr(digits, at - digits);
+    if (number.empty() || number.front() == '.' || number.back() == '.' || number.find('.') != number.rfind('.')) {
+      return refuse();
+    }
+    const size_t unitStart = at;
+    while (at < text.size() && std::isalpha(static_cast<unsigned char>(text[at]))) ++at;
+    const std::string unit = text.substr(unitStart, at - unitStart);
+    // A bare number (seconds) only alone: "1m30" would be ambiguous.
+    if (unit.empty() && (digits != 0 || at != text.size())) return refuse();
+    const double amount = std::stod(number);
+    if (unit == "ms") {
+      millis += amount;
+    } else if (unit == "s" || unit.empty()) {
+      millis += amount * 1000;
+    } else if (unit == "m") {
+      millis += amount * 60'000;
+    } else if (unit == "h") {
+      millis += amount * 3'600'000;
+    } else {
+      return refuse();
+    }
+    if (millis > 7.0 * 24 * 3'600'000) return invalidArgument("must be at most 168h, got \"" + text + "\"");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(millis)));
 }
 
 }  // namespace sluice

@@ -1,4 +1,4 @@
-// RFC 3339 timestamps, the one implementation for the operator (Kubernetes
+// RFC 3339 timestamps and durations, the one implementation for the operator (Kubernetes
 // timestamps, Lease MicroTime) and the runtime (event times). UTC on output.
 // Pure functions; any thread.
 #pragma once
@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "common/status.h"
 
 namespace sluice {
 
@@ -25,6 +27,12 @@ std::chrono::system_clock::time_point parseRfc3339(const std::string& text);
 // the other formats protocols want ("20261123T224848Z" for SigV4,
 // "23/Nov/2026:22:48:48 +0000" for API Gateway). Up to 63 characters.
 std::string formatUtc(std::chrono::system_clock::time_point time, const char* format);
+
+// A duration as the CRDs write it (the pattern ^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$):
+// "250ms", "2s", "1.5m", "1m30s", "1h2m3.5s"; a bare number is seconds. At
+// most 168h. The one reader for the runtime's configuration and the API's
+// validator, so what `kubectl apply` takes the replica reads the same way.
+Result<std::chrono::milliseconds> parseDuration(const std::string& text);
 
 // `count` units (std::chrono::seconds or milliseconds) after the epoch, as a
 // clock time; nullopt when the clock cannot hold it (beyond the years

@@ -5,7 +5,10 @@
 
 #include <re2/re2.h>
 
+#include <mutex>
+
 #include "common/cron_schedule.h"
+#include "common/time.h"
 #include "runtime/expression/expression.h"
 
 namespace sluice::api::v1alpha1 {
@@ -99,30 +102,15 @@ void checkTopics(const json& value, const std::string& pointer, std::vector<Fiel
   }
 }
 
-// Milliseconds of a duration as the CRDs' pattern writes it ("200ms", "1m30s", "1.5s"); nullopt otherwise.
-std::optional<double> durationMillis(const std::string& text) {
-  static const RE2 kPart(R"(([0-9]+(?:\.[0-9]+)?)(ms|s|m|h))");
-  static const std::map<std::string, double> kUnit = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}};
-  re2::StringPiece rest(text);
-  std::string number;
-  std::string unit;
-  double total = 0;
-  while (!rest.empty()) {
-    if (!RE2::Consume(&rest, kPart, &number, &unit)) return std::nullopt;
-    total += std::stod(number) * kUnit.at(unit);
-  }
-  return text.empty() ? std::nullopt : std::optional<double>(total);
-}
-
 // A retry whose first wait is longer than its longest: the runtime would never grow it, only cut it.
 void checkBackoff(const json& retry, const std::string& pointer, std::vector<FieldError>& errors) {
   if (!retry.is_object() || !retry.contains("initialBackoff") || !retry.contains("maxBackoff")) return;
   const json& initial = retry["initialBackoff"];
   const json& longest = retry["maxBackoff"];
   if (!initial.is_string() || !longest.is_string()) return;
-  auto first = durationMillis(initial.get<std::string>());
-  auto most = durationMillis(longest.get<std::string>());
-  if (first && most && *first > *most) {
+  auto first = parseDuration(initial.get<std::string>());
+  auto most = parseDuration(longest.get<std::string>());
+  if (first.isOk() && most.isOk() && *first > *most) {
     invalid(errors, pointer + "/initialBackoff", initial, "longer than maxBackoff " + longest.dump());
   }
 }
@@ -148,7 +136,35 @@ void checkImage(const json& spec, const char* parent, std::vector<FieldError>& e
   }
 }
 
+std::mutex pythonMu;
+PythonSyntaxCheck& installedPythonCheck() {
+  static PythonSyntaxCheck check;
+  return check;
+}
+
+// Inline Python of the python3.11 runtime, compiled as the replica would load it (when a binary
+// installed an interpreter). The code can be long: the message names the line instead of repeating it.
+void checkPython(const json& spec, std::vector<FieldError>& errors) {
+  if (!spec.contains("code") || !spec["code"].is_object() || !spec["code"].contains("inline")) return;
+  const json& code = spec["code"]["inline"];
+  if (!code.is_string() || spec.value("runtime", std::string("python3.11")) != "python3.11") return;
+  PythonSyntaxCheck check;
+  {
+    std::lock_guard lock(pythonMu);
+    check = installedPythonCheck();
+  }
+  if (!check) return;
+  if (std::string why = check(code.get<std::string>()); !why.empty()) {
+    errors.push_back({"/spec/code/inline", "spec.code.inline: Invalid value: " + why});
+  }
+}
+
 }  // namespace
+
+void setPythonSyntaxCheck(PythonSyntaxCheck check) {
+  std::lock_guard lock(pythonMu);
+  installedPythonCheck() = std::move(check);
+}
 
 std::vector<FieldError> checkSemantics(const json& object) {
   std::vector<FieldError> errors;
@@ -163,6 +179,7 @@ std::vector<FieldError> checkSemantics(const json& object) {
   }
   checkImage(spec, nullptr, errors);
   checkImage(spec, "code", errors);
+  if (object.value("kind", "") == "Function") checkPython(spec, errors);
   return errors;
 }
 

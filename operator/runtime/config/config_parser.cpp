@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/strings.h"
+#include "common/time.h"
 #include "common/yaml.h"
 #include "runtime/expression/expression.h"
 
@@ -138,7 +139,7 @@ class Fields {
     } else if (v->is_string()) {
       text = v->get<std::string>();
     } else {
-      fail(at(key), std::string("must be a duration such as \"500ms\", \"2s\" or \"1m\", got ") + shown(*v));
+      fail(at(key), std::string("must be a duration such as \"500ms\", \"2s\", \"1m\" or \"1m30s\", got ") + shown(*v));
     }
     auto parsed = parseDuration(text);
     if (!parsed) fail(at(key), parsed.status().message());
@@ -864,22 +865,6 @@ json yamlToJson(const YAML::Node& node) {
 }
 
 }  // namespace
-
-Result<std::chrono::milliseconds> parseDuration(const std::string& text) {
-  static const std::regex kDuration("([0-9]+(\\.[0-9]+)?)(ms|s|m|h)?");
-  std::smatch match;
-  if (!std::regex_match(text, match, kDuration)) {
-    return invalidArgument("must be a duration such as \"500ms\", \"2s\" or \"1m\", got \"" + text + "\"");
-  }
-  double amount = std::stod(match[1].str());
-  std::string unit = match[3].str();
-  double millis = unit == "ms"  ? amount
-                  : unit == "m" ? amount * 60'000
-                  : unit == "h" ? amount * 3'600'000
-                                : amount * 1000;  // "s" or a bare number
-  if (millis > 7.0 * 24 * 3'600'000) return invalidArgument("must be at most 168h, got \"" + text + "\"");
-  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(millis)));
-}
 
 Result<FunctionConfig> parseFunctionConfig(const std::string& text) {
   json root;

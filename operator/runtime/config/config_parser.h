@@ -20,7 +20,4 @@ Result<FunctionConfig> parseFunctionConfig(const std::string& text);
 // Reads and parses a file; the error names the path.
 Result<FunctionConfig> loadFunctionConfig(const std::string& path);
 
-// Validated "1500ms", "2s", "5m", "1h" or a plain number of seconds.
-Result<std::chrono::milliseconds> parseDuration(const std::string& text);
-
 }  // namespace sluice::runtime::config

@@ -2,9 +2,9 @@
 # apiserver, the operator a local process serving it on 127.0.0.1 and a
 # ValidatingWebhookConfiguration (scoped to this test's namespace) pointing at
 # it by url. Checked: before the webhook, the apiserver itself takes a regex
-# that does not compile and a cron hour of 24 (the CRD schema cannot see
-# them); the operator makes its CA in the Secret it is given and sets the
-# configuration's caBundle to it; then `kubectl apply` refuses both with
+# that does not compile, a cron hour of 24 and inline Python with a
+# SyntaxError (the CRD schema cannot see them); the operator makes its CA in the Secret it is given and sets the
+# configuration's caBundle to it; then `kubectl apply` refuses each with
 # exactly the messages `sluice check` prints, and a good Function and Trigger
 # apply; a restarted operator keeps the CA (same caBundle). Figure: the
 # webhook's own answer time for one review, over 20 calls.
@@ -46,6 +46,16 @@ spec:
   functionRef: {name: good}
   cron: {schedule: "0 24 * * *", timezone: UTC}
 YAML
+cat >"$work/bad/python.yaml" <<YAML
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: bad-python, namespace: $ns}
+spec:
+  code:
+    inline: |
+      def main_handler(event, context):
+          return event +
+YAML
 cat >"$work/good/good.yaml" <<YAML
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -73,6 +83,9 @@ check_message() {
 }
 regex_message=$(check_message regex.yaml Function)
 cron_message=$(check_message cron.yaml Trigger)
+python_message=$(check_message python.yaml Function)
+[[ $python_message == 'spec.code.inline: Invalid value: SyntaxError: invalid syntax (index.py, line 2)' ]] ||
+  fail "sluice check: $python_message"
 [[ $regex_message == 'spec.pipeline[0].parse.pattern: Invalid value: '* ]] || fail "sluice check: $regex_message"
 [[ $cron_message == 'spec.cron.schedule: Invalid value: "0 24 * * *": cron schedule "0 24 * * *": hour: 24 is outside 0..23' ]] ||
   fail "sluice check: $cron_message"
@@ -80,7 +93,7 @@ cron_message=$(check_message cron.yaml Trigger)
 apply_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 # Without the webhook the apiserver takes both: only the webhook can refuse them.
-for f in regex cron; do
+for f in regex cron python; do
   "$KUBECTL" apply --dry-run=server -f "$work/bad/$f.yaml" >"$work/dry-$f.out" 2>&1 ||
     fail "the apiserver alone refuses $f.yaml: $(cat "$work/dry-$f.out")"
 done
@@ -119,6 +132,7 @@ refused_with() {
 }
 refused_with regex "$regex_message"
 refused_with cron "$cron_message"
+refused_with python "$python_message"
 "$KUBECTL" apply -f "$work/good/good.yaml" >"$work/apply-good.out" 2>&1 || fail "the good objects were refused: $(cat "$work/apply-good.out")"
 [[ $(k get functions,triggers -o name | sort | tr '\n' ' ') == "function.sluice.io/good trigger.sluice.io/nightly " ]] ||
   fail "stored: $(k get functions,triggers -o name)"

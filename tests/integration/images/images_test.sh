@@ -159,6 +159,23 @@ run_in() {
 out=$(run_in operator-help "$operator_root" /usr/local/bin/sluice-operator --help) ||
   fail "sluice-operator --help exited non-zero in its image: $out"
 grep -qi usage <<<"$out" || fail "sluice-operator --help printed no usage: $out"
+# The operator's validator compiles inline Python with the interpreter its image carries (the
+# admission webhook refuses a SyntaxError as `sluice check` does): --local --check as the image runs it.
+mkdir -p "$work/manifests"
+cat >"$work/manifests/fn.yaml" <<'YAML'
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: broken}
+spec:
+  code:
+    inline: |
+      def main_handler(event, context):
+          return event +
+YAML
+out=$(BIND="$work/manifests:/manifests" run_in operator-check "$operator_root" \
+  /usr/local/bin/sluice-operator --local /manifests --check) && fail "a SyntaxError passed --check in the operator image"
+grep -q 'spec.code.inline: Invalid value: SyntaxError: invalid syntax (index.py, line 2)' <<<"$out" ||
+  fail "the operator image did not compile the inline code: $out"
 out=$(run_in gateway-help "$gateway_root" /usr/local/bin/sluice-gateway --help) ||
   fail "sluice-gateway --help exited non-zero in its image: $out"
 grep -qi usage <<<"$out" || fail "sluice-gateway --help printed no usage: $out"

@@ -80,5 +80,24 @@ TEST(FromEpochTest, WhatTheClockCannotHoldIsNullopt) {
   EXPECT_FALSE(fromEpoch<std::chrono::seconds>(static_cast<int64_t>(uint64_t{1} << 63)).has_value());
 }
 
+// The CRDs' pattern allows compound durations ("1m30s"); the runtime reads each the same way.
+TEST(DurationTest, SingleAndCompoundDurationsAndTheirRefusals) {
+  EXPECT_EQ(*parseDuration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*parseDuration("2s"), std::chrono::milliseconds(2000));
+  EXPECT_EQ(*parseDuration("1.5m"), std::chrono::milliseconds(90'000));
+  EXPECT_EQ(*parseDuration("3"), std::chrono::milliseconds(3000));
+  EXPECT_EQ(*parseDuration("1h"), std::chrono::milliseconds(3'600'000));
+  EXPECT_EQ(*parseDuration("1m30s"), std::chrono::milliseconds(90'000));
+  EXPECT_EQ(*parseDuration("1h2m3.5s"), std::chrono::milliseconds(3'723'500));
+  EXPECT_EQ(*parseDuration("1s500ms"), std::chrono::milliseconds(1500));
+  for (const char* bad : {"", "-1s", "1x", "1m30", "s", ".5s", "1.s", "1..2s", "1.2.3s", "ms"}) {
+    EXPECT_EQ(parseDuration(bad).status().message(),
+              std::string("must be a duration such as \"500ms\", \"2s\", \"1m\" or \"1m30s\", got \"") + bad + "\"")
+        << bad;
+  }
+  EXPECT_EQ(parseDuration("1000h").status().message(), "must be at most 168h, got \"1000h\"");
+  EXPECT_EQ(parseDuration("100h100h").status().message(), "must be at most 168h, got \"100h100h\"");
+}
+
 }  // namespace
 }  // namespace sluice

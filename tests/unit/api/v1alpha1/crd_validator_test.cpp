@@ -6,7 +6,9 @@
 
 #include <algorithm>
 
+#include "api/v1alpha1/semantics.h"
 #include "common/yaml.h"
+#include "python_syntax/python_syntax.h"
 #include "runtime/expression/expression.h"
 
 namespace sluice::api::v1alpha1 {
@@ -451,6 +453,27 @@ TEST(CrdValidatorTest, ImageReferencesMustParse) {
                                                    "reference ([registry[:port]/]lower-case/path[:tag][@digest])"});
   fn["spec"]["image"] = "app:two:tags";
   EXPECT_EQ(messages(fn).size(), 1u);
+}
+
+// Inline Python is compiled (not run) once a binary installed an interpreter, as the operator and
+// the sluice CLI do; the message names the line rather than repeating the code.
+TEST(CrdValidatorTest, InlinePythonThatDoesNotCompileIsRefusedOnceACheckIsInstalled) {
+  json fn = yaml(kFunction);
+  fn["spec"].erase("pipeline");
+  fn["spec"]["runtime"] = "python3.11";
+  fn["spec"]["code"] = {{"inline", "def main_handler(event, context):\n    return event +\n"}};
+  setPythonSyntaxCheck(nullptr);
+  EXPECT_EQ(messages(fn), std::vector<std::string>{}) << "no interpreter installed: not compiled here";
+  setPythonSyntaxCheck(&python_syntax::check);
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.code.inline: Invalid value: SyntaxError: invalid syntax "
+                                                   "(index.py, line 2)"});
+  fn["spec"]["code"]["inline"] = "def main_handler(event, context):\n  return event\n";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+  fn["spec"]["code"]["inline"] = "def main_handler(event, context):\n\treturn event\n        pass\n";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.code.inline: Invalid value: TabError: inconsistent use of "
+                                                   "tabs and spaces in indentation (index.py, line 3)"});
+  EXPECT_EQ(python_syntax::check(std::string("x = 1\0", 6)), "SyntaxError: source code cannot contain null bytes");
+  setPythonSyntaxCheck(nullptr);
 }
 
 TEST(FieldPathTest, IndexesInBrackets) {
