@@ -16,7 +16,7 @@ amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(),
 Status AmqpPublisher::connectLocked() {
   declared_.clear();
   nextTag_ = 1;
-  if (Status status = connection_.open(url_); !status.isOk()) return status;
+  if (Status status = connection_.open(url_, /*heartbeatSeconds=*/30, tls_); !status.isOk()) return status;
   amqp_confirm_select(connection_.state(), AmqpConnection::kChannel);
   if (Status status = connection_.checkReply("confirm.select"); !status.isOk()) {
     connection_.close(false);

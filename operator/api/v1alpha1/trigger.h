@@ -57,6 +57,14 @@ struct RabbitMqSource {
   std::string depthMetric = "messages";            // or messagesReady
   int64_t queueLength = 20;
   int64_t activationQueueLength = 0;
+  // tls: keys of the connection Secret holding PEM text for an amqps:// URL.
+  // No caKey: the system's trusted CAs. certKey and keyKey go together.
+  struct Tls {
+    std::string caKey;
+    std::string certKey;
+    std::string keyKey;
+  };
+  std::optional<Tls> tls;
 };
 
 struct ObjectStoreSource {
@@ -94,6 +102,10 @@ struct SecretKey {
   std::string field;
   friend bool operator==(const SecretKey&, const SecretKey&) = default;
 };
+
+// The Secret keys a RabbitMQ connection at `path` ("spec.rabbitmq") needs:
+// the AMQP URL's, then its TLS keys ({secret, key, "<path>.tls.caKey"}, ...).
+std::vector<SecretKey> rabbitMqSecretKeys(const RabbitMqSource& rabbitmq, const std::string& path);
 
 // spec.delivery, as far as the operator reads it.
 struct Delivery {
