@@ -23,16 +23,17 @@ struct OutgoingProperties {
 };
 
 void addHeaders(const Headers& headers, std::vector<amqp_table_entry_t>& entries) {
-  for (const auto& [key, value] : headers) {
+  for (const auto& header : headers) {
+    const std::string& key = header.first;
     // An AMQP table holds one value per name: the first one given wins.
-    const bool seen = std::any_of(entries.begin(), entries.end(), [&](const amqp_table_entry_t& entry) {
+    const bool seen = std::any_of(entries.begin(), entries.end(), [&key](const amqp_table_entry_t& entry) {
       return entry.key.len == key.size() && std::equal(key.begin(), key.end(), static_cast<char*>(entry.key.bytes));
     });
     if (seen) continue;
     amqp_table_entry_t entry{};
     entry.key = bytesOf(key);
     entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(value);
+    entry.value.value.bytes = bytesOf(header.second);
     entries.push_back(entry);
   }
 }
