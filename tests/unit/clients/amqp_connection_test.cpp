@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
+#include "tls/certificates.h"
+
 namespace sluice::clients {
 namespace {
 
@@ -32,6 +36,26 @@ TEST(AmqpConnectionTest, AClientCertificateNeedsItsKey) {
             "rabbitmq amqps://127.0.0.1:9/%2f: a TLS client certificate needs its key, and a key its certificate");
   status = connection.open("amqps://127.0.0.1:9/%2f", 30, AmqpTls{"", "not a PEM", "nor this"});
   EXPECT_EQ(status.message(), "rabbitmq amqps://127.0.0.1:9/%2f: the TLS client certificate is not a PEM certificate");
+}
+
+// A client certificate with its own key is taken (the failure is then the connect to a closed
+// port); with another key it is refused before connecting.
+TEST(AmqpConnectionTest, AClientCertificateIsTakenOnlyWithItsOwnKey) {
+  const auto now = std::chrono::system_clock::now();
+  auto authority = tls::makeCertificateAuthority("test CA", std::chrono::hours(1), now);
+  ASSERT_TRUE(authority.isOk());
+  auto client = tls::issueServingCertificate(*authority, "client", std::chrono::hours(1), now);
+  ASSERT_TRUE(client.isOk());
+  AmqpConnection connection;
+  Status status = connection.open("amqps://127.0.0.1:9/%2f", 30,
+                                  AmqpTls{authority->certificatePem, client->certificatePem, client->privateKeyPem});
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.toString();
+  EXPECT_EQ(status.message().rfind("rabbitmq amqps://127.0.0.1:9/%2f: connect: ", 0), 0u) << status.toString();
+  status = connection.open("amqps://127.0.0.1:9/%2f", 30,
+                           AmqpTls{authority->certificatePem, client->certificatePem, authority->privateKeyPem});
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "rabbitmq amqps://127.0.0.1:9/%2f: the TLS client key does not belong to the client certificate");
 }
 
 }  // namespace
