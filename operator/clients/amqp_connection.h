@@ -1,7 +1,7 @@
 // AmqpConnection: one rabbitmq-c connection with one channel, opened from an
-// amqp:// URL; shared by the runtime's RabbitMQ source and sink and the
-// autoscaler's queue-depth probe. rabbitmq-c connections are not thread-safe:
-// each instance is owned and used by exactly one thread.
+// amqp:// or amqps:// URL (TLS, the server's certificate verified); shared by the runtime's RabbitMQ source and sink
+// and the autoscaler's queue-depth probe. rabbitmq-c connections are not thread-safe: each instance is owned and used
+// by exactly one thread.
 #pragma once
 
 #include <amqp.h>
@@ -11,6 +11,17 @@
 #include "common/status.h"
 
 namespace sluice::clients {
+
+// TLS material of an amqps:// connection, as PEM text rather than file paths:
+// the runtime reads it from environment variables, the operator and the
+// gateway from a Secret. The server's certificate and host name are always
+// verified; there is no switch to turn that off.
+struct AmqpTls {
+  std::string caPem;           // CA certificates the server's must chain to; "" = the system's trusted CAs
+  std::string certificatePem;  // client certificate (with keyPem), for brokers that require one; "" = none
+  std::string keyPem;
+  friend bool operator==(const AmqpTls&, const AmqpTls&) = default;
+};
 
 class AmqpConnection {
  public:
@@ -22,8 +33,10 @@ class AmqpConnection {
   AmqpConnection& operator=(const AmqpConnection&) = delete;
 
   // Connects, logs in and opens channel 1. The error never shows the password.
-  // `heartbeatSeconds` is the interval asked of the broker.
-  Status open(const std::string& url, int heartbeatSeconds = 30);
+  // `heartbeatSeconds` is the interval asked of the broker. `tls` is used by
+  // amqps:// URLs only (an amqp:// URL with TLS material is an error: the
+  // material would be silently unused).
+  Status open(const std::string& url, int heartbeatSeconds = 30, const AmqpTls& tls = {});
   // Sends a heartbeat frame. rabbitmq-c sends them only while it reads; a
   // consumer that holds back from reading (its prefetch or byte budget in
   // flight, a drain) calls this so the broker does not take the quiet for a
@@ -51,6 +64,9 @@ class AmqpConnection {
   Status checkReply(const std::string& what);
 
  private:
+  // The socket of a parsed URL: TCP, or TLS set up with `tls`.
+  Result<amqp_socket_t*> newSocket(bool ssl, const AmqpTls& tls, const std::string& where);
+
   amqp_connection_state_t state_ = nullptr;
 };
 

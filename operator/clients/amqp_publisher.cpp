@@ -16,7 +16,7 @@ amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(),
 Status AmqpPublisher::connectLocked() {
   declared_.clear();
   nextTag_ = 1;
-  if (Status status = connection_.open(url_); !status.isOk()) return status;
+  if (Status status = connection_.open(url_, /*heartbeatSeconds=*/30, tls_); !status.isOk()) return status;
   amqp_confirm_select(connection_.state(), AmqpConnection::kChannel);
   if (Status status = connection_.checkReply("confirm.select"); !status.isOk()) {
     connection_.close(false);
@@ -40,15 +40,16 @@ Status AmqpPublisher::publish(const std::string& queue, const AmqpMessage& messa
   }
   std::vector<amqp_table_entry_t> entries;
   entries.reserve(message.headers.size());
-  for (const auto& [name, value] : message.headers) {
-    const bool seen = std::any_of(entries.begin(), entries.end(), [&](const amqp_table_entry_t& entry) {
+  for (const auto& header : message.headers) {
+    const std::string& name = header.first;
+    const bool seen = std::any_of(entries.begin(), entries.end(), [&name](const amqp_table_entry_t& entry) {
       return entry.key.len == name.size() && std::equal(name.begin(), name.end(), static_cast<char*>(entry.key.bytes));
     });
     if (seen) continue;  // AMQP tables hold one value per name
     amqp_table_entry_t entry{};
     entry.key = bytesOf(name);
     entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(value);
+    entry.value.value.bytes = bytesOf(header.second);
     entries.push_back(entry);
   }
   amqp_basic_properties_t props{};

@@ -32,8 +32,9 @@ struct AmqpMessage {
 
 class AmqpPublisher {
  public:
-  explicit AmqpPublisher(std::string url, std::chrono::milliseconds confirmTimeout = std::chrono::seconds(10))
-      : url_(std::move(url)), confirmTimeout_(confirmTimeout) {}
+  explicit AmqpPublisher(std::string url, AmqpTls tls = {},
+                         std::chrono::milliseconds confirmTimeout = std::chrono::seconds(10))
+      : url_(std::move(url)), tls_(std::move(tls)), confirmTimeout_(confirmTimeout) {}
 
   // Publishes `message` persistent and mandatory to `queue` through the default
   // exchange; OK on the broker's basic.ack only (nack, return, timeout or a
@@ -45,6 +46,7 @@ class AmqpPublisher {
   Status awaitConfirmLocked(uint64_t tag);
 
   const std::string url_;
+  const AmqpTls tls_;
   const std::chrono::milliseconds confirmTimeout_;
   std::mutex mu_;
   AmqpConnection connection_;       // guarded by mu_

@@ -21,9 +21,10 @@ class AmqpInvocationQueue final : public InvocationQueue {
   Status enqueue(const AsyncTarget& target, const std::string& requestId, const UpstreamRequest& request) override;
 
  private:
-  clients::AmqpPublisher& publisherFor(const std::string& url);
+  clients::AmqpPublisher& publisherFor(const std::string& url, const clients::AmqpTls& tls);
 
   std::mutex mu_;
+  // By URL and TLS material: the same broker trusted through another CA is another publisher.
   std::map<std::string, std::unique_ptr<clients::AmqpPublisher>> publishers_;  // guarded by mu_
 };
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "clients/amqp_connection.h"
 #include "clients/kafka_config.h"
 #include "common/status.h"
 #include "gateway/route.h"
@@ -44,6 +45,7 @@ struct AsyncTarget {
   std::string amqpUrl;
   std::string queue;
   std::optional<KafkaTopicTarget> kafka;  // set instead of amqpUrl and queue
+  clients::AmqpTls amqpTls;               // amqps:// URLs only
 };
 
 // The headers an invocation is kept with: the /invoke request's (method,

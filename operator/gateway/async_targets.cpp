@@ -3,6 +3,7 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/encoding.h"
 #include "kube/resource.h"
+#include "spec/amqp_tls.h"
 #include "spec/kafka_client_settings.h"
 
 namespace sluice::gateway {
@@ -36,7 +37,14 @@ Result<std::shared_ptr<const AsyncTarget>> AsyncTargets::resolve(const std::stri
   const api::v1alpha1::RabbitMqSource& queue = *parsed->httpAsync;
   Result<std::string> url = secretValue(ns, queue.connectionSecretName, queue.urlKey);
   if (!url.isOk()) return url.status().withContext("spec.http.async.rabbitmq.connectionSecretRef");
-  return std::make_shared<const AsyncTarget>(AsyncTarget{*url, queue.queue, std::nullopt});
+  auto tls = spec::amqpTls(queue, "spec.http.async.rabbitmq",
+                           [this, &ns](const api::v1alpha1::SecretKey& need) -> Result<std::string> {
+                             Result<std::string> value = secretValue(ns, need.secret, need.key);
+                             if (!value.isOk()) return value.status().withContext(need.field);
+                             return value;
+                           });
+  if (!tls.isOk()) return tls.status();
+  return std::make_shared<const AsyncTarget>(AsyncTarget{*url, queue.queue, std::nullopt, std::move(tls).value()});
 }
 
 Result<std::shared_ptr<const AsyncTarget>> AsyncTargets::kafkaTarget(const std::string& ns,

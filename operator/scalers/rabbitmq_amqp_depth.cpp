@@ -4,14 +4,17 @@
 
 namespace sluice::scalers {
 
-AmqpQueueDepth::AmqpQueueDepth(std::string url, std::string queue)
-    : url_(std::move(url)), queue_(std::move(queue)), connection_(std::make_unique<clients::AmqpConnection>()) {}
+AmqpQueueDepth::AmqpQueueDepth(std::string url, clients::AmqpTls tls, std::string queue)
+    : url_(std::move(url)),
+      tls_(std::move(tls)),
+      queue_(std::move(queue)),
+      connection_(std::make_unique<clients::AmqpConnection>()) {}
 
 AmqpQueueDepth::~AmqpQueueDepth() = default;
 
 Result<int64_t> AmqpQueueDepth::declarePassive() {
   if (!connection_->isOpen()) {
-    if (Status s = connection_->open(url_); !s.isOk()) return s;
+    if (Status s = connection_->open(url_, /*heartbeatSeconds=*/30, tls_); !s.isOk()) return s;
   }
   amqp_bytes_t name{queue_.size(), const_cast<char*>(queue_.data())};
   amqp_queue_declare_ok_t* ok = amqp_queue_declare(connection_->state(), clients::AmqpConnection::kChannel, name,

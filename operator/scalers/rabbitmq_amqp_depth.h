@@ -10,11 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "clients/amqp_connection.h"
 #include "common/status.h"
-
-namespace sluice::clients {
-class AmqpConnection;
-}
 
 namespace sluice::scalers {
 
@@ -26,13 +23,14 @@ class QueueDepthProbe {
 
 class AmqpQueueDepth final : public QueueDepthProbe {
  public:
-  AmqpQueueDepth(std::string url, std::string queue);
+  AmqpQueueDepth(std::string url, clients::AmqpTls tls, std::string queue);
   ~AmqpQueueDepth() override;
   Result<int64_t> readyMessages() override;
 
  private:
   Result<int64_t> declarePassive();
   std::string url_;
+  clients::AmqpTls tls_;
   std::string queue_;
   std::unique_ptr<clients::AmqpConnection> connection_;
 };

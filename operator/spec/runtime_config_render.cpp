@@ -98,6 +98,20 @@ json kafkaSecurity(const json& kafka, SecretCollector& secrets) {
   return security;
 }
 
+// The AMQP connection of a rabbitmq object (a Trigger's source or async
+// queue, a Function's output): the URL and any tls keys, all from its
+// connectionSecretRef, as environment variables of the replica.
+json amqpConnection(const json& rabbitmq, SecretCollector& secrets) {
+  const json& ref = rabbitmq.at("connectionSecretRef");
+  json out = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))}};
+  const json& tls = rabbitmq.value("tls", json::object());
+  for (auto [key, field] :
+       {std::pair{"caKey", "tlsCaEnv"}, std::pair{"certKey", "tlsCertEnv"}, std::pair{"keyKey", "tlsKeyEnv"}}) {
+    if (tls.contains(key)) out[field] = secrets.env(ref, tls[key].get<std::string>());
+  }
+  return out;
+}
+
 Result<json> renderSink(const json& sink, const std::string& where, SecretCollector& secrets) {
   json out;
   if (sink.contains("name")) out["name"] = sink["name"];
@@ -108,8 +122,8 @@ Result<json> renderSink(const json& sink, const std::string& where, SecretCollec
                     {"security", kafkaSecurity(k, secrets)}};
   } else if (sink.contains("rabbitmq")) {
     const json& r = sink["rabbitmq"];
-    const json& ref = r.at("connectionSecretRef");
-    out["rabbitmq"] = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))}, {"exchange", r.value("exchange", "")}};
+    out["rabbitmq"] = amqpConnection(r, secrets);
+    out["rabbitmq"]["exchange"] = r.value("exchange", "");
     if (r.contains("routingKey")) out["rabbitmq"]["routingKey"] = r["routingKey"];
   } else if (sink.contains("http")) {
     const json& h = sink["http"];
@@ -152,11 +166,10 @@ json renderHttpAsync(const json& async, const std::string& ns, const std::string
                   {"security", kafkaSecurity(k, secrets)}}}};
   }
   const json& r = async.at("rabbitmq");
-  const json& ref = r.at("connectionSecretRef");
-  return json{{"rabbitmq",
-               {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
-                {"queue", r.at("queue")},
-                {"prefetch", r.value("prefetch", 10)}}}};
+  json rabbit = amqpConnection(r, secrets);
+  rabbit["queue"] = r.at("queue");
+  rabbit["prefetch"] = r.value("prefetch", 10);
+  return json{{"rabbitmq", rabbit}};
 }
 
 // `ns`, `trigger`: whose spec it is (a default consumer group is named after them).
@@ -179,9 +192,9 @@ Result<json> renderSource(const json& spec, const std::string& ns, const std::st
   if (spec.contains("rabbitmq")) {
     const json& r = spec["rabbitmq"];
     const json& ref = r.at("connectionSecretRef");
-    json rabbit = {{"urlEnv", secrets.env(ref, ref.value("key", "url"))},
-                   {"queue", r.at("queue")},
-                   {"prefetch", r.value("prefetch", 10)}};
+    json rabbit = amqpConnection(r, secrets);
+    rabbit["queue"] = r.at("queue");
+    rabbit["prefetch"] = r.value("prefetch", 10);
     if (r.contains("exchange")) {
       rabbit["exchange"] = r["exchange"];
       // Optional: with it the replica also removes bindings whose key left routingKeys.

@@ -59,6 +59,8 @@ void addHttpTwins(const Add& add) {
   // Not http, but a queue's too: spec.rabbitmq binds routing keys only to a named exchange.
   add("!has(self.routingKeys) || has(self.exchange)",
       [](const json& s) { return !has(s, "routingKeys") || has(s, "exchange"); });
+  // Any RabbitMQ connection's tls: a client certificate goes with its key.
+  add("has(self.certKey) == has(self.keyKey)", [](const json& s) { return has(s, "certKey") == has(s, "keyKey"); });
 }
 
 // The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.

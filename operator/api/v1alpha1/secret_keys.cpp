@@ -39,8 +39,10 @@ std::vector<SecretKey> sinkSecretKeys(const json& sink, const std::string& path)
     }
   }
   if (const json* rabbit = object("rabbitmq")) {
-    const json& ref = rabbit->value("connectionSecretRef", json());
-    if (ref.is_object()) add(out, ref, {keyOf(ref, "key", "url")}, path + ".rabbitmq.connectionSecretRef");
+    // The URL key and any tls keys, as a RabbitMQ source's.
+    if (Result<RabbitMqSource> connection = rabbitMqConnectionOf(*rabbit, path + ".rabbitmq"); connection.isOk()) {
+      for (SecretKey& key : rabbitMqSecretKeys(*connection, path + ".rabbitmq")) out.push_back(std::move(key));
+    }
   }
   if (const json* http = object("http")) {
     const json& ref = http->value("bearerTokenSecretRef", json());

@@ -22,7 +22,8 @@ struct SecretKey {
 
 // The keys an output or dead letter (`sink`, at spec path `path`) needs:
 // kafka sasl username/password and tls ca.crt (and tls.crt/tls.key when
-// mutual), the rabbitmq URL key (connectionSecretRef.key, default "url"), the
+// mutual), the rabbitmq URL key (connectionSecretRef.key, default "url") and
+// its tls caKey/certKey/keyKey, the
 // http bearer token key (bearerTokenSecretRef.key, default "token"), s3
 // accessKey/secretKey. Reads malformed specs too (what it cannot read it skips).
 std::vector<SecretKey> sinkSecretKeys(const nlohmann::json& sink, const std::string& path);

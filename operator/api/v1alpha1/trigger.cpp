@@ -109,6 +109,25 @@ Status checkKafka(const json& k, const KafkaSource& kafka) {
   return checkTarget(k, *targetFieldsOf("kafka"), {kafka.lagThreshold, kafka.activationLagThreshold});
 }
 
+// tls of a RabbitMQ connection at `path`: Secret keys, none required, but a
+// client certificate without its key (or a key alone) cannot be used.
+Status readRabbitMqTls(const json& r, const std::string& path, RabbitMqSource& out) {
+  const json* tls = nullptr;
+  if (Status s = readObject(r, "tls", path, tls); !s.isOk()) return s;
+  if (!tls) return Status::ok();
+  RabbitMqSource::Tls keys;
+  for (auto [name, field] :
+       {std::pair{"caKey", &keys.caKey}, std::pair{"certKey", &keys.certKey}, std::pair{"keyKey", &keys.keyKey}}) {
+    if (Status s = readString(*tls, name, path + ".tls", *field); !s.isOk()) return s;
+  }
+  if (keys.certKey.empty() != keys.keyKey.empty()) {
+    return invalidArgument(path + ".tls." + (keys.certKey.empty() ? "certKey" : "keyKey") + ": is required with " +
+                           (keys.certKey.empty() ? "keyKey" : "certKey") + " (a client certificate goes with its key)");
+  }
+  out.tls = keys;
+  return Status::ok();
+}
+
 // The connection and queue of a RabbitMQ queue at `path` (spec.rabbitmq, spec.http.async.rabbitmq).
 Status readRabbitMqQueue(const json& r, const std::string& path, RabbitMqSource& out) {
   if (Status s = readRequiredString(r, "queue", path, out.queue); !s.isOk()) return s;
@@ -116,7 +135,9 @@ Status readRabbitMqQueue(const json& r, const std::string& path, RabbitMqSource&
   if (Status s = readSecretRef(r, "connectionSecretRef", path, out.connectionSecretName); !s.isOk()) return s;
   const json& ref = r["connectionSecretRef"];
   if (Status s = readString(ref, "key", path + ".connectionSecretRef", out.urlKey); !s.isOk()) return s;
-  return readString(ref, "managementKey", path + ".connectionSecretRef", out.managementUrlKey);
+  if (Status s = readString(ref, "managementKey", path + ".connectionSecretRef", out.managementUrlKey); !s.isOk())
+    return s;
+  return readRabbitMqTls(r, path, out);
 }
 
 Status readRabbitMqFields(const json& r, RabbitMqSource& out) {
@@ -337,14 +358,24 @@ std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::stri
   return out;
 }
 
+std::vector<SecretKey> rabbitMqSecretKeys(const RabbitMqSource& rabbitmq, const std::string& path) {
+  std::vector<SecretKey> out{{rabbitmq.connectionSecretName, rabbitmq.urlKey, path + ".connectionSecretRef"}};
+  if (!rabbitmq.tls) return out;
+  for (auto [key, field] :
+       {std::pair{&rabbitmq.tls->caKey, ".tls.caKey"}, std::pair{&rabbitmq.tls->certKey, ".tls.certKey"},
+        std::pair{&rabbitmq.tls->keyKey, ".tls.keyKey"}}) {
+    if (!key->empty()) out.push_back({rabbitmq.connectionSecretName, *key, path + field});
+  }
+  return out;
+}
+
 std::vector<SecretKey> Trigger::requiredSecretKeys() const {
   if (kafka) return kafkaSecretKeys(*kafka, "spec.kafka");
   if (httpAsyncKafka) return kafkaSecretKeys(*httpAsyncKafka, "spec.http.async.kafka");
   // The AMQP URL is a secretKeyRef of the replica (and the gateway reads it): without it a pod never
   // starts. The management URL is optional (read when present).
-  if (rabbitmq) return {{rabbitmq->connectionSecretName, rabbitmq->urlKey, "spec.rabbitmq.connectionSecretRef"}};
-  if (httpAsync)
-    return {{httpAsync->connectionSecretName, httpAsync->urlKey, "spec.http.async.rabbitmq.connectionSecretRef"}};
+  if (rabbitmq) return rabbitMqSecretKeys(*rabbitmq, "spec.rabbitmq");
+  if (httpAsync) return rabbitMqSecretKeys(*httpAsync, "spec.http.async.rabbitmq");
   if (objectStore && !objectStore->credentialsSecretName.empty()) {
     const char* field = "spec.objectStore.credentialsSecretRef";
     return {{objectStore->credentialsSecretName, "accessKey", field},
@@ -420,6 +451,18 @@ std::vector<SecretKey> requiredSecretKeys(const json& spec) {
     for (SecretKey& key : sinkSecretKeys(spec["delivery"]["deadLetter"], "spec.delivery.deadLetter"))
       out.push_back(std::move(key));
   }
+  return out;
+}
+
+Result<RabbitMqSource> rabbitMqConnectionOf(const json& rabbitmq, const std::string& path) {
+  RabbitMqSource out;
+  if (Status s = requireField(rabbitmq, "connectionSecretRef", path); !s.isOk()) return s;
+  if (Status s = readSecretRef(rabbitmq, "connectionSecretRef", path, out.connectionSecretName); !s.isOk()) return s;
+  if (Status s = readString(rabbitmq["connectionSecretRef"], "key", path + ".connectionSecretRef", out.urlKey);
+      !s.isOk()) {
+    return s;
+  }
+  if (Status s = readRabbitMqTls(rabbitmq, path, out); !s.isOk()) return s;
   return out;
 }
 

@@ -58,6 +58,14 @@ struct RabbitMqSource {
   std::string depthMetric = "messages";            // or messagesReady
   int64_t queueLength = 20;
   int64_t activationQueueLength = 0;
+  // tls: keys of the connection Secret holding PEM text for an amqps:// URL.
+  // No caKey: the system's trusted CAs. certKey and keyKey go together.
+  struct Tls {
+    std::string caKey;
+    std::string certKey;
+    std::string keyKey;
+  };
+  std::optional<Tls> tls;
 };
 
 struct ObjectStoreSource {
@@ -87,6 +95,10 @@ struct PrometheusSource {
   double threshold = 0;
   double activationThreshold = 0;
 };
+
+// The Secret keys a RabbitMQ connection at `path` ("spec.rabbitmq") needs:
+// the AMQP URL's, then its TLS keys ({secret, key, "<path>.tls.caKey"}, ...).
+std::vector<SecretKey> rabbitMqSecretKeys(const RabbitMqSource& rabbitmq, const std::string& path);
 
 // spec.delivery, as far as the operator reads it.
 struct Delivery {
@@ -136,6 +148,10 @@ struct Trigger {
 // The Secret keys a Kafka connection at `path` ("spec.kafka") needs: its SASL
 // username and password, its TLS ca.crt (and tls.crt, tls.key when mutual).
 std::vector<SecretKey> kafkaSecretKeys(const KafkaSource& kafka, const std::string& path);
+
+// The connection Secret, URL key and tls keys of a RabbitMQ connection object
+// (an output's, a dead letter's) at spec path `path`; errors name the field.
+Result<RabbitMqSource> rabbitMqConnectionOf(const nlohmann::json& rabbitmq, const std::string& path);
 
 // The sasl and tls settings of a Kafka connection object (a source's or an
 // output's) at spec path `path`; errors name the field.

@@ -16,6 +16,7 @@
 #include "scalers/rabbitmq_scaler.h"
 #include "scalers/rdkafka_offset_source.h"
 #include "scalers/s3_object_counter.h"
+#include "spec/amqp_tls.h"
 #include "spec/kafka_client_settings.h"
 
 namespace sluice::controllers {
@@ -247,7 +248,11 @@ Result<std::unique_ptr<scalers::Scaler>> TriggerScalerFactory::rabbitmq(const ap
     auto vhost = amqpVhost(*amqp);
     if (!vhost.isOk()) return vhost.status().withContext(field);
     options.vhost = *vhost;
-    probe = std::make_unique<scalers::AmqpQueueDepth>(*amqp, r.queue);
+    auto tls = spec::amqpTls(r, "spec.rabbitmq", [this, &ns](const api::v1alpha1::SecretKey& need) {
+      return secretValue(ns, need.secret, need.key, need.field);
+    });
+    if (!tls.isOk()) return tls.status();
+    probe = std::make_unique<scalers::AmqpQueueDepth>(*amqp, std::move(tls).value(), r.queue);
   } else if (amqp.status().code() != StatusCode::kNotFound ||
              amqp.status().message().find("has no key") == std::string::npos) {
     return amqp.status();

@@ -289,7 +289,13 @@ AmqpConnectionConfig parseAmqpConnection(Fields& f) {
   f.envName("usernameEnv", out.usernameEnv);
   f.envName("passwordEnv", out.passwordEnv);
   f.integer("heartbeatSeconds", out.heartbeatSeconds, 1, 600);
+  f.envName("tlsCaEnv", out.tlsCaEnv);
+  f.envName("tlsCertEnv", out.tlsCertEnv);
+  f.envName("tlsKeyEnv", out.tlsKeyEnv);
   if (out.url.empty() == out.urlEnv.empty()) fail(f.at("url"), "exactly one of url and urlEnv is required");
+  if (out.tlsCertEnv.empty() != out.tlsKeyEnv.empty()) {
+    fail(f.at(out.tlsCertEnv.empty() ? "tlsCertEnv" : "tlsKeyEnv"), "tlsCertEnv and tlsKeyEnv go together");
+  }
   if (!out.url.empty()) {
     requireUrlScheme(f.at("url"), out.url, {"amqp", "amqps"});
     refuseInlinePassword(f.at("url"), out.url);

@@ -45,6 +45,12 @@ struct AmqpConnectionConfig {
   // The AMQP heartbeat interval asked of the broker, which closes a connection
   // silent for two of them (and requeues its unacked deliveries).
   int heartbeatSeconds = 30;
+  // amqps:// only: env vars holding PEM text (the operator maps them from the
+  // connection Secret's keys). No CA: the system's trusted CAs. The client
+  // certificate and key go together.
+  std::string tlsCaEnv;
+  std::string tlsCertEnv;
+  std::string tlsKeyEnv;
 };
 
 // S3-compatible endpoint and credentials.

@@ -119,6 +119,19 @@ Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, cons
          percentEncode(user) + ":" + percentEncode(password) + "@" + url.substr(hostStart);
 }
 
+Result<clients::AmqpTls> amqpTls(const config::AmqpConnectionConfig& connection, const std::string& where) {
+  clients::AmqpTls tls;
+  for (auto [env, field, pem] : {std::tuple{&connection.tlsCaEnv, ".tlsCaEnv", &tls.caPem},
+                                 std::tuple{&connection.tlsCertEnv, ".tlsCertEnv", &tls.certificatePem},
+                                 std::tuple{&connection.tlsKeyEnv, ".tlsKeyEnv", &tls.keyPem}}) {
+    if (env->empty()) continue;
+    auto value = fromEnv(*env, where + field);
+    if (!value.isOk()) return value.status();
+    *pem = std::move(value).value();
+  }
+  return tls;
+}
+
 namespace {
 
 BackoffPolicy backoffPolicy(const config::BackoffConfig& backoff) {
@@ -251,9 +264,12 @@ Result<std::unique_ptr<Source>> buildRabbitMqSource(const std::string& triggerNa
                                                     Clock& clock, const std::string& where) {
   auto url = amqpUrl(rabbit.connection, where);
   if (!url.isOk()) return url.status();
+  auto tls = amqpTls(rabbit.connection, where);
+  if (!tls.isOk()) return tls.status();
   RabbitMqSourceOptions options;
   options.triggerName = triggerName;
   options.url = *url;
+  options.tls = std::move(tls).value();
   options.queue = rabbit.queue;
   options.exchange = rabbit.exchange;
   options.routingKeys = rabbit.routingKeys;
@@ -375,7 +391,9 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
   if (const auto* rabbit = std::get_if<config::RabbitMqSinkConfig>(&sink.sink)) {
     auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
     if (!url.isOk()) return url.status();
-    auto created = RabbitMqSink::create({*url, rabbit->exchange, rabbit->routingKey});
+    auto tls = amqpTls(rabbit->connection, where + ".rabbitmq");
+    if (!tls.isOk()) return tls.status();
+    auto created = RabbitMqSink::create({*url, std::move(tls).value(), rabbit->exchange, rabbit->routingKey});
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
   }
@@ -421,8 +439,10 @@ Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig
   std::string where = "trigger \"" + trigger.name + "\"";
   auto url = amqpUrl(rabbit->connection, where + ".rabbitmq");
   if (!url.isOk()) return url.status();
+  auto tls = amqpTls(rabbit->connection, where + ".rabbitmq");
+  if (!tls.isOk()) return tls.status();
   // The default exchange routes by queue name.
-  auto created = RabbitMqSink::create({*url, "", rabbit->deadLetterQueue});
+  auto created = RabbitMqSink::create({*url, std::move(tls).value(), "", rabbit->deadLetterQueue});
   if (!created.isOk()) return created.status().withContext(where + ".rabbitmq.deadLetterQueue");
   return std::unique_ptr<Sink>(std::move(created).value());
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "clients/amqp_connection.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "runtime/config/function_config.h"
@@ -33,6 +34,10 @@ Result<std::unique_ptr<Sink>> buildTriggerDeadLetter(const config::TriggerConfig
 // user and password from usernameEnv/passwordEnv (percent-encoded) when given.
 // `where` prefixes errors (e.g. `trigger "posts".rabbitmq`).
 Result<std::string> amqpUrl(const config::AmqpConnectionConfig& connection, const std::string& where);
+
+// The TLS material of an amqps:// connection, read from tlsCaEnv, tlsCertEnv
+// and tlsKeyEnv; an unset variable is an error naming the field.
+Result<clients::AmqpTls> amqpTls(const config::AmqpConnectionConfig& connection, const std::string& where);
 
 // Delivery options (retries, backoff, timeout, in-flight limits) for `function`.
 DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function);

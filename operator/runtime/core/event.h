@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,18 @@
 namespace sluice::runtime {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // ordered; keys may repeat (as in Kafka)
+
+// The message properties of an AMQP input that a RabbitMQ output keeps on
+// what it writes for it (the input's timestamp is the Event's time; the
+// output is stamped when published). Strings are "" when the input had none.
+struct MessageProperties {
+  std::string messageId;
+  std::string correlationId;
+  std::string contentType;
+  std::string expiration;  // per-message TTL in milliseconds, as AMQP carries it (text)
+  std::optional<uint8_t> priority;
+  Headers headers;  // the input's own headers table (without what the source adds, e.g. x-redelivered)
+};
 
 struct Event {
   std::string id;      // unique per input message, e.g. "topic/partition/offset", AMQP message id, object key+etag
@@ -28,6 +41,9 @@ struct Event {
   std::optional<int32_t> partition;
   std::optional<int64_t> offset;
   std::string data;  // payload bytes, not necessarily UTF-8
+  // Set by the RabbitMQ source (not for the gateway's invocations): shared, so
+  // handing it to every output record of the event copies nothing.
+  std::shared_ptr<const MessageProperties> amqp;
 };
 
 struct Record {
@@ -36,6 +52,9 @@ struct Record {
   Headers headers;
   std::optional<int32_t> partition;  // kept by mirror; otherwise the sink partitions by key
   std::string sink;                  // name of the output (spec.outputs[].name); empty = the default output
+  // The AMQP properties of the input it came from (the delivery loop sets it
+  // from the event); a RabbitMQ output keeps them. Null for other inputs.
+  std::shared_ptr<const MessageProperties> amqp;
 };
 
 }  // namespace sluice::runtime

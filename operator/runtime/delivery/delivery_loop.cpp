@@ -32,6 +32,7 @@ Record deadLetterRecord(const Event& event, const std::string& trigger, const St
   record.key = event.key;
   record.value = event.data;
   record.headers = event.headers;
+  record.amqp = event.amqp;
   record.headers.emplace_back(kDeadLetterErrorHeader, error.toString());
   record.headers.emplace_back(kDeadLetterAttemptsHeader, std::to_string(attempts));
   record.headers.emplace_back(kDeadLetterEventIdHeader, event.id);
@@ -489,6 +490,8 @@ void DeliveryLoop::process(Batch batch, Backoff& backoff, std::stop_token stop) 
   pending->owner.reserve(total);
   for (size_t i = 0; i < count; ++i) {
     for (Record& record : outputs[i]) {
+      // A list handler's outputs belong to the whole batch: no one input's properties are theirs.
+      if (!pending->asList && !record.amqp) record.amqp = pending->batch.events[i].amqp;
       pending->records.push_back(std::move(record));
       pending->owner.push_back(static_cast<uint32_t>(i));
     }

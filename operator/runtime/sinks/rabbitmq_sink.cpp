@@ -2,17 +2,85 @@
 
 #include <amqp_framing.h>
 
+#include <algorithm>
+#include <ctime>
 #include <vector>
 
 #include "common/logging.h"
+#include "common/random.h"
 
 namespace sluice::runtime {
+
+namespace {
+
+amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
+
+// The properties one record is published with. Points into the record and
+// `generatedId`; `entries` holds the headers table. Valid while those live.
+struct OutgoingProperties {
+  amqp_basic_properties_t props{};
+  std::vector<amqp_table_entry_t> entries;
+};
+
+void addHeaders(const Headers& headers, std::vector<amqp_table_entry_t>& entries) {
+  for (const auto& header : headers) {
+    const std::string& key = header.first;
+    // An AMQP table holds one value per name: the first one given wins.
+    const bool seen = std::any_of(entries.begin(), entries.end(), [&key](const amqp_table_entry_t& entry) {
+      return entry.key.len == key.size() && std::equal(key.begin(), key.end(), static_cast<char*>(entry.key.bytes));
+    });
+    if (seen) continue;
+    amqp_table_entry_t entry{};
+    entry.key = bytesOf(key);
+    entry.value.kind = AMQP_FIELD_KIND_UTF8;
+    entry.value.value.bytes = bytesOf(header.second);
+    entries.push_back(entry);
+  }
+}
+
+void setString(amqp_basic_properties_t& props, amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
+  if (value.empty()) return;
+  props._flags |= flag;
+  field = bytesOf(value);
+}
+
+void fillProperties(const Record& record, const std::string& generatedId, OutgoingProperties& out) {
+  amqp_basic_properties_t& props = out.props;
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
+  props.delivery_mode = 2;  // persistent
+  props.timestamp = static_cast<uint64_t>(std::time(nullptr));
+  const MessageProperties* input = record.amqp.get();
+  setString(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id,
+            input != nullptr && !input->messageId.empty() ? input->messageId : generatedId);
+  static const std::string kOctetStream = "application/octet-stream";
+  setString(props, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type,
+            input != nullptr && !input->contentType.empty() ? input->contentType : kOctetStream);
+  addHeaders(record.headers, out.entries);
+  if (input != nullptr) {
+    setString(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, input->correlationId);
+    setString(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, input->expiration);
+    if (input->priority) {
+      props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+      props.priority = *input->priority;
+    }
+    addHeaders(input->headers, out.entries);
+  }
+  if (!out.entries.empty()) {
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers = amqp_table_t{static_cast<int>(out.entries.size()), out.entries.data()};
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<RabbitMqSink>> RabbitMqSink::create(RabbitMqSinkOptions options) {
   if (options.exchange.empty() && options.routingKey.empty()) {
     return invalidArgument("rabbitmq output: routingKey is required with the default exchange (it names the queue)");
   }
   std::unique_ptr<RabbitMqSink> sink(new RabbitMqSink(std::move(options)));
+  Result<std::string> prefix = randomHexToken(8);
+  if (!prefix.isOk()) return prefix.status().withContext("rabbitmq output: message ids");
+  sink->idPrefix_ = std::move(prefix).value();
   if (Status status = sink->ensureConnected(); !status.isOk()) return status;
   sink->thread_ = std::thread([raw = sink.get()] { raw->run(); });
   return sink;
@@ -31,7 +99,8 @@ Status RabbitMqSink::ensureConnected() {
   if (connection_.isOpen()) return Status::ok();
   std::string where =
       "rabbitmq output \"" + (options_.exchange.empty() ? options_.routingKey : options_.exchange) + "\"";
-  if (Status status = connection_.open(options_.url); !status.isOk()) return status.withContext(where);
+  if (Status status = connection_.open(options_.url, /*heartbeatSeconds=*/30, options_.tls); !status.isOk())
+    return status.withContext(where);
   amqp_confirm_select(connection_.state(), clients::AmqpConnection::kChannel);
   if (Status status = connection_.checkReply("confirm.select"); !status.isOk()) {
     connection_.close();
@@ -97,27 +166,16 @@ void RabbitMqSink::publishQueued() {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
-    props.delivery_mode = 2;  // persistent
-    props.content_type = amqp_cstring_bytes("application/octet-stream");
-    std::vector<amqp_table_entry_t> entries;
-    for (const auto& [key, value] : p.record.headers) {
-      amqp_table_entry_t entry{};
-      entry.key = amqp_bytes_t{key.size(), const_cast<char*>(key.data())};
-      entry.value.kind = AMQP_FIELD_KIND_UTF8;
-      entry.value.value.bytes = amqp_bytes_t{value.size(), const_cast<char*>(value.data())};
-      entries.push_back(entry);
-    }
-    if (!entries.empty()) {
-      props._flags |= AMQP_BASIC_HEADERS_FLAG;
-      props.headers.num_entries = static_cast<int>(entries.size());
-      props.headers.entries = entries.data();
-    }
+    const std::string generatedId = p.record.amqp && !p.record.amqp->messageId.empty()
+                                        ? std::string()
+                                        : idPrefix_ + "-" + std::to_string(nextId_++);
+    OutgoingProperties outgoing;
+    fillProperties(p.record, generatedId, outgoing);
     const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");
     int rc = amqp_basic_publish(connection_.state(), clients::AmqpConnection::kChannel,
                                 amqp_cstring_bytes(options_.exchange.c_str()), amqp_cstring_bytes(routingKey.c_str()),
-                                /*mandatory=*/1, 0, &props, amqp_bytes_t{p.record.value.size(), p.record.value.data()});
+                                /*mandatory=*/1, 0, &outgoing.props,
+                                amqp_bytes_t{p.record.value.size(), p.record.value.data()});
     if (rc != AMQP_STATUS_OK) {
       // The socket is gone: this record, the unconfirmed ones and the rest of
       // the batch all fail (the delivery loop retries them on a new connection).

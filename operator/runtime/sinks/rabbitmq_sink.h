@@ -4,6 +4,11 @@
 // 2) and mandatory: a write succeeds only on the broker's basic.ack; a
 // basic.nack, an unroutable message (basic.return) or a lost connection fails
 // it. The record's key becomes the routing key when no fixed routingKey is set.
+// A record from an AMQP input keeps that message's properties (message id,
+// correlation id, content type, expiration, priority; its headers beside the
+// record's own, which win on a name both have); any other gets a message id
+// unique to it (this sink's random prefix and a sequence number) and
+// application/octet-stream. Every message is stamped with the publish time.
 // write() is thread-safe; the connection is owned by the sink's own thread,
 // which publishes queued records and collects their confirms.
 #pragma once
@@ -23,6 +28,7 @@ namespace sluice::runtime {
 
 struct RabbitMqSinkOptions {
   std::string url;
+  clients::AmqpTls tls;               // amqps:// URLs only
   std::string exchange;               // "" = the default exchange
   std::string routingKey;             // "" = each record's key
   const Clock* clock = &realClock();  // flush()'s deadline is on it; outlives the sink
@@ -52,6 +58,8 @@ class RabbitMqSink final : public Sink {
   void complete(uint64_t tag, bool multiple, const Status& status);
 
   RabbitMqSinkOptions options_;
+  std::string idPrefix_;                           // random, set by create(): generated message ids
+  uint64_t nextId_ = 0;                            // thread_ only
   clients::AmqpConnection connection_;             // owned by thread_
   uint64_t nextTag_ = 1;                           // thread_ only
   std::map<uint64_t, WriteCallback> unconfirmed_;  // thread_ only

@@ -23,7 +23,11 @@ namespace sluice::runtime {
 struct AmqpDelivery {
   uint64_t deliveryTag = 0;  // valid on the connection that delivered it only
   bool redelivered = false;
-  std::string messageId;                    // "" when the message has none
+  std::string messageId;      // "" when the message has none
+  std::string correlationId;  // "" when unset, likewise the next two
+  std::string contentType;
+  std::string expiration;
+  std::optional<uint8_t> priority;
   Headers headers;                          // the message's headers table
   std::optional<int64_t> timestampSeconds;  // the timestamp property, when set
   std::string routingKey;

@@ -17,6 +17,14 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
   delivery.redelivered = envelope.redelivered != 0;
   const amqp_basic_properties_t& props = envelope.message.properties;
   if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) delivery.messageId = clients::bytesToString(props.message_id);
+  if ((props._flags & AMQP_BASIC_CORRELATION_ID_FLAG) != 0) {
+    delivery.correlationId = clients::bytesToString(props.correlation_id);
+  }
+  if ((props._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0) {
+    delivery.contentType = clients::bytesToString(props.content_type);
+  }
+  if ((props._flags & AMQP_BASIC_EXPIRATION_FLAG) != 0) delivery.expiration = clients::bytesToString(props.expiration);
+  if ((props._flags & AMQP_BASIC_PRIORITY_FLAG) != 0) delivery.priority = props.priority;
   if ((props._flags & AMQP_BASIC_HEADERS_FLAG) != 0) delivery.headers = amqpTableToHeaders(props.headers);
   if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
     delivery.timestampSeconds = static_cast<int64_t>(props.timestamp);
@@ -69,7 +77,7 @@ Status RabbitMqConsumer::removeStaleBindings(const std::vector<std::string>& wan
 
 Status RabbitMqConsumer::open() {
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
-  if (Status status = connection_.open(options_.url, options_.heartbeatSeconds); !status.isOk()) {
+  if (Status status = connection_.open(options_.url, options_.heartbeatSeconds, options_.tls); !status.isOk()) {
     return status.withContext(where);
   }
   amqp_connection_state_t state = connection_.state();

@@ -13,7 +13,8 @@ namespace sluice::runtime {
 
 struct RabbitMqConsumerOptions {
   std::string triggerName;  // in logs and errors
-  std::string url;          // amqp://user:password@host:port/vhost
+  std::string url;          // amqp://user:password@host:port/vhost, or amqps://
+  clients::AmqpTls tls;     // amqps:// URLs only
   std::string queue;
   int prefetch = 10;
   int heartbeatSeconds = 30;

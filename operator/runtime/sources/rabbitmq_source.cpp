@@ -12,7 +12,7 @@ RabbitMqSource::RabbitMqSource(RabbitMqSourceOptions options, Clock& clock, std:
     : options_(std::move(options)), clock_(clock), connection_(std::move(consumer)) {
   if (!connection_) {
     connection_ = std::make_unique<RabbitMqConsumer>(RabbitMqConsumerOptions{
-        options_.triggerName, options_.url, options_.queue, options_.prefetch, options_.heartbeatSeconds,
+        options_.triggerName, options_.url, options_.tls, options_.queue, options_.prefetch, options_.heartbeatSeconds,
         /*declareQueue=*/options_.httpInvocations, options_.exchange, options_.routingKeys, options_.boundKeys});
   }
 }
@@ -128,9 +128,16 @@ Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
   event.source = options_.httpInvocations ? "http" : "rabbitmq";
   event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
   event.subject = options_.httpInvocations ? options_.triggerName : options_.queue;
+  const bool hasMessageId = !delivery.messageId.empty();
   event.id = std::move(delivery.messageId);
   if (event.id.empty()) {
     event.id = options_.queue + "/" + std::to_string(generation_) + "/" + std::to_string(delivery.deliveryTag);
+  }
+  if (!options_.httpInvocations) {
+    // An invocation's properties are the gateway's envelope, not the caller's message: not carried on.
+    event.amqp = std::make_shared<const MessageProperties>(MessageProperties{
+        hasMessageId ? event.id : std::string(), std::move(delivery.correlationId), std::move(delivery.contentType),
+        std::move(delivery.expiration), delivery.priority, delivery.headers});
   }
   event.headers = std::move(delivery.headers);
   // A timestamp the clock cannot hold (a publisher may set any) reads as the arrival time.

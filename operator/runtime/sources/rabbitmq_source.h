@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/amqp_connection.h"
 #include "common/clock.h"
 #include "runtime/sources/amqp_consumer.h"
 #include "runtime/sources/source.h"
@@ -29,7 +30,8 @@ namespace sluice::runtime {
 
 struct RabbitMqSourceOptions {
   std::string triggerName;
-  std::string url;  // amqp://user:password@host:port/vhost
+  std::string url;       // amqp://user:password@host:port/vhost, or amqps://
+  clients::AmqpTls tls;  // amqps:// URLs only
   std::string queue;
   // Non-empty: declare the queue (durable, when missing) and bind it to this
   // exchange with each routing key before consuming, on every (re)connect.

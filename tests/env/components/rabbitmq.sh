@@ -53,7 +53,8 @@ _rabbitmq_ready() (
   # Management answers with our credentials => boot finished and the default
   # user exists; then the AMQP listener must accept connections too.
   curl -sf -u "$RABBITMQ_TEST_USER:$RMQ_PASSWORD" "http://127.0.0.1:$RMQ_MGMT_PORT/api/overview" >/dev/null &&
-    (exec 3<>"/dev/tcp/127.0.0.1/$RMQ_AMQP_PORT") 2>/dev/null
+    (exec 3<>"/dev/tcp/127.0.0.1/$RMQ_AMQP_PORT") 2>/dev/null &&
+    (exec 3<>"/dev/tcp/127.0.0.1/$RMQ_AMQPS_PORT") 2>/dev/null
 )
 
 # A free port P such that P..P+10 are below 65536 (for the CLI's port range).
@@ -66,12 +67,31 @@ _rabbitmq_low_port() {
   echo "$p"
 }
 
+# A CA and a server certificate signed by it for the TLS listener, made
+# afresh with every node (nothing of it outlives the environment).
+_rabbitmq_make_certificates() (
+  local tls=$SLUICE_ENV_DIR/rabbitmq/tls
+  mkdir -p "$tls"
+  cd "$tls" || exit 1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sluice test RabbitMQ CA" \
+    -keyout ca.key -out ca.crt 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile server.ext \
+    -out server.crt 2>/dev/null
+  chmod 644 ./*.key
+)
+
 _rabbitmq_write_env() (
   local dir=$SLUICE_ENV_DIR/rabbitmq
   # shellcheck disable=SC1091
   source "$dir/ports"
   {
     echo "export RABBITMQ_AMQP_URL=amqp://$RABBITMQ_TEST_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_AMQP_PORT/%2f"
+    # The TLS listener: its server certificate names localhost and 127.0.0.1
+    # and is signed by RABBITMQ_CA_FILE (a CA made for this node only).
+    echo "export RABBITMQ_AMQPS_URL=amqps://$RABBITMQ_TEST_USER:$RMQ_PASSWORD@localhost:$RMQ_AMQPS_PORT/%2f"
+    echo "export RABBITMQ_CA_FILE=$dir/tls/ca.crt"
     echo "export RABBITMQ_HTTP_URL=http://$RABBITMQ_TEST_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_MGMT_PORT"
     echo "export RABBITMQ_USER=$RABBITMQ_TEST_USER"
     echo "export RABBITMQ_PASSWORD=$RMQ_PASSWORD"
@@ -99,6 +119,7 @@ rabbitmq_start() {
     echo "RMQ_NODENAME=sluice-$node_id@localhost"
     echo "RMQ_PASSWORD=$password"
     echo "RMQ_AMQP_PORT=$(free_port)"
+    echo "RMQ_AMQPS_PORT=$(free_port)"
     echo "RMQ_MGMT_PORT=$(free_port)"
     echo "RMQ_DIST_PORT=$(free_port)"
     echo "RMQ_EPMD_PORT=$(free_port)"
@@ -106,6 +127,7 @@ rabbitmq_start() {
   } >"$dir/ports"
   # shellcheck disable=SC1091
   source "$dir/ports"
+  _rabbitmq_make_certificates || die "rabbitmq: cannot make the TLS listener's certificates"
   openssl rand -hex 20 >"$dir/home/.erlang.cookie"
   chmod 400 "$dir/home/.erlang.cookie"
   : >"$dir/rabbitmq-env.conf"
@@ -113,6 +135,13 @@ rabbitmq_start() {
   echo '[rabbitmq_management].' >"$dir/enabled_plugins"
   cat >"$dir/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$RMQ_AMQP_PORT
+# AMQP over TLS beside the plain listener; clients need not present a certificate.
+listeners.ssl.default = 127.0.0.1:$RMQ_AMQPS_PORT
+ssl_options.cacertfile = $dir/tls/ca.crt
+ssl_options.certfile = $dir/tls/server.crt
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT
 # Created on first boot with full rights on vhost /; guest stays loopback-only.

@@ -77,6 +77,10 @@ refused zero-lag-threshold 'spec.kafka.lagThreshold: Invalid value: 0: spec.kafk
 spec: {functionRef: {name: f}, kafka: {bootstrapServers: ['127.0.0.1:9092'], topics: [t], consumerGroup: g, lagThreshold: 0}}"
 refused routing-keys-without-exchange 'spec.rabbitmq: Invalid value: "object": spec.rabbitmq.routingKeys needs spec.rabbitmq.exchange' <<<"$TRG
 spec: {functionRef: {name: f}, rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, routingKeys: [a.b]}}"
+refused rabbitmq-cert-without-key 'spec.rabbitmq.tls: Invalid value: "object": certKey and keyKey go together (a client certificate and its key)' <<<"$TRG
+spec: {functionRef: {name: f}, rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, tls: {caKey: ca.crt, certKey: tls.crt}}}"
+refused rabbitmq-output-key-without-cert 'spec.outputs[0].rabbitmq.tls: Invalid value: "object": certKey and keyKey go together (a client certificate and its key)' <<<"$FN
+spec: {runtime: builtin, pipeline: [{mirror: {}}], outputs: [{name: a, rabbitmq: {connectionSecretRef: {name: amqp}, routingKey: q, tls: {keyKey: tls.key}}}]}"
 refused empty-exchange 'spec.rabbitmq.exchange: Invalid value: "": spec.rabbitmq.exchange in body should be at least 1 chars long' <<<"$TRG
 spec: {functionRef: {name: f}, rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, exchange: ''}}"
 refused bad-ordering 'spec.delivery.ordering: Unsupported value: "key": supported values: "partition", "none"' <<<"$TRG
@@ -166,6 +170,11 @@ explain=$(k explain trigger.spec.delivery.retry.maxAttempts)
 [[ $explain == *"Attempts in all, counting the first"* ]] || { echo "FAIL [explain-retry]: $explain"; failures=$((failures + 1)); }
 explain=$(k explain trigger.spec.rabbitmq.routingKeys)
 [[ $explain == *"Routing keys of the bindings of the queue"* ]] || { echo "FAIL [explain-keys]: $explain"; failures=$((failures + 1)); }
+
+explain=$(k explain trigger.spec.rabbitmq.tls.caKey)
+[[ $explain == *"Key of the CA certificate(s) the server's certificate must chain to"* ]] || { echo "FAIL [explain-amqps]: $explain"; failures=$((failures + 1)); }
+explain=$(k explain function.spec.outputs.rabbitmq.tls)
+[[ $explain == *"TLS for an amqps:// URL"*certKey*keyKey* ]] || { echo "FAIL [explain-amqps-output]: $explain"; failures=$((failures + 1)); }
 
 # The scale subresource pins spec.replicas.
 k -n "$ns" scale function f --replicas=3 >/dev/null

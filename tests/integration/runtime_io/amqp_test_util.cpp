@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <cpprest/http_client.h>
 
@@ -137,9 +138,21 @@ size_t publishTo(const std::string& url, const std::string& exchange, const std:
   };
   for (const AmqpMessage& m : messages) {
     amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
     props.delivery_mode = 2;
-    props.message_id = amqp_cstring_bytes(m.messageId.c_str());
+    for (auto [value, flag, field] :
+         {std::tuple{&m.messageId, AMQP_BASIC_MESSAGE_ID_FLAG, &props.message_id},
+          std::tuple{&m.correlationId, AMQP_BASIC_CORRELATION_ID_FLAG, &props.correlation_id},
+          std::tuple{&m.contentType, AMQP_BASIC_CONTENT_TYPE_FLAG, &props.content_type},
+          std::tuple{&m.expiration, AMQP_BASIC_EXPIRATION_FLAG, &props.expiration}}) {
+      if (value->empty()) continue;
+      props._flags |= flag;
+      *field = amqp_cstring_bytes(value->c_str());
+    }
+    if (m.priority) {
+      props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+      props.priority = *m.priority;
+    }
     std::vector<amqp_table_entry_t> entries;
     for (const auto& [k, v] : m.headers) {
       amqp_table_entry_t entry{};
@@ -187,6 +200,11 @@ std::vector<AmqpMessage> consumeQueue(const std::string& url, const std::string&
     AmqpMessage m;
     const amqp_basic_properties_t& props = envelope.message.properties;
     if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.messageId = str(props.message_id);
+    if (props._flags & AMQP_BASIC_CORRELATION_ID_FLAG) m.correlationId = str(props.correlation_id);
+    if (props._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) m.contentType = str(props.content_type);
+    if (props._flags & AMQP_BASIC_EXPIRATION_FLAG) m.expiration = str(props.expiration);
+    if (props._flags & AMQP_BASIC_PRIORITY_FLAG) m.priority = props.priority;
+    if (props._flags & AMQP_BASIC_TIMESTAMP_FLAG) m.timestamp = props.timestamp;
     if (props._flags & AMQP_BASIC_HEADERS_FLAG) {
       for (int i = 0; i < props.headers.num_entries; ++i) {
         const amqp_table_entry_t& e = props.headers.entries[i];

@@ -10,16 +10,33 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::testing {
 
 struct AmqpMessage {
+  AmqpMessage() = default;
+  // The properties most tests set; the rest are assigned by name.
+  AmqpMessage(std::string id, std::string payload, std::map<std::string, std::string> headerTable = {},
+              bool wasRedelivered = false)
+      : messageId(std::move(id)),
+        body(std::move(payload)),
+        headers(std::move(headerTable)),
+        redelivered(wasRedelivered) {}
+
   std::string messageId;
   std::string body;
   std::map<std::string, std::string> headers;  // string-valued headers only
   bool redelivered = false;
+  // Further properties, "" / unset when absent (published only when set).
+  std::string correlationId;
+  std::string contentType;
+  std::string expiration;
+  std::optional<uint8_t> priority;
+  std::optional<uint64_t> timestamp;  // read only: seconds since the epoch
 };
 
 // Declares a durable queue; `deadLetterQueue` non-empty sets its DLX to the

@@ -303,6 +303,14 @@ TEST(RabbitMQQueueScalerIntegrationTest, DepthIsTheNumberOfPublishedMessages) {
   EXPECT_EQ(reading->value, 25);
   EXPECT_TRUE(reading->active);
 
+  // The AMQP probe over TLS (amqps://, verified against the test env's CA) counts the same ready messages.
+  std::ifstream caFile(requireEnv("RABBITMQ_CA_FILE"));
+  const std::string caPem((std::istreambuf_iterator<char>(caFile)), std::istreambuf_iterator<char>());
+  AmqpQueueDepth overTls(requireEnv("RABBITMQ_AMQPS_URL"), clients::AmqpTls{caPem, "", ""}, queue);
+  Result<int64_t> ready = overTls.readyMessages();
+  ASSERT_TRUE(ready.isOk()) << ready.status().toString();
+  EXPECT_EQ(*ready, 25);
+
   options.queue = queue + "-missing";
   Result<ScalerReading> missing = RabbitMQQueueScaler(options, http::makeCppRestHttpClient()).read();
   ASSERT_FALSE(missing.isOk());

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # RabbitMQ (RABBITMQ_AMQP_URL, RABBITMQ_HTTP_URL): N messages published to a new
 # queue show as depth N over the management HTTP API, all N come back when
-# consumed, and the depth then returns to 0.
+# consumed, and the depth then returns to 0. The TLS listener
+# (RABBITMQ_AMQPS_URL) takes a publish from a client trusting RABBITMQ_CA_FILE
+# and refuses one trusting another CA.
 source "$(dirname "$0")/../lib.sh"
-require_env RABBITMQ_AMQP_URL RABBITMQ_HTTP_URL
+require_env RABBITMQ_AMQP_URL RABBITMQ_HTTP_URL RABBITMQ_AMQPS_URL RABBITMQ_CA_FILE
 
 N=40
 queue=$(unique_name sluice-testenv-q)
@@ -41,4 +43,16 @@ diff <(seq -f "message-%g" 1 "$N" | sort) <(sort "$work/received") >/dev/null ||
   fail "the consumed bodies differ from those published"
 
 (poll 60 depth_is 0) || fail "queue depth after consuming: expected 0, got $(queue_depth)"
-echo "PASS: $N messages published, depth $N seen over the management API, $N consumed, depth 0"
+
+amqp-publish --url "$RABBITMQ_AMQPS_URL" --ssl --cacert="$RABBITMQ_CA_FILE" -r "$queue" -b over-tls ||
+  fail "publishing over TLS trusting the test env's CA"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=another CA" -keyout "$work/other.key" \
+  -out "$work/other.crt" 2>/dev/null || fail "making another CA"
+if amqp-publish --url "$RABBITMQ_AMQPS_URL" --ssl --cacert="$work/other.crt" -r "$queue" -b wrong-ca 2>/dev/null; then
+  fail "the TLS listener was trusted through a CA that did not sign its certificate"
+fi
+got=$(timeout 30 amqp-get --url "$RABBITMQ_AMQP_URL" -q "$queue") || fail "reading the TLS publish back"
+[[ $got == over-tls ]] || fail "expected the TLS publish (over-tls) on the plain listener, got: $got"
+(poll 60 depth_is 0) || fail "queue depth after the TLS checks: expected 0, got $(queue_depth)"
+echo "PASS: $N messages published, depth $N seen over the management API, $N consumed, depth 0; TLS listener" \
+  "verified by its CA only"

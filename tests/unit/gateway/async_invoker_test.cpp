@@ -35,7 +35,7 @@ std::string header(const http::ServerResponse& response, const std::string& name
 class AsyncInvokerTest : public ::testing::Test {
  protected:
   Result<std::shared_ptr<const AsyncTarget>> target =
-      std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async", std::nullopt});
+      std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "orders-async", std::nullopt, {}});
   FakeInvocationQueue queue;
   int ids = 0;
   AsyncInvoker invoker{[this](const std::string&, const std::string&) { return target; }, queue,

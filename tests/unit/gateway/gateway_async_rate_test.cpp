@@ -70,7 +70,7 @@ TEST(GatewayAsyncRateTest, AcceptedAsynchronousInvocationsCountInTheRequestRate)
   KeepingQueue queue;
   AsyncInvoker invoker(
       [](const std::string&, const std::string&) -> Result<std::shared_ptr<const AsyncTarget>> {
-        return std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "fn-async", std::nullopt});
+        return std::make_shared<const AsyncTarget>(AsyncTarget{"amqp://broker", "fn-async", std::nullopt, {}});
       },
       queue, []() -> Result<std::string> { return std::string("id"); });
   gateway.setAsyncInvoker(&invoker);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "runtime/config/config_parser.h"
 
 namespace sluice::spec {
@@ -226,6 +228,46 @@ TEST(RuntimeConfigRenderTest, AnHttpTriggersAsyncQueueIsConsumedWithItsSecretAsE
   ASSERT_TRUE(source.async.has_value());
   EXPECT_EQ(source.async->queue, "orders-async");
   EXPECT_EQ(source.async->connection.urlEnv, secretEnvName("trigger_orders", "url"));
+}
+
+// amqps://: the tls keys of the connection Secret reach the replica as environment variables
+// (secretKeyRefs), for the trigger's queue and for an output alike.
+TEST(RuntimeConfigRenderTest, RabbitMqTlsKeysBecomeSecretEnvsOfTheConnection) {
+  json tls = {{"caKey", "ca.crt"}, {"certKey", "tls.crt"}, {"keyKey", "tls.key"}};
+  json fn = {{"metadata", {{"name", "mover"}, {"namespace", "etl"}}},
+             {"spec",
+              {{"runtime", "builtin"},
+               {"pipeline", json::array({{{"mirror", json::object()}}})},
+               {"outputs", json::array({{{"name", "out"},
+                                         {"rabbitmq",
+                                          {{"connectionSecretRef", {{"name", "out-amqp"}}},
+                                           {"routingKey", "moved"},
+                                           {"tls", {{"caKey", "ca.pem"}}}}}}})}}}};
+  auto rendered = renderRuntimeConfig(
+      fn, {trigger("posts", "mover",
+                   {{"rabbitmq", {{"connectionSecretRef", {{"name", "amqp"}}}, {"queue", "posts"}, {"tls", tls}}}})});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString() << "\n" << rendered->config.dump(2);
+  const auto& source = std::get<rc::RabbitMqSourceConfig>(parsed->triggers[0].source);
+  EXPECT_EQ(source.connection.tlsCaEnv, secretEnvName("trigger_posts", "ca.crt"));
+  EXPECT_EQ(source.connection.tlsCertEnv, secretEnvName("trigger_posts", "tls.crt"));
+  EXPECT_EQ(source.connection.tlsKeyEnv, secretEnvName("trigger_posts", "tls.key"));
+  const auto& sink = std::get<rc::RabbitMqSinkConfig>(parsed->outputs[0].sink);
+  EXPECT_FALSE(sink.connection.tlsCaEnv.empty());
+  EXPECT_TRUE(sink.connection.tlsCertEnv.empty());
+  std::vector<std::pair<std::string, std::string>> secretKeys;
+  for (const SecretEnv& env : rendered->secretEnvs) {
+    secretKeys.emplace_back(env.secretName, env.secretKey);
+    EXPECT_FALSE(env.optional) << env.secretKey << ": a replica must not start without it";
+  }
+  std::sort(secretKeys.begin(), secretKeys.end());
+  EXPECT_EQ(secretKeys, (std::vector<std::pair<std::string, std::string>>{{"amqp", "ca.crt"},
+                                                                          {"amqp", "tls.crt"},
+                                                                          {"amqp", "tls.key"},
+                                                                          {"amqp", "url"},
+                                                                          {"out-amqp", "ca.pem"},
+                                                                          {"out-amqp", "url"}}));
 }
 
 TEST(RuntimeConfigRenderTest, AnHttpTriggersAsyncTopicIsConsumedFromTheEarliestWithItsSaslSecretAsEnv) {

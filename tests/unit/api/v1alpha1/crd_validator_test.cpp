@@ -246,6 +246,36 @@ spec:
   EXPECT_EQ(messages(ok), std::vector<std::string>{});
 }
 
+// amqps://: tls names keys of the connection Secret; a client certificate goes with its key, on a
+// Trigger's queue and on a Function's output alike.
+TEST(CrdValidatorTest, RabbitMqTlsKeysComeInPairsForTheClientCertificate) {
+  const char* kTrigger = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: t}
+spec:
+  functionRef: {name: fn}
+  rabbitmq: {connectionSecretRef: {name: amqp}, queue: q, tls: {caKey: ca.crt, certKey: tls.crt, keyKey: tls.key}}
+)";
+  EXPECT_EQ(messages(yaml(kTrigger)), std::vector<std::string>{});
+  json bad = yaml(kTrigger);
+  bad["spec"]["rabbitmq"]["tls"].erase("keyKey");
+  bad["spec"]["rabbitmq"]["tls"]["caKey"] = "";
+  EXPECT_EQ(sorted(messages(bad)),
+            (std::vector<std::string>{
+                "spec.rabbitmq.tls.caKey: Invalid value: \"\": spec.rabbitmq.tls.caKey in body should be at least 1 "
+                "chars long",
+                "spec.rabbitmq.tls: Invalid value: \"object\": certKey and keyKey go together (a client certificate "
+                "and its key)"}));
+  json function = yaml(kFunction);
+  function["spec"]["outputs"] = json::array(
+      {{{"name", "out"},
+        {"rabbitmq", {{"connectionSecretRef", {{"name", "amqp"}}}, {"routingKey", "q"}, {"tls", {{"keyKey", "k"}}}}}}});
+  EXPECT_EQ(messages(function),
+            std::vector<std::string>{"spec.outputs[0].rabbitmq.tls: Invalid value: \"object\": certKey and keyKey go "
+                                     "together (a client certificate and its key)"});
+}
+
 TEST(CrdValidatorTest, TriggerBindingsRetryDeadLetterAndOrderingAreCheckedNamingTheField) {
   const char* kTrigger = R"(
 apiVersion: sluice.io/v1alpha1

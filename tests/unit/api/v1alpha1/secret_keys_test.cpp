@@ -37,6 +37,19 @@ TEST(SecretKeysTest, AFunctionsOutputsDeadLetterAndEnvNameTheirKeys) {
   EXPECT_EQ(functionSecretKeys(spec), expected);
 }
 
+// amqps: an output's CA and client certificate keys are in its connection Secret too.
+TEST(SecretKeysTest, ARabbitMqOutputsTlsKeysAreNamed) {
+  json sink = {{"rabbitmq",
+                {{"connectionSecretRef", {{"name", "amqp"}}},
+                 {"routingKey", "q"},
+                 {"tls", {{"caKey", "ca.crt"}, {"certKey", "tls.crt"}, {"keyKey", "tls.key"}}}}}};
+  std::vector<SecretKey> expected = {{"amqp", "url", "spec.deadLetter.rabbitmq.connectionSecretRef"},
+                                     {"amqp", "ca.crt", "spec.deadLetter.rabbitmq.tls.caKey"},
+                                     {"amqp", "tls.crt", "spec.deadLetter.rabbitmq.tls.certKey"},
+                                     {"amqp", "tls.key", "spec.deadLetter.rabbitmq.tls.keyKey"}};
+  EXPECT_EQ(sinkSecretKeys(sink, "spec.deadLetter"), expected);
+}
+
 TEST(SecretKeysTest, MalformedSpecsNameNoKeys) {
   EXPECT_TRUE(functionSecretKeys(json("x")).empty());
   EXPECT_TRUE(functionSecretKeys({{"outputs", "x"}, {"env", 3}}).empty());

@@ -134,6 +134,36 @@ TEST(TriggerTest, RabbitMqAndObjectStoreDefaults) {
   EXPECT_EQ(o->objectStore->region, "us-east-1");
 }
 
+// An amqps:// connection's CA and client certificate are keys of the connection Secret: each one is
+// needed (SecretKeyMissing names it), in the order url, caKey, certKey, keyKey.
+TEST(TriggerTest, RabbitMqTlsKeysAreSecretKeysOfTheConnectionSecret) {
+  json tls = {{"caKey", "ca.pem"}, {"certKey", "client.pem"}, {"keyKey", "client.key"}};
+  auto r = Trigger::fromJson(
+      trigger({{"rabbitmq", {{"queue", "jobs"}, {"connectionSecretRef", {{"name", "amqp"}}}, {"tls", tls}}}}));
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  ASSERT_TRUE(r->rabbitmq->tls.has_value());
+  EXPECT_EQ(r->rabbitmq->tls->caKey, "ca.pem");
+  EXPECT_EQ(r->requiredSecretKeys(), (std::vector<SecretKey>{{"amqp", "url", "spec.rabbitmq.connectionSecretRef"},
+                                                             {"amqp", "ca.pem", "spec.rabbitmq.tls.caKey"},
+                                                             {"amqp", "client.pem", "spec.rabbitmq.tls.certKey"},
+                                                             {"amqp", "client.key", "spec.rabbitmq.tls.keyKey"}}));
+  auto async = Trigger::fromJson(trigger({{"http",
+                                           {{"path", "/x"},
+                                            {"async",
+                                             {{"rabbitmq",
+                                               {{"queue", "q"},
+                                                {"connectionSecretRef", {{"name", "a"}, {"key", "u"}}},
+                                                {"tls", {{"caKey", "ca"}}}}}}}}}}));
+  ASSERT_TRUE(async.isOk()) << async.status().toString();
+  EXPECT_EQ(async->requiredSecretKeys(),
+            (std::vector<SecretKey>{{"a", "u", "spec.http.async.rabbitmq.connectionSecretRef"},
+                                    {"a", "ca", "spec.http.async.rabbitmq.tls.caKey"}}));
+  auto plain =
+      Trigger::fromJson(trigger({{"rabbitmq", {{"queue", "jobs"}, {"connectionSecretRef", {{"name", "s"}}}}}}));
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_FALSE(plain->rabbitmq->tls.has_value());
+}
+
 TEST(TriggerTest, ErrorsNameTheSourceAndTheField) {
   struct Case {
     json spec;
@@ -152,6 +182,12 @@ TEST(TriggerTest, ErrorsNameTheSourceAndTheField) {
            Case{{{"rabbitmq", {{"queue", "q"}}}}, "spec.rabbitmq: spec.rabbitmq.connectionSecretRef: missing"},
            Case{{{"rabbitmq", {{"queue", "q"}, {"connectionSecretRef", {{"name", "s"}}}, {"depthMetric", "all"}}}},
                 "spec.rabbitmq.depthMetric: \"all\" is not messages or messagesReady"},
+           Case{{{"rabbitmq",
+                  {{"queue", "q"}, {"connectionSecretRef", {{"name", "s"}}}, {"tls", {{"certKey", "tls.crt"}}}}}},
+                "spec.rabbitmq: spec.rabbitmq.tls.keyKey: is required with certKey (a client certificate goes with its "
+                "key)"},
+           Case{{{"rabbitmq", {{"queue", "q"}, {"connectionSecretRef", {{"name", "s"}}}, {"tls", {{"caKey", 1}}}}}},
+                "spec.rabbitmq: spec.rabbitmq.tls.caKey: 1 is not a string"},
            Case{{{"objectStore", {{"type", "s3"}, {"bucket", "b"}}}},
                 "spec.objectStore: spec.objectStore.endpoint: missing"},
            Case{{{"objectStore", {{"type", "ftp"}}}}, "spec.objectStore.type: \"ftp\" is not s3, dir or webhdfs"},

@@ -323,5 +323,27 @@ TEST_F(TriggerControllerTest, TheDeadLettersMissingKeysAreNamed) {
             "spec.delivery.deadLetter.kafka.tls.secretRef: Secret ns/dlq-tls has no key tls.key");
 }
 
+// amqps://: the CA and client certificate keys of the connection Secret are secretKeyRefs of the
+// replica too; each missing one is named with its tls field.
+TEST_F(TriggerControllerTest, MissingAmqpsCertificateKeysAreNamed) {
+  addFunction();
+  ASSERT_TRUE(client
+                  .create(kube::resources::kSecrets, "ns",
+                          {{"metadata", {{"name", "amqp"}, {"namespace", "ns"}}},
+                           {"data", {{"url", "YQ=="}, {"tls.crt", "YQ=="}}}})
+                  .isOk());
+  addTrigger({{"functionRef", {{"name", "fn"}}},
+              {"rabbitmq",
+               {{"connectionSecretRef", {{"name", "amqp"}}},
+                {"queue", "q"},
+                {"tls", {{"caKey", "ca.crt"}, {"certKey", "tls.crt"}, {"keyKey", "tls.key"}}}}}});
+  controller.reconcile("ns/orders");
+  EXPECT_EQ(conditionOf("Ready")["status"], "False");
+  EXPECT_EQ(conditionOf("Ready")["reason"], "SecretKeyMissing");
+  EXPECT_EQ(conditionOf("Ready")["message"],
+            "spec.rabbitmq.tls.caKey: Secret ns/amqp has no key ca.crt; "
+            "spec.rabbitmq.tls.keyKey: Secret ns/amqp has no key tls.key");
+}
+
 }  // namespace
 }  // namespace sluice::controllers

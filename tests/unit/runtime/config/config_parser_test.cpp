@@ -264,6 +264,13 @@ INSTANTIATE_TEST_SUITE_P(
             "RabbitPassword",
             python(R"(,"triggers":[{"name":"t","rabbitmq":{"url":"amqp://guest:guest@127.0.0.1:5672/","queue":"q"}}])"),
             "triggers[0].rabbitmq.url: must not contain a password; give it through passwordEnv or urlEnv"},
+        BadCase{"RabbitCertWithoutKey",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","tlsCertEnv":"C"}}])"),
+                "triggers[0].rabbitmq.tlsKeyEnv: tlsCertEnv and tlsKeyEnv go together"},
+        BadCase{"RabbitBadCaEnv",
+                python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","tlsCaEnv":"ca.crt"}}])"),
+                "triggers[0].rabbitmq.tlsCaEnv: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*), got "
+                "\"ca.crt\""},
         BadCase{"RabbitRoutingKeysWithoutExchange",
                 python(R"(,"triggers":[{"name":"t","rabbitmq":{"urlEnv":"U","queue":"q","routingKeys":["a"]}}])"),
                 "triggers[0].rabbitmq.routingKeys: needs exchange"},

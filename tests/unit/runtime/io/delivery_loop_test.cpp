@@ -230,6 +230,43 @@ TEST(DeliveryLoopTest, PoisonEventGoesToDeadLetterWithErrorHeadersAndDoesNotBloc
   EXPECT_EQ(f.handler.calls().size(), 4u);
 }
 
+// A RabbitMQ output keeps an AMQP input's properties: each output record of the event carries them
+// (unless the handler gave the record its own), and so does the event's dead letter.
+TEST(DeliveryLoopTest, OutputsAndDeadLettersCarryTheirInputsAmqpProperties) {
+  auto own = std::make_shared<const MessageProperties>(MessageProperties{"own-id", "", "", "", std::nullopt, {}});
+  Fixture f([&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
+    if (event.id == "bad") return invalidArgument("cannot read " + event.id);
+    Record plain;
+    plain.value = "plain";
+    Record withOwn;
+    withOwn.value = "with-own";
+    withOwn.amqp = own;
+    return std::vector<Record>{plain, withOwn};
+  });
+  Event amqp = makeEvent("m1");
+  amqp.amqp = std::make_shared<const MessageProperties>(
+      MessageProperties{"m1", "corr", "text/plain", "60000", 3, {{"a", "b"}}});
+  Event bad = makeEvent("bad");
+  bad.amqp = amqp.amqp;
+  f.loop.dispatch(amqp, "p0", "t", f.completions.callbackFor("m1"));
+  f.loop.dispatch(makeEvent("k1"), "p1", "t", f.completions.callbackFor("k1"));
+  f.loop.dispatch(bad, "p2", "t", f.completions.callbackFor("bad"));
+  ASSERT_TRUE(f.completions.waitFor(3));
+  std::map<std::string, std::vector<const MessageProperties*>> byValue;
+  auto written = f.out.acknowledged();
+  ASSERT_EQ(written.size(), 4u);
+  for (const Record& record : written) byValue[record.value].push_back(record.amqp.get());
+  EXPECT_EQ(byValue["plain"].size(), 2u);
+  EXPECT_EQ(std::count(byValue["plain"].begin(), byValue["plain"].end(), amqp.amqp.get()), 1)
+      << "the AMQP input's record carries its properties";
+  EXPECT_EQ(std::count(byValue["plain"].begin(), byValue["plain"].end(), nullptr), 1)
+      << "the Kafka input's record carries none";
+  EXPECT_EQ(byValue["with-own"], (std::vector<const MessageProperties*>{own.get(), own.get()}));
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].amqp.get(), amqp.amqp.get());
+}
+
 TEST(DeliveryLoopTest, InvalidInputIsDeadLetteredAtOnce) {
   Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
     return invalidArgument("field \"amount\": \"abc\" is not a number");

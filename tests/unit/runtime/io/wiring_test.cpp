@@ -56,6 +56,32 @@ TEST(WiringTest, AmqpUrlNamesTheMissingVariable) {
             "output \"approved\".rabbitmq.passwordEnv: environment variable SLUICE_TEST_AMQP_MISSING is not set");
 }
 
+// amqps://: the CA and client certificate are PEM text in the environment (secretKeyRefs of the
+// connection Secret); an unset variable is named with its field.
+TEST(WiringTest, AmqpTlsReadsThePemTextFromTheEnvironment) {
+  setenv("SLUICE_TEST_AMQP_CA", "-----BEGIN CERTIFICATE-----\nca\n", 1);
+  setenv("SLUICE_TEST_AMQP_CERT", "cert", 1);
+  setenv("SLUICE_TEST_AMQP_KEY", "key", 1);
+  config::AmqpConnectionConfig connection;
+  connection.url = "amqps://127.0.0.1:5671/";
+  auto none = amqpTls(connection, "w");
+  ASSERT_TRUE(none.isOk());
+  EXPECT_EQ(*none, clients::AmqpTls{});
+  connection.tlsCaEnv = "SLUICE_TEST_AMQP_CA";
+  connection.tlsCertEnv = "SLUICE_TEST_AMQP_CERT";
+  connection.tlsKeyEnv = "SLUICE_TEST_AMQP_KEY";
+  auto tls = amqpTls(connection, "w");
+  ASSERT_TRUE(tls.isOk());
+  EXPECT_EQ(tls->caPem, "-----BEGIN CERTIFICATE-----\nca\n");
+  EXPECT_EQ(tls->certificatePem, "cert");
+  EXPECT_EQ(tls->keyPem, "key");
+  unsetenv("SLUICE_TEST_AMQP_KEY");
+  tls = amqpTls(connection, "trigger \"posts\".rabbitmq");
+  ASSERT_FALSE(tls.isOk());
+  EXPECT_EQ(tls.status().message(),
+            "trigger \"posts\".rabbitmq.tlsKeyEnv: environment variable SLUICE_TEST_AMQP_KEY is not set");
+}
+
 // A Kafka Trigger's sasl.secretRef becomes SLUICE_SECRET_TRIGGER_<NAME>_<KEY>
 // variables (secretKeyRefs in a pod, the environment of a local replica); when
 // the password key's variable is missing, building the source fails naming
