@@ -28,6 +28,11 @@ struct Event {
   std::optional<int32_t> partition;
   std::optional<int64_t> offset;
   std::string data;  // payload bytes, not necessarily UTF-8
+  // Earlier deliveries of this event that ended with the replica's process
+  // exiting (a crash, or a handler that outlived its timeout), as its source
+  // counted them (Kafka: crash marks; RabbitMQ: x-delivery-count). The
+  // delivery loop dead-letters it, unhandled, once this reaches maxAttempts.
+  int exits = 0;
 };
 
 struct Record {
