@@ -92,8 +92,12 @@ int DeliveryLoop::maxAttemptsFor(const std::string& trigger) const {
 Status DeliveryLoop::exitsExhausted(const Event& event, const std::string& trigger) const {
   const int maxAttempts = maxAttemptsFor(trigger);
   if (event.exits < maxAttempts) return Status::ok();
-  return Status(StatusCode::kInternal, "process exited while handling this record (exit " +
-                                           std::to_string(event.exits) + " of " + std::to_string(maxAttempts) +
+  const std::string count = std::to_string(event.exits) + " of " + std::to_string(maxAttempts);
+  if (event.source == "rabbitmq") {
+    return Status(StatusCode::kInternal, "message returned to its queue unacknowledged (x-delivery-count " + count +
+                                             "): the process exited while handling or holding it");
+  }
+  return Status(StatusCode::kInternal, "process exited while handling this record (exit " + count +
                                            "): it crashed, or outlived its timeout and the runtime restarted");
 }
 

@@ -20,6 +20,7 @@
 #include "fakes/fake_sink.h"
 #include "runtime/sources/kafka_crash_marks.h"
 #include "runtime/sources/kafka_source.h"
+#include "runtime/sources/rabbitmq_source.h"
 
 namespace sluice::runtime {
 namespace {
@@ -135,6 +136,27 @@ TEST(CrashCountDeliveryTest, WithoutADeadLetterTheSourceIsToldRejectedAsForAnyGi
   ASSERT_TRUE(f.completions.waitFor(1));
   EXPECT_EQ(f.completions.outcomes().at("poison"), Outcome::kRejected);
   EXPECT_TRUE(f.handler.calls().empty());
+}
+
+TEST(CrashCountRabbitMqTest, AQuorumQueuesDeliveryCountIsTheNumberOfReturns) {
+  EXPECT_EQ(returnsOf({{"h", "v"}, {"x-delivery-count", "2"}}), 2);
+  EXPECT_EQ(returnsOf({{"x-redelivered", "true"}}), 0);  // a classic queue: redelivered, but no count
+  EXPECT_EQ(returnsOf({{"x-delivery-count", "two"}}), 0);
+  EXPECT_EQ(returnsOf({}), 0);
+}
+
+TEST(CrashCountRabbitMqTest, AMessageReturnedMaxAttemptsTimesIsDeadLetteredNamingTheCount) {
+  LoopFixture f;
+  Event event = withExits("m", 0, 3);
+  event.source = "rabbitmq";
+  f.loop.dispatch(event, "", "orders", f.completions.callbackFor("m"));
+  ASSERT_TRUE(f.completions.waitFor(1));
+  EXPECT_TRUE(f.handler.calls().empty());
+  auto dead = f.deadLetter.acknowledged();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers[1].second,
+            "Internal: message returned to its queue unacknowledged (x-delivery-count 3 of 3): the process exited "
+            "while handling or holding it");
 }
 
 // Holds every dispatched batch until the test completes it.
