@@ -50,10 +50,11 @@ struct Probation {
 // From the group's committed offset (< 0: none) and its metadata.
 Probation probationAfter(int64_t committedOffset, const std::string& metadata);
 
-// How far past the dispatched records a commit sets the limit: four commit
-// intervals' worth of records at the recent rate, so that steady-state
-// dispatch never waits for a commit, but no more than needed, since after a
-// crash the records in the window are handled one at a time.
+// How far past the fetched records a commit sets the limit: four commit
+// intervals' worth of records at the recent rate (at least 2,000 or two
+// batches, at most 20,000), so that steady-state dispatch does not wait for a
+// commit, but no more than needed, since after a crash the records in the
+// window are handled one at a time.
 int64_t dispatchWindow(size_t dispatchedLastInterval, int maxBatch);
 
 }  // namespace sluice::runtime

@@ -193,6 +193,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   std::map<std::string, std::shared_ptr<PartitionState>> partitions_;
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
+  Clock::TimePoint nextWindowRotation_{};  // when dispatchedThisInterval next becomes dispatchedLastInterval
   bool paused_ = false;
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
