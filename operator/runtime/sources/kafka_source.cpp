@@ -302,27 +302,29 @@ void KafkaSource::releaseHeld(const std::shared_ptr<PartitionState>& state) {
   }
 }
 
+// Asynchronous: a synchronous commit made while the group rebalances waits
+// for the rebalance, which waits for this thread (see commitBeforeLeaving).
 bool KafkaSource::markInFlight(PartitionState& state, int64_t offset, int exits) {
+  if (state.markAcked == offset) return true;
+  if (state.markOffset == offset && state.markSent) return false;  // its result comes with a later poll
   CrashMark mark{std::max({state.probation.end, state.limitSent, offset + 1}), exits};
-  std::vector<KafkaPartition> offsets{{state.topic, state.partition, offset, "", formatCrashMark(mark)}};
-  Status sent = consumer_->commitSync(offsets);
-  if (!sent.isOk() || !offsets.front().error.empty()) {
+  Status sent = consumer_->commitAsync({{state.topic, state.partition, offset, "", formatCrashMark(mark)}});
+  if (!sent.isOk()) {
     SLUICE_LOG_WARN("kafka trigger {}: marking {}/{}@{} in flight failed ({}); trying again", options_.triggerName,
-                    state.topic, state.partition, offset, sent.isOk() ? offsets.front().error : sent.message());
+                    state.topic, state.partition, offset, sent.message());
     return false;
   }
   ++commitsWritten_;
   state.markOffset = offset;
   state.markExits = exits;
+  state.markSent = true;
   state.lastCommitted = offset;
-  state.lastAcked = std::max(state.lastAcked, offset);
   state.limitSent = std::max(state.limitSent, mark.limit);
-  state.limitAcked = std::max(state.limitAcked, mark.limit);
   if (exits > 0) {
     SLUICE_LOG_WARN("kafka trigger {}: record {}/{}@{} is delivered again after {} process exit(s) while handling it",
                     options_.triggerName, state.topic, state.partition, offset, exits);
   }
-  return true;
+  return false;
 }
 
 // Moves the record's strings into the event.
@@ -517,9 +519,11 @@ void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {
       it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
       if (auto mark = parseCrashMark(offset.metadata)) {
         it->second->limitAcked = std::max(it->second->limitAcked, mark->limit);
+        if (mark->inflight >= 0 && offset.offset == it->second->markOffset) it->second->markAcked = offset.offset;
       }
       continue;
     }
+    if (it != partitions_.end() && offset.offset == it->second->markOffset) it->second->markSent = false;
     // Forget the position only if nothing newer was sent since: the next round then repeats it.
     if (it != partitions_.end() && it->second->lastCommitted == offset.offset) it->second->lastCommitted = -1;
     SLUICE_LOG_WARN("kafka trigger {}: commit of {}/{}@{} failed ({}); retrying", options_.triggerName, offset.topic,

@@ -136,8 +136,10 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
     int64_t dispatchedEnd = -1;  // one past the last record dispatched
     int64_t limitSent = -1;
     int64_t limitAcked = -1;  // records below it may be dispatched
-    int64_t markOffset = -1;  // the record dispatched behind an in-flight mark, and its exits
+    int64_t markOffset = -1;  // the record marked in flight (dispatched once the mark is confirmed), and its exits
     int markExits = 0;
+    bool markSent = false;   // its mark is on its way
+    int64_t markAcked = -1;  // the broker confirmed the mark of this record
     size_t dispatchedThisInterval = 0;
     size_t dispatchedLastInterval = 0;
   };
@@ -162,6 +164,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   // next probation record once the previous one finished and its mark is written.
   void releaseHeld(const std::shared_ptr<PartitionState>& state);
   void releaseAllHeld();
+  // True once the mark of `offset` is confirmed; sends it first.
   bool markInFlight(PartitionState& state, int64_t offset, int exits);
   void noteDispatched(PartitionState& state, size_t count, int64_t lastOffset);
   // The offset and metadata a commit of `state` would send now, if any.
