@@ -45,8 +45,8 @@
 //   (held, their partition paused) for the next commit; the limit runs a
 //   window ahead, so steady state does not wait. A partition taken over from
 //   a member that died is in probation: its suspect records are dispatched
-//   one at a time, each after a synchronous commit marking it in flight with
-//   its exit count, so a record that kills the process is known to the next
+//   one at a time, each once a commit marking it in flight with
+//   its exit count is confirmed, so a record that kills the process is known to the next
 //   owner and dead-lettered after maxAttempts exits (Event::exits).
 // The consumer (a KafkaConsumer: librdkafka's, or a test's fake) is used on
 // the source's own consumer thread only; completion callbacks from other
