@@ -42,12 +42,13 @@
 //   watermark, since a paused partition's cached one no longer moves.
 // - Crash marks (kafka_crash_marks.h): every commit carries a dispatch limit
 //   in its metadata, and records at or past the acknowledged limit wait
-//   (held, their partition paused) for the next commit; the limit runs a
-//   window ahead, so steady state does not wait. A partition taken over from
-//   a member that died is in probation: its suspect records are dispatched
-//   one at a time, each once a commit marking it in flight with
-//   its exit count is confirmed, so a record that kills the process is known to the next
-//   owner and dead-lettered after maxAttempts exits (Event::exits).
+//   (held; their partition is paused only in probation or when many wait)
+//   for the next commit; the limit runs a window ahead, so steady state does
+//   not wait. A partition taken over from a member that died is in
+//   probation: its suspect records are dispatched one at a time, each once a
+//   commit marking it in flight with its exit count is confirmed, so a record
+//   that kills the process is known to the next owner and dead-lettered
+//   after maxAttempts exits (Event::exits).
 // The consumer (a KafkaConsumer: librdkafka's, or a test's fake) is used on
 // the source's own consumer thread only; completion callbacks from other
 // threads are queued to it. Public methods are called from the control thread.
