@@ -241,8 +241,10 @@ void KafkaSource::holdBack(PartitionState& state) {
   // that raises the limit wait one round trip: pausing would also drop
   // librdkafka's prefetched records, to be fetched again (seen as 300 ms of
   // latency at 2,000 records/s).
-  // Many held (the commit is slow or failing): pause too, so they stay bounded.
-  const bool many = state.held.size() >= 4 * static_cast<size_t>(std::max(1, options_.maxBatch));
+  // A round's worth held (the commit is slow or failing): pause too. Held
+  // records are outside the delivery loop's in-flight budget, so they may
+  // overshoot it by one round, as a fetch round may, and no more.
+  const bool many = state.held.size() >= static_cast<size_t>(std::max(1, options_.maxBatch));
   if (!state.heldPaused && (many || state.probation.covers(state.held.front().offset))) {
     consumer_->pause({{state.topic, state.partition, kKafkaNoOffset, "", ""}});
     state.heldPaused = true;
