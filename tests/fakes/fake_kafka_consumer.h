@@ -82,6 +82,17 @@ class FakeKafkaGroup {
     return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return condition(*this); });
   }
 
+  std::string committedMetadata(const std::string& topic, int32_t partition) const {
+    std::lock_guard lock(mu_);
+    auto it = metadata_.find({topic, partition});
+    return it == metadata_.end() ? "" : it->second;
+  }
+  // As if an earlier member had committed `offset` with `metadata`.
+  void setCommitted(const std::string& topic, int32_t partition, int64_t offset, const std::string& metadata) {
+    std::lock_guard lock(mu_);
+    committed_[{topic, partition}] = offset;
+    metadata_[{topic, partition}] = metadata;
+  }
   int64_t committedOffset(const std::string& topic, int32_t partition) const {
     std::lock_guard lock(mu_);
     return committed(topic, partition);
@@ -117,7 +128,8 @@ class FakeKafkaGroup {
   };
   std::map<Partition, std::vector<Stored>> logs_;
   std::map<Partition, int64_t> committed_;
-  std::map<Partition, int64_t> positions_;  // the assignment: next offset to hand over
+  std::map<Partition, std::string> metadata_;  // each committed offset's metadata string
+  std::map<Partition, int64_t> positions_;     // the assignment: next offset to hand over
   std::set<Partition> paused_;
   std::deque<Rebalance> rebalances_;
   std::vector<std::vector<runtime::KafkaPartition>> commitResults_;  // async results not yet reported
@@ -188,7 +200,7 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
     std::lock_guard lock(group_.mu_);
     std::vector<runtime::KafkaPartition> out;
     for (const auto& [key, position] : group_.positions_)
-      out.push_back({key.first, key.second, runtime::kKafkaNoOffset, ""});
+      out.push_back({key.first, key.second, runtime::kKafkaNoOffset, "", ""});
     return out;
   }
   bool assignmentLost() override { return false; }
@@ -218,7 +230,11 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
   }
   Status committed(std::vector<runtime::KafkaPartition>& partitions, std::chrono::milliseconds) override {
     std::lock_guard lock(group_.mu_);
-    for (auto& p : partitions) p.offset = group_.committed(p.topic, p.partition);
+    for (auto& p : partitions) {
+      p.offset = group_.committed(p.topic, p.partition);
+      auto metadata = group_.metadata_.find({p.topic, p.partition});
+      p.metadata = metadata == group_.metadata_.end() ? "" : metadata->second;
+    }
     return Status::ok();
   }
   std::optional<runtime::KafkaWatermarks> watermarks(const std::string& topic, int32_t partition, bool,
@@ -258,7 +274,7 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
     group_.rebalances_.pop_front();
     std::vector<runtime::KafkaPartition> partitions;
     for (const auto& [topic, partition] : rebalance.partitions)
-      partitions.push_back({topic, partition, runtime::kKafkaNoOffset, ""});
+      partitions.push_back({topic, partition, runtime::kKafkaNoOffset, "", ""});
     lock.unlock();
     if (rebalance.assign) {
       listener_->onAssign(partitions, true);
@@ -286,6 +302,7 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
         offset.error = "Broker: Specified group generation id is not valid";
       } else {
         group_.committed_[{offset.topic, offset.partition}] = offset.offset;
+        group_.metadata_[{offset.topic, offset.partition}] = offset.metadata;
       }
     }
     group_.changed_.notify_all();

@@ -44,6 +44,11 @@ struct Event {
   // Set by the RabbitMQ source (not for the gateway's invocations): shared, so
   // handing it to every output record of the event copies nothing.
   std::shared_ptr<const MessageProperties> amqp;
+  // Earlier deliveries of this event that ended with the replica's process
+  // exiting (a crash, or a handler that outlived its timeout), as its source
+  // counted them (Kafka: crash marks; RabbitMQ: x-delivery-count). The
+  // delivery loop dead-letters it, unhandled, once this reaches maxAttempts.
+  int exits = 0;
 };
 
 struct Record {

@@ -90,6 +90,18 @@ int DeliveryLoop::maxAttemptsFor(const std::string& trigger) const {
   return it == options_.maxAttemptsByTrigger.end() ? options_.maxAttempts : it->second;
 }
 
+Status DeliveryLoop::exitsExhausted(const Event& event, const std::string& trigger) const {
+  const int maxAttempts = maxAttemptsFor(trigger);
+  if (event.exits < maxAttempts) return Status::ok();
+  const std::string count = std::to_string(event.exits) + " of " + std::to_string(maxAttempts);
+  if (event.source == "rabbitmq") {
+    return Status(StatusCode::kInternal, "message returned to its queue unacknowledged (x-delivery-count " + count +
+                                             "): the process exited while handling or holding it");
+  }
+  return Status(StatusCode::kInternal, "process exited while handling this record (exit " + count +
+                                           "): it crashed, or outlived its timeout and the runtime restarted");
+}
+
 DeliveryLoop::~DeliveryLoop() { stop(); }
 
 void DeliveryLoop::start() {
@@ -361,9 +373,17 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
   const std::vector<Event>& events = pending.batch.events;
   const std::string& trigger = pending.batch.trigger;
   std::vector<EachResult> first;
+  std::vector<Status> exhausted(events.size());
+  bool anyExhausted = false;
+  for (size_t i = 0; i < events.size(); ++i) {
+    exhausted[i] = exitsExhausted(events[i], trigger);
+    anyExhausted = anyExhausted || !exhausted[i].isOk();
+  }
   {
     HandlerSlot slot(*this);
-    if (handler_.handlesEach()) {
+    // An event that keeps killing the process is not handed to the handler
+    // again; the rest of its batch is handled one by one around it.
+    if (handler_.handlesEach() && !anyExhausted) {
       InvocationContext context;
       context.functionName = options_.functionName;
       context.triggerName = trigger;
@@ -379,6 +399,10 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       for (size_t i = 0; i < events.size(); ++i) {
         if (shedding_) {
           first[i].outputs = shedStatus();
+          continue;
+        }
+        if (!exhausted[i].isOk()) {
+          first[i].outputs = exhausted[i];
           continue;
         }
         Clock::TimePoint started = clock_.now();
@@ -398,6 +422,11 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
     if (!error.isOk() && isShed(error)) {
       // Not run (shedding): the rest of the batch completes, this one is delivered again after the restart.
       pending.outcomes[i] = Outcome::kRequeue;
+      continue;
+    }
+    if (!exhausted[i].isOk()) {
+      SLUICE_LOG_ERROR("event {} (trigger {}): {}", events[i].id, trigger, exhausted[i].message());
+      failures.push_back(Failure{static_cast<uint32_t>(i), exhausted[i], events[i].exits});
       continue;
     }
     for (int attempt = 1; !error.isOk(); ++attempt) {
@@ -424,6 +453,15 @@ bool DeliveryLoop::handleAsList(PendingBatch& pending, std::vector<std::vector<R
   const std::vector<Event>& events = pending.batch.events;
   const std::string& trigger = pending.batch.trigger;
   std::string what = "batch of " + std::to_string(events.size()) + " from " + events.front().id;
+  for (const Event& event : events) {
+    // The list is the handler's argument: an event in it that keeps killing the process gives up the whole list.
+    if (Status exhausted = exitsExhausted(event, trigger); !exhausted.isOk()) {
+      SLUICE_LOG_ERROR("{} (trigger {}): event {}: {}", what, trigger, event.id, exhausted.message());
+      for (size_t i = 0; i < events.size(); ++i)
+        failures.push_back(Failure{static_cast<uint32_t>(i), exhausted, event.exits});
+      return true;
+    }
+  }
   for (int attempt = 1;; ++attempt) {
     InvocationContext context;
     context.requestId = events.front().id;

@@ -37,6 +37,13 @@
 //   told kAcked only once that copy is durable. Without a dead-letter sink the
 //   source is told kRejected. So a poison message holds its lane for at most
 //   maxAttempts attempts plus backoff.
+// - Exits (Event::exits, counted by the source across restarts): an event
+//   whose earlier deliveries ended with the process exiting maxAttempts times
+//   (a crash, or a handler that ignored its timeout and got the runtime
+//   restarted) is given up on without calling the handler again: it goes to
+//   the dead letter with x-sluice-error "process exited while handling this
+//   record (exit N of N)"; without a dead letter it is kRejected, like an
+//   event whose handler raised maxAttempts times.
 // - Timeout: the handler gets a deadline in its context; an attempt that
 //   returns after it counts as failed with kDeadlineExceeded. (Preempting a
 //   handler that never returns is the handler host's job.)
@@ -212,6 +219,9 @@ class DeliveryLoop final : public EventDispatcher {
   // Hands each part of `batch` its own events and outcomes.
   static void complete(Batch& batch, const std::vector<Outcome>& outcomes);
   int maxAttemptsFor(const std::string& trigger) const;
+  // The error for an event whose deliveries ended with the process exiting
+  // maxAttempts times; OK while it may still be handled.
+  Status exitsExhausted(const Event& event, const std::string& trigger) const;
   // The wait before retry `attempt` of `trigger`'s event: its own backoff, else the loop's.
   std::chrono::milliseconds retryDelay(const std::string& trigger, int attempt, Backoff& backoff) const;
   // OK, or the first of `indexes`' sinks that is unhealthy, named.

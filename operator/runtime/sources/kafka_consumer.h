@@ -33,6 +33,9 @@ struct KafkaPartition {
   int32_t partition = 0;
   int64_t offset = kKafkaNoOffset;
   std::string error;  // a commit's result for this partition: "" when it succeeded
+  // The commit's metadata string (kafka_crash_marks.h): sent with a commit,
+  // read back by committed() and in a commit's result.
+  std::string metadata;
 };
 
 // One record as fetched.

@@ -40,6 +40,15 @@
 //   committed only once written). Fetching resumes where it stopped when the
 //   output works again. The lag metric then asks the broker for the high
 //   watermark, since a paused partition's cached one no longer moves.
+// - Crash marks (kafka_crash_marks.h): every commit carries a dispatch limit
+//   in its metadata, and records at or past the acknowledged limit wait
+//   (held; their partition is paused only in probation or when many wait)
+//   for the next commit; the limit runs a window ahead, so steady state does
+//   not wait. A partition taken over from a member that died is in
+//   probation: its suspect records are dispatched one at a time, each once a
+//   commit marking it in flight with its exit count is confirmed, so a record
+//   that kills the process is known to the next owner and dead-lettered
+//   after maxAttempts exits (Event::exits).
 // The consumer (a KafkaConsumer: librdkafka's, or a test's fake) is used on
 // the source's own consumer thread only; completion callbacks from other
 // threads are queued to it. Public methods are called from the control thread.
@@ -59,6 +68,7 @@
 #include "common/clock.h"
 #include "runtime/metrics/runtime_metrics.h"
 #include "runtime/sources/kafka_consumer.h"
+#include "runtime/sources/kafka_crash_marks.h"
 #include "runtime/sources/partition_tracker.h"
 #include "runtime/sources/source.h"
 
@@ -118,6 +128,21 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
     int64_t lastAcked = -1;      // confirmed by the broker
     int64_t nextFetch = -1;
     bool revoked = false;
+    // Crash marks (see the header comment).
+    Probation probation;           // from the committed mark read on assignment
+    std::deque<KafkaRecord> held;  // fetched, not dispatched yet (probation, or at or past the limit)
+    bool heldPaused = false;       // paused because of `held`
+    int64_t committedAtAssign = kKafkaNoOffset;
+    int64_t firstFetched = -1;   // the first record fetched in this assignment
+    int64_t dispatchedEnd = -1;  // one past the last record dispatched
+    int64_t limitSent = -1;
+    int64_t limitAcked = -1;  // records below it may be dispatched
+    int64_t markOffset = -1;  // the record marked in flight (dispatched once the mark is confirmed), and its exits
+    int markExits = 0;
+    bool markSent = false;   // its mark is on its way
+    int64_t markAcked = -1;  // the broker confirmed the mark of this record
+    size_t dispatchedThisInterval = 0;
+    size_t dispatchedLastInterval = 0;
   };
   struct Completion {
     std::shared_ptr<PartitionState> state;
@@ -133,6 +158,19 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   Event eventOf(KafkaRecord& record);
   void dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events);
   void processCompletions();
+  // Keeps `record` back: in probation, or at or past the acknowledged limit.
+  bool mustHold(const PartitionState& state, int64_t offset) const;
+  void holdBack(PartitionState& state);
+  // Dispatches what `state` holds that may go now: below the limit, or the
+  // next probation record once the previous one finished and its mark is written.
+  void releaseHeld(const std::shared_ptr<PartitionState>& state);
+  void releaseAllHeld();
+  // True once the mark of `offset` is confirmed; sends it first.
+  bool markInFlight(PartitionState& state, int64_t offset, int exits);
+  void noteDispatched(PartitionState& state, size_t count, int64_t lastOffset);
+  // The offset and metadata a commit of `state` would send now, if any.
+  std::optional<KafkaPartition> commitOf(PartitionState& state, bool synchronous);
+  void readCrashMarks(const std::vector<std::shared_ptr<PartitionState>>& states);
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
   // The drain's last commit, repeated until the broker confirms it (see the definition).
   void commitBeforeLeaving();
@@ -159,6 +197,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   std::map<std::string, std::shared_ptr<PartitionState>> partitions_;
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
+  Clock::TimePoint nextWindowRotation_{};  // when dispatchedThisInterval next becomes dispatchedLastInterval
   bool paused_ = false;
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)

@@ -1,5 +1,7 @@
 #include "runtime/sources/rabbitmq_source.h"
 
+#include <charconv>
+
 #include <optional>
 
 #include "common/logging.h"
@@ -123,6 +125,20 @@ void RabbitMqSource::run() {
                   nacked_.load());
 }
 
+int returnsOf(const Headers& headers) {
+  // A quorum queue counts the deliveries of a message that ended without an
+  // acknowledgement (the consumer's process exited, its channel closed, or it
+  // was nacked with requeue). A classic queue has no such count, only the
+  // redelivered flag, which cannot tell one return from twenty.
+  for (const auto& [name, value] : headers) {
+    if (name != "x-delivery-count") continue;
+    int count = 0;
+    auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), count);
+    if (error == std::errc() && end == value.data() + value.size() && count >= 0) return count;
+  }
+  return 0;
+}
+
 Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
   Event event;
   event.source = options_.httpInvocations ? "http" : "rabbitmq";
@@ -146,6 +162,7 @@ Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
   event.time = stamped ? *stamped : clock_.wallNow();
   if (!delivery.routingKey.empty() && !options_.httpInvocations) event.key = std::move(delivery.routingKey);
   if (delivery.redelivered) event.headers.emplace_back("x-redelivered", "true");
+  event.exits = returnsOf(event.headers);
   event.data = std::move(delivery.body);
   return event;
 }

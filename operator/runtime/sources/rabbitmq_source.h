@@ -6,6 +6,14 @@
 // attempts are exhausted and no dead-letter output took it (kRejected), so the
 // queue's own dead-letter exchange receives it. A lost connection is
 // reopened; deliveries not yet acked are redelivered by the broker.
+// Returns (issue 16): a quorum queue's x-delivery-count becomes Event::exits,
+// so a message that keeps ending its deliveries unacknowledged (its handler
+// kills the process, or outlives its timeout and the runtime restarts) is
+// dead-lettered by the delivery loop once the count reaches maxAttempts.
+// Every unacknowledged return counts, also of messages merely prefetched
+// when the process died: keep prefetch low where crashes are expected. A
+// classic queue gives no count, only `redelivered` (x-redelivered): there
+// such a message is redelivered until the queue's own limits apply.
 // The connection (an AmqpConsumer: rabbitmq-c, or a test's fake) is owned by
 // the source's thread: completions from other threads are queued to it.
 #pragma once
@@ -27,6 +35,10 @@
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
+
+// A quorum queue's count of a message's unacknowledged deliveries (its
+// x-delivery-count header), 0 when absent.
+int returnsOf(const Headers& headers);
 
 struct RabbitMqSourceOptions {
   std::string triggerName;

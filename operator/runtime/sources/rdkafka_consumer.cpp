@@ -17,6 +17,10 @@ class TopicPartitions {
     list_.reserve(partitions.size());
     for (const KafkaPartition& p : partitions) {
       list_.push_back(RdKafka::TopicPartition::create(p.topic, p.partition, p.offset));
+      if (!p.metadata.empty()) {
+        std::vector<unsigned char> metadata(p.metadata.begin(), p.metadata.end());
+        list_.back()->set_metadata(metadata);
+      }
     }
   }
   TopicPartitions(const TopicPartitions&) = delete;
@@ -31,8 +35,10 @@ class TopicPartitions {
 std::vector<KafkaPartition> partitionsOf(const std::vector<RdKafka::TopicPartition*>& list) {
   std::vector<KafkaPartition> partitions;
   partitions.reserve(list.size());
-  for (const RdKafka::TopicPartition* tp : list) {
-    partitions.push_back({tp->topic(), tp->partition(), tp->offset(), ""});
+  for (RdKafka::TopicPartition* tp : list) {
+    std::vector<unsigned char> metadata = tp->get_metadata();
+    partitions.push_back(
+        {tp->topic(), tp->partition(), tp->offset(), "", std::string(metadata.begin(), metadata.end())});
   }
   return partitions;
 }
@@ -163,7 +169,11 @@ Status RdKafkaConsumer::committed(std::vector<KafkaPartition>& partitions, std::
   TopicPartitions list(partitions);
   RdKafka::ErrorCode err = consumer_->committed(list.list(), static_cast<int>(timeout.count()));
   if (err != RdKafka::ERR_NO_ERROR) return unavailable(RdKafka::err2str(err));
-  for (size_t i = 0; i < partitions.size(); ++i) partitions[i].offset = list.list()[i]->offset();
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    partitions[i].offset = list.list()[i]->offset();
+    std::vector<unsigned char> metadata = list.list()[i]->get_metadata();
+    partitions[i].metadata.assign(metadata.begin(), metadata.end());
+  }
   return Status::ok();
 }
 

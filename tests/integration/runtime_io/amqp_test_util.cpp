@@ -70,20 +70,22 @@ class Connection {
 
 }  // namespace
 
-void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue) {
+void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue, bool quorum) {
   Connection c(url);
-  amqp_table_entry_t entries[2];
+  amqp_table_entry_t entries[3];
   amqp_table_t arguments = amqp_empty_table;
+  arguments.entries = entries;
+  auto add = [&](const char* key, const char* value) {  // both outlive the declare
+    entries[arguments.num_entries].key = amqp_cstring_bytes(key);
+    entries[arguments.num_entries].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[arguments.num_entries].value.value.bytes = amqp_cstring_bytes(value);
+    ++arguments.num_entries;
+  };
   if (!deadLetterQueue.empty()) {
-    entries[0].key = amqp_cstring_bytes("x-dead-letter-exchange");
-    entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[0].value.value.bytes = amqp_cstring_bytes("");
-    entries[1].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[1].value.value.bytes = amqp_cstring_bytes(deadLetterQueue.c_str());
-    arguments.num_entries = 2;
-    arguments.entries = entries;
+    add("x-dead-letter-exchange", "");
+    add("x-dead-letter-routing-key", deadLetterQueue.c_str());
   }
+  if (quorum) add("x-queue-type", "quorum");
   amqp_queue_declare(c.state(), kChannel, amqp_cstring_bytes(queue.c_str()), 0, /*durable=*/1, 0,
                      /*auto_delete=*/0, arguments);
   check(amqp_get_rpc_reply(c.state()), "queue.declare " + queue);

@@ -40,8 +40,10 @@ struct AmqpMessage {
 };
 
 // Declares a durable queue; `deadLetterQueue` non-empty sets its DLX to the
-// default exchange with that routing key (so a nack without requeue lands there).
-void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue = "");
+// default exchange with that routing key (so a nack without requeue lands there);
+// `quorum`: a quorum queue (x-queue-type), which counts returns in x-delivery-count.
+void declareQueue(const std::string& url, const std::string& queue, const std::string& deadLetterQueue = "",
+                  bool quorum = false);
 void deleteQueue(const std::string& url, const std::string& queue);
 
 // Publishes persistent messages to the default exchange and waits for every confirm.

@@ -1,0 +1,249 @@
+// Poison records against the real Kafka and RabbitMQ, with the real
+// sluice-runtime binary and a Python handler (issue 16): a record whose
+// handler kills the process (os._exit(139)) and one whose handler spins,
+// swallowing the TimeoutError its timeout raises, each reach the trigger's
+// dead letter with x-sluice-error naming the cause once their deliveries
+// ended with the process exiting maxAttempts times, the process being
+// restarted after every exit as Kubernetes would. Every other record of the
+// partition (or queue) reaches the output: none is lost.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "amqp_test_util.h"
+#include "kafka_test_util.h"
+#include "runtime_process.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// Crashes on "crash", spins on "spin" (catching the TimeoutError the
+// runtime raises at the timeout, so the call never ends), echoes the rest.
+constexpr const char* kPoisonHandler = R"PY(
+import os
+
+def main_handler(event, context):
+    body = event["data"]
+    if body == "crash":
+        os._exit(139)
+    if body == "spin":
+        while True:
+            try:
+                sum(range(1000))
+            except BaseException:
+                pass
+    return {"value": body, "key": event["key"]}
+)PY";
+
+constexpr int kRecords = 10000;
+constexpr int kMaxAttempts = 2;
+constexpr const char* kExpectedError =
+    "Internal: process exited while handling this record (exit 2 of 2): it crashed, or outlived its timeout and the "
+    "runtime restarted";
+
+std::string headerOf(const runtime::Headers& headers, const std::string& name) {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+// Runs the runtime, restarting it after every exit, until `done` holds;
+// returns the exit codes seen. Bounded (a hang fails the test, it does not hold the run).
+std::vector<int> runRestartingUntil(const std::vector<std::string>& args, const std::string& logPrefix,
+                                    const std::function<bool()>& done) {
+  std::vector<int> exits;
+  RuntimeProcess replica;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + 400s;
+  replica.start(freeLoopbackPort(), args, logPrefix + "-0.log");
+  while (std::chrono::steady_clock::now() < deadline) {
+    int code = replica.waitFor(500ms);
+    if (code >= 0) {
+      exits.push_back(code);
+      const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::cout << "runtime exited with " << code << " at " << at << " s (exit " << exits.size() << "); restarting\n";
+      if (exits.size() > 8) break;  // far more than two poison records may cause
+      replica.start(freeLoopbackPort(), args, logPrefix + "-" + std::to_string(exits.size()) + ".log");
+      continue;
+    }
+    if (done()) break;
+  }
+  EXPECT_TRUE(done()) << "not finished after " << exits.size() << " exit(s); last log:\n" << replica.log();
+  std::cout << "finished at " << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+            << " s\n";
+  replica.signal(SIGTERM);
+  EXPECT_EQ(replica.wait(), 0) << replica.log();
+  return exits;
+}
+
+TEST(RuntimeBinaryPoisonTest, KafkaRecordsThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost) {
+  const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+  const std::string in = uniqueName("poison-in");
+  const std::string out = uniqueName("poison-out");
+  const std::string dead = uniqueName("poison-dead");
+  const std::string group = uniqueName("poison-group");
+  const std::string dir = makeTempDir("poison");
+  createTopic(bootstrap, in, 1);
+  createTopic(bootstrap, out, 1);
+  createTopic(bootstrap, dead, 1);
+  // Short sessions, as the other restart tests: a dead member's partition moves within seconds.
+  std::string configPath = writeKafkaPythonFunction(dir, "poison", kPoisonHandler, bootstrap, in, out, group,
+                                                    {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}});
+  json config = json::parse(readFile(configPath));
+  config["timeoutSeconds"] = 1;
+  config["triggers"][0]["retry"] = {{"maxAttempts", kMaxAttempts}};
+  config["triggers"][0]["deadLetter"] = {{"kafka", {{"bootstrapServers", bootstrap}, {"topic", dead}}}};
+  writeFile(configPath, config.dump(2));
+
+  std::vector<TestMessage> messages;
+  const int crashAt = kRecords / 3;
+  const int spinAt = 2 * kRecords / 3;
+  for (int i = 0; i < kRecords; ++i) {
+    if (i == crashAt) messages.push_back({"poison", "crash", {}});
+    if (i == spinAt) messages.push_back({"poison", "spin", {}});
+    messages.push_back({"k" + std::to_string(i % 17), "r" + std::to_string(i), {}});
+  }
+  produceAll(bootstrap, in, messages);
+
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<int> exits = runRestartingUntil({"--config", configPath}, dir + "/runtime", [&] {
+    try {
+      return committedOffsetSum(bootstrap, group, in, 1) == static_cast<int64_t>(messages.size());
+    } catch (const std::exception&) {
+      return false;  // the group coordinator is loading or moving: ask again
+    }
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::set<std::string> seen;
+  size_t written = 0;
+  for (const ConsumedRecord& record : consumeAll(bootstrap, out, kRecords, 2s, 60s)) {
+    EXPECT_NE(record.value, "crash");
+    EXPECT_NE(record.value, "spin");
+    seen.insert(record.value);
+    ++written;
+  }
+  const size_t lost = kRecords - seen.size();
+  EXPECT_EQ(lost, 0u);
+  std::vector<ConsumedRecord> deadLettered = consumeAll(bootstrap, dead, 2, 2s, 60s);
+  std::map<std::string, std::string> errors;
+  for (const ConsumedRecord& record : deadLettered) errors[record.value] = headerOf(record.headers, "x-sluice-error");
+  EXPECT_EQ(deadLettered.size(), 2u);
+  EXPECT_EQ(errors, (std::map<std::string, std::string>{{"crash", kExpectedError}, {"spin", kExpectedError}}));
+  // Each poison record: kMaxAttempts exits behind a crash mark, plus at most
+  // one first exit in steady state, before any mark named it.
+  int crashes = 0;
+  int hangs = 0;
+  for (int code : exits) {
+    crashes += code == 139 ? 1 : 0;
+    hangs += code == 3 ? 1 : 0;  // the runtime exits 3 when a call outlives its timeout and grace
+  }
+  EXPECT_EQ(crashes + hangs, static_cast<int>(exits.size())) << "only the two poison records end the process";
+  EXPECT_GE(crashes, kMaxAttempts);
+  EXPECT_LE(crashes, kMaxAttempts + 1);
+  EXPECT_GE(hangs, kMaxAttempts);
+  EXPECT_LE(hangs, kMaxAttempts + 1);
+  std::cout << "kafka: " << exits.size() << " exits (" << crashes << " crashes, " << hangs << " hangs), " << written
+            << " outputs for " << kRecords << " records (" << written - seen.size() << " duplicates), lost " << lost
+            << ", all committed after " << seconds << " s\n";
+  std::filesystem::remove_all(dir);
+}
+
+// A quorum queue counts each message's unacknowledged deliveries
+// (x-delivery-count); prefetch 1, so a crash returns only the message being
+// handled (a prefetched one would be counted too: see rabbitmq_source.h).
+TEST(RuntimeBinaryPoisonTest, RabbitMqQuorumQueueMessagesThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost) {
+  const std::string url = requiredEnv("RABBITMQ_AMQP_URL");
+  const std::string in = uniqueName("poison-in");
+  const std::string out = uniqueName("poison-out");
+  const std::string dead = uniqueName("poison-dead");
+  const std::string dir = makeTempDir("poison-amqp");
+  declareQueue(url, in, "", /*quorum=*/true);
+  declareQueue(url, out);
+  declareQueue(url, dead);
+  std::filesystem::create_directories(dir + "/code");
+  writeFile(dir + "/code/index.py", kPoisonHandler);
+  json rabbit = {{"urlEnv", "RABBITMQ_AMQP_URL"}};
+  json trigger = rabbit;
+  trigger["queue"] = in;
+  trigger["prefetch"] = 1;
+  trigger["maxAttempts"] = kMaxAttempts;
+  trigger["deadLetterQueue"] = dead;
+  json output = rabbit;
+  output["routingKey"] = out;
+  json config = {{"name", "poison"},
+                 {"runtime", "python3.11"},
+                 {"codeDir", dir + "/code"},
+                 {"timeoutSeconds", 1},
+                 {"outputs", json::array({{{"name", "out"}, {"rabbitmq", output}}})},
+                 {"triggers", json::array({{{"name", "orders"}, {"rabbitmq", trigger}}})}};
+  const std::string configPath = dir + "/function.json";
+  writeFile(configPath, config.dump(2));
+
+  std::vector<AmqpMessage> messages;
+  for (int i = 0; i < kRecords; ++i) {
+    if (i == kRecords / 3) messages.push_back({"crash", "crash", {}});
+    if (i == 2 * kRecords / 3) messages.push_back({"spin", "spin", {}});
+    messages.push_back({"m" + std::to_string(i), "r" + std::to_string(i), {}});
+  }
+  publishAll(url, in, messages);
+
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<int> exits = runRestartingUntil({"--config", configPath}, dir + "/runtime", [&] {
+    return readyCount(url, dead) >= 2 && readyCount(url, out) >= static_cast<uint32_t>(kRecords);
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::set<std::string> seen;
+  size_t written = 0;
+  for (const AmqpMessage& message : consumeQueue(url, out, kRecords, 2s, 60s)) {
+    EXPECT_NE(message.body, "crash");
+    EXPECT_NE(message.body, "spin");
+    seen.insert(message.body);
+    ++written;
+  }
+  const size_t lost = kRecords - seen.size();
+  EXPECT_EQ(lost, 0u);
+  const std::string expected =
+      "Internal: message returned to its queue unacknowledged (x-delivery-count 2 of 2): the process exited while "
+      "handling or holding it";
+  std::map<std::string, std::string> errors;
+  std::vector<AmqpMessage> deadLettered = consumeQueue(url, dead, 2, 2s, 60s);
+  for (const AmqpMessage& message : deadLettered) {
+    auto error = message.headers.find("x-sluice-error");
+    errors[message.body] = error == message.headers.end() ? "" : error->second;
+  }
+  EXPECT_EQ(deadLettered.size(), 2u);
+  EXPECT_EQ(errors, (std::map<std::string, std::string>{{"crash", expected}, {"spin", expected}}));
+  // The broker counts every return: exactly kMaxAttempts exits per poison message.
+  int crashes = 0;
+  int hangs = 0;
+  for (int code : exits) {
+    crashes += code == 139 ? 1 : 0;
+    hangs += code == 3 ? 1 : 0;
+  }
+  EXPECT_EQ(crashes, kMaxAttempts);
+  EXPECT_EQ(hangs, kMaxAttempts);
+  EXPECT_EQ(exits.size(), static_cast<size_t>(2 * kMaxAttempts));
+  std::cout << "rabbitmq: " << exits.size() << " exits (" << crashes << " crashes, " << hangs << " hangs), " << written
+            << " outputs for " << kRecords << " messages (" << written - seen.size() << " duplicates), lost " << lost
+            << ", done after " << seconds << " s\n";
+  for (const auto& queue : {in, out, dead}) deleteQueue(url, queue);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::testing
