@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "amqp_test_util.h"
 #include "kafka_test_util.h"
 #include "killed_replicas.h"
 #include "runtime_process.h"
@@ -144,6 +145,71 @@ TEST(DuplicatesAtScaleTest, KafkaMillionRecordsTenKillsLoseNothingAndDuplicateAt
   expectBounded(count, foreign);
   if (count.percent() > kMaxDuplicatePercent) std::cout << "duplicated input offsets:\n" << duplicatedRuns(delivered);
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);  // else the replicas' logs stay
+}
+
+// One message in, the same body out: the cheapest Python handler.
+constexpr const char* kEchoHandler = R"PY(
+def main_handler(event, context):
+    return event["data"]
+)PY";
+
+// 100,000 messages from one queue to another, 3 replicas, 5 kills. A killed
+// replica's unacknowledged deliveries (at most its prefetch) go back to the
+// queue; those whose output was already published arrive twice.
+TEST(DuplicatesAtScaleTest, RabbitMqHundredThousandMessagesFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent) {
+  constexpr int64_t kMessages = 100'000;
+  constexpr int kKills = 5;
+  const std::string url = requiredEnv("RABBITMQ_AMQP_URL");
+  const std::string in = uniqueName("dup-in");
+  const std::string out = uniqueName("dup-out");
+  const std::string dir = makeTempDir("duprmq");
+  declareQueue(url, in);
+  declareQueue(url, out);
+  std::filesystem::create_directories(dir + "/code");
+  writeFile(dir + "/code/index.py", kEchoHandler);
+  json output = {{"urlEnv", "RABBITMQ_AMQP_URL"}, {"routingKey", out}};
+  json trigger = {{"urlEnv", "RABBITMQ_AMQP_URL"}, {"queue", in}, {"prefetch", 20}};
+  json function = {{"name", "echo"},
+                   {"runtime", "python3.11"},
+                   {"codeDir", dir + "/code"},
+                   {"outputs", json::array({{{"name", "out"}, {"rabbitmq", output}}})},
+                   {"triggers", json::array({{{"name", "in"}, {"rabbitmq", trigger}}})}};
+  writeFile(dir + "/function.json", function.dump(2));
+
+  std::vector<AmqpMessage> messages;
+  messages.reserve(kMessages);
+  for (int64_t i = 0; i < kMessages; ++i)
+    messages.push_back({"m-" + std::to_string(i), "r-" + std::to_string(i), {}, false});
+  publishAll(url, in, messages);
+  messages.clear();
+
+  auto started = std::chrono::steady_clock::now();
+  KilledReplicas replicas(dir + "/function.json", dir, kReplicas, {{"RABBITMQ_AMQP_URL", url}});
+  ASSERT_TRUE(replicas.startAll());
+  // Taken from the queue (handled or in a replica's prefetch).
+  auto taken = [&] { return kMessages - static_cast<int64_t>(readyCount(url, in)); };
+  ASSERT_NO_FATAL_FAILURE(replicas.killAtRandomMoments(kKills, kMessages, taken, 240s));
+  auto delivered = consumeQueue(url, out, kMessages, 5s, 300s);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  replicas.drainAll();
+
+  std::vector<uint32_t> copies(kMessages, 0);
+  int64_t foreign = 0;
+  for (const AmqpMessage& message : delivered) {
+    int64_t id = idOf(message.body);
+    if (id < 0 || id >= kMessages) {
+      ++foreign;
+      continue;
+    }
+    ++copies[static_cast<size_t>(id)];
+  }
+  DuplicateCount count = countCopies(copies);
+  std::cout << figureLine("RabbitMQ, 3 replicas, prefetch 20, Python handler", count, kKills, seconds) << "\n";
+  expectBounded(count, foreign);
+  EXPECT_EQ(readyCount(url, in), 0u);
+  deleteQueue(url, in);
+  deleteQueue(url, out);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
 }  // namespace
