@@ -24,6 +24,7 @@
 #include "kafka_test_util.h"
 #include "killed_replicas.h"
 #include "runtime_process.h"
+#include "s3_test_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -209,6 +210,61 @@ TEST(DuplicatesAtScaleTest, RabbitMqHundredThousandMessagesFiveKillsLoseNothingA
   EXPECT_EQ(readyCount(url, in), 0u);
   deleteQueue(url, in);
   deleteQueue(url, out);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// 1,000 objects in MinIO, one record each, into Kafka, 3 replicas, 5 kills.
+// A killed replica's claims are taken over once stale (claimTtl); an object
+// whose record it had written and that it had not yet deleted arrives twice.
+TEST(DuplicatesAtScaleTest, S3ThousandObjectsFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent) {
+  constexpr int64_t kObjects = 1'000;
+  constexpr int kKills = 5;
+  const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+  const std::string bucket = uniqueName("dup");
+  const std::string out = uniqueName("dup-out");
+  const std::string dir = makeTempDir("dups3");
+  auto s3 = testBucket(bucket);
+  createTopic(bootstrap, out, 3);
+  std::filesystem::create_directories(dir + "/code");
+  writeFile(dir + "/code/index.py", kEchoHandler);
+  json store = {{"kind", "s3"},
+                {"endpoint", requiredEnv("S3_ENDPOINT")},
+                {"region", requiredEnv("S3_REGION")},
+                {"bucket", bucket},
+                {"prefix", "incoming/"},
+                {"accessKeyEnv", "S3_ACCESS_KEY"},
+                {"secretKeyEnv", "S3_SECRET_KEY"},
+                {"afterProcessing", "delete"},
+                {"pollInterval", "200ms"},
+                {"claimTtl", "3s"}};
+  json function = {
+      {"name", "echo"},
+      {"runtime", "python3.11"},
+      {"codeDir", dir + "/code"},
+      {"outputs", json::array({{{"name", "out"}, {"kafka", {{"bootstrapServers", bootstrap}, {"topic", out}}}}})},
+      {"triggers", json::array({{{"name", "uploads"}, {"objectStore", store}}})}};
+  writeFile(dir + "/function.json", function.dump(2));
+  for (int64_t i = 0; i < kObjects; ++i) {
+    Status put = s3->put("incoming/o-" + std::to_string(i), "r-" + std::to_string(i));
+    ASSERT_TRUE(put.isOk()) << put.toString();
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  KilledReplicas replicas(
+      dir + "/function.json", dir, kReplicas,
+      {{"S3_ACCESS_KEY", requiredEnv("S3_ACCESS_KEY")}, {"S3_SECRET_KEY", requiredEnv("S3_SECRET_KEY")}});
+  ASSERT_TRUE(replicas.startAll());
+  auto done = [&] { return kObjects - static_cast<int64_t>(listKeys(*s3, "incoming/").size()); };
+  ASSERT_NO_FATAL_FAILURE(replicas.killAtRandomMoments(kKills, kObjects, done, 240s));
+  auto delivered = consumeAll(bootstrap, out, kObjects, 5s, 240s);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_TRUE(waitUntil(60s, [&] { return listKeys(*s3, "incoming/").empty(); })) << "objects left unprocessed";
+  replicas.drainAll();
+
+  int64_t foreign = 0;
+  DuplicateCount count = countCopies(copiesOf(delivered, kObjects, foreign));
+  std::cout << figureLine("S3 (MinIO), 3 replicas, claimTtl 3 s, Python handler", count, kKills, seconds) << "\n";
+  expectBounded(count, foreign);
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
