@@ -114,7 +114,7 @@ TEST(DuplicatesAtScaleTest, KafkaMillionRecordsTenKillsLoseNothingAndDuplicateAt
                                {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}});
   json function = json::parse(readFile(config));
   function["triggers"][0]["kafka"]["batchSize"] = 100;
-  function["triggers"][0]["kafka"]["maxInFlight"] = 300;
+  function["triggers"][0]["kafka"]["maxInFlight"] = 200;
   writeFile(config, function.dump(2));
 
   std::vector<TestMessage> records;
