@@ -262,8 +262,12 @@ TEST(DuplicatesAtScaleTest, S3ThousandObjectsFiveKillsLoseNothingAndDuplicateAtM
   replicas.drainAll();
 
   int64_t foreign = 0;
-  DuplicateCount count = countCopies(copiesOf(delivered, kObjects, foreign));
+  std::vector<uint32_t> copies = copiesOf(delivered, kObjects, foreign);
+  DuplicateCount count = countCopies(copies);
   std::cout << figureLine("S3 (MinIO), 3 replicas, claimTtl 3 s, Python handler", count, kKills, seconds) << "\n";
+  for (size_t i = 0; i < copies.size(); ++i) {
+    if (copies[i] > 1) std::cout << "duplicated: o-" << i << " (" << copies[i] << " copies)\n";
+  }
   expectBounded(count, foreign);
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
