@@ -129,7 +129,7 @@ void KafkaSource::run() {
         fetchRound(kConsumeTimeout);
         continue;
       }
-      if (holdForCommits(now)) {
+      if (unconfirmedRecords() > options_.maxUnconfirmed) {
         // Rounds go on (serving the rebalance, receiving the confirmations); nothing new is fetched.
         if (!paused_) {
           pauseAll();
@@ -340,7 +340,6 @@ void KafkaSource::commit(bool synchronous, const std::vector<std::shared_ptr<Par
       auto it = partitions_.find(laneOf(offset.topic, offset.partition));
       if (it != partitions_.end() && offset.error.empty()) {
         it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
-        lastConfirmation_ = clock_.now();
       }
     }
   }
@@ -401,18 +400,11 @@ int64_t KafkaSource::unconfirmedRecords() const {
   return unconfirmed;
 }
 
-bool KafkaSource::holdForCommits(Clock::TimePoint now) const {
-  const int64_t unconfirmed = unconfirmedRecords();
-  return unconfirmed > options_.maxUnconfirmed ||
-         (unconfirmed > options_.stalledUnconfirmed && now - lastConfirmation_ > options_.commitStall);
-}
-
 void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {
   for (const KafkaPartition& offset : offsets) {
     auto it = partitions_.find(laneOf(offset.topic, offset.partition));
     if (offset.error.empty()) {
       if (it != partitions_.end()) it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
-      lastConfirmation_ = clock_.now();
       continue;
     }
     // Forget the position only if nothing newer was sent since: the next round then repeats it.
@@ -484,7 +476,6 @@ void KafkaSource::onAssign(const std::vector<KafkaPartition>& partitions, bool c
 }
 
 void KafkaSource::assign(const std::vector<KafkaPartition>& partitions, bool cooperative) {
-  lastConfirmation_ = clock_.now();  // nothing of these is unconfirmed yet; a stall is counted from here
   for (const KafkaPartition& p : partitions) {
     auto state = std::make_shared<PartitionState>();
     state->topic = p.topic;

@@ -85,12 +85,6 @@ struct KafkaSourceOptions {
   // Above what finishes between two confirmations in normal flow: a hold
   // pauses the partitions, and resuming refetches what was prefetched.
   int64_t maxUnconfirmed = 500;
-  // And while more than stalledUnconfirmed do and no confirmation came for
-  // commitStall (a rebalance under way): the records that finish during it
-  // stay few, while in normal flow, confirmations coming every few
-  // milliseconds, nothing is held.
-  int64_t stalledUnconfirmed = 100;
-  std::chrono::milliseconds commitStall{50};
   std::chrono::milliseconds revokeTimeout{30000};
   std::chrono::milliseconds lagInterval{2000};
   // Records taken per round; so also the largest batch of one partition (the
@@ -162,8 +156,6 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   bool everyCommitAcknowledged() const;
   // Records finished here whose commit the broker has not confirmed yet.
   int64_t unconfirmedRecords() const;
-  // Whether fetching waits for commit confirmations now (maxUnconfirmed, stalledUnconfirmed).
-  bool holdForCommits(Clock::TimePoint now) const;
   void reportLag();
   // KafkaConsumerListener: run on the consumer thread, from inside a consume
   // call, a synchronous commit or close().
@@ -187,7 +179,6 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   Clock::TimePoint nextCommit_{};
   Clock::TimePoint nextLag_{};
   bool paused_ = false;
-  Clock::TimePoint lastConfirmation_{};   // of a commit, or of the last assignment
   bool pausedForCommits_ = false;         // paused by maxUnconfirmed, not by the outputs
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
