@@ -52,6 +52,13 @@ function(sluice_schedule_test test)
      test STREQUAL "integration/function_controller/apiserver_throttling_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK etcd)
   endif()
+  # Runs alone: it measures how many records a SIGKILL replays, which grows
+  # with the time a commit takes to be confirmed, so with the CPU another
+  # test takes from its three replicas on two cores (0.08 % alone, 0.12 %
+  # beside the RabbitMQ test, against its 0.1 % bound; BENCHMARKS.md).
+  if(test MATCHES "^integration/runtime_io/DuplicatesAtScaleTest\\.Kafka")
+    set_tests_properties(${test} PROPERTIES RUN_SERIAL TRUE)
+  endif()
   if(test STREQUAL "integration/testenv/node_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK node)
   endif()
@@ -70,6 +77,11 @@ set(SLUICE_TEST_COSTS
   # Measured on a developer machine under load (2026-12-05, the longest of three runs).
   integration/gateway/gateway_async_kafka_kill_test 14
   integration/images/images_test 120
+  # Measured on a developer machine (2026-12-06, two shared cores, ctest -j2, the longest run): 1,000,000
+  # records through three replicas with ten kills; 100,000 messages with five; 1,000 objects with five.
+  integration/runtime_io/DuplicatesAtScaleTest.KafkaMillionRecordsTenKillsLoseNothingAndDuplicateAtMostATenthOfAPercent 130
+  integration/runtime_io/DuplicatesAtScaleTest.RabbitMqHundredThousandMessagesFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent 53
+  integration/runtime_io/DuplicatesAtScaleTest.S3ThousandObjectsFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent 40
   # Measured on this branch's machine under load (not the CI run above): 10 GB through one replica, and
   # five lives of a leaking one.
   integration/runtime_io/RuntimeBinaryMemoryTest.TenThousandOneMegabyteRecordsStayWithinTheByteBudget 170
@@ -100,7 +112,6 @@ set(SLUICE_TEST_COSTS
   integration/function_controller/apiserver_throttling_test 32
   integration/runtime_io/RuntimeBinaryKafkaSinkAuthTest.WrongOutputPasswordMakesTheReplicaUnreadyPausesInputAndLosesNothing 27
   integration/runtime_io/RuntimeBinaryRabbitMqTest.GracefulSigtermDrainsMidStreamCauseNoDuplicates 27
-  integration/runtime_io/RuntimeBinaryRabbitMqTest.SigkillOfReplicasMidStreamLosesNothing 27
   integration/kube/LeaderElectionTest.OneLeaderThenFailoverAfterKillAndAfterGracefulStop 26
   integration/runtime_io/RuntimeBinaryRabbitMqTest.ConnectionsClosedByTheBrokerMidStreamAreReopenedAndLoseNothing 24
   integration/runtime_io/KafkaDeliveryTest.EveryMessageArrivesByIdInKeyOrderAndAlwaysFailingOnesAreDeadLettered 22

@@ -1195,11 +1195,18 @@ PythonHandler::~PythonHandler() {
 }
 
 Result<std::vector<Record>> PythonHandler::handle(const Event& event, const InvocationContext& context) {
-  return handleBatch({event}, context);
+  return runCall({event}, /*asList=*/false, context);
 }
 
+// A list trigger's batch is a list even when it holds one event (the last
+// record of a partition, a requeued one): the handler is written for lists.
 Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>& events,
                                                        const InvocationContext& context) {
+  return runCall(events, /*asList=*/true, context);
+}
+
+Result<std::vector<Record>> PythonHandler::runCall(const std::vector<Event>& events, bool asList,
+                                                   const InvocationContext& context) {
   if (events.empty()) return std::vector<Record>{};
   auto now = hostClock().now();
   auto deadline = now + options_->timeout;
@@ -1215,8 +1222,8 @@ Result<std::vector<Record>> PythonHandler::handleBatch(const std::vector<Event>&
   // function with a cron and an HTTP trigger must be able to tell them apart.
   shapes::ShapeOptions shapeOptions = options_->shapeOptions;
   if (!context.triggerName.empty()) shapeOptions.triggerName = context.triggerName;
-  call->shaped = events.size() == 1 ? shapes::shapeEvent(options_->eventShape, events.front(), shapeOptions)
-                                    : shapes::shapeBatch(options_->eventShape, events, shapeOptions);
+  call->shaped = asList ? shapes::shapeBatch(options_->eventShape, events, shapeOptions)
+                        : shapes::shapeEvent(options_->eventShape, events.front(), shapeOptions);
   PythonRuntime::Impl* impl = runtime_.impl_;
   int64_t functionId = functionId_;
   std::shared_ptr<const HandlerOptions> options = options_;

@@ -89,6 +89,8 @@ class PythonHandler final : public Handler {
 
  private:
   friend class PythonRuntime;
+  // One call: `events` as a list (handleBatch), or its only event as itself (handle).
+  Result<std::vector<Record>> runCall(const std::vector<Event>& events, bool asList, const InvocationContext& context);
   PythonHandler(PythonRuntime& runtime, int64_t functionId, HandlerOptions options, std::shared_ptr<CallSlots> slots)
       : runtime_(runtime),
         functionId_(functionId),

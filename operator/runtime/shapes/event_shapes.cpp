@@ -414,7 +414,8 @@ json lambdaHttp(const Event& event, const ShapeOptions& options) {
           {"isBase64Encoded", !text}};
 }
 
-json shapeBatchNonEmpty(EventShape shape, const std::vector<Event>& events, const ShapeOptions& options) {
+// `asList`: a canonical batch is a list even of one event (shapeBatch); shapeEvent's one event is itself.
+json shapeBatchNonEmpty(EventShape shape, const std::vector<Event>& events, const ShapeOptions& options, bool asList) {
   const Event& first = events.front();
   if (shape == EventShape::kScf) {
     if (first.source == "kafka") {
@@ -440,7 +441,7 @@ json shapeBatchNonEmpty(EventShape shape, const std::vector<Event>& events, cons
     if (first.source == "http") return lambdaHttp(first, options);
   }
   // canonical, and sources the platform has no shape for (e.g. rabbitmq)
-  if (events.size() == 1) return canonicalEvent(first);
+  if (events.size() == 1 && !asList) return canonicalEvent(first);
   json list = json::array();
   for (const auto& e : events) list.push_back(canonicalEvent(e));
   return list;
@@ -485,12 +486,12 @@ ShapeOptions shapeOptionsFor(const config::FunctionConfig& config) {
 
 json shapeEvent(EventShape shape, const Event& event, const ShapeOptions& options) {
   if (shape == EventShape::kCanonical) return canonicalEvent(event);
-  return shapeBatchNonEmpty(shape, std::vector<Event>{event}, options);
+  return shapeBatchNonEmpty(shape, std::vector<Event>{event}, options, /*asList=*/false);
 }
 
 json shapeBatch(EventShape shape, const std::vector<Event>& events, const ShapeOptions& options) {
   if (events.empty()) return json::array();
-  return shapeBatchNonEmpty(shape, events, options);
+  return shapeBatchNonEmpty(shape, events, options, /*asList=*/true);
 }
 
 bool isValidUtf8(const std::string& text) { return invalidUtf8At(text) == std::string_view::npos; }

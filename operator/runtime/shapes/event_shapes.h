@@ -65,7 +65,8 @@ struct ShapeOptions {
 ShapeOptions shapeOptionsFor(const config::FunctionConfig& config);
 
 // One event per call, or a batch (Kafka/COS "Records" hold many). A batch is
-// shaped by its first event's source; canonical batches become a list.
+// shaped by its first event's source; canonical batches become a list, even
+// of one event (a handler of a batchSize > 1 trigger is written for lists).
 nlohmann::json shapeEvent(config::EventShape shape, const Event& event, const ShapeOptions& options);
 nlohmann::json shapeBatch(config::EventShape shape, const std::vector<Event>& events, const ShapeOptions& options);
 

@@ -15,6 +15,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kCapacityWait{20};
 constexpr std::chrono::milliseconds kConsumeTimeout{100};
+// Held for commits, the consumer thread wakes at a completion (or after this),
+// so the finished records' offsets go out at once.
+constexpr std::chrono::milliseconds kHeldWait{5};
 constexpr std::chrono::milliseconds kBrokerQueryTimeout{1000};
 // While a probation record runs, the loop polls its completion this often
 // (the consumer's wait would otherwise hold each one up to kConsumeTimeout).
@@ -117,7 +120,8 @@ void KafkaSource::run() {
     if (!fetching && !paused_) pauseAll();
     if (fetching) {
       if (Status intake = dispatcher_->intakeStatus(); !intake.isOk()) {
-        if (!paused_) {
+        if (!paused_ || pausedForCommits_) {
+          pausedForCommits_ = false;
           SLUICE_LOG_WARN("kafka trigger {}: fetching paused, records in flight stay uncommitted: {}",
                           options_.triggerName, intake.toString());
           pauseAll();
@@ -126,16 +130,28 @@ void KafkaSource::run() {
         // (rebalances, poll interval) and dispatches what was fetched just before
         // the pause, which the delivery loop holds, unacknowledged, until the
         // output works again.
-        fetchRound();
+        fetchRound(kConsumeTimeout);
+        continue;
+      }
+      if (unconfirmedRecords() > options_.maxUnconfirmed) {
+        // Rounds go on (serving the rebalance, receiving the confirmations); nothing new is fetched.
+        if (!paused_) {
+          pauseAll();
+          pausedForCommits_ = true;
+        }
+        waitForCompletions(kHeldWait);
+        fetchRound(std::chrono::milliseconds(0));
         continue;
       }
       if (paused_) {
-        SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
+        if (!pausedForCommits_)
+          SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
+        pausedForCommits_ = false;
         resumeAll();
       }
       if (!dispatcher_->waitForCapacity(kCapacityWait)) continue;
     }
-    fetchRound();
+    fetchRound(kConsumeTimeout);
   }
   // Drain: everything finished is committed, then close() leaves the group
   // (running the revoke callback, which commits synchronously for the record).
@@ -150,9 +166,9 @@ size_t KafkaSource::consumeInto(size_t room, std::chrono::milliseconds timeout) 
   return consumer_->consume(batch_, room, timeout);
 }
 
-void KafkaSource::fetchRound() {
+void KafkaSource::fetchRound(std::chrono::milliseconds wait) {
   // Take what the consumer has already fetched; only if that is nothing, wait
-  // (up to kConsumeTimeout) for one record, then take what came with it.
+  // (up to `wait`) for one record, then take what came with it.
   // Rebalance callbacks may run inside these calls (see the header): `before`
   // is the assignment the round started with.
   const std::map<std::string, std::shared_ptr<PartitionState>> before = partitions_;
@@ -163,7 +179,7 @@ void KafkaSource::fetchRound() {
   bool waitingOnHeld = false;
   for (const auto& [lane, state] : partitions_) waitingOnHeld = waitingOnHeld || !state->held.empty();
   if (consumeInto(maxRecords, std::chrono::milliseconds(0)) == 0 &&
-      consumeInto(1, waitingOnHeld ? kProbationPoll : kConsumeTimeout) == 1 && maxRecords > 1) {
+      consumeInto(1, waitingOnHeld ? std::min(wait, kProbationPoll) : wait) == 1 && maxRecords > 1) {
     consumeInto(maxRecords - 1, std::chrono::milliseconds(0));
   }
   inRound_ = false;
@@ -364,8 +380,11 @@ Event KafkaSource::eventOf(KafkaRecord& record) {
 
 void KafkaSource::dispatchEvents(const std::shared_ptr<PartitionState>& state, std::vector<Event> events) {
   auto done = [this, state](std::vector<Event> finished, const std::vector<Outcome>& outcomes) {
-    std::lock_guard lock(mu_);
-    completions_.push_back(Completion{state, std::move(finished), outcomes});
+    {
+      std::lock_guard lock(mu_);
+      completions_.push_back(Completion{state, std::move(finished), outcomes});
+    }
+    completionsCv_.notify_one();
   };
   if (options_.ordered) {
     // The delivery loop takes a batch of at most batchSize when the handler gets lists.
@@ -380,6 +399,12 @@ void KafkaSource::dispatchEvents(const std::shared_ptr<PartitionState>& state, s
                             std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(last)));
     dispatcher_->dispatchBatch(std::move(part), "", options_.triggerName, done);
   }
+}
+
+void KafkaSource::waitForCompletions(std::chrono::milliseconds timeout) {
+  // A short real-time wait, as the delivery loop's capacity wait: polling, not a timed behaviour.
+  std::unique_lock lock(mu_);
+  completionsCv_.wait_for(lock, timeout, [&] { return !completions_.empty() || finishing_.load(); });
 }
 
 void KafkaSource::processCompletions() {
@@ -511,6 +536,15 @@ bool KafkaSource::everyCommitAcknowledged() const {
     if (position && *position > state->lastAcked) return false;
   }
   return true;
+}
+
+int64_t KafkaSource::unconfirmedRecords() const {
+  int64_t unconfirmed = 0;
+  for (const auto& [lane, state] : partitions_) {
+    auto position = state->tracker.commitPosition();
+    if (position) unconfirmed += std::max<int64_t>(*position - std::max(state->lastAcked, state->firstFetched), 0);
+  }
+  return unconfirmed;
 }
 
 void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {

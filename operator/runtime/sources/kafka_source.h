@@ -56,6 +56,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -81,7 +82,19 @@ struct KafkaSourceOptions {
   std::string consumerGroup;
   std::string initialOffset = "latest";           // earliest | latest
   std::map<std::string, std::string> properties;  // extra librdkafka properties (security, timeouts)
-  std::chrono::milliseconds commitInterval{250};
+  // Every record finished and not yet committed is replayed, a duplicate,
+  // when the replica is killed: so commits follow completions closely (at
+  // most one round per commitInterval), and fetching waits while more than
+  // maxUnconfirmed finished records lack the broker's confirmation of their
+  // commit. That happens while the group rebalances: the coordinator holds a
+  // member's JoinGroup until every member rejoined or timed out (a killed
+  // one: its whole session timeout), answers nothing else on that connection
+  // meanwhile, then refuses the commits of the old generation; without the
+  // bound a kill in that window replayed seconds of work (issue 16).
+  std::chrono::milliseconds commitInterval{10};
+  // Above what finishes between two confirmations in normal flow: a hold
+  // pauses the partitions, and resuming refetches what was prefetched.
+  int64_t maxUnconfirmed = 500;
   std::chrono::milliseconds revokeTimeout{30000};
   std::chrono::milliseconds lagInterval{2000};
   // Records taken per round; so also the largest batch of one partition (the
@@ -133,7 +146,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
     std::deque<KafkaRecord> held;  // fetched, not dispatched yet (probation, or at or past the limit)
     bool heldPaused = false;       // paused because of `held`
     int64_t committedAtAssign = kKafkaNoOffset;
-    int64_t firstFetched = -1;   // the first record fetched in this assignment
+    int64_t firstFetched = -1;   // the first record fetched in this assignment: where its unconfirmed records begin
     int64_t dispatchedEnd = -1;  // one past the last record dispatched
     int64_t limitSent = -1;
     int64_t limitAcked = -1;  // records below it may be dispatched
@@ -151,7 +164,10 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   };
 
   void run();
-  void fetchRound();
+  // `wait`: how long to wait for a record when none is fetched yet.
+  void fetchRound(std::chrono::milliseconds wait);
+  // Waits (up to `timeout`) until a completion is queued.
+  void waitForCompletions(std::chrono::milliseconds timeout);
   void dispatchRound(const std::map<std::string, std::shared_ptr<PartitionState>>& before);
   // Takes up to `room` records into batch_ (appending); returns how many the consumer handed over.
   size_t consumeInto(size_t room, std::chrono::milliseconds timeout);
@@ -175,6 +191,8 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   // The drain's last commit, repeated until the broker confirms it (see the definition).
   void commitBeforeLeaving();
   bool everyCommitAcknowledged() const;
+  // Records finished here whose commit the broker has not confirmed yet.
+  int64_t unconfirmedRecords() const;
   void reportLag();
   // KafkaConsumerListener: run on the consumer thread, from inside a consume
   // call, a synchronous commit or close().
@@ -199,6 +217,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   Clock::TimePoint nextLag_{};
   Clock::TimePoint nextWindowRotation_{};  // when dispatchedThisInterval next becomes dispatchedLastInterval
   bool paused_ = false;
+  bool pausedForCommits_ = false;         // paused by maxUnconfirmed, not by the outputs
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
   std::set<std::string> revokedInRound_;  // lanes revoked during the current round
@@ -209,6 +228,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_
+  std::condition_variable completionsCv_;
 
   std::atomic<bool> fetching_{true};
   std::mutex dispatchMu_;  // held while checking fetching_ and dispatching one round

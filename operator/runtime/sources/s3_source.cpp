@@ -1,6 +1,11 @@
 #include "runtime/sources/s3_source.h"
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/logging.h"
@@ -17,13 +22,77 @@ int64_t epochMs(std::chrono::system_clock::time_point t) {
 
 bool startsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
+// Runs the after-processing of finished objects (remove or move the object,
+// then release its claim) on a few threads of its own. The delivery loop
+// reports the objects of one batch one after another; done there, in turn,
+// the last object of a batch of k stayed listed, its record already written,
+// for 2k requests, and a replica killed meanwhile left every such object to
+// be processed again (issue 16: 2 duplicates in 1,000 objects over 5 kills).
+class AfterProcessing {
+ public:
+  explicit AfterProcessing(int threads) {
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~AfterProcessing() { stop(); }
+  AfterProcessing(const AfterProcessing&) = delete;
+  AfterProcessing& operator=(const AfterProcessing&) = delete;
+
+  // Queues `task`; once stopped, runs it here.
+  void run(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu_);
+      if (!stopped_) {
+        tasks_.push_back(std::move(task));
+        cv_.notify_one();
+        return;
+      }
+    }
+    task();
+  }
+
+  // Finishes what is queued, then ends the threads.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& worker : workers_) {
+      if (worker.joinable()) worker.join();
+    }
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stopped_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopped, nothing left
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopped_ = false;
+  std::vector<std::thread> workers_;
+};
+
+constexpr int kAfterProcessingThreads = 4;
+
 }  // namespace
 
 struct S3Source::State {
   S3SourceOptions options;
   std::shared_ptr<objectstore::S3Client> client;
   Clock& clock;
-  ClaimedObjects claimed;  // object key -> ETag
+  ClaimedObjects claimed;                          // object key -> ETag
+  AfterProcessing after{kAfterProcessingThreads};  // stopped by releaseInFlight(), before State can go
 
   State(S3SourceOptions o, std::shared_ptr<objectstore::S3Client> c, Clock& k)
       : options(std::move(o)), client(std::move(c)), clock(k), claimed(options.maxInFlight) {}
@@ -144,6 +213,8 @@ Status S3Source::start(EventDispatcher& dispatcher) {
 }
 
 size_t S3Source::releaseInFlight() {
+  // The drain has waited for the delivery loop: every finished object is queued; finish those first.
+  state_->after.stop();
   return state_->claimed.closeAndRelease([this](const std::string& key) { state_->release(key); });
 }
 
@@ -231,7 +302,11 @@ void S3Source::scan() {
       std::weak_ptr<State> weak = state_;
       // No lane: objects are independent and run in parallel.
       dispatcher_->dispatch(std::move(event), "", options_.triggerName, [weak, key, etag](Outcome outcome) {
-        if (auto state = weak.lock()) state->finishObject(key, etag, outcome);
+        // The task may use the State: the source stops `after` (waiting for its tasks) before dropping it.
+        if (auto state = weak.lock()) {
+          State* raw = state.get();
+          raw->after.run([raw, key, etag, outcome] { raw->finishObject(key, etag, outcome); });
+        }
       });
     }
     continuation = page->nextContinuationToken;

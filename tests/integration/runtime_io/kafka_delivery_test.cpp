@@ -171,7 +171,7 @@ class GatedReplicas {
   //     until the victim waits at its gate with an event in hand: its handler
   //     runs one event at a time, so from then on it completes nothing;
   //  3. for SIGKILL, once its committed offsets read the same six times in a
-  //     row, 200 ms apart (over four of its 250 ms commit rounds), so every
+  //     row, 200 ms apart (a second, many times its commit cadence), so every
   //     record it completed is committed;
   //  4. the signal; a draining replica gets its gate opened and finishes the
   //     held batch; a killed one is gone before its gate opens;

@@ -91,6 +91,8 @@ TEST(S3SourceTest, AbandonedClaimIsTakenOverAndATaggedObjectIsNotProcessedTwice)
       "PUT /logs/in/a.gz?tagging=",
       "PUT /logs/.sluice/claims/in/a.gz",
   };
+  // The after-processing runs on the source's own threads.
+  ASSERT_TRUE(eventually([&] { return f.http->requests().size() >= expected.size(); }));
   auto requests = f.http->requests();
   EXPECT_EQ(describeAll(requests, describe), expected);
   ASSERT_EQ(requests.size(), expected.size());

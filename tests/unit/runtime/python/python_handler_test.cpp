@@ -385,6 +385,21 @@ TEST(PythonHandlerTest, HandleBatchPassesAListOfCanonicalEvents) {
   EXPECT_EQ((*out)[1].value, "y:42");
 }
 
+// A batch of one (a partition's last record, a requeued one) is still a list:
+// a handler written for lists failed on the bare dict ("string indices must be
+// integers") and its record was given up.
+TEST(PythonHandlerTest, HandleBatchOfOneEventIsStillAList) {
+  CodeDir dir("list-of-one");
+  dir.file("index.py",
+           "def main_handler(events, context):\n"
+           "    return [type(events).__name__ + ':' + e['data'] for e in events]\n");
+  auto handler = load(dir);
+  auto out = handler->handleBatch({kafkaEvent("x")}, ctx());
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].value, "list:x");
+}
+
 TEST(PythonHandlerTest, ContextCarriesInvocationFacts) {
   CodeDir dir("context");
   dir.file("index.py",
