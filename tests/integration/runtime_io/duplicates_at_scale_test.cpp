@@ -213,11 +213,16 @@ TEST(DuplicatesAtScaleTest, RabbitMqHundredThousandMessagesFiveKillsLoseNothingA
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
-// 1,000 objects in MinIO, one record each, into Kafka, 3 replicas, 5 kills.
+// 3,000 objects in MinIO, one record each, into Kafka, 3 replicas, 5 kills.
 // A killed replica's claims are taken over once stale (claimTtl); an object
-// whose record it had written and that it had not yet deleted arrives twice.
-TEST(DuplicatesAtScaleTest, S3ThousandObjectsFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent) {
-  constexpr int64_t kObjects = 1'000;
+// whose record it had written and that it had not yet deleted arrives twice:
+// at-least-once into a non-idempotent output, one duplicate at most per kill
+// that lands in that window. Measured at 1,000 objects: 1, 0, 1, 1, 1, 0
+// duplicates over six runs, where 0.1 % allows one, so two (a 15 % chance at
+// that mean) would fail CI; 3,000 objects keep the same rate bound with room
+// for that variation.
+TEST(DuplicatesAtScaleTest, S3ThreeThousandObjectsFiveKillsLoseNothingAndDuplicateAtMostATenthOfAPercent) {
+  constexpr int64_t kObjects = 3'000;
   constexpr int kKills = 5;
   const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
   const std::string bucket = uniqueName("dup");
