@@ -243,9 +243,9 @@ reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) 
   Result<Readiness> ready = readiness(trigger);
   if (!ready.isOk()) return reconcile::ReconcileResult::error(ready.status());
   const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
-  json conditions = json::array({api::condition(previous, "Ready", ready->reason.empty(),
-                                                ready->reason.empty() ? "Ready" : ready->reason, ready->message,
-                                                generation, now)});
+  json conditions =
+      json::array({api::condition(previous, "Ready", ready->reason.empty(),
+                                  ready->reason.empty() ? "Ready" : ready->reason, ready->message, generation, now)});
   recordNotReady(trigger, previous, *ready);
   conditions.push_back(sourceReachable(trigger, now));
   if (ready->scalerSecrets) conditions.push_back(scalerCredentials(trigger, ready->scalerRefusals, now));

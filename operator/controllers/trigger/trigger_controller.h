@@ -30,10 +30,10 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "common/status.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/reconciler.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/reconciler.h"
 #include "scalers/endpoint_allow_list.h"
 
 namespace sluice::controllers {
