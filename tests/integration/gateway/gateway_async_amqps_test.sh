@@ -10,17 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR RABBITMQ_AMQP_URL RABBITMQ_AMQPS_URL \
   RABBITMQ_CA_FILE RABBITMQ_HTTP_URL
 source "$(dirname "$0")/gateway_lib.sh"
-own_namespace gateway-amqps
-queues=("$ns-async" "$ns-out" "$ns-dead")
-delete_queues() {
-  local queue
-  for queue in "${queues[@]}"; do curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" >/dev/null 2>&1; done
-}
-trap 'stop_standins; delete_queues; _own_namespace_cleanup' EXIT
-
-for queue in "$ns-out" "$ns-dead"; do
-  amqp-declare-queue --url "$RABBITMQ_AMQP_URL" --durable -q "$queue" >/dev/null || fail "declaring queue $queue"
-done
+own_async_queues gateway-amqps
 serve_through_gateway orders
 k create secret generic rabbit --from-literal=url="$RABBITMQ_AMQPS_URL" \
   --from-literal=managementUrl="$RABBITMQ_HTTP_URL" --from-file=ca.crt="$RABBITMQ_CA_FILE" >/dev/null

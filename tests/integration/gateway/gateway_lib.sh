@@ -158,3 +158,20 @@ post_orders() {
   status=$(post_event '{"id": 999, "poison": true}')
   [[ $status == 202 ]] || fail_with_logs "poison call: HTTP $status"
 }
+
+# own_async_queues PREFIX: own_namespace PREFIX, with the queues of an asynchronous test
+# ($ns-async, $ns-out, $ns-dead) deleted at exit with the stand-ins and the namespace,
+# and the output and dead-letter queues declared now (the async one is the Trigger's).
+own_async_queues() {
+  own_namespace "$1"
+  queues=("$ns-async" "$ns-out" "$ns-dead")
+  trap 'stop_standins; _delete_async_queues; _own_namespace_cleanup' EXIT
+  local queue
+  for queue in "$ns-out" "$ns-dead"; do
+    amqp-declare-queue --url "$RABBITMQ_AMQP_URL" --durable -q "$queue" >/dev/null || fail "declaring queue $queue"
+  done
+}
+_delete_async_queues() {
+  local queue
+  for queue in "${queues[@]}"; do curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$queue" >/dev/null 2>&1; done
+}
