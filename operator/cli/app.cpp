@@ -277,6 +277,9 @@ void addLogs(CLI::App& app, Context& c, std::string& name, LogsOptions& options)
 void addInvoke(CLI::App& app, CliEnvironment& env, const std::function<std::string()>& ns,
                const std::function<Result<ClusterConnection>()>& cluster, const std::string& output, int& exit);
 void addProcesses(CLI::App& app, CliEnvironment& env, int& exit);
+// Defined in app_dlq.cpp: dlq ls, dlq redrive.
+void addDlq(CLI::App& app, CliEnvironment& env, const std::function<Result<ClusterConnection>()>& cluster,
+            const std::string& output, int& exit);
 
 int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   CLI::App app{"sluice: write, check, deploy and call Sluice Functions"};
@@ -303,6 +306,8 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   addLogs(app, c, logsName, logsOptions);
   addInvoke(
       app, env, [&c] { return c.global.ns; }, [&c] { return c.cluster(); }, c.global.output, c.exit);
+  addDlq(
+      app, env, [&c] { return c.cluster(); }, c.global.output, c.exit);
   addProcesses(app, env, c.exit);
   app.add_subcommand("version", "Print the version")->callback([&c] { c.out() << "sluice " << kVersion << "\n"; });
   std::string shell;
