@@ -302,6 +302,7 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", std::string("sluice ") + kVersion);
+  app.footer("Exit codes: 0 done; 1 a runtime, cluster or broker error; 2 a usage or validation error (docs/cli.md)");
   Context c{env, {}};
   app.add_option("--kubeconfig", c.global.kubeconfig, "Kubeconfig (default: $KUBECONFIG, else ~/.kube/config)");
   app.add_option("--context", c.global.context, "Kubeconfig context (default: its current-context)");

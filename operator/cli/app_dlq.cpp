@@ -16,6 +16,11 @@ namespace {
 
 using nlohmann::json;
 
+constexpr const char* kDlqExitCodes =
+    "Exit codes: 0 done; 1 no such Function or Trigger, a Trigger without a dead letter dlq can read, a Secret "
+    "missing, a broker error, an --id not in the dead letter; 2 bad flags (--all with --id, neither, a --trigger "
+    "of another Function, several Triggers with dead letters and no --trigger)";
+
 struct DlqFlags {
   std::string function;
   std::string trigger;
@@ -139,6 +144,7 @@ void addDlq(CLI::App& app, CliEnvironment& env, const std::function<Result<Clust
   ls->add_option("--trigger", f->trigger, "The Trigger (default: the Function's one with a dead letter)");
   ls->add_option("--limit", f->limit, "At most this many, oldest first (0: all)");
   ls->callback([c, f] { c->exit = runList(*c, *f); });
+  ls->footer(kDlqExitCodes);
   CLI::App* redrive = dlq->add_subcommand(
       "redrive", "Put dead letters back into the Trigger's source, each confirmed before it leaves the dead letter");
   redrive->add_option("name", f->function, "The Function")->required();
@@ -147,6 +153,7 @@ void addDlq(CLI::App& app, CliEnvironment& env, const std::function<Result<Clust
   redrive->add_option("--id", f->ids, "A dead letter's id (x-sluice-event-id) or position (repeatable)");
   redrive->add_flag("--dry-run", f->dryRun, "Print what would be redriven; change nothing");
   redrive->callback([c, f] { c->exit = runRedrive(*c, *f); });
+  redrive->footer(kDlqExitCodes);
 }
 
 }  // namespace sluice::cli

@@ -155,6 +155,8 @@ TEST_F(DlqTest, BadInputExitsTwoAndWhatIsMissingExitsOneNamingTheField) {
   EXPECT_EQ(h.run({"dlq", "ls", "orders", "-o", "xml"}), kExitUsage);
   EXPECT_EQ(h.err.str(), "sluice dlq ls: --output: xml is not one of text, json, yaml\n");
   EXPECT_EQ(h.run({"dlq"}), kExitUsage);
+  EXPECT_EQ(h.run({"dlq", "redrive", "--help"}), kExitOk);
+  EXPECT_NE(h.out.str().find("Exit codes: 0 done; 1 no such Function"), std::string::npos) << h.out.str();
   EXPECT_EQ(h.run({"dlq", "ls"}), kExitUsage);
   EXPECT_EQ(h.run({"dlq", "redrive", "orders", "--id", "nope"}), kExitError);
   EXPECT_EQ(h.err.str(), "sluice dlq redrive: --id nope: no such dead letter in rabbitmq queue dead\n");
