@@ -123,7 +123,13 @@ curl -sf -K "$work/publish.curl" || fail "publishing dead letters"
 rabbit_depth() { curl -sf "$RABBITMQ_HTTP_URL/api/queues/%2F/$1?columns=messages" | jq '.messages // 0'; }
 all_there() { (($(rabbit_depth "$dead") == n)); }
 poll 60 all_there
-rabbit_count() { rabbit_depth "$src"; }
+# The source's depth now: a get that requeues (the source has no consumer) answers with the exact
+# count left behind it, where the queue's statistics lag by seconds.
+rabbit_count() {
+  curl -sf -H 'content-type: application/json' "$RABBITMQ_HTTP_URL/api/queues/%2F/$src/get" \
+    -d '{"count": 1, "ackmode": "reject_requeue_true", "encoding": "auto"}' |
+    jq 'if length == 0 then 0 else .[0].message_count + 1 end'
+}
 kill_midway r rabbit_count "$n"
 rerun r
 # Read the source back through the management API (ack mode: each message once).
