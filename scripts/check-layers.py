@@ -40,8 +40,9 @@ ALLOWED = {
     "gateway": ["common", "http", "kube", "api", "spec", "clients"],
     # The validating admission webhook: the API's validator served over HTTPS.
     "admission": ["common", "http", "kube", "api", "tls"],
-    # The sluice CLI: manifests checked as --local checks them, the cluster through kube.
-    "cli": ["common", "http", "kube", "api", "spec", "localmode"],
+    # The sluice CLI: manifests checked as --local checks them, the cluster through kube,
+    # dead letters read and redriven through the brokers' clients.
+    "cli": ["common", "http", "kube", "api", "spec", "localmode", "clients"],
     # The runtime: one layer per folder, bottom first (the folders of the operator
     # it may use are common, http, objectstore and clients).
     "runtime/core": ["common"],

@@ -10,6 +10,7 @@
 #include "cli/check.h"
 #include "cli/cluster.h"
 #include "cli/completion.h"
+#include "cli/history.h"
 #include "cli/invoke.h"
 #include "cli/logs.h"
 #include "cli/output.h"
@@ -220,21 +221,35 @@ void addApplyDelete(CLI::App& app, Context& c, ApplyFlags& a, ApplyFlags& d) {
 
 // ---- describe
 
-int runDescribe(Context& c, const std::string& name) {
+struct DescribeFlags {
+  std::string name;
+  std::string prometheus;
+};
+
+int runDescribe(Context& c, const DescribeFlags& f) {
   auto format = c.format();
   if (!format.isOk()) return c.fail("describe", format.status(), kExitUsage);
   auto cluster = c.cluster();
   if (!cluster.isOk()) return c.fail("describe", cluster.status());
-  auto description = describeFunction(*cluster->client, cluster->defaultNamespace, name);
+  auto description = describeFunction(*cluster->client, cluster->defaultNamespace, f.name);
   if (!description.isOk()) return c.fail("describe", description.status());
+  if (!f.prometheus.empty()) {
+    // Prometheus down is no reason to hide the rest: the field says why it is missing.
+    auto history =
+        replicaHistory(*c.env.httpClient(), f.prometheus, cluster->defaultNamespace, f.name, c.env.clock->wallNow());
+    (*description)["replicasLastHour"] = history.isOk() ? *history : json{{"error", history.status().message()}};
+  }
   c.out() << (*format == OutputFormat::kText ? describeText(*description) : render(*description, *format));
   return kExitOk;
 }
 
-void addDescribe(CLI::App& app, Context& c, std::string& name) {
+void addDescribe(CLI::App& app, Context& c, DescribeFlags& f) {
   CLI::App* sub = app.add_subcommand("describe", "A Function: URL, replicas, conditions, Triggers, recent Events");
-  sub->add_option("name", name, "The Function")->required();
-  sub->callback([&c, &name] { c.exit = runDescribe(c, name); });
+  sub->add_option("name", f.name, "The Function")->required();
+  sub->add_option("--prometheus", f.prometheus,
+                  "A Prometheus scraping the operator: replicas over the last hour (env SLUICE_PROMETHEUS_URL)")
+      ->envname("SLUICE_PROMETHEUS_URL");
+  sub->callback([&c, &f] { c.exit = runDescribe(c, f); });
 }
 
 // ---- logs
@@ -277,6 +292,9 @@ void addLogs(CLI::App& app, Context& c, std::string& name, LogsOptions& options)
 void addInvoke(CLI::App& app, CliEnvironment& env, const std::function<std::string()>& ns,
                const std::function<Result<ClusterConnection>()>& cluster, const std::string& output, int& exit);
 void addProcesses(CLI::App& app, CliEnvironment& env, int& exit);
+// Defined in app_dlq.cpp: dlq ls, dlq redrive.
+void addDlq(CLI::App& app, CliEnvironment& env, const std::function<Result<ClusterConnection>()>& cluster,
+            const std::string& output, int& exit);
 
 int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   CLI::App app{"sluice: write, check, deploy and call Sluice Functions"};
@@ -284,6 +302,7 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", std::string("sluice ") + kVersion);
+  app.footer("Exit codes: 0 done; 1 a runtime, cluster or broker error; 2 a usage or validation error (docs/cli.md)");
   Context c{env, {}};
   app.add_option("--kubeconfig", c.global.kubeconfig, "Kubeconfig (default: $KUBECONFIG, else ~/.kube/config)");
   app.add_option("--context", c.global.context, "Kubeconfig context (default: its current-context)");
@@ -293,16 +312,18 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   std::vector<std::string> checkPaths;
   ApplyFlags applyFlags;
   ApplyFlags deleteFlags;
-  std::string describeName;
+  DescribeFlags describeFlags;
   addInit(app, c, init);
   addCheck(app, c, checkPaths);
   addApplyDelete(app, c, applyFlags, deleteFlags);
-  addDescribe(app, c, describeName);
+  addDescribe(app, c, describeFlags);
   std::string logsName;
   LogsOptions logsOptions;
   addLogs(app, c, logsName, logsOptions);
   addInvoke(
       app, env, [&c] { return c.global.ns; }, [&c] { return c.cluster(); }, c.global.output, c.exit);
+  addDlq(
+      app, env, [&c] { return c.cluster(); }, c.global.output, c.exit);
   addProcesses(app, env, c.exit);
   app.add_subcommand("version", "Print the version")->callback([&c] { c.out() << "sluice " << kVersion << "\n"; });
   std::string shell;

@@ -1,11 +1,13 @@
 // The `sluice` command line (also installed as `kubectl-sluice`, so `kubectl
 // sluice ...` runs it): subcommands init, check, apply, delete, describe,
-// invoke, logs, local, simulate, version, completion, parsed with CLI11. What it touches from
+// invoke, logs, dlq ls, dlq redrive, local, simulate, version, completion, parsed with CLI11. What it touches from
 // outside (streams, the cluster, HTTP, the clock, child programs) comes in
 // through CliEnvironment, so unit tests run it in memory.
 // Exit codes: 0 done; 1 a runtime or cluster error (unreachable apiserver, a
-// missing Function, an invocation answered with a status >= 400); 2 a usage
-// or validation error (bad flags, manifests with errors).
+// missing Function, an invocation answered with a status >= 400, a Trigger
+// without a dead letter, an unreachable broker, a `dlq redrive --id` not in
+// the dead letter); 2 a usage or validation error (bad flags, manifests with
+// errors, a --trigger of another Function).
 #pragma once
 
 #include <functional>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/dlq.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "http/http_client.h"
@@ -44,6 +47,9 @@ struct CliEnvironment {
   // Runs a program (argv[0] a path) to its end; its exit code.
   std::function<int(const std::vector<std::string>&)> run;
   std::string operatorBinary;  // sluice-operator for `local` and `simulate`
+  // `dlq`: the dead letter of a plan and the source it is redriven into (the brokers; fakes in unit tests).
+  std::function<Result<std::unique_ptr<DeadLetterStore>>(const DlqPlan&)> openDeadLetters = openDeadLetterStore;
+  std::function<Result<std::unique_ptr<Reinjector>>(const DlqPlan&)> openReinjector = cli::openReinjector;
 };
 
 // argv without the program name.

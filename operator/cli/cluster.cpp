@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "cli/history.h"
 #include "spec/resources.h"
 
 namespace sluice::cli {
@@ -218,7 +219,11 @@ std::string describeText(const json& d) {
       << "\nURL:        " << (d["url"].get<std::string>().empty() ? "<none>" : d["url"].get<std::string>())
       << "\nRuntime:    " << d["runtime"].get<std::string>() << "\nReplicas:   " << shown(d["replicas"]["desired"])
       << " desired, " << shown(d["replicas"]["current"]) << " current, " << shown(d["replicas"]["ready"]) << " ready, "
-      << shown(d["replicas"]["warm"]) << " warm\nConditions:\n";
+      << shown(d["replicas"]["warm"]) << " warm\nLast hour:  "
+      << (d.contains("replicasLastHour")
+              ? historyText(d["replicasLastHour"])
+              : "- (--prometheus URL: the operator's /metrics holds only the current counts)")
+      << "\nConditions:\n";
   if (d["conditions"].empty()) out << "  <none>\n";
   for (const json& c : d["conditions"]) {
     out << "  " << c["type"].get<std::string>() << "=" << c["status"].get<std::string>() << "  "

@@ -32,6 +32,28 @@ std::string positionalKind(const CLI::App& sub) {
   return "";
 }
 
+// A subcommand with its own (dlq: ls, redrive): those right after it, then
+// their flags (all of them: the script does not track the second word) or a
+// Function's name.
+std::string nestedCase(const CLI::App& sub) {
+  std::vector<std::string> names;
+  std::string flags;
+  for (const CLI::App* nested : sub.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(nested->get_name());
+    std::istringstream words(flagsOf(*nested));
+    for (std::string w; words >> w;) {
+      if ((" " + flags + " ").find(" " + w + " ") == std::string::npos) flags += (flags.empty() ? "" : " ") + w;
+    }
+  }
+  std::ostringstream s;
+  s << "      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"" << flags << " $global\" -- \"$cur\"))\n"
+    << "      elif [[ $prev == " << sub.get_name() << " ]]; then COMPREPLY=($(compgen -W \"" << joined(names, " ")
+    << "\" -- \"$cur\"))\n"
+    << "      else COMPREPLY=($(compgen -W \"$(_sluice_functions)\" -- \"$cur\"))\n"
+    << "      fi ;;\n";
+  return s.str();
+}
+
 }  // namespace
 
 Result<std::string> completionScript(const CLI::App& app, const std::string& shell) {
@@ -69,8 +91,12 @@ Result<std::string> completionScript(const CLI::App& app, const std::string& she
     << joined(names, " ") << " $global\" -- \"$cur\")) ;;\n";
   for (const CLI::App* sub : subs) {
     const std::string kind = positionalKind(*sub);
-    s << "    " << sub->get_name() << ")\n"
-      << "      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"" << flagsOf(*sub) << " $global\" -- \"$cur\"))\n";
+    s << "    " << sub->get_name() << ")\n";
+    if (!sub->get_subcommands([](const CLI::App*) { return true; }).empty()) {
+      s << nestedCase(*sub);
+      continue;
+    }
+    s << "      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W \"" << flagsOf(*sub) << " $global\" -- \"$cur\"))\n";
     if (kind == "function") s << "      else COMPREPLY=($(compgen -W \"$(_sluice_functions)\" -- \"$cur\"))\n";
     if (kind == "file") s << "      else COMPREPLY=($(compgen -f -- \"$cur\"))\n";
     s << "      fi ;;\n";

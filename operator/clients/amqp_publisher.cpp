@@ -11,6 +11,48 @@ namespace {
 
 amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
 
+// The headers table of `message` into `entries` (which the table points into).
+void headerEntries(const AmqpMessage& message, std::vector<amqp_table_entry_t>& entries) {
+  entries.reserve(message.headers.size());
+  for (const auto& header : message.headers) {
+    const std::string& name = header.first;
+    const bool seen = std::any_of(entries.begin(), entries.end(), [&name](const amqp_table_entry_t& entry) {
+      return entry.key.len == name.size() && std::equal(name.begin(), name.end(), static_cast<char*>(entry.key.bytes));
+    });
+    if (seen) continue;  // AMQP tables hold one value per name
+    amqp_table_entry_t entry{};
+    entry.key = bytesOf(name);
+    entry.value.kind = AMQP_FIELD_KIND_UTF8;
+    entry.value.value.bytes = bytesOf(header.second);
+    entries.push_back(entry);
+  }
+}
+
+// Persistent, stamped now, with the message's optional properties where set. Points into `message`.
+amqp_basic_properties_t propertiesOf(const AmqpMessage& message, std::vector<amqp_table_entry_t>& entries) {
+  headerEntries(message, entries);
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
+                 AMQP_BASIC_HEADERS_FLAG;
+  props.delivery_mode = 2;  // persistent
+  props.content_type = bytesOf(message.contentType);
+  props.timestamp = static_cast<uint64_t>(time(nullptr));
+  props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
+  auto optional = [&props](amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
+    if (value.empty()) return;
+    props._flags |= flag;
+    field = bytesOf(value);
+  };
+  optional(AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
+  optional(AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
+  optional(AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
+  if (message.priority) {
+    props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+    props.priority = *message.priority;
+  }
+  return props;
+}
+
 }  // namespace
 
 Status AmqpPublisher::connectLocked() {
@@ -31,7 +73,7 @@ Status AmqpPublisher::publish(const std::string& queue, const AmqpMessage& messa
   if (!connection_.isOpen()) {
     if (Status status = connectLocked(); !status.isOk()) return status.withContext(where);
   }
-  if (!declared_.contains(queue)) {
+  if (declareQueues_ && !declared_.contains(queue)) {
     if (Status status = connection_.declareDurableQueue(queue); !status.isOk()) {
       connection_.close(false);  // a channel error closed the channel: start afresh next time
       return status.withContext(where);
@@ -39,27 +81,7 @@ Status AmqpPublisher::publish(const std::string& queue, const AmqpMessage& messa
     declared_.insert(queue);
   }
   std::vector<amqp_table_entry_t> entries;
-  entries.reserve(message.headers.size());
-  for (const auto& header : message.headers) {
-    const std::string& name = header.first;
-    const bool seen = std::any_of(entries.begin(), entries.end(), [&name](const amqp_table_entry_t& entry) {
-      return entry.key.len == name.size() && std::equal(name.begin(), name.end(), static_cast<char*>(entry.key.bytes));
-    });
-    if (seen) continue;  // AMQP tables hold one value per name
-    amqp_table_entry_t entry{};
-    entry.key = bytesOf(name);
-    entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(header.second);
-    entries.push_back(entry);
-  }
-  amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                 AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG;
-  props.delivery_mode = 2;  // persistent
-  props.content_type = bytesOf(message.contentType);
-  props.message_id = bytesOf(message.messageId);
-  props.timestamp = static_cast<uint64_t>(time(nullptr));
-  props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
+  const amqp_basic_properties_t props = propertiesOf(message, entries);
   int rc = amqp_basic_publish(connection_.state(), AmqpConnection::kChannel, amqp_empty_bytes, bytesOf(queue),
                               /*mandatory=*/1, /*immediate=*/0, &props, bytesOf(message.body));
   if (rc != AMQP_STATUS_OK) {

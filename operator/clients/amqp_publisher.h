@@ -12,7 +12,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,17 +26,24 @@
 namespace sluice::clients {
 
 struct AmqpMessage {
-  std::string messageId;
+  std::string messageId;                                     // "": none
   std::vector<std::pair<std::string, std::string>> headers;  // string values; a repeated name keeps its first value
   std::string contentType = "application/octet-stream";
   std::string body;
+  // Kept when a message is published again as it was (`sluice dlq redrive`); "" / nullopt: not set.
+  std::string correlationId;
+  std::string expiration;
+  std::optional<uint8_t> priority;
 };
 
 class AmqpPublisher {
  public:
+  // `declareQueues` false: queues are taken as they are (one a consumer owns may
+  // have arguments a plain durable declare would clash with); a missing one
+  // fails the publish, which is mandatory.
   explicit AmqpPublisher(std::string url, AmqpTls tls = {},
-                         std::chrono::milliseconds confirmTimeout = std::chrono::seconds(10))
-      : url_(std::move(url)), tls_(std::move(tls)), confirmTimeout_(confirmTimeout) {}
+                         std::chrono::milliseconds confirmTimeout = std::chrono::seconds(10), bool declareQueues = true)
+      : url_(std::move(url)), tls_(std::move(tls)), confirmTimeout_(confirmTimeout), declareQueues_(declareQueues) {}
 
   // Publishes `message` persistent and mandatory to `queue` through the default
   // exchange; OK on the broker's basic.ack only (nack, return, timeout or a
@@ -48,6 +57,7 @@ class AmqpPublisher {
   const std::string url_;
   const AmqpTls tls_;
   const std::chrono::milliseconds confirmTimeout_;
+  const bool declareQueues_;
   std::mutex mu_;
   AmqpConnection connection_;       // guarded by mu_
   std::set<std::string> declared_;  // guarded by mu_: queues declared on this connection

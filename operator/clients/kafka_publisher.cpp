@@ -60,9 +60,9 @@ Status KafkaPublisher::publish(const std::string& topic, const KafkaRecord& reco
   for (const auto& [name, value] : record.headers) headers->add(name, value.data(), value.size());
   // The report owns one reference, freed in dr_cb.
   auto* opaque = new std::shared_ptr<Pending>(pending);
-  RdKafka::ErrorCode err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                              const_cast<char*>(record.value.data()), record.value.size(),
-                                              record.key.data(), record.key.size(), 0, headers, opaque);
+  RdKafka::ErrorCode err = producer_->produce(
+      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()),
+      record.value.size(), record.nullKey ? nullptr : record.key.data(), record.key.size(), 0, headers, opaque);
   if (err != RdKafka::ERR_NO_ERROR) {
     delete headers;  // librdkafka took it only on success
     delete opaque;

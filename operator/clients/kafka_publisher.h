@@ -33,6 +33,7 @@ struct KafkaRecord {
   std::string key;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string value;
+  bool nullKey = false;  // no key at all (partitioned as keyless), rather than an empty one
 };
 
 class KafkaPublisher final : private RdKafka::DeliveryReportCb {

@@ -50,6 +50,11 @@ TEST_F(CompletionTest, SubcommandsFlagsAndOutputValuesAsBashOffersThem) {
   EXPECT_EQ(complete("sluice describe -o y"), "yaml");
   // The global flags are offered after a subcommand too.
   EXPECT_EQ(complete("sluice logs --name"), "--namespace");
+  // dlq has subcommands of its own: they come first, then their flags.
+  EXPECT_EQ(complete("sluice dlq \"\""), "ls redrive");
+  EXPECT_EQ(complete("sluice dlq r"), "redrive");
+  EXPECT_EQ(complete("sluice dlq redrive --a"), "--all");
+  EXPECT_EQ(complete("sluice dlq ls --li"), "--limit");
 }
 
 TEST_F(CompletionTest, ZshGoesThroughBashcompinitAndAnUnknownShellIsAUsageError) {
