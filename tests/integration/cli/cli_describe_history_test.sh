@@ -6,6 +6,7 @@
 # 0); the text form has the "Last hour:" line. A Prometheus that is not there
 # leaves the rest of the description and says why (exit 0).
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/cli_lib.sh"
 require_env KUBECTL KUBECONFIG PROMETHEUS_URL PROMETHEUS_TARGETS_DIR SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
 apply_crds
@@ -13,7 +14,6 @@ own_namespace cli-history
 targets=$PROMETHEUS_TARGETS_DIR/$ns.json
 trap 'rm -f "$targets"; _own_namespace_cleanup' EXIT
 "$KUBECTL" create namespace "$ns" >/dev/null
-sluice() { "$SLUICE_BUILD_DIR/sluice" --kubeconfig "$KUBECONFIG" -n "$ns" "$@"; }
 
 sluice init "$work/hello" >/dev/null
 sed -i 's/minReplicas: 0/minReplicas: 1/' "$work/hello/function.yaml"

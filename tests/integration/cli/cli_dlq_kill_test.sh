@@ -7,6 +7,7 @@
 # exactly. The kill comes once the source holds a tenth of them (a count,
 # not a time); the test fails if the redrive had already finished.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/cli_lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR KAFKA_BOOTSTRAP KAFKA_TOPICS RABBITMQ_AMQP_URL RABBITMQ_HTTP_URL
 
 apply_crds
@@ -15,21 +16,14 @@ own_namespace cli-dlq-kill
 src=$(unique_name dlqk-src)
 dead=$(unique_name dlqk-dead)
 cleanup_all() {
-  for t in "$src" "$dead"; do "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --delete --topic "$t" >/dev/null 2>&1; done
-  for q in "$src" "$dead"; do curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$q" >/dev/null 2>&1; done
+  drop_topics "$src" "$dead"
+  drop_queues "$src" "$dead"
   _own_namespace_cleanup
 }
 trap cleanup_all EXIT
-sluice() { "$SLUICE_BUILD_DIR/sluice" --kubeconfig "$KUBECONFIG" -n "$ns" "$@"; }
 
-for t in "$src" "$dead"; do
-  "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$t" --partitions 1 --replication-factor 1 \
-    >/dev/null || fail "creating topic $t"
-done
-for q in "$src" "$dead"; do
-  curl -sf -X PUT -H 'content-type: application/json' -d '{"durable": true}' "$RABBITMQ_HTTP_URL/api/queues/%2F/$q" ||
-    fail "creating queue $q"
-done
+make_topics "$src" "$dead"
+make_queues "$src" "$dead"
 "$KUBECTL" apply -f - >/dev/null <<YAML || fail "applying the Functions"
 apiVersion: v1
 kind: Secret

@@ -12,6 +12,7 @@
 # second redrive re-injects 0. Then bad input exits 2 (flags) or 1 (a Trigger
 # without a dead letter, an --id that is not there), naming the field.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/cli_lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR KAFKA_BOOTSTRAP KAFKA_TOPICS RABBITMQ_AMQP_URL \
   RABBITMQ_HTTP_URL
 
@@ -32,28 +33,14 @@ cleanup_all() {
     echo "--- outputs: kafka $(outputs "$work/out-kafka" | wc -l), rabbitmq $(outputs "$work/out-rabbit" | wc -l)"
   fi
   [[ -n $local_pid ]] && kill -INT "$local_pid" 2>/dev/null && wait "$local_pid" 2>/dev/null
-  for t in "$in_topic" "$dlq_topic"; do "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --delete --topic "$t" >/dev/null 2>&1; done
-  for q in "$queue" "$dlq_queue"; do curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$q" >/dev/null 2>&1; done
+  drop_topics "$in_topic" "$dlq_topic"
+  drop_queues "$queue" "$dlq_queue"
   _own_namespace_cleanup
 }
 trap cleanup_all EXIT
-sluice() { "$SLUICE_BUILD_DIR/sluice" --kubeconfig "$KUBECONFIG" -n "$ns" "$@"; }
-expect_exit() {
-  local want=$1 rc=0
-  shift
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  err=$(cat "$work/err")
-  ((rc == want)) || fail "$* exited $rc, expected $want (stderr: $err)"
-}
 
-for t in "$in_topic" "$dlq_topic"; do
-  "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$t" --partitions 1 --replication-factor 1 \
-    >/dev/null || fail "creating topic $t"
-done
-for q in "$queue" "$dlq_queue"; do
-  curl -sf -X PUT -H 'content-type: application/json' -d '{"durable": true}' "$RABBITMQ_HTTP_URL/api/queues/%2F/$q" ||
-    fail "creating queue $q"
-done
+make_topics "$in_topic" "$dlq_topic"
+make_queues "$queue" "$dlq_queue"
 mkdir -p "$work/manifests" "$work/out-kafka" "$work/out-rabbit"
 bug=$work/bug
 touch "$bug"

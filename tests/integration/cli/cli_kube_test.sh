@@ -9,20 +9,12 @@
 # missing Function exits 1 naming it, an invalid directory exits 2 sending
 # nothing, and an unreachable apiserver exits 1.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/cli_lib.sh"
 require_env KUBECTL KUBECONFIG SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
 
 apply_crds
 own_namespace cli
 "$KUBECTL" create namespace "$ns" >/dev/null
-sluice() { "$SLUICE_BUILD_DIR/sluice" --kubeconfig "$KUBECONFIG" -n "$ns" "$@"; }
-# expect_exit CODE CMD...: runs CMD, fails unless it exits CODE; its stderr is in $err.
-expect_exit() {
-  local want=$1 rc=0
-  shift
-  "$@" >"$work/out" 2>"$work/err" || rc=$?
-  err=$(cat "$work/err")
-  ((rc == want)) || fail "$* exited $rc, expected $want (stderr: $err)"
-}
 
 sluice init "$work/hello" >/dev/null
 # One replica at all times, so KWOK runs a pod the operator counts as ready.
