@@ -283,7 +283,7 @@ TEST_F(CrashCountKafkaTest, AnUnmarkedDeathPutsEveryRecordBelowItsLimitOnProbati
     ASSERT_EQ(dispatcher_.events(batch).size(), 1u);
     EXPECT_EQ(*dispatcher_.events(batch)[0].offset, offset);
     EXPECT_EQ(group_.committedOffset("orders", 0), offset);
-    EXPECT_EQ(metadata(), "sluice/1 limit=3 inflight=0");
+    EXPECT_EQ(metadata(), "sluice/1 limit=3 inflight=1");  // charged the unattributed death, should it die alone
     // Nothing else goes while the marked record runs.
     EXPECT_EQ(dispatcher_.batches(), batch + 1);
     dispatcher_.complete(batch);
