@@ -193,7 +193,12 @@ std::vector<int> runReplicasRestartingUntil(int replicas, const std::vector<std:
   }
   EXPECT_TRUE(done()) << "not finished after " << exits.size() << " exit(s); a log:\n" << processes[0]->log();
   for (auto& process : processes) process->signal(SIGTERM);
-  for (auto& process : processes) EXPECT_EQ(process->wait(), 0) << process->log();
+  // A death just before the end (the poison's last: another replica
+  // dead-letters it within milliseconds, before this loop looked) is an exit
+  // like the others; a clean drain exits 0.
+  for (auto& process : processes) {
+    if (int code = process->wait(); code != 0) exits.push_back(code);
+  }
   return exits;
 }
 
