@@ -220,6 +220,7 @@ Status RabbitMqConsumer::ensureProbation(bool quorum) {
 }
 
 Status RabbitMqConsumer::publishProbation(const AmqpDelivery& message) {
+  amqp_maybe_release_buffers(probation_.state());  // the frames of earlier confirms
   std::vector<amqp_table_entry_t> entries;
   const amqp_basic_properties_t props = propertiesOf(message, entries);
   // mandatory: were the queue deleted meanwhile, the broker returns the copy
