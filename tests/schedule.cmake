@@ -16,7 +16,8 @@
 #    would pass without showing what it is for. Both also start an extra
 #    apiserver (several CPU-seconds each), which is better not done twice at
 #    once on two cores; apiserver_throttling_test takes the lock for that
-#    reason alone (its apiserver serves one request at a time, busy).
+#    reason alone (its apiserver serves one request at a time, busy), and
+#    apiserver_faults_test for both (a private apiserver and a compaction).
 #  - RESOURCE_LOCK node: testenv/node_test stops and restarts the real node
 #    (components/node.sh) to check that nothing is left behind; a test whose
 #    pods run on that node must take the same lock.
@@ -49,7 +50,8 @@ function(sluice_schedule_test test)
     set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED sluice_e2e)
   endif()
   if(test MATCHES "^integration/kube/Informer(Restart|Gone)Test\\." OR
-     test STREQUAL "integration/function_controller/apiserver_throttling_test")
+     test STREQUAL "integration/function_controller/apiserver_throttling_test" OR
+     test STREQUAL "integration/function_controller/apiserver_faults_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK etcd)
   endif()
   # kafka_latency_test compares Sluice's latency with a raw librdkafka loop measured in the same run:
@@ -113,6 +115,10 @@ set(SLUICE_TEST_COSTS
   integration/local_platform/demo_run_test 38
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
   integration/function_controller/function_scaling_test 28
+  # Measured on a developer machine under load (2026-12-06): 50 cycles of 0 -> 20 -> 0, and a private
+  # apiserver killed and restarted.
+  integration/function_controller/function_churn_test 390
+  integration/function_controller/apiserver_faults_test 56
   # Three 30 s Secret rechecks; measured on a developer machine under load (2026-12-06).
   integration/function_controller/secret_keys_status_test 94
   # Measured on a developer machine under load (2026-12-05): an extra apiserver kept busy by four readers.

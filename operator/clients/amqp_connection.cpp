@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -200,6 +201,22 @@ Status AmqpConnection::open(const std::string& url, int heartbeatSeconds, const 
   }
   amqp_rpc_reply_t login =
       amqp_login(state_, info.vhost, 0, 131072, heartbeatSeconds, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+  if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && login.library_error == AMQP_STATUS_SSL_ERROR) {
+    // Under TLS 1.3 the broker checks a client certificate after the client
+    // thinks the handshake is done, so its refusal surfaces at the first read:
+    // the login. OpenSSL's queue holds the alert it sent (e.g. "unknown ca").
+    std::string alert = "no reason given";
+    if (unsigned long code = ERR_get_error(); code != 0) {
+      std::array<char, 256> text{};
+      ERR_error_string_n(code, text.data(), text.size());
+      const char* reason = ERR_reason_error_string(code);
+      alert = reason != nullptr ? reason : text.data();
+    }
+    ERR_clear_error();
+    close(/*graceful=*/false);
+    return unavailable(where + ": TLS: the broker ended the session before login (" + alert +
+                       "): it does not trust the client certificate, or needs one and none was given");
+  }
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
     std::string user = info.user;
     std::string reason = login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION

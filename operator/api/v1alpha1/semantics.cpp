@@ -116,11 +116,17 @@ void checkBackoff(const json& retry, const std::string& pointer, std::vector<Fie
 }
 
 // An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest], the path lower-case.
+// The first component names a registry only when it has a dot or a port or is
+// "localhost" (as Docker and containerd decide); otherwise it is part of the
+// path, so "Library/nginx" is refused for its upper case, not read as a host.
 void checkImage(const json& spec, const char* parent, std::vector<FieldError>& errors) {
-  static const RE2 kReference(
-      R"(^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)"
-      R"((?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-      R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$)");
+  static const std::string kLabel = R"([a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)";
+  static const std::string kRegistry = "(?:localhost(?::[0-9]+)?|" + kLabel + "(?:\\." + kLabel + ")+(?::[0-9]+)?|" +
+                                       kLabel + ":[0-9]+)/";
+  static const std::string kComponent = R"([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)";
+  static const RE2 kReference("^(?:" + kRegistry + ")?" + kComponent + "(?:/" + kComponent + ")*" +
+                              R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?)" +
+                              R"((?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$)");
   const json* holder = &spec;
   std::string pointer = "/spec";
   if (parent != nullptr) {

@@ -60,6 +60,12 @@ struct Record {
   // The AMQP properties of the input it came from (the delivery loop sets it
   // from the event); a RabbitMQ output keeps them. Null for other inputs.
   std::shared_ptr<const MessageProperties> amqp;
+  // "<event id>#<n>" for the n-th output of one event (set by the delivery
+  // loop; empty for a list handler's outputs, which belong to a whole batch).
+  // A RabbitMQ output uses it as the message id of a record whose input had
+  // none, so a retried write or a redelivered input (e.g. a Kafka record after
+  // a kill -9) carries the same id and a consumer can drop the duplicate.
+  std::string originId;
 };
 
 }  // namespace sluice::runtime

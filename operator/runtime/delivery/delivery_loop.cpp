@@ -33,6 +33,7 @@ Record deadLetterRecord(const Event& event, const std::string& trigger, const St
   record.value = event.data;
   record.headers = event.headers;
   record.amqp = event.amqp;
+  record.originId = event.id + "#dead-letter";
   record.headers.emplace_back(kDeadLetterErrorHeader, error.toString());
   record.headers.emplace_back(kDeadLetterAttemptsHeader, std::to_string(attempts));
   record.headers.emplace_back(kDeadLetterEventIdHeader, event.id);
@@ -530,9 +531,14 @@ void DeliveryLoop::process(Batch batch, Backoff& backoff, std::stop_token stop) 
   pending->records.reserve(total);
   pending->owner.reserve(total);
   for (size_t i = 0; i < count; ++i) {
+    size_t n = 0;
     for (Record& record : outputs[i]) {
-      // A list handler's outputs belong to the whole batch: no one input's properties are theirs.
-      if (!pending->asList && !record.amqp) record.amqp = pending->batch.events[i].amqp;
+      // A list handler's outputs belong to the whole batch: no one input's properties or identity are theirs.
+      if (!pending->asList) {
+        const Event& event = pending->batch.events[i];
+        if (!record.amqp) record.amqp = event.amqp;
+        record.originId = event.id + "#" + std::to_string(n++);
+      }
       pending->records.push_back(std::move(record));
       pending->owner.push_back(static_cast<uint32_t>(i));
     }

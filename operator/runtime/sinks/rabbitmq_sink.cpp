@@ -166,9 +166,17 @@ void RabbitMqSink::publishQueued() {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
-    const std::string generatedId = p.record.amqp && !p.record.amqp->messageId.empty()
-                                        ? std::string()
-                                        : idPrefix_ + "-" + std::to_string(nextId_++);
+    // An AMQP input's own message id when it has one. Otherwise the record's
+    // origin ("<event id>#<n>"), stable across write retries and redeliveries,
+    // but not for an AMQP input without an id: its event id names a delivery
+    // tag, which another replica reuses for another message. Last, an id of
+    // this process's own (a list handler's outputs).
+    std::string generatedId;
+    if (p.record.amqp == nullptr && !p.record.originId.empty()) {
+      generatedId = p.record.originId;
+    } else if (p.record.amqp == nullptr || p.record.amqp->messageId.empty()) {
+      generatedId = idPrefix_ + "-" + std::to_string(nextId_++);
+    }
     OutgoingProperties outgoing;
     fillProperties(p.record, generatedId, outgoing);
     const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");

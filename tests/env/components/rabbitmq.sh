@@ -79,6 +79,16 @@ _rabbitmq_make_certificates() (
   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
   openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile server.ext \
     -out server.crt 2>/dev/null
+  # Client certificates for mutual TLS: one the node's CA signed, one from a
+  # CA the node does not know (the broker must refuse it).
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=sluice test client" -keyout client.key -out client.csr 2>/dev/null
+  openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out client.crt 2>/dev/null
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sluice test rogue CA" \
+    -keyout rogue-ca.key -out rogue-ca.crt 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=sluice rogue client" -keyout rogue-client.key \
+    -out rogue-client.csr 2>/dev/null
+  openssl x509 -req -in rogue-client.csr -CA rogue-ca.crt -CAkey rogue-ca.key -CAcreateserial -days 30 \
+    -out rogue-client.crt 2>/dev/null
   chmod 644 ./*.key
 )
 
@@ -92,6 +102,11 @@ _rabbitmq_write_env() (
     # and is signed by RABBITMQ_CA_FILE (a CA made for this node only).
     echo "export RABBITMQ_AMQPS_URL=amqps://$RABBITMQ_TEST_USER:$RMQ_PASSWORD@localhost:$RMQ_AMQPS_PORT/%2f"
     echo "export RABBITMQ_CA_FILE=$dir/tls/ca.crt"
+    # A client certificate the listener accepts, and one it refuses (another CA).
+    echo "export RABBITMQ_CLIENT_CERT_FILE=$dir/tls/client.crt"
+    echo "export RABBITMQ_CLIENT_KEY_FILE=$dir/tls/client.key"
+    echo "export RABBITMQ_ROGUE_CLIENT_CERT_FILE=$dir/tls/rogue-client.crt"
+    echo "export RABBITMQ_ROGUE_CLIENT_KEY_FILE=$dir/tls/rogue-client.key"
     echo "export RABBITMQ_HTTP_URL=http://$RABBITMQ_TEST_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_MGMT_PORT"
     echo "export RABBITMQ_USER=$RABBITMQ_TEST_USER"
     echo "export RABBITMQ_PASSWORD=$RMQ_PASSWORD"
@@ -135,12 +150,13 @@ rabbitmq_start() {
   echo '[rabbitmq_management].' >"$dir/enabled_plugins"
   cat >"$dir/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$RMQ_AMQP_PORT
-# AMQP over TLS beside the plain listener; clients need not present a certificate.
+# AMQP over TLS beside the plain listener. A client need not present a
+# certificate, but one it presents must be signed by the node's CA (verify_peer).
 listeners.ssl.default = 127.0.0.1:$RMQ_AMQPS_PORT
 ssl_options.cacertfile = $dir/tls/ca.crt
 ssl_options.certfile = $dir/tls/server.crt
 ssl_options.keyfile = $dir/tls/server.key
-ssl_options.verify = verify_none
+ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RMQ_MGMT_PORT

@@ -265,31 +265,31 @@ std::set<int> localPortsTo(pid_t pid, int remotePort) {
   return ports;
 }
 
-}  // namespace
-
-int dropConnectionsOf(pid_t pid, const std::string& amqpUrl) {
+int brokerPort(const std::string& amqpUrl) {
   std::vector<char> buffer(amqpUrl.begin(), amqpUrl.end());
   buffer.push_back('\0');
   amqp_connection_info info;
   if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) throw std::runtime_error("bad AMQP URL");
+  return info.port;
+}
+
+}  // namespace
+
+int dropConnectionsOf(pid_t pid, const std::string& amqpUrl) {
+  const int broker = brokerPort(amqpUrl);
   int dropped = 0;
-  for (int port : localPortsTo(pid, info.port)) {
+  for (int port : localPortsTo(pid, broker)) {
     std::string command = "ss -K -t -n src 127.0.0.1:" + std::to_string(port) +
-                          " dst 127.0.0.1:" + std::to_string(info.port) + " >/dev/null 2>&1";
+                          " dst 127.0.0.1:" + std::to_string(broker) + " >/dev/null 2>&1";
     if (std::system(command.c_str()) == 0) ++dropped;
   }
   return dropped;
 }
 
-int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl) {
-  std::vector<char> buffer(amqpUrl.begin(), amqpUrl.end());
-  buffer.push_back('\0');
-  amqp_connection_info info;
-  if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK) throw std::runtime_error("bad AMQP URL");
-  std::set<int> ports = localPortsTo(pid, info.port);
-  if (ports.empty()) return 0;
+namespace {
 
-  // http://user:pass@host:port -> base URL and basic-auth credentials.
+// A client of the management API at `httpUrl` (http://user:pass@host:port).
+web::http::client::http_client managementClient(const std::string& httpUrl) {
   auto scheme = httpUrl.find("://");
   auto at = httpUrl.find('@', scheme + 3);
   if (scheme == std::string::npos || at == std::string::npos)
@@ -301,28 +301,49 @@ int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string&
   config.set_credentials(
       web::credentials(userinfo.substr(0, userinfo.find(':')), userinfo.substr(userinfo.find(':') + 1)));
   config.set_timeout(std::chrono::seconds(30));
-  web::http::client::http_client client(base, config);
+  return web::http::client::http_client(base, config);
+}
+
+// The connections process `pid` has open to the broker of `amqpUrl`, as the management API lists them.
+std::vector<web::json::value> connectionsOf(web::http::client::http_client& client, pid_t pid,
+                                            const std::string& amqpUrl) {
+  std::set<int> ports = localPortsTo(pid, brokerPort(amqpUrl));
+  if (ports.empty()) return {};
   // The management API lists a new connection only after its next stats
   // emission, so ask again for a while until the process's connections show.
-  web::json::value connections;
-  for (int tries = 0; tries < 30; ++tries) {
-    connections = client.request(web::http::methods::GET, "/api/connections").get().extract_json().get();
-    bool seen = false;
-    for (const auto& c : connections.as_array()) {
-      if (c.has_field("peer_port") && ports.contains(c.at("peer_port").as_integer())) seen = true;
+  std::vector<web::json::value> mine;
+  for (int tries = 0; tries < 30 && mine.empty(); ++tries) {
+    if (tries > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    web::json::value all = client.request(web::http::methods::GET, "/api/connections").get().extract_json().get();
+    for (const auto& c : all.as_array()) {
+      if (c.has_field("peer_port") && ports.contains(c.at("peer_port").as_integer())) mine.push_back(c);
     }
-    if (seen) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  return mine;
+}
+
+}  // namespace
+
+int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl) {
+  web::http::client::http_client client = managementClient(httpUrl);
   int closed = 0;
-  for (const auto& connection : connections.as_array()) {
-    if (!connection.has_field("peer_port") || !ports.contains(connection.at("peer_port").as_integer())) continue;
+  for (const auto& connection : connectionsOf(client, pid, amqpUrl)) {
     std::string name = connection.at("name").as_string();
     auto response =
         client.request(web::http::methods::DEL, "/api/connections/" + web::uri::encode_data_string(name)).get();
     if (response.status_code() == 204) ++closed;
   }
   return closed;
+}
+
+std::vector<std::string> peerCertificateSubjectsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl) {
+  web::http::client::http_client client = managementClient(httpUrl);
+  std::vector<std::string> subjects;
+  for (const auto& connection : connectionsOf(client, pid, amqpUrl)) {
+    bool has = connection.has_field("peer_cert_subject") && connection.at("peer_cert_subject").is_string();
+    subjects.push_back(has ? connection.at("peer_cert_subject").as_string() : "");
+  }
+  return subjects;
 }
 
 }  // namespace sluice::testing

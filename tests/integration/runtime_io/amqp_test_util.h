@@ -73,6 +73,11 @@ uint32_t readyCount(const std::string& url, const std::string& queue);
 // are untouched. Returns how many were closed.
 int closeConnectionsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl);
 
+// The client certificate subject (e.g. "CN=sluice test client") of each AMQP
+// connection process `pid` has open to the broker of `amqpUrl`, from the
+// management API; "" for a connection that presented none.
+std::vector<std::string> peerCertificateSubjectsOf(pid_t pid, const std::string& amqpUrl, const std::string& httpUrl);
+
 // Destroys (`ss -K`, as root) the TCP sockets process `pid` has open to the
 // broker of `amqpUrl`: a connection gone without a close frame, as a dropped
 // network or a broker giving up on missed heartbeats leaves it. The process

@@ -4,7 +4,9 @@
 // a CA that did not sign the server's certificate stops the replica with an
 // error naming the URL; and a RabbitMQ output keeps the message properties of
 // its AMQP input (message id, correlation id, headers, priority, expiration,
-// content type) while other inputs get a unique message id of their own.
+// content type) while other inputs get a unique message id of their own, the
+// same every time the same Kafka record is delivered; a client certificate
+// the broker's CA signed is presented (mutual TLS), one from another CA refused.
 // The test's own publishing and reading go over the plain listener
 // (RABBITMQ_AMQP_URL) to the same broker, independent of the code under test.
 #include <gtest/gtest.h>
@@ -31,6 +33,8 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 constexpr const char* kCaEnv = "SLUICE_TEST_AMQPS_CA";
+constexpr const char* kCertEnv = "SLUICE_TEST_AMQPS_CERT";  // a client certificate (mutual TLS), PEM
+constexpr const char* kKeyEnv = "SLUICE_TEST_AMQPS_KEY";
 
 // Copies each message's body and headers on: the record has no properties of its own.
 constexpr const char* kCopyHandler = R"PY(
@@ -64,8 +68,13 @@ struct AmqpsQueues {
 
   // A function consuming `in` and writing `out`, both over `urlEnv` with the
   // CA in kCaEnv; a cron trigger too (its ticks, pushed to /invoke, are not AMQP inputs).
-  std::string config(const std::string& urlEnv) const {
+  // `clientCertificate`: both connections present the certificate in kCertEnv/kKeyEnv.
+  std::string config(const std::string& urlEnv, bool clientCertificate = false) const {
     json connection = {{"urlEnv", urlEnv}, {"tlsCaEnv", kCaEnv}};
+    if (clientCertificate) {
+      connection["tlsCertEnv"] = kCertEnv;
+      connection["tlsKeyEnv"] = kKeyEnv;
+    }
     json trigger = connection;
     trigger["queue"] = in;
     trigger["prefetch"] = 50;
@@ -106,6 +115,41 @@ TEST(RuntimeBinaryAmqpsTest, ConsumesAndProducesOverTlsLosingNothing) {
   EXPECT_EQ(readyCount(q.plainUrl, q.in), 0u) << "every input acknowledged";
   runtime.signal(SIGTERM);
   EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+}
+
+// Mutual TLS: the listener verifies a certificate a client presents. The
+// replica's, signed by the broker's CA, is accepted on both its connections
+// (the broker names its subject); one from another CA is refused.
+TEST(RuntimeBinaryAmqpsTest, AClientCertificateIsPresentedAndOneFromAnotherCaIsRefused) {
+  AmqpsQueues q;
+  publishAll(q.plainUrl, q.in, {AmqpMessage{"m-1", "one"}});
+  // A replica whose connections present the certificate in files named by env vars `cert` and `key`.
+  auto start = [&q](RuntimeProcess& runtime, const std::string& cert, const std::string& key) {
+    runtime.start(freeLoopbackPort(), {"--config", q.config("RABBITMQ_AMQPS_URL", /*clientCertificate=*/true)},
+                  q.dir + "/" + cert + ".log",
+                  {{kCaEnv, q.caPem}, {kCertEnv, readFile(requiredEnv(cert))}, {kKeyEnv, readFile(requiredEnv(key))}});
+  };
+  RuntimeProcess runtime;
+  start(runtime, "RABBITMQ_CLIENT_CERT_FILE", "RABBITMQ_CLIENT_KEY_FILE");
+  ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
+  EXPECT_EQ(consumeQueue(q.plainUrl, q.out, 1, 1s, 60s).size(), 1u);
+  std::vector<std::string> subjects =
+      peerCertificateSubjectsOf(runtime.pid(), q.tlsUrl, requiredEnv("RABBITMQ_HTTP_URL"));
+  EXPECT_EQ(subjects.size(), 2u) << "the trigger's and the output's connections";
+  for (const std::string& subject : subjects) EXPECT_EQ(subject, "CN=sluice test client");
+  runtime.signal(SIGTERM);
+  EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+
+  RuntimeProcess rogue;
+  start(rogue, "RABBITMQ_ROGUE_CLIENT_CERT_FILE", "RABBITMQ_ROGUE_CLIENT_KEY_FILE");
+  EXPECT_FALSE(rogue.waitReady(30s));
+  EXPECT_NE(rogue.waitFor(30s), 0) << rogue.log();
+  const std::string where = "amqps://" + q.tlsUrl.substr(q.tlsUrl.rfind('@') + 1);
+  // The alert the broker sent, as OpenSSL names it, and what it means for the user.
+  const std::string expected = "rabbitmq " + where + ": TLS: the broker ended the session before login (";
+  EXPECT_NE(rogue.log().find(expected), std::string::npos) << rogue.log();
+  EXPECT_NE(rogue.log().find("): it does not trust the client certificate"), std::string::npos) << rogue.log();
+  EXPECT_EQ(rogue.log().find("a SSL error occurred"), std::string::npos) << rogue.log();
 }
 
 TEST(RuntimeBinaryAmqpsTest, ACaThatDidNotSignTheServerStopsTheReplicaNamingTheUrl) {
@@ -178,6 +222,49 @@ TEST(RuntimeBinaryAmqpsTest, TheRabbitMqOutputKeepsTheAmqpInputsPropertiesAndGiv
     EXPECT_TRUE(m.timestamp.has_value()) << body;
   }
   EXPECT_EQ(ids.size(), 3u) << "each output message has its own id";
+}
+
+// The message id a RabbitMQ output gives a record whose input had none is
+// the record's origin, "<event id>#<n>": two runs over the same Kafka records
+// (two consumer groups, as a kill -9 and a redelivery would) write the same
+// ids, so a consumer can drop the duplicates an at-least-once path makes.
+TEST(RuntimeBinaryAmqpsTest, AKafkaRecordsOutputsGetTheSameMessageIdEveryTimeItIsDelivered) {
+  constexpr int kRecords = 500;
+  AmqpsQueues q;
+  const std::string bootstrap = requiredEnv("KAFKA_BOOTSTRAP");
+  const std::string topic = uniqueName("ids-in");
+  createTopic(bootstrap, topic, 2);
+  std::vector<TestMessage> records;
+  for (int i = 0; i < kRecords; ++i) records.push_back({"k" + std::to_string(i), "r" + std::to_string(i), {}});
+  produceAll(bootstrap, topic, records);
+
+  // Each run: a Function copying every record of `topic` (from the start, in a group of its own) and a second,
+  // "<value>+", to the RabbitMQ output over amqps://.
+  auto run = [&](const std::string& group) {
+    const std::string path = writeKafkaPythonFunction(
+        q.dir, "ids",
+        "def main_handler(event, context):\n    return [{'value': event['data']}, {'value': event['data'] + '+'}]\n",
+        bootstrap, topic, /*out=*/"", group);
+    json config = json::parse(readFile(path));
+    json output = {{"urlEnv", "RABBITMQ_AMQPS_URL"}, {"tlsCaEnv", kCaEnv}, {"routingKey", q.out}};
+    config["outputs"] = json::array({{{"name", "out"}, {"rabbitmq", output}}});
+    writeFile(path, config.dump(2));
+    RuntimeProcess runtime;
+    runtime.start(freeLoopbackPort(), {"--config", path}, q.dir + "/run-" + group + ".log", {{kCaEnv, q.caPem}});
+    EXPECT_TRUE(runtime.waitReady(60s)) << runtime.log();
+    std::vector<AmqpMessage> out = consumeQueue(q.plainUrl, q.out, 2 * kRecords, 2s, 120s);
+    runtime.signal(SIGTERM);
+    EXPECT_EQ(runtime.waitFor(60s), 0) << runtime.log();
+    std::map<std::string, std::string> bodyById;
+    for (const auto& m : out) bodyById[m.messageId] = m.body;
+    EXPECT_EQ(out.size(), static_cast<size_t>(2 * kRecords));
+    EXPECT_EQ(bodyById.size(), out.size()) << "every output message has an id of its own";
+    return bodyById;
+  };
+  std::map<std::string, std::string> first = run(uniqueName("ids-a"));
+  std::map<std::string, std::string> second = run(uniqueName("ids-b"));
+  EXPECT_EQ(first, second) << "the same record's outputs carry the same ids in both runs";
+  ASSERT_TRUE(first.contains(topic + "/0/0#1")) << "ids are <topic>/<partition>/<offset>#<n>";
 }
 
 }  // namespace

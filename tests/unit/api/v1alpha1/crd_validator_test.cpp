@@ -483,6 +483,15 @@ TEST(CrdValidatorTest, ImageReferencesMustParse) {
                                                    "reference ([registry[:port]/]lower-case/path[:tag][@digest])"});
   fn["spec"]["image"] = "app:two:tags";
   EXPECT_EQ(messages(fn).size(), 1u);
+  // A first component without a dot or port is a path, not a registry host: its upper case is refused.
+  for (const char* bad : {"Team/fn:v1", "Library/nginx"}) {
+    fn["spec"]["image"] = bad;
+    EXPECT_EQ(messages(fn).size(), 1u) << bad;
+  }
+  for (const char* good : {"Registry.Example.com/team/fn", "kind-registry:5000/fn", "localhost:5000/fn"}) {
+    fn["spec"]["image"] = good;
+    EXPECT_EQ(messages(fn), std::vector<std::string>{}) << good;
+  }
 }
 
 // Inline Python is compiled (not run) once a binary installed an interpreter, as the operator and

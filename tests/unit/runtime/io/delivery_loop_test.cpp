@@ -265,6 +265,12 @@ TEST(DeliveryLoopTest, OutputsAndDeadLettersCarryTheirInputsAmqpProperties) {
   auto dead = f.deadLetter.acknowledged();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].amqp.get(), amqp.amqp.get());
+  // Each record also names its origin, the n-th output of its event: the id a
+  // RabbitMQ output gives it when its input had none, the same on every retry.
+  std::set<std::string> origins;
+  for (const Record& record : written) origins.insert(record.originId);
+  EXPECT_EQ(origins, (std::set<std::string>{"m1#0", "m1#1", "k1#0", "k1#1"}));
+  EXPECT_EQ(dead[0].originId, "bad#dead-letter");
 }
 
 TEST(DeliveryLoopTest, InvalidInputIsDeadLetteredAtOnce) {
