@@ -95,9 +95,10 @@ set(SLUICE_TEST_COSTS
   integration/runtime_io/RuntimeBinaryMemoryTest.TenThousandOneMegabyteRecordsStayWithinTheByteBudget 170
   integration/runtime_io/RuntimeBinaryMemoryTest.ALeakingHandlerDrainsAndExitsBeforeTheLimitAndRestartsLoseNothing 120
   integration/runtime_io/KafkaDeliveryTest.SigkillOfReplicasMidStreamLosesNothing 80
-  # Measured on a busy developer machine (2026-12-06, the longest of four runs): six and four restarts.
+  # Measured on a busy developer machine (2026-12-06): four restarts (Kafka), six across three replicas (RabbitMQ).
   integration/runtime_io/RuntimeBinaryPoisonTest.KafkaRecordsThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost 82
-  integration/runtime_io/RuntimeBinaryPoisonTest.RabbitMqQuorumQueueMessagesThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost 47
+  integration/runtime_io/RuntimeBinaryPoisonTest.RabbitMqClassicQueueMessagesThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost 45
+  integration/runtime_io/RuntimeBinaryPoisonTest.RabbitMqQuorumQueueMessagesThatKillOrHangTheProcessAreDeadLetteredAndNoOtherIsLost 45
   integration/autoscaler/kafka_autoscale_test 75
   integration/autoscaler/cpu_autoscale_test 74
   integration/autoscaler/s3_autoscale_test 74

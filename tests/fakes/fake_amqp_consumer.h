@@ -8,6 +8,9 @@
 // dead-lettered (rejected()). An ack of a tag the connection never delivered
 // is a protocol error (counted in unknownTags(), and the channel is closed).
 // The test drops the connection, refuses new ones, and waits for outcomes.
+// The queue's probation queue (AmqpConsumer::ensureProbation) is a second
+// queue read by get: its deliveries are requeued, redelivered, the same way;
+// publishProbation() appends a copy (headers included) to it.
 // Thread-safe: the source's thread uses the consumer while the test drives
 // the broker.
 #pragma once
@@ -29,9 +32,18 @@ namespace sluice::testing {
 
 class FakeAmqpBroker {
  public:
-  void publish(const std::string& messageId, const std::string& body) {
+  void publish(const std::string& messageId, const std::string& body, runtime::Headers headers = {},
+               bool redelivered = false) {
     std::lock_guard lock(mu_);
-    ready_.push_back({messageId, body, false});
+    ready_.push_back({messageId, body, redelivered, std::move(headers)});
+    changed_.notify_all();
+  }
+  // A message already on the probation queue (left there by another replica).
+  void publishProbation(const std::string& messageId, const std::string& body, runtime::Headers headers = {},
+                        bool redelivered = false) {
+    std::lock_guard lock(mu_);
+    probationExists_ = true;
+    probationReady_.push_back({messageId, body, redelivered, std::move(headers)});
     changed_.notify_all();
   }
 
@@ -59,6 +71,13 @@ class FakeAmqpBroker {
 
   // Read these inside waitFor() or after the source stopped.
   const std::vector<std::string>& acked() const { return acked_; }
+  // Settled on the probation queue: acked, and each copy published to it (id, headers).
+  const std::vector<std::string>& probationAcked() const { return probationAcked_; }
+  const std::vector<std::pair<std::string, runtime::Headers>>& probationCopies() const { return probationCopies_; }
+  size_t probationReady() const { return probationReady_.size(); }
+  bool probationExists() const { return probationExists_; }
+  bool probationQuorum() const { return probationQuorum_; }
+  int probationGets() const { return probationGets_; }
   const std::vector<std::string>& rejected() const { return rejected_; }
   int requeued() const { return requeued_; }
   int opens() const { return opens_; }
@@ -75,12 +94,16 @@ class FakeAmqpBroker {
     std::string id;
     std::string body;
     bool redelivered;
+    runtime::Headers headers;
+    bool probation = false;  // delivered from the probation queue
   };
 
-  // Back to the head of the queue, in delivery order, marked redelivered.
+  // Back to the head of their queue, in delivery order, marked redelivered.
   void requeueUnacked() {
     for (auto it = unacked_.rbegin(); it != unacked_.rend(); ++it) {
-      ready_.push_front({it->second.id, it->second.body, true});
+      Message message = it->second;
+      message.redelivered = true;
+      (message.probation ? probationReady_ : ready_).push_front(message);
     }
     unacked_.clear();
   }
@@ -93,6 +116,12 @@ class FakeAmqpBroker {
   uint64_t nextTag_ = 1;
   bool open_ = false;
   bool refuse_ = false;
+  std::deque<Message> probationReady_;
+  bool probationExists_ = false;
+  bool probationQuorum_ = false;
+  int probationGets_ = 0;
+  std::vector<std::string> probationAcked_;
+  std::vector<std::pair<std::string, runtime::Headers>> probationCopies_;
   std::vector<std::string> acked_;
   std::vector<std::string> rejected_;
   int requeued_ = 0;
@@ -142,25 +171,69 @@ class FakeAmqpBroker::Consumer final : public runtime::AmqpConsumer {
     if (cancelled_ || broker_.ready_.empty()) return runtime::ConsumeResult::kNothing;
     Message message = broker_.ready_.front();
     broker_.ready_.pop_front();
-    delivery = runtime::AmqpDelivery{};
-    delivery.deliveryTag = broker_.nextTag_++;
-    delivery.redelivered = message.redelivered;
-    delivery.messageId = message.id;
-    delivery.body = message.body;
-    broker_.unacked_[delivery.deliveryTag] = message;
-    broker_.changed_.notify_all();
+    deliver(std::move(message), delivery);
     return runtime::ConsumeResult::kDelivery;
   }
 
   Status ack(uint64_t tag) override {
-    return settle(tag, [&](Message m) { broker_.acked_.push_back(m.id); });
+    return settle(tag, false, [&](Message m) { broker_.acked_.push_back(m.id); });
   }
 
   Status nack(uint64_t tag, bool requeue) override {
-    return settle(tag, [&](Message m) {
+    return settle(tag, false, [&](Message m) {
       if (requeue) {
         ++broker_.requeued_;
-        broker_.ready_.push_front({m.id, m.body, true});
+        m.redelivered = true;
+        broker_.ready_.push_front(m);
+      } else {
+        broker_.rejected_.push_back(m.id);
+      }
+    });
+  }
+
+  bool probationExists() const override {
+    std::lock_guard lock(broker_.mu_);
+    return broker_.probationExists_;
+  }
+  Status ensureProbation(bool quorum) override {
+    std::lock_guard lock(broker_.mu_);
+    if (!live()) return unavailable("fake broker: connection lost");
+    if (!broker_.probationExists_) broker_.probationQuorum_ = quorum;
+    broker_.probationExists_ = true;
+    return Status::ok();
+  }
+  Status publishProbation(const runtime::AmqpDelivery& message) override {
+    std::lock_guard lock(broker_.mu_);
+    if (!live()) return unavailable("fake broker: connection lost");
+    if (!broker_.probationExists_) return Status(StatusCode::kNotFound, "fake broker: no probation queue");
+    broker_.probationReady_.push_back({message.messageId, message.body, false, message.headers, true});
+    broker_.probationCopies_.emplace_back(message.messageId, message.headers);
+    broker_.changed_.notify_all();
+    return Status::ok();
+  }
+  runtime::ConsumeResult getProbation(runtime::AmqpDelivery& delivery) override {
+    std::lock_guard lock(broker_.mu_);
+    if (!live()) {
+      connection_ = 0;
+      return runtime::ConsumeResult::kClosed;
+    }
+    ++broker_.probationGets_;
+    broker_.changed_.notify_all();
+    if (broker_.probationReady_.empty()) return runtime::ConsumeResult::kNothing;
+    Message message = broker_.probationReady_.front();
+    broker_.probationReady_.pop_front();
+    message.probation = true;
+    deliver(std::move(message), delivery);
+    return runtime::ConsumeResult::kDelivery;
+  }
+  Status ackProbation(uint64_t tag) override {
+    return settle(tag, true, [&](Message m) { broker_.probationAcked_.push_back(m.id); });
+  }
+  Status nackProbation(uint64_t tag, bool requeue) override {
+    return settle(tag, true, [&](Message m) {
+      if (requeue) {
+        m.redelivered = true;
+        broker_.probationReady_.push_front(m);
       } else {
         broker_.rejected_.push_back(m.id);
       }
@@ -181,14 +254,27 @@ class FakeAmqpBroker::Consumer final : public runtime::AmqpConsumer {
   }
 
  private:
+  // Hands `message` out under the next tag, unacked (mu_ held).
+  void deliver(Message message, runtime::AmqpDelivery& delivery) {
+    delivery = runtime::AmqpDelivery{};
+    delivery.deliveryTag = broker_.nextTag_++;
+    delivery.redelivered = message.redelivered;
+    delivery.messageId = message.id;
+    delivery.body = message.body;
+    delivery.headers = message.headers;
+    broker_.unacked_[delivery.deliveryTag] = std::move(message);
+    broker_.changed_.notify_all();
+  }
+
   // Whether this connection is still the broker's open one (mu_ held).
   bool live() const { return connection_ != 0 && connection_ == broker_.connection_ && broker_.open_; }
 
-  Status settle(uint64_t tag, const std::function<void(Message)>& what) {
+  // `probation`: settled as a probation queue's delivery (a tag of the other queue is unknown there).
+  Status settle(uint64_t tag, bool probation, const std::function<void(Message)>& what) {
     std::lock_guard lock(broker_.mu_);
     if (!live()) return unavailable("fake broker: connection lost");
     auto it = broker_.unacked_.find(tag);
-    if (it == broker_.unacked_.end()) {
+    if (it == broker_.unacked_.end() || it->second.probation != probation) {
       ++broker_.unknownTags_;  // RabbitMQ closes the channel: PRECONDITION_FAILED - unknown delivery tag
       broker_.requeueUnacked();
       broker_.open_ = false;

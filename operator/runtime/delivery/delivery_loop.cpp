@@ -95,9 +95,12 @@ Status DeliveryLoop::exitsExhausted(const Event& event, const std::string& trigg
   const int maxAttempts = maxAttemptsFor(trigger);
   if (event.exits < maxAttempts) return Status::ok();
   const std::string count = std::to_string(event.exits) + " of " + std::to_string(maxAttempts);
-  if (event.source == "rabbitmq") {
-    return Status(StatusCode::kInternal, "message returned to its queue unacknowledged (x-delivery-count " + count +
-                                             "): the process exited while handling or holding it");
+  if (event.source == "rabbitmq" || event.source == "http") {
+    // Charged by the RabbitMQ source's probation queue (rabbitmq_source.h):
+    // every exit after the first happened with the message handled alone.
+    return Status(StatusCode::kInternal, "process exited while handling this message (exit " + count +
+                                             ", each after the first with it handled alone): it crashed, or "
+                                             "outlived its timeout and the runtime restarted");
   }
   return Status(StatusCode::kInternal, "process exited while handling this record (exit " + count +
                                            "): it crashed, or outlived its timeout and the runtime restarted");

@@ -63,6 +63,27 @@ class AmqpConsumer {
   virtual void cancel() = 0;
   // A heartbeat frame, for while the source holds back from reading.
   virtual Status sendHeartbeat() = 0;
+
+  // The probation queue, "<queue>.sluice-probation" (see rabbitmq_source.h):
+  // where suspect deliveries wait to be handled one at a time. It is read by
+  // basic.get only, and written with publisher confirms; its tags are its own
+  // (void after a reconnect like the others).
+  // Whether it exists: open() looks (passively), ensureProbation() makes it.
+  virtual bool probationExists() const = 0;
+  // Declares it durable unless it exists (then it keeps its arguments), a
+  // quorum queue when `quorum`. Idempotent.
+  virtual Status ensureProbation(bool quorum) = 0;
+  // Publishes `message` (properties, headers, body; not its tag) to the
+  // probation queue, persistent, and waits for the broker's confirm: OK only
+  // once the broker has taken responsibility for the copy.
+  virtual Status publishProbation(const AmqpDelivery& message) = 0;
+  // basic.get of the probation queue's next message: kNothing when it is empty.
+  virtual ConsumeResult getProbation(AmqpDelivery& delivery) = 0;
+  virtual Status ackProbation(uint64_t deliveryTag) = 0;
+  virtual Status nackProbation(uint64_t deliveryTag, bool requeue) = 0;
 };
+
+// The probation queue of `queue`.
+inline std::string probationQueueOf(const std::string& queue) { return queue + ".sluice-probation"; }
 
 }  // namespace sluice::runtime

@@ -8,11 +8,14 @@
 // [committed offset, L). A clean leave (revoke, drain) writes L = one past the
 // last record it dispatched. A commit made just before handling the record at
 // the committed offset, one record at a time ("probation"), adds
-// " inflight=K": that record is being handled after K earlier deliveries of
-// it ended with the process exiting.
+// " inflight=K": that record is being handled and K process exits are charged
+// to it so far. A record handled alone after an unattributed death is marked
+// K=1: that death (it was among the records in flight) becomes its own once
+// it dies alone, so a poison record causes exactly maxAttempts exits, and an
+// innocent one, which never dies alone, is never charged.
 //
 // The next owner (probationAfter): with "inflight=K" the record at the
-// committed offset killed the previous owner, its (K+1)th exit; it is handled
+// committed offset killed the previous owner alone, its (K+1)th exit; it is handled
 // alone, marked again, and the delivery loop dead-letters it once its exits
 // reach the trigger's maxAttempts. Without "inflight" but with records in
 // [committed, L), the previous owner died somewhere in there (or left them

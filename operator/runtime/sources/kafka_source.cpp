@@ -325,7 +325,13 @@ void KafkaSource::releaseHeld(const std::shared_ptr<PartitionState>& state) {
 bool KafkaSource::markInFlight(PartitionState& state, int64_t offset, int exits) {
   if (state.markAcked == offset) return true;
   if (state.markOffset == offset && state.markSent) return false;  // its result comes with a later poll
-  CrashMark mark{std::max({state.probation.end, state.limitSent, offset + 1}), exits};
+  // The mark counts the exits charged to the record should this run die. A
+  // record on probation after an unattributed death (exits 0) was among those
+  // in flight then: if it now kills the process alone, that first death was
+  // its too, so it is charged from 1, and a record that kills the process
+  // whenever handled causes exactly maxAttempts exits (not maxAttempts + 1).
+  // An innocent record is never charged: it must die alone first.
+  CrashMark mark{std::max({state.probation.end, state.limitSent, offset + 1}), std::max(exits, 1)};
   Status sent = consumer_->commitAsync({{state.topic, state.partition, offset, "", formatCrashMark(mark)}});
   if (!sent.isOk()) {
     SLUICE_LOG_WARN("kafka trigger {}: marking {}/{}@{} in flight failed ({}); trying again", options_.triggerName,
@@ -334,7 +340,7 @@ bool KafkaSource::markInFlight(PartitionState& state, int64_t offset, int exits)
   }
   ++commitsWritten_;
   state.markOffset = offset;
-  state.markExits = exits;
+  state.markExits = mark.inflight;  // the periodic commits carry the same charge
   state.markSent = true;
   state.lastCommitted = offset;
   state.limitSent = std::max(state.limitSent, mark.limit);

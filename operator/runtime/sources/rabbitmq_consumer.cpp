@@ -3,6 +3,7 @@
 #include <amqp_framing.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "common/logging.h"
 #include "runtime/sources/amqp_headers.h"
@@ -11,11 +12,9 @@ namespace sluice::runtime {
 
 namespace {
 
-AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
-  AmqpDelivery delivery;
-  delivery.deliveryTag = envelope.delivery_tag;
-  delivery.redelivered = envelope.redelivered != 0;
-  const amqp_basic_properties_t& props = envelope.message.properties;
+// Properties and body of a message, delivered or got.
+void readMessage(const amqp_message_t& message, AmqpDelivery& delivery) {
+  const amqp_basic_properties_t& props = message.properties;
   if ((props._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0) delivery.messageId = clients::bytesToString(props.message_id);
   if ((props._flags & AMQP_BASIC_CORRELATION_ID_FLAG) != 0) {
     delivery.correlationId = clients::bytesToString(props.correlation_id);
@@ -29,9 +28,55 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
   if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
     delivery.timestampSeconds = static_cast<int64_t>(props.timestamp);
   }
+  delivery.body = clients::bytesToString(message.body);
+}
+
+AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
+  AmqpDelivery delivery;
+  delivery.deliveryTag = envelope.delivery_tag;
+  delivery.redelivered = envelope.redelivered != 0;
+  readMessage(envelope.message, delivery);
   delivery.routingKey = clients::bytesToString(envelope.routing_key);
-  delivery.body = clients::bytesToString(envelope.message.body);
   return delivery;
+}
+
+amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
+
+// The properties a probation copy is published with: the message's own,
+// persistent. Points into `message`; `entries` holds the headers table.
+amqp_basic_properties_t propertiesOf(const AmqpDelivery& message, std::vector<amqp_table_entry_t>& entries) {
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+  props.delivery_mode = 2;
+  auto set = [&props](amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
+    if (value.empty()) return;
+    props._flags |= flag;
+    field = bytesOf(value);
+  };
+  set(AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
+  set(AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
+  set(AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type, message.contentType);
+  set(AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
+  if (message.priority) {
+    props._flags |= AMQP_BASIC_PRIORITY_FLAG;
+    props.priority = *message.priority;
+  }
+  if (message.timestampSeconds) {
+    props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
+    props.timestamp = static_cast<uint64_t>(*message.timestampSeconds);
+  }
+  for (const auto& [key, value] : message.headers) {
+    amqp_table_entry_t entry{};
+    entry.key = bytesOf(key);
+    entry.value.kind = AMQP_FIELD_KIND_UTF8;
+    entry.value.value.bytes = bytesOf(value);
+    entries.push_back(entry);
+  }
+  if (!entries.empty()) {
+    props._flags |= AMQP_BASIC_HEADERS_FLAG;
+    props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
+  }
+  return props;
 }
 
 }  // namespace
@@ -76,6 +121,7 @@ Status RabbitMqConsumer::removeStaleBindings(const std::vector<std::string>& wan
 }
 
 Status RabbitMqConsumer::open() {
+  close(/*graceful=*/false);  // the other of the two connections may still be open: start both afresh
   std::string where = "rabbitmq trigger \"" + options_.triggerName + "\"";
   if (Status status = connection_.open(options_.url, options_.heartbeatSeconds, options_.tls); !status.isOk()) {
     return status.withContext(where);
@@ -104,10 +150,161 @@ Status RabbitMqConsumer::open() {
     return status.withContext(where);
   }
   consumerTag_ = clients::bytesToString(ok->consumer_tag);
+  if (Status status = openProbation(); !status.isOk()) {
+    close(/*graceful=*/false);
+    return status.withContext(where + ", probation queue \"" + probationQueue_ + "\"");
+  }
   return Status::ok();
 }
 
+Status RabbitMqConsumer::openProbation() {
+  if (Status status = probation_.open(options_.url, options_.heartbeatSeconds, options_.tls); !status.isOk()) {
+    return status;
+  }
+  probationBeat_ = std::chrono::steady_clock::now();
+  amqp_connection_state_t state = probation_.state();
+  amqp_queue_declare(state, clients::AmqpConnection::kChannel, amqp_cstring_bytes(probationQueue_.c_str()),
+                     /*passive=*/1, 0, 0, 0, amqp_empty_table);
+  Status exists = probation_.checkReply("queue.declare (passive)");
+  probationExists_ = exists.isOk();
+  if (exists.code() == StatusCode::kNotFound) {
+    // The broker closed the channel over the missing queue: acknowledge that and open it again.
+    amqp_channel_close_ok_t closeOk{};
+    if (int rc = amqp_send_method(state, clients::AmqpConnection::kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &closeOk);
+        rc != AMQP_STATUS_OK) {
+      return unavailable(std::string("channel.close-ok: ") + amqp_error_string2(rc));
+    }
+    amqp_channel_open(state, clients::AmqpConnection::kChannel);
+    if (Status reopened = probation_.checkReply("channel.open"); !reopened.isOk()) return reopened;
+  } else if (!exists.isOk()) {
+    return exists;
+  }
+  amqp_confirm_select(state, clients::AmqpConnection::kChannel);
+  return probation_.checkReply("confirm.select");
+}
+
+Status RabbitMqConsumer::sendHeartbeat() {
+  if (Status status = connection_.sendHeartbeat(); !status.isOk()) return status;
+  probationBeat_ = std::chrono::steady_clock::now();
+  return probation_.sendHeartbeat();
+}
+
+void RabbitMqConsumer::probationHeartbeat() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - probationBeat_ < std::chrono::seconds(options_.heartbeatSeconds) / 3) return;
+  probationBeat_ = now;
+  if (Status sent = probation_.sendHeartbeat(); !sent.isOk()) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: probation connection: {}; reconnecting", options_.triggerName,
+                    sent.message());
+    close(/*graceful=*/false);
+  }
+}
+
+Status RabbitMqConsumer::ensureProbation(bool quorum) {
+  if (probationExists_) return Status::ok();
+  amqp_table_entry_t type{};
+  type.key = amqp_cstring_bytes("x-queue-type");
+  type.value.kind = AMQP_FIELD_KIND_UTF8;
+  type.value.value.bytes = amqp_cstring_bytes("quorum");
+  const amqp_table_t arguments = quorum ? amqp_table_t{1, &type} : amqp_empty_table;
+  amqp_queue_declare(probation_.state(), clients::AmqpConnection::kChannel, amqp_cstring_bytes(probationQueue_.c_str()),
+                     /*passive=*/0, /*durable=*/1, /*exclusive=*/0, /*auto_delete=*/0, arguments);
+  if (Status status = probation_.checkReply("queue.declare \"" + probationQueue_ + "\""); !status.isOk()) {
+    close(/*graceful=*/false);  // the broker closed the channel
+    return status;
+  }
+  probationExists_ = true;
+  SLUICE_LOG_INFO("rabbitmq trigger {}: declared the probation queue {} ({})", options_.triggerName, probationQueue_,
+                  quorum ? "quorum" : "classic");
+  return Status::ok();
+}
+
+Status RabbitMqConsumer::publishProbation(const AmqpDelivery& message) {
+  amqp_maybe_release_buffers(probation_.state());  // the frames of earlier confirms
+  std::vector<amqp_table_entry_t> entries;
+  const amqp_basic_properties_t props = propertiesOf(message, entries);
+  // mandatory: were the queue deleted meanwhile, the broker returns the copy
+  // (then confirms it) instead of confirming a copy it dropped.
+  int rc = amqp_basic_publish(probation_.state(), clients::AmqpConnection::kChannel, amqp_empty_bytes,
+                              amqp_cstring_bytes(probationQueue_.c_str()), /*mandatory=*/1, /*immediate=*/0, &props,
+                              bytesOf(message.body));
+  if (rc != AMQP_STATUS_OK) {
+    close(/*graceful=*/false);
+    return unavailable(std::string("basic.publish to the probation queue: ") + amqp_error_string2(rc));
+  }
+  return waitForConfirm();
+}
+
+Status RabbitMqConsumer::waitForConfirm() {
+  bool returned = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    amqp_frame_t frame;
+    timeval wait{1, 0};
+    int rc = amqp_simple_wait_frame_noblock(probation_.state(), &frame, &wait);
+    if (rc == AMQP_STATUS_TIMEOUT) continue;
+    if (rc != AMQP_STATUS_OK) break;
+    // A returned copy's header and body frames are not methods: skipped.
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    switch (frame.payload.method.id) {
+      case AMQP_BASIC_ACK_METHOD:
+        if (!returned) return Status::ok();
+        probationExists_ = false;
+        close(/*graceful=*/false);
+        return unavailable("the probation queue \"" + probationQueue_ + "\" is gone (the copy was returned)");
+      case AMQP_BASIC_RETURN_METHOD: returned = true; break;
+      case AMQP_BASIC_NACK_METHOD:
+        close(/*graceful=*/false);
+        return unavailable("the broker refused the copy for the probation queue (basic.nack)");
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD: close(/*graceful=*/false); return unavailable("the broker closed the channel");
+      default: break;
+    }
+  }
+  close(/*graceful=*/false);
+  return unavailable("no confirm of the copy for the probation queue");
+}
+
+ConsumeResult RabbitMqConsumer::getProbation(AmqpDelivery& delivery) {
+  amqp_connection_state_t state = probation_.state();
+  amqp_maybe_release_buffers(state);
+  probationBeat_ = std::chrono::steady_clock::now();
+  amqp_rpc_reply_t reply = amqp_basic_get(state, clients::AmqpConnection::kChannel,
+                                          amqp_cstring_bytes(probationQueue_.c_str()), /*no_ack=*/0);
+  if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: basic.get of the probation queue failed; reconnecting", options_.triggerName);
+    probationExists_ = false;  // perhaps deleted: open() looks again
+    close(/*graceful=*/false);
+    return ConsumeResult::kClosed;
+  }
+  if (reply.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return ConsumeResult::kNothing;
+  const auto* ok = static_cast<const amqp_basic_get_ok_t*>(reply.reply.decoded);
+  delivery = AmqpDelivery{};
+  delivery.deliveryTag = ok->delivery_tag;
+  delivery.redelivered = ok->redelivered != 0;
+  amqp_message_t message;
+  if (amqp_read_message(state, clients::AmqpConnection::kChannel, &message, 0).reply_type != AMQP_RESPONSE_NORMAL) {
+    close(/*graceful=*/false);
+    return ConsumeResult::kClosed;
+  }
+  readMessage(message, delivery);
+  amqp_destroy_message(&message);
+  return ConsumeResult::kDelivery;
+}
+
+Status RabbitMqConsumer::ackProbation(uint64_t deliveryTag) {
+  int rc = amqp_basic_ack(probation_.state(), clients::AmqpConnection::kChannel, deliveryTag, 0);
+  return rc == AMQP_STATUS_OK ? Status::ok() : unavailable(std::string("basic.ack: ") + amqp_error_string2(rc));
+}
+
+Status RabbitMqConsumer::nackProbation(uint64_t deliveryTag, bool requeue) {
+  int rc = amqp_basic_nack(probation_.state(), clients::AmqpConnection::kChannel, deliveryTag, 0, requeue ? 1 : 0);
+  return rc == AMQP_STATUS_OK ? Status::ok() : unavailable(std::string("basic.nack: ") + amqp_error_string2(rc));
+}
+
 ConsumeResult RabbitMqConsumer::consume(std::chrono::milliseconds timeout, AmqpDelivery& delivery) {
+  probationHeartbeat();
+  if (!isOpen()) return ConsumeResult::kClosed;
   amqp_connection_state_t state = connection_.state();
   amqp_maybe_release_buffers(state);
   amqp_envelope_t envelope;

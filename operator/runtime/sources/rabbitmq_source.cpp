@@ -1,8 +1,9 @@
 #include "runtime/sources/rabbitmq_source.h"
 
+#include <algorithm>
 #include <charconv>
-
 #include <optional>
+#include <string_view>
 
 #include "common/logging.h"
 #include "common/time.h"
@@ -30,6 +31,11 @@ Status RabbitMqSource::connect() {
   if (Status status = connection_->open(); !status.isOk()) return status;
   lastHeartbeat_ = clock_.now();
   ++generation_;
+  // The lone message still runs here: its redelivery on the probation queue is no death.
+  if (lone_ && loneDelivery_) interrupted_.emplace(loneDelivery_->messageId, loneDelivery_->body);
+  // Nothing to take up when there was no probation queue; its timers start now.
+  pollFirst_ = connection_->probationExists();
+  lastProbationPoll_ = clock_.now();
   return Status::ok();
 }
 
@@ -100,13 +106,12 @@ void RabbitMqSource::run() {
       completionCv_.wait_for(lock, std::chrono::milliseconds(5), [&] { return !completions_.empty(); });
       continue;
     }
+    if (holdForProbation()) continue;
     // basic.qos(prefetch) bounds how many messages the broker hands this
     // source. With all of it in flight nothing new can arrive, so wait for a
     // completion (to ack it at once) instead of reading.
     if (outstanding_ >= options_.prefetch) {
-      keepAlive();
-      std::unique_lock lock(mu_);
-      completionCv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !completions_.empty(); });
+      waitForCompletion(std::chrono::milliseconds(50));
       continue;
     }
     // RabbitMQ ignores a prefetch size in bytes, so the byte budget is kept by
@@ -125,21 +130,180 @@ void RabbitMqSource::run() {
                   nacked_.load());
 }
 
-int returnsOf(const Headers& headers) {
-  // A quorum queue counts the deliveries of a message that ended without an
-  // acknowledgement (the consumer's process exited, its channel closed, or it
-  // was nacked with requeue). A classic queue has no such count, only the
-  // redelivered flag, which cannot tell one return from twenty.
-  for (const auto& [name, value] : headers) {
-    if (name != "x-delivery-count") continue;
+void RabbitMqSource::waitForCompletion(std::chrono::milliseconds timeout) {
+  keepAlive();
+  std::unique_lock lock(mu_);
+  completionCv_.wait_for(lock, timeout, [&] { return !completions_.empty(); });
+}
+
+namespace {
+
+// A header's value as a count; nullopt when absent or not a count.
+std::optional<int> countHeader(const Headers& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key != name) continue;
     int count = 0;
     auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), count);
     if (error == std::errc() && end == value.data() + value.size() && count >= 0) return count;
   }
-  return 0;
+  return std::nullopt;
 }
 
-Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
+std::string headerOf(const Headers& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool isSuspect(const AmqpDelivery& delivery) {
+  return delivery.redelivered || countHeader(delivery.headers, "x-delivery-count").value_or(0) > 0;
+}
+
+int crashesOf(const Headers& headers) { return countHeader(headers, kCrashesHeader).value_or(0); }
+
+int chargeAfterLoneDeath(int crashes) { return std::max(crashes, 1) + 1; }
+
+Headers probationHeaders(const Headers& headers, const std::string& routingKey, int crashes) {
+  Headers out;
+  for (const auto& header : headers) {
+    // The broker's count is the source queue's (the probation queue keeps its
+    // own); the charge and the routing key are set below.
+    if (header.first == "x-delivery-count" || header.first == kCrashesHeader || header.first == kRoutingKeyHeader) {
+      continue;
+    }
+    out.push_back(header);
+  }
+  if (crashes > 0) out.emplace_back(kCrashesHeader, std::to_string(crashes));
+  if (!routingKey.empty()) out.emplace_back(kRoutingKeyHeader, routingKey);
+  return out;
+}
+
+RabbitMqSource::ProbationNeed RabbitMqSource::probationNeed() const {
+  if (!connection_->probationExists()) return ProbationNeed::kNone;
+  const auto since = clock_.now() - lastProbationPoll_;
+  // Held back (the queue is not read until in-flight work finished, then the
+  // probation queue is polled): first thing after a (re)connect, so a
+  // restarted replica takes up what its death left there; a second after a
+  // move or a message found there; and every 5 s, for suspects moved by
+  // other replicas, so a steady stream does not starve them.
+  if (pollFirst_ || since >= std::chrono::seconds(5) || (probationDue_ && since >= std::chrono::seconds(1))) {
+    return ProbationNeed::kHold;
+  }
+  // Otherwise whenever the trigger is idle anyway (a round trip, every 200 ms at most unless due).
+  if (outstanding_ == 0 && !lone_ && (probationDue_ || since >= std::chrono::milliseconds(200))) {
+    return ProbationNeed::kPoll;
+  }
+  return ProbationNeed::kNone;
+}
+
+bool RabbitMqSource::holdForProbation() {
+  const ProbationNeed need = lone_ ? ProbationNeed::kHold : probationNeed();
+  if (need == ProbationNeed::kNone) return false;
+  if (lone_ || outstanding_ > 0) {
+    waitForCompletion(std::chrono::milliseconds(50));
+    return true;
+  }
+  pollProbation();
+  return true;
+}
+
+void RabbitMqSource::pollProbation() {
+  lastProbationPoll_ = clock_.now();
+  pollFirst_ = false;
+  AmqpDelivery delivery;
+  const ConsumeResult got = connection_->getProbation(delivery);
+  if (got != ConsumeResult::kDelivery) {
+    if (got == ConsumeResult::kNothing) probationDue_ = false;
+    return;
+  }
+  probationDue_ = true;  // more may wait behind it
+  if (!fetching_) {
+    // Draining began meanwhile: left unacked it would come back redelivered,
+    // which reads as a death. The same copy goes back instead.
+    Status returned = connection_->publishProbation(delivery);
+    if (returned.isOk()) returned = connection_->ackProbation(delivery.deliveryTag);
+    if (!returned.isOk()) connection_->close(/*graceful=*/false);
+    return;
+  }
+  const bool interrupted =
+      interrupted_ && interrupted_->first == delivery.messageId && interrupted_->second == delivery.body;
+  if (interrupted) interrupted_.reset();
+  if (delivery.redelivered && !interrupted) {
+    chargeDeath(delivery);
+    return;
+  }
+  dispatchLone(std::move(delivery));
+}
+
+void RabbitMqSource::chargeDeath(const AmqpDelivery& delivery) {
+  const int charge = chargeAfterLoneDeath(crashesOf(delivery.headers));
+  SLUICE_LOG_WARN(
+      "rabbitmq trigger {}: probation message {} came back unacknowledged: the process died while handling it alone; "
+      "{} process exit(s) charged to it",
+      options_.triggerName, delivery.messageId.empty() ? "(no message id)" : delivery.messageId, charge);
+  ++deaths_;
+  AmqpDelivery copy = delivery;
+  copy.headers = probationHeaders(delivery.headers, headerOf(delivery.headers, kRoutingKeyHeader), charge);
+  Status settled = connection_->publishProbation(copy);
+  if (settled.isOk()) settled = connection_->ackProbation(delivery.deliveryTag);
+  if (!settled.isOk()) {
+    // Not acked: it comes back redelivered and is charged then (at least once, never lost).
+    SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, settled.message());
+    connection_->close(/*graceful=*/false);
+  }
+}
+
+void RabbitMqSource::moveToProbation(const AmqpDelivery& delivery) {
+  Status moved = Status::ok();
+  if (!connection_->probationExists()) {
+    // A quorum queue's redeliveries carry x-delivery-count: its probation queue is one too.
+    moved = connection_->ensureProbation(countHeader(delivery.headers, "x-delivery-count").has_value());
+  }
+  AmqpDelivery copy = delivery;
+  copy.headers = probationHeaders(delivery.headers, delivery.routingKey, 0);
+  if (moved.isOk()) moved = connection_->publishProbation(copy);
+  // The original is acked only once the broker confirmed the copy: a death in
+  // between leaves both (a duplicate), never neither.
+  if (moved.isOk()) moved = connection_->ack(delivery.deliveryTag);
+  if (!moved.isOk()) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: moving a redelivered message to the probation queue: {}; reconnecting",
+                    options_.triggerName, moved.message());
+    connection_->close(/*graceful=*/false);
+    return;
+  }
+  ++moved_;
+  probationDue_ = true;
+}
+
+void RabbitMqSource::dispatchLone(AmqpDelivery delivery) {
+  const uint64_t tag = delivery.deliveryTag;
+  const uint64_t generation = generation_;
+  loneDelivery_ = delivery;
+  Event event = eventOf(std::move(delivery), /*probation=*/true);
+  if (event.exits > 0) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: probation message {} is delivered again, alone, after {} process exit(s)",
+                    options_.triggerName, event.id, event.exits);
+  }
+  lone_ = true;
+  ++outstanding_;
+  dispatcher_->dispatch(std::move(event), "", options_.triggerName, [this, generation, tag](Outcome outcome) {
+    {
+      std::lock_guard lock(mu_);
+      completions_.push_back({generation, tag, outcome, /*probation=*/true});
+    }
+    completionCv_.notify_all();
+  });
+}
+
+Event RabbitMqSource::eventOf(AmqpDelivery delivery, bool probation) const {
+  if (probation) {
+    // The copy's routing key is the probation queue's: the original's rides in a header.
+    delivery.routingKey = headerOf(delivery.headers, kRoutingKeyHeader);
+    std::erase_if(delivery.headers, [](const auto& header) { return header.first == kRoutingKeyHeader; });
+  }
   Event event;
   event.source = options_.httpInvocations ? "http" : "rabbitmq";
   event.type = options_.httpInvocations ? "http.request" : "rabbitmq.message";
@@ -162,7 +326,8 @@ Event RabbitMqSource::eventOf(AmqpDelivery delivery) const {
   event.time = stamped ? *stamped : clock_.wallNow();
   if (!delivery.routingKey.empty() && !options_.httpInvocations) event.key = std::move(delivery.routingKey);
   if (delivery.redelivered) event.headers.emplace_back("x-redelivered", "true");
-  event.exits = returnsOf(event.headers);
+  // Only a probation message has exits charged: a suspect of the queue never reaches the handler.
+  event.exits = probation ? crashesOf(event.headers) : 0;
   event.data = std::move(delivery.body);
   return event;
 }
@@ -176,6 +341,10 @@ void RabbitMqSource::consumeOne() {
     // the channel closes.
     return;
   }
+  if (isSuspect(delivery)) {
+    moveToProbation(delivery);
+    return;
+  }
   const uint64_t tag = delivery.deliveryTag;
   const uint64_t generation = generation_;
   Event event = eventOf(std::move(delivery));
@@ -184,7 +353,7 @@ void RabbitMqSource::consumeOne() {
   dispatcher_->dispatch(std::move(event), "", options_.triggerName, [this, generation, tag](Outcome outcome) {
     {
       std::lock_guard lock(mu_);
-      completions_.push_back({generation, tag, outcome});
+      completions_.push_back({generation, tag, outcome, /*probation=*/false});
     }
     completionCv_.notify_all();
   });
@@ -207,32 +376,47 @@ void RabbitMqSource::processCompletions() {
     std::lock_guard lock(mu_);
     batch.swap(completions_);
   }
-  for (const Completion& c : batch) {
-    --outstanding_;
-    // A tag from a closed connection means nothing on the new one; the broker
-    // already requeued that delivery.
-    if (c.connectionGeneration != generation_ || !connection_->isOpen()) continue;
-    Status sent;
-    switch (c.outcome) {
-      case Outcome::kAcked:
-        sent = connection_->ack(c.deliveryTag);
-        ++acked_;
-        break;
-      case Outcome::kRequeue:
-        sent = connection_->nack(c.deliveryTag, /*requeue=*/true);
-        ++nacked_;
-        break;
-      case Outcome::kRejected:
-        sent = connection_->nack(c.deliveryTag, /*requeue=*/false);
-        ++nacked_;
-        break;
-    }
-    if (!sent.isOk()) {
-      SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
-      connection_->close(/*graceful=*/false);
-      continue;  // the rest are skipped above but still counted down
-    }
+  for (const Completion& c : batch) settle(c);
+}
+
+void RabbitMqSource::settle(const Completion& c) {
+  --outstanding_;
+  std::optional<AmqpDelivery> lone;
+  if (c.probation) {
+    lone_ = false;
+    lone.swap(loneDelivery_);
   }
+  // A tag from a closed connection means nothing on the new one; the broker
+  // already requeued that delivery.
+  if (c.connectionGeneration != generation_ || !connection_->isOpen()) return;
+  Status sent;
+  if (c.probation) {
+    sent = settleProbation(c, lone);
+    // The connection is gone (found out only now): the message comes back
+    // redelivered, but the process lived on.
+    if (!sent.isOk() && lone) interrupted_.emplace(lone->messageId, lone->body);
+  } else if (c.outcome == Outcome::kAcked) {
+    sent = connection_->ack(c.deliveryTag);
+  } else {
+    sent = connection_->nack(c.deliveryTag, /*requeue=*/c.outcome == Outcome::kRequeue);
+  }
+  (c.outcome == Outcome::kAcked ? acked_ : nacked_)++;
+  if (!sent.isOk()) {
+    SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
+    connection_->close(/*graceful=*/false);  // the rest are skipped above but still counted down
+  }
+}
+
+Status RabbitMqSource::settleProbation(const Completion& c, const std::optional<AmqpDelivery>& lone) {
+  switch (c.outcome) {
+    case Outcome::kAcked: return connection_->ackProbation(c.deliveryTag);
+    case Outcome::kRejected: return connection_->nackProbation(c.deliveryTag, /*requeue=*/false);
+    case Outcome::kRequeue: break;
+  }
+  // A requeue would come back redelivered, which reads as a death: the same
+  // copy, charge unchanged, goes back instead (confirmed, then the ack).
+  Status sent = lone ? connection_->publishProbation(*lone) : Status::ok();
+  return sent.isOk() ? connection_->ackProbation(c.deliveryTag) : sent;
 }
 
 }  // namespace sluice::runtime

@@ -6,14 +6,43 @@
 // attempts are exhausted and no dead-letter output took it (kRejected), so the
 // queue's own dead-letter exchange receives it. A lost connection is
 // reopened; deliveries not yet acked are redelivered by the broker.
-// Returns (issue 16): a quorum queue's x-delivery-count becomes Event::exits,
-// so a message that keeps ending its deliveries unacknowledged (its handler
-// kills the process, or outlives its timeout and the runtime restarts) is
-// dead-lettered by the delivery loop once the count reaches maxAttempts.
-// Every unacknowledged return counts, also of messages merely prefetched
-// when the process died: keep prefetch low where crashes are expected. A
-// classic queue gives no count, only `redelivered` (x-redelivered): there
-// such a message is redelivered until the queue's own limits apply.
+// Poison messages (issue 16): a message whose handler kills the process
+// (a crash, or a call that outlives its timeout so the runtime exits) is
+// dead-lettered after exactly maxAttempts process exits, on classic and quorum
+// queues alike, and a message that never kills the process alone is never
+// charged an exit. Neither `redelivered` nor a quorum queue's
+// x-delivery-count can say that: both also mark every message that merely
+// sat unacknowledged (prefetched, or in flight beside the culprit) when the
+// process died, and a classic queue has no count at all. So:
+// - A delivery is a suspect when it is redelivered or its x-delivery-count is
+//   above 0. A suspect is not handled: a copy goes to the probation queue
+//   "<queue>.sluice-probation" (durable, declared on first need, a quorum
+//   queue when the suspect carries x-delivery-count, i.e. the source is one),
+//   published with a confirm, and only then is the original acked.
+// - The probation queue is read by basic.get, one message at a time, only
+//   when none of this trigger's deliveries is in flight; while it runs the
+//   source dispatches nothing else. So a probation message that comes back
+//   redelivered was being handled alone when the process died: that death
+//   is its own. A copy is published again with x-sluice-crashes raised (then
+//   the original acked); the first death, the one that made it a suspect, is
+//   charged too from then on (it was among the messages in flight), so the
+//   charge after its first lone death is 2, and a message that kills the
+//   process whenever handled causes exactly maxAttempts exits (at least 2: a
+//   message is never charged before it died alone once).
+// - A probation message is dispatched with Event::exits = its charge: the
+//   delivery loop dead-letters it unhandled, with x-sluice-error naming the
+//   cause, once the charge reaches maxAttempts; an innocent suspect is simply
+//   handled, alone, and acked.
+// The probation queue is polled first after every (re)connect, whenever the
+// trigger is idle (every 200 ms at most, at once after a move), and, holding
+// back the queue until in-flight work completes, a second after a move and at
+// least every 5 s.
+// Limits: "alone" is among this trigger's deliveries: another trigger of the
+// same Function keeps running, and its poison would be charged to a probation
+// message handled at that moment. A probation message redelivered because
+// the connection (not the process) dropped is recognised by this replica, not
+// by another one that happens to get it first. Header values are carried as
+// text (nested tables dropped), like every AMQP header the runtime reads.
 // The connection (an AmqpConsumer: rabbitmq-c, or a test's fake) is owned by
 // the source's thread: completions from other threads are queued to it.
 #pragma once
@@ -25,8 +54,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "clients/amqp_connection.h"
@@ -36,9 +67,22 @@
 
 namespace sluice::runtime {
 
-// A quorum queue's count of a message's unacknowledged deliveries (its
-// x-delivery-count header), 0 when absent.
-int returnsOf(const Headers& headers);
+// Whether a delivery must go through the probation queue: redelivered, or a
+// quorum queue's x-delivery-count above 0.
+bool isSuspect(const AmqpDelivery& delivery);
+// The process exits charged to a probation message (its x-sluice-crashes
+// header), 0 when absent or not a count.
+int crashesOf(const Headers& headers);
+// The charge after a probation message killed the process alone: the death
+// that made it a suspect counts from its first lone death on.
+int chargeAfterLoneDeath(int crashes);
+// The headers of a message's copy on the probation queue: the broker's
+// x-delivery-count dropped, `crashes` in x-sluice-crashes (none when 0), and
+// the routing key it was published with (the copy's is the probation queue's)
+// in x-sluice-routing-key.
+Headers probationHeaders(const Headers& headers, const std::string& routingKey, int crashes);
+inline constexpr const char* kCrashesHeader = "x-sluice-crashes";
+inline constexpr const char* kRoutingKeyHeader = "x-sluice-routing-key";
 
 struct RabbitMqSourceOptions {
   std::string triggerName;
@@ -76,22 +120,42 @@ class RabbitMqSource final : public Source {
 
   int64_t acked() const { return acked_.load(); }
   int64_t nacked() const { return nacked_.load(); }
+  int64_t movedToProbation() const { return moved_.load(); }
+  int64_t lonelyDeaths() const { return deaths_.load(); }  // probation messages charged a death here
 
  private:
   struct Completion {
     uint64_t connectionGeneration;
     uint64_t deliveryTag;
     Outcome outcome;
+    bool probation;  // a probation message's (settled on the probation queue)
   };
 
   Status connect();
   void run();
   void processCompletions();
   void consumeOne();
+  // Until one completion is queued (or a moment), keeping the connection alive.
+  void waitForCompletion(std::chrono::milliseconds timeout);
+  // True when the source must not read its queue now: a probation message
+  // runs, or the probation queue is due and in-flight work must finish first
+  // (then it is polled).
+  bool holdForProbation();
+  enum class ProbationNeed { kNone, kPoll, kHold };  // kPoll: only as the trigger is idle anyway
+  ProbationNeed probationNeed() const;
+  void pollProbation();
+  // A suspect: its copy to the probation queue (confirmed), then the ack.
+  void moveToProbation(const AmqpDelivery& delivery);
+  // A probation message that came back redelivered: republished with its new charge, then acked.
+  void chargeDeath(const AmqpDelivery& delivery);
+  void dispatchLone(AmqpDelivery delivery);
+  // `lone`: the message as got (republished unchanged when it must be delivered again).
+  Status settleProbation(const Completion& completion, const std::optional<AmqpDelivery>& lone);
+  void settle(const Completion& completion);
   // While not reading: a heartbeat every third of the interval, so the broker keeps the connection.
   void keepAlive();
   // The Event of a delivery: id (message id, else queue/connection/tag), headers, time, key, body.
-  Event eventOf(AmqpDelivery delivery) const;
+  Event eventOf(AmqpDelivery delivery, bool probation = false) const;
   void markDispatchStopped();
 
   RabbitMqSourceOptions options_;
@@ -100,6 +164,15 @@ class RabbitMqSource final : public Source {
   EventDispatcher* dispatcher_ = nullptr;
   std::unique_ptr<AmqpConsumer> connection_;  // owned by the source thread after start()
   uint64_t generation_ = 0;                   // bumped on every reconnect: tags of older connections are void
+  // Probation state, owned by the source thread.
+  bool pollFirst_ = true;      // after a (re)connect: poll before reading the queue
+  bool probationDue_ = false;  // a message was moved there, or found there: poll again soon
+  Clock::TimePoint lastProbationPoll_{};
+  bool lone_ = false;                         // a probation message is in flight
+  std::optional<AmqpDelivery> loneDelivery_;  // its copy, republished unchanged if it must be delivered again
+  // A probation message in flight when the connection dropped (the process
+  // lived on): its redelivery is no death. Message id and body.
+  std::optional<std::pair<std::string, std::string>> interrupted_;
 
   std::mutex mu_;
   std::deque<Completion> completions_;  // guarded by mu_
@@ -112,6 +185,8 @@ class RabbitMqSource final : public Source {
   std::atomic<bool> finishing_{false};
   std::atomic<int64_t> acked_{0};
   std::atomic<int64_t> nacked_{0};
+  std::atomic<int64_t> moved_{0};
+  std::atomic<int64_t> deaths_{0};
   std::thread thread_;
 };
 

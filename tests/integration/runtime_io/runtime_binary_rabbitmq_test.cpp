@@ -350,10 +350,11 @@ TEST(RuntimeBinaryRabbitMqTest, ConnectionsClosedByTheBrokerMidStreamAreReopened
   ASSERT_TRUE(runtime.waitReady(60s)) << runtime.log();
   ASSERT_TRUE(gate.waitForRequests(1, 120s)) << "the replica never reached its gate\n" << runtime.log();
   uint32_t queued = readyCount(q.url, q.in);
-  // The trigger's, both outputs' and the dead-letter queue's connections.
+  // The trigger's two (its queue's and its probation queue's), both outputs'
+  // and the dead-letter queue's connections.
   int closed = closeConnectionsOf(runtime.pid(), q.url, requiredEnv("RABBITMQ_HTTP_URL"));
   gate.open();
-  EXPECT_EQ(closed, 4) << "the replica holds four AMQP connections";
+  EXPECT_EQ(closed, 5) << "the replica holds five AMQP connections";
   Verdicts v = readVerdicts(q, expectedSplit(0, kPosts, 0), 5s);
   size_t unique = v.approved.size() + v.rejected.size();
   EXPECT_EQ(missingIds(v, kPosts, 0), 0) << "ids lost across the reconnect";
@@ -423,7 +424,8 @@ TEST(RuntimeBinaryRabbitMqTest, AConsumerHoldingBackKeepsItsConnectionThroughALo
 TEST(RuntimeBinaryRabbitMqTest, AFailedAckOnADroppedConnectionReconnectsAndLosesNothing) {
   HeldReplica held;
   ASSERT_TRUE(held.holding()) << "the replica never reached its gate\n" << held.runtime.log();
-  EXPECT_EQ(dropConnectionsOf(held.runtime.pid(), held.q.url), 4) << "the replica holds four AMQP connections";
+  EXPECT_EQ(dropConnectionsOf(held.runtime.pid(), held.q.url), 5)
+      << "the replica holds five AMQP connections (the trigger's two, the outputs', the dead letter's)";
   held.releaseAndDrain();
   EXPECT_NE(held.runtime.log().find("reconnecting"), std::string::npos) << held.runtime.log();
 }

@@ -3,7 +3,9 @@
 // them; the delivery loop giving up on an event whose exits reached
 // maxAttempts without calling the handler; the Kafka source, over the fake
 // group, handling a dead member's records one at a time behind marks and
-// handing the marked record's exit count to the delivery loop.
+// handing the marked record's exit count to the delivery loop; the RabbitMQ
+// source's suspect and charge decisions (its probation queue: see
+// rabbitmq_source_test.cpp for the source itself).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -138,14 +140,34 @@ TEST(CrashCountDeliveryTest, WithoutADeadLetterTheSourceIsToldRejectedAsForAnyGi
   EXPECT_TRUE(f.handler.calls().empty());
 }
 
-TEST(CrashCountRabbitMqTest, AQuorumQueuesDeliveryCountIsTheNumberOfReturns) {
-  EXPECT_EQ(returnsOf({{"h", "v"}, {"x-delivery-count", "2"}}), 2);
-  EXPECT_EQ(returnsOf({{"x-redelivered", "true"}}), 0);  // a classic queue: redelivered, but no count
-  EXPECT_EQ(returnsOf({{"x-delivery-count", "two"}}), 0);
-  EXPECT_EQ(returnsOf({}), 0);
+TEST(CrashCountRabbitMqTest, ARedeliveryOrADeliveryCountMakesASuspect) {
+  AmqpDelivery fresh;
+  EXPECT_FALSE(isSuspect(fresh));
+  AmqpDelivery redelivered;
+  redelivered.redelivered = true;  // a classic queue: no count, only the flag
+  EXPECT_TRUE(isSuspect(redelivered));
+  AmqpDelivery counted;
+  counted.headers = {{"h", "v"}, {"x-delivery-count", "1"}};
+  EXPECT_TRUE(isSuspect(counted));
+  counted.headers = {{"x-delivery-count", "0"}};
+  EXPECT_FALSE(isSuspect(counted));
 }
 
-TEST(CrashCountRabbitMqTest, AMessageReturnedMaxAttemptsTimesIsDeadLetteredNamingTheCount) {
+TEST(CrashCountRabbitMqTest, TheChargeIsTheCrashesHeaderAndADeathAloneAlsoChargesTheOneThatMadeTheSuspect) {
+  EXPECT_EQ(crashesOf({{"x-sluice-crashes", "2"}}), 2);
+  EXPECT_EQ(crashesOf({{"x-sluice-crashes", "two"}}), 0);
+  EXPECT_EQ(crashesOf({{"x-delivery-count", "4"}}), 0);  // the broker's returns are no deaths
+  EXPECT_EQ(crashesOf({}), 0);
+  EXPECT_EQ(chargeAfterLoneDeath(0), 2);  // its first lone death, and the one among many before it
+  EXPECT_EQ(chargeAfterLoneDeath(2), 3);
+  // The probation copy: the broker's count and any earlier charge replaced; the routing key kept.
+  EXPECT_EQ(probationHeaders({{"h", "v"}, {"x-delivery-count", "3"}, {"x-sluice-crashes", "7"}}, "rk", 0),
+            (Headers{{"h", "v"}, {"x-sluice-routing-key", "rk"}}));
+  EXPECT_EQ(probationHeaders({{"h", "v"}, {"x-sluice-crashes", "2"}, {"x-sluice-routing-key", "rk"}}, "rk", 3),
+            (Headers{{"h", "v"}, {"x-sluice-crashes", "3"}, {"x-sluice-routing-key", "rk"}}));
+}
+
+TEST(CrashCountRabbitMqTest, AProbationMessageChargedMaxAttemptsExitsIsDeadLetteredNamingTheCount) {
   LoopFixture f;
   Event event = withExits("m", 0, 3);
   event.source = "rabbitmq";
@@ -155,8 +177,8 @@ TEST(CrashCountRabbitMqTest, AMessageReturnedMaxAttemptsTimesIsDeadLetteredNamin
   auto dead = f.deadLetter.acknowledged();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].headers[1].second,
-            "Internal: message returned to its queue unacknowledged (x-delivery-count 3 of 3): the process exited "
-            "while handling or holding it");
+            "Internal: process exited while handling this message (exit 3 of 3, each after the first with it handled "
+            "alone): it crashed, or outlived its timeout and the runtime restarted");
 }
 
 // Holds every dispatched batch until the test completes it.
@@ -283,7 +305,7 @@ TEST_F(CrashCountKafkaTest, AnUnmarkedDeathPutsEveryRecordBelowItsLimitOnProbati
     ASSERT_EQ(dispatcher_.events(batch).size(), 1u);
     EXPECT_EQ(*dispatcher_.events(batch)[0].offset, offset);
     EXPECT_EQ(group_.committedOffset("orders", 0), offset);
-    EXPECT_EQ(metadata(), "sluice/1 limit=3 inflight=0");
+    EXPECT_EQ(metadata(), "sluice/1 limit=3 inflight=1");  // charged the unattributed death, should it die alone
     // Nothing else goes while the marked record runs.
     EXPECT_EQ(dispatcher_.batches(), batch + 1);
     dispatcher_.complete(batch);

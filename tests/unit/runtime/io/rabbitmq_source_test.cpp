@@ -3,7 +3,9 @@
 // delivery loop acked it, nacked with requeue or rejected as it says; after a
 // dropped connection what was not acked is delivered again and the old
 // connection's tags are never used on the new one; reconnects and heartbeats
-// are timed on the source's clock.
+// are timed on the source's clock; suspects (redelivered, or counted by a
+// quorum queue) go through the probation queue, one at a time, and a
+// probation message that comes back redelivered is charged a death.
 #include "runtime/sources/rabbitmq_source.h"
 
 #include <gtest/gtest.h>
@@ -115,15 +117,17 @@ TEST_F(RabbitMqSourceTest, ADeliveryIsSettledOnlyAsTheDeliveryLoopSays) {
   ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.rejected().size() == 1; }));
   EXPECT_EQ(broker_.rejected(), std::vector<std::string>{"m3"}) << "to the queue's dead-letter exchange";
 
-  // Requeued: the broker delivers it again, marked so.
+  // Requeued: the broker delivers it again, redelivered, so it goes through
+  // the probation queue (the original acked once the copy is there).
   dispatcher_.complete(0, Outcome::kRequeue);
   events = dispatcher_.waitForEvents(4);
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[3].id, "m1");
-  EXPECT_EQ(header(events[3], "x-redelivered"), "true");
-  dispatcher_.complete(3, Outcome::kAcked);
-  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.acked().size() == 2; }));
+  EXPECT_EQ(events[3].exits, 0);
   EXPECT_EQ(broker_.acked(), (std::vector<std::string>{"m2", "m1"}));
+  dispatcher_.complete(3, Outcome::kAcked);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 1; }));
+  EXPECT_EQ(broker_.probationAcked(), std::vector<std::string>{"m1"});
   EXPECT_EQ(broker_.requeued(), 1);
   EXPECT_EQ(broker_.unknownTags(), 0);
   // The source counts a settlement after sending it: read its counts once its thread is done.
@@ -138,25 +142,34 @@ TEST_F(RabbitMqSourceTest, AfterADroppedConnectionWhatWasNotAckedComesAgainAndOl
   start();
   ASSERT_EQ(dispatcher_.waitForEvents(1).size(), 1u);
   broker_.dropConnection();
-  // The source reconnects at once (the drop is seen on its next read) and gets m1 again.
+  // The source reconnects at once (the drop is seen on its next read) and gets
+  // m1 again, redelivered: it moves it to the probation queue, and runs it
+  // only once nothing else of the trigger is in flight (the first delivery is).
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.acked().size() == 1; }));
+  EXPECT_EQ(broker_.acked(), std::vector<std::string>{"m1"});
+  EXPECT_EQ(broker_.opens(), 2);
+  EXPECT_EQ(dispatcher_.dispatched(), 1u);
+
+  // The first delivery's ack comes late: its tag belonged to the dropped
+  // connection and must not be used on the new one.
+  dispatcher_.complete(0, Outcome::kAcked);
   std::vector<Event> events = dispatcher_.waitForEvents(2);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].id, "m1");
-  EXPECT_EQ(header(events[1], "x-redelivered"), "true");
-  EXPECT_EQ(broker_.opens(), 2);
-
-  // The first delivery's ack comes late: its tag (1) belonged to the dropped
-  // connection and must not ack tag 1 of the new one (m1's redelivery).
-  dispatcher_.complete(0, Outcome::kAcked);
-  dispatcher_.complete(1, Outcome::kRequeue);
-  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.requeued() == 1; }));
-  EXPECT_TRUE(broker_.acked().empty()) << "the late ack went to the new connection";
+  EXPECT_EQ(events[1].exits, 0);
   EXPECT_EQ(broker_.unknownTags(), 0);
+  // A requeue of a probation message would come back redelivered, which reads
+  // as a death: the same copy goes back instead, uncharged.
+  dispatcher_.complete(1, Outcome::kRequeue);
   events = dispatcher_.waitForEvents(3);
   ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].id, "m1");
+  EXPECT_EQ(events[2].exits, 0);
   dispatcher_.complete(2, Outcome::kAcked);
-  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.acked().size() == 1; }));
-  EXPECT_EQ(broker_.acked(), std::vector<std::string>{"m1"});
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 2; }));
+  EXPECT_EQ(broker_.requeued(), 0);
+  EXPECT_EQ(broker_.probationCopies().size(), 2u);
+  EXPECT_EQ(broker_.unknownTags(), 0);
 }
 
 TEST_F(RabbitMqSourceTest, AReconnectTheBrokerRefusesIsRetriedAfterTheDelayOnTheSourcesClock) {
@@ -184,6 +197,119 @@ TEST_F(RabbitMqSourceTest, WhileItsPrefetchIsInFlightTheSourceSendsHeartbeatsEve
   ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.heartbeats() == 2; }));
   dispatcher_.complete(0, Outcome::kAcked);
   ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.acked().size() == 1; }));
+}
+
+class RabbitMqProbationTest : public RabbitMqSourceTest {
+ protected:
+  // The events dispatched so far, after waiting for `count`.
+  std::vector<std::string> idsAfter(size_t count) {
+    std::vector<std::string> ids;
+    for (const Event& event : dispatcher_.waitForEvents(count)) ids.push_back(event.id);
+    return ids;
+  }
+};
+
+TEST_F(RabbitMqProbationTest, SuspectsAreMovedAndHandledOneAtATimeOnlyWhenNothingElseIsInFlight) {
+  broker_.publish("m1", "one");
+  broker_.publish("s1", "suspect", {{"h", "v"}}, /*redelivered=*/true);  // a classic queue's: only the flag
+  broker_.publish("s2", "suspect", {{"x-delivery-count", "1"}});
+  broker_.publish("m2", "two");
+  start();
+  EXPECT_EQ(idsAfter(2), (std::vector<std::string>{"m1", "m2"}));
+  // Both suspects moved (copy first, then the ack of the original), none handled yet.
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.acked().size() == 2; }));
+  EXPECT_EQ(broker_.acked(), (std::vector<std::string>{"s1", "s2"}));
+  ASSERT_EQ(broker_.probationCopies().size(), 2u);
+  EXPECT_EQ(broker_.probationCopies()[1].second, Headers{})
+      << "the source queue's delivery count is no charge: dropped from the copy";
+  EXPECT_FALSE(broker_.probationQuorum()) << "the first suspect carried no x-delivery-count: a classic queue";
+  EXPECT_EQ(dispatcher_.dispatched(), 2u);
+  dispatcher_.complete(0, Outcome::kAcked);
+  EXPECT_EQ(dispatcher_.dispatched(), 2u) << "m2 is still in flight";
+  dispatcher_.complete(1, Outcome::kAcked);
+  // Alone: s2 waits while s1 runs.
+  EXPECT_EQ(idsAfter(3), (std::vector<std::string>{"m1", "m2", "s1"}));
+  EXPECT_EQ(dispatcher_.dispatched(), 3u);
+  EXPECT_EQ(dispatcher_.waitForEvents(3)[2].exits, 0);
+  dispatcher_.complete(2, Outcome::kAcked);
+  EXPECT_EQ(idsAfter(4), (std::vector<std::string>{"m1", "m2", "s1", "s2"}));
+  dispatcher_.complete(3, Outcome::kAcked);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 2; }));
+  EXPECT_EQ(broker_.probationAcked(), (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(broker_.rejected(), std::vector<std::string>{});
+  EXPECT_EQ(broker_.probationReady(), 0u);
+}
+
+TEST_F(RabbitMqProbationTest, AQuorumQueuesSuspectMakesAQuorumProbationQueue) {
+  broker_.publish("s1", "suspect", {{"x-delivery-count", "2"}}, /*redelivered=*/true);
+  start();
+  EXPECT_EQ(idsAfter(1), std::vector<std::string>{"s1"});
+  EXPECT_TRUE(broker_.probationQuorum());
+}
+
+TEST_F(RabbitMqProbationTest, AProbationMessageBackRedeliveredDiedAloneAndIsChargedBeforeItRunsAgain) {
+  // Another replica died while handling p alone: its first lone death, so p
+  // is charged 2 (with the death among many that made it a suspect).
+  broker_.publishProbation("p", "crash", {{"x-sluice-routing-key", "rk"}}, /*redelivered=*/true);
+  broker_.publishProbation("q", "crash", {{"x-sluice-crashes", "2"}}, /*redelivered=*/true);
+  start();
+  std::vector<Event> events = dispatcher_.waitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, "p");
+  EXPECT_EQ(events[0].exits, 2);
+  EXPECT_EQ(events[0].key, "rk") << "the original routing key, not the probation queue's";
+  EXPECT_EQ(header(events[0], "x-sluice-routing-key"), "");
+  ASSERT_GE(broker_.probationCopies().size(), 1u);
+  EXPECT_EQ(broker_.probationCopies()[0].second, (Headers{{"x-sluice-crashes", "2"}, {"x-sluice-routing-key", "rk"}}));
+  dispatcher_.complete(0, Outcome::kAcked);
+  events = dispatcher_.waitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].id, "q");
+  EXPECT_EQ(events[1].exits, 3);  // the delivery loop dead-letters it unhandled when maxAttempts is 3
+  dispatcher_.complete(1, Outcome::kAcked);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 4; }));
+  // Each redelivered original acked once its charged copy was there, then each copy once handled.
+  EXPECT_EQ(broker_.probationAcked(), (std::vector<std::string>{"p", "q", "p", "q"}));
+  source_->stopFetching();
+  ASSERT_TRUE(source_->finish(clock_.now()).isOk());
+  EXPECT_EQ(source_->lonelyDeaths(), 2);
+}
+
+// The drop is seen by a heartbeat while the source holds back for the lone message.
+TEST_F(RabbitMqProbationTest, AProbationMessageRedeliveredBecauseTheConnectionDroppedIsNoDeath) {
+  broker_.publishProbation("p", "slow");
+  start();
+  ASSERT_EQ(dispatcher_.waitForEvents(1).size(), 1u);
+  broker_.dropConnection();  // the process lives on: p's handler still runs
+  clock_.advance(10s);       // the next heartbeat finds the connection gone
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.opens() == 2; }));
+  EXPECT_EQ(dispatcher_.dispatched(), 1u) << "nothing else while p runs";
+  dispatcher_.complete(0, Outcome::kAcked);  // its tag is void: p comes back redelivered
+  std::vector<Event> events = dispatcher_.waitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].id, "p");
+  EXPECT_EQ(events[1].exits, 0);
+  EXPECT_TRUE(broker_.probationCopies().empty()) << "not charged";
+  dispatcher_.complete(1, Outcome::kAcked);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 1; }));
+  EXPECT_EQ(broker_.unknownTags(), 0);
+}
+
+// The drop is seen only when the lone message's ack fails.
+TEST_F(RabbitMqProbationTest, AProbationMessageWhoseAckFoundTheConnectionGoneIsNoDeath) {
+  broker_.publishProbation("p", "slow");
+  start();
+  ASSERT_EQ(dispatcher_.waitForEvents(1).size(), 1u);
+  broker_.dropConnection();
+  dispatcher_.complete(0, Outcome::kAcked);
+  std::vector<Event> events = dispatcher_.waitForEvents(2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].id, "p");
+  EXPECT_EQ(events[1].exits, 0);
+  EXPECT_TRUE(broker_.probationCopies().empty()) << "not charged";
+  EXPECT_EQ(broker_.opens(), 2);
+  dispatcher_.complete(1, Outcome::kAcked);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.probationAcked().size() == 1; }));
 }
 
 }  // namespace
