@@ -41,7 +41,7 @@ $2
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$1-out"}
   deadLetter:
     kafka: {bootstrapServers: ["$KAFKA_POD_BOOTSTRAP"], topic: "$1-dead"}
-  scaling: {minReplicas: 1, maxReplicas: 2}
+  scaling: {minReplicas: 1, maxReplicas: 1}   # one replica each: the contracts, not scaling, are under test
 ---
 apiVersion: sluice.io/v1alpha1
 kind: Trigger
