@@ -11,6 +11,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -50,6 +52,8 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
   std::snprintf(fraction, sizeof fraction, ".%03dZ", static_cast<int>(millis % 1000));
   return std::string(buffer) + fraction;
 }
+
+constexpr const char* kTerminationLog = "/dev/termination-log";
 
 namespace beast = boost::beast;
 using tcp = boost::asio::ip::tcp;
@@ -92,6 +96,9 @@ Exchange post(const std::string& host, int port, beast::http::request<beast::htt
 
 void exitProcess(const std::string& reason) {
   std::cerr << "sluice-runtime: " << reason << "; exiting so the events in flight are redelivered\n";
+  // The container's termination message, which the Function's status shows:
+  // only where the kubelet made the file (never created elsewhere).
+  if (std::filesystem::exists(kTerminationLog)) std::ofstream(kTerminationLog, std::ios::trunc) << reason << "\n";
   // At once, as a crashed Python handler ends the process: no drain, no
   // commit, so the crash marks name the record that was being handled.
   std::_Exit(kHandlerGoneExit);
