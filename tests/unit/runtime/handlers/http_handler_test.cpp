@@ -133,12 +133,13 @@ TEST(HttpHandlerTest, AnEmptyAnswerHasNoOutputAndANon2xxIsARetriedFailure) {
   EXPECT_TRUE(gone.reasons.empty()) << "a server that answers is not gone";
 }
 
+// The server holds its answer until the handler has given up on it.
 TEST(HttpHandlerTest, ASlowServerIsATimeoutNotACrash) {
-  FakeServer server([](http::ServerRequest, http::Responder respond) {
-    std::thread([respond] {
-      std::this_thread::sleep_for(2s);
-      respond(http::textResponse(200, "late"));
-    }).detach();
+  std::mutex mu;
+  std::vector<http::Responder> held;
+  FakeServer server([&](http::ServerRequest, http::Responder respond) {
+    std::lock_guard lock(mu);
+    held.push_back(std::move(respond));
   });
   Gone gone;
   auto handler = handlerFor(server.port(), gone, 200ms);
@@ -146,7 +147,12 @@ TEST(HttpHandlerTest, ASlowServerIsATimeoutNotACrash) {
   auto outputs = (*handler)->handle(kafkaEvent("x"), {});
   ASSERT_FALSE(outputs.isOk());
   EXPECT_EQ(outputs.status().code(), StatusCode::kDeadlineExceeded) << outputs.status().toString();
+  EXPECT_EQ(outputs.status().message(),
+            "http handler http://127.0.0.1:" + std::to_string(server.port()) + "/events did not answer within 200 ms");
   EXPECT_TRUE(gone.reasons.empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(held.size(), 1u);
+  for (auto& respond : held) respond(http::textResponse(200, "late"));
 }
 
 // The delivery loop calls the handler from up to `concurrency` threads: the
