@@ -6,6 +6,11 @@
 #   images/build.sh base     only docker.io/library/debian:bookworm-slim (a minbase
 #                            rootfs), so the multi-stage images/*.Dockerfile build
 #                            offline with `buildah bud`
+#   images/build.sh byo      the two handler images of the bring-your-own-image
+#                            e2e scenario (docs/handler-images.md), no Sluice
+#                            binary in them: sluice-e2e-python-requests (Debian's
+#                            python3 3.11 and python3-requests) and
+#                            sluice-e2e-node-handler (nodejs and images/byo/node-handler.js)
 #
 # How an image is made:
 #  1. a root filesystem of Debian bookworm packages (mmdebstrap; only the
@@ -196,6 +201,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# spec.protocol python (docs/handler-images.md): the runtime, every library it
+# loads and the dynamic loader, under one directory that the pod's init
+# container copies into the Function's own image, which runs it through that
+# loader (operator/platform/kube/pod_template.h names the path). Hard links:
+# the bundle takes no room in the image. The Python standard library is not
+# in it: the Function's image brings its own.
+RUNTIME_BUNDLE=/usr/local/lib/sluice-runtime-bundle
+runtime_bundle() {
+  local mnt=$1 bundle=$1$RUNTIME_BUNDLE lib real
+  mkdir -p "$bundle/bin" "$bundle/lib"
+  ln "$mnt/usr/local/bin/sluice-runtime" "$bundle/bin/sluice-runtime"
+  while read -r lib; do
+    real=$(chroot "$mnt" readlink -f "$lib")
+    ln "$mnt$real" "$bundle/lib/$(basename "$lib")"
+  done < <(chroot "$mnt" /usr/bin/ldd /usr/local/bin/sluice-runtime | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
+  [[ -f $bundle/lib/ld-linux-x86-64.so.2 && -f $bundle/lib/libpython3.11.so.1.0 ]] ||
+    die "sluice-runtime-python: the runtime bundle lacks the loader or libpython ($(ls "$bundle/lib" | tr '\n' ' '))"
+}
+
 # assemble NAME ROOTFS_TAR BINARY DESCRIPTION IMAGE_REF: one image from scratch.
 assemble() {
   local name=$1 rootfs_tar=$2 binary=$3 description=$4 ref=$5 mnt
@@ -210,6 +234,7 @@ assemble() {
   if [[ $name == sluice-runtime-python ]]; then
     # Function code is mounted or unpacked here; the root filesystem is read-only.
     mkdir -p "$mnt/code" && chown "$UID_GID:$UID_GID" "$mnt/code"
+    runtime_bundle "$mnt"
   fi
   # Fail here, naming the library, rather than in a pod's CrashLoopBackOff.
   local unresolved
@@ -303,6 +328,47 @@ base_image() {
   log "$ref: committed from rootfs $key"
 }
 
+# byo_image NAME DESCRIPTION ENTRYPOINT_JSON FILE:DEST... -- PACKAGE...: a
+# handler image of the e2e scenario tests/e2e/scenarios/byo_image_test.sh, from
+# Debian packages only (no Sluice binary: the point is that any image works),
+# user 65532, written to $OUT/NAME.tar. Rebuilt each time (seconds, on a
+# cached rootfs).
+byo_image() {
+  local name=$1 description=$2 entrypoint=$3 files=() ref mnt spec
+  shift 3
+  while [[ $1 != -- ]]; do
+    files+=("$1")
+    shift
+  done
+  shift
+  ref=localhost/$name:$VERSION
+  local rootfs_tar
+  rootfs_tar=$(rootfs "$name" essential "$@")
+  WORKING=$(buildah from --name "sluice-images-$name-$$" scratch)
+  mnt=$(buildah mount "$WORKING")
+  tar -xpf "$rootfs_tar" --numeric-owner -C "$mnt"
+  for spec in "${files[@]}"; do install -D -m 0644 "$ROOT/${spec%%:*}" "$mnt/${spec#*:}"; done
+  buildah umount "$WORKING" >/dev/null
+  buildah config --user "$UID_GID:$UID_GID" --workingdir / --entrypoint "$entrypoint" \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --label org.opencontainers.image.title="$name" --label org.opencontainers.image.description="$description" \
+    --label org.opencontainers.image.version="$VERSION" "$WORKING"
+  buildah commit --quiet --rm "$WORKING" "$ref" >/dev/null
+  WORKING=""
+  rm -f "$OUT/$name.tar"
+  buildah push --quiet "$ref" "docker-archive:$OUT/$name.tar:$ref" >/dev/null
+  log "$ref: $OUT/$name.tar"
+}
+
+byo_images() {
+  VERSION=$(project_version)
+  mkdir -p "$OUT"
+  byo_image sluice-e2e-python-requests "Any Python 3.11 image with a package (requests): spec.protocol python" \
+    '["/usr/bin/python3"]' -- python3 python3-requests ca-certificates
+  byo_image sluice-e2e-node-handler "A Node.js HTTP handler: spec.protocol http" \
+    '["/usr/bin/node", "/app/handler.js"]' images/byo/node-handler.js:app/handler.js -- nodejs ca-certificates
+}
+
 main() {
   check_tools
   mkdir -p "$CACHE"
@@ -318,7 +384,11 @@ main() {
     base_image
     return
   fi
-  [[ -z ${1:-} ]] || die "unknown argument: $1 (none, or base)"
+  if [[ ${1:-} == byo ]]; then
+    byo_images
+    return
+  fi
+  [[ -z ${1:-} ]] || die "unknown argument: $1 (none, base or byo)"
   local start=$SECONDS
   host_binaries
   stage_binaries

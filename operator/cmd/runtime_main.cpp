@@ -300,6 +300,11 @@ int main(int argc, char** argv, char** envp) {
   addAddressAndTokenFlags(app, flags);
   addLimitFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
+  if (auto python = sluice::runtime::usePythonOfImage(); !python.isOk()) {
+    std::cerr << "sluice-runtime: " << python.message() << "\n";
+    writeTerminationMessage(flags.terminationLog, python.message());
+    return 2;
+  }
   if (int code = settle(flags, controlTokenFromEnvironment, invokeTokensFromEnvironment, serverOptions); code != 0) {
     return code;
   }

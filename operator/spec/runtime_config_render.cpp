@@ -273,9 +273,14 @@ json renderRetry(const json& retry, const json& over = json::object()) {
 
 // The Function's own settings: handler, limits, environment, retry, pipeline.
 void renderFunctionSettings(json& c, const json& spec, const RenderOptions& options) {
-  const std::string runtime = spec.value("runtime", "python3.11");
+  // spec.protocol http: the handler is the image's HTTP server (docs/handler-images.md).
+  const bool http = spec.value("protocol", "") == "http";
+  const std::string runtime = http ? "http" : spec.value("runtime", "python3.11");
   c["runtime"] = runtime;
-  if (runtime == "python3.11") {
+  if (http) {
+    const json& server = spec.value("http", json::object());
+    c["http"] = {{"port", server.value("port", 8080)}, {"path", server.value("path", "/")}};
+  } else if (runtime == "python3.11") {
     c["handler"] = spec.value("handler", "index.main_handler");
     c["codeDir"] = options.codeDir;
   }

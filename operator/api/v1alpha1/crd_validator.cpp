@@ -63,6 +63,23 @@ void addHttpTwins(const Add& add) {
   add("has(self.certKey) == has(self.keyKey)", [](const json& s) { return has(s, "certKey") == has(s, "keyKey"); });
 }
 
+// The twins of the rules on spec.protocol (docs/handler-images.md) and the code it needs.
+template <typename Add>
+void addProtocolTwins(const Add& add) {
+  const auto protocol = [](const json& s) { return stringField(s, "protocol"); };
+  add("self.runtime != 'python3.11' || has(self.code) || (has(self.protocol) && self.protocol == 'http')",
+      [protocol](const json& s) {
+        return stringField(s, "runtime") != "python3.11" || has(s, "code") || protocol(s) == "http";
+      });
+  add("!has(self.protocol) || has(self.image)", [](const json& s) { return !has(s, "protocol") || has(s, "image"); });
+  add("!has(self.protocol) || self.runtime == 'python3.11'",
+      [](const json& s) { return !has(s, "protocol") || stringField(s, "runtime") == "python3.11"; });
+  add("!has(self.http) || (has(self.protocol) && self.protocol == 'http')",
+      [protocol](const json& s) { return !has(s, "http") || protocol(s) == "http"; });
+  add("!has(self.protocol) || self.protocol != 'http' || !has(self.code)",
+      [protocol](const json& s) { return protocol(s) != "http" || !has(s, "code"); });
+}
+
 // The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.
 void addPodTwins(const std::function<void(const std::string&, CrdValidator::Rule)>& add) {
   // Pod labels and annotations: the keys Sluice's selectors and pods rely on stay Sluice's.
@@ -142,8 +159,7 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
       return stringField(s, "runtime") != "builtin" ||
              (has(s, "pipeline") && s["pipeline"].is_array() && !s["pipeline"].empty());
     });
-    add("self.runtime != 'python3.11' || has(self.code)",
-        [](const json& s) { return stringField(s, "runtime") != "python3.11" || has(s, "code"); });
+    addProtocolTwins(add);
     add("(has(self.kafka) ? 1 : 0) + (has(self.rabbitmq) ? 1 : 0) + (has(self.cron) ? 1 : 0) + (has(self.http) ? 1 : "
         "0) + (has(self.objectStore) ? 1 : 0) + (has(self.prometheus) ? 1 : 0) == 1",
         [](const json& s) {

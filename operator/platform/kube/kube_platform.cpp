@@ -42,19 +42,31 @@ std::string lastExit(const json& terminated) {
   return text;
 }
 
-// A pod's first container problem (ReplicaPod::problem), from its container statuses.
+// A container's problem, if it has one that needs a person; `prefix` starts the message.
+bool readContainerProblem(const json& c, const std::string& prefix, ReplicaPod& r) {
+  const std::string waiting = c.value("/state/waiting/reason"_json_pointer, std::string());
+  if (!needsAPerson(waiting)) return false;
+  const json terminated = c.value("/lastState/terminated"_json_pointer, json::object());
+  const bool oomKilled = terminated.is_object() && terminated.value("reason", "") == "OOMKilled";
+  r.problem = oomKilled ? "OOMKilled" : waiting;
+  r.problemMessage = prefix + c.value("/state/waiting/message"_json_pointer, std::string());
+  if (terminated.is_object() && !terminated.empty()) {
+    r.problemMessage += (r.problemMessage == prefix ? "last exit: " : "; last exit: ") + lastExit(terminated);
+  }
+  return true;
+}
+
+// A pod's first container problem (ReplicaPod::problem), from its container
+// statuses, init containers first (they run first): spec.protocol's
+// install-runtime, and the http handler's sidecar, which a crash loop or a
+// bad image leaves waiting (docs/handler-images.md), named as they are not
+// the runtime.
 void readProblem(const json& pod, ReplicaPod& r) {
+  for (const json& c : pod.value("/status/initContainerStatuses"_json_pointer, json::array())) {
+    if (readContainerProblem(c, "container " + c.value("name", std::string()) + ": ", r)) return;
+  }
   for (const json& c : pod.value("/status/containerStatuses"_json_pointer, json::array())) {
-    const std::string waiting = c.value("/state/waiting/reason"_json_pointer, std::string());
-    if (!needsAPerson(waiting)) continue;
-    const json terminated = c.value("/lastState/terminated"_json_pointer, json::object());
-    const bool oomKilled = terminated.is_object() && terminated.value("reason", "") == "OOMKilled";
-    r.problem = oomKilled ? "OOMKilled" : waiting;
-    r.problemMessage = c.value("/state/waiting/message"_json_pointer, std::string());
-    if (terminated.is_object() && !terminated.empty()) {
-      r.problemMessage += (r.problemMessage.empty() ? "last exit: " : "; last exit: ") + lastExit(terminated);
-    }
-    return;
+    if (readContainerProblem(c, "", r)) return;
   }
 }
 

@@ -150,7 +150,8 @@ Result<Storage> replicaStorage(const json& spec, const spec::RenderedConfig& ren
     storage.mounts.push_back({{"name", v.volumeName}, {"mountPath", v.mountPath}, {"readOnly", true}});
   }
   const std::string runtime = spec.value("runtime", "python3.11");
-  if (runtime != "builtin") {
+  // spec.protocol http: the handler's image holds its code.
+  if (runtime != "builtin" && spec.value("protocol", "") != "http") {
     if (Status s = addCode(spec, runtime, options, storage); !s.isOk()) return s;
   }
   return storage;
@@ -221,6 +222,70 @@ json replicaPodSpec(const json& spec, json container, Storage storage) {
   return podSpec;
 }
 
+// spec.protocol python (docs/handler-images.md): an init container copies
+// the runtime's bundle (the binary, its libraries and the dynamic loader they
+// were built with, from the runtime image) into an emptyDir, and the
+// Function's image runs it through that loader, so neither the image's C
+// library nor its LD_LIBRARY_PATH matters, and a handler's subprocesses see
+// the image unchanged. The embedded Python uses the image's standard library
+// and packages (SLUICE_PYTHON_FROM_IMAGE: the runtime checks it is 3.11).
+Status addPythonProtocol(json& podSpec, const PodTemplateOptions& options) {
+  if (options.runtimeImage.empty()) {
+    return invalidArgument("spec.protocol: python needs the operator's runtime image to copy the runtime from");
+  }
+  podSpec["volumes"].push_back({{"name", kRuntimeBundleVolume}, {"emptyDir", {{"sizeLimit", "512Mi"}}}});
+  json install = {
+      {"name", "install-runtime"},
+      {"image", options.runtimeImage},
+      {"command", json::array({"cp", "-R", std::string(kRuntimeBundleSource) + "/.", std::string(kRuntimeBundlePath)})},
+      {"volumeMounts", json::array({{{"name", kRuntimeBundleVolume}, {"mountPath", kRuntimeBundlePath}}})},
+      {"securityContext", hardenedContainerSecurityContext()},
+  };
+  json init = json::array({std::move(install)});
+  for (json& other : podSpec.value("initContainers", json::array())) init.push_back(std::move(other));
+  podSpec["initContainers"] = std::move(init);
+  json& container = podSpec["containers"][0];
+  const std::string bundle = kRuntimeBundlePath;
+  container["command"] = json::array(
+      {bundle + "/lib/ld-linux-x86-64.so.2", "--library-path", bundle + "/lib", bundle + "/bin/sluice-runtime"});
+  container["volumeMounts"].push_back(
+      {{"name", kRuntimeBundleVolume}, {"mountPath", kRuntimeBundlePath}, {"readOnly", true}});
+  // The runtime image sets the last two in its configuration; another image may not (its root is read-only).
+  for (const char* name : {"SLUICE_PYTHON_FROM_IMAGE", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}) {
+    container["env"].push_back({{"name", name}, {"value", "1"}});
+  }
+  return Status::ok();
+}
+
+// spec.protocol http (docs/handler-images.md): the Function's image serves
+// the handler beside the runtime, as a sidecar (an init container that keeps
+// running): the kubelet starts it, and waits for its port, before the
+// runtime, restarts it when it exits, and stops it only after the runtime has
+// drained, so a scale-down never cuts a call the runtime still waits on. It
+// gets the Function's env, envFrom and resources; the runtime keeps Sluice's
+// tokens and the triggers' credentials to itself.
+void addHttpHandlerContainer(const json& spec, json& podSpec) {
+  const json& server = spec.value("http", json::object());
+  const int port = server.value("port", 8080);
+  json handler = {
+      {"name", "handler"},
+      {"image", spec["image"]},
+      {"restartPolicy", "Always"},
+      {"ports", json::array({{{"name", "handler"}, {"containerPort", port}}})},
+      {"env", spec.value("env", json::array())},
+      // Up to 5 minutes to listen (a JVM), checked every second.
+      {"startupProbe", {{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}, {"failureThreshold", 300}}},
+      {"volumeMounts", json::array({{{"name", "handler-tmp"}, {"mountPath", "/tmp"}}})},
+      {"securityContext", hardenedContainerSecurityContext()},
+  };
+  if (spec.contains("envFrom")) handler["envFrom"] = spec["envFrom"];
+  if (spec.contains("resources")) handler["resources"] = spec["resources"];
+  podSpec["volumes"].push_back({{"name", "handler-tmp"}, {"emptyDir", {{"sizeLimit", "256Mi"}}}});
+  json init = podSpec.value("initContainers", json::array());
+  init.push_back(std::move(handler));
+  podSpec["initContainers"] = std::move(init);
+}
+
 json replicaPodMeta(const json& meta, const json& spec, const json& podSpec, const spec::RenderedConfig& rendered) {
   const std::string name = meta["name"].get<std::string>();
   const json& pod = spec.value("pod", json::object());
@@ -276,18 +341,30 @@ Result<json> buildReplicaPod(const json& function, const spec::RenderedConfig& r
   }
   const json& meta = function["metadata"];
   const json& spec = function.value("spec", json::object());
-  const std::string image = spec.value("image", options.runtimeImage);
+  const std::string protocol = spec.value("protocol", "");
+  // With spec.protocol http the runtime container is Sluice's own, and what
+  // the Function gives its handler (env, resources) goes to the handler's.
+  const bool http = protocol == "http";
+  json runtimeSpec = spec;
+  if (http) {
+    for (const char* key : {"env", "envFrom", "resources"}) runtimeSpec.erase(key);
+  }
+  const std::string image = http ? options.runtimeImage : spec.value("image", options.runtimeImage);
   if (image.empty())
     return invalidArgument("spec.image: no runtime image (set spec.image or the operator's runtime image)");
   if (options.configMapName.empty())
     return invalidArgument("configMapName: the rendered configuration has no ConfigMap");
   Result<Storage> storage = replicaStorage(spec, rendered, options);
   if (!storage.isOk()) return storage.status();
-  json container =
-      runtimeContainer(image, spec, replicaEnv(meta["name"].get<std::string>(), spec, rendered, options.controlTls),
-                       std::move(storage->mounts), options);
+  json container = runtimeContainer(
+      image, runtimeSpec, replicaEnv(meta["name"].get<std::string>(), runtimeSpec, rendered, options.controlTls),
+      std::move(storage->mounts), options);
   for (const json& arg : listenArgs()) container["args"].push_back(arg);
   json podSpec = replicaPodSpec(spec, std::move(container), std::move(*storage));
+  if (http) addHttpHandlerContainer(spec, podSpec);
+  if (protocol == "python") {
+    if (Status s = addPythonProtocol(podSpec, options); !s.isOk()) return s;
+  }
   json podMeta = replicaPodMeta(meta, spec, podSpec, rendered);
   return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", podMeta}, {"spec", podSpec}};
 }

@@ -1,6 +1,8 @@
 // Builds the replica Pod for a Function — the one place that decides what a
 // Sluice replica looks like on Kubernetes: owner reference, labels, the runtime
-// image, code and configuration volumes, credentials as secretKeyRef env vars,
+// image (and, with spec.protocol, the Function's own image: the runtime copied
+// into it, or its HTTP handler beside the runtime; docs/handler-images.md),
+// code and configuration volumes, credentials as secretKeyRef env vars,
 // probes on the runtime's /readyz and /healthz, and a hardened security context
 // (non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp).
 // Pure functions over JSON objects; thread-compatible.
@@ -20,6 +22,12 @@ namespace sluice::platform {
 
 inline constexpr const char* kConfigMountPath = "/etc/sluice";
 inline constexpr const char* kCodeMountPath = "/code";
+// spec.protocol python: where the runtime image keeps the runtime's bundle
+// (bin/sluice-runtime, lib/ with every library it loads and the dynamic
+// loader; images/build.sh makes it), and where the Function's image sees it.
+inline constexpr const char* kRuntimeBundleSource = "/usr/local/lib/sluice-runtime-bundle";
+inline constexpr const char* kRuntimeBundlePath = "/sluice";
+inline constexpr const char* kRuntimeBundleVolume = "sluice-runtime";
 
 // The ConfigMap holding a Function's rendered runtime configuration (and inline code).
 std::string configMapNameOf(const std::string& function);

@@ -68,7 +68,8 @@ Result<nlohmann::json> localConfiguration(const nlohmann::json& function, nlohma
                                           const LocalPlatformOptions& options) {
   using nlohmann::json;
   const json& spec = function.value("spec", json::object());
-  if (spec.value("runtime", "python3.11") != "builtin") {
+  // spec.protocol http: the handler is a server the user starts on spec.http.port (docs/handler-images.md).
+  if (spec.value("runtime", "python3.11") != "builtin" && configuration.value("runtime", "") != "http") {
     const json& code = spec.value("code", json::object());
     for (const char* field : {"configMapRef", "image"}) {
       if (code.contains(field)) {

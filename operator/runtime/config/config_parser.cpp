@@ -734,6 +734,18 @@ CompatConfig parseCompat(const json& value) {
   return compat;
 }
 
+HttpHandlerConfig parseHttpHandler(const json& value) {
+  HttpHandlerConfig http;
+  Fields h(value, "http");
+  h.integer("port", http.port, 1, 65535);
+  h.string("path", http.path);
+  if (http.path.empty() || http.path.front() != '/') {
+    fail("http.path", "must start with /, got \"" + http.path + "\"");
+  }
+  h.finish();
+  return http;
+}
+
 // Rules between fields: the runtime's requirements, routes naming declared outputs.
 void checkCrossFields(const FunctionConfig& out) {
   if (out.runtime == RuntimeKind::kPython311) {
@@ -742,6 +754,8 @@ void checkCrossFields(const FunctionConfig& out) {
       fail("handler", "must be module.function such as \"index.main_handler\", got \"" + out.handler + "\"");
     }
     if (out.codeDir.empty() && out.codeFiles.empty()) fail("codeDir", "is required for runtime python3.11");
+    if (!out.pipeline.empty()) fail("pipeline", "is only used with runtime builtin");
+  } else if (out.runtime == RuntimeKind::kHttp) {
     if (!out.pipeline.empty()) fail("pipeline", "is only used with runtime builtin");
   } else {
     if (out.pipeline.empty()) fail("pipeline", "must not be empty for runtime builtin");
@@ -767,7 +781,8 @@ FunctionConfig parseFunction(const json& root) {
   FunctionConfig out;
   f.string("name", out.name, true);
   f.string("namespace", out.namespaceName);
-  out.runtime = static_cast<RuntimeKind>(f.choice("runtime", {"python3.11", "builtin"}, 0));
+  out.runtime = static_cast<RuntimeKind>(f.choice("runtime", {"python3.11", "builtin", "http"}, 0));
+  if (const json* http = f.get("http")) out.http = parseHttpHandler(*http);
   f.string("handler", out.handler, false, false);
   f.string("codeDir", out.codeDir);
   out.codeFiles = f.stringMap("codeFiles");
@@ -946,6 +961,7 @@ const char* toString(RuntimeKind kind) {
   switch (kind) {
     case RuntimeKind::kPython311: return "python3.11";
     case RuntimeKind::kBuiltin: return "builtin";
+    case RuntimeKind::kHttp: return "http";
   }
   return "?";
 }

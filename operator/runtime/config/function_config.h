@@ -234,7 +234,7 @@ struct OperatorConfig {
 
 // ---------------------------------------------------------------- function
 
-enum class RuntimeKind { kPython311, kBuiltin };
+enum class RuntimeKind { kPython311, kBuiltin, kHttp };
 enum class EventShape { kCanonical, kScf, kLambda };
 
 struct BackoffConfig {
@@ -279,6 +279,13 @@ struct TriggerConfig {
   std::optional<SinkConfig> deadLetter = std::nullopt;
 };
 
+// runtime http: the handler is an HTTP server in another container of the
+// same pod (docs/handler-images.md), reached over the loopback interface.
+struct HttpHandlerConfig {
+  int port = 8080;
+  std::string path = "/";  // the request target each event is POSTed to
+};
+
 struct FunctionConfig {
   std::string name;
   std::string namespaceName;
@@ -291,6 +298,7 @@ struct FunctionConfig {
   std::map<std::string, std::string> codeFiles;
   std::vector<std::string> dependencyDirs;  // added to sys.path; default: <codeDir>/vendor when present
   std::vector<OperatorConfig> pipeline;     // builtin
+  HttpHandlerConfig http;                   // http
   std::chrono::seconds timeout{30};
   RetryConfig retry;
   std::optional<SinkConfig> deadLetter;

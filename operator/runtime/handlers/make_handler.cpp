@@ -5,7 +5,9 @@
 #include <fstream>
 
 #include "common/memory_limit.h"
+#include "runtime/handlers/http_handler.h"
 #include "runtime/pipeline/pipeline.h"
+#include "runtime/python/python_home.h"
 #include "runtime/python/python_runtime.h"
 
 namespace sluice::runtime {
@@ -25,6 +27,18 @@ Result<std::string> writeCodeFiles(const std::map<std::string, std::string>& fil
   return pattern;
 }
 
+// The handler server beside the runtime (docs/handler-images.md).
+Result<std::unique_ptr<Handler>> makeHttpHandler(const config::FunctionConfig& config) {
+  HttpHandlerOptions options;
+  options.port = config.http.port;
+  options.path = config.http.path;
+  options.functionName = config.name;
+  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout);
+  auto handler = HttpHandler::create(std::move(options));
+  if (!handler.isOk()) return handler.status();
+  return std::unique_ptr<Handler>(std::move(*handler));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& config) {
@@ -33,6 +47,7 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
     if (!pipeline) return pipeline.status();
     return std::unique_ptr<Handler>(std::move(*pipeline));
   }
+  if (config.runtime == config::RuntimeKind::kHttp) return makeHttpHandler(config);
   python::LoadOptions load;
   load.codeDir = config.codeDir;
   if (!config.codeFiles.empty()) {
@@ -60,6 +75,17 @@ Result<std::unique_ptr<Handler>> makeHandler(const config::FunctionConfig& confi
 }
 
 void prepareHandlers() { (void)python::PythonRuntime::instance(); }
+
+Status usePythonOfImage() {
+  const char* fromImage = std::getenv("SLUICE_PYTHON_FROM_IMAGE");
+  if (fromImage == nullptr || std::string(fromImage) != "1" || std::getenv("PYTHONHOME") != nullptr) {
+    return Status::ok();
+  }
+  auto home = python::findImagePythonHome("");
+  if (!home.isOk()) return home.status();
+  ::setenv("PYTHONHOME", home->c_str(), 1);
+  return Status::ok();
+}
 
 bool handlersHealthy() { return python::pythonHealthy(); }
 

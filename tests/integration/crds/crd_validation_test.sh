@@ -51,6 +51,14 @@ refused builtin-without-pipeline 'spec.pipeline: Invalid value: "object": runtim
 spec: {runtime: builtin}"
 refused python-without-code 'spec.code: Invalid value: "object": runtime python3.11 needs code (inline, configMapRef or image)' <<<"$FN
 spec: {runtime: python3.11}"
+refused protocol-without-image 'spec.image: Invalid value: "object": spec.protocol needs spec.image (the handler'"'"'s image)' <<<"$FN
+spec: {protocol: python, $CODE}"
+refused http-with-code 'spec.code: Invalid value: "object": spec.code does not apply to spec.protocol http (the image holds the handler)' <<<"$FN
+spec: {image: 'repo/node:1', protocol: http, $CODE}"
+refused http-settings-for-python 'spec.http: Invalid value: "object": spec.http applies to spec.protocol http only' <<<"$FN
+spec: {image: 'repo/py:1', protocol: python, http: {port: 3000}, $CODE}"
+refused protocol-on-builtin 'spec.protocol: Invalid value: "object": spec.protocol applies to runtime python3.11 only (runtime builtin runs no handler)' <<<"$FN
+spec: {runtime: builtin, pipeline: [{mirror: {}}], image: 'repo/py:1', protocol: python}"
 refused two-code-sources 'spec.code: Invalid value: "object": code must set exactly one of inline, configMapRef or image' <<<"$FN
 spec: {code: {inline: x, image: 'repo/code:1'}}"
 refused bad-handler 'spec.handler: Invalid value: "main": spec.handler in body should match' <<<"$FN

@@ -12,7 +12,13 @@
 #  4. the runtime image serves a real Python handler that imports json, base64
 #     and hashlib from the image's standard library: started with host
 #     networking on a free 127.0.0.1 port, /invoke answers what the handler
-#     computed, and SIGTERM drains it to exit 0.
+#     computed, and SIGTERM drains it to exit 0;
+#  5. bring your own image (docs/handler-images.md), with the images of
+#     `images/build.sh byo`: the runtime image's bundle, copied out as the
+#     install-runtime init container copies it, runs in the python-requests
+#     image (no Sluice file in it, no libpython) through the bundle's loader,
+#     and its handler imports the image's requests; the node image serves
+#     its handler (2xx with the record, 500 for the poison one).
 # Needs root, buildah, mmdebstrap and runc (make deps), and the built binaries.
 source "$(dirname "$0")/../lib.sh"
 require_env SLUICE_BUILD_DIR SLUICE_SOURCE_DIR
@@ -45,6 +51,8 @@ exec 8>"$cache/.lock"
 flock 8
 SLUICE_IMAGES_LOCK_HELD=1 SLUICE_IMAGES_SKIP_BUILD=1 BUILD_DIR=$SLUICE_BUILD_DIR bash "$SLUICE_SOURCE_DIR/images/build.sh" >"$work/build.log" 2>&1 ||
   fail "images/build.sh failed: $(tail -n 20 "$work/build.log")"
+SLUICE_IMAGES_LOCK_HELD=1 BUILD_DIR=$SLUICE_BUILD_DIR bash "$SLUICE_SOURCE_DIR/images/build.sh" byo >"$work/build-byo.log" 2>&1 ||
+  fail "images/build.sh byo failed: $(tail -n 20 "$work/build-byo.log")"
 version=$(sed -n 's/^project(sluice VERSION \([0-9.]*\).*/\1/p' "$SLUICE_SOURCE_DIR/CMakeLists.txt")
 revision=$(git -C "$SLUICE_SOURCE_DIR" rev-parse HEAD)
 for name in sluice-operator sluice-gateway sluice-runtime-python; do
@@ -230,4 +238,68 @@ runc kill "$serve_id" TERM
 status=0
 wait "$serve_pid" || status=$?
 ((status == 0)) || fail "sluice-runtime exited $status on SIGTERM: $(cat "$work/runtime.log")"
-echo "PASS: images (user 65532, labels $version/$revision, no compiler, libraries resolve, --help, Python handler)"
+
+# 5. Bring your own image. The bundle leaves the runtime image as the init container's `cp -R` takes it.
+mkdir -p "$work/sluice"
+cp -R "$runtime_root/usr/local/lib/sluice-runtime-bundle/." "$work/sluice/"
+python_root="" node_root=""
+mount_image python_root "localhost/sluice-e2e-python-requests:$version"
+mount_image node_root "localhost/sluice-e2e-node-handler:$version"
+[[ ! -e $python_root/usr/local/bin/sluice-runtime ]] && ! ls "$python_root"/usr/lib/x86_64-linux-gnu/libpython3* >/dev/null 2>&1 ||
+  fail "the python-requests image holds a Sluice runtime or a libpython: the test would prove nothing"
+mkdir -p "$work/byo-code"
+cat >"$work/byo-code/index.py" <<'PY'
+import sys
+
+import requests
+
+
+def main_handler(event, context):
+    return "requests %s python %d.%d prefix %s data %s" % (
+        requests.__version__, sys.version_info[0], sys.version_info[1], sys.prefix, event["data"])
+PY
+cat >"$work/byo-code/function.json" <<'JSON'
+{"name": "byo-python", "runtime": "python3.11", "codeDir": "/code",
+ "triggers": [{"name": "web", "http": {}}]}
+JSON
+# The python-requests image's root with the emptyDir at /sluice (a bind of the copied bundle) and /code.
+port=$(free_port)
+data_port=$(free_port)
+byo_env=$(jq -nc --arg t "SLUICE_INVOKE_TOKEN=$invoke_token" \
+  '["PATH=/usr/local/bin:/usr/bin:/bin", "SLUICE_PYTHON_FROM_IMAGE=1", "PYTHONDONTWRITEBYTECODE=1", $t]')
+IMAGE_ENV=$byo_env BIND=$work/byo-code:/code bundle byo-python "$python_root" \
+  /sluice/lib/ld-linux-x86-64.so.2 --library-path /sluice/lib /sluice/bin/sluice-runtime \
+  --config /code/function.json --control-bind-address "127.0.0.1:$port" --data-bind-address "127.0.0.1:$data_port"
+jq --arg src "$work/sluice" '.mounts += [{destination: "/sluice", type: "bind", source: $src, options: ["rbind", "ro"]}]' \
+  "$work/byo-python/config.json" >"$work/byo-python/config.json.new" && mv "$work/byo-python/config.json.new" "$work/byo-python/config.json"
+serve_id="sluice-images-test-$$-byo-python"
+runc_ids+=("$serve_id")
+runc run --bundle "$work/byo-python" "$serve_id" </dev/null >"$work/byo-python.log" 2>&1 &
+serve_pid=$!
+poll 60 ready || fail "the copied runtime never became ready in the python-requests image: $(cat "$work/byo-python.log")"
+reply=$(curl -sS --max-time 30 -w '\n%{http_code}' -X POST -H "X-Sluice-Invoke-Token: $invoke_token" \
+  --data-binary 'hi' "http://127.0.0.1:$data_port/invoke")
+[[ $reply =~ ^requests\ 2\.[0-9.]+\ python\ 3\.11\ prefix\ /usr\ data\ hi$'\n'200$ ]] ||
+  fail "the handler in the python-requests image answered: $reply ($(tail -5 "$work/byo-python.log"))"
+byo_python_reply=${reply%$'\n'200}
+runc kill "$serve_id" TERM
+status=0
+wait "$serve_pid" || status=$?
+((status == 0)) || fail "the copied sluice-runtime exited $status on SIGTERM: $(cat "$work/byo-python.log")"
+
+node_port=$(free_port)
+IMAGE_ENV=$(jq -nc --arg p "PORT=$node_port" '["PATH=/usr/bin:/bin", $p]') bundle byo-node "$node_root" \
+  /usr/bin/node /app/handler.js
+node_id="sluice-images-test-$$-byo-node"
+runc_ids+=("$node_id")
+runc run --bundle "$work/byo-node" "$node_id" </dev/null >"$work/byo-node.log" 2>&1 &
+node_pid=$!
+node_up() { curl -s -o /dev/null -X POST --data-binary '{}' "http://127.0.0.1:$node_port/"; }
+poll 60 node_up || fail "the node image never served: $(cat "$work/byo-node.log")"
+reply=$(curl -sS -w '\n%{http_code}' -X POST --data-binary '{"id":"b-1"}' "http://127.0.0.1:$node_port/")
+[[ $reply =~ ^\{\"id\":\"b-1\",\"handledBy\":\"node\ v[0-9.]+\"\}$'\n'200$ ]] || fail "the node handler answered: $reply"
+reply=$(curl -sS -o /dev/null -w '%{http_code}' -X POST --data-binary 'poison' "http://127.0.0.1:$node_port/")
+[[ $reply == 500 ]] || fail "the node handler answered $reply to the poison record, not 500"
+runc kill "$node_id" TERM
+wait "$node_pid" || true
+echo "PASS: images (user 65532, labels $version/$revision, no compiler, libraries resolve, --help, Python handler; runtime bundle in the python-requests image: $byo_python_reply; node handler image)"

@@ -293,6 +293,29 @@ TEST_F(FunctionControllerTest, AnInvalidSpecIsReportedAndNotRetried) {
   EXPECT_TRUE(found) << status.dump();
 }
 
+// spec.protocol http: the handler's sidecar (an init container) in a crash
+// loop is the Function's Ready reason too, the container named.
+TEST_F(FunctionControllerTest, ACrashLoopingHandlerSidecarIsNamedInTheReadyReason) {
+  addFunction(inlineCode(), {{"desiredReplicas", 1}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  json pod = *pods.get("ns/echo-0");
+  pod["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}}});
+  pod["status"]["initContainerStatuses"] =
+      json::array({{{"name", "handler"},
+                    {"ready", false},
+                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 20s"}}}}},
+                    {"lastState", {{"terminated", {{"reason", "Error"}, {"exitCode", 1}}}}}}});
+  pods.upsert(std::make_shared<const json>(pod));
+  controller.reconcile("ns/echo");
+  json status = client.object(spec::kFunctions, "ns", "echo")->at("status");
+  std::map<std::string, json> conditions;
+  for (const json& c : status["conditions"]) conditions[c["type"]] = c;
+  EXPECT_EQ(conditions["Ready"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(conditions["Ready"]["message"],
+            "0/1 replicas ready; pod echo-0: container handler: back-off 20s; last exit: Error, exit code 1");
+}
+
 // A replica the kubelet cannot keep running (here a crash loop whose last exit left the runtime's
 // termination message) reaches the Function: Ready=False with the kubelet's reason and the message,
 // Degraded with the same, and one Warning Event however often it is reconciled.

@@ -297,5 +297,16 @@ TEST(LocalConfigurationTest, InlineCodeTravelsAsCodeFilesAndDirTriggersPollFast)
             "spec.code.configMapRef: --local runs inline code only (spec.code.inline)");
 }
 
+// spec.protocol http under --local: no code to carry; the replicas deliver to
+// the server the user runs on spec.http.port (docs/handler-images.md).
+TEST(LocalConfigurationTest, HttpProtocolCarriesNoCode) {
+  nlohmann::json function = {{"spec", {{"image", "repo/node:1"}, {"protocol", "http"}}}};
+  nlohmann::json config = {{"runtime", "http"}, {"http", {{"port", 3000}, {"path", "/"}}}, {"triggers", {}}};
+  auto out = localConfiguration(function, config, LocalPlatformOptions{});
+  ASSERT_TRUE(out.isOk()) << out.status().toString();
+  EXPECT_FALSE(out->contains("codeFiles"));
+  EXPECT_EQ((*out)["http"]["port"], 3000);
+}
+
 }  // namespace
 }  // namespace sluice::platform

@@ -206,7 +206,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"MissingName", R"({"codeDir":"/c"})", "name: is required"},
         BadCase{"UnknownTopField", python(R"(,"timeout":5)"), "timeout: unknown field"},
         BadCase{"BadRuntime", python(R"(,"runtime":"python2")"),
-                "runtime: must be one of python3.11, builtin, got \"python2\""},
+                "runtime: must be one of python3.11, builtin, http, got \"python2\""},
+        BadCase{"HttpPortZero", R"({"name":"n","runtime":"http","http":{"port":0}})",
+                "http.port: must be between 1 and 65535, got 0"},
+        BadCase{"HttpPathRelative", R"({"name":"n","runtime":"http","http":{"path":"events"}})",
+                "http.path: must start with /, got \"events\""},
+        BadCase{"HttpUnknownField", R"({"name":"n","runtime":"http","http":{"url":"http://x/"}})",
+                "http.url: unknown field"},
         BadCase{"TimeoutZero", python(R"(,"timeoutSeconds":0)"), "timeoutSeconds: must be between 1 and 86400, got 0"},
         BadCase{"TimeoutString", python(R"(,"timeoutSeconds":"5")"), "timeoutSeconds: must be an integer, got \"5\""},
         BadCase{"BadHandler", python(R"(,"handler":"main_handler")"),
@@ -377,6 +383,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"MapExpression", builtin(R"([{"map":{"fields":{"total":"price * "}}}])"),
                 "pipeline[0].map.fields.total: unexpected end of expression at column 9"}),
     [](const ::testing::TestParamInfo<BadCase>& param) { return param.param.name; });
+
+// runtime http (docs/handler-images.md): no code, the handler server's port and path.
+TEST(ConfigParserTest, HttpRuntimeNeedsNoCodeAndKeepsThePortAndPath) {
+  auto parsed = parseFunctionConfig(R"({"name":"n","runtime":"http","http":{"port":3000,"path":"/events"},
+                                        "concurrency":8})");
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_EQ(parsed->runtime, RuntimeKind::kHttp);
+  EXPECT_EQ(parsed->http.port, 3000);
+  EXPECT_EQ(parsed->http.path, "/events");
+  EXPECT_EQ(parsed->concurrency, 8);
+  auto defaults = parseFunctionConfig(R"({"name":"n","runtime":"http"})");
+  ASSERT_TRUE(defaults.isOk()) << defaults.status().toString();
+  EXPECT_EQ(defaults->http.port, 8080);
+  EXPECT_EQ(defaults->http.path, "/");
+}
 
 TEST(ConfigParserTest, InvalidJsonSaysSo) {
   auto parsed = parseFunctionConfig("{\"name\": ");
