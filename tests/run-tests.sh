@@ -73,6 +73,8 @@ e2e_tests=$(selected -L '^e2e$' "$@")
 if ((e2e_tests > 0)); then
   phase_begin images
   BUILD_DIR=$PWD bash "$ROOT/images/build.sh"
+  # The handler images of e2e/scenarios/byo_image_test (Debian packages only, no Sluice binary).
+  BUILD_DIR=$PWD bash "$ROOT/images/build.sh" byo
   phase_end
 fi
 if ((integration_tests + e2e_tests > 0)); then

@@ -12,6 +12,11 @@
 
 namespace sluice::clients {
 
+// The probation queue of `queue`, where a replica handles redelivered
+// messages one at a time (runtime/sources/rabbitmq_source.h); the autoscaler
+// counts its messages with the queue's.
+inline std::string probationQueueOf(const std::string& queue) { return queue + ".sluice-probation"; }
+
 // TLS material of an amqps:// connection, as PEM text rather than file paths:
 // the runtime reads it from environment variables, the operator and the
 // gateway from a Secret. The server's certificate and host name are always

@@ -2,8 +2,11 @@
 // queue.declare (rabbitmq-c), the alternative to the management API: it is
 // current at once (the management API's counters refresh every few seconds),
 // but it counts only ready messages, not unacknowledged ones.
-// Keeps one connection and reconnects after a failure (a passive declare of a
-// missing queue closes the channel). Thread-compatible: one thread at a time.
+// The count includes the queue's probation queue (clients::probationQueueOf),
+// whose messages a replica still has to handle; read on a channel of its own,
+// as it usually does not exist (a passive declare of a missing queue closes
+// its channel). Keeps one connection and reconnects after a failure.
+// Thread-compatible: one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,8 @@ class AmqpQueueDepth final : public QueueDepthProbe {
 
  private:
   Result<int64_t> declarePassive();
+  // The probation queue's ready messages; 0 when it does not exist.
+  Result<int64_t> probationMessages();
   std::string url_;
   clients::AmqpTls tls_;
   std::string queue_;

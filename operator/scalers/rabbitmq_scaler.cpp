@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clients/amqp_connection.h"
 #include "common/encoding.h"
 
 namespace sluice::scalers {
@@ -35,13 +36,22 @@ Result<ScalerReading> RabbitMQQueueScaler::read() {
 }
 
 Result<double> RabbitMQQueueScaler::managementDepth() {
+  Result<double> depth = managementDepthOf(options_.queue, /*missingIsEmpty=*/false);
+  if (!depth.isOk()) return depth;
+  // Redelivered messages wait in the probation queue for a replica to handle them one at a time.
+  Result<double> probation = managementDepthOf(clients::probationQueueOf(options_.queue), /*missingIsEmpty=*/true);
+  if (!probation.isOk()) return probation;
+  return *depth + *probation;
+}
+
+Result<double> RabbitMQQueueScaler::managementDepthOf(const std::string& queue, bool missingIsEmpty) {
   std::string base = options_.managementUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  const std::string what = "rabbitmq depth of queue " + options_.queue;
-  Result<http::Response> response =
-      http::get(*http_, base + "/api/queues/" + percentEncode(options_.vhost) + "/" + percentEncode(options_.queue),
-                kHttpTimeout);
+  const std::string what = "rabbitmq depth of queue " + queue;
+  Result<http::Response> response = http::get(
+      *http_, base + "/api/queues/" + percentEncode(options_.vhost) + "/" + percentEncode(queue), kHttpTimeout);
   if (!response.isOk()) return response.status().withContext(what);
+  if (response->status == 404 && missingIsEmpty) return 0.0;
   if (response->status != 200) return http::statusError(*response, what);
   const char* field = options_.mode == RabbitMQQueueOptions::Mode::kMessages ? "messages" : "messages_ready";
   try {

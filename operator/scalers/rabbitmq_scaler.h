@@ -39,7 +39,10 @@ class RabbitMQQueueScaler final : public Scaler {
   Result<ScalerReading> read() override;
 
  private:
+  // The queue's depth plus its probation queue's (clients::probationQueueOf).
   Result<double> managementDepth();
+  // One queue's; with `missingIsEmpty`, a queue that does not exist (404) counts 0.
+  Result<double> managementDepthOf(const std::string& queue, bool missingIsEmpty);
   RabbitMQQueueOptions options_;
   std::shared_ptr<http::HttpClient> http_;
   std::unique_ptr<QueueDepthProbe> probe_;

@@ -10,7 +10,8 @@
 // The test drops the connection, refuses new ones, and waits for outcomes.
 // The queue's probation queue (AmqpConsumer::ensureProbation) is a second
 // queue read by get: its deliveries are requeued, redelivered, the same way;
-// publishProbation() appends a copy (headers included) to it.
+// publishProbation() appends a copy (headers included) to it, returnToQueue()
+// one to the queue.
 // Thread-safe: the source's thread uses the consumer while the test drives
 // the broker.
 #pragma once
@@ -208,6 +209,13 @@ class FakeAmqpBroker::Consumer final : public runtime::AmqpConsumer {
     if (!broker_.probationExists_) return Status(StatusCode::kNotFound, "fake broker: no probation queue");
     broker_.probationReady_.push_back({message.messageId, message.body, false, message.headers, true});
     broker_.probationCopies_.emplace_back(message.messageId, message.headers);
+    broker_.changed_.notify_all();
+    return Status::ok();
+  }
+  Status returnToQueue(const runtime::AmqpDelivery& message) override {
+    std::lock_guard lock(broker_.mu_);
+    if (!live()) return unavailable("fake broker: connection lost");
+    broker_.ready_.push_back({message.messageId, message.body, false, message.headers});
     broker_.changed_.notify_all();
     return Status::ok();
   }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "clients/amqp_connection.h"
 #include "common/status.h"
 #include "runtime/core/event.h"
 
@@ -77,13 +78,16 @@ class AmqpConsumer {
   // probation queue, persistent, and waits for the broker's confirm: OK only
   // once the broker has taken responsibility for the copy.
   virtual Status publishProbation(const AmqpDelivery& message) = 0;
+  // The same, to the source queue itself (the default exchange, routed by its
+  // name): how a probation message given up on reaches the source queue's own
+  // dead-letter exchange (the probation queue has none).
+  virtual Status returnToQueue(const AmqpDelivery& message) = 0;
   // basic.get of the probation queue's next message: kNothing when it is empty.
   virtual ConsumeResult getProbation(AmqpDelivery& delivery) = 0;
   virtual Status ackProbation(uint64_t deliveryTag) = 0;
   virtual Status nackProbation(uint64_t deliveryTag, bool requeue) = 0;
 };
 
-// The probation queue of `queue`.
-inline std::string probationQueueOf(const std::string& queue) { return queue + ".sluice-probation"; }
+using clients::probationQueueOf;
 
 }  // namespace sluice::runtime

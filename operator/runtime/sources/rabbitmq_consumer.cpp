@@ -220,17 +220,25 @@ Status RabbitMqConsumer::ensureProbation(bool quorum) {
 }
 
 Status RabbitMqConsumer::publishProbation(const AmqpDelivery& message) {
+  return publishConfirmed(probationQueue_, message);
+}
+
+Status RabbitMqConsumer::returnToQueue(const AmqpDelivery& message) {
+  return publishConfirmed(options_.queue, message);
+}
+
+Status RabbitMqConsumer::publishConfirmed(const std::string& queue, const AmqpDelivery& message) {
   amqp_maybe_release_buffers(probation_.state());  // the frames of earlier confirms
   std::vector<amqp_table_entry_t> entries;
   const amqp_basic_properties_t props = propertiesOf(message, entries);
   // mandatory: were the queue deleted meanwhile, the broker returns the copy
   // (then confirms it) instead of confirming a copy it dropped.
   int rc = amqp_basic_publish(probation_.state(), clients::AmqpConnection::kChannel, amqp_empty_bytes,
-                              amqp_cstring_bytes(probationQueue_.c_str()), /*mandatory=*/1, /*immediate=*/0, &props,
+                              amqp_cstring_bytes(queue.c_str()), /*mandatory=*/1, /*immediate=*/0, &props,
                               bytesOf(message.body));
   if (rc != AMQP_STATUS_OK) {
     close(/*graceful=*/false);
-    return unavailable(std::string("basic.publish to the probation queue: ") + amqp_error_string2(rc));
+    return unavailable("basic.publish to queue \"" + queue + "\": " + amqp_error_string2(rc));
   }
   return waitForConfirm();
 }

@@ -50,6 +50,7 @@ class RabbitMqConsumer final : public AmqpConsumer {
   bool probationExists() const override { return probationExists_; }
   Status ensureProbation(bool quorum) override;
   Status publishProbation(const AmqpDelivery& message) override;
+  Status returnToQueue(const AmqpDelivery& message) override;
   ConsumeResult getProbation(AmqpDelivery& delivery) override;
   Status ackProbation(uint64_t deliveryTag) override;
   Status nackProbation(uint64_t deliveryTag, bool requeue) override;
@@ -68,6 +69,8 @@ class RabbitMqConsumer final : public AmqpConsumer {
   // connection a confirm wait could swallow deliveries). Confirm mode; looks
   // for the queue (a passive declare).
   Status openProbation();
+  // Publishes `message` to `queue` on probation_ and waits for the broker's confirm.
+  Status publishConfirmed(const std::string& queue, const AmqpDelivery& message);
   // Waits for the broker's confirm of the one publish in flight on probation_.
   Status waitForConfirm();
   // Sends a heartbeat on probation_ when one is due: it is read only now and then.

@@ -341,6 +341,16 @@ void RabbitMqSource::consumeOne() {
     // the channel closes.
     return;
   }
+  if (!headerOf(delivery.headers, kGivenUpHeader).empty()) {
+    // Given up on in probation, with no dead-letter output: into this queue's dead-letter exchange.
+    if (Status sent = connection_->nack(delivery.deliveryTag, /*requeue=*/false); !sent.isOk()) {
+      SLUICE_LOG_WARN("rabbitmq trigger {}: {}; reconnecting", options_.triggerName, sent.message());
+      connection_->close(/*graceful=*/false);
+      return;
+    }
+    ++nacked_;
+    return;
+  }
   if (isSuspect(delivery)) {
     moveToProbation(delivery);
     return;
@@ -407,10 +417,20 @@ void RabbitMqSource::settle(const Completion& c) {
   }
 }
 
+Status RabbitMqSource::giveUpProbation(const Completion& c, const std::optional<AmqpDelivery>& lone) {
+  // A reject on the probation queue would drop it (no dead-letter exchange
+  // there): it goes back to the source queue, marked, and is rejected there.
+  if (!lone) return connection_->nackProbation(c.deliveryTag, /*requeue=*/false);
+  AmqpDelivery copy = *lone;
+  copy.headers.emplace_back(kGivenUpHeader, "true");
+  Status sent = connection_->returnToQueue(copy);
+  return sent.isOk() ? connection_->ackProbation(c.deliveryTag) : sent;
+}
+
 Status RabbitMqSource::settleProbation(const Completion& c, const std::optional<AmqpDelivery>& lone) {
   switch (c.outcome) {
     case Outcome::kAcked: return connection_->ackProbation(c.deliveryTag);
-    case Outcome::kRejected: return connection_->nackProbation(c.deliveryTag, /*requeue=*/false);
+    case Outcome::kRejected: return giveUpProbation(c, lone);
     case Outcome::kRequeue: break;
   }
   // A requeue would come back redelivered, which reads as a death: the same

@@ -83,6 +83,10 @@ int chargeAfterLoneDeath(int crashes);
 Headers probationHeaders(const Headers& headers, const std::string& routingKey, int crashes);
 inline constexpr const char* kCrashesHeader = "x-sluice-crashes";
 inline constexpr const char* kRoutingKeyHeader = "x-sluice-routing-key";
+// On a probation message given up on with no dead-letter output: returned to
+// the source queue with it, it is rejected there unhandled, into that queue's
+// own dead-letter exchange, as any other message given up on is.
+inline constexpr const char* kGivenUpHeader = "x-sluice-given-up";
 
 struct RabbitMqSourceOptions {
   std::string triggerName;
@@ -151,6 +155,8 @@ class RabbitMqSource final : public Source {
   void dispatchLone(AmqpDelivery delivery);
   // `lone`: the message as got (republished unchanged when it must be delivered again).
   Status settleProbation(const Completion& completion, const std::optional<AmqpDelivery>& lone);
+  // Rejected in probation (no dead-letter output): marked, back to the source queue (confirmed), then acked.
+  Status giveUpProbation(const Completion& completion, const std::optional<AmqpDelivery>& lone);
   void settle(const Completion& completion);
   // While not reading: a heartbeat every third of the interval, so the broker keeps the connection.
   void keepAlive();

@@ -310,6 +310,35 @@ TEST(RabbitMQQueueScalerIntegrationTest, DepthIsTheNumberOfPublishedMessages) {
   Result<int64_t> ready = overTls.readyMessages();
   ASSERT_TRUE(ready.isOk()) << ready.status().toString();
   EXPECT_EQ(*ready, 25);
+  // No probation queue: it counts 0, and the read after it works on the same connection.
+  ready = overTls.readyMessages();
+  ASSERT_TRUE(ready.isOk()) << ready.status().toString();
+  EXPECT_EQ(*ready, 25);
+
+  // Messages waiting in the queue's probation queue (redelivered ones, handled one at a time) count too.
+  const std::string probation = queue + ".sluice-probation";
+  amqp_queue_declare(conn, 1, amqp_cstring_bytes(probation.c_str()), 0, 0, 0, 1, amqp_empty_table);
+  ASSERT_EQ(amqp_get_rpc_reply(conn).reply_type, AMQP_RESPONSE_NORMAL);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(amqp_basic_publish(conn, 1, amqp_cstring_bytes(""), amqp_cstring_bytes(probation.c_str()), 0, 0, nullptr,
+                                 amqp_cstring_bytes("suspect")),
+              AMQP_STATUS_OK);
+  }
+  ready = overTls.readyMessages();
+  for (int i = 0; i < 20 && ready.isOk() && *ready != 29; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the publishes are not confirmed
+    ready = overTls.readyMessages();
+  }
+  ASSERT_TRUE(ready.isOk()) << ready.status().toString();
+  EXPECT_EQ(*ready, 29);
+  reading = scaler.read();
+  for (int i = 0; i < 60 && (!reading.isOk() || reading->value != 29); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    reading = scaler.read();
+  }
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 29) << "the management API's count includes the probation queue's";
+  amqp_queue_delete(conn, 1, amqp_cstring_bytes(probation.c_str()), 0, 0);
 
   options.queue = queue + "-missing";
   Result<ScalerReading> missing = RabbitMQQueueScaler(options, http::makeCppRestHttpClient()).read();

@@ -28,11 +28,27 @@ TEST(RabbitMQQueueScalerTest, MessagesModeCountsReadyPlusUnacked) {
   EXPECT_EQ(reading->value, 42);
   EXPECT_TRUE(reading->active);
   EXPECT_EQ(scaler.target().target, 20);
-  EXPECT_EQ(http->asked, std::vector<std::string>{kQueueUrl});
+  EXPECT_EQ(http->asked, (std::vector<std::string>{kQueueUrl, kQueueUrl + ".sluice-probation"}))
+      << "the probation queue is asked for too (none here: 404 counts 0)";
 
   options.mode = RabbitMQQueueOptions::Mode::kMessagesReady;
   RabbitMQQueueScaler ready(options, http);
   EXPECT_EQ(ready.read()->value, 30);
+}
+
+// Redelivered messages wait in the queue's probation queue for a replica to
+// handle them one at a time: work like the queue's own, so a Function at zero wakes for them.
+TEST(RabbitMQQueueScalerTest, TheProbationQueuesMessagesCountWithTheQueues) {
+  auto http = std::make_shared<testing::FakeUrlHttpClient>();
+  http->answer(kQueueUrl, 200, R"({"name":"jobs","messages":0,"messages_ready":0})");
+  http->answer(kQueueUrl + ".sluice-probation", 200, R"({"name":"jobs.sluice-probation","messages":3})");
+  RabbitMQQueueScaler scaler({"http://u:p@127.0.0.1:15672", "/", "jobs"}, http);
+  Result<ScalerReading> reading = scaler.read();
+  ASSERT_TRUE(reading.isOk()) << reading.status().toString();
+  EXPECT_EQ(reading->value, 3);
+  EXPECT_TRUE(reading->active);
+  http->answer(kQueueUrl + ".sluice-probation", 500, "down");
+  EXPECT_EQ(scaler.read().status().message().rfind("rabbitmq depth of queue jobs.sluice-probation: HTTP 500", 0), 0u);
 }
 
 TEST(RabbitMQQueueScalerTest, NewQueueWithoutCountersIsEmptyAndMissingQueueIsNotFound) {

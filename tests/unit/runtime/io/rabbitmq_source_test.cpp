@@ -275,6 +275,22 @@ TEST_F(RabbitMqProbationTest, AProbationMessageBackRedeliveredDiedAloneAndIsChar
   EXPECT_EQ(source_->lonelyDeaths(), 2);
 }
 
+// With no dead-letter output, a message given up on is rejected into its
+// queue's own dead-letter exchange; one given up on in probation goes back to
+// the queue first (the probation queue has none) and is rejected there, unhandled.
+TEST_F(RabbitMqProbationTest, AProbationMessageGivenUpOnIsRejectedFromTheSourceQueueNotDropped) {
+  broker_.publishProbation("p", "fails", {{"x-sluice-routing-key", "rk"}});
+  start();
+  ASSERT_EQ(idsAfter(1), std::vector<std::string>{"p"});
+  dispatcher_.complete(0, Outcome::kRejected);
+  ASSERT_TRUE(broker_.waitFor([](const FakeAmqpBroker& b) { return b.rejected().size() == 1; }));
+  EXPECT_EQ(broker_.rejected(), std::vector<std::string>{"p"}) << "rejected from the source queue";
+  EXPECT_EQ(broker_.probationAcked(), std::vector<std::string>{"p"}) << "acked in probation once back in the queue";
+  EXPECT_EQ(dispatcher_.dispatched(), 1u) << "not handled again";
+  EXPECT_EQ(broker_.ready(), 0u);
+  EXPECT_EQ(broker_.probationReady(), 0u);
+}
+
 // The drop is seen by a heartbeat while the source holds back for the lone message.
 TEST_F(RabbitMqProbationTest, AProbationMessageRedeliveredBecauseTheConnectionDroppedIsNoDeath) {
   broker_.publishProbation("p", "slow");
