@@ -56,7 +56,8 @@ void WarmPoolDemand::record(const std::string& ns, const std::string& pool, int 
       labels["served"] = "cold";
       startsFamily_->Add(labels).Increment(starts - std::clamp(warm, 0, starts));
     }
-    notify = notify_;
+    // Fixed sizes do not move with starts: no reconcile of the namespace for them.
+    if (sized()) notify = notify_;
   }
   if (notify) notify(ns);
 }
@@ -70,6 +71,7 @@ int WarmPoolDemand::size(const std::string& ns, const std::string& pool, int fun
 }
 
 bool WarmPoolDemand::decaying(const std::string& ns) {
+  if (!sized()) return false;
   std::lock_guard lock(mu_);
   for (auto it = sizers_.lower_bound(ns + "/"); it != sizers_.end() && it->first.starts_with(ns + "/"); ++it) {
     it->second.startsPerMinute(clock_.now());  // drops what left the window
