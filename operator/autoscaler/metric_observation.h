@@ -41,6 +41,10 @@ struct MetricObservation {
   // With processedTotal from the replicas' own counters (summed over them):
   // the seconds their handlers ran, so capacity = processed / busy seconds.
   std::optional<double> busySecondsTotal;
+  // With them: how many replicas answered (the sum's replicas). A pod can be
+  // Ready before its consumer works; the ready count would then count replicas
+  // that processed nothing and read the others' throughput as theirs.
+  std::optional<int> countedReplicas;
   std::optional<double> arrivedTotal;
   std::optional<double> backlog;
   int partitions = 0;

@@ -29,6 +29,8 @@
 // readings: a consumer that commits every 250 ms always trails by a little,
 // and reading that as saturation would make the rate what the replicas were
 // given, not what they can do.
+// A change of the working replicas starts kRebalanceSeconds in which the
+// group's throughput is no sample (the group rebalances).
 // Cold starts: the mean of the last coldStartSamples measured scale-up times.
 // Thread-compatible values; time comes from the caller.
 #pragma once
@@ -44,6 +46,12 @@
 namespace sluice::autoscaler {
 
 inline constexpr double kSaturationSeconds = 5;
+// measure(): how long after a change of the working replicas the group's throughput is no sample:
+// a consumer group's rebalance, which a member gone without leaving holds for its session timeout
+// (Kafka's and librdkafka's default session.timeout.ms, 45 s). In kafka_rate_settle_test, with 10 s
+// the throughput sampled during rebalances (~160/s a replica against ~330/s of handler capacity) kept
+// the replicas at the partition cap.
+inline constexpr double kRebalanceSeconds = 45;
 
 struct RateEstimatorOptions {
   double processingWindowSeconds = 120;
@@ -69,6 +77,7 @@ class RateEstimator {
 
   // One round: feeds the observation's counters (busySecondsTotal with
   // processedTotal as the replicas' own counters when present, else processedTotal from
+  // `countedReplicas` when the replicas' counters say how many answered, else
   // `readyReplicas`, capped at its partitions; arrivedTotal), then fills its
   // arrivalRate, perReplicaRate and coldStartSeconds with what is known.
   void measure(MetricObservation& observation, int readyReplicas, Clock::TimePoint at);
@@ -108,7 +117,9 @@ class RateEstimator {
   std::deque<Interval> arrived_;
   std::optional<double> arrivalRate_;
   std::deque<double> coldStarts_;
-  std::optional<double> lastBacklog_;  // measure(): the previous round's backlog
+  std::optional<double> lastBacklog_;             // measure(): the previous round's backlog
+  std::optional<int> lastWorking_;                // measure(): the previous round's working replicas
+  std::optional<Clock::TimePoint> rebalancedAt_;  // measure(): when they last changed
 };
 
 }  // namespace sluice::autoscaler

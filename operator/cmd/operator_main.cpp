@@ -29,6 +29,7 @@
 
 #include "admission/admission_webhook.h"
 #include "api/v1alpha1/semantics.h"
+#include "autoscaler/warm_pool_sizer.h"
 #include "common/clock.h"
 #include "common/crash_report.h"
 #include "common/logging.h"
@@ -83,9 +84,34 @@ bool readFile(const std::string& path, std::string& out) {
   return true;
 }
 
+// `simulate --functions N`: N Functions on one warm pool (simulator::simulateSharedPool).
+struct SharedPoolFlags {
+  int functions = 0;  // 0: one Function, no shared pool
+  double staggerSeconds = 0;
+  std::string sizing = "demand";
+  sluice::autoscaler::WarmPoolSizing demand{300, 0, 0, 5};  // pod start 0: the trace's cold start
+};
+
+int runSharedPool(const sluice::simulator::Trace& trace, const sluice::simulator::SimulatedFunction& function,
+                  const SharedPoolFlags& flags) {
+  sluice::simulator::SharedPoolRun run;
+  run.functions = flags.functions;
+  run.staggerSeconds = flags.staggerSeconds;
+  run.sizing = flags.sizing == "fixed" ? sluice::simulator::PoolSizing::kFixed : sluice::simulator::PoolSizing::kDemand;
+  run.demand = flags.demand;
+  if (run.demand.podStartSeconds <= 0) run.demand.podStartSeconds = trace.coldStartSeconds;
+  if (std::string error; run.sizing == sluice::simulator::PoolSizing::kDemand &&
+                         !sluice::autoscaler::validWarmPoolSizing(run.demand, &error)) {
+    std::cerr << "sluice-operator simulate: " << error << "\n";
+    return 2;
+  }
+  std::cout << sluice::simulator::toJson(sluice::simulator::simulateSharedPool(trace, function, run)) << "\n";
+  return 0;
+}
+
 // Exit codes: 0 done, 2 bad input (the message names the file and field).
-int runSimulate(const std::string& tracePath, const std::string& functionPath, const std::string& policyName,
-                bool json) {
+int runSimulate(const std::string& tracePath, const std::string& functionPath, const std::string& policyName, bool json,
+                const SharedPoolFlags& shared) {
   std::string traceText;
   std::string functionText;
   if (!readFile(tracePath, traceText)) {
@@ -111,6 +137,7 @@ int runSimulate(const std::string& tracePath, const std::string& functionPath, c
     std::cerr << "sluice-operator simulate: " << policy.status().message() << "\n";
     return 2;
   }
+  if (shared.functions > 0) return runSharedPool(*trace, *function, shared);
   sluice::simulator::SimulationResult result = sluice::simulator::simulate(*trace, *function, *policy);
   if (json) {
     std::cout << sluice::simulator::toJson(result) << "\n";
@@ -121,6 +148,47 @@ int runSimulate(const std::string& tracePath, const std::string& functionPath, c
               << result.scaleEvents << ", metric " << result.metric << ", burst " << result.burstSeconds << " s\n";
   }
   return 0;
+}
+
+struct SimulateFlags {
+  std::string tracePath;
+  std::string functionPath;
+  std::string policyName = "sluice";
+  bool json = false;
+  SharedPoolFlags shared;
+};
+
+// The `simulate` subcommand and its flags.
+CLI::App* addSimulateCommand(CLI::App& app, SimulateFlags& f) {
+  CLI::App* simulate = app.add_subcommand(
+      "simulate", "Run the autoscaler on an arrival trace with a simulated clock and report cost and latency");
+  simulate->add_option("--trace", f.tracePath, "TRACE.json: service rate, start times, warm pool, partitions, arrivals")
+      ->required();
+  simulate->add_option("--function", f.functionPath, "FUNCTION.yaml: a sluice.io/v1alpha1 Function (+ its Trigger)")
+      ->required();
+  simulate->add_option("--policy", f.policyName, "sluice, keda-default or static-peak")->capture_default_str();
+  simulate->add_flag("--json", f.json, "Print the result as JSON, with the replica count per second");
+  simulate
+      ->add_option("--functions", f.shared.functions,
+                   "N copies of the Function (policy sluice) on one warm pool; prints the pool's JSON")
+      ->check(CLI::Range(1, 1000));
+  simulate->add_option("--stagger-seconds", f.shared.staggerSeconds, "--functions: copy i's trace rotated by i x this")
+      ->check(CLI::Range(0.0, 1e9));
+  simulate->add_option("--pool", f.shared.sizing, "--functions: fixed (the trace's warm_pool) or demand")
+      ->check(CLI::IsMember({"fixed", "demand"}))
+      ->capture_default_str();
+  simulate->add_option("--pool-floor", f.shared.demand.floor, "--pool demand: --warm-pool-floor")
+      ->capture_default_str();
+  simulate->add_option("--pool-ceiling", f.shared.demand.ceiling, "--pool demand: --warm-pool-ceiling")
+      ->capture_default_str();
+  simulate
+      ->add_option("--pool-window-seconds", f.shared.demand.windowSeconds, "--pool demand: --warm-pool-window-seconds")
+      ->capture_default_str();
+  simulate
+      ->add_option("--pool-pod-start-seconds", f.shared.demand.podStartSeconds,
+                   "--pool demand: --warm-pool-pod-start-seconds (0: the trace's cold_start_seconds)")
+      ->capture_default_str();
+  return simulate;
 }
 
 // `check-metrics`: the chart's `helm test` probe.
@@ -358,6 +426,8 @@ struct OperatorFlags {
   LocalFlags local;
   bool localCheck = false;
   int defaultWarmPoolSize = 0;
+  // --warm-pool-floor, --warm-pool-ceiling, --warm-pool-window-seconds, --warm-pool-pod-start-seconds
+  sluice::autoscaler::WarmPoolSizing warmPoolSizing;
   sluice::platform::DefaultMemory defaultMemory{"256Mi", "1Gi"};
   std::string gatewayUrl;
   std::string gatewayDomain;
@@ -468,6 +538,30 @@ void addKubeApiFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
+// The sizing of warm pools by demand (controllers/warmpool/warm_pool_demand.h).
+void addWarmPoolFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_option("--warm-pool-floor", f.warmPoolSizing.floor,
+                 "Warm pods every pool keeps at least; with a floor or a ceiling each pool is sized by the starts "
+                 "of its Functions (a Function's spec.scaling.warmPool.size is then a floor)")
+      ->envname("SLUICE_WARM_POOL_FLOOR")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--warm-pool-ceiling", f.warmPoolSizing.ceiling,
+                 "Most warm pods a pool's starts may ask for: ceil(starts per second over the window x pod start "
+                 "seconds); 0: no sizing by demand")
+      ->envname("SLUICE_WARM_POOL_CEILING")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--warm-pool-window-seconds", f.warmPoolSizing.windowSeconds,
+                 "How far back a pool's starts count for its size")
+      ->envname("SLUICE_WARM_POOL_WINDOW_SECONDS")
+      ->capture_default_str();
+  app.add_option("--warm-pool-pod-start-seconds", f.warmPoolSizing.podStartSeconds,
+                 "Expected time for a new warm pod to be Ready (the pool holds the starts of this long)")
+      ->envname("SLUICE_WARM_POOL_POD_START_SECONDS")
+      ->capture_default_str();
+}
+
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
@@ -506,6 +600,7 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  addWarmPoolFlags(app, f);
   app.add_option("--default-memory-request", f.defaultMemory.request,
                  "Memory request of replica and warm pods whose Function declares no memory (\"\": none)")
       ->envname("SLUICE_DEFAULT_MEMORY_REQUEST")
@@ -648,6 +743,38 @@ sluice::Result<AdmissionServing> serveAdmission(const OperatorFlags& flags, slui
   return made;
 }
 
+// The controllers' options from the flags.
+sluice::controllers::ControllersOptions controllerOptionsOf(
+    const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
+    std::shared_ptr<sluice::controllers::WarmPoolDemand> demand) {
+  sluice::controllers::ControllersOptions controllerOptions;
+  controllerOptions.runtimeImage = flags.runtimeImage;
+  controllerOptions.workers = flags.workers;
+  controllerOptions.ns = flags.watchNamespace;
+  controllerOptions.metricsRegistry = registry;
+  controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
+  controllerOptions.warmPoolDemand = std::move(demand);
+  controllerOptions.defaultMemory = flags.defaultMemory;
+  controllerOptions.gatewayUrl = flags.gatewayUrl;
+  controllerOptions.allowedScalerEndpoints = flags.allowedEndpoints;
+  controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;
+  controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
+  controllerOptions.gatewayDomain = flags.gatewayDomain;
+  controllerOptions.gatewayActivationFeed = !flags.noGatewayActivationFeed;
+  controllerOptions.atZeroCheckInterval = std::chrono::milliseconds(flags.atZeroCheckIntervalMs);
+  return controllerOptions;
+}
+
+// The platform's options; its starts feed the warm pools' sizing.
+sluice::platform::KubePlatformOptions platformOptionsOf(const OperatorFlags& flags,
+                                                        std::shared_ptr<sluice::controllers::WarmPoolDemand> demand) {
+  sluice::platform::KubePlatformOptions options{flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory};
+  options.onStarts = [demand](const std::string& ns, const std::string& pool, int starts, int warm) {
+    demand->record(ns, pool, starts, warm);
+  };
+  return options;
+}
+
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
@@ -702,23 +829,10 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
     std::cerr << "sluice-operator: " << admission.status().message() << "\n";
     return 1;
   }
-  sluice::platform::KubePlatformSetup kube(manager,
-                                           {flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory},
-                                           flags.watchNamespace, clock, tokenOptions);
-  sluice::controllers::ControllersOptions controllerOptions;
-  controllerOptions.runtimeImage = flags.runtimeImage;
-  controllerOptions.workers = flags.workers;
-  controllerOptions.ns = flags.watchNamespace;
-  controllerOptions.metricsRegistry = registry;
-  controllerOptions.defaultWarmPoolSize = flags.defaultWarmPoolSize;
-  controllerOptions.defaultMemory = flags.defaultMemory;
-  controllerOptions.gatewayUrl = flags.gatewayUrl;
-  controllerOptions.allowedScalerEndpoints = flags.allowedEndpoints;
-  controllerOptions.maxScalerResponseBytes = flags.maxScalerResponseBytes;
-  controllerOptions.tokenResync = std::chrono::seconds(flags.tokenResyncSeconds);
-  controllerOptions.gatewayDomain = flags.gatewayDomain;
-  controllerOptions.gatewayActivationFeed = !flags.noGatewayActivationFeed;
-  controllerOptions.atZeroCheckInterval = std::chrono::milliseconds(flags.atZeroCheckIntervalMs);
+  auto demand = std::make_shared<sluice::controllers::WarmPoolDemand>(flags.warmPoolSizing, registry, clock);
+  sluice::platform::KubePlatformSetup kube(manager, platformOptionsOf(flags, demand), flags.watchNamespace, clock,
+                                           tokenOptions);
+  sluice::controllers::ControllersOptions controllerOptions = controllerOptionsOf(flags, registry, demand);
   std::unique_ptr<sluice::kube::Informer> gatewayEndpoints =
       watchGateway(flags, *connected->client, clock, controllerOptions.gatewayLoadsUrls);
   sluice::controllers::Controllers controllers(manager, controllerOptions,
@@ -733,6 +847,10 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
 // The flags of the cluster mode that need more than CLI11's checks; false
 // (the fault printed) when one is wrong.
 bool parseClusterFlags(OperatorFlags& flags) {
+  if (std::string error; !sluice::autoscaler::validWarmPoolSizing(flags.warmPoolSizing, &error)) {
+    std::cerr << "sluice-operator: " << error << "\n";
+    return false;
+  }
   if (auto allowed = sluice::scalers::EndpointAllowList::parse(flags.scalerEndpointAllow); allowed.isOk()) {
     flags.allowedEndpoints = *allowed;
   } else {
@@ -758,18 +876,8 @@ int main(int argc, char** argv) {
   OperatorFlags flags;
   addOperatorFlags(app, flags);
 
-  std::string tracePath;
-  std::string functionPath;
-  std::string policyName = "sluice";
-  bool simulateJson = false;
-  CLI::App* simulate = app.add_subcommand(
-      "simulate", "Run the autoscaler on an arrival trace with a simulated clock and report cost and latency");
-  simulate->add_option("--trace", tracePath, "TRACE.json: service rate, start times, warm pool, partitions, arrivals")
-      ->required();
-  simulate->add_option("--function", functionPath, "FUNCTION.yaml: a sluice.io/v1alpha1 Function (+ its Trigger)")
-      ->required();
-  simulate->add_option("--policy", policyName, "sluice, keda-default or static-peak")->capture_default_str();
-  simulate->add_flag("--json", simulateJson, "Print the result as JSON, with the replica count per second");
+  SimulateFlags sim;
+  CLI::App* simulate = addSimulateCommand(app, sim);
 
   std::string checkUrl;
   CLI::App* checkMetrics =
@@ -778,7 +886,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (simulate->parsed()) return runSimulate(tracePath, functionPath, policyName, simulateJson);
+  if (simulate->parsed()) return runSimulate(sim.tracePath, sim.functionPath, sim.policyName, sim.json, sim.shared);
   if (checkMetrics->parsed()) return runCheckMetrics(checkUrl);
 
   if (auto status = sluice::setLogLevel(flags.logLevel); !status.isOk()) {

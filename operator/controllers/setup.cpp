@@ -93,15 +93,18 @@ void Controllers::addFunctionController(reconcile::Manager& manager, const Contr
   controller->watchOwned(pods, "Function", &shared_.expectations);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   // A warm pod becoming Ready may let a waiting Function adopt it.
-  controller->watchMapped(pods, [&functions, defaultSize = options.defaultWarmPoolSize](const kube::Json& pod) {
-    std::vector<std::string> keys;
-    if (!api::isWarmPod(pod)) return keys;
-    const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
-    for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) {
-      if (api::warmPoolSize(*f, defaultSize) > 0) keys.push_back(kube::objectKey(*f));
-    }
-    return keys;
-  });
+  // (With pools sized by demand every Function has one.)
+  const bool everyFunction = options.warmPoolDemand && options.warmPoolDemand->sized();
+  controller->watchMapped(
+      pods, [&functions, defaultSize = options.defaultWarmPoolSize, everyFunction](const kube::Json& pod) {
+        std::vector<std::string> keys;
+        if (!api::isWarmPod(pod)) return keys;
+        const std::string ns = pod.value("/metadata/namespace"_json_pointer, std::string());
+        for (const kube::ObjectPtr& f : functions.cache().byNamespace(ns)) {
+          if (everyFunction || api::warmPoolSize(*f, defaultSize) > 0) keys.push_back(kube::objectKey(*f));
+        }
+        return keys;
+      });
   functionQueue_ = controller.get();
   manager.add(std::move(controller));
 }
@@ -115,10 +118,15 @@ void Controllers::addWarmPoolController(reconcile::Manager& manager, const Contr
   kube::Informer& pods = informers.pods;
   reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   warmPools_ = std::make_unique<WarmPoolController>(
-      WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory},
+      WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory,
+                                std::chrono::milliseconds(500), options.warmPoolDemand.get()},
       manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
   auto pools = std::make_unique<reconcile::Controller>(reconcile::ControllerOptions{"warmpool", 1, controllerMetrics},
                                                        *warmPools_, clock);
+  // A start may grow the pool of its namespace at once.
+  if (options.warmPoolDemand) {
+    options.warmPoolDemand->onRecord([queue = pools.get()](const std::string& ns) { queue->enqueue(ns); });
+  }
   pools->watchMapped(functions, &WarmPoolController::namespaceOf, functionShapeChanged);
   pools->watchMapped(pods, &WarmPoolController::namespaceOf);
   // A Trigger's Secrets are part of its Function's warm pods.

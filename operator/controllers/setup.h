@@ -18,6 +18,7 @@
 #include "controllers/trigger/cron_firer.h"
 #include "controllers/trigger/trigger_controller.h"
 #include "controllers/warmpool/warm_pool_controller.h"
+#include "controllers/warmpool/warm_pool_demand.h"
 #include "platform/kube/control_token.h"
 #include "platform/kube/pod_template.h"
 #include "platform/platform.h"
@@ -45,6 +46,8 @@ struct ControllersOptions {
   std::shared_ptr<prometheus::Registry> metricsRegistry;
   // Warm pods kept per namespace and image for Functions that set no spec.scaling.warmPool.size.
   int defaultWarmPoolSize = 0;
+  // The pools' sizing by demand, which the platform's starts feed (null: fixed sizes only).
+  std::shared_ptr<WarmPoolDemand> warmPoolDemand;
   // Memory of pods whose Function declares none (platform/kube/pod_template.h).
   platform::DefaultMemory defaultMemory{};
   // sluice-gateway: its public base URL (status.url of Functions with an http

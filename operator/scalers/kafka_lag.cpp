@@ -82,6 +82,7 @@ Result<ScalerReading> KafkaLagScaler::read() {
   if (replicas) {
     reading.processedTotal = replicas->processed;
     reading.busySecondsTotal = replicas->busySeconds;
+    reading.countedReplicas = replicas->replicas;
   } else if (lag.committedTotal) {
     reading.processedTotal = static_cast<double>(*lag.committedTotal);
   }

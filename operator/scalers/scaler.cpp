@@ -20,6 +20,7 @@ autoscaler::MetricObservation observe(Scaler& scaler) {
   observation.minReplicas = reading->minReplicas;
   observation.processedTotal = reading->processedTotal;
   observation.busySecondsTotal = reading->busySecondsTotal;
+  observation.countedReplicas = reading->countedReplicas;
   observation.arrivedTotal = reading->arrivedTotal;
   observation.backlog = reading->backlog;
   observation.partitions = reading->partitions;

@@ -32,6 +32,7 @@ struct ScalerReading {
   // source has them (MetricObservation's fields of the same names).
   std::optional<double> processedTotal;
   std::optional<double> busySecondsTotal;
+  std::optional<int> countedReplicas;
   std::optional<double> arrivedTotal;
   std::optional<double> backlog;
   int partitions = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <memory>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,69 @@ double quantile(std::vector<std::pair<double, double>>& weighted, double total, 
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
+Clock::TimePoint timeOf(int64_t tick) {
+  return Clock::TimePoint{} + std::chrono::milliseconds(tick * 1000 / kTicksPerSecond);
+}
+
+// The warm pool one Simulation, or several (simulateSharedPool), adopt from. A
+// pod adopted is replaced, ready `startTicks` later; with a sizer the pool is
+// resized once a second to WarmPoolSizer::size (new pods ready `startTicks`
+// later, surplus ones gone at once, starting ones first).
+class WarmPool {
+ public:
+  WarmPool(int size, int64_t startTicks, std::optional<autoscaler::WarmPoolSizing> sizing)
+      : size_(size), ready_(size), startTicks_(startTicks) {
+    if (sizing) sizer_.emplace(*sizing);
+  }
+
+  // Adopts a ready pod at `tick`, if there is one.
+  bool take(int64_t tick) {
+    if (ready_ == 0) return false;
+    --ready_;
+    starting_.push_back(tick + startTicks_);
+    return true;
+  }
+  void recordStarts(int starts, int warm, int64_t tick) {
+    if (sizer_) sizer_->recordStarts(starts, warm, timeOf(tick));
+    starts_ += std::max(starts, 0);
+    startsWarm_ += std::max(warm, 0);
+  }
+  // Pods whose start ended are ready; once a second a sized pool follows its size.
+  void step(int64_t tick) {
+    for (auto it = starting_.begin(); it != starting_.end();) {
+      if (*it <= tick) {
+        ++ready_;
+        it = starting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (sizer_ && tick % kTicksPerSecond == 0) resize(tick, sizer_->size(timeOf(tick)));
+  }
+  int pods() const { return ready_ + static_cast<int>(starting_.size()); }
+  int sizeMax() const { return sizeMax_; }
+  int starts() const { return starts_; }
+  int startsWarm() const { return startsWarm_; }
+
+ private:
+  void resize(int64_t tick, int size) {
+    size_ = size;
+    sizeMax_ = std::max(sizeMax_, size);
+    while (pods() < size_) starting_.push_back(tick + startTicks_);
+    while (pods() > size_ && !starting_.empty()) starting_.pop_back();
+    while (pods() > size_) --ready_;
+  }
+
+  int size_ = 0;
+  int sizeMax_ = 0;
+  int ready_ = 0;
+  std::vector<int64_t> starting_;  // the tick each starting pod is ready at
+  int64_t startTicks_ = 0;
+  std::optional<autoscaler::WarmPoolSizer> sizer_;
+  int starts_ = 0;
+  int startsWarm_ = 0;
+};
+
 // The scaling policy the engine runs for `policy`.
 autoscaler::ScalingPolicy enginePolicyFor(const SimulatedFunction& function, Policy policy) {
   if (policy != Policy::kKedaDefault) return function.policy;
@@ -79,7 +143,9 @@ autoscaler::ScalingPolicy enginePolicyFor(const SimulatedFunction& function, Pol
 // events arrive, the policy decides, replicas start or stop, ready replicas serve.
 class Simulation {
  public:
-  Simulation(const Trace& trace, const SimulatedFunction& function, Policy policy)
+  // `sharedPool`: the pool it adopts from with other Simulations (their driver steps and counts it);
+  // null: a pool of its own, trace.warmPool pods under Policy::kSluice.
+  Simulation(const Trace& trace, const SimulatedFunction& function, Policy policy, WarmPool* sharedPool = nullptr)
       : trace_(trace), function_(function), policy_(policy), engine_(enginePolicyFor(function, policy), clock_) {
     result_.policy = policyName(policy);
     result_.metric = function.metric == SimulatedMetric::kBacklog           ? "backlog"
@@ -87,8 +153,10 @@ class Simulation {
                                                                             : "http-rps";
     // The trace describes the platform, warm pool included (the pool is shared by every Function
     // of a runtime image, so its size is the platform's, not one Function's).
-    if (policy == Policy::kSluice) warmPool_ = trace.warmPool;
-    warmAvailable_ = warmPool_;
+    if (sharedPool == nullptr) {
+      ownPool_.emplace(policy == Policy::kSluice ? trace.warmPool : 0, ticksFor(trace.coldStartSeconds), std::nullopt);
+    }
+    pool_ = sharedPool != nullptr ? sharedPool : &*ownPool_;
     if (policy == Policy::kStaticPeak) {
       double peak = *std::max_element(trace.arrivals.begin(), trace.arrivals.end());
       int needed = std::max(1, static_cast<int>(std::ceil(peak / trace.serviceRatePerReplica - 1e-9)));
@@ -98,17 +166,28 @@ class Simulation {
   }
 
   SimulationResult run() {
+    for (int64_t tick = 0; !done(tick); ++tick) step(tick);
+    return finish();
+  }
+
+  // The trace is over and its backlog served (or an hour has passed since).
+  bool done(int64_t tick) const {
     const int64_t traceTicks = static_cast<int64_t>(trace_.arrivals.size()) * kTicksPerSecond;
-    for (int64_t tick = 0;; ++tick) {
-      if (tick >= traceTicks && (backlog_ <= 1e-9 || tick >= traceTicks + kMaxDrainTicks)) break;
-      clock_.setTick(tick);
-      const double now = tick * kTick;
-      if (tick < traceTicks) arrive(tick, now);
-      refillWarm(tick);
-      const int current = static_cast<int>(replicas_.size());
-      resize(tick, current, desiredAt(tick, current));
-      serve(tick, now);
-    }
+    return tick >= traceTicks && (backlog_ <= 1e-9 || tick >= traceTicks + kMaxDrainTicks);
+  }
+
+  void step(int64_t tick) {
+    const int64_t traceTicks = static_cast<int64_t>(trace_.arrivals.size()) * kTicksPerSecond;
+    clock_.setTick(tick);
+    const double now = tick * kTick;
+    if (tick < traceTicks) arrive(tick, now);
+    if (ownPool_) ownPool_->step(tick);
+    const int current = static_cast<int>(replicas_.size());
+    resize(tick, current, desiredAt(tick, current));
+    serve(tick, now);
+  }
+
+  SimulationResult finish() {
     result_.latencyP50Seconds = quantile(latencies_, served_, 0.50);
     result_.latencyP99Seconds = quantile(latencies_, served_, 0.99);
     return result_;
@@ -145,18 +224,6 @@ class Simulation {
     queue_.push_back({now + kTick / 2, arriving});
     backlog_ += arriving;
     result_.eventsTotal += arriving;
-  }
-
-  // Warm-pool pods replaced by a cold start become available again.
-  void refillWarm(int64_t tick) {
-    for (auto it = warmRefills_.begin(); it != warmRefills_.end();) {
-      if (*it <= tick) {
-        ++warmAvailable_;
-        it = warmRefills_.erase(it);
-      } else {
-        ++it;
-      }
-    }
   }
 
   // The counters the Kafka scaler reads (committed offsets: events served; high
@@ -227,16 +294,17 @@ class Simulation {
   void resize(int64_t tick, int current, int desired) {
     if (desired > current) {
       ++result_.scaleEvents;
+      int warm = 0;
       for (int i = current; i < desired; ++i) {
-        if (warmAvailable_ > 0) {
-          --warmAvailable_;
+        if (pool_->take(tick)) {
+          ++warm;
           replicas_.push_back(tick + ticksFor(trace_.warmStartSeconds));
-          warmRefills_.push_back(tick + ticksFor(trace_.coldStartSeconds));
         } else {
           replicas_.push_back(tick + ticksFor(trace_.coldStartSeconds));
         }
         starting_.emplace_back(tick, replicas_.back());
       }
+      pool_->recordStarts(desired - current, warm, tick);
     } else if (desired < current) {
       ++result_.scaleEvents;
       // Starting replicas go first, then the most recently started.
@@ -264,7 +332,7 @@ class Simulation {
     result_.backlogMax = std::max(result_.backlogMax, backlog_);
     result_.replicaSeconds += static_cast<double>(replicas_.size()) * kTick;
     if (bursting_) result_.burstSeconds += kTick;
-    result_.warmPoolReplicaSeconds += warmPool_ * kTick;
+    if (ownPool_) result_.warmPoolReplicaSeconds += ownPool_->pods() * kTick;
     if ((tick + 1) % kTicksPerSecond == 0) result_.replicasPerSecond.push_back(static_cast<int>(replicas_.size()));
     result_.durationSeconds = now + kTick;
   }
@@ -275,12 +343,11 @@ class Simulation {
   SimulatedClock clock_;
   autoscaler::DecisionEngine engine_;
   SimulationResult result_;
-  int warmPool_ = 0;
-  int warmAvailable_ = 0;
+  std::optional<WarmPool> ownPool_;
+  WarmPool* pool_ = nullptr;
   std::deque<Chunk> queue_;
   double backlog_ = 0;
-  std::vector<int64_t> replicas_;  // the tick each replica is ready at
-  std::vector<int64_t> warmRefills_;
+  std::vector<int64_t> replicas_;                      // the tick each replica is ready at
   std::vector<std::pair<int64_t, int64_t>> starting_;  // (started, ready) ticks of scale-ups not yet ready
   autoscaler::RateEstimator estimator_;
   std::vector<std::pair<double, double>> latencies_;  // (latency, events)
@@ -296,6 +363,59 @@ class Simulation {
 
 SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy) {
   return Simulation(trace, function, policy).run();
+}
+
+SharedPoolResult simulateSharedPool(const Trace& trace, const SimulatedFunction& function, const SharedPoolRun& run) {
+  const bool demand = run.sizing == PoolSizing::kDemand;
+  WarmPool pool(demand ? 0 : trace.warmPool, ticksFor(trace.coldStartSeconds),
+                demand ? std::optional<autoscaler::WarmPoolSizing>(run.demand) : std::nullopt);
+  // Function i's trace, rotated by i x staggerSeconds (kept alive for its Simulation).
+  std::vector<Trace> traces(static_cast<size_t>(std::max(run.functions, 1)), trace);
+  std::vector<std::unique_ptr<Simulation>> simulations;
+  for (size_t i = 0; i < traces.size(); ++i) {
+    std::vector<double>& arrivals = traces[i].arrivals;
+    if (!arrivals.empty()) {
+      const auto shift = static_cast<size_t>(std::llround(i * run.staggerSeconds)) % arrivals.size();
+      std::rotate(arrivals.begin(), arrivals.begin() + static_cast<std::ptrdiff_t>(shift), arrivals.end());
+    }
+    simulations.push_back(std::make_unique<Simulation>(traces[i], function, Policy::kSluice, &pool));
+  }
+  SharedPoolResult out;
+  out.sizing = demand ? "demand" : "fixed";
+  for (int64_t tick = 0;; ++tick) {
+    bool any = false;
+    pool.step(tick);
+    for (auto& simulation : simulations) {
+      if (simulation->done(tick)) continue;
+      any = true;
+      simulation->step(tick);
+    }
+    if (!any) break;
+    out.warmPoolReplicaSeconds += pool.pods() * kTick;
+    out.durationSeconds = (tick + 1) * kTick;
+  }
+  for (auto& simulation : simulations) {
+    const SimulationResult r = simulation->finish();
+    out.replicaSeconds += r.replicaSeconds;
+    out.latencyP99Seconds = std::max(out.latencyP99Seconds, r.latencyP99Seconds);
+  }
+  out.starts = pool.starts();
+  out.startsWarm = pool.startsWarm();
+  out.poolSizeMax = demand ? pool.sizeMax() : trace.warmPool;
+  return out;
+}
+
+std::string toJson(const SharedPoolResult& r) {
+  nlohmann::json out;
+  out["sizing"] = r.sizing;
+  out["replica_seconds"] = round3(r.replicaSeconds);
+  out["warm_pool_replica_seconds"] = round3(r.warmPoolReplicaSeconds);
+  out["latency_p99_s"] = round3(r.latencyP99Seconds);
+  out["starts"] = r.starts;
+  out["starts_warm"] = r.startsWarm;
+  out["pool_size_max"] = r.poolSizeMax;
+  out["duration_s"] = round3(r.durationSeconds);
+  return out.dump();
 }
 
 std::string toJson(const SimulationResult& r) {

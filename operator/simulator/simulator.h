@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "autoscaler/scaling_policy.h"
+#include "autoscaler/warm_pool_sizer.h"
 #include "common/status.h"
 
 namespace sluice::simulator {
@@ -83,6 +84,33 @@ struct SimulationResult {
 };
 
 SimulationResult simulate(const Trace& trace, const SimulatedFunction& function, Policy policy);
+
+// N Functions on one warm pool (issue 19): `functions` copies of the Function,
+// copy i seeing the trace rotated by i x staggerSeconds, each run by the
+// engine (Policy::kSluice), all adopting from one pool of their shape.
+// kFixed keeps trace.warmPool pods (the old per-namespace count); kDemand sizes
+// it each second with autoscaler::WarmPoolSizer, the WarmPoolController's code,
+// from the starts of all of them. A pool pod adopted or added is ready (again)
+// after trace.coldStartSeconds; pods over a smaller size go at once.
+enum class PoolSizing { kFixed, kDemand };
+struct SharedPoolRun {
+  int functions = 1;
+  double staggerSeconds = 0;
+  PoolSizing sizing = PoolSizing::kFixed;
+  autoscaler::WarmPoolSizing demand;  // kDemand's floor, ceiling, window, pod start
+};
+struct SharedPoolResult {
+  std::string sizing;                 // fixed or demand
+  double replicaSeconds = 0;          // the Functions' own, summed
+  double warmPoolReplicaSeconds = 0;  // pool pods existing (ready or starting)
+  double latencyP99Seconds = 0;       // the worst Function's p99
+  int starts = 0;                     // new replicas the Functions needed
+  int startsWarm = 0;                 // of them served by the pool
+  int poolSizeMax = 0;
+  double durationSeconds = 0;
+};
+SharedPoolResult simulateSharedPool(const Trace& trace, const SimulatedFunction& function, const SharedPoolRun& run);
+std::string toJson(const SharedPoolResult& result);
 
 // The result as the JSON the CLI prints.
 std::string toJson(const SimulationResult& result);

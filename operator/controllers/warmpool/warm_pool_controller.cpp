@@ -19,6 +19,8 @@ constexpr auto kExpectationRecheck = std::chrono::seconds(5);
 // How often a namespace with pools is looked at again although nothing changed: pods whose
 // credentials went stale (a rotation, a certificate nearing its end) are swapped within this.
 constexpr auto kCredentialsRecheck = std::chrono::seconds(30);
+// How often a namespace whose pools have starts in their sizing window is looked at again.
+constexpr auto kDemandRecheck = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -60,7 +62,7 @@ std::map<std::string, WarmPoolController::Pool> WarmPoolController::poolsOf(cons
   for (const kube::ObjectPtr& f : functions_.byNamespace(ns)) {
     if (f->contains("/metadata/deletionTimestamp"_json_pointer)) continue;
     int size = api::warmPoolSize(*f, options_.defaultWarmPoolSize);
-    if (size <= 0) continue;
+    if (size <= 0 && (options_.demand == nullptr || !options_.demand->sized())) continue;
     auto pod = warmPodOf(*f);
     if (!pod.isOk()) continue;
     Pool& pool = pools[platform::warmPoolOf(*pod)];
@@ -167,6 +169,16 @@ reconcile::ReconcileResult WarmPoolController::reconcile(const std::string& ns) 
   if (!expectations_.satisfied(expectationsKey(ns)))
     return reconcile::ReconcileResult::requeueAfter(kExpectationRecheck);
   std::map<std::string, Pool> pools = poolsOf(ns);
+  if (options_.demand != nullptr) {
+    for (auto& [name, pool] : pools) {
+      // A pool no Function asks for (only pods) is emptied: its demand is forgotten.
+      if (pool.pod.is_null()) {
+        options_.demand->forget(ns, name);
+      } else {
+        pool.size = options_.demand->size(ns, name, pool.size);
+      }
+    }
+  }
   if (pools.empty()) return reconcile::ReconcileResult::done();
   // The pods read the token from this Secret at start, and are judged by it.
   auto tokens = tokens_.ensure(ns);
@@ -175,7 +187,11 @@ reconcile::ReconcileResult WarmPoolController::reconcile(const std::string& ns) 
   Status status = planned.creates.empty() && planned.deletes.empty() ? Status::ok() : carryOut(ns, planned, *tokens);
   if (!status.isOk()) return reconcile::ReconcileResult::error(status);
   // A deferred refill comes back when it is due.
-  return reconcile::ReconcileResult::requeueAfter(std::min<Clock::Duration>(planned.refillWait, kCredentialsRecheck));
+  Clock::Duration again = std::min<Clock::Duration>(planned.refillWait, kCredentialsRecheck);
+  // While starts are in a pool's window its size may fall: looked at again to shrink it in time.
+  if (options_.demand != nullptr && options_.demand->decaying(ns))
+    again = std::min<Clock::Duration>(again, kDemandRecheck);
+  return reconcile::ReconcileResult::requeueAfter(again);
 }
 
 }  // namespace sluice::controllers

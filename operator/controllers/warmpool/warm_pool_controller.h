@@ -5,7 +5,9 @@
 // code (buildWarmPod): Secrets, env, resources and pod settings are already in
 // it, and Functions whose pods differ only in configuration share a pool. The
 // pool size is the largest spec.scaling.warmPool.size among the namespace's
-// Functions of that pool; adopted pods leave the pool and are replaced,
+// Functions of that pool, or with a WarmPoolDemand the size it computes from
+// the starts of the pool's Functions (that largest size then a floor; every
+// Function of the namespace then has a pool); adopted pods leave the pool and are replaced,
 // surplus pods go (not ready first, then newest), and pools no Function asks
 // for are emptied. A pod whose control credentials went stale (ControlTokens::staleCredentials)
 // is deleted and replaced; a namespace with pools is looked at again every 30 s for that. A pool that lost pods since
@@ -24,13 +26,14 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "reconcile/event_recorder.h"
-#include "reconcile/expectations.h"
-#include "reconcile/reconciler.h"
+#include "controllers/warmpool/warm_pool_demand.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "platform/kube/control_token.h"
 #include "platform/kube/pod_template.h"
+#include "reconcile/event_recorder.h"
+#include "reconcile/expectations.h"
+#include "reconcile/reconciler.h"
 
 namespace sluice::controllers {
 
@@ -40,6 +43,8 @@ struct WarmPoolControllerOptions {
   platform::DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   // How long a pool that shrank waits before it is refilled (see above).
   Clock::Duration refillDelay = std::chrono::milliseconds(500);
+  // Sizes each pool by the starts of its Functions (null: the largest size they ask for).
+  WarmPoolDemand* demand = nullptr;
 };
 
 class WarmPoolController final : public reconcile::Reconciler {

@@ -291,8 +291,8 @@ KubePlatform::WarmCandidates KubePlatform::warmCandidates(const json& function, 
                                                           const spec::RenderedConfig& rendered,
                                                           const NamespaceTokens& tokens) const {
   WarmCandidates out;
+  const std::string& pool = out.pool = warmPoolOf(warmPodOf(podTemplate, configMapName));
   if (replicas_ == nullptr) return out;
-  const std::string pool = warmPoolOf(warmPodOf(podTemplate, configMapName));
   const std::string ns = function["metadata"].value("namespace", "default");
   // By the role label, not the namespace: a namespace's warm pods are few, its replicas may be thousands.
   for (const kube::ObjectPtr& p : caches_.pods.byLabel(api::kRoleLabel, "warm")) {
@@ -384,6 +384,7 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
       if (s.code() != StatusCode::kNotFound) fail(outcome, key, "delete pod " + removal.name, s);
     }
   }
+  const int adoptedBefore = outcome.adopted;
   for (int i = 0; i < adoptions; ++i) {
     const json& pod = warm.pods[static_cast<size_t>(i)];
     Status s = adopt(key, templates.adopted, pod, warm);
@@ -403,6 +404,9 @@ void KubePlatform::carryOut(const std::string& key, const json& function, const 
       if (!removed.isOk()) expectations_.deletionObserved(key);
     }
     ++creations;
+  }
+  if (options_.onStarts && plan.create + plan.adopt > 0 && !warm.pool.empty()) {
+    options_.onStarts(ns, warm.pool, plan.create + plan.adopt, outcome.adopted - adoptedBefore);
   }
   createReplicas(key, function, templates.created, creations, outcome);
 }

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -51,6 +52,9 @@ struct KubePlatformOptions {
   DefaultMemory defaultMemory{};  // of pods whose Function declares no memory
   std::string fieldManager = "sluice-operator";
   const Clock* clock = &realClock();  // times the adoption trace; outlives the platform
+  // Told of each apply's new replicas: (namespace, warm pool of the Function's pod shape, new
+  // replicas, how many of them adopted a warm pod), to size the pools by demand (WarmPoolDemand).
+  std::function<void(const std::string& ns, const std::string& pool, int starts, int warm)> onStarts = nullptr;
 };
 
 // The caches the platform reads (each an informer's).
@@ -77,6 +81,7 @@ class KubePlatform final : public Platform {
  private:
   // Warm pods a Function may adopt, and what /specialize must carry for it.
   struct WarmCandidates {
+    std::string pool;                  // the pool of the Function's pod shape
     std::vector<nlohmann::json> pods;  // ready warm pods of the Function's pool, oldest first
     std::string configuration;         // the runtime configuration with the code inside
     // When apply() began: adoptions log how far into the reconcile each step came (the adoption trace).

@@ -215,5 +215,47 @@ TEST(RateEstimatorTest, MeasureCountsOnlyReplicasThatHaveAPartition) {
   }
 }
 
+TEST(RateEstimatorTest, MeasureDividesByTheReplicasThatAnsweredNotTheReadyOnes) {
+  RateEstimator estimator;
+  // 8 pods Ready, but only the 2 whose runtimes answer /metrics work: 300/s each, far behind.
+  double processed = 0;
+  for (int i = 0; i <= 3; ++i) {
+    MetricObservation m = kafka(processed, 100000, 100000 - processed);
+    m.countedReplicas = 2;
+    estimator.measure(m, 8, at(10.0 * i));
+    processed += 2 * 300 * 10;
+  }
+  MetricObservation m = kafka(processed, 100000, 100000 - processed);
+  m.countedReplicas = 2;
+  estimator.measure(m, 8, at(40));
+  ASSERT_TRUE(m.perReplicaRate);
+  EXPECT_DOUBLE_EQ(*m.perReplicaRate, 300);
+}
+
+TEST(RateEstimatorTest, MeasureTakesNoThroughputWhileTheGroupRebalances) {
+  RateEstimator estimator;
+  // At zero, then 4 replicas ready at t=10: for the next kRebalanceSeconds they rebalance and do 20/s
+  // each against a growing backlog, which read as capacity would be 20/s.
+  MetricObservation idle = kafka(0, 0, 0);
+  estimator.measure(idle, 0, at(0));
+  double processed = 0;
+  for (double t = 10; t < 10 + kRebalanceSeconds; t += 2) {
+    MetricObservation m = kafka(processed, 100000, 100000 - processed);
+    estimator.measure(m, 4, at(t));
+    EXPECT_FALSE(m.perReplicaRate) << "t=" << t;
+    processed += 4 * 20 * 2;
+  }
+  // Then they work at 300/s each, still behind: that is their capacity.
+  for (double t = 10 + kRebalanceSeconds; t <= 40 + kRebalanceSeconds; t += 2) {
+    MetricObservation m = kafka(processed, 100000, 100000 - processed);
+    estimator.measure(m, 4, at(t));
+    processed += 4 * 300 * 2;
+  }
+  MetricObservation m = kafka(processed, 100000, 100000 - processed);
+  estimator.measure(m, 4, at(42 + kRebalanceSeconds));
+  ASSERT_TRUE(m.perReplicaRate);
+  EXPECT_NEAR(*m.perReplicaRate, 300, 1e-9);
+}
+
 }  // namespace
 }  // namespace sluice::autoscaler

@@ -76,6 +76,12 @@ TEST(BinariesTest, AnApiserverRateLimitOutOfRangeIsRefusedNamingFlagAndValue) {
   EXPECT_NE(out.text.find("--kube-api-burst: Value 0 not in range 1 to 100000"), std::string::npos) << out.text;
 }
 
+TEST(BinariesTest, AWarmPoolCeilingBelowItsFloorIsRefusedNamingBothFlags) {
+  Output out = run(kBuild + "/sluice-operator --kubeconfig /nonexistent --warm-pool-floor 3 --warm-pool-ceiling 2");
+  EXPECT_EQ(out.exitCode, 2);
+  EXPECT_EQ(out.text, "sluice-operator: --warm-pool-ceiling: 2 is below --warm-pool-floor 3\n");
+}
+
 // A crash leaves its signal and a backtrace in the log, and the process still
 // dies of that signal (bash reports 128 + 11 for SIGSEGV).
 TEST(BinariesTest, AFatalSignalIsReportedWithABacktrace) {

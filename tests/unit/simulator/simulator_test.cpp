@@ -284,5 +284,41 @@ TEST(SimulatorRateTest, SteadyRateSettlesAtArrivalsOverTheMeasuredPerReplicaRate
   EXPECT_LT(r.replicaSeconds, b.replicaSeconds);
 }
 
+// Three Functions on one pool, each woken at 0 s and again at 40 s (scaled to zero in between).
+TEST(SharedPoolTest, AFixedPoolOfOneServesOneWakeOfEachWave) {
+  Trace t = trace(withIdleTail({10}, 40), 10, 1);
+  t.arrivals.push_back(10);
+  t.arrivals.resize(60, 0);
+  t.warmPool = 1;
+  SharedPoolRun run;
+  run.functions = 3;
+  run.sizing = PoolSizing::kFixed;
+  SharedPoolResult r = simulateSharedPool(t, function(1), run);
+  EXPECT_EQ(r.starts, 6);
+  EXPECT_EQ(r.startsWarm, 2);
+  EXPECT_EQ(r.poolSizeMax, 1);
+  EXPECT_NEAR(r.warmPoolReplicaSeconds, r.durationSeconds, 1e-9);  // one pod all along
+}
+
+TEST(SharedPoolTest, ADemandSizedPoolLearnsTheWaveAndServesTheNextOneWarm) {
+  Trace t = trace(withIdleTail({10}, 40), 10, 1);
+  t.arrivals.push_back(10);
+  t.arrivals.resize(60, 0);
+  SharedPoolRun run;
+  run.functions = 3;
+  run.sizing = PoolSizing::kDemand;
+  run.demand.windowSeconds = 60;
+  run.demand.podStartSeconds = 1;
+  run.demand.ceiling = 8;
+  SharedPoolResult r = simulateSharedPool(t, function(1), run);
+  // The first wave finds the pool at its floor (0): 3 cold starts within one pod start, so 3 pods.
+  EXPECT_EQ(r.starts, 6);
+  EXPECT_EQ(r.startsWarm, 3);
+  EXPECT_EQ(r.poolSizeMax, 3);
+  // Sized at 0 until the first wave, then 3 pods (starting or ready) to the end: the window outlasts the run.
+  EXPECT_GT(r.warmPoolReplicaSeconds, 3 * (r.durationSeconds - 1) - 1e-9);
+  EXPECT_LT(r.warmPoolReplicaSeconds, 3 * r.durationSeconds + 1e-9);
+}
+
 }  // namespace
 }  // namespace sluice::simulator
