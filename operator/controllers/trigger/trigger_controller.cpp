@@ -145,10 +145,10 @@ std::optional<std::string> TriggerController::reachability(const json& spec) con
   for (const auto& [field, endpoint] : endpoints) {
     std::string host;
     int port = 0;
-    if (!splitEndpoint(endpoint, host, port)) return "cannot tell host and port from \"" + endpoint + "\"";
+    if (!splitEndpoint(endpoint, host, port)) return field + ": cannot tell host and port from \"" + endpoint + "\"";
     Status s = probe_(host, port);
     if (s.isOk()) return std::string();  // one reachable broker is enough to bootstrap
-    errors += (errors.empty() ? "" : "; ") + s.message();
+    errors += (errors.empty() ? "" : "; ") + field + ": " + s.message();
   }
   return errors;
 }
@@ -239,15 +239,22 @@ reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) 
   const long long generation = trigger["metadata"].value("generation", 0LL);
   const std::string now = rfc3339(clock_.wallNow());
 
-  // Ready: the Function and every referenced Secret exist.
+  // Ready: the Function and every referenced Secret exist, and the source's endpoint (where the
+  // operator can probe it) accepts connections.
   Result<Readiness> ready = readiness(trigger);
   if (!ready.isOk()) return reconcile::ReconcileResult::error(ready.status());
   const json& previous = trigger.value("/status/conditions"_json_pointer, json::array());
+  json reachable = sourceReachable(trigger, now);
+  const bool unreachable = reachable.value("reason", "") == "Unreachable";
+  if (ready->reason.empty() && unreachable) {
+    ready->reason = "SourceUnreachable";
+    ready->message = "the source does not accept connections: " + reachable.value("message", "");
+  }
   json conditions =
       json::array({api::condition(previous, "Ready", ready->reason.empty(),
                                   ready->reason.empty() ? "Ready" : ready->reason, ready->message, generation, now)});
   recordNotReady(trigger, previous, *ready);
-  conditions.push_back(sourceReachable(trigger, now));
+  conditions.push_back(std::move(reachable));
   if (ready->scalerSecrets) conditions.push_back(scalerCredentials(trigger, ready->scalerRefusals, now));
   json status = {{"observedGeneration", generation}, {"sourceType", sourceType(spec)}, {"conditions", conditions}};
   json current = trigger.value("status", json::object());
@@ -264,8 +271,9 @@ reconcile::ReconcileResult TriggerController::reconcile(const std::string& key) 
       return reconcile::ReconcileResult::error(patched.status());
     }
   }
+  // What the user or the broker may fix any moment is looked at again sooner.
   const bool secretMissing = ready->reason == "SecretNotFound" || ready->reason == "SecretKeyMissing";
-  return reconcile::ReconcileResult::requeueAfter(secretMissing ? kSecretRecheck : kRecheck);
+  return reconcile::ReconcileResult::requeueAfter(secretMissing || unreachable ? kSecretRecheck : kRecheck);
 }
 
 void TriggerController::recordNotReady(const json& trigger, const json& previous, const Readiness& ready) const {

@@ -202,19 +202,49 @@ TEST_F(TriggerControllerTest, MissingSecretKeysAreNamed) {
             "spec.kafka.tls.secretRef: Secret ns/kafka-ca has no key tls.key");
 }
 
-TEST_F(TriggerControllerTest, UnreachableSourceCarriesEveryError) {
+// A source no broker of which accepts connections makes the Trigger not Ready, naming each field
+// and its error, with one Warning Event per onset; it is Ready again once one does.
+TEST_F(TriggerControllerTest, UnreachableSourceCarriesEveryErrorAndIsNotReady) {
+  reconcile::EventRecorder events(client, "sluice-operator", clock);
+  TriggerController withEvents(
+      client, triggers, functions, clock,
+      [this](const std::string& host, int port) {
+        return reachable ? Status::ok() : unavailable(host + ":" + std::to_string(port) + ": Connection refused");
+      },
+      &events);
+  // As the informer would: the cache follows the status written.
+  auto reconcile = [&] {
+    withEvents.reconcile("ns/orders");
+    triggers.upsert(std::make_shared<const json>(*client.object(spec::kTriggers, "ns", "orders")));
+  };
   addFunction();
   json spec = kafkaSpec();
   spec["kafka"].erase("sasl");
   spec["kafka"].erase("tls");
   addTrigger(spec);
   reachable = false;
-  controller.reconcile("ns/orders");
+  reconcile();
+  reconcile();
   json reach = conditionOf("SourceReachable");
   EXPECT_EQ(reach["status"], "False");
   EXPECT_EQ(reach["reason"], "Unreachable");
-  EXPECT_EQ(reach["message"], "127.0.0.1:9092: Connection refused; ::1:9093: Connection refused");
+  const std::string errors =
+      "spec.kafka.bootstrapServers[0]: 127.0.0.1:9092: Connection refused; "
+      "spec.kafka.bootstrapServers[1]: ::1:9093: Connection refused";
+  EXPECT_EQ(reach["message"], errors);
+  json ready = conditionOf("Ready");
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "SourceUnreachable");
+  EXPECT_EQ(ready["message"], "the source does not accept connections: " + errors);
+  std::vector<json> recorded = client.objects(kube::resources::kEvents, "ns");
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0]["reason"], "SourceUnreachable");
+  EXPECT_EQ(recorded[0]["count"], 1) << "reported once, not on every recheck";
+
+  reachable = true;
+  reconcile();
   EXPECT_EQ(conditionOf("Ready")["status"], "True");
+  EXPECT_EQ(conditionOf("SourceReachable")["status"], "True");
 }
 
 TEST_F(TriggerControllerTest, ARealProbeReportsARefusedPort) {
