@@ -3,12 +3,12 @@
 // its id in ce-id. The answer's body is the output record (see answer());
 // "poison" always fails (HTTP 500), so the runtime retries it and
 // dead-letters it. PORT picks
-// the port (8080 by default, as the contract's); it listens on every
+// the port (8000 by default, as the contract's); it listens on every
 // interface, since the kubelet's startup probe connects to the pod's IP.
 'use strict';
 const http = require('http');
 
-const port = Number(process.env.PORT || 8080);
+const port = Number(process.env.PORT || 8000);
 // A pause per event (tests: so that a kill lands while events are in flight).
 const delayMs = Number(process.env.DELAY_MS || 0);
 let handled = 0;

@@ -20,6 +20,9 @@ inline constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=
 inline constexpr int kControlPort = 8090;
 // Its data endpoint (/invoke): the gateway's and the operator's cron firer's, never the control calls'.
 inline constexpr int kDataPort = 8080;
+// The port a spec.protocol http handler serves on when spec.http.port is unset (the CRD's default):
+// not one of the two above, which the runtime beside it holds in the same network namespace.
+inline constexpr int kDefaultHandlerPort = 8000;
 
 // A label or annotation key only Sluice may set on its pods (sluice.io/..., app.kubernetes.io/managed-by);
 // the Function CRD refuses them in spec.pod.labels and spec.pod.annotations.

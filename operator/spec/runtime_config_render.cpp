@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 
+#include "api/pods.h"
 #include "api/v1alpha1/trigger.h"
 #include "common/strings.h"
 
@@ -279,7 +280,7 @@ void renderFunctionSettings(json& c, const json& spec, const RenderOptions& opti
   c["runtime"] = runtime;
   if (http) {
     const json& server = spec.value("http", json::object());
-    c["http"] = {{"port", server.value("port", 8080)}, {"path", server.value("path", "/")}};
+    c["http"] = {{"port", server.value("port", api::kDefaultHandlerPort)}, {"path", server.value("path", "/")}};
   } else if (runtime == "python3.11") {
     c["handler"] = spec.value("handler", "index.main_handler");
     c["codeDir"] = options.codeDir;

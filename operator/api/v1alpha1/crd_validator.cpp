@@ -78,6 +78,11 @@ void addProtocolTwins(const Add& add) {
       [protocol](const json& s) { return !has(s, "http") || protocol(s) == "http"; });
   add("!has(self.protocol) || self.protocol != 'http' || !has(self.code)",
       [protocol](const json& s) { return protocol(s) != "http" || !has(s, "code"); });
+  add("!has(self.http) || !has(self.http.port) || (self.http.port != 8080 && self.http.port != 8090)",
+      [](const json& s) {
+        const json port = s.value("http", json::object()).value("port", json());
+        return !port.is_number_integer() || (port.get<int64_t>() != 8080 && port.get<int64_t>() != 8090);
+      });
 }
 
 // The twins of the rules on spec.pod: reserved label keys and the restricted Pod Security Standard.

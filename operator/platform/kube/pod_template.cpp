@@ -266,13 +266,19 @@ Status addPythonProtocol(json& podSpec, const PodTemplateOptions& options) {
 // tokens and the triggers' credentials to itself.
 void addHttpHandlerContainer(const json& spec, json& podSpec) {
   const json& server = spec.value("http", json::object());
-  const int port = server.value("port", 8080);
+  const int port = server.value("port", api::kDefaultHandlerPort);
+  // PORT names the port to serve on, as Knative tells its containers; the Function's own env wins.
+  json env = json::array({{{"name", "PORT"}, {"value", std::to_string(port)}}});
+  for (const json& e : spec.value("env", json::array())) {
+    if (e.value("name", "") == "PORT") env.erase(0);
+    env.push_back(e);
+  }
   json handler = {
       {"name", "handler"},
       {"image", spec["image"]},
       {"restartPolicy", "Always"},
       {"ports", json::array({{{"name", "handler"}, {"containerPort", port}}})},
-      {"env", spec.value("env", json::array())},
+      {"env", std::move(env)},
       // Up to 5 minutes to listen (a JVM), checked every second.
       {"startupProbe", {{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}, {"failureThreshold", 300}}},
       {"volumeMounts", json::array({{{"name", "handler-tmp"}, {"mountPath", "/tmp"}}})},

@@ -282,7 +282,7 @@ struct TriggerConfig {
 // runtime http: the handler is an HTTP server in another container of the
 // same pod (docs/handler-images.md), reached over the loopback interface.
 struct HttpHandlerConfig {
-  int port = 8080;
+  int port = 8000;         // the CRD's default (api::kDefaultHandlerPort): 8080 is the runtime's own data port
   std::string path = "/";  // the request target each event is POSTed to
 };
 

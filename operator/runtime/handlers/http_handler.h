@@ -29,7 +29,7 @@ namespace sluice::runtime {
 
 struct HttpHandlerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;
+  int port = 8000;
   std::string path = "/";
   std::string functionName;
   std::chrono::milliseconds timeout{30'000};

@@ -68,8 +68,7 @@ YAML
           return {'value': json.dumps(record)}"
   echo ---
   function_yaml "$web" "  image: localhost/sluice-e2e-node-handler:$E2E_VERSION
-  protocol: http
-  http: {port: 8080}"
+  protocol: http"
 } | k apply -f - >/dev/null || fail "applying the Functions"
 
 for fn in "$py" "$web"; do

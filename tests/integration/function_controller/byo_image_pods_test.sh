@@ -87,7 +87,7 @@ expect "$work/web.json" '[.containers[] | .name + "=" + .image]' '["runtime=loca
 expect "$work/web.json" '[.initContainers[] | .name + "=" + .image + "=" + .restartPolicy]' '["handler=localhost/sluice-e2e-node-handler:test=Always"]'
 expect "$work/web.json" '.initContainers[0].ports' '[{"containerPort":3000,"name":"handler","protocol":"TCP"}]'
 expect "$work/web.json" '.initContainers[0].startupProbe.tcpSocket.port' '3000'
-expect "$work/web.json" '[.initContainers[0].env[].name]' '["MODE"]'
+expect "$work/web.json" '[.initContainers[0].env[].name]' '["PORT","MODE"]'
 expect "$work/web.json" '[.containers[0].env[] | select(.name == "MODE")] | length' '0'
 expect "$work/web.json" '[.volumes[].name] | sort' '["config","handler-tmp","tmp"]'
 

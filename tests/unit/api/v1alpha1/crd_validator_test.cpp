@@ -471,6 +471,26 @@ spec:
                                                         "longer than maxBackoff \"59m59s\""});
 }
 
+// The handler server of spec.protocol http shares the pod's network with the runtime: not on its ports.
+TEST(CrdValidatorTest, AnHttpHandlersPortIsNotOneOfTheRuntimes) {
+  json fn = yaml(kFunction);
+  fn["spec"].erase("code");
+  fn["spec"].erase("pipeline");
+  fn["spec"]["runtime"] = "python3.11";
+  fn["spec"]["image"] = "registry.example/team/node-handler:1";
+  fn["spec"]["protocol"] = "http";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{}) << "the default port (8000)";
+  for (int port : {8080, 8090}) {
+    fn["spec"]["http"] = {{"port", port}};
+    EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.http.port: Invalid value: \"object\": spec.http.port must "
+                                                     "not be 8080 or 8090, the Sluice runtime's own data and control "
+                                                     "ports in the same pod"})
+        << port;
+  }
+  fn["spec"]["http"] = {{"port", 3000}};
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+}
+
 TEST(CrdValidatorTest, ImageReferencesMustParse) {
   json fn = yaml(kFunction);
   for (const char* good : {"python", "localhost/sluice-runtime-python:0.1.0", "registry.example.com:5000/team/fn:v1.2",

@@ -118,6 +118,7 @@ TEST(PodTemplateProtocolTest, HttpRunsTheHandlerAsASidecarBesideTheRuntimeImage)
   EXPECT_EQ(handler["ports"], json::array({{{"name", "handler"}, {"containerPort", 3000}}}));
   EXPECT_EQ(handler["startupProbe"]["tcpSocket"]["port"], 3000);
   EXPECT_EQ(named(handler["env"], "MODE")["value"], "strict");
+  EXPECT_EQ(named(handler["env"], "PORT")["value"], "3000") << "the port to serve on, as Knative gives it";
   EXPECT_TRUE(named(handler["env"], "SLUICE_SPECIALIZE_TOKEN").is_null());
   EXPECT_EQ(handler["resources"]["limits"]["memory"], "512Mi");
   EXPECT_EQ(named(handler["volumeMounts"], "handler-tmp")["mountPath"], "/tmp");
@@ -136,7 +137,7 @@ TEST(PodTemplateProtocolTest, HttpRendersTheRuntimeConfigurationOfTheHandlerServ
   defaults.erase("http");
   rendered = spec::renderRuntimeConfig(function(defaults), {});
   ASSERT_TRUE(rendered.isOk());
-  EXPECT_EQ(rendered->config["http"], (json{{"port", 8080}, {"path", "/"}}));
+  EXPECT_EQ(rendered->config["http"], (json{{"port", 8000}, {"path", "/"}}));
 }
 
 // Warm pods are pooled by their spec: a BYO Function adopts only warm pods of

@@ -395,7 +395,7 @@ TEST(ConfigParserTest, HttpRuntimeNeedsNoCodeAndKeepsThePortAndPath) {
   EXPECT_EQ(parsed->concurrency, 8);
   auto defaults = parseFunctionConfig(R"({"name":"n","runtime":"http"})");
   ASSERT_TRUE(defaults.isOk()) << defaults.status().toString();
-  EXPECT_EQ(defaults->http.port, 8080);
+  EXPECT_EQ(defaults->http.port, 8000);
   EXPECT_EQ(defaults->http.path, "/");
 }
 
