@@ -126,10 +126,11 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
     }
     int32_t partition = record.partition.value_or(RdKafka::Topic::PARTITION_UA);
     const std::string* key = record.key ? &*record.key : nullptr;
+    const std::string& topic = record.topic.empty() ? options_.topic : record.topic;
     while (true) {
       RdKafka::ErrorCode err = producer_->produce(
-          options_.topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()),
-          record.value.size(), key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, &slot);
+          topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()), record.value.size(),
+          key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, &slot);
       if (err == RdKafka::ERR_NO_ERROR) break;  // librdkafka now owns the headers
       if (err == RdKafka::ERR__QUEUE_FULL) {
         // The local queue is full: wait for delivery reports to make room.
@@ -137,8 +138,8 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
         continue;
       }
       delete headers;
-      batch->listener->written(
-          slot.index, unavailable("kafka output \"" + options_.topic + "\": produce: " + RdKafka::err2str(err)));
+      batch->listener->written(slot.index,
+                               unavailable("kafka output \"" + topic + "\": produce: " + RdKafka::err2str(err)));
       batch->release();
       break;
     }
@@ -156,7 +157,7 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
   } else {
     // Mark first, so the delivery loop sees the sink unhealthy when it hears of the failure.
     if (clients::kafkaErrorIsUnusable(message.err())) markUnusable(message.err(), message.errstr(), false);
-    batch->listener->written(slot->index, unavailable("kafka output \"" + options_.topic + "\" partition " +
+    batch->listener->written(slot->index, unavailable("kafka output \"" + message.topic_name() + "\" partition " +
                                                       std::to_string(message.partition()) + ": " + message.errstr()));
   }
   batch->release();

@@ -2,7 +2,9 @@
 // (enable.idempotence=true, acks=all), so a record counts as written only
 // when every in-sync replica has it, and retries inside librdkafka neither
 // duplicate nor reorder records. The record's key and headers are kept, and
-// its partition too when the Record names one (mirroring).
+// its partition too when the Record names one (mirroring). A Record that
+// names a topic (a mirror keeping source topic names) goes to that topic on
+// the same cluster instead of the output's.
 //
 // Health: librdkafka retries a wrong password or a refused topic forever,
 // failing each record only after message.timeout.ms (5 minutes). So the sink
