@@ -119,6 +119,13 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
   for (uint32_t index : indexes) batch->slots.push_back({batch, index});
   for (BatchWrite::Slot& slot : batch->slots) {
     const Record& record = records[slot.index];
+    if (!record.topic.empty() && options_.topicSync) {
+      if (Status ready = syncTopic(record.topic, record.partition.value_or(-1)); !ready.isOk()) {
+        batch->listener->written(slot.index, ready);
+        batch->release();
+        continue;
+      }
+    }
     RdKafka::Headers* headers = nullptr;
     if (!record.headers.empty()) {
       headers = RdKafka::Headers::create();
@@ -145,6 +152,21 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
     }
   }
   batch->release();
+}
+
+Status KafkaSink::syncTopic(const std::string& topic, int32_t partition) {
+  std::lock_guard lock(syncMu_);
+  auto known = synced_.find(topic);
+  if (known != synced_.end() && partition < known->second) return Status::ok();
+  auto count = options_.topicSync->ensure(topic, partition + 1);
+  if (!count.isOk()) return count.status().withContext("kafka output topic \"" + topic + "\"");
+  synced_[topic] = *count;
+  // A fresh metadata answer, so the producer knows a new topic or partition before the record is queued.
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, error));
+  RdKafka::Metadata* raw = nullptr;
+  if (handle && producer_->metadata(false, handle.get(), &raw, kProbeTimeoutMs) == RdKafka::ERR_NO_ERROR) delete raw;
+  return Status::ok();
 }
 
 void KafkaSink::dr_cb(RdKafka::Message& message) {

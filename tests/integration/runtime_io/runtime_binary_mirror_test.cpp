@@ -4,7 +4,8 @@
 // Every record arrives once, in the same partition, in the same order within
 // it, with its key, value and headers byte for byte (binary included). Then:
 // several topics in one mirror, keeping their names or prefixed as MirrorMaker
-// 2 does ("A.<topic>"), and two mirrors A -> B and B -> A that never loop.
+// 2 does ("A.<topic>"), two mirrors A -> B and B -> A that never loop, and
+// target topics created and grown to follow their sources.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -222,6 +223,51 @@ TEST(RuntimeBinaryMirrorTest, ActiveActiveMirrorsNeverLoop) {
     mirror->signal(SIGTERM);
     EXPECT_EQ(mirror->waitFor(60s), 0) << mirror->log();
   }
+  std::filesystem::remove_all(dir);
+}
+
+// Target topics follow their sources with no hand work: a topic missing on B is
+// created with A's partition count and the configs set on A's topic; a topic
+// created on A while the mirror runs appears on B; a partition-count increase
+// on A reaches B before records of the new partitions are written.
+TEST(RuntimeBinaryMirrorTest, CreatesTargetTopicsAndFollowsPartitionGrowth) {
+  const std::string clusterA = requiredEnv("KAFKA_BOOTSTRAP");
+  const std::string clusterB = requiredEnv("KAFKA_BOOTSTRAP_B");
+  const std::string base = uniqueName("sync");
+  const std::string first = base + "-first";
+  const std::string later = base + "-later";
+  const std::string dir = makeTempDir("rtmirrorsync");
+  const TopicConfig configs = {{"max.message.bytes", "200000"}, {"retention.ms", "3600000"}};
+  createTopic(clusterA, first, 2, configs);
+  produceAll(clusterA, first, numbered("first", 400));
+  json config = mirrorConfig(clusterA, json::array({"^" + base + "-.*"}), clusterB, base + "-health",
+                             {{"rename", "prefix"}, {"prefix", "A."}});
+  // New topics and partitions on A reach the subscription within a second, not librdkafka's default 5 minutes.
+  config["triggers"][0]["kafka"]["properties"] = {{"topic.metadata.refresh.interval.ms", "1000"}};
+  RuntimeProcess mirror;
+  startMirror(mirror, dir, "sync", config);
+
+  // B's readers subscribe once the topic exists (a reader's metadata would not see it for minutes).
+  ASSERT_TRUE(waitUntil(60s, [&] { return partitionCountOf(clusterB, "A." + first) > 0; })) << mirror.log();
+  EXPECT_EQ(partitionCountOf(clusterB, "A." + first), 2);
+  EXPECT_EQ(topicConfigsSetOn(clusterB, "A." + first), configs);
+  expectSameRows(rowsByPartition(consumeAll(clusterA, first, 400, 1s, 60s)),
+                 rowsByPartition(consumeAll(clusterB, "A." + first, 400, 3s, 120s)), "B A." + first);
+
+  growTopic(clusterA, first, 5);
+  createTopic(clusterA, later, 3);
+  produceAll(clusterA, first, numbered("grown", 600));
+  produceAll(clusterA, later, numbered("later", 300));
+  ASSERT_TRUE(waitUntil(120s, [&] {
+    return partitionCountOf(clusterB, "A." + first) == 5 && partitionCountOf(clusterB, "A." + later) == 3;
+  })) << mirror.log();
+  auto grown = rowsByPartition(consumeAll(clusterA, first, 1000, 1s, 60s));
+  EXPECT_EQ(grown.size(), 5u) << "records went to the new partitions too";
+  expectSameRows(grown, rowsByPartition(consumeAll(clusterB, "A." + first, 1000, 3s, 120s)), "B A." + first);
+  expectSameRows(rowsByPartition(consumeAll(clusterA, later, 300, 1s, 60s)),
+                 rowsByPartition(consumeAll(clusterB, "A." + later, 300, 3s, 120s)), "B A." + later);
+  mirror.signal(SIGTERM);
+  EXPECT_EQ(mirror.waitFor(60s), 0) << mirror.log();
   std::filesystem::remove_all(dir);
 }
 
