@@ -43,6 +43,32 @@ std::string normalizeRule(const std::string& rule) {
   return out;
 }
 
+// The twins of the rules on pipeline steps: one operator each, parse's pattern, the mirror's options.
+template <typename Add>
+void addPipelineTwins(const Add& add) {
+  add("(has(self.filter) ? 1 : 0) + (has(self.map) ? 1 : 0) + (has(self.project) ? 1 : 0) + (has(self.rename) ? 1 "
+      ": 0) + (has(self.set) ? 1 : 0) + (has(self.mask) ? 1 : 0) + (has(self.parse) ? 1 : 0) + (has(self.decompress) "
+      "? 1 : 0) + (has(self.route) ? 1 : 0) + (has(self.mirror) ? 1 : 0) == 1",
+      [](const json& s) {
+        return countPresent(s, {"filter", "map", "project", "rename", "set", "mask", "parse", "decompress", "route",
+                                "mirror"}) == 1;
+      });
+  add("!has(self.parse) || !has(self.parse.format) || self.parse.format != 'regex' || has(self.parse.pattern)",
+      [](const json& s) {
+        if (!has(s, "parse") || !has(s["parse"], "format")) return true;
+        return stringField(s["parse"], "format") != "regex" || has(s["parse"], "pattern");
+      });
+  add("!has(self.prefix) || (has(self.rename) && self.rename == 'prefix')",
+      [](const json& s) { return !has(s, "prefix") || stringField(s, "rename") == "prefix"; });
+  add("!has(self.rename) || self.rename != 'prefix' || has(self.prefix) || has(self.sourceAlias)",
+      [](const json& s) { return stringField(s, "rename") != "prefix" || has(s, "prefix") || has(s, "sourceAlias"); });
+  add("has(self.sourceAlias) == has(self.targetAlias)",
+      [](const json& s) { return has(s, "sourceAlias") == has(s, "targetAlias"); });
+  add("!has(self.sourceAlias) || !has(self.targetAlias) || self.sourceAlias != self.targetAlias", [](const json& s) {
+    return !has(s, "sourceAlias") || !has(s, "targetAlias") || s["sourceAlias"] != s["targetAlias"];
+  });
+}
+
 // The twins of the rules on http triggers and their scaling (burst windows), and on queues.
 template <typename Add>
 void addHttpTwins(const Add& add) {
@@ -125,18 +151,6 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
         [](const json& s) {
           return countPresent(s, {"inline", "configMapRef", "image"}) == 1;
         });
-    add("(has(self.filter) ? 1 : 0) + (has(self.map) ? 1 : 0) + (has(self.project) ? 1 : 0) + (has(self.rename) ? 1 "
-        ": 0) + (has(self.set) ? 1 : 0) + (has(self.mask) ? 1 : 0) + (has(self.parse) ? 1 : 0) + (has(self.decompress) "
-        "? 1 : 0) + (has(self.route) ? 1 : 0) + (has(self.mirror) ? 1 : 0) == 1",
-        [](const json& s) {
-          return countPresent(s, {"filter", "map", "project", "rename", "set", "mask", "parse", "decompress", "route",
-                                  "mirror"}) == 1;
-        });
-    add("!has(self.parse) || !has(self.parse.format) || self.parse.format != 'regex' || has(self.parse.pattern)",
-        [](const json& s) {
-          if (!has(s, "parse") || !has(s["parse"], "format")) return true;
-          return stringField(s["parse"], "format") != "regex" || has(s["parse"], "pattern");
-        });
     add("(has(self.kafka) ? 1 : 0) + (has(self.rabbitmq) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.s3) ? 1 : "
         "0) + (has(self.dir) ? 1 : 0) == 1",
         [](const json& s) {
@@ -192,6 +206,7 @@ const std::map<std::string, CrdValidator::Rule>& celTwins() {
     add("self == true", [](const json& s) { return !s.is_boolean() || s.get<bool>(); });
     addPodTwins(add);
     addHttpTwins(add);
+    addPipelineTwins(add);
     return t;
   }();
   return twins;

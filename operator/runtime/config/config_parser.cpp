@@ -655,6 +655,44 @@ DecompressOperatorConfig parseDecompressOperator(Fields& o) {
   return op;
 }
 
+// Alias and prefix become part of Kafka topic names and header values, so
+// they keep to the characters a topic name may use.
+void checkTopicChars(const std::string& at, const std::string& value, size_t maxLength) {
+  static const std::regex kChars("[A-Za-z0-9._-]+");
+  if (value.size() > maxLength || !std::regex_match(value, kChars)) {
+    fail(at, "must be 1 to " + std::to_string(maxLength) + " of A-Z a-z 0-9 . _ - (as in a Kafka topic name), got \"" +
+                 value + "\"");
+  }
+}
+
+MirrorOperatorConfig parseMirrorOperator(Fields& o) {
+  MirrorOperatorConfig op;
+  op.rename = static_cast<MirrorRename>(o.choice("rename", {"output", "identity", "prefix"}, 0));
+  o.string("sourceAlias", op.sourceAlias, false, false);
+  o.string("targetAlias", op.targetAlias, false, false);
+  o.string("prefix", op.prefix, false, false);
+  if (!op.sourceAlias.empty()) checkTopicChars(o.at("sourceAlias"), op.sourceAlias, 64);
+  if (!op.targetAlias.empty()) checkTopicChars(o.at("targetAlias"), op.targetAlias, 64);
+  if (op.sourceAlias.empty() != op.targetAlias.empty()) {
+    const char* missing = op.sourceAlias.empty() ? "sourceAlias" : "targetAlias";
+    fail(o.at(missing), "is required with " + std::string(op.sourceAlias.empty() ? "targetAlias" : "sourceAlias") +
+                            " (loop prevention needs both cluster aliases)");
+  }
+  if (!op.sourceAlias.empty() && op.sourceAlias == op.targetAlias) {
+    fail(o.at("targetAlias"), "must differ from sourceAlias, both are \"" + op.sourceAlias + "\"");
+  }
+  if (op.rename != MirrorRename::kPrefix) {
+    if (!op.prefix.empty()) fail(o.at("prefix"), "is only used with rename: prefix");
+    return op;
+  }
+  if (op.prefix.empty() && op.sourceAlias.empty()) {
+    fail(o.at("prefix"), "is required with rename: prefix (or set sourceAlias: the prefix is then \"<sourceAlias>.\")");
+  }
+  if (op.prefix.empty()) op.prefix = op.sourceAlias + ".";
+  checkTopicChars(o.at("prefix"), op.prefix, 200);
+  return op;
+}
+
 OperatorConfig parseOperator(const json& value, const std::string& path) {
   Fields f(value, path);
   std::string kind = oneKind(
@@ -708,7 +746,7 @@ OperatorConfig parseOperator(const json& value, const std::string& path) {
     o.string("default", op.defaultOutput);
     out.op = op;
   } else {
-    out.op = MirrorOperatorConfig{};
+    out.op = parseMirrorOperator(o);
   }
   o.finish();
   return out;

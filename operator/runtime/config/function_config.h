@@ -221,7 +221,19 @@ struct RouteOperatorConfig {
   std::vector<std::pair<std::string, std::string>> routes;  // value -> output name
   std::string defaultOutput;                                // unmatched values; empty = drop them
 };
-struct MirrorOperatorConfig {};
+// Where a mirrored record goes: the output's own topic (today's single-topic
+// mirror), the topic of the same name, or "<prefix><topic>" (MirrorMaker 2's
+// DefaultReplicationPolicy names copies "<source alias>.<topic>").
+enum class MirrorRename { kOutput, kIdentity, kPrefix };
+struct MirrorOperatorConfig {
+  MirrorRename rename = MirrorRename::kOutput;
+  std::string prefix;  // kPrefix only
+  // Loop prevention for active/active (both set, or neither): a record with no
+  // origin header gets `sluice-mirror-origin: <sourceAlias>`; a record whose
+  // origin is targetAlias came from the target cluster and is skipped.
+  std::string sourceAlias;
+  std::string targetAlias;
+};
 
 using OperatorKindConfig =
     std::variant<FilterOperatorConfig, MapOperatorConfig, ProjectOperatorConfig, RenameOperatorConfig,

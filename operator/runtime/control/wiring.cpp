@@ -379,12 +379,46 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
   return Status(StatusCode::kFailedPrecondition, where + ": this source kind is not supported by this build yet");
 }
 
-Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink) {
+// The topic sync of a Kafka output of a mirror that keeps or renames topics
+// (its first Kafka trigger is the source cluster); null for any other output.
+Result<std::shared_ptr<TopicSync>> mirrorTopicSync(const config::KafkaSinkConfig& output,
+                                                   const std::map<std::string, std::string>& outputProperties,
+                                                   const config::FunctionConfig* function) {
+  if (function == nullptr) return std::shared_ptr<TopicSync>();
+  const config::MirrorOperatorConfig* mirror = nullptr;
+  for (const auto& step : function->pipeline) {
+    if (const auto* m = std::get_if<config::MirrorOperatorConfig>(&step.op)) mirror = m;
+  }
+  const config::KafkaSourceConfig* source = nullptr;
+  for (const auto& trigger : function->triggers) {
+    if (source == nullptr) source = std::get_if<config::KafkaSourceConfig>(&trigger.source);
+  }
+  if (mirror == nullptr || mirror->rename == config::MirrorRename::kOutput || source == nullptr) {
+    return std::shared_ptr<TopicSync>();
+  }
+  auto sourceProperties = kafkaProperties(source->security, {}, "mirror source");
+  if (!sourceProperties.isOk()) return sourceProperties.status();
+  KafkaTopicSyncOptions options;
+  options.sourceProperties = std::move(sourceProperties).value();
+  options.sourceProperties["bootstrap.servers"] = source->bootstrapServers;
+  options.targetProperties = outputProperties;
+  options.targetProperties["bootstrap.servers"] = output.bootstrapServers;
+  if (mirror->rename == config::MirrorRename::kPrefix) options.prefix = mirror->prefix;
+  auto created = KafkaTopicSync::create(std::move(options));
+  if (!created.isOk()) return created.status();
+  return std::shared_ptr<TopicSync>(std::move(created).value());
+}
+
+Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink, const config::FunctionConfig* function) {
   std::string where = "output \"" + sink.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSinkConfig>(&sink.sink)) {
     auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
     if (!properties.isOk()) return properties.status();
-    auto created = KafkaSink::create({kafka->bootstrapServers, kafka->topic, std::move(properties).value()});
+    auto topicSync = mirrorTopicSync(*kafka, *properties, function);
+    if (!topicSync.isOk()) return topicSync.status().withContext(where);
+    KafkaSinkOptions options{kafka->bootstrapServers, kafka->topic, std::move(properties).value()};
+    options.topicSync = std::move(topicSync).value();
+    auto created = KafkaSink::create(std::move(options));
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
   }

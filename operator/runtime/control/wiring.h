@@ -23,7 +23,11 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
                                             const config::FunctionConfig& function, RuntimeMetrics& metrics,
                                             Clock& clock);
 
-Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink);
+// `function`, when given, is the Function the output belongs to: a Kafka
+// output of a mirror that keeps or renames topics then creates and grows its
+// target topics from the mirror's Kafka trigger (KafkaTopicSync).
+Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink,
+                                        const config::FunctionConfig* function = nullptr);
 
 // The trigger's own dead-letter sink (its deadLetter, else a RabbitMQ trigger's deadLetterQueue),
 // or nullptr when it has none; events it gives up on go there instead of the

@@ -66,6 +66,9 @@ struct Record {
   // none, so a retried write or a redelivered input (e.g. a Kafka record after
   // a kill -9) carries the same id and a consumer can drop the duplicate.
   std::string originId;
+  // The Kafka topic to write to instead of the output's own (set by a mirror
+  // that keeps or renames source topics); empty = the output's topic.
+  std::string topic;
 };
 
 }  // namespace sluice::runtime

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <re2/re2.h>
@@ -436,11 +437,17 @@ class RouteOperator final : public Operator {
 
 class MirrorOperator final : public Operator {
  public:
+  explicit MirrorOperator(MirrorOperatorConfig config) : config_(std::move(config)) {}
   const char* name() const override { return "mirror"; }
   Status apply(std::vector<Item>& items) const override {
-    for (auto& item : items) item.record.partition = item.sourcePartition;
+    std::erase_if(items, [this](Item& item) {
+      return !mirrorRecord(config_, item.sourceTopic, item.sourcePartition, item.record);
+    });
     return Status::ok();
   }
+
+ private:
+  MirrorOperatorConfig config_;
 };
 
 // libarchive reading from memory, entry by entry.
@@ -515,6 +522,24 @@ Result<std::vector<ArchiveEntry>> decompress(const std::string& data, Decompress
   return entries;
 }
 
+bool mirrorRecord(const MirrorOperatorConfig& config, const std::string& sourceTopic,
+                  std::optional<int32_t> sourcePartition, Record& record) {
+  if (!config.targetAlias.empty()) {
+    auto origin = std::find_if(record.headers.begin(), record.headers.end(),
+                               [](const auto& header) { return header.first == kMirrorOriginHeader; });
+    if (origin != record.headers.end() && origin->second == config.targetAlias) return false;
+    // A record first written elsewhere keeps its first origin, so a chain A -> B -> A stops at A.
+    if (origin == record.headers.end()) record.headers.emplace_back(kMirrorOriginHeader, config.sourceAlias);
+  }
+  record.partition = sourcePartition;
+  switch (config.rename) {
+    case MirrorRename::kOutput: break;
+    case MirrorRename::kIdentity: record.topic = sourceTopic; break;
+    case MirrorRename::kPrefix: record.topic = config.prefix + sourceTopic; break;
+  }
+  return true;
+}
+
 Result<std::unique_ptr<Operator>> makeOperator(const OperatorConfig& config) {
   return std::visit(
       [](const auto& op) -> Result<std::unique_ptr<Operator>> {
@@ -553,7 +578,7 @@ Result<std::unique_ptr<Operator>> makeOperator(const OperatorConfig& config) {
         } else if constexpr (std::is_same_v<T, RouteOperatorConfig>) {
           return std::unique_ptr<Operator>(new RouteOperator(op));
         } else {
-          return std::unique_ptr<Operator>(new MirrorOperator());
+          return std::unique_ptr<Operator>(new MirrorOperator(op));
         }
       },
       config.op);
@@ -563,13 +588,16 @@ Result<std::unique_ptr<Pipeline>> Pipeline::build(const std::vector<OperatorConf
   if (operators.empty()) return invalidArgument("pipeline: must not be empty");
   std::vector<std::unique_ptr<Operator>> built;
   bool mirrorOnly = true;
+  std::vector<MirrorOperatorConfig> mirrors;
   for (size_t i = 0; i < operators.size(); ++i) {
     auto op = makeOperator(operators[i]);
     if (!op) return op.status().withContext("pipeline[" + std::to_string(i) + "]");
-    mirrorOnly = mirrorOnly && std::holds_alternative<MirrorOperatorConfig>(operators[i].op);
+    const auto* mirror = std::get_if<MirrorOperatorConfig>(&operators[i].op);
+    mirrorOnly = mirrorOnly && mirror != nullptr;
+    if (mirror != nullptr) mirrors.push_back(*mirror);
     built.push_back(std::move(*op));
   }
-  return std::unique_ptr<Pipeline>(new Pipeline(std::move(built), mirrorOnly));
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(built), mirrorOnly, std::move(mirrors)));
 }
 
 Result<std::vector<Record>> Pipeline::handle(const Event& event, const InvocationContext& /*context*/) {
@@ -580,6 +608,9 @@ Result<std::vector<Record>> Pipeline::handle(const Event& event, const Invocatio
     out[0].value = event.data;
     out[0].headers = event.headers;
     out[0].partition = event.partition;
+    for (const auto& mirror : mirrors_) {
+      if (!mirrorRecord(mirror, event.subject, event.partition, out[0])) return std::vector<Record>{};
+    }
     return out;
   }
   std::vector<Item> items(1);
@@ -587,6 +618,7 @@ Result<std::vector<Record>> Pipeline::handle(const Event& event, const Invocatio
   items[0].record.value = event.data;
   items[0].record.headers = event.headers;
   items[0].sourcePartition = event.partition;
+  items[0].sourceTopic = event.subject;
   for (size_t i = 0; i < operators_.size(); ++i) {
     Status status = operators_[i]->apply(items);
     if (!status.isOk()) {

@@ -32,7 +32,17 @@ struct Item {
   std::optional<nlohmann::json> object;  // parsed value, when an operator needed fields
   bool changed = false;                  // object differs from record.value
   std::optional<int32_t> sourcePartition;
+  std::string sourceTopic;  // the event's subject: its topic, for a Kafka input
 };
+
+// The header a mirror with loop prevention stamps with the source cluster's alias.
+inline constexpr const char* kMirrorOriginHeader = "sluice-mirror-origin";
+
+// Applies one mirror step to a record read from `sourceTopic`/`sourcePartition`:
+// keeps the partition, picks the target topic, stamps or checks the origin.
+// False: the record came from the mirror's target cluster and must be skipped.
+bool mirrorRecord(const config::MirrorOperatorConfig& config, const std::string& sourceTopic,
+                  std::optional<int32_t> sourcePartition, Record& record);
 
 class Operator {
  public:
@@ -50,10 +60,12 @@ class Pipeline final : public Handler {
   Result<std::vector<Record>> handle(const Event& event, const InvocationContext& context) override;
 
  private:
-  explicit Pipeline(std::vector<std::unique_ptr<Operator>> operators, bool mirrorOnly)
-      : operators_(std::move(operators)), mirrorOnly_(mirrorOnly) {}
+  explicit Pipeline(std::vector<std::unique_ptr<Operator>> operators, bool mirrorOnly,
+                    std::vector<config::MirrorOperatorConfig> mirrors)
+      : operators_(std::move(operators)), mirrorOnly_(mirrorOnly), mirrors_(std::move(mirrors)) {}
   std::vector<std::unique_ptr<Operator>> operators_;
   bool mirrorOnly_;
+  std::vector<config::MirrorOperatorConfig> mirrors_;  // when mirrorOnly_: the steps, for the copy path
 };
 
 Result<std::unique_ptr<Operator>> makeOperator(const config::OperatorConfig& config);

@@ -119,6 +119,13 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
   for (uint32_t index : indexes) batch->slots.push_back({batch, index});
   for (BatchWrite::Slot& slot : batch->slots) {
     const Record& record = records[slot.index];
+    if (!record.topic.empty() && options_.topicSync) {
+      if (Status ready = syncTopic(record.topic, record.partition.value_or(-1)); !ready.isOk()) {
+        batch->listener->written(slot.index, ready);
+        batch->release();
+        continue;
+      }
+    }
     RdKafka::Headers* headers = nullptr;
     if (!record.headers.empty()) {
       headers = RdKafka::Headers::create();
@@ -126,10 +133,11 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
     }
     int32_t partition = record.partition.value_or(RdKafka::Topic::PARTITION_UA);
     const std::string* key = record.key ? &*record.key : nullptr;
+    const std::string& topic = record.topic.empty() ? options_.topic : record.topic;
     while (true) {
       RdKafka::ErrorCode err = producer_->produce(
-          options_.topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()),
-          record.value.size(), key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, &slot);
+          topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(record.value.data()), record.value.size(),
+          key ? key->data() : nullptr, key ? key->size() : 0, 0, headers, &slot);
       if (err == RdKafka::ERR_NO_ERROR) break;  // librdkafka now owns the headers
       if (err == RdKafka::ERR__QUEUE_FULL) {
         // The local queue is full: wait for delivery reports to make room.
@@ -137,13 +145,28 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
         continue;
       }
       delete headers;
-      batch->listener->written(
-          slot.index, unavailable("kafka output \"" + options_.topic + "\": produce: " + RdKafka::err2str(err)));
+      batch->listener->written(slot.index,
+                               unavailable("kafka output \"" + topic + "\": produce: " + RdKafka::err2str(err)));
       batch->release();
       break;
     }
   }
   batch->release();
+}
+
+Status KafkaSink::syncTopic(const std::string& topic, int32_t partition) {
+  std::lock_guard lock(syncMu_);
+  auto known = synced_.find(topic);
+  if (known != synced_.end() && partition < known->second) return Status::ok();
+  auto count = options_.topicSync->ensure(topic, partition + 1);
+  if (!count.isOk()) return count.status().withContext("kafka output topic \"" + topic + "\"");
+  synced_[topic] = *count;
+  // A fresh metadata answer, so the producer knows a new topic or partition before the record is queued.
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, error));
+  RdKafka::Metadata* raw = nullptr;
+  if (handle && producer_->metadata(false, handle.get(), &raw, kProbeTimeoutMs) == RdKafka::ERR_NO_ERROR) delete raw;
+  return Status::ok();
 }
 
 void KafkaSink::dr_cb(RdKafka::Message& message) {
@@ -156,7 +179,7 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
   } else {
     // Mark first, so the delivery loop sees the sink unhealthy when it hears of the failure.
     if (clients::kafkaErrorIsUnusable(message.err())) markUnusable(message.err(), message.errstr(), false);
-    batch->listener->written(slot->index, unavailable("kafka output \"" + options_.topic + "\" partition " +
+    batch->listener->written(slot->index, unavailable("kafka output \"" + message.topic_name() + "\" partition " +
                                                       std::to_string(message.partition()) + ": " + message.errstr()));
   }
   batch->release();

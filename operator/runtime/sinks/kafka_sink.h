@@ -2,7 +2,9 @@
 // (enable.idempotence=true, acks=all), so a record counts as written only
 // when every in-sync replica has it, and retries inside librdkafka neither
 // duplicate nor reorder records. The record's key and headers are kept, and
-// its partition too when the Record names one (mirroring).
+// its partition too when the Record names one (mirroring). A Record that
+// names a topic (a mirror keeping source topic names) goes to that topic on
+// the same cluster instead of the output's.
 //
 // Health: librdkafka retries a wrong password or a refused topic forever,
 // failing each record only after message.timeout.ms (5 minutes). So the sink
@@ -29,6 +31,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "clients/kafka_client.h"
+#include "runtime/sinks/kafka_topic_sync.h"
 #include "runtime/sinks/sink.h"
 
 namespace sluice::runtime {
@@ -39,6 +42,10 @@ struct KafkaSinkOptions {
   std::map<std::string, std::string> properties;  // extra librdkafka properties (security, linger.ms, ...)
   // Times the unhealthy probes and flush()'s deadline; outlives the sink.
   const Clock* clock = &realClock();
+  // Set for a mirror that keeps or renames source topics: asked before the
+  // first write to each record topic and when a record names a partition the
+  // topic lacks, so target topics exist and have the source's partitions.
+  std::shared_ptr<TopicSync> topicSync = nullptr;
 };
 
 class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
@@ -62,6 +69,8 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   void markUsable();
   // On the poller thread, while unhealthy: asks the broker about the topic.
   void probe();
+  // Before writing to a record's own topic: makes it exist with `partition` (topicSync).
+  Status syncTopic(const std::string& topic, int32_t partition);
 
   KafkaSinkOptions options_;
   clients::KafkaEventLog events_;  // declared before producer_, which must not outlive it
@@ -71,6 +80,8 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   std::atomic<bool> unhealthy_{false};  // health_ is not OK; read without the lock on the hot path
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Topic> topic_;
+  std::mutex syncMu_;
+  std::map<std::string, int32_t> synced_;  // guarded by syncMu_: record topics and their partition counts
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

@@ -102,6 +102,75 @@ void createTopic(const std::string& bootstrap, const std::string& topic, int par
   if (!failure.empty()) throw std::runtime_error("creating topic " + topic + ": " + failure);
 }
 
+void growTopic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  char error[512];
+  rd_kafka_NewPartitions_t* grow = rd_kafka_NewPartitions_new(topic.c_str(), partitions, error, sizeof(error));
+  if (grow == nullptr) throw std::runtime_error("growing topic " + topic + ": " + error);
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) { rd_kafka_CreatePartitions(client, &grow, 1, nullptr, queue); },
+      [](rd_kafka_event_t* event) {
+        size_t count = 0;
+        const rd_kafka_topic_result_t** results =
+            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event), &count);
+        for (size_t i = 0; i < count; ++i) {
+          if (rd_kafka_topic_result_error(results[i]))
+            return std::string(rd_kafka_topic_result_error_string(results[i]));
+        }
+        return std::string();
+      });
+  rd_kafka_NewPartitions_destroy(grow);
+  if (!failure.empty()) throw std::runtime_error("growing topic " + topic + ": " + failure);
+}
+
+int partitionCountOf(const std::string& bootstrap, const std::string& topic) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", bootstrap, error);
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
+  if (!client) throw std::runtime_error("metadata client: " + error);
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(client.get(), topic, nullptr, error));
+  RdKafka::Metadata* raw = nullptr;
+  if (client->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) {
+    throw std::runtime_error("metadata of " + topic + " failed");
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const RdKafka::TopicMetadata* found : *metadata->topics()) {
+    if (found->topic() == topic && found->err() == RdKafka::ERR_NO_ERROR) {
+      return static_cast<int>(found->partitions()->size());
+    }
+  }
+  return 0;
+}
+
+TopicConfig topicConfigsSetOn(const std::string& bootstrap, const std::string& topic) {
+  TopicConfig configs;
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) {
+        rd_kafka_DescribeConfigs(client, &resource, 1, nullptr, queue);
+      },
+      [&](rd_kafka_event_t* event) {
+        size_t count = 0;
+        const rd_kafka_ConfigResource_t** resources =
+            rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &count);
+        for (size_t i = 0; i < count; ++i) {
+          size_t entries = 0;
+          const rd_kafka_ConfigEntry_t** entry = rd_kafka_ConfigResource_configs(resources[i], &entries);
+          for (size_t e = 0; e < entries; ++e) {
+            if (rd_kafka_ConfigEntry_source(entry[e]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) {
+              configs[rd_kafka_ConfigEntry_name(entry[e])] = rd_kafka_ConfigEntry_value(entry[e]);
+            }
+          }
+        }
+        return std::string();
+      });
+  rd_kafka_ConfigResource_destroy(resource);
+  if (!failure.empty()) throw std::runtime_error("configs of topic " + topic + ": " + failure);
+  return configs;
+}
+
 void setScramUser(const std::string& bootstrap, const std::string& user, const std::string& password) {
   // A salt of our own: librdkafka generates one only when built with OpenSSL >= 1.1.1.
   std::string salt = "sluice-test-salt-" + user;

@@ -28,6 +28,15 @@ using TopicConfig = std::map<std::string, std::string>;
 void createTopic(const std::string& bootstrap, const std::string& topic, int partitions,
                  const TopicConfig& config = {});
 
+// Raises `topic`'s partition count to `partitions` (CreatePartitions).
+void growTopic(const std::string& bootstrap, const std::string& topic, int partitions);
+
+// `topic`'s partition count; 0 when it does not exist.
+int partitionCountOf(const std::string& bootstrap, const std::string& topic);
+
+// The configs set on `topic` itself (DescribeConfigs entries from DYNAMIC_TOPIC_CONFIG).
+TopicConfig topicConfigsSetOn(const std::string& bootstrap, const std::string& topic);
+
 struct TestMessage {
   std::string key;
   std::string value;

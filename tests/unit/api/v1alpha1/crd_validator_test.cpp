@@ -142,6 +142,33 @@ TEST(CrdValidatorTest, CelRulesReportTheCrdMessageAtTheirFieldPath) {
   EXPECT_EQ(sorted(got), sorted(want));
 }
 
+// The mirror step's options: the schema's enum and pattern, and its cross-field CEL rules.
+TEST(CrdValidatorTest, MirrorOptionsAreCheckedWithTheirFieldPath) {
+  json fn = yaml(kFunction);
+  fn["spec"]["pipeline"] =
+      json::array({{{"mirror", {{"rename", "prefix"}, {"prefix", "A."}}}},
+                   {{"mirror", {{"rename", "identity"}, {"sourceAlias", "A"}, {"targetAlias", "B"}}}}});
+  EXPECT_EQ(messages(fn), std::vector<std::string>{});
+  fn["spec"]["pipeline"] = json::array({{{"mirror", {{"rename", "suffix"}}}},
+                                        {{"mirror", {{"rename", "prefix"}}}},
+                                        {{"mirror", {{"prefix", "A."}, {"sourceAlias", "A"}}}},
+                                        {{"mirror", {{"sourceAlias", "dc a"}, {"targetAlias", "dc a"}}}}});
+  std::vector<std::string> want = {
+      "spec.pipeline[0].mirror.rename: Unsupported value: \"suffix\": supported values: \"output\", \"identity\", "
+      "\"prefix\"",
+      "spec.pipeline[1].mirror: Invalid value: \"object\": mirror rename prefix needs prefix or sourceAlias",
+      "spec.pipeline[2].mirror: Invalid value: \"object\": mirror.prefix is only used with rename prefix",
+      "spec.pipeline[2].mirror: Invalid value: \"object\": mirror.sourceAlias and mirror.targetAlias are set "
+      "together (loop prevention needs both)",
+      "spec.pipeline[3].mirror.sourceAlias: Invalid value: \"dc a\": spec.pipeline[3].mirror.sourceAlias in body "
+      "should match '^[a-zA-Z0-9._-]+$'",
+      "spec.pipeline[3].mirror.targetAlias: Invalid value: \"dc a\": spec.pipeline[3].mirror.targetAlias in body "
+      "should match '^[a-zA-Z0-9._-]+$'",
+      "spec.pipeline[3].mirror: Invalid value: \"object\": mirror.targetAlias must differ from mirror.sourceAlias",
+  };
+  EXPECT_EQ(sorted(messages(fn)), sorted(want));
+}
+
 // spec.pod may not claim Sluice's label keys nor leave the restricted Pod Security Standard.
 TEST(CrdValidatorTest, PodOverridesKeepReservedKeysAndTheRestrictedStandard) {
   json fn = yaml(kFunction);

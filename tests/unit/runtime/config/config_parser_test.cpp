@@ -368,6 +368,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"OperatorUnknown", builtin(R"([{"explode":{}}])"),
                 "pipeline[0]: must have exactly one operator (filter, map, project, rename, set, mask, parse, "
                 "decompress, route, mirror), got none"},
+        BadCase{"MirrorRename", builtin(R"([{"mirror":{"rename":"suffix"}}])"),
+                "pipeline[0].mirror.rename: must be one of output, identity, prefix, got \"suffix\""},
+        BadCase{"MirrorPrefixNeedsRename", builtin(R"([{"mirror":{"rename":"identity","prefix":"A."}}])"),
+                "pipeline[0].mirror.prefix: is only used with rename: prefix"},
+        BadCase{"MirrorPrefixMissing", builtin(R"([{"mirror":{"rename":"prefix"}}])"),
+                "pipeline[0].mirror.prefix: is required with rename: prefix (or set sourceAlias: the prefix is then "
+                "\"<sourceAlias>.\")"},
+        BadCase{"MirrorPrefixChars", builtin(R"([{"mirror":{"rename":"prefix","prefix":"A/"}}])"),
+                "pipeline[0].mirror.prefix: must be 1 to 200 of A-Z a-z 0-9 . _ - (as in a Kafka topic name), got "
+                "\"A/\""},
+        BadCase{"MirrorTargetAliasMissing", builtin(R"([{"mirror":{"sourceAlias":"A"}}])"),
+                "pipeline[0].mirror.targetAlias: is required with sourceAlias (loop prevention needs both cluster "
+                "aliases)"},
+        BadCase{"MirrorSameAliases", builtin(R"([{"mirror":{"sourceAlias":"A","targetAlias":"A"}}])"),
+                "pipeline[0].mirror.targetAlias: must differ from sourceAlias, both are \"A\""},
+        BadCase{"MirrorAliasChars", builtin(R"([{"mirror":{"sourceAlias":"dc a","targetAlias":"B"}}])"),
+                "pipeline[0].mirror.sourceAlias: must be 1 to 64 of A-Z a-z 0-9 . _ - (as in a Kafka topic name), "
+                "got \"dc a\""},
+        BadCase{"MirrorUnknownField", builtin(R"([{"mirror":{"replication.policy":"identity"}}])"),
+                "pipeline[0].mirror.replication.policy: unknown field"},
         BadCase{"MaskRegex", builtin(R"([{"mask":{"pattern":"(abc"}}])"),
                 "pipeline[0].mask.pattern: invalid regular expression: missing ): (abc"},
         BadCase{"ParseRegexNoGroups", builtin(R"J([{"parse":{"format":"regex","pattern":"(\\w+) (\\d+)"}}])J"),

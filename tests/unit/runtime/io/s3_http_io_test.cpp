@@ -137,9 +137,9 @@ TEST(S3SinkTest, WritesEachRecordAsAUniqueObjectUnderThePrefix) {
   http->answer(http::Response{200, {}, ""});
   http->answer(http::Response{403, {}, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"});
   std::vector<Status> results;
-  sink.write(Record{std::nullopt, "one", {}, std::nullopt, "", nullptr, ""},
+  sink.write(Record{std::nullopt, "one", {}, std::nullopt, "", nullptr, "", ""},
              [&](const Status& s) { results.push_back(s); });
-  sink.write(Record{std::nullopt, "two", {}, std::nullopt, "", nullptr, ""},
+  sink.write(Record{std::nullopt, "two", {}, std::nullopt, "", nullptr, "", ""},
              [&](const Status& s) { results.push_back(s); });
   ASSERT_EQ(results.size(), 2u);
   EXPECT_TRUE(results[0].isOk());

@@ -217,6 +217,41 @@ TEST(PipelineTest, RouteSetsSinkAndMirrorKeepsKeyHeadersPartition) {
   }
 }
 
+// Topic identity, MM2-style prefix and active/active loop prevention, on both
+// the copy path (only mirror steps) and the general path (after another step).
+TEST(PipelineTest, MirrorRenamesTopicsAndSkipsRecordsFromItsTarget) {
+  for (const char* before : {"", "  - set: {fields: {a: 1}}\n"}) {
+    Event in = event(R"({"x":1})");
+    in.subject = "orders";
+    auto identity = build(std::string(before) + "  - mirror: {rename: identity}");
+    ASSERT_NE(identity, nullptr);
+    auto same = identity->handle(in, {});
+    ASSERT_TRUE(same.isOk() && same->size() == 1u) << before;
+    EXPECT_EQ((*same)[0].topic, "orders");
+    EXPECT_EQ((*same)[0].partition, 7);
+
+    auto prefixed = build(std::string(before) + "  - mirror: {rename: prefix, sourceAlias: A, targetAlias: B}");
+    ASSERT_NE(prefixed, nullptr);
+    auto out = prefixed->handle(in, {});
+    ASSERT_TRUE(out.isOk() && out->size() == 1u) << before;
+    EXPECT_EQ((*out)[0].topic, "A.orders");  // the default prefix: "<sourceAlias>."
+    Headers stamped = {{"h", "1"}, {kMirrorOriginHeader, "A"}};
+    EXPECT_EQ((*out)[0].headers, stamped);
+
+    Event fromB = in;
+    fromB.headers.push_back({kMirrorOriginHeader, "B"});
+    auto skipped = prefixed->handle(fromB, {});
+    ASSERT_TRUE(skipped.isOk());
+    EXPECT_TRUE(skipped->empty()) << "a record that came from the target must not go back";
+
+    Event fromC = in;
+    fromC.headers.push_back({kMirrorOriginHeader, "C"});
+    auto kept = prefixed->handle(fromC, {});
+    ASSERT_TRUE(kept.isOk() && kept->size() == 1u);
+    EXPECT_EQ((*kept)[0].headers, fromC.headers) << "the first origin is kept, not restamped";
+  }
+}
+
 // ---- decompress
 
 std::string gzip(const std::string& content) {
