@@ -9,13 +9,14 @@
 #include <amqp_framing.h>
 
 #include "cli/dlq.h"
+#include "clients/amqp_connection.h"
 #include "clients/amqp_publisher.h"
 
 namespace sluice::cli {
 
 namespace {
 
-amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
+using clients::bytesOf;
 
 // A header value as text: strings as they are, integers and booleans written out; other kinds are left out.
 std::optional<std::string> textOf(const amqp_field_value_t& value) {

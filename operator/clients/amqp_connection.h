@@ -85,4 +85,18 @@ inline std::string bytesToString(amqp_bytes_t bytes) {
   return bytes.bytes ? std::string(static_cast<const char*>(bytes.bytes), bytes.len) : std::string();
 }
 
+// `text` as AMQP bytes, not copied: valid while `text` lives and is not changed.
+inline amqp_bytes_t bytesOf(const std::string& text) {
+  return amqp_bytes_t{text.size(), const_cast<char*>(text.data())};
+}
+
+// An optional string property of a publish: set, with its flag, only when
+// `value` is not empty. Points into `value`.
+inline void setOptionalProperty(amqp_basic_properties_t& props, amqp_flags_t flag, amqp_bytes_t& field,
+                                const std::string& value) {
+  if (value.empty()) return;
+  props._flags |= flag;
+  field = bytesOf(value);
+}
+
 }  // namespace sluice::clients

@@ -9,8 +9,6 @@ namespace sluice::clients {
 
 namespace {
 
-amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
-
 // The headers table of `message` into `entries` (which the table points into).
 void headerEntries(const AmqpMessage& message, std::vector<amqp_table_entry_t>& entries) {
   entries.reserve(message.headers.size());
@@ -38,14 +36,9 @@ amqp_basic_properties_t propertiesOf(const AmqpMessage& message, std::vector<amq
   props.content_type = bytesOf(message.contentType);
   props.timestamp = static_cast<uint64_t>(time(nullptr));
   props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
-  auto optional = [&props](amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
-    if (value.empty()) return;
-    props._flags |= flag;
-    field = bytesOf(value);
-  };
-  optional(AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
-  optional(AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
-  optional(AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
+  setOptionalProperty(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
+  setOptionalProperty(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
+  setOptionalProperty(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
   if (message.priority) {
     props._flags |= AMQP_BASIC_PRIORITY_FLAG;
     props.priority = *message.priority;

@@ -13,7 +13,8 @@ namespace sluice::runtime {
 
 namespace {
 
-amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
+using clients::bytesOf;
+using clients::setOptionalProperty;
 
 // The properties one record is published with. Points into the record and
 // `generatedId`; `entries` holds the headers table. Valid while those live.
@@ -38,27 +39,21 @@ void addHeaders(const Headers& headers, std::vector<amqp_table_entry_t>& entries
   }
 }
 
-void setString(amqp_basic_properties_t& props, amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
-  if (value.empty()) return;
-  props._flags |= flag;
-  field = bytesOf(value);
-}
-
 void fillProperties(const Record& record, const std::string& generatedId, OutgoingProperties& out) {
   amqp_basic_properties_t& props = out.props;
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
   props.delivery_mode = 2;  // persistent
   props.timestamp = static_cast<uint64_t>(std::time(nullptr));
   const MessageProperties* input = record.amqp.get();
-  setString(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id,
-            input != nullptr && !input->messageId.empty() ? input->messageId : generatedId);
+  setOptionalProperty(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id,
+                      input != nullptr && !input->messageId.empty() ? input->messageId : generatedId);
   static const std::string kOctetStream = "application/octet-stream";
-  setString(props, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type,
-            input != nullptr && !input->contentType.empty() ? input->contentType : kOctetStream);
+  setOptionalProperty(props, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type,
+                      input != nullptr && !input->contentType.empty() ? input->contentType : kOctetStream);
   addHeaders(record.headers, out.entries);
   if (input != nullptr) {
-    setString(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, input->correlationId);
-    setString(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, input->expiration);
+    setOptionalProperty(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, input->correlationId);
+    setOptionalProperty(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, input->expiration);
     if (input->priority) {
       props._flags |= AMQP_BASIC_PRIORITY_FLAG;
       props.priority = *input->priority;

@@ -40,7 +40,7 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
   return delivery;
 }
 
-amqp_bytes_t bytesOf(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
+using clients::bytesOf;
 
 // The properties a probation copy is published with: the message's own,
 // persistent. Points into `message`; `entries` holds the headers table.
@@ -48,15 +48,11 @@ amqp_basic_properties_t propertiesOf(const AmqpDelivery& message, std::vector<am
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.delivery_mode = 2;
-  auto set = [&props](amqp_flags_t flag, amqp_bytes_t& field, const std::string& value) {
-    if (value.empty()) return;
-    props._flags |= flag;
-    field = bytesOf(value);
-  };
-  set(AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
-  set(AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
-  set(AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type, message.contentType);
-  set(AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
+  using clients::setOptionalProperty;
+  setOptionalProperty(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
+  setOptionalProperty(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
+  setOptionalProperty(props, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type, message.contentType);
+  setOptionalProperty(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
   if (message.priority) {
     props._flags |= AMQP_BASIC_PRIORITY_FLAG;
     props.priority = *message.priority;
