@@ -15,7 +15,16 @@ LeaderElector::LeaderElector(kube::ResourceClient& client, LeaderElectionConfig 
 
 std::string LeaderElector::nowMicroTime() const { return rfc3339(clock_.wallNow(), FractionalSeconds::kMicros); }
 
-bool LeaderElector::tryAcquireOrRenew() {
+void LeaderElector::observe(const std::string& holder, const std::string& renewTime) {
+  if (!observed_ || holder != observedHolder_ || renewTime != observedRenewTime_) {
+    observed_ = true;
+    observedHolder_ = holder;
+    observedRenewTime_ = renewTime;
+    observedAt_ = clock_.now();
+  }
+}
+
+bool LeaderElector::tryAcquireOrRenew(Clock::Duration deference) {
   const auto leaseSeconds = std::chrono::duration_cast<std::chrono::seconds>(config_.leaseDuration).count();
   std::string now = nowMicroTime();
   auto current = client_.get(kube::resources::kLeases, config_.ns, config_.name);
@@ -25,6 +34,8 @@ bool LeaderElector::tryAcquireOrRenew() {
                       current.status().toString());
       return false;
     }
+    observe("", "");  // absent: free since first seen so
+    if (clock_.now() < observedAt_ + deference) return false;
     Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
                   {"kind", "Lease"},
                   {"metadata", {{"name", config_.name}, {"namespace", config_.ns}}},
@@ -37,23 +48,25 @@ bool LeaderElector::tryAcquireOrRenew() {
     auto created = client_.create(kube::resources::kLeases, config_.ns, lease);
     if (!created) return false;  // someone else created it first
     lastLease_ = *created;
+    observe(config_.identity, now);
     return true;
   }
   Json lease = *current;
   Json& spec = lease["spec"];
   std::string holder = spec.value("holderIdentity", "");
   std::string renewTime = spec.value("renewTime", "");
-  if (holder != observedHolder_ || renewTime != observedRenewTime_) {
-    observedHolder_ = holder;
-    observedRenewTime_ = renewTime;
-    observedAt_ = clock_.now();
-  }
+  observe(holder, renewTime);
   bool mine = holder == config_.identity;
-  if (!mine && !holder.empty()) {
-    auto heldFor = std::chrono::seconds(spec.value("leaseDurationSeconds", leaseSeconds));
-    if (clock_.now() < observedAt_ + heldFor) return false;  // the holder is still within its lease
+  if (!mine) {
+    // Free once its holder's lease ran out unrenewed (at once when released), plus our deference.
+    Clock::Duration heldFor =
+        std::chrono::seconds(holder.empty() ? 0 : spec.value("leaseDurationSeconds", leaseSeconds));
+    if (clock_.now() < observedAt_ + heldFor + deference) return false;
   }
   if (!mine) {
+    // A request to give the Lease up was for its previous holder.
+    if (lease.contains("/metadata/annotations"_json_pointer))
+      lease["metadata"]["annotations"].erase(kLeaseWantedByAnnotation);
     spec["acquireTime"] = now;
     spec["leaseTransitions"] = spec.value("leaseTransitions", 0) + (holder.empty() ? 0 : 1);
   }
@@ -69,7 +82,14 @@ bool LeaderElector::tryAcquireOrRenew() {
     return false;
   }
   lastLease_ = *updated;
+  observe(config_.identity, now);
   return true;
+}
+
+std::string LeaderElector::wantedBy() const {
+  return lastLease_.is_object() ? lastLease_.value("/metadata/annotations"_json_pointer, Json::object())
+                                      .value(kLeaseWantedByAnnotation, std::string())
+                                : std::string();
 }
 
 void LeaderElector::release() {

@@ -21,6 +21,10 @@
 
 namespace sluice::reconcile {
 
+// On a Lease: the identity of a candidate that asks its holder to give it up
+// (reconcile/shard_elector.h). Whoever takes the Lease next removes it.
+inline constexpr const char* kLeaseWantedByAnnotation = "sluice.io/wanted-by";
+
 struct LeaderElectionConfig {
   std::string ns;
   std::string name;
@@ -44,10 +48,22 @@ class LeaderElector {
   bool isLeader() const { return leading_.load(); }
   const LeaderElectionConfig& config() const { return config_; }
 
- private:
+  // For callers that run their own loop over several Leases (ShardElector).
   // One attempt to acquire or renew; true when we hold the Lease afterwards.
-  bool tryAcquireOrRenew();
+  // `deference`: a Lease that is free (absent, released or expired) is taken
+  // only once it has been seen free for this much longer, so candidates that
+  // do not defer get it first.
+  bool tryAcquireOrRenew(Clock::Duration deference = Clock::Duration::zero());
+  // Gives up a Lease we hold (empty holder), so another candidate takes it at its next retry.
   void release();
+  // The holder seen at the last attempt ("" when free or absent).
+  const std::string& observedHolder() const { return observedHolder_; }
+  // Who asks for the Lease (kLeaseWantedByAnnotation) as of our last write; "" when nobody.
+  std::string wantedBy() const;
+
+ private:
+  // Notes a change of the record (holder, renewTime) and when we saw it.
+  void observe(const std::string& holder, const std::string& renewTime);
   std::string nowMicroTime() const;
 
   kube::ResourceClient& client_;
@@ -56,6 +72,7 @@ class LeaderElector {
   std::atomic<bool> leading_{false};
 
   // What we last saw of someone else's record, and when (our clock).
+  bool observed_ = false;  // the first attempt always notes its time
   std::string observedHolder_;
   std::string observedRenewTime_;
   Clock::TimePoint observedAt_{};
