@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <CLI/CLI.hpp>
 
@@ -419,6 +420,12 @@ struct OperatorFlags {
   std::string leaseNamespace;
   std::string leaseName = "sluice-operator-leader";
   std::string identity = defaultIdentity();
+  // Sharding (reconcile/shard_elector.h): S bucket Leases instead of the one; the Lease timings of both.
+  int shards = 1;
+  int shardReplicas = 1;
+  int leaseDurationSeconds = 15;
+  int renewDeadlineSeconds = 10;
+  int retryPeriodSeconds = 2;
   std::string runtimeImage = std::string("sluice/runtime-python:") + sluice::kVersion;
   int workers = 4;
   sluice::kube::TransportOptions kubeApi;  // --kube-api-qps / --kube-api-burst
@@ -562,6 +569,38 @@ void addWarmPoolFlags(CLI::App& app, OperatorFlags& f) {
       ->capture_default_str();
 }
 
+// Leader election, or sharding over several Leases, and their timings.
+void addLeaseFlags(CLI::App& app, OperatorFlags& f) {
+  app.add_flag("--leader-elect", f.leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
+  app.add_option("--leader-election-namespace", f.leaseNamespace,
+                 "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
+  app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
+  app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
+  app.add_option(
+         "--shards", f.shards,
+         "S > 1: replicas share the Functions in S buckets (fmix64(fnv1a64(namespace/name)) mod S), each with its "
+         "own Lease <leader-election-id>-shard-<i>-of-<S>; every replica reconciles the buckets it holds. "
+         "1: one leader (--leader-elect) or none")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--shard-replicas", f.shardReplicas,
+                 "--shards: the replicas expected; each takes free buckets at once up to ceil(S / this)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--leader-election-lease-duration", f.leaseDurationSeconds,
+                 "Seconds a Lease holds without renewal before another replica may take it")
+      ->check(CLI::Range(2, 3600))
+      ->capture_default_str();
+  app.add_option("--leader-election-renew-deadline", f.renewDeadlineSeconds,
+                 "Seconds the holder keeps trying to renew before it gives the Lease up (< lease duration)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--leader-election-retry-period", f.retryPeriodSeconds,
+                 "Seconds between two attempts to take or renew a Lease (< renew deadline)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+}
+
 void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   app.add_option("--kubeconfig", f.kubeconfig, "Path to a kubeconfig; in-cluster config when empty")
       ->envname("KUBECONFIG");
@@ -590,11 +629,7 @@ void addOperatorFlags(CLI::App& app, OperatorFlags& f) {
   f.healthOption = app.add_option("--health-probe-bind-address", f.healthAddress,
                                   "Address of /healthz and /readyz (served only when this flag is given)")
                        ->capture_default_str();
-  app.add_flag("--leader-elect", f.leaderElect, "Elect a leader over a coordination.k8s.io Lease before reconciling");
-  app.add_option("--leader-election-namespace", f.leaseNamespace,
-                 "Namespace of the leader-election Lease (default: the kubeconfig's or service account's namespace)");
-  app.add_option("--leader-election-id", f.leaseName, "Name of the leader-election Lease")->capture_default_str();
-  app.add_option("--leader-election-identity", f.identity, "This replica's identity in the Lease (default: host_pid)");
+  addLeaseFlags(app, f);
   app.add_option("--default-warm-pool-size", f.defaultWarmPoolSize,
                  "Warm runtime pods per namespace and image for Functions that set no spec.scaling.warmPool.size")
       ->envname("SLUICE_DEFAULT_WARM_POOL_SIZE")
@@ -775,6 +810,29 @@ sluice::platform::KubePlatformOptions platformOptionsOf(const OperatorFlags& fla
   return options;
 }
 
+// The Lease(s): one leader (--leader-elect), or --shards buckets with their
+// gauge sluice_operator_shard_buckets_held; neither: this process always runs.
+void leaseOptions(const OperatorFlags& flags, const std::string& defaultNamespace,
+                  const std::shared_ptr<prometheus::Registry>& registry, sluice::reconcile::ManagerOptions& options) {
+  const std::string ns = flags.leaseNamespace.empty() ? defaultNamespace : flags.leaseNamespace;
+  const std::chrono::seconds lease(flags.leaseDurationSeconds);
+  const std::chrono::seconds renew(flags.renewDeadlineSeconds);
+  const std::chrono::seconds retry(flags.retryPeriodSeconds);
+  if (flags.shards > 1) {
+    options.sharding = sluice::reconcile::ShardingConfig{
+        flags.shards, flags.shardReplicas, ns, flags.leaseName, flags.identity, lease, renew, retry};
+    auto& held = prometheus::BuildGauge()
+                     .Name("sluice_operator_shard_buckets_held")
+                     .Help("Buckets (of --shards) whose Lease this operator replica holds: the share it reconciles")
+                     .Register(*registry)
+                     .Add({{"shards", std::to_string(flags.shards)}});
+    options.onBucketsHeld = [&held](int count) { held.Set(count); };
+  } else if (flags.leaderElect) {
+    options.leaderElection =
+        sluice::reconcile::LeaderElectionConfig{ns, flags.leaseName, flags.identity, lease, renew, retry};
+  }
+}
+
 // The operator on Kubernetes: exit codes 0 stopped, 1 could not connect.
 int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus::Registry>& registry,
                     sluice::metrics::MetricsServer* metricsServer, std::stop_source& stop) {
@@ -797,13 +855,7 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
                   connected->config.server);
   sluice::reconcile::ManagerOptions options;
   options.onStoppedLeading = [&kubeWaits] { kubeWaits.request_stop(); };
-  if (flags.leaderElect) {
-    sluice::reconcile::LeaderElectionConfig election;
-    election.ns = flags.leaseNamespace.empty() ? connected->config.defaultNamespace : flags.leaseNamespace;
-    election.name = flags.leaseName;
-    election.identity = flags.identity;
-    options.leaderElection = election;
-  }
+  leaseOptions(flags, connected->config.defaultNamespace, registry, options);
   sluice::reconcile::Manager manager(*connected->client, clock, options);
   // The platform is chosen here: on Kubernetes, replicas are pods.
   sluice::platform::ControlTokensOptions tokenOptions;
@@ -847,6 +899,13 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
 // The flags of the cluster mode that need more than CLI11's checks; false
 // (the fault printed) when one is wrong.
 bool parseClusterFlags(OperatorFlags& flags) {
+  if (!(flags.retryPeriodSeconds < flags.renewDeadlineSeconds &&
+        flags.renewDeadlineSeconds < flags.leaseDurationSeconds)) {
+    std::cerr << "sluice-operator: --leader-election-retry-period (" << flags.retryPeriodSeconds
+              << ") < --leader-election-renew-deadline (" << flags.renewDeadlineSeconds
+              << ") < --leader-election-lease-duration (" << flags.leaseDurationSeconds << ") must hold\n";
+    return false;
+  }
   if (std::string error; !sluice::autoscaler::validWarmPoolSizing(flags.warmPoolSizing, &error)) {
     std::cerr << "sluice-operator: " << error << "\n";
     return false;

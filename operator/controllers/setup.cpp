@@ -6,6 +6,7 @@
 #include "metrics/operator_metrics.h"
 #include "metrics/state_collector.h"
 #include "platform/kube/kube_platform_setup.h"
+#include "reconcile/shards.h"
 #include "sluice/version.h"
 #include "spec/resources.h"
 
@@ -28,6 +29,16 @@ bool functionNeedsReconcile(const kube::Json& previous, const kube::Json& curren
 }
 
 namespace {
+
+// A Trigger is its Function's work: the bucket of the Function it names (its own key while not in the cache).
+std::function<std::string(const std::string&)> triggerShardKey(const kube::ObjectCache& triggers) {
+  return [&triggers](const std::string& key) {
+    const kube::ObjectPtr trigger = triggers.get(key);
+    if (!trigger) return key;
+    std::vector<std::string> functions = FunctionController::functionsOfTrigger(*trigger);
+    return functions.empty() ? key : functions.front();
+  };
+}
 
 TriggerScalerFactoryOptions scalerFactoryOptions(const ControllersOptions& options) {
   TriggerScalerFactoryOptions factory;
@@ -70,8 +81,10 @@ void Controllers::addMetrics(reconcile::Manager& manager, const ControllersOptio
                                                             [&manager] { return manager.isLeader(); });
   // Cold starts: every replica follows each Function's desired/ready counts; the leader observes.
   auto follow = [this, &manager](const kube::Json& function) {
-    operatorMetrics_->functionReplicas(kube::objectKey(function), api::desiredReplicas(function),
-                                       function.value("/status/readyReplicas"_json_pointer, 0), manager.isLeader());
+    operatorMetrics_->functionReplicas(
+        kube::objectKey(function), api::desiredReplicas(function),
+        function.value("/status/readyReplicas"_json_pointer, 0),
+        manager.sharded() ? manager.owns(kube::objectKey(function)) : manager.isLeader());
   };
   functions.addHandler(kube::EventHandler{
       follow, [follow](const kube::Json&, const kube::Json& current) { follow(current); },
@@ -87,8 +100,16 @@ void Controllers::addFunctionController(reconcile::Manager& manager, const Contr
   functions_ = std::make_unique<FunctionController>(
       manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, shared_.platform, shared_.events,
       clock, options.gatewayUrl, options.gatewayDomain);
+  if (const reconcile::ShardElector* shards = manager.shards()) {
+    functions_->setShardStamp([shards](const std::string& key) {
+      const int count = shards->config().shards;
+      return kube::Json{
+          {"bucket", reconcile::shardBucket(key, count)}, {"shards", count}, {"holder", shards->config().identity}};
+    });
+  }
   auto controller = std::make_unique<reconcile::Controller>(
-      reconcile::ControllerOptions{"function", options.workers, controllerMetrics}, *functions_, clock);
+      reconcile::ControllerOptions{"function", options.workers, controllerMetrics, manager.ownership()}, *functions_,
+      clock);
   controller->watchFor(functions, functionNeedsReconcile);
   controller->watchOwned(pods, "Function", &shared_.expectations);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
@@ -121,8 +142,9 @@ void Controllers::addWarmPoolController(reconcile::Manager& manager, const Contr
       WarmPoolControllerOptions{options.runtimeImage, options.defaultWarmPoolSize, options.defaultMemory,
                                 std::chrono::milliseconds(500), options.warmPoolDemand.get()},
       manager.client(), functions.cache(), triggers.cache(), pods.cache(), shared_.expectations, shared_.tokens, clock);
-  auto pools = std::make_unique<reconcile::Controller>(reconcile::ControllerOptions{"warmpool", 1, controllerMetrics},
-                                                       *warmPools_, clock);
+  // Keyed by namespace: one warm pool writer per namespace, the holder of the namespace's bucket.
+  auto pools = std::make_unique<reconcile::Controller>(
+      reconcile::ControllerOptions{"warmpool", 1, controllerMetrics, manager.ownership()}, *warmPools_, clock);
   // A start may grow the pool of its namespace at once.
   if (options.warmPoolDemand) {
     options.warmPoolDemand->onRecord([queue = pools.get()](const std::string& ns) { queue->enqueue(ns); });
@@ -157,7 +179,9 @@ void Controllers::addTriggerControllers(reconcile::Manager& manager, const Contr
   triggers_ = std::make_unique<TriggerController>(manager.client(), triggers.cache(), functions.cache(), clock,
                                                   tcpProbe, &shared_.events, options.allowedScalerEndpoints);
   auto triggerController = std::make_unique<reconcile::Controller>(
-      reconcile::ControllerOptions{"trigger", options.workers, controllerMetrics}, *triggers_, clock);
+      reconcile::ControllerOptions{"trigger", options.workers, controllerMetrics,
+                                   manager.ownership(triggerShardKey(triggers.cache()))},
+      *triggers_, clock);
   triggerController->watchFor(triggers, reconcile::generationChanged);
   // A Function appearing or going changes its Triggers' Ready condition; nothing else of it does.
   // Each Trigger reconcile reads its Secrets from the apiserver and probes the broker: on every
@@ -175,7 +199,9 @@ void Controllers::addTriggerControllers(reconcile::Manager& manager, const Contr
   // controller: a delivery waits on a handler and must not hold the status checks up.
   cronFirer_ = std::make_unique<CronFirer>(manager.client(), triggers.cache(), shared_.platform, shared_.events, clock);
   auto cron = std::make_unique<reconcile::Controller>(
-      reconcile::ControllerOptions{"cron", options.workers, controllerMetrics}, *cronFirer_, clock);
+      reconcile::ControllerOptions{"cron", options.workers, controllerMetrics,
+                                   manager.ownership(triggerShardKey(triggers.cache()))},
+      *cronFirer_, clock);
   cron->watchFor(triggers, [](const kube::Json& previous, const kube::Json& current) {
     return current.contains("/spec/cron"_json_pointer) && reconcile::generationChanged(previous, current);
   });
@@ -187,6 +213,8 @@ void Controllers::addTokenController(reconcile::Manager& manager, const Controll
   kube::Informer& functions = informers.functions;
   reconcile::ControllerMetrics* controllerMetrics = operatorMetrics_.get();
   // Each namespace with a Function keeps its token Secret (recreated when deleted, rotated).
+  // Unsharded even when the operator is sharded: every replica follows the Secret (its writes
+  // are resourceVersion-guarded, so one rotation wins) and learns a rotation made by another.
   tokens_ = std::make_unique<TokenController>(shared_.tokens, options.tokenResync);
   // Pods made with the tokens before are replaced by their Function's reconcile: ask for it now.
   shared_.tokens.onChange([this, &functions](const std::string& ns) {

@@ -38,6 +38,9 @@ Controller::Controller(ControllerOptions options, Reconciler& reconciler, Clock&
 
 void Controller::watchFor(kube::Informer& informer, UpdatePredicate predicate) {
   informers_.push_back(&informer);
+  resyncs_.push_back([this, &informer] {
+    for (const kube::ObjectPtr& o : informer.cache().list()) queue_.add(kube::objectKey(*o));
+  });
   informer.addHandler(
       kube::EventHandler{[this](const Json& o) { queue_.add(kube::objectKey(o)); },
                          [this, predicate = std::move(predicate)](const Json& previous, const Json& current) {
@@ -78,6 +81,9 @@ void Controller::watchMapped(kube::Informer& informer, KeyMapper map, UpdatePred
   auto enqueue = [this, map = std::move(map)](const Json& o) {
     for (const std::string& key : map(o)) queue_.add(key);
   };
+  resyncs_.push_back([&informer, enqueue] {
+    for (const kube::ObjectPtr& o : informer.cache().list()) enqueue(*o);
+  });
   informer.addHandler(
       kube::EventHandler{enqueue,
                          [enqueue, predicate = std::move(predicate)](const Json& previous, const Json& current) {
@@ -112,8 +118,17 @@ const char* reconcileResultLabel(const ReconcileResult& result) {
   return kReconcileSuccess;
 }
 
+void Controller::resync() {
+  for (const auto& resync : resyncs_) resync();
+}
+
 void Controller::worker() {
   while (auto key = queue_.get()) {
+    if (options_.owns && !options_.owns(*key)) {
+      queue_.forget(*key);
+      queue_.done(*key);
+      continue;
+    }
     const Clock::TimePoint started = clock_.now();
     ReconcileResult result = reconciler_.reconcile(*key);
     if (options_.metrics) {

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "kube/informer.h"
 #include "reconcile/controller_metrics.h"
 #include "reconcile/expectations.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/work_queue.h"
-#include "kube/informer.h"
 
 namespace sluice::reconcile {
 
@@ -40,10 +40,17 @@ std::string controllerOwnerKey(const kube::Json& object, const std::string& owne
 // The `result` label of a reconcile (controller_metrics.h names them).
 const char* reconcileResultLabel(const ReconcileResult& result);
 
+// Whether this process reconciles `key` (a sharded operator: reconcile/shards.h).
+using KeyFilter = std::function<bool(const std::string& key)>;
+
 struct ControllerOptions {
   std::string name;
   int workers = 2;
   ControllerMetrics* metrics = nullptr;  // none: not reported; must outlive the Controller
+  // None: every key. Else a key it refuses is dropped when a worker takes it
+  // (not at enqueue: ownership moves while keys wait), and resync() brings it
+  // back once it is owned.
+  KeyFilter owns = nullptr;
 };
 
 class Controller {
@@ -56,6 +63,11 @@ class Controller {
   void watchMapped(kube::Informer& informer, KeyMapper map, UpdatePredicate predicate = nullptr);
 
   void enqueue(const std::string& key) { queue_.add(key); }
+
+  // Enqueues the keys of every object in the caches it watches (watchFor,
+  // watchMapped), as their add events did: for a replica that just gained a
+  // bucket of a sharded operator. Any thread.
+  void resync();
 
   // Waits for the watched informers to sync, runs the workers until `stop`,
   // then lets in-flight reconciles finish.
@@ -72,6 +84,7 @@ class Controller {
   Clock& clock_;
   WorkQueue queue_;
   std::vector<kube::Informer*> informers_;
+  std::vector<std::function<void()>> resyncs_;  // one per watchFor/watchMapped
 };
 
 }  // namespace sluice::reconcile

@@ -9,7 +9,11 @@ namespace sluice::reconcile {
 
 Manager::Manager(kube::ResourceClient& client, Clock& clock, ManagerOptions options)
     : client_(client), clock_(clock), options_(std::move(options)) {
-  if (options_.leaderElection) elector_ = std::make_unique<LeaderElector>(client_, *options_.leaderElection, clock_);
+  if (options_.sharding && options_.sharding->shards > 1) {
+    shards_ = std::make_unique<ShardElector>(client_, *options_.sharding, clock_);
+  } else if (options_.leaderElection) {
+    elector_ = std::make_unique<LeaderElector>(client_, *options_.leaderElection, clock_);
+  }
 }
 
 kube::Informer& Manager::informer(const kube::ResourceType& type, const std::string& ns,
@@ -25,7 +29,10 @@ kube::Informer& Manager::informer(const kube::ResourceType& type, const std::str
 
 void Manager::add(std::unique_ptr<Controller> controller) { controllers_.push_back(std::move(controller)); }
 
-bool Manager::isLeader() const { return elector_ ? elector_->isLeader() : leading_.load(); }
+bool Manager::isLeader() const {
+  if (shards_) return shards_->holds(0);
+  return elector_ ? elector_->isLeader() : leading_.load();
+}
 
 void Manager::runControllers(std::stop_token stop) {
   leading_ = true;
@@ -44,10 +51,33 @@ void Manager::runControllers(std::stop_token stop) {
   leading_ = false;
 }
 
+KeyFilter Manager::ownership(std::function<std::string(const std::string& key)> shardKey) const {
+  if (!shards_) return nullptr;
+  if (!shardKey) return [this](const std::string& key) { return shards_->ownsKey(key); };
+  return [this, shardKey = std::move(shardKey)](const std::string& key) { return shards_->ownsKey(shardKey(key)); };
+}
+
+void Manager::runSharded(std::stop_token stop) {
+  shards_->onChange([this](int, bool held) {
+    // The keys of a gained bucket were dropped while another replica held it: look at them all again.
+    if (held) {
+      for (auto& controller : controllers_) controller->resync();
+    }
+    if (options_.onBucketsHeld) options_.onBucketsHeld(shards_->held());
+  });
+  // The Leases outlive the controllers' drain: released only once no reconcile is in flight.
+  std::stop_source electing;
+  std::jthread elector([this, token = electing.get_token()] { shards_->run(token); });
+  runControllers(std::move(stop));
+  electing.request_stop();
+}
+
 int Manager::run(std::stop_token stop) {
   for (auto& [key, informer] : informers_) informer->start();
   int exitCode = 0;
-  if (elector_) {
+  if (shards_) {
+    runSharded(stop);
+  } else if (elector_) {
     std::stop_source lost;
     bool led = elector_->run(stop, [&](std::stop_token leadership) { runControllers(std::move(leadership)); });
     if (led && !stop.stop_requested()) exitCode = 1;  // leadership lost, not asked to stop

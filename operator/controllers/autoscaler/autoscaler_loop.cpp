@@ -98,7 +98,8 @@ AutoscalerLoop::AutoscalerLoop(reconcile::Manager& manager, kube::Informer& func
                                                       AutoscaleCaches{functions.cache(), triggers.cache()}, *factory_,
                                                       events, metrics_.get(), clock);
   auto controller = std::make_unique<reconcile::Controller>(
-      reconcile::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics}, *reconciler_, clock);
+      reconcile::ControllerOptions{"autoscaler", kAutoscalerWorkers, controllerMetrics, manager.ownership()},
+      *reconciler_, clock);
   controller->watchFor(functions, autoscalerNeedsRound);
   controller->watchMapped(triggers, &FunctionController::functionsOfTrigger);
   if (activation.feed && gatewayLoadsUrls) {

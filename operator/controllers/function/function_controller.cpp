@@ -47,6 +47,7 @@ json FunctionController::baseStatus(const json& function, const std::vector<json
   json status = {{"observedGeneration", function["metadata"].value("generation", 0LL)},
                  {"selector", std::string(api::kFunctionLabel) + "=" + name},
                  {"triggerCount", static_cast<int>(triggers.size())}};
+  if (shardStamp_) status["shard"] = shardStamp_(kube::objectKey(ns, name));
   // The gateway's URL of a Function with an http Trigger; removed (merge patch null) when it has none any more.
   const bool routable = std::any_of(triggers.begin(), triggers.end(),
                                     [](const json& t) { return t.contains("/spec/http"_json_pointer); });

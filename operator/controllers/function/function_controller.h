@@ -23,6 +23,7 @@
 // once for one key; the caches, client and platform are thread-safe.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ class FunctionController final : public reconcile::Reconciler {
                      std::string gatewayDomain = "");
 
   reconcile::ReconcileResult reconcile(const std::string& key) override;
+
+  // A sharded operator: status.shard of the Function `key` (its bucket and
+  // this replica), written with the rest of the status. Set before the Manager runs.
+  void setShardStamp(std::function<nlohmann::json(const std::string& key)> stamp) { shardStamp_ = std::move(stamp); }
 
   // Keys of the Functions a Trigger refers to (for Controller::watchMapped).
   static std::vector<std::string> functionsOfTrigger(const nlohmann::json& trigger);
@@ -87,6 +92,7 @@ class FunctionController final : public reconcile::Reconciler {
   Clock& clock_;
   const std::string gatewayUrl_;
   const std::string gatewayDomain_;
+  std::function<nlohmann::json(const std::string& key)> shardStamp_;
 };
 
 }  // namespace sluice::controllers

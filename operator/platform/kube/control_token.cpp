@@ -241,6 +241,11 @@ Status ControlTokens::reconcile(const std::string& ns) {
   if (!reissued.isOk()) return reissued.status();
   if (next.control == current->control && next.invoke == current->invoke && !asked && !*reissued) {
     remember(ns, *current);
+    // Rewritten by another replica (a sharded operator runs this on every replica): pods this
+    // one made before may now be stale, as after its own update.
+    const bool elsewhere = haveKnown && (known.control != current->control || known.invoke != current->invoke ||
+                                         known.tlsCertificate != current->tlsCertificate);
+    if (elsewhere && changed_) changed_(ns);
     return Status::ok();
   }
   if (*reissued) SLUICE_LOG_INFO("{}: issued a new control certificate", secretName(ns));
