@@ -4,7 +4,8 @@
 // HttpReplicaControl trying the previous control token when a replica started
 // before a rotation answers 401, and /invoke on the data port; with a CA, the
 // namespace's serving certificate in the Secret, reissued when due, and https
-// with the namespace's server name for pods that serve TLS.
+// with the namespace's server name for pods that serve TLS; a rotation made by
+// another replica reported to this one.
 #include "platform/kube/control_token.h"
 
 #include <gtest/gtest.h>
@@ -103,6 +104,24 @@ TEST_F(ControlTokensTest, ARewrittenSecretIsReportedOnceAndAnUnchangedOneNever) 
   ASSERT_TRUE(tokens.reconcile("ns").isOk());
   ASSERT_TRUE(tokens.reconcile("ns").isOk());
   EXPECT_EQ(changed, std::vector<std::string>{"ns"}) << "the scheduled rotation, once";
+}
+
+// A sharded operator runs the token controller on every replica: the one that did not rotate learns
+// it from the Secret and rechecks its own Functions' pods, once.
+TEST_F(ControlTokensTest, ARotationByAnotherReplicaIsReportedOnceToThisOne) {
+  ControlTokens other{client, ControlTokensOptions{{"master-key", ""}, std::chrono::hours(24)}, clock};
+  std::vector<std::string> changed;
+  tokens.onChange([&](const std::string& ns) { changed.push_back(ns); });
+  const std::string first = tokens.ensure("ns")->control;
+  ASSERT_EQ(other.ensure("ns")->control, first) << "the second replica reads the Secret the first made";
+  json annotated = secret();
+  annotated["metadata"]["annotations"][kRotateAnnotation] = "";
+  ASSERT_TRUE(client.update(res::kSecrets, annotated).isOk());
+  ASSERT_TRUE(other.reconcile("ns").isOk());
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  ASSERT_TRUE(tokens.reconcile("ns").isOk());
+  EXPECT_EQ(changed, std::vector<std::string>{"ns"});
+  EXPECT_NE(tokens.ensure("ns")->control, first) << "this replica now makes pods with the rotated token";
 }
 
 TEST_F(ControlTokensTest, ANewMasterKeyKeepsTheOldOnesTokenDuringTheRollOut) {
