@@ -115,9 +115,9 @@ set(SLUICE_TEST_COSTS
   integration/local_platform/demo_run_test 38
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
   integration/function_controller/function_scaling_test 28
-  # Three operators share 300 Functions, then one is SIGKILLed (issue 14): 201 s on a developer machine at load
-  # 20-30 on two cores (2026-12-06), most of it the 300 Functions' first reconciles.
-  integration/function_controller/sharding_test 200
+  # Three operators share 300 Functions, then one is SIGKILLed (issue 14): 147 s on a developer machine at load
+  # 25-30 on two cores (2026-12-06), most of it the 300 Functions' first reconciles (66 s).
+  integration/function_controller/sharding_test 150
   # Measured on a developer machine under load (2026-12-06): 50 cycles of 0 -> 20 -> 0, and a private
   # apiserver killed and restarted.
   integration/function_controller/function_churn_test 390
