@@ -42,6 +42,14 @@ _e2e_cleanup() {
     k get pods -o wide >&2 || true
     echo "--- operator log (leader, last 60 lines) ---" >&2
     ksys logs -l app.kubernetes.io/component=operator --tail=60 --prefix >&2 2>/dev/null || true
+    # The replicas' own view (rebalances, probation, stalls): what the operator log cannot say.
+    local pod
+    for pod in $(k get pods -l sluice.io/function -o jsonpath='{.items[*].metadata.name}' 2>/dev/null); do
+      echo "--- $pod (last 40 lines of each container) ---" >&2
+      k logs "$pod" --all-containers --tail=40 --prefix >&2 2>/dev/null || true
+    done
+    echo "--- Function and Trigger status ---" >&2
+    k get functions,triggers -o json 2>/dev/null | jq -c '.items[] | {kind, name: .metadata.name, status}' >&2 || true
   fi
   [[ $(type -t e2e_cleanup) == function ]] && { e2e_cleanup || true; }
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
