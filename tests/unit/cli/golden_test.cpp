@@ -55,7 +55,7 @@ TEST(GoldenTest, CompletionScripts) {
 // Every file a template writes, each under a "==> name <==" line; DIR for the directory.
 TEST(GoldenTest, InitFileTreesAndOutput) {
   ASSERT_EQ(templateNames().size(), 9u);
-  for (const std::string name : {"python", "pipeline", "byo-python", "byo-http"}) {
+  for (const std::string& name : std::vector<std::string>{"python", "pipeline", "byo-python", "byo-http"}) {
     Harness h;
     TempDir root;
     const std::string dir = (root.path / "greeter").string();
