@@ -103,14 +103,14 @@ void sourceOf(const json& trigger, const spec::SecretReader& read, DlqPlan& plan
     const bool async = !parsed->kafka;
     auto endpoint = kafkaEndpoint(async ? *parsed->httpAsyncKafka : *parsed->kafka,
                                   async ? "spec.http.async.kafka" : "spec.kafka", read);
+    status = endpoint.status();  // read before the value is moved out
     if (endpoint.isOk()) plan.kafkaSource = std::move(endpoint).value();
-    status = endpoint.status();
   } else if (parsed->rabbitmq || parsed->httpAsync) {
     const bool async = !parsed->rabbitmq;
     auto endpoint = amqpEndpoint(async ? *parsed->httpAsync : *parsed->rabbitmq,
                                  async ? "spec.http.async.rabbitmq" : "spec.rabbitmq", read);
+    status = endpoint.status();  // read before the value is moved out
     if (endpoint.isOk()) plan.amqpSource = std::move(endpoint).value();
-    status = endpoint.status();
   } else {
     status = Status(StatusCode::kFailedPrecondition,
                     "spec." + parsed->sourceType + ": a " + parsed->sourceType +
@@ -331,8 +331,8 @@ std::string ageText(const json& ageSeconds) {
   if (!ageSeconds.is_number_integer()) return "-";
   const int64_t s = ageSeconds.get<int64_t>();
   if (s < 120) return std::to_string(s) + "s";
-  if (s < 2 * 3600) return std::to_string(s / 60) + "m";
-  if (s < 2 * 86400) return std::to_string(s / 3600) + "h";
+  if (s < int64_t{2} * 3600) return std::to_string(s / 60) + "m";
+  if (s < int64_t{2} * 86400) return std::to_string(s / 3600) + "h";
   return std::to_string(s / 86400) + "d";
 }
 
