@@ -128,7 +128,7 @@ listed() {
 }
 echo "[step] $SECONDS s: applied, sluice local started, records produced"
 poll 60 listed fan $((2 * nbad)) "$work/out-fan" $((2 * (n - nbad)))
-# Sorted, and RabbitMQ positions (#n, the order the two Triggers' records reached the queue) left out.
+# Sorted, and positions (partition/offset: the order the two Triggers' records reached the topic) left out.
 jq -S '.items |= (sort_by(.trigger, .id) | map(.position = "#N"))' "$work/ls.json" >"$work/ls.sorted.json"
 expect_golden dlq-ls-function.json "$work/ls.sorted.json" "$ns" NS "$in_topic" IN_TOPIC "$dlq_topic" DLQ_TOPIC \
   "$queue" QUEUE
