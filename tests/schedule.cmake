@@ -139,6 +139,9 @@ set(SLUICE_TEST_COSTS
   integration/runtime_io/KafkaDeliveryTest.GracefulDrainsMidStreamCauseNoDuplicates 15
   integration/runtime_io/RuntimeBinaryKafkaTest.StuckInterpreterMakesTheReplicaUnhealthyAndExit3WithoutLosingTheEvent 14
   integration/chart/chart_test 13
+  # Measured on a developer machine under load (2026-12-06): two Kafka topics made by JVM tools, a
+  # sluice local run, a redrive into two sources.
+  integration/cli/cli_dlq_function_test 57
   integration/metrics/metrics_dashboard_test 13
   integration/runtime_io/RuntimeBinaryWebHdfsTest.TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOnce 13
   integration/runtime_io/RuntimeBinaryKafkaTest.PythonHandlerTransformsEveryRecordAndSigtermDrainsAndCommits 12

@@ -68,7 +68,7 @@ int runInit(Context& c, const InitFlags& f) {
   }
   if (f.dir.empty()) return c.fail("init", invalidArgument("DIR is required"), kExitUsage);
   std::string name = f.name;
-  const bool scenario = f.templateName != "python" && f.templateName != "pipeline";
+  const bool scenario = isScenarioTemplate(f.templateName);
   if (name.empty() && !scenario) name = std::filesystem::path(f.dir).lexically_normal().filename().string();
   if (name == "." || name == "..") name.clear();
   auto files = renderTemplate(f.templateName, name);
@@ -85,8 +85,9 @@ int runInit(Context& c, const InitFlags& f) {
 void addInit(CLI::App& app, Context& c, InitFlags& f) {
   CLI::App* sub = app.add_subcommand("init", "Write a new Function directory (function.yaml, trigger.yaml, handler)");
   sub->add_option("dir", f.dir, "The directory to write (created when missing)");
-  sub->add_option("-t,--template", f.templateName, "python, pipeline, or a seed scenario (--list)");
-  sub->add_option("--name", f.name, "The Function's name (python, pipeline; default: the directory's name)");
+  sub->add_option("-t,--template", f.templateName,
+                  "python, pipeline, byo-python, byo-http, or a seed scenario (--list)");
+  sub->add_option("--name", f.name, "The Function's name (all but the seed scenarios; default: the directory's name)");
   sub->add_flag("--force", f.force, "Overwrite files that exist");
   sub->add_flag("--list", f.list, "List the templates");
   sub->callback([&c, &f] { c.exit = runInit(c, f); });

@@ -52,8 +52,8 @@ Result<AmqpEndpoint> amqpEndpoint(const api::v1alpha1::RabbitMqSource& rabbitmq,
   return AmqpEndpoint{std::move(url).value(), std::move(tls).value(), rabbitmq.queue};
 }
 
-Status deadLetterOf(const json& deadLetter, const spec::SecretReader& read, DlqPlan& plan) {
-  const std::string path = "spec.delivery.deadLetter";
+// `path`: the field the dead letter is (spec.delivery.deadLetter, spec.deadLetter), named in errors.
+Status deadLetterOf(const json& deadLetter, const std::string& path, const spec::SecretReader& read, DlqPlan& plan) {
   if (deadLetter.contains("kafka")) {
     const json& k = deadLetter["kafka"];
     auto security = api::v1alpha1::kafkaSecurityOf(k, path + ".kafka");
@@ -103,14 +103,14 @@ void sourceOf(const json& trigger, const spec::SecretReader& read, DlqPlan& plan
     const bool async = !parsed->kafka;
     auto endpoint = kafkaEndpoint(async ? *parsed->httpAsyncKafka : *parsed->kafka,
                                   async ? "spec.http.async.kafka" : "spec.kafka", read);
+    status = endpoint.status();  // read before the value is moved out
     if (endpoint.isOk()) plan.kafkaSource = std::move(endpoint).value();
-    status = endpoint.status();
   } else if (parsed->rabbitmq || parsed->httpAsync) {
     const bool async = !parsed->rabbitmq;
     auto endpoint = amqpEndpoint(async ? *parsed->httpAsync : *parsed->rabbitmq,
                                  async ? "spec.http.async.rabbitmq" : "spec.rabbitmq", read);
+    status = endpoint.status();  // read before the value is moved out
     if (endpoint.isOk()) plan.amqpSource = std::move(endpoint).value();
-    status = endpoint.status();
   } else {
     status = Status(StatusCode::kFailedPrecondition,
                     "spec." + parsed->sourceType + ": a " + parsed->sourceType +
@@ -125,42 +125,82 @@ bool hasDeadLetter(const json& trigger) {
   return trigger.value("/spec/delivery/deadLetter"_json_pointer, json()).is_object();
 }
 
-// The Trigger meant: `wanted`, else the one of `function` with a dead letter.
-Result<json> chooseTrigger(const std::vector<json>& all, const std::string& ns, const std::string& function,
-                           const std::string& wanted) {
+// The Triggers of `all` that name `function`.
+std::vector<json> triggersOf(const std::vector<json>& all, const std::string& function) {
   std::vector<json> mine;
   for (const json& t : all) {
     if (t.value("/spec/functionRef/name"_json_pointer, std::string()) == function) mine.push_back(t);
   }
-  if (!wanted.empty()) {
-    auto it = std::find_if(all.begin(), all.end(), [&](const json& t) { return nameOf(t) == wanted; });
-    if (it == all.end()) return Status(StatusCode::kNotFound, "Trigger " + ns + "/" + wanted + " not found");
-    const std::string feeds = it->value("/spec/functionRef/name"_json_pointer, std::string());
-    if (feeds != function) {
-      return invalidArgument("--trigger: Trigger " + ns + "/" + wanted + " feeds Function " + feeds + ", not " +
-                             function);
-    }
-    return *it;
+  return mine;
+}
+
+// `wanted` among `all`, which must feed `function`.
+Result<json> namedTrigger(const std::vector<json>& all, const std::string& ns, const std::string& function,
+                          const std::string& wanted) {
+  auto it = std::find_if(all.begin(), all.end(), [&](const json& t) { return nameOf(t) == wanted; });
+  if (it == all.end()) return Status(StatusCode::kNotFound, "Trigger " + ns + "/" + wanted + " not found");
+  const std::string feeds = it->value("/spec/functionRef/name"_json_pointer, std::string());
+  if (feeds != function) {
+    return invalidArgument("--trigger: Trigger " + ns + "/" + wanted + " feeds Function " + feeds + ", not " +
+                           function);
   }
+  return *it;
+}
+
+// Without --trigger: the one dead letter the Function's records reach. A Trigger (its own
+// spec.delivery.deadLetter), null for the Function's spec.deadLetter, or the Function's one
+// Trigger (whose missing dead letter resolveDlq names).
+Result<json> chooseDeadLetter(const std::vector<json>& mine, const std::string& ns, const std::string& function,
+                              bool functionDeadLetter) {
   std::vector<std::string> names;
   std::vector<std::string> withDeadLetter;
   for (const json& t : mine) {
     names.push_back(nameOf(t));
     if (hasDeadLetter(t)) withDeadLetter.push_back(nameOf(t));
   }
-  if (withDeadLetter.size() > 1) {
-    return invalidArgument("Function " + ns + "/" + function + " has " + std::to_string(withDeadLetter.size()) +
-                           " Triggers with spec.delivery.deadLetter (" + join(withDeadLetter, ", ") +
+  // The Function's own dead letter takes the records of its Triggers without one.
+  const bool functionCounts = functionDeadLetter && withDeadLetter.size() < std::max<size_t>(mine.size(), 1);
+  if (withDeadLetter.size() + (functionCounts ? 1 : 0) > 1) {
+    std::string which = functionCounts ? "its spec.deadLetter and " : "";
+    return invalidArgument("Function " + ns + "/" + function + " has " +
+                           std::to_string(withDeadLetter.size() + (functionCounts ? 1 : 0)) + " dead letters (" +
+                           which + "spec.delivery.deadLetter of " + join(withDeadLetter, ", ") +
                            "): pick one with --trigger");
   }
+  if (functionCounts) return json(nullptr);
   if (withDeadLetter.size() == 1) {
     return *std::find_if(mine.begin(), mine.end(), [&](const json& t) { return nameOf(t) == withDeadLetter[0]; });
   }
   if (mine.size() == 1) return mine[0];  // its missing dead letter is named below
   if (mine.empty())
-    return Status(StatusCode::kFailedPrecondition, "Function " + ns + "/" + function + " has no Trigger");
-  return Status(StatusCode::kFailedPrecondition, "Function " + ns + "/" + function + ": none of its Triggers (" +
-                                                     join(names, ", ") + ") sets spec.delivery.deadLetter");
+    return Status(StatusCode::kFailedPrecondition,
+                  "Function " + ns + "/" + function + " has no Trigger and no spec.deadLetter");
+  return Status(StatusCode::kFailedPrecondition,
+                "Function " + ns + "/" + function + ": none of its Triggers (" + join(names, ", ") +
+                    ") sets spec.delivery.deadLetter, nor the Function spec.deadLetter");
+}
+
+// The Function's spec.deadLetter, for the records of `only` (a Trigger's name; "": every Trigger's):
+// each route is a Trigger without a dead letter of its own, whose source a redrive publishes into.
+Result<DlqPlan> functionPlan(const json& fn, const std::vector<json>& mine, const std::string& only,
+                             const spec::SecretReader& read, DlqPlan plan) {
+  plan.functionLevel = true;
+  plan.trigger = only;
+  // Not a Trigger's group: ':' is in no Kubernetes name, so no Trigger's group can be this one.
+  plan.redriveGroup = "sluice-redrive-" + plan.ns + "-function:" + plan.function;
+  if (Status s = deadLetterOf(fn["spec"]["deadLetter"], "spec.deadLetter", read, plan); !s.isOk()) {
+    return Status(s.code(), "Function " + plan.ns + "/" + plan.function + ": " + s.message());
+  }
+  for (const json& t : mine) {
+    if (hasDeadLetter(t) || (!only.empty() && nameOf(t) != only)) continue;
+    DlqPlan route;
+    route.ns = plan.ns;
+    route.function = plan.function;
+    route.trigger = nameOf(t);
+    sourceOf(t, read, route);
+    plan.routes.push_back(std::move(route));
+  }
+  return plan;
 }
 
 std::string rfc3339(int64_t ms) {
@@ -176,6 +216,14 @@ std::string rfc3339(int64_t ms) {
 std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
+
+std::string ownerText(const json& header) {
+  const std::string ns = header["namespace"].get<std::string>();
+  const std::string trigger = header["trigger"].get<std::string>();
+  if (header.value("deadLetterField", "") != "spec.deadLetter") return "Trigger " + ns + "/" + trigger;
+  return "Function " + ns + "/" + header["function"].get<std::string>() + " (spec.deadLetter)" +
+         (trigger.empty() ? "" : ", Trigger " + trigger);
+}
 
 bool isDeadLetterHeader(const std::string& name) {
   return name == kErrorHeader || name == kAttemptsHeader || name == kEventIdHeader || name == kSourceHeader ||
@@ -206,8 +254,27 @@ std::string DlqPlan::deadLetterName() const {
 }
 
 std::string DlqPlan::sourceName() const {
+  if (functionLevel) {
+    std::vector<std::string> names;
+    for (const DlqPlan& route : routes) {
+      if (route.sourceRefusal.empty()) names.push_back(route.sourceName() + " (Trigger " + route.trigger + ")");
+    }
+    return names.empty() ? "no source" : join(names, "; ");
+  }
   if (kafkaSource) return "kafka topic " + join(kafkaSource->topics, ",");
   return amqpSource ? "rabbitmq queue " + amqpSource->queue : "";
+}
+
+std::string DlqPlan::deadLetterField() const { return functionLevel ? "spec.deadLetter" : "spec.delivery.deadLetter"; }
+
+std::string DlqPlan::ownerName() const {
+  if (!functionLevel) return "Trigger " + ns + "/" + trigger;
+  return "Function " + ns + "/" + function + (trigger.empty() ? "" : ", Trigger " + trigger);
+}
+
+const DlqPlan* DlqPlan::routeOf(const std::string& name) const {
+  auto it = std::find_if(routes.begin(), routes.end(), [&](const DlqPlan& r) { return r.trigger == name; });
+  return it == routes.end() || !it->sourceRefusal.empty() ? nullptr : &*it;
 }
 
 Result<DlqPlan> resolveDlq(kube::ResourceClient& client, const std::string& ns, const std::string& function,
@@ -220,19 +287,28 @@ Result<DlqPlan> resolveDlq(kube::ResourceClient& client, const std::string& ns, 
   }
   auto triggers = client.list(spec::kTriggers, ns, {});
   if (!triggers.isOk()) return triggers.status().withContext("listing Triggers in " + ns);
-  auto chosen = chooseTrigger(triggers->value("items", json::array()).get<std::vector<json>>(), ns, function, trigger);
+  const auto all = triggers->value("items", json::array()).get<std::vector<json>>();
+  const std::vector<json> mine = triggersOf(all, function);
+  const bool functionDeadLetter = fn->value("/spec/deadLetter"_json_pointer, json()).is_object();
+  auto chosen = trigger.empty() ? chooseDeadLetter(mine, ns, function, functionDeadLetter)
+                                : namedTrigger(all, ns, function, trigger);
   if (!chosen.isOk()) return chosen.status();
   DlqPlan plan;
   plan.ns = ns;
   plan.function = function;
+  const spec::SecretReader read = secretReader(client, ns);
+  if (chosen->is_null() || (!hasDeadLetter(*chosen) && functionDeadLetter)) {
+    return functionPlan(*fn, mine, chosen->is_null() ? "" : nameOf(*chosen), read, std::move(plan));
+  }
   plan.trigger = nameOf(*chosen);
   plan.redriveGroup = "sluice-redrive-" + ns + "-" + plan.trigger;
   const std::string where = "trigger " + plan.trigger;
   if (!hasDeadLetter(*chosen)) {
-    return Status(StatusCode::kFailedPrecondition, where + ": spec.delivery.deadLetter is not set");
+    return Status(StatusCode::kFailedPrecondition,
+                  where + ": spec.delivery.deadLetter is not set, nor the Function's spec.deadLetter");
   }
-  const spec::SecretReader read = secretReader(client, ns);
-  if (Status s = deadLetterOf((*chosen)["spec"]["delivery"]["deadLetter"], read, plan); !s.isOk()) {
+  const json& deadLetter = (*chosen)["spec"]["delivery"]["deadLetter"];
+  if (Status s = deadLetterOf(deadLetter, "spec.delivery.deadLetter", read, plan); !s.isOk()) {
     return Status(s.code(), where + ": " + s.message());
   }
   sourceOf(*chosen, read, plan);
@@ -255,17 +331,17 @@ std::string ageText(const json& ageSeconds) {
   if (!ageSeconds.is_number_integer()) return "-";
   const int64_t s = ageSeconds.get<int64_t>();
   if (s < 120) return std::to_string(s) + "s";
-  if (s < 2 * 3600) return std::to_string(s / 60) + "m";
-  if (s < 2 * 86400) return std::to_string(s / 3600) + "h";
+  if (s < int64_t{2} * 3600) return std::to_string(s / 60) + "m";
+  if (s < int64_t{2} * 86400) return std::to_string(s / 3600) + "h";
   return std::to_string(s / 86400) + "d";
 }
 
 std::string dlqListText(const json& listing) {
   std::ostringstream out;
   const json& items = listing["items"];
-  out << "Trigger " << listing["namespace"].get<std::string>() << "/" << listing["trigger"].get<std::string>() << ": "
-      << listing["deadLetter"].get<std::string>() << ", " << items.size() << " dead letter"
-      << (items.size() == 1 ? "" : "s") << (listing.value("truncated", false) ? " shown (--limit)" : "") << "\n";
+  out << ownerText(listing) << ": " << listing["deadLetter"].get<std::string>() << ", " << items.size()
+      << " dead letter" << (items.size() == 1 ? "" : "s")
+      << (listing.value("truncated", false) ? " shown (--limit)" : "") << "\n";
   if (items.empty()) return out.str();
   std::vector<std::vector<std::string>> rows = {{"ID", "ATTEMPTS", "AGE", "SIZE", "ERROR"}};
   for (const json& item : items) {

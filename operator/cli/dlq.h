@@ -1,6 +1,7 @@
 // `sluice dlq ls` and `sluice dlq redrive`: a Trigger's dead letter
-// (spec.delivery.deadLetter, a Kafka topic or a RabbitMQ queue) read without
-// consuming it, and chosen dead letters put back into the Trigger's source.
+// (spec.delivery.deadLetter) or a Function's (spec.deadLetter, shared by its
+// Triggers without one), a Kafka topic or a RabbitMQ queue, read without
+// consuming it, and chosen dead letters put back into their Trigger's source.
 //
 // - Where: resolveDlq reads the Function's Triggers and the Secrets they name
 //   with the user's own kube access (the credentials never pass through the
@@ -68,7 +69,17 @@ struct AmqpEndpoint {
 struct DlqPlan {
   std::string ns;
   std::string function;
+  // The Trigger whose spec.delivery.deadLetter this is; for the Function's
+  // spec.deadLetter (functionLevel) the Trigger whose records are meant
+  // (--trigger), "" for all of them.
   std::string trigger;
+  // The Function's spec.deadLetter: the dead letter of each of its Triggers
+  // without one of their own. Its records come from several Triggers, so
+  // each is redriven into the source of the Trigger it names
+  // (x-sluice-trigger): `routes` holds one plan per such Trigger (its name
+  // in `trigger`, only its source filled in).
+  bool functionLevel = false;
+  std::vector<DlqPlan> routes;
   std::optional<KafkaEndpoint> kafkaDeadLetter;  // one of these two
   std::optional<AmqpEndpoint> amqpDeadLetter;
   std::optional<KafkaEndpoint> kafkaSource;  // at most one of these two
@@ -76,15 +87,25 @@ struct DlqPlan {
   std::string sourceRefusal;  // why a redrive cannot re-inject (a source that is neither), naming the field
   std::string redriveGroup;   // the Kafka consumer group holding the redrive position
 
-  std::string deadLetterName() const;  // "kafka topic orders.dlq", "rabbitmq queue orders.dlq"
-  std::string sourceName() const;
+  std::string deadLetterName() const;   // "kafka topic orders.dlq", "rabbitmq queue orders.dlq"
+  std::string sourceName() const;       // functionLevel: each route's, "; "-separated
+  std::string deadLetterField() const;  // "spec.delivery.deadLetter" or "spec.deadLetter"
+  // "Trigger ns/t", "Function ns/f" (functionLevel), "Function ns/f, Trigger t" (functionLevel, --trigger).
+  std::string ownerName() const;
+  // functionLevel: the route of the Trigger that dead-lettered `letter`, null when none can take it back.
+  const DlqPlan* routeOf(const std::string& trigger) const;
 };
 
-// The Trigger of Function `function` whose dead letter is meant: `trigger`,
-// else the Function's one Trigger with spec.delivery.deadLetter.
+// The dead letter of Function `function` that is meant: `trigger`'s
+// spec.delivery.deadLetter, else (`trigger` has none) the Function's
+// spec.deadLetter, records of `trigger` only. Without `trigger`: the one dead
+// letter the Function's records can reach, its one Trigger with
+// spec.delivery.deadLetter or its spec.deadLetter (which counts when some
+// Trigger has none of its own, or there is no Trigger).
 // kInvalidArgument for a --trigger of another Function or an ambiguous choice,
 // kNotFound for a missing Function or Trigger, kFailedPrecondition for a
-// dead letter that cannot be read ("trigger t1: spec.delivery.deadLetter is not set").
+// dead letter that cannot be read ("trigger t1: spec.delivery.deadLetter is not
+// set, nor the Function's spec.deadLetter").
 Result<DlqPlan> resolveDlq(kube::ResourceClient& client, const std::string& ns, const std::string& function,
                            const std::string& trigger);
 
@@ -142,6 +163,9 @@ std::unique_ptr<Reinjector> amqpReinjector(const AmqpEndpoint& source);
 
 // As printed: {id, position, attempts, error, source, trigger, time (RFC 3339 or null), ageSeconds (or null), size}.
 nlohmann::json deadLetterJson(const DeadLetter& letter, std::chrono::system_clock::time_point now);
+// Whose dead letter a listing's or report's header names: "Trigger ns/t",
+// "Function ns/f (spec.deadLetter)", "Function ns/f (spec.deadLetter), Trigger t".
+std::string ownerText(const nlohmann::json& header);
 // The table of `sluice dlq ls` (ID, ATTEMPTS, AGE, SIZE, ERROR) under a line naming the dead letter.
 std::string dlqListText(const nlohmann::json& listing);
 // "45s", "3m", "2h", "5d"; "-" when unknown.

@@ -127,6 +127,97 @@ spec:
     afterProcessing: {action: delete}
 )";
 
+constexpr const char* kByoPythonFunction =
+    R"(# Function {{name}}: a Python handler (handler.py) run in an image of your own
+# with Python 3.11 and your packages (spec.protocol python, docs/handler-images.md).
+#   podman build -t registry.example/{{name}}:1 . && podman push registry.example/{{name}}:1
+#   then set spec.image to it; sluice check . && sluice apply . && sluice invoke {{name}} -d '{"name": "sluice"}'
+# The image's entrypoint and user are not used; its Python 3.11 runs handler.py in-process.
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata:
+  name: {{name}}
+  annotations:
+    sluice.io/code-file: handler.py
+spec:
+  image: docker.io/library/python:3.11-slim
+  protocol: python
+  handler: index.main_handler
+  code:
+    inline: |
+)";
+
+constexpr const char* kByoPythonContainerfile =
+    R"(# The handler's image: Python 3.11 (the runtime embeds CPython 3.11) and its packages.
+# The pod runs it as UID 65532 with a read-only root filesystem: install system-wide.
+FROM docker.io/library/python:3.11-slim
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+)";
+
+constexpr const char* kByoPythonRequirements = "# The handler's packages, one a line (pip install -r).\n";
+
+constexpr const char* kByoHttpFunction =
+    R"(# Function {{name}}: a handler in any language, here Node.js (server.js), in an image
+# of your own serving HTTP on $PORT (spec.protocol http, docs/handler-images.md).
+#   podman build -t registry.example/{{name}}:1 . && podman push registry.example/{{name}}:1
+#   sluice check . && sluice apply . && sluice invoke {{name}} -d '{"name": "sluice"}'
+# Each event is a POST with the event's data as the body and ce-* headers; a 2xx
+# answer is success (its body the output), any other status a failure (retried).
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata:
+  name: {{name}}
+spec:
+  image: registry.example/{{name}}:1
+  protocol: http
+  http:
+    port: 8000
+    path: /
+  concurrency: 16
+  timeoutSeconds: 30
+  scaling:
+    minReplicas: 0
+    maxReplicas: 5
+)";
+
+constexpr const char* kByoHttpServer =
+    R"(// The handler: an HTTP server on $PORT (8000), every interface. One POST per event.
+const http = require("http");
+
+const port = Number(process.env.PORT || 8000);
+
+http
+  .createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const id = req.headers["ce-id"];
+      let payload;
+      try {
+        payload = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+      } catch (e) {
+        // Any status but 2xx is a failure: retried, then dead-lettered with this body.
+        console.log(`request ${id}: ${e.message}`);
+        res.writeHead(400, { "content-type": "text/plain" }).end(`bad JSON: ${e.message}`);
+        return;
+      }
+      console.log(`request ${id}`);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ hello: payload.name || "world" }));
+    });
+  })
+  .listen(port, "0.0.0.0", () => console.log(`listening on ${port}`));
+)";
+
+constexpr const char* kByoHttpContainerfile =
+    R"(# The handler's image: any base, any language; its entrypoint serves HTTP on $PORT.
+FROM docker.io/library/node:20-slim
+COPY server.js /app/server.js
+USER 65532
+CMD ["node", "/app/server.js"]
+)";
+
 // A seed scenario's example split at its document separator: the Trigger
 // into trigger.yaml, the rest (with the header comment) into function.yaml.
 std::vector<TemplateFile> splitExample(const std::string& text) {
@@ -147,10 +238,12 @@ std::vector<TemplateFile> splitExample(const std::string& text) {
 }  // namespace
 
 std::vector<std::string> templateNames() {
-  std::vector<std::string> names = {"python", "pipeline"};
+  std::vector<std::string> names = {"python", "pipeline", "byo-python", "byo-http"};
   for (const auto& [name, text] : scenarios()) names.push_back(name);
   return names;
 }
+
+bool isScenarioTemplate(const std::string& templateName) { return scenarios().contains(templateName); }
 
 Status validateName(const std::string& name, const std::string& field) {
   static const std::regex kLabel("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
@@ -166,7 +259,7 @@ Result<std::vector<TemplateFile>> renderTemplate(const std::string& templateName
   if (auto it = scenarios().find(templateName); it != scenarios().end()) {
     if (!functionName.empty()) {
       return invalidArgument("--name: the seed-scenario template " + templateName +
-                             " keeps its example's names (python and pipeline take --name)");
+                             " keeps its example's names (python, pipeline, byo-python and byo-http take --name)");
     }
     return splitExample(it->second);
   }
@@ -180,6 +273,20 @@ Result<std::vector<TemplateFile>> renderTemplate(const std::string& templateName
   if (templateName == "pipeline") {
     return std::vector<TemplateFile>{{"function.yaml", fill(kPipelineFunction, name)},
                                      {"trigger.yaml", fill(kPipelineTrigger, name)}};
+  }
+  if (templateName == "byo-python") {
+    std::string function = fill(kByoPythonFunction, name) + indent(kPythonHandler, "      ") + kPythonScaling;
+    return std::vector<TemplateFile>{{"function.yaml", function},
+                                     {"trigger.yaml", fill(kHttpTrigger, name)},
+                                     {"handler.py", kPythonHandler},
+                                     {"Containerfile", kByoPythonContainerfile},
+                                     {"requirements.txt", kByoPythonRequirements}};
+  }
+  if (templateName == "byo-http") {
+    return std::vector<TemplateFile>{{"function.yaml", fill(kByoHttpFunction, name)},
+                                     {"trigger.yaml", fill(kHttpTrigger, name)},
+                                     {"server.js", kByoHttpServer},
+                                     {"Containerfile", kByoHttpContainerfile}};
   }
   std::string known;
   for (const std::string& n : templateNames()) known += (known.empty() ? "" : ", ") + n;

@@ -3,7 +3,10 @@
 // and, for a Python handler, handler.py, which function.yaml names in its
 // `sluice.io/code-file` annotation (code_files.h puts it into spec.code.inline).
 // Templates: python (an HTTP-invoked Python handler), pipeline (built-in
-// operators, no code, files in -> JSON records out), and the five seed
+// operators, no code, files in -> JSON records out), byo-python (handler.py
+// run by an image of one's own with Python 3.11: spec.protocol python, with a
+// Containerfile and requirements.txt), byo-http (a Node.js server.js in an
+// image of one's own: spec.protocol http, with a Containerfile), and the five seed
 // scenarios of examples/ (log-cleansing, moderation, stream-pull, cron-timer,
 // kafka-mirror), which keep their example's names. Every template passes
 // `sluice check` (a unit test holds that). Pure functions but writeTemplate.
@@ -23,8 +26,11 @@ struct TemplateFile {
 
 std::vector<std::string> templateNames();
 
-// The files of `templateName` for a Function called `functionName` (the
-// python and pipeline templates; empty: the template's own name).
+// A seed scenario's template keeps its example's names (no --name).
+bool isScenarioTemplate(const std::string& templateName);
+
+// The files of `templateName` for a Function called `functionName` (all but
+// the seed scenarios; empty: "my-function").
 Result<std::vector<TemplateFile>> renderTemplate(const std::string& templateName, const std::string& functionName);
 
 // A Kubernetes object name (DNS-1123 label, at most 63 characters); the error names `field`.

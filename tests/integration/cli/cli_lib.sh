@@ -41,3 +41,30 @@ drop_queues() {
   for q in "$@"; do curl -sf -X DELETE "$RABBITMQ_HTTP_URL/api/queues/%2F/$q" >/dev/null 2>&1; done
   return 0
 }
+
+# expect_golden NAME FILE [FROM TO]...: FILE, with each FROM replaced by TO (the run's namespace, topic
+# and queue names, which are unique to it) and volatile fields normalised — RFC 3339 times to TIME,
+# "ageSeconds"/"durationMs" values to 0, uids to UID, IPv4 addresses to IP — must equal
+# $GOLDEN_DIR/NAME (default tests/integration/cli/golden). SLUICE_UPDATE_GOLDEN=1 writes the golden instead.
+expect_golden() {
+  local name=$1 file=$2 golden
+  shift 2
+  golden=${GOLDEN_DIR:-$SLUICE_SOURCE_DIR/tests/integration/cli/golden}/$name
+  local text
+  text=$(cat "$file")
+  while (($# >= 2)); do
+    text=${text//"$1"/"$2"}
+    shift 2
+  done
+  text=$(sed -E -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIME/g' \
+    -e 's/"(ageSeconds|durationMs)": [0-9]+/"\1": 0/g' \
+    -e 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/UID/g' \
+    -e 's/\b([0-9]{1,3}\.){3}[0-9]{1,3}\b/IP/g' <<<"$text")
+  if [[ ${SLUICE_UPDATE_GOLDEN:-} == 1 ]]; then
+    mkdir -p "$(dirname "$golden")"
+    printf '%s\n' "$text" >"$golden"
+    return 0
+  fi
+  [[ -f $golden ]] || fail "no golden $golden (SLUICE_UPDATE_GOLDEN=1 writes it)"
+  diff -u "$golden" <(printf '%s\n' "$text") >&2 || fail "$name differs from its golden (SLUICE_UPDATE_GOLDEN=1 rewrites it)"
+}

@@ -4,6 +4,7 @@
 // are recorded instead of run.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +13,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "cli/app.h"
 #include "fakes/fake_clock.h"
@@ -131,8 +134,33 @@ struct TempDir {
   }
 };
 
-inline std::string golden(const std::string& name) {
-  return readText(std::filesystem::path(SLUICE_SOURCE_DIR) / "tests/unit/cli/golden" / name);
+inline std::filesystem::path goldenPath(const std::string& name) {
+  return std::filesystem::path(SLUICE_SOURCE_DIR) / "tests/unit/cli/golden" / name;
+}
+
+inline std::string golden(const std::string& name) { return readText(goldenPath(name)); }
+
+// `actual` must equal the checked-in tests/unit/cli/golden/NAME. With
+// SLUICE_UPDATE_GOLDEN=1 in the environment the file is (re)written instead,
+// so a deliberate change of output is one run and a reviewed diff:
+//   SLUICE_UPDATE_GOLDEN=1 build/sluice_unit_cli && git diff tests/unit/cli/golden
+inline void expectGolden(const std::string& name, const std::string& actual) {
+  const char* update = std::getenv("SLUICE_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    writeText(goldenPath(name), actual);
+    return;
+  }
+  ASSERT_TRUE(std::filesystem::exists(goldenPath(name)))
+      << "no golden " << goldenPath(name) << " (SLUICE_UPDATE_GOLDEN=1 writes it)";
+  EXPECT_EQ(actual, golden(name)) << "golden " << name << " differs (SLUICE_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+// `text` with every occurrence of `from` replaced by `to` (a temporary directory by DIR, for a golden).
+inline std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); !from.empty() && at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
 }
 
 }  // namespace sluice::cli::testing

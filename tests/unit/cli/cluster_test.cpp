@@ -29,12 +29,12 @@ class ClusterTest : public ::testing::Test {
 
 TEST_F(ClusterTest, ApplyCreatesInTheContextsNamespaceThenReportsUnchanged) {
   EXPECT_EQ(h.run({"apply", fnDir()}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.out.str(), "Function team-a/hello created\nTrigger team-a/hello-http created\n");
+  testing::expectGolden("apply.txt", h.out.str());
   auto fn = h.kube->object(spec::kFunctions, "team-a", "hello");
   ASSERT_TRUE(fn.has_value());
   EXPECT_EQ((*fn)["spec"]["code"]["inline"], testing::readText(dir.path / "hello/handler.py"));
   EXPECT_EQ(h.run({"apply", fnDir(), "-n", "team-b", "-o", "json"}), kExitOk) << h.err.str();
-  EXPECT_EQ(json::parse(h.out.str()), json::parse(testing::golden("apply.json")));
+  testing::expectGolden("apply.json", h.out.str());
 }
 
 TEST_F(ClusterTest, ApplyRefusesInvalidManifestsWithoutConnecting) {
@@ -82,8 +82,11 @@ TEST_F(ClusterTest, DescribeShowsStatusTriggersAndRecentEvents) {
                                          {"reason", "ScaledUp"},
                                          {"lastTimestamp", "2026-12-05T11:00:00Z"}});
   EXPECT_EQ(h.run({"describe", "hello", "-o", "json"}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.out.str(), testing::golden("describe.json"));
+  testing::expectGolden("describe.json", h.out.str());
+  EXPECT_EQ(h.run({"describe", "hello", "-o", "yaml"}), kExitOk) << h.err.str();
+  testing::expectGolden("describe.yaml", h.out.str());
   EXPECT_EQ(h.run({"describe", "hello"}), kExitOk);
+  testing::expectGolden("describe.txt", h.out.str());
   EXPECT_NE(h.out.str().find("URL:        http://gw.example/team-a/hello\n"), std::string::npos) << h.out.str();
   EXPECT_NE(h.out.str().find("Replicas:   2 desired, 2 current, 1 ready, - warm\n"), std::string::npos);
   EXPECT_NE(h.out.str().find("  Ready=False  ReplicasStarting: 1 of 2 replicas ready\n"), std::string::npos);
@@ -93,7 +96,7 @@ TEST_F(ClusterTest, DescribeShowsStatusTriggersAndRecentEvents) {
 TEST_F(ClusterTest, DeleteRemovesTheFunctionAndItsTriggers) {
   ASSERT_EQ(h.run({"apply", fnDir()}), kExitOk);
   EXPECT_EQ(h.run({"delete", "hello"}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.out.str(), "Trigger team-a/hello-http deleted\nFunction team-a/hello deleted\n");
+  testing::expectGolden("delete.txt", h.out.str());
   EXPECT_TRUE(h.kube->objects(spec::kFunctions).empty());
   EXPECT_TRUE(h.kube->objects(spec::kTriggers).empty());
 }
@@ -110,8 +113,8 @@ TEST_F(ClusterTest, AMissingFunctionIsExitOneNamingIt) {
 
 TEST_F(ClusterTest, DeleteByManifestsRemovesWhatTheyName) {
   ASSERT_EQ(h.run({"apply", fnDir()}), kExitOk);
-  EXPECT_EQ(h.run({"delete", "-f", fnDir()}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.out.str(), "Trigger team-a/hello-http deleted\nFunction team-a/hello deleted\n");
+  EXPECT_EQ(h.run({"delete", "-f", fnDir(), "-o", "json"}), kExitOk) << h.err.str();
+  testing::expectGolden("delete.json", h.out.str());
 }
 
 TEST(ClusterKindsTest, OnlySluiceKindsSecretsAndConfigMaps) {

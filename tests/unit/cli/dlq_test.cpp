@@ -112,7 +112,7 @@ class DlqTest : public ::testing::Test {
 
 TEST_F(DlqTest, LsPrintsTheGoldenTableAndJsonWithAges) {
   ASSERT_EQ(h.run({"dlq", "ls", "orders"}), kExitOk) << h.err.str();
-  EXPECT_EQ(h.out.str(), testing::golden("dlq-ls.txt"));
+  testing::expectGolden("dlq-ls.txt", h.out.str());
   EXPECT_EQ(plan.trigger, "orders-in");
   ASSERT_TRUE(plan.amqpDeadLetter.has_value());
   EXPECT_EQ(plan.amqpDeadLetter->url, "amqp://guest:g@rabbit:5672/");
@@ -121,6 +121,7 @@ TEST_F(DlqTest, LsPrintsTheGoldenTableAndJsonWithAges) {
   EXPECT_EQ(plan.amqpSource->queue, "orders");
   EXPECT_EQ(plan.redriveGroup, "sluice-redrive-team-a-orders-in");
   ASSERT_EQ(h.run({"dlq", "ls", "orders", "-o", "json", "--limit", "2"}), kExitOk) << h.err.str();
+  testing::expectGolden("dlq-ls.json", h.out.str());
   json listing = json::parse(h.out.str());
   EXPECT_EQ(listing["truncated"], true);
   ASSERT_EQ(listing["items"].size(), 2u);
@@ -136,7 +137,9 @@ TEST_F(DlqTest, RedriveByIdOrPositionSendsOnlyThoseAndDryRunSendsNothing) {
             "rabbitmq queue dead into rabbitmq queue orders\n");
   EXPECT_TRUE(sent.empty());
   EXPECT_EQ(letters.size(), 3u);
+  testing::expectGolden("dlq-redrive-dry-run.txt", h.out.str());
   ASSERT_EQ(h.run({"dlq", "redrive", "orders", "--id", "msg-12", "-o", "json"}), kExitOk) << h.err.str();
+  testing::expectGolden("dlq-redrive.json", h.out.str());
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].id, "msg-12");
   EXPECT_EQ(letters.size(), 2u);
@@ -170,7 +173,8 @@ TEST_F(DlqTest, BadInputExitsTwoAndWhatIsMissingExitsOneNamingTheField) {
   EXPECT_EQ(h.run({"dlq", "ls", "orders", "--trigger", "t1"}), kExitUsage);
   EXPECT_EQ(h.err.str(), "sluice dlq ls: --trigger: Trigger team-a/t1 feeds Function other, not orders\n");
   EXPECT_EQ(h.run({"dlq", "ls", "other"}), kExitError);
-  EXPECT_EQ(h.err.str(), "sluice dlq ls: trigger t1: spec.delivery.deadLetter is not set\n");
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq ls: trigger t1: spec.delivery.deadLetter is not set, nor the Function's spec.deadLetter\n");
 
   putTrigger("t1", "other",
              {{"cron", {{"schedule", "@hourly"}}},
@@ -207,12 +211,116 @@ TEST_F(DlqTest, BadInputExitsTwoAndWhatIsMissingExitsOneNamingTheField) {
               {"delivery", {{"deadLetter", {{"dir", {{"path", "/tmp/dead"}}}}}}}});
   EXPECT_EQ(h.run({"dlq", "ls", "orders"}), kExitUsage);
   EXPECT_EQ(h.err.str(),
-            "sluice dlq ls: Function team-a/orders has 2 Triggers with spec.delivery.deadLetter "
-            "(orders-in, orders-in-2): pick one with --trigger\n");
+            "sluice dlq ls: Function team-a/orders has 2 dead letters (spec.delivery.deadLetter of "
+            "orders-in, orders-in-2): pick one with --trigger\n");
   EXPECT_EQ(h.run({"dlq", "ls", "orders", "--trigger", "orders-in-2"}), kExitError);
   EXPECT_EQ(h.err.str(),
             "sluice dlq ls: trigger orders-in-2: spec.delivery.deadLetter: a dir dead letter cannot be "
             "read back (dlq reads kafka topics and rabbitmq queues)\n");
+}
+
+// A Function's own spec.deadLetter, shared by its Triggers without one: ls shows every Trigger's
+// records (or one's with --trigger), a redrive sends each into the source of the Trigger it names
+// (opened once per Trigger), and records whose Trigger is gone or takes nothing back stay, exit 1.
+class FunctionDlqTest : public DlqTest {
+ protected:
+  void SetUp() override {
+    DlqTest::SetUp();
+    json rabbit = {{"connectionSecretRef", {{"name", "rabbit"}}}, {"routingKey", "fan-dead"}};
+    h.kube->put(spec::kFunctions, {{"metadata", {{"name", "fan"}, {"namespace", "team-a"}}},
+                                   {"spec", {{"runtime", "python3.11"}, {"deadLetter", {{"rabbitmq", rabbit}}}}}});
+    putTrigger("fan-k", "fan",
+               {{"kafka", {{"bootstrapServers", {"kafka:9092"}}, {"topics", {"fan-in"}}, {"consumerGroup", "fan"}}}});
+    putTrigger("fan-r", "fan", {{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "fan-q"}}}});
+    putTrigger("fan-cron", "fan", {{"cron", {{"schedule", "@hourly"}}}});
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(h.clock.wallNow().time_since_epoch()).count();
+    letters = {letter("fan-in/0/4", "#1", 3, "INTERNAL: ValueError: k", now - 5'000, 4),
+               letter("m-1", "#2", 3, "INTERNAL: ValueError: r", now - 65'000, 5),
+               letter("cron-1", "#3", 3, "INTERNAL: ValueError: c", now - 7'000, 0),
+               letter("old-1", "#4", 3, "INTERNAL: ValueError: o", now - 9'000, 2)};
+    letters[0].trigger = "fan-k";
+    letters[1].trigger = "fan-r";
+    letters[2].trigger = "fan-cron";
+    letters[3].trigger = "deleted-trigger";
+    h.env.openReinjector = [this](const DlqPlan& p) -> Result<std::unique_ptr<Reinjector>> {
+      opened.push_back(p.trigger + " " + p.sourceName());
+      return std::unique_ptr<Reinjector>(std::make_unique<FakeReinjector>(sent));
+    };
+  }
+  std::vector<std::string> opened;
+};
+
+TEST_F(FunctionDlqTest, LsShowsEveryTriggersRecordsOrOnesWithTrigger) {
+  ASSERT_EQ(h.run({"dlq", "ls", "fan"}), kExitOk) << h.err.str();
+  testing::expectGolden("dlq-ls-function.txt", h.out.str());
+  EXPECT_TRUE(plan.functionLevel);
+  EXPECT_EQ(plan.redriveGroup, "sluice-redrive-team-a-function:fan");
+  ASSERT_TRUE(plan.amqpDeadLetter.has_value());
+  EXPECT_EQ(plan.amqpDeadLetter->queue, "fan-dead");
+  ASSERT_EQ(plan.routes.size(), 3u);
+  // Listed by name: the cron Trigger's source takes nothing back; the others' are the brokers'.
+  EXPECT_EQ(plan.routes[0].trigger, "fan-cron");
+  EXPECT_NE(plan.routes[0].sourceRefusal, "");
+  EXPECT_EQ(plan.routes[1].sourceRefusal, "");
+  EXPECT_EQ(plan.routes[1].sourceName(), "kafka topic fan-in");
+  EXPECT_EQ(plan.routes[2].sourceRefusal, "");
+  EXPECT_EQ(plan.routes[2].sourceName(), "rabbitmq queue fan-q");
+  ASSERT_EQ(h.run({"dlq", "ls", "fan", "--trigger", "fan-r", "-o", "json"}), kExitOk) << h.err.str();
+  testing::expectGolden("dlq-ls-function-trigger.json", h.out.str());
+  json listing = json::parse(h.out.str());
+  ASSERT_EQ(listing["items"].size(), 1u);
+  EXPECT_EQ(listing["items"][0]["id"], "m-1");
+  EXPECT_EQ(listing["deadLetterField"], "spec.deadLetter");
+}
+
+TEST_F(FunctionDlqTest, RedriveRoutesEachRecordToItsTriggersSourceAndKeepsTheUnroutable) {
+  EXPECT_EQ(h.run({"dlq", "redrive", "fan", "--all", "--dry-run"}), kExitError);
+  testing::expectGolden("dlq-redrive-function-dry-run.txt", h.out.str() + h.err.str());
+  EXPECT_EQ(h.run({"dlq", "redrive", "fan", "--all"}), kExitError);
+  testing::expectGolden("dlq-redrive-function.txt", h.out.str());
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq redrive: 2 left in rabbitmq queue fan-dead, first cron-1: trigger fan-cron: spec.cron: a cron "
+            "source cannot take events back (redrive re-injects into kafka topics and rabbitmq queues)\n");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].id, "fan-in/0/4");
+  EXPECT_EQ(sent[1].id, "m-1");
+  EXPECT_EQ(opened, (std::vector<std::string>{"fan-k kafka topic fan-in", "fan-r rabbitmq queue fan-q"}));
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(h.run({"dlq", "redrive", "fan", "--id", "old-1"}), kExitError);
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq redrive: 1 left in rabbitmq queue fan-dead, first old-1: x-sluice-trigger \"deleted-trigger\" "
+            "is not a Trigger of Function team-a/fan without a dead letter of its own\n");
+  EXPECT_EQ(letters.size(), 2u);
+}
+
+TEST_F(FunctionDlqTest, ErrorsNameSpecDeadLetterAndAmbiguityNeedsTrigger) {
+  json fn = *h.kube->object(spec::kFunctions, "team-a", "fan");
+  fn["spec"]["deadLetter"]["rabbitmq"]["connectionSecretRef"]["name"] = "missing";
+  h.kube->put(spec::kFunctions, fn);
+  EXPECT_EQ(h.run({"dlq", "ls", "fan"}), kExitError);
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq ls: Function team-a/fan: spec.deadLetter.rabbitmq.connectionSecretRef: Secret team-a/missing "
+            "not found\n");
+  fn["spec"]["deadLetter"] = {{"http", {{"url", "http://x"}}}};
+  h.kube->put(spec::kFunctions, fn);
+  EXPECT_EQ(h.run({"dlq", "ls", "fan"}), kExitError);
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq ls: Function team-a/fan: spec.deadLetter: a http dead letter cannot be read back (dlq reads "
+            "kafka topics and rabbitmq queues)\n");
+  // A Trigger with its own dead letter beside the Function's: two dead letters, --trigger picks.
+  putTrigger("fan-own", "fan",
+             {{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"queue", "own"}}},
+              {"delivery",
+               {{"deadLetter",
+                 {{"rabbitmq", {{"connectionSecretRef", {{"name", "rabbit"}}}, {"routingKey", "own-dead"}}}}}}}});
+  EXPECT_EQ(h.run({"dlq", "ls", "fan"}), kExitUsage);
+  EXPECT_EQ(h.err.str(),
+            "sluice dlq ls: Function team-a/fan has 2 dead letters (its spec.deadLetter and "
+            "spec.delivery.deadLetter of fan-own): pick one with --trigger\n");
+  EXPECT_EQ(h.run({"dlq", "ls", "fan", "--trigger", "fan-own"}), kExitOk) << h.err.str();
+  EXPECT_FALSE(plan.functionLevel);
+  EXPECT_EQ(plan.amqpDeadLetter->queue, "own-dead");
 }
 
 TEST(DlqHeadersTest, TheErrorHeadersAreTheRuntimesAndAreStrippedFromWhatIsRedriven) {

@@ -40,12 +40,16 @@ class LogsTest : public ::testing::Test {
 TEST_F(LogsTest, EveryReplicaPodWithItsName) {
   EXPECT_EQ(h.run({"logs", "hello"}), kExitOk) << h.err.str();
   EXPECT_EQ(h.out.str(), "[hello-0] start\n[hello-0] request r-1 failed: ValueError\n[hello-1] ready\n");
+  testing::expectGolden("logs.txt", h.out.str());
   EXPECT_EQ(h.transport->requests.size(), 2u);  // not other-0's
+  EXPECT_EQ(h.run({"logs", "hello", "-o", "json"}), kExitOk) << h.err.str();
+  testing::expectGolden("logs.json", h.out.str());
 }
 
 TEST_F(LogsTest, RequestIdFilterAndJsonLines) {
   EXPECT_EQ(h.run({"logs", "hello", "--request-id", "r-1", "-o", "json"}), kExitOk) << h.err.str();
   EXPECT_EQ(h.out.str(), "{\"line\":\"request r-1 failed: ValueError\",\"pod\":\"hello-0\"}\n");
+  testing::expectGolden("logs-request-id.json", h.out.str());
 }
 
 // Follows until stopped: the pods running at the start from their tail, then a replica that starts

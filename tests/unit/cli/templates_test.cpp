@@ -20,7 +20,7 @@ using testing::TempDir;
 TEST(TemplatesTest, EveryTemplatePassesCheck) {
   Harness h;
   TempDir root;
-  ASSERT_EQ(templateNames().size(), 7u);
+  ASSERT_EQ(templateNames().size(), 9u);
   for (const std::string& name : templateNames()) {
     const std::string dir = (root.path / name).string();
     ASSERT_EQ(h.run({"init", dir, "--template", name}), kExitOk) << name << ": " << h.err.str();
@@ -49,6 +49,41 @@ TEST(TemplatesTest, PythonTemplateRunsHandlerPyAndTakesTheDirectoryName) {
   EXPECT_EQ(report.objects[1]["spec"]["http"]["path"], "/greeter");
 }
 
+// The bring-your-own-image templates pass `sluice check` as they are (EveryTemplatePassesCheck) and
+// carry the contract of docs/handler-images.md: protocol python runs handler.py in the image's Python
+// 3.11; protocol http runs the image's server on the port the CRD allows (not 8080/8090).
+TEST(TemplatesTest, ByoImageTemplatesCheckAndCarryTheirProtocol) {
+  Harness h;
+  TempDir root;
+  const std::string py = (root.path / "enrich").string();
+  ASSERT_EQ(h.run({"init", py, "-t", "byo-python"}), kExitOk) << h.err.str();
+  EXPECT_EQ(h.run({"check", py}), kExitOk) << h.out.str();
+  CheckReport report = checkPath(py);
+  ASSERT_EQ(report.objects.size(), 2u);
+  const auto& fn = report.objects[0]["spec"];
+  EXPECT_EQ(fn["protocol"], "python");
+  EXPECT_EQ(fn["image"], "docker.io/library/python:3.11-slim");
+  EXPECT_EQ(fn["code"]["inline"], testing::readText(root.path / "enrich/handler.py"));
+  EXPECT_TRUE(std::filesystem::exists(root.path / "enrich/Containerfile"));
+
+  const std::string node = (root.path / "resize").string();
+  ASSERT_EQ(h.run({"init", node, "-t", "byo-http"}), kExitOk) << h.err.str();
+  EXPECT_EQ(h.run({"check", node}), kExitOk) << h.out.str();
+  report = checkPath(node);
+  ASSERT_EQ(report.objects.size(), 2u);
+  const auto& http = report.objects[0]["spec"];
+  EXPECT_EQ(http["protocol"], "http");
+  EXPECT_EQ(http["image"], "registry.example/resize:1");
+  EXPECT_EQ(http["http"]["port"], 8000);
+  EXPECT_FALSE(http.contains("code"));
+  EXPECT_EQ(report.objects[1]["spec"]["http"]["path"], "/resize");
+  // The CRD's rule holds for the template too: the runtime's ports are refused, naming the field.
+  std::string text = testing::readText(root.path / "resize/function.yaml");
+  testing::writeText(root.path / "resize/function.yaml", testing::replaceAll(text, "port: 8000", "port: 8080"));
+  EXPECT_EQ(h.run({"check", node}), kExitUsage);
+  EXPECT_NE(h.out.str().find("spec.http.port"), std::string::npos) << h.out.str();
+}
+
 TEST(TemplatesTest, ScenarioTemplateIsTheExampleSplitInTwo) {
   auto files = renderTemplate("cron-timer", "");
   ASSERT_TRUE(files.isOk());
@@ -68,8 +103,8 @@ TEST(TemplatesTest, BadNamesAndTemplatesAreRefused) {
             "ending with a letter or digit, at most 63 characters)\n");
   EXPECT_EQ(h.run({"init", (root.path / "x").string(), "-t", "java"}), kExitUsage);
   EXPECT_EQ(h.err.str(),
-            "sluice init: --template: no template java (one of python, pipeline, cron-timer, kafka-mirror, "
-            "log-cleansing, moderation, stream-pull)\n");
+            "sluice init: --template: no template java (one of python, pipeline, byo-python, byo-http, cron-timer, "
+            "kafka-mirror, log-cleansing, moderation, stream-pull)\n");
   EXPECT_EQ(h.run({"init", (root.path / "x").string(), "-t", "moderation", "--name", "mine"}), kExitUsage);
   EXPECT_FALSE(std::filesystem::exists(root.path / "x"));
 }
@@ -90,7 +125,9 @@ TEST(TemplatesTest, ExistingFilesAreKeptUnlessForced) {
 TEST(TemplatesTest, ListNamesEveryTemplate) {
   Harness h;
   EXPECT_EQ(h.run({"init", "--list"}), kExitOk);
-  EXPECT_EQ(h.out.str(), "python\npipeline\ncron-timer\nkafka-mirror\nlog-cleansing\nmoderation\nstream-pull\n");
+  EXPECT_EQ(
+      h.out.str(),
+      "python\npipeline\nbyo-python\nbyo-http\ncron-timer\nkafka-mirror\nlog-cleansing\nmoderation\nstream-pull\n");
 }
 
 }  // namespace
