@@ -92,6 +92,10 @@ void restoreProbationProperties(AmqpDelivery& delivery) {
   } else if (mode == "1" || mode == "2") {
     properties.deliveryMode = static_cast<uint8_t>(mode[0] - '0');
   }
+  // Bookkeeping of the copy, not the message's: handlers and dead letters do not see it.
+  std::erase_if(delivery.headers, [](const auto& header) {
+    return header.first == kUserIdHeader || header.first == kDeliveryModeHeader || header.first == kExchangeHeader;
+  });
   auto table = clients::editAmqpTable(properties.headersTable, managedKeys(), {});
   if (!table.isOk()) return;  // it decoded when the copy was read: cannot happen
   properties.headersTable = std::move(table).value();

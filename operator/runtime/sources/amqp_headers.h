@@ -32,9 +32,10 @@ inline constexpr const char* kExchangeHeader = "x-sluice-exchange";
 Result<AmqpProperties> probationCopyProperties(const AmqpDelivery& message);
 
 // On a message got from the probation queue: its user-id, delivery mode and
-// exchange back where they were, and every x-sluice-* entry out of its
-// headers table, so a mirror publishes the message as first published (the
-// text `headers` keep x-sluice-crashes and x-sluice-routing-key for the source).
+// exchange back where they were (the three headers above out of its text
+// `headers` too), and every x-sluice-* entry out of its headers table, so a
+// mirror publishes the message as first published (the text `headers` keep
+// x-sluice-crashes and x-sluice-routing-key for the source).
 void restoreProbationProperties(AmqpDelivery& delivery);
 
 }  // namespace sluice::runtime
