@@ -62,10 +62,10 @@ Result<AmqpProperties> mirroredProperties(const RabbitMqMirrorOptions& mirror, c
 
 struct RabbitMqSinkOptions {
   std::string url;
-  clients::AmqpTls tls;                         // amqps:// URLs only
-  std::string exchange;                         // "" = the default exchange
-  std::string routingKey;                       // "" = each record's key
-  const Clock* clock = &realClock();            // flush()'s deadline is on it; outlives the sink
+  clients::AmqpTls tls;                                        // amqps:// URLs only
+  std::string exchange;                                        // "" = the default exchange
+  std::string routingKey;                                      // "" = each record's key
+  const Clock* clock = &realClock();                           // flush()'s deadline is on it; outlives the sink
   std::optional<RabbitMqMirrorOptions> mirror = std::nullopt;  // set for a mirror's output
   // A mirror's definitions sync, kept running as long as the sink lives.
   std::shared_ptr<RabbitMqDefinitionsSync> definitions = nullptr;
