@@ -665,6 +665,24 @@ void checkTopicChars(const std::string& at, const std::string& value, size_t max
   }
 }
 
+AmqpDefinitionsSyncConfig parseDefinitionsSync(const json& value, const std::string& path) {
+  AmqpDefinitionsSyncConfig sync;
+  Fields d(value, path);
+  d.envName("sourceManagementUrlEnv", sync.sourceManagementUrlEnv);
+  d.envName("targetManagementUrlEnv", sync.targetManagementUrlEnv);
+  if (sync.sourceManagementUrlEnv.empty()) fail(d.at("sourceManagementUrlEnv"), "is required");
+  if (sync.targetManagementUrlEnv.empty()) fail(d.at("targetManagementUrlEnv"), "is required");
+  d.stringList("names", sync.names, true);
+  for (size_t i = 0; i < sync.names.size(); ++i) {
+    if (sync.names[i][0] != '^') continue;
+    if (auto error = checkRegex(sync.names[i]); !error.empty())
+      fail(d.at("names") + "[" + std::to_string(i) + "]", error);
+  }
+  d.duration("interval", sync.interval, std::chrono::seconds(1));
+  d.finish();
+  return sync;
+}
+
 MirrorOperatorConfig parseMirrorOperator(Fields& o) {
   MirrorOperatorConfig op;
   op.rename = static_cast<MirrorRename>(o.choice("rename", {"output", "identity", "prefix"}, 0));
@@ -681,6 +699,9 @@ MirrorOperatorConfig parseMirrorOperator(Fields& o) {
   if (!op.sourceAlias.empty() && op.sourceAlias == op.targetAlias) {
     fail(o.at("targetAlias"), "must differ from sourceAlias, both are \"" + op.sourceAlias + "\"");
   }
+  o.boolean("keepUserId", op.keepUserId);
+  if (const json* definitions = o.get("definitions"))
+    op.definitions = parseDefinitionsSync(*definitions, o.at("definitions"));
   if (op.rename != MirrorRename::kPrefix) {
     if (!op.prefix.empty()) fail(o.at("prefix"), "is only used with rename: prefix");
     return op;

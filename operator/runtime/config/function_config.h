@@ -221,6 +221,16 @@ struct RouteOperatorConfig {
   std::vector<std::pair<std::string, std::string>> routes;  // value -> output name
   std::string defaultOutput;                                // unmatched values; empty = drop them
 };
+// A RabbitMQ mirror's definitions sync: the queues, exchanges and bindings
+// of the source vhost selected by `names` declared on the target vhost, through
+// both brokers' management APIs, at start and every `interval`.
+struct AmqpDefinitionsSyncConfig {
+  std::string sourceManagementUrlEnv;  // env var: http://user:password@host:15672 of the source broker
+  std::string targetManagementUrlEnv;  // likewise, the target broker
+  std::vector<std::string> names;      // queue and exchange names; "^..." is an RE2 pattern (full match)
+  std::chrono::milliseconds interval{30'000};
+};
+
 // Where a mirrored record goes: the output's own topic (today's single-topic
 // mirror), the topic of the same name, or "<prefix><topic>" (MirrorMaker 2's
 // DefaultReplicationPolicy names copies "<source alias>.<topic>").
@@ -233,6 +243,12 @@ struct MirrorOperatorConfig {
   // origin is targetAlias came from the target cluster and is skipped.
   std::string sourceAlias;
   std::string targetAlias;
+  // RabbitMQ -> RabbitMQ only (docs/pipeline.md, "Mirroring RabbitMQ").
+  // The source's user-id is kept when it names the output's own user (the
+  // broker refuses any other); true keeps it always, for an output user with
+  // RabbitMQ's impersonator tag.
+  bool keepUserId = false;
+  std::optional<AmqpDefinitionsSyncConfig> definitions;
 };
 
 using OperatorKindConfig =

@@ -11,6 +11,7 @@
 #include "common/memory_limit.h"
 #include "http/http_client.h"
 #include "objectstore/s3_client.h"
+#include "runtime/control/rabbitmq_mirror_wiring.h"
 #include "runtime/handlers/make_handler.h"
 #include "runtime/memory/in_flight_budget.h"
 #include "runtime/sinks/dir_sink.h"
@@ -427,7 +428,9 @@ Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink, const co
     if (!url.isOk()) return url.status();
     auto tls = amqpTls(rabbit->connection, where + ".rabbitmq");
     if (!tls.isOk()) return tls.status();
-    auto created = RabbitMqSink::create({*url, std::move(tls).value(), rabbit->exchange, rabbit->routingKey});
+    RabbitMqSinkOptions options{*url, std::move(tls).value(), rabbit->exchange, rabbit->routingKey};
+    if (Status mirror = configureRabbitMqMirror(function, *url, options, where); !mirror.isOk()) return mirror;
+    auto created = RabbitMqSink::create(std::move(options));
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());
   }

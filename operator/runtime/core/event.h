@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/amqp_properties.h"
+
 namespace sluice::runtime {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;  // ordered; keys may repeat (as in Kafka)
@@ -28,6 +30,11 @@ struct MessageProperties {
   std::string expiration;  // per-message TTL in milliseconds, as AMQP carries it (text)
   std::optional<uint8_t> priority;
   Headers headers;  // the input's own headers table (without what the source adds, e.g. x-redelivered)
+  // Every property exactly as the publisher set it (headers with their value
+  // kinds and nested tables), and the exchange it was published to: what a
+  // RabbitMQ mirror publishes unchanged (the fields above are for other outputs).
+  AmqpProperties all;
+  std::string exchange;
 };
 
 struct Event {

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <vector>
 
+#include "clients/amqp_properties.h"
 #include "common/logging.h"
 #include "common/random.h"
 
@@ -66,7 +67,40 @@ void fillProperties(const Record& record, const std::string& generatedId, Outgoi
   }
 }
 
+// Loop prevention's header (runtime/pipeline/pipeline.h, a layer above):
+// the one header of a mirrored record that is not the message's own.
+constexpr const char* kMirrorOriginHeaderName = "sluice-mirror-origin";
+
 }  // namespace
+
+std::pair<std::string, std::string> mirrorTarget(const RabbitMqMirrorOptions& mirror, const std::string& outputExchange,
+                                                 const std::string& outputRoutingKey, const std::string& sourceExchange,
+                                                 const std::string& routingKey) {
+  switch (mirror.rename) {
+    case RabbitMqMirrorOptions::Rename::kOutput: break;
+    case RabbitMqMirrorOptions::Rename::kIdentity: return {sourceExchange, routingKey};
+    case RabbitMqMirrorOptions::Rename::kPrefix:
+      // The default exchange routes by queue name: the queue is the one renamed.
+      if (sourceExchange.empty()) return {"", mirror.prefix + routingKey};
+      return {mirror.prefix + sourceExchange, routingKey};
+  }
+  return {outputExchange, outputRoutingKey.empty() ? routingKey : outputRoutingKey};
+}
+
+Result<AmqpProperties> mirroredProperties(const RabbitMqMirrorOptions& mirror, const AmqpProperties& source,
+                                          const std::optional<std::string>& originHeader) {
+  AmqpProperties out = source;
+  if (out.has(AMQP_BASIC_USER_ID_FLAG) && !mirror.keepUserId && out.userId != mirror.outputUser) {
+    out.flags &= ~static_cast<uint32_t>(AMQP_BASIC_USER_ID_FLAG);
+    out.userId.clear();
+  }
+  if (!originHeader || !clients::amqpTableString(out.headersTable, kMirrorOriginHeaderName).empty()) return out;
+  auto table = clients::editAmqpTable(out.headersTable, {}, {{kMirrorOriginHeaderName, *originHeader}});
+  if (!table.isOk()) return table.status();
+  out.headersTable = std::move(table).value();
+  out.flags |= AMQP_BASIC_HEADERS_FLAG;
+  return out;
+}
 
 Result<std::unique_ptr<RabbitMqSink>> RabbitMqSink::create(RabbitMqSinkOptions options) {
   if (options.exchange.empty() && options.routingKey.empty()) {
@@ -161,24 +195,7 @@ void RabbitMqSink::publishQueued() {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
-    // An AMQP input's own message id when it has one. Otherwise the record's
-    // origin ("<event id>#<n>"), stable across write retries and redeliveries,
-    // but not for an AMQP input without an id: its event id names a delivery
-    // tag, which another replica reuses for another message. Last, an id of
-    // this process's own (a list handler's outputs).
-    std::string generatedId;
-    if (p.record.amqp == nullptr && !p.record.originId.empty()) {
-      generatedId = p.record.originId;
-    } else if (p.record.amqp == nullptr || p.record.amqp->messageId.empty()) {
-      generatedId = idPrefix_ + "-" + std::to_string(nextId_++);
-    }
-    OutgoingProperties outgoing;
-    fillProperties(p.record, generatedId, outgoing);
-    const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");
-    int rc = amqp_basic_publish(connection_.state(), clients::AmqpConnection::kChannel,
-                                amqp_cstring_bytes(options_.exchange.c_str()), amqp_cstring_bytes(routingKey.c_str()),
-                                /*mandatory=*/1, 0, &outgoing.props,
-                                amqp_bytes_t{p.record.value.size(), p.record.value.data()});
+    int rc = publishOne(p);
     if (rc != AMQP_STATUS_OK) {
       // The socket is gone: this record, the unconfirmed ones and the rest of
       // the batch all fail (the delivery loop retries them on a new connection).
@@ -192,9 +209,57 @@ void RabbitMqSink::publishQueued() {
       }
       break;
     }
-    unconfirmed_[nextTag_++] = std::move(p.done);
   }
   cv_.notify_all();
+}
+
+int RabbitMqSink::publishOne(Pending& p) {
+  if (options_.mirror && p.record.amqp != nullptr) return publishMirrored(p);
+  // An AMQP input's own message id when it has one. Otherwise the record's
+  // origin ("<event id>#<n>"), stable across write retries and redeliveries,
+  // but not for an AMQP input without an id: its event id names a delivery
+  // tag, which another replica reuses for another message. Last, an id of
+  // this process's own (a list handler's outputs).
+  std::string generatedId;
+  if (p.record.amqp == nullptr && !p.record.originId.empty()) {
+    generatedId = p.record.originId;
+  } else if (p.record.amqp == nullptr || p.record.amqp->messageId.empty()) {
+    generatedId = idPrefix_ + "-" + std::to_string(nextId_++);
+  }
+  OutgoingProperties outgoing;
+  fillProperties(p.record, generatedId, outgoing);
+  const std::string& routingKey = !options_.routingKey.empty() ? options_.routingKey : p.record.key.value_or("");
+  int rc = amqp_basic_publish(connection_.state(), clients::AmqpConnection::kChannel,
+                              amqp_cstring_bytes(options_.exchange.c_str()), amqp_cstring_bytes(routingKey.c_str()),
+                              /*mandatory=*/1, 0, &outgoing.props,
+                              amqp_bytes_t{p.record.value.size(), p.record.value.data()});
+  if (rc == AMQP_STATUS_OK) unconfirmed_[nextTag_++] = std::move(p.done);
+  return rc;
+}
+
+int RabbitMqSink::publishMirrored(Pending& p) {
+  const MessageProperties& source = *p.record.amqp;
+  std::optional<std::string> origin;
+  for (const auto& [key, value] : p.record.headers) {
+    if (key == kMirrorOriginHeaderName) origin = value;
+  }
+  auto properties = mirroredProperties(*options_.mirror, source.all, origin);
+  clients::OutgoingAmqpProperties outgoing;
+  Status ready = properties.isOk() ? outgoing.set(*properties) : properties.status();
+  if (!ready.isOk()) {
+    // This message alone cannot be published (its headers do not decode): it fails, the rest go on.
+    p.done(ready.withContext("rabbitmq output"));
+    std::lock_guard lock(mu_);
+    --outstanding_;
+    return AMQP_STATUS_OK;
+  }
+  const auto [exchange, routingKey] = mirrorTarget(*options_.mirror, options_.exchange, options_.routingKey,
+                                                   source.exchange, p.record.key.value_or(""));
+  int rc = amqp_basic_publish(connection_.state(), clients::AmqpConnection::kChannel, clients::bytesOf(exchange),
+                              clients::bytesOf(routingKey), /*mandatory=*/1, 0, &outgoing.get(),
+                              amqp_bytes_t{p.record.value.size(), p.record.value.data()});
+  if (rc == AMQP_STATUS_OK) unconfirmed_[nextTag_++] = std::move(p.done);
+  return rc;
 }
 
 void RabbitMqSink::complete(uint64_t tag, bool multiple, const Status& status) {

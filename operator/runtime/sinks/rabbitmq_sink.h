@@ -9,6 +9,8 @@
 // record's own, which win on a name both have); any other gets a message id
 // unique to it (this sink's random prefix and a sequence number) and
 // application/octet-stream. Every message is stamped with the publish time.
+// A mirror's output (RabbitMqMirrorOptions) instead publishes a RabbitMQ
+// input's message with all of its own properties, unchanged.
 // write() is thread-safe; the connection is owned by the sink's own thread,
 // which publishes queued records and collects their confirms.
 #pragma once
@@ -18,20 +20,55 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "clients/amqp_connection.h"
+#include "runtime/sinks/rabbitmq_definitions_sync.h"
 #include "runtime/sinks/sink.h"
 
 namespace sluice::runtime {
 
+// The output of a RabbitMQ mirror (a pipeline of only `mirror` over a
+// RabbitMQ trigger): a record from a RabbitMQ input is published with every
+// property of that message unchanged (headers table byte for byte, its
+// timestamp, delivery mode, user-id as below), to the exchange `rename` picks.
+struct RabbitMqMirrorOptions {
+  enum class Rename {
+    kOutput,    // the output's exchange and routingKey (the message's routing key when that is "")
+    kIdentity,  // the exchange the message was published to on the source, with its routing key
+    kPrefix,    // prefix + that exchange; on the default exchange, prefix + the routing key (the queue)
+  };
+  Rename rename = Rename::kOutput;
+  std::string prefix;
+  // The user-id property is kept when it names `outputUser` (the broker
+  // refuses any other), or always with keepUserId; otherwise left out.
+  bool keepUserId = false;
+  std::string outputUser;
+};
+
+// Where a mirrored message goes: (exchange, routing key). Pure.
+std::pair<std::string, std::string> mirrorTarget(const RabbitMqMirrorOptions& mirror, const std::string& outputExchange,
+                                                 const std::string& outputRoutingKey, const std::string& sourceExchange,
+                                                 const std::string& routingKey);
+
+// The properties a mirror publishes a message with: `source` unchanged but
+// for a user-id the mirror's options leave out, and `originHeader` (loop
+// prevention's) added to the headers table when set and absent there.
+Result<AmqpProperties> mirroredProperties(const RabbitMqMirrorOptions& mirror, const AmqpProperties& source,
+                                          const std::optional<std::string>& originHeader);
+
 struct RabbitMqSinkOptions {
   std::string url;
-  clients::AmqpTls tls;               // amqps:// URLs only
-  std::string exchange;               // "" = the default exchange
-  std::string routingKey;             // "" = each record's key
-  const Clock* clock = &realClock();  // flush()'s deadline is on it; outlives the sink
+  clients::AmqpTls tls;                                        // amqps:// URLs only
+  std::string exchange;                                        // "" = the default exchange
+  std::string routingKey;                                      // "" = each record's key
+  const Clock* clock = &realClock();                           // flush()'s deadline is on it; outlives the sink
+  std::optional<RabbitMqMirrorOptions> mirror = std::nullopt;  // set for a mirror's output
+  // A mirror's definitions sync, kept running as long as the sink lives.
+  std::shared_ptr<RabbitMqDefinitionsSync> definitions = nullptr;
 };
 
 class RabbitMqSink final : public Sink {
@@ -52,6 +89,10 @@ class RabbitMqSink final : public Sink {
   void run();
   Status ensureConnected();
   void publishQueued();
+  // Publishes one record, awaiting its confirm, or fails it alone.
+  // An AMQP status: not OK only when the socket is gone (the record unsent).
+  int publishOne(Pending& pending);
+  int publishMirrored(Pending& pending);
   // Handles confirms, returns and closes until nothing arrives within `timeoutMillis`.
   void readFrames(int timeoutMillis);
   void failAll(const Status& status);

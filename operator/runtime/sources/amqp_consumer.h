@@ -32,6 +32,10 @@ struct AmqpDelivery {
   Headers headers;                          // the message's headers table
   std::optional<int64_t> timestampSeconds;  // the timestamp property, when set
   std::string routingKey;
+  std::string exchange;  // the exchange it was published to ("" = the default exchange)
+  // Every property as the broker delivered it (the fields above are their
+  // plain views); a probation copy and a mirror publish these.
+  AmqpProperties properties;
   std::string body;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "clients/amqp_properties.h"
 #include "common/logging.h"
 #include "runtime/sources/amqp_headers.h"
 
@@ -28,6 +29,7 @@ void readMessage(const amqp_message_t& message, AmqpDelivery& delivery) {
   if ((props._flags & AMQP_BASIC_TIMESTAMP_FLAG) != 0) {
     delivery.timestampSeconds = static_cast<int64_t>(props.timestamp);
   }
+  delivery.properties = clients::propertiesFromAmqp(props);
   delivery.body = clients::bytesToString(message.body);
 }
 
@@ -37,43 +39,11 @@ AmqpDelivery deliveryOf(const amqp_envelope_t& envelope) {
   delivery.redelivered = envelope.redelivered != 0;
   readMessage(envelope.message, delivery);
   delivery.routingKey = clients::bytesToString(envelope.routing_key);
+  delivery.exchange = clients::bytesToString(envelope.exchange);
   return delivery;
 }
 
 using clients::bytesOf;
-
-// The properties a probation copy is published with: the message's own,
-// persistent. Points into `message`; `entries` holds the headers table.
-amqp_basic_properties_t propertiesOf(const AmqpDelivery& message, std::vector<amqp_table_entry_t>& entries) {
-  amqp_basic_properties_t props{};
-  props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-  props.delivery_mode = 2;
-  using clients::setOptionalProperty;
-  setOptionalProperty(props, AMQP_BASIC_MESSAGE_ID_FLAG, props.message_id, message.messageId);
-  setOptionalProperty(props, AMQP_BASIC_CORRELATION_ID_FLAG, props.correlation_id, message.correlationId);
-  setOptionalProperty(props, AMQP_BASIC_CONTENT_TYPE_FLAG, props.content_type, message.contentType);
-  setOptionalProperty(props, AMQP_BASIC_EXPIRATION_FLAG, props.expiration, message.expiration);
-  if (message.priority) {
-    props._flags |= AMQP_BASIC_PRIORITY_FLAG;
-    props.priority = *message.priority;
-  }
-  if (message.timestampSeconds) {
-    props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
-    props.timestamp = static_cast<uint64_t>(*message.timestampSeconds);
-  }
-  for (const auto& [key, value] : message.headers) {
-    amqp_table_entry_t entry{};
-    entry.key = bytesOf(key);
-    entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(value);
-    entries.push_back(entry);
-  }
-  if (!entries.empty()) {
-    props._flags |= AMQP_BASIC_HEADERS_FLAG;
-    props.headers = amqp_table_t{static_cast<int>(entries.size()), entries.data()};
-  }
-  return props;
-}
 
 }  // namespace
 
@@ -225,12 +195,14 @@ Status RabbitMqConsumer::returnToQueue(const AmqpDelivery& message) {
 
 Status RabbitMqConsumer::publishConfirmed(const std::string& queue, const AmqpDelivery& message) {
   amqp_maybe_release_buffers(probation_.state());  // the frames of earlier confirms
-  std::vector<amqp_table_entry_t> entries;
-  const amqp_basic_properties_t props = propertiesOf(message, entries);
+  auto copy = probationCopyProperties(message);
+  if (!copy.isOk()) return copy.status().withContext("a copy for queue \"" + queue + "\"");
+  clients::OutgoingAmqpProperties props;
+  if (Status status = props.set(*copy); !status.isOk()) return status.withContext("a copy for queue \"" + queue + "\"");
   // mandatory: were the queue deleted meanwhile, the broker returns the copy
   // (then confirms it) instead of confirming a copy it dropped.
   int rc = amqp_basic_publish(probation_.state(), clients::AmqpConnection::kChannel, amqp_empty_bytes,
-                              amqp_cstring_bytes(queue.c_str()), /*mandatory=*/1, /*immediate=*/0, &props,
+                              amqp_cstring_bytes(queue.c_str()), /*mandatory=*/1, /*immediate=*/0, &props.get(),
                               bytesOf(message.body));
   if (rc != AMQP_STATUS_OK) {
     close(/*graceful=*/false);
@@ -286,6 +258,7 @@ ConsumeResult RabbitMqConsumer::getProbation(AmqpDelivery& delivery) {
   delivery = AmqpDelivery{};
   delivery.deliveryTag = ok->delivery_tag;
   delivery.redelivered = ok->redelivered != 0;
+  delivery.exchange = clients::bytesToString(ok->exchange);
   amqp_message_t message;
   if (amqp_read_message(state, clients::AmqpConnection::kChannel, &message, 0).reply_type != AMQP_RESPONSE_NORMAL) {
     close(/*graceful=*/false);
@@ -293,6 +266,8 @@ ConsumeResult RabbitMqConsumer::getProbation(AmqpDelivery& delivery) {
   }
   readMessage(message, delivery);
   amqp_destroy_message(&message);
+  // As first published: what its handler's outputs, or a mirror, carry on.
+  restoreProbationProperties(delivery);
   return ConsumeResult::kDelivery;
 }
 

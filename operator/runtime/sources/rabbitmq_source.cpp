@@ -315,9 +315,10 @@ Event RabbitMqSource::eventOf(AmqpDelivery delivery, bool probation) const {
   }
   if (!options_.httpInvocations) {
     // An invocation's properties are the gateway's envelope, not the caller's message: not carried on.
-    event.amqp = std::make_shared<const MessageProperties>(MessageProperties{
-        hasMessageId ? event.id : std::string(), std::move(delivery.correlationId), std::move(delivery.contentType),
-        std::move(delivery.expiration), delivery.priority, delivery.headers});
+    event.amqp = std::make_shared<const MessageProperties>(
+        MessageProperties{hasMessageId ? event.id : std::string(), std::move(delivery.correlationId),
+                          std::move(delivery.contentType), std::move(delivery.expiration), delivery.priority,
+                          delivery.headers, std::move(delivery.properties), std::move(delivery.exchange)});
   }
   event.headers = std::move(delivery.headers);
   // A timestamp the clock cannot hold (a publisher may set any) reads as the arrival time.

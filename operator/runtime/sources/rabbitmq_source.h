@@ -41,8 +41,9 @@
 // same Function keeps running, and its poison would be charged to a probation
 // message handled at that moment. A probation message redelivered because
 // the connection (not the process) dropped is recognised by this replica, not
-// by another one that happens to get it first. Header values are carried as
-// text (nested tables dropped), like every AMQP header the runtime reads.
+// by another one that happens to get it first. A probation copy keeps the
+// message's properties and typed headers table (amqp_headers.h), so a mirror
+// publishes it as first published.
 // The connection (an AmqpConsumer: rabbitmq-c, or a test's fake) is owned by
 // the source's thread: completions from other threads are queued to it.
 #pragma once

@@ -233,7 +233,8 @@ TEST(DeliveryLoopTest, PoisonEventGoesToDeadLetterWithErrorHeadersAndDoesNotBloc
 // A RabbitMQ output keeps an AMQP input's properties: each output record of the event carries them
 // (unless the handler gave the record its own), and so does the event's dead letter.
 TEST(DeliveryLoopTest, OutputsAndDeadLettersCarryTheirInputsAmqpProperties) {
-  auto own = std::make_shared<const MessageProperties>(MessageProperties{"own-id", "", "", "", std::nullopt, {}});
+  auto own =
+      std::make_shared<const MessageProperties>(MessageProperties{"own-id", "", "", "", std::nullopt, {}, {}, ""});
   Fixture f([&](const Event& event, const InvocationContext&) -> Result<std::vector<Record>> {
     if (event.id == "bad") return invalidArgument("cannot read " + event.id);
     Record plain;
@@ -245,7 +246,7 @@ TEST(DeliveryLoopTest, OutputsAndDeadLettersCarryTheirInputsAmqpProperties) {
   });
   Event amqp = makeEvent("m1");
   amqp.amqp = std::make_shared<const MessageProperties>(
-      MessageProperties{"m1", "corr", "text/plain", "60000", 3, {{"a", "b"}}});
+      MessageProperties{"m1", "corr", "text/plain", "60000", 3, {{"a", "b"}}, {}, ""});
   Event bad = makeEvent("bad");
   bad.amqp = amqp.amqp;
   f.loop.dispatch(amqp, "p0", "t", f.completions.callbackFor("m1"));
