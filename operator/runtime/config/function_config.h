@@ -233,6 +233,14 @@ struct MirrorOperatorConfig {
   // origin is targetAlias came from the target cluster and is skipped.
   std::string sourceAlias;
   std::string targetAlias;
+  // Consumer-group failover (rename identity or prefix): the groups on the
+  // source cluster, by name or "^regex", whose committed offsets are
+  // translated into positions on the target and committed there (for groups
+  // not active on the target, never backwards), every groupSyncInterval.
+  std::vector<std::string> groups;
+  std::chrono::seconds groupSyncInterval{10};
+  // How often topic configs changed on the source follow to the target (0: never).
+  std::chrono::seconds configSyncInterval{60};
 };
 
 using OperatorKindConfig =
