@@ -58,7 +58,8 @@ Result<std::vector<std::string>> KafkaGroupOffsetsClient::listGroups() {
             rd_kafka_ListConsumerGroups_result_valid(rd_kafka_event_ListConsumerGroups_result(event), &count);
         for (size_t i = 0; i < count; ++i) groups.emplace_back(rd_kafka_ConsumerGroupListing_group_id(listings[i]));
         return "";
-      });
+      },
+      &cancelled_);
   if (!listed.isOk()) return listed;
   return groups;
 }
@@ -90,7 +91,8 @@ Result<std::map<TopicPartition, int64_t>> KafkaGroupOffsetsClient::committed(con
           }
         }
         return "";
-      });
+      },
+      &cancelled_);
   rd_kafka_ListConsumerGroupOffsets_destroy(list);
   if (!read.isOk()) return read;
   return offsets;
@@ -119,7 +121,8 @@ Result<bool> KafkaGroupOffsetsClient::active(const std::string& group) {
                     (state != RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY && state != RD_KAFKA_CONSUMER_GROUP_STATE_DEAD);
         }
         return "";
-      });
+      },
+      &cancelled_);
   if (!described.isOk()) return described;
   return running;
 }
@@ -141,12 +144,14 @@ Status KafkaGroupOffsetsClient::commit(const std::string& group, const std::map<
           if (std::string error = groupResultError(results[i]); !error.empty()) return error;
         }
         return "";
-      });
+      },
+      &cancelled_);
   rd_kafka_AlterConsumerGroupOffsets_destroy(alter);
   return committed;
 }
 
 int64_t KafkaGroupOffsetsClient::highWatermark(const TopicPartition& partition) {
+  if (cancelled_) return -1;
   int64_t low = -1;
   int64_t high = -1;
   if (rd_kafka_query_watermark_offsets(client_, partition.topic.c_str(), partition.partition, &low, &high, 2000) !=
@@ -175,6 +180,10 @@ Result<std::unique_ptr<KafkaMirrorSync>> KafkaMirrorSync::create(KafkaMirrorSync
 
 KafkaMirrorSync::~KafkaMirrorSync() {
   thread_.request_stop();
+  // A request waiting on a cluster that does not answer gives up now, not after its timeout.
+  if (source_) source_->cancel();
+  if (target_) target_->cancel();
+  if (options_.topicSync) options_.topicSync->cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -186,13 +195,13 @@ void KafkaMirrorSync::loop(std::stop_token stop) {
       if (auto pass = groups_->runIfDue()) {
         for (const auto& error : pass->errors) SLUICE_LOG_WARN("mirror group offset sync: {}", error);
         if (pass->partitionsCommitted > 0) {
-          SLUICE_LOG_INFO("mirror group offset sync: {} partition(s) of {} group(s) moved forward on the target",
-                          pass->partitionsCommitted, pass->committedGroups.size());
+          SLUICE_LOG_DEBUG("mirror group offset sync: {} partition(s) of {} group(s) moved forward on the target",
+                           pass->partitionsCommitted, pass->committedGroups.size());
         }
       }
     }
-    syncConfigsIfDue(now);
-    if (!lastLag_ || now - *lastLag_ >= kLagInterval) {
+    if (!stop.stop_requested()) syncConfigsIfDue(now);
+    if (!stop.stop_requested() && !lastLag_ || now - *lastLag_ >= kLagInterval) {
       lastLag_ = now;
       reportLag(stop);
     }

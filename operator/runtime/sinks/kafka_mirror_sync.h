@@ -11,6 +11,7 @@
 // KafkaGroupOffsetsClient is GroupOffsetsClient on librdkafka's admin API.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,10 +44,13 @@ class KafkaGroupOffsetsClient final : public GroupOffsetsClient {
   Status commit(const std::string& group, const std::map<TopicPartition, int64_t>& offsets) override;
   // A's high watermark of `partition` (for the lag); -1 when unknown.
   int64_t highWatermark(const TopicPartition& partition);
+  // Requests under way or later give up at once (the mirror is stopping).
+  void cancel() { cancelled_ = true; }
 
  private:
   explicit KafkaGroupOffsetsClient(rd_kafka_t* client) : client_(client) {}
   rd_kafka_t* client_;
+  std::atomic<bool> cancelled_{false};
 };
 
 // Records and seconds behind for one source partition.

@@ -86,7 +86,8 @@ Result<std::map<std::string, std::string>> KafkaTopicSync::topicConfigs(rd_kafka
           }
         }
         return "";
-      });
+      },
+      &cancelled_);
   rd_kafka_ConfigResource_destroy(resource);
   if (!described.isOk()) return described;
   return configs;
@@ -109,7 +110,8 @@ Status KafkaTopicSync::createTarget(const std::string& topic, int32_t partitions
         const rd_kafka_topic_result_t** results =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
         return topicResultError(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
-      });
+      },
+      &cancelled_);
   rd_kafka_NewTopic_destroy(newTopic);
   return created;
 }
@@ -128,7 +130,8 @@ Status KafkaTopicSync::growTarget(const std::string& topic, int32_t partitions) 
         const rd_kafka_topic_result_t** results =
             rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event), &count);
         return topicResultError(results, count, RD_KAFKA_RESP_ERR_INVALID_PARTITIONS);
-      });
+      },
+      &cancelled_);
   rd_kafka_NewPartitions_destroy(grow);
   return grown;
 }
@@ -185,7 +188,8 @@ Status KafkaTopicSync::alterTarget(const std::string& topic, const std::map<std:
           if (rd_kafka_ConfigResource_error(resources[i])) return rd_kafka_ConfigResource_error_string(resources[i]);
         }
         return "";
-      });
+      },
+      &cancelled_);
   rd_kafka_ConfigResource_destroy(resource);
   return altered;
 }
@@ -217,8 +221,11 @@ Status KafkaTopicSync::syncConfigs() {
   std::lock_guard lock(mu_);
   Status first = Status::ok();
   for (const auto& topic : known_) {
+    if (cancelled_) break;
     Status synced = syncConfigsOf(topic);
     if (!synced.isOk() && first.isOk()) first = synced.withContext("topic \"" + topic + "\"");
+    // A cluster that does not answer would make each further topic wait out the timeout too.
+    if (synced.code() == StatusCode::kDeadlineExceeded) break;
   }
   return first;
 }

@@ -12,6 +12,7 @@
 // Thread-safe: ensure() serializes its admin requests.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,8 +53,11 @@ class KafkaTopicSync final : public TopicSync {
   Result<int32_t> ensure(const std::string& targetTopic, int32_t partitions) override;
   // For every target topic ensure() has seen: the configs set on B's topic
   // become those set on A's (IncrementalAlterConfigs). The first failure is
-  // returned; the other topics are still synced.
+  // returned; the other topics are still synced, unless a cluster did not
+  // answer at all (kDeadlineExceeded), which ends the pass.
   Status syncConfigs();
+  // Admin requests under way or later give up at once (the mirror is stopping).
+  void cancel() { cancelled_ = true; }
 
  private:
   KafkaTopicSync(KafkaTopicSyncOptions options, rd_kafka_t* source, rd_kafka_t* target)
@@ -73,6 +77,7 @@ class KafkaTopicSync final : public TopicSync {
   rd_kafka_t* target_;
   std::mutex mu_;
   std::set<std::string> known_;  // guarded by mu_: target topics ensure() has seen
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace sluice::runtime

@@ -92,7 +92,10 @@ GroupOffsetSync::Pass GroupOffsetSync::runOnce() {
     pass.errors.push_back(groups.status().toString());
     return pass;
   }
-  for (const auto& group : *groups) syncGroup(group, pass);
+  for (const auto& group : *groups) {
+    // A cluster that did not answer at all would make every further group wait out the timeout too.
+    if (!syncGroup(group, pass)) break;
+  }
   return pass;
 }
 
@@ -111,27 +114,31 @@ std::map<TopicPartition, int64_t> GroupOffsetSync::forwardPositions(
   return out;
 }
 
-void GroupOffsetSync::syncGroup(const std::string& group, Pass& pass) {
-  auto fail = [&](const Status& status) { pass.errors.push_back("group \"" + group + "\": " + status.toString()); };
+bool GroupOffsetSync::syncGroup(const std::string& group, Pass& pass) {
+  auto fail = [&](const Status& status) {
+    pass.errors.push_back("group \"" + group + "\": " + status.toString());
+    return status.code() != StatusCode::kDeadlineExceeded;
+  };
   auto onSource = source_.committed(group);
   if (!onSource.isOk()) return fail(onSource.status().withContext("source cluster"));
-  if (onSource->empty()) return;
+  if (onSource->empty()) return true;
   // Never touch a group running on B: its own commits are the truth there.
   auto active = target_.active(group);
   if (!active.isOk()) return fail(active.status().withContext("target cluster"));
   if (*active) {
     pass.activeGroups.push_back(group);
-    return;
+    return true;
   }
   auto onTarget = target_.committed(group);
   if (!onTarget.isOk()) return fail(onTarget.status().withContext("target cluster"));
   auto positions = forwardPositions(*onSource, *onTarget);
-  if (positions.empty()) return;
+  if (positions.empty()) return true;
   if (Status committed = target_.commit(group, positions); !committed.isOk()) {
     return fail(committed.withContext("target cluster"));
   }
   pass.committedGroups.push_back(group);
   pass.partitionsCommitted += static_cast<int>(positions.size());
+  return true;
 }
 
 }  // namespace sluice::runtime

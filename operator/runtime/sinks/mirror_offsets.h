@@ -129,7 +129,8 @@ class GroupOffsetSync {
  private:
   bool wanted(const std::string& group) const;
   Result<std::vector<std::string>> chosenGroups();
-  void syncGroup(const std::string& group, Pass& pass);
+  // False when a cluster did not answer at all (kDeadlineExceeded): the pass stops.
+  bool syncGroup(const std::string& group, Pass& pass);
   // The translated positions that move `group` forward on B.
   std::map<TopicPartition, int64_t> forwardPositions(const std::map<TopicPartition, int64_t>& onSource,
                                                      const std::map<TopicPartition, int64_t>& onTarget) const;

@@ -72,7 +72,9 @@ class FakeGroups final : public GroupOffsetsClient {
   std::set<std::string> activeGroups;
   std::vector<std::string> extraGroups;  // listed with no offsets
   int commits = 0;
+  int reads = 0;
   Status failCommit = Status::ok();
+  Status failRead = Status::ok();
 
   Result<std::vector<std::string>> listGroups() override {
     std::vector<std::string> out = extraGroups;
@@ -80,6 +82,8 @@ class FakeGroups final : public GroupOffsetsClient {
     return out;
   }
   Result<std::map<TopicPartition, int64_t>> committed(const std::string& group) override {
+    ++reads;
+    if (!failRead.isOk()) return failRead;
     auto found = offsets.find(group);
     return found == offsets.end() ? std::map<TopicPartition, int64_t>{} : found->second;
   }
@@ -164,6 +168,21 @@ TEST_F(GroupSyncFixture, AFailingCommitIsReportedPerGroupAndTheOthersGoOn) {
   ASSERT_EQ(pass.errors.size(), 2u);
   EXPECT_EQ(pass.errors[0], "group \"one\": Unavailable: target cluster: broker down");
   EXPECT_TRUE(pass.committedGroups.empty());
+}
+
+TEST_F(GroupSyncFixture, ASourceThatDoesNotAnswerEndsThePassAtTheFirstGroup) {
+  copy(store, kP0, 0, 10, 0);
+  a.offsets["one"] = {{kP0, 5}};
+  a.offsets["two"] = {{kP0, 5}};
+  a.failRead = Status(StatusCode::kDeadlineExceeded, "no answer within 15 s");
+  auto pass = make({"one", "two"}).runOnce();
+  ASSERT_EQ(pass.errors.size(), 1u);
+  EXPECT_EQ(pass.errors[0], "group \"one\": DeadlineExceeded: source cluster: no answer within 15 s");
+  EXPECT_EQ(a.reads, 1);  // "two" was not asked: the cluster is gone, each would wait out the timeout
+  a.failRead = unavailable("not coordinator");  // an answer, if an error: the other groups go on
+  pass = make({"one", "two"}).runOnce();
+  EXPECT_EQ(pass.errors.size(), 2u);
+  EXPECT_EQ(b.commits, 0);
 }
 
 }  // namespace
