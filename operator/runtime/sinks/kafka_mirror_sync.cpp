@@ -201,7 +201,7 @@ void KafkaMirrorSync::loop(std::stop_token stop) {
       }
     }
     if (!stop.stop_requested()) syncConfigsIfDue(now);
-    if (!stop.stop_requested() && !lastLag_ || now - *lastLag_ >= kLagInterval) {
+    if (!stop.stop_requested() && (!lastLag_ || now - *lastLag_ >= kLagInterval)) {
       lastLag_ = now;
       reportLag(stop);
     }
