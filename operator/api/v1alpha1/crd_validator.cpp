@@ -58,6 +58,8 @@ void addPipelineTwins(const Add& add) {
         if (!has(s, "parse") || !has(s["parse"], "format")) return true;
         return stringField(s["parse"], "format") != "regex" || has(s["parse"], "pattern");
       });
+  add("!has(self.groups) || (has(self.rename) && self.rename != 'output')",
+      [](const json& s) { return !has(s, "groups") || (has(s, "rename") && stringField(s, "rename") != "output"); });
   add("!has(self.prefix) || (has(self.rename) && self.rename == 'prefix')",
       [](const json& s) { return !has(s, "prefix") || stringField(s, "rename") == "prefix"; });
   add("!has(self.rename) || self.rename != 'prefix' || has(self.prefix) || has(self.sourceAlias)",

@@ -683,6 +683,25 @@ AmqpDefinitionsSyncConfig parseDefinitionsSync(const json& value, const std::str
   return sync;
 }
 
+// The failover fields of a mirror: groups to translate and the sync intervals.
+void parseMirrorSync(Fields& o, MirrorOperatorConfig& op) {
+  o.stringList("groups", op.groups, false);
+  for (size_t i = 0; i < op.groups.size(); ++i) {
+    if (op.groups[i][0] != '^') continue;
+    if (auto error = checkRegex(op.groups[i]); !error.empty())
+      fail(o.at("groups") + "[" + std::to_string(i) + "]", error);
+  }
+  if (!op.groups.empty() && op.rename == MirrorRename::kOutput) {
+    fail(o.at("groups"), "needs rename identity or prefix (offsets are translated per source topic and partition)");
+  }
+  int64_t seconds = op.groupSyncInterval.count();
+  o.integer64("groupSyncIntervalSeconds", seconds, 1, 3600);
+  op.groupSyncInterval = std::chrono::seconds(seconds);
+  seconds = op.configSyncInterval.count();
+  o.integer64("configSyncIntervalSeconds", seconds, 0, 86400);
+  op.configSyncInterval = std::chrono::seconds(seconds);
+}
+
 MirrorOperatorConfig parseMirrorOperator(Fields& o) {
   MirrorOperatorConfig op;
   op.rename = static_cast<MirrorRename>(o.choice("rename", {"output", "identity", "prefix"}, 0));
@@ -702,6 +721,8 @@ MirrorOperatorConfig parseMirrorOperator(Fields& o) {
   o.boolean("keepUserId", op.keepUserId);
   if (const json* definitions = o.get("definitions"))
     op.definitions = parseDefinitionsSync(*definitions, o.at("definitions"));
+
+  parseMirrorSync(o, op);
   if (op.rename != MirrorRename::kPrefix) {
     if (!op.prefix.empty()) fail(o.at("prefix"), "is only used with rename: prefix");
     return op;

@@ -249,6 +249,14 @@ struct MirrorOperatorConfig {
   // RabbitMQ's impersonator tag.
   bool keepUserId = false;
   std::optional<AmqpDefinitionsSyncConfig> definitions;
+  // Consumer-group failover (rename identity or prefix): the groups on the
+  // source cluster, by name or "^regex", whose committed offsets are
+  // translated into positions on the target and committed there (for groups
+  // not active on the target, never backwards), every groupSyncInterval.
+  std::vector<std::string> groups;
+  std::chrono::seconds groupSyncInterval{10};
+  // How often topic configs changed on the source follow to the target (0: never).
+  std::chrono::seconds configSyncInterval{60};
 };
 
 using OperatorKindConfig =

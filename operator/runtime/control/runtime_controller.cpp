@@ -66,7 +66,7 @@ Result<std::shared_ptr<Replica>> RuntimeController::buildReplica(const config::F
   trace.handlerLoaded = clock_.now();
   Replica::Outputs sinks;
   for (const auto& output : function.outputs) {
-    auto sink = buildSink(output, &function);
+    auto sink = buildSink(output, &function, &metrics_);
     if (!sink.isOk()) return sink.status();
     sinks.emplace_back(output.name, std::move(sink).value());
   }

@@ -380,12 +380,11 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
   return Status(StatusCode::kFailedPrecondition, where + ": this source kind is not supported by this build yet");
 }
 
-// The topic sync of a Kafka output of a mirror that keeps or renames topics
-// (its first Kafka trigger is the source cluster); null for any other output.
-Result<std::shared_ptr<TopicSync>> mirrorTopicSync(const config::KafkaSinkConfig& output,
-                                                   const std::map<std::string, std::string>& outputProperties,
-                                                   const config::FunctionConfig* function) {
-  if (function == nullptr) return std::shared_ptr<TopicSync>();
+// The mirror step of `function` and its first Kafka trigger (the source
+// cluster), when it keeps or renames topics; nulls otherwise.
+std::pair<const config::MirrorOperatorConfig*, const config::KafkaSourceConfig*> topicMirror(
+    const config::FunctionConfig* function) {
+  if (function == nullptr) return {nullptr, nullptr};
   const config::MirrorOperatorConfig* mirror = nullptr;
   for (const auto& step : function->pipeline) {
     if (const auto* m = std::get_if<config::MirrorOperatorConfig>(&step.op)) mirror = m;
@@ -394,31 +393,56 @@ Result<std::shared_ptr<TopicSync>> mirrorTopicSync(const config::KafkaSinkConfig
   for (const auto& trigger : function->triggers) {
     if (source == nullptr) source = std::get_if<config::KafkaSourceConfig>(&trigger.source);
   }
-  if (mirror == nullptr || mirror->rename == config::MirrorRename::kOutput || source == nullptr) {
-    return std::shared_ptr<TopicSync>();
-  }
-  auto sourceProperties = kafkaProperties(source->security, {}, "mirror source");
-  if (!sourceProperties.isOk()) return sourceProperties.status();
-  KafkaTopicSyncOptions options;
-  options.sourceProperties = std::move(sourceProperties).value();
-  options.sourceProperties["bootstrap.servers"] = source->bootstrapServers;
-  options.targetProperties = outputProperties;
-  options.targetProperties["bootstrap.servers"] = output.bootstrapServers;
-  if (mirror->rename == config::MirrorRename::kPrefix) options.prefix = mirror->prefix;
-  auto created = KafkaTopicSync::create(std::move(options));
-  if (!created.isOk()) return created.status();
-  return std::shared_ptr<TopicSync>(std::move(created).value());
+  if (mirror == nullptr || mirror->rename == config::MirrorRename::kOutput || source == nullptr)
+    return {nullptr, nullptr};
+  return {mirror, source};
 }
 
-Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink, const config::FunctionConfig* function) {
+// For a Kafka output of a mirror that keeps or renames topics: the topic sync
+// (targets created and grown), the offset-sync store and the periodic sync of
+// group offsets, topic configs and lag (KafkaMirrorSync). Nothing otherwise.
+Status addMirrorSync(KafkaSinkOptions& options, const config::FunctionConfig* function, RuntimeMetrics* metrics) {
+  auto [mirror, source] = topicMirror(function);
+  if (mirror == nullptr) return Status::ok();
+  auto sourceProperties = kafkaProperties(source->security, {}, "mirror source");
+  if (!sourceProperties.isOk()) return sourceProperties.status();
+  KafkaTopicSyncOptions topics;
+  topics.sourceProperties = std::move(sourceProperties).value();
+  topics.sourceProperties["bootstrap.servers"] = source->bootstrapServers;
+  topics.targetProperties = options.properties;
+  topics.targetProperties["bootstrap.servers"] = options.bootstrapServers;
+  if (mirror->rename == config::MirrorRename::kPrefix) topics.prefix = mirror->prefix;
+  KafkaMirrorSyncOptions sync;
+  sync.sourceProperties = topics.sourceProperties;
+  sync.targetProperties = topics.targetProperties;
+  sync.groups = {mirror->groups, topics.prefix, source->consumerGroup, mirror->groupSyncInterval};
+  sync.configSyncInterval = mirror->configSyncInterval;
+  auto created = KafkaTopicSync::create(std::move(topics));
+  if (!created.isOk()) return created.status();
+  sync.topicSync = std::shared_ptr<KafkaTopicSync>(std::move(created).value());
+  sync.store = std::make_shared<OffsetSyncStore>();
+  if (metrics != nullptr) {
+    sync.onLag = [metrics](const std::string& topic, int32_t partition, int64_t records, double seconds) {
+      metrics->setMirrorLag(topic, partition, static_cast<double>(records), seconds);
+    };
+  }
+  options.topicSync = sync.topicSync;
+  options.offsetSyncs = sync.store;
+  options.sourcePrefix = mirror->rename == config::MirrorRename::kPrefix ? mirror->prefix : "";
+  auto started = KafkaMirrorSync::create(std::move(sync));
+  if (!started.isOk()) return started.status();
+  options.mirrorSync = std::move(started).value();
+  return Status::ok();
+}
+
+Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink, const config::FunctionConfig* function,
+                                        RuntimeMetrics* metrics) {
   std::string where = "output \"" + sink.name + "\"";
   if (const auto* kafka = std::get_if<config::KafkaSinkConfig>(&sink.sink)) {
     auto properties = kafkaProperties(kafka->security, kafka->properties, where + ".kafka");
     if (!properties.isOk()) return properties.status();
-    auto topicSync = mirrorTopicSync(*kafka, *properties, function);
-    if (!topicSync.isOk()) return topicSync.status().withContext(where);
     KafkaSinkOptions options{kafka->bootstrapServers, kafka->topic, std::move(properties).value()};
-    options.topicSync = std::move(topicSync).value();
+    if (Status mirror = addMirrorSync(options, function, metrics); !mirror.isOk()) return mirror.withContext(where);
     auto created = KafkaSink::create(std::move(options));
     if (!created.isOk()) return created.status().withContext(where);
     return std::unique_ptr<Sink>(std::move(created).value());

@@ -25,9 +25,12 @@ Result<std::unique_ptr<Source>> buildSource(const config::TriggerConfig& trigger
 
 // `function`, when given, is the Function the output belongs to: a Kafka
 // output of a mirror that keeps or renames topics then creates and grows its
-// target topics from the mirror's Kafka trigger (KafkaTopicSync).
+// target topics from the mirror's Kafka trigger (KafkaTopicSync), keeps
+// offset-sync pairs and runs the mirror's group offset, topic config and lag
+// sync (KafkaMirrorSync), its lag reported to `metrics` when given.
 Result<std::unique_ptr<Sink>> buildSink(const config::SinkConfig& sink,
-                                        const config::FunctionConfig* function = nullptr);
+                                        const config::FunctionConfig* function = nullptr,
+                                        RuntimeMetrics* metrics = nullptr);
 
 // The trigger's own dead-letter sink (its deadLetter, else a RabbitMQ trigger's deadLetterQueue),
 // or nullptr when it has none; events it gives up on go there instead of the

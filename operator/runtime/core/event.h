@@ -76,6 +76,11 @@ struct Record {
   // The Kafka topic to write to instead of the output's own (set by a mirror
   // that keeps or renames source topics); empty = the output's topic.
   std::string topic;
+  // Set by a mirror: where on the source cluster the record was read (its
+  // offset, -1 otherwise, and its timestamp), so the Kafka output can keep
+  // offset-sync pairs for consumer-group offset translation and measure lag.
+  int64_t sourceOffset = -1;
+  std::chrono::system_clock::time_point sourceTime{};
 };
 
 }  // namespace sluice::runtime

@@ -43,6 +43,15 @@ RuntimeMetrics::RuntimeMetrics()
                .Name("sluice_runtime_consumer_lag")
                .Help("Messages between the consumer position and the high watermark, per partition")
                .Register(*registry_)),
+      mirrorLagRecords_(prometheus::BuildGauge()
+                            .Name("sluice_mirror_replication_lag_records")
+                            .Help("Records on the source cluster a mirror has not copied yet, per source partition")
+                            .Register(*registry_)),
+      mirrorLagSeconds_(prometheus::BuildGauge()
+                            .Name("sluice_mirror_replication_lag_seconds")
+                            .Help("While a mirror is behind: seconds since the newest record it copied was written "
+                                  "on the source cluster (0 when caught up), per source partition")
+                            .Register(*registry_)),
       inFlight_(&prometheus::BuildGauge()
                      .Name("sluice_runtime_in_flight")
                      .Help("Events taken from sources and not yet acknowledged")
@@ -87,6 +96,12 @@ void RuntimeMetrics::outputsPerEventEach(const std::string& trigger, const std::
 
 void RuntimeMetrics::setConsumerLag(const std::string& topic, int32_t partition, double lag) {
   lag_.Add({{"topic", topic}, {"partition", std::to_string(partition)}}).Set(lag);
+}
+
+void RuntimeMetrics::setMirrorLag(const std::string& topic, int32_t partition, double records, double seconds) {
+  prometheus::Labels labels{{"topic", topic}, {"partition", std::to_string(partition)}};
+  mirrorLagRecords_.Add(labels).Set(records);
+  mirrorLagSeconds_.Add(labels).Set(seconds);
 }
 
 void RuntimeMetrics::removeConsumerLag(const std::string& topic, int32_t partition) {

@@ -44,6 +44,8 @@ class RuntimeMetrics {
   void setInFlight(double value) { inFlight_->Set(value); }
   void setConsumerLag(const std::string& topic, int32_t partition, double lag);
   void removeConsumerLag(const std::string& topic, int32_t partition);
+  // A mirror's replication lag of one source partition (KafkaMirrorSync).
+  void setMirrorLag(const std::string& topic, int32_t partition, double records, double seconds);
   void specializationSeconds(double seconds) { specialization_->Observe(seconds); }
 
   // Reads a counter back (tests and logs): family name without the _total suffix.
@@ -75,6 +77,8 @@ class RuntimeMetrics {
   prometheus::Family<prometheus::Histogram>& outputs_;
   prometheus::Family<prometheus::Histogram>& batchSize_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& mirrorLagRecords_;
+  prometheus::Family<prometheus::Gauge>& mirrorLagSeconds_;
   prometheus::Gauge* inFlight_;
   prometheus::Histogram* specialization_;
 

@@ -441,7 +441,10 @@ class MirrorOperator final : public Operator {
   const char* name() const override { return "mirror"; }
   Status apply(std::vector<Item>& items) const override {
     std::erase_if(items, [this](Item& item) {
-      return !mirrorRecord(config_, item.sourceTopic, item.sourcePartition, item.record);
+      if (!mirrorRecord(config_, item.sourceTopic, item.sourcePartition, item.record)) return true;
+      item.record.sourceOffset = item.sourceOffset;
+      item.record.sourceTime = item.sourceTime;
+      return false;
     });
     return Status::ok();
   }
@@ -608,6 +611,8 @@ Result<std::vector<Record>> Pipeline::handle(const Event& event, const Invocatio
     out[0].value = event.data;
     out[0].headers = event.headers;
     out[0].partition = event.partition;
+    out[0].sourceOffset = event.offset.value_or(-1);
+    out[0].sourceTime = event.time;
     for (const auto& mirror : mirrors_) {
       if (!mirrorRecord(mirror, event.subject, event.partition, out[0])) return std::vector<Record>{};
     }
@@ -619,6 +624,9 @@ Result<std::vector<Record>> Pipeline::handle(const Event& event, const Invocatio
   items[0].record.headers = event.headers;
   items[0].sourcePartition = event.partition;
   items[0].sourceTopic = event.subject;
+  // Only a mirror's records keep where they were read (offset translation); see mirrorRecord.
+  items[0].sourceOffset = event.offset.value_or(-1);
+  items[0].sourceTime = event.time;
   for (size_t i = 0; i < operators_.size(); ++i) {
     Status status = operators_[i]->apply(items);
     if (!status.isOk()) {

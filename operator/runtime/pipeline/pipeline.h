@@ -13,6 +13,8 @@
 // used from many threads at once.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,7 +34,9 @@ struct Item {
   std::optional<nlohmann::json> object;  // parsed value, when an operator needed fields
   bool changed = false;                  // object differs from record.value
   std::optional<int32_t> sourcePartition;
-  std::string sourceTopic;  // the event's subject: its topic, for a Kafka input
+  std::string sourceTopic;    // the event's subject: its topic, for a Kafka input
+  int64_t sourceOffset = -1;  // the event's offset, for a Kafka input
+  std::chrono::system_clock::time_point sourceTime{};
 };
 
 // The header a mirror with loop prevention stamps with the source cluster's alias.

@@ -66,6 +66,7 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::create(KafkaSinkOptions options) {
 }
 
 KafkaSink::~KafkaSink() {
+  options_.mirrorSync.reset();
   if (producer_) producer_->flush(10000);
   stop_ = true;
   if (poller_.joinable()) poller_.join();
@@ -80,6 +81,8 @@ struct KafkaSink::BatchWrite {
   struct Slot {
     BatchWrite* batch;
     uint32_t index;
+    int64_t sourceOffset;  // a mirror's record: where it was read on the source (-1: not a mirror's)
+    std::chrono::system_clock::time_point sourceTime;
   };
   std::shared_ptr<WriteListener> listener;
   std::atomic<size_t> left{0};
@@ -116,7 +119,11 @@ void KafkaSink::writeBatch(const std::vector<Record>& records, const std::vector
   batch->listener = std::move(listener);
   batch->left = indexes.size() + 1;  // +1 held by this loop, so a fast report cannot free it under us
   batch->slots.reserve(indexes.size());
-  for (uint32_t index : indexes) batch->slots.push_back({batch, index});
+  const bool syncs = options_.offsetSyncs != nullptr;
+  for (uint32_t index : indexes) {
+    const Record& record = records[index];
+    batch->slots.push_back({batch, index, syncs ? record.sourceOffset : -1, record.sourceTime});
+  }
   for (BatchWrite::Slot& slot : batch->slots) {
     const Record& record = records[slot.index];
     if (!record.topic.empty() && options_.topicSync) {
@@ -175,6 +182,7 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
   BatchWrite* batch = slot->batch;
   if (message.err() == RdKafka::ERR_NO_ERROR) {
     if (unhealthy_.load()) markUsable();
+    if (slot->sourceOffset >= 0) addOffsetSync(message, slot->sourceOffset, slot->sourceTime);
     batch->listener->written(slot->index, Status::ok());
   } else {
     // Mark first, so the delivery loop sees the sink unhealthy when it hears of the failure.
@@ -183,6 +191,14 @@ void KafkaSink::dr_cb(RdKafka::Message& message) {
                                                       std::to_string(message.partition()) + ": " + message.errstr()));
   }
   batch->release();
+}
+
+void KafkaSink::addOffsetSync(const RdKafka::Message& message, int64_t sourceOffset,
+                              std::chrono::system_clock::time_point sourceTime) {
+  std::string topic = message.topic_name();
+  const std::string& prefix = options_.sourcePrefix;
+  if (!prefix.empty() && topic.rfind(prefix, 0) == 0) topic.erase(0, prefix.size());
+  options_.offsetSyncs->delivered({std::move(topic), message.partition()}, sourceOffset, message.offset(), sourceTime);
 }
 
 void KafkaSink::markUnusable(RdKafka::ErrorCode code, const std::string& detail, bool fatal) {

@@ -31,7 +31,9 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "clients/kafka_client.h"
+#include "runtime/sinks/kafka_mirror_sync.h"
 #include "runtime/sinks/kafka_topic_sync.h"
+#include "runtime/sinks/mirror_offsets.h"
 #include "runtime/sinks/sink.h"
 
 namespace sluice::runtime {
@@ -46,6 +48,13 @@ struct KafkaSinkOptions {
   // first write to each record topic and when a record names a partition the
   // topic lacks, so target topics exist and have the source's partitions.
   std::shared_ptr<TopicSync> topicSync = nullptr;
+  // Set for a mirror that keeps or renames source topics: each acknowledged
+  // record read at a source offset (Record::sourceOffset) adds its offset-sync
+  // pair, under the source topic (the record's topic without sourcePrefix).
+  std::shared_ptr<OffsetSyncStore> offsetSyncs = nullptr;
+  std::string sourcePrefix{};
+  // The mirror's periodic group offset, config and lag sync; stopped before the producer.
+  std::shared_ptr<KafkaMirrorSync> mirrorSync = nullptr;
 };
 
 class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
@@ -64,6 +73,9 @@ class KafkaSink final : public Sink, private RdKafka::DeliveryReportCb {
   struct BatchWrite;
   explicit KafkaSink(KafkaSinkOptions options);
   void dr_cb(RdKafka::Message& message) override;
+  // A mirror's record was acknowledged at `message`'s offset: its offset-sync pair.
+  void addOffsetSync(const RdKafka::Message& message, int64_t sourceOffset,
+                     std::chrono::system_clock::time_point sourceTime);
   // The client cannot be used (see kafkaErrorIsUnusable): unhealthy until probed OK.
   void markUnusable(RdKafka::ErrorCode code, const std::string& detail, bool fatal);
   void markUsable();

@@ -3,53 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/logging.h"
+#include "runtime/sinks/kafka_admin.h"
+
 namespace sluice::runtime {
 
 namespace {
 
-constexpr int kTimeoutMs = 15000;
-
-// An admin client of one cluster (librdkafka's admin API runs on any client type).
-Result<rd_kafka_t*> makeClient(const std::map<std::string, std::string>& properties, const std::string& what) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char text[512];
-  for (const auto& [key, value] : properties) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), text, sizeof text) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return invalidArgument(what + ": property \"" + key + "\": " + text);
-    }
-  }
-  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, text, sizeof text);
-  if (client == nullptr) {
-    rd_kafka_conf_destroy(conf);  // rd_kafka_new owns it only on success
-    return invalidArgument(what + ": " + text);
-  }
-  return client;
-}
-
-// Runs one admin request: `start(options, queue)` sends it, `read(event)` reads
-// the answer and returns the failure ("" for none).
-template <typename Start, typename Read>
-Status adminRequest(rd_kafka_t* client, const std::string& what, Start start, Read read) {
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_ANY);
-  char error[256];
-  rd_kafka_AdminOptions_set_request_timeout(options, kTimeoutMs, error, sizeof error);
-  start(options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kTimeoutMs + 5000);
-  std::string failure;
-  if (event == nullptr) {
-    failure = "no answer within " + std::to_string(kTimeoutMs / 1000) + " s";
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    failure = rd_kafka_event_error_string(event);
-  } else {
-    failure = read(event);
-  }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_AdminOptions_destroy(options);
-  rd_kafka_queue_destroy(queue);
-  return failure.empty() ? Status::ok() : unavailable(what + ": " + failure);
-}
+using kafka_admin::kTimeoutMs;
+using kafka_admin::makeClient;
 
 // The first error of a CreateTopics/CreatePartitions answer, ignoring `benign` (another replica won the race).
 std::string topicResultError(const rd_kafka_topic_result_t** results, size_t count, rd_kafka_resp_err_t benign) {
@@ -99,13 +61,13 @@ Result<int32_t> KafkaTopicSync::partitionCount(rd_kafka_t* client, const std::st
   return count;
 }
 
-Result<std::map<std::string, std::string>> KafkaTopicSync::topicConfigs(const std::string& topic) {
+Result<std::map<std::string, std::string>> KafkaTopicSync::topicConfigs(rd_kafka_t* client, const std::string& topic) {
   std::map<std::string, std::string> configs;
   rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  Status described = adminRequest(
-      source_, "configs of topic \"" + topic + "\"",
+  Status described = kafka_admin::request(
+      client, "configs of topic \"" + topic + "\"",
       [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-        rd_kafka_DescribeConfigs(source_, &resource, 1, options, queue);
+        rd_kafka_DescribeConfigs(client, &resource, 1, options, queue);
       },
       [&](rd_kafka_event_t* event) -> std::string {
         size_t count = 0;
@@ -124,7 +86,8 @@ Result<std::map<std::string, std::string>> KafkaTopicSync::topicConfigs(const st
           }
         }
         return "";
-      });
+      },
+      &cancelled_);
   rd_kafka_ConfigResource_destroy(resource);
   if (!described.isOk()) return described;
   return configs;
@@ -137,7 +100,7 @@ Status KafkaTopicSync::createTarget(const std::string& topic, int32_t partitions
   rd_kafka_NewTopic_t* newTopic = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, error, sizeof error);
   if (newTopic == nullptr) return invalidArgument("creating topic \"" + topic + "\": " + error);
   for (const auto& [name, value] : configs) rd_kafka_NewTopic_set_config(newTopic, name.c_str(), value.c_str());
-  Status created = adminRequest(
+  Status created = kafka_admin::request(
       target_, "creating topic \"" + topic + "\" on the target cluster",
       [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
         rd_kafka_CreateTopics(target_, &newTopic, 1, options, queue);
@@ -147,7 +110,8 @@ Status KafkaTopicSync::createTarget(const std::string& topic, int32_t partitions
         const rd_kafka_topic_result_t** results =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
         return topicResultError(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
-      });
+      },
+      &cancelled_);
   rd_kafka_NewTopic_destroy(newTopic);
   return created;
 }
@@ -156,7 +120,7 @@ Status KafkaTopicSync::growTarget(const std::string& topic, int32_t partitions) 
   char error[512];
   rd_kafka_NewPartitions_t* grow = rd_kafka_NewPartitions_new(topic.c_str(), partitions, error, sizeof error);
   if (grow == nullptr) return invalidArgument("growing topic \"" + topic + "\": " + error);
-  Status grown = adminRequest(
+  Status grown = kafka_admin::request(
       target_, "growing topic \"" + topic + "\" to " + std::to_string(partitions) + " partitions on the target cluster",
       [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
         rd_kafka_CreatePartitions(target_, &grow, 1, options, queue);
@@ -166,7 +130,8 @@ Status KafkaTopicSync::growTarget(const std::string& topic, int32_t partitions) 
         const rd_kafka_topic_result_t** results =
             rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event), &count);
         return topicResultError(results, count, RD_KAFKA_RESP_ERR_INVALID_PARTITIONS);
-      });
+      },
+      &cancelled_);
   rd_kafka_NewPartitions_destroy(grow);
   return grown;
 }
@@ -183,16 +148,86 @@ Result<int32_t> KafkaTopicSync::ensure(const std::string& targetTopic, int32_t p
   if (*targetCount == 0) {
     std::map<std::string, std::string> configs;
     if (*sourceCount > 0) {
-      auto read = topicConfigs(source);
+      auto read = topicConfigs(source_, source);
       if (!read.isOk()) return read.status().withContext("source cluster");
       configs = std::move(read).value();
     }
     if (Status created = createTarget(targetTopic, want, configs); !created.isOk()) return created;
+    known_.insert(targetTopic);
     return want;
   }
+  known_.insert(targetTopic);
   if (*targetCount >= want) return *targetCount;
   if (Status grown = growTarget(targetTopic, want); !grown.isOk()) return grown;
   return want;
+}
+
+Status KafkaTopicSync::alterTarget(const std::string& topic, const std::map<std::string, std::string>& set,
+                                   const std::vector<std::string>& removed) {
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [name, value] : set) {
+    rd_kafka_error_t* error = rd_kafka_ConfigResource_add_incremental_config(
+        resource, name.c_str(), RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET, value.c_str());
+    if (error != nullptr) rd_kafka_error_destroy(error);
+  }
+  for (const auto& name : removed) {
+    rd_kafka_error_t* error = rd_kafka_ConfigResource_add_incremental_config(
+        resource, name.c_str(), RD_KAFKA_ALTER_CONFIG_OP_TYPE_DELETE, nullptr);
+    if (error != nullptr) rd_kafka_error_destroy(error);
+  }
+  Status altered = kafka_admin::request(
+      target_, "altering the configs of topic \"" + topic + "\" on the target cluster",
+      [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+        rd_kafka_IncrementalAlterConfigs(target_, &resource, 1, options, queue);
+      },
+      [](rd_kafka_event_t* event) -> std::string {
+        size_t count = 0;
+        const rd_kafka_ConfigResource_t** resources = rd_kafka_IncrementalAlterConfigs_result_resources(
+            rd_kafka_event_IncrementalAlterConfigs_result(event), &count);
+        for (size_t i = 0; i < count; ++i) {
+          if (rd_kafka_ConfigResource_error(resources[i])) return rd_kafka_ConfigResource_error_string(resources[i]);
+        }
+        return "";
+      },
+      &cancelled_);
+  rd_kafka_ConfigResource_destroy(resource);
+  return altered;
+}
+
+Status KafkaTopicSync::syncConfigsOf(const std::string& targetTopic) {
+  const std::string& prefix = options_.prefix;
+  std::string source = targetTopic.rfind(prefix, 0) == 0 ? targetTopic.substr(prefix.size()) : targetTopic;
+  auto wanted = topicConfigs(source_, source);
+  if (!wanted.isOk()) return wanted.status().withContext("source cluster");
+  auto current = topicConfigs(target_, targetTopic);
+  if (!current.isOk()) return current.status().withContext("target cluster");
+  std::map<std::string, std::string> set;
+  std::vector<std::string> removed;
+  for (const auto& [name, value] : *wanted) {
+    auto have = current->find(name);
+    if (have == current->end() || have->second != value) set[name] = value;
+  }
+  // A config taken off A's topic goes back to B's default too.
+  for (const auto& [name, value] : *current) {
+    if (!wanted->contains(name)) removed.push_back(name);
+  }
+  if (set.empty() && removed.empty()) return Status::ok();
+  SLUICE_LOG_INFO("mirror: topic \"{}\" on the target follows its source's configs ({} set, {} removed)", targetTopic,
+                  set.size(), removed.size());
+  return alterTarget(targetTopic, set, removed);
+}
+
+Status KafkaTopicSync::syncConfigs() {
+  std::lock_guard lock(mu_);
+  Status first = Status::ok();
+  for (const auto& topic : known_) {
+    if (cancelled_) break;
+    Status synced = syncConfigsOf(topic);
+    if (!synced.isOk() && first.isOk()) first = synced.withContext("topic \"" + topic + "\"");
+    // A cluster that does not answer would make each further topic wait out the timeout too.
+    if (synced.code() == StatusCode::kDeadlineExceeded) break;
+  }
+  return first;
 }
 
 }  // namespace sluice::runtime

@@ -171,6 +171,36 @@ TopicConfig topicConfigsSetOn(const std::string& bootstrap, const std::string& t
   return configs;
 }
 
+void setTopicConfig(const std::string& bootstrap, const std::string& topic, const std::string& name,
+                    const std::string& value) {
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_error_t* bad = rd_kafka_ConfigResource_add_incremental_config(
+      resource, name.c_str(), RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET, value.c_str());
+  if (bad != nullptr) {
+    std::string message = rd_kafka_error_string(bad);
+    rd_kafka_error_destroy(bad);
+    rd_kafka_ConfigResource_destroy(resource);
+    throw std::runtime_error("config " + name + " of topic " + topic + ": " + message);
+  }
+  std::string failure = adminRequest(
+      bootstrap,
+      [&](rd_kafka_t* client, rd_kafka_queue_t* queue) {
+        rd_kafka_IncrementalAlterConfigs(client, &resource, 1, nullptr, queue);
+      },
+      [](rd_kafka_event_t* event) {
+        size_t count = 0;
+        const rd_kafka_ConfigResource_t** resources = rd_kafka_IncrementalAlterConfigs_result_resources(
+            rd_kafka_event_IncrementalAlterConfigs_result(event), &count);
+        for (size_t i = 0; i < count; ++i) {
+          if (rd_kafka_ConfigResource_error(resources[i]))
+            return std::string(rd_kafka_ConfigResource_error_string(resources[i]));
+        }
+        return std::string();
+      });
+  rd_kafka_ConfigResource_destroy(resource);
+  if (!failure.empty()) throw std::runtime_error("altering configs of topic " + topic + ": " + failure);
+}
+
 void setScramUser(const std::string& bootstrap, const std::string& user, const std::string& password) {
   // A salt of our own: librdkafka generates one only when built with OpenSSL >= 1.1.1.
   std::string salt = "sluice-test-salt-" + user;

@@ -37,6 +37,10 @@ int partitionCountOf(const std::string& bootstrap, const std::string& topic);
 // The configs set on `topic` itself (DescribeConfigs entries from DYNAMIC_TOPIC_CONFIG).
 TopicConfig topicConfigsSetOn(const std::string& bootstrap, const std::string& topic);
 
+// Sets one config on `topic` (IncrementalAlterConfigs, SET).
+void setTopicConfig(const std::string& bootstrap, const std::string& topic, const std::string& name,
+                    const std::string& value);
+
 struct TestMessage {
   std::string key;
   std::string value;

@@ -22,7 +22,7 @@ alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in 
 firing = {t["alertname"] for case in tests["tests"] for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
 quiet = {t["alertname"] for case in tests["tests"] for t in case.get("alert_rule_test", []) if not t.get("exp_alerts")}
 expected = {"SluiceScalerFailing", "SluiceFunctionAtMaxReplicasBacklogGrowing", "SluiceDeadLettersGrowing",
-            "SluiceNoLeader", "SluiceReconcileErrors"}
+            "SluiceNoLeader", "SluiceReconcileErrors", "SluiceMirrorLagging"}
 assert alerts == expected, f"alerts in the rule file: {sorted(alerts)}"
 assert alerts <= firing, f"alerts without a firing test case: {sorted(alerts - firing)}"
 assert alerts <= quiet, f"alerts without a quiet test case: {sorted(alerts - quiet)}"
@@ -38,4 +38,4 @@ if "$promtool" test rules "$work/tests/unit/chart/alerts_test.yaml" >"$work/out"
   echo "FAIL: promtool accepted a dead-letter rule that cannot fire" >&2
   exit 1
 fi
-echo "PASS: 5 alerts, each firing and quiet in its promtool test cases"
+echo "PASS: 6 alerts, each firing and quiet in its promtool test cases"

@@ -147,12 +147,18 @@ TEST(CrdValidatorTest, MirrorOptionsAreCheckedWithTheirFieldPath) {
   json fn = yaml(kFunction);
   fn["spec"]["pipeline"] =
       json::array({{{"mirror", {{"rename", "prefix"}, {"prefix", "A."}}}},
-                   {{"mirror", {{"rename", "identity"}, {"sourceAlias", "A"}, {"targetAlias", "B"}}}}});
+                   {{"mirror", {{"rename", "identity"}, {"sourceAlias", "A"}, {"targetAlias", "B"}}}},
+                   {{"mirror",
+                     {{"rename", "identity"},
+                      {"groups", {"billing", "^orders-.*"}},
+                      {"groupSyncIntervalSeconds", 5},
+                      {"configSyncIntervalSeconds", 0}}}}});
   EXPECT_EQ(messages(fn), std::vector<std::string>{});
   fn["spec"]["pipeline"] = json::array({{{"mirror", {{"rename", "suffix"}}}},
                                         {{"mirror", {{"rename", "prefix"}}}},
                                         {{"mirror", {{"prefix", "A."}, {"sourceAlias", "A"}}}},
-                                        {{"mirror", {{"sourceAlias", "dc a"}, {"targetAlias", "dc a"}}}}});
+                                        {{"mirror", {{"sourceAlias", "dc a"}, {"targetAlias", "dc a"}}}},
+                                        {{"mirror", {{"groups", {"billing"}}, {"groupSyncIntervalSeconds", 0}}}}});
   std::vector<std::string> want = {
       "spec.pipeline[0].mirror.rename: Unsupported value: \"suffix\": supported values: \"output\", \"identity\", "
       "\"prefix\"",
@@ -165,6 +171,10 @@ TEST(CrdValidatorTest, MirrorOptionsAreCheckedWithTheirFieldPath) {
       "spec.pipeline[3].mirror.targetAlias: Invalid value: \"dc a\": spec.pipeline[3].mirror.targetAlias in body "
       "should match '^[a-zA-Z0-9._-]+$'",
       "spec.pipeline[3].mirror: Invalid value: \"object\": mirror.targetAlias must differ from mirror.sourceAlias",
+      "spec.pipeline[4].mirror: Invalid value: \"object\": mirror.groups needs rename identity or prefix (offsets are "
+      "translated per source topic)",
+      "spec.pipeline[4].mirror.groupSyncIntervalSeconds: Invalid value: 0: "
+      "spec.pipeline[4].mirror.groupSyncIntervalSeconds in body should be greater than or equal to 1",
   };
   EXPECT_EQ(sorted(messages(fn)), sorted(want));
 }

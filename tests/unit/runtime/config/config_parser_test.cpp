@@ -156,6 +156,23 @@ TEST(ConfigParserTest, ParsesJsonWithDefaultsAndAPipelineInFileOrder) {
   EXPECT_EQ(std::get<RouteOperatorConfig>(parsed->pipeline[2].op).defaultOutput, "a");
 }
 
+TEST(ConfigParserTest, MirrorFailoverFieldsHaveDefaultsAndAreRead) {
+  auto defaults = parseFunctionConfig(R"({"name": "m", "runtime": "builtin", "pipeline": [{"mirror": {}}]})");
+  ASSERT_TRUE(defaults.isOk()) << defaults.status().toString();
+  const auto& plain = std::get<MirrorOperatorConfig>(defaults->pipeline[0].op);
+  EXPECT_TRUE(plain.groups.empty());
+  EXPECT_EQ(plain.groupSyncInterval, std::chrono::seconds(10));
+  EXPECT_EQ(plain.configSyncInterval, std::chrono::seconds(60));
+  auto parsed = parseFunctionConfig(R"({"name": "m", "runtime": "builtin", "pipeline": [{"mirror": {
+      "rename": "prefix", "prefix": "A.", "groups": ["billing", "^orders-.*"],
+      "groupSyncIntervalSeconds": 2, "configSyncIntervalSeconds": 0}}]})");
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& mirror = std::get<MirrorOperatorConfig>(parsed->pipeline[0].op);
+  EXPECT_EQ(mirror.groups, (std::vector<std::string>{"billing", "^orders-.*"}));
+  EXPECT_EQ(mirror.groupSyncInterval, std::chrono::seconds(2));
+  EXPECT_EQ(mirror.configSyncInterval, std::chrono::seconds(0));
+}
+
 TEST(ConfigParserTest, YamlQuotedScalarsStayStrings) {
   auto parsed = parseFunctionConfig(R"(
 name: f
@@ -386,6 +403,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"MirrorAliasChars", builtin(R"([{"mirror":{"sourceAlias":"dc a","targetAlias":"B"}}])"),
                 "pipeline[0].mirror.sourceAlias: must be 1 to 64 of A-Z a-z 0-9 . _ - (as in a Kafka topic name), "
                 "got \"dc a\""},
+        BadCase{"MirrorGroupsNeedTopicNames", builtin(R"([{"mirror":{"groups":["app"]}}])"),
+                "pipeline[0].mirror.groups: needs rename identity or prefix (offsets are translated per source topic "
+                "and partition)"},
+        BadCase{"MirrorGroupRegex", builtin(R"([{"mirror":{"rename":"identity","groups":["app","^(x"]}}])"),
+                "pipeline[0].mirror.groups[1]: is not a valid regular expression (ECMAScript)"},
+        BadCase{"MirrorGroupEmpty", builtin(R"([{"mirror":{"rename":"identity","groups":[""]}}])"),
+                "pipeline[0].mirror.groups[0]: must not be empty"},
+        BadCase{"MirrorGroupInterval",
+                builtin(R"([{"mirror":{"rename":"identity","groups":["a"],"groupSyncIntervalSeconds":0}}])"),
+                "pipeline[0].mirror.groupSyncIntervalSeconds: must be between 1 and 3600, got 0"},
+        BadCase{"MirrorConfigInterval", builtin(R"([{"mirror":{"configSyncIntervalSeconds":"1m"}}])"),
+                "pipeline[0].mirror.configSyncIntervalSeconds: must be an integer, got \"1m\""},
         BadCase{"MirrorUnknownField", builtin(R"([{"mirror":{"replication.policy":"identity"}}])"),
                 "pipeline[0].mirror.replication.policy: unknown field"},
         BadCase{"MaskRegex", builtin(R"([{"mask":{"pattern":"(abc"}}])"),
