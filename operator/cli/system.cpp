@@ -102,6 +102,7 @@ void readBoth(int fds[2], std::string& out, std::string& err) {
 // (O_CLOEXEC), carries exec's errno otherwise: a program that is missing is told from one that failed.
 ProgramOutput captureProgram(const std::vector<std::string>& args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   int out[2], err[2], status[2];
