@@ -153,5 +153,10 @@ set(SLUICE_TEST_COSTS
   integration/runtime_io/RuntimeBinaryWebHdfsTest.TwoReplicasCleanEveryGzipLogOnceAndMoveEachFileOnce 13
   integration/runtime_io/RuntimeBinaryKafkaTest.PythonHandlerTransformsEveryRecordAndSigtermDrainsAndCommits 12
   integration/testenv/rabbitmq_test 11
+  # Measured on a developer machine under heavy load (2026-12-06, load average 20-25 on two cores, seven
+  # builds beside it): 95 s, of which ~9 CPU-seconds (three builds with pip and buildah, two refusals).
+  integration/cli/cli_build_test 95
+  # On the real node (2026-12-06, after the lead's CI): a sluice build FROM the runtime image, 100 records.
+  e2e/scenarios/code_build_test 17
 )
 

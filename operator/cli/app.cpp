@@ -1,5 +1,8 @@
 #include "cli/app.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -253,6 +256,47 @@ void addDescribe(CLI::App& app, Context& c, DescribeFlags& f) {
   sub->callback([&c, &f] { c.exit = runDescribe(c, f); });
 }
 
+// ---- build
+
+int runBuild(Context& c, BuildOptions options) {
+  auto format = c.format();
+  if (!format.isOk()) return c.fail("build", format.status(), kExitUsage);
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch != nullptr && *epoch != '\0') {
+    char* end = nullptr;
+    options.sourceDateEpoch = std::strtoll(epoch, &end, 10);
+    if (*end != '\0' || options.sourceDateEpoch < 0) {
+      return c.fail("build", invalidArgument(std::string("SOURCE_DATE_EPOCH: \"") + epoch + "\" is not seconds"),
+                    kExitUsage);
+    }
+  }
+  options.stageRoot =
+      (std::filesystem::temp_directory_path() / ("sluice-build-" + std::to_string(::getpid()))).string();
+  auto built = buildCodeImage(options, c.env.capture);
+  if (!built.isOk()) {
+    return c.fail("build", built.status(),
+                  built.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError);
+  }
+  if (*format != OutputFormat::kText) {
+    c.out() << render(built->toJson(), *format);
+    return kExitOk;
+  }
+  c.out() << "image   " << built->image << "\ndigest  " << built->digest << "\n";
+  for (const std::string& package : built->packages) c.out() << "package " << package << "\n";
+  c.out() << "use it as the Function's spec.code: {image: " << built->image << "}\n";
+  return kExitOk;
+}
+
+void addBuild(CLI::App& app, Context& c, BuildOptions& f) {
+  CLI::App* sub = app.add_subcommand(
+      "build", "Make a code image of a handler directory with buildah (requirements.txt installed), by digest");
+  sub->add_option("dir", f.dir, "The handler's directory (its *.py files, requirements.txt)")->required();
+  sub->add_option("--name", f.name, "The image's name: sluice.local/code/NAME:<digest> (default: DIR's name)");
+  sub->add_option("--base", f.base, "The image to build FROM (default: " + defaultBuildBase() + ")");
+  sub->add_option("--index-url", f.indexUrl, "pip's package index (default: pip's, e.g. $PIP_INDEX_URL)");
+  sub->add_option("--python", f.python, "The Python 3.11 whose pip installs requirements.txt (default: python3)");
+  sub->callback([&c, &f] { c.exit = runBuild(c, f); });
+}
+
 // ---- logs
 
 int runLogs(Context& c, const std::string& name, const LogsOptions& options) {
@@ -318,6 +362,8 @@ int runCli(const std::vector<std::string>& args, CliEnvironment& env) {
   addCheck(app, c, checkPaths);
   addApplyDelete(app, c, applyFlags, deleteFlags);
   addDescribe(app, c, describeFlags);
+  BuildOptions buildOptions;
+  addBuild(app, c, buildOptions);
   std::string logsName;
   LogsOptions logsOptions;
   addLogs(app, c, logsName, logsOptions);

@@ -1,13 +1,15 @@
 // The `sluice` command line (also installed as `kubectl-sluice`, so `kubectl
 // sluice ...` runs it): subcommands init, check, apply, delete, describe,
-// invoke, logs, dlq ls, dlq redrive, local, simulate, version, completion, parsed with CLI11. What it touches from
-// outside (streams, the cluster, HTTP, the clock, child programs) comes in
-// through CliEnvironment, so unit tests run it in memory.
+// build, invoke, logs, dlq ls, dlq redrive, local, simulate, version,
+// completion, parsed with CLI11. What it touches from outside (streams, the
+// cluster, HTTP, the clock, child programs) comes in through CliEnvironment,
+// so unit tests run it in memory.
 // Exit codes: 0 done; 1 a runtime or cluster error (unreachable apiserver, a
 // missing Function, an invocation answered with a status >= 400, a Trigger
 // without a dead letter, an unreachable broker, a `dlq redrive --id` not in
-// the dead letter); 2 a usage or validation error (bad flags, manifests with
-// errors, a --trigger of another Function).
+// the dead letter, a failing buildah or pip); 2 a usage or validation error
+// (bad flags, manifests with errors, a --trigger of another Function, a
+// `build` directory without a handler).
 #pragma once
 
 #include <functional>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/build.h"
 #include "cli/dlq.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -46,6 +49,8 @@ struct CliEnvironment {
   const Clock* clock = nullptr;
   // Runs a program (argv[0] a path) to its end; its exit code.
   std::function<int(const std::vector<std::string>&)> run;
+  // Runs a program (argv[0] looked up on PATH) to its end, capturing its output (`build`: buildah, pip).
+  ProgramRunner capture;
   std::string operatorBinary;  // sluice-operator for `local` and `simulate`
   // `dlq`: the dead letter of a plan and the source it is redriven into (the brokers; fakes in unit tests).
   std::function<Result<std::unique_ptr<DeadLetterStore>>(const DlqPlan&)> openDeadLetters = openDeadLetterStore;

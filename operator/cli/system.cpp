@@ -1,4 +1,6 @@
 // systemEnvironment(): what `sluice` uses outside unit tests.
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +73,77 @@ int runProgram(const std::vector<std::string>& args) {
   return WEXITSTATUS(status);
 }
 
+// Reads the child's stdout and stderr (fds[0], fds[1]) to their ends, together so neither pipe fills.
+void readBoth(int fds[2], std::string& out, std::string& err) {
+  struct pollfd polls[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+  std::string* into[2] = {&out, &err};
+  int open = 2;
+  char buffer[65536];
+  while (open > 0) {
+    if (::poll(polls, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (polls[i].fd < 0 || polls[i].revents == 0) continue;
+      ssize_t n = ::read(polls[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        into[i]->append(buffer, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(polls[i].fd);
+        polls[i].fd = -1;
+        --open;
+      }
+    }
+  }
+}
+
+// Runs argv (looked up on PATH) with its output captured. A third pipe, closed by a successful exec
+// (O_CLOEXEC), carries exec's errno otherwise: a program that is missing is told from one that failed.
+ProgramOutput captureProgram(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  int out[2], err[2], status[2];
+  if (::pipe(out) != 0 || ::pipe(err) != 0 || ::pipe2(status, O_CLOEXEC) != 0) {
+    return {false, 127, "", std::string("pipe: ") + std::strerror(errno)};
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    for (int fd : {out[0], out[1], err[0], err[1], status[0], status[1]}) ::close(fd);
+    return {false, 127, "", std::string("fork: ") + std::strerror(errno)};
+  }
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::close(out[0]);
+    ::close(err[0]);
+    ::close(status[0]);
+    ::execvp(argv[0], argv.data());
+    int code = errno;
+    (void)!::write(status[1], &code, sizeof code);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(status[1]);
+  ProgramOutput result;
+  int fds[2] = {out[0], err[0]};
+  readBoth(fds, result.out, result.err);
+  int execErrno = 0;
+  if (::read(status[0], &execErrno, sizeof execErrno) == static_cast<ssize_t>(sizeof execErrno)) {
+    result.started = false;
+    result.err = std::string("cannot run ") + args[0] + ": " + std::strerror(execErrno);
+  }
+  ::close(status[0]);
+  int waited = 0;
+  while (::waitpid(pid, &waited, 0) < 0 && errno == EINTR) {
+  }
+  result.exitCode = WIFSIGNALED(waited) ? 128 + WTERMSIG(waited) : WEXITSTATUS(waited);
+  return result;
+}
+
 // sluice-operator next to this binary (build/ and an installed bin/ alike).
 std::string siblingOperator() {
   char self[4096] = {};
@@ -91,6 +164,7 @@ CliEnvironment systemEnvironment() {
   env.httpClient = [] { return http::makeCppRestHttpClient(); };
   env.clock = &realClock();
   env.run = runProgram;
+  env.capture = captureProgram;
   const char* override = std::getenv("SLUICE_OPERATOR_BINARY");
   env.operatorBinary = override != nullptr && *override != '\0' ? override : siblingOperator();
   return env;

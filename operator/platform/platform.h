@@ -41,6 +41,9 @@ struct ReplicaCounts {
   // it, for the Function's conditions; "" when none has one.
   std::string problem{};
   std::string problemMessage{};
+  // The image the newest ready replica runs the Function's code from (ReplicaPod::imageDigest), "" when
+  // no ready replica reports one (the Function's status.imageDigest).
+  std::string imageDigest{};
   int live() const { return ready + starting; }
   friend bool operator==(const ReplicaCounts&, const ReplicaCounts&) = default;
 };

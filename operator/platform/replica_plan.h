@@ -35,6 +35,8 @@ struct ReplicaPod {
   // exit's termination message (the runtime writes why it stopped there).
   std::string problem{};
   std::string problemMessage{};
+  // The kubelet's imageID of the container holding the Function's code (KubePlatform), "" if not reported.
+  std::string imageDigest{};
 };
 
 struct ReplicaPlanInput {

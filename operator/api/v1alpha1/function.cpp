@@ -32,7 +32,8 @@ Status readStatus(const json& function, FunctionStatus& out) {
     out.desiredReplicas = desired;
   }
   if (Status s = readInt(*status, "replicas", "status", out.replicas); !s.isOk()) return s;
-  return readInt(*status, "readyReplicas", "status", out.readyReplicas);
+  if (Status s = readInt(*status, "readyReplicas", "status", out.readyReplicas); !s.isOk()) return s;
+  return readString(*status, "imageDigest", "status", out.imageDigest);
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ struct FunctionStatus {
   std::optional<int> desiredReplicas;  // the autoscaler's word, once said
   int replicas = 0;
   int readyReplicas = 0;
+  // The image a ready replica runs the Function's code from, as its kubelet reports it (imageID);
+  // "" until one is ready.
+  std::string imageDigest;
 };
 
 struct Function {

@@ -149,6 +149,8 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   status["replicas"] = outcome.counts.live();
   status["readyReplicas"] = outcome.counts.ready;
   if (outcome.counts.warm >= 0) status["warmReplicas"] = outcome.counts.warm;
+  // Kept as it was while no replica is ready (at zero: what it last ran).
+  if (!outcome.counts.imageDigest.empty()) status["imageDigest"] = outcome.counts.imageDigest;
   // The Secrets the replicas need are named before a pod waits on them; a missing one outranks what
   // the pods say, being its cause.
   auto secrets =

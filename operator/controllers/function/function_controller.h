@@ -14,7 +14,8 @@
 //      (controllers/secrets): a missing one is Ready=False SecretNotFound or
 //      SecretKeyMissing naming the field, rechecked every 30 s until fixed;
 //   5. writes status (replicas, readyReplicas, selector, triggerCount,
-//      warmReplicas, observedGeneration, conditions Ready/Active/Degraded)
+//      warmReplicas, imageDigest, observedGeneration, conditions
+//      Ready/Active/Degraded)
 //      with a merge patch that leaves the autoscaler's fields alone, and an
 //      Event per step.
 // A spec the renderer or the platform refuses gets Ready=False/InvalidSpec and

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "api/function.h"
 #include "api/pods.h"
@@ -70,6 +71,22 @@ void readProblem(const json& pod, ReplicaPod& r) {
   }
 }
 
+// The kubelet's imageID of the container that holds the Function's code: fetch-code, which copies a
+// code image's /code (spec.code.image), else the http handler's sidecar, else the runtime, which runs
+// spec.image (or the operator's runtime image). "" until the kubelet reports it.
+std::string codeImageId(const json& pod) {
+  const json init = pod.value("/status/initContainerStatuses"_json_pointer, json::array());
+  for (const char* name : {"fetch-code", "handler"}) {
+    for (const json& c : init) {
+      if (c.value("name", std::string()) == name) return c.value("imageID", std::string());
+    }
+  }
+  for (const json& c : pod.value("/status/containerStatuses"_json_pointer, json::array())) {
+    if (c.value("name", std::string()) == "runtime") return c.value("imageID", std::string());
+  }
+  return "";
+}
+
 ReplicaPod toReplicaPod(const json& pod) {
   ReplicaPod r;
   const json& meta = pod["metadata"];
@@ -84,6 +101,7 @@ ReplicaPod toReplicaPod(const json& pod) {
   if (!inFlight.empty()) r.inFlight = std::atoi(inFlight.c_str());
   r.created = parseRfc3339(meta.value("creationTimestamp", ""));
   readProblem(pod, r);
+  r.imageDigest = codeImageId(pod);
   return r;
 }
 
@@ -103,15 +121,21 @@ bool controlledBy(const json& object, const std::string& uid) {
 ReplicaCounts countPods(const std::vector<ReplicaPod>& pods) {
   ReplicaCounts counts;
   const ReplicaPod* troubled = nullptr;  // the first pod by name with a problem: the same one every pass
+  const ReplicaPod* newest = nullptr;    // the newest ready pod that reports its image: what a rollout leads to
   for (const ReplicaPod& p : pods) {
     if (p.terminating) {
       ++counts.draining;
       continue;
     }
+    if (p.ready && !p.imageDigest.empty() &&
+        (newest == nullptr || std::tie(p.created, p.name) > std::tie(newest->created, newest->name))) {
+      newest = &p;
+    }
     ++(p.ready ? counts.ready : counts.starting);
     if (p.failed) ++counts.failed;
     if (!p.problem.empty() && (troubled == nullptr || p.name < troubled->name)) troubled = &p;
   }
+  if (newest != nullptr) counts.imageDigest = newest->imageDigest;
   if (troubled != nullptr) {
     counts.problem = troubled->problem;
     counts.problemMessage = "pod " + troubled->name + ": " + troubled->problemMessage;

@@ -55,6 +55,7 @@ TEST_F(CompletionTest, SubcommandsFlagsAndOutputValuesAsBashOffersThem) {
   EXPECT_EQ(complete("sluice dlq r"), "redrive");
   EXPECT_EQ(complete("sluice dlq redrive --a"), "--all");
   EXPECT_EQ(complete("sluice dlq ls --li"), "--limit");
+  EXPECT_EQ(complete("sluice build --in"), "--index-url");
 }
 
 TEST_F(CompletionTest, ZshGoesThroughBashcompinitAndAnUnknownShellIsAUsageError) {

@@ -20,7 +20,11 @@ TEST(FunctionTest, ReadsMetadataScalingRequestAndStatus) {
                                {"spec",
                                 {{"scaling", {{"minReplicas", 1}, {"maxReplicas", 5}, {"cpuTargetUtilization", 60}}},
                                  {"resources", {{"requests", {{"cpu", "250m"}}}}}}},
-                               {"status", {{"desiredReplicas", 9}, {"replicas", 2}, {"readyReplicas", 1}}}});
+                               {"status",
+                                {{"desiredReplicas", 9},
+                                 {"replicas", 2},
+                                 {"readyReplicas", 1},
+                                 {"imageDigest", "sha256:" + std::string(64, 'a')}}}});
   ASSERT_TRUE(f.isOk()) << f.status().toString();
   EXPECT_EQ(f->metadata.name, "orders");
   EXPECT_EQ(f->metadata.ns, "etl");
@@ -30,6 +34,7 @@ TEST(FunctionTest, ReadsMetadataScalingRequestAndStatus) {
   EXPECT_TRUE(f->scalesOnCpu());
   EXPECT_EQ(f->cpuRequest, "250m");
   EXPECT_EQ(f->status.readyReplicas, 1);
+  EXPECT_EQ(f->status.imageDigest, "sha256:" + std::string(64, 'a'));
   EXPECT_EQ(f->desiredReplicas(), 5) << "the autoscaler's 9, clamped to maxReplicas";
   EXPECT_EQ(f->warmPoolSize(3), 3) << "unset: the operator's default";
 }

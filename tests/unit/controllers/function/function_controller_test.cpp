@@ -316,6 +316,44 @@ TEST_F(FunctionControllerTest, ACrashLoopingHandlerSidecarIsNamedInTheReadyReaso
             "0/1 replicas ready; pod echo-0: container handler: back-off 20s; last exit: Error, exit code 1");
 }
 
+// status.imageDigest: the image a ready replica runs the Function's code from, as its kubelet reports
+// it: a code image's (the fetch-code init container, not the runtime beside it); kept while no
+// replica is ready; the runtime's when the code comes inline.
+TEST_F(FunctionControllerTest, TheImageIdOfTheCodeAReadyReplicaRunsIsTheFunctionsImageDigest) {
+  const std::string codeImage = "sha256:" + std::string(64, 'c');
+  const std::string runtimeImage = "sha256:" + std::string(64, 'r');
+  addFunction({{"code", {{"image", "sluice.local/code/echo:cccccccccccc"}}}}, {{"desiredReplicas", 1}});
+  controller.reconcile("ns/echo");
+  syncPods();
+  json pod = *pods.get("ns/echo-0");
+  pod["status"]["initContainerStatuses"] = json::array({{{"name", "fetch-code"}, {"imageID", codeImage}}});
+  pod["status"]["containerStatuses"] = json::array({{{"name", "runtime"}, {"imageID", runtimeImage}}});
+  json starting = pod;
+  starting["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}}});
+  pods.upsert(std::make_shared<const json>(starting));
+  controller.reconcile("ns/echo");
+  EXPECT_FALSE(client.object(spec::kFunctions, "ns", "echo")->at("status").contains("imageDigest"))
+      << "no replica is ready yet";
+  pods.upsert(std::make_shared<const json>(pod));
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.object(spec::kFunctions, "ns", "echo")->at("status").value("imageDigest", ""), codeImage);
+  functions.upsert(std::make_shared<const json>(*client.object(spec::kFunctions, "ns", "echo")));
+  pods.upsert(std::make_shared<const json>(starting));
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.object(spec::kFunctions, "ns", "echo")->at("status").value("imageDigest", ""), codeImage)
+      << "kept while no replica is ready";
+
+  json fn = *client.object(spec::kFunctions, "ns", "echo");
+  fn["spec"] = inlineCode();
+  functions.upsert(std::make_shared<const json>(*client.update(spec::kFunctions, fn)));
+  pod.erase("status");
+  pod = readyPod(pod, "127.1.0.1");
+  pod["status"]["containerStatuses"] = json::array({{{"name", "runtime"}, {"imageID", runtimeImage}}});
+  pods.upsert(std::make_shared<const json>(pod));
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.object(spec::kFunctions, "ns", "echo")->at("status").value("imageDigest", ""), runtimeImage);
+}
+
 // A replica the kubelet cannot keep running (here a crash loop whose last exit left the runtime's
 // termination message) reaches the Function: Ready=False with the kubelet's reason and the message,
 // Degraded with the same, and one Warning Event however often it is reconciled.
