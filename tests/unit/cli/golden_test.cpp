@@ -28,8 +28,8 @@ std::string joined(const std::vector<std::string>& words) {
 
 TEST(GoldenTest, HelpOfEverySubcommand) {
   const std::vector<std::vector<std::string>> commands = {
-      {},      {"init"},      {"check"},          {"apply"}, {"delete"},   {"describe"}, {"invoke"},    {"logs"},
-      {"dlq"}, {"dlq", "ls"}, {"dlq", "redrive"}, {"local"}, {"simulate"}, {"version"},  {"completion"}};
+      {},      {"init"},      {"check"},          {"apply"}, {"delete"},   {"describe"}, {"invoke"},     {"logs"},
+      {"dlq"}, {"dlq", "ls"}, {"dlq", "redrive"}, {"local"}, {"simulate"}, {"version"},  {"completion"}, {"build"}};
   for (const auto& command : commands) {
     Harness h;
     std::vector<std::string> args = command;

@@ -8,7 +8,7 @@ _sluice() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} sub='' i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-      init|check|apply|delete|describe|logs|invoke|dlq|local|simulate|version|completion) sub=${COMP_WORDS[i]}; break ;;
+      init|check|apply|delete|describe|build|logs|invoke|dlq|local|simulate|version|completion) sub=${COMP_WORDS[i]}; break ;;
     esac
   done
   case $prev in
@@ -17,7 +17,7 @@ _sluice() {
   esac
   local global='-h --help --version --kubeconfig --context -n --namespace -o --output'
   case $sub in
-    '') COMPREPLY=($(compgen -W "init check apply delete describe logs invoke dlq local simulate version completion $global" -- "$cur")) ;;
+    '') COMPREPLY=($(compgen -W "init check apply delete describe build logs invoke dlq local simulate version completion $global" -- "$cur")) ;;
     init)
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-h --help -t --template --name --force --list $global" -- "$cur"))
       else COMPREPLY=($(compgen -f -- "$cur"))
@@ -37,6 +37,10 @@ _sluice() {
     describe)
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-h --help --prometheus $global" -- "$cur"))
       else COMPREPLY=($(compgen -W "$(_sluice_functions)" -- "$cur"))
+      fi ;;
+    build)
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-h --help --name --base --index-url --python $global" -- "$cur"))
+      else COMPREPLY=($(compgen -f -- "$cur"))
       fi ;;
     logs)
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "-h --help -f --follow --tail --request-id $global" -- "$cur"))

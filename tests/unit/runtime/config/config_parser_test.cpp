@@ -407,7 +407,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "pipeline[0].mirror.groups: needs rename identity or prefix (offsets are translated per source topic "
                 "and partition)"},
         BadCase{"MirrorGroupRegex", builtin(R"([{"mirror":{"rename":"identity","groups":["app","^(x"]}}])"),
-                "pipeline[0].mirror.groups[1]: is not a valid regular expression (ECMAScript)"},
+                "pipeline[0].mirror.groups[1]: invalid regular expression: missing ): ^(x"},
         BadCase{"MirrorGroupEmpty", builtin(R"([{"mirror":{"rename":"identity","groups":[""]}}])"),
                 "pipeline[0].mirror.groups[0]: must not be empty"},
         BadCase{"MirrorGroupInterval",
