@@ -50,29 +50,8 @@ touch "$bug"
 
 # function_yaml NAME OUTPUT_DIR DEAD_LETTER: a handler that raises for "bad" records while $bug exists.
 function_yaml() {
-  cat <<YAML
----
-apiVersion: sluice.io/v1alpha1
-kind: Function
-metadata: {name: $1, namespace: $ns}
-spec:
-  runtime: python3.11
-  handler: index.main_handler
-  code:
-    inline: |
-      import os
-      def main_handler(event, context):
-          data = event["data"]
-          data = data.decode() if isinstance(data, bytes) else data
-          if "bad" in data and os.path.exists("$bug"):
-              raise ValueError("bug: cannot handle " + data)
-          return data
-  outputs:
-    - dir: {path: "$2"}
-  retry: {maxAttempts: 2, initialBackoff: 10ms, maxBackoff: 20ms}
-  deadLetter: $3
-  scaling: {minReplicas: 1, maxReplicas: 1}
-YAML
+  buggy_function_yaml "$1" "$2" "  retry: {maxAttempts: 2, initialBackoff: 10ms, maxBackoff: 20ms}
+  deadLetter: $3"
 }
 {
   cat <<YAML

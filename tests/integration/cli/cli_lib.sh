@@ -68,3 +68,31 @@ expect_golden() {
   [[ -f $golden ]] || fail "no golden $golden (SLUICE_UPDATE_GOLDEN=1 writes it)"
   diff -u "$golden" <(printf '%s\n' "$text") >&2 || fail "$name differs from its golden (SLUICE_UPDATE_GOLDEN=1 rewrites it)"
 }
+
+# buggy_function_yaml NAME OUTPUT_DIR [SPEC_LINES]: a Function whose handler raises for "bad" records
+# while the file $bug exists (the dead-letter tests' "bug", fixed by removing the file), writing
+# what it handles to OUTPUT_DIR; SPEC_LINES (already indented by two) go into its spec.
+buggy_function_yaml() {
+  cat <<YAML
+---
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: $1, namespace: $ns}
+spec:
+  runtime: python3.11
+  handler: index.main_handler
+  code:
+    inline: |
+      import os
+      def main_handler(event, context):
+          data = event["data"]
+          data = data.decode() if isinstance(data, bytes) else data
+          if "bad" in data and os.path.exists("$bug"):
+              raise ValueError("bug: cannot handle " + data)
+          return data
+  outputs:
+    - dir: {path: "$2"}
+${3:+$3
+}  scaling: {minReplicas: 1, maxReplicas: 1}
+YAML
+}
