@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cctype>
+#include <optional>
 #include <string_view>
 
 #include "common/encoding.h"
@@ -14,17 +16,33 @@ using nlohmann::json;
 namespace {
 
 // Headers the server sets itself, or that only mean something on one hop.
-bool isHopHeader(const std::string& name) {
+// Compared without case: a handler may well write "Content-Length".
+bool isHopHeader(std::string_view name) {
   static constexpr std::array<std::string_view, 11> kHop = {
       "connection",     "keep-alive", "proxy-connection",   "te", "trailer", "transfer-encoding", "upgrade", "host",
       "content-length", "expect",     "proxy-authorization"};
   for (std::string_view hop : kHop) {
-    if (name == hop) return true;
+    if (name.size() == hop.size() && std::equal(name.begin(), name.end(), hop.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        }))
+      return true;
   }
   return false;
 }
 
 std::string headerValue(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// Why a handler's header cannot go to the client as it is, if it cannot. A
+// line break in a value would end the header there and start another the
+// handler never meant (response splitting, e.g. a Location echoed from a
+// query string), so the whole answer is refused rather than repaired.
+std::optional<std::string> badHeader(const http::HeaderList& headers) {
+  for (const auto& [name, value] : headers) {
+    if (!http::isHeaderName(name)) return "an invalid header name \"" + name + "\"";
+    if (!http::isHeaderValue(value)) return "header \"" + name + "\" with a line break or NUL in its value";
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -61,6 +79,9 @@ http::ServerResponse clientResponseFrom(const UpstreamResponse& upstream) {
                                           decoded.status().message() + "\n");
           }
           bytes = std::move(*decoded);
+        }
+        if (std::optional<std::string> bad = badHeader(response.headers)) {
+          return http::textResponse(502, "the handler's proxy response has " + *bad + "\n");
         }
         response.body = std::move(bytes);
         return response;

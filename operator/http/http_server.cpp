@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -42,7 +43,59 @@ std::string lower(std::string text) {
   return text;
 }
 
+bool sameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// 1xx, 204 and 304 answers have no body and no Content-Length (RFC 9110 8.6).
+bool hasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
+
+// The answer as it goes on the wire, in one string: Beast's serializer walks
+// its header and body buffers piece by piece, which was a large share of the
+// gateway's CPU per request (BENCHMARKS.md, issue 13). Content-Length,
+// Transfer-Encoding and Connection are the server's own; a header that is not
+// valid field syntax is left out (the gateway refuses such handler answers
+// with a 502 before they get here; this keeps any other caller from
+// splitting a response).
+std::string wireResponse(const ServerResponse& answer, bool keepAlive) {
+  const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(answer.status));
+  std::string wire;
+  std::size_t size = answer.body.size() + reason.size() + 64;
+  for (const auto& [name, value] : answer.headers) size += name.size() + value.size() + 4;
+  wire.reserve(size);
+  wire.append("HTTP/1.1 ").append(std::to_string(answer.status)).append(" ");
+  wire.append(reason.data(), reason.size()).append("\r\n");
+  for (const auto& [name, value] : answer.headers) {
+    if (sameName(name, "content-length") || sameName(name, "transfer-encoding") || sameName(name, "connection"))
+      continue;
+    if (!isHeaderName(name) || !isHeaderValue(value)) continue;
+    wire.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!hasNoBody(answer.status))
+    wire.append("Content-Length: ").append(std::to_string(answer.body.size())).append("\r\n");
+  if (!keepAlive) wire.append("Connection: close\r\n");
+  wire.append("\r\n");
+  if (!hasNoBody(answer.status)) wire.append(answer.body);
+  return wire;
+}
+
 }  // namespace
+
+bool isHeaderName(std::string_view name) {
+  static constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && kTokenPunctuation.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool isHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 const std::string* ServerRequest::header(const std::string& lowerName) const {
   for (const auto& [name, value] : headers) {
@@ -287,17 +340,11 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     }
   }
 
-  void write(ServerResponse answer) {
-    auto response = std::make_shared<beast::http::response<beast::http::string_body>>();
-    response->version(11);
-    response->result(static_cast<unsigned>(answer.status));
-    for (auto& [name, value] : answer.headers) response->insert(name, value);
-    response->body() = std::move(answer.body);
+  void write(const ServerResponse& answer) {
     const bool keepAlive = keepAlive_ && !server_->stopping_ && !answer.closeConnection;
-    response->keep_alive(keepAlive);
-    response->prepare_payload();
+    auto wire = std::make_shared<std::string>(wireResponse(answer, keepAlive));
     lowest().expires_after(server_->options_.readTimeout);
-    beast::http::async_write(stream_, *response, [self = me(), response, keepAlive](beast::error_code ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(*wire), [self = me(), wire, keepAlive](beast::error_code ec, std::size_t) {
       self->handling_ = false;
       self->server_->requestFinished();
       if (ec || !keepAlive) return self->close();

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct ServerRequest {
   // The first header of that (lower-case) name, or null.
   const std::string* header(const std::string& lowerName) const;
 };
+
+// RFC 9110 field syntax: a name is a token; a value has no CR, LF or NUL.
+bool isHeaderName(std::string_view name);
+bool isHeaderValue(std::string_view value);
 
 struct ServerResponse {
   int status = 200;

@@ -26,7 +26,8 @@ start_gateway_at() {
   printf -v "${name}_pid" %s "$!"
   printf -v "${name}_port" %s "$port"
   printf -v "${name}_admin" %s "$admin"
-  poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null
+  poll 30 curl -sf "http://127.0.0.1:$admin/readyz" -o /dev/null ||
+    fail_with_logs "gateway $name: not ready on 127.0.0.1:$admin/readyz within 30 s"
 }
 
 # start_operator_with_gateway GATEWAY [FLAGS...]: the operator of $ns, told the gateway's URL and /loads.

@@ -81,6 +81,21 @@ TEST(ClientResponseTest, MapsALambdaProxyResponse) {
   EXPECT_EQ(response.body, "x,y");
 }
 
+TEST(ClientResponseTest, RefusesAHandlerHeaderThatWouldSplitTheAnswer) {
+  UpstreamResponse split{200, {}, R"({"statusCode":302,"headers":{"Location":"/x\r\nSet-Cookie: s=1"}})"};
+  http::ServerResponse response = clientResponseFrom(split);
+  EXPECT_EQ(response.status, 502);
+  EXPECT_EQ(response.body,
+            "the handler's proxy response has header \"Location\" with a line break or NUL in its value\n");
+  UpstreamResponse badName{200, {}, R"({"statusCode":200,"multiValueHeaders":{"X Y":["1"]}})"};
+  EXPECT_EQ(clientResponseFrom(badName).body, "the handler's proxy response has an invalid header name \"X Y\"\n");
+  UpstreamResponse hop{200, {}, R"({"statusCode":200,"headers":{"Content-Length":"99","X-A":"1"},"body":"ab"})"};
+  http::ServerResponse kept = clientResponseFrom(hop);
+  EXPECT_EQ(kept.status, 200);
+  EXPECT_EQ(headerOf(kept.headers, "Content-Length"), "");
+  EXPECT_EQ(headerOf(kept.headers, "X-A"), "1");
+}
+
 TEST(ClientResponseTest, DecodesABase64Body) {
   UpstreamResponse upstream{200, {}, R"({"statusCode":200,"isBase64Encoded":true,"body":"AAEC/w=="})"};
   http::ServerResponse response = clientResponseFrom(upstream);

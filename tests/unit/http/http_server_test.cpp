@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <future>
 #include <thread>
 
@@ -59,6 +60,51 @@ TEST(HttpServerTest, AnswersSeveralRequestsOnOneKeptAliveConnection) {
   auto second = client.send(beast::http::verb::get, "/c");
   EXPECT_EQ(second.body(), "GET /c ");
   EXPECT_EQ(server.openConnections(), 1u);
+}
+
+// The answer exactly as written on the wire, read until the server closes.
+std::string rawAnswer(ServerResponse answer) {
+  answer.closeConnection = true;
+  HttpServer server({}, [&answer](ServerRequest, Responder respond) { respond(answer); });
+  EXPECT_TRUE(server.start().isOk());
+  Client client(server.port());
+  beast::http::request<beast::http::string_body> request(beast::http::verb::get, "/", 11);
+  request.set(beast::http::field::host, "test");
+  beast::http::write(client.socket(), request);
+  std::string wire;
+  std::array<char, 4096> chunk{};
+  beast::error_code ec;
+  while (!ec) {
+    const std::size_t n = client.socket().read_some(asio::buffer(chunk), ec);
+    wire.append(chunk.data(), n);
+  }
+  return wire;
+}
+
+TEST(HttpServerTest, WritesTheServersOwnFramingAndLeavesOutHeadersThatWouldSplitTheAnswer) {
+  ServerResponse answer = textResponse(201, "abc");
+  answer.headers.emplace_back("content-LENGTH", "999");
+  answer.headers.emplace_back("Transfer-Encoding", "chunked");
+  answer.headers.emplace_back("X-Split", "a\r\nInjected: yes");
+  answer.headers.emplace_back("Bad Name", "x");
+  answer.headers.emplace_back("X-Fine", "ok");
+  EXPECT_EQ(rawAnswer(answer),
+            "HTTP/1.1 201 Created\r\nContent-Type: text/plain; charset=utf-8\r\nX-Fine: ok\r\n"
+            "Content-Length: 3\r\nConnection: close\r\n\r\nabc");
+  ServerResponse empty;
+  empty.status = 204;
+  EXPECT_EQ(rawAnswer(empty), "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+}
+
+TEST(HttpServerTest, ChecksHeaderSyntax) {
+  EXPECT_TRUE(isHeaderName("X-Sluice_Request.Id"));
+  EXPECT_FALSE(isHeaderName(""));
+  EXPECT_FALSE(isHeaderName("a b"));
+  EXPECT_FALSE(isHeaderName("a:b"));
+  EXPECT_TRUE(isHeaderValue("text/plain; q=0.5, \"x\""));
+  EXPECT_FALSE(isHeaderValue("a\rb"));
+  EXPECT_FALSE(isHeaderValue("a\nb"));
+  EXPECT_FALSE(isHeaderValue(std::string("a\0b", 3)));
 }
 
 TEST(HttpServerTest, AnswersFromAnotherThreadLater) {
