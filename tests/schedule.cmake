@@ -121,6 +121,7 @@ set(SLUICE_TEST_COSTS
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.AReplicaLeavingDuringARebalanceCommitsWhatItFinished 30
   integration/local_platform/demo_run_test 38
   integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.EagerStrategyRevokesEverythingAndStillLosesAndDuplicatesNothing 35
+  integration/runtime_io/RuntimeBinaryKafkaRebalanceTest.TwoLeavingInQuickSuccessionLeaveNoPartitionBehind 32
   integration/function_controller/function_scaling_test 28
   # Three operators share 300 Functions, then one is SIGKILLed (issue 14): 147 s on a developer machine at load
   # 25-30 on two cores (2026-12-06), most of it the 300 Functions' first reconciles (66 s).

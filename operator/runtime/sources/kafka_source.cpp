@@ -23,6 +23,16 @@ constexpr std::chrono::milliseconds kBrokerQueryTimeout{1000};
 // (the consumer's wait would otherwise hold each one up to kConsumeTimeout).
 constexpr std::chrono::milliseconds kProbationPoll{2};
 
+// "topic/0 topic/3", for the lines that tell where partitions went.
+std::string namesOf(const std::vector<KafkaPartition>& partitions) {
+  std::string names;
+  for (const KafkaPartition& p : partitions) {
+    if (!names.empty()) names += ' ';
+    names += p.topic + "/" + std::to_string(p.partition);
+  }
+  return names;
+}
+
 }  // namespace
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, RuntimeMetrics& metrics, Clock& clock,
@@ -654,8 +664,9 @@ void KafkaSource::assign(const std::vector<KafkaPartition>& partitions, bool coo
     SLUICE_LOG_ERROR("kafka trigger {}: assign: {}", options_.triggerName, assigned.message());
   }
   if (paused_ || !fetching_) consumer_->pause(partitions);
-  SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned", options_.triggerName,
-                  partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size());
+  SLUICE_LOG_INFO("kafka trigger {}: assigned {} partition(s) ({} rebalance), {} now owned{}{}", options_.triggerName,
+                  partitions.size(), cooperative ? "cooperative" : "eager", partitions_.size(),
+                  partitions.empty() ? "" : ": ", namesOf(partitions));
 }
 
 void KafkaSource::readCrashMarks(const std::vector<std::shared_ptr<PartitionState>>& states) {
@@ -723,8 +734,9 @@ void KafkaSource::onRevoke(const std::vector<KafkaPartition>& partitions, bool l
     partitions_.erase(laneOf(state->topic, state->partition));
     metrics_.removeConsumerLag(state->topic, state->partition);
   }
-  SLUICE_LOG_INFO("kafka trigger {}: revoked {} partition(s){}, {} still owned", options_.triggerName,
-                  partitions.size(), lost ? " (assignment lost)" : "", partitions_.size());
+  SLUICE_LOG_INFO("kafka trigger {}: revoked {} partition(s){}, {} still owned{}{}", options_.triggerName,
+                  partitions.size(), lost ? " (assignment lost)" : "", partitions_.size(),
+                  partitions.empty() ? "" : ": ", namesOf(partitions));
 }
 
 }  // namespace sluice::runtime

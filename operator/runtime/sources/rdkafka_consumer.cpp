@@ -139,11 +139,13 @@ std::vector<KafkaPartition> RdKafkaConsumer::assignment() {
 bool RdKafkaConsumer::assignmentLost() { return consumer_->assignment_lost(); }
 
 void RdKafkaConsumer::pause(const std::vector<KafkaPartition>& partitions) {
+  for (const KafkaPartition& p : partitions) appPaused_.emplace(p.topic, p.partition);
   TopicPartitions list(partitions);
   consumer_->pause(list.list());
 }
 
 void RdKafkaConsumer::resume(const std::vector<KafkaPartition>& partitions) {
+  for (const KafkaPartition& p : partitions) appPaused_.erase({p.topic, p.partition});
   TopicPartitions list(partitions);
   consumer_->resume(list.list());
 }
@@ -193,6 +195,23 @@ void RdKafkaConsumer::close() {
   queue_ = nullptr;
 }
 
+// Two of librdkafka's pause rules make a partition stop being fetched for
+// good, with no error and no log line (issue 16: after a scale-down the lag of
+// one partition stood still while its owner was Ready):
+// - Before a cooperative rebalance's callback, librdkafka pauses every
+//   assigned partition by an operation the partition's broker thread serves
+//   later, and the incremental (un)assign call resumes them; but a resume that
+//   finds the pause not served yet is dropped, and the pause, served after
+//   it, holds the partition until the next rebalance (librdkafka #5591). So
+//   the callback first pauses the assignment itself: an application's pause
+//   is synchronous and queued behind librdkafka's, so once it returns
+//   librdkafka's pause is in force and its resume cannot miss it. Afterwards
+//   the partitions the source did not pause are resumed.
+// - An application's pause outlives a revoke: a partition paused when it was
+//   taken away came back paused when the group gave it back later (a member
+//   pauses all its partitions while its commits wait for the broker, which is
+//   what a rebalance does to them). So a partition leaving the assignment
+//   leaves its pause behind (resumeLeaving).
 void RdKafkaConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                    std::vector<RdKafka::TopicPartition*>& partitions) {
   // COOPERATIVE (cooperative-sticky): `partitions` is only what is added or
@@ -200,6 +219,23 @@ void RdKafkaConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Er
   // (when a user sets another partition.assignment.strategy in properties):
   // everything is revoked, then everything assigned afresh.
   const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (!cooperative) {
+    serveRebalance(consumer, err, partitions, cooperative);
+    return;
+  }
+  TopicPartitions kept;
+  consumer->assignment(kept.list());
+  consumer->pause(kept.list());
+  serveRebalance(consumer, err, partitions, cooperative);
+  // Revoked ones too: unassigned, they must not come back paused (see above).
+  std::vector<KafkaPartition> resumed = partitionsOf(kept.list());
+  std::erase_if(resumed, [&](const KafkaPartition& p) { return appPaused_.contains({p.topic, p.partition}); });
+  TopicPartitions list(resumed);
+  if (!resumed.empty()) consumer->resume(list.list());
+}
+
+void RdKafkaConsumer::serveRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                                     std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative) {
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     listener_->onAssign(partitionsOf(partitions), cooperative);
     return;
@@ -210,6 +246,7 @@ void RdKafkaConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Er
     SLUICE_LOG_ERROR("{}: rebalance error: {}", owner_, RdKafka::err2str(err));
     listener_->onRevoke(partitionsOf(partitions), /*lost=*/true);
   }
+  resumeLeaving(partitions);
   if (cooperative) {
     if (RdKafka::Error* error = consumer->incremental_unassign(partitions)) {
       SLUICE_LOG_ERROR("{}: unassign: {}", owner_, error->str());
@@ -218,6 +255,18 @@ void RdKafkaConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Er
   } else {
     consumer->unassign();
   }
+}
+
+void RdKafkaConsumer::resumeLeaving(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<KafkaPartition> leaving;
+  for (const KafkaPartition& p : partitionsOf(partitions)) {
+    if (appPaused_.erase({p.topic, p.partition}) > 0) leaving.push_back(p);
+  }
+  if (leaving.empty()) return;
+  // Resumed while still assigned: whatever it fetches before the unassign
+  // that follows is dropped with the partition's queue.
+  TopicPartitions list(leaving);
+  consumer_->resume(list.list());
 }
 
 void RdKafkaConsumer::offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {

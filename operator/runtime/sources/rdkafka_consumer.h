@@ -9,7 +9,9 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -45,6 +47,11 @@ class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override;
   KafkaRecord recordOf(const rd_kafka_message_t& message);
+  // Calls the listener for a rebalance (see rebalance_cb for the pause barrier around it).
+  void serveRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                      std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
+  // Forgets the pause of partitions leaving the assignment (see the definition).
+  void resumeLeaving(const std::vector<RdKafka::TopicPartition*>& partitions);
 
   std::string owner_;
   clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
@@ -55,6 +62,9 @@ class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb
   // The name of the topic of the last record (records come in runs of one topic).
   const rd_kafka_topic_t* lastTopic_ = nullptr;
   std::string lastTopicName_;
+  // The partitions the source paused (pause() minus resume()): librdkafka
+  // keeps an application's pause through a revoke and a later re-assignment.
+  std::set<std::pair<std::string, int32_t>> appPaused_;
 };
 
 }  // namespace sluice::runtime
