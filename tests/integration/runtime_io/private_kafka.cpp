@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "kafka_test_util.h"
 #include "runtime_process.h"
 
@@ -20,28 +21,6 @@ namespace {
 // The Kafka install of tests/env: $KAFKA_TOPICS is <home>/bin/kafka-topics.
 std::string kafkaHome() {
   return std::filesystem::path(requiredEnv("KAFKA_TOPICS")).parent_path().parent_path().string();
-}
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& logPath) {
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int fd = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
 }
 
 // A JVM command line: `flags` (heap, GC, logging) then Kafka's class path, `mainClass` and `args`.
@@ -79,17 +58,17 @@ bool PrivateKafka::start(std::chrono::seconds timeout) {
   const std::string logPath = dir_ + "/kafka.log";
   // A cluster id: 16 bytes in unpadded base64url, as StorageTool random-uuid prints (fixed: the cluster is private).
   const std::string home = kafkaHome();
-  pid_t format = spawn(
+  pid_t format = spawnChild(
       java({"-Xmx128m", "-XX:TieredStopAtLevel=1", "-Dlog4j.configuration=file:" + home + "/log4j-tools.properties"},
            "kafka.tools.StorageTool", {"format", "-t", "c2x1aWNlLWRyaWxsLUEwMQ", "-c", dir_ + "/server.properties"}),
-      logPath);
+      {logPath, true, {}});
   int status = 0;
   waitpid(format, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
-  pid_ = spawn(java({"-Xmx384m", "-Xms128m", "-Djava.awt.headless=true",
-                     "-Dlog4j.configuration=file:" + home + "/log4j.properties"},
-                    "kafka.Kafka", {dir_ + "/server.properties"}),
-               logPath);
+  pid_ = spawnChild(java({"-Xmx384m", "-Xms128m", "-Djava.awt.headless=true",
+                          "-Dlog4j.configuration=file:" + home + "/log4j.properties"},
+                         "kafka.Kafka", {dir_ + "/server.properties"}),
+                    {logPath, true, {}});
   return waitUntil(timeout, [&] {
     try {
       partitionCountOf(bootstrap_, "__sluice_probe");  // any metadata answer: the broker serves

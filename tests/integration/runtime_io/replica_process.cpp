@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "common/logging.h"
 #include "runtime/sinks/kafka_sink.h"
 #include "runtime/sources/kafka_source.h"
@@ -104,16 +105,7 @@ pid_t spawnReplica(const TestReplicaConfig& config) {
                                    config.failPrefix,
                                    std::to_string(config.handlerDelayMicros),
                                    std::to_string(config.gatePort)};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  return pid;
+  return spawnChild(args);
 }
 
 int runReplicaProcess(int argc, char** argv) {

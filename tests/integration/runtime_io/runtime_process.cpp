@@ -18,6 +18,8 @@
 
 #include <cpprest/http_client.h>
 
+#include "child_process.h"
+
 namespace sluice::testing {
 
 int freeLoopbackPort() {
@@ -117,35 +119,6 @@ HttpReply invokeReplica(int port, const std::string& body,
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& logPath,
-            const std::vector<std::pair<std::string, std::string>>& environment = {}) {
-  std::string binary = std::string(SLUICE_BUILD_DIR) + "/sluice-runtime";
-  std::vector<std::string> all = {binary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  argv.reserve(all.size() + 1);
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int fd = open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    // The test binary may have signals blocked in some threads; give the child a clean mask.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (const auto& [name, value] : environment) setenv(name.c_str(), value.c_str(), 1);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 int exitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -173,7 +146,8 @@ void RuntimeProcess::start(int port, const std::vector<std::string>& args, const
   all.insert(all.end(), args.begin(), args.end());
   std::vector<std::pair<std::string, std::string>> env = {{"SLUICE_INVOKE_TOKEN", kTestInvokeToken}};
   env.insert(env.end(), environment.begin(), environment.end());
-  pid_ = spawn(all, logPath, env);
+  all.insert(all.begin(), std::string(SLUICE_BUILD_DIR) + "/sluice-runtime");
+  pid_ = spawnChild(all, {logPath, false, env});
   startedPid_ = pid_;
 }
 
