@@ -54,10 +54,6 @@ constexpr StringProperty kStringProperties[] = {
     {AMQP_BASIC_CLUSTER_ID_FLAG, &amqp_basic_properties_t::cluster_id, &AmqpProperties::clusterId},
 };
 
-bool keyIs(const amqp_table_entry_t& entry, const std::string& key) {
-  return entry.key.len == key.size() && std::equal(key.begin(), key.end(), static_cast<const char*>(entry.key.bytes));
-}
-
 }  // namespace
 
 Result<std::string> encodeAmqpTable(const amqp_table_t& table) {
@@ -130,17 +126,23 @@ Result<std::string> editAmqpTable(const std::string& encoded, const std::vector<
   for (int i = 0; i < table.num_entries; ++i) {
     const amqp_table_entry_t& entry = table.entries[i];
     const bool dropped =
-        std::any_of(drop.begin(), drop.end(), [&entry](const std::string& key) { return keyIs(entry, key); });
+        std::any_of(drop.begin(), drop.end(), [&entry](const std::string& key) { return tableEntryNamed(entry, key); });
     if (!dropped) entries.push_back(entry);
   }
-  for (const auto& [key, value] : append) {
-    amqp_table_entry_t entry{};
-    entry.key = bytesOf(key);
-    entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(value);
-    entries.push_back(entry);
-  }
+  for (const auto& [key, value] : append) entries.push_back(utf8TableEntry(key, value));
   return encodeAmqpTable(amqp_table_t{static_cast<int>(entries.size()), entries.data()});
+}
+
+amqp_table_entry_t utf8TableEntry(const std::string& key, const std::string& value) {
+  amqp_table_entry_t entry{};
+  entry.key = bytesOf(key);
+  entry.value.kind = AMQP_FIELD_KIND_UTF8;
+  entry.value.value.bytes = bytesOf(value);
+  return entry;
+}
+
+bool tableEntryNamed(const amqp_table_entry_t& entry, const std::string& key) {
+  return entry.key.len == key.size() && std::equal(key.begin(), key.end(), static_cast<const char*>(entry.key.bytes));
 }
 
 std::string amqpTableString(const std::string& encoded, const std::string& key) {
@@ -149,7 +151,8 @@ std::string amqpTableString(const std::string& encoded, const std::string& key) 
   const amqp_table_t& table = decoded.table();
   for (int i = 0; i < table.num_entries; ++i) {
     const amqp_field_value_t& value = table.entries[i].value;
-    if (keyIs(table.entries[i], key) && (value.kind == AMQP_FIELD_KIND_UTF8 || value.kind == AMQP_FIELD_KIND_BYTES)) {
+    if (tableEntryNamed(table.entries[i], key) &&
+        (value.kind == AMQP_FIELD_KIND_UTF8 || value.kind == AMQP_FIELD_KIND_BYTES)) {
       return bytesToString(value.value.bytes);
     }
   }

@@ -49,6 +49,11 @@ class OutgoingAmqpProperties {
 Result<std::string> editAmqpTable(const std::string& encoded, const std::vector<std::string>& drop,
                                   const std::vector<std::pair<std::string, std::string>>& append);
 
+// A UTF-8 string entry of a field table, pointing into `key` and `value`
+// (which must outlive it), and whether an entry is named `key`.
+amqp_table_entry_t utf8TableEntry(const std::string& key, const std::string& value);
+bool tableEntryNamed(const amqp_table_entry_t& entry, const std::string& key);
+
 // The string value of entry `key` of an encoded table; "" when absent or not a string.
 std::string amqpTableString(const std::string& encoded, const std::string& key);
 

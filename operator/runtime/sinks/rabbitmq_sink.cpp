@@ -14,7 +14,6 @@ namespace sluice::runtime {
 
 namespace {
 
-using clients::bytesOf;
 using clients::setOptionalProperty;
 
 // The properties one record is published with. Points into the record and
@@ -29,14 +28,9 @@ void addHeaders(const Headers& headers, std::vector<amqp_table_entry_t>& entries
     const std::string& key = header.first;
     // An AMQP table holds one value per name: the first one given wins.
     const bool seen = std::any_of(entries.begin(), entries.end(), [&key](const amqp_table_entry_t& entry) {
-      return entry.key.len == key.size() && std::equal(key.begin(), key.end(), static_cast<char*>(entry.key.bytes));
+      return clients::tableEntryNamed(entry, key);
     });
-    if (seen) continue;
-    amqp_table_entry_t entry{};
-    entry.key = bytesOf(key);
-    entry.value.kind = AMQP_FIELD_KIND_UTF8;
-    entry.value.value.bytes = bytesOf(header.second);
-    entries.push_back(entry);
+    if (!seen) entries.push_back(clients::utf8TableEntry(key, header.second));
   }
 }
 
