@@ -14,6 +14,7 @@
 #include "runtime/control/rabbitmq_mirror_wiring.h"
 #include "runtime/handlers/make_handler.h"
 #include "runtime/memory/in_flight_budget.h"
+#include "runtime/memory/memory_watchdog.h"
 #include "runtime/sinks/dir_sink.h"
 #include "runtime/sinks/http_sink.h"
 #include "runtime/sinks/kafka_sink.h"
@@ -154,6 +155,7 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function) {
   options.backoff = backoffPolicy(function.retry.backoff);
   options.handlerTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(function.timeout);
   options.handlerHealthy = handlersHealthy;
+  options.memoryPressure = memoryOverThreshold;
   int maxInFlight = 0;
   for (const auto& trigger : function.triggers) {
     if (const auto* kafka = std::get_if<config::KafkaSourceConfig>(&trigger.source)) {

@@ -15,7 +15,7 @@ std::vector<EachResult> Handler::handleEach(const std::vector<Event>& events, co
   std::vector<EachResult> results(events.size());
   InvocationContext each = context;
   for (size_t i = 0; i < events.size(); ++i) {
-    if (context.shedding != nullptr && context.shedding->load()) {
+    if (context.shedding != nullptr && (*context.shedding)()) {
       for (size_t rest = i; rest < events.size(); ++rest) results[rest].outputs = shedStatus();
       break;
     }

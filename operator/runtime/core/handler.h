@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,17 @@
 
 namespace sluice::runtime {
 
+// Whether the replica sheds load under memory pressure, asked before each
+// event: the delivery loop's flag, or else `pressure`, a sample of the memory
+// taken then and there (which raises the flag when over the threshold), so
+// a handler that allocates fast cannot outrun a watchdog thread starved of
+// CPU: no event starts once the threshold is passed.
+struct ShedCheck {
+  const std::atomic<bool>* flag = nullptr;
+  std::function<bool()> pressure = nullptr;
+  bool operator()() const { return (flag != nullptr && flag->load()) || (pressure && pressure()); }
+};
+
 struct InvocationContext {
   std::string requestId;
   std::string functionName;
@@ -25,10 +37,10 @@ struct InvocationContext {
   std::chrono::steady_clock::time_point deadline;
   // The clock `deadline` is on (the delivery loop's): handleEach() times each event by it.
   const Clock* clock = &realClock();
-  // Set by the delivery loop for handleEach(): once it reads true, the events
-  // not started yet are not run (kUnavailable) and are redelivered later: the
-  // replica is shedding load under memory pressure. Outlives the call.
-  const std::atomic<bool>* shedding = nullptr;
+  // Set by the delivery loop for handleEach(): once it answers true, the
+  // events not started yet are not run (kUnavailable) and are redelivered
+  // later: the replica is shedding load under memory pressure. Outlives the call.
+  const ShedCheck* shedding = nullptr;
 };
 
 // The result handleEach() gives the events it did not run because of `shedding`.

@@ -391,7 +391,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
       InvocationContext context;
       context.functionName = options_.functionName;
       context.triggerName = trigger;
-      context.shedding = &shedding_;
+      context.shedding = &shedCheck_;
       context.clock = &clock_;
       try {
         first = handler_.handleEach(events, context, options_.handlerTimeout);
@@ -401,7 +401,7 @@ bool DeliveryLoop::handleEach(PendingBatch& pending, std::vector<std::vector<Rec
     } else {
       first.resize(events.size());
       for (size_t i = 0; i < events.size(); ++i) {
-        if (shedding_) {
+        if (shedCheck_()) {
           first[i].outputs = shedStatus();
           continue;
         }

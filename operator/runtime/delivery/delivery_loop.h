@@ -105,6 +105,10 @@ struct DeliveryOptions {
   // the event's fault: it is neither retried nor given up on, but left
   // unacknowledged (never completed) so it is redelivered after the restart.
   std::function<bool()> handlerHealthy = nullptr;
+  // Asked before each event starts: true when the process is over its memory
+  // threshold (runtime/memory: memoryOverThreshold, which also trips the
+  // watchdog, so the replica sheds load and drains).
+  std::function<bool()> memoryPressure = nullptr;
   // Triggers whose batches go to the handler as one list (a trigger's batchSize > 1).
   std::set<std::string> listTriggers;
   // At most this many events in a batch made of merged dispatches (see the header comment).
@@ -251,6 +255,7 @@ class DeliveryLoop final : public EventDispatcher {
   std::atomic<int> inFlight_{0};
   std::atomic<int64_t> inFlightBytes_{0};
   std::atomic<bool> shedding_{false};
+  const ShedCheck shedCheck_{&shedding_, options_.memoryPressure};
 
   std::mutex retryMu_;
   std::condition_variable_any retryCv_;

@@ -6,6 +6,13 @@
 
 namespace sluice::runtime {
 
+namespace {
+
+// The process's started watchdog, for memoryOverThreshold.
+std::atomic<MemoryWatchdog*> processWatchdog{nullptr};
+
+}  // namespace
+
 int64_t residentBytes(const std::string& statusFile) {
   std::ifstream in(statusFile);
   std::string line;
@@ -45,10 +52,12 @@ std::optional<std::string> MemoryWatchdog::check() const {
 
 void MemoryWatchdog::start(std::function<void(const std::string& message)> onTrip) {
   if (options_.limitBytes <= 0) return;
-  thread_ = std::jthread([this, onTrip = std::move(onTrip)](std::stop_token stop) {
-    while (clock_.sleepFor(options_.interval, stop)) {
+  onTrip_ = std::move(onTrip);
+  processWatchdog = this;
+  thread_ = std::jthread([this](std::stop_token stop) {
+    while (!tripped_ && clock_.sleepFor(options_.interval, stop)) {
       if (auto message = check()) {
-        onTrip(*message);
+        trip(*message);
         return;
       }
     }
@@ -56,9 +65,31 @@ void MemoryWatchdog::start(std::function<void(const std::string& message)> onTri
 }
 
 void MemoryWatchdog::stop() {
+  MemoryWatchdog* self = this;
+  processWatchdog.compare_exchange_strong(self, nullptr);
   if (!thread_.joinable()) return;
   thread_.request_stop();
   thread_.join();
+}
+
+bool MemoryWatchdog::sample() {
+  if (tripped_) return true;
+  if (!onTrip_) return false;  // not started
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now().time_since_epoch()).count();
+  int64_t last = lastSampleNanos_.load();
+  if (now - last < 5'000'000 || !lastSampleNanos_.compare_exchange_strong(last, now)) return tripped_;
+  if (auto message = check()) trip(*message);
+  return tripped_;
+}
+
+void MemoryWatchdog::trip(const std::string& message) {
+  if (tripped_.exchange(true)) return;
+  onTrip_(message);
+}
+
+bool memoryOverThreshold() {
+  MemoryWatchdog* watchdog = processWatchdog.load();
+  return watchdog != nullptr && watchdog->sample();
 }
 
 }  // namespace sluice::runtime

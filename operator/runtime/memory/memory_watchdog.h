@@ -11,11 +11,15 @@
 //
 // The headroom (1 - threshold) x limit must hold what the handler can
 // allocate within one interval, which is why the default interval is short:
-// reading /proc/self/status costs microseconds.
+// reading /proc/self/status costs microseconds. A thread starved of CPU on
+// a busy node can still be late, so the delivery loop also samples before
+// each event starts (memoryOverThreshold): a handler that allocates fast
+// cannot start another event past the threshold.
 //
-// Thread-safety: start()/stop() from one thread; check() from any.
+// Thread-safety: start()/stop() from one thread; check() and sample() from any.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,9 +53,14 @@ class MemoryWatchdog {
   std::optional<std::string> check() const;
 
   // Samples on a thread of its own until stop() or the first trip, on which
-  // `onTrip` runs (on that thread) with the termination message.
+  // `onTrip` runs (on the sampling thread) with the termination message.
+  // Until stop(), this is the process's watchdog (memoryOverThreshold).
   void start(std::function<void(const std::string& message)> onTrip);
   void stop();
+
+  // A sample on the calling thread (at most one every 5 ms; between two,
+  // the last verdict holds): trips as the watchdog's thread would; true once tripped.
+  bool sample();
 
   int64_t thresholdBytes() const;
 
@@ -59,7 +68,15 @@ class MemoryWatchdog {
   const MemoryWatchdogOptions options_;
   const std::function<int64_t()> readResident_;
   Clock& clock_;
+  std::function<void(const std::string& message)> onTrip_;
+  std::atomic<bool> tripped_{false};
+  std::atomic<int64_t> lastSampleNanos_{0};
   std::jthread thread_;
+
+  void trip(const std::string& message);
 };
+
+// The started watchdog's sample() (see MemoryWatchdog); false when none runs.
+bool memoryOverThreshold();
 
 }  // namespace sluice::runtime

@@ -1337,7 +1337,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
   std::shared_ptr<const HandlerOptions> options = options_;
   std::string trigger = context.triggerName;
   int attempt = context.attempt;
-  const std::atomic<bool>* shedding = context.shedding;
+  const ShedCheck* shedding = context.shedding;
   Status ran = impl->runEach(
       [impl, raw, functionId, options, call, trigger, attempt, timeout, shedding] {
         py::module_& bootstrap = *impl->bootstrap;
@@ -1350,7 +1350,7 @@ std::vector<EachResult> PythonHandler::handleEach(const std::vector<Event>& even
           return;
         }
         for (size_t i = 0; i < call->ids.size(); ++i) {
-          if (shedding != nullptr && shedding->load()) {
+          if (shedding != nullptr && (*shedding)()) {
             // Under memory pressure: the rest of the batch is redelivered to the next replica.
             for (size_t rest = i; rest < call->ids.size(); ++rest) call->statuses[rest] = shedStatus();
             break;

@@ -211,6 +211,65 @@ TEST(MemoryWatchdogTest, TripsOnceAtTheThresholdWithAMessageNamingTheFigures) {
             "before the kernel's OOM kill");
 }
 
+// The watchdog's thread may be starved of CPU on a busy node while a handler
+// allocates: the delivery loop's own sample before each event trips it then
+// and there, once, and at most one sample every 5 ms is taken.
+TEST(MemoryWatchdogTest, ASampleOnTheCallersThreadTripsOnceWithoutItsThread) {
+  FakeClock clock;
+  clock.advance(1s);
+  std::atomic<int64_t> resident{100 * kMebibyte};
+  MemoryWatchdog watchdog(
+      {1000 * kMebibyte, 0.9, 50ms}, [&] { return resident.load(); }, clock);
+  EXPECT_FALSE(memoryOverThreshold());  // not started: no process watchdog
+  EXPECT_FALSE(watchdog.sample());
+  std::atomic<int> trips{0};
+  std::thread::id trippedOn;
+  watchdog.start([&](const std::string&) {
+    trippedOn = std::this_thread::get_id();
+    ++trips;
+  });
+  EXPECT_FALSE(memoryOverThreshold());
+  resident = 950 * kMebibyte;
+  clock.advance(4ms);
+  EXPECT_FALSE(memoryOverThreshold());  // within 5 ms of the last sample: its verdict holds
+  clock.advance(1ms);
+  EXPECT_TRUE(memoryOverThreshold());
+  EXPECT_EQ(trips.load(), 1);
+  EXPECT_EQ(trippedOn, std::this_thread::get_id());
+  clock.advance(5ms);
+  EXPECT_TRUE(watchdog.sample());
+  EXPECT_EQ(trips.load(), 1);
+  watchdog.stop();
+  EXPECT_FALSE(memoryOverThreshold());  // stopped: no longer the process's watchdog
+}
+
+// A batch stops between events as soon as the memory sample says so, as it
+// does when the loop sheds: what ran is kept, the rest is redelivered.
+TEST(DeliveryLoopByteGateTest, AMemorySampleOverTheThresholdStopsABatchBetweenEvents) {
+  DeliveryOptions options = fastOptions();
+  options.workers = 1;
+  std::atomic<bool> over{false};
+  options.memoryPressure = [&] { return over.load(); };
+  GatedLoop f(options);
+  std::mutex mu;
+  std::vector<Outcome> outcomes;
+  f.loop.dispatchBatch({bigEvent("a0", 0, 10), bigEvent("a1", 0, 10), bigEvent("a2", 0, 10)}, "p0", "t",
+                       [&](std::vector<Event>, const std::vector<Outcome>& done) {
+                         std::lock_guard lock(mu);
+                         outcomes = done;
+                       });
+  ASSERT_TRUE(waitUntil([&] { return f.gate.started.load() == 1; }));
+  over = true;  // a0 allocated past the threshold
+  f.gate.release();
+  ASSERT_TRUE(waitUntil([&] { return f.loop.inFlight() == 0; }));
+  EXPECT_EQ(f.handler.calls().size(), 1u);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(outcomes, (std::vector<Outcome>{Outcome::kAcked, Outcome::kRequeue, Outcome::kRequeue}));
+  }
+  f.loop.stop();
+}
+
 TEST(MemoryWatchdogTest, NeverTripsWithoutALimitOrAReading) {
   FakeClock clock;
   MemoryWatchdog unlimited(
