@@ -11,7 +11,7 @@
 # pods Pending and starves every other test's pods, so run it only on a test environment of your own,
 # with room on its nodes: kubectl patch node NODE --subresource=status --type=merge \
 #   -p '{"status":{"capacity":{"pods":"600"},"allocatable":{"pods":"600"}}}'  (KWOK keeps it).
-# Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
+# Writes bench/results/scale.json (SLUICE_BENCH_RESULTS=FILE: there instead). Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
 # SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator's CPU over the idle minute with
 # `perf record -g` (DIR/idle-N-LABEL.perf), and with SLUICE_BENCH_HEAPTRACK=1 its heap from start to
 # end under heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable). Read them with
@@ -152,4 +152,4 @@ for n in "${sizes[@]}"; do
 done
 mkdir -p "$root/bench/results"
 printf '%s\n' "${results[@]}" | python3 -c 'import json,sys; json.dump({"runs": [json.loads(l) for l in sys.stdin]}, open(sys.argv[1], "w"), indent=2, sort_keys=True)' \
-  "$root/bench/results/scale.json"
+  "${SLUICE_BENCH_RESULTS:-$root/bench/results/scale.json}"
