@@ -18,8 +18,12 @@
 # 60 s of idleness that starts 5 s after the load settled (every Function has its pod / every
 # ScaledObject is Ready), and CPU (utime+stime from /proc/PID/stat) over that minute.
 # Usage: bench/scale/keda_run.sh [N]   (default 1000). KEDA_VERSION picks KEDA's release (keda.sh).
-# SLUICE_BENCH_BUILD_DIR as for run.sh. Writes bench/results/keda_vs_sluice.json.
+# SLUICE_BENCH_BUILD_DIR as for run.sh. SLUICE_BENCH_SLUICE_RESULTS=FILE takes Sluice's side from a
+# run.sh N result made earlier on the same environment (SLUICE_BENCH_RESULTS=FILE run.sh N) instead of
+# running it again, e.g. while KEDA is still building. Writes bench/results/keda_vs_sluice.json.
 set -euo pipefail
+# Without it a failed step inside $(run_keda) would not stop the run (set -e is not inherited there).
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/bench/testenv.sh"
@@ -177,12 +181,23 @@ run_keda() { # prints one JSON object
 }
 
 room_for_pods
-"$KUBECTL" apply --server-side -f "$keda_src/config/crd/bases/" >/dev/null
+# A fresh tests/env has neither project's CRDs. KEDA's ScaledJob CRD is large: on a loaded machine the
+# apiserver can time out on it, and applying again is harmless.
+apply_crds() {
+  local try
+  for try in 1 2 3; do
+    "$KUBECTL" apply --server-side -f "$root/crds/" -f "$keda_src/config/crd/bases/" >/dev/null && return 0
+    echo "keda bench: CRD apply failed (try $try of 3)" >&2
+    sleep 5
+  done
+  return 1
+}
+apply_crds
 make_certs
-if [[ ${SLUICE_BENCH_SKIP_SLUICE:-0} != 1 ]]; then
-  SLUICE_BENCH_RESULTS=$work/sluice.json bash "$here/run.sh" "$n" >&2
+if [[ -n ${SLUICE_BENCH_SLUICE_RESULTS:-} ]]; then
+  cp "$SLUICE_BENCH_SLUICE_RESULTS" "$work/sluice.json"
 else
-  echo '{"runs": []}' >"$work/sluice.json"
+  SLUICE_BENCH_RESULTS=$work/sluice.json bash "$here/run.sh" "$n" >&2
 fi
 keda=$(run_keda)
 echo "$keda"
