@@ -22,7 +22,7 @@
 # run.sh N result made earlier on the same environment (SLUICE_BENCH_RESULTS=FILE run.sh N) instead of
 # running it again, e.g. while KEDA is still building. Writes bench/results/keda_vs_sluice.json.
 set -euo pipefail
-# Without it a failed step inside $(run_keda) would not stop the run (set -e is not inherited there).
+# Without it a failed step inside $(...) would not stop the run (set -e is not inherited there).
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -199,7 +199,9 @@ if [[ -n ${SLUICE_BENCH_SLUICE_RESULTS:-} ]]; then
 else
   SLUICE_BENCH_RESULTS=$work/sluice.json bash "$here/run.sh" "$n" >&2
 fi
-keda=$(run_keda)
+# Not in $(...): the EXIT trap must see kpid and ns to stop KEDA and drop the namespace on a failure.
+run_keda >"$work/keda.json"
+keda=$(cat "$work/keda.json")
 echo "$keda"
 mkdir -p "$root/bench/results"
 python3 - "$work/sluice.json" "$keda" "$root/bench/results/keda_vs_sluice.json" <<'PY'
