@@ -11,12 +11,15 @@
 # pods Pending and starves every other test's pods, so run it only on a test environment of your own,
 # with room on its nodes: kubectl patch node NODE --subresource=status --type=merge \
 #   -p '{"status":{"capacity":{"pods":"600"},"allocatable":{"pods":"600"}}}'  (KWOK keeps it).
-# Writes bench/results/scale.json. Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
+# Writes bench/results/scale.json (SLUICE_BENCH_RESULTS=FILE: there instead). Binaries from $SLUICE_BENCH_BUILD_DIR, else build/.
 # SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator's CPU over the idle minute with
 # `perf record -g` (DIR/idle-N-LABEL.perf), and with SLUICE_BENCH_HEAPTRACK=1 its heap from start to
 # end under heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable). Read them with
 # perf report and heaptrack_print.
 set -euo pipefail
+# run_one runs in $(...): without this a failed step there (say the apply) did not stop it, and it polled
+# for pods for 30 minutes.
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/bench/testenv.sh"
@@ -34,10 +37,13 @@ idle_s=${SLUICE_BENCH_IDLE_SECONDS:-60}
 work=$(mktemp -d)
 opid=""
 ns=""
-cleanup() {
+stop_run() {
   [[ -n $opid ]] && kill "$opid" 2>/dev/null || true
   wait 2>/dev/null || true
   [[ -n $ns ]] && "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+}
+cleanup() {
+  stop_run
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,6 +56,8 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 run_one() { # run_one N LABEL OPERATOR: prints one JSON object
   local n=$1 label=$2 operator=$3
+  # This runs in $(...), whose opid and ns the script's EXIT trap never sees: stop them here on a failure.
+  trap stop_run EXIT
   ns="bench-scale-$n-$(date +%s)-$$"
   "$KUBECTL" create namespace "$ns" >/dev/null
   "$KAFKA_TOPICS" --bootstrap-server "$KAFKA_BOOTSTRAP" --create --topic "$ns" --partitions 6 >/dev/null
@@ -152,4 +160,4 @@ for n in "${sizes[@]}"; do
 done
 mkdir -p "$root/bench/results"
 printf '%s\n' "${results[@]}" | python3 -c 'import json,sys; json.dump({"runs": [json.loads(l) for l in sys.stdin]}, open(sys.argv[1], "w"), indent=2, sort_keys=True)' \
-  "$root/bench/results/scale.json"
+  "${SLUICE_BENCH_RESULTS:-$root/bench/results/scale.json}"
