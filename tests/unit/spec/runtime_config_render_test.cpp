@@ -415,7 +415,8 @@ json rabbitMqMirror(const json& mirror) {
           {"spec",
            {{"runtime", "builtin"},
             {"pipeline", json::array({{{"name", "copy"}, {"mirror", mirror}}})},
-            {"outputs", json::array({{{"rabbitmq", {{"connectionSecretRef", {{"name", "broker-b"}}}}}}})}}}};
+            {"outputs",
+             json::array({{{"rabbitmq", {{"connectionSecretRef", {{"name", "broker-b"}}}, {"exchange", "shop"}}}}})}}}};
 }
 
 TEST(RuntimeConfigRenderTest, MirrorDefinitionsTakeTheManagementUrlsFromSecretsAsEnvironmentVariables) {

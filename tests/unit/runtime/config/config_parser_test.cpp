@@ -174,7 +174,8 @@ TEST(ConfigParserTest, MirrorFailoverFieldsHaveDefaultsAndAreRead) {
 }
 
 // A RabbitMQ -> RabbitMQ mirror with `mirror` as written in the test.
-std::string rabbitMqMirror(const std::string& mirror, const std::string& output = R"({"rabbitmq":{"url":"amqp://b/"}})",
+std::string rabbitMqMirror(const std::string& mirror,
+                           const std::string& output = R"({"rabbitmq":{"url":"amqp://b/","exchange":"shop"}})",
                            const std::string& source = R"({"rabbitmq":{"url":"amqp://a/","queue":"q"}})") {
   return R"({"name":"m","runtime":"builtin","pipeline":[{"mirror":)" + mirror + R"(}],"outputs":[{"name":"out",)" +
          output.substr(1) + R"(],"triggers":[{"name":"in",)" + source.substr(1) + "]}";
@@ -201,11 +202,11 @@ TEST(ConfigParserTest, KafkaMirrorRefusesTheRabbitMqOnlyFieldsNamingThem) {
   EXPECT_EQ(parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true})", kafkaOut, kafkaIn)).status().message(),
             "pipeline[0].mirror.keepUserId: only a RabbitMQ mirror keeps the user id (outputs[0] is kafka)");
   // RabbitMQ out, Kafka in: still not a RabbitMQ mirror.
-  EXPECT_EQ(
-      parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true})", R"({"rabbitmq":{"url":"amqp://b/"}})", kafkaIn))
-          .status()
-          .message(),
-      "pipeline[0].mirror.keepUserId: only a RabbitMQ mirror keeps the user id (triggers[0] is kafka)");
+  EXPECT_EQ(parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true})",
+                                               R"({"rabbitmq":{"url":"amqp://b/","exchange":"shop"}})", kafkaIn))
+                .status()
+                .message(),
+            "pipeline[0].mirror.keepUserId: only a RabbitMQ mirror keeps the user id (triggers[0] is kafka)");
   EXPECT_EQ(
       parseFunctionConfig(rabbitMqMirror(R"({"definitions":{"sourceManagementUrlEnv":"A","targetManagementUrlEnv":"B",
                                            "names":["q"]}})",
