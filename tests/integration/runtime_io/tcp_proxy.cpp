@@ -109,8 +109,12 @@ void TcpProxy::relay(int client) {
 
 void TcpProxy::kill() {
   if (killed_.exchange(true)) return;
+  // New connections are refused from now on, at once: a connection left in
+  // the backlog would wait for its handshake's timeout, as only a host that
+  // vanished (no process to refuse it) makes a client do.
+  shutdown(listener_, SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
-  close(listener_);  // new connections are refused from now on
+  close(listener_);
   std::vector<std::thread> relays;
   {
     std::lock_guard lock(mu_);
