@@ -167,7 +167,10 @@ void KafkaSource::run() {
   // hold the replica past its termination grace (issue 17: a mirror whose
   // source had died took ~48 s to exit).
   std::chrono::milliseconds closeBudget{0};
-  if (commitBeforeLeaving()) {
+  // Asked again when every commit was confirmed without asking: a member that
+  // owns nothing (its partitions revoked as the coordinator vanished) has
+  // nothing to confirm, and the group it would wait on may be gone.
+  if (commitBeforeLeaving() && consumer_->clusterReachable(kReachabilityTimeout)) {
     closeBudget = std::max(kMinCloseBudget,
                            std::chrono::duration_cast<std::chrono::milliseconds>(finishDeadline_ - clock_.now()));
   }
