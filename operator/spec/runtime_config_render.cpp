@@ -5,6 +5,7 @@
 #include <map>
 
 #include "api/pods.h"
+#include "api/v1alpha1/semantics.h"
 #include "api/v1alpha1/trigger.h"
 #include "common/strings.h"
 
@@ -299,12 +300,34 @@ void renderFunctionSettings(json& c, const json& spec, const RenderOptions& opti
     }
   }
   c["retry"] = renderRetry(spec.value("retry", json::object()));
-  if (spec.contains("pipeline")) {
-    c["pipeline"] = json::array();
-    for (json step : spec["pipeline"]) {
-      step.erase("name");  // a label for people; the runtime does not need it
-      c["pipeline"].push_back(step);
+}
+
+// A RabbitMQ mirror's definitions: the management API URLs come from Secrets,
+// as environment variables of the replica (never in the config file).
+json renderMirrorDefinitions(json definitions, const std::string& owner, RenderedConfig& out,
+                             const RenderOptions& options) {
+  for (const char* side : {"source", "target"}) {
+    const std::string field = std::string(side) + "ManagementSecretRef";
+    const json ref = definitions.at(field);
+    definitions.erase(field);
+    SecretCollector secrets(out, options, owner + "_" + side);
+    definitions[std::string(side) + "ManagementUrlEnv"] = secrets.env(ref, ref.value("key", "managementUrl"));
+  }
+  return definitions;
+}
+
+// spec.pipeline, as the runtime reads it.
+void renderPipeline(RenderedConfig& out, const json& spec, const RenderOptions& options) {
+  if (!spec.contains("pipeline")) return;
+  json& pipeline = out.config["pipeline"] = json::array();
+  for (size_t i = 0; i < spec["pipeline"].size(); ++i) {
+    json step = spec["pipeline"][i];
+    step.erase("name");  // a label for people; the runtime does not need it
+    if (step.contains("mirror") && step["mirror"].contains("definitions")) {
+      step["mirror"]["definitions"] = renderMirrorDefinitions(step["mirror"]["definitions"],
+                                                              "pipeline" + std::to_string(i) + "_mirror", out, options);
     }
+    pipeline.push_back(step);
   }
 }
 
@@ -375,6 +398,23 @@ Status renderTriggers(RenderedConfig& out, const std::vector<json>& triggers, co
   return Status::ok();
 }
 
+// A mirror's RabbitMQ-only fields with a Trigger (or output) that is not
+// RabbitMQ: admission saw the outputs only; the Triggers are known here.
+Status checkMirrorSources(const json& spec, const std::vector<json>& triggers, const std::string& name,
+                          const std::string& where) {
+  std::vector<api::v1alpha1::TriggerSource> sources;
+  for (const json& trigger : triggers) {
+    const json& tspec = trigger.value("spec", json::object());
+    if (tspec.value("functionRef", json::object()).value("name", "") != name) continue;
+    for (const char* kind : {"kafka", "rabbitmq", "http", "cron", "objectStore"}) {
+      if (tspec.contains(kind)) sources.push_back({trigger.at("metadata").value("name", ""), kind});
+    }
+  }
+  auto errors = api::v1alpha1::rabbitMqOnlyMirrorErrors(spec, sources);
+  if (errors.empty()) return Status::ok();
+  return invalidArgument(where + ": " + errors.front().message);
+}
+
 }  // namespace
 
 Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vector<json>& triggers,
@@ -384,10 +424,12 @@ Result<RenderedConfig> renderRuntimeConfig(const json& function, const std::vect
     const std::string name = meta.at("name").get<std::string>();
     const std::string where = "Function " + meta.value("namespace", "default") + "/" + name;
     const json& spec = function.value("spec", json::object());
+    if (Status mirror = checkMirrorSources(spec, triggers, name, where); !mirror.isOk()) return mirror;
     RenderedConfig out;
     out.config["name"] = name;
     out.config["namespace"] = meta.value("namespace", "default");
     renderFunctionSettings(out.config, spec, options);
+    renderPipeline(out, spec, options);
     if (Status outputs = renderOutputs(out, spec, where, options); !outputs.isOk()) return outputs;
     if (Status sources = renderTriggers(out, triggers, name, spec, options); !sources.isOk()) return sources;
     return out;

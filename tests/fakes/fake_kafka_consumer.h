@@ -71,6 +71,24 @@ class FakeKafkaGroup {
     held_ = held;
     changed_.notify_all();
   }
+  // false: the cluster is gone (clusterReachable() says so); commits are then never confirmed.
+  void setReachable(bool reachable) {
+    std::lock_guard lock(mu_);
+    reachable_ = reachable;
+  }
+  // Synchronous commits made while unreachable (each would have hung a real client).
+  int blockingCommits() const {
+    std::lock_guard lock(mu_);
+    return blockingCommits_;
+  }
+  int reachabilityProbes() const {
+    std::lock_guard lock(mu_);
+    return reachabilityProbes_;
+  }
+  std::vector<std::chrono::milliseconds> closeBudgets() const {
+    std::lock_guard lock(mu_);
+    return closeBudgets_;
+  }
   void failCommits(int count) {
     std::lock_guard lock(mu_);
     failCommits_ = count;
@@ -136,6 +154,10 @@ class FakeKafkaGroup {
   bool held_ = false;
   bool inPoll_ = false;
   bool closed_ = false;
+  bool reachable_ = true;
+  int reachabilityProbes_ = 0;
+  int blockingCommits_ = 0;
+  std::vector<std::chrono::milliseconds> closeBudgets_;
   int failCommits_ = 0;
   int commitsSent_ = 0;
   int assignsInsidePoll_ = 0;
@@ -217,12 +239,18 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
 
   Status commitAsync(const std::vector<runtime::KafkaPartition>& offsets) override {
     std::lock_guard lock(group_.mu_);
+    if (!group_.reachable_) return Status::ok();  // deferred by the client, never confirmed
     group_.commitResults_.push_back(apply(offsets));
     return Status::ok();
   }
   Status commitSync(std::vector<runtime::KafkaPartition>& offsets) override {
     {
       std::lock_guard lock(group_.mu_);
+      // librdkafka's would wait for the coordinator without a bound.
+      if (!group_.reachable_) {
+        ++group_.blockingCommits_;
+        return unavailable("the cluster is unreachable");
+      }
       offsets = apply(offsets);
     }
     listener_->onCommitted(offsets);
@@ -244,7 +272,17 @@ class FakeKafkaGroup::Member final : public runtime::KafkaConsumer {
     return runtime::KafkaWatermarks{0, it == group_.logs_.end() ? 0 : static_cast<int64_t>(it->second.size())};
   }
 
-  void close() override {
+  bool clusterReachable(std::chrono::milliseconds) override {
+    std::lock_guard lock(group_.mu_);
+    ++group_.reachabilityProbes_;
+    return group_.reachable_;
+  }
+
+  void close(std::chrono::milliseconds budget) override {
+    {
+      std::lock_guard lock(group_.mu_);
+      group_.closeBudgets_.push_back(budget);
+    }
     reportCommits();
     std::vector<runtime::KafkaPartition> all = assignment();
     if (!all.empty()) listener_->onRevoke(all, false);

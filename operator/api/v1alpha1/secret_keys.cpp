@@ -63,6 +63,17 @@ std::vector<SecretKey> functionSecretKeys(const json& spec) {
     append(sinkSecretKeys(outputs[i], "spec.outputs[" + std::to_string(i) + "]"));
   }
   if (spec.contains("deadLetter")) append(sinkSecretKeys(spec["deadLetter"], "spec.deadLetter"));
+  const json& pipeline = spec.value("pipeline", json::array());
+  for (size_t i = 0; pipeline.is_array() && i < pipeline.size(); ++i) {
+    const json mirror = pipeline[i].is_object() ? pipeline[i].value("mirror", json()) : json();
+    const json definitions = mirror.is_object() ? mirror.value("definitions", json()) : json();
+    if (!definitions.is_object()) continue;
+    for (const char* field : {"sourceManagementSecretRef", "targetManagementSecretRef"}) {
+      const json& ref = definitions.value(field, json());
+      add(out, ref, {keyOf(ref, "key", "managementUrl")},
+          "spec.pipeline[" + std::to_string(i) + "].mirror.definitions." + field);
+    }
+  }
   const json& env = spec.value("env", json::array());
   for (size_t i = 0; env.is_array() && i < env.size(); ++i) {
     const json* ref = env[i].is_object() ? &env[i] : nullptr;

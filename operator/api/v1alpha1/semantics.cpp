@@ -53,6 +53,18 @@ void checkExpressions(const json& step, const std::string& pointer, std::vector<
   }
 }
 
+// A definitions interval under a second: the runtime refuses it (it would poll both management APIs nonstop).
+void checkMirrorInterval(const json& step, const std::string& pointer, std::vector<FieldError>& errors) {
+  const json& mirror = step.value("mirror", json::object());
+  if (!mirror.is_object() || !mirror.contains("definitions") || !mirror["definitions"].is_object()) return;
+  const json& interval = mirror["definitions"].value("interval", json());
+  if (!interval.is_string()) return;
+  auto parsed = parseDuration(interval.get<std::string>());
+  if (parsed.isOk() && *parsed < std::chrono::seconds(1)) {
+    invalid(errors, pointer + "/mirror/definitions/interval", interval, "must be at least 1s");
+  }
+}
+
 void checkPipeline(const json& spec, std::vector<FieldError>& errors) {
   if (!spec.contains("pipeline") || !spec["pipeline"].is_array()) return;
   for (size_t i = 0; i < spec["pipeline"].size(); ++i) {
@@ -62,7 +74,23 @@ void checkPipeline(const json& spec, std::vector<FieldError>& errors) {
     checkPattern(step, "parse", pointer, errors);
     checkPattern(step, "mask", pointer, errors);
     checkExpressions(step, pointer, errors);
+    checkMirrorInterval(step, pointer, errors);
   }
+}
+
+// The first output or trigger that is not RabbitMQ ("spec.outputs[0] is kafka"), or "" when all are.
+std::string firstNotRabbitMq(const json& spec, const std::vector<TriggerSource>& triggers) {
+  const json& outputs = spec.value("outputs", json::array());
+  for (size_t i = 0; outputs.is_array() && i < outputs.size(); ++i) {
+    if (!outputs[i].is_object() || outputs[i].contains("rabbitmq")) continue;
+    for (const char* kind : {"kafka", "http", "s3", "dir"}) {
+      if (outputs[i].contains(kind)) return "spec.outputs[" + std::to_string(i) + "] is " + kind;
+    }
+  }
+  for (const TriggerSource& trigger : triggers) {
+    if (trigger.kind != "rabbitmq") return "Trigger " + trigger.name + " is " + trigger.kind;
+  }
+  return "";
 }
 
 void checkCron(const json& spec, std::vector<FieldError>& errors) {
@@ -121,8 +149,8 @@ void checkBackoff(const json& retry, const std::string& pointer, std::vector<Fie
 // path, so "Library/nginx" is refused for its upper case, not read as a host.
 void checkImage(const json& spec, const char* parent, std::vector<FieldError>& errors) {
   static const std::string kLabel = R"([a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)";
-  static const std::string kRegistry = "(?:localhost(?::[0-9]+)?|" + kLabel + "(?:\\." + kLabel + ")+(?::[0-9]+)?|" +
-                                       kLabel + ":[0-9]+)/";
+  static const std::string kRegistry =
+      "(?:localhost(?::[0-9]+)?|" + kLabel + "(?:\\." + kLabel + ")+(?::[0-9]+)?|" + kLabel + ":[0-9]+)/";
   static const std::string kComponent = R"([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)";
   static const RE2 kReference("^(?:" + kRegistry + ")?" + kComponent + "(?:/" + kComponent + ")*" +
                               R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?)" +
@@ -167,6 +195,30 @@ void checkPython(const json& spec, std::vector<FieldError>& errors) {
 
 }  // namespace
 
+std::vector<FieldError> rabbitMqOnlyMirrorErrors(const json& spec, const std::vector<TriggerSource>& triggers) {
+  std::vector<FieldError> errors;
+  const json& pipeline = spec.is_object() ? spec.value("pipeline", json::array()) : json::array();
+  for (size_t i = 0; pipeline.is_array() && i < pipeline.size(); ++i) {
+    const json& step = pipeline[i];
+    if (!step.is_object() || !step.contains("mirror") || !step["mirror"].is_object()) continue;
+    const json& mirror = step["mirror"];
+    const bool keepUserId = mirror.value("keepUserId", json(false)) == json(true);
+    if (!keepUserId && !mirror.contains("definitions")) continue;
+    const std::string other = firstNotRabbitMq(spec, triggers);
+    if (other.empty()) continue;
+    const std::string pointer = "/spec/pipeline/" + std::to_string(i) + "/mirror";
+    if (keepUserId) {
+      invalid(errors, pointer + "/keepUserId", true, "only a RabbitMQ mirror keeps the user id (" + other + ")");
+    }
+    if (mirror.contains("definitions")) {
+      // An object's value is shown as Kubernetes shows it.
+      invalid(errors, pointer + "/definitions", "object",
+              "only a RabbitMQ mirror syncs queues, exchanges and bindings (" + other + ")");
+    }
+  }
+  return errors;
+}
+
 void setPythonSyntaxCheck(PythonSyntaxCheck check) {
   std::lock_guard lock(pythonMu);
   installedPythonCheck() = std::move(check);
@@ -185,7 +237,10 @@ std::vector<FieldError> checkSemantics(const json& object) {
   }
   checkImage(spec, nullptr, errors);
   checkImage(spec, "code", errors);
-  if (object.value("kind", "") == "Function") checkPython(spec, errors);
+  if (object.value("kind", "") == "Function") {
+    checkPython(spec, errors);
+    for (FieldError& error : rabbitMqOnlyMirrorErrors(spec)) errors.push_back(std::move(error));
+  }
   return errors;
 }
 

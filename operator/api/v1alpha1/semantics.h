@@ -34,4 +34,18 @@ void setPythonSyntaxCheck(PythonSyntaxCheck check);
 // Every such mistake in `object` (a schema-valid Function or Trigger); empty when none.
 std::vector<FieldError> checkSemantics(const nlohmann::json& object);
 
+// A Trigger that names a Function, as the mirror check below sees it.
+struct TriggerSource {
+  std::string name;
+  std::string kind;  // the source's spec key: kafka, rabbitmq, http, cron, objectStore
+};
+
+// A mirror's keepUserId and definitions (AMQP properties, RabbitMQ's management
+// API) in a Function `spec` with an output, or one of `triggers`, that is not
+// RabbitMQ: "spec.pipeline[0].mirror.keepUserId: Invalid value: true: only a
+// RabbitMQ mirror keeps the user id (spec.outputs[0] is kafka)". Admission
+// knows the outputs only; rendering the replica's config adds the Triggers.
+std::vector<FieldError> rabbitMqOnlyMirrorErrors(const nlohmann::json& spec,
+                                                 const std::vector<TriggerSource>& triggers = {});
+
 }  // namespace sluice::api::v1alpha1

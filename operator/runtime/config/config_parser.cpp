@@ -679,6 +679,7 @@ AmqpDefinitionsSyncConfig parseDefinitionsSync(const json& value, const std::str
       fail(d.at("names") + "[" + std::to_string(i) + "]", error);
   }
   d.duration("interval", sync.interval, std::chrono::seconds(1));
+  d.boolean("prune", sync.prune);
   d.finish();
   return sync;
 }
@@ -826,8 +827,43 @@ HttpHandlerConfig parseHttpHandler(const json& value) {
   return http;
 }
 
+// The first output or trigger that is not RabbitMQ ("outputs[0] is kafka"), or "" when all are.
+std::string firstNotRabbitMq(const FunctionConfig& out) {
+  static const char* kSinks[] = {"kafka", "rabbitmq", "http", "s3", "dir"};
+  static const char* kSources[] = {"kafka", "rabbitmq", "http", "cron", "objectStore"};
+  // The names above follow the variants' order, RabbitMQ at 1.
+  static_assert(std::variant_size_v<SinkKindConfig> == 5 && std::variant_size_v<SourceConfig> == 5);
+  static_assert(std::is_same_v<std::variant_alternative_t<1, SinkKindConfig>, RabbitMqSinkConfig>);
+  static_assert(std::is_same_v<std::variant_alternative_t<1, SourceConfig>, RabbitMqSourceConfig>);
+  for (size_t i = 0; i < out.outputs.size(); ++i) {
+    const size_t kind = out.outputs[i].sink.index();
+    if (kind != 1) return "outputs[" + std::to_string(i) + "] is " + kSinks[kind];
+  }
+  for (size_t i = 0; i < out.triggers.size(); ++i) {
+    const size_t kind = out.triggers[i].source.index();
+    if (kind != 1) return "triggers[" + std::to_string(i) + "] is " + kSources[kind];
+  }
+  return "";
+}
+
+// keepUserId and definitions act on AMQP properties and RabbitMQ's management
+// API: a mirror with any other trigger or output (Kafka above all) would
+// silently ignore them, so they are refused there.
+void checkRabbitMqOnlyMirrorFields(const FunctionConfig& out) {
+  for (size_t i = 0; i < out.pipeline.size(); ++i) {
+    const auto* mirror = std::get_if<MirrorOperatorConfig>(&out.pipeline[i].op);
+    if (mirror == nullptr || (!mirror->keepUserId && !mirror->definitions)) continue;
+    const std::string other = firstNotRabbitMq(out);
+    if (other.empty()) continue;
+    const std::string base = "pipeline[" + std::to_string(i) + "].mirror";
+    if (mirror->keepUserId) fail(base + ".keepUserId", "only a RabbitMQ mirror keeps the user id (" + other + ")");
+    fail(base + ".definitions", "only a RabbitMQ mirror syncs queues, exchanges and bindings (" + other + ")");
+  }
+}
+
 // Rules between fields: the runtime's requirements, routes naming declared outputs.
 void checkCrossFields(const FunctionConfig& out) {
+  checkRabbitMqOnlyMirrorFields(out);
   if (out.runtime == RuntimeKind::kPython311) {
     static const std::regex kHandler("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\.[A-Za-z_][A-Za-z0-9_]*");
     if (!std::regex_match(out.handler, kHandler)) {

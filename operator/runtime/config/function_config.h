@@ -229,6 +229,9 @@ struct AmqpDefinitionsSyncConfig {
   std::string targetManagementUrlEnv;  // likewise, the target broker
   std::vector<std::string> names;      // queue and exchange names; "^..." is an RE2 pattern (full match)
   std::chrono::milliseconds interval{30'000};
+  // Also delete from the target what this replica saw selected on the source
+  // and is gone from it (RabbitMqDefinitionsSyncOptions::prune).
+  bool prune = false;
 };
 
 // Where a mirrored record goes: the output's own topic (today's single-topic

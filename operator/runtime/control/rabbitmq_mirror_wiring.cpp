@@ -45,10 +45,10 @@ Status startDefinitionsSync(const config::AmqpDefinitionsSyncConfig& sync, const
   if (!source.isOk()) return source.status();
   auto target = managementUrl(sync.targetManagementUrlEnv, field + ".targetManagementUrlEnv");
   if (!target.isOk()) return target.status();
-  RabbitMqDefinitionsSyncOptions syncOptions{*source,      clients::amqpVirtualHost(sourceUrl),
-                                             *target,      clients::amqpVirtualHost(options.url),
-                                             sync.names,   prefix,
-                                             sync.interval};
+  RabbitMqDefinitionsSyncOptions syncOptions{*source,       clients::amqpVirtualHost(sourceUrl),
+                                             *target,       clients::amqpVirtualHost(options.url),
+                                             sync.names,    prefix,
+                                             sync.interval, sync.prune};
   auto created = RabbitMqDefinitionsSync::create(std::move(syncOptions), http::makeCppRestHttpClient());
   if (!created.isOk()) return created.status().withContext(field);
   options.definitions = std::move(created).value();

@@ -12,6 +12,7 @@ namespace sluice::runtime {
 namespace {
 
 using nlohmann::json;
+using HttpClientResult = Result<http::Response>;
 
 bool selected(const std::string& name, const std::vector<std::string>& names) {
   return std::any_of(names.begin(), names.end(), [&name](const std::string& entry) {
@@ -41,9 +42,35 @@ const json& listOf(const json& exported, const char* key) {
   return it != exported.end() && it->is_array() ? *it : kNone;
 }
 
-std::string definitionsUrl(std::string base, const std::string& vhost) {
+// `path` (already encoded) under the management API at `base`.
+std::string apiUrl(std::string base, const std::string& path) {
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/api/definitions/" + percentEncode(vhost);
+  return base + "/api/" + path;
+}
+
+std::string definitionsUrl(const std::string& base, const std::string& vhost) {
+  return apiUrl(base, "definitions/" + percentEncode(vhost));
+}
+
+// Whether two entries of a definitions list (`kind`) name the same object:
+// queues and exchanges by name, bindings by their ends, key and arguments.
+bool sameObject(const std::string& kind, const json& a, const json& b) {
+  if (kind != "bindings") return a.value("name", "") == b.value("name", "");
+  for (const char* field : {"source", "destination", "destination_type", "routing_key"}) {
+    if (a.value(field, "") != b.value(field, "")) return false;
+  }
+  return a.value("arguments", json::object()) == b.value("arguments", json::object());
+}
+
+bool listed(const std::string& kind, const json& list, const json& entry) {
+  return std::any_of(list.begin(), list.end(), [&](const json& other) { return sameObject(kind, entry, other); });
+}
+
+// A DELETE answered 2xx, or 404 (already gone: another replica, or a person, was first).
+Status deleted(HttpClientResult answer, const std::string& what) {
+  if (!answer.isOk()) return answer.status().withContext(what);
+  if (answer->status / 100 == 2 || answer->status == 404) return Status::ok();
+  return http::statusError(*answer, what);
 }
 
 }  // namespace
@@ -85,8 +112,9 @@ Result<std::unique_ptr<RabbitMqDefinitionsSync>> RabbitMqDefinitionsSync::create
   std::unique_ptr<RabbitMqDefinitionsSync> sync(new RabbitMqDefinitionsSync(std::move(options), std::move(client)));
   auto first = sync->syncOnce();
   if (!first.isOk()) return first.status();
-  SLUICE_LOG_INFO("rabbitmq mirror: definitions synced to vhost {}: {} queue(s), {} exchange(s), {} binding(s)",
-                  sync->options_.targetVhost, first->queues, first->exchanges, first->bindings);
+  SLUICE_LOG_INFO("rabbitmq mirror: definitions synced to vhost {}: {} queue(s), {} exchange(s), {} binding(s){}",
+                  sync->options_.targetVhost, first->queues, first->exchanges, first->bindings,
+                  sync->options_.prune ? " (pruning what the source deletes from now on)" : "");
   sync->thread_ = std::thread([raw = sync.get()] { raw->run(); });
   return sync;
 }
@@ -124,7 +152,71 @@ Result<DefinitionCounts> RabbitMqDefinitionsSync::syncOnce() {
   auto imported = client_->send(request);
   if (!imported.isOk()) return imported.status().withContext(written);
   if (imported->status / 100 != 2) return http::statusError(*imported, written);
+  if (!options_.prune) return counts;
+  auto pruned = prune(body);
+  if (!pruned.isOk()) return pruned.status();
+  counts.pruned = *pruned;
   return counts;
+}
+
+Result<size_t> RabbitMqDefinitionsSync::prune(const json& selection) {
+  size_t count = 0;
+  // Bindings first, queues last: a queue kept because it still holds messages keeps no stale binding.
+  for (const std::string kind : {"bindings", "exchanges", "queues"}) {
+    json stillSeen = selection[kind];
+    for (const json& entry : seen_[kind]) {
+      if (listed(kind, selection[kind], entry)) continue;
+      Status gone = kind == "bindings" ? deleteBinding(entry) : deleteFromTarget(kind, entry);
+      if (gone.isOk()) {
+        ++count;
+        continue;
+      }
+      // Tried again next round (a queue still holding copies stays until they are consumed).
+      SLUICE_LOG_WARN("{}; kept on the target for now", gone.toString());
+      stillSeen.push_back(entry);
+    }
+    seen_[kind] = std::move(stillSeen);
+  }
+  if (count > 0) SLUICE_LOG_INFO("rabbitmq mirror: pruned {} definition(s) gone from the source", count);
+  return count;
+}
+
+Status RabbitMqDefinitionsSync::deleteFromTarget(const std::string& kind, const json& entry) {
+  http::Request request;
+  request.method = "DELETE";
+  request.url = apiUrl(options_.targetManagementUrl,
+                       kind + "/" + percentEncode(options_.targetVhost) + "/" + percentEncode(entry.value("name", "")));
+  // Only an empty queue: its messages on the target are what a failover would read.
+  if (kind == "queues") request.url += "?if-empty=true";
+  request.timeout = std::chrono::seconds(10);
+  const std::string what = "rabbitmq mirror definitions: pruning " + http::withoutUserInfo(request.url);
+  return deleted(client_->send(request), what);
+}
+
+// The management API deletes a binding by its "properties key", which the
+// broker derives from the routing key and arguments: read it from the target.
+Status RabbitMqDefinitionsSync::deleteBinding(const json& binding) {
+  const std::string path = "bindings/" + percentEncode(options_.targetVhost) + "/e/" +
+                           percentEncode(binding.value("source", "")) + "/" +
+                           (binding.value("destination_type", "queue") == "queue" ? "q/" : "e/") +
+                           percentEncode(binding.value("destination", ""));
+  const std::string url = apiUrl(options_.targetManagementUrl, path);
+  const std::string what = "rabbitmq mirror definitions: pruning a binding at " + http::withoutUserInfo(url);
+  auto listedOnTarget = http::get(*client_, url, std::chrono::seconds(10));
+  if (!listedOnTarget.isOk()) return listedOnTarget.status().withContext(what);
+  if (listedOnTarget->status == 404) return Status::ok();  // an end is gone, and the binding with it
+  if (listedOnTarget->status != 200) return http::statusError(*listedOnTarget, what);
+  json bindings = json::parse(listedOnTarget->body, nullptr, false);
+  if (!bindings.is_array()) return internalError(what + ": bad management API answer");
+  for (const json& candidate : bindings) {
+    if (!candidate.is_object() || !sameObject("bindings", binding, candidate)) continue;
+    http::Request request;
+    request.method = "DELETE";
+    request.url = url + "/" + percentEncode(candidate.value("properties_key", ""));
+    request.timeout = std::chrono::seconds(10);
+    if (Status status = deleted(client_->send(request), what); !status.isOk()) return status;
+  }
+  return Status::ok();
 }
 
 void RabbitMqDefinitionsSync::run() {

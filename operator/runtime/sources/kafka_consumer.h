@@ -108,8 +108,19 @@ class KafkaConsumer {
   virtual std::optional<KafkaWatermarks> watermarks(const std::string& topic, int32_t partition, bool askBroker,
                                                     std::chrono::milliseconds timeout) = 0;
 
-  // Leaves the group (serving the final revoke through the listener).
-  virtual void close() = 0;
+  // Whether any broker of the cluster answers a metadata request within
+  // `timeout`: a drain tells a cluster that is gone from a group that is
+  // slow (rebalancing) by it.
+  virtual bool clusterReachable(std::chrono::milliseconds timeout) = 0;
+
+  // Leaves the group (serving the final revoke through the listener), giving
+  // up after `budget` (0: at once, for a cluster that is unreachable). A
+  // member that could not leave is abandoned, not waited for: librdkafka
+  // would hold it for session.timeout.ms with commits that can no longer
+  // arrive; the group drops it after that timeout, and the records whose
+  // offsets did not reach it are read again by the next owner (duplicates,
+  // never losses: an offset is committed only once its record is done).
+  virtual void close(std::chrono::milliseconds budget) = 0;
 };
 
 }  // namespace sluice::runtime

@@ -22,6 +22,13 @@ constexpr std::chrono::milliseconds kBrokerQueryTimeout{1000};
 // While a probation record runs, the loop polls its completion this often
 // (the consumer's wait would otherwise hold each one up to kConsumeTimeout).
 constexpr std::chrono::milliseconds kProbationPoll{2};
+// Commits unconfirmed this long into a drain ask whether the cluster is there
+// at all (one metadata request, answered or not within kReachabilityTimeout).
+constexpr std::chrono::milliseconds kReachabilityProbeAfter{1000};
+constexpr std::chrono::milliseconds kReachabilityTimeout{2000};
+// A reachable group gets at least this long for the member's goodbye, even
+// when the drain's grace is spent: leaving spares the others a session timeout.
+constexpr std::chrono::milliseconds kMinCloseBudget{3000};
 
 // "topic/0 topic/3", for the lines that tell where partitions went.
 std::string namesOf(const std::vector<KafkaPartition>& partitions) {
@@ -166,8 +173,18 @@ void KafkaSource::run() {
   // Drain: everything finished is committed, then close() leaves the group
   // (running the revoke callback, which commits synchronously for the record).
   processCompletions();
-  commitBeforeLeaving();
-  consumer_->close();
+  // A cluster that is gone has no group to leave: waiting for it would only
+  // hold the replica past its termination grace (issue 17: a mirror whose
+  // source had died took ~48 s to exit).
+  std::chrono::milliseconds closeBudget{0};
+  // Asked again when every commit was confirmed without asking: a member that
+  // owns nothing (its partitions revoked as the coordinator vanished) has
+  // nothing to confirm, and the group it would wait on may be gone.
+  if (commitBeforeLeaving() && consumer_->clusterReachable(kReachabilityTimeout)) {
+    closeBudget = std::max(kMinCloseBudget,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(finishDeadline_ - clock_.now()));
+  }
+  consumer_->close(closeBudget);
   SLUICE_LOG_INFO("kafka trigger {}: left group {} ({} offset commits)", options_.triggerName, options_.consumerGroup,
                   commitsWritten_.load());
 }
@@ -525,12 +542,24 @@ std::optional<KafkaPartition> KafkaSource::commitOf(PartitionState& state, bool 
 // callbacks, which rejoins it under the new generation — and commits again
 // until the broker confirms, the assignment is lost, or the drain's deadline.
 // Records still fetched meanwhile are dropped uncommitted: the next owner reads them.
-void KafkaSource::commitBeforeLeaving() {
+// A cluster that does not answer at all (its brokers are gone) cannot confirm
+// anything before the deadline: the member stops waiting once a metadata
+// request finds no broker, and returns false. The unconfirmed records are
+// copied or processed again by the next owner, none is lost.
+bool KafkaSource::commitBeforeLeaving() {
   if (!paused_) pauseAll();
   commit(false);
   int rounds = 0;
+  bool reachable = true;
+  bool probed = false;
+  const Clock::TimePoint probeAt = clock_.now() + kReachabilityProbeAfter;
   std::vector<KafkaRecord> dropped;
   while (!everyCommitAcknowledged() && !consumer_->assignmentLost() && clock_.now() < finishDeadline_) {
+    if (!probed && clock_.now() >= probeAt) {
+      probed = true;
+      reachable = consumer_->clusterReachable(kReachabilityTimeout);
+      if (!reachable) break;
+    }
     consumer_->consume(dropped, 1, kConsumeTimeout);
     dropped.clear();
     commit(false);  // sends again only what the broker refused (onCommitted forgets it)
@@ -539,11 +568,14 @@ void KafkaSource::commitBeforeLeaving() {
   if (!everyCommitAcknowledged()) {
     SLUICE_LOG_WARN("kafka trigger {}: leaving group {} with commits unconfirmed after {} round(s){}",
                     options_.triggerName, options_.consumerGroup, rounds,
-                    consumer_->assignmentLost() ? " (assignment lost)" : "");
+                    !reachable                    ? " (no broker of the cluster answers)"
+                    : consumer_->assignmentLost() ? " (assignment lost)"
+                                                  : "");
   } else if (rounds > 0) {
     SLUICE_LOG_INFO("kafka trigger {}: final commit confirmed after {} polling round(s) (the group was rebalancing)",
                     options_.triggerName, rounds);
   }
+  return reachable;
 }
 
 bool KafkaSource::everyCommitAcknowledged() const {
@@ -725,7 +757,12 @@ void KafkaSource::onRevoke(const std::vector<KafkaPartition>& partitions, bool l
       clock_.sleepFor(std::chrono::milliseconds(5), std::stop_token{});
       processCompletions();
     }
-    commit(true, revoked);
+    // Synchronous, so the next owner starts after it; but not while leaving:
+    // the drain already confirmed what it could (commitBeforeLeaving), and a
+    // synchronous commit to a coordinator that is gone waits without a bound
+    // (librdkafka defers it for session.timeout.ms). Close still waits for an
+    // asynchronous one, within its budget.
+    commit(!finishing_, revoked);
   }
   for (const auto& state : revoked) {
     if (inRound_) revokedInRound_.insert(laneOf(state->topic, state->partition));

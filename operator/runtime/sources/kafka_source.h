@@ -189,7 +189,8 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   void readCrashMarks(const std::vector<std::shared_ptr<PartitionState>>& states);
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
   // The drain's last commit, repeated until the broker confirms it (see the definition).
-  void commitBeforeLeaving();
+  // false when it gave up because no broker of the cluster answers.
+  bool commitBeforeLeaving();
   bool everyCommitAcknowledged() const;
   // Records finished here whose commit the broker has not confirmed yet.
   int64_t unconfirmedRecords() const;

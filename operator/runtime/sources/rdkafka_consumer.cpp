@@ -45,10 +45,20 @@ std::vector<KafkaPartition> partitionsOf(const std::vector<RdKafka::TopicPartiti
 
 }  // namespace
 
-RdKafkaConsumer::RdKafkaConsumer(std::string owner) : owner_(std::move(owner)), events_(owner_) {}
+RdKafkaConsumer::RdKafkaConsumer(std::string owner)
+    : owner_(std::move(owner)), events_(std::make_unique<clients::KafkaEventLog>(owner_)) {}
 
 RdKafkaConsumer::~RdKafkaConsumer() {
   if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+  if (abandoned_) {
+    // Destroying the handle would wait, in librdkafka, for the group's
+    // deferred commits to time out (session.timeout.ms): the process that
+    // abandons a member is about to exit. Its threads keep logging through
+    // events_ until then, so that leaks with it; nothing polls for the
+    // callbacks bound to this object any more.
+    (void)consumer_.release();
+    (void)events_.release();
+  }
 }
 
 Status RdKafkaConsumer::open(const std::map<std::string, std::string>& properties,
@@ -63,7 +73,7 @@ Status RdKafkaConsumer::open(const std::map<std::string, std::string>& propertie
   if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(this), error) != RdKafka::Conf::CONF_OK) {
     return internalError("kafka offset commit callback: " + error);
   }
-  if (Status attached = events_.attachTo(**conf); !attached.isOk()) return attached;
+  if (Status attached = events_->attachTo(**conf); !attached.isOk()) return attached;
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return invalidArgument(error);
   if (auto err = consumer_->subscribe(topics); err != RdKafka::ERR_NO_ERROR) {
@@ -189,10 +199,44 @@ std::optional<KafkaWatermarks> RdKafkaConsumer::watermarks(const std::string& to
   return marks;
 }
 
-void RdKafkaConsumer::close() {
-  consumer_->close();
+bool RdKafkaConsumer::clusterReachable(std::chrono::milliseconds timeout) {
+  RdKafka::Metadata* metadata = nullptr;
+  RdKafka::ErrorCode err = consumer_->metadata(false, nullptr, &metadata, static_cast<int>(timeout.count()));
+  delete metadata;
+  return err == RdKafka::ERR_NO_ERROR;
+}
+
+// librdkafka's own close() waits without a bound: commits deferred while the
+// group coordinator is unavailable hold it for session.timeout.ms (45 s by
+// default), longer than a replica's termination grace. So the close runs in
+// librdkafka's background and this thread serves its callbacks (the final
+// revoke) until it is done or the budget is spent.
+void RdKafkaConsumer::close(std::chrono::milliseconds budget) {
   rd_kafka_queue_destroy(queue_);
   queue_ = nullptr;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  rd_kafka_t* handle = consumer_->c_ptr();
+  rd_kafka_queue_t* closing = rd_kafka_queue_new(handle);
+  if (budget.count() > 0) {
+    if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(handle, closing)) {
+      SLUICE_LOG_WARN("{}: close: {}", owner_, rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+  }
+  std::vector<rd_kafka_message_t*> dropped(16);
+  while (budget.count() > 0 && !rd_kafka_consumer_closed(handle) && std::chrono::steady_clock::now() < deadline) {
+    // Serves the rebalance callbacks; records still fetched are dropped (the next owner reads them).
+    ssize_t got = rd_kafka_consume_batch_queue(closing, 100, dropped.data(), dropped.size());
+    for (ssize_t i = 0; i < got; ++i) rd_kafka_message_destroy(dropped[static_cast<size_t>(i)]);
+  }
+  abandoned_ = !rd_kafka_consumer_closed(handle);
+  rd_kafka_queue_destroy(closing);
+  if (abandoned_) {
+    SLUICE_LOG_WARN(
+        "{}: left without the group's goodbye after {} ms (the cluster did not answer); the group "
+        "drops this member after its session timeout",
+        owner_, budget.count());
+  }
 }
 
 // Two of librdkafka's pause rules make a partition stop being fetched for

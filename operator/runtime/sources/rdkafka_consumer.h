@@ -40,7 +40,8 @@ class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb
   Status committed(std::vector<KafkaPartition>& partitions, std::chrono::milliseconds timeout) override;
   std::optional<KafkaWatermarks> watermarks(const std::string& topic, int32_t partition, bool askBroker,
                                             std::chrono::milliseconds timeout) override;
-  void close() override;
+  bool clusterReachable(std::chrono::milliseconds timeout) override;
+  void close(std::chrono::milliseconds budget) override;
 
  private:
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -54,7 +55,8 @@ class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb
   void resumeLeaving(const std::vector<RdKafka::TopicPartition*>& partitions);
 
   std::string owner_;
-  clients::KafkaEventLog events_;  // declared before consumer_, which must not outlive it
+  // Declared before consumer_, which must not outlive it; both are leaked together when the member is abandoned.
+  std::unique_ptr<clients::KafkaEventLog> events_;
   KafkaConsumerListener* listener_ = nullptr;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   rd_kafka_queue_t* queue_ = nullptr;       // the consumer queue (records and rebalance events)
@@ -65,6 +67,8 @@ class RdKafkaConsumer final : public KafkaConsumer, private RdKafka::RebalanceCb
   // The partitions the source paused (pause() minus resume()): librdkafka
   // keeps an application's pause through a revoke and a later re-assignment.
   std::set<std::pair<std::string, int32_t>> appPaused_;
+  // close() gave up on the group: the handle is leaked, not destroyed (see close()).
+  bool abandoned_ = false;
 };
 
 }  // namespace sluice::runtime

@@ -225,8 +225,14 @@ TEST(MirrorFailoverTest, ConsumerGroupFailsOverToTheSecondClusterLosingNothingIn
             << " lost; whole drill "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
 
+  // With A gone the mirror still drains within a replica's termination grace
+  // (it took ~48 s: librdkafka held the group's close for session.timeout.ms
+  // with commits A could never confirm). Every record was read on B above.
+  const auto drainStarted = std::chrono::steady_clock::now();
   mirror.signal(SIGTERM);
-  EXPECT_EQ(mirror.waitFor(60s), 0) << mirror.log();
+  EXPECT_EQ(mirror.waitFor(10s), 0) << mirror.log();
+  std::cout << "mirror drained with A dead in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - drainStarted).count() << " s\n";
   std::filesystem::remove_all(dir);
 }
 

@@ -408,5 +408,61 @@ TEST(RuntimeConfigRenderTest, DeliveryRetryOverridesTheFunctionsFieldByFieldAndD
   EXPECT_FALSE(parsed->triggers[1].deadLetter.has_value());
 }
 
+// A RabbitMQ mirror as a user writes it in the CRD: the management API URLs
+// only by Secret reference.
+json rabbitMqMirror(const json& mirror) {
+  return {{"metadata", {{"name", "dr"}, {"namespace", "etl"}}},
+          {"spec",
+           {{"runtime", "builtin"},
+            {"pipeline", json::array({{{"name", "copy"}, {"mirror", mirror}}})},
+            {"outputs",
+             json::array({{{"rabbitmq", {{"connectionSecretRef", {{"name", "broker-b"}}}, {"exchange", "shop"}}}}})}}}};
+}
+
+TEST(RuntimeConfigRenderTest, MirrorDefinitionsTakeTheManagementUrlsFromSecretsAsEnvironmentVariables) {
+  json mirror = json::parse(R"({"rename": "identity", "keepUserId": true, "definitions": {
+      "names": ["orders", "^shop\\..*"], "interval": "5s", "prune": true,
+      "sourceManagementSecretRef": {"name": "broker-a"},
+      "targetManagementSecretRef": {"name": "broker-b", "key": "adminUrl"}}})");
+  auto rendered = renderRuntimeConfig(
+      rabbitMqMirror(mirror),
+      {trigger("orders", "dr",
+               {{"rabbitmq", {{"connectionSecretRef", {{"name", "broker-a"}}}, {"queue", "orders"}}}})});
+  ASSERT_TRUE(rendered.isOk()) << rendered.status().toString();
+  EXPECT_EQ(rendered->config["pipeline"], json::parse(R"([{"mirror": {"rename": "identity", "keepUserId": true,
+      "definitions": {"names": ["orders", "^shop\\..*"], "interval": "5s", "prune": true,
+        "sourceManagementUrlEnv": "SLUICE_SECRET_PIPELINE0_MIRROR_SOURCE_MANAGEMENTURL",
+        "targetManagementUrlEnv": "SLUICE_SECRET_PIPELINE0_MIRROR_TARGET_ADMINURL"}}}])"));
+  const std::vector<SecretEnv> expected = {
+      {"SLUICE_SECRET_PIPELINE0_MIRROR_SOURCE_MANAGEMENTURL", "broker-a", "managementUrl", false},
+      {"SLUICE_SECRET_PIPELINE0_MIRROR_TARGET_ADMINURL", "broker-b", "adminUrl", false}};
+  for (const SecretEnv& env : expected) {
+    EXPECT_NE(std::find(rendered->secretEnvs.begin(), rendered->secretEnvs.end(), env), rendered->secretEnvs.end())
+        << env.envName;
+  }
+  // No URL, user or password reaches the file the replica reads.
+  EXPECT_EQ(rendered->config.dump().find("http://"), std::string::npos);
+  auto parsed = rc::parseFunctionConfig(rendered->config.dump());
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& op = std::get<rc::MirrorOperatorConfig>(parsed->pipeline[0].op);
+  EXPECT_TRUE(op.keepUserId);
+  ASSERT_TRUE(op.definitions.has_value());
+  EXPECT_EQ(op.definitions->names, (std::vector<std::string>{"orders", "^shop\\..*"}));
+  EXPECT_EQ(op.definitions->interval, std::chrono::seconds(5));
+  EXPECT_TRUE(op.definitions->prune);
+  EXPECT_EQ(op.definitions->sourceManagementUrlEnv, "SLUICE_SECRET_PIPELINE0_MIRROR_SOURCE_MANAGEMENTURL");
+}
+
+TEST(RuntimeConfigRenderTest, AMirrorKeepingUserIdsIsRefusedWhenAKafkaTriggerFeedsIt) {
+  json kafka = {{"kafka", {{"bootstrapServers", {"k:9092"}}, {"topics", {"orders"}}, {"consumerGroup", "dr"}}}};
+  auto rendered = renderRuntimeConfig(rabbitMqMirror({{"keepUserId", true}}), {trigger("orders", "dr", kafka)});
+  ASSERT_FALSE(rendered.isOk());
+  EXPECT_EQ(rendered.status().message(),
+            "Function etl/dr: spec.pipeline[0].mirror.keepUserId: Invalid value: true: only a RabbitMQ mirror keeps "
+            "the user id (Trigger orders is kafka)");
+  // A Trigger naming another Function is not this mirror's source.
+  EXPECT_TRUE(renderRuntimeConfig(rabbitMqMirror({{"keepUserId", true}}), {trigger("orders", "other", kafka)}).isOk());
+}
+
 }  // namespace
 }  // namespace sluice::spec

@@ -179,6 +179,55 @@ TEST(CrdValidatorTest, MirrorOptionsAreCheckedWithTheirFieldPath) {
   EXPECT_EQ(sorted(messages(fn)), sorted(want));
 }
 
+const char* kRabbitMqMirror = R"(
+apiVersion: sluice.io/v1alpha1
+kind: Function
+metadata: {name: dr}
+spec:
+  runtime: builtin
+  pipeline:
+    - mirror:
+        rename: identity
+        keepUserId: true
+        definitions:
+          names: [orders, "^shop[.].*"]
+          sourceManagementSecretRef: {name: broker-a}
+          targetManagementSecretRef: {name: broker-b, key: adminUrl}
+  outputs:
+    - rabbitmq: {connectionSecretRef: {name: broker-b}}
+)";
+
+TEST(CrdValidatorTest, RabbitMqMirrorTakesKeepUserIdAndDefinitionsWithSecretsAndDefaults) {
+  json fn = yaml(kRabbitMqMirror);
+  auto errors = CrdValidator::builtin().validate(fn);
+  EXPECT_TRUE(errors.empty()) << errors.front().message;
+  const json& definitions = fn["spec"]["pipeline"][0]["mirror"]["definitions"];
+  EXPECT_EQ(definitions["interval"], "30s");
+  EXPECT_EQ(definitions["prune"], false);
+  EXPECT_EQ(definitions["sourceManagementSecretRef"]["key"], "managementUrl");
+  // A password is never in the spec: the schema has no field for one.
+  fn = yaml(kRabbitMqMirror);
+  fn["spec"]["pipeline"][0]["mirror"]["definitions"]["sourceManagementUrl"] = "http://guest:guest@a:15672";
+  fn["spec"]["pipeline"][0]["mirror"]["definitions"].erase("targetManagementSecretRef");
+  EXPECT_EQ(sorted(messages(fn)),
+            sorted({"unknown field \"spec.pipeline[0].mirror.definitions.sourceManagementUrl\"",
+                    "spec.pipeline[0].mirror.definitions.targetManagementSecretRef: Required value"}));
+  fn = yaml(kRabbitMqMirror);
+  fn["spec"]["pipeline"][0]["mirror"]["definitions"]["interval"] = "500ms";
+  EXPECT_EQ(messages(fn), std::vector<std::string>{"spec.pipeline[0].mirror.definitions.interval: Invalid value: "
+                                                   "\"500ms\": must be at least 1s"});
+}
+
+TEST(CrdValidatorTest, AKafkaMirrorIsRefusedTheRabbitMqOnlyFieldsNamingThem) {
+  json fn = yaml(kRabbitMqMirror);
+  fn["spec"]["outputs"] = json::array({{{"kafka", {{"bootstrapServers", {"k:9092"}}, {"topic", "copy"}}}}});
+  EXPECT_EQ(messages(fn), (std::vector<std::string>{
+                              "spec.pipeline[0].mirror.keepUserId: Invalid value: true: only a RabbitMQ mirror keeps "
+                              "the user id (spec.outputs[0] is kafka)",
+                              "spec.pipeline[0].mirror.definitions: Invalid value: \"object\": only a RabbitMQ mirror "
+                              "syncs queues, exchanges and bindings (spec.outputs[0] is kafka)"}));
+}
+
 // spec.pod may not claim Sluice's label keys nor leave the restricted Pod Security Standard.
 TEST(CrdValidatorTest, PodOverridesKeepReservedKeysAndTheRestrictedStandard) {
   json fn = yaml(kFunction);

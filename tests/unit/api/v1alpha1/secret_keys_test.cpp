@@ -50,6 +50,20 @@ TEST(SecretKeysTest, ARabbitMqOutputsTlsKeysAreNamed) {
   EXPECT_EQ(sinkSecretKeys(sink, "spec.deadLetter"), expected);
 }
 
+// A RabbitMQ mirror's management API URLs, by the key the reference names or the CRD's default.
+TEST(SecretKeysTest, AMirrorsDefinitionsNameTheirManagementUrlKeys) {
+  json spec = {{"pipeline", json::array({{{"mirror", nullptr}},
+                                         {{"mirror",
+                                           {{"definitions",
+                                             {{"names", {"q"}},
+                                              {"sourceManagementSecretRef", {{"name", "broker-a"}}},
+                                              {"targetManagementSecretRef", {{"name", "b"}, {"key", "admin"}}}}}}}}})}};
+  std::vector<SecretKey> expected = {
+      {"broker-a", "managementUrl", "spec.pipeline[1].mirror.definitions.sourceManagementSecretRef"},
+      {"b", "admin", "spec.pipeline[1].mirror.definitions.targetManagementSecretRef"}};
+  EXPECT_EQ(functionSecretKeys(spec), expected);
+}
+
 TEST(SecretKeysTest, MalformedSpecsNameNoKeys) {
   EXPECT_TRUE(functionSecretKeys(json("x")).empty());
   EXPECT_TRUE(functionSecretKeys({{"outputs", "x"}, {"env", 3}}).empty());

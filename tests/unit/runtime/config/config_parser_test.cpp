@@ -173,6 +173,52 @@ TEST(ConfigParserTest, MirrorFailoverFieldsHaveDefaultsAndAreRead) {
   EXPECT_EQ(mirror.configSyncInterval, std::chrono::seconds(0));
 }
 
+// A RabbitMQ -> RabbitMQ mirror with `mirror` as written in the test.
+std::string rabbitMqMirror(const std::string& mirror,
+                           const std::string& output = R"({"rabbitmq":{"url":"amqp://b/","exchange":"shop"}})",
+                           const std::string& source = R"({"rabbitmq":{"url":"amqp://a/","queue":"q"}})") {
+  return R"({"name":"m","runtime":"builtin","pipeline":[{"mirror":)" + mirror + R"(}],"outputs":[{"name":"out",)" +
+         output.substr(1) + R"(],"triggers":[{"name":"in",)" + source.substr(1) + "]}";
+}
+
+TEST(ConfigParserTest, RabbitMqMirrorReadsKeepUserIdAndDefinitionsWithPrune) {
+  auto parsed = parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true,"definitions":{
+      "sourceManagementUrlEnv":"A_URL","targetManagementUrlEnv":"B_URL","names":["q"],"interval":"2s","prune":true}})"));
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const auto& mirror = std::get<MirrorOperatorConfig>(parsed->pipeline[0].op);
+  EXPECT_TRUE(mirror.keepUserId);
+  ASSERT_TRUE(mirror.definitions.has_value());
+  EXPECT_EQ(mirror.definitions->interval, std::chrono::seconds(2));
+  EXPECT_TRUE(mirror.definitions->prune);
+  auto plain = parseFunctionConfig(rabbitMqMirror(
+      R"({"definitions":{"sourceManagementUrlEnv":"A_URL","targetManagementUrlEnv":"B_URL","names":["q"]}})"));
+  ASSERT_TRUE(plain.isOk()) << plain.status().toString();
+  EXPECT_FALSE(std::get<MirrorOperatorConfig>(plain->pipeline[0].op).definitions->prune);  // opt-in
+}
+
+TEST(ConfigParserTest, KafkaMirrorRefusesTheRabbitMqOnlyFieldsNamingThem) {
+  const std::string kafkaOut = R"({"kafka":{"bootstrapServers":"k:9092","topic":"t"}})";
+  const std::string kafkaIn = R"({"kafka":{"bootstrapServers":"k:9092","topics":["t"],"consumerGroup":"g"}})";
+  EXPECT_EQ(parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true})", kafkaOut, kafkaIn)).status().message(),
+            "pipeline[0].mirror.keepUserId: only a RabbitMQ mirror keeps the user id (outputs[0] is kafka)");
+  // RabbitMQ out, Kafka in: still not a RabbitMQ mirror.
+  EXPECT_EQ(parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":true})",
+                                               R"({"rabbitmq":{"url":"amqp://b/","exchange":"shop"}})", kafkaIn))
+                .status()
+                .message(),
+            "pipeline[0].mirror.keepUserId: only a RabbitMQ mirror keeps the user id (triggers[0] is kafka)");
+  EXPECT_EQ(
+      parseFunctionConfig(rabbitMqMirror(R"({"definitions":{"sourceManagementUrlEnv":"A","targetManagementUrlEnv":"B",
+                                           "names":["q"]}})",
+                                         kafkaOut, kafkaIn))
+          .status()
+          .message(),
+      "pipeline[0].mirror.definitions: only a RabbitMQ mirror syncs queues, exchanges and bindings (outputs[0] is "
+      "kafka)");
+  // keepUserId: false says nothing a Kafka mirror could not do.
+  EXPECT_TRUE(parseFunctionConfig(rabbitMqMirror(R"({"keepUserId":false})", kafkaOut, kafkaIn)).isOk());
+}
+
 TEST(ConfigParserTest, YamlQuotedScalarsStayStrings) {
   auto parsed = parseFunctionConfig(R"(
 name: f
@@ -415,6 +461,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "pipeline[0].mirror.groupSyncIntervalSeconds: must be between 1 and 3600, got 0"},
         BadCase{"MirrorConfigInterval", builtin(R"([{"mirror":{"configSyncIntervalSeconds":"1m"}}])"),
                 "pipeline[0].mirror.configSyncIntervalSeconds: must be an integer, got \"1m\""},
+        BadCase{"MirrorDefinitionsPrune",
+                builtin(R"([{"mirror":{"definitions":{"sourceManagementUrlEnv":"A","targetManagementUrlEnv":"B",
+                        "names":["q"],"prune":"yes"}}}])"),
+                "pipeline[0].mirror.definitions.prune: must be true or false, got \"yes\""},
         BadCase{"MirrorUnknownField", builtin(R"([{"mirror":{"replication.policy":"identity"}}])"),
                 "pipeline[0].mirror.replication.policy: unknown field"},
         BadCase{"MaskRegex", builtin(R"([{"mask":{"pattern":"(abc"}}])"),

@@ -11,11 +11,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fakes/fake_clock.h"
@@ -381,6 +383,46 @@ TEST_F(KafkaSourceTest, FinishCommitsWhatIsDoneAndLeavesTheGroup) {
   source_.reset();
   EXPECT_EQ(committed(kP0), 1);
   ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.closed() && !g.assigned("orders", 0); }));
+  // The grace was spent (a deadline of now), yet a reachable group still gets a moment for the goodbye.
+  EXPECT_EQ(group_.closeBudgets(), std::vector<std::chrono::milliseconds>{3s});
+  EXPECT_EQ(group_.reachabilityProbes(), 1);  // once, before waiting on the group
+}
+
+// Issue 17: a mirror whose source cluster was killed took ~48 s to exit. Its
+// commits can no longer be confirmed; the drain asks once whether any broker
+// answers, stops waiting, never makes a synchronous commit (which would wait
+// for the coordinator without a bound) and leaves without waiting for the
+// group, well before the drain's deadline. Record a's offset is not
+// committed: the next owner reads it again (a duplicate, not a loss).
+TEST_F(KafkaSourceTest, ADrainGivesUpOnAClusterThatIsGoneInsteadOfWaitingForItsDeadline) {
+  start();
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "a");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));
+  group_.setReachable(false);
+  dispatcher_.complete(0);
+  source_->stopFetching();
+  std::atomic<bool> finished{false};
+  std::thread time([&] {
+    // Time passes (past the probe's moment) up to 25 s, short of the 30 s
+    // deadline, then stands still: a drain that waited for its deadline would
+    // hang, so after 10 s more the deadline is let pass to fail the test instead.
+    for (int i = 0; i < 500 && !finished; ++i) {
+      clock_.advance(50ms);
+      std::this_thread::sleep_for(10ms);
+    }
+    for (int i = 0; i < 1000 && !finished; ++i) std::this_thread::sleep_for(10ms);
+    if (!finished) clock_.advance(60s);
+  });
+  const auto deadline = clock_.now() + 30s;
+  EXPECT_TRUE(source_->finish(deadline).isOk());
+  finished = true;
+  time.join();
+  EXPECT_LT(clock_.now(), deadline);
+  EXPECT_EQ(group_.reachabilityProbes(), 1);
+  EXPECT_EQ(group_.closeBudgets(), std::vector<std::chrono::milliseconds>{0ms});
+  EXPECT_EQ(group_.blockingCommits(), 0);
+  EXPECT_EQ(committed(kP0), 0);  // the first commit's, made before dispatching: a's never arrived
 }
 
 TEST_F(KafkaSourceTest, RecordsBecomeEventsNamedByTopicPartitionAndOffset) {
