@@ -105,6 +105,17 @@ lag() {
   mirror_stop "$MIRROR_PID"
 }
 
+# write_summary: $OUT from the repetitions so far (rewritten after each, so a run cut short keeps
+# what it measured).
+write_summary() {
+  local settings
+  mkdir -p "$(dirname "$OUT")"
+  settings="{\"records\": $N, \"partitions\": $PARTITIONS, \"record_bytes\": 100, \"rate_per_s\": $RATE,"
+  settings+=" \"lag_seconds\": $LAT_SECONDS, \"lag_warmup_seconds\": $LAT_WARMUP, \"group_sync_s\": $GROUP_SYNC,"
+  settings+=" \"sluice_max_in_flight\": $MAX_IN_FLIGHT, \"paced_linger_ms\": $PACED_LINGER_MS, \"mm2\": \"connect-mirror ${MM2_HOME##*-}\"}"
+  /usr/bin/python3 "$ROOT/bench/mirror/summary.py" "$RESULTS" "$settings" >"$OUT"
+}
+
 echo "== machine: $(runtime_machine)" >&2
 RESULTS="$SCRATCH/results.jsonl"
 for rep in $(seq 1 "$REPS"); do
@@ -126,11 +137,7 @@ for rep in $(seq 1 "$REPS"); do
     "\"throughput\": {\"sluice\": $(cat "$SCRATCH/$RUN-t-sluice.json"), \"mm2\": $(cat "$SCRATCH/$RUN-t-mm2.json")}," \
     "\"lag\": {\"sluice\": $(cat "$SCRATCH/$RUN-l-sluice.json"), \"mm2\": $(cat "$SCRATCH/$RUN-l-mm2.json")}}" |
     jq -c . >>"$RESULTS"
+  write_summary
 done
-
-mkdir -p "$(dirname "$OUT")"
-settings="{\"records\": $N, \"partitions\": $PARTITIONS, \"record_bytes\": 100, \"rate_per_s\": $RATE,"
-settings+=" \"lag_seconds\": $LAT_SECONDS, \"lag_warmup_seconds\": $LAT_WARMUP, \"group_sync_s\": $GROUP_SYNC,"
-settings+=" \"sluice_max_in_flight\": $MAX_IN_FLIGHT, \"paced_linger_ms\": $PACED_LINGER_MS, \"mm2\": \"connect-mirror ${MM2_HOME##*-}\"}"
-/usr/bin/python3 "$ROOT/bench/mirror/summary.py" "$RESULTS" "$settings" >"$OUT"
 cat "$OUT"
+
