@@ -9,8 +9,10 @@
 //   sluice_bench_runtime_kafka produce BOOTSTRAP TOPIC N BYTES
 //   sluice_bench_runtime_kafka raw-loop BOOTSTRAP IN OUT GROUP N   (a raw librdkafka consume->produce loop)
 //   sluice_bench_runtime_kafka measure BOOTSTRAP OUT N PID         (prints one JSON line)
-//   sluice_bench_runtime_kafka paced BOOTSTRAP TOPIC RATE SECONDS BYTES
-//       (RATE records/s, each value "<seq>:<wall-clock µs at send>:vvv...", linger.ms=0)
+//   sluice_bench_runtime_kafka paced BOOTSTRAP TOPIC RATE SECONDS BYTES [LINGER_MS]
+//       (RATE records/s, each value "<seq>:<wall-clock µs at send>:vvv...", linger.ms=LINGER_MS, default 0:
+//        at 20,000/s and more, 0 means about one produce request per record, which is the broker's load
+//        then rather than the measured path's)
 //   sluice_bench_runtime_kafka latency BOOTSTRAP OUT N SKIP
 //       (reads N records of OUT, leaves out those with seq < SKIP (the warm-up: group join), a topic with
 //       message.timestamp.type=LogAppendTime, and prints the
@@ -191,9 +193,10 @@ int64_t wallMicros() {
       .count();
 }
 
-int paced(const std::string& bootstrap, const std::string& topic, long rate, long seconds, int bytes) {
+int paced(const std::string& bootstrap, const std::string& topic, long rate, long seconds, int bytes,
+          const std::string& lingerMs) {
   auto c = conf(bootstrap);
-  set(*c, "linger.ms", "0");
+  set(*c, "linger.ms", lingerMs);
   std::string error;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(c.get(), error));
   if (!producer) die(error);
@@ -266,10 +269,10 @@ int main(int argc, char** argv) {
   if (a.size() == 5 && a[0] == "produce") return produce(a[1], a[2], std::stol(a[3]), std::stoi(a[4]));
   if (a.size() == 6 && a[0] == "raw-loop") return rawLoop(a[1], a[2], a[3], a[4], std::stol(a[5]));
   if (a.size() == 5 && a[0] == "measure") return measure(a[1], a[2], std::stol(a[3]), std::stoi(a[4]));
-  if (a.size() == 6 && a[0] == "paced") {
-    return paced(a[1], a[2], std::stol(a[3]), std::stol(a[4]), std::stoi(a[5]));
+  if ((a.size() == 6 || a.size() == 7) && a[0] == "paced") {
+    return paced(a[1], a[2], std::stol(a[3]), std::stol(a[4]), std::stoi(a[5]), a.size() == 7 ? a[6] : "0");
   }
   if (a.size() == 5 && a[0] == "latency") return latency(a[1], a[2], std::stol(a[3]), std::stol(a[4]));
   die("usage: produce BOOTSTRAP TOPIC N BYTES | raw-loop BOOTSTRAP IN OUT GROUP N | measure BOOTSTRAP OUT N PID | "
-      "paced BOOTSTRAP TOPIC RATE SECONDS BYTES | latency BOOTSTRAP OUT N SKIP");
+      "paced BOOTSTRAP TOPIC RATE SECONDS BYTES [LINGER_MS] | latency BOOTSTRAP OUT N SKIP");
 }

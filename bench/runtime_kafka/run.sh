@@ -107,22 +107,8 @@ py_loop() {
   PIDS+=("$LOOP_PID")
 }
 
-machine() {  # the machine and the load now, as JSON
-  /usr/bin/python3 - "$ROOT" "$BUILD" <<'PY'
-import json, os, re, subprocess, sys
-root, build = sys.argv[1], sys.argv[2]
-model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-cache = os.path.join(build, "CMakeCache.txt")
-build_type = "?"
-if os.path.exists(cache):
-    m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", open(cache).read(), re.M)
-    build_type = m.group(1) if m else "?"
-commit = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12"],
-                        capture_output=True, text=True).stdout.strip()
-print(json.dumps({"cpu_model": model, "cores": os.cpu_count(), "loadavg": open("/proc/loadavg").read().split()[:3],
-                  "commit": commit, "build_type": build_type}))
-PY
-}
+# shellcheck source=bench/machine.sh
+source "$ROOT/bench/machine.sh"
 
 echo "== machine: $(machine)" >&2
 RESULTS="$SCRATCH/results.jsonl"
