@@ -32,7 +32,12 @@
 #include <thread>
 #include <vector>
 
+#include "../common/kafka_bench_util.h"
+
 namespace {
+
+using sluice::bench::cpuSeconds;
+using sluice::bench::watermarkSum;
 
 using Clock = std::chrono::steady_clock;
 
@@ -77,32 +82,6 @@ int partitionsOf(RdKafka::Handle& handle, const std::string& topic, std::chrono:
     if (Clock::now() >= deadline) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-}
-
-long watermarkSum(RdKafka::Handle& handle, const std::string& topic, int partitions) {
-  long sum = 0;
-  for (int p = 0; p < partitions; ++p) {
-    int64_t low = 0;
-    int64_t high = 0;
-    if (handle.query_watermark_offsets(topic, p, &low, &high, 5000) != RdKafka::ERR_NO_ERROR) return -1;
-    sum += high;
-  }
-  return sum;
-}
-
-// utime + stime of every thread of PID so far, in seconds; -1 once the process is gone.
-double cpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  long ticks = 0;
-  for (int i = 3; fields >> field && i <= 15; ++i) {
-    if (i == 14 || i == 15) ticks += std::stol(field);
-  }
-  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 int measure(const std::string& bootstrap, const std::string& topic, long n, long from, int pid) {

@@ -33,7 +33,12 @@
 #include <thread>
 #include <vector>
 
+#include "../common/kafka_bench_util.h"
+
 namespace {
+
+using sluice::bench::cpuSeconds;
+using sluice::bench::watermarkSum;
 
 using Clock = std::chrono::steady_clock;
 
@@ -115,36 +120,6 @@ int rawLoop(const std::string& bootstrap, const std::string& in, const std::stri
   consumer->commitSync();
   consumer->close();
   return 0;
-}
-
-long watermarkSum(RdKafka::Handle& handle, const std::string& topic, int partitions) {
-  long sum = 0;
-  for (int p = 0; p < partitions; ++p) {
-    int64_t low = 0;
-    int64_t high = 0;
-    if (handle.query_watermark_offsets(topic, p, &low, &high, 5000) != RdKafka::ERR_NO_ERROR) return -1;
-    sum += high;
-  }
-  return sum;
-}
-
-double cpuSeconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  long utime = 0;
-  long stime = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) {
-      stime = std::stol(field);
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 int measure(const std::string& bootstrap, const std::string& out, long n, int pid) {
