@@ -207,12 +207,6 @@ std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& 
 
 namespace {
 
-// Records finished and unconfirmed a Kafka source lets pass (KafkaSourceOptions::maxUnconfirmed):
-// the trigger's in-flight window, but not so few that normal commit round trips hold dispatch at
-// high rates, nor more than the former fixed bound.
-constexpr int64_t kMinUnconfirmed = 100;
-constexpr int64_t kMaxUnconfirmed = 500;
-
 // A Kafka topic: a kafka Trigger's, or the asynchronous invocations of an http Trigger (`where` names the field).
 Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& trigger,
                                                  const config::KafkaSourceConfig& kafka,
@@ -228,8 +222,6 @@ Result<std::unique_ptr<Source>> buildKafkaSource(const config::TriggerConfig& tr
   options.initialOffset = kafka.initialOffset;
   // batchSize > 1: each batch goes to the handler as one list, so no batch may be larger.
   if (kafka.batchSize > 1) options.maxBatch = kafka.batchSize;
-  // What a kill may replay beyond the in-flight window (KafkaSourceOptions).
-  options.maxUnconfirmed = std::clamp<int64_t>(kafka.maxInFlight, kMinUnconfirmed, kMaxUnconfirmed);
   options.ordered = kafka.ordered;
   options.unorderedBatch = static_cast<size_t>(kafka.batchSize);
   const auto budgets = triggerByteBudgets(function);
