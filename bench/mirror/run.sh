@@ -50,13 +50,8 @@ for f in "$RUNTIME" "$MB" "$KB"; do [[ -x "$f" ]] || {
   exit 1
 }; done
 MM2_HOME="$(bash "$ROOT/bench/mirror/mm2_install.sh")"
-SCRATCH="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
+# shellcheck source=bench/scratch.sh
+source "$ROOT/bench/scratch.sh"
 # shellcheck source=bench/mirror/contenders.sh
 source "$ROOT/bench/mirror/contenders.sh"
 

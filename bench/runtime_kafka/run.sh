@@ -44,13 +44,8 @@ for f in "$BIN" "$RUNTIME"; do [[ -x "$f" ]] || {
   echo "run.sh: $f not built" >&2
   exit 1
 }; done
-SCRATCH="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
+# shellcheck source=bench/scratch.sh
+source "$ROOT/bench/scratch.sh"
 # shellcheck source=bench/runtime_kafka/contenders.sh
 source "$ROOT/bench/runtime_kafka/contenders.sh"
 bench_python_code

@@ -128,6 +128,7 @@ void KafkaSource::run() {
       commit(false);
       nextCommit_ = now + options_.commitInterval;
     }
+    const bool holdForCommits = waitForConfirmations(now);
     releaseAllHeld();
     if (now >= nextLag_) {
       reportLag();
@@ -137,8 +138,7 @@ void KafkaSource::run() {
     if (!fetching && !paused_) pauseAll();
     if (fetching) {
       if (Status intake = dispatcher_->intakeStatus(); !intake.isOk()) {
-        if (!paused_ || pausedForCommits_) {
-          pausedForCommits_ = false;
+        if (!paused_) {
           SLUICE_LOG_WARN("kafka trigger {}: fetching paused, records in flight stay uncommitted: {}",
                           options_.triggerName, intake.toString());
           pauseAll();
@@ -150,21 +150,17 @@ void KafkaSource::run() {
         fetchRound(kConsumeTimeout);
         continue;
       }
-      if (unconfirmedRecords() > options_.maxUnconfirmed) {
-        // Rounds go on (serving the rebalance, receiving the confirmations); nothing new is fetched.
-        if (!paused_) {
-          pauseAll();
-          pausedForCommits_ = true;
-        }
+      if (paused_) {
+        SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
+        resumeAll();
+      }
+      if (holdForCommits) {
+        // Short rounds (serving the rebalance, receiving the confirmations);
+        // what they fetch is held (mustHold), a partition paused once it
+        // holds a batch (holdBack): no refetch for a hold of milliseconds.
         waitForCompletions(kHeldWait);
         fetchRound(std::chrono::milliseconds(0));
         continue;
-      }
-      if (paused_) {
-        if (!pausedForCommits_)
-          SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
-        pausedForCommits_ = false;
-        resumeAll();
       }
       if (!dispatcher_->waitForCapacity(kCapacityWait)) continue;
     }
@@ -276,7 +272,10 @@ void KafkaSource::dispatchRound(const std::map<std::string, std::shared_ptr<Part
 }
 
 bool KafkaSource::mustHold(const PartitionState& state, int64_t offset) const {
-  return state.probation.covers(offset) || offset >= state.limitAcked;
+  // Everything finished and unconfirmed, and everything dispatched, is what a
+  // kill replays: while confirmations lag, nothing joins it (the limit alone
+  // lets a window of rounds through).
+  return holdForCommits_ || state.probation.covers(offset) || offset >= state.limitAcked;
 }
 
 void KafkaSource::holdBack(PartitionState& state) {
@@ -292,7 +291,7 @@ void KafkaSource::holdBack(PartitionState& state) {
     consumer_->pause({{state.topic, state.partition, kKafkaNoOffset, "", ""}});
     state.heldPaused = true;
   }
-  nextCommit_ = clock_.now();  // a commit raises the limit
+  if (!holdForCommits_) nextCommit_ = clock_.now();  // a commit raises the limit
 }
 
 void KafkaSource::noteDispatched(PartitionState& state, size_t count, int64_t lastOffset) {
@@ -339,8 +338,9 @@ void KafkaSource::releaseHeld(const std::shared_ptr<PartitionState>& state) {
     noteDispatched(*state, events.size(), lastDispatched);
     dispatchEvents(state, std::move(events));
   }
-  // Waiting for a commit that raises the limit: make it now.
-  if (!held.empty() && !state->probation.covers(held.front().offset)) nextCommit_ = clock_.now();
+  // Waiting for a commit that raises the limit: make it now (not while
+  // waiting for confirmations: more commits would only queue behind them).
+  if (!held.empty() && !holdForCommits_ && !state->probation.covers(held.front().offset)) nextCommit_ = clock_.now();
   if (held.empty() && state->heldPaused) {
     state->heldPaused = false;
     if (!paused_ && fetching_) consumer_->resume({{state->topic, state->partition, kKafkaNoOffset, "", ""}});
@@ -595,10 +595,20 @@ int64_t KafkaSource::unconfirmedRecords() const {
   return unconfirmed;
 }
 
+bool KafkaSource::waitForConfirmations(Clock::TimePoint now) {
+  const int64_t unconfirmed = unconfirmedRecords();
+  if (unconfirmed == 0) confirmedOrIdle_ = now;
+  // A confirmation is due within one commit interval of a record finishing.
+  const bool stalled = unconfirmed > 0 && now - confirmedOrIdle_ > options_.commitInterval + options_.commitStall;
+  holdForCommits_ = stalled || unconfirmed > options_.maxUnconfirmed;
+  return holdForCommits_;
+}
+
 void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {
   for (const KafkaPartition& offset : offsets) {
     auto it = partitions_.find(laneOf(offset.topic, offset.partition));
     if (offset.error.empty()) {
+      confirmedOrIdle_ = clock_.now();
       if (it == partitions_.end()) continue;
       it->second->lastAcked = std::max(it->second->lastAcked, offset.offset);
       if (auto mark = parseCrashMark(offset.metadata)) {

@@ -206,16 +206,41 @@ bool RdKafkaConsumer::clusterReachable(std::chrono::milliseconds timeout) {
   return err == RdKafka::ERR_NO_ERROR;
 }
 
+namespace {
+
+bool assignedAny(rd_kafka_t* handle) {
+  rd_kafka_topic_partition_list_t* assignment = nullptr;
+  if (rd_kafka_assignment(handle, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  const bool any = assignment->cnt > 0;
+  rd_kafka_topic_partition_list_destroy(assignment);
+  return any;
+}
+
+}  // namespace
+
 // librdkafka's own close() waits without a bound: commits deferred while the
 // group coordinator is unavailable hold it for session.timeout.ms (45 s by
 // default), longer than a replica's termination grace. So the close runs in
 // librdkafka's background and this thread serves its callbacks (the final
 // revoke) until it is done or the budget is spent.
 void RdKafkaConsumer::close(std::chrono::milliseconds budget) {
-  rd_kafka_queue_destroy(queue_);
-  queue_ = nullptr;
   const auto deadline = std::chrono::steady_clock::now() + budget;
   rd_kafka_t* handle = consumer_->c_ptr();
+  std::vector<rd_kafka_message_t*> dropped(16);
+  // librdkafka's close can hang for good when an assignment reaches the member
+  // while it closes: the incremental unassign that follows waits on an
+  // operation no thread answers (librdkafka #4884; seen when every replica
+  // drained at once and the last was handed the others' partitions). Leaving
+  // the subscription first, with the callbacks served here until nothing is
+  // assigned, leaves close nothing to revoke.
+  if (budget.count() > 0 && consumer_->unsubscribe() == RdKafka::ERR_NO_ERROR) {
+    while (assignedAny(handle) && std::chrono::steady_clock::now() < deadline) {
+      ssize_t got = rd_kafka_consume_batch_queue(queue_, 100, dropped.data(), dropped.size());
+      for (ssize_t i = 0; i < got; ++i) rd_kafka_message_destroy(dropped[static_cast<size_t>(i)]);
+    }
+  }
+  rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
   rd_kafka_queue_t* closing = rd_kafka_queue_new(handle);
   if (budget.count() > 0) {
     if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(handle, closing)) {
@@ -223,7 +248,6 @@ void RdKafkaConsumer::close(std::chrono::milliseconds budget) {
       rd_kafka_error_destroy(error);
     }
   }
-  std::vector<rd_kafka_message_t*> dropped(16);
   while (budget.count() > 0 && !rd_kafka_consumer_closed(handle) && std::chrono::steady_clock::now() < deadline) {
     // Serves the rebalance callbacks; records still fetched are dropped (the next owner reads them).
     ssize_t got = rd_kafka_consume_batch_queue(closing, 100, dropped.data(), dropped.size());

@@ -144,7 +144,8 @@ TEST(DuplicatesAtScaleTest, KafkaMillionRecordsTenKillsLoseNothingAndDuplicateAt
   DuplicateCount count = countCopies(copiesOf(delivered, kRecords, foreign));
   std::cout << figureLine("Kafka, 6 partitions, 3 replicas, Python batch handler", count, kKills, seconds) << "\n";
   expectBounded(count, foreign);
-  if (count.percent() > kMaxDuplicatePercent) std::cout << "duplicated input offsets:\n" << duplicatedRuns(delivered);
+  // Always: which kills replayed what is read from these runs and the kill log.
+  std::cout << "duplicated input offsets:\n" << duplicatedRuns(delivered);
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);  // else the replicas' logs stay
 }
 

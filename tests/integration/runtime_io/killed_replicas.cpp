@@ -4,9 +4,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <iomanip>
 #include <sstream>
+#include <string>
 #include <thread>
 
 namespace sluice::testing {
@@ -27,6 +29,12 @@ std::string wallClock() {
   return text.str();
 }
 
+// SLUICE_KILL_SEED replays the kill moments of a run that failed (it prints its seed).
+uint32_t killSeed() {
+  const char* seed = std::getenv("SLUICE_KILL_SEED");
+  return seed != nullptr && *seed != '\0' ? static_cast<uint32_t>(std::stoul(seed)) : std::random_device{}();
+}
+
 }  // namespace
 
 KilledReplicas::KilledReplicas(std::string configPath, std::string dir, int replicas,
@@ -35,7 +43,7 @@ KilledReplicas::KilledReplicas(std::string configPath, std::string dir, int repl
       dir_(std::move(dir)),
       environment_(std::move(environment)),
       lives_(static_cast<size_t>(replicas), 0),
-      seed_(std::random_device{}()),
+      seed_(killSeed()),
       random_(seed_) {
   for (int i = 0; i < replicas; ++i) replicas_.push_back(std::make_unique<RuntimeProcess>());
 }

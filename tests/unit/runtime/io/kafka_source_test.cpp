@@ -123,6 +123,7 @@ class KafkaSourceTest : public ::testing::Test {
     options.revokeTimeout = kRevokeTimeout;
     options.lagInterval = 1h;
     options.maxBatch = maxBatch;
+    options.maxUnconfirmed = maxUnconfirmed_;
     options.httpInvocations = httpInvocations_;
     options.ordered = ordered_;
     source_ = std::make_unique<KafkaSource>(options, metrics_, clock_, group_.consumer());
@@ -171,6 +172,7 @@ class KafkaSourceTest : public ::testing::Test {
   static constexpr std::chrono::milliseconds kRevokeTimeout{30000};
   bool httpInvocations_ = false;
   bool ordered_ = true;
+  int64_t maxUnconfirmed_ = 500;
   FakeClock clock_;
   RuntimeMetrics metrics_;
   FakeKafkaGroup group_;
@@ -369,6 +371,72 @@ TEST_F(KafkaSourceTest, AFailedCommitIsSentAgain) {
   EXPECT_EQ(committed(kP0), 0);  // still the first commit's, made before dispatching
   commitRound();
   EXPECT_EQ(committed(kP0), 2);
+}
+
+// Completes every batch dispatched from batch `done` on until none comes for 300 ms; returns how
+// many were dispatched in all.
+size_t completeUntilDispatchWaits(HoldingDispatcher& dispatcher, size_t done) {
+  while (true) {
+    while (done < dispatcher.batches()) dispatcher.complete(done++);
+    std::this_thread::sleep_for(300ms);
+    if (done == dispatcher.batches()) return done;
+  }
+}
+
+// A kill replays what finished without a confirmed commit, and what was
+// dispatched: while the broker confirms nothing (a rebalance holds the
+// commits), dispatch stops at maxUnconfirmed finished records, and goes on
+// once a commit is confirmed.
+TEST_F(KafkaSourceTest, DispatchWaitsWhileMoreThanMaxUnconfirmedFinishedRecordsLackAConfirmedCommit) {
+  maxUnconfirmed_ = 3;
+  start(/*maxBatch=*/1);
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "r0");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));  // the first commit, the dispatch limit, was confirmed
+  group_.failCommits(1'000'000);
+  // One record at a time, each finished before the next arrives (the in-flight window is not what this measures).
+  size_t dispatched = 1;
+  dispatcher_.complete(0);
+  for (int i = 1; i < 20; ++i) {
+    group_.produce("orders", 0, "r" + std::to_string(i));
+    std::this_thread::sleep_for(200ms);
+    if (dispatcher_.batches() == dispatched) continue;  // held: the rest stay held too
+    dispatcher_.complete(dispatched++);
+  }
+  // Four finished are more than three; the record that arrived as the fourth finished may pass too.
+  EXPECT_GE(dispatched, 4u);
+  EXPECT_LE(dispatched, 5u);
+  EXPECT_EQ(committed(kP0), 0);
+
+  group_.failCommits(0);
+  commitRound();
+  EXPECT_EQ(completeUntilDispatchWaits(dispatcher_, dispatched), 20u);
+  commitRound();
+  EXPECT_EQ(committed(kP0), 20);
+}
+
+// Confirmations that stop coming (commitStall past a commit round) hold
+// dispatch back before maxUnconfirmed is reached: a kill in the first moments
+// of a rebalance then replays little more than what was in flight.
+TEST_F(KafkaSourceTest, DispatchWaitsWhenConfirmationsStopComing) {
+  start(/*maxBatch=*/1);
+  assignAndWait({kP0});
+  group_.produce("orders", 0, "r0");
+  ASSERT_TRUE(dispatcher_.waitForBatches(1));  // the first commit, the dispatch limit, was confirmed
+  group_.failCommits(1'000'000);
+  dispatcher_.complete(0);
+  // One finished record and no confirmation for longer than a commit interval and the stall.
+  ASSERT_TRUE(group_.waitFor([](const FakeKafkaGroup& g) { return g.commitResultsPending() == 0; }));
+  clock_.advance(kCommitInterval + KafkaSourceOptions{}.commitStall + 1ms);
+  std::this_thread::sleep_for(100ms);  // the source's loop sees the stall
+  for (int i = 1; i < 10; ++i) group_.produce("orders", 0, "r" + std::to_string(i));
+  std::this_thread::sleep_for(300ms);
+  // The round under way when the stall began may pass one record (maxBatch); the other eight wait.
+  EXPECT_LE(dispatcher_.batches(), 2u);
+
+  group_.failCommits(0);
+  commitRound();
+  EXPECT_EQ(completeUntilDispatchWaits(dispatcher_, 1), 10u);
 }
 
 TEST_F(KafkaSourceTest, FinishCommitsWhatIsDoneAndLeavesTheGroup) {
