@@ -128,7 +128,7 @@ void KafkaSource::run() {
       commit(false);
       nextCommit_ = now + options_.commitInterval;
     }
-    const bool holdForCommits = waitForConfirmations(now);
+    updateCommitHold(now);
     releaseAllHeld();
     if (now >= nextLag_) {
       reportLag();
@@ -154,7 +154,7 @@ void KafkaSource::run() {
         SLUICE_LOG_INFO("kafka trigger {}: outputs work again, fetching resumed", options_.triggerName);
         resumeAll();
       }
-      if (holdForCommits) {
+      if (holdForCommits_) {
         // Short rounds (serving the rebalance, receiving the confirmations);
         // what they fetch is held (mustHold), a partition paused once it
         // holds a batch (holdBack): no refetch for a hold of milliseconds.
@@ -595,13 +595,12 @@ int64_t KafkaSource::unconfirmedRecords() const {
   return unconfirmed;
 }
 
-bool KafkaSource::waitForConfirmations(Clock::TimePoint now) {
+void KafkaSource::updateCommitHold(Clock::TimePoint now) {
   const int64_t unconfirmed = unconfirmedRecords();
   if (unconfirmed == 0) confirmedOrIdle_ = now;
   // A confirmation is due within one commit interval of a record finishing.
   const bool stalled = unconfirmed > 0 && now - confirmedOrIdle_ > options_.commitInterval + options_.commitStall;
   holdForCommits_ = stalled || unconfirmed > options_.maxUnconfirmed;
-  return holdForCommits_;
 }
 
 void KafkaSource::onCommitted(const std::vector<KafkaPartition>& offsets) {

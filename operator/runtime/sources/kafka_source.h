@@ -87,12 +87,14 @@ struct KafkaSourceOptions {
   // outputs were written. So commits follow completions closely (at most one
   // round per commitInterval), and dispatch waits while more than
   // maxUnconfirmed finished records lack the broker's confirmation of their
-  // commit, or while confirmations stopped coming for commitStall past a
-  // commit round: a kill replays at most maxUnconfirmed plus the in-flight
-  // window, and in a rebalance what finished within commitStall plus that window. Confirmations stop while the group
-  // rebalances: the coordinator holds a member's JoinGroup until every member rejoined or timed out (a killed one: its
-  // whole session timeout), answers nothing else on that connection meanwhile, then refuses the commits of the old
-  // generation; unbounded, a kill in that window replayed seconds of work (issue 16).
+  // commit, or once no confirmation came for commitStall past a commit round.
+  // A kill then replays at most maxUnconfirmed, one batch more (the check sees
+  // a batch once it finished) and the in-flight window. Confirmations stop
+  // while the group rebalances: the coordinator holds a member's JoinGroup
+  // until every member rejoined or timed out (a killed one: its whole session
+  // timeout), answers nothing else on that connection meanwhile, then refuses
+  // the commits of the old generation; unbounded, a kill in that window
+  // replayed seconds of work (issue 16).
   std::chrono::milliseconds commitInterval{10};
   // Above what finishes between two confirmations in normal flow. Held
   // there, dispatch waits a confirmation's round trip: what is fetched
@@ -205,9 +207,9 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   bool everyCommitAcknowledged() const;
   // Records finished here whose commit the broker has not confirmed yet.
   int64_t unconfirmedRecords() const;
-  // True (and holdForCommits_) while dispatch waits for confirmations: too
-  // many records unconfirmed, or confirmations stopped coming (commitStall).
-  bool waitForConfirmations(Clock::TimePoint now);
+  // Sets holdForCommits_: dispatch waits for confirmations while too many
+  // records are unconfirmed, or once confirmations stopped coming (commitStall).
+  void updateCommitHold(Clock::TimePoint now);
   void reportLag();
   // KafkaConsumerListener: run on the consumer thread, from inside a consume
   // call, a synchronous commit or close().
@@ -234,7 +236,7 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   bool paused_ = false;
   // The last confirmation of a commit, or the last moment nothing awaited one.
   Clock::TimePoint confirmedOrIdle_{};
-  bool holdForCommits_ = false;           // see waitForConfirmations()
+  bool holdForCommits_ = false;           // see updateCommitHold()
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
   std::set<std::string> revokedInRound_;  // lanes revoked during the current round
