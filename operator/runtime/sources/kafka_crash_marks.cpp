@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::string_view kPrefix = "sluice/1 limit=";
 constexpr std::string_view kInflight = " inflight=";
-constexpr int64_t kMinWindow = 2000;
+constexpr int64_t kMinWindow = 100;
 constexpr int64_t kMaxWindow = 20000;
 
 template <typename Number>

@@ -3,8 +3,9 @@
 //
 // - enable.auto.commit=false; per partition a PartitionTracker computes the
 //   highest offset below which every dispatched record is acknowledged, and
-//   only that is committed (asynchronously every commitInterval, synchronously
-//   on revoke and on finish).
+//   only that is committed (asynchronously as records finish, at most one
+//   commit per partition awaiting confirmation, and every commitInterval;
+//   synchronously on revoke and on finish).
 // - Each partition is one delivery lane: order per partition, parallelism
 //   across partitions.
 // - cooperative-sticky assignment (incremental rebalances: a member joining
@@ -68,6 +69,7 @@
 
 #include "common/clock.h"
 #include "runtime/metrics/runtime_metrics.h"
+#include "runtime/sources/confirmation_pace.h"
 #include "runtime/sources/kafka_consumer.h"
 #include "runtime/sources/kafka_crash_marks.h"
 #include "runtime/sources/partition_tracker.h"
@@ -84,10 +86,11 @@ struct KafkaSourceOptions {
   std::map<std::string, std::string> properties;  // extra librdkafka properties (security, timeouts)
   // Every record finished and not yet committed is replayed, a duplicate,
   // when the replica is killed, and so is every record dispatched whose
-  // outputs were written. So commits follow completions closely (at most one
-  // round per commitInterval), and dispatch waits while more than
+  // outputs were written. So a partition's commit goes as soon as a record
+  // finishes, unless one already awaits confirmation (then the next round,
+  // every commitInterval, carries the rest), and dispatch waits while more than
   // maxUnconfirmed finished records lack the broker's confirmation of their
-  // commit, or once no confirmation came for commitStall past a commit round.
+  // commit, or once no confirmation came for a stall (see below) past a commit round.
   // A kill then replays at most maxUnconfirmed, one batch more (the check sees
   // a batch once it finished) and the in-flight window. Confirmations stop
   // while the group rebalances: the coordinator holds a member's JoinGroup
@@ -103,10 +106,13 @@ struct KafkaSourceOptions {
   // duplicates test ran 203 s instead of about 150 s.
   int64_t maxUnconfirmed = 500;
   // A rebalance holds confirmations for seconds; normal ones take a few
-  // milliseconds on a quiet broker but tens on a loaded one. At 20 ms the
-  // hold delayed ordinary dispatch on the loaded CI machine (kafka_latency_test:
-  // p50 37 ms against the raw loop's 6.5, p99 324 ms), so only a gap no
-  // loaded broker makes counts as a stall.
+  // milliseconds on a quiet broker but tens on a loaded one. A fixed 20 ms
+  // held ordinary dispatch on the loaded CI machine (kafka_latency_test: p50
+  // 37 ms against the raw loop's 6.5, p99 324 ms); a fixed 1 s let a
+  // survivor of a kill finish maxUnconfirmed records into a rebalance, all
+  // replayed when it was killed in turn. So a stall is a gap twice the
+  // slowest confirmation of the last few seconds, within these bounds.
+  std::chrono::milliseconds minCommitStall{20};
   std::chrono::milliseconds commitStall{1000};
   std::chrono::milliseconds revokeTimeout{30000};
   std::chrono::milliseconds lagInterval{2000};
@@ -150,8 +156,10 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
     std::string topic;
     int32_t partition = 0;
     PartitionTracker tracker;
-    int64_t lastCommitted = -1;  // sent
-    int64_t lastAcked = -1;      // confirmed by the broker
+    int64_t lastCommitted = -1;       // sent
+    int64_t lastAcked = -1;           // confirmed by the broker
+    Clock::TimePoint committedAt{};   // when lastCommitted was sent
+    uint64_t rebalancesAtCommit = 0;  // rebalances_ then
     int64_t nextFetch = -1;
     bool revoked = false;
     // Crash marks (see the header comment).
@@ -208,8 +216,9 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   // Records finished here whose commit the broker has not confirmed yet.
   int64_t unconfirmedRecords() const;
   // Sets holdForCommits_: dispatch waits for confirmations while too many
-  // records are unconfirmed, or once confirmations stopped coming (commitStall).
+  // records are unconfirmed, or once confirmations stopped coming (confirmationPace_).
   void updateCommitHold(Clock::TimePoint now);
+
   void reportLag();
   // KafkaConsumerListener: run on the consumer thread, from inside a consume
   // call, a synchronous commit or close().
@@ -237,6 +246,8 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   // The last confirmation of a commit, or the last moment nothing awaited one.
   Clock::TimePoint confirmedOrIdle_{};
   bool holdForCommits_ = false;           // see updateCommitHold()
+  ConfirmationPace confirmationPace_;     // how long without a confirmation is a stall
+  uint64_t rebalances_ = 0;               // assignment callbacks so far (see onCommitted)
   std::vector<KafkaRecord> batch_;        // one round's records, reused
   bool inRound_ = false;                  // a fetch round is taking records (callbacks may run inside)
   std::set<std::string> revokedInRound_;  // lanes revoked during the current round

@@ -71,7 +71,8 @@ TEST(CrashMarkTest, TheNextOwnerSuspectsTheMarkedRecordAloneOrEveryRecordBelowTh
 }
 
 TEST(CrashMarkTest, TheWindowFollowsTheRateBetweenItsBounds) {
-  EXPECT_EQ(dispatchWindow(0, 500), 2000);           // at least 2,000 records
+  EXPECT_EQ(dispatchWindow(0, 500), 1000);           // at least two batches
+  EXPECT_EQ(dispatchWindow(0, 20), 100);             // and at least 100 records
   EXPECT_EQ(dispatchWindow(0, 2000), 4000);          // a large batch raises the floor
   EXPECT_EQ(dispatchWindow(2000, 500), 8000);        // four commit intervals at the recent rate
   EXPECT_EQ(dispatchWindow(1'000'000, 500), 20000);  // capped: after a crash the window is handled one by one
