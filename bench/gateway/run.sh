@@ -70,12 +70,18 @@ SLUICE_BENCH_INVOKE_TOKEN=$(k get secret sluice-control-token -o jsonpath='{.dat
 service_ms=${4:-5}
 # variant SERVICE_MS [CONNECTIONS] [SECONDS] [ROUNDS]: one run of the bench, with the load average around it.
 variant() {
-  local before out
+  local before out cpu_before
   before=$(cut -d' ' -f1-3 /proc/loadavg)
+  cpu_before=$(gateway_cpu_ticks)
   out=$("$bench" "http://$ip:8080/invoke" "http://127.0.0.1:$gw_port/$ns/echo/" echo-http "${2:-8}" "${3:-5}" "${4:-5}" "$1")
   jq --arg before "$before" --arg after "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    '. + {load_average_before: $before, load_average_after: $after}' <<<"$out"
+    --argjson ticks "$(($(gateway_cpu_ticks) - cpu_before))" --argjson hz "$(getconf CLK_TCK)" \
+    '. + {load_average_before: $before, load_average_after: $after,
+          gateway_cpu_us_per_request: ($ticks / $hz * 1e6 / .gateway.requests)}' <<<"$out"
 }
+# The gateway's user + system CPU so far, in clock ticks (direct rounds leave it idle, so the
+# difference over a variant is what its gateway rounds cost).
+gateway_cpu_ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
 cpu_bound=$(variant 0 "$@")
 with_service=$(variant "$service_ms" "$@")
 jq -n --argjson cpu "$cpu_bound" --argjson svc "$with_service" --arg svcname "service_time_${service_ms}ms" \
