@@ -15,7 +15,7 @@
 # SLUICE_BENCH_PROFILE_DIR=DIR also profiles the operator's CPU over the idle minute with
 # `perf record -g` (DIR/idle-N-LABEL.perf), and with SLUICE_BENCH_HEAPTRACK=1 its heap from start to
 # end under heaptrack (DIR/heap-N-LABEL.*; slower, so its times are not comparable). Read them with
-# perf report and heaptrack_print.
+# perf report and heaptrack_print. The operator's log is kept there too (DIR/operator-N-LABEL.log).
 set -euo pipefail
 # run_one runs in $(...): without this a failed step there (say the apply) did not stop it, and it polled
 # for pods for 30 minutes.
@@ -113,7 +113,9 @@ PY
     sleep 1
   done
   t_pods=$(now_ms)
-  sleep 5 # let status writes after the last create settle
+  # Let status writes after the last create settle (SLUICE_BENCH_SETTLE_SECONDS: longer, to tell
+  # the tail of the pods' Ready events from what an operator does when nothing changes).
+  sleep "${SLUICE_BENCH_SETTLE_SECONDS:-5}"
   local c0 c1 hz
   hz=$(getconf CLK_TCK)
   c0=$(ticks "$opid")
@@ -131,6 +133,7 @@ PY
   final_fns=$(functions_with_pods)
   kill "$opid"
   wait "$opid" 2>/dev/null || true
+  [[ -n $profile ]] && cp "$work/operator-$n.log" "$profile/operator-$n-$label.log"
   opid=""
   "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null
   ns=""

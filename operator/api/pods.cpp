@@ -6,6 +6,20 @@ namespace sluice::api {
 
 using nlohmann::json;
 
+namespace {
+
+// The array at `at` in `object`, or an empty one: read in place, because
+// json::value would copy it, and these run for every pod on every lag
+// reading (the containers of a replica pod are most of its JSON).
+const json& arrayAt(const json& object, const json::json_pointer& at) {
+  static const json kEmpty = json::array();
+  if (!object.contains(at)) return kEmpty;
+  const json& found = object.at(at);
+  return found.is_array() ? found : kEmpty;
+}
+
+}  // namespace
+
 bool isReservedPodKey(const std::string& key) { return key.rfind("sluice.io/", 0) == 0 || key == kManagedByLabel; }
 
 bool isWarmPod(const json& pod) {
@@ -14,16 +28,16 @@ bool isWarmPod(const json& pod) {
 }
 
 bool podReady(const json& pod) {
-  for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
+  for (const json& c : arrayAt(pod, "/status/conditions"_json_pointer)) {
     if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
   }
   return false;
 }
 
 bool controlPortServesTls(const json& pod) {
-  for (const json& container : pod.value("/spec/containers"_json_pointer, json::array())) {
-    if (container.value("name", "") != "runtime") continue;
-    for (const json& env : container.value("env", json::array())) {
+  for (const json& container : arrayAt(pod, "/spec/containers"_json_pointer)) {
+    if (!container.is_object() || container.value("name", "") != "runtime") continue;
+    for (const json& env : arrayAt(container, "/env"_json_pointer)) {
       if (env.value("name", "") == kControlTlsKeyEnv) return true;
     }
   }

@@ -223,9 +223,14 @@ void Controllers::addTokenController(reconcile::Manager& manager, const Controll
   });
   auto tokenController = std::make_unique<reconcile::Controller>(
       reconcile::ControllerOptions{"tokens", 1, controllerMetrics}, *tokens_, clock);
-  tokenController->watchMapped(functions, [](const kube::Json& function) {
-    return std::vector<std::string>{function.value("/metadata/namespace"_json_pointer, std::string("default"))};
-  });
+  // A namespace's token depends on its Functions being there, not on their status: the
+  // autoscaler's status writes woke this controller for the namespace at every round (bench/scale).
+  tokenController->watchMapped(
+      functions,
+      [](const kube::Json& function) {
+        return std::vector<std::string>{function.value("/metadata/namespace"_json_pointer, std::string("default"))};
+      },
+      reconcile::generationChanged);
   manager.add(std::move(tokenController));
 }
 

@@ -36,9 +36,8 @@ std::vector<kube::ObjectPtr> readyReplicas(const kube::ObjectCache& pods, const 
   // 15 s was 65 % of the operator's idle CPU (bench/scale, N = 1,000).
   std::vector<kube::ObjectPtr> ready;
   for (const kube::ObjectPtr& pod : pods.byLabel(api::kFunctionLabel, function)) {
-    const kube::Json& labels = pod->value("/metadata/labels"_json_pointer, kube::Json::object());
     if (pod->value("/metadata/namespace"_json_pointer, std::string()) != ns ||
-        labels.value(api::kRoleLabel, std::string()) != "replica")
+        pod->value("/metadata/labels"_json_pointer / api::kRoleLabel, std::string()) != "replica")
       continue;
     if (pod->value("/status/podIP"_json_pointer, std::string()).empty() ||
         pod->contains("/metadata/deletionTimestamp"_json_pointer) || !api::podReady(*pod))
