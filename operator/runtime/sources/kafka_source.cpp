@@ -375,9 +375,7 @@ bool KafkaSource::markInFlight(PartitionState& state, int64_t offset, int exits)
   state.markOffset = offset;
   state.markExits = mark.inflight;  // the periodic commits carry the same charge
   state.markSent = true;
-  state.lastCommitted = offset;
-  state.committedAt = clock_.now();
-  state.rebalancesAtCommit = rebalances_;
+  noteCommitSent(state, offset);
   state.limitSent = std::max(state.limitSent, mark.limit);
   if (exits > 0) {
     SLUICE_LOG_WARN("kafka trigger {}: record {}/{}@{} is delivered again after {} process exit(s) while handling it",
@@ -548,11 +546,15 @@ std::optional<KafkaPartition> KafkaSource::commitOf(PartitionState& state, bool 
   const bool moved = *position > state.lastCommitted || limit != state.limitSent;
   if (!moved && !synchronous) return std::nullopt;
   CrashMark mark{limit, *position == state.markOffset ? state.markExits : -1};
-  state.lastCommitted = *position;
-  state.committedAt = clock_.now();
-  state.rebalancesAtCommit = rebalances_;
+  noteCommitSent(state, *position);
   state.limitSent = limit;
   return KafkaPartition{state.topic, state.partition, *position, "", formatCrashMark(mark)};
+}
+
+void KafkaSource::noteCommitSent(PartitionState& state, int64_t offset) {
+  state.lastCommitted = offset;
+  state.committedAt = clock_.now();
+  state.rebalancesAtCommit = rebalances_;
 }
 
 // The commits are asynchronous: a synchronous one made while a rebalance is

@@ -207,6 +207,8 @@ class KafkaSource final : public Source, private KafkaConsumerListener {
   void noteDispatched(PartitionState& state, size_t count, int64_t lastOffset);
   // The offset and metadata a commit of `state` would send now, if any.
   std::optional<KafkaPartition> commitOf(PartitionState& state, bool synchronous);
+  // Records a commit of `offset` as sent: what the confirmation pace is measured against.
+  void noteCommitSent(PartitionState& state, int64_t offset);
   void readCrashMarks(const std::vector<std::shared_ptr<PartitionState>>& states);
   void commit(bool synchronous, const std::vector<std::shared_ptr<PartitionState>>& only = {});
   // The drain's last commit, repeated until the broker confirms it (see the definition).
