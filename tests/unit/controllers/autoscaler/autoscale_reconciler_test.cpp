@@ -52,6 +52,14 @@ class AutoscaleReconcilerTest : public ::testing::Test {
     spec.update(source);
     return store(spec::kTriggers, triggers, {{"metadata", {{"name", name}}}, {"spec", spec}});
   }
+  // The Function "orders" (max 6 replicas, `extraSpec` added) with one Kafka Trigger reading `lag`.
+  auto ordersReadingLag(double lag, const json& extraSpec = json::object()) {
+    addFunction({{"maxReplicas", 6}}, extraSpec);
+    addTrigger("orders-kafka");
+    auto script = factory.script("orders-kafka");
+    script->set(lag);
+    return script;
+  }
   json functionStatus() { return client.object(spec::kFunctions, kNs, "orders")->value("status", json::object()); }
   json triggerStatus(const std::string& name) {
     return client.object(spec::kTriggers, kNs, name)->value("status", json::object());
@@ -189,10 +197,7 @@ TEST_F(AutoscaleReconcilerTest, NoStatusWriteWhileNothingChanges) {
 }
 
 TEST_F(AutoscaleReconcilerTest, AnEarlyCallMeasuresOnlyWhenTheSpecOrTriggersChanged) {
-  addFunction({{"maxReplicas", 6}});
-  addTrigger("orders-kafka");
-  auto script = factory.script("orders-kafka");
-  script->set(15);
+  auto script = ordersReadingLag(15);
   reconcile::ReconcileResult first = reconciler.reconcile(kKey);
   ASSERT_EQ(first.requeueAfterDelay, 6s);
   ASSERT_EQ(script->reads.load(), 1);
@@ -399,10 +404,7 @@ TEST_F(AutoscaleReconcilerTest, SpecReplicasPinsTheCount) {
 // The measurements of a pinned Function inform only its status: once a minute, not at the
 // burst window's 6 s (1,000 pinned Functions were 170 rounds a second of broker reads).
 TEST_F(AutoscaleReconcilerTest, APinnedFunctionIsMeasuredOnceAMinute) {
-  addFunction({{"maxReplicas", 6}}, {{"replicas", 4}});
-  addTrigger("orders-kafka");
-  auto script = factory.script("orders-kafka");
-  script->set(60);
+  auto script = ordersReadingLag(60, {{"replicas", 4}});
   reconcile::ReconcileResult first = reconciler.reconcile(kKey);
   EXPECT_EQ(first.requeueAfterDelay, 60s);
   EXPECT_EQ(script->reads.load(), 1);
