@@ -749,6 +749,7 @@ void KafkaSource::assign(const std::vector<KafkaPartition>& partitions, bool coo
 
 void KafkaSource::readCrashMarks(const std::vector<std::shared_ptr<PartitionState>>& states) {
   std::vector<KafkaPartition> committed;
+  committed.reserve(states.size());
   for (const auto& state : states) committed.push_back({state->topic, state->partition, kKafkaNoOffset, "", ""});
   if (Status read = consumer_->committed(committed, kBrokerQueryTimeout); !read.isOk()) {
     // Without the marks a record that killed the previous owner is not counted this time.
