@@ -12,6 +12,11 @@ namespace {
 constexpr double kUtilizationTolerance = 0.1;
 // Caps absurd metric values (a broken exporter) before they become an int.
 constexpr double kReplicaCeiling = 1'000'000;
+// How often a Function whose count is the user's is measured. Its measurements only inform its
+// status and its Triggers' status (nothing scales on them), so the burst window's 6 s or the rate
+// rule's 1 s cadence would only load the brokers: at 1,000 pinned Functions that was 170 rounds a
+// second for nothing (bench/scale). A spec change still measures at once (the reconciler's fingerprint).
+constexpr auto kHeldCountCheckInterval = std::chrono::seconds(60);
 
 int replicasFor(double value) {
   if (!(value > 0)) return 0;  // also catches NaN
@@ -401,6 +406,7 @@ void DecisionEngine::prune(Clock::TimePoint now) {
 }
 
 Clock::Duration DecisionEngine::nextCheckAfter(int replicas, bool rateRule) const {
+  if (policy_.pause.holdsCount()) return kHeldCountCheckInterval;
   if (replicas == 0) return std::chrono::milliseconds(policy_.activationIntervalMilliseconds);
   int seconds = policy_.pollingIntervalSeconds;
   if (policy_.burst.enabled) seconds = std::min(seconds, policy_.burst.windowSeconds);

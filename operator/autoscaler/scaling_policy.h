@@ -72,6 +72,8 @@ struct PausePolicy {
   bool paused = false;
   bool pausedScaleIn = false;
   bool pausedScaleOut = false;
+  // The count is the user's, not the metrics' (pinned or paused).
+  bool holdsCount() const { return pinnedReplicas.has_value() || paused; }
 };
 
 // How a backlog metric becomes a replica count (`scaling.policy`):

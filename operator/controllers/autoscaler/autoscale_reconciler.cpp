@@ -25,11 +25,6 @@ constexpr auto kRebuildFailingInterval = std::chrono::seconds(30);
 // it made each round of a busy Function a status write: at 1,000 Functions, 33 writes a second
 // with nothing changing (BENCHMARKS.md, "Scale").
 constexpr auto kLastActiveRefresh = std::chrono::seconds(60);
-// How often a Function whose count is the user's (spec.replicas, or autoscaling paused) is measured.
-// Its measurements only inform its status and its Triggers' status (nothing scales on them), so the
-// burst window's 6 s or the rate rule's 1 s cadence would only load the brokers: at 1,000 pinned
-// Functions that was 170 rounds a second for nothing (bench/scale). A spec change still measures at once.
-constexpr auto kPausedCheckInterval = std::chrono::seconds(60);
 // The CPU metric's name in status.metrics and the scaler series: upper case,
 // so it can never be a Trigger's name (those are DNS-1123 lower case).
 constexpr const char* kCpuMetric = "CPU";
@@ -332,10 +327,10 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
     return reconcile::ReconcileResult::error(written);
   }
   Clock::Duration next = decision.nextCheckAfter;
-  if (decision.desiredReplicas == 0 && options_.atZeroCheckInterval > Clock::Duration::zero())
+  // (A count that is the user's keeps the engine's slow cadence: nothing at zero wakes it.)
+  if (decision.desiredReplicas == 0 && options_.atZeroCheckInterval > Clock::Duration::zero() &&
+      !function->scaling.pause.holdsCount())
     next = options_.atZeroCheckInterval;
-  if (function->scaling.pause.pinnedReplicas || function->scaling.pause.paused)
-    next = std::max<Clock::Duration>(next, kPausedCheckInterval);
   state->nextDue = start + next;
   return reconcile::ReconcileResult::requeueAfter(next);
 }
