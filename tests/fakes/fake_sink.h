@@ -20,6 +20,10 @@ class FakeSink final : public runtime::Sink {
   // Return non-OK to fail that write.
   using FailRule = std::function<Status(const runtime::Record&, int writeNumber)>;
 
+  // Reads origin ids as a RabbitMQ output does, unless told otherwise.
+  explicit FakeSink(bool usesOriginIds = true) : usesOriginIds_(usesOriginIds) {}
+  bool usesOriginIds() const override { return usesOriginIds_; }
+
   void setFailRule(FailRule rule) {
     std::lock_guard lock(mu_);
     failRule_ = std::move(rule);
@@ -88,6 +92,7 @@ class FakeSink final : public runtime::Sink {
     runtime::WriteCallback done;
     Status status;
   };
+  const bool usesOriginIds_;
   mutable std::mutex mu_;
   FailRule failRule_;
   bool hold_ = false;

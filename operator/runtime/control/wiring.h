@@ -13,6 +13,7 @@
 #include "runtime/delivery/delivery_loop.h"
 #include "runtime/metrics/runtime_metrics.h"
 #include "runtime/sinks/sink.h"
+#include "runtime/sources/kafka_source.h"
 #include "runtime/sources/source.h"
 
 namespace sluice::runtime {
@@ -53,5 +54,10 @@ DeliveryOptions deliveryOptionsFor(const config::FunctionConfig& function);
 // an equal share of the default budget (runtime/memory) of the replica's
 // memory: the Function's declared limit, else the container's.
 std::map<std::string, int64_t> triggerByteBudgets(const config::FunctionConfig& function);
+
+// A Kafka consumer's options for `kafka` (a kafka Trigger's, or an http
+// Trigger's asynchronous invocations), all but its librdkafka properties.
+KafkaSourceOptions kafkaSourceOptions(const config::TriggerConfig& trigger, const config::KafkaSourceConfig& kafka,
+                                      const config::FunctionConfig& function);
 
 }  // namespace sluice::runtime

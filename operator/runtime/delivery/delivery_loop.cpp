@@ -82,6 +82,8 @@ DeliveryLoop::DeliveryLoop(DeliveryOptions options, Handler& handler, std::map<s
   if (options_.maxInFlight < 1) options_.maxInFlight = 1;
   if (options_.maxAttempts < 1) options_.maxAttempts = 1;
   for (auto& [trigger, attempts] : options_.maxAttemptsByTrigger) attempts = std::max(1, attempts);
+  originIds_ =
+      std::any_of(sinks_.begin(), sinks_.end(), [](const auto& entry) { return entry.second->usesOriginIds(); });
 }
 
 void DeliveryLoop::setTriggerDeadLetter(const std::string& trigger, Sink* sink) { triggerDeadLetters_[trigger] = sink; }
@@ -537,7 +539,7 @@ void DeliveryLoop::process(Batch batch, Backoff& backoff, std::stop_token stop) 
       if (!pending->asList) {
         const Event& event = pending->batch.events[i];
         if (!record.amqp) record.amqp = event.amqp;
-        record.originId = event.id + "#" + std::to_string(n++);
+        if (originIds_) record.originId = event.id + "#" + std::to_string(n++);
       }
       pending->records.push_back(std::move(record));
       pending->owner.push_back(static_cast<uint32_t>(i));

@@ -236,6 +236,7 @@ class DeliveryLoop final : public EventDispatcher {
   DeliveryOptions options_;
   Handler& handler_;
   std::map<std::string, Sink*> sinks_;
+  bool originIds_ = false;  // some output reads Record::originId
   Sink* deadLetter_;
   std::map<std::string, Sink*> triggerDeadLetters_;  // set before start(), then read-only
   RuntimeMetrics& metrics_;

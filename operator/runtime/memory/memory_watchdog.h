@@ -11,7 +11,7 @@
 //
 // The headroom (1 - threshold) x limit must hold what the handler can
 // allocate within one interval, which is why the default interval is short:
-// reading /proc/self/status costs microseconds. A thread starved of CPU on
+// reading /proc/self/statm costs microseconds. A thread starved of CPU on
 // a busy node can still be late, so the delivery loop also samples before
 // each event starts (memoryOverThreshold): a handler that allocates fast
 // cannot start another event past the threshold.
@@ -31,8 +31,9 @@
 
 namespace sluice::runtime {
 
-// This process's resident set in bytes (VmRSS of `statusFile`), or -1 when unreadable.
-int64_t residentBytes(const std::string& statusFile = "/proc/self/status");
+// This process's resident set in bytes (the second field of `statmFile`, in
+// pages), or -1 when unreadable.
+int64_t residentBytes(const std::string& statmFile = "/proc/self/statm");
 
 struct MemoryWatchdogOptions {
   int64_t limitBytes = 0;  // <= 0: the watchdog never trips

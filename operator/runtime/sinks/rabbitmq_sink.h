@@ -79,6 +79,7 @@ class RabbitMqSink final : public Sink {
 
   void write(Record record, WriteCallback done) override;
   Status flush(Clock::TimePoint deadline) override;
+  bool usesOriginIds() const override { return true; }  // the message id of an input without one
 
  private:
   explicit RabbitMqSink(RabbitMqSinkOptions options) : options_(std::move(options)) {}

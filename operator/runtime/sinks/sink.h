@@ -56,6 +56,10 @@ class Sink {
   // Sinks that cannot tell stay OK (the default). Thread-safe and cheap: it is
   // polled.
   virtual Status health() const { return Status::ok(); }
+
+  // Whether it reads Record::originId. Building one is an allocation per
+  // record; the delivery loop leaves it empty when no output reads it.
+  virtual bool usesOriginIds() const { return false; }
 };
 
 }  // namespace sluice::runtime

@@ -44,7 +44,7 @@ using nlohmann::json;
 
 constexpr int64_t kMiB = 1024 * 1024;
 
-int64_t residentOf(pid_t pid) { return runtime::residentBytes("/proc/" + std::to_string(pid) + "/status"); }
+int64_t residentOf(pid_t pid) { return runtime::residentBytes("/proc/" + std::to_string(pid) + "/statm"); }
 
 // Samples a process's resident set on a thread of its own, keeping the highest.
 class RssSampler {

@@ -274,6 +274,24 @@ TEST(DeliveryLoopTest, OutputsAndDeadLettersCarryTheirInputsAmqpProperties) {
   EXPECT_EQ(dead[0].originId, "bad#dead-letter");
 }
 
+// No output reads origin ids (none is RabbitMQ): the loop builds none, an
+// allocation per record saved on the mirror's and every Kafka output's path.
+TEST(DeliveryLoopTest, OriginIdsAreBuiltOnlyForOutputsThatReadThem) {
+  FakeHandler handler(FakeHandler::echo);
+  FakeSink kafkaLike(/*usesOriginIds=*/false);
+  FakeClock clock;
+  RuntimeMetrics metrics;
+  Completions completions;
+  DeliveryLoop loop(fastOptions(), handler, {{"", &kafkaLike}}, nullptr, metrics, clock);
+  loop.start();
+  loop.dispatch(makeEvent("k1"), "p0", "t", completions.callbackFor("k1"));
+  ASSERT_TRUE(completions.waitFor(1));
+  auto written = kafkaLike.acknowledged();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].originId, "");
+  loop.stop();
+}
+
 TEST(DeliveryLoopTest, InvalidInputIsDeadLetteredAtOnce) {
   Fixture f([](const Event&, const InvocationContext&) -> Result<std::vector<Record>> {
     return invalidArgument("field \"amount\": \"abc\" is not a number");

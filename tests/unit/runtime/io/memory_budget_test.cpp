@@ -2,6 +2,7 @@
 // delivery loop's gate), shedding, the memory watchdog on a fake clock and
 // fake resident sizes, and /invoke admission (413, 429).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -280,10 +281,12 @@ TEST(MemoryWatchdogTest, NeverTripsWithoutALimitOrAReading) {
   EXPECT_FALSE(unreadable.check());
 }
 
-TEST(MemoryWatchdogTest, ReadsVmRssFromAStatusFile) {
-  std::string path = ::testing::TempDir() + "/status";
-  std::ofstream(path) << "Name:\tsluice-runtime\nVmPeak:\t  999 kB\nVmRSS:\t   2048 kB\nThreads:\t9\n";
-  EXPECT_EQ(residentBytes(path), 2048 * 1024);
+TEST(MemoryWatchdogTest, ReadsTheResidentPagesFromAStatmFile) {
+  std::string path = ::testing::TempDir() + "/statm";
+  std::ofstream(path) << "9999 512 100 30 0 700 0\n";
+  EXPECT_EQ(residentBytes(path), 512 * ::sysconf(_SC_PAGESIZE));
+  std::ofstream(path + ".bad") << "9999\n";
+  EXPECT_EQ(residentBytes(path + ".bad"), -1);
   EXPECT_EQ(residentBytes(path + ".missing"), -1);
   EXPECT_GT(residentBytes(), 0);  // this process
 }

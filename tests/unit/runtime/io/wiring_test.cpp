@@ -169,5 +169,31 @@ TEST(WiringTest, ByteBudgetsComeFromTriggersOrAShareOfTheMemoryLimit) {
   EXPECT_EQ(deliveryOptionsFor(function).maxInFlightBytes, 48 * kMebibyte + 96 * kMebibyte + 128 * kMebibyte);
 }
 
+// A Kafka trigger's maxInFlight above the default replay bound (500 finished,
+// unconfirmed records) raises it, as it is what the user lets a replica hold
+// uncommitted; below it, the default stays. Its batchSize caps a round's batch.
+TEST(WiringTest, KafkaMaxInFlightRaisesTheUnconfirmedBound) {
+  config::FunctionConfig function;
+  function.name = "mirror";
+  config::KafkaSourceConfig kafka;
+  kafka.bootstrapServers = "127.0.0.1:9092";
+  kafka.topics = {"t"};
+  kafka.consumerGroup = "g";
+  kafka.maxInFlight = 50000;
+  config::TriggerConfig fast{"fast", kafka, 0};
+  kafka.maxInFlight = 200;
+  kafka.batchSize = 100;
+  config::TriggerConfig careful{"careful", kafka, 0};
+  function.triggers = {fast, careful};
+  const KafkaSourceOptions defaults;
+  EXPECT_EQ(defaults.maxUnconfirmed, 500);
+  EXPECT_EQ(kafkaSourceOptions(fast, std::get<config::KafkaSourceConfig>(fast.source), function).maxUnconfirmed, 50000);
+  KafkaSourceOptions carefulOptions =
+      kafkaSourceOptions(careful, std::get<config::KafkaSourceConfig>(careful.source), function);
+  EXPECT_EQ(carefulOptions.maxUnconfirmed, 500);
+  EXPECT_EQ(carefulOptions.maxBatch, 100);
+  EXPECT_EQ(carefulOptions.triggerName, "careful");
+}
+
 }  // namespace
 }  // namespace sluice::runtime
