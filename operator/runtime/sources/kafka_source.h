@@ -103,7 +103,8 @@ struct KafkaSourceOptions {
   // there, dispatch waits a confirmation's round trip: what is fetched
   // meanwhile stays in the source (a partition pauses once it holds a
   // batch). Tighter (the trigger's maxInFlight, 200, with a 5 ms stall) the
-  // duplicates test ran 203 s instead of about 150 s.
+  // duplicates test ran 203 s instead of about 150 s. A trigger's maxInFlight
+  // above it raises it (runtime/control/wiring.cpp).
   int64_t maxUnconfirmed = 500;
   // A rebalance holds confirmations for seconds; normal ones take a few
   // milliseconds on a quiet broker but tens on a loaded one. A fixed 20 ms
