@@ -49,7 +49,7 @@ namespace {
 // faulting them in again cost 10-15 % of a mirror's CPU (bench/mirror, 3
 // interleaved runs each way). A 16th keeps a small pod's watchdog clear of it.
 void keepFreedHeapTops(int64_t memoryLimitBytes) {
-  constexpr int64_t kMostKept = 32 * 1024 * 1024;
+  constexpr int64_t kMostKept = int64_t{32} * 1024 * 1024;
   const int64_t kept = memoryLimitBytes > 0 ? std::min(kMostKept, memoryLimitBytes / 16) : kMostKept;
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(kept));
 }
