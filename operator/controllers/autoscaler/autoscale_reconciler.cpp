@@ -254,6 +254,17 @@ void AutoscaleReconciler::writeTriggerStatuses(const std::vector<kube::ObjectPtr
   }
 }
 
+autoscaler::ScalingPolicy AutoscaleReconciler::policyFor(const api::v1alpha1::Function& function) const {
+  // The operator's at-zero interval, when set, stands for each Function's own, so the engine
+  // decides every cadence (a count that is the user's keeps its slow one even at zero).
+  autoscaler::ScalingPolicy policy = function.scaling;
+  if (options_.atZeroCheckInterval > Clock::Duration::zero()) {
+    policy.activationIntervalMilliseconds =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(options_.atZeroCheckInterval).count());
+  }
+  return policy;
+}
+
 reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key) {
   const Clock::TimePoint start = clock_.now();
   kube::ObjectPtr fn = caches_.functions.get(key);
@@ -293,9 +304,9 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   }
   if (!syncScalers(key, *state, object, triggers, function->scalesOnCpu())) return reconcile::ReconcileResult::done();
   if (!state->engine) {
-    state->engine = std::make_unique<autoscaler::DecisionEngine>(function->scaling, clock_);
+    state->engine = std::make_unique<autoscaler::DecisionEngine>(policyFor(*function), clock_);
   } else {
-    state->engine->setPolicy(function->scaling);
+    state->engine->setPolicy(policyFor(*function));
   }
 
   const Observations byMetric = measure(key, *state);
@@ -326,11 +337,7 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
     state->fingerprint.clear();
     return reconcile::ReconcileResult::error(written);
   }
-  Clock::Duration next = decision.nextCheckAfter;
-  // (A count that is the user's keeps the engine's slow cadence: nothing at zero wakes it.)
-  if (decision.desiredReplicas == 0 && options_.atZeroCheckInterval > Clock::Duration::zero() &&
-      !function->scaling.pause.holdsCount())
-    next = options_.atZeroCheckInterval;
+  const Clock::Duration next = decision.nextCheckAfter;
   state->nextDue = start + next;
   return reconcile::ReconcileResult::requeueAfter(next);
 }

@@ -119,6 +119,8 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
   void syncTriggers(FunctionState& state, const std::vector<kube::ObjectPtr>& triggers);
   void syncCpu(FunctionState& state, const nlohmann::json& function, bool scalesOnCpu);
   // Builds, rebuilds or drops the scalers; false when nothing is left to measure.
+  // The Function's scaling policy as its engine runs it (the operator's at-zero interval applied).
+  autoscaler::ScalingPolicy policyFor(const api::v1alpha1::Function& function) const;
   bool syncScalers(const std::string& key, FunctionState& state, const nlohmann::json& function,
                    const std::vector<kube::ObjectPtr>& triggers, bool scalesOnCpu);
   // Reads every scaler (each read bounded by its client's timeout).
