@@ -41,14 +41,21 @@
 
 namespace {
 
-// Memory freed at the top of a heap stays there for reuse, up to a 16th of
-// the memory limit and at most 32 MiB, instead of going back to the system
-// past 128 KiB (glibc's bound once main() fixes the mmap threshold). A Kafka
-// replica frees and allocates tens of MB of small objects a second (records,
-// events, librdkafka's per-message state); giving those pages back and
-// faulting them in again cost 10-15 % of a mirror's CPU (bench/mirror, 3
-// interleaved runs each way). A 16th keeps a small pod's watchdog clear of it.
-void keepFreedHeapTops(int64_t memoryLimitBytes) {
+// glibc's two bounds, set once, before any record is read.
+// - Event payloads of a few hundred KB and more get their own mappings, given
+//   back to the system when freed. glibc otherwise raises this threshold after
+//   the first such free (up to 32 MiB), so 1 MB records then come from
+//   per-thread heaps that keep freed memory: the resident set drifted far above
+//   what the byte budget holds in flight.
+// - Fixing it also leaves the heap-top trim threshold at 128 KiB. Memory freed
+//   at the top of a heap now stays there for reuse up to a 16th of the memory
+//   limit, at most 32 MiB: a Kafka replica frees and allocates tens of MB of
+//   small objects a second (records, events, librdkafka's per-message state),
+//   and giving those pages back and faulting them in again cost 10-15 % of a
+//   mirror's CPU (bench/mirror, 3 interleaved runs each way). A 16th keeps a
+//   small pod's watchdog clear of it.
+void tuneMalloc(int64_t memoryLimitBytes) {
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   constexpr int64_t kMostKept = int64_t{32} * 1024 * 1024;
   const int64_t kept = memoryLimitBytes > 0 ? std::min(kMostKept, memoryLimitBytes / 16) : kMostKept;
   mallopt(M_TRIM_THRESHOLD, static_cast<int>(kept));
@@ -250,7 +257,7 @@ int loadFunction(const RuntimeFlags& f, sluice::runtime::RuntimeController& cont
 }
 
 // Serves until a drain is asked for (signal, /drain, or a watchdog), drains, and returns the exit code.
-int serveUntilDrained(const RuntimeFlags& f, sluice::runtime::RuntimeController& controller) {
+int serveUntilDrained(const RuntimeFlags& f, int64_t memoryLimitBytes, sluice::runtime::RuntimeController& controller) {
   // A stuck interpreter cannot be recovered inside the process: drain what
   // can still finish and exit non-zero so Kubernetes (or the local
   // supervisor) starts a fresh replica. Unacknowledged input is redelivered.
@@ -267,9 +274,6 @@ int serveUntilDrained(const RuntimeFlags& f, sluice::runtime::RuntimeController&
     }
   });
   // The memory watchdog: shed load, drain and exit 4 before the kernel's OOM kill.
-  const int64_t memoryLimitBytes =
-      f.memoryLimitBytes != 0 ? f.memoryLimitBytes : sluice::memoryLimitMebibytes() * 1024 * 1024;
-  keepFreedHeapTops(memoryLimitBytes);
   sluice::runtime::MemoryWatchdog memoryWatchdog(
       {memoryLimitBytes, f.memoryThreshold}, [] { return sluice::runtime::residentBytes(); }, sluice::realClock());
   memoryWatchdog.start([&](const std::string& message) {
@@ -302,18 +306,15 @@ int main(int argc, char** argv, char** envp) {
   serverOptions.tlsCertificatePem = sluice::runtime::takeEnvironmentSecret(sluice::kControlTlsCertificateEnv, envp);
   serverOptions.tlsPrivateKeyPem = sluice::runtime::takeEnvironmentSecret(sluice::kControlTlsKeyEnv, envp);
   sluice::installCrashReport();
-  // Event payloads of a few hundred KB and more get their own mappings, given
-  // back to the system when freed. glibc otherwise raises this threshold
-  // after the first such free (up to 32 MiB), so 1 MB records then come from
-  // per-thread heaps that keep freed memory: the resident set drifted far
-  // above what the byte budget holds in flight.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"sluice-runtime: a Sluice function replica (sources -> handler -> sinks)"};
   app.set_version_flag("--version", std::string("sluice-runtime ") + sluice::kVersion);
   RuntimeFlags flags;
   addAddressAndTokenFlags(app, flags);
   addLimitFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
+  const int64_t memoryLimitBytes =
+      flags.memoryLimitBytes != 0 ? flags.memoryLimitBytes : sluice::memoryLimitMebibytes() * 1024 * 1024;
+  tuneMalloc(memoryLimitBytes);
   if (auto python = sluice::runtime::usePythonOfImage(); !python.isOk()) {
     std::cerr << "sluice-runtime: " << python.message() << "\n";
     writeTerminationMessage(flags.terminationLog, python.message());
@@ -341,7 +342,7 @@ int main(int argc, char** argv, char** envp) {
   }
   SLUICE_LOG_INFO("sluice-runtime {} {} on {} (control) and {} (data)", sluice::kVersion,
                   flags.warm ? "warm, waiting for /specialize" : "running", flags.controlAddress, flags.dataAddress);
-  const int exitCode = serveUntilDrained(flags, controller);
+  const int exitCode = serveUntilDrained(flags, memoryLimitBytes, controller);
   server.stop();
   return exitCode;
 }

@@ -33,7 +33,8 @@ int64_t residentBytes(const std::string& statmFile) {
   const char* residentField = end;
   const long long pages = std::strtoll(residentField, &end, 10);
   if (end == residentField || pages < 0) return -1;
-  return static_cast<int64_t>(pages) * ::sysconf(_SC_PAGESIZE);
+  static const int64_t kPageBytes = ::sysconf(_SC_PAGESIZE);
+  return static_cast<int64_t>(pages) * kPageBytes;
 }
 
 MemoryWatchdog::MemoryWatchdog(MemoryWatchdogOptions options, std::function<int64_t()> readResident, Clock& clock)
