@@ -30,7 +30,7 @@ namespace sluice::gateway {
 struct BeastUpstreamOptions {
   int threads = 2;  // loops of its own pool, when it is given none
   std::chrono::milliseconds connectTimeout{1000};
-  std::size_t maxResponseBytes = 64 * 1024 * 1024;
+  std::size_t maxResponseBytes = std::size_t{64} * 1024 * 1024;
   std::string invokePath = "/invoke";
   // Idle kept-alive connections kept per replica and event loop (connection_pool.h); 0: a
   // new connection per call. A replica that drains answers "503 draining" with

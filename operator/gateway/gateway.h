@@ -44,7 +44,7 @@ struct GatewayOptions {
   std::string listenAddress = "0.0.0.0:8080";
   std::string adminAddress = "0.0.0.0:9090";
   std::string domain;  // routes Host <function>.<namespace>.<domain> too; empty: path routes only
-  std::size_t maxBodyBytes = 6 * 1024 * 1024;
+  std::size_t maxBodyBytes = std::size_t{6} * 1024 * 1024;
   int threads = 2;
   // Set: the public listener runs on these loops (shared with the
   // BeastUpstream, so a request stays on one thread), not `threads` of its own.

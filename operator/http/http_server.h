@@ -64,7 +64,7 @@ using RequestHandler = std::function<void(ServerRequest request, Responder respo
 
 struct HttpServerOptions {
   std::string bindAddress = "127.0.0.1:0";  // host:port; port 0 picks a free one
-  std::size_t maxBodyBytes = 6 * 1024 * 1024;
+  std::size_t maxBodyBytes = std::size_t{6} * 1024 * 1024;
   // A lower body limit for some requests, from their method and target (the
   // runtime's /invoke); checked like maxBodyBytes once the header is read.
   // Unset: maxBodyBytes for every request.

@@ -75,7 +75,7 @@ struct ControlServerOptions {
   std::function<std::string()> unhealthyReason = nullptr;
   InvokeLimitOptions invokeLimits{};
   // The largest /specialize body (a function configuration with its code).
-  std::size_t maxSpecializeBytes = 64 * 1024 * 1024;
+  std::size_t maxSpecializeBytes = std::size_t{64} * 1024 * 1024;
   // stop(): how long /invoke must have been quiet before the servers close, and the longest wait for that.
   std::chrono::milliseconds closeQuietPeriod{250};
   std::chrono::milliseconds closeLingerMax{2000};

@@ -31,7 +31,7 @@
 namespace sluice::runtime {
 
 struct InvokeLimitOptions {
-  std::size_t maxBodyBytes = 6 * 1024 * 1024;  // as AWS Lambda's synchronous invocations
+  std::size_t maxBodyBytes = std::size_t{6} * 1024 * 1024;  // as AWS Lambda's synchronous invocations
   int maxConcurrent = 32;
   std::chrono::seconds retryAfter{1};  // told to a caller refused with 429
 };

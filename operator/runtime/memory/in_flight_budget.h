@@ -16,7 +16,7 @@
 
 namespace sluice::runtime {
 
-inline constexpr int64_t kMebibyte = 1024 * 1024;
+inline constexpr int64_t kMebibyte = int64_t{1024} * 1024;
 
 struct InFlightBudget {
   int maxEvents = 1024;

@@ -38,7 +38,7 @@ int64_t residentBytes(const std::string& statmFile) {
 }
 
 MemoryWatchdog::MemoryWatchdog(MemoryWatchdogOptions options, std::function<int64_t()> readResident, Clock& clock)
-    : options_(std::move(options)), readResident_(std::move(readResident)), clock_(clock) {}
+    : options_(options), readResident_(std::move(readResident)), clock_(clock) {}
 
 MemoryWatchdog::~MemoryWatchdog() { stop(); }
 
