@@ -126,6 +126,10 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
       failures_.erase(metric.name);
       const int instant = std::max(desiredFor(metric, current, result), metric.minReplicas);
       verdict.rateRule = verdict.rateRule || result.rateRule;
+      if (result.rateRule && metric.coldStartSeconds) {
+        verdict.coldStartSeconds =
+            std::max(verdict.coldStartSeconds, static_cast<int>(std::ceil(std::max(*metric.coldStartSeconds, 0.0))));
+      }
       result.desiredReplicas = instant;
       int panic = instant;
       if (metric.windowed) {
@@ -138,8 +142,10 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
       bool utilization = metric.targetType == MetricTargetType::kUtilization;
       result.active =
           (!utilization || current > 0) && metric.active.value_or(*metric.value > metric.activationThreshold);
-      // A floor (a cron window) is work by definition.
+      // A floor (a cron window) is work by definition; so are arrivals the replicas keep up with
+      // (a lag of 0 then is not idleness, and the rate rule's short cooldown must not stop them).
       if (metric.minReplicas > 0) result.active = true;
+      if (result.rateRule && metric.arrivalRate.value_or(0) > 0) result.active = true;
     }
     if (!metric.value) {
       verdict.instant = std::max(verdict.instant, result.desiredReplicas);
@@ -235,9 +241,9 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
             transition(current, desired) + ": " + why + panicWhy +
                 (desired > current ? "" : "; burst mode holds the count")};
   }
-  const int downWindow = verdict.rateRule
-                             ? std::min(policy_.scaleDown.stabilizationWindowSeconds, policy_.drainTargetSeconds)
-                             : policy_.scaleDown.stabilizationWindowSeconds;
+  const int downWindow = verdict.rateRule ? std::min(policy_.scaleDown.stabilizationWindowSeconds,
+                                                     std::max(policy_.drainTargetSeconds, verdict.coldStartSeconds))
+                                          : policy_.scaleDown.stabilizationWindowSeconds;
   const int stabilized = stabilize(current, target, now, downWindow);
   const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;
   if (stabilized > current) {
@@ -265,8 +271,8 @@ DecisionEngine::Step DecisionEngine::bound(int current, const MetricsVerdict& ve
   // and never while a scaler is failing (its silence is not idleness).
   const bool inBurst = burstUntil_ && now < *burstUntil_;
   if (step.desired == 1 && current == 1 && policy_.minReplicas == 0 && !verdict.active && !verdict.holdForErrors &&
-      !verdict.fallbackActive && !inBurst && now - lastActive_ >= std::chrono::seconds(policy_.cooldownSeconds)) {
-    step = {0, "CooldownElapsed", "no activity for " + std::to_string(policy_.cooldownSeconds) + "s"};
+      !verdict.fallbackActive && !inBurst && now - lastActive_ >= std::chrono::seconds(policy_.cooldown())) {
+    step = {0, "CooldownElapsed", "no activity for " + std::to_string(policy_.cooldown()) + "s"};
   }
   const int floor = std::max(policy_.minReplicas, 1);
   if (step.desired > policy_.maxReplicas) {

@@ -110,8 +110,9 @@ class DecisionEngine {
     bool active = false;
     bool holdForErrors = false;  // an erroring scaler below its fallback threshold
     bool fallbackActive = false;
-    std::string why;        // "<metric> asks for N", or "no metrics"
-    bool rateRule = false;  // a metric's count came from the rate rule
+    std::string why;           // "<metric> asks for N", or "no metrics"
+    bool rateRule = false;     // a metric's count came from the rate rule
+    int coldStartSeconds = 0;  // the longest measured cold start among the rate rule's metrics
   };
   // A count with the reason and message the decision reports.
   struct Step {

@@ -41,6 +41,13 @@ Status validateBehavior(const ScalingDirectionBehavior& behavior, const std::str
 
 }  // namespace
 
+int ScalingPolicy::cooldown() const {
+  constexpr int kBacklogCooldownSeconds = 300;
+  constexpr int kRateCooldownSeconds = 60;
+  if (cooldownSeconds) return *cooldownSeconds;
+  return mode == ScalingMode::kRate ? kRateCooldownSeconds : kBacklogCooldownSeconds;
+}
+
 Status validateScalingPolicy(const ScalingPolicy& policy) {
   if (policy.minReplicas < 0) return field("minReplicas", std::to_string(policy.minReplicas) + " is negative");
   if (policy.maxReplicas < 1) return field("maxReplicas", std::to_string(policy.maxReplicas) + " must be at least 1");
@@ -51,8 +58,8 @@ Status validateScalingPolicy(const ScalingPolicy& policy) {
   if (policy.drainTargetSeconds < 1 || policy.drainTargetSeconds > 3600) {
     return field("drainTargetSeconds", std::to_string(policy.drainTargetSeconds) + " is outside 1..3600");
   }
-  if (policy.cooldownSeconds < 0) {
-    return field("cooldownSeconds", std::to_string(policy.cooldownSeconds) + " is negative");
+  if (policy.cooldownSeconds && *policy.cooldownSeconds < 0) {
+    return field("cooldownSeconds", std::to_string(*policy.cooldownSeconds) + " is negative");
   }
   if (policy.pollingIntervalSeconds < 1) {
     return field("pollingIntervalSeconds", std::to_string(policy.pollingIntervalSeconds) + " must be at least 1");

@@ -90,6 +90,7 @@ struct SharedPoolFlags {
   int functions = 0;  // 0: one Function, no shared pool
   double staggerSeconds = 0;
   std::string sizing = "demand";
+  int warmPool = -1;  // --warm-pool: in place of the trace's warm_pool (-1: the trace's)
   sluice::autoscaler::WarmPoolSizing demand{300, 0, 0, 5};  // pod start 0: the trace's cold start
 };
 
@@ -138,6 +139,7 @@ int runSimulate(const std::string& tracePath, const std::string& functionPath, c
     std::cerr << "sluice-operator simulate: " << policy.status().message() << "\n";
     return 2;
   }
+  if (shared.warmPool >= 0) trace->warmPool = shared.warmPool;
   if (shared.functions > 0) return runSharedPool(*trace, *function, shared);
   sluice::simulator::SimulationResult result = sluice::simulator::simulate(*trace, *function, *policy);
   if (json) {
@@ -175,6 +177,10 @@ CLI::App* addSimulateCommand(CLI::App& app, SimulateFlags& f) {
       ->check(CLI::Range(1, 1000));
   simulate->add_option("--stagger-seconds", f.shared.staggerSeconds, "--functions: copy i's trace rotated by i x this")
       ->check(CLI::Range(0.0, 1e9));
+  simulate
+      ->add_option("--warm-pool", f.shared.warmPool,
+                   "Warm pool pods in place of the trace's warm_pool (the chart's default is 0)")
+      ->check(CLI::Range(0, 1000));
   simulate->add_option("--pool", f.shared.sizing, "--functions: fixed (the trace's warm_pool) or demand")
       ->check(CLI::IsMember({"fixed", "demand"}))
       ->capture_default_str();

@@ -133,10 +133,14 @@ Status readScaling(const json& scaling, autoscaler::ScalingPolicy& policy) {
   for (auto [key, field] : std::initializer_list<std::pair<const char*, int*>>{
            {"minReplicas", &policy.minReplicas},
            {"maxReplicas", &policy.maxReplicas},
-           {"cooldownSeconds", &policy.cooldownSeconds},
            {"pollingIntervalSeconds", &policy.pollingIntervalSeconds},
            {"activationIntervalMilliseconds", &policy.activationIntervalMilliseconds}}) {
     if (Status s = readInt(scaling, key, path, *field); !s.isOk()) return s;
+  }
+  if (hasField(scaling, "cooldownSeconds")) {
+    int cooldown = 0;
+    if (Status s = readInt(scaling, "cooldownSeconds", path, cooldown); !s.isOk()) return s;
+    policy.cooldownSeconds = cooldown;
   }
   if (Status s = readCpuTarget(scaling, path, policy); !s.isOk()) return s;
   if (Status s = readBehaviors(scaling, path, policy); !s.isOk()) return s;

@@ -158,7 +158,7 @@ check() {
   if [[ $got == "$expected" ]]; then echo "ok   [$what] $got"; else echo "FAIL [$what]: expected '$expected', got '$got'"; failures=$((failures + 1)); fi
 }
 check default-handler index.main_handler function f -o jsonpath='{.spec.handler}'
-check default-scaling '0 100 300 300 3' function f -o jsonpath='{.spec.scaling.minReplicas} {.spec.scaling.maxReplicas} {.spec.scaling.cooldownSeconds} {.spec.scaling.scaleDown.stabilizationWindowSeconds} {.spec.retry.maxAttempts}'
+check default-scaling '0 100 2 300 3' function f -o jsonpath='{.spec.scaling.minReplicas} {.spec.scaling.maxReplicas} {.spec.scaling.drainTargetSeconds} {.spec.scaling.scaleDown.stabilizationWindowSeconds} {.spec.retry.maxAttempts}'
 
 check default-lag '10 0 latest' trigger t -o jsonpath='{.spec.kafka.lagThreshold} {.spec.kafka.activationLagThreshold} {.spec.kafka.initialOffset}'
 

@@ -168,6 +168,46 @@ TEST(RatePolicyTest, IdleScalesToZeroAfterTheCooldown) {
   EXPECT_EQ(engine.decide(0, {measured(250, 250, 100)}).desiredReplicas, 3);
 }
 
+TEST(RatePolicyTest, UnsetCooldownIs60SecondsUnderTheRateRuleAnd300UnderTheBacklogRule) {
+  for (ScalingMode mode : {ScalingMode::kRate, ScalingMode::kBacklog}) {
+    testing::FakeClock clock;
+    ScalingPolicy policy = ratePolicy();
+    policy.mode = mode;
+    DecisionEngine engine(policy, clock);
+    std::vector<int> counts;
+    for (auto idle : {0s, 59s, 2s, 238s, 2s}) {  // at 0, 59, 61, 299 and 301 s
+      clock.advance(idle);
+      counts.push_back(engine.decide(1, {measured(0, 0, 100)}).desiredReplicas);
+    }
+    const std::vector<int> expected =
+        mode == ScalingMode::kRate ? std::vector<int>{1, 1, 0, 0, 0} : std::vector<int>{1, 1, 1, 1, 0};
+    EXPECT_EQ(counts, expected) << scalingModeName(mode);
+  }
+}
+
+TEST(RatePolicyTest, ScaleDownWaitsAtLeastTheMeasuredColdStart) {
+  for (std::optional<double> coldStart : {std::optional<double>(), std::optional<double>(9.5)}) {
+    testing::FakeClock clock;
+    ScalingPolicy policy = ratePolicy();
+    policy.drainTargetSeconds = 2;
+    policy.burst.enabled = false;
+    DecisionEngine engine(policy, clock);
+    MetricObservation busy = measured(0, 400, 100);
+    MetricObservation quiet = measured(0, 100, 100);
+    busy.coldStartSeconds = quiet.coldStartSeconds = coldStart;
+    ASSERT_EQ(engine.decide(4, {busy}).desiredReplicas, 4);
+    std::vector<int> counts;
+    for (int round = 0; round < 3; ++round) {  // at 5, 9 and 11 s
+      clock.advance(round == 1 ? 4s : round == 2 ? 2s : 5s);
+      counts.push_back(engine.decide(4, {quiet}).desiredReplicas);
+    }
+    // Without a measured cold start the 2 s drain target is the window; a replica given back is
+    // only worth it if it could be started again (9.5 s, rounded up to 10) before it is missed.
+    const std::vector<int> expected = coldStart ? std::vector<int>{4, 4, 1} : std::vector<int>{1, 1, 1};
+    EXPECT_EQ(counts, expected);
+  }
+}
+
 TEST(RatePolicyTest, DrainTargetOutsideItsRangeIsRefused) {
   ScalingPolicy policy = ratePolicy();
   policy.drainTargetSeconds = 0;

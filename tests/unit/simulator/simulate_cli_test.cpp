@@ -46,6 +46,11 @@ TEST(SimulateCliTest, PrintsTheResultAsJsonAndRefusesBadInput) {
   EXPECT_EQ(result["latency_p99_s"], 0.05);
   EXPECT_EQ(result["replicas"], nlohmann::json::array({2, 2, 2}));
 
+  // --warm-pool in place of the trace's warm_pool (none in this trace): one pod for the 3 s.
+  Output pooled = run(op + " --function " + (dir / "function.yaml").string() + " --warm-pool 1 --json");
+  ASSERT_EQ(pooled.exitCode, 0) << pooled.text;
+  EXPECT_EQ(nlohmann::json::parse(pooled.text)["warm_pool_replica_seconds"], 3.0);
+
   Output bad = run(op + " --function " + (dir / "bad.yaml").string() + " --policy sluice --json");
   EXPECT_EQ(bad.exitCode, 2);
   EXPECT_EQ(bad.text, "sluice-operator simulate: " + (dir / "bad.yaml").string() +

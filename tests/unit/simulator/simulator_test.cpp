@@ -83,12 +83,14 @@ TEST(SimulatorTest, KedaDefaultNoticesWorkAtZeroOnlyAtItsThirtySecondPoll) {
 
 TEST(SimulatorTest, SluiceScalesToZeroAfterCooldownAtItsNextCheck) {
   SimulatedFunction f = function(5);
-  SimulationResult r = simulate(trace(withIdleTail({10}, 20)), f, Policy::kSluice);
-  // Checks every 6 s (the burst window) above zero: at 6 s the last activity (0 s) is 6 s old.
-  std::vector<int> expected(20, 0);
-  std::fill(expected.begin(), expected.begin() + 6, 1);
+  SimulationResult r = simulate(trace(withIdleTail({10}, 40)), f, Policy::kSluice);
+  // The last arrivals are read at 6.5 s (activation at 0.5 s, then the burst window's 6 s until a
+  // rate is measured). Under the rate rule arrivals are activity while the 15 s arrival window holds
+  // them, to 20.5 s; the cooldown of 5 s then ends at the check of 25.5 s.
+  std::vector<int> expected(40, 0);
+  std::fill(expected.begin(), expected.begin() + 25, 1);
   EXPECT_EQ(r.replicasPerSecond, expected);
-  EXPECT_NEAR(r.replicaSeconds, 6.0, 1e-9);
+  EXPECT_NEAR(r.replicaSeconds, 25.0, 1e-9);
   EXPECT_EQ(r.scaleEvents, 2);
 }
 
@@ -167,7 +169,7 @@ spec:
 )");
   ASSERT_TRUE(f.isOk()) << f.status().toString();
   EXPECT_EQ(f->policy.maxReplicas, 12);
-  EXPECT_EQ(f->policy.cooldownSeconds, 60);
+  EXPECT_EQ(f->policy.cooldownSeconds.value_or(-1), 60);
   EXPECT_EQ(f->policy.pollingIntervalSeconds, 5);
   EXPECT_EQ(f->policy.warmPool, 2);
   EXPECT_EQ(f->policy.scaleDown.stabilizationWindowSeconds, 60);

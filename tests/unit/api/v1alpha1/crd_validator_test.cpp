@@ -77,7 +77,9 @@ TEST(CrdValidatorTest, ValidFunctionPassesAndGetsTheCrdDefaults) {
   json fn = yaml(kFunction);
   EXPECT_TRUE(CrdValidator::builtin().validate(fn).empty());
   EXPECT_EQ(fn["spec"]["scaling"]["maxReplicas"], 100);
-  EXPECT_EQ(fn["spec"]["scaling"]["cooldownSeconds"], 300);
+  EXPECT_EQ(fn["spec"]["scaling"]["drainTargetSeconds"], 2);
+  // No default: the policy picks it (60 s under the rate rule, 300 s under the backlog rule).
+  EXPECT_FALSE(fn["spec"]["scaling"].contains("cooldownSeconds"));
   EXPECT_EQ(fn["spec"]["concurrency"], 1);
 }
 

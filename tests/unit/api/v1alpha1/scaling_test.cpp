@@ -13,7 +13,8 @@ TEST(ScalingFromSpecTest, EmptySpecGivesHpaAndKedaDefaults) {
   ASSERT_TRUE(policy.isOk()) << policy.status().toString();
   EXPECT_EQ(policy->minReplicas, 0);
   EXPECT_EQ(policy->maxReplicas, 100);
-  EXPECT_EQ(policy->cooldownSeconds, 300);
+  EXPECT_FALSE(policy->cooldownSeconds);
+  EXPECT_EQ(policy->cooldown(), 60);  // the rate rule's
   EXPECT_EQ(policy->pollingIntervalSeconds, 15);
   EXPECT_LE(policy->activationIntervalMilliseconds, 1000);
   EXPECT_EQ(policy->scaleDown.stabilizationWindowSeconds, 300);
@@ -21,13 +22,14 @@ TEST(ScalingFromSpecTest, EmptySpecGivesHpaAndKedaDefaults) {
   EXPECT_FALSE(policy->fallback);
   EXPECT_FALSE(policy->pause.pinnedReplicas);
   EXPECT_EQ(policy->mode, autoscaler::ScalingMode::kRate);
-  EXPECT_EQ(policy->drainTargetSeconds, 5);
+  EXPECT_EQ(policy->drainTargetSeconds, 2);
 }
 
 TEST(ScalingFromSpecTest, PolicyAndDrainTarget) {
   auto backlog = scalingPolicyFromSpec(json::parse(R"({"scaling": {"policy": "backlog"}})"));
   ASSERT_TRUE(backlog.isOk()) << backlog.status().toString();
   EXPECT_EQ(backlog->mode, autoscaler::ScalingMode::kBacklog);
+  EXPECT_EQ(backlog->cooldown(), 300);  // KEDA's cooldownPeriod
   auto rate = scalingPolicyFromSpec(json::parse(R"({"scaling": {"policy": "rate", "drainTargetSeconds": 90}})"));
   ASSERT_TRUE(rate.isOk()) << rate.status().toString();
   EXPECT_EQ(rate->mode, autoscaler::ScalingMode::kRate);
@@ -50,7 +52,8 @@ TEST(ScalingFromSpecTest, EveryField) {
   ASSERT_TRUE(policy.isOk()) << policy.status().toString();
   EXPECT_EQ(policy->minReplicas, 1);
   EXPECT_EQ(policy->maxReplicas, 6);
-  EXPECT_EQ(policy->cooldownSeconds, 5);
+  EXPECT_EQ(policy->cooldownSeconds.value_or(-1), 5);
+  EXPECT_EQ(policy->cooldown(), 5);
   EXPECT_EQ(policy->pollingIntervalSeconds, 2);
   EXPECT_EQ(policy->targetCPUUtilizationPercentage, 70);
   EXPECT_EQ(policy->scaleUp.stabilizationWindowSeconds, 10);

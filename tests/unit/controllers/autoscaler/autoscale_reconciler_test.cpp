@@ -485,8 +485,8 @@ TEST_F(AutoscaleReconcilerTest, MeasuredRatesShowInStatusAndMetricsAndDriveTheRa
   EXPECT_EQ(entry["arrivalRate"], "100");
   EXPECT_EQ(entry["perReplicaRate"], "20");
   EXPECT_EQ(entry["rule"], "rate");
-  // ceil(100 / 20 + 300 / (20 x 5 s)) = 8, where the backlog rule (300 / 10) asks for 30.
-  EXPECT_EQ(entry["desiredReplicas"], 8);
+  // ceil(100 / 20 + 300 / (20 x 2 s)) = 13, where the backlog rule (300 / 10) asks for 30.
+  EXPECT_EQ(entry["desiredReplicas"], 13);
   EXPECT_EQ(sample("sluice_autoscaler_arrival_rate", {{"function", kKey}, {"scaler", "orders-kafka"}}), 100);
   EXPECT_EQ(sample("sluice_autoscaler_per_replica_rate", {{"function", kKey}, {"scaler", "orders-kafka"}}), 20);
 }
