@@ -98,10 +98,11 @@ _own_namespace_cleanup() {
 }
 k() { "$KUBECTL" -n "$ns" "$@"; }
 
-# echo_function_yaml NAME [HANDLER]: a Function whose Python handler (index.main_handler unless
-# HANDLER names another) returns its event, as YAML (scaling and triggers left to the caller, who
-# may append fields under its spec).
+# echo_function_yaml NAME [HANDLER [CODE]]: a Function whose Python handler (index.main_handler unless
+# HANDLER names another) returns its event (or whose index.py is CODE), as YAML (scaling and triggers
+# left to the caller, who may append fields under its spec).
 echo_function_yaml() {
+  local code=${3:-$'def main_handler(event, context):\n    return event'}
   cat <<YAML
 apiVersion: sluice.io/v1alpha1
 kind: Function
@@ -111,7 +112,6 @@ spec:
   handler: ${2:-index.main_handler}
   code:
     inline: |
-      def main_handler(event, context):
-          return event
+$(sed 's/^/      /' <<<"$code")
 YAML
 }

@@ -48,6 +48,25 @@ scaled_function_yaml() {
 YAML
 }
 
+# kafka_trigger_yaml NAME FUNCTION [FIELD...]: a Kafka Trigger of FUNCTION on $topic as group $group from
+# the earliest offset (each FIELD one more line of spec.kafka, e.g. "lagThreshold: 10"), as YAML.
+kafka_trigger_yaml() {
+  cat <<YAML
+apiVersion: sluice.io/v1alpha1
+kind: Trigger
+metadata: {name: $1}
+spec:
+  functionRef: {name: $2}
+  kafka:
+    bootstrapServers: ["$KAFKA_BOOTSTRAP"]
+    topics: ["$topic"]
+    consumerGroup: "$group"
+    initialOffset: earliest
+YAML
+  local field
+  for field in "${@:3}"; do echo "    $field"; done
+}
+
 desired() { k get fn "$1" -o jsonpath='{.status.desiredReplicas}'; }
 desired_is() { [[ $(desired "$1") == "$2" ]]; }
 desired_above_zero() { local d; d=$(desired "$1"); [[ -n $d && $d -gt 0 ]]; }

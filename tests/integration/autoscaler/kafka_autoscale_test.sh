@@ -23,17 +23,7 @@ start_operator
 k apply -f - >/dev/null <<YAML
 $(scaled_function_yaml orders)
 ---
-apiVersion: sluice.io/v1alpha1
-kind: Trigger
-metadata: {name: orders-kafka}
-spec:
-  functionRef: {name: orders}
-  kafka:
-    bootstrapServers: ["$KAFKA_BOOTSTRAP"]
-    topics: ["$topic"]
-    consumerGroup: "$group"
-    initialOffset: earliest
-    lagThreshold: 10
+$(kafka_trigger_yaml orders-kafka orders "lagThreshold: 10")
 YAML
 
 # Idle: measured (lag 0 on every partition), nothing requested.

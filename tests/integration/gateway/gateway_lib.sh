@@ -4,6 +4,8 @@
 # sluice-runtime stand-ins for the Function's KWOK pods, started on each
 # Ready pod's IP as it appears and stopped when the pod goes.
 # Sourced after ../lib.sh and own_namespace (which set $ns, $work, $pids).
+# shellcheck source=tests/integration/standins_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../standins_lib.sh"
 
 # start_gateway NAME [FLAGS...]: a gateway (SLUICE_GATEWAY_BINARY, default the
 # build's) whose process is ${NAME}_pid, public port ${NAME}_port
@@ -39,63 +41,6 @@ start_operator_with_gateway() {
     --gateway-url "http://127.0.0.1:${!port_var}" --gateway-loads-url "http://127.0.0.1:${!admin_var}/loads" \
     --invoke-key-dir "$(invoke_key_dir)" >>"$work/operator.log" 2>&1 &
   pids+=($!)
-}
-
-# standins FUNCTION: keeps one sluice-runtime per Ready pod of FUNCTION (in the background).
-standins() {
-  local function=$1
-  mkdir -p "$work/standins"
-  (
-    set +e
-    while :; do
-      # A failed list (a busy apiserver) says nothing: stopping every stand-in on it would drain
-      # replicas under load (seen as empty 404s from their closing listeners).
-      if k get pods -l "sluice.io/function=$function" -o json >"$work/standins/pods.json" 2>/dev/null; then
-        jq -r '.items[] | select(.metadata.deletionTimestamp == null and .status.podIP != null)
-               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | "\(.metadata.name) \(.status.podIP)"' "$work/standins/pods.json" >"$work/standins/want.new" &&
-          mv "$work/standins/want.new" "$work/standins/want"
-      fi
-      [[ -e $work/standins/want ]] || { sleep 0.2; continue; }
-      while read -r pod ip; do
-        [[ -e $work/standins/$pod.pid ]] && continue
-        # The runtime removes its token file once read: each stand-in gets its own copy.
-        k get secret sluice-control-token -o jsonpath='{.data.token}' 2>/dev/null | base64 -d >"$work/standins/$pod.token"
-        invoke=$(k get secret sluice-control-token -o jsonpath='{.data.invoke}' 2>/dev/null | base64 -d)
-        k get configmap "$function-sluice-config" -o json 2>/dev/null |
-          jq '.data as $d | ($d["function.json"] | fromjson) + {codeFiles: {"index.py": $d["code.py"]}}' \
-            >"$work/standins/$pod.json" || continue
-        # The pod's Secret-backed environment (broker URLs), as the kubelet would set it.
-        local -a secret_env=()
-        while read -r var secret key; do
-          [[ -n $var ]] && secret_env+=("$var=$(k get secret "$secret" -o json | jq -r --arg k "$key" '.data[$k] // ""' | base64 -d)")
-        done < <(k get pod "$pod" -o json | jq -r '.spec.containers[0].env[]? | select(.valueFrom.secretKeyRef != null)
-                   | "\(.name) \(.valueFrom.secretKeyRef.name) \(.valueFrom.secretKeyRef.key)"')
-        env "${secret_env[@]}" SLUICE_INVOKE_TOKEN="$invoke" "$SLUICE_BUILD_DIR/sluice-runtime" \
-          --config "$work/standins/$pod.json" --control-bind-address "$ip:8090" --data-bind-address "$ip:8080" \
-          --specialize-token-file "$work/standins/$pod.token" >"$work/standins/$pod.log" 2>&1 &
-        echo $! >"$work/standins/$pod.pid"
-      done <"$work/standins/want"
-      for file in "$work"/standins/*.pid; do
-        [[ -e $file ]] || continue
-        pod=$(basename "$file" .pid)
-        if ! grep -q "^$pod " "$work/standins/want"; then
-          kill "$(cat "$file")" 2>/dev/null
-          rm -f "$file"
-        fi
-      done
-      sleep 0.2
-    done
-  ) &
-  pids+=($!)
-}
-# Stand-ins are children of the loop's subshell: stop them too when the test ends.
-stop_standins() {
-  local file
-  for file in "$work"/standins/*.pid; do
-    [[ -e $file ]] || continue
-    kill "$(cat "$file")" 2>/dev/null || true # it may have exited on its own (drained)
-  done
 }
 
 # serve_through_gateway FUNCTION: the CRDs, $ns, a gateway "gw" ($gw_port, $gw_admin),
