@@ -67,6 +67,12 @@ function(sluice_schedule_test test)
   if(test MATCHES "^integration/runtime_io/DuplicatesAtScaleTest\\.Kafka")
     set_tests_properties(${test} PROPERTIES RUN_SERIAL TRUE)
   endif()
+  # Runs alone: it needs a steady offered load. Beside two busy loops (2026-12-07) the paced producer and
+  # the broker fell behind and caught up, the measured arrival rate swung 1,400-3,200 records/s around
+  # the producer's 2,000, and the count followed it (4-12); alone it settled at 5-6 in every run.
+  if(test STREQUAL "integration/autoscaler/rate_settle_test")
+    set_tests_properties(${test} PROPERTIES RUN_SERIAL TRUE)
+  endif()
   if(test STREQUAL "integration/testenv/node_test")
     set_tests_properties(${test} PROPERTIES RESOURCE_LOCK node)
   endif()
@@ -110,8 +116,8 @@ set(SLUICE_TEST_COSTS
   # the mirror to exit with A dead; since bounded, it must drain within 10 s: 2.3 s, whole test 130 s at load
   # ~40 on 2026-12-06); the issue asks for this size.
   integration/runtime_io/MirrorFailoverTest.ConsumerGroupFailsOverToTheSecondClusterLosingNothingInOrder 215
-  # Issue 19's steady-rate settle: ~160 s on a loaded developer machine (2026-12-06, load 8-15 on two cores),
-  # where it ran to its 150 s settle deadline (see the test's header).
+  # Issue 19's steady-rate settle: 130-160 s alone on a developer machine (2026-12-07), up to its 210 s
+  # settle deadline plus set-up when the machine is busy (see the test's header).
   integration/autoscaler/rate_settle_test 160
   integration/autoscaler/kafka_autoscale_test 75
   integration/autoscaler/cpu_autoscale_test 74

@@ -129,7 +129,9 @@ class DecisionEngine {
   Step bound(int current, const MetricsVerdict& verdict, Step step, Clock::TimePoint now) const;
   ScaleDecision finish(ScaleDecision decision, int current, Step step, Clock::TimePoint now);
   // The metric's count by the rate rule (rate mode, rates measured) or its own rule.
-  int desiredFor(const MetricObservation& metric, int current, MetricResult& result) const;
+  int desiredFor(const MetricObservation& metric, int current, MetricResult& result);
+  // Within kRebalanceSettleSeconds of the last change of the count.
+  bool settling(Clock::TimePoint now) const;
   // How long burst mode lasts after a spike.
   int holdSeconds(bool rateRule) const;
   int stabilize(int current, int recommended, Clock::TimePoint now, int downWindowSeconds);
@@ -149,6 +151,12 @@ class DecisionEngine {
   // Starts at construction: an engine that just started has not seen idleness yet.
   Clock::TimePoint lastActive_;
   std::optional<Clock::TimePoint> burstUntil_;
+  // The rate rule's metrics' backlogs at this round and at the last change of the count, which was a
+  // scale-down or not (see kRebalanceSettleSeconds in the .cpp).
+  std::map<std::string, double> backlogs_;
+  std::map<std::string, double> backlogsAtChange_;
+  std::optional<Clock::TimePoint> changedAt_;
+  bool lastChangeDown_ = false;
 };
 
 }  // namespace sluice::autoscaler

@@ -1,6 +1,7 @@
 // The rate policy (ScalingMode::kRate) on a fake clock: the count from measured
 // rates and the drain target, the backlog rule until rates are known, step,
-// ramp, burst sized to the burst, cold start, short scale-down, no flapping, idle.
+// ramp, burst sized to the burst, cold start, short scale-down, no flapping, idle, and the
+// settle rules that keep a consumer group's rebalance from driving the count.
 #include <gtest/gtest.h>
 
 #include "autoscaler/decision_engine.h"
@@ -195,17 +196,70 @@ TEST(RatePolicyTest, ScaleDownWaitsAtLeastTheMeasuredColdStart) {
     MetricObservation busy = measured(0, 400, 100);
     MetricObservation quiet = measured(0, 100, 100);
     busy.coldStartSeconds = quiet.coldStartSeconds = coldStart;
-    ASSERT_EQ(engine.decide(4, {busy}).desiredReplicas, 4);
+    int current = engine.decide(4, {busy}).desiredReplicas;
+    ASSERT_EQ(current, 4);
     std::vector<int> counts;
     for (int round = 0; round < 3; ++round) {  // at 5, 9 and 11 s
       clock.advance(round == 1 ? 4s : round == 2 ? 2s : 5s);
-      counts.push_back(engine.decide(4, {quiet}).desiredReplicas);
+      current = engine.decide(current, {quiet}).desiredReplicas;
+      counts.push_back(current);
     }
     // Without a measured cold start the 2 s drain target is the window; a replica given back is
     // only worth it if it could be started again (9.5 s, rounded up to 10) before it is missed.
     const std::vector<int> expected = coldStart ? std::vector<int>{4, 4, 1} : std::vector<int>{1, 1, 1};
     EXPECT_EQ(counts, expected);
   }
+}
+
+// A steady 400/s at 100/s a replica, the drain target 2 s, no burst mode: only the settle rules act.
+ScalingPolicy settlePolicy() {
+  ScalingPolicy policy = ratePolicy();
+  policy.drainTargetSeconds = 2;
+  policy.burst.enabled = false;
+  return policy;
+}
+
+TEST(RatePolicyTest, BacklogOfTheRebalanceAfterAScaleDownDoesNotScaleUpAgain) {
+  testing::FakeClock clock;
+  DecisionEngine engine(settlePolicy(), clock);
+  int current = engine.decide(8, {measured(0, 400, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 4);
+  // The group rebalances: 1,200 records wait, which would ask for 4 + 1200 / 200 = 10.
+  clock.advance(2s);
+  current = engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas;
+  EXPECT_EQ(current, 4);
+  clock.advance(40s);
+  EXPECT_EQ(engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas, 4);
+  // Still waiting 45 s after, a member's session timeout: capacity is missing, scale up (to 10,
+  // of which HPA's scale-up rule allows 4 + 4 at once).
+  clock.advance(3s);
+  current = engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas;
+  EXPECT_EQ(current, 8);
+}
+
+TEST(RatePolicyTest, BacklogAfterAScaleUpCountsWhole) {
+  testing::FakeClock clock;
+  DecisionEngine engine(settlePolicy(), clock);
+  int current = engine.decide(2, {measured(0, 400, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 4);
+  // A ramp: the added replicas were not enough. It asks for 10; HPA's scale-up rule allows 2 + 4
+  // within the 15 s period (where after a scale-down the settle rule held 4).
+  clock.advance(3s);
+  EXPECT_EQ(engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas, 6);
+}
+
+TEST(RatePolicyTest, NoScaleDownWithinTenSecondsOfAChange) {
+  testing::FakeClock clock;
+  DecisionEngine engine(settlePolicy(), clock);
+  int current = engine.decide(2, {measured(0, 400, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 4);
+  std::vector<int> counts;
+  for (auto step : {3s, 6s, 2s}) {  // at 3, 9 and 11 s: the arrivals fell to 100/s
+    clock.advance(step);
+    current = engine.decide(current, {measured(0, 100, 100)}).desiredReplicas;
+    counts.push_back(current);
+  }
+  EXPECT_EQ(counts, (std::vector<int>{4, 4, 1}));
 }
 
 TEST(RatePolicyTest, DrainTargetOutsideItsRangeIsRefused) {
