@@ -61,10 +61,10 @@ int desiredForMetric(const MetricObservation& metric, int current) {
 // The rate rule: the replicas the arrivals need plus those that drain the
 // backlog within the drain target. Replicas started now are ready only after a
 // cold start; meanwhile the backlog grows by what the working ones cannot take.
-int rateDesired(const MetricObservation& m, int current, int drainTargetSeconds) {
+int rateDesired(const MetricObservation& m, double backlogCounted, int current, int drainTargetSeconds) {
   const double rate = *m.perReplicaRate;
   const double arrival = std::max(*m.arrivalRate, 0.0);
-  const double backlog = std::max(m.backlog.value_or(*m.value), 0.0);
+  const double backlog = std::max(backlogCounted, 0.0);
   const int working = m.partitions > 0 ? std::min(current, m.partitions) : current;
   const double growth = std::max(arrival - working * rate, 0.0) * std::max(m.coldStartSeconds.value_or(0), 0.0);
   double need = arrival / rate + (backlog + growth) / (rate * drainTargetSeconds);
@@ -176,8 +176,8 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
   return verdict;
 }
 
-bool DecisionEngine::settling(Clock::TimePoint now) const {
-  return changedAt_ && now - *changedAt_ < kRebalanceSettleSeconds;
+bool DecisionEngine::changedWithin(Clock::Duration window, Clock::TimePoint now) const {
+  return changedAt_ && now - *changedAt_ < window;
 }
 
 int DecisionEngine::desiredFor(const MetricObservation& metric, int current, MetricResult& result) {
@@ -190,15 +190,15 @@ int DecisionEngine::desiredFor(const MetricObservation& metric, int current, Met
                     metric.perReplicaRate && *metric.perReplicaRate > 0;
   if (!rate) return desiredForMetric(metric, current);
   result.rateRule = true;
-  MetricObservation settled = metric;
   const double backlog = metric.backlog.value_or(*metric.value);
   backlogs_[metric.name] = backlog;
-  auto atChange = backlogsAtChange_.find(metric.name);
-  if (lastChangeDown_ && changedAt_ && clock_.now() - *changedAt_ < kScaleDownSettleSeconds &&
-      atChange != backlogsAtChange_.end()) {
-    settled.backlog = std::min(backlog, atChange->second);
+  double counted = backlog;
+  if (lastChangeDown_ && changedWithin(kScaleDownSettleSeconds, clock_.now())) {
+    if (auto atChange = backlogsAtChange_.find(metric.name); atChange != backlogsAtChange_.end()) {
+      counted = std::min(backlog, atChange->second);
+    }
   }
-  return rateDesired(settled, current, policy_.drainTargetSeconds);
+  return rateDesired(metric, counted, current, policy_.drainTargetSeconds);
 }
 
 int DecisionEngine::holdSeconds(bool rateRule) const {
@@ -272,7 +272,7 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
                                                      std::max(policy_.drainTargetSeconds, verdict.coldStartSeconds))
                                           : policy_.scaleDown.stabilizationWindowSeconds;
   int stabilized = stabilize(current, target, now, downWindow);
-  if (verdict.rateRule && settling(now)) stabilized = std::max(stabilized, current);
+  if (verdict.rateRule && changedWithin(kRebalanceSettleSeconds, now)) stabilized = std::max(stabilized, current);
   const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;
   if (stabilized > current) {
     const int desired = std::min(stabilized, scaleUpLimit(current, now));
