@@ -12,7 +12,11 @@ fail() {
 require_env() {
   local missing=() v
   for v in "$@"; do [[ -n ${!v:-} ]] || missing+=("$v"); done
-  ((${#missing[@]} == 0)) || fail "missing environment: ${missing[*]} (run 'make testenv-up' and source build/testenv.env)"
+  ((${#missing[@]} == 0)) && return 0
+  # The real node alone may be missing on purpose: up.sh says why in node.busy.
+  local why=""
+  [[ -z ${SLUICE_ENV_DIR:-} || ! -s $SLUICE_ENV_DIR/node.busy ]] || why="; real node not started: $(cat "$SLUICE_ENV_DIR/node.busy")"
+  fail "missing environment: ${missing[*]} (run 'make testenv-up' and source build/testenv.env)$why"
 }
 
 # invoke_key_dir: a folder with a fresh invoke master key (what the chart's

@@ -130,11 +130,13 @@ node_start() {
   fi
   [[ -f $SLUICE_ENV_DIR/kube.env ]] || die "the node needs the kube component: up.sh kube node"
   node_stop
+  node_reclaim_abandoned
   # Another checkout's environment on this machine may own the node: the rest
   # of this environment still comes up, and tests that need the node fail on
-  # the missing NODE_* variables.
+  # the missing NODE_* variables, naming the reason kept in node.busy.
   if ! node_machine_free; then
     log "WARNING: real node not started: $NODE_BUSY"
+    echo "$NODE_BUSY" >"$SLUICE_ENV_DIR/node.busy"
     return 0
   fi
   # Never delete through a mount that would not go away (a pod's hostPath...).
@@ -168,6 +170,43 @@ node_machine_free() {
     NODE_BUSY="bridge $NODE_BRIDGE exists but is not this environment's (another environment's node?)"
     return 1
   fi
+}
+
+# An environment killed before its teardown (a CI run cut off, a kill -9 of
+# up.sh) leaves the machine-wide parts of its node: the bridge, its tagged
+# iptables rules, mounts under its folder. With no kubelet and no node
+# containerd left on the machine nothing owns them any more, so they are
+# torn down here with that environment's own node_stop (its folder names
+# what it made) and whatever its folder no longer records goes by name;
+# otherwise they would keep every later environment's node from starting.
+node_reclaim_abandoned() {
+  [[ -z $(pgrep -x kubelet || true) ]] || return 0
+  [[ -z $(pgrep -f "containerd --config .*/node/containerd/config.toml" || true) ]] || return 0
+  local dir
+  for dir in $(iptables-save 2>/dev/null | grep -o 'sluice-testenv [^"]*/node' | cut -d' ' -f2 | sort -u); do
+    [[ $dir != "$NODE_DIR" ]] || continue
+    log "reclaiming the real node abandoned by $dir"
+    (
+      NODE_DIR=$dir NODE_SOCKET=$dir/containerd/containerd.sock
+      node_stop
+      node_delete_tagged_rules "sluice-testenv $dir"
+    )
+  done
+  if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+    log "removing the abandoned pod bridge $NODE_BRIDGE"
+    ip link delete "$NODE_BRIDGE" 2>/dev/null || true
+  fi
+  return 0
+}
+
+# node_delete_tagged_rules TAG: deletes every iptables rule whose comment is TAG.
+node_delete_tagged_rules() {
+  local table line
+  for table in filter nat; do
+    while read -r line; do
+      eval "iptables -w -t $table -D ${line#-A }" 2>/dev/null || true
+    done < <(iptables-save -t "$table" 2>/dev/null | grep -F -- "--comment \"$1\"")
+  done
 }
 
 node_save_sysctls() {
@@ -403,6 +442,7 @@ node_stop() {
   node_teardown_network
   node_restore_sysctls
   node_remove_host_files
+  rm -f "$SLUICE_ENV_DIR/node.busy"
   return 0
 }
 
