@@ -206,6 +206,11 @@ int DecisionEngine::holdSeconds(bool rateRule) const {
   return rateRule ? std::min(policy_.burst.holdSeconds, policy_.drainTargetSeconds) : policy_.burst.holdSeconds;
 }
 
+void DecisionEngine::startBurst(Clock::TimePoint now, bool rateRule) {
+  burstSince_ = now;
+  burstUntil_ = now + std::chrono::seconds(holdSeconds(rateRule));
+}
+
 std::pair<int, int> DecisionEngine::windowedDesired(const MetricObservation& metric, int current, Clock::TimePoint now,
                                                     MetricResult& result) {
   auto& samples = samples_[metric.name];
@@ -233,7 +238,7 @@ DecisionEngine::Step DecisionEngine::fromZero(const MetricsVerdict& verdict, Clo
   recommendations_.push_back({now, want});
   bool spike = policy_.burst.enabled && static_cast<long long>(want) * 100 >= policy_.burst.thresholdPercent;
   if (spike && verdict.active) {
-    burstUntil_ = now + std::chrono::seconds(holdSeconds(verdict.rateRule));
+    startBurst(now, verdict.rateRule);
     return {want, "Burst", transition(0, want) + ": " + verdict.why};
   }
   // The scale-up rules count from zero; activation itself is never blocked.
@@ -252,9 +257,15 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
   // The spike test reads the panic window (the same count for unwindowed metrics).
   const int spike = std::clamp(std::max(verdict.panic, verdict.holdForErrors ? current : 0), floor,
                                std::max(floor, policy_.maxReplicas));
+  // A burst begun under the backlog rule (a wake from zero, before any rate is measured) ends as the
+  // rate rule's would once the rates are known: they size the count to the burst themselves, and the
+  // backlog rule's hold kept the partition cap a whole minute (rate_settle_test: settled 61 s after waking).
+  if (verdict.rateRule && burstSince_ && burstUntil_) {
+    burstUntil_ = std::min(*burstUntil_, *burstSince_ + std::chrono::seconds(holdSeconds(true)));
+  }
   if (policy_.burst.enabled &&
       static_cast<long long>(spike) * 100 >= static_cast<long long>(policy_.burst.thresholdPercent) * current) {
-    burstUntil_ = now + std::chrono::seconds(holdSeconds(verdict.rateRule));
+    startBurst(now, verdict.rateRule);
   }
   const std::string& why = verdict.why;
   if (burstUntil_ && now < *burstUntil_) {

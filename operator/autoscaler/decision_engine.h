@@ -134,6 +134,7 @@ class DecisionEngine {
   bool changedWithin(Clock::Duration window, Clock::TimePoint now) const;
   // How long burst mode lasts after a spike.
   int holdSeconds(bool rateRule) const;
+  void startBurst(Clock::TimePoint now, bool rateRule);
   int stabilize(int current, int recommended, Clock::TimePoint now, int downWindowSeconds);
   long long replicasAtPeriodStart(int current, const ScalingRule& rule, Clock::TimePoint now) const;
   int scaleUpLimit(int current, Clock::TimePoint now) const;
@@ -150,6 +151,8 @@ class DecisionEngine {
   std::map<std::string, std::deque<std::pair<Clock::TimePoint, double>>> samples_;
   // Starts at construction: an engine that just started has not seen idleness yet.
   Clock::TimePoint lastActive_;
+  // Burst mode: since when (the last spike) and until when it holds the count.
+  std::optional<Clock::TimePoint> burstSince_;
   std::optional<Clock::TimePoint> burstUntil_;
   // The rate rule's metrics' backlogs at this round and at the last change of the count, which was a
   // scale-down or not (see kRebalanceSettleSeconds in the .cpp).

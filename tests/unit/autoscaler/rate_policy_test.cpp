@@ -138,6 +138,27 @@ TEST(RatePolicyTest, ScalesDownOnceTheDrainAllowsWithAShortWindow) {
   EXPECT_EQ(counts, (std::vector<int>{8, 1, 1, 1}));
 }
 
+TEST(RatePolicyTest, ABurstOfTheBacklogRuleEndsOnceTheRatesAreKnown) {
+  testing::FakeClock clock;
+  ScalingPolicy policy = ratePolicy();
+  policy.drainTargetSeconds = 2;
+  policy.maxReplicas = 12;
+  DecisionEngine engine(policy, clock);
+  // Woken with 20,000 waiting and no rate measured yet: KEDA's lag target asks for the most, in burst mode.
+  ScaleDecision d = engine.decide(0, {measured(20000, 2000, std::nullopt, 12)});
+  ASSERT_EQ(d.desiredReplicas, 12);
+  EXPECT_TRUE(d.burst);
+  int current = 12;
+  std::vector<int> counts;
+  for (auto step : {5s, 6s, 5s}) {  // at 5, 11 and 16 s: the backlog is gone, 430/s a replica measured
+    clock.advance(step);
+    current = engine.decide(current, {measured(0, 2000, 430, 12)}).desiredReplicas;
+    counts.push_back(current);
+  }
+  // ceil(2000 / 430) = 5 once the 10 s after the change are over, not after the backlog rule's 60 s hold.
+  EXPECT_EQ(counts, (std::vector<int>{12, 5, 5}));
+}
+
 TEST(RatePolicyTest, NoFlappingAroundAnIntegerBoundary) {
   testing::FakeClock clock;
   DecisionEngine engine(ratePolicy(), clock);
