@@ -191,13 +191,16 @@ int DecisionEngine::desiredFor(const MetricObservation& metric, int current, Met
   if (!rate) return desiredForMetric(metric, current);
   result.rateRule = true;
   const double backlog = metric.backlog.value_or(*metric.value);
-  backlogs_[metric.name] = backlog;
   double counted = backlog;
   if (lastChangeDown_ && changedWithin(kScaleDownSettleSeconds, clock_.now())) {
     if (auto atChange = backlogsAtChange_.find(metric.name); atChange != backlogsAtChange_.end()) {
       counted = std::min(backlog, atChange->second);
     }
   }
+  // What a change records is what it counted: a second scale-down within the settle time must not
+  // make the rebalance backlog the first one left out count after all (rate_settle_test went
+  // 6 -> 5 -> 7 -> 10 -> 12 within 8 s, each time it reached 5).
+  backlogs_[metric.name] = counted;
   return rateDesired(metric, counted, current, policy_.drainTargetSeconds);
 }
 

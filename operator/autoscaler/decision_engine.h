@@ -154,7 +154,7 @@ class DecisionEngine {
   // Burst mode: since when (the last spike) and until when it holds the count.
   std::optional<Clock::TimePoint> burstSince_;
   std::optional<Clock::TimePoint> burstUntil_;
-  // The rate rule's metrics' backlogs at this round and at the last change of the count, which was a
+  // The backlogs the rate rule counted at this round and at the last change of the count, which was a
   // scale-down or not (see kRebalanceSettleSeconds in the .cpp).
   std::map<std::string, double> backlogs_;
   std::map<std::string, double> backlogsAtChange_;

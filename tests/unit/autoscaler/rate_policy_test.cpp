@@ -258,6 +258,22 @@ TEST(RatePolicyTest, BacklogOfTheRebalanceAfterAScaleDownDoesNotScaleUpAgain) {
   EXPECT_EQ(current, 8);
 }
 
+TEST(RatePolicyTest, TheBacklogCapCarriesOverASecondScaleDown) {
+  testing::FakeClock clock;
+  DecisionEngine engine(settlePolicy(), clock);
+  int current = engine.decide(8, {measured(0, 400, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 4);
+  // 11 s on the arrivals fall to 300/s while the rebalance's 1,200 still wait: counted as the 0 of
+  // the last change, 3 replicas.
+  clock.advance(11s);
+  current = engine.decide(current, {measured(1200, 300, 100)}).desiredReplicas;
+  ASSERT_EQ(current, 3);
+  // The same rebalance backlog a second later: it was not counted at that change, so it does not
+  // count now either (counted, 3 + 1200 / 200 = 9: rate_settle_test went 6 -> 5 -> 7 -> 10 -> 12).
+  clock.advance(1s);
+  EXPECT_EQ(engine.decide(current, {measured(1200, 300, 100)}).desiredReplicas, 3);
+}
+
 TEST(RatePolicyTest, BacklogAfterAScaleUpCountsWhole) {
   testing::FakeClock clock;
   DecisionEngine engine(settlePolicy(), clock);
