@@ -810,9 +810,8 @@ sluice::controllers::ControllersOptions controllerOptionsOf(
 sluice::platform::KubePlatformOptions platformOptionsOf(const OperatorFlags& flags,
                                                         std::shared_ptr<sluice::controllers::WarmPoolDemand> demand) {
   sluice::platform::KubePlatformOptions options{flags.runtimeImage, flags.defaultWarmPoolSize, flags.defaultMemory};
-  options.onStarts = [demand](const std::string& ns, const std::string& pool, int starts, int warm) {
-    demand->record(ns, pool, starts, warm);
-  };
+  options.onStarts = [demand = std::move(demand)](const std::string& ns, const std::string& pool, int starts,
+                                                  int warm) { demand->record(ns, pool, starts, warm); };
   return options;
 }
 

@@ -59,14 +59,15 @@ Gateway::Gateway(GatewayOptions options, Dispatcher& dispatcher,
   publicOptions.name = "gateway";
   public_ = std::make_unique<http::HttpServer>(
       publicOptions,
-      [this](http::ServerRequest request, http::Responder respond) { serve(std::move(request), respond); });
+      [this](http::ServerRequest request, http::Responder respond) { serve(std::move(request), std::move(respond)); });
   http::HttpServerOptions adminOptions;
   adminOptions.bindAddress = options_.adminAddress;
-  adminOptions.maxBodyBytes = 64 * 1024;
+  adminOptions.maxBodyBytes = std::size_t{64} * 1024;
   adminOptions.threads = 1;
   adminOptions.name = "gateway admin";
   admin_ = std::make_unique<http::HttpServer>(
-      adminOptions, [this](http::ServerRequest request, http::Responder respond) { serveAdmin(request, respond); });
+      adminOptions,
+      [this](const http::ServerRequest& request, const http::Responder& respond) { serveAdmin(request, respond); });
 }
 
 Gateway::~Gateway() {
@@ -127,7 +128,7 @@ void Gateway::serve(http::ServerRequest request, http::Responder respond) {
   call.request = invokeRequestFor(std::move(request), *route, *trigger);
   // The client's own X-Sluice-* headers were dropped above: only the gateway's token reaches the replica.
   call.request.headers.emplace_back(kInvokeTokenHeader, invokeTokenHeader(route->ns));
-  call.done = [this, respond, route = *route, started](CallResult result) {
+  call.done = [this, respond = std::move(respond), route = *route, started](const CallResult& result) {
     http::ServerResponse response;
     switch (result.end) {
       case CallEnd::kAnswered:
@@ -190,7 +191,7 @@ void Gateway::serveAdmin(const http::ServerRequest& request, const http::Respond
     }
     Result<ActivationQuery> query = activationQueryFrom(request.target);
     if (!query.isOk()) return respond(http::textResponse(400, query.status().message() + "\n"));
-    activations_.wait(*query, [respond](Activations activations) {
+    activations_.wait(*query, [respond](const Activations& activations) {
       http::ServerResponse response;
       response.headers.emplace_back("Content-Type", "application/json");
       response.body = activationsJson(activations);

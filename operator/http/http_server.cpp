@@ -33,7 +33,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 // A header block bigger than this is refused (431), as most servers do.
-constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxHeaderBytes = std::size_t{64} * 1024;
 // After refusing a body, how long and how much of it is read and dropped so
 // the client, still sending, reads the answer instead of a reset.
 constexpr std::chrono::seconds kLingerTime{2};
@@ -118,7 +118,7 @@ Result<std::unique_ptr<HttpServer>> startEndpointServer(const std::string& bindA
   options.bindAddress = bindAddress;
   options.name = name;
   options.threads = 1;
-  options.maxBodyBytes = 64 * 1024;  // probes and scrapes send no body
+  options.maxBodyBytes = std::size_t{64} * 1024;  // probes and scrapes send no body
   auto server = std::make_unique<HttpServer>(
       options, [answer = std::move(answer)](const ServerRequest& request, const Responder& respond) {
         respond(answer(request));

@@ -114,8 +114,8 @@ struct GatedLoop {
 
 TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudget) {
   DeliveryOptions options = fastOptions();
-  options.maxInFlight = 1000;                  // events are not the limit here
-  options.maxInFlightBytes = 3 * 1024 * 1024;  // three 1 MiB events
+  options.maxInFlight = 1000;                           // events are not the limit here
+  options.maxInFlightBytes = int64_t{3} * 1024 * 1024;  // three 1 MiB events
   GatedLoop f(options);
   DeliveryLoop& loop = f.loop;
   Gate& gate = f.gate;
@@ -123,7 +123,7 @@ TEST(DeliveryLoopByteGateTest, HoldsIntakeBackWhileTheBytesInFlightReachTheBudge
   EXPECT_TRUE(loop.waitForCapacity(0ms));
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(loop.waitForCapacity(0ms)) << i;
-    loop.dispatch(bigEvent("e" + std::to_string(i), i, 1024 * 1024), "lane" + std::to_string(i), "t",
+    loop.dispatch(bigEvent("e" + std::to_string(i), i, size_t{1024} * 1024), "lane" + std::to_string(i), "t",
                   completions.callbackFor("e" + std::to_string(i)));
   }
   EXPECT_GE(loop.inFlightBytes(), 3 * 1024 * 1024);
@@ -147,7 +147,7 @@ TEST(DeliveryLoopByteGateTest, SheddingDropsQueuedWorkAndStopsABatchBetweenEvent
   std::vector<Event> first = {bigEvent("a0", 0, 10), bigEvent("a1", 0, 10)};
   std::mutex mu;
   std::vector<Outcome> firstOutcomes;
-  loop.dispatchBatch(std::move(first), "p0", "t", [&](std::vector<Event>, const std::vector<Outcome>& outcomes) {
+  loop.dispatchBatch(std::move(first), "p0", "t", [&](const std::vector<Event>&, const std::vector<Outcome>& outcomes) {
     std::lock_guard lock(mu);
     firstOutcomes = outcomes;
   });
@@ -255,7 +255,7 @@ TEST(DeliveryLoopByteGateTest, AMemorySampleOverTheThresholdStopsABatchBetweenEv
   std::mutex mu;
   std::vector<Outcome> outcomes;
   f.loop.dispatchBatch({bigEvent("a0", 0, 10), bigEvent("a1", 0, 10), bigEvent("a2", 0, 10)}, "p0", "t",
-                       [&](std::vector<Event>, const std::vector<Outcome>& done) {
+                       [&](const std::vector<Event>&, const std::vector<Outcome>& done) {
                          std::lock_guard lock(mu);
                          outcomes = done;
                        });
