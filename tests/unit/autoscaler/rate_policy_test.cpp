@@ -240,38 +240,45 @@ ScalingPolicy settlePolicy() {
   return policy;
 }
 
+// One look of the settle tests: `after` the previous one, `backlog` waiting and `arrival` a second
+// coming in, at 100/s a replica.
+struct Look {
+  std::chrono::seconds after;
+  double backlog;
+  double arrival;
+};
+
+// The count after each look, each deciding from the count the one before it chose.
+std::vector<int> countsOver(DecisionEngine& engine, testing::FakeClock& clock, int current,
+                            const std::vector<Look>& looks) {
+  std::vector<int> counts;
+  for (const Look& look : looks) {
+    clock.advance(look.after);
+    current = engine.decide(current, {measured(look.backlog, look.arrival, 100)}).desiredReplicas;
+    counts.push_back(current);
+  }
+  return counts;
+}
+
 TEST(RatePolicyTest, BacklogOfTheRebalanceAfterAScaleDownDoesNotScaleUpAgain) {
   testing::FakeClock clock;
   DecisionEngine engine(settlePolicy(), clock);
-  int current = engine.decide(8, {measured(0, 400, 100)}).desiredReplicas;
-  ASSERT_EQ(current, 4);
-  // The group rebalances: 1,200 records wait, which would ask for 4 + 1200 / 200 = 10.
-  clock.advance(2s);
-  current = engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas;
-  EXPECT_EQ(current, 4);
-  clock.advance(40s);
-  EXPECT_EQ(engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas, 4);
-  // Still waiting 45 s after, a member's session timeout: capacity is missing, scale up (to 10,
-  // of which HPA's scale-up rule allows 4 + 4 at once).
-  clock.advance(3s);
-  current = engine.decide(current, {measured(1200, 400, 100)}).desiredReplicas;
-  EXPECT_EQ(current, 8);
+  // 400/s: 4. The group rebalances: 1,200 records wait 2 s and 42 s later, which would ask for
+  // 4 + 1200 / 200 = 10. Still waiting 45 s after, a member's session timeout: capacity is missing,
+  // scale up (to 10, of which HPA's scale-up rule allows 4 + 4 at once).
+  EXPECT_EQ(countsOver(engine, clock, 8, {{0s, 0, 400}, {2s, 1200, 400}, {40s, 1200, 400}, {3s, 1200, 400}}),
+            (std::vector<int>{4, 4, 4, 8}));
 }
 
 TEST(RatePolicyTest, TheBacklogCapCarriesOverASecondScaleDown) {
   testing::FakeClock clock;
   DecisionEngine engine(settlePolicy(), clock);
-  int current = engine.decide(8, {measured(0, 400, 100)}).desiredReplicas;
-  ASSERT_EQ(current, 4);
-  // 11 s on the arrivals fall to 300/s while the rebalance's 1,200 still wait: counted as the 0 of
-  // the last change, 3 replicas.
-  clock.advance(11s);
-  current = engine.decide(current, {measured(1200, 300, 100)}).desiredReplicas;
-  ASSERT_EQ(current, 3);
-  // The same rebalance backlog a second later: it was not counted at that change, so it does not
-  // count now either (counted, 3 + 1200 / 200 = 9: rate_settle_test went 6 -> 5 -> 7 -> 10 -> 12).
-  clock.advance(1s);
-  EXPECT_EQ(engine.decide(current, {measured(1200, 300, 100)}).desiredReplicas, 3);
+  // 400/s: 4. 11 s on the arrivals fall to 300/s while the rebalance's 1,200 still wait: counted as
+  // the 0 of the last change, 3 replicas. The same backlog a second later was not counted at that
+  // change, so it does not count now either (counted, 3 + 1200 / 200 = 9: rate_settle_test went
+  // 6 -> 5 -> 7 -> 10 -> 12).
+  EXPECT_EQ(countsOver(engine, clock, 8, {{0s, 0, 400}, {11s, 1200, 300}, {1s, 1200, 300}}),
+            (std::vector<int>{4, 3, 3}));
 }
 
 TEST(RatePolicyTest, BacklogAfterAScaleUpCountsWhole) {
