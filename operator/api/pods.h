@@ -32,6 +32,14 @@ bool isWarmPod(const nlohmann::json& pod);
 // The pod's Ready condition is True.
 bool podReady(const nlohmann::json& pod);
 
+// Cuts `pod` in place to what the operator and the gateway read from a cached
+// pod (identity, indexes, readiness, the replica's problem and image, the
+// sluice.io annotations, the runtime container's env names), for the
+// informers' transform: a replica pod's spec and status are mostly what
+// nothing reads (volumes, resources, env values, mounts), kept 1,000 times.
+// A field read from a cached pod must be added here.
+void trimPodForCache(nlohmann::json& pod);
+
 // The pod's runtime serves its control port over HTTPS: it was given a
 // serving certificate (its container takes SLUICE_CONTROL_TLS_KEY). Callers
 // must then use https and verify the certificate names controlServerName.

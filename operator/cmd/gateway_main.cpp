@@ -126,6 +126,7 @@ int serve(GatewayFlags& f, sigset_t& signals) {
   scope.ns = f.watchNamespace;
   sluice::kube::InformerOptions podScope = scope;
   podScope.labelSelector = std::string(sluice::api::kManagedBySelector) + "," + sluice::api::kRoleLabel + "=replica";
+  podScope.transform = sluice::api::trimPodForCache;
   sluice::kube::Informer functions(*connected->client, sluice::spec::kFunctions, scope, clock);
   sluice::kube::Informer triggers(*connected->client, sluice::spec::kTriggers, scope, clock);
   sluice::kube::Informer pods(*connected->client, sluice::kube::resources::kPods, podScope, clock);

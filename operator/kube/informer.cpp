@@ -145,6 +145,7 @@ Status Informer::listAndReplace(std::stop_token stop, const std::string& ns) {
     if (!item.contains("kind")) item["kind"] = type_.kind;
     if (!item.contains("apiVersion")) item["apiVersion"] = type_.apiVersion();
     trimForCache(item);
+    if (options_.transform) options_.transform(item);
     std::string key = objectKey(item);
     listed.insert(key);
     auto object = std::make_shared<const Json>(std::move(item));
@@ -181,6 +182,7 @@ void Informer::apply(WatchEvent&& event, const std::string& ns) {
     if (!event.object.contains("kind")) event.object["kind"] = type_.kind;
     if (!event.object.contains("apiVersion")) event.object["apiVersion"] = type_.apiVersion();
     trimForCache(event.object);
+    if (options_.transform) options_.transform(event.object);
     std::lock_guard handlersLock(handlersMu_);
     if (event.type == WatchEventType::kDeleted) {
       cache_.erase(objectKey(event.object));

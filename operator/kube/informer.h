@@ -12,8 +12,8 @@
 // re-delivers every object as an update.
 //
 // Cached objects have no metadata.managedFields and no kubectl last-applied-configuration
-// annotation (trimmed on arrival; see informer.cpp). They are for reading: nothing sends a cached
-// object back whole (status writes ignore metadata, other writes are patches).
+// annotation (trimmed on arrival; see informer.cpp), and pass InformerOptions::transform. They are for reading: nothing
+// sends a cached object back whole (status writes ignore metadata, other writes are patches).
 //
 // Thread-safety: every method may be called from any thread. Handlers run one
 // at a time (never concurrently with each other) and must not block for long.
@@ -52,6 +52,10 @@ struct InformerOptions {
   int watchTimeoutSeconds = 300;
   Clock::Duration resyncPeriod = Clock::Duration::zero();  // zero: no resync
   Clock::Duration maxBackoff = std::chrono::seconds(30);
+  // Applied to every object before it is cached or handed to a handler (after
+  // managedFields and the last-applied annotation are gone): cuts it to what
+  // its readers read, as api::trimPodForCache does for pods. Empty: none.
+  std::function<void(Json&)> transform;
 };
 
 class Informer {

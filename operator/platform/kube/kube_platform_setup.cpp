@@ -8,6 +8,7 @@ namespace sluice::platform {
 kube::InformerOptions sluicePodsInformerOptions() {
   kube::InformerOptions options;
   options.labelSelector = api::kManagedBySelector;
+  options.transform = api::trimPodForCache;
   return options;
 }
 
