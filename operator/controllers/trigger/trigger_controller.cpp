@@ -24,6 +24,8 @@ namespace {
 
 constexpr auto kRecheck = std::chrono::minutes(1);
 constexpr int kConnectTimeoutMs = 2000;
+// Below the unreachable recheck (kSecretRecheck, 30 s), so each of those probes again.
+constexpr auto kProbeFresh = std::chrono::seconds(20);
 
 // host and port of "http(s)://host[:port]/..." or "host:port".
 bool splitEndpoint(std::string text, std::string& host, int& port) {
@@ -95,7 +97,7 @@ TriggerController::TriggerController(kube::ResourceClient& client, const kube::O
       triggers_(triggers),
       functions_(functions),
       clock_(clock),
-      probe_(std::move(probe)),
+      probes_(std::move(probe), clock, kProbeFresh),
       allowed_(std::move(allowed)),
       events_(events) {}
 
@@ -146,7 +148,7 @@ std::optional<std::string> TriggerController::reachability(const json& spec) con
     std::string host;
     int port = 0;
     if (!splitEndpoint(endpoint, host, port)) return field + ": cannot tell host and port from \"" + endpoint + "\"";
-    Status s = probe_(host, port);
+    Status s = probes_.probe(host, port);
     if (s.isOk()) return std::string();  // one reachable broker is enough to bootstrap
     errors += (errors.empty() ? "" : "; ") + field + ": " + s.message();
   }

@@ -30,6 +30,7 @@
 #include "api/v1alpha1/trigger.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "controllers/trigger/probe_memo.h"
 #include "kube/object_cache.h"
 #include "kube/resource_client.h"
 #include "reconcile/event_recorder.h"
@@ -38,8 +39,6 @@
 
 namespace sluice::controllers {
 
-// Tries a TCP connection to host:port; the error names the address.
-using EndpointProbe = std::function<Status(const std::string& host, int port)>;
 Status tcpProbe(const std::string& host, int port);
 
 class TriggerController final : public reconcile::Reconciler {
@@ -85,7 +84,8 @@ class TriggerController final : public reconcile::Reconciler {
   const kube::ObjectCache& triggers_;
   const kube::ObjectCache& functions_;
   Clock& clock_;
-  EndpointProbe probe_;
+  // Shared by the Triggers that name one endpoint (see probe_memo.h); reachability() is const, the memo is not.
+  mutable ProbeMemo probes_;
   // The operator's scaler endpoint allow-list: an endpoint it does not allow is not probed either.
   scalers::EndpointAllowList allowed_;
   reconcile::EventRecorder* events_;  // may be null (no Events)

@@ -242,6 +242,7 @@ TEST_F(TriggerControllerTest, UnreachableSourceCarriesEveryErrorAndIsNotReady) {
   EXPECT_EQ(recorded[0]["count"], 1) << "reported once, not on every recheck";
 
   reachable = true;
+  clock.advance(std::chrono::seconds(20));  // the last probe's answer is reused that long (ProbeMemo)
   reconcile();
   EXPECT_EQ(conditionOf("Ready")["status"], "True");
   EXPECT_EQ(conditionOf("SourceReachable")["status"], "True");
