@@ -5,7 +5,11 @@
 # healthy cluster) in one multi-document YAML, applied by one `kubectl apply`. Measures the time
 # from the start of the apply until N pods carry the sluice.io/function label,
 # the operator's peak resident memory (VmHWM) and its CPU use over the following
-# 60 s of idleness (utime+stime from /proc/<pid>/stat).
+# 60 s of idleness (utime+stime from /proc/<pid>/stat), and from the operator's /metrics the requests
+# it sent the apiserver (sluice_kube_client_requests_total, by verb and resource) until every Function
+# had its pod and over the idle minute, with the seconds its client-side rate limit made them wait.
+# Once per run it measures the apiserver's own write ceiling (apiserver_writes.py: ConfigMap creates
+# per second from 8 connections), the figure the operator's pod creation is held against.
 # Usage: bench/scale/run.sh [N ...]   (default: 200).
 # The KWOK nodes of tests/env hold 220 pods in all, and other tests share them: N = 1000 leaves most
 # pods Pending and starves every other test's pods, so run it only on a test environment of your own,
@@ -53,6 +57,8 @@ functions_with_pods() {
     jq '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.labels["sluice.io/function"]] | unique | length'
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The operator's apiserver client series: requests by verb and resource, client-side waits.
+scrape() { curl -s "http://127.0.0.1:$1/metrics" | grep -E '^sluice_kube_client_(requests_total|wait_seconds_total)' || true; }
 
 run_one() { # run_one N LABEL OPERATOR: prints one JSON object
   local n=$1 label=$2 operator=$3
@@ -93,8 +99,13 @@ PY
   local -a wrapper=()
   [[ -n $profile ]] && mkdir -p "$profile"
   [[ -n $profile && ${SLUICE_BENCH_HEAPTRACK:-0} == 1 ]] && wrapper=(heaptrack -o "$profile/heap-$n-$label")
+  local metrics_port
+  metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # SLUICE_BENCH_OPERATOR_ARGS: flags for every operator of the run (say --kube-api-qps 200).
+  read -r -a extra <<<"${SLUICE_BENCH_OPERATOR_ARGS:-}"
   "${wrapper[@]}" "$operator" --kubeconfig "$KUBECONFIG" --watch-namespace "$ns" \
-    --runtime-image sluice/runtime-python:bench >"$work/operator-$n.log" 2>&1 &
+    --runtime-image sluice/runtime-python:bench --metrics-bind-address "127.0.0.1:$metrics_port" "${extra[@]}" \
+    >"$work/operator-$n.log" 2>&1 &
   opid=$!
   sleep 3 # caches synced
   # Under heaptrack the operator is heaptrack's child: measure that process.
@@ -113,6 +124,7 @@ PY
     sleep 1
   done
   t_pods=$(now_ms)
+  scrape "$metrics_port" >"$work/metrics-pods"
   # Let status writes after the last create settle (SLUICE_BENCH_SETTLE_SECONDS: longer, to tell
   # the tail of the pods' Ready events from what an operator does when nothing changes).
   sleep "${SLUICE_BENCH_SETTLE_SECONDS:-5}"
@@ -125,6 +137,7 @@ PY
     sleep "$idle_s"
   fi
   c1=$(ticks "$opid")
+  scrape "$metrics_port" >"$work/metrics-idle"
   local hwm rss final_pods final_fns threads
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$opid/status")
   threads=$(awk '/^Threads/ {print $2}' "/proc/$opid/status")
@@ -137,7 +150,26 @@ PY
   opid=""
   "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null
   ns=""
-  python3 -c 'import json,sys; a=sys.argv[1:]; print(json.dumps({
+  python3 -c 'import json,re,sys
+def series(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"(\w+)\{(.*)\} (\S+)", line)
+        if m:
+            labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
+            key = labels.get("cause") or labels.get("verb", "") + " " + labels.get("resource", "")
+            out[(m.group(1), key)] = float(m.group(3))
+    return out
+def requests(pods_path, idle_path, idle_s):
+    pods, idle = series(pods_path), series(idle_path)
+    sent = {k[1]: int(v) for k, v in pods.items() if k[0] == "sluice_kube_client_requests_total" and v}
+    during_idle = sum(v - pods.get(k, 0) for k, v in idle.items() if k[0] == "sluice_kube_client_requests_total")
+    return {"operator_requests_until_every_pod": dict(sorted(sent.items(), key=lambda kv: -kv[1])),
+            "operator_requests_until_every_pod_total": sum(sent.values()),
+            "operator_rate_limit_wait_seconds_until_every_pod":
+                round(pods.get(("sluice_kube_client_wait_seconds_total", "rate_limit"), 0), 1),
+            "operator_requests_per_second_idle": round(during_idle / idle_s, 2)}
+a=sys.argv[1:]; print(json.dumps({
     "functions": int(a[0]), "triggers": int(a[0]),
     "apply_seconds": (int(a[2]) - int(a[1])) / 1000,
     "every_function_has_a_pod_seconds": (int(a[3]) - int(a[1])) / 1000,
@@ -147,13 +179,21 @@ PY
     "operator_rss_after_idle_mb": round(int(a[6]) / 1024, 1),
     "idle_seconds": int(a[8]), "operator_threads_after_idle": int(a[12]),
     "operator_idle_cpu_percent_of_one_core": round(100 * int(a[7]) / int(a[10]) / int(a[8]), 2),
-    "operator": a[13],
+    "operator": a[13], "operator_args": a[17],
+    **requests(a[14], a[15], int(a[8])),
+    "apiserver_write_ceiling": json.loads(a[16]),
     "load_average_1m": float(open("/proc/loadavg").read().split()[0])}))' \
-    "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns" "$threads" "$label"
+    "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns" "$threads" "$label" \
+    "$work/metrics-pods" "$work/metrics-idle" "$ceiling" "${SLUICE_BENCH_OPERATOR_ARGS:-}"
 }
 
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(200)
+ceiling_ns="bench-writes-$(date +%s)"
+"$KUBECTL" create namespace "$ceiling_ns" >/dev/null
+ceiling=$(python3 "$here/apiserver_writes.py" "$KUBECONFIG" "$ceiling_ns" 10 8)
+"$KUBECTL" delete namespace "$ceiling_ns" --wait=false >/dev/null
+echo "apiserver write ceiling: $ceiling"
 results=()
 for n in "${sizes[@]}"; do
   for o in "${operators[@]}"; do

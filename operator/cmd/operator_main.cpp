@@ -851,6 +851,9 @@ int runOnKubernetes(const OperatorFlags& flags, const std::shared_ptr<prometheus
   kubeApi.onWait = [&kubeClientMetrics](std::string_view cause, sluice::Clock::Duration wait) {
     kubeClientMetrics.record(cause, wait);
   };
+  kubeApi.onRequest = [&kubeClientMetrics](std::string_view method, std::string_view path) {
+    kubeClientMetrics.recordRequest(method, path);
+  };
   auto connected = sluice::kube::connect(flags.kubeconfig, clock, kubeApi);
   if (!connected) {
     std::cerr << "sluice-operator: " << connected.status().toString() << "\n";

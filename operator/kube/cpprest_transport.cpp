@@ -72,6 +72,7 @@ class CpprestTransport final : public Transport {
       auto prepared = prepare(request);
       if (!prepared) return prepared.status();
       if (!throttle(stop) || stop.stop_requested()) return Status(StatusCode::kCancelled, "stream cancelled");
+      if (options_.onRequest) options_.onRequest(request.method, request.pathAndQuery);
       http::http_response response = httpClient.request(*prepared, cancel.get_token()).get();
       HttpResponse result;
       result.status = response.status_code();
@@ -170,6 +171,7 @@ class CpprestTransport final : public Transport {
       auto prepared = prepare(request);
       if (!prepared) return prepared.status();
       if (!throttle()) return stopped(request);
+      if (options_.onRequest) options_.onRequest(request.method, request.pathAndQuery);
       http::http_response response = pooledClient(request.idleTimeout).request(*prepared).get();
       HttpResponse result;
       result.status = response.status_code();

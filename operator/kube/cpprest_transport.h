@@ -35,6 +35,8 @@ struct TransportOptions {
   // "throttled" (a 429), "server_error" (5xx), "unavailable" (no answer) — and
   // its length. Any thread; must not block.
   std::function<void(std::string_view cause, Clock::Duration wait)> onWait;
+  // Called as each request (each retry too) is sent, with its method and path. Any thread; must not block.
+  std::function<void(std::string_view method, std::string_view pathAndQuery)> onRequest;
 };
 
 Result<std::unique_ptr<Transport>> makeCpprestTransport(const ClientConfig& config, Clock& clock,
