@@ -109,7 +109,7 @@ for name in ("operator", "gateway"):
                     "--leader-election-identity=$(POD_NAME)"):
             assert arg in c["args"], c["args"]
         assert any(a.startswith("--gateway-service=") for a in c["args"]), c["args"]
-        assert "--kube-api-qps=50" in c["args"] and "--kube-api-burst=100" in c["args"], c["args"]
+        assert "--kube-api-qps=200" in c["args"] and "--kube-api-burst=400" in c["args"], c["args"]
     # Helm renders large numbers as floats (6.291456e+06) unless the template says int64;
     # the binaries refuse those, so every numeric flag must come out as an integer.
     assert not any(re.search(r"=[-0-9.]+e[+-]?[0-9]+$", a) for a in c["args"]), c["args"]
