@@ -5,20 +5,27 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace sluice::metrics {
 namespace {
 
 TEST(KubeClientMetricsTest, APathNamesItsResourceAndSubresource) {
-  EXPECT_EQ(apiResourceOf("/api/v1/namespaces/shop/pods"), "pods");
-  EXPECT_EQ(apiResourceOf("/api/v1/namespaces/shop/pods/orders-0?dryRun=All"), "pods");
-  EXPECT_EQ(apiResourceOf("/api/v1/namespaces/shop/pods/orders-0/status"), "pods/status");
-  EXPECT_EQ(apiResourceOf("/apis/sluice.io/v1alpha1/namespaces/shop/functions/orders/status"), "functions/status");
-  EXPECT_EQ(apiResourceOf("/apis/sluice.io/v1alpha1/functions?watch=true&resourceVersion=5"), "functions");
-  EXPECT_EQ(apiResourceOf("/apis/coordination.k8s.io/v1/namespaces/sluice/leases/sluice-operator"), "leases");
-  EXPECT_EQ(apiResourceOf("/api/v1/namespaces/shop"), "namespaces");
-  EXPECT_EQ(apiResourceOf("/api/v1/namespaces"), "namespaces");
-  EXPECT_EQ(apiResourceOf("/version"), "other");
-  EXPECT_EQ(apiResourceOf("/api"), "other");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/v1/namespaces/shop/pods", "pods"},
+      {"/api/v1/namespaces/shop/pods/orders-0?dryRun=All", "pods"},
+      {"/api/v1/namespaces/shop/pods/orders-0/status", "pods/status"},
+      {"/apis/sluice.io/v1alpha1/namespaces/shop/functions/orders/status", "functions/status"},
+      {"/apis/sluice.io/v1alpha1/functions?watch=true&resourceVersion=5", "functions"},
+      {"/apis/coordination.k8s.io/v1/namespaces/sluice/leases/sluice-operator", "leases"},
+      {"/api/v1/namespaces/shop", "namespaces"},
+      {"/api/v1/namespaces", "namespaces"},
+      {"/version", "other"},
+      {"/api", "other"},
+  };
+  for (const auto& [path, resource] : cases) EXPECT_EQ(apiResourceOf(path), resource) << path;
 }
 
 TEST(KubeClientMetricsTest, RequestsAreCountedByVerbAndResource) {
