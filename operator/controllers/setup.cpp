@@ -100,6 +100,7 @@ void Controllers::addFunctionController(reconcile::Manager& manager, const Contr
   functions_ = std::make_unique<FunctionController>(
       manager.client(), FunctionControllerCaches{functions.cache(), triggers.cache()}, shared_.platform, shared_.events,
       clock, options.gatewayUrl, options.gatewayDomain);
+  functions_->setTriggerGrace(options.newFunctionTriggerGrace);
   if (const reconcile::ShardElector* shards = manager.shards()) {
     functions_->setShardStamp([shards](const std::string& key) {
       const int count = shards->config().shards;

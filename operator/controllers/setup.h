@@ -64,6 +64,10 @@ struct ControllersOptions {
   uint64_t maxScalerResponseBytes = TriggerScalerFactoryOptions::kDefaultMaxScalerResponseBytes;
   // How often each namespace's token Secret is checked (recreated, rotated).
   Clock::Duration tokenResync = std::chrono::seconds(10);
+  // How long a new Function's first pod waits for the Triggers applied with it
+  // (FunctionController::setTriggerGrace). creationTimestamp has whole seconds,
+  // so the wait is 1-2 s after the create.
+  Clock::Duration newFunctionTriggerGrace = std::chrono::seconds(2);
 };
 
 // What the controllers share with the platform that runs the replicas; the caller owns it.

@@ -128,6 +128,9 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   std::vector<json> triggers;
   for (const kube::ObjectPtr& t : spec::triggersOf(caches_.triggers, ns, name)) triggers.push_back(*t);
   const int desired = api::desiredReplicas(function);
+  if (const Clock::Duration wait = triggerWait(function, triggers.size(), desired); wait > Clock::Duration::zero()) {
+    return reconcile::ReconcileResult::requeueAfter(wait);
+  }
   json status = baseStatus(function, triggers);
 
   auto rendered = spec::renderRuntimeConfig(function, triggers);
@@ -170,6 +173,15 @@ reconcile::ReconcileResult FunctionController::reconcile(const std::string& key)
   // Controllers::addTokenController), so this is a safety net, not a poll: at 30 s, 1,000 idle
   // Functions cost a quarter of the operator's CPU in renders and pod templates (issue 14).
   return reconcile::ReconcileResult::requeueAfter(resyncAfter(key));
+}
+
+Clock::Duration FunctionController::triggerWait(const json& function, size_t triggers, int desired) const {
+  if (triggerGrace_ <= Clock::Duration::zero() || triggers > 0 || desired == 0) return Clock::Duration::zero();
+  const std::string created = function.value("/metadata/creationTimestamp"_json_pointer, std::string());
+  if (created.empty()) return Clock::Duration::zero();
+  // Wall clocks of operator and apiserver may disagree: never more than the grace, never negative.
+  const auto left = parseRfc3339(created) + triggerGrace_ - clock_.wallNow();
+  return std::clamp(std::chrono::duration_cast<Clock::Duration>(left), Clock::Duration::zero(), triggerGrace_);
 }
 
 Clock::Duration FunctionController::resyncAfter(const std::string& key) {

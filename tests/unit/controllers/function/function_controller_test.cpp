@@ -192,6 +192,42 @@ TEST_F(FunctionControllerTest, ALaggingCacheNeverCreatesExtraPods) {
   EXPECT_EQ(status["desiredReplicas"], 3) << "the autoscaler's field is left alone";
 }
 
+// kubectl apply of a Function and its Trigger creates them one after the other: the first pod
+// waits for the Trigger (setTriggerGrace) instead of starting without it and being replaced.
+TEST_F(FunctionControllerTest, ANewFunctionsFirstPodWaitsForTheTriggerAppliedWithIt) {
+  controller.setTriggerGrace(std::chrono::seconds(2));
+  addFunction(inlineCode(), {{"desiredReplicas", 1}});
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  EXPECT_EQ(client.callCount("create", "pods"), 0);
+  EXPECT_GT(result.requeueAfterDelay, Clock::Duration::zero());
+  EXPECT_LE(result.requeueAfterDelay, std::chrono::seconds(2));
+  clock.advance(std::chrono::milliseconds(300));
+  json trigger = {{"apiVersion", "sluice.io/v1alpha1"},
+                  {"kind", "Trigger"},
+                  {"metadata", {{"name", "files"}, {"namespace", "ns"}}},
+                  {"spec", {{"functionRef", {{"name", "echo"}}}, {"objectStore", {{"type", "dir"}, {"path", "/in"}}}}}};
+  triggers.upsert(std::make_shared<const json>(*client.create(spec::kTriggers, "ns", trigger)));
+  controller.reconcile("ns/echo");  // the Trigger's event
+  EXPECT_EQ(client.callCount("create", "pods"), 1);
+  syncPods();
+  clock.advance(std::chrono::seconds(5));
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 1);
+  EXPECT_EQ(client.callCount("delete", "pods"), 0) << "the first pod already had its Trigger";
+}
+
+TEST_F(FunctionControllerTest, ANewFunctionWithNoTriggerGetsItsPodOnceTheGraceIsOver) {
+  controller.setTriggerGrace(std::chrono::seconds(2));
+  addFunction(inlineCode(), {{"desiredReplicas", 1}});
+  controller.reconcile("ns/echo");
+  EXPECT_EQ(client.callCount("create", "pods"), 0);
+  clock.advance(std::chrono::seconds(2));
+  auto result = controller.reconcile("ns/echo");
+  EXPECT_TRUE(result.status.isOk()) << result.status.toString();
+  EXPECT_EQ(client.callCount("create", "pods"), 1);
+}
+
 TEST_F(FunctionControllerTest, ACreationObservedWhileTheReconcileRunsIsCountedNotCreatedAgain) {
   addFunction(inlineCode(), {{"desiredReplicas", 3}});
   controller.reconcile("ns/echo");
