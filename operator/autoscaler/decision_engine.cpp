@@ -369,6 +369,7 @@ ScaleDecision DecisionEngine::decide(int current, const std::vector<MetricObserv
   decision.lastActiveTime = lastActive_;
 
   // Pause overrides everything the metrics say.
+  decision.held = policy_.pause.pinnedReplicas.has_value() || policy_.pause.paused;
   if (policy_.pause.pinnedReplicas) {
     const int pinned = *policy_.pause.pinnedReplicas;
     return finish(std::move(decision), current, {pinned, "Pinned", "replicas pinned at " + std::to_string(pinned)},

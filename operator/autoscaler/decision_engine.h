@@ -68,6 +68,8 @@ struct ScaleDecision {
   bool active = false;
   bool burst = false;
   bool fallback = false;
+  // The count is the user's (pinned or paused): nothing scales on these readings.
+  bool held = false;
   std::optional<Clock::TimePoint> lastActiveTime;
   // When the loop should call decide() again: the activation interval at zero,
   // otherwise pollingIntervalSeconds (or the burst window when shorter, or a

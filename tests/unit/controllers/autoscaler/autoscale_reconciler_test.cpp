@@ -424,6 +424,30 @@ TEST_F(AutoscaleReconcilerTest, APinnedFunctionIsMeasuredOnceAMinute) {
   EXPECT_EQ(script->reads.load(), 2);
 }
 
+// A held count reads no cooldown: its lastActiveTime moves on every 5 minutes, not every minute
+// (1,000 pinned Kafka Functions: 8 of the idle operator's 12 requests a second).
+TEST_F(AutoscaleReconcilerTest, APinnedBusyFunctionMovesLastActiveTimeOnEveryFiveMinutes) {
+  auto script = ordersReadingLag(60, {{"replicas", 4}});
+  std::vector<std::chrono::system_clock::time_point> moves;
+  std::string stamp;
+  const auto until = clock.now() + 11min;
+  while (clock.now() < until) {
+    reconcile::ReconcileResult r = reconciler.reconcile(kKey);
+    ASSERT_TRUE(r.status.isOk()) << r.status.toString();
+    const std::string now = functionStatus().value("lastActiveTime", "");
+    if (now != stamp) {
+      moves.push_back(clock.wallNow());
+      stamp = now;
+    }
+    clock.advance(r.requeueAfterDelay);
+  }
+  ASSERT_EQ(moves.size(), 3u);
+  for (size_t i = 1; i < moves.size(); ++i) {
+    EXPECT_GE(moves[i] - moves[i - 1], 5min);
+    EXPECT_LE(moves[i] - moves[i - 1], 6min) << "the first round of the minute after";
+  }
+}
+
 TEST_F(AutoscaleReconcilerTest, InvalidScalingIsTerminalWithAWarningNamingTheField) {
   addFunction({{"minReplicas", 3}, {"maxReplicas", 2}});
   addTrigger("orders-kafka");
