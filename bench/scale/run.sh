@@ -163,12 +163,15 @@ def series(path):
 def requests(pods_path, idle_path, idle_s):
     pods, idle = series(pods_path), series(idle_path)
     sent = {k[1]: int(v) for k, v in pods.items() if k[0] == "sluice_kube_client_requests_total" and v}
-    during_idle = sum(v - pods.get(k, 0) for k, v in idle.items() if k[0] == "sluice_kube_client_requests_total")
+    idle_sent = {k[1]: int(v - pods.get(k, 0)) for k, v in idle.items()
+                 if k[0] == "sluice_kube_client_requests_total" and v - pods.get(k, 0) > 0}
+    during_idle = sum(idle_sent.values())
     return {"operator_requests_until_every_pod": dict(sorted(sent.items(), key=lambda kv: -kv[1])),
             "operator_requests_until_every_pod_total": sum(sent.values()),
             "operator_rate_limit_wait_seconds_until_every_pod":
                 round(pods.get(("sluice_kube_client_wait_seconds_total", "rate_limit"), 0), 1),
-            "operator_requests_per_second_idle": round(during_idle / idle_s, 2)}
+            "operator_requests_per_second_idle": round(during_idle / idle_s, 2),
+            "operator_requests_idle": dict(sorted(idle_sent.items(), key=lambda kv: -kv[1]))}
 a=sys.argv[1:]; print(json.dumps({
     "functions": int(a[0]), "triggers": int(a[0]),
     "apply_seconds": (int(a[2]) - int(a[1])) / 1000,

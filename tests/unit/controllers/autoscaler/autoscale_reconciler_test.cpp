@@ -442,6 +442,7 @@ TEST_F(AutoscaleReconcilerTest, APinnedBusyFunctionMovesLastActiveTimeOnEveryFiv
     clock.advance(r.requeueAfterDelay);
   }
   ASSERT_EQ(moves.size(), 3u);
+  EXPECT_EQ(functionStatusWrites(), 3) << "a round that changes nothing writes nothing";
   for (size_t i = 1; i < moves.size(); ++i) {
     EXPECT_GE(moves[i] - moves[i - 1], 5min);
     EXPECT_LE(moves[i] - moves[i - 1], 6min) << "the first round of the minute after";
