@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 // cpprestsdk defines a macro U() that breaks fmt (spdlog); we never use it.
 #define _TURN_OFF_PLATFORM_STRING  // NOLINT(bugprone-reserved-identifier): the name cpprestsdk checks
@@ -26,7 +27,7 @@ class CpprestTransport final : public Transport {
   CpprestTransport(const ClientConfig& config, Clock& clock, TransportOptions options)
       : config_(config),
         clock_(clock),
-        options_(options),
+        options_(std::move(options)),
         token_(clock, config),
         bucket_(clock, options.qps, options.burst) {}
 
@@ -202,7 +203,7 @@ class CpprestTransport final : public Transport {
 
 Result<std::unique_ptr<Transport>> makeCpprestTransport(const ClientConfig& config, Clock& clock,
                                                         TransportOptions options) {
-  auto transport = std::make_unique<CpprestTransport>(config, clock, options);
+  auto transport = std::make_unique<CpprestTransport>(config, clock, std::move(options));
   if (auto status = transport->validateTls(); !status.isOk()) return status;
   return std::unique_ptr<Transport>(std::move(transport));
 }
