@@ -29,7 +29,7 @@ class CpprestTransport final : public Transport {
         clock_(clock),
         options_(std::move(options)),
         token_(clock, config),
-        bucket_(clock, options.qps, options.burst) {}
+        bucket_(clock, options_.qps, options_.burst) {}
 
   Result<HttpResponse> send(const HttpRequest& request) override {
     for (int attempt = 0;; ++attempt) {
