@@ -10,7 +10,8 @@
 // every request sent (each retry too), by HTTP method and the resource its
 // path names ("pods", "functions/status", "leases"; see apiResourceOf): what
 // the operator asks of the apiserver, and at what rate (bench/scale).
-// Thread-safe; record() allocates nothing.
+// Thread-safe. record() allocates nothing; recordRequest() parses the path and looks its series up
+// per request (hundreds a second at most: a 1,000-Function apply at qps 200).
 #pragma once
 
 #include <array>
