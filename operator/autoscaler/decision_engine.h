@@ -156,12 +156,12 @@ class DecisionEngine {
   // Burst mode: since when (the last spike) and until when it holds the count.
   std::optional<Clock::TimePoint> burstSince_;
   std::optional<Clock::TimePoint> burstUntil_;
-  // The backlogs the rate rule counted at this round and at the last change of the count, which was a
-  // scale-down or not (see kRebalanceSettleSeconds in the .cpp).
+  // The backlogs the rate rule counted at this round and at the last scale-down, and when the count last
+  // changed and last went down (see kRebalanceSettleSeconds in the .cpp).
   std::map<std::string, double> backlogs_;
-  std::map<std::string, double> backlogsAtChange_;
+  std::map<std::string, double> backlogsAtScaleDown_;
   std::optional<Clock::TimePoint> changedAt_;
-  bool lastChangeDown_ = false;
+  std::optional<Clock::TimePoint> scaledDownAt_;
 };
 
 }  // namespace sluice::autoscaler

@@ -281,6 +281,17 @@ TEST(RatePolicyTest, TheBacklogCapCarriesOverASecondScaleDown) {
             (std::vector<int>{4, 3, 3}));
 }
 
+TEST(RatePolicyTest, AScaleUpOnTheArrivalsKeepsTheBacklogCapOfTheScaleDownBefore) {
+  testing::FakeClock clock;
+  DecisionEngine engine(settlePolicy(), clock);
+  // 400/s: 8 -> 4. 11 s on the arrivals reach 410/s: 5 (the arrivals alone). A second later the
+  // rebalances of both changes left 1,200 waiting; counted as the 0 of the scale-down, still 5, where
+  // the cap ending at the scale-up asked for 5 + 1200 / 200 = 11 (rate_settle_test: 11 -> 5 -> 6 -> 12).
+  // Once 45 s have passed since the scale-down, the backlog counts whole again (HPA's rule allows 5 + 5).
+  EXPECT_EQ(countsOver(engine, clock, 8, {{0s, 0, 400}, {11s, 0, 410}, {1s, 1200, 410}, {34s, 1200, 410}}),
+            (std::vector<int>{4, 5, 5, 10}));
+}
+
 TEST(RatePolicyTest, BacklogAfterAScaleUpCountsWhole) {
   testing::FakeClock clock;
   DecisionEngine engine(settlePolicy(), clock);
