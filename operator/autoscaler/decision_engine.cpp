@@ -36,6 +36,11 @@ constexpr auto kHeldCountCheckInterval = std::chrono::seconds(60);
 constexpr auto kRebalanceSettleSeconds = std::chrono::seconds(10);
 constexpr auto kScaleDownSettleSeconds = std::chrono::seconds(45);
 
+// Whether `at` (a change of the count, a scale-down) lies less than `window` before `now`.
+bool within(const std::optional<Clock::TimePoint>& at, Clock::Duration window, Clock::TimePoint now) {
+  return at && now - *at < window;
+}
+
 int replicasFor(double value) {
   if (!(value > 0)) return 0;  // also catches NaN
   return static_cast<int>(std::min(std::ceil(value), kReplicaCeiling));
@@ -179,10 +184,6 @@ DecisionEngine::MetricsVerdict DecisionEngine::readMetrics(int current, const st
   return verdict;
 }
 
-bool DecisionEngine::changedWithin(Clock::Duration window, Clock::TimePoint now) const {
-  return changedAt_ && now - *changedAt_ < window;
-}
-
 int DecisionEngine::desiredFor(const MetricObservation& metric, int current, MetricResult& result) {
   result.arrivalRate = metric.arrivalRate;
   result.perReplicaRate = metric.perReplicaRate;
@@ -195,7 +196,7 @@ int DecisionEngine::desiredFor(const MetricObservation& metric, int current, Met
   result.rateRule = true;
   const double backlog = metric.backlog.value_or(*metric.value);
   double counted = backlog;
-  if (scaledDownAt_ && clock_.now() - *scaledDownAt_ < kScaleDownSettleSeconds) {
+  if (within(scaledDownAt_, kScaleDownSettleSeconds, clock_.now())) {
     if (auto atDown = backlogsAtScaleDown_.find(metric.name); atDown != backlogsAtScaleDown_.end()) {
       counted = std::min(backlog, atDown->second);
     }
@@ -289,7 +290,7 @@ DecisionEngine::Step DecisionEngine::aboveZero(int current, const MetricsVerdict
                                                      std::max(policy_.drainTargetSeconds, verdict.coldStartSeconds))
                                           : policy_.scaleDown.stabilizationWindowSeconds;
   int stabilized = stabilize(current, target, now, downWindow);
-  if (verdict.rateRule && changedWithin(kRebalanceSettleSeconds, now)) stabilized = std::max(stabilized, current);
+  if (verdict.rateRule && within(changedAt_, kRebalanceSettleSeconds, now)) stabilized = std::max(stabilized, current);
   const bool fallback = verdict.fallbackActive && verdict.recommended == policy_.fallback->replicas;
   if (stabilized > current) {
     const int desired = std::min(stabilized, scaleUpLimit(current, now));

@@ -132,8 +132,6 @@ class DecisionEngine {
   ScaleDecision finish(ScaleDecision decision, int current, Step step, Clock::TimePoint now);
   // The metric's count by the rate rule (rate mode, rates measured) or its own rule.
   int desiredFor(const MetricObservation& metric, int current, MetricResult& result);
-  // Whether the count last changed less than `window` before `now`.
-  bool changedWithin(Clock::Duration window, Clock::TimePoint now) const;
   // How long burst mode lasts after a spike.
   int holdSeconds(bool rateRule) const;
   void startBurst(Clock::TimePoint now, bool rateRule);
