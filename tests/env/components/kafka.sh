@@ -155,10 +155,16 @@ num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
 log.segment.bytes=67108864
-# Tests that move gigabytes give their topics a small retention.bytes; the
-# broker acts on it every 5 s instead of every 5 minutes, so the disk holds
-# what is in flight, not everything a test ever produced.
-log.retention.check.interval.ms=5000
+# Tests that move gigabytes give their topics a small retention.bytes. The
+# broker's defaults let such a test fill the disk long before retention acts:
+# the first check 30 s after the broker starts, then one every 5 minutes, and
+# a segment past retention is renamed *.deleted and removed only 60 s later.
+# The 10,000 x 1 MB test (~135 MB/s here) left 9.5 GB on the broker's disk with
+# a 5 s check and that delay, and a CI machine with 5.3 GiB free after the
+# build ran out of disk; with these settings it peaks at 1.5 GB.
+log.retention.check.interval.ms=1000
+log.initial.task.delay.ms=1000
+log.segment.delete.delay.ms=1000
 EOF
   # A cluster id is 16 random bytes in unpadded base64url (what
   # `StorageTool random-uuid` prints), made here to save a JVM start.
