@@ -121,6 +121,7 @@ settled_at=""
 rates=()
 arrivals=()
 replicas=()
+looks=() # "EPOCH ARRIVAL" of each look of the window
 history="$log_dir/samples"
 : >"$history"
 while ((in_row < window)); do
@@ -129,6 +130,7 @@ while ((in_row < window)); do
     offered_load >&2
     fail_with_log "not settled within 210 s of waking (last $window looks above: desired rate arrival rule)"
   }
+  looked=$(date +%s.%N)
   read -r d r a rule lag < <(sample) || { sleep 1; continue; }
   echo "$((SECONDS - woke)) $d $r $a $rule lag=$lag $(diagnostics)" >>"$history"
   if in_band "$d" "$r" "$rule"; then
@@ -137,11 +139,13 @@ while ((in_row < window)); do
     rates+=("$r")
     arrivals+=("$a")
     replicas+=("$d")
+    looks+=("$looked $a")
   else
     in_row=0
     rates=()
     arrivals=()
     replicas=()
+    looks=()
   fi
   sleep 1
 done
@@ -159,14 +163,40 @@ capacity=$((1000 / handler_ms))
 jq -e -n --argjson lo "$rate_min" --argjson hi "$rate_max" --argjson cap "$capacity" \
   '$lo >= 250 and $hi <= $cap' >/dev/null ||
   fail "measured per-replica rate $rate_min..$rate_max records/s; expected 250..$capacity (the handler sleeps $handler_ms ms)"
-# The measured arrival rate is the producer's (a 15 s window of a paced producer: within 15 %).
-jq -e -n --argjson lo "$arrival_min" --argjson hi "$arrival_max" --argjson r "$rate" \
-  '$lo >= $r * 0.85 and $hi <= $r * 1.15' >/dev/null ||
-  fail "measured arrival rate $arrival_min..$arrival_max records/s; expected $rate ± 15 %"
+# The measured arrival rate is what the broker appended (LogAppendTime) over the estimator's 15 s
+# window, within 15 %. Held against the producer's nominal 2,000 instead, a steady test failed in a
+# CI run (2026-12-07, running alone): it published 1,653..2,498 records/s in its window, as the
+# broker's appends swung around the producer's pace. The published figure is of a round up to ~3 s
+# before the look: each look is held against the appended rates of the windows ending 0..3 s before it.
+printf '%s\n' "${looks[@]}" >"$log_dir/looks"
+kcat -C -b "$KAFKA_BOOTSTRAP" -t "$topic" -o beginning -e -q -f '%T\n' >"$log_dir/appended" 2>/dev/null ||
+  fail "reading the append times of $topic"
+arrival_check=$(python3 - "$log_dir/appended" "$log_dir/looks" <<'PY'
+import bisect, sys
+appended = sorted(int(line) for line in open(sys.argv[1]) if line.strip())
+worst = 0.0
+for line in open(sys.argv[2]):
+    at, published = map(float, line.split())
+    windows = []
+    for behind in range(4):
+        end = (at - behind) * 1000
+        windows.append((bisect.bisect_right(appended, end) - bisect.bisect_right(appended, end - 15000)) / 15)
+    lo, hi = min(windows), max(windows)
+    off = 0.0 if lo <= published <= hi else min(abs(published - lo) / lo, abs(published - hi) / hi)
+    worst = max(worst, off)
+    print(f"look {at:.1f}: published {published:.0f}, appended {lo:.0f}..{hi:.0f} records/s", file=sys.stderr)
+print(f"{100 * worst:.1f}")
+PY
+) 2>"$log_dir/arrival_check" || fail "checking the arrival rate: $(cat "$log_dir/arrival_check")"
+jq -e -n --argjson off "$arrival_check" '$off <= 15' >/dev/null || {
+  cat "$log_dir/arrival_check" >&2
+  offered_load >&2
+  fail "measured arrival rate $arrival_min..$arrival_max records/s: $arrival_check % off what the broker appended (bound 15 %)"
+}
 expected_lo=$(jq -n --argjson r "$rate_max" --argjson t "$rate" '($t / $r) | ceil')
 expected_hi=$(jq -n --argjson r "$rate_min" --argjson t "$rate" '($t / $r) | ceil')
 ((replicas_min >= 1 && replicas_max < partitions)) || fail "settled replicas $replicas_min..$replicas_max"
 echo "[figure] rate settle: settled $settled_at s after waking (bound 210 s), held $window s"
-echo "[figure] rate settle: perReplicaRate $rate_min..$rate_max records/s (bound 250..$capacity), arrivalRate $arrival_min..$arrival_max (bound $rate ± 15 %)"
+echo "[figure] rate settle: perReplicaRate $rate_min..$rate_max records/s (bound 250..$capacity), arrivalRate $arrival_min..$arrival_max, at most $arrival_check % off the broker's appends (bound 15 %)"
 echo "[figure] rate settle: desiredReplicas $replicas_min..$replicas_max, ceil($rate / perReplicaRate) $expected_lo..$expected_hi (bound ± 1, below the $partitions-partition cap)"
 echo "PASS"
