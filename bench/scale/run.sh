@@ -128,6 +128,9 @@ PY
   # Let status writes after the last create settle (SLUICE_BENCH_SETTLE_SECONDS: longer, to tell
   # the tail of the pods' Ready events from what an operator does when nothing changes).
   sleep "${SLUICE_BENCH_SETTLE_SECONDS:-5}"
+  # The idle minute's requests are counted from here: counted from the last pod, they held the whole
+  # settle time as well (with a 150 s settle, "a minute's" requests were 210 s of them).
+  scrape "$metrics_port" >"$work/metrics-settled"
   local c0 c1 hz
   hz=$(getconf CLK_TCK)
   c0=$(ticks "$opid")
@@ -160,11 +163,11 @@ def series(path):
             key = labels.get("cause") or labels.get("verb", "") + " " + labels.get("resource", "")
             out[(m.group(1), key)] = float(m.group(3))
     return out
-def requests(pods_path, idle_path, idle_s):
-    pods, idle = series(pods_path), series(idle_path)
+def requests(pods_path, settled_path, idle_path, idle_s):
+    pods, settled, idle = series(pods_path), series(settled_path), series(idle_path)
     sent = {k[1]: int(v) for k, v in pods.items() if k[0] == "sluice_kube_client_requests_total" and v}
-    idle_sent = {k[1]: int(v - pods.get(k, 0)) for k, v in idle.items()
-                 if k[0] == "sluice_kube_client_requests_total" and v - pods.get(k, 0) > 0}
+    idle_sent = {k[1]: int(v - settled.get(k, 0)) for k, v in idle.items()
+                 if k[0] == "sluice_kube_client_requests_total" and v - settled.get(k, 0) > 0}
     during_idle = sum(idle_sent.values())
     return {"operator_requests_until_every_pod": dict(sorted(sent.items(), key=lambda kv: -kv[1])),
             "operator_requests_until_every_pod_total": sum(sent.values()),
@@ -183,11 +186,11 @@ a=sys.argv[1:]; print(json.dumps({
     "idle_seconds": int(a[8]), "operator_threads_after_idle": int(a[12]),
     "operator_idle_cpu_percent_of_one_core": round(100 * int(a[7]) / int(a[10]) / int(a[8]), 2),
     "operator": a[13], "operator_args": a[17],
-    **requests(a[14], a[15], int(a[8])),
+    **requests(a[14], a[18], a[15], int(a[8])),
     "apiserver_write_ceiling": json.loads(a[16]),
     "load_average_1m": float(open("/proc/loadavg").read().split()[0])}))' \
     "$n" "$t0" "$t_applied" "$t_pods" "$rss_before" "$hwm" "$rss" "$((c1 - c0))" "$idle_s" "$final_pods" "$hz" "$final_fns" "$threads" "$label" \
-    "$work/metrics-pods" "$work/metrics-idle" "$ceiling" "${SLUICE_BENCH_OPERATOR_ARGS:-}"
+    "$work/metrics-pods" "$work/metrics-idle" "$ceiling" "${SLUICE_BENCH_OPERATOR_ARGS:-}" "$work/metrics-settled"
 }
 
 sizes=("$@")

@@ -169,7 +169,15 @@ void AutoscaleReconciler::measureRates(FunctionState& state, std::vector<autosca
   }
 }
 
-void AutoscaleReconciler::measureColdStart(FunctionState& state, int readyReplicas, int current, int desired) {
+void AutoscaleReconciler::measureColdStart(FunctionState& state, int readyReplicas, int current,
+                                           const autoscaler::ScaleDecision& decision) {
+  // A held count is the user's, and the loop looks at it only once a minute (kHeldCountCheckInterval):
+  // every cold start of a pinned Function read as that minute (coldStartSeconds 59.99 in its status,
+  // and a status write for it).
+  if (decision.held) {
+    state.pendingScaleUp.reset();
+    return;
+  }
   const Clock::TimePoint now = clock_.now();
   if (state.pendingScaleUp && readyReplicas >= state.pendingScaleUp->second) {
     const double seconds = secondsBetween(state.pendingScaleUp->first, now);
@@ -177,6 +185,7 @@ void AutoscaleReconciler::measureColdStart(FunctionState& state, int readyReplic
     state.pendingScaleUp.reset();
   }
   // A scale-down before the replicas were ready leaves nothing to measure.
+  const int desired = decision.desiredReplicas;
   if (state.pendingScaleUp && desired < state.pendingScaleUp->second) state.pendingScaleUp.reset();
   if (desired > current && !state.pendingScaleUp) state.pendingScaleUp = std::make_pair(now, desired);
 }
@@ -322,7 +331,7 @@ reconcile::ReconcileResult AutoscaleReconciler::reconcile(const std::string& key
   const int current = currentReplicas(*state, *function);
   measureRates(*state, observations, function->status.readyReplicas);
   autoscaler::ScaleDecision decision = state->engine->decide(current, observations);
-  measureColdStart(*state, function->status.readyReplicas, current, decision.desiredReplicas);
+  measureColdStart(*state, function->status.readyReplicas, current, decision);
   Status written = publish(key, object, *state, current, decision, byMetric);
   writeTriggerStatuses(triggers, *state, decision, byMetric);
 

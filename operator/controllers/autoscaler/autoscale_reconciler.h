@@ -127,8 +127,10 @@ class AutoscaleReconciler final : public reconcile::Reconciler {
   Observations measure(const std::string& key, FunctionState& state);
   // Feeds each Trigger's counters to its RateEstimator and fills the observation's measured rates.
   void measureRates(FunctionState& state, std::vector<autoscaler::MetricObservation>& observations, int readyReplicas);
-  // Start-to-ready of the last scale-up, once the Function's ready replicas reach it, into every estimator.
-  void measureColdStart(FunctionState& state, int readyReplicas, int current, int desired);
+  // Start-to-ready of the last scale-up, once the Function's ready replicas reach it, into every
+  // estimator; none for a held count (the user's, not a decision of this loop).
+  void measureColdStart(FunctionState& state, int readyReplicas, int current,
+                        const autoscaler::ScaleDecision& decision);
   // The replica count the engine starts from: ours, else the status's.
   static int currentReplicas(const FunctionState& state, const api::v1alpha1::Function& function);
   // Writes the Function's status and says what changed (log, Event); the write's status.

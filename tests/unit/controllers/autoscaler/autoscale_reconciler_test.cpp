@@ -542,6 +542,25 @@ TEST_F(AutoscaleReconcilerTest, StartToReadyOfAScaleUpIsTheMeasuredColdStart) {
   EXPECT_EQ(functionStatus()["metrics"][0]["coldStartSeconds"], formatMetricValue(seconds));
 }
 
+// A pinned count is the user's: the loop looks at it once a minute and measured every cold start
+// as that minute (coldStartSeconds 59.99 in status, a status write for it). It measures none.
+TEST_F(AutoscaleReconcilerTest, APinnedFunctionMeasuresNoColdStart) {
+  auto script = ordersReadingLag(0, {{"replicas", 1}});
+  {
+    std::lock_guard lock(script->mu);  // counters too, so the rates (and a cold start) are published
+    script->processedTotal = 0;
+    script->arrivedTotal = 0;
+  }
+  reconcile::ReconcileResult r = reconciler.reconcile(kKey);
+  ASSERT_TRUE(r.status.isOk());
+  EXPECT_EQ(r.requeueAfterDelay, 60s);
+  json function = *functions.get(kKey);
+  function["status"] = {{"replicas", 1}, {"readyReplicas", 1}, {"desiredReplicas", 1}};
+  functions.upsert(std::make_shared<const json>(function));
+  runFor(4min);
+  EXPECT_FALSE(functionStatus()["metrics"][0].contains("coldStartSeconds")) << functionStatus().dump();
+}
+
 TEST(FormatMetricValueTest, IntegersPlainOthersShort) {
   EXPECT_EQ(formatMetricValue(120), "120");
   EXPECT_EQ(formatMetricValue(0), "0");
