@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,17 @@ std::string headerOf(const runtime::Headers& headers, const std::string& name) {
   return "";
 }
 
+// The last `count` lines of `text`, each indented, for a failure's record.
+std::string lastLines(const std::string& text, size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string out;
+  for (size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i)
+    out += "    " + lines[i] + "\n";
+  return out;
+}
+
 // Runs the runtime, restarting it after every exit, until `done` holds;
 // returns the exit codes seen. Bounded (a hang fails the test, it does not hold the run).
 std::vector<int> runRestartingUntil(const std::vector<std::string>& args, const std::string& logPrefix,
@@ -78,6 +90,8 @@ std::vector<int> runRestartingUntil(const std::vector<std::string>& args, const 
       exits.push_back(code);
       const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::cout << "runtime exited with " << code << " at " << at << " s (exit " << exits.size() << "); restarting\n";
+      // Not a poison record's crash (139) or hang (3): its log says why.
+      if (code != 139 && code != 3) std::cout << lastLines(replica.log(), 30);
       if (exits.size() > 8) break;  // far more than two poison records may cause
       replica.start(freeLoopbackPort(), args, logPrefix + "-" + std::to_string(exits.size()) + ".log");
       continue;
@@ -197,6 +211,8 @@ std::vector<int> runReplicasRestartingUntil(int replicas, const std::vector<std:
       std::cout << "replica " << i << " exited with " << code << " at "
                 << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s (exit "
                 << exits.size() << "); restarting\n";
+      // Not a poison message's crash (139) or hang (3): its log says why (the folder is removed at the end).
+      if (code != 139 && code != 3) std::cout << lastLines(processes[i]->log(), 30);
       launch(i);
     }
     if (exited || !done()) {
