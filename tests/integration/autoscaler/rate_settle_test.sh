@@ -119,7 +119,6 @@ woke=$SECONDS
 in_row=0
 settled_at=""
 rates=()
-arrivals=()
 replicas=()
 looks=() # "EPOCH ARRIVAL" of each look of the window
 history="$log_dir/samples"
@@ -137,13 +136,11 @@ while ((in_row < window)); do
     ((in_row == 0)) && settled_at=$((SECONDS - woke))
     in_row=$((in_row + 1))
     rates+=("$r")
-    arrivals+=("$a")
     replicas+=("$d")
     looks+=("$looked $a")
   else
     in_row=0
     rates=()
-    arrivals=()
     replicas=()
     looks=()
   fi
@@ -154,7 +151,7 @@ echo "[step] each change of desiredReplicas (s after waking:count,rule,perReplic
 
 # The figures of the settled window, each bounded.
 read -r rate_min rate_max <<<"$(printf '%s\n' "${rates[@]}" | sort -g | sed -n '1p;$p' | xargs)"
-read -r arrival_min arrival_max <<<"$(printf '%s\n' "${arrivals[@]}" | sort -g | sed -n '1p;$p' | xargs)"
+read -r arrival_min arrival_max <<<"$(printf '%s\n' "${looks[@]}" | cut -d' ' -f2 | sort -g | sed -n '1p;$p' | xargs)"
 read -r replicas_min replicas_max <<<"$(printf '%s\n' "${replicas[@]}" | sort -n | sed -n '1p;$p' | xargs)"
 # A replica runs one record at a time and sleeps handler_ms in each: it cannot do more than
 # 1000 / handler_ms records/s; the lower bound keeps the expected settle well below the cap
