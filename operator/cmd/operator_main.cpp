@@ -261,8 +261,7 @@ class LocalGateway {
                sluice::kube::ResourceClient& secrets, sluice::Clock& clock, std::string invokeToken)
       : invokeToken_(std::move(invokeToken)),
         dispatcher_(sluice::gateway::DispatcherOptions{}, upstream_, clock),
-        routes_(dispatcher_, manager.informer(sluice::spec::kFunctions).cache(),
-                manager.informer(sluice::spec::kTriggers).cache(),
+        routes_(dispatcher_, manager.informer(sluice::spec::kFunctions), manager.informer(sluice::spec::kTriggers),
                 [&platform](const std::string& ns, const std::string& function) {
                   std::vector<sluice::gateway::Replica> replicas;
                   for (const auto& process : platform.readyReplicas(sluice::kube::objectKey(ns, function))) {

@@ -34,37 +34,41 @@ RouteTable::ReplicasOf replicaPods(const kube::ObjectCache& pods, int port) {
   };
 }
 
+// Calls `each` with the object of an add or delete, and with both sides of an update.
+template <typename Each>
+kube::EventHandler eachObject(Each each) {
+  return kube::EventHandler{each,
+                            [each](const kube::Json& previous, const kube::Json& current) {
+                              each(previous);
+                              each(current);
+                            },
+                            each};
+}
+
 }  // namespace
 
 RouteTable::RouteTable(Dispatcher& dispatcher, const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
                        ReplicasOf replicas)
     : dispatcher_(dispatcher), functions_(functions), triggers_(triggers), replicas_(std::move(replicas)) {}
 
-RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers,
-                       kube::Informer& pods, int port)
-    : RouteTable(dispatcher, functions.cache(), triggers.cache(), replicaPods(pods.cache(), port)) {
-  auto byName = [this](const kube::Json& object) {
+RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers, ReplicasOf replicas)
+    : RouteTable(dispatcher, functions.cache(), triggers.cache(), std::move(replicas)) {
+  functions.addHandler(eachObject([this](const kube::Json& object) {
     refresh(namespaceOf(object), object.value("/metadata/name"_json_pointer, std::string()));
-  };
-  auto byTrigger = [this](const kube::Json& object) {
+  }));
+  triggers.addHandler(eachObject([this](const kube::Json& object) {
     std::string function = object.value("/spec/functionRef/name"_json_pointer, std::string());
     if (!function.empty()) refresh(namespaceOf(object), function);
-  };
-  auto byPod = [this](const kube::Json& object) {
+  }));
+}
+
+RouteTable::RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers,
+                       kube::Informer& pods, int port)
+    : RouteTable(dispatcher, functions, triggers, replicaPods(pods.cache(), port)) {
+  pods.addHandler(eachObject([this](const kube::Json& object) {
     std::string function = object.value("/metadata/labels"_json_pointer / api::kFunctionLabel, std::string());
     if (!function.empty()) refresh(namespaceOf(object), function);
-  };
-  auto handlerOf = [](auto each) {
-    return kube::EventHandler{each,
-                              [each](const kube::Json& previous, const kube::Json& current) {
-                                each(previous);
-                                each(current);
-                              },
-                              each};
-  };
-  functions.addHandler(handlerOf(byName));
-  triggers.addHandler(handlerOf(byTrigger));
-  pods.addHandler(handlerOf(byPod));
+  }));
 }
 
 std::optional<std::string> RouteTable::triggerOf(const std::string& key) const {

@@ -33,7 +33,12 @@ class RouteTable {
   // Function's Ready replica Pods (from `pods`), invoked on `port`.
   RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers, kube::Informer& pods,
              int port);
-  // Anything else: nothing follows the caches, the owner calls refreshAll().
+  // Anything else: follows the Functions' and Triggers' events, so a Function
+  // is routable before its status.url is written (the URL comes from the same
+  // Trigger event, handled after this table's); the owner calls refreshAll()
+  // when the replicas may have changed.
+  RouteTable(Dispatcher& dispatcher, kube::Informer& functions, kube::Informer& triggers, ReplicasOf replicas);
+  // Follows nothing: the owner calls refresh() or refreshAll() on every change.
   RouteTable(Dispatcher& dispatcher, const kube::ObjectCache& functions, const kube::ObjectCache& triggers,
              ReplicasOf replicas);
 

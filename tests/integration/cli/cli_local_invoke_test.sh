@@ -25,10 +25,12 @@ gw_port=$(free_port)
 "$SLUICE_BUILD_DIR/sluice" local "$work/greeter" --metrics-bind-address "127.0.0.1:$port" \
   --gateway-listen-address "127.0.0.1:$gw_port" --warm-pool 1 --drain-grace 5 >"$work/local.log" 2>&1 &
 cli_pid=$!
-routed() { grep -q "Function default/greeter answers HTTP at http://127.0.0.1:$gw_port/default/greeter$" "$work/local.log"; }
+routed() { grep -qs "Function default/greeter answers HTTP at http://127.0.0.1:$gw_port/default/greeter$" "$work/local.log"; }
 poll 30 routed
 
-out=$(sluice invoke greeter --local "http://127.0.0.1:$gw_port" -d '{"name": "sluice"}' --timeout 60 -o json)
+rc=0
+out=$(sluice invoke greeter --local "http://127.0.0.1:$gw_port" -d '{"name": "sluice"}' --timeout 60 -o json 2>&1) || rc=$?
+((rc == 0)) || fail "invoke -o json: exit $rc: $out"
 jq -e '.status == 200 and .method == "POST" and .bodyEncoding == "text" and .durationMs >= 0
        and (.headers["x-sluice-replica"] | startswith("process "))' <<<"$out" >/dev/null ||
   fail "invoke -o json: $out"

@@ -1,17 +1,24 @@
 // Host-based and path-based routes, and the RouteTable over caches with a
 // ReplicasOf (as --local wires it): which Functions are routable, with which
-// replicas, concurrency and Trigger, and how refreshAll follows changes.
+// replicas, concurrency and Trigger, and how refreshAll follows changes; over
+// informers, a Trigger is routed before any handler added later hears of it.
 #include "gateway/route_table.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <thread>
 
 #include "fakes/fake_clock.h"
 #include "gateway/route.h"
+#include "kube/informer.h"
+#include "kube/memory/in_memory_resource_client.h"
+#include "spec/resources.h"
 
 namespace sluice::gateway {
 namespace {
+
+using namespace std::chrono_literals;
 
 TEST(HostRouteTest, TheHostNamesFunctionAndNamespaceAndTheWholeTargetIsThePath) {
   auto route = parseRoute("orders.shop.fn.example.com", "/v1/items?id=7", "fn.example.com");
@@ -163,6 +170,50 @@ TEST_F(RouteTableTest, RefreshAllFollowsReplicasAndDropsFunctionsThatLostTheirRo
   table.refreshAll();
   EXPECT_FALSE(table.triggerOf("shop/orders"));
   EXPECT_TRUE(dispatcher.loads().empty());
+}
+
+// `sluice local` logs a Function's URL when its status.url is written, which
+// follows the Trigger's event: a call sent on that line must find the route.
+// Here a handler added after the table stands for the FunctionController.
+TEST(RouteTableInformerTest, ATriggerIsRoutedBeforeHandlersAddedLaterHearOfIt) {
+  sluice::testing::FakeClock clock;
+  RecordingUpstream upstream;
+  Dispatcher dispatcher(DispatcherOptions{}, upstream, clock);
+  kube::InMemoryResourceClient store;
+  kube::Informer functions(store, spec::kFunctions, {}, realClock());
+  kube::Informer triggers(store, spec::kTriggers, {}, realClock());
+  RouteTable table(dispatcher, functions, triggers,
+                   [](const std::string&, const std::string&) { return std::vector<Replica>{}; });
+  std::mutex mu;
+  std::optional<std::optional<std::string>> routedWhenHeard;
+  triggers.addHandler(kube::EventHandler{[&](const kube::Json&) {
+                                           std::lock_guard lock(mu);
+                                           routedWhenHeard = table.triggerOf("shop/orders");
+                                         },
+                                         nullptr, nullptr});
+  const kube::Json function = kube::Json::parse(R"({"apiVersion": "sluice.io/v1alpha1", "kind": "Function",
+      "metadata": {"namespace": "shop", "name": "orders"}, "spec": {"concurrency": 1}})");
+  const kube::Json trigger = kube::Json::parse(R"({"apiVersion": "sluice.io/v1alpha1", "kind": "Trigger",
+      "metadata": {"namespace": "shop", "name": "orders-web"}, "spec": {"functionRef": {"name": "orders"}, "http": {}}})");
+  functions.start();
+  triggers.start();
+  const bool functionCreated = store.create(spec::kFunctions, "shop", function).isOk();
+  // The Function is in the table's cache before its Trigger comes.
+  for (int i = 0; i < 500 && functions.cache().keys().empty(); ++i) std::this_thread::sleep_for(10ms);
+  const bool triggerCreated = store.create(spec::kTriggers, "shop", trigger).isOk();
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (routedWhenHeard) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  // Stopped before anything returns: the handlers read the table.
+  triggers.stop();
+  functions.stop();
+  ASSERT_TRUE(functionCreated && triggerCreated);
+  ASSERT_TRUE(routedWhenHeard) << "the Trigger's event never came";
+  EXPECT_EQ(*routedWhenHeard, "orders-web");
 }
 
 }  // namespace
