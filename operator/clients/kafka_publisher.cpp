@@ -5,6 +5,10 @@
 
 namespace sluice::clients {
 
+namespace {
+constexpr std::chrono::seconds kReportMargin{5};
+}  // namespace
+
 // One publish waiting for its delivery report; shared by the caller and the
 // report (which may come after the caller gave up waiting).
 struct KafkaPublisher::Pending {
@@ -69,8 +73,10 @@ Status KafkaPublisher::publish(const std::string& topic, const KafkaRecord& reco
     return unavailable("kafka topic " + topic + " (bootstrap " + bootstrapServers_ + "): " + RdKafka::err2str(err));
   }
   std::unique_lock lock(pending->mu);
-  // librdkafka reports every record by message.timeout.ms; the margin covers the report's own latency.
-  if (!pending->reported.wait_for(lock, confirmTimeout_ + std::chrono::seconds(1), [&] { return pending->done; })) {
+  // librdkafka reports every record by message.timeout.ms, and that report says why ("Message
+  // timed out", a broker's error); the margin covers its own latency: it looks for timed-out
+  // records once a second, and on a loaded machine (a CI run) 1 s of margin was seen to run out first.
+  if (!pending->reported.wait_for(lock, confirmTimeout_ + kReportMargin, [&] { return pending->done; })) {
     return unavailable("kafka topic " + topic + " (bootstrap " + bootstrapServers_ + "): no acknowledgement within " +
                        std::to_string(confirmTimeout_.count()) + " ms");
   }
