@@ -130,25 +130,29 @@ Result<std::vector<PartitionOffsets>> RdKafkaOffsetSource::fetch(const std::stri
 
 namespace {
 
-// 1. The partitions of every topic, into `partitions`; NotFound names a missing topic.
+// 1. The partitions of every topic, into `partitions`; NotFound names a missing topic. Asks for
+// these topics only: metadata of the whole cluster (every topic, __consumer_offsets' 50
+// partitions among them) was fetched and parsed on every reading of every Trigger.
 Status listPartitions(rd_kafka_t* rk, const std::vector<std::string>& topics, int timeoutMs,
                       PartitionList& partitions) {
-  const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, timeoutMs);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading metadata");
-  std::set<std::string> wanted(topics.begin(), topics.end());
-  std::set<std::string> found;
-  for (int t = 0; t < metadata->topic_cnt; ++t) {
-    const rd_kafka_metadata_topic_t& topic = metadata->topics[t];
-    if (!wanted.count(topic.topic) || topic.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-    found.insert(topic.topic);
-    for (int p = 0; p < topic.partition_cnt; ++p) {
-      rd_kafka_topic_partition_list_add(partitions.list, topic.topic, topic.partitions[p].id);
+  for (const std::string& name : std::set<std::string>(topics.begin(), topics.end())) {
+    rd_kafka_topic_t* only = rd_kafka_topic_new(rk, name.c_str(), nullptr);
+    if (only == nullptr) return invalidArgument("topic " + name + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, only, &metadata, timeoutMs);
+    rd_kafka_topic_destroy(only);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafkaError(err, "reading metadata of topic " + name);
+    bool found = false;
+    for (int t = 0; t < metadata->topic_cnt; ++t) {
+      const rd_kafka_metadata_topic_t& topic = metadata->topics[t];
+      if (name != topic.topic || topic.err != RD_KAFKA_RESP_ERR_NO_ERROR || topic.partition_cnt == 0) continue;
+      found = true;
+      for (int p = 0; p < topic.partition_cnt; ++p) {
+        rd_kafka_topic_partition_list_add(partitions.list, topic.topic, topic.partitions[p].id);
+      }
     }
-  }
-  rd_kafka_metadata_destroy(metadata);
-  for (const std::string& topic : topics) {
-    if (!found.count(topic)) return notFound("topic " + topic + " does not exist");
+    rd_kafka_metadata_destroy(metadata);
+    if (!found) return notFound("topic " + name + " does not exist");
   }
   return Status::ok();
 }
