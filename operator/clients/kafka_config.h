@@ -30,6 +30,7 @@ struct KafkaSecurity {
 struct KafkaClientSettings {
   std::string bootstrapServers;                   // host:port[,host:port...]
   std::map<std::string, std::string> properties;  // librdkafka properties, credentials included
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy takes the defaulted <=>'s "< 0" for a null pointer.
   friend auto operator<=>(const KafkaClientSettings&, const KafkaClientSettings&) = default;
   friend bool operator==(const KafkaClientSettings&, const KafkaClientSettings&) = default;
 };
