@@ -97,8 +97,10 @@ void WorkQueue::done(const std::string& key) {
     if (metrics_) metrics_->queueDepth(metricsName_, queue_.size());
     cv_.notify_one();
   }
-  // shutDownWithDrain() waits on the same variable for processing_ to empty.
-  cv_.notify_all();
+  // Not the workers' variable: waking every idle worker at the end of each
+  // reconcile was a fifth of an idle operator's CPU (8 autoscaler workers, 10
+  // reconciles a second at 300 Functions; BENCHMARKS.md, "Scale").
+  if (processing_.empty()) drainedCv_.notify_all();
 }
 
 void WorkQueue::shutDown() {
@@ -114,7 +116,7 @@ void WorkQueue::shutDown() {
 void WorkQueue::shutDownWithDrain() {
   shutDown();
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return processing_.empty(); });
+  drainedCv_.wait(lock, [&] { return processing_.empty(); });
 }
 
 bool WorkQueue::shuttingDown() const {

@@ -72,7 +72,8 @@ class WorkQueue {
   std::unique_ptr<RateLimiter> rateLimiter_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;         // queue non-empty, shutdown, or a processing key finished
+  std::condition_variable cv_;         // workers: the queue is not empty, or shutdown
+  std::condition_variable drainedCv_;  // shutDownWithDrain(): nothing is being processed any more
   std::condition_variable delayedCv_;  // the delay thread waits here when nothing is delayed
   std::deque<std::string> queue_;
   std::set<std::string> dirty_;
